@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "smart-sync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "smart-sync", targets: ["smart-sync"]),
+        .library(name: "SmartSyncKit", targets: ["Sync", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C interop: thin system-library targets with typed wrappers for variadic calls.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Leftmost module: the error type and small shared helpers.
+        .target(name: "SmartSyncCore", swiftSettings: strict),
+        .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
+        .target(name: "ObjectStore", dependencies: ["GitObjects"], swiftSettings: strict),
+        // Knows nothing of git: URLs, headers, byte sinks.
+        .target(name: "Transfer", dependencies: ["SmartSyncCore", "CCurl"], swiftSettings: strict),
+        .target(
+            name: "Sources",
+            dependencies: ["GitObjects", "ObjectStore", "Transfer"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Sync",
+            dependencies: ["Sources", "ObjectStore", "GitObjects", "Transfer"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "smart-sync",
+            dependencies: [
+                "Sync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
+        .target(
+            name: "TestSupport",
+            dependencies: ["GitObjects"],
+            path: "Tests/TestSupport",
+            resources: [.copy("Server")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "GitObjectsTests", dependencies: ["GitObjects", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,86 @@
+import SmartSyncCore
+
+/// Streams content through git's blob hash: `SHA1("blob <size>\0" + content)`.
+///
+/// The size must be known up front (it is part of the header). Feeding more or fewer bytes than declared is
+/// detected by ``finalize()``.
+public final class BlobHasher {
+    private let sha = SHA1Hasher()
+    /// The size declared in the header.
+    public let expectedSize: Int
+    /// Bytes fed so far.
+    public private(set) var count: Int = 0
+
+    public init(size: Int) {
+        expectedSize = size
+        sha.update(ObjectKind.blob.header(size: size))
+    }
+
+    @inlinable
+    public func update(_ buffer: UnsafeRawBufferPointer) {
+        updateCounted(buffer)
+    }
+
+    @usableFromInline
+    func updateCounted(_ buffer: UnsafeRawBufferPointer) {
+        count += buffer.count
+        sha.update(buffer)
+    }
+
+    public func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        count += bytes.count
+        sha.update(bytes)
+    }
+
+    /// The blob id, or nil when the byte count differs from the declared size.
+    public func finalize() -> ObjectID? {
+        let id = sha.finalize()
+        return count == expectedSize ? id : nil
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension BlobHasher {
+    /// Hashes a regular file as a git blob, reading it in 256 KiB chunks.
+    public static func hashFile(atPath path: String) throws -> (id: ObjectID, size: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        return try hash(fd: fd, size: Int(st.st_size), path: path)
+    }
+
+    /// Hashes `size` bytes read from `fd` from its current offset.
+    public static func hash(fd: Int32, size: Int, path: String) throws -> (id: ObjectID, size: Int) {
+        let hasher = BlobHasher(size: size)
+        let chunk = 256 * 1024
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("read", path: path)
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        guard let id = hasher.finalize() else {
+            throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed; run again when it is quiet")
+        }
+        return (id, size)
+    }
+}
+
+extension ObjectID {
+    /// The blob id of in-memory content.
+    public static func blob<C: Collection>(_ content: C) -> ObjectID where C.Element == UInt8 {
+        hash(.blob, content)
+    }
+}

@@ -1,0 +1,118 @@
+/// The one error type smart-sync throws.
+///
+/// Shaped like swift-nio's `FileSystemError`: a stable ``Code`` to branch on, a ``message`` written for the
+/// operator (what went wrong, naming the input, and what to do about it), and an optional underlying
+/// ``cause``.
+public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. Stable across releases; use it, not the message, to branch.
+    public var code: Code
+    /// A sentence or two for a human: what failed, on which input, and how to fix it.
+    public var message: String
+    /// The lower-level error this one wraps, if any.
+    public var cause: (any Error & Sendable)?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause {
+            return "\(message) (\(code); caused by: \(cause))"
+        }
+        return "\(message) (\(code))"
+    }
+
+    /// A stable error category.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Kind: String, Hashable, Sendable {
+            case invalidArgument = "invalid-argument"
+            case notFound = "not-found"
+            case unauthorized
+            case rateLimited = "rate-limited"
+            case network
+            case tls
+            case http
+            case malformedResponse = "malformed-response"
+            case integrity
+            case unsafePath = "unsafe-path"
+            case io
+            case locked
+            case sourceUnavailable = "source-unavailable"
+            case cancelled
+            case `internal`
+        }
+
+        fileprivate var kind: Kind
+
+        public var description: String { kind.rawValue }
+
+        /// A command-line flag, config value or argument is not acceptable.
+        public static let invalidArgument = Code(kind: .invalidArgument)
+        /// The repository, ref, object or path does not exist.
+        public static let notFound = Code(kind: .notFound)
+        /// The server refused the credentials (or their absence).
+        public static let unauthorized = Code(kind: .unauthorized)
+        /// A rate limit stopped the run.
+        public static let rateLimited = Code(kind: .rateLimited)
+        /// A connection could not be made or broke off.
+        public static let network = Code(kind: .network)
+        /// TLS negotiation or certificate verification failed.
+        public static let tls = Code(kind: .tls)
+        /// The server answered with an unexpected HTTP status.
+        public static let http = Code(kind: .http)
+        /// A response could not be parsed (bad JSON, missing fields).
+        public static let malformedResponse = Code(kind: .malformedResponse)
+        /// Content did not match its expected hash; nothing unverified was used.
+        public static let integrity = Code(kind: .integrity)
+        /// A path from the network is unsafe (`..`, absolute, `.git`, NUL, or through a symlink).
+        public static let unsafePath = Code(kind: .unsafePath)
+        /// A local file-system operation failed.
+        public static let io = Code(kind: .io)
+        /// Another run holds the lock on the store or target.
+        public static let locked = Code(kind: .locked)
+        /// The configured source cannot be used (missing repository, git not installed, ...).
+        public static let sourceUnavailable = Code(kind: .sourceUnavailable)
+        /// The operation was cancelled.
+        public static let cancelled = Code(kind: .cancelled)
+        /// A bug in smart-sync: please report it.
+        public static let `internal` = Code(kind: .internal)
+    }
+}
+
+/// An `errno` value with the name of the failing call, used as a ``SmartSyncError/cause``.
+public struct SystemCallError: Error, Sendable, CustomStringConvertible {
+    /// The system call or libc function that failed.
+    public var call: String
+    /// The `errno` it left.
+    public var errno: Int32
+
+    public init(_ call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SmartSyncError {
+    /// Wraps the current `errno` after a failed system call on `path`.
+    public static func io(_ call: String, path: String, errno err: Int32 = errno, hint: String? = nil) -> SmartSyncError {
+        let reason = String(cString: strerror(err))
+        var message = "\(call) failed for '\(path)': \(reason)"
+        if let hint { message += ". \(hint)" }
+        return SmartSyncError(.io, message, cause: SystemCallError(call, errno: err))
+    }
+}

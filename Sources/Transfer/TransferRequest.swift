@@ -1,0 +1,148 @@
+/// One HTTP request for the ``TransferEngine``.
+public struct TransferRequest: Sendable {
+    /// The HTTP method.
+    public enum Method: Sendable, Equatable {
+        case get
+        case head
+        case post(body: [UInt8])
+    }
+
+    /// Absolute `http://` or `https://` URL, already percent-encoded.
+    public var url: String
+    public var method: Method
+    /// Extra request headers (no `Authorization`: use ``authorization``).
+    public var headers: [HTTPHeader]
+    /// A credential header value (`"Bearer …"`). Sent only when the URL's host (and every redirect target's
+    /// host) is in the engine's ``TransferConfiguration/credentialHosts``. Never logged.
+    public var authorization: String?
+    /// Where the body of a 2xx response goes. Non-2xx bodies are always buffered (up to 64 KiB) into
+    /// ``TransferResponse/body`` so errors can quote them.
+    public var sink: BodySink
+    /// Follow 3xx redirects (up to 5).
+    public var followRedirects: Bool
+
+    public init(
+        url: String,
+        method: Method = .get,
+        headers: [HTTPHeader] = [],
+        authorization: String? = nil,
+        sink: BodySink = .memory(limit: 64 << 20),
+        followRedirects: Bool = true
+    ) {
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.authorization = authorization
+        self.sink = sink
+        self.followRedirects = followRedirects
+    }
+}
+
+/// Where a response body goes.
+public enum BodySink: Sendable {
+    /// Buffer in memory; more than `limit` bytes fails the transfer.
+    case memory(limit: Int)
+    /// Stream into a caller-provided sink on the engine's thread.
+    case stream(any TransferSink)
+}
+
+/// Receives a 2xx response body on the engine's thread, chunk by chunk, in order.
+///
+/// Implementations hash and `pwrite` inside ``write(_:)``: no per-chunk allocation. They are called from one
+/// thread at a time, never concurrently.
+public protocol TransferSink: AnyObject, Sendable {
+    /// Called once the final response head is known, before any body byte; `status` is 2xx.
+    /// Return false to abort the transfer (it then fails with code `.cancelled`).
+    func begin(status: Int, headers: HTTPHeaders) -> Bool
+    /// Called for each body chunk. Return false to abort the transfer.
+    func write(_ chunk: UnsafeRawBufferPointer) -> Bool
+}
+
+/// One header line.
+public struct HTTPHeader: Sendable, Hashable {
+    public var name: String
+    public var value: String
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Response headers, looked up case-insensitively.
+public struct HTTPHeaders: Sendable, Hashable, Sequence {
+    public private(set) var entries: [HTTPHeader]
+
+    public init(_ entries: [HTTPHeader] = []) { self.entries = entries }
+
+    /// The first value of `name`, compared case-insensitively.
+    public subscript(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return entries.first { $0.name.lowercased() == lower }?.value
+    }
+
+    public mutating func append(_ header: HTTPHeader) { entries.append(header) }
+
+    public func makeIterator() -> IndexingIterator<[HTTPHeader]> { entries.makeIterator() }
+}
+
+/// The outcome of a completed transfer (any HTTP status: callers decide what a status means).
+public struct TransferResponse: Sendable {
+    /// The final HTTP status (after redirects).
+    public var status: Int
+    /// The final response's headers.
+    public var headers: HTTPHeaders
+    /// The body when the sink was `.memory`, or the (truncated) body of a non-2xx response.
+    public var body: [UInt8]
+    /// Body bytes received (after content decoding).
+    public var bytesReceived: Int
+    /// The URL after redirects.
+    public var effectiveURL: String
+    /// 1 for HTTP/1.x, 2 for HTTP/2.
+    public var httpVersion: Int
+    /// New connections this transfer opened (0 when it reused or multiplexed onto an existing one).
+    public var newConnections: Int
+    /// Wall time from start to the last byte, in seconds.
+    public var totalTime: Double
+
+    public init(
+        status: Int, headers: HTTPHeaders, body: [UInt8], bytesReceived: Int, effectiveURL: String,
+        httpVersion: Int, newConnections: Int, totalTime: Double
+    ) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.bytesReceived = bytesReceived
+        self.effectiveURL = effectiveURL
+        self.httpVersion = httpVersion
+        self.newConnections = newConnections
+        self.totalTime = totalTime
+    }
+}
+
+/// Engine-wide settings.
+public struct TransferConfiguration: Sendable {
+    /// Most transfers in flight at once, over all hosts (`--jobs`).
+    public var maxConcurrent: Int = 16
+    /// Most transfers in flight at once to one host.
+    public var maxPerHost: Int = 16
+    /// A PEM file of extra CA certificates trusted in addition to the system's (`--cacert`).
+    public var extraCAFile: String?
+    /// Hosts (lower-case, with `:port` when not the scheme default) that may receive ``TransferRequest/authorization``.
+    public var credentialHosts: Set<String> = []
+    /// Seconds allowed to connect (TCP + TLS).
+    public var connectTimeout: Double = 30
+    /// `User-Agent` header.
+    public var userAgent: String = "smart-sync/0.1"
+    /// Offer HTTP/2 (ALPN over TLS; prior knowledge is never assumed for cleartext).
+    public var http2: Bool = true
+
+    public init() {}
+}
+
+/// Counters over the engine's lifetime.
+public struct TransferStatistics: Sendable, Equatable {
+    public var requests: Int = 0
+    public var bytesReceived: Int = 0
+    public var newConnections: Int = 0
+    public init() {}
+}
