@@ -1,0 +1,56 @@
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+import Sources
+import Transfer
+
+/// Which source to build, from command-line settings.
+public enum SourceConfiguration: Sendable {
+    /// GitHub's REST API and raw host (or compatible servers).
+    case github(GitHubLocation, token: GitHubToken?, transfer: TransferConfiguration)
+    /// A local git repository.
+    case local(path: String)
+
+    /// Builds the GitHub case, restricting the token to the API and raw hosts.
+    public static func github(
+        slug: String, apiURL: String, rawURL: String, token: GitHubToken?, jobs: Int, extraCAFile: String?
+    ) throws -> SourceConfiguration {
+        let (owner, repo) = try GitHubLocation.parse(slug)
+        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL)] {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
+            }
+        }
+        let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
+        var transfer = TransferConfiguration()
+        transfer.maxConcurrent = jobs
+        transfer.maxPerHost = jobs
+        transfer.extraCAFile = extraCAFile
+        transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
+        return .github(location, token: token, transfer: transfer)
+    }
+
+    /// Opens the source. The caller must `close()` it.
+    public func open(cacheDirectory: String?) async throws -> OpenedSource {
+        switch self {
+        case .github(let location, let token, let transfer):
+            let engine = try TransferEngine(configuration: transfer)
+            let source = GitHubSource(location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory))
+            return OpenedSource(source: source, engine: engine)
+        case .local(let path):
+            return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
+        }
+    }
+}
+
+/// A source and the engine it owns.
+public struct OpenedSource: Sendable {
+    public let source: any SyncSource
+    let engine: TransferEngine?
+
+    /// Closes the source and shuts its engine down.
+    public func close() {
+        source.close()
+        engine?.shutdown()
+    }
+}

@@ -1,0 +1,56 @@
+import GitObjects
+import Sources
+
+/// What a run reports as it goes, for the progress line and `--json`.
+public enum SyncEvent: Sendable {
+    /// The ref was resolved to a commit.
+    case resolved(ResolvedRef)
+    /// The tree listing arrived and was verified.
+    case listed(commit: ObjectID, entries: Int, verified: Bool)
+    /// The target was scanned.
+    case scanned(files: Int, hashed: Int, cacheHits: Int)
+    /// The plan is known.
+    case planned(PlanSummary)
+    /// Download progress: blobs and bytes done out of the totals (bytes total may be unknown).
+    case progress(blobsDone: Int, blobsTotal: Int, bytesDone: Int, bytesTotal: Int?)
+    /// The target was updated.
+    case applied(target: String, commit: ObjectID)
+    /// A warning for the operator (submodules skipped, conflicts kept, ...).
+    case warning(String)
+}
+
+/// Counts per change kind and the download the plan needs.
+public struct PlanSummary: Sendable, Codable, Equatable {
+    /// Changes per kind (`add`, `modify`, `delete`, ...), kinds with zero omitted.
+    public var counts: [String: Int]
+    /// Distinct blobs the store lacks.
+    public var blobsToFetch: Int
+    /// Their total size, when known.
+    public var bytesToFetch: Int
+    /// True when applying would change nothing.
+    public var upToDate: Bool
+
+    public init(counts: [String: Int], blobsToFetch: Int, bytesToFetch: Int, upToDate: Bool) {
+        self.counts = counts
+        self.blobsToFetch = blobsToFetch
+        self.bytesToFetch = bytesToFetch
+        self.upToDate = upToDate
+    }
+}
+
+/// The result of a `sync`, `plan` or `warm` run: what the JSON summary prints.
+public struct SyncSummary: Sendable, Codable {
+    public var command: String
+    public var source: String
+    public var ref: String
+    public var commit: String
+    public var previousCommit: String?
+    public var target: String?
+    public var dryRun: Bool
+    public var plan: PlanSummary
+    public var blobsFetched: Int
+    public var bytesReceived: Int
+    public var requests: SourceStatistics
+    public var transport: String
+    public var seconds: Double
+}

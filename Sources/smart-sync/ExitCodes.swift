@@ -1,0 +1,38 @@
+import ArgumentParser
+import SmartSyncCore
+
+/// The process exit codes, documented in `--help` and README.
+enum ExitCodes {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let changesPending: Int32 = 3
+    static let notFound: Int32 = 4
+    static let network: Int32 = 5
+    static let refused: Int32 = 6
+    static let locked: Int32 = 7
+    static let usage: Int32 = 64
+
+    static let help = """
+        EXIT CODES:
+          0   success (plan: the target is up to date)
+          1   failure not covered below (I/O error, bad response, internal error)
+          3   plan: changes are pending
+          4   repository, ref or path not found, or the token was rejected
+          5   network, TLS, HTTP or rate-limit failure (a retry may help)
+          6   refused: content failed verification or the tree has unsafe paths (the target is untouched)
+          7   another smart-sync run holds the lock on the store or target
+          64  usage error (bad flags or arguments)
+        """
+
+    /// The exit code for an error.
+    static func code(for error: SmartSyncError) -> Int32 {
+        switch error.code {
+        case .notFound, .unauthorized: return notFound
+        case .network, .tls, .http, .rateLimited: return network
+        case .integrity, .unsafePath: return refused
+        case .locked: return locked
+        case .invalidArgument: return usage
+        default: return failure
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import SmartSyncCore
+import Sources
+import Sync
+
+/// Turns run events into output: NDJSON on stdout with `--json`; otherwise a live progress line on a TTY
+/// (throttled, on stderr) or plain lines when stderr is not a terminal.
+final class Reporter: Sendable {
+    enum Mode { case json, tty, plain, quiet }
+
+    let mode: Mode
+    private let state = Locked(ProgressState())
+    private let start = Date()
+
+    private struct ProgressState {
+        var lastDraw = Date.distantPast
+        var lineShown = false
+        var lastPlainPercent = -1
+    }
+
+    init(json: Bool, quiet: Bool) {
+        if json {
+            mode = .json
+        } else if quiet {
+            mode = .quiet
+        } else {
+            mode = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb" ? .tty : .plain
+        }
+    }
+
+    /// Handles one event; safe from any thread.
+    func handle(_ event: SyncEvent) {
+        switch mode {
+        case .json: emitJSON(event)
+        case .quiet: break
+        case .tty, .plain: emitHuman(event)
+        }
+    }
+
+    /// Prints the final summary.
+    func finish(_ summary: SyncSummary) {
+        switch mode {
+        case .json:
+            var object = Self.jsonObject(summary)
+            object["event"] = "summary"
+            writeJSON(object)
+        case .quiet:
+            break
+        case .tty, .plain:
+            clearLine()
+            let kinds = summary.plan.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let verb = summary.command == "plan" || summary.dryRun ? "would change" : "changed"
+            var line = "\(summary.command): \(summary.ref) → \(summary.commit.prefix(12))"
+            if summary.command != "warm" { line += summary.plan.upToDate ? "; up to date" : "; \(verb): \(kinds)" }
+            line += "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
+            line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
+            if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }
+            line += ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
+            line += String(format: "; %.2f s", summary.seconds)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// Prints an error for the operator.
+    func fail(_ error: SmartSyncError) {
+        if mode == .json {
+            writeJSON(["event": "error", "code": error.code.description, "message": error.message])
+        }
+        clearLine()
+        FileHandle.standardError.write(Data("smart-sync: error: \(error.message)\n".utf8))
+    }
+
+    // MARK: - Human output
+
+    private func emitHuman(_ event: SyncEvent) {
+        switch event {
+        case .resolved(let ref):
+            line("resolved \(ref.name) → \(ref.commit.hex)")
+        case .listed(_, let entries, let verified):
+            line("tree: \(entries) entries\(verified ? ", verified against the commit's tree id" : "")")
+        case .scanned(let files, let hashed, let hits):
+            line("target: \(files) files (\(hits) from the stat cache, \(hashed) hashed)")
+        case .planned(let plan):
+            if plan.upToDate {
+                line("plan: up to date")
+            } else {
+                let kinds = plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
+                    .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                line("plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch (\(Self.bytes(plan.bytesToFetch)))")
+            }
+        case .progress(let done, let total, let bytes, let bytesTotal):
+            progress(done: done, total: total, bytes: bytes, bytesTotal: bytesTotal)
+        case .applied(let target, let commit):
+            line("applied \(commit.abbreviated()) to \(target)")
+        case .warning(let text):
+            line("warning: \(text)")
+        }
+    }
+
+    private func progress(done: Int, total: Int, bytes: Int, bytesTotal: Int?) {
+        let elapsed = max(Date().timeIntervalSince(start), 0.001)
+        let rate = Double(bytes) / elapsed
+        var text = "fetching \(done)/\(total) files  \(Self.bytes(bytes))"
+        if let bytesTotal, bytesTotal > 0 { text += "/\(Self.bytes(bytesTotal))" }
+        text += "  \(Self.bytes(Int(rate)))/s"
+        if let bytesTotal, rate > 0, bytesTotal > bytes { text += "  ETA \(Int((Double(bytesTotal - bytes) / rate).rounded(.up))) s" }
+        let finished = done == total
+        state.withLock { s in
+            let now = Date()
+            if mode == .tty {
+                guard finished || now.timeIntervalSince(s.lastDraw) >= 0.1 else { return }
+                s.lastDraw = now
+                s.lineShown = true
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            } else {
+                // Plain output: a line at each 25 % step, never a carriage-return animation.
+                let percent = total == 0 ? 100 : done * 100 / total
+                guard percent / 25 > s.lastPlainPercent / 25 || (finished && s.lastPlainPercent < 100) else { return }
+                s.lastPlainPercent = percent
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+            }
+        }
+    }
+
+    private func line(_ text: String) {
+        clearLine()
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    private func clearLine() {
+        state.withLock { s in
+            if s.lineShown {
+                FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+                s.lineShown = false
+            }
+        }
+    }
+
+    static func bytes(_ n: Int) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(n)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    // MARK: - JSON output
+
+    private func emitJSON(_ event: SyncEvent) {
+        switch event {
+        case .resolved(let ref):
+            writeJSON(["event": "resolved", "ref": ref.name, "commit": ref.commit.hex])
+        case .listed(let commit, let entries, let verified):
+            writeJSON(["event": "listed", "commit": commit.hex, "entries": entries, "verified": verified])
+        case .scanned(let files, let hashed, let hits):
+            writeJSON(["event": "scanned", "files": files, "hashed": hashed, "cacheHits": hits])
+        case .planned(let plan):
+            var object = Self.jsonObject(plan)
+            object["event"] = "planned"
+            writeJSON(object)
+        case .progress(let done, let total, let bytes, let bytesTotal):
+            guard done == total || done % 64 == 0 else { return }
+            var object: [String: Any] = ["event": "progress", "blobsDone": done, "blobsTotal": total, "bytesDone": bytes]
+            if let bytesTotal { object["bytesTotal"] = bytesTotal }
+            writeJSON(object)
+        case .applied(let target, let commit):
+            writeJSON(["event": "applied", "target": target, "commit": commit.hex])
+        case .warning(let text):
+            writeJSON(["event": "warning", "message": text])
+        }
+    }
+
+    private static func jsonObject(_ value: some Encodable) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(value),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return object
+    }
+
+    private func writeJSON(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        state.withLock { _ in
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,7 @@
+{ ... }:
+{
+  users.users.operator = {
+    isNormalUser = true;
+    extraGroups = [ "wheel" "libvirtd" "kvm" ];
+  };
+}
