@@ -1,0 +1,114 @@
+import SmartSyncCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small POSIX helpers shared by the store and its callers.
+public enum FileSystem {
+    /// `mkdir -p`, mode 0755.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if mkdir(path, mode) == 0 { return }
+        let err = errno
+        if err == EEXIST {
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
+            throw SmartSyncError.io("mkdir", path: path, errno: ENOTDIR)
+        }
+        guard err == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SmartSyncError.io("mkdir", path: path, errno: err)
+        }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: path) }
+    }
+
+    /// Reads a whole file.
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        try copyStream(from: fd, path: path) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let tmp = path + ".tmp-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp) }
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
+            guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            let err = errno
+            unlink(tmp)
+            throw SmartSyncError.io("rename", path: path, errno: err)
+        }
+        if let slash = path.lastIndex(of: "/") { syncDirectory(String(path[..<slash])) }
+    }
+
+    /// Writes the whole buffer, retrying short writes and `EINTR`.
+    public static func writeAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: path, hint: errno == ENOSPC ? "The disk is full" : nil)
+            }
+            offset += n
+        }
+    }
+
+    /// Reads `fd` to its end in 256 KiB chunks, handing each chunk to `body`.
+    public static func copyStream(from fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let chunk = 256 * 1024
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("read", path: path)
+            }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// Copies a file to a new path with `mode`, fsyncing the copy.
+    public static func copyFile(from source: String, to destination: String, mode: mode_t) throws {
+        let src = open(source, O_RDONLY | O_CLOEXEC)
+        guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
+        defer { close(src) }
+        let dst = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard dst >= 0 else { throw SmartSyncError.io("open", path: destination) }
+        do {
+            try copyStream(from: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
+            guard fchmod(dst, mode) == 0 else { throw SmartSyncError.io("fchmod", path: destination) }
+            guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
+            close(dst)
+        } catch {
+            close(dst)
+            unlink(destination)
+            throw error
+        }
+    }
+
+    /// fsyncs a directory so a rename or link in it is durable. Best effort.
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

@@ -1,0 +1,131 @@
+import GitObjects
+import SmartSyncCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A content-addressed store of git objects: `objects/ab/cdef…`, keyed by the git SHA-1 of the content.
+///
+/// Objects are written to `tmp/`, fsynced, verified against their id, made read-only and renamed into place,
+/// so a path under `objects/` always holds exactly the bytes its name promises. Executable entries link a
+/// `0555` twin (`objects/ab/cdef….x`) so a blob can be hardlinked with either mode.
+public final class ObjectStore: Sendable {
+    /// The store's root directory.
+    public let root: String
+    /// `root/objects`.
+    public let objectsDirectory: String
+    /// `root/tmp`: in-progress writes.
+    public let temporaryDirectory: String
+
+    /// Opens (creating when needed) the store at `root`.
+    public init(root: String) throws {
+        self.root = root
+        objectsDirectory = root + "/objects"
+        temporaryDirectory = root + "/tmp"
+        for dir in [root, objectsDirectory, temporaryDirectory] {
+            try FileSystem.makeDirectories(dir)
+        }
+    }
+
+    /// Where the object `id` lives (whether or not it is present).
+    public func path(for id: ObjectID) -> String {
+        let hex = id.hex
+        return objectsDirectory + "/" + hex.prefix(2) + "/" + hex.dropFirst(2)
+    }
+
+    /// True when the object is in the store.
+    public func contains(_ id: ObjectID) -> Bool {
+        var st = stat()
+        return lstat(path(for: id), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// The object's size in bytes, or nil when absent.
+    public func size(of id: ObjectID) -> Int? {
+        var st = stat()
+        guard lstat(path(for: id), &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// A `0555` twin of the object, created on demand, for linking mode-`100755` entries.
+    public func executablePath(for id: ObjectID) throws -> String {
+        let source = path(for: id)
+        let twin = source + ".x"
+        if access(twin, F_OK) == 0 { return twin }
+        guard contains(id) else {
+            throw SmartSyncError(.notFound, "object \(id) is not in the store at \(root); run the sync again to fetch it")
+        }
+        let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try FileSystem.copyFile(from: source, to: tmp, mode: 0o555)
+        if rename(tmp, twin) != 0 {
+            let err = errno
+            unlink(tmp)
+            throw SmartSyncError.io("rename", path: twin, errno: err)
+        }
+        return twin
+    }
+
+    /// Starts writing an object whose id is (usually) known in advance.
+    ///
+    /// - Parameters:
+    ///   - id: the expected id; ``ObjectWriter/commit()`` refuses content that hashes to anything else.
+    ///   - size: the blob size, needed up front for git's header.
+    public func makeWriter(expecting id: ObjectID, size: Int) throws -> ObjectWriter {
+        try ObjectWriter(store: self, expected: id, size: size)
+    }
+
+    /// Stores in-memory content as a blob and returns its id.
+    @discardableResult
+    public func insert(_ bytes: [UInt8], expecting expected: ObjectID? = nil) throws -> ObjectID {
+        let id = ObjectID.blob(bytes)
+        if let expected, expected != id {
+            throw SmartSyncError(.integrity, "content hashes to \(id), not the expected \(expected); it was not stored")
+        }
+        if contains(id) { return id }
+        let writer = try makeWriter(expecting: id, size: bytes.count)
+        do {
+            try bytes.withUnsafeBytes { try writer.write($0) }
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Copies a local file into the store (verified), e.g. to keep a user's file before replacing it.
+    @discardableResult
+    public func insertFile(atPath filePath: String, expecting expected: ObjectID? = nil) throws -> ObjectID {
+        let fd = open(filePath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: filePath) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: filePath) }
+        let size = Int(st.st_size)
+        let (id, _) = try BlobHasher.hash(fd: fd, size: size, path: filePath)
+        if let expected, expected != id {
+            throw SmartSyncError(.integrity, "'\(filePath)' hashes to \(id), not the expected \(expected)")
+        }
+        if contains(id) { return id }
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: filePath) }
+        let writer = try makeWriter(expecting: id, size: size)
+        do {
+            try FileSystem.copyStream(from: fd, path: filePath) { try writer.write($0) }
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Reads a whole object into memory (for small objects such as symlink targets).
+    public func read(_ id: ObjectID) throws -> [UInt8] {
+        try FileSystem.readFile(path(for: id))
+    }
+
+    /// Takes the store's exclusive lock (non-blocking); released when the returned lock is released or deallocated.
+    public func lock() throws -> FileLock {
+        try FileLock.acquire(path: root + "/lock", what: "the store at \(root)")
+    }
+}

@@ -1,0 +1,100 @@
+import GitObjects
+import SmartSyncCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes one object into the store: bytes go to a temp file and through the blob hasher as they arrive;
+/// ``commit()`` fsyncs, checks the id, makes the file read-only and renames it into `objects/`.
+///
+/// Used from one thread at a time (a transfer's callback thread, then the caller); `@unchecked Sendable`
+/// because ownership moves between threads but is never shared concurrently.
+public final class ObjectWriter: @unchecked Sendable {
+    /// The id the content must hash to.
+    public let expected: ObjectID
+    /// The declared size.
+    public let size: Int
+    /// Bytes written so far.
+    public private(set) var written: Int = 0
+    private let store: ObjectStore
+    private let tempPath: String
+    private var fd: Int32
+    private let hasher: BlobHasher
+    private var finished = false
+
+    init(store: ObjectStore, expected: ObjectID, size: Int) throws {
+        self.store = store
+        self.expected = expected
+        self.size = size
+        hasher = BlobHasher(size: size)
+        tempPath = store.temporaryDirectory + "/" + expected.hex + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: tempPath, hint: "Check that the store directory is writable (--store)") }
+    }
+
+    /// Appends a chunk: hashed and written in place, no copy.
+    public func write(_ chunk: UnsafeRawBufferPointer) throws {
+        guard written + chunk.count <= size else {
+            throw SmartSyncError(.integrity, "object \(expected) is longer than its declared \(size) bytes; discarded")
+        }
+        hasher.update(chunk)
+        var offset = 0
+        while offset < chunk.count {
+            let n = pwrite(fd, chunk.baseAddress! + offset, chunk.count - offset, off_t(written + offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: tempPath, hint: errno == ENOSPC ? "The store's disk is full" : nil)
+            }
+            offset += n
+        }
+        written += chunk.count
+    }
+
+    /// Verifies and publishes the object. On a mismatch the temp file is removed and `.integrity` thrown.
+    @discardableResult
+    public func commit() throws -> ObjectID {
+        precondition(!finished, "ObjectWriter committed twice")
+        finished = true
+        defer { closeAndRemoveTemp() }
+        guard let id = hasher.finalize() else {
+            throw SmartSyncError(.integrity, "object \(expected): received \(written) of \(size) bytes; discarded")
+        }
+        guard id == expected else {
+            throw SmartSyncError(.integrity, "content hashes to \(id), not the expected \(expected); discarded")
+        }
+        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tempPath) }
+        guard fchmod(fd, 0o444) == 0 else { throw SmartSyncError.io("fchmod", path: tempPath) }
+        let final = store.path(for: id)
+        let dir = String(final[..<final.lastIndex(of: "/")!])
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: dir) }
+        // link(2) does not replace: a concurrent writer that got there first already published identical bytes.
+        if link(tempPath, final) != 0 && errno != EEXIST {
+            throw SmartSyncError.io("link", path: final)
+        }
+        FileSystem.syncDirectory(dir)
+        return id
+    }
+
+    /// Drops the partial object.
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        closeAndRemoveTemp()
+    }
+
+    private func closeAndRemoveTemp() {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        unlink(tempPath)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !finished { unlink(tempPath) }
+    }
+}

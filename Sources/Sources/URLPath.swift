@@ -1,0 +1,41 @@
+/// Percent-encoding for URL path segments.
+enum URLPath {
+    /// Encodes one segment: everything but RFC 3986's unreserved characters becomes `%XX`.
+    static func encodeSegment(_ s: some StringProtocol) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 0xF)]))
+            }
+        }
+        return out
+    }
+
+    /// Encodes each `/`-separated segment of a path, keeping the slashes.
+    static func encodePath(_ path: some StringProtocol) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { encodeSegment($0) }.joined(separator: "/")
+    }
+
+    /// The `host[:port]` of an absolute URL, lower-cased (the key for credential and per-host checks).
+    static func authority(of url: String) -> String? {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        let rest = url[schemeEnd.upperBound...]
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        var authority = rest[..<end]
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var host = authority.lowercased()
+        if scheme == "https", host.hasSuffix(":443") { host.removeLast(4) }
+        if scheme == "http", host.hasSuffix(":80") { host.removeLast(3) }
+        return host.isEmpty ? nil : host
+    }
+}

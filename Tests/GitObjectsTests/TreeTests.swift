@@ -1,0 +1,126 @@
+import Foundation
+import GitObjects
+import SmartSyncCore
+import Testing
+
+/// Makes a repository holding every mode and git's awkward sort cases, and returns its listing.
+private func makeRepository() throws -> (dir: String, listing: TreeListing) {
+    let dir = NSTemporaryDirectory() + "tree-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir + "/a/b", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir + "/dir with space", withIntermediateDirectories: true)
+    func write(_ path: String, _ text: String) {
+        FileManager.default.createFile(atPath: dir + "/" + path, contents: Data(text.utf8))
+    }
+    write("a.b", "dot\n")
+    write("a-", "dash\n")
+    write("a/b/deep.txt", "deep\n")
+    write("a0", "zero\n")
+    write("dir with space/ünïcødé ☃.txt", "snow\n")
+    write("empty", "")
+    write("run.sh", "#!/bin/sh\n")
+    chmod(dir + "/run.sh", 0o755)
+    try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: "a/b/deep.txt")
+    _ = try runGit(["init", "-q", "-b", "main"], in: dir)
+    _ = try runGit(["add", "-A"], in: dir)
+    // A submodule entry (gitlink) without a real submodule.
+    _ = try runGit(
+        ["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,sub"], in: dir)
+    _ = try runGit(
+        ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "m"], in: dir)
+    let commit = ObjectID(hex: try runGit(["rev-parse", "HEAD"], in: dir))!
+    let tree = ObjectID(hex: try runGit(["rev-parse", "HEAD^{tree}"], in: dir))!
+    let raw = try runGit(["-c", "core.quotepath=off", "ls-tree", "-r", "-t", "-z", "HEAD"], in: dir)
+    var entries: [TreeEntry] = []
+    for record in raw.split(separator: "\0") where !record.isEmpty {
+        let tab = record.firstIndex(of: "\t")!
+        let fields = record[..<tab].split(separator: " ")
+        entries.append(
+            TreeEntry(path: String(record[record.index(after: tab)...]), mode: FileMode(octal: fields[0])!,
+                      id: ObjectID(hex: fields[2])!))
+    }
+    return (dir, TreeListing(commit: commit, rootTree: tree, entries: entries))
+}
+
+@Suite("Tree objects")
+struct TreeTests {
+    @Test func listingHashesUpToGitsRootTree() throws {
+        let (dir, listing) = try makeRepository()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(Set(listing.entries.map(\.mode)) == [.regular, .executable, .symlink, .gitlink, .tree])
+        try listing.verify()
+        try listing.validate()
+        #expect(listing.submodules.map(\.path) == ["sub"])
+        // Every subtree's encoding matches git's own object byte for byte.
+        let subtree = listing.entries.first { $0.path == "a" }!
+        let children = listing.entries.filter { $0.parent == "a" }.map {
+            TreeObject.Child(name: Array($0.name.utf8), mode: $0.mode, id: $0.id)
+        }
+        #expect(TreeObject.id(of: children) == subtree.id)
+        #expect(TreeObject.id(of: []) == .emptyTree)
+    }
+
+    @Test func decodeRoundTrips() throws {
+        let (dir, listing) = try makeRepository()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let top = listing.entries.filter { $0.parent.isEmpty }.map {
+            TreeObject.Child(name: Array($0.name.utf8), mode: $0.mode, id: $0.id)
+        }
+        let body = TreeObject.encode(top)
+        let decoded = try #require(TreeObject.decode(body))
+        #expect(TreeObject.encode(decoded) == body)
+        #expect(TreeObject.decode(Array(body.dropLast())) == nil)
+    }
+
+    @Test(arguments: ["changed-blob", "dropped-entry", "extra-entry", "changed-mode", "wrong-root"])
+    func tamperedListingIsRefused(tamper: String) throws {
+        let (dir, original) = try makeRepository()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var listing = original
+        let i = listing.entries.firstIndex { $0.path == "a/b/deep.txt" }!
+        switch tamper {
+        case "changed-blob": listing.entries[i].id = ObjectID.blob(Array("evil".utf8))
+        case "dropped-entry": listing.entries.remove(at: i)
+        case "extra-entry": listing.entries.append(TreeEntry(path: "a/b/evil", mode: .regular, id: .emptyBlob))
+        case "changed-mode": listing.entries[i].mode = .executable
+        default: listing.rootTree = .emptyTree
+        }
+        do {
+            try listing.verify()
+            Issue.record("tampering '\(tamper)' was not detected")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .integrity)
+            #expect(error.message.contains(original.commit.abbreviated()))
+        }
+    }
+
+    @Test(arguments: [
+        "../escape", "a/../../b", "/etc/passwd", "a//b", ".git/config", "x/.GIT/hooks", "./a", "a/.", "nul\0byte", "",
+    ])
+    func unsafePathsAreRefused(path: String) {
+        let listing = TreeListing(
+            commit: .emptyTree, rootTree: .emptyTree, entries: [TreeEntry(path: path, mode: .regular, id: .emptyBlob)])
+        do {
+            try listing.validate()
+            Issue.record("'\(path)' was accepted")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unsafePath)
+            #expect(error.message.contains("refusing"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func pathThroughSymlinkOfSameTreeIsRefused() {
+        let listing = TreeListing(
+            commit: .emptyTree, rootTree: .emptyTree,
+            entries: [
+                TreeEntry(path: "etc", mode: .symlink, id: .emptyBlob),
+                TreeEntry(path: "etc/passwd", mode: .regular, id: .emptyBlob),
+            ])
+        #expect(throws: SmartSyncError.self) { try listing.validate() }
+        let dup = TreeListing(
+            commit: .emptyTree, rootTree: .emptyTree,
+            entries: [TreeEntry(path: "x", mode: .regular, id: .emptyBlob), TreeEntry(path: "x", mode: .regular, id: .emptyBlob)])
+        #expect(throws: SmartSyncError.self) { try dup.validate() }
+    }
+}

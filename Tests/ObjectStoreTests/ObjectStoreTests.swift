@@ -1,0 +1,102 @@
+import Foundation
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+import Testing
+
+@Suite("ObjectStore")
+struct ObjectStoreTests {
+    let root: String
+
+    init() throws {
+        root = NSTemporaryDirectory() + "store-test-" + UUID().uuidString
+        _ = try ObjectStore(root: root)
+    }
+
+    @Test func insertPublishesReadOnlyVerifiedObject() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let content = Array("hello\n".utf8)
+        let id = try store.insert(content)
+        #expect(id.hex == "ce013625030ba8dba906f756967f9e9ca394464a")
+        #expect(store.contains(id))
+        let path = store.path(for: id)
+        #expect(path.hasSuffix("/objects/ce/013625030ba8dba906f756967f9e9ca394464a"))
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attrs[.posixPermissions] as? Int) == 0o444)
+        #expect(try store.read(id) == content)
+        // Nothing left behind in tmp.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory).isEmpty)
+    }
+
+    @Test func writerRejectsWrongContentAndLeavesNothing() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let expected = ObjectID.blob(Array("right".utf8))
+        let writer = try store.makeWriter(expecting: expected, size: 5)
+        try Array("wrong".utf8).withUnsafeBytes { try writer.write($0) }
+        #expect(throws: SmartSyncError.self) { try writer.commit() }
+        #expect(!store.contains(expected))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory).isEmpty)
+    }
+
+    @Test func writerRejectsShortAndLongContent() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let content = Array("0123456789".utf8)
+        let id = ObjectID.blob(content)
+        let short = try store.makeWriter(expecting: id, size: 10)
+        try content[0..<5].withUnsafeBytes { try short.write($0) }
+        do {
+            try short.commit()
+            Issue.record("a short object was committed")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .integrity)
+            #expect(error.message.contains("5 of 10"))
+        }
+        let long = try store.makeWriter(expecting: id, size: 10)
+        try content.withUnsafeBytes { try long.write($0) }
+        #expect(throws: SmartSyncError.self) { try [UInt8(1)].withUnsafeBytes { try long.write($0) } }
+        long.abort()
+        #expect(!store.contains(id))
+    }
+
+    @Test func executableTwinIsSeparateInodeWithSameBytes() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = try store.insert(Array("#!/bin/sh\necho hi\n".utf8))
+        let twin = try store.executablePath(for: id)
+        let a = try FileManager.default.attributesOfItem(atPath: store.path(for: id))
+        let b = try FileManager.default.attributesOfItem(atPath: twin)
+        #expect((b[.posixPermissions] as? Int) == 0o555)
+        #expect((a[.systemFileNumber] as? Int) != (b[.systemFileNumber] as? Int))
+        #expect(try FileSystem.readFile(twin) == store.read(id))
+        #expect(try store.executablePath(for: id) == twin)
+    }
+
+    @Test func insertFileVerifiesAgainstExpectation() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let file = root + "/input"
+        try FileSystem.writeFileAtomically(file, Array(repeating: 7, count: 300_000))
+        let id = try store.insertFile(atPath: file)
+        #expect(store.size(of: id) == 300_000)
+        #expect(throws: SmartSyncError.self) { try store.insertFile(atPath: file, expecting: .emptyBlob) }
+    }
+
+    @Test func secondLockOnStoreIsRefusedWithHolder() throws {
+        let store = try ObjectStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let first = try store.lock()
+        do {
+            _ = try store.lock()
+            Issue.record("a second lock was granted")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .locked)
+            #expect(error.message.contains("process \(getpid())"))
+        }
+        first.release()
+        let again = try store.lock()
+        again.release()
+    }
+}
