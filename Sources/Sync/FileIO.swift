@@ -67,16 +67,18 @@ enum FileIO {
     }
 
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SmartSyncError.io("write", path: path)
-                }
-                offset += n
+        try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: path) }
+    }
+
+    static func writeAll(fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: path)
             }
+            offset += n
         }
     }
 
