@@ -115,3 +115,18 @@ import Testing
         #expect(plan.changes.map(\.path) == ["a", "b/c", "l"])
     }
 }
+
+import Foundation
+
+@Suite struct PlanCodingTests {
+    @Test func planEncodesAsJSON() throws {
+        var tree = FixtureTree()
+        tree.files = [("a", .regular, "1"), ("l", .symlink, "a")]
+        let plan = Planner().plan(listing: tree.listing, previous: Manifest(), local: LocalTree())
+        let data = try JSONEncoder().encode(plan)
+        let json = String(decoding: data, as: UTF8.self)
+        #expect(json.contains("\"counts\":{"))
+        #expect(json.contains("\"add\":1"))
+        #expect(try JSONDecoder().decode(Plan.self, from: data) == plan)
+    }
+}

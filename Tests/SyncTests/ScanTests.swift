@@ -156,3 +156,27 @@ import Testing
         #expect(try StatCache.load(from: path).entries.isEmpty)
     }
 }
+
+@Suite struct ScanPerformanceTests {
+    @Test func warmScanOfTenThousandFiles() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let target = dir["target"]
+        for d in 0..<100 {
+            mkdirs(target + "/dir\(d)")
+            for f in 0..<100 { writeFile(target + "/dir\(d)/file\(f).nix", "{ x = \(d * 100 + f); }\n") }
+        }
+        var cache = try TargetScanner().scan(target: target).cache
+        usleep(30_000)
+        try cache.save(to: dir["cache"])
+        let clock = ContinuousClock()
+        var result: TargetScanner.Result?
+        let elapsed = try clock.measure {
+            result = try TargetScanner().scan(target: target, cache: StatCache.load(from: dir["cache"]))
+        }
+        print("warm scan of 10,000 files (cache load included): \(elapsed)")
+        #expect(result?.statistics.cacheHits == 10_000)
+        #expect(result?.statistics.filesHashed == 0)
+        #expect(elapsed < .seconds(2))  // debug build, shared machine; the release benchmark targets 50 ms
+    }
+}
