@@ -1,0 +1,101 @@
+import GitObjects
+
+/// What kind of thing sits at a path in the target.
+public enum LocalKind: String, Sendable, Hashable, Codable {
+    /// A regular file without the owner's execute bit.
+    case regular
+    /// A regular file with the owner's execute bit (`100755` in git).
+    case executable
+    /// A symbolic link; its id is the blob id of the link's target string.
+    case symlink
+    /// A directory (recorded so the planner can see directories in the way of files).
+    case directory
+    /// Anything else (FIFO, socket, device): never hashed, never replaced.
+    case other
+
+    /// The git mode this kind corresponds to, if any.
+    public var fileMode: FileMode? {
+        switch self {
+        case .regular: return .regular
+        case .executable: return .executable
+        case .symlink: return .symlink
+        case .directory, .other: return nil
+        }
+    }
+}
+
+/// The `stat` fields the stat cache compares.
+public struct StatData: Sendable, Hashable, Codable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    /// Modification time, nanoseconds since the epoch.
+    public var mtimeNs: Int64
+    /// Status change time, nanoseconds since the epoch.
+    public var ctimeNs: Int64
+    /// `st_mode` (type and permission bits).
+    public var mode: UInt32
+
+    public init(device: UInt64, inode: UInt64, size: Int64, mtimeNs: Int64, ctimeNs: Int64, mode: UInt32) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.ctimeNs = ctimeNs
+        self.mode = mode
+    }
+}
+
+/// One path found on disk in a target.
+public struct LocalEntry: Sendable, Hashable, Codable {
+    /// Relative, `/`-separated path from the target root.
+    public var path: String
+    public var kind: LocalKind
+    /// Blob id of the content (of the link target for symlinks); nil for directories and `.other`.
+    public var id: ObjectID?
+    /// Size in bytes (`st_size`).
+    public var size: Int64
+    public var stat: StatData
+
+    public init(path: String, kind: LocalKind, id: ObjectID?, size: Int64, stat: StatData) {
+        self.path = path
+        self.kind = kind
+        self.id = id
+        self.size = size
+        self.stat = stat
+    }
+}
+
+/// Everything a scan found under a target.
+public struct LocalTree: Sendable, Hashable {
+    /// Entries by relative path: files, symlinks, directories and other things. The root itself is not listed.
+    public var entries: [String: LocalEntry]
+    /// Paths the scan did not look at or into because they matched an exclusion (name or glob).
+    /// They count as "not ours": a directory holding one is never removed.
+    public var excluded: Set<String>
+
+    public init(entries: [String: LocalEntry] = [:], excluded: Set<String> = []) {
+        self.entries = entries
+        self.excluded = excluded
+    }
+
+    /// The entry at `path`, if any.
+    public subscript(path: String) -> LocalEntry? { entries[path] }
+
+    /// True when the scan found nothing.
+    public var isEmpty: Bool { entries.isEmpty && excluded.isEmpty }
+}
+
+/// What a scan did, for logs and benchmarks.
+public struct ScanStatistics: Sendable, Hashable, Codable {
+    /// Entries examined (all kinds).
+    public var entries: Int = 0
+    /// Regular files whose id came from the stat cache.
+    public var cacheHits: Int = 0
+    /// Regular files that were read and hashed.
+    public var filesHashed: Int = 0
+    /// Bytes read for hashing.
+    public var bytesHashed: Int64 = 0
+
+    public init() {}
+}

@@ -1,0 +1,186 @@
+import GitObjects
+
+/// Diffs a desired tree against what is on disk and what the previous sync put there.
+///
+/// Rules:
+/// - Paths of the new tree are ours: they are added, modified, relinked (exec bit) or retargeted.
+/// - A path missing from the new tree is deleted only when the previous manifest lists it and the file on
+///   disk still equals what was put there; an edited one is kept (``Change/Kind/conflict``); one never ours is
+///   left alone (``Change/Kind/untracked``).
+/// - A directory standing where the tree wants a file is replaced only when everything in it is ours and is
+///   being deleted; a file, symlink or FIFO standing where the tree needs a directory is replaced only when it
+///   is ours and unchanged. Otherwise the tree path is ``Change/Kind/blocked``.
+/// - Excluded paths (globs, or paths the scan skipped) are never touched; gitlinks are reported and skipped.
+public struct Planner: Sendable {
+    public var excludes: ExcludeSet
+
+    public init(excludes: ExcludeSet = ExcludeSet()) {
+        self.excludes = excludes
+    }
+
+    /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
+    public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
+        var desired: [String: TreeEntry] = [:]
+        desired.reserveCapacity(listing.entries.count)
+        var gitlinks: Set<String> = []
+        for e in listing.entries where e.mode.isBlob || e.mode == .gitlink {
+            desired[e.path] = e
+            if e.mode == .gitlink { gitlinks.insert(e.path) }
+        }
+
+        var changes: [Change] = []
+        changes.reserveCapacity(desired.count + 16)
+
+        // Local things the new tree does not have.
+        var deletable: Set<String> = []
+        for (path, e) in local.entries where e.kind != .directory && desired[path] == nil {
+            if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
+            let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
+            if excludes.matches(path) {
+                changes.append(with(here, .excluded))
+            } else if let prev = previous[path] {
+                if e.kind.fileMode == prev.mode && e.id == prev.id {
+                    deletable.insert(path)
+                    changes.append(with(here, .delete))
+                } else {
+                    var c = with(here, .conflict)
+                    c.note = "'\(path)' was changed locally since the last sync and is no longer in the tree; kept"
+                    changes.append(c)
+                }
+            } else {
+                changes.append(here)
+            }
+        }
+
+        func blocker(of path: String) -> String? {
+            var i = path.startIndex
+            while let slash = path[i...].firstIndex(of: "/") {
+                let prefix = String(path[..<slash])
+                if let e = local.entries[prefix], e.kind != .directory, !deletable.contains(prefix) {
+                    return prefix
+                }
+                i = path.index(after: slash)
+            }
+            return nil
+        }
+
+        func directoryIsOurs(_ dir: String) -> Bool {
+            let prefix = dir + "/"
+            for (path, e) in local.entries where e.kind != .directory && path.hasPrefix(prefix) {
+                if !deletable.contains(path) { return false }
+            }
+            return !local.excluded.contains { $0.hasPrefix(prefix) }
+        }
+
+        // The new tree's paths.
+        for (path, entry) in desired {
+            let l = local.entries[path]
+            var c = Change(kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id)
+            if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
+                c.kind = .excluded
+            } else if entry.mode == .gitlink {
+                c.kind = .submodule
+            } else if let obstacle = blocker(of: path) {
+                c.kind = .blocked
+                let what = local.entries[obstacle].map { describe($0.kind) } ?? "something"
+                c.note = "'\(obstacle)' is \(what) that is not ours (or was changed) where the tree needs a directory"
+            } else if let l {
+                switch (l.kind, entry.mode) {
+                case (.directory, _):
+                    if directoryIsOurs(path) {
+                        c.kind = .typeChange
+                    } else {
+                        c.kind = .blocked
+                        c.note = "'\(path)' is a directory holding files that are not ours (or were changed)"
+                    }
+                case (.other, _):
+                    c.kind = .blocked
+                    c.note = "'\(path)' is a special file (FIFO, socket or device); smart-sync will not replace it"
+                case (.symlink, .symlink):
+                    c.kind = l.id == entry.id ? .unchanged : .symlink
+                case (.symlink, _), (.regular, .symlink), (.executable, .symlink):
+                    c.kind = .typeChange
+                default:
+                    if l.id != entry.id {
+                        c.kind = .modify
+                    } else {
+                        c.kind = l.kind.fileMode == entry.mode ? .unchanged : .mode
+                    }
+                }
+            } else {
+                c.kind = entry.mode == .symlink ? .symlink : .add
+            }
+            changes.append(c)
+        }
+        changes.sort { $0.path < $1.path }
+
+        // Blobs to provide: each id once, with a tree path and, when possible, a local file holding it.
+        var needed: [ObjectID: NeededBlob] = [:]
+        for c in changes where c.writes {
+            guard let id = c.id, needed[id] == nil else { continue }
+            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path]?.size)
+        }
+        if !needed.isEmpty {
+            for (path, e) in local.entries where e.kind == .regular || e.kind == .executable {
+                if let id = e.id, needed[id] != nil, needed[id]!.localPath == nil, needed[id]!.size.map({ Int64($0) == e.size }) ?? true {
+                    needed[id]!.localPath = path
+                }
+            }
+        }
+        // Symlink blobs cannot be fed from a local file (the file would be followed); leave those to the source.
+        for (id, blob) in needed where blob.localPath != nil && desired[blob.path]?.mode == .symlink {
+            needed[id]!.localPath = nil
+        }
+        let blobs = needed.values.sorted { $0.id < $1.id }
+        return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs)
+    }
+
+    /// The manifest to record once `plan` has been applied: every path written or found unchanged, plus the
+    /// previous entries of excluded paths (so that un-excluding them later still knows they were ours).
+    public func manifest(after plan: Plan, previous: Manifest) -> Manifest {
+        var out = Manifest()
+        out.entries.reserveCapacity(plan.changes.count)
+        for c in plan.changes {
+            switch c.kind {
+            case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
+                if let mode = c.mode, let id = c.id { out[c.path] = Manifest.Entry(mode: mode, id: id) }
+            default:
+                break
+            }
+        }
+        if !excludes.isEmpty {
+            for (path, e) in previous.entries where excludes.matches(path) { out[path] = e }
+        }
+        return out
+    }
+
+    private func with(_ c: Change, _ kind: Change.Kind) -> Change {
+        var c = c
+        c.kind = kind
+        return c
+    }
+
+    private func describe(_ kind: LocalKind) -> String {
+        switch kind {
+        case .regular, .executable: return "a file"
+        case .symlink: return "a symlink"
+        case .directory: return "a directory"
+        case .other: return "a special file"
+        }
+    }
+}
+
+/// Whether a strict ancestor directory of `path` is in `set`.
+func hasAncestor(_ path: String, in set: Set<String>) -> Bool {
+    var i = path.startIndex
+    while let slash = path[i...].firstIndex(of: "/") {
+        if set.contains(String(path[..<slash])) { return true }
+        i = path.index(after: slash)
+    }
+    return false
+}
+
+/// Whether `path` or one of its ancestors is in `set`.
+func isOrHasAncestor(_ path: String, in set: Set<String>) -> Bool {
+    set.contains(path) || hasAncestor(path, in: set)
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GitObjects
+import SmartSyncCore
+
+/// Walks a target directory and identifies every file by its git blob id.
+///
+/// - Never follows symlinks: a symlink is recorded with the id of its target string, and a symlink to a
+///   directory is not descended into.
+/// - One `fstatat` per entry; regular files whose stat data matches a trusted ``StatCache`` entry are not read.
+/// - Names in ``ignoredNames`` (at any depth) and paths matching ``excludes`` are skipped, not descended, and
+///   listed in ``LocalTree/excluded``.
+/// - A target that does not exist yet scans as an empty tree.
+public struct TargetScanner: Sendable {
+    /// Entry names skipped at any depth (exact match). Empty by default.
+    public var ignoredNames: Set<String>
+    /// Globs of paths skipped (see ``ExcludeSet``).
+    public var excludes: ExcludeSet
+
+    public init(ignoredNames: Set<String> = [], excludes: ExcludeSet = ExcludeSet()) {
+        self.ignoredNames = ignoredNames
+        self.excludes = excludes
+    }
+
+    /// The outcome of a scan.
+    public struct Result: Sendable {
+        public var tree: LocalTree
+        /// A cache holding exactly the regular files just seen, ready to be saved.
+        public var cache: StatCache
+        public var statistics: ScanStatistics
+    }
+
+    /// Scans `target`, using `cache` to skip hashing unchanged files.
+    public func scan(target: String, cache: StatCache = StatCache()) throws -> Result {
+        var walker = Walker(
+            target: target, old: cache, ignoredNames: ignoredNames, excludes: excludes,
+            newCache: StatCache(trustCtime: cache.trustCtime))
+        let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if rootFD < 0 {
+            if errno == ENOENT {
+                return Result(tree: LocalTree(), cache: walker.newCache, statistics: ScanStatistics())
+            }
+            throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
+        }
+        walker.entries.reserveCapacity(cache.entries.count + 16)
+        walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
+        try walker.walk(dirFD: rootFD, prefix: "")
+        return Result(
+            tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
+            statistics: walker.stats)
+    }
+}
+
+private struct Walker {
+    let target: String
+    let old: StatCache
+    let ignoredNames: Set<String>
+    let excludes: ExcludeSet
+    var newCache: StatCache
+    var entries: [String: LocalEntry] = [:]
+    var excluded: Set<String> = []
+    var stats = ScanStatistics()
+
+    init(target: String, old: StatCache, ignoredNames: Set<String>, excludes: ExcludeSet, newCache: StatCache) {
+        self.target = target
+        self.old = old
+        self.ignoredNames = ignoredNames
+        self.excludes = excludes
+        self.newCache = newCache
+    }
+
+    private func display(_ path: String) -> String { path.isEmpty ? target : target + "/" + path }
+
+    /// Walks the directory open on `dirFD` (taking ownership of it). `prefix` is "" or "a/b/".
+    mutating func walk(dirFD: Int32, prefix: String) throws {
+        guard let dir = fdopendir(dirFD) else {
+            let err = errno
+            close(dirFD)
+            throw SmartSyncError.io("fdopendir", path: display(prefix), errno: err)
+        }
+        defer { closedir(dir) }
+        let fd = dirfd(dir)
+        var subdirectories: [String] = []
+        var st = stat()
+        while true {
+            errno = 0
+            guard let ent = readdir(dir) else {
+                if errno != 0 { throw SmartSyncError.io("readdir", path: display(prefix)) }
+                break
+            }
+            let name: String = withUnsafePointer(to: &ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { ptr in
+                    // Skip "." and ".." without building a String.
+                    if ptr[0] == 0x2E && (ptr[1] == 0 || (ptr[1] == 0x2E && ptr[2] == 0)) { return "" }
+                    return String(cString: ptr)
+                }
+            }
+            if name.isEmpty { continue }
+            let path = prefix + name
+            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name[...]) {
+                excluded.insert(path)
+                continue
+            }
+            if fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+                if errno == ENOENT { continue }  // vanished while we looked
+                throw SmartSyncError.io("fstatat", path: display(path))
+            }
+            stats.entries += 1
+            let data = StatData(
+                device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+                let id: ObjectID
+                if let cached = old.trustedID(for: path, stat: data) {
+                    id = cached
+                    stats.cacheHits += 1
+                } else {
+                    id = try hashFile(dirFD: fd, name: name, path: path, size: Int(st.st_size))
+                    stats.filesHashed += 1
+                    stats.bytesHashed += Int64(st.st_size)
+                }
+                newCache.entries[path] = StatCache.Entry(stat: data, id: id)
+                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data)
+            case S_IFLNK:
+                let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
+                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data)
+            case S_IFDIR:
+                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data)
+                subdirectories.append(name)
+            default:
+                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data)
+            }
+        }
+        for name in subdirectories {
+            let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if sub < 0 {
+                if errno == ENOENT { continue }
+                throw SmartSyncError.io("open", path: display(prefix + name))
+            }
+            try walk(dirFD: sub, prefix: prefix + name + "/")
+        }
+    }
+
+    private func hashFile(dirFD: Int32, name: String, path: String, size: Int) throws -> ObjectID {
+        let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: display(path)) }
+        defer { close(fd) }
+        return try BlobHasher.hash(fd: fd, size: size, path: display(path)).id
+    }
+
+    private func hashLink(dirFD: Int32, name: String, path: String, size: Int) throws -> ObjectID {
+        var capacity = max(size, 255) + 1
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = buffer.withUnsafeMutableBufferPointer { b in
+                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) {
+                    readlinkat(dirFD, name, $0, capacity)
+                }
+            }
+            if n < 0 { throw SmartSyncError.io("readlink", path: display(path)) }
+            if n < capacity { return ObjectID.blob(buffer[0..<n]) }
+            capacity *= 2
+        }
+    }
+}
