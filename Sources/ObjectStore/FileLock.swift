@@ -22,10 +22,12 @@ public final class FileLock: @unchecked Sendable {
     }
 
     /// Takes the lock without waiting. Throws `.locked` naming `what` and the holder's PID when taken.
-    public static func acquire(path: String, what: String) throws -> FileLock {
+    ///
+    /// - Parameter shared: take a shared lock (many holders; excludes only exclusive holders).
+    public static func acquire(path: String, what: String, shared: Bool = false) throws -> FileLock {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let err = errno
             var holder = ""
             if let bytes = try? FileSystem.readFile(path), let pid = Int(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()) {
@@ -37,6 +39,7 @@ public final class FileLock: @unchecked Sendable {
             }
             throw SmartSyncError.io("flock", path: path, errno: err)
         }
+        if shared { return FileLock(fd: fd, path: path) }
         ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }

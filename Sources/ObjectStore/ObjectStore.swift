@@ -124,8 +124,11 @@ public final class ObjectStore: Sendable {
         try FileSystem.readFile(path(for: id))
     }
 
-    /// Takes the store's exclusive lock (non-blocking); released when the returned lock is released or deallocated.
-    public func lock() throws -> FileLock {
-        try FileLock.acquire(path: root + "/lock", what: "the store at \(root)")
+    /// Takes the store's lock (non-blocking); released when the returned lock is released or deallocated.
+    ///
+    /// Syncs and warms take it shared: concurrent writers are safe (unique temp names, publish by `link`).
+    /// Maintenance that removes objects takes it exclusive.
+    public func lock(shared: Bool = false) throws -> FileLock {
+        try FileLock.acquire(path: root + "/lock", what: "the store at \(root)", shared: shared)
     }
 }

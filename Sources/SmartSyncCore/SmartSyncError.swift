@@ -42,6 +42,7 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
             case locked
             case sourceUnavailable = "source-unavailable"
             case cancelled
+            case conflict
             case `internal`
         }
 
@@ -77,6 +78,8 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         public static let sourceUnavailable = Code(kind: .sourceUnavailable)
         /// The operation was cancelled.
         public static let cancelled = Code(kind: .cancelled)
+        /// Local files stand where the tree needs to write, and they are not ours to replace.
+        public static let conflict = Code(kind: .conflict)
         /// A bug in smart-sync: please report it.
         public static let `internal` = Code(kind: .internal)
     }

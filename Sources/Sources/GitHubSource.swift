@@ -50,6 +50,7 @@ public final class GitHubSource: SyncSource {
     let stats = Locked(SourceStatistics())
 
     public var displayName: String { "github:" + location.slug }
+    public var transport: String { "raw" }
     public var statistics: SourceStatistics { stats.withLock { $0 } }
 
     /// - Parameters:

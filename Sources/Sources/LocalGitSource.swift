@@ -15,6 +15,7 @@ public final class LocalGitSource: SyncSource {
     private let stats = Locked(SourceStatistics())
 
     public var displayName: String { "git:" + repository }
+    public var transport: String { "local" }
     public var statistics: SourceStatistics { stats.withLock { $0 } }
 
     /// Opens the repository at `path`. Throws `.sourceUnavailable` when it is not a git repository.

@@ -19,6 +19,9 @@ public protocol SyncSource: Sendable {
     func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
         -> FetchReport
 
+    /// How blobs travel: `raw` (one request per blob), `local` (a local repository), later `pack`.
+    var transport: String { get }
+
     /// Traffic counters so far.
     var statistics: SourceStatistics { get }
 

@@ -53,4 +53,24 @@ public struct SyncSummary: Sendable, Codable {
     public var requests: SourceStatistics
     public var transport: String
     public var seconds: Double
+
+    public init(
+        command: String, source: String, ref: String, commit: String, previousCommit: String?, target: String?,
+        dryRun: Bool, plan: PlanSummary, blobsFetched: Int, bytesReceived: Int, requests: SourceStatistics,
+        transport: String, seconds: Double
+    ) {
+        self.command = command
+        self.source = source
+        self.ref = ref
+        self.commit = commit
+        self.previousCommit = previousCommit
+        self.target = target
+        self.dryRun = dryRun
+        self.plan = plan
+        self.blobsFetched = blobsFetched
+        self.bytesReceived = bytesReceived
+        self.requests = requests
+        self.transport = transport
+        self.seconds = seconds
+    }
 }

@@ -49,14 +49,19 @@ final class Reporter: Sendable {
             break
         case .tty, .plain:
             clearLine()
-            let kinds = summary.plan.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let kinds = summary.plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
+                .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             let verb = summary.command == "plan" || summary.dryRun ? "would change" : "changed"
             var line = "\(summary.command): \(summary.ref) → \(summary.commit.prefix(12))"
             if summary.command != "warm" { line += summary.plan.upToDate ? "; up to date" : "; \(verb): \(kinds)" }
             line += "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
-            line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
-            if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }
-            line += ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
+            if summary.transport == "local" {
+                line += " from the local repository"
+            } else {
+                line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
+                if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }
+                line += ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
+            }
             line += String(format: "; %.2f s", summary.seconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
@@ -80,7 +85,7 @@ final class Reporter: Sendable {
         case .listed(_, let entries, let verified):
             line("tree: \(entries) entries\(verified ? ", verified against the commit's tree id" : "")")
         case .scanned(let files, let hashed, let hits):
-            line("target: \(files) files (\(hits) from the stat cache, \(hashed) hashed)")
+            line("target: \(files) entries scanned (\(hits) from the stat cache, \(hashed) hashed)")
         case .planned(let plan):
             if plan.upToDate {
                 line("plan: up to date")
@@ -181,10 +186,33 @@ final class Reporter: Sendable {
         return object
     }
 
+    func writeJSONLine(_ object: [String: Any]) { writeJSON(object) }
+
     private func writeJSON(_ object: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         state.withLock { _ in
             FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+}
+
+extension Reporter {
+    /// Prints one line (or JSON event) per change that is not `unchanged`.
+    func listChanges(_ plan: Plan) {
+        for c in plan.changes where c.kind != .unchanged {
+            switch mode {
+            case .json:
+                var object: [String: Any] = ["event": "change", "kind": c.kind.rawValue, "path": c.path]
+                if let id = c.id { object["id"] = id.hex }
+                if let mode = c.mode { object["mode"] = mode.description }
+                if let note = c.note { object["note"] = note }
+                writeJSONLine(object)
+            case .quiet:
+                break
+            case .tty, .plain:
+                let text = "  \(c.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(c.path)\n"
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
         }
     }
 }

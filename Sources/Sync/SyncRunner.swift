@@ -1,0 +1,234 @@
+import Foundation
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+import Sources
+
+/// Runs the pipeline: resolve → tree → verify → scan → plan → fetch → keep local versions → apply → state.
+///
+/// One runner per source; `sync`, `plan` and `warm` share it. Events go to `events` as the run proceeds.
+public struct SyncRunner: Sendable {
+    public let source: any SyncSource
+    public let store: ObjectStore
+    public let state: StateStore
+    public let events: @Sendable (SyncEvent) -> Void
+    /// How a plan is applied; a whole-tree atomic switch can replace the in-place strategy here.
+    public var applier: any ApplyStrategy = InPlaceApplier()
+
+    public init(source: any SyncSource, store: ObjectStore, state: StateStore, events: @escaping @Sendable (SyncEvent) -> Void = { _ in }) {
+        self.source = source
+        self.store = store
+        self.state = state
+        self.events = events
+    }
+
+    /// What to sync and how.
+    public struct Request: Sendable {
+        public var ref: String?
+        public var target: String
+        public var excludes: [String]
+        /// Plan and report, change nothing (no blob is fetched either).
+        public var dryRun: Bool
+
+        public init(ref: String?, target: String, excludes: [String] = [], dryRun: Bool = false) {
+            self.ref = ref
+            self.target = target
+            self.excludes = excludes
+            self.dryRun = dryRun
+        }
+    }
+
+    /// The outcome of ``sync(_:)`` or ``plan(_:)``.
+    public struct Outcome: Sendable {
+        public var resolved: ResolvedRef
+        public var previousCommit: ObjectID?
+        public var plan: Plan
+        public var summary: PlanSummary
+        public var fetch: FetchReport
+        /// Local versions saved into the store before they were replaced.
+        public var keptLocalVersions: Int
+    }
+
+    /// Brings `request.target` to the commit `request.ref` resolves to.
+    public func sync(_ request: Request) async throws -> Outcome {
+        try await run(request, apply: !request.dryRun)
+    }
+
+    /// Computes what ``sync(_:)`` would do, touching nothing.
+    public func plan(_ request: Request) async throws -> Outcome {
+        try await run(request, apply: false)
+    }
+
+    private func run(_ request: Request, apply: Bool) async throws -> Outcome {
+        let target = StateStore.normalize(request.target)
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
+        let targetLock = try state.lock(target: target)
+        defer { targetLock.release() }
+
+        let resolved = try await source.resolve(request.ref)
+        events(.resolved(resolved))
+        let previous = try state.load(target: target)
+        let listing = try await verifiedListing(resolved, previous: previous)
+
+        let excludes = ExcludeSet(request.excludes)
+        let scan = try TargetScanner(ignoredNames: [], excludes: excludes)
+            .scan(target: target, cache: state.loadStatCache(target: target))
+        events(.scanned(files: scan.statistics.entries, hashed: scan.statistics.filesHashed, cacheHits: scan.statistics.cacheHits))
+
+        let planner = Planner(excludes: excludes)
+        let previousManifest = previous?.manifest ?? Manifest()
+        let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
+        let missing = plan.missingBlobs(in: store)
+        let summary = Self.summarize(plan, missing: missing)
+        events(.planned(summary))
+        for c in plan.changes where c.kind == .submodule {
+            events(.warning("'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
+        }
+        for c in plan.changes where c.kind == .conflict {
+            events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
+        }
+
+        var outcome = Outcome(
+            resolved: resolved, previousCommit: previous?.commit, plan: plan, summary: summary, fetch: FetchReport(),
+            keptLocalVersions: 0)
+        guard apply else { return outcome }
+
+        let blocked = plan.changes.filter { $0.kind == .blocked }
+        if !blocked.isEmpty {
+            let list = blocked.prefix(5).map { "'\($0.path)'" + ($0.note.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+            throw SmartSyncError(
+                .conflict,
+                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""). Move them away or --exclude them; the target was not changed")
+        }
+
+        if plan.hasWork || previous?.commit != resolved.commit {
+            plan.seedStore(store, fromTarget: target)
+            outcome.fetch = try await fetch(plan.missingBlobs(in: store), of: resolved)
+            outcome.keptLocalVersions = try keepLocalVersions(plan, target: target, previous: previousManifest)
+            _ = try applier.apply(plan, listing: listing, store: store, target: target)
+            var cache = scan.cache
+            cache.record(plan, target: target)
+            try state.saveStatCache(&cache, target: target)
+            try state.save(
+                TargetState(
+                    target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                    manifest: planner.manifest(after: plan, previous: previousManifest)))
+            events(.applied(target: target, commit: resolved.commit))
+        } else {
+            // Nothing to write; still remember what the scan hashed so the next run does not hash it again.
+            var cache = scan.cache
+            try state.saveStatCache(&cache, target: target)
+        }
+        return outcome
+    }
+
+    /// Fetches every blob of each ref into the store without touching any target.
+    public func warm(refs: [String?]) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
+        var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
+        for ref in refs {
+            let resolved = try await source.resolve(ref)
+            events(.resolved(resolved))
+            let listing = try await verifiedListing(resolved, previous: nil)
+            var seen = Set<ObjectID>()
+            let wants = listing.files.filter { seen.insert($0.id).inserted }.map { NeededBlob(id: $0.id, path: $0.path, size: $0.size) }
+            let missing = wants.filter { !store.contains($0.id) }
+            let summary = PlanSummary(
+                counts: ["blobs": wants.count], blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
+                upToDate: missing.isEmpty)
+            events(.planned(summary))
+            results.append((resolved, try await fetch(missing, of: resolved), summary))
+        }
+        return results
+    }
+
+    // MARK: - Steps
+
+    /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
+    /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
+    private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?) async throws -> TreeListing {
+        if let previous, previous.commit == resolved.commit {
+            let entries = previous.manifest.entries.map { TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id) }
+            events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
+            return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+        }
+        let listing = try await source.listing(for: resolved)
+        if let known = resolved.rootTree, known != listing.rootTree {
+            throw SmartSyncError(.integrity, "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync")
+        }
+        try listing.validate()
+        try listing.verify()
+        events(.listed(commit: resolved.commit, entries: listing.entries.count, verified: true))
+        return listing
+    }
+
+    private func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {
+        guard !missing.isEmpty else { return FetchReport() }
+        let total = missing.count
+        let totalBytes = missing.allSatisfy { $0.size != nil } ? missing.reduce(0) { $0 + ($1.size ?? 0) } : nil
+        let counters = Locked((blobs: 0, bytes: 0))
+        let events = self.events
+        let progress = FetchProgress(
+            bytes: { n in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.bytes += n
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            },
+            blobDone: { _ in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.blobs += 1
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            })
+        let wants = missing.map { BlobWant(id: $0.id, path: $0.path, size: $0.size) }
+        return try await source.fetch(wants, of: resolved, into: store, progress: progress)
+    }
+
+    /// Saves into the store every local file that is about to be replaced and whose content the store lacks
+    /// (a user's edit of a synced file, or a file that was never ours), so nothing is lost.
+    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest) throws -> Int {
+        var kept = 0
+        for c in plan.changes where c.writes {
+            guard let localID = c.localID, let kind = c.localKind, !store.contains(localID) else { continue }
+            let path = target + "/" + c.path
+            switch kind {
+            case .regular, .executable:
+                try store.insertFile(atPath: path, expecting: localID)
+            case .symlink:
+                let bytes = try Self.readLink(path)
+                try store.insert(bytes, expecting: localID)
+            default:
+                continue
+            }
+            kept += 1
+            events(.warning("'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it"))
+        }
+        return kept
+    }
+
+    private static func readLink(_ path: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count)
+        guard n >= 0 else { throw SmartSyncError.io("readlink", path: path) }
+        return Array(buffer[0..<n])
+    }
+
+    static func summarize(_ plan: Plan, missing: [NeededBlob]) -> PlanSummary {
+        var counts: [String: Int] = [:]
+        for (kind, n) in plan.counts where n > 0 { counts[kind.rawValue] = n }
+        return PlanSummary(
+            counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
+            upToDate: !plan.hasWork)
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

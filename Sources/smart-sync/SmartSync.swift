@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ObjectStore
+import SmartSyncCore
+import Sources
+import Sync
+
+@main
+struct SmartSync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smart-sync",
+        abstract: "Keep a directory in sync with a git ref of a GitHub repository, without git clone.",
+        discussion: """
+            smart-sync resolves a ref to one commit, fetches only the blobs its content-addressed store lacks \
+            (many at once, over one connection where HTTP/2 allows), verifies every blob by its git SHA-1 and \
+            the tree listing up to the commit's tree id, then hardlinks the verified blobs into the target.
+
+            EXAMPLES:
+              smart-sync sync MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor
+              smart-sync plan MasterofNull/Hyper-NixOS --ref feature-x --target /etc/hypervisor
+              smart-sync warm MasterofNull/Hyper-NixOS --ref main --ref v2.1.0
+              smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
+
+            TOKENS: GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token or `gh auth token`; sent only to the \
+            --api-url and --raw-url hosts, never printed.
+
+            \(ExitCodes.help)
+            """,
+        version: "0.1.0",
+        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self]
+    )
+}
+
+/// Everything a command needs to run, built from its options.
+struct RunContext {
+    let runner: SyncRunner
+    let opened: OpenedSource
+    let reporter: Reporter
+
+    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter) async throws -> RunContext {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = output.verbose ? .debug : .warning
+            return handler
+        }
+        let storeDir = source.store ?? DefaultPaths.store
+        let stateDir = source.stateDir ?? DefaultPaths.state
+        let configuration: SourceConfiguration
+        if let path = source.source {
+            configuration = .local(path: path)
+        } else {
+            configuration = try .github(
+                slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL, token: GitHubToken.discover(),
+                jobs: source.jobs, extraCAFile: source.cacert)
+        }
+        let store = try ObjectStore(root: storeDir)
+        let state = try StateStore(root: stateDir)
+        let opened = try await configuration.open(cacheDirectory: storeDir + "/http-cache")
+        let runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
+        Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
+        return RunContext(runner: runner, opened: opened, reporter: reporter)
+    }
+
+    /// Runs `body`, printing errors for the operator and mapping them to documented exit codes.
+    static func guarded(_ reporter: Reporter, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as SmartSyncError {
+            reporter.fail(error)
+            throw ExitCode(ExitCodes.code(for: error))
+        }
+    }
+}
