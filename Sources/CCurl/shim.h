@@ -22,6 +22,16 @@ static inline CURLcode ss_easy_setopt_xferinfo_callback(CURL *h, ss_curl_xferinf
     return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, v);
 }
 
+/// Sets a blob option (e.g. CURLOPT_CAINFO_BLOB); libcurl copies the bytes (CURL_BLOB_COPY), so `data` may be
+/// freed after the call returns.
+static inline CURLcode ss_easy_setopt_blob_copy(CURL *h, CURLoption o, const void *data, size_t len) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = len;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(h, o, &blob);
+}
+
 static inline CURLcode ss_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ss_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ss_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }

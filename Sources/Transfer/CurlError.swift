@@ -1,0 +1,109 @@
+import CCurl
+import SmartSyncCore
+
+/// A libcurl result code, kept as the ``SmartSyncError/cause`` of transfer errors.
+public struct CurlCode: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The raw `CURLcode` value.
+    public var rawValue: Int
+    /// libcurl's description of the code (`curl_easy_strerror`).
+    public var description: String
+
+    init(_ code: CURLcode) {
+        rawValue = Int(code.rawValue)
+        description = "CURLcode \(code.rawValue): " + String(cString: curl_easy_strerror(code))
+    }
+}
+
+/// Why the engine itself stopped a transfer (curl then reports `CURLE_WRITE_ERROR` or similar).
+enum AbortReason: Sendable, Equatable {
+    /// A ``TransferSink`` returned false.
+    case sinkRefused
+    /// A `.memory(limit:)` body grew past its limit.
+    case memoryLimit(Int)
+    /// The awaiting task was cancelled.
+    case taskCancelled
+    /// ``TransferEngine/shutdown()`` ran.
+    case shutdown
+}
+
+extension SmartSyncError {
+    /// Maps a failed transfer to the error the user sees.
+    ///
+    /// - Parameters:
+    ///   - code: curl's result.
+    ///   - url: the URL of the failing hop (already without user:password).
+    ///   - detail: curl's `CURLOPT_ERRORBUFFER` text, often more precise than the generic code description.
+    ///   - abort: set when the engine stopped the transfer on purpose.
+    static func transfer(code: CURLcode, url: String, detail: String, abort: AbortReason?) -> SmartSyncError {
+        let cause = CurlCode(code)
+        let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        if let abort {
+            return SmartSyncError.aborted(abort, url: url, cause: cause)
+        }
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return SmartSyncError(
+                .network, "could not resolve the host of \(url): \(reason). Check the URL and your DNS/network.",
+                cause: cause)
+        case CURLE_COULDNT_CONNECT:
+            return SmartSyncError(
+                .network,
+                "could not connect to \(url): \(reason). Check that the server is up and reachable (proxy, firewall).",
+                cause: cause)
+        case CURLE_OPERATION_TIMEDOUT:
+            return SmartSyncError(
+                .network, "timed out talking to \(url): \(reason). The network or server is slow or down; retry later.",
+                cause: cause)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR:
+            return SmartSyncError(
+                .tls,
+                "certificate verification failed for \(url): \(reason). "
+                    + "If the server uses a private CA, pass it with --cacert FILE.",
+                cause: cause)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_USE_SSL_FAILED,
+            CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+            CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED,
+            CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_CLIENTCERT:
+            return SmartSyncError(
+                .tls,
+                "TLS handshake with \(url) failed: \(reason). Check that the URL really serves HTTPS; "
+                    + "if the server uses a private CA, pass it with --cacert FILE.",
+                cause: cause)
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
+            return SmartSyncError(.invalidArgument, "cannot fetch \(url): \(reason). Check the URL.", cause: cause)
+        case CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING, CURLE_FILESIZE_EXCEEDED:
+            return SmartSyncError(
+                .malformedResponse, "the server at \(url) sent a malformed response: \(reason).", cause: cause)
+        case CURLE_OUT_OF_MEMORY, CURLE_FAILED_INIT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION:
+            return SmartSyncError(
+                .internal, "libcurl failed internally fetching \(url): \(reason). Please report this bug.",
+                cause: cause)
+        case CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR:
+            return SmartSyncError(
+                .cancelled, "the transfer of \(url) was stopped by its receiver: \(reason).", cause: cause)
+        default:
+            // SEND/RECV errors, GOT_NOTHING, PARTIAL_FILE, HTTP2, HTTP2_STREAM and anything else network-shaped.
+            return SmartSyncError(
+                .network, "the transfer of \(url) failed: \(reason). The connection broke off; retry later.",
+                cause: cause)
+        }
+    }
+
+    static func aborted(_ abort: AbortReason, url: String, cause: CurlCode? = nil) -> SmartSyncError {
+        switch abort {
+        case .sinkRefused:
+            return SmartSyncError(.cancelled, "the receiver of \(url) stopped the transfer.", cause: cause)
+        case .memoryLimit(let limit):
+            return SmartSyncError(
+                .malformedResponse,
+                "the response body of \(url) is larger than the \(limit)-byte limit for in-memory responses.",
+                cause: cause)
+        case .taskCancelled:
+            return SmartSyncError(.cancelled, "the transfer of \(url) was cancelled.", cause: cause)
+        case .shutdown:
+            return SmartSyncError(
+                .cancelled, "the transfer of \(url) was cancelled because the transfer engine shut down.",
+                cause: cause)
+        }
+    }
+}

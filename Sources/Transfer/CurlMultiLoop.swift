@@ -1,0 +1,274 @@
+import CCurl
+import Foundation
+import SmartSyncCore
+
+/// Makes libcurl's global state ready once per process (thread-safe `swift_once`).
+let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_SSL | CURL_GLOBAL_WIN32))
+
+/// The bridge between async callers and the one thread that owns the `CURLM*`.
+///
+/// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
+/// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
+/// `stats`, `loopThread`, `exited`) is read and written only while holding `condition`; the multi handle itself
+/// and the loop-only state (`waiting`, `active`, `perHost`) are touched only by the engine thread in ``run()``.
+final class CurlMultiLoop: @unchecked Sendable {
+    /// Where a transfer is, as seen by callers (guarded by `condition`).
+    private enum Phase {
+        /// Registered by `perform`, not yet in the inbox.
+        case registered
+        /// Cancelled before it reached the inbox: `submit` fails it at once.
+        case cancelledEarly
+        /// In the inbox or owned by the engine thread.
+        case submitted
+    }
+
+    private let condition = NSCondition()
+    private let settings: EasySettings
+    private let maxConcurrent: Int
+    private let maxPerHost: Int
+
+    // Guarded by `condition`.
+    private var multi: UnsafeMutableRawPointer?
+    private var inbox: [EasyTransfer] = []
+    private var cancelRequests: [UInt64] = []
+    private var phases: [UInt64: Phase] = [:]
+    private var nextID: UInt64 = 1
+    private var shuttingDown = false
+    private var exited = false
+    private var loopThread: pthread_t?
+    private var stats = TransferStatistics()
+
+    // Engine thread only.
+    private var waiting: [EasyTransfer] = []
+    private var active: [UInt64: EasyTransfer] = [:]
+    private var perHost: [String: Int] = [:]
+
+    init(multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, maxPerHost: Int) {
+        self.multi = multi
+        self.settings = settings
+        self.maxConcurrent = maxConcurrent
+        self.maxPerHost = maxPerHost
+    }
+
+    /// Starts the engine thread. It keeps `self` alive until it exits.
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "smart-sync.curl"
+        thread.start()
+    }
+
+    // MARK: - Called from any thread
+
+    var statistics: TransferStatistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return stats
+    }
+
+    /// Reserves an id for a transfer about to be submitted, or nil after shutdown.
+    func register() -> UInt64? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !shuttingDown else { return nil }
+        let id = nextID
+        nextID += 1
+        phases[id] = .registered
+        return id
+    }
+
+    /// Hands a transfer (with its continuation set) to the engine thread.
+    func submit(_ transfer: EasyTransfer) {
+        condition.lock()
+        let phase = phases[transfer.id]
+        if shuttingDown || phase == .cancelledEarly || phase == nil {
+            phases[transfer.id] = nil
+            let stopping = shuttingDown
+            condition.unlock()
+            let reason: AbortReason = stopping ? .shutdown : .taskCancelled
+            transfer.complete(.failure(SmartSyncError.aborted(reason, url: transfer.hop.url.string)))
+            return
+        }
+        phases[transfer.id] = .submitted
+        inbox.append(transfer)
+        if let multi { _ = curl_multi_wakeup(multi) }
+        condition.unlock()
+    }
+
+    /// Cancels a transfer wherever it is; a no-op once it completed.
+    func cancel(_ id: UInt64) {
+        condition.lock()
+        defer { condition.unlock() }
+        switch phases[id] {
+        case .registered:
+            phases[id] = .cancelledEarly
+        case .submitted:
+            cancelRequests.append(id)
+            if let multi { _ = curl_multi_wakeup(multi) }
+        case .cancelledEarly, nil:
+            break
+        }
+    }
+
+    /// Asks the thread to fail everything with `.cancelled` and exit; waits for it unless `wait` is false or this
+    /// is the engine thread itself (a sink calling `shutdown()`).
+    func shutdown(wait: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        if !shuttingDown {
+            shuttingDown = true
+            if wait, let multi { _ = curl_multi_wakeup(multi) }
+        }
+        guard wait else { return }
+        if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 { return }
+        while !exited { condition.wait() }
+    }
+
+    // MARK: - Engine thread
+
+    private func run() {
+        condition.lock()
+        loopThread = pthread_self()
+        let multi = self.multi!
+        condition.unlock()
+        while true {
+            condition.lock()
+            let arrived = inbox
+            inbox.removeAll()
+            let cancels = cancelRequests
+            cancelRequests.removeAll()
+            let stop = shuttingDown
+            condition.unlock()
+            waiting.append(contentsOf: arrived)
+            if stop { break }
+            for id in cancels { cancelTransfer(id, multi) }
+            startWaiting(multi)
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            if drainMessages(multi) {
+                startWaiting(multi)
+                continue  // new handles want a curl_multi_perform before we sleep
+            }
+            // Wakes on socket activity, curl's own timers, curl_multi_wakeup, or after 1 s (so a shutdown flag
+            // set from a deinit, which makes no curl call, is still noticed).
+            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+        for transfer in Array(active.values) {
+            transfer.abort = .shutdown
+            retire(transfer, multi)
+            finish(transfer, .failure(SmartSyncError.aborted(.shutdown, url: transfer.hop.url.string)))
+        }
+        condition.lock()
+        let late = inbox
+        inbox.removeAll()
+        self.multi = nil
+        condition.unlock()
+        for transfer in waiting + late {
+            finish(transfer, .failure(SmartSyncError.aborted(.shutdown, url: transfer.hop.url.string)))
+        }
+        waiting.removeAll()
+        _ = curl_multi_cleanup(multi)
+        condition.lock()
+        exited = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Moves queued transfers onto the multi handle, FIFO, within the global and per-host caps. A transfer whose
+    /// host is at its cap does not block transfers to other hosts behind it.
+    private func startWaiting(_ multi: UnsafeMutableRawPointer) {
+        var index = 0
+        while index < waiting.count, active.count < maxConcurrent {
+            let transfer = waiting[index]
+            if perHost[transfer.hostKey, default: 0] >= maxPerHost {
+                index += 1
+                continue
+            }
+            waiting.remove(at: index)
+            let retained = Unmanaged.passRetained(transfer).toOpaque()
+            var failure = transfer.makeHandle(settings: settings, retainedSelf: retained)
+            if failure == nil, let easy = transfer.easy {
+                let rc = curl_multi_add_handle(multi, easy)
+                if rc != CURLM_OK {
+                    failure = SmartSyncError(
+                        .internal,
+                        "libcurl could not start the transfer of \(transfer.hop.url.string): "
+                            + String(cString: curl_multi_strerror(rc)))
+                }
+            }
+            if let failure {
+                transfer.cleanupHandle()
+                Unmanaged<EasyTransfer>.fromOpaque(retained).release()
+                finish(transfer, .failure(failure))
+                continue
+            }
+            active[transfer.id] = transfer
+            perHost[transfer.hostKey, default: 0] += 1
+        }
+    }
+
+    /// Completes the transfers curl reports done. Returns whether any finished.
+    private func drainMessages(_ multi: UnsafeMutableRawPointer) -> Bool {
+        var finishedAny = false
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let code = ss_msg_result(message)
+            var context: UnsafeMutableRawPointer?
+            _ = ss_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &context)
+            guard let context else { continue }
+            let transfer = Unmanaged<EasyTransfer>.fromOpaque(context).takeUnretainedValue()
+            var result: Result<TransferResponse, any Error>
+            let url = transfer.hop.url.string
+            if code == CURLE_OK, transfer.abort == nil {
+                // A 2xx with an empty body never reached the write callback: the sink still gets its begin.
+                if transfer.beginSinkIfNeeded() {
+                    result = .success(transfer.response())
+                } else {
+                    result = .failure(SmartSyncError.aborted(.sinkRefused, url: url))
+                }
+            } else {
+                result = .failure(
+                    SmartSyncError.transfer(code: code, url: url, detail: transfer.errorText, abort: transfer.abort))
+            }
+            retire(transfer, multi)
+            finish(transfer, result)
+            finishedAny = true
+        }
+        return finishedAny
+    }
+
+    private func cancelTransfer(_ id: UInt64, _ multi: UnsafeMutableRawPointer) {
+        if let transfer = active[id] {
+            transfer.abort = .taskCancelled
+            retire(transfer, multi)
+            finish(transfer, .failure(SmartSyncError.aborted(.taskCancelled, url: transfer.hop.url.string)))
+        } else if let index = waiting.firstIndex(where: { $0.id == id }) {
+            let transfer = waiting.remove(at: index)
+            finish(transfer, .failure(SmartSyncError.aborted(.taskCancelled, url: transfer.hop.url.string)))
+        }
+    }
+
+    /// Takes an active transfer off the multi handle, frees its curl state and drops curl's retain.
+    private func retire(_ transfer: EasyTransfer, _ multi: UnsafeMutableRawPointer) {
+        guard active.removeValue(forKey: transfer.id) != nil else { return }
+        if let easy = transfer.easy { _ = curl_multi_remove_handle(multi, easy) }
+        transfer.cleanupHandle()
+        let host = transfer.hostKey
+        perHost[host, default: 1] -= 1
+        if perHost[host] == 0 { perHost[host] = nil }
+        Unmanaged.passUnretained(transfer).release()
+    }
+
+    /// Records statistics and resumes the caller.
+    private func finish(_ transfer: EasyTransfer, _ result: Result<TransferResponse, any Error>) {
+        condition.lock()
+        phases[transfer.id] = nil
+        if case .success(let response) = result {
+            stats.requests += 1
+            stats.bytesReceived += response.bytesReceived
+            stats.newConnections += response.newConnections
+        }
+        condition.unlock()
+        transfer.complete(result)
+    }
+}

@@ -1,0 +1,145 @@
+import CCurl
+import SmartSyncCore
+
+/// Runs HTTP transfers concurrently on one libcurl multi handle owned by a dedicated thread.
+///
+/// One engine keeps one connection cache: requests to an HTTP/2 host multiplex onto one connection, HTTP/1.1
+/// connections are kept alive and reused. At most ``TransferConfiguration/maxConcurrent`` transfers run at once,
+/// and at most ``TransferConfiguration/maxPerHost`` per host; the rest wait in a FIFO queue.
+///
+/// Redirects are followed by the engine (not by curl), so the `Authorization` header is decided afresh for each
+/// hop: it is sent only to hosts in ``TransferConfiguration/credentialHosts`` and never after an https→http
+/// downgrade.
+///
+/// Call ``shutdown()`` when done: it fails queued and running transfers with `.cancelled`.
+public final class TransferEngine: Sendable {
+    /// Redirect hops followed before giving up.
+    public static let maxRedirects = 5
+
+    /// The settings the engine was made with.
+    public let configuration: TransferConfiguration
+    private let loop: CurlMultiLoop
+
+    /// Creates an engine and starts its thread.
+    ///
+    /// - Throws: `.invalidArgument` for a bad configuration (caps below 1, unreadable `extraCAFile`), `.internal`
+    ///   when libcurl cannot be initialised.
+    public init(configuration: TransferConfiguration) throws {
+        guard configuration.maxConcurrent >= 1 else {
+            throw SmartSyncError(.invalidArgument, "--jobs must be at least 1 (got \(configuration.maxConcurrent)).")
+        }
+        guard configuration.maxPerHost >= 1 else {
+            throw SmartSyncError(
+                .invalidArgument, "the per-host transfer limit must be at least 1 (got \(configuration.maxPerHost)).")
+        }
+        guard configuration.connectTimeout > 0, configuration.connectTimeout.isFinite else {
+            throw SmartSyncError(
+                .invalidArgument, "the connect timeout must be positive (got \(configuration.connectTimeout)).")
+        }
+        guard curlGlobalInit == CURLE_OK else {
+            throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
+        }
+        let caBundle = try configuration.extraCAFile.map { try CABundle(extraCAFile: $0) }
+        guard let multi = curl_multi_init() else {
+            throw SmartSyncError(.internal, "libcurl could not create a multi handle (out of memory?)")
+        }
+        _ = ss_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        // Our own caps bound transfers per host; curl never needs more connections than that.
+        _ = ss_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxPerHost)
+        // Keep enough idle connections for every host we may be talking to.
+        _ = ss_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(16, configuration.maxConcurrent))
+        let settings = EasySettings(
+            connectTimeoutMilliseconds: Int((configuration.connectTimeout * 1000).rounded(.up)),
+            userAgent: configuration.userAgent,
+            http2: configuration.http2,
+            caBundle: caBundle)
+        self.configuration = configuration
+        self.loop = CurlMultiLoop(
+            multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
+            maxPerHost: configuration.maxPerHost)
+        loop.start()
+    }
+
+    deinit {
+        // No curl call here: the engine thread sees the flag within a second and cleans up on its own thread.
+        loop.shutdown(wait: false)
+    }
+
+    /// Counters over the engine's lifetime (successful requests, one per redirect hop).
+    public var statistics: TransferStatistics { loop.statistics }
+
+    /// Stops the engine: queued and running transfers fail with `.cancelled`, later ones too. Waits for the
+    /// engine thread to finish. Idempotent.
+    public func shutdown() {
+        loop.shutdown(wait: true)
+    }
+
+    /// Performs `request`, following redirects when asked.
+    ///
+    /// - Returns: the final response, whatever its HTTP status.
+    /// - Throws: ``SmartSyncError`` for transport failures (`.network`, `.tls`), a bad request (`.invalidArgument`),
+    ///   an oversized in-memory body (`.malformedResponse`), too many redirects (`.http`), or cancellation of the
+    ///   calling task, a sink's refusal or ``shutdown()`` (`.cancelled`).
+    public func perform(_ request: TransferRequest) async throws -> TransferResponse {
+        var url = try RequestURL(request.url)
+        var method = request.method
+        let baseLines = try RequestHeaders.lines(for: request.headers)
+        if let authorization = request.authorization {
+            try RequestHeaders.validateCredential(authorization, url: url)
+        }
+        var mayCarryCredential = true
+        var newConnections = 0
+        var totalTime = 0.0
+        var hops = 0
+        while true {
+            var lines = baseLines
+            if let authorization = request.authorization, mayCarryCredential,
+                configuration.credentialHosts.contains(url.hostKey)
+            {
+                lines.append("Authorization: \(authorization)")
+            }
+            var response = try await performHop(HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            newConnections += response.newConnections
+            totalTime += response.totalTime
+            if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {
+                guard hops < TransferEngine.maxRedirects else {
+                    throw SmartSyncError(
+                        .http,
+                        "too many redirects (more than \(TransferEngine.maxRedirects)) fetching \(RequestURL.redact(request.url)); "
+                            + "the server may be misconfigured (redirect loop).")
+                }
+                hops += 1
+                let next = try RequestURL(resolving: location, against: url)
+                if url.scheme == "https", next.scheme == "http" { mayCarryCredential = false }
+                switch (response.status, method) {
+                case (303, .head): break
+                case (303, _): method = .get
+                case (301, .post), (302, .post): method = .get
+                default: break
+                }
+                url = next
+                continue
+            }
+            response.newConnections = newConnections
+            response.totalTime = totalTime
+            return response
+        }
+    }
+
+    /// One request without redirects, cancelled with the calling task.
+    private func performHop(_ hop: HopRequest) async throws -> TransferResponse {
+        guard let id = loop.register() else {
+            throw SmartSyncError.aborted(.shutdown, url: hop.url.string)
+        }
+        let transfer = EasyTransfer(id: id, hop: hop)
+        let loop = self.loop
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TransferResponse, any Error>) in
+                transfer.continuation = continuation
+                loop.submit(transfer)
+            }
+        } onCancel: {
+            loop.cancel(id)
+        }
+    }
+}
