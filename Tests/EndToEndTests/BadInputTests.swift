@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Hostile or broken server answers: the sync is refused and the target is never touched.
+@Suite("bad input")
+struct BadInputTests {
+    /// Serves `body` as the recursive tree of every commit.
+    private func serveTree(_ s: Scenario, entries: String) throws {
+        let body = #"{"sha": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "truncated": false, "tree": [\#(entries)]}"#
+        let rule: [String: Any] = [
+            "match": ["listener": "api", "path_regex": "/git/trees/"],
+            "action": ["status": 200, "body": body, "headers": ["Content-Type": "application/json"]],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: [rule])
+        try s.server.setFaults(String(decoding: data, as: UTF8.self))
+    }
+
+    private static let blob = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+
+    @Test(arguments: [
+        "../escape", "/etc/passwd", "a/../../b", ".git/hooks/post-checkout", "sub/.git/config", "nul\\u0000byte",
+    ])
+    func unsafeTreePathsRefuseTheWholeSync(path: String) throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try serveTree(s, entries: #"{"path": "\#(path)", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
+        let r = try s.run("sync")
+        #expect(r.status == 6, "exit \(r.status): \(r.stderrString)")
+        #expect(r.stderrString.contains("refusing"))
+        #expect(!FileManager.default.fileExists(atPath: s.target))
+        #expect(try s.rawRequests().isEmpty)
+    }
+
+    @Test func pathThroughASymlinkOfTheSameTreeIsRefused() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try serveTree(s, entries: """
+            {"path": "etc", "mode": "120000", "type": "blob", "sha": "\(Self.blob)", "size": 4},
+            {"path": "etc/passwd", "mode": "100644", "type": "blob", "sha": "\(Self.blob)", "size": 0}
+            """)
+        let r = try s.run("sync")
+        #expect(r.status == 6)
+        #expect(r.stderrString.contains("'etc/passwd' runs through 'etc', which is a symlink"))
+        #expect(!FileManager.default.fileExists(atPath: s.target))
+    }
+
+    @Test func alteredListingFailsVerification() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        // A well-formed listing that is not the commit's tree.
+        try serveTree(s, entries: #"{"path": "flake.nix", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
+        let r = try s.run("sync")
+        #expect(r.status == 6)
+        #expect(r.stderrString.contains("does not hash to"))
+        #expect(!FileManager.default.fileExists(atPath: s.target))
+    }
+
+    @Test func malformedJSONNamesTheEndpoint() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.server.setFaults(#"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 200, "body": "{not json"}}]"#)
+        let r = try s.run("sync")
+        #expect(r.status == 1)
+        #expect(r.stderrString.contains("/git/trees/"))
+        #expect(r.stderrString.contains("not the JSON GitHub sends"))
+    }
+
+    @Test func corruptedBlobIsRefetchedOnce() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "action": {"corrupt_byte_at": 3}}]"#)
+        try s.sync()
+        try s.expectTargetEqualsArchive(a)
+        #expect(try s.rawRequests().filter { $0.path.hasSuffix("/flake.nix") }.count == 2)
+    }
+
+    @Test func persistentlyCorruptBlobFailsAndTheTargetKeepsItsOldState() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try s.repo.write("flake.nix", "{ changed = true; }\n")
+        _ = try s.repo.commit("C")
+        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "action": {"corrupt_byte_at": 0}}]"#)
+        let r = try s.run("sync")
+        #expect(r.status == 6, "exit \(r.status): \(r.stderrString)")
+        #expect(r.stderrString.contains("flake.nix"))
+        #expect(r.stderrString.contains("did not match its blob id"))
+        try s.expectTargetEqualsArchive(a)
+        // Nothing unverified reached the store either.
+        let tmp = try FileManager.default.contentsOfDirectory(atPath: s.store + "/tmp")
+        #expect(tmp.isEmpty)
+    }
+
+    @Test func truncatedBodyIsNeverApplied() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "blob.bin"}, "action": {"truncate_after_bytes": 1000}}]"#)
+        let r = try s.run("sync")
+        #expect(r.status != 0)
+        #expect(r.stderrString.contains("blob.bin") || r.stderrString.contains("data/blob"))
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/data/blob.bin"))
+    }
+}

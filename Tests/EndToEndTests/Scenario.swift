@@ -1,0 +1,121 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+/// One end-to-end setup: a fixture repository served by the fake GitHub, plus a target, store and state
+/// directory, and a way to run the real `smart-sync` binary against them.
+final class Scenario: @unchecked Sendable {
+    let repo: GitFixture
+    let server: FakeGitHub
+    let dirs: TemporaryDirectory
+    let slug = "acme/hyper"
+    var target: String { dirs.appending("target") }
+    var store: String { dirs.appending("store") }
+    var stateDir: String { dirs.appending("state") }
+
+    init(repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false) throws {
+        self.repo = try repo ?? GitFixture()
+        server = try FakeGitHub(
+            repos: [slug: self.repo.path], truncateTreeOver: truncateTreeOver,
+            privateRepos: privateRepo ? [slug] : [], token: token)
+        dirs = try TemporaryDirectory(prefix: "e2e")
+    }
+
+    deinit { server.stop() }
+
+    /// The environment every run gets: no tokens from the developer's machine, no user config.
+    func environment(token: String? = nil) -> [String: String?] {
+        [
+            "GH_TOKEN": token, "GITHUB_TOKEN": nil, "XDG_CONFIG_HOME": dirs.appending("config"),
+            "HOME": dirs.path, "NO_COLOR": "1", "PATH": "/usr/local/bin:/usr/bin:/bin",
+        ]
+    }
+
+    /// Runs `smart-sync <command> acme/hyper --api-url … --raw-url … --store … --state-dir … <extra>`.
+    @discardableResult
+    func run(
+        _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil
+    ) throws -> SubprocessResult {
+        var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
+        args += ["--store", store, "--state-dir", stateDir]
+        if command != "warm" { args += ["--target", target ?? self.target] }
+        return try SmartSyncBinary.run(args + extra, environment: environment(token: token), check: false)
+    }
+
+    /// `sync` that must succeed; returns the JSON summary.
+    @discardableResult
+    func sync(_ extra: [String] = [], rawURL: String? = nil, token: String? = nil) throws -> [String: Any] {
+        let r = try run("sync", extra + ["--json"], rawURL: rawURL, token: token)
+        try #require(r.status == 0, "sync failed: \(r.stderrString)\n\(r.stdoutString)")
+        return try Self.summary(r)
+    }
+
+    /// The last NDJSON line with `"event": "summary"`.
+    static func summary(_ r: SubprocessResult) throws -> [String: Any] {
+        for line in r.stdoutString.split(separator: "\n").reversed() {
+            if let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["event"] as? String == "summary"
+            {
+                return object
+            }
+        }
+        throw SubprocessError(description: "no summary in output: \(r.stdoutString) \(r.stderrString)")
+    }
+
+    /// Asserts the target equals `git archive` of `commit` (content, exec bits, symlinks).
+    func expectTargetEqualsArchive(_ commit: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let expected = try TemporaryDirectory(prefix: "archive")
+        try repo.archive(commit: commit, into: expected.path)
+        let want = try DirectorySnapshot(of: expected.path)
+        let got = try DirectorySnapshot(of: target)
+        #expect(got == want, "target differs from git archive \(commit):\n\(got.difference(from: want))", sourceLocation: sourceLocation)
+    }
+
+    /// Raw-host requests logged since the last clear.
+    func rawRequests() throws -> [LoggedRequest] { try server.requests().filter { $0.listener == "raw" } }
+    /// API requests logged since the last clear.
+    func apiRequests() throws -> [LoggedRequest] { try server.requests().filter { $0.listener == "api" } }
+}
+
+/// A repository exercising every mode and awkward names, and a second commit that touches each change kind.
+enum Fixtures {
+    /// Commit A: files, executables, symlinks, nested dirs, unicode and space names, an empty file, duplicates.
+    static func commitA(_ repo: GitFixture) throws -> String {
+        try repo.write("README.md", "# hyper\n")
+        try repo.write("flake.nix", "{ outputs = { self }: { }; }\n")
+        try repo.write("empty", "")
+        try repo.write("scripts/menu.sh", "#!/bin/sh\necho menu\n", executable: true)
+        try repo.write("scripts/old.sh", "#!/bin/sh\necho old\n", executable: true)
+        try repo.write("scripts/tool.sh", "#!/bin/sh\necho tool\n")
+        try repo.write("modules/net/bridge.nix", "{ bridge = \"eno1\"; }\n")
+        try repo.write("modules/net/dup-a.nix", "{ same = true; }\n")
+        try repo.write("modules/net/dup-b.nix", "{ same = true; }\n")
+        try repo.write("docs/ünïcødé ☃ notes.md", "snow\n")
+        try repo.write("docs/with space.txt", "space\n")
+        try repo.write("data/blob.bin", (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try repo.symlink("menu", to: "scripts/menu.sh")
+        try repo.symlink("docs/latest", to: "with space.txt")
+        return try repo.commit("A")
+    }
+
+    /// Commit B from A: modify, add (two identical new files), delete, exec flip both ways, symlink retarget,
+    /// rename, a unicode rename.
+    static func commitB(_ repo: GitFixture) throws -> String {
+        try repo.write("modules/net/bridge.nix", "{ bridge = \"enp3s0\"; }\n")
+        try repo.write("modules/gpu.nix", "{ vfio = true; }\n")
+        try repo.write("modules/gpu-copy.nix", "{ vfio = true; }\n")
+        try repo.remove("scripts/old.sh")
+        try repo.write("scripts/menu.sh", "#!/bin/sh\necho menu\n", executable: false)
+        try repo.write("scripts/tool.sh", "#!/bin/sh\necho tool\n", executable: true)
+        try repo.remove("menu")
+        try repo.symlink("menu", to: "scripts/tool.sh")
+        try repo.remove("docs/with space.txt")
+        try repo.write("docs/renamed space.txt", "space\n")
+        try repo.remove("docs/latest")
+        try repo.symlink("docs/latest", to: "renamed space.txt")
+        try repo.remove("docs/ünïcødé ☃ notes.md")
+        try repo.write("docs/ñew ☃ notes.md", "snow\n")
+        return try repo.commit("B")
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+@Suite("sync against the GitHub-shaped server", .serialized)
+struct SyncEndToEndTests {
+    @Test func coldSyncEqualsGitArchive() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let summary = try s.sync(["--ref", "main"])
+        try s.expectTargetEqualsArchive(a)
+        #expect(summary["commit"] as? String == a)
+        // 14 distinct blobs (two identical .nix files share one): each fetched exactly once.
+        let raw = try s.rawRequests()
+        let distinct = Set(try s.repo.git("ls-tree", "-r", "--format=%(objectname)", a).split(separator: "\n"))
+        #expect(raw.count == distinct.count)
+        #expect(raw.allSatisfy { $0.status == 200 && $0.path.contains("/" + a + "/") })
+        #expect(summary["blobsFetched"] as? Int == distinct.count)
+        // Files are read-only hardlinks of the store's objects.
+        let st = try FileManager.default.attributesOfItem(atPath: s.target + "/README.md")
+        #expect((st[.referenceCount] as? Int ?? 0) >= 2)
+    }
+
+    @Test func updateFetchesExactlyTheChangedBlobs() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let b = try Fixtures.commitB(s.repo)
+        try s.server.clearLog()
+        let summary = try s.sync()
+        try s.expectTargetEqualsArchive(b)
+        // New content in B: bridge.nix's new version and gpu.nix (= gpu-copy.nix). Renames, exec flips and
+        // symlink retargets reuse blobs the store or target already hold (symlink targets are new blobs).
+        let newBlobs = Set(try s.repo.git("ls-tree", "-r", "--format=%(objectname)", b).split(separator: "\n"))
+            .subtracting(try s.repo.git("ls-tree", "-r", "--format=%(objectname)", "HEAD~1").split(separator: "\n"))
+        let raw = try s.rawRequests()
+        #expect(raw.count == newBlobs.count, "raw requests: \(raw.map(\.path))")
+        #expect(!raw.contains { $0.path.hasSuffix("renamed%20space.txt") || $0.path.hasSuffix("renamed space.txt") })
+        let plan = try #require(summary["plan"] as? [String: Any])
+        let counts = try #require(plan["counts"] as? [String: Int])
+        #expect(counts["delete"] == 3)  // old.sh, with space.txt, ünïcødé ☃ notes.md
+        #expect(counts["add"] == 4)  // gpu.nix, gpu-copy.nix, renamed space.txt, ñew ☃ notes.md
+        #expect(counts["modify"] == 1)
+        #expect(counts["mode"] == 2)
+        #expect(counts["symlink"] == 2)
+        #expect(summary["previousCommit"] as? String == (try s.repo.revParse("HEAD~1")))
+        // Exec bits as git has them.
+        #expect(FileManager.default.isExecutableFile(atPath: s.target + "/scripts/tool.sh"))
+        #expect(!FileManager.default.isExecutableFile(atPath: s.target + "/scripts/menu.sh"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.target + "/menu") == "scripts/tool.sh")
+    }
+
+    @Test func noOpSyncCostsOneConditionalRequest() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync(["--ref", "main"])
+        try s.server.clearLog()
+        let summary = try s.sync(["--ref", "main"])
+        #expect(try s.rawRequests().isEmpty)
+        let api = try s.apiRequests()
+        #expect(!api.isEmpty)
+        #expect(api.allSatisfy { $0.status == 304 }, "API answers: \(api.map { "\($0.path) \($0.status)" })")
+        let plan = try #require(summary["plan"] as? [String: Any])
+        #expect(plan["upToDate"] as? Bool == true)
+        // A deleted file is restored from the store with no download.
+        try FileManager.default.removeItem(atPath: s.target + "/flake.nix")
+        try s.server.clearLog()
+        try s.sync(["--ref", "main"])
+        #expect(try s.rawRequests().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: s.target + "/flake.nix"))
+    }
+
+    @Test func untrackedFilesAreLeftAloneAndLocalEditsKeptInTheStore() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try FileManager.default.createDirectory(atPath: s.target, withIntermediateDirectories: true)
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: s.target + "/local-notes.txt"))
+        try s.sync()
+        // An in-place edit of a synced file (replace, not write-through, so the store is not touched).
+        let edited = s.target + "/modules/net/bridge.nix"
+        try FileManager.default.removeItem(atPath: edited)
+        try Data("{ bridge = \"mine\"; }\n".utf8).write(to: URL(fileURLWithPath: edited))
+        let editedID = ObjectID.blob(Array("{ bridge = \"mine\"; }\n".utf8))
+        _ = try Fixtures.commitB(s.repo)
+        try s.sync()
+        #expect(try String(contentsOfFile: s.target + "/local-notes.txt", encoding: .utf8) == "mine\n")
+        let objectPath = s.store + "/objects/" + editedID.hex.prefix(2) + "/" + editedID.hex.dropFirst(2)
+        #expect(FileManager.default.fileExists(atPath: objectPath), "the local edit was not kept in the store")
+        #expect(try String(contentsOfFile: edited, encoding: .utf8) == "{ bridge = \"enp3s0\"; }\n")
+    }
+
+    @Test func excludedPathsAreNeverTouched() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync(["--exclude", "docs"])
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/docs"))
+        #expect(FileManager.default.fileExists(atPath: s.target + "/flake.nix"))
+    }
+
+    @Test func dryRunAndPlanChangeNothing() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let dry = try s.run("sync", ["--dry-run", "--json"])
+        #expect(dry.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/flake.nix"))
+        #expect(try s.rawRequests().isEmpty)
+        let pending = try s.run("plan", ["--list"])
+        #expect(pending.status == 3, "plan exit: \(pending.status) \(pending.stderrString)")
+        #expect(pending.stdoutString.contains("add         flake.nix"))
+        try s.sync()
+        let clean = try s.run("plan")
+        #expect(clean.status == 0, "plan exit: \(clean.status) \(clean.stderrString)")
+    }
+
+    @Test func truncatedTreeIsWalkedByLevel() throws {
+        let s = try Scenario(truncateTreeOver: 5)
+        let a = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try s.expectTargetEqualsArchive(a)
+        let trees = try s.apiRequests().filter { $0.path.contains("/git/trees/") }
+        #expect(trees.contains { !$0.path.contains("recursive") }, "subtrees were not walked")
+    }
+
+    @Test func submodulesAreReportedAndSkipped() throws {
+        let s = try Scenario()
+        try s.repo.write("a.txt", "a\n")
+        try s.repo.git(["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,vendor/lib"])
+        _ = try s.repo.commit("with submodule")
+        let r = try s.run("sync")
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(r.stderrString.contains("'vendor/lib' is a submodule"))
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/vendor/lib"))
+        #expect(!(try s.rawRequests()).contains { $0.path.hasSuffix("vendor/lib") })
+    }
+
+    @Test func secondRunOnTheSameTargetIsRefusedWhileTheFirstHoldsTheLock() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        // Hold up every blob so the first run is mid-fetch (holding the target lock) when the second starts.
+        try s.server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"delay_ms": 1500}}]"#)
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
+        first.arguments = ["sync", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store", s.store,
+                           "--state-dir", s.stateDir, "--target", s.target, "--quiet"]
+        first.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
+        try first.run()
+        var waited = 0
+        while (try s.rawRequests()).isEmpty && waited < 200 {
+            usleep(50_000)
+            waited += 1
+        }
+        let second = try s.run("sync")
+        first.waitUntilExit()
+        #expect(second.status == 7, "second run: \(second.status) \(second.stderrString)")
+        #expect(second.stderrString.contains("in use by another smart-sync run"))
+        #expect(first.terminationStatus == 0)
+    }
+}
