@@ -977,11 +977,11 @@ def parse_range(header, size):
             return "unsatisfiable"
         return max(0, size - n), size - 1
     start = int(m.group(1))
-    end = int(m.group(2)) if m.group(2) else size - 1
-    if end < start:
-        return None
     if start >= size:
         return "unsatisfiable"
+    end = int(m.group(2)) if m.group(2) else size - 1
+    if end < start:
+        return None  # invalid: ignore the header
     return start, min(end, size - 1)
 
 
@@ -1001,6 +1001,9 @@ class Server(ThreadingHTTPServer):
 
 def main():
     global STATE
+    # Parents such as Foundation's Process (from a test runner thread) may hand us a blocked signal mask, which
+    # exec preserves: SIGTERM would stay pending forever. Unblock what we handle.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     p = argparse.ArgumentParser(description="GitHub-shaped REST + raw test server backed by local git repos")
     p.add_argument("--repo", action="append", default=[], help="OWNER/NAME=/path/to/repo (repeatable)")
     p.add_argument("--log", help="append one JSON line per request to this file")
