@@ -5,11 +5,6 @@ import Transfer
 
 /// The parts of GitHub's REST responses that smart-sync reads.
 enum GitHubJSON {
-    struct Repository: Decodable {
-        var default_branch: String
-        var full_name: String?
-    }
-
     struct Tree: Decodable {
         struct Item: Decodable {
             var path: String

@@ -71,16 +71,10 @@ public final class GitHubSource: SyncSource {
     // MARK: - Resolve
 
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        let name: String
-        if let ref {
-            guard !ref.isEmpty, !ref.contains(".."), !ref.hasPrefix("/"), !ref.contains("\0") else {
-                throw SmartSyncError(.invalidArgument, "'\(ref)' is not a valid ref; give a branch, tag or commit SHA")
-            }
-            name = ref
-        } else {
-            let url = location.repoAPI
-            let body = try await apiGet(url, accept: "application/vnd.github+json", subject: "repository '\(location.slug)'")
-            name = try GitHubJSON.decode(GitHubJSON.Repository.self, body, endpoint: "GET " + url).default_branch
+        // Without a ref, `HEAD` names the default branch: one request instead of asking for the branch name first.
+        let name = ref ?? "HEAD"
+        guard !name.isEmpty, !name.contains(".."), !name.hasPrefix("/"), !name.contains("\0") else {
+            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
         }
         // One request resolves any ref kind (branch, tag peeled to its commit, full or short SHA).
         let url = location.repoAPI + "/commits/" + URLPath.encodePath(name)

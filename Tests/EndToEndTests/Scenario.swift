@@ -60,7 +60,7 @@ final class Scenario: @unchecked Sendable {
                 return object
             }
         }
-        throw SubprocessError(description: "no summary in output: \(r.stdoutString) \(r.stderrString)")
+        throw ScenarioError("no summary in output: \(r.stdoutString) \(r.stderrString)")
     }
 
     /// Asserts the target equals `git archive` of `commit` (content, exec bits, symlinks).
@@ -118,4 +118,9 @@ enum Fixtures {
         try repo.write("docs/ñew ☃ notes.md", "snow\n")
         return try repo.commit("B")
     }
+}
+
+struct ScenarioError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
