@@ -199,6 +199,9 @@ class Repo:
     def resolve_name(self, ref, refs=None):
         """Resolves a branch / tag / refs/... name (no SHAs) to the SHA the ref points at, or None."""
         refs = self.ref_map() if refs is None else refs
+        if ref == "HEAD":
+            # GitHub resolves HEAD to the default branch's tip.
+            ref = "refs/heads/" + self.default_branch()
         for candidate in (ref, "refs/" + ref, "refs/heads/" + ref, "refs/tags/" + ref):
             if candidate.startswith("refs/") and candidate in refs:
                 return refs[candidate][0]
