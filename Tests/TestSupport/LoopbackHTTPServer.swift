@@ -67,6 +67,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         }
         guard let ports, ports.allSatisfy(LoopbackSupport.accepts(port:)) else {
             process.terminate()
+            process.waitUntilExit()
             let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
             throw LoopbackServerError("the loopback HTTP server did not start: \(log)")
         }
@@ -75,15 +76,18 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
 
     deinit { stop() }
 
-    /// Stops the server. Idempotent.
+    /// Stops the server and removes its scratch directory. Idempotent.
     public func stop() {
         lock.lock()
         let process = self.process
         self.process = nil
         lock.unlock()
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        guard let process else { return }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// The record so far.

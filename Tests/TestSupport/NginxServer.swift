@@ -36,8 +36,9 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
     private let lock = NSLock()
     private var process: Process?
 
-    /// Starts nginx. `root` defaults to an empty directory inside the scratch directory.
-    public init(root: String? = nil) throws {
+    /// Starts nginx. `root` defaults to an empty directory inside the scratch directory; `serverConfig` is
+    /// added inside the `server { }` block (e.g. `location = /r { return 302 http://...; }`).
+    public init(root: String? = nil, serverConfig: String = "") throws {
         guard NginxServer.isAvailable else {
             throw LoopbackServerError("nginx is not installed at \(NginxServer.executable); install nginx-light")
         }
@@ -57,7 +58,9 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         for _ in 0..<5 {
             let port = try LoopbackSupport.unusedPort()
             do {
-                let process = try NginxServer.start(port: port, directory: directory, root: self.root, certificatePath: certificatePath)
+                let process = try NginxServer.start(
+                    port: port, directory: directory, root: self.root, certificatePath: certificatePath,
+                    serverConfig: serverConfig)
                 self.port = port
                 self.process = process
                 return
@@ -70,15 +73,18 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
 
     deinit { stop() }
 
-    /// Stops nginx and waits for it to exit. Idempotent.
+    /// Stops nginx, waits for it to exit and removes the scratch directory. Idempotent.
     public func stop() {
         lock.lock()
         let process = self.process
         self.process = nil
         lock.unlock()
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        guard let process else { return }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// The access log, one entry per request.
@@ -94,7 +100,9 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
     }
 
-    private static func start(port: Int, directory: String, root: String, certificatePath: String) throws -> Process {
+    private static func start(
+        port: Int, directory: String, root: String, certificatePath: String, serverConfig: String
+    ) throws -> Process {
         let user = geteuid() == 0 ? "user root root;" : ""
         let tmp = directory + "/tmp"
         let config = """
@@ -120,6 +128,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
                     ssl_certificate_key \(directory)/key.pem;
                     root \(root);
                     location / { }
+                    \(serverConfig)
                 }
             }
             """

@@ -93,3 +93,28 @@ struct TransferEngineCredentialTests {
         #expect(try server.snapshot().requests.count == 1 + TransferEngine.maxRedirects)
     }
 }
+
+@Suite("Authorization and TLS downgrades")
+struct TransferEngineDowngradeTests {
+    @Test func notCarriedFromHTTPSToHTTPEvenForAllowedHost() async throws {
+        try requireNginx()
+        let plain = try LoopbackHTTPServer()
+        let target = plain.baseURL() + "/landing"
+        let tls = try NginxServer(serverConfig: "location = /down { return 302 \(target); }")
+        defer { tls.stop() }
+        var configuration = TransferConfiguration()
+        configuration.extraCAFile = tls.certificatePath
+        // Both hosts are allowed: only the https→http downgrade keeps the credential back.
+        configuration.credentialHosts = ["127.0.0.1:\(tls.port)", "127.0.0.1:\(plain.ports[0])"]
+        let engine = try TransferEngine(configuration: configuration)
+        defer { engine.shutdown() }
+        let response = try await engine.perform(
+            TransferRequest(url: tls.baseURL + "/down", authorization: TransferEngineCredentialTests.token))
+        #expect(response.status == 200)
+        #expect(text(response.body) == "hello /landing")
+        #expect(try plain.snapshot().requests.map(\.authorization) == [nil])
+        // Straight to the allowed http host, it is sent.
+        _ = try await engine.perform(TransferRequest(url: target, authorization: TransferEngineCredentialTests.token))
+        #expect(try plain.snapshot().requests.map(\.authorization) == [nil, TransferEngineCredentialTests.token])
+    }
+}
