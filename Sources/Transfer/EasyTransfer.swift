@@ -67,8 +67,7 @@ final class EasyTransfer {
     /// One header line from curl (status lines, header fields, the blank line ending a block, trailers).
     func receiveHeader(_ raw: UnsafeRawBufferPointer) -> Bool {
         var line = Substring(String(decoding: raw, as: UTF8.self))
-        // "\r\n" is one Character (a grapheme cluster) in Swift: compare all three forms.
-        while let last = line.last, last == "\r\n" || last == "\r" || last == "\n" { line.removeLast() }
+        while let last = line.last, last.isNewline { line.removeLast() }  // "\r\n" is one Character
         if line.hasPrefix("HTTP/") {
             // A new response head (after 1xx or, if curl ever followed one, a redirect): start over.
             let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)

@@ -1,0 +1,223 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A failure starting or driving a loopback test server.
+public struct LoopbackServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A throwaway nginx serving a directory over HTTPS (HTTP/2 via ALPN) on 127.0.0.1, with a fresh self-signed
+/// certificate for `127.0.0.1` and `localhost`. Started by a test, stopped by ``stop()`` or deinit.
+///
+/// The access log records `$request $status $body_bytes_sent $connection $connection_requests $server_protocol`,
+/// one line per request, so tests can check which requests shared a connection.
+public final class NginxServer: @unchecked Sendable {  // immutable after init except `process`, guarded by `lock`
+    /// Where Debian's nginx-light puts the binary (CI installs it).
+    public static let executable = "/usr/sbin/nginx"
+    /// Whether nginx is installed.
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: executable) }
+
+    /// The server's scratch directory (config, cert, logs).
+    public let directory: String
+    /// The document root: put files here.
+    public let root: String
+    public let port: Int
+    /// `https://127.0.0.1:PORT`
+    public var baseURL: String { "https://127.0.0.1:\(port)" }
+    /// The self-signed certificate (PEM), usable as a CA file.
+    public let certificatePath: String
+
+    private let lock = NSLock()
+    private var process: Process?
+
+    /// Starts nginx. `root` defaults to an empty directory inside the scratch directory; `serverConfig` is
+    /// added inside the `server { }` block (e.g. `location = /r { return 302 http://...; }`).
+    public init(root: String? = nil, serverConfig: String = "") throws {
+        guard NginxServer.isAvailable else {
+            throw LoopbackServerError("nginx is not installed at \(NginxServer.executable); install nginx-light")
+        }
+        directory = try LoopbackSupport.makeTemporaryDirectory(prefix: "nginx")
+        self.root = root ?? directory + "/root"
+        try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
+        certificatePath = directory + "/cert.pem"
+        try LoopbackSupport.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", directory + "/key.pem", "-out", certificatePath, "-days", "2", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ])
+        var lastError: Error?
+        for _ in 0..<5 {
+            let port = try LoopbackSupport.unusedPort()
+            do {
+                let process = try NginxServer.start(
+                    port: port, directory: directory, root: self.root, certificatePath: certificatePath,
+                    serverConfig: serverConfig)
+                self.port = port
+                self.process = process
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? LoopbackServerError("nginx did not start")
+    }
+
+    deinit { stop() }
+
+    /// Stops nginx, waits for it to exit and removes the scratch directory. Idempotent.
+    public func stop() {
+        lock.lock()
+        let process = self.process
+        self.process = nil
+        lock.unlock()
+        guard let process else { return }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The access log, one entry per request.
+    public func accessLogLines() -> [String] {
+        guard let text = try? String(contentsOfFile: directory + "/access.log", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// The error log, for diagnostics.
+    public func errorLog() -> String { NginxServer.errorLog(directory: directory) }
+
+    private static func errorLog(directory: String) -> String {
+        (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
+    }
+
+    private static func start(
+        port: Int, directory: String, root: String, certificatePath: String, serverConfig: String
+    ) throws -> Process {
+        let user = geteuid() == 0 ? "user root root;" : ""
+        let tmp = directory + "/tmp"
+        let config = """
+            \(user)
+            worker_processes 1;
+            error_log \(directory)/error.log info;
+            pid \(directory)/nginx.pid;
+            events { worker_connections 512; }
+            http {
+                log_format smartsync '$request $status $body_bytes_sent $connection $connection_requests $server_protocol';
+                access_log \(directory)/access.log smartsync;
+                client_body_temp_path \(tmp)/body;
+                proxy_temp_path \(tmp)/proxy;
+                fastcgi_temp_path \(tmp)/fastcgi;
+                uwsgi_temp_path \(tmp)/uwsgi;
+                scgi_temp_path \(tmp)/scgi;
+                default_type application/octet-stream;
+                keepalive_requests 10000;
+                server {
+                    listen 127.0.0.1:\(port) ssl http2;
+                    server_name localhost;
+                    ssl_certificate \(certificatePath);
+                    ssl_certificate_key \(directory)/key.pem;
+                    root \(root);
+                    location / { }
+                    \(serverConfig)
+                }
+            }
+            """
+        try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: NginxServer.executable)
+        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf", "-g", "daemon off;"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if !process.isRunning {
+                throw LoopbackServerError("nginx exited on port \(port): \(errorLog(directory: directory))")
+            }
+            if LoopbackSupport.accepts(port: port) { return process }
+            usleep(20_000)
+        }
+        process.terminate()
+        process.waitUntilExit()
+        throw LoopbackServerError("nginx did not accept connections on port \(port) within 30 s: \(errorLog(directory: directory))")
+    }
+}
+
+/// Small socket and process helpers shared by the loopback servers (internal to TestSupport).
+enum LoopbackSupport {
+    static func makeTemporaryDirectory(prefix: String) throws -> String {
+        let path = NSTemporaryDirectory() + "smart-sync-\(prefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Runs a tool to completion; throws with its output when it fails.
+    static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LoopbackServerError(
+                "\(executable) \(arguments.joined(separator: " ")) failed: "
+                    + (String(data: output, encoding: .utf8) ?? ""))
+        }
+    }
+
+    private static func loopbackAddress(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+        return address
+    }
+
+    /// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+    static func unusedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LoopbackServerError("socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw LoopbackServerError("bind() failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw LoopbackServerError("getsockname() failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopbackAddress(port: port)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return rc == 0
+    }
+}
