@@ -6,8 +6,17 @@ import TestSupport
 @Suite("TLS and HTTP/2 raw host (nginx)", .serialized)
 struct TLSEndToEndTests {
     /// Lays out `{root}/{owner}/{repo}/{commit}/{path}` from `git archive`, as raw.githubusercontent.com serves it.
+    /// Symlinks become files holding their target text, as GitHub's raw host serves them.
     private func publish(_ s: Scenario, commit: String, into root: String) throws {
-        try s.repo.archive(commit: commit, into: root + "/acme/hyper/" + commit)
+        let dir = root + "/acme/hyper/" + commit
+        try s.repo.archive(commit: commit, into: dir)
+        let fm = FileManager.default
+        for path in try fm.subpathsOfDirectory(atPath: dir) {
+            let full = dir + "/" + path
+            guard let target = try? fm.destinationOfSymbolicLink(atPath: full) else { continue }
+            try fm.removeItem(atPath: full)
+            try Data(target.utf8).write(to: URL(fileURLWithPath: full))
+        }
     }
 
     @Test func syncNeedsCacertAndMultiplexesOneConnection() throws {
