@@ -39,7 +39,10 @@ extension EasyTransfer {
         check("CONNECTTIMEOUT_MS", ss_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds))
         check("TCP_KEEPALIVE", ss_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
         // Wait for an existing (or connecting) connection to learn whether it multiplexes before opening another.
-        check("PIPEWAIT", ss_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        // Only HTTPS can multiplex (HTTP/2 via ALPN); cleartext HTTP/1.1 gains nothing from waiting.
+        if settings.http2, hop.url.scheme == "https" {
+            check("PIPEWAIT", ss_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        }
         let version = settings.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)
         check("HTTP_VERSION", ss_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, version))
         // TLS verification is never optional.

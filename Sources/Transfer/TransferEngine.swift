@@ -19,6 +19,8 @@ public final class TransferEngine: Sendable {
     /// The settings the engine was made with.
     public let configuration: TransferConfiguration
     private let loop: CurlMultiLoop
+    /// ``TransferConfiguration/credentialHosts``, lower-cased.
+    private let credentialHosts: Set<String>
 
     /// Creates an engine and starts its thread.
     ///
@@ -54,6 +56,7 @@ public final class TransferEngine: Sendable {
             http2: configuration.http2,
             caBundle: caBundle)
         self.configuration = configuration
+        self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
         self.loop = CurlMultiLoop(
             multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
             maxPerHost: configuration.maxPerHost)
@@ -76,6 +79,9 @@ public final class TransferEngine: Sendable {
 
     /// Performs `request`, following redirects when asked.
     ///
+    /// A `.stream` sink sees only the final 2xx response: `begin` once (even for an empty body), then the body.
+    /// Redirect and error bodies are buffered into ``TransferResponse/body`` (up to 64 KiB).
+    ///
     /// - Returns: the final response, whatever its HTTP status.
     /// - Throws: ``SmartSyncError`` for transport failures (`.network`, `.tls`), a bad request (`.invalidArgument`),
     ///   an oversized in-memory body (`.malformedResponse`), too many redirects (`.http`), or cancellation of the
@@ -94,7 +100,7 @@ public final class TransferEngine: Sendable {
         while true {
             var lines = baseLines
             if let authorization = request.authorization, mayCarryCredential,
-                configuration.credentialHosts.contains(url.hostKey)
+                credentialHosts.contains(url.hostKey)
             {
                 lines.append("Authorization: \(authorization)")
             }
