@@ -104,15 +104,16 @@ public final class TransferEngine: Sendable {
             {
                 lines.append("Authorization: \(authorization)")
             }
-            var response = try await performHop(HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            var response = try await performHop(
+                HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
             newConnections += response.newConnections
             totalTime += response.totalTime
             if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {
                 guard hops < TransferEngine.maxRedirects else {
                     throw SmartSyncError(
                         .http,
-                        "too many redirects (more than \(TransferEngine.maxRedirects)) fetching \(RequestURL.redact(request.url)); "
-                            + "the server may be misconfigured (redirect loop).")
+                        "too many redirects (more than \(TransferEngine.maxRedirects)) fetching "
+                            + "\(RequestURL.redact(request.url)); the server may be misconfigured (redirect loop).")
                 }
                 hops += 1
                 let next = try RequestURL(resolving: location, against: url)
@@ -140,7 +141,8 @@ public final class TransferEngine: Sendable {
         let transfer = EasyTransfer(id: id, hop: hop)
         let loop = self.loop
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TransferResponse, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<TransferResponse, any Error>) in
                 transfer.continuation = continuation
                 loop.submit(transfer)
             }
