@@ -38,7 +38,8 @@ struct CABundle: Sendable {
             throw SmartSyncError(
                 .invalidArgument,
                 "the CA certificate file '\(extraCAFile)' given with --cacert holds no PEM certificate "
-                    + "('-----BEGIN CERTIFICATE-----'). Convert it with 'openssl x509 -inform DER -in FILE -out FILE.pem'."
+                    + "('-----BEGIN CERTIFICATE-----'). "
+                    + "Convert it with 'openssl x509 -inform DER -in FILE -out FILE.pem'."
             )
         }
         var bytes: [UInt8] = []

@@ -36,17 +36,24 @@ extension EasyTransfer {
         // Redirects are followed by the engine, hop by hop, so credentials are re-decided for every host.
         check("FOLLOWLOCATION", ss_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
         check("UNRESTRICTED_AUTH", ss_easy_setopt_long(easy, CURLOPT_UNRESTRICTED_AUTH, 0))
-        check("CONNECTTIMEOUT_MS", ss_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds))
+        check(
+            "CONNECTTIMEOUT_MS",
+            ss_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds))
         check("TCP_KEEPALIVE", ss_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
         // Wait for an existing (or connecting) connection to learn whether it multiplexes before opening another.
-        check("PIPEWAIT", ss_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        // Only HTTPS can multiplex (HTTP/2 via ALPN); cleartext HTTP/1.1 gains nothing from waiting.
+        if settings.http2, hop.url.scheme == "https" {
+            check("PIPEWAIT", ss_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        }
         let version = settings.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)
         check("HTTP_VERSION", ss_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, version))
         // TLS verification is never optional.
         check("SSL_VERIFYPEER", ss_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
         check("SSL_VERIFYHOST", ss_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
         if let pem = settings.caBundle?.pem {
-            check("CAINFO_BLOB", pem.withUnsafeBytes { ss_easy_setopt_blob_copy(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) })
+            check(
+                "CAINFO_BLOB",
+                pem.withUnsafeBytes { ss_easy_setopt_blob_copy(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) })
         }
         check("USERAGENT", ss_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent))
         // No CURLOPT_ACCEPT_ENCODING: bodies arrive as stored, so hashes and Range offsets are of the real bytes.
@@ -61,9 +68,12 @@ extension EasyTransfer {
             if body.isEmpty {
                 check("COPYPOSTFIELDS", ss_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, ""))
             } else {
-                check("COPYPOSTFIELDS", body.withUnsafeBytes {
-                    ss_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
-                })
+                check(
+                    "COPYPOSTFIELDS",
+                    body.withUnsafeBytes {
+                        ss_easy_setopt_pointer(
+                            easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
+                    })
             }
         }
         var lines = hop.headerLines

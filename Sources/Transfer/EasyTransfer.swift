@@ -78,7 +78,13 @@ final class EasyTransfer {
         }
         if line.isEmpty {
             headersComplete = true
-            return status >= 200 ? beginSinkIfNeeded() : true
+            guard status >= 200 else { return true }  // 1xx: another head follows
+            if case .memory(let limit) = hop.sink, (200..<300).contains(status),
+                let length = headers["Content-Length"].flatMap(Int.init), length > 0, length <= limit
+            {
+                body.reserveCapacity(length)
+            }
+            return beginSinkIfNeeded()
         }
         guard !headersComplete, let first = line.first, first != " ", first != "\t",
             let colon = line.firstIndex(of: ":")

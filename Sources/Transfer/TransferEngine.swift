@@ -19,6 +19,8 @@ public final class TransferEngine: Sendable {
     /// The settings the engine was made with.
     public let configuration: TransferConfiguration
     private let loop: CurlMultiLoop
+    /// ``TransferConfiguration/credentialHosts``, lower-cased.
+    private let credentialHosts: Set<String>
 
     /// Creates an engine and starts its thread.
     ///
@@ -54,6 +56,7 @@ public final class TransferEngine: Sendable {
             http2: configuration.http2,
             caBundle: caBundle)
         self.configuration = configuration
+        self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
         self.loop = CurlMultiLoop(
             multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
             maxPerHost: configuration.maxPerHost)
@@ -76,6 +79,9 @@ public final class TransferEngine: Sendable {
 
     /// Performs `request`, following redirects when asked.
     ///
+    /// A `.stream` sink sees only the final 2xx response: `begin` once (even for an empty body), then the body.
+    /// Redirect and error bodies are buffered into ``TransferResponse/body`` (up to 64 KiB).
+    ///
     /// - Returns: the final response, whatever its HTTP status.
     /// - Throws: ``SmartSyncError`` for transport failures (`.network`, `.tls`), a bad request (`.invalidArgument`),
     ///   an oversized in-memory body (`.malformedResponse`), too many redirects (`.http`), or cancellation of the
@@ -94,19 +100,20 @@ public final class TransferEngine: Sendable {
         while true {
             var lines = baseLines
             if let authorization = request.authorization, mayCarryCredential,
-                configuration.credentialHosts.contains(url.hostKey)
+                credentialHosts.contains(url.hostKey)
             {
                 lines.append("Authorization: \(authorization)")
             }
-            var response = try await performHop(HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            var response = try await performHop(
+                HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
             newConnections += response.newConnections
             totalTime += response.totalTime
             if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {
                 guard hops < TransferEngine.maxRedirects else {
                     throw SmartSyncError(
                         .http,
-                        "too many redirects (more than \(TransferEngine.maxRedirects)) fetching \(RequestURL.redact(request.url)); "
-                            + "the server may be misconfigured (redirect loop).")
+                        "too many redirects (more than \(TransferEngine.maxRedirects)) fetching "
+                            + "\(RequestURL.redact(request.url)); the server may be misconfigured (redirect loop).")
                 }
                 hops += 1
                 let next = try RequestURL(resolving: location, against: url)
@@ -134,7 +141,8 @@ public final class TransferEngine: Sendable {
         let transfer = EasyTransfer(id: id, hop: hop)
         let loop = self.loop
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TransferResponse, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<TransferResponse, any Error>) in
                 transfer.continuation = continuation
                 loop.submit(transfer)
             }

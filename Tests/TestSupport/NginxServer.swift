@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A failure starting or driving a loopback test server.
@@ -149,7 +149,8 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         }
         process.terminate()
         process.waitUntilExit()
-        throw LoopbackServerError("nginx did not accept connections on port \(port) within 30 s: \(errorLog(directory: directory))")
+        throw LoopbackServerError(
+            "nginx did not accept connections on port \(port) within 30 s: \(errorLog(directory: directory))")
     }
 }
 

@@ -21,13 +21,15 @@ struct TransferEngineHTTPTests {
         // A second request reuses the kept-alive connection.
         let again = try await engine.perform(TransferRequest(url: server.baseURL() + "/again"))
         #expect(again.newConnections == 0)
-        #expect(engine.statistics == {
-            var s = TransferStatistics()
-            s.requests = 2
-            s.bytesReceived = 16 + 12
-            s.newConnections = 1
-            return s
-        }())
+        #expect(
+            engine.statistics
+                == {
+                    var s = TransferStatistics()
+                    s.requests = 2
+                    s.bytesReceived = 16 + 12
+                    s.newConnections = 1
+                    return s
+                }())
     }
 
     @Test func notFoundReturnsStatusWithBufferedBody() async throws {

@@ -67,6 +67,14 @@ struct TransferEngineTLSTests {
         #expect(sink.writes > 1, "the body should arrive in several chunks")
         #expect(sink.bytes.count == content.count)
         #expect(sink.bytes == content)
+
+        // An empty 2xx body still opens the sink exactly once.
+        try Data().write(to: URL(fileURLWithPath: server.root + "/empty"))
+        let emptySink = CollectingSink()
+        let empty = try await engine.perform(TransferRequest(url: server.baseURL + "/empty", sink: .stream(emptySink)))
+        #expect(empty.status == 200)
+        #expect(emptySink.begins == [200])
+        #expect(emptySink.writes == 0)
     }
 
     @Test func concurrentRequestsMultiplexOnOneHTTP2Connection() async throws {
