@@ -159,3 +159,20 @@ struct SyncEndToEndTests {
         #expect(first.terminationStatus == 0)
     }
 }
+
+@Suite("local obstacles")
+struct LocalObstacleTests {
+    @Test func untrackedDirectoryWhereTheTreeWantsAFileRefusesBeforeTouchingAnything() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        // The tree has a file 'flake.nix'; the operator has a directory of their own there.
+        try FileManager.default.createDirectory(atPath: s.target + "/flake.nix", withIntermediateDirectories: true)
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: s.target + "/flake.nix/mine.txt"))
+        let r = try s.run("sync")
+        #expect(r.status == 6, "exit \(r.status): \(r.stderrString)")
+        #expect(r.stderrString.contains("'flake.nix'"))
+        #expect(r.stderrString.contains("the target was not changed"))
+        #expect(try String(contentsOfFile: s.target + "/flake.nix/mine.txt", encoding: .utf8) == "precious\n")
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
+    }
+}
