@@ -59,18 +59,7 @@ extension BlobHasher {
     /// Hashes `size` bytes read from `fd` from its current offset.
     public static func hash(fd: Int32, size: Int, path: String) throws -> (id: ObjectID, size: Int) {
         let hasher = BlobHasher(size: size)
-        let chunk = 256 * 1024
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, chunk)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SmartSyncError.io("read", path: path)
-            }
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
+        try readChunks(fd: fd, path: path) { hasher.update($0) }
         guard let id = hasher.finalize() else {
             throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed; run again when it is quiet")
         }

@@ -30,7 +30,7 @@ public enum FileSystem {
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
         var out: [UInt8] = []
-        try copyStream(from: fd, path: path) { out.append(contentsOf: $0) }
+        try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
         return out
     }
 
@@ -69,22 +69,6 @@ public enum FileSystem {
         }
     }
 
-    /// Reads `fd` to its end in 256 KiB chunks, handing each chunk to `body`.
-    public static func copyStream(from fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let chunk = 256 * 1024
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, chunk)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SmartSyncError.io("read", path: path)
-            }
-            if n == 0 { return }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
-    }
-
     /// Copies a file to a new path with `mode`, fsyncing the copy.
     public static func copyFile(from source: String, to destination: String, mode: mode_t) throws {
         let src = open(source, O_RDONLY | O_CLOEXEC)
@@ -93,7 +77,7 @@ public enum FileSystem {
         let dst = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard dst >= 0 else { throw SmartSyncError.io("open", path: destination) }
         do {
-            try copyStream(from: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
+            try readChunks(fd: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
             guard fchmod(dst, mode) == 0 else { throw SmartSyncError.io("fchmod", path: destination) }
             guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
             close(dst)

@@ -111,7 +111,7 @@ public final class ObjectStore: Sendable {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: filePath) }
         let writer = try makeWriter(expecting: id, size: size)
         do {
-            try FileSystem.copyStream(from: fd, path: filePath) { try writer.write($0) }
+            try readChunks(fd: fd, path: filePath) { try writer.write($0) }
             return try writer.commit()
         } catch {
             writer.abort()

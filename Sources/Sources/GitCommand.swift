@@ -12,10 +12,7 @@ struct GitCommand: Sendable {
     /// Runs git to completion and returns stdout; stderr is quoted in the error.
     func run(_ args: [String]) async throws -> (status: Int32, stdout: [UInt8], stderr: String) {
         try await Self.onThread {
-            let p = Process()
-            p.executableURL = try Self.gitExecutable()
-            p.arguments = base + args
-            p.environment = Self.environment
+            let p = try makeProcess(args)
             let out = Pipe()
             let err = Pipe()
             p.standardOutput = out
@@ -40,10 +37,7 @@ struct GitCommand: Sendable {
 
     /// Starts a long-running git process with pipes on stdin and stdout.
     func spawn(_ args: [String]) throws -> (process: Process, stdin: FileHandle, stdout: FileHandle) {
-        let p = Process()
-        p.executableURL = try Self.gitExecutable()
-        p.arguments = base + args
-        p.environment = Self.environment
+        let p = try makeProcess(args)
         let input = Pipe()
         let output = Pipe()
         p.standardInput = input
@@ -51,6 +45,14 @@ struct GitCommand: Sendable {
         p.standardError = FileHandle.nullDevice
         try p.run()
         return (p, input.fileHandleForWriting, output.fileHandleForReading)
+    }
+
+    private func makeProcess(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = try Self.gitExecutable()
+        p.arguments = base + args
+        p.environment = Self.environment
+        return p
     }
 
     /// A clean environment: no pager, no prompts, no user hooks into output formats.

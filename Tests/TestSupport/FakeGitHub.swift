@@ -33,7 +33,7 @@ public struct LoggedRequest: Sendable, Equatable, Decodable {
 /// let hits = try server.requests().filter { $0.listener == "raw" }
 /// ```
 ///
-/// `@unchecked Sendable`: the only mutable state is the `Process`, guarded by `lock`.
+/// `@unchecked Sendable`: the only mutable state is the `Process`, kept in a `BackgroundProcess`.
 public final class FakeGitHub: @unchecked Sendable {
     /// API base URL, e.g. `http://127.0.0.1:41347` (what `--api-url` takes).
     public let apiURL: String
@@ -47,8 +47,7 @@ public final class FakeGitHub: @unchecked Sendable {
     public let token: String?
 
     private let directory: TemporaryDirectory
-    private let lock = NSLock()
-    private var process: Process?
+    private let running = BackgroundProcess()
     private let stderrPath: String
 
     /// The server script inside the TestSupport resource bundle.
@@ -121,24 +120,14 @@ public final class FakeGitHub: @unchecked Sendable {
         }
         apiURL = ready.api
         rawURL = ready.raw
-        self.process = process
+        running.adopt(process)
     }
 
     deinit { stop() }
 
     /// Stops the server (SIGTERM, then wait). Safe to call more than once.
     public func stop() {
-        lock.lock()
-        let process = self.process
-        self.process = nil
-        lock.unlock()
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        // SIGTERM should end it within a second; never hang a test run on it.
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        running.stop()
     }
 
     /// What the server wrote to stderr so far (tracebacks from server bugs land here).

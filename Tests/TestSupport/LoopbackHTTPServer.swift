@@ -10,7 +10,7 @@ import Foundation
 ///
 /// Every request is recorded (port, path, `Authorization` header or null), and the peak number of requests in
 /// progress at once, overall and per port, is tracked. ``snapshot()`` reads it back.
-public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after init except `process` (locked)
+public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after init except the process, kept in a `BackgroundProcess`
     /// One recorded request.
     public struct Request: Decodable, Sendable {
         public var port: Int
@@ -32,8 +32,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
 
     public let directory: String
     public let ports: [Int]
-    private let lock = NSLock()
-    private var process: Process?
+    private let running = BackgroundProcess()
 
     /// `http://127.0.0.1:PORT` of the `index`th port.
     public func baseURL(_ index: Int = 0) -> String { "http://127.0.0.1:\(ports[index])" }
@@ -53,7 +52,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         _ = FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: directory + "/server.log")
         try process.run()
-        self.process = process
+        running.adopt(process)
         let deadline = Date().addingTimeInterval(30)
         var ports: [Int]?
         while Date() < deadline, process.isRunning {
@@ -78,15 +77,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
 
     /// Stops the server and removes its scratch directory. Idempotent.
     public func stop() {
-        lock.lock()
-        let process = self.process
-        self.process = nil
-        lock.unlock()
-        guard let process else { return }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard running.stop() else { return }
         try? FileManager.default.removeItem(atPath: directory)
     }
 

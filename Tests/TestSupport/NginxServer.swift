@@ -17,7 +17,7 @@ public struct LoopbackServerError: Error, CustomStringConvertible {
 ///
 /// The access log records `$request $status $body_bytes_sent $connection $connection_requests $server_protocol`,
 /// one line per request, so tests can check which requests shared a connection.
-public final class NginxServer: @unchecked Sendable {  // immutable after init except `process`, guarded by `lock`
+public final class NginxServer: @unchecked Sendable {  // immutable after init except `process`, kept in a `BackgroundProcess`
     /// Where Debian's nginx-light puts the binary (CI installs it).
     public static let executable = "/usr/sbin/nginx"
     /// Whether nginx is installed.
@@ -33,8 +33,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
     /// The self-signed certificate (PEM), usable as a CA file.
     public let certificatePath: String
 
-    private let lock = NSLock()
-    private var process: Process?
+    private let running = BackgroundProcess()
 
     /// Starts nginx. `root` defaults to an empty directory inside the scratch directory; `serverConfig` is
     /// added inside the `server { }` block (e.g. `location = /r { return 302 http://...; }`).
@@ -62,7 +61,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
                     port: port, directory: directory, root: self.root, certificatePath: certificatePath,
                     serverConfig: serverConfig)
                 self.port = port
-                self.process = process
+                running.adopt(process)
                 return
             } catch {
                 lastError = error
@@ -75,15 +74,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
 
     /// Stops nginx, waits for it to exit and removes the scratch directory. Idempotent.
     public func stop() {
-        lock.lock()
-        let process = self.process
-        self.process = nil
-        lock.unlock()
-        guard let process else { return }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard running.stop() else { return }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
