@@ -139,17 +139,21 @@ struct SyncEndToEndTests {
     @Test func secondRunOnTheSameTargetIsRefusedWhileTheFirstHoldsTheLock() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        // Hold up every blob so the first run is mid-fetch (holding the target lock) when the second starts.
-        try s.server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"delay_ms": 1500}}]"#)
+        // Hold up ref resolution so the first run sits inside its target lock while the second starts.
+        try s.server.setFaults(#"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"delay_ms": 4000}}]"#)
         let first = Process()
         first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
         first.arguments = ["sync", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store", s.store,
                            "--state-dir", s.stateDir, "--target", s.target, "--quiet"]
         first.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
         try first.run()
+        // The lock file appears when the first run takes the lock, before it asks the API anything.
+        let targets = s.stateDir + "/targets"
         var waited = 0
-        while (try s.rawRequests()).isEmpty && waited < 200 {
-            usleep(50_000)
+        while waited < 200 {
+            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: targets)) ?? []
+            if dirs.contains(where: { FileManager.default.fileExists(atPath: targets + "/" + $0 + "/lock") }) { break }
+            usleep(20_000)
             waited += 1
         }
         let second = try s.run("sync")
