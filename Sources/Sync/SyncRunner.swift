@@ -63,6 +63,7 @@ public struct SyncRunner: Sendable {
         let target = StateStore.normalize(request.target)
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
+        store.removeStaleTemporaries()
         let targetLock = try state.lock(target: target)
         defer { targetLock.release() }
 

@@ -11,12 +11,13 @@ final class Reporter: Sendable {
 
     let mode: Mode
     private let state = Locked(ProgressState())
-    private let start = Date()
 
     private struct ProgressState {
         var lastDraw = Date.distantPast
         var lineShown = false
         var lastPlainPercent = -1
+        /// When the first download progress arrived: the rate and ETA count from here, not from start-up.
+        var fetchStart: Date?
     }
 
     init(json: Bool, quiet: Bool) {
@@ -104,7 +105,11 @@ final class Reporter: Sendable {
     }
 
     private func progress(done: Int, total: Int, bytes: Int, bytesTotal: Int?) {
-        let elapsed = max(Date().timeIntervalSince(start), 0.001)
+        let fetchStart = state.withLock { s in
+            if s.fetchStart == nil { s.fetchStart = Date() }
+            return s.fetchStart!
+        }
+        let elapsed = max(Date().timeIntervalSince(fetchStart), 0.001)
         let rate = Double(bytes) / elapsed
         var text = "fetching \(done)/\(total) files  \(Self.bytes(bytes))"
         if let bytesTotal, bytesTotal > 0 { text += "/\(Self.bytes(bytesTotal))" }

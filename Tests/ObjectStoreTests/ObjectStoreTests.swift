@@ -100,3 +100,21 @@ struct ObjectStoreTests {
         again.release()
     }
 }
+
+@Suite("ObjectStore temporaries")
+struct ObjectStoreTemporariesTests {
+    @Test func staleTemporariesAreRemovedFreshOnesKept() throws {
+        let root = NSTemporaryDirectory() + "store-tmp-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ObjectStore(root: root)
+        let stale = store.temporaryDirectory + "/stale"
+        let fresh = store.temporaryDirectory + "/fresh"
+        try FileSystem.writeFileAtomically(stale, [1])
+        try FileSystem.writeFileAtomically(fresh, [2])
+        let old = Date().addingTimeInterval(-3 * 24 * 3600)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: stale)
+        #expect(store.removeStaleTemporaries() == 1)
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: fresh))
+    }
+}
