@@ -40,9 +40,9 @@ public final class BlobHasher {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension BlobHasher {

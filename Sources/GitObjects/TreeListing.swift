@@ -75,7 +75,8 @@ extension TreeListing {
                 throw SmartSyncError(.integrity, "the tree listing has entries under '\(dir)' but no tree entry for it")
             }
             guard computed == expected else {
-                let name = dir.isEmpty ? "the root tree \(rootTree.abbreviated())" : "'\(dir)' (\(expected.abbreviated()))"
+                let name =
+                    dir.isEmpty ? "the root tree \(rootTree.abbreviated())" : "'\(dir)' (\(expected.abbreviated()))"
                 throw SmartSyncError(
                     .integrity,
                     "the tree listing for commit \(commit.abbreviated()) does not hash to \(name): computed \(computed.abbreviated()). The listing was altered or is incomplete; refusing to sync it"

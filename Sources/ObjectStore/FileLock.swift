@@ -1,9 +1,9 @@
 import SmartSyncCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An exclusive advisory lock (`flock`) on a file, recording the holder's PID for error messages.
@@ -30,12 +30,16 @@ public final class FileLock: @unchecked Sendable {
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let err = errno
             var holder = ""
-            if let bytes = try? FileSystem.readFile(path), let pid = Int(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()) {
+            if let bytes = try? FileSystem.readFile(path),
+                let pid = Int(String(decoding: bytes, as: UTF8.self).trimmingWhitespace())
+            {
                 holder = " (held by process \(pid))"
             }
             close(fd)
             if err == EWOULDBLOCK {
-                throw SmartSyncError(.locked, "\(what) is in use by another smart-sync run\(holder); wait for it to finish (lock file: \(path))")
+                throw SmartSyncError(
+                    .locked,
+                    "\(what) is in use by another smart-sync run\(holder); wait for it to finish (lock file: \(path))")
             }
             throw SmartSyncError.io("flock", path: path, errno: err)
         }

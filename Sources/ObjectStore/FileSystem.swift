@@ -1,9 +1,9 @@
 import SmartSyncCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Small POSIX helpers shared by the store and its callers.

@@ -2,9 +2,9 @@ import GitObjects
 import SmartSyncCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A content-addressed store of git objects: `objects/ab/cdef…`, keyed by the git SHA-1 of the content.
@@ -55,7 +55,8 @@ public final class ObjectStore: Sendable {
         let twin = source + ".x"
         if access(twin, F_OK) == 0 { return twin }
         guard contains(id) else {
-            throw SmartSyncError(.notFound, "object \(id) is not in the store at \(root); run the sync again to fetch it")
+            throw SmartSyncError(
+                .notFound, "object \(id) is not in the store at \(root); run the sync again to fetch it")
         }
         let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try FileSystem.copyFile(from: source, to: tmp, mode: 0o555)

@@ -2,9 +2,9 @@ import GitObjects
 import SmartSyncCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes one object into the store: bytes go to a temp file and through the blob hasher as they arrive;
@@ -30,9 +30,13 @@ public final class ObjectWriter: @unchecked Sendable {
         self.expected = expected
         self.size = size
         hasher = BlobHasher(size: size)
-        tempPath = store.temporaryDirectory + "/" + expected.hex + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        tempPath =
+            store.temporaryDirectory + "/" + expected.hex + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: tempPath, hint: "Check that the store directory is writable (--store)") }
+        guard fd >= 0 else {
+            throw SmartSyncError.io(
+                "open", path: tempPath, hint: "Check that the store directory is writable (--store)")
+        }
     }
 
     /// Appends a chunk: hashed and written in place, no copy.
@@ -46,7 +50,8 @@ public final class ObjectWriter: @unchecked Sendable {
             let n = pwrite(fd, chunk.baseAddress! + offset, chunk.count - offset, off_t(written + offset))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SmartSyncError.io("write", path: tempPath, hint: errno == ENOSPC ? "The store's disk is full" : nil)
+                throw SmartSyncError.io(
+                    "write", path: tempPath, hint: errno == ENOSPC ? "The store's disk is full" : nil)
             }
             offset += n
         }

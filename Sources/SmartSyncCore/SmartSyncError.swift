@@ -103,16 +103,17 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension SmartSyncError {
     /// Wraps the current `errno` after a failed system call on `path`.
-    public static func io(_ call: String, path: String, errno err: Int32 = errno, hint: String? = nil) -> SmartSyncError {
+    public static func io(_ call: String, path: String, errno err: Int32 = errno, hint: String? = nil) -> SmartSyncError
+    {
         let reason = String(cString: strerror(err))
         var message = "\(call) failed for '\(path)': \(reason)"
         if let hint { message += ". \(hint)" }

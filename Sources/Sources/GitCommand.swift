@@ -73,7 +73,8 @@ struct GitCommand: Sendable {
             if FileManager.default.isExecutableFile(atPath: candidate) { return URL(fileURLWithPath: candidate) }
         }
         throw SmartSyncError(
-            .sourceUnavailable, "the local-repository source (--source) needs the git executable, and none is on PATH; install git")
+            .sourceUnavailable,
+            "the local-repository source (--source) needs the git executable, and none is on PATH; install git")
     }
 
     /// Runs blocking work on its own thread, off Swift's cooperative pool.

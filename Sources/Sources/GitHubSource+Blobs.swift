@@ -6,7 +6,8 @@ import Transfer
 extension GitHubSource {
     /// Fetches blobs from the raw host (`{raw}/{owner}/{repo}/{commit}/{path}`), many at once through the
     /// engine, each streamed into the store and verified. A blob that fails verification is fetched once more.
-    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
+    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+        async throws
         -> FetchReport
     {
         var seen = Set<ObjectID>()
@@ -37,7 +38,8 @@ extension GitHubSource {
     private func fetchBlob(_ want: BlobWant, commit: ObjectID, store: ObjectStore, progress: FetchProgress) async throws
         -> (Int, Bool)
     {
-        let rawURL = location.rawURL + "/" + URLPath.encodeSegment(location.owner) + "/"
+        let rawURL =
+            location.rawURL + "/" + URLPath.encodeSegment(location.owner) + "/"
             + URLPath.encodeSegment(location.repository) + "/" + commit.hex + "/" + URLPath.encodePath(want.path)
         var bytes = 0
         var lastError: SmartSyncError?
@@ -68,7 +70,8 @@ extension GitHubSource {
                 let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
                 throw SmartSyncError(
                     response.status == 404 ? .notFound : .http,
-                    "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(rawURL).\(hint)")
+                    "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(rawURL).\(hint)"
+                )
             }
             do {
                 try sink.finish()

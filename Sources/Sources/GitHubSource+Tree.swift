@@ -4,13 +4,15 @@ import SmartSyncCore
 extension GitHubSource {
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
         let url = location.repoAPI + "/git/trees/" + ref.commit.hex + "?recursive=1"
-        let body = try await apiGet(url, accept: "application/vnd.github+json", subject: "the tree of commit \(ref.commit)", immutable: true)
+        let body = try await apiGet(
+            url, accept: "application/vnd.github+json", subject: "the tree of commit \(ref.commit)", immutable: true)
         let tree = try GitHubJSON.decode(GitHubJSON.Tree.self, body, endpoint: "GET " + url)
         guard let root = ObjectID(hex: tree.sha) else {
             throw SmartSyncError(.malformedResponse, "GET \(url) returned a tree without a valid sha; check --api-url")
         }
         if !tree.truncated {
-            return TreeListing(commit: ref.commit, rootTree: root, entries: try entries(tree.tree, under: "", endpoint: url))
+            return TreeListing(
+                commit: ref.commit, rootTree: root, entries: try entries(tree.tree, under: "", endpoint: url))
         }
         // Over GitHub's limits (100,000 entries or 7 MB): walk the subtrees one level at a time.
         return TreeListing(commit: ref.commit, rootTree: root, entries: try await walk(tree: root, under: ""))
@@ -18,7 +20,8 @@ extension GitHubSource {
 
     private func walk(tree: ObjectID, under prefix: String) async throws -> [TreeEntry] {
         let url = location.repoAPI + "/git/trees/" + tree.hex
-        let body = try await apiGet(url, accept: "application/vnd.github+json", subject: "tree \(tree)", immutable: true)
+        let body = try await apiGet(
+            url, accept: "application/vnd.github+json", subject: "tree \(tree)", immutable: true)
         let level = try GitHubJSON.decode(GitHubJSON.Tree.self, body, endpoint: "GET " + url)
         let here = try entries(level.tree, under: prefix, endpoint: url)
         return try await withThrowingTaskGroup(of: [TreeEntry].self) { group in
@@ -31,10 +34,14 @@ extension GitHubSource {
         }
     }
 
-    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: String, endpoint: String) throws -> [TreeEntry] {
+    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: String, endpoint: String) throws -> [TreeEntry]
+    {
         try items.map { item in
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
-                throw SmartSyncError(.malformedResponse, "GET \(endpoint) lists '\(item.path)' with mode '\(item.mode)' and sha '\(item.sha)', which smart-sync does not understand")
+                throw SmartSyncError(
+                    .malformedResponse,
+                    "GET \(endpoint) lists '\(item.path)' with mode '\(item.mode)' and sha '\(item.sha)', which smart-sync does not understand"
+                )
             }
             return TreeEntry(path: prefix + item.path, mode: mode, id: id, size: item.size)
         }

@@ -13,7 +13,10 @@ public struct GitHubLocation: Sendable {
     /// Raw content root: `https://raw.githubusercontent.com`.
     public var rawURL: String
 
-    public init(owner: String, repository: String, apiURL: String = "https://api.github.com", rawURL: String = "https://raw.githubusercontent.com") {
+    public init(
+        owner: String, repository: String, apiURL: String = "https://api.github.com",
+        rawURL: String = "https://raw.githubusercontent.com"
+    ) {
         self.owner = owner
         self.repository = repository
         self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
@@ -24,10 +27,13 @@ public struct GitHubLocation: Sendable {
     public static func parse(_ slug: String) throws -> (owner: String, repository: String) {
         let parts = slug.split(separator: "/", omittingEmptySubsequences: false)
         let valid: (Substring) -> Bool = { part in
-            !part.isEmpty && part != "." && part != ".." && part.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+            !part.isEmpty && part != "." && part != ".."
+                && part.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
         }
         guard parts.count == 2, valid(parts[0]), valid(parts[1]) else {
-            throw SmartSyncError(.invalidArgument, "'\(slug)' is not a repository name; write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
+            throw SmartSyncError(
+                .invalidArgument,
+                "'\(slug)' is not a repository name; write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
         }
         var repo = String(parts[1])
         if repo.hasSuffix(".git") { repo.removeLast(4) }
@@ -85,7 +91,9 @@ public final class GitHubSource: SyncSource {
             immutable: ObjectID(hex: name) != nil)
         let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let commit = ObjectID(hex: text) else {
-            throw SmartSyncError(.malformedResponse, "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))'); check --api-url")
+            throw SmartSyncError(
+                .malformedResponse,
+                "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))'); check --api-url")
         }
         return ResolvedRef(name: name, commit: commit)
     }
@@ -95,9 +103,14 @@ public final class GitHubSource: SyncSource {
         let url = location.repoAPI
         let response = try await send(url, accept: "application/vnd.github+json", conditional: nil)
         if response.status == 200 {
-            return SmartSyncError(.notFound, "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/commits/…); check the branch, tag or SHA")
+            return SmartSyncError(
+                .notFound,
+                "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/commits/…); check the branch, tag or SHA"
+            )
         }
-        return GitHubJSON.error(for: response, endpoint: "GET " + url, subject: "repository '\(location.slug)'", authenticated: token != nil)
+        return GitHubJSON.error(
+            for: response, endpoint: "GET " + url, subject: "repository '\(location.slug)'", authenticated: token != nil
+        )
     }
 
     // MARK: - Requests
@@ -135,7 +148,9 @@ public final class GitHubSource: SyncSource {
             $0.apiRequests += 1
             $0.bytesReceived += response.bytesReceived
             $0.connections += response.newConnections
-            if let remaining = response.headers["x-ratelimit-remaining"].flatMap(Int.init) { $0.rateLimitRemaining = remaining }
+            if let remaining = response.headers["x-ratelimit-remaining"].flatMap(Int.init) {
+                $0.rateLimitRemaining = remaining
+            }
         }
         return response
     }

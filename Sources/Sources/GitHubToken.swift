@@ -39,9 +39,11 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
 
     private static func ghAuthToken(environment: [String: String]) -> GitHubToken? {
         let path = environment["PATH"] ?? "/usr/bin:/bin"
-        guard let gh = path.split(separator: ":").map({ String($0) + "/gh" }).first(where: {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }) else { return nil }
+        guard
+            let gh = path.split(separator: ":").map({ String($0) + "/gh" }).first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else { return nil }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: gh)
         p.arguments = ["auth", "token"]

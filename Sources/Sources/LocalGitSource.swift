@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import GitObjects
 import ObjectStore
@@ -25,11 +25,16 @@ public final class LocalGitSource: SyncSource {
         git = GitCommand(repository: repository)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: repository, isDirectory: &isDir), isDir.boolValue else {
-            throw SmartSyncError(.sourceUnavailable, "the source '\(path)' does not exist or is not a directory; pass a git repository with --source")
+            throw SmartSyncError(
+                .sourceUnavailable,
+                "the source '\(path)' does not exist or is not a directory; pass a git repository with --source")
         }
         let probe = try await git.run(["rev-parse", "--git-dir"])
         guard probe.status == 0 else {
-            throw SmartSyncError(.sourceUnavailable, "the source '\(path)' is not a git repository (git said: \(probe.stderr)); pass a repository (bare or not) with --source")
+            throw SmartSyncError(
+                .sourceUnavailable,
+                "the source '\(path)' is not a git repository (git said: \(probe.stderr)); pass a repository (bare or not) with --source"
+            )
         }
     }
 
@@ -53,7 +58,10 @@ public final class LocalGitSource: SyncSource {
         let r = try await git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", spec])
         let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard r.status == 0, let id = ObjectID(hex: text) else {
-            throw SmartSyncError(.notFound, "ref '\(ref)' was not found in the local repository \(repository); check the branch, tag or SHA (git branch -a; git tag)")
+            throw SmartSyncError(
+                .notFound,
+                "ref '\(ref)' was not found in the local repository \(repository); check the branch, tag or SHA (git branch -a; git tag)"
+            )
         }
         return id
     }
@@ -61,7 +69,8 @@ public final class LocalGitSource: SyncSource {
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
         let r = try await git.run(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", ref.commit.hex])
         guard r.status == 0 else {
-            throw SmartSyncError(.sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.stderr)")
+            throw SmartSyncError(
+                .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.stderr)")
         }
         var entries: [TreeEntry] = []
         for record in r.stdout.split(separator: 0) where !record.isEmpty {
@@ -71,16 +80,19 @@ public final class LocalGitSource: SyncSource {
             guard fields.count == 4, let mode = FileMode(octal: String(decoding: fields[0], as: UTF8.self)),
                 let id = ObjectID(hex: String(decoding: fields[2], as: UTF8.self))
             else {
-                throw SmartSyncError(.malformedResponse, "unexpected git ls-tree output for \(ref.commit) in \(repository)")
+                throw SmartSyncError(
+                    .malformedResponse, "unexpected git ls-tree output for \(ref.commit) in \(repository)")
             }
             let path = String(decoding: record[(tab + 1)...], as: UTF8.self)
-            entries.append(TreeEntry(path: path, mode: mode, id: id, size: Int(String(decoding: fields[3], as: UTF8.self))))
+            entries.append(
+                TreeEntry(path: path, mode: mode, id: id, size: Int(String(decoding: fields[3], as: UTF8.self))))
         }
         let root = try await revParse(ref.commit.hex + "^{tree}", ref: ref.name)
         return TreeListing(commit: ref.commit, rootTree: root, entries: entries)
     }
 
-    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
+    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+        async throws
         -> FetchReport
     {
         var seen = Set<ObjectID>()
@@ -120,7 +132,10 @@ public final class LocalGitSource: SyncSource {
             let fields = header.split(separator: " ")
             guard fields.count == 3, fields[1] == "blob", let size = Int(fields[2]) else {
                 if header.hasSuffix(" missing") {
-                    throw SmartSyncError(.notFound, "blob \(want.id) ('\(want.path)') is missing from the local repository \(repository); is it a shallow or partial clone?")
+                    throw SmartSyncError(
+                        .notFound,
+                        "blob \(want.id) ('\(want.path)') is missing from the local repository \(repository); is it a shallow or partial clone?"
+                    )
                 }
                 throw SmartSyncError(.malformedResponse, "unexpected git cat-file output for \(want.id): '\(header)'")
             }

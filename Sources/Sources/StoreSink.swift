@@ -26,7 +26,10 @@ final class StoreSink: TransferSink, @unchecked Sendable {
         writer?.abort()
         writer = nil
         guard let size = want.size ?? headers["content-length"].flatMap(Int.init) else {
-            failure = SmartSyncError(.malformedResponse, "no size is known for blob \(want.id) ('\(want.path)'): the tree gave none and the server sent no Content-Length")
+            failure = SmartSyncError(
+                .malformedResponse,
+                "no size is known for blob \(want.id) ('\(want.path)'): the tree gave none and the server sent no Content-Length"
+            )
             return false
         }
         do {

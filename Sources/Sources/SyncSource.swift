@@ -95,7 +95,9 @@ public struct FetchProgress: Sendable {
     /// A blob was verified and stored.
     public var blobDone: @Sendable (BlobWant) -> Void
 
-    public init(bytes: @escaping @Sendable (Int) -> Void = { _ in }, blobDone: @escaping @Sendable (BlobWant) -> Void = { _ in }) {
+    public init(
+        bytes: @escaping @Sendable (Int) -> Void = { _ in }, blobDone: @escaping @Sendable (BlobWant) -> Void = { _ in }
+    ) {
         self.bytes = bytes
         self.blobDone = blobDone
     }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import SmartSyncCore
 
@@ -76,13 +76,16 @@ final class DirectoryCursor {
             if fd < 0 {
                 let err = errno
                 var st = stat()
-                if fstatat(parent, String(component), &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+                if fstatat(parent, String(component), &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+                {
                     throw SmartSyncError(
                         .unsafePath,
                         "'\(display(component))' is a symlink where a directory is expected; smart-sync will not write through it. Remove it (or exclude that path) and run again"
                     )
                 }
-                throw SmartSyncError.io("open", path: display(component), errno: err, hint: err == ENOTDIR ? "a file stands where a directory is needed" : nil)
+                throw SmartSyncError.io(
+                    "open", path: display(component), errno: err,
+                    hint: err == ENOTDIR ? "a file stands where a directory is needed" : nil)
             }
             stack.append((component, fd, false))
         }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import ObjectStore
@@ -34,7 +34,8 @@ public struct InPlaceApplier: ApplyStrategy {
         guard plan.commit == listing.commit else {
             throw SmartSyncError(
                 .internal,
-                "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())")
+                "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())"
+            )
         }
         let cursor = try DirectoryCursor(target: target)
         defer { cursor.finish() }

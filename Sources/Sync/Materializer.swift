@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import SmartSyncCore
 
@@ -44,7 +44,8 @@ enum Materializer {
     {
         let src = open(source, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else {
-            throw SmartSyncError.io("open", path: source, hint: "the object is missing from the store; run the sync again")
+            throw SmartSyncError.io(
+                "open", path: source, hint: "the object is missing from the store; run the sync again")
         }
         defer { close(src) }
         let dst = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, executable ? 0o555 : 0o444)
@@ -56,8 +57,8 @@ enum Materializer {
         }
         var method = PlacementMethod.copy
         #if os(Linux)
-        // FICLONE = _IOW(0x94, 9, int)
-        if ioctl(dst, UInt(0x4004_9409), src) == 0 { method = .reflink }
+            // FICLONE = _IOW(0x94, 9, int)
+            if ioctl(dst, UInt(0x4004_9409), src) == 0 { method = .reflink }
         #endif
         if method == .copy {
             let bufferSize = 256 * 1024
@@ -81,7 +82,8 @@ enum Materializer {
     /// Creates a symlink to `destination` at `tmp` in `dirFD`.
     static func symlink(_ destination: [UInt8], dirFD: Int32, tmp: String, display: String) throws {
         guard !destination.contains(0) else {
-            throw SmartSyncError(.unsafePath, "the symlink '\(display)' has a target containing a NUL byte; refusing it")
+            throw SmartSyncError(
+                .unsafePath, "the symlink '\(display)' has a target containing a NUL byte; refusing it")
         }
         let target = String(decoding: destination, as: UTF8.self)
         guard symlinkat(target, dirFD, tmp) == 0 else { throw SmartSyncError.io("symlink", path: display) }

@@ -75,7 +75,8 @@ public struct Planner: Sendable {
         // The new tree's paths.
         for (path, entry) in desired {
             let l = local.entries[path]
-            var c = Change(kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id)
+            var c = Change(
+                kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id)
             if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
                 c.kind = .excluded
             } else if entry.mode == .gitlink {
@@ -122,7 +123,9 @@ public struct Planner: Sendable {
         }
         if !needed.isEmpty {
             for (path, e) in local.entries where e.kind == .regular || e.kind == .executable {
-                if let id = e.id, needed[id] != nil, needed[id]!.localPath == nil, needed[id]!.size.map({ Int64($0) == e.size }) ?? true {
+                if let id = e.id, needed[id] != nil, needed[id]!.localPath == nil,
+                    needed[id]!.size.map({ Int64($0) == e.size }) ?? true
+                {
                     needed[id]!.localPath = path
                 }
             }

@@ -35,7 +35,8 @@ public enum SourceConfiguration: Sendable {
         switch self {
         case .github(let location, let token, let transfer):
             let engine = try TransferEngine(configuration: transfer)
-            let source = GitHubSource(location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory))
+            let source = GitHubSource(
+                location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory))
             return OpenedSource(source: source, engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)

@@ -92,7 +92,8 @@ public struct StatCache: Sendable, Hashable {
     /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache).
     public static func load(from path: String, trustCtime: Bool = true) throws -> StatCache {
         guard let (bytes, mtime) = try FileIO.readIfPresent(path) else { return StatCache(trustCtime: trustCtime) }
-        return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime) ?? StatCache(trustCtime: trustCtime)
+        return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime)
+            ?? StatCache(trustCtime: trustCtime)
     }
 
     /// Writes the cache atomically (temp file, fsync, rename) and sets ``timestampNs`` to the file's mtime.

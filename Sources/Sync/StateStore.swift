@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import SmartSyncCore
@@ -109,7 +109,8 @@ public struct StateStore: Sendable {
 
     private static func checkName(_ name: String) throws {
         guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/"), !name.utf8.contains(0) else {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid auxiliary state name (no '/', no leading '.')")
+            throw SmartSyncError(
+                .invalidArgument, "'\(name)' is not a valid auxiliary state name (no '/', no leading '.')")
         }
     }
 }

@@ -15,7 +15,10 @@ public struct SyncRunner: Sendable {
     /// How a plan is applied; a whole-tree atomic switch can replace the in-place strategy here.
     public var applier: any ApplyStrategy = InPlaceApplier()
 
-    public init(source: any SyncSource, store: ObjectStore, state: StateStore, events: @escaping @Sendable (SyncEvent) -> Void = { _ in }) {
+    public init(
+        source: any SyncSource, store: ObjectStore, state: StateStore,
+        events: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+    ) {
         self.source = source
         self.store = store
         self.state = state
@@ -75,7 +78,10 @@ public struct SyncRunner: Sendable {
         let excludes = ExcludeSet(request.excludes)
         let scan = try TargetScanner(ignoredNames: [], excludes: excludes)
             .scan(target: target, cache: state.loadStatCache(target: target))
-        events(.scanned(files: scan.statistics.entries, hashed: scan.statistics.filesHashed, cacheHits: scan.statistics.cacheHits))
+        events(
+            .scanned(
+                files: scan.statistics.entries, hashed: scan.statistics.filesHashed,
+                cacheHits: scan.statistics.cacheHits))
 
         let planner = Planner(excludes: excludes)
         let previousManifest = previous?.manifest ?? Manifest()
@@ -84,7 +90,9 @@ public struct SyncRunner: Sendable {
         let summary = Self.summarize(plan, missing: missing)
         events(.planned(summary))
         for c in plan.changes where c.kind == .submodule {
-            events(.warning("'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
+            events(
+                .warning(
+                    "'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
         }
         for c in plan.changes where c.kind == .conflict {
             events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
@@ -97,10 +105,12 @@ public struct SyncRunner: Sendable {
 
         let blocked = plan.changes.filter { $0.kind == .blocked }
         if !blocked.isEmpty {
-            let list = blocked.prefix(5).map { "'\($0.path)'" + ($0.note.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+            let list = blocked.prefix(5).map { "'\($0.path)'" + ($0.note.map { " (\($0))" } ?? "") }.joined(
+                separator: ", ")
             throw SmartSyncError(
                 .conflict,
-                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""). Move them away or --exclude them; the target was not changed")
+                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""). Move them away or --exclude them; the target was not changed"
+            )
         }
 
         if plan.hasWork || previous?.commit != resolved.commit {
@@ -134,10 +144,13 @@ public struct SyncRunner: Sendable {
             events(.resolved(resolved))
             let listing = try await verifiedListing(resolved, previous: nil)
             var seen = Set<ObjectID>()
-            let wants = listing.files.filter { seen.insert($0.id).inserted }.map { NeededBlob(id: $0.id, path: $0.path, size: $0.size) }
+            let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
+                NeededBlob(id: $0.id, path: $0.path, size: $0.size)
+            }
             let missing = wants.filter { !store.contains($0.id) }
             let summary = PlanSummary(
-                counts: ["blobs": wants.count], blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
+                counts: ["blobs": wants.count], blobsToFetch: missing.count,
+                bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
                 upToDate: missing.isEmpty)
             events(.planned(summary))
             results.append((resolved, try await fetch(missing, of: resolved), summary))
@@ -151,13 +164,18 @@ public struct SyncRunner: Sendable {
     /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
     private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?) async throws -> TreeListing {
         if let previous, previous.commit == resolved.commit {
-            let entries = previous.manifest.entries.map { TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id) }
+            let entries = previous.manifest.entries.map {
+                TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
+            }
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
         let listing = try await source.listing(for: resolved)
         if let known = resolved.rootTree, known != listing.rootTree {
-            throw SmartSyncError(.integrity, "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync")
+            throw SmartSyncError(
+                .integrity,
+                "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync"
+            )
         }
         try listing.validate()
         try listing.verify()
@@ -207,7 +225,9 @@ public struct SyncRunner: Sendable {
                 continue
             }
             kept += 1
-            events(.warning("'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it"))
+            events(
+                .warning(
+                    "'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it"))
         }
         return kept
     }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import SmartSyncCore
@@ -102,7 +102,8 @@ private struct Walker {
             }
             if name.isEmpty { continue }
             let path = prefix + name
-            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name[...]) {
+            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name[...])
+            {
                 excluded.insert(path)
                 continue
             }

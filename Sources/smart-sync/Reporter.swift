@@ -55,13 +55,15 @@ final class Reporter: Sendable {
             let verb = summary.command == "plan" || summary.dryRun ? "would change" : "changed"
             var line = "\(summary.command): \(summary.ref) → \(summary.commit.prefix(12))"
             if summary.command != "warm" { line += summary.plan.upToDate ? "; up to date" : "; \(verb): \(kinds)" }
-            line += "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
+            line +=
+                "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
             if summary.transport == "local" {
                 line += " from the local repository"
             } else {
                 line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
                 if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }
-                line += ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
+                line +=
+                    ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
             }
             line += String(format: "; %.2f s", summary.seconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -93,7 +95,9 @@ final class Reporter: Sendable {
             } else {
                 let kinds = plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
                     .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                line("plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch (\(Self.bytes(plan.bytesToFetch)))")
+                line(
+                    "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch (\(Self.bytes(plan.bytesToFetch)))"
+                )
             }
         case .progress(let done, let total, let bytes, let bytesTotal):
             progress(done: done, total: total, bytes: bytes, bytesTotal: bytesTotal)
@@ -114,7 +118,9 @@ final class Reporter: Sendable {
         var text = "fetching \(done)/\(total) files  \(Self.bytes(bytes))"
         if let bytesTotal, bytesTotal > 0 { text += "/\(Self.bytes(bytesTotal))" }
         text += "  \(Self.bytes(Int(rate)))/s"
-        if let bytesTotal, rate > 0, bytesTotal > bytes { text += "  ETA \(Int((Double(bytesTotal - bytes) / rate).rounded(.up))) s" }
+        if let bytesTotal, rate > 0, bytesTotal > bytes {
+            text += "  ETA \(Int((Double(bytesTotal - bytes) / rate).rounded(.up))) s"
+        }
         let finished = done == total
         state.withLock { s in
             let now = Date()
@@ -174,7 +180,9 @@ final class Reporter: Sendable {
             writeJSON(object)
         case .progress(let done, let total, let bytes, let bytesTotal):
             guard done == total || done % 64 == 0 else { return }
-            var object: [String: Any] = ["event": "progress", "blobsDone": done, "blobsTotal": total, "bytesDone": bytes]
+            var object: [String: Any] = [
+                "event": "progress", "blobsDone": done, "blobsTotal": total, "bytesDone": bytes,
+            ]
             if let bytesTotal { object["bytesTotal"] = bytesTotal }
             writeJSON(object)
         case .applied(let target, let commit):
@@ -194,7 +202,10 @@ final class Reporter: Sendable {
     func writeJSONLine(_ object: [String: Any]) { writeJSON(object) }
 
     private func writeJSON(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
         state.withLock { _ in
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }

@@ -38,7 +38,8 @@ struct RunContext {
     let opened: OpenedSource
     let reporter: Reporter
 
-    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter) async throws -> RunContext {
+    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter) async throws -> RunContext
+    {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = output.verbose ? .debug : .warning
@@ -51,7 +52,8 @@ struct RunContext {
             configuration = .local(path: path)
         } else {
             configuration = try .github(
-                slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL, token: GitHubToken.discover(),
+                slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
+                token: GitHubToken.discover(),
                 jobs: source.jobs, extraCAFile: source.cacert)
         }
         let store = try ObjectStore(root: storeDir)

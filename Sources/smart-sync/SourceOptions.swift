@@ -2,28 +2,46 @@ import ArgumentParser
 
 /// Options naming where content comes from and where it is kept.
 struct SourceOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The GitHub repository, as OWNER/REPO. Not used with --source.", valueName: "owner/repo"))
+    @Argument(
+        help: ArgumentHelp("The GitHub repository, as OWNER/REPO. Not used with --source.", valueName: "owner/repo"))
     var repository: String?
 
-    @Option(name: .long, help: ArgumentHelp("Sync from a local git repository (bare or not) instead of GitHub: the offline source.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Sync from a local git repository (bare or not) instead of GitHub: the offline source.", valueName: "path"))
     var source: String?
 
-    @Option(name: .long, help: ArgumentHelp("GitHub REST API root. GitHub Enterprise: https://HOST/api/v3.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("GitHub REST API root. GitHub Enterprise: https://HOST/api/v3.", valueName: "url"))
     var apiURL: String = "https://api.github.com"
 
-    @Option(name: .long, help: ArgumentHelp("Raw content root that serves {owner}/{repo}/{commit}/{path}.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Raw content root that serves {owner}/{repo}/{commit}/{path}.", valueName: "url"))
     var rawURL: String = "https://raw.githubusercontent.com"
 
-    @Option(name: .long, help: ArgumentHelp("A PEM file of CA certificates to trust in addition to the system's.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A PEM file of CA certificates to trust in addition to the system's.", valueName: "file"))
     var cacert: String?
 
     @Option(name: .long, help: "Most downloads in flight at once (and per host).")
     var jobs: Int = 16
 
-    @Option(name: .long, help: ArgumentHelp("The content-addressed object store. Default: /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The content-addressed object store. Default: /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.",
+            valueName: "dir"))
     var store: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where per-target state (last commit, manifest, stat cache) lives. Default: /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where per-target state (last commit, manifest, stat cache) lives. Default: /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.",
+            valueName: "dir"))
     var stateDir: String?
 
     func validate() throws {

@@ -5,13 +5,19 @@ import Sync
 
 /// Options shared by `sync` and `plan`.
 struct TargetOptions: ParsableArguments {
-    @Option(name: .long, help: "Branch, tag, annotated tag, or full or short commit SHA. Default: the repository's default branch.")
+    @Option(
+        name: .long,
+        help: "Branch, tag, annotated tag, or full or short commit SHA. Default: the repository's default branch.")
     var ref: String?
 
     @Option(name: .long, help: ArgumentHelp("The directory to keep in sync (created when missing).", valueName: "dir"))
     var target: String
 
-    @Option(name: .long, help: ArgumentHelp("Leave paths matching GLOB alone (repeatable). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.", valueName: "glob"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Leave paths matching GLOB alone (repeatable). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
+            valueName: "glob"))
     var exclude: [String] = []
 }
 
@@ -44,7 +50,9 @@ struct SyncCommand: AsyncParsableCommand {
             let outcome = try await context.runner.sync(
                 .init(ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun))
             context.reporter.finish(
-                .init(outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun, started: started))
+                .init(
+                    outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun,
+                    started: started))
         }
     }
 }
@@ -75,10 +83,13 @@ struct PlanCommand: AsyncParsableCommand {
             let context = try await RunContext.make(source, output, reporter)
             defer { context.opened.close() }
             let started = Date()
-            let outcome = try await context.runner.plan(.init(ref: target.ref, target: target.target, excludes: target.exclude))
+            let outcome = try await context.runner.plan(
+                .init(ref: target.ref, target: target.target, excludes: target.exclude))
             if list { context.reporter.listChanges(outcome.plan) }
             context.reporter.finish(
-                .init(outcome, command: "plan", source: context.opened.source, target: target.target, dryRun: true, started: started))
+                .init(
+                    outcome, command: "plan", source: context.opened.source, target: target.target, dryRun: true,
+                    started: started))
             pending = !outcome.summary.upToDate
         }
         if pending { throw ExitCode(ExitCodes.changesPending) }
@@ -86,9 +97,13 @@ struct PlanCommand: AsyncParsableCommand {
 }
 
 extension SyncSummary {
-    init(_ outcome: SyncRunner.Outcome, command: String, source: any SyncSource, target: String?, dryRun: Bool, started: Date) {
+    init(
+        _ outcome: SyncRunner.Outcome, command: String, source: any SyncSource, target: String?, dryRun: Bool,
+        started: Date
+    ) {
         self.init(
-            command: command, source: source.displayName, ref: outcome.resolved.name, commit: outcome.resolved.commit.hex,
+            command: command, source: source.displayName, ref: outcome.resolved.name,
+            commit: outcome.resolved.commit.hex,
             previousCommit: outcome.previousCommit?.hex, target: target, dryRun: dryRun, plan: outcome.summary,
             blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
             requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started))

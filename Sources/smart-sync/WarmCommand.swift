@@ -33,7 +33,8 @@ struct WarmCommand: AsyncParsableCommand {
                 let started = Date()
                 context.reporter.finish(
                     SyncSummary(
-                        command: "warm", source: context.opened.source.displayName, ref: resolved.name, commit: resolved.commit.hex,
+                        command: "warm", source: context.opened.source.displayName, ref: resolved.name,
+                        commit: resolved.commit.hex,
                         previousCommit: nil, target: nil, dryRun: false, plan: plan, blobsFetched: report.blobsFetched,
                         bytesReceived: report.bytesReceived, requests: context.opened.source.statistics,
                         transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started)))

@@ -24,7 +24,8 @@ struct BadInputTests {
     func unsafeTreePathsRefuseTheWholeSync(path: String) throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        try serveTree(s, entries: #"{"path": "\#(path)", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
+        try serveTree(
+            s, entries: #"{"path": "\#(path)", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
         let r = try s.run("sync")
         #expect(r.status == 6, "exit \(r.status): \(r.stderrString)")
         #expect(r.stderrString.contains("refusing"))
@@ -35,10 +36,12 @@ struct BadInputTests {
     @Test func pathThroughASymlinkOfTheSameTreeIsRefused() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        try serveTree(s, entries: """
-            {"path": "etc", "mode": "120000", "type": "blob", "sha": "\(Self.blob)", "size": 4},
-            {"path": "etc/passwd", "mode": "100644", "type": "blob", "sha": "\(Self.blob)", "size": 0}
-            """)
+        try serveTree(
+            s,
+            entries: """
+                {"path": "etc", "mode": "120000", "type": "blob", "sha": "\(Self.blob)", "size": 4},
+                {"path": "etc/passwd", "mode": "100644", "type": "blob", "sha": "\(Self.blob)", "size": 0}
+                """)
         let r = try s.run("sync")
         #expect(r.status == 6)
         #expect(r.stderrString.contains("'etc/passwd' runs through 'etc', which is a symlink"))
@@ -49,7 +52,8 @@ struct BadInputTests {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
         // A well-formed listing that is not the commit's tree.
-        try serveTree(s, entries: #"{"path": "flake.nix", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
+        try serveTree(
+            s, entries: #"{"path": "flake.nix", "mode": "100644", "type": "blob", "sha": "\#(Self.blob)", "size": 0}"#)
         let r = try s.run("sync")
         #expect(r.status == 6)
         #expect(r.stderrString.contains("does not hash to"))
@@ -59,7 +63,9 @@ struct BadInputTests {
     @Test func malformedJSONNamesTheEndpoint() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        try s.server.setFaults(#"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 200, "body": "{not json"}}]"#)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 200, "body": "{not json"}}]"#
+        )
         let r = try s.run("sync")
         #expect(r.status == 1)
         #expect(r.stderrString.contains("/git/trees/"))
@@ -69,7 +75,9 @@ struct BadInputTests {
     @Test func corruptedBlobIsRefetchedOnce() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
-        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "action": {"corrupt_byte_at": 3}}]"#)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "action": {"corrupt_byte_at": 3}}]"#
+        )
         try s.sync()
         try s.expectTargetEqualsArchive(a)
         #expect(try s.rawRequests().filter { $0.path.hasSuffix("/flake.nix") }.count == 2)
@@ -81,7 +89,8 @@ struct BadInputTests {
         try s.sync()
         try s.repo.write("flake.nix", "{ changed = true; }\n")
         _ = try s.repo.commit("C")
-        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "action": {"corrupt_byte_at": 0}}]"#)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "action": {"corrupt_byte_at": 0}}]"#)
         let r = try s.run("sync")
         #expect(r.status == 6, "exit \(r.status): \(r.stderrString)")
         #expect(r.stderrString.contains("flake.nix"))
@@ -95,7 +104,8 @@ struct BadInputTests {
     @Test func truncatedBodyIsNeverApplied() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        try s.server.setFaults(#"[{"match": {"listener": "raw", "path_regex": "blob.bin"}, "action": {"truncate_after_bytes": 1000}}]"#)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "raw", "path_regex": "blob.bin"}, "action": {"truncate_after_bytes": 1000}}]"#)
         let r = try s.run("sync")
         #expect(r.status != 0)
         #expect(r.stderrString.contains("blob.bin") || r.stderrString.contains("data/blob"))

@@ -6,8 +6,10 @@ import TestSupport
 struct LocalSourceAndWarmTests {
     private func local(_ repo: GitFixture, _ dirs: TemporaryDirectory, _ args: [String]) throws -> SubprocessResult {
         try SmartSyncBinary.run(
-            ["sync", "--source", repo.path, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
-             "--state-dir", dirs.appending("state")] + args,
+            [
+                "sync", "--source", repo.path, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
+                "--state-dir", dirs.appending("state"),
+            ] + args,
             environment: ["HOME": dirs.path, "NO_COLOR": "1"], check: false)
     }
 
@@ -36,7 +38,10 @@ struct LocalSourceAndWarmTests {
         #expect(badRef.status == 4)
         #expect(badRef.stderrString.contains("'nope'"))
         let notRepo = try SmartSyncBinary.run(
-            ["sync", "--source", dirs.path, "--target", dirs.appending("t"), "--store", dirs.appending("s"), "--state-dir", dirs.appending("st")],
+            [
+                "sync", "--source", dirs.path, "--target", dirs.appending("t"), "--store", dirs.appending("s"),
+                "--state-dir", dirs.appending("st"),
+            ],
             environment: ["HOME": dirs.path], check: false)
         #expect(notRepo.status == 1)
         #expect(notRepo.stderrString.contains("is not a git repository"))
@@ -68,8 +73,10 @@ struct LocalSourceAndWarmTests {
         let repo = dirs.appending("repo")
         _ = try Subprocess.run(root + "/tools/make-example-repo", [repo])
         let bin = try SmartSyncBinary.path()
-        let common = ["--source", repo, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
-                      "--state-dir", dirs.appending("state")]
+        let common = [
+            "--source", repo, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
+            "--state-dir", dirs.appending("state"),
+        ]
         #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v1"], check: false).status == 0)
         #expect(try Subprocess.run(bin, ["plan"] + common + ["--ref", "v2"], check: false).status == 3)
         #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v2"], check: false).status == 0)

@@ -39,7 +39,8 @@ struct RefResolutionTests {
         #expect(badRepo.stderrString.contains("404"))
         #expect(badRepo.stderrString.contains("GH_TOKEN"), "a missing repo may be private: the hint names the token")
 
-        let badSlug = try SmartSyncBinary.run(["sync", "not-a-slug", "--target", s.target], environment: s.environment(), check: false)
+        let badSlug = try SmartSyncBinary.run(
+            ["sync", "not-a-slug", "--target", s.target], environment: s.environment(), check: false)
         #expect(badSlug.status == 64)
         #expect(badSlug.stderrString.contains("OWNER/REPO"))
     }

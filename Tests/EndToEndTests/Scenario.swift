@@ -14,7 +14,8 @@ final class Scenario: @unchecked Sendable {
     var store: String { dirs.appending("store") }
     var stateDir: String { dirs.appending("state") }
 
-    init(repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false) throws {
+    init(repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false) throws
+    {
         self.repo = try repo ?? GitFixture()
         server = try FakeGitHub(
             repos: [slug: self.repo.path], truncateTreeOver: truncateTreeOver,
@@ -69,7 +70,9 @@ final class Scenario: @unchecked Sendable {
         try repo.archive(commit: commit, into: expected.path)
         let want = try DirectorySnapshot(of: expected.path)
         let got = try DirectorySnapshot(of: target)
-        #expect(got == want, "target differs from git archive \(commit):\n\(got.difference(from: want))", sourceLocation: sourceLocation)
+        #expect(
+            got == want, "target differs from git archive \(commit):\n\(got.difference(from: want))",
+            sourceLocation: sourceLocation)
     }
 
     /// Raw-host requests logged since the last clear.

@@ -127,7 +127,9 @@ struct SyncEndToEndTests {
         try s.repo.write("a.txt", "a\n")
         _ = try s.repo.commit("a file")
         // A gitlink entry straight into the index (`commit` would stage its absence with `add -A`).
-        try s.repo.git(["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,vendor/lib"])
+        try s.repo.git([
+            "update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,vendor/lib",
+        ])
         try s.repo.git(["commit", "-q", "-m", "with submodule"])
         let r = try s.run("sync")
         #expect(r.status == 0, "\(r.stderrString)")
@@ -140,11 +142,14 @@ struct SyncEndToEndTests {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
         // Hold up ref resolution so the first run sits inside its target lock while the second starts.
-        try s.server.setFaults(#"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"delay_ms": 4000}}]"#)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"delay_ms": 4000}}]"#)
         let first = Process()
         first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        first.arguments = ["sync", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store", s.store,
-                           "--state-dir", s.stateDir, "--target", s.target, "--quiet"]
+        first.arguments = [
+            "sync", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store", s.store,
+            "--state-dir", s.stateDir, "--target", s.target, "--quiet",
+        ]
         first.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
         try first.run()
         // The lock file appears when the first run takes the lock, before it asks the API anything.

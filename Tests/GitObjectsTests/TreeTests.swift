@@ -35,8 +35,9 @@ private func makeRepository() throws -> (dir: String, listing: TreeListing) {
         let tab = record.firstIndex(of: "\t")!
         let fields = record[..<tab].split(separator: " ")
         entries.append(
-            TreeEntry(path: String(record[record.index(after: tab)...]), mode: FileMode(octal: fields[0])!,
-                      id: ObjectID(hex: fields[2])!))
+            TreeEntry(
+                path: String(record[record.index(after: tab)...]), mode: FileMode(octal: fields[0])!,
+                id: ObjectID(hex: fields[2])!))
     }
     return (dir, TreeListing(commit: commit, rootTree: tree, entries: entries))
 }
@@ -120,7 +121,10 @@ struct TreeTests {
         #expect(throws: SmartSyncError.self) { try listing.validate() }
         let dup = TreeListing(
             commit: .emptyTree, rootTree: .emptyTree,
-            entries: [TreeEntry(path: "x", mode: .regular, id: .emptyBlob), TreeEntry(path: "x", mode: .regular, id: .emptyBlob)])
+            entries: [
+                TreeEntry(path: "x", mode: .regular, id: .emptyBlob),
+                TreeEntry(path: "x", mode: .regular, id: .emptyBlob),
+            ])
         #expect(throws: SmartSyncError.self) { try dup.validate() }
     }
 }

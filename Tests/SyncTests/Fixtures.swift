@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import ObjectStore
@@ -111,7 +111,9 @@ struct FixtureTree {
     var gitlinks: [String] = []
 
     var listing: TreeListing {
-        var entries = files.map { TreeEntry(path: $0.path, mode: $0.mode, id: blob($0.content), size: $0.content.utf8.count) }
+        var entries = files.map {
+            TreeEntry(path: $0.path, mode: $0.mode, id: blob($0.content), size: $0.content.utf8.count)
+        }
         entries += gitlinks.map { TreeEntry(path: $0, mode: .gitlink, id: blob("commit " + $0)) }
         return TreeListing(commit: blob("commit"), rootTree: ObjectID.emptyTree, entries: entries)
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import Testing
@@ -30,8 +30,10 @@ import Testing
         let local = try TargetScanner().scan(target: t).tree
 
         var previous = Manifest()
-        for (p, c) in [("keep.txt", "keep"), ("del.txt", "del"), ("edited.txt", "original"), ("dirfile/x", "x"),
-                       ("oursway", "ours"), ("gone.txt", "gone"), ("f2l", "file")] {
+        for (p, c) in [
+            ("keep.txt", "keep"), ("del.txt", "del"), ("edited.txt", "original"), ("dirfile/x", "x"),
+            ("oursway", "ours"), ("gone.txt", "gone"), ("f2l", "file"),
+        ] {
             previous[p] = Manifest.Entry(mode: .regular, id: blob(c))
         }
         var tree = FixtureTree()

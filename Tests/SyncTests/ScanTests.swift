@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import GitObjects
 import SmartSyncCore
@@ -137,7 +137,8 @@ import Testing
         defer { dir.remove() }
         var cache = StatCache()
         for i in 0..<10_000 {
-            let st = StatData(device: 1, inode: UInt64(i), size: Int64(i), mtimeNs: Int64(i) * 7, ctimeNs: 3, mode: 0o100644)
+            let st = StatData(
+                device: 1, inode: UInt64(i), size: Int64(i), mtimeNs: Int64(i) * 7, ctimeNs: 3, mode: 0o100644)
             cache.entries["dir\(i % 100)/file-\(i).txt"] = StatCache.Entry(stat: st, id: blob("\(i)"))
         }
         let path = dir["cache"]

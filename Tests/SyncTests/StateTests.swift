@@ -10,9 +10,13 @@ import Testing
         let states = try StateStore(root: dir["state"])
         #expect(try states.load(target: "/srv/cfg") == nil)
         var manifest = Manifest()
-        for i in 0..<1000 { manifest["dir/file\(i)"] = Manifest.Entry(mode: i % 3 == 0 ? .executable : .regular, id: blob("\(i)")) }
+        for i in 0..<1000 {
+            manifest["dir/file\(i)"] = Manifest.Entry(mode: i % 3 == 0 ? .executable : .regular, id: blob("\(i)"))
+        }
         manifest["link"] = Manifest.Entry(mode: .symlink, id: blob("dir"))
-        let state = TargetState(target: "/srv/cfg/", commit: blob("c"), ref: "main", appliedAtNs: 1_700_000_000_000_000_000, manifest: manifest)
+        let state = TargetState(
+            target: "/srv/cfg/", commit: blob("c"), ref: "main", appliedAtNs: 1_700_000_000_000_000_000,
+            manifest: manifest)
         try states.save(state)
         let loaded = try states.load(target: "/srv/./other/../cfg")
         #expect(loaded?.manifest == manifest)
@@ -23,7 +27,8 @@ import Testing
         #expect(StateStore.key(for: "/srv/cfg").count == 40)
 
         var cache = StatCache()
-        cache.entries["a"] = StatCache.Entry(stat: StatData(device: 1, inode: 2, size: 3, mtimeNs: 4, ctimeNs: 5, mode: 6), id: blob("a"))
+        cache.entries["a"] = StatCache.Entry(
+            stat: StatData(device: 1, inode: 2, size: 3, mtimeNs: 4, ctimeNs: 5, mode: 6), id: blob("a"))
         try states.saveStatCache(&cache, target: "/srv/cfg")
         #expect(try states.loadStatCache(target: "/srv/cfg").entries == cache.entries)
     }

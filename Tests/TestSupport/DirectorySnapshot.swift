@@ -76,7 +76,8 @@ public struct DirectorySnapshot: Equatable, Sendable, CustomStringConvertible {
             case S_IFLNK:
                 let target = try FileManager.default.destinationOfSymbolicLink(atPath: full)
                 let bytes = Array(target.utf8)
-                entries[rel] = Entry(kind: .symlink, blob: ObjectID.blob(bytes), size: bytes.count, symlinkTarget: target)
+                entries[rel] = Entry(
+                    kind: .symlink, blob: ObjectID.blob(bytes), size: bytes.count, symlinkTarget: target)
             case S_IFREG:
                 let (id, size) = try BlobHasher.hashFile(atPath: full)
                 let exec = (st.st_mode & 0o100) != 0

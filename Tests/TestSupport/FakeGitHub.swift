@@ -116,7 +116,8 @@ public final class FakeGitHub: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
             let err = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-            throw SubprocessError(description: "fake_github.py did not start: \(String(decoding: line, as: UTF8.self))\n\(err)")
+            throw SubprocessError(
+                description: "fake_github.py did not start: \(String(decoding: line, as: UTF8.self))\n\(err)")
         }
         apiURL = ready.api
         rawURL = ready.raw
@@ -139,7 +140,9 @@ public final class FakeGitHub: @unchecked Sendable {
     public func requests() throws -> [LoggedRequest] {
         let data = try Data(contentsOf: URL(fileURLWithPath: logPath))
         let decoder = JSONDecoder()
-        return try data.split(separator: UInt8(ascii: "\n")).map { try decoder.decode(LoggedRequest.self, from: Data($0)) }
+        return try data.split(separator: UInt8(ascii: "\n")).map {
+            try decoder.decode(LoggedRequest.self, from: Data($0))
+        }
     }
 
     /// Empties the request log.

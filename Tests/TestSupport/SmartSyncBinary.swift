@@ -29,7 +29,8 @@ public enum SmartSyncBinary {
         let newest = found.max { modified($0) < modified($1) }
         guard let newest else {
             throw SubprocessError(
-                description: "smart-sync binary not found (looked in \(build)); run `swift build` or set SMART_SYNC_BIN")
+                description: "smart-sync binary not found (looked in \(build)); run `swift build` or set SMART_SYNC_BIN"
+            )
         }
         return newest
     }
