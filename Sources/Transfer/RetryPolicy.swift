@@ -1,0 +1,101 @@
+import Foundation
+import SmartSyncCore
+
+/// When and how long to wait before asking again: exponential backoff with full jitter, capped, honouring
+/// the server's `Retry-After`.
+public struct RetryPolicy: Sendable {
+    /// Attempts after the first (`--retries`). 0 disables retrying.
+    public var retries: Int
+    /// The first backoff ceiling, in seconds; doubles each attempt.
+    public var baseDelay: Double
+    /// The largest backoff ceiling, in seconds.
+    public var maxDelay: Double
+    /// The longest `Retry-After` the policy will sleep through; longer ones fail the request instead.
+    public var maxRetryAfter: Double
+
+    public init(retries: Int = 4, baseDelay: Double = 0.5, maxDelay: Double = 30, maxRetryAfter: Double = 60) {
+        self.retries = retries
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// Never retries.
+    public static let none = RetryPolicy(retries: 0)
+
+    /// "Full jitter": a uniformly random delay in `0 ... min(maxDelay, baseDelay * 2^attempt)`.
+    public func backoff(attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
+        let ceiling = min(maxDelay, baseDelay * pow(2, Double(min(attempt, 30))))
+        return ceiling * random
+    }
+
+    /// Whether an HTTP status is worth asking again: 408, 429, 500, 502, 503, 504.
+    public static func isRetryable(status: Int) -> Bool {
+        [408, 429, 500, 502, 503, 504].contains(status)
+    }
+
+    /// Whether a transfer failure is worth asking again: broken or refused connections, timeouts and stalls
+    /// (code `.network`), never TLS, bad arguments or cancellation.
+    public static func isRetryable(_ error: SmartSyncError) -> Bool {
+        error.code == .network
+    }
+
+    /// The delay a `Retry-After` header asks for (delta-seconds or an HTTP-date), relative to `now`.
+    public static func retryAfter(_ value: String?, now: Date = Date()) -> Double? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value) { return max(0, seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+}
+
+/// What one attempt of a retried request is told.
+public struct RetryAttempt: Sendable {
+    /// 0 for the first attempt.
+    public var number: Int
+    /// The previous attempt's failure, if any (for logs and for resuming).
+    public var previousFailure: String?
+}
+
+extension TransferEngine {
+    /// Performs a request, asking again on retryable failures (see ``RetryPolicy``).
+    ///
+    /// `makeRequest` builds each attempt afresh, so a resumable download can ask for the bytes it still lacks
+    /// (`Range`) and give a fresh sink. Waits honour `Retry-After`; a failure that is not retryable, or the
+    /// last one, is returned (HTTP status) or thrown (transport error) as is. Waiting sleeps only this task:
+    /// transfers to other hosts go on.
+    ///
+    /// - Parameter onRetry: told before each wait, with the delay and the reason (for progress output).
+    public func perform(
+        retrying policy: RetryPolicy,
+        onRetry: @Sendable (_ delay: Double, _ reason: String) -> Void = { _, _ in },
+        _ makeRequest: (RetryAttempt) throws -> TransferRequest
+    ) async throws -> TransferResponse {
+        var attempt = RetryAttempt(number: 0, previousFailure: nil)
+        while true {
+            let request = try makeRequest(attempt)
+            let delay: Double
+            let reason: String
+            do {
+                let response = try await perform(request)
+                guard RetryPolicy.isRetryable(status: response.status), attempt.number < policy.retries else {
+                    return response
+                }
+                let asked = RetryPolicy.retryAfter(response.headers["retry-after"])
+                if let asked, asked > policy.maxRetryAfter { return response }
+                delay = asked ?? policy.backoff(attempt: attempt.number)
+                reason = "HTTP \(response.status) from \(request.url)"
+            } catch let error as SmartSyncError where RetryPolicy.isRetryable(error) && attempt.number < policy.retries {
+                delay = policy.backoff(attempt: attempt.number)
+                reason = error.message
+            }
+            onRetry(delay, reason)
+            try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            attempt = RetryAttempt(number: attempt.number + 1, previousFailure: reason)
+        }
+    }
+}

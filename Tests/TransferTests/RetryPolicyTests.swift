@@ -1,0 +1,112 @@
+import Foundation
+import SmartSyncCore
+import Testing
+import TestSupport
+import Transfer
+
+@Suite("RetryPolicy")
+struct RetryPolicyTests {
+    @Test func backoffIsFullJitterUnderADoublingCappedCeiling() {
+        let p = RetryPolicy(retries: 5, baseDelay: 0.5, maxDelay: 4)
+        #expect(p.backoff(attempt: 0, random: 1) == 0.5)
+        #expect(p.backoff(attempt: 1, random: 1) == 1)
+        #expect(p.backoff(attempt: 3, random: 1) == 4)
+        #expect(p.backoff(attempt: 10, random: 1) == 4)
+        #expect(p.backoff(attempt: 2, random: 0) == 0)
+        #expect(p.backoff(attempt: 2, random: 0.5) == 1)
+        for _ in 0..<100 { #expect((0...4).contains(p.backoff(attempt: 9))) }
+    }
+
+    @Test func retryAfterParsesSecondsAndHTTPDates() throws {
+        #expect(RetryPolicy.retryAfter("7") == 7)
+        #expect(RetryPolicy.retryAfter(" 0 ") == 0)
+        #expect(RetryPolicy.retryAfter(nil) == nil)
+        #expect(RetryPolicy.retryAfter("soon") == nil)
+        let now = try #require(ISO8601DateFormatter().date(from: "2015-10-21T07:28:00Z"))
+        #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now: now) == 30)
+        #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:27:00 GMT", now: now) == 0)
+    }
+
+    @Test func classification() {
+        #expect(RetryPolicy.isRetryable(status: 503))
+        #expect(RetryPolicy.isRetryable(status: 429))
+        #expect(!RetryPolicy.isRetryable(status: 404))
+        #expect(!RetryPolicy.isRetryable(status: 200))
+        #expect(RetryPolicy.isRetryable(SmartSyncError(.network, "reset")))
+        #expect(!RetryPolicy.isRetryable(SmartSyncError(.tls, "bad certificate")))
+        #expect(!RetryPolicy.isRetryable(SmartSyncError(.cancelled, "stop")))
+    }
+}
+
+@Suite("perform(retrying:) against the test server", .serialized)
+struct RetryingPerformTests {
+    private func server() throws -> (FakeGitHubFixture) {
+        try FakeGitHubFixture()
+    }
+
+    @Test func serverErrorOnceThenSuccess() async throws {
+        let f = try server()
+        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "times": 2, "action": {"status": 503}}]"#)
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let attempts = Locked([Int]())
+        let response = try await engine.perform(retrying: RetryPolicy(retries: 3, baseDelay: 0.01)) { attempt in
+            attempts.withLock { $0.append(attempt.number) }
+            return TransferRequest(url: f.rawFileURL)
+        }
+        #expect(response.status == 200)
+        #expect(String(decoding: response.body, as: UTF8.self) == "hello\n")
+        #expect(attempts.withLock { $0 } == [0, 1, 2])
+    }
+
+    @Test func retryAfterIsHonouredAndTooLongOnesReturned() async throws {
+        let f = try server()
+        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "times": 1, "action": {"status": 429, "retry_after": 1}}]"#)
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let started = Date()
+        let delays = Locked([Double]())
+        let response = try await engine.perform(
+            retrying: RetryPolicy(retries: 2, baseDelay: 0.01), onRetry: { d, _ in delays.withLock { $0.append(d) } }
+        ) { _ in TransferRequest(url: f.rawFileURL) }
+        #expect(response.status == 200)
+        #expect(delays.withLock { $0 } == [1])
+        #expect(Date().timeIntervalSince(started) >= 1)
+
+        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"status": 429, "retry_after": 3600}}]"#)
+        let refused = try await engine.perform(retrying: RetryPolicy(retries: 2, maxRetryAfter: 60)) { _ in
+            TransferRequest(url: f.rawFileURL)
+        }
+        #expect(refused.status == 429)
+    }
+
+    @Test func connectionFailuresAreRetriedThenThrown() async throws {
+        let port = try LoopbackHTTPServer.unusedPort()
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let count = Locked(0)
+        await #expect(throws: SmartSyncError.self) {
+            _ = try await engine.perform(retrying: RetryPolicy(retries: 2, baseDelay: 0.01)) { _ in
+                count.withLock { $0 += 1 }
+                return TransferRequest(url: "http://127.0.0.1:\(port)/x")
+            }
+        }
+        #expect(count.withLock { $0 } == 3)
+    }
+}
+
+/// A one-file repository behind the fake GitHub.
+struct FakeGitHubFixture {
+    let repo: GitFixture
+    let server: FakeGitHub
+    let commit: String
+
+    init() throws {
+        repo = try GitFixture()
+        try repo.write("hello.txt", "hello\n")
+        commit = try repo.commit("one")
+        server = try FakeGitHub(repos: ["acme/r": repo.path])
+    }
+
+    var rawFileURL: String { server.rawURL("acme/r", commit, "hello.txt") }
+}
