@@ -62,11 +62,21 @@ public final class GitHubSource: SyncSource {
     /// - Parameters:
     ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent).
     ///   - cache: validator cache for conditional requests.
-    public init(location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache) {
+    /// How failed requests are retried (`--retries`).
+    let retryPolicy: RetryPolicy
+    /// The longest wait for an exhausted rate limit to reset before giving up (`--max-wait`), in seconds.
+    let maxWait: Double
+
+    public init(
+        location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache,
+        retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60
+    ) {
         self.location = location
         self.engine = engine
         self.token = token
         self.cache = cache
+        self.retryPolicy = retryPolicy
+        self.maxWait = maxWait
     }
 
     /// The hosts that may receive the token: exactly the API and raw hosts.

@@ -7,13 +7,13 @@ import Transfer
 /// Which source to build, from command-line settings.
 public enum SourceConfiguration: Sendable {
     /// GitHub's REST API and raw host (or compatible servers).
-    case github(GitHubLocation, token: GitHubToken?, transfer: TransferConfiguration)
+    case github(GitHubLocation, token: GitHubToken?, transfer: TransferConfiguration, network: NetworkSettings)
     /// A local git repository.
     case local(path: String)
 
     /// Builds the GitHub case, restricting the token to the API and raw hosts.
     public static func github(
-        slug: String, apiURL: String, rawURL: String, token: GitHubToken?, jobs: Int, extraCAFile: String?
+        slug: String, apiURL: String, rawURL: String, token: GitHubToken?, network: NetworkSettings
     ) throws -> SourceConfiguration {
         let (owner, repo) = try GitHubLocation.parse(slug)
         for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL)] {
@@ -23,20 +23,23 @@ public enum SourceConfiguration: Sendable {
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
         var transfer = TransferConfiguration()
-        transfer.maxConcurrent = jobs
-        transfer.maxPerHost = jobs
-        transfer.extraCAFile = extraCAFile
+        transfer.maxConcurrent = network.jobs
+        transfer.maxPerHost = network.jobs
+        transfer.extraCAFile = network.extraCAFile
+        transfer.limitRate = network.limitRate
+        transfer.stallTimeout = network.stallTimeout
         transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
-        return .github(location, token: token, transfer: transfer)
+        return .github(location, token: token, transfer: transfer, network: network)
     }
 
     /// Opens the source. The caller must `close()` it.
     public func open(cacheDirectory: String?) async throws -> OpenedSource {
         switch self {
-        case .github(let location, let token, let transfer):
+        case .github(let location, let token, let transfer, let network):
             let engine = try TransferEngine(configuration: transfer)
             let source = GitHubSource(
-                location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory))
+                location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
+                retryPolicy: network.retryPolicy, maxWait: network.maxWait)
             return OpenedSource(source: source, engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)

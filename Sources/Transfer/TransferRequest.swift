@@ -135,6 +135,14 @@ public struct TransferConfiguration: Sendable {
     public var userAgent: String = "smart-sync/0.1"
     /// Offer HTTP/2 (ALPN over TLS; prior knowledge is never assumed for cleartext).
     public var http2: Bool = true
+    /// One byte budget per second shared by all transfers (`--limit-rate`); nil: unlimited. An active
+    /// transfer may use what idle ones leave.
+    public var limitRate: Int?
+    /// A transfer slower than ``stallSpeed`` bytes per second for this many seconds is cancelled with a
+    /// `.network` error (retryable), so a stalled connection is re-issued instead of hanging the run.
+    public var stallTimeout: Double = 30
+    /// See ``stallTimeout``.
+    public var stallSpeed: Int = 1
 
     public init() {}
 }

@@ -54,7 +54,7 @@ struct RunContext {
             configuration = try .github(
                 slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
                 token: GitHubToken.discover(),
-                jobs: source.jobs, extraCAFile: source.cacert)
+                network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
         }
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)

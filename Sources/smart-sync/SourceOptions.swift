@@ -44,6 +44,9 @@ struct SourceOptions: ParsableArguments {
             valueName: "dir"))
     var stateDir: String?
 
+    @OptionGroup(title: "Slow and unreliable links")
+    var network: NetworkOptions
+
     func validate() throws {
         if source == nil && repository == nil {
             throw ValidationError("Name a GitHub repository as OWNER/REPO, or a local repository with --source PATH.")

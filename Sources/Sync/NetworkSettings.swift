@@ -1,0 +1,41 @@
+import Foundation
+import Transfer
+
+/// Network behaviour chosen on the command line, shared by every remote source.
+public struct NetworkSettings: Sendable {
+    /// Most transfers in flight, overall and per host (`--jobs`).
+    public var jobs: Int = 16
+    /// Extra trusted CA certificates (`--cacert`).
+    public var extraCAFile: String?
+    /// Retries after a failed request (`--retries`).
+    public var retries: Int = 4
+    /// Global download budget in bytes per second (`--limit-rate`); nil: unlimited.
+    public var limitRate: Int?
+    /// Seconds below 1 byte/s before a transfer counts as stalled and is re-issued (`--stall-timeout`).
+    public var stallTimeout: Double = 30
+    /// Longest wait for a rate-limit reset before falling back or failing (`--max-wait`), in seconds.
+    public var maxWait: Double = 60
+    /// Skip the API and fetch with a shallow git clone (`--force-full`).
+    public var forceFull: Bool = false
+    /// Where `{owner}/{repo}.git` is cloned from for the fallback (`--git-url`).
+    public var gitURL: String = "https://github.com"
+
+    public init() {}
+
+    /// The retry policy these settings ask for.
+    public var retryPolicy: RetryPolicy { RetryPolicy(retries: retries, maxRetryAfter: maxWait) }
+
+    /// Parses `--limit-rate` values: a byte count with an optional `K`, `M` or `G` suffix (powers of 1024),
+    /// e.g. `500K`, `2M`. Returns nil for anything else or for zero.
+    public static func parseRate(_ text: String) -> Int? {
+        var digits = text.trimmingCharacters(in: .whitespaces)
+        var multiplier = 1
+        if let last = digits.last?.uppercased(), let m = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30][last] {
+            multiplier = m
+            digits.removeLast()
+        }
+        guard let value = Double(digits), value > 0, value.isFinite else { return nil }
+        let bytes = value * Double(multiplier)
+        return bytes >= 1 && bytes < Double(Int.max) ? Int(bytes) : nil
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Sync
+
+/// Options for slow and unreliable links.
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .long, help: "Retries after a failed request (connection errors, timeouts, 5xx, 429), with backoff.")
+    var retries: Int = 4
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "One download budget for all transfers together, in bytes per second (500K, 2M, 1G).", valueName: "rate"))
+    var limitRate: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Seconds a transfer may stay below 1 byte/s before it is re-issued.", valueName: "seconds"))
+    var stallTimeout: Double = 30
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Longest wait for GitHub's rate limit to reset before falling back to a clone (or failing).",
+            valueName: "seconds"))
+    var maxWait: Double = 60
+
+    @Flag(name: .long, help: "Skip the API: fetch with a shallow git clone from --git-url, then apply as usual.")
+    var forceFull = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Where {owner}/{repo}.git is cloned from for the fallback.", valueName: "url"))
+    var gitURL: String = "https://github.com"
+
+    func validate() throws {
+        if retries < 0 || retries > 100 { throw ValidationError("--retries must be between 0 and 100 (got \(retries)).") }
+        if let limitRate, NetworkSettings.parseRate(limitRate) == nil {
+            throw ValidationError("--limit-rate '\(limitRate)' is not a rate; write bytes per second, e.g. 500K or 2M.")
+        }
+        if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive (got \(stallTimeout)).") }
+        if !(maxWait >= 0) { throw ValidationError("--max-wait must be zero or more (got \(maxWait)).") }
+    }
+
+    /// The settings for the library, given `--jobs` and `--cacert` from the source options.
+    func settings(jobs: Int, extraCAFile: String?) -> NetworkSettings {
+        var s = NetworkSettings()
+        s.jobs = jobs
+        s.extraCAFile = extraCAFile
+        s.retries = retries
+        s.limitRate = limitRate.flatMap(NetworkSettings.parseRate)
+        s.stallTimeout = stallTimeout
+        s.maxWait = maxWait
+        s.forceFull = forceFull
+        s.gitURL = gitURL
+        return s
+    }
+}
