@@ -26,22 +26,40 @@ public enum FileSystem {
 
     /// Reads a whole file.
     public static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
-        return out
+        guard let (bytes, _) = try readFileIfPresent(path) else {
+            throw SmartSyncError.io("open", path: path, errno: ENOENT)
+        }
+        return bytes
     }
 
-    /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let tmp = path + ".tmp-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp) }
+    /// Reads a whole file, or nil when it does not exist; also its modification time (ns since the epoch).
+    public static func readFileIfPresent(_ path: String) throws -> (bytes: [UInt8], mtimeNs: Int64)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SmartSyncError.io("open", path: path)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(st.st_size))
+        try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
+        return (out, Timestamps.mtimeNs(st))
+    }
+
+    /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the
+    /// directory. Returns the new file's modification time (ns since the epoch).
+    @discardableResult
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws -> Int64 {
+        let tmp = path + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp, hint: "Check that the directory is writable") }
+        var st = stat()
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
+            guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: tmp) }
             close(fd)
         } catch {
             close(fd)
@@ -53,7 +71,10 @@ public enum FileSystem {
             unlink(tmp)
             throw SmartSyncError.io("rename", path: path, errno: err)
         }
-        if let slash = path.lastIndex(of: "/") { syncDirectory(String(path[..<slash])) }
+        if let slash = path.lastIndex(of: "/") {
+            syncDirectory(slash == path.startIndex ? "/" : String(path[..<slash]))
+        }
+        return Timestamps.mtimeNs(st)
     }
 
     /// Writes the whole buffer, retrying short writes and `EINTR`.
@@ -94,5 +115,26 @@ public enum FileSystem {
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
+    }
+}
+
+/// Conversions of `stat` times to nanoseconds since the epoch.
+public enum Timestamps {
+    @inline(__always)
+    public static func mtimeNs(_ st: stat) -> Int64 {
+        #if canImport(Darwin)
+            return Int64(st.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(st.st_mtimespec.tv_nsec)
+        #else
+            return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        #endif
+    }
+
+    @inline(__always)
+    public static func ctimeNs(_ st: stat) -> Int64 {
+        #if canImport(Darwin)
+            return Int64(st.st_ctimespec.tv_sec) * 1_000_000_000 + Int64(st.st_ctimespec.tv_nsec)
+        #else
+            return Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+        #endif
     }
 }

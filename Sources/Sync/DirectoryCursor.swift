@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import ObjectStore
 import SmartSyncCore
 
 /// Descends a target one component at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`, so a symlink planted in
@@ -23,7 +24,7 @@ final class DirectoryCursor {
     /// Opens (creating it and its parents when missing) the target directory.
     init(target: String) throws {
         self.target = target
-        try FileIO.makeDirectories(target)
+        try FileSystem.makeDirectories(target)
         let fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: target) }
         rootFD = fd

@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import ObjectStore
 import SmartSyncCore
 
 /// How a file was put in place.
@@ -71,7 +72,7 @@ enum Materializer {
                     throw SmartSyncError.io("read", path: source)
                 }
                 if n == 0 { break }
-                try FileIO.writeAll(fd: dst, UnsafeRawBufferPointer(start: buffer, count: n), path: display)
+                try FileSystem.writeAll(fd: dst, UnsafeRawBufferPointer(start: buffer, count: n), path: display)
             }
         }
         guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }

@@ -1,4 +1,5 @@
 import GitObjects
+import ObjectStore
 import SmartSyncCore
 
 /// A per-target cache of file ids keyed by `stat` data, like git's index, so an unchanged file is not re-hashed.
@@ -91,13 +92,15 @@ public struct StatCache: Sendable, Hashable {
 
     /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache).
     public static func load(from path: String, trustCtime: Bool = true) throws -> StatCache {
-        guard let (bytes, mtime) = try FileIO.readIfPresent(path) else { return StatCache(trustCtime: trustCtime) }
+        guard let (bytes, mtime) = try FileSystem.readFileIfPresent(path) else {
+            return StatCache(trustCtime: trustCtime)
+        }
         return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime)
             ?? StatCache(trustCtime: trustCtime)
     }
 
     /// Writes the cache atomically (temp file, fsync, rename) and sets ``timestampNs`` to the file's mtime.
     public mutating func save(to path: String) throws {
-        timestampNs = try FileIO.writeAtomically(encoded(), to: path)
+        timestampNs = try FileSystem.writeFileAtomically(path, encoded())
     }
 }

@@ -6,6 +6,7 @@
     import Darwin
 #endif
 import GitObjects
+import ObjectStore
 import SmartSyncCore
 
 /// The state directory: per-target state, stat caches and locks, plus small auxiliary slots.
@@ -25,8 +26,8 @@ public struct StateStore: Sendable {
     /// Opens (creating when missing) the state directory.
     public init(root: String) throws {
         self.root = root
-        try FileIO.makeDirectories(root + "/targets")
-        try FileIO.makeDirectories(root + "/aux")
+        try FileSystem.makeDirectories(root + "/targets")
+        try FileSystem.makeDirectories(root + "/aux")
     }
 
     /// The absolute, normalized form of `target` ("." and ".." resolved lexically, no trailing slash).
@@ -64,7 +65,7 @@ public struct StateStore: Sendable {
 
     /// The last state saved for `target`, or nil when there is none (or it is damaged).
     public func load(target: String) throws -> TargetState? {
-        guard let (bytes, _) = try FileIO.readIfPresent(directory(for: target) + "/state") else { return nil }
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/state") else { return nil }
         return TargetState(encoded: bytes)
     }
 
@@ -73,8 +74,8 @@ public struct StateStore: Sendable {
         var state = state
         state.target = Self.normalize(state.target)
         let dir = directory(for: state.target)
-        try FileIO.makeDirectories(dir)
-        try FileIO.writeAtomically(state.encoded(), to: dir + "/state")
+        try FileSystem.makeDirectories(dir)
+        try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
     }
 
     /// Loads `target`'s stat cache (empty when missing or damaged).
@@ -84,27 +85,27 @@ public struct StateStore: Sendable {
 
     /// Saves `target`'s stat cache atomically (updating its timestamp).
     public func saveStatCache(_ cache: inout StatCache, target: String) throws {
-        try FileIO.makeDirectories(directory(for: target))
+        try FileSystem.makeDirectories(directory(for: target))
         try cache.save(to: statCachePath(for: target))
     }
 
     /// Takes `target`'s lock without waiting; throws `.locked` when another run holds it.
     public func lock(target: String) throws -> TargetLock {
         let dir = directory(for: target)
-        try FileIO.makeDirectories(dir)
+        try FileSystem.makeDirectories(dir)
         return try TargetLock.acquire(path: dir + "/lock", target: Self.normalize(target))
     }
 
     /// An auxiliary blob shared by all targets (e.g. `"source-cache"`), or nil when never saved.
     public func loadAuxiliary(name: String) throws -> [UInt8]? {
         try Self.checkName(name)
-        return try FileIO.readIfPresent(root + "/aux/" + name)?.bytes
+        return try FileSystem.readFileIfPresent(root + "/aux/" + name)?.bytes
     }
 
     /// Saves an auxiliary blob atomically.
     public func saveAuxiliary(name: String, bytes: [UInt8]) throws {
         try Self.checkName(name)
-        try FileIO.writeAtomically(bytes, to: root + "/aux/" + name)
+        try FileSystem.writeFileAtomically(root + "/aux/" + name, bytes)
     }
 
     private static func checkName(_ name: String) throws {

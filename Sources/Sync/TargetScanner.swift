@@ -6,6 +6,7 @@
     import Darwin
 #endif
 import GitObjects
+import ObjectStore
 import SmartSyncCore
 
 /// Walks a target directory and identifies every file by its git blob id.
