@@ -109,6 +109,14 @@ public enum FileSystem {
         }
     }
 
+    /// A symlink's target, as bytes (a symlink blob's content).
+    public static func readLink(_ path: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count)
+        guard n >= 0 else { throw SmartSyncError.io("readlink", path: path) }
+        return Array(buffer[0..<n])
+    }
+
     /// fsyncs a directory so a rename or link in it is durable. Best effort.
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -50,10 +50,13 @@ public final class ObjectStore: Sendable {
     }
 
     /// A `0555` twin of the object, created on demand, for linking mode-`100755` entries.
+    ///
+    /// A twin whose mode was changed (a `chmod` through a target's hardlink changes it here too) is replaced.
     public func executablePath(for id: ObjectID) throws -> String {
         let source = path(for: id)
         let twin = source + ".x"
-        if access(twin, F_OK) == 0 { return twin }
+        var st = stat()
+        if lstat(twin, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && (st.st_mode & 0o7777) == 0o555 { return twin }
         guard contains(id) else {
             throw SmartSyncError(
                 .notFound, "object \(id) is not in the store at \(root); run the sync again to fetch it")

@@ -91,11 +91,15 @@ enum Materializer {
     }
 
     /// Renames `tmp` over `name` in `dirFD`; removes `tmp` on failure.
+    ///
+    /// When `tmp` and `name` are already links to the same inode, rename(2) succeeds and does nothing, leaving
+    /// `tmp` behind: it is unlinked afterwards (its name is unique, so normally that finds nothing).
     static func commit(dirFD: Int32, tmp: String, name: String, display: String) throws {
         if renameat(dirFD, tmp, dirFD, name) != 0 {
             let err = errno
             unlinkat(dirFD, tmp, 0)
             throw SmartSyncError.io("rename", path: display, errno: err)
         }
+        unlinkat(dirFD, tmp, 0)
     }
 }

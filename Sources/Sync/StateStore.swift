@@ -89,6 +89,12 @@ public struct StateStore: Sendable {
         try cache.save(to: statCachePath(for: target))
     }
 
+    /// Drops the stat cache of `target`, so the next scan re-hashes every file.
+    public func resetStatCache(target: String) throws {
+        let path = statCachePath(for: target)
+        if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+    }
+
     /// Takes `target`'s lock without waiting; throws `.locked` when another run holds it.
     public func lock(target: String) throws -> TargetLock {
         let dir = directory(for: target)

@@ -219,7 +219,7 @@ public struct SyncRunner: Sendable {
             case .regular, .executable:
                 try store.insertFile(atPath: path, expecting: localID)
             case .symlink:
-                let bytes = try Self.readLink(path)
+                let bytes = try FileSystem.readLink(path)
                 try store.insert(bytes, expecting: localID)
             default:
                 continue
@@ -230,13 +230,6 @@ public struct SyncRunner: Sendable {
                     "'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it"))
         }
         return kept
-    }
-
-    private static func readLink(_ path: String) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count)
-        guard n >= 0 else { throw SmartSyncError.io("readlink", path: path) }
-        return Array(buffer[0..<n])
     }
 
     static func summarize(_ plan: Plan, missing: [NeededBlob]) -> PlanSummary {

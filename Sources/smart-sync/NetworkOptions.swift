@@ -33,7 +33,9 @@ struct NetworkOptions: ParsableArguments {
     var gitURL: String = "https://github.com"
 
     func validate() throws {
-        if retries < 0 || retries > 100 { throw ValidationError("--retries must be between 0 and 100 (got \(retries)).") }
+        if retries < 0 || retries > 100 {
+            throw ValidationError("--retries must be between 0 and 100 (got \(retries)).")
+        }
         if let limitRate, NetworkSettings.parseRate(limitRate) == nil {
             throw ValidationError("--limit-rate '\(limitRate)' is not a rate; write bytes per second, e.g. 500K or 2M.")
         }

@@ -20,6 +20,7 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync sync MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor
               smart-sync plan MasterofNull/Hyper-NixOS --ref feature-x --target /etc/hypervisor
               smart-sync warm MasterofNull/Hyper-NixOS --ref main --ref v2.1.0
+              smart-sync verify --target /etc/hypervisor                     # re-hash against the last sync
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
 
             TOKENS: GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token or `gh auth token`; sent only to the \
@@ -28,7 +29,7 @@ struct SmartSync: AsyncParsableCommand {
             \(ExitCodes.help)
             """,
         version: "0.1.0",
-        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self]
+        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self]
     )
 }
 
@@ -44,6 +45,10 @@ struct RunContext {
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = output.verbose ? .debug : .warning
             return handler
+        }
+        guard source.hasSource else {
+            throw SmartSyncError(
+                .invalidArgument, "name a GitHub repository as OWNER/REPO, or a local repository with --source PATH")
         }
         let storeDir = source.store ?? DefaultPaths.store
         let stateDir = source.stateDir ?? DefaultPaths.state

@@ -47,10 +47,10 @@ struct SourceOptions: ParsableArguments {
     @OptionGroup(title: "Slow and unreliable links")
     var network: NetworkOptions
 
+    /// True when a repository or `--source` was given (`verify` without `--repair` needs neither).
+    var hasSource: Bool { source != nil || repository != nil }
+
     func validate() throws {
-        if source == nil && repository == nil {
-            throw ValidationError("Name a GitHub repository as OWNER/REPO, or a local repository with --source PATH.")
-        }
         if source != nil && repository != nil {
             throw ValidationError("Give either OWNER/REPO or --source PATH, not both.")
         }

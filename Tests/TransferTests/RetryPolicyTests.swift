@@ -61,7 +61,8 @@ struct RetryingPerformTests {
 
     @Test func retryAfterIsHonouredAndTooLongOnesReturned() async throws {
         let f = try server()
-        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "times": 1, "action": {"status": 429, "retry_after": 1}}]"#)
+        try f.server.setFaults(
+            #"[{"match": {"listener": "raw"}, "times": 1, "action": {"status": 429, "retry_after": 1}}]"#)
         let engine = try TransferEngine(configuration: TransferConfiguration())
         defer { engine.shutdown() }
         let started = Date()
