@@ -62,18 +62,7 @@ enum Materializer {
             if ioctl(dst, UInt(0x4004_9409), src) == 0 { method = .reflink }
         #endif
         if method == .copy {
-            let bufferSize = 256 * 1024
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let n = read(src, buffer, bufferSize)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SmartSyncError.io("read", path: source)
-                }
-                if n == 0 { break }
-                try FileSystem.writeAll(fd: dst, UnsafeRawBufferPointer(start: buffer, count: n), path: display)
-            }
+            try readChunks(fd: src, path: source) { try FileSystem.writeAll(fd: dst, $0, path: display) }
         }
         guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }
         ok = true
