@@ -13,6 +13,7 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
     public static let emptyTree = ObjectID(hex: "4b825dc642cb6eb9a060e54bf8d69288fbee4904")!
 
     /// Creates an id from exactly 20 raw bytes.
+    @inlinable
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count == 20 else { return nil }
         var words: [UInt32] = []
