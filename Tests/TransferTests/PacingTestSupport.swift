@@ -3,7 +3,7 @@ import Transfer
 
 /// Deterministic incompressible-looking bytes (xorshift64*), fast enough for megabytes in a debug build.
 func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed | 1
+    var state = (seed &* 0x9E37_79B9_7F4A_7C15) | 1
     var bytes = [UInt8](repeating: 0, count: count)
     var index = 0
     while index < count {
