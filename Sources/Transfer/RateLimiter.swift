@@ -47,11 +47,17 @@ final class RateLimiter {
         return true
     }
 
-    /// Adds the tokens earned since the last refill, up to ``burst``.
+    /// The most tokens the bucket holds while transfers wait for it: half a second of budget. When the engine
+    /// thread itself was late (a loaded machine did not run it for a while), waiting transfers catch up on the
+    /// budget they were owed instead of losing it; an idle engine still saves no more than ``burst``. Either way no
+    /// more than `rate × time` plus the initial burst is ever admitted.
+    var catchUp: Double { max(burst, bytesPerSecond / 2) }
+
+    /// Adds the tokens earned since the last refill, up to ``burst`` (``catchUp`` while transfers wait).
     func refill(now: Double) {
         let elapsed = max(0, now - lastRefill)
         lastRefill = now
-        tokens = min(burst, tokens + elapsed * bytesPerSecond)
+        tokens = min(paused.isEmpty ? burst : catchUp, tokens + elapsed * bytesPerSecond)
     }
 
     /// Milliseconds until the bucket has tokens again, for the loop's poll timeout (5–20 ms while paused).
