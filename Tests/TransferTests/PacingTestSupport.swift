@@ -31,10 +31,28 @@ final class ProgressSink: TransferSink, @unchecked Sendable {
     func begin(status: Int, headers: HTTPHeaders) -> Bool { true }
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        let now = ProcessInfo.processInfo.systemUptime
         lock.lock()
         defer { lock.unlock() }
         storage.append(contentsOf: chunk)
+        history.append((now, storage.count))
         return true
+    }
+
+    /// (uptime, bytes so far) after each write, taken on the engine thread: timings measured from it do not
+    /// depend on when the awaiting test task gets a thread again (blocking tests running in parallel can starve
+    /// the cooperative pool for seconds).
+    private var history: [(time: Double, bytes: Int)] = []
+
+    var timeline: [(time: Double, bytes: Int)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return history
+    }
+
+    /// Bytes received by `time` (uptime seconds).
+    func bytes(at time: Double) -> Int {
+        timeline.last { $0.time <= time }?.bytes ?? 0
     }
 
     var count: Int {
