@@ -39,6 +39,13 @@ static inline CURLcode ss_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { 
 
 static inline CURLMcode ss_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 
+/// Resumes a transfer paused by its write callback (CURL_WRITEFUNC_PAUSE). curl may call the write callback with
+/// the chunk it kept before this returns. Only from the thread driving the multi handle.
+static inline CURLcode ss_easy_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }
+
+/// What a write callback returns to pause its transfer: curl keeps the chunk and delivers it again after unpausing.
+static inline size_t ss_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+
 /// The message's CURLcode, for CURLMSG_DONE messages (a union member Swift cannot name directly).
 static inline CURLcode ss_msg_result(CURLMsg *msg) { return msg->data.result; }
 

@@ -24,6 +24,9 @@ enum AbortReason: Sendable, Equatable {
     case taskCancelled
     /// ``TransferEngine/shutdown()`` ran.
     case shutdown
+    /// Fewer than `speed` bytes per second arrived for `seconds` seconds (not counting time paused by
+    /// `--limit-rate`); `received` bytes had arrived in all.
+    case stalled(speed: Int, seconds: Double, received: Int)
 }
 
 extension SmartSyncError {
@@ -103,6 +106,14 @@ extension SmartSyncError {
         case .shutdown:
             return SmartSyncError(
                 .cancelled, "the transfer of \(url) was cancelled because the transfer engine shut down.",
+                cause: cause)
+        case .stalled(let speed, let seconds, let received):
+            let window = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+            return SmartSyncError(
+                .network,
+                "the transfer of \(url) stalled: less than \(speed) byte\(speed == 1 ? "" : "s")/s for \(window) s "
+                    + "(\(received) bytes received). The server or network stopped sending (a retry may help); "
+                    + "if the link is just slow, raise --stall-timeout.",
                 cause: cause)
         }
     }

@@ -10,7 +10,7 @@ let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_SSL | CURL_GLOBA
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
 /// `stats`, `loopThread`, `exited`) is read and written only while holding `condition`; the multi handle itself
-/// and the loop-only state (`waiting`, `active`, `perHost`) are touched only by the engine thread in ``run()``.
+/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`) are touched only by the engine thread in ``run()``.
 final class CurlMultiLoop: @unchecked Sendable {
     /// Where a transfer is, as seen by callers (guarded by `condition`).
     private enum Phase {
@@ -26,6 +26,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let settings: EasySettings
     private let maxConcurrent: Int
     private let maxPerHost: Int
+    let pacing: Pacing
 
     // Guarded by `condition`.
     private var multi: UnsafeMutableRawPointer?
@@ -38,16 +39,19 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var loopThread: pthread_t?
     private var stats = TransferStatistics()
 
-    // Engine thread only.
+    // Engine thread only (also used by the pacing extension, CurlMultiLoop+Pacing.swift).
     private var waiting: [EasyTransfer] = []
-    private var active: [UInt64: EasyTransfer] = [:]
+    var active: [UInt64: EasyTransfer] = [:]
     private var perHost: [String: Int] = [:]
+    var limiter: RateLimiter?
+    var lastStallCheck = 0.0
 
-    init(multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, maxPerHost: Int) {
+    init(multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, maxPerHost: Int, pacing: Pacing) {
         self.multi = multi
         self.settings = settings
         self.maxConcurrent = maxConcurrent
         self.maxPerHost = maxPerHost
+        self.pacing = pacing
     }
 
     /// Starts the engine thread. It keeps `self` alive until it exits.
@@ -130,6 +134,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         loopThread = pthread_self()
         let multi = self.multi!
         condition.unlock()
+        limiter = pacing.limitRate.map { RateLimiter(bytesPerSecond: $0, now: monotonicSeconds()) }
         while true {
             condition.lock()
             let arrived = inbox
@@ -142,15 +147,20 @@ final class CurlMultiLoop: @unchecked Sendable {
             if stop { break }
             for id in cancels { cancelTransfer(id, multi) }
             startWaiting(multi)
+            resumePaused(multi)
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
-            if drainMessages(multi) {
+            let finished = drainMessages(multi)
+            checkStalls(multi)
+            if finished {
                 startWaiting(multi)
                 continue  // new handles want a curl_multi_perform before we sleep
             }
-            // Wakes on socket activity, curl's own timers, curl_multi_wakeup, or after 1 s (so a shutdown flag
-            // set from a deinit, which makes no curl call, is still noticed).
-            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Wakes on socket activity, curl's own timers, curl_multi_wakeup, or after the timeout: 1 s at most (so
+            // a shutdown flag set from a deinit, which makes no curl call, is still noticed), a few milliseconds
+            // while transfers wait for the rate limiter (no socket event would wake us for them), and often enough
+            // to notice stalls on time.
+            _ = curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
         }
         for transfer in Array(active.values) {
             transfer.abort = .shutdown
@@ -203,6 +213,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             active[transfer.id] = transfer
             perHost[transfer.hostKey, default: 0] += 1
+            transfer.limiter = limiter
+            transfer.startedAt = monotonicSeconds()
+            if pacing.detectsStalls {
+                transfer.stallWatch = StallWatch(window: pacing.stallTimeout, speed: pacing.stallSpeed)
+            }
         }
     }
 
@@ -249,8 +264,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     /// Takes an active transfer off the multi handle, frees its curl state and drops curl's retain.
-    private func retire(_ transfer: EasyTransfer, _ multi: UnsafeMutableRawPointer) {
+    func retire(_ transfer: EasyTransfer, _ multi: UnsafeMutableRawPointer) {
         guard active.removeValue(forKey: transfer.id) != nil else { return }
+        if transfer.pausedByLimiter { limiter?.remove(transfer) }
+        transfer.pausedByLimiter = false
+        transfer.limiter = nil
         if let easy = transfer.easy { _ = curl_multi_remove_handle(multi, easy) }
         transfer.cleanupHandle()
         let host = transfer.hostKey
@@ -260,7 +278,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     /// Records statistics and resumes the caller.
-    private func finish(_ transfer: EasyTransfer, _ result: Result<TransferResponse, any Error>) {
+    func finish(_ transfer: EasyTransfer, _ result: Result<TransferResponse, any Error>) {
         condition.lock()
         phases[transfer.id] = nil
         if case .success(let response) = result {

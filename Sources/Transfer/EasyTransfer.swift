@@ -39,6 +39,23 @@ final class EasyTransfer {
     var bytesReceived = 0
     var abort: AbortReason?
 
+    // Pacing (engine thread): the shared rate limiter and stall detection.
+    /// The engine's `--limit-rate` bucket, when there is one.
+    var limiter: RateLimiter?
+    /// Paused by the write callback because the bucket was empty; queued in ``limiter``.
+    var pausedByLimiter = false
+    /// Size of the chunk curl keeps for us while paused (for the limiter's planning).
+    var refusedChunk = 0
+    /// Unpaused, but curl has not yet delivered the chunk it kept.
+    var awaitingRedelivery = false
+    /// When the transfer joined the multi handle, and time spent paused by the limiter (monotonic seconds).
+    var startedAt = 0.0
+    var pausedSince = 0.0
+    var pausedTotal = 0.0
+    /// Header and body bytes received on this hop, for stall detection.
+    var progressBytes = 0
+    var stallWatch: StallWatch?
+
     init(id: UInt64, hop: HopRequest) {
         self.id = id
         self.hop = hop
@@ -51,6 +68,28 @@ final class EasyTransfer {
     }
 
     var errorText: String { String(cString: errorBuffer) }
+
+    /// Seconds on the multi handle not spent paused by the limiter: the clock stall detection runs on.
+    func unpausedElapsed(now: Double) -> Double {
+        now - startedAt - pausedTotal - (pausedByLimiter ? now - pausedSince : 0)
+    }
+
+    /// The write callback refused a chunk of `count` bytes for want of tokens; curl keeps it until unpaused.
+    func pauseForLimiter(chunk count: Int) {
+        pausedByLimiter = true
+        pausedSince = monotonicSeconds()
+        refusedChunk = count
+        awaitingRedelivery = true
+        limiter?.enqueue(self)
+    }
+
+    /// Marks the transfer unpaused, just before `curl_easy_pause` (which may call the write callback, and so pause
+    /// it again, before it returns).
+    func resumeFromLimiter(now: Double) {
+        guard pausedByLimiter else { return }
+        pausedByLimiter = false
+        pausedTotal += max(0, now - pausedSince)
+    }
 
     /// The host key used for the per-host cap.
     var hostKey: String { hop.url.hostKey }
@@ -66,6 +105,7 @@ final class EasyTransfer {
 
     /// One header line from curl (status lines, header fields, the blank line ending a block, trailers).
     func receiveHeader(_ raw: UnsafeRawBufferPointer) -> Bool {
+        progressBytes += raw.count
         var line = Substring(String(decoding: raw, as: UTF8.self))
         while let last = line.last, last.isNewline { line.removeLast() }  // "\r\n" is one Character
         if line.hasPrefix("HTTP/") {
@@ -100,6 +140,7 @@ final class EasyTransfer {
     /// One body chunk from curl. Returns false to abort (curl then fails with `CURLE_WRITE_ERROR`).
     func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Bool {
         bytesReceived += chunk.count
+        progressBytes += chunk.count
         guard (200..<300).contains(status) else {
             let room = EasyTransfer.errorBodyLimit - body.count
             if room > 0 { body.append(contentsOf: chunk.prefix(room)) }
@@ -153,10 +194,21 @@ let easyHeaderCallback: ss_curl_data_callback = { buffer, size, count, userdata 
 }
 
 /// `CURLOPT_WRITEFUNCTION`: hands curl's own buffer to the sink, no copy per chunk.
+///
+/// With `--limit-rate`, a chunk the shared bucket cannot pay for pauses the transfer (`CURL_WRITEFUNC_PAUSE`):
+/// curl keeps the chunk and delivers it again after the engine loop unpauses the transfer. Nothing of a refused
+/// chunk is counted or written.
 let easyWriteCallback: ss_curl_data_callback = { buffer, size, count, userdata in
     let length = size * count
     guard let userdata else { return length }
     let transfer = Unmanaged<EasyTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    if length > 0, let limiter = transfer.limiter {
+        guard limiter.admit(length) else {
+            transfer.pauseForLimiter(chunk: length)
+            return ss_writefunc_pause()
+        }
+        transfer.awaitingRedelivery = false
+    }
     let chunk = UnsafeRawBufferPointer(start: buffer, count: buffer == nil ? 0 : length)
     return transfer.receiveBody(chunk) ? length : 0
 }

@@ -11,6 +11,11 @@ import SmartSyncCore
 /// hop: it is sent only to hosts in ``TransferConfiguration/credentialHosts`` and never after an https→http
 /// downgrade.
 ///
+/// With ``TransferConfiguration/limitRate``, one token bucket paces all transfers together: a transfer that finds
+/// it empty is paused (`CURL_WRITEFUNC_PAUSE`) and unpaused in turn as the budget refills. A transfer that makes
+/// less than ``TransferConfiguration/stallSpeed`` bytes/s of progress for ``TransferConfiguration/stallTimeout``
+/// seconds (time paused by the limiter not counted) fails with a retryable `.network` error.
+///
 /// Call ``shutdown()`` when done: it fails queued and running transfers with `.cancelled`.
 public final class TransferEngine: Sendable {
     /// Redirect hops followed before giving up.
@@ -38,6 +43,16 @@ public final class TransferEngine: Sendable {
             throw SmartSyncError(
                 .invalidArgument, "the connect timeout must be positive (got \(configuration.connectTimeout)).")
         }
+        if let limitRate = configuration.limitRate, limitRate < 1 {
+            throw SmartSyncError(
+                .invalidArgument, "--limit-rate must be at least 1 byte per second (got \(limitRate)).")
+        }
+        guard configuration.stallTimeout > 0, configuration.stallSpeed >= 0 else {
+            throw SmartSyncError(
+                .invalidArgument,
+                "--stall-timeout must be positive (got \(configuration.stallTimeout)) and the stall speed at least 0 "
+                    + "(got \(configuration.stallSpeed)).")
+        }
         guard curlGlobalInit == CURLE_OK else {
             throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
         }
@@ -59,7 +74,10 @@ public final class TransferEngine: Sendable {
         self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
         self.loop = CurlMultiLoop(
             multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
-            maxPerHost: configuration.maxPerHost)
+            maxPerHost: configuration.maxPerHost,
+            pacing: Pacing(
+                limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
+                stallSpeed: configuration.stallSpeed))
         loop.start()
     }
 
