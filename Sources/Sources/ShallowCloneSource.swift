@@ -224,10 +224,10 @@ public final class ShallowCloneSource: SyncSource {
             return SmartSyncError(
                 .http, "the git host answered with a server error for \(url) (git said: \(said)); try again later")
         }
-        if lower.contains("redirect") {
+        if lower.contains("redirect") || lower.contains("returned error: 30") {
             return SmartSyncError(
                 .http,
-                "\(url) redirected, which the fallback does not follow while a token is set (git said: \(said)); pass the final location with --git-url"
+                "\(url) redirected elsewhere, which the fallback does not follow while a token is set, so the token stays with the git host (git said: \(said)); pass the final location with --git-url"
             )
         }
         if lower.contains("could not resolve host") || lower.contains("failed to connect")

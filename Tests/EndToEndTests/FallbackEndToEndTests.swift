@@ -113,7 +113,8 @@ struct FallbackEndToEndTests {
         let redirect = "\(elsewhere.gitURL)/acme/hyper.git/info/refs?service=git-upload-pack"
         try s.server.setFaults(#"[{"match": {"listener": "git"}, "action": {"redirect_to": "\#(redirect)"}}]"#)
         let r = try s.runViaFallback("sync", ["--force-full", "--verbose"], token: token)
-        #expect(r.status != 0, "a redirected fallback succeeded: \(r.stderrString)")
+        #expect(r.status == 5, "a redirected fallback succeeded: \(r.stderrString)")
+        #expect(r.stderrString.contains("redirected elsewhere"), "\(r.stderrString)")
         #expect(!r.stderrString.contains(token))
         #expect(try elsewhere.requests().allSatisfy { !$0.hadAuthorization })
         #expect(try s.gitRequests().contains { $0.status == 302 && $0.hadAuthorization })
