@@ -87,7 +87,8 @@ public final class FallbackSource: SyncSource {
     private var active: (any SyncSource)? { fallbackReason == nil ? primary : nil }
 
     private func attempt<T: Sendable>(
-        _ what: String, _ viaPrimary: (any SyncSource) async throws -> T, else viaClone: (ShallowCloneSource) async throws -> T
+        _ what: String, _ viaPrimary: (any SyncSource) async throws -> T,
+        else viaClone: (ShallowCloneSource) async throws -> T
     ) async throws -> T {
         if let primary = active {
             do {

@@ -33,6 +33,23 @@ struct FallbackEndToEndTests {
         try s.expectTargetEqualsArchive(a)
     }
 
+    @Test func treeFailingAfterResolveFetchesTheResolvedCommitBySHA() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 502}}]"#)
+        let r = try s.runViaFallback("sync", ["--json"])
+        try #require(r.status == 0, "sync failed: \(r.stderrString)\n\(r.stdoutString)")
+        try s.expectTargetEqualsArchive(a)
+        let summary = try Scenario.summary(r)
+        #expect(summary["transport"] as? String == "clone")
+        #expect((summary["fallbackReason"] as? String)?.contains("HTTP 502") == true)
+        #expect((summary["requests"] as? [String: Any])?["apiRequests"] as? Int == 2)
+        // The clone asked for the commit the API resolved, by SHA, not for the ref again.
+        let upload = try s.gitRequests().filter { $0.method == "POST" }
+        #expect(!upload.isEmpty)
+    }
+
     @Test func forceFullMakesNoAPIRequest() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
