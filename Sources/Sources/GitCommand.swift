@@ -1,10 +1,13 @@
 import Foundation
 import SmartSyncCore
 
-/// Runs the `git` executable for the local-repository source.
+/// Runs the `git` executable for the local-repository source (and the shallow-clone fallback).
 struct GitCommand: Sendable {
     /// The repository (work tree or bare).
     let repository: String
+    /// Variables set (a value) or removed (nil) on top of the clean environment, e.g. a scoped credential for
+    /// the shallow clone passed through `GIT_CONFIG_COUNT` so it never appears on a command line.
+    var environmentChanges: [String: String?] = [:]
 
     /// Arguments common to every call: trust this repository even when another user owns it (read-only use).
     private var base: [String] { ["-C", repository, "-c", "safe.directory=" + repository, "-c", "core.quotepath=off"] }
@@ -51,7 +54,9 @@ struct GitCommand: Sendable {
         let p = Process()
         p.executableURL = try Self.gitExecutable()
         p.arguments = base + args
-        p.environment = Self.environment
+        var env = Self.environment
+        for (key, value) in environmentChanges { env[key] = value }
+        p.environment = env
         return p
     }
 

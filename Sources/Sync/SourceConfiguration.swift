@@ -1,3 +1,4 @@
+import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
@@ -16,9 +17,16 @@ public enum SourceConfiguration: Sendable {
         slug: String, apiURL: String, rawURL: String, token: GitHubToken?, network: NetworkSettings
     ) throws -> SourceConfiguration {
         let (owner, repo) = try GitHubLocation.parse(slug)
-        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL)] {
+        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", network.gitURL)] {
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
+            }
+            let authority = url.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            if authority.contains("@") {
+                // Not quoted: the URL holds a secret.
+                throw SmartSyncError(
+                    .invalidArgument,
+                    "\(flag) carries credentials (user:password@); remove them and set the token in GH_TOKEN instead")
             }
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
@@ -33,14 +41,34 @@ public enum SourceConfiguration: Sendable {
     }
 
     /// Opens the source. The caller must `close()` it.
-    public func open(cacheDirectory: String?) async throws -> OpenedSource {
+    ///
+    /// - Parameters:
+    ///   - cacheDirectory: validators for conditional requests.
+    ///   - temporaryDirectory: where the shallow-clone fallback makes its temporary repository (the store's `tmp/`,
+    ///     so imported objects stay on one filesystem); default: the system's temporary directory.
+    ///   - notice: told which path a GitHub run takes and why, when it is not the API (`--force-full`, fallback).
+    public func open(
+        cacheDirectory: String?, temporaryDirectory: String? = nil,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> OpenedSource {
         switch self {
         case .github(let location, let token, let transfer, let network):
+            let clone = ShallowCloneSource(
+                gitURL: network.gitURL, owner: location.owner, repository: location.repository, token: token,
+                temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
+                stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
+            if network.forceFull {
+                // No API request at all: the clone resolves, lists and fetches.
+                return OpenedSource(
+                    source: FallbackSource(
+                        primary: nil, fallback: clone, forcedReason: "--force-full was given", notice: notice),
+                    engine: nil)
+            }
             let engine = try TransferEngine(configuration: transfer)
-            let source = GitHubSource(
+            let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
                 retryPolicy: network.retryPolicy, maxWait: network.maxWait)
-            return OpenedSource(source: source, engine: engine)
+            return OpenedSource(source: FallbackSource(primary: api, fallback: clone, notice: notice), engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
         }

@@ -53,11 +53,14 @@ public struct SyncSummary: Sendable, Codable {
     public var requests: SourceStatistics
     public var transport: String
     public var seconds: Double
+    /// Why the run did not use the API (`--force-full`, or what made it fall back to a shallow clone); nil when
+    /// it did.
+    public var fallbackReason: String?
 
     public init(
         command: String, source: String, ref: String, commit: String, previousCommit: String?, target: String?,
         dryRun: Bool, plan: PlanSummary, blobsFetched: Int, bytesReceived: Int, requests: SourceStatistics,
-        transport: String, seconds: Double
+        transport: String, seconds: Double, fallbackReason: String? = nil
     ) {
         self.command = command
         self.source = source
@@ -72,5 +75,6 @@ public struct SyncSummary: Sendable, Codable {
         self.requests = requests
         self.transport = transport
         self.seconds = seconds
+        self.fallbackReason = fallbackReason
     }
 }

@@ -59,6 +59,10 @@ final class Reporter: Sendable {
                 "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
             if summary.transport == "local" {
                 line += " from the local repository"
+            } else if summary.transport == "clone" {
+                line += " from a shallow clone (\(Self.bytes(summary.requests.bytesReceived)) received)"
+                let api = summary.requests.apiRequests
+                if api > 0 { line += "; \(api) API request\(api == 1 ? "" : "s") before the fallback" }
             } else {
                 line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
                 if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }

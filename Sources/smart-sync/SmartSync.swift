@@ -23,8 +23,12 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync verify --target /etc/hypervisor                     # re-hash against the last sync
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
 
+            FALLBACK: when the API is unreachable, answers 5xx, or its rate limit does not reset within \
+            --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
+            --git-url/OWNER/REPO.git instead, verifies and applies the same way, and says so.
+
             TOKENS: GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token or `gh auth token`; sent only to the \
-            --api-url and --raw-url hosts, never printed.
+            --api-url and --raw-url hosts (and, for the fallback, the --git-url host), never printed.
 
             \(ExitCodes.help)
             """,
@@ -63,7 +67,9 @@ struct RunContext {
         }
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)
-        let opened = try await configuration.open(cacheDirectory: storeDir + "/http-cache")
+        let opened = try await configuration.open(
+            cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory,
+            notice: { reporter.handle(.warning($0)) })
         let runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)

@@ -106,6 +106,7 @@ extension SyncSummary {
             commit: outcome.resolved.commit.hex,
             previousCommit: outcome.previousCommit?.hex, target: target, dryRun: dryRun, plan: outcome.summary,
             blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
-            requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started))
+            requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
+            fallbackReason: (source as? FallbackSource)?.fallbackReason)
     }
 }

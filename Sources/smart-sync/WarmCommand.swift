@@ -37,7 +37,8 @@ struct WarmCommand: AsyncParsableCommand {
                         commit: resolved.commit.hex,
                         previousCommit: nil, target: nil, dryRun: false, plan: plan, blobsFetched: report.blobsFetched,
                         bytesReceived: report.bytesReceived, requests: context.opened.source.statistics,
-                        transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started)))
+                        transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started),
+                        fallbackReason: (context.opened.source as? FallbackSource)?.fallbackReason))
             }
         }
     }

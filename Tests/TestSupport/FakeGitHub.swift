@@ -2,7 +2,7 @@ import Foundation
 
 /// One request as recorded by the test server's log (see `Server/README.md`).
 public struct LoggedRequest: Sendable, Equatable, Decodable {
-    /// `"api"` or `"raw"`.
+    /// `"api"`, `"raw"` or `"git"`.
     public var listener: String
     public var method: String
     /// Path with query string, as sent.
@@ -39,6 +39,8 @@ public final class FakeGitHub: @unchecked Sendable {
     public let apiURL: String
     /// Raw host base URL (what `--raw-url` takes).
     public let rawURL: String
+    /// Git smart-HTTP base URL serving `{owner}/{repo}.git` (what `--git-url` takes).
+    public let gitURL: String
     /// The request log file (JSON lines).
     public let logPath: String
     /// The faults file the server watches.
@@ -65,7 +67,7 @@ public final class FakeGitHub: @unchecked Sendable {
     /// - Parameters:
     ///   - repos: `"OWNER/NAME"` → path of a git repository (bare or not).
     ///   - truncateTreeOver: recursive tree listings longer than this are cut and marked `truncated`.
-    ///   - privateRepos: repositories that answer 404 without a valid token (API and raw).
+    ///   - privateRepos: repositories that answer 404 without a valid token (API and raw; git: 401).
     ///   - token: the only valid token; when nil, any presented token is accepted.
     ///   - rateLimit: overrides GitHub's core limits (60 anonymous / 5000 authenticated).
     ///   - extraArguments: passed to the script verbatim.
@@ -103,7 +105,7 @@ public final class FakeGitHub: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
 
-        // The ready line: {"api": "...", "raw": "..."}. EOF first means the server died: report its stderr.
+        // The ready line: {"api": "...", "raw": "...", "git": "..."}. EOF first means the server died: report its stderr.
         var line = [UInt8]()
         let reader = stdout.fileHandleForReading
         while true {
@@ -111,7 +113,7 @@ public final class FakeGitHub: @unchecked Sendable {
             if chunk.isEmpty || chunk.first == UInt8(ascii: "\n") { break }
             line.append(chunk.first!)
         }
-        struct Ready: Decodable { var api: String, raw: String }
+        struct Ready: Decodable { var api: String, raw: String, git: String }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             process.terminate()
             process.waitUntilExit()
@@ -121,6 +123,7 @@ public final class FakeGitHub: @unchecked Sendable {
         }
         apiURL = ready.api
         rawURL = ready.raw
+        gitURL = ready.git
         running.adopt(process)
     }
 
@@ -172,6 +175,9 @@ public final class FakeGitHub: @unchecked Sendable {
 
     /// `"\(rawURL)/\(repo)/\(ref)/\(path)"`.
     public func rawURL(_ repo: String, _ ref: String, _ path: String) -> String { "\(rawURL)/\(repo)/\(ref)/\(path)" }
+
+    /// `"\(gitURL)/\(repo).git"`: the clone URL of a served repository.
+    public func gitURL(_ repo: String) -> String { "\(gitURL)/\(repo).git" }
 
     /// `"\(apiURL)/repos/\(repo)\(suffix)"`, e.g. `api("o/r", "/git/trees/main?recursive=1")`.
     public func api(_ repo: String, _ suffix: String = "") -> String { "\(apiURL)/repos/\(repo)\(suffix)" }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A GitHub-shaped test server: REST API + raw host, backed by local git repositories.
+"""A GitHub-shaped test server: REST API + raw host + git smart HTTP, backed by local git repositories.
 
 Stdlib only. See README.md next to this file for usage, the log format and the fault format.
 """
@@ -996,6 +996,125 @@ class RawHandler(Handler):
     listener = "raw"
 
 
+class GitHandler(Handler):
+    """Git's smart HTTP protocol at /{owner}/{repo}.git/..., by running `git http-backend` as a CGI program.
+
+    The served repositories allow any SHA-1 in `want` and `--filter`, as GitHub does (set through GIT_CONFIG_*
+    for the CGI, never written into the repository). Private repositories want the token, as
+    `Authorization: Bearer T` or Basic with the token as the password; otherwise 401 with a Basic challenge.
+    """
+
+    listener = "git"
+    SERVICE = re.compile(r"^/([^/]+)/([^/]+?)(?:\.git)?(/.*)$")
+    CGI_CONFIG = [
+        ("uploadpack.allowAnySHA1InWant", "true"),
+        ("uploadpack.allowFilter", "true"),
+        ("safe.directory", "*"),
+    ]
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def dispatch(self, method):
+        body = self.read_body()
+        self.sent_bytes = 0
+        fault, latency = STATE.take_fault(self.listener, method, self.path)
+        if latency:
+            time.sleep(latency / 1000.0)
+        if fault and "delay_ms" in fault:
+            time.sleep(fault["delay_ms"] / 1000.0)
+        self.fault = fault or {}
+        try:
+            resp = self.fault_response() or self.git(method, body)
+        except Exception as e:
+            sys.stderr.write("fake_github: git %s %s: %r\n" % (method, self.path, e))
+            resp = Response(500, "Server Error\n", content_type="text/plain; charset=utf-8")
+        if method == "HEAD":
+            resp.no_body = True
+        self.send(resp, method)
+
+    def git_token(self):
+        """The token presented (Bearer / token, or the password of Basic), None when none was."""
+        auth = self.header("Authorization")
+        if not auth:
+            return None
+        scheme, _, value = auth.strip().partition(" ")
+        if scheme.lower() in ("bearer", "token"):
+            return value.strip()
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+            except Exception:
+                return ""
+            return password or user
+        return ""
+
+    def git(self, method, body):
+        text = lambda status, msg, headers=None: Response(status, msg, "text/plain; charset=utf-8", headers)
+        parsed = urllib.parse.urlsplit(self.path)
+        m = self.SERVICE.match(urllib.parse.unquote(parsed.path))
+        repo = STATE.repos.get(("%s/%s" % (m.group(1), m.group(2))).lower()) if m else None
+        if repo is None:
+            return text(404, "Repository not found.\n")
+        token = self.git_token()
+        valid = token is not None and (STATE.token is None or token == STATE.token)
+        if (token is not None and not valid) or (repo.private and not valid):
+            return text(401, "Authentication required.\n", {"WWW-Authenticate": 'Basic realm="GitHub"'})
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_PROJECT_ROOT": repo.path,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": m.group(3),
+            "QUERY_STRING": parsed.query,
+            "REQUEST_METHOD": method,
+            "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_TYPE": self.headers.get("Content-Type") or "",
+            "GIT_CONFIG_COUNT": str(len(self.CGI_CONFIG)),
+        }
+        for i, (k, v) in enumerate(self.CGI_CONFIG):
+            env["GIT_CONFIG_KEY_%d" % i] = k
+            env["GIT_CONFIG_VALUE_%d" % i] = v
+        if method == "POST":
+            env["CONTENT_LENGTH"] = str(len(body))
+        if self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = self.headers.get("Git-Protocol")
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers.get("Content-Encoding")
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120)
+        head, sep, payload = out.stdout.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, payload = out.stdout.partition(b"\n\n")
+        if not sep:
+            sys.stderr.write("fake_github: git http-backend: %s\n" % out.stderr.decode(errors="replace"))
+            return text(500, "git http-backend failed\n")
+        status, headers, ctype = 200, {}, None
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            name, value = name.strip(), value.strip()
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name.lower() == "content-type":
+                ctype = value
+            elif name:
+                headers[name] = value
+        return Response(status, payload, content_type=ctype, headers=headers)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1020,20 +1139,23 @@ def main():
 
     api = Server(("127.0.0.1", 0), ApiHandler)
     raw = Server(("127.0.0.1", 0), RawHandler)
+    git = Server(("127.0.0.1", 0), GitHandler)
     STATE.api_base = "http://127.0.0.1:%d" % api.server_address[1]
     STATE.raw_base = "http://127.0.0.1:%d" % raw.server_address[1]
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True) for s in (api, raw)]
+    git_base = "http://127.0.0.1:%d" % git.server_address[1]
+    servers = (api, raw, git)
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True) for s in servers]
     for t in threads:
         t.start()
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    sys.stdout.write(json.dumps({"api": STATE.api_base, "raw": STATE.raw_base}) + "\n")
+    sys.stdout.write(json.dumps({"api": STATE.api_base, "raw": STATE.raw_base, "git": git_base}) + "\n")
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass
-    for s in (api, raw):
+    for s in servers:
         s.shutdown()
         s.server_close()
     for repo in STATE.repos.values():
