@@ -101,8 +101,9 @@ extension GitHubSource {
     }
 
     /// Downloads `url` into `sink` with retries, each attempt asking only for the bytes still missing. Starts the
-    /// object over when the server cannot continue it (`416`, a `206` from the wrong offset) and asks for the rest
-    /// when a `2xx` body ends early (a wrong `Content-Length`). Returns the last response.
+    /// object over when the server cannot continue it (`416`, a `206` from the wrong offset), asks again when a
+    /// body's `Content-Length` does not fit the object, and asks for the rest when a `2xx` body ends early.
+    /// Returns the last response.
     private func download(_ url: String, accept: String?, into sink: StoreSink) async throws -> TransferResponse {
         let maxRounds = retryPolicy.retries + 2
         var rounds = 0
@@ -120,7 +121,7 @@ extension GitHubSource {
                 }
             } catch {
                 stats.withLock { $0.bytesReceived += sink.received - before }
-                if sink.needsRestart, rounds < maxRounds { continue }
+                if sink.askAgain, rounds < maxRounds { continue }
                 // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
                 throw sink.failure ?? error
             }

@@ -9,7 +9,7 @@ import Transfer
 /// Per attempt: ``prepare(url:)`` gives the `Range`/`If-Range` headers for the bytes still missing; ``begin(status:headers:)``
 /// checks that the server continues exactly there (a `206` whose `Content-Range` starts at the kept offset), and
 /// otherwise starts the object over: a `200` is taken from byte 0, a `206` from elsewhere aborts the attempt with
-/// ``needsRestart`` set.
+/// ``askAgain`` set.
 ///
 /// `@unchecked Sendable`: the engine calls it from its thread while a transfer runs; the caller touches it only
 /// between transfers. The two never overlap.
@@ -27,8 +27,9 @@ final class StoreSink: TransferSink, @unchecked Sendable {
     private(set) var requestedOffset = 0
     /// The first error met while writing (reported after the transfer).
     private(set) var failure: SmartSyncError?
-    /// The server answered a range request with bytes from elsewhere: the partial was emptied, ask again from 0.
-    private(set) var needsRestart = false
+    /// The attempt was refused for a reason another attempt may not meet (a `206` from the wrong offset, after
+    /// which the partial was emptied; a `Content-Length` that does not fit the object): ask again.
+    private(set) var askAgain = false
     /// Body bytes received over all attempts.
     private(set) var received = 0
 
@@ -49,7 +50,7 @@ final class StoreSink: TransferSink, @unchecked Sendable {
     func prepare(url: String) throws -> [HTTPHeader] {
         self.url = url
         failure = nil
-        needsRestart = false
+        askAgain = false
         if partial == nil, let size = want.size { try open(size: size) }
         guard let partial, partial.written > 0 else {
             requestedOffset = 0
@@ -102,7 +103,7 @@ final class StoreSink: TransferSink, @unchecked Sendable {
                     // Not the continuation of the kept bytes: drop them; a body from byte 0 is still usable.
                     try partial.restart()
                     guard first == 0 else {
-                        needsRestart = true
+                        askAgain = true
                         failure = SmartSyncError(
                             .network,
                             "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range '\(headers["content-range"] ?? "none")'; starting the blob over"
@@ -113,6 +114,17 @@ final class StoreSink: TransferSink, @unchecked Sendable {
             } else if partial.written > 0 {
                 // A 200 where a range was asked (the server ignored it, or If-Range did not match): the whole body.
                 try partial.restart()
+            }
+            // A body whose announced length does not fit the object is misframed (a proxy or server bug): refuse it
+            // before a byte is taken, which also keeps curl from reusing the connection it arrived on.
+            let expected = partial.size - partial.written
+            if let length = headers["content-length"].flatMap({ Int($0) }), length != expected {
+                askAgain = true
+                failure = SmartSyncError(
+                    .malformedResponse,
+                    "\(url) announced \(length) bytes (Content-Length) where \(expected) of blob \(want.id) ('\(want.path)') were expected; check --raw-url or a proxy in between"
+                )
+                return false
             }
             try partial.record(validator: Self.validator(headers), url: url)
             return true
