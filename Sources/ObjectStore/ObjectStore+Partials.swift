@@ -25,7 +25,8 @@ extension ObjectStore {
                 temporaryDirectory + "/" + id.hex + "-part-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw SmartSyncError.io("open", path: path, hint: "Check that the store directory is writable (--store)")
+                throw SmartSyncError.io(
+                    "open", path: path, hint: "Check that the store directory is writable (--store)")
             }
             return try PartialObject(
                 store: self, id: id, size: size, url: url, fd: fd, dataPath: path, metaPath: nil, kept: nil)
@@ -36,7 +37,8 @@ extension ObjectStore {
         for _ in 0..<3 {
             let fd = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw SmartSyncError.io("open", path: dataPath, hint: "Check that the store directory is writable (--store)")
+                throw SmartSyncError.io(
+                    "open", path: dataPath, hint: "Check that the store directory is writable (--store)")
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let err = errno

@@ -63,7 +63,8 @@ public final class PartialObject: @unchecked Sendable {
             var st = stat()
             let length = fstat(fd, &st) == 0 ? Int(st.st_size) : -1
             // Shorter than the metadata promises, or longer than the object: not ours to trust.
-            if length >= kept.written, length <= size, (try? Self.hashPrefix(fd: fd, length: length, into: hasher)) != nil
+            if length >= kept.written, length <= size,
+                (try? Self.hashPrefix(fd: fd, length: length, into: hasher)) != nil
             {
                 resumed = length
                 validator = kept.validator

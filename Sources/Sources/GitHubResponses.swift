@@ -81,7 +81,9 @@ extension GitHubJSON {
     static func rateLimitError(
         state: RateLimitState, endpoint: String, status: Int?, said: String, authenticated: Bool, maxWait: Double?
     ) -> SmartSyncError {
-        let answer = status.map { "HTTP \($0) from \(endpoint)" } ?? "the last response said 0 requests are left, before \(endpoint)"
+        let answer =
+            status.map { "HTTP \($0) from \(endpoint)" }
+            ?? "the last response said 0 requests are left, before \(endpoint)"
         let quota = state.limit.map { " (limit \($0) an hour\(state.resource.map { ", resource \($0)" } ?? ""))" } ?? ""
         var hints: [String] = []
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }

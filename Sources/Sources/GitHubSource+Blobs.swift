@@ -78,7 +78,8 @@ extension GitHubSource {
     }
 
     private func blobError(_ response: TransferResponse, want: BlobWant, url: String) -> SmartSyncError {
-        let what = "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(url)"
+        let what =
+            "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(url)"
         switch response.status {
         case 401:
             return SmartSyncError(

@@ -100,7 +100,8 @@ extension TransferEngine {
                 if let asked, asked > policy.maxRetryAfter { return response }
                 delay = asked ?? policy.backoff(attempt: attempt.number)
                 reason = "HTTP \(response.status) from \(request.url)"
-            } catch let error as SmartSyncError where RetryPolicy.isRetryable(error) && attempt.number < policy.retries {
+            } catch let error as SmartSyncError where RetryPolicy.isRetryable(error) && attempt.number < policy.retries
+            {
                 delay = policy.backoff(attempt: attempt.number)
                 reason = error.message
             }

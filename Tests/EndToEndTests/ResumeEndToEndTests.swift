@@ -63,7 +63,8 @@ struct ResumeEndToEndTests {
         let big = try bigRequests(s)
         try #require(big.count == 2, "\(big)")
         #expect(big[1].range == "bytes=700000-")
-        #expect(big[1].headers["if-range"] == "\"\(try s.repo.git("rev-parse", "\(commit):\(ResumeFixture.bigPath)"))\"")
+        #expect(
+            big[1].headers["if-range"] == "\"\(try s.repo.git("rev-parse", "\(commit):\(ResumeFixture.bigPath)"))\"")
         #expect(big[1].status == 206)
         #expect(big[0].bytes + big[1].bytes == ResumeFixture.bigSize)
     }
@@ -78,14 +79,17 @@ struct ResumeEndToEndTests {
         try #require(big.count == 2, "\(big)")
         // The corrupt copy was discarded whole: the refetch asks from byte 0, not for a range.
         #expect(big.allSatisfy { $0.range == nil && $0.status == 200 && $0.bytes == ResumeFixture.bigSize })
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.store + "/partials").filter { !$0.hasPrefix(".") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.store + "/partials").filter { !$0.hasPrefix(".") }
+                .isEmpty)
     }
 
     @Test func ignoredRangeStartsTheObjectOver() throws {
         let s = try Scenario()
         let commit = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
-            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 500000}"#)), \(ResumeFixture.rule(#"{"ignore_range": true}"#))]")
+            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 500000}"#)), \(ResumeFixture.rule(#"{"ignore_range": true}"#))]"
+        )
         try s.sync()
         try s.expectTargetEqualsArchive(commit)
         let big = try bigRequests(s)
@@ -117,7 +121,8 @@ struct ResumeEndToEndTests {
         try s.repo.write(ResumeFixture.bigPath, ResumeFixture.content(size: ResumeFixture.bigSize, seed: 9))
         _ = try s.repo.commit("new big")
         try s.server.setFaults(
-            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), \(ResumeFixture.rule(#"{"status": 503}"#, times: 100))]")
+            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), \(ResumeFixture.rule(#"{"status": 503}"#, times: 100))]"
+        )
         let r = try s.run("sync", ["--retries", "1"])
         #expect(r.status == 5, "\(r.stderrString)")
         #expect(r.stderrString.contains("503"), "\(r.stderrString)")

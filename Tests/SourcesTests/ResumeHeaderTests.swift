@@ -11,9 +11,10 @@ struct ResumeHeaderTests {
         #expect(ContentRange("bytes 0-0/*") == ContentRange(first: 0, last: 0, size: nil))
         #expect(ContentRange(" bytes */1000 ") == ContentRange(first: nil, last: nil, size: 1000))
         #expect(ContentRange("Bytes 5-9/10") == ContentRange(first: 5, last: 9, size: 10))
-        for bad in ["", "bytes", "bytes 5-4/10", "bytes 5-10/10", "bytes -5/10", "items 1-2/3", "bytes 1-2", "bytes */*",
-            "bytes a-b/10", "bytes 1-2/x"]
-        {
+        for bad in [
+            "", "bytes", "bytes 5-4/10", "bytes 5-10/10", "bytes -5/10", "items 1-2/3", "bytes 1-2", "bytes */*",
+            "bytes a-b/10", "bytes 1-2/x",
+        ] {
             #expect(ContentRange(bad) == nil, "\(bad)")
         }
         #expect(ContentRange(nil) == nil)
@@ -60,7 +61,9 @@ struct ResumeHeaderTests {
         #expect(StoreSink.validator(HTTPHeaders([HTTPHeader("ETag", "\"x\"")])) == "\"x\"")
         #expect(
             StoreSink.validator(
-                HTTPHeaders([HTTPHeader("ETag", "W/\"x\""), HTTPHeader("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")]))
+                HTTPHeaders([
+                    HTTPHeader("ETag", "W/\"x\""), HTTPHeader("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                ]))
                 == "Mon, 01 Jan 2024 00:00:00 GMT")
         #expect(StoreSink.validator(HTTPHeaders()) == nil)
     }
