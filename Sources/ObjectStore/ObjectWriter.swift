@@ -70,16 +70,7 @@ public final class ObjectWriter: @unchecked Sendable {
         guard id == expected else {
             throw SmartSyncError(.integrity, "content hashes to \(id), not the expected \(expected); discarded")
         }
-        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tempPath) }
-        guard fchmod(fd, 0o444) == 0 else { throw SmartSyncError.io("fchmod", path: tempPath) }
-        let final = store.path(for: id)
-        let dir = String(final[..<final.lastIndex(of: "/")!])
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: dir) }
-        // link(2) does not replace: a concurrent writer that got there first already published identical bytes.
-        if link(tempPath, final) != 0 && errno != EEXIST {
-            throw SmartSyncError.io("link", path: final)
-        }
-        FileSystem.syncDirectory(dir)
+        try store.publish(fd: fd, path: tempPath, as: id)
         return id
     }
 

@@ -46,16 +46,16 @@ enum GitHubJSON {
                 .unauthorized,
                 "the API rejected the token for \(subject): HTTP 401 from \(endpoint)\(said). Check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked"
             )
-        case 403 where response.headers["x-ratelimit-remaining"] == "0", 429:
-            var when = ""
-            if let reset = response.headers["x-ratelimit-reset"].flatMap(Double.init) {
-                when =
-                    " until \(Date(timeIntervalSince1970: reset)) (in \(max(0, Int(reset - Date().timeIntervalSince1970))) s)"
-            }
-            let hint = authenticated ? "wait for the reset" : "set GH_TOKEN for 5,000 requests an hour instead of 60"
+        case 403 where RateLimitState.isPrimaryLimit(response), 429 where RateLimitState.isPrimaryLimit(response):
+            return rateLimitError(
+                state: RateLimitState(headers: response.headers) ?? RateLimitState(remaining: 0), endpoint: endpoint,
+                status: response.status, said: said, authenticated: authenticated, maxWait: nil)
+        case 403 where response.headers["retry-after"] != nil, 429:
+            let wait = RetryPolicy.retryAfter(response.headers["retry-after"]).map { " asks to wait \(Int($0)) s" }
             return SmartSyncError(
                 .rateLimited,
-                "GitHub's API rate limit is exhausted\(when): HTTP \(response.status) from \(endpoint)\(said); \(hint)")
+                "GitHub's secondary rate limit refused \(subject): HTTP \(response.status) from \(endpoint)\(said);\(wait ?? " no wait was given") (longer than --max-wait, or after every retry). Try again later, lower --jobs, or raise --max-wait"
+            )
         case 404, 422:
             let hint = authenticated ? "" : "; for a private repository set a token (GH_TOKEN)"
             return SmartSyncError(
@@ -68,6 +68,36 @@ enum GitHubJSON {
                 "unexpected HTTP \(response.status) from \(endpoint) for \(subject)\(said); try again later or check --api-url"
             )
         }
+    }
+}
+
+extension GitHubJSON {
+    /// The error for an exhausted primary rate limit: when it resets (local time, seconds from now) and what to
+    /// do instead of waiting.
+    ///
+    /// - Parameters:
+    ///   - status: the refusing response's status, or nil when the limit was known exhausted before asking.
+    ///   - maxWait: `--max-wait`, when the reset is further away than that.
+    static func rateLimitError(
+        state: RateLimitState, endpoint: String, status: Int?, said: String, authenticated: Bool, maxWait: Double?
+    ) -> SmartSyncError {
+        let answer =
+            status.map { "HTTP \($0) from \(endpoint)" }
+            ?? "the last response said 0 requests are left, before \(endpoint)"
+        let quota = state.limit.map { " (limit \($0) an hour\(state.resource.map { ", resource \($0)" } ?? ""))" } ?? ""
+        var hints: [String] = []
+        if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }
+        if let maxWait {
+            let needed = Int(state.secondsToReset().rounded(.up)) + 1
+            hints.append("raise --max-wait (now \(Int(maxWait)) s) to \(needed) or more to wait for the reset")
+        } else {
+            hints.append("wait for the reset")
+        }
+        hints.append("or use --force-full to fetch with git instead of the API")
+        return SmartSyncError(
+            .rateLimited,
+            "GitHub's API rate limit is exhausted\(quota) and resets \(state.describeReset()): \(answer)\(said). "
+                + hints.joined(separator: ", "))
     }
 }
 

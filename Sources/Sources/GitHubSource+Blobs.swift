@@ -35,6 +35,9 @@ extension GitHubSource {
     }
 
     /// One blob: raw host first; a private repository's blob through the API when the raw host refuses.
+    ///
+    /// The bytes go into the store's partial for the blob, so retries (and, for large blobs, a later run) continue
+    /// where the last attempt stopped. A blob that fails verification is dropped and fetched once more from 0.
     private func fetchBlob(_ want: BlobWant, commit: ObjectID, store: ObjectStore, progress: FetchProgress) async throws
         -> (Int, Bool)
     {
@@ -45,40 +48,27 @@ extension GitHubSource {
         var lastError: SmartSyncError?
         for attempt in 0..<2 {
             let sink = StoreSink(store: store, want: want, progress: progress)
-            var response: TransferResponse
             do {
-                response = try await blobRequest(rawURL, accept: nil, sink: sink)
+                var response = try await download(rawURL, accept: nil, into: sink)
+                var from = rawURL
                 if (response.status == 404 || response.status == 403), token != nil {
                     // Private repositories: the raw host may refuse API tokens; the blobs API serves raw bytes too.
-                    let apiURL = location.repoAPI + "/git/blobs/" + want.id.hex
-                    response = try await blobRequest(apiURL, accept: "application/vnd.github.raw", sink: sink)
+                    from = location.repoAPI + "/git/blobs/" + want.id.hex
+                    response = try await download(from, accept: "application/vnd.github.raw", into: sink)
                 }
-            } catch {
-                bytes += sink.received
-                sink.discard()
-                // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
-                guard let failure = sink.failure else { throw error }
-                if failure.code == .integrity {
-                    lastError = failure
-                    continue
+                guard (200..<300).contains(response.status) else {
+                    throw blobError(response, want: want, url: from)
                 }
-                throw failure
-            }
-            bytes += sink.received
-            guard (200..<300).contains(response.status) else {
-                sink.discard()
-                let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
-                throw SmartSyncError(
-                    response.status == 404 ? .notFound : .http,
-                    "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(rawURL).\(hint)"
-                )
-            }
-            do {
                 try sink.finish()
                 progress.blobDone(want)
-                return (bytes, attempt > 0)
+                return (bytes + sink.received, attempt > 0)
             } catch let error as SmartSyncError where error.code == .integrity {
-                lastError = error  // discarded by the writer; fetch once more
+                bytes += sink.received
+                sink.discard()  // fetch once more, from byte 0
+                lastError = error
+            } catch {
+                sink.suspend()  // keep what arrived for the next run
+                throw error
             }
         }
         throw SmartSyncError(
@@ -87,16 +77,71 @@ extension GitHubSource {
             cause: lastError)
     }
 
-    private func blobRequest(_ url: String, accept: String?, sink: StoreSink) async throws -> TransferResponse {
-        var headers: [HTTPHeader] = []
-        if let accept { headers.append(HTTPHeader("Accept", accept)) }
-        let response = try await engine.perform(
-            TransferRequest(url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink)))
-        stats.withLock {
-            $0.blobRequests += 1
-            $0.bytesReceived += response.bytesReceived
-            $0.connections += response.newConnections
+    private func blobError(_ response: TransferResponse, want: BlobWant, url: String) -> SmartSyncError {
+        let what =
+            "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(url)"
+        switch response.status {
+        case 401:
+            return SmartSyncError(
+                .unauthorized,
+                "\(what): the token was rejected. Check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked"
+            )
+        case 404:
+            let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
+            return SmartSyncError(.notFound, "\(what).\(hint)")
+        case 403, 429:
+            if RateLimitState.isPrimaryLimit(response) || response.status == 429 {
+                return GitHubJSON.error(
+                    for: response, endpoint: "GET " + url, subject: "blob '\(want.path)'", authenticated: token != nil)
+            }
+            let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
+            return SmartSyncError(.http, "\(what).\(hint)")
+        default:
+            return SmartSyncError(.http, "\(what); try again later or check --raw-url")
         }
-        return response
+    }
+
+    /// Downloads `url` into `sink` with retries, each attempt asking only for the bytes still missing. Starts the
+    /// object over when the server cannot continue it (`416`, a `206` from the wrong offset), asks again when a
+    /// body's `Content-Length` does not fit the object, and asks for the rest when a `2xx` body ends early.
+    /// Returns the last response.
+    private func download(_ url: String, accept: String?, into sink: StoreSink) async throws -> TransferResponse {
+        let maxRounds = retryPolicy.retries + 2
+        var rounds = 0
+        while true {
+            rounds += 1
+            let before = sink.received
+            let response: TransferResponse
+            do {
+                response = try await engine.perform(retrying: retryPolicy) { _ in
+                    var headers = accept.map { [HTTPHeader("Accept", $0)] } ?? []
+                    headers += try sink.prepare(url: url)
+                    stats.withLock { $0.blobRequests += 1 }
+                    return TransferRequest(
+                        url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink))
+                }
+            } catch {
+                stats.withLock { $0.bytesReceived += sink.received - before }
+                if sink.askAgain, rounds < maxRounds { continue }
+                // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
+                throw sink.failure ?? error
+            }
+            stats.withLock {
+                // Retried attempts' bodies went into the sink too; error bodies did not.
+                $0.bytesReceived +=
+                    (200..<300).contains(response.status) ? sink.received - before : response.bytesReceived
+                $0.connections += response.newConnections
+            }
+            if rounds < maxRounds {
+                if response.status == 416, sink.requestedOffset > 0 {
+                    try sink.restart()  // the kept offset is past the end: not the object we expected; from 0
+                    continue
+                }
+                if (200..<300).contains(response.status), !sink.isComplete, sink.received > before {
+                    continue  // the body ended before the object did; ask for the rest
+                }
+            }
+            return response
+        }
     }
 }

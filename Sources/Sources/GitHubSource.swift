@@ -47,26 +47,34 @@ public struct GitHubLocation: Sendable {
 /// GitHub as a source: refs and trees from the REST API, blobs from the raw host.
 ///
 /// Metadata requests are conditional (`If-None-Match`) whenever a validator is cached, so an unchanged ref
-/// costs a `304`, which GitHub does not count against the rate limit.
+/// costs a `304`, which GitHub does not count against the rate limit. API requests are paced (``RequestGate``),
+/// retried on transient failures, and wait for an exhausted rate limit to reset when that is within `maxWait`.
+/// Blob downloads resume from what earlier attempts and runs kept (``PartialObject``).
 public final class GitHubSource: SyncSource {
     public let location: GitHubLocation
     let engine: TransferEngine
     let token: GitHubToken?
     let cache: ValidatorCache
     let stats = Locked(SourceStatistics())
+    /// Paces API requests: a token bucket and at most 4 in flight (GitHub's secondary limits).
+    let apiGate = RequestGate(rate: 10, burst: 20, maxConcurrent: 4)
+    /// The latest rate-limit headers the API sent.
+    let rateLimit = Locked<RateLimitState?>(nil)
 
     public var displayName: String { "github:" + location.slug }
     public var transport: String { "raw" }
     public var statistics: SourceStatistics { stats.withLock { $0 } }
 
-    /// - Parameters:
-    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent).
-    ///   - cache: validator cache for conditional requests.
     /// How failed requests are retried (`--retries`).
     let retryPolicy: RetryPolicy
     /// The longest wait for an exhausted rate limit to reset before giving up (`--max-wait`), in seconds.
     let maxWait: Double
 
+    /// - Parameters:
+    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent).
+    ///   - cache: validator cache for conditional requests.
+    ///   - retryPolicy: how failed requests are retried.
+    ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.
     public init(
         location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache,
         retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60
@@ -153,16 +161,7 @@ public final class GitHubSource: SyncSource {
         var headers = [HTTPHeader("Accept", accept), HTTPHeader("X-GitHub-Api-Version", "2022-11-28")]
         if let etag { headers.append(HTTPHeader("If-None-Match", etag)) }
         let request = TransferRequest(url: url, headers: headers, authorization: token?.authorizationHeader)
-        let response = try await engine.perform(request)
-        stats.withLock {
-            $0.apiRequests += 1
-            $0.bytesReceived += response.bytesReceived
-            $0.connections += response.newConnections
-            if let remaining = response.headers["x-ratelimit-remaining"].flatMap(Int.init) {
-                $0.rateLimitRemaining = remaining
-            }
-        }
-        return response
+        return try await apiRequest(request, conditional: etag != nil)
     }
 
     public func close() {}

@@ -34,6 +34,13 @@ public struct RetryPolicy: Sendable {
         [408, 429, 500, 502, 503, 504].contains(status)
     }
 
+    /// Whether a response is worth asking again: a retryable status (see ``isRetryable(status:)``), or a `403`
+    /// carrying `Retry-After` (the shape of GitHub's secondary rate limits).
+    public static func isRetryable(_ response: TransferResponse) -> Bool {
+        if isRetryable(status: response.status) { return true }
+        return response.status == 403 && response.headers["retry-after"] != nil
+    }
+
     /// Whether a transfer failure is worth asking again: broken or refused connections, timeouts and stalls
     /// (code `.network`), never TLS, bad arguments or cancellation.
     public static func isRetryable(_ error: SmartSyncError) -> Bool {
@@ -69,9 +76,13 @@ extension TransferEngine {
     /// last one, is returned (HTTP status) or thrown (transport error) as is. Waiting sleeps only this task:
     /// transfers to other hosts go on.
     ///
-    /// - Parameter onRetry: told before each wait, with the delay and the reason (for progress output).
+    /// - Parameters:
+    ///   - retryable: which responses to ask again (default ``RetryPolicy/isRetryable(_:)``); a caller that
+    ///     handles some statuses itself (e.g. waiting for a rate-limit reset) narrows it.
+    ///   - onRetry: told before each wait, with the delay and the reason (for progress output).
     public func perform(
         retrying policy: RetryPolicy,
+        retryable: (TransferResponse) -> Bool = RetryPolicy.isRetryable,
         onRetry: @Sendable (_ delay: Double, _ reason: String) -> Void = { _, _ in },
         _ makeRequest: (RetryAttempt) throws -> TransferRequest
     ) async throws -> TransferResponse {
@@ -82,7 +93,7 @@ extension TransferEngine {
             let reason: String
             do {
                 let response = try await perform(request)
-                guard RetryPolicy.isRetryable(status: response.status), attempt.number < policy.retries else {
+                guard retryable(response), attempt.number < policy.retries else {
                     return response
                 }
                 let asked = RetryPolicy.retryAfter(response.headers["retry-after"])

@@ -1,0 +1,88 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("resume across a kill -9", .serialized)
+struct KillResumeEndToEndTests {
+    static let size = 64 << 20
+    static let stallAt = 32 << 20
+
+    @Test func killedMidBlobResumesFromTheKeptOffset() throws {
+        let repo = try GitFixture()
+        var random = [UInt8](repeating: 0, count: Self.size)
+        let fd = open("/dev/urandom", O_RDONLY)
+        try #require(fd >= 0)
+        var got = 0
+        while got < random.count {
+            let n = random.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
+            try #require(n > 0)
+            got += n
+        }
+        close(fd)
+        try repo.write("README.md", "# big\n")
+        try repo.write("disk.img", random)
+        let commit = try repo.commit("big")
+        let blob = try repo.git("rev-parse", "\(commit):disk.img")
+        let s = try Scenario(repo: repo)
+
+        // The first run sits mid-blob: half the body, then a long pause.
+        try s.server.setFaults(
+            #"[{"match": {"listener": "raw", "path_regex": "disk\\.img$"}, "times": 1, "action": {"stall_after_bytes": \#(Self.stallAt), "stall_ms": 8000}}]"#
+        )
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
+        process.arguments = [
+            "sync", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store", s.store,
+            "--state-dir", s.stateDir, "--target", s.target,
+        ]
+        process.environment = s.environment().compactMapValues { $0 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+
+        // Wait until the partial holds (nearly) everything sent before the pause, and stops growing.
+        let partial = s.store + "/partials/" + blob
+        var kept = 0
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            let now = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0
+            if now >= Self.stallAt - (1 << 20), now == kept { break }
+            kept = now
+            usleep(200_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        try #require(kept >= Self.stallAt - (1 << 20), "the partial only reached \(kept) bytes")
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/disk.img"))
+
+        try s.server.clearFaults()
+        let summary = try s.sync()
+        try s.expectTargetEqualsArchive(commit)
+        #expect(summary["commit"] as? String == commit)
+
+        // The rerun asked for the rest, from exactly what the killed run kept.
+        let raw = try s.rawRequests()
+        let resumed = raw.filter { $0.path.hasSuffix("disk.img") && $0.range != nil }
+        try #require(resumed.count == 1, "\(raw)")
+        #expect(resumed[0].range == "bytes=\(kept)-")
+        #expect(resumed[0].status == 206)
+        // The stalled response is logged when the server gives up on it (after its pause): wait for it.
+        var all: [LoggedRequest] = []
+        let logDeadline = Date().addingTimeInterval(12)
+        repeat {
+            all = try s.rawRequests().filter { $0.path.hasSuffix("disk.img") }
+            if all.count >= 2 { break }
+            usleep(200_000)
+        } while Date() < logDeadline
+        try #require(all.count == 2, "\(all)")
+        let served = all.reduce(0) { $0 + $1.bytes }
+        #expect(served <= Self.size + (1 << 20), "served \(served) bytes in total")
+        #expect(!FileManager.default.fileExists(atPath: partial))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+@Suite("retries, rate limits and tokens against the GitHub-shaped server", .serialized)
+struct RateLimitEndToEndTests {
+    @Test func retryAfterIsHonouredOnTheAPIAndTheRawHost() throws {
+        let s = try Scenario()
+        let commit = try ResumeFixture.commit(s.repo)
+        try s.server.setFaults(
+            #"""
+            [{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"status": 429, "retry_after": 1}},
+             {"match": {"listener": "raw", "path_regex": "README"}, "times": 1, "action": {"status": 429, "retry_after": 1}},
+             {"match": {"listener": "raw", "path_regex": "run\\.sh"}, "times": 1, "action": {"status": 503}}]
+            """#)
+        try s.sync()
+        try s.expectTargetEqualsArchive(commit)
+        let api = try s.apiRequests().filter { $0.path.contains("/commits/") }
+        try #require(api.count == 2, "\(api)")
+        #expect(api[0].status == 429 && api[1].status == 200)
+        #expect(api[1].t - api[0].t >= 0.9)
+        let readme = try s.rawRequests().filter { $0.path.hasSuffix("README.md") }
+        try #require(readme.count == 2)
+        #expect(readme[1].t - readme[0].t >= 0.9)
+        #expect(try s.rawRequests().filter { $0.path.hasSuffix("run.sh") }.map(\.status) == [503, 200])
+    }
+
+    @Test func exhaustedRateLimitWaitsForAResetWithinMaxWait() throws {
+        let s = try Scenario()
+        let commit = try ResumeFixture.commit(s.repo)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "times": 1, "action": {"rate_limit_exhausted": true, "reset_in": 2}}]"#
+        )
+        try s.sync(["--max-wait", "10"])
+        try s.expectTargetEqualsArchive(commit)
+        let trees = try s.apiRequests().filter { $0.path.contains("/git/trees/") }
+        try #require(trees.count == 2, "\(trees)")
+        #expect(trees[0].status == 403 && trees[1].status == 200)
+        // Waited for the reset (now + 2 s, whole seconds) plus a second.
+        #expect(trees[1].t - trees[0].t >= 1.0)
+    }
+
+    @Test func exhaustedRateLimitBeyondMaxWaitFailsWithTheResetTime() throws {
+        let s = try Scenario()
+        let a = try ResumeFixture.commit(s.repo)
+        try s.sync()
+        try s.repo.write("README.md", "# changed\n")
+        _ = try s.repo.commit("B")
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api"}, "action": {"rate_limit_exhausted": true, "reset_in": 3600}}]"#)
+        let started = Date()
+        let r = try s.run("sync", ["--max-wait", "5"])
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(r.status == 5, "\(r.stderrString)")
+        let err = r.stderrString
+        #expect(err.contains("rate limit is exhausted"), "\(err)")
+        #expect(err.contains("(in 3"), "\(err)")  // seconds from now
+        #expect(err.contains("--max-wait"), "\(err)")
+        #expect(err.contains("GH_TOKEN"), "\(err)")
+        #expect(err.contains("--force-full"), "\(err)")
+        try s.expectTargetEqualsArchive(a)
+        // No pointless retries of a request that cannot succeed before the reset.
+        let api = try s.apiRequests().filter { $0.t >= started.timeIntervalSince1970 }
+        #expect(api.count == 1, "\(api.map { "\($0.path) \($0.status)" })")
+    }
+
+    @Test func tokenNeverReachesARedirectTarget() throws {
+        let s = try Scenario(token: "s3cret-token")
+        let commit = try ResumeFixture.commit(s.repo)
+        let other = try FakeGitHub(repos: [s.slug: s.repo.path])
+        defer { other.stop() }
+        let target = other.rawURL(s.slug, commit, ResumeFixture.bigPath)
+        try s.server.setFaults(ResumeFixture.rule(#"{"redirect_to": "\#(target)"}"#).wrappedInList)
+        try s.sync(token: "s3cret-token")
+        try s.expectTargetEqualsArchive(commit)
+        let elsewhere = try other.requests()
+        try #require(!elsewhere.isEmpty, "the redirect was not followed")
+        #expect(elsewhere.allSatisfy { !$0.hadAuthorization }, "\(elsewhere.map(\.headers))")
+        // The configured hosts did get it.
+        #expect(try s.apiRequests().allSatisfy { $0.hadAuthorization })
+        #expect(try s.rawRequests().allSatisfy { $0.hadAuthorization })
+    }
+
+    @Test func rejectedTokenSaysSo() throws {
+        let s = try Scenario(token: "right-token")
+        _ = try ResumeFixture.commit(s.repo)
+        let r = try s.run("sync", token: "wrong-token")
+        #expect(r.status == 4, "\(r.stderrString)")
+        #expect(r.stderrString.contains("rejected the token"), "\(r.stderrString)")
+        #expect(r.stderrString.contains("GH_TOKEN"))
+        #expect(!r.stderrString.contains("wrong-token"))
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
+    }
+}
+
+extension String {
+    var wrappedInList: String { "[" + self + "]" }
+}
