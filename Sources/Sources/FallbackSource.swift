@@ -23,6 +23,8 @@ public final class FallbackSource: SyncSource {
     private struct Switch {
         var reason: String?
         var announced = false
+        /// The API's failure that made the clone take over (reported with the clone's, should it fail too).
+        var cause: SmartSyncError?
     }
 
     /// - Parameters:
@@ -95,11 +97,28 @@ public final class FallbackSource: SyncSource {
                 return try await viaPrimary(primary)
             } catch let error as SmartSyncError {
                 guard let reason = Self.fallbackReason(for: error, from: what) else { throw error }
-                state.withLock { if $0.reason == nil { $0.reason = reason } }
+                state.withLock {
+                    if $0.reason == nil {
+                        $0.reason = reason
+                        $0.cause = error
+                    }
+                }
             }
         }
         announce()
-        return try await viaClone(fallback)
+        do {
+            return try await viaClone(fallback)
+        } catch let cloneError as SmartSyncError {
+            // Both paths failed: say why the API could not be used, then why the clone could not either. The code is
+            // the clone's when it is an answer (no such repository or ref, credentials refused), else the API's (its
+            // advice, such as the rate limit's reset time, is what the operator can act on).
+            guard let cause = state.withLock({ $0.cause }) else { throw cloneError }
+            let answered: Set<SmartSyncError.Code> = [.notFound, .unauthorized, .invalidArgument]
+            throw SmartSyncError(
+                answered.contains(cloneError.code) ? cloneError.code : cause.code,
+                "\(cause.message). The fallback, a shallow clone of \(fallback.remoteURL), failed too: \(cloneError.message)",
+                cause: cloneError)
+        }
     }
 
     private func announce() {

@@ -47,8 +47,10 @@ struct RateLimitEndToEndTests {
         try s.sync()
         try s.repo.write("README.md", "# changed\n")
         _ = try s.repo.commit("B")
+        // The fallback clone is refused too, so the run must fail and say when the quota resets.
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": {"rate_limit_exhausted": true, "reset_in": 3600}}]"#)
+            #"[{"match": {"listener": "api"}, "action": {"rate_limit_exhausted": true, "reset_in": 3600}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+        )
         let started = Date()
         let r = try s.run("sync", ["--max-wait", "5"])
         #expect(Date().timeIntervalSince(started) < 10)
@@ -59,6 +61,7 @@ struct RateLimitEndToEndTests {
         #expect(err.contains("--max-wait"), "\(err)")
         #expect(err.contains("GH_TOKEN"), "\(err)")
         #expect(err.contains("--force-full"), "\(err)")
+        #expect(err.contains("shallow clone") && err.contains("failed too"), "\(err)")
         try s.expectTargetEqualsArchive(a)
         // No pointless retries of a request that cannot succeed before the reset.
         let api = try s.apiRequests().filter { $0.t >= started.timeIntervalSince1970 }

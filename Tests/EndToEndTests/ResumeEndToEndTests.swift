@@ -120,8 +120,9 @@ struct ResumeEndToEndTests {
         try s.sync()
         try s.repo.write(ResumeFixture.bigPath, ResumeFixture.content(size: ResumeFixture.bigSize, seed: 9))
         _ = try s.repo.commit("new big")
+        // The fallback clone is refused too, so the run fails and keeps what arrived.
         try s.server.setFaults(
-            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), \(ResumeFixture.rule(#"{"status": 503}"#, times: 100))]"
+            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), \(ResumeFixture.rule(#"{"status": 503}"#, times: 100)), {\"match\": {\"listener\": \"git\"}, \"action\": {\"status\": 500}}]"
         )
         let r = try s.run("sync", ["--retries", "1"])
         #expect(r.status == 5, "\(r.stderrString)")

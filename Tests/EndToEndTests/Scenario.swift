@@ -40,7 +40,9 @@ final class Scenario: @unchecked Sendable {
     func run(
         _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil
     ) throws -> SubprocessResult {
+        // --git-url too: a fallback must reach the test server's git listener, never a host outside.
         var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
+        args += ["--git-url", server.gitURL]
         args += ["--store", store, "--state-dir", stateDir]
         if command != "warm" { args += ["--target", target ?? self.target] }
         return try SmartSyncBinary.run(args + extra, environment: environment(token: token), check: false)

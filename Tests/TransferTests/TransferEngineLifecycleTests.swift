@@ -34,6 +34,7 @@ struct TransferEngineLifecycleTests {
         let server = try LoopbackHTTPServer()
         var configuration = TransferConfiguration()
         configuration.maxConcurrent = 1
+        configuration.stallTimeout = 600  // the slow request must stay in flight until the test acts
         let engine = try TransferEngine(configuration: configuration)
         let url = server.baseURL() + "/slow?ms=60000"
         let tasks = (0..<3).map { _ in
@@ -57,6 +58,7 @@ struct TransferEngineLifecycleTests {
         let server = try LoopbackHTTPServer()
         var configuration = TransferConfiguration()
         configuration.maxConcurrent = 1
+        configuration.stallTimeout = 600  // the slow request must stay in flight until the test acts
         let engine = try TransferEngine(configuration: configuration)
         defer { engine.shutdown() }
         let running = Task { try await engine.perform(TransferRequest(url: server.baseURL() + "/slow?ms=60000")) }
