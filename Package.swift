@@ -26,6 +26,7 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(name: "CLinuxShims"),
         // Leftmost module: the error type and small shared helpers.
         .target(name: "SmartSyncCore", swiftSettings: strict),
         .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
@@ -39,7 +40,7 @@ let package = Package(
         ),
         .target(
             name: "Sync",
-            dependencies: ["Sources", "ObjectStore", "GitObjects", "Transfer"],
+            dependencies: ["Sources", "ObjectStore", "GitObjects", "Transfer", "CLinuxShims"],
             swiftSettings: strict
         ),
         .executableTarget(

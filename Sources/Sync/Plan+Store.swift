@@ -39,7 +39,8 @@ extension StatCache {
             switch c.kind {
             case .delete:
                 entries[c.path] = nil
-            case .add, .modify, .mode, .typeChange:
+            case .add, .modify, .mode, .typeChange, .unchanged:
+                // Unchanged files too: a staged switch links them anew, which changes their ctime.
                 guard let id = c.id, c.mode == .regular || c.mode == .executable else {
                     entries[c.path] = nil
                     continue

@@ -52,6 +52,12 @@ public struct Planner: Sendable {
             }
         }
 
+        // Directories the scan did not enter because they are excluded: left alone, reported.
+        let reported = Set(changes.map(\.path))
+        for path in local.excluded.sorted() where !reported.contains(path) && desired[path] == nil {
+            changes.append(Change(kind: .excluded, path: path))
+        }
+
         func blocker(of path: String) -> String? {
             var i = path.startIndex
             while let slash = path[i...].firstIndex(of: "/") {

@@ -79,6 +79,15 @@ public struct StateStore: Sendable {
     }
 
     /// Loads `target`'s stat cache (empty when missing or damaged).
+    /// Forgets what smart-sync applied to `target` (its manifest and stat cache), e.g. after rolling back to a
+    /// tree it found rather than synced.
+    public func forget(target: String) throws {
+        for path in [directory(for: target) + "/state", statCachePath(for: target)]
+        where unlink(path) != 0 && errno != ENOENT {
+            throw SmartSyncError.io("unlink", path: path)
+        }
+    }
+
     public func loadStatCache(target: String, trustCtime: Bool = true) throws -> StatCache {
         try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime)
     }

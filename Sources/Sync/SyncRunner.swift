@@ -12,8 +12,18 @@ public struct SyncRunner: Sendable {
     public let store: ObjectStore
     public let state: StateStore
     public let events: @Sendable (SyncEvent) -> Void
-    /// How a plan is applied; a whole-tree atomic switch can replace the in-place strategy here.
-    public var applier: any ApplyStrategy = InPlaceApplier()
+    /// How a plan is applied.
+    public var applyMode: ApplyMode = .stagedSwitch
+    /// Previous trees kept for `rollback` by the staged switch.
+    public var keepGenerations: Int = 3
+
+    /// How the target is changed.
+    public enum ApplyMode: Sendable {
+        /// Build the new tree beside the target and swap the directories atomically (``StagedSwitchApplier``).
+        case stagedSwitch
+        /// Replace changed files one by one, each atomically (``InPlaceApplier``).
+        case inPlace
+    }
 
     public init(
         source: any SyncSource, store: ObjectStore, state: StateStore,
@@ -72,6 +82,10 @@ public struct SyncRunner: Sendable {
 
         let resolved = try await source.resolve(request.ref)
         events(.resolved(resolved))
+        if applyMode == .stagedSwitch {
+            // A switch a killed run left half done is finished (or undone) before the target is looked at.
+            try StagedSwitchApplier(previous: nil).recover(target: target)
+        }
         let previous = try state.load(target: target)
         let listing = try await verifiedListing(resolved, previous: previous)
 
@@ -117,7 +131,13 @@ public struct SyncRunner: Sendable {
             plan.seedStore(store, fromTarget: target)
             outcome.fetch = try await fetch(plan.missingBlobs(in: store), of: resolved)
             outcome.keptLocalVersions = try keepLocalVersions(plan, target: target, previous: previousManifest)
-            _ = try applier.apply(plan, listing: listing, store: store, target: target)
+            switch applyMode {
+            case .stagedSwitch:
+                let applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
+                _ = try applier.apply(plan, listing: listing, store: store, target: target)
+            case .inPlace:
+                _ = try InPlaceApplier().apply(plan, listing: listing, store: store, target: target)
+            }
             var cache = scan.cache
             cache.record(plan, target: target)
             try state.saveStatCache(&cache, target: target)

@@ -14,12 +14,14 @@ final class Scenario: @unchecked Sendable {
     var store: String { dirs.appending("store") }
     var stateDir: String { dirs.appending("state") }
 
-    init(repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false) throws
-    {
+    init(
+        repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false,
+        rateLimit: Int? = nil
+    ) throws {
         self.repo = try repo ?? GitFixture()
         server = try FakeGitHub(
             repos: [slug: self.repo.path], truncateTreeOver: truncateTreeOver,
-            privateRepos: privateRepo ? [slug] : [], token: token)
+            privateRepos: privateRepo ? [slug] : [], token: token, rateLimit: rateLimit)
         dirs = try TemporaryDirectory(prefix: "e2e")
     }
 

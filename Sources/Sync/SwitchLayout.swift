@@ -1,0 +1,85 @@
+import ObjectStore
+import SmartSyncCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where the staged switch keeps its work beside a target `P/N`: the sidecar `P/.N.smart-sync/`, on the same
+/// file system as the target so a rename can swap them.
+///
+/// ```
+/// P/N                          the target
+/// P/.N.smart-sync/stage        the next tree, being built
+/// P/.N.smart-sync/journal      the switch in progress (what to finish or undo after a crash)
+/// P/.N.smart-sync/generations/<seq>/tree    a previous tree, kept for rollback
+/// P/.N.smart-sync/generations/<seq>/state   its commit and manifest (absent for a tree smart-sync found)
+/// ```
+public struct SwitchLayout: Sendable {
+    /// The target directory (absolute).
+    public let target: String
+    /// `P/.N.smart-sync`.
+    public let sidecar: String
+
+    public init(target: String) {
+        self.target = target
+        let slash = target.lastIndex(of: "/") ?? target.startIndex
+        let parent = slash == target.startIndex ? "" : String(target[..<slash])
+        let name = String(target[target.index(after: slash)...])
+        sidecar = parent + "/." + name + ".smart-sync"
+    }
+
+    public var stage: String { sidecar + "/stage" }
+    public var journal: String { sidecar + "/journal" }
+    public var generations: String { sidecar + "/generations" }
+
+    /// The directory of generation `seq`.
+    public func generation(_ seq: Int) -> String { generations + "/" + String(seq) }
+}
+
+/// Filesystem steps of the switch.
+enum TreeOps {
+    /// The inode of `path` (not following a final symlink), or nil when absent.
+    static func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
+    /// True when `path` is a real directory (not a symlink to one).
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// `rm -rf`, never following symlinks. Read-only files (store hardlinks) are unlinked as usual: only the
+    /// directory's write permission matters.
+    static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw SmartSyncError.io("lstat", path: path)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+            return
+        }
+        for child in try children(of: path) { try removeTree(path + "/" + child) }
+        if rmdir(path) != 0 && errno != ENOENT { throw SmartSyncError.io("rmdir", path: path) }
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    static func children(of path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw SmartSyncError.io("opendir", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,88 @@
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+
+/// Rollback: swap a kept generation back in, with no network.
+public enum Rollback {
+    /// What a rollback did.
+    public struct Outcome: Sendable {
+        /// The commit the target had before (nil when it had no sync state).
+        public var from: ObjectID?
+        /// The commit it has now (nil for the tree smart-sync found before its first switch).
+        public var to: ObjectID?
+        /// Operator files carried from the outgoing tree into the restored one.
+        public var carried: Int
+    }
+
+    /// The generations kept for `target`, the most recent first.
+    public static func generations(target: String) throws -> [Generation] {
+        try GenerationStore(layout: SwitchLayout(target: StateStore.normalize(target))).list()
+    }
+
+    /// Swaps a kept generation into `target` (the most recent, or the one whose commit starts with `to`, or
+    /// whose sequence number is `to`), keeping the outgoing tree as a generation in turn and carrying the
+    /// operator's files over. Needs no source: everything is on disk.
+    public static func run(target: String, to selector: String?, state: StateStore, keepGenerations: Int = 3) throws
+        -> Outcome
+    {
+        let target = StateStore.normalize(target)
+        let lock = try state.lock(target: target)
+        defer { lock.release() }
+        let layout = SwitchLayout(target: target)
+        let switcher = TreeSwitch(layout: layout)
+        try switcher.recover()
+        let store = GenerationStore(layout: layout)
+        let kept = try store.list()
+        let chosen: Generation?
+        if let selector {
+            chosen = kept.first {
+                String($0.sequence) == selector
+                    || ($0.state.map { $0.commit.hex.hasPrefix(selector.lowercased()) } ?? false)
+            }
+        } else {
+            chosen = kept.first
+        }
+        guard let generation = chosen else {
+            let available = kept.map {
+                "\($0.sequence): \($0.state?.commit.abbreviated() ?? "the tree found before the first sync")"
+            }
+            throw SmartSyncError(
+                .notFound,
+                kept.isEmpty
+                    ? "'\(target)' has no kept generations to roll back to (they are made when a sync switches trees)"
+                    : "no kept generation of '\(target)' matches '\(selector ?? "")'; kept: \(available.joined(separator: ", "))"
+            )
+        }
+        let current = try state.load(target: target)
+        // The operator's files follow: everything the current tree holds that the current sync did not put there.
+        let tracked = Set(current?.manifest.entries.keys.map { $0 } ?? [])
+        let restoredTracked = Set(generation.state?.manifest.entries.keys.map { $0 } ?? [])
+        var carried = 0
+        if current != nil {
+            carried = try UntrackedCarrier(
+                shouldCarry: { !tracked.contains($0) && !restoredTracked.contains($0) }, carryWhole: { _ in false },
+                replaceExisting: true
+            ).carry(from: target, into: generation.tree)
+        }
+        do {
+            try switcher.exchange(
+                incoming: generation.tree, sequence: try store.nextSequence(), outgoingState: current,
+                consumed: generation.sequence, checkpoint: { _ in })
+        } catch let unsupported as TreeSwitch.ExchangeUnsupported {
+            throw SmartSyncError(
+                .io,
+                "the file system of '\(target)' cannot swap directories atomically (renameat2 RENAME_EXCHANGE: errno \(unsupported.errno)); roll back with `smart-sync sync --ref \(generation.state?.commit.hex ?? "COMMIT")` instead"
+            )
+        }
+        if let restored = generation.state {
+            var record = restored
+            record.appliedAtNs = SyncRunner.nowNs()
+            try state.save(record)
+            try state.resetStatCache(target: target)
+        } else {
+            try state.forget(target: target)
+        }
+        try store.prune(keep: keepGenerations)
+        return Outcome(from: current?.commit, to: generation.state?.commit, carried: carried)
+    }
+}

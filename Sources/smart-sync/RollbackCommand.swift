@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Sync
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Swap a previous tree of a target back in, atomically and with no network.",
+        discussion: """
+            Each sync that changes a target keeps the tree it replaced (the last 3, beside the target in \
+            .NAME.smart-sync/generations). rollback exchanges one of them with the target in one rename, \
+            carrying over files smart-sync did not put there, and keeps the outgoing tree as a generation in \
+            turn (so a rollback can be rolled back).
+
+            EXAMPLES:
+              smart-sync rollback --target /etc/hypervisor --list
+              smart-sync rollback --target /etc/hypervisor               # to the previous tree
+              smart-sync rollback --target /etc/hypervisor --to 1e10e73f  # to a kept commit
+
+            \(ExitCodes.help)
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The synced directory.", valueName: "dir"))
+    var target: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A kept commit (SHA prefix) or generation number. Default: the most recent.", valueName: "commit"))
+    var to: String?
+
+    @Flag(name: .long, help: "List the kept generations and change nothing.")
+    var list = false
+
+    @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
+    var stateDir: String?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            if list {
+                for g in try Rollback.generations(target: target) {
+                    let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
+                    if output.json {
+                        var object: [String: Any] = ["event": "generation", "sequence": g.sequence, "tree": g.tree]
+                        if let state = g.state {
+                            object["commit"] = state.commit.hex
+                            object["ref"] = state.ref
+                        }
+                        reporter.writeJSONLine(object)
+                    } else {
+                        print("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")")
+                    }
+                }
+                return
+            }
+            let state = try StateStore(root: stateDir ?? DefaultPaths.state)
+            let outcome = try Rollback.run(target: target, to: to, state: state)
+            let from = outcome.from?.abbreviated() ?? "untracked tree"
+            let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+            if output.json {
+                var object: [String: Any] = [
+                    "event": "summary", "command": "rollback", "target": target, "carried": outcome.carried,
+                ]
+                if let f = outcome.from { object["from"] = f.hex }
+                if let t = outcome.to { object["to"] = t.hex }
+                reporter.writeJSONLine(object)
+            } else if !output.quiet {
+                FileHandle.standardError.write(
+                    Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
+                )
+            }
+        }
+    }
+}
