@@ -30,7 +30,7 @@ enum CheckFactory {
         case .file:
             let c = FileCheck(
                 path: try t.requiredString("path", "the file, relative to the target"), mode: try t.mode("mode"),
-                owner: try t.string("owner"), group: try t.string("group"))
+                owner: try ownerString(t, "owner"), group: try ownerString(t, "group"))
             check = FileCheck(path: c.path, mode: c.mode, owner: c.owner, group: c.group, common: common(c))
         case .flake:
             let c = FlakeCheck(

@@ -112,9 +112,23 @@ public struct FlakeCheck: Check {
 /// Structural validation of `flake.lock`.
 enum FlakeLock {
     private struct Lock: Decodable {
-        var version: Int
+        var version: Integer
         var nodes: [String: Node]
         var root: String
+    }
+
+    /// A JSON integer: not a boolean, not a fraction.
+    private struct Integer: Decodable {
+        var value: Int
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if (try? c.decode(Bool.self)) == nil, let i = try? c.decode(Int.self) {
+                value = i
+                return
+            }
+            throw DecodingError.typeMismatch(
+                Int.self, DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "not an integer"))
+        }
     }
 
     /// Any JSON object (a node's content is not checked further).
@@ -151,7 +165,7 @@ enum FlakeLock {
         guard lock.nodes[lock.root] != nil else {
             return .failure(Reason("names root '\(lock.root)', which is not among its nodes"))
         }
-        return .success("version \(lock.version), \(lock.nodes.count) node\(lock.nodes.count == 1 ? "" : "s")")
+        return .success("version \(lock.version.value), \(lock.nodes.count) node\(lock.nodes.count == 1 ? "" : "s")")
     }
 
     struct Reason: Error, CustomStringConvertible {

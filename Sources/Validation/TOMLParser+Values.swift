@@ -65,11 +65,11 @@ extension TOMLParser {
             table.set(path[0], v, at: start)
             skipBlank()
             guard let c = peek() else { throw error("the inline table is not closed; add '}'") }
-            advance()
-            if c == UInt8(ascii: "}") { return .table(table) }
-            guard c == UInt8(ascii: ",") else {
+            guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else {
                 throw error("expected ',' or '}' in the inline table (which must fit on one line), found \(describe(c))")
             }
+            advance()
+            if c == UInt8(ascii: "}") { return .table(table) }
             skipBlank()
         }
     }

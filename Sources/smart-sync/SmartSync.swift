@@ -29,7 +29,7 @@ struct SmartSync: AsyncParsableCommand {
             \(ExitCodes.help)
             """,
         version: "0.1.0",
-        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self]
+        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, ValidateCommand.self]
     )
 }
 
