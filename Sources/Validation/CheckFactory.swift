@@ -25,7 +25,8 @@ enum CheckFactory {
         var check: any Check
         switch kind {
         case .directory:
-            let c = DirectoryCheck(path: try t.requiredString("path", "the directory, relative to the target"), mode: try t.mode("mode"))
+            let c = DirectoryCheck(
+                path: try t.requiredString("path", "the directory, relative to the target"), mode: try t.mode("mode"))
             check = DirectoryCheck(path: c.path, mode: c.mode, common: common(c))
         case .file:
             let c = FileCheck(
@@ -38,7 +39,8 @@ enum CheckFactory {
                 requireLock: try t.bool("require_lock") ?? false)
             check = FlakeCheck(flake: c.flake, lock: c.lock, requireLock: c.requireLock, common: common(c))
         case .executable:
-            let c = ExecutableCheck(glob: try t.requiredString("glob", "the files that must be executable, e.g. \"scripts/*.sh\""))
+            let c = ExecutableCheck(
+                glob: try t.requiredString("glob", "the files that must be executable, e.g. \"scripts/*.sh\""))
             check = ExecutableCheck(glob: c.glob, common: common(c))
         case .userConfig, .systemConfig, .network:
             let paths = try t.strings("paths") ?? t.strings("path") ?? []
@@ -57,7 +59,8 @@ enum CheckFactory {
             let c = KVMCheck(device: try t.string("device") ?? "/dev/kvm")
             check = KVMCheck(device: c.device, common: common(c))
         case .tool:
-            let c = ToolCheck(names: try t.requiredStrings("names", "the commands that must be on PATH, e.g. [\"git\", \"nix\"]"))
+            let c = ToolCheck(
+                names: try t.requiredStrings("names", "the commands that must be on PATH, e.g. [\"git\", \"nix\"]"))
             check = ToolCheck(names: c.names, common: common(c))
         case .integrity:
             check = IntegrityCheck(common: common(IntegrityCheck()))

@@ -16,8 +16,9 @@ public struct FileCheck: Check {
     public var owner: String?
     public var group: String?
 
-    public init(path: String, mode: mode_t? = nil, owner: String? = nil, group: String? = nil, common: CheckCommon? = nil)
-    {
+    public init(
+        path: String, mode: mode_t? = nil, owner: String? = nil, group: String? = nil, common: CheckCommon? = nil
+    ) {
         self.path = path
         self.mode = mode
         self.owner = owner

@@ -14,9 +14,10 @@ public struct FlakeCheck: Check {
     /// When false, a missing `flake.lock` is a warning rather than a failure.
     public var requireLock: Bool
 
-    public init(flake: String = "flake.nix", lock: String = "flake.lock", requireLock: Bool = false,
-        common: CheckCommon? = nil)
-    {
+    public init(
+        flake: String = "flake.nix", lock: String = "flake.lock", requireLock: Bool = false,
+        common: CheckCommon? = nil
+    ) {
         self.flake = flake
         self.lock = lock
         self.requireLock = requireLock
@@ -67,8 +68,10 @@ public struct FlakeCheck: Check {
             damaged.append(lock)
         }
         let restorer = damaged.isEmpty ? nil : try StoreRestorer(context)
-        let restorable = damaged.compactMap { p in restorer?.relative(p).flatMap { restorer!.canRestore($0) ? p : nil } }
-        let fixHint = restorable.isEmpty ? "" : "; --fix restores \(restorable.joined(separator: " and ")) from the store"
+        let restorable = damaged.compactMap { p in restorer?.relative(p).flatMap { restorer!.canRestore($0) ? p : nil }
+        }
+        let fixHint =
+            restorable.isEmpty ? "" : "; --fix restores \(restorable.joined(separator: " and ")) from the store"
         if !problems.isEmpty {
             if lockMissing { problems.append("\(lock) is missing") }
             return .fail(problems.joined(separator: "; ") + fixHint, fixable: !restorable.isEmpty)

@@ -76,7 +76,9 @@ public struct DiskSpaceCheck: Check {
         let freeMB = Int64(fs.f_bavail) * Int64(fs.f_frsize) / (1024 * 1024)
         let minimum = minFreeMB ?? context.defaults.minFreeMB
         guard freeMB >= minimum else {
-            return .fail("\(freeMB) MiB free on the file system of \(probe), below \(minimum) MiB; free some space (nix-collect-garbage -d)")
+            return .fail(
+                "\(freeMB) MiB free on the file system of \(probe), below \(minimum) MiB; free some space (nix-collect-garbage -d)"
+            )
         }
         return .pass("\(freeMB) MiB free (at least \(minimum) MiB required)")
     }

@@ -33,7 +33,8 @@ public struct IntegrityCheck: Check {
             message += " (\(ExecutableCheck.list(report.findings.map(\.path), limit: 3)))"
         }
         if !report.corruptObjects.isEmpty {
-            message += "; \(report.corruptObjects.count) store object(s) damaged: run `smart-sync verify OWNER/REPO --repair`"
+            message +=
+                "; \(report.corruptObjects.count) store object(s) damaged: run `smart-sync verify OWNER/REPO --repair`"
         }
         if !restorable.isEmpty { message += "; --fix restores \(restorable.count) from the store" }
         return .fail(message, fixable: !restorable.isEmpty, details: details)

@@ -20,15 +20,17 @@ public struct OwnershipCheck: Check {
     public var group: String?
     public var allowWritable: Bool
 
-    public init(path: String = ".", glob: String? = nil, owner: String? = nil, group: String? = nil,
-        allowWritable: Bool = false, common: CheckCommon? = nil)
-    {
+    public init(
+        path: String = ".", glob: String? = nil, owner: String? = nil, group: String? = nil,
+        allowWritable: Bool = false, common: CheckCommon? = nil
+    ) {
         self.path = path
         self.glob = glob
         self.owner = owner
         self.group = group
         self.allowWritable = allowWritable
-        self.common = common ?? CheckCommon(id: "ownership" + (path == "." ? "" : ":\(path)"), title: "ownership and permissions")
+        self.common =
+            common ?? CheckCommon(id: "ownership" + (path == "." ? "" : ":\(path)"), title: "ownership and permissions")
     }
 
     private struct Offender {
@@ -91,7 +93,8 @@ public struct OwnershipCheck: Check {
         let (checked, bad) = try offenders(context)
         guard !bad.isEmpty else {
             let (_, _, owner, group) = try ids(context)
-            return .pass("\(checked) entries owned by \(owner):\(group)\(allowWritable ? "" : ", none group/world-writable")")
+            return .pass(
+                "\(checked) entries owned by \(owner):\(group)\(allowWritable ? "" : ", none group/world-writable")")
         }
         let details = bad.map { "\($0.rel): \($0.problems.joined(separator: ", "))" }
         return .fail(

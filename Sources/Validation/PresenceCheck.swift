@@ -10,9 +10,10 @@ public struct PresenceCheck: Check {
     public var any: [String]
     public var contains: String?
 
-    public init(kind: CheckKind, paths: [String] = [], any: [String] = [], contains: String? = nil,
-        common: CheckCommon? = nil)
-    {
+    public init(
+        kind: CheckKind, paths: [String] = [], any: [String] = [], contains: String? = nil,
+        common: CheckCommon? = nil
+    ) {
         precondition(kind == .userConfig || kind == .systemConfig || kind == .network)
         self.kind = kind
         self.paths = paths

@@ -101,7 +101,8 @@ struct StoreRestorer {
                 source = try store.executablePath(for: entry.id)
                 guard (try? BlobHasher.hashFile(atPath: source).id) == entry.id else {
                     throw SmartSyncError(
-                        .integrity, "the executable twin \(source) is damaged; run `smart-sync verify OWNER/REPO --repair`")
+                        .integrity,
+                        "the executable twin \(source) is damaged; run `smart-sync verify OWNER/REPO --repair`")
                 }
             }
             let shared = last.manifest.entries.contains { $0.key != rel && $0.value == entry }

@@ -66,7 +66,8 @@ extension TOMLParser {
             skipBlank()
             guard let c = peek() else { throw error("the inline table is not closed; add '}'") }
             guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else {
-                throw error("expected ',' or '}' in the inline table (which must fit on one line), found \(describe(c))")
+                throw error(
+                    "expected ',' or '}' in the inline table (which must fit on one line), found \(describe(c))")
             }
             advance()
             if c == UInt8(ascii: "}") { return .table(table) }
@@ -215,7 +216,9 @@ extension TOMLParser {
         }
         guard let code = UInt32(String(decoding: hex, as: UTF8.self), radix: 16), let scalar = Unicode.Scalar(code)
         else {
-            throw error("\\\(Character(UnicodeScalar(c)))\(String(decoding: hex, as: UTF8.self)) is not a Unicode scalar value", at: at)
+            throw error(
+                "\\\(Character(UnicodeScalar(c)))\(String(decoding: hex, as: UTF8.self)) is not a Unicode scalar value",
+                at: at)
         }
         out.append(contentsOf: Array(String(Character(scalar)).utf8))
     }
@@ -225,8 +228,9 @@ extension TOMLParser {
     private mutating func scalar() throws -> TOMLValue {
         let start = position
         var token: [UInt8] = []
-        while let c = peek(), Self.isBareKeyByte(c) || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
-            || c == UInt8(ascii: ":")
+        while let c = peek(),
+            Self.isBareKeyByte(c) || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: ":")
         {
             token.append(c)
             advance()

@@ -201,7 +201,8 @@ public struct TOMLParser {
                 }
                 parts.append(String(decoding: text, as: UTF8.self))
             } else {
-                throw error("expected a key, found \(describe(c)); bare keys may hold A-Z a-z 0-9 _ - only, quote others")
+                throw error(
+                    "expected a key, found \(describe(c)); bare keys may hold A-Z a-z 0-9 _ - only, quote others")
             }
             skipBlank()
             guard peek() == UInt8(ascii: ".") else { return parts }

@@ -56,12 +56,15 @@ public struct ValidationConfig: Sendable {
         var config = ValidationConfig(file: file)
         if let value = document["target"] {
             guard let s = value.stringValue, s.hasPrefix("/") else {
-                throw fail("target", in: document, "'target' must be an absolute path in quotes, such as \"/etc/hypervisor\"")
+                throw fail(
+                    "target", in: document, "'target' must be an absolute path in quotes, such as \"/etc/hypervisor\"")
             }
             config.target = s
         }
         if let value = document["defaults"] {
-            guard let table = value.tableValue else { throw fail("defaults", in: document, "'defaults' must be a table") }
+            guard let table = value.tableValue else {
+                throw fail("defaults", in: document, "'defaults' must be a table")
+            }
             if let v = table["min_free_mb"] {
                 guard let n = v.integerValue, n >= 0 else {
                     throw fail("min_free_mb", in: table, "'min_free_mb' must be a non-negative integer (MiB)")
@@ -90,7 +93,9 @@ public struct ValidationConfig: Sendable {
         }
         var builtin = checks.isEmpty
         if let value = document["builtin"] {
-            guard let b = value.boolValue else { throw fail("builtin", in: document, "'builtin' must be true or false") }
+            guard let b = value.boolValue else {
+                throw fail("builtin", in: document, "'builtin' must be true or false")
+            }
             builtin = b
         }
         config.checks = (builtin ? BuiltinChecks.hypervisor() : []) + checks

@@ -25,19 +25,24 @@ struct ValidateCommand: AsyncParsableCommand {
             EXAMPLES:
               smart-sync validate
               smart-sync validate --fix
-              smart-sync validate --config ./checks.toml --target /etc/hypervisor --quick --json
+              smart-sync validate --config ./checks.toml --quick --json
 
             EXIT CODES (validate):
               0   every check passed (after --fix, when given)
               1   at least one check failed, or validate itself failed
               2   warnings only
+              4   the --config file does not exist
               64  usage error, or an invalid config file (the message names file, line and key)
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The directory to check (default: the config's target, under --root).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The directory to check (default: the config's target, under --root).", valueName: "dir"))
     var target: String?
 
-    @Option(name: .long, help: ArgumentHelp("The config file (default: /etc/smart-sync/config.toml when present).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The config file (default: /etc/smart-sync/config.toml when present).", valueName: "file"))
     var config: String?
 
     @Option(name: .long, help: ArgumentHelp("Resolve absolute host paths under this directory.", valueName: "dir"))
@@ -49,7 +54,8 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Skip the slow checks (integrity; nix-instantiate).")
     var quick = false
 
-    @Option(name: .long, help: ArgumentHelp("Object store of the syncs (for integrity and restores).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Object store of the syncs (for integrity and restores).", valueName: "dir"))
     var store: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory of the syncs.", valueName: "dir"))

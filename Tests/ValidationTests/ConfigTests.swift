@@ -83,22 +83,30 @@ struct ConfigTests {
         let config = try ValidationConfig.parse("[defaults]\nmin_free_mb = 5\n[sync]\nref = \"main\"\n", file: "c.toml")
         #expect(config.checks.count == BuiltinChecks.hypervisor().count)
         #expect(Set(config.checks.map(\.kind)) == Set(CheckKind.allCases))
-        let both = try ValidationConfig.parse("builtin = true\n[[check]]\nkind = \"kvm\"\nid = \"kvm2\"\n", file: "c.toml")
+        let both = try ValidationConfig.parse(
+            "builtin = true\n[[check]]\nkind = \"kvm\"\nid = \"kvm2\"\n", file: "c.toml")
         #expect(both.checks.count == BuiltinChecks.hypervisor().count + 1)
     }
 
     @Test func errorsNameFileLineAndKey() {
         #expect(error("[[check]]\nkind = \"dirctory\"\n").contains("config.toml:2: unknown check kind 'dirctory'"))
-        #expect(error("a = 1\n[[check]]\nkind = \"directory\"\n").contains("config.toml:2: [[check]] kind = \"directory\": the key 'path' is missing"))
+        #expect(
+            error("a = 1\n[[check]]\nkind = \"directory\"\n").contains(
+                "config.toml:2: [[check]] kind = \"directory\": the key 'path' is missing"))
         #expect(error("[[check]]\npath = \"x\"\n").contains("config.toml:1: [[check]] has no 'kind'"))
-        #expect(error("[[check]]\nkind = \"tool\"\nnames = [\"git\"]\nname = \"x\"\n").contains("config.toml:4: [[check]] kind = \"tool\": unknown key 'name'"))
+        #expect(
+            error("[[check]]\nkind = \"tool\"\nnames = [\"git\"]\nname = \"x\"\n").contains(
+                "config.toml:4: [[check]] kind = \"tool\": unknown key 'name'"))
         #expect(error("[[check]]\nkind = \"directory\"\npath = \"m\"\nmode = \"999\"\n").contains("config.toml:4:"))
-        #expect(error("[[check]]\nkind = \"tool\"\nnames = 3\n").contains("config.toml:3: [[check]] kind = \"tool\": 'names' must be a string or an array of strings"))
+        #expect(
+            error("[[check]]\nkind = \"tool\"\nnames = 3\n").contains(
+                "config.toml:3: [[check]] kind = \"tool\": 'names' must be a string or an array of strings"))
         #expect(error("[[check]]\nkind = \"kvm\"\nseverity = \"error\"\n").contains("config.toml:3:"))
         #expect(error("target = \"relative\"\n").contains("config.toml:1: 'target' must be an absolute path"))
         #expect(error("[defaults]\nmin_free_mb = \"lots\"\n").contains("config.toml:2: 'min_free_mb'"))
         #expect(error("check = 1\n").contains("config.toml:1:"))
-        #expect(error("[[check]]\nkind = \"kvm\"\n[[check]]\nkind = \"kvm\"\n").contains("two checks have the id 'kvm'"))
+        #expect(
+            error("[[check]]\nkind = \"kvm\"\n[[check]]\nkind = \"kvm\"\n").contains("two checks have the id 'kvm'"))
         #expect(error("[[check]\nkind = \"kvm\"\n").contains("config.toml:1:9: expected ']]'"))
     }
 }

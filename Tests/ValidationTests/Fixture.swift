@@ -78,7 +78,8 @@ struct Fixture {
         }
         let state = try StateStore(root: tmp.path + "/state")
         try state.save(
-            TargetState(target: target, commit: ObjectID.blob(Array("commit".utf8)), ref: "main", appliedAtNs: 0,
+            TargetState(
+                target: target, commit: ObjectID.blob(Array("commit".utf8)), ref: "main", appliedAtNs: 0,
                 manifest: manifest))
         return manifest
     }

@@ -28,7 +28,9 @@ struct FlakeCheckTests {
     @Test func nixInstantiateIsUsedWhenOnThePath() throws {
         let f = try Fixture()
         try f.writeHypervisorTree()
-        try f.tool("nix-instantiate", "[ \"$1\" = --parse ] || exit 3\necho \"error: syntax error, unexpected '}' at $2:3:1\" >&2\nexit 1")
+        try f.tool(
+            "nix-instantiate",
+            "[ \"$1\" = --parse ] || exit 3\necho \"error: syntax error, unexpected '}' at $2:3:1\" >&2\nexit 1")
         let result = try FlakeCheck().run(f.context())
         #expect(result.status == .fail)
         #expect(result.message.contains("does not parse: error: syntax error, unexpected '}'"))

@@ -5,9 +5,16 @@ import Testing
 @Suite("nix-features, kvm, tool, disk-space, ownership")
 struct HostCheckTests {
     @Test func nixFeaturesParsing() {
-        #expect(NixFeaturesCheck.enabled(in: "experimental-features = nix-command flakes\n") == ["nix-command", "flakes"])
-        #expect(NixFeaturesCheck.enabled(in: "experimental-features = flakes\nexperimental-features = ca-derivations\n") == ["ca-derivations"])
-        #expect(NixFeaturesCheck.enabled(in: "experimental-features = flakes # c\nextra-experimental-features = nix-command\n") == ["flakes", "nix-command"])
+        #expect(
+            NixFeaturesCheck.enabled(in: "experimental-features = nix-command flakes\n") == ["nix-command", "flakes"])
+        #expect(
+            NixFeaturesCheck.enabled(in: "experimental-features = flakes\nexperimental-features = ca-derivations\n")
+                == ["ca-derivations"])
+        #expect(
+            NixFeaturesCheck.enabled(
+                in: "experimental-features = flakes # c\nextra-experimental-features = nix-command\n") == [
+                    "flakes", "nix-command",
+                ])
         #expect(NixFeaturesCheck.enabled(in: "# experimental-features = flakes\n").isEmpty)
     }
 
@@ -18,7 +25,9 @@ struct HostCheckTests {
         let created = runFixing(check, try f.context())
         #expect(created.before?.status == .fail)
         #expect(created.result.status == .pass)
-        #expect(try String(contentsOfFile: f.root + "/etc/nix/nix.conf", encoding: .utf8) == "experimental-features = nix-command flakes\n")
+        #expect(
+            try String(contentsOfFile: f.root + "/etc/nix/nix.conf", encoding: .utf8)
+                == "experimental-features = nix-command flakes\n")
         // A line lacking flakes: adjusted in place, with a backup.
         let original = "max-jobs = 4\nexperimental-features = nix-command  # mine\nsandbox = true\n"
         try f.write("/etc/nix/nix.conf", original)
@@ -26,8 +35,9 @@ struct HostCheckTests {
         let report = runFixing(check, try f.context())
         #expect(report.fix?.actions.first?.contains("added flakes to experimental-features") == true)
         #expect(report.result.status == .pass)
-        #expect(try String(contentsOfFile: f.root + "/etc/nix/nix.conf", encoding: .utf8)
-            == "max-jobs = 4\nexperimental-features = nix-command flakes # mine\nsandbox = true\n")
+        #expect(
+            try String(contentsOfFile: f.root + "/etc/nix/nix.conf", encoding: .utf8)
+                == "max-jobs = 4\nexperimental-features = nix-command flakes # mine\nsandbox = true\n")
         #expect(try String(contentsOfFile: f.root + "/etc/nix/nix.conf.smart-sync-backup", encoding: .utf8) == original)
         // No line at all: appended.
         try f.write("/etc/nix/nix.conf", "max-jobs = 4\n")

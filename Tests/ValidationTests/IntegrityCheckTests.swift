@@ -17,7 +17,9 @@ struct IntegrityCheckTests {
         let f = try Fixture()
         try f.writeHypervisorTree()
         let manifest = try f.recordSync()
-        #expect(try IntegrityCheck().run(f.context(synced: true)) == .pass("\(manifest.count) files match the last sync's manifest"))
+        #expect(
+            try IntegrityCheck().run(f.context(synced: true))
+                == .pass("\(manifest.count) files match the last sync's manifest"))
         // An edit by replacement, a deletion, an exec-bit change.
         try f.write("configuration.nix", "{ edited = true; }\n")
         try FileManager.default.removeItem(atPath: f.target + "/modules/core/users.nix")
@@ -25,7 +27,10 @@ struct IntegrityCheckTests {
         try f.write("scripts/menu.sh", "#!/bin/sh\necho menu\n", mode: 0o644)
         let found = try IntegrityCheck().run(f.context(synced: true))
         #expect(found.status == .fail && found.fixable)
-        #expect(Set(found.details) == ["modified configuration.nix", "missing modules/core/users.nix", "type-changed scripts/menu.sh"])
+        #expect(
+            Set(found.details) == [
+                "modified configuration.nix", "missing modules/core/users.nix", "type-changed scripts/menu.sh",
+            ])
         let report = runFixing(IntegrityCheck(), try f.context(synced: true))
         #expect(report.fix?.actions.count == 3)
         #expect(report.fix?.failure == nil)

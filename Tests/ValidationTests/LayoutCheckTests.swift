@@ -86,7 +86,8 @@ struct LayoutCheckTests {
         let f = try Fixture()
         let user = PresenceCheck(
             kind: .userConfig, paths: ["configuration.nix"], any: ["modules/core/users.nix"], contains: "users.users")
-        let system = PresenceCheck(kind: .systemConfig, any: ["hardware-configuration.nix", "/etc/nixos/hardware-configuration.nix"])
+        let system = PresenceCheck(
+            kind: .systemConfig, any: ["hardware-configuration.nix", "/etc/nixos/hardware-configuration.nix"])
         let network = PresenceCheck(kind: .network, any: ["modules/network"], contains: "networking.")
         for check in [user, system, network] {
             let r = try check.run(f.context())
@@ -108,7 +109,8 @@ struct LayoutCheckTests {
         try f.writeHypervisorTree()
         _ = try f.recordSync()
         try FileManager.default.removeItem(atPath: f.target + "/hardware-configuration.nix")
-        let report = runFixing(PresenceCheck(kind: .systemConfig, paths: ["hardware-configuration.nix"]), try f.context(synced: true))
+        let report = runFixing(
+            PresenceCheck(kind: .systemConfig, paths: ["hardware-configuration.nix"]), try f.context(synced: true))
         #expect(report.before?.fixable == true)
         #expect(report.fix?.actions.count == 1)
         #expect(report.result.status == .pass)

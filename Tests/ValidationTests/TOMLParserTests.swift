@@ -128,7 +128,9 @@ struct TOMLParserTests {
         ]
         for (text, line, column, reason) in cases {
             let error = failure(text)
-            #expect(error?.position == TOMLPosition(line: line, column: column), "\(text.debugDescription): \(String(describing: error))")
+            #expect(
+                error?.position == TOMLPosition(line: line, column: column),
+                "\(text.debugDescription): \(String(describing: error))")
             #expect(error?.reason.contains(reason) == true, "\(text.debugDescription): \(String(describing: error))")
         }
     }

@@ -30,8 +30,10 @@ struct ValidateCommandTests {
 
     private func validate(_ f: Fixture, _ extra: [String] = []) throws -> SubprocessResult {
         try SmartSyncBinary.run(
-            ["validate", "--root", f.root, "--config", f.tmp.path + "/config.toml", "--store", f.tmp.path + "/store",
-                "--state-dir", f.tmp.path + "/state"] + extra,
+            [
+                "validate", "--root", f.root, "--config", f.tmp.path + "/config.toml", "--store", f.tmp.path + "/store",
+                "--state-dir", f.tmp.path + "/state",
+            ] + extra,
             environment: ["PATH": f.bin, "NO_COLOR": "1"], check: false)
     }
 
@@ -67,8 +69,9 @@ struct ValidateCommandTests {
         let fixed = try validate(f, ["--fix"])
         #expect(fixed.status == 0, "\(fixed.stdoutString)\(fixed.stderrString)")
         #expect(fixed.stdoutString.contains("    fixed: created \(f.target)/modules (mode 0755)"))
-        #expect(fixed.stdoutString.contains("    fixed: added nix-command flakes to experimental-features")
-            || fixed.stdoutString.contains("    fixed: appended experimental-features"))
+        #expect(
+            fixed.stdoutString.contains("    fixed: added nix-command flakes to experimental-features")
+                || fixed.stdoutString.contains("    fixed: appended experimental-features"))
         #expect(fixed.stdoutString.contains("    fixed: restored \(f.target)/modules/core/users.nix"))
         #expect(fixed.stdoutString.contains("fixed"))
         #expect(try validate(f).status == 0)
@@ -88,7 +91,8 @@ struct ValidateCommandTests {
 
     @Test func aBadConfigIsAUsageErrorNamingTheLine() throws {
         let f = try Fixture()
-        try Data("[[check]]\nkind = \"kvm\"\nfoo = 1\n".utf8).write(to: URL(fileURLWithPath: f.tmp.path + "/config.toml"))
+        try Data("[[check]]\nkind = \"kvm\"\nfoo = 1\n".utf8).write(
+            to: URL(fileURLWithPath: f.tmp.path + "/config.toml"))
         let result = try validate(f)
         #expect(result.status == 64)
         #expect(result.stderrString.contains("config.toml:3: [[check]] kind = \"kvm\": unknown key 'foo'"))
