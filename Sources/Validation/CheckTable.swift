@@ -94,7 +94,7 @@ final class CheckTable {
     /// Throws when the table has a key no reader asked for.
     func finish() throws {
         for key in table.keys where !used.contains(key) {
-            throw error(key, "unknown key '\(key)'; remove it or check its spelling (see docs/USAGE.md)")
+            throw error(key, "unknown key '\(key)'; remove it or check its spelling (see docs/VALIDATION.md)")
         }
     }
 }

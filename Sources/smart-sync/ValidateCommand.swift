@@ -13,7 +13,7 @@ struct ValidateCommand: AsyncParsableCommand {
             Runs the checks of the config file (TOML; --config FILE, else /etc/smart-sync/config.toml when it \
             exists, else the built-in hypervisor checks) and prints one line per check: pass, warn or fail. \
             Built-in kinds: directory, file, flake, executable, user-config, system-config, nix-features, kvm, \
-            network, tool, integrity, ownership, disk-space (see docs/USAGE.md for their keys).
+            network, tool, integrity, ownership, disk-space (see docs/VALIDATION.md for their keys).
 
             --fix repairs what it can (mkdir, chmod, chown, nix.conf features, files restored from the store as the \
             last sync put them) and says what it did, then checks again. --quick skips the slow checks (integrity) \
