@@ -98,6 +98,7 @@ enum CheckFactory {
 public enum BuiltinChecks {
     public static func hypervisor() -> [any Check] {
         [
+            DirectoryCheck(path: ".", common: CheckCommon(id: "directory:target", title: "the target directory")),
             DirectoryCheck(path: "modules", mode: 0o755),
             DirectoryCheck(path: "scripts", mode: 0o755),
             FileCheck(path: "flake.nix"),

@@ -23,6 +23,7 @@ public struct DirectoryCheck: Check {
 
     public func run(_ context: ValidationContext) throws -> CheckResult {
         let full = context.resolve(path)
+        let path = self.path == "." ? full : self.path
         guard let st = FileInfo.following(full) else {
             return .fail("\(path) is missing; --fix creates it", fixable: true)
         }

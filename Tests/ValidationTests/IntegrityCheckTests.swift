@@ -1,6 +1,7 @@
 import Foundation
 import GitObjects
 import ObjectStore
+import Sync
 import Testing
 import Validation
 
@@ -51,5 +52,24 @@ struct IntegrityCheckTests {
         let result = try IntegrityCheck().run(f.context(synced: true))
         #expect(result.status == .fail && !result.fixable)
         #expect(result.message.contains("verify OWNER/REPO --repair"))
+    }
+
+    @Test func symlinksAreRestoredToo() throws {
+        let f = try Fixture()
+        try f.writeHypervisorTree()
+        var manifest = try f.recordSync()
+        // Add a symlink to the recorded sync, as a tree with a 120000 entry would.
+        let store = try ObjectStore(root: f.tmp.path + "/store")
+        let id = try store.insert(Array("scripts/menu.sh".utf8))
+        manifest["menu"] = Manifest.Entry(mode: .symlink, id: id)
+        try StateStore(root: f.tmp.path + "/state").save(
+            TargetState(
+                target: f.target, commit: ObjectID.blob(Array("c".utf8)), ref: "main", appliedAtNs: 0,
+                manifest: manifest))
+        let report = runFixing(IntegrityCheck(), try f.context(synced: true))
+        #expect(report.before?.details == ["missing menu"])
+        #expect(report.fix?.actions.first?.contains("symlink recreated from the store") == true)
+        #expect(report.result.status == .pass, "\(report.result.message)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: f.target + "/menu") == "scripts/menu.sh")
     }
 }
