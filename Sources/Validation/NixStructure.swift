@@ -55,6 +55,10 @@ enum NixStructure {
             switch stack.last?.frame {
             case .string?:
                 if c == UInt8(ascii: "\\") {
+                    if at(i + 1) == UInt8(ascii: "\n") {
+                        line += 1
+                        lineStart = i + 2
+                    }
                     i += 2
                     continue
                 }

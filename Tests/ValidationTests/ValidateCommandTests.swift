@@ -28,12 +28,10 @@ struct ValidateCommandTests {
         kind = "disk-space"
         """
 
-    private func validate(_ f: Fixture, _ extra: [String] = []) throws -> SubprocessResult {
+    private func validate(_ f: Fixture, _ extra: [String] = [], config: Bool = true) throws -> SubprocessResult {
         try SmartSyncBinary.run(
-            [
-                "validate", "--root", f.root, "--config", f.tmp.path + "/config.toml", "--store", f.tmp.path + "/store",
-                "--state-dir", f.tmp.path + "/state",
-            ] + extra,
+            ["validate", "--root", f.root, "--store", f.tmp.path + "/store", "--state-dir", f.tmp.path + "/state"]
+                + (config ? ["--config", f.tmp.path + "/config.toml"] : []) + extra,
             environment: ["PATH": f.bin, "NO_COLOR": "1"], check: false)
     }
 
@@ -96,5 +94,15 @@ struct ValidateCommandTests {
         let result = try validate(f)
         #expect(result.status == 64)
         #expect(result.stderrString.contains("config.toml:3: [[check]] kind = \"kvm\": unknown key 'foo'"))
+    }
+
+    @Test func theDefaultConfigIsReadUnderTheRoot() throws {
+        let f = try Fixture()
+        try f.writeHypervisorTree()
+        try f.write("/etc/smart-sync/config.toml", "target = \"/etc/hypervisor\"\n[[check]]\nkind = \"flake\"\n")
+        let result = try validate(f, ["--json"], config: false)
+        #expect(result.status == 0, "\(result.stdoutString)\(result.stderrString)")
+        #expect(result.stdoutString.contains(#""config":"\#(f.root)/etc/smart-sync/config.toml""#))
+        #expect(result.stdoutString.contains(#""kind":"flake""#))
     }
 }
