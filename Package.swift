@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "smart-sync", targets: ["smart-sync"]),
-        .library(name: "SmartSyncKit", targets: ["Sync", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
+        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,10 +43,17 @@ let package = Package(
             dependencies: ["Sources", "ObjectStore", "GitObjects", "Transfer", "CLinuxShims"],
             swiftSettings: strict
         ),
+        // Declarative checks of a target and its host (`smart-sync validate`).
+        .target(
+            name: "Validation",
+            dependencies: ["GitObjects", "ObjectStore", "SmartSyncCore", "Sync"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "smart-sync",
             dependencies: [
                 "Sync",
+                "Validation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,6 +72,7 @@ let package = Package(
         .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Sync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
     ]
 )

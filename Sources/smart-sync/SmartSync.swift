@@ -33,7 +33,10 @@ struct SmartSync: AsyncParsableCommand {
             \(ExitCodes.help)
             """,
         version: "0.1.0",
-        subcommands: [SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self]
+        subcommands: [
+            SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
+            ValidateCommand.self,
+        ]
     )
 }
 

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `kind = "executable"`: every regular file matching a glob is executable by its owner.
+/// Fix: `chmod +x` (adding `x` wherever `r` is set), on a private copy when the file is a hardlink.
+public struct ExecutableCheck: Check {
+    public var common: CheckCommon
+    public var kind: CheckKind { .executable }
+    /// Relative to the target (`scripts/*.sh`).
+    public var glob: String
+
+    public init(glob: String, common: CheckCommon? = nil) {
+        self.glob = glob
+        self.common = common ?? CheckCommon(id: "executable:\(glob)", title: "\(glob) executable")
+    }
+
+    /// Matching regular files (symlinks followed) that lack the owner's exec bit.
+    private func offenders(_ context: ValidationContext) -> (matched: Int, offenders: [String]) {
+        let paths = Glob(pattern: glob).expand(in: context.target)
+        var matched = 0
+        var out: [String] = []
+        for rel in paths {
+            guard let st = FileInfo.following(context.target + "/" + rel), FileInfo.isRegular(st) else { continue }
+            matched += 1
+            if st.st_mode & 0o100 == 0 { out.append(rel) }
+        }
+        return (matched, out)
+    }
+
+    public func run(_ context: ValidationContext) throws -> CheckResult {
+        let (matched, bad) = offenders(context)
+        if matched == 0 { return .pass("no files match \(glob)") }
+        if bad.isEmpty { return .pass("\(matched) file\(matched == 1 ? "" : "s") matching \(glob) executable") }
+        return .fail(
+            "\(bad.count) of \(matched) files matching \(glob) not executable: \(Self.list(bad)); --fix runs chmod +x",
+            fixable: true, details: bad)
+    }
+
+    public func fix(_ context: ValidationContext) throws -> FixOutcome {
+        var actions: [String] = []
+        for rel in offenders(context).offenders {
+            let full = context.target + "/" + rel
+            guard let st = FileInfo.following(full) else { continue }
+            let mode = (st.st_mode & 0o7777) | ((st.st_mode & 0o444) >> 2) | 0o100
+            actions.append(try FileInfo.setMode(full, mode))
+        }
+        return FixOutcome(actions: actions)
+    }
+
+    /// The first few paths, comma-separated.
+    static func list(_ paths: [String], limit: Int = 5) -> String {
+        let shown = paths.prefix(limit).joined(separator: ", ")
+        return paths.count > limit ? shown + ", and \(paths.count - limit) more" : shown
+    }
+}
