@@ -31,7 +31,9 @@ public enum SourceConfiguration: Sendable {
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
         var transfer = TransferConfiguration()
-        transfer.maxConcurrent = network.jobs
+        // --jobs per host, plus a little headroom overall, so a host that hangs cannot hold every slot and
+        // starve the other (API requests while the raw host is stuck, say) until the stall timeout.
+        transfer.maxConcurrent = network.jobs + 2
         transfer.maxPerHost = network.jobs
         transfer.extraCAFile = network.extraCAFile
         transfer.limitRate = network.limitRate

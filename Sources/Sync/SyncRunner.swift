@@ -77,6 +77,7 @@ public struct SyncRunner: Sendable {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
         store.removeStaleTemporaries()
+        store.removeStalePartials()
         let targetLock = try state.lock(target: target)
         defer { targetLock.release() }
 

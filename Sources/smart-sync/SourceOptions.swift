@@ -27,7 +27,11 @@ struct SourceOptions: ParsableArguments {
         help: ArgumentHelp("A PEM file of CA certificates to trust in addition to the system's.", valueName: "file"))
     var cacert: String?
 
-    @Option(name: .long, help: "Most downloads in flight at once (and per host).")
+    @Option(
+        name: .long,
+        help:
+            "Most downloads in flight at once per host (two more are allowed overall, so one stuck host cannot block the others)."
+    )
     var jobs: Int = 16
 
     @Option(

@@ -31,7 +31,10 @@ struct RefResolutionTests {
         #expect(badRef.stderrString.contains("acme/hyper"))
         #expect(!FileManager.default.fileExists(atPath: s.target))
 
-        var args = ["sync", "acme/missing", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL]
+        var args = [
+            "sync", "acme/missing", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+            s.server.gitURL,
+        ]
         args += ["--store", s.store, "--state-dir", s.stateDir, "--target", s.target]
         let badRepo = try SmartSyncBinary.run(args, environment: s.environment(), check: false)
         #expect(badRepo.status == 4)

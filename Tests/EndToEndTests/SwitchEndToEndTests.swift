@@ -116,7 +116,8 @@ struct SwitchEndToEndTests {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = [
-                "sync", s.slug, "--ref", b, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--store",
+                "sync", s.slug, "--ref", b, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+                s.server.gitURL, "--store",
                 s.store + "-\(point)", "--state-dir", s.stateDir, "--target", s.target, "--quiet",
             ]
             p.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"]
