@@ -113,7 +113,7 @@ extension GitHubSource {
             let before = sink.received
             let response: TransferResponse
             do {
-                response = try await engine.perform(retrying: retryPolicy) { _ in
+                response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
                     var headers = accept.map { [HTTPHeader("Accept", $0)] } ?? []
                     headers += try sink.prepare(url: url)
                     stats.withLock { $0.blobRequests += 1 }

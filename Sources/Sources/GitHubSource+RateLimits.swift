@@ -16,7 +16,8 @@ extension GitHubSource {
             let response = try await apiGate.run {
                 try await engine.perform(
                     retrying: retryPolicy,
-                    retryable: { RetryPolicy.isRetryable($0) && !RateLimitState.isPrimaryLimit($0) }
+                    retryable: { RetryPolicy.isRetryable($0) && !RateLimitState.isPrimaryLimit($0) },
+                    onRetry: announceRetry
                 ) { _ in
                     stats.withLock { $0.apiRequests += 1 }
                     return request
@@ -52,6 +53,7 @@ extension GitHubSource {
                 state: state, endpoint: endpoint, status: status, said: "", authenticated: token != nil,
                 maxWait: maxWait)
         }
+        notice(String(format: "GitHub's API rate limit is exhausted; waiting %.0f s for it to reset", delay))
         try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
     }
 }

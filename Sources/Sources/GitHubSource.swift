@@ -75,9 +75,11 @@ public final class GitHubSource: SyncSource {
     ///   - cache: validator cache for conditional requests.
     ///   - retryPolicy: how failed requests are retried.
     ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.
+    ///   - notice: told of each retry and wait (a slow link should not look like a hang).
     public init(
         location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache,
-        retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60
+        retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.location = location
         self.engine = engine
@@ -85,6 +87,16 @@ public final class GitHubSource: SyncSource {
         self.cache = cache
         self.retryPolicy = retryPolicy
         self.maxWait = maxWait
+        self.notice = notice
+    }
+
+    /// Where retries and waits are announced.
+    let notice: @Sendable (String) -> Void
+
+    /// Counts a retry and announces it; for `perform(retrying:onRetry:)`.
+    func announceRetry(_ delay: Double, _ reason: String) {
+        stats.withLock { $0.retries += 1 }
+        notice(String(format: "retrying in %.1f s: ", delay) + reason)
     }
 
     /// The hosts that may receive the token: exactly the API and raw hosts.

@@ -84,6 +84,8 @@ public struct SourceStatistics: Sendable, Equatable, Codable {
     public var connections: Int = 0
     /// The last `x-ratelimit-remaining` seen, if any.
     public var rateLimitRemaining: Int?
+    /// Requests asked again after a retryable failure.
+    public var retries: Int = 0
 
     public init() {}
 }

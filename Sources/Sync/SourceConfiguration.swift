@@ -69,7 +69,7 @@ public enum SourceConfiguration: Sendable {
             let engine = try TransferEngine(configuration: transfer)
             let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
-                retryPolicy: network.retryPolicy, maxWait: network.maxWait)
+                retryPolicy: network.retryPolicy, maxWait: network.maxWait, notice: notice)
             return OpenedSource(source: FallbackSource(primary: api, fallback: clone, notice: notice), engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)

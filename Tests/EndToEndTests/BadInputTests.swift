@@ -114,3 +114,20 @@ struct BadInputTests {
         #expect(!FileManager.default.fileExists(atPath: s.target + "/data/blob.bin"))
     }
 }
+
+@Suite("retries are visible")
+struct RetryVisibilityTests {
+    @Test func aRetryIsAnnouncedAndCounted() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "action": {"status": 503}}]"#)
+        let r = try s.run("sync", ["--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        try s.expectTargetEqualsArchive(a)
+        #expect(r.stdoutString.contains(#""event":"warning""#) && r.stdoutString.contains("retrying in"))
+        let summary = try Scenario.summary(r)
+        let requests = try #require(summary["requests"] as? [String: Any])
+        #expect(requests["retries"] as? Int == 1)
+    }
+}
