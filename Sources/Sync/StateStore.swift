@@ -79,6 +79,25 @@ public struct StateStore: Sendable {
     }
 
     /// Loads `target`'s stat cache (empty when missing or damaged).
+    /// Records what an apply is about to put in `target`, before it starts (see ``loadIntent(target:)``).
+    public func saveIntent(_ intent: TargetState) throws {
+        let dir = directory(for: intent.target)
+        try FileSystem.makeDirectories(dir)
+        try FileSystem.writeFileAtomically(dir + "/intent", intent.encoded())
+    }
+
+    /// What an interrupted apply meant to put in `target`, or nil when the last apply finished.
+    public func loadIntent(target: String) throws -> TargetState? {
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/intent") else { return nil }
+        return TargetState(encoded: bytes)
+    }
+
+    /// Drops the intent once the apply it announced has finished.
+    public func clearIntent(target: String) throws {
+        let path = directory(for: target) + "/intent"
+        if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+    }
+
     /// Forgets what smart-sync applied to `target` (its manifest and stat cache), e.g. after rolling back to a
     /// tree it found rather than synced.
     public func forget(target: String) throws {

@@ -99,7 +99,11 @@ public struct SyncRunner: Sendable {
                 cacheHits: scan.statistics.cacheHits))
 
         let planner = Planner(excludes: excludes)
-        let previousManifest = previous?.manifest ?? Manifest()
+        // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
+        var previousManifest = previous?.manifest ?? Manifest()
+        if let intent = try state.loadIntent(target: target) {
+            previousManifest = intent.manifest.union(previousManifest)
+        }
         let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         let missing = plan.missingBlobs(in: store)
         let summary = Self.summarize(plan, missing: missing)
@@ -132,6 +136,14 @@ public struct SyncRunner: Sendable {
             plan.seedStore(store, fromTarget: target)
             outcome.fetch = try await fetch(plan.missingBlobs(in: store), of: resolved)
             outcome.keptLocalVersions = try keepLocalVersions(plan, target: target, previous: previousManifest)
+            // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
+            // any ref) still knows every file this run may have put there, and removes what is no longer wanted
+            // instead of leaving it behind as untracked.
+            let intended = planner.manifest(after: plan, previous: previousManifest)
+            try state.saveIntent(
+                TargetState(
+                    target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                    manifest: intended))
             switch applyMode {
             case .stagedSwitch:
                 let applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
@@ -145,7 +157,8 @@ public struct SyncRunner: Sendable {
             try state.save(
                 TargetState(
                     target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                    manifest: planner.manifest(after: plan, previous: previousManifest)))
+                    manifest: intended))
+            try state.clearIntent(target: target)
             events(.applied(target: target, commit: resolved.commit))
         } else {
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again.
