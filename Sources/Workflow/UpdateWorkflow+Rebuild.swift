@@ -88,7 +88,8 @@ extension UpdateWorkflow {
         } catch let error as SmartSyncError {
             finish(
                 &report,
-                StepRecord(step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.message))
+                StepRecord(
+                    step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.message))
             message += "; rolling back failed too: \(error.message). Run `smart-sync rollback --target \(target)`"
             throw SmartSyncError(.io, message, cause: error)
         }

@@ -30,7 +30,10 @@ extension Reporter {
         case .output(_, let line):
             note("  | " + line)
         case .finished(let record):
-            note(String(format: "%@: %@: %@ (%.2f s)", record.step.rawValue, record.status.rawValue, record.message, record.seconds))
+            note(
+                String(
+                    format: "%@: %@: %@ (%.2f s)", record.step.rawValue, record.status.rawValue, record.message,
+                    record.seconds))
         }
     }
 
@@ -93,7 +96,9 @@ extension Reporter {
             if checkOnly {
                 line += report.changesPending ? "has changes pending (\(to) → …)" : "is up to date"
             } else {
-                line += report.switched ? "\(report.commitBefore?.abbreviated() ?? "(none)") → \(to)" : "up to date at \(to)"
+                line +=
+                    report.switched
+                    ? "\(report.commitBefore?.abbreviated() ?? "(none)") → \(to)" : "up to date at \(to)"
                 let rebuild = report.record(.rebuild)
                 if rebuild?.status == .ok { line += "; rebuilt" }
             }

@@ -66,7 +66,9 @@ struct UpdateCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("build, test or switch.", valueName: "action"))
     var rebuildAction: String = "switch"
 
-    @Option(name: .long, help: ArgumentHelp("The flake host for {hostname} (default: this host's name).", valueName: "name"))
+    @Option(
+        name: .long, help: ArgumentHelp("The flake host for {hostname} (default: this host's name).", valueName: "name")
+    )
     var hostname: String?
 
     func validate() throws {
@@ -98,7 +100,8 @@ struct UpdateCommand: AsyncParsableCommand {
             options.checkOnly = checkOnly
             options.rebuildAlways = rebuildAlways
             options.captureOutput = reporter.mode == .json || reporter.mode == .quiet
-            let workflow = UpdateWorkflow(runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
+            let workflow = UpdateWorkflow(
+                runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
             let report = await workflow.run(options)
             reporter.finish(
                 report, target: target.target, checkOnly: checkOnly, source: context.opened.source, started: started)
