@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "smart-sync", targets: ["smart-sync"]),
-        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
+        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Workflow", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,11 +49,18 @@ let package = Package(
             dependencies: ["GitObjects", "ObjectStore", "SmartSyncCore", "Sync"],
             swiftSettings: strict
         ),
+        // update: validate → sync → validate the stage → switch → rebuild → validate, rolling back on failure.
+        .target(
+            name: "Workflow",
+            dependencies: ["GitObjects", "SmartSyncCore", "Sync", "Validation"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "smart-sync",
             dependencies: [
                 "Sync",
                 "Validation",
+                "Workflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,6 +80,7 @@ let package = Package(
         .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Sync", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
     ]
 )

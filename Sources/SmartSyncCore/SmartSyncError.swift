@@ -43,6 +43,8 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
             case sourceUnavailable = "source-unavailable"
             case cancelled
             case conflict
+            case commandFailed = "command-failed"
+            case checksFailed = "checks-failed"
             case `internal`
         }
 
@@ -80,6 +82,10 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Code(kind: .cancelled)
         /// Local files stand where the tree needs to write, and they are not ours to replace.
         public static let conflict = Code(kind: .conflict)
+        /// An external command the run depends on (the rebuild) is missing or exited non-zero.
+        public static let commandFailed = Code(kind: .commandFailed)
+        /// Health checks (`validate`'s) failed where a run requires them to pass.
+        public static let checksFailed = Code(kind: .checksFailed)
         /// A bug in smart-sync: please report it.
         public static let `internal` = Code(kind: .internal)
     }

@@ -24,6 +24,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
     public var previous: TargetState?
     /// Generations kept for rollback.
     public var keepGenerations: Int
+    /// Called with the complete stage directory after it is built and before the journal and the exchange. A throw
+    /// removes the stage and is rethrown: the target is left untouched (`smart-sync update` validates the new tree
+    /// here).
+    public var validateStage: (@Sendable (_ stage: String) throws -> Void)?
     /// Called at named points of the switch; throwing there stands in for a crash (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -103,6 +107,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         FileSystem.syncDirectory(layout.stage)
         try checkpoint("staged")
+        if let validateStage {
+            do {
+                try validateStage(layout.stage)
+            } catch {
+                try? TreeOps.removeTree(layout.stage)
+                throw error
+            }
+        }
 
         // 3. Put it in place.
         guard exists else {

@@ -16,6 +16,8 @@ public struct SyncRunner: Sendable {
     public var applyMode: ApplyMode = .stagedSwitch
     /// Previous trees kept for `rollback` by the staged switch.
     public var keepGenerations: Int = 3
+    /// Checks the staged tree before the exchange (``StagedSwitchApplier/validateStage``); a throw keeps the old.
+    public var stageValidator: (@Sendable (_ stage: String) throws -> Void)?
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -146,7 +148,8 @@ public struct SyncRunner: Sendable {
                     manifest: intended))
             switch applyMode {
             case .stagedSwitch:
-                let applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
+                var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
+                applier.validateStage = stageValidator
                 _ = try applier.apply(plan, listing: listing, store: store, target: target)
             case .inPlace:
                 _ = try InPlaceApplier().apply(plan, listing: listing, store: store, target: target)

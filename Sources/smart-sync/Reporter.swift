@@ -143,6 +143,11 @@ final class Reporter: Sendable {
         }
     }
 
+    /// Prints one human line on stderr (clearing the progress line first); nothing with `--json` or `--quiet`.
+    func note(_ text: String) {
+        if mode == .tty || mode == .plain { line(text) }
+    }
+
     private func line(_ text: String) {
         clearLine()
         FileHandle.standardError.write(Data((text + "\n").utf8))

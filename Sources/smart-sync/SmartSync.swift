@@ -35,7 +35,7 @@ struct SmartSync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
-            ValidateCommand.self,
+            ValidateCommand.self, UpdateCommand.self,
         ]
     )
 }

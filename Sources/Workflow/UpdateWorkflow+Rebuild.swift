@@ -1,0 +1,139 @@
+import Foundation
+import GitObjects
+import SmartSyncCore
+import Sync
+import Validation
+
+extension UpdateWorkflow {
+    /// Steps 3 and 4: rebuild, post-validate; on a failure of either, roll back and rebuild the old tree.
+    func afterSwitch(_ options: Options, target: String, baseline: Set<String>, report: inout UpdateReport)
+        async throws
+    {
+        var rebuilt = false
+        if let rebuild = options.rebuild {
+            if report.switched || options.rebuildAlways {
+                let commandLine = rebuild.commandLine(target: target)
+                let start = ContinuousClock.now
+                let result = try await runRebuild(
+                    rebuild, .rebuild, target: target, commit: report.commitResolved, rollback: false, options)
+                rebuilt = true
+                let failed = !result.succeeded
+                let message = "`\(commandLine)` \(failed ? result.description : "succeeded")"
+                finish(
+                    &report,
+                    StepRecord(
+                        step: .rebuild, status: failed ? .failed : .ok, seconds: Self.seconds(since: start),
+                        message: message))
+                if failed {
+                    var reason = "the rebuild `\(commandLine)` \(result.description)"
+                    if let last = result.tail.last(where: { !$0.isEmpty }) { reason += " (last output: \(last))" }
+                    try await recover(options, target: target, step: .rebuild, reason: reason, rebuilt: true, &report)
+                    return
+                }
+            } else {
+                finish(
+                    &report,
+                    StepRecord(
+                        step: .rebuild, status: .skipped,
+                        message: "the tree did not change (--rebuild-always rebuilds anyway)"))
+            }
+        } else {
+            finish(&report, StepRecord(step: .rebuild, status: .skipped, message: "--skip-rebuild"))
+        }
+
+        let start = ContinuousClock.now
+        events(.started(.postValidate, detail: target))
+        let pass = ValidationPass.run(
+            options.checks, directory: target, store: runner.store, state: runner.state, quick: false,
+            baseline: baseline
+        ) { events(.check(.postValidate, $0)) }
+        let record = pass.record(.postValidate, seconds: Self.seconds(since: start))
+        finish(&report, record)
+        if record.status == .failed {
+            let n = pass.newFailures.count
+            let reason = "\(n) check\(n == 1 ? "" : "s") failed after the update: \(pass.failureList)"
+            try await recover(options, target: target, step: .postValidate, reason: reason, rebuilt: rebuilt, &report)
+        }
+    }
+
+    /// Rolls the target back to the tree this run replaced and, when the failed rebuild could have changed the
+    /// running system, rebuilds that tree; then fails with a message saying all of it.
+    func recover(
+        _ options: Options, target: String, step: UpdateStep, reason: String, rebuilt: Bool,
+        _ report: inout UpdateReport
+    ) async throws {
+        var message = "update failed at \(step.rawValue): \(reason)"
+        guard report.switched else {
+            message += "; this run did not change the target (it was already at "
+            message += "\(report.commitAfter?.abbreviated() ?? "its commit")), so there is nothing to roll back"
+            throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+        }
+        guard let generation = report.rollbackGeneration else {
+            message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, or "
+            message += "a target updated in place). Bring it back with `smart-sync sync --ref COMMIT`"
+            throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+        }
+        let start = ContinuousClock.now
+        events(.started(.rollback, detail: target))
+        do {
+            let outcome = try Rollback.run(
+                target: target, to: String(generation), state: runner.state, keepGenerations: runner.keepGenerations)
+            report.rolledBack = true
+            report.commitAfter = outcome.to
+            let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+            finish(
+                &report,
+                StepRecord(step: .rollback, status: .ok, seconds: Self.seconds(since: start), message: "back to \(to)"))
+            message += "; the target was rolled back to \(outcome.to?.hex ?? "the tree found before the first sync")"
+        } catch let error as SmartSyncError {
+            finish(
+                &report,
+                StepRecord(
+                    step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.message))
+            message += "; rolling back failed too: \(error.message). Run `smart-sync rollback --target \(target)`"
+            throw SmartSyncError(.io, message, cause: error)
+        }
+
+        if let rebuild = options.rebuild, rebuilt {
+            guard rebuild.changesRunningSystem else {
+                message += " (the rebuild's action was build, which changed nothing running: not run again)"
+                throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+            }
+            let commandLine = rebuild.commandLine(target: target)
+            let again = ContinuousClock.now
+            let result = try await runRebuild(
+                rebuild, .rebuildPrevious, target: target, commit: report.commitAfter, rollback: true, options)
+            finish(
+                &report,
+                StepRecord(
+                    step: .rebuildPrevious, status: result.succeeded ? .ok : .failed,
+                    seconds: Self.seconds(since: again),
+                    message: "`\(commandLine)` \(result.succeeded ? "succeeded" : result.description)"))
+            if result.succeeded {
+                message += ", and the rebuild ran again for it successfully"
+            } else {
+                message += ", but the rebuild for it \(result.description) too: the running system may match neither "
+                message += "tree; run `\(commandLine)` by hand"
+            }
+        }
+        throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+    }
+
+    /// Runs the rebuild command for the tree now in `target`, with `SMART_SYNC_*` variables describing it.
+    func runRebuild(
+        _ rebuild: RebuildCommand, _ step: UpdateStep, target: String, commit: ObjectID?, rollback: Bool,
+        _ options: Options
+    ) async throws -> ShellCommand.Result {
+        let commandLine = rebuild.commandLine(target: target)
+        events(.started(step, detail: commandLine))
+        let command = ShellCommand(
+            commandLine,
+            environment: [
+                "SMART_SYNC_TARGET": target, "SMART_SYNC_ACTION": rebuild.action.rawValue,
+                "SMART_SYNC_COMMIT": commit?.hex ?? "", "SMART_SYNC_ROLLBACK": rollback ? "1" : "0",
+            ])
+        let events = self.events
+        return try await command.run(
+            output: options.captureOutput ? .lines { events(.output(step, $0)) } : .inheritToStderr)
+    }
+}

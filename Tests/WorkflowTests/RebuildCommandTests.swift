@@ -1,0 +1,67 @@
+import Foundation
+import SmartSyncCore
+import Testing
+import TestSupport
+import Workflow
+
+@Suite("rebuild command")
+struct RebuildCommandTests {
+    @Test func theDefaultTemplateIsFilledIn() {
+        let c = RebuildCommand(action: .test, hostname: "hv1")
+        #expect(c.commandLine(target: "/etc/hypervisor") == "nixos-rebuild test --flake /etc/hypervisor#hv1")
+        #expect(c.changesRunningSystem)
+        #expect(!RebuildCommand(action: .build, hostname: "x").changesRunningSystem)
+        #expect(RebuildCommand().action == .switch)
+    }
+
+    @Test func valuesAreShellQuotedAndSubstitutedOnce() {
+        let c = RebuildCommand(template: "run {target} {hostname} {action}", action: .switch, hostname: "{target}")
+        #expect(c.commandLine(target: "/srv/it's here") == #"run '/srv/it'\''s here' '{target}' switch"#)
+        #expect(RebuildCommand.shellQuote("") == "''")
+        #expect(RebuildCommand.shellQuote("a-b_c.d/e:f@g") == "a-b_c.d/e:f@g")
+    }
+
+    @Test func aMissingNixosRebuildNamesTheWaysOut() throws {
+        let dir = try TemporaryDirectory(prefix: "path")
+        let error = #expect(throws: SmartSyncError.self) {
+            try RebuildCommand(hostname: "h").checkAvailable(searchPath: [dir.path])
+        }
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.contains("--skip-rebuild") == true)
+        #expect(error?.message.contains("--rebuild-command") == true)
+        // Found on the path: fine. A custom command is left to the shell.
+        let tool = dir.appending("nixos-rebuild")
+        _ = FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tool)
+        try RebuildCommand(hostname: "h").checkAvailable(searchPath: [dir.path])
+        try RebuildCommand(template: "nope {target}", hostname: "h").checkAvailable(searchPath: [])
+    }
+}
+
+@Suite("shell command")
+struct ShellCommandTests {
+    @Test func linesAreCapturedWithTheExitStatusAndEnvironment() async throws {
+        let lines = Locked<[String]>([])
+        let result = try await ShellCommand(
+            "echo one; echo \"two $EXTRA\" >&2; printf three; exit 3", environment: ["EXTRA": "x"]
+        ).run(output: .lines { line in lines.withLock { $0.append(line) } })
+        #expect(result.status == 3)
+        #expect(!result.succeeded)
+        #expect(result.description == "exited with status 3")
+        #expect(lines.withLock { $0 } == ["one", "two x", "three"])
+        #expect(result.tail == ["one", "two x", "three"])
+    }
+
+    @Test func aMissingCommandIsStatus127() async throws {
+        let result = try await ShellCommand("/nonexistent/command-xyz").run(output: .lines { _ in })
+        #expect(result.status == 127)
+        #expect(result.description.contains("not found"))
+    }
+
+    @Test func onlyTheLastLinesAreKept() async throws {
+        let result = try await ShellCommand("seq 1 100").run(output: .lines { _ in })
+        #expect(result.succeeded)
+        #expect(result.tail.count == 20)
+        #expect(result.tail.last == "100")
+    }
+}
