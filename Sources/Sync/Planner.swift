@@ -177,6 +177,16 @@ public struct Planner: Sendable {
         return out
     }
 
+    /// The tree entries `plan` leaves out because ``keepLocal`` kept a local version there (recorded with the
+    /// state, so that the commit's listing can be rebuilt from state without the manifest claiming them).
+    public func keptLocal(in plan: Plan) -> Manifest {
+        var out = Manifest()
+        for c in plan.changes where c.kind == .conflict {
+            if let mode = c.mode, let id = c.id, mode.isBlob { out[c.path] = Manifest.Entry(mode: mode, id: id) }
+        }
+        return out
+    }
+
     private func with(_ c: Change, _ kind: Change.Kind) -> Change {
         var c = c
         c.kind = kind

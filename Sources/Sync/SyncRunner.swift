@@ -156,10 +156,11 @@ public struct SyncRunner: Sendable {
             var cache = scan.cache
             cache.record(plan, target: target)
             try state.saveStatCache(&cache, target: target)
-            try state.save(
-                TargetState(
-                    target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                    manifest: planner.manifest(after: plan, previous: previousManifest)))
+            var applied = TargetState(
+                target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                manifest: planner.manifest(after: plan, previous: previousManifest))
+            applied.keptLocal = planner.keptLocal(in: plan)
+            try state.save(applied)
             events(.applied(target: target, commit: resolved.commit))
         } else {
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again.
@@ -199,7 +200,8 @@ public struct SyncRunner: Sendable {
     /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
     private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?) async throws -> TreeListing {
         if let previous, previous.commit == resolved.commit {
-            let entries = previous.manifest.entries.map {
+            // The manifest plus what --keep-local left out of it: the commit's whole listing.
+            let entries = previous.manifest.union(previous.keptLocal).entries.map {
                 TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
             }
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))

@@ -74,6 +74,19 @@ import Testing
         #expect(plain.kind("edited.nix") == .modify && plain.kind("never-ours.nix") == .modify)
     }
 
+    @Test func stateRemembersWhatKeepLocalLeftOutWithoutChangingOtherStates() throws {
+        var manifest = Manifest()
+        manifest["a"] = Manifest.Entry(mode: .regular, id: blob("a"))
+        var state = TargetState(target: "/t", commit: blob("c"), ref: "main", appliedAtNs: 7, manifest: manifest)
+        let plain = state.encoded()
+        #expect(TargetState(encoded: plain) == state)
+        state.keptLocal["b"] = Manifest.Entry(mode: .executable, id: blob("b"))
+        let withKept = state.encoded()
+        #expect(withKept.count > plain.count)
+        #expect(TargetState(encoded: withKept) == state)
+        #expect(TargetState(encoded: withKept)?.keptLocal["b"]?.mode == .executable)
+    }
+
     @Test func pathsOutsideTheTargetAreRefused() throws {
         let dir = TempDir()
         defer { dir.remove() }
