@@ -84,7 +84,7 @@ public enum FileSystem {
             let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SmartSyncError.io("write", path: path, hint: errno == ENOSPC ? "The disk is full" : nil)
+                throw SmartSyncError.io("write", path: path)
             }
             offset += n
         }

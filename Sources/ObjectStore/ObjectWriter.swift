@@ -51,7 +51,7 @@ public final class ObjectWriter: @unchecked Sendable {
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SmartSyncError.io(
-                    "write", path: tempPath, hint: errno == ENOSPC ? "The store's disk is full" : nil)
+                    "write", path: tempPath)
             }
             offset += n
         }

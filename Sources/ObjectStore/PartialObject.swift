@@ -132,7 +132,7 @@ public final class PartialObject: @unchecked Sendable {
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SmartSyncError.io(
-                    "write", path: dataPath, hint: errno == ENOSPC ? "The store's disk is full" : nil)
+                    "write", path: dataPath)
             }
             offset += n
         }

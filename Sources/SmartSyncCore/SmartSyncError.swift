@@ -118,11 +118,25 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 
 extension SmartSyncError {
     /// Wraps the current `errno` after a failed system call on `path`.
+    ///
+    /// `ENOSPC` and `EDQUOT` always say that the disk is full and what to do, whatever `hint` says.
     public static func io(_ call: String, path: String, errno err: Int32 = errno, hint: String? = nil) -> SmartSyncError
     {
         let reason = String(cString: strerror(err))
         var message = "\(call) failed for '\(path)': \(reason)"
-        if let hint { message += ". \(hint)" }
+        if let full = diskFullHint(err) {
+            message += ". \(full)"
+        } else if let hint {
+            message += ". \(hint)"
+        }
         return SmartSyncError(.io, message, cause: SystemCallError(call, errno: err))
+    }
+
+    /// What to tell the operator when `err` means the file system (or the user's quota) is full.
+    public static func diskFullHint(_ err: Int32) -> String? {
+        guard err == ENOSPC || err == EDQUOT else { return nil }
+        return err == EDQUOT
+            ? "The disk quota is exhausted: free space on that file system (or raise the quota) and run again"
+            : "The disk is full: free space on that file system (`df` shows which) and run again"
     }
 }

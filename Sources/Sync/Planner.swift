@@ -11,11 +11,18 @@ import GitObjects
 ///   being deleted; a file, symlink or FIFO standing where the tree needs a directory is replaced only when it
 ///   is ours and unchanged. Otherwise the tree path is ``Change/Kind/blocked``.
 /// - Excluded paths (globs, or paths the scan skipped) are never touched; gitlinks are reported and skipped.
+/// - With ``keepLocal``, a tree path whose local file or symlink differs from the tree and is not what the
+///   previous sync put there is left in place as a ``Change/Kind/conflict``.
 public struct Planner: Sendable {
     public var excludes: ExcludeSet
+    /// Leave local versions in place (`--keep-local`): a file or symlink at a tree path that differs from the
+    /// tree and from what the previous manifest put there (an operator's edit, or a file never ours) becomes a
+    /// ``Change/Kind/conflict``: nothing is fetched or written for it, and the manifest does not claim it.
+    public var keepLocal: Bool
 
-    public init(excludes: ExcludeSet = ExcludeSet()) {
+    public init(excludes: ExcludeSet = ExcludeSet(), keepLocal: Bool = false) {
         self.excludes = excludes
+        self.keepLocal = keepLocal
     }
 
     /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
@@ -117,6 +124,13 @@ public struct Planner: Sendable {
             } else {
                 c.kind = entry.mode == .symlink ? .symlink : .add
             }
+            if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
+                previous[path].map({ $0.mode != localMode || $0.id != l.id }) ?? true
+            {
+                c.kind = .conflict
+                c.note =
+                    "'\(path)' differs from the tree and from what the last sync put there; kept local version (--keep-local)"
+            }
             changes.append(c)
         }
         changes.sort { $0.path < $1.path }
@@ -159,6 +173,16 @@ public struct Planner: Sendable {
         }
         if !excludes.isEmpty {
             for (path, e) in previous.entries where excludes.matches(path) { out[path] = e }
+        }
+        return out
+    }
+
+    /// The tree entries `plan` leaves out because ``keepLocal`` kept a local version there (recorded with the
+    /// state, so that the commit's listing can be rebuilt from state without the manifest claiming them).
+    public func keptLocal(in plan: Plan) -> Manifest {
+        var out = Manifest()
+        for c in plan.changes where c.kind == .conflict {
+            if let mode = c.mode, let id = c.id, mode.isBlob { out[c.path] = Manifest.Entry(mode: mode, id: id) }
         }
         return out
     }

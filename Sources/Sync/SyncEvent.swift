@@ -56,11 +56,14 @@ public struct SyncSummary: Sendable, Codable {
     /// Why the run did not use the API (`--force-full`, or what made it fall back to a shallow clone); nil when
     /// it did.
     public var fallbackReason: String?
+    /// Local versions saved into the store and recorded before the run replaced them (`smart-sync restore PATH`
+    /// brings one back); empty when none.
+    public var kept: [KeptPath]
 
     public init(
         command: String, source: String, ref: String, commit: String, previousCommit: String?, target: String?,
         dryRun: Bool, plan: PlanSummary, blobsFetched: Int, bytesReceived: Int, requests: SourceStatistics,
-        transport: String, seconds: Double, fallbackReason: String? = nil
+        transport: String, seconds: Double, fallbackReason: String? = nil, kept: [KeptPath] = []
     ) {
         self.command = command
         self.source = source
@@ -76,5 +79,17 @@ public struct SyncSummary: Sendable, Codable {
         self.transport = transport
         self.seconds = seconds
         self.fallbackReason = fallbackReason
+        self.kept = kept
+    }
+}
+
+/// A kept local version in a summary: the path and the blob id holding its content.
+public struct KeptPath: Sendable, Codable, Equatable {
+    public var path: String
+    public var id: String
+
+    public init(path: String, id: String) {
+        self.path = path
+        self.id = id
     }
 }

@@ -44,12 +44,17 @@ public struct SyncRunner: Sendable {
         public var excludes: [String]
         /// Plan and report, change nothing (no blob is fetched either).
         public var dryRun: Bool
+        /// Leave local versions of tree paths in place (`--keep-local`): see ``Planner/keepLocal``.
+        public var keepLocal: Bool
 
-        public init(ref: String?, target: String, excludes: [String] = [], dryRun: Bool = false) {
+        public init(
+            ref: String?, target: String, excludes: [String] = [], dryRun: Bool = false, keepLocal: Bool = false
+        ) {
             self.ref = ref
             self.target = target
             self.excludes = excludes
             self.dryRun = dryRun
+            self.keepLocal = keepLocal
         }
     }
 
@@ -61,7 +66,9 @@ public struct SyncRunner: Sendable {
         public var summary: PlanSummary
         public var fetch: FetchReport
         /// Local versions saved into the store before they were replaced.
-        public var keptLocalVersions: Int
+        public var keptLocalVersions: Int { kept.count }
+        /// Those versions, as recorded in the target's ``KeptVersionLog`` (restorable with `smart-sync restore`).
+        public var kept: [KeptVersion]
     }
 
     /// Brings `request.target` to the commit `request.ref` resolves to.
@@ -100,7 +107,7 @@ public struct SyncRunner: Sendable {
                 files: scan.statistics.entries, hashed: scan.statistics.filesHashed,
                 cacheHits: scan.statistics.cacheHits))
 
-        let planner = Planner(excludes: excludes)
+        let planner = Planner(excludes: excludes, keepLocal: request.keepLocal)
         // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
         var previousManifest = previous?.manifest ?? Manifest()
         if let intent = try state.loadIntent(target: target) {
@@ -121,7 +128,7 @@ public struct SyncRunner: Sendable {
 
         var outcome = Outcome(
             resolved: resolved, previousCommit: previous?.commit, plan: plan, summary: summary, fetch: FetchReport(),
-            keptLocalVersions: 0)
+            kept: [])
         guard apply else { return outcome }
 
         let blocked = plan.changes.filter { $0.kind == .blocked }
@@ -137,7 +144,7 @@ public struct SyncRunner: Sendable {
         if plan.hasWork || previous?.commit != resolved.commit {
             plan.seedStore(store, fromTarget: target)
             outcome.fetch = try await fetch(plan.missingBlobs(in: store), of: resolved)
-            outcome.keptLocalVersions = try keepLocalVersions(plan, target: target, previous: previousManifest)
+            outcome.kept = try keepLocalVersions(plan, target: target, previous: previousManifest)
             // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
             // any ref) still knows every file this run may have put there, and removes what is no longer wanted
             // instead of leaving it behind as untracked.
@@ -146,21 +153,29 @@ public struct SyncRunner: Sendable {
                 TargetState(
                     target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                     manifest: intended))
-            switch applyMode {
-            case .stagedSwitch:
-                var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
-                applier.validateStage = stageValidator
-                _ = try applier.apply(plan, listing: listing, store: store, target: target)
-            case .inPlace:
-                _ = try InPlaceApplier().apply(plan, listing: listing, store: store, target: target)
+            do {
+                switch applyMode {
+                case .stagedSwitch:
+                    var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
+                    applier.validateStage = stageValidator
+                    _ = try applier.apply(plan, listing: listing, store: store, target: target)
+                case .inPlace:
+                    _ = try InPlaceApplier().apply(plan, listing: listing, store: store, target: target)
+                }
+            } catch {
+                // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
+                // free again; a switch that got as far as the exchange is finished.
+                if applyMode == .stagedSwitch { try? StagedSwitchApplier(previous: nil).recover(target: target) }
+                throw error
             }
             var cache = scan.cache
             cache.record(plan, target: target)
             try state.saveStatCache(&cache, target: target)
-            try state.save(
-                TargetState(
-                    target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                    manifest: intended))
+            var applied = TargetState(
+                target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                manifest: intended)
+            applied.keptLocal = planner.keptLocal(in: plan)
+            try state.save(applied)
             try state.clearIntent(target: target)
             events(.applied(target: target, commit: resolved.commit))
         } else {
@@ -201,7 +216,8 @@ public struct SyncRunner: Sendable {
     /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
     private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?) async throws -> TreeListing {
         if let previous, previous.commit == resolved.commit {
-            let entries = previous.manifest.entries.map {
+            // The manifest plus what --keep-local left out of it: the commit's whole listing.
+            let entries = previous.manifest.union(previous.keptLocal).entries.map {
                 TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
             }
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
@@ -245,27 +261,26 @@ public struct SyncRunner: Sendable {
         return try await source.fetch(wants, of: resolved, into: store, progress: progress)
     }
 
-    /// Saves into the store every local file that is about to be replaced and whose content the store lacks
-    /// (a user's edit of a synced file, or a file that was never ours), so nothing is lost.
-    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest) throws -> Int {
-        var kept = 0
+    /// Saves into the store every local file that is about to be replaced and is not what the previous sync put
+    /// there (a user's edit of a synced file, or a file that was never ours), and records each in the target's
+    /// ``KeptVersionLog``, so nothing is lost and `smart-sync restore` can bring it back. Returns the records.
+    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest) throws -> [KeptVersion] {
+        var kept: [KeptVersion] = []
+        let now = Self.nowNs()
         for c in plan.changes where c.writes {
-            guard let localID = c.localID, let kind = c.localKind, !store.contains(localID) else { continue }
-            let path = target + "/" + c.path
-            switch kind {
-            case .regular, .executable:
-                try store.insertFile(atPath: path, expecting: localID)
-            case .symlink:
-                let bytes = try FileSystem.readLink(path)
-                try store.insert(bytes, expecting: localID)
-            default:
-                continue
-            }
-            kept += 1
+            guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
+            // What the previous sync put there is only saved when the store lost it, and not recorded.
+            let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID)
+            if ours && store.contains(localID) { continue }
+            try LocalVersionSaver(store: store).save(target + "/" + c.path, mode: mode, id: localID)
+            if ours { continue }
+            kept.append(KeptVersion(timeNs: now, mode: mode, id: localID, replacedBy: plan.commit, path: c.path))
             events(
                 .warning(
-                    "'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it"))
+                    "'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it (smart-sync restore '\(c.path)' brings it back)"
+                ))
         }
+        try KeptVersionLog(state: state, target: target).append(kept)
         return kept
     }
 

@@ -70,6 +70,12 @@ final class Reporter: Sendable {
                     ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
             }
             line += String(format: "; %.2f s", summary.seconds)
+            if !summary.kept.isEmpty {
+                let n = summary.kept.count
+                let names = summary.kept.prefix(10).map(\.path).joined(separator: ", ") + (n > 10 ? ", …" : "")
+                line +=
+                    "\nkept \(n) local version\(n == 1 ? "" : "s"): \(names) — restore with `smart-sync restore PATH --target \(summary.target ?? "DIR")`"
+            }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
     }

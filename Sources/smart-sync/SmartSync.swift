@@ -21,6 +21,7 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync plan MasterofNull/Hyper-NixOS --ref feature-x --target /etc/hypervisor
               smart-sync warm MasterofNull/Hyper-NixOS --ref main --ref v2.1.0
               smart-sync verify --target /etc/hypervisor                     # re-hash against the last sync
+              smart-sync restore modules/x.nix --target /etc/hypervisor      # bring back a replaced local edit
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
 
             FALLBACK: when the API is unreachable, answers 5xx, or its rate limit does not reset within \
@@ -35,7 +36,7 @@ struct SmartSync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
-            ValidateCommand.self, UpdateCommand.self,
+            RestoreCommand.self, ValidateCommand.self, UpdateCommand.self,
         ]
     )
 }

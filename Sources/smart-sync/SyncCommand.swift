@@ -19,6 +19,13 @@ struct TargetOptions: ParsableArguments {
             "Leave paths matching GLOB alone (repeatable). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
             valueName: "glob"))
     var exclude: [String] = []
+
+    @Flag(
+        name: .long,
+        help:
+            "Leave local edits in place: a tree path whose file differs from the tree and from what the last sync put there is kept (reported as conflict), not replaced."
+    )
+    var keepLocal = false
 }
 
 struct SyncCommand: AsyncParsableCommand {
@@ -48,7 +55,9 @@ struct SyncCommand: AsyncParsableCommand {
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.sync(
-                .init(ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun))
+                .init(
+                    ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun,
+                    keepLocal: target.keepLocal))
             context.reporter.finish(
                 .init(
                     outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun,
@@ -84,7 +93,7 @@ struct PlanCommand: AsyncParsableCommand {
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
-                .init(ref: target.ref, target: target.target, excludes: target.exclude))
+                .init(ref: target.ref, target: target.target, excludes: target.exclude, keepLocal: target.keepLocal))
             if list { context.reporter.listChanges(outcome.plan) }
             context.reporter.finish(
                 .init(
@@ -107,6 +116,7 @@ extension SyncSummary {
             previousCommit: outcome.previousCommit?.hex, target: target, dryRun: dryRun, plan: outcome.summary,
             blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
             requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
-            fallbackReason: (source as? FallbackSource)?.fallbackReason)
+            fallbackReason: (source as? FallbackSource)?.fallbackReason,
+            kept: outcome.kept.map { KeptPath(path: $0.path, id: $0.id.hex) })
     }
 }

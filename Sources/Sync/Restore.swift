@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+
+/// `smart-sync restore`: brings back a local version of one target path, from the store (a kept version) or
+/// from a kept generation's tree, with no network.
+///
+/// The restored file is a private copy (mode 0644, or 0755 for executables), never a hardlink of a read-only
+/// store object: the operator will edit it. It is written under a temporary name and renamed over the path,
+/// under the target lock. What it replaces is saved into the store and recorded first (unless it is what the
+/// last sync put there), so a restore loses nothing either.
+public enum Restore {
+    /// One version of a path that can be restored.
+    public struct Version: Sendable, Hashable {
+        /// Where it is kept.
+        public enum Origin: Sendable, Hashable {
+            /// Saved into the store before a sync (or a restore) replaced it.
+            case kept(KeptVersion)
+            /// The file in kept generation `sequence`, whose sync state was `commit` (nil: the tree found before
+            /// the first sync).
+            case generation(sequence: Int, commit: ObjectID?)
+        }
+
+        public var origin: Origin
+        public var mode: FileMode
+        public var id: ObjectID
+    }
+
+    /// What a restore did.
+    public struct Outcome: Sendable {
+        /// The path, relative to the target.
+        public var path: String
+        /// The version now at the path.
+        public var restored: Version
+        /// The version it replaced, when that was saved and recorded (it differed from the last sync's).
+        public var saved: KeptVersion?
+        /// True when the path already held that version: nothing was written.
+        public var unchanged: Bool
+    }
+
+    /// The versions of `path` (relative to the target, or absolute inside it) that can be restored: kept
+    /// versions, the most recent first, then the kept generations holding it, the most recent first.
+    public static func versions(of path: String, target: String, state: StateStore) throws -> [Version] {
+        let target = StateStore.normalize(target)
+        let relative = try relativePath(path, target: target)
+        var out = try KeptVersionLog(state: state, target: target).versions(of: relative).map {
+            Version(origin: .kept($0), mode: $0.mode, id: $0.id)
+        }
+        for g in try GenerationStore(layout: SwitchLayout(target: target)).list() {
+            guard (try? checkParents(root: g.tree, relative)) != nil,
+                let (mode, id) = try? inspect(g.tree + "/" + relative, display: relative)
+            else { continue }
+            out.append(Version(origin: .generation(sequence: g.sequence, commit: g.state?.commit), mode: mode, id: id))
+        }
+        return out
+    }
+
+    /// Restores `path` in `target`: the most recent kept version, or the file as it is in generation
+    /// `generation`'s tree. Needs no source.
+    public static func run(
+        path: String, target: String, generation: Int? = nil, store: ObjectStore, state: StateStore
+    ) throws -> Outcome {
+        let target = StateStore.normalize(target)
+        let relative = try relativePath(path, target: target)
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
+        let lock = try state.lock(target: target)
+        defer { lock.release() }
+        try TreeSwitch(layout: SwitchLayout(target: target)).recover()
+        try checkParents(root: target, relative)
+
+        let log = KeptVersionLog(state: state, target: target)
+        let kept = try log.versions(of: relative)
+        let manifest = try state.load(target: target)?.manifest ?? Manifest()
+        let chosen: Version
+        if let generation {
+            chosen = try fromGeneration(generation, relative, target: target, kept: kept, store: store)
+        } else {
+            guard let record = kept.first else {
+                throw SmartSyncError(
+                    .notFound,
+                    "no local version of '\(relative)' was kept for \(target); `smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding it (restore one with --generation N)"
+                )
+            }
+            try verifyObject(record.id, store: store, what: "the kept version of '\(relative)'")
+            chosen = Version(origin: .kept(record), mode: record.mode, id: record.id)
+        }
+
+        // Save what is there now (unless it is what the sync put there), then put the chosen version in its place.
+        let full = target + "/" + relative
+        var saved: KeptVersion?
+        if let (mode, id) = try inspect(full, display: relative) {
+            if mode == chosen.mode && id == chosen.id {
+                return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
+            }
+            try LocalVersionSaver(store: store).save(full, mode: mode, id: id)
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id) {
+                let record = KeptVersion(
+                    timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative)
+                try log.append([record])
+                saved = record
+            }
+        }
+        try write(chosen, to: relative, target: target, store: store)
+        return Outcome(path: relative, restored: chosen, saved: saved, unchanged: false)
+    }
+
+    /// Takes `relative` from generation `sequence` into the store, checking it against what the generation's
+    /// manifest, a kept record or the current file say it should be.
+    private static func fromGeneration(
+        _ sequence: Int, _ relative: String, target: String, kept: [KeptVersion], store: ObjectStore
+    ) throws -> Version {
+        let generations = try GenerationStore(layout: SwitchLayout(target: target)).list()
+        guard let g = generations.first(where: { $0.sequence == sequence }) else {
+            let available = generations.map(\.sequence).map(String.init).joined(separator: ", ")
+            throw SmartSyncError(
+                .notFound,
+                "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available)); `smart-sync rollback --list --target \(target)` lists them"
+            )
+        }
+        try checkParents(root: g.tree, relative)
+        let file = g.tree + "/" + relative
+        guard let (mode, _) = try inspect(file, display: relative) else {
+            throw SmartSyncError(
+                .notFound,
+                "generation \(sequence) of \(target) has no '\(relative)'; `smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
+            )
+        }
+        // Into the store: hashed as it is copied and published only under the id it hashes to.
+        let id = try LocalVersionSaver(store: store).save(file, mode: mode, id: nil)
+        var expected: Set<ObjectID> = Set(kept.map(\.id))
+        if let entry = g.state?.manifest[relative] { expected.insert(entry.id) }
+        if let (_, current) = try? inspect(target + "/" + relative, display: relative) { expected.insert(current) }
+        guard expected.isEmpty || expected.contains(id) else {
+            throw SmartSyncError(
+                .integrity,
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(file) by hand if you want it anyway"
+            )
+        }
+        try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
+        return Version(origin: .generation(sequence: sequence, commit: g.state?.commit), mode: mode, id: id)
+    }
+
+    /// Writes `version` at `relative` as a private copy: temporary name, fsync, rename over the path.
+    private static func write(_ version: Version, to relative: String, target: String, store: ObjectStore) throws {
+        let cursor = try DirectoryCursor(target: target)
+        defer { cursor.finish() }
+        guard let (dirFD, name) = try cursor.enterParent(of: relative, create: true) else {
+            throw SmartSyncError(.internal, "could not open the directory of '\(relative)' in \(target)")
+        }
+        let display = target + "/" + relative
+        let tmp = Materializer.temporaryName()
+        if version.mode == .symlink {
+            try Materializer.symlink(try store.read(version.id), dirFD: dirFD, tmp: tmp, display: display)
+        } else {
+            try copy(
+                store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
+                permissions: version.mode == .executable ? 0o755 : 0o644)
+        }
+        try Materializer.commit(dirFD: dirFD, tmp: tmp, name: name, display: display)
+        cursor.markDirty()
+    }
+
+    /// Copies the store object at `source` to `tmp` in `dirFD`, hashing the bytes as they go (they must hash to
+    /// `id`), with `permissions`; fsynced. Removes `tmp` on failure.
+    private static func copy(
+        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, permissions: mode_t
+    ) throws {
+        let src = open(source, O_RDONLY | O_CLOEXEC)
+        guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
+        defer { close(src) }
+        var st = stat()
+        guard fstat(src, &st) == 0 else { throw SmartSyncError.io("fstat", path: source) }
+        let dst = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard dst >= 0 else { throw SmartSyncError.io("create", path: display) }
+        var ok = false
+        defer {
+            close(dst)
+            if !ok { unlinkat(dirFD, tmp, 0) }
+        }
+        let hasher = BlobHasher(size: Int(st.st_size))
+        try readChunks(fd: src, path: source) { chunk in
+            hasher.update(chunk)
+            try FileSystem.writeAll(fd: dst, chunk, path: display)
+        }
+        guard hasher.finalize() == id else {
+            throw SmartSyncError(
+                .integrity,
+                "the store object \(id.abbreviated()) changed while it was copied to '\(display)'; not restored")
+        }
+        guard fchmod(dst, permissions) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }
+        ok = true
+    }
+}

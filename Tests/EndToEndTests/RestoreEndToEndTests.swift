@@ -1,0 +1,139 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+/// Local edits are never lost: kept and listed by sync, brought back by restore, left alone with --keep-local.
+@Suite("local versions: kept, restored, --keep-local", .serialized)
+struct RestoreEndToEndTests {
+    private let edited = "modules/net/bridge.nix"
+    private let mine = "{ bridge = \"br-mine\"; } # the operator's\n"
+
+    /// Replaces a file the way an editor does (new inode), leaving the store object alone.
+    private func edit(_ path: String, _ text: String) throws {
+        try? FileManager.default.removeItem(atPath: path)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    private func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+    private func restore(_ s: Scenario, _ args: [String]) throws -> SubprocessResult {
+        try SmartSyncBinary.run(
+            ["restore"] + args + ["--target", s.target, "--store", s.store, "--state-dir", s.stateDir],
+            environment: s.environment(), check: false)
+    }
+
+    private func stat(_ path: String) throws -> (mode: Int, links: Int) {
+        let a = try FileManager.default.attributesOfItem(atPath: path)
+        return ((a[.posixPermissions] as? Int) ?? -1, (a[.referenceCount] as? Int) ?? -1)
+    }
+
+    private func archive(_ s: Scenario, _ commit: String) throws -> DirectorySnapshot {
+        let dir = try TemporaryDirectory(prefix: "archive")
+        try s.repo.archive(commit: commit, into: dir.path)
+        return try DirectorySnapshot(of: dir.path)
+    }
+
+    @Test func aLocalEditIsKeptListedAndRestoredAndAResyncKeepsItAgain() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try edit(s.target + "/" + edited, mine)
+        let b = try Fixtures.commitB(s.repo)
+        let mineID = ObjectID.blob(Array(mine.utf8)).hex
+
+        // The sync replaces the edit, after keeping it: in the store, in the record, in the summary.
+        let summary = try s.sync()
+        let kept = summary["kept"] as? [[String: Any]] ?? []
+        #expect(kept.count == 1)
+        #expect(kept.first?["path"] as? String == edited && kept.first?["id"] as? String == mineID)
+        try s.expectTargetEqualsArchive(b)
+        #expect(FileManager.default.fileExists(atPath: "\(s.store)/objects/\(mineID.prefix(2))/\(mineID.dropFirst(2))"))
+
+        // Restore brings it back byte for byte, as a private writable copy.
+        let r = try restore(s, [edited])
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(try read(s.target + "/" + edited) == mine)
+        let st = try stat(s.target + "/" + edited)
+        #expect(st.mode == 0o644 && st.links == 1, "\(st)")
+
+        // --list shows the kept version and the generation holding the edit.
+        let list = try restore(s, [edited, "--list"])
+        #expect(list.status == 0, "\(list.stderrString)")
+        #expect(list.stdoutString.contains("kept") && list.stdoutString.contains(String(mineID.prefix(12))))
+        #expect(list.stdoutString.contains("generation 1"), "\(list.stdoutString)")
+
+        // A re-sync replaces it again and keeps it again: nothing is lost either way.
+        let again = try s.run("sync")
+        #expect(again.status == 0, "\(again.stderrString)")
+        #expect(again.stderrString.contains("kept 1 local version: \(edited) — restore with `smart-sync restore PATH"))
+        try s.expectTargetEqualsArchive(b)
+        let list2 = try restore(s, [edited, "--list"])
+        #expect(list2.stdoutString.split(separator: "\n").filter { $0.hasPrefix("kept") }.count == 2)
+
+        // --generation N: generation 1 is A's tree as it was swapped out, with the edit; a path B deleted comes
+        // back from it too, verified against A's manifest.
+        let g = try restore(s, [s.target + "/" + edited, "--generation", "1"])
+        #expect(g.status == 0, "\(g.stderrString)")
+        #expect(try read(s.target + "/" + edited) == mine)
+        let old = try restore(s, ["scripts/old.sh", "--generation", "1"])
+        #expect(old.status == 0, "\(old.stderrString)")
+        #expect(try read(s.target + "/scripts/old.sh") == "#!/bin/sh\necho old\n")
+        #expect(try stat(s.target + "/scripts/old.sh").mode == 0o755)
+        _ = a
+    }
+
+    @Test func pathsOutsideTheTargetAreRefused() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let outside = try TemporaryDirectory(prefix: "outside")
+        try FileManager.default.createSymbolicLink(atPath: s.target + "/evil", withDestinationPath: outside.path)
+        for path in ["../x", "modules/../../x", "/etc/passwd", "evil/x", s.target + "/../x"] {
+            let r = try restore(s, [path])
+            #expect(r.status == 6, "\(path): \(r.status) \(r.stderrString)")
+        }
+        let gen = try restore(s, ["README.md", "--generation", "7"])
+        #expect(gen.status == 4, "\(gen.stderrString)")
+        let none = try restore(s, ["README.md"])
+        #expect(none.status == 4 && none.stderrString.contains("no local version"), "\(none.stderrString)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
+    }
+
+    @Test func keepLocalLeavesTheEditAndALaterSyncReplacesItAfterKeepingIt() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try edit(s.target + "/" + edited, mine)
+        try edit(s.target + "/README.md", "# my readme\n")  // also changed by nobody upstream: kept as well
+        let b = try Fixtures.commitB(s.repo)
+
+        let plan = try s.run("plan", ["--keep-local", "--list"])
+        #expect(plan.stdoutString.contains("conflict    \(edited)"), "\(plan.stdoutString)")
+        let r = try s.run("sync", ["--keep-local", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(r.stdoutString.contains("kept local version (--keep-local)"))
+        let summary = try Scenario.summary(r)
+        let counts = (summary["plan"] as? [String: Any])?["counts"] as? [String: Any]
+        #expect(counts?["conflict"] as? Int == 2, "\(String(describing: counts))")
+        #expect((summary["kept"] as? [Any])?.isEmpty == true)
+        #expect(try read(s.target + "/" + edited) == mine)
+        #expect(try read(s.target + "/README.md") == "# my readme\n")
+        var want = try archive(s, b)
+        var got = try DirectorySnapshot(of: s.target)
+        want.entries[edited] = nil
+        got.entries[edited] = nil
+        want.entries["README.md"] = nil
+        got.entries["README.md"] = nil
+        #expect(got == want, "\(got.difference(from: want))")
+
+        // Without the flag, the next sync replaces both, keeping them first.
+        let later = try s.sync()
+        let kept = (later["kept"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }.sorted()
+        #expect(kept == ["README.md", edited])
+        try s.expectTargetEqualsArchive(b)
+        let back = try restore(s, [edited])
+        #expect(back.status == 0, "\(back.stderrString)")
+        #expect(try read(s.target + "/" + edited) == mine)
+    }
+}
