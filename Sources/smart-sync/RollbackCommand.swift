@@ -35,6 +35,9 @@ struct RollbackCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
     var stateDir: String?
 
+    @Option(name: .long, help: "Previous trees kept beside the target (the outgoing one included).")
+    var keepGenerations: Int = 3
+
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -57,7 +60,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 return
             }
             let state = try StateStore(root: stateDir ?? DefaultPaths.state)
-            let outcome = try Rollback.run(target: target, to: to, state: state)
+            let outcome = try Rollback.run(target: target, to: to, state: state, keepGenerations: keepGenerations)
             let from = outcome.from?.abbreviated() ?? "untracked tree"
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
             if output.json {

@@ -74,7 +74,8 @@ struct RunContext {
         let opened = try await configuration.open(
             cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory,
             notice: { reporter.handle(.warning($0)) })
-        let runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
+        var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
+        runner.keepGenerations = source.keepGenerations
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)
     }

@@ -48,6 +48,9 @@ struct SourceOptions: ParsableArguments {
             valueName: "dir"))
     var stateDir: String?
 
+    @Option(name: .long, help: "Previous trees kept beside the target for rollback.")
+    var keepGenerations: Int = 3
+
     @OptionGroup(title: "Slow and unreliable links")
     var network: NetworkOptions
 
@@ -57,6 +60,9 @@ struct SourceOptions: ParsableArguments {
     func validate() throws {
         if source != nil && repository != nil {
             throw ValidationError("Give either OWNER/REPO or --source PATH, not both.")
+        }
+        if keepGenerations < 0 || keepGenerations > 100 {
+            throw ValidationError("--keep-generations must be between 0 and 100 (got \(keepGenerations)).")
         }
         if jobs < 1 || jobs > 256 {
             throw ValidationError("--jobs must be between 1 and 256 (got \(jobs)).")

@@ -87,6 +87,14 @@ struct SwitchEndToEndTests {
             ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--list"], environment: s.environment(),
             check: false)
         #expect(list.stdoutString.split(separator: "\n").count == 3, "\(list.stdoutString)")
+        // Fewer on request.
+        try s.repo.write("version.txt", "5\n")
+        _ = try s.repo.commit("v5")
+        try s.sync(["--keep-generations", "1"])
+        let one = try SmartSyncBinary.run(
+            ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--list"], environment: s.environment(),
+            check: false)
+        #expect(one.stdoutString.split(separator: "\n").count == 1, "\(one.stdoutString)")
         let none = try SmartSyncBinary.run(
             ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--to", "ffffffff"],
             environment: s.environment(), check: false)
