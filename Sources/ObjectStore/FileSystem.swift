@@ -77,6 +77,42 @@ public enum FileSystem {
         return Timestamps.mtimeNs(st)
     }
 
+    /// The names in a directory, without `.` and `..`.
+    public static func names(in directory: String) throws -> [String] {
+        guard let dir = opendir(directory) else { throw SmartSyncError.io("opendir", path: directory) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Seconds since `path` was last modified (not following a symlink), or nil when it is not a regular file.
+    public static func ageOfRegularFile(_ path: String) -> Int? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int(now.tv_sec) - Int(Timestamps.mtimeNs(st) / 1_000_000_000)
+    }
+
+    /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.
+    public static func pwriteAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: path)
+            }
+            done += n
+        }
+    }
+
     /// Writes the whole buffer, retrying short writes and `EINTR`.
     public static func writeAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0

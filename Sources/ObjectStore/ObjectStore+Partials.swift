@@ -85,21 +85,10 @@ extension ObjectStore {
     /// holds. Returns how many were removed. Best effort.
     @discardableResult
     public func removeStalePartials(olderThan age: Int = 7 * 24 * 3600) -> Int {
-        guard let dir = opendir(partialsDirectory) else { return 0 }
-        defer { closedir(dir) }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
         var removed = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard ObjectID(hex: name) != nil else { continue }
+        for name in (try? FileSystem.names(in: partialsDirectory)) ?? [] where ObjectID(hex: name) != nil {
             let path = partialsDirectory + "/" + name
-            var st = stat()
-            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-                Int(now.tv_sec) - Int(st.st_mtim.tv_sec) > age
-            else { continue }
+            guard let seconds = FileSystem.ageOfRegularFile(path), seconds > age else { continue }
             let fd = open(path, O_RDWR | O_CLOEXEC)
             guard fd >= 0 else { continue }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {

@@ -45,16 +45,7 @@ public final class ObjectWriter: @unchecked Sendable {
             throw SmartSyncError(.integrity, "object \(expected) is longer than its declared \(size) bytes; discarded")
         }
         hasher.update(chunk)
-        var offset = 0
-        while offset < chunk.count {
-            let n = pwrite(fd, chunk.baseAddress! + offset, chunk.count - offset, off_t(written + offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SmartSyncError.io(
-                    "write", path: tempPath)
-            }
-            offset += n
-        }
+        try FileSystem.pwriteAll(fd: fd, chunk, at: written, path: tempPath)
         written += chunk.count
     }
 

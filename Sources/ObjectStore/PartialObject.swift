@@ -126,16 +126,7 @@ public final class PartialObject: @unchecked Sendable {
             throw SmartSyncError(.integrity, "object \(id) is longer than its declared \(size) bytes; discarded")
         }
         hasher.update(chunk)
-        var offset = 0
-        while offset < chunk.count {
-            let n = pwrite(fd, chunk.baseAddress! + offset, chunk.count - offset, off_t(written + offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SmartSyncError.io(
-                    "write", path: dataPath)
-            }
-            offset += n
-        }
+        try FileSystem.pwriteAll(fd: fd, chunk, at: written, path: dataPath)
         written += chunk.count
     }
 

@@ -28,7 +28,7 @@ public struct GenerationStore: Sendable {
     public func list() throws -> [Generation] {
         guard TreeOps.isDirectory(layout.generations) else { return [] }
         var result: [Generation] = []
-        for name in try TreeOps.children(of: layout.generations) {
+        for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name) else { continue }
             let dir = layout.generation(seq)
             guard TreeOps.isDirectory(dir + "/tree") else { continue }
@@ -41,7 +41,7 @@ public struct GenerationStore: Sendable {
     /// One more than the largest sequence in use.
     func nextSequence() throws -> Int {
         guard TreeOps.isDirectory(layout.generations) else { return 1 }
-        return (try TreeOps.children(of: layout.generations).compactMap(Int.init).max() ?? 0) + 1
+        return (try FileSystem.names(in: layout.generations).compactMap(Int.init).max() ?? 0) + 1
     }
 
     /// Creates generation `seq`'s directory with its state (written before its tree arrives, so a crash
@@ -62,7 +62,7 @@ public struct GenerationStore: Sendable {
     func prune(keep: Int) throws {
         guard TreeOps.isDirectory(layout.generations) else { return }
         let complete = Set(try list().prefix(max(0, keep)).map(\.sequence))
-        for name in try TreeOps.children(of: layout.generations) {
+        for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name), !complete.contains(seq) else { continue }
             try remove(seq)
         }

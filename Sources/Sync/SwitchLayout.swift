@@ -65,21 +65,8 @@ enum TreeOps {
             if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
             return
         }
-        for child in try children(of: path) { try removeTree(path + "/" + child) }
+        for child in try FileSystem.names(in: path) { try removeTree(path + "/" + child) }
         if rmdir(path) != 0 && errno != ENOENT { throw SmartSyncError.io("rmdir", path: path) }
     }
 
-    /// The names in a directory, without `.` and `..`.
-    static func children(of path: String) throws -> [String] {
-        guard let dir = opendir(path) else { throw SmartSyncError.io("opendir", path: path) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
 }

@@ -29,7 +29,7 @@ struct UntrackedCarrier {
 
     private func walk(_ source: String, _ destination: String, relative: String) throws -> Int {
         var carried = 0
-        for name in try TreeOps.children(of: source + (relative.isEmpty ? "" : "/" + relative)) {
+        for name in try FileSystem.names(in: source + (relative.isEmpty ? "" : "/" + relative)) {
             if name.hasPrefix(Materializer.temporaryPrefix) { continue }  // a killed run's leftover
             let path = relative.isEmpty ? name : relative + "/" + name
             let from = source + "/" + path
@@ -52,7 +52,7 @@ struct UntrackedCarrier {
                 guard mkdir(to, st.st_mode & 0o7777) == 0 else { throw SmartSyncError.io("mkdir", path: to) }
                 chmod(to, st.st_mode & 0o7777)
                 let inside = try walk(source, destination, relative: path)
-                if try inside == 0 && !TreeOps.children(of: from).isEmpty {
+                if try inside == 0 && !FileSystem.names(in: from).isEmpty {
                     rmdir(to)
                 } else {
                     carried += inside + 1
@@ -84,7 +84,7 @@ struct UntrackedCarrier {
             chmod(to, mode & 0o7777)
         }
         var count = 1
-        for name in try TreeOps.children(of: from) {
+        for name in try FileSystem.names(in: from) {
             var st = stat()
             guard lstat(from + "/" + name, &st) == 0 else { continue }
             count += try copyTree(from + "/" + name, to + "/" + name, mode: st.st_mode)
