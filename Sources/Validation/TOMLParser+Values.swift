@@ -77,9 +77,10 @@ extension TOMLParser {
 
     // MARK: - Strings
 
-    /// `"..."` or `"""..."""`, with escapes.
-    mutating func basicString() throws -> String {
-        let multiline = peek(1) == UInt8(ascii: "\"") && peek(2) == UInt8(ascii: "\"")
+    /// Consumes an opening quote (or three, and a newline right after them); returns where the string starts
+    /// and whether it is multi-line.
+    private mutating func openString(quote: UInt8) throws -> (start: TOMLPosition, multiline: Bool) {
+        let multiline = peek(1) == quote && peek(2) == quote
         let start = position
         advance()
         if multiline {
@@ -87,6 +88,12 @@ extension TOMLParser {
             advance()
             try trimFirstNewline()
         }
+        return (start, multiline)
+    }
+
+    /// `"..."` or `"""..."""`, with escapes.
+    mutating func basicString() throws -> String {
+        let (start, multiline) = try openString(quote: UInt8(ascii: "\""))
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("the string is not closed", at: start) }
@@ -114,14 +121,7 @@ extension TOMLParser {
 
     /// `'...'` or `'''...'''`, taken literally.
     mutating func literalString() throws -> String {
-        let multiline = peek(1) == UInt8(ascii: "'") && peek(2) == UInt8(ascii: "'")
-        let start = position
-        advance()
-        if multiline {
-            advance()
-            advance()
-            try trimFirstNewline()
-        }
+        let (start, multiline) = try openString(quote: UInt8(ascii: "'"))
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("the string is not closed", at: start) }

@@ -38,11 +38,7 @@ struct UpdateCommand: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .long, help: ArgumentHelp("The checks' config file (as for validate).", valueName: "file"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("Resolve absolute host paths of the checks under DIR.", valueName: "dir"))
-    var root: String = "/"
+    @OptionGroup var checks: ChecksOptions
 
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
@@ -113,16 +109,7 @@ struct UpdateCommand: AsyncParsableCommand {
 
     /// The checks as `validate` finds them: --config, else the default file under --root, else the built-in ones.
     private func loadChecks() throws -> UpdateChecks {
-        let rootPath = root == "/" ? "/" : StateStore.normalize(root)
-        let probe = ValidationContext(target: "/", root: rootPath)
-        let settings: ValidationConfig
-        if let config {
-            settings = try ValidationConfig.load(path: config)
-        } else if FileManager.default.fileExists(atPath: probe.hostPath(ValidationConfig.defaultFile)) {
-            settings = try ValidationConfig.load(path: probe.hostPath(ValidationConfig.defaultFile))
-        } else {
-            settings = ValidationConfig()
-        }
-        return UpdateChecks(checks: settings.checks, root: rootPath, defaults: settings.defaults)
+        let settings = try checks.load()
+        return UpdateChecks(checks: settings.checks, root: checks.rootPath, defaults: settings.defaults)
     }
 }

@@ -40,13 +40,7 @@ struct ValidateCommand: AsyncParsableCommand {
         help: ArgumentHelp("The directory to check (default: the config's target, under --root).", valueName: "dir"))
     var target: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The config file (default: /etc/smart-sync/config.toml when present).", valueName: "file"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("Resolve absolute host paths under this directory.", valueName: "dir"))
-    var root: String = "/"
+    @OptionGroup var checks: ChecksOptions
 
     @Flag(name: .long, help: "Repair what can be repaired, and report what was done.")
     var fix = false
@@ -67,16 +61,9 @@ struct ValidateCommand: AsyncParsableCommand {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         var exitCode: Int32 = 0
         try await RunContext.guarded(reporter) {
-            let rootPath = root == "/" ? "/" : StateStore.normalize(root)
+            let rootPath = checks.rootPath
             let probe = ValidationContext(target: "/", root: rootPath)
-            let settings: ValidationConfig
-            if let config {
-                settings = try ValidationConfig.load(path: config)
-            } else if FileManager.default.fileExists(atPath: probe.hostPath(ValidationConfig.defaultFile)) {
-                settings = try ValidationConfig.load(path: probe.hostPath(ValidationConfig.defaultFile))
-            } else {
-                settings = ValidationConfig()
-            }
+            let settings = try checks.load()
             let storeDir = store ?? DefaultPaths.store
             let stateRoot = stateDir ?? DefaultPaths.state
             let context = ValidationContext(
