@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "smart-sync", targets: ["smart-sync"]),
-        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Workflow", "Sources", "Transfer", "ObjectStore", "GitObjects"]),
+        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Workflow", "Sources", "Transfer", "GitPack", "ObjectStore", "GitObjects"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,16 +26,23 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .systemLibrary(name: "CLinuxShims"),
         // Leftmost module: the error type and small shared helpers.
         .target(name: "SmartSyncCore", swiftSettings: strict),
         .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
         .target(name: "ObjectStore", dependencies: ["GitObjects"], swiftSettings: strict),
+        // Git pack files into the store: entry headers, inflate, deltas (thin packs resolved against the store).
+        .target(name: "GitPack", dependencies: ["GitObjects", "ObjectStore", "CZlib"], swiftSettings: strict),
         // Knows nothing of git: URLs, headers, byte sinks.
         .target(name: "Transfer", dependencies: ["SmartSyncCore", "CCurl"], swiftSettings: strict),
         .target(
             name: "Sources",
-            dependencies: ["GitObjects", "ObjectStore", "Transfer"],
+            dependencies: ["GitObjects", "ObjectStore", "GitPack", "Transfer"],
             swiftSettings: strict
         ),
         .target(
@@ -76,6 +83,7 @@ let package = Package(
         ),
         .testTarget(name: "GitObjectsTests", dependencies: ["GitObjects", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GitPackTests", dependencies: ["GitPack", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),

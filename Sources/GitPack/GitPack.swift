@@ -1,0 +1,2 @@
+/// Git pack files: reading (`PackReader`), delta resolution and import into the object store.
+public enum GitPack {}

@@ -1,0 +1,9 @@
+import Testing
+
+@testable import GitPack
+
+@Suite struct GitPackModuleTests {
+    @Test func moduleLinks() {
+        #expect(String(describing: GitPack.self) == "GitPack")
+    }
+}
