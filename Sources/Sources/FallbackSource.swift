@@ -43,7 +43,7 @@ public final class FallbackSource: SyncSource {
     }
 
     /// Why the clone is used, or nil while the API serves the run.
-    public var fallbackReason: String? { state.withLock { $0.reason } }
+    public var fallbackReason: String? { state.withLock { $0.reason } ?? primary?.fallbackReason }
 
     public var displayName: String { primary?.displayName ?? fallback.displayName }
 
@@ -66,7 +66,12 @@ public final class FallbackSource: SyncSource {
     }
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
-        try await attempt("the API", { try await $0.listing(for: ref) }, else: { try await $0.listing(for: ref) })
+        try await listing(for: ref, hints: ListingHints())
+    }
+
+    public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        try await attempt(
+            "the API", { try await $0.listing(for: ref, hints: hints) }, else: { try await $0.listing(for: ref) })
     }
 
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)

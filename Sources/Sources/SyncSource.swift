@@ -15,18 +15,48 @@ public protocol SyncSource: Sendable {
     /// The full flattened tree of a resolved commit (subtrees included, so it can be verified).
     func listing(for ref: ResolvedRef) async throws -> TreeListing
 
+    /// The listing, with hints a delta transport can use (commits already complete in the store; whether blobs may
+    /// come along with the trees). Sources that cannot use them list as ``listing(for:)`` does.
+    func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing
+
     /// Downloads `blobs` into `store`, each verified by its id. Blobs already present are skipped.
     func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
         -> FetchReport
 
-    /// How blobs travel: `raw` (one request per blob), `local` (a local repository), later `pack`.
+    /// How blobs travel: `raw` (one request per blob), `pack` (git packs), `pack+raw` (packs, and large blobs one
+    /// per request), `clone` (the shallow-clone fallback), `local` (a local repository).
     var transport: String { get }
+
+    /// Why the run left its first path (the pack transport or the API) for another, or nil when it did not.
+    var fallbackReason: String? { get }
 
     /// Traffic counters so far.
     var statistics: SourceStatistics { get }
 
     /// Persists caches (validators, capabilities) and releases connections.
     func close()
+}
+
+extension SyncSource {
+    public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        try await listing(for: ref)
+    }
+
+    public var fallbackReason: String? { nil }
+}
+
+/// What a sync knows that can make a listing cheaper.
+public struct ListingHints: Sendable, Equatable {
+    /// Commits the target (or an earlier run) synced: a delta transport may say `have` for those whose objects are
+    /// all in the store, and receive only what changed since.
+    public var haves: [ObjectID]
+    /// Blobs may be fetched together with the trees (a sync); false for a plan, which must not download content.
+    public var withBlobs: Bool
+
+    public init(haves: [ObjectID] = [], withBlobs: Bool = true) {
+        self.haves = haves
+        self.withBlobs = withBlobs
+    }
 }
 
 /// A ref resolved to a commit.
@@ -86,6 +116,12 @@ public struct SourceStatistics: Sendable, Equatable, Codable {
     public var rateLimitRemaining: Int?
     /// Requests asked again after a retryable failure.
     public var retries: Int = 0
+    /// Git pack requests sent (the pack transport's `fetch` commands).
+    public var packRequests: Int = 0
+    /// Objects (commits, trees, blobs) imported from packs.
+    public var packObjects: Int = 0
+    /// Request body bytes sent (pack negotiation: wants, haves, filters).
+    public var bytesSent: Int = 0
 
     public init() {}
 }

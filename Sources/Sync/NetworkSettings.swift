@@ -1,4 +1,5 @@
 import Foundation
+import Sources
 import Transfer
 
 /// Network behaviour chosen on the command line, shared by every remote source.
@@ -17,8 +18,13 @@ public struct NetworkSettings: Sendable {
     public var maxWait: Double = 60
     /// Skip the API and fetch with a shallow git clone (`--force-full`).
     public var forceFull: Bool = false
-    /// Where `{owner}/{repo}.git` is cloned from for the fallback (`--git-url`).
+    /// Where `{owner}/{repo}.git` lives: the pack transport's host and the clone fallback's (`--git-url`).
     public var gitURL: String = "https://github.com"
+    /// How content travels (`--transport`).
+    public var transport: TransportMode = .auto
+    /// With `--transport auto`, blobs larger than this are left out of packs and fetched one per request, resumable
+    /// (`--pack-blob-limit`).
+    public var packBlobLimit: Int = 1 << 20
 
     public init() {}
 

@@ -39,6 +39,10 @@ public enum SourceConfiguration: Sendable {
         transfer.limitRate = network.limitRate
         transfer.stallTimeout = network.stallTimeout
         transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
+        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: network.gitURL) {
+            // The pack transport sends the token to the git host, as the clone fallback does.
+            transfer.credentialHosts.insert(git)
+        }
         return .github(location, token: token, transfer: transfer, network: network)
     }
 
@@ -48,9 +52,10 @@ public enum SourceConfiguration: Sendable {
     ///   - cacheDirectory: validators for conditional requests.
     ///   - temporaryDirectory: where the shallow-clone fallback makes its temporary repository (the store's `tmp/`,
     ///     so imported objects stay on one filesystem); default: the system's temporary directory.
+    ///   - store: where the pack transport imports packs; without one, GitHub runs take the per-blob path.
     ///   - notice: told which path a GitHub run takes and why, when it is not the API (`--force-full`, fallback).
     public func open(
-        cacheDirectory: String?, temporaryDirectory: String? = nil,
+        cacheDirectory: String?, temporaryDirectory: String? = nil, store: ObjectStore? = nil,
         notice: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> OpenedSource {
         switch self {
@@ -70,7 +75,17 @@ public enum SourceConfiguration: Sendable {
             let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
                 retryPolicy: network.retryPolicy, maxWait: network.maxWait, notice: notice)
-            return OpenedSource(source: FallbackSource(primary: api, fallback: clone, notice: notice), engine: engine)
+            let perBlob = FallbackSource(primary: api, fallback: clone, notice: notice)
+            guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
+            let pack = GitPackSource(
+                repositoryURL: GitPackSource.repositoryURL(
+                    gitURL: network.gitURL, owner: location.owner, repository: location.repository),
+                engine: engine,
+                token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
+                largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
+                retryPolicy: network.retryPolicy, notice: notice)
+            if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
+            return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
         }

@@ -97,7 +97,9 @@ public struct SyncRunner: Sendable {
             try StagedSwitchApplier(previous: nil).recover(target: target)
         }
         let previous = try state.load(target: target)
-        let listing = try await verifiedListing(resolved, previous: previous)
+        // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
+        let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
+        let listing = try await verifiedListing(resolved, previous: previous, hints: hints)
 
         let excludes = ExcludeSet(request.excludes)
         let scan = try TargetScanner(ignoredNames: [], excludes: excludes)
@@ -194,7 +196,9 @@ public struct SyncRunner: Sendable {
         for ref in refs {
             let resolved = try await source.resolve(ref)
             events(.resolved(resolved))
-            let listing = try await verifiedListing(resolved, previous: nil)
+            // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
+            let hints = ListingHints(haves: results.reversed().map(\.0.commit))
+            let listing = try await verifiedListing(resolved, previous: nil, hints: hints)
             var seen = Set<ObjectID>()
             let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
                 NeededBlob(id: $0.id, path: $0.path, size: $0.size)
@@ -214,7 +218,9 @@ public struct SyncRunner: Sendable {
 
     /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
     /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
-    private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?) async throws -> TreeListing {
+    private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints) async throws
+        -> TreeListing
+    {
         if let previous, previous.commit == resolved.commit {
             // The manifest plus what --keep-local left out of it: the commit's whole listing.
             let entries = previous.manifest.union(previous.keptLocal).entries.map {
@@ -223,7 +229,7 @@ public struct SyncRunner: Sendable {
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
-        let listing = try await source.listing(for: resolved)
+        let listing = try await source.listing(for: resolved, hints: hints)
         if let known = resolved.rootTree, known != listing.rootTree {
             throw SmartSyncError(
                 .integrity,

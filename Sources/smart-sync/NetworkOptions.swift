@@ -1,5 +1,8 @@
 import ArgumentParser
+import Sources
 import Sync
+
+extension TransportMode: ExpressibleByArgument {}
 
 /// Options for slow and unreliable links.
 struct NetworkOptions: ParsableArguments {
@@ -29,8 +32,24 @@ struct NetworkOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Where {owner}/{repo}.git is cloned from for the fallback.", valueName: "url"))
+        help: ArgumentHelp(
+            "Where {owner}/{repo}.git is served (git smart HTTP): the pack transport and the clone fallback.",
+            valueName: "url"))
     var gitURL: String = "https://github.com"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "pack: git protocol v2 packs (deltas against what the store has); raw: one request per changed blob; auto: packs, with large blobs per request and per-blob downloads when packs fail.",
+            valueName: "auto|pack|raw"))
+    var transport: TransportMode = .auto
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --transport auto, blobs larger than this are left out of packs and downloaded one per request (resumable).",
+            valueName: "size"))
+    var packBlobLimit: String = "1M"
 
     func validate() throws {
         if retries < 0 || retries > 100 {
@@ -40,6 +59,9 @@ struct NetworkOptions: ParsableArguments {
             throw ValidationError("--limit-rate '\(limitRate)' is not a rate; write bytes per second, e.g. 500K or 2M.")
         }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive (got \(stallTimeout)).") }
+        if NetworkSettings.parseRate(packBlobLimit) == nil {
+            throw ValidationError("--pack-blob-limit '\(packBlobLimit)' is not a size; write bytes, e.g. 512K or 4M.")
+        }
         if !(maxWait >= 0) { throw ValidationError("--max-wait must be zero or more (got \(maxWait)).") }
     }
 
@@ -54,6 +76,8 @@ struct NetworkOptions: ParsableArguments {
         s.maxWait = maxWait
         s.forceFull = forceFull
         s.gitURL = gitURL
+        s.transport = transport
+        s.packBlobLimit = NetworkSettings.parseRate(packBlobLimit) ?? s.packBlobLimit
         return s
     }
 }

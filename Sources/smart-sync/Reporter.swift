@@ -63,6 +63,13 @@ final class Reporter: Sendable {
                 line += " from a shallow clone (\(Self.bytes(summary.requests.bytesReceived)) received)"
                 let api = summary.requests.apiRequests
                 if api > 0 { line += "; \(api) API request\(api == 1 ? "" : "s") before the fallback" }
+            } else if summary.transport.hasPrefix("pack") {
+                let r = summary.requests
+                line +=
+                    "; \(r.packObjects) object\(r.packObjects == 1 ? "" : "s") in \(r.packRequests) pack\(r.packRequests == 1 ? "" : "s") (\(Self.bytes(r.bytesReceived)) received in all)"
+                if summary.transport == "pack+raw" {
+                    line += ", \(r.blobRequests) large blob\(r.blobRequests == 1 ? "" : "s") one per request"
+                }
             } else {
                 line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
                 if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }

@@ -72,7 +72,7 @@ struct RunContext {
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)
         let opened = try await configuration.open(
-            cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory,
+            cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory, store: store,
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations

@@ -116,7 +116,7 @@ extension SyncSummary {
             previousCommit: outcome.previousCommit?.hex, target: target, dryRun: dryRun, plan: outcome.summary,
             blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
             requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
-            fallbackReason: (source as? FallbackSource)?.fallbackReason,
+            fallbackReason: source.fallbackReason,
             kept: outcome.kept.map { KeptPath(path: $0.path, id: $0.id.hex) })
     }
 }

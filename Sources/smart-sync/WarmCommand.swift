@@ -38,7 +38,7 @@ struct WarmCommand: AsyncParsableCommand {
                         previousCommit: nil, target: nil, dryRun: false, plan: plan, blobsFetched: report.blobsFetched,
                         bytesReceived: report.bytesReceived, requests: context.opened.source.statistics,
                         transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started),
-                        fallbackReason: (context.opened.source as? FallbackSource)?.fallbackReason))
+                        fallbackReason: context.opened.source.fallbackReason))
             }
         }
     }

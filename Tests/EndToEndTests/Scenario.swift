@@ -45,6 +45,11 @@ final class Scenario: @unchecked Sendable {
         // --git-url too: a fallback must reach the test server's git listener, never a host outside.
         var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
         args += ["--git-url", server.gitURL]
+        // These tests exercise the per-blob path (REST + raw) unless they ask for a transport: the pack transport has
+        // its own tests against git http-backend behind nginx (PackTransportEndToEndTests).
+        if !extra.contains("--transport") && ["sync", "plan", "warm", "update", "verify"].contains(command) {
+            args += ["--transport", "raw"]
+        }
         args += ["--store", store, "--state-dir", stateDir]
         if command != "warm" { args += ["--target", target ?? self.target] }
         return try SmartSyncBinary.run(args + extra, environment: environment(token: token), check: false)
