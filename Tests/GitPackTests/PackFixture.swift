@@ -28,6 +28,7 @@ final class PackFixture {
             if round == 0 { try repo.symlink("link", to: "src/f0.txt") }
             commits.append(try repo.commit("round \(round)"))
         }
+        try repo.tag("v1", annotated: true, at: commits[0])
     }
 
     /// Adds a gitlink (submodule) entry at `sub` in a new commit.
