@@ -15,5 +15,6 @@ public struct PackImportReport: Sendable, Equatable {
     /// How many objects of each kind were stored (or found present).
     public var ids: [ObjectKind: Int] = [:]
 
+    /// An empty report (nothing imported yet).
     public init() {}
 }

@@ -20,6 +20,7 @@ public struct PackImporter: Sendable {
     /// Where objects go (and where a thin pack's bases come from).
     public let store: ObjectStore
 
+    /// An importer into `store`.
     public init(store: ObjectStore) {
         self.store = store
     }
@@ -35,7 +36,9 @@ public struct PackImporter: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
-        let run = PackImportRun(store: store, fd: fd, path: path)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        let run = PackImportRun(store: store, fd: fd, path: path, size: Int(st.st_size))
         try run.importAll()
         return run.report
     }
@@ -56,10 +59,14 @@ final class PackImportRun {
     private var pending: [(offset: Int, base: PackEntryHeader.Base)] = []
     private(set) var report = PackImportReport()
 
-    init(store: ObjectStore, fd: Int32, path: String) {
+    /// The pack file's size when it was opened (to recognize an entry read where the trailer is).
+    private let size: Int
+
+    init(store: ObjectStore, fd: Int32, path: String, size: Int) {
         self.store = store
         self.fd = fd
         self.path = path
+        self.size = size
     }
 
     /// Reads the pack once from start to trailer, then resolves the deltas left pending.
@@ -79,12 +86,9 @@ final class PackImportRun {
     }
 
     private func readPackHeader(_ input: PackInput) throws -> Int {
-        let header: [UInt8]
-        do {
+        let header = try entry(at: 0, nil) {
             guard let bytes = try input.read(count: 12) else { throw PackProblem.truncated("the 12-byte pack header") }
-            header = bytes
-        } catch let problem as PackProblem {
-            throw failure(problem, at: 0)
+            return bytes
         }
         guard header[0..<4].elementsEqual("PACK".utf8) else {
             throw failure(PackProblem("it does not start with 'PACK'; it is not a git pack"), at: 0)
@@ -96,10 +100,11 @@ final class PackImportRun {
         return header[8..<12].reduce(0) { $0 << 8 | Int($1) }
     }
 
-    /// Runs one entry's work, turning a ``PackProblem`` into an error that names the entry and the pack.
-    private func entry(at offset: Int, _ label: String, _ body: () throws -> Void) throws {
+    /// Runs one entry's (or the header's, or the trailer's) work, turning a ``PackProblem`` into an error that
+    /// names the entry, its offset and the pack.
+    private func entry<T>(at offset: Int, _ label: String?, _ body: () throws -> T) throws -> T {
         do {
-            try body()
+            return try body()
         } catch let problem as PackProblem {
             throw failure(problem, at: offset, entry: label)
         }
@@ -107,10 +112,16 @@ final class PackImportRun {
 
     private func failure(_ problem: PackProblem, at offset: Int, entry: String? = nil) -> SmartSyncError {
         let place = entry.map { "\($0), at offset \(offset)" } ?? "at offset \(offset)"
+        var text = problem.text
+        if entry != nil && offset == size - 20 {
+            text += " (that is where the trailer is: the pack holds fewer entries than its header says)"
+        }
+        let kept =
+            report.objects == 0
+            ? "Nothing was stored"
+            : "The \(report.objects) objects stored before it are verified by their ids and kept"
         return SmartSyncError(
-            problem.code,
-            "the pack \(path) is invalid (\(place)): \(problem.text). Objects stored before it are verified and kept; fetch the pack again"
-        )
+            problem.code, "the pack \(path) is invalid (\(place)): \(text). \(kept); fetch the pack again")
     }
 
     /// Reads one entry's data after its header and stores the object, or records the delta as pending.
@@ -171,12 +182,9 @@ final class PackImportRun {
     private func checkTrailer(_ input: PackInput, count: Int) throws {
         let offset = input.offset
         let computed = input.digest()
-        let trailer: [UInt8]
-        do {
+        let trailer = try entry(at: offset, nil) {
             guard let bytes = try input.read(count: 20) else { throw PackProblem.truncated("its 20-byte trailer") }
-            trailer = bytes
-        } catch let problem as PackProblem {
-            throw failure(problem, at: offset)
+            return bytes
         }
         guard try input.atEnd() else {
             throw failure(

@@ -87,6 +87,7 @@ import Testing
         bytes[11] &+= 1
         let (error, _, _) = try importBroken(PackBuilder.retrailed(bytes), "fewer")
         #expect(error.message.contains("entry \(entries.count + 1) of \(entries.count + 1)"), "\(error.message)")
+        #expect(error.message.contains("fewer entries than its header says"))
     }
 
     @Test func moreEntriesThanTheHeaderSays() throws {
