@@ -53,8 +53,8 @@ final class PackImportRun {
     private let kinds = StoredObjectKinds()
     /// Entries resolved so far, by offset: what OFS_DELTA bases refer to. Ids and kinds only, never data.
     private var resolved: [Int: (kind: ObjectKind, id: ObjectID)] = [:]
-    /// Ids of the objects this pack has provided (REF_DELTA bases in the pack are not external).
-    private var provided: Set<ObjectID> = []
+    /// The objects this pack has provided, with their kinds (REF_DELTA bases in the pack are not external).
+    private var provided: [ObjectID: ObjectKind] = [:]
     /// Deltas whose base was not available when they were read: their offset and base.
     private var pending: [(offset: Int, base: PackEntryHeader.Base)] = []
     private(set) var report = PackImportReport()
@@ -148,8 +148,7 @@ final class PackImportRun {
 
     private func record(_ id: ObjectID, _ kind: ObjectKind, at offset: Int, delta: Bool) {
         resolved[offset] = (kind, id)
-        provided.insert(id)
-        kinds.record(id, kind)
+        provided[id] = kind
         report.objects += 1
         if delta { report.deltas += 1 }
         report.ids[kind, default: 0] += 1
@@ -158,23 +157,24 @@ final class PackImportRun {
     /// Rebuilds and stores a delta's object. Returns false when its base is not available (yet).
     private func applyDelta(_ instructions: [UInt8], base: PackEntryHeader.Base, at offset: Int) throws -> Bool {
         let baseID: ObjectID
-        var external = false
+        let baseKind: ObjectKind?
         switch base {
         case .offset(let baseOffset):
             guard let entry = resolved[baseOffset] else { return false }
-            baseID = entry.id
+            (baseID, baseKind) = (entry.id, entry.kind)
         case .id(let id):
-            if !provided.contains(id) {
+            if let kind = provided[id] {
+                (baseID, baseKind) = (id, kind)
+            } else {
                 guard store.contains(id) else { return false }
-                external = true
+                (baseID, baseKind) = (id, nil)  // a thin pack's base: its kind is found from its content
             }
-            baseID = id
         }
         let baseContent = try store.read(baseID)
-        let kind = try kinds.kind(of: baseID, content: baseContent, store: store)
+        let kind = try baseKind ?? kinds.kind(of: baseID, content: baseContent, store: store)
         let result = try Delta.apply(instructions, to: baseContent)
         let id = try store.insert(result, kind: kind)
-        if external { report.externalBases += 1 }
+        if baseKind == nil { report.externalBases += 1 }
         record(id, kind, at: offset, delta: true)
         return true
     }

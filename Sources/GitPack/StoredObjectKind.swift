@@ -3,18 +3,13 @@ import ObjectStore
 import SmartSyncCore
 
 /// The kinds of objects read back from the store, which keeps content only: a kind is found by hashing the
-/// content with each kind's header and matching the id. Remembered per import.
+/// content with each kind's header and matching the id. Remembered per import (for a thin pack's bases; the
+/// importer knows the kinds of the pack's own objects).
 final class StoredObjectKinds {
     private var known: [ObjectID: ObjectKind] = [:]
 
     /// The order tried: blobs are by far the most common base, then trees.
     static let probeOrder: [ObjectKind] = [.blob, .tree, .commit, .tag]
-
-    /// Records a kind learned another way (an object just imported).
-    func record(_ id: ObjectID, _ kind: ObjectKind) { known[id] = kind }
-
-    /// The kind already known for `id`, if any.
-    func known(_ id: ObjectID) -> ObjectKind? { known[id] }
 
     /// The kind of `content` stored as `id`; throws `.integrity` when no kind's header hashes to `id`.
     func kind(of id: ObjectID, content: [UInt8], store: ObjectStore) throws -> ObjectKind {

@@ -145,6 +145,26 @@ import Testing
         #expect(try store.read(ObjectID.blob(Array("hello!!!".utf8))) == Array("hello!!!".utf8))
     }
 
+    /// A REF_DELTA before its base, and an OFS_DELTA on that delta: both wait for the pass to end, then resolve.
+    @Test func deltasBeforeTheirBaseResolveAfterThePass() throws {
+        let first = [11, 8, 0x80 | 0x10, 5, 3] + Array("!!!".utf8)  // "hello!!!"
+        let second: [UInt8] = [8, 7, 0x80 | 0x10, 5, 2] + Array("??".utf8)  // "hello??"
+        let refDelta = PackBuilder.entry(type: 7, first, base: ObjectID.blob(base))
+        // Distances over 127 take the two-byte encoding; pad with a blob so the OFS_DELTA sits far enough away.
+        let padding = PackBuilder.entry(type: 3, [UInt8](repeating: 0x2A, count: 200))
+        let ofsDelta = PackBuilder.entry(type: 6, second, distance: refDelta.count + padding.count)
+        let bytes = PackBuilder.pack([refDelta, padding, ofsDelta, PackBuilder.entry(type: 3, base)])
+        let path = scratch.appending("later.pack")
+        try PackBuilder.write(bytes, to: path)
+        let store = try ObjectStore(root: scratch.appending("store-later"))
+        let report = try PackImporter(store: store).importPack(atPath: path)
+        #expect(report.objects == 4)
+        #expect(report.deltas == 2)
+        #expect(report.externalBases == 0)
+        #expect(try store.read(ObjectID.blob(Array("hello??".utf8))) == Array("hello??".utf8))
+        #expect(try StoreAudit.problems(in: store) == [])
+    }
+
     @Test func copyPastTheBase() throws {
         // Copy 10 bytes from offset 8 of an 11-byte base.
         let (error, _) = try importBroken([11, 10, 0x80 | 0x01 | 0x10, 8, 10], "copy")

@@ -157,8 +157,9 @@ enum PackBuilder {
     /// Replaces a pack's trailer with the right one for its (edited) content.
     static func retrailed(_ pack: [UInt8]) -> [UInt8] { withTrailer(Array(pack.dropLast(20))) }
 
-    /// An entry: header for `type` and the size of `data`, the REF_DELTA base if any, then `data` deflated.
-    static func entry(type: UInt8, _ data: [UInt8], base: ObjectID? = nil) -> [UInt8] {
+    /// An entry: header for `type` and the size of `data`, the REF_DELTA base or OFS_DELTA distance if any, then
+    /// `data` deflated.
+    static func entry(type: UInt8, _ data: [UInt8], base: ObjectID? = nil, distance: Int? = nil) -> [UInt8] {
         var size = data.count
         var out: [UInt8] = [(type << 4) | UInt8(size & 0x0F)]
         size >>= 4
@@ -168,6 +169,17 @@ enum PackBuilder {
             size >>= 7
         }
         if let base { out += base.bytes }
+        if var ofs = distance {
+            // git's encoding: big-endian 7-bit groups, each continuation group one less than it reads.
+            var encoded: [UInt8] = [UInt8(ofs & 0x7F)]
+            ofs >>= 7
+            while ofs > 0 {
+                ofs -= 1
+                encoded.insert(0x80 | UInt8(ofs & 0x7F), at: 0)
+                ofs >>= 7
+            }
+            out += encoded
+        }
         return out + zlibStored(data)
     }
 
