@@ -1,19 +1,29 @@
 import SmartSyncCore
 
-/// Streams content through git's blob hash: `SHA1("blob <size>\0" + content)`.
+/// Streams content through git's object hash: `SHA1("<kind> <size>\0" + content)` (`"blob <size>\0"` unless
+/// another kind is given).
 ///
 /// The size must be known up front (it is part of the header). Feeding more or fewer bytes than declared is
 /// detected by ``finalize()``.
 public final class BlobHasher {
     private let sha = SHA1Hasher()
+    /// The object kind named in the header.
+    public let kind: ObjectKind
     /// The size declared in the header.
     public let expectedSize: Int
     /// Bytes fed so far.
     public private(set) var count: Int = 0
 
-    public init(size: Int) {
+    /// Hashes a blob of `size` bytes.
+    public convenience init(size: Int) {
+        self.init(kind: .blob, size: size)
+    }
+
+    /// Hashes an object of any kind (tree, commit and tag objects hash with their own header).
+    public init(kind: ObjectKind, size: Int) {
+        self.kind = kind
         expectedSize = size
-        sha.update(ObjectKind.blob.header(size: size))
+        sha.update(kind.header(size: size))
     }
 
     @inlinable
@@ -32,7 +42,7 @@ public final class BlobHasher {
         sha.update(bytes)
     }
 
-    /// The blob id, or nil when the byte count differs from the declared size.
+    /// The object id, or nil when the byte count differs from the declared size.
     public func finalize() -> ObjectID? {
         let id = sha.finalize()
         return count == expectedSize ? id : nil

@@ -77,7 +77,36 @@ public final class ObjectStore: Sendable {
     ///   - id: the expected id; ``ObjectWriter/commit()`` refuses content that hashes to anything else.
     ///   - size: the blob size, needed up front for git's header.
     public func makeWriter(expecting id: ObjectID, size: Int) throws -> ObjectWriter {
-        try ObjectWriter(store: self, expected: id, size: size)
+        try ObjectWriter(store: self, kind: .blob, expected: id, size: size)
+    }
+
+    /// Starts writing an object of any kind.
+    ///
+    /// - Parameters:
+    ///   - kind: the object's kind, hashed in git's header (the store keeps the raw content only).
+    ///   - size: the content size, needed up front for git's header.
+    ///   - expecting: the expected id, or nil to let ``ObjectWriter/commit()`` publish under the id the content
+    ///     hashes to (keeping the copy already in the store, if any).
+    public func makeWriter(kind: ObjectKind, size: Int, expecting id: ObjectID?) throws -> ObjectWriter {
+        try ObjectWriter(store: self, kind: kind, expected: id, size: size)
+    }
+
+    /// Stores an in-memory object of any kind under the id its content hashes to, and returns that id.
+    @discardableResult
+    public func insert(_ bytes: [UInt8], kind: ObjectKind) throws -> ObjectID {
+        try write(bytes, kind: kind, as: ObjectID.hash(kind, bytes))
+    }
+
+    private func write(_ bytes: [UInt8], kind: ObjectKind, as id: ObjectID) throws -> ObjectID {
+        if contains(id) { return id }
+        let writer = try makeWriter(kind: kind, size: bytes.count, expecting: id)
+        do {
+            try bytes.withUnsafeBytes { try writer.write($0) }
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
     }
 
     /// Stores in-memory content as a blob and returns its id.
@@ -87,15 +116,7 @@ public final class ObjectStore: Sendable {
         if let expected, expected != id {
             throw SmartSyncError(.integrity, "content hashes to \(id), not the expected \(expected); it was not stored")
         }
-        if contains(id) { return id }
-        let writer = try makeWriter(expecting: id, size: bytes.count)
-        do {
-            try bytes.withUnsafeBytes { try writer.write($0) }
-            return try writer.commit()
-        } catch {
-            writer.abort()
-            throw error
-        }
+        return try write(bytes, kind: .blob, as: id)
     }
 
     /// Copies a local file into the store (verified), e.g. to keep a user's file before replacing it.

@@ -28,16 +28,26 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
     /// The document root: put files here.
     public let root: String
     public let port: Int
-    /// `https://127.0.0.1:PORT`
-    public var baseURL: String { "https://127.0.0.1:\(port)" }
-    /// The self-signed certificate (PEM), usable as a CA file.
+    /// Whether the server speaks TLS (the default) or plain HTTP/1.1.
+    public let tls: Bool
+    /// `https://127.0.0.1:PORT` (`http://` without TLS).
+    public var baseURL: String { (tls ? "https" : "http") + "://127.0.0.1:\(port)" }
+    /// The self-signed certificate (PEM), usable as a CA file (not created without TLS).
     public let certificatePath: String
 
     private let running = BackgroundProcess()
 
+    /// The default access log format (see the type's documentation).
+    public static let defaultLogFormat =
+        "$request $status $body_bytes_sent $connection $connection_requests $server_protocol"
+
     /// Starts nginx. `root` defaults to an empty directory inside the scratch directory; `serverConfig` is
-    /// added inside the `server { }` block (e.g. `location = /r { return 302 http://...; }`).
-    public init(root: String? = nil, serverConfig: String = "") throws {
+    /// added inside the `server { }` block (e.g. `location = /r { return 302 http://...; }`), `httpConfig` inside
+    /// the `http { }` block (e.g. a `map`). `tls: false` serves plain HTTP/1.1; `logFormat` replaces the access log's.
+    public init(
+        root: String? = nil, serverConfig: String = "", httpConfig: String = "", tls: Bool = true,
+        logFormat: String = NginxServer.defaultLogFormat
+    ) throws {
         guard NginxServer.isAvailable else {
             throw LoopbackServerError("nginx is not installed at \(NginxServer.executable); install nginx-light")
         }
@@ -46,20 +56,24 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
         certificatePath = directory + "/cert.pem"
-        try LoopbackSupport.run(
-            "/usr/bin/openssl",
-            [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", directory + "/key.pem", "-out", certificatePath, "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            ])
+        self.tls = tls
+        if tls {
+            try LoopbackSupport.run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", directory + "/key.pem", "-out", certificatePath, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                ])
+        }
+        let settings = Settings(
+            directory: directory, root: self.root, tls: tls, certificatePath: certificatePath,
+            serverConfig: serverConfig, httpConfig: httpConfig, logFormat: logFormat)
         var lastError: Error?
         for _ in 0..<5 {
             let port = try LoopbackSupport.unusedPort()
             do {
-                let process = try NginxServer.start(
-                    port: port, directory: directory, root: self.root, certificatePath: certificatePath,
-                    serverConfig: serverConfig)
+                let process = try NginxServer.start(port: port, settings)
                 self.port = port
                 running.adopt(process)
                 return
@@ -91,9 +105,21 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
     }
 
-    private static func start(
-        port: Int, directory: String, root: String, certificatePath: String, serverConfig: String
-    ) throws -> Process {
+    private struct Settings {
+        var directory, root: String
+        var tls: Bool
+        var certificatePath, serverConfig, httpConfig, logFormat: String
+    }
+
+    private static func start(port: Int, _ settings: Settings) throws -> Process {
+        let directory = settings.directory
+        let listen =
+            settings.tls
+            ? """
+            listen 127.0.0.1:\(port) ssl http2;
+                    ssl_certificate \(settings.certificatePath);
+                    ssl_certificate_key \(directory)/key.pem;
+            """ : "listen 127.0.0.1:\(port);"
         let user = geteuid() == 0 ? "user root root;" : ""
         let tmp = directory + "/tmp"
         let config = """
@@ -103,7 +129,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
             pid \(directory)/nginx.pid;
             events { worker_connections 512; }
             http {
-                log_format smartsync '$request $status $body_bytes_sent $connection $connection_requests $server_protocol';
+                log_format smartsync '\(settings.logFormat)';
                 access_log \(directory)/access.log smartsync;
                 client_body_temp_path \(tmp)/body;
                 proxy_temp_path \(tmp)/proxy;
@@ -112,14 +138,13 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
                 scgi_temp_path \(tmp)/scgi;
                 default_type application/octet-stream;
                 keepalive_requests 10000;
+                \(settings.httpConfig)
                 server {
-                    listen 127.0.0.1:\(port) ssl http2;
+                    \(listen)
                     server_name localhost;
-                    ssl_certificate \(certificatePath);
-                    ssl_certificate_key \(directory)/key.pem;
-                    root \(root);
+                    root \(settings.root);
                     location / { }
-                    \(serverConfig)
+                    \(settings.serverConfig)
                 }
             }
             """

@@ -1,0 +1,232 @@
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Imports the objects of a git pack file (protocol v2 `fetch` output, or `git pack-objects`) into an
+/// ``ObjectStore``.
+///
+/// The pack is streamed with a bounded buffer: whole objects are inflated straight into store writers, deltas
+/// are rebuilt from bases read back from the store. Every object is stored under the SHA-1 of its own content,
+/// so nothing in the pack needs to be trusted: a damaged entry can only fail, never store wrong bytes under a
+/// right name. Memory is bounded by the largest single object (a delta's base and result, plus its
+/// instructions) and the buffers, plus a small record (offset, kind, id) per entry.
+public struct PackImporter: Sendable {
+    /// Where objects go (and where a thin pack's bases come from).
+    public let store: ObjectStore
+
+    /// An importer into `store`.
+    public init(store: ObjectStore) {
+        self.store = store
+    }
+
+    /// Imports every object of the pack file at `path` into the store.
+    ///
+    /// Objects complete before a truncation or corrupt entry are kept (each stored under the SHA-1 of its own
+    /// content, so nothing unverified is ever stored); the error is thrown afterwards. Errors are
+    /// ``SmartSyncError``s (`.malformedResponse` for bytes that are not a valid pack, `.integrity` for failed
+    /// checks) that name the problem, the entry's offset and the pack's path.
+    @discardableResult
+    public func importPack(atPath path: String) throws -> PackImportReport {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        let run = PackImportRun(store: store, fd: fd, path: path, size: Int(st.st_size))
+        try run.importAll()
+        return run.report
+    }
+}
+
+/// The state of one import: the input, the inflater, the table of entries seen and the pending deltas.
+final class PackImportRun {
+    private let store: ObjectStore
+    private let fd: Int32
+    private let path: String
+    private let inflater = Inflater()
+    private let kinds = StoredObjectKinds()
+    /// Entries resolved so far, by offset: what OFS_DELTA bases refer to. Ids and kinds only, never data.
+    private var resolved: [Int: (kind: ObjectKind, id: ObjectID)] = [:]
+    /// The objects this pack has provided, with their kinds (REF_DELTA bases in the pack are not external).
+    private var provided: [ObjectID: ObjectKind] = [:]
+    /// Deltas whose base was not available when they were read: their offset and base.
+    private var pending: [(offset: Int, base: PackEntryHeader.Base)] = []
+    private(set) var report = PackImportReport()
+
+    /// The pack file's size when it was opened (to recognize an entry read where the trailer is).
+    private let size: Int
+
+    init(store: ObjectStore, fd: Int32, path: String, size: Int) {
+        self.store = store
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    /// Reads the pack once from start to trailer, then resolves the deltas left pending.
+    func importAll() throws {
+        let input = PackInput(fd: fd, path: path, hashing: true)
+        defer { report.packBytes = input.offset }
+        let count = try readPackHeader(input)
+        for index in 0..<count {
+            let offset = input.offset
+            try entry(at: offset, "entry \(index + 1) of \(count)") {
+                let header = try PackEntryHeader.read(from: input)
+                try read(header, at: offset, from: input)
+            }
+        }
+        try checkTrailer(input, count: count)
+        try resolvePending()
+    }
+
+    private func readPackHeader(_ input: PackInput) throws -> Int {
+        let header = try entry(at: 0, nil) {
+            guard let bytes = try input.read(count: 12) else { throw PackProblem.truncated("the 12-byte pack header") }
+            return bytes
+        }
+        guard header[0..<4].elementsEqual("PACK".utf8) else {
+            throw failure(PackProblem("it does not start with 'PACK'; it is not a git pack"), at: 0)
+        }
+        let version = header[4..<8].reduce(0) { $0 << 8 | Int($1) }
+        guard version == 2 || version == 3 else {
+            throw failure(PackProblem("pack version \(version) is not supported (only 2 and 3)"), at: 4)
+        }
+        return header[8..<12].reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    /// Runs one entry's (or the header's, or the trailer's) work, turning a ``PackProblem`` into an error that
+    /// names the entry, its offset and the pack.
+    private func entry<T>(at offset: Int, _ label: String?, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let problem as PackProblem {
+            throw failure(problem, at: offset, entry: label)
+        }
+    }
+
+    private func failure(_ problem: PackProblem, at offset: Int, entry: String? = nil) -> SmartSyncError {
+        let place = entry.map { "\($0), at offset \(offset)" } ?? "at offset \(offset)"
+        var text = problem.text
+        if entry != nil && offset == size - 20 {
+            text += " (that is where the trailer is: the pack holds fewer entries than its header says)"
+        }
+        let kept =
+            report.objects == 0
+            ? "Nothing was stored"
+            : "The \(report.objects) objects stored before it are verified by their ids and kept"
+        return SmartSyncError(
+            problem.code, "the pack \(path) is invalid (\(place)): \(text). \(kept); fetch the pack again")
+    }
+
+    /// Reads one entry's data after its header and stores the object, or records the delta as pending.
+    private func read(_ header: PackEntryHeader, at offset: Int, from input: PackInput) throws {
+        if let kind = header.kind {
+            let writer = try store.makeWriter(kind: kind, size: header.size, expecting: nil)
+            let id: ObjectID
+            do {
+                try inflater.inflate(from: input, size: header.size) { try writer.write($0) }
+                id = try writer.commit()
+            } catch {
+                writer.abort()
+                throw error
+            }
+            record(id, kind, at: offset, delta: false)
+            return
+        }
+        let instructions = try inflater.inflate(from: input, size: header.size)
+        guard let base = header.base else { preconditionFailure("a delta header without a base") }
+        if try !applyDelta(instructions, base: base, at: offset) {
+            pending.append((offset, base))
+        }
+    }
+
+    private func record(_ id: ObjectID, _ kind: ObjectKind, at offset: Int, delta: Bool) {
+        resolved[offset] = (kind, id)
+        provided[id] = kind
+        report.objects += 1
+        if delta { report.deltas += 1 }
+        report.ids[kind, default: 0] += 1
+    }
+
+    /// Rebuilds and stores a delta's object. Returns false when its base is not available (yet).
+    private func applyDelta(_ instructions: [UInt8], base: PackEntryHeader.Base, at offset: Int) throws -> Bool {
+        let baseID: ObjectID
+        let baseKind: ObjectKind?
+        switch base {
+        case .offset(let baseOffset):
+            guard let entry = resolved[baseOffset] else { return false }
+            (baseID, baseKind) = (entry.id, entry.kind)
+        case .id(let id):
+            if let kind = provided[id] {
+                (baseID, baseKind) = (id, kind)
+            } else {
+                guard store.contains(id) else { return false }
+                (baseID, baseKind) = (id, nil)  // a thin pack's base: its kind is found from its content
+            }
+        }
+        let baseContent = try store.read(baseID)
+        let kind = try baseKind ?? kinds.kind(of: baseID, content: baseContent, store: store)
+        let result = try Delta.apply(instructions, to: baseContent)
+        let id = try store.insert(result, kind: kind)
+        if baseKind == nil { report.externalBases += 1 }
+        record(id, kind, at: offset, delta: true)
+        return true
+    }
+
+    private func checkTrailer(_ input: PackInput, count: Int) throws {
+        let offset = input.offset
+        let computed = input.digest()
+        let trailer = try entry(at: offset, nil) {
+            guard let bytes = try input.read(count: 20) else { throw PackProblem.truncated("its 20-byte trailer") }
+            return bytes
+        }
+        guard try input.atEnd() else {
+            throw failure(
+                PackProblem("bytes follow the trailer; the pack holds more than the \(count) entries its header says"),
+                at: offset)
+        }
+        guard ObjectID(bytes: trailer) == computed else {
+            throw failure(
+                PackProblem(
+                    .integrity,
+                    "the trailer \(ObjectID(bytes: trailer)!) does not match the SHA-1 of the pack's content, \(computed)"
+                ), at: offset)
+        }
+        report.trailerVerified = true
+    }
+
+    /// Resolves the deltas whose bases came later (or from other pending deltas), re-reading each entry from the
+    /// file, until a pass makes no progress. What is left names its missing base.
+    private func resolvePending() throws {
+        while !pending.isEmpty {
+            let round = pending
+            pending = []
+            for (offset, base) in round {
+                try entry(at: offset, "a delta whose base came later") {
+                    let input = PackInput(fd: fd, path: path, at: offset, capacity: 64 * 1024, hashing: false)
+                    let header = try PackEntryHeader.read(from: input)
+                    let instructions = try inflater.inflate(from: input, size: header.size)
+                    if try !applyDelta(instructions, base: base, at: offset) {
+                        pending.append((offset, base))
+                    }
+                }
+            }
+            if pending.count == round.count { break }
+        }
+        guard let (offset, base) = pending.first else { return }
+        let problem: PackProblem
+        switch base {
+        case .id(let id):
+            problem = PackProblem(.notFound, "the pack is thin and base \(id) is not in the store")
+        case .offset(let baseOffset):
+            problem = PackProblem("the OFS_DELTA base at offset \(baseOffset) is not an entry that could be resolved")
+        }
+        throw failure(problem, at: offset, entry: "a delta (\(pending.count) unresolved)")
+    }
+}

@@ -1,0 +1,99 @@
+import GitObjects
+import ObjectStore
+import SmartSyncCore
+
+/// Tree listings read from commit and tree objects in the store (as a pack import leaves them).
+///
+/// The listing has the shape the other sources give: every entry (subtrees included, mode `.tree`), paths joined
+/// with `/`, parents before their contents, and it passes ``TreeListing/verify()`` by construction since every
+/// tree was stored under the hash of its own content.
+public enum StoredTrees {
+    /// The root tree of a stored commit; nil when the commit object is not in the store.
+    public static func rootTree(ofCommit commit: ObjectID, in store: ObjectStore) throws -> ObjectID? {
+        guard store.contains(commit) else { return nil }
+        return try parseCommit(commit, in: store).tree
+    }
+
+    /// The flattened listing of a commit read from stored commit and tree objects (blob sizes from the store
+    /// when present, nil otherwise). Throws `.notFound` naming the missing tree when one is absent.
+    public static func listing(commit: ObjectID, in store: ObjectStore) throws -> TreeListing {
+        guard let root = try rootTree(ofCommit: commit, in: store) else {
+            throw SmartSyncError(
+                .notFound, "commit \(commit) is not in the store at \(store.root); fetch it (with its trees) first")
+        }
+        var entries: [TreeEntry] = []
+        try walk(root, path: "", commit: commit, in: store, into: &entries)
+        return TreeListing(commit: commit, rootTree: root, entries: entries)
+    }
+
+    /// Ids the commit's closure lacks in the store: trees and blobs (gitlinks excluded). Empty means complete.
+    ///
+    /// A missing commit is reported as itself; a missing tree is reported without what lies below it (which
+    /// cannot be known until it is fetched). A stored tree that does not parse counts as missing.
+    public static func missingObjects(commit: ObjectID, in store: ObjectStore) -> [ObjectID] {
+        guard let root = try? rootTree(ofCommit: commit, in: store) else { return [commit] }
+        var missing: [ObjectID] = []
+        var seen: Set<ObjectID> = []
+        var trees = [root]
+        while let tree = trees.popLast() {
+            guard seen.insert(tree).inserted else { continue }
+            guard store.contains(tree), let body = try? store.read(tree), let children = TreeObject.decode(body)
+            else {
+                missing.append(tree)
+                continue
+            }
+            for child in children {
+                switch child.mode {
+                case .tree: trees.append(child.id)
+                case .gitlink: continue
+                default:
+                    if seen.insert(child.id).inserted && !store.contains(child.id) { missing.append(child.id) }
+                }
+            }
+        }
+        return missing
+    }
+
+    private static func parseCommit(_ commit: ObjectID, in store: ObjectStore) throws -> CommitObject {
+        guard let parsed = CommitObject.parse(try store.read(commit)) else {
+            throw SmartSyncError(
+                .integrity,
+                "the stored object \(commit) is not a commit object (no 'tree' header); pass a commit id, not a tree or tag"
+            )
+        }
+        return parsed
+    }
+
+    /// Appends the entries below `tree` (at `path`) in git's order, each subtree before its contents.
+    private static func walk(
+        _ tree: ObjectID, path: String, commit: ObjectID, in store: ObjectStore, into entries: inout [TreeEntry]
+    ) throws {
+        let shown = path.isEmpty ? "the root tree" : "the tree '\(path)'"
+        guard store.contains(tree) else {
+            throw SmartSyncError(
+                .notFound,
+                "\(shown) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root); fetch it first"
+            )
+        }
+        guard let children = TreeObject.decode(try store.read(tree)) else {
+            throw SmartSyncError(
+                .integrity, "\(shown) (\(tree)) of commit \(commit.abbreviated()) is not a valid tree object")
+        }
+        for child in children {
+            guard let name = String(validating: child.name, as: UTF8.self), !name.isEmpty, !name.contains("/")
+            else {
+                let bytes = child.name.map { String($0, radix: 16) }.joined(separator: " ")
+                throw SmartSyncError(
+                    .unsafePath,
+                    "\(shown) (\(tree)) of commit \(commit.abbreviated()) has an entry whose name is not a valid UTF-8 path component (bytes: \(bytes)); refusing to sync this tree"
+                )
+            }
+            let childPath = path.isEmpty ? name : path + "/" + name
+            let size = child.mode.isBlob ? store.size(of: child.id) : nil
+            entries.append(TreeEntry(path: childPath, mode: child.mode, id: child.id, size: size))
+            if child.mode == .tree {
+                try walk(child.id, path: childPath, commit: commit, in: store, into: &entries)
+            }
+        }
+    }
+}

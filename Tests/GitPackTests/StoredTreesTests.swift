@@ -1,0 +1,80 @@
+import Foundation
+import GitObjects
+import GitPack
+import ObjectStore
+import SmartSyncCore
+import TestSupport
+import Testing
+
+@Suite struct StoredTreesTests {
+    /// The listing read from the store equals `git ls-tree -r -t -l` and verifies up to the root tree.
+    @Test func listingMatchesGit() throws {
+        let fixture = try PackFixture(commits: 3)
+        let head = try fixture.addGitlink()
+        let store = try fixture.makeStore("trees")
+        try PackImporter(store: store).importPack(atPath: try fixture.pack(["--all"], name: "all"))
+
+        let commit = try #require(ObjectID(hex: head))
+        let listing = try StoredTrees.listing(commit: commit, in: store)
+        #expect(listing.rootTree == ObjectID(hex: try fixture.repo.revParse(head + "^{tree}")))
+        #expect(try StoredTrees.rootTree(ofCommit: commit, in: store) == listing.rootTree)
+        #expect(listing.entries == (try gitListing(fixture, head)))
+        #expect(listing.submodules.map(\.path) == ["sub"])
+        try listing.verify()
+        try listing.validate()
+        #expect(StoredTrees.missingObjects(commit: commit, in: store) == [])
+    }
+
+    /// A removed blob shows up in missingObjects; a removed tree makes listing throw `.notFound` naming it.
+    @Test func missingObjectsAndTrees() throws {
+        let fixture = try PackFixture(commits: 2)
+        let head = fixture.commits.last!
+        let store = try fixture.makeStore("missing")
+        try PackImporter(store: store).importPack(atPath: try fixture.pack(["--all"], name: "all"))
+        let commit = try #require(ObjectID(hex: head))
+
+        let blob = try #require(ObjectID(hex: try fixture.repo.revParse(head + ":src/f0.txt")))
+        #expect(unlink(store.path(for: blob)) == 0)
+        #expect(StoredTrees.missingObjects(commit: commit, in: store) == [blob])
+
+        let tree = try #require(ObjectID(hex: try fixture.repo.revParse(head + ":docs/deep")))
+        #expect(unlink(store.path(for: tree)) == 0)
+        let error = try #require(throws: SmartSyncError.self) { try StoredTrees.listing(commit: commit, in: store) }
+        #expect(error.code == .notFound)
+        #expect(error.message.contains("'docs/deep'"))
+        #expect(error.message.contains(tree.hex))
+        #expect(Set(StoredTrees.missingObjects(commit: commit, in: store)) == [blob, tree])
+
+        let absent = ObjectID.blob(Array("no such commit".utf8))
+        #expect(try StoredTrees.rootTree(ofCommit: absent, in: store) == nil)
+        #expect(StoredTrees.missingObjects(commit: absent, in: store) == [absent])
+    }
+
+    /// Tree entry names that are not UTF-8 are refused.
+    @Test func nonUTF8NameIsRefused() throws {
+        let scratch = try TemporaryDirectory(prefix: "gitpack-names")
+        let store = try ObjectStore(root: scratch.appending("store"))
+        let blob = try store.insert(Array("x".utf8))
+        let tree = try store.insert(
+            TreeObject.encode([TreeObject.Child(name: [0x66, 0xFF, 0x6F], mode: .regular, id: blob)]), kind: .tree)
+        let commitBody = Array("tree \(tree.hex)\nauthor A <a@b> 0 +0000\ncommitter A <a@b> 0 +0000\n\nm\n".utf8)
+        let commit = try store.insert(commitBody, kind: .commit)
+        let error = try #require(throws: SmartSyncError.self) { try StoredTrees.listing(commit: commit, in: store) }
+        #expect(error.code == .unsafePath)
+        #expect(error.message.contains("UTF-8"))
+    }
+
+    /// What `LocalGitSource` builds from `git ls-tree -r -t -l -z`.
+    private func gitListing(_ fixture: PackFixture, _ commit: String) throws -> [TreeEntry] {
+        let out = try fixture.repo.gitResult(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", commit]).stdout
+        return out.split(separator: 0).map { record in
+            let tab = record.firstIndex(of: UInt8(ascii: "\t"))!
+            let fields = record[record.startIndex..<tab].split(separator: UInt8(ascii: " "))
+            return TreeEntry(
+                path: String(decoding: record[(tab + 1)...], as: UTF8.self),
+                mode: FileMode(octal: String(decoding: fields[0], as: UTF8.self))!,
+                id: ObjectID(hex: String(decoding: fields[2], as: UTF8.self))!,
+                size: Int(String(decoding: fields[3], as: UTF8.self)))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import SmartSyncCore
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Sources
+
+/// The fetch response reader, fed by hand: sections, side-band channels, and what it refuses.
+struct PackSpoolSinkTests {
+    static let resultType = HTTPHeaders([HTTPHeader("Content-Type", "application/x-git-upload-pack-result")])
+
+    static func band(_ channel: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+        var out = Array(String(format: "%04x", bytes.count + 5).utf8)
+        out.append(channel)
+        return out + bytes
+    }
+
+    /// Runs `stream` through a sink in chunks of `chunk` bytes; returns the sink, whether it kept going, the spool.
+    static func run(_ stream: [UInt8], chunk: Int = 7, notices: Locked<[String]> = Locked([])) throws -> (
+        PackSpoolSink, Bool, [UInt8]
+    ) {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        let path = directory.appending("pack")
+        let sink = try PackSpoolSink(path: path, url: "http://h/r.git/git-upload-pack") { text in
+            notices.withLock { $0.append(text) }
+        }
+        guard sink.begin(status: 200, headers: resultType) else { return (sink, false, []) }
+        var accepted = true
+        var start = 0
+        while accepted && start < stream.count {
+            let end = min(stream.count, start + chunk)
+            accepted = stream[start..<end].withUnsafeBytes { sink.write($0) }
+            start = end
+        }
+        let spooled = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        return (sink, accepted, spooled)
+    }
+
+    static let pack = Array("PACK".utf8) + [0, 0, 0, 2, 0, 0, 0, 0] + [UInt8](repeating: 0x5A, count: 100)
+
+    @Test func sectionsAreReadAndChannelOneIsSpooled() throws {
+        let commit = String(repeating: "1", count: 40)
+        let gone = String(repeating: "2", count: 40)
+        var stream: [UInt8] = []
+        stream += PktLine.encode("shallow-info\n") + PktLine.encode("shallow \(commit)\n")
+        stream += PktLine.encode("unshallow \(gone)\n") + PktLine.delim
+        stream += PktLine.encode("wanted-refs\n") + PktLine.encode("\(commit) refs/heads/main\n") + PktLine.delim
+        stream += PktLine.encode("packfile-uris\n") + PktLine.delim
+        stream += PktLine.encode("packfile\n")
+        stream += Self.band(2, Array("Counting objects: 3\r".utf8))
+        stream += Self.band(1, Array(Self.pack[..<3])) + Self.band(1, Array(Self.pack[3...])) + PktLine.flush
+        let notices = Locked<[String]>([])
+        for chunk in [1, 5, 64, stream.count] {
+            let (sink, accepted, spooled) = try Self.run(stream, chunk: chunk, notices: notices)
+            #expect(accepted)
+            try sink.finish()
+            #expect(spooled == Self.pack)
+            #expect(sink.response.packBytes == Self.pack.count)
+            #expect(sink.response.shallow.map(\.hex) == [commit])
+            #expect(sink.response.unshallow.map(\.hex) == [gone])
+            #expect(sink.response.wantedRefs["refs/heads/main"]?.hex == commit)
+            #expect(sink.response.responseBytes == stream.count)
+        }
+        #expect(notices.withLock { $0 }.first == "remote: Counting objects: 3")
+    }
+
+    @Test func aResponseWithoutAPackfileSectionIsAnError() throws {
+        let stream = PktLine.encode("acknowledgments\n") + PktLine.encode("NAK\n") + PktLine.flush
+        let (sink, _, _) = try Self.run(stream)
+        let error = #expect(throws: SmartSyncError.self) { try sink.finish() }
+        #expect(error?.message.contains("no packfile section") == true)
+        #expect(error?.message.contains("http://h/r.git/git-upload-pack") == true)
+    }
+
+    @Test func aPackThatDoesNotStartWithPACKIsRefused() throws {
+        let stream = PktLine.encode("packfile\n") + Self.band(1, Array("PAC".utf8)) + Self.band(1, Array("X...".utf8))
+        let (sink, accepted, _) = try Self.run(stream, chunk: stream.count)
+        #expect(!accepted)
+        #expect(sink.failure?.message.contains("does not start with 'PACK'") == true)
+    }
+
+    @Test func channelThreeAndERRCarryTheServersMessage() throws {
+        let fatal = PktLine.encode("packfile\n") + Self.band(3, Array("fatal: out of memory\n".utf8))
+        let (sink, accepted, _) = try Self.run(fatal)
+        #expect(!accepted)
+        #expect(sink.failure?.message.contains("fatal: out of memory") == true)
+
+        let err = PktLine.encode("ERR upload-pack: not our ref 1234\n")
+        let (refused, ok, _) = try Self.run(err)
+        #expect(!ok)
+        #expect(refused.failure?.message.contains("upload-pack: not our ref 1234") == true)
+    }
+
+    @Test func aBrokenTransferKeepsThePackBytesSoFar() throws {
+        let stream = PktLine.encode("packfile\n") + Self.band(1, Self.pack)
+        let (sink, accepted, spooled) = try Self.run(Array(stream.prefix(stream.count - 10)))
+        #expect(accepted)
+        #expect(spooled == Array(Self.pack.prefix(0)))  // the last packet was not complete: nothing of it written
+        #expect(throws: SmartSyncError.self) { try sink.finish() }
+
+        let two =
+            PktLine.encode("packfile\n") + Self.band(1, Array(Self.pack[..<50])) + Self.band(1, Array(Self.pack[50...]))
+        let (partial, _, kept) = try Self.run(Array(two.prefix(two.count - 10)))
+        #expect(kept == Array(Self.pack[..<50]))
+        let error = #expect(throws: SmartSyncError.self) { try partial.finish() }
+        #expect(error?.message.contains("cut short") == true)
+    }
+
+    @Test func aWrongContentTypeIsRefused() throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        let sink = try PackSpoolSink(path: directory.appending("p"), url: "u") { _ in }
+        #expect(!sink.begin(status: 200, headers: HTTPHeaders([HTTPHeader("Content-Type", "text/html")])))
+        #expect(sink.failure?.message.contains("text/html") == true)
+    }
+}
