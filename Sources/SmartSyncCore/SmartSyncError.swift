@@ -10,12 +10,16 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The lower-level error this one wraps, if any.
     public var cause: (any Error & Sendable)?
+    /// The HTTP status that caused a `.http` error, when a server answered; callers branch on it (a 5xx is an
+    /// outage, a 4xx an answer), never on the message.
+    public var httpStatus: Int?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil, httpStatus: Int? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.httpStatus = httpStatus
     }
 
     public var description: String {

@@ -148,21 +148,10 @@ public final class FallbackSource: SyncSource {
         case .network:
             return "\(what) could not be reached or broke off (\(said))"
         case .http:
-            guard let status = httpStatus(in: error.message), (500...599).contains(status) else { return nil }
+            guard let status = error.httpStatus, (500...599).contains(status) else { return nil }
             return "\(what) answered HTTP \(status) (\(said))"
         default:
             return nil
         }
-    }
-
-    /// The first `HTTP nnn` in a message: `.http` errors name the status they got.
-    static func httpStatus(in message: String) -> Int? {
-        var rest = Substring(message)
-        while let range = rest.range(of: "HTTP ") {
-            let digits = rest[range.upperBound...].prefix(3)
-            if digits.count == 3, digits.allSatisfy(\.isNumber), let status = Int(digits) { return status }
-            rest = rest[range.upperBound...]
-        }
-        return nil
     }
 }

@@ -65,8 +65,8 @@ enum GitHubJSON {
         default:
             return SmartSyncError(
                 .http,
-                "unexpected HTTP \(response.status) from \(endpoint) for \(subject)\(said); try again later or check --api-url"
-            )
+                "unexpected HTTP \(response.status) from \(endpoint) for \(subject)\(said); try again later or check --api-url",
+                httpStatus: response.status)
         }
     }
 }

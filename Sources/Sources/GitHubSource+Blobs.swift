@@ -95,9 +95,9 @@ extension GitHubSource {
                     for: response, endpoint: "GET " + url, subject: "blob '\(want.path)'", authenticated: token != nil)
             }
             let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
-            return SmartSyncError(.http, "\(what).\(hint)")
+            return SmartSyncError(.http, "\(what).\(hint)", httpStatus: response.status)
         default:
-            return SmartSyncError(.http, "\(what); try again later or check --raw-url")
+            return SmartSyncError(.http, "\(what); try again later or check --raw-url", httpStatus: response.status)
         }
     }
 

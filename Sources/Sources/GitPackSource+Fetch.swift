@@ -63,8 +63,10 @@ extension GitPackSource {
     /// - Returns: the pack's size in bytes.
     @discardableResult
     func receivePack(_ request: PackRequest, what: String) async throws -> Int {
+        // The pid in the name lets a later run tell a killed run's spool (salvaged) from a running one's.
         let spool =
-            store.temporaryDirectory + "/pack-" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + ".pack"
+            store.temporaryDirectory + "/pack-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            + ".pack"
         defer { unlink(spool) }
         state.withLock { $0.stats.packRequests += 1 }
         var transferError: (any Error)?
@@ -96,6 +98,27 @@ extension GitPackSource {
             throw transferError
         }
         return size
+    }
+
+    /// Imports the spools of runs that were killed mid-pack (their process is gone), then removes them: the objects
+    /// that arrived whole are kept, so this run asks only for the rest.
+    func salvageSpools() async {
+        guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
+        for name in names where name.hasPrefix("pack-") && name.hasSuffix(".pack") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[1]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            let path = store.temporaryDirectory + "/" + name
+            // Another run may be salvaging it too: whoever renames it first imports it.
+            let mine = path + ".salvage-\(getpid())"
+            guard rename(path, mine) == 0 else { continue }
+            defer { unlink(mine) }
+            if let report = try? await Self.importOffThread(mine, into: store) {
+                state.withLock { $0.stats.packObjects += report.objects }
+            } else {
+                // The importer throws on the truncation it is expected to meet, after keeping the whole objects.
+            }
+        }
     }
 
     /// Inflating, delta resolution and hashing are CPU work: a thread of their own keeps the async pool free.

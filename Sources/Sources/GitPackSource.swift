@@ -133,6 +133,7 @@ public final class GitPackSource: SyncSource {
     }
 
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        await salvageSpools()
         // An earlier run (another target, a warm, or an interrupted pack) may have stored the trees already.
         if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
             log.record(ref.commit)

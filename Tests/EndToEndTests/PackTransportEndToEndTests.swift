@@ -1,0 +1,226 @@
+import Foundation
+import GitObjects
+import Testing
+import TestSupport
+
+/// The pack transport end to end: the real binary against `git http-backend` behind nginx + fcgiwrap (protocol v2,
+/// filters and any-SHA-1 wants allowed, as GitHub's server behaves), the GitHub-shaped server for REST and raw.
+@Suite("pack transport against git http-backend", .serialized)
+struct PackTransportEndToEndTests {
+    /// A scenario whose repository is also served by a real git smart HTTP server.
+    final class PackScenario: @unchecked Sendable {
+        let s: Scenario
+        let git: GitHTTPServer
+
+        init(repo: GitFixture? = nil, protocolV2: Bool = true) throws {
+            s = try Scenario(repo: repo)
+            git = try GitHTTPServer(repositories: [s.slug: s.repo.gitDir], protocolV2: protocolV2)
+        }
+
+        deinit { git.stop() }
+
+        /// `sync` with `--git-url` at nginx; returns the JSON summary.
+        @discardableResult
+        func sync(_ extra: [String]) throws -> [String: Any] {
+            let r = try run("sync", extra)
+            try #require(r.status == 0, "sync failed: \(r.stderrString)\n\(r.stdoutString)")
+            return try Scenario.summary(r)
+        }
+
+        func run(_ command: String, _ extra: [String]) throws -> SubprocessResult {
+            try s.run(command, ["--git-url", git.baseURL, "--json"] + extra)
+        }
+
+        /// Bytes on the wire (both ways) of the requests nginx logged since `from`.
+        func wireBytes(since from: Int) -> (bytes: Int, requests: [GitHTTPRequest]) {
+            let requests = Array(git.requests().dropFirst(from))
+            return (requests.reduce(0) { $0 + $1.requestLength + $1.bytesSent }, requests)
+        }
+    }
+
+    private func requests(_ summary: [String: Any]) -> [String: Any] { summary["requests"] as? [String: Any] ?? [:] }
+
+    @Test func coldAndIncrementalSyncsEqualGitArchive() throws {
+        let p = try PackScenario()
+        let a = try Fixtures.commitA(p.s.repo)
+        let cold = try p.sync(["--transport", "pack"])
+        try p.s.expectTargetEqualsArchive(a)
+        #expect(cold["transport"] as? String == "pack")
+        #expect((requests(cold)["packObjects"] as? Int ?? 0) > 0)
+        // Nothing went to the REST API or the raw host.
+        #expect(try p.s.server.requests().isEmpty)
+
+        let b = try Fixtures.commitB(p.s.repo)
+        let before = p.git.requests().count
+        let update = try p.sync(["--transport", "pack"])
+        try p.s.expectTargetEqualsArchive(b)
+        #expect(update["commit"] as? String == b)
+        let (_, sent) = p.wireBytes(since: before)
+        // Capabilities are remembered: ls-refs, then one fetch.
+        #expect(sent.map(\.method) == ["POST", "POST"], "\(sent.map(\.uri))")
+        #expect(sent.allSatisfy { $0.gitProtocol == "version=2" })
+        #expect(Set(sent.map(\.connection)).count == 1, "ls-refs and fetch share one connection")
+    }
+
+    @Test func noOpSyncIsOneSmallRoundTrip() throws {
+        let p = try PackScenario()
+        _ = try Fixtures.commitA(p.s.repo)
+        try p.sync(["--transport", "pack"])
+        let before = p.git.requests().count
+        let again = try p.sync(["--transport", "pack"])
+        let (bytes, sent) = p.wireBytes(since: before)
+        #expect(sent.count == 1, "\(sent.map(\.uri))")
+        #expect(bytes <= 2048, "a no-op moved \(bytes) bytes")
+        let plan = try #require(again["plan"] as? [String: Any])
+        #expect(plan["upToDate"] as? Bool == true)
+    }
+
+    @Test func incrementalBytesWithinGitFetchDepthOne() throws {
+        // A configuration-sized repository: 300 text files; B edits 12 of them by a line each.
+        let repo = try GitFixture()
+        for i in 0..<300 {
+            let lines = (0..<(20 + i % 80)).map { "option.\(i).\($0) = \"value \($0 * 7919 % 1000)\";" }
+            try repo.write("modules/m\(i / 30)/file\(i).nix", lines.joined(separator: "\n") + "\n")
+        }
+        let a = try repo.commit("A")
+        try repo.tag("a", at: a)
+        let p = try PackScenario(repo: repo)
+        try p.sync(["--transport", "pack", "--ref", a])
+        for i in stride(from: 0, to: 300, by: 25) {
+            try repo.write(
+                "modules/m\(i / 30)/file\(i).nix",
+                (try String(contentsOfFile: repo.path + "/modules/m\(i / 30)/file\(i).nix", encoding: .utf8))
+                    + "option.changed = true;\n")
+        }
+        let b = try repo.commit("B")
+
+        var start = p.git.requests().count
+        try p.sync(["--transport", "pack", "--ref", b])
+        try p.s.expectTargetEqualsArchive(b)
+        let ours = p.wireBytes(since: start).bytes
+
+        // The peer: a shallow clone of A, then `git fetch --depth 1` of B, through the same nginx.
+        let work = try TemporaryDirectory(prefix: "peer")
+        let url = p.git.url(p.s.slug)
+        let env = GitFixture.environment
+        try Subprocess.run(
+            "git", ["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "--branch", "a", url, work.appending("c")],
+            environment: env)
+        start = p.git.requests().count
+        try Subprocess.run(
+            "git", ["-C", work.appending("c"), "-c", "protocol.version=2", "fetch", "-q", "--depth", "1", "origin", b],
+            environment: env)
+        let git = p.wireBytes(since: start).bytes
+        print("incremental update of 12 files in 300: smart-sync pack \(ours) bytes, git fetch --depth 1 \(git) bytes")
+        #expect(Double(ours) <= 1.2 * Double(git), "smart-sync moved \(ours) bytes, git fetch --depth 1 \(git)")
+    }
+
+    @Test func autoUsesRawForLargeBlobsAndPacksForTheRest() throws {
+        let repo = try GitFixture()
+        try repo.write("small.txt", "small\n")
+        var big = [UInt8](repeating: 0, count: 300_000)
+        var x: UInt32 = 12345
+        for i in big.indices {
+            x = x &* 1_103_515_245 &+ 12345
+            big[i] = UInt8(truncatingIfNeeded: x >> 16)
+        }
+        try repo.write("images/disk.img", big)
+        let a = try repo.commit("A")
+        let p = try PackScenario(repo: repo)
+        let summary = try p.sync(["--pack-blob-limit", "64K"])
+        try p.s.expectTargetEqualsArchive(a)
+        #expect(summary["transport"] as? String == "pack+raw")
+        let raw = try p.s.rawRequests()
+        #expect(raw.count == 1 && raw.first?.path.hasSuffix("/images/disk.img") == true, "\(raw.map(\.path))")
+        #expect(try p.s.apiRequests().isEmpty, "refs came from ls-refs")
+    }
+
+    @Test func autoFallsBackToRawWhenTheHostDoesNotSpeakV2() throws {
+        let p = try PackScenario(protocolV2: false)
+        let a = try Fixtures.commitA(p.s.repo)
+        let r = try p.run("sync", [])
+        try #require(r.status == 0, "sync failed: \(r.stderrString)")
+        let summary = try Scenario.summary(r)
+        try p.s.expectTargetEqualsArchive(a)
+        #expect(summary["transport"] as? String == "raw")
+        let reason = try #require(summary["fallbackReason"] as? String)
+        #expect(reason.contains("protocol v2"), "\(reason)")
+        #expect(r.stdoutString.contains("using per-blob downloads"))
+
+        // --transport pack does not fall back: it fails, naming the problem, and changes nothing.
+        let p2 = try PackScenario(protocolV2: false)
+        _ = try Fixtures.commitA(p2.s.repo)
+        let failed = try p2.run("sync", ["--transport", "pack"])
+        #expect(failed.status != 0)
+        #expect(failed.stderrString.contains("protocol v2"), "\(failed.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: p2.s.target + "/README.md"))
+    }
+
+    @Test func planFetchesTreesButNoBlobs() throws {
+        let p = try PackScenario()
+        let a = try Fixtures.commitA(p.s.repo)
+        let r = try p.run("plan", ["--transport", "pack"])
+        #expect(r.status == 3, "plan: \(r.stderrString)")
+        let blobs = try p.s.repo.git("ls-tree", "-r", "--format=%(objectname)", a).split(separator: "\n")
+        for blob in blobs {
+            let hex = String(blob)
+            let path = p.s.store + "/objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)
+            #expect(!FileManager.default.fileExists(atPath: path), "plan stored blob \(hex)")
+        }
+        // The next sync reuses the stored trees and asks only for the blobs.
+        try p.sync(["--transport", "pack"])
+        try p.s.expectTargetEqualsArchive(a)
+    }
+
+    @Test func killedPackTransferResumesWithOnlyTheMissingObjects() throws {
+        // 40 incompressible blobs of 48 KiB: about 2 MB of pack, fetched at 256 KiB/s (about 8 s).
+        let repo = try GitFixture()
+        var x: UInt32 = 99
+        for f in 0..<40 {
+            var bytes = [UInt8](repeating: 0, count: 48 << 10)
+            for i in bytes.indices {
+                x = x &* 1_103_515_245 &+ 12345
+                bytes[i] = UInt8(truncatingIfNeeded: x >> 16)
+            }
+            try repo.write("blobs/b\(f).bin", bytes)
+        }
+        let a = try repo.commit("A")
+        let p = try PackScenario(repo: repo)
+        let args = [
+            "sync", p.s.slug, "--transport", "pack", "--limit-rate", "256K", "--git-url", p.git.baseURL,
+            "--store", p.s.store, "--state-dir", p.s.stateDir, "--target", p.s.target, "--json",
+        ]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
+        process.arguments = args
+        process.environment = p.s.environment().compactMapValues { $0 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill once about half the pack is in the spool.
+        let tmp = p.s.store + "/tmp"
+        let deadline = Date().addingTimeInterval(60)
+        var spooled = 0
+        while Date() < deadline {
+            let spools = (try? FileManager.default.contentsOfDirectory(atPath: tmp))?.filter { $0.hasPrefix("pack-") }
+            spooled =
+                spools?.compactMap {
+                    (try? FileManager.default.attributesOfItem(atPath: tmp + "/" + $0))?[.size] as? Int
+                }.max() ?? 0
+            if spooled > 1_000_000 { break }
+            usleep(50_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(spooled > 1_000_000, "the pack never reached 1 MB in the spool")
+        #expect(!FileManager.default.fileExists(atPath: p.s.target + "/blobs"), "the target was touched")
+
+        let summary = try p.sync(["--transport", "pack"])
+        try p.s.expectTargetEqualsArchive(a)
+        // The rerun imported what the killed run left, and asked only for the rest.
+        let objects = requests(summary)["packObjects"] as? Int ?? 0
+        #expect(objects > 0 && objects < 40, "the rerun received \(objects) objects of 42")
+        let leftovers = (try FileManager.default.contentsOfDirectory(atPath: tmp)).filter { $0.hasPrefix("pack-") }
+        #expect(leftovers.isEmpty, "spools left behind: \(leftovers)")
+    }
+}
