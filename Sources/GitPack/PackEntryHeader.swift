@@ -21,25 +21,12 @@ struct PackEntryHeader: Sendable, Equatable {
     /// The delta base, nil for a whole object.
     var base: Base?
 
-    /// The type numbers of a pack entry; 0 and 5 are reserved.
-    static func kind(ofType type: UInt8) -> ObjectKind?? {
-        switch type {
-        case 1: return .some(.commit)
-        case 2: return .some(.tree)
-        case 3: return .some(.blob)
-        case 4: return .some(.tag)
-        case 6, 7: return .some(nil)
-        default: return nil
-        }
-    }
-
     /// Reads the header of the entry that starts at `input.offset`.
     static func read(from input: PackInput) throws -> PackEntryHeader {
         let entryOffset = input.offset
         guard var byte = try input.readByte() else { throw PackProblem.truncated("an entry header") }
-        let type = (byte >> 4) & 7
-        guard let kind = kind(ofType: type) else {
-            throw PackProblem("unknown object type \(type) (valid: 1-4 objects, 6 OFS_DELTA, 7 REF_DELTA)")
+        guard let type = PackEntryType(rawValue: (byte >> 4) & 7) else {
+            throw PackProblem("unknown object type \((byte >> 4) & 7) (valid: 1-4 objects, 6 OFS_DELTA, 7 REF_DELTA)")
         }
         var size = Int(byte & 0x0F)
         var shift = 4
@@ -50,14 +37,14 @@ struct PackEntryHeader: Sendable, Equatable {
             size |= Int(byte & 0x7F) << shift
             shift += 7
         }
-        var header = PackEntryHeader(kind: kind, size: size, base: nil)
-        if type == 6 {
+        var header = PackEntryHeader(kind: type.kind, size: size, base: nil)
+        if type == .ofsDelta {
             let distance = try readOffset(from: input)
             guard distance > 0, distance <= entryOffset - 12 else {
                 throw PackProblem("OFS_DELTA base offset -\(distance) points outside the pack's entries")
             }
             header.base = .offset(entryOffset - distance)
-        } else if type == 7 {
+        } else if type == .refDelta {
             guard let bytes = try input.read(count: 20) else { throw PackProblem.truncated("a REF_DELTA base id") }
             header.base = .id(ObjectID(bytes: bytes)!)
         }
@@ -76,5 +63,21 @@ struct PackEntryHeader: Sendable, Equatable {
             distance = ((distance + 1) << 7) | Int(byte & 0x7F)
         }
         return distance
+    }
+}
+
+/// The type numbers of pack entries; 0 and 5 are reserved.
+enum PackEntryType: UInt8, Sendable {
+    case commit = 1, tree = 2, blob = 3, tag = 4, ofsDelta = 6, refDelta = 7
+
+    /// The object kind of a whole object, nil for the delta types.
+    var kind: ObjectKind? {
+        switch self {
+        case .commit: .commit
+        case .tree: .tree
+        case .blob: .blob
+        case .tag: .tag
+        case .ofsDelta, .refDelta: nil
+        }
     }
 }

@@ -110,14 +110,21 @@ import Testing
 
     init() throws { scratch = try TemporaryDirectory(prefix: "gitpack-delta") }
 
+    /// Writes a pack of `entries` and makes an empty store for it.
+    private func prepare(_ entries: [[UInt8]], _ name: String) throws -> (path: String, store: ObjectStore) {
+        let path = scratch.appending(name + ".pack")
+        try PackBuilder.write(PackBuilder.pack(entries), to: path)
+        return (path, try ObjectStore(root: scratch.appending("store-" + name)))
+    }
+
+    /// The base blob and a REF_DELTA on it.
+    private func baseAndDelta(_ delta: [UInt8]) -> [[UInt8]] {
+        [PackBuilder.entry(type: 3, base), PackBuilder.entry(type: 7, delta, base: ObjectID.blob(base))]
+    }
+
     private func importBroken(_ delta: [UInt8], _ name: String) throws -> (SmartSyncError, ObjectStore) {
         let baseID = ObjectID.blob(base)
-        let bytes = PackBuilder.pack([
-            PackBuilder.entry(type: 3, base), PackBuilder.entry(type: 7, delta, base: baseID),
-        ])
-        let path = scratch.appending(name + ".pack")
-        try PackBuilder.write(bytes, to: path)
-        let store = try ObjectStore(root: scratch.appending("store-" + name))
+        let (path, store) = try prepare(baseAndDelta(delta), name)
         let error = try #require(throws: SmartSyncError.self) {
             try PackImporter(store: store).importPack(atPath: path)
         }
@@ -132,12 +139,7 @@ import Testing
 
     @Test func goodDeltaIsApplied() throws {
         let delta: [UInt8] = [11, 8, 0x80 | 0x10, 5, 3] + Array("!!!".utf8)
-        let bytes = PackBuilder.pack([
-            PackBuilder.entry(type: 3, base), PackBuilder.entry(type: 7, delta, base: ObjectID.blob(base)),
-        ])
-        let path = scratch.appending("good.pack")
-        try PackBuilder.write(bytes, to: path)
-        let store = try ObjectStore(root: scratch.appending("store-good"))
+        let (path, store) = try prepare(baseAndDelta(delta), "good")
         let report = try PackImporter(store: store).importPack(atPath: path)
         #expect(report.objects == 2)
         #expect(report.deltas == 1)
@@ -153,10 +155,7 @@ import Testing
         // Distances over 127 take the two-byte encoding; pad with a blob so the OFS_DELTA sits far enough away.
         let padding = PackBuilder.entry(type: 3, [UInt8](repeating: 0x2A, count: 200))
         let ofsDelta = PackBuilder.entry(type: 6, second, distance: refDelta.count + padding.count)
-        let bytes = PackBuilder.pack([refDelta, padding, ofsDelta, PackBuilder.entry(type: 3, base)])
-        let path = scratch.appending("later.pack")
-        try PackBuilder.write(bytes, to: path)
-        let store = try ObjectStore(root: scratch.appending("store-later"))
+        let (path, store) = try prepare([refDelta, padding, ofsDelta, PackBuilder.entry(type: 3, base)], "later")
         let report = try PackImporter(store: store).importPack(atPath: path)
         #expect(report.objects == 4)
         #expect(report.deltas == 2)

@@ -130,6 +130,36 @@ import Testing
             #expect(peak - before < 8 << 20, "the import held \(peak - before) bytes at its peak")
         }
     }
+
+    /// Many small objects (with deltas between them): the import's peak RSS stays small, a few dozen bytes an
+    /// entry for the offset table, nothing per object's content.
+    @Test func manyObjectsKeepMemoryFlat() throws {
+        let fixture = try PackFixture(commits: 1)
+        let dir = fixture.repo.workTree + "/many"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for i in 0..<3000 {
+            let text = (0..<40).map { "line \($0) of a file like many others, number \(i % 7)" }.joined(separator: "\n")
+            #expect(FileManager.default.createFile(atPath: dir + "/f\(i)", contents: Data((text + "\(i)\n").utf8)))
+        }
+        try fixture.repo.commit("many")
+        let pack = fixture.scratch.appending("many.pack")
+        let git = "git --git-dir=\(fixture.repo.gitDir) pack-objects --all --stdout -q > \(pack) < /dev/null"
+        try Subprocess.run("sh", ["-c", git], environment: GitFixture.environment)
+
+        let store = try fixture.makeStore("many")
+        let measured = MemoryProbe.resetPeak()
+        let before = MemoryProbe.current()
+        let report = try PackImporter(store: store).importPack(atPath: pack)
+        let peak = MemoryProbe.peak()
+        #expect(report.objects > 3000)
+        #expect(report.deltas > 1000)
+        #expect(report.trailerVerified)
+        if measured, let before, let peak {
+            let line = "pack import of \(report.objects) objects: peak RSS grew by \((peak - before) >> 10) KiB\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            #expect(peak - before < 8 << 20, "the import held \(peak - before) bytes at its peak")
+        }
+    }
 }
 
 /// Resident memory of this process, from `/proc/self/status` (Linux only; nil elsewhere).
