@@ -31,7 +31,8 @@ struct CapabilityCache: Sendable {
 
     func store(_ capabilities: UploadPackCapabilities, now: Date = Date()) {
         guard let path, load(now: now) != capabilities else { return }
-        guard let data = try? JSONEncoder().encode(Entry(savedAt: now.timeIntervalSince1970, capabilities: capabilities))
+        guard
+            let data = try? JSONEncoder().encode(Entry(savedAt: now.timeIntervalSince1970, capabilities: capabilities))
         else { return }
         _ = try? FileSystem.writeFileAtomically(path, Array(data))
     }

@@ -42,7 +42,11 @@ public final class TransportSelector: SyncSource {
     }
 
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        try await attempt { try await $0.resolve(ref) } else: { try await $0.resolve(ref) }
+        try await attempt {
+            try await $0.resolve(ref)
+        } else: {
+            try await $0.resolve(ref)
+        }
     }
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
@@ -50,7 +54,9 @@ public final class TransportSelector: SyncSource {
     }
 
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
-        try await attempt { try await $0.listing(for: ref, hints: hints) } else: {
+        try await attempt {
+            try await $0.listing(for: ref, hints: hints)
+        } else: {
             try await $0.listing(for: ref, hints: hints)
         }
     }
@@ -58,7 +64,9 @@ public final class TransportSelector: SyncSource {
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport
     {
-        try await attempt { try await $0.fetch(blobs, of: ref, into: store, progress: progress) } else: {
+        try await attempt {
+            try await $0.fetch(blobs, of: ref, into: store, progress: progress)
+        } else: {
             try await $0.fetch(blobs, of: ref, into: store, progress: progress)
         }
     }

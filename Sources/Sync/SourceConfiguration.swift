@@ -39,7 +39,8 @@ public enum SourceConfiguration: Sendable {
         transfer.limitRate = network.limitRate
         transfer.stallTimeout = network.stallTimeout
         transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
-        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: network.gitURL) {
+        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: network.gitURL)
+        {
             // The pack transport sends the token to the git host, as the clone fallback does.
             transfer.credentialHosts.insert(git)
         }

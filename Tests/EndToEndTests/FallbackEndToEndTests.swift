@@ -89,7 +89,8 @@ struct FallbackEndToEndTests {
 
         let unknown = try SmartSyncBinary.run(
             [
-                "sync", "acme/nope", "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+                "sync", "acme/nope", "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+                "--git-url",
                 s.server.gitURL, "--retries", "0", "--store", s.store, "--state-dir", s.stateDir, "--target", s.target,
             ], environment: s.environment(), check: false)
         #expect(unknown.status == 4, "\(unknown.stderrString)")

@@ -37,7 +37,8 @@ struct KillResumeEndToEndTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
         process.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
+            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+            "--git-url", s.server.gitURL,
             "--store", s.store,
             "--state-dir", s.stateDir, "--target", s.target,
         ]

@@ -104,7 +104,8 @@ struct PackTransportEndToEndTests {
         let url = p.git.url(p.s.slug)
         let env = GitFixture.environment
         try Subprocess.run(
-            "git", ["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "--branch", "a", url, work.appending("c")],
+            "git",
+            ["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "--branch", "a", url, work.appending("c")],
             environment: env)
         start = p.git.requests().count
         try Subprocess.run(
@@ -127,7 +128,7 @@ struct PackTransportEndToEndTests {
         try repo.write("images/disk.img", big)
         let a = try repo.commit("A")
         let p = try PackScenario(repo: repo)
-        let summary = try p.sync(["--pack-blob-limit", "64K"])
+        let summary = try p.sync(["--transport", "auto", "--pack-blob-limit", "64K"])
         try p.s.expectTargetEqualsArchive(a)
         #expect(summary["transport"] as? String == "pack+raw")
         let raw = try p.s.rawRequests()
@@ -138,7 +139,7 @@ struct PackTransportEndToEndTests {
     @Test func autoFallsBackToRawWhenTheHostDoesNotSpeakV2() throws {
         let p = try PackScenario(protocolV2: false)
         let a = try Fixtures.commitA(p.s.repo)
-        let r = try p.run("sync", [])
+        let r = try p.run("sync", ["--transport", "auto"])
         try #require(r.status == 0, "sync failed: \(r.stderrString)")
         let summary = try Scenario.summary(r)
         try p.s.expectTargetEqualsArchive(a)
@@ -222,5 +223,56 @@ struct PackTransportEndToEndTests {
         #expect(objects > 0 && objects < 40, "the rerun received \(objects) objects of 42")
         let leftovers = (try FileManager.default.contentsOfDirectory(atPath: tmp)).filter { $0.hasPrefix("pack-") }
         #expect(leftovers.isEmpty, "spools left behind: \(leftovers)")
+    }
+
+    /// A repository whose pack is mostly incompressible bytes: a flipped byte lands in a zlib stream's data.
+    private func noisyRepository(files: Int, size: Int) throws -> (GitFixture, String) {
+        let repo = try GitFixture()
+        var x: UInt32 = 7
+        for f in 0..<files {
+            var bytes = [UInt8](repeating: 0, count: size)
+            for i in bytes.indices {
+                x = x &* 1_103_515_245 &+ 12345
+                bytes[i] = UInt8(truncatingIfNeeded: x >> 16)
+            }
+            try repo.write("data/f\(f).bin", bytes)
+        }
+        return (repo, try repo.commit("noise"))
+    }
+
+    /// The first two POSTs to the test server's git listener: ls-refs (too short to be hit), then the fetch.
+    private static let corruptPack =
+        #"[{"match": {"listener": "git", "method": "POST"}, "times": 2, "action": {"corrupt_byte_at": 6000}}]"#
+
+    @Test func corruptPackIsRefusedAndTheTargetUntouched() throws {
+        let (repo, _) = try noisyRepository(files: 4, size: 8192)
+        let s = try Scenario(repo: repo)
+        try s.server.setFaults(Self.corruptPack)
+        let r = try s.run("sync", ["--transport", "pack", "--retries", "0"])
+        #expect(r.status != 0)
+        #expect(r.stderrString.contains("pack"), "\(r.stderrString)")
+        #expect(r.stderrString.contains("zlib") || r.stderrString.contains("hash"), "\(r.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/data"), "the target was touched")
+        // What the store holds is only objects whose content hashes to their name (any kind).
+        let objects = s.store + "/objects"
+        for dir in try FileManager.default.contentsOfDirectory(atPath: objects) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: objects + "/" + dir)
+            where !name.hasSuffix(".x") {
+                let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: objects + "/" + dir + "/" + name)))
+                let ids = [ObjectKind.blob, .tree, .commit, .tag].map { ObjectID.hash($0, bytes).hex }
+                #expect(ids.contains(dir + name), "objects/\(dir)/\(name) does not hash to its name")
+            }
+        }
+    }
+
+    @Test func autoRecoversFromACorruptPackThroughRawDownloads() throws {
+        let (repo, commit) = try noisyRepository(files: 4, size: 8192)
+        let s = try Scenario(repo: repo)
+        try s.server.setFaults(Self.corruptPack)
+        let summary = try s.sync(["--transport", "auto", "--retries", "0"])
+        try s.expectTargetEqualsArchive(commit)
+        #expect(summary["transport"] as? String == "raw")
+        let reason = try #require(summary["fallbackReason"] as? String)
+        #expect(reason.contains("pack"), "\(reason)")
     }
 }

@@ -32,7 +32,8 @@ struct RefResolutionTests {
         #expect(!FileManager.default.fileExists(atPath: s.target))
 
         var args = [
-            "sync", "acme/missing", "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+            "sync", "acme/missing", "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+            "--git-url",
             s.server.gitURL,
         ]
         args += ["--store", s.store, "--state-dir", s.stateDir, "--target", s.target]

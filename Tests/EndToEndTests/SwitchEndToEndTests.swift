@@ -124,7 +124,8 @@ struct SwitchEndToEndTests {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = [
-                "sync", s.slug, "--ref", b, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+                "sync", s.slug, "--ref", b, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url",
+                s.server.rawURL, "--git-url",
                 s.server.gitURL, "--store",
                 s.store + "-\(point)", "--state-dir", s.stateDir, "--target", s.target, "--quiet",
             ]

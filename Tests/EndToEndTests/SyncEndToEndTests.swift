@@ -147,7 +147,8 @@ struct SyncEndToEndTests {
         let first = Process()
         first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
         first.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
+            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+            "--git-url", s.server.gitURL,
             "--store", s.store,
             "--state-dir", s.stateDir, "--target", s.target, "--quiet",
         ]

@@ -8,7 +8,10 @@ struct VerifyEndToEndTests {
     private func verify(_ s: Scenario, _ extra: [String] = [], withSource: Bool = false) throws -> SubprocessResult {
         var args = ["verify"]
         if withSource {
-            args += [s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL]
+            args += [
+                s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+                s.server.gitURL,
+            ]
         }
         args += ["--target", s.target, "--store", s.store, "--state-dir", s.stateDir] + extra
         return try SmartSyncBinary.run(args, environment: s.environment(), check: false)
