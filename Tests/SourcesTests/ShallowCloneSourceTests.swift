@@ -136,16 +136,18 @@ struct ShallowCloneSourceTests {
     }
 
     @Test func onlyOutagesSwitchToTheClone() {
-        let reason = { (code: SmartSyncError.Code, message: String) in
-            FallbackSource.fallbackReason(for: SmartSyncError(code, message))
+        let reason = { (code: SmartSyncError.Code, message: String, status: Int?) in
+            FallbackSource.fallbackReason(for: SmartSyncError(code, message, httpStatus: status))
         }
-        #expect(reason(.http, "unexpected HTTP 500 from GET http://x/repos/o/r/commits/main for ref") != nil)
-        #expect(reason(.http, "unexpected HTTP 503 from GET x; try again later")?.contains("HTTP 503") == true)
-        #expect(reason(.http, "unexpected HTTP 403 from GET x") == nil)
-        #expect(reason(.network, "could not connect to http://x") != nil)
-        #expect(reason(.rateLimited, "GitHub's API rate limit is exhausted") != nil)
+        #expect(reason(.http, "unexpected HTTP 500 from GET http://x/repos/o/r/commits/main for ref", 500) != nil)
+        #expect(reason(.http, "unexpected HTTP 503 from GET x; try again later", 503)?.contains("HTTP 503") == true)
+        #expect(reason(.http, "unexpected HTTP 403 from GET x", 403) == nil)
+        // The status is a field: text that merely mentions a 5xx is not an outage.
+        #expect(reason(.http, "unexpected HTTP 500 from GET x", nil) == nil)
+        #expect(reason(.network, "could not connect to http://x", nil) != nil)
+        #expect(reason(.rateLimited, "GitHub's API rate limit is exhausted", nil) != nil)
         for code: SmartSyncError.Code in [.notFound, .unauthorized, .integrity, .unsafePath, .malformedResponse] {
-            #expect(reason(code, "HTTP 500") == nil, "\(code)")
+            #expect(reason(code, "HTTP 500", 500) == nil, "\(code)")
         }
     }
 }
