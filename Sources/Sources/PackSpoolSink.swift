@@ -98,7 +98,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             }
             section = .ended
         case (.packfile, _):
-            throw SmartSyncError(.malformedResponse, "the packfile section from \(url) ended with a delimiter")
+            throw SmartSyncError(
+                .malformedResponse, "the packfile section from \(url) ended without its flush packet")
         case (_, .delim):
             section = .header
         case (_, .flush), (_, .responseEnd):

@@ -16,7 +16,8 @@ public final class UploadPackClient: Sendable {
     /// `{git-url}/{owner}/{repo}.git`, no trailing slash.
     public let repositoryURL: String
     let engine: TransferEngine
-    let authorization: String?
+    /// The `Authorization` value for the git host; never put in a message.
+    private let authorization: String?
     let retryPolicy: RetryPolicy
     let notice: @Sendable (String) -> Void
     private let cachedCapabilities = Locked<UploadPackCapabilities?>(nil)

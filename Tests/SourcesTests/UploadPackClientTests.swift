@@ -37,7 +37,7 @@ struct UploadPackClientTests {
         #expect(capabilities.objectFormat == nil || capabilities.objectFormat == "sha1")
         #expect(try await client.capabilities() == capabilities)
         #expect(client.statistics.requests == 1)
-        let logged = server.requests()
+        let logged = server.requests(atLeast: 1)
         #expect(logged.count == 1)
         #expect(logged.first?.uri == "/octo/demo.git/info/refs?service=git-upload-pack")
         #expect(logged.first?.gitProtocol == "version=2")

@@ -61,15 +61,11 @@ struct UploadPackFixture {
         return try TransferEngine(configuration: configuration)
     }
 
-    /// git with no user config and no prompts.
-    static let gitEnvironment: [String: String?] = [
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": nil,
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "LC_ALL": "C",
-    ]
-
+    /// git with no user config and no prompts (as the test server's git tests run it).
     @discardableResult
     static func git(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> SubprocessResult {
-        try Subprocess.run("git", arguments, environment: gitEnvironment, input: input, check: check)
+        try Subprocess.run(
+            "git", arguments, environment: FakeGitHubGitTests.gitEnvironment, input: input, check: check)
     }
 
     /// Indexes a spooled pack in a fresh bare repository (`git index-pack --stdin`); returns the repository and

@@ -151,6 +151,18 @@ public final class GitHTTPServer: @unchecked Sendable {  // immutable after init
         }
     }
 
+    /// The requests logged so far, once there are at least `count` (nginx writes a request's line just after its
+    /// last byte, so a client can be done a moment before): waits up to `timeout` seconds.
+    public func requests(atLeast count: Int, timeout: Double = 5) -> [GitHTTPRequest] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var logged = requests()
+        while logged.count < count && Date() < deadline {
+            usleep(10_000)
+            logged = requests()
+        }
+        return logged
+    }
+
     /// nginx's error log (git http-backend's stderr lands there), for diagnostics.
     public func errorLog() -> String { nginx.errorLog() }
 
