@@ -32,7 +32,12 @@ public final class GitPackSource: SyncSource {
         var stats = SourceStatistics()
         /// Blobs a filtered pack left out: known to be over the threshold.
         var filteredOut = Set<ObjectID>()
+        /// Commits whose pack was asked for with blobs by this source.
+        var packedWithBlobs = Set<ObjectID>()
+        /// The listing's hints (the target's previous commit): what fetches may say `have` for.
+        var hintedHaves: [ObjectID] = []
         var usedRaw = false
+        var failedOnRawPath = false
     }
 
     /// - Parameters:
@@ -72,12 +77,7 @@ public final class GitPackSource: SyncSource {
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
 
     public var statistics: SourceStatistics {
-        var total = state.withLock { $0.stats }
-        let wire = client.statistics
-        total.apiRequests += wire.requests - total.packRequests
-        total.bytesReceived += wire.bytesReceived
-        total.bytesSent += wire.bytesSent
-        total.connections += wire.newConnections
+        var total = packStatistics
         if let raw, state.withLock({ $0.usedRaw }) {
             let r = raw.statistics
             total.apiRequests += r.apiRequests
@@ -86,7 +86,19 @@ public final class GitPackSource: SyncSource {
             total.bytesReceived += r.bytesReceived
             total.connections += r.connections
             total.retries += r.retries
+            total.rateLimitRemaining = r.rateLimitRemaining
         }
+        return total
+    }
+
+    /// The git host's traffic alone (what ``TransportSelector`` adds to the per-blob path's after a switch).
+    public var packStatistics: SourceStatistics {
+        var total = state.withLock { $0.stats }
+        let wire = client.statistics
+        total.apiRequests += max(0, wire.requests - total.packRequests)
+        total.bytesReceived += wire.bytesReceived
+        total.bytesSent += wire.bytesSent
+        total.connections += wire.newConnections
         return total
     }
 
@@ -118,7 +130,7 @@ public final class GitPackSource: SyncSource {
         }
         if let raw, name.count >= 4, name.allSatisfy(\.isHexDigit) {
             // ls-refs names refs only; the REST API resolves abbreviated SHAs.
-            return try await raw.resolve(ref)
+            return try await onRawPath { try await raw.resolve(ref) }
         }
         throw SmartSyncError(
             .notFound,
@@ -134,38 +146,80 @@ public final class GitPackSource: SyncSource {
 
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         await salvageSpools()
-        // An earlier run (another target, a warm, or an interrupted pack) may have stored the trees already.
+        state.withLock { $0.hintedHaves = hints.haves }
+        // An earlier run (another target, a warm, a plan or an interrupted pack) may have stored the trees already.
         if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
             log.record(ref.commit)
             return listing
         }
         let capabilities = try await remember { try await client.capabilities() }
-        let haves = completeHaves(hints.haves, excluding: ref.commit)
-        var request = PackRequest(wants: [ref.commit])
-        request.haves = haves
-        request.shallows = haves
-        if capabilities.supportsShallow { request.deepen = 1 }
-        let filtered = capabilities.supportsFilter && (!hints.withBlobs || raw != nil)
-        if filtered { request.filter = hints.withBlobs ? "blob:limit=\(largeBlobThreshold)" : "blob:none" }
-        try await receivePack(request, what: "commit \(ref.commit.abbreviated()) of \(ref.name)")
-        guard store.contains(ref.commit) else {
-            throw SmartSyncError(
-                .malformedResponse,
-                "the pack from \(repositoryURL) did not contain the wanted commit \(ref.commit); nothing was changed")
+        var filter: String?
+        if capabilities.supportsFilter {
+            if !hints.withBlobs {
+                filter = "blob:none"
+            } else if raw != nil {
+                filter = "blob:limit=\(largeBlobThreshold)"
+            }
+        } else if !hints.withBlobs {
+            // A plan must not download content, and this host cannot leave blobs out of a pack.
+            if let raw { return try await onRawPath { try await raw.listing(for: ref, hints: hints) } }
+            notice(
+                "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
+            )
         }
+        try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
         let listing = try StoredTrees.listing(commit: ref.commit, in: store)
-        if filtered && hints.withBlobs {
-            let omitted = listing.files.filter { !store.contains($0.id) }.map(\.id)
-            state.withLock { $0.filteredOut.formUnion(omitted) }
+        state.withLock { s in
+            if filter?.hasPrefix("blob:limit") == true {
+                s.filteredOut.formUnion(listing.files.lazy.filter { !self.store.contains($0.id) }.map(\.id))
+            }
+            if hints.withBlobs { s.packedWithBlobs.insert(ref.commit) }
         }
         log.record(ref.commit)
         return listing
     }
 
-    /// The hinted and logged commits whose closure is whole in the store (at most two: one is what a sync needs).
-    func completeHaves(_ hinted: [ObjectID], excluding wanted: ObjectID) -> [ObjectID] {
+    /// Asks for the pack of `ref`'s commit at depth 1 with `have`s for what the store holds. When the answer does not
+    /// fit those haves (the server ignored `shallow`, or sent deltas against an object the store lacks), it is asked
+    /// once more without them.
+    func fetchCommitPack(_ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities) async throws {
+        let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
+        var request = PackRequest(
+            wants: [ref.commit], haves: haves, shallows: haves, deepen: capabilities.supportsShallow ? 1 : nil,
+            filter: filter)
+        let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
+        do {
+            try await receivePack(request, what: what)
+            try checkCommitPack(ref)
+        } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
+            notice(
+                "the pack for \(what) did not fit the commits this store has (\(error.message)); asking again without them"
+            )
+            request.haves = []
+            request.shallows = []
+            try await receivePack(request, what: what)
+            try checkCommitPack(ref)
+        }
+    }
+
+    /// The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
+    private func checkCommitPack(_ ref: ResolvedRef) throws {
+        guard store.contains(ref.commit) else {
+            throw SmartSyncError(
+                .malformedResponse,
+                "the pack from \(repositoryURL) did not contain the wanted commit \(ref.commit); nothing was changed")
+        }
+        _ = try StoredTrees.listing(commit: ref.commit, in: store)
+    }
+
+    /// The commits a request may say `have` (and `shallow`) for: the hinted ones (the target's previous commit),
+    /// then those this store listed before, each only when its whole closure is in the store — at most two. None
+    /// when the server cannot take `shallow` lines: a bare `have` would claim the commit's whole history.
+    func usableHaves(excluding wanted: ObjectID, capabilities: UploadPackCapabilities) -> [ObjectID] {
+        guard capabilities.supportsShallow else { return [] }
         var seen = Set<ObjectID>([wanted])
         var haves: [ObjectID] = []
+        let hinted = state.withLock { $0.hintedHaves }
         for commit in hinted + log.load() where seen.insert(commit).inserted {
             guard store.contains(commit), StoredTrees.missingObjects(commit: commit, in: store).isEmpty else {
                 continue
@@ -175,6 +229,23 @@ public final class GitPackSource: SyncSource {
         }
         return haves
     }
+
+    /// Runs a call on the raw source, marking a failure as the per-blob path's own (``failedOnRawPath``), so
+    /// `--transport auto` reports it instead of retrying the same downloads through the same path.
+    func onRawPath<T>(_ body: () async throws -> T) async throws -> T {
+        state.withLock { $0.usedRaw = true }
+        do {
+            return try await body()
+        } catch {
+            state.withLock { $0.failedOnRawPath = true }
+            throw error
+        }
+    }
+
+    /// True when the last failure came from the raw source inside this source; cleared by ``clearFailure()``.
+    var failedOnRawPath: Bool { state.withLock { $0.failedOnRawPath } }
+
+    func clearFailure() { state.withLock { $0.failedOnRawPath = false } }
 
     /// Runs a pack-path request; a failure drops the cached capabilities, so the next run asks the server again.
     func remember<T>(_ body: () async throws -> T) async throws -> T {

@@ -31,6 +31,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     private var signature: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
 
     private(set) var response = PackResponse()
+    /// Progress lines shown so far.
+    private var progressLines = 0
     /// The first error met (reported by the client instead of the engine's "cancelled").
     private(set) var failure: SmartSyncError?
     /// Whether the closing flush arrived.
@@ -112,6 +114,10 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             guard fields.count == 2, let id = ObjectID(hex: fields[0]) else {
                 throw SmartSyncError(.malformedResponse, "wanted-refs from \(url) sent '\(text.prefix(120))'")
             }
+            guard response.wantedRefs.count < Self.maxListed else {
+                throw SmartSyncError(
+                    .malformedResponse, "wanted-refs from \(url) lists more than \(Self.maxListed) refs")
+            }
             response.wantedRefs[String(fields[1])] = id
         case (.acknowledgments, .data), (.packfileURIs, .data):
             break
@@ -119,6 +125,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     }
 
     private static let errPrefix = Array("ERR ".utf8)
+    /// The most `shallow-info` or `wanted-refs` lines taken from one response.
+    static let maxListed = 10_000
 
     private static func section(named name: String, url: String) throws -> Section {
         switch name {
@@ -134,6 +142,11 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     }
 
     private func shallowInfo(_ line: String) throws {
+        // One line per wanted commit is what a depth-1 fetch gets; an endless list is a server gone wrong.
+        guard response.shallow.count + response.unshallow.count < Self.maxListed else {
+            throw SmartSyncError(
+                .malformedResponse, "shallow-info from \(url) lists more than \(Self.maxListed) commits")
+        }
         let fields = line.split(separator: " ")
         if fields.count == 2, let id = ObjectID(hex: fields[1]) {
             if fields[0] == "shallow" {
@@ -159,8 +172,12 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             try FileSystem.pwriteAll(fd: fd, data, at: offset, path: path)
             response.packBytes += data.count
         case 2:
+            // Progress is not asked for (`no-progress`); what a server sends anyway is shown, up to a point.
             let text = data.pktText.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !text.isEmpty { notice("remote: " + text) }
+            if !text.isEmpty && progressLines < 20 {
+                progressLines += 1
+                notice("remote: " + text)
+            }
         case 3:
             throw SmartSyncError(.sourceUnavailable, "\(url) failed while sending the pack: \(data.pktText)")
         default:

@@ -44,10 +44,13 @@ public enum PktLinePacket {
 
 extension UnsafeRawBufferPointer {
     /// The bytes as text, without one trailing `\n` (how git's text packets end).
+    /// The packet as text without its trailing newline. Control characters (a server could send escape sequences
+    /// to the operator's terminal through progress or error text) become spaces, and text is cut at 1,000 bytes.
     var pktText: String {
         var bytes = self[...]
         if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(
+            decoding: bytes.prefix(1000).map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 }
 

@@ -29,9 +29,10 @@ public final class TransportSelector: SyncSource {
 
     public var statistics: SourceStatistics {
         guard reason.withLock({ $0 }) != nil else { return pack.statistics }
-        // The pack's requests before the switch, plus the per-blob path's.
+        // The git host's requests before the switch, plus the per-blob path's (the pack source's large-blob
+        // downloads included: they went through the same per-blob source).
         var total = raw.statistics
-        let before = pack.statistics
+        let before = pack.packStatistics
         total.apiRequests += before.apiRequests
         total.packRequests += before.packRequests
         total.packObjects += before.packObjects
@@ -79,10 +80,12 @@ public final class TransportSelector: SyncSource {
         _ viaPack: (GitPackSource) async throws -> T, else viaRaw: (any SyncSource) async throws -> T
     ) async throws -> T {
         if reason.withLock({ $0 }) == nil {
+            pack.clearFailure()
             do {
                 return try await viaPack(pack)
             } catch let error as SmartSyncError {
-                guard let why = Self.switchReason(for: error) else { throw error }
+                // The per-blob path's own failure (large blobs, short SHAs) is reported: it would only fail again.
+                guard !pack.failedOnRawPath, let why = Self.switchReason(for: error) else { throw error }
                 let first = reason.withLock { r -> Bool in
                     guard r == nil else { return false }
                     r = why
@@ -96,7 +99,10 @@ public final class TransportSelector: SyncSource {
 
     /// Why `error` from the pack path justifies the per-blob path, or nil when it must be reported.
     static func switchReason(for error: SmartSyncError) -> String? {
-        let local: Set<SmartSyncError.Code> = [.io, .locked, .conflict, .cancelled, .unsafePath, .invalidArgument]
+        // Local problems, and answers about the repository or ref that the REST API would give as well.
+        let local: Set<SmartSyncError.Code> = [
+            .io, .locked, .conflict, .cancelled, .unsafePath, .invalidArgument, .unauthorized,
+        ]
         guard !local.contains(error.code) else { return nil }
         return "the pack transport failed (\(error.message))"
     }

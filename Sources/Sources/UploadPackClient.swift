@@ -185,8 +185,9 @@ public final class UploadPackClient: Sendable {
     /// Throws for a non-2xx response, quoting the status and the start of the body.
     static func check(_ response: TransferResponse, url: String, method: String) throws {
         guard !(200..<300).contains(response.status) else { return }
-        let text = String(decoding: response.body.prefix(200), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(
+            decoding: response.body.prefix(200).map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
         let quoted = text.isEmpty ? "" : ": \(text)"
         switch response.status {
         case 401, 403:
@@ -198,7 +199,8 @@ public final class UploadPackClient: Sendable {
             throw SmartSyncError(
                 .notFound, "\(method) \(url) answered HTTP 404\(quoted). Check the repository name and the git URL")
         default:
-            throw SmartSyncError(.http, "\(method) \(url) answered HTTP \(response.status)\(quoted)")
+            throw SmartSyncError(
+                .http, "\(method) \(url) answered HTTP \(response.status)\(quoted)", httpStatus: response.status)
         }
     }
 

@@ -18,8 +18,9 @@ public struct NetworkSettings: Sendable {
     public var maxWait: Double = 60
     /// Skip the API and fetch with a shallow git clone (`--force-full`).
     public var forceFull: Bool = false
-    /// Where `{owner}/{repo}.git` lives: the pack transport's host and the clone fallback's (`--git-url`).
-    public var gitURL: String = "https://github.com"
+    /// Where `{owner}/{repo}.git` lives: the pack transport's host and the clone fallback's (`--git-url`); nil: the
+    /// API's own host (``defaultGitURL(apiURL:)``).
+    public var gitURL: String?
     /// How content travels (`--transport`).
     public var transport: TransportMode = .auto
     /// With `--transport auto`, blobs larger than this are left out of packs and fetched one per request, resumable
@@ -30,6 +31,19 @@ public struct NetworkSettings: Sendable {
 
     /// The retry policy these settings ask for.
     public var retryPolicy: RetryPolicy { RetryPolicy(retries: retries, maxRetryAfter: maxWait) }
+
+    /// The git host that goes with an API root: `https://github.com` for `https://api.github.com`, and the API's own
+    /// origin otherwise (GitHub Enterprise serves `https://HOST/api/v3` and `https://HOST/OWNER/REPO.git`).
+    ///
+    /// Never another host than the one the operator named: the git host resolves refs and receives the token.
+    public static func defaultGitURL(apiURL: String) -> String {
+        let trimmed = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+        if trimmed == "https://api.github.com" { return "https://github.com" }
+        guard let schemeEnd = trimmed.range(of: "://") else { return trimmed }
+        let rest = trimmed[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return String(trimmed[..<schemeEnd.upperBound]) + authority
+    }
 
     /// Parses `--limit-rate` values: a byte count with an optional `K`, `M` or `G` suffix (powers of 1024),
     /// e.g. `500K`, `2M`. Returns nil for anything else or for zero.

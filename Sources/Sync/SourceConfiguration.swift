@@ -17,7 +17,10 @@ public enum SourceConfiguration: Sendable {
         slug: String, apiURL: String, rawURL: String, token: GitHubToken?, network: NetworkSettings
     ) throws -> SourceConfiguration {
         let (owner, repo) = try GitHubLocation.parse(slug)
-        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", network.gitURL)] {
+        var network = network
+        if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
+        let gitURL = network.gitURL ?? ""
+        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] {
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
             }
@@ -39,8 +42,7 @@ public enum SourceConfiguration: Sendable {
         transfer.limitRate = network.limitRate
         transfer.stallTimeout = network.stallTimeout
         transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
-        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: network.gitURL)
-        {
+        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: gitURL) {
             // The pack transport sends the token to the git host, as the clone fallback does.
             transfer.credentialHosts.insert(git)
         }
@@ -61,8 +63,9 @@ public enum SourceConfiguration: Sendable {
     ) async throws -> OpenedSource {
         switch self {
         case .github(let location, let token, let transfer, let network):
+            let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL)
             let clone = ShallowCloneSource(
-                gitURL: network.gitURL, owner: location.owner, repository: location.repository, token: token,
+                gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
                 temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
                 stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
             if network.forceFull {
@@ -80,7 +83,7 @@ public enum SourceConfiguration: Sendable {
             guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
             let pack = GitPackSource(
                 repositoryURL: GitPackSource.repositoryURL(
-                    gitURL: network.gitURL, owner: location.owner, repository: location.repository),
+                    gitURL: gitURL, owner: location.owner, repository: location.repository),
                 engine: engine,
                 token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,

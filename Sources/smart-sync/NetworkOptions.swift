@@ -33,9 +33,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where {owner}/{repo}.git is served (git smart HTTP): the pack transport and the clone fallback.",
+            "Where {owner}/{repo}.git is served (git smart HTTP): the pack transport and the clone fallback. Default: https://github.com with the default --api-url, else the --api-url's host (GitHub Enterprise).",
             valueName: "url"))
-    var gitURL: String = "https://github.com"
+    var gitURL: String?
 
     @Option(
         name: .long,

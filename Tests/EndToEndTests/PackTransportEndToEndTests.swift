@@ -117,16 +117,7 @@ struct PackTransportEndToEndTests {
     }
 
     @Test func autoUsesRawForLargeBlobsAndPacksForTheRest() throws {
-        let repo = try GitFixture()
-        try repo.write("small.txt", "small\n")
-        var big = [UInt8](repeating: 0, count: 300_000)
-        var x: UInt32 = 12345
-        for i in big.indices {
-            x = x &* 1_103_515_245 &+ 12345
-            big[i] = UInt8(truncatingIfNeeded: x >> 16)
-        }
-        try repo.write("images/disk.img", big)
-        let a = try repo.commit("A")
+        let (repo, a) = try repositoryWithALargeBlob()
         let p = try PackScenario(repo: repo)
         let summary = try p.sync(["--transport", "auto", "--pack-blob-limit", "64K"])
         try p.s.expectTargetEqualsArchive(a)
@@ -274,5 +265,48 @@ struct PackTransportEndToEndTests {
         #expect(summary["transport"] as? String == "raw")
         let reason = try #require(summary["fallbackReason"] as? String)
         #expect(reason.contains("pack"), "\(reason)")
+    }
+
+    /// A repository with one small text file and one 300 KB incompressible blob.
+    private func repositoryWithALargeBlob() throws -> (GitFixture, String) {
+        let repo = try GitFixture()
+        try repo.write("small.txt", "small\n")
+        var big = [UInt8](repeating: 0, count: 300_000)
+        var x: UInt32 = 12345
+        for i in big.indices {
+            x = x &* 1_103_515_245 &+ 12345
+            big[i] = UInt8(truncatingIfNeeded: x >> 16)
+        }
+        try repo.write("images/disk.img", big)
+        return (repo, try repo.commit("A"))
+    }
+
+    @Test func syncAfterPlanStillSendsLargeBlobsPerRequest() throws {
+        let (repo, a) = try repositoryWithALargeBlob()
+        let p = try PackScenario(repo: repo)
+        let plan = try p.run("plan", ["--transport", "auto", "--pack-blob-limit", "64K"])
+        #expect(plan.status == 3, "\(plan.stderrString)")
+        // The plan stored the commit and trees; the sync asks for the commit's pack (filtered) and the large blob raw.
+        let summary = try p.sync(["--transport", "auto", "--pack-blob-limit", "64K"])
+        try p.s.expectTargetEqualsArchive(a)
+        #expect(summary["transport"] as? String == "pack+raw")
+        let raw = try p.s.rawRequests()
+        #expect(raw.count == 1 && raw.first?.path.hasSuffix("/images/disk.img") == true, "\(raw.map(\.path))")
+    }
+
+    @Test func planOnAHostWithoutFiltersListsThroughTheAPI() throws {
+        let (repo, a) = try repositoryWithALargeBlob()
+        let s = try Scenario(repo: repo)
+        let git = try GitHTTPServer(
+            repositories: [s.slug: s.repo.gitDir], gitConfig: [("uploadpack.allowFilter", "false")])
+        defer { git.stop() }
+        let plan = try s.run("plan", ["--transport", "auto", "--git-url", git.baseURL, "--json"])
+        #expect(plan.status == 3, "\(plan.stderrString)")
+        // No content was downloaded: the listing came from the REST API.
+        let blob = try repo.git("rev-parse", "\(a):images/disk.img")
+        #expect(
+            !FileManager.default.fileExists(atPath: s.store + "/objects/" + blob.prefix(2) + "/" + blob.dropFirst(2)))
+        #expect(try !s.apiRequests().isEmpty)
+        #expect(try s.rawRequests().isEmpty)
     }
 }

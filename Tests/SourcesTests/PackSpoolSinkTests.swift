@@ -65,6 +65,22 @@ struct PackSpoolSinkTests {
         #expect(notices.withLock { $0 }.first == "remote: Counting objects: 3")
     }
 
+    @Test func serverTextCannotDriveTheTerminalOrFloodIt() throws {
+        var stream = PktLine.encode("packfile\n")
+        // An escape sequence (clear screen, retitle the window) in progress text, then a flood of progress.
+        stream += Self.band(2, Array("\u{1B}[2J\u{1B}]0;owned\u{07}hello".utf8))
+        for i in 0..<100 { stream += Self.band(2, Array("line \(i)\n".utf8)) }
+        stream += Self.band(1, Self.pack) + PktLine.flush
+        let notices = Locked<[String]>([])
+        let (sink, accepted, _) = try Self.run(stream, notices: notices)
+        #expect(accepted)
+        try sink.finish()
+        let shown = notices.withLock { $0 }
+        #expect(shown.count == 20, "progress is shown up to a point: \(shown.count) lines")
+        #expect(shown.allSatisfy { !$0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
+        #expect(shown.first?.hasSuffix("hello") == true)
+    }
+
     @Test func aResponseWithoutAPackfileSectionIsAnError() throws {
         let stream = PktLine.encode("acknowledgments\n") + PktLine.encode("NAK\n") + PktLine.flush
         let (sink, _, _) = try Self.run(stream)

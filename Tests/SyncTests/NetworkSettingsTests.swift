@@ -14,4 +14,33 @@ struct NetworkSettingsTests {
         #expect(NetworkSettings.parseRate("fast") == nil)
         #expect(NetworkSettings.parseRate("2X") == nil)
     }
+
+    @Test func gitHostDefaultsToTheAPIsOwnHost() throws {
+        #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com") == "https://github.com")
+        #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com/") == "https://github.com")
+        #expect(NetworkSettings.defaultGitURL(apiURL: "https://ghe.corp/api/v3") == "https://ghe.corp")
+        #expect(NetworkSettings.defaultGitURL(apiURL: "http://127.0.0.1:8080/api") == "http://127.0.0.1:8080")
+    }
+
+    @Test func gitHostReceivesTheTokenOnlyWhenPacksMayBeUsed() throws {
+        // GitHub Enterprise without --git-url: the token goes to the enterprise host, never to github.com.
+        var network = NetworkSettings()
+        let ghe = try SourceConfiguration.github(
+            slug: "corp/infra", apiURL: "https://ghe.corp/api/v3", rawURL: "https://ghe.corp/raw", token: nil,
+            network: network)
+        guard case .github(_, _, let transfer, let settings) = ghe else {
+            Issue.record("not a GitHub configuration")
+            return
+        }
+        #expect(settings.gitURL == "https://ghe.corp")
+        #expect(transfer.credentialHosts == ["ghe.corp"])
+        #expect(!transfer.credentialHosts.contains("github.com"))
+
+        network.transport = .raw
+        let raw = try SourceConfiguration.github(
+            slug: "o/r", apiURL: "https://api.github.com", rawURL: "https://raw.githubusercontent.com", token: nil,
+            network: network)
+        guard case .github(_, _, let rawTransfer, _) = raw else { return }
+        #expect(rawTransfer.credentialHosts == ["api.github.com", "raw.githubusercontent.com"])
+    }
 }
