@@ -67,12 +67,4 @@ final class Inflater {
             throw PackProblem("the entry inflates to \(produced) bytes, not its declared \(size)")
         }
     }
-
-    /// Inflates a stream of `size` bytes into memory (delta instructions).
-    func inflate(from input: PackInput, size: Int) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(min(size, 64 << 20))
-        try inflate(from: input, size: size) { out.append(contentsOf: $0) }
-        return out
-    }
 }

@@ -11,11 +11,12 @@ import SmartSyncCore
 /// Imports the objects of a git pack file (protocol v2 `fetch` output, or `git pack-objects`) into an
 /// ``ObjectStore``.
 ///
-/// The pack is streamed with a bounded buffer: whole objects are inflated straight into store writers, deltas
-/// are rebuilt from bases read back from the store. Every object is stored under the SHA-1 of its own content,
-/// so nothing in the pack needs to be trusted: a damaged entry can only fail, never store wrong bytes under a
-/// right name. Memory is bounded by the largest single object (a delta's base and result, plus its
-/// instructions) and the buffers, plus a small record (offset, kind, id) per entry.
+/// The pack is streamed with bounded buffers: whole objects are inflated straight into store writers, deltas are
+/// applied as their instructions inflate, copying from the base's file in the store into a store writer. Every
+/// object is stored under the SHA-1 of its own content, so nothing in the pack needs to be trusted: a damaged entry
+/// can only fail, never store wrong bytes under a right name. Memory does not depend on any size the pack
+/// declares: it is fixed buffers plus a small record (offset, kind, id) per entry and per delta waiting for its
+/// base.
 public struct PackImporter: Sendable {
     /// Where objects go (and where a thin pack's bases come from).
     public let store: ObjectStore
@@ -44,7 +45,7 @@ public struct PackImporter: Sendable {
     }
 }
 
-/// The state of one import: the input, the inflater, the table of entries seen and the pending deltas.
+/// The state of one import: the input, the inflater, the table of entries seen and the deltas waiting for their bases.
 final class PackImportRun {
     private let store: ObjectStore
     private let fd: Int32
@@ -55,8 +56,14 @@ final class PackImportRun {
     private var resolved: [Int: (kind: ObjectKind, id: ObjectID)] = [:]
     /// The objects this pack has provided, with their kinds (REF_DELTA bases in the pack are not external).
     private var provided: [ObjectID: ObjectKind] = [:]
-    /// Deltas whose base was not available when they were read: their offset and base.
-    private var pending: [(offset: Int, base: PackEntryHeader.Base)] = []
+    /// Deltas whose base was not available when they were read (their offsets), by the entry offset (OFS_DELTA)
+    /// or the id (REF_DELTA) they wait for.
+    private var waitingOnOffset: [Int: [Int]] = [:]
+    private var waitingOnID: [ObjectID: [Int]] = [:]
+    /// How many deltas wait (in the two tables or in `ready`).
+    private var waiting = 0
+    /// Offsets of waiting deltas whose base is now stored.
+    private var ready: [Int] = []
     private(set) var report = PackImportReport()
 
     /// The pack file's size when it was opened (to recognize an entry read where the trailer is).
@@ -69,7 +76,8 @@ final class PackImportRun {
         self.size = size
     }
 
-    /// Reads the pack once from start to trailer, then resolves the deltas left pending.
+    /// Reads the pack once from start to trailer; a delta whose base comes later is applied as soon as that base
+    /// is stored.
     func importAll() throws {
         let input = PackInput(fd: fd, path: path, hashing: true)
         defer { report.packBytes = input.offset }
@@ -80,9 +88,10 @@ final class PackImportRun {
                 let header = try PackEntryHeader.read(from: input)
                 try read(header, at: offset, from: input)
             }
+            try resolveReady()
         }
         try checkTrailer(input, count: count)
-        try resolvePending()
+        try checkNothingWaits()
     }
 
     private func readPackHeader(_ input: PackInput) throws -> Int {
@@ -124,7 +133,7 @@ final class PackImportRun {
             problem.code, "the pack \(path) is invalid (\(place)): \(text). \(kept); fetch the pack again")
     }
 
-    /// Reads one entry's data after its header and stores the object, or records the delta as pending.
+    /// Reads one entry's data after its header and stores the object, or records the delta as waiting for its base.
     private func read(_ header: PackEntryHeader, at offset: Int, from input: PackInput) throws {
         if let kind = header.kind {
             let writer = try store.makeWriter(kind: kind, size: header.size, expecting: nil)
@@ -139,44 +148,89 @@ final class PackImportRun {
             record(id, kind, at: offset, delta: false)
             return
         }
-        let instructions = try inflater.inflate(from: input, size: header.size)
         guard let base = header.base else { preconditionFailure("a delta header without a base") }
-        if try !applyDelta(instructions, base: base, at: offset) {
-            pending.append((offset, base))
+        if let available = availableBase(base) {
+            try applyDelta(from: input, size: header.size, base: available, at: offset)
+        } else {
+            // Skipped (inflated to find where the next entry starts); inflated again once its base is stored.
+            try inflater.inflate(from: input, size: header.size) { _ in }
+            switch base {
+            case .offset(let baseOffset): waitingOnOffset[baseOffset, default: []].append(offset)
+            case .id(let id): waitingOnID[id, default: []].append(offset)
+            }
+            waiting += 1
         }
     }
 
+    /// Notes a stored object; the deltas waiting for it become ready.
     private func record(_ id: ObjectID, _ kind: ObjectKind, at offset: Int, delta: Bool) {
         resolved[offset] = (kind, id)
         provided[id] = kind
         report.objects += 1
         if delta { report.deltas += 1 }
         report.ids[kind, default: 0] += 1
+        if let offsets = waitingOnOffset.removeValue(forKey: offset) { ready += offsets }
+        if let offsets = waitingOnID.removeValue(forKey: id) { ready += offsets }
     }
 
-    /// Rebuilds and stores a delta's object. Returns false when its base is not available (yet).
-    private func applyDelta(_ instructions: [UInt8], base: PackEntryHeader.Base, at offset: Int) throws -> Bool {
-        let baseID: ObjectID
-        let baseKind: ObjectKind?
+    /// The id and (when known) kind of a delta's base, or nil when it is not available yet. A thin pack's base
+    /// (in the store, not in the pack) has no known kind: it is found from its content.
+    private func availableBase(_ base: PackEntryHeader.Base) -> (id: ObjectID, kind: ObjectKind?)? {
         switch base {
         case .offset(let baseOffset):
-            guard let entry = resolved[baseOffset] else { return false }
-            (baseID, baseKind) = (entry.id, entry.kind)
+            guard let entry = resolved[baseOffset] else { return nil }
+            return (entry.id, entry.kind)
         case .id(let id):
-            if let kind = provided[id] {
-                (baseID, baseKind) = (id, kind)
-            } else {
-                guard store.contains(id) else { return false }
-                (baseID, baseKind) = (id, nil)  // a thin pack's base: its kind is found from its content
+            if let kind = provided[id] { return (id, kind) }
+            return store.contains(id) ? (id, nil) : nil
+        }
+    }
+
+    /// Rebuilds and stores a delta's object as its instructions inflate from `input`: copies are read from the
+    /// base's file, the result goes to a store writer in chunks (see ``DeltaApplier``).
+    private func applyDelta(
+        from input: PackInput, size: Int, base: (id: ObjectID, kind: ObjectKind?), at offset: Int
+    ) throws {
+        let source = try StoredDeltaBase(store: store, id: base.id)
+        let kind = try base.kind ?? kinds.kind(of: source, store: store)
+        var writer: ObjectWriter?
+        let applier = DeltaApplier(
+            base: source,
+            start: { [store] targetSize in
+                writer = try store.makeWriter(kind: kind, size: targetSize, expecting: nil)
+            },
+            sink: { chunk in
+                guard let writer else { preconditionFailure("delta output before its result size") }
+                try writer.write(chunk)
+            })
+        let id: ObjectID
+        do {
+            try inflater.inflate(from: input, size: size) { try applier.feed($0) }
+            try applier.finish()
+            guard let writer else { preconditionFailure("a finished delta without a result size") }
+            id = try writer.commit()
+        } catch {
+            writer?.abort()
+            throw error
+        }
+        if base.kind == nil { report.externalBases += 1 }
+        record(id, kind, at: offset, delta: true)
+    }
+
+    /// Applies the deltas made ready by stored bases (a work-list: each result may make more ready), re-reading
+    /// each from the file. Every waiting delta is inflated twice at most: skipped in the pass, applied here.
+    private func resolveReady() throws {
+        while let offset = ready.popLast() {
+            waiting -= 1
+            try entry(at: offset, "a delta whose base came later") {
+                let input = PackInput(fd: fd, path: path, at: offset, capacity: 64 * 1024, hashing: false)
+                let header = try PackEntryHeader.read(from: input)
+                guard let base = header.base.flatMap(availableBase) else {
+                    preconditionFailure("a ready delta whose base is not available")
+                }
+                try applyDelta(from: input, size: header.size, base: base, at: offset)
             }
         }
-        let baseContent = try store.read(baseID)
-        let kind = try baseKind ?? kinds.kind(of: baseID, content: baseContent, store: store)
-        let result = try Delta.apply(instructions, to: baseContent)
-        let id = try store.insert(result, kind: kind)
-        if baseKind == nil { report.externalBases += 1 }
-        record(id, kind, at: offset, delta: true)
-        return true
     }
 
     private func checkTrailer(_ input: PackInput, count: Int) throws {
@@ -201,25 +255,14 @@ final class PackImportRun {
         report.trailerVerified = true
     }
 
-    /// Resolves the deltas whose bases came later (or from other pending deltas), re-reading each entry from the
-    /// file, until a pass makes no progress. What is left names its missing base.
-    private func resolvePending() throws {
-        while !pending.isEmpty {
-            let round = pending
-            pending = []
-            for (offset, base) in round {
-                try entry(at: offset, "a delta whose base came later") {
-                    let input = PackInput(fd: fd, path: path, at: offset, capacity: 64 * 1024, hashing: false)
-                    let header = try PackEntryHeader.read(from: input)
-                    let instructions = try inflater.inflate(from: input, size: header.size)
-                    if try !applyDelta(instructions, base: base, at: offset) {
-                        pending.append((offset, base))
-                    }
-                }
-            }
-            if pending.count == round.count { break }
+    /// Fails naming the first delta whose base never came (left waiting after the whole pack was read).
+    private func checkNothingWaits() throws {
+        guard waiting > 0 else { return }
+        let byOffset = waitingOnOffset.flatMap { base, offsets in
+            offsets.map { ($0, PackEntryHeader.Base.offset(base)) }
         }
-        guard let (offset, base) = pending.first else { return }
+        let byID = waitingOnID.flatMap { id, offsets in offsets.map { ($0, PackEntryHeader.Base.id(id)) } }
+        guard let (offset, base) = (byOffset + byID).min(by: { $0.0 < $1.0 }) else { return }
         let problem: PackProblem
         switch base {
         case .id(let id):
@@ -227,6 +270,6 @@ final class PackImportRun {
         case .offset(let baseOffset):
             problem = PackProblem("the OFS_DELTA base at offset \(baseOffset) is not an entry that could be resolved")
         }
-        throw failure(problem, at: offset, entry: "a delta (\(pending.count) unresolved)")
+        throw failure(problem, at: offset, entry: "a delta (\(waiting) unresolved)")
     }
 }

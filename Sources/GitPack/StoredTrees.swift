@@ -65,35 +65,58 @@ public enum StoredTrees {
     }
 
     /// Appends the entries below `tree` (at `path`) in git's order, each subtree before its contents.
+    ///
+    /// Iterative (an explicit stack of the trees being listed), so a hostile tree nested thousands deep costs
+    /// memory for its paths, never the thread's stack.
     private static func walk(
         _ tree: ObjectID, path: String, commit: ObjectID, in store: ObjectStore, into entries: inout [TreeEntry]
     ) throws {
-        let shown = path.isEmpty ? "the root tree" : "the tree '\(path)'"
-        guard store.contains(tree) else {
-            throw SmartSyncError(
-                .notFound,
-                "\(shown) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root); fetch it first"
-            )
-        }
-        guard let children = TreeObject.decode(try store.read(tree)) else {
-            throw SmartSyncError(
-                .integrity, "\(shown) (\(tree)) of commit \(commit.abbreviated()) is not a valid tree object")
-        }
-        for child in children {
+        var stack = [
+            (id: tree, path: path, children: try children(of: tree, at: path, commit: commit, in: store), next: 0)
+        ]
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            guard stack[top].next < stack[top].children.count else {
+                stack.removeLast()
+                continue
+            }
+            let child = stack[top].children[stack[top].next]
+            stack[top].next += 1
+            let parent = stack[top].path
             guard let name = String(validating: child.name, as: UTF8.self), !name.isEmpty, !name.contains("/")
             else {
                 let bytes = child.name.map { String($0, radix: 16) }.joined(separator: " ")
                 throw SmartSyncError(
                     .unsafePath,
-                    "\(shown) (\(tree)) of commit \(commit.abbreviated()) has an entry whose name is not a valid UTF-8 path component (bytes: \(bytes)); refusing to sync this tree"
+                    "\(shown(parent)) (\(stack[top].id)) of commit \(commit.abbreviated()) has an entry whose name is not a valid UTF-8 path component (bytes: \(bytes)); refusing to sync this tree"
                 )
             }
-            let childPath = path.isEmpty ? name : path + "/" + name
+            let childPath = parent.isEmpty ? name : parent + "/" + name
             let size = child.mode.isBlob ? store.size(of: child.id) : nil
             entries.append(TreeEntry(path: childPath, mode: child.mode, id: child.id, size: size))
             if child.mode == .tree {
-                try walk(child.id, path: childPath, commit: commit, in: store, into: &entries)
+                stack.append(
+                    (child.id, childPath, try children(of: child.id, at: childPath, commit: commit, in: store), 0))
             }
         }
+    }
+
+    private static func shown(_ path: String) -> String { path.isEmpty ? "the root tree" : "the tree '\(path)'" }
+
+    /// The decoded entries of the stored tree `tree` at `path`.
+    private static func children(
+        of tree: ObjectID, at path: String, commit: ObjectID, in store: ObjectStore
+    ) throws -> [TreeObject.Child] {
+        guard store.contains(tree) else {
+            throw SmartSyncError(
+                .notFound,
+                "\(shown(path)) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root); fetch it first"
+            )
+        }
+        guard let children = TreeObject.decode(try store.read(tree)) else {
+            throw SmartSyncError(
+                .integrity, "\(shown(path)) (\(tree)) of commit \(commit.abbreviated()) is not a valid tree object")
+        }
+        return children
     }
 }

@@ -16,4 +16,21 @@ import Testing
         let delta: [UInt8] = [0x83, 0x80, 0x04, 0x80, 0x80, 0x04, 0x80 | 0x01, 2]
         #expect(try Delta.apply(delta, to: base).count == 0x10000)
     }
+
+    /// Instructions fed a byte at a time, with a 7-byte output buffer: varints, op headers, copy arguments and
+    /// inserts all span chunks, and the result is the same.
+    @Test func instructionsSplitAnywhere() throws {
+        let base = Array("the quick brown fox jumps over the lazy dog".utf8)
+        let delta: [UInt8] =
+            [43, 30, 0x80 | 0x01 | 0x10, 4, 6, 3] + Array("red".utf8) + [0x80 | 0x01 | 0x10, 15, 11, 0x90, 10]
+        var out: [UInt8] = []
+        var started: Int?
+        let applier = DeltaApplier(
+            base: InMemoryDeltaBase(bytes: base), chunk: 7, start: { started = $0 }, sink: { out += $0 })
+        for byte in delta { try [byte].withUnsafeBytes { try applier.feed($0) } }
+        try applier.finish()
+        #expect(started == 30)
+        #expect(out == (try Delta.apply(delta, to: base)))
+        #expect(String(decoding: out, as: UTF8.self) == "quick red fox jumps the quick ")
+    }
 }

@@ -160,7 +160,14 @@ enum PackBuilder {
     /// An entry: header for `type` and the size of `data`, the REF_DELTA base or OFS_DELTA distance if any, then
     /// `data` deflated.
     static func entry(type: UInt8, _ data: [UInt8], base: ObjectID? = nil, distance: Int? = nil) -> [UInt8] {
-        var size = data.count
+        entry(type: type, declaredSize: data.count, zlib: zlibStored(data), base: base, distance: distance)
+    }
+
+    /// An entry whose header declares `declaredSize` (true or not) followed by the zlib stream `zlib` as given.
+    static func entry(
+        type: UInt8, declaredSize: Int, zlib: [UInt8], base: ObjectID? = nil, distance: Int? = nil
+    ) -> [UInt8] {
+        var size = declaredSize
         var out: [UInt8] = [(type << 4) | UInt8(size & 0x0F)]
         size >>= 4
         while size > 0 {
@@ -180,7 +187,7 @@ enum PackBuilder {
             }
             out += encoded
         }
-        return out + zlibStored(data)
+        return out + zlib
     }
 
     /// A zlib stream of one stored (uncompressed) block (data under 64 KiB).
