@@ -212,22 +212,29 @@ public final class GitPackSource: SyncSource {
         _ = try StoredTrees.listing(commit: ref.commit, in: store)
     }
 
-    /// The commits a request may say `have` (and `shallow`) for: the hinted ones (the target's previous commit),
-    /// then those this store listed before, each only when its whole closure is in the store — at most two. None
-    /// when the server cannot take `shallow` lines: a bare `have` would claim the commit's whole history.
+    /// The commits a request may say `have` (and `shallow`) for, at most two. None when the server cannot take
+    /// `shallow` lines: a bare `have` would claim the commit's whole history.
+    ///
+    /// - The hinted ones (the target's previous commit) need their commit and trees in the store: their blobs are
+    ///   there too, but for paths the target `--exclude`s, and a thin delta against one of those makes the pack
+    ///   fail as `.notFound`, which asks again without `have`s.
+    /// - Those this store listed before (other targets, warms, plans) need their whole closure.
     func usableHaves(excluding wanted: ObjectID, capabilities: UploadPackCapabilities) -> [ObjectID] {
         guard capabilities.supportsShallow else { return [] }
         var seen = Set<ObjectID>([wanted])
         var haves: [ObjectID] = []
         let hinted = state.withLock { $0.hintedHaves }
-        for commit in hinted + log.load() where seen.insert(commit).inserted {
+        for commit in hinted where seen.insert(commit).inserted {
+            guard store.contains(commit), (try? StoredTrees.listing(commit: commit, in: store)) != nil else { continue }
+            haves.append(commit)
+        }
+        for commit in log.load() where haves.count < 2 && seen.insert(commit).inserted {
             guard store.contains(commit), StoredTrees.missingObjects(commit: commit, in: store).isEmpty else {
                 continue
             }
             haves.append(commit)
-            if haves.count == 2 { break }
         }
-        return haves
+        return Array(haves.prefix(2))
     }
 
     /// Runs a call on the raw source, marking a failure as the per-blob path's own (``failedOnRawPath``), so

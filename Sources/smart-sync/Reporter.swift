@@ -55,8 +55,10 @@ final class Reporter: Sendable {
             let verb = summary.command == "plan" || summary.dryRun ? "would change" : "changed"
             var line = "\(summary.command): \(summary.ref) → \(summary.commit.prefix(12))"
             if summary.command != "warm" { line += summary.plan.upToDate ? "; up to date" : "; \(verb): \(kinds)" }
-            line +=
-                "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
+            if !summary.transport.hasPrefix("pack") {
+                line +=
+                    "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
+            }
             if summary.transport == "local" {
                 line += " from the local repository"
             } else if summary.transport == "clone" {
@@ -64,12 +66,15 @@ final class Reporter: Sendable {
                 let api = summary.requests.apiRequests
                 if api > 0 { line += "; \(api) API request\(api == 1 ? "" : "s") before the fallback" }
             } else if summary.transport.hasPrefix("pack") {
+                // Blobs mostly arrive with the trees, in the listing's pack: count objects and bytes on the wire.
                 let r = summary.requests
-                line +=
-                    "; \(r.packObjects) object\(r.packObjects == 1 ? "" : "s") in \(r.packRequests) pack\(r.packRequests == 1 ? "" : "s") (\(Self.bytes(r.bytesReceived)) received in all)"
+                line += "; received \(r.packObjects) object\(r.packObjects == 1 ? "" : "s")"
+                line += " in \(r.packRequests) pack\(r.packRequests == 1 ? "" : "s")"
                 if summary.transport == "pack+raw" {
-                    line += ", \(r.blobRequests) large blob\(r.blobRequests == 1 ? "" : "s") one per request"
+                    line += " and \(r.blobRequests) large blob\(r.blobRequests == 1 ? "" : "s") one per request"
                 }
+                let requests = r.apiRequests + r.packRequests + r.blobRequests
+                line += " (\(Self.bytes(r.bytesReceived)) in \(requests) request\(requests == 1 ? "" : "s"))"
             } else {
                 line += "; \(summary.requests.apiRequests) API request\(summary.requests.apiRequests == 1 ? "" : "s")"
                 if summary.requests.notModified > 0 { line += " (\(summary.requests.notModified) not modified)" }

@@ -309,4 +309,34 @@ struct PackTransportEndToEndTests {
         #expect(try !s.apiRequests().isEmpty)
         #expect(try s.rawRequests().isEmpty)
     }
+
+    @Test func excludedPathsAreLeftAloneAndUpdatesStayDeltas() throws {
+        let repo = try GitFixture()
+        let text = { (tag: String) in (0..<2000).map { "line \($0) of the \(tag) file" }.joined(separator: "\n") }
+        try repo.write("vendor/huge.txt", text("vendored") + "\n")
+        try repo.write("conf/main.nix", text("main") + "\n")
+        try repo.commit("A")
+        let p = try PackScenario(repo: repo)
+        let exclude = ["--transport", "pack", "--exclude", "vendor/**"]
+        try p.sync(exclude)
+        let cold = p.wireBytes(since: 0).bytes
+
+        // B changes the excluded file too (packs carry it into the store; the target never sees it).
+        try repo.write("vendor/huge.txt", text("vendored") + "\nmore\n")
+        try repo.write("conf/main.nix", text("main") + "\nb\n")
+        try repo.commit("B")
+        try p.sync(exclude)
+        #expect(try String(contentsOfFile: p.s.target + "/conf/main.nix", encoding: .utf8).hasSuffix("\nb\n"))
+        #expect(!FileManager.default.fileExists(atPath: p.s.target + "/vendor/huge.txt"))
+
+        // C changes only what the target has: deltas against B, a fraction of the cold pack.
+        try repo.write("conf/main.nix", text("main") + "\nc\n")
+        try repo.commit("C")
+        let before = p.git.requests().count
+        try p.sync(exclude)
+        #expect(try String(contentsOfFile: p.s.target + "/conf/main.nix", encoding: .utf8).hasSuffix("\nc\n"))
+        let (bytes, sent) = p.wireBytes(since: before)
+        #expect(sent.count == 2, "\(sent.map(\.uri))")
+        #expect(bytes * 4 < cold, "update \(bytes) bytes, cold \(cold)")
+    }
 }
