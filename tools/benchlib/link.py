@@ -99,20 +99,24 @@ class Link:
             w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Client to server waits for the simulated handshake (one RTT after the connection opened).
         handshake = opened + (self.rtt if self.shaping else 0.0)
+        def abort():  # one side reset: drop the other too, as a dead client's server would see
+            for w in (client_w, server_w):
+                w.transport.abort()
+
         try:
             await asyncio.gather(
-                self._pump(client_r, server_w, upward=True, not_before=handshake),
-                self._pump(server_r, client_w, upward=False, not_before=0.0),
+                self._pump(client_r, server_w, upward=True, not_before=handshake, abort=abort),
+                self._pump(server_r, client_w, upward=False, not_before=0.0, abort=abort),
                 return_exceptions=True)
         except asyncio.CancelledError:  # the link is closing
             pass
         for w in (client_w, server_w):
             w.close()
 
-    async def _pump(self, reader, writer, upward, not_before):
+    async def _pump(self, reader, writer, upward, not_before, abort):
         """Copy one direction: read, pace through the shared bucket, deliver RTT/2 later, in order."""
         queue = asyncio.Queue()
-        deliver = asyncio.ensure_future(self._deliver(queue, writer))
+        deliver = asyncio.ensure_future(self._deliver(queue, writer, abort))
         pacer = self.up if upward else self.down
         try:
             while True:
@@ -130,12 +134,12 @@ class Link:
                     due = 0.0
                 queue.put_nowait((due, data))
         except (ConnectionError, OSError):
-            pass
+            abort()
         queue.put_nowait((0.0, None))
         await deliver
 
     @staticmethod
-    async def _deliver(queue, writer):
+    async def _deliver(queue, writer, abort):
         try:
             while True:
                 due, data = await queue.get()
@@ -149,7 +153,7 @@ class Link:
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
-            writer.close()
+            abort()
 
 
 LINKS = {

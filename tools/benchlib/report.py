@@ -7,7 +7,7 @@ MIB = 1 << 20
 
 def summarize(cell, link):
     """Add a `summary` to each tool of one scenario × link cell: medians, ratios to the best peer and to the
-    physical limit (median bytes down ÷ link rate + the tool's round trips × RTT)."""
+    physical limit: the fewest bytes down any tool of the cell needed ÷ link rate + the tool's round trips × RTT."""
     for tool in cell["tools"].values():
         runs = [r for r in tool.get("runs", []) if r["ok"]]
         if not runs:
@@ -19,10 +19,13 @@ def summarize(cell, link):
                  rss_mib=max(r["rss_kib"] for r in runs) / 1024, cpu=med("cpu"), failed=len(tool["runs"]) - len(runs))
         if "remaining" in runs[0]:
             s["rerun_over_remaining"] = statistics.median(r["bytes_down"] / r["remaining"] for r in runs)
-        if link["rate"]:
-            s["limit"] = s["bytes_down"] / link["rate"] + tool["rtts"] * link["rtt"]
-            s["over_limit"] = s["wall"] / s["limit"]
         tool["summary"] = s
+    done = [t for t in cell["tools"].values() if "summary" in t]
+    if link["rate"] and done:
+        fewest = min(t["summary"]["bytes_down"] for t in done)
+        for t in done:
+            t["summary"]["limit"] = fewest / link["rate"] + t["rtts"] * link["rtt"]
+            t["summary"]["over_limit"] = t["summary"]["wall"] / t["summary"]["limit"]
     peers = {n: t["summary"] for n, t in cell["tools"].items() if "summary" in t and not n.startswith("smart-sync")}
     if peers:
         best_time = min(peers.items(), key=lambda kv: kv[1]["wall"])
