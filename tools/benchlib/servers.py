@@ -1,6 +1,10 @@
 """The servers a benchmark talks to, each behind a proxy port of one simulated `Link`.
 
-- REST API and raw host: the GitHub-shaped test server (`Tests/TestSupport/Server/fake_github.py`).
+- REST API: the GitHub-shaped test server (`Tests/TestSupport/Server/fake_github.py`).
+- raw host: nginx serving the files of commits A and B as static files at `{raw}/{owner}/{repo}/{commit}/{path}`
+  (symlinks as their target text, as raw.githubusercontent.com does), so the raw host is as fast as a CDN and
+  not the test server's one Python thread per request. The resume scenario uses the test server's raw host
+  instead: it needs its stall fault.
 - git smart HTTP: the real `git http-backend` behind nginx + fcgiwrap (as a git host runs it), serving
   `{git}/{owner}/{repo}.git` with protocol v2, `uploadpack.allowFilter` and `uploadpack.allowAnySHA1InWant`.
 
@@ -32,9 +36,9 @@ def _lines(path):
 
 class Servers:
     """Starts the test server and nginx for `slug` → `repo` (a `scenario.Repo`) in `work`, and proxies all
-    three through `link`. Without `git`, no nginx (the resume scenario needs only the raw host)."""
+    three through `link`. Without `nginx`, the raw host is the test server's (with faults) and there is no git."""
 
-    def __init__(self, work, slug, repo, link, git=True):
+    def __init__(self, work, slug, repo, link, nginx=True):
         self.work, self.slug, self.link = work, slug, link
         self.procs = []
         self.log = os.path.join(work, "fake-github.jsonl")
@@ -50,8 +54,12 @@ class Servers:
         ready = json.loads(fake.stdout.readline())
         self.access_log = os.path.join(work, "nginx", "access.log")
         self.api = f"http://127.0.0.1:{link.proxy(_port(ready['api']))}"
-        self.raw = f"http://127.0.0.1:{link.proxy(_port(ready['raw']))}"
-        self.git = f"http://127.0.0.1:{link.proxy(self._start_nginx(bare))}" if git else ready["git"]
+        if nginx:
+            git_port, raw_port = self._start_nginx(bare, self._raw_root(slug, repo))
+        else:
+            git_port, raw_port = _port(ready["git"]), _port(ready["raw"])
+        self.raw = f"http://127.0.0.1:{link.proxy(raw_port)}"
+        self.git = f"http://127.0.0.1:{link.proxy(git_port)}"
 
     def clone_url(self):
         return f"{self.git}/{self.slug}.git"
@@ -89,14 +97,35 @@ class Servers:
             subprocess.run(["git", "-C", bare, *args], check=True)
         return bare
 
-    def _start_nginx(self, bare):
+    def _raw_root(self, slug, repo):
+        """The raw host's document root: `git archive` of A and B under `{slug}/{commit}/`, symlinks made files
+        holding their target."""
+        root = os.path.join(self.work, "raw")
+        for commit in dict.fromkeys((repo.a, repo.b)):
+            d = os.path.join(root, slug, commit)
+            os.makedirs(d)
+            archive = subprocess.run(["git", "-C", repo.path, "archive", commit], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
+            for top, dirs, files in os.walk(d):
+                for name in files + dirs:
+                    p = os.path.join(top, name)
+                    if os.path.islink(p):
+                        target = os.readlink(p)
+                        os.remove(p)
+                        with open(p, "w") as f:
+                            f.write(target)
+        return root
+
+    def _start_nginx(self, bare, raw_root):
+        """nginx on two ports: git smart HTTP (fastcgi to git http-backend) and the static raw host."""
         d = os.path.join(self.work, "nginx")
         projects = os.path.join(self.work, "projects")
         os.makedirs(d, exist_ok=True)
         sock = os.path.join(d, "fcgiwrap.sock")
         self.procs.append(subprocess.Popen(["fcgiwrap", "-c", "4", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL, start_new_session=True))
-        port = _free_port()
+        port, raw_port = _free_port(), _free_port()
         user = "user root root;" if os.geteuid() == 0 else ""
         tmp = os.path.join(d, "tmp")
         os.makedirs(tmp, exist_ok=True)
@@ -119,7 +148,12 @@ http {{
         listen 127.0.0.1:{port};
         location / {{
             fastcgi_pass unix:{sock};
-            include /etc/nginx/fastcgi_params;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param REMOTE_ADDR $remote_addr;
             fastcgi_param SCRIPT_FILENAME {HTTP_BACKEND};
             fastcgi_param GIT_PROJECT_ROOT {projects};
             fastcgi_param GIT_HTTP_EXPORT_ALL 1;
@@ -127,6 +161,11 @@ http {{
             fastcgi_param PATH_INFO $uri;
             fastcgi_buffering off;
         }}
+    }}
+    server {{
+        listen 127.0.0.1:{raw_port};
+        root {raw_root};
+        default_type "text/plain; charset=utf-8";
     }}
 }}
 """)
@@ -138,8 +177,8 @@ http {{
             ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True))
         for _ in range(250):
-            if _accepts(port):
-                return port
+            if _accepts(port) and _accepts(raw_port):
+                return port, raw_port
             time.sleep(0.02)
         raise RuntimeError(f"nginx did not start: {open(os.path.join(d, 'error.log')).read()}")
 
