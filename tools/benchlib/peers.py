@@ -95,57 +95,64 @@ class GitFetch:
         return 4  # connect, GET info/refs, ls-refs, fetch
 
 
-class Aria2:
-    """`aria2c -j16 -x1` on the raw URLs of the files to download."""
+class FileFetcher:
+    """A peer that downloads a list of raw URLs (cold: all of B; update: the changed files) written untimed into
+    `list_name`, one `line` per file."""
 
-    name, kinds, binary = "aria2c", ("cold", "update"), "aria2c"
+    kinds, list_name = ("cold", "update"), None
+
+    def line(self, run, path):
+        raise NotImplementedError
+
+    def list_path(self, run):
+        return os.path.join(run.dir, self.list_name)
 
     def prepare(self, run, untimed):
-        with open(os.path.join(run.dir, "aria2.list"), "w") as f:
-            for p in run.files:
-                f.write(f"{run.servers.raw_url(run.repo.b, p)}\n  out={p}\n")
+        with open(self.list_path(run), "w") as f:
+            f.writelines(self.line(run, p) for p in run.files)
+
+    def rtts(self, kind, n):
+        return PARALLEL_RTTS
+
+
+class Aria2(FileFetcher):
+    """`aria2c -j16 -x1` on the raw URLs of the files to download."""
+
+    name, binary, list_name = "aria2c", "aria2c", "aria2.list"
+
+    def line(self, run, path):
+        return f"{run.servers.raw_url(run.repo.b, path)}\n  out={path}\n"
 
     def command(self, run):
         return ["aria2c", "-q", "-j16", "-x1", "--allow-overwrite=true", "--auto-file-renaming=false",
-                "--file-allocation=none", "--console-log-level=error", "-d", run.target,
-                "-i", os.path.join(run.dir, "aria2.list")]
-
-    def rtts(self, kind, n):
-        return PARALLEL_RTTS
+                "--file-allocation=none", "--console-log-level=error", "-d", run.target, "-i", self.list_path(run)]
 
 
-class CurlParallel:
+class CurlParallel(FileFetcher):
     """`curl --parallel --parallel-max 16` on the raw URLs of the files to download."""
 
-    name, kinds, binary = "curl-parallel", ("cold", "update"), "curl"
+    name, binary, list_name = "curl-parallel", "curl", "curl.config"
 
-    def prepare(self, run, untimed):
-        with open(os.path.join(run.dir, "curl.config"), "w") as f:
-            for p in run.files:
-                out = os.path.join(run.target, p).replace("\\", "\\\\").replace('"', '\\"')
-                f.write(f'url = "{run.servers.raw_url(run.repo.b, p)}"\noutput = "{out}"\n')
+    def line(self, run, path):
+        out = os.path.join(run.target, path).replace("\\", "\\\\").replace('"', '\\"')
+        return f'url = "{run.servers.raw_url(run.repo.b, path)}"\noutput = "{out}"\n'
 
     def command(self, run):
         return ["curl", "-sS", "--fail", "--create-dirs", "--parallel", "--parallel-max", "16",
-                "-K", os.path.join(run.dir, "curl.config")]
-
-    def rtts(self, kind, n):
-        return PARALLEL_RTTS
+                "-K", self.list_path(run)]
 
 
-class CurlSerial:
+class CurlSerial(FileFetcher):
     """One `curl` per file in turn, like the original shell script (a new process and connection each)."""
 
-    name, kinds, binary = "curl-serial", ("cold", "update"), "curl"
+    name, binary, list_name = "curl-serial", "curl", "serial.list"
 
-    def prepare(self, run, untimed):
-        with open(os.path.join(run.dir, "serial.list"), "w") as f:
-            for p in run.files:
-                f.write(f"{run.servers.raw_url(run.repo.b, p)}\t{os.path.join(run.target, p)}\n")
+    def line(self, run, path):
+        return f"{run.servers.raw_url(run.repo.b, path)}\t{os.path.join(run.target, path)}\n"
 
     def command(self, run):
         loop = 'while IFS="$(printf "\\t")" read -r u o; do curl -sSf --create-dirs -o "$o" "$u" || exit 1; done < "$1"'
-        return ["sh", "-c", loop, "serial", os.path.join(run.dir, "serial.list")]
+        return ["sh", "-c", loop, "serial", self.list_path(run)]
 
     def rtts(self, kind, n):
         return 2 * n  # connect + request, per file

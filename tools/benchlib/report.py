@@ -63,8 +63,8 @@ def targets(cell):
         if kind == "resume" and "rerun_over_remaining" in s:
             r = s["rerun_over_remaining"]
             out.append((f"{name}: rerun bytes <= 1.02 x remaining: {r:.4f} x", r <= 1.02))
-        for peer in ("aria2c", "curl-parallel"):
-            if peer in tools and kind in ("cold", "update", "resume"):
+        for peer in ("aria2c", "curl-parallel", "aria2c-resume", "curl-resume"):
+            if peer in tools:
                 out.append((f"{name}: faster than {peer}: {s['wall'] / tools[peer]['wall']:.2f} x its time",
                             s["wall"] < tools[peer]["wall"]))
         out.append((f"{name}: peak RSS <= 64 MiB: {s['rss_mib']:.1f} MiB", s["rss_mib"] <= 64))

@@ -39,7 +39,7 @@ class Servers:
     three through `link`. Without `nginx`, the raw host is the test server's (with faults) and there is no git."""
 
     def __init__(self, work, slug, repo, link, nginx=True):
-        self.work, self.slug, self.link = work, slug, link
+        self.work, self.slug = work, slug
         self.procs = []
         self.log = os.path.join(work, "fake-github.jsonl")
         self.faults = os.path.join(work, "faults.json")
