@@ -52,7 +52,7 @@ class Link:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.servers = []
+        self.servers, self.live = [], set()
 
     def reset_counters(self):
         """Zero the byte and connection counters (the start of a measured run)."""
@@ -89,6 +89,14 @@ class Link:
         return server.sockets[0].getsockname()[1]
 
     async def _connection(self, client_r, client_w, upstream_port):
+        # asyncio holds tasks weakly and an aborted transport lets go of this one: keep it until it ends.
+        self.live.add(asyncio.current_task())
+        try:
+            await self._proxy(client_r, client_w, upstream_port)
+        finally:
+            self.live.discard(asyncio.current_task())
+
+    async def _proxy(self, client_r, client_w, upstream_port):
         self.connections += 1
         opened = time.monotonic()
         try:
