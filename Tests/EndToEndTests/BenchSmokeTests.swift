@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `tools/bench --smoke`: the transport benchmark harness on a tiny scenario (loopback, one repetition,
+/// smart-sync raw + git clone + curl), so CI proves the harness works without running the benchmarks.
+@Suite("tools/bench smoke run")
+struct BenchSmokeTests {
+    static var serversInstalled: Bool {
+        ["/usr/sbin/nginx", "/usr/sbin/fcgiwrap", "/usr/lib/git-core/git-http-backend"].allSatisfy {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+
+    @Test(.enabled(if: serversInstalled, "needs nginx, fcgiwrap and git-http-backend"))
+    func smokeRunSucceeds() throws {
+        let scratch = try TemporaryDirectory(prefix: "bench-smoke")
+        let result = try Subprocess.run(
+            "python3",
+            [
+                SmartSyncBinary.packageRoot + "/tools/bench", "--smoke", "--binary", try SmartSyncBinary.path(),
+                "--json", scratch.appending("results.json"),
+            ],
+            environment: ["GH_TOKEN": nil, "GITHUB_TOKEN": nil], check: false)
+        #expect(result.succeeded, "tools/bench --smoke failed:\n\(result.stdoutString)\n\(result.stderrString)")
+        #expect(result.stdoutString.contains("smoke: ok"))
+    }
+}

@@ -1,0 +1,173 @@
+"""The tools compared: smart-sync (raw and pack transports) and its peers, for the cold / update / no-op kinds.
+
+Each tool prepares its run untimed (a first sync of A, a shallow clone of A) and gives the command measured.
+`rtts` is the number of round trips the physical limit assumes for the tool: the fewest its protocol needs.
+"""
+import os
+import shutil
+import subprocess
+
+SLUG = "bench/conf"
+# aria2c and curl --parallel: connect, first request; later requests on the 16 connections overlap the transfer.
+PARALLEL_RTTS = 2
+
+
+class Run:
+    """One measured run's context: a fresh directory, the scenario kind and what a peer must download."""
+
+    def __init__(self, directory, kind, repo, servers, env, binary, files):
+        self.dir, self.kind, self.repo, self.servers, self.env, self.binary = directory, kind, repo, servers, env, binary
+        self.files = files  # paths a file-by-file peer downloads (all of B when cold, the changed ones otherwise)
+        self.target = os.path.join(directory, "target")
+        self.log = os.path.join(directory, "output.log")
+
+
+class SmartSync:
+    """`smart-sync sync --ref bench-b` (a branch: resolved each run, as a user's `--ref main` is); for an update
+    the state is A's (`--ref bench-a` synced untimed first), for a no-op B's."""
+
+    kinds = ("cold", "update", "noop")
+
+    def __init__(self, transport, has_flag):
+        self.name = f"smart-sync-{transport}"
+        self.transport, self.has_flag = transport, has_flag
+
+    def argv(self, run, ref):
+        s = run.servers
+        args = [run.binary, "sync", SLUG, "--ref", ref, "--api-url", s.api, "--raw-url", s.raw,
+                "--git-url", s.git, "--store", os.path.join(run.dir, "store"),
+                "--state-dir", os.path.join(run.dir, "state"), "--target", run.target, "--json"]
+        return args + (["--transport", self.transport] if self.has_flag else [])
+
+    def prepare(self, run, untimed):
+        if run.kind != "cold":
+            untimed(self.argv(run, "bench-a" if run.kind == "update" else "bench-b"))
+
+    def command(self, run):
+        return self.argv(run, "bench-b")
+
+    def rtts(self, kind, n):
+        # API: connect, resolve, tree; raw: connect, blobs (all in flight at once). Pack: connect,
+        # capabilities, one fetch. A no-op: connect + one conditional request.
+        if kind == "noop":
+            return 2
+        return 5 if self.transport == "raw" else 3
+
+
+def _git(run, *args, cwd=None):
+    return ["git", "-c", "protocol.version=2", *(["-C", cwd] if cwd else []), *args]
+
+
+class GitClone:
+    """`git clone --depth 1` of B (the served repository's HEAD)."""
+
+    name, kinds = "git-clone", ("cold",)
+
+    def prepare(self, run, untimed):
+        pass
+
+    def command(self, run):
+        return _git(run, "clone", "-q", "--depth", "1", run.servers.clone_url(), run.target)
+
+    def rtts(self, kind, n):
+        return 4  # connect, GET info/refs, ls-refs, fetch
+
+
+class GitFetch:
+    """`git fetch --depth 1 origin bench-b` + checkout, in a shallow clone of A (a no-op: in a clone at B)."""
+
+    name, kinds = "git-fetch", ("update", "noop")
+
+    def prepare(self, run, untimed):
+        untimed(_git(run, "clone", "-q", "--depth", "1", "--branch", "bench-a", run.servers.clone_url(), run.target))
+        if run.kind == "noop":
+            untimed(["sh", "-c", self._script(run)])
+
+    def _script(self, run):
+        fetch = " ".join(_git(run, "fetch", "-q", "--depth", "1", "origin", "refs/heads/bench-b",
+                          cwd=run.target))
+        return f"{fetch} && git -C {run.target} checkout -q --detach FETCH_HEAD"
+
+    def command(self, run):
+        return ["sh", "-c", self._script(run)]
+
+    def rtts(self, kind, n):
+        return 4  # connect, GET info/refs, ls-refs, fetch
+
+
+class FileFetcher:
+    """A peer that downloads a list of raw URLs (cold: all of B; update: the changed files) written untimed into
+    `list_name`, one `line` per file."""
+
+    kinds, list_name = ("cold", "update"), None
+
+    def line(self, run, path):
+        raise NotImplementedError
+
+    def list_path(self, run):
+        return os.path.join(run.dir, self.list_name)
+
+    def prepare(self, run, untimed):
+        with open(self.list_path(run), "w") as f:
+            f.writelines(self.line(run, p) for p in run.files)
+
+    def rtts(self, kind, n):
+        return PARALLEL_RTTS
+
+
+class Aria2(FileFetcher):
+    """`aria2c -j16 -x1` on the raw URLs of the files to download."""
+
+    name, binary, list_name = "aria2c", "aria2c", "aria2.list"
+
+    def line(self, run, path):
+        return f"{run.servers.raw_url(run.repo.b, path)}\n  out={path}\n"
+
+    def command(self, run):
+        return ["aria2c", "-q", "-j16", "-x1", "--allow-overwrite=true", "--auto-file-renaming=false",
+                "--file-allocation=none", "--console-log-level=error", "-d", run.target, "-i", self.list_path(run)]
+
+
+class CurlParallel(FileFetcher):
+    """`curl --parallel --parallel-max 16` on the raw URLs of the files to download."""
+
+    name, binary, list_name = "curl-parallel", "curl", "curl.config"
+
+    def line(self, run, path):
+        out = os.path.join(run.target, path).replace("\\", "\\\\").replace('"', '\\"')
+        return f'url = "{run.servers.raw_url(run.repo.b, path)}"\noutput = "{out}"\n'
+
+    def command(self, run):
+        return ["curl", "-sS", "--fail", "--create-dirs", "--parallel", "--parallel-max", "16",
+                "-K", self.list_path(run)]
+
+
+class CurlSerial(FileFetcher):
+    """One `curl` per file in turn, like the original shell script (a new process and connection each)."""
+
+    name, binary, list_name = "curl-serial", "curl", "serial.list"
+
+    def line(self, run, path):
+        return f"{run.servers.raw_url(run.repo.b, path)}\t{os.path.join(run.target, path)}\n"
+
+    def command(self, run):
+        loop = 'while IFS="$(printf "\\t")" read -r u o; do curl -sSf --create-dirs -o "$o" "$u" || exit 1; done < "$1"'
+        return ["sh", "-c", loop, "serial", self.list_path(run)]
+
+    def rtts(self, kind, n):
+        return 2 * n  # connect + request, per file
+
+
+def transports(binary):
+    """The smart-sync transports this build offers: `raw` always, `pack` when `sync --help` lists --transport."""
+    out = subprocess.run([binary, "sync", "--help"], capture_output=True, text=True).stdout
+    has = "--transport" in out
+    return [SmartSync("raw", has)] + ([SmartSync("pack", has)] if has else []), has
+
+
+def available(tool):
+    """None when the tool can run here, else why not."""
+    binary = getattr(tool, "binary", None)
+    if binary and shutil.which(binary) is None:
+        return f"{binary} not installed"
+    return None
