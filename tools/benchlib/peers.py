@@ -47,11 +47,13 @@ class SmartSync:
         return self.argv(run, "bench-b")
 
     def rtts(self, kind, n):
-        # API: connect, resolve, tree; raw: connect, blobs (all in flight at once). Pack: connect,
-        # capabilities, one fetch. A no-op: connect + one conditional request.
+        # API: connect, resolve, tree; raw: connect, blobs (all in flight at once). Pack: connect, ls-refs, one
+        # fetch, plus the capabilities on a cold store (cached for a day after). A no-op: connect + one request.
         if kind == "noop":
             return 2
-        return 5 if self.transport == "raw" else 3
+        if self.transport == "raw":
+            return 5
+        return 4 if kind == "cold" else 3
 
 
 def _git(run, *args, cwd=None):
