@@ -35,7 +35,7 @@ let package = Package(
         // Leftmost module: the error type and small shared helpers.
         .target(name: "SmartSyncCore", swiftSettings: strict),
         .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
-        .target(name: "ObjectStore", dependencies: ["GitObjects"], swiftSettings: strict),
+        .target(name: "ObjectStore", dependencies: ["GitObjects", "CLinuxShims"], swiftSettings: strict),
         // Git pack files into the store: entry headers, inflate, deltas (thin packs resolved against the store).
         .target(name: "GitPack", dependencies: ["GitObjects", "ObjectStore", "CZlib"], swiftSettings: strict),
         // Knows nothing of git: URLs, headers, byte sinks.

@@ -1,4 +1,5 @@
-// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE.
+// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2) and
+// sync_file_range(2) (the object store's batched durability).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -8,6 +9,27 @@
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
+
+/// syncfs(2): flush the file system holding `fd`. Falls back to sync(2) where syncfs is missing.
+static inline int ss_syncfs(int fd) {
+#if defined(__linux__) && defined(SYS_syncfs)
+    return (int)syscall(SYS_syncfs, fd);
+#else
+    (void)fd;
+    sync();
+    return 0;
+#endif
+}
+
+/// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): start writeback of the whole file without waiting for it.
+/// A hint only: does nothing where unsupported.
+static inline void ss_start_writeback(int fd) {
+#if defined(__linux__) && defined(SYS_sync_file_range)
+    (void)syscall(SYS_sync_file_range, fd, (long long)0, (long long)0, 2u /* SYNC_FILE_RANGE_WRITE */);
+#else
+    (void)fd;
+#endif
+}
 
 /// RENAME_EXCHANGE from <linux/fs.h>: atomically swap two paths.
 static const unsigned int ss_rename_exchange = (1 << 1);

@@ -40,7 +40,14 @@ public struct PackImporter: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
         let run = PackImportRun(store: store, fd: fd, path: path, size: Int(st.st_size))
-        try run.importAll()
+        // The objects become visible together, once durable (``ObjectBatch``): those complete before a failure too.
+        do {
+            try run.importAll()
+        } catch {
+            try? run.batch.publish()
+            throw error
+        }
+        try run.batch.publish()
         return run.report
     }
 }
@@ -48,6 +55,8 @@ public struct PackImporter: Sendable {
 /// The state of one import: the input, the inflater, the table of entries seen and the deltas waiting for their bases.
 final class PackImportRun {
     private let store: ObjectStore
+    /// Where the objects wait until they are all durable; deltas read their bases through it.
+    let batch: ObjectBatch
     private let fd: Int32
     private let path: String
     private let inflater = Inflater()
@@ -71,6 +80,7 @@ final class PackImportRun {
 
     init(store: ObjectStore, fd: Int32, path: String, size: Int) {
         self.store = store
+        batch = ObjectBatch(store: store)
         self.fd = fd
         self.path = path
         self.size = size
@@ -136,7 +146,7 @@ final class PackImportRun {
     /// Reads one entry's data after its header and stores the object, or records the delta as waiting for its base.
     private func read(_ header: PackEntryHeader, at offset: Int, from input: PackInput) throws {
         if let kind = header.kind {
-            let writer = try store.makeWriter(kind: kind, size: header.size, expecting: nil)
+            let writer = try batch.makeWriter(kind: kind, size: header.size)
             let id: ObjectID
             do {
                 try inflater.inflate(from: input, size: header.size) { try writer.write($0) }
@@ -182,7 +192,7 @@ final class PackImportRun {
             return (entry.id, entry.kind)
         case .id(let id):
             if let kind = provided[id] { return (id, kind) }
-            return store.contains(id) ? (id, nil) : nil
+            return batch.contains(id) ? (id, nil) : nil
         }
     }
 
@@ -191,13 +201,13 @@ final class PackImportRun {
     private func applyDelta(
         from input: PackInput, size: Int, base: (id: ObjectID, kind: ObjectKind?), at offset: Int
     ) throws {
-        let source = try StoredDeltaBase(store: store, id: base.id)
+        let source = try StoredDeltaBase(path: batch.readablePath(for: base.id), id: base.id)
         let kind = try base.kind ?? kinds.kind(of: source, store: store)
         var writer: ObjectWriter?
         let applier = DeltaApplier(
             base: source,
-            start: { [store] targetSize in
-                writer = try store.makeWriter(kind: kind, size: targetSize, expecting: nil)
+            start: { [batch] targetSize in
+                writer = try batch.makeWriter(kind: kind, size: targetSize)
             },
             sink: { chunk in
                 guard let writer else { preconditionFailure("delta output before its result size") }

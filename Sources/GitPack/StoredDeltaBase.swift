@@ -16,9 +16,10 @@ final class StoredDeltaBase: DeltaBase {
     let count: Int
     private let fd: Int32
 
-    init(store: ObjectStore, id: ObjectID) throws {
+    /// - Parameter path: where the base's bytes are (its store path, or its file in a batch not yet published).
+    init(path: String, id: ObjectID) throws {
         self.id = id
-        path = store.path(for: id)
+        self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         var st = stat()

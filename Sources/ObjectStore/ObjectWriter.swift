@@ -1,3 +1,4 @@
+import CLinuxShims
 import GitObjects
 import SmartSyncCore
 
@@ -63,7 +64,10 @@ public final class ObjectWriter: @unchecked Sendable {
     public func commit() throws -> ObjectID {
         precondition(!finished, "ObjectWriter committed twice")
         finished = true
-        defer { closeAndRemoveTemp() }
+        var keepTemp = false
+        defer {
+            if keepTemp { closeDescriptor() } else { closeAndRemoveTemp() }
+        }
         guard let id = hasher.finalize() else {
             throw SmartSyncError(.integrity, "\(displayName): received \(written) of \(size) bytes; discarded")
         }
@@ -71,12 +75,23 @@ public final class ObjectWriter: @unchecked Sendable {
             guard id == expected else {
                 throw SmartSyncError(.integrity, "content hashes to \(id), not the expected \(expected); discarded")
             }
-        } else if store.contains(id) {
+        } else if batch?.contains(id) ?? store.contains(id) {
+            return id
+        }
+        if let batch {
+            // Verified; durable and visible when the batch publishes. Writeback starts now.
+            guard fchmod(fd, 0o444) == 0 else { throw SmartSyncError.io("fchmod", path: tempPath) }
+            ss_start_writeback(fd)
+            keepTemp = true
+            batch.add(id, tempPath: tempPath)
             return id
         }
         try store.publish(fd: fd, path: tempPath, as: id)
         return id
     }
+
+    /// The batch this writer's object joins at commit (``ObjectBatch/makeWriter(kind:size:)``), if any.
+    var batch: ObjectBatch?
 
     /// Drops the partial object.
     public func abort() {
@@ -86,11 +101,15 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     private func closeAndRemoveTemp() {
+        closeDescriptor()
+        unlink(tempPath)
+    }
+
+    private func closeDescriptor() {
         if fd >= 0 {
             close(fd)
             fd = -1
         }
-        unlink(tempPath)
     }
 
     deinit {
