@@ -32,14 +32,15 @@ public struct PackImporter: Sendable {
     /// content, so nothing unverified is ever stored); the error is thrown afterwards. Errors are
     /// ``SmartSyncError``s (`.malformedResponse` for bytes that are not a valid pack, `.integrity` for failed
     /// checks) that name the problem, the entry's offset and the pack's path.
+    ///
+    /// - Parameter arrival: when the pack is still being written to `path` (a download), how much is there: the
+    ///   import then keeps pace with it and ends where the pack ends, not where the file ends now.
     @discardableResult
-    public func importPack(atPath path: String) throws -> PackImportReport {
+    public func importPack(atPath path: String, arrival: PackArrival? = nil) throws -> PackImportReport {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
-        let run = PackImportRun(store: store, fd: fd, path: path, size: Int(st.st_size))
+        let run = PackImportRun(store: store, fd: fd, path: path, arrival: arrival)
         // The objects become visible together, once durable (``ObjectBatch``): those complete before a failure too.
         do {
             try run.importAll()
@@ -75,21 +76,27 @@ final class PackImportRun {
     private var ready: [Int] = []
     private(set) var report = PackImportReport()
 
-    /// The pack file's size when it was opened (to recognize an entry read where the trailer is).
-    private let size: Int
+    /// Set while the pack is still arriving.
+    private let arrival: PackArrival?
 
-    init(store: ObjectStore, fd: Int32, path: String, size: Int) {
+    /// The pack file's size now (to recognize an entry read where the trailer is).
+    private var size: Int {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int(st.st_size) : -1
+    }
+
+    init(store: ObjectStore, fd: Int32, path: String, arrival: PackArrival?) {
         self.store = store
         batch = ObjectBatch(store: store)
         self.fd = fd
         self.path = path
-        self.size = size
+        self.arrival = arrival
     }
 
     /// Reads the pack once from start to trailer; a delta whose base comes later is applied as soon as that base
     /// is stored.
     func importAll() throws {
-        let input = PackInput(fd: fd, path: path, hashing: true)
+        let input = PackInput(fd: fd, path: path, hashing: true, arrival: arrival)
         defer { report.packBytes = input.offset }
         let count = try readPackHeader(input)
         for index in 0..<count {

@@ -20,13 +20,19 @@ final class PackInput {
     /// The file offset of `buffer[end]`.
     private var fileOffset: Int
     private var hasher: SHA1Hasher?
+    private let arrival: PackArrival?
 
     /// - Parameters:
     ///   - offset: where to start reading.
     ///   - hashing: feed consumed bytes to a SHA-1 (only meaningful from offset 0).
-    init(fd: Int32, path: String, at offset: Int = 0, capacity: Int = 256 * 1024, hashing: Bool) {
+    ///   - arrival: the pack is still arriving: at the end of the file, wait for more (see ``PackArrival``).
+    init(
+        fd: Int32, path: String, at offset: Int = 0, capacity: Int = 256 * 1024, hashing: Bool,
+        arrival: PackArrival? = nil
+    ) {
         self.fd = fd
         self.path = path
+        self.arrival = arrival
         fileOffset = offset
         buffer = .allocate(byteCount: capacity, alignment: 16)
         hasher = hashing ? SHA1Hasher() : nil
@@ -55,6 +61,7 @@ final class PackInput {
                 if errno == EINTR { continue }
                 throw SmartSyncError.io("read", path: path)
             }
+            if n == 0, let arrival, arrival.wait(beyond: fileOffset) { continue }
             end += n
             fileOffset += n
             return n > 0

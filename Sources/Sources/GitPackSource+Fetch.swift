@@ -123,26 +123,32 @@ extension GitPackSource {
             throw SmartSyncError.io("lock", path: spool)
         }
         state.withLock { $0.stats.packRequests += 1 }
+        // The import runs while the pack arrives (as `git index-pack` does), on a thread of its own; it waits for
+        // bytes at the end of the spool until the transfer ends.
+        let arrival = PackArrival()
+        let importing = Self.startImport(spool, into: store, arrival: arrival)
         var transferError: (any Error)?
         do {
-            _ = try await remember { try await client.fetch(request, spoolTo: spool) }
+            _ = try await remember {
+                try await client.fetch(request, spoolTo: spool, packProgress: { arrival.grew(to: $0) })
+            }
         } catch {
             transferError = error
         }
+        arrival.finish()
         var st = stat()
         let size = stat(spool, &st) == 0 ? Int(st.st_size) : 0
-        if size > 0 {
-            do {
-                let report = try await Self.importOffThread(spool, into: store)
-                state.withLock { $0.stats.packObjects += report.objects }
-            } catch let error as SmartSyncError {
-                // A broken transfer explains a truncated pack better than the importer does.
-                if transferError == nil {
-                    capabilityCache.clear()
-                    throw SmartSyncError(
-                        error.code, "the pack for \(what) from \(repositoryURL) was rejected: \(error.message)",
-                        cause: error)
-                }
+        do {
+            let report = try await importing.value
+            state.withLock { $0.stats.packObjects += report.objects }
+        } catch let error as SmartSyncError {
+            // A broken transfer explains a truncated pack better than the importer does; an empty spool (the
+            // request failed before any pack byte) says nothing of its own.
+            if transferError == nil {
+                capabilityCache.clear()
+                throw SmartSyncError(
+                    error.code, "the pack for \(what) from \(repositoryURL) was rejected: \(error.message)",
+                    cause: error)
             }
         }
         if let transferError {
@@ -175,12 +181,22 @@ extension GitPackSource {
 
     /// Inflating, delta resolution and hashing are CPU work: a thread of their own keeps the async pool free.
     static func importOffThread(_ path: String, into store: ObjectStore) async throws -> PackImportReport {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try PackImporter(store: store).importPack(atPath: path) })
+        try await startImport(path, into: store, arrival: nil).value
+    }
+
+    /// Starts importing the pack at `path` on a thread of its own (while it is still arriving, with `arrival`).
+    static func startImport(_ path: String, into store: ObjectStore, arrival: PackArrival?) -> Task<
+        PackImportReport, any Error
+    > {
+        Task {
+            try await withCheckedThrowingContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(
+                        with: Result { try PackImporter(store: store).importPack(atPath: path, arrival: arrival) })
+                }
+                thread.name = "smart-sync pack import"
+                thread.start()
             }
-            thread.name = "smart-sync pack import"
-            thread.start()
         }
     }
 }

@@ -25,6 +25,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     private let path: String
     private let url: String
     private let notice: @Sendable (String) -> Void
+    /// Told the spooled pack's size whenever it grows.
+    private let packProgress: (@Sendable (Int) -> Void)?
     private var decoder = PktLineDecoder()
     private var section = Section.header
     /// The first four pack bytes, to check the `PACK` signature.
@@ -39,12 +41,16 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     var isComplete: Bool { section == .ended }
 
     /// Creates (or truncates) the spool file at `path`.
-    init(path: String, url: String, notice: @escaping @Sendable (String) -> Void) throws {
+    init(
+        path: String, url: String, notice: @escaping @Sendable (String) -> Void,
+        packProgress: (@Sendable (Int) -> Void)? = nil
+    ) throws {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path, hint: "check the pack spool directory") }
         self.path = path
         self.url = url
         self.notice = notice
+        self.packProgress = packProgress
     }
 
     deinit { close(fd) }
@@ -171,6 +177,7 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             try checkSignature(data, at: offset)
             try FileSystem.pwriteAll(fd: fd, data, at: offset, path: path)
             response.packBytes += data.count
+            packProgress?(response.packBytes)
         case 2:
             // Progress is not asked for (`no-progress`); what a server sends anyway is shown, up to a point.
             let text = data.pktText.trimmingCharacters(in: .whitespacesAndNewlines)

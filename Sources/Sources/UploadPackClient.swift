@@ -104,14 +104,19 @@ public final class UploadPackClient: Sendable {
     /// channel 2 (progress) goes to `notice`; channel 3 and `ERR` packets fail with the server's message. If the
     /// transfer breaks mid-pack, the bytes so far stay in `path` and the error is thrown, so the caller can salvage
     /// the complete objects. Failures are retried only while nothing of the pack has arrived.
-    public func fetch(_ request: PackRequest, spoolTo path: String) async throws -> PackResponse {
+    ///
+    /// - Parameter packProgress: told the pack's size in the spool each time it grows (on the engine's thread), so
+    ///   an import can run while the pack arrives.
+    public func fetch(
+        _ request: PackRequest, spoolTo path: String, packProgress: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> PackResponse {
         let capabilities = try await capabilities()
         try capabilities.check(command: "fetch", url: uploadPackURL)
         let arguments = try request.arguments(capabilities: capabilities, url: uploadPackURL)
         let body = capabilities.commandRequest("fetch", arguments: arguments, agent: Self.agent)
         var attempt = 0
         while true {
-            let sink = try PackSpoolSink(path: path, url: uploadPackURL, notice: notice)
+            let sink = try PackSpoolSink(path: path, url: uploadPackURL, notice: notice, packProgress: packProgress)
             let response: TransferResponse
             do {
                 response = try await engine.perform(commandRequest(body: body, sink: .stream(sink)))
