@@ -52,13 +52,8 @@ public final class FallbackSource: SyncSource {
     /// The API's counters (including the requests that failed) plus the clone's.
     public var statistics: SourceStatistics {
         guard let primary else { return fallback.statistics }
-        var total = primary.statistics
-        guard fallbackReason != nil else { return total }
-        let clone = fallback.statistics
-        total.blobRequests += clone.blobRequests
-        total.bytesReceived += clone.bytesReceived
-        total.connections += clone.connections
-        return total
+        guard fallbackReason != nil else { return primary.statistics }
+        return primary.statistics + fallback.statistics
     }
 
     public func resolve(_ ref: String?) async throws -> ResolvedRef {

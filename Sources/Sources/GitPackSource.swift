@@ -77,18 +77,8 @@ public final class GitPackSource: SyncSource {
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
 
     public var statistics: SourceStatistics {
-        var total = packStatistics
-        if let raw, state.withLock({ $0.usedRaw }) {
-            let r = raw.statistics
-            total.apiRequests += r.apiRequests
-            total.notModified += r.notModified
-            total.blobRequests += r.blobRequests
-            total.bytesReceived += r.bytesReceived
-            total.connections += r.connections
-            total.retries += r.retries
-            total.rateLimitRemaining = r.rateLimitRemaining
-        }
-        return total
+        guard let raw, state.withLock({ $0.usedRaw }) else { return packStatistics }
+        return packStatistics + raw.statistics
     }
 
     /// The git host's traffic alone (what ``TransportSelector`` adds to the per-blob path's after a switch).

@@ -126,6 +126,24 @@ public struct SourceStatistics: Sendable, Equatable, Codable {
     public init() {}
 }
 
+extension SourceStatistics {
+    /// Two sources' counters together (a run that used both); the rate limit is the right-hand side's when known.
+    public static func + (lhs: SourceStatistics, rhs: SourceStatistics) -> SourceStatistics {
+        var sum = lhs
+        sum.apiRequests += rhs.apiRequests
+        sum.notModified += rhs.notModified
+        sum.blobRequests += rhs.blobRequests
+        sum.bytesReceived += rhs.bytesReceived
+        sum.connections += rhs.connections
+        sum.rateLimitRemaining = rhs.rateLimitRemaining ?? lhs.rateLimitRemaining
+        sum.retries += rhs.retries
+        sum.packRequests += rhs.packRequests
+        sum.packObjects += rhs.packObjects
+        sum.bytesSent += rhs.bytesSent
+        return sum
+    }
+}
+
 /// Progress callbacks from a fetch; called from any thread.
 public struct FetchProgress: Sendable {
     /// Body bytes arrived (a delta).

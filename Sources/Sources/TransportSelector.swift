@@ -31,15 +31,7 @@ public final class TransportSelector: SyncSource {
         guard reason.withLock({ $0 }) != nil else { return pack.statistics }
         // The git host's requests before the switch, plus the per-blob path's (the pack source's large-blob
         // downloads included: they went through the same per-blob source).
-        var total = raw.statistics
-        let before = pack.packStatistics
-        total.apiRequests += before.apiRequests
-        total.packRequests += before.packRequests
-        total.packObjects += before.packObjects
-        total.bytesReceived += before.bytesReceived
-        total.bytesSent += before.bytesSent
-        total.connections += before.connections
-        return total
+        return pack.packStatistics + raw.statistics
     }
 
     public func resolve(_ ref: String?) async throws -> ResolvedRef {

@@ -43,3 +43,25 @@ struct SpoolSalvageTests {
         #expect(source.statistics.packObjects == 5)
     }
 }
+
+/// Statistics of two paths add up counter by counter.
+struct SourceStatisticsTests {
+    @Test func countersAddUp() {
+        var a = SourceStatistics()
+        a.apiRequests = 2
+        a.bytesReceived = 100
+        a.rateLimitRemaining = 50
+        var b = SourceStatistics()
+        b.blobRequests = 3
+        b.bytesReceived = 10
+        b.packRequests = 1
+        b.packObjects = 7
+        b.bytesSent = 5
+        let sum = a + b
+        #expect(sum.apiRequests == 2 && sum.blobRequests == 3 && sum.bytesReceived == 110)
+        #expect(sum.packRequests == 1 && sum.packObjects == 7 && sum.bytesSent == 5)
+        #expect(sum.rateLimitRemaining == 50, "kept when the other side knows none")
+        b.rateLimitRemaining = 10
+        #expect((a + b).rateLimitRemaining == 10)
+    }
+}
