@@ -38,6 +38,8 @@ public final class GitPackSource: SyncSource {
         var hintedHaves: [ObjectID] = []
         var usedRaw = false
         var failedOnRawPath = false
+        /// The capabilities are in the cache (written at most once per run).
+        var capabilitiesSaved = false
     }
 
     /// - Parameters:
@@ -157,8 +159,7 @@ public final class GitPackSource: SyncSource {
                 "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
             )
         }
-        try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
-        let listing = try StoredTrees.listing(commit: ref.commit, in: store)
+        let listing = try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
         state.withLock { s in
             if filter?.hasPrefix("blob:limit") == true {
                 s.filteredOut.formUnion(listing.files.lazy.filter { !self.store.contains($0.id) }.map(\.id))
@@ -172,7 +173,12 @@ public final class GitPackSource: SyncSource {
     /// Asks for the pack of `ref`'s commit at depth 1 with `have`s for what the store holds. When the answer does not
     /// fit those haves (the server ignored `shallow`, or sent deltas against an object the store lacks), it is asked
     /// once more without them.
-    func fetchCommitPack(_ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities) async throws {
+    ///
+    /// - Returns: the commit's listing, read from the stored trees.
+    @discardableResult
+    func fetchCommitPack(_ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities) async throws
+        -> TreeListing
+    {
         let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
         var request = PackRequest(
             wants: [ref.commit], haves: haves, shallows: haves, deepen: capabilities.supportsShallow ? 1 : nil,
@@ -180,7 +186,7 @@ public final class GitPackSource: SyncSource {
         let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
         do {
             try await receivePack(request, what: what)
-            try checkCommitPack(ref)
+            return try checkCommitPack(ref)
         } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
             notice(
                 "the pack for \(what) did not fit the commits this store has (\(error.message)); asking again without them"
@@ -188,18 +194,18 @@ public final class GitPackSource: SyncSource {
             request.haves = []
             request.shallows = []
             try await receivePack(request, what: what)
-            try checkCommitPack(ref)
+            return try checkCommitPack(ref)
         }
     }
 
     /// The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
-    private func checkCommitPack(_ ref: ResolvedRef) throws {
+    private func checkCommitPack(_ ref: ResolvedRef) throws -> TreeListing {
         guard store.contains(ref.commit) else {
             throw SmartSyncError(
                 .malformedResponse,
                 "the pack from \(repositoryURL) did not contain the wanted commit \(ref.commit); nothing was changed")
         }
-        _ = try StoredTrees.listing(commit: ref.commit, in: store)
+        return try StoredTrees.listing(commit: ref.commit, in: store)
     }
 
     /// The commits a request may say `have` (and `shallow`) for, at most two. None when the server cannot take
@@ -248,11 +254,15 @@ public final class GitPackSource: SyncSource {
     func remember<T>(_ body: () async throws -> T) async throws -> T {
         do {
             let value = try await body()
-            // Known by now (the client asks once), so this costs no request.
-            capabilityCache.store(try await client.capabilities())
+            if !state.withLock({ $0.capabilitiesSaved }) {
+                // Known by now (the client asks once), so this costs no request; saved once per run.
+                capabilityCache.store(try await client.capabilities())
+                state.withLock { $0.capabilitiesSaved = true }
+            }
             return value
         } catch {
             capabilityCache.clear()
+            state.withLock { $0.capabilitiesSaved = false }
             throw error
         }
     }

@@ -92,12 +92,18 @@ extension TOMLParser {
     }
 
     /// `"..."` or `"""..."""`, with escapes.
-    mutating func basicString() throws -> String {
-        let (start, multiline) = try openString(quote: UInt8(ascii: "\""))
+    mutating func basicString() throws -> String { try string(quote: UInt8(ascii: "\""), escapes: true) }
+
+    /// `'...'` or `'''...'''`, taken literally.
+    mutating func literalString() throws -> String { try string(quote: UInt8(ascii: "'"), escapes: false) }
+
+    /// A string opened by `quote` (once or three times): basic strings take escapes, literal ones do not.
+    private mutating func string(quote: UInt8, escapes: Bool) throws -> String {
+        let (start, multiline) = try openString(quote: quote)
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("the string is not closed", at: start) }
-            if c == UInt8(ascii: "\"") {
+            if c == quote {
                 if !multiline {
                     advance()
                     break
@@ -105,32 +111,10 @@ extension TOMLParser {
                 if try closeMultiline(quote: c, into: &out) { break }
                 continue
             }
-            if c == UInt8(ascii: "\\") {
+            if escapes && c == UInt8(ascii: "\\") {
                 advance()
                 if multiline, try skipLineEndingBackslash() { continue }
                 try escape(into: &out)
-                continue
-            }
-            try checkStringByte(c, multiline: multiline)
-            if c == UInt8(ascii: "\r") { try newline(); out.append(UInt8(ascii: "\n")); continue }
-            out.append(c)
-            advance()
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `'...'` or `'''...'''`, taken literally.
-    mutating func literalString() throws -> String {
-        let (start, multiline) = try openString(quote: UInt8(ascii: "'"))
-        var out: [UInt8] = []
-        while true {
-            guard let c = peek() else { throw error("the string is not closed", at: start) }
-            if c == UInt8(ascii: "'") {
-                if !multiline {
-                    advance()
-                    break
-                }
-                if try closeMultiline(quote: c, into: &out) { break }
                 continue
             }
             try checkStringByte(c, multiline: multiline)

@@ -474,10 +474,8 @@ class Handler(BaseHTTPRequestHandler):
     def header(self, name):
         return self.headers.get(name)
 
-    def dispatch(self, method):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+    def begin(self, method):
+        """Resets the request's counters and takes its fault: the global latency, a rule's delay, its action."""
         self.sent_bytes = 0
         fault, latency = STATE.take_fault(self.listener, method, self.path)
         if latency:
@@ -485,6 +483,12 @@ class Handler(BaseHTTPRequestHandler):
         if fault and "delay_ms" in fault:
             time.sleep(fault["delay_ms"] / 1000.0)
         self.fault = fault or {}
+
+    def dispatch(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.begin(method)
         try:
             resp = self.fault_response() or (self.api(method) if self.listener == "api" else self.raw(method))
         except Exception as e:  # a bug here must not kill the connection silently
@@ -1029,13 +1033,7 @@ class GitHandler(Handler):
 
     def dispatch(self, method):
         body = self.read_body()
-        self.sent_bytes = 0
-        fault, latency = STATE.take_fault(self.listener, method, self.path)
-        if latency:
-            time.sleep(latency / 1000.0)
-        if fault and "delay_ms" in fault:
-            time.sleep(fault["delay_ms"] / 1000.0)
-        self.fault = fault or {}
+        self.begin(method)
         try:
             resp = self.fault_response() or self.git(method, body)
         except Exception as e:
