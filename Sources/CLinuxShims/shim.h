@@ -1,5 +1,5 @@
-// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2) and
-// sync_file_range(2) (the object store's batched durability).
+// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2),
+// sync_file_range(2) (the object store's batched durability) and the FICLONE ioctl (reflinks).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #endif
 
@@ -40,6 +41,19 @@ static inline int ss_renameat2(int olddirfd, const char *oldpath, int newdirfd, 
 #if defined(__linux__) && defined(SYS_renameat2)
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 #else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// ioctl(dst, FICLONE, src): make `dst` share `src`'s data extents (a reflink: no data copied, no inode shared).
+/// Fails with EOPNOTSUPP, EXDEV, EINVAL or ENOTTY where the file systems cannot; ENOSYS off Linux.
+static inline int ss_ficlone(int dst, int src) {
+#if defined(__linux__)
+    return ioctl(dst, 0x40049409 /* FICLONE = _IOW(0x94, 9, int) */, src);
+#else
+    (void)dst;
+    (void)src;
     errno = ENOSYS;
     return -1;
 #endif

@@ -10,7 +10,8 @@ public struct Change: Sendable, Hashable, Codable {
         case modify
         /// A file the previous sync put there, unchanged since, is gone from the new tree: removed.
         case delete
-        /// Same content, only the execute bit differs: relinked with the other mode.
+        /// Same content, but the execute bit, the other permission bits or the owner differ from how the tree installs
+        /// the file (`0444`, executables `0555`, owned by the user smart-sync runs as): installed anew.
         case mode
         /// A symlink is created or retargeted.
         case symlink
@@ -44,12 +45,14 @@ public struct Change: Sendable, Hashable, Codable {
     public var localKind: LocalKind?
     /// The id of what is on disk now (files and symlinks).
     public var localID: ObjectID?
-    /// A human explanation for conflicts and blocked paths.
+    /// The permission bits and ownership of what is on disk now (files and symlinks).
+    public var localMetadata: FileMetadata?
+    /// A human explanation for conflicts, blocked paths and local edits.
     public var note: String?
 
     public init(
         kind: Kind, path: String, mode: FileMode? = nil, id: ObjectID? = nil, localKind: LocalKind? = nil,
-        localID: ObjectID? = nil, note: String? = nil
+        localID: ObjectID? = nil, localMetadata: FileMetadata? = nil, note: String? = nil
     ) {
         self.kind = kind
         self.path = path
@@ -57,6 +60,7 @@ public struct Change: Sendable, Hashable, Codable {
         self.id = id
         self.localKind = localKind
         self.localID = localID
+        self.localMetadata = localMetadata
         self.note = note
     }
 

@@ -12,18 +12,21 @@ import SmartSyncCore
 /// place of a directory can never redirect a write outside the target: it is refused with `.unsafePath`.
 ///
 /// Keeps only the current chain of directories open (paths processed in sorted order share most of it), and
-/// `fsync`s each directory it changed when leaving it.
+/// `fsync`s each directory it changed when leaving it (unless ``syncChanges`` is off: the caller syncs the whole
+/// file system once instead).
 final class DirectoryCursor {
     let target: String
     let rootFD: Int32
+    let syncChanges: Bool
     private var rootDirty = false
     private var stack: [(name: Substring, fd: Int32, dirty: Bool)] = []
     /// Directories created while descending.
     private(set) var createdDirectories = 0
 
     /// Opens (creating it and its parents when missing) the target directory.
-    init(target: String) throws {
+    init(target: String, syncChanges: Bool = true) throws {
         self.target = target
+        self.syncChanges = syncChanges
         try FileSystem.makeDirectories(target)
         let fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: target) }
@@ -97,14 +100,14 @@ final class DirectoryCursor {
     func finish() {
         while !stack.isEmpty { pop() }
         if rootDirty {
-            _ = fsync(rootFD)
+            if syncChanges { _ = fsync(rootFD) }
             rootDirty = false
         }
     }
 
     private func pop() {
         let e = stack.removeLast()
-        if e.dirty { _ = fsync(e.fd) }
+        if e.dirty && syncChanges { _ = fsync(e.fd) }
         _ = close(e.fd)
     }
 

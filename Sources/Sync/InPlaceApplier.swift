@@ -13,9 +13,9 @@ import SmartSyncCore
 ///
 /// - Each new or changed path is created under a temporary name in its own directory and renamed over the
 ///   final name: readers see the old file or the new one, never a partial one.
-/// - Regular files are hard links of the store object (executables of its `0555` twin); on `EXDEV`, `EMLINK`
-///   or `EPERM` a reflink or a copy. No two target paths share an inode: a second path with the same blob and
-///   mode gets a reflink or copy.
+/// - Regular files come from the store as ``linkMode`` says (``FilePlacer``): each object is checked against its
+///   seal just before, so a damaged one is never placed. With hard links (executables link the object's `0555`
+///   twin), no two target paths share an inode: a second path with the same blob and mode gets a reflink or copy.
 /// - Deletes unlink, then directories left empty are removed. Untracked, excluded and conflicting paths are
 ///   never touched. Changed directories are fsynced at the end.
 /// - Paths are walked with `openat(O_NOFOLLOW)`: a symlink standing in for a directory makes the apply fail
@@ -23,7 +23,15 @@ import SmartSyncCore
 ///
 /// Not atomic as a whole: an interrupted apply leaves some paths old and some new (each one whole).
 public struct InPlaceApplier: ApplyStrategy {
-    public init() {}
+    /// How files get from the store into the target.
+    public var linkMode: LinkMode
+    /// fsync each reflinked or copied file and each changed directory. A staged apply turns it off and syncs the
+    /// stage's file system once before the exchange.
+    var syncEachChange = true
+
+    public init(linkMode: LinkMode = .auto) {
+        self.linkMode = linkMode
+    }
 
     private struct LinkKey: Hashable {
         var id: ObjectID
@@ -37,7 +45,7 @@ public struct InPlaceApplier: ApplyStrategy {
                 "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())"
             )
         }
-        let cursor = try DirectoryCursor(target: target)
+        let cursor = try DirectoryCursor(target: target, syncChanges: syncEachChange)
         defer { cursor.finish() }
         var report = ApplyReport()
         report.conflicts = plan.conflicts
@@ -83,6 +91,9 @@ public struct InPlaceApplier: ApplyStrategy {
                 linked.insert(LinkKey(id: id, executable: c.localKind == .executable))
             }
         }
+        var sizes: [ObjectID: Int] = [:]
+        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
+        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: syncEachChange)
         let createdBefore = cursor.createdDirectories
         for c in plan.changes where c.writes && !skipped.contains(c.path) {
             guard let mode = c.mode, let id = c.id else { continue }
@@ -90,14 +101,14 @@ public struct InPlaceApplier: ApplyStrategy {
             let display = target + "/" + c.path
             let tmp = Materializer.temporaryName()
             if mode == .symlink {
-                try Materializer.symlink(try store.read(id), dirFD: fd, tmp: tmp, display: display)
+                try Materializer.symlink(try store.readVerifiedBlob(id), dirFD: fd, tmp: tmp, display: display)
             } else {
                 let executable = mode == .executable
-                let source = executable ? try store.executablePath(for: id) : store.path(for: id)
                 let first = linked.insert(LinkKey(id: id, executable: executable)).inserted
-                let method = try Materializer.place(
-                    source: source, dirFD: fd, tmp: tmp, link: first, executable: executable, display: display)
-                let size = Int64(store.size(of: id) ?? 0)
+                let method = try placer.place(
+                    id, executable: executable, size: sizes[id], shareable: first, dirFD: fd, tmp: tmp,
+                    display: display)
+                let size = Int64(sizes[id] ?? store.size(of: id) ?? 0)
                 switch method {
                 case .hardlink:
                     report.filesLinked += 1

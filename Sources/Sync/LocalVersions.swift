@@ -22,24 +22,44 @@ public struct KeptVersion: Sendable, Hashable, Codable {
     public var replacedBy: ObjectID?
     /// Its path, relative to the target.
     public var path: String
+    /// Its permission bits and ownership when it was kept (nil in records written before release 0.2).
+    public var metadata: FileMetadata?
 
-    public init(timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: String) {
+    public init(
+        timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: String,
+        metadata: FileMetadata? = nil
+    ) {
         self.timeNs = timeNs
         self.mode = mode
         self.id = id
         self.replacedBy = replacedBy
         self.path = path
+        self.metadata = metadata
     }
 
-    /// One line of the log: `<time ns> <mode> <blob> <commit or -> <path>`, the path percent-escaped
-    /// (`%`, control bytes and spaces are written `%XX`), ending in a newline.
+    /// One line of the log: `<time ns> <mode> <blob> <commit or -> <perms>:<uid>:<gid> <path>`, the permissions in
+    /// octal (`-` when unknown), the path percent-escaped (`%`, control bytes and spaces are written `%XX`), ending in
+    /// a newline. Lines of earlier releases have no metadata field (five fields): they are read as before.
     func line() -> String {
-        "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(Self.escape(path))\n"
+        let meta = metadata.map { "\(String($0.permissions, radix: 8)):\($0.owner):\($0.group)" } ?? "-"
+        return "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(meta) \(Self.escape(path))\n"
     }
 
     /// Parses one line (without its newline); nil when it is damaged.
     init?(line: Substring) {
-        let fields = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
+        var fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
+        // A path never holds a raw space (it is escaped), so five fields are a record of an earlier release.
+        var metadata: FileMetadata?
+        if fields.count == 6 {
+            let meta = fields.remove(at: 4)
+            if meta != "-" {
+                let parts = meta.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 3, let perms = UInt16(parts[0], radix: 8), perms <= 0o7777,
+                    let uid = UInt32(parts[1]), let gid = UInt32(parts[2])
+                else { return nil }
+                metadata = FileMetadata(permissions: perms, owner: uid, group: gid)
+            }
+        }
         guard fields.count == 5, let time = Int64(fields[0]), let mode = FileMode(octal: fields[1]), mode.isBlob,
             let id = ObjectID(hex: fields[2]), let path = Self.unescape(fields[4]), !path.isEmpty
         else { return nil }
@@ -50,7 +70,7 @@ public struct KeptVersion: Sendable, Hashable, Codable {
             guard let c = ObjectID(hex: fields[3]) else { return nil }
             commit = c
         }
-        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path)
+        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata)
     }
 
     static func escape(_ path: String) -> String {
@@ -155,7 +175,7 @@ struct LocalVersionSaver {
     /// Saves the file or symlink at `path` (of `mode`) unless the store already holds `id`; returns its id.
     @discardableResult
     func save(_ path: String, mode: FileMode, id: ObjectID?) throws -> ObjectID {
-        if let id, store.contains(id) { return id }
+        if let id, try store.holds(id, size: nil, repair: true) { return id }
         if mode == .symlink { return try store.insert(FileSystem.readLink(path), expecting: id) }
         return try store.insertFile(atPath: path, expecting: id)
     }

@@ -9,9 +9,13 @@ import GitObjects
 import ObjectStore
 
 extension Plan {
-    /// The needed blobs `store` does not hold yet.
-    public func missingBlobs(in store: ObjectStore) -> [NeededBlob] {
-        blobsNeeded.filter { !store.contains($0.id) }
+    /// The needed blobs `store` does not hold intact: absent, in `damaged`, or failing the check before linking
+    /// (``ObjectStore/condition(of:size:repair:)``). With `repair`, damaged objects are quarantined on the way.
+    public func missingBlobs(in store: ObjectStore, repair: Bool, damaged: Set<ObjectID> = []) throws -> [NeededBlob] {
+        try blobsNeeded.filter { blob in
+            if damaged.contains(blob.id) { return true }
+            return try !store.holds(blob.id, size: blob.size, repair: repair)
+        }
     }
 
     /// Copies into `store` the missing blobs whose content already sits in the target (moved files, mode
@@ -21,7 +25,9 @@ extension Plan {
     public func seedStore(_ store: ObjectStore, fromTarget target: String) -> [ObjectID] {
         var seeded: [ObjectID] = []
         for blob in blobsNeeded {
-            guard let local = blob.localPath, !store.contains(blob.id) else { continue }
+            guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false) else {
+                continue
+            }
             if (try? store.insertFile(atPath: target + "/" + local, expecting: blob.id)) != nil {
                 seeded.append(blob.id)
             }
@@ -59,5 +65,23 @@ extension StatCache {
                 break
             }
         }
+    }
+}
+
+extension ObjectStore {
+    /// Blobs of `previous` whose store object is the very inode of a target file that no longer hashes to it: the
+    /// file was written in place through a hard link, so the object was too, whatever its metadata says (a copy that
+    /// kept the sealed time and the size passes the seal; only the scan, through the ctime, saw the write). One
+    /// `lstat` per file that changed since the last sync.
+    public func objectsEditedThrough(_ local: LocalTree, previous: Manifest) -> Set<ObjectID> {
+        var damaged: Set<ObjectID> = []
+        var st = stat()
+        for (path, entry) in local.entries where entry.kind == .regular || entry.kind == .executable {
+            guard let was = previous[path], was.mode.isBlob, was.mode != .symlink, entry.id != was.id,
+                lstat(self.path(for: was.id), &st) == 0
+            else { continue }
+            if UInt64(st.st_dev) == entry.stat.device && UInt64(st.st_ino) == entry.stat.inode { damaged.insert(was.id) }
+        }
+        return damaged
     }
 }

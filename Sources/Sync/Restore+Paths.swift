@@ -70,7 +70,7 @@ extension Restore {
     /// The mode and id of the file or symlink at `path`, or nil when nothing is there.
     ///
     /// - Throws: `.conflict` when a directory or special file stands there.
-    static func inspect(_ path: String, display: String) throws -> (mode: FileMode, id: ObjectID)? {
+    static func inspect(_ path: String, display: String) throws -> (mode: FileMode, id: ObjectID, metadata: FileMetadata)? {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             if errno == ENOENT { return nil }
@@ -78,9 +78,10 @@ extension Restore {
         }
         switch st.st_mode & S_IFMT {
         case S_IFLNK:
-            return (.symlink, ObjectID.blob(try FileSystem.readLink(path)))
+            return (.symlink, ObjectID.blob(try FileSystem.readLink(path)), FileMetadata(st))
         case S_IFREG:
-            return ((st.st_mode & 0o100) != 0 ? .executable : .regular, try BlobHasher.hashFile(atPath: path).id)
+            let mode: FileMode = (st.st_mode & 0o100) != 0 ? .executable : .regular
+            return (mode, try BlobHasher.hashFile(atPath: path).id, FileMetadata(st))
         default:
             throw SmartSyncError(
                 .conflict,

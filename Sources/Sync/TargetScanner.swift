@@ -129,15 +129,15 @@ private struct Walker {
                     stats.bytesHashed += Int64(st.st_size)
                 }
                 newCache.entries[path] = StatCache.Entry(stat: data, id: id)
-                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
             case S_IFLNK:
                 let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
-                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
             case S_IFDIR:
-                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
                 subdirectories.append(name)
             default:
-                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
             }
         }
         for name in subdirectories {

@@ -95,13 +95,11 @@ public struct TargetVerifier: Sendable {
         return report
     }
 
-    /// Removes damaged objects (and their executable twins) from the store so the next sync fetches them
-    /// again. The inodes stay alive wherever a target still links them.
+    /// Moves damaged objects (and their executable twins) into the store's quarantine so the next sync fetches them
+    /// again. The inodes stay alive wherever a target still links them, and the quarantine names them.
     public func discard(_ objects: [ObjectID], from store: ObjectStore) throws {
         for id in objects {
-            for path in [store.path(for: id), store.path(for: id) + ".x"] where unlink(path) != 0 && errno != ENOENT {
-                throw SmartSyncError.io("unlink", path: path)
-            }
+            try store.quarantine(id, reason: "`smart-sync verify` found it damaged (written through a target's hard link)")
         }
     }
 }
