@@ -36,7 +36,7 @@ public struct Change: Sendable, Hashable, Codable {
 
     public var kind: Kind
     /// Relative, `/`-separated path.
-    public var path: String
+    public var path: TreePath
     /// The mode the path has after the change (nil when the sync removes it or leaves it alone).
     public var mode: FileMode?
     /// The blob (commit, for submodules) the path holds after the change.
@@ -51,7 +51,7 @@ public struct Change: Sendable, Hashable, Codable {
     public var note: String?
 
     public init(
-        kind: Kind, path: String, mode: FileMode? = nil, id: ObjectID? = nil, localKind: LocalKind? = nil,
+        kind: Kind, path: TreePath, mode: FileMode? = nil, id: ObjectID? = nil, localKind: LocalKind? = nil,
         localID: ObjectID? = nil, localMetadata: FileMetadata? = nil, note: String? = nil
     ) {
         self.kind = kind
@@ -77,14 +77,14 @@ public struct Change: Sendable, Hashable, Codable {
 public struct NeededBlob: Sendable, Hashable, Codable {
     public var id: ObjectID
     /// One path of the tree holding this blob (what a raw-content URL needs).
-    public var path: String
+    public var path: TreePath
     /// Size from the tree listing, when the source reported it.
     public var size: Int?
     /// A path in the target whose current content already is this blob (a move, a mode change, a copy):
     /// the store can be fed from it with ``ObjectStore/insertFile(atPath:expecting:)`` instead of a download.
-    public var localPath: String?
+    public var localPath: TreePath?
 
-    public init(id: ObjectID, path: String, size: Int? = nil, localPath: String? = nil) {
+    public init(id: ObjectID, path: TreePath, size: Int? = nil, localPath: TreePath? = nil) {
         self.id = id
         self.path = path
         self.size = size

@@ -21,21 +21,18 @@ struct GenerationRepair {
     let log: KeptVersionLog
 
     /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced.
-    func repair(_ generation: Generation) throws -> [String] {
+    func repair(_ generation: Generation) throws -> [TreePath] {
         guard let manifest = generation.state?.manifest else { return [] }
         let quarantined = try store.quarantinedIdentities()
-        let cursor = try DirectoryCursor(target: generation.tree)
-        defer { cursor.finish() }
-        var repaired: [String] = []
+        let tree = try TreeReader(root: generation.tree)
+        var repaired: [TreePath] = []
         var kept: [KeptVersion] = []
         lazy var recorded = Set((try? log.load())?.map { KeptKey($0) } ?? [])
         for (path, entry) in manifest.entries.sorted(by: { $0.key < $1.key }) where entry.mode != .symlink {
-            var st = stat()
-            let parent = try cursor.enterParent(of: path, create: false)
-            let present = parent.map { fstatat($0.fd, $0.name, &st, AT_SYMLINK_NOFOLLOW) == 0 } ?? false
-            if present, try isIntact(st, entry, quarantined: quarantined) { continue }
-            let found = present ? try hash(parent!.fd, parent!.name, st) : nil
-            if let found {
+            let st = try tree.status(path)
+            if let st, try isIntact(st, entry, quarantined: quarantined) { continue }
+            let found = st.map { ($0.st_mode & S_IFMT) == S_IFREG } == true ? try tree.hashFile(path) : nil
+            if let found, let st {
                 // What the generation held instead (content or metadata): kept, as any local version a sync
                 // replaces, unless the sync that healed the target kept it already.
                 let version = KeptVersion(
@@ -44,7 +41,7 @@ struct GenerationRepair {
                 if found != entry.id || !FileMetadata(st).isInstalled(as: entry.mode, owner: geteuid()),
                     !recorded.contains(KeptKey(version))
                 {
-                    try LocalVersionSaver(store: store).save(generation.tree + "/" + path, mode: entry.mode, id: found)
+                    try LocalVersionSaver(store: store).save(path, in: tree, mode: entry.mode, id: found)
                     kept.append(version)
                 }
             }
@@ -52,7 +49,7 @@ struct GenerationRepair {
                 guard found == entry.id else {
                     throw refusal(generation, path, "the store has no intact copy of blob \(entry.id.abbreviated())")
                 }
-                try store.insertFile(atPath: generation.tree + "/" + path, expecting: entry.id)
+                try tree.insert(path, mode: entry.mode, into: store, expecting: entry.id)
             }
             try PathInstaller(store: store, linkMode: linkMode).install(entry, at: path, under: generation.tree)
             repaired.append(path)
@@ -80,7 +77,7 @@ struct GenerationRepair {
 
     /// A kept version without its time: what makes two records the same version.
     private struct KeptKey: Hashable {
-        var path: String
+        var path: TreePath
         var id: ObjectID
         var metadata: FileMetadata?
         init(_ v: KeptVersion) {
@@ -90,15 +87,7 @@ struct GenerationRepair {
         }
     }
 
-    private func hash(_ dirFD: Int32, _ name: String, _ st: stat) throws -> ObjectID? {
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: name) }
-        defer { close(fd) }
-        return try BlobHasher.hash(fd: fd, size: Int(st.st_size), path: name).id
-    }
-
-    private func refusal(_ generation: Generation, _ path: String, _ why: String) -> SmartSyncError {
+    private func refusal(_ generation: Generation, _ path: TreePath, _ why: String) -> SmartSyncError {
         let commit = generation.state?.commit.hex ?? "COMMIT"
         return SmartSyncError(
             .integrity,

@@ -49,30 +49,30 @@ public struct InPlaceApplier: ApplyStrategy {
         defer { cursor.finish() }
         var report = ApplyReport()
         report.conflicts = plan.conflicts
-        var emptied: Set<String> = []
+        var emptied: Set<TreePath> = []
 
         // 1. Deletes.
         for c in plan.changes where c.kind == .delete {
             guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
-            if unlinkat(fd, name, 0) == 0 {
+            if name.withCString({ unlinkat(fd, $0, 0) }) == 0 {
                 cursor.markDirty()
                 report.counts[.delete, default: 0] += 1
-                emptied.insert(parent(of: c.path))
+                emptied.insert(c.path.parent)
             } else if errno == EISDIR || errno == EPERM {
                 var kept = c
                 kept.kind = .conflict
                 kept.note = "'\(c.path)' became a directory since the scan; kept"
                 report.conflicts.append(kept)
             } else if errno != ENOENT {
-                throw SmartSyncError.io("unlink", path: target + "/" + c.path)
+                throw SmartSyncError.io("unlink", path: target + "/" + c.path.description)
             }
         }
 
         // 2. Directories replaced by a file or symlink: everything in them was ours and is deleted by now.
-        var skipped: Set<String> = []
+        var skipped: Set<TreePath> = []
         for c in plan.changes where c.kind == .typeChange && c.localKind == .directory {
             guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
-            if let removed = try removeEmptyTree(parentFD: fd, name: name, display: target + "/" + c.path) {
+            if let removed = try removeEmptyTree(parentFD: fd, name: name, display: target + "/" + c.path.description) {
                 cursor.markDirty()
                 report.directoriesRemoved += removed
             } else {
@@ -98,7 +98,7 @@ public struct InPlaceApplier: ApplyStrategy {
         for c in plan.changes where c.writes && !skipped.contains(c.path) {
             guard let mode = c.mode, let id = c.id else { continue }
             guard let (fd, name) = try cursor.enterParent(of: c.path, create: true) else { continue }
-            let display = target + "/" + c.path
+            let display = target + "/" + c.path.description
             let tmp = Materializer.temporaryName()
             if mode == .symlink {
                 try Materializer.symlink(try store.readVerifiedBlob(id), dirFD: fd, tmp: tmp, display: display)
@@ -137,18 +137,18 @@ public struct InPlaceApplier: ApplyStrategy {
         return report
     }
 
-    private func removeEmptyDirectories(_ start: Set<String>, cursor: DirectoryCursor) throws -> Int {
-        var byDepth: [Int: Set<String>] = [:]
-        for d in start where !d.isEmpty { byDepth[depth(d), default: []].insert(d) }
+    private func removeEmptyDirectories(_ start: Set<TreePath>, cursor: DirectoryCursor) throws -> Int {
+        var byDepth: [Int: Set<TreePath>] = [:]
+        for d in start where !d.isEmpty { byDepth[d.depth, default: []].insert(d) }
         var removed = 0
         var level = byDepth.keys.max() ?? 0
         while level > 0 {
             for dir in (byDepth[level] ?? []).sorted() {
                 guard let (fd, name) = try cursor.enterParent(of: dir, create: false) else { continue }
-                if unlinkat(fd, name, AT_REMOVEDIR) == 0 {
+                if name.withCString({ unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
                     cursor.markDirty()
                     removed += 1
-                    let up = parent(of: dir)
+                    let up = dir.parent
                     if !up.isEmpty { byDepth[level - 1, default: []].insert(up) }
                 }
                 // ENOTEMPTY, EEXIST, ENOENT, EBUSY: the directory stays, which is fine.
@@ -161,8 +161,8 @@ public struct InPlaceApplier: ApplyStrategy {
     /// Removes `name` when it holds nothing but (recursively) empty directories. Returns the number of
     /// directories removed, or nil when something else is inside (nothing is removed then... except empty
     /// subdirectories already visited).
-    private func removeEmptyTree(parentFD: Int32, name: String, display: String) throws -> Int? {
-        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    private func removeEmptyTree(parentFD: Int32, name: TreePath, display: String) throws -> Int? {
+        let fd = name.withCString { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 {
             if errno == ENOENT { return 0 }
             if errno == ENOTDIR || errno == ELOOP { return nil }
@@ -173,37 +173,26 @@ public struct InPlaceApplier: ApplyStrategy {
             throw SmartSyncError.io("fdopendir", path: display)
         }
         defer { closedir(dir) }
-        var subdirectories: [String] = []
+        var subdirectories: [TreePath] = []
         var st = stat()
         while let ent = readdir(dir) {
-            let child: String = withUnsafePointer(to: &ent.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if child == "." || child == ".." { continue }
-            guard fstatat(dirfd(dir), child, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+            guard let child = entryName(ent) else { continue }
+            guard child.withCString({ fstatat(dirfd(dir), $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
             guard (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
             subdirectories.append(child)
         }
         var removed = 0
         for child in subdirectories {
-            guard let n = try removeEmptyTree(parentFD: dirfd(dir), name: child, display: display + "/" + child) else {
+            guard let n = try removeEmptyTree(parentFD: dirfd(dir), name: child, display: display + "/" + child.description)
+            else {
                 return nil
             }
             removed += n
         }
-        guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else {
+        guard name.withCString({ unlinkat(parentFD, $0, AT_REMOVEDIR) }) == 0 else {
             if errno == ENOTEMPTY || errno == EEXIST { return nil }
             throw SmartSyncError.io("rmdir", path: display)
         }
         return removed + 1
-    }
-
-    private func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
-        return String(path[..<slash])
-    }
-
-    private func depth(_ path: String) -> Int {
-        path.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
     }
 }

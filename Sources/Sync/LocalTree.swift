@@ -80,7 +80,7 @@ public struct FileMetadata: Sendable, Hashable, Codable {
 /// One path found on disk in a target.
 public struct LocalEntry: Sendable, Hashable, Codable {
     /// Relative, `/`-separated path from the target root.
-    public var path: String
+    public var path: TreePath
     public var kind: LocalKind
     /// Blob id of the content (of the link target for symlinks); nil for directories and `.other`.
     public var id: ObjectID?
@@ -90,7 +90,7 @@ public struct LocalEntry: Sendable, Hashable, Codable {
     /// Permission bits and ownership.
     public var metadata: FileMetadata
 
-    public init(path: String, kind: LocalKind, id: ObjectID?, size: Int64, stat: StatData, metadata: FileMetadata) {
+    public init(path: TreePath, kind: LocalKind, id: ObjectID?, size: Int64, stat: StatData, metadata: FileMetadata) {
         self.path = path
         self.kind = kind
         self.id = id
@@ -103,18 +103,18 @@ public struct LocalEntry: Sendable, Hashable, Codable {
 /// Everything a scan found under a target.
 public struct LocalTree: Sendable, Hashable {
     /// Entries by relative path: files, symlinks, directories and other things. The root itself is not listed.
-    public var entries: [String: LocalEntry]
+    public var entries: [TreePath: LocalEntry]
     /// Paths the scan did not look at or into because they matched an exclusion (name or glob).
     /// They count as "not ours": a directory holding one is never removed.
-    public var excluded: Set<String>
+    public var excluded: Set<TreePath>
 
-    public init(entries: [String: LocalEntry] = [:], excluded: Set<String> = []) {
+    public init(entries: [TreePath: LocalEntry] = [:], excluded: Set<TreePath> = []) {
         self.entries = entries
         self.excluded = excluded
     }
 
     /// The entry at `path`, if any.
-    public subscript(path: String) -> LocalEntry? { entries[path] }
+    public subscript(path: TreePath) -> LocalEntry? { entries[path] }
 
     /// True when the scan found nothing.
     public var isEmpty: Bool { entries.isEmpty && excluded.isEmpty }

@@ -21,12 +21,12 @@ public struct KeptVersion: Sendable, Hashable, Codable {
     /// The commit whose sync replaced it; nil when a `restore` did.
     public var replacedBy: ObjectID?
     /// Its path, relative to the target.
-    public var path: String
+    public var path: TreePath
     /// Its permission bits and ownership when it was kept (nil in records written before release 0.2).
     public var metadata: FileMetadata?
 
     public init(
-        timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: String,
+        timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: TreePath,
         metadata: FileMetadata? = nil
     ) {
         self.timeNs = timeNs
@@ -73,11 +73,13 @@ public struct KeptVersion: Sendable, Hashable, Codable {
         self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata)
     }
 
-    static func escape(_ path: String) -> String {
+    /// The path's bytes with `%`, spaces, control bytes and every byte of 0x7F and above written `%XX`: the log stays
+    /// ASCII, whatever the names' encoding. (Earlier releases wrote UTF-8 unescaped; it reads back the same.)
+    static func escape(_ path: TreePath) -> String {
         var out: [UInt8] = []
         let hex = Array("0123456789ABCDEF".utf8)
-        for b in path.utf8 {
-            if b <= 0x20 || b == 0x25 || b == 0x7F {
+        for b in path.bytes {
+            if b <= 0x20 || b == 0x25 || b >= 0x7F {
                 out += [0x25, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
             } else {
                 out.append(b)
@@ -86,7 +88,7 @@ public struct KeptVersion: Sendable, Hashable, Codable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func unescape(_ text: Substring) -> String? {
+    static func unescape(_ text: Substring) -> TreePath? {
         var bytes: [UInt8] = []
         var i = text.utf8.startIndex
         let utf8 = text.utf8
@@ -106,7 +108,7 @@ public struct KeptVersion: Sendable, Hashable, Codable {
                 i = utf8.index(after: i)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return TreePath(bytes: bytes)
     }
 }
 
@@ -140,7 +142,7 @@ public struct KeptVersionLog: Sendable {
     }
 
     /// The records of `path`, the most recent first.
-    public func versions(of path: String) throws -> [KeptVersion] {
+    public func versions(of path: TreePath) throws -> [KeptVersion] {
         try load().filter { $0.path == path }.reversed()
     }
 
@@ -172,11 +174,10 @@ public struct KeptVersionLog: Sendable {
 struct LocalVersionSaver {
     let store: ObjectStore
 
-    /// Saves the file or symlink at `path` (of `mode`) unless the store already holds `id`; returns its id.
+    /// Saves the file or symlink at `path` of `tree` (of `mode`) unless the store already holds `id`; returns its id.
     @discardableResult
-    func save(_ path: String, mode: FileMode, id: ObjectID?) throws -> ObjectID {
+    func save(_ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?) throws -> ObjectID {
         if let id, try store.holds(id, size: nil, repair: true) { return id }
-        if mode == .symlink { return try store.insert(FileSystem.readLink(path), expecting: id) }
-        return try store.insertFile(atPath: path, expecting: id)
+        return try tree.insert(path, mode: mode, into: store, expecting: id)
     }
 }

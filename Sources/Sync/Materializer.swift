@@ -78,14 +78,14 @@ enum Materializer {
     /// (missing ones created, a planted symlink refused), `make(dirFD, tmp, display)` creates the new file at a
     /// temporary name there, and it is renamed over the path, so a reader sees the old file or the new one.
     static func replace<T>(
-        _ path: String, under root: String, _ make: (_ dirFD: Int32, _ tmp: String, _ display: String) throws -> T
+        _ path: TreePath, under root: String, _ make: (_ dirFD: Int32, _ tmp: String, _ display: String) throws -> T
     ) throws -> T {
         let cursor = try DirectoryCursor(target: root)
         defer { cursor.finish() }
         guard let (dirFD, name) = try cursor.enterParent(of: path, create: true) else {
             throw SmartSyncError(.internal, "could not open the directory of '\(path)' in \(root)")
         }
-        let display = root + "/" + path
+        let display = root + "/" + path.description
         let tmp = temporaryName()
         let made = try make(dirFD, tmp, display)
         try commit(dirFD: dirFD, tmp: tmp, name: name, display: display)
@@ -97,8 +97,8 @@ enum Materializer {
     ///
     /// When `tmp` and `name` are already links to the same inode, rename(2) succeeds and does nothing, leaving
     /// `tmp` behind: it is unlinked afterwards (its name is unique, so normally that finds nothing).
-    static func commit(dirFD: Int32, tmp: String, name: String, display: String) throws {
-        if renameat(dirFD, tmp, dirFD, name) != 0 {
+    static func commit(dirFD: Int32, tmp: String, name: TreePath, display: String) throws {
+        if name.withCString({ renameat(dirFD, tmp, dirFD, $0) }) != 0 {
             let err = errno
             unlinkat(dirFD, tmp, 0)
             throw SmartSyncError.io("rename", path: display, errno: err)

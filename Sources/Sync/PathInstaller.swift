@@ -19,7 +19,7 @@ public struct PathInstaller: Sendable {
     /// file an inode of its own even with hard links (another path of the tree holds the same blob and mode).
     /// Returns how it was made.
     @discardableResult
-    public func install(_ entry: Manifest.Entry, at path: String, under root: String, shareable: Bool = true) throws
+    public func install(_ entry: Manifest.Entry, at path: TreePath, under root: String, shareable: Bool = true) throws
         -> String
     {
         try Materializer.replace(path, under: root) { dirFD, tmp, display in

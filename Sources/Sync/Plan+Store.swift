@@ -24,11 +24,12 @@ extension Plan {
     @discardableResult
     public func seedStore(_ store: ObjectStore, fromTarget target: String) -> [ObjectID] {
         var seeded: [ObjectID] = []
+        guard let reader = try? TreeReader(root: target) else { return [] }
         for blob in blobsNeeded {
             guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false) else {
                 continue
             }
-            if (try? store.insertFile(atPath: target + "/" + local, expecting: blob.id)) != nil {
+            if (try? reader.insert(local, mode: .regular, into: store, expecting: blob.id)) != nil {
                 seeded.append(blob.id)
             }
         }
@@ -40,7 +41,7 @@ extension StatCache {
     /// Records the files an applied plan wrote (their stat and id) and forgets deleted paths, so the next
     /// scan does not re-hash what this run just put there.
     public mutating func record(_ plan: Plan, target: String) {
-        var st = stat()
+        let reader = try? TreeReader(root: target)
         for c in plan.changes {
             switch c.kind {
             case .delete:
@@ -51,7 +52,7 @@ extension StatCache {
                     entries[c.path] = nil
                     continue
                 }
-                if lstat(target + "/" + c.path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+                if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG {
                     let data = StatData(
                         device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
                         mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))

@@ -35,9 +35,9 @@ public struct Planner: Sendable {
 
     /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
     public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
-        var desired: [String: TreeEntry] = [:]
+        var desired: [TreePath: TreeEntry] = [:]
         desired.reserveCapacity(listing.entries.count)
-        var gitlinks: Set<String> = []
+        var gitlinks: Set<TreePath> = []
         for e in listing.entries where e.mode.isBlob || e.mode == .gitlink {
             desired[e.path] = e
             if e.mode == .gitlink { gitlinks.insert(e.path) }
@@ -47,7 +47,7 @@ public struct Planner: Sendable {
         changes.reserveCapacity(desired.count + 16)
 
         // Local things the new tree does not have.
-        var deletable: Set<String> = []
+        var deletable: Set<TreePath> = []
         for (path, e) in local.entries where e.kind != .directory && desired[path] == nil {
             if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
             let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
@@ -73,24 +73,20 @@ public struct Planner: Sendable {
             changes.append(Change(kind: .excluded, path: path))
         }
 
-        func blocker(of path: String) -> String? {
-            var i = path.startIndex
-            while let slash = path[i...].firstIndex(of: "/") {
-                let prefix = String(path[..<slash])
+        func blocker(of path: TreePath) -> TreePath? {
+            for prefix in path.ancestors.reversed() {
                 if let e = local.entries[prefix], e.kind != .directory, !deletable.contains(prefix) {
                     return prefix
                 }
-                i = path.index(after: slash)
             }
             return nil
         }
 
-        func directoryIsOurs(_ dir: String) -> Bool {
-            let prefix = dir + "/"
-            for (path, e) in local.entries where e.kind != .directory && path.hasPrefix(prefix) {
+        func directoryIsOurs(_ dir: TreePath) -> Bool {
+            for (path, e) in local.entries where e.kind != .directory && dir.isAncestor(of: path) {
                 if !deletable.contains(path) { return false }
             }
-            return !local.excluded.contains { $0.hasPrefix(prefix) }
+            return !local.excluded.contains { dir.isAncestor(of: $0) }
         }
 
         // The new tree's paths.
@@ -213,7 +209,7 @@ public struct Planner: Sendable {
     }
 
     /// Paths of the new tree that the operator changed since the last sync (content, kind, permissions or owner).
-    public func localEdits(in plan: Plan, previous: Manifest) -> [String] {
+    public func localEdits(in plan: Plan, previous: Manifest) -> [TreePath] {
         plan.changes.compactMap { c in
             guard c.writes, let mode = c.mode, let id = c.id, previous[c.path] == Manifest.Entry(mode: mode, id: id),
                 c.localKind != nil
@@ -239,16 +235,11 @@ public struct Planner: Sendable {
 }
 
 /// Whether a strict ancestor directory of `path` is in `set`.
-func hasAncestor(_ path: String, in set: Set<String>) -> Bool {
-    var i = path.startIndex
-    while let slash = path[i...].firstIndex(of: "/") {
-        if set.contains(String(path[..<slash])) { return true }
-        i = path.index(after: slash)
-    }
-    return false
+func hasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
+    path.ancestors.contains { set.contains($0) }
 }
 
 /// Whether `path` or one of its ancestors is in `set`.
-func isOrHasAncestor(_ path: String, in set: Set<String>) -> Bool {
+func isOrHasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
     set.contains(path) || hasAncestor(path, in: set)
 }

@@ -39,7 +39,7 @@ public enum Restore {
     /// What a restore did.
     public struct Outcome: Sendable {
         /// The path, relative to the target.
-        public var path: String
+        public var path: TreePath
         /// The version now at the path.
         public var restored: Version
         /// The version it replaced, when that was saved and recorded (it differed from the last sync's).
@@ -57,8 +57,7 @@ public enum Restore {
             Version(origin: .kept($0), mode: $0.mode, id: $0.id, metadata: $0.metadata)
         }
         for g in try GenerationStore(layout: SwitchLayout(target: target)).list() {
-            guard (try? checkParents(root: g.tree, relative)) != nil,
-                let (mode, id, _) = try? inspect(g.tree + "/" + relative, display: relative)
+            guard let tree = try? TreeReader(root: g.tree), let (mode, id, _) = try? inspect(relative, in: tree)
             else { continue }
             out.append(Version(origin: .generation(sequence: g.sequence, commit: g.state?.commit), mode: mode, id: id))
         }
@@ -97,13 +96,13 @@ public enum Restore {
         }
 
         // Save what is there now (unless it is what the sync put there), then put the chosen version in its place.
-        let full = target + "/" + relative
+        let current = try TreeReader(root: target)
         var saved: KeptVersion?
-        if let (mode, id, metadata) = try inspect(full, display: relative) {
+        if let (mode, id, metadata) = try inspect(relative, in: current) {
             if mode == chosen.mode && id == chosen.id && (chosen.metadata == nil || chosen.metadata == metadata) {
                 return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
             }
-            try LocalVersionSaver(store: store).save(full, mode: mode, id: id)
+            try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
             if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: geteuid()) {
                 let record = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
@@ -118,7 +117,7 @@ public enum Restore {
     /// Takes `relative` from generation `sequence` into the store, checking it against what the generation's
     /// manifest, a kept record or the current file say it should be.
     private static func fromGeneration(
-        _ sequence: Int, _ relative: String, target: String, kept: [KeptVersion], store: ObjectStore
+        _ sequence: Int, _ relative: TreePath, target: String, kept: [KeptVersion], store: ObjectStore
     ) throws -> Version {
         let generations = try GenerationStore(layout: SwitchLayout(target: target)).list()
         guard let g = generations.first(where: { $0.sequence == sequence }) else {
@@ -128,23 +127,22 @@ public enum Restore {
                 "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available)); `smart-sync rollback --list --target \(target)` lists them"
             )
         }
-        try checkParents(root: g.tree, relative)
-        let file = g.tree + "/" + relative
-        guard let (mode, _, _) = try inspect(file, display: relative) else {
+        let tree = try TreeReader(root: g.tree)
+        guard let (mode, _, _) = try inspect(relative, in: tree) else {
             throw SmartSyncError(
                 .notFound,
                 "generation \(sequence) of \(target) has no '\(relative)'; `smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
             )
         }
         // Into the store: hashed as it is copied and published only under the id it hashes to.
-        let id = try LocalVersionSaver(store: store).save(file, mode: mode, id: nil)
+        let id = try LocalVersionSaver(store: store).save(relative, in: tree, mode: mode, id: nil)
         var expected: Set<ObjectID> = Set(kept.map(\.id))
         if let entry = g.state?.manifest[relative] { expected.insert(entry.id) }
-        if let (_, current, _) = try? inspect(target + "/" + relative, display: relative) { expected.insert(current) }
+        if let (_, current, _) = try? inspect(relative, in: TreeReader(root: target)) { expected.insert(current) }
         guard expected.isEmpty || expected.contains(id) else {
             throw SmartSyncError(
                 .integrity,
-                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(file) by hand if you want it anyway"
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(tree.display(relative)) by hand if you want it anyway"
             )
         }
         try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
@@ -152,7 +150,7 @@ public enum Restore {
     }
 
     /// Writes `version` at `relative` as a private copy: temporary name, fsync, rename over the path.
-    private static func write(_ version: Version, to relative: String, target: String, store: ObjectStore) throws {
+    private static func write(_ version: Version, to relative: TreePath, target: String, store: ObjectStore) throws {
         try Materializer.replace(relative, under: target) { dirFD, tmp, display in
             if version.mode == .symlink {
                 try Materializer.symlink(try store.readVerifiedBlob(version.id), dirFD: dirFD, tmp: tmp, display: display)

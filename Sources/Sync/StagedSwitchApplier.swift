@@ -69,24 +69,19 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // 2. Stage the complete new tree.
         // Private: generations hold the operator's old files, secrets included.
         try FileSystem.makePrivateDirectory(layout.sidecar)
-        guard mkdir(layout.stage, exists ? st.st_mode & 0o7777 : 0o755) == 0 else {
+        // Private until the carrier gives it the target's metadata (a new target: the documented default).
+        guard mkdir(layout.stage, 0o700) == 0 else {
             throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
         }
-        if exists {
-            chmod(layout.stage, st.st_mode & 0o7777)
-            chown(layout.stage, st.st_uid, st.st_gid)
-        }
-        var kinds: [String: Change.Kind] = [:]
+        if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+        var kinds: [TreePath: Change.Kind] = [:]
         for c in plan.changes { kinds[c.path] = c.kind }
         // Unchanged paths are staged from the store too; one it lacks (a new or cleaned store) is taken from the
         // target, verified by its id on the way in.
+        let current = try TreeReader(root: target)
         for c in plan.changes where c.kind == .unchanged {
             guard let id = c.id, let mode = c.mode, try !store.holds(id, size: nil, repair: true) else { continue }
-            if mode == .symlink {
-                try store.insert(FileSystem.readLink(target + "/" + c.path), expecting: id)
-            } else {
-                try store.insertFile(atPath: target + "/" + c.path, expecting: id)
-            }
+            try current.insert(c.path, mode: mode, into: store, expecting: id)
         }
         let staged = plan.changes.compactMap { c -> Change? in
             guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }

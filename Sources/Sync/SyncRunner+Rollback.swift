@@ -13,7 +13,7 @@ public enum Rollback {
         /// Operator files carried from the outgoing tree into the restored one.
         public var carried: Int
         /// Files of the generation that were written in place since it was kept, replaced from the store.
-        public var repaired: [String] = []
+        public var repaired: [TreePath] = []
     }
 
     /// The generations kept for `target`, the most recent first.

@@ -124,7 +124,7 @@ public struct SyncRunner: Sendable {
         let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: damaged)
         let edits = planner.localEdits(in: plan, previous: previousManifest)
-        let summary = Self.summarize(plan, missing: missing, localEdits: edits)
+        let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         events(.planned(summary))
         for c in plan.changes where c.kind == .submodule {
             events(
@@ -298,6 +298,7 @@ public struct SyncRunner: Sendable {
     {
         var kept: [KeptVersion] = []
         let now = Self.nowNs()
+        let tree = try TreeReader(root: target)
         for c in plan.changes where c.writes {
             guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
             let metadata = c.localMetadata
@@ -305,7 +306,7 @@ public struct SyncRunner: Sendable {
             // What the previous sync put there is only saved when the store lost it, and not recorded.
             let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID) && installed
             if ours, try store.holds(localID, size: nil, repair: true) { continue }
-            try LocalVersionSaver(store: store).save(target + "/" + c.path, mode: mode, id: localID)
+            try LocalVersionSaver(store: store).save(c.path, in: tree, mode: mode, id: localID)
             if ours { continue }
             kept.append(
                 KeptVersion(

@@ -31,21 +31,21 @@ struct StoreRestorer {
     }
 
     /// A target-relative path for a config path, when it lies inside the target.
-    func relative(_ configPath: String) -> String? {
+    func relative(_ configPath: String) -> TreePath? {
         let full = context.resolve(configPath)
         guard full.hasPrefix(context.target + "/") else { return nil }
-        return String(full.dropFirst(context.target.count + 1))
+        return TreePath(String(full.dropFirst(context.target.count + 1)))
     }
 
     /// True when `rel` is in the last manifest, differs from it on disk, and its store object is intact.
-    func canRestore(_ rel: String) -> Bool {
+    func canRestore(_ rel: TreePath) -> Bool {
         guard let entry = last.manifest[rel], objectIsIntact(entry) else { return false }
-        if let st = FileInfo.noFollow(context.target + "/" + rel), FileInfo.isDirectory(st) { return false }
+        if let st = try? TreeReader(root: context.target).status(rel), FileInfo.isDirectory(st) { return false }
         return differs(rel)
     }
 
     /// True when `rel` is missing or not what the manifest says.
-    func differs(_ rel: String) -> Bool {
+    func differs(_ rel: TreePath) -> Bool {
         guard let entry = last.manifest[rel] else { return false }
         let single = Manifest(entries: [rel: entry])
         guard let report = try? TargetVerifier().verify(target: context.target, manifest: single, store: store)
@@ -67,7 +67,7 @@ struct StoreRestorer {
 
     /// Replaces `rel` by the manifest's version from the store (``PathInstaller``: checked object, by descriptor,
     /// atomic rename; an inode of its own when another manifest path uses the same object).
-    func restore(_ rel: String) throws -> String {
+    func restore(_ rel: TreePath) throws -> String {
         guard let entry = last.manifest[rel] else {
             throw SmartSyncError(.notFound, "'\(rel)' is not in the last sync's manifest; sync the target again")
         }
@@ -79,6 +79,6 @@ struct StoreRestorer {
         let shared = last.manifest.entries.contains { $0.key != rel && $0.value == entry }
         let how = try PathInstaller(store: store, linkMode: .auto).install(
             entry, at: rel, under: context.target, shareable: !shared)
-        return "restored \(context.target + "/" + rel) (\(how), blob \(entry.id.abbreviated()))"
+        return "restored \(context.target + "/" + rel.description) (\(how), blob \(entry.id.abbreviated()))"
     }
 }

@@ -252,7 +252,7 @@ extension Reporter {
         for c in plan.changes where c.kind != .unchanged {
             switch mode {
             case .json:
-                var object: [String: Any] = ["event": "change", "kind": c.kind.rawValue, "path": c.path]
+                var object: [String: Any] = ["event": "change", "kind": c.kind.rawValue, "path": c.path.description]
                 if let id = c.id { object["id"] = id.hex }
                 if let mode = c.mode { object["mode"] = mode.description }
                 if let note = c.note { object["note"] = note }

@@ -85,7 +85,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 ]
                 if let f = outcome.from { object["from"] = f.hex }
                 if let t = outcome.to { object["to"] = t.hex }
-                object["repaired"] = outcome.repaired
+                object["repaired"] = outcome.repaired.map(\.description)
                 reporter.writeJSONLine(object)
             } else if !output.quiet {
                 FileHandle.standardError.write(

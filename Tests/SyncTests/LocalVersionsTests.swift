@@ -11,7 +11,7 @@ import Testing
 
 /// The kept-versions log, `--keep-local` planning and `Restore` on a local target (no source).
 @Suite struct LocalVersionsTests {
-    private func record(_ path: String, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion {
+    private func record(_ path: TreePath, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion {
         KeptVersion(timeNs: time, mode: mode, id: blob(content), replacedBy: blob("commit"), path: path)
     }
 
@@ -37,7 +37,7 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let log = KeptVersionLog(path: dir["state/kept"], limit: 5)
-        let odd = "dir/with space/100% ünï\ncødé\t.nix"
+        let odd: TreePath = "dir/with space/100% ünï\ncødé\t.nix"
         try log.append([record("a.nix", "1"), record(odd, "2", time: 2)])
         var all = try log.load()
         #expect(all.map(\.path) == ["a.nix", odd])

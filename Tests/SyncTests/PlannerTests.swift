@@ -34,7 +34,7 @@ import Testing
             ("keep.txt", "keep"), ("del.txt", "del"), ("edited.txt", "original"), ("dirfile/x", "x"),
             ("oursway", "ours"), ("gone.txt", "gone"), ("f2l", "file"),
         ] {
-            previous[p] = Manifest.Entry(mode: .regular, id: blob(c))
+            previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
         }
         var tree = FixtureTree()
         tree.files = [
@@ -118,7 +118,7 @@ import Testing
         let local = try TargetScanner().scan(target: dir.path).tree
         var previous = Manifest()
         for (p, c) in [("sealed", "a"), ("chmodded", "b"), ("chowned", "c"), ("gone-chmodded", "d")] {
-            previous[p] = Manifest.Entry(mode: .regular, id: blob(c))
+            previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
         }
         var tree = FixtureTree()
         tree.files = [("sealed", .regular, "a"), ("chmodded", .regular, "b"), ("chowned", .regular, "c")]
