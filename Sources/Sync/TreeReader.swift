@@ -25,10 +25,14 @@ public final class TreeReader {
         try cursor?.enterParent(of: path, create: false)
     }
 
-    /// `lstat` of `path`; nil when it (or a directory on the way) does not exist.
+    /// `lstat` of `path` (``TreePath/root``: the root itself); nil when it (or a directory on the way) does not exist.
     public func status(_ path: TreePath) throws -> stat? {
-        guard let (fd, name) = try parent(path) else { return nil }
         var st = stat()
+        if path.isEmpty {
+            guard let cursor else { return nil }
+            return fstat(cursor.rootFD, &st) == 0 ? st : nil
+        }
+        guard let (fd, name) = try parent(path) else { return nil }
         guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             if errno == ENOENT { return nil }
             throw SmartSyncError.io("fstatat", path: display(path))
