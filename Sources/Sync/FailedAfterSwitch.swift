@@ -62,8 +62,11 @@ public struct FailedAfterSwitch<Outcome: Sendable>: Error, Sendable, CustomStrin
         case .record:
             text += "The state still names \(from); once that is fixed, the next run of smart-sync on this target "
             text += "finishes the switch and records \(to)"
-        case .fileOutgoing, .prune:
-            text += "The target and its state are at \(to); once that is fixed, the next run tidies up"
+        case .fileOutgoing:
+            text += "The target and its state are at \(to); once that is fixed, the next run of smart-sync on this "
+            text += "target keeps the previous tree as a generation"
+        case .prune:
+            text += "The target and its state are at \(to); once that is fixed, the next switch removes them"
         case .statCache, .clearIntent:
             text += "The target and its state are at \(to); the next run re-checks the files"
         }
