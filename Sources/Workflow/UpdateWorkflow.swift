@@ -171,13 +171,15 @@ public struct UpdateWorkflow: Sendable {
             // The target holds the new tree although a step after the switch failed: it is treated as switched.
             if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
             record(failed.outcome, in: &report)
+            let from = failed.outcome.previousCommit?.hex ?? "no recorded commit"
+            let reason =
+                "'\(target)' was switched to \(failed.outcome.resolved.commit.hex) (from \(from)), but "
+                + "\(failed.step.rawValue) failed afterwards: \(failed.reason)"
             finish(
                 &report,
-                StepRecord(
-                    step: .sync, status: .failed, seconds: Self.seconds(since: start), message: failed.error.message))
+                StepRecord(step: .sync, status: .failed, seconds: Self.seconds(since: start), message: reason))
             try await recover(
-                options, target: target, step: .sync, reason: failed.error.message, code: failed.error.code,
-                rebuilt: false, &report)
+                options, target: target, step: .sync, reason: reason, code: failed.error.code, rebuilt: false, &report)
             return
         } catch let error as SmartSyncError {
             if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
