@@ -88,7 +88,9 @@ let package = Package(
         .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Sync", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "WorkflowTests", dependencies: ["Workflow", "Sync", "Sources", "ObjectStore", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -28,6 +28,8 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     public var directoriesRemoved = 0
     /// Conflicts and blocked paths from the plan, plus any found while applying.
     public var conflicts: [Change] = []
+    /// The generation the outgoing tree was kept as (a staged switch's exchange); nil when none was made.
+    public var generation: Int?
 
     public init() {}
 

@@ -59,13 +59,33 @@ public struct GenerationStore: Sendable {
     }
 
     /// Keeps the `keep` most recent generations and removes the rest (and any incomplete leftovers).
+    ///
+    /// Each goes in one rename first (to `.removing-<seq>-<random>`, which ``list()`` ignores), so one that cannot be
+    /// removed wholly is never listed half removed (say, without its `state`, as the tree found before the first sync).
+    /// Every removal is tried; the first failure is thrown.
     func prune(keep: Int) throws {
         guard TreeOps.isDirectory(layout.generations) else { return }
         let complete = Set(try list().prefix(max(0, keep)).map(\.sequence))
+        var failure: (any Error)?
         for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name), !complete.contains(seq) else { continue }
-            try remove(seq)
+            let from = layout.generation(seq)
+            let trash = Self.removing + name + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if rename(from, layout.generations + "/" + trash) != 0 {
+                failure = failure ?? SmartSyncError.io("rename", path: from)
+            }
+        }
+        for name in try FileSystem.names(in: layout.generations) where name.hasPrefix(Self.removing) {
+            do {
+                try TreeOps.removeTree(layout.generations + "/" + name)
+            } catch {
+                failure = failure ?? error
+            }
         }
         FileSystem.syncDirectory(layout.generations)
+        if let failure { throw failure }
     }
+
+    /// The name prefix of a generation being removed.
+    static let removing = ".removing-"
 }

@@ -15,8 +15,9 @@ import SmartSyncCore
 /// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
 ///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
 ///    hardlinks (``UntrackedCarrier``): untracked files, kept local edits, excluded paths, extra directories.
-/// 3. Exchange stage and target, journaled (``SwitchJournal``); the outgoing tree becomes a generation with
-///    its commit and manifest, for `rollback`. The oldest generations beyond ``keepGenerations`` are removed.
+/// 3. Exchange stage and target, journaled (``SwitchJournal``); the new state is recorded (``recordSwitch``); the
+///    outgoing tree becomes a generation with its commit and manifest, for `rollback`. The oldest generations beyond
+///    ``keepGenerations`` are removed. A failure after the exchange throws ``FailedAfterSwitch``.
 ///
 /// Where the file system refuses the exchange (or the target is a symlink), the plan is applied in place.
 public struct StagedSwitchApplier: ApplyStrategy {
@@ -30,7 +31,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// removes the stage and is rethrown: the target is left untouched (`smart-sync update` validates the new tree
     /// here).
     public var validateStage: (@Sendable (_ stage: String) throws -> Void)?
-    /// Called at named points of the switch; throwing there stands in for a crash (tests).
+    /// Called as soon as the target holds the new tree, before the outgoing tree is kept as a generation and old ones
+    /// are pruned: the runner records the new state here, so no later failure leaves the target recorded at its old
+    /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
+    /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
+    public var recordSwitch: (@Sendable () throws -> Void)?
+    /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
     public init(previous: TargetState?, keepGenerations: Int = 3) {
@@ -126,16 +132,28 @@ public struct StagedSwitchApplier: ApplyStrategy {
             return (report, .created)
         }
         let generations = GenerationStore(layout: layout)
+        let sequence = try generations.nextSequence()
         do {
             try switcher.exchange(
-                incoming: layout.stage, sequence: try generations.nextSequence(), outgoingState: previous,
-                consumed: nil,
-                checkpoint: checkpoint)
+                incoming: layout.stage, sequence: sequence, outgoingState: previous, consumed: nil,
+                checkpoint: checkpoint, exchanged: { try recordSwitch?() })
         } catch is TreeSwitch.ExchangeUnsupported {
             try TreeOps.removeTree(layout.stage)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
+        } catch let failed as TreeSwitch.AfterExchange {
+            report.generation = sequence
+            throw FailedAfterSwitch(
+                outcome: report, step: failed.step, error: FailedAfterSwitch<ApplyReport>.smartSyncError(failed.cause))
         }
-        try generations.prune(keep: keepGenerations)
+        // The switch stands from here on: a failure is reported as one after it.
+        report.generation = sequence
+        do {
+            try checkpoint("filed")
+            try generations.prune(keep: keepGenerations)
+        } catch {
+            throw FailedAfterSwitch(
+                outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
+        }
         return (report, .exchanged)
     }
 

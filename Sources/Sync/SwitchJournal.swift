@@ -37,16 +37,25 @@ struct SwitchJournal: Equatable {
     }
 
     init?(_ bytes: [UInt8]) {
+        guard let fields = KeyValueText.parse(bytes), let seq = fields["sequence"].flatMap(Int.init),
+            let incoming = fields["incoming"],
+            let inode = fields["incoming-inode"].flatMap(UInt64.init)
+        else { return nil }
+        self.init(
+            sequence: seq, incoming: incoming, incomingInode: inode, consumed: fields["consumed"].flatMap(Int.init))
+    }
+}
+
+/// Small records as text, one `key=value` per line (the switch journal, the pending-rebuild mark).
+enum KeyValueText {
+    /// The fields of `bytes`; nil when a line has no `=`.
+    static func parse(_ bytes: [UInt8]) -> [String: String]? {
         var fields: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { return nil }
             fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
-        guard let seq = fields["sequence"].flatMap(Int.init), let incoming = fields["incoming"],
-            let inode = fields["incoming-inode"].flatMap(UInt64.init)
-        else { return nil }
-        self.init(
-            sequence: seq, incoming: incoming, incomingInode: inode, consumed: fields["consumed"].flatMap(Int.init))
+        return fields
     }
 }
 
@@ -61,12 +70,23 @@ struct TreeSwitch {
         var errno: Int32
     }
 
+    /// A step after the exchange failed: the target holds the incoming tree.
+    struct AfterExchange: Error {
+        var step: AfterSwitchStep
+        var cause: any Error
+    }
+
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
     ///
-    /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange.
+    /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
+    /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
+    /// the switch (and ``StateStore/recoverSwitch(target:)`` records the tree from the intent).
+    ///
+    /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange;
+    ///   ``AfterExchange`` when a step after it failed (the switch stands).
     func exchange(
         incoming: String, sequence: Int, outgoingState: TargetState?, consumed: Int?,
-        checkpoint: (String) throws -> Void
+        checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
     ) throws {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
         let tree = try generations.prepare(sequence, state: outgoingState)
@@ -81,13 +101,26 @@ struct TreeSwitch {
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
         }
         FileSystem.syncDirectory(parent(of: layout.target))
-        try checkpoint("after-exchange")
-        try finish(journal, tree: tree)
+        do {
+            try checkpoint("after-exchange")
+            try exchanged()
+        } catch {
+            throw AfterExchange(step: .record, cause: error)
+        }
+        do {
+            try checkpoint("recorded")
+            try finish(journal, tree: tree)
+        } catch {
+            throw AfterExchange(step: .fileOutgoing, cause: error)
+        }
     }
 
     /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
-    /// when nothing is pending.
-    func recover() throws {
+    /// when nothing is pending. Returns true when it completed an exchange that had happened (the target holds the
+    /// tree that run swapped in).
+    @discardableResult
+    func recover() throws -> Bool {
+        var completed = false
         if let (bytes, _) = try FileSystem.readFileIfPresent(layout.journal) {
             guard let journal = SwitchJournal(bytes) else {
                 throw SmartSyncError(
@@ -97,12 +130,14 @@ struct TreeSwitch {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
+                completed = true
             } else {
                 unlink(layout.journal)
                 try generations.remove(journal.sequence)
             }
         }
         try TreeOps.removeTree(layout.stage)
+        return completed
     }
 
     private func finish(_ journal: SwitchJournal, tree: String) throws {
@@ -118,5 +153,19 @@ struct TreeSwitch {
     private func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
         return String(path[..<slash])
+    }
+}
+
+extension StateStore {
+    /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover()``). When the
+    /// exchange had happened, the target holds what that run announced in its intent (written before its journal):
+    /// that becomes the target's state, since the run died, or failed to save it, before recording it.
+    /// Call under the target lock, before anything reads the target's state.
+    func recoverSwitch(target: String) throws {
+        guard try TreeSwitch(layout: SwitchLayout(target: target)).recover(),
+            let intent = try loadIntent(target: target)
+        else { return }
+        try save(intent)
+        try clearIntent(target: target)
     }
 }

@@ -65,6 +65,10 @@ public struct SyncSummary: Sendable, Codable {
     public var kept: [KeptPath]
     /// How the files written went in (`--link-mode`): hard links, reflinks and copies; nil when nothing was applied.
     public var placed: Placed?
+    /// True when the run changed the target (it holds the new tree), even when a step after the switch failed.
+    public var switched: Bool
+    /// The step after the switch that failed (``AfterSwitchStep``), when one did; the run then exits 8.
+    public var failedAfterSwitch: String?
 
     /// Files an apply put in place, by how.
     public struct Placed: Sendable, Codable, Equatable {
@@ -82,7 +86,8 @@ public struct SyncSummary: Sendable, Codable {
     public init(
         command: String, source: String, ref: String, commit: String, previousCommit: String?, target: String?,
         dryRun: Bool, plan: PlanSummary, blobsFetched: Int, bytesReceived: Int, requests: SourceStatistics,
-        transport: String, seconds: Double, fallbackReason: String? = nil, kept: [KeptPath] = [], placed: Placed? = nil
+        transport: String, seconds: Double, fallbackReason: String? = nil, kept: [KeptPath] = [], placed: Placed? = nil,
+        switched: Bool = false
     ) {
         self.command = command
         self.source = source
@@ -100,6 +105,7 @@ public struct SyncSummary: Sendable, Codable {
         self.fallbackReason = fallbackReason
         self.kept = kept
         self.placed = placed
+        self.switched = switched
     }
 }
 

@@ -20,6 +20,12 @@ public struct SyncRunner: Sendable {
     public var linkMode: LinkMode = .auto
     /// Checks the staged tree before the exchange (``StagedSwitchApplier/validateStage``); a throw keeps the old.
     public var stageValidator: (@Sendable (_ stage: String) throws -> Void)?
+    /// The target's lock when the caller holds it already (``StateStore/lock(target:)``): the run uses it instead
+    /// of taking it, so the caller (`update`) keeps other runs out between its own steps. nil: the run takes the
+    /// lock and releases it when it ends.
+    public var targetLock: TargetLock?
+    /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
+    var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -73,6 +79,8 @@ public struct SyncRunner: Sendable {
         public var kept: [KeptVersion]
         /// What the apply did, when there was one.
         public var applied: ApplyReport?
+        /// True when the target was changed: it holds the new tree (even when a step after the switch failed).
+        public var switched = false
     }
 
     /// Brings `request.target` to the commit `request.ref` resolves to.
@@ -91,14 +99,15 @@ public struct SyncRunner: Sendable {
         defer { storeLock.release() }
         store.removeStaleTemporaries()
         store.removeStalePartials()
-        let targetLock = try state.lock(target: target)
-        defer { targetLock.release() }
+        let targetLock = try state.lock(target: target, unlessHeld: self.targetLock)
+        defer { targetLock?.release() }
 
         let resolved = try await source.resolve(request.ref)
         events(.resolved(resolved))
         if applyMode == .stagedSwitch {
-            // A switch a killed run left half done is finished (or undone) before the target is looked at.
-            try StagedSwitchApplier(previous: nil).recover(target: target)
+            // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
+            // happened but was not recorded is recorded from its intent.
+            try state.recoverSwitch(target: target)
         }
         let previous = try state.load(target: target)
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
@@ -170,38 +179,40 @@ public struct SyncRunner: Sendable {
             // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
             // any ref) still knows every file this run may have put there, and removes what is no longer wanted
             // instead of leaving it behind as untracked.
-            let intended = planner.manifest(after: plan, previous: previousManifest)
-            try state.saveIntent(
-                TargetState(
-                    target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                    manifest: intended))
+            var applied = TargetState(
+                target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                manifest: planner.manifest(after: plan, previous: previousManifest))
+            applied.keptLocal = planner.keptLocal(in: plan)
+            try state.saveIntent(applied)
+            let record = SwitchRecord(state: state, applied: applied)
+            var failed: FailedAfterSwitch<ApplyReport>?
             do {
                 switch applyMode {
                 case .stagedSwitch:
                     var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
                     applier.validateStage = stageValidator
                     applier.linkMode = linkMode
+                    applier.recordSwitch = record.save
+                    applier.checkpoint = checkpoint
                     outcome.applied = try applier.apply(plan, listing: listing, store: store, target: target)
                 case .inPlace:
                     outcome.applied = try InPlaceApplier(linkMode: linkMode).apply(
                         plan, listing: listing, store: store, target: target)
                 }
+            } catch let error as FailedAfterSwitch<ApplyReport> {
+                // The target holds the new tree: what failed after the switch is reported below, not undone.
+                outcome.applied = error.outcome
+                failed = error
             } catch {
                 // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
                 // free again; a switch that got as far as the exchange is finished.
                 if applyMode == .stagedSwitch { try? StagedSwitchApplier(previous: nil).recover(target: target) }
                 throw error
             }
+            outcome.switched = true
             var cache = scan.cache
             cache.record(plan, target: target)
-            try state.saveStatCache(&cache, target: target)
-            var applied = TargetState(
-                target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                manifest: intended)
-            applied.keptLocal = planner.keptLocal(in: plan)
-            try state.save(applied)
-            try state.clearIntent(target: target)
-            events(.applied(target: target, commit: resolved.commit))
+            try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
         } else {
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again.
             var cache = scan.cache

@@ -24,3 +24,18 @@ public final class TargetLock: Sendable {
 
     deinit { lock.release() }
 }
+
+extension StateStore {
+    /// The lock one run of `target` needs: nil when `held` (the caller's, e.g. `update`'s for its whole run) already
+    /// guards it, otherwise the lock taken now, which the run releases.
+    ///
+    /// - Throws: `.locked` when another run holds the lock; `.internal` when `held` guards another target.
+    func lock(target: String, unlessHeld held: TargetLock?) throws -> TargetLock? {
+        guard let held else { return try lock(target: target) }
+        guard held.target == Self.normalize(target) else {
+            throw SmartSyncError(
+                .internal, "the lock held for '\(held.target)' was passed to a run of '\(Self.normalize(target))'")
+        }
+        return nil
+    }
+}

@@ -79,6 +79,13 @@ public struct UpdateReport: Sendable {
     public var rollbackGeneration: Int?
     /// True when the target was rolled back after a failure.
     public var rolledBack = false
+    /// True when this run rebuilt and checked a tree an earlier update switched in and did not confirm (it was
+    /// killed, or failed after its switch), although its own sync changed nothing.
+    public var resumed = false
+    /// The pending-rebuild mark an earlier update left (nil: none).
+    public var pendingRebuild: PendingRebuild?
+    /// The mark this run made before its sync (nil when it kept an earlier one).
+    var markedPendingRebuild: PendingRebuild?
     /// `--check-only`: true when a sync would change the target.
     public var changesPending = false
     /// The sync step's outcome, when it ran.

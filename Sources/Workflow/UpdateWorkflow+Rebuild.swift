@@ -11,7 +11,7 @@ extension UpdateWorkflow {
     {
         var rebuilt = false
         if let rebuild = options.rebuild {
-            if report.switched || options.rebuildAlways {
+            if report.switched || report.resumed || options.rebuildAlways {
                 let commandLine = rebuild.commandLine(target: target)
                 let start = ContinuousClock.now
                 let result = try await runRebuild(
@@ -27,7 +27,9 @@ extension UpdateWorkflow {
                 if failed {
                     var reason = "the rebuild `\(commandLine)` \(result.description)"
                     if let last = result.tail.last(where: { !$0.isEmpty }) { reason += " (last output: \(last))" }
-                    try await recover(options, target: target, step: .rebuild, reason: reason, rebuilt: true, &report)
+                    try await recover(
+                        options, target: target, step: .rebuild, reason: reason, code: .commandFailed, rebuilt: true,
+                        &report)
                     return
                 }
             } else {
@@ -52,40 +54,62 @@ extension UpdateWorkflow {
         if record.status == .failed {
             let n = pass.newFailures.count
             let reason = "\(n) check\(n == 1 ? "" : "s") failed after the update: \(pass.failureList)"
-            try await recover(options, target: target, step: .postValidate, reason: reason, rebuilt: rebuilt, &report)
+            try await recover(
+                options, target: target, step: .postValidate, reason: reason, code: .checksFailed, rebuilt: rebuilt,
+                &report)
         }
     }
 
-    /// Rolls the target back to the tree this run replaced and, when the failed rebuild could have changed the
-    /// running system, rebuilds that tree; then fails with a message saying all of it.
+    /// Rolls the target back to the tree this run replaced (or, finishing an interrupted update, to the last tree
+    /// an update confirmed) and, when the failed rebuild could have changed the running system, rebuilds that tree;
+    /// then fails with a message saying all of it, with `code`.
     func recover(
-        _ options: Options, target: String, step: UpdateStep, reason: String, rebuilt: Bool,
-        _ report: inout UpdateReport
+        _ options: Options, target: String, step: UpdateStep, reason: String, code: SmartSyncError.Code,
+        rebuilt: Bool, _ report: inout UpdateReport
     ) async throws {
         var message = "update failed at \(step.rawValue): \(reason)"
-        guard report.switched else {
+        guard report.switched || report.resumed else {
             message += "; this run did not change the target (it was already at "
             message += "\(report.commitAfter?.abbreviated() ?? "its commit")), so there is nothing to roll back"
-            throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+            throw SmartSyncError(code, message)
         }
         guard let generation = report.rollbackGeneration else {
-            message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, or "
-            message += "a target updated in place). Bring it back with `smart-sync sync --ref COMMIT`"
-            throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+            if report.resumed && report.commitAfter == report.pendingRebuild?.confirmed {
+                message += "; the target is at \(report.commitAfter?.hex ?? "the tree found before the first sync"), "
+                message += "the tree the last finished update left, so there is nothing to roll back to: fix the cause "
+                message += "and run update again"
+            } else {
+                message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, "
+                message += "or a target updated in place). Bring it back with `smart-sync sync --ref COMMIT`"
+            }
+            throw SmartSyncError(code, message)
         }
         let start = ContinuousClock.now
         events(.started(.rollback, detail: target))
         do {
-            let outcome = try Rollback.run(
-                target: target, to: String(generation), state: runner.state, store: runner.store,
-                keepGenerations: runner.keepGenerations, linkMode: runner.linkMode)
+            let outcome: Rollback.Outcome
+            var afterSwitch: FailedAfterSwitch<Rollback.Outcome>?
+            do {
+                outcome = try Rollback.run(
+                    target: target, to: String(generation), state: runner.state, store: runner.store,
+                    keepGenerations: runner.keepGenerations, linkMode: runner.linkMode, lock: runner.targetLock)
+            } catch let failed as FailedAfterSwitch<Rollback.Outcome> {
+                // Rolled back; a step after its exchange failed.
+                outcome = failed.outcome
+                afterSwitch = failed
+            }
             report.rolledBack = true
             report.commitAfter = outcome.to
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+            var detail = "back to \(to)"
+            if let afterSwitch { detail += "; then \(afterSwitch.step.rawValue) failed: \(afterSwitch.reason)" }
             finish(
                 &report,
-                StepRecord(step: .rollback, status: .ok, seconds: Self.seconds(since: start), message: "back to \(to)"))
+                StepRecord(
+                    step: .rollback, status: afterSwitch == nil ? .ok : .warn, seconds: Self.seconds(since: start),
+                    message: detail))
             message += "; the target was rolled back to \(outcome.to?.hex ?? "the tree found before the first sync")"
+            if let afterSwitch { message += " (then \(afterSwitch.step.rawValue) failed: \(afterSwitch.reason))" }
         } catch let error as SmartSyncError {
             finish(
                 &report,
@@ -98,7 +122,7 @@ extension UpdateWorkflow {
         if let rebuild = options.rebuild, rebuilt {
             guard rebuild.changesRunningSystem else {
                 message += " (the rebuild's action was build, which changed nothing running: not run again)"
-                throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+                throw SmartSyncError(code, message)
             }
             let commandLine = rebuild.commandLine(target: target)
             let again = ContinuousClock.now
@@ -117,7 +141,7 @@ extension UpdateWorkflow {
                 message += "tree; run `\(commandLine)` by hand"
             }
         }
-        throw SmartSyncError(step == .rebuild ? .commandFailed : .checksFailed, message)
+        throw SmartSyncError(code, message)
     }
 
     /// Runs the rebuild command for the tree now in `target`, with `SMART_SYNC_*` variables describing it.

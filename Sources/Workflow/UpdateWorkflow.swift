@@ -1,5 +1,6 @@
 import Foundation
 import GitObjects
+import ObjectStore
 import SmartSyncCore
 import Sync
 import Validation
@@ -41,28 +42,54 @@ public struct UpdateWorkflow: Sendable {
     }
 
     /// Runs the update. Never throws: a failure is in ``UpdateReport/failure``, with what was done before it.
+    ///
+    /// The target's lock (and a shared lock on the store) is held from the first check to the last, rollback
+    /// included: no other run changes the target, or collects the store, between the steps.
     public func run(_ options: Options) async -> UpdateReport {
         var report = UpdateReport()
         let target = StateStore.normalize(options.request.target)
+        let locks: (store: FileLock, target: TargetLock)
         do {
-            report.commitBefore = try runner.state.load(target: target)?.commit
-            report.commitAfter = report.commitBefore
-            if let rebuild = options.rebuild, !options.checkOnly {
-                try rebuild.checkAvailable(searchPath: options.checks.searchPath ?? ValidationContext.environmentPath())
-            }
-            let baseline = try preValidate(options, target: target, report: &report)
-            if options.checkOnly {
-                try await plan(options, report: &report)
-                return report
-            }
-            try await sync(options, target: target, baseline: baseline, report: &report)
-            try await afterSwitch(options, target: target, baseline: baseline, report: &report)
-        } catch let error as SmartSyncError {
-            report.failure = error
+            locks = (try runner.store.lock(shared: true), try runner.state.lock(target: target))
         } catch {
-            report.failure = SmartSyncError(.internal, "update failed unexpectedly: \(error)", cause: nil)
+            report.failure = Self.failure(error)
+            return report
         }
+        defer {
+            locks.target.release()
+            locks.store.release()
+        }
+        var workflow = self
+        workflow.runner.targetLock = locks.target
+        do {
+            try await workflow.steps(options, target: target, report: &report)
+        } catch {
+            report.failure = Self.failure(error)
+        }
+        if !options.checkOnly { workflow.settlePendingRebuild(target: target, report: &report) }
         return report
+    }
+
+    private static func failure(_ error: any Error) -> SmartSyncError {
+        error as? SmartSyncError ?? SmartSyncError(.internal, "update failed unexpectedly: \(error)", cause: nil)
+    }
+
+    /// The steps, under the locks ``run(_:)`` holds.
+    private func steps(_ options: Options, target: String, report: inout UpdateReport) async throws {
+        report.commitBefore = try runner.state.load(target: target)?.commit
+        report.commitAfter = report.commitBefore
+        // An earlier update's tree that never passed its rebuild and checks (killed, or failed after its switch).
+        report.pendingRebuild = try runner.state.loadPendingRebuild(target: target)
+        if let rebuild = options.rebuild, !options.checkOnly {
+            try rebuild.checkAvailable(searchPath: options.checks.searchPath ?? ValidationContext.environmentPath())
+        }
+        let baseline = try preValidate(options, target: target, report: &report)
+        if options.checkOnly {
+            try await plan(options, report: &report)
+            return
+        }
+        try await sync(options, target: target, baseline: baseline, report: &report)
+        try await afterSwitch(options, target: target, baseline: baseline, report: &report)
     }
 
     // MARK: - Steps
@@ -97,11 +124,14 @@ public struct UpdateWorkflow: Sendable {
         report.sync = outcome
         report.ref = outcome.resolved.name
         report.commitResolved = outcome.resolved.commit
-        report.changesPending = !outcome.summary.upToDate
-        let message =
+        report.changesPending = !outcome.summary.upToDate || report.pendingRebuild != nil
+        var message =
             outcome.summary.upToDate
             ? "up to date at \(outcome.resolved.commit.abbreviated())"
             : "changes pending for \(outcome.resolved.commit.abbreviated()); nothing was changed (--check-only)"
+        if outcome.summary.upToDate && report.pendingRebuild != nil {
+            message += "; an earlier update did not finish its rebuild and checks: the next update runs them"
+        }
         finish(&report, StepRecord(step: .plan, status: .ok, seconds: Self.seconds(since: start), message: message))
     }
 
@@ -111,7 +141,7 @@ public struct UpdateWorkflow: Sendable {
     {
         let start = ContinuousClock.now
         events(.started(.sync, detail: target))
-        let generationBefore = try? Rollback.generations(target: target).first?.sequence
+        try markPendingRebuild(target: target, report: &report)
         let stageRecord = Locked<StepRecord?>(nil)
         var runner = self.runner
         let events = self.events
@@ -137,6 +167,20 @@ public struct UpdateWorkflow: Sendable {
         let outcome: SyncRunner.Outcome
         do {
             outcome = try await runner.sync(options.request)
+        } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+            // The target holds the new tree although a step after the switch failed: it is treated as switched.
+            if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
+            record(failed.outcome, in: &report)
+            let from = failed.outcome.previousCommit?.hex ?? "no recorded commit"
+            let reason =
+                "'\(target)' was switched to \(failed.outcome.resolved.commit.hex) (from \(from)), but "
+                + "\(failed.step.rawValue) failed afterwards: \(failed.reason)"
+            finish(
+                &report,
+                StepRecord(step: .sync, status: .failed, seconds: Self.seconds(since: start), message: reason))
+            try await recover(
+                options, target: target, step: .sync, reason: reason, code: failed.error.code, rebuilt: false, &report)
+            return
         } catch let error as SmartSyncError {
             if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
             finish(
@@ -145,20 +189,27 @@ public struct UpdateWorkflow: Sendable {
             throw error
         }
         if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
+        record(outcome, in: &report)
+        var message =
+            outcome.switched
+            ? "\(outcome.previousCommit?.abbreviated() ?? "(none)") → \(outcome.resolved.commit.abbreviated())"
+            : "up to date at \(outcome.resolved.commit.abbreviated())"
+        if !outcome.switched, let mark = report.pendingRebuild {
+            try resume(mark, target: target, report: &report)
+            message += "; an earlier update switched the target and did not finish: its rebuild and checks run now"
+        }
+        finish(&report, StepRecord(step: .sync, status: .ok, seconds: Self.seconds(since: start), message: message))
+    }
+
+    /// What the sync did, into the report.
+    private func record(_ outcome: SyncRunner.Outcome, in report: inout UpdateReport) {
         report.sync = outcome
         report.ref = outcome.resolved.name
         report.commitResolved = outcome.resolved.commit
         report.commitAfter = outcome.resolved.commit
-        // The runner applies when the plan has work or the recorded commit differs (see SyncRunner.run).
-        let changed = !outcome.summary.upToDate || outcome.previousCommit != outcome.resolved.commit
-        let generationAfter = try? Rollback.generations(target: target).first?.sequence
-        report.switched = changed
-        report.rollbackGeneration = generationAfter != generationBefore ? generationAfter : nil
-        let message =
-            changed
-            ? "\(outcome.previousCommit?.abbreviated() ?? "(none)") → \(outcome.resolved.commit.abbreviated())"
-            : "up to date at \(outcome.resolved.commit.abbreviated())"
-        finish(&report, StepRecord(step: .sync, status: .ok, seconds: Self.seconds(since: start), message: message))
+        report.switched = outcome.switched
+        // The generation that keeps the tree this sync replaced (none when it applied in place or created the target).
+        report.rollbackGeneration = outcome.switched ? outcome.applied?.generation : nil
     }
 
     /// Adds a step's record to the report and announces it.

@@ -10,6 +10,7 @@ enum ExitCodes {
     static let network: Int32 = 5
     static let refused: Int32 = 6
     static let locked: Int32 = 7
+    static let switchedThenFailed: Int32 = 8
     static let usage: Int32 = 64
 
     static let help = """
@@ -22,6 +23,8 @@ enum ExitCodes {
           6   refused, the target untouched: content failed verification, the tree has
               unsafe paths, or local files not ours stand where the tree must write
           7   another smart-sync run holds the lock on the store or target
+          8   the target was switched to the new tree, then a later step failed (recording
+              the state, pruning old generations): see the message; the next run finishes it
           64  usage error (bad flags or arguments)
         """
 

@@ -70,6 +70,7 @@ extension Reporter {
             var object: [String: Any] = [
                 "event": "summary", "command": "update", "target": target, "checkOnly": checkOnly,
                 "switched": report.switched, "rolledBack": report.rolledBack, "changesPending": report.changesPending,
+                "resumed": report.resumed,
                 "steps": report.steps.map(Self.object), "seconds": (seconds * 1000).rounded() / 1000,
                 "ok": report.failure == nil, "source": source.displayName, "transport": source.transport,
             ]
@@ -99,6 +100,7 @@ extension Reporter {
                 line +=
                     report.switched
                     ? "\(report.commitBefore?.abbreviated() ?? "(none)") → \(to)" : "up to date at \(to)"
+                if report.resumed { line += "; finished an interrupted update" }
                 let rebuild = report.record(.rebuild)
                 if rebuild?.status == .ok { line += "; rebuilt" }
             }

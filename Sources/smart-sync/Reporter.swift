@@ -92,11 +92,12 @@ final class Reporter: Sendable {
         }
     }
 
-    /// Prints an error for the operator.
-    func fail(_ error: SmartSyncError) {
+    /// Prints an error for the operator; `switched`: the target holds the new tree all the same (exit code 8).
+    func fail(_ error: SmartSyncError, switched: Bool = false) {
         if mode == .json {
             var object: [String: Any] = ["event": "error", "code": error.code.description, "message": error.message]
             if let hint = error.hint { object["hint"] = hint }
+            if switched { object["switched"] = true }
             writeJSON(object)
         }
         clearLine()

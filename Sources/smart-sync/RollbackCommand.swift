@@ -74,9 +74,17 @@ struct RollbackCommand: AsyncParsableCommand {
             }
             let state = try StateStore(root: stateDir ?? DefaultPaths.state)
             let objects = try ObjectStore(root: store ?? DefaultPaths.store)
-            let outcome = try Rollback.run(
-                target: target, to: to, state: state, store: objects, keepGenerations: keepGenerations,
-                linkMode: linkMode)
+            let outcome: Rollback.Outcome
+            var failed: FailedAfterSwitch<Rollback.Outcome>?
+            do {
+                outcome = try Rollback.run(
+                    target: target, to: to, state: state, store: objects, keepGenerations: keepGenerations,
+                    linkMode: linkMode)
+            } catch let error as FailedAfterSwitch<Rollback.Outcome> {
+                // The generation's tree is in place; the summary says so, then the error (exit code 8).
+                outcome = error.outcome
+                failed = error
+            }
             let from = outcome.from?.abbreviated() ?? "untracked tree"
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
             if output.json {
@@ -86,6 +94,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 if let f = outcome.from { object["from"] = f.hex }
                 if let t = outcome.to { object["to"] = t.hex }
                 object["repaired"] = outcome.repaired.map(\.description)
+                if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
                 reporter.writeJSONLine(object)
             } else if !output.quiet {
                 FileHandle.standardError.write(
@@ -98,6 +107,10 @@ struct RollbackCommand: AsyncParsableCommand {
                             "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
                                 .utf8))
                 }
+            }
+            if let failed {
+                reporter.fail(failed.error, switched: true)
+                throw ExitCode(ExitCodes.switchedThenFailed)
             }
         }
     }

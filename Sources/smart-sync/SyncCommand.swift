@@ -54,10 +54,22 @@ struct SyncCommand: AsyncParsableCommand {
             let context = try await RunContext.make(source, output, reporter)
             defer { context.opened.close() }
             let started = Date()
-            let outcome = try await context.runner.sync(
-                .init(
-                    ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun,
-                    keepLocal: target.keepLocal))
+            let outcome: SyncRunner.Outcome
+            do {
+                outcome = try await context.runner.sync(
+                    .init(
+                        ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun,
+                        keepLocal: target.keepLocal))
+            } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+                // The target holds the new tree: the summary says so, then the error, with its own exit code.
+                var summary = SyncSummary(
+                    failed.outcome, command: "sync", source: context.opened.source, target: target.target,
+                    dryRun: dryRun, started: started)
+                summary.failedAfterSwitch = failed.step.rawValue
+                context.reporter.finish(summary)
+                context.reporter.fail(failed.error, switched: true)
+                throw ExitCode(ExitCodes.switchedThenFailed)
+            }
             context.reporter.finish(
                 .init(
                     outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun,
@@ -118,6 +130,6 @@ extension SyncSummary {
             requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
             fallbackReason: source.fallbackReason,
             kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
-            placed: outcome.applied.map(SyncSummary.Placed.init))
+            placed: outcome.applied.map(SyncSummary.Placed.init), switched: outcome.switched)
     }
 }

@@ -19,7 +19,14 @@ struct UpdateCommand: AsyncParsableCommand {
             When the rebuild or the post-validation fails, the target is rolled back to the tree this update \
             replaced and, for the actions test and switch (which change the running system), the rebuild runs \
             again for it; the exit code is 1 and the message says what failed and where the target is now. \
-            Checks that already failed before the update (passed with --force) are not held against it.
+            Checks that already failed before the update (passed with --force) are not held against it. A sync that \
+            fails after its switch (pruning old generations, saving the state) counts as a switch: the target is \
+            rolled back the same way.
+
+            The target stays locked from the pre-validation to the last step: a sync, rollback or update of it \
+            meanwhile exits 7. An update killed (or failed) after its switch is finished by the next one: it \
+            rebuilds and validates the tree in the target although nothing changed ("resumed" in the JSON \
+            summary), rolling back to the last tree an update confirmed when that fails.
 
             The checks come from --config FILE, else /etc/smart-sync/config.toml (under --root) when it exists, \
             else the built-in hypervisor checks (see docs/VALIDATION.md).

@@ -45,6 +45,13 @@ final class Scenario: @unchecked Sendable {
     func run(
         _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil
     ) throws -> SubprocessResult {
+        try SmartSyncBinary.run(
+            arguments(command, extra, rawURL: rawURL, target: target), environment: environment(token: token),
+            check: false)
+    }
+
+    /// The arguments ``run(_:_:rawURL:token:target:)`` passes.
+    func arguments(_ command: String, _ extra: [String], rawURL: String? = nil, target: String? = nil) -> [String] {
         // --git-url too: a fallback must reach the test server's git listener, never a host outside.
         var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
         args += ["--git-url", server.gitURL]
@@ -55,7 +62,28 @@ final class Scenario: @unchecked Sendable {
         }
         args += ["--store", store, "--state-dir", stateDir]
         if command != "warm" { args += ["--target", target ?? self.target] }
-        return try SmartSyncBinary.run(args + extra, environment: environment(token: token), check: false)
+        return args + extra
+    }
+
+    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:)`` would and returns without waiting; its
+    /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
+    /// when killed holds no pipe open). `environment` is added to the usual one.
+    func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])
+        throws -> Process
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
+        process.arguments = arguments(command, extra)
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment().merging(extra2, uniquingKeysWith: { $1 }) { env[key] = value }
+        process.environment = env
+        for (suffix, handle) in [("out", \Process.standardOutput), ("err", \Process.standardError)] {
+            let path = dirs.appending("\(name).\(suffix)")
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            process[keyPath: handle] = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        }
+        try process.run()
+        return process
     }
 
     /// `sync` that must succeed; returns the JSON summary.

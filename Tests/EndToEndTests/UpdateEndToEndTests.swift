@@ -6,84 +6,8 @@ import TestSupport
 /// and after it, rollback, `--check-only`, `--skip-rebuild`.
 @Suite("update", .serialized)
 struct UpdateEndToEndTests {
-    /// A scenario at commit A (synced), commit B made, and a rebuild script that logs each run.
-    private struct Setup {
-        let s: Scenario
-        let a: String
-        let b: String
-        var log: String { s.dirs.appending("rebuild.log") }
-        var script: String { s.dirs.appending("rebuild.sh") }
-        var treehash: String { s.dirs.appending("treehash.sh") }
-        var config: String { s.dirs.appending("checks.toml") }
-        var root: String { s.dirs.appending("root") }
-        var sidecar: String { s.dirs.appending(".target.smart-sync") }
-
-        init(checks: String = "") throws {
-            s = try Scenario()
-            a = try Fixtures.commitA(s.repo)
-            try s.sync()
-            b = try Fixtures.commitB(s.repo)
-            try Self.write(
-                treehash,
-                """
-                #!/bin/sh
-                # A hash over every path and content under $1.
-                cd "$1" && find . \\( -type f -o -type l \\) -print | LC_ALL=C sort | while IFS= read -r p; do
-                  printf '%s ' "$p"; if [ -L "$p" ]; then readlink "$p"; else sha1sum < "$p"; fi
-                done | sha1sum | cut -c1-40
-
-                """)
-            // Logs action, target, host, whether it is the run after a rollback and the tree it saw. FAIL_ON: fail
-            // when bridge.nix holds that text. MARKER: delete that file for B's tree, create it for any other.
-            try Self.write(
-                script,
-                """
-                #!/bin/sh
-                echo "action=$1 target=$2 host=$3 rollback=$SMART_SYNC_ROLLBACK hash=$(\(treehash) "$2")" >> \(log)
-                echo "rebuilding $3"
-                if [ -n "$MARKER" ]; then
-                  if grep -q enp3s0 "$2/modules/net/bridge.nix"; then rm -f "$MARKER"; else touch "$MARKER"; fi
-                fi
-                if [ -n "$FAIL_ON" ] && grep -q "$FAIL_ON" "$2/modules/net/bridge.nix"; then
-                  echo "error: the build of $3 failed" >&2; exit 1
-                fi
-                exit 0
-
-                """)
-            try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
-            try Data("builtin = false\n\(checks)".utf8).write(to: URL(fileURLWithPath: config))
-        }
-
-        static func write(_ path: String, _ text: String) throws {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        }
-
-        /// `update` with the test's config and root, the given rebuild command prefix, host `hv1`.
-        func update(_ extra: [String], env: String = "") throws -> SubprocessResult {
-            try s.run(
-                "update",
-                [
-                    "--config", config, "--root", root, "--hostname", "hv1", "--rebuild-command",
-                    "\(env) \(script) {action} {target} {hostname}",
-                ] + extra)
-        }
-
-        /// The rebuild log's lines (none when it never ran).
-        func runs() -> [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
-
-        /// The tree hash of `git archive` of `commit`.
-        func archiveHash(_ commit: String) throws -> String {
-            let dir = try TemporaryDirectory(prefix: "archive")
-            try s.repo.archive(commit: commit, into: dir.path)
-            return try Subprocess.run(treehash, [dir.path]).output
-        }
-    }
-
     @Test func aSucceedingRebuildRunsOnceForTheNewTree() throws {
-        let t = try Setup(checks: "[[check]]\nkind = \"file\"\npath = \"flake.nix\"\n")
+        let t = try UpdateSetup(checks: "[[check]]\nkind = \"file\"\npath = \"flake.nix\"\n")
         let r = try t.update(["--rebuild-action", "test", "--json"])
         #expect(r.status == 0, "\(r.stderrString)\n\(r.stdoutString)")
         try t.s.expectTargetEqualsArchive(t.b)
@@ -104,7 +28,7 @@ struct UpdateEndToEndTests {
     }
 
     @Test func aFailingRebuildRollsBackAndRebuildsTheOldTree() throws {
-        let t = try Setup()
+        let t = try UpdateSetup()
         let r = try t.update(["--json"], env: "FAIL_ON=enp3s0")
         #expect(r.status == 1, "\(r.stderrString)")
         try t.s.expectTargetEqualsArchive(t.a)
@@ -125,7 +49,7 @@ struct UpdateEndToEndTests {
     }
 
     @Test func aBuildOnlyRebuildIsNotRunAgainAfterTheRollback() throws {
-        let t = try Setup()
+        let t = try UpdateSetup()
         let r = try t.update(["--rebuild-action", "build"], env: "FAIL_ON=enp3s0")
         #expect(r.status == 1)
         try t.s.expectTargetEqualsArchive(t.a)
@@ -135,7 +59,7 @@ struct UpdateEndToEndTests {
 
     @Test func aFailedPostValidationRollsBack() throws {
         // The rebuild of B deletes a host file a check requires: only the post-validation can see it.
-        let t = try Setup(checks: "[[check]]\nkind = \"file\"\npath = \"/etc/marker\"\n")
+        let t = try UpdateSetup(checks: "[[check]]\nkind = \"file\"\npath = \"/etc/marker\"\n")
         let marker = t.root + "/etc/marker"
         _ = FileManager.default.createFile(atPath: marker, contents: Data())
         let r = try t.update([], env: "MARKER=\(marker)")
@@ -151,7 +75,7 @@ struct UpdateEndToEndTests {
 
     @Test func aFailingStagedTreeIsNeverSwitchedIn() throws {
         // B deletes scripts/old.sh, which this config requires.
-        let t = try Setup(checks: "[[check]]\nkind = \"file\"\npath = \"scripts/old.sh\"\n")
+        let t = try UpdateSetup(checks: "[[check]]\nkind = \"file\"\npath = \"scripts/old.sh\"\n")
         let before = try FileManager.default.attributesOfItem(atPath: t.s.target)[.systemFileNumber] as? Int
         let r = try t.update(["--json"])
         #expect(r.status == 1, "\(r.stderrString)")
@@ -167,7 +91,7 @@ struct UpdateEndToEndTests {
     }
 
     @Test func checkOnlyChangesNothingAndSkipRebuildNeverRunsTheCommand() throws {
-        let t = try Setup()
+        let t = try UpdateSetup()
         let check = try t.update(["--check-only"])
         #expect(check.status == 3, "\(check.stderrString)")
         try t.s.expectTargetEqualsArchive(t.a)
@@ -187,7 +111,7 @@ struct UpdateEndToEndTests {
     }
 
     @Test func aFailingPreValidationStopsUnlessForced() throws {
-        let t = try Setup(checks: "[[check]]\nkind = \"file\"\npath = \"site.nix\"\n")
+        let t = try UpdateSetup(checks: "[[check]]\nkind = \"file\"\npath = \"site.nix\"\n")
         let r = try t.update([])
         #expect(r.status == 1)
         #expect(r.stderrString.contains("before the update"), "\(r.stderrString)")
@@ -200,7 +124,7 @@ struct UpdateEndToEndTests {
     }
 
     @Test func theDefaultCommandNeedsNixosRebuild() throws {
-        let t = try Setup()
+        let t = try UpdateSetup()
         // Scenario's PATH has no nixos-rebuild.
         let r = try t.s.run("update", ["--config", t.config, "--root", t.root])
         #expect(r.status == 1)
