@@ -102,6 +102,10 @@ struct InPlaceEditEndToEndTests {
         let again = try s.run("plan", ["--json"])
         #expect(again.status == 0, "\(edit): not up to date after the healing sync: \(again.stdoutString)")
         try expectStoreIntact(s, edit)
+        // A no-op sync after the heal reads no file: the stat cache covers the target, and nothing is linked.
+        let noop = try s.run("sync", ["--json"])
+        let scanned = noop.stdoutString.split(separator: "\n").first { $0.contains(#""event":"scanned""#) } ?? ""
+        #expect(scanned.contains(#""hashed":0"#), "\(edit): a no-op sync hashed files: \(scanned)")
 
         // A second target synced from the same store gets the commit's bytes.
         let second = s.dirs.appending("second")
