@@ -126,9 +126,9 @@ extension SmartSyncError {
             return SmartSyncError(
                 .network,
                 "the transfer of \(url) was too slow: less than the --min-speed of \(ByteCount.text(speed))/s over "
-                    + "\(seconds.secondsText) s once data flowed (\(received) bytes received). The server or network is "
-                    + "throttled, or the server drips on purpose (a retry may help); if the link is just slow, lower "
-                    + "--min-speed or --jobs, or raise --stall-timeout.",
+                    + "\(seconds.secondsText) s once data flowed (\(received) bytes received). The server or network "
+                    + "is throttled, or the server drips on purpose (a retry may help); if the link is just slow, "
+                    + "lower --min-speed or --jobs, or raise --stall-timeout.",
                 cause: cause)
         case .deadline(let seconds, let received):
             return SmartSyncError(

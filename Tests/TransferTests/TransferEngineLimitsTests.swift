@@ -55,12 +55,13 @@ struct TransferEngineLimitsTests {
         let blob = try BlobServer()
         let server = blob.server
         defer { server.stop() }
-        try server.setFaults(
-            #"[{"match": {"listener": "raw"}, "action": {"drip_after_bytes": \#(after), "drip_bytes_per_second": \#(bytesPerSecond)}}]"#
-        )
+        let drip = #"{"drip_after_bytes": \#(after), "drip_bytes_per_second": \#(bytesPerSecond)}"#
+        try server.setFaults(#"[{"match": {"listener": "raw"}, "action": \#(drip)}]"#)
         let engine = try engine(configure)
         defer { engine.shutdown() }
-        let error = await capturedError { try await engine.perform(TransferRequest(url: blob.url, sink: .stream(sink))) }
+        let error = await capturedError {
+            try await engine.perform(TransferRequest(url: blob.url, sink: .stream(sink)))
+        }
         return (error, blob.url)
     }
 
