@@ -998,7 +998,7 @@ class Handler(BaseHTTPRequestHandler):
 # Hostile packs: a protocol v2 fetch response rewritten (the pack's count, extra objects)
 # --------------------------------------------------------------------------------------------------
 
-PACK_FAULTS = ("pack_object_count", "pack_extra_blobs")
+PACK_FAULTS = ("pack_object_count", "pack_extra_blobs", "pack_progress_bytes")
 
 
 def pkt(payload):
@@ -1057,6 +1057,9 @@ def rewrite_fetch_response(body, fault):
             progress.append(body[i:i + n])
         i += n
     new = rewrite_pack(bytes(pack), fault)
+    flood = int(fault.get("pack_progress_bytes", 0))
+    for j in range(0, flood, 1000):
+        progress.insert(0, pkt(b"\x02" + b"Counting objects: %d\r" % j + b" " * max(0, min(1000, flood - j) - 30)))
     out = bytearray(body[:at + len(marker)]) + b"".join(progress)
     for j in range(0, len(new), 65515):
         out += pkt(b"\x01" + new[j:j + 65515])
