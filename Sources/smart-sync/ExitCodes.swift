@@ -19,9 +19,10 @@ enum ExitCodes {
           3   plan: changes are pending
           4   repository, ref or path not found, or the token was rejected
           5   network, TLS, HTTP or rate-limit failure (a retry may help)
-          6   refused, the target untouched: content failed verification, a download went
-              past --max-download or --request-timeout, the tree has unsafe paths, or
-              local files not ours stand where the tree must write
+          6   refused, the target untouched: content failed verification, a
+              download went past --max-download or --request-timeout, the tree
+              has unsafe paths, or local files not ours stand where the tree
+              must write
           7   another smart-sync run holds the lock on the store or target
           64  usage error (bad flags or arguments)
         """
