@@ -109,10 +109,14 @@ extension CurlMultiLoop {
             transfer.minSpeedWatch = StallWatch(window: pacing.stallTimeout, speed: pacing.minSpeed)
             transfer.payloadSince = clock
         }
-        if transfer.minSpeedWatch?.observe(clock: clock - transfer.payloadSince, bytes: payload) == true {
-            return .tooSlow(speed: pacing.minSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
+        guard let progress = transfer.minSpeedWatch?.progress(clock: clock - transfer.payloadSince, bytes: payload),
+            Double(progress) < Double(pacing.minSpeed) * pacing.stallTimeout
+        else { return nil }
+        // A payload that stopped altogether is a stall, whatever else the transfer still receives: say so.
+        if Double(progress) < Double(pacing.stallSpeed) * pacing.stallTimeout {
+            return .stalled(speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
         }
-        return nil
+        return .tooSlow(speed: pacing.minSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
     }
 
     /// How long `curl_multi_poll` may sleep: short while the limiter holds paused transfers, a quarter of the
