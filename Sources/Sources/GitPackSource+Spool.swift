@@ -108,14 +108,14 @@ extension GitPackSource {
         let present = Set(names)
         for name in names where name.hasPrefix("pack-") {
             let path = store.temporaryDirectory + "/" + name
-            let base = String(path.dropLast(name.hasSuffix(".pack") ? 5 : 7))
             if name.hasSuffix(".limits") {
-                // Limits whose spool is gone (a run killed between its last two unlinks).
-                let stem = name.dropLast(7)
+                // Limits whose spool is gone (a run killed between its last unlinks).
+                let stem = name.dropLast(".limits".count)
                 if !present.contains(stem + ".pack") && !present.contains(stem + ".locking") { unlink(path) }
                 continue
             }
             guard name.hasSuffix(".pack") else { continue }
+            let base = String(path.dropLast(".pack".count))
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { closeDescriptor(fd) }
