@@ -30,9 +30,8 @@ extension PackImportRun {
         if let budget, !budget.take(size) {
             throw PackProblem.refused(
                 "a \(kind.rawValue) of \(size) bytes would take this run past the \(ByteCount.text(budget.limit)) "
-                    + "(\(budget.limit) bytes) it may add to the store (--max-download; \(budget.used) bytes taken); "
-                    + "raise --max-download if the repository is really this large",
-                code: .limitExceeded)
+                    + "(\(budget.limit) bytes) it may add to the store (--max-download; \(budget.used) bytes taken)",
+                code: .limitExceeded, hint: "raise --max-download if the repository is really this large")
         }
         objectBytes += size
     }

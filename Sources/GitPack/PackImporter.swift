@@ -169,7 +169,8 @@ final class PackImportRun {
             let kept =
                 report.objects == 0
                 ? "Nothing was stored" : "What arrived before it and was asked for is verified by its ids and kept"
-            return SmartSyncError(problem.code, "the pack \(path) was refused (\(place)): \(text). \(kept)")
+            return SmartSyncError(
+                problem.code, "the pack \(path) was refused (\(place)): \(text). \(kept)", hint: problem.hint)
         }
         if entry != nil && offset == size - 20 {
             text += " (that is where the trailer is: the pack holds fewer entries than its header says)"

@@ -11,6 +11,8 @@ struct PackProblem: Error, Sendable {
     /// The pack is well formed but holds what was not asked for, or more than its ``PackLimits`` allow: refused,
     /// not damaged (fetching it again would not help).
     var isRefusal = false
+    /// How to fix it, when the operator can (a limit of theirs).
+    var hint: String?
 
     init(_ code: SmartSyncError.Code, _ text: String) {
         self.code = code
@@ -18,9 +20,12 @@ struct PackProblem: Error, Sendable {
     }
 
     /// A pack refused for what it holds (`.malformedResponse`, or `.limitExceeded` for the run's own limit).
-    static func refused(_ text: String, code: SmartSyncError.Code = .malformedResponse) -> PackProblem {
+    static func refused(
+        _ text: String, code: SmartSyncError.Code = .malformedResponse, hint: String? = nil
+    ) -> PackProblem {
         var problem = PackProblem(code, text)
         problem.isRefusal = true
+        problem.hint = hint
         return problem
     }
 

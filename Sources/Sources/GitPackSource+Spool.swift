@@ -83,7 +83,7 @@ extension GitPackSource {
                 capabilityCache.clear()
                 throw SmartSyncError(
                     error.code, "the pack for \(what) from \(repositoryURL) was rejected: \(error.message)",
-                    cause: error)
+                    hint: error.hint, cause: error)
             }
         case .failure(let error):
             throw error

@@ -152,7 +152,8 @@ final class StoreSink: TransferSink, @unchecked Sendable {
                 .limitExceeded,
                 "storing '\(want.path)' (blob \(want.id.abbreviated())) from \(url) would take this run past the "
                     + "\(ByteCount.text(budget.limit)) (\(budget.limit) bytes) it may add to the store "
-                    + "(--max-download); raise --max-download if the repository is really this large")
+                    + "(--max-download)",
+                hint: "raise --max-download if the repository is really this large")
             return false
         }
         do {

@@ -139,7 +139,7 @@ public final class UploadPackClient: Sendable {
                     throw SmartSyncError(
                         error.code,
                         "the pack from \(uploadPackURL) broke off after \(packBytes) bytes (kept in \(path)): "
-                            + error.message, cause: error)
+                            + error.message, hint: error.hint, cause: error)
                 }
                 guard RetryPolicy.isRetryable(error), attempt < retryPolicy.retries else { throw error }
                 try await pause(retryPolicy.backoff(attempt: attempt), error.message)

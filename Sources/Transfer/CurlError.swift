@@ -126,25 +126,25 @@ extension SmartSyncError {
             return SmartSyncError(
                 .network,
                 "the transfer of \(url) was too slow: less than the --min-speed of \(ByteCount.text(speed))/s over "
-                    + "\(seconds.secondsText) s once data flowed (\(received) bytes received). The server or network "
-                    + "is throttled, or the server drips on purpose (a retry may help); if the link is just slow, "
-                    + "lower --min-speed or --jobs, or raise --stall-timeout.",
+                    + "\(seconds.secondsText) s once data flowed (\(received) bytes received)",
+                hint: "the server or network is throttled, or the server drips on purpose (a retry may help); if the "
+                    + "link is just slow, lower --min-speed or --jobs, or raise --stall-timeout",
                 cause: cause)
         case .deadline(let seconds, let received):
             return SmartSyncError(
                 .limitExceeded,
                 "the request to \(url) took longer than the --request-timeout of \(seconds.secondsText) s "
-                    + "(\(received) bytes received) and was stopped. A server that keeps a request open without "
-                    + "finishing it is broken or hostile; if the link is just slow for this download, raise "
-                    + "--request-timeout.",
+                    + "(\(received) bytes received) and was stopped",
+                hint: "a server that keeps a request open without finishing it is broken or hostile; if the link is "
+                    + "just slow for this download, raise --request-timeout",
                 cause: cause)
         case .downloadLimit(let limit, let received):
             return SmartSyncError(
                 .limitExceeded,
                 "the download from \(url) was stopped: this run has received \(received) bytes, and more would go past "
-                    + "the --max-download limit of \(ByteCount.text(limit)) (\(limit) bytes). A server that sends far "
-                    + "more than the repository holds is broken or hostile; if the repository is really this large, "
-                    + "raise --max-download.",
+                    + "the --max-download limit of \(ByteCount.text(limit)) (\(limit) bytes)",
+                hint: "a server that sends far more than the repository holds is broken or hostile; if the repository "
+                    + "is really this large, raise --max-download",
                 cause: cause)
         }
     }

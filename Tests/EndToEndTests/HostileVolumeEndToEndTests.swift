@@ -74,6 +74,7 @@ struct HostileVolumeEndToEndTests {
         let message = error["message"] as? String ?? ""
         #expect(message.contains(gitHost(s)), "\(message)")
         #expect(message.contains("--max-download") && message.contains("1 MiB"), "\(message)")
+        #expect((error["hint"] as? String)?.contains("raise --max-download") == true)
         #expect(try DirectorySnapshot(of: s.target) == before, "the target was touched")
         let stored = try storedBytes(s)
         #expect(stored <= 1 << 20, "the store grew by \(stored) bytes")
@@ -127,6 +128,7 @@ struct HostileVolumeEndToEndTests {
         let message = error["message"] as? String ?? ""
         #expect(message.contains(gitHost(s)), "\(message)")
         #expect(message.contains("1 KiB/s") && message.contains("--min-speed"), "\(message)")
+        #expect((error["hint"] as? String)?.contains("lower --min-speed") == true)
         #expect(try DirectorySnapshot(of: s.target) == before, "the target was touched")
         #expect(try storedBytes(s) < 4096)
     }
