@@ -33,22 +33,38 @@ public struct PackImporter: Sendable {
     /// ``SmartSyncError``s (`.malformedResponse` for bytes that are not a valid pack, `.integrity` for failed
     /// checks) that name the problem, the entry's offset and the pack's path.
     ///
-    /// - Parameter arrival: when the pack is still being written to `path` (a download), how much is there: the
-    ///   import then keeps pace with it and ends where the pack ends, not where the file ends now.
+    /// What `limits` do not allow is refused (`.malformedResponse`, naming the limit) before it reaches the store:
+    /// a pack declaring too many objects before any is read, an object too large (or past the budget) before a byte
+    /// of it is written, an object not asked for before it is published. What was asked for and arrived whole is
+    /// kept, as after a truncation.
+    ///
+    /// - Parameters:
+    ///   - arrival: when the pack is still being written to `path` (a download), how much is there: the import then
+    ///     keeps pace with it and ends where the pack ends, not where the file ends now.
+    ///   - limits: what the pack may hold (see ``PackLimits``).
+    ///   - budget: what the run may still add to the store, shared with its other downloads (`--max-download`):
+    ///     the objects' declared sizes are taken from it before they are written (`.limitExceeded` when they do
+    ///     not fit).
     @discardableResult
-    public func importPack(atPath path: String, arrival: PackArrival? = nil) throws -> PackImportReport {
+    public func importPack(
+        atPath path: String, arrival: PackArrival? = nil, limits: PackLimits = PackLimits(), budget: ByteBudget? = nil
+    ) throws -> PackImportReport {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
-        let run = PackImportRun(store: store, fd: fd, path: path, arrival: arrival)
-        // The objects become visible together, once durable (``ObjectBatch``): those complete before a failure too.
+        let run = PackImportRun(store: store, fd: fd, path: path, arrival: arrival, limits: limits, budget: budget)
+        // The objects become visible together, once durable (``ObjectBatch``): those complete before a failure too,
+        // but never one the pack was not asked for.
         do {
             try run.importAll()
         } catch {
+            run.dropUnreachable()
             try? run.batch.publish()
             throw error
         }
+        let strays = run.dropUnreachable()
         try run.batch.publish()
+        if let refusal = run.unreachableFailure(strays) { throw refusal }
         return run.report
     }
 }
@@ -59,13 +75,19 @@ final class PackImportRun {
     /// Where the objects wait until they are all durable; deltas read their bases through it.
     let batch: ObjectBatch
     private let fd: Int32
-    private let path: String
+    let path: String
+    /// What the pack may hold, and what the run may still store (see
+    /// ``PackImporter/importPack(atPath:arrival:limits:budget:)``).
+    let limits: PackLimits
+    let budget: ByteBudget?
+    /// Declared sizes of the objects written so far (against ``PackLimits/maxObjectBytes``).
+    var objectBytes = 0
     private let inflater = Inflater()
     private let kinds = StoredObjectKinds()
     /// Entries resolved so far, by offset: what OFS_DELTA bases refer to. Ids and kinds only, never data.
     private var resolved: [Int: (kind: ObjectKind, id: ObjectID)] = [:]
     /// The objects this pack has provided, with their kinds (REF_DELTA bases in the pack are not external).
-    private var provided: [ObjectID: ObjectKind] = [:]
+    private(set) var provided: [ObjectID: ObjectKind] = [:]
     /// Deltas whose base was not available when they were read (their offsets), by the entry offset (OFS_DELTA)
     /// or the id (REF_DELTA) they wait for.
     private var waitingOnOffset: [Int: [Int]] = [:]
@@ -74,7 +96,7 @@ final class PackImportRun {
     private var waiting = 0
     /// Offsets of waiting deltas whose base is now stored.
     private var ready: [Int] = []
-    private(set) var report = PackImportReport()
+    var report = PackImportReport()
 
     /// Set while the pack is still arriving.
     private let arrival: PackArrival?
@@ -85,12 +107,14 @@ final class PackImportRun {
         return fstat(fd, &st) == 0 ? Int(st.st_size) : -1
     }
 
-    init(store: ObjectStore, fd: Int32, path: String, arrival: PackArrival?) {
+    init(store: ObjectStore, fd: Int32, path: String, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?) {
         self.store = store
         batch = ObjectBatch(store: store)
         self.fd = fd
         self.path = path
         self.arrival = arrival
+        self.limits = limits
+        self.budget = budget
     }
 
     /// Reads the pack once from start to trailer; a delta whose base comes later is applied as soon as that base
@@ -123,7 +147,9 @@ final class PackImportRun {
         guard version == 2 || version == 3 else {
             throw failure(PackProblem("pack version \(version) is not supported (only 2 and 3)"), at: 4)
         }
-        return header[8..<12].reduce(0) { $0 << 8 | Int($1) }
+        let count = header[8..<12].reduce(0) { $0 << 8 | Int($1) }
+        try entry(at: 8, nil) { try checkCount(count) }
+        return count
     }
 
     /// Runs one entry's (or the header's, or the trailer's) work, turning a ``PackProblem`` into an error that
@@ -139,6 +165,13 @@ final class PackImportRun {
     private func failure(_ problem: PackProblem, at offset: Int, entry: String? = nil) -> SmartSyncError {
         let place = entry.map { "\($0), at offset \(offset)" } ?? "at offset \(offset)"
         var text = problem.text
+        if problem.isRefusal {
+            let kept =
+                report.objects == 0
+                ? "Nothing was stored" : "What arrived before it and was asked for is verified by its ids and kept"
+            return SmartSyncError(
+                problem.code, "the pack \(path) was refused (\(place)): \(text). \(kept)", hint: problem.hint)
+        }
         if entry != nil && offset == size - 20 {
             text += " (that is where the trailer is: the pack holds fewer entries than its header says)"
         }
@@ -153,6 +186,7 @@ final class PackImportRun {
     /// Reads one entry's data after its header and stores the object, or records the delta as waiting for its base.
     private func read(_ header: PackEntryHeader, at offset: Int, from input: PackInput) throws {
         if let kind = header.kind {
+            try charge(kind, size: header.size)
             let writer = try batch.makeWriter(kind: kind, size: header.size)
             let id: ObjectID
             do {
@@ -162,6 +196,7 @@ final class PackImportRun {
                 writer.abort()
                 throw error
             }
+            try admit(id, kind)
             record(id, kind, at: offset, delta: false)
             return
         }
@@ -213,7 +248,8 @@ final class PackImportRun {
         var writer: ObjectWriter?
         let applier = DeltaApplier(
             base: source,
-            start: { [batch] targetSize in
+            start: { [self] targetSize in
+                try charge(kind, size: targetSize)
                 writer = try batch.makeWriter(kind: kind, size: targetSize)
             },
             sink: { chunk in
@@ -230,6 +266,7 @@ final class PackImportRun {
             writer?.abort()
             throw error
         }
+        try admit(id, kind)
         if base.kind == nil { report.externalBases += 1 }
         record(id, kind, at: offset, delta: true)
     }

@@ -44,6 +44,18 @@ public final class ObjectBatch: @unchecked Sendable {
     /// Objects waiting to be published.
     public var count: Int { pending.count }
 
+    /// The ids of the objects waiting to be published.
+    public var pendingIDs: [ObjectID] { Array(pending.keys) }
+
+    /// True when the object waits in this batch (written by it, not yet published).
+    public func isPending(_ id: ObjectID) -> Bool { pending[id] != nil }
+
+    /// Removes a waiting object (one its importer refused): it is never published.
+    public func drop(_ id: ObjectID) {
+        guard let temp = pending.removeValue(forKey: id) else { return }
+        unlink(temp)
+    }
+
     /// Called by a batch writer's commit: takes over its verified temp file (or drops it when the object is known).
     func add(_ id: ObjectID, tempPath: String) {
         if contains(id) {

@@ -58,6 +58,7 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
             case conflict
             case commandFailed = "command-failed"
             case checksFailed = "checks-failed"
+            case limitExceeded = "limit-exceeded"
             case `internal`
         }
 
@@ -99,6 +100,9 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         public static let commandFailed = Code(kind: .commandFailed)
         /// Health checks (`validate`'s) failed where a run requires them to pass.
         public static let checksFailed = Code(kind: .checksFailed)
+        /// A download went past a limit the operator set (`--max-download`, `--request-timeout`); it was stopped and
+        /// nothing from it reached the target. Not retried: the same request would meet the same limit.
+        public static let limitExceeded = Code(kind: .limitExceeded)
         /// A bug in smart-sync: please report it.
         public static let `internal` = Code(kind: .internal)
     }

@@ -47,7 +47,7 @@ extension GitHubSource {
         var bytes = 0
         var lastError: SmartSyncError?
         for attempt in 0..<2 {
-            let sink = StoreSink(store: store, want: want, progress: progress)
+            let sink = StoreSink(store: store, want: want, progress: progress, budget: storeBudget)
             do {
                 var response = try await download(rawURL, accept: nil, into: sink)
                 var from = rawURL

@@ -69,16 +69,19 @@ public final class GitHubSource: SyncSource {
     let retryPolicy: RetryPolicy
     /// The longest wait for an exhausted rate limit to reset before giving up (`--max-wait`), in seconds.
     let maxWait: Double
+    /// What the run may still add to the store (`--max-download`), shared with the pack transport; nil: no limit.
+    let storeBudget: ByteBudget?
 
     /// - Parameters:
     ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent).
     ///   - cache: validator cache for conditional requests.
     ///   - retryPolicy: how failed requests are retried.
     ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.
+    ///   - storeBudget: what the run may add to the store, shared with the pack transport (`--max-download`).
     ///   - notice: told of each retry and wait (a slow link should not look like a hang).
     public init(
         location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache,
-        retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60,
+        retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60, storeBudget: ByteBudget? = nil,
         notice: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.location = location
@@ -87,6 +90,7 @@ public final class GitHubSource: SyncSource {
         self.cache = cache
         self.retryPolicy = retryPolicy
         self.maxWait = maxWait
+        self.storeBudget = storeBudget
         self.notice = notice
     }
 

@@ -25,6 +25,8 @@ public final class GitPackSource: SyncSource {
     public let largeBlobThreshold: Int
     let log: PackCommitLog
     let capabilityCache: CapabilityCache
+    /// What the run may still add to the store (`--max-download`), shared with the per-blob path; nil: no limit.
+    let storeBudget: ByteBudget?
     let notice: @Sendable (String) -> Void
     let state = Locked(State())
 
@@ -48,13 +50,16 @@ public final class GitPackSource: SyncSource {
     ///   - store: where packs are imported.
     ///   - raw: the per-blob path for large blobs and short SHAs (nil: packs only).
     ///   - cacheDirectory: where the server's capabilities and the listed commits are remembered between runs.
+    ///   - storeBudget: what the run may add to the store, shared with the raw source (`--max-download`).
     public init(
         repositoryURL: String, engine: TransferEngine, token: GitHubToken?, store: ObjectStore,
         raw: (any SyncSource)?, largeBlobThreshold: Int = 1 << 20, cacheDirectory: String?,
-        retryPolicy: RetryPolicy = RetryPolicy(), notice: @escaping @Sendable (String) -> Void = { _ in }
+        retryPolicy: RetryPolicy = RetryPolicy(), storeBudget: ByteBudget? = nil,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.repositoryURL = repositoryURL
         self.store = store
+        self.storeBudget = storeBudget
         self.raw = raw
         self.largeBlobThreshold = largeBlobThreshold
         self.notice = notice
@@ -174,18 +179,20 @@ public final class GitPackSource: SyncSource {
     /// fit those haves (the server ignored `shallow`, or sent deltas against an object the store lacks), it is asked
     /// once more without them.
     ///
+    /// - Parameter closure: how many objects the commit reaches, when its trees are in the store (the pack's count
+    ///   cannot be more).
     /// - Returns: the commit's listing, read from the stored trees.
     @discardableResult
-    func fetchCommitPack(_ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities) async throws
-        -> TreeListing
-    {
+    func fetchCommitPack(
+        _ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities, closure: Int? = nil
+    ) async throws -> TreeListing {
         let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
-        var request = PackRequest(
-            wants: [ref.commit], haves: haves, shallows: haves, deepen: capabilities.supportsShallow ? 1 : nil,
-            filter: filter)
+        let deepen = capabilities.supportsShallow ? 1 : nil
+        var request = PackRequest(wants: [ref.commit], haves: haves, shallows: haves, deepen: deepen, filter: filter)
+        let budget = PackBudget.commit(ref.commit, filter: filter, history: deepen == nil, closure: closure)
         let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
         do {
-            try await receivePack(request, what: what)
+            try await receivePack(request, what: what, budget: budget)
             return try checkCommitPack(ref)
         } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
             notice(
@@ -193,7 +200,7 @@ public final class GitPackSource: SyncSource {
             )
             request.haves = []
             request.shallows = []
-            try await receivePack(request, what: what)
+            try await receivePack(request, what: what, budget: budget)
             return try checkCommitPack(ref)
         }
     }

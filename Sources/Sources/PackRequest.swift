@@ -70,7 +70,20 @@ public struct PackRequest: Sendable {
     }
 }
 
-/// What a ``UploadPackClient/fetch(_:spoolTo:)`` brought besides the pack itself.
+/// The most bytes a fetch response may bring, and what that bound comes from (for the message when it is passed).
+public struct ResponseLimit: Sendable, Equatable {
+    /// Response body bytes (the pack with its pkt-line and side-band framing).
+    public var bytes: Int
+    /// What the request asked for, as in "more than the 1 MiB that <reason> can take".
+    public var reason: String
+
+    public init(bytes: Int, reason: String) {
+        self.bytes = bytes
+        self.reason = reason
+    }
+}
+
+/// What a ``UploadPackClient/fetch(_:spoolTo:packProgress:limit:)`` brought besides the pack itself.
 public struct PackResponse: Sendable {
     /// Commits the server cut history at (`shallow-info`: `shallow <id>`): the caller's new shallow boundary.
     public var shallow: [ObjectID]

@@ -14,6 +14,9 @@ import Transfer
 /// `packfile` section's side-band channel 1 is `pwrite`n to the spool file in place, on the engine's thread.
 /// Channel 2 (progress) goes to `notice`; channel 3 and `ERR` packets end the transfer with the server's words.
 ///
+/// Refused, ending the transfer at once: a response larger than its ``ResponseLimit``, and any byte after the final
+/// flush packet (a v2 fetch response ends there).
+///
 /// `@unchecked Sendable`: the engine calls it from its thread while the transfer runs; the client reads it only
 /// after the transfer ended. The two never overlap.
 final class PackSpoolSink: TransferSink, @unchecked Sendable {
@@ -27,6 +30,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     private let notice: @Sendable (String) -> Void
     /// Told the spooled pack's size whenever it grows.
     private let packProgress: (@Sendable (Int) -> Void)?
+    /// The most response bytes taken, if the request gives a bound.
+    private let limit: ResponseLimit?
     private var decoder = PktLineDecoder()
     private var section = Section.header
     /// The first four pack bytes, to check the `PACK` signature.
@@ -43,7 +48,7 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     /// Creates (or truncates) the spool file at `path`.
     init(
         path: String, url: String, notice: @escaping @Sendable (String) -> Void,
-        packProgress: (@Sendable (Int) -> Void)? = nil
+        packProgress: (@Sendable (Int) -> Void)? = nil, limit: ResponseLimit? = nil
     ) throws {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path, hint: "check the pack spool directory") }
@@ -51,6 +56,17 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         self.url = url
         self.notice = notice
         self.packProgress = packProgress
+        self.limit = limit
+    }
+
+    /// The pack's bytes, those of a side-band packet still arriving included: the minimum speed applies once they
+    /// flow, not to the keep-alives (empty channel-1 packets) or progress a server sends while it prepares the pack.
+    var payloadBytes: Int? {
+        let partial = decoder.partialPacket
+        guard section == .packfile, partial.count > 5, partial[partial.startIndex + 4] == 1 else {
+            return response.packBytes
+        }
+        return response.packBytes + partial.count - 5
     }
 
     deinit { close(fd) }
@@ -67,16 +83,37 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     }
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        guard section != .ended else {
+            failure = trailingBytes()
+            return false
+        }
+        if let limit, chunk.count > limit.bytes - response.responseBytes {
+            failure = SmartSyncError(
+                .malformedResponse,
+                "the fetch response from \(url) is larger than the \(ByteCount.text(limit.bytes)) (\(limit.bytes) "
+                    + "bytes) that \(limit.reason) can take; it was refused after \(response.responseBytes) bytes")
+            return false
+        }
         response.responseBytes += chunk.count
         do {
             try decoder.feed(chunk) { try handle($0) }
+            // The final flush, then the start of something more in the same chunk.
+            if section == .ended && !decoder.isAtBoundary { throw trailingBytes() }
             return true
         } catch let error as SmartSyncError {
-            failure = error
+            // Bytes after the final flush that are not even pkt-lines: still bytes after the final flush.
+            failure = section == .ended ? trailingBytes() : error
         } catch {
             failure = SmartSyncError(.internal, "reading the fetch response from \(url) failed", cause: nil)
         }
         return false
+    }
+
+    private func trailingBytes() -> SmartSyncError {
+        SmartSyncError(
+            .malformedResponse,
+            "the fetch response from \(url) goes on after its final flush packet, where a server sends nothing more; "
+                + "it was refused (the pack before it is kept)")
     }
 
     /// Checks the response ended properly; throws naming the URL when it did not.
@@ -91,7 +128,7 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     private func handle(_ packet: PktLinePacket) throws {
         switch (section, packet) {
         case (.ended, _):
-            break  // after the closing flush: nothing more is expected; ignore
+            throw trailingBytes()
         case (_, .data(let payload)) where section != .packfile && payload.starts(with: Self.errPrefix):
             throw SmartSyncError(.sourceUnavailable, "\(url) refused the fetch: \(payload.pktText.dropFirst(4))")
         case (.header, .data(let payload)):

@@ -71,6 +71,9 @@ public struct PktLineDecoder {
     /// True when no partial packet is held: the input so far ended on a packet boundary.
     public var isAtBoundary: Bool { pending.isEmpty }
 
+    /// The partial packet held (its length prefix included), waiting for the rest: how far a large packet has come.
+    public var partialPacket: ArraySlice<UInt8> { pending[...] }
+
     /// Feeds the next bytes of the stream; calls `body` for every packet they complete, in order.
     ///
     /// - Throws: `.malformedResponse` for a length that is not 4 hexadecimal digits, is `0003`, or exceeds

@@ -21,6 +21,8 @@ final class StoreSink: TransferSink, @unchecked Sendable {
     private let store: ObjectStore
     let want: BlobWant
     private let progress: FetchProgress
+    /// What the run may still add to the store (`--max-download`): every byte written is taken from it.
+    private let budget: ByteBudget?
     private var partial: PartialObject?
     private var url = ""
     /// The offset the current attempt asked for (0: the whole body).
@@ -33,10 +35,11 @@ final class StoreSink: TransferSink, @unchecked Sendable {
     /// Body bytes received over all attempts.
     private(set) var received = 0
 
-    init(store: ObjectStore, want: BlobWant, progress: FetchProgress) {
+    init(store: ObjectStore, want: BlobWant, progress: FetchProgress, budget: ByteBudget? = nil) {
         self.store = store
         self.want = want
         self.progress = progress
+        self.budget = budget
     }
 
     /// True once every byte of the object is written.
@@ -144,6 +147,15 @@ final class StoreSink: TransferSink, @unchecked Sendable {
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
         guard let partial else { return false }
+        if let budget, !budget.take(chunk.count) {
+            failure = SmartSyncError(
+                .limitExceeded,
+                "storing '\(want.path)' (blob \(want.id.abbreviated())) from \(url) would take this run past the "
+                    + "\(ByteCount.text(budget.limit)) (\(budget.limit) bytes) it may add to the store "
+                    + "(--max-download)",
+                hint: "raise --max-download if the repository is really this large")
+            return false
+        }
         do {
             try partial.write(chunk)
         } catch let error as SmartSyncError {

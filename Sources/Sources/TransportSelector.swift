@@ -91,9 +91,10 @@ public final class TransportSelector: SyncSource {
 
     /// Why `error` from the pack path justifies the per-blob path, or nil when it must be reported.
     static func switchReason(for error: SmartSyncError) -> String? {
-        // Local problems, and answers about the repository or ref that the REST API would give as well.
+        // Local problems, answers about the repository or ref that the REST API would give as well, and the run's
+        // own limits (--max-download, --request-timeout), which the per-blob path would only meet again.
         let local: Set<SmartSyncError.Code> = [
-            .io, .locked, .conflict, .cancelled, .unsafePath, .invalidArgument, .unauthorized,
+            .io, .locked, .conflict, .cancelled, .unsafePath, .invalidArgument, .unauthorized, .limitExceeded,
         ]
         guard !local.contains(error.code) else { return nil }
         return "the pack transport failed (\(error.message))"

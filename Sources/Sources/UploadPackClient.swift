@@ -105,10 +105,16 @@ public final class UploadPackClient: Sendable {
     /// transfer breaks mid-pack, the bytes so far stay in `path` and the error is thrown, so the caller can salvage
     /// the complete objects. Failures are retried only while nothing of the pack has arrived.
     ///
-    /// - Parameter packProgress: told the pack's size in the spool each time it grows (on the engine's thread), so
-    ///   an import can run while the pack arrives.
+    /// A response larger than `limit`, or going on after its final flush packet, is refused (`.malformedResponse`)
+    /// as soon as it does.
+    ///
+    /// - Parameters:
+    ///   - packProgress: told the pack's size in the spool each time it grows (on the engine's thread), so an import
+    ///     can run while the pack arrives.
+    ///   - limit: the most response bytes the request can explain, if it gives a bound.
     public func fetch(
-        _ request: PackRequest, spoolTo path: String, packProgress: (@Sendable (Int) -> Void)? = nil
+        _ request: PackRequest, spoolTo path: String, packProgress: (@Sendable (Int) -> Void)? = nil,
+        limit: ResponseLimit? = nil
     ) async throws -> PackResponse {
         let capabilities = try await capabilities()
         try capabilities.check(command: "fetch", url: uploadPackURL)
@@ -116,7 +122,8 @@ public final class UploadPackClient: Sendable {
         let body = capabilities.commandRequest("fetch", arguments: arguments, agent: Self.agent)
         var attempt = 0
         while true {
-            let sink = try PackSpoolSink(path: path, url: uploadPackURL, notice: notice, packProgress: packProgress)
+            let sink = try PackSpoolSink(
+                path: path, url: uploadPackURL, notice: notice, packProgress: packProgress, limit: limit)
             let response: TransferResponse
             do {
                 response = try await engine.perform(commandRequest(body: body, sink: .stream(sink)))
@@ -128,11 +135,11 @@ public final class UploadPackClient: Sendable {
                 }
                 if let failure = sink.failure { throw failure }
                 let packBytes = sink.response.packBytes
-                if packBytes > 0 {
+                if packBytes > 0 && error.code != .limitExceeded {
                     throw SmartSyncError(
                         error.code,
                         "the pack from \(uploadPackURL) broke off after \(packBytes) bytes (kept in \(path)): "
-                            + error.message, cause: error)
+                            + error.message, hint: error.hint, cause: error)
                 }
                 guard RetryPolicy.isRetryable(error), attempt < retryPolicy.retries else { throw error }
                 try await pause(retryPolicy.backoff(attempt: attempt), error.message)

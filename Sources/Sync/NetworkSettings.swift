@@ -12,8 +12,15 @@ public struct NetworkSettings: Sendable {
     public var retries: Int = 4
     /// Global download budget in bytes per second (`--limit-rate`); nil: unlimited.
     public var limitRate: Int?
-    /// Seconds below 1 byte/s before a transfer counts as stalled and is re-issued (`--stall-timeout`).
+    /// Seconds below 1 byte/s before a transfer counts as stalled and is re-issued (`--stall-timeout`); also the
+    /// window of ``minSpeed``.
     public var stallTimeout: Double = 30
+    /// Bytes per second a transfer must keep up over ``stallTimeout`` once its payload flows (`--min-speed`).
+    public var minSpeed: Int = 1 << 10
+    /// Seconds one request may take (`--request-timeout`).
+    public var requestTimeout: Double = 3600
+    /// The most a run may download, and the most it may add to the store (`--max-download`); nil: no limit.
+    public var maxDownload: Int? = NetworkSettings.defaultMaxDownload
     /// Longest wait for a rate-limit reset before falling back or failing (`--max-wait`), in seconds.
     public var maxWait: Double = 60
     /// Skip the API and fetch with a shallow git clone (`--force-full`).
@@ -26,6 +33,10 @@ public struct NetworkSettings: Sendable {
     /// With `--transport auto`, blobs larger than this are left out of packs and fetched one per request, resumable
     /// (`--pack-blob-limit`).
     public var packBlobLimit: Int = 1 << 20
+
+    /// `--max-download`'s default: 4 GiB, several times the largest configuration repositories, small enough
+    /// that a host sending without end cannot fill a disk.
+    public static let defaultMaxDownload = 4 << 30
 
     public init() {}
 
@@ -43,6 +54,13 @@ public struct NetworkSettings: Sendable {
         let rest = trimmed[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         return String(trimmed[..<schemeEnd.upperBound]) + authority
+    }
+
+    /// Parses `--max-download` values: `none` (nil: no limit, the outer optional set) or a size as
+    /// ``parseRate(_:)`` reads it. Returns nil for anything else.
+    public static func parseLimit(_ text: String) -> Int?? {
+        if text.trimmingCharacters(in: .whitespaces).lowercased() == "none" { return .some(nil) }
+        return parseRate(text).map { .some($0) }
     }
 
     /// Parses `--limit-rate` values: a byte count with an optional `K`, `M` or `G` suffix (powers of 1024),

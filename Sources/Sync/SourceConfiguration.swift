@@ -41,6 +41,9 @@ public enum SourceConfiguration: Sendable {
         transfer.extraCAFile = network.extraCAFile
         transfer.limitRate = network.limitRate
         transfer.stallTimeout = network.stallTimeout
+        transfer.minSpeed = network.minSpeed
+        transfer.requestTimeout = network.requestTimeout
+        transfer.maxDownload = network.maxDownload
         transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
         if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: gitURL) {
             // The pack transport sends the token to the git host, as the clone fallback does.
@@ -76,9 +79,12 @@ public enum SourceConfiguration: Sendable {
                     engine: nil)
             }
             let engine = try TransferEngine(configuration: transfer)
+            // What the run may add to the store, whichever path the objects take (the engine holds the bytes
+            // received to the same number).
+            let storeBudget = network.maxDownload.map(ByteBudget.init(limit:))
             let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
-                retryPolicy: network.retryPolicy, maxWait: network.maxWait, notice: notice)
+                retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice)
             let perBlob = FallbackSource(primary: api, fallback: clone, notice: notice)
             guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
             let pack = GitPackSource(
@@ -87,7 +93,7 @@ public enum SourceConfiguration: Sendable {
                 engine: engine,
                 token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
-                retryPolicy: network.retryPolicy, notice: notice)
+                retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice)
             if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
             return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
         case .local(let path):

@@ -27,6 +27,13 @@ enum AbortReason: Sendable, Equatable {
     /// Fewer than `speed` bytes per second arrived for `seconds` seconds (not counting time paused by
     /// `--limit-rate`); `received` bytes had arrived in all.
     case stalled(speed: Int, seconds: Double, received: Int)
+    /// Once the payload flowed, fewer than `speed` bytes per second of it arrived over `seconds` seconds
+    /// (`--min-speed`); `received` body bytes had arrived in all.
+    case tooSlow(speed: Int, seconds: Double, received: Int)
+    /// The request ran longer than `seconds` on its own clock (`--request-timeout`).
+    case deadline(seconds: Double, received: Int)
+    /// The engine's body bytes would go past `limit` (`--max-download`); `received` of them had arrived.
+    case downloadLimit(limit: Int, received: Int)
 }
 
 extension SmartSyncError {
@@ -108,13 +115,42 @@ extension SmartSyncError {
                 .cancelled, "the transfer of \(url) was cancelled because the transfer engine shut down.",
                 cause: cause)
         case .stalled(let speed, let seconds, let received):
-            let window = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+            let window = seconds.secondsText
             return SmartSyncError(
                 .network,
                 "the transfer of \(url) stalled: less than \(speed) byte\(speed == 1 ? "" : "s")/s for \(window) s "
                     + "(\(received) bytes received). The server or network stopped sending (a retry may help); "
                     + "if the link is just slow, raise --stall-timeout.",
                 cause: cause)
+        case .tooSlow(let speed, let seconds, let received):
+            return SmartSyncError(
+                .network,
+                "the transfer of \(url) was too slow: less than the --min-speed of \(ByteCount.text(speed))/s over "
+                    + "\(seconds.secondsText) s once data flowed (\(received) bytes received)",
+                hint: "the server or network is throttled, or the server drips on purpose (a retry may help); if the "
+                    + "link is just slow, lower --min-speed or --jobs, or raise --stall-timeout",
+                cause: cause)
+        case .deadline(let seconds, let received):
+            return SmartSyncError(
+                .limitExceeded,
+                "the request to \(url) took longer than the --request-timeout of \(seconds.secondsText) s "
+                    + "(\(received) bytes received) and was stopped",
+                hint: "a server that keeps a request open without finishing it is broken or hostile; if the link is "
+                    + "just slow for this download, raise --request-timeout",
+                cause: cause)
+        case .downloadLimit(let limit, let received):
+            return SmartSyncError(
+                .limitExceeded,
+                "the download from \(url) was stopped: this run has received \(received) bytes, and more would go past "
+                    + "the --max-download limit of \(ByteCount.text(limit)) (\(limit) bytes)",
+                hint: "a server that sends far more than the repository holds is broken or hostile; if the repository "
+                    + "is really this large, raise --max-download",
+                cause: cause)
         }
     }
+}
+
+extension Double {
+    /// `30`, `2.5`: seconds as a person writes them.
+    fileprivate var secondsText: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
 }

@@ -1,16 +1,50 @@
 import CCurl
 import SmartSyncCore
 
-/// The engine's rate limit and stall settings (from ``TransferConfiguration``).
+/// The engine's rate limit, stall, speed, deadline and volume settings (from ``TransferConfiguration``).
 struct Pacing: Sendable {
     /// `--limit-rate`, bytes per second over all transfers; nil: unlimited.
     var limitRate: Int?
-    /// Seconds of too little progress after which a transfer is stalled; infinite: never.
+    /// Seconds of too little progress after which a transfer is stalled; infinite: never. Also the window of
+    /// ``minSpeed``.
     var stallTimeout: Double
     /// Bytes per second below which a transfer makes too little progress.
     var stallSpeed: Int
+    /// Bytes per second of payload a transfer must keep up once its payload flows; 0: not checked.
+    var minSpeed: Int = 0
+    /// Seconds a transfer may run on its own clock; infinite: no limit.
+    var requestTimeout: Double = .infinity
+    /// Body bytes the engine may receive over its life; nil: no limit.
+    var maxDownload: Int?
 
     var detectsStalls: Bool { stallTimeout.isFinite && stallTimeout > 0 && stallSpeed > 0 }
+    var checksMinSpeed: Bool { stallTimeout.isFinite && stallTimeout > 0 && minSpeed > 0 }
+    var hasDeadline: Bool { requestTimeout.isFinite && requestTimeout > 0 }
+    /// Whether running transfers need watching at all.
+    var watchesTransfers: Bool { detectsStalls || checksMinSpeed || hasDeadline }
+}
+
+/// `--max-download`: the body bytes all of an engine's transfers receive, against one limit. Engine thread only.
+///
+/// Once a chunk is refused the meter stays closed: every later body byte is refused too, so a run that reached its
+/// limit fails its remaining transfers at once instead of taking what happens to fit.
+final class DownloadMeter {
+    let limit: Int
+    private(set) var received = 0
+    private var closed = false
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a chunk of `count` bytes when it fits; false (counting nothing) when it would go past the limit.
+    func admit(_ count: Int) -> Bool {
+        guard count > 0 else { return true }
+        guard !closed, count <= limit - received else {
+            closed = true
+            return false
+        }
+        received += count
+        return true
+    }
 }
 
 extension CurlMultiLoop {
@@ -38,34 +72,58 @@ extension CurlMultiLoop {
         }
     }
 
-    /// Fails transfers that made too little progress over the stall window (time paused by the limiter not
-    /// counted) with a retryable `.network` error. Checked at most ten times a second.
-    func checkStalls(_ multi: UnsafeMutableRawPointer) {
-        guard pacing.detectsStalls, !active.isEmpty else { return }
+    /// Fails transfers that ran past the request deadline (`.limitExceeded`), made too little progress over the
+    /// stall window, or whose payload, once it flowed, came slower than the minimum speed (both retryable
+    /// `.network` errors). Every clock here is the transfer's own: time paused by the limiter is not counted.
+    /// Checked at most ten times a second.
+    func checkPace(_ multi: UnsafeMutableRawPointer) {
+        guard pacing.watchesTransfers, !active.isEmpty else { return }
         let now = monotonicSeconds()
         guard now - lastStallCheck >= 0.1 else { return }
         lastStallCheck = now
-        var stalled: [EasyTransfer] = []
+        var failed: [(EasyTransfer, AbortReason)] = []
         for transfer in active.values {
-            let clock = transfer.unpausedElapsed(now: now)
-            if transfer.stallWatch?.observe(clock: clock, bytes: transfer.progressBytes) == true {
-                stalled.append(transfer)
+            if let reason = paceProblem(transfer, clock: transfer.unpausedElapsed(now: now)) {
+                failed.append((transfer, reason))
             }
         }
-        for transfer in stalled {
-            let reason = AbortReason.stalled(
-                speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
+        for (transfer, reason) in failed {
             transfer.abort = reason
             retire(transfer, multi)
             finish(transfer, .failure(SmartSyncError.aborted(reason, url: transfer.hop.url.string)))
         }
     }
 
+    /// What is wrong with a transfer's pace at `clock` seconds of its own time, if anything.
+    private func paceProblem(_ transfer: EasyTransfer, clock: Double) -> AbortReason? {
+        if pacing.hasDeadline, clock > pacing.requestTimeout {
+            return .deadline(seconds: pacing.requestTimeout, received: transfer.bytesReceived)
+        }
+        if transfer.stallWatch?.observe(clock: clock, bytes: transfer.progressBytes) == true {
+            return .stalled(speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
+        }
+        guard pacing.checksMinSpeed else { return nil }
+        let payload = transfer.payloadBytes
+        if transfer.minSpeedWatch == nil, payload > 0 {
+            // The window starts with the payload: a server may think (or send keep-alives) before it sends.
+            transfer.minSpeedWatch = StallWatch(window: pacing.stallTimeout, speed: pacing.minSpeed)
+            transfer.payloadSince = clock
+        }
+        guard let progress = transfer.minSpeedWatch?.progress(clock: clock - transfer.payloadSince, bytes: payload),
+            Double(progress) < Double(pacing.minSpeed) * pacing.stallTimeout
+        else { return nil }
+        // A payload that stopped altogether is a stall, whatever else the transfer still receives: say so.
+        if Double(progress) < Double(pacing.stallSpeed) * pacing.stallTimeout {
+            return .stalled(speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
+        }
+        return .tooSlow(speed: pacing.minSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
+    }
+
     /// How long `curl_multi_poll` may sleep: short while the limiter holds paused transfers, a quarter of the
     /// stall window while transfers run (so a stall is noticed soon after it happens), else one second.
     func pollTimeout() -> Int32 {
         var milliseconds: Int32 = 1000
-        if pacing.detectsStalls, !active.isEmpty {
+        if pacing.watchesTransfers, !active.isEmpty {
             milliseconds = min(milliseconds, Int32(max(10, min(1000, pacing.stallTimeout * 250))))
         }
         if let limiter, limiter.hasPaused {

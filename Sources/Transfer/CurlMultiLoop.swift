@@ -44,6 +44,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     var active: [UInt64: EasyTransfer] = [:]
     private var perHost: [String: Int] = [:]
     var limiter: RateLimiter?
+    /// `--max-download` over all transfers, when set.
+    private var meter: DownloadMeter?
     var lastStallCheck = 0.0
 
     init(multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, maxPerHost: Int, pacing: Pacing) {
@@ -135,6 +137,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         let multi = self.multi!
         condition.unlock()
         limiter = pacing.limitRate.map { RateLimiter(bytesPerSecond: $0, now: monotonicSeconds()) }
+        meter = pacing.maxDownload.map(DownloadMeter.init(limit:))
         while true {
             condition.lock()
             let arrived = inbox
@@ -151,7 +154,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
             let finished = drainMessages(multi)
-            checkStalls(multi)
+            checkPace(multi)
             if finished {
                 startWaiting(multi)
                 continue  // new handles want a curl_multi_perform before we sleep
@@ -214,6 +217,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             active[transfer.id] = transfer
             perHost[transfer.hostKey, default: 0] += 1
             transfer.limiter = limiter
+            transfer.meter = meter
             transfer.startedAt = monotonicSeconds()
             if pacing.detectsStalls {
                 transfer.stallWatch = StallWatch(window: pacing.stallTimeout, speed: pacing.stallSpeed)
@@ -269,6 +273,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         if transfer.pausedByLimiter { limiter?.remove(transfer) }
         transfer.pausedByLimiter = false
         transfer.limiter = nil
+        transfer.meter = nil
         if let easy = transfer.easy { _ = curl_multi_remove_handle(multi, easy) }
         transfer.cleanupHandle()
         let host = transfer.hostKey

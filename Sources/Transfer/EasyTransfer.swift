@@ -55,6 +55,11 @@ final class EasyTransfer {
     /// Header and body bytes received on this hop, for stall detection.
     var progressBytes = 0
     var stallWatch: StallWatch?
+    /// The minimum-speed check, from the first payload byte on, and the transfer's clock at that byte.
+    var minSpeedWatch: StallWatch?
+    var payloadSince = 0.0
+    /// The engine's `--max-download` meter, when there is one.
+    var meter: DownloadMeter?
 
     init(id: UInt64, hop: HopRequest) {
         self.id = id
@@ -89,6 +94,12 @@ final class EasyTransfer {
         guard pausedByLimiter else { return }
         pausedByLimiter = false
         pausedTotal += max(0, now - pausedSince)
+    }
+
+    /// Body bytes that are payload (see ``TransferSink/payloadBytes``): what the minimum speed is measured on.
+    var payloadBytes: Int {
+        if case .stream(let sink) = hop.sink, sinkBegun { return sink.payloadBytes ?? bytesReceived }
+        return bytesReceived
     }
 
     /// The host key used for the per-host cap.
@@ -139,6 +150,10 @@ final class EasyTransfer {
 
     /// One body chunk from curl. Returns false to abort (curl then fails with `CURLE_WRITE_ERROR`).
     func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        if let meter, !meter.admit(chunk.count) {
+            abort = .downloadLimit(limit: meter.limit, received: meter.received)
+            return false
+        }
         bytesReceived += chunk.count
         progressBytes += chunk.count
         guard (200..<300).contains(status) else {

@@ -22,12 +22,19 @@ struct StallWatch {
 
     /// Records progress at `clock` seconds of unpaused time with `bytes` received so far; true when stalled.
     mutating func observe(clock: Double, bytes: Int) -> Bool {
+        guard let progress = progress(clock: clock, bytes: bytes) else { return false }
+        return Double(progress) < Double(speed) * window
+    }
+
+    /// Records progress at `clock` seconds of unpaused time with `bytes` received so far; the bytes received over
+    /// the last window, or nil while the clock has not run a whole window.
+    mutating func progress(clock: Double, bytes: Int) -> Int? {
         if let last = samples.last, clock - last.clock >= window / 10 {
             samples.append((clock, bytes))
         }
         // Keep exactly one sample at or before the window's start.
         while samples.count > 1, samples[1].clock <= clock - window { samples.removeFirst() }
-        guard clock >= window, let base = samples.first, base.clock <= clock - window else { return false }
-        return Double(bytes - base.bytes) < Double(speed) * window
+        guard clock >= window, let base = samples.first, base.clock <= clock - window else { return nil }
+        return bytes - base.bytes
     }
 }

@@ -14,7 +14,10 @@ import SmartSyncCore
 /// With ``TransferConfiguration/limitRate``, one token bucket paces all transfers together: a transfer that finds
 /// it empty is paused (`CURL_WRITEFUNC_PAUSE`) and unpaused in turn as the budget refills. A transfer that makes
 /// less than ``TransferConfiguration/stallSpeed`` bytes/s of progress for ``TransferConfiguration/stallTimeout``
-/// seconds (time paused by the limiter not counted) fails with a retryable `.network` error.
+/// seconds, or whose payload, once it flows, comes slower than ``TransferConfiguration/minSpeed`` over that window,
+/// fails with a retryable `.network` error; one that runs longer than ``TransferConfiguration/requestTimeout`` fails
+/// with `.limitExceeded` (time paused by the limiter counts for none of these). Body bytes over all transfers are
+/// held to ``TransferConfiguration/maxDownload`` (`.limitExceeded`).
 ///
 /// Call ``shutdown()`` when done: it fails queued and running transfers with `.cancelled`.
 public final class TransferEngine: Sendable {
@@ -53,6 +56,15 @@ public final class TransferEngine: Sendable {
                 "--stall-timeout must be positive (got \(configuration.stallTimeout)) and the stall speed at least 0 "
                     + "(got \(configuration.stallSpeed)).")
         }
+        guard configuration.minSpeed >= 0, configuration.requestTimeout > 0 else {
+            throw SmartSyncError(
+                .invalidArgument,
+                "--min-speed must be at least 0 (got \(configuration.minSpeed)) and --request-timeout positive "
+                    + "(got \(configuration.requestTimeout)).")
+        }
+        if let maxDownload = configuration.maxDownload, maxDownload < 1 {
+            throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload)).")
+        }
         guard curlGlobalInit == CURLE_OK else {
             throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
         }
@@ -77,7 +89,8 @@ public final class TransferEngine: Sendable {
             maxPerHost: configuration.maxPerHost,
             pacing: Pacing(
                 limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
-                stallSpeed: configuration.stallSpeed))
+                stallSpeed: configuration.stallSpeed, minSpeed: configuration.minSpeed,
+                requestTimeout: configuration.requestTimeout, maxDownload: configuration.maxDownload))
         loop.start()
     }
 

@@ -56,6 +56,16 @@ public protocol TransferSink: AnyObject, Sendable {
     func begin(status: Int, headers: HTTPHeaders) -> Bool
     /// Called for each body chunk. Return false to abort the transfer.
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool
+    /// The body bytes so far that are the payload proper, for ``TransferConfiguration/minSpeed``, which applies
+    /// from the first payload byte on; nil (the default): every body byte. Read on the engine's thread, between
+    /// calls to ``write(_:)``. A body that opens with keep-alives (git's empty side-band packets while the server
+    /// prepares a pack) counts only what follows them, so a server that thinks before it sends is held to the
+    /// stall check, not to the minimum speed.
+    var payloadBytes: Int? { get }
+}
+
+extension TransferSink {
+    public var payloadBytes: Int? { nil }
 }
 
 /// One header line.
@@ -139,10 +149,22 @@ public struct TransferConfiguration: Sendable {
     /// transfer may use what idle ones leave.
     public var limitRate: Int?
     /// A transfer slower than ``stallSpeed`` bytes per second for this many seconds is cancelled with a
-    /// `.network` error (retryable), so a stalled connection is re-issued instead of hanging the run.
+    /// `.network` error (retryable), so a stalled connection is re-issued instead of hanging the run. Also the
+    /// window of ``minSpeed``.
     public var stallTimeout: Double = 30
     /// See ``stallTimeout``.
     public var stallSpeed: Int = 1
+    /// Once a transfer's payload flows (``TransferSink/payloadBytes``), fewer than this many bytes per second over
+    /// the last ``stallTimeout`` seconds fail it with a retryable `.network` error (`--min-speed`), so a server that
+    /// drips cannot hold a run. Measured on the transfer's own clock, like the stall check (time paused by the
+    /// ``limitRate`` limiter does not count). 0: off.
+    public var minSpeed: Int = 1024
+    /// The longest a request (each redirect hop) may take on its own clock (time paused by the limiter not counted)
+    /// before it fails with `.limitExceeded` (`--request-timeout`); infinity: no limit.
+    public var requestTimeout: Double = 3600
+    /// The most body bytes the engine receives over its life, all transfers together (`--max-download`); a transfer
+    /// that would go past it fails with `.limitExceeded`, and so does every later one. nil: no limit.
+    public var maxDownload: Int?
 
     public init() {}
 }

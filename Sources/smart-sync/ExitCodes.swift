@@ -20,8 +20,10 @@ enum ExitCodes {
           3   plan: changes are pending
           4   repository, ref or path not found, or the token was rejected
           5   network, TLS, HTTP or rate-limit failure (a retry may help)
-          6   refused, the target untouched: content failed verification, the tree has
-              unsafe paths, or local files not ours stand where the tree must write
+          6   refused, the target untouched: content failed verification, a
+              download went past --max-download or --request-timeout, the tree
+              has unsafe paths, or local files not ours stand where the tree
+              must write
           7   another smart-sync run holds the lock on the store or target
           8   the target was switched to the new tree, then a later step failed (recording
               the state, pruning old generations): see the message; the next run finishes it
@@ -33,7 +35,7 @@ enum ExitCodes {
         switch error.code {
         case .notFound, .unauthorized: return notFound
         case .network, .tls, .http, .rateLimited: return network
-        case .integrity, .unsafePath, .conflict: return refused
+        case .integrity, .unsafePath, .conflict, .limitExceeded: return refused
         case .locked: return locked
         case .invalidArgument: return usage
         default: return failure

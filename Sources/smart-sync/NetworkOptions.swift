@@ -17,8 +17,33 @@ struct NetworkOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Seconds a transfer may stay below 1 byte/s before it is re-issued.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "Seconds a transfer may stay below 1 byte/s (below --min-speed once data flows) before it is re-issued.",
+            valueName: "seconds"))
     var stallTimeout: Double = 30
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Slowest a transfer may be over --stall-timeout once data flows, in bytes per second (a server that drips "
+                + "is cut off and asked again); time paused by --limit-rate does not count.",
+            valueName: "rate"))
+    var minSpeed: String = "1K"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Longest one request may take, in seconds (time paused by --limit-rate does not count).",
+            valueName: "seconds"))
+    var requestTimeout: Double = 3600
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Most one run may download, and most it may add to the store (512M, 4G; none: no limit). Packs from the "
+                + "git host are also held to what was asked for.",
+            valueName: "size"))
+    var maxDownload: String = "4G"
 
     @Option(
         name: .long,
@@ -59,6 +84,16 @@ struct NetworkOptions: ParsableArguments {
             throw ValidationError("--limit-rate '\(limitRate)' is not a rate; write bytes per second, e.g. 500K or 2M.")
         }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive (got \(stallTimeout)).") }
+        if NetworkSettings.parseRate(minSpeed) == nil {
+            throw ValidationError("--min-speed '\(minSpeed)' is not a rate; write bytes per second, e.g. 512 or 1K.")
+        }
+        if !(requestTimeout > 0) {
+            throw ValidationError("--request-timeout must be positive (got \(requestTimeout)).")
+        }
+        if NetworkSettings.parseLimit(maxDownload) == nil {
+            throw ValidationError(
+                "--max-download '\(maxDownload)' is not a size; write bytes, e.g. 512M or 4G, or none for no limit.")
+        }
         if NetworkSettings.parseRate(packBlobLimit) == nil {
             throw ValidationError("--pack-blob-limit '\(packBlobLimit)' is not a size; write bytes, e.g. 512K or 4M.")
         }
@@ -73,6 +108,9 @@ struct NetworkOptions: ParsableArguments {
         s.retries = retries
         s.limitRate = limitRate.flatMap(NetworkSettings.parseRate)
         s.stallTimeout = stallTimeout
+        s.minSpeed = NetworkSettings.parseRate(minSpeed) ?? s.minSpeed
+        s.requestTimeout = requestTimeout
+        s.maxDownload = NetworkSettings.parseLimit(maxDownload) ?? s.maxDownload
         s.maxWait = maxWait
         s.forceFull = forceFull
         s.gitURL = gitURL

@@ -18,7 +18,7 @@ import Testing
     @Test func hugeDeltaResultFromATinyPack() throws {
         let base = [UInt8](repeating: 0x41, count: 65535)
         let ops = 4800
-        var delta = varint(65535) + varint(65535 * ops)
+        var delta = PackBuilder.varint(65535) + PackBuilder.varint(65535 * ops)
         for _ in 0..<ops { delta += [0xB0, 0xFF, 0xFF] }  // copy 65535 bytes from offset 0
         let b = PackBuilder.entry(type: 3, base)
         let pack = PackBuilder.pack([b, PackBuilder.entry(type: 6, delta, distance: b.count)])
@@ -46,7 +46,7 @@ import Testing
         let inserts = 1 << 20
         let unit = [0x7F] + [UInt8](repeating: 0x42, count: 127)
         let resultSize = 127 * inserts
-        let prefix = varint(base.count) + varint(resultSize)
+        let prefix = PackBuilder.varint(base.count) + PackBuilder.varint(resultSize)
         let zlib = try deflate(prefix: prefix, unit: unit, times: inserts)
         let b = PackBuilder.entry(type: 3, base)
         let d = PackBuilder.entry(
@@ -73,7 +73,7 @@ import Testing
     @Test func deltaInstructionsBeyondTheirResult() throws {
         let base = Array("base".utf8)
         let unit = [0x7F] + [UInt8](repeating: 0x42, count: 127)
-        let prefix = varint(base.count) + varint(1 << 20)
+        let prefix = PackBuilder.varint(base.count) + PackBuilder.varint(1 << 20)
         let zlib = try deflate(prefix: prefix, unit: unit, times: 1 << 20)
         let b = PackBuilder.entry(type: 3, base)
         let d = PackBuilder.entry(
@@ -108,7 +108,7 @@ import Testing
                 type: 6, declaredSize: huge, zlib: PackBuilder.zlibStored(delta), distance: b.count)
             entries = [b, d]
         default:
-            entries = [b, PackBuilder.entry(type: 6, [11] + varint(huge) + [0x90, 5], distance: b.count)]
+            entries = [b, PackBuilder.entry(type: 6, [11] + PackBuilder.varint(huge) + [0x90, 5], distance: b.count)]
         }
         let path = scratch.appending("absurd-\(what).pack")
         try PackBuilder.write(PackBuilder.pack(entries), to: path)
@@ -139,7 +139,7 @@ import Testing
             let source = contents[i - 1]
             let added = Array("line \(i)\n".utf8)
             let copy: [UInt8] = [0x80 | 0x10 | 0x20, UInt8(source.count & 0xFF), UInt8(source.count >> 8)]
-            let delta = varint(source.count) + varint(contents[i].count) + copy + [UInt8(added.count)] + added
+            let delta = PackBuilder.varint(source.count) + PackBuilder.varint(contents[i].count) + copy + [UInt8(added.count)] + added
             entries.append(PackBuilder.entry(type: 7, delta, base: ObjectID.blob(source)))
         }
         entries.append(PackBuilder.entry(type: 3, contents[0]))
@@ -180,18 +180,6 @@ import Testing
     }
 
     // MARK: helpers
-
-    private func varint(_ x: Int) -> [UInt8] {
-        var v = x
-        var o: [UInt8] = []
-        repeat {
-            var b = UInt8(v & 0x7F)
-            v >>= 7
-            if v > 0 { b |= 0x80 }
-            o.append(b)
-        } while v > 0
-        return o
-    }
 
     /// Runs `body` and returns its result with the growth of the peak RSS over the RSS before it (nil where the
     /// kernel cannot reset the peak), printing it.

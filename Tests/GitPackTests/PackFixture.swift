@@ -208,6 +208,19 @@ enum PackBuilder {
         ]
     }
 
+    /// A delta header's size: little-endian 7-bit groups, the high bit set on all but the last.
+    static func varint(_ x: Int) -> [UInt8] {
+        var v = x
+        var o: [UInt8] = []
+        repeat {
+            var b = UInt8(v & 0x7F)
+            v >>= 7
+            if v > 0 { b |= 0x80 }
+            o.append(b)
+        } while v > 0
+        return o
+    }
+
     static func write(_ bytes: [UInt8], to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
             throw FixtureError(message: "could not write \(path)")

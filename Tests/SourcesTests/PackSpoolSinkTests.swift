@@ -17,14 +17,14 @@ struct PackSpoolSinkTests {
     }
 
     /// Runs `stream` through a sink in chunks of `chunk` bytes; returns the sink, whether it kept going, the spool.
-    static func run(_ stream: [UInt8], chunk: Int = 7, notices: Locked<[String]> = Locked([])) throws -> (
-        PackSpoolSink, Bool, [UInt8]
-    ) {
+    static func run(
+        _ stream: [UInt8], chunk: Int = 7, notices: Locked<[String]> = Locked([]), limit: ResponseLimit? = nil
+    ) throws -> (PackSpoolSink, Bool, [UInt8]) {
         let directory = try TemporaryDirectory(prefix: "spool")
         let path = directory.appending("pack")
-        let sink = try PackSpoolSink(path: path, url: "http://h/r.git/git-upload-pack") { text in
-            notices.withLock { $0.append(text) }
-        }
+        let sink = try PackSpoolSink(
+            path: path, url: "http://h/r.git/git-upload-pack", notice: { text in notices.withLock { $0.append(text) } },
+            limit: limit)
         guard sink.begin(status: 200, headers: resultType) else { return (sink, false, []) }
         var accepted = true
         var start = 0
@@ -121,6 +121,53 @@ struct PackSpoolSinkTests {
         #expect(kept == Array(Self.pack[..<50]))
         let error = #expect(throws: SmartSyncError.self) { try partial.finish() }
         #expect(error?.message.contains("cut short") == true)
+    }
+
+    /// A v2 fetch response ends with the flush after the pack: a packet, a partial packet or bytes that are not
+    /// pkt-lines at all after it are refused, in the same chunk or a later one; the pack before them stays spooled.
+    @Test(arguments: [PktLine.encode("more\n"), PktLine.flush, Array("00".utf8), Array("junk".utf8)])
+    func bytesAfterTheFinalFlushAreRefused(trailing: [UInt8]) throws {
+        let stream = PktLine.encode("packfile\n") + Self.band(1, Self.pack) + PktLine.flush + trailing
+        for chunk in [1, 7, stream.count] {
+            let (sink, accepted, spooled) = try Self.run(stream, chunk: chunk)
+            #expect(!accepted, "chunks of \(chunk)")
+            #expect(sink.failure?.message.contains("goes on after its final flush packet") == true)
+            #expect(sink.failure?.message.contains("http://h/r.git/git-upload-pack") == true)
+            #expect(throws: SmartSyncError.self) { try sink.finish() }
+            #expect(spooled == Self.pack)
+        }
+    }
+
+    @Test func aResponseOverItsLimitIsRefusedAsItArrives() throws {
+        let stream = PktLine.encode("packfile\n") + Self.band(1, Self.pack) + PktLine.flush
+        let limit = ResponseLimit(bytes: 100, reason: "the 1 blob asked for")
+        let (sink, accepted, spooled) = try Self.run(stream, chunk: 40, limit: limit)
+        #expect(!accepted)
+        #expect(sink.response.responseBytes == 80, "the chunk that would pass the limit is not taken")
+        let message = sink.failure?.message ?? ""
+        #expect(message.contains("larger than the 100 bytes (100 bytes) that the 1 blob asked for can take"))
+        #expect(message.contains("http://h/r.git/git-upload-pack"))
+        #expect(spooled.count < Self.pack.count)
+        // At the limit exactly: taken.
+        let (whole, ok, _) = try Self.run(stream, limit: ResponseLimit(bytes: stream.count, reason: "x"))
+        #expect(ok)
+        try whole.finish()
+    }
+
+    /// The minimum speed is measured on the pack, the part of a large side-band packet that has arrived included, and
+    /// not on keep-alives (empty channel-1 packets) or progress.
+    @Test func payloadBytesAreThePacksAsTheyArrive() throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        let sink = try PackSpoolSink(path: directory.appending("pack"), url: "u", notice: { _ in })
+        #expect(sink.begin(status: 200, headers: Self.resultType))
+        func feed(_ bytes: [UInt8]) { #expect(bytes.withUnsafeBytes { sink.write($0) }) }
+        feed(PktLine.encode("packfile\n") + Self.band(1, []) + Self.band(1, []) + Self.band(2, Array("50%".utf8)))
+        #expect(sink.payloadBytes == 0)
+        let packet = Self.band(1, Self.pack)
+        feed(Array(packet[..<20]))
+        #expect(sink.payloadBytes == 15, "15 bytes of a packet still arriving")
+        feed(Array(packet[20...]))
+        #expect(sink.payloadBytes == Self.pack.count)
     }
 
     @Test func aWrongContentTypeIsRefused() throws {

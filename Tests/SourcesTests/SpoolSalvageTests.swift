@@ -1,8 +1,10 @@
 import Foundation
 import GitObjects
+import GitPack
 import ObjectStore
 import Testing
 import TestSupport
+import Transfer
 
 @testable import Sources
 
@@ -10,25 +12,44 @@ import TestSupport
     import Glibc
 #endif
 
-/// Spools left in the store's `tmp/` by a killed run are imported by the next run; a live run's spool is not touched.
+/// Spools left in the store's `tmp/` by a killed run are imported by the next run, held to the limits the killed run
+/// wrote beside them; a live run's spool is not touched.
 struct SpoolSalvageTests {
+    /// A commit's pack (5 objects), a store and a pack source that never reaches a server.
+    struct Setup {
+        let commit: String
+        let pack: [UInt8]
+        let dirs: TemporaryDirectory
+        let store: ObjectStore
+        let engine: TransferEngine
+        let source: GitPackSource
+
+        init() throws {
+            let repo = try GitFixture()
+            try repo.write("a.txt", "alpha\n")
+            try repo.write("b/c.txt", "gamma\n")
+            commit = try repo.commit("one")
+            pack = try repo.gitResult(["pack-objects", "--revs", "--stdout"], input: Array((commit + "\n").utf8))
+                .stdout
+            dirs = try TemporaryDirectory(prefix: "salvage")
+            store = try ObjectStore(root: dirs.appending("store"))
+            engine = try UploadPackFixture.engine()
+            source = GitPackSource(
+                repositoryURL: "http://127.0.0.1:9/acme/none.git", engine: engine, token: nil, store: store, raw: nil,
+                cacheDirectory: nil)
+        }
+    }
+
     @Test func aKilledRunsSpoolIsImportedAndALiveOneIsLeftAlone() async throws {
-        let repo = try GitFixture()
-        try repo.write("a.txt", "alpha\n")
-        try repo.write("b/c.txt", "gamma\n")
-        let commit = try repo.commit("one")
-        let pack = try repo.gitResult(["pack-objects", "--revs", "--stdout"], input: Array((commit + "\n").utf8))
-        let dirs = try TemporaryDirectory(prefix: "salvage")
-        let store = try ObjectStore(root: dirs.appending("store"))
-        let engine = try UploadPackFixture.engine()
-        defer { engine.shutdown() }
-        let source = GitPackSource(
-            repositoryURL: "http://127.0.0.1:9/acme/none.git", engine: engine, token: nil, store: store, raw: nil,
-            cacheDirectory: nil)
+        let setup = try Setup()
+        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        defer { setup.engine.shutdown() }
 
         // A live run's spool: locked by an open file description this test holds.
         let live = store.temporaryDirectory + "/pack-live.pack"
-        try Data(pack.stdout).write(to: URL(fileURLWithPath: live))
+        try Data(pack).write(to: URL(fileURLWithPath: live))
+        let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: false))
+        try JSONEncoder().encode(limits).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-live.limits"))
         let holder = open(live, O_RDONLY)
         #expect(flock(holder, LOCK_EX) == 0)
         await source.salvageSpools()
@@ -39,8 +60,26 @@ struct SpoolSalvageTests {
         close(holder)
         await source.salvageSpools()
         #expect(!FileManager.default.fileExists(atPath: live))
+        #expect(!FileManager.default.fileExists(atPath: store.temporaryDirectory + "/pack-live.limits"))
         #expect(store.contains(try #require(ObjectID(hex: commit))))
         #expect(source.statistics.packObjects == 5)
+    }
+
+    /// A spool whose limits are missing cannot be checked against what it was asked for: it is removed unread.
+    @Test func aSpoolWithoutItsLimitsIsRemovedUnread() async throws {
+        let setup = try Setup()
+        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        defer { setup.engine.shutdown() }
+        let spool = store.temporaryDirectory + "/pack-old.pack"
+        try Data(pack).write(to: URL(fileURLWithPath: spool))
+        // Limits left by a run killed after its spool was gone.
+        let orphan = store.temporaryDirectory + "/pack-gone.limits"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: orphan))
+        await source.salvageSpools()
+        #expect(!FileManager.default.fileExists(atPath: spool))
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(!store.contains(try #require(ObjectID(hex: commit))))
+        #expect(source.statistics.packObjects == 0)
     }
 }
 

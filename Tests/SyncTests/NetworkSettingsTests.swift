@@ -15,6 +15,33 @@ struct NetworkSettingsTests {
         #expect(NetworkSettings.parseRate("2X") == nil)
     }
 
+    @Test func parseLimit() {
+        #expect(NetworkSettings.parseLimit("none") == .some(nil))
+        #expect(NetworkSettings.parseLimit("None") == .some(nil))
+        #expect(NetworkSettings.parseLimit("4G") == .some(4 << 30))
+        #expect(NetworkSettings.parseLimit("512M") == .some(512 << 20))
+        #expect(NetworkSettings.parseLimit("0") == nil, "0 is not 'no limit': write none")
+        #expect(NetworkSettings.parseLimit("lots") == nil)
+    }
+
+    @Test func limitsReachTheEngine() throws {
+        var network = NetworkSettings()
+        #expect(network.maxDownload == 4 << 30 && network.minSpeed == 1024 && network.requestTimeout == 3600)
+        network.maxDownload = nil
+        network.minSpeed = 300
+        network.requestTimeout = 90
+        let configuration = try SourceConfiguration.github(
+            slug: "o/r", apiURL: "https://api.github.com", rawURL: "https://raw.githubusercontent.com", token: nil,
+            network: network)
+        guard case .github(_, _, let transfer, _) = configuration else {
+            Issue.record("not a GitHub configuration")
+            return
+        }
+        #expect(transfer.maxDownload == nil)
+        #expect(transfer.minSpeed == 300)
+        #expect(transfer.requestTimeout == 90)
+    }
+
     @Test func gitHostDefaultsToTheAPIsOwnHost() throws {
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com") == "https://github.com")
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com/") == "https://github.com")

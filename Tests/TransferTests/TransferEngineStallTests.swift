@@ -100,9 +100,9 @@ struct TransferEngineStallTests {
         #expect(retries.reasons.first?.contains("stalled") == true)
     }
 
-    /// Time a transfer spends paused by `--limit-rate` is not a stall: four transfers share 64 KiB/s (16 KiB/s
-    /// each, paused most of the time) with a 2 s stall window and a stall speed of 32 KiB/s, twice what each
-    /// transfer gets on the wall clock. Counting paused time would fail them all.
+    /// Time a transfer spends paused by `--limit-rate` is not a stall, nor below the minimum speed: four transfers
+    /// share 64 KiB/s (16 KiB/s each, paused most of the time) with a 2 s window and a stall speed and minimum speed
+    /// of 32 KiB/s, twice what each transfer gets on the wall clock. Counting paused time would fail them all.
     @Test func pausedByTheLimiterIsNotStalled() async throws {
         try requireNginx()
         let server = try NginxServer()
@@ -118,6 +118,7 @@ struct TransferEngineStallTests {
         configuration.limitRate = 64 << 10
         configuration.stallTimeout = 2
         configuration.stallSpeed = 32 << 10
+        configuration.minSpeed = 32 << 10
         let engine = try TransferEngine(configuration: configuration)
         defer { engine.shutdown() }
         let start = Date()

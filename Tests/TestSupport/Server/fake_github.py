@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DOCS = "https://docs.github.com/rest"
@@ -378,7 +379,7 @@ class State:
         self.remaining_times = [r.get("times") for r in rules]
         self.latency_ms = latency
 
-    def take_fault(self, listener, method, path):
+    def take_fault(self, listener, method, path, body=b""):
         """Returns (action dict or None, global latency ms). Consumes one of the rule's `times`."""
         with self.lock:
             self.reload_faults()
@@ -389,6 +390,8 @@ class State:
                 if m.get("method") not in (None, method):
                     continue
                 if "path_regex" in m and not re.search(m["path_regex"], path):
+                    continue
+                if "body_contains" in m and m["body_contains"].encode() not in body:
                     continue
                 left = self.remaining_times[i]
                 if left is not None:
@@ -474,10 +477,10 @@ class Handler(BaseHTTPRequestHandler):
     def header(self, name):
         return self.headers.get(name)
 
-    def begin(self, method):
+    def begin(self, method, body=b""):
         """Resets the request's counters and takes its fault: the global latency, a rule's delay, its action."""
         self.sent_bytes = 0
-        fault, latency = STATE.take_fault(self.listener, method, self.path)
+        fault, latency = STATE.take_fault(self.listener, method, self.path, body)
         if latency:
             time.sleep(latency / 1000.0)
         if fault and "delay_ms" in fault:
@@ -486,9 +489,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.begin(method)
+        body = self.rfile.read(length) if length else b""
+        self.begin(method, body)
         try:
             resp = self.fault_response() or (self.api(method) if self.listener == "api" else self.raw(method))
         except Exception as e:  # a bug here must not kill the connection silently
@@ -889,6 +891,10 @@ class Handler(BaseHTTPRequestHandler):
             resp = self.api_headers(resp)
         f = self.fault
         body = resp.body
+        if any(k in f for k in PACK_FAULTS) and resp.status == 200:
+            body = rewrite_fetch_response(body, f)
+        if "append" in f:
+            body = body + f["append"].encode("latin-1")
         if "corrupt_byte_at" in f and 0 <= int(f["corrupt_byte_at"]) < len(body):
             i = int(f["corrupt_byte_at"])
             body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
@@ -917,6 +923,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(int(f.get("stall_ms", 1000)) / 1000.0)
                 self.write(payload[n:])
+            elif "drip_after_bytes" in f:
+                self.drip(payload, int(f["drip_after_bytes"]), int(f.get("drip_bytes_per_second", 2)),
+                          int(f.get("drip_for_ms", 60000)))
             else:
                 self.write(payload)
             self.wfile.flush()
@@ -927,6 +936,18 @@ class Handler(BaseHTTPRequestHandler):
             self.hard_reset()
         elif abort == "close":
             self.close_connection = True
+
+    def drip(self, payload, start, rate, duration_ms):
+        """Sends `start` bytes at once, then one byte every 1/rate s for up to `duration_ms`, then the rest."""
+        self.write(payload[:start])
+        self.wfile.flush()
+        i, deadline = start, time.time() + duration_ms / 1000.0
+        while i < len(payload) and time.time() < deadline:
+            time.sleep(1.0 / max(1, rate))
+            self.write(payload[i:i + 1])
+            self.wfile.flush()
+            i += 1
+        self.write(payload[i:])
 
     def write(self, data):
         if data:
@@ -971,6 +992,78 @@ class Handler(BaseHTTPRequestHandler):
         if self.fault:
             rec["fault"] = self.fault
         STATE.log(rec)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile packs: a protocol v2 fetch response rewritten (the pack's count, extra objects)
+# --------------------------------------------------------------------------------------------------
+
+PACK_FAULTS = ("pack_object_count", "pack_extra_blobs", "pack_progress_bytes")
+
+
+def pkt(payload):
+    return b"%04x" % (len(payload) + 4) + payload
+
+
+def pack_varint_header(kind, size):
+    """A pack entry header: type and size (4 bits, then 7 bits per byte, little-endian)."""
+    out = bytearray([(kind << 4) | (size & 0x0F)])
+    size >>= 4
+    while size:
+        out[-1] |= 0x80
+        out.append(size & 0x7F)
+        size >>= 7
+    return bytes(out)
+
+
+def extra_blob(index, size):
+    """Incompressible, deterministic content for the `index`th unrequested blob."""
+    out, counter = bytearray(), 0
+    while len(out) < size:
+        out += hashlib.sha256(b"unrequested %d %d" % (index, counter)).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def rewrite_pack(pack, fault):
+    """Applies the pack faults to a whole pack and gives it a valid trailer."""
+    count = struct.unpack(">I", pack[8:12])[0]
+    entries = pack[12:-20]
+    extra = int(fault.get("pack_extra_blobs", 0))
+    size = int(fault.get("extra_blob_size", 1000))
+    for i in range(extra):
+        data = extra_blob(i, size)
+        entries += pack_varint_header(3, len(data)) + zlib.compress(data)
+    count = int(fault.get("pack_object_count", count + extra))
+    body = pack[:8] + struct.pack(">I", count & 0xFFFFFFFF) + entries
+    return body + hashlib.sha1(body).digest()
+
+
+def rewrite_fetch_response(body, fault):
+    """Rewrites the pack inside a protocol v2 fetch response (side-band channel 1 of the packfile section)."""
+    marker = pkt(b"packfile\n")
+    at = body.find(marker)
+    if at < 0:
+        return body  # not a fetch response (ls-refs, an advertisement): left alone
+    i, pack, progress = at + len(marker), bytearray(), []
+    while i + 4 <= len(body):
+        n = int(body[i:i + 4], 16)
+        if n < 4:
+            break  # the closing flush
+        band, data = body[i + 4], body[i + 5:i + n]
+        if band == 1:
+            pack += data
+        else:
+            progress.append(body[i:i + n])
+        i += n
+    new = rewrite_pack(bytes(pack), fault)
+    flood = int(fault.get("pack_progress_bytes", 0))
+    for j in range(0, flood, 1000):
+        progress.insert(0, pkt(b"\x02" + b"Counting objects: %d\r" % j + b" " * max(0, min(1000, flood - j) - 30)))
+    out = bytearray(body[:at + len(marker)]) + b"".join(progress)
+    for j in range(0, len(new), 65515):
+        out += pkt(b"\x01" + new[j:j + 65515])
+    return bytes(out) + b"0000"
 
 
 def parse_range(header, size):
@@ -1033,7 +1126,7 @@ class GitHandler(Handler):
 
     def dispatch(self, method):
         body = self.read_body()
-        self.begin(method)
+        self.begin(method, body)
         try:
             resp = self.fault_response() or self.git(method, body)
         except Exception as e:
