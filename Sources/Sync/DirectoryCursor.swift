@@ -152,6 +152,12 @@ func entryName(_ entry: UnsafeMutablePointer<dirent>) -> TreePath? {
 
 /// The names in the directory open on `fd` (which stays open), as bytes, without `.` and `..`.
 func directoryNames(_ fd: Int32, display: String) throws -> [TreePath] {
+    try directoryEntries(fd, display: display).map(\.name)
+}
+
+/// The entries of the directory open on `fd` (which stays open): names as bytes, and the type `readdir` reports
+/// (`DT_DIR`, `DT_REG`, …; `DT_UNKNOWN` where the file system does not say), without `.` and `..`.
+func directoryEntries(_ fd: Int32, display: String) throws -> [(name: TreePath, type: UInt8)] {
     let copy = dup(fd)
     guard copy >= 0, let dir = fdopendir(copy) else {
         if copy >= 0 { close(copy) }
@@ -159,13 +165,13 @@ func directoryNames(_ fd: Int32, display: String) throws -> [TreePath] {
     }
     defer { closedir(dir) }
     rewinddir(dir)  // the duplicate shares the position of `fd`, which an earlier listing left at the end
-    var names: [TreePath] = []
+    var entries: [(name: TreePath, type: UInt8)] = []
     while true {
         errno = 0
         guard let entry = readdir(dir) else {
             if errno != 0 { throw SmartSyncError.io("readdir", path: display) }
-            return names
+            return entries
         }
-        if let name = entryName(entry) { names.append(name) }
+        if let name = entryName(entry) { entries.append((name, entry.pointee.d_type)) }
     }
 }

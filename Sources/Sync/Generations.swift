@@ -38,6 +38,21 @@ public struct GenerationStore: Sendable {
         return result.sorted { $0.sequence > $1.sequence }
     }
 
+    /// The generation the next switch would prune, when there is one: the oldest, once `keep` are kept (a staged switch
+    /// makes it its stage instead of building one; see ``StageRecycler``). Nil when fewer are kept, or none is wanted.
+    func recyclable(keep: Int) throws -> Generation? {
+        guard keep > 0 else { return nil }
+        let kept = try list()
+        return kept.count >= keep ? kept.last : nil
+    }
+
+    /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
+    func discard(_ path: String) throws {
+        try FileSystem.makeDirectories(layout.generations)
+        let trash = layout.generations + "/" + Self.removing + "discarded-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        guard rename(path, trash) == 0 else { throw SmartSyncError.io("rename", path: path) }
+    }
+
     /// One more than the largest sequence in use.
     func nextSequence() throws -> Int {
         guard TreeOps.isDirectory(layout.generations) else { return 1 }

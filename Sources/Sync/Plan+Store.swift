@@ -40,7 +40,10 @@ extension Plan {
 extension StatCache {
     /// Records the files an applied plan wrote (their stat and id) and forgets deleted paths, so the next
     /// scan does not re-hash what this run just put there.
-    public mutating func record(_ plan: Plan, target: String) {
+    ///
+    /// `known` holds stat data the apply already has for paths it left as they were (a recycled stage's files): those
+    /// are not looked at again.
+    public mutating func record(_ plan: Plan, target: String, known: [TreePath: StatData] = [:]) {
         let reader = try? TreeReader(root: target)
         for c in plan.changes {
             switch c.kind {
@@ -52,11 +55,10 @@ extension StatCache {
                     entries[c.path] = nil
                     continue
                 }
-                if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG {
-                    let data = StatData(
-                        device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                        mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))
+                if let data = known[c.path] {
                     entries[c.path] = Entry(stat: data, id: id)
+                } else if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG {
+                    entries[c.path] = Entry(stat: StatData(st), id: id)
                 } else {
                     entries[c.path] = nil
                 }

@@ -72,45 +72,49 @@ public struct StagedSwitchApplier: ApplyStrategy {
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
-        // 2. Stage the complete new tree.
+        // 2. Stage the complete new tree: the oldest generation brought up to date when one is due to go (work in
+        // proportion to the change), else a tree built from the store.
         // Private: generations hold the operator's old files, secrets included.
         try FileSystem.makePrivateDirectory(layout.sidecar)
-        // Private until the carrier gives it the target's metadata (a new target: the documented default).
-        guard mkdir(layout.stage, 0o700) == 0 else {
-            throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
-        }
-        if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
         var kinds: [TreePath: Change.Kind] = [:]
+        kinds.reserveCapacity(plan.changes.count)
         for c in plan.changes { kinds[c.path] = c.kind }
-        // Unchanged paths are staged from the store too; one it lacks (a new or cleaned store) is taken from the
-        // target, verified by its id on the way in.
         let current = try TreeReader(root: target)
-        for c in plan.changes where c.kind == .unchanged {
-            guard let id = c.id, let mode = c.mode, try !store.holds(id, size: nil, repair: true) else { continue }
-            try current.insert(c.path, mode: mode, into: store, expecting: id)
-        }
-        let staged = plan.changes.compactMap { c -> Change? in
-            guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
-            switch c.kind {
-            case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
-                return Change(kind: .add, path: c.path, mode: mode, id: id)
-            default:
-                return nil
+        let generations = GenerationStore(layout: layout)
+        var report: ApplyReport
+        if exists, let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout) {
+            report = recycled
+        } else {
+            // Private until the carrier gives it the target's metadata (a new target: the documented default).
+            guard mkdir(layout.stage, 0o700) == 0 else {
+                throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
             }
+            if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+            try seed(Set(plan.changes.map(\.path)), from: current, plan: plan, store: store)
+            let staged = plan.changes.compactMap { c -> Change? in
+                guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
+                switch c.kind {
+                case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
+                    return Change(kind: .add, path: c.path, mode: mode, id: id)
+                default:
+                    return nil
+                }
+            }
+            // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an
+            // fsync per file and directory.
+            var stager = inPlace
+            stager.syncEachChange = false
+            report = try stager.apply(
+                Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
+                target: layout.stage)
         }
-        // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an fsync
-        // per file and directory.
-        var stager = inPlace
-        stager.syncEachChange = false
-        var report = try stager.apply(
-            Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
-            target: layout.stage)
         report.counts = plan.counts
         report.conflicts = plan.conflicts
         if exists {
             let carrier = UntrackedCarrier(
-                shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) },
-                carryWhole: { kinds[$0] == .excluded })
+                shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) || kinds[$0] == nil },
+                carryWhole: { kinds[$0] == .excluded },
+                isTreeFile: { kinds[$0].map(Self.writesTreeFile) ?? false })
             try carrier.carry(from: target, into: layout.stage)
         }
         try FileSystem.syncFileSystem(containing: layout.stage)
@@ -131,7 +135,6 @@ public struct StagedSwitchApplier: ApplyStrategy {
             FileSystem.syncDirectory(parent(of: target))
             return (report, .created)
         }
-        let generations = GenerationStore(layout: layout)
         let sequence = try generations.nextSequence()
         do {
             try switcher.exchange(
@@ -155,6 +158,50 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
         }
         return (report, .exchanged)
+    }
+
+    /// Makes the oldest generation, when one is due to go, the stage (``StageRecycler``) and returns what that did;
+    /// nil when there is none to recycle, or when recycling it failed (then it is left to ``GenerationStore/prune`` and
+    /// the stage is built from scratch: recycling only saves work).
+    private func recycle(
+        _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
+    ) throws -> ApplyReport? {
+        let generations = GenerationStore(layout: layout)
+        guard let oldest = try generations.recyclable(keep: keepGenerations) else { return nil }
+        // Its directory (now without a tree, so never listed) keeps its number taken until the prune after the switch.
+        guard rename(oldest.tree, layout.stage) == 0 else { return nil }
+        try checkpoint("recycled")
+        do {
+            // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
+            // target, verified by its id on the way in.
+            let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
+                stage: layout.stage, listing: listing, plan: plan,
+                beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
+            var report = outcome.report
+            report.recycled = oldest.sequence
+            report.unchangedStats = outcome.kept
+            return report
+        } catch let error as SmartSyncError where error.code == .io {
+            try generations.discard(layout.stage)
+            return nil
+        }
+    }
+
+    /// Whether a path of this plan kind holds a file of the new tree (written or left as it is).
+    static func writesTreeFile(_ kind: Change.Kind) -> Bool {
+        switch kind {
+        case .add, .modify, .mode, .symlink, .typeChange, .unchanged: return true
+        default: return false
+        }
+    }
+
+    /// Puts into the store the blobs of `paths` the plan leaves unchanged and the store lacks, from the target
+    /// (verified by their id on the way in): the stage is made from the store alone.
+    private func seed(_ paths: Set<TreePath>, from current: TreeReader, plan: Plan, store: ObjectStore) throws {
+        for c in plan.changes where c.kind == .unchanged && paths.contains(c.path) {
+            guard let id = c.id, let mode = c.mode, try !store.holds(id, size: nil, repair: true) else { continue }
+            try current.insert(c.path, mode: mode, into: store, expecting: id)
+        }
     }
 
     /// The in-place applier this switch stages with (and falls back to).

@@ -77,22 +77,27 @@ enum TreeOps {
     /// Removes everything inside the directory open on `fd`.
     private static func removeContents(of fd: Int32, display: String) throws {
         for name in try directoryNames(fd, display: display) {
-            let shown = display + "/" + name.description
-            var st = stat()
-            guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
-                if errno == ENOENT { continue }
-                throw SmartSyncError.io("fstatat", path: shown)
-            }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                guard sub >= 0 else { throw SmartSyncError.io("open", path: shown) }
-                defer { close(sub) }
-                try removeContents(of: sub, display: shown)
-            }
-            let flags = (st.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
-            if name.withCString({ unlinkat(fd, $0, flags) }) != 0 && errno != ENOENT {
-                throw SmartSyncError.io(flags == 0 ? "unlink" : "rmdir", path: shown)
-            }
+            try removeEntry(name, in: fd, display: display + "/" + name.description)
+        }
+    }
+
+    /// Removes the entry `name` of the directory open on `fd`: a file or symlink, or a directory with everything in
+    /// it, by descriptor (a symlink is removed as the link it is).
+    static func removeEntry(_ name: TreePath, in fd: Int32, display: String) throws {
+        var st = stat()
+        guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+            if errno == ENOENT { return }
+            throw SmartSyncError.io("fstatat", path: display)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard sub >= 0 else { throw SmartSyncError.io("open", path: display) }
+            defer { close(sub) }
+            try removeContents(of: sub, display: display)
+        }
+        let flags = (st.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
+        if name.withCString({ unlinkat(fd, $0, flags) }) != 0 && errno != ENOENT {
+            throw SmartSyncError.io(flags == 0 ? "unlink" : "rmdir", path: display)
         }
     }
 

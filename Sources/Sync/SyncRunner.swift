@@ -211,7 +211,7 @@ public struct SyncRunner: Sendable {
             }
             outcome.switched = true
             var cache = scan.cache
-            cache.record(plan, target: target)
+            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
             try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
         } else {
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again.

@@ -107,9 +107,7 @@ private struct Walker {
                 throw SmartSyncError.io("fstatat", path: display(path))
             }
             stats.entries += 1
-            let data = StatData(
-                device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))
+            let data = StatData(st)
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular

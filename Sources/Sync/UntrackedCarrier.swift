@@ -22,6 +22,9 @@ struct UntrackedCarrier {
     let shouldCarry: (TreePath) -> Bool
     /// Paths (files or directories) carried whole, without looking inside (excluded subtrees).
     let carryWhole: (TreePath) -> Bool
+    /// Paths that hold a file of the destination's own tree: skipped without a look (no `stat`), when the directory
+    /// entry says it is not a directory.
+    var isTreeFile: (TreePath) -> Bool = { _ in false }
     /// Whether a carried file replaces a non-directory already at its path in the destination (rollback: the
     /// operator's current version wins over the one the generation kept).
     var replaceExisting = false
@@ -39,9 +42,10 @@ struct UntrackedCarrier {
 
     private func walk(_ src: Int32, _ dst: Int32, relative: TreePath, display: String) throws -> Int {
         var carried = 0
-        for name in try directoryNames(src, display: display) {
+        for (name, type) in try directoryEntries(src, display: display) {
             if name.withBytes({ $0.starts(with: Materializer.temporaryPrefix.utf8) }) { continue }  // a killed run's
             let path = relative.appending(name)
+            if type != DT_DIR && type != DT_UNKNOWN && isTreeFile(path) { continue }
             let shown = display + "/" + name.description
             var st = stat()
             guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
