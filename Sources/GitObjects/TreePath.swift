@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A relative, `/`-separated path in a tree or a target, handled as the bytes it is.
 ///
 /// git and Linux name files with bytes, not text: a name need not be UTF-8 (`caf\xE9.txt`, Latin-1), and two
@@ -82,7 +86,10 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     public static func == (a: TreePath, b: TreePath) -> Bool {
         switch (a.storage, b.storage) {
-        case (.text(let x), .text(let y)): return x.utf8.elementsEqual(y.utf8)
+        case (.text(let x), .text(let y)):
+            // Byte equality (memcmp), never String's canonical equivalence.
+            guard x.utf8.count == y.utf8.count else { return false }
+            return a.withBytes { p in b.withBytes { q in p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
         case (.bytes(let x), .bytes(let y)): return x == y
         default: return false  // valid and invalid UTF-8 are never the same bytes
         }
@@ -94,7 +101,13 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     /// Byte order (`memcmp`), as git and `LC_ALL=C sort` order names.
     public static func < (a: TreePath, b: TreePath) -> Bool {
-        a.withBytes { x in b.withBytes { y in x.lexicographicallyPrecedes(y) } }
+        a.withBytes { x in
+            b.withBytes { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order != 0 ? order < 0 : x.count < y.count
+            }
+        }
     }
 
     /// The path for humans: valid UTF-8 as is; invalid bytes and control characters as `\xNN`; `\` as `\\`.
@@ -187,6 +200,9 @@ extension TreePath {
     /// `self + "/" + name` (just `name` at the root).
     public func appending(_ name: TreePath) -> TreePath {
         if isEmpty { return name }
+        if case .text(let parent) = storage, case .text(let child) = name.storage {
+            return TreePath(parent + "/" + child)  // valid UTF-8 joined by "/" stays valid: no check needed
+        }
         return TreePath(bytes: bytes + [0x2F] + name.bytes)
     }
 

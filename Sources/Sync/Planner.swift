@@ -73,14 +73,17 @@ public struct Planner: Sendable {
             changes.append(Change(kind: .excluded, path: path))
         }
 
-        func blocker(of path: TreePath) -> TreePath? {
-            for prefix in path.ancestors.reversed() {
-                if let e = local.entries[prefix], e.kind != .directory, !deletable.contains(prefix) {
-                    return prefix
-                }
-            }
-            return nil
+        // What stands in the way of a directory, memoized per directory: most paths share their parents.
+        var blockers: [TreePath: TreePath?] = [:]
+        func blocker(inside dir: TreePath) -> TreePath? {
+            if dir.isEmpty { return nil }
+            if let known = blockers[dir] { return known }
+            var found = blocker(inside: dir.parent)
+            if found == nil, let e = local.entries[dir], e.kind != .directory, !deletable.contains(dir) { found = dir }
+            blockers[dir] = .some(found)
+            return found
         }
+        func blocker(of path: TreePath) -> TreePath? { blocker(inside: path.parent) }
 
         func directoryIsOurs(_ dir: TreePath) -> Bool {
             for (path, e) in local.entries where e.kind != .directory && dir.isAncestor(of: path) {
@@ -146,7 +149,9 @@ public struct Planner: Sendable {
             }
             changes.append(c)
         }
-        changes.sort { $0.path < $1.path }
+        // Sorted through an index: a Change is large, and moving it around is most of a sort's cost.
+        let order = changes.indices.sorted { changes[$0].path < changes[$1].path }
+        changes = order.map { changes[$0] }
 
         // Blobs to provide: each id once, with a tree path and, when possible, a local file holding it.
         var needed: [ObjectID: NeededBlob] = [:]

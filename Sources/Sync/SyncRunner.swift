@@ -214,9 +214,12 @@ public struct SyncRunner: Sendable {
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
             try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
         } else {
-            // Nothing to write; still remember what the scan hashed so the next run does not hash it again.
-            var cache = scan.cache
-            try state.saveStatCache(&cache, target: target)
+            // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
+            // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
+            if scan.statistics.filesHashed > 0 || scan.cache.entries.count != scan.statistics.cacheHits {
+                var cache = scan.cache
+                try state.saveStatCache(&cache, target: target)
+            }
         }
         return outcome
     }
