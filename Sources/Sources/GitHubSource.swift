@@ -108,45 +108,6 @@ public final class GitHubSource: SyncSource {
         Set([URLPath.authority(of: location.apiURL), URLPath.authority(of: location.rawURL)].compactMap { $0 })
     }
 
-    // MARK: - Resolve
-
-    public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        // Without a ref, `HEAD` names the default branch: one request instead of asking for the branch name first.
-        let name = ref ?? "HEAD"
-        guard !name.isEmpty, !name.contains(".."), !name.hasPrefix("/"), !name.contains("\0") else {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
-        }
-        // One request resolves any ref kind (branch, tag peeled to its commit, full or short SHA).
-        let url = location.repoAPI + "/commits/" + URLPath.encodePath(TreePath(name))
-        let body = try await apiGet(
-            url, accept: "application/vnd.github.sha",
-            subject: "ref '\(name)' of repository '\(location.slug)'",
-            onNotFound: { try await self.explainMissing(ref: name) },
-            immutable: ObjectID(hex: name) != nil)
-        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let commit = ObjectID(hex: text) else {
-            throw SmartSyncError(
-                .malformedResponse,
-                "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))'); check --api-url")
-        }
-        return ResolvedRef(name: name, commit: commit)
-    }
-
-    /// Tells "no such repository" from "no such ref" after a 404.
-    private func explainMissing(ref: String) async throws -> SmartSyncError {
-        let url = location.repoAPI
-        let response = try await send(url, accept: "application/vnd.github+json", conditional: nil)
-        if response.status == 200 {
-            return SmartSyncError(
-                .notFound,
-                "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/commits/…); check the branch, tag or SHA"
-            )
-        }
-        return GitHubJSON.error(
-            for: response, endpoint: "GET " + url, subject: "repository '\(location.slug)'", authenticated: token != nil
-        )
-    }
-
     // MARK: - Requests
 
     /// A conditional GET of a metadata URL; returns the (possibly cached) body of a 200 or 304.
