@@ -68,7 +68,7 @@ struct RunContext {
         } else {
             configuration = try .github(
                 slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
-                token: GitHubToken.discover(),
+                token: GitHubToken.discover(apiURL: source.apiURL),
                 network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
         }
         let store = try ObjectStore(root: storeDir)

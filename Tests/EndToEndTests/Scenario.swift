@@ -43,11 +43,12 @@ final class Scenario: @unchecked Sendable {
     /// Runs `smart-sync <command> acme/hyper --api-url … --raw-url … --store … --state-dir … <extra>`.
     @discardableResult
     func run(
-        _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil
+        _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil,
+        environment more: [String: String?] = [:]
     ) throws -> SubprocessResult {
         try SmartSyncBinary.run(
-            arguments(command, extra, rawURL: rawURL, target: target), environment: environment(token: token),
-            check: false)
+            arguments(command, extra, rawURL: rawURL, target: target),
+            environment: environment(token: token).merging(more) { $1 }, check: false)
     }
 
     /// The arguments ``run(_:_:rawURL:token:target:)`` passes.
