@@ -203,11 +203,8 @@ public final class ShallowCloneSource: SyncSource {
     /// git in `directory`, with the token (if any) scoped to the git host through the environment, and nothing
     /// from the caller's environment that could prompt, trace headers, or reach another transport.
     private func git(in directory: String) -> GitCommand {
-        var env: [String: String?] = [
-            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": nil, "SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https",
-            "GIT_TRACE": nil, "GIT_TRACE_CURL": nil, "GIT_TRACE_PACKET": nil, "GIT_CURL_VERBOSE": nil,
-            "GIT_CONFIG_COUNT": "0", "GIT_CONFIG_PARAMETERS": nil,
-        ]
+        // GitCommand has dropped every inherited GIT_* variable and the system and global config.
+        var env: [String: String?] = ["SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https"]
         if let token {
             env["GIT_CONFIG_COUNT"] = "1"
             env["GIT_CONFIG_KEY_0"] = "http." + gitURL + "/.extraHeader"
