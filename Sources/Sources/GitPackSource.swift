@@ -76,9 +76,6 @@ public final class GitPackSource: SyncSource {
             + URLPath.encodeSegment(repository) + ".git"
     }
 
-    /// The host (with a non-default port) that receives the token for pack requests.
-    public static func credentialHost(gitURL: String) -> String? { URLPath.authority(of: gitURL) }
-
     public var displayName: String { "git:" + repositoryURL }
 
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }

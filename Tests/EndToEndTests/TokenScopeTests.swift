@@ -46,6 +46,45 @@ struct TokenScopeTests {
         #expect(!requests.isEmpty && requests.allSatisfy { $0.hadAuthorization })
     }
 
+    @Test func anEnterpriseAPIWithoutRawURLKeepsBlobsAndTheTokenOnItsOwnHost() throws {
+        let s = try Scenario(token: Self.token, privateRepo: true)
+        let a = try Fixtures.commitA(s.repo)
+        let other = try LoopbackHTTPServer()
+        defer { other.stop() }
+        // The tree listing and one blob are redirected through another host and back: that host gets no token.
+        let detour = { (path: String) in
+            other.baseURL() + "/redirect?status=302&to="
+                + (s.server.apiURL + path).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        }
+        let tree = try s.repo.revParse("\(a)^{tree}")
+        let blob = try s.repo.revParse("\(a):README.md")
+        try s.server.setFaults(
+            """
+            [{"match": {"listener": "api", "path_regex": "/git/trees/"}, "times": 1,
+              "action": {"redirect_to": "\(detour("/repos/acme/hyper/git/trees/\(tree)?recursive=1"))"}},
+             {"match": {"listener": "api", "path_regex": "/git/blobs/\(blob)"}, "times": 1,
+              "action": {"redirect_to": "\(detour("/repos/acme/hyper/git/blobs/\(blob)"))"}}]
+            """)
+        // No --raw-url: an Enterprise API (anything but api.github.com) must not send its blobs, or its token, to
+        // GitHub's raw host.
+        let args = [
+            "sync", s.slug, "--api-url", s.server.apiURL, "--git-url", s.server.gitURL, "--transport", "raw",
+            "--retries", "0", "--store", s.store, "--state-dir", s.stateDir, "--target", s.target, "--json",
+        ]
+        let r = try SmartSyncBinary.run(args, environment: s.environment(token: Self.token), check: false)
+        #expect(r.status == 0, "\(r.stderrString)")
+        try s.expectTargetEqualsArchive(a)
+        let summary = try Scenario.summary(r)
+        #expect(summary["transport"] as? String == "raw", "\(summary)")
+        let requests = try s.server.requests()
+        #expect(requests.allSatisfy { $0.listener == "api" }, "\(requests.map { "\($0.listener) \($0.path)" })")
+        #expect(requests.filter { $0.status == 200 }.allSatisfy { $0.hadAuthorization })
+        #expect(requests.contains { $0.path.contains("/git/blobs/") && $0.status == 200 })
+        let detoured = try other.snapshot().requests
+        #expect(detoured.count == 2, "\(detoured.map(\.path))")
+        #expect(detoured.allSatisfy { $0.authorization == nil })
+    }
+
     static func writeScript(_ path: String, _ text: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
