@@ -65,10 +65,11 @@ struct RefOrderTests {
         let a = try Fixtures.commitA(s.repo)
         try s.repo.tag("v1", annotated: true, message: "release v1")
         try s.repo.branch("feature/x", at: a)
+        try s.repo.git("update-ref", "refs/pull/1/head", a)
         let b = try Fixtures.commitB(s.repo)
         let accepted: [(ref: String, commit: String)] = [
             ("main", b), ("refs/heads/main", b), ("v1", a), ("feature/x", a), ("heads/feature/x", a), (a, a),
-            (a.uppercased(), a),
+            (a.uppercased(), a), ("pull/1/head", a),
         ]
         let refused = ["main~1", "HEAD^", "v1^{commit}", "main@{1}", "a..b", "-x", "+main", "a b", "x.lock", ".x", "x/"]
         for transport in Transport.allCases {
