@@ -33,7 +33,8 @@ final class Scenario: @unchecked Sendable {
     /// The environment every run gets: no tokens from the developer's machine, no user config.
     func environment(token: String? = nil) -> [String: String?] {
         [
-            "GH_TOKEN": token, "GITHUB_TOKEN": nil, "XDG_CONFIG_HOME": dirs.appending("config"),
+            "GH_TOKEN": token, "GITHUB_TOKEN": nil, "GH_ENTERPRISE_TOKEN": nil, "GITHUB_ENTERPRISE_TOKEN": nil,
+            "XDG_CONFIG_HOME": dirs.appending("config"),
             "HOME": dirs.path, "NO_COLOR": "1", "PATH": "/usr/local/bin:/usr/bin:/bin",
             // The servers are on loopback: a proxy from the machine's environment must not intercept them.
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
