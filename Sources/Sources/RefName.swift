@@ -47,9 +47,8 @@ public struct RefName: Sendable, Hashable {
         } else {
             if let problem = Self.problem(with: text) {
                 throw SmartSyncError(
-                    .invalidArgument,
-                    "'\(text)' is not a valid ref (\(problem)); give a branch or tag name, a full ref name such as refs/tags/v1, or a commit SHA"
-                )
+                    .invalidArgument, "'\(text)' is not a valid ref (\(problem))",
+                    hint: "give a branch or tag name, a full ref name such as refs/tags/v1, or a commit SHA")
             }
             kind = text.hasPrefix("refs/") ? .fullName(text) : .shortName(text)
         }
@@ -93,8 +92,8 @@ public struct RefName: Sendable, Hashable {
         {
             throw SmartSyncError(
                 .invalidArgument,
-                "'\(name)' is both a tag (refs/tags/\(name)) and a branch (refs/heads/\(name)) in \(source); say which one with --ref refs/tags/\(name) or --ref refs/heads/\(name)"
-            )
+                "'\(name)' is both a tag (refs/tags/\(name)) and a branch (refs/heads/\(name)) in \(source)",
+                hint: "say which one with --ref refs/tags/\(name) or --ref refs/heads/\(name)")
         }
         if let found = candidates.first(where: present.contains) { return .ref(found) }
         if mayAbbreviateACommit { return .abbreviatedCommit(text) }
@@ -102,7 +101,7 @@ public struct RefName: Sendable, Hashable {
     }
 
     /// "ref 'x' was not found in SOURCE", with what to check.
-    public func notFound(in source: String) -> SmartSyncError {
+    func notFound(in source: String) -> SmartSyncError {
         let what: String
         switch kind {
         case .head: what = "the default branch (HEAD)"
@@ -110,9 +109,8 @@ public struct RefName: Sendable, Hashable {
         case .fullName, .shortName: what = "ref '\(text)'"
         }
         return SmartSyncError(
-            .notFound,
-            "\(what) was not found in \(source) (no branch, tag or commit of that name); check the name, or give the full 40-character commit SHA"
-        )
+            .notFound, "\(what) was not found in \(source) (no branch, tag or commit of that name)",
+            hint: "check the name, or give the full 40-character commit SHA")
     }
 
     /// Why git would not take `name` as a ref name (`git check-ref-format`), or nil when it would.
