@@ -52,7 +52,7 @@ final class Scenario: @unchecked Sendable {
             environment: environment(token: token).merging(more) { $1 }, check: false)
     }
 
-    /// The arguments ``run(_:_:rawURL:token:target:)`` passes.
+    /// The arguments ``run(_:_:rawURL:token:target:environment:)`` passes.
     func arguments(_ command: String, _ extra: [String], rawURL: String? = nil, target: String? = nil) -> [String] {
         // --git-url too: a fallback must reach the test server's git listener, never a host outside.
         var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
@@ -67,7 +67,7 @@ final class Scenario: @unchecked Sendable {
         return args + extra
     }
 
-    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:)`` would and returns without waiting; its
+    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without waiting; its
     /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
     /// when killed holds no pipe open). `environment` is added to the usual one.
     func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])
