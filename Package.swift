@@ -59,7 +59,7 @@ let package = Package(
         // update: validate → sync → validate the stage → switch → rebuild → validate, rolling back on failure.
         .target(
             name: "Workflow",
-            dependencies: ["GitObjects", "SmartSyncCore", "Sync", "Validation"],
+            dependencies: ["GitObjects", "SmartSyncCore", "Sources", "Sync", "Validation"],
             swiftSettings: strict
         ),
         .executableTarget(

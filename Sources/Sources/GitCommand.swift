@@ -1,7 +1,8 @@
 import Foundation
 import SmartSyncCore
 
-/// Runs the `git` executable for the local-repository source (and the shallow-clone fallback).
+/// Runs the `git` executable for the local-repository source (and the shallow-clone fallback), in a clean
+/// environment (``cleanEnvironment(_:)``) that the caller's git configuration cannot reach.
 struct GitCommand: Sendable {
     /// The repository (work tree or bare).
     let repository: String
@@ -61,13 +62,27 @@ struct GitCommand: Sendable {
     }
 
     /// A clean environment: no pager, no prompts, no user hooks into output formats.
-    private static var environment: [String: String] {
-        var env = ProcessInfo.processInfo.environment
+    private static var environment: [String: String] { cleanEnvironment(ProcessInfo.processInfo.environment) }
+
+    /// `inherited` without anything that could steer git elsewhere, plus what every call needs:
+    ///
+    /// - every `GIT_*` variable is dropped: they can name another repository, object directory, config (or config
+    ///   entries, through `GIT_CONFIG_COUNT`), program (`GIT_SSH_COMMAND`, `GIT_ASKPASS`), or turn off TLS checks
+    ///   (`GIT_SSL_NO_VERIFY`);
+    /// - the system and global config are not read (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`), so an
+    ///   `url.<x>.insteadOf`, `http.extraHeader` or `include.path` in `/etc/gitconfig`, `~/.gitconfig` or
+    ///   `$XDG_CONFIG_HOME/git/config` has no effect; the repository's own config still applies;
+    /// - replace refs are ignored (`GIT_NO_REPLACE_OBJECTS=1`): a commit's id always means its own content;
+    /// - token variables (``GitHubToken/environmentVariables``) are dropped: git needs none of them;
+    /// - no prompts, no pager, the C locale (git's messages are matched in English).
+    static func cleanEnvironment(_ inherited: [String: String]) -> [String: String] {
+        var env = GitHubToken.withoutTokens(inherited).filter { !$0.key.hasPrefix("GIT_") }
+        env["GIT_CONFIG_NOSYSTEM"] = "1"
+        env["GIT_CONFIG_GLOBAL"] = "/dev/null"
+        env["GIT_NO_REPLACE_OBJECTS"] = "1"
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["GIT_PAGER"] = "cat"
         env["LC_ALL"] = "C"
-        env.removeValue(forKey: "GIT_DIR")
-        env.removeValue(forKey: "GIT_WORK_TREE")
         return env
     }
 

@@ -18,6 +18,20 @@ enum GitHubJSON {
         var truncated: Bool
     }
 
+    /// An entry of `GET …/git/matching-refs/{prefix}`, and the object of a tag from `GET …/git/tags/{sha}`.
+    struct Ref: Decodable {
+        struct Object: Decodable {
+            var sha: String
+            var type: String
+        }
+        var ref: String
+        var object: Object
+    }
+
+    struct Tag: Decodable {
+        var object: Ref.Object
+    }
+
     struct ErrorBody: Decodable {
         var message: String?
     }

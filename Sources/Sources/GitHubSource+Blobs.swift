@@ -34,27 +34,30 @@ extension GitHubSource {
         return report
     }
 
-    /// One blob: raw host first; a private repository's blob through the API when the raw host refuses.
+    /// One blob: raw host first; a private repository's blob through the API when the raw host refuses. Without a
+    /// raw host (GitHub Enterprise without `--raw-url`), through the API's blobs endpoint alone.
     ///
     /// The bytes go into the store's partial for the blob, so retries (and, for large blobs, a later run) continue
     /// where the last attempt stopped. A blob that fails verification is dropped and fetched once more from 0.
     private func fetchBlob(_ want: BlobWant, commit: ObjectID, store: ObjectStore, progress: FetchProgress) async throws
         -> (Int, Bool)
     {
-        let rawURL =
-            location.rawURL + "/" + URLPath.encodeSegment(location.owner) + "/"
-            + URLPath.encodeSegment(location.repository) + "/" + commit.hex + "/" + URLPath.encodePath(want.path)
+        let rawURL = location.rawURL.map {
+            $0 + "/" + URLPath.encodeSegment(location.owner) + "/" + URLPath.encodeSegment(location.repository) + "/"
+                + commit.hex + "/" + URLPath.encodePath(want.path)
+        }
+        let blobsAPI = location.repoAPI + "/git/blobs/" + want.id.hex
         var bytes = 0
         var lastError: SmartSyncError?
         for attempt in 0..<2 {
             let sink = StoreSink(store: store, want: want, progress: progress, budget: storeBudget)
             do {
-                var response = try await download(rawURL, accept: nil, into: sink)
-                var from = rawURL
-                if (response.status == 404 || response.status == 403), token != nil {
+                var from = rawURL ?? blobsAPI
+                var response = try await download(from, accept: rawURL == nil ? Self.rawBlob : nil, into: sink)
+                if rawURL != nil, response.status == 404 || response.status == 403, token != nil {
                     // Private repositories: the raw host may refuse API tokens; the blobs API serves raw bytes too.
-                    from = location.repoAPI + "/git/blobs/" + want.id.hex
-                    response = try await download(from, accept: "application/vnd.github.raw", into: sink)
+                    from = blobsAPI
+                    response = try await download(from, accept: Self.rawBlob, into: sink)
                 }
                 guard (200..<300).contains(response.status) else {
                     throw blobError(response, want: want, url: from)
@@ -76,6 +79,9 @@ extension GitHubSource {
             "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was changed. A proxy or mirror may be altering content; check --raw-url",
             cause: lastError)
     }
+
+    /// The blobs endpoint's media type for the blob's bytes.
+    static let rawBlob = "application/vnd.github.raw"
 
     private func blobError(_ response: TransferResponse, want: BlobWant, url: String) -> SmartSyncError {
         let what =

@@ -10,17 +10,39 @@ public struct GitHubLocation: Sendable {
     public var repository: String
     /// REST API root: `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise.
     public var apiURL: String
-    /// Raw content root: `https://raw.githubusercontent.com`.
-    public var rawURL: String
+    /// Raw content root (`https://raw.githubusercontent.com` for github.com), or nil: blobs come from the API's
+    /// blobs endpoint (GitHub Enterprise without `--raw-url`).
+    public var rawURL: String?
 
+    /// - Parameter rawURL: the raw content root the operator named (`--raw-url`); nil: ``defaultRawURL(apiURL:)``.
     public init(
-        owner: String, repository: String, apiURL: String = "https://api.github.com",
-        rawURL: String = "https://raw.githubusercontent.com"
+        owner: String, repository: String, apiURL: String = "https://api.github.com", rawURL: String? = nil
     ) {
         self.owner = owner
         self.repository = repository
         self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
-        self.rawURL = rawURL.hasSuffix("/") ? String(rawURL.dropLast()) : rawURL
+        self.rawURL = (rawURL ?? Self.defaultRawURL(apiURL: self.apiURL)).map {
+            $0.hasSuffix("/") ? String($0.dropLast()) : $0
+        }
+    }
+
+    /// GitHub's own raw host for github.com's API; none for any other (GitHub Enterprise serves raw content on paths
+    /// or subdomains that depend on its setup, and its repositories must not be asked for at github.com's raw host).
+    public static func defaultRawURL(apiURL: String) -> String? {
+        URLPath.authority(of: apiURL) == "api.github.com" ? "https://raw.githubusercontent.com" : nil
+    }
+
+    /// The hosts (`host[:port]`) that may receive the token, decided per request and per redirect hop by the engine:
+    ///
+    /// - the API host (`--api-url`);
+    /// - the raw host: `raw.githubusercontent.com` with github.com's API, or the `--raw-url` the operator gave;
+    ///   none for GitHub Enterprise without `--raw-url`;
+    /// - the git host (`--git-url`, or its default: github.com or the Enterprise host), when given: the pack
+    ///   transport's requests go through the engine.
+    ///
+    /// A redirect to any other host loses the `Authorization` header, as does one from https to http.
+    public func credentialHosts(gitURL: String?) -> Set<String> {
+        Set([apiURL, rawURL, gitURL].compactMap { $0.flatMap(URLPath.authority(of:)) })
     }
 
     /// Parses `OWNER/REPO` (a trailing `.git` is dropped).
@@ -73,7 +95,8 @@ public final class GitHubSource: SyncSource {
     let storeBudget: ByteBudget?
 
     /// - Parameters:
-    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent).
+    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent:
+    ///     ``GitHubLocation/credentialHosts(gitURL:)``).
     ///   - cache: validator cache for conditional requests.
     ///   - retryPolicy: how failed requests are retried.
     ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.
@@ -101,50 +124,6 @@ public final class GitHubSource: SyncSource {
     func announceRetry(_ delay: Double, _ reason: String) {
         stats.withLock { $0.retries += 1 }
         notice(String(format: "retrying in %.1f s: ", delay) + reason)
-    }
-
-    /// The hosts that may receive the token: exactly the API and raw hosts.
-    public static func credentialHosts(for location: GitHubLocation) -> Set<String> {
-        Set([URLPath.authority(of: location.apiURL), URLPath.authority(of: location.rawURL)].compactMap { $0 })
-    }
-
-    // MARK: - Resolve
-
-    public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        // Without a ref, `HEAD` names the default branch: one request instead of asking for the branch name first.
-        let name = ref ?? "HEAD"
-        guard !name.isEmpty, !name.contains(".."), !name.hasPrefix("/"), !name.contains("\0") else {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
-        }
-        // One request resolves any ref kind (branch, tag peeled to its commit, full or short SHA).
-        let url = location.repoAPI + "/commits/" + URLPath.encodePath(TreePath(name))
-        let body = try await apiGet(
-            url, accept: "application/vnd.github.sha",
-            subject: "ref '\(name)' of repository '\(location.slug)'",
-            onNotFound: { try await self.explainMissing(ref: name) },
-            immutable: ObjectID(hex: name) != nil)
-        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let commit = ObjectID(hex: text) else {
-            throw SmartSyncError(
-                .malformedResponse,
-                "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))'); check --api-url")
-        }
-        return ResolvedRef(name: name, commit: commit)
-    }
-
-    /// Tells "no such repository" from "no such ref" after a 404.
-    private func explainMissing(ref: String) async throws -> SmartSyncError {
-        let url = location.repoAPI
-        let response = try await send(url, accept: "application/vnd.github+json", conditional: nil)
-        if response.status == 200 {
-            return SmartSyncError(
-                .notFound,
-                "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/commits/…); check the branch, tag or SHA"
-            )
-        }
-        return GitHubJSON.error(
-            for: response, endpoint: "GET " + url, subject: "repository '\(location.slug)'", authenticated: token != nil
-        )
     }
 
     // MARK: - Requests

@@ -76,9 +76,6 @@ public final class GitPackSource: SyncSource {
             + URLPath.encodeSegment(repository) + ".git"
     }
 
-    /// The host (with a non-default port) that receives the token for pack requests.
-    public static func credentialHost(gitURL: String) -> String? { URLPath.authority(of: gitURL) }
-
     public var displayName: String { "git:" + repositoryURL }
 
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
@@ -105,34 +102,25 @@ public final class GitPackSource: SyncSource {
 
     // MARK: - Resolve
 
+    /// One `ls-refs` for every full name ``RefName`` may mean (`ref-prefix` lines; `HEAD` for no ref), decided by
+    /// ``RefName/match(in:source:)``, annotated tags peeled. A full SHA needs no request: the pack either holds that
+    /// commit or the fetch fails. ls-refs cannot expand a short SHA: that goes to the raw source's REST API.
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        let name = ref ?? "HEAD"
-        guard !name.isEmpty, !name.contains(".."), !name.hasPrefix("/"), !name.contains("\0"),
-            !name.contains(" "), !name.contains("\n")
-        else {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
-        }
-        // A full SHA needs no question: the pack either holds that commit or the fetch fails.
-        if let id = ObjectID(hex: name.lowercased()) { return ResolvedRef(name: name, commit: id) }
-        // git's order, as GitHub applies it: the name itself under refs/, then a branch, then a tag.
-        let candidates =
-            name == "HEAD"
-            ? ["HEAD"]
-            : (name.hasPrefix("refs/") ? [name] : []) + ["refs/" + name, "refs/heads/" + name, "refs/tags/" + name]
-        let refs = try await remember { try await client.lsRefs(prefixes: candidates) }
-        for candidate in candidates {
-            if let found = refs.first(where: { $0.name == candidate }) {
-                return ResolvedRef(name: name, commit: found.peeled ?? found.id)
+        let name = try RefName(ref)
+        if case .commit(let id) = name.kind { return ResolvedRef(name: name.text, commit: id) }
+        let refs = try await remember { try await client.lsRefs(prefixes: name.candidates) }
+        switch try name.match(in: refs.map(\.name), source: repositoryURL) {
+        case .ref(let full):
+            return ResolvedRef(name: name.text, commit: refs.first { $0.name == full }!.target)
+        case .abbreviatedCommit:
+            guard let raw else {
+                throw SmartSyncError(
+                    .notFound,
+                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA; give the full 40-character commit SHA, or use --transport auto or raw"
+                )
             }
-        }
-        if let raw, name.count >= 4, name.allSatisfy(\.isHexDigit) {
-            // ls-refs names refs only; the REST API resolves abbreviated SHAs.
             return try await onRawPath { try await raw.resolve(ref) }
         }
-        throw SmartSyncError(
-            .notFound,
-            "ref '\(name)' was not found in \(repositoryURL) (no branch or tag of that name); check the name, or give the full 40-character commit SHA"
-        )
     }
 
     // MARK: - Listing

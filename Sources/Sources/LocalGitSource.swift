@@ -38,20 +38,57 @@ public final class LocalGitSource: SyncSource {
         }
     }
 
+    /// ``RefName``'s rule over the repository's refs (`git for-each-ref` of the candidates); `HEAD` is the
+    /// repository's own, and a short SHA that names no ref is expanded by git (an ambiguous one is refused).
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        let name = ref ?? "HEAD"
-        if name.hasPrefix("-") || name.contains("\0") {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
+        let name = try RefName(ref)
+        let spec: String
+        switch name.kind {
+        case .head: spec = "HEAD"
+        case .commit(let id): spec = id.hex
+        case .fullName, .shortName:
+            let listed = try await git.run(["for-each-ref", "--format=%(objectname) %(refname)"] + name.candidates)
+            guard listed.status == 0 else {
+                throw SmartSyncError(
+                    .sourceUnavailable, "git for-each-ref failed in the local repository \(repository): \(listed.stderr)")
+            }
+            var refs: [String: String] = [:]
+            for line in String(decoding: listed.stdout, as: UTF8.self).split(separator: "\n") {
+                guard let space = line.firstIndex(of: " ") else { continue }
+                refs[String(line[line.index(after: space)...])] = String(line[..<space])
+            }
+            switch try name.match(in: refs.keys, source: "the local repository \(repository)") {
+            case .ref(let full): spec = refs[full]!
+            case .abbreviatedCommit(let prefix): spec = try await expand(prefix)
+            }
         }
-        let commit = try await revParse(name + "^{commit}", ref: name)
-        let tree = try await revParse(name + "^{tree}", ref: name)
-        var shown = name
+        var resolved = try await commit(of: spec, shownAs: name.text)
         if ref == nil {
             let head = try await git.run(["symbolic-ref", "--short", "-q", "HEAD"])
             let branch = String(decoding: head.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if head.status == 0 && !branch.isEmpty { shown = branch }
+            if head.status == 0 && !branch.isEmpty { resolved.name = branch }
         }
-        return ResolvedRef(name: shown, commit: commit, rootTree: tree)
+        return resolved
+    }
+
+    /// The commit (and its tree) that `spec`, an object id or a ref of the repository (the clone's `FETCH_HEAD`),
+    /// ends at.
+    func commit(of spec: String, shownAs name: String) async throws -> ResolvedRef {
+        let commit = try await revParse(spec + "^{commit}", ref: name)
+        return ResolvedRef(name: name, commit: commit, rootTree: try await revParse(commit.hex + "^{tree}", ref: name))
+    }
+
+    /// The full id of the one commit `prefix` abbreviates.
+    private func expand(_ prefix: String) async throws -> String {
+        let r = try await git.run(["rev-parse", "--verify", "--end-of-options", prefix.lowercased() + "^{commit}"])
+        let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if r.status == 0, ObjectID(hex: text) != nil { return text }
+        let ambiguous = r.stderr.contains("ambiguous")
+        throw SmartSyncError(
+            ambiguous ? .invalidArgument : .notFound,
+            "'\(prefix)' is no branch or tag of the local repository \(repository), and "
+                + (ambiguous ? "several objects start with it" : "no commit starts with it")
+                + "; give more digits or the full 40-character SHA")
     }
 
     private func revParse(_ spec: String, ref: String) async throws -> ObjectID {
@@ -60,7 +97,7 @@ public final class LocalGitSource: SyncSource {
         guard r.status == 0, let id = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .notFound,
-                "ref '\(ref)' was not found in the local repository \(repository); check the branch, tag or SHA (git branch -a; git tag)"
+                "ref '\(ref)' was not found in the local repository \(repository), or is no commit; check the branch, tag or SHA (git branch -a; git tag)"
             )
         }
         return id

@@ -60,12 +60,28 @@ public final class ShallowCloneSource: SyncSource {
 
     // MARK: - SyncSource
 
+    /// ``RefName``'s rule: a name is looked up with `git ls-remote` (the candidates' full names) and the chosen full
+    /// ref is fetched, so the clone picks what the API and the pack transport pick; `HEAD` and a full SHA are fetched
+    /// as they are. The fallback cannot expand a short SHA.
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
-        let name = ref ?? "HEAD"
-        try Self.checkRefName(name)
-        let local = try await fetch(name, forRef: name)
-        let commit = try await local.resolve("FETCH_HEAD")
-        return ResolvedRef(name: name, commit: commit.commit, rootTree: commit.rootTree)
+        let name = try RefName(ref)
+        var what = name.text
+        switch name.kind {
+        case .head: what = "HEAD"
+        case .commit(let id): what = id.hex
+        case .fullName, .shortName:
+            let advertised = try await listRemote(name.candidates, for: name.text)
+            switch try name.match(in: advertised, source: remoteURL) {
+            case .ref(let full): what = full
+            case .abbreviatedCommit:
+                throw SmartSyncError(
+                    .notFound,
+                    "'\(name.text)' is not a branch or tag of \(remoteURL), and the shallow-clone fallback cannot resolve a short SHA; give the full 40-character commit SHA or a branch/tag name"
+                )
+            }
+        }
+        let local = try await fetch(what, forRef: name.text)
+        return try await local.commit(of: "FETCH_HEAD", shownAs: name.text)
     }
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
@@ -106,15 +122,11 @@ public final class ShallowCloneSource: SyncSource {
         let directory = try await prepareRepository()
         let git = self.git(in: directory)
         let before = Self.packBytes(in: directory)
-        var args = [
+        let args = try networkOptions(in: directory) + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
-            "-c", "fetch.unpackLimit=1", "-c", "credential.helper=", "-c", "core.askPass=",
-            "-c", "protocol.version=2", "-c", "http.lowSpeedLimit=1",
-            "-c", "http.lowSpeedTime=\(max(1, Int(stallTimeout.rounded(.up))))",
+            "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--depth", "1", "--no-tags", "--no-recurse-submodules",
+            "--", remoteURL, what,
         ]
-        if token != nil { args += ["-c", "http.followRedirects=false"] }
-        if let bundle = try caBundle(in: directory) { args += ["-c", "http.sslCAInfo=" + bundle] }
-        args += ["fetch", "--quiet", "--depth", "1", "--no-tags", "--no-recurse-submodules", "--", remoteURL, what]
         let r = try await git.run(args)
         state.withLock {
             $0.stats.connections += 1
@@ -125,6 +137,34 @@ public final class ShallowCloneSource: SyncSource {
         let local = try await LocalGitSource(path: directory)
         state.withLock { $0.local = local }
         return local
+    }
+
+    /// `git ls-remote` of `names` (full ref names): those the remote has.
+    private func listRemote(_ names: [String], for ref: String) async throws -> [String] {
+        let directory = try await prepareRepository()
+        let args = try networkOptions(in: directory) + ["ls-remote", "--", remoteURL] + names
+        let r = try await git(in: directory).run(args)
+        state.withLock { $0.stats.connections += 1 }
+        // Exit 2: nothing matched (only with --exit-code); any other failure is git's complaint.
+        guard r.status == 0 else { throw explain(r.stderr, fetching: ref, ref: ref) }
+        let wanted = Set(names)
+        return String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard let tab = line.firstIndex(of: "\t") else { return nil }
+            let name = String(line[line.index(after: tab)...])
+            return wanted.contains(name) ? name : nil
+        }
+    }
+
+    /// The options of every git call that reaches the remote: no credential helper or prompt, protocol v2, the stall
+    /// limit, no redirects while a token is set, and `--cacert`'s bundle.
+    private func networkOptions(in directory: String) throws -> [String] {
+        var args = [
+            "-c", "credential.helper=", "-c", "core.askPass=", "-c", "protocol.version=2", "-c", "http.lowSpeedLimit=1",
+            "-c", "http.lowSpeedTime=\(max(1, Int(stallTimeout.rounded(.up))))",
+        ]
+        if token != nil { args += ["-c", "http.followRedirects=false"] }
+        if let bundle = try caBundle(in: directory) { args += ["-c", "http.sslCAInfo=" + bundle] }
+        return args
     }
 
     /// Makes `<tmp>/clone-<random>` with an empty bare repository, once.
@@ -163,11 +203,8 @@ public final class ShallowCloneSource: SyncSource {
     /// git in `directory`, with the token (if any) scoped to the git host through the environment, and nothing
     /// from the caller's environment that could prompt, trace headers, or reach another transport.
     private func git(in directory: String) -> GitCommand {
-        var env: [String: String?] = [
-            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": nil, "SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https",
-            "GIT_TRACE": nil, "GIT_TRACE_CURL": nil, "GIT_TRACE_PACKET": nil, "GIT_CURL_VERBOSE": nil,
-            "GIT_CONFIG_COUNT": "0", "GIT_CONFIG_PARAMETERS": nil,
-        ]
+        // GitCommand has dropped every inherited GIT_* variable and the system and global config.
+        var env: [String: String?] = ["SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https"]
         if let token {
             env["GIT_CONFIG_COUNT"] = "1"
             env["GIT_CONFIG_KEY_0"] = "http." + gitURL + "/.extraHeader"
@@ -182,16 +219,9 @@ public final class ShallowCloneSource: SyncSource {
         let lower = stderr.lowercased()
         let url = remoteURL
         let isSHA = ObjectID(hex: what) != nil
-        let shortSHA = !isSHA && what.count >= 7 && what.count < 40 && what.allSatisfy(\.isHexDigit)
         if lower.contains("couldn't find remote ref") || lower.contains("not our ref")
             || lower.contains("unadvertised object") || lower.contains("no such remote ref")
         {
-            if shortSHA {
-                return SmartSyncError(
-                    .notFound,
-                    "'\(ref)' is not a branch or tag of \(url), and the shallow-clone fallback cannot resolve a short SHA; give the full 40-digit commit SHA or a branch/tag name (git said: \(said))"
-                )
-            }
             let kind = isSHA ? "commit \(what)" : "ref '\(ref)'"
             return SmartSyncError(
                 .notFound,
@@ -243,19 +273,6 @@ public final class ShallowCloneSource: SyncSource {
     }
 
     // MARK: - Helpers
-
-    /// Refuses names git would read as options or refspecs (`-x`, `a:b`, `+x`, `^x`), and invalid ref names.
-    static func checkRefName(_ name: String) throws {
-        let forbidden = Set(" ~^:?*[\\")
-        let bad =
-            name.isEmpty || name.hasPrefix("-") || name.hasPrefix("+") || name.hasPrefix("/") || name.hasSuffix("/")
-            || name.hasSuffix(".lock") || name.contains("..") || name.contains("@{") || name.contains("//")
-            || name.contains { forbidden.contains($0) || $0.isNewline || ($0.asciiValue.map { $0 < 0x20 } ?? false) }
-            || name.unicodeScalars.contains { $0.value == 0x7F }
-        if bad {
-            throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
-        }
-    }
 
     /// Total size of the packs in a repository: what git received, as fetches keep their packs (unpackLimit 1).
     static func packBytes(in repository: String) -> Int {

@@ -9,7 +9,8 @@ public protocol SyncSource: Sendable {
     /// A short human name, e.g. `github:owner/repo` or `git:/srv/repo.git`.
     var displayName: String { get }
 
-    /// Resolves a ref (branch, tag, annotated tag, full or short SHA; nil: the default branch) to one commit.
+    /// Resolves a ref (branch, tag, annotated tag, full ref name, full or short SHA; nil: the default branch) to one
+    /// commit, by ``RefName``'s rule, the same on every source.
     func resolve(_ ref: String?) async throws -> ResolvedRef
 
     /// The full flattened tree of a resolved commit (subtrees included, so it can be verified).

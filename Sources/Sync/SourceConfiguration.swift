@@ -12,15 +12,18 @@ public enum SourceConfiguration: Sendable {
     /// A local git repository.
     case local(path: String)
 
-    /// Builds the GitHub case, restricting the token to the API and raw hosts.
+    /// Builds the GitHub case, restricting the token to the hosts ``GitHubLocation/credentialHosts(gitURL:)`` names.
+    ///
+    /// - Parameter rawURL: `--raw-url`, or nil for the API's default (``GitHubLocation/defaultRawURL(apiURL:)``).
     public static func github(
-        slug: String, apiURL: String, rawURL: String, token: GitHubToken?, network: NetworkSettings
+        slug: String, apiURL: String, rawURL: String?, token: GitHubToken?, network: NetworkSettings
     ) throws -> SourceConfiguration {
         let (owner, repo) = try GitHubLocation.parse(slug)
         var network = network
         if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
         let gitURL = network.gitURL ?? ""
         for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] {
+            guard let url else { continue }
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
             }
@@ -44,11 +47,9 @@ public enum SourceConfiguration: Sendable {
         transfer.minSpeed = network.minSpeed
         transfer.requestTimeout = network.requestTimeout
         transfer.maxDownload = network.maxDownload
-        transfer.credentialHosts = GitHubSource.credentialHosts(for: location)
-        if network.transport != .raw, !network.forceFull, let git = GitPackSource.credentialHost(gitURL: gitURL) {
-            // The pack transport sends the token to the git host, as the clone fallback does.
-            transfer.credentialHosts.insert(git)
-        }
+        // The pack transport sends the token to the git host through the engine (the clone fallback through git).
+        let packs = network.transport != .raw && !network.forceFull
+        transfer.credentialHosts = location.credentialHosts(gitURL: packs ? gitURL : nil)
         return .github(location, token: token, transfer: transfer, network: network)
     }
 

@@ -1,7 +1,9 @@
 import Foundation
 import SmartSyncCore
+import Sources
 
-/// Runs one command line through `/bin/sh -c`, on its own thread, streaming or capturing its output.
+/// Runs one command line through `/bin/sh -c`, on its own thread, streaming or capturing its output, with no token
+/// variables in its environment.
 public struct ShellCommand: Sendable {
     /// Where the command's output goes.
     public enum Output: Sendable {
@@ -33,6 +35,15 @@ public struct ShellCommand: Sendable {
     /// Variables added to the environment of smart-sync.
     public var environment: [String: String]
 
+    /// What the command runs with: smart-sync's environment without the token variables
+    /// (``GitHubToken/environmentVariables``: the rebuild runs the target's code, which has no business with the
+    /// token smart-sync fetched it with), plus ``environment``.
+    public static func childEnvironment(inherited: [String: String], adding environment: [String: String])
+        -> [String: String]
+    {
+        GitHubToken.withoutTokens(inherited).merging(GitHubToken.withoutTokens(environment)) { $1 }
+    }
+
     public init(_ commandLine: String, environment: [String: String] = [:]) {
         self.commandLine = commandLine
         self.environment = environment
@@ -49,7 +60,8 @@ public struct ShellCommand: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", commandLine]
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.environment = Self.childEnvironment(
+                inherited: ProcessInfo.processInfo.environment, adding: environment)
             process.standardInput = FileHandle.nullDevice
             var pipe: Pipe?
             switch output {

@@ -28,8 +28,18 @@ struct SmartSync: AsyncParsableCommand {
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
             --git-url/OWNER/REPO.git instead, verifies and applies the same way, and says so.
 
-            TOKENS: GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token or `gh auth token`; sent only to the \
-            --api-url and --raw-url hosts (and, for the fallback, the --git-url host), never printed.
+            REFS: --ref is read as git reads it, on every transport: a full commit SHA; HEAD; a full name \
+            (refs/heads/x, refs/tags/x); else refs/NAME, refs/tags/NAME, refs/heads/NAME, refs/remotes/NAME in \
+            that order. A name that is both a tag and a branch is refused (exit 64): give its full name. A short \
+            SHA is taken only when no ref has that name (not with --transport pack or the fallback). Revision \
+            expressions (main~1, v1^{commit}) are refused.
+
+            TOKENS: for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
+            GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
+            --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
+            and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \
+            give); never after a redirect elsewhere, never printed, never in the environment of git or the \
+            rebuild command.
 
             \(ExitCodes.help)
             """,
@@ -68,7 +78,7 @@ struct RunContext {
         } else {
             configuration = try .github(
                 slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
-                token: GitHubToken.discover(),
+                token: GitHubToken.discover(apiURL: source.apiURL),
                 network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
         }
         let store = try ObjectStore(root: storeDir)

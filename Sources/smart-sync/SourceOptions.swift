@@ -20,8 +20,10 @@ struct SourceOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Raw content root that serves {owner}/{repo}/{commit}/{path}.", valueName: "url"))
-    var rawURL: String = "https://raw.githubusercontent.com"
+        help: ArgumentHelp(
+            "Raw content root that serves {owner}/{repo}/{commit}/{path}; it receives the token. Default: https://raw.githubusercontent.com with the default --api-url; none otherwise (GitHub Enterprise: blobs come from the API).",
+            valueName: "url"))
+    var rawURL: String?
 
     @Option(
         name: .long,

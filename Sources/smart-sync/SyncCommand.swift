@@ -7,7 +7,9 @@ import Sync
 struct TargetOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "Branch, tag, annotated tag, or full or short commit SHA. Default: the repository's default branch.")
+        help:
+            "Branch, tag, full ref name (refs/heads/x, refs/tags/x), or full or short commit SHA, resolved in git's order (a name that is both a tag and a branch is refused: give the full name). Default: the repository's default branch."
+    )
     var ref: String?
 
     @Option(name: .long, help: ArgumentHelp("The directory to keep in sync (created when missing).", valueName: "dir"))

@@ -20,7 +20,9 @@ struct WarmCommand: AsyncParsableCommand {
     @OptionGroup var source: SourceOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .long, help: "A ref to warm (repeatable). Default: the repository's default branch.")
+    @Option(
+        name: .long,
+        help: "A ref to warm (repeatable), written as for sync --ref. Default: the repository's default branch.")
     var ref: [String] = []
 
     func run() async throws {

@@ -138,6 +138,43 @@ struct FallbackEndToEndTests {
         #expect(try s.gitRequests().contains { $0.status == 302 && $0.hadAuthorization })
     }
 
+    @Test func theCloneIgnoresTheUsersAndTheSystemsGitConfig() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let elsewhere = try LoopbackHTTPServer()
+        defer { elsewhere.stop() }
+        // What a local attacker (or a careless dotfile) could put in git's way: fetches sent to another host, an
+        // extra header on every request, another repository.
+        let hostile = """
+            [url "\(elsewhere.baseURL())/"]
+            \tinsteadOf = \(s.server.gitURL)/
+            [http]
+            \textraHeader = X-Hostile: config
+            """
+        let files = [
+            s.dirs.appending(".gitconfig"), s.dirs.appending("config/git/config"), s.dirs.appending("global"),
+            s.dirs.appending("system"),
+        ]
+        for file in files {
+            try FileManager.default.createDirectory(
+                atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(hostile.utf8).write(to: URL(fileURLWithPath: file))
+        }
+        let environment: [String: String?] = [
+            "GIT_CONFIG_GLOBAL": files[2], "GIT_CONFIG_SYSTEM": files[3], "GIT_CONFIG_NOSYSTEM": "0",
+            "GIT_DIR": s.dirs.appending("nowhere.git"), "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": "X-Hostile: environment",
+        ]
+        let r = try s.run(
+            "sync", ["--git-url", s.server.gitURL, "--force-full", "--json"], environment: environment)
+        #expect(r.status == 0, "\(r.stderrString)")
+        try s.expectTargetEqualsArchive(a)
+        #expect(try elsewhere.snapshot().requests.isEmpty)
+        let git = try s.gitRequests()
+        #expect(!git.isEmpty)
+        #expect(git.allSatisfy { $0.headers["x-hostile"] == nil }, "\(git.map(\.headers))")
+    }
+
     @Test func updateThroughTheFallbackEqualsArchiveOfB() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

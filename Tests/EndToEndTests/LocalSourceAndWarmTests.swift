@@ -47,6 +47,22 @@ struct LocalSourceAndWarmTests {
         #expect(notRepo.stderrString.contains("is not a git repository"))
     }
 
+    @Test func replaceRefsDoNotChangeWhatACommitHolds() throws {
+        let repo = try GitFixture()
+        let a = try Fixtures.commitA(repo)
+        let b = try Fixtures.commitB(repo)
+        let expected = try TemporaryDirectory(prefix: "archive")
+        try repo.archive(commit: b, into: expected.path)
+        let want = try DirectorySnapshot(of: expected.path)
+        // refs/replace/<b> makes git show A's content under B's id.
+        try repo.git("replace", b, a)
+        let dirs = try TemporaryDirectory(prefix: "local")
+        let r = try local(repo, dirs, ["--ref", b])
+        #expect(r.status == 0, "\(r.stderrString)")
+        let got = try DirectorySnapshot(of: dirs.appending("target"))
+        #expect(got == want, "\(got.difference(from: want))")
+    }
+
     @Test func warmFillsTheStoreSoALaterSyncNeedsNoBlobRequests() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)

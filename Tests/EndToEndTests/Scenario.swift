@@ -33,7 +33,8 @@ final class Scenario: @unchecked Sendable {
     /// The environment every run gets: no tokens from the developer's machine, no user config.
     func environment(token: String? = nil) -> [String: String?] {
         [
-            "GH_TOKEN": token, "GITHUB_TOKEN": nil, "XDG_CONFIG_HOME": dirs.appending("config"),
+            "GH_TOKEN": token, "GITHUB_TOKEN": nil, "GH_ENTERPRISE_TOKEN": nil, "GITHUB_ENTERPRISE_TOKEN": nil,
+            "XDG_CONFIG_HOME": dirs.appending("config"),
             "HOME": dirs.path, "NO_COLOR": "1", "PATH": "/usr/local/bin:/usr/bin:/bin",
             // The servers are on loopback: a proxy from the machine's environment must not intercept them.
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
@@ -43,14 +44,15 @@ final class Scenario: @unchecked Sendable {
     /// Runs `smart-sync <command> acme/hyper --api-url … --raw-url … --store … --state-dir … <extra>`.
     @discardableResult
     func run(
-        _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil
+        _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil,
+        environment more: [String: String?] = [:]
     ) throws -> SubprocessResult {
         try SmartSyncBinary.run(
-            arguments(command, extra, rawURL: rawURL, target: target), environment: environment(token: token),
-            check: false)
+            arguments(command, extra, rawURL: rawURL, target: target),
+            environment: environment(token: token).merging(more) { $1 }, check: false)
     }
 
-    /// The arguments ``run(_:_:rawURL:token:target:)`` passes.
+    /// The arguments ``run(_:_:rawURL:token:target:environment:)`` passes.
     func arguments(_ command: String, _ extra: [String], rawURL: String? = nil, target: String? = nil) -> [String] {
         // --git-url too: a fallback must reach the test server's git listener, never a host outside.
         var args = [command, slug, "--api-url", server.apiURL, "--raw-url", rawURL ?? server.rawURL]
@@ -65,7 +67,7 @@ final class Scenario: @unchecked Sendable {
         return args + extra
     }
 
-    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:)`` would and returns without waiting; its
+    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without waiting; its
     /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
     /// when killed holds no pipe open). `environment` is added to the usual one.
     func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])

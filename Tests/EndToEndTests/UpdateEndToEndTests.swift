@@ -123,6 +123,27 @@ struct UpdateEndToEndTests {
         #expect(t.runs().count == 1)
     }
 
+    @Test func theRebuildCommandGetsNoTokenVariables() throws {
+        let t = try UpdateSetup()
+        let printed = t.s.dirs.appending("rebuild.env")
+        let tokens = [
+            "GH_TOKEN": "ghp_one", "GITHUB_TOKEN": "ghp_two", "GH_ENTERPRISE_TOKEN": "ghp_three",
+            "GITHUB_ENTERPRISE_TOKEN": "ghp_four", "GITHUB_PAT": "ghp_five",
+        ]
+        let r = try t.s.run(
+            "update",
+            ["--config", t.config, "--root", t.root, "--hostname", "hv1", "--rebuild-command", "env > \(printed)"],
+            environment: tokens.mapValues { $0 }.merging(["KEEP_ME": "kept"]) { $1 })
+        #expect(r.status == 0, "\(r.stderrString)")
+        try t.s.expectTargetEqualsArchive(t.b)
+        let environment = try String(contentsOfFile: printed, encoding: .utf8)
+        for (name, value) in tokens {
+            #expect(!environment.contains(name + "=") && !environment.contains(value), "\(name) reached the rebuild")
+        }
+        #expect(environment.contains("KEEP_ME=kept"))
+        #expect(environment.contains("SMART_SYNC_TARGET=\(t.s.target)"))
+    }
+
     @Test func theDefaultCommandNeedsNixosRebuild() throws {
         let t = try UpdateSetup()
         // Scenario's PATH has no nixos-rebuild.

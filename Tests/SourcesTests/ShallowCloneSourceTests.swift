@@ -64,7 +64,7 @@ struct ShallowCloneSourceTests {
             Issue.record("a short SHA resolved")
         } catch let error as SmartSyncError {
             #expect(error.code == .notFound)
-            #expect(error.message.contains("full 40-digit commit SHA"), "\(error.message)")
+            #expect(error.message.contains("full 40-character commit SHA"), "\(error.message)")
         }
         for bad in ["-x", "a:b", "+main", "a..b", "a b"] {
             do {

@@ -52,6 +52,23 @@ struct ShellCommandTests {
         #expect(result.tail == ["one", "two x", "three"])
     }
 
+    @Test func tokenVariablesAreNotPassedOn() async throws {
+        let inherited = [
+            "GH_TOKEN": "a", "GITHUB_TOKEN": "b", "GH_ENTERPRISE_TOKEN": "c", "GITHUB_ENTERPRISE_TOKEN": "d",
+            "GITHUB_PAT": "e", "PATH": "/usr/bin:/bin", "HOME": "/root",
+        ]
+        let child = ShellCommand.childEnvironment(
+            inherited: inherited, adding: ["SMART_SYNC_TARGET": "/etc/x", "GH_TOKEN": "f"])
+        #expect(child == ["PATH": "/usr/bin:/bin", "HOME": "/root", "SMART_SYNC_TARGET": "/etc/x"])
+        // And what the command sees: the test process's own environment has no token either by then.
+        let lines = Locked<[String]>([])
+        let result = try await ShellCommand("env", environment: ["GH_TOKEN": "x", "MINE": "1"])
+            .run(output: .lines { line in lines.withLock { $0.append(line) } })
+        #expect(result.succeeded)
+        #expect(lines.withLock { $0 }.contains("MINE=1"))
+        #expect(!lines.withLock { $0 }.contains { $0.hasPrefix("GH_TOKEN=") })
+    }
+
     @Test func aMissingCommandIsStatus127() async throws {
         let result = try await ShellCommand("/nonexistent/command-xyz").run(output: .lines { _ in })
         #expect(result.status == 127)

@@ -177,8 +177,9 @@ class Repo:
     # refs ------------------------------------------------------------------------------------------
 
     def refs(self):
-        """[(refname, sha, type)] for refs/heads and refs/tags (never cached: branches move)."""
-        out = self.git("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", "refs/heads", "refs/tags")
+        """[(refname, sha, type)] for every ref under refs/ (branches, tags, refs/pull/..., as GitHub keeps them;
+        never cached: branches move)."""
+        out = self.git("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", "refs/")
         refs = []
         for line in out.decode().splitlines():
             name, sha, typ = line.rsplit(" ", 2)
