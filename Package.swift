@@ -53,7 +53,7 @@ let package = Package(
         // Declarative checks of a target and its host (`smart-sync validate`).
         .target(
             name: "Validation",
-            dependencies: ["GitObjects", "ObjectStore", "SmartSyncCore", "Sync"],
+            dependencies: ["GitObjects", "ObjectStore", "SmartSyncCore", "Sources", "Sync"],
             swiftSettings: strict
         ),
         // update: validate → sync → validate the stage → switch → rebuild → validate, rolling back on failure.

@@ -1,4 +1,5 @@
 import Foundation
+import Sources
 
 /// `kind = "flake"`: `flake.nix` parses and `flake.lock` is a valid lock file.
 ///
@@ -100,6 +101,8 @@ public struct FlakeCheck: Check {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = ["--parse", file]
+        // Nix needs no GitHub token to parse a file: none reaches it.
+        process.environment = GitHubToken.withoutTokens(ProcessInfo.processInfo.environment)
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let errors = Pipe()
         process.standardError = errors

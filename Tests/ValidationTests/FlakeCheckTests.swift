@@ -40,6 +40,23 @@ struct FlakeCheckTests {
         #expect(try FlakeCheck().run(f.context()).message.contains("flake.nix parses (nix-instantiate)"))
     }
 
+    @Test func nixInstantiateGetsNoTokenVariables() throws {
+        let f = try Fixture()
+        try f.writeHypervisorTree()
+        let dump = f.tmp.path + "/nix-env"
+        try f.tool("nix-instantiate", "env > \(dump)\nexit 0")
+        setenv("GH_TOKEN", "ghp_secret_for_the_test", 1)
+        setenv("GITHUB_TOKEN", "ghp_secret_for_the_test", 1)
+        defer {
+            unsetenv("GH_TOKEN")
+            unsetenv("GITHUB_TOKEN")
+        }
+        #expect(try FlakeCheck().run(f.context()).status == .pass)
+        let env = try String(contentsOfFile: dump, encoding: .utf8)
+        #expect(env.contains("PATH="), "the tool did not run")
+        #expect(!env.contains("ghp_secret_for_the_test"), "a token reached nix-instantiate")
+    }
+
     @Test func lockProblems() throws {
         let f = try Fixture()
         try f.write("flake.nix", Samples.flake)
