@@ -36,7 +36,7 @@ def run(argv, env, link, servers, cwd=None, log=None):
         fields = open(usage_file).read().split()[-3:]  # GNU time prefixes a note when the command failed
         cpu, rss = float(fields[0]) + float(fields[1]), int(fields[2])
     return dict(ok=proc.returncode == 0, exit=proc.returncode, wall=wall, cpu=cpu, rss_kib=rss,
-                requests=servers.requests_since(mark), **counters)
+                **servers.requests_since(mark), **counters)
 
 
 def untimed(argv, env, link, cwd=None, log=None):

@@ -15,8 +15,8 @@ PARALLEL_RTTS = 2
 class Run:
     """One measured run's context: a fresh directory, the scenario kind and what a peer must download."""
 
-    def __init__(self, directory, kind, repo, servers, env, binary, files):
-        self.dir, self.kind, self.repo, self.servers, self.env, self.binary = directory, kind, repo, servers, env, binary
+    def __init__(self, directory, kind, repo, servers, env, files):
+        self.dir, self.kind, self.repo, self.servers, self.env = directory, kind, repo, servers, env
         self.files = files  # paths a file-by-file peer downloads (all of B when cold, the changed ones otherwise)
         self.target = os.path.join(directory, "target")
         self.log = os.path.join(directory, "output.log")
@@ -24,19 +24,21 @@ class Run:
 
 class SmartSync:
     """`smart-sync sync --ref bench-b` (a branch: resolved each run, as a user's `--ref main` is); for an update
-    the state is A's (`--ref bench-a` synced untimed first), for a no-op B's."""
+    the state is A's (`--ref bench-a` synced untimed first), for a no-op B's. `label` names a second binary
+    (`--bin LABEL=PATH`): its rows are `smart-sync-<transport>@<label>`."""
 
     kinds = ("cold", "update", "noop")
 
-    def __init__(self, transport, has_flag):
-        self.name = f"smart-sync-{transport}"
-        self.transport, self.has_flag = transport, has_flag
+    def __init__(self, binary, transport, has_flag, label=None):
+        self.name = f"smart-sync-{transport}" + (f"@{label}" if label else "")
+        self.binary, self.transport, self.has_flag = binary, transport, has_flag
 
     def argv(self, run, ref):
         s = run.servers
-        args = [run.binary, "sync", SLUG, "--ref", ref, "--api-url", s.api, "--raw-url", s.raw,
+        args = [self.binary, "sync", SLUG, "--ref", ref, "--api-url", s.api, "--raw-url", s.raw,
                 "--git-url", s.git, "--store", os.path.join(run.dir, "store"),
                 "--state-dir", os.path.join(run.dir, "state"), "--target", run.target, "--json"]
+        args += ["--cacert", s.cacert] if s.cacert else []
         return args + (["--transport", self.transport] if self.has_flag else [])
 
     def prepare(self, run, untimed):
@@ -57,7 +59,8 @@ class SmartSync:
 
 
 def _git(run, *args, cwd=None):
-    return ["git", "-c", "protocol.version=2", *(["-C", cwd] if cwd else []), *args]
+    trust = ["-c", f"http.sslCAInfo={run.servers.cacert}"] if run.servers.cacert else []
+    return ["git", "-c", "protocol.version=2", *trust, *(["-C", cwd] if cwd else []), *args]
 
 
 class GitClone:
@@ -97,6 +100,23 @@ class GitFetch:
         return 4  # connect, GET info/refs, ls-refs, fetch
 
 
+class GitStatus:
+    """`git status --porcelain` in a checkout of B (a `git clone --depth 1`, its index refreshed by one untimed
+    `git status`): git's own no-op, no network. The issue's peer for a no-op sync's local work."""
+
+    name, kinds = "git-status", ("noop",)
+
+    def prepare(self, run, untimed):
+        untimed(_git(run, "clone", "-q", "--depth", "1", run.servers.clone_url(), run.target))
+        untimed(self.command(run))
+
+    def command(self, run):
+        return ["git", "-C", run.target, "status", "--porcelain"]
+
+    def rtts(self, kind, n):
+        return 0
+
+
 class FileFetcher:
     """A peer that downloads a list of raw URLs (cold: all of B; update: the changed files) written untimed into
     `list_name`, one `line` per file."""
@@ -127,7 +147,8 @@ class Aria2(FileFetcher):
 
     def command(self, run):
         return ["aria2c", "-q", "-j16", "-x1", "--allow-overwrite=true", "--auto-file-renaming=false",
-                "--file-allocation=none", "--console-log-level=error", "-d", run.target, "-i", self.list_path(run)]
+                "--file-allocation=none", "--console-log-level=error", *curl_trust(run, "--ca-certificate="),
+                "-d", run.target, "-i", self.list_path(run)]
 
 
 class CurlParallel(FileFetcher):
@@ -141,7 +162,7 @@ class CurlParallel(FileFetcher):
 
     def command(self, run):
         return ["curl", "-sS", "--fail", "--create-dirs", "--parallel", "--parallel-max", "16",
-                "-K", self.list_path(run)]
+                *curl_trust(run), "-K", self.list_path(run)]
 
 
 class CurlSerial(FileFetcher):
@@ -153,18 +174,27 @@ class CurlSerial(FileFetcher):
         return f"{run.servers.raw_url(run.repo.b, path)}\t{os.path.join(run.target, path)}\n"
 
     def command(self, run):
-        loop = 'while IFS="$(printf "\\t")" read -r u o; do curl -sSf --create-dirs -o "$o" "$u" || exit 1; done < "$1"'
-        return ["sh", "-c", loop, "serial", self.list_path(run)]
+        loop = ('while IFS="$(printf "\\t")" read -r u o; do curl -sSf "$@" --create-dirs -o "$o" "$u" || exit 1; '
+                'done < "$0"')
+        return ["sh", "-c", loop, self.list_path(run), *curl_trust(run)]
 
     def rtts(self, kind, n):
         return 2 * n  # connect + request, per file
 
 
-def transports(binary):
+def curl_trust(run, flag="--cacert"):
+    """curl's (or, with `flag`, aria2c's) option to trust the run's test CA; nothing on plain HTTP."""
+    ca = run.servers.cacert
+    if not ca:
+        return []
+    return [flag + ca] if flag.endswith("=") else [flag, ca]
+
+
+def transports(binary, label=None):
     """The smart-sync transports this build offers: `raw` always, `pack` when `sync --help` lists --transport."""
     out = subprocess.run([binary, "sync", "--help"], capture_output=True, text=True).stdout
     has = "--transport" in out
-    return [SmartSync("raw", has)] + ([SmartSync("pack", has)] if has else []), has
+    return [SmartSync(binary, "raw", has, label)] + ([SmartSync(binary, "pack", has, label)] if has else []), has
 
 
 def available(tool):

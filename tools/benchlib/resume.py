@@ -1,9 +1,10 @@
 """The resume scenario: one large blob, a download killed at 50 %, then a rerun that must fetch only the rest.
 
 Each tool's first run goes unshaped against a raw host that stalls after half the blob (the test server's
-`stall_after_bytes` fault); once the tool's file holds that half it is killed with SIGKILL, the fault is cleared
-and the rerun is measured through the shaped link. `rerun ÷ remaining` = bytes down in the rerun over the bytes
-the interrupted run had not kept.
+`stall_after_bytes` fault, through nginx); once the tool's file holds that half it is killed with SIGKILL, the
+fault is cleared and the rerun is measured through the shaped link. `rerun ÷ remaining` = bytes down in the rerun
+(over TLS: the HTTP bytes nginx sent, so the handshake and TLS framing do not count) over the bytes the interrupted
+run had not kept.
 """
 import glob
 import os
@@ -36,14 +37,16 @@ def resumers(bench, srv, repo):
         return os.path.getsize(p) if os.path.exists(p) else 0
 
     out = lambda run: os.path.join(run.target, "big.bin")
-    aria = ["aria2c", "-q", "-x1", "--file-allocation=none", "--auto-save-interval=1", "--allow-overwrite=false"]
+    curl = lambda run: ["curl", "-sS", *peers.curl_trust(run)]
+    aria = lambda run: ["aria2c", "-q", "-x1", "--file-allocation=none", "--auto-save-interval=1",
+                        "--allow-overwrite=false", *peers.curl_trust(run, "--ca-certificate=")]
     return [
         Resumer("smart-sync-raw", 5, lambda run: smart.argv(run, "bench-b"), lambda run: smart.argv(run, "bench-b"),
                 partials),
-        Resumer("curl-resume", 2, lambda run: ["curl", "-sS", "--create-dirs", "-o", out(run), url],
-                lambda run: ["curl", "-sS", "-C", "-", "-o", out(run), url], size_of, binary="curl"),
-        Resumer("aria2c-resume", 2, lambda run: aria + ["-d", run.target, "-o", "big.bin", url],
-                lambda run: aria + ["-c", "-d", run.target, "-o", "big.bin", url], size_of, binary="aria2c"),
+        Resumer("curl-resume", 2, lambda run: curl(run) + ["--create-dirs", "-o", out(run), url],
+                lambda run: curl(run) + ["-C", "-", "-o", out(run), url], size_of, binary="curl"),
+        Resumer("aria2c-resume", 2, lambda run: aria(run) + ["-d", run.target, "-o", "big.bin", url],
+                lambda run: aria(run) + ["-c", "-d", run.target, "-o", "big.bin", url], size_of, binary="aria2c"),
     ]
 
 
@@ -81,7 +84,7 @@ def run_cell(bench, cell, repo, srv):
         for r in active[rep % len(active):] + active[:rep % len(active)]:
             d = os.path.join(bench.work, "runs", f"resume-{cell['link']}-{r.name}-{rep}")
             os.makedirs(d)
-            run = peers.Run(d, "resume", repo, srv, bench.env, bench.binary, ["big.bin"])
+            run = peers.Run(d, "resume", repo, srv, bench.env, ["big.bin"])
             bench.link.set_shape(False)
             kept = interrupt(r, run, srv, half, bench.env)
             res = measure.run(r.again(run), bench.env, bench.link, srv, log=run.log)
@@ -95,6 +98,7 @@ def run_cell(bench, cell, repo, srv):
                 print(f"  {r.name} rep {rep}: FAILED: {res['error']}", flush=True)
             cell["tools"][r.name]["runs"].append(res)
             print(f"  resume/{cell['link']} rep {rep} {r.name}: kept {kept:,} B, rerun {res['wall']:.3f} s, "
-                  f"{res.get('bytes_down', 0):,} B down = {res.get('bytes_down', 0) / max(1, size - kept):.4f} x "
+                  f"{res.get('bytes_down', 0):,} B down ({res.get('http_down', 0):,} B of HTTP) = "
+                  f"{res.get('http_down', 0) / max(1, size - kept):.4f} x "
                   f"remaining", flush=True)
             shutil.rmtree(d, ignore_errors=True)

@@ -5,10 +5,13 @@ executable `.sh` scripts, `.md` docs, `.json` data, a few symlinks and unicode n
 distribution (median ~2 KB) plus a few 100 KB - 1 MB files. Commit B edits a few lines in `changes` files
 (one of them added, one deleted), so a delta-aware transfer has something to gain.
 """
+import json
 import math
 import os
 import random
+import shutil
 import subprocess
+import time
 
 WORDS = ("enable services boot kernel network bridge firewall allowedTCPPorts users groups packages pkgs lib "
          "config options mkIf mkDefault mkForce true false null inherit let in with import imports self inputs "
@@ -60,24 +63,47 @@ def _text(rng, size, script=False):
     return ("\n".join(lines) + "\n").encode()[:max(size, 1)]
 
 
-def _size(rng):
-    """Long-tailed: lognormal around 2 KB, cut to 40 B - 60 KB."""
-    return int(min(60_000, max(40, rng.lognormvariate(math.log(2048), 1.1))))
+def _size(rng, median=2048):
+    """Long-tailed: lognormal around `median` bytes (2 KB), cut to 40 B - 60 KB."""
+    return int(min(60_000, max(40, rng.lognormvariate(math.log(median), 1.1))))
+
+
+def _git(path, *args, date=None):
+    env = dict(os.environ, **GIT_ENV)
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run(["git", "-C", path, "-c", "commit.gpgsign=false", "-c", "gc.auto=0", *args], check=True,
+                          env=env, capture_output=True, text=True).stdout.strip()
 
 
 def _commit(path, message, tag, date):
-    env = dict(os.environ, **GIT_ENV, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    run = lambda *a: subprocess.run(["git", "-C", path, "-c", "commit.gpgsign=false", *a], check=True, env=env,
-                                    capture_output=True)
-    run("add", "-A")
-    run("commit", "-q", "-m", message)
-    run("tag", tag)
-    return subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", message, date=date)
+    _git(path, "tag", tag)
+    return _git(path, "rev-parse", "HEAD")
 
 
-def generate(path, files=1000, changes=12, seed=6):
-    """Write a configuration-like repository of about `files` files with commit A, then B changing `changes`."""
+def _edit(rng, path, paths, changes, added):
+    """Commit B's change to the work tree: small edits to `changes - 2` files (one line changed, one appended), one
+    file deleted, `added` created."""
+    edited = rng.sample([p for p in paths if not p.startswith("assets/")], changes)
+    for p in edited[:-2]:
+        full = os.path.join(path, p)
+        lines = open(full, "rb").read().split(b"\n")
+        lines[rng.randrange(len(lines))] = b"  services.bench.edited = %d;" % rng.randint(0, 10**6)
+        lines.append(b"# edited in B")
+        with open(full, "wb") as f:
+            f.write(b"\n".join(lines))
+    os.remove(os.path.join(path, edited[-2]))
+    with open(os.path.join(path, added), "wb") as f:
+        f.write(_text(rng, 1500))
+
+
+def generate(path, files=1000, changes=(12,), seed=6, median=2048):
+    """Write a configuration-like repository of about `files` files with commit A, then for each count in
+    `changes` a commit B on A changing that many files (tag `b` for the first, `b<count>` for each; the first B's
+    random draws continue A's, so `generate(p, 1000, (12,))` is the same repository as before variants existed).
+    Repacked, as a hosted repository is. Returns {count: Repo(path, A, B)}."""
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", path], check=True)
     areas = ["modules/" + a for a in ("network", "virtualization", "storage", "security", "desktop", "services",
@@ -94,7 +120,7 @@ def generate(path, files=1000, changes=12, seed=6):
         full = os.path.join(path, p)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "wb") as f:
-            f.write(_text(rng, _size(rng), script=p.endswith(".sh")))
+            f.write(_text(rng, _size(rng, median), script=p.endswith(".sh")))
         if p.endswith(".sh"):
             os.chmod(full, 0o755)
     for i, size in enumerate((120_000, 300_000, 700_000, 1_000_000)):  # the long tail: a few big assets
@@ -107,19 +133,68 @@ def generate(path, files=1000, changes=12, seed=6):
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(os.path.relpath(os.path.join(path, target), os.path.dirname(link)), link)
     a = _commit(path, "A", "a", "2026-01-01T00:00:00Z")
-    edited = rng.sample([p for p in paths if not p.startswith("assets/")], changes)
-    for p in edited[:-2]:  # small edits: one line changed, one appended
-        full = os.path.join(path, p)
-        lines = open(full, "rb").read().split(b"\n")
-        lines[rng.randrange(len(lines))] = b"  services.bench.edited = %d;" % rng.randint(0, 10**6)
-        lines.append(b"# edited in B")
-        with open(full, "wb") as f:
-            f.write(b"\n".join(lines))
-    os.remove(os.path.join(path, edited[-2]))
-    with open(os.path.join(path, "modules/network/added-in-b.nix"), "wb") as f:
-        f.write(_text(rng, 1500))
-    b = _commit(path, "B", "b", "2026-01-02T00:00:00Z")
-    return Repo(path, a, b)
+    out = {}
+    for n, count in enumerate(changes):
+        if n:
+            _git(path, "checkout", "-q", "-B", f"b{count}", a)
+            rng = random.Random(seed * 100_003 + count)
+        _edit(rng, path, paths, count, "modules/network/added-in-b.nix")
+        out[count] = Repo(path, a, _commit(path, "B", "b" if n == 0 else f"b{count}", "2026-01-02T00:00:00Z"))
+    _git(path, "repack", "-adq")
+    _git(path, "prune-packed")
+    return out
+
+
+GENERATOR_VERSION = 2  # bump when `generate` writes a different repository for the same arguments
+
+
+def cached(cache, name, scratch, **kw):
+    """`generate(**kw)` once into `cache/name-<arguments>`, reused by later runs; without a `cache`, into
+    `scratch`. Returns (the `generate` result, seconds spent generating: 0 when it came from the cache)."""
+    if cache is None:
+        start = time.monotonic()
+        return generate(scratch, **kw), time.monotonic() - start
+    key = "-".join(f"{k}{'_'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in sorted(kw.items()))
+    path = os.path.join(cache, f"{name}-{key}-g{GENERATOR_VERSION}")
+    meta = path + ".json"
+    if os.path.exists(meta):
+        with open(meta) as f:
+            heads = json.load(f)
+        return {int(k): Repo(path, v[0], v[1]) for k, v in heads.items()}, 0.0
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(cache, exist_ok=True)
+    start = time.monotonic()
+    repos = generate(path, **kw)
+    took = time.monotonic() - start
+    with open(meta + ".tmp", "w") as f:
+        json.dump({k: (r.a, r.b) for k, r in repos.items()}, f)
+    os.replace(meta + ".tmp", meta)
+    return repos, took
+
+
+def raw_tree(repo, commit, root, slug):
+    """`root/slug/commit/`: the files of `commit` as a raw host serves them (`git archive`, symlinks made files
+    holding their target). Extracted once: an existing directory is reused (the name is the commit id)."""
+    d = os.path.join(root, slug, commit)
+    if os.path.isdir(d):
+        return d
+    tmp = d + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    archive = subprocess.Popen(["git", "-C", repo.path, "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
+    if archive.wait():
+        raise RuntimeError(f"git archive {commit} failed")
+    for top, dirs, files in os.walk(tmp):
+        for name in files + dirs:
+            p = os.path.join(top, name)
+            if os.path.islink(p):
+                target = os.readlink(p)
+                os.remove(p)
+                with open(p, "w") as f:
+                    f.write(target)
+    os.rename(tmp, d)
+    return d
 
 
 def generate_blob(path, mib, seed=6):

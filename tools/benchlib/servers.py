@@ -1,14 +1,19 @@
-"""The servers a benchmark talks to, each behind a proxy port of one simulated `Link`.
+"""The servers a benchmark talks to: one nginx in front of everything, each host behind a proxy port of one `Link`.
 
-- REST API: the GitHub-shaped test server (`Tests/TestSupport/Server/fake_github.py`).
-- raw host: nginx serving the files of commits A and B as static files at `{raw}/{owner}/{repo}/{commit}/{path}`
-  (symlinks as their target text, as raw.githubusercontent.com does), so the raw host is as fast as a CDN and
-  not the test server's one Python thread per request. The resume scenario uses the test server's raw host
-  instead: it needs its stall fault.
+- REST API: the GitHub-shaped test server (`Tests/TestSupport/Server/fake_github.py`), reverse-proxied by nginx.
+- raw host: nginx serving the files of the scenario's commits as static files at
+  `{raw}/{owner}/{repo}/{commit}/{path}` (symlinks as their target text, as raw.githubusercontent.com does), so the
+  raw host is as fast as a CDN and not the test server's one Python thread per request. The resume scenario
+  proxies the test server's raw host instead: it needs its stall fault.
 - git smart HTTP: the real `git http-backend` behind nginx + fcgiwrap (as a git host runs it), serving
   `{git}/{owner}/{repo}.git` with protocol v2, `uploadpack.allowFilter` and `uploadpack.allowAnySHA1InWant`.
 
-Requests are counted from the servers' own logs (the test server's JSON lines, nginx's access log).
+With an `Authority` (the default of tools/bench), nginx terminates TLS on all three hosts and offers HTTP/2 by
+ALPN, as GitHub does; the link sits in front of nginx, so every handshake pays the simulated round trips. Without
+one, plain HTTP/1.1 (`tools/bench --plain-http`, for comparison).
+
+Requests are counted from nginx's access logs, one per host (`$server_protocol $status $bytes_sent $request_length
+"$request"`), and so are the HTTP bytes (headers and bodies, without TLS framing and handshakes).
 """
 import json
 import os
@@ -20,46 +25,42 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAKE_GITHUB = os.path.join(ROOT, "Tests/TestSupport/Server/fake_github.py")
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+HOSTS = ("api", "raw", "git")
 
 
 def _port(url):
     return int(url.rsplit(":", 1)[1])
 
 
-def _lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
 class Servers:
-    """Starts the test server and nginx for `slug` → `repo` (a `scenario.Repo`) in `work`, and proxies all
-    three through `link`. Without `nginx`, the raw host is the test server's (with faults) and there is no git."""
+    """Starts the test server, fcgiwrap and nginx for `slug` → `repo` (a `scenario.Repo`) in `work`, and proxies
+    nginx's three ports through `link`. `raw_root` is the static raw host's document root (files of the commits
+    under `{slug}/{commit}/`); None proxies the test server's raw host (with its faults). `authority` (a
+    `tls.Authority`) turns TLS and HTTP/2 on. `truncate_tree_over` is the test server's recursive tree limit."""
 
-    def __init__(self, work, slug, repo, link, nginx=True):
-        self.work, self.slug = work, slug
+    def __init__(self, work, slug, repo, link, raw_root=None, authority=None, truncate_tree_over=None):
+        self.work, self.slug, self.authority = work, slug, authority
         self.procs = []
-        self.log = os.path.join(work, "fake-github.jsonl")
         self.faults = os.path.join(work, "faults.json")
         self.set_faults([])
         bare = self._bare(slug, repo)
+        extra = ["--truncate-tree-over", str(truncate_tree_over)] if truncate_tree_over else []
         fake = subprocess.Popen(
-            [sys.executable, FAKE_GITHUB, "--repo", f"{slug}={bare}", "--log", self.log, "--faults", self.faults,
-             "--rate-limit", "100000000"],
+            [sys.executable, FAKE_GITHUB, "--repo", f"{slug}={bare}", "--faults", self.faults,
+             "--rate-limit", "100000000", *extra],
             stdout=subprocess.PIPE, stderr=open(os.path.join(work, "fake-github.stderr"), "w"), text=True,
             start_new_session=True)
         self.procs.append(fake)
         ready = json.loads(fake.stdout.readline())
-        self.access_log = os.path.join(work, "nginx", "access.log")
-        self.api = f"http://127.0.0.1:{link.proxy(_port(ready['api']))}"
-        if nginx:
-            git_port, raw_port = self._start_nginx(bare, self._raw_root(slug, repo))
-        else:
-            git_port, raw_port = _port(ready["git"]), _port(ready["raw"])
-        self.raw = f"http://127.0.0.1:{link.proxy(raw_port)}"
-        self.git = f"http://127.0.0.1:{link.proxy(git_port)}"
+        self.logs = {h: os.path.join(work, "nginx", f"{h}.access.log") for h in HOSTS}
+        ports = self._start_nginx(_port(ready["api"]), _port(ready["raw"]), raw_root)
+        scheme = "https" if authority else "http"
+        self.api, self.raw, self.git = (f"{scheme}://127.0.0.1:{link.proxy(ports[h])}" for h in HOSTS)
+
+    @property
+    def cacert(self):
+        """The CA file a client must trust, or None on plain HTTP."""
+        return self.authority.ca if self.authority else None
 
     def clone_url(self):
         return f"{self.git}/{self.slug}.git"
@@ -79,14 +80,25 @@ class Servers:
 
     def request_mark(self):
         """A position in the request logs; `requests_since(mark)` counts what came after it."""
-        return _lines(self.log), _lines(self.access_log)
+        return {h: _size(p) for h, p in self.logs.items()}
 
     def requests_since(self, mark):
-        time.sleep(0.05)  # the test server logs just after the last byte is written
-        return (_lines(self.log) - mark[0]) + (_lines(self.access_log) - mark[1])
+        """Since `mark`: requests (total, `by_host` api / raw / git), the HTTP versions used (`http`: {version:
+        count}), and the HTTP bytes as nginx counts them, headers included, TLS not (`http_down`: $bytes_sent,
+        `http_up`: $request_length)."""
+        time.sleep(0.05)  # nginx logs a request after its last byte is sent
+        by_host, protocols, down, up = {}, {}, 0, 0
+        for h, p in self.logs.items():
+            lines = _tail(p, mark[h])
+            by_host[h] = len(lines)
+            for line in lines:
+                proto, _, sent, length = line.split(" ", 4)[:4]
+                protocols[proto] = protocols.get(proto, 0) + 1
+                down, up = down + int(sent), up + int(length)
+        return dict(requests=sum(by_host.values()), by_host=by_host, http=protocols, http_down=down, http_up=up)
 
     def _bare(self, slug, repo):
-        """A bare copy of the repository under `projects/` (nginx's GIT_PROJECT_ROOT), which both servers serve."""
+        """A bare copy of the repository under `projects/` (GIT_PROJECT_ROOT), which both servers serve."""
         bare = os.path.join(self.work, "projects", slug + ".git")
         os.makedirs(os.path.dirname(bare), exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--bare", repo.path, bare], check=True)
@@ -97,55 +109,61 @@ class Servers:
             subprocess.run(["git", "-C", bare, *args], check=True)
         return bare
 
-    def _raw_root(self, slug, repo):
-        """The raw host's document root: `git archive` of A and B under `{slug}/{commit}/`, symlinks made files
-        holding their target."""
-        root = os.path.join(self.work, "raw")
-        for commit in dict.fromkeys((repo.a, repo.b)):
-            d = os.path.join(root, slug, commit)
-            os.makedirs(d)
-            archive = subprocess.run(["git", "-C", repo.path, "archive", commit], check=True,
-                                     capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
-            for top, dirs, files in os.walk(d):
-                for name in files + dirs:
-                    p = os.path.join(top, name)
-                    if os.path.islink(p):
-                        target = os.readlink(p)
-                        os.remove(p)
-                        with open(p, "w") as f:
-                            f.write(target)
-        return root
+    def _listen(self, port):
+        if not self.authority:
+            return f"listen 127.0.0.1:{port};"
+        a = self.authority
+        return (f"listen 127.0.0.1:{port} ssl http2;\n        ssl_certificate {a.cert};\n"
+                f"        ssl_certificate_key {a.key};")
 
-    def _start_nginx(self, bare, raw_root):
-        """nginx on two ports: git smart HTTP (fastcgi to git http-backend) and the static raw host."""
+    def _start_nginx(self, fake_api, fake_raw, raw_root):
+        """nginx on three ports: the API (proxy to the test server), the raw host (static, or proxy to the test
+        server) and git smart HTTP (fastcgi to git http-backend). Returns {host: port}."""
         d = os.path.join(self.work, "nginx")
         projects = os.path.join(self.work, "projects")
-        os.makedirs(d, exist_ok=True)
+        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         sock = os.path.join(d, "fcgiwrap.sock")
         self.procs.append(subprocess.Popen(["fcgiwrap", "-c", "4", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL, start_new_session=True))
-        port, raw_port = _free_port(), _free_port()
+        ports = {h: _free_port() for h in HOSTS}
         user = "user root root;" if os.geteuid() == 0 else ""
-        tmp = os.path.join(d, "tmp")
-        os.makedirs(tmp, exist_ok=True)
+        proxy = """proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_read_timeout 900s;"""
+        raw = f"root {raw_root};" if raw_root else f"location / {{ proxy_pass http://fake_raw; {proxy} }}"
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write(f"""{user}
 worker_processes 1;
 error_log {d}/error.log;
 pid {d}/nginx.pid;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
-    access_log {self.access_log};
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 100000;
+    log_format bench '$server_protocol $status $bytes_sent $request_length "$request"';
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    keepalive_requests 1000000;
     client_max_body_size 0;
+    default_type "text/plain; charset=utf-8";
+    upstream fake_api {{ server 127.0.0.1:{fake_api}; keepalive 16; }}
+    upstream fake_raw {{ server 127.0.0.1:{fake_raw}; keepalive 16; }}
     server {{
-        listen 127.0.0.1:{port};
+        {self._listen(ports["api"])}
+        access_log {self.logs["api"]} bench;
+        location / {{ proxy_pass http://fake_api; {proxy} }}
+    }}
+    server {{
+        {self._listen(ports["raw"])}
+        access_log {self.logs["raw"]} bench;
+        {raw}
+    }}
+    server {{
+        {self._listen(ports["git"])}
+        access_log {self.logs["git"]} bench;
         location / {{
             fastcgi_pass unix:{sock};
             fastcgi_param REQUEST_METHOD $request_method;
@@ -160,12 +178,8 @@ http {{
             fastcgi_param GIT_PROTOCOL $http_git_protocol;
             fastcgi_param PATH_INFO $uri;
             fastcgi_buffering off;
+            fastcgi_read_timeout 900s;
         }}
-    }}
-    server {{
-        listen 127.0.0.1:{raw_port};
-        root {raw_root};
-        default_type "text/plain; charset=utf-8";
     }}
 }}
 """)
@@ -177,8 +191,8 @@ http {{
             ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True))
         for _ in range(250):
-            if _accepts(port) and _accepts(raw_port):
-                return port, raw_port
+            if all(_accepts(p) for p in ports.values()):
+                return ports
             time.sleep(0.02)
         raise RuntimeError(f"nginx did not start: {open(os.path.join(d, 'error.log')).read()}")
 
@@ -192,6 +206,23 @@ http {{
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def _tail(path, offset):
+    """The complete lines of `path` after byte `offset`."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
 
 
 def _free_port():

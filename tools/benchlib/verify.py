@@ -1,33 +1,41 @@
-"""Checks on a finished run: a target equals `git archive` of a commit; smart-sync's JSON summary."""
+"""Checks on a finished run: a target holds exactly the tree of a commit; smart-sync's JSON summary."""
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 
 
-def snapshot(root):
-    """path → ("link", target) | ("file", executable, sha256) for everything under `root`."""
+def tree(repo, commit):
+    """path → (mode, blob id) of every blob of `commit` (files and symlinks)."""
     out = {}
-    for d, dirs, files in os.walk(root):
-        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
-            p = os.path.join(d, name)
-            rel = os.path.relpath(p, root)
-            if os.path.islink(p):
-                out[rel] = ("link", os.readlink(p))
-            else:
-                with open(p, "rb") as f:
-                    out[rel] = ("file", os.access(p, os.X_OK), hashlib.sha256(f.read()).hexdigest())
+    for entry in repo.git("ls-tree", "-r", "-z", commit).split(b"\0"):
+        if entry:
+            meta, path = entry.split(b"\t", 1)
+            mode, kind, sha = meta.split(b" ")
+            if kind == b"blob":
+                out[os.fsdecode(path)] = (mode.decode(), sha.decode())
     return out
 
 
-def compare(repo, commit, target, scratch):
-    """None when `target` holds exactly `git archive commit`, else a short description of the first differences."""
-    os.makedirs(scratch)
-    archive = subprocess.run(["git", "-C", repo.path, "archive", commit], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
-    want, got = snapshot(scratch), snapshot(target)
-    shutil.rmtree(scratch, ignore_errors=True)
+def compare(repo, commit, target):
+    """None when `target` holds exactly the blobs of `commit` (each file's git blob id and executable bit, each
+    symlink's target, nothing else but directories), else a short description of the first differences."""
+    want = tree(repo, commit)
+    got, files = {}, []
+    for d, dirs, names in os.walk(target):
+        for name in names + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            p = os.path.join(d, name)
+            rel = os.path.relpath(p, target)
+            if os.path.islink(p):
+                target_bytes = os.fsencode(os.readlink(p))
+                got[rel] = ("120000", hashlib.sha1(b"blob %d\0" % len(target_bytes) + target_bytes).hexdigest())
+            else:
+                got[rel] = ("100755" if os.access(p, os.X_OK) else "100644", None)
+                files.append(rel)
+    hashed = subprocess.run(["git", "hash-object", "--no-filters", "--stdin-paths"], cwd=target, check=True,
+                            input=b"\n".join(map(os.fsencode, files)), capture_output=True).stdout.decode().split()
+    for rel, sha in zip(files, hashed):
+        got[rel] = (got[rel][0], sha)
     if want == got:
         return None
     diff = sorted(set(want.items()) ^ set(got.items()))
