@@ -18,6 +18,8 @@ public struct SyncRunner: Sendable {
     public var keepGenerations: Int = 3
     /// Checks the staged tree before the exchange (``StagedSwitchApplier/validateStage``); a throw keeps the old.
     public var stageValidator: (@Sendable (_ stage: String) throws -> Void)?
+    /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
+    public var storeLockWait: Duration = .seconds(600)
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -83,7 +85,7 @@ public struct SyncRunner: Sendable {
 
     private func run(_ request: Request, apply: Bool) async throws -> Outcome {
         let target = StateStore.normalize(request.target)
-        let storeLock = try store.lock(shared: true)
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         store.removeStaleTemporaries()
         store.removeStalePartials()
@@ -188,9 +190,10 @@ public struct SyncRunner: Sendable {
         return outcome
     }
 
-    /// Fetches every blob of each ref into the store without touching any target.
-    public func warm(refs: [String?]) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
-        let storeLock = try store.lock(shared: true)
+    /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
+    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
         for ref in refs {
@@ -210,6 +213,7 @@ public struct SyncRunner: Sendable {
                 upToDate: missing.isEmpty)
             events(.planned(summary))
             results.append((resolved, try await fetch(missing, of: resolved), summary))
+            if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
         }
         return results
     }
