@@ -91,7 +91,7 @@ struct GCCommand: AsyncParsableCommand {
     ) async throws {
         let started = Date()
         let report = try await StoreGC(store: store, state: state).run(
-            options, onWait: { reporter.note("gc: waiting for running syncs: \($0)") },
+            options, onWait: { reporter.note("gc: waiting for running syncs to finish: \($0)") },
             visit: { reporter.gcRemoval($0, dryRun: options.dryRun) })
         reporter.gcSummary(report, seconds: Date().timeIntervalSince(started), event: event)
     }
