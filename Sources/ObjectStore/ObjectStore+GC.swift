@@ -51,7 +51,8 @@ extension ObjectStore {
     /// object is linked, so it errs on the side of keeping), or when it has other links (a target file still holds
     /// the inode, so removing it frees nothing). An executable twin goes with its base: it is kept while its base is
     /// kept, and otherwise judged as an object of its own. With `dryRun`, nothing is removed but `visit` sees what
-    /// would be. The caller holds the store lock exclusively.
+    /// would be. The caller holds the store lock exclusively. Removals are not fsynced: one a crash undoes leaves a
+    /// valid object behind, removed by the next gc.
     public func sweep(
         keeping marked: Set<ObjectID>, graceNs: Int64, nowNs: Int64 = Timestamps.nowNs(), dryRun: Bool,
         visit: (SweptObject) -> Void = { _ in }
@@ -72,7 +73,6 @@ extension ObjectStore {
             defer { close(dirFD) }
             var kept: [ObjectID: Verdict] = [:]
             var twins: [(ObjectID, String)] = []
-            var removedAny = false
             for name in try FileSystem.names(in: dirPath) {
                 let isTwin = name.hasSuffix(".x")
                 guard let id = ObjectID(hex: fan + (isTwin ? name.dropLast(2) : name[...])) else {
@@ -89,7 +89,7 @@ extension ObjectStore {
                     : judge(id, name, isTwin: false, dirFD: dirFD, dirPath: dirPath, young: young, dryRun: dryRun,
                         visit: visit)
                 report.count(verdict)
-                if verdict.isRemoved { removedAny = true } else { kept[id] = verdict }
+                if !verdict.isRemoved { kept[id] = verdict }
             }
             for (id, name) in twins {
                 // A twin is kept for as long as its base is, for the same reason.
@@ -98,9 +98,7 @@ extension ObjectStore {
                     ?? judge(id, name, isTwin: true, dirFD: dirFD, dirPath: dirPath, young: young, dryRun: dryRun,
                         visit: visit)
                 report.count(verdict)
-                if verdict.isRemoved { removedAny = true }
             }
-            if removedAny && !dryRun { fsync(dirFD) }
         }
         return report
     }

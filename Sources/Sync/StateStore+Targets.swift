@@ -14,6 +14,8 @@ public struct TargetRecord: Sendable {
     public var intent: TargetState?
     /// The kept local versions (the whole log, oldest first).
     public var kept: [KeptVersion]
+    /// True when a `state`, `intent` or `kept` file is there, readable or not.
+    public var remembersAnything: Bool
 
     /// The target's path, as its state or intent records it; nil when neither is there (a directory holding only
     /// a kept log, a lock or a stat cache).
@@ -33,7 +35,9 @@ extension StateStore {
         let state = try FileSystem.readFileIfPresent(dir + "/state").flatMap { TargetState(encoded: $0.bytes) }
         let intent = try FileSystem.readFileIfPresent(dir + "/intent").flatMap { TargetState(encoded: $0.bytes) }
         let kept = try KeptVersionLog(path: dir + "/kept").load()
-        return TargetRecord(key: key, directory: dir, state: state, intent: intent, kept: kept)
+        let remembers = ["state", "intent", "kept"].contains { FileSystem.exists(dir + "/" + $0) }
+        return TargetRecord(
+            key: key, directory: dir, state: state, intent: intent, kept: kept, remembersAnything: remembers)
     }
 
     /// Takes the lock of the target directory `key` without waiting (`.locked` when a run holds it).

@@ -138,7 +138,7 @@ public struct StoreGC: Sendable {
 ///
 /// A target's state directory is removed when (a) its state or intent names a target whose directory and sidecar
 /// (`.NAME.smart-sync`, the generations) are both gone, and its kept log has no record younger than the keep-local
-/// age; or (b) it remembers nothing (no state, no intent, no kept record: only a lock or a stat cache). Each under
+/// age; or (b) it remembers nothing (no state, intent or kept file at all: only a lock or a stat cache). Each under
 /// the target's lock, skipped when a run holds it. Forgetting is not destructive: a later sync of that path treats
 /// what it finds there as the operator's (keeping whatever differs from the tree).
 struct TargetForgetter {
@@ -148,7 +148,8 @@ struct TargetForgetter {
 
     func reasonToForget(_ record: TargetRecord) -> String? {
         guard let target = record.target else {
-            return record.kept.isEmpty ? "it records no target, no commit and no kept version" : nil
+            // A damaged state or log is left for the operator to look at.
+            return record.remembersAnything ? nil : "it records no target, no commit and no kept version"
         }
         guard !FileSystem.exists(target), !FileSystem.exists(SwitchLayout(target: target).sidecar) else { return nil }
         guard !record.kept.contains(where: { $0.timeNs >= keptSinceNs }) else { return nil }
