@@ -244,6 +244,28 @@ struct StoreMaintenanceEndToEndTests {
         try s.expectTargetEqualsArchive(a)
     }
 
+    @Test func theStoreTableOfTheConfigSetsGCsAgesAndABadKeyIsRefusedNamingItsLine() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try s.repo.write("warmed.txt", "only warmed\n")
+        #expect(try s.run("warm", ["--ref", try s.repo.commit("warmed")]).status == 0)
+        let warmed = objectPath(s, ObjectID.blob(Array("only warmed\n".utf8)).hex)
+        let config = s.dirs.appending("config.toml")
+        try Data("[[check]]\nkind = \"directory\"\npath = \"modules\"\n[store]\nmax_sise = \"1G\"\n".utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let bad = try local(s, ["gc", "--config", config])
+        #expect(bad.status == 64 && bad.stderrString.contains("config.toml:5: unknown key 'max_sise'"), "\(bad.stderrString)")
+        // The default grace keeps the fresh object; the config's zero grace lets it go.
+        #expect(try local(s, ["gc"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: warmed))
+        try Data("[store]\ngc_grace = \"0s\"\nkeep_local_age = \"90d\"\nmax_size = \"20G\"\n".utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let r = try local(s, ["gc", "--config", config])
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: warmed))
+    }
+
     @Test func maxSizeRunsGCAfterASyncThatLeavesTheStoreOverIt() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
