@@ -39,6 +39,8 @@ public struct SweepReport: Sendable, Equatable {
     public var freedBytes = 0
     /// Names under `objects/` that are not objects (left alone).
     public var unknown = 0
+    /// Disk space of the kept object files the store holds the only link to.
+    public var keptOwnBytes = 0
 
     public init() {}
 }
@@ -46,7 +48,7 @@ public struct SweepReport: Sendable, Equatable {
 extension ObjectStore {
     /// The sweep of gc: removes every object file under `objects/` that is not kept, and returns what it did.
     ///
-    /// An object is kept when its id is in `marked`, when its `ctime` is less than `graceNs` old (a concurrent
+    /// One `fstatat` per object file, no content read. An object is kept when its id is in `marked`, when its `ctime` is less than `graceNs` old (a concurrent
     /// run's fresh objects; `ctime` because published objects carry a fixed `mtime`, and `ctime` also moves when an
     /// object is linked, so it errs on the side of keeping), or when it has other links (a target file still holds
     /// the inode, so removing it frees nothing). An executable twin goes with its base: it is kept while its base is
@@ -83,44 +85,49 @@ extension ObjectStore {
                     twins.append((id, name))
                     continue
                 }
-                let verdict =
-                    marked.contains(id)
-                    ? .marked
-                    : judge(id, name, isTwin: false, dirFD: dirFD, dirPath: dirPath, young: young, dryRun: dryRun,
-                        visit: visit)
+                let verdict = judge(
+                    id, name, isTwin: false, keep: marked.contains(id) ? .marked : nil, dirFD: dirFD, dirPath: dirPath,
+                    young: young, dryRun: dryRun, report: &report, visit: visit)
                 report.count(verdict)
                 if !verdict.isRemoved { kept[id] = verdict }
             }
             for (id, name) in twins {
                 // A twin is kept for as long as its base is, for the same reason.
-                let verdict =
-                    kept[id]
-                    ?? judge(id, name, isTwin: true, dirFD: dirFD, dirPath: dirPath, young: young, dryRun: dryRun,
-                        visit: visit)
+                let verdict = judge(
+                    id, name, isTwin: true, keep: kept[id], dirFD: dirFD, dirPath: dirPath, young: young,
+                    dryRun: dryRun, report: &report, visit: visit)
                 report.count(verdict)
             }
         }
         return report
     }
 
-    /// Keeps or removes one unmarked object file.
+    /// Keeps or removes one object file: kept as `keep` says when given (marked, or its base is kept), else by its
+    /// age and links. Counts a kept file's blocks as the store's own when the store holds its only link.
     private func judge(
-        _ id: ObjectID, _ name: String, isTwin: Bool, dirFD: Int32, dirPath: String, young: Int64, dryRun: Bool,
-        visit: (SweptObject) -> Void
+        _ id: ObjectID, _ name: String, isTwin: Bool, keep: Verdict?, dirFD: Int32, dirPath: String, young: Int64,
+        dryRun: Bool, report: inout SweepReport, visit: (SweptObject) -> Void
     ) -> Verdict {
         var st = stat()
         guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            return .unknown
+            return keep ?? .unknown
         }
-        if Timestamps.ctimeNs(st) >= young { return .young }
-        if st.st_nlink > 1 { return .linked }
-        // Gone meanwhile, or not removable: either way not counted as removed.
-        if !dryRun && unlinkat(dirFD, name, 0) != 0 { return .unknown }
-        visit(
-            SweptObject(
-                id: id, isTwin: isTwin, path: dirPath + "/" + name, bytes: Int(st.st_size),
-                freedBytes: Int(st.st_blocks) * 512))
-        return .removed(bytes: Int(st.st_size), freed: Int(st.st_blocks) * 512)
+        let verdict: Verdict
+        if let keep {
+            verdict = keep
+        } else if Timestamps.ctimeNs(st) >= young {
+            verdict = .young
+        } else if st.st_nlink > 1 {
+            verdict = .linked
+        } else {
+            // Gone meanwhile, or not removable: either way not counted as removed.
+            if !dryRun && unlinkat(dirFD, name, 0) != 0 { return .unknown }
+            let (bytes, freed) = (Int(st.st_size), Int(st.st_blocks) * 512)
+            visit(SweptObject(id: id, isTwin: isTwin, path: dirPath + "/" + name, bytes: bytes, freedBytes: freed))
+            return .removed(bytes: bytes, freed: freed)
+        }
+        if st.st_nlink == 1 { report.keptOwnBytes += Int(st.st_blocks) * 512 }
+        return verdict
     }
 
     /// The disk space the store itself holds, in bytes: object files no target links (a linked object's blocks

@@ -129,7 +129,12 @@ public struct StoreGC: Sendable {
             report.leftovers[leftover.kind, default: (0, 0)].bytes += leftover.bytes
             visit(.leftover(leftover))
         }
-        report.usage = store.ownDiskUsage()
+        // What the store holds of its own now: kept objects only it links (a dry run's would-be removals too), plus
+        // what is left in partials/, tmp/ and quarantine/.
+        report.usage = report.sweep.keptOwnBytes + (options.dryRun ? report.sweep.freedBytes : 0)
+        for dir in [store.partialsDirectory, store.temporaryDirectory, store.quarantineDirectory] {
+            report.usage += FileSystem.diskUsage(of: dir)
+        }
         return report
     }
 }

@@ -59,6 +59,8 @@ struct StoreMaintenanceTests {
 
         let real = try store.sweep(keeping: [rooted, rootedTwin], graceNs: hour, nowNs: later, dryRun: false)
         #expect(real.removed == 3 && real.removedBytes == dry.removedBytes && real.freedBytes > 0)
+        // What is kept and only the store links is the store's own disk usage (the linked object is not).
+        #expect(real.keptOwnBytes > 0 && real.keptOwnBytes == store.ownDiskUsage())
         for gone in [garbage, twinned] { #expect(!FileManager.default.fileExists(atPath: store.path(for: gone))) }
         #expect(!FileManager.default.fileExists(atPath: store.path(for: twinned) + ".x"))
         for kept in [rooted, linked, rootedTwin] { #expect(store.contains(kept)) }
