@@ -1,5 +1,6 @@
-// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2) and
-// sync_file_range(2) (the object store's batched durability).
+// Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2),
+// sync_file_range(2) (the object store's batched durability), the FICLONE ioctl (reflinks) and extended
+// attributes (directory metadata kept across a switch).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -7,7 +8,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #endif
 
 /// syncfs(2): flush the file system holding `fd`. Falls back to sync(2) where syncfs is missing.
@@ -41,6 +44,61 @@ static inline int ss_renameat2(int olddirfd, const char *oldpath, int newdirfd, 
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 #else
     errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// ioctl(dst, FICLONE, src): make `dst` share `src`'s data extents (a reflink: no data copied, no inode shared).
+/// Fails with EOPNOTSUPP, EXDEV, EINVAL or ENOTTY where the file systems cannot; ENOSYS off Linux.
+static inline int ss_ficlone(int dst, int src) {
+#if defined(__linux__)
+    return ioctl(dst, 0x40049409 /* FICLONE = _IOW(0x94, 9, int) */, src);
+#else
+    (void)dst;
+    (void)src;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// Extended attributes of an open file (POSIX ACLs are the `system.posix_acl_*` ones): flistxattr(2),
+/// fgetxattr(2), fsetxattr(2). ENOTSUP off Linux.
+static inline long ss_flistxattr(int fd, char *list, unsigned long size) {
+#if defined(__linux__)
+    return (long)flistxattr(fd, list, size);
+#else
+    (void)fd; (void)list; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+static inline long ss_fgetxattr(int fd, const char *name, void *value, unsigned long size) {
+#if defined(__linux__)
+    return (long)fgetxattr(fd, name, value, size);
+#else
+    (void)fd; (void)name; (void)value; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+static inline int ss_fsetxattr(int fd, const char *name, const void *value, unsigned long size) {
+#if defined(__linux__)
+    return fsetxattr(fd, name, value, size, 0);
+#else
+    (void)fd; (void)name; (void)value; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+static inline int ss_fremovexattr(int fd, const char *name) {
+#if defined(__linux__)
+    return fremovexattr(fd, name);
+#else
+    (void)fd; (void)name;
+    errno = ENOTSUP;
     return -1;
 #endif
 }

@@ -28,11 +28,11 @@ extension TreeListing {
     /// Rejected: empty components, `.` and `..`, a `.git` component (any case), NUL, absolute paths,
     /// duplicate paths, and any path below a symlink or file entry of the same tree.
     public func validate() throws {
-        var kinds: [Substring: FileMode] = [:]
+        var kinds: [TreePath: FileMode] = [:]
         kinds.reserveCapacity(entries.count)
         for e in entries {
             try RepoPath.check(e.path)
-            if kinds.updateValue(e.mode, forKey: e.path[...]) != nil {
+            if kinds.updateValue(e.mode, forKey: e.path) != nil {
                 throw SmartSyncError(.unsafePath, "the tree lists '\(e.path)' twice; refusing to sync this tree")
             }
         }
@@ -46,8 +46,7 @@ extension TreeListing {
                         "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
                     )
                 }
-                guard let slash = parent.lastIndex(of: "/") else { break }
-                parent = parent[..<slash]
+                parent = parent.parent
             }
         }
     }
@@ -57,17 +56,17 @@ extension TreeListing {
     /// This is what makes a listing from an untrusted mirror or proxy safe: any changed, missing or extra
     /// entry changes some tree id on the way to the root. Requires a complete listing (trees included).
     public func verify() throws {
-        var children: [Substring: [TreeObject.Child]] = ["": []]
-        var listedTrees: [Substring: ObjectID] = [:]
+        var children: [TreePath: [TreeObject.Child]] = [.root: []]
+        var listedTrees: [TreePath: ObjectID] = [:]
         for e in entries {
-            children[e.parent, default: []].append(TreeObject.Child(name: Array(e.name.utf8), mode: e.mode, id: e.id))
+            children[e.parent, default: []].append(TreeObject.Child(name: e.name.bytes, mode: e.mode, id: e.id))
             if e.mode == .tree {
-                listedTrees[e.path[...]] = e.id
-                if children[e.path[...]] == nil { children[e.path[...]] = [] }
+                listedTrees[e.path] = e.id
+                if children[e.path] == nil { children[e.path] = [] }
             }
         }
         // Deepest first, so each tree's children are final when it is hashed.
-        let order = children.keys.sorted { depth($0) > depth($1) }
+        let order = children.keys.sorted { $0.depth > $1.depth }
         for dir in order {
             let computed = TreeObject.id(of: children[dir] ?? [])
             let expected = dir.isEmpty ? rootTree : listedTrees[dir]
@@ -84,27 +83,47 @@ extension TreeListing {
             }
         }
     }
-
-    private func depth(_ p: Substring) -> Int {
-        p.isEmpty ? 0 : p.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
-    }
 }
 
-/// Rules for paths that come from the network.
+/// Rules for paths that come from the network, applied to the bytes as git's `verify_path` does.
 public enum RepoPath {
     /// Throws `.unsafePath` when `path` is not a plain relative path safe to create under a target.
-    public static func check(_ path: String) throws {
+    ///
+    /// Refused: an empty path or component (`a//b`, a trailing `/`), an absolute path, NUL, `.` and `..`, and a
+    /// component git itself refuses to check out because a file system could take it for `.git`: `.git` in any case,
+    /// and (git's `core.protectNTFS`, on by default) `.git` followed by dots or spaces and the short name `git~1`,
+    /// and names that end in a backslash-separated `.git` (`a\.git`).
+    public static func check(_ path: TreePath) throws {
         func refuse(_ why: String) -> SmartSyncError {
-            let shown = path.split(separator: "\0", omittingEmptySubsequences: false).joined(separator: "\\0")
-            return SmartSyncError(.unsafePath, "the tree entry '\(shown)' \(why); refusing to sync this tree")
+            SmartSyncError(.unsafePath, "the tree entry '\(path)' \(why); refusing to sync this tree")
         }
-        if path.isEmpty { throw refuse("is empty") }
-        if path.utf8.contains(0) { throw refuse("contains a NUL byte") }
-        if path.hasPrefix("/") { throw refuse("is an absolute path") }
-        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+        let bytes = path.bytes
+        if bytes.isEmpty { throw refuse("is empty") }
+        if bytes.contains(0) { throw refuse("contains a NUL byte") }
+        if bytes.first == 0x2F { throw refuse("is an absolute path") }
+        for component in bytes.split(separator: 0x2F, omittingEmptySubsequences: false) {
             if component.isEmpty { throw refuse("has an empty component") }
-            if component == "." || component == ".." { throw refuse("has a '\(component)' component") }
-            if component.lowercased() == ".git" { throw refuse("has a '.git' component") }
+            if component.elementsEqual([0x2E]) || component.elementsEqual([0x2E, 0x2E]) {
+                throw refuse("has a '\(TreePath(bytes: component))' component")
+            }
+            // NTFS and FAT also split on backslashes: every backslash-separated piece must pass too.
+            for piece in component.split(separator: 0x5C, omittingEmptySubsequences: false)
+            where isDotGit(piece) || isShortDotGit(piece) {
+                throw refuse("has a component git refuses, as the file system could take it for '.git'")
+            }
         }
+    }
+
+    /// `.git` in any case, followed by nothing but dots and spaces (NTFS strips those).
+    private static func isDotGit(_ name: ArraySlice<UInt8>) -> Bool {
+        guard name.count >= 4, name.first == 0x2E else { return false }
+        let stem = name.dropFirst().prefix(3).map { $0 | 0x20 }
+        guard stem == Array("git".utf8) else { return false }
+        return name.dropFirst(4).allSatisfy { $0 == 0x2E || $0 == 0x20 }
+    }
+
+    /// The 8.3 short name `git~1` (any case), which NTFS and FAT resolve to `.git`.
+    private static func isShortDotGit(_ name: ArraySlice<UInt8>) -> Bool {
+        name.count == 5 && name.map { $0 | 0x20 }.elementsEqual(Array("git~1".utf8))
     }
 }

@@ -22,7 +22,7 @@ public enum StoredTrees {
                 .notFound, "commit \(commit) is not in the store at \(store.root); fetch it (with its trees) first")
         }
         var entries: [TreeEntry] = []
-        try walk(root, path: "", commit: commit, in: store, into: &entries)
+        try walk(root, path: .root, commit: commit, in: store, into: &entries)
         return TreeListing(commit: commit, rootTree: root, entries: entries)
     }
 
@@ -69,7 +69,7 @@ public enum StoredTrees {
     /// Iterative (an explicit stack of the trees being listed), so a hostile tree nested thousands deep costs
     /// memory for its paths, never the thread's stack.
     private static func walk(
-        _ tree: ObjectID, path: String, commit: ObjectID, in store: ObjectStore, into entries: inout [TreeEntry]
+        _ tree: ObjectID, path: TreePath, commit: ObjectID, in store: ObjectStore, into entries: inout [TreeEntry]
     ) throws {
         var stack = [
             (id: tree, path: path, children: try children(of: tree, at: path, commit: commit, in: store), next: 0)
@@ -83,15 +83,14 @@ public enum StoredTrees {
             let child = stack[top].children[stack[top].next]
             stack[top].next += 1
             let parent = stack[top].path
-            guard let name = String(validating: child.name, as: UTF8.self), !name.isEmpty, !name.contains("/")
-            else {
-                let bytes = child.name.map { String($0, radix: 16) }.joined(separator: " ")
+            // Names are bytes (any encoding); one that is empty or holds a slash or NUL is no path component.
+            guard !child.name.isEmpty, !child.name.contains(0x2F), !child.name.contains(0) else {
                 throw SmartSyncError(
                     .unsafePath,
-                    "\(shown(parent)) (\(stack[top].id)) of commit \(commit.abbreviated()) has an entry whose name is not a valid UTF-8 path component (bytes: \(bytes)); refusing to sync this tree"
+                    "\(shown(parent)) (\(stack[top].id)) of commit \(commit.abbreviated()) has an entry named '\(TreePath(bytes: child.name))', which is not a path component; refusing to sync this tree"
                 )
             }
-            let childPath = parent.isEmpty ? name : parent + "/" + name
+            let childPath = parent.appending(TreePath(bytes: child.name))
             let size = child.mode.isBlob ? store.size(of: child.id) : nil
             entries.append(TreeEntry(path: childPath, mode: child.mode, id: child.id, size: size))
             if child.mode == .tree {
@@ -101,11 +100,11 @@ public enum StoredTrees {
         }
     }
 
-    private static func shown(_ path: String) -> String { path.isEmpty ? "the root tree" : "the tree '\(path)'" }
+    private static func shown(_ path: TreePath) -> String { path.isEmpty ? "the root tree" : "the tree '\(path)'" }
 
     /// The decoded entries of the stored tree `tree` at `path`.
     private static func children(
-        of tree: ObjectID, at path: String, commit: ObjectID, in store: ObjectStore
+        of tree: ObjectID, at path: TreePath, commit: ObjectID, in store: ObjectStore
     ) throws -> [TreeObject.Child] {
         guard store.contains(tree) else {
             throw SmartSyncError(

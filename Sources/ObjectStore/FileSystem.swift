@@ -1,3 +1,4 @@
+import CLinuxShims
 import SmartSyncCore
 
 #if canImport(Glibc)
@@ -22,6 +23,24 @@ public enum FileSystem {
         }
         try makeDirectories(String(path[..<slash]), mode: mode)
         if mkdir(path, mode) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: path) }
+    }
+
+    /// Creates `path` (and missing parents, 0755) as a directory only its owner can enter (0700). An existing one
+    /// keeps its owner and group bits but loses any access for others: a store, a state directory or a switch's
+    /// sidecar holds copies of the operator's files, secrets included, so "0700, or 0750 with a group" is the rule.
+    public static func makePrivateDirectory(_ path: String) throws {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeDirectories(String(path[..<slash]))
+        }
+        if mkdir(path, 0o700) == 0 { return }
+        guard errno == EEXIST else { throw SmartSyncError.io("mkdir", path: path) }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw SmartSyncError.io("mkdir", path: path, errno: ENOTDIR)
+        }
+        if st.st_mode & 0o007 != 0, chmod(path, st.st_mode & 0o7770) != 0 {
+            throw SmartSyncError.io("chmod", path: path, hint: "it must not be readable by other users")
+        }
     }
 
     /// Reads a whole file.
@@ -126,8 +145,8 @@ public enum FileSystem {
         }
     }
 
-    /// Copies a file to a new path with `mode`, fsyncing the copy.
-    public static func copyFile(from source: String, to destination: String, mode: mode_t) throws {
+    /// Copies a file to a new path with `mode` (and, when `sealed`, the ``Seal``'s modification time), fsyncing the copy.
+    public static func copyFile(from source: String, to destination: String, mode: mode_t, sealed: Bool = false) throws {
         let src = open(source, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
         defer { close(src) }
@@ -136,6 +155,7 @@ public enum FileSystem {
         do {
             try readChunks(fd: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
             guard fchmod(dst, mode) == 0 else { throw SmartSyncError.io("fchmod", path: destination) }
+            if sealed { try Seal.apply(fd: dst, path: destination) }
             guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
             close(dst)
         } catch {
@@ -151,6 +171,14 @@ public enum FileSystem {
         let n = readlink(path, &buffer, buffer.count)
         guard n >= 0 else { throw SmartSyncError.io("readlink", path: path) }
         return Array(buffer[0..<n])
+    }
+
+    /// `syncfs(2)` of the file system holding `path`: everything written there so far becomes durable at once.
+    public static func syncFileSystem(containing path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        guard ss_syncfs(fd) == 0 else { throw SmartSyncError.io("syncfs", path: path) }
     }
 
     /// fsyncs a directory so a rename or link in it is durable. Best effort.

@@ -57,7 +57,7 @@ public final class ObjectBatch: @unchecked Sendable {
     /// Makes every waiting object durable, then links it into `objects/`.
     public func publish() throws {
         guard !pending.isEmpty else { return }
-        try syncStore()
+        try FileSystem.syncFileSystem(containing: store.root)
         for id in order {
             guard let temp = pending[id] else { continue }
             let final = store.path(for: id)
@@ -68,15 +68,7 @@ public final class ObjectBatch: @unchecked Sendable {
             pending[id] = nil
         }
         order.removeAll()
-        try syncStore()
-    }
-
-    /// One `syncfs` of the store's file system (`sync` where there is none).
-    private func syncStore() throws {
-        let fd = open(store.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: store.root) }
-        defer { close(fd) }
-        guard ss_syncfs(fd) == 0 else { throw SmartSyncError.io("syncfs", path: store.root) }
+        try FileSystem.syncFileSystem(containing: store.root)
     }
 
     deinit {

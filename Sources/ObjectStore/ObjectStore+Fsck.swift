@@ -9,19 +9,29 @@ import SmartSyncCore
 #endif
 
 /// A store object that failed ``ObjectStore/fsck(threads:)``.
-public struct FsckFinding: Sendable, Hashable {
+public struct FsckFinding: Sendable, Equatable {
     /// What is wrong with it.
-    public enum Problem: Sendable, Hashable {
+    public enum Problem: Sendable, Equatable {
         /// The content hashes to its name as no object kind (a flipped byte, a write through a target's hardlink,
         /// a truncation).
         case content
-        /// The content is right but the mode is not the store's (0444, or 0555 for a twin): a `chmod` through a
-        /// target's hardlink changed it.
-        case mode(UInt32)
+        /// The content is right but its ``Seal`` is broken (a `chmod`, `chown` or `touch` through a target's
+        /// hardlink, or an object of an earlier release).
+        case seal(Seal.Breach)
         /// Not a regular file.
         case notAFile
         /// It could not be read (the `errno` text).
         case unreadable(String)
+
+        /// A short name: `content`, `seal`, `not-a-file`, `unreadable`.
+        public var name: String {
+            switch self {
+            case .content: return "content"
+            case .seal: return "seal"
+            case .notAFile: return "not-a-file"
+            case .unreadable: return "unreadable"
+            }
+        }
     }
 
     /// The object's id (its name).
@@ -37,7 +47,7 @@ public struct FsckFinding: Sendable, Hashable {
         let what = isTwin ? "the executable twin of \(id.hex)" : "object \(id.hex)"
         switch problem {
         case .content: return "\(what): content does not hash to its name"
-        case .mode(let m): return "\(what): mode \(String(m, radix: 8)), not \(isTwin ? "555" : "444")"
+        case .seal(let breach): return "\(what): content intact, seal broken (\(breach))"
         case .notAFile: return "\(what): not a regular file"
         case .unreadable(let why): return "\(what): unreadable (\(why))"
         }
@@ -68,8 +78,8 @@ public struct FsckReport: Sendable {
 extension ObjectStore {
     /// Re-hashes every object under `objects/`, on `threads` threads (default: one per online CPU), each fan-out
     /// directory on one of them. An object is hashed as a blob first, then, when that does not give its name, as a
-    /// tree, commit and tag (the store keeps no kind); a twin must hash as a blob to its base's id. Modes are checked
-    /// too (0444; twins 0555). Changes nothing: the caller quarantines what it reports.
+    /// tree, commit and tag (the store keeps no kind); a twin must hash as a blob to its base's id. Seals are checked
+    /// too (``Seal/breach(of:executable:size:)``). Changes nothing: ``mend(_:)`` acts on what it reports.
     ///
     /// Memory is one 256 KiB buffer per thread plus a directory's names at a time. Files that vanish while it runs
     /// (a gc, a quarantine) are skipped.
@@ -99,6 +109,37 @@ extension ObjectStore {
         var report = total.withLock { $0 }
         report.findings.sort { ($0.id, $0.isTwin ? 1 : 0) < ($1.id, $1.isTwin ? 1 : 0) }
         return report
+    }
+}
+
+extension ObjectStore {
+    /// Acts on an fsck finding, as the check before each link would: damaged content (or something that is not a
+    /// file) goes to the quarantine, so the next fetch publishes a good copy; intact content with a broken seal is
+    /// sealed again (in place when only its time moved, else as a fresh sealed inode, the old one staying with whoever
+    /// links it); a twin with a broken seal is dropped (made again from its base on demand). Returns what was done, for
+    /// the report; nil when nothing was (unreadable, or gone meanwhile).
+    public func mend(_ finding: FsckFinding) throws -> String? {
+        let reason = "fsck: " + finding.summary
+        switch finding.problem {
+        case .content, .notAFile:
+            let moved =
+                finding.isTwin
+                ? try quarantineTwin(of: finding.id, reason: reason) : try quarantine(finding.id, reason: reason)
+            return moved.map { "quarantined at \($0)" }
+        case .seal(let breach):
+            if finding.isTwin {
+                guard unlink(finding.path) == 0 else { return nil }
+                return "twin dropped (made again from its object when needed)"
+            }
+            if breach.keepsPermissionsAndOwner {
+                try Seal.apply(dirFD: AT_FDCWD, name: finding.path, display: finding.path)
+                return "sealed again in place"
+            }
+            try replaceWithSealedCopy(finding.id, from: finding.path)
+            return "replaced by a sealed copy (the old inode stays with the files that link it)"
+        case .unreadable:
+            return nil
+        }
     }
 }
 
@@ -132,8 +173,7 @@ private final class ObjectChecker {
             return finding(.content)
         }
         if !isTwin { report.kinds[kind, default: 0] += 1 }
-        let mode = UInt32(st.st_mode & 0o7777)
-        if mode != (isTwin ? 0o555 : 0o444) { finding(.mode(mode)) }
+        if let breach = Seal.breach(of: st, executable: isTwin, size: nil) { finding(.seal(breach)) }
     }
 
     /// The first of `kinds` whose header makes the content hash to `id`, or nil. The content is read once for the

@@ -71,7 +71,10 @@ extension ObjectStore {
     /// (never replacing: a concurrent writer that got there first published identical bytes), fsync the directory.
     func publish(fd: Int32, path: String, as id: ObjectID) throws {
         guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
-        guard fchmod(fd, 0o444) == 0 else { throw SmartSyncError.io("fchmod", path: path) }
+        guard fchmod(fd, Seal.permissions(executable: false)) == 0 else {
+            throw SmartSyncError.io("fchmod", path: path)
+        }
+        try Seal.apply(fd: fd, path: path)
         let final = self.path(for: id)
         let dir = String(final[..<final.lastIndex(of: "/")!])
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: dir) }

@@ -20,12 +20,14 @@ public final class ObjectStore: Sendable {
     /// `root/tmp`: in-progress writes.
     public let temporaryDirectory: String
 
-    /// Opens (creating when needed) the store at `root`.
+    /// Opens (creating when needed) the store at `root`, private to its owner (see
+    /// ``FileSystem/makePrivateDirectory(_:)``: a store of an earlier release loses access for others).
     public init(root: String) throws {
         self.root = root
         objectsDirectory = root + "/objects"
         temporaryDirectory = root + "/tmp"
-        for dir in [root, objectsDirectory, temporaryDirectory] {
+        try FileSystem.makePrivateDirectory(root)
+        for dir in [objectsDirectory, temporaryDirectory] {
             try FileSystem.makeDirectories(dir)
         }
     }
@@ -51,18 +53,20 @@ public final class ObjectStore: Sendable {
 
     /// A `0555` twin of the object, created on demand, for linking mode-`100755` entries.
     ///
-    /// A twin whose mode was changed (a `chmod` through a target's hardlink changes it here too) is replaced.
+    /// A twin whose ``Seal`` is broken (a write or `chmod` through a target's hardlink changes it here too) is made
+    /// again from the object, which the caller has checked (``sealedPath(for:executable:size:)``).
     public func executablePath(for id: ObjectID) throws -> String {
         let source = path(for: id)
         let twin = source + ".x"
-        var st = stat()
-        if lstat(twin, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && (st.st_mode & 0o7777) == 0o555 { return twin }
-        guard contains(id) else {
+        var base = stat()
+        guard lstat(source, &base) == 0, (base.st_mode & S_IFMT) == S_IFREG else {
             throw SmartSyncError(
-                .notFound, "object \(id) is not in the store at \(root); run the sync again to fetch it")
+                .notFound, "object \(id) is not in the store at \(root)", hint: "run the sync again to fetch it")
         }
+        var st = stat()
+        if lstat(twin, &st) == 0, Seal.breach(of: st, executable: true, size: Int(base.st_size)) == nil { return twin }
         let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try FileSystem.copyFile(from: source, to: tmp, mode: 0o555)
+        try FileSystem.copyFile(from: source, to: tmp, mode: Seal.permissions(executable: true), sealed: true)
         if rename(tmp, twin) != 0 {
             let err = errno
             unlink(tmp)
@@ -98,7 +102,7 @@ public final class ObjectStore: Sendable {
     }
 
     private func write(_ bytes: [UInt8], kind: ObjectKind, as id: ObjectID) throws -> ObjectID {
-        if contains(id) { return id }
+        if kind == .blob ? try holds(id, size: bytes.count, repair: true) : contains(id) { return id }
         let writer = try makeWriter(kind: kind, size: bytes.count, expecting: id)
         do {
             try bytes.withUnsafeBytes { try writer.write($0) }
@@ -125,6 +129,13 @@ public final class ObjectStore: Sendable {
         let fd = open(filePath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: filePath) }
         defer { close(fd) }
+        return try insertFile(fd: fd, display: filePath, expecting: expected)
+    }
+
+    /// Copies the file open on `fd` (from its start) into the store, verified; `display` names it in errors.
+    @discardableResult
+    public func insertFile(fd: Int32, display filePath: String, expecting expected: ObjectID? = nil) throws -> ObjectID {
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: filePath) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: filePath) }
         let size = Int(st.st_size)
@@ -132,7 +143,7 @@ public final class ObjectStore: Sendable {
         if let expected, expected != id {
             throw SmartSyncError(.integrity, "'\(filePath)' hashes to \(id), not the expected \(expected)")
         }
-        if contains(id) { return id }
+        if try holds(id, size: size, repair: true) { return id }
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: filePath) }
         let writer = try makeWriter(expecting: id, size: size)
         do {

@@ -80,7 +80,10 @@ public final class ObjectWriter: @unchecked Sendable {
         }
         if let batch {
             // Verified; durable and visible when the batch publishes. Writeback starts now.
-            guard fchmod(fd, 0o444) == 0 else { throw SmartSyncError.io("fchmod", path: tempPath) }
+            guard fchmod(fd, Seal.permissions(executable: false)) == 0 else {
+                throw SmartSyncError.io("fchmod", path: tempPath)
+            }
+            try Seal.apply(fd: fd, path: tempPath)
             ss_start_writeback(fd)
             keepTemp = true
             batch.add(id, tempPath: tempPath)

@@ -1,13 +1,15 @@
 /// The one error type smart-sync throws.
 ///
 /// Shaped like swift-nio's `FileSystemError`: a stable ``Code`` to branch on, a ``message`` written for the
-/// operator (what went wrong, naming the input, and what to do about it), and an optional underlying
+/// operator (what went wrong, naming the input), a ``hint`` saying how to fix it, and an optional underlying
 /// ``cause``.
 public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Stable across releases; use it, not the message, to branch.
     public var code: Code
     /// A sentence or two for a human: what failed, on which input, and how to fix it.
     public var message: String
+    /// How to fix it, when the message alone does not say (shown after the message).
+    public var hint: String?
     /// The lower-level error this one wraps, if any.
     public var cause: (any Error & Sendable)?
     /// The HTTP status that caused a `.http` error, when a server answered; callers branch on it (a 5xx is an
@@ -15,18 +17,25 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
     public var httpStatus: Int?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil, httpStatus: Int? = nil) {
+    public init(
+        _ code: Code, _ message: String, hint: String? = nil, cause: (any Error & Sendable)? = nil,
+        httpStatus: Int? = nil
+    ) {
         self.code = code
         self.message = message
+        self.hint = hint
         self.cause = cause
         self.httpStatus = httpStatus
     }
 
+    /// The message and, when there is one, the hint: what an operator reads.
+    public var text: String { hint.map { "\(message); \($0)" } ?? message }
+
     public var description: String {
         if let cause {
-            return "\(message) (\(code); caused by: \(cause))"
+            return "\(text) (\(code); caused by: \(cause))"
         }
-        return "\(message) (\(code))"
+        return "\(text) (\(code))"
     }
 
     /// A stable error category.

@@ -12,13 +12,13 @@ extension GitHubSource {
         }
         if !tree.truncated {
             return TreeListing(
-                commit: ref.commit, rootTree: root, entries: try entries(tree.tree, under: "", endpoint: url))
+                commit: ref.commit, rootTree: root, entries: try entries(tree.tree, under: .root, endpoint: url))
         }
         // Over GitHub's limits (100,000 entries or 7 MB): walk the subtrees one level at a time.
-        return TreeListing(commit: ref.commit, rootTree: root, entries: try await walk(tree: root, under: ""))
+        return TreeListing(commit: ref.commit, rootTree: root, entries: try await walk(tree: root, under: .root))
     }
 
-    private func walk(tree: ObjectID, under prefix: String) async throws -> [TreeEntry] {
+    private func walk(tree: ObjectID, under prefix: TreePath) async throws -> [TreeEntry] {
         let url = location.repoAPI + "/git/trees/" + tree.hex
         let body = try await apiGet(
             url, accept: "application/vnd.github+json", subject: "tree \(tree)", immutable: true)
@@ -26,7 +26,7 @@ extension GitHubSource {
         let here = try entries(level.tree, under: prefix, endpoint: url)
         return try await withThrowingTaskGroup(of: [TreeEntry].self) { group in
             for entry in here where entry.mode == .tree {
-                group.addTask { try await self.walk(tree: entry.id, under: entry.path + "/") }
+                group.addTask { try await self.walk(tree: entry.id, under: entry.path) }
             }
             var all = here
             for try await sub in group { all.append(contentsOf: sub) }
@@ -34,7 +34,7 @@ extension GitHubSource {
         }
     }
 
-    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: String, endpoint: String) throws -> [TreeEntry]
+    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: TreePath, endpoint: String) throws -> [TreeEntry]
     {
         try items.map { item in
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
@@ -43,7 +43,7 @@ extension GitHubSource {
                     "GET \(endpoint) lists '\(item.path)' with mode '\(item.mode)' and sha '\(item.sha)', which smart-sync does not understand"
                 )
             }
-            return TreeEntry(path: prefix + item.path, mode: mode, id: id, size: item.size)
+            return TreeEntry(path: prefix.appending(TreePath(item.path)), mode: mode, id: id, size: item.size)
         }
     }
 }

@@ -113,7 +113,7 @@ public final class GitHubSource: SyncSource {
             throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid ref; give a branch, tag or commit SHA")
         }
         // One request resolves any ref kind (branch, tag peeled to its commit, full or short SHA).
-        let url = location.repoAPI + "/commits/" + URLPath.encodePath(name)
+        let url = location.repoAPI + "/commits/" + URLPath.encodePath(TreePath(name))
         let body = try await apiGet(
             url, accept: "application/vnd.github.sha",
             subject: "ref '\(name)' of repository '\(location.slug)'",

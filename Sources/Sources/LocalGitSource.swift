@@ -83,7 +83,7 @@ public final class LocalGitSource: SyncSource {
                 throw SmartSyncError(
                     .malformedResponse, "unexpected git ls-tree output for \(ref.commit) in \(repository)")
             }
-            let path = String(decoding: record[(tab + 1)...], as: UTF8.self)
+            let path = TreePath(bytes: record[(tab + 1)...])
             entries.append(
                 TreeEntry(path: path, mode: mode, id: id, size: Int(String(decoding: fields[3], as: UTF8.self))))
         }

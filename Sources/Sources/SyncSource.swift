@@ -78,10 +78,10 @@ public struct ResolvedRef: Sendable, Hashable, Codable {
 /// One blob to fetch, with a path where it appears (raw hosts address blobs by commit and path).
 public struct BlobWant: Sendable, Hashable {
     public var id: ObjectID
-    public var path: String
+    public var path: TreePath
     public var size: Int?
 
-    public init(id: ObjectID, path: String, size: Int?) {
+    public init(id: ObjectID, path: TreePath, size: Int?) {
         self.id = id
         self.path = path
         self.size = size

@@ -1,10 +1,14 @@
+import GitObjects
 /// Percent-encoding for URL path segments.
 enum URLPath {
     /// Encodes one segment: everything but RFC 3986's unreserved characters becomes `%XX`.
-    static func encodeSegment(_ s: some StringProtocol) -> String {
+    static func encodeSegment(_ s: some StringProtocol) -> String { encodeSegment(bytes: s.utf8) }
+
+    /// Encodes one segment given as bytes.
+    static func encodeSegment(bytes: some Collection<UInt8>) -> String {
         var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for b in s.utf8 {
+        out.reserveCapacity(bytes.count)
+        for b in bytes {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
@@ -20,9 +24,9 @@ enum URLPath {
         return out
     }
 
-    /// Encodes each `/`-separated segment of a path, keeping the slashes.
-    static func encodePath(_ path: some StringProtocol) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false).map { encodeSegment($0) }.joined(separator: "/")
+    /// Encodes each `/`-separated segment of a tree path (its bytes, whatever their encoding), keeping the slashes.
+    static func encodePath(_ path: TreePath) -> String {
+        path.components.map { encodeSegment(bytes: $0.bytes) }.joined(separator: "/")
     }
 
     /// The `host[:port]` of an absolute URL, lower-cased (the key for credential and per-host checks).

@@ -33,6 +33,14 @@ struct BinaryWriter {
 
     mutating func append(_ id: ObjectID) { bytes.append(contentsOf: id.bytes) }
 
+    /// A path as its bytes (the same encoding as a `String`'s UTF-8, so earlier files read the same).
+    mutating func append(_ path: TreePath) {
+        path.withBytes { raw in
+            append(UInt32(raw.count))
+            bytes.append(contentsOf: raw)
+        }
+    }
+
     /// Appends the trailing checksum and returns the finished file.
     consuming func finish() -> [UInt8] {
         let digest = SHA1Hasher()
@@ -88,6 +96,13 @@ struct BinaryReader {
         }
         offset += n
         return s
+    }
+
+    mutating func readPath() -> TreePath? {
+        guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
+        let path = TreePath(bytes: bytes[offset..<(offset + n)])
+        offset += n
+        return path
     }
 
     mutating func readID() -> ObjectID? {

@@ -10,7 +10,8 @@ public struct Change: Sendable, Hashable, Codable {
         case modify
         /// A file the previous sync put there, unchanged since, is gone from the new tree: removed.
         case delete
-        /// Same content, only the execute bit differs: relinked with the other mode.
+        /// Same content, but the execute bit, the other permission bits or the owner differ from how the tree installs
+        /// the file (`0444`, executables `0555`, owned by the user smart-sync runs as): installed anew.
         case mode
         /// A symlink is created or retargeted.
         case symlink
@@ -35,7 +36,7 @@ public struct Change: Sendable, Hashable, Codable {
 
     public var kind: Kind
     /// Relative, `/`-separated path.
-    public var path: String
+    public var path: TreePath
     /// The mode the path has after the change (nil when the sync removes it or leaves it alone).
     public var mode: FileMode?
     /// The blob (commit, for submodules) the path holds after the change.
@@ -44,12 +45,14 @@ public struct Change: Sendable, Hashable, Codable {
     public var localKind: LocalKind?
     /// The id of what is on disk now (files and symlinks).
     public var localID: ObjectID?
-    /// A human explanation for conflicts and blocked paths.
+    /// The permission bits and ownership of what is on disk now (files and symlinks).
+    public var localMetadata: FileMetadata?
+    /// A human explanation for conflicts, blocked paths and local edits.
     public var note: String?
 
     public init(
-        kind: Kind, path: String, mode: FileMode? = nil, id: ObjectID? = nil, localKind: LocalKind? = nil,
-        localID: ObjectID? = nil, note: String? = nil
+        kind: Kind, path: TreePath, mode: FileMode? = nil, id: ObjectID? = nil, localKind: LocalKind? = nil,
+        localID: ObjectID? = nil, localMetadata: FileMetadata? = nil, note: String? = nil
     ) {
         self.kind = kind
         self.path = path
@@ -57,6 +60,7 @@ public struct Change: Sendable, Hashable, Codable {
         self.id = id
         self.localKind = localKind
         self.localID = localID
+        self.localMetadata = localMetadata
         self.note = note
     }
 
@@ -73,14 +77,14 @@ public struct Change: Sendable, Hashable, Codable {
 public struct NeededBlob: Sendable, Hashable, Codable {
     public var id: ObjectID
     /// One path of the tree holding this blob (what a raw-content URL needs).
-    public var path: String
+    public var path: TreePath
     /// Size from the tree listing, when the source reported it.
     public var size: Int?
     /// A path in the target whose current content already is this blob (a move, a mode change, a copy):
     /// the store can be fed from it with ``ObjectStore/insertFile(atPath:expecting:)`` instead of a download.
-    public var localPath: String?
+    public var localPath: TreePath?
 
-    public init(id: ObjectID, path: String, size: Int? = nil, localPath: String? = nil) {
+    public init(id: ObjectID, path: TreePath, size: Int? = nil, localPath: TreePath? = nil) {
         self.id = id
         self.path = path
         self.size = size

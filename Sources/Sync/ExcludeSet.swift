@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import GitObjects
 
 /// Paths a sync never touches, from `--exclude GLOB` (repeatable).
 ///
@@ -45,30 +46,37 @@ public struct ExcludeSet: Sendable, Hashable, Codable {
     /// True when there is nothing to exclude.
     public var isEmpty: Bool { globs.isEmpty }
 
-    /// Whether `path` (relative, `/`-separated) or one of its leading directories is excluded.
-    public func matches(_ path: String) -> Bool {
+    /// Whether `path` (relative, `/`-separated) or one of its leading directories is excluded. Globs match the
+    /// path's bytes (`fnmatch(3)` in the C locale), whatever their encoding.
+    public func matches(_ path: TreePath) -> Bool {
         if globs.isEmpty { return false }
-        var end = path.startIndex
+        let bytes = path.bytes
+        var start = 0
         while true {
-            let next = path[end...].firstIndex(of: "/") ?? path.endIndex
-            let component = path[end..<next]
-            let prefix = path[..<next]
-            if matchesOne(component: component, prefix: prefix) { return true }
-            if next == path.endIndex { return false }
-            end = path.index(after: next)
+            let next = bytes[start...].firstIndex(of: 0x2F) ?? bytes.endIndex
+            if matchesOne(component: bytes[start..<next], prefix: bytes[..<next]) { return true }
+            if next == bytes.endIndex { return false }
+            start = next + 1
         }
     }
 
     /// Whether the entry `name` whose full relative path is `path` is excluded, assuming its parents are not.
     /// This is what a directory walk calls: one check per entry instead of one per prefix.
-    func matchesLast(path: String, name: Substring) -> Bool {
+    func matchesLast(path: TreePath, name: TreePath) -> Bool {
         if globs.isEmpty { return false }
-        return matchesOne(component: name, prefix: path[...])
+        return matchesOne(component: name.bytes[...], prefix: path.bytes[...])
     }
 
-    private func matchesOne(component: Substring, prefix: Substring) -> Bool {
-        for g in componentGlobs where fnmatch(g, String(component), 0) == 0 { return true }
-        for g in anchoredGlobs where fnmatch(g, String(prefix), FNM_PATHNAME) == 0 { return true }
+    private func matchesOne(component: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>) -> Bool {
+        func cString(_ bytes: ArraySlice<UInt8>) -> [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }
+        if !componentGlobs.isEmpty {
+            let name = cString(component)
+            for g in componentGlobs where fnmatch(g, name, 0) == 0 { return true }
+        }
+        if !anchoredGlobs.isEmpty {
+            let whole = cString(prefix)
+            for g in anchoredGlobs where fnmatch(g, whole, FNM_PATHNAME) == 0 { return true }
+        }
         return false
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import ObjectStore
 import GitObjects
 
 /// What kind of thing sits at a path in the target.
@@ -46,41 +50,71 @@ public struct StatData: Sendable, Hashable, Codable {
     }
 }
 
+/// The permission bits and ownership of a file or symlink in a target: what a kept local version records, and what
+/// `restore` brings back with its content.
+public struct FileMetadata: Sendable, Hashable, Codable {
+    /// `st_mode & 0o7777` (setuid, setgid and sticky included).
+    public var permissions: UInt16
+    public var owner: UInt32
+    public var group: UInt32
+
+    public init(permissions: UInt16, owner: UInt32, group: UInt32) {
+        self.permissions = permissions
+        self.owner = owner
+        self.group = group
+    }
+
+    /// The metadata of a `stat` result.
+    public init(_ st: stat) {
+        self.init(permissions: UInt16(st.st_mode & 0o7777), owner: st.st_uid, group: st.st_gid)
+    }
+
+    /// True when a file of mode `mode` with this metadata is as smart-sync installs it: the ``Seal``'s permissions
+    /// (`0444`, `0555` for executables) and owned by `owner`. Symlinks always are (their permissions mean nothing).
+    public func isInstalled(as mode: FileMode, owner expected: UInt32) -> Bool {
+        guard mode != .symlink else { return true }
+        return mode_t(permissions) == Seal.permissions(executable: mode == .executable) && owner == expected
+    }
+}
+
 /// One path found on disk in a target.
 public struct LocalEntry: Sendable, Hashable, Codable {
     /// Relative, `/`-separated path from the target root.
-    public var path: String
+    public var path: TreePath
     public var kind: LocalKind
     /// Blob id of the content (of the link target for symlinks); nil for directories and `.other`.
     public var id: ObjectID?
     /// Size in bytes (`st_size`).
     public var size: Int64
     public var stat: StatData
+    /// Permission bits and ownership.
+    public var metadata: FileMetadata
 
-    public init(path: String, kind: LocalKind, id: ObjectID?, size: Int64, stat: StatData) {
+    public init(path: TreePath, kind: LocalKind, id: ObjectID?, size: Int64, stat: StatData, metadata: FileMetadata) {
         self.path = path
         self.kind = kind
         self.id = id
         self.size = size
         self.stat = stat
+        self.metadata = metadata
     }
 }
 
 /// Everything a scan found under a target.
 public struct LocalTree: Sendable, Hashable {
     /// Entries by relative path: files, symlinks, directories and other things. The root itself is not listed.
-    public var entries: [String: LocalEntry]
+    public var entries: [TreePath: LocalEntry]
     /// Paths the scan did not look at or into because they matched an exclusion (name or glob).
     /// They count as "not ours": a directory holding one is never removed.
-    public var excluded: Set<String>
+    public var excluded: Set<TreePath>
 
-    public init(entries: [String: LocalEntry] = [:], excluded: Set<String> = []) {
+    public init(entries: [TreePath: LocalEntry] = [:], excluded: Set<TreePath> = []) {
         self.entries = entries
         self.excluded = excluded
     }
 
     /// The entry at `path`, if any.
-    public subscript(path: String) -> LocalEntry? { entries[path] }
+    public subscript(path: TreePath) -> LocalEntry? { entries[path] }
 
     /// True when the scan found nothing.
     public var isEmpty: Bool { entries.isEmpty && excluded.isEmpty }

@@ -21,25 +21,45 @@ public struct KeptVersion: Sendable, Hashable, Codable {
     /// The commit whose sync replaced it; nil when a `restore` did.
     public var replacedBy: ObjectID?
     /// Its path, relative to the target.
-    public var path: String
+    public var path: TreePath
+    /// Its permission bits and ownership when it was kept (nil in records written before release 0.2).
+    public var metadata: FileMetadata?
 
-    public init(timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: String) {
+    public init(
+        timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: TreePath,
+        metadata: FileMetadata? = nil
+    ) {
         self.timeNs = timeNs
         self.mode = mode
         self.id = id
         self.replacedBy = replacedBy
         self.path = path
+        self.metadata = metadata
     }
 
-    /// One line of the log: `<time ns> <mode> <blob> <commit or -> <path>`, the path percent-escaped
-    /// (`%`, control bytes and spaces are written `%XX`), ending in a newline.
+    /// One line of the log: `<time ns> <mode> <blob> <commit or -> <perms>:<uid>:<gid> <path>`, the permissions in
+    /// octal (`-` when unknown), the path percent-escaped (`%`, control bytes and spaces are written `%XX`), ending in
+    /// a newline. Lines of earlier releases have no metadata field (five fields): they are read as before.
     func line() -> String {
-        "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(Self.escape(path))\n"
+        let meta = metadata.map { "\(String($0.permissions, radix: 8)):\($0.owner):\($0.group)" } ?? "-"
+        return "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(meta) \(Self.escape(path))\n"
     }
 
     /// Parses one line (without its newline); nil when it is damaged.
     init?(line: Substring) {
-        let fields = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
+        var fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
+        // A path never holds a raw space (it is escaped), so five fields are a record of an earlier release.
+        var metadata: FileMetadata?
+        if fields.count == 6 {
+            let meta = fields.remove(at: 4)
+            if meta != "-" {
+                let parts = meta.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 3, let perms = UInt16(parts[0], radix: 8), perms <= 0o7777,
+                    let uid = UInt32(parts[1]), let gid = UInt32(parts[2])
+                else { return nil }
+                metadata = FileMetadata(permissions: perms, owner: uid, group: gid)
+            }
+        }
         guard fields.count == 5, let time = Int64(fields[0]), let mode = FileMode(octal: fields[1]), mode.isBlob,
             let id = ObjectID(hex: fields[2]), let path = Self.unescape(fields[4]), !path.isEmpty
         else { return nil }
@@ -50,14 +70,16 @@ public struct KeptVersion: Sendable, Hashable, Codable {
             guard let c = ObjectID(hex: fields[3]) else { return nil }
             commit = c
         }
-        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path)
+        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata)
     }
 
-    static func escape(_ path: String) -> String {
+    /// The path's bytes with `%`, spaces, control bytes and every byte of 0x7F and above written `%XX`: the log stays
+    /// ASCII, whatever the names' encoding. (Earlier releases wrote UTF-8 unescaped; it reads back the same.)
+    static func escape(_ path: TreePath) -> String {
         var out: [UInt8] = []
         let hex = Array("0123456789ABCDEF".utf8)
-        for b in path.utf8 {
-            if b <= 0x20 || b == 0x25 || b == 0x7F {
+        for b in path.bytes {
+            if b <= 0x20 || b == 0x25 || b >= 0x7F {
                 out += [0x25, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
             } else {
                 out.append(b)
@@ -66,7 +88,7 @@ public struct KeptVersion: Sendable, Hashable, Codable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func unescape(_ text: Substring) -> String? {
+    static func unescape(_ text: Substring) -> TreePath? {
         var bytes: [UInt8] = []
         var i = text.utf8.startIndex
         let utf8 = text.utf8
@@ -86,7 +108,7 @@ public struct KeptVersion: Sendable, Hashable, Codable {
                 i = utf8.index(after: i)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return TreePath(bytes: bytes)
     }
 }
 
@@ -120,7 +142,7 @@ public struct KeptVersionLog: Sendable {
     }
 
     /// The records of `path`, the most recent first.
-    public func versions(of path: String) throws -> [KeptVersion] {
+    public func versions(of path: TreePath) throws -> [KeptVersion] {
         try load().filter { $0.path == path }.reversed()
     }
 
@@ -152,11 +174,10 @@ public struct KeptVersionLog: Sendable {
 struct LocalVersionSaver {
     let store: ObjectStore
 
-    /// Saves the file or symlink at `path` (of `mode`) unless the store already holds `id`; returns its id.
+    /// Saves the file or symlink at `path` of `tree` (of `mode`) unless the store already holds `id`; returns its id.
     @discardableResult
-    func save(_ path: String, mode: FileMode, id: ObjectID?) throws -> ObjectID {
-        if let id, store.contains(id) { return id }
-        if mode == .symlink { return try store.insert(FileSystem.readLink(path), expecting: id) }
-        return try store.insertFile(atPath: path, expecting: id)
+    func save(_ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?) throws -> ObjectID {
+        if let id, try store.holds(id, size: nil, repair: true) { return id }
+        return try tree.insert(path, mode: mode, into: store, expecting: id)
     }
 }

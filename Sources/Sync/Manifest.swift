@@ -13,15 +13,15 @@ public struct Manifest: Sendable, Hashable, Codable {
         }
     }
 
-    public var entries: [String: Entry]
+    public var entries: [TreePath: Entry]
 
-    public init(entries: [String: Entry] = [:]) {
+    public init(entries: [TreePath: Entry] = [:]) {
         self.entries = entries
     }
 
     /// The files and symlinks of a listing (gitlinks and trees left out).
     public init(listing: TreeListing) {
-        var entries: [String: Entry] = [:]
+        var entries: [TreePath: Entry] = [:]
         entries.reserveCapacity(listing.entries.count)
         for e in listing.entries where e.mode.isBlob {
             entries[e.path] = Entry(mode: e.mode, id: e.id)
@@ -29,7 +29,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         self.init(entries: entries)
     }
 
-    public subscript(path: String) -> Entry? {
+    public subscript(path: TreePath) -> Entry? {
         get { entries[path] }
         set { entries[path] = newValue }
     }
@@ -54,10 +54,10 @@ public struct Manifest: Sendable, Hashable, Codable {
 
     init?(reading r: inout BinaryReader) {
         guard let count = r.readUInt32() else { return nil }
-        var entries: [String: Entry] = [:]
+        var entries: [TreePath: Entry] = [:]
         entries.reserveCapacity(Int(count))
         for _ in 0..<count {
-            guard let path = r.readString(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
+            guard let path = r.readPath(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
                 let id = r.readID()
             else { return nil }
             entries[path] = Entry(mode: mode, id: id)

@@ -1,10 +1,8 @@
 #if canImport(Glibc)
     import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
 #endif
+import CLinuxShims
+import GitObjects
 import ObjectStore
 import SmartSyncCore
 
@@ -22,34 +20,20 @@ enum Materializer {
         temporaryPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 
-    /// Places a copy of (or, when `link` is set, a hard link to) `source` at `tmp` in `dirFD`.
-    /// Hard links fall back to a reflink or a copy on `EXDEV`, `EMLINK` and `EPERM`.
-    static func place(
-        source: String, dirFD: Int32, tmp: String, link: Bool, executable: Bool, display: String
-    ) throws -> PlacementMethod {
-        if link {
-            if linkat(AT_FDCWD, source, dirFD, tmp, 0) == 0 { return .hardlink }
-            let err = errno
-            guard err == EXDEV || err == EMLINK || err == EPERM else {
-                throw SmartSyncError.io(
-                    "link", path: display, errno: err,
-                    hint: err == ENOENT ? "the object \(source) is missing from the store; run the sync again" : nil)
-            }
-        }
-        return try copy(source: source, dirFD: dirFD, tmp: tmp, executable: executable, display: display)
-    }
-
-    /// A reflink (`FICLONE`) when the file system shares extents, else a byte copy; fsynced.
-    static func copy(source: String, dirFD: Int32, tmp: String, executable: Bool, display: String) throws
-        -> PlacementMethod
-    {
-        let src = open(source, O_RDONLY | O_CLOEXEC)
+    /// Creates a sealed file of its own at `tmp` in `dirFD` with the content of the store object at `source`: a
+    /// reflink (`FICLONE`) when `reflink` is set and the file systems allow it, else a byte copy. Returns how, or nil
+    /// when `reflink` alone was asked (`copyFallback` false) and the file systems refused it (`errno` says why).
+    static func clone(
+        source: String, dirFD: Int32, tmp: String, executable: Bool, reflink: Bool, copyFallback: Bool,
+        syncFile: Bool, display: String
+    ) throws -> PlacementMethod? {
+        let src = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard src >= 0 else {
-            throw SmartSyncError.io(
-                "open", path: source, hint: "the object is missing from the store; run the sync again")
+            throw SmartSyncError.io("open", path: source, hint: "the object is missing from the store; run the sync again")
         }
         defer { close(src) }
-        let dst = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, executable ? 0o555 : 0o444)
+        let dst = openat(
+            dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Seal.permissions(executable: executable))
         guard dst >= 0 else { throw SmartSyncError.io("create", path: display) }
         var ok = false
         defer {
@@ -57,14 +41,22 @@ enum Materializer {
             if !ok { unlinkat(dirFD, tmp, 0) }
         }
         var method = PlacementMethod.copy
-        #if os(Linux)
-            // FICLONE = _IOW(0x94, 9, int)
-            if ioctl(dst, UInt(0x4004_9409), src) == 0 { method = .reflink }
-        #endif
+        if reflink {
+            if ss_ficlone(dst, src) == 0 {
+                method = .reflink
+            } else if !copyFallback {
+                return nil
+            }
+        }
         if method == .copy {
             try readChunks(fd: src, path: source) { try FileSystem.writeAll(fd: dst, $0, path: display) }
         }
-        guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }
+        // The creation mode went through the umask: set the sealed permissions exactly.
+        guard fchmod(dst, Seal.permissions(executable: executable)) == 0 else {
+            throw SmartSyncError.io("fchmod", path: display)
+        }
+        try Seal.apply(fd: dst, path: display)
+        if syncFile { guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) } }
         ok = true
         return method
     }
@@ -75,16 +67,38 @@ enum Materializer {
             throw SmartSyncError(
                 .unsafePath, "the symlink '\(display)' has a target containing a NUL byte; refusing it")
         }
-        let target = String(decoding: destination, as: UTF8.self)
-        guard symlinkat(target, dirFD, tmp) == 0 else { throw SmartSyncError.io("symlink", path: display) }
+        // The target as bytes: a name that is not UTF-8 stays exactly what the tree says.
+        let made = (destination + [0]).withUnsafeBufferPointer { bytes in
+            bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { symlinkat($0, dirFD, tmp) }
+        }
+        guard made == 0 else { throw SmartSyncError.io("symlink", path: display) }
+    }
+
+    /// Replaces `path` (relative) under `root` with a file `make` creates: the directory is entered by descriptor
+    /// (missing ones created, a planted symlink refused), `make(dirFD, tmp, display)` creates the new file at a
+    /// temporary name there, and it is renamed over the path, so a reader sees the old file or the new one.
+    static func replace<T>(
+        _ path: TreePath, under root: String, _ make: (_ dirFD: Int32, _ tmp: String, _ display: String) throws -> T
+    ) throws -> T {
+        let cursor = try DirectoryCursor(target: root)
+        defer { cursor.finish() }
+        guard let (dirFD, name) = try cursor.enterParent(of: path, create: true) else {
+            throw SmartSyncError(.internal, "could not open the directory of '\(path)' in \(root)")
+        }
+        let display = root + "/" + path.description
+        let tmp = temporaryName()
+        let made = try make(dirFD, tmp, display)
+        try commit(dirFD: dirFD, tmp: tmp, name: name, display: display)
+        cursor.markDirty()
+        return made
     }
 
     /// Renames `tmp` over `name` in `dirFD`; removes `tmp` on failure.
     ///
     /// When `tmp` and `name` are already links to the same inode, rename(2) succeeds and does nothing, leaving
     /// `tmp` behind: it is unlinked afterwards (its name is unique, so normally that finds nothing).
-    static func commit(dirFD: Int32, tmp: String, name: String, display: String) throws {
-        if renameat(dirFD, tmp, dirFD, name) != 0 {
+    static func commit(dirFD: Int32, tmp: String, name: TreePath, display: String) throws {
+        if name.withCString({ renameat(dirFD, tmp, dirFD, $0) }) != 0 {
             let err = errno
             unlinkat(dirFD, tmp, 0)
             throw SmartSyncError.io("rename", path: display, errno: err)

@@ -54,7 +54,7 @@ public struct Pin: Sendable, Hashable {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(Int(min(count, 1 << 20)))
         for _ in 0..<count {
-            guard let path = r.readString(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
+            guard let path = r.readPath(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
                 let id = r.readID(), let size = r.readInt64()
             else { return nil }
             entries.append(TreeEntry(path: path, mode: mode, id: id, size: size < 0 ? nil : Int(size)))

@@ -9,9 +9,13 @@ import GitObjects
 import ObjectStore
 
 extension Plan {
-    /// The needed blobs `store` does not hold yet.
-    public func missingBlobs(in store: ObjectStore) -> [NeededBlob] {
-        blobsNeeded.filter { !store.contains($0.id) }
+    /// The needed blobs `store` does not hold intact: absent, in `damaged`, or failing the check before linking
+    /// (``ObjectStore/condition(of:size:repair:)``). With `repair`, damaged objects are quarantined on the way.
+    public func missingBlobs(in store: ObjectStore, repair: Bool, damaged: Set<ObjectID> = []) throws -> [NeededBlob] {
+        try blobsNeeded.filter { blob in
+            if damaged.contains(blob.id) { return true }
+            return try !store.holds(blob.id, size: blob.size, repair: repair)
+        }
     }
 
     /// Copies into `store` the missing blobs whose content already sits in the target (moved files, mode
@@ -20,9 +24,12 @@ extension Plan {
     @discardableResult
     public func seedStore(_ store: ObjectStore, fromTarget target: String) -> [ObjectID] {
         var seeded: [ObjectID] = []
+        guard let reader = try? TreeReader(root: target) else { return [] }
         for blob in blobsNeeded {
-            guard let local = blob.localPath, !store.contains(blob.id) else { continue }
-            if (try? store.insertFile(atPath: target + "/" + local, expecting: blob.id)) != nil {
+            guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false) else {
+                continue
+            }
+            if (try? reader.insert(local, mode: .regular, into: store, expecting: blob.id)) != nil {
                 seeded.append(blob.id)
             }
         }
@@ -34,7 +41,7 @@ extension StatCache {
     /// Records the files an applied plan wrote (their stat and id) and forgets deleted paths, so the next
     /// scan does not re-hash what this run just put there.
     public mutating func record(_ plan: Plan, target: String) {
-        var st = stat()
+        let reader = try? TreeReader(root: target)
         for c in plan.changes {
             switch c.kind {
             case .delete:
@@ -45,7 +52,7 @@ extension StatCache {
                     entries[c.path] = nil
                     continue
                 }
-                if lstat(target + "/" + c.path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+                if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG {
                     let data = StatData(
                         device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
                         mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))
@@ -59,5 +66,23 @@ extension StatCache {
                 break
             }
         }
+    }
+}
+
+extension ObjectStore {
+    /// Blobs of `previous` whose store object is the very inode of a target file that no longer hashes to it: the
+    /// file was written in place through a hard link, so the object was too, whatever its metadata says (a copy that
+    /// kept the sealed time and the size passes the seal; only the scan, through the ctime, saw the write). One
+    /// `lstat` per file that changed since the last sync.
+    public func objectsEditedThrough(_ local: LocalTree, previous: Manifest) -> Set<ObjectID> {
+        var damaged: Set<ObjectID> = []
+        var st = stat()
+        for (path, entry) in local.entries where entry.kind == .regular || entry.kind == .executable {
+            guard let was = previous[path], was.mode.isBlob, was.mode != .symlink, entry.id != was.id,
+                lstat(self.path(for: was.id), &st) == 0
+            else { continue }
+            if UInt64(st.st_dev) == entry.stat.device && UInt64(st.st_ino) == entry.stat.inode { damaged.insert(was.id) }
+        }
+        return damaged
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import GitObjects
 
 /// Diffs a desired tree against what is on disk and what the previous sync put there.
@@ -13,8 +16,13 @@ import GitObjects
 /// - Excluded paths (globs, or paths the scan skipped) are never touched; gitlinks are reported and skipped.
 /// - With ``keepLocal``, a tree path whose local file or symlink differs from the tree and is not what the
 ///   previous sync put there is left in place as a ``Change/Kind/conflict``.
+/// - A file with the tree's content but other permissions or another owner than smart-sync installs files with
+///   (``FileMetadata/isInstalled(as:owner:)``: a `chmod` or `chown` since the sync) is a ``Change/Kind/mode``: it is
+///   installed anew, and its metadata kept as a local version first. Such a file is never deleted either.
 public struct Planner: Sendable {
     public var excludes: ExcludeSet
+    /// The owner of the files smart-sync installs (the effective user).
+    public var installedOwner: UInt32 = geteuid()
     /// Leave local versions in place (`--keep-local`): a file or symlink at a tree path that differs from the
     /// tree and from what the previous manifest put there (an operator's edit, or a file never ours) becomes a
     /// ``Change/Kind/conflict``: nothing is fetched or written for it, and the manifest does not claim it.
@@ -27,9 +35,9 @@ public struct Planner: Sendable {
 
     /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
     public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
-        var desired: [String: TreeEntry] = [:]
+        var desired: [TreePath: TreeEntry] = [:]
         desired.reserveCapacity(listing.entries.count)
-        var gitlinks: Set<String> = []
+        var gitlinks: Set<TreePath> = []
         for e in listing.entries where e.mode.isBlob || e.mode == .gitlink {
             desired[e.path] = e
             if e.mode == .gitlink { gitlinks.insert(e.path) }
@@ -39,14 +47,14 @@ public struct Planner: Sendable {
         changes.reserveCapacity(desired.count + 16)
 
         // Local things the new tree does not have.
-        var deletable: Set<String> = []
+        var deletable: Set<TreePath> = []
         for (path, e) in local.entries where e.kind != .directory && desired[path] == nil {
             if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
             let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
             if excludes.matches(path) {
                 changes.append(with(here, .excluded))
             } else if let prev = previous[path] {
-                if e.kind.fileMode == prev.mode && e.id == prev.id {
+                if e.kind.fileMode == prev.mode && e.id == prev.id && e.metadata.isInstalled(as: prev.mode, owner: installedOwner) {
                     deletable.insert(path)
                     changes.append(with(here, .delete))
                 } else {
@@ -65,31 +73,28 @@ public struct Planner: Sendable {
             changes.append(Change(kind: .excluded, path: path))
         }
 
-        func blocker(of path: String) -> String? {
-            var i = path.startIndex
-            while let slash = path[i...].firstIndex(of: "/") {
-                let prefix = String(path[..<slash])
+        func blocker(of path: TreePath) -> TreePath? {
+            for prefix in path.ancestors.reversed() {
                 if let e = local.entries[prefix], e.kind != .directory, !deletable.contains(prefix) {
                     return prefix
                 }
-                i = path.index(after: slash)
             }
             return nil
         }
 
-        func directoryIsOurs(_ dir: String) -> Bool {
-            let prefix = dir + "/"
-            for (path, e) in local.entries where e.kind != .directory && path.hasPrefix(prefix) {
+        func directoryIsOurs(_ dir: TreePath) -> Bool {
+            for (path, e) in local.entries where e.kind != .directory && dir.isAncestor(of: path) {
                 if !deletable.contains(path) { return false }
             }
-            return !local.excluded.contains { $0.hasPrefix(prefix) }
+            return !local.excluded.contains { dir.isAncestor(of: $0) }
         }
 
         // The new tree's paths.
         for (path, entry) in desired {
             let l = local.entries[path]
             var c = Change(
-                kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id)
+                kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id,
+                localMetadata: l?.metadata)
             if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
                 c.kind = .excluded
             } else if entry.mode == .gitlink {
@@ -117,15 +122,23 @@ public struct Planner: Sendable {
                 default:
                     if l.id != entry.id {
                         c.kind = .modify
-                    } else {
-                        c.kind = l.kind.fileMode == entry.mode ? .unchanged : .mode
+                    } else if l.kind.fileMode != entry.mode || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner) {
+                        c.kind = .mode
                     }
                 }
             } else {
                 c.kind = entry.mode == .symlink ? .symlink : .add
             }
+            if c.writes, let l, let localMode = l.kind.fileMode, let prev = previous[path],
+                prev.mode == entry.mode && prev.id == entry.id
+            {
+                // The tree did not change this path since the last sync: the operator did.
+                c.note = "'\(path)' was changed locally since the last sync (\(Self.edit(l, localMode, prev, installedOwner)))"
+            }
             if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
-                previous[path].map({ $0.mode != localMode || $0.id != l.id }) ?? true
+                previous[path].map({
+                    $0.mode != localMode || $0.id != l.id || !l.metadata.isInstalled(as: localMode, owner: installedOwner)
+                }) ?? true
             {
                 c.kind = .conflict
                 c.note =
@@ -187,6 +200,24 @@ public struct Planner: Sendable {
         return out
     }
 
+    /// What changed in a local edit of a synced path: content, kind, permissions or owner.
+    private static func edit(_ l: LocalEntry, _ localMode: FileMode, _ prev: Manifest.Entry, _ owner: UInt32) -> String {
+        if localMode != prev.mode { return localMode == .symlink || prev.mode == .symlink ? "kind" : "execute bit" }
+        if l.id != prev.id { return "content" }
+        if l.metadata.owner != owner && localMode != .symlink { return "owner" }
+        return "permissions " + String(l.metadata.permissions, radix: 8)
+    }
+
+    /// Paths of the new tree that the operator changed since the last sync (content, kind, permissions or owner).
+    public func localEdits(in plan: Plan, previous: Manifest) -> [TreePath] {
+        plan.changes.compactMap { c in
+            guard c.writes, let mode = c.mode, let id = c.id, previous[c.path] == Manifest.Entry(mode: mode, id: id),
+                c.localKind != nil
+            else { return nil }
+            return c.path
+        }
+    }
+
     private func with(_ c: Change, _ kind: Change.Kind) -> Change {
         var c = c
         c.kind = kind
@@ -204,16 +235,11 @@ public struct Planner: Sendable {
 }
 
 /// Whether a strict ancestor directory of `path` is in `set`.
-func hasAncestor(_ path: String, in set: Set<String>) -> Bool {
-    var i = path.startIndex
-    while let slash = path[i...].firstIndex(of: "/") {
-        if set.contains(String(path[..<slash])) { return true }
-        i = path.index(after: slash)
-    }
-    return false
+func hasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
+    path.ancestors.contains { set.contains($0) }
 }
 
 /// Whether `path` or one of its ancestors is in `set`.
-func isOrHasAncestor(_ path: String, in set: Set<String>) -> Bool {
+func isOrHasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
     set.contains(path) || hasAncestor(path, in: set)
 }

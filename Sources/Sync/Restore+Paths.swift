@@ -11,26 +11,29 @@ import SmartSyncCore
 
 extension Restore {
     /// The path `given` relative to `target`: `given` is relative to the target, or absolute inside it (the
-    /// target as given or as `realpath` resolves it). `.` components are dropped.
+    /// target as given or as `realpath` resolves it), written as smart-sync prints paths (bytes that are not UTF-8
+    /// as `\xNN`, a backslash as `\\`). `.` components are dropped.
     ///
-    /// - Throws: `.unsafePath` for `..` components, NUL bytes, or a path outside the target.
-    public static func relativePath(_ given: String, target: String) throws -> String {
+    /// - Throws: `.unsafePath` for `..` components, NUL bytes, malformed escapes, or a path outside the target.
+    public static func relativePath(_ given: String, target: String) throws -> TreePath {
         let target = StateStore.normalize(target)
-        guard !given.isEmpty, !given.utf8.contains(0) else {
-            throw SmartSyncError(.unsafePath, "'\(given)' is not a usable path; name a file inside \(target)")
+        guard !given.isEmpty, let path = TreePath(escaped: given), !path.bytes.contains(0) else {
+            throw SmartSyncError(
+                .unsafePath, "'\(given)' is not a usable path; name a file inside \(target)",
+                hint: "write bytes that are not UTF-8 as \\xNN and a backslash as \\\\, as smart-sync prints them")
         }
-        let parts = given.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        if parts.contains("..") {
+        let dot = TreePath(".")
+        let parts = path.bytes.split(separator: 0x2F, omittingEmptySubsequences: true).map { TreePath(bytes: $0) }
+            .filter { $0 != dot }
+        if parts.contains(TreePath("..")) {
             throw SmartSyncError(
                 .unsafePath,
                 "'\(given)' contains '..'; restore only writes inside \(target): name the file relative to it (e.g. modules/x.nix) or by its absolute path inside it"
             )
         }
         var relative = parts
-        if given.hasPrefix("/") {
-            let roots = [target, realPath(target)].compactMap { $0 }.map {
-                $0.split(separator: "/", omittingEmptySubsequences: true)
-            }
+        if path.bytes.first == 0x2F {
+            let roots = [target, realPath(target)].compactMap { $0 }.map { TreePath($0).components.filter { !$0.isEmpty } }
             guard let root = roots.first(where: { parts.count > $0.count && Array(parts.prefix($0.count)) == $0 })
             else {
                 throw SmartSyncError(
@@ -40,51 +43,38 @@ extension Restore {
             }
             relative = Array(parts.dropFirst(root.count))
         }
-        guard !relative.isEmpty else {
+        guard let first = relative.first else {
             throw SmartSyncError(.invalidArgument, "'\(given)' is the target itself; name a file inside it")
         }
-        return relative.joined(separator: "/")
+        return relative.dropFirst().reduce(first) { $0.appending($1) }
     }
 
     /// Refuses `relative` when one of its parent directories under `root` is a symlink (or not a directory):
-    /// restore never reads or writes through one.
-    static func checkParents(root: String, _ relative: String) throws {
-        var path = root
-        for component in relative.split(separator: "/").dropLast() {
-            path += "/" + component
-            var st = stat()
-            guard lstat(path, &st) == 0 else { return }  // missing: created (in the target) when writing
-            if (st.st_mode & S_IFMT) == S_IFLNK {
-                throw SmartSyncError(
-                    .unsafePath,
-                    "'\(path)' is a symlink; restore will not read or write through it. Replace it with a directory, or restore the file at its real path"
-                )
-            }
-            if (st.st_mode & S_IFMT) != S_IFDIR {
-                throw SmartSyncError(
-                    .conflict, "'\(path)' is not a directory, so '\(relative)' cannot be there; move it away first")
-            }
-        }
+    /// restore never reads or writes through one. A missing parent is fine (it is created when writing).
+    static func checkParents(root: String, _ relative: TreePath) throws {
+        guard let cursor = try DirectoryCursor(existing: root) else { return }
+        defer { cursor.finish() }
+        _ = try cursor.enterParent(of: relative, create: false)
     }
 
-    /// The mode and id of the file or symlink at `path`, or nil when nothing is there.
+    /// The mode, id and metadata of the file or symlink at `path` in `tree`, or nil when nothing is there.
     ///
     /// - Throws: `.conflict` when a directory or special file stands there.
-    static func inspect(_ path: String, display: String) throws -> (mode: FileMode, id: ObjectID)? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else {
-            if errno == ENOENT { return nil }
-            throw SmartSyncError.io("lstat", path: path)
-        }
+    static func inspect(_ path: TreePath, in tree: TreeReader) throws -> (
+        mode: FileMode, id: ObjectID, metadata: FileMetadata
+    )? {
+        guard let st = try tree.status(path) else { return nil }
         switch st.st_mode & S_IFMT {
         case S_IFLNK:
-            return (.symlink, ObjectID.blob(try FileSystem.readLink(path)))
+            return (.symlink, ObjectID.blob(try tree.readLink(path)), FileMetadata(st))
         case S_IFREG:
-            return ((st.st_mode & 0o100) != 0 ? .executable : .regular, try BlobHasher.hashFile(atPath: path).id)
+            let mode: FileMode = (st.st_mode & 0o100) != 0 ? .executable : .regular
+            guard let id = try tree.hashFile(path) else { return nil }
+            return (mode, id, FileMetadata(st))
         default:
             throw SmartSyncError(
                 .conflict,
-                "'\(display)' is a directory or special file, not a file; restore handles one file at a time. Move it away first"
+                "'\(path)' is a directory or special file, not a file; restore handles one file at a time. Move it away first"
             )
         }
     }

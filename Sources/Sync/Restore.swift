@@ -12,8 +12,9 @@ import SmartSyncCore
 /// `smart-sync restore`: brings back a local version of one target path, from the store (a kept version) or
 /// from a kept generation's tree, with no network.
 ///
-/// The restored file is a private copy (mode 0644, or 0755 for executables), never a hardlink of a read-only
-/// store object: the operator will edit it. It is written under a temporary name and renamed over the path,
+/// The restored file is a private copy, never a hardlink of a read-only store object: the operator will edit it. A
+/// kept version comes back with the permissions and owner it had when it was kept (records of earlier releases, and
+/// generation files, get 0644, or 0755 for executables, owned by the user running the restore). It is written under a temporary name and renamed over the path,
 /// under the target lock. What it replaces is saved into the store and recorded first (unless it is what the
 /// last sync put there), so a restore loses nothing either.
 public enum Restore {
@@ -31,12 +32,14 @@ public enum Restore {
         public var origin: Origin
         public var mode: FileMode
         public var id: ObjectID
+        /// The permissions and owner it comes back with (nil: the defaults for its mode).
+        public var metadata: FileMetadata? = nil
     }
 
     /// What a restore did.
     public struct Outcome: Sendable {
         /// The path, relative to the target.
-        public var path: String
+        public var path: TreePath
         /// The version now at the path.
         public var restored: Version
         /// The version it replaced, when that was saved and recorded (it differed from the last sync's).
@@ -51,11 +54,10 @@ public enum Restore {
         let target = StateStore.normalize(target)
         let relative = try relativePath(path, target: target)
         var out = try KeptVersionLog(state: state, target: target).versions(of: relative).map {
-            Version(origin: .kept($0), mode: $0.mode, id: $0.id)
+            Version(origin: .kept($0), mode: $0.mode, id: $0.id, metadata: $0.metadata)
         }
         for g in try GenerationStore(layout: SwitchLayout(target: target)).list() {
-            guard (try? checkParents(root: g.tree, relative)) != nil,
-                let (mode, id) = try? inspect(g.tree + "/" + relative, display: relative)
+            guard let tree = try? TreeReader(root: g.tree), let (mode, id, _) = try? inspect(relative, in: tree)
             else { continue }
             out.append(Version(origin: .generation(sequence: g.sequence, commit: g.state?.commit), mode: mode, id: id))
         }
@@ -90,20 +92,20 @@ public enum Restore {
                 )
             }
             try verifyObject(record.id, store: store, what: "the kept version of '\(relative)'")
-            chosen = Version(origin: .kept(record), mode: record.mode, id: record.id)
+            chosen = Version(origin: .kept(record), mode: record.mode, id: record.id, metadata: record.metadata)
         }
 
         // Save what is there now (unless it is what the sync put there), then put the chosen version in its place.
-        let full = target + "/" + relative
+        let current = try TreeReader(root: target)
         var saved: KeptVersion?
-        if let (mode, id) = try inspect(full, display: relative) {
-            if mode == chosen.mode && id == chosen.id {
+        if let (mode, id, metadata) = try inspect(relative, in: current) {
+            if mode == chosen.mode && id == chosen.id && (chosen.metadata == nil || chosen.metadata == metadata) {
                 return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
             }
-            try LocalVersionSaver(store: store).save(full, mode: mode, id: id)
-            if manifest[relative] != Manifest.Entry(mode: mode, id: id) {
+            try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: geteuid()) {
                 let record = KeptVersion(
-                    timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative)
+                    timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
                 try log.append([record])
                 saved = record
             }
@@ -115,7 +117,7 @@ public enum Restore {
     /// Takes `relative` from generation `sequence` into the store, checking it against what the generation's
     /// manifest, a kept record or the current file say it should be.
     private static func fromGeneration(
-        _ sequence: Int, _ relative: String, target: String, kept: [KeptVersion], store: ObjectStore
+        _ sequence: Int, _ relative: TreePath, target: String, kept: [KeptVersion], store: ObjectStore
     ) throws -> Version {
         let generations = try GenerationStore(layout: SwitchLayout(target: target)).list()
         guard let g = generations.first(where: { $0.sequence == sequence }) else {
@@ -125,23 +127,22 @@ public enum Restore {
                 "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available)); `smart-sync rollback --list --target \(target)` lists them"
             )
         }
-        try checkParents(root: g.tree, relative)
-        let file = g.tree + "/" + relative
-        guard let (mode, _) = try inspect(file, display: relative) else {
+        let tree = try TreeReader(root: g.tree)
+        guard let (mode, _, _) = try inspect(relative, in: tree) else {
             throw SmartSyncError(
                 .notFound,
                 "generation \(sequence) of \(target) has no '\(relative)'; `smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
             )
         }
         // Into the store: hashed as it is copied and published only under the id it hashes to.
-        let id = try LocalVersionSaver(store: store).save(file, mode: mode, id: nil)
+        let id = try LocalVersionSaver(store: store).save(relative, in: tree, mode: mode, id: nil)
         var expected: Set<ObjectID> = Set(kept.map(\.id))
         if let entry = g.state?.manifest[relative] { expected.insert(entry.id) }
-        if let (_, current) = try? inspect(target + "/" + relative, display: relative) { expected.insert(current) }
+        if let (_, current, _) = try? inspect(relative, in: TreeReader(root: target)) { expected.insert(current) }
         guard expected.isEmpty || expected.contains(id) else {
             throw SmartSyncError(
                 .integrity,
-                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(file) by hand if you want it anyway"
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(tree.display(relative)) by hand if you want it anyway"
             )
         }
         try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
@@ -149,29 +150,32 @@ public enum Restore {
     }
 
     /// Writes `version` at `relative` as a private copy: temporary name, fsync, rename over the path.
-    private static func write(_ version: Version, to relative: String, target: String, store: ObjectStore) throws {
-        let cursor = try DirectoryCursor(target: target)
-        defer { cursor.finish() }
-        guard let (dirFD, name) = try cursor.enterParent(of: relative, create: true) else {
-            throw SmartSyncError(.internal, "could not open the directory of '\(relative)' in \(target)")
+    private static func write(_ version: Version, to relative: TreePath, target: String, store: ObjectStore) throws {
+        try Materializer.replace(relative, under: target) { dirFD, tmp, display in
+            if version.mode == .symlink {
+                try Materializer.symlink(try store.readVerifiedBlob(version.id), dirFD: dirFD, tmp: tmp, display: display)
+                if let owner = version.metadata {
+                    guard fchownat(dirFD, tmp, owner.owner, owner.group, AT_SYMLINK_NOFOLLOW) == 0 else {
+                        throw SmartSyncError.io("lchown", path: display)
+                    }
+                }
+            } else {
+                try copy(
+                    store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
+                    metadata: version.metadata
+                        ?? FileMetadata(
+                            permissions: version.mode == .executable ? 0o755 : 0o644, owner: geteuid(),
+                            group: getegid()))
+            }
         }
-        let display = target + "/" + relative
-        let tmp = Materializer.temporaryName()
-        if version.mode == .symlink {
-            try Materializer.symlink(try store.read(version.id), dirFD: dirFD, tmp: tmp, display: display)
-        } else {
-            try copy(
-                store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
-                permissions: version.mode == .executable ? 0o755 : 0o644)
-        }
-        try Materializer.commit(dirFD: dirFD, tmp: tmp, name: name, display: display)
-        cursor.markDirty()
     }
 
     /// Copies the store object at `source` to `tmp` in `dirFD`, hashing the bytes as they go (they must hash to
-    /// `id`), with `permissions`; fsynced. Removes `tmp` on failure.
+    /// `id`), with `metadata`'s owner and permissions; fsynced. The copy is private (0600) until it is complete and
+    /// owned as it should be: a kept 0600 secret is never readable by others, not even while it is written.
+    /// Removes `tmp` on failure.
     private static func copy(
-        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, permissions: mode_t
+        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, metadata: FileMetadata
     ) throws {
         let src = open(source, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
@@ -195,7 +199,9 @@ public enum Restore {
                 .integrity,
                 "the store object \(id.abbreviated()) changed while it was copied to '\(display)'; not restored")
         }
-        guard fchmod(dst, permissions) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        // The owner first: chown clears setuid and setgid bits, which the chmod then sets as kept.
+        guard fchown(dst, metadata.owner, metadata.group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
+        guard fchmod(dst, mode_t(metadata.permissions)) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
         guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }
         ok = true
     }

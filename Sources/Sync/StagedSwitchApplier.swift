@@ -24,6 +24,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     public var previous: TargetState?
     /// Generations kept for rollback.
     public var keepGenerations: Int
+    /// How files get from the store into the stage (and into the target when applying in place).
+    public var linkMode: LinkMode = .auto
     /// Called with the complete stage directory after it is built and before the journal and the exchange. A throw
     /// removes the stage and is rethrown: the target is left untouched (`smart-sync update` validates the new tree
     /// here).
@@ -61,29 +63,25 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let exists = lstat(target, &st) == 0
         if exists && (st.st_mode & S_IFMT) != S_IFDIR {
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
-            return (try InPlaceApplier().apply(plan, listing: listing, store: store, target: target), .inPlace)
+            return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
         // 2. Stage the complete new tree.
-        try FileSystem.makeDirectories(layout.sidecar)
-        guard mkdir(layout.stage, exists ? st.st_mode & 0o7777 : 0o755) == 0 else {
+        // Private: generations hold the operator's old files, secrets included.
+        try FileSystem.makePrivateDirectory(layout.sidecar)
+        // Private until the carrier gives it the target's metadata (a new target: the documented default).
+        guard mkdir(layout.stage, 0o700) == 0 else {
             throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
         }
-        if exists {
-            chmod(layout.stage, st.st_mode & 0o7777)
-            chown(layout.stage, st.st_uid, st.st_gid)
-        }
-        var kinds: [String: Change.Kind] = [:]
+        if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+        var kinds: [TreePath: Change.Kind] = [:]
         for c in plan.changes { kinds[c.path] = c.kind }
         // Unchanged paths are staged from the store too; one it lacks (a new or cleaned store) is taken from the
         // target, verified by its id on the way in.
+        let current = try TreeReader(root: target)
         for c in plan.changes where c.kind == .unchanged {
-            guard let id = c.id, let mode = c.mode, !store.contains(id) else { continue }
-            if mode == .symlink {
-                try store.insert(FileSystem.readLink(target + "/" + c.path), expecting: id)
-            } else {
-                try store.insertFile(atPath: target + "/" + c.path, expecting: id)
-            }
+            guard let id = c.id, let mode = c.mode, try !store.holds(id, size: nil, repair: true) else { continue }
+            try current.insert(c.path, mode: mode, into: store, expecting: id)
         }
         let staged = plan.changes.compactMap { c -> Change? in
             guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
@@ -94,7 +92,11 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 return nil
             }
         }
-        var report = try InPlaceApplier().apply(
+        // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an fsync
+        // per file and directory.
+        var stager = inPlace
+        stager.syncEachChange = false
+        var report = try stager.apply(
             Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
             target: layout.stage)
         report.counts = plan.counts
@@ -105,7 +107,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 carryWhole: { kinds[$0] == .excluded })
             try carrier.carry(from: target, into: layout.stage)
         }
-        FileSystem.syncDirectory(layout.stage)
+        try FileSystem.syncFileSystem(containing: layout.stage)
         try checkpoint("staged")
         if let validateStage {
             do {
@@ -131,11 +133,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 checkpoint: checkpoint)
         } catch is TreeSwitch.ExchangeUnsupported {
             try TreeOps.removeTree(layout.stage)
-            return (try InPlaceApplier().apply(plan, listing: listing, store: store, target: target), .inPlace)
+            return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
         try generations.prune(keep: keepGenerations)
         return (report, .exchanged)
     }
+
+    /// The in-place applier this switch stages with (and falls back to).
+    private var inPlace: InPlaceApplier { InPlaceApplier(linkMode: linkMode) }
 
     private func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }

@@ -23,7 +23,7 @@ public struct StatCache: Sendable, Hashable {
     }
 
     /// Cached entries by relative path.
-    public var entries: [String: Entry]
+    public var entries: [TreePath: Entry]
     /// When the loaded cache file was written (its mtime, ns since the epoch); nil for a cache never saved,
     /// whose entries are never trusted.
     public var timestampNs: Int64?
@@ -31,7 +31,7 @@ public struct StatCache: Sendable, Hashable {
     /// changes behind your back.
     public var trustCtime: Bool
 
-    public init(entries: [String: Entry] = [:], timestampNs: Int64? = nil, trustCtime: Bool = true) {
+    public init(entries: [TreePath: Entry] = [:], timestampNs: Int64? = nil, trustCtime: Bool = true) {
         self.entries = entries
         self.timestampNs = timestampNs
         self.trustCtime = trustCtime
@@ -39,7 +39,7 @@ public struct StatCache: Sendable, Hashable {
 
     /// The cached id for `path` when `stat` matches and the entry is not racy; nil means "hash it".
     @inline(__always)
-    public func trustedID(for path: String, stat: StatData) -> ObjectID? {
+    public func trustedID(for path: TreePath, stat: StatData) -> ObjectID? {
         guard let ts = timestampNs, let e = entries[path] else { return nil }
         let s = e.stat
         guard s.inode == stat.inode, s.size == stat.size, s.mtimeNs == stat.mtimeNs, s.device == stat.device,
@@ -76,10 +76,10 @@ public struct StatCache: Sendable, Hashable {
         guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
             let count = r.readUInt32()
         else { return nil }
-        var entries: [String: Entry] = [:]
+        var entries: [TreePath: Entry] = [:]
         entries.reserveCapacity(Int(count))
         for _ in 0..<count {
-            guard let path = r.readString(), let dev = r.readUInt64(), let ino = r.readUInt64(),
+            guard let path = r.readPath(), let dev = r.readUInt64(), let ino = r.readUInt64(),
                 let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
                 let mode = r.readUInt32(), let id = r.readID()
             else { return nil }

@@ -19,13 +19,15 @@ import SmartSyncCore
 /// <root>/aux/<name>                 auxiliary blobs (e.g. the source cache of ETags)
 /// ```
 /// `<key>` is the hex SHA-1 of the target's absolute, lexically normalized path.
-/// Every file is replaced atomically (temp, fsync, rename).
+/// Every file is replaced atomically (temp, fsync, rename). The directory is private to its owner (0700, or 0750
+/// with a group): kept versions' records name the operator's files.
 public struct StateStore: Sendable {
     public let root: String
 
     /// Opens (creating when missing) the state directory.
     public init(root: String) throws {
         self.root = root
+        try FileSystem.makePrivateDirectory(root)
         try FileSystem.makeDirectories(root + "/targets")
         try FileSystem.makeDirectories(root + "/aux")
     }

@@ -20,7 +20,7 @@ public struct StoreRepair: Sendable {
     public struct Need: Sendable {
         public var object: QuarantinedObject
         /// A commit and path to fetch it by (nil: a kept local version's content, which no source has).
-        public var location: (commit: ObjectID, path: String)?
+        public var location: (commit: ObjectID, path: TreePath)?
         /// For a commit or tree object: the root commit whose listing brings it back.
         public var listingOf: ObjectID?
         /// Targets whose last sync put this blob there: their files may hardlink the damaged copy (`verify --repair`

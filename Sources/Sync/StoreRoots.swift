@@ -25,7 +25,7 @@ public struct StoreRoot: Sendable {
     /// local versions, which are local content.
     public var commit: ObjectID?
     /// Its blobs, each with a path where it appears (in `commit`, or in the target for a kept version).
-    public var blobs: [(path: String, id: ObjectID)]
+    public var blobs: [(path: TreePath, id: ObjectID)]
 }
 
 /// Finds every root of a store: the targets recorded in its state directories (each target's manifest, intent and

@@ -1,3 +1,4 @@
+import GitObjects
 import ObjectStore
 import SmartSyncCore
 
@@ -53,8 +54,9 @@ enum TreeOps {
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// `rm -rf`, never following symlinks. Read-only files (store hardlinks) are unlinked as usual: only the
-    /// directory's write permission matters.
+    /// `rm -rf`, never following symlinks: the tree is walked by directory descriptor (`O_NOFOLLOW`), names as bytes,
+    /// so a symlink planted anywhere inside is removed as the link it is and nothing outside is ever touched.
+    /// Read-only files (store hard links) are unlinked as usual: only the directory's write permission matters.
     static func removeTree(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else {
@@ -65,8 +67,33 @@ enum TreeOps {
             if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
             return
         }
-        for child in try FileSystem.names(in: path) { try removeTree(path + "/" + child) }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        try removeContents(of: fd, display: path)
         if rmdir(path) != 0 && errno != ENOENT { throw SmartSyncError.io("rmdir", path: path) }
+    }
+
+    /// Removes everything inside the directory open on `fd`.
+    private static func removeContents(of fd: Int32, display: String) throws {
+        for name in try directoryNames(fd, display: display) {
+            let shown = display + "/" + name.description
+            var st = stat()
+            guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                if errno == ENOENT { continue }
+                throw SmartSyncError.io("fstatat", path: shown)
+            }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard sub >= 0 else { throw SmartSyncError.io("open", path: shown) }
+                defer { close(sub) }
+                try removeContents(of: sub, display: shown)
+            }
+            let flags = (st.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
+            if name.withCString({ unlinkat(fd, $0, flags) }) != 0 && errno != ENOENT {
+                throw SmartSyncError.io(flags == 0 ? "unlink" : "rmdir", path: shown)
+            }
+        }
     }
 
 }

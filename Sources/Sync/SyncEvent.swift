@@ -29,12 +29,16 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var bytesToFetch: Int
     /// True when applying would change nothing.
     public var upToDate: Bool
+    /// Tree paths the operator changed since the last sync (content, kind, permissions or owner): a sync keeps each
+    /// as a local version and puts the commit's back.
+    public var localEdits: [String]
 
-    public init(counts: [String: Int], blobsToFetch: Int, bytesToFetch: Int, upToDate: Bool) {
+    public init(counts: [String: Int], blobsToFetch: Int, bytesToFetch: Int, upToDate: Bool, localEdits: [String] = []) {
         self.counts = counts
         self.blobsToFetch = blobsToFetch
         self.bytesToFetch = bytesToFetch
         self.upToDate = upToDate
+        self.localEdits = localEdits
     }
 }
 
@@ -59,11 +63,26 @@ public struct SyncSummary: Sendable, Codable {
     /// Local versions saved into the store and recorded before the run replaced them (`smart-sync restore PATH`
     /// brings one back); empty when none.
     public var kept: [KeptPath]
+    /// How the files written went in (`--link-mode`): hard links, reflinks and copies; nil when nothing was applied.
+    public var placed: Placed?
+
+    /// Files an apply put in place, by how.
+    public struct Placed: Sendable, Codable, Equatable {
+        public var hardlinks: Int
+        public var reflinks: Int
+        public var copies: Int
+
+        public init(_ report: ApplyReport) {
+            hardlinks = report.filesLinked
+            reflinks = report.filesReflinked
+            copies = report.filesCopied
+        }
+    }
 
     public init(
         command: String, source: String, ref: String, commit: String, previousCommit: String?, target: String?,
         dryRun: Bool, plan: PlanSummary, blobsFetched: Int, bytesReceived: Int, requests: SourceStatistics,
-        transport: String, seconds: Double, fallbackReason: String? = nil, kept: [KeptPath] = []
+        transport: String, seconds: Double, fallbackReason: String? = nil, kept: [KeptPath] = [], placed: Placed? = nil
     ) {
         self.command = command
         self.source = source
@@ -80,6 +99,7 @@ public struct SyncSummary: Sendable, Codable {
         self.seconds = seconds
         self.fallbackReason = fallbackReason
         self.kept = kept
+        self.placed = placed
     }
 }
 

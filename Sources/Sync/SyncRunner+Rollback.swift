@@ -12,6 +12,8 @@ public enum Rollback {
         public var to: ObjectID?
         /// Operator files carried from the outgoing tree into the restored one.
         public var carried: Int
+        /// Files of the generation that were written in place since it was kept, replaced from the store.
+        public var repaired: [TreePath] = []
     }
 
     /// The generations kept for `target`, the most recent first.
@@ -22,17 +24,23 @@ public enum Rollback {
     /// Swaps a kept generation into `target` (the most recent, or the one whose commit starts with `to`, or
     /// whose sequence number is `to`), keeping the outgoing tree as a generation in turn and carrying the
     /// operator's files over. Needs no source: everything is on disk.
-    public static func run(target: String, to selector: String?, state: StateStore, keepGenerations: Int = 3) throws
-        -> Outcome
-    {
+    ///
+    /// The generation is checked first (``GenerationRepair``): a file written in place since it was kept is replaced
+    /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
+    public static func run(
+        target: String, to selector: String?, state: StateStore, store: ObjectStore, keepGenerations: Int = 3,
+        linkMode: LinkMode = .auto
+    ) throws -> Outcome {
         let target = StateStore.normalize(target)
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
         let lock = try state.lock(target: target)
         defer { lock.release() }
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
         try switcher.recover()
-        let store = GenerationStore(layout: layout)
-        let kept = try store.list()
+        let generations = GenerationStore(layout: layout)
+        let kept = try generations.list()
         let chosen: Generation?
         if let selector {
             chosen = kept.first {
@@ -53,6 +61,9 @@ public enum Rollback {
                     : "no kept generation of '\(target)' matches '\(selector ?? "")'; kept: \(available.joined(separator: ", "))"
             )
         }
+        let repaired = try GenerationRepair(
+            store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
+        ).repair(generation)
         let current = try state.load(target: target)
         // The operator's files follow: everything the current tree holds that the current sync did not put there.
         let tracked = Set(current?.manifest.entries.keys.map { $0 } ?? [])
@@ -66,7 +77,7 @@ public enum Rollback {
         }
         do {
             try switcher.exchange(
-                incoming: generation.tree, sequence: try store.nextSequence(), outgoingState: current,
+                incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
                 consumed: generation.sequence, checkpoint: { _ in })
         } catch let unsupported as TreeSwitch.ExchangeUnsupported {
             throw SmartSyncError(
@@ -82,7 +93,7 @@ public enum Rollback {
         } else {
             try state.forget(target: target)
         }
-        try store.prune(keep: keepGenerations)
-        return Outcome(from: current?.commit, to: generation.state?.commit, carried: carried)
+        try generations.prune(keep: keepGenerations)
+        return Outcome(from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired)
     }
 }

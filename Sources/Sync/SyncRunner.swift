@@ -16,6 +16,8 @@ public struct SyncRunner: Sendable {
     public var applyMode: ApplyMode = .stagedSwitch
     /// Previous trees kept for `rollback` by the staged switch.
     public var keepGenerations: Int = 3
+    /// How files get from the store into the target (`--link-mode`).
+    public var linkMode: LinkMode = .auto
     /// Checks the staged tree before the exchange (``StagedSwitchApplier/validateStage``); a throw keeps the old.
     public var stageValidator: (@Sendable (_ stage: String) throws -> Void)?
     /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
@@ -71,6 +73,8 @@ public struct SyncRunner: Sendable {
         public var keptLocalVersions: Int { kept.count }
         /// Those versions, as recorded in the target's ``KeptVersionLog`` (restorable with `smart-sync restore`).
         public var kept: [KeptVersion]
+        /// What the apply did, when there was one.
+        public var applied: ApplyReport?
     }
 
     /// Brings `request.target` to the commit `request.ref` resolves to.
@@ -118,8 +122,11 @@ public struct SyncRunner: Sendable {
             previousManifest = intent.manifest.union(previousManifest)
         }
         let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
-        let missing = plan.missingBlobs(in: store)
-        let summary = Self.summarize(plan, missing: missing)
+        // Store objects a target file shared and that were written through it: never linked again.
+        let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        let missing = try plan.missingBlobs(in: store, repair: false, damaged: damaged)
+        let edits = planner.localEdits(in: plan, previous: previousManifest)
+        let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         events(.planned(summary))
         for c in plan.changes where c.kind == .submodule {
             events(
@@ -128,6 +135,13 @@ public struct SyncRunner: Sendable {
         }
         for c in plan.changes where c.kind == .conflict {
             events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
+        }
+        if !apply {
+            for path in edits.prefix(20) {
+                let note = plan.changes.first { $0.path == path }?.note ?? "'\(path)' was changed locally since the last sync"
+                events(.warning(note + "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"))
+            }
+            if edits.count > 20 { events(.warning("\(edits.count - 20) more paths were changed locally since the last sync")) }
         }
 
         var outcome = Outcome(
@@ -146,9 +160,15 @@ public struct SyncRunner: Sendable {
         }
 
         if plan.hasWork || previous?.commit != resolved.commit {
+            for id in damaged {
+                try store.quarantine(id, reason: "a target file sharing its inode was written in place")
+                events(.warning("store object \(id.abbreviated()) was written through a target's hard link; quarantined, fetched anew"))
+            }
+            let toFetch = try plan.missingBlobs(in: store, repair: true)
             plan.seedStore(store, fromTarget: target)
-            outcome.fetch = try await fetch(plan.missingBlobs(in: store), of: resolved)
-            outcome.kept = try keepLocalVersions(plan, target: target, previous: previousManifest)
+            outcome.fetch = try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
+            outcome.kept = try keepLocalVersions(
+                plan, target: target, previous: previousManifest, owner: planner.installedOwner)
             // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
             // any ref) still knows every file this run may have put there, and removes what is no longer wanted
             // instead of leaving it behind as untracked.
@@ -162,9 +182,11 @@ public struct SyncRunner: Sendable {
                 case .stagedSwitch:
                     var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
                     applier.validateStage = stageValidator
-                    _ = try applier.apply(plan, listing: listing, store: store, target: target)
+                    applier.linkMode = linkMode
+                    outcome.applied = try applier.apply(plan, listing: listing, store: store, target: target)
                 case .inPlace:
-                    _ = try InPlaceApplier().apply(plan, listing: listing, store: store, target: target)
+                    outcome.applied = try InPlaceApplier(linkMode: linkMode).apply(
+                        plan, listing: listing, store: store, target: target)
                 }
             } catch {
                 // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
@@ -271,35 +293,47 @@ public struct SyncRunner: Sendable {
         return try await source.fetch(wants, of: resolved, into: store, progress: progress)
     }
 
-    /// Saves into the store every local file that is about to be replaced and is not what the previous sync put
-    /// there (a user's edit of a synced file, or a file that was never ours), and records each in the target's
-    /// ``KeptVersionLog``, so nothing is lost and `smart-sync restore` can bring it back. Returns the records.
-    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest) throws -> [KeptVersion] {
+    /// Saves into the store every local file that is about to be replaced and is not what the previous sync put there
+    /// (a user's edit of a synced file — content, kind, permissions or owner — or a file that was never ours), and
+    /// records each, with its permissions and owner, in the target's ``KeptVersionLog``, so nothing is lost and
+    /// `smart-sync restore` can bring it back. Returns the records.
+    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest, owner: UInt32) throws
+        -> [KeptVersion]
+    {
         var kept: [KeptVersion] = []
         let now = Self.nowNs()
+        let tree = try TreeReader(root: target)
         for c in plan.changes where c.writes {
             guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
+            let metadata = c.localMetadata
+            let installed = metadata?.isInstalled(as: mode, owner: owner) ?? true
             // What the previous sync put there is only saved when the store lost it, and not recorded.
-            let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID)
-            if ours && store.contains(localID) { continue }
-            try LocalVersionSaver(store: store).save(target + "/" + c.path, mode: mode, id: localID)
+            let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID) && installed
+            if ours, try store.holds(localID, size: nil, repair: true) { continue }
+            try LocalVersionSaver(store: store).save(c.path, in: tree, mode: mode, id: localID)
             if ours { continue }
-            kept.append(KeptVersion(timeNs: now, mode: mode, id: localID, replacedBy: plan.commit, path: c.path))
+            kept.append(
+                KeptVersion(
+                    timeNs: now, mode: mode, id: localID, replacedBy: plan.commit, path: c.path, metadata: metadata))
+            let what =
+                previous[c.path] == Manifest.Entry(mode: mode, id: localID) && !installed
+                ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
+                : "local content \(localID.abbreviated())"
             events(
                 .warning(
-                    "'\(c.path)' had local content \(localID.abbreviated()); kept in the store before replacing it (smart-sync restore '\(c.path)' brings it back)"
+                    "'\(c.path)' had \(what); kept before replacing it (smart-sync restore '\(c.path)' brings it back)"
                 ))
         }
         try KeptVersionLog(state: state, target: target).append(kept)
         return kept
     }
 
-    static func summarize(_ plan: Plan, missing: [NeededBlob]) -> PlanSummary {
+    static func summarize(_ plan: Plan, missing: [NeededBlob], localEdits: [String] = []) -> PlanSummary {
         var counts: [String: Int] = [:]
         for (kind, n) in plan.counts where n > 0 { counts[kind.rawValue] = n }
         return PlanSummary(
             counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
-            upToDate: !plan.hasWork)
+            upToDate: !plan.hasWork, localEdits: localEdits)
     }
 
     static func nowNs() -> Int64 {

@@ -19,11 +19,11 @@ import SmartSyncCore
 /// - A target that does not exist yet scans as an empty tree.
 public struct TargetScanner: Sendable {
     /// Entry names skipped at any depth (exact match). Empty by default.
-    public var ignoredNames: Set<String>
+    public var ignoredNames: Set<TreePath>
     /// Globs of paths skipped (see ``ExcludeSet``).
     public var excludes: ExcludeSet
 
-    public init(ignoredNames: Set<String> = [], excludes: ExcludeSet = ExcludeSet()) {
+    public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
         self.ignoredNames = ignoredNames
         self.excludes = excludes
     }
@@ -50,7 +50,7 @@ public struct TargetScanner: Sendable {
         }
         walker.entries.reserveCapacity(cache.entries.count + 16)
         walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
-        try walker.walk(dirFD: rootFD, prefix: "")
+        try walker.walk(dirFD: rootFD, prefix: .root)
         return Result(
             tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
@@ -60,14 +60,14 @@ public struct TargetScanner: Sendable {
 private struct Walker {
     let target: String
     let old: StatCache
-    let ignoredNames: Set<String>
+    let ignoredNames: Set<TreePath>
     let excludes: ExcludeSet
     var newCache: StatCache
-    var entries: [String: LocalEntry] = [:]
-    var excluded: Set<String> = []
+    var entries: [TreePath: LocalEntry] = [:]
+    var excluded: Set<TreePath> = []
     var stats = ScanStatistics()
 
-    init(target: String, old: StatCache, ignoredNames: Set<String>, excludes: ExcludeSet, newCache: StatCache) {
+    init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
         self.target = target
         self.old = old
         self.ignoredNames = ignoredNames
@@ -75,10 +75,11 @@ private struct Walker {
         self.newCache = newCache
     }
 
-    private func display(_ path: String) -> String { path.isEmpty ? target : target + "/" + path }
+    private func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
 
-    /// Walks the directory open on `dirFD` (taking ownership of it). `prefix` is "" or "a/b/".
-    mutating func walk(dirFD: Int32, prefix: String) throws {
+    /// Walks the directory open on `dirFD` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for
+    /// the target itself).
+    mutating func walk(dirFD: Int32, prefix: TreePath) throws {
         guard let dir = fdopendir(dirFD) else {
             let err = errno
             close(dirFD)
@@ -86,7 +87,7 @@ private struct Walker {
         }
         defer { closedir(dir) }
         let fd = dirfd(dir)
-        var subdirectories: [String] = []
+        var subdirectories: [(name: TreePath, path: TreePath)] = []
         var st = stat()
         while true {
             errno = 0
@@ -94,21 +95,14 @@ private struct Walker {
                 if errno != 0 { throw SmartSyncError.io("readdir", path: display(prefix)) }
                 break
             }
-            let name: String = withUnsafePointer(to: &ent.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { ptr in
-                    // Skip "." and ".." without building a String.
-                    if ptr[0] == 0x2E && (ptr[1] == 0 || (ptr[1] == 0x2E && ptr[2] == 0)) { return "" }
-                    return String(cString: ptr)
-                }
-            }
-            if name.isEmpty { continue }
-            let path = prefix + name
-            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name[...])
-            {
+            // The name's bytes, exactly (no decoding: a name need not be UTF-8).
+            guard let name = entryName(ent) else { continue }
+            let path = prefix.appending(name)
+            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name) {
                 excluded.insert(path)
                 continue
             }
-            if fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
                 if errno == ENOENT { continue }  // vanished while we looked
                 throw SmartSyncError.io("fstatat", path: display(path))
             }
@@ -129,41 +123,41 @@ private struct Walker {
                     stats.bytesHashed += Int64(st.st_size)
                 }
                 newCache.entries[path] = StatCache.Entry(stat: data, id: id)
-                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
             case S_IFLNK:
                 let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
-                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
             case S_IFDIR:
-                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data)
-                subdirectories.append(name)
+                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+                subdirectories.append((name, path))
             default:
-                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data)
+                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
             }
         }
-        for name in subdirectories {
-            let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        for (name, path) in subdirectories {
+            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if sub < 0 {
                 if errno == ENOENT { continue }
-                throw SmartSyncError.io("open", path: display(prefix + name))
+                throw SmartSyncError.io("open", path: display(path))
             }
-            try walk(dirFD: sub, prefix: prefix + name + "/")
+            try walk(dirFD: sub, prefix: path)
         }
     }
 
-    private func hashFile(dirFD: Int32, name: String, path: String, size: Int) throws -> ObjectID {
-        let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    private func hashFile(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {
+        let fd = name.withCString { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else { throw SmartSyncError.io("open", path: display(path)) }
         defer { close(fd) }
         return try BlobHasher.hash(fd: fd, size: size, path: display(path)).id
     }
 
-    private func hashLink(dirFD: Int32, name: String, path: String, size: Int) throws -> ObjectID {
+    private func hashLink(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {
         var capacity = max(size, 255) + 1
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
             let n = buffer.withUnsafeMutableBufferPointer { b in
-                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) {
-                    readlinkat(dirFD, name, $0, capacity)
+                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) { buffer in
+                    name.withCString { readlinkat(dirFD, $0, buffer, capacity) }
                 }
             }
             if n < 0 { throw SmartSyncError.io("readlink", path: display(path)) }

@@ -28,7 +28,7 @@ public struct TargetVerifier: Sendable {
         }
 
         public var kind: Kind
-        public var path: String
+        public var path: TreePath
         /// What the manifest expects.
         public var expected: ObjectID
         /// What is there now, when it could be hashed.
@@ -53,11 +53,10 @@ public struct TargetVerifier: Sendable {
     public func verify(target: String, manifest: Manifest, store: ObjectStore) throws -> Report {
         var report = Report()
         var objectsChecked = Set<String>()
+        let tree = try TreeReader(root: target)
         for (path, entry) in manifest.entries.sorted(by: { $0.key < $1.key }) {
             report.checked += 1
-            let full = target + "/" + path
-            var st = stat()
-            guard lstat(full, &st) == 0 else {
+            guard let st = try tree.status(path) else {
                 report.findings.append(Finding(kind: .missing, path: path, expected: entry.id, found: nil))
                 continue
             }
@@ -65,10 +64,14 @@ public struct TargetVerifier: Sendable {
             let found: ObjectID
             switch (entry.mode, format) {
             case (.symlink, S_IFLNK):
-                found = ObjectID.blob(try FileSystem.readLink(full))
+                found = ObjectID.blob(try tree.readLink(path))
             case (.regular, S_IFREG), (.executable, S_IFREG):
                 let executable = st.st_mode & 0o100 != 0
-                found = try BlobHasher.hashFile(atPath: full).id
+                guard let hashed = try tree.hashFile(path) else {
+                    report.findings.append(Finding(kind: .missing, path: path, expected: entry.id, found: nil))
+                    continue
+                }
+                found = hashed
                 if executable != (entry.mode == .executable) {
                     report.findings.append(Finding(kind: .typeChanged, path: path, expected: entry.id, found: found))
                     continue
@@ -95,13 +98,11 @@ public struct TargetVerifier: Sendable {
         return report
     }
 
-    /// Removes damaged objects (and their executable twins) from the store so the next sync fetches them
-    /// again. The inodes stay alive wherever a target still links them.
+    /// Moves damaged objects (and their executable twins) into the store's quarantine so the next sync fetches them
+    /// again. The inodes stay alive wherever a target still links them, and the quarantine names them.
     public func discard(_ objects: [ObjectID], from store: ObjectStore) throws {
         for id in objects {
-            for path in [store.path(for: id), store.path(for: id) + ".x"] where unlink(path) != 0 && errno != ENOENT {
-                throw SmartSyncError.io("unlink", path: path)
-            }
+            try store.quarantine(id, reason: "`smart-sync verify` found it damaged (written through a target's hard link)")
         }
     }
 }

@@ -42,10 +42,10 @@ public struct DirectoryCheck: Check {
         let full = context.resolve(path)
         let wanted = mode ?? 0o755
         if FileInfo.following(full) == nil {
-            try FileSystem.makeDirectories(full, mode: wanted)
-            _ = try FileInfo.setMode(full, wanted)  // mkdir's mode is masked by the umask
+            let (editor, relative) = context.editor(for: full)
+            try editor.makeDirectory(relative, mode: wanted)
             return FixOutcome(actions: ["created \(full) (mode \(FileInfo.octal(wanted)))"])
         }
-        return FixOutcome(actions: [try FileInfo.setMode(full, wanted)])
+        return FixOutcome(actions: [try FileInfo.setMode(full, wanted, in: context)])
     }
 }

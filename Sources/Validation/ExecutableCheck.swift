@@ -3,6 +3,8 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import GitObjects
+import Sync
 
 /// `kind = "executable"`: every regular file matching a glob is executable by its owner.
 /// Fix: `chmod +x` (adding `x` wherever `r` is set), on a private copy when the file is a hardlink.
@@ -17,35 +19,35 @@ public struct ExecutableCheck: Check {
         self.common = common ?? CheckCommon(id: "executable:\(glob)", title: "\(glob) executable")
     }
 
-    /// Matching regular files (symlinks followed) that lack the owner's exec bit.
-    private func offenders(_ context: ValidationContext) -> (matched: Int, offenders: [String]) {
-        let paths = Glob(pattern: glob).expand(in: context.target)
+    /// Matching regular files that lack the owner's exec bit. Symlinks are not followed: a link matching the glob is
+    /// neither checked nor changed (its target is, when it matches itself).
+    private func offenders(_ context: ValidationContext) throws -> (matched: Int, offenders: [TreePath]) {
         var matched = 0
-        var out: [String] = []
-        for rel in paths {
-            guard let st = FileInfo.following(context.target + "/" + rel), FileInfo.isRegular(st) else { continue }
+        var out: [TreePath] = []
+        for (path, st) in try Glob(pattern: glob).expand(in: context.target) where FileInfo.isRegular(st) {
             matched += 1
-            if st.st_mode & 0o100 == 0 { out.append(rel) }
+            if st.st_mode & 0o100 == 0 { out.append(path) }
         }
         return (matched, out)
     }
 
     public func run(_ context: ValidationContext) throws -> CheckResult {
-        let (matched, bad) = offenders(context)
+        let (matched, bad) = try offenders(context)
         if matched == 0 { return .pass("no files match \(glob)") }
         if bad.isEmpty { return .pass("\(matched) file\(matched == 1 ? "" : "s") matching \(glob) executable") }
         return .fail(
-            "\(bad.count) of \(matched) files matching \(glob) not executable: \(Self.list(bad)); --fix runs chmod +x",
-            fixable: true, details: bad)
+            "\(bad.count) of \(matched) files matching \(glob) not executable: \(Self.list(bad.map(\.description))); --fix runs chmod +x",
+            fixable: true, details: bad.map(\.description))
     }
 
     public func fix(_ context: ValidationContext) throws -> FixOutcome {
         var actions: [String] = []
-        for rel in offenders(context).offenders {
-            let full = context.target + "/" + rel
-            guard let st = FileInfo.following(full) else { continue }
+        let reader = try TreeReader(root: context.target)
+        let editor = TreeEditor(root: context.target)
+        for path in try offenders(context).offenders {
+            guard let st = try reader.status(path), FileInfo.isRegular(st) else { continue }
             let mode = (st.st_mode & 0o7777) | ((st.st_mode & 0o444) >> 2) | 0o100
-            actions.append(try FileInfo.setMode(full, mode))
+            actions.append(try editor.setPermissions(path, mode))
         }
         return FixOutcome(actions: actions)
     }

@@ -65,15 +65,16 @@ public struct FileCheck: Check {
             actions.append(try restorer.locked { try restorer.restore(rel) })
         }
         guard let st = FileInfo.following(full) else { return .failed("\(full) is still missing", after: actions) }
+        let (editor, relative) = context.editor(for: full)
         if let owner, let uid = FileInfo.uid(owner), st.st_uid != uid {
-            guard chown(full, uid, gid_t.max) == 0 else { throw SmartSyncError.io("chown", path: full) }
+            try editor.setOwner(relative, uid: uid, gid: nil)
             actions.append("chown \(owner) \(full)")
         }
         if let group, let gid = FileInfo.gid(group), st.st_gid != gid {
-            guard chown(full, uid_t.max, gid) == 0 else { throw SmartSyncError.io("chown", path: full) }
+            try editor.setOwner(relative, uid: nil, gid: gid)
             actions.append("chgrp \(group) \(full)")
         }
-        if let mode, st.st_mode & 0o7777 != mode { actions.append(try FileInfo.setMode(full, mode)) }
+        if let mode, st.st_mode & 0o7777 != mode { actions.append(try FileInfo.setMode(full, mode, in: context)) }
         return FixOutcome(actions: actions)
     }
 }

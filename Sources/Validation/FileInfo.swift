@@ -1,5 +1,6 @@
 import ObjectStore
 import SmartSyncCore
+import Sync
 
 #if canImport(Glibc)
     import Glibc
@@ -54,28 +55,13 @@ enum FileInfo {
         return mode_t(value)
     }
 
-    /// Sets the permission bits of `path` to `mode`.
-    ///
-    /// A regular file with more than one link is first replaced by a private copy with the new mode (temp file,
-    /// rename): synced files are hardlinks of read-only store objects, and a `chmod` through one would change
-    /// the store object (and every other target linking it) too.
+    /// Sets the permission bits of the resolved path `full` to `mode`, by directory descriptor (a symlink on the way
+    /// or at the end is refused, never followed; a hard-linked file gets a private copy: see `TreeEditor`).
     ///
     /// - Returns: what was done, for the fix report.
-    static func setMode(_ path: String, _ mode: mode_t) throws -> String {
-        guard let st = noFollow(path) else { throw SmartSyncError.io("lstat", path: path) }
-        if isRegular(st) && st.st_nlink > 1 {
-            let tmp = parent(path) + "/.smart-sync-tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            try FileSystem.copyFile(from: path, to: tmp, mode: mode)
-            if st.st_uid != geteuid() || st.st_gid != getegid() { _ = chown(tmp, st.st_uid, st.st_gid) }
-            guard rename(tmp, path) == 0 else {
-                let err = errno
-                unlink(tmp)
-                throw SmartSyncError.io("rename", path: path, errno: err)
-            }
-            return "chmod \(octal(mode)) \(path) (as a private copy: it was a hardlink, e.g. of a store object)"
-        }
-        guard chmod(path, mode) == 0 else { throw SmartSyncError.io("chmod", path: path) }
-        return "chmod \(octal(mode)) \(path)"
+    static func setMode(_ full: String, _ mode: mode_t, in context: ValidationContext) throws -> String {
+        let (editor, path) = context.editor(for: full)
+        return try editor.setPermissions(path, mode)
     }
 
     static func parent(_ path: String) -> String {

@@ -30,7 +30,7 @@ public struct IntegrityCheck: Check {
         details += report.corruptObjects.map { "corrupt store object \($0.hex)" }
         var message = "\(report.findings.count) of \(report.checked) files differ from the last sync"
         if !report.findings.isEmpty {
-            message += " (\(ExecutableCheck.list(report.findings.map(\.path), limit: 3)))"
+            message += " (\(ExecutableCheck.list(report.findings.map(\.path.description), limit: 3)))"
         }
         if !report.corruptObjects.isEmpty {
             message +=

@@ -5,6 +5,8 @@ import SmartSyncCore
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import GitObjects
+import Sync
 
 /// `kind = "ownership"`: everything under a directory (the target by default; `glob` narrows it) is owned by
 /// `owner`:`group` and, unless `writable_ok = true`, is neither group- nor world-writable. Symlinks are checked
@@ -34,7 +36,10 @@ public struct OwnershipCheck: Check {
     }
 
     private struct Offender {
+        /// Relative to the checked path (for messages and the glob).
         var rel: String
+        /// Relative to the editor's root (for the fix, by descriptor).
+        var path: TreePath
         var full: String
         var problems: [String]
         var wrongOwner: Bool
@@ -57,13 +62,16 @@ public struct OwnershipCheck: Check {
     private func offenders(_ context: ValidationContext) throws -> (checked: Int, [Offender]) {
         let (uid, gid, owner, group) = try ids(context)
         let base = context.resolve(path)
+        let (editor, start) = context.editor(for: base)
         let matcher = glob.map { Glob(pattern: $0) }
         var checked = 0
         var out: [Offender] = []
-        func inspect(_ rel: String, _ full: String, _ st: stat) {
-            if let matcher, !matcher.matches(rel) { return }
+        func inspect(_ rel: TreePath, _ path: TreePath, _ st: stat) {
+            if let matcher, !rel.isEmpty, !matcher.matches(rel) { return }
             checked += 1
-            var o = Offender(rel: rel, full: full, problems: [], wrongOwner: false, wrongGroup: false, writable: false)
+            var o = Offender(
+                rel: rel.isEmpty ? "." : rel.description, path: path, full: editor.display(path), problems: [],
+                wrongOwner: false, wrongGroup: false, writable: false)
             if st.st_uid != uid {
                 o.wrongOwner = true
                 o.problems.append("owner \(st.st_uid), expected \(owner)")
@@ -78,11 +86,12 @@ public struct OwnershipCheck: Check {
             }
             if !o.problems.isEmpty { out.append(o) }
         }
-        guard let top = FileInfo.noFollow(base) else { return (0, []) }
-        inspect(".", base, top)
+        guard let top = try TreeReader(root: editor.root).status(start) else { return (0, []) }
+        inspect(.root, start, top)
         if FileInfo.isDirectory(top) {
-            TreeWalker.walk(base) { rel, st in
-                inspect(rel, base + "/" + rel, st)
+            let prefix = start.bytes.count + (start.isEmpty ? 0 : 1)
+            try editor.walk(under: start) { path, st in
+                inspect(TreePath(bytes: path.bytes.dropFirst(prefix)), path, st)
                 return true
             }
         }
@@ -105,15 +114,15 @@ public struct OwnershipCheck: Check {
     public func fix(_ context: ValidationContext) throws -> FixOutcome {
         let (uid, gid, owner, group) = try ids(context)
         var actions: [String] = []
+        let editor = context.editor(for: context.resolve(path)).editor
+        let reader = try TreeReader(root: editor.root)
         for o in try offenders(context).1 {
             if o.wrongOwner || o.wrongGroup {
-                guard lchown(o.full, o.wrongOwner ? uid : uid_t.max, o.wrongGroup ? gid : gid_t.max) == 0 else {
-                    throw SmartSyncError.io("lchown", path: o.full, hint: "Run validate --fix as root")
-                }
+                try editor.setOwner(o.path, uid: o.wrongOwner ? uid : nil, gid: o.wrongGroup ? gid : nil)
                 actions.append("chown \(o.wrongOwner ? owner : ""):\(o.wrongGroup ? group : "") \(o.full)")
             }
-            if o.writable, let st = FileInfo.noFollow(o.full) {
-                actions.append(try FileInfo.setMode(o.full, st.st_mode & 0o7777 & ~0o022))
+            if o.writable, let st = try reader.status(o.path) {
+                actions.append(try editor.setPermissions(o.path, st.st_mode & 0o7777 & ~0o022))
             }
         }
         return FixOutcome(actions: actions)

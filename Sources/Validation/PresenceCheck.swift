@@ -45,12 +45,13 @@ public struct PresenceCheck: Check {
         }
         let present = paths + presentAny
         if let contains {
-            let files = present.flatMap { p -> [String] in
+            let files = try present.flatMap { p -> [String] in
                 let full = context.resolve(p)
                 guard let st = FileInfo.following(full) else { return [] }
                 if FileInfo.isRegular(st) { return [full] }
                 guard FileInfo.isDirectory(st) else { return [] }
-                return Glob(pattern: "**.nix").expand(in: full).map { full + "/" + $0 }
+                return try Glob(pattern: "**.nix").expand(in: full).filter { FileInfo.isRegular($0.stat) }
+                    .compactMap { $0.path.string.map { full + "/" + $0 } }
             }
             let found = try files.contains { (try FileInfo.readText($0))?.contains(contains) ?? false }
             guard found else {

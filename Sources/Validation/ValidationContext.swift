@@ -1,3 +1,4 @@
+import GitObjects
 import ObjectStore
 import Sync
 
@@ -65,6 +66,16 @@ public struct ValidationContext: Sendable {
         if path.hasPrefix("/") { return hostPath(path) }
         if path.isEmpty || path == "." { return target }
         return target + "/" + path
+    }
+
+    /// Where a resolved path is changed from, by directory descriptor: the target (for paths inside it), else the
+    /// host root. A change never follows a symlink below that directory (see `TreeEditor`).
+    public func editor(for full: String) -> (editor: TreeEditor, path: TreePath) {
+        if full == target { return (TreeEditor(root: target), .root) }
+        if full.hasPrefix(target + "/") { return (TreeEditor(root: target), TreePath(String(full.dropFirst(target.count + 1)))) }
+        let base = root == "/" ? "" : root
+        let relative = full.hasPrefix(base + "/") ? String(full.dropFirst(base.count + 1)) : full
+        return (TreeEditor(root: root), TreePath(relative))
     }
 
     /// The first executable `name` in ``searchPath``, or nil.

@@ -77,7 +77,8 @@ extension UpdateWorkflow {
         events(.started(.rollback, detail: target))
         do {
             let outcome = try Rollback.run(
-                target: target, to: String(generation), state: runner.state, keepGenerations: runner.keepGenerations)
+                target: target, to: String(generation), state: runner.state, store: runner.store,
+                keepGenerations: runner.keepGenerations, linkMode: runner.linkMode)
             report.rolledBack = true
             report.commitAfter = outcome.to
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"

@@ -11,12 +11,14 @@ struct FsckCommand: AsyncParsableCommand {
         abstract: "Re-hash every store object, quarantine damaged ones, and with --repair fetch them again.",
         discussion: """
             Every object under objects/ is hashed again on all cores (as a blob, then as a tree, commit or tag: \
-            the store keeps no kind) and its mode checked (0444; executable twins 0555, same content). A damaged \
-            object (a flipped byte, a write or chmod through a target's hardlink) is moved to <store>/quarantine/ \
-            with a record of why; target files linking it keep their inode. Then the quarantine is compared with \
+            the store keeps no kind; executable twins must hold their object's content) and its seal checked \
+            (permissions 0444 or 0555, owner, the sealed modification time). Damaged content (a flipped byte, a \
+            write through a target's hardlink) is moved to <store>/quarantine/ with a note of why; target files \
+            linking it keep their inode. Intact content with a broken seal (a chmod or touch through a hardlink) \
+            is sealed again. Then the quarantine is compared with \
             the roots (as gc finds them): an object a target, generation, kept version or pin needs and the store \
-            now lacks is reported. With --repair those come back: from the quarantined copy when only its mode \
-            was wrong, else from the source (OWNER/REPO or --source, as for sync). A kept local version whose \
+            now lacks is reported. With --repair those come back: from the quarantined copy when its content is \
+            still intact, else from the source (OWNER/REPO or --source, as for sync). A kept local version whose \
             only copy was damaged cannot be fetched.
 
             Runs under the store lock held shared (syncs go on; gc waits). Exit 0: every object intact and \
@@ -72,11 +74,7 @@ struct FsckCommand: AsyncParsableCommand {
             let threads = self.threads
             let report = try await onThread { store.fsck(threads: threads) }
             for finding in report.findings {
-                let moved =
-                    finding.isTwin
-                    ? try store.quarantineTwin(of: finding.id, reason: "fsck: " + finding.summary)
-                    : try store.quarantine(finding.id, reason: "fsck: " + finding.summary)
-                reporter.fsckFinding(finding, quarantinedAt: moved)
+                reporter.fsckFinding(finding, action: try store.mend(finding))
             }
             var states = [state]
             for (root, _) in StoreUsers(store: store).list()

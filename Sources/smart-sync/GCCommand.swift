@@ -30,8 +30,8 @@ struct GCCommand: AsyncParsableCommand {
             that used the store count, not only --state-dir's.
 
             Also removed: leftovers in tmp/ older than --grace (never a file a running process holds locked), \
-            partial downloads not resumed for 7 days (or whose object is complete), quarantined objects older \
-            than 30 days, kept-version records older than --keep-local-age, and the state of targets that are \
+            partial downloads not resumed for 7 days (or whose object is complete), quarantined objects nothing \
+            else links after 30 days, kept-version records older than --keep-local-age, and the state of targets that are \
             gone: a target whose directory and generations no longer exist and which has no kept version younger \
             than --keep-local-age (its next sync treats the files it finds as the operator's).
 

@@ -90,20 +90,20 @@ extension Reporter {
 }
 
 extension Reporter {
-    /// A damaged object fsck found and where it was quarantined (`damaged` event with `--json`).
-    func fsckFinding(_ finding: FsckFinding, quarantinedAt path: String?) {
+    /// A damaged object fsck found and what was done about it (`damaged` event with `--json`).
+    func fsckFinding(_ finding: FsckFinding, action: String?) {
         switch mode {
         case .json:
             var object: [String: Any] = [
                 "event": "damaged", "id": finding.id.hex, "twin": finding.isTwin, "path": finding.path,
-                "problem": Self.problemName(finding.problem),
+                "problem": finding.problem.name, "detail": finding.summary,
             ]
-            if let path { object["quarantinedAt"] = path }
+            if let action { object["action"] = action }
             writeJSONLine(object)
         case .quiet:
             break
         case .tty, .plain:
-            note("damaged: \(finding.summary)" + (path.map { "; quarantined at \($0)" } ?? ""))
+            note("damaged: \(finding.summary)" + (action.map { "; \($0)" } ?? ""))
         }
     }
 
@@ -132,7 +132,7 @@ extension Reporter {
             var lines = missing.map { "missing: \($0.0.hex): \($0.1)" }
             var line = "fsck: \(report.checked) objects (\(Self.bytes(report.bytes))) hashed"
             line += String(format: " in %.2f s", seconds)
-            line += report.findings.isEmpty ? "; all intact" : "; \(report.findings.count) damaged, quarantined"
+            line += report.findings.isEmpty ? "; all intact" : "; \(report.findings.count) damaged"
             if !needs.isEmpty { line += "; \(needs.count) needed by a root" }
             if let outcome, !needs.isEmpty {
                 line += ": \(outcome.restoredLocally.count) restored from the quarantine, \(outcome.fetched.count) fetched"
@@ -147,15 +147,6 @@ extension Reporter {
                 )
             }
             FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
-        }
-    }
-
-    private static func problemName(_ problem: FsckFinding.Problem) -> String {
-        switch problem {
-        case .content: return "content"
-        case .mode: return "mode"
-        case .notAFile: return "not-a-file"
-        case .unreadable: return "unreadable"
         }
     }
 }

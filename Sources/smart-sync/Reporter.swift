@@ -95,10 +95,12 @@ final class Reporter: Sendable {
     /// Prints an error for the operator.
     func fail(_ error: SmartSyncError) {
         if mode == .json {
-            writeJSON(["event": "error", "code": error.code.description, "message": error.message])
+            var object: [String: Any] = ["event": "error", "code": error.code.description, "message": error.message]
+            if let hint = error.hint { object["hint"] = hint }
+            writeJSON(object)
         }
         clearLine()
-        FileHandle.standardError.write(Data("smart-sync: error: \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("smart-sync: error: \(error.text)\n".utf8))
     }
 
     // MARK: - Human output
@@ -117,9 +119,14 @@ final class Reporter: Sendable {
             } else {
                 let kinds = plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
                     .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                line(
+                var text =
                     "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch (\(Self.bytes(plan.bytesToFetch)))"
-                )
+                if !plan.localEdits.isEmpty {
+                    let some = plan.localEdits.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+                    text += "; \(plan.localEdits.count) local edit\(plan.localEdits.count == 1 ? "" : "s") ("
+                    text += some + (plan.localEdits.count > 3 ? ", …" : "") + ") kept and replaced by the commit's"
+                }
+                line(text)
             }
         case .progress(let done, let total, let bytes, let bytesTotal):
             progress(done: done, total: total, bytes: bytes, bytesTotal: bytesTotal)
@@ -245,7 +252,7 @@ extension Reporter {
         for c in plan.changes where c.kind != .unchanged {
             switch mode {
             case .json:
-                var object: [String: Any] = ["event": "change", "kind": c.kind.rawValue, "path": c.path]
+                var object: [String: Any] = ["event": "change", "kind": c.kind.rawValue, "path": c.path.description]
                 if let id = c.id { object["id"] = id.hex }
                 if let mode = c.mode { object["mode"] = mode.description }
                 if let note = c.note { object["note"] = note }

@@ -117,12 +117,12 @@ extension Reporter {
         switch mode {
         case .json:
             var object: [String: Any] = [
-                "event": "summary", "command": "restore", "target": target, "path": outcome.path,
+                "event": "summary", "command": "restore", "target": target, "path": outcome.path.description,
                 "id": outcome.restored.id.hex, "mode": outcome.restored.mode.description,
                 "unchanged": outcome.unchanged,
             ]
             if case .generation(let sequence, _) = outcome.restored.origin { object["generation"] = sequence }
-            if let saved = outcome.saved { object["saved"] = ["path": saved.path, "id": saved.id.hex] }
+            if let saved = outcome.saved { object["saved"] = ["path": saved.path.description, "id": saved.id.hex] }
             writeJSONLine(object)
         case .quiet:
             break

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ObjectStore
 import Sync
 
 struct RollbackCommand: AsyncParsableCommand {
@@ -35,6 +36,18 @@ struct RollbackCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
     var stateDir: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The object store (as for sync): a generation file written in place since it was kept is replaced from it.",
+            valueName: "dir"))
+    var store: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("How replaced generation files are made (as for sync).", valueName: "mode"))
+    var linkMode: LinkMode = .auto
+
     @Option(name: .long, help: "Previous trees kept beside the target (the outgoing one included).")
     var keepGenerations: Int = 3
 
@@ -60,7 +73,10 @@ struct RollbackCommand: AsyncParsableCommand {
                 return
             }
             let state = try StateStore(root: stateDir ?? DefaultPaths.state)
-            let outcome = try Rollback.run(target: target, to: to, state: state, keepGenerations: keepGenerations)
+            let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            let outcome = try Rollback.run(
+                target: target, to: to, state: state, store: objects, keepGenerations: keepGenerations,
+                linkMode: linkMode)
             let from = outcome.from?.abbreviated() ?? "untracked tree"
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
             if output.json {
@@ -69,11 +85,19 @@ struct RollbackCommand: AsyncParsableCommand {
                 ]
                 if let f = outcome.from { object["from"] = f.hex }
                 if let t = outcome.to { object["to"] = t.hex }
+                object["repaired"] = outcome.repaired.map(\.description)
                 reporter.writeJSONLine(object)
             } else if !output.quiet {
                 FileHandle.standardError.write(
                     Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
                 )
+                if !outcome.repaired.isEmpty {
+                    let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+                    FileHandle.standardError.write(
+                        Data(
+                            "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
+                                .utf8))
+                }
             }
         }
     }

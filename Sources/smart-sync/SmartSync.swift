@@ -44,6 +44,8 @@ struct SmartSync: AsyncParsableCommand {
     )
 }
 
+extension LinkMode: ExpressibleByArgument {}
+
 /// Everything a command needs to run, built from its options.
 struct RunContext {
     let runner: SyncRunner
@@ -81,6 +83,7 @@ struct RunContext {
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations
+        runner.linkMode = source.linkMode
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sync
 
 /// Options naming where content comes from and where it is kept.
 struct SourceOptions: ParsableArguments {
@@ -50,6 +51,13 @@ struct SourceOptions: ParsableArguments {
 
     @Option(name: .long, help: "Previous trees kept beside the target for rollback.")
     var keepGenerations: Int = 3
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy.",
+            valueName: "mode"))
+    var linkMode: LinkMode = .auto
 
     @OptionGroup(title: "Slow and unreliable links")
     var network: NetworkOptions

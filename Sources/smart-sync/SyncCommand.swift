@@ -131,6 +131,7 @@ extension SyncSummary {
             blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
             requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
             fallbackReason: source.fallbackReason,
-            kept: outcome.kept.map { KeptPath(path: $0.path, id: $0.id.hex) })
+            kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
+            placed: outcome.applied.map(SyncSummary.Placed.init))
     }
 }

@@ -66,7 +66,7 @@ extension Reporter {
         case .json:
             for f in report.findings {
                 var object: [String: Any] = [
-                    "event": "finding", "kind": f.kind.rawValue, "path": f.path, "expected": f.expected.hex,
+                    "event": "finding", "kind": f.kind.rawValue, "path": f.path.description, "expected": f.expected.hex,
                 ]
                 if let found = f.found { object["found"] = found.hex }
                 writeJSONLine(object)

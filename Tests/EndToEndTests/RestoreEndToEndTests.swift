@@ -136,4 +136,33 @@ struct RestoreEndToEndTests {
         #expect(back.status == 0, "\(back.stderrString)")
         #expect(try read(s.target + "/" + edited) == mine)
     }
+
+    @Test func aKeptSecretKeepsItsModeAndOwnerAndIsNeverReadableByOthers() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        // The operator puts a private file of a service user where the tree has a file.
+        let path = s.target + "/" + edited
+        let secret = "{ token = \"s3cret\"; }\n"
+        try edit(path, secret)
+        #expect(chmod(path, 0o600) == 0 && chown(path, 65534, 65534) == 0)
+        _ = try Fixtures.commitB(s.repo)
+        let summary = try s.sync()
+        #expect((summary["kept"] as? [[String: Any]])?.first?["path"] as? String == edited)
+
+        // Its copy sits in a store, a state directory and a sidecar no other user can enter.
+        let sidecar = (s.target as NSString).deletingLastPathComponent + "/.target.smart-sync"
+        for dir in [s.store, s.stateDir, sidecar] {
+            #expect(try stat(dir).mode & 0o007 == 0, "\(dir) is open to others")
+        }
+        let log = try read(s.stateDir + "/targets/" + ObjectID.blob(Array(s.target.utf8)).hex + "/kept")
+        #expect(log.contains(" 600:65534:65534 "), "the kept record lacks mode and owner: \(log)")
+
+        let r = try restore(s, [edited])
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(try read(path) == secret)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect(attributes[.ownerAccountID] as? Int == 65534 && attributes[.groupOwnerAccountID] as? Int == 65534)
+    }
 }

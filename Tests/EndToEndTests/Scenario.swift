@@ -10,9 +10,11 @@ final class Scenario: @unchecked Sendable {
     let server: FakeGitHub
     let dirs: TemporaryDirectory
     let slug = "acme/hyper"
-    var target: String { dirs.appending("target") }
-    var store: String { dirs.appending("store") }
-    var stateDir: String { dirs.appending("state") }
+    /// Where target, store and state live (a temporary directory, or a file system a test mounted).
+    var root: String
+    var target: String { root + "/target" }
+    var store: String { root + "/store" }
+    var stateDir: String { root + "/state" }
 
     init(
         repo: GitFixture? = nil, truncateTreeOver: Int? = nil, token: String? = nil, privateRepo: Bool = false,
@@ -23,6 +25,7 @@ final class Scenario: @unchecked Sendable {
             repos: [slug: self.repo.path], truncateTreeOver: truncateTreeOver,
             privateRepos: privateRepo ? [slug] : [], token: token, rateLimit: rateLimit)
         dirs = try TemporaryDirectory(prefix: "e2e")
+        root = dirs.path
     }
 
     deinit { server.stop() }

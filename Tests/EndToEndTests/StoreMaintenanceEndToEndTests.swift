@@ -83,8 +83,9 @@ struct StoreMaintenanceEndToEndTests {
         #expect(restore.status == 0, "\(restore.stderrString)")
         #expect(try String(contentsOfFile: s.target + "/" + edited, encoding: .utf8) == "{ bridge = \"mine\"; }\n")
         let rollback = try SmartSyncBinary.run(
-            ["rollback", "--target", s.target, "--state-dir", s.stateDir], environment: s.environment(), check: false)
-        #expect(rollback.status == 0, "\(rollback.stderrString)")
+            ["rollback", "--target", s.target, "--store", s.store, "--state-dir", s.stateDir],
+            environment: s.environment(), check: false)
+        #expect(rollback.status == 0, "\(rollback.stderrString) \(rollback.stdoutString)")
         #expect(FileManager.default.fileExists(atPath: s.target + "/scripts/old.sh"))  // only A has it
         for (commit, name) in [(c, "the pinned commit"), (b, "the generation's commit"), (b, "the current commit")] {
             let r = try p.run("sync", ["--transport", "auto", "--ref", commit])
@@ -201,7 +202,7 @@ struct StoreMaintenanceEndToEndTests {
         }
     }
 
-    @Test func fsckQuarantinesAFlippedByteAndRepairFetchesItAgain() throws {
+    @Test func fsckQuarantinesAFlippedByteSealsAChmodAgainAndRepairFetchesTheDamagedObject() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
         try s.sync()
@@ -213,7 +214,7 @@ struct StoreMaintenanceEndToEndTests {
         let handle = try #require(FileHandle(forUpdatingAtPath: s.target + "/" + path))
         handle.write(Data("X".utf8))
         try handle.close()
-        // And a mode changed through another: content intact.
+        // And a mode changed through another: content intact, sealed again rather than quarantined.
         let modeOnly = try s.repo.git("rev-parse", "\(a):README.md").trimmingCharacters(in: .whitespacesAndNewlines)
         chmod(s.target + "/README.md", 0o644)
 
@@ -222,19 +223,21 @@ struct StoreMaintenanceEndToEndTests {
         let damaged = events(found, "damaged")
         #expect(Set(damaged.compactMap { $0["id"] as? String }) == [id, modeOnly], "\(found.stdoutString)")
         #expect(damaged.first { $0["id"] as? String == id }?["problem"] as? String == "content")
+        #expect(damaged.first { $0["id"] as? String == modeOnly }?["problem"] as? String == "seal")
         #expect(!FileManager.default.fileExists(atPath: objectPath(s, id)))
+        #expect(FileManager.default.fileExists(atPath: objectPath(s, modeOnly)))
         let quarantined = try FileManager.default.contentsOfDirectory(atPath: s.store + "/quarantine")
-        #expect(quarantined.contains { $0.hasPrefix(id + "-") && $0.hasSuffix(".why") })
+        #expect(quarantined.contains { $0.hasPrefix(id + ".") && $0.hasSuffix(".why") })
         #expect(try Scenario.summary(found)["targets"] as? [String] == [s.target])
-        // Still missing on a second look, whatever the first run did.
-        #expect(try fsck(s).status == 3)
+        // Still missing on a second look, whatever the first run did; the resealed object is intact now.
+        let again = try fsck(s)
+        #expect(again.status == 3 && events(again, "damaged").isEmpty, "\(again.stdoutString)")
 
         try s.server.clearLog()
         let repaired = try fsck(s, ["--repair"])
         #expect(repaired.status == 2, "\(repaired.stderrString)")
         let summary = try Scenario.summary(repaired)
-        #expect(summary["fetched"] as? [String] == [id] && summary["restoredLocally"] as? [String] == [modeOnly])
-        // One blob from the raw host: the mode-only damage came back from the quarantined copy.
+        #expect(summary["fetched"] as? [String] == [id] && summary["restoredLocally"] as? [String] == [])
         #expect(try s.rawRequests().count == 1)
         #expect(try fsck(s).status == 0)
         #expect(try ObjectID.blob(Array(Data(contentsOf: URL(fileURLWithPath: objectPath(s, id))))).hex == id)

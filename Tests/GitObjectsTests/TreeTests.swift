@@ -36,7 +36,7 @@ private func makeRepository() throws -> (dir: String, listing: TreeListing) {
         let fields = record[..<tab].split(separator: " ")
         entries.append(
             TreeEntry(
-                path: String(record[record.index(after: tab)...]), mode: FileMode(octal: fields[0])!,
+                path: TreePath(String(record[record.index(after: tab)...])), mode: FileMode(octal: fields[0])!,
                 id: ObjectID(hex: fields[2])!))
     }
     return (dir, TreeListing(commit: commit, rootTree: tree, entries: entries))
@@ -54,7 +54,7 @@ struct TreeTests {
         // Every subtree's encoding matches git's own object byte for byte.
         let subtree = listing.entries.first { $0.path == "a" }!
         let children = listing.entries.filter { $0.parent == "a" }.map {
-            TreeObject.Child(name: Array($0.name.utf8), mode: $0.mode, id: $0.id)
+            TreeObject.Child(name: $0.name.bytes, mode: $0.mode, id: $0.id)
         }
         #expect(TreeObject.id(of: children) == subtree.id)
         #expect(TreeObject.id(of: []) == .emptyTree)
@@ -64,7 +64,7 @@ struct TreeTests {
         let (dir, listing) = try makeRepository()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let top = listing.entries.filter { $0.parent.isEmpty }.map {
-            TreeObject.Child(name: Array($0.name.utf8), mode: $0.mode, id: $0.id)
+            TreeObject.Child(name: $0.name.bytes, mode: $0.mode, id: $0.id)
         }
         let body = TreeObject.encode(top)
         let decoded = try #require(TreeObject.decode(body))
@@ -96,10 +96,12 @@ struct TreeTests {
 
     @Test(arguments: [
         "../escape", "a/../../b", "/etc/passwd", "a//b", ".git/config", "x/.GIT/hooks", "./a", "a/.", "nul\0byte", "",
+        "a/", ".git./config", ".git  /hooks", "GIT~1/config", "x/.GiT. . /y", "a\\.git\\config",
     ])
     func unsafePathsAreRefused(path: String) {
         let listing = TreeListing(
-            commit: .emptyTree, rootTree: .emptyTree, entries: [TreeEntry(path: path, mode: .regular, id: .emptyBlob)])
+            commit: .emptyTree, rootTree: .emptyTree,
+            entries: [TreeEntry(path: TreePath(path), mode: .regular, id: .emptyBlob)])
         do {
             try listing.validate()
             Issue.record("'\(path)' was accepted")
@@ -126,5 +128,59 @@ struct TreeTests {
                 TreeEntry(path: "x", mode: .regular, id: .emptyBlob),
             ])
         #expect(throws: SmartSyncError.self) { try dup.validate() }
+    }
+
+    /// Names are bytes: Unicode normalisation twins are two entries, and a Latin-1 name is listed as it is; git's
+    /// own tree ids verify.
+    @Test func namesAreBytesNormalisationTwinsAndLatin1() throws {
+        let dir = NSTemporaryDirectory() + "tree-bytes-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let names: [[UInt8]] = [
+            Array("caf\u{E9}.txt".utf8),  // NFC
+            Array("cafe\u{301}.txt".utf8),  // NFD
+            [0x63, 0x61, 0x66, 0xE9, 0x2E, 0x74, 0x78, 0x74],  // Latin-1
+        ]
+        let dirFD = open(dir, O_RDONLY | O_DIRECTORY)
+        defer { close(dirFD) }
+        for (i, name) in names.enumerated() {
+            let fd = (name + [0]).withUnsafeBufferPointer { b in
+                b.withMemoryRebound(to: CChar.self) { openat(dirFD, $0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+            }
+            #expect(fd >= 0)
+            _ = "\(i)\n".withCString { write(fd, $0, 2) }
+            close(fd)
+        }
+        _ = try runGit(["init", "-q", "-b", "main"], in: dir)
+        _ = try runGit(["-c", "core.precomposeunicode=false", "add", "-A"], in: dir)
+        _ = try runGit(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"], in: dir)
+        let commit = ObjectID(hex: try runGit(["rev-parse", "HEAD"], in: dir))!
+        let tree = ObjectID(hex: try runGit(["rev-parse", "HEAD^{tree}"], in: dir))!
+        let out = Process()
+        out.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        out.arguments = ["-C", dir, "ls-tree", "-r", "-z", "HEAD"]
+        let pipe = Pipe()
+        out.standardOutput = pipe
+        try out.run()
+        let bytes = Array(pipe.fileHandleForReading.readDataToEndOfFile())
+        out.waitUntilExit()
+        var entries: [TreeEntry] = []
+        for record in bytes.split(separator: 0) {
+            let tab = record.firstIndex(of: 0x09)!
+            let fields = record[..<tab].split(separator: 0x20)
+            entries.append(
+                TreeEntry(
+                    path: TreePath(bytes: record[(tab + 1)...]),
+                    mode: FileMode(octal: String(decoding: fields[0], as: UTF8.self))!,
+                    id: ObjectID(hex: String(decoding: fields[2], as: UTF8.self))!))
+        }
+        #expect(Set(entries.map(\.path)) == Set(names.map { TreePath(bytes: $0) }))
+        #expect(Set(entries.map(\.path)).count == 3, "normalisation twins collapsed")
+        let listing = TreeListing(commit: commit, rootTree: tree, entries: entries)
+        try listing.validate()
+        try listing.verify()
+        #expect(TreePath(bytes: names[2]).description == "caf\\xe9.txt")
+        #expect(TreePath(escaped: "caf\\xe9.txt") == TreePath(bytes: names[2]))
+        #expect(TreePath("caf\u{E9}.txt") != TreePath("cafe\u{301}.txt"))
     }
 }

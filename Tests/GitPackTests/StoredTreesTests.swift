@@ -50,18 +50,25 @@ import Testing
         #expect(StoredTrees.missingObjects(commit: absent, in: store) == [absent])
     }
 
-    /// Tree entry names that are not UTF-8 are refused.
-    @Test func nonUTF8NameIsRefused() throws {
+    /// Tree entry names are bytes: one that is not UTF-8 is listed as it is; one holding a slash or NUL is refused.
+    @Test func namesAreBytesAndOnlyNonComponentsAreRefused() throws {
         let scratch = try TemporaryDirectory(prefix: "gitpack-names")
         let store = try ObjectStore(root: scratch.appending("store"))
         let blob = try store.insert(Array("x".utf8))
-        let tree = try store.insert(
-            TreeObject.encode([TreeObject.Child(name: [0x66, 0xFF, 0x6F], mode: .regular, id: blob)]), kind: .tree)
-        let commitBody = Array("tree \(tree.hex)\nauthor A <a@b> 0 +0000\ncommitter A <a@b> 0 +0000\n\nm\n".utf8)
-        let commit = try store.insert(commitBody, kind: .commit)
-        let error = try #require(throws: SmartSyncError.self) { try StoredTrees.listing(commit: commit, in: store) }
-        #expect(error.code == .unsafePath)
-        #expect(error.message.contains("UTF-8"))
+        func commit(named name: [UInt8]) throws -> ObjectID {
+            let tree = try store.insert(
+                TreeObject.encode([TreeObject.Child(name: name, mode: .regular, id: blob)]), kind: .tree)
+            let body = Array("tree \(tree.hex)\nauthor A <a@b> 0 +0000\ncommitter A <a@b> 0 +0000\n\nm\n".utf8)
+            return try store.insert(body, kind: .commit)
+        }
+        let latin1 = try StoredTrees.listing(commit: commit(named: [0x63, 0x61, 0x66, 0xE9]), in: store)
+        #expect(latin1.entries.map(\.path) == [TreePath(bytes: [0x63, 0x61, 0x66, 0xE9])])
+        #expect(latin1.entries.first?.path.description == "caf\\xe9")
+        try latin1.verify()
+        let slash = try #require(throws: SmartSyncError.self) {
+            try StoredTrees.listing(commit: commit(named: Array("a/b".utf8)), in: store)
+        }
+        #expect(slash.code == .unsafePath)
     }
 
     /// What `LocalGitSource` builds from `git ls-tree -r -t -l -z`.
@@ -71,7 +78,7 @@ import Testing
             let tab = record.firstIndex(of: UInt8(ascii: "\t"))!
             let fields = record[record.startIndex..<tab].split(separator: UInt8(ascii: " "))
             return TreeEntry(
-                path: String(decoding: record[(tab + 1)...], as: UTF8.self),
+                path: TreePath(bytes: record[(tab + 1)...]),
                 mode: FileMode(octal: String(decoding: fields[0], as: UTF8.self))!,
                 id: ObjectID(hex: String(decoding: fields[2], as: UTF8.self))!,
                 size: Int(String(decoding: fields[3], as: UTF8.self)))

@@ -67,11 +67,12 @@ struct StoreMaintenanceTests {
         #expect(FileManager.default.fileExists(atPath: store.path(for: rootedTwin) + ".x"))
     }
 
-    @Test func fsckFindsAFlippedByteAWrongModeAndABadTwinAndKnowsEachKind() throws {
+    @Test func fsckFindsDamageAndBrokenSealsAndMendQuarantinesOrSealsAgain() throws {
         var ids: [ObjectID] = []
         for i in 0..<60 { ids.append(try blob("object \(i)\n" + String(repeating: "x", count: i * 37))) }
         let big = try store.insert((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
-        let tree = try store.insert(TreeObject.encode([.init(name: Array("a".utf8), mode: .regular, id: ids[0])]), kind: .tree)
+        let tree = try store.insert(
+            TreeObject.encode([.init(name: Array("a".utf8), mode: .regular, id: ids[0])]), kind: .tree)
         let commit = try store.insert(Array("tree \(tree.hex)\n\nmessage\n".utf8), kind: .commit)
         let clean = store.fsck(threads: 2)
         #expect(clean.findings.isEmpty, "\(clean.findings.map(\.summary))")
@@ -80,17 +81,33 @@ struct StoreMaintenanceTests {
         try flipFirstByte(store.path(for: ids[7]))
         try flipFirstByte(store.path(for: big))
         try flipFirstByte(store.path(for: commit))
-        chmod(store.path(for: ids[8]), 0o644)
+        chmod(store.path(for: ids[8]), 0o644)  // a chmod through a target's hard link
+        let touched = store.path(for: ids[10])
+        #expect(utimensat(AT_FDCWD, touched, nil, 0) == 0)  // a touch: the time moves, the content stays
         let twin = try store.executablePath(for: ids[9])
         try flipFirstByte(twin)
         chmod(twin, 0o555)
         let report = store.fsck(threads: 2)
-        let found = Set(report.findings.map { "\($0.id.hex)\($0.isTwin ? ".x" : "") \($0.problem)" })
+        let found = Set(report.findings.map { "\($0.id.hex)\($0.isTwin ? ".x" : "") \($0.problem.name)" })
         #expect(
             found == [
-                "\(ids[7].hex) content", "\(big.hex) content", "\(commit.hex) content", "\(ids[8].hex) mode(420)",
-                "\(ids[9].hex).x content",
+                "\(ids[7].hex) content", "\(big.hex) content", "\(commit.hex) content", "\(ids[8].hex) seal",
+                "\(ids[10].hex) seal", "\(ids[9].hex).x content",
             ], "\(found)")
+
+        let inode = { (path: String) -> UInt64 in
+            var st = stat()
+            return lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        }
+        let (chmodded, touchedInode) = (inode(store.path(for: ids[8])), inode(touched))
+        for finding in report.findings { #expect(try store.mend(finding) != nil, "\(finding.summary)") }
+        #expect(store.fsck(threads: 2).findings.isEmpty)
+        // Damaged content is gone to the quarantine; intact content stays, sealed again.
+        for gone in [ids[7], big, commit] { #expect(!FileSystem.exists(store.path(for: gone))) }
+        #expect(FileSystem.exists(store.path(for: ids[9])) && !FileSystem.exists(twin))
+        #expect(Set(store.quarantinedObjects().map(\.id)) == [ids[7], big, commit, ids[9]])
+        #expect(inode(touched) == touchedInode, "a touched object is sealed in place")
+        #expect(inode(store.path(for: ids[8])) != chmodded, "a chmodded object is replaced by a sealed copy")
     }
 
     @Test func quarantineMovesObjectAndTwinWithARecordAndAnIntactCopyComesBack() throws {
@@ -98,7 +115,7 @@ struct StoreMaintenanceTests {
         let twin = try store.executablePath(for: id)
         #expect(link(store.path(for: id), dir.appending("target-file")) == 0)
         let moved = try #require(try store.quarantine(id, reason: "fsck: mode 644"))
-        #expect(moved.hasPrefix(store.quarantineDirectory + "/" + id.hex + "-"))
+        #expect(moved.hasPrefix(store.quarantineDirectory + "/" + id.hex + "."))
         #expect(!FileManager.default.fileExists(atPath: store.path(for: id)))
         #expect(!FileManager.default.fileExists(atPath: twin))
         #expect(FileManager.default.fileExists(atPath: moved + ".x"))

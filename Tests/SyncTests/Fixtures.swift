@@ -112,9 +112,9 @@ struct FixtureTree {
 
     var listing: TreeListing {
         var entries = files.map {
-            TreeEntry(path: $0.path, mode: $0.mode, id: blob($0.content), size: $0.content.utf8.count)
+            TreeEntry(path: TreePath($0.path), mode: $0.mode, id: blob($0.content), size: $0.content.utf8.count)
         }
-        entries += gitlinks.map { TreeEntry(path: $0, mode: .gitlink, id: blob("commit " + $0)) }
+        entries += gitlinks.map { TreeEntry(path: TreePath($0), mode: .gitlink, id: blob("commit " + $0)) }
         return TreeListing(commit: blob("commit"), rootTree: ObjectID.emptyTree, entries: entries)
     }
 
@@ -124,8 +124,8 @@ struct FixtureTree {
 }
 
 extension Plan {
-    func change(_ path: String) -> Change? { changes.first { $0.path == path } }
-    func kind(_ path: String) -> Change.Kind? { change(path)?.kind }
+    func change(_ path: TreePath) -> Change? { changes.first { $0.path == path } }
+    func kind(_ path: TreePath) -> Change.Kind? { change(path)?.kind }
 }
 
 /// Every path (relative) under `root`, not following symlinks.

@@ -33,6 +33,7 @@ struct IntentTests {
             TargetState(
                 target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
         try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
+        chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
 
         // The next run goes to C, which does not have that file: it is removed, not left behind as untracked.
         let outcome = try await runner.sync(.init(ref: c, target: target))

@@ -11,15 +11,33 @@ import Testing
 
 /// The kept-versions log, `--keep-local` planning and `Restore` on a local target (no source).
 @Suite struct LocalVersionsTests {
-    private func record(_ path: String, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion {
+    private func record(_ path: TreePath, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion {
         KeptVersion(timeNs: time, mode: mode, id: blob(content), replacedBy: blob("commit"), path: path)
+    }
+
+    @Test func recordsKeepModeAndOwnerAndRecordsOfEarlierReleasesStillRead() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let log = KeptVersionLog(path: dir["state/kept"])
+        // A line release 0.1 wrote: five fields, no metadata.
+        try FileSystem.makeDirectories(dir["state"])
+        let old = "17 100644 \(blob("old").hex) \(blob("commit").hex) dir/old%20name.nix\n"
+        try FileSystem.writeFileAtomically(dir["state/kept"], Array(old.utf8))
+        var secret = record("secret.nix", "s", time: 18)
+        secret.metadata = FileMetadata(permissions: 0o4750, owner: 65534, group: 100)
+        try log.append([secret])
+        let all = try log.load()
+        #expect(all.count == 2)
+        #expect(all[0].path == "dir/old name.nix" && all[0].metadata == nil && all[0].id == blob("old"))
+        #expect(all[1].metadata == FileMetadata(permissions: 0o4750, owner: 65534, group: 100))
+        #expect(KeptVersion(line: "18 100644 \(blob("s").hex) - 99999:1:1 x") == nil, "permissions beyond 07777")
     }
 
     @Test func logRoundTripsAwkwardPathsSkipsDamagedLinesAndStaysBounded() throws {
         let dir = TempDir()
         defer { dir.remove() }
         let log = KeptVersionLog(path: dir["state/kept"], limit: 5)
-        let odd = "dir/with space/100% ünï\ncødé\t.nix"
+        let odd: TreePath = "dir/with space/100% ünï\ncødé\t.nix"
         try log.append([record("a.nix", "1"), record(odd, "2", time: 2)])
         var all = try log.load()
         #expect(all.map(\.path) == ["a.nix", odd])
@@ -50,6 +68,7 @@ import Testing
         let t = dir.path
         writeFile(t + "/edited.nix", "operator's edit")
         writeFile(t + "/ours.nix", "v1")
+        chmod(t + "/ours.nix", 0o444)  // as a sync installs it: anything else is an operator's change
         writeFile(t + "/never-ours.nix", "found here")
         let local = try TargetScanner().scan(target: t).tree
         var previous = Manifest()

@@ -12,19 +12,19 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let t = dir.path
-        // On disk.
-        writeFile(t + "/keep.txt", "keep")
-        writeFile(t + "/del.txt", "del")
+        // On disk. What the previous sync put there is read-only, as a sync installs it.
+        writeFile(t + "/keep.txt", "keep", mode: 0o444)
+        writeFile(t + "/del.txt", "del", mode: 0o444)
         writeFile(t + "/edited.txt", "edited by user")
         writeFile(t + "/untracked.txt", "mine")
         writeFile(t + "/mod.txt", "old")
         writeFile(t + "/exec.sh", "script")
         symlink("a", t + "/ln")
         writeFile(t + "/f2l", "file")
-        writeFile(t + "/dirfile/x", "x")  // ours: a directory replaced by a file
+        writeFile(t + "/dirfile/x", "x", mode: 0o444)  // ours: a directory replaced by a file
         writeFile(t + "/dirblocked/u", "not ours")
         writeFile(t + "/fileway", "not ours")
-        writeFile(t + "/oursway", "ours")
+        writeFile(t + "/oursway", "ours", mode: 0o444)
         writeFile(t + "/secrets/k", "local secret")
         mkfifo(t + "/fifo", 0o644)
         let local = try TargetScanner().scan(target: t).tree
@@ -34,7 +34,7 @@ import Testing
             ("keep.txt", "keep"), ("del.txt", "del"), ("edited.txt", "original"), ("dirfile/x", "x"),
             ("oursway", "ours"), ("gone.txt", "gone"), ("f2l", "file"),
         ] {
-            previous[p] = Manifest.Entry(mode: .regular, id: blob(c))
+            previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
         }
         var tree = FixtureTree()
         tree.files = [
@@ -93,7 +93,7 @@ import Testing
     @Test func directoryReplacedOnlyWhenWhollyOurs() throws {
         let dir = TempDir()
         defer { dir.remove() }
-        writeFile(dir["d/ours"], "o")
+        writeFile(dir["d/ours"], "o", mode: 0o444)
         writeFile(dir["d/sub/edited"], "changed")
         let local = try TargetScanner().scan(target: dir.path).tree
         var previous = Manifest()
@@ -105,6 +105,35 @@ import Testing
         #expect(plan.kind("d") == .blocked)
         #expect(plan.kind("d/ours") == .delete)
         #expect(plan.kind("d/sub/edited") == .conflict)
+    }
+
+    @Test func aChmodOrChownOfASyncedFileIsALocalEditThatIsInstalledAnewNeverDeleted() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        writeFile(dir["sealed"], "a", mode: 0o444)
+        writeFile(dir["chmodded"], "b", mode: 0o600)
+        writeFile(dir["chowned"], "c", mode: 0o444)
+        chown(dir["chowned"], 65534, 65534)
+        writeFile(dir["gone-chmodded"], "d", mode: 0o640)
+        let local = try TargetScanner().scan(target: dir.path).tree
+        var previous = Manifest()
+        for (p, c) in [("sealed", "a"), ("chmodded", "b"), ("chowned", "c"), ("gone-chmodded", "d")] {
+            previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
+        }
+        var tree = FixtureTree()
+        tree.files = [("sealed", .regular, "a"), ("chmodded", .regular, "b"), ("chowned", .regular, "c")]
+        let planner = Planner()
+        let plan = planner.plan(listing: tree.listing, previous: previous, local: local)
+        #expect(plan.kind("sealed") == .unchanged)
+        #expect(plan.kind("chmodded") == .mode)
+        #expect(plan.change("chmodded")?.note?.contains("permissions 600") == true)
+        #expect(plan.kind("chowned") == .mode)
+        #expect(plan.change("chowned")?.note?.contains("owner") == true)
+        #expect(plan.change("chmodded")?.localMetadata?.permissions == 0o600)
+        #expect(plan.kind("gone-chmodded") == .conflict, "a file with the operator's mode was deleted")
+        #expect(planner.localEdits(in: plan, previous: previous) == ["chmodded", "chowned"])
+        // Nothing to fetch: the content is the tree's.
+        #expect(plan.blobsNeeded.allSatisfy { $0.localPath != nil })
     }
 
     @Test func emptyTargetIsAllAdds() throws {

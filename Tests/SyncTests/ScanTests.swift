@@ -139,7 +139,7 @@ import Testing
         for i in 0..<10_000 {
             let st = StatData(
                 device: 1, inode: UInt64(i), size: Int64(i), mtimeNs: Int64(i) * 7, ctimeNs: 3, mode: 0o100644)
-            cache.entries["dir\(i % 100)/file-\(i).txt"] = StatCache.Entry(stat: st, id: blob("\(i)"))
+            cache.entries[TreePath("dir\(i % 100)/file-\(i).txt")] = StatCache.Entry(stat: st, id: blob("\(i)"))
         }
         let path = dir["cache"]
         try cache.save(to: path)

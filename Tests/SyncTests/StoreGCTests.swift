@@ -126,7 +126,7 @@ import TestSupport
         #expect(try KeptVersionLog(state: w.state, target: t1).load().map(\.id) == [operatorEdit])
 
         // Rollback and restore need nothing gc removed; syncs to every root commit download nothing.
-        _ = try Rollback.run(target: t1, to: nil, state: w.state)  // back to A, from its generation
+        _ = try Rollback.run(target: t1, to: nil, state: w.state, store: w.store)  // back to A, from its generation
         #expect(readFile(t1 + "/only-A.nix") == "only in A\n")
         _ = try Restore.run(path: "changes.nix", target: t1, store: w.store, state: w.state)
         #expect(readFile(t1 + "/changes.nix") == "the operator's edit\n")
@@ -194,7 +194,7 @@ import TestSupport
             writeFile(partials + "/" + id.hex + ".meta", "meta")
         }
         writeFile(partials + "/" + blob("orphan").hex + ".meta", "meta without data")
-        writeFile(store.quarantineDirectory + "/\(complete.hex)-1.why", "id \(complete.hex)\n")
+        writeFile(store.quarantineDirectory + "/\(complete.hex).1.why", "object quarantined at 1: fsck\n")
 
         func clean(after seconds: Int64) -> Set<String> {
             var gone = Set<String>()
@@ -212,7 +212,7 @@ import TestSupport
             ])
         #expect(
             clean(after: 31 * 86400) == [
-                "partials/\(resumable.hex)", "partials/\(resumable.hex).meta", "quarantine/\(complete.hex)-1.why",
+                "partials/\(resumable.hex)", "partials/\(resumable.hex).meta", "quarantine/\(complete.hex).1.why",
             ])
         // Whatever its age, the spool a process holds stays.
         #expect(FileSystem.exists(tmp + "/pack-held.pack"))

@@ -74,7 +74,7 @@ struct Fixture {
             let source = executable ? try store.executablePath(for: id) : store.path(for: id)
             try FileManager.default.removeItem(atPath: full)
             try FileManager.default.linkItem(atPath: source, toPath: full)
-            manifest[rel] = Manifest.Entry(mode: executable ? .executable : .regular, id: id)
+            manifest[TreePath(rel)] = Manifest.Entry(mode: executable ? .executable : .regular, id: id)
         }
         let state = try StateStore(root: tmp.path + "/state")
         try state.save(

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CLinuxShims
+import SmartSyncCore
+
+/// Everything about a directory that is not its content: owner, group, mode (setuid, setgid and sticky bits
+/// included), POSIX ACLs and extended attributes. A staged switch builds new directories; this carries the operator's
+/// metadata from the directory they replace, so the switch is invisible to everything that is not the tree's content.
+enum DirectoryMetadata {
+    /// The mode a directory the tree adds gets (whatever the umask): `rwxr-xr-x`, owned by the user smart-sync runs
+    /// as; its group is the file system's choice (the parent's group under a setgid parent, which also passes the
+    /// setgid bit down).
+    static let newDirectoryMode: mode_t = 0o755
+
+    /// Gives the directory open on `destination` the owner, group, extended attributes (ACLs among them) and mode of
+    /// the one open on `source`. Attributes the destination has and the source has not are removed.
+    ///
+    /// The owner goes first (a `chown` clears setuid and setgid bits), then the attributes (an access ACL sets the
+    /// group bits to its mask), then the mode.
+    static func copy(from source: Int32, to destination: Int32, display: String) throws {
+        var src = stat()
+        var dst = stat()
+        guard fstat(source, &src) == 0, fstat(destination, &dst) == 0 else {
+            throw SmartSyncError.io("fstat", path: display)
+        }
+        if src.st_uid != dst.st_uid || src.st_gid != dst.st_gid {
+            guard fchown(destination, src.st_uid, src.st_gid) == 0 else {
+                throw SmartSyncError.io("fchown", path: display)
+            }
+        }
+        let wanted = try attributes(of: source, display: display)
+        let present = try attributes(of: destination, display: display)
+        for (name, value) in wanted where present[name] != value {
+            let set = value.withUnsafeBytes { ss_fsetxattr(destination, name, $0.baseAddress, UInt($0.count)) }
+            guard set == 0 else {
+                throw SmartSyncError.io(
+                    "fsetxattr \(name)", path: display,
+                    hint: "the directory's extended attributes could not be carried over; nothing was switched")
+            }
+        }
+        for name in present.keys where wanted[name] == nil {
+            guard ss_fremovexattr(destination, name) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(name)", path: display)
+            }
+        }
+        guard fchmod(destination, src.st_mode & 0o7777) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+    }
+
+    /// The extended attributes of an open file, by name (empty where the file system has none).
+    static func attributes(of fd: Int32, display: String) throws -> [String: [UInt8]] {
+        var size = ss_flistxattr(fd, nil, 0)
+        if size < 0 {
+            if errno == ENOTSUP || errno == EOPNOTSUPP { return [:] }
+            throw SmartSyncError.io("flistxattr", path: display)
+        }
+        guard size > 0 else { return [:] }
+        var list = [CChar](repeating: 0, count: size)
+        size = list.withUnsafeMutableBufferPointer { ss_flistxattr(fd, $0.baseAddress, UInt($0.count)) }
+        guard size >= 0 else { throw SmartSyncError.io("flistxattr", path: display) }
+        var out: [String: [UInt8]] = [:]
+        for raw in list[0..<size].split(separator: 0) {
+            let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let length = ss_fgetxattr(fd, name, nil, 0)
+            guard length >= 0 else {
+                if errno == ENODATA { continue }
+                throw SmartSyncError.io("fgetxattr \(name)", path: display)
+            }
+            var value = [UInt8](repeating: 0, count: length)
+            let read = value.withUnsafeMutableBytes { ss_fgetxattr(fd, name, $0.baseAddress, UInt($0.count)) }
+            guard read >= 0 else { throw SmartSyncError.io("fgetxattr \(name)", path: display) }
+            out[name] = Array(value[0..<read])
+        }
+        return out
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A real file system mounted for a test: an image file formatted with `mkfs.xfs`, `mkfs.btrfs` or `mkfs.ext4` and
+/// loop-mounted, or a tmpfs. Needs root (CI runs as root); unmounted and removed when the last reference goes away.
+public final class LoopFileSystem: Sendable {
+    /// The kinds of file system a test can ask for.
+    public enum Kind: String, Sendable, CaseIterable {
+        case xfs, btrfs, ext4, tmpfs
+    }
+
+    public let kind: Kind
+    /// Where it is mounted.
+    public let mountPoint: String
+    private let directory: TemporaryDirectory
+
+    private init(kind: Kind, mountPoint: String, directory: TemporaryDirectory) {
+        self.kind = kind
+        self.mountPoint = mountPoint
+        self.directory = directory
+    }
+
+    /// `mountPoint + "/" + component`.
+    public func appending(_ component: String) -> String { mountPoint + "/" + component }
+
+    /// Makes and mounts a file system of `kind`, or returns why it cannot here (not root, no loop device, no mkfs).
+    public static func make(_ kind: Kind, megabytes: Int = 320) throws -> Result<LoopFileSystem, Unavailable> {
+        guard geteuid() == 0 else { return .failure(Unavailable("mounting a \(kind) file system needs root")) }
+        let directory = try TemporaryDirectory(prefix: "fs-\(kind)")
+        let mountPoint = directory.appending("mnt")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount: SubprocessResult
+        if kind == .tmpfs {
+            mount = try Subprocess.run(
+                "/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountPoint], check: false)
+        } else {
+            let tool = "/sbin/mkfs.\(kind.rawValue)"
+            guard FileManager.default.isExecutableFile(atPath: tool) else {
+                return .failure(Unavailable("\(tool) is not installed (Debian: \(kind == .ext4 ? "e2fsprogs" : "\(kind.rawValue)-progs"))"))
+            }
+            let image = directory.appending("image")
+            try Subprocess.run("/usr/bin/truncate", ["-s", "\(megabytes)M", image])
+            let quiet = kind == .ext4 ? ["-q", "-F"] : ["-q", "-f"]
+            let mkfs = try Subprocess.run(tool, quiet + [image], check: false)
+            guard mkfs.status == 0 else { return .failure(Unavailable("\(tool) failed: \(mkfs.stderrString)")) }
+            mount = try Subprocess.run("/bin/mount", ["-o", "loop", image, mountPoint], check: false)
+        }
+        guard mount.status == 0 else {
+            return .failure(Unavailable("mounting a \(kind) file system failed: \(mount.stderrString)"))
+        }
+        return .success(LoopFileSystem(kind: kind, mountPoint: mountPoint, directory: directory))
+    }
+
+    /// Why a file system could not be made.
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    deinit {
+        _ = try? Subprocess.run("/bin/umount", [mountPoint], check: false)
+    }
+}
