@@ -19,7 +19,7 @@ public struct Leftover: Sendable, Hashable {
         /// A kept partial download (`partials/<id>` and its `.meta`) not resumed for the partial age, or whose object
         /// is complete in the store.
         case partial
-        /// A quarantined object (or its record) older than the quarantine age.
+        /// A quarantined object (its twin, its note) older than the quarantine age that nothing else links.
         case quarantine
     }
 
@@ -65,9 +65,27 @@ struct StoreLeftovers {
                 }
             }
         }
-        for name in (try? FileSystem.names(in: store.quarantineDirectory)) ?? [] {
-            let path = store.quarantineDirectory + "/" + name
-            if olderThan(quarantineAgeNs, path) { remove(path, .quarantine, visit) }
+        cleanQuarantine(visit)
+    }
+
+    /// Quarantined objects older than the quarantine age, each with its twin and note, unless a file outside the
+    /// store still links one of them: while a target or generation holds a damaged inode, the quarantine's link is
+    /// what names it as damaged (``ObjectStore/quarantinedIdentities()``).
+    private func cleanQuarantine(_ visit: (Leftover) -> Void) {
+        let dir = store.quarantineDirectory
+        var stems: [String: [String]] = [:]
+        for name in (try? FileSystem.names(in: dir)) ?? [] {
+            let stem = name.hasSuffix(".why") ? String(name.dropLast(4)) : name.hasSuffix(".x") ? String(name.dropLast(2)) : name
+            stems[stem, default: []].append(dir + "/" + name)
+        }
+        for (_, paths) in stems.sorted(by: { $0.key < $1.key }) {
+            guard paths.allSatisfy({ olderThan(quarantineAgeNs, $0) }) else { continue }
+            let stillLinked = paths.contains { path in
+                var st = stat()
+                return !path.hasSuffix(".why") && lstat(path, &st) == 0 && st.st_nlink > 1
+            }
+            guard !stillLinked else { continue }
+            for path in paths.sorted() { remove(path, .quarantine, visit) }
         }
     }
 

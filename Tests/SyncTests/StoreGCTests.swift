@@ -194,7 +194,14 @@ import TestSupport
             writeFile(partials + "/" + id.hex + ".meta", "meta")
         }
         writeFile(partials + "/" + blob("orphan").hex + ".meta", "meta without data")
-        writeFile(store.quarantineDirectory + "/\(complete.hex).1.why", "object quarantined at 1: fsck\n")
+        let (quarantined, stillLinked) = ("quarantine/\(complete.hex).1", "quarantine/\(resumable.hex).2")
+        for stem in [quarantined, stillLinked] {
+            writeFile(store.root + "/" + stem, "damaged")
+            writeFile(store.root + "/" + stem + ".why", "object quarantined at 1: fsck\n")
+        }
+        writeFile(store.root + "/" + quarantined + ".x", "damaged twin")
+        // A target still links the second one's damaged inode: the quarantine's link names it as damaged.
+        #expect(link(store.root + "/" + stillLinked, dir["target-file"]) == 0)
 
         func clean(after seconds: Int64) -> Set<String> {
             var gone = Set<String>()
@@ -212,8 +219,10 @@ import TestSupport
             ])
         #expect(
             clean(after: 31 * 86400) == [
-                "partials/\(resumable.hex)", "partials/\(resumable.hex).meta", "quarantine/\(complete.hex).1.why",
+                "partials/\(resumable.hex)", "partials/\(resumable.hex).meta", quarantined, quarantined + ".x",
+                quarantined + ".why",
             ])
+        #expect(FileSystem.exists(store.root + "/" + stillLinked) && FileSystem.exists(store.root + "/" + stillLinked + ".why"))
         // Whatever its age, the spool a process holds stays.
         #expect(FileSystem.exists(tmp + "/pack-held.pack"))
     }
