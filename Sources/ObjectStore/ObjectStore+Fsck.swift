@@ -62,7 +62,7 @@ public struct FsckReport: Sendable {
     public var bytes = 0
     /// Objects by the kind whose header their content hashes to.
     public var kinds: [ObjectKind: Int] = [:]
-    /// The damaged ones, sorted by id.
+    /// The damaged ones, sorted by id (a twin's before its object's).
     public var findings: [FsckFinding] = []
 
     public init() {}
@@ -107,7 +107,9 @@ extension ObjectStore {
             total.withLock { $0.merge(mine) }
         }
         var report = total.withLock { $0 }
-        report.findings.sort { ($0.id, $0.isTwin ? 1 : 0) < ($1.id, $1.isTwin ? 1 : 0) }
+        // A twin's finding first: mending its object's (a fresh sealed copy drops the twin) must not unlink a
+        // damaged twin that belongs in the quarantine.
+        report.findings.sort { ($0.id, $0.isTwin ? 0 : 1) < ($1.id, $1.isTwin ? 0 : 1) }
         return report
     }
 }
