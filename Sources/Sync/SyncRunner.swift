@@ -26,6 +26,8 @@ public struct SyncRunner: Sendable {
     public var targetLock: TargetLock?
     /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
+    public var storeLockWait: Duration = .seconds(600)
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -95,7 +97,7 @@ public struct SyncRunner: Sendable {
 
     private func run(_ request: Request, apply: Bool) async throws -> Outcome {
         let target = StateStore.normalize(request.target)
-        let storeLock = try store.lock(shared: true)
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         store.removeStaleTemporaries()
         store.removeStalePartials()
@@ -224,9 +226,10 @@ public struct SyncRunner: Sendable {
         return outcome
     }
 
-    /// Fetches every blob of each ref into the store without touching any target.
-    public func warm(refs: [String?]) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
-        let storeLock = try store.lock(shared: true)
+    /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
+    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
         for ref in refs {
@@ -246,6 +249,7 @@ public struct SyncRunner: Sendable {
                 upToDate: missing.isEmpty)
             events(.planned(summary))
             results.append((resolved, try await fetch(missing, of: resolved), summary))
+            if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
         }
         return results
     }

@@ -50,6 +50,8 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Plan and report, but change nothing and download nothing.")
     var dryRun = false
 
+    @OptionGroup var policy: StorePolicyOptions
+
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
@@ -71,6 +73,11 @@ struct SyncCommand: AsyncParsableCommand {
                 context.reporter.finish(summary)
                 context.reporter.fail(failed.error, switched: true)
                 throw ExitCode(ExitCodes.switchedThenFailed)
+            }
+            // The sync has let go of the store; a store over its size limit is cleaned before the summary.
+            if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, configFile: nil, runner: context.runner, reporter: reporter)
             }
             context.reporter.finish(
                 .init(
@@ -116,6 +123,13 @@ struct PlanCommand: AsyncParsableCommand {
             pending = !outcome.summary.upToDate
         }
         if pending { throw ExitCode(ExitCodes.changesPending) }
+    }
+}
+
+extension SyncRunner.Outcome {
+    /// True unless the run was a no-op: nothing applied, fetched, imported or kept.
+    func mayHaveGrownStore(_ source: any SyncSource) -> Bool {
+        !summary.upToDate || fetch.blobsFetched > 0 || !kept.isEmpty || source.statistics.packObjects > 0
     }
 }
 

@@ -47,6 +47,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var checks: ChecksOptions
 
+    @OptionGroup var policy: StorePolicyOptions
+
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
 
@@ -106,6 +108,10 @@ struct UpdateCommand: AsyncParsableCommand {
             let workflow = UpdateWorkflow(
                 runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
             let report = await workflow.run(options)
+            if report.failure == nil && !checkOnly {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, configFile: self.checks.config, runner: context.runner, reporter: reporter)
+            }
             reporter.finish(
                 report, target: target.target, checkOnly: checkOnly, source: context.opened.source, started: started)
             if let failure = report.failure { throw failure }
