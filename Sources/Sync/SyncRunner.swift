@@ -104,14 +104,14 @@ public struct SyncRunner: Sendable {
         let targetLock = try state.lock(target: target, unlessHeld: self.targetLock)
         defer { targetLock?.release() }
 
-        let resolved = try await source.resolve(request.ref)
-        events(.resolved(resolved))
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
             try state.recoverSwitch(target: target)
         }
         let previous = try state.load(target: target)
+        let resolved = try await resolve(request.ref, applied: previous)
+        events(.resolved(resolved))
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
         let listing = try await verifiedListing(resolved, previous: previous, hints: hints)
@@ -224,6 +224,15 @@ public struct SyncRunner: Sendable {
             }
         }
         return outcome
+    }
+
+    /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
+    /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
+    private func resolve(_ ref: String?, applied: TargetState?) async throws -> ResolvedRef {
+        if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
+            return ResolvedRef(name: ref, commit: id)
+        }
+        return try await source.resolve(ref)
     }
 
     /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
