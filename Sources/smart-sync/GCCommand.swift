@@ -73,7 +73,7 @@ struct GCCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let settings = try StoreSettings.load(path: config)
+            let settings = try FileSettings.load(path: config)
             var options = StoreGC.Options()
             options.grace = grace?.seconds ?? settings.gcGrace
             options.keepLocalAge = keepLocalAge?.seconds ?? settings.keepLocalAge

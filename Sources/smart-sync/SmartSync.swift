@@ -62,7 +62,9 @@ struct RunContext {
     let opened: OpenedSource
     let reporter: Reporter
 
-    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter) async throws -> RunContext
+    /// - Parameter config: the config file (`--config`); nil: the system's when it exists.
+    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
+        async throws -> RunContext
     {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -93,7 +95,7 @@ struct RunContext {
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations
-        runner.linkMode = source.linkMode
+        runner.linkMode = try source.linkMode ?? FileSettings.load(path: config).linkMode ?? .auto
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)
     }

@@ -20,9 +20,9 @@ enum StoreSizePolicy {
     /// sync released its shared lock; gc does not wait for the exclusive one (another run in progress: skipped, with
     /// a notice). Never fails the sync: problems are warnings.
     static func apply(maxSize: ByteSize?, configFile: String?, runner: SyncRunner, reporter: Reporter) async {
-        var settings = StoreSettings()
+        var settings = FileSettings()
         do {
-            settings = try StoreSettings.load(path: configFile)
+            settings = try FileSettings.load(path: configFile)
         } catch let error as SmartSyncError {
             // A broken [store] table must not stop syncs; gc itself refuses it.
             if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.message)")) }

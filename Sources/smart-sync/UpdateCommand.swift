@@ -90,7 +90,7 @@ struct UpdateCommand: AsyncParsableCommand {
         var pending = false
         try await RunContext.guarded(reporter) {
             let checks = try loadChecks()
-            let context = try await RunContext.make(source, output, reporter)
+            let context = try await RunContext.make(source, output, reporter, config: self.checks.config)
             defer { context.opened.close() }
             let started = Date()
             var options = UpdateWorkflow.Options(

@@ -5,32 +5,55 @@ import SmartSyncCore
 import Sync
 import Validation
 
-/// The `[store]` table of the config file (`/etc/smart-sync/config.toml`): gc's ages and the size policy.
+/// The `[store]` and `[sync]` tables of the config file (`/etc/smart-sync/config.toml`): gc's ages, the size policy,
+/// and how files go into targets. A command-line flag wins over the file.
 ///
 /// ```toml
 /// [store]
 /// max_size = "20G"          # run gc after a sync that leaves the store's own data above this
 /// keep_local_age = "90d"    # kept local versions younger than this are gc roots
 /// gc_grace = "1h"           # objects younger than this are never collected
+/// [sync]
+/// link_mode = "reflink"     # auto (default), hardlink, reflink or copy: as --link-mode
 /// ```
 /// Sizes take `K`, `M`, `G`, `T` (powers of 1024) or a byte count; ages take `s`, `m`, `h`, `d` or seconds. Other
-/// tables belong to the rest of smart-sync (`validate`'s checks); an unknown key in `[store]` is an error.
-struct StoreSettings {
+/// tables belong to the rest of smart-sync (`validate`'s checks); an unknown key in these tables is an error naming
+/// the file and line.
+struct FileSettings {
     var maxSize: Int?
     var keepLocalAge: Int64 = 90 * 86400
     var gcGrace: Int64 = 3600
+    var linkMode: LinkMode?
 
     /// The settings from `path` (default: the system config file when it exists; none: the defaults).
-    static func load(path: String?) throws -> StoreSettings {
+    static func load(path: String?) throws -> FileSettings {
         let file = path ?? ValidationConfig.defaultFile
         guard let (bytes, _) = try FileSystem.readFileIfPresent(file) else {
             if path != nil {
                 throw SmartSyncError(.notFound, "the config file \(file) does not exist; check the --config path")
             }
-            return StoreSettings()
+            return FileSettings()
         }
         let document = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), file: file)
-        var settings = StoreSettings()
+        var settings = FileSettings()
+        if let sync = document["sync"] {
+            guard let table = sync.tableValue else {
+                throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "sync").line): 'sync' must be a table")
+            }
+            for key in table.keys {
+                let line = table.position(of: key).line
+                guard key == "link_mode" else {
+                    throw SmartSyncError(
+                        .invalidArgument, "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode")
+                }
+                guard let mode = table[key]?.stringValue.flatMap(LinkMode.init(rawValue:)) else {
+                    throw SmartSyncError(
+                        .invalidArgument,
+                        "\(file):\(line): 'link_mode' must be one of \"auto\", \"hardlink\", \"reflink\", \"copy\"")
+                }
+                settings.linkMode = mode
+            }
+        }
         guard let value = document["store"] else { return settings }
         guard let table = value.tableValue else {
             throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "store").line): 'store' must be a table")
@@ -78,20 +101,20 @@ struct StoreSettings {
     }
 }
 
-/// An age option (`--grace 1h`): parsed with ``StoreSettings/parseDuration(_:)``.
+/// An age option (`--grace 1h`): parsed with ``FileSettings/parseDuration(_:)``.
 struct Age: ExpressibleByArgument {
     var seconds: Int64
     init?(argument: String) {
-        guard let s = StoreSettings.parseDuration(argument) else { return nil }
+        guard let s = FileSettings.parseDuration(argument) else { return nil }
         seconds = s
     }
 }
 
-/// A size option (`--max-size 20G`): parsed with ``StoreSettings/parseSize(_:)``.
+/// A size option (`--max-size 20G`): parsed with ``FileSettings/parseSize(_:)``.
 struct ByteSize: ExpressibleByArgument {
     var bytes: Int
     init?(argument: String) {
-        guard let b = StoreSettings.parseSize(argument) else { return nil }
+        guard let b = FileSettings.parseSize(argument) else { return nil }
         bytes = b
     }
 }
