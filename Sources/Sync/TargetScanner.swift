@@ -53,6 +53,7 @@ public struct TargetScanner: Sendable {
         walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
         try walker.walk(dirFD: rootFD, prefix: .root)
         try walker.hashPending()
+        walker.finishCache()
         return Result(
             tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
@@ -116,8 +117,8 @@ private struct Walker {
             case S_IFREG:
                 let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
                 if let id = old.trustedID(for: path, stat: data) {
+                    // The new cache gets this entry at the end (``finishCache()``): unchanged, it is the old one's.
                     stats.cacheHits += 1
-                    newCache.entries[path] = StatCache.Entry(stat: data, id: id)
                     entries[path] = LocalEntry(
                         path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
                 } else {
@@ -143,6 +144,20 @@ private struct Walker {
                 throw SmartSyncError.io("open", path: display(path))
             }
             try walk(dirFD: sub, prefix: path)
+        }
+    }
+
+    /// Completes the new cache with the entries the old one vouched for. When it vouched for every file it held and
+    /// nothing was hashed, the new cache is the old one as it is (no copy, no per-path work).
+    mutating func finishCache() {
+        if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
+            let timestamp = newCache.timestampNs
+            newCache = old
+            newCache.timestampNs = timestamp
+            return
+        }
+        for (path, e) in entries where (e.kind == .regular || e.kind == .executable) && newCache.entries[path] == nil {
+            if let id = e.id { newCache.entries[path] = StatCache.Entry(stat: e.stat, id: id) }
         }
     }
 
