@@ -46,7 +46,8 @@ func storeFixture() throws -> StoreFixture {
         for f in 0..<filesPerDir {
             let content = Fixtures.smallContent(dir: d, file: f)
             let id = try store.insert(content)
-            entries.append(TreeEntry(path: Fixtures.path(dir: d, file: f), mode: .regular, id: id, size: content.count))
+            entries.append(
+                TreeEntry(path: TreePath(Fixtures.path(dir: d, file: f)), mode: .regular, id: id, size: content.count))
         }
     }
     // The planner does not verify listings, so no tree entries or real commit are needed.
@@ -98,7 +99,8 @@ let benchmarks: @Sendable () -> Void = {
         (benchmark: Benchmark, s: StoreFixture) throws in
         benchmark.startMeasurement()
         for e in s.listing.entries {
-            precondition(try s.store.condition(of: e.id, size: e.size, repair: false) == .sealed)
+            let condition = try s.store.condition(of: e.id, size: e.size, repair: false)
+            precondition(condition == .sealed)
         }
         benchmark.stopMeasurement()
     } setup: {
