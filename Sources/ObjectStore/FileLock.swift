@@ -30,7 +30,11 @@ public final class FileLock: @unchecked Sendable {
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let err = errno
             var holder = ""
-            if let bytes = try? FileSystem.readFile(path),
+            if !shared && flock(fd, LOCK_SH | LOCK_NB) == 0 {
+                // Shared holders (syncs) write no PID: the file names an earlier exclusive holder.
+                flock(fd, LOCK_UN)
+                holder = " (by running syncs)"
+            } else if let bytes = try? FileSystem.readFile(path),
                 let pid = Int(String(decoding: bytes, as: UTF8.self).trimmingWhitespace())
             {
                 holder = " (held by process \(pid))"

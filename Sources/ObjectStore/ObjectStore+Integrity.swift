@@ -72,7 +72,7 @@ extension ObjectStore {
 
     /// Publishes a fresh sealed copy of verified content over the object's name (its executable twin, a copy of
     /// the old inode, is dropped and made again on demand).
-    private func replaceWithSealedCopy(_ id: ObjectID, from path: String) throws {
+    func replaceWithSealedCopy(_ id: ObjectID, from path: String) throws {
         let tmp = temporaryDirectory + "/reseal-" + id.hex + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         try FileSystem.copyFile(from: path, to: tmp, mode: Seal.permissions(executable: false), sealed: true)
         guard rename(tmp, path) == 0 else {

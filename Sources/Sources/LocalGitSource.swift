@@ -29,18 +29,30 @@ public final class LocalGitSource: SyncSource {
                 .sourceUnavailable,
                 "the source '\(path)' does not exist or is not a directory; pass a git repository with --source")
         }
+        given = path
+    }
+
+    private let given: String
+    private let checked = Locked(false)
+
+    /// Makes sure the directory is a git repository, once, before the first use that needs git (a no-op sync of a
+    /// commit the target has needs none, so it starts no process).
+    private func checkRepository() async throws {
+        guard !checked.withLock({ $0 }) else { return }
         let probe = try await git.run(["rev-parse", "--git-dir"])
         guard probe.status == 0 else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the source '\(path)' is not a git repository (git said: \(probe.stderr)); pass a repository (bare or not) with --source"
+                "the source '\(given)' is not a git repository (git said: \(probe.stderr)); pass a repository (bare or not) with --source"
             )
         }
+        checked.withLock { $0 = true }
     }
 
     /// ``RefName``'s rule over the repository's refs (`git for-each-ref` of the candidates); `HEAD` is the
     /// repository's own, and a short SHA that names no ref is expanded by git (an ambiguous one is refused).
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
+        try await checkRepository()
         let name = try RefName(ref)
         let spec: String
         switch name.kind {
@@ -104,6 +116,7 @@ public final class LocalGitSource: SyncSource {
     }
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
+        try await checkRepository()
         let r = try await git.run(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", ref.commit.hex])
         guard r.status == 0 else {
             throw SmartSyncError(
@@ -132,6 +145,7 @@ public final class LocalGitSource: SyncSource {
         async throws
         -> FetchReport
     {
+        try await checkRepository()
         var seen = Set<ObjectID>()
         let wanted = blobs.filter { seen.insert($0.id).inserted && !store.contains($0.id) }
         guard !wanted.isEmpty else { return FetchReport() }

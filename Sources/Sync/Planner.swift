@@ -102,7 +102,8 @@ public struct Planner: Sendable {
                 c.kind = .excluded
             } else if entry.mode == .gitlink {
                 c.kind = .submodule
-            } else if let obstacle = blocker(of: path) {
+            } else if l == nil, let obstacle = blocker(of: path) {
+                // (Something at the path itself means the scan reached it through real directories: nothing in the way.)
                 c.kind = .blocked
                 let what = local.entries[obstacle].map { describe($0.kind) } ?? "something"
                 c.note = "'\(obstacle)' is \(what) that is not ours (or was changed) where the tree needs a directory"

@@ -26,6 +26,8 @@ public struct SyncRunner: Sendable {
     public var targetLock: TargetLock?
     /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
+    public var storeLockWait: Duration = .seconds(600)
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -95,21 +97,21 @@ public struct SyncRunner: Sendable {
 
     private func run(_ request: Request, apply: Bool) async throws -> Outcome {
         let target = StateStore.normalize(request.target)
-        let storeLock = try store.lock(shared: true)
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         store.removeStaleTemporaries()
         store.removeStalePartials()
         let targetLock = try state.lock(target: target, unlessHeld: self.targetLock)
         defer { targetLock?.release() }
 
-        let resolved = try await source.resolve(request.ref)
-        events(.resolved(resolved))
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
             try state.recoverSwitch(target: target)
         }
         let previous = try state.load(target: target)
+        let resolved = try await resolve(request.ref, applied: previous)
+        events(.resolved(resolved))
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
         let listing = try await verifiedListing(resolved, previous: previous, hints: hints)
@@ -224,9 +226,19 @@ public struct SyncRunner: Sendable {
         return outcome
     }
 
-    /// Fetches every blob of each ref into the store without touching any target.
-    public func warm(refs: [String?]) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
-        let storeLock = try store.lock(shared: true)
+    /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
+    /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
+    private func resolve(_ ref: String?, applied: TargetState?) async throws -> ResolvedRef {
+        if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
+            return ResolvedRef(name: ref, commit: id)
+        }
+        return try await source.resolve(ref)
+    }
+
+    /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
+    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+        let storeLock = try await lockStore()
         defer { storeLock.release() }
         var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
         for ref in refs {
@@ -246,6 +258,7 @@ public struct SyncRunner: Sendable {
                 upToDate: missing.isEmpty)
             events(.planned(summary))
             results.append((resolved, try await fetch(missing, of: resolved), summary))
+            if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
         }
         return results
     }

@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
@@ -51,6 +52,8 @@ public struct TargetScanner: Sendable {
         walker.entries.reserveCapacity(cache.entries.count + 16)
         walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
         try walker.walk(dirFD: rootFD, prefix: .root)
+        try walker.hashPending()
+        walker.finishCache()
         return Result(
             tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
@@ -66,6 +69,8 @@ private struct Walker {
     var entries: [TreePath: LocalEntry] = [:]
     var excluded: Set<TreePath> = []
     var stats = ScanStatistics()
+    /// Regular files the cache could not vouch for, hashed after the walk.
+    var pending: [(path: TreePath, size: Int, stat: StatData)] = []
 
     init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
         self.target = target
@@ -111,17 +116,17 @@ private struct Walker {
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
-                let id: ObjectID
-                if let cached = old.trustedID(for: path, stat: data) {
-                    id = cached
+                if let id = old.trustedID(for: path, stat: data) {
+                    // The new cache gets this entry at the end (``finishCache()``): unchanged, it is the old one's.
                     stats.cacheHits += 1
+                    entries[path] = LocalEntry(
+                        path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
                 } else {
-                    id = try hashFile(dirFD: fd, name: name, path: path, size: Int(st.st_size))
-                    stats.filesHashed += 1
-                    stats.bytesHashed += Int64(st.st_size)
+                    // Hashed after the walk, on every core (``hashPending()``); the entry gets its id then.
+                    pending.append((path, Int(st.st_size), data))
+                    entries[path] = LocalEntry(
+                        path: path, kind: kind, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
                 }
-                newCache.entries[path] = StatCache.Entry(stat: data, id: id)
-                entries[path] = LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
             case S_IFLNK:
                 let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
                 entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
@@ -142,11 +147,36 @@ private struct Walker {
         }
     }
 
-    private func hashFile(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {
-        let fd = name.withCString { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: display(path)) }
-        defer { close(fd) }
-        return try BlobHasher.hash(fd: fd, size: size, path: display(path)).id
+    /// Completes the new cache with the entries the old one vouched for. When it vouched for every file it held and
+    /// nothing was hashed, the new cache is the old one as it is (no copy, no per-path work).
+    mutating func finishCache() {
+        if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
+            let timestamp = newCache.timestampNs
+            newCache = old
+            newCache.timestampNs = timestamp
+            return
+        }
+        for (path, e) in entries where (e.kind == .regular || e.kind == .executable) && newCache.entries[path] == nil {
+            if let id = e.id { newCache.entries[path] = StatCache.Entry(stat: e.stat, id: id) }
+        }
+    }
+
+    /// Hashes the regular files the stat cache could not vouch for, and gives their entries (and the new cache) their
+    /// ids: on every core when there is enough to share (a cold scan: a first sync over an existing tree, or after a
+    /// rollback), each worker opening its files by descriptor from the root, in path order.
+    mutating func hashPending() throws {
+        guard !pending.isEmpty else { return }
+        pending.sort { $0.path < $1.path }
+        let bytes = pending.reduce(0) { $0 + $1.size }
+        let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        let ids = try ParallelHasher(root: target, files: pending.map { ($0.path, $0.size) }).hash(workers: workers)
+        for (file, id) in zip(pending, ids) {
+            newCache.entries[file.path] = StatCache.Entry(stat: file.stat, id: id)
+            entries[file.path]?.id = id
+        }
+        stats.filesHashed += pending.count
+        stats.bytesHashed += Int64(bytes)
+        pending = []
     }
 
     private func hashLink(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {

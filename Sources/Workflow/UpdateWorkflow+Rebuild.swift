@@ -87,6 +87,9 @@ extension UpdateWorkflow {
         let start = ContinuousClock.now
         events(.started(.rollback, detail: target))
         do {
+            // A gc that started since the sync is waited for here; the rollback's own lock does not wait.
+            let storeLock = try await runner.lockStore()
+            defer { storeLock.release() }
             let outcome: Rollback.Outcome
             var afterSwitch: FailedAfterSwitch<Rollback.Outcome>?
             do {

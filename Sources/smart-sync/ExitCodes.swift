@@ -5,6 +5,8 @@ import SmartSyncCore
 enum ExitCodes {
     static let success: Int32 = 0
     static let failure: Int32 = 1
+    /// fsck: damage was found and the store is whole again.
+    static let repaired: Int32 = 2
     static let changesPending: Int32 = 3
     static let notFound: Int32 = 4
     static let network: Int32 = 5
@@ -15,16 +17,19 @@ enum ExitCodes {
 
     static let help = """
         EXIT CODES:
-          0   success (plan: the target is up to date)
+          0   success (plan: the target is up to date; fsck: every object intact)
           1   failure not covered below (I/O error, bad response, internal error)
-          3   plan: changes are pending
+          2   fsck: damage found, quarantined, and nothing a root needs is missing
+          3   plan: changes are pending; verify: something differs; fsck: damage found
+              and something a root needs is still missing
           4   repository, ref or path not found, or the token was rejected
           5   network, TLS, HTTP or rate-limit failure (a retry may help)
           6   refused, the target untouched: content failed verification, a
               download went past --max-download or --request-timeout, the tree
               has unsafe paths, or local files not ours stand where the tree
               must write
-          7   another smart-sync run holds the lock on the store or target
+          7   another smart-sync run holds the lock on the store or target (syncs wait
+              up to 10 minutes for a gc; gc and fsck wait --wait seconds)
           8   the target was switched to the new tree, then a later step failed (recording
               the state, pruning old generations): see the message; the next run finishes it
           64  usage error (bad flags or arguments)

@@ -68,6 +68,11 @@ struct RestoreCommand: AsyncParsableCommand {
                 return
             }
             let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            // Held shared while Restore takes its own: a gc in progress is waited for here, not refused there.
+            let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
+                reporter.note("restore: waiting for smart-sync gc to finish with the store")
+            }
+            defer { storeLock.release() }
             let outcome = try Restore.run(
                 path: path, target: target, generation: generation, store: objects, state: state)
             reporter.printRestore(outcome, target: target)

@@ -74,6 +74,11 @@ struct RollbackCommand: AsyncParsableCommand {
             }
             let state = try StateStore(root: stateDir ?? DefaultPaths.state)
             let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            // Held shared while Rollback takes its own: a gc in progress is waited for here, not refused there.
+            let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
+                reporter.note("rollback: waiting for smart-sync gc to finish with the store")
+            }
+            defer { storeLock.release() }
             let outcome: Rollback.Outcome
             var failed: FailedAfterSwitch<Rollback.Outcome>?
             do {

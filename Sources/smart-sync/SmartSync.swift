@@ -23,6 +23,8 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync verify --target /etc/hypervisor                     # re-hash against the last sync
               smart-sync restore modules/x.nix --target /etc/hypervisor      # bring back a replaced local edit
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
+              smart-sync gc --dry-run                                        # what store cleanup would remove
+              smart-sync fsck MasterofNull/Hyper-NixOS --repair              # re-hash the store, fetch damaged objects
 
             FALLBACK: when the API is unreachable, answers 5xx, or its rate limit does not reset within \
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
@@ -46,7 +48,8 @@ struct SmartSync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
-            RestoreCommand.self, ValidateCommand.self, UpdateCommand.self,
+            RestoreCommand.self, ValidateCommand.self, UpdateCommand.self, GCCommand.self, FsckCommand.self,
+            PinsCommand.self, UnpinCommand.self,
         ]
     )
 }
@@ -59,7 +62,9 @@ struct RunContext {
     let opened: OpenedSource
     let reporter: Reporter
 
-    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter) async throws -> RunContext
+    /// - Parameter config: the config file (`--config`); nil: the system's when it exists.
+    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
+        async throws -> RunContext
     {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -83,12 +88,14 @@ struct RunContext {
         }
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)
+        // gc finds the targets of every state directory that uses the store.
+        StoreUsers(store: store).register(state)
         let opened = try await configuration.open(
             cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory, store: store,
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations
-        runner.linkMode = source.linkMode
+        runner.linkMode = try source.linkMode ?? FileSettings.load(path: config).linkMode ?? .auto
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)
     }

@@ -57,9 +57,9 @@ struct SourceOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy.",
+            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy. Default: link_mode in [sync] of the config file, else auto.",
             valueName: "mode"))
-    var linkMode: LinkMode = .auto
+    var linkMode: LinkMode?
 
     @OptionGroup(title: "Slow and unreliable links")
     var network: NetworkOptions

@@ -50,10 +50,19 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Plan and report, but change nothing and download nothing.")
     var dryRun = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The config file whose [sync] and [store] tables apply (default: /etc/smart-sync/config.toml when present).",
+            valueName: "file"))
+    var config: String?
+
+    @OptionGroup var policy: StorePolicyOptions
+
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let context = try await RunContext.make(source, output, reporter)
+            let context = try await RunContext.make(source, output, reporter, config: config)
             defer { context.opened.close() }
             let started = Date()
             let outcome: SyncRunner.Outcome
@@ -71,6 +80,11 @@ struct SyncCommand: AsyncParsableCommand {
                 context.reporter.finish(summary)
                 context.reporter.fail(failed.error, switched: true)
                 throw ExitCode(ExitCodes.switchedThenFailed)
+            }
+            // The sync has let go of the store; a store over its size limit is cleaned before the summary.
+            if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, configFile: config, runner: context.runner, reporter: reporter)
             }
             context.reporter.finish(
                 .init(
@@ -99,11 +113,18 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
     var list = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The config file whose [sync] table applies (default: /etc/smart-sync/config.toml when present).",
+            valueName: "file"))
+    var config: String?
+
     func run() async throws {
         var pending = false
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let context = try await RunContext.make(source, output, reporter)
+            let context = try await RunContext.make(source, output, reporter, config: config)
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
@@ -116,6 +137,13 @@ struct PlanCommand: AsyncParsableCommand {
             pending = !outcome.summary.upToDate
         }
         if pending { throw ExitCode(ExitCodes.changesPending) }
+    }
+}
+
+extension SyncRunner.Outcome {
+    /// True unless the run was a no-op: nothing applied, fetched, imported or kept.
+    func mayHaveGrownStore(_ source: any SyncSource) -> Bool {
+        !summary.upToDate || fetch.blobsFetched > 0 || !kept.isEmpty || source.statistics.packObjects > 0
     }
 }
 

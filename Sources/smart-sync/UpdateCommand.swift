@@ -47,6 +47,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var checks: ChecksOptions
 
+    @OptionGroup var policy: StorePolicyOptions
+
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
 
@@ -88,7 +90,7 @@ struct UpdateCommand: AsyncParsableCommand {
         var pending = false
         try await RunContext.guarded(reporter) {
             let checks = try loadChecks()
-            let context = try await RunContext.make(source, output, reporter)
+            let context = try await RunContext.make(source, output, reporter, config: self.checks.config)
             defer { context.opened.close() }
             let started = Date()
             var options = UpdateWorkflow.Options(
@@ -106,6 +108,10 @@ struct UpdateCommand: AsyncParsableCommand {
             let workflow = UpdateWorkflow(
                 runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
             let report = await workflow.run(options)
+            if report.failure == nil && !checkOnly {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, configFile: self.checks.config, runner: context.runner, reporter: reporter)
+            }
             reporter.finish(
                 report, target: target.target, checkOnly: checkOnly, source: context.opened.source, started: started)
             if let failure = report.failure { throw failure }

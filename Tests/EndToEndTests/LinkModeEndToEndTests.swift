@@ -99,4 +99,24 @@ struct LinkModeEndToEndTests {
         #expect(r.stderrString.contains("--link-mode auto"), "no way out named: \(r.stderrString)")
         #expect(!FileManager.default.fileExists(atPath: s.target), "a target appeared after a failed stage")
     }
+
+    @Test func theConfigFileSetsTheLinkModeAndAFlagWins() throws {
+        guard let (s, fs) = try scenario(on: .tmpfs) else { return }
+        defer { withExtendedLifetime(fs) {} }
+        _ = try Fixtures.commitA(s.repo)
+        let config = s.dirs.appending("config.toml")
+        try "[sync]\nlink_mode = \"copy\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let copied = placed(try s.sync(["--config", config]))
+        #expect(copied.copies >= 10 && copied.hardlinks == 0, "\(copied)")
+
+        try FileManager.default.removeItem(atPath: s.target)
+        try FileManager.default.removeItem(atPath: s.stateDir)
+        let flagged = placed(try s.sync(["--config", config, "--link-mode", "hardlink"]))
+        #expect(flagged.hardlinks >= 10, "the flag did not win over the file: \(flagged)")
+
+        try "[sync]\nlink_mode = \"symlink\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try s.run("sync", ["--config", config])
+        #expect(bad.status != 0)
+        #expect(bad.stderrString.contains(config + ":2") && bad.stderrString.contains("link_mode"), "\(bad.stderrString)")
+    }
 }

@@ -158,6 +158,32 @@ import Testing
     }
 }
 
+@Suite struct ColdScanTests {
+    /// With no stat cache, files are hashed after the walk on several threads: every id must still be the file's own.
+    @Test func aColdScanHashesEveryFileOnEveryCoreToItsOwnId() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let target = dir["target"]
+        var want: [TreePath: ObjectID] = [:]
+        for d in 0..<20 {
+            mkdirs(target + "/dir\(d)")
+            for f in 0..<50 {
+                // Sizes vary (up to ~6 KiB), so the 1,000 files pass the 1 MiB that turns the workers on.
+                let text = String(repeating: "line \(d) \(f)\n", count: 1 + (d * 50 + f) % 500)
+                writeFile(target + "/dir\(d)/file\(f).nix", text)
+                want[TreePath("dir\(d)/file\(f).nix")] = blob(text)
+            }
+        }
+        let result = try TargetScanner().scan(target: target)
+        #expect(result.statistics.filesHashed == 1_000)
+        #expect(result.statistics.bytesHashed > 1 << 20)
+        for (path, id) in want {
+            #expect(result.tree.entries[path]?.id == id, "\(path)")
+            #expect(result.cache.entries[path]?.id == id, "\(path) in the new cache")
+        }
+    }
+}
+
 @Suite struct ScanPerformanceTests {
     @Test func warmScanOfTenThousandFiles() throws {
         let dir = TempDir()

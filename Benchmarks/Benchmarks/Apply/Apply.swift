@@ -1,6 +1,7 @@
 // Apply 10,000 files from the store: the store already holds the 10,000 blobs, the plan comes from the real
 // planner against an empty target, and the measured operation is `InPlaceApplier.apply` into a fresh directory
-// (hard links from the store, temp name + rename per file, directory fsyncs). Each iteration gets a new target;
+// (hard links from the store, each object checked against its seal first, temp name + rename per file, directory
+// fsyncs). A second benchmark times that check alone. Each iteration gets a new target;
 // the previous one is removed outside the measured region. Peers: `cp -al` of an equal tree, and git writing the
 // same 10,000 files from a packed repository (`git checkout`, `git archive | tar -x`), as whole commands.
 // Target: <= 1 s.
@@ -45,7 +46,8 @@ func storeFixture() throws -> StoreFixture {
         for f in 0..<filesPerDir {
             let content = Fixtures.smallContent(dir: d, file: f)
             let id = try store.insert(content)
-            entries.append(TreeEntry(path: Fixtures.path(dir: d, file: f), mode: .regular, id: id, size: content.count))
+            entries.append(
+                TreeEntry(path: TreePath(Fixtures.path(dir: d, file: f)), mode: .regular, id: id, size: content.count))
         }
     }
     // The planner does not verify listings, so no tree entries or real commit are needed.
@@ -88,6 +90,19 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         precondition(report.filesLinked == fileCount, "not every file was hard-linked: \(report)")
         Fixtures.remove(target)
+    } setup: {
+        try storeFixture()
+    }
+
+    // The integrity check every link pays since the store seals its objects: one lstat per object (no hash).
+    Benchmark("check 10k sealed store objects before linking (ObjectStore.condition)") {
+        (benchmark: Benchmark, s: StoreFixture) throws in
+        benchmark.startMeasurement()
+        for e in s.listing.entries {
+            let condition = try s.store.condition(of: e.id, size: e.size, repair: false)
+            precondition(condition == .sealed)
+        }
+        benchmark.stopMeasurement()
     } setup: {
         try storeFixture()
     }
