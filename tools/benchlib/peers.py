@@ -15,8 +15,9 @@ PARALLEL_RTTS = 2
 class Run:
     """One measured run's context: a fresh directory, the scenario kind and what a peer must download."""
 
-    def __init__(self, directory, kind, repo, servers, env, files):
+    def __init__(self, directory, kind, repo, servers, env, files, history=0):
         self.dir, self.kind, self.repo, self.servers, self.env = directory, kind, repo, servers, env
+        self.history = history  # how many of the repository's history commits an update syncs through before A
         self.files = files  # paths a file-by-file peer downloads (all of B when cold, the changed ones otherwise)
         self.target = os.path.join(directory, "target")
         self.log = os.path.join(directory, "output.log")
@@ -24,7 +25,8 @@ class Run:
 
 class SmartSync:
     """`smart-sync sync --ref bench-b` (a branch: resolved each run, as a user's `--ref main` is); for an update
-    the state is A's (`--ref bench-a` synced untimed first), for a no-op B's. `label` names a second binary
+    the state is A's (`--ref bench-h1`, `bench-h2`, `bench-h3`, then `bench-a` synced untimed first, so that the
+    target has its 3 generations, as one that has been syncing for a while has), for a no-op B's. `label` names a second binary
     (`--bin LABEL=PATH`): its rows are `smart-sync-<transport>@<label>`."""
 
     kinds = ("cold", "update", "noop")
@@ -42,6 +44,9 @@ class SmartSync:
         return args + (["--transport", self.transport] if self.has_flag else [])
 
     def prepare(self, run, untimed):
+        if run.kind == "update":  # through the history first: the generations of a target that has been syncing
+            for i in range(1, min(run.history, len(run.repo.history)) + 1):
+                untimed(self.argv(run, f"bench-h{i}"))
         if run.kind != "cold":
             untimed(self.argv(run, "bench-a" if run.kind == "update" else "bench-b"))
 

@@ -25,10 +25,12 @@ UNICODE_NAMES = ("docs/ünïcødé notes.md", "hosts/café/réseau.nix", "docs/�
 
 
 class Repo:
-    """A git repository with the two benchmark commits `a` and `b` (full SHAs)."""
+    """A git repository with the two benchmark commits `a` and `b` (full SHAs), and `history`: commits before A
+    (oldest first) that a target syncs through before A, so that it has the generations a target that has been
+    syncing for a while has."""
 
-    def __init__(self, path, a, b):
-        self.path, self.a, self.b = path, a, b
+    def __init__(self, path, a, b, history=()):
+        self.path, self.a, self.b, self.history = path, a, b, list(history)
 
     def git(self, *args):
         return subprocess.run(["git", "-C", self.path, *args], check=True, capture_output=True,
@@ -99,11 +101,15 @@ def _edit(rng, path, paths, changes, added):
         f.write(_text(rng, 1500))
 
 
+HISTORY = 3  # smart-sync keeps 3 generations by default (--keep-generations): a target synced 4 times has them
+
+
 def generate(path, files=1000, changes=(12,), seed=6, median=2048):
     """Write a configuration-like repository of about `files` files with commit A, then for each count in
     `changes` a commit B on A changing that many files (tag `b` for the first, `b<count>` for each; the first B's
-    random draws continue A's, so `generate(p, 1000, (12,))` is the same repository as before variants existed).
-    Repacked, as a hosted repository is. Returns {count: Repo(path, A, B)}."""
+    random draws continue A's, so `generate(p, 1000, (12,))` has the trees it had before variants existed). Before
+    A, HISTORY commits H1, H2, ... (tags h1, ...) that each append a line to 3 files of A's tree (A undoes it).
+    Repacked, as a hosted repository is. Returns {count: Repo(path, A, B, [H1, ...])}."""
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", path], check=True)
     areas = ["modules/" + a for a in ("network", "virtualization", "storage", "security", "desktop", "services",
@@ -132,6 +138,18 @@ def generate(path, files=1000, changes=(12,), seed=6, median=2048):
         link = os.path.join(path, f"links/link-{i}")
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(os.path.relpath(os.path.join(path, target), os.path.dirname(link)), link)
+    history = []
+    hrng = random.Random(seed * 100_003 + 1)  # its own draws: A and B stay what they were without a history
+    for i in range(1, HISTORY + 1):
+        edited = hrng.sample([p for p in paths if not p.startswith("assets/")], 3)
+        kept = {p: open(os.path.join(path, p), "rb").read() for p in edited}
+        for p, data in kept.items():
+            with open(os.path.join(path, p), "wb") as f:
+                f.write(data + b"# history %d\n" % i)
+        history.append(_commit(path, f"H{i}", f"h{i}", f"2025-12-{20 + i}T00:00:00Z"))
+        for p, data in kept.items():
+            with open(os.path.join(path, p), "wb") as f:
+                f.write(data)
     a = _commit(path, "A", "a", "2026-01-01T00:00:00Z")
     out = {}
     for n, count in enumerate(changes):
@@ -139,13 +157,14 @@ def generate(path, files=1000, changes=(12,), seed=6, median=2048):
             _git(path, "checkout", "-q", "-B", f"b{count}", a)
             rng = random.Random(seed * 100_003 + count)
         _edit(rng, path, paths, count, "modules/network/added-in-b.nix")
-        out[count] = Repo(path, a, _commit(path, "B", "b" if n == 0 else f"b{count}", "2026-01-02T00:00:00Z"))
+        b = _commit(path, "B", "b" if n == 0 else f"b{count}", "2026-01-02T00:00:00Z")
+        out[count] = Repo(path, a, b, history)
     _git(path, "repack", "-adq")
     _git(path, "prune-packed")
     return out
 
 
-GENERATOR_VERSION = 2  # bump when `generate` writes a different repository for the same arguments
+GENERATOR_VERSION = 3  # bump when `generate` writes a different repository for the same arguments
 
 
 def cached(cache, name, scratch, **kw):
@@ -160,39 +179,54 @@ def cached(cache, name, scratch, **kw):
     if os.path.exists(meta):
         with open(meta) as f:
             heads = json.load(f)
-        return {int(k): Repo(path, v[0], v[1]) for k, v in heads.items()}, 0.0
+        return {int(k): Repo(path, *v) for k, v in heads.items()}, 0.0
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(cache, exist_ok=True)
     start = time.monotonic()
     repos = generate(path, **kw)
     took = time.monotonic() - start
     with open(meta + ".tmp", "w") as f:
-        json.dump({k: (r.a, r.b) for k, r in repos.items()}, f)
+        json.dump({k: (r.a, r.b, r.history) for k, r in repos.items()}, f)
     os.replace(meta + ".tmp", meta)
     return repos, took
 
 
-def raw_tree(repo, commit, root, slug):
-    """`root/slug/commit/`: the files of `commit` as a raw host serves them (`git archive`, symlinks made files
-    holding their target). Extracted once: an existing directory is reused (the name is the commit id)."""
+def raw_tree(repo, commit, root, slug, base=None):
+    """`root/slug/commit/`: the files of `commit` as a raw host serves them (symlinks as files holding their
+    target). Made once (the name is the commit id): from `git archive`, or, given the commit id of a `base` tree
+    made before, as hardlinks to it with the files that differ written anew (nothing is written in place)."""
     d = os.path.join(root, slug, commit)
     if os.path.isdir(d):
         return d
     tmp = d + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    archive = subprocess.Popen(["git", "-C", repo.path, "archive", commit], stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
-    if archive.wait():
-        raise RuntimeError(f"git archive {commit} failed")
-    for top, dirs, files in os.walk(tmp):
-        for name in files + dirs:
-            p = os.path.join(top, name)
-            if os.path.islink(p):
-                target = os.readlink(p)
-                os.remove(p)
-                with open(p, "w") as f:
-                    f.write(target)
+    base_dir = os.path.join(root, slug, base) if base else None
+    if base_dir and os.path.isdir(base_dir):
+        subprocess.run(["cp", "-al", base_dir, tmp], check=True)
+        out = repo.git("diff", "--no-renames", "--name-status", "-z", base, commit).split(b"\0")
+        changes = [(st.decode(), os.fsdecode(p)) for st, p in zip(out[0::2], out[1::2]) if st]
+        for status, rel in changes:
+            full = os.path.join(tmp, rel)
+            if os.path.lexists(full):
+                os.remove(full)
+            if not status.startswith("D"):
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "wb") as f:
+                    f.write(repo.git("cat-file", "blob", f"{commit}:{rel}"))
+    else:
+        os.makedirs(tmp)
+        archive = subprocess.Popen(["git", "-C", repo.path, "archive", commit], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
+        if archive.wait():
+            raise RuntimeError(f"git archive {commit} failed")
+        for top, dirs, files in os.walk(tmp):
+            for name in files + dirs:
+                p = os.path.join(top, name)
+                if os.path.islink(p):
+                    target = os.readlink(p)
+                    os.remove(p)
+                    with open(p, "w") as f:
+                        f.write(target)
     os.rename(tmp, d)
     return d
 

@@ -102,10 +102,12 @@ class Servers:
         bare = os.path.join(self.work, "projects", slug + ".git")
         os.makedirs(os.path.dirname(bare), exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--bare", repo.path, bare], check=True)
-        # HEAD is B (what `git clone --depth 1` gets); tag bench-a is A (the shallow clone a fetch starts from).
+        # HEAD is B (what `git clone --depth 1` gets); tag bench-a is A (the shallow clone a fetch starts from);
+        # bench-h1, ... the history before A.
         for args in (("config", "uploadpack.allowFilter", "true"), ("config", "uploadpack.allowAnySHA1InWant", "true"),
                      ("update-ref", "refs/heads/bench-b", repo.b), ("symbolic-ref", "HEAD", "refs/heads/bench-b"),
-                     ("update-ref", "refs/tags/bench-a", repo.a)):
+                     ("update-ref", "refs/tags/bench-a", repo.a),
+                     *(("update-ref", f"refs/tags/bench-h{i}", h) for i, h in enumerate(repo.history, 1))):
             subprocess.run(["git", "-C", bare, *args], check=True)
         return bare
 

@@ -78,8 +78,9 @@ class Bench:
             os.makedirs(srv_dir)
             raw_root = None
             if name != "blob":
-                for commit in dict.fromkeys((r.a, r.b)):
-                    scenario.raw_tree(r, commit, self.raw_root, peers.SLUG)
+                scenario.raw_tree(r, r.a, self.raw_root, peers.SLUG)
+                for commit in dict.fromkeys((r.b, *r.history)):
+                    scenario.raw_tree(r, commit, self.raw_root, peers.SLUG, base=r.a)
                 raw_root = self.raw_root
             entries = len(r.files(r.b))
             limit = min(TREE_ENTRIES_LIMIT, TREE_BYTES_LIMIT // TREE_ENTRY_BYTES)
@@ -148,7 +149,7 @@ class Bench:
             d = kept[t.name]
         else:
             os.makedirs(d)
-        run = peers.Run(d, kind, repo, srv, self.env, files)
+        run = peers.Run(d, kind, repo, srv, self.env, files, history=self.opts.history)
         untimed = lambda argv: measure.untimed(argv, self.env, self.link, log=run.log)
         try:
             if not reuse:
