@@ -1,7 +1,8 @@
 """The tools compared: smart-sync (raw and pack transports) and its peers, for the cold / update / no-op kinds.
 
 Each tool prepares its run untimed (a first sync of A, a shallow clone of A) and gives the command measured.
-`rtts` is the number of round trips the physical limit assumes for the tool: the fewest its protocol needs.
+`rtts` is the number of round trips the physical limit assumes for the tool: the fewest its protocol needs over
+plain HTTP; `handshakes` is how many TLS handshakes (one round trip each with TLS 1.3) it must wait for in turn.
 """
 import os
 import shutil
@@ -185,6 +186,18 @@ class CurlSerial(FileFetcher):
 
     def rtts(self, kind, n):
         return 2 * n  # connect + request, per file
+
+
+def handshakes(tool, kind, n):
+    """TLS handshakes a tool waits for one after the other: one per host it needs in turn (smart-sync's raw
+    transport: the API, then the raw host), one per file for the serial loop, none for git status."""
+    if isinstance(tool, GitStatus):
+        return 0
+    if isinstance(tool, CurlSerial):
+        return n
+    if isinstance(tool, SmartSync) and tool.transport == "raw" and kind != "noop":
+        return 2
+    return 1
 
 
 def curl_trust(run, flag="--cacert"):

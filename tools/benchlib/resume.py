@@ -74,7 +74,8 @@ def run_cell(bench, cell, repo, srv):
     for r in resumers(bench, srv, repo):
         if bench.opts.tools and r.name not in bench.opts.tools.split(","):
             continue
-        cell["tools"][r.name] = {"rtts": r.rtts, "runs": []}
+        tls_rtts = (2 if r.name.startswith("smart-sync") else 1) if bench.authority else 0  # API + raw host
+        cell["tools"][r.name] = {"rtts": r.rtts + tls_rtts, "runs": []}
         if r.binary and shutil.which(r.binary) is None:
             cell["tools"][r.name]["skipped"] = f"{r.binary} not installed"
             print(f"resume/{cell['link']}: {r.name} skipped: {r.binary} not installed", flush=True)

@@ -2,6 +2,7 @@
 import os
 import shutil
 import subprocess
+import time
 
 from . import link as linkmod, measure, peers, resume, report, scenario, servers as servermod, tls, verify
 
@@ -125,7 +126,8 @@ class Bench:
             why = peers.available(t)
             if why is None and isinstance(t, peers.CurlSerial) and len(files) > self.opts.serial_max:
                 why = f"{len(files)} files > --serial-max {self.opts.serial_max}"
-            cell["tools"][t.name] = {"rtts": t.rtts(kind, len(files)), "runs": []}
+            tls_rtts = peers.handshakes(t, kind, len(files)) if self.authority else 0
+            cell["tools"][t.name] = {"rtts": t.rtts(kind, len(files)) + tls_rtts, "runs": []}
             if why:
                 cell["tools"][t.name]["skipped"] = why
                 print(f"{cell['scenario']}/{cell['link']}: {t.name} skipped: {why}", flush=True)
@@ -151,10 +153,13 @@ class Bench:
             os.makedirs(d)
         run = peers.Run(d, kind, repo, srv, self.env, files, history=self.opts.history)
         untimed = lambda argv: measure.untimed(argv, self.env, self.link, log=run.log)
+        started = time.monotonic()
         try:
             if not reuse:
                 t.prepare(run, untimed)
+            prepared = time.monotonic() - started
             r = measure.run(t.command(run), self.env, self.link, srv, log=run.log)
+            r["prep_s"] = round(prepared, 1)
         except subprocess.CalledProcessError as e:
             r = dict(ok=False, exit=e.returncode, wall=0.0, error=f"preparation failed: {e}")
         if r["ok"] and isinstance(t, peers.SmartSync):
@@ -169,7 +174,7 @@ class Bench:
         cell["tools"][t.name]["runs"].append(r)
         print(f"  {cell['scenario']}/{cell['link']} rep {rep} {t.name}: {r['wall']:.3f} s, "
               f"{r.get('bytes_down', 0):,} B down, {r.get('requests', 0)} requests, "
-              f"{r.get('rss_kib', 0) / 1024:.1f} MiB", flush=True)
+              f"{r.get('rss_kib', 0) / 1024:.1f} MiB (prepared in {r.get('prep_s', 0):.0f} s)", flush=True)
         if kind == "noop" and r["ok"]:
             kept[t.name] = d
         elif not reuse:
