@@ -2,12 +2,14 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `tools/bench --smoke`: the transport benchmark harness on a tiny scenario (loopback, one repetition,
-/// smart-sync raw + git clone + curl), so CI proves the harness works without running the benchmarks.
+/// `tools/bench --smoke`: the transport benchmark harness on a tiny scenario (loopback, one repetition; cold,
+/// update and no-op; smart-sync raw and pack, git clone / fetch + checkout / status, curl), served over TLS with a
+/// test CA as the real benchmarks are, so CI proves the harness works without running the benchmarks. A target that
+/// differs from the commit's tree fails it.
 @Suite("tools/bench smoke run")
 struct BenchSmokeTests {
     static var serversInstalled: Bool {
-        ["/usr/sbin/nginx", "/usr/sbin/fcgiwrap", "/usr/lib/git-core/git-http-backend"].allSatisfy {
+        ["/usr/sbin/nginx", "/usr/sbin/fcgiwrap", "/usr/lib/git-core/git-http-backend", "/usr/bin/openssl"].allSatisfy {
             FileManager.default.isExecutableFile(atPath: $0)
         }
     }
