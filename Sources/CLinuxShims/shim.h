@@ -93,6 +93,17 @@ static inline int ss_fsetxattr(int fd, const char *name, const void *value, unsi
 #endif
 }
 
+/// llistxattr(2): the extended attribute names of `path` itself (not following a final symlink).
+static inline long ss_llistxattr(const char *path, char *list, unsigned long size) {
+#if defined(__linux__)
+    return (long)llistxattr(path, list, size);
+#else
+    (void)path; (void)list; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
 static inline int ss_fremovexattr(int fd, const char *name) {
 #if defined(__linux__)
     return fremovexattr(fd, name);

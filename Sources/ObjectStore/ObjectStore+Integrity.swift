@@ -1,3 +1,4 @@
+import CLinuxShims
 import GitObjects
 import SmartSyncCore
 
@@ -34,18 +35,55 @@ extension ObjectStore {
             if errno == ENOENT || errno == ENOTDIR { return .missing }
             throw SmartSyncError.io("lstat", path: path)
         }
-        guard let breach = Seal.breach(of: st, executable: false, size: size) else { return .sealed }
-        guard breach != .notAFile, try rehashes(path, to: id) else {
-            if repair { try quarantine(id, reason: "\(breach); its content no longer hashes to \(id.hex)") }
+        let seal = Seal.breach(of: st, executable: false, size: size, group: objectGroup)
+        guard let breach = seal ?? (hasAttributes(path) ? .attributes : nil) else { return .sealed }
+        guard breach != .notAFile else {
+            if repair { try quarantine(id, reason: "\(breach)", expecting: FileIdentity(st)) }
+            return .damaged
+        }
+        // One descriptor for what is hashed, checked and sealed again: one inode, whatever happens to the name.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return .missing }
+            throw SmartSyncError.io("open", path: path)
+        }
+        defer { close(fd) }
+        var before = stat()
+        guard fstat(fd, &before) == 0, (before.st_mode & S_IFMT) == S_IFREG else {
+            throw SmartSyncError.io("fstat", path: path)
+        }
+        let intact = try BlobHasher.hash(fd: fd, size: Int(before.st_size), path: path).id == id
+        var after = stat()
+        let steady =
+            fstat(fd, &after) == 0 && after.st_size == before.st_size
+            && after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec
+        guard intact && steady else {
+            if repair {
+                try quarantine(
+                    id, reason: "\(breach); its content no longer hashes to \(id.hex)", expecting: FileIdentity(before))
+            }
             return .damaged
         }
         guard repair else { return .verified }
         if breach.keepsPermissionsAndOwner {
-            try Seal.apply(dirFD: AT_FDCWD, name: path, display: path)
+            try Seal.apply(fd: fd, path: path)
         } else {
             try replaceWithSealedCopy(id, from: path)
         }
         return .verified
+    }
+
+    /// True when the file at `path` has extended attributes other than an SELinux label (which every file has where
+    /// SELinux labels them).
+    func hasAttributes(_ path: String) -> Bool {
+        let size = ss_llistxattr(path, nil, 0)
+        guard size > 0 else { return false }
+        var list = [CChar](repeating: 0, count: size)
+        let n = list.withUnsafeMutableBufferPointer { ss_llistxattr(path, $0.baseAddress, UInt($0.count)) }
+        guard n > 0 else { return n != 0 }
+        return list[0..<n].split(separator: 0).contains {
+            String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) != "security.selinux"
+        }
     }
 
     /// True when the blob `id` is in the store with its content intact (``condition(of:size:repair:)`` is `.sealed`

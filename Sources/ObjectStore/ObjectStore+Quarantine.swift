@@ -27,23 +27,36 @@ extension ObjectStore {
     /// Moves the object `id` (and its executable twin) out of `objects/` into the quarantine, with a note of why, so
     /// the next fetch publishes a good copy. Returns the quarantined path, or nil when the object was not there.
     ///
+    /// - Parameters:
+    ///   - twin: move only the `0555` twin (damaged through an executable's hard link; the object itself is intact
+    ///     and the twin is made again from it).
+    ///   - expecting: the damaged file's identity: when the name now holds another inode (a concurrent run published
+    ///     a good copy meanwhile), nothing is moved.
+    ///
     /// The inode lives on in the quarantine, wherever a target or generation still links it, so its identity cannot
     /// be reused while the quarantine holds it: ``quarantinedIdentities()`` names the damaged inodes.
     @discardableResult
-    public func quarantine(_ id: ObjectID, reason: String) throws -> String? {
+    public func quarantine(_ id: ObjectID, reason: String, twin: Bool = false, expecting: FileIdentity? = nil) throws
+        -> String?
+    {
         try FileSystem.makeDirectories(quarantineDirectory, mode: 0o700)
         let name = id.hex + "." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let destination = quarantineDirectory + "/" + name
-        let source = path(for: id)
+        let destination = quarantineDirectory + "/" + name + (twin ? ".x" : "")
+        let source = path(for: id) + (twin ? ".x" : "")
+        if let expecting {
+            var st = stat()
+            guard lstat(source, &st) == 0, FileIdentity(st) == expecting else { return nil }
+        }
         guard rename(source, destination) == 0 else {
             if errno == ENOENT { return nil }
             throw SmartSyncError.io("rename", path: source, hint: "Check that \(quarantineDirectory) is writable")
         }
-        if rename(source + ".x", destination + ".x") != 0 && errno != ENOENT {
+        if !twin, rename(source + ".x", destination + ".x") != 0 && errno != ENOENT {
             throw SmartSyncError.io("rename", path: source + ".x")
         }
-        let note = "object \(id.hex) quarantined at \(Int64(time(nil))): \(reason)\n"
-        try FileSystem.writeFileAtomically(destination + ".why", Array(note.utf8), mode: 0o600)
+        let what = twin ? "the executable twin of object \(id.hex)" : "object \(id.hex)"
+        let note = "\(what) quarantined at \(Int64(time(nil))): \(reason)\n"
+        try FileSystem.writeFileAtomically(quarantineDirectory + "/" + name + ".why", Array(note.utf8), mode: 0o600)
         return destination
     }
 

@@ -30,7 +30,13 @@ public final class ObjectStore: Sendable {
         for dir in [objectsDirectory, temporaryDirectory] {
             try FileSystem.makeDirectories(dir)
         }
+        // Objects are made in tmp/: their group is its group when it is setgid, else the effective group.
+        var st = stat()
+        objectGroup = stat(temporaryDirectory, &st) == 0 && (st.st_mode & S_ISGID) != 0 ? st.st_gid : getegid()
     }
+
+    /// The group every published object has: part of its ``Seal`` (a `chgrp` through a target's hard link breaks it).
+    public let objectGroup: gid_t
 
     /// Where the object `id` lives (whether or not it is present).
     public func path(for id: ObjectID) -> String {
@@ -64,7 +70,11 @@ public final class ObjectStore: Sendable {
                 .notFound, "object \(id) is not in the store at \(root)", hint: "run the sync again to fetch it")
         }
         var st = stat()
-        if lstat(twin, &st) == 0, Seal.breach(of: st, executable: true, size: Int(base.st_size)) == nil { return twin }
+        if lstat(twin, &st) == 0, Seal.breach(of: st, executable: true, size: Int(base.st_size), group: objectGroup) == nil,
+            !hasAttributes(twin)
+        {
+            return twin
+        }
         let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try FileSystem.copyFile(from: source, to: tmp, mode: Seal.permissions(executable: true), sealed: true)
         if rename(tmp, twin) != 0 {

@@ -43,10 +43,12 @@ public enum Seal {
     ///
     /// - Parameters:
     ///   - size: the content size when known (from a listing or the store); nil skips that comparison.
-    public static func breach(of st: stat, executable: Bool, size: Int?) -> Breach? {
+    ///   - group: the group it must have (a store object's: see ``ObjectStore``); nil skips that comparison.
+    public static func breach(of st: stat, executable: Bool, size: Int?, group: gid_t? = nil) -> Breach? {
         guard (st.st_mode & S_IFMT) == S_IFREG else { return .notAFile }
         if st.st_mode & 0o7777 != permissions(executable: executable) { return .permissions(st.st_mode & 0o7777) }
         if st.st_uid != geteuid() { return .owner(st.st_uid) }
+        if let group, st.st_gid != group { return .group(st.st_gid) }
         if st.st_mtim.tv_sec != modificationTime.tv_sec || st.st_mtim.tv_nsec != modificationTime.tv_nsec {
             return .written
         }
@@ -62,6 +64,10 @@ public enum Seal {
         case permissions(mode_t)
         /// Its owner was changed (`chown`).
         case owner(uid_t)
+        /// Its group was changed (`chgrp`).
+        case group(gid_t)
+        /// It has extended attributes (file capabilities, an ACL, a `user.` attribute): a published object has none.
+        case attributes
         /// Its modification time moved: something wrote to it (or an earlier release published it unsealed).
         case written
         /// Its size is not the content's.
@@ -71,7 +77,7 @@ public enum Seal {
         public var keepsPermissionsAndOwner: Bool {
             switch self {
             case .written, .size: return true
-            case .notAFile, .permissions, .owner: return false
+            case .notAFile, .permissions, .owner, .group, .attributes: return false
             }
         }
 
@@ -80,6 +86,8 @@ public enum Seal {
             case .notAFile: return "not a regular file"
             case .permissions(let mode): return "permissions changed to " + String(mode, radix: 8)
             case .owner(let uid): return "owner changed to uid \(uid)"
+            case .group(let gid): return "group changed to gid \(gid)"
+            case .attributes: return "extended attributes added"
             case .written: return "written since it was sealed"
             case .size(let size): return "size changed to \(size) bytes"
             }

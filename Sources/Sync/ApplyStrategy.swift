@@ -30,8 +30,8 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     public var conflicts: [Change] = []
     /// The generation the outgoing tree was kept as (a staged switch's exchange); nil when none was made.
     public var generation: Int?
-    /// The generation whose tree became the stage (``StageRecycler``); nil when the stage was built from scratch.
-    public var recycled: Int?
+    /// True when the spare tree became the stage (``StageRecycler``); false when the stage was built from scratch.
+    public var recycled = false
     /// Stat data of the files a recycled stage kept as they were: they are the target's now, so the stat cache takes
     /// them from here instead of looking again.
     public var unchangedStats: [TreePath: StatData] = [:]

@@ -47,6 +47,31 @@ enum DirectoryMetadata {
         guard fchmod(destination, src.st_mode & 0o7777) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
     }
 
+    /// Gives the directory open on `fd` the metadata of a directory the tree adds: ``newDirectoryMode``, owned by the
+    /// effective user (the group: its parent's when that is setgid, as `mkdir` gives it, else the effective group), no
+    /// extended attributes.
+    static func reset(_ fd: Int32, display: String) throws {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var up = stat()
+        let setgid = parent >= 0 && fstat(parent, &up) == 0 && (up.st_mode & S_ISGID) != 0
+        if parent >= 0 { close(parent) }
+        let group = setgid ? up.st_gid : getegid()
+        if st.st_uid != geteuid() || st.st_gid != group {
+            guard fchown(fd, geteuid(), group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
+        }
+        for name in try attributes(of: fd, display: display).keys {
+            guard ss_fremovexattr(fd, name) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(name)", path: display)
+            }
+        }
+        let mode = newDirectoryMode | (setgid ? S_ISGID : 0)
+        if st.st_mode & 0o7777 != mode {
+            guard fchmod(fd, mode) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        }
+    }
+
     /// The extended attributes of an open file, by name (empty where the file system has none).
     static func attributes(of fd: Int32, display: String) throws -> [String: [UInt8]] {
         var size = ss_flistxattr(fd, nil, 0)

@@ -71,8 +71,13 @@ struct FilePlacer {
         _ display: String
     ) throws -> PlacementMethod {
         if shareable {
-            let source = try store.sealedPath(for: id, executable: executable, size: size)
+            var source = try store.sealedPath(for: id, executable: executable, size: size)
             if linkat(AT_FDCWD, source, dirFD, tmp, 0) == 0 { return .hardlink }
+            if errno == ENOENT {
+                // Another run replaced the object (or dropped its twin) between the check and the link: once more.
+                source = try store.sealedPath(for: id, executable: executable, size: size)
+                if linkat(AT_FDCWD, source, dirFD, tmp, 0) == 0 { return .hardlink }
+            }
             let err = errno
             guard err == EXDEV || err == EMLINK || err == EPERM else {
                 throw SmartSyncError.io(

@@ -6,12 +6,12 @@ import ObjectStore
 import SmartSyncCore
 
 /// Checks a kept generation against its manifest before it goes back into the target, and mends what an in-place
-/// write damaged since it was kept.
+/// write damaged since it was kept. Regular files are vouched for by ``GenerationTrust`` (the store's own intact
+/// object, or exactly as the scan that hashed them saw them) or read; symlinks are read.
 ///
 /// A generation's files are the inodes the target had: with hard links they are the store's objects, so a write
-/// through the target (or a `chmod`) reached them too. Each regular file is trusted without reading it when it is the
-/// store's own sealed object, or when it is an inode of its own that keeps its ``Seal`` and is not one the store
-/// quarantined; anything else is re-hashed. A file that no longer holds its blob with the tree's mode is replaced by
+/// through the target (or a `chmod`) reached them too. A file that no longer holds its blob with the tree's mode is
+/// replaced by
 /// a fresh one from the store (after its content is saved as a kept local version, so nothing is lost); when the
 /// store has no intact copy either, the rollback is refused before anything changes.
 struct GenerationRepair {
@@ -23,25 +23,41 @@ struct GenerationRepair {
     /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced.
     func repair(_ generation: Generation) throws -> [TreePath] {
         guard let manifest = generation.state?.manifest else { return [] }
-        let quarantined = try store.quarantinedIdentities()
+        var trust = try GenerationTrust(store: store, cache: generation.statCache())
         let tree = try TreeReader(root: generation.tree)
+        // A blob at more than one path: each gets an inode of its own when placed, even with hard links.
+        var uses: [Manifest.Entry: Int] = [:]
+        for entry in manifest.entries.values { uses[entry, default: 0] += 1 }
         var repaired: [TreePath] = []
         var kept: [KeptVersion] = []
         lazy var recorded = Set((try? log.load())?.map { KeptKey($0) } ?? [])
-        for (path, entry) in manifest.entries.sorted(by: { $0.key < $1.key }) where entry.mode != .symlink {
+        for (path, entry) in manifest.entries.sorted(by: { $0.key < $1.key }) {
             let st = try tree.status(path)
-            if let st, try isIntact(st, entry, quarantined: quarantined) { continue }
-            let found = st.map { ($0.st_mode & S_IFMT) == S_IFREG } == true ? try tree.hashFile(path) : nil
-            if let found, let st {
-                // What the generation held instead (content or metadata): kept, as any local version a sync
-                // replaces, unless the sync that healed the target kept it already.
-                let version = KeptVersion(
-                    timeNs: SyncRunner.nowNs(), mode: entry.mode, id: found, replacedBy: generation.state?.commit,
-                    path: path, metadata: FileMetadata(st))
-                if found != entry.id || !FileMetadata(st).isInstalled(as: entry.mode, owner: geteuid()),
-                    !recorded.contains(KeptKey(version))
+            let found: ObjectID?
+            switch st.map({ $0.st_mode & S_IFMT }) {
+            case S_IFLNK?:
+                found = ObjectID.blob(try tree.readLink(path))
+                if entry.mode == .symlink && found == entry.id { continue }
+            case S_IFREG?:
+                if try trust.vouches(for: path, id: entry.id, mode: entry.mode, size: nil, st: st!) { continue }
+                found = try tree.hashFile(path)?.id
+                if found == entry.id, entry.mode != .symlink,
+                    FileMetadata(st!).isInstalled(as: entry.mode, owner: geteuid())
                 {
-                    try LocalVersionSaver(store: store).save(path, in: tree, mode: entry.mode, id: found)
+                    continue  // read, and it holds its blob with its mode after all
+                }
+            default:
+                found = nil
+            }
+            if let found, let st {
+                // What the generation held instead (content, kind or metadata): kept, as any local version a sync
+                // replaces, unless the sync that healed the target kept it already.
+                let mode: FileMode = (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
+                let version = KeptVersion(
+                    timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
+                    path: path, metadata: FileMetadata(st))
+                if !recorded.contains(KeptKey(version)) {
+                    try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: found)
                     kept.append(version)
                 }
             }
@@ -51,28 +67,12 @@ struct GenerationRepair {
                 }
                 try tree.insert(path, mode: entry.mode, into: store, expecting: entry.id)
             }
-            try PathInstaller(store: store, linkMode: linkMode).install(entry, at: path, under: generation.tree)
+            try PathInstaller(store: store, linkMode: linkMode).install(
+                entry, at: path, under: generation.tree, shareable: uses[entry, default: 0] < 2)
             repaired.append(path)
         }
         try log.append(kept)
         return repaired
-    }
-
-    /// True when the file needs no reading: it is the store's sealed object (or twin) itself, or an inode of its own
-    /// (a reflink or copy) whose seal holds and that the store never quarantined.
-    private func isIntact(_ st: stat, _ entry: Manifest.Entry, quarantined: Set<FileIdentity>) throws -> Bool {
-        let executable = entry.mode == .executable
-        let identity = FileIdentity(st)
-        guard !quarantined.contains(identity), Seal.breach(of: st, executable: executable, size: nil) == nil else {
-            return false
-        }
-        var object = stat()
-        let objectPath = store.path(for: entry.id) + (executable ? ".x" : "")
-        if lstat(objectPath, &object) == 0, FileIdentity(object) == identity {
-            // The store's own inode: its check (a re-hash only if its seal is broken) speaks for this file.
-            return try store.holds(entry.id, size: nil, repair: true)
-        }
-        return true
     }
 
     /// A kept version without its time: what makes two records the same version.

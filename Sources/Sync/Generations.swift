@@ -16,6 +16,13 @@ public struct Generation: Sendable {
     public var state: TargetState?
     /// The kept tree.
     public var tree: String
+
+    /// The stat cache of the tree as the last scan saw it when it was the target (`stat-cache` beside `tree`): which
+    /// of its files still hold what was hashed then (``GenerationTrust``). Empty when none was kept.
+    func statCache() -> StatCache {
+        let dir = String(tree.dropLast("/tree".count))
+        return (try? StatCache.load(from: dir + "/stat-cache")) ?? StatCache()
+    }
 }
 
 /// The generations kept in a target's sidecar (see ``SwitchLayout``).
@@ -38,12 +45,16 @@ public struct GenerationStore: Sendable {
         return result.sorted { $0.sequence > $1.sequence }
     }
 
-    /// The generation the next switch would prune, when there is one: the oldest, once `keep` are kept (a staged switch
-    /// makes it its stage instead of building one; see ``StageRecycler``). Nil when fewer are kept, or none is wanted.
-    func recyclable(keep: Int) throws -> Generation? {
-        guard keep > 0 else { return nil }
-        let kept = try list()
-        return kept.count >= keep ? kept.last : nil
+    /// `generations/spare`: one tree beyond the kept ones, held back from pruning so the next switch can make it its
+    /// stage (``StageRecycler``). Not listed, so not offered for rollback; a failed switch that used it costs nothing
+    /// else.
+    var spare: String { layout.generations + "/spare" }
+
+    /// The spare tree with its state, when there is one.
+    func takeSpare() throws -> Generation? {
+        guard TreeOps.isDirectory(spare + "/tree") else { return nil }
+        let state = try FileSystem.readFileIfPresent(spare + "/state").flatMap { TargetState(encoded: $0.bytes) }
+        return Generation(sequence: 0, state: state, tree: spare + "/tree")
     }
 
     /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
@@ -73,15 +84,27 @@ public struct GenerationStore: Sendable {
         try TreeOps.removeTree(layout.generation(seq))
     }
 
-    /// Keeps the `keep` most recent generations and removes the rest (and any incomplete leftovers).
+    /// Keeps the `keep` most recent generations and removes the rest (and any incomplete leftovers), except that the
+    /// newest one beyond `keep` becomes the ``spare`` when there is none. With `keep` 0 the spare goes too: nothing
+    /// beyond the target is kept.
     ///
     /// Each goes in one rename first (to `.removing-<seq>-<random>`, which ``list()`` ignores), so one that cannot be
     /// removed wholly is never listed half removed (say, without its `state`, as the tree found before the first sync).
     /// Every removal is tried; the first failure is thrown.
     func prune(keep: Int) throws {
         guard TreeOps.isDirectory(layout.generations) else { return }
-        let complete = Set(try list().prefix(max(0, keep)).map(\.sequence))
+        let listed = try list()
+        let complete = Set(listed.prefix(max(0, keep)).map(\.sequence))
         var failure: (any Error)?
+        if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
+            let trash = Self.removing + "spare-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if rename(spare, layout.generations + "/" + trash) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+        }
+        if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
+            // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
+            let next = listed[keep].sequence
+            if rename(layout.generation(next), spare) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+        }
         for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name), !complete.contains(seq) else { continue }
             let from = layout.generation(seq)

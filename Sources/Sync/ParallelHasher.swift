@@ -9,8 +9,9 @@ struct ParallelHasher: Sendable {
     let root: String
     let files: [(path: TreePath, size: Int)]
 
-    /// The blob id of each file, in order. The first failure (a file gone or unreadable) is thrown.
-    func hash(workers: Int) throws -> [ObjectID] {
+    /// The blob id of each file, in order, with the `fstat` of what was hashed; nil for a file that is gone or is no
+    /// longer a regular file. The first other failure (unreadable) is thrown.
+    func hash(workers: Int) throws -> [(id: ObjectID, stat: stat)?] {
         let workers = max(1, min(workers, files.count))
         let results = Results(count: files.count)
         let chunk = (files.count + workers - 1) / workers
@@ -19,12 +20,7 @@ struct ParallelHasher: Sendable {
             guard !range.isEmpty else { return }
             do {
                 let reader = try TreeReader(root: root)
-                for i in range {
-                    guard let id = try reader.hashFile(files[i].path) else {
-                        throw SmartSyncError.io("open", path: reader.display(files[i].path), errno: ENOENT)
-                    }
-                    results.set(i, id)
-                }
+                for i in range { results.set(i, try reader.hashFile(files[i].path)) }
             } catch {
                 results.fail(error)
             }
@@ -34,28 +30,28 @@ struct ParallelHasher: Sendable {
 
     /// Each slot written by exactly one worker; read only after every worker has finished.
     private final class Results: @unchecked Sendable {
-        private let ids: UnsafeMutableBufferPointer<ObjectID?>
+        private let slots: UnsafeMutableBufferPointer<(id: ObjectID, stat: stat)?>
         private let failure = Locked<(any Error)?>(nil)
 
         init(count: Int) {
-            ids = .allocate(capacity: count)
-            ids.initialize(repeating: nil)
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
         }
 
         deinit {
-            ids.deinitialize()
-            ids.deallocate()
+            slots.deinitialize()
+            slots.deallocate()
         }
 
-        func set(_ i: Int, _ id: ObjectID) { ids[i] = id }
+        func set(_ i: Int, _ value: (id: ObjectID, stat: stat)?) { slots[i] = value }
 
         func fail(_ error: any Error) {
             failure.withLock { if $0 == nil { $0 = error } }
         }
 
-        func collect() throws -> [ObjectID] {
+        func collect() throws -> [(id: ObjectID, stat: stat)?] {
             if let error = failure.withLock({ $0 }) { throw error }
-            return ids.map { $0! }
+            return Array(slots)
         }
     }
 }

@@ -57,7 +57,10 @@ extension StatCache {
                 }
                 if let data = known[c.path] {
                     entries[c.path] = Entry(stat: data, id: id)
-                } else if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG {
+                } else if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG,
+                    Seal.breach(of: st, executable: c.mode == .executable, size: nil) == nil
+                {
+                    // Only while its seal holds: a file written to since it was placed is hashed by the next scan.
                     entries[c.path] = Entry(stat: StatData(st), id: id)
                 } else {
                     entries[c.path] = nil
@@ -76,15 +79,28 @@ extension ObjectStore {
     /// file was written in place through a hard link, so the object was too, whatever its metadata says (a copy that
     /// kept the sealed time and the size passes the seal; only the scan, through the ctime, saw the write). One
     /// `lstat` per file that changed since the last sync.
-    public func objectsEditedThrough(_ local: LocalTree, previous: Manifest) -> Set<ObjectID> {
-        var damaged: Set<ObjectID> = []
+    public func objectsEditedThrough(_ local: LocalTree, previous: Manifest) -> [DamagedObject] {
+        var damaged: [DamagedObject] = []
         var st = stat()
         for (path, entry) in local.entries where entry.kind == .regular || entry.kind == .executable {
-            guard let was = previous[path], was.mode.isBlob, was.mode != .symlink, entry.id != was.id,
-                lstat(self.path(for: was.id), &st) == 0
-            else { continue }
-            if UInt64(st.st_dev) == entry.stat.device && UInt64(st.st_ino) == entry.stat.inode { damaged.insert(was.id) }
+            guard let was = previous[path], was.mode.isBlob, was.mode != .symlink, entry.id != was.id else { continue }
+            // An executable links the object's `0555` twin, a file of its own.
+            let twin = was.mode == .executable
+            guard lstat(self.path(for: was.id) + (twin ? ".x" : ""), &st) == 0 else { continue }
+            let identity = FileIdentity(st)
+            if identity == FileIdentity(device: entry.stat.device, inode: entry.stat.inode) {
+                damaged.append(DamagedObject(id: was.id, twin: twin, identity: identity))
+            }
         }
         return damaged
     }
+}
+
+/// A store object (or its executable twin) found written through a target's hard link.
+public struct DamagedObject: Sendable, Hashable {
+    public var id: ObjectID
+    /// Only the `0555` twin is damaged; the object itself (a file of its own) is not.
+    public var twin: Bool
+    /// The damaged inode.
+    public var identity: FileIdentity
 }

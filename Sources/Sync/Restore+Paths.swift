@@ -69,7 +69,7 @@ extension Restore {
             return (.symlink, ObjectID.blob(try tree.readLink(path)), FileMetadata(st))
         case S_IFREG:
             let mode: FileMode = (st.st_mode & 0o100) != 0 ? .executable : .regular
-            guard let id = try tree.hashFile(path) else { return nil }
+            guard let id = try tree.hashFile(path)?.id else { return nil }
             return (mode, id, FileMetadata(st))
         default:
             throw SmartSyncError(

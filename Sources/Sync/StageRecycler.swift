@@ -9,9 +9,9 @@ import SmartSyncCore
 /// than to the size of the tree: the generation's tree already holds almost everything the new tree needs.
 ///
 /// One pass over the recycled tree, by directory descriptor, decides for each entry:
-/// - a file or symlink the new tree has with the same mode and blob, that still holds it, stays (a regular file is
-///   trusted by its ``Seal`` — permissions, owner, sealed time, size — and by not being a quarantined inode; a symlink
-///   by reading it);
+/// - a file or symlink the new tree has that still holds the new tree's blob with its mode stays (a regular file when
+///   ``GenerationTrust`` vouches for it — the store's own intact object, or exactly as the scan that hashed it saw it
+///   — and no other kept path shares its inode; a symlink by reading it);
 /// - everything else goes: files the new tree changes or lacks, the operator's files of that time (today's are
 ///   carried anew), and directories the new tree does not have.
 ///
@@ -32,21 +32,28 @@ struct StageRecycler {
         var removed: Int
     }
 
-    /// Brings the tree at `stage` to the blobs of `listing` (which `plan`, made against the target, also holds).
-    /// `beforePlacing` is called with the paths about to be placed from the store, once the pass knows them.
+    /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
+    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target). `cache` is the
+    /// kept tree's stat cache (``Generation/statCache()``). `beforePlacing` is called with the paths about to be
+    /// placed from the store, once the pass knows them.
     func recycle(
-        stage: String, listing: TreeListing, plan: Plan, beforePlacing: (Set<TreePath>) throws -> Void
+        stage: String, cache: StatCache, listing: TreeListing, plan: Plan,
+        beforePlacing: (Set<TreePath>) throws -> Void
     ) throws -> Outcome {
+        var sizes: [ObjectID: Int] = [:]
+        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
         var desired: [TreePath: TreeEntry] = [:]
-        desired.reserveCapacity(listing.entries.count)
+        desired.reserveCapacity(plan.changes.count)
         var directories: Set<TreePath> = []
-        for e in listing.entries where e.mode.isBlob {
-            desired[e.path] = e
-            var dir = e.path.parent
+        for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
+            guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
+            desired[c.path] = TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id])
+            var dir = c.path.parent
             while !dir.isEmpty, directories.insert(dir).inserted { dir = dir.parent }
         }
-        let quarantined = try store.quarantinedIdentities()
-        var pass = Pass(desired: desired, directories: directories, quarantined: quarantined, display: stage)
+        var pass = Pass(
+            desired: desired, directories: directories,
+            trust: try GenerationTrust(store: store, cache: cache), display: stage)
         let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
         defer { close(root) }
@@ -76,24 +83,30 @@ struct StageRecycler {
     private struct Pass {
         let desired: [TreePath: TreeEntry]
         let directories: Set<TreePath>
-        let quarantined: Set<FileIdentity>
+        var trust: GenerationTrust
         let display: String
         var kept: [TreePath: StatData] = [:]
         var removed = 0
+        /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
+        /// kept, so no two paths of the new tree share an inode.
+        var identities: Set<FileIdentity> = []
 
         mutating func walk(_ fd: Int32, _ prefix: TreePath) throws {
             for name in try directoryNames(fd, display: display) {
                 let path = prefix.appending(name)
                 var st = stat()
-                guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
-                if (st.st_mode & S_IFMT) == S_IFDIR, directories.contains(path) {
+                let found = name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0
+                if found, (st.st_mode & S_IFMT) == S_IFDIR, directories.contains(path) {
                     let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                     guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
                     defer { close(sub) }
+                    // Its metadata was that of another time: the documented default until the carrier gives it the
+                    // target's (when the target has this directory).
+                    try DirectoryMetadata.reset(sub, display: display + "/" + path.description)
                     try walk(sub, path)
                     continue
                 }
-                if let want = desired[path], try holds(want, st, fd, name) {
+                if found, let want = desired[path], try holds(want, path, st, fd, name) {
                     kept[path] = StatData(st)
                     continue
                 }
@@ -102,8 +115,11 @@ struct StageRecycler {
             }
         }
 
-        /// Whether the entry `name` (with `st`) still holds `want`'s blob with its mode.
-        private func holds(_ want: TreeEntry, _ st: stat, _ fd: Int32, _ name: TreePath) throws -> Bool {
+        /// Whether the entry `name` (with `st`) still holds `want`'s blob with its mode (``GenerationTrust``; a
+        /// symlink by reading it).
+        private mutating func holds(_ want: TreeEntry, _ path: TreePath, _ st: stat, _ fd: Int32, _ name: TreePath)
+            throws -> Bool
+        {
             switch st.st_mode & S_IFMT {
             case S_IFLNK:
                 guard want.mode == .symlink else { return false }
@@ -115,9 +131,10 @@ struct StageRecycler {
                 }
                 return n >= 0 && ObjectID.blob(buffer[0..<n]) == want.id
             case S_IFREG:
-                guard want.mode != .symlink else { return false }
-                return Seal.breach(of: st, executable: want.mode == .executable, size: want.size) == nil
-                    && !quarantined.contains(FileIdentity(st))
+                guard try trust.vouches(for: path, id: want.id, mode: want.mode, size: want.size, st: st) else {
+                    return false
+                }
+                return identities.insert(FileIdentity(st)).inserted
             default:
                 return false
             }

@@ -36,6 +36,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
+    /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
+    /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
+    public var outgoingCache: StatCache?
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -75,6 +78,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // 2. Stage the complete new tree: the oldest generation brought up to date when one is due to go (work in
         // proportion to the change), else a tree built from the store.
         // Private: generations hold the operator's old files, secrets included.
+        try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar)
         var kinds: [TreePath: Change.Kind] = [:]
         kinds.reserveCapacity(plan.changes.count)
@@ -150,6 +154,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
+        if var cache = outgoingCache {
+            // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
+            try? cache.save(to: layout.generation(sequence) + "/stat-cache")
+        }
         do {
             try checkpoint("filed")
             try generations.prune(keep: keepGenerations)
@@ -160,25 +168,27 @@ public struct StagedSwitchApplier: ApplyStrategy {
         return (report, .exchanged)
     }
 
-    /// Makes the oldest generation, when one is due to go, the stage (``StageRecycler``) and returns what that did;
-    /// nil when there is none to recycle, or when recycling it failed (then it is left to ``GenerationStore/prune`` and
-    /// the stage is built from scratch: recycling only saves work).
+    /// Makes the spare tree (``GenerationStore/spare``), when there is one, the stage (``StageRecycler``) and returns
+    /// what that did; nil when there is none, or when recycling it failed on the file system (then it is left to
+    /// ``GenerationStore/prune(keep:)`` and the stage is built from scratch: recycling only saves work). No listed
+    /// generation is ever used, so a switch that fails afterwards costs rollback nothing.
     private func recycle(
         _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
     ) throws -> ApplyReport? {
         let generations = GenerationStore(layout: layout)
-        guard let oldest = try generations.recyclable(keep: keepGenerations) else { return nil }
-        // Its directory (now without a tree, so never listed) keeps its number taken until the prune after the switch.
-        guard rename(oldest.tree, layout.stage) == 0 else { return nil }
+        guard keepGenerations > 0, let spare = try generations.takeSpare() else { return nil }
+        let cache = spare.statCache()
+        guard rename(spare.tree, layout.stage) == 0 else { return nil }
+        try? TreeOps.removeTree(generations.spare)
         try checkpoint("recycled")
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
             let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
-                stage: layout.stage, listing: listing, plan: plan,
+                stage: layout.stage, cache: cache, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
-            report.recycled = oldest.sequence
+            report.recycled = true
             report.unchangedStats = outcome.kept
             return report
         } catch let error as SmartSyncError where error.code == .io {

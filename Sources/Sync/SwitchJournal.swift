@@ -120,6 +120,7 @@ struct TreeSwitch {
     /// tree that run swapped in).
     @discardableResult
     func recover() throws -> Bool {
+        try layout.checkSidecar()
         var completed = false
         if let (bytes, _) = try FileSystem.readFileIfPresent(layout.journal) {
             guard let journal = SwitchJournal(bytes) else {

@@ -38,6 +38,22 @@ public struct SwitchLayout: Sendable {
 
     /// The directory of generation `seq`.
     public func generation(_ seq: Int) -> String { generations + "/" + String(seq) }
+
+    /// Refuses a sidecar that is not a real directory of the user smart-sync runs as: a symlink planted there would
+    /// send the stage, the generations and the journal (what a rollback swaps in) somewhere else. Absent is fine.
+    public func checkSidecar() throws {
+        var st = stat()
+        guard lstat(sidecar, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw SmartSyncError.io("lstat", path: sidecar)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else {
+            throw SmartSyncError(
+                .unsafePath,
+                "'\(sidecar)', where smart-sync keeps the stage and generations of \(target), is \((st.st_mode & S_IFMT) == S_IFLNK ? "a symlink" : (st.st_mode & S_IFMT) == S_IFDIR ? "a directory of another user" : "not a directory"); refusing to use it",
+                hint: "remove it (it holds nothing smart-sync cannot make again) and run again")
+        }
+    }
 }
 
 /// Filesystem steps of the switch.

@@ -11,8 +11,12 @@ extension SyncRunner {
     public func verify(target: String, repair: Bool) async throws -> (TargetVerifier.Report, Outcome?) {
         let (report, state) = try Self.verifyOnly(target: target, store: store, state: self.state)
         guard repair, !report.isIntact else { return (report, nil) }
-        let verifier = TargetVerifier()
-        try verifier.discard(report.corruptObjects, from: store)
+        do {
+            // Under the store's lock, shared, as every change to the store outside gc.
+            let storeLock = try await lockStore()
+            defer { storeLock.release() }
+            try TargetVerifier().discard(report.corruptObjects, from: store)
+        }
         // Forget cached hashes: paths edited through a hardlink may still match their old stat data.
         try self.state.resetStatCache(target: state.target)
         let outcome = try await sync(Request(ref: state.commit.hex, target: state.target))

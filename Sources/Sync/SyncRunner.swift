@@ -133,7 +133,7 @@ public struct SyncRunner: Sendable {
         let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         // Store objects a target file shared and that were written through it: never linked again.
         let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
-        let missing = try plan.missingBlobs(in: store, repair: false, damaged: damaged)
+        let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
         let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         events(.planned(summary))
@@ -169,9 +169,17 @@ public struct SyncRunner: Sendable {
         }
 
         if plan.hasWork || previous?.commit != resolved.commit {
-            for id in damaged {
-                try store.quarantine(id, reason: "a target file sharing its inode was written in place")
-                events(.warning("store object \(id.abbreviated()) was written through a target's hard link; quarantined, fetched anew"))
+            for object in damaged {
+                let moved = try store.quarantine(
+                    object.id, reason: "a target file sharing its inode was written in place", twin: object.twin,
+                    expecting: object.identity)
+                guard moved != nil else { continue }
+                events(
+                    .warning(
+                        object.twin
+                            ? "the executable twin of store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, made anew"
+                            : "store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, fetched anew"
+                    ))
             }
             let toFetch = try plan.missingBlobs(in: store, repair: true)
             plan.seedStore(store, fromTarget: target)
@@ -194,6 +202,7 @@ public struct SyncRunner: Sendable {
                     var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
                     applier.validateStage = stageValidator
                     applier.linkMode = linkMode
+                    applier.outgoingCache = scan.cache
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
                     outcome.applied = try applier.apply(plan, listing: listing, store: store, target: target)

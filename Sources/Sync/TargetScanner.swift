@@ -169,10 +169,23 @@ private struct Walker {
         pending.sort { $0.path < $1.path }
         let bytes = pending.reduce(0) { $0 + $1.size }
         let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
-        let ids = try ParallelHasher(root: target, files: pending.map { ($0.path, $0.size) }).hash(workers: workers)
-        for (file, id) in zip(pending, ids) {
-            newCache.entries[file.path] = StatCache.Entry(stat: file.stat, id: id)
+        let hashed = try ParallelHasher(root: target, files: pending.map { ($0.path, $0.size) }).hash(workers: workers)
+        for (file, result) in zip(pending, hashed) {
+            guard let (id, st) = result else {
+                entries[file.path] = nil  // gone (or no longer a regular file) since the walk looked
+                continue
+            }
+            // What was hashed is what the descriptor showed; if that is not what the walk saw (replaced since), its
+            // own stat goes into the entry and the cache, so the cache never pairs one file's stat with another's id.
+            let seen = StatData(st)
+            newCache.entries[file.path] = StatCache.Entry(stat: seen, id: id)
             entries[file.path]?.id = id
+            if seen != file.stat {
+                entries[file.path]?.stat = seen
+                entries[file.path]?.size = seen.size
+                entries[file.path]?.metadata = FileMetadata(st)
+                entries[file.path]?.kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+            }
         }
         stats.filesHashed += pending.count
         stats.bytesHashed += Int64(bytes)

@@ -67,7 +67,7 @@ public struct TargetVerifier: Sendable {
                 found = ObjectID.blob(try tree.readLink(path))
             case (.regular, S_IFREG), (.executable, S_IFREG):
                 let executable = st.st_mode & 0o100 != 0
-                guard let hashed = try tree.hashFile(path) else {
+                guard let hashed = try tree.hashFile(path)?.id else {
                     report.findings.append(Finding(kind: .missing, path: path, expected: entry.id, found: nil))
                     continue
                 }

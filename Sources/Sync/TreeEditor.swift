@@ -59,6 +59,13 @@ public struct TreeEditor: Sendable {
             guard fchmod(fd, mode & 0o7777) == 0 else { throw SmartSyncError.io("chmod", path: display(path)) }
             return "chmod \(octal) \(display(path))"
         }
+        try privateCopy(path, of: fd, owner: st.st_uid, group: st.st_gid, mode: mode)
+        return "chmod \(octal) \(display(path)) (as a private copy: it was a hardlink, e.g. of a store object)"
+    }
+
+    /// Replaces the regular file at `path`, open on `fd`, by a copy of its own with this owner, group and mode: a
+    /// change to a file with several links must not reach the others (a store object, other targets, generations).
+    private func privateCopy(_ path: TreePath, of fd: Int32, owner: uid_t, group: gid_t, mode: mode_t) throws {
         try Materializer.replace(path, under: root) { dir, tmp, shown in
             let copy = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard copy >= 0 else { throw SmartSyncError.io("create", path: shown) }
@@ -69,15 +76,16 @@ public struct TreeEditor: Sendable {
             }
             guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: shown) }
             try readChunks(fd: fd, path: shown) { try FileSystem.writeAll(fd: copy, $0, path: shown) }
-            guard fchown(copy, st.st_uid, st.st_gid) == 0, fchmod(copy, mode & 0o7777) == 0, fsync(copy) == 0 else {
+            // The owner first: chown clears setuid and setgid bits, which the chmod then sets.
+            guard fchown(copy, owner, group) == 0, fchmod(copy, mode & 0o7777) == 0, fsync(copy) == 0 else {
                 throw SmartSyncError.io("chmod", path: shown)
             }
             ok = true
         }
-        return "chmod \(octal) \(display(path)) (as a private copy: it was a hardlink, e.g. of a store object)"
     }
 
-    /// Sets the owner and/or group of the entry at `path` itself (a symlink's own, never its target's).
+    /// Sets the owner and/or group of the entry at `path` itself (a symlink's own, never its target's). A regular file
+    /// with more than one link gets a private copy with the new owner instead, as ``setPermissions(_:_:)`` does.
     public func setOwner(_ path: TreePath, uid: uid_t?, gid: gid_t?) throws {
         if path.isEmpty {
             guard lchown(root, uid ?? uid_t.max, gid ?? gid_t.max) == 0 else {
@@ -87,6 +95,16 @@ public struct TreeEditor: Sendable {
         }
         let (cursor, dirFD, name) = try parent(of: path, create: false)
         defer { cursor.finish() }
+        // A regular file with several links gets a copy of its own, as for a chmod.
+        let fd = name.withCString { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
+        if fd >= 0 {
+            defer { close(fd) }
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink > 1 {
+                try privateCopy(path, of: fd, owner: uid ?? st.st_uid, group: gid ?? st.st_gid, mode: st.st_mode)
+                return
+            }
+        }
         let changed = name.withCString {
             fchownat(dirFD, $0, uid ?? uid_t.max, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW)
         }

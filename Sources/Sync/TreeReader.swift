@@ -40,24 +40,28 @@ public final class TreeReader {
         return st
     }
 
-    /// Runs `body` with the regular file at `path` open for reading (never through a symlink); nil when absent.
-    func withFile<R>(_ path: TreePath, _ body: (Int32) throws -> R) throws -> R? {
+    /// Runs `body` with the regular file at `path` open for reading and its `fstat`; nil when there is no regular file
+    /// there. Opened never through a symlink and without blocking (a FIFO or device swapped in is not waited on, and is
+    /// not a regular file).
+    func withFile<R>(_ path: TreePath, _ body: (Int32, stat) throws -> R) throws -> R? {
         guard let (dirFD, name) = try parent(path) else { return nil }
-        let fd = name.withCString { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = name.withCString { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
         guard fd >= 0 else {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT || errno == ELOOP || errno == ENXIO { return nil }
             throw SmartSyncError.io("open", path: display(path))
         }
         defer { close(fd) }
-        return try body(fd)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display(path)) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return try body(fd, st)
     }
 
-    /// The blob id of the regular file at `path`, hashed now; nil when absent.
-    public func hashFile(_ path: TreePath) throws -> ObjectID? {
-        try withFile(path) { fd in
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display(path)) }
-            return try BlobHasher.hash(fd: fd, size: Int(st.st_size), path: display(path)).id
+    /// The blob id of the regular file at `path`, hashed now, with the `fstat` of what was hashed; nil when there is
+    /// no regular file there.
+    public func hashFile(_ path: TreePath) throws -> (id: ObjectID, stat: stat)? {
+        try withFile(path) { fd, st in
+            (try BlobHasher.hash(fd: fd, size: Int(st.st_size), path: display(path)).id, st)
         }
     }
 
@@ -78,7 +82,7 @@ public final class TreeReader {
     @discardableResult
     func insert(_ path: TreePath, mode: FileMode, into store: ObjectStore, expecting id: ObjectID?) throws -> ObjectID {
         if mode == .symlink { return try store.insert(readLink(path), expecting: id) }
-        guard let inserted = try withFile(path, { try store.insertFile(fd: $0, display: display(path), expecting: id) })
+        guard let inserted = try withFile(path, { fd, _ in try store.insertFile(fd: fd, display: display(path), expecting: id) })
         else {
             throw SmartSyncError.io("open", path: display(path), errno: ENOENT)
         }

@@ -99,6 +99,9 @@ extension CurlMultiLoop {
         if pacing.hasDeadline, clock > pacing.requestTimeout {
             return .deadline(seconds: pacing.requestTimeout, received: transfer.bytesReceived)
         }
+        if transfer.progressBytes != transfer.lastProgress.bytes {
+            transfer.lastProgress = (clock, transfer.progressBytes)
+        }
         if transfer.stallWatch?.observe(clock: clock, bytes: transfer.progressBytes) == true {
             return .stalled(speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
         }
@@ -112,8 +115,11 @@ extension CurlMultiLoop {
         guard let progress = transfer.minSpeedWatch?.progress(clock: clock - transfer.payloadSince, bytes: payload),
             Double(progress) < Double(pacing.minSpeed) * pacing.stallTimeout
         else { return nil }
-        // A payload that stopped altogether is a stall, whatever else the transfer still receives: say so.
-        if Double(progress) < Double(pacing.stallSpeed) * pacing.stallTimeout {
+        // A transfer that stopped altogether is a stall: say so. (Its bytes may all have come at the start of the
+        // minimum-speed window, before the stall watch's own window slid past them.)
+        if Double(progress) < Double(pacing.stallSpeed) * pacing.stallTimeout
+            || clock - transfer.lastProgress.clock >= pacing.stallTimeout
+        {
             return .stalled(speed: pacing.stallSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)
         }
         return .tooSlow(speed: pacing.minSpeed, seconds: pacing.stallTimeout, received: transfer.bytesReceived)

@@ -58,6 +58,8 @@ final class EasyTransfer {
     /// The minimum-speed check, from the first payload byte on, and the transfer's clock at that byte.
     var minSpeedWatch: StallWatch?
     var payloadSince = 0.0
+    /// `progressBytes` when the pacing check last saw it grow, and the transfer's clock then.
+    var lastProgress = (clock: 0.0, bytes: 0)
     /// The engine's `--max-download` meter, when there is one.
     var meter: DownloadMeter?
 

@@ -58,8 +58,11 @@ struct StoreRestorer {
         (try? store.holds(entry.id, size: nil, repair: true)) ?? false
     }
 
-    /// Runs `body` holding the target's lock (a sync may not run meanwhile).
+    /// Runs `body` holding the store's lock shared and the target's lock (a sync may not run meanwhile).
     func locked<T>(_ body: () throws -> T) throws -> T {
+        // The store shared too: its check before a link may mend it, which gc (holding it exclusively) must not race.
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
         let lock = try stateStore.lock(target: context.target)
         defer { lock.release() }
         return try body()

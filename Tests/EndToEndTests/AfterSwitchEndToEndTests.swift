@@ -23,27 +23,36 @@ struct AfterSwitchEndToEndTests {
         return try s.repo.commit("C")
     }
 
+    /// Commit D from C: bridge.nix changes once more.
+    private func commitD(_ s: Scenario) throws -> String {
+        try s.repo.write("modules/net/bridge.nix", "{ bridge = \"br1\"; }\n")
+        return try s.repo.commit("D")
+    }
+
     @Test func aSyncWhosePruneFailsSaysTheTargetWasSwitched() throws {
         let s = try Scenario()
         defer { PinnedDirectory.unpinAll(under: s.dirs.path) }
         _ = try Fixtures.commitA(s.repo)
-        try s.sync(["--keep-generations", "1"])
-        let b = try Fixtures.commitB(s.repo)
-        try s.sync(["--keep-generations", "1"])
-        // Generation 1 (A's tree) goes when C comes in; a mount point in it cannot be removed, even by root.
+        try s.sync(["--keep-generations", "2"])
+        _ = try Fixtures.commitB(s.repo)
+        try s.sync(["--keep-generations", "2"])
+        let before = try commitC(s)
+        try s.sync(["--keep-generations", "2"])
+        // With one generation kept when D comes in, generation 2 (B's tree) becomes the spare and generation 1 (A's)
+        // goes; a mount point in it cannot be removed, even by root.
         try PinnedDirectory.pin(s.dirs.appending(".target.smart-sync/generations/1/tree/pinned"))
-        let c = try commitC(s)
+        let after = try commitD(s)
 
         let r = try s.run("sync", ["--keep-generations", "1", "--json"])
         #expect(r.status == 8, "\(r.stderrString)")
-        #expect(r.stderrString.contains("was switched to \(c) (from \(b))"), "\(r.stderrString)")
+        #expect(r.stderrString.contains("was switched to \(after) (from \(before))"), "\(r.stderrString)")
         #expect(r.stderrString.contains("removing old generations failed afterwards"))
         let summary = try Scenario.summary(r)
         #expect(summary["switched"] as? Bool == true)
         #expect(summary["failedAfterSwitch"] as? String == "removing old generations")
-        #expect(summary["commit"] as? String == c)
+        #expect(summary["commit"] as? String == after)
         #expect(events(r, "error").first?["switched"] as? Bool == true)
-        try s.expectTargetEqualsArchive(c)
+        try s.expectTargetEqualsArchive(after)
         // The state records C: nothing is pending.
         #expect(try s.run("plan").status == 0)
 
@@ -100,30 +109,33 @@ struct AfterSwitchEndToEndTests {
     @Test func anUpdateWhoseSyncFailsAfterTheExchangeRollsBack() throws {
         let t = try UpdateSetup()
         defer { PinnedDirectory.unpinAll(under: t.s.dirs.path) }
-        try t.s.sync(["--keep-generations", "1"])
+        try t.s.sync(["--keep-generations", "2"])
+        let before = try commitC(t.s)
+        try t.s.sync(["--keep-generations", "2"])
+        // Generations 1 (A's tree) and 2 (B's): with one kept, 2 becomes the spare and 1 cannot go.
         try PinnedDirectory.pin(t.sidecar + "/generations/1/tree/pinned")
-        let c = try commitC(t.s)
+        let after = try commitD(t.s)
 
         let r = try t.update(["--keep-generations", "1", "--json"])
         #expect(r.status == 1, "\(r.stderrString)")
-        try t.s.expectTargetEqualsArchive(t.b)
+        try t.s.expectTargetEqualsArchive(before)
         #expect(r.stderrString.contains("update failed at sync"), "\(r.stderrString)")
-        #expect(r.stderrString.contains("was switched to \(c)"))
-        #expect(r.stderrString.contains("rolled back to \(t.b)"))
-        #expect(t.runs().isEmpty, "C was never rebuilt, so B is not rebuilt either")
+        #expect(r.stderrString.contains("was switched to \(after)"))
+        #expect(r.stderrString.contains("rolled back to \(before)"))
+        #expect(t.runs().isEmpty, "D was never rebuilt, so C is not rebuilt either")
         let summary = try Scenario.summary(r)
         #expect(summary["switched"] as? Bool == true)
         #expect(summary["rolledBack"] as? Bool == true)
-        #expect(summary["commitAfter"] as? String == t.b)
+        #expect(summary["commitAfter"] as? String == before)
         let steps = (summary["steps"] as? [[String: Any]] ?? []).map { "\($0["step"]!)=\($0["status"]!)" }
         // The rollback's own pruning meets the same mount point: done, with a warning.
         #expect(steps == ["pre-validate=ok", "validate-stage=ok", "sync=failed", "rollback=warn"], "\(steps)")
-        #expect(try t.s.run("plan").status == 3, "the state follows the rollback: C is pending again")
+        #expect(try t.s.run("plan").status == 3, "the state follows the rollback: D is pending again")
 
         PinnedDirectory.unpinAll(under: t.s.dirs.path)
         let again = try t.update(["--keep-generations", "1"])
         #expect(again.status == 0, "\(again.stderrString)")
-        try t.s.expectTargetEqualsArchive(c)
+        try t.s.expectTargetEqualsArchive(after)
         #expect(t.runs().count == 1)
     }
 }

@@ -123,4 +123,25 @@ struct InPlaceEditEndToEndTests {
         #expect(try permissions(path) == 0o444, "\(edit): rollback brought back the edited mode")
         try expectStoreIntact(s, edit)
     }
+
+    /// An executable links the object's `0555` twin: a write through it that puts the time back (same size) damages
+    /// the twin, which the scan must find and quarantine as it does an object.
+    @Test func anExecutableWrittenInPlaceWithItsTimePutBackIsHealed() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let b = try Fixtures.commitB(s.repo)
+        try s.sync()
+        let path = s.target + "/scripts/tool.sh"  // executable in B
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        try Edit.cpPreservingTime.apply(to: path, scratch: s.dirs.appending("scratch"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) != good)
+        try s.sync()
+        try s.expectTargetEqualsArchive(b)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == good, "the damaged twin was linked again")
+        // A second target from the same store gets the commit's bytes too.
+        let second = s.dirs.appending("second")
+        let r = try s.run("sync", [], target: second)
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: second + "/scripts/tool.sh")) == good)
+    }
 }

@@ -15,7 +15,7 @@ import TestSupport
 @Suite(.serialized) struct AfterSwitchTests {
     private struct Stop: Error {}
 
-    /// Commits a, b, c of one repository (`conf.nix` says which), a runner on it and a target.
+    /// Commits a, b, c, d of one repository (`conf.nix` says which), a runner on it and a target.
     private struct Setup {
         let dir = TempDir()
         let repo: GitFixture
@@ -26,10 +26,12 @@ import TestSupport
 
         init(keepGenerations: Int = 3) async throws {
             repo = try GitFixture()
-            for v in ["a", "b", "c"] {
+            var previous: String?
+            for v in ["a", "b", "c", "d"] {
                 try repo.write("conf.nix", "\(v)\n")
                 try repo.write("only-\(v).txt", "\(v)\n")
-                if v != "a" { try repo.remove("only-\(v == "b" ? "a" : "b").txt") }
+                if let previous { try repo.remove("only-\(previous).txt") }
+                previous = v
                 commits.append(try repo.commit(v))
             }
             runner = SyncRunner(
@@ -50,33 +52,35 @@ import TestSupport
     }
 
     @Test func aFailedPruneLeavesTheNewCommitRecorded() async throws {
-        let t = try await Setup(keepGenerations: 1)
+        var t = try await Setup(keepGenerations: 2)
         defer {
             PinnedDirectory.unpinAll(under: t.dir.path)
             t.dir.remove()
         }
-        try await t.sync(0)
-        try await t.sync(1)
-        // Generation 1 (a's tree) is due to go when c comes; a mount point in it cannot be removed.
+        for i in 0..<3 { try await t.sync(i) }
+        // With one generation kept when d comes, generation 2 (b's tree) becomes the spare and generation 1 (a's) is
+        // due to go; a mount point in it cannot be removed.
         try PinnedDirectory.pin(t.layout.generation(1) + "/tree/pinned")
+        t.runner.keepGenerations = 1
 
-        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(2) }
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(3) }
         #expect(failed?.step == .prune)
         #expect(failed?.outcome.switched == true)
-        #expect(failed?.outcome.applied?.generation == 2)
+        #expect(failed?.outcome.applied?.generation == 3)
         #expect(
-            failed?.error.message.contains("was switched to \(t.commits[2])") == true, "\(failed?.error.message ?? "")")
+            failed?.error.message.contains("was switched to \(t.commits[3])") == true, "\(failed?.error.message ?? "")")
         #expect(failed?.error.message.contains("removing old generations failed") == true)
-        #expect(readFile(t.target + "/conf.nix") == "c\n")
-        #expect(try t.recorded() == t.commits[2])
+        #expect(readFile(t.target + "/conf.nix") == "d\n")
+        #expect(try t.recorded() == t.commits[3])
         #expect(try t.runner.state.loadIntent(target: t.target) == nil)
         // The generation that could not go is not listed half removed (say, as the tree found before the first sync).
-        #expect(try t.generations().map(\.0) == [2])
-        #expect(try t.generations().map(\.1) == [t.commits[1]])
+        #expect(try t.generations().map(\.0) == [3])
+        #expect(try t.generations().map(\.1) == [t.commits[2]])
+        #expect(readFile(t.layout.generations + "/spare/tree/conf.nix") == "b\n")
 
         // Once it can be removed, the target is simply up to date.
         PinnedDirectory.unpinAll(under: t.dir.path)
-        let again = try await t.sync(2)
+        let again = try await t.sync(3)
         #expect(!again.switched)
     }
 
@@ -131,7 +135,8 @@ import TestSupport
             PinnedDirectory.unpinAll(under: t.dir.path)
             t.dir.remove()
         }
-        for i in 0..<3 { try await t.sync(i) }
+        for i in 0..<4 { try await t.sync(i) }
+        // Back to b (generation 2) keeping one: d's tree is kept, c's becomes the spare and a's cannot go.
         try PinnedDirectory.pin(t.layout.generation(1) + "/tree/pinned")
         let failed = #expect(throws: FailedAfterSwitch<Rollback.Outcome>.self) {
             try Rollback.run(

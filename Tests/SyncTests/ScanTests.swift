@@ -159,6 +159,17 @@ import Testing
 }
 
 @Suite struct ColdScanTests {
+    /// A FIFO (or device) swapped in where a file was is never opened for a wait: reading it is "no regular file here".
+    @Test func aFIFOWhereAFileWasIsNotWaitedOn() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        writeFile(dir["t/file"], "x")
+        mkfifo(dir["t/pipe"], 0o644)
+        let reader = try TreeReader(root: dir["t"])
+        #expect(try reader.hashFile(TreePath("pipe")) == nil)
+        #expect(try reader.hashFile(TreePath("file"))?.id == blob("x"))
+    }
+
     /// With no stat cache, files are hashed after the walk on several threads: every id must still be the file's own.
     @Test func aColdScanHashesEveryFileOnEveryCoreToItsOwnId() throws {
         let dir = TempDir()

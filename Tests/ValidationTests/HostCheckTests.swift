@@ -1,4 +1,5 @@
 import Foundation
+import GitObjects
 import Testing
 @testable import Validation
 
@@ -119,5 +120,26 @@ struct HostCheckTests {
         chmod(f.target + "/configuration.nix", 0o666)
         #expect(try OwnershipCheck(allowWritable: true).run(f.context()).status == .pass)
         #expect(try OwnershipCheck(glob: "scripts/*").run(f.context()).status == .pass)
+    }
+
+    /// A synced file is a hard link of a store object: `--fix` changes its group on a private copy, so the store (and
+    /// every other target linking the object) keeps its own.
+    @Test func ownershipFixesNeverReachTheStoreThroughAHardLink() throws {
+        let f = try Fixture()
+        try f.writeHypervisorTree()
+        let manifest = try f.recordSync()
+        let id = try #require(manifest[TreePath("flake.nix")]?.id)
+        let object = f.tmp.path + "/store/objects/" + id.hex.prefix(2) + "/" + id.hex.dropFirst(2)
+        var before = stat()
+        lstat(object, &before)
+        let check = OwnershipCheck(path: "flake.nix", owner: "root", group: "1")
+        let report = runFixing(check, try f.context())
+        #expect(report.result.status == .pass, "\(report.result.message)")
+        var after = stat()
+        lstat(object, &after)
+        #expect(after.st_gid == before.st_gid, "the store object's group changed")
+        var file = stat()
+        lstat(f.target + "/flake.nix", &file)
+        #expect(file.st_gid == 1 && file.st_nlink == 1 && file.st_ino != after.st_ino)
     }
 }

@@ -1,9 +1,12 @@
 // Blob hashing throughput: git's blob SHA-1 (`BlobHasher`, OpenSSL EVP underneath) over an in-memory buffer and a
 // file in the page cache, next to the raw OpenSSL SHA-1 it is built on (the ceiling) and `git hash-object`.
 // Target: >= 1.5 GB/s. tools/bench-core turns the medians into GB/s and adds `openssl speed -evp sha1`.
+// Also a cold scan (no stat cache) of 1 GiB in 64 files, which hashes on every core (`ParallelHasher`), next to the
+// same files hashed one after another: target, close to the number of cores times the single stream.
 import Benchmark
 import BenchSupport
 import GitObjects
+import Sync
 
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +79,28 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
+        "cold scan 1 GiB in 64 files (TargetScanner, no stat cache, page cache)",
+        configuration: .init(maxDuration: .seconds(10), maxIterations: 15)
+    ) { (benchmark: Benchmark, tree: ColdTree) throws in
+        let result = try TargetScanner().scan(target: tree.directory)
+        precondition(result.statistics.filesHashed == coldFiles, "\(result.statistics)")
+        blackHole(result)
+    } setup: {
+        try makeColdTree()
+    }
+
+    Benchmark(
+        "peer: the same 64 files hashed one after another (BlobHasher.hashFile)",
+        configuration: .init(maxDuration: .seconds(10), maxIterations: 15)
+    ) { (benchmark: Benchmark, tree: ColdTree) throws in
+        for i in 0..<coldFiles { blackHole(try BlobHasher.hashFile(atPath: tree.directory + "/f\(i)")) }
+    } setup: {
+        try makeColdTree()
+    } teardown: {
+        removeBigFiles()
+    }
+
+    Benchmark(
         "peer: git hash-object 256 MiB (page cache, includes process start)",
         configuration: .init(maxDuration: .seconds(6), maxIterations: 25)
     ) { (benchmark: Benchmark, file: BigFile) throws in
@@ -88,6 +113,39 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 nonisolated(unsafe) var bigFileDirectories: [String] = []
+
+let coldFiles = 64
+
+struct ColdTree {
+    let directory: String
+}
+
+nonisolated(unsafe) var coldTree: ColdTree?
+
+/// 64 files of 16 MiB (slices of the random pattern), hashed once so they sit in the page cache. Built once per
+/// process; removed with the big files.
+func makeColdTree() throws -> ColdTree {
+    if let coldTree { return coldTree }
+    let tree = ColdTree(directory: try Fixtures.scratchDirectory("cold"))
+    bigFileDirectories.append(tree.directory)
+    let size = 16 << 20
+    for i in 0..<coldFiles {
+        let path = tree.directory + "/f\(i)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FixtureError("create \(path): errno \(errno)") }
+        defer { close(fd) }
+        let start = (i * size) % memoryBuffer.count
+        var off = 0
+        while off < size {
+            let n = write(fd, memoryBuffer.baseAddress! + start + off, size - off)
+            guard n > 0 else { throw FixtureError("write \(path): errno \(errno)") }
+            off += n
+        }
+        _ = try BlobHasher.hashFile(atPath: path)
+    }
+    coldTree = tree
+    return tree
+}
 
 /// Writes the 256 MiB file (the 64 MiB random pattern four times: SHA-1's cost does not depend on the content)
 /// and hashes it once so it sits in the page cache.
@@ -112,6 +170,7 @@ func makeBigFile() throws -> BigFile {
 func removeBigFiles() {
     for d in bigFileDirectories { Fixtures.remove(d) }
     bigFileDirectories.removeAll()
+    coldTree = nil
 }
 
 /// BlobHasher fed by read(2) with a given buffer size (the what-if above).
