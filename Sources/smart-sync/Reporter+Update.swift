@@ -95,7 +95,13 @@ extension Reporter {
             let to = report.commitAfter?.abbreviated() ?? "?"
             var line = "update: \(target) "
             if checkOnly {
-                line += report.changesPending ? "has changes pending (\(to) → …)" : "is up to date"
+                if !report.changesPending {
+                    line += "is up to date"
+                } else if let next = report.commitResolved, next != report.commitAfter {
+                    line += "has changes pending (\(to) → \(next.abbreviated()))"
+                } else {
+                    line += "has changes pending (at \(to): an interrupted update's rebuild and checks still to run)"
+                }
             } else {
                 line +=
                     report.switched

@@ -11,10 +11,10 @@ struct RestoreCommand: AsyncParsableCommand {
             A sync never loses a local edit: a file that differs from what the last sync put there is saved \
             into the store before it is replaced, and recorded. restore puts the most recent such version of \
             PATH back (verified by its hash), or with --generation N the file as it was in kept generation N \
-            (see `smart-sync rollback --list`). The restored file is a private, writable copy (0644, or 0755 \
-            for executables), swapped in atomically; the file it replaces is saved and recorded first, so a \
-            restore loses nothing either. The next sync replaces the file again (keeping it again), unless \
-            it runs with --keep-local.
+            (see `smart-sync rollback --list`). The restored file is a private copy with the permissions and \
+            owner the kept version had (a generation's file: 0644, or 0755 for executables), swapped in \
+            atomically; the file it replaces is saved and recorded first, so a restore loses nothing either. \
+            The next sync replaces the file again (keeping it again), unless it runs with --keep-local.
 
             PATH is relative to the target, or absolute inside it.
 

@@ -14,7 +14,8 @@ struct SmartSync: AsyncParsableCommand {
         discussion: """
             smart-sync resolves a ref to one commit, fetches only the blobs its content-addressed store lacks \
             (many at once, over one connection where HTTP/2 allows), verifies every blob by its git SHA-1 and \
-            the tree listing up to the commit's tree id, then hardlinks the verified blobs into the target.
+            the tree listing up to the commit's tree id, then builds the new tree beside the target from \
+            reflinks or hard links of the verified objects and swaps it in atomically.
 
             EXAMPLES:
               smart-sync sync MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor

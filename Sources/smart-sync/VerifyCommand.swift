@@ -12,7 +12,7 @@ struct VerifyCommand: AsyncParsableCommand {
             object those paths link: an edit made through a hardlink changes the store object too, and this \
             finds it. Exit 0 when everything is intact, 3 when something differs.
 
-            With --repair, damaged store objects are discarded and the target is synced back to the same \
+            With --repair, damaged store objects are quarantined and the target is synced back to the same \
             commit: changed files are replaced (their local content kept in the store first) and missing \
             blobs fetched again. --repair needs the source (OWNER/REPO or --source).
 
@@ -29,7 +29,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The synced directory to check.", valueName: "dir"))
     var target: String
 
-    @Flag(name: .long, help: "Discard damaged store objects and sync the target back to its last commit.")
+    @Flag(name: .long, help: "Quarantine damaged store objects and sync the target back to its last commit.")
     var repair = false
 
     func validate() throws {
