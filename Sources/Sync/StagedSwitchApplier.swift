@@ -75,8 +75,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
-        // 2. Stage the complete new tree: the oldest generation brought up to date when one is due to go (work in
-        // proportion to the change), else a tree built from the store.
+        // 2. Stage the complete new tree: the spare tree (`generations/spare`, left by the last prune) brought up to
+        // date when it can be trusted (work in proportion to the change), else a tree built from the store.
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar)

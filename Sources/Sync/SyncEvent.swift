@@ -5,7 +5,7 @@ import Sources
 public enum SyncEvent: Sendable {
     /// The ref was resolved to a commit.
     case resolved(ResolvedRef)
-    /// The tree listing arrived and was verified.
+    /// The tree listing arrived and was verified; `entries` counts its files and symlinks (not directories).
     case listed(commit: ObjectID, entries: Int, verified: Bool)
     /// The target was scanned.
     case scanned(files: Int, hashed: Int, cacheHits: Int)

@@ -296,7 +296,9 @@ public struct SyncRunner: Sendable {
         }
         try listing.validate()
         try listing.verify()
-        events(.listed(commit: resolved.commit, entries: listing.entries.count, verified: true))
+        // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
+        let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
+        events(.listed(commit: resolved.commit, entries: entries, verified: true))
         return listing
     }
 

@@ -44,23 +44,29 @@ public struct UpdateWorkflow: Sendable {
     /// Runs the update. Never throws: a failure is in ``UpdateReport/failure``, with what was done before it.
     ///
     /// The target's lock (and a shared lock on the store) is held from the first check to the last, rollback
-    /// included: no other run changes the target, or collects the store, between the steps.
+    /// included: no other run changes the target, or collects the store, between the steps. The store lock is waited
+    /// for while `gc` holds it, as a sync waits; the target's lock is not (another run of the target exits 7).
     public func run(_ options: Options) async -> UpdateReport {
         var report = UpdateReport()
         let target = StateStore.normalize(options.request.target)
-        let locks: (store: FileLock, target: TargetLock)
+        let storeLock: FileLock
+        let targetLock: TargetLock
         do {
-            locks = (try runner.store.lock(shared: true), try runner.state.lock(target: target))
+            storeLock = try await runner.lockStore()
         } catch {
             report.failure = Self.failure(error)
             return report
         }
-        defer {
-            locks.target.release()
-            locks.store.release()
+        defer { storeLock.release() }
+        do {
+            targetLock = try runner.state.lock(target: target)
+        } catch {
+            report.failure = Self.failure(error)
+            return report
         }
+        defer { targetLock.release() }
         var workflow = self
-        workflow.runner.targetLock = locks.target
+        workflow.runner.targetLock = targetLock
         do {
             try await workflow.steps(options, target: target, report: &report)
         } catch {

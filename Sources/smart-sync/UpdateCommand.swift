@@ -94,7 +94,8 @@ struct UpdateCommand: AsyncParsableCommand {
             defer { context.opened.close() }
             let started = Date()
             var options = UpdateWorkflow.Options(
-                request: .init(ref: target.ref, target: target.target, excludes: target.exclude),
+                request: .init(
+                    ref: target.ref, target: target.target, excludes: target.exclude, keepLocal: target.keepLocal),
                 checks: checks,
                 rebuild: skipRebuild
                     ? nil

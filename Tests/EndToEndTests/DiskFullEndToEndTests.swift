@@ -52,12 +52,6 @@ struct DiskFullEndToEndTests {
         return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
     }
 
-    private func archive(_ s: Scenario, _ commit: String) throws -> DirectorySnapshot {
-        let dir = try TemporaryDirectory(prefix: "archive")
-        try s.repo.archive(commit: commit, into: dir.path)
-        return try DirectorySnapshot(of: dir.path)
-    }
-
     /// Every path under `root` whose name starts with one of `prefixes`.
     private func leftovers(under root: String, _ prefixes: [String]) -> [String] {
         let names = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []
@@ -110,7 +104,7 @@ struct DiskFullEndToEndTests {
         #expect(r.status != 0)
         #expect(r.stderrString.contains("disk is full"), "\(r.stderrString)")
         #expect(r.stderrString.contains(mount.path + "/"), "the message should name the path: \(r.stderrString)")
-        #expect(try DirectorySnapshot(of: target) == archive(s, a))
+        #expect(try DirectorySnapshot(of: target) == s.archiveSnapshot(a))
         #expect(!FileManager.default.fileExists(atPath: mount.path + "/.target.smart-sync/stage"))
         #expect(leftovers(under: mount.path, [".smart-sync-tmp-", "stage"]).isEmpty)
 
@@ -118,6 +112,6 @@ struct DiskFullEndToEndTests {
         try FileManager.default.removeItem(atPath: filler)
         let again = try s.run("sync", ["--ref", b], target: target)
         #expect(again.status == 0, "\(again.stderrString)")
-        #expect(try DirectorySnapshot(of: target) == archive(s, b))
+        #expect(try DirectorySnapshot(of: target) == s.archiveSnapshot(b))
     }
 }

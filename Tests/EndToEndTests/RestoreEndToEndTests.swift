@@ -28,12 +28,6 @@ struct RestoreEndToEndTests {
         return ((a[.posixPermissions] as? Int) ?? -1, (a[.referenceCount] as? Int) ?? -1)
     }
 
-    private func archive(_ s: Scenario, _ commit: String) throws -> DirectorySnapshot {
-        let dir = try TemporaryDirectory(prefix: "archive")
-        try s.repo.archive(commit: commit, into: dir.path)
-        return try DirectorySnapshot(of: dir.path)
-    }
-
     @Test func aLocalEditIsKeptListedAndRestoredAndAResyncKeepsItAgain() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
@@ -119,7 +113,7 @@ struct RestoreEndToEndTests {
         #expect((summary["kept"] as? [Any])?.isEmpty == true)
         #expect(try read(s.target + "/" + edited) == mine)
         #expect(try read(s.target + "/README.md") == "# my readme\n")
-        var want = try archive(s, b)
+        var want = try s.archiveSnapshot(b)
         var got = try DirectorySnapshot(of: s.target)
         want.entries[edited] = nil
         got.entries[edited] = nil

@@ -110,13 +110,18 @@ final class Scenario: @unchecked Sendable {
 
     /// Asserts the target equals `git archive` of `commit` (content, exec bits, symlinks).
     func expectTargetEqualsArchive(_ commit: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let expected = try TemporaryDirectory(prefix: "archive")
-        try repo.archive(commit: commit, into: expected.path)
-        let want = try DirectorySnapshot(of: expected.path)
+        let want = try archiveSnapshot(commit)
         let got = try DirectorySnapshot(of: target)
         #expect(
             got == want, "target differs from git archive \(commit):\n\(got.difference(from: want))",
             sourceLocation: sourceLocation)
+    }
+
+    /// What `git archive COMMIT` holds, as a snapshot.
+    func archiveSnapshot(_ commit: String) throws -> DirectorySnapshot {
+        let dir = try TemporaryDirectory(prefix: "archive")
+        try repo.archive(commit: commit, into: dir.path)
+        return try DirectorySnapshot(of: dir.path)
     }
 
     /// Raw-host requests logged since the last clear.

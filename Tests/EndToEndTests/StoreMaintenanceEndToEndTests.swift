@@ -157,21 +157,28 @@ struct StoreMaintenanceEndToEndTests {
         try s.expectTargetEqualsArchive(a)
     }
 
-    @Test func aSyncThatStartsWhileTheStoreIsHeldExclusivelyWaitsInsteadOfFailing() throws {
+    /// `sync` and `update` alike (update holds the store lock from its first check to its last, and took it without
+    /// waiting: it exited 7 while gc ran).
+    @Test(arguments: ["sync", "update"])
+    func aRunThatStartsWhileTheStoreIsHeldExclusivelyWaitsInsteadOfFailing(command: String) throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
         try s.sync()
         let b = try Fixtures.commitB(s.repo)
+        let checks = s.root + "/checks.toml"
+        try Data("[[check]]\nkind = \"directory\"\npath = \"modules\"\n".utf8).write(to: URL(fileURLWithPath: checks))
+        let extra = command == "update" ? ["--skip-rebuild", "--config", checks] : []
         // This process stands in for a gc: it holds the store lock exclusively until the sync says it waits.
         let lockFD = open(s.store + "/lock", O_RDWR)
         defer { close(lockFD) }
         #expect(flock(lockFD, LOCK_EX) == 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        process.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
-            "--git-url", s.server.gitURL, "--store", s.store, "--state-dir", s.stateDir, "--target", s.target,
-        ]
+        process.arguments =
+            [
+                command, s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+                "--git-url", s.server.gitURL, "--store", s.store, "--state-dir", s.stateDir, "--target", s.target,
+            ] + extra
         process.environment = s.environment().compactMapValues { $0 }
         let err = Pipe()
         process.standardError = err

@@ -153,4 +153,20 @@ struct UpdateEndToEndTests {
         #expect(r.stderrString.contains("--rebuild-command"))
         try t.s.expectTargetEqualsArchive(t.a)
     }
+
+    /// `--keep-local` was accepted by update and ignored: the edit was replaced (after being kept).
+    @Test func keepLocalLeavesALocalEditInPlace() throws {
+        let t = try UpdateSetup()
+        let path = t.s.target + "/README.md"
+        try Data("# my readme\n".utf8).write(to: URL(fileURLWithPath: path))
+        let r = try t.update(["--skip-rebuild", "--keep-local", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "# my readme\n")
+        #expect(r.stdoutString.contains("kept local version (--keep-local)"), "\(r.stdoutString)")
+        var want = try t.s.archiveSnapshot(t.b)
+        var got = try DirectorySnapshot(of: t.s.target)
+        want.entries["README.md"] = nil
+        got.entries["README.md"] = nil
+        #expect(got == want, "\(got.difference(from: want))")
+    }
 }
