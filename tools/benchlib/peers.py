@@ -45,11 +45,18 @@ class SmartSync:
         return args + (["--transport", self.transport] if self.has_flag else [])
 
     def prepare(self, run, untimed):
+        refs = []
         if run.kind == "update":  # through the history first: the generations of a target that has been syncing
-            for i in range(1, min(run.history, len(run.repo.history)) + 1):
-                untimed(self.argv(run, f"bench-h{i}"))
-        if run.kind != "cold":
-            untimed(self.argv(run, "bench-a" if run.kind == "update" else "bench-b"))
+            refs = [f"bench-h{i}" for i in range(1, min(run.history, len(run.repo.history)) + 1)] + ["bench-a"]
+            # A target stages by recycling the spare tree, which pruning leaves once it has switched more often than
+            # it keeps generations: back and forth between the last two commits until it has (the first sync of an
+            # empty target is no switch).
+            while run.history and len(refs) - 1 <= KEEP_GENERATIONS:
+                refs += refs[-2:]
+        elif run.kind == "noop":
+            refs = ["bench-b"]
+        for ref in refs:
+            untimed(self.argv(run, ref))
 
     def command(self, run):
         return self.argv(run, "bench-b")
@@ -62,6 +69,10 @@ class SmartSync:
         if self.transport == "raw":
             return 5
         return 4 if kind == "cold" else 3
+
+
+# smart-sync's default --keep-generations.
+KEEP_GENERATIONS = 3
 
 
 def _git(run, *args, cwd=None):
