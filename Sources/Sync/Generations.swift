@@ -33,16 +33,21 @@ public struct GenerationStore: Sendable {
 
     /// All kept generations, the most recent first. Incomplete ones (no `tree`) are skipped.
     public func list() throws -> [Generation] {
-        guard TreeOps.isDirectory(layout.generations) else { return [] }
-        var result: [Generation] = []
-        for name in try FileSystem.names(in: layout.generations) {
-            guard let seq = Int(name) else { continue }
+        try completeSequences().map { seq in
             let dir = layout.generation(seq)
-            guard TreeOps.isDirectory(dir + "/tree") else { continue }
             let state = try FileSystem.readFileIfPresent(dir + "/state").flatMap { TargetState(encoded: $0.bytes) }
-            result.append(Generation(sequence: seq, state: state, tree: dir + "/tree"))
+            return Generation(sequence: seq, state: state, tree: dir + "/tree")
         }
-        return result.sorted { $0.sequence > $1.sequence }
+    }
+
+    /// The sequences of the complete generations (with a `tree`), the most recent first, without reading their states
+    /// (a manifest each, as large as the tree).
+    func completeSequences() throws -> [Int] {
+        guard TreeOps.isDirectory(layout.generations) else { return [] }
+        return try FileSystem.names(in: layout.generations).compactMap { name in
+            guard let seq = Int(name), TreeOps.isDirectory(layout.generation(seq) + "/tree") else { return nil }
+            return seq
+        }.sorted(by: >)
     }
 
     /// `generations/spare`: one tree beyond the kept ones, held back from pruning so the next switch can make it its
@@ -50,11 +55,10 @@ public struct GenerationStore: Sendable {
     /// else.
     var spare: String { layout.generations + "/spare" }
 
-    /// The spare tree with its state, when there is one.
-    func takeSpare() throws -> Generation? {
+    /// The spare tree, when there is one; its state is not read (recycling needs only the tree and its stat cache).
+    func takeSpare() -> Generation? {
         guard TreeOps.isDirectory(spare + "/tree") else { return nil }
-        let state = try FileSystem.readFileIfPresent(spare + "/state").flatMap { TargetState(encoded: $0.bytes) }
-        return Generation(sequence: 0, state: state, tree: spare + "/tree")
+        return Generation(sequence: 0, state: nil, tree: spare + "/tree")
     }
 
     /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
@@ -93,8 +97,8 @@ public struct GenerationStore: Sendable {
     /// Every removal is tried; the first failure is thrown.
     func prune(keep: Int) throws {
         guard TreeOps.isDirectory(layout.generations) else { return }
-        let listed = try list()
-        let complete = Set(listed.prefix(max(0, keep)).map(\.sequence))
+        let listed = try completeSequences()
+        let complete = Set(listed.prefix(max(0, keep)))
         var failure: (any Error)?
         if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
             let trash = Self.removing + "spare-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -102,7 +106,7 @@ public struct GenerationStore: Sendable {
         }
         if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
             // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
-            let next = listed[keep].sequence
+            let next = listed[keep]
             if rename(layout.generation(next), spare) != 0 { failure = SmartSyncError.io("rename", path: spare) }
         }
         for name in try FileSystem.names(in: layout.generations) {

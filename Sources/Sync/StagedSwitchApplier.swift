@@ -176,7 +176,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
     ) throws -> ApplyReport? {
         let generations = GenerationStore(layout: layout)
-        guard keepGenerations > 0, let spare = try generations.takeSpare() else { return nil }
+        guard keepGenerations > 0, let spare = generations.takeSpare() else { return nil }
         let cache = spare.statCache()
         guard rename(spare.tree, layout.stage) == 0 else { return nil }
         try? TreeOps.removeTree(generations.spare)
