@@ -25,20 +25,36 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var counts: [String: Int]
     /// Distinct blobs the store lacks.
     public var blobsToFetch: Int
-    /// Their total size, when known.
+    /// The total size of those whose size the source reported (see ``blobsOfUnknownSize``).
     public var bytesToFetch: Int
+    /// How many of the blobs to fetch have no known size (the pack transport's listings carry none): their bytes are
+    /// not in ``bytesToFetch``.
+    public var blobsOfUnknownSize: Int
     /// True when applying would change nothing.
     public var upToDate: Bool
     /// Tree paths the operator changed since the last sync (content, kind, permissions or owner): a sync keeps each
     /// as a local version and puts the commit's back.
     public var localEdits: [String]
 
-    public init(counts: [String: Int], blobsToFetch: Int, bytesToFetch: Int, upToDate: Bool, localEdits: [String] = []) {
+    public init(
+        counts: [String: Int], blobsToFetch: Int, bytesToFetch: Int, blobsOfUnknownSize: Int = 0, upToDate: Bool,
+        localEdits: [String] = []
+    ) {
         self.counts = counts
         self.blobsToFetch = blobsToFetch
         self.bytesToFetch = bytesToFetch
+        self.blobsOfUnknownSize = blobsOfUnknownSize
         self.upToDate = upToDate
         self.localEdits = localEdits
+    }
+}
+
+extension PlanSummary {
+    /// The summary of fetching `missing`: how many, their known bytes, how many have no known size.
+    init(counts: [String: Int], missing: [NeededBlob], upToDate: Bool, localEdits: [String] = []) {
+        self.init(
+            counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
+            blobsOfUnknownSize: missing.count { $0.size == nil }, upToDate: upToDate, localEdits: localEdits)
     }
 }
 

@@ -261,10 +261,7 @@ public struct SyncRunner: Sendable {
                 NeededBlob(id: $0.id, path: $0.path, size: $0.size)
             }
             let missing = wants.filter { !store.contains($0.id) }
-            let summary = PlanSummary(
-                counts: ["blobs": wants.count], blobsToFetch: missing.count,
-                bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
-                upToDate: missing.isEmpty)
+            let summary = PlanSummary(counts: ["blobs": wants.count], missing: missing, upToDate: missing.isEmpty)
             events(.planned(summary))
             results.append((resolved, try await fetch(missing, of: resolved), summary))
             if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
@@ -365,9 +362,7 @@ public struct SyncRunner: Sendable {
     static func summarize(_ plan: Plan, missing: [NeededBlob], localEdits: [String] = []) -> PlanSummary {
         var counts: [String: Int] = [:]
         for (kind, n) in plan.counts where n > 0 { counts[kind.rawValue] = n }
-        return PlanSummary(
-            counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
-            upToDate: !plan.hasWork, localEdits: localEdits)
+        return PlanSummary(counts: counts, missing: missing, upToDate: !plan.hasWork, localEdits: localEdits)
     }
 
     static func nowNs() -> Int64 {

@@ -121,7 +121,7 @@ final class Reporter: Sendable {
                 let kinds = plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
                     .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 var text =
-                    "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch (\(Self.bytes(plan.bytesToFetch)))"
+                    "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch\(Self.fetchSize(plan))"
                 if !plan.localEdits.isEmpty {
                     let some = plan.localEdits.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
                     text += "; \(plan.localEdits.count) local edit\(plan.localEdits.count == 1 ? "" : "s") ("
@@ -185,6 +185,16 @@ final class Reporter: Sendable {
                 FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
                 s.lineShown = false
             }
+        }
+    }
+
+    /// " (80 B)", " (80 B and 2 of unknown size)", " (size unknown)", or nothing when there is nothing to fetch.
+    static func fetchSize(_ plan: PlanSummary) -> String {
+        guard plan.blobsToFetch > 0 else { return "" }
+        switch plan.blobsOfUnknownSize {
+        case 0: return " (\(bytes(plan.bytesToFetch)))"
+        case plan.blobsToFetch: return " (size unknown)"
+        case let n: return " (\(bytes(plan.bytesToFetch)) and \(n) of unknown size)"
         }
     }
 

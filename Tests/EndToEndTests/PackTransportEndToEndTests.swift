@@ -153,6 +153,11 @@ struct PackTransportEndToEndTests {
         let a = try Fixtures.commitA(p.s.repo)
         let r = try p.run("plan", ["--transport", "pack"])
         #expect(r.status == 3, "plan: \(r.stderrString)")
+        // A pack's tree listing carries no blob sizes: the plan says how many are of unknown size (it printed "(0 B)").
+        let planned = try #require(try Scenario.summary(r)["plan"] as? [String: Any])
+        let toFetch = try #require(planned["blobsToFetch"] as? Int)
+        #expect(toFetch > 0)
+        #expect(planned["blobsOfUnknownSize"] as? Int == toFetch, "\(planned)")
         let blobs = try p.s.repo.git("ls-tree", "-r", "--format=%(objectname)", a).split(separator: "\n")
         for blob in blobs {
             let hex = String(blob)
