@@ -16,29 +16,26 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
     @inlinable
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count == 20 else { return nil }
-        var words: [UInt32] = []
-        words.reserveCapacity(5)
-        var acc: UInt32 = 0
-        for (i, b) in bytes.enumerated() {
-            acc = (acc << 8) | UInt32(b)
-            if i % 4 == 3 {
-                words.append(acc)
-                acc = 0
-            }
+        // Big-endian words, with no array in between: this runs for every id of every state and stat cache loaded.
+        var words = InlineArray<5, UInt32>(repeating: 0)
+        var i = 0
+        for b in bytes {
+            words[i >> 2] = words[i >> 2] << 8 | UInt32(b)
+            i += 1
         }
         (w0, w1, w2, w3, w4) = (words[0], words[1], words[2], words[3], words[4])
     }
 
-    /// Parses 40 hexadecimal digits (either case). Returns nil for anything else.
     public init?<S: StringProtocol>(hex: S) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 40 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: 20)
-        for i in 0..<20 {
-            guard let hi = Self.nibble(utf8[2 * i]), let lo = Self.nibble(utf8[2 * i + 1]) else { return nil }
-            bytes[i] = hi << 4 | lo
+        var words = InlineArray<5, UInt32>(repeating: 0)
+        var count = 0
+        for c in hex.utf8 {
+            guard count < 40, let n = Self.nibble(c) else { return nil }
+            words[count >> 3] = words[count >> 3] << 4 | UInt32(n)
+            count += 1
         }
-        self.init(bytes: bytes)
+        guard count == 40 else { return nil }
+        (w0, w1, w2, w3, w4) = (words[0], words[1], words[2], words[3], words[4])
     }
 
     @inline(__always)
@@ -66,14 +63,14 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     /// Lower-case hexadecimal, 40 characters.
     public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(40)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+        let words: InlineArray<5, UInt32> = [w0, w1, w2, w3, w4]
+        return String(unsafeUninitializedCapacity: 40) { out in
+            for i in 0..<40 {
+                let n = UInt8(truncatingIfNeeded: words[i >> 3] >> UInt32(28 - (i & 7) * 4)) & 0xF
+                out[i] = n < 10 ? UInt8(ascii: "0") + n : UInt8(ascii: "a") + n - 10
+            }
+            return 40
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { hex }
