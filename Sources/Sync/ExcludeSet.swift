@@ -1,17 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
 
 /// Paths a sync never touches, from `--exclude GLOB` (repeatable).
 ///
-/// Rules, kept deliberately simple:
-/// - Globs use `fnmatch(3)` with `FNM_PATHNAME`: `*`, `?` and `[...]` never match a `/`. `**` is not special
-///   (it behaves like `*`).
+/// Rules (the glob dialect is ``PathGlob``'s, shared with validate's checks):
+/// - `*`, `?` and `[...]` never match a `/`; `**` does (`local/**/secret` excludes `local/secret` and
+///   `local/a/b/secret`).
 /// - A glob **without** a `/` matches any single path component, at any depth: `*.log` excludes `a.log` and
 ///   `dir/b.log`; `node_modules` excludes every directory of that name and all below it.
 /// - A glob **with** a `/` is anchored at the target root (a leading `/` is allowed and ignored) and matches the
@@ -21,8 +14,8 @@ import GitObjects
 public struct ExcludeSet: Sendable, Hashable, Codable {
     /// The globs as given.
     public private(set) var globs: [String]
-    private var componentGlobs: [String] = []
-    private var anchoredGlobs: [String] = []
+    private var componentGlobs: [PathGlob] = []
+    private var anchoredGlobs: [PathGlob] = []
 
     public init(_ globs: [String] = []) {
         self.globs = []
@@ -37,9 +30,9 @@ public struct ExcludeSet: Sendable, Hashable, Codable {
         while g.hasSuffix("/") { g = g.dropLast() }
         if g.contains("/") {
             while g.hasPrefix("/") { g = g.dropFirst() }
-            anchoredGlobs.append(String(g))
+            anchoredGlobs.append(PathGlob(String(g)))
         } else if !g.isEmpty {
-            componentGlobs.append(String(g))
+            componentGlobs.append(PathGlob(String(g)))
         }
     }
 
@@ -47,7 +40,7 @@ public struct ExcludeSet: Sendable, Hashable, Codable {
     public var isEmpty: Bool { globs.isEmpty }
 
     /// Whether `path` (relative, `/`-separated) or one of its leading directories is excluded. Globs match the
-    /// path's bytes (`fnmatch(3)` in the C locale), whatever their encoding.
+    /// path's bytes, whatever their encoding.
     public func matches(_ path: TreePath) -> Bool {
         if globs.isEmpty { return false }
         let bytes = path.bytes
@@ -68,16 +61,10 @@ public struct ExcludeSet: Sendable, Hashable, Codable {
     }
 
     private func matchesOne(component: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>) -> Bool {
-        func cString(_ bytes: ArraySlice<UInt8>) -> [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }
-        if !componentGlobs.isEmpty {
-            let name = cString(component)
-            for g in componentGlobs where fnmatch(g, name, 0) == 0 { return true }
+        if component.withUnsafeBufferPointer({ name in componentGlobs.contains { $0.matches(bytes: name) } }) {
+            return true
         }
-        if !anchoredGlobs.isEmpty {
-            let whole = cString(prefix)
-            for g in anchoredGlobs where fnmatch(g, whole, FNM_PATHNAME) == 0 { return true }
-        }
-        return false
+        return prefix.withUnsafeBufferPointer { whole in anchoredGlobs.contains { $0.matches(bytes: whole) } }
     }
 
     enum CodingKeys: String, CodingKey { case globs }

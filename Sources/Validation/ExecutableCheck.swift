@@ -24,7 +24,7 @@ public struct ExecutableCheck: Check {
     private func offenders(_ context: ValidationContext) throws -> (matched: Int, offenders: [TreePath]) {
         var matched = 0
         var out: [TreePath] = []
-        for (path, st) in try Glob(pattern: glob).expand(in: context.target) where FileInfo.isRegular(st) {
+        for (path, st) in try TargetGlob(pattern: glob).expand(in: context.target) where FileInfo.isRegular(st) {
             matched += 1
             if st.st_mode & 0o100 == 0 { out.append(path) }
         }

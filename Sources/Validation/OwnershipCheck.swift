@@ -63,7 +63,7 @@ public struct OwnershipCheck: Check {
         let (uid, gid, owner, group) = try ids(context)
         let base = context.resolve(path)
         let (editor, start) = context.editor(for: base)
-        let matcher = glob.map { Glob(pattern: $0) }
+        let matcher = glob.map { TargetGlob(pattern: $0) }
         var checked = 0
         var out: [Offender] = []
         func inspect(_ rel: TreePath, _ path: TreePath, _ st: stat) {

@@ -50,7 +50,7 @@ public struct PresenceCheck: Check {
                 guard let st = FileInfo.following(full) else { return [] }
                 if FileInfo.isRegular(st) { return [full] }
                 guard FileInfo.isDirectory(st) else { return [] }
-                return try Glob(pattern: "**.nix").expand(in: full).filter { FileInfo.isRegular($0.stat) }
+                return try TargetGlob(pattern: "**.nix").expand(in: full).filter { FileInfo.isRegular($0.stat) }
                     .compactMap { $0.path.string.map { full + "/" + $0 } }
             }
             let found = try files.contains { (try FileInfo.readText($0))?.contains(contains) ?? false }

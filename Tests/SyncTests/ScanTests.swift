@@ -70,6 +70,19 @@ import Testing
         #expect(!ExcludeSet().matches("anything"))
     }
 
+    /// `**` crosses directories in an exclude as in validate's globs (it was `*` here: `local/**/secret` missed
+    /// `local/a/b/secret`, and `**/x` missed `x`).
+    @Test func excludeGlobstarCrossesDirectoriesAsValidateGlobsDo() {
+        let ex = ExcludeSet(["local/**/secret", "hosts/**.key"])
+        #expect(ex.matches("local/secret"))
+        #expect(ex.matches("local/a/b/secret"))
+        #expect(ex.matches("local/a/b/secret/inside"))
+        #expect(!ex.matches("local/a/b/secrets"))
+        #expect(ex.matches("hosts/h1/ssh/host.key"))
+        #expect(!ex.matches("hosts.key"))
+        #expect(!ex.matches("other/a/secret"))
+    }
+
     /// Edits a file keeping its size, then restores its mtime.
     private func sneakyEdit(_ path: String, _ content: String) {
         let before = mtimeNs(path)
