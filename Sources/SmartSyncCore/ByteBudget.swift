@@ -25,17 +25,3 @@ public final class ByteBudget: Sendable {
     /// Bytes that may still be taken.
     public var remaining: Int { limit - used }
 }
-
-/// Byte counts for messages.
-public enum ByteCount {
-    /// `1 MiB`, `512 KiB`, `4 GiB`, `1.5 MiB`, `999 bytes`: the unit the count is a whole multiple of when there is
-    /// one, else one decimal (rounded down).
-    public static func text(_ count: Int) -> String {
-        let units: [(Int, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
-        for (size, name) in units where count >= size {
-            if count % size == 0 { return "\(count / size) \(name)" }
-            return "\(count / size).\(count % size * 10 / size) \(name)"
-        }
-        return count == 1 ? "1 byte" : "\(count) bytes"
-    }
-}

@@ -55,25 +55,4 @@ public struct NetworkSettings: Sendable {
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         return String(trimmed[..<schemeEnd.upperBound]) + authority
     }
-
-    /// Parses `--max-download` values: `none` (nil: no limit, the outer optional set) or a size as
-    /// ``parseRate(_:)`` reads it. Returns nil for anything else.
-    public static func parseLimit(_ text: String) -> Int?? {
-        if text.trimmingCharacters(in: .whitespaces).lowercased() == "none" { return .some(nil) }
-        return parseRate(text).map { .some($0) }
-    }
-
-    /// Parses `--limit-rate` values: a byte count with an optional `K`, `M` or `G` suffix (powers of 1024),
-    /// e.g. `500K`, `2M`. Returns nil for anything else or for zero.
-    public static func parseRate(_ text: String) -> Int? {
-        var digits = text.trimmingCharacters(in: .whitespaces)
-        var multiplier = 1
-        if let last = digits.last?.uppercased(), let m = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30][last] {
-            multiplier = m
-            digits.removeLast()
-        }
-        guard let value = Double(digits), value > 0, value.isFinite else { return nil }
-        let bytes = value * Double(multiplier)
-        return bytes >= 1 && bytes < Double(Int.max) ? Int(bytes) : nil
-    }
 }

@@ -65,7 +65,8 @@ struct FileSettings {
             let v = table[key]!
             switch key {
             case "max_size":
-                guard let n = v.integerValue.map(Int.init) ?? v.stringValue.flatMap(parseSize), n > 0 else {
+                guard let n = v.integerValue.map(Int.init) ?? v.stringValue.flatMap({ ByteCount(parsing: $0)?.bytes }), n > 0
+                else {
                     throw fail(key, "'max_size' must be a size such as \"20G\" or a byte count")
                 }
                 settings.maxSize = n
@@ -93,12 +94,6 @@ struct FileSettings {
         return n * unit
     }
 
-    /// `20G`, `512M`, `1T` (powers of 1024) or plain bytes.
-    static func parseSize(_ text: String) -> Int? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        if t.uppercased().hasSuffix("T"), let v = Double(t.dropLast()), v > 0, v < 1e6 { return Int(v * 1_099_511_627_776) }
-        return NetworkSettings.parseRate(t)
-    }
 }
 
 /// An age option (`--grace 1h`): parsed with ``FileSettings/parseDuration(_:)``.
@@ -110,11 +105,3 @@ struct Age: ExpressibleByArgument {
     }
 }
 
-/// A size option (`--max-size 20G`): parsed with ``FileSettings/parseSize(_:)``.
-struct ByteSize: ExpressibleByArgument {
-    var bytes: Int
-    init?(argument: String) {
-        guard let b = FileSettings.parseSize(argument) else { return nil }
-        bytes = b
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SmartSyncCore
 import Sources
 import Sync
 
@@ -13,7 +14,7 @@ struct NetworkOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "One download budget for all transfers together, in bytes per second (500K, 2M, 1G).", valueName: "rate"))
-    var limitRate: String?
+    var limitRate: ByteCount?
 
     @Option(
         name: .long,
@@ -28,7 +29,7 @@ struct NetworkOptions: ParsableArguments {
             "Slowest a transfer may be over --stall-timeout once data flows, in bytes per second (a server that drips "
                 + "is cut off and asked again); time paused by --limit-rate does not count.",
             valueName: "rate"))
-    var minSpeed: String = "1K"
+    var minSpeed = ByteCount(NetworkSettings().minSpeed)
 
     @Option(
         name: .long,
@@ -43,7 +44,7 @@ struct NetworkOptions: ParsableArguments {
             "Most one run may download, and most it may add to the store (512M, 4G; none: no limit). Packs from the "
                 + "git host are also held to what was asked for.",
             valueName: "size"))
-    var maxDownload: String = "4G"
+    var maxDownload = DownloadLimit(ByteCount(NetworkSettings.defaultMaxDownload))
 
     @Option(
         name: .long,
@@ -74,28 +75,15 @@ struct NetworkOptions: ParsableArguments {
         help: ArgumentHelp(
             "With --transport auto, blobs larger than this are left out of packs and downloaded one per request (resumable).",
             valueName: "size"))
-    var packBlobLimit: String = "1M"
+    var packBlobLimit = ByteCount(NetworkSettings().packBlobLimit)
 
     func validate() throws {
         if retries < 0 || retries > 100 {
             throw ValidationError("--retries must be between 0 and 100 (got \(retries)).")
         }
-        if let limitRate, NetworkSettings.parseRate(limitRate) == nil {
-            throw ValidationError("--limit-rate '\(limitRate)' is not a rate; write bytes per second, e.g. 500K or 2M.")
-        }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive (got \(stallTimeout)).") }
-        if NetworkSettings.parseRate(minSpeed) == nil {
-            throw ValidationError("--min-speed '\(minSpeed)' is not a rate; write bytes per second, e.g. 512 or 1K.")
-        }
         if !(requestTimeout > 0) {
             throw ValidationError("--request-timeout must be positive (got \(requestTimeout)).")
-        }
-        if NetworkSettings.parseLimit(maxDownload) == nil {
-            throw ValidationError(
-                "--max-download '\(maxDownload)' is not a size; write bytes, e.g. 512M or 4G, or none for no limit.")
-        }
-        if NetworkSettings.parseRate(packBlobLimit) == nil {
-            throw ValidationError("--pack-blob-limit '\(packBlobLimit)' is not a size; write bytes, e.g. 512K or 4M.")
         }
         if !(maxWait >= 0) { throw ValidationError("--max-wait must be zero or more (got \(maxWait)).") }
     }
@@ -106,16 +94,16 @@ struct NetworkOptions: ParsableArguments {
         s.jobs = jobs
         s.extraCAFile = extraCAFile
         s.retries = retries
-        s.limitRate = limitRate.flatMap(NetworkSettings.parseRate)
+        s.limitRate = limitRate?.bytes
         s.stallTimeout = stallTimeout
-        s.minSpeed = NetworkSettings.parseRate(minSpeed) ?? s.minSpeed
+        s.minSpeed = minSpeed.bytes
         s.requestTimeout = requestTimeout
-        s.maxDownload = NetworkSettings.parseLimit(maxDownload) ?? s.maxDownload
+        s.maxDownload = maxDownload.bytes
         s.maxWait = maxWait
         s.forceFull = forceFull
         s.gitURL = gitURL
         s.transport = transport
-        s.packBlobLimit = NetworkSettings.parseRate(packBlobLimit) ?? s.packBlobLimit
+        s.packBlobLimit = packBlobLimit.bytes
         return s
     }
 }

@@ -11,7 +11,7 @@ struct StorePolicyOptions: ParsableArguments {
         help: ArgumentHelp(
             "After a successful sync, run gc when the store's own data (objects no target links, partials, temporaries) exceeds SIZE (512M, 20G). Default: max_size in the [store] table of the config file.",
             valueName: "size"))
-    var maxSize: ByteSize?
+    var maxSize: ByteCount?
 }
 
 /// The size policy: after a sync, gc when the store holds more than its limit.
@@ -19,7 +19,7 @@ enum StoreSizePolicy {
     /// Runs gc when the store's own disk usage exceeds `--max-size` (or the config's `max_size`). Called after the
     /// sync released its shared lock; gc does not wait for the exclusive one (another run in progress: skipped, with
     /// a notice). Never fails the sync: problems are warnings.
-    static func apply(maxSize: ByteSize?, configFile: String?, runner: SyncRunner, reporter: Reporter) async {
+    static func apply(maxSize: ByteCount?, configFile: String?, runner: SyncRunner, reporter: Reporter) async {
         var settings = FileSettings()
         do {
             settings = try FileSettings.load(path: configFile)

@@ -33,6 +33,36 @@ struct BadInputTests {
         #expect(try s.rawRequests().isEmpty)
     }
 
+    /// Every byte-count option goes through one parser: a bad value names the option and exits 64 before any
+    /// request; `none` is a value of --max-download only.
+    @Test(arguments: [
+        ("--limit-rate", "fast"), ("--min-speed", "0"), ("--max-download", "0"), ("--pack-blob-limit", "1e3"),
+        ("--max-size", "5Q"), ("--limit-rate", "none"), ("--max-download", "2X"),
+    ])
+    func aBadByteCountNamesItsOption(option: String, value: String) throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let r = try s.run("sync", [option, value])
+        #expect(r.status == 64, "\(option) \(value): exit \(r.status) \(r.stderrString)")
+        #expect(r.stderrString.contains("'\(value)'") && r.stderrString.contains(option), "\(r.stderrString)")
+        #expect(try s.server.requests().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: s.target))
+    }
+
+    @Test func byteCountsInEveryFormParse() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let r = try s.run(
+            "sync", ["--limit-rate", "1.5m", "--min-speed", "512", "--max-download", "none", "--pack-blob-limit", "64K",
+                     "--max-size", "1T"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        let help = try SmartSyncBinary.run(["sync", "--help"], environment: s.environment(), check: false)
+        // Defaults are shown as they would be written.
+        #expect(help.stdoutString.contains("(default: 1K)"), "\(help.stdoutString)")
+        #expect(help.stdoutString.contains("4G)"), "--max-download's default (the help text may wrap before it)")
+        #expect(help.stdoutString.contains("(default: 1M)"))
+    }
+
     @Test func pathThroughASymlinkOfTheSameTreeIsRefused() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

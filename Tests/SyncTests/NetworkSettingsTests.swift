@@ -1,27 +1,30 @@
+import SmartSyncCore
 import Sync
 import Testing
 
 @Suite("NetworkSettings")
 struct NetworkSettingsTests {
-    @Test func parseRate() {
-        #expect(NetworkSettings.parseRate("500K") == 500 * 1024)
-        #expect(NetworkSettings.parseRate("2M") == 2 * 1024 * 1024)
-        #expect(NetworkSettings.parseRate("1g") == 1 << 30)
-        #expect(NetworkSettings.parseRate("1.5K") == 1536)
-        #expect(NetworkSettings.parseRate("4096") == 4096)
-        #expect(NetworkSettings.parseRate("0") == nil)
-        #expect(NetworkSettings.parseRate("-1K") == nil)
-        #expect(NetworkSettings.parseRate("fast") == nil)
-        #expect(NetworkSettings.parseRate("2X") == nil)
+    @Test func byteCountsParse() {
+        #expect(ByteCount(parsing: "500K")?.bytes == 500 * 1024)
+        #expect(ByteCount(parsing: "2M")?.bytes == 2 * 1024 * 1024)
+        #expect(ByteCount(parsing: "1g")?.bytes == 1 << 30)
+        #expect(ByteCount(parsing: "1T")?.bytes == 1 << 40)
+        #expect(ByteCount(parsing: "1.5K")?.bytes == 1536)
+        #expect(ByteCount(parsing: " 4096 ")?.bytes == 4096)
+        for bad in ["0", "-1K", "fast", "2X", "", "K", "1e3", "inf", "nan", "1.5.5K", "+5"] {
+            #expect(ByteCount(parsing: bad) == nil, "'\(bad)'")
+        }
     }
 
-    @Test func parseLimit() {
-        #expect(NetworkSettings.parseLimit("none") == .some(nil))
-        #expect(NetworkSettings.parseLimit("None") == .some(nil))
-        #expect(NetworkSettings.parseLimit("4G") == .some(4 << 30))
-        #expect(NetworkSettings.parseLimit("512M") == .some(512 << 20))
-        #expect(NetworkSettings.parseLimit("0") == nil, "0 is not 'no limit': write none")
-        #expect(NetworkSettings.parseLimit("lots") == nil)
+    @Test func byteCountsPrintAsTheyAreWritten() {
+        #expect(ByteCount(1024).argument == "1K")
+        #expect(ByteCount(4 << 30).argument == "4G")
+        #expect(ByteCount(1536).argument == "1536")
+        #expect(ByteCount(1 << 40).argument == "1T")
+        #expect(ByteCount(1536).description == "1.5 KiB")
+        for n in [1, 1000, 1024, 1 << 20, 3 << 30, 12345] {
+            #expect(ByteCount(parsing: ByteCount(n).argument)?.bytes == n)
+        }
     }
 
     @Test func limitsReachTheEngine() throws {
