@@ -28,18 +28,4 @@ enum URLPath {
     static func encodePath(_ path: TreePath) -> String {
         path.components.map { encodeSegment(bytes: $0.bytes) }.joined(separator: "/")
     }
-
-    /// The `host[:port]` of an absolute URL, lower-cased (the key for credential and per-host checks).
-    static func authority(of url: String) -> String? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
-        let rest = url[schemeEnd.upperBound...]
-        let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        var authority = rest[..<end]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        let scheme = url[..<schemeEnd.lowerBound].lowercased()
-        var host = authority.lowercased()
-        if scheme == "https", host.hasSuffix(":443") { host.removeLast(4) }
-        if scheme == "http", host.hasSuffix(":80") { host.removeLast(3) }
-        return host.isEmpty ? nil : host
-    }
 }

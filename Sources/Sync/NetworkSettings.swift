@@ -48,11 +48,7 @@ public struct NetworkSettings: Sendable {
     ///
     /// Never another host than the one the operator named: the git host resolves refs and receives the token.
     public static func defaultGitURL(apiURL: String) -> String {
-        let trimmed = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
-        if trimmed == "https://api.github.com" { return "https://github.com" }
-        guard let schemeEnd = trimmed.range(of: "://") else { return trimmed }
-        let rest = trimmed[schemeEnd.upperBound...]
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return String(trimmed[..<schemeEnd.upperBound]) + authority
+        guard let api = try? RequestURL(apiURL) else { return apiURL }
+        return api.origin == "https://api.github.com" ? "https://github.com" : api.origin
     }
 }

@@ -2,19 +2,27 @@ import CCurl
 import SmartSyncCore
 
 /// An absolute `http`/`https` URL as libcurl's URL parser understands it: the same parser the transfer uses, so
-/// the host we match against ``TransferConfiguration/credentialHosts`` is the host curl connects to.
-struct RequestURL: Sendable, Equatable {
+/// the host we match against ``TransferConfiguration/credentialHosts`` is the host curl connects to. It is the one
+/// place a URL's authority is taken apart: which hosts get the token, GitHub Enterprise's token host, the default
+/// git host of an API URL.
+public struct RequestURL: Sendable, Equatable {
     /// The normalized URL string handed to curl (without user:password).
-    let string: String
+    public let string: String
     /// `http` or `https`, lower-case.
-    let scheme: String
+    public let scheme: String
     /// Lower-case `host[:port]`, the port only when it is not the scheme's default. IPv6 hosts keep brackets.
-    let hostKey: String
+    public let hostKey: String
 
     /// Parses an absolute URL.
-    init(_ url: String) throws {
+    public init(_ url: String) throws {
         try self.init(parsing: url, relativeTo: nil)
     }
+
+    /// `scheme://host[:port]`, without user information, path, query or fragment.
+    public var origin: String { scheme + "://" + hostKey }
+
+    /// The ``hostKey`` of `url`; nil when it is not an absolute http(s) URL with a host.
+    public static func hostKey(of url: String) -> String? { (try? RequestURL(url))?.hostKey }
 
     /// Resolves `reference` (a `Location` header value, absolute or relative) against `base`.
     init(resolving reference: String, against base: RequestURL) throws {

@@ -50,6 +50,10 @@ struct NetworkSettingsTests {
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com/") == "https://github.com")
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://ghe.corp/api/v3") == "https://ghe.corp")
         #expect(NetworkSettings.defaultGitURL(apiURL: "http://127.0.0.1:8080/api") == "http://127.0.0.1:8080")
+        // The one parser (libcurl's, as the transfer uses): case, default ports and user information do not count.
+        #expect(NetworkSettings.defaultGitURL(apiURL: "HTTPS://API.GitHub.com:443/") == "https://github.com")
+        #expect(NetworkSettings.defaultGitURL(apiURL: "https://user:pw@ghe.corp/api/v3") == "https://ghe.corp")
+        #expect(NetworkSettings.defaultGitURL(apiURL: "https://[::1]:8443/api/v3") == "https://[::1]:8443")
     }
 
     @Test func gitHostReceivesTheTokenOnlyWhenPacksMayBeUsed() throws {
