@@ -62,6 +62,22 @@ struct PackTransportEndToEndTests {
         #expect(Set(sent.map(\.connection)).count == 1, "ls-refs and fetch share one connection")
     }
 
+    /// A commit id names an immutable tree: once it is the target's, syncing it again asks nobody anything.
+    @Test(arguments: ["pack", "raw", "auto"])
+    func aFullCommitIdAlreadyAppliedCostsNoRequest(transport: String) throws {
+        let p = try PackScenario()
+        let a = try Fixtures.commitA(p.s.repo)
+        try p.sync(["--transport", transport, "--ref", a])
+        try p.s.server.clearLog()
+        let before = p.git.requests().count
+        let again = try p.sync(["--transport", transport, "--ref", a])
+        #expect((again["plan"] as? [String: Any])?["upToDate"] as? Bool == true)
+        #expect(p.git.requests().count == before, "\(p.wireBytes(since: before).requests.map(\.uri))")
+        let asked = try p.s.server.requests()
+        #expect(asked.isEmpty, "\(asked.map(\.path))")
+        try p.s.expectTargetEqualsArchive(a)
+    }
+
     @Test func noOpSyncIsOneSmallRoundTrip() throws {
         let p = try PackScenario()
         _ = try Fixtures.commitA(p.s.repo)
