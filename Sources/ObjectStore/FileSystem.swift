@@ -28,17 +28,25 @@ public enum FileSystem {
     /// Creates `path` (and missing parents, 0755) as a directory only its owner can enter (0700). An existing one
     /// keeps its owner and group bits but loses any access for others: a store, a state directory or a switch's
     /// sidecar holds copies of the operator's files, secrets included, so "0700, or 0750 with a group" is the rule.
-    public static func makePrivateDirectory(_ path: String) throws {
+    ///
+    /// The existing directory is opened once and checked and changed through that descriptor, so what is checked is
+    /// what is changed. With `followingSymlink` false (a sidecar beside the target, in a directory others may write)
+    /// a symlink at `path` is refused instead of followed; a store or state root may be a symlink the operator made.
+    public static func makePrivateDirectory(_ path: String, followingSymlink: Bool = true) throws {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             try makeDirectories(String(path[..<slash]))
         }
         if mkdir(path, 0o700) == 0 { return }
         guard errno == EEXIST else { throw SmartSyncError.io("mkdir", path: path) }
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw SmartSyncError.io("mkdir", path: path, errno: ENOTDIR)
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followingSymlink ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else {
+            let err = errno == ELOOP ? ENOTDIR : errno
+            throw SmartSyncError.io("open", path: path, errno: err)
         }
-        if st.st_mode & 0o007 != 0, chmod(path, st.st_mode & 0o7770) != 0 {
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        if st.st_mode & 0o007 != 0, fchmod(fd, st.st_mode & 0o7770) != 0 {
             throw SmartSyncError.io("chmod", path: path, hint: "it must not be readable by other users")
         }
     }

@@ -79,7 +79,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // date when it can be trusted (work in proportion to the change), else a tree built from the store.
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
-        try FileSystem.makePrivateDirectory(layout.sidecar)
+        try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
         var kinds: [TreePath: Change.Kind] = [:]
         kinds.reserveCapacity(plan.changes.count)
         for c in plan.changes { kinds[c.path] = c.kind }
