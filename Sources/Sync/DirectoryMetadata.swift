@@ -32,16 +32,16 @@ enum DirectoryMetadata {
         let wanted = try attributes(of: source, display: display)
         let present = try attributes(of: destination, display: display)
         for (name, value) in wanted where present[name] != value {
-            let set = value.withUnsafeBytes { ss_fsetxattr(destination, name, $0.baseAddress, UInt($0.count)) }
+            let set = withName(name) { n in value.withUnsafeBytes { ss_fsetxattr(destination, n, $0.baseAddress, UInt($0.count)) } }
             guard set == 0 else {
                 throw SmartSyncError.io(
-                    "fsetxattr \(name)", path: display,
+                    "fsetxattr \(text(name))", path: display,
                     hint: "the directory's extended attributes could not be carried over; nothing was switched")
             }
         }
         for name in present.keys where wanted[name] == nil {
-            guard ss_fremovexattr(destination, name) == 0 || errno == ENODATA else {
-                throw SmartSyncError.io("fremovexattr \(name)", path: display)
+            guard withName(name, { ss_fremovexattr(destination, $0) }) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(text(name))", path: display)
             }
         }
         guard fchmod(destination, src.st_mode & 0o7777) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
@@ -62,8 +62,8 @@ enum DirectoryMetadata {
             guard fchown(fd, geteuid(), group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
         }
         for name in try attributes(of: fd, display: display).keys {
-            guard ss_fremovexattr(fd, name) == 0 || errno == ENODATA else {
-                throw SmartSyncError.io("fremovexattr \(name)", path: display)
+            guard withName(name, { ss_fremovexattr(fd, $0) }) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(text(name))", path: display)
             }
         }
         let mode = newDirectoryMode | (setgid ? S_ISGID : 0)
@@ -72,8 +72,9 @@ enum DirectoryMetadata {
         }
     }
 
-    /// The extended attributes of an open file, by name (empty where the file system has none).
-    static func attributes(of fd: Int32, display: String) throws -> [String: [UInt8]] {
+    /// The extended attributes of an open file, by name (its bytes: a name need not be UTF-8), empty where the file
+    /// system has none.
+    static func attributes(of fd: Int32, display: String) throws -> [[UInt8]: [UInt8]] {
         var size = ss_flistxattr(fd, nil, 0)
         if size < 0 {
             if errno == ENOTSUP || errno == EOPNOTSUPP { return [:] }
@@ -83,19 +84,27 @@ enum DirectoryMetadata {
         var list = [CChar](repeating: 0, count: size)
         size = list.withUnsafeMutableBufferPointer { ss_flistxattr(fd, $0.baseAddress, UInt($0.count)) }
         guard size >= 0 else { throw SmartSyncError.io("flistxattr", path: display) }
-        var out: [String: [UInt8]] = [:]
+        var out: [[UInt8]: [UInt8]] = [:]
         for raw in list[0..<size].split(separator: 0) {
-            let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let length = ss_fgetxattr(fd, name, nil, 0)
+            let name = raw.map { UInt8(bitPattern: $0) }
+            let length = withName(name) { ss_fgetxattr(fd, $0, nil, 0) }
             guard length >= 0 else {
                 if errno == ENODATA { continue }
-                throw SmartSyncError.io("fgetxattr \(name)", path: display)
+                throw SmartSyncError.io("fgetxattr \(text(name))", path: display)
             }
             var value = [UInt8](repeating: 0, count: length)
-            let read = value.withUnsafeMutableBytes { ss_fgetxattr(fd, name, $0.baseAddress, UInt($0.count)) }
-            guard read >= 0 else { throw SmartSyncError.io("fgetxattr \(name)", path: display) }
+            let read = withName(name) { n in value.withUnsafeMutableBytes { ss_fgetxattr(fd, n, $0.baseAddress, UInt($0.count)) } }
+            guard read >= 0 else { throw SmartSyncError.io("fgetxattr \(text(name))", path: display) }
             out[name] = Array(value[0..<read])
         }
         return out
     }
+
+    /// Calls `body` with an attribute name as a NUL-terminated C string, its bytes as they are.
+    private static func withName<R>(_ name: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+        (name.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// An attribute name for a message (bytes that are not UTF-8 shown as U+FFFD).
+    private static func text(_ name: [UInt8]) -> String { String(decoding: name, as: UTF8.self) }
 }

@@ -112,6 +112,25 @@ struct FidelityEndToEndTests {
         try #expect(directories.map(metadata) == before, "a rollback to B changed directory metadata")
     }
 
+    /// An extended attribute's name is bytes too: one that is not UTF-8 was read back under a lossy name, not found,
+    /// and silently dropped by the switch.
+    @Test func anAttributeWhoseNameIsNotUTF8IsKept() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let dir = s.target + "/docs"
+        _ = try run("/bin/sh", ["-c", "setfattr -n \"$(printf 'user.caf\\351')\" -v latin1 \"$1\"", "sh", dir])
+        // The names and values as bytes (hex), so a name turned into U+FFFD does not compare equal.
+        func attributes() throws -> String {
+            try run("/bin/sh", ["-c", "getfattr -d -m - --absolute-names \"$1\" | od -An -tx1", "sh", dir])
+        }
+        let before = try attributes()
+        #expect(before.contains("e9"), "\(before)")
+        _ = try Fixtures.commitB(s.repo)
+        try s.sync()
+        #expect(try attributes() == before)
+    }
+
     @Test func aDirectoryTheTreeAddsGetsTheDocumentedModeWhateverTheUmask() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
