@@ -10,8 +10,10 @@
 /// a `String` here: equality, hashing and ordering are byte-wise, and the bytes go to the system calls unchanged.
 ///
 /// Valid UTF-8 (almost every name) is kept in a `String` for cheap storage and display; anything else as bytes.
-/// ``description`` shows a path for humans and logs, with invalid bytes, control characters and backslashes
-/// escaped (`\xE9`, `\\`); ``init(escaped:)`` reads that form back.
+/// ``description`` shows a path for humans and logs, with invalid bytes, control characters (C0, DEL and C1),
+/// bidirectional controls and line separators (which could make a name from the network display as another, or
+/// break a log line) and backslashes escaped byte by byte (`\xE9`, `\xe2\x80\xae`, `\\`); ``init(escaped:)``
+/// reads that form back.
 public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     @usableFromInline
     enum Storage: Sendable {
@@ -113,7 +115,7 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
     /// The path for humans: valid UTF-8 as is; invalid bytes and control characters as `\xNN`; `\` as `\\`.
     public var description: String {
         switch storage {
-        case .text(let s) where !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }):
+        case .text(let s) where s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }):
             return s
         default:
             return Self.escape(bytes)
@@ -135,7 +137,8 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
             // The longest valid UTF-8 sequence starting here, else one escaped byte.
             let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
             if length > 1, i + length <= bytes.count,
-                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)
+                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self),
+                !scalar.unicodeScalars.contains(where: Self.hidesText)
             {
                 out += scalar
                 i += length
@@ -145,6 +148,15 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
             }
         }
         return out
+    }
+
+    /// C1 controls, bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) and the line and paragraph
+    /// separators: shown escaped.
+    private static func hidesText(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x80...0x9F, 0x061C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 
     /// Reads the form ``description`` writes: `\xNN` is a byte, `\\` a backslash, everything else its UTF-8.

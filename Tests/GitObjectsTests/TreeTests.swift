@@ -183,4 +183,17 @@ struct TreeTests {
         #expect(TreePath(escaped: "caf\\xe9.txt") == TreePath(bytes: names[2]))
         #expect(TreePath("caf\u{E9}.txt") != TreePath("cafe\u{301}.txt"))
     }
+
+    /// A name from the network may carry a right-to-left override (it would display `evil\u{202E}txt.nix` as
+    /// `evilxin.txt`), a C1 control or a line separator: each is shown escaped, byte by byte, and read back.
+    @Test(arguments: [
+        ("evil\u{202E}txt.nix", "evil\\xe2\\x80\\xaetxt.nix"), ("a\u{85}b", "a\\xc2\\x85b"),
+        ("line\u{2028}break", "line\\xe2\\x80\\xa8break"), ("iso\u{2066}late", "iso\\xe2\\x81\\xa6late"),
+        ("caf\u{E9}.nix", "caf\u{E9}.nix"), ("tab\there", "tab\\x09here"), ("back\\slash", "back\\\\slash"),
+    ])
+    func displayEscapesWhatCouldDisguiseAName(_ name: String, _ shown: String) {
+        let path = TreePath(name)
+        #expect(path.description == shown)
+        #expect(TreePath(escaped: path.description) == path)
+    }
 }
