@@ -80,7 +80,7 @@ struct StoreRestorer {
                 hint: "run `smart-sync verify OWNER/REPO --repair`")
         }
         let shared = last.manifest.entries.contains { $0.key != rel && $0.value == entry }
-        let how = try PathInstaller(store: store, linkMode: .auto).install(
+        let how = try PathInstaller(store: store, linkMode: context.linkMode).install(
             entry, at: rel, under: context.target, shareable: !shared)
         return "restored \(context.target + "/" + rel.description) (\(how), blob \(entry.id.abbreviated()))"
     }

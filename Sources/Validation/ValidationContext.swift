@@ -35,6 +35,8 @@ public struct ValidationContext: Sendable {
     /// `--quick`: use no slow means (no `nix-instantiate`).
     public var quick: Bool
     public var defaults: ValidationDefaults
+    /// How `--fix` places a file it restores from the store (the config's `[sync] link_mode`, as syncs do).
+    public var linkMode: LinkMode = .auto
 
     public init(
         target: String, root: String = "/", searchPath: [String]? = nil, store: ObjectStore? = nil,

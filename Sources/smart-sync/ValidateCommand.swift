@@ -66,11 +66,15 @@ struct ValidateCommand: AsyncParsableCommand {
             let settings = try checks.load()
             let storeDir = store ?? DefaultPaths.store
             let stateRoot = stateDir ?? DefaultPaths.state
-            let context = ValidationContext(
+            var context = ValidationContext(
                 target: target ?? probe.hostPath(settings.target), root: rootPath,
                 store: Self.isDirectory(storeDir) ? try ObjectStore(root: storeDir) : nil,
                 state: Self.isDirectory(stateRoot) ? try StateStore(root: stateRoot) : nil,
                 quick: quick, defaults: settings.defaults)
+            // Restores place files as syncs do. A broken [sync] or [store] table is sync's to report; checks still run.
+            if fix, let file = settings.file, let mode = (try? FileSettings.load(path: file))?.linkMode {
+                context.linkMode = mode
+            }
             let reports = Validator(checks: settings.checks).run(context, fix: fix) { reporter.check($0) }
             let summary = ValidationSummary(reports)
             reporter.finish(summary, target: context.target, config: settings.file)

@@ -35,6 +35,24 @@ struct ValidateCommandTests {
             environment: ["PATH": f.bin, "NO_COLOR": "1"], check: false)
     }
 
+    /// `validate --fix` places a restored file as syncs do: by the config's `[sync] link_mode` (it always used
+    /// `auto`, a hard link where the file system has no reflinks).
+    @Test func aFixRestoresWithTheConfiguredLinkMode() throws {
+        let f = try Fixture()
+        try f.writeHypervisorTree()
+        let checks = "[sync]\nlink_mode = \"copy\"\n[[check]]\nkind = \"integrity\"\n"
+        try Data(checks.utf8).write(to: URL(fileURLWithPath: f.tmp.path + "/config.toml"))
+        _ = try f.recordSync()
+        let path = f.target + "/modules/core/users.nix"
+        try FileManager.default.removeItem(atPath: path)
+        let fixed = try validate(f, ["--fix"])
+        #expect(fixed.status == 0, "\(fixed.stdoutString)\(fixed.stderrString)")
+        #expect(fixed.stdoutString.contains("restored \(path)"), "\(fixed.stdoutString)")
+        var st = stat()
+        #expect(lstat(path, &st) == 0)
+        #expect(st.st_nlink == 1, "a copy shares no inode with the store")
+    }
+
     @Test func warningsFailuresAndFixes() throws {
         let f = try Fixture()
         try f.writeHypervisorTree()
