@@ -96,7 +96,9 @@ struct RunContext {
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations
-        runner.linkMode = try source.linkMode ?? FileSettings.load(path: config).linkMode ?? .auto
+        // Read even when --link-mode is given: a mistake in the file is reported the same way every time.
+        let settings = try FileSettings.load(path: config)
+        runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter)
     }

@@ -24,7 +24,8 @@ enum StoreSizePolicy {
         do {
             settings = try FileSettings.load(path: configFile)
         } catch let error as SmartSyncError {
-            // A broken [store] table must not stop syncs; gc itself refuses it.
+            // The run read the file before it synced (RunContext), so this fails only when it changed meanwhile:
+            // the sync stands; the policy waits for the next run.
             if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.message)")) }
         } catch {}
         guard let limit = maxSize?.bytes ?? settings.maxSize else { return }

@@ -266,6 +266,12 @@ struct StoreMaintenanceEndToEndTests {
             .write(to: URL(fileURLWithPath: config))
         let bad = try local(s, ["gc", "--config", config])
         #expect(bad.status == 64 && bad.stderrString.contains("config.toml:5: unknown key 'max_sise'"), "\(bad.stderrString)")
+        // A sync refuses it too, whether or not --link-mode makes the file's [sync] table moot (with the flag, the
+        // file went unread and the typo passed).
+        for extra in [[], ["--link-mode", "hardlink"]] {
+            let sync = try s.run("sync", ["--config", config] + extra)
+            #expect(sync.status == 64 && sync.stderrString.contains("config.toml:5"), "\(extra): \(sync.stderrString)")
+        }
         // The default grace keeps the fresh object; the config's zero grace lets it go.
         #expect(try local(s, ["gc"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: warmed))
