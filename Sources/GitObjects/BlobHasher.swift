@@ -1,3 +1,4 @@
+import Glibc
 import SmartSyncCore
 
 /// Streams content through git's object hash: `SHA1("<kind> <size>\0" + content)` (`"blob <size>\0"` unless
@@ -48,12 +49,6 @@ public final class BlobHasher {
         return count == expectedSize ? id : nil
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension BlobHasher {
     /// Hashes a regular file as a git blob, reading it in 256 KiB chunks.

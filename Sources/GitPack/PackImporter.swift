@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Imports the objects of a git pack file (protocol v2 `fetch` output, or `git pack-objects`) into an
 /// ``ObjectStore``.

@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A delta's base read from its file in the store with `pread`, never whole: opened once per delta, its size
 /// taken from `fstat` (what the delta's declared base size is checked against).

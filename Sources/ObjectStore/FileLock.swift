@@ -1,10 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// An exclusive advisory lock (`flock`) on a file, recording the holder's PID for error messages.
 ///

@@ -1,12 +1,7 @@
 import Dispatch
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A store object that failed ``ObjectStore/fsck(threads:)``.
 public struct FsckFinding: Sendable, Equatable {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 
 /// A pthread mutex. (The standard library's `Synchronization.Mutex` needs newer Apple OS versions; this one
 /// works everywhere the package builds.)

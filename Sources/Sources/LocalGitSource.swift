@@ -1,8 +1,6 @@
 import Foundation
-#if canImport(Glibc)
-    import Glibc
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 

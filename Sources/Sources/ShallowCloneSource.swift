@@ -1,11 +1,8 @@
 import Foundation
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The fallback source: a shallow fetch (`git fetch --depth 1`) of `{git-url}/{owner}/{repo}.git` into a
 /// temporary bare repository, read through ``LocalGitSource``, so its blobs reach the store by the same verified

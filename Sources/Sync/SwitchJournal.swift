@@ -1,12 +1,7 @@
 import CLinuxShims
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// The record of one directory exchange in progress, written before `renameat2(RENAME_EXCHANGE)` so that a
 /// run killed anywhere around it can tell afterwards whether the exchange happened.

@@ -1,10 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Typed access to one `[[check]]` table, with errors that name the file, line and key, and a final check that
 /// no key was left unread (a misspelt key is an error, not silently ignored).

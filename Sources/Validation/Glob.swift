@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import Sync
 
 /// Globs over a target, relative to it: `*`, `?` and `[...]` within one path component, `**` across

@@ -1,13 +1,8 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Sync
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Puts target files back as the last sync left them, from store objects, without the network.
 ///

@@ -1,10 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 
 /// One request as ``GitHTTPServer``'s nginx logged it.
 public struct GitHTTPRequest: Sendable, Equatable {
