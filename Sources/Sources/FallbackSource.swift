@@ -2,6 +2,7 @@ import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// The GitHub source with a way out: when the REST API cannot answer (unreachable, a server error, or a rate
 /// limit that will not reset within `--max-wait`), the rest of the run goes through a ``ShallowCloneSource``.
@@ -18,7 +19,7 @@ public final class FallbackSource: SyncSource {
     /// The shallow clone (makes nothing on disk until first used).
     public let fallback: ShallowCloneSource
     private let notice: @Sendable (String) -> Void
-    private let state: Locked<Switch>
+    private let state: Mutex<Switch>
 
     private struct Switch {
         var reason: String?
@@ -39,7 +40,7 @@ public final class FallbackSource: SyncSource {
         self.primary = primary
         self.fallback = fallback
         self.notice = notice
-        state = Locked(Switch(reason: primary == nil ? forcedReason : nil))
+        state = Mutex(Switch(reason: primary == nil ? forcedReason : nil))
     }
 
     /// Why the clone is used, or nil while the API serves the run.

@@ -2,6 +2,7 @@ import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 import Transfer
 
 /// Where a GitHub repository lives and how to reach it.
@@ -77,11 +78,11 @@ public final class GitHubSource: SyncSource {
     let engine: TransferEngine
     let token: GitHubToken?
     let cache: ValidatorCache
-    let stats = Locked(SourceStatistics())
+    let stats = Mutex(SourceStatistics())
     /// Paces API requests: a token bucket and at most 4 in flight (GitHub's secondary limits).
     let apiGate = RequestGate(rate: 10, burst: 20, maxConcurrent: 4)
     /// The latest rate-limit headers the API sent.
-    let rateLimit = Locked<RateLimitState?>(nil)
+    let rateLimit = Mutex<RateLimitState?>(nil)
 
     public var displayName: String { "github:" + location.slug }
     public var transport: String { "raw" }

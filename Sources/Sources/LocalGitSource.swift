@@ -3,6 +3,7 @@ import GitObjects
 import Glibc
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// A local git repository (bare or not) as the source: the offline path, and what a shallow-clone fallback
 /// feeds into the same store. Reads through the `git` executable; every blob is still verified by its id.
@@ -10,7 +11,7 @@ public final class LocalGitSource: SyncSource {
     /// The repository directory.
     public let repository: String
     private let git: GitCommand
-    private let stats = Locked(SourceStatistics())
+    private let stats = Mutex(SourceStatistics())
 
     public var displayName: String { "git:" + repository }
     public var transport: String { "local" }
@@ -31,7 +32,7 @@ public final class LocalGitSource: SyncSource {
     }
 
     private let given: String
-    private let checked = Locked(false)
+    private let checked = Mutex(false)
 
     /// Makes sure the directory is a git repository, once, before the first use that needs git (a no-op sync of a
     /// commit the target has needs none, so it starts no process).

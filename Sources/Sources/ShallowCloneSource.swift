@@ -3,6 +3,7 @@ import GitObjects
 import Glibc
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// The fallback source: a shallow fetch (`git fetch --depth 1`) of `{git-url}/{owner}/{repo}.git` into a
 /// temporary bare repository, read through ``LocalGitSource``, so its blobs reach the store by the same verified
@@ -22,7 +23,7 @@ public final class ShallowCloneSource: SyncSource {
     private let temporaryRoot: String
     private let stallTimeout: Double
     private let extraCAFile: String?
-    private let state = Locked(CloneState())
+    private let state = Mutex(CloneState())
 
     private struct CloneState {
         var directory: String?
