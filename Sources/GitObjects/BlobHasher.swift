@@ -66,7 +66,8 @@ extension BlobHasher {
         let hasher = BlobHasher(size: size)
         try readChunks(fd: fd, path: path) { hasher.update($0) }
         guard let id = hasher.finalize() else {
-            throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed; run again when it is quiet")
+            throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed",
+            hint: "run again when it is quiet")
         }
         return (id, size)
     }

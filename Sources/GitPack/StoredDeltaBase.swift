@@ -38,7 +38,8 @@ final class StoredDeltaBase: DeltaBase {
             }
             guard n > 0 else {
                 throw SmartSyncError(
-                    .integrity, "the stored object \(id) at \(path) shrank while it was read as a delta base; run again"
+                    .integrity, "the stored object \(id) at \(path) shrank while it was read as a delta base",
+                    hint: "run again"
                 )
             }
             done += n

@@ -38,7 +38,8 @@ public final class FileLock: Sendable {
             if err == EWOULDBLOCK {
                 throw SmartSyncError(
                     .locked,
-                    "\(what) is in use by another smart-sync run\(holder); wait for it to finish (lock file: \(path))")
+                    "\(what) is in use by another smart-sync run\(holder)",
+                    hint: "wait for it to finish (lock file: \(path))")
             }
             throw SmartSyncError.io("flock", path: path, errno: err)
         }

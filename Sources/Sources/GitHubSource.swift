@@ -56,7 +56,7 @@ public struct GitHubLocation: Sendable {
         guard parts.count == 2, valid(parts[0]), valid(parts[1]) else {
             throw SmartSyncError(
                 .invalidArgument,
-                "'\(slug)' is not a repository name; write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
+                "'\(slug)' is not a repository name", hint: "write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
         }
         var repo = String(parts[1])
         if repo.hasSuffix(".git") { repo.removeLast(4) }

@@ -117,7 +117,8 @@ public final class GitPackSource: SyncSource {
             guard let raw else {
                 throw SmartSyncError(
                     .notFound,
-                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA; give the full 40-character commit SHA, or use --transport auto or raw"
+                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA",
+                    hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
             return try await onRawPath { try await raw.resolve(ref) }

@@ -121,7 +121,8 @@ struct TreeSwitch {
             guard let journal = SwitchJournal(bytes) else {
                 throw SmartSyncError(
                     .io,
-                    "the switch journal \(layout.journal) is damaged; inspect \(layout.sidecar) and remove the journal")
+                    "the switch journal \(layout.journal) is damaged",
+                    hint: "inspect \(layout.sidecar) and remove the journal")
             }
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.

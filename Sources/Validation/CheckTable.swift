@@ -21,8 +21,8 @@ final class CheckTable {
         "\(file):\(key.map { table.position(of: $0).line } ?? table.position.line)"
     }
 
-    func error(_ key: String?, _ message: String) -> SmartSyncError {
-        SmartSyncError(.invalidArgument, "\(location(key)): [[check]] kind = \"\(kind)\": \(message)")
+    func error(_ key: String?, _ message: String, hint: String? = nil) -> SmartSyncError {
+        SmartSyncError(.invalidArgument, "\(location(key)): [[check]] kind = \"\(kind)\": \(message)", hint: hint)
     }
 
     func string(_ key: String) throws -> String? {
@@ -89,7 +89,7 @@ final class CheckTable {
     /// Throws when the table has a key no reader asked for.
     func finish() throws {
         for key in table.keys where !used.contains(key) {
-            throw error(key, "unknown key '\(key)'; remove it or check its spelling (see docs/VALIDATION.md)")
+            throw error(key, "unknown key '\(key)'", hint: "remove it or check its spelling (see docs/VALIDATION.md)")
         }
     }
 }

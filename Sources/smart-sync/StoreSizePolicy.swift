@@ -25,7 +25,7 @@ enum StoreSizePolicy {
             settings = try FileSettings.load(path: configFile)
         } catch let error as SmartSyncError {
             // A broken [store] table must not stop syncs; gc itself refuses it.
-            if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.message)")) }
+            if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.text)")) }
         } catch {}
         guard let limit = maxSize?.bytes ?? settings.maxSize else { return }
         let usage = runner.store.ownDiskUsage()
@@ -42,7 +42,7 @@ enum StoreSizePolicy {
         } catch let error as SmartSyncError where error.code == .locked {
             reporter.handle(.warning("gc skipped: another smart-sync run is using the store; the next sync tries again"))
         } catch {
-            reporter.handle(.warning("gc after the sync failed: \((error as? SmartSyncError)?.message ?? "\(error)")"))
+            reporter.handle(.warning("gc after the sync failed: \((error as? SmartSyncError)?.text ?? "\(error)")"))
         }
     }
 }
