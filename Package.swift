@@ -5,7 +5,8 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "smart-sync",
-    platforms: [.macOS(.v13)],
+    // Linux only (SwiftPM has no `platforms:` entry to say so): the code calls renameat2(RENAME_EXCHANGE),
+    // FICLONE, syncfs and Linux's xattr calls, none of which Darwin has. See "Linux only" in docs/ARCHITECTURE.md.
     products: [
         .executable(name: "smart-sync", targets: ["smart-sync"]),
         .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Workflow", "Sources", "Transfer", "GitPack", "ObjectStore", "GitObjects"]),

@@ -19,7 +19,6 @@ let benchmarkTarget: (String) -> Target = { name in
 
 let package = Package(
     name: "smart-sync-benchmarks",
-    platforms: [.macOS(.v13)],
     dependencies: [
         // Named explicitly: a path dependency's identity is otherwise its directory name, which varies by checkout.
         .package(name: "smart-sync", path: ".."),

@@ -1,10 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Fixture helpers shared by the benchmark targets. Everything here runs in setup/teardown closures or outside the
 /// measured region; nothing in it is measured.

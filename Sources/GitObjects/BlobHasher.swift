@@ -1,3 +1,4 @@
+import Glibc
 import SmartSyncCore
 
 /// Streams content through git's object hash: `SHA1("<kind> <size>\0" + content)` (`"blob <size>\0"` unless
@@ -49,12 +50,6 @@ public final class BlobHasher {
     }
 }
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 extension BlobHasher {
     /// Hashes a regular file as a git blob, reading it in 256 KiB chunks.
     public static func hashFile(atPath path: String) throws -> (id: ObjectID, size: Int) {
@@ -71,7 +66,8 @@ extension BlobHasher {
         let hasher = BlobHasher(size: size)
         try readChunks(fd: fd, path: path) { hasher.update($0) }
         guard let id = hasher.finalize() else {
-            throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed; run again when it is quiet")
+            throw SmartSyncError(.io, "'\(path)' changed size while it was being hashed",
+            hint: "run again when it is quiet")
         }
         return (id, size)
     }

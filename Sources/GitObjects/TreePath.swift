@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Glibc
 
 /// A relative, `/`-separated path in a tree or a target, handled as the bytes it is.
 ///

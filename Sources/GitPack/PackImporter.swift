@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Imports the objects of a git pack file (protocol v2 `fetch` output, or `git pack-objects`) into an
 /// ``ObjectStore``.
@@ -180,7 +175,7 @@ final class PackImportRun {
             ? "Nothing was stored"
             : "The \(report.objects) objects stored before it are verified by their ids and kept"
         return SmartSyncError(
-            problem.code, "the pack \(path) is invalid (\(place)): \(text). \(kept); fetch the pack again")
+            problem.code, "the pack \(path) is invalid (\(place)): \(text). \(kept)", hint: "fetch the pack again")
     }
 
     /// Reads one entry's data after its header and stores the object, or records the delta as waiting for its base.

@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Buffered reads from a pack file with a bounded buffer, hashing every byte as it is consumed (for the trailer).
 ///

@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A delta's base read from its file in the store with `pread`, never whole: opened once per delta, its size
 /// taken from `fstat` (what the delta's declared base size is checked against).
@@ -43,7 +38,8 @@ final class StoredDeltaBase: DeltaBase {
             }
             guard n > 0 else {
                 throw SmartSyncError(
-                    .integrity, "the stored object \(id) at \(path) shrank while it was read as a delta base; run again"
+                    .integrity, "the stored object \(id) at \(path) shrank while it was read as a delta base",
+                    hint: "run again"
                 )
             }
             done += n

@@ -33,7 +33,8 @@ final class StoredObjectKinds {
         }
         throw SmartSyncError(
             .integrity,
-            "the stored object \(base.id) at \(base.path) does not hash to its name as any object kind; remove it and run again"
+            "the stored object \(base.id) at \(base.path) does not hash to its name as any object kind",
+            hint: "remove it and run again"
         )
     }
 }

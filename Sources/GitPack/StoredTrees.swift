@@ -19,7 +19,8 @@ public enum StoredTrees {
     public static func listing(commit: ObjectID, in store: ObjectStore) throws -> TreeListing {
         guard let root = try rootTree(ofCommit: commit, in: store) else {
             throw SmartSyncError(
-                .notFound, "commit \(commit) is not in the store at \(store.root); fetch it (with its trees) first")
+                .notFound, "commit \(commit) is not in the store at \(store.root)",
+                hint: "fetch it (with its trees) first")
         }
         var entries: [TreeEntry] = []
         try walk(root, path: .root, commit: commit, in: store, into: &entries)
@@ -58,7 +59,8 @@ public enum StoredTrees {
         guard let parsed = CommitObject.parse(try store.read(commit)) else {
             throw SmartSyncError(
                 .integrity,
-                "the stored object \(commit) is not a commit object (no 'tree' header); pass a commit id, not a tree or tag"
+                "the stored object \(commit) is not a commit object (no 'tree' header)",
+                hint: "pass a commit id, not a tree or tag"
             )
         }
         return parsed
@@ -109,7 +111,8 @@ public enum StoredTrees {
         guard store.contains(tree) else {
             throw SmartSyncError(
                 .notFound,
-                "\(shown(path)) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root); fetch it first"
+                "\(shown(path)) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root)",
+                hint: "fetch it first"
             )
         }
         guard let children = TreeObject.decode(try store.read(tree)) else {

@@ -26,11 +26,12 @@ extension FileLock {
                 guard now < deadline else {
                     guard timeout > .zero else { throw error }
                     throw SmartSyncError(
-                        .locked, error.message + "; gave up after waiting \(Self.seconds(timeout)) s", cause: error)
+                        .locked, error.message + "; gave up after waiting \(Self.seconds(timeout)) s", hint: error.hint,
+                        cause: error)
                 }
                 if !told {
                     told = true
-                    onWait(error.message)
+                    onWait(error.text)
                 }
                 do {
                     try await Task.sleep(for: min(delay, now.duration(to: deadline)))

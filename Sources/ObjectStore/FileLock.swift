@@ -1,23 +1,18 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Synchronization
 
 /// An exclusive advisory lock (`flock`) on a file, recording the holder's PID for error messages.
 ///
 /// The kernel drops the lock when the process dies, so a crashed run never leaves a stale lock.
-public final class FileLock: @unchecked Sendable {
-    // @unchecked: the descriptor is only touched by release(), guarded by the lock below.
-    private let mutex = Mutex()
-    private var fd: Int32
+public final class FileLock: Sendable {
+    /// The lock file's descriptor; -1 once released.
+    private let fd: Mutex<Int32>
     /// The lock file.
     public let path: String
 
     private init(fd: Int32, path: String) {
-        self.fd = fd
+        self.fd = Mutex(fd)
         self.path = path
     }
 
@@ -43,7 +38,8 @@ public final class FileLock: @unchecked Sendable {
             if err == EWOULDBLOCK {
                 throw SmartSyncError(
                     .locked,
-                    "\(what) is in use by another smart-sync run\(holder); wait for it to finish (lock file: \(path))")
+                    "\(what) is in use by another smart-sync run\(holder)",
+                    hint: "wait for it to finish (lock file: \(path))")
             }
             throw SmartSyncError.io("flock", path: path, errno: err)
         }
@@ -56,7 +52,7 @@ public final class FileLock: @unchecked Sendable {
 
     /// Releases the lock. Idempotent.
     public func release() {
-        mutex.withLock {
+        fd.withLock { fd in
             guard fd >= 0 else { return }
             flock(fd, LOCK_UN)
             close(fd)

@@ -1,11 +1,6 @@
 import CLinuxShims
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Small POSIX helpers shared by the store and its callers.
 public enum FileSystem {
@@ -202,19 +197,11 @@ public enum FileSystem {
 public enum Timestamps {
     @inline(__always)
     public static func mtimeNs(_ st: stat) -> Int64 {
-        #if canImport(Darwin)
-            return Int64(st.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(st.st_mtimespec.tv_nsec)
-        #else
-            return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        #endif
+        return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 
     @inline(__always)
     public static func ctimeNs(_ st: stat) -> Int64 {
-        #if canImport(Darwin)
-            return Int64(st.st_ctimespec.tv_sec) * 1_000_000_000 + Int64(st.st_ctimespec.tv_nsec)
-        #else
-            return Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
-        #endif
+        return Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
     }
 }

@@ -1,12 +1,7 @@
 import CLinuxShims
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Objects written together (a pack's), made durable together.
 ///

@@ -1,12 +1,8 @@
 import Dispatch
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Synchronization
 
 /// A store object that failed ``ObjectStore/fsck(threads:)``.
 public struct FsckFinding: Sendable, Equatable {
@@ -86,8 +82,8 @@ extension ObjectStore {
     public func fsck(threads: Int? = nil) -> FsckReport {
         let fans = ((try? FileSystem.names(in: objectsDirectory)) ?? []).filter { $0.utf8.count == 2 }.sorted()
         let workers = max(1, min(threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), fans.count))
-        let next = Locked(0)
-        let total = Locked(FsckReport())
+        let next = Mutex(0)
+        let total = Mutex(FsckReport())
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let checker = ObjectChecker()
             var mine = FsckReport()

@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// One object file the sweep removed (or, in a dry run, would remove).
 public struct SweptObject: Sendable, Hashable {

@@ -1,10 +1,7 @@
 import CLinuxShims
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// What a check of a store object before it is linked found (see ``ObjectStore/condition(of:size:repair:)``).
 public enum ObjectCondition: Sendable, Equatable {

@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension ObjectStore {
     /// `root/partials`: kept partial downloads (`<id>`) and their metadata (`<id>.meta`).

@@ -1,9 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// A file's identity on its machine: device and inode.
 public struct FileIdentity: Sendable, Hashable {

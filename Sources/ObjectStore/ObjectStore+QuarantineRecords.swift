@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// An object in `<store>/quarantine/` (see ``ObjectStore/quarantine(_:reason:)``): `<hex>.<random>`, its twin
 /// `<hex>.<random>.x`, and the note `<hex>.<random>.why`.

@@ -1,10 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension ObjectStore {
     /// Removes files in `tmp/` older than `age` seconds: what a killed run left behind. A run in progress

@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A content-addressed store of git objects: `objects/ab/cdef…`, keyed by the git SHA-1 of the content.
 ///

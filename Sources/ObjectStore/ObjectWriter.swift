@@ -1,12 +1,7 @@
 import CLinuxShims
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Writes one object into the store: bytes go to a temp file and through the object hasher as they arrive;
 /// ``commit()`` fsyncs, checks the id, makes the file read-only and renames it into `objects/`.

@@ -1,11 +1,6 @@
 import GitObjects
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A download in progress that can be continued: by the next attempt of the same run (`Range: bytes=N-`), and,
 /// when *kept*, by a later run after a crash or a `kill -9`.

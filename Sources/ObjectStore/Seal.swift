@@ -1,8 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The metadata smart-sync gives every regular file it publishes or installs, so that a later `lstat` tells
 /// whether anything wrote to it since, without reading it.

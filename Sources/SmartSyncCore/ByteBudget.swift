@@ -1,9 +1,11 @@
+import Synchronization
+
 /// A number of bytes that several parts of one run draw from together, such as what a run may add to the store
 /// (`--max-download`): pack imports and per-blob downloads on their own threads take from the same budget.
 public final class ByteBudget: Sendable {
     /// The most bytes that may be taken in all.
     public let limit: Int
-    private let taken = Locked(0)
+    private let taken = Mutex(0)
 
     /// A budget of `limit` bytes (at least 0).
     public init(limit: Int) {

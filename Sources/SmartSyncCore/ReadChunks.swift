@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 
 /// Reads `fd` from its current offset to the end in 256 KiB chunks, handing each chunk to `body`.
 /// One buffer for the whole read; `EINTR` is retried; errors name `path`.

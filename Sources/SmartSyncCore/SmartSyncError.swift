@@ -1,3 +1,5 @@
+import Glibc
+
 /// The one error type smart-sync throws.
 ///
 /// Shaped like swift-nio's `FileSystemError`: a stable ``Code`` to branch on, a ``message`` written for the
@@ -124,14 +126,6 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
         "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension SmartSyncError {
     /// Wraps the current `errno` after a failed system call on `path`.

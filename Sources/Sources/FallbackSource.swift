@@ -2,6 +2,7 @@ import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// The GitHub source with a way out: when the REST API cannot answer (unreachable, a server error, or a rate
 /// limit that will not reset within `--max-wait`), the rest of the run goes through a ``ShallowCloneSource``.
@@ -18,7 +19,7 @@ public final class FallbackSource: SyncSource {
     /// The shallow clone (makes nothing on disk until first used).
     public let fallback: ShallowCloneSource
     private let notice: @Sendable (String) -> Void
-    private let state: Locked<Switch>
+    private let state: Mutex<Switch>
 
     private struct Switch {
         var reason: String?
@@ -39,7 +40,7 @@ public final class FallbackSource: SyncSource {
         self.primary = primary
         self.fallback = fallback
         self.notice = notice
-        state = Locked(Switch(reason: primary == nil ? forcedReason : nil))
+        state = Mutex(Switch(reason: primary == nil ? forcedReason : nil))
     }
 
     /// Why the clone is used, or nil while the API serves the run.
@@ -116,8 +117,8 @@ public final class FallbackSource: SyncSource {
             let answered: Set<SmartSyncError.Code> = [.notFound, .unauthorized, .invalidArgument]
             throw SmartSyncError(
                 answered.contains(cloneError.code) ? cloneError.code : cause.code,
-                "\(cause.message). The fallback, a shallow clone of \(fallback.remoteURL), failed too: \(cloneError.message)",
-                cause: cloneError)
+                "\(cause.text). The fallback, a shallow clone of \(fallback.remoteURL), failed too: \(cloneError.message)",
+                hint: cloneError.hint, cause: cloneError)
         }
     }
 
@@ -134,9 +135,9 @@ public final class FallbackSource: SyncSource {
 
     /// Why `error` (from `what`, e.g. "the API") justifies the clone, or nil when it must be reported instead.
     public static func fallbackReason(for error: SmartSyncError, from what: String = "the API") -> String? {
-        // The error's own advice ("; try again later", "; wait for the reset") is moot once the clone runs.
-        var said = error.message
-        if let hint = said.range(of: "; ", options: .backwards) { said = String(said[..<hint.lowerBound]) }
+        // The message without the error's hint: its advice ("try again later", "wait for the reset") is moot once
+        // the clone runs.
+        let said = error.message
         switch error.code {
         case .rateLimited:
             return "the API rate limit is exhausted and does not reset within --max-wait (\(said))"

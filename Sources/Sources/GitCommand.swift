@@ -94,7 +94,7 @@ struct GitCommand: Sendable {
         }
         throw SmartSyncError(
             .sourceUnavailable,
-            "the local-repository source (--source) needs the git executable, and none is on PATH; install git")
+            "the local-repository source (--source) needs the git executable, and none is on PATH", hint: "install git")
     }
 
     /// Runs blocking work on its own thread, off Swift's cooperative pool.

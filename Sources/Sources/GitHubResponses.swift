@@ -43,7 +43,8 @@ enum GitHubJSON {
         } catch {
             throw SmartSyncError(
                 .malformedResponse,
-                "the response from \(endpoint) is not the JSON GitHub sends (\(error.localizedDescription)); check --api-url points at a GitHub API",
+                "the response from \(endpoint) is not the JSON GitHub sends (\(error.localizedDescription))",
+                hint: "check --api-url points at a GitHub API",
                 cause: SendableDescription("\(error)"))
         }
     }
@@ -68,7 +69,8 @@ enum GitHubJSON {
             let wait = RetryPolicy.retryAfter(response.headers["retry-after"]).map { " asks to wait \(Int($0)) s" }
             return SmartSyncError(
                 .rateLimited,
-                "GitHub's secondary rate limit refused \(subject): HTTP \(response.status) from \(endpoint)\(said);\(wait ?? " no wait was given") (longer than --max-wait, or after every retry). Try again later, lower --jobs, or raise --max-wait"
+                "GitHub's secondary rate limit refused \(subject): HTTP \(response.status) from \(endpoint)\(said);\(wait ?? " no wait was given") (longer than --max-wait, or after every retry)",
+                hint: "try again later, lower --jobs, or raise --max-wait"
             )
         case 404, 422:
             let hint = authenticated ? "" : "; for a private repository set a token (GH_TOKEN)"
@@ -79,7 +81,8 @@ enum GitHubJSON {
         default:
             return SmartSyncError(
                 .http,
-                "unexpected HTTP \(response.status) from \(endpoint) for \(subject)\(said); try again later or check --api-url",
+                "unexpected HTTP \(response.status) from \(endpoint) for \(subject)\(said)",
+                hint: "try again later or check --api-url",
                 httpStatus: response.status)
         }
     }
@@ -110,8 +113,8 @@ extension GitHubJSON {
         hints.append("or use --force-full to fetch with git instead of the API")
         return SmartSyncError(
             .rateLimited,
-            "GitHub's API rate limit is exhausted\(quota) and resets \(state.describeReset()): \(answer)\(said). "
-                + hints.joined(separator: ", "))
+            "GitHub's API rate limit is exhausted\(quota) and resets \(state.describeReset()): \(answer)\(said)",
+            hint: hints.joined(separator: ", "))
     }
 }
 

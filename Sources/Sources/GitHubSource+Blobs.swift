@@ -76,7 +76,8 @@ extension GitHubSource {
         }
         throw SmartSyncError(
             .integrity,
-            "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was changed. A proxy or mirror may be altering content; check --raw-url",
+            "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was changed. A proxy or mirror may be altering content",
+            hint: "check --raw-url",
             cause: lastError)
     }
 
@@ -103,7 +104,7 @@ extension GitHubSource {
             let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
             return SmartSyncError(.http, "\(what).\(hint)", httpStatus: response.status)
         default:
-            return SmartSyncError(.http, "\(what); try again later or check --raw-url", httpStatus: response.status)
+            return SmartSyncError(.http, what, hint: "try again later or check --raw-url", httpStatus: response.status)
         }
     }
 

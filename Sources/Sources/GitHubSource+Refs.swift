@@ -83,7 +83,8 @@ extension GitHubSource {
         for _ in 0..<10 {
             guard let id = ObjectID(hex: object.sha) else {
                 throw SmartSyncError(
-                    .malformedResponse, "the API named '\(object.sha)' as the object of \(ref); check --api-url")
+                    .malformedResponse, "the API named '\(object.sha)' as the object of \(ref)",
+                    hint: "check --api-url")
             }
             switch object.type {
             case "commit":
@@ -96,12 +97,14 @@ extension GitHubSource {
             default:
                 throw SmartSyncError(
                     .invalidArgument,
-                    "\(ref) in repository '\(location.slug)' points at a \(object.type), not a commit; give a branch, tag or SHA of a commit"
+                    "\(ref) in repository '\(location.slug)' points at a \(object.type), not a commit",
+                    hint: "give a branch, tag or SHA of a commit"
                 )
             }
         }
         throw SmartSyncError(
-            .malformedResponse, "\(ref) in repository '\(location.slug)' is a chain of more than 10 tags; check the tag")
+            .malformedResponse, "\(ref) in repository '\(location.slug)' is a chain of more than 10 tags",
+            hint: "check the tag")
     }
 
     /// `GET …/commits/{spec}` with `Accept: application/vnd.github.sha`: the commit id alone.
@@ -116,7 +119,7 @@ extension GitHubSource {
         guard let commit = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .malformedResponse,
-                "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))'); check --api-url")
+                "GET \(url) did not answer with a commit SHA (got '\(text.prefix(60))')", hint: "check --api-url")
         }
         return commit
     }
@@ -133,12 +136,14 @@ extension GitHubSource {
         if abbreviated {
             return SmartSyncError(
                 .notFound,
-                "'\(ref)' is no branch or tag of repository '\(location.slug)', and GitHub knows no single commit starting with it; give more digits, or the full 40-character SHA"
+                "'\(ref)' is no branch or tag of repository '\(location.slug)', and GitHub knows no single commit starting with it",
+                hint: "give more digits, or the full 40-character SHA"
             )
         }
         return SmartSyncError(
             .notFound,
-            "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/…); check the branch, tag or SHA"
+            "ref '\(ref)' was not found in repository '\(location.slug)' (HTTP 404/422 from \(url)/…)",
+            hint: "check the branch, tag or SHA"
         )
     }
 }

@@ -8,7 +8,8 @@ extension GitHubSource {
             url, accept: "application/vnd.github+json", subject: "the tree of commit \(ref.commit)", immutable: true)
         let tree = try GitHubJSON.decode(GitHubJSON.Tree.self, body, endpoint: "GET " + url)
         guard let root = ObjectID(hex: tree.sha) else {
-            throw SmartSyncError(.malformedResponse, "GET \(url) returned a tree without a valid sha; check --api-url")
+            throw SmartSyncError(.malformedResponse, "GET \(url) returned a tree without a valid sha",
+            hint: "check --api-url")
         }
         if !tree.truncated {
             return TreeListing(

@@ -2,6 +2,7 @@ import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 import Transfer
 
 /// Where a GitHub repository lives and how to reach it.
@@ -55,7 +56,7 @@ public struct GitHubLocation: Sendable {
         guard parts.count == 2, valid(parts[0]), valid(parts[1]) else {
             throw SmartSyncError(
                 .invalidArgument,
-                "'\(slug)' is not a repository name; write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
+                "'\(slug)' is not a repository name", hint: "write it as OWNER/REPO, e.g. MasterofNull/Hyper-NixOS")
         }
         var repo = String(parts[1])
         if repo.hasSuffix(".git") { repo.removeLast(4) }
@@ -77,11 +78,11 @@ public final class GitHubSource: SyncSource {
     let engine: TransferEngine
     let token: GitHubToken?
     let cache: ValidatorCache
-    let stats = Locked(SourceStatistics())
+    let stats = Mutex(SourceStatistics())
     /// Paces API requests: a token bucket and at most 4 in flight (GitHub's secondary limits).
     let apiGate = RequestGate(rate: 10, burst: 20, maxConcurrent: 4)
     /// The latest rate-limit headers the API sent.
-    let rateLimit = Locked<RateLimitState?>(nil)
+    let rateLimit = Mutex<RateLimitState?>(nil)
 
     public var displayName: String { "github:" + location.slug }
     public var transport: String { "raw" }

@@ -1,14 +1,9 @@
 import Foundation
 import GitObjects
 import GitPack
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension GitPackSource {
     /// Fetches the blobs a listing's pack did not bring.

@@ -1,14 +1,9 @@
 import Foundation
 import GitObjects
 import GitPack
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension GitPackSource {
     /// Asks for one pack, spools it beside the store and imports it while it arrives, held to `budget` (see

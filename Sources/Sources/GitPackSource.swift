@@ -3,6 +3,7 @@ import GitObjects
 import GitPack
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 import Transfer
 
 /// A git host as a source: refs from `ls-refs`, commits, trees and blobs from protocol v2 packs, imported into the
@@ -28,7 +29,7 @@ public final class GitPackSource: SyncSource {
     /// What the run may still add to the store (`--max-download`), shared with the per-blob path; nil: no limit.
     let storeBudget: ByteBudget?
     let notice: @Sendable (String) -> Void
-    let state = Locked(State())
+    let state = Mutex(State())
 
     struct State {
         var stats = SourceStatistics()
@@ -116,7 +117,8 @@ public final class GitPackSource: SyncSource {
             guard let raw else {
                 throw SmartSyncError(
                     .notFound,
-                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA; give the full 40-character commit SHA, or use --transport auto or raw"
+                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA",
+                    hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
             return try await onRawPath { try await raw.resolve(ref) }

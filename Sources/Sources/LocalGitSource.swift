@@ -1,10 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-    import Glibc
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// A local git repository (bare or not) as the source: the offline path, and what a shallow-clone fallback
 /// feeds into the same store. Reads through the `git` executable; every blob is still verified by its id.
@@ -12,7 +11,7 @@ public final class LocalGitSource: SyncSource {
     /// The repository directory.
     public let repository: String
     private let git: GitCommand
-    private let stats = Locked(SourceStatistics())
+    private let stats = Mutex(SourceStatistics())
 
     public var displayName: String { "git:" + repository }
     public var transport: String { "local" }
@@ -27,13 +26,14 @@ public final class LocalGitSource: SyncSource {
         guard FileManager.default.fileExists(atPath: repository, isDirectory: &isDir), isDir.boolValue else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the source '\(path)' does not exist or is not a directory; pass a git repository with --source")
+                "the source '\(path)' does not exist or is not a directory",
+                hint: "pass a git repository with --source")
         }
         given = path
     }
 
     private let given: String
-    private let checked = Locked(false)
+    private let checked = Mutex(false)
 
     /// Makes sure the directory is a git repository, once, before the first use that needs git (a no-op sync of a
     /// commit the target has needs none, so it starts no process).
@@ -43,7 +43,8 @@ public final class LocalGitSource: SyncSource {
         guard probe.status == 0 else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the source '\(given)' is not a git repository (git said: \(probe.stderr)); pass a repository (bare or not) with --source"
+                "the source '\(given)' is not a git repository (git said: \(probe.stderr))",
+                hint: "pass a repository (bare or not) with --source"
             )
         }
         checked.withLock { $0 = true }
@@ -99,8 +100,8 @@ public final class LocalGitSource: SyncSource {
         throw SmartSyncError(
             ambiguous ? .invalidArgument : .notFound,
             "'\(prefix)' is no branch or tag of the local repository \(repository), and "
-                + (ambiguous ? "several objects start with it" : "no commit starts with it")
-                + "; give more digits or the full 40-character SHA")
+                + (ambiguous ? "several objects start with it" : "no commit starts with it"),
+            hint: "give more digits or the full 40-character SHA")
     }
 
     private func revParse(_ spec: String, ref: String) async throws -> ObjectID {
@@ -109,7 +110,8 @@ public final class LocalGitSource: SyncSource {
         guard r.status == 0, let id = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .notFound,
-                "ref '\(ref)' was not found in the local repository \(repository), or is no commit; check the branch, tag or SHA (git branch -a; git tag)"
+                "ref '\(ref)' was not found in the local repository \(repository), or is no commit",
+                hint: "check the branch, tag or SHA (git branch -a; git tag)"
             )
         }
         return id
@@ -185,7 +187,8 @@ public final class LocalGitSource: SyncSource {
                 if header.hasSuffix(" missing") {
                     throw SmartSyncError(
                         .notFound,
-                        "blob \(want.id) ('\(want.path)') is missing from the local repository \(repository); is it a shallow or partial clone?"
+                        "blob \(want.id) ('\(want.path)') is missing from the local repository \(repository)",
+                        hint: "is it a shallow or partial clone?"
                     )
                 }
                 throw SmartSyncError(.malformedResponse, "unexpected git cat-file output for \(want.id): '\(header)'")

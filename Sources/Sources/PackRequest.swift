@@ -41,7 +41,7 @@ public struct PackRequest: Sendable {
         }
         if !wantRefs.isEmpty && !capabilities.supportsRefInWant {
             throw SmartSyncError(
-                .sourceUnavailable, "\(url) does not offer 'ref-in-want'; resolve the ref with ls-refs first")
+                .sourceUnavailable, "\(url) does not offer 'ref-in-want'", hint: "resolve the ref with ls-refs first")
         }
         if (deepen != nil || !shallows.isEmpty) && !capabilities.supportsShallow {
             throw SmartSyncError(.sourceUnavailable, "\(url) does not offer shallow fetches ('fetch=shallow')")

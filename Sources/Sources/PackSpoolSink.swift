@@ -1,14 +1,9 @@
 import Foundation
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Transfer
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Reads a protocol v2 `fetch` response as it arrives: the sections before the pack are parsed, and the
 /// `packfile` section's side-band channel 1 is `pwrite`n to the spool file in place, on the engine's thread.

@@ -1,11 +1,9 @@
 import Foundation
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Synchronization
 
 /// The fallback source: a shallow fetch (`git fetch --depth 1`) of `{git-url}/{owner}/{repo}.git` into a
 /// temporary bare repository, read through ``LocalGitSource``, so its blobs reach the store by the same verified
@@ -25,7 +23,7 @@ public final class ShallowCloneSource: SyncSource {
     private let temporaryRoot: String
     private let stallTimeout: Double
     private let extraCAFile: String?
-    private let state = Locked(CloneState())
+    private let state = Mutex(CloneState())
 
     private struct CloneState {
         var directory: String?
@@ -76,7 +74,8 @@ public final class ShallowCloneSource: SyncSource {
             case .abbreviatedCommit:
                 throw SmartSyncError(
                     .notFound,
-                    "'\(name.text)' is not a branch or tag of \(remoteURL), and the shallow-clone fallback cannot resolve a short SHA; give the full 40-character commit SHA or a branch/tag name"
+                    "'\(name.text)' is not a branch or tag of \(remoteURL), and the shallow-clone fallback cannot resolve a short SHA",
+                    hint: "give the full 40-character commit SHA or a branch/tag name"
                 )
             }
         }
@@ -181,7 +180,8 @@ public final class ShallowCloneSource: SyncSource {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the shallow-clone fallback (API unreachable, over quota, or --force-full) needs the git executable, and none is on PATH; install git",
+                "the shallow-clone fallback (API unreachable, over quota, or --force-full) needs the git executable, and none is on PATH",
+                hint: "install git",
                 cause: error)
         }
         guard r.status == 0 else {
@@ -225,7 +225,7 @@ public final class ShallowCloneSource: SyncSource {
             let kind = isSHA ? "commit \(what)" : "ref '\(ref)'"
             return SmartSyncError(
                 .notFound,
-                "\(kind) was not found at \(url) (git said: \(said)); check the branch, tag or SHA"
+                "\(kind) was not found at \(url) (git said: \(said))", hint: "check the branch, tag or SHA"
                     + (isSHA ? " (the server must allow fetching a commit by SHA, as GitHub does)" : ""))
         }
         if lower.contains("authentication failed") || lower.contains("could not read username")
@@ -236,7 +236,7 @@ public final class ShallowCloneSource: SyncSource {
                 token == nil
                 ? "for a private repository set a token (GH_TOKEN)"
                 : "check the token (\(token!.origin)): it may be expired, revoked, or lack access to this repository"
-            return SmartSyncError(.unauthorized, "\(url) refused the fetch (git said: \(said)); \(hint)")
+            return SmartSyncError(.unauthorized, "\(url) refused the fetch (git said: \(said))", hint: hint)
         }
         if lower.contains("repository") && lower.contains("not found") || lower.contains("returned error: 404") {
             return SmartSyncError(
@@ -247,17 +247,20 @@ public final class ShallowCloneSource: SyncSource {
         if lower.contains("ssl") || lower.contains("certificate") || lower.contains("tls") {
             return SmartSyncError(
                 .tls,
-                "TLS with \(url) failed (git said: \(said)); if the git host uses a private CA, pass it with --cacert FILE"
+                "TLS with \(url) failed (git said: \(said))",
+                hint: "if the git host uses a private CA, pass it with --cacert FILE"
             )
         }
         if lower.contains("returned error: 5") {
             return SmartSyncError(
-                .http, "the git host answered with a server error for \(url) (git said: \(said)); try again later")
+                .http, "the git host answered with a server error for \(url) (git said: \(said))",
+                hint: "try again later")
         }
         if lower.contains("redirect") || lower.contains("returned error: 30") {
             return SmartSyncError(
                 .http,
-                "\(url) redirected elsewhere, which the fallback does not follow while a token is set, so the token stays with the git host (git said: \(said)); pass the final location with --git-url"
+                "\(url) redirected elsewhere, which the fallback does not follow while a token is set, so the token stays with the git host (git said: \(said))",
+                hint: "pass the final location with --git-url"
             )
         }
         if lower.contains("could not resolve host") || lower.contains("failed to connect")
@@ -266,10 +269,11 @@ public final class ShallowCloneSource: SyncSource {
         {
             return SmartSyncError(
                 .network,
-                "the shallow clone from \(url) failed (git said: \(said)); check the network and --git-url, then retry")
+                "the shallow clone from \(url) failed (git said: \(said))",
+                hint: "check the network and --git-url, then retry")
         }
         return SmartSyncError(
-            .sourceUnavailable, "git fetch --depth 1 from \(url) failed (git said: \(said)); check --git-url")
+            .sourceUnavailable, "git fetch --depth 1 from \(url) failed (git said: \(said))", hint: "check --git-url")
     }
 
     // MARK: - Helpers

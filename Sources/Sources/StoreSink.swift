@@ -125,7 +125,8 @@ final class StoreSink: TransferSink, @unchecked Sendable {
                 askAgain = true
                 failure = SmartSyncError(
                     .malformedResponse,
-                    "\(url) announced \(length) bytes (Content-Length) where \(expected) of blob \(want.id) ('\(want.path)') were expected; check --raw-url or a proxy in between"
+                    "\(url) announced \(length) bytes (Content-Length) where \(expected) of blob \(want.id) ('\(want.path)') were expected",
+                    hint: "check --raw-url or a proxy in between"
                 )
                 return false
             }

@@ -2,6 +2,7 @@ import Foundation
 import GitObjects
 import ObjectStore
 import SmartSyncCore
+import Synchronization
 
 /// `--transport auto`: the pack transport while it works, the per-blob path (REST + raw, with its own clone fallback)
 /// as soon as it does not — a git host that does not speak protocol v2, is unreachable, or sent a pack that failed
@@ -13,7 +14,7 @@ public final class TransportSelector: SyncSource {
     public let pack: GitPackSource
     public let raw: any SyncSource
     private let notice: @Sendable (String) -> Void
-    private let reason = Locked<String?>(nil)
+    private let reason = Mutex<String?>(nil)
 
     public init(pack: GitPackSource, raw: any SyncSource, notice: @escaping @Sendable (String) -> Void = { _ in }) {
         self.pack = pack

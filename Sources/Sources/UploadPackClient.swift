@@ -1,6 +1,7 @@
 import Foundation
 import GitObjects
 import SmartSyncCore
+import Synchronization
 import Transfer
 
 /// A git smart-HTTP client speaking protocol v2 to `upload-pack`: the capability advertisement, `ls-refs`, and a
@@ -20,8 +21,8 @@ public final class UploadPackClient: Sendable {
     private let authorization: String?
     let retryPolicy: RetryPolicy
     let notice: @Sendable (String) -> Void
-    private let cachedCapabilities = Locked<UploadPackCapabilities?>(nil)
-    private let stats = Locked(UploadPackStatistics())
+    private let cachedCapabilities = Mutex<UploadPackCapabilities?>(nil)
+    private let stats = Mutex(UploadPackStatistics())
 
     /// - Parameters:
     ///   - repositoryURL: `{git-url}/{owner}/{repo}.git` (a trailing slash is dropped).

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CLinuxShims
+import Glibc
 import SmartSyncCore
 
 /// Everything about a directory that is not its content: owner, group, mode (setuid, setgid and sticky bits

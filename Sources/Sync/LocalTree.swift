@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
-import ObjectStore
 import GitObjects
+import Glibc
+import ObjectStore
 
 /// What kind of thing sits at a path in the target.
 public enum LocalKind: String, Sendable, Hashable, Codable {

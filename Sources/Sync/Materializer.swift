@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CLinuxShims
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 

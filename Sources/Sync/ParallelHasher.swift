@@ -1,6 +1,7 @@
 import Foundation
 import GitObjects
 import SmartSyncCore
+import Synchronization
 
 /// Hashes files of a tree as git blobs on several threads: each worker takes a contiguous run of the (sorted) paths
 /// and opens them by descriptor from the root (``TreeReader``: no symlink followed on the way), so neighbouring files
@@ -31,7 +32,7 @@ struct ParallelHasher: Sendable {
     /// Each slot written by exactly one worker; read only after every worker has finished.
     private final class Results: @unchecked Sendable {
         private let slots: UnsafeMutableBufferPointer<(id: ObjectID, stat: stat)?>
-        private let failure = Locked<(any Error)?>(nil)
+        private let failure = Mutex<(any Error)?>(nil)
 
         init(count: Int) {
             slots = .allocate(capacity: count)

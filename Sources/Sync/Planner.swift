@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import GitObjects
+import Glibc
 
 /// Diffs a desired tree against what is on disk and what the previous sync put there.
 ///

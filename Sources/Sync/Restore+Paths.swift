@@ -1,11 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 
@@ -19,8 +13,8 @@ extension Restore {
         let target = StateStore.normalize(target)
         guard !given.isEmpty, let path = TreePath(escaped: given), !path.bytes.contains(0) else {
             throw SmartSyncError(
-                .unsafePath, "'\(given)' is not a usable path; name a file inside \(target)",
-                hint: "write bytes that are not UTF-8 as \\xNN and a backslash as \\\\, as smart-sync prints them")
+                .unsafePath, "'\(given)' is not a usable path",
+                hint: "name a file inside \(target); write bytes that are not UTF-8 as \\xNN and a backslash as \\\\, as smart-sync prints them")
         }
         let dot = TreePath(".")
         let parts = path.bytes.split(separator: 0x2F, omittingEmptySubsequences: true).map { TreePath(bytes: $0) }
@@ -44,7 +38,7 @@ extension Restore {
             relative = Array(parts.dropFirst(root.count))
         }
         guard let first = relative.first else {
-            throw SmartSyncError(.invalidArgument, "'\(given)' is the target itself; name a file inside it")
+            throw SmartSyncError(.invalidArgument, "'\(given)' is the target itself", hint: "name a file inside it")
         }
         return relative.dropFirst().reduce(first) { $0.appending($1) }
     }
@@ -84,7 +78,8 @@ extension Restore {
         guard store.contains(id) else {
             throw SmartSyncError(
                 .notFound,
-                "\(what) (\(id.abbreviated())) is no longer in the store at \(store.root) (was it cleaned, or is this the wrong --store?); see `smart-sync restore PATH --list` for other versions"
+                "\(what) (\(id.abbreviated())) is no longer in the store at \(store.root) (was it cleaned, or is this the wrong --store?)",
+                hint: "see `smart-sync restore PATH --list` for other versions"
             )
         }
         let found = try BlobHasher.hashFile(atPath: store.path(for: id)).id

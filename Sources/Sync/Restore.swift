@@ -1,11 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 
@@ -88,7 +82,8 @@ public enum Restore {
             guard let record = kept.first else {
                 throw SmartSyncError(
                     .notFound,
-                    "no local version of '\(relative)' was kept for \(target); `smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding it (restore one with --generation N)"
+                    "no local version of '\(relative)' was kept for \(target)",
+                    hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding it (restore one with --generation N)"
                 )
             }
             try verifyObject(record.id, store: store, what: "the kept version of '\(relative)'")
@@ -124,14 +119,16 @@ public enum Restore {
             let available = generations.map(\.sequence).map(String.init).joined(separator: ", ")
             throw SmartSyncError(
                 .notFound,
-                "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available)); `smart-sync rollback --list --target \(target)` lists them"
+                "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available))",
+                hint: "`smart-sync rollback --list --target \(target)` lists them"
             )
         }
         let tree = try TreeReader(root: g.tree)
         guard let (mode, _, _) = try inspect(relative, in: tree) else {
             throw SmartSyncError(
                 .notFound,
-                "generation \(sequence) of \(target) has no '\(relative)'; `smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
+                "generation \(sequence) of \(target) has no '\(relative)'",
+                hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
             )
         }
         // Into the store: hashed as it is copied and published only under the id it hashes to.

@@ -32,7 +32,8 @@ public enum SourceConfiguration: Sendable {
                 // Not quoted: the URL holds a secret.
                 throw SmartSyncError(
                     .invalidArgument,
-                    "\(flag) carries credentials (user:password@); remove them and set the token in GH_TOKEN instead")
+                    "\(flag) carries credentials (user:password@)",
+                    hint: "remove them and set the token in GH_TOKEN instead")
             }
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)

@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Applies a plan by building the whole new tree beside the target and swapping the two directories with
 /// `renameat2(RENAME_EXCHANGE)`: any reader sees the old tree or the new one, never a mix.

@@ -141,6 +141,6 @@ public struct StoreRepair: Sendable {
     }
 
     private static func text(_ error: any Error) -> String {
-        (error as? SmartSyncError)?.message ?? "\(error)"
+        (error as? SmartSyncError)?.text ?? "\(error)"
     }
 }

@@ -1,12 +1,7 @@
 import CLinuxShims
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// The record of one directory exchange in progress, written before `renameat2(RENAME_EXCHANGE)` so that a
 /// run killed anywhere around it can tell afterwards whether the exchange happened.
@@ -126,7 +121,8 @@ struct TreeSwitch {
             guard let journal = SwitchJournal(bytes) else {
                 throw SmartSyncError(
                     .io,
-                    "the switch journal \(layout.journal) is damaged; inspect \(layout.sidecar) and remove the journal")
+                    "the switch journal \(layout.journal) is damaged",
+                    hint: "inspect \(layout.sidecar) and remove the journal")
             }
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.

@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Where the staged switch keeps its work beside a target `P/N`: the sidecar `P/.N.smart-sync/`, on the same
 /// file system as the target so a rename can swap them.

@@ -114,7 +114,8 @@ public enum Rollback {
             try? state.clearIntent(target: target)
             throw SmartSyncError(
                 .io,
-                "the file system of '\(target)' cannot swap directories atomically (renameat2 RENAME_EXCHANGE: errno \(unsupported.errno)); roll back with `smart-sync sync --ref \(generation.state?.commit.hex ?? "COMMIT")` instead"
+                "the file system of '\(target)' cannot swap directories atomically (renameat2 RENAME_EXCHANGE: errno \(unsupported.errno))",
+                hint: "roll back with `smart-sync sync --ref \(generation.state?.commit.hex ?? "COMMIT")` instead"
             )
         } catch {
             // Nothing was exchanged: the generation's state is no intent any more.

@@ -25,7 +25,8 @@ extension SyncRunner {
             let paths = after.findings.prefix(5).map { "'\($0.path)'" }.joined(separator: ", ")
             throw SmartSyncError(
                 .io,
-                "the repair of \(state.target) left \(after.findings.count) path(s) differing (\(paths)) and \(after.corruptObjects.count) damaged object(s); check for processes writing there and run verify again"
+                "the repair of \(state.target) left \(after.findings.count) path(s) differing (\(paths)) and \(after.corruptObjects.count) damaged object(s)",
+                hint: "check for processes writing there and run verify again"
             )
         }
         return (report, outcome)
@@ -42,7 +43,8 @@ extension SyncRunner {
         guard let last = try state.load(target: target) else {
             throw SmartSyncError(
                 .notFound,
-                "'\(target)' has no sync state in \(state.root); run `smart-sync sync` for it first (or pass the --state-dir it used)"
+                "'\(target)' has no sync state in \(state.root)",
+                hint: "run `smart-sync sync` for it first (or pass the --state-dir it used)"
             )
         }
         return (try TargetVerifier().verify(target: target, manifest: last.manifest, store: store), last)

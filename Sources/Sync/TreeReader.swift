@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 

@@ -62,7 +62,8 @@ extension SmartSyncError {
                 cause: cause)
         case CURLE_OPERATION_TIMEDOUT:
             return SmartSyncError(
-                .network, "timed out talking to \(url): \(reason). The network or server is slow or down; retry later.",
+                .network, "timed out talking to \(url): \(reason). The network or server is slow or down",
+                hint: "retry later.",
                 cause: cause)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR:
             return SmartSyncError(
@@ -94,7 +95,7 @@ extension SmartSyncError {
         default:
             // SEND/RECV errors, GOT_NOTHING, PARTIAL_FILE, HTTP2, HTTP2_STREAM and anything else network-shaped.
             return SmartSyncError(
-                .network, "the transfer of \(url) failed: \(reason). The connection broke off; retry later.",
+                .network, "the transfer of \(url) failed: \(reason). The connection broke off", hint: "retry later.",
                 cause: cause)
         }
     }

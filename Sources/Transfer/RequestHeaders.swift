@@ -37,7 +37,8 @@ enum RequestHeaders {
         if containsLineBreak(value) {
             throw SmartSyncError(
                 .invalidArgument,
-                "the credential for \(url.string) contains a line break; check the token (GH_TOKEN, --token-file).")
+                "the credential for \(url.string) contains a line break",
+                hint: "check the token (GH_TOKEN, --token-file).")
         }
     }
 

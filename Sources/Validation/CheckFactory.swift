@@ -7,12 +7,14 @@ enum CheckFactory {
         guard let kindValue = table["kind"] else {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(table.position.line): [[check]] has no 'kind'; add kind = \"...\" (one of \(kindList))")
+                "\(file):\(table.position.line): [[check]] has no 'kind'",
+                hint: "add kind = \"...\" (one of \(kindList))")
         }
         guard let kindName = kindValue.stringValue, let kind = CheckKind(rawValue: kindName) else {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(table.position(of: "kind").line): unknown check kind \(kindValue.stringValue.map { "'\($0)'" } ?? kindValue.typeName); use one of \(kindList)"
+                "\(file):\(table.position(of: "kind").line): unknown check kind \(kindValue.stringValue.map { "'\($0)'" } ?? kindValue.typeName)",
+                hint: "use one of \(kindList)"
             )
         }
         let t = CheckTable(table, file: file, kind: kindName)

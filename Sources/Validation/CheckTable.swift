@@ -1,10 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Typed access to one `[[check]]` table, with errors that name the file, line and key, and a final check that
 /// no key was left unread (a misspelt key is an error, not silently ignored).
@@ -26,8 +21,8 @@ final class CheckTable {
         "\(file):\(key.map { table.position(of: $0).line } ?? table.position.line)"
     }
 
-    func error(_ key: String?, _ message: String) -> SmartSyncError {
-        SmartSyncError(.invalidArgument, "\(location(key)): [[check]] kind = \"\(kind)\": \(message)")
+    func error(_ key: String?, _ message: String, hint: String? = nil) -> SmartSyncError {
+        SmartSyncError(.invalidArgument, "\(location(key)): [[check]] kind = \"\(kind)\": \(message)", hint: hint)
     }
 
     func string(_ key: String) throws -> String? {
@@ -94,7 +89,7 @@ final class CheckTable {
     /// Throws when the table has a key no reader asked for.
     func finish() throws {
         for key in table.keys where !used.contains(key) {
-            throw error(key, "unknown key '\(key)'; remove it or check its spelling (see docs/VALIDATION.md)")
+            throw error(key, "unknown key '\(key)'", hint: "remove it or check its spelling (see docs/VALIDATION.md)")
         }
     }
 }

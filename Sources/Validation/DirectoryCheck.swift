@@ -1,10 +1,5 @@
+import Glibc
 import ObjectStore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `kind = "directory"`: a directory exists, optionally with a mode. Fix: `mkdir -p`, `chmod`.
 public struct DirectoryCheck: Check {

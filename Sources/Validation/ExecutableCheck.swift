@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import Sync
 
 /// `kind = "executable"`: every regular file matching a glob is executable by its owner.

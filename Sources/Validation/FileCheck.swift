@@ -1,10 +1,5 @@
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `kind = "file"`: a regular file is present, optionally with a mode, owner and group.
 /// Fix: restore it from the store (when the last sync put it there), `chmod`, `chown`.

@@ -1,12 +1,7 @@
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Sync
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Small POSIX helpers the checks share: stat, mode formatting, and mode changes that spare store objects.
 enum FileInfo {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 
 /// `kind = "kvm"`: `/dev/kvm` (under the root) exists and is a character device. A warning by default: VMs still
 /// run without it, slowly. Not fixable: it needs VT-x/AMD-V enabled in the firmware and the kvm module.

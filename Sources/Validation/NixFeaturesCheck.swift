@@ -1,11 +1,6 @@
+import Glibc
 import ObjectStore
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `kind = "nix-features"`: `nix.conf` enables the experimental features flakes need (`nix-command`, `flakes`).
 ///

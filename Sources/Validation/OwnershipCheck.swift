@@ -1,11 +1,6 @@
-import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
+import SmartSyncCore
 import Sync
 
 /// `kind = "ownership"`: everything under a directory (the target by default; `glob` narrows it) is owned by

@@ -1,13 +1,8 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Sync
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Puts target files back as the last sync left them, from store objects, without the network.
 ///
@@ -72,7 +67,8 @@ struct StoreRestorer {
     /// atomic rename; an inode of its own when another manifest path uses the same object).
     func restore(_ rel: TreePath) throws -> String {
         guard let entry = last.manifest[rel] else {
-            throw SmartSyncError(.notFound, "'\(rel)' is not in the last sync's manifest; sync the target again")
+            throw SmartSyncError(.notFound, "'\(rel)' is not in the last sync's manifest",
+            hint: "sync the target again")
         }
         guard objectIsIntact(entry) else {
             throw SmartSyncError(

@@ -45,7 +45,7 @@ public struct TOMLParser {
         do {
             return try parser.document()
         } catch let error as TOMLSyntaxError {
-            throw SmartSyncError(.invalidArgument, "\(error); fix the TOML syntax there", cause: error)
+            throw SmartSyncError(.invalidArgument, "\(error)", hint: "fix the TOML syntax there", cause: error)
         }
     }
 

@@ -42,7 +42,7 @@ public struct ValidationConfig: Sendable {
     /// Reads a config file.
     public static func load(path: String) throws -> ValidationConfig {
         guard let (bytes, _) = try FileSystem.readFileIfPresent(path) else {
-            throw SmartSyncError(.notFound, "the config file \(path) does not exist; check the --config path")
+            throw SmartSyncError(.notFound, "the config file \(path) does not exist", hint: "check the --config path")
         }
         return try parse(String(decoding: bytes, as: UTF8.self), file: path)
     }
@@ -103,7 +103,7 @@ public struct ValidationConfig: Sendable {
         for check in config.checks where !seen.insert(check.id).inserted {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file): two checks have the id '\(check.id)'; give one of them a different `id = \"...\"`")
+                "\(file): two checks have the id '\(check.id)'", hint: "give one of them a different `id = \"...\"`")
         }
         return config
     }

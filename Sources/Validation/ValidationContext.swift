@@ -1,12 +1,7 @@
 import GitObjects
+import Glibc
 import ObjectStore
 import Sync
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Values shared by every check unless a check sets its own: the `[defaults]` table of the config.
 public struct ValidationDefaults: Sendable, Equatable {

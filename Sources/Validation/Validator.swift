@@ -42,7 +42,7 @@ public struct Validator: Sendable {
         do {
             outcome = try check.fix(context)
         } catch let error as SmartSyncError {
-            outcome = .failed(error.message)
+            outcome = .failed(error.text)
         } catch {
             outcome = .failed("\(error)")
         }
@@ -57,7 +57,7 @@ public struct Validator: Sendable {
         do {
             result = try check.run(context)
         } catch let error as SmartSyncError {
-            result = .fail(error.message)
+            result = .fail(error.text)
         } catch {
             result = .fail("\(error)")
         }

@@ -1,11 +1,6 @@
 import Foundation
+import Glibc
 import SmartSyncCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// The command `smart-sync update` runs after a switch to make the system use the new tree: by default
 /// `nixos-rebuild {action} --flake {target}#{hostname}`, run through `/bin/sh -c`.

@@ -117,8 +117,8 @@ extension UpdateWorkflow {
             finish(
                 &report,
                 StepRecord(
-                    step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.message))
-            message += "; rolling back failed too: \(error.message). Run `smart-sync rollback --target \(target)`"
+                    step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.text))
+            message += "; rolling back failed too: \(error.text). Run `smart-sync rollback --target \(target)`"
             throw SmartSyncError(.io, message, cause: error)
         }
 
@@ -141,7 +141,8 @@ extension UpdateWorkflow {
                 message += ", and the rebuild ran again for it successfully"
             } else {
                 message += ", but the rebuild for it \(result.description) too: the running system may match neither "
-                message += "tree; run `\(commandLine)` by hand"
+                message += "tree"
+                throw SmartSyncError(code, message, hint: "run `\(commandLine)` by hand")
             }
         }
         throw SmartSyncError(code, message)

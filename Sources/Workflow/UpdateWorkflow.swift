@@ -191,7 +191,7 @@ public struct UpdateWorkflow: Sendable {
             if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
             finish(
                 &report,
-                StepRecord(step: .sync, status: .failed, seconds: Self.seconds(since: start), message: error.message))
+                StepRecord(step: .sync, status: .failed, seconds: Self.seconds(since: start), message: error.text))
             throw error
         }
         if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }

@@ -30,7 +30,8 @@ struct FileSettings {
         let file = path ?? ValidationConfig.defaultFile
         guard let (bytes, _) = try FileSystem.readFileIfPresent(file) else {
             if path != nil {
-                throw SmartSyncError(.notFound, "the config file \(file) does not exist; check the --config path")
+                throw SmartSyncError(.notFound, "the config file \(file) does not exist",
+                hint: "check the --config path")
             }
             return FileSettings()
         }

@@ -85,7 +85,9 @@ extension Reporter {
             }
             object["requests"] = Self.encoded(source.statistics)
             if let failure = report.failure {
-                object["error"] = ["code": failure.code.description, "message": failure.message]
+                var error: [String: Any] = ["code": failure.code.description, "message": failure.message]
+                if let hint = failure.hint { error["hint"] = hint }
+                object["error"] = error
             }
             writeJSONLine(object)
         case .quiet:

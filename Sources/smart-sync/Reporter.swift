@@ -3,6 +3,7 @@ import Logging
 import SmartSyncCore
 import Sources
 import Sync
+import Synchronization
 
 /// Turns run events into output: NDJSON on stdout with `--json`; otherwise a live progress line on a TTY
 /// (throttled, on stderr) or plain lines when stderr is not a terminal.
@@ -10,7 +11,7 @@ final class Reporter: Sendable {
     enum Mode { case json, tty, plain, quiet }
 
     let mode: Mode
-    private let state = Locked(ProgressState())
+    private let state = Mutex(ProgressState())
 
     private struct ProgressState {
         var lastDraw = Date.distantPast

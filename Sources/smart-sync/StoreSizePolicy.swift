@@ -26,7 +26,7 @@ enum StoreSizePolicy {
         } catch let error as SmartSyncError {
             // The run read the file before it synced (RunContext), so this fails only when it changed meanwhile:
             // the sync stands; the policy waits for the next run.
-            if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.message)")) }
+            if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.text)")) }
         } catch {}
         guard let limit = maxSize?.bytes ?? settings.maxSize else { return }
         let usage = runner.store.ownDiskUsage()
@@ -43,7 +43,7 @@ enum StoreSizePolicy {
         } catch let error as SmartSyncError where error.code == .locked {
             reporter.handle(.warning("gc skipped: another smart-sync run is using the store; the next sync tries again"))
         } catch {
-            reporter.handle(.warning("gc after the sync failed: \((error as? SmartSyncError)?.message ?? "\(error)")"))
+            reporter.handle(.warning("gc after the sync failed: \((error as? SmartSyncError)?.text ?? "\(error)")"))
         }
     }
 }

@@ -1,10 +1,7 @@
 import Foundation
-import Testing
+import Glibc
 import TestSupport
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Testing
 
 /// Real failures after the directory exchange: `sync` reports the switch (exit 8, `switched` in the JSON) with the
 /// state recording the new commit, and `update` treats the target as switched and rolls it back.

@@ -1,11 +1,8 @@
 import Foundation
 import GitObjects
-import Testing
+import Glibc
 import TestSupport
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Testing
 
 @Suite("resume across a kill -9", .serialized)
 struct KillResumeEndToEndTests {

@@ -1,10 +1,7 @@
 import Foundation
-import Testing
+import Glibc
 import TestSupport
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Testing
 
 /// `update` against other runs and kills: it keeps the target locked from its first check to its last, and the
 /// next update finishes one killed after its switch (the pending-rebuild mark).

@@ -1,10 +1,7 @@
 import Foundation
-import Testing
+import Glibc
 import TestSupport
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Testing
 
 /// A scenario at commit A (synced), commit B made, and a rebuild script that logs each run.
 ///

@@ -45,7 +45,7 @@ struct HashingTests {
         let path = NSTemporaryDirectory() + "hash-" + UUID().uuidString
         defer { unlink(path) }
         let content = Array(repeating: UInt8(ascii: "x"), count: 1_000_003)
-        FileManager.default.createFile(atPath: path, contents: Data(content))
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(content)))
         let (id, size) = try BlobHasher.hashFile(atPath: path)
         #expect(size == content.count)
         #expect(id.hex == (try runGit(["hash-object", path], in: NSTemporaryDirectory())))

@@ -8,16 +8,16 @@ private func makeRepository() throws -> (dir: String, listing: TreeListing) {
     let dir = NSTemporaryDirectory() + "tree-test-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: dir + "/a/b", withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: dir + "/dir with space", withIntermediateDirectories: true)
-    func write(_ path: String, _ text: String) {
-        FileManager.default.createFile(atPath: dir + "/" + path, contents: Data(text.utf8))
+    func write(_ path: String, _ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + path))
     }
-    write("a.b", "dot\n")
-    write("a-", "dash\n")
-    write("a/b/deep.txt", "deep\n")
-    write("a0", "zero\n")
-    write("dir with space/ünïcødé ☃.txt", "snow\n")
-    write("empty", "")
-    write("run.sh", "#!/bin/sh\n")
+    try write("a.b", "dot\n")
+    try write("a-", "dash\n")
+    try write("a/b/deep.txt", "deep\n")
+    try write("a0", "zero\n")
+    try write("dir with space/ünïcødé ☃.txt", "snow\n")
+    try write("empty", "")
+    try write("run.sh", "#!/bin/sh\n")
     chmod(dir + "/run.sh", 0o755)
     try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: "a/b/deep.txt")
     _ = try runGit(["init", "-q", "-b", "main"], in: dir)

@@ -1,14 +1,11 @@
 import Foundation
 import GitObjects
 import GitPack
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import TestSupport
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// An import that runs while its pack is still being written (a download): it waits at the end of the file
 /// instead of taking it for the end of the pack.

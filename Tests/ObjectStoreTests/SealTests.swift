@@ -1,12 +1,9 @@
 import Foundation
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The seal on published objects and the check before a link: what a write, a `chmod` or an earlier release's
 /// unsealed object looks like, and how the store mends itself.

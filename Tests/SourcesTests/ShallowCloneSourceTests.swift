@@ -64,7 +64,7 @@ struct ShallowCloneSourceTests {
             Issue.record("a short SHA resolved")
         } catch let error as SmartSyncError {
             #expect(error.code == .notFound)
-            #expect(error.message.contains("full 40-character commit SHA"), "\(error.message)")
+            #expect(error.hint?.contains("full 40-character commit SHA") == true, "\(error.text)")
         }
         for bad in ["-x", "a:b", "+main", "a..b", "a b"] {
             do {
@@ -119,7 +119,7 @@ struct ShallowCloneSourceTests {
             Issue.record("a private repository cloned without a token")
         } catch let error as SmartSyncError {
             #expect(error.code == .unauthorized, "\(error)")
-            #expect(error.message.contains("GH_TOKEN"))
+            #expect(error.hint?.contains("GH_TOKEN") == true, "\(error.text)")
         }
         let source = s.source(token: "t0ken-value")
         defer { source.close() }
@@ -149,5 +149,16 @@ struct ShallowCloneSourceTests {
         for code: SmartSyncError.Code in [.notFound, .unauthorized, .integrity, .unsafePath, .malformedResponse] {
             #expect(reason(code, "HTTP 500", 500) == nil, "\(code)")
         }
+    }
+
+    /// The reason is the error's whole message, without its hint: a "; " inside the message joins two facts and is
+    /// no hint to cut off (it was, when hints were carried in the message).
+    @Test func theReasonIsTheMessageWithoutTheHint() throws {
+        let error = SmartSyncError(
+            .rateLimited, "GitHub's secondary rate limit refused ref 'main': HTTP 403 from GET x; it asks to wait 90 s",
+            hint: "try again later, lower --jobs, or raise --max-wait")
+        let reason = try #require(FallbackSource.fallbackReason(for: error))
+        #expect(reason.contains("it asks to wait 90 s"))
+        #expect(!reason.contains("try again later"))
     }
 }

@@ -1,16 +1,13 @@
 import Foundation
 import GitObjects
 import GitPack
+import Glibc
 import ObjectStore
-import Testing
 import TestSupport
+import Testing
 import Transfer
 
 @testable import Sources
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Spools left in the store's `tmp/` by a killed run are imported by the next run, held to the limits the killed run
 /// wrote beside them; a live run's spool is not touched.

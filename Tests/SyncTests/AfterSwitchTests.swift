@@ -1,12 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Sources
-import Testing
 import TestSupport
+import Testing
 
 @testable import Sync
 

@@ -1,12 +1,9 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Testing
+
 @testable import Sync
 
 @Suite struct ApplierTests {

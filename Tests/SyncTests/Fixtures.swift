@@ -1,10 +1,7 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
+
 @testable import Sync
 
 /// A temporary directory removed when the test ends (via `defer { dir.remove() }`).

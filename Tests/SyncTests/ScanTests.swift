@@ -1,11 +1,8 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import SmartSyncCore
 import Testing
+
 @testable import Sync
 
 @Suite struct ScanTests {

@@ -1,16 +1,13 @@
 import Foundation
 import GitObjects
+import Glibc
 import ObjectStore
-import Sources
 import SmartSyncCore
-import Testing
+import Sources
 import TestSupport
+import Testing
 
 @testable import Sync
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The spare tree becomes the next stage: what it can be vouched for to hold stays (same inode, no work), everything
 /// else is removed or placed, and nothing damaged, stale or outdated reaches the target.

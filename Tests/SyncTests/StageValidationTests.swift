@@ -1,12 +1,9 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import SmartSyncCore
 import Testing
+
 @testable import Sync
 
 /// ``StagedSwitchApplier/validateStage``: called with the complete stage before the exchange; a throw leaves the

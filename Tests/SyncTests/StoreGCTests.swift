@@ -1,13 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import GitObjects
+import Glibc
 import ObjectStore
 import Sources
-import Testing
 import TestSupport
+import Testing
+
 @testable import Sync
 
 /// gc on a real store, state directories and sidecars: every root kept, everything else freed.

@@ -1,12 +1,7 @@
 import Foundation
+import Glibc
 
-#if canImport(Glibc)
-    import Glibc
-    private let posixSymlink = Glibc.symlink
-#elseif canImport(Darwin)
-    import Darwin
-    private let posixSymlink = Darwin.symlink
-#endif
+private let posixSymlink = Glibc.symlink
 
 /// A throwaway git repository for tests, with reproducible commits.
 ///

@@ -1,10 +1,6 @@
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
+import Synchronization
 
 /// One request as ``GitHTTPServer``'s nginx logged it.
 public struct GitHTTPRequest: Sendable, Equatable {
@@ -35,7 +31,7 @@ public struct GitHTTPRequest: Sendable, Equatable {
 /// `GIT_CONFIG_*`, never written into the repositories). `/dumb/...` serves the same tree as static files (git's
 /// dumb HTTP layout). The access log records, per request, the method, URI, status, `$request_length`,
 /// `$bytes_sent` and `$connection`: see ``requests()``.
-public final class GitHTTPServer: @unchecked Sendable {  // immutable after init but `killed`, guarded by `stopLock`
+public final class GitHTTPServer: Sendable {
     public static let fcgiwrapExecutable = "/usr/sbin/fcgiwrap"
     public static let httpBackend = "/usr/lib/git-core/git-http-backend"
 
@@ -49,8 +45,8 @@ public final class GitHTTPServer: @unchecked Sendable {  // immutable after init
     private let nginx: NginxServer
     private let fcgiwrap = BackgroundProcess()
     private let fcgiwrapPID: pid_t
-    private let stopLock = NSLock()
-    private var killed = false
+    /// Whether fcgiwrap was killed; held for the whole of ``stop()``.
+    private let killed = Mutex(false)
     private let scratch: String
 
     /// Starts fcgiwrap and nginx.
@@ -125,15 +121,15 @@ public final class GitHTTPServer: @unchecked Sendable {  // immutable after init
         nginx.stop()
         // fcgiwrap inherits the test runner's blocked SIGTERM and holds no state: kill it outright rather than wait
         // out BackgroundProcess's 5 s grace period. (Not yet reaped, so the pid is still our child's.)
-        stopLock.lock()
-        defer { stopLock.unlock() }
-        if !killed {
-            killed = true
-            kill(fcgiwrapPID, SIGKILL)
-        }
-        if fcgiwrap.stop() {
-            unlink(socketPath)
-            try? FileManager.default.removeItem(atPath: scratch)
+        killed.withLock { killed in
+            if !killed {
+                killed = true
+                kill(fcgiwrapPID, SIGKILL)
+            }
+            if fcgiwrap.stop() {
+                unlink(socketPath)
+                try? FileManager.default.removeItem(atPath: scratch)
+            }
         }
     }
 

@@ -1,10 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 
 /// A failure starting or driving a loopback test server.
 public struct LoopbackServerError: Error, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Transfer
 
 /// Deterministic incompressible-looking bytes (xorshift64*), fast enough for megabytes in a debug build.
@@ -22,50 +23,43 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 
 /// A sink that keeps the body and counts bytes as they arrive, readable from other threads while the transfer
 /// runs (test double, lock-protected).
-final class ProgressSink: TransferSink, @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [UInt8] = []
+final class ProgressSink: TransferSink, Sendable {
+    private struct State {
+        var storage: [UInt8] = []
+        /// (uptime, bytes so far) after each write, taken on the engine thread: timings measured from it do not
+        /// depend on when the awaiting test task gets a thread again (blocking tests running in parallel can starve
+        /// the cooperative pool for seconds).
+        var history: [(time: Double, bytes: Int)] = []
+    }
+    private let state: Mutex<State>
 
-    init(expected: Int = 0) { storage.reserveCapacity(expected) }
+    init(expected: Int = 0) {
+        var state = State()
+        state.storage.reserveCapacity(expected)
+        self.state = Mutex(state)
+    }
 
     func begin(status: Int, headers: HTTPHeaders) -> Bool { true }
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
         let now = ProcessInfo.processInfo.systemUptime
-        lock.lock()
-        defer { lock.unlock() }
-        storage.append(contentsOf: chunk)
-        history.append((now, storage.count))
+        state.withLock {
+            $0.storage.append(contentsOf: chunk)
+            $0.history.append((now, $0.storage.count))
+        }
         return true
     }
 
-    /// (uptime, bytes so far) after each write, taken on the engine thread: timings measured from it do not
-    /// depend on when the awaiting test task gets a thread again (blocking tests running in parallel can starve
-    /// the cooperative pool for seconds).
-    private var history: [(time: Double, bytes: Int)] = []
-
-    var timeline: [(time: Double, bytes: Int)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return history
-    }
+    var timeline: [(time: Double, bytes: Int)] { state.withLock { $0.history } }
 
     /// Bytes received by `time` (uptime seconds).
     func bytes(at time: Double) -> Int {
         timeline.last { $0.time <= time }?.bytes ?? 0
     }
 
-    var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage.count
-    }
+    var count: Int { state.withLock { $0.storage.count } }
 
-    var bytes: [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage
-    }
+    var bytes: [UInt8] { state.withLock { $0.storage } }
 }
 
 /// Seconds since `start`.

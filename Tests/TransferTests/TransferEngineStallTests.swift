@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncCore
+import Synchronization
 import TestSupport
 import Testing
 import Transfer
@@ -142,17 +143,8 @@ struct TransferEngineStallTests {
 }
 
 /// Retry reasons reported by `perform(retrying:)` (lock-protected test double).
-final class RetryLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [String] = []
-    func add(_ reason: String) {
-        lock.lock()
-        storage.append(reason)
-        lock.unlock()
-    }
-    var reasons: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage
-    }
+final class RetryLog: Sendable {
+    private let storage = Mutex<[String]>([])
+    func add(_ reason: String) { storage.withLock { $0.append(reason) } }
+    var reasons: [String] { storage.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncCore
+import Synchronization
 import TestSupport
 import Testing
 import Transfer
@@ -37,43 +38,31 @@ func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) async throw
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
 /// A sink that keeps everything it is given (test double, lock-protected).
-final class CollectingSink: TransferSink, @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [UInt8] = []
-    private var beginCalls: [Int] = []
-    private var writeCalls = 0
+final class CollectingSink: TransferSink, Sendable {
+    private struct State {
+        var storage: [UInt8] = []
+        var beginCalls: [Int] = []
+        var writeCalls = 0
+    }
+    private let state = Mutex(State())
     private let acceptBegin: Bool
 
     init(acceptBegin: Bool = true) { self.acceptBegin = acceptBegin }
 
     func begin(status: Int, headers: HTTPHeaders) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        beginCalls.append(status)
+        state.withLock { $0.beginCalls.append(status) }
         return acceptBegin
     }
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        storage.append(contentsOf: chunk)
-        writeCalls += 1
+        state.withLock {
+            $0.storage.append(contentsOf: chunk)
+            $0.writeCalls += 1
+        }
         return true
     }
 
-    var bytes: [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage
-    }
-    var begins: [Int] {
-        lock.lock()
-        defer { lock.unlock() }
-        return beginCalls
-    }
-    var writes: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return writeCalls
-    }
+    var bytes: [UInt8] { state.withLock { $0.storage } }
+    var begins: [Int] { state.withLock { $0.beginCalls } }
+    var writes: Int { state.withLock { $0.writeCalls } }
 }

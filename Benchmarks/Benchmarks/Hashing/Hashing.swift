@@ -3,16 +3,11 @@
 // Target: >= 1.5 GB/s. tools/bench-core turns the medians into GB/s and adds `openssl speed -evp sha1`.
 // Also a cold scan (no stat cache) of 1 GiB in 64 files, which hashes on every core (`ParallelHasher`), next to the
 // same files hashed one after another: target, close to the number of cores times the single stream.
-import Benchmark
 import BenchSupport
+import Benchmark
 import GitObjects
-import Sync
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Sync
 
 let memoryBytes = 64 << 20  // 64 MiB
 let fileBytes = 256 << 20  // 256 MiB

@@ -2,17 +2,12 @@
 // is what a no-op sync does before planning: load the stat cache from the state directory and scan the target with
 // it, hashing nothing. Peer: git's own stat-only check of the same tree (its index fresh), as a whole command.
 // Target: <= 50 ms.
-import Benchmark
 import BenchSupport
+import Benchmark
 import Foundation
 import GitObjects
-import Sync
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Sync
 
 let dirs = 100
 let filesPerDir = 100
