@@ -59,8 +59,8 @@ enum GitHubJSON {
         case 401:
             return SmartSyncError(
                 .unauthorized,
-                "the API rejected the token for \(subject): HTTP 401 from \(endpoint)\(said). Check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked"
-            )
+                "the API rejected the token for \(subject): HTTP 401 from \(endpoint)\(said)",
+                hint: "check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked")
         case 403 where RateLimitState.isPrimaryLimit(response), 429 where RateLimitState.isPrimaryLimit(response):
             return rateLimitError(
                 state: RateLimitState(headers: response.headers) ?? RateLimitState(remaining: 0), endpoint: endpoint,
@@ -73,11 +73,10 @@ enum GitHubJSON {
                 hint: "try again later, lower --jobs, or raise --max-wait"
             )
         case 404, 422:
-            let hint = authenticated ? "" : "; for a private repository set a token (GH_TOKEN)"
+            let token = authenticated ? "" : "; for a private repository set a token (GH_TOKEN)"
             return SmartSyncError(
-                .notFound,
-                "\(subject) was not found: HTTP \(response.status) from \(endpoint)\(said). Check the owner/repository and ref spelling\(hint)"
-            )
+                .notFound, "\(subject) was not found: HTTP \(response.status) from \(endpoint)\(said)",
+                hint: "check the owner/repository and ref spelling" + token)
         default:
             return SmartSyncError(
                 .http,

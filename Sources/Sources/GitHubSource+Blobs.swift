@@ -90,19 +90,18 @@ extension GitHubSource {
         switch response.status {
         case 401:
             return SmartSyncError(
-                .unauthorized,
-                "\(what): the token was rejected. Check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked"
-            )
+                .unauthorized, "\(what): the token was rejected",
+                hint: "check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked")
         case 404:
-            let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
-            return SmartSyncError(.notFound, "\(what).\(hint)")
+            return SmartSyncError(.notFound, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil)
         case 403, 429:
             if RateLimitState.isPrimaryLimit(response) || response.status == 429 {
                 return GitHubJSON.error(
                     for: response, endpoint: "GET " + url, subject: "blob '\(want.path)'", authenticated: token != nil)
             }
-            let hint = token == nil ? " For a private repository set a token (GH_TOKEN)." : ""
-            return SmartSyncError(.http, "\(what).\(hint)", httpStatus: response.status)
+            return SmartSyncError(
+                .http, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil,
+                httpStatus: response.status)
         default:
             return SmartSyncError(.http, what, hint: "try again later or check --raw-url", httpStatus: response.status)
         }

@@ -240,9 +240,8 @@ public final class ShallowCloneSource: SyncSource {
         }
         if lower.contains("repository") && lower.contains("not found") || lower.contains("returned error: 404") {
             return SmartSyncError(
-                .notFound,
-                "the repository \(url) was not found (git said: \(said)). Check OWNER/REPO and --git-url; for a private repository set a token (GH_TOKEN)"
-            )
+                .notFound, "the repository \(url) was not found (git said: \(said))",
+                hint: "check OWNER/REPO and --git-url; for a private repository set a token (GH_TOKEN)")
         }
         if lower.contains("ssl") || lower.contains("certificate") || lower.contains("tls") {
             return SmartSyncError(

@@ -97,8 +97,8 @@ final class DirectoryCursor {
                 {
                     throw SmartSyncError(
                         .unsafePath,
-                        "'\(display(component))' is a symlink where a directory is expected; smart-sync will not write through it. Remove it (or exclude that path) and run again"
-                    )
+                        "'\(display(component))' is a symlink where a directory is expected; smart-sync will not write through it",
+                        hint: "remove it (or exclude that path) and run again")
                 }
                 throw SmartSyncError.io(
                     "open", path: display(component), errno: err,

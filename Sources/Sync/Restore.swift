@@ -139,8 +139,8 @@ public enum Restore {
         guard expected.isEmpty || expected.contains(id) else {
             throw SmartSyncError(
                 .integrity,
-                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept. Not restored; copy \(tree.display(relative)) by hand if you want it anyway"
-            )
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept; not restored",
+                hint: "copy \(tree.display(relative)) by hand if you want it anyway")
         }
         try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
         return Version(origin: .generation(sequence: sequence, commit: g.state?.commit), mode: mode, id: id)

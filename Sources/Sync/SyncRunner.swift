@@ -164,8 +164,8 @@ public struct SyncRunner: Sendable {
                 separator: ", ")
             throw SmartSyncError(
                 .conflict,
-                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""). Move them away or --exclude them; the target was not changed"
-            )
+                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""); the target was not changed",
+                hint: "move them away or --exclude them")
         }
 
         if plan.hasWork || previous?.commit != resolved.commit {

@@ -53,41 +53,40 @@ extension SmartSyncError {
         switch code {
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return SmartSyncError(
-                .network, "could not resolve the host of \(url): \(reason). Check the URL and your DNS/network.",
+                .network, "could not resolve the host of \(url): \(reason)", hint: "check the URL and your DNS/network",
                 cause: cause)
         case CURLE_COULDNT_CONNECT:
             return SmartSyncError(
                 .network,
-                "could not connect to \(url): \(reason). Check that the server is up and reachable (proxy, firewall).",
-                cause: cause)
+                "could not connect to \(url): \(reason)",
+                hint: "check that the server is up and reachable (proxy, firewall)", cause: cause)
         case CURLE_OPERATION_TIMEDOUT:
             return SmartSyncError(
-                .network, "timed out talking to \(url): \(reason). The network or server is slow or down",
-                hint: "retry later.",
+                .network, "timed out talking to \(url): \(reason); the network or server is slow or down",
+                hint: "retry later",
                 cause: cause)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR:
             return SmartSyncError(
                 .tls,
-                "certificate verification failed for \(url): \(reason). "
-                    + "If the server uses a private CA, pass it with --cacert FILE.",
-                cause: cause)
+                "certificate verification failed for \(url): \(reason)",
+                hint: "if the server uses a private CA, pass it with --cacert FILE", cause: cause)
         case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_USE_SSL_FAILED,
             CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
             CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED,
             CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_CLIENTCERT:
             return SmartSyncError(
                 .tls,
-                "TLS handshake with \(url) failed: \(reason). Check that the URL really serves HTTPS; "
-                    + "if the server uses a private CA, pass it with --cacert FILE.",
+                "TLS handshake with \(url) failed: \(reason)",
+                hint: "check that the URL really serves HTTPS; if the server uses a private CA, pass it with --cacert FILE",
                 cause: cause)
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
-            return SmartSyncError(.invalidArgument, "cannot fetch \(url): \(reason). Check the URL.", cause: cause)
+            return SmartSyncError(.invalidArgument, "cannot fetch \(url): \(reason)", hint: "check the URL", cause: cause)
         case CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING, CURLE_FILESIZE_EXCEEDED:
             return SmartSyncError(
                 .malformedResponse, "the server at \(url) sent a malformed response: \(reason).", cause: cause)
         case CURLE_OUT_OF_MEMORY, CURLE_FAILED_INIT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION:
             return SmartSyncError(
-                .internal, "libcurl failed internally fetching \(url): \(reason). Please report this bug.",
+                .internal, "libcurl failed internally fetching \(url): \(reason)", hint: "please report this bug",
                 cause: cause)
         case CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR:
             return SmartSyncError(
@@ -95,7 +94,7 @@ extension SmartSyncError {
         default:
             // SEND/RECV errors, GOT_NOTHING, PARTIAL_FILE, HTTP2, HTTP2_STREAM and anything else network-shaped.
             return SmartSyncError(
-                .network, "the transfer of \(url) failed: \(reason). The connection broke off", hint: "retry later.",
+                .network, "the transfer of \(url) failed: \(reason); the connection broke off", hint: "retry later",
                 cause: cause)
         }
     }
@@ -120,9 +119,8 @@ extension SmartSyncError {
             return SmartSyncError(
                 .network,
                 "the transfer of \(url) stalled: less than \(speed) byte\(speed == 1 ? "" : "s")/s for \(window) s "
-                    + "(\(received) bytes received). The server or network stopped sending (a retry may help); "
-                    + "if the link is just slow, raise --stall-timeout.",
-                cause: cause)
+                    + "(\(received) bytes received); the server or network stopped sending",
+                hint: "a retry may help; if the link is just slow, raise --stall-timeout", cause: cause)
         case .tooSlow(let speed, let seconds, let received):
             return SmartSyncError(
                 .network,

@@ -52,7 +52,7 @@ struct TransferEngineStallTests {
         #expect(message.contains("stalled"), "\(message)")
         #expect(message.contains(url))
         #expect(message.contains("1 byte/s for 2 s"))
-        #expect(message.contains("--stall-timeout"))
+        #expect(error?.hint?.contains("--stall-timeout") == true, "the advice is the hint")
         // Not before the window has passed. (No upper bound on the wall clock: had the stall gone unnoticed, the
         // transfer would have succeeded when the server resumed after 60 s; the error itself proves detection,
         // and this task may wake late while other tests block the cooperative pool.)

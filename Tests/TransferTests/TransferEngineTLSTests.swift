@@ -24,7 +24,7 @@ struct TransferEngineTLSTests {
         let url = server.baseURL + "/hi.txt"
         let error = await capturedError { try await engine.perform(TransferRequest(url: url)) }
         #expect(error?.code == .tls)
-        #expect(error?.message.contains("--cacert") == true)
+        #expect(error?.hint?.contains("--cacert") == true)
         #expect(error?.message.contains(url) == true)
 
         let trusting = try trustingEngine(server)
