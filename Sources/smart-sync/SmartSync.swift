@@ -62,6 +62,8 @@ struct RunContext {
     let runner: SyncRunner
     let opened: OpenedSource
     let reporter: Reporter
+    /// The config file's `[store]` and `[sync]` tables, read once before the run.
+    let settings: FileSettings
 
     /// - Parameter config: the config file (`--config`); nil: the system's when it exists.
     static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
@@ -100,7 +102,7 @@ struct RunContext {
         let settings = try FileSettings.load(path: config)
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
-        return RunContext(runner: runner, opened: opened, reporter: reporter)
+        return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 
     /// Runs `body`, printing errors for the operator and mapping them to documented exit codes.

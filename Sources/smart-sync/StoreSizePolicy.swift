@@ -17,17 +17,10 @@ struct StorePolicyOptions: ParsableArguments {
 /// The size policy: after a sync, gc when the store holds more than its limit.
 enum StoreSizePolicy {
     /// Runs gc when the store's own disk usage exceeds `--max-size` (or the config's `max_size`). Called after the
-    /// sync released its shared lock; gc does not wait for the exclusive one (another run in progress: skipped, with
-    /// a notice). Never fails the sync: problems are warnings.
-    static func apply(maxSize: ByteCount?, configFile: String?, runner: SyncRunner, reporter: Reporter) async {
-        var settings = FileSettings()
-        do {
-            settings = try FileSettings.load(path: configFile)
-        } catch let error as SmartSyncError {
-            // The run read the file before it synced (RunContext), so this fails only when it changed meanwhile:
-            // the sync stands; the policy waits for the next run.
-            if maxSize == nil { return reporter.handle(.warning("store size policy skipped: \(error.text)")) }
-        } catch {}
+    /// sync released its shared lock, with the `settings` the run read before it synced (``RunContext/settings``);
+    /// gc does not wait for the exclusive lock (another run in progress: skipped, with a notice). Never fails the
+    /// sync: problems are warnings.
+    static func apply(maxSize: ByteCount?, settings: FileSettings, runner: SyncRunner, reporter: Reporter) async {
         guard let limit = maxSize?.bytes ?? settings.maxSize else { return }
         let usage = runner.store.ownDiskUsage()
         guard usage > limit else { return }

@@ -84,7 +84,7 @@ struct SyncCommand: AsyncParsableCommand {
             // The sync has let go of the store; a store over its size limit is cleaned before the summary.
             if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
                 await StoreSizePolicy.apply(
-                    maxSize: policy.maxSize, configFile: config, runner: context.runner, reporter: reporter)
+                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
             }
             context.reporter.finish(
                 .init(

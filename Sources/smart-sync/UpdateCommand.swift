@@ -111,7 +111,7 @@ struct UpdateCommand: AsyncParsableCommand {
             let report = await workflow.run(options)
             if report.failure == nil && !checkOnly {
                 await StoreSizePolicy.apply(
-                    maxSize: policy.maxSize, configFile: self.checks.config, runner: context.runner, reporter: reporter)
+                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
             }
             reporter.finish(
                 report, target: target.target, checkOnly: checkOnly, source: context.opened.source, started: started)
