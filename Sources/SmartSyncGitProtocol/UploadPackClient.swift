@@ -207,11 +207,12 @@ public final class UploadPackClient: Sendable {
         case 401, 403:
             throw SmartSyncError(
                 .unauthorized,
-                "\(method) \(url) answered HTTP \(response.status)\(quoted). Check the token (GH_TOKEN) and that it "
-                    + "may read this repository")
+                "\(method) \(url) answered HTTP \(response.status)\(quoted)",
+                hint: "check the token (GH_TOKEN) and that it may read this repository")
         case 404:
             throw SmartSyncError(
-                .notFound, "\(method) \(url) answered HTTP 404\(quoted). Check the repository name and the git URL")
+                .notFound, "\(method) \(url) answered HTTP 404\(quoted)",
+                hint: "check the repository name and the git URL")
         default:
             throw SmartSyncError(
                 .http, "\(method) \(url) answered HTTP \(response.status)\(quoted)", httpStatus: response.status)

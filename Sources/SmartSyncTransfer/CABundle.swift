@@ -32,7 +32,8 @@ struct CABundle: Sendable {
             throw SmartSyncError(
                 .invalidArgument,
                 "cannot read the CA certificate file '\(extraCAFile)' given with --cacert: "
-                    + "\((error as NSError).localizedDescription). Pass a readable PEM file.")
+                    + "\((error as NSError).localizedDescription)",
+                hint: "pass a readable PEM file")
         }
         guard let text = String(data: extra, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else {
             throw SmartSyncError(

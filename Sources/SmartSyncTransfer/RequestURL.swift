@@ -45,13 +45,14 @@ public struct RequestURL: Sendable, Equatable {
             let reason = String(cString: curl_url_strerror(rc))
             throw SmartSyncError(
                 .invalidArgument,
-                "'\(RequestURL.redact(url))' is not a valid absolute http(s) URL: \(reason). Check the URL.")
+                "'\(RequestURL.redact(url))' is not a valid absolute http(s) URL: \(reason)",
+                hint: "check the URL")
         }
         let scheme = (RequestURL.part(handle, CURLUPART_SCHEME) ?? "").lowercased()
         guard scheme == "http" || scheme == "https" else {
             throw SmartSyncError(
                 .invalidArgument,
-                "'\(RequestURL.redact(url))' uses scheme '\(scheme)'; only http:// and https:// URLs are supported.")
+                "'\(RequestURL.redact(url))' uses scheme '\(scheme)'; only http:// and https:// URLs are supported")
         }
         // Credentials never travel in URLs: drop any user:password so it cannot reach logs or errors.
         _ = curl_url_set(handle, CURLUPART_USER, nil, 0)
@@ -59,7 +60,7 @@ public struct RequestURL: Sendable, Equatable {
         guard let host = RequestURL.part(handle, CURLUPART_HOST)?.lowercased(), !host.isEmpty,
             let full = RequestURL.part(handle, CURLUPART_URL)
         else {
-            throw SmartSyncError(.invalidArgument, "'\(RequestURL.redact(url))' has no host. Check the URL.")
+            throw SmartSyncError(.invalidArgument, "'\(RequestURL.redact(url))' has no host", hint: "check the URL")
         }
         let defaultPort = scheme == "https" ? "443" : "80"
         if let port = RequestURL.part(handle, CURLUPART_PORT), port != defaultPort {

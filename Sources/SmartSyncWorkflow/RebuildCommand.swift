@@ -63,8 +63,9 @@ public struct RebuildCommand: Sendable, Equatable {
             throw SmartSyncError(
                 .commandFailed,
                 "the rebuild needs nixos-rebuild, and none is on PATH (\(searchPath.joined(separator: ":"))); "
-                    + "on a machine without NixOS pass --skip-rebuild, or name another command with "
-                    + "--rebuild-command 'CMD' ({action}, {target} and {hostname} are substituted). Nothing was changed"
+                    + "nothing was changed",
+                hint: "on a machine without NixOS pass --skip-rebuild, or name another command with "
+                    + "--rebuild-command 'CMD' ({action}, {target} and {hostname} are substituted)"
             )
         }
     }

@@ -76,13 +76,12 @@ extension UpdateWorkflow {
         guard let generation = report.rollbackGeneration else {
             if report.resumed && report.commitAfter == report.pendingRebuild?.confirmed {
                 message += "; the target is at \(report.commitAfter?.hex ?? "the tree found before the first sync"), "
-                message += "the tree the last finished update left, so there is nothing to roll back to: fix the cause "
-                message += "and run update again"
-            } else {
-                message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, "
-                message += "or a target updated in place). Bring it back with `smart-sync sync --ref COMMIT`"
+                message += "the tree the last finished update left, so there is nothing to roll back to"
+                throw SmartSyncError(code, message, hint: "fix the cause and run update again")
             }
-            throw SmartSyncError(code, message)
+            message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, "
+            message += "or a target updated in place)"
+            throw SmartSyncError(code, message, hint: "bring it back with `smart-sync sync --ref COMMIT`")
         }
         let start = ContinuousClock.now
         events(.started(.rollback, detail: target))
@@ -118,8 +117,9 @@ extension UpdateWorkflow {
                 &report,
                 StepRecord(
                     step: .rollback, status: .failed, seconds: Self.seconds(since: start), message: error.text))
-            message += "; rolling back failed too: \(error.text). Run `smart-sync rollback --target \(target)`"
-            throw SmartSyncError(.io, message, cause: error)
+            message += "; rolling back failed too: \(error.text)"
+            throw SmartSyncError(
+                .io, message, hint: "run `smart-sync rollback --target \(target)`", cause: error)
         }
 
         if let rebuild = options.rebuild, rebuilt {

@@ -167,7 +167,8 @@ public struct UpdateWorkflow: Sendable {
             if record.status == .failed {
                 throw SmartSyncError(
                     .checksFailed,
-                    "the new tree failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") before the switch: \(pass.failureList). The target was not changed. Fix the repository, or install the tree without checks with `smart-sync sync`"
+                    "the new tree failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") before the switch: \(pass.failureList); the target was not changed",
+                    hint: "fix the repository, or install the tree without checks with `smart-sync sync`"
                 )
             }
         }

@@ -23,7 +23,8 @@ extension Restore {
         if parts.contains(TreePath("..")) {
             throw SmartSyncError(
                 .unsafePath,
-                "'\(given)' contains '..'; restore only writes inside \(target): name the file relative to it (e.g. modules/x.nix) or by its absolute path inside it"
+                "'\(given)' contains '..'; restore only writes inside \(target)",
+                hint: "name the file relative to the target (e.g. modules/x.nix) or by its absolute path inside it"
             )
         }
         var relative = parts
@@ -33,7 +34,8 @@ extension Restore {
             else {
                 throw SmartSyncError(
                     .unsafePath,
-                    "'\(given)' is not inside the target \(target); restore only writes there. Name a file inside it, or pass the right --target"
+                    "'\(given)' is not inside the target \(target); restore only writes there",
+                    hint: "name a file inside it, or pass the right --target"
                 )
             }
             relative = Array(parts.dropFirst(root.count))
@@ -69,7 +71,8 @@ extension Restore {
         default:
             throw SmartSyncError(
                 .conflict,
-                "'\(path)' is a directory or special file, not a file; restore handles one file at a time. Move it away first"
+                "'\(path)' is a directory or special file, not a file; restore handles one file at a time",
+                hint: "move it away first"
             )
         }
     }
@@ -87,7 +90,8 @@ extension Restore {
         guard found == id else {
             throw SmartSyncError(
                 .integrity,
-                "the store object of \(what) hashes to \(found.abbreviated()), not \(id.abbreviated()): it was changed through a hardlink. Try an older version (`--list`), and run `smart-sync verify --repair`"
+                "the store object of \(what) hashes to \(found.abbreviated()), not \(id.abbreviated()): it was changed through a hardlink",
+                hint: "try an older version (`--list`), and run `smart-sync verify --repair`"
             )
         }
     }
