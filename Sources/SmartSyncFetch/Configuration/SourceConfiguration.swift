@@ -71,11 +71,12 @@ public enum SourceConfiguration: Sendable {
                 gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
                 temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
                 stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
+            let cloneFallback = FailoverPolicy.apiOutage(clone: clone.remoteURL)
             if network.forceFull {
                 // No API request at all: the clone resolves, lists and fetches.
                 return OpenedSource(
-                    source: FallbackSource(
-                        primary: nil, fallback: clone, forcedReason: "--force-full was given", notice: notice),
+                    source: FailoverSource(
+                        [clone], policy: cloneFallback, forcedReason: "--force-full was given", notice: notice),
                     engine: nil)
             }
             let engine = try TransferEngine(configuration: transfer)
@@ -85,7 +86,7 @@ public enum SourceConfiguration: Sendable {
             let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
                 retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice)
-            let perBlob = FallbackSource(primary: api, fallback: clone, notice: notice)
+            let perBlob = FailoverSource([api, clone], policy: cloneFallback, notice: notice)
             guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
             let pack = GitPackSource(
                 repositoryURL: GitPackSource.repositoryURL(
@@ -95,7 +96,11 @@ public enum SourceConfiguration: Sendable {
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
                 retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice)
             if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
-            return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
+            // The pack source closes its per-blob path too; closing twice is harmless.
+            return OpenedSource(
+                source: FailoverSource(
+                    [pack, perBlob], policy: .packTransport, displayName: perBlob.displayName, notice: notice),
+                engine: engine)
         case .local(let path):
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
         }

@@ -15,7 +15,9 @@ import Synchronization
 /// `git fetch --depth 1`, without a `.git`.
 ///
 /// With a ``raw`` source (`--transport auto`) blobs over ``largeBlobThreshold`` are left out of the pack
-/// (`filter blob:limit`) and fetched one per request, so they resume with `Range` after an interruption.
+/// (`filter blob:limit`) and fetched one per request, so they resume with `Range` after an interruption. A failure
+/// there is thrown as a ``SourceFailure`` of reason ``SourceFailure/Reason/delegated`` (a ``FailoverSource`` unwraps
+/// it); every other failure as a ``SmartSyncError``.
 public final class GitPackSource: SyncSource {
     /// `{git-url}/{owner}/{repo}.git`.
     public let repositoryURL: String
@@ -41,7 +43,6 @@ public final class GitPackSource: SyncSource {
         /// The listing's hints (the target's previous commit): what fetches may say `have` for.
         var hintedHaves: [ObjectID] = []
         var usedRaw = false
-        var failedOnRawPath = false
         /// The capabilities are in the cache (written at most once per run).
         var capabilitiesSaved = false
     }
@@ -83,12 +84,13 @@ public final class GitPackSource: SyncSource {
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
 
     public var statistics: SourceStatistics {
-        guard let raw, state.withLock({ $0.usedRaw }) else { return packStatistics }
-        return packStatistics + raw.statistics
+        guard let raw, state.withLock({ $0.usedRaw }) else { return ownStatistics }
+        return ownStatistics + raw.statistics
     }
 
-    /// The git host's traffic alone (what ``TransportSelector`` adds to the per-blob path's after a switch).
-    public var packStatistics: SourceStatistics {
+    /// The git host's traffic alone, without the per-blob path's (what a ``FailoverSource`` adds to the per-blob
+    /// path's after a switch).
+    public var ownStatistics: SourceStatistics {
         var total = state.withLock { $0.stats }
         let wire = client.statistics
         total.apiRequests += max(0, wire.requests - total.packRequests)
@@ -231,22 +233,19 @@ public final class GitPackSource: SyncSource {
         return Array(haves.prefix(2))
     }
 
-    /// Runs a call on the raw source, marking a failure as the per-blob path's own (``failedOnRawPath``), so
-    /// `--transport auto` reports it instead of retrying the same downloads through the same path.
+    /// Runs a call on the raw source. Its failure is thrown as a ``SourceFailure`` of reason
+    /// ``SourceFailure/Reason/delegated``, so `--transport auto` (``FailoverPolicy/packTransport``) reports it
+    /// instead of retrying the same downloads through the same path.
     func onRawPath<T>(_ body: () async throws -> T) async throws -> T {
         state.withLock { $0.usedRaw = true }
         do {
             return try await body()
-        } catch {
-            state.withLock { $0.failedOnRawPath = true }
-            throw error
+        } catch let failure as SourceFailure {
+            throw SourceFailure(.delegated, failure.error)
+        } catch let error as SmartSyncError {
+            throw SourceFailure(.delegated, error)
         }
     }
-
-    /// True when the last failure came from the raw source inside this source; cleared by ``clearFailure()``.
-    var failedOnRawPath: Bool { state.withLock { $0.failedOnRawPath } }
-
-    func clearFailure() { state.withLock { $0.failedOnRawPath = false } }
 
     /// Runs a pack-path request; a failure drops the cached capabilities, so the next run asks the server again.
     func remember<T>(_ body: () async throws -> T) async throws -> T {

@@ -34,7 +34,12 @@ public protocol SyncSource: Sendable {
     /// Traffic counters so far.
     var statistics: SourceStatistics { get }
 
-    /// Persists caches (validators, capabilities) and releases connections.
+    /// This source's own counters, without those of a source it hands work to (the pack source's per-blob path):
+    /// what a ``FailoverSource`` counts for a source it left, the next source reporting its own.
+    var ownStatistics: SourceStatistics { get }
+
+    /// Persists caches (validators, capabilities) and releases connections. May be called more than once (a
+    /// source can be closed by a failover and by a source that hands work to it).
     func close()
 }
 
@@ -44,6 +49,8 @@ extension SyncSource {
     }
 
     public var fallbackReason: String? { nil }
+
+    public var ownStatistics: SourceStatistics { statistics }
 }
 
 /// What a sync knows that can make a listing cheaper.
