@@ -164,7 +164,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport", "CLinuxShims",
+                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport",
             ],
             swiftSettings: strict
         ),

@@ -8,8 +8,6 @@
 #error "smart-sync is Linux only: see \"Linux only\" in docs/ARCHITECTURE.md"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>

@@ -71,6 +71,25 @@ struct SyncEndToEndTests {
         #expect(FileManager.default.fileExists(atPath: s.target + "/flake.nix"))
     }
 
+    /// The `tree:` line counts one commit the same way whether the listing came from the API (which lists
+    /// directories too) or from the state of the last sync (the manifest: files and symlinks).
+    @Test func aCommitsTreeIsCountedAlikeFromTheAPIAndFromState() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        func listed(_ r: SubprocessResult) throws -> Int {
+            let line = try #require(r.stdoutString.split(separator: "\n").first { $0.contains(#""event":"listed""#) })
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(object["entries"] as? Int)
+        }
+        let first = try s.run("sync", ["--ref", "main", "--json"])
+        try #require(first.status == 0, "\(first.stderrString)")
+        let again = try s.run("sync", ["--ref", "main", "--json"])
+        try #require(again.status == 0, "\(again.stderrString)")
+        let files = try s.repo.git(["ls-tree", "-r", "main"]).split(separator: "\n").count
+        #expect(try listed(first) == files)
+        #expect(try listed(again) == files)
+    }
+
     @Test func untrackedFilesAreLeftAloneAndLocalEditsKeptInTheStore() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -79,4 +79,16 @@ struct FailoverPolicyTests {
         #expect(refused.hint == "check GH_TOKEN")
         #expect(combine(cause, SmartSyncError(.network, "unreachable")).code == .rateLimited)
     }
+
+    /// An error whose parts end in a period, combined with another's, reads as one sentence: no "..", no ".;".
+    @Test func combinedErrorsNeverDoubleTheirPeriods() throws {
+        let combine = try #require(Self.api.bothFailed)
+        let cause = SmartSyncError(
+            .cancelled, "the transfer of https://api.example/x was cancelled because the transfer engine shut down.")
+        let clone = SmartSyncError(.network, "git could not connect.", hint: "check the proxy.")
+        let text = combine(cause, clone).text
+        #expect(!text.contains("..") && !text.contains(".;") && !text.hasSuffix("."), "\(text)")
+        #expect(SmartSyncError(.io, "disk full.", hint: "free some space.").text == "disk full; free some space")
+        #expect(SmartSyncError(.io, "wait...").text == "wait...")
+    }
 }

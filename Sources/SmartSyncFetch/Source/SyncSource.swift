@@ -152,6 +152,24 @@ extension SourceStatistics {
     }
 }
 
+extension SourceStatistics {
+    /// The counters added since `earlier` (a snapshot of the same source): what one step of a run cost. The rate
+    /// limit is the latest seen.
+    public func since(_ earlier: SourceStatistics) -> SourceStatistics {
+        var delta = self
+        delta.apiRequests -= earlier.apiRequests
+        delta.notModified -= earlier.notModified
+        delta.blobRequests -= earlier.blobRequests
+        delta.bytesReceived -= earlier.bytesReceived
+        delta.connections -= earlier.connections
+        delta.retries -= earlier.retries
+        delta.packRequests -= earlier.packRequests
+        delta.packObjects -= earlier.packObjects
+        delta.bytesSent -= earlier.bytesSent
+        return delta
+    }
+}
+
 /// Progress callbacks from a fetch; called from any thread.
 public struct FetchProgress: Sendable {
     /// Body bytes arrived (a delta).

@@ -1,4 +1,3 @@
-import CLinuxShims
 import Foundation
 import SmartSyncCore
 import SmartSyncFetch
@@ -247,16 +246,20 @@ public struct SyncRunner: Sendable {
     }
 
     /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
-    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
-    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them. `each` is called as each ref is done.
+    public func warm(refs: [String?], pin: Bool = false, each: (WarmedRef) -> Void = { _ in }) async throws
+        -> [WarmedRef]
+    {
         let storeLock = try await lockStore()
         defer { storeLock.release() }
-        var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
+        var results: [WarmedRef] = []
         for ref in refs {
+            let started = ContinuousClock.now
+            let before = source.statistics
             let resolved = try await source.resolve(ref)
             events(.resolved(resolved))
             // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
-            let hints = ListingHints(haves: results.reversed().map(\.0.commit))
+            let hints = ListingHints(haves: results.reversed().map(\.resolved.commit))
             let listing = try await verifiedListing(resolved, previous: nil, hints: hints)
             var seen = Set<ObjectID>()
             let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
@@ -265,8 +268,14 @@ public struct SyncRunner: Sendable {
             let missing = wants.filter { !store.contains($0.id) }
             let summary = PlanSummary(counts: ["blobs": wants.count], missing: missing, upToDate: missing.isEmpty)
             events(.planned(summary))
-            results.append((resolved, try await fetch(missing, of: resolved), summary))
+            let report = try await fetch(missing, of: resolved)
             if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
+            let elapsed = ContinuousClock.now - started
+            results.append(
+                WarmedRef(
+                    resolved: resolved, report: report, plan: summary, requests: source.statistics.since(before),
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            each(results[results.count - 1])
         }
         return results
     }

@@ -40,15 +40,15 @@ struct WarmCommand: AsyncParsableCommand {
             let context = try await RunContext.make(source, output, reporter)
             defer { context.opened.close() }
             let refs: [String?] = ref.isEmpty ? [nil] : ref
-            for (resolved, report, plan) in try await context.runner.warm(refs: refs, pin: pin) {
-                let started = Date()
+            // Each ref's line as soon as it is warmed, not after the last.
+            _ = try await context.runner.warm(refs: refs, pin: pin) { warmed in
                 context.reporter.finish(
                     SyncSummary(
-                        command: "warm", source: context.opened.source.displayName, ref: resolved.name,
-                        commit: resolved.commit.hex,
-                        previousCommit: nil, target: nil, dryRun: false, plan: plan, blobsFetched: report.blobsFetched,
-                        bytesReceived: report.bytesReceived, requests: context.opened.source.statistics,
-                        transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started),
+                        command: "warm", source: context.opened.source.displayName, ref: warmed.resolved.name,
+                        commit: warmed.resolved.commit.hex, previousCommit: nil, target: nil, dryRun: false,
+                        plan: warmed.plan, blobsFetched: warmed.report.blobsFetched,
+                        bytesReceived: warmed.report.bytesReceived, requests: warmed.requests,
+                        transport: context.opened.source.transport, seconds: warmed.seconds,
                         fallbackReason: context.opened.source.fallbackReason))
             }
         }
