@@ -3,8 +3,10 @@ import SmartSyncCore
 
 extension TransferEngine {
     /// Logs one finished hop: `GET https://host/path → 304` with its facts as metadata.
-    func log(_ request: TransferRequest, url: RequestURL, method: TransferRequest.Method, hop: Int,
-             response: TransferResponse) {
+    func log(
+        _ request: TransferRequest, url: RequestURL, method: TransferRequest.Method, hop: Int,
+        response: TransferResponse
+    ) {
         let logger = configuration.logger
         guard logger.logLevel <= .debug else { return }
         var metadata = Self.metadata(request, hop: hop)

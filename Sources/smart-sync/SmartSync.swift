@@ -99,7 +99,8 @@ struct RunContext {
         let settings = try FileSettings.load(path: config)
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
         logger.debug(
-            "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)")
+            "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
+        )
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 

@@ -14,10 +14,11 @@ struct VerboseLogEndToEndTests {
 
     /// The stages a run logged a time for (`stage=NAME`).
     private func stages(_ lines: [Substring]) -> Set<String> {
-        Set(lines.compactMap { line in
-            guard line.contains("] stage "), let range = line.range(of: " stage=") else { return nil }
-            return String(line[range.upperBound...].prefix { $0 != " " })
-        })
+        Set(
+            lines.compactMap { line in
+                guard line.contains("] stage "), let range = line.range(of: " stage=") else { return nil }
+                return String(line[range.upperBound...].prefix { $0 != " " })
+            })
     }
 
     @Test func verboseSyncLogsRequestsDecisionsAndStageTimes() throws {
@@ -31,7 +32,9 @@ struct VerboseLogEndToEndTests {
         let api = coldLog.filter { $0.contains("[transfer] GET \(s.server.apiURL)/repos/acme/hyper/") }
         #expect(!api.isEmpty, "\(cold.stderrString)")
         #expect(
-            api.allSatisfy { $0.contains(" kind=api") && $0.contains(" status=") && $0.contains(" ms=") && $0.contains(" bytes=") },
+            api.allSatisfy {
+                $0.contains(" kind=api") && $0.contains(" status=") && $0.contains(" ms=") && $0.contains(" bytes=")
+            },
             "\(api)")
         let raw = coldLog.filter { $0.contains("[transfer] GET \(s.server.rawURL)/acme/hyper/\(a)/") }
         #expect(raw.count == (try s.rawRequests()).count, "\(cold.stderrString)")
@@ -44,7 +47,9 @@ struct VerboseLogEndToEndTests {
         #expect(coldLog.contains { $0.contains("a new target, its tree built from the store") })
         let coldStages = stages(coldLog)
         #expect(
-            coldStages.isSuperset(of: ["lock", "resolve", "listing", "scan", "plan", "fetch", "stage", "apply", "state"]),
+            coldStages.isSuperset(of: [
+                "lock", "resolve", "listing", "scan", "plan", "fetch", "stage", "apply", "state",
+            ]),
             "\(coldStages)")
 
         // An update: the exchange, the spare tree decision, the prune, each timed.
@@ -53,8 +58,12 @@ struct VerboseLogEndToEndTests {
         #expect(update.status == 0, "\(update.stderrString)")
         try s.expectTargetEqualsArchive(b)
         let updateLog = logLines(update.stderrString)
-        #expect(stages(updateLog).isSuperset(of: ["stage", "carry", "exchange", "prune", "state"]), "\(update.stderrString)")
-        #expect(updateLog.contains { $0.contains("apply: stage built from the store: no spare tree") }, "\(update.stderrString)")
+        #expect(
+            stages(updateLog).isSuperset(of: ["stage", "carry", "exchange", "prune", "state"]), "\(update.stderrString)"
+        )
+        #expect(
+            updateLog.contains { $0.contains("apply: stage built from the store: no spare tree") },
+            "\(update.stderrString)")
         // The ref was asked again conditionally.
         #expect(updateLog.contains { $0.contains("/commits/HEAD → 200") && $0.contains(" conditional=yes") })
 
@@ -62,7 +71,8 @@ struct VerboseLogEndToEndTests {
         let noop = try s.run("sync", ["-v"])
         #expect(noop.status == 0, "\(noop.stderrString)")
         let noopLog = logLines(noop.stderrString)
-        #expect(noopLog.contains { $0.contains("/commits/HEAD → 304") && $0.contains(" bytes=0") }, "\(noop.stderrString)")
+        #expect(
+            noopLog.contains { $0.contains("/commits/HEAD → 304") && $0.contains(" bytes=0") }, "\(noop.stderrString)")
         #expect(noopLog.contains { $0.contains("unchanged (304), the cached answer stands") })
         #expect(noopLog.contains { $0.contains("listing: the target's manifest of this commit") })
         #expect(!stages(noopLog).contains("fetch"))
@@ -122,7 +132,8 @@ struct VerboseLogEndToEndTests {
             _ = try Fixtures.commitB(s.repo)
             let again = try s.run("sync", ["-v", "--transport", transport], token: Self.token)
             #expect(again.status == 0, "\(again.stderrString)")
-            #expect(logLines(again.stderrString).contains { $0.contains("capabilityCache=hit") }, "\(again.stderrString)")
+            #expect(
+                logLines(again.stderrString).contains { $0.contains("capabilityCache=hit") }, "\(again.stderrString)")
             #expect(!again.stderrString.contains(Self.token) && !again.stderrString.contains(basic))
         }
     }

@@ -66,7 +66,8 @@ struct TransferEngineLoggingTests {
         #expect(lines.last?.contains("/landing?sig=REDACTED&page=2 → 200") == true, "\(lines)")
         #expect(lines.last?.contains(" redirect=1") == true)
         for line in lines {
-            #expect(line.contains(" kind=api") && line.contains(" resume=bytes=10-") && line.contains(" conditional=yes"))
+            #expect(
+                line.contains(" kind=api") && line.contains(" resume=bytes=10-") && line.contains(" conditional=yes"))
             #expect(line.contains(" bytes=") && line.contains(" ms=") && line.contains(" connection="))
         }
         // -vv's response headers name the redirect's target, redacted as well.
@@ -100,7 +101,9 @@ struct TransferEngineLoggingTests {
         }
         #expect(error?.code == .network)
         #expect(
-            handler.recorded.contains { $0.contains("/refused failed: ") && $0.contains(" error=network") && $0.contains(" kind=git") },
+            handler.recorded.contains {
+                $0.contains("/refused failed: ") && $0.contains(" error=network") && $0.contains(" kind=git")
+            },
             "\(handler.recorded)")
     }
 

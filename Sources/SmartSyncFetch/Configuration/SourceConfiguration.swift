@@ -103,7 +103,8 @@ public enum SourceConfiguration: Sendable {
             if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
             return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
         case .local(let path):
-            logger.debug("source: the local repository \(path) through the git executable", metadata: ["transport": "local"])
+            logger.debug(
+                "source: the local repository \(path) through the git executable", metadata: ["transport": "local"])
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
         }
     }

@@ -133,7 +133,9 @@ extension GitPackSource {
                 ).value
             {
                 state.withLock { $0.stats.packObjects += report.objects }
-                logger.debug("salvaged \(report.objects) objects from the pack spool of a killed run", metadata: ["spool": "\(name)"])
+                logger.debug(
+                    "salvaged \(report.objects) objects from the pack spool of a killed run",
+                    metadata: ["spool": "\(name)"])
             }
             // A killed run's pack is cut short: the importer throws after keeping the whole objects.
             unlink(base + ".limits")

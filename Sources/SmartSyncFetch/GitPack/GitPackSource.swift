@@ -133,7 +133,8 @@ public final class GitPackSource: SyncSource {
                     hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
-            logger.debug("'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
+            logger.debug(
+                "'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
             return try await onRawPath { try await raw.resolve(ref) }
         }
     }
@@ -164,7 +165,7 @@ public final class GitPackSource: SyncSource {
         } else if !hints.withBlobs {
             // A plan must not download content, and this host cannot leave blobs out of a pack.
             if let raw {
-                logger.debug("listing through the per-blob path: \(repositoryURL) offers no filter and a plan must not download content")
+                logger.debug("listing through the per-blob path: \(repositoryURL) offers no filter (a plan fetches no content)")
                 return try await onRawPath { try await raw.listing(for: ref, hints: hints) }
             }
             notice(

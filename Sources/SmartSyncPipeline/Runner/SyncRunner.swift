@@ -227,7 +227,8 @@ public struct SyncRunner: Sendable {
                 case .inPlace:
                     logger.debug("apply: in place, file by file")
                     outcome.applied = try logger.timed("apply") {
-                        try InPlaceApplier(linkMode: linkMode).apply(plan, listing: listing, store: store, target: target)
+                        try InPlaceApplier(linkMode: linkMode).apply(
+                            plan, listing: listing, store: store, target: target)
                     }
                 }
             } catch let error as FailedAfterSwitch<ApplyReport> {

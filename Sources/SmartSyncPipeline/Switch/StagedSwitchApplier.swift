@@ -87,7 +87,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
         var report = try logger.timed("stage") { () throws -> ApplyReport in
-            if exists, let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout) {
+            if exists,
+                let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout)
+            {
                 return recycled
             }
             if !exists { logger.debug("apply: a new target, its tree built from the store") }
@@ -185,7 +187,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             report.recycled = true
             logger.debug(
                 "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
-                metadata: ["recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)"])
+                metadata: [
+                    "recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)",
+                ])
             report.unchangedStats = outcome.kept
             return report
         } catch let error as SmartSyncError where error.code == .io {

@@ -80,7 +80,9 @@ struct FsckCommand: AsyncParsableCommand {
             for finding in report.findings {
                 let action = try store.mend(finding)
                 let object = finding.id.abbreviated() + (finding.isTwin ? " (twin)" : "")
-                logger.debug("fsck: object \(object): \(finding.problem.name) → \(action ?? "nothing done (unreadable, or gone)")")
+                logger.debug(
+                    "fsck: object \(object): \(finding.problem.name) → \(action ?? "nothing done (unreadable, or gone)")"
+                )
                 reporter.fsckFinding(finding, action: action)
             }
             var states = [state]
@@ -94,7 +96,8 @@ struct FsckCommand: AsyncParsableCommand {
             logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
             var outcome: StoreRepair.Outcome?
             if let context {
-                outcome = needs.isEmpty
+                outcome =
+                    needs.isEmpty
                     ? StoreRepair.Outcome()
                     : await logger.timed("repair") { await repairer.repair(needs, source: context.runner.source) }
             }
