@@ -78,6 +78,23 @@ struct VerboseLogEndToEndTests {
         #expect(!stages(noopLog).contains("fetch"))
     }
 
+    @Test func aFallbackIsLoggedWithItsReason() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        // The git host answers 503 to everything: --transport auto goes to the per-blob path.
+        try s.server.setFaults(#"[{"match": {"listener": "git"}, "action": {"status": 503}}]"#)
+        let r = try s.run("sync", ["-v", "--transport", "auto", "--retries", "0"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        try s.expectTargetEqualsArchive(a)
+        let log = logLines(r.stderrString)
+        #expect(log.contains { $0.contains("info/refs?service=git-upload-pack → 503") && $0.contains(" kind=git") })
+        #expect(
+            log.contains { $0.contains("ref HEAD → commit \(a)") && $0.contains("fallback=\"the pack transport failed") },
+            "\(r.stderrString)")
+        #expect(log.contains { $0.contains("fetch: ") && $0.contains("(fell back: the pack transport failed") })
+        #expect(log.contains { $0.contains("/git/trees/\(a)") && $0.contains(" kind=api") })
+    }
+
     @Test func withoutVerboseStderrHasNoLog() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -266,11 +266,11 @@ public struct SyncRunner: Sendable {
             return ResolvedRef(name: ref, commit: id)
         }
         let resolved = try await source.resolve(ref)
-        logger.debug(
-            "ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))",
-            metadata: [
-                "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
-            ])
+        var metadata: Logger.Metadata = [
+            "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
+        ]
+        if let reason = source.fallbackReason { metadata["fallback"] = "\(reason)" }
+        logger.debug("ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
         return resolved
     }
 
