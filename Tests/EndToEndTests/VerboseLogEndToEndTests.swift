@@ -89,7 +89,9 @@ struct VerboseLogEndToEndTests {
         let log = logLines(r.stderrString)
         #expect(log.contains { $0.contains("info/refs?service=git-upload-pack → 503") && $0.contains(" kind=git") })
         #expect(
-            log.contains { $0.contains("ref HEAD → commit \(a)") && $0.contains("fallback=\"the pack transport failed") },
+            log.contains {
+                $0.contains("ref HEAD → commit \(a)") && $0.contains("fallback=\"the pack transport failed")
+            },
             "\(r.stderrString)")
         #expect(log.contains { $0.contains("fetch: ") && $0.contains("(fell back: the pack transport failed") })
         #expect(log.contains { $0.contains("/git/trees/\(a)") && $0.contains(" kind=api") })

@@ -270,7 +270,8 @@ public struct SyncRunner: Sendable {
             "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
         ]
         if let reason = source.fallbackReason { metadata["fallback"] = "\(reason)" }
-        logger.debug("ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
+        logger.debug(
+            "ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
         return resolved
     }
 
