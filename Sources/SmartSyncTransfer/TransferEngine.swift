@@ -19,6 +19,10 @@ import SmartSyncCore
 /// with `.limitExceeded` (time paused by the limiter counts for none of these). Body bytes over all transfers are
 /// held to ``TransferConfiguration/maxDownload`` (`.limitExceeded`).
 ///
+/// Each hop is logged to ``TransferConfiguration/logger`` at `.debug` once it is done, by the awaiting task (the
+/// engine's thread never logs): method, URL (no user information, secret-looking query values hidden), status, bytes,
+/// time, the host's kind, and whether it was conditional, a resume, a retry or a redirect. Headers are never logged.
+///
 /// Call ``shutdown()`` when done: it fails queued and running transfers with `.cancelled`.
 public final class TransferEngine: Sendable {
     /// Redirect hops followed before giving up.
@@ -135,8 +139,16 @@ public final class TransferEngine: Sendable {
             {
                 lines.append("Authorization: \(authorization)")
             }
-            var response = try await performHop(
-                HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            let started = ContinuousClock.now
+            var response: TransferResponse
+            do {
+                response = try await performHop(
+                    HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            } catch {
+                logFailure(request, url: url, method: method, hop: hops, error: error, since: started)
+                throw error
+            }
+            log(request, url: url, method: method, hop: hops, response: response)
             newConnections += response.newConnections
             totalTime += response.totalTime
             if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {

@@ -69,11 +69,7 @@ struct RunContext {
     static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
         async throws -> RunContext
     {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = output.verbose ? .debug : .warning
-            return handler
-        }
+        let logger = output.logger(reporter)
         guard source.hasSource else {
             throw SmartSyncError(
                 .invalidArgument, "name a GitHub repository as OWNER/REPO, or a local repository with --source PATH")
@@ -95,13 +91,16 @@ struct RunContext {
         StoreUsers(store: store).register(state)
         let opened = try await configuration.open(
             cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory, store: store,
-            notice: { reporter.handle(.warning($0)) })
+            notice: { reporter.handle(.warning($0)) }, logger: logger)
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
         runner.keepGenerations = source.keepGenerations
+        runner.logger = logger
         // Read even when --link-mode is given: a mistake in the file is reported the same way every time.
         let settings = try FileSettings.load(path: config)
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
-        Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
+        logger.debug(
+            "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
+        )
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 

@@ -27,8 +27,8 @@ struct RebuildCommandTests {
             try RebuildCommand(hostname: "h").checkAvailable(searchPath: [dir.path])
         }
         #expect(error?.code == .commandFailed)
-        #expect(error?.message.contains("--skip-rebuild") == true)
-        #expect(error?.message.contains("--rebuild-command") == true)
+        #expect(error?.hint?.contains("--skip-rebuild") == true)
+        #expect(error?.hint?.contains("--rebuild-command") == true)
         // Found on the path: fine. A custom command is left to the shell.
         let tool = dir.appending("nixos-rebuild")
         _ = FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncGitPack
@@ -32,6 +33,8 @@ public final class GitPackSource: SyncSource {
     /// What the run may still add to the store (`--max-download`), shared with the per-blob path; nil: no limit.
     let storeBudget: ByteBudget?
     let notice: @Sendable (String) -> Void
+    /// Where the source's decisions go (capabilities from the cache, filters, `have`s, trees from the store).
+    let logger: Logger
     let state = Mutex(State())
 
     struct State {
@@ -54,13 +57,15 @@ public final class GitPackSource: SyncSource {
     ///   - raw: the per-blob path for large blobs and short SHAs (nil: packs only).
     ///   - cacheDirectory: where the server's capabilities and the listed commits are remembered between runs.
     ///   - storeBudget: what the run may add to the store, shared with the raw source (`--max-download`).
+    ///   - logger: told the source's decisions at `.debug`.
     public init(
         repositoryURL: String, engine: TransferEngine, token: GitHubToken?, store: ObjectStore,
         raw: (any SyncSource)?, largeBlobThreshold: Int = 1 << 20, cacheDirectory: String?,
         retryPolicy: RetryPolicy = RetryPolicy(), storeBudget: ByteBudget? = nil,
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) {
         self.repositoryURL = repositoryURL
+        self.logger = logger
         self.store = store
         self.storeBudget = storeBudget
         self.raw = raw
@@ -68,9 +73,15 @@ public final class GitPackSource: SyncSource {
         self.notice = notice
         log = PackCommitLog(directory: cacheDirectory, repositoryURL: repositoryURL)
         capabilityCache = CapabilityCache(directory: cacheDirectory, repositoryURL: repositoryURL)
+        let cached = capabilityCache.load()
+        logger.debug(
+            cached == nil
+                ? "capabilities of \(repositoryURL): not cached, asking info/refs"
+                : "capabilities of \(repositoryURL): from the cache (no info/refs request)",
+            metadata: ["capabilityCache": cached == nil ? "miss" : "hit"])
         client = UploadPackClient(
             repositoryURL: repositoryURL, engine: engine, authorization: token?.basicAuthorizationForGit, retryPolicy: retryPolicy,
-            cachedCapabilities: capabilityCache.load(), notice: notice)
+            cachedCapabilities: cached, notice: notice)
     }
 
     /// `{git-url}/{owner}/{repo}.git`, the smart HTTP repository URL (the clone fallback's too).
@@ -124,6 +135,8 @@ public final class GitPackSource: SyncSource {
                     hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
+            logger.debug(
+                "'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
             return try await onRawPath { try await raw.resolve(ref) }
         }
     }
@@ -139,6 +152,7 @@ public final class GitPackSource: SyncSource {
         state.withLock { $0.hintedHaves = hints.haves }
         // An earlier run (another target, a warm, a plan or an interrupted pack) may have stored the trees already.
         if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
+            logger.debug("listing of \(ref.commit.abbreviated()): its trees are in the store, no pack asked for")
             log.record(ref.commit)
             return listing
         }
@@ -152,11 +166,20 @@ public final class GitPackSource: SyncSource {
             }
         } else if !hints.withBlobs {
             // A plan must not download content, and this host cannot leave blobs out of a pack.
-            if let raw { return try await onRawPath { try await raw.listing(for: ref, hints: hints) } }
+            if let raw {
+                logger.debug("listing through the per-blob path: \(repositoryURL) offers no filter (a plan fetches no content)")
+                return try await onRawPath { try await raw.listing(for: ref, hints: hints) }
+            }
             notice(
                 "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
             )
         }
+        logger.debug(
+            "listing of \(ref.commit.abbreviated()): asking for the commit's pack",
+            metadata: [
+                "filter": "\(filter ?? "none")", "withBlobs": "\(hints.withBlobs)",
+                "serverFilters": "\(capabilities.supportsFilter)",
+            ])
         let listing = try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
         state.withLock { s in
             if filter?.hasPrefix("blob:limit") == true {

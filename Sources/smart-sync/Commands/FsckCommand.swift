@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncFileSystem
+import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
 
@@ -72,9 +75,15 @@ struct FsckCommand: AsyncParsableCommand {
             defer { lock.release() }
 
             let threads = self.threads
-            let report = try await onThread { store.fsck(threads: threads) }
+            let logger = context?.runner.logger ?? output.logger(reporter)
+            let report = try await logger.timed("hash") { try await onThread { store.fsck(threads: threads) } }
             for finding in report.findings {
-                reporter.fsckFinding(finding, action: try store.mend(finding))
+                let action = try store.mend(finding)
+                let object = finding.id.abbreviated() + (finding.isTwin ? " (twin)" : "")
+                logger.debug(
+                    "fsck: object \(object): \(finding.problem.name) → \(action ?? "nothing done (unreadable, or gone)")"
+                )
+                reporter.fsckFinding(finding, action: action)
             }
             var states = [state]
             for (root, _) in StoreUsers(store: store).list()
@@ -83,10 +92,14 @@ struct FsckCommand: AsyncParsableCommand {
             }
             // Every kept version still in its log counts: gc has not expired it.
             let repairer = StoreRepair(store: store, roots: StoreRoots(store: store, states: states, keptSinceNs: 0))
-            let needs = try repairer.needs()
+            let needs = try logger.timed("roots") { try repairer.needs() }
+            logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
             var outcome: StoreRepair.Outcome?
             if let context {
-                outcome = needs.isEmpty ? StoreRepair.Outcome() : await repairer.repair(needs, source: context.runner.source)
+                outcome =
+                    needs.isEmpty
+                    ? StoreRepair.Outcome()
+                    : await logger.timed("repair") { await repairer.repair(needs, source: context.runner.source) }
             }
             let missing = outcome?.unrepaired.count ?? needs.count
             reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))

@@ -79,6 +79,7 @@ struct GCCommand: AsyncParsableCommand {
             options.keepLocalAge = keepLocalAge?.seconds ?? settings.keepLocalAge
             options.dryRun = dryRun
             options.lockWait = .seconds(wait)
+            options.logger = output.logger(reporter)
             let store = try paths.store.open()
             let state = try StateStore(root: paths.stateDir ?? DefaultPaths.state)
             try await Self.collect(store: store, state: state, options: options, reporter: reporter, event: "summary")

@@ -107,7 +107,7 @@ struct UpdateCommand: AsyncParsableCommand {
             options.rebuildAlways = rebuildAlways
             options.captureOutput = reporter.mode == .json || reporter.mode == .quiet
             let workflow = UpdateWorkflow(
-                runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
+                runner: context.runner, events: { reporter.update($0, verbose: output.isVerbose) })
             let report = await workflow.run(options)
             if report.failure == nil && !checkOnly {
                 await StoreSizePolicy.apply(

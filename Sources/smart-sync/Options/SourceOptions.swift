@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SmartSyncPipeline
 
 /// Options naming where content comes from and where it is kept.
@@ -85,8 +86,18 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print NDJSON events on stdout, ending with a summary object.")
     var json = false
 
-    @Flag(name: [.short, .long], help: "Log details (requests, decisions) to stderr.")
-    var verbose = false
+    @Flag(
+        name: [.short, .long],
+        help: "Log to stderr what each stage did: requests, decisions, timings (-vv: more detail).")
+    var verbose: Int
+
+    /// `-v` or `-vv` was given.
+    var isVerbose: Bool { verbose > 0 }
+
+    /// The logger the run's library code is given: stderr at `.debug` with `-v`, `.trace` with `-vv`.
+    func logger(_ reporter: Reporter) -> Logger {
+        StderrLogHandler.logger(verbosity: verbose, reporter: reporter)
+    }
 
     @Flag(name: [.short, .long], help: "Print only errors.")
     var quiet = false

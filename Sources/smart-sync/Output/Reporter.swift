@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -174,6 +173,12 @@ final class Reporter: Sendable {
     /// Prints one human line on stderr (clearing the progress line first); nothing with `--json` or `--quiet`.
     func note(_ text: String) {
         if mode == .tty || mode == .plain { line(text) }
+    }
+
+    /// Prints one log line on stderr (clearing the progress line first), whatever the mode: `-v` asked for it, and
+    /// stdout stays the NDJSON stream of `--json`.
+    func logLine(_ text: String) {
+        line(text)
     }
 
     private func line(_ text: String) {
