@@ -34,7 +34,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CLinuxShims"),
         // Leftmost module: the error type and small shared helpers.
-        .target(name: "SmartSyncCore", swiftSettings: strict),
+        .target(name: "SmartSyncCore", dependencies: ["CLinuxShims"], swiftSettings: strict),
         .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
         .target(name: "ObjectStore", dependencies: ["GitObjects", "CLinuxShims"], swiftSettings: strict),
         // Git pack files into the store: entry headers, inflate, deltas (thin packs resolved against the store).
@@ -77,11 +77,12 @@ let package = Package(
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(
             name: "TestSupport",
-            dependencies: ["GitObjects"],
+            dependencies: ["GitObjects", "SmartSyncCore"],
             path: "Tests/TestSupport",
             resources: [.copy("Server")],
             swiftSettings: strict
         ),
+        .testTarget(name: "SmartSyncCoreTests", dependencies: ["SmartSyncCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GitObjectsTests", dependencies: ["GitObjects", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GitPackTests", dependencies: ["GitPack", "TestSupport"], swiftSettings: strict),

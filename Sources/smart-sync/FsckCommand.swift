@@ -72,7 +72,7 @@ struct FsckCommand: AsyncParsableCommand {
             defer { lock.release() }
 
             let threads = self.threads
-            let report = try await onThread { store.fsck(threads: threads) }
+            let report = try await DedicatedThread.run { store.fsck(threads: threads) }
             for finding in report.findings {
                 reporter.fsckFinding(finding, action: try store.mend(finding))
             }
@@ -95,12 +95,5 @@ struct FsckCommand: AsyncParsableCommand {
             }
         }
         if code != ExitCodes.success { throw ExitCode(code) }
-    }
-
-    /// Runs blocking work (hashing on all cores) on a thread of its own, off Swift's cooperative pool.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            Thread { c.resume(with: Result { try body() }) }.start()
-        }
     }
 }
