@@ -53,7 +53,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         certificatePath = directory + "/cert.pem"
         self.tls = tls
         if tls {
-            try LoopbackSupport.run(
+            try ProcessRunner.run(
                 "/usr/bin/openssl",
                 [
                     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -168,15 +168,6 @@ enum LoopbackSupport {
         let path = NSTemporaryDirectory() + "smart-sync-\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
-    }
-
-    /// Runs a tool to completion; throws with its output when it fails.
-    static func run(_ executable: String, _ arguments: [String]) throws {
-        let r = try ProcessRunner(executable, arguments, environment: ChildEnvironment.current)
-            .runAndWait(error: .sameAsOutput)
-        guard r.succeeded else {
-            throw LoopbackServerError("\(executable) \(arguments.joined(separator: " ")) failed: \(r.stdoutString)")
-        }
     }
 
     private static func loopbackAddress(port: Int) -> sockaddr_in {
