@@ -101,9 +101,8 @@ public final class ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let done = reap() { return done }
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { return nil }
-            let ms = Int32(clamping: max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let ms = ProcessRunner.milliseconds(until: deadline)
+            guard ms > 0 else { return nil }
             if let pidfd {
                 var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
                 _ = poll(&entry, 1, ms)

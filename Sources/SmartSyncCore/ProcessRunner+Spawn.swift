@@ -8,7 +8,9 @@ extension ProcessRunner {
     /// ``ChildProcess/standardError``; `.bytes`, `.capture` and `.lines` need the pump of
     /// ``runAndWait(input:output:error:timeout:)`` and are taken as `.pipe` here. Throws `.commandFailed` when
     /// the child cannot be started (no such program, not executable, no such working directory).
-    public func start(input: Input = .none, output: Output = .discard, error: Output = .discard) throws -> ChildProcess {
+    public func start(input: Input = .none, output: Output = .discard, error: Output = .discard) throws
+        -> ChildProcess
+    {
         let path = try resolvedExecutable()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -35,7 +37,8 @@ extension ProcessRunner {
         for (fd, stream) in [(Int32(1), output), (Int32(2), error)] {
             switch stream {
             case .discard: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0)
-            case .file(let file): posix_spawn_file_actions_addopen(&actions, fd, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            case .file(let file):
+                posix_spawn_file_actions_addopen(&actions, fd, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             case .standardError: posix_spawn_file_actions_adddup2(&actions, 2, fd)
             case .sameAsOutput: posix_spawn_file_actions_adddup2(&actions, 1, fd)
             case .capture, .lines, .pipe: pipeFor(fd)

@@ -45,7 +45,8 @@ struct ProcessRunnerTests {
     }
 
     @Test func aChildThatStopsReadingStdinEarlyIsNoError() throws {
-        let r = try ProcessRunner("/bin/true", environment: plain).runAndWait(input: .bytes(.init(repeating: 7, count: 4 << 20)))
+        let r = try ProcessRunner("/bin/true", environment: plain)
+            .runAndWait(input: .bytes(.init(repeating: 7, count: 4 << 20)))
         #expect(r.termination == .exited(0))
     }
 
@@ -137,8 +138,9 @@ struct ProcessRunnerTests {
         let polite = try ProcessRunner("/bin/sleep", ["30"], environment: plain).start()
         #expect(polite.isRunning)
         #expect(polite.terminate() == .signaled(SIGTERM))
-        let stubborn = try ProcessRunner("/bin/sh", ["-c", "trap '' TERM; echo ready; exec sleep 30"], environment: plain)
-            .start(output: .pipe)
+        let stubborn = try ProcessRunner(
+            "/bin/sh", ["-c", "trap '' TERM; echo ready; exec sleep 30"], environment: plain
+        ).start(output: .pipe)
         #expect(try stubborn.read(stubborn.standardOutput!) == Array("ready\n".utf8))
         #expect(stubborn.terminate(grace: .milliseconds(300)) == .signaled(SIGKILL))
     }

@@ -1,4 +1,5 @@
-// Re-exported: the test helpers take and return its types (ProcessResult, ChildProcess), so every test target sees them.
+// Re-exported: the test helpers take and return its types (ProcessResult, ChildProcess), so every test target sees
+// them.
 @_exported import SmartSyncCore
 
 extension ProcessRunner {
