@@ -44,7 +44,7 @@ let package = Package(
         .systemLibrary(name: "CLinuxShims"),
         // Leftmost module: the error type and small shared helpers (no Foundation).
         .target(
-            name: "SmartSyncCore", dependencies: [.product(name: "Logging", package: "swift-log")],
+            name: "SmartSyncCore", dependencies: ["CLinuxShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // POSIX file-system helpers every other module needs: atomic writes, private directories, locks, timestamps.
@@ -130,9 +130,14 @@ let package = Package(
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(
             name: "TestSupport",
-            dependencies: ["SmartSyncGitObjects"],
+            dependencies: ["SmartSyncCore", "SmartSyncGitObjects"],
             path: "Tests/TestSupport",
             resources: [.copy("Server")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["SmartSyncCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("local source, warm and the bundled demo")
 struct LocalSourceAndWarmTests {
-    private func local(_ repo: GitFixture, _ dirs: TemporaryDirectory, _ args: [String]) throws -> SubprocessResult {
+    private func local(_ repo: GitFixture, _ dirs: TemporaryDirectory, _ args: [String]) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
                 "sync", "--source", repo.path, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
@@ -115,18 +115,18 @@ struct LocalSourceAndWarmTests {
         let root = SmartSyncBinary.packageRoot
         let dirs = try TemporaryDirectory(prefix: "demo")
         let repo = dirs.appending("repo")
-        _ = try Subprocess.run(root + "/tools/make-example-repo", [repo])
+        _ = try ProcessRunner.run(root + "/tools/make-example-repo", [repo])
         let bin = try SmartSyncBinary.path()
         let common = [
             "--source", repo, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
             "--state-dir", dirs.appending("state"),
         ]
-        #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v1"], check: false).status == 0)
-        #expect(try Subprocess.run(bin, ["plan"] + common + ["--ref", "v2"], check: false).status == 3)
-        #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v2"], check: false).status == 0)
+        #expect(try ProcessRunner.run(bin, ["sync"] + common + ["--ref", "v1"], check: false).status == 0)
+        #expect(try ProcessRunner.run(bin, ["plan"] + common + ["--ref", "v2"], check: false).status == 3)
+        #expect(try ProcessRunner.run(bin, ["sync"] + common + ["--ref", "v2"], check: false).status == 0)
         let expected = dirs.appending("expected")
         try FileManager.default.createDirectory(atPath: expected, withIntermediateDirectories: true)
-        _ = try Subprocess.run("/bin/sh", ["-c", "git -C '\(repo)' archive v2 | tar -x -C '\(expected)'"])
+        _ = try ProcessRunner.run("/bin/sh", ["-c", "git -C '\(repo)' archive v2 | tar -x -C '\(expected)'"])
         #expect(try DirectorySnapshot(of: dirs.appending("target")) == DirectorySnapshot(of: expected))
     }
 }

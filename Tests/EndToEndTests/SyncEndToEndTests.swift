@@ -76,7 +76,7 @@ struct SyncEndToEndTests {
     @Test func aCommitsTreeIsCountedAlikeFromTheAPIAndFromState() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
-        func listed(_ r: SubprocessResult) throws -> Int {
+        func listed(_ r: ProcessResult) throws -> Int {
             let line = try #require(r.stdoutString.split(separator: "\n").first { $0.contains(#""event":"listed""#) })
             let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return try #require(object["entries"] as? Int)
@@ -163,16 +163,16 @@ struct SyncEndToEndTests {
         // Hold up ref resolution so the first run sits inside its target lock while the second starts.
         try s.server.setFaults(
             #"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"delay_ms": 4000}}]"#)
-        let first = Process()
-        first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        first.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
-            "--git-url", s.server.gitURL,
-            "--store", s.store,
-            "--state-dir", s.stateDir, "--target", s.target, "--quiet",
-        ]
-        first.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
-        try first.run()
+        let first = try ProcessRunner(
+            try SmartSyncBinary.path(),
+            [
+                "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+                "--git-url", s.server.gitURL,
+                "--store", s.store,
+                "--state-dir", s.stateDir, "--target", s.target, "--quiet",
+            ],
+            environment: ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
+        ).start(output: .standardError, error: .standardError)
         // The lock file appears when the first run takes the lock, before it asks the API anything.
         let targets = s.stateDir + "/targets"
         var waited = 0
@@ -183,10 +183,10 @@ struct SyncEndToEndTests {
             waited += 1
         }
         let second = try s.run("sync")
-        first.waitUntilExit()
+        let firstEnd = first.wait()
         #expect(second.status == 7, "second run: \(second.status) \(second.stderrString)")
         #expect(second.stderrString.contains("in use by another smart-sync run"))
-        #expect(first.terminationStatus == 0)
+        #expect(firstEnd == .exited(0))
     }
 }
 

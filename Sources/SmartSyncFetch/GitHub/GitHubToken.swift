@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncTransfer
 
 /// A GitHub credential. Its description is redacted, so it cannot leak through string interpolation.
@@ -18,16 +19,13 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
     public var description: String { "<token from \(origin)>" }
     public var debugDescription: String { description }
 
-    /// The variables a GitHub token is kept in: those smart-sync and GitHub's CLI read (`GH_TOKEN`, `GITHUB_TOKEN`,
-    /// `GH_ENTERPRISE_TOKEN`, `GITHUB_ENTERPRISE_TOKEN`) and `GITHUB_PAT`, which other GitHub tools read. No child
-    /// process smart-sync starts (git, the rebuild command) gets them.
-    public static let environmentVariables = [
-        "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GITHUB_PAT",
-    ]
+    /// The variables a GitHub token is kept in (``ChildEnvironment/tokenVariables``). No child process smart-sync
+    /// starts (git, nix, the rebuild command) gets them.
+    public static var environmentVariables: [String] { ChildEnvironment.tokenVariables }
 
     /// `environment` without ``environmentVariables``: what a child process gets.
     public static func withoutTokens(_ environment: [String: String]) -> [String: String] {
-        environment.filter { !environmentVariables.contains($0.key) }
+        ChildEnvironment.withoutTokens(environment)
     }
 
     /// The host GitHub's CLI knows an API by (`gh auth token --hostname HOST`): `github.com` for
@@ -76,19 +74,9 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
                 FileManager.default.isExecutableFile(atPath: $0)
             })
         else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: gh)
-        p.arguments = ["auth", "token", "--hostname", host]
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !text.isEmpty
-            ? GitHubToken(text, origin: "gh auth token --hostname \(host)") : nil
+        // gh is asked for the token, so it gets the environment it would have in the operator's shell.
+        let asked = ProcessRunner(gh, ["auth", "token", "--hostname", host], environment: environment)
+        guard let r = try? asked.runAndWait(output: .capture(limit: 1 << 20), error: .discard) else { return nil }
+        return r.succeeded && !r.output.isEmpty ? GitHubToken(r.output, origin: "gh auth token --hostname \(host)") : nil
     }
 }

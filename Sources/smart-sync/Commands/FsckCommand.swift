@@ -76,7 +76,7 @@ struct FsckCommand: AsyncParsableCommand {
 
             let threads = self.threads
             let logger = context?.runner.logger ?? output.logger(reporter)
-            let report = try await logger.timed("hash") { try await onThread { store.fsck(threads: threads) } }
+            let report = try await logger.timed("hash") { try await DedicatedThread.run { store.fsck(threads: threads) } }
             for finding in report.findings {
                 let action = try store.mend(finding)
                 let object = finding.id.abbreviated() + (finding.isTwin ? " (twin)" : "")
@@ -108,12 +108,5 @@ struct FsckCommand: AsyncParsableCommand {
             }
         }
         if code != ExitCodes.success { throw ExitCode(code) }
-    }
-
-    /// Runs blocking work (hashing on all cores) on a thread of its own, off Swift's cooperative pool.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            Thread { c.resume(with: Result { try body() }) }.start()
-        }
     }
 }
