@@ -5,6 +5,7 @@ import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import Synchronization
 
 @main
 struct SmartSync: AsyncParsableCommand {
@@ -65,28 +66,29 @@ struct RunContext {
     /// The config file's `[store]` and `[sync]` tables, read once before the run.
     let settings: FileSettings
 
-    /// - Parameter config: the config file (`--config`); nil: the system's when it exists.
-    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
-        async throws -> RunContext
-    {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = output.verbose ? .debug : .warning
-            return handler
-        }
+    /// - Parameters:
+    ///   - settings: the config file's settings (``CommonOptions/settings()``), read once by the command.
+    ///   - tokenFile: a configured target's `token_file`, read before any other token source.
+    static func make(
+        _ source: SourceOptions, _ common: CommonOptions, _ output: OutputOptions, _ reporter: Reporter,
+        settings: FileSettings, tokenFile: String? = nil
+    ) async throws -> RunContext {
+        bootstrapLogging(verbose: output.verbose)
         guard source.hasSource else {
             throw SmartSyncError(
-                .invalidArgument, "name a GitHub repository as OWNER/REPO, or a local repository with --source PATH")
+                .invalidArgument,
+                "name a GitHub repository as OWNER/REPO, a local repository with --source PATH, or a configured target by NAME")
         }
-        let storeDir = source.store ?? DefaultPaths.store
-        let stateDir = source.stateDir ?? DefaultPaths.state
+        let storeDir = common.storeDirectory(settings)
+        let stateDir = common.stateDirectory(settings)
         let configuration: SourceConfiguration
         if let path = source.source {
             configuration = .local(path: path)
         } else {
+            let apiURL = source.effectiveAPIURL
             configuration = try .github(
-                slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
-                token: GitHubToken.discover(apiURL: source.apiURL),
+                slug: source.repository ?? "", apiURL: apiURL, rawURL: source.rawURL,
+                token: try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
                 network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
         }
         let store = try ObjectStore(root: storeDir)
@@ -97,12 +99,22 @@ struct RunContext {
             cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory, store: store,
             notice: { reporter.handle(.warning($0)) })
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
-        runner.keepGenerations = source.keepGenerations
-        // Read even when --link-mode is given: a mistake in the file is reported the same way every time.
-        let settings = try FileSettings.load(path: config)
+        runner.keepGenerations = source.keepGenerations ?? 3
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
         Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
+    }
+
+    private static let loggingBootstrapped = Mutex(false)
+
+    /// Sets up logging once per process (`sync --all` builds a context per target).
+    static func bootstrapLogging(verbose: Bool) {
+        guard loggingBootstrapped.withLock({ done in defer { done = true }; return !done }) else { return }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
     }
 
     /// Runs `body`, printing errors for the operator and mapping them to documented exit codes.
