@@ -27,6 +27,13 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
               smart-sync gc --dry-run                                        # what store cleanup would remove
               smart-sync fsck MasterofNull/Hyper-NixOS --repair              # re-hash the store, fetch damaged objects
+              smart-sync sync hypervisor                                     # [target.hypervisor] of the config
+              smart-sync sync --all                                          # every configured target
+
+            CONFIG: /etc/smart-sync/config.toml (or --config FILE) declares targets as [target.NAME] tables \
+            (repo or source, ref, path, transport, link_mode, exclude, keep_generations, token_file, rebuild, …), \
+            [store] (path, state, max_size, …), [sync] and validate's [[check]]s; see docs/USAGE.md. A flag \
+            overrides the target's table, which overrides [sync] and [store], which override the defaults.
 
             FALLBACK: when the API is unreachable, answers 5xx, or its rate limit does not reset within \
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
@@ -38,7 +45,8 @@ struct SmartSync: AsyncParsableCommand {
             SHA is taken only when no ref has that name (not with --transport pack or the fallback). Revision \
             expressions (main~1, v1^{commit}) are refused.
 
-            TOKENS: for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
+            TOKENS: a configured target's token_file; then $CREDENTIALS_DIRECTORY/gh-token (systemd's \
+            LoadCredential=); then for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
             GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
             --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
             and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \

@@ -81,6 +81,37 @@ struct ConfigTargetsEndToEndTests {
         try expect(s, "one", equals: a)
     }
 
+    /// `update NAME` takes the table's rebuild command and checks; `skip_rebuild` skips it unless --rebuild-always.
+    @Test func updateByNameUsesTheTablesRebuildAndChecks() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let log = s.dirs.appending("rebuild.log")
+        let rebuild = "echo {action} {target} >> \(log)"
+        let config = try writeConfig(
+            s,
+            [
+                ("alpha", "one", "repo = \"\(s.slug)\"\nrebuild = \"\(rebuild)\"\nchecks = \"none\""),
+                ("beta", "two", "repo = \"\(s.slug)\"\nrebuild = \"\(rebuild)\"\nchecks = \"none\"\nskip_rebuild = true"),
+            ])
+        let r = try run(s, ["update", "alpha", "--config", config, "--rebuild-action", "test", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)\n\(r.stdoutString)")
+        try expect(s, "one", equals: a)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "test \(s.root)/one\n")
+        // checks = "none": no check ran (the built-in ones would look for a flake and KVM).
+        #expect(Self.events(r, "check").isEmpty, "\(r.stdoutString)")
+        let skipped = try run(s, ["update", "beta", "--config", config])
+        #expect(skipped.status == 0, "\(skipped.stderrString)")
+        try expect(s, "two", equals: a)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "test \(s.root)/one\n")
+        let forced = try run(s, ["update", "beta", "--config", config, "--rebuild-always"])
+        #expect(forced.status == 0, "\(forced.stderrString)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "test \(s.root)/one\nswitch \(s.root)/two\n")
+        // checks = "config" with no [[check]] in the file is refused, naming the target's line.
+        let noChecks = try writeConfig(s, [("alpha", "one", "repo = \"\(s.slug)\"\nchecks = \"config\"")])
+        let refused = try run(s, ["update", "alpha", "--config", noChecks])
+        #expect(refused.status == 64 && refused.stderrString.contains("config.toml:5: [target.alpha] checks = \"config\""), "\(refused.stderrString)")
+    }
+
     @Test func syncAllGoesOnPastAFailingTarget() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
