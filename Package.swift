@@ -195,7 +195,7 @@ let package = Package(
             name: "WorkflowTests",
             dependencies: [
                 "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncFetch",
-                "SmartSyncPipeline", "SmartSyncWorkflow", "TestSupport",
+                "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow", "TestSupport",
             ],
             swiftSettings: strict
         ),

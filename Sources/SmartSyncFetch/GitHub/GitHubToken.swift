@@ -38,8 +38,28 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         return host
     }
 
+    /// The file name systemd's `LoadCredential=` gives the token in `$CREDENTIALS_DIRECTORY`.
+    public static let credentialName = "gh-token"
+
+    /// The token held in `file` (a target's `token_file`): its content, surrounding whitespace and the trailing
+    /// newline stripped. A file that is missing, unreadable or empty is an error naming it (never its content).
+    public static func read(file: String) throws -> GitHubToken {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SmartSyncError(
+                .notFound, "the token file \(file) cannot be read",
+                hint: "check token_file in the config file: it must name a file this user can read")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+            throw SmartSyncError(.invalidArgument, "the token file \(file) is empty", hint: "write the token into it")
+        }
+        return GitHubToken(text, origin: file)
+    }
+
     /// Finds a token for the API at `apiURL` the way GitHub's CLI users expect, or nil when there is none:
     ///
+    /// 0. `$CREDENTIALS_DIRECTORY/gh-token` when systemd set `CREDENTIALS_DIRECTORY` (`LoadCredential=gh-token:…`):
+    ///    the operator gave it to this service, for whatever host it talks to;
     /// 1. for a GitHub Enterprise Server host (anything but github.com and `*.ghe.com`): `GH_ENTERPRISE_TOKEN`, then
     ///    `GITHUB_ENTERPRISE_TOKEN`;
     /// 2. `GH_TOKEN`, then `GITHUB_TOKEN` (for any host: the operator set them for smart-sync);
@@ -50,6 +70,13 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         askGH: Bool = true
     ) -> GitHubToken? {
         let host = host(forAPIURL: apiURL)
+        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let file = directory + "/" + credentialName
+            if let data = FileManager.default.contents(atPath: file) {
+                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if !text.isEmpty { return GitHubToken(text, origin: "$CREDENTIALS_DIRECTORY/\(credentialName)") }
+            }
+        }
         let enterprise = host != "github.com" && !host.hasSuffix(".ghe.com")
         let variables = (enterprise ? ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] : []) + ["GH_TOKEN", "GITHUB_TOKEN"]
         for name in variables {

@@ -7,6 +7,7 @@ import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 struct FsckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +40,7 @@ struct FsckCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var source: SourceOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "Bring back the quarantined objects a root needs (needs OWNER/REPO or --source).")
@@ -65,10 +67,18 @@ struct FsckCommand: AsyncParsableCommand {
         var code = ExitCodes.success
         try await RunContext.guarded(reporter) {
             let started = Date()
-            let context = repair ? try await RunContext.make(source, output, reporter) : nil
+            let resolver = try TargetResolver(common)
+            let configured = try resolver.target(forArgument: self.source.repository)
+            var source = self.source
+            if let configured { TargetResolver.apply(configured, to: &source) }
+            let context =
+                repair
+                ? try await RunContext.make(
+                    source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                : nil
             defer { context?.opened.close() }
-            let store = try context?.runner.store ?? ObjectStore(root: source.store ?? DefaultPaths.store)
-            let state = try context?.runner.state ?? StateStore(root: source.stateDir ?? DefaultPaths.state)
+            let store = try context?.runner.store ?? common.openStore(resolver.settings)
+            let state = try context?.runner.state ?? common.openState(resolver.settings)
             let lock = try await store.lock(shared: true, waitingUpTo: .seconds(wait)) {
                 reporter.note("fsck: waiting for gc to finish: \($0)")
             }

@@ -11,6 +11,8 @@ final class Reporter: Sendable {
     enum Mode { case json, tty, plain, quiet }
 
     let mode: Mode
+    /// The configured target this reporter speaks for (`sync --all`): every JSON event carries it as `"name"`.
+    let targetName: String?
     private let state = Mutex(ProgressState())
 
     private struct ProgressState {
@@ -19,9 +21,12 @@ final class Reporter: Sendable {
         var lastPlainPercent = -1
         /// When the first download progress arrived: the rate and ETA count from here, not from start-up.
         var fetchStart: Date?
+        /// True once a `summary` event was written.
+        var summaryWritten = false
     }
 
-    init(json: Bool, quiet: Bool) {
+    init(json: Bool, quiet: Bool, name: String? = nil) {
+        targetName = name
         if json {
             mode = .json
         } else if quiet {
@@ -253,12 +258,18 @@ final class Reporter: Sendable {
 
     func writeJSONLine(_ object: [String: Any]) { writeJSON(object) }
 
+    /// True once a JSON `summary` event was written.
+    var wroteSummary: Bool { state.withLock { $0.summaryWritten } }
+
     private func writeJSON(_ object: [String: Any]) {
+        var object = object
+        if let targetName, object["name"] == nil { object["name"] = targetName }
         guard
             let data = try? JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        state.withLock { _ in
+        state.withLock { s in
+            if object["event"] as? String == "summary" { s.summaryWritten = true }
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
     }
