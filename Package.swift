@@ -142,7 +142,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GitObjectsTests",
-            dependencies: ["SmartSyncCore", "SmartSyncGitObjects"],
+            dependencies: ["SmartSyncCore", "SmartSyncGitObjects", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -140,14 +140,14 @@ struct UploadPackClientTests {
 
         // A shallow clone of the old commit completes the thin pack.
         let clone = fixture.directory.appending("old-clone.git")
-        try UploadPackFixture.git(["init", "-q", "--bare", clone])
-        try UploadPackFixture.git([
+        try GitFixture.run(["init", "-q", "--bare", clone])
+        try GitFixture.run([
             "-C", clone, "fetch", "-q", "--depth", "1", server.url("octo/demo"), fixture.old.hex,
         ])
         let (_, ids) = try fixture.indexPack(spool, fixThin: true, into: clone)
         #expect(ids.contains(fixture.new.hex))
         #expect(!ids.contains(fixture.bigBlob.hex))
-        let tree = try UploadPackFixture.git(["-C", clone, "ls-tree", "-r", fixture.new.hex]).output
+        let tree = try GitFixture.run(["-C", clone, "ls-tree", "-r", fixture.new.hex]).output
         #expect(tree.contains("modules/added.nix"))
         #expect(tree.contains(fixture.bigBlob.hex))
     }

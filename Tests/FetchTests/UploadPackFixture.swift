@@ -60,25 +60,18 @@ struct UploadPackFixture {
         return try TransferEngine(configuration: configuration)
     }
 
-    /// git with no user config and no prompts (as the test server's git tests run it).
-    @discardableResult
-    static func git(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> ProcessResult {
-        try ProcessRunner.run(
-            "git", arguments, environment: FakeGitHubGitTests.gitEnvironment, input: input, check: check)
-    }
-
     /// Indexes a spooled pack in a fresh bare repository (`git index-pack --stdin`); returns the repository and
     /// the ids `git verify-pack -v` lists.
     func indexPack(_ spool: String, fixThin: Bool = false, into repository: String? = nil) throws -> (
         String, Set<String>
     ) {
         let target = repository ?? directory.appending("index-\(UUID().uuidString).git")
-        if repository == nil { try Self.git(["init", "-q", "--bare", target]) }
+        if repository == nil { try GitFixture.run(["init", "-q", "--bare", target]) }
         let pack = Array(try Data(contentsOf: URL(fileURLWithPath: spool)))
         let arguments = ["-C", target, "index-pack", "--stdin"] + (fixThin ? ["--fix-thin"] : [])
-        let line = try Self.git(arguments, input: pack).output
+        let line = try GitFixture.run(arguments, input: pack).output
         let hash = line.split(separator: "\t").last.map(String.init) ?? line
-        let verify = try Self.git(["-C", target, "verify-pack", "-v", "objects/pack/pack-\(hash).idx"]).stdoutString
+        let verify = try GitFixture.run(["-C", target, "verify-pack", "-v", "objects/pack/pack-\(hash).idx"]).stdoutString
         let ids = verify.split(separator: "\n").compactMap { row -> String? in
             let id: String = String(row.prefix(40))
             return id.count == 40 && id.allSatisfy(\.isHexDigit) ? id : nil

@@ -18,10 +18,10 @@ struct UploadPackWireTests {
 
         // git: a shallow clone of the old commit, then `git fetch --depth 1` of the branch.
         let clone = fixture.directory.appending("git-clone")
-        try UploadPackFixture.git(["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "-b", "old", url, clone])
+        try GitFixture.run(["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "-b", "old", url, clone])
         let before = server.requests(atLeast: 3).count  // the clone: advertisement, ls-refs, fetch
         #expect(before == 3)
-        try UploadPackFixture.git([
+        try GitFixture.run([
             "-C", clone, "-c", "protocol.version=2", "fetch", "-q", "--depth", "1", "origin", "main",
         ])
         // git: the advertisement, ls-refs and (at least) one fetch POST; a moment more for a second fetch round.
@@ -30,7 +30,7 @@ struct UploadPackWireTests {
         let gitRequests = Array(server.requests().dropFirst(before))
         let gitBytes = gitRequests.reduce(0) { $0 + $1.bytesSent }
         let gitSent = gitRequests.reduce(0) { $0 + $1.requestLength }
-        #expect(try UploadPackFixture.git(["-C", clone, "rev-parse", "FETCH_HEAD"]).output == fixture.new.hex)
+        #expect(try GitFixture.run(["-C", clone, "rev-parse", "FETCH_HEAD"]).output == fixture.new.hex)
 
         // Ours: capabilities, ls-refs and one fetch, as a first run that knows the old commit would do.
         let engine = try UploadPackFixture.engine()

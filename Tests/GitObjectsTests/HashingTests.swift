@@ -1,15 +1,8 @@
 import Foundation
 import SmartSyncCore
 import SmartSyncGitObjects
+import TestSupport
 import Testing
-
-/// Runs git and returns its trimmed stdout.
-func runGit(_ args: [String], in dir: String, stdin: [UInt8]? = nil) throws -> String {
-    let r = try ProcessRunner("git", args, environment: ChildEnvironment.current, workingDirectory: dir)
-        .runAndWait(input: .bytes(stdin ?? []), output: .capture(limit: 1 << 30), error: .standardError)
-    guard r.succeeded else { throw CocoaError(.executableLoad) }
-    return r.output
-}
 
 @Suite("Blob hashing")
 struct HashingTests {
@@ -17,7 +10,7 @@ struct HashingTests {
     func blobHashEqualsGitHashObject(size: Int) throws {
         var rng = SystemRandomNumberGenerator()
         let content = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let expected = try runGit(["hash-object", "--stdin"], in: NSTemporaryDirectory(), stdin: content)
+        let expected = try GitFixture.run(["hash-object", "--stdin"], input: content).output
         #expect(ObjectID.blob(content).hex == expected)
 
         // Streaming in uneven chunks gives the same id.
@@ -32,13 +25,13 @@ struct HashingTests {
     }
 
     @Test func hashFileEqualsGit() throws {
-        let path = NSTemporaryDirectory() + "hash-" + UUID().uuidString
-        defer { unlink(path) }
+        let scratch = try TemporaryDirectory(prefix: "hash")
+        let path = scratch["file"]
         let content = Array(repeating: UInt8(ascii: "x"), count: 1_000_003)
         try #require(FileManager.default.createFile(atPath: path, contents: Data(content)))
         let (id, size) = try BlobHasher.hashFile(atPath: path)
         #expect(size == content.count)
-        #expect(id.hex == (try runGit(["hash-object", path], in: NSTemporaryDirectory())))
+        #expect(id.hex == (try GitFixture.run(["hash-object", path]).output))
     }
 
     @Test func hasherDetectsWrongLength() {

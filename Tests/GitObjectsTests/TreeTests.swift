@@ -1,16 +1,14 @@
 import Foundation
 import SmartSyncCore
 import SmartSyncGitObjects
+import TestSupport
 import Testing
 
 /// Makes a repository holding every mode and git's awkward sort cases, and returns its listing.
-private func makeRepository() throws -> (dir: String, listing: TreeListing) {
-    let dir = NSTemporaryDirectory() + "tree-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: dir + "/a/b", withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: dir + "/dir with space", withIntermediateDirectories: true)
-    func write(_ path: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + path))
-    }
+private func makeRepository() throws -> (dir: TemporaryDirectory, listing: TreeListing) {
+    let scratch = try TemporaryDirectory(prefix: "tree-test")
+    let dir = scratch.path
+    func write(_ path: String, _ text: String) throws { try TestFiles.write(scratch[path], text) }
     try write("a.b", "dot\n")
     try write("a-", "dash\n")
     try write("a/b/deep.txt", "deep\n")
@@ -19,17 +17,17 @@ private func makeRepository() throws -> (dir: String, listing: TreeListing) {
     try write("empty", "")
     try write("run.sh", "#!/bin/sh\n")
     chmod(dir + "/run.sh", 0o755)
-    try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: "a/b/deep.txt")
-    _ = try runGit(["init", "-q", "-b", "main"], in: dir)
-    _ = try runGit(["add", "-A"], in: dir)
+    try TestFiles.symlink(scratch["link"], to: "a/b/deep.txt")
+    try GitFixture.run(["init", "-q", "-b", "main"], in: dir)
+    try GitFixture.run(["add", "-A"], in: dir)
     // A submodule entry (gitlink) without a real submodule.
-    _ = try runGit(
+    try GitFixture.run(
         ["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,sub"], in: dir)
-    _ = try runGit(
+    try GitFixture.run(
         ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "m"], in: dir)
-    let commit = ObjectID(hex: try runGit(["rev-parse", "HEAD"], in: dir))!
-    let tree = ObjectID(hex: try runGit(["rev-parse", "HEAD^{tree}"], in: dir))!
-    let raw = try runGit(["-c", "core.quotepath=off", "ls-tree", "-r", "-t", "-z", "HEAD"], in: dir)
+    let commit = ObjectID(hex: try GitFixture.run(["rev-parse", "HEAD"], in: dir).output)!
+    let tree = ObjectID(hex: try GitFixture.run(["rev-parse", "HEAD^{tree}"], in: dir).output)!
+    let raw = try GitFixture.run(["-c", "core.quotepath=off", "ls-tree", "-r", "-t", "-z", "HEAD"], in: dir).output
     var entries: [TreeEntry] = []
     for record in raw.split(separator: "\0") where !record.isEmpty {
         let tab = record.firstIndex(of: "\t")!
@@ -39,14 +37,14 @@ private func makeRepository() throws -> (dir: String, listing: TreeListing) {
                 path: TreePath(String(record[record.index(after: tab)...])), mode: FileMode(octal: fields[0])!,
                 id: ObjectID(hex: fields[2])!))
     }
-    return (dir, TreeListing(commit: commit, rootTree: tree, entries: entries))
+    return (scratch, TreeListing(commit: commit, rootTree: tree, entries: entries))
 }
 
 @Suite("Tree objects")
 struct TreeTests {
     @Test func listingHashesUpToGitsRootTree() throws {
         let (dir, listing) = try makeRepository()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { dir.remove() }
         #expect(Set(listing.entries.map(\.mode)) == [.regular, .executable, .symlink, .gitlink, .tree])
         try listing.verify()
         try listing.validate()
@@ -62,7 +60,7 @@ struct TreeTests {
 
     @Test func decodeRoundTrips() throws {
         let (dir, listing) = try makeRepository()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { dir.remove() }
         let top = listing.entries.filter { $0.parent.isEmpty }.map {
             TreeObject.Child(name: $0.name.bytes, mode: $0.mode, id: $0.id)
         }
@@ -75,7 +73,7 @@ struct TreeTests {
     @Test(arguments: ["changed-blob", "dropped-entry", "extra-entry", "changed-mode", "wrong-root"])
     func tamperedListingIsRefused(tamper: String) throws {
         let (dir, original) = try makeRepository()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { dir.remove() }
         var listing = original
         let i = listing.entries.firstIndex { $0.path == "a/b/deep.txt" }!
         switch tamper {
@@ -133,9 +131,8 @@ struct TreeTests {
     /// Names are bytes: Unicode normalisation twins are two entries, and a Latin-1 name is listed as it is; git's
     /// own tree ids verify.
     @Test func namesAreBytesNormalisationTwinsAndLatin1() throws {
-        let dir = NSTemporaryDirectory() + "tree-bytes-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try TemporaryDirectory(prefix: "tree-bytes")
+        let dir = scratch.path
         let names: [[UInt8]] = [
             Array("caf\u{E9}.txt".utf8),  // NFC
             Array("cafe\u{301}.txt".utf8),  // NFD
@@ -151,14 +148,12 @@ struct TreeTests {
             _ = "\(i)\n".withCString { write(fd, $0, 2) }
             close(fd)
         }
-        _ = try runGit(["init", "-q", "-b", "main"], in: dir)
-        _ = try runGit(["-c", "core.precomposeunicode=false", "add", "-A"], in: dir)
-        _ = try runGit(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"], in: dir)
-        let commit = ObjectID(hex: try runGit(["rev-parse", "HEAD"], in: dir))!
-        let tree = ObjectID(hex: try runGit(["rev-parse", "HEAD^{tree}"], in: dir))!
-        let bytes = try ProcessRunner(
-            "/usr/bin/git", ["-C", dir, "ls-tree", "-r", "-z", "HEAD"], environment: ChildEnvironment.current
-        ).runAndWait(error: .standardError).stdout
+        try GitFixture.run(["init", "-q", "-b", "main"], in: dir)
+        try GitFixture.run(["-c", "core.precomposeunicode=false", "add", "-A"], in: dir)
+        try GitFixture.run(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"], in: dir)
+        let commit = ObjectID(hex: try GitFixture.run(["rev-parse", "HEAD"], in: dir).output)!
+        let tree = ObjectID(hex: try GitFixture.run(["rev-parse", "HEAD^{tree}"], in: dir).output)!
+        let bytes = try GitFixture.run(["-C", dir, "ls-tree", "-r", "-z", "HEAD"]).stdout
         var entries: [TreeEntry] = []
         for record in bytes.split(separator: 0) {
             let tab = record.firstIndex(of: 0x09)!

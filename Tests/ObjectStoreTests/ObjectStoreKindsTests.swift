@@ -2,15 +2,21 @@ import Foundation
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @Suite("ObjectStore object kinds")
 struct ObjectStoreKindsTests {
-    let root = NSTemporaryDirectory() + "store-kinds-" + UUID().uuidString
+    /// Holds the store (`root`, created by the store itself) and anything beside it; removed with the suite.
+    let scratch: TemporaryDirectory
+    var root: String { scratch["store"] }
+
+    init() throws { scratch = try TemporaryDirectory(prefix: "store-kinds") }
+
 
     @Test func treeIsStoredRawUnderItsTreeID() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let body = TreeObject.encode([TreeObject.Child(name: Array("a".utf8), mode: .regular, id: .emptyBlob)])
         let id = try store.insert(body, kind: .tree)
         #expect(id == ObjectID.hash(.tree, body))
@@ -21,7 +27,7 @@ struct ObjectStoreKindsTests {
 
     @Test func writerWithoutExpectedIDPublishesUnderTheComputedID() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let content = Array("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nm\n".utf8)
         for _ in 0..<2 {  // the second time the object is already present: the temp file is dropped
             let writer = try store.makeWriter(kind: .commit, size: content.count, expecting: nil)
@@ -34,7 +40,7 @@ struct ObjectStoreKindsTests {
 
     @Test func writerWithoutExpectedIDStillChecksTheSize() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let writer = try store.makeWriter(kind: .blob, size: 4, expecting: nil)
         try Array("abc".utf8).withUnsafeBytes { try writer.write($0) }
         #expect(throws: SmartSyncError.self) { try writer.commit() }
@@ -44,7 +50,7 @@ struct ObjectStoreKindsTests {
 
     @Test func expectedIDIsCheckedWithTheKind() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let content = Array("x".utf8)
         let writer = try store.makeWriter(kind: .tree, size: 1, expecting: ObjectID.blob(content))
         try content.withUnsafeBytes { try writer.write($0) }

@@ -3,20 +3,23 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @Suite("ObjectStore")
 struct ObjectStoreTests {
-    let root: String
+    /// Holds the store (`root`); removed with the suite.
+    let scratch: TemporaryDirectory
+    var root: String { scratch["store"] }
 
     init() throws {
-        root = NSTemporaryDirectory() + "store-test-" + UUID().uuidString
+        scratch = try TemporaryDirectory(prefix: "store-test")
         _ = try ObjectStore(root: root)
     }
 
     @Test func insertPublishesReadOnlyVerifiedObject() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let content = Array("hello\n".utf8)
         let id = try store.insert(content)
         #expect(id.hex == "ce013625030ba8dba906f756967f9e9ca394464a")
@@ -32,7 +35,7 @@ struct ObjectStoreTests {
 
     @Test func writerRejectsWrongContentAndLeavesNothing() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let expected = ObjectID.blob(Array("right".utf8))
         let writer = try store.makeWriter(expecting: expected, size: 5)
         try Array("wrong".utf8).withUnsafeBytes { try writer.write($0) }
@@ -43,7 +46,7 @@ struct ObjectStoreTests {
 
     @Test func writerRejectsShortAndLongContent() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let content = Array("0123456789".utf8)
         let id = ObjectID.blob(content)
         let short = try store.makeWriter(expecting: id, size: 10)
@@ -64,7 +67,7 @@ struct ObjectStoreTests {
 
     @Test func executableTwinIsSeparateInodeWithSameBytes() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let id = try store.insert(Array("#!/bin/sh\necho hi\n".utf8))
         let twin = try store.executablePath(for: id)
         let a = try FileManager.default.attributesOfItem(atPath: store.path(for: id))
@@ -77,7 +80,7 @@ struct ObjectStoreTests {
 
     @Test func insertFileVerifiesAgainstExpectation() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let file = root + "/input"
         try FileSystem.writeFileAtomically(file, Array(repeating: 7, count: 300_000))
         let id = try store.insertFile(atPath: file)
@@ -87,7 +90,7 @@ struct ObjectStoreTests {
 
     @Test func secondLockOnStoreIsRefusedWithHolder() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let first = try store.lock()
         do {
             _ = try store.lock()
@@ -105,9 +108,8 @@ struct ObjectStoreTests {
 @Suite("ObjectStore temporaries")
 struct ObjectStoreTemporariesTests {
     @Test func staleTemporariesAreRemovedFreshOnesKept() throws {
-        let root = NSTemporaryDirectory() + "store-tmp-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = try ObjectStore(root: root)
+        let scratch = try TemporaryDirectory(prefix: "store-tmp")
+        let store = try ObjectStore(root: scratch["store"])
         let stale = store.temporaryDirectory + "/stale"
         let fresh = store.temporaryDirectory + "/fresh"
         try FileSystem.writeFileAtomically(stale, [1])

@@ -3,11 +3,17 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @Suite("Partial objects")
 struct PartialObjectTests {
-    let root = NSTemporaryDirectory() + "partial-test-" + UUID().uuidString
+    /// Holds the store (`root`, created by the store itself) and anything beside it; removed with the suite.
+    let scratch: TemporaryDirectory
+    var root: String { scratch["store"] }
+
+    init() throws { scratch = try TemporaryDirectory(prefix: "partial-test") }
+
     let content: [UInt8] = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
     var id: ObjectID { ObjectID.blob(content) }
 
@@ -29,7 +35,7 @@ struct PartialObjectTests {
 
     @Test func keptPartialResumesWithRehashedPrefix() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let first = try #require(try store.openPartial(expecting: id, size: content.count, url: "u1", keep: true))
         try first.record(validator: "\"v1\"", url: "u1")
         try write(first, content[0..<100_000])
@@ -52,7 +58,7 @@ struct PartialObjectTests {
     @Test func bytesBeyondTheMetadataSurviveACrash() throws {
         // A kill -9 leaves the data longer than the metadata's `written`: the file length is the truth.
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let first = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         try write(first, content[0..<50_000])
         first.suspend()
@@ -67,7 +73,7 @@ struct PartialObjectTests {
 
     @Test func corruptPrefixIsCaughtAtCommitAndDropped() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         var damaged = content
         damaged[10] ^= 1
         let first = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
@@ -82,7 +88,7 @@ struct PartialObjectTests {
 
     @Test func mismatchedSizeOrShortDataStartsOver() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let first = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         try write(first, content[0..<1000])
         first.suspend()
@@ -99,7 +105,7 @@ struct PartialObjectTests {
 
     @Test func restartEmptiesThePartial() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let partial = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         try write(partial, content[0..<1000])
         try partial.restart()
@@ -110,7 +116,7 @@ struct PartialObjectTests {
 
     @Test func aSecondHolderIsRefused() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let holder = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         #expect(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true) == nil)
         holder.suspend()
@@ -121,7 +127,7 @@ struct PartialObjectTests {
 
     @Test func unkeptPartialsLeaveNothingBehind() throws {
         let store = try ObjectStore(root: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { scratch.remove() }
         let partial = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: false))
         try write(partial, content[0..<10])
         partial.suspend()

@@ -2,13 +2,19 @@ import Foundation
 import Glibc
 import SmartSyncCore
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 /// The seal on published objects and the check before a link: what a write, a `chmod` or an earlier release's
 /// unsealed object looks like, and how the store mends itself.
 @Suite("object seals and the check before linking")
 struct SealTests {
-    let root = NSTemporaryDirectory() + "seal-test-" + UUID().uuidString
+    /// Holds the store (`root`, created by the store itself) and anything beside it; removed with the suite.
+    let scratch: TemporaryDirectory
+    var root: String { scratch["store"] }
+
+    init() throws { scratch = try TemporaryDirectory(prefix: "seal-test") }
+
 
     private func stat(_ path: String) -> stat {
         var st = Glibc.stat()
@@ -16,13 +22,8 @@ struct SealTests {
         return st
     }
 
-    private func remove() {
-        chmod(root, 0o700)
-        try? FileManager.default.removeItem(atPath: root)
-    }
-
     @Test func publishedObjectsAndTwinsAreSealedAndPassWithoutAHash() throws {
-        defer { remove() }
+        defer { scratch.remove() }
         let store = try ObjectStore(root: root)
         let id = try store.insert(Array("sealed\n".utf8))
         let st = stat(store.path(for: id))
@@ -37,10 +38,10 @@ struct SealTests {
     }
 
     @Test func aWriteThroughAHardLinkIsFoundAndQuarantined() throws {
-        defer { remove() }
+        defer { scratch.remove() }
         let store = try ObjectStore(root: root)
         let id = try store.insert(Array("original\n".utf8))
-        let target = root + "-target"
+        let target = scratch["target"]
         defer { unlink(target) }
         #expect(link(store.path(for: id), target) == 0)
         let fd = open(target, O_WRONLY | O_TRUNC)
@@ -64,10 +65,10 @@ struct SealTests {
     }
 
     @Test func aChmodThroughAHardLinkGetsTheStoreAFreshInodeAndLeavesTheOperatorsAlone() throws {
-        defer { remove() }
+        defer { scratch.remove() }
         let store = try ObjectStore(root: root)
         let id = try store.insert(Array("secret\n".utf8))
-        let target = root + "-target"
+        let target = scratch["target"]
         defer { unlink(target) }
         #expect(link(store.path(for: id), target) == 0)
         #expect(chmod(target, 0o600) == 0)
@@ -80,7 +81,7 @@ struct SealTests {
     }
 
     @Test func anUnsealedObjectOfAnEarlierReleaseIsVerifiedOnceAndSealedInPlace() throws {
-        defer { remove() }
+        defer { scratch.remove() }
         let store = try ObjectStore(root: root)
         let id = try store.insert(Array("legacy\n".utf8))
         let path = store.path(for: id)
@@ -96,7 +97,7 @@ struct SealTests {
     }
 
     @Test func anOlderStoreOpenToOthersBecomesPrivate() throws {
-        defer { remove() }
+        defer { scratch.remove() }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         #expect(chmod(root, 0o755) == 0)
         _ = try ObjectStore(root: root)

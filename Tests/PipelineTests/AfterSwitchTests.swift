@@ -15,7 +15,7 @@ import Testing
 
     /// Commits a, b, c, d of one repository (`conf.nix` says which), a runner on it and a target.
     private struct Setup {
-        let dir = TempDir()
+        let dir: TemporaryDirectory
         let repo: GitFixture
         var commits: [String] = []
         var runner: SyncRunner
@@ -23,6 +23,7 @@ import Testing
         var layout: SwitchLayout { SwitchLayout(target: target) }
 
         init(keepGenerations: Int = 3) async throws {
+            dir = try TemporaryDirectory(prefix: "sync-tests")
             repo = try GitFixture()
             var previous: String?
             for v in ["a", "b", "c", "d"] {
@@ -68,13 +69,13 @@ import Testing
         #expect(
             failed?.error.message.contains("was switched to \(t.commits[3])") == true, "\(failed?.error.message ?? "")")
         #expect(failed?.error.message.contains("removing old generations failed") == true)
-        #expect(readFile(t.target + "/conf.nix") == "d\n")
+        #expect(TestFiles.read(t.target + "/conf.nix") == "d\n")
         #expect(try t.recorded() == t.commits[3])
         #expect(try t.runner.state.loadIntent(target: t.target) == nil)
         // The generation that could not go is not listed half removed (say, as the tree found before the first sync).
         #expect(try t.generations().map(\.0) == [3])
         #expect(try t.generations().map(\.1) == [t.commits[2]])
-        #expect(readFile(t.layout.generations + "/spare/tree/conf.nix") == "b\n")
+        #expect(TestFiles.read(t.layout.generations + "/spare/tree/conf.nix") == "b\n")
 
         // Once it can be removed, the target is simply up to date.
         PinnedDirectory.unpinAll(under: t.dir.path)
@@ -91,10 +92,10 @@ import Testing
         let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
         #expect(failed?.step == .record)
         #expect(failed?.error.message.contains("The state still names \(t.commits[0])") == true)
-        #expect(readFile(t.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.read(t.target + "/conf.nix") == "b\n")
         #expect(try t.recorded() == t.commits[0])
         // What the next run needs to finish the switch: the journal and the intent.
-        #expect(lstatOf(t.layout.journal) != nil)
+        #expect(TestFiles.lstat(t.layout.journal) != nil)
         #expect(try t.runner.state.loadIntent(target: t.target)?.commit.hex == t.commits[1])
 
         t.runner.checkpoint = { _ in }
@@ -102,10 +103,10 @@ import Testing
         #expect(!again.switched, "the target already holds b: nothing to switch")
         #expect(try t.recorded() == t.commits[1])
         #expect(try t.runner.state.loadIntent(target: t.target) == nil)
-        #expect(lstatOf(t.layout.journal) == nil)
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
         // One generation, a's tree recorded as a: no second one recording a over b's tree.
         #expect(try t.generations().map(\.1) == [t.commits[0]])
-        #expect(readFile(t.layout.generation(1) + "/tree/conf.nix") == "a\n")
+        #expect(TestFiles.read(t.layout.generation(1) + "/tree/conf.nix") == "a\n")
     }
 
     @Test func aFailedStatCacheSaveIsReportedWithTheStateRecorded() async throws {
@@ -118,7 +119,7 @@ import Testing
             guard point == "filed" else { return }
             unlink(cache)
             mkdir(cache, 0o755)
-            writeFile(cache + "/in-the-way", "x")
+            try TestFiles.write(cache + "/in-the-way", "x")
         }
         let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
         #expect(failed?.step == .statCache)
@@ -142,7 +143,7 @@ import Testing
         }
         #expect(failed?.step == .prune)
         #expect(failed?.outcome.to?.hex == t.commits[1])
-        #expect(readFile(t.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.read(t.target + "/conf.nix") == "b\n")
         #expect(try t.recorded() == t.commits[1])
         #expect(try t.runner.state.loadIntent(target: t.target) == nil)
     }
@@ -194,11 +195,11 @@ import Testing
         #expect(try t.generations().map(\.1) == [b, t.commits[0]])
         let back = try Rollback.run(target: t.target, to: "1", state: t.runner.state, store: t.runner.store)
         #expect(back.to?.hex == t.commits[0])
-        #expect(readFile(t.target + "/conf.nix") == "a\n")
+        #expect(TestFiles.read(t.target + "/conf.nix") == "a\n")
     }
 
     @Test func thePendingRebuildMarkRoundTrips() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let state = try StateStore(root: dir["state"])
         let target = dir["target"]
@@ -211,7 +212,7 @@ import Testing
             try state.savePendingRebuild(mark, target: target)
             #expect(try state.loadPendingRebuild(target: target) == mark)
         }
-        writeFile(state.directory(for: target) + "/pending-rebuild", "confirmed=zz\n")
+        try TestFiles.write(state.directory(for: target) + "/pending-rebuild", "confirmed=zz\n")
         #expect(try state.loadPendingRebuild(target: target) == nil, "a damaged mark counts as none")
         try state.clearPendingRebuild(target: target)
         try state.clearPendingRebuild(target: target)

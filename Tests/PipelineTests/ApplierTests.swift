@@ -2,6 +2,7 @@ import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
@@ -19,11 +20,11 @@ import Testing
     }
 
     @Test func materializesFromTheStore() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
-        writeFile(target + "/untracked.txt", "mine")
+        try TestFiles.write(target + "/untracked.txt", "mine")
         var tree = FixtureTree()
         tree.files = [
             ("a.txt", .regular, "same"), ("deep/b.txt", .regular, "same"), ("bin/tool", .executable, "#!/bin/sh\n"),
@@ -32,21 +33,21 @@ import Testing
         let (plan, report) = try sync(tree, target: target, store: store)
         #expect(plan.blobsNeeded.count == 3)
 
-        let a = lstatOf(target + "/a.txt")!
-        let objectA = lstatOf(store.path(for: blob("same")))!
+        let a = TestFiles.lstat(target + "/a.txt")!
+        let objectA = TestFiles.lstat(store.path(for: blob("same")))!
         #expect(a.st_ino == objectA.st_ino)  // a hard link of the store object
-        let b = lstatOf(target + "/deep/b.txt")!
+        let b = TestFiles.lstat(target + "/deep/b.txt")!
         #expect(b.st_ino != a.st_ino)  // never two target paths on one inode
-        #expect(readFile(target + "/deep/b.txt") == "same")
-        let tool = lstatOf(target + "/bin/tool")!
-        #expect(tool.st_ino == lstatOf(try store.executablePath(for: blob("#!/bin/sh\n")))!.st_ino)
+        #expect(TestFiles.read(target + "/deep/b.txt") == "same")
+        let tool = TestFiles.lstat(target + "/bin/tool")!
+        #expect(tool.st_ino == TestFiles.lstat(try store.executablePath(for: blob("#!/bin/sh\n")))!.st_ino)
         #expect(tool.st_mode & 0o777 == 0o555)
-        #expect(readLink(target + "/link") == "a.txt")
-        #expect(readFile(target + "/untracked.txt") == "mine")
+        #expect(TestFiles.readLink(target + "/link") == "a.txt")
+        #expect(TestFiles.read(target + "/untracked.txt") == "mine")
         #expect(report.filesLinked == 2)
         #expect(report.filesReflinked + report.filesCopied == 1)
         #expect(report.count(.add) == 3 && report.count(.symlink) == 1 && report.count(.untracked) == 1)
-        #expect(!allPaths(target).contains { $0.contains(".smart-sync-tmp-") })
+        #expect(!TestFiles.allPaths(under: target).contains { $0.contains(".smart-sync-tmp-") })
 
         // A second run is a no-op.
         let local = try TargetScanner().scan(target: target).tree
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func updatesDeletesAndRemovesEmptyDirectories() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
@@ -65,8 +66,8 @@ import Testing
             ("script", .regular, "s"), ("ln", .symlink, "keep"), ("swap", .regular, "file"), ("d/x", .regular, "x"),
         ]
         _ = try sync(v1, target: target, store: store)
-        writeFile(target + "/mixed/user-file", "mine")
-        let inodeBefore = lstatOf(target + "/keep")!.st_ino
+        try TestFiles.write(target + "/mixed/user-file", "mine")
+        let inodeBefore = TestFiles.lstat(target + "/keep")!.st_ino
 
         var v2 = FixtureTree()
         v2.files = [
@@ -76,27 +77,27 @@ import Testing
         let (plan, report) = try sync(v2, target: target, store: store, previous: Manifest(listing: v1.listing))
         #expect(plan.kind("script") == .mode)
         #expect(plan.kind("d") == .typeChange)
-        #expect(lstatOf(target + "/keep")!.st_ino == inodeBefore)  // untouched
-        #expect(lstatOf(target + "/script")!.st_mode & 0o111 != 0)
-        #expect(readLink(target + "/ln") == "script")
-        #expect(readLink(target + "/swap") == "keep")
-        #expect(readFile(target + "/d") == "file now")
-        #expect(lstatOf(target + "/old") == nil)  // emptied directories removed up the chain
-        #expect(readFile(target + "/mixed/user-file") == "mine")  // untracked kept, so its directory stays
-        #expect(lstatOf(target + "/mixed/gone") == nil)
+        #expect(TestFiles.lstat(target + "/keep")!.st_ino == inodeBefore)  // untouched
+        #expect(TestFiles.lstat(target + "/script")!.st_mode & 0o111 != 0)
+        #expect(TestFiles.readLink(target + "/ln") == "script")
+        #expect(TestFiles.readLink(target + "/swap") == "keep")
+        #expect(TestFiles.read(target + "/d") == "file now")
+        #expect(TestFiles.lstat(target + "/old") == nil)  // emptied directories removed up the chain
+        #expect(TestFiles.read(target + "/mixed/user-file") == "mine")  // untracked kept, so its directory stays
+        #expect(TestFiles.lstat(target + "/mixed/gone") == nil)
         #expect(report.count(.delete) == 3)
         #expect(report.directoriesRemoved >= 3)
-        #expect(!allPaths(target).contains { $0.contains(".smart-sync-tmp-") })
+        #expect(!TestFiles.allPaths(under: target).contains { $0.contains(".smart-sync-tmp-") })
     }
 
     @Test func refusesToWriteThroughAPlantedSymlink() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
         let outside = dir["outside"]
-        mkdirs(outside)
-        mkdirs(target)
+        try TestFiles.makeDirectories(outside)
+        try TestFiles.makeDirectories(target)
         var tree = FixtureTree()
         tree.files = [("etc/passwd", .regular, "pwned")]
         try tree.fill(store)
@@ -107,22 +108,22 @@ import Testing
         #expect {
             try InPlaceApplier().apply(plan, listing: tree.listing, store: store, target: target)
         } throws: { ($0 as? SmartSyncError)?.code == .unsafePath }
-        #expect(allPaths(outside).isEmpty)
+        #expect(TestFiles.allPaths(under: outside).isEmpty)
 
         // Seen at plan time, the symlink is not ours: the path is blocked and apply leaves it alone.
         let replan = Planner().plan(
             listing: tree.listing, previous: Manifest(), local: try TargetScanner().scan(target: target).tree)
         #expect(replan.kind("etc/passwd") == .blocked)
         _ = try InPlaceApplier().apply(replan, listing: tree.listing, store: store, target: target)
-        #expect(allPaths(outside).isEmpty)
+        #expect(TestFiles.allPaths(under: outside).isEmpty)
     }
 
     @Test func seedsStoreFromLocalFiles() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
-        writeFile(target + "/old-name", "moved content")
+        try TestFiles.write(target + "/old-name", "moved content")
         var tree = FixtureTree()
         tree.files = [("new-name", .regular, "moved content")]
         let plan = Planner().plan(
@@ -133,7 +134,7 @@ import Testing
     }
 
     @Test func recordedStatCacheSkipsRehashOfAppliedFiles() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]

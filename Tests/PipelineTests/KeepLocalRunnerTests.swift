@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct KeepLocalRunnerTests {
     @Test(arguments: [SyncRunner.ApplyMode.inPlace, .stagedSwitch])
     func keepLocalLeavesTheEditAndTheNextSyncKeepsThenReplacesIt(mode: SyncRunner.ApplyMode) async throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let repo = try GitFixture()
         try repo.write("conf.nix", "v1\n")
@@ -22,26 +22,26 @@ import Testing
         let target = dir["target"]
         _ = try await runner.sync(.init(ref: nil, target: target))
 
-        writeFile(target + "/conf.nix", "operator\n")  // a new inode, as an editor writes it
+        try TestFiles.write(target + "/conf.nix", "operator\n")  // a new inode, as an editor writes it
         try repo.write("conf.nix", "v2\n")
         try repo.write("other.nix", "o2\n")
         _ = try repo.commit("B")
         let kept = try await runner.sync(.init(ref: nil, target: target, keepLocal: true))
         #expect(kept.plan.kind("conf.nix") == .conflict)
         #expect(kept.kept.isEmpty)
-        #expect(readFile(target + "/conf.nix") == "operator\n")
-        #expect(readFile(target + "/other.nix") == "o2\n")
+        #expect(TestFiles.read(target + "/conf.nix") == "operator\n")
+        #expect(TestFiles.read(target + "/other.nix") == "o2\n")
 
         // The same commit again, without the flag: the edit is saved, recorded, then replaced.
         let replaced = try await runner.sync(.init(ref: nil, target: target))
         #expect(replaced.plan.kind("conf.nix") == .modify)
         #expect(replaced.kept.map(\.path) == ["conf.nix"])
-        #expect(readFile(target + "/conf.nix") == "v2\n")
+        #expect(TestFiles.read(target + "/conf.nix") == "v2\n")
         #expect(runner.store.contains(blob("operator\n")))
         let log = KeptVersionLog(state: runner.state, target: target)
         #expect(try log.versions(of: "conf.nix").map(\.id) == [blob("operator\n")])
         // And restore brings it back.
         _ = try Restore.run(path: "conf.nix", target: target, store: runner.store, state: runner.state)
-        #expect(readFile(target + "/conf.nix") == "operator\n")
+        #expect(TestFiles.read(target + "/conf.nix") == "operator\n")
     }
 }

@@ -3,6 +3,7 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
@@ -14,7 +15,7 @@ import Testing
     }
 
     @Test func recordsKeepModeAndOwnerAndRecordsOfEarlierReleasesStillRead() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let log = KeptVersionLog(path: dir["state/kept"])
         // A line release 0.1 wrote: five fields, no metadata.
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func logRoundTripsAwkwardPathsSkipsDamagedLinesAndStaysBounded() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let log = KeptVersionLog(path: dir["state/kept"], limit: 5)
         let odd: TreePath = "dir/with space/100% ünï\ncødé\t.nix"
@@ -61,13 +62,13 @@ import Testing
     }
 
     @Test func keepLocalTurnsLocalVersionsIntoConflictsThatAreNotFetchedOrClaimed() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let t = dir.path
-        writeFile(t + "/edited.nix", "operator's edit")
-        writeFile(t + "/ours.nix", "v1")
+        try TestFiles.write(t + "/edited.nix", "operator's edit")
+        try TestFiles.write(t + "/ours.nix", "v1")
         chmod(t + "/ours.nix", 0o444)  // as a sync installs it: anything else is an operator's change
-        writeFile(t + "/never-ours.nix", "found here")
+        try TestFiles.write(t + "/never-ours.nix", "found here")
         let local = try TargetScanner().scan(target: t).tree
         var previous = Manifest()
         previous["edited.nix"] = Manifest.Entry(mode: .regular, id: blob("synced"))
@@ -105,10 +106,10 @@ import Testing
     }
 
     @Test func pathsOutsideTheTargetAreRefused() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
-        mkdirs(target)
+        try TestFiles.makeDirectories(target)
         #expect(try Restore.relativePath("a/./b.nix", target: target) == "a/b.nix")
         #expect(try Restore.relativePath(target + "/a/b.nix", target: target) == "a/b.nix")
         for bad in ["../x", "a/../../x", "/etc/passwd", target + "-other/x", target + "/../x"] {
@@ -120,7 +121,7 @@ import Testing
             }
         }
         // A symlinked parent is refused before anything is read or written.
-        mkdirs(dir["outside"])
+        try TestFiles.makeDirectories(dir["outside"])
         symlink(dir["outside"], target + "/evil")
         let store = try ObjectStore(root: dir["store"])
         let state = try StateStore(root: dir["state"])
@@ -132,11 +133,11 @@ import Testing
         } catch let e as SmartSyncError {
             #expect(e.code == .unsafePath, "\(e)")
         }
-        #expect(lstatOf(dir["outside/x"]) == nil)
+        #expect(TestFiles.lstat(dir["outside/x"]) == nil)
     }
 
     @Test func restoreWritesAPrivateCopyAndKeepsWhatItReplaces() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
         let store = try ObjectStore(root: dir["store"])
@@ -144,7 +145,7 @@ import Testing
         // The last sync put "synced" at conf.nix (a read-only hardlink of the store object); the operator's
         // edit was kept before it.
         try store.insert(Array("synced".utf8))
-        mkdirs(target)
+        try TestFiles.makeDirectories(target)
         link(store.path(for: blob("synced")), target + "/conf.nix")
         var manifest = Manifest()
         manifest["conf.nix"] = Manifest.Entry(mode: .regular, id: blob("synced"))
@@ -155,35 +156,35 @@ import Testing
 
         let out = try Restore.run(path: "conf.nix", target: target, store: store, state: state)
         #expect(!out.unchanged && out.saved == nil)  // what it replaced is the sync's: not recorded again
-        #expect(readFile(target + "/conf.nix") == "my edit\n")
-        let st = try #require(lstatOf(target + "/conf.nix"))
+        #expect(TestFiles.read(target + "/conf.nix") == "my edit\n")
+        let st = try #require(TestFiles.lstat(target + "/conf.nix"))
         #expect(st.st_mode & 0o7777 == 0o644 && st.st_nlink == 1)
-        #expect(allPaths(target) == ["conf.nix"])  // no temporary left
+        #expect(TestFiles.allPaths(under: target) == ["conf.nix"])  // no temporary left
 
         // The operator edits the restored file, then restores again: the newer edit is kept first.
-        overwriteInPlace(target + "/conf.nix", "newer edit\n")
+        try TestFiles.overwriteInPlace(target + "/conf.nix", "newer edit\n")
         try log.append([record("conf.nix", "my edit\n", time: 5)])
         let again = try Restore.run(path: target + "/conf.nix", target: target, store: store, state: state)
         #expect(again.saved?.id == blob("newer edit\n"))
         #expect(store.contains(blob("newer edit\n")))
         #expect(try log.versions(of: "conf.nix").first?.id == blob("newer edit\n"))
-        #expect(readFile(target + "/conf.nix") == "my edit\n")
+        #expect(TestFiles.read(target + "/conf.nix") == "my edit\n")
         // Already there: nothing written.
         try log.append([record("conf.nix", "my edit\n", time: 9)])
         #expect(try Restore.run(path: "conf.nix", target: target, store: store, state: state).unchanged)
     }
 
     @Test func aDamagedStoreObjectIsNotRestored() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
-        mkdirs(target)
+        try TestFiles.makeDirectories(target)
         let store = try ObjectStore(root: dir["store"])
         let state = try StateStore(root: dir["state"])
         try store.insert(Array("kept".utf8))
         let object = store.path(for: blob("kept"))
         chmod(object, 0o644)
-        overwriteInPlace(object, "tampered")
+        try TestFiles.overwriteInPlace(object, "tampered")
         try KeptVersionLog(state: state, target: target).append([record("f", "kept")])
         do {
             _ = try Restore.run(path: "f", target: target, store: store, state: state)
@@ -191,6 +192,6 @@ import Testing
         } catch let e as SmartSyncError {
             #expect(e.code == .integrity, "\(e)")
         }
-        #expect(lstatOf(target + "/f") == nil)
+        #expect(TestFiles.lstat(target + "/f") == nil)
     }
 }

@@ -3,11 +3,12 @@ import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 @testable import SmartSyncPipeline
+import TestSupport
 import Testing
 
 @Suite struct PinStoreTests {
     @Test func aPinKeepsItsListingAndMovesWhenPinnedAgainUnderItsName() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let pins = PinStore(store: try ObjectStore(root: dir["store"]))
         #expect(try pins.list().isEmpty)

@@ -1,28 +1,29 @@
 import Glibc
 import SmartSyncGitObjects
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
 
 @Suite struct PlannerTests {
     @Test func everyKind() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let t = dir.path
         // On disk. What the previous sync put there is read-only, as a sync installs it.
-        writeFile(t + "/keep.txt", "keep", mode: 0o444)
-        writeFile(t + "/del.txt", "del", mode: 0o444)
-        writeFile(t + "/edited.txt", "edited by user")
-        writeFile(t + "/untracked.txt", "mine")
-        writeFile(t + "/mod.txt", "old")
-        writeFile(t + "/exec.sh", "script")
+        try TestFiles.write(t + "/keep.txt", "keep", mode: 0o444)
+        try TestFiles.write(t + "/del.txt", "del", mode: 0o444)
+        try TestFiles.write(t + "/edited.txt", "edited by user")
+        try TestFiles.write(t + "/untracked.txt", "mine")
+        try TestFiles.write(t + "/mod.txt", "old")
+        try TestFiles.write(t + "/exec.sh", "script")
         symlink("a", t + "/ln")
-        writeFile(t + "/f2l", "file")
-        writeFile(t + "/dirfile/x", "x", mode: 0o444)  // ours: a directory replaced by a file
-        writeFile(t + "/dirblocked/u", "not ours")
-        writeFile(t + "/fileway", "not ours")
-        writeFile(t + "/oursway", "ours", mode: 0o444)
-        writeFile(t + "/secrets/k", "local secret")
+        try TestFiles.write(t + "/f2l", "file")
+        try TestFiles.write(t + "/dirfile/x", "x", mode: 0o444)  // ours: a directory replaced by a file
+        try TestFiles.write(t + "/dirblocked/u", "not ours")
+        try TestFiles.write(t + "/fileway", "not ours")
+        try TestFiles.write(t + "/oursway", "ours", mode: 0o444)
+        try TestFiles.write(t + "/secrets/k", "local secret")
         mkfifo(t + "/fifo", 0o644)
         let local = try TargetScanner().scan(target: t).tree
 
@@ -88,10 +89,10 @@ import Testing
     }
 
     @Test func directoryReplacedOnlyWhenWhollyOurs() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        writeFile(dir["d/ours"], "o", mode: 0o444)
-        writeFile(dir["d/sub/edited"], "changed")
+        try TestFiles.write(dir["d/ours"], "o", mode: 0o444)
+        try TestFiles.write(dir["d/sub/edited"], "changed")
         let local = try TargetScanner().scan(target: dir.path).tree
         var previous = Manifest()
         previous["d/ours"] = Manifest.Entry(mode: .regular, id: blob("o"))
@@ -105,13 +106,13 @@ import Testing
     }
 
     @Test func aChmodOrChownOfASyncedFileIsALocalEditThatIsInstalledAnewNeverDeleted() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        writeFile(dir["sealed"], "a", mode: 0o444)
-        writeFile(dir["chmodded"], "b", mode: 0o600)
-        writeFile(dir["chowned"], "c", mode: 0o444)
+        try TestFiles.write(dir["sealed"], "a", mode: 0o444)
+        try TestFiles.write(dir["chmodded"], "b", mode: 0o600)
+        try TestFiles.write(dir["chowned"], "c", mode: 0o444)
         chown(dir["chowned"], 65534, 65534)
-        writeFile(dir["gone-chmodded"], "d", mode: 0o640)
+        try TestFiles.write(dir["gone-chmodded"], "d", mode: 0o640)
         let local = try TargetScanner().scan(target: dir.path).tree
         var previous = Manifest()
         for (p, c) in [("sealed", "a"), ("chmodded", "b"), ("chowned", "c"), ("gone-chmodded", "d")] {

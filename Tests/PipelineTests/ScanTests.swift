@@ -1,18 +1,19 @@
 import Glibc
 import SmartSyncGitObjects
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
 
 @Suite struct ScanTests {
     @Test func scansFilesExecutablesSymlinksAndDirectories() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        writeFile(dir["a.txt"], "hello\n")
-        writeFile(dir["bin/run.sh"], "#!/bin/sh\n", mode: 0o755)
+        try TestFiles.write(dir["a.txt"], "hello\n")
+        try TestFiles.write(dir["bin/run.sh"], "#!/bin/sh\n", mode: 0o755)
         symlink("a.txt", dir["link"])
         symlink("/etc", dir["dirlink"])
-        mkdirs(dir["empty"])
+        try TestFiles.makeDirectories(dir["empty"])
         let result = try TargetScanner().scan(target: dir.path)
         let t = result.tree
         #expect(t["a.txt"]?.kind == .regular)
@@ -29,19 +30,19 @@ import Testing
     }
 
     @Test func missingTargetIsEmpty() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let result = try TargetScanner().scan(target: dir["nope"])
         #expect(result.tree.isEmpty)
     }
 
     @Test func namesAndGlobsAreSkipped() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        writeFile(dir["keep.txt"], "k")
-        writeFile(dir[".git/HEAD"], "ref")
-        writeFile(dir["logs/x.log"], "l")
-        writeFile(dir["secrets/key"], "s")
+        try TestFiles.write(dir["keep.txt"], "k")
+        try TestFiles.write(dir[".git/HEAD"], "ref")
+        try TestFiles.write(dir["logs/x.log"], "l")
+        try TestFiles.write(dir["secrets/key"], "s")
         let scanner = TargetScanner(ignoredNames: [".git"], excludes: ExcludeSet(["*.log", "secrets"]))
         let t = try scanner.scan(target: dir.path).tree
         #expect(t["keep.txt"] != nil)
@@ -80,18 +81,18 @@ import Testing
     }
 
     /// Edits a file keeping its size, then restores its mtime.
-    private func sneakyEdit(_ path: String, _ content: String) {
+    private func sneakyEdit(_ path: String, _ content: String) throws {
         let before = mtimeNs(path)
-        overwriteInPlace(path, content)
-        setMtime(path, ns: before)
+        try TestFiles.overwriteInPlace(path, content)
+        try TestFiles.setMtime(path, ns: before)
     }
 
     @Test func statCacheHitAvoidsRehash() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
-        writeFile(target + "/a.txt", "hello")
-        setMtime(target + "/a.txt", ns: 1_600_000_000_123_456_789)  // well before the cache write
+        try TestFiles.write(target + "/a.txt", "hello")
+        try TestFiles.setMtime(target + "/a.txt", ns: 1_600_000_000_123_456_789)  // well before the cache write
         usleep(30_000)  // and let the ctime that utimensat just set fall in an earlier clock tick than the cache write
         let cachePath = dir["cache"]
         var first = try TargetScanner().scan(target: target).cache
@@ -103,7 +104,7 @@ import Testing
         #expect(warm.statistics.filesHashed == 0)
 
         // Same size, mtime restored. ctime still moved, so with trustCtime (the default) the edit is seen...
-        sneakyEdit(target + "/a.txt", "HELLO")
+        try sneakyEdit(target + "/a.txt", "HELLO")
         let strict = try TargetScanner().scan(target: target, cache: StatCache.load(from: cachePath))
         #expect(strict.tree["a.txt"]?.id == blob("HELLO"))
         #expect(strict.statistics.filesHashed == 1)
@@ -117,32 +118,32 @@ import Testing
     }
 
     @Test func racyEntryIsRehashed() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
-        writeFile(target + "/a.txt", "hello")
+        try TestFiles.write(target + "/a.txt", "hello")
         let cachePath = dir["cache"]
         var cache = try TargetScanner().scan(target: target).cache
         try cache.save(to: cachePath)
         // Simulate a clock tick coarse enough that the file's last write and the cache write share it.
-        setMtime(cachePath, ns: mtimeNs(target + "/a.txt"))
-        sneakyEdit(target + "/a.txt", "HELLO")
+        try TestFiles.setMtime(cachePath, ns: mtimeNs(target + "/a.txt"))
+        try sneakyEdit(target + "/a.txt", "HELLO")
         let result = try TargetScanner().scan(target: target, cache: StatCache.load(from: cachePath, trustCtime: false))
         #expect(result.statistics.cacheHits == 0)
         #expect(result.statistics.filesHashed == 1)
         #expect(result.tree["a.txt"]?.id == blob("HELLO"))
 
         // A file modified after the cache write (a later tick) is never trusted either.
-        setMtime(target + "/a.txt", ns: mtimeNs(cachePath) + 1_000_000_000)
+        try TestFiles.setMtime(target + "/a.txt", ns: mtimeNs(cachePath) + 1_000_000_000)
         var c2 = try TargetScanner().scan(target: target).cache
         try c2.save(to: cachePath)
-        sneakyEdit(target + "/a.txt", "HeLLO")
+        try sneakyEdit(target + "/a.txt", "HeLLO")
         let again = try TargetScanner().scan(target: target, cache: StatCache.load(from: cachePath, trustCtime: false))
         #expect(again.tree["a.txt"]?.id == blob("HeLLO"))
     }
 
     @Test func statCacheRoundTripAndDamage() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         var cache = StatCache()
         for i in 0..<10_000 {
@@ -170,9 +171,9 @@ import Testing
 @Suite struct ColdScanTests {
     /// A FIFO (or device) swapped in where a file was is never opened for a wait: reading it is "no regular file here".
     @Test func aFIFOWhereAFileWasIsNotWaitedOn() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        writeFile(dir["t/file"], "x")
+        try TestFiles.write(dir["t/file"], "x")
         mkfifo(dir["t/pipe"], 0o644)
         let reader = try TreeReader(root: dir["t"])
         #expect(try reader.hashFile(TreePath("pipe")) == nil)
@@ -181,16 +182,16 @@ import Testing
 
     /// With no stat cache, files are hashed after the walk on several threads: every id must still be the file's own.
     @Test func aColdScanHashesEveryFileOnEveryCoreToItsOwnId() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
         var want: [TreePath: ObjectID] = [:]
         for d in 0..<20 {
-            mkdirs(target + "/dir\(d)")
+            try TestFiles.makeDirectories(target + "/dir\(d)")
             for f in 0..<50 {
                 // Sizes vary (up to ~6 KiB), so the 1,000 files pass the 1 MiB that turns the workers on.
                 let text = String(repeating: "line \(d) \(f)\n", count: 1 + (d * 50 + f) % 500)
-                writeFile(target + "/dir\(d)/file\(f).nix", text)
+                try TestFiles.write(target + "/dir\(d)/file\(f).nix", text)
                 want[TreePath("dir\(d)/file\(f).nix")] = blob(text)
             }
         }
@@ -206,12 +207,12 @@ import Testing
 
 @Suite struct ScanPerformanceTests {
     @Test func warmScanOfTenThousandFiles() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let target = dir["target"]
         for d in 0..<100 {
-            mkdirs(target + "/dir\(d)")
-            for f in 0..<100 { writeFile(target + "/dir\(d)/file\(f).nix", "{ x = \(d * 100 + f); }\n") }
+            try TestFiles.makeDirectories(target + "/dir\(d)")
+            for f in 0..<100 { try TestFiles.write(target + "/dir\(d)/file\(f).nix", "{ x = \(d * 100 + f); }\n") }
         }
         var cache = try TargetScanner().scan(target: target).cache
         usleep(30_000)

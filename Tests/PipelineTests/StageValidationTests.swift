@@ -2,6 +2,7 @@ import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
@@ -18,32 +19,32 @@ import Testing
     }
 
     @Test func aThrowingValidatorLeavesTheTargetAndRemovesTheStage() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
-        writeFile(target + "/old.txt", "old")
-        let inode = lstatOf(target)!.st_ino
+        try TestFiles.write(target + "/old.txt", "old")
+        let inode = TestFiles.lstat(target)!.st_ino
         var tree = FixtureTree()
         tree.files = [("new.txt", .regular, "new")]
         let p = try plan(tree, target: target, store: store)
         let seen = Locked<[String]>([])
         var applier = StagedSwitchApplier(previous: nil)
         applier.validateStage = { stage in
-            seen.withLock { $0.append(readFile(stage + "/new.txt") ?? "missing") }
+            seen.withLock { $0.append(TestFiles.read(stage + "/new.txt") ?? "missing") }
             throw Refused()
         }
         #expect(throws: Refused.self) { try applier.apply(p, listing: tree.listing, store: store, target: target) }
         #expect(seen.withLock { $0 } == ["new"], "the validator saw the complete new tree")
-        #expect(lstatOf(target)!.st_ino == inode)
-        #expect(readFile(target + "/old.txt") == "old")
-        #expect(readFile(target + "/new.txt") == nil)
-        #expect(lstatOf(dir[".target.smart-sync/stage"]) == nil)
+        #expect(TestFiles.lstat(target)!.st_ino == inode)
+        #expect(TestFiles.read(target + "/old.txt") == "old")
+        #expect(TestFiles.read(target + "/new.txt") == nil)
+        #expect(TestFiles.lstat(dir[".target.smart-sync/stage"]) == nil)
         #expect(try Rollback.generations(target: target).isEmpty)
 
         // A passing validator: the tree goes in.
         applier.validateStage = { _ in }
         _ = try applier.apply(p, listing: tree.listing, store: store, target: target)
-        #expect(readFile(target + "/new.txt") == "new")
+        #expect(TestFiles.read(target + "/new.txt") == "new")
     }
 }

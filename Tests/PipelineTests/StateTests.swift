@@ -1,11 +1,12 @@
 import SmartSyncCore
 import SmartSyncGitObjects
 @testable import SmartSyncPipeline
+import TestSupport
 import Testing
 
 @Suite struct StateTests {
     @Test func targetStateRoundTrip() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let states = try StateStore(root: dir["state"])
         #expect(try states.load(target: "/srv/cfg") == nil)
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func auxiliarySlots() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let states = try StateStore(root: dir["state"])
         #expect(try states.loadAuxiliary(name: "source-cache") == nil)
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func lockContention() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let states = try StateStore(root: dir["state"])
         let held = try states.lock(target: "/srv/cfg")

@@ -12,13 +12,14 @@ import Testing
 @Suite(.serialized) struct StoreGCTests {
     /// A repository whose commits each add files of their own, synced and warmed into one store.
     final class World: @unchecked Sendable {
-        let dir = TempDir()
+        let dir: TemporaryDirectory
         let repo: GitFixture
         let store: ObjectStore
         let state: StateStore
         var commits: [String: String] = [:]
 
         init() throws {
+            dir = try TemporaryDirectory(prefix: "sync-tests")
             repo = try GitFixture()
             store = try ObjectStore(root: dir["store"])
             state = try StateStore(root: dir["state"])
@@ -78,7 +79,7 @@ import Testing
         let t1 = w.dir["t1"]
         // t1: A, then an operator's edit, then B: generation A, a kept local version, the current state B.
         _ = try await runner.sync(.init(ref: w.commits["A"], target: t1))
-        writeFile(t1 + "/changes.nix", "the operator's edit\n")
+        try TestFiles.write(t1 + "/changes.nix", "the operator's edit\n")
         _ = try await runner.sync(.init(ref: w.commits["B"], target: t1))
         // A second state directory (recorded as using the store) has target t2 at C.
         let otherState = try StateStore(root: w.dir["other-state"])
@@ -125,15 +126,15 @@ import Testing
 
         // Rollback and restore need nothing gc removed; syncs to every root commit download nothing.
         _ = try Rollback.run(target: t1, to: nil, state: w.state, store: w.store)  // back to A, from its generation
-        #expect(readFile(t1 + "/only-A.nix") == "only in A\n")
+        #expect(TestFiles.read(t1 + "/only-A.nix") == "only in A\n")
         _ = try Restore.run(path: "changes.nix", target: t1, store: w.store, state: w.state)
-        #expect(readFile(t1 + "/changes.nix") == "the operator's edit\n")
+        #expect(TestFiles.read(t1 + "/changes.nix") == "the operator's edit\n")
         let t2State = try #require(try otherState.load(target: w.dir["t2"]))
         #expect(try TargetVerifier().verify(target: w.dir["t2"], manifest: t2State.manifest, store: w.store).isIntact)
         for name in ["B", "D", "C", "A"] {
             let outcome = try await runner.sync(.init(ref: w.commits[name], target: t1))
             #expect(outcome.fetch.blobsFetched == 0, "the sync to \(name) downloaded \(outcome.fetch.blobsFetched) blobs")
-            #expect(readFile(t1 + "/only-\(name).nix") == "only in \(name)\n")
+            #expect(TestFiles.read(t1 + "/only-\(name).nix") == "only in \(name)\n")
         }
     }
 
@@ -145,11 +146,11 @@ import Testing
         _ = try await runner.sync(.init(ref: w.commits["A"], target: rolled))
         _ = try await runner.sync(.init(ref: w.commits["B"], target: rolled))
         _ = try await runner.sync(.init(ref: w.commits["C"], target: kept))
-        writeFile(kept + "/changes.nix", "edited\n")
+        try TestFiles.write(kept + "/changes.nix", "edited\n")
         _ = try await runner.sync(.init(ref: w.commits["D"], target: kept))
-        for dir in [gone, rolled, kept] { TempDir(path: dir).remove() }
-        TempDir(path: SwitchLayout(target: gone).sidecar).remove()
-        TempDir(path: SwitchLayout(target: kept).sidecar).remove()
+        for dir in [gone, rolled, kept] { TemporaryDirectory.removeTree(dir) }
+        TemporaryDirectory.removeTree(SwitchLayout(target: gone).sidecar)
+        TemporaryDirectory.removeTree(SwitchLayout(target: kept).sidecar)
         // A state directory that remembers nothing (a lock and a stat cache only).
         let empty = w.state.directory(for: w.dir["never-synced"])
         _ = try w.state.lock(target: w.dir["never-synced"])
@@ -174,30 +175,30 @@ import Testing
 
 @Suite struct StoreLeftoversTests {
     @Test func staleLeftoversGoAndWhatARunHoldsOrMayResumeStays() throws {
-        let dir = TempDir()
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let store = try ObjectStore(root: dir["store"])
         let (tmp, partials) = (store.temporaryDirectory, store.partialsDirectory)
-        writeFile(tmp + "/0123-abandoned-write", "half an object")
-        writeFile(tmp + "/clone-1234/.git/HEAD", "ref: refs/heads/main\n")
-        writeFile(tmp + "/pack-held.pack", "PACK being written")
-        writeFile(tmp + "/pack-killed.pack", "PACK cut short")
+        try TestFiles.write(tmp + "/0123-abandoned-write", "half an object")
+        try TestFiles.write(tmp + "/clone-1234/.git/HEAD", "ref: refs/heads/main\n")
+        try TestFiles.write(tmp + "/pack-held.pack", "PACK being written")
+        try TestFiles.write(tmp + "/pack-killed.pack", "PACK cut short")
         let held = open(tmp + "/pack-held.pack", O_RDONLY)
         defer { close(held) }
         #expect(flock(held, LOCK_EX) == 0)
         let complete = try store.insert(Array("complete\n".utf8))
         let resumable = blob("a large download\n")
         for id in [complete, resumable] {
-            writeFile(partials + "/" + id.hex, "part")
-            writeFile(partials + "/" + id.hex + ".meta", "meta")
+            try TestFiles.write(partials + "/" + id.hex, "part")
+            try TestFiles.write(partials + "/" + id.hex + ".meta", "meta")
         }
-        writeFile(partials + "/" + blob("orphan").hex + ".meta", "meta without data")
+        try TestFiles.write(partials + "/" + blob("orphan").hex + ".meta", "meta without data")
         let (quarantined, stillLinked) = ("quarantine/\(complete.hex).1", "quarantine/\(resumable.hex).2")
         for stem in [quarantined, stillLinked] {
-            writeFile(store.root + "/" + stem, "damaged")
-            writeFile(store.root + "/" + stem + ".why", "object quarantined at 1: fsck\n")
+            try TestFiles.write(store.root + "/" + stem, "damaged")
+            try TestFiles.write(store.root + "/" + stem + ".why", "object quarantined at 1: fsck\n")
         }
-        writeFile(store.root + "/" + quarantined + ".x", "damaged twin")
+        try TestFiles.write(store.root + "/" + quarantined + ".x", "damaged twin")
         // A target still links the second one's damaged inode: the quarantine's link names it as damaged.
         #expect(link(store.root + "/" + stillLinked, dir["target-file"]) == 0)
 
@@ -224,8 +225,4 @@ import Testing
         // Whatever its age, the spool a process holds stays.
         #expect(FileSystem.exists(tmp + "/pack-held.pack"))
     }
-}
-
-extension TempDir {
-    init(path: String) { self.path = path }
 }

@@ -1,7 +1,4 @@
 import Foundation
-import Glibc
-
-private let posixSymlink = Glibc.symlink
 
 /// A throwaway git repository for tests, with reproducible commits.
 ///
@@ -57,6 +54,10 @@ public final class GitFixture: Sendable {
         "GIT_COMMITTER_EMAIL": authorEmail,
         "GIT_COMMITTER_DATE": date,
         "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": nil,
+        "SSH_ASKPASS": nil,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
         "LC_ALL": "C",
         "TZ": "UTC",
     ]
@@ -79,6 +80,16 @@ public final class GitFixture: Sendable {
         try gitResult(arguments, input: input).output
     }
 
+    /// Runs `git` outside any fixture (`git hash-object`, `git clone` of a test server) with the fixtures'
+    /// environment (no user or system config, no prompts, no proxy for loopback) and returns the whole result.
+    @discardableResult
+    public static func run(
+        _ arguments: [String], in directory: String? = nil, input: [UInt8]? = nil, check: Bool = true
+    ) throws -> ProcessResult {
+        try ProcessRunner.run(
+            "git", arguments, environment: environment, currentDirectory: directory, input: input, check: check)
+    }
+
     /// Runs `git` and returns the whole result (raw stdout bytes, stderr, status).
     public func gitResult(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> ProcessResult {
         let location = ["--git-dir=\(gitDir)", "--work-tree=\(workTree)"]
@@ -96,21 +107,12 @@ public final class GitFixture: Sendable {
 
     /// Writes a binary file (creating parent directories), replacing whatever was at `path` (a symlink too).
     public func write(_ path: String, _ contents: [UInt8], executable: Bool = false) throws {
-        let full = try prepare(path)
-        guard FileManager.default.createFile(atPath: full, contents: Data(contents)) else {
-            throw TestSupportError(description: "could not write \(full)")
-        }
-        guard chmod(full, executable ? 0o755 : 0o644) == 0 else {
-            throw TestSupportError(description: "chmod \(full) failed: errno \(errno)")
-        }
+        try TestFiles.write(workTree + "/" + path, bytes: contents, mode: executable ? 0o755 : 0o644)
     }
 
     /// Creates (or replaces) a symlink at `path` pointing at `target` (taken verbatim, usually relative).
     public func symlink(_ path: String, to target: String) throws {
-        let full = try prepare(path)
-        guard posixSymlink(target, full) == 0 else {
-            throw TestSupportError(description: "symlink \(full) -> \(target) failed: errno \(errno)")
-        }
+        try TestFiles.symlink(workTree + "/" + path, to: target)
     }
 
     /// Deletes a file, symlink or directory tree from the work tree, then any parent directories left empty
@@ -124,15 +126,6 @@ public final class GitFixture: Sendable {
             try FileManager.default.removeItem(atPath: full)
             parent = (parent as NSString).deletingLastPathComponent
         }
-    }
-
-    private func prepare(_ path: String) throws -> String {
-        let full = workTree + "/" + path
-        let parent = (full as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        var st = stat()
-        if lstat(full, &st) == 0 { try FileManager.default.removeItem(atPath: full) }
-        return full
     }
 
     // MARK: History

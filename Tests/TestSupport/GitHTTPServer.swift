@@ -47,7 +47,7 @@ public final class GitHTTPServer: Sendable {
     private let fcgiwrapPID: pid_t
     /// Whether fcgiwrap was killed; held for the whole of ``stop()``.
     private let killed = Mutex(false)
-    private let scratch: String
+    private let scratch: TemporaryDirectory
 
     /// Starts fcgiwrap and nginx.
     ///
@@ -67,9 +67,9 @@ public final class GitHTTPServer: Sendable {
             throw LoopbackServerError(
                 "\(tool) is missing: install \(package) (apt-get install \(package); CI's .ci/run installs it)")
         }
-        scratch = try LoopbackSupport.makeTemporaryDirectory(prefix: "git-http")
-        root = scratch + "/repos"
-        socketPath = scratch + "/fcgiwrap.sock"
+        scratch = try TemporaryDirectory(prefix: "smart-sync-git-http")
+        root = scratch["repos"]
+        socketPath = scratch["fcgiwrap.sock"]
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for (name, path) in repositories { try Self.link(name: name, to: path, root: root) }
 
@@ -98,7 +98,7 @@ public final class GitHTTPServer: Sendable {
                     + "$connection_requests $smartsync_auth $http_git_protocol")
         } catch {
             fcgiwrap.stop()
-            try? FileManager.default.removeItem(atPath: scratch)
+            scratch.remove()
             throw error
         }
     }
@@ -125,7 +125,7 @@ public final class GitHTTPServer: Sendable {
             }
             if fcgiwrap.stop() {
                 unlink(socketPath)
-                try? FileManager.default.removeItem(atPath: scratch)
+                scratch.remove()
             }
         }
     }

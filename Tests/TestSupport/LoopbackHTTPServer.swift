@@ -30,7 +30,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         public func requests(port: Int) -> [Request] { requests.filter { $0.port == port } }
     }
 
-    public let directory: String
+    public var directory: String { scratch.path }
+    private let scratch: TemporaryDirectory
     public let ports: [Int]
     private let running = BackgroundProcess()
 
@@ -42,7 +43,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
 
     /// Starts the server on `portCount` ports and waits until they accept connections.
     public init(portCount: Int = 1) throws {
-        directory = try LoopbackSupport.makeTemporaryDirectory(prefix: "http")
+        scratch = try TemporaryDirectory(prefix: "smart-sync-http")
+        let directory = scratch.path
         let script = directory + "/server.py"
         try LoopbackHTTPServer.script.write(toFile: script, atomically: true, encoding: .utf8)
         let process = try ProcessRunner(
@@ -73,7 +75,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
     /// Stops the server and removes its scratch directory. Idempotent.
     public func stop() {
         guard running.stop() else { return }
-        try? FileManager.default.removeItem(atPath: directory)
+        scratch.remove()
     }
 
     /// The record so far.

@@ -19,7 +19,8 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: executable) }
 
     /// The server's scratch directory (config, cert, logs).
-    public let directory: String
+    public var directory: String { scratch.path }
+    private let scratch: TemporaryDirectory
     /// The document root: put files here.
     public let root: String
     public let port: Int
@@ -46,7 +47,8 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         guard NginxServer.isAvailable else {
             throw LoopbackServerError("nginx is not installed at \(NginxServer.executable); install nginx-light")
         }
-        directory = try LoopbackSupport.makeTemporaryDirectory(prefix: "nginx")
+        scratch = try TemporaryDirectory(prefix: "smart-sync-nginx")
+        let directory = scratch.path
         self.root = root ?? directory + "/root"
         try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
@@ -84,7 +86,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
     /// Stops nginx, waits for it to exit and removes the scratch directory. Idempotent.
     public func stop() {
         guard running.stop() else { return }
-        try? FileManager.default.removeItem(atPath: directory)
+        scratch.remove()
     }
 
     /// The access log, one entry per request.
@@ -164,12 +166,6 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
 
 /// Small socket and process helpers shared by the loopback servers (internal to TestSupport).
 enum LoopbackSupport {
-    static func makeTemporaryDirectory(prefix: String) throws -> String {
-        let path = NSTemporaryDirectory() + "smart-sync-\(prefix)-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     private static func loopbackAddress(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -32,29 +32,33 @@ public final class TemporaryDirectory: Sendable {
     /// `path + "/" + component`.
     public func appending(_ component: String) -> String { path + "/" + component }
 
+    /// `path + "/" + relative`: `dir["a/b"]`.
+    public subscript(_ relative: String) -> String { appending(relative) }
+
     /// Deletes the directory and everything in it (making read-only content writable first).
     public func remove() {
-        Self.forceRemove(path)
+        Self.removeTree(path)
     }
 
     deinit {
-        if removeOnDeinit { Self.forceRemove(path) }
+        if removeOnDeinit { Self.removeTree(path) }
     }
 
-    /// Removes a tree even when it holds read-only directories (as an object store does).
-    static func forceRemove(_ path: String) {
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: path) else { return }
-        if let walker = fm.enumerator(atPath: path) {
-            for case let rel as String in walker {
-                var st = stat()
-                let full = path + "/" + rel
-                if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                    chmod(full, 0o755)
-                }
-            }
+    /// Removes a tree even when it holds read-only directories (a sealed object store, a 0555 stage): every real
+    /// directory below it is made writable first. Symlinks are never followed. Does nothing when `path` is missing.
+    public static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR { makeWritable(path) }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    private static func makeWritable(_ directory: String) {
+        chmod(directory, 0o755)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            var st = stat()
+            let full = directory + "/" + name
+            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { makeWritable(full) }
         }
-        chmod(path, 0o755)
-        try? fm.removeItem(atPath: path)
     }
 }

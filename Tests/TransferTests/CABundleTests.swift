@@ -1,22 +1,23 @@
 import Foundation
 import SmartSyncCore
+import TestSupport
 import Testing
 
 @testable import SmartSyncTransfer
 
 @Suite("--cacert adds to the system trust store")
 struct CABundleTests {
-    let directory: String = NSTemporaryDirectory() + "smart-sync-ca-\(UUID().uuidString)"
+    let scratch: TemporaryDirectory
+    var directory: String { scratch.path }
+
+    init() throws { scratch = try TemporaryDirectory(prefix: "smart-sync-ca") }
 
     func write(_ name: String, _ contents: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/" + name
-        try contents.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try TestFiles.write(scratch[name], contents)
+        return scratch[name]
     }
 
     @Test func bundleIsSystemRootsFollowedByExtraCA() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let system = try write("system.pem", "-----BEGIN CERTIFICATE-----\nSYSTEM\n-----END CERTIFICATE-----")
         let extra = try write("extra.pem", "-----BEGIN CERTIFICATE-----\nEXTRA\n-----END CERTIFICATE-----\n")
         let bundle = try CABundle(extraCAFile: extra, systemCandidates: [directory + "/missing.pem", system])
@@ -28,7 +29,6 @@ struct CABundleTests {
     }
 
     @Test func realSystemBundleIsIncluded() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let extra = try write("extra.pem", "-----BEGIN CERTIFICATE-----\nEXTRA\n-----END CERTIFICATE-----\n")
         let bundle = try CABundle(extraCAFile: extra)
         let found = try #require(bundle.systemBundlePath, "no system CA bundle found on this machine")
@@ -37,7 +37,6 @@ struct CABundleTests {
     }
 
     @Test func fileWithoutCertificateIsInvalidArgument() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let junk = try write("junk.pem", "not a certificate")
         #expect {
             _ = try CABundle(extraCAFile: junk)
