@@ -10,10 +10,7 @@ struct RestoreEndToEndTests {
     private let mine = "{ bridge = \"br-mine\"; } # the operator's\n"
 
     /// Replaces a file the way an editor does (new inode), leaving the store object alone.
-    private func edit(_ path: String, _ text: String) throws {
-        try? FileManager.default.removeItem(atPath: path)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    }
+    private func edit(_ path: String, _ text: String) throws { try TestFiles.write(path, text) }
 
     private func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 

@@ -9,12 +9,6 @@ struct SwitchEndToEndTests {
         try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int ?? -1
     }
 
-    private func write(_ path: String, _ text: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    }
-
     /// The target without the operator's own files, for comparing with `git archive`.
     private func snapshotWithout(_ s: Scenario, _ names: Set<String>) throws -> DirectorySnapshot {
         var snap = try DirectorySnapshot(of: s.target)
@@ -37,10 +31,10 @@ struct SwitchEndToEndTests {
         try s.sync(["--exclude", "local"])
         // The operator's things: a file at the top, one inside a synced directory, an empty directory, an
         // excluded subtree.
-        try write(s.target + "/notes.txt", "mine\n")
-        try write(s.target + "/modules/net/host-override.nix", "{ }\n")
+        try TestFiles.write(s.target + "/notes.txt", "mine\n")
+        try TestFiles.write(s.target + "/modules/net/host-override.nix", "{ }\n")
         try FileManager.default.createDirectory(atPath: s.target + "/empty-dir", withIntermediateDirectories: true)
-        try write(s.target + "/local/secret/key", "k\n")
+        try TestFiles.write(s.target + "/local/secret/key", "k\n")
         let before = try inode(s.target)
 
         let b = try Fixtures.commitB(s.repo)
@@ -61,7 +55,7 @@ struct SwitchEndToEndTests {
 
         // Rollback needs no network: stop the server first. A file made after the update comes along.
         s.server.stop()
-        try write(s.target + "/after-update.txt", "new\n")
+        try TestFiles.write(s.target + "/after-update.txt", "new\n")
         let back = try SmartSyncBinary.run(
             ["rollback", "--target", s.target, "--state-dir", s.stateDir], environment: s.environment(), check: false)
         #expect(back.status == 0, "\(back.stderrString)")

@@ -17,7 +17,7 @@ struct TokenScopeTests {
         let bin = s.dirs.appending("bin")
         let log = s.dirs.appending("gh.log")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        try Self.writeScript(
+        try TestFiles.write(
             bin + "/gh",
             """
             #!/bin/sh
@@ -26,7 +26,7 @@ struct TokenScopeTests {
             echo "no oauth token found for github.com" >&2
             exit 1
 
-            """)
+            """, mode: 0o755)
         let r = try s.run("sync", ["--json"], environment: ["PATH": bin + ":/usr/local/bin:/usr/bin:/bin"])
         #expect(r.status == 0, "\(r.stderrString)")
         try s.expectTargetEqualsArchive(a)
@@ -83,10 +83,5 @@ struct TokenScopeTests {
         let detoured = try other.snapshot().requests
         #expect(detoured.count == 2, "\(detoured.map(\.path))")
         #expect(detoured.allSatisfy { $0.authorization == nil })
-    }
-
-    static func writeScript(_ path: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
     }
 }

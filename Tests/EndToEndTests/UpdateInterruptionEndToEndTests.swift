@@ -87,7 +87,7 @@ struct UpdateInterruptionEndToEndTests {
         let bin = t.s.dirs.appending("bin")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let validating = t.s.dirs.appending("validating")
-        try UpdateSetup.write(
+        try TestFiles.write(
             bin + "/nix-instantiate",
             """
             #!/bin/sh
@@ -97,7 +97,7 @@ struct UpdateInterruptionEndToEndTests {
             fi
             exit 0
 
-            """)
+            """, mode: 0o755)
         let path = "\(bin):/usr/local/bin:/usr/bin:/bin"
         let update = try t.startUpdate([], environment: ["PATH": path, "BLOCK_VALIDATE": "1"])
         try #require(t.waitFor(validating), "the post-validation never started")

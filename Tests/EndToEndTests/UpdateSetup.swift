@@ -26,7 +26,7 @@ struct UpdateSetup {
         a = try Fixtures.commitA(s.repo)
         try s.sync()
         b = try Fixtures.commitB(s.repo)
-        try Self.write(
+        try TestFiles.write(
             treehash,
             """
             #!/bin/sh
@@ -35,8 +35,8 @@ struct UpdateSetup {
               printf '%s ' "$p"; if [ -L "$p" ]; then readlink "$p"; else sha1sum < "$p"; fi
             done | sha1sum | cut -c1-40
 
-            """)
-        try Self.write(
+            """, mode: 0o755)
+        try TestFiles.write(
             script,
             """
             #!/bin/sh
@@ -54,14 +54,9 @@ struct UpdateSetup {
             fi
             exit 0
 
-            """)
+            """, mode: 0o755)
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
         try Data("builtin = false\n\(checks)".utf8).write(to: URL(fileURLWithPath: config))
-    }
-
-    static func write(_ path: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
     }
 
     /// `update`'s own arguments: the test's config and root, the rebuild command with `env` as its prefix, host `hv1`.

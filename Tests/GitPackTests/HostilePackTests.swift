@@ -24,7 +24,7 @@ import Testing
         let pack = PackBuilder.pack([b, PackBuilder.entry(type: 6, delta, distance: b.count)])
         #expect(pack.count < 81_000)
         let path = scratch.appending("bomb.pack")
-        try PackBuilder.write(pack, to: path)
+        try TestFiles.write(path, bytes: pack)
         let store = try ObjectStore(root: scratch.appending("store-bomb"))
 
         let expected = BlobHasher(size: 65535 * ops)
@@ -52,7 +52,7 @@ import Testing
         let d = PackBuilder.entry(
             type: 6, declaredSize: prefix.count + unit.count * inserts, zlib: zlib, distance: b.count)
         let path = scratch.appending("zbomb.pack")
-        try PackBuilder.write(PackBuilder.pack([b, d]), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack([b, d]))
         #expect(zlib.count < 1 << 20)
         let store = try ObjectStore(root: scratch.appending("store-zbomb"))
 
@@ -79,7 +79,7 @@ import Testing
         let d = PackBuilder.entry(
             type: 6, declaredSize: prefix.count + unit.count << 20, zlib: zlib, distance: b.count)
         let path = scratch.appending("over.pack")
-        try PackBuilder.write(PackBuilder.pack([b, d]), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack([b, d]))
         let store = try ObjectStore(root: scratch.appending("store-over"))
         let (error, growth) = try measured("instructions far beyond their declared result") {
             try #require(throws: SmartSyncError.self) { try PackImporter(store: store).importPack(atPath: path) }
@@ -111,7 +111,7 @@ import Testing
             entries = [b, PackBuilder.entry(type: 6, [11] + PackBuilder.varint(huge) + [0x90, 5], distance: b.count)]
         }
         let path = scratch.appending("absurd-\(what).pack")
-        try PackBuilder.write(PackBuilder.pack(entries), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack(entries))
         let store = try ObjectStore(root: scratch.appending("store-absurd-\(what)"))
         let (error, growth) = try measured("an entry declaring \(huge) bytes (\(what))") {
             try #require(throws: SmartSyncError.self) { try PackImporter(store: store).importPack(atPath: path) }
@@ -144,7 +144,7 @@ import Testing
         }
         entries.append(PackBuilder.entry(type: 3, contents[0]))
         let path = scratch.appending("chain.pack")
-        try PackBuilder.write(PackBuilder.pack(entries), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack(entries))
         let store = try ObjectStore(root: scratch.appending("store-chain"))
 
         let clock = ContinuousClock()

@@ -23,7 +23,7 @@ import Testing
     /// Imports `bytes` as a pack into a fresh store; returns the error, the store and the pack's path.
     private func importBroken(_ bytes: [UInt8], _ name: String) throws -> (SmartSyncError, ObjectStore, String) {
         let path = fixture.scratch.appending(name + ".pack")
-        try PackBuilder.write(bytes, to: path)
+        try TestFiles.write(path, bytes: bytes)
         let store = try fixture.makeStore(name)
         let error = try #require(throws: SmartSyncError.self) {
             try PackImporter(store: store).importPack(atPath: path)
@@ -113,7 +113,7 @@ import Testing
     /// Writes a pack of `entries` and makes an empty store for it.
     private func prepare(_ entries: [[UInt8]], _ name: String) throws -> (path: String, store: ObjectStore) {
         let path = scratch.appending(name + ".pack")
-        try PackBuilder.write(PackBuilder.pack(entries), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack(entries))
         return (path, try ObjectStore(root: scratch.appending("store-" + name)))
     }
 

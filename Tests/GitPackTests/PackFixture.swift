@@ -47,9 +47,7 @@ final class PackFixture {
         let result = try repo.gitResult(
             ["pack-objects", "--stdout", "--revs", "-q"] + (all ? ["--all"] : []) + options, input: input)
         let path = scratch.appending(name + ".pack")
-        guard FileManager.default.createFile(atPath: path, contents: Data(result.stdout)) else {
-            throw FixtureError(message: "could not write \(path)")
-        }
+        try TestFiles.write(path, bytes: result.stdout)
         return path
     }
 
@@ -220,11 +218,6 @@ enum PackBuilder {
         return o
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw FixtureError(message: "could not write \(path)")
-        }
-    }
 }
 
 struct FixtureError: Error {

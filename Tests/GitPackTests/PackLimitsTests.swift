@@ -19,7 +19,7 @@ import Testing
     ) throws -> (ObjectStore, SmartSyncError?) {
         let key = name.filter { $0.isLetter }
         let path = scratch.appending(key + ".pack")
-        try PackBuilder.write(PackBuilder.pack(entries), to: path)
+        try TestFiles.write(path, bytes: PackBuilder.pack(entries))
         let store = try ObjectStore(root: scratch.appending("store-" + key))
         do {
             try PackImporter(store: store).importPack(atPath: path, limits: limits, budget: budget)

@@ -24,11 +24,7 @@ struct Fixture {
     @discardableResult
     func write(_ path: String, _ text: String, mode: Int = 0o644) throws -> String {
         let full = path.hasPrefix("/") ? root + path : target + "/" + path
-        try FileManager.default.createDirectory(
-            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: full)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
+        try TestFiles.write(full, text, mode: mode_t(mode))
         return full
     }
 
