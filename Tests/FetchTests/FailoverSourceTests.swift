@@ -11,23 +11,20 @@ import SmartSyncTransfer
 /// the demo repository read by a ``LocalGitSource`` as the last resort.
 @Suite(.serialized)
 struct FailoverSourceTests {
+    /// The demo server (its members read through: `s.server`, `s.store`), an engine for it, and the notices.
+    @dynamicMemberLookup
     struct Setup {
-        let demo: Demo
-        let server: FakeGitHub
+        let served: DemoServer
         let engine: TransferEngine
-        let dir: TemporaryDirectory
-        let store: ObjectStore
         let notices = Locked<[String]>([])
 
+        subscript<T>(dynamicMember member: KeyPath<DemoServer, T>) -> T { served[keyPath: member] }
+
         init(token: String? = nil) throws {
-            setenv("NO_PROXY", "127.0.0.1,localhost", 1)
-            demo = try Demo(bare: true)
             // The same repository under two names: a second GitHub source whose requests the log tells apart.
-            server = try FakeGitHub(
-                repos: ["octo/demo": demo.repo.path, "octo/second": demo.repo.path],
-                privateRepos: token == nil ? [] : ["octo/demo", "octo/second"], token: token)
-            dir = try TemporaryDirectory(prefix: "failover")
-            store = try ObjectStore(root: dir.appending("store"))
+            served = try DemoServer(
+                prefix: "failover", aliases: ["octo/second"], privateRepos: token != nil, token: token)
+            let server = served.server
             var configuration = TransferConfiguration()
             configuration.credentialHosts = GitHubLocation(owner: "octo", repository: "demo", apiURL: server.apiURL)
                 .credentialHosts(gitURL: server.gitURL)
@@ -37,12 +34,13 @@ struct FailoverSourceTests {
         func api(_ repository: String = "demo", apiURL: String? = nil, token: String? = nil) -> GitHubSource {
             GitHubSource(
                 location: GitHubLocation(
-                    owner: "octo", repository: repository, apiURL: apiURL ?? server.apiURL, rawURL: server.rawURL),
+                    owner: "octo", repository: repository, apiURL: apiURL ?? served.server.apiURL,
+                    rawURL: served.server.rawURL),
                 engine: engine, token: token.map { GitHubToken($0, origin: "test") },
                 cache: ValidatorCache(directory: nil), retryPolicy: RetryPolicy(retries: 0))
         }
 
-        func local() async throws -> LocalGitSource { try await LocalGitSource(path: demo.repo.path) }
+        func local() async throws -> LocalGitSource { try await LocalGitSource(path: served.demo.repo.path) }
 
         func failover(_ sources: [any SyncSource], policy: FailoverPolicy) -> FailoverSource {
             FailoverSource(sources, policy: policy) { message in notices.withLock { $0.append(message) } }
@@ -50,7 +48,7 @@ struct FailoverSourceTests {
 
         /// Requests the test server saw for `octo/<name>` (API and raw paths name it).
         func requests(to name: String) throws -> Int {
-            try server.requests().filter { $0.path.contains("/octo/\(name)/") }.count
+            try served.server.requests().filter { $0.path.contains("/octo/\(name)/") }.count
         }
     }
 

@@ -17,7 +17,7 @@ struct PackLimitsFaultTests {
 
     init() throws {
         fixture = try UploadPackFixture()
-        github = try FakeGitHub(repos: [UploadPackFixture.repository: fixture.repo.path])
+        github = try fixture.fakeGitHub()
         dirs = try TemporaryDirectory(prefix: "pack-limits")
     }
 

@@ -9,29 +9,26 @@ import Testing
 @Suite(.serialized)
 struct ShallowCloneSourceTests {
     /// The test server plus a store, and a clone source over them.
+    /// The members of the demo server read through (`s.server`, `s.store`).
+    @dynamicMemberLookup
     struct Setup {
-        let demo: Demo
-        let server: FakeGitHub
-        let dir: TemporaryDirectory
-        let store: ObjectStore
+        let served: DemoServer
+
+        subscript<T>(dynamicMember member: KeyPath<DemoServer, T>) -> T { served[keyPath: member] }
 
         init(privateRepo: Bool = false, token: String? = nil) throws {
-            setenv("NO_PROXY", "127.0.0.1,localhost", 1)
-            demo = try Demo(bare: true)
-            server = try FakeGitHub(
-                repos: ["octo/demo": demo.repo.path], privateRepos: privateRepo ? ["octo/demo"] : [], token: token)
-            dir = try TemporaryDirectory(prefix: "clone-source")
-            store = try ObjectStore(root: dir.appending("store"))
+            served = try DemoServer(prefix: "clone-source", privateRepos: privateRepo, token: token)
         }
 
         func source(token: String? = nil, gitURL: String? = nil) -> ShallowCloneSource {
             ShallowCloneSource(
-                gitURL: gitURL ?? server.gitURL, owner: "octo", repository: "demo",
-                token: token.map { GitHubToken($0, origin: "test") }, temporaryDirectory: store.temporaryDirectory)
+                gitURL: gitURL ?? served.server.gitURL, owner: "octo", repository: "demo",
+                token: token.map { GitHubToken($0, origin: "test") },
+                temporaryDirectory: served.store.temporaryDirectory)
         }
 
         func clones() -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory)) ?? [])
+            ((try? FileManager.default.contentsOfDirectory(atPath: served.store.temporaryDirectory)) ?? [])
                 .filter { $0.hasPrefix("clone-") }
         }
     }

@@ -16,7 +16,7 @@ struct UploadPackClientTests {
 
     init() throws {
         fixture = try UploadPackFixture()
-        server = try GitHTTPServer(repositories: [UploadPackFixture.repository: fixture.repo.path])
+        server = try fixture.gitHTTPServer()
     }
 
     func client(_ engine: TransferEngine, token: GitHubToken? = nil) -> UploadPackClient {

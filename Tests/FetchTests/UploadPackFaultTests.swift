@@ -16,7 +16,7 @@ struct UploadPackFaultTests {
 
     init() throws {
         fixture = try UploadPackFixture()
-        github = try FakeGitHub(repos: [UploadPackFixture.repository: fixture.repo.path])
+        github = try fixture.fakeGitHub()
     }
 
     func client(_ engine: TransferEngine, notices: Locked<[String]>) -> UploadPackClient {

@@ -52,6 +52,12 @@ struct UploadPackFixture {
         try repo.git("update-server-info")
     }
 
+    /// This repository behind the Python test server (its git listener, with fault injection).
+    func fakeGitHub() throws -> FakeGitHub { try FakeGitHub(repos: [Self.repository: repo.path]) }
+
+    /// This repository behind nginx and `git http-backend`.
+    func gitHTTPServer() throws -> GitHTTPServer { try GitHTTPServer(repositories: [Self.repository: repo.path]) }
+
     /// A real engine; `credentialHosts` may receive the token.
     static func engine(credentialHosts: Set<String> = []) throws -> TransferEngine {
         var configuration = TransferConfiguration()

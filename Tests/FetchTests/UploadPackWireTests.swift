@@ -13,7 +13,7 @@ import Testing
 struct UploadPackWireTests {
     @Test func anUpdateCostsNoMoreBytesThanGitFetch() async throws {
         let fixture = try UploadPackFixture()
-        let server = try GitHTTPServer(repositories: [UploadPackFixture.repository: fixture.repo.path])
+        let server = try fixture.gitHTTPServer()
         let url = server.url(UploadPackFixture.repository)
 
         // git: a shallow clone of the old commit, then `git fetch --depth 1` of the branch.

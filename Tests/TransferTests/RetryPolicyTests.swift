@@ -40,19 +40,20 @@ struct RetryPolicyTests {
 
 @Suite("perform(retrying:) against the test server", .serialized)
 struct RetryingPerformTests {
-    private func server() throws -> (FakeGitHubFixture) {
-        try FakeGitHubFixture()
+    /// `hello.txt` behind the fake GitHub and an engine with the default configuration.
+    private func helloServer() throws -> EngineFixture<BlobServer> {
+        try EngineFixture(BlobServer(path: "hello.txt", bytes: Array("hello\n".utf8)))
     }
 
     @Test func serverErrorOnceThenSuccess() async throws {
-        let f = try server()
-        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "times": 2, "action": {"status": 503}}]"#)
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try helloServer()
+        defer { fixture.stop() }
+        let (blob, engine) = (fixture.server, fixture.engine)
+        try blob.server.setFaults(#"[{"match": {"listener": "raw"}, "times": 2, "action": {"status": 503}}]"#)
         let attempts = Locked([Int]())
         let response = try await engine.perform(retrying: RetryPolicy(retries: 3, baseDelay: 0.01)) { attempt in
             attempts.withLock { $0.append(attempt.number) }
-            return TransferRequest(url: f.rawFileURL)
+            return TransferRequest(url: blob.url)
         }
         #expect(response.status == 200)
         #expect(String(decoding: response.body, as: UTF8.self) == "hello\n")
@@ -60,23 +61,23 @@ struct RetryingPerformTests {
     }
 
     @Test func retryAfterIsHonouredAndTooLongOnesReturned() async throws {
-        let f = try server()
-        try f.server.setFaults(
+        let fixture = try helloServer()
+        defer { fixture.stop() }
+        let (blob, engine) = (fixture.server, fixture.engine)
+        try blob.server.setFaults(
             #"[{"match": {"listener": "raw"}, "times": 1, "action": {"status": 429, "retry_after": 1}}]"#)
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
         let started = Date()
         let delays = Locked([Double]())
         let response = try await engine.perform(
             retrying: RetryPolicy(retries: 2, baseDelay: 0.01), onRetry: { d, _ in delays.withLock { $0.append(d) } }
-        ) { _ in TransferRequest(url: f.rawFileURL) }
+        ) { _ in TransferRequest(url: blob.url) }
         #expect(response.status == 200)
         #expect(delays.withLock { $0 } == [1])
         #expect(Date().timeIntervalSince(started) >= 1)
 
-        try f.server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"status": 429, "retry_after": 3600}}]"#)
+        try blob.server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"status": 429, "retry_after": 3600}}]"#)
         let refused = try await engine.perform(retrying: RetryPolicy(retries: 2, maxRetryAfter: 60)) { _ in
-            TransferRequest(url: f.rawFileURL)
+            TransferRequest(url: blob.url)
         }
         #expect(refused.status == 429)
     }
@@ -94,20 +95,4 @@ struct RetryingPerformTests {
         }
         #expect(count.withLock { $0 } == 3)
     }
-}
-
-/// A one-file repository behind the fake GitHub.
-struct FakeGitHubFixture {
-    let repo: GitFixture
-    let server: FakeGitHub
-    let commit: String
-
-    init() throws {
-        repo = try GitFixture()
-        try repo.write("hello.txt", "hello\n")
-        commit = try repo.commit("one")
-        server = try FakeGitHub(repos: ["acme/r": repo.path])
-    }
-
-    var rawFileURL: String { server.rawURL("acme/r", commit, "hello.txt") }
 }

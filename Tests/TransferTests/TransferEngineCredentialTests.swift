@@ -8,10 +8,10 @@ import Testing
 struct TransferEngineCredentialTests {
     static let token = "Bearer test-token-1234"
 
-    func makeEngine(allowing host: String) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configuration.credentialHosts = [host]
-        return try TransferEngine(configuration: configuration)
+    /// A loopback server on `ports` ports and an engine that may send credentials to the first port only.
+    func allowingFirstPort(of ports: Int = 1) throws -> EngineFixture<LoopbackHTTPServer> {
+        let server = try LoopbackHTTPServer(portCount: ports)
+        return try EngineFixture(server) { $0.credentialHosts = ["127.0.0.1:\(server.ports[0])"] }
     }
 
     func encoded(_ url: String) -> String {
@@ -19,11 +19,11 @@ struct TransferEngineCredentialTests {
     }
 
     @Test func sentToAllowedHostOnly() async throws {
-        let server = try LoopbackHTTPServer(portCount: 2)
+        let fixture = try allowingFirstPort(of: 2)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let allowed = server.ports[0]
         let other = server.ports[1]
-        let engine = try makeEngine(allowing: "127.0.0.1:\(allowed)")
-        defer { engine.shutdown() }
 
         let a = try await engine.perform(TransferRequest(url: server.baseURL(0) + "/a", authorization: Self.token))
         let b = try await engine.perform(TransferRequest(url: server.baseURL(1) + "/b", authorization: Self.token))
@@ -35,11 +35,11 @@ struct TransferEngineCredentialTests {
     }
 
     @Test func notCarriedAcrossRedirectToAnotherHost() async throws {
-        let server = try LoopbackHTTPServer(portCount: 2)
+        let fixture = try allowingFirstPort(of: 2)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let allowed = server.ports[0]
         let other = server.ports[1]
-        let engine = try makeEngine(allowing: "127.0.0.1:\(allowed)")
-        defer { engine.shutdown() }
 
         let target = server.baseURL(1) + "/landing"
         for status in [301, 302, 303, 307, 308] {
@@ -59,9 +59,9 @@ struct TransferEngineCredentialTests {
     }
 
     @Test func carriedAcrossRelativeRedirectOnSameHost() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try makeEngine(allowing: "127.0.0.1:\(server.ports[0])")
-        defer { engine.shutdown() }
+        let fixture = try allowingFirstPort()
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let response = try await engine.perform(
             TransferRequest(url: server.baseURL() + "/redirect?to=%2Fnext", authorization: Self.token))
         #expect(response.status == 200)
@@ -72,9 +72,9 @@ struct TransferEngineCredentialTests {
     }
 
     @Test func redirectNotFollowedWhenDisabled() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let response = try await engine.perform(
             TransferRequest(url: server.baseURL() + "/redirect?to=%2Fnext", followRedirects: false))
         #expect(response.status == 302)
@@ -83,9 +83,9 @@ struct TransferEngineCredentialTests {
     }
 
     @Test func redirectLoopStopsAfterFiveHops() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let loop = "/redirect"  // no `to`: redirects to itself
         let error = await capturedError { try await engine.perform(TransferRequest(url: server.baseURL() + loop)) }
         #expect(error?.code == .http)
@@ -101,13 +101,12 @@ struct TransferEngineDowngradeTests {
         let plain = try LoopbackHTTPServer()
         let target = plain.baseURL() + "/landing"
         let tls = try NginxServer(serverConfig: "location = /down { return 302 \(target); }")
-        defer { tls.stop() }
-        var configuration = TransferConfiguration()
-        configuration.extraCAFile = tls.certificatePath
         // Both hosts are allowed: only the https→http downgrade keeps the credential back.
-        configuration.credentialHosts = ["127.0.0.1:\(tls.port)", "127.0.0.1:\(plain.ports[0])"]
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(tls) {
+            $0.credentialHosts = ["127.0.0.1:\(tls.port)", "127.0.0.1:\(plain.ports[0])"]
+        }
+        defer { fixture.stop() }
+        let engine = fixture.engine
         let response = try await engine.perform(
             TransferRequest(url: tls.baseURL + "/down", authorization: TransferEngineCredentialTests.token))
         #expect(response.status == 200)

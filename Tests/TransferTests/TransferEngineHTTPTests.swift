@@ -7,9 +7,9 @@ import Testing
 @Suite("TransferEngine over plain HTTP/1.1")
 struct TransferEngineHTTPTests {
     @Test func getIntoMemory() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let response = try await engine.perform(TransferRequest(url: server.baseURL() + "/hello.txt"))
         #expect(response.status == 200)
         #expect(text(response.body) == "hello /hello.txt")
@@ -33,9 +33,9 @@ struct TransferEngineHTTPTests {
     }
 
     @Test func notFoundReturnsStatusWithBufferedBody() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let sink = CollectingSink()
         let response = try await engine.perform(
             TransferRequest(url: server.baseURL() + "/status/404", sink: .stream(sink)))
@@ -46,9 +46,9 @@ struct TransferEngineHTTPTests {
     }
 
     @Test func memoryLimitIsEnforced() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let error = await capturedError {
             try await engine.perform(TransferRequest(url: server.baseURL() + "/a-long-path", sink: .memory(limit: 4)))
         }
@@ -57,9 +57,9 @@ struct TransferEngineHTTPTests {
     }
 
     @Test func sinkRefusingBeginCancels() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let sink = CollectingSink(acceptBegin: false)
         let error = await capturedError {
             try await engine.perform(TransferRequest(url: server.baseURL() + "/x", sink: .stream(sink)))
@@ -70,9 +70,9 @@ struct TransferEngineHTTPTests {
     }
 
     @Test func headAndPost() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let head = try await engine.perform(TransferRequest(url: server.baseURL() + "/h", method: .head))
         #expect(head.status == 200)
         #expect(head.body.isEmpty)

@@ -10,12 +10,12 @@ struct TransferEngineHostIsolationTests {
     /// With a per-host cap below the global one, the hanging host holds only its share of the slots and the
     /// queue lets transfers to the healthy host pass the hanging host's waiting ones.
     @Test func perHostCapLeavesSlotsForOtherHosts() async throws {
-        let server = try LoopbackHTTPServer(portCount: 2)
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 4
-        configuration.maxPerHost = 2
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer(portCount: 2)) {
+            $0.maxConcurrent = 4
+            $0.maxPerHost = 2
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         // Six requests that hang (60 s, far beyond the test) queued first, to host 0.
         let hanging = (0..<6).map { index in
             Task { try await engine.perform(TransferRequest(url: "\(server.baseURL(0))/slow?ms=60000&i=\(index)")) }
@@ -46,13 +46,13 @@ struct TransferEngineHostIsolationTests {
     /// detection then frees them within the stall window, failing the hung transfers with a retryable error, and
     /// the healthy host's transfers go through.
     @Test func stallDetectionFreesSlotsAHangingHostHolds() async throws {
-        let server = try LoopbackHTTPServer(portCount: 2)
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 3
-        configuration.maxPerHost = 3
-        configuration.stallTimeout = 2
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer(portCount: 2)) {
+            $0.maxConcurrent = 3
+            $0.maxPerHost = 3
+            $0.stallTimeout = 2
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let hanging = (0..<3).map { index in
             Task { try await engine.perform(TransferRequest(url: "\(server.baseURL(0))/slow?ms=60000&i=\(index)")) }
         }
@@ -77,13 +77,13 @@ struct TransferEngineHostIsolationTests {
     /// A host that refuses connections fails fast and does not disturb transfers to a healthy host running at the
     /// same time.
     @Test func refusingHostFailsFastBesideAHealthyOne() async throws {
-        let server = try LoopbackHTTPServer()
+        let fixture = try EngineFixture(LoopbackHTTPServer()) {
+            $0.maxConcurrent = 4
+            $0.maxPerHost = 4
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let deadPort = try LoopbackHTTPServer.unusedPort()
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 4
-        configuration.maxPerHost = 4
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<8 {
                 group.addTask {

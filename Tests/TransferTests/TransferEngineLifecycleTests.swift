@@ -7,12 +7,12 @@ import Testing
 @Suite("Concurrency caps, shutdown and cancellation")
 struct TransferEngineLifecycleTests {
     @Test func globalAndPerHostCapsAreRespected() async throws {
-        let server = try LoopbackHTTPServer(portCount: 2)
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 3
-        configuration.maxPerHost = 2
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer(portCount: 2)) {
+            $0.maxConcurrent = 3
+            $0.maxPerHost = 2
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let urls = (0..<12).map { "\(server.baseURL($0 % 2))/slow?ms=600&i=\($0)" }
         try await withThrowingTaskGroup(of: Int.self) { group in
             for url in urls {
@@ -31,11 +31,12 @@ struct TransferEngineLifecycleTests {
     }
 
     @Test func shutdownFailsRunningAndQueuedTransfersAndIsIdempotent() async throws {
-        let server = try LoopbackHTTPServer()
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 1
-        configuration.stallTimeout = 600  // the slow request must stay in flight until the test acts
-        let engine = try TransferEngine(configuration: configuration)
+        let fixture = try EngineFixture(LoopbackHTTPServer()) {
+            $0.maxConcurrent = 1
+            $0.stallTimeout = 600  // the slow request must stay in flight until the test acts
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let url = server.baseURL() + "/slow?ms=60000"
         let tasks = (0..<3).map { _ in
             Task { try await engine.perform(TransferRequest(url: url)) }
@@ -55,12 +56,12 @@ struct TransferEngineLifecycleTests {
     }
 
     @Test func taskCancellationCancelsRunningAndQueuedTransfers() async throws {
-        let server = try LoopbackHTTPServer()
-        var configuration = TransferConfiguration()
-        configuration.maxConcurrent = 1
-        configuration.stallTimeout = 600  // the slow request must stay in flight until the test acts
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer()) {
+            $0.maxConcurrent = 1
+            $0.stallTimeout = 600  // the slow request must stay in flight until the test acts
+        }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let running = Task { try await engine.perform(TransferRequest(url: server.baseURL() + "/slow?ms=60000")) }
         #expect(try await waitUntil { try server.snapshot().inFlight == 1 })
         let queued = Task { try await engine.perform(TransferRequest(url: server.baseURL() + "/queued")) }
@@ -78,9 +79,9 @@ struct TransferEngineLifecycleTests {
     }
 
     @Test func alreadyCancelledTaskNeverStartsTheTransfer() async throws {
-        let server = try LoopbackHTTPServer()
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(LoopbackHTTPServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let url = server.baseURL() + "/never"
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }

@@ -8,26 +8,16 @@ import Testing
 struct TransferEngineLimitRateTests {
     static let mebibyte = 1 << 20
 
-    /// nginx serving `count` files of `size` pseudo-random bytes as `/f0.bin`, `/f1.bin`, ...
-    func serve(count: Int, size: Int) throws -> (NginxServer, [[UInt8]]) {
-        let server = try NginxServer()
-        var files: [[UInt8]] = []
-        for index in 0..<count {
-            let bytes = pseudoRandomBytes(size, seed: UInt64(index + 1))
-            try Data(bytes).write(to: URL(fileURLWithPath: server.root + "/f\(index).bin"))
-            files.append(bytes)
+    /// nginx serving `count` files of `size` pseudo-random bytes as `/f0.bin`, `/f1.bin`, ..., and an engine for
+    /// it running 16 transfers at once under `limitRate`.
+    func serve(count: Int, size: Int, http2: Bool, limitRate: Int?) throws -> (EngineFixture<NginxServer>, [[UInt8]]) {
+        let fixture = try EngineFixture(NginxServer()) {
+            $0.maxConcurrent = 16
+            $0.maxPerHost = 16
+            $0.http2 = http2
+            $0.limitRate = limitRate
         }
-        return (server, files)
-    }
-
-    func engine(_ server: NginxServer, http2: Bool, limitRate: Int?, jobs: Int = 16) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configuration.extraCAFile = server.certificatePath
-        configuration.maxConcurrent = jobs
-        configuration.maxPerHost = jobs
-        configuration.http2 = http2
-        configuration.limitRate = limitRate
-        return try TransferEngine(configuration: configuration)
+        return (fixture, try fixture.server.serveRandomFiles(count: count, size: size))
     }
 
     /// 16 concurrent downloads of 512 KiB at 1 MiB/s in all: about 8 s of transfer.
@@ -35,10 +25,9 @@ struct TransferEngineLimitRateTests {
     func sixteenTransfersShareTheBudget(http2: Bool) async throws {
         try requireNginx()
         let limit = Self.mebibyte
-        let (server, files) = try serve(count: 16, size: 512 << 10)
-        defer { server.stop() }
-        let engine = try engine(server, http2: http2, limitRate: limit)
-        defer { engine.shutdown() }
+        let (fixture, files) = try serve(count: 16, size: 512 << 10, http2: http2, limitRate: limit)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let sinks = files.map { ProgressSink(expected: $0.count) }
         let total = files.reduce(0) { $0 + $1.count }
 
@@ -83,10 +72,9 @@ struct TransferEngineLimitRateTests {
     @Test(arguments: [true, false])
     func limitAboveTheLinkChangesNothing(http2: Bool) async throws {
         try requireNginx()
-        let (server, files) = try serve(count: 16, size: Self.mebibyte)
-        defer { server.stop() }
-        let engine = try engine(server, http2: http2, limitRate: 1 << 40)
-        defer { engine.shutdown() }
+        let (fixture, files) = try serve(count: 16, size: Self.mebibyte, http2: http2, limitRate: 1 << 40)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let sinks = files.map { ProgressSink(expected: $0.count) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, sink) in sinks.enumerated() {
@@ -106,10 +94,9 @@ struct TransferEngineLimitRateTests {
     /// In-memory bodies and the rate limit together: paused transfers resume into the same buffer.
     @Test func memoryBodiesArePacedToo() async throws {
         try requireNginx()
-        let (server, files) = try serve(count: 4, size: 96 << 10)
-        defer { server.stop() }
-        let engine = try engine(server, http2: true, limitRate: 256 << 10)
-        defer { engine.shutdown() }
+        let (fixture, files) = try serve(count: 4, size: 96 << 10, http2: true, limitRate: 256 << 10)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let start = Date()
         let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             for index in files.indices {

@@ -9,20 +9,10 @@ import Testing
 /// and the limit, and only the minimum speed is retried.
 @Suite("Transfer limits", .serialized)
 struct TransferEngineLimitsTests {
-    typealias BlobServer = TransferEngineStallTests.BlobServer
-
-    func engine(_ configure: (inout TransferConfiguration) -> Void) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configure(&configuration)
-        return try TransferEngine(configuration: configuration)
-    }
-
     @Test func maxDownloadHoldsOverAllTransfersAndIsNotRetried() async throws {
-        let blob = try BlobServer()
-        let server = blob.server
-        defer { server.stop() }
-        let engine = try engine { $0.maxDownload = 300_000 }
-        defer { engine.shutdown() }
+        let fixture = try EngineFixture(BlobServer()) { $0.maxDownload = 300_000 }
+        defer { fixture.stop() }
+        let (blob, server, engine) = (fixture.server, fixture.server.server, fixture.engine)
         let first = try await engine.perform(TransferRequest(url: blob.url))
         #expect(first.body.count == 200_000)
         // The second 200 KB would take the run past 300,000 bytes: stopped, and asked once only.
@@ -52,13 +42,11 @@ struct TransferEngineLimitsTests {
         after: Int, bytesPerSecond: Int, into sink: any TransferSink,
         _ configure: (inout TransferConfiguration) -> Void
     ) async throws -> (SmartSyncError?, url: String) {
-        let blob = try BlobServer()
-        let server = blob.server
-        defer { server.stop() }
+        let fixture = try EngineFixture(BlobServer(), configure)
+        defer { fixture.stop() }
+        let (blob, engine) = (fixture.server, fixture.engine)
         let drip = #"{"drip_after_bytes": \#(after), "drip_bytes_per_second": \#(bytesPerSecond)}"#
-        try server.setFaults(#"[{"match": {"listener": "raw"}, "action": \#(drip)}]"#)
-        let engine = try engine(configure)
-        defer { engine.shutdown() }
+        try blob.server.setFaults(#"[{"match": {"listener": "raw"}, "action": \#(drip)}]"#)
         let error = await capturedError {
             try await engine.perform(TransferRequest(url: blob.url, sink: .stream(sink)))
         }
@@ -98,7 +86,9 @@ struct TransferEngineLimitsTests {
             { (c: inout TransferConfiguration) in c.requestTimeout = 0 },
             { (c: inout TransferConfiguration) in c.maxDownload = 0 },
         ] {
-            #expect(throws: SmartSyncError.self) { try engine(configure) }
+            var configuration = TransferConfiguration()
+            configure(&configuration)
+            #expect(throws: SmartSyncError.self) { try TransferEngine(configuration: configuration) }
         }
     }
 

@@ -38,18 +38,25 @@ final class RecordingLogHandler: LogHandler, Sendable {
 struct TransferEngineLoggingTests {
     static let token = "Bearer log-test-token-5678"
 
-    private func makeEngine(_ handler: RecordingLogHandler, allowing host: String? = nil) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configuration.credentialHosts = Set([host].compactMap { $0 })
-        configuration.logger = handler.logger
-        return try TransferEngine(configuration: configuration)
+    /// A loopback server and an engine logging to `handler` (at `level` when given), which may send credentials to
+    /// the server when `allowingCredentials`.
+    private func fixture(
+        _ handler: RecordingLogHandler, level: Logger.Level? = nil, allowingCredentials: Bool = false
+    ) throws -> EngineFixture<LoopbackHTTPServer> {
+        let server = try LoopbackHTTPServer()
+        return try EngineFixture(server) {
+            var logger = handler.logger
+            if let level { logger.logLevel = level }
+            $0.logger = logger
+            if allowingCredentials { $0.credentialHosts = ["127.0.0.1:\(server.ports[0])"] }
+        }
     }
 
     @Test func eachHopIsLoggedWithoutCredentialsOrSecretParameters() async throws {
-        let server = try LoopbackHTTPServer()
         let handler = RecordingLogHandler()
-        let engine = try makeEngine(handler, allowing: "127.0.0.1:\(server.ports[0])")
-        defer { engine.shutdown() }
+        let fixture = try fixture(handler, allowingCredentials: true)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let landing = server.baseURL() + "/landing?sig=SIGNATURE123&page=2"
         let to = landing.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         let response = try await engine.perform(
@@ -81,10 +88,10 @@ struct TransferEngineLoggingTests {
     }
 
     @Test func retriesAndFailuresAreLogged() async throws {
-        let server = try LoopbackHTTPServer()
         let handler = RecordingLogHandler()
-        let engine = try makeEngine(handler)
-        defer { engine.shutdown() }
+        let fixture = try fixture(handler)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         let policy = RetryPolicy(retries: 1, baseDelay: 0.01)
         let response = try await engine.perform(retrying: policy) { _ in
             TransferRequest(url: server.baseURL() + "/status/503", hostKind: "raw")
@@ -108,14 +115,10 @@ struct TransferEngineLoggingTests {
     }
 
     @Test func aDisabledLoggerCostsNoLine() async throws {
-        let server = try LoopbackHTTPServer()
-        var configuration = TransferConfiguration()
         let handler = RecordingLogHandler()
-        var logger = handler.logger
-        logger.logLevel = .info
-        configuration.logger = logger
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        let fixture = try fixture(handler, level: .info)
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         _ = try await engine.perform(TransferRequest(url: server.baseURL() + "/quiet"))
         #expect(handler.recorded.isEmpty)
     }

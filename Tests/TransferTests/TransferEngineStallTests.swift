@@ -7,39 +7,12 @@ import Testing
 
 @Suite("Stall detection")
 struct TransferEngineStallTests {
-    /// The fake GitHub serving one 200 KB blob as `big.bin` on its raw host (the fixture repository lives as long
-    /// as this value).
-    struct BlobServer {
-        let repo: GitFixture
-        let server: FakeGitHub
-        let bytes: [UInt8]
-        var url: String { server.rawURL("o/r", "main", "big.bin") }
-
-        init() throws {
-            repo = try GitFixture()
-            bytes = pseudoRandomBytes(200_000, seed: 7)
-            try repo.write("big.bin", bytes)
-            _ = try repo.commit("big")
-            server = try FakeGitHub(repos: ["o/r": repo.path])
-        }
-    }
-
-    func engine(stallTimeout: Double, limitRate: Int? = nil, stallSpeed: Int = 1) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configuration.stallTimeout = stallTimeout
-        configuration.stallSpeed = stallSpeed
-        configuration.limitRate = limitRate
-        return try TransferEngine(configuration: configuration)
-    }
-
     @Test func bodyThatStopsFlowingFailsAsRetryableStall() async throws {
-        let blob = try BlobServer()
-        let server = blob.server
-        defer { server.stop() }
+        let fixture = try EngineFixture(BlobServer()) { $0.stallTimeout = 2 }
+        defer { fixture.stop() }
+        let (blob, server, engine) = (fixture.server, fixture.server.server, fixture.engine)
         try server.setFaults(
             #"[{"match": {"listener": "raw"}, "action": {"stall_after_bytes": 1000, "stall_ms": 60000}}]"#)
-        let engine = try engine(stallTimeout: 2)
-        defer { engine.shutdown() }
         let url = blob.url
         let start = Date()
         let error = await capturedError {
@@ -60,12 +33,10 @@ struct TransferEngineStallTests {
     }
 
     @Test func responseThatNeverStartsIsAStallToo() async throws {
-        let blob = try BlobServer()
-        let server = blob.server
-        defer { server.stop() }
+        let fixture = try EngineFixture(BlobServer()) { $0.stallTimeout = 2 }
+        defer { fixture.stop() }
+        let (blob, server, engine) = (fixture.server, fixture.server.server, fixture.engine)
         try server.setFaults(#"[{"match": {"listener": "raw"}, "action": {"delay_ms": 60000}}]"#)
-        let engine = try engine(stallTimeout: 2)
-        defer { engine.shutdown() }
         let start = Date()
         let error = await capturedError {
             try await engine.perform(TransferRequest(url: blob.url))
@@ -77,13 +48,11 @@ struct TransferEngineStallTests {
     }
 
     @Test func retryingReissuesAStalledTransfer() async throws {
-        let blob = try BlobServer()
-        let server = blob.server
-        defer { server.stop() }
+        let fixture = try EngineFixture(BlobServer()) { $0.stallTimeout = 2 }
+        defer { fixture.stop() }
+        let (blob, server, engine) = (fixture.server, fixture.server.server, fixture.engine)
         try server.setFaults(
             #"[{"match": {"listener": "raw"}, "times": 1, "action": {"stall_after_bytes": 5000, "stall_ms": 60000}}]"#)
-        let engine = try engine(stallTimeout: 2)
-        defer { engine.shutdown() }
         let url = blob.url
         let retries = RetryLog()
         var sinks: [ProgressSink] = []
@@ -106,22 +75,15 @@ struct TransferEngineStallTests {
     /// of 32 KiB/s, twice what each transfer gets on the wall clock. Counting paused time would fail them all.
     @Test func pausedByTheLimiterIsNotStalled() async throws {
         try requireNginx()
-        let server = try NginxServer()
-        defer { server.stop() }
-        var files: [[UInt8]] = []
-        for index in 0..<4 {
-            let bytes = pseudoRandomBytes(256_000, seed: UInt64(40 + index))
-            try Data(bytes).write(to: URL(fileURLWithPath: server.root + "/p\(index).bin"))
-            files.append(bytes)
+        let fixture = try EngineFixture(NginxServer()) {
+            $0.limitRate = 64 << 10
+            $0.stallTimeout = 2
+            $0.stallSpeed = 32 << 10
+            $0.minSpeed = 32 << 10
         }
-        var configuration = TransferConfiguration()
-        configuration.extraCAFile = server.certificatePath
-        configuration.limitRate = 64 << 10
-        configuration.stallTimeout = 2
-        configuration.stallSpeed = 32 << 10
-        configuration.minSpeed = 32 << 10
-        let engine = try TransferEngine(configuration: configuration)
-        defer { engine.shutdown() }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
+        let files = try server.serveRandomFiles(count: 4, size: 256_000, prefix: "p", firstSeed: 40)
         let start = Date()
         let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             for index in files.indices {

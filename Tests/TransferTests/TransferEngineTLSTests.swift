@@ -6,20 +6,13 @@ import Testing
 
 @Suite("TransferEngine against nginx over TLS and HTTP/2")
 struct TransferEngineTLSTests {
-    func trustingEngine(_ server: NginxServer, maxConcurrent: Int = 16) throws -> TransferEngine {
-        var configuration = TransferConfiguration()
-        configuration.extraCAFile = server.certificatePath
-        configuration.maxConcurrent = maxConcurrent
-        configuration.maxPerHost = maxConcurrent
-        return try TransferEngine(configuration: configuration)
-    }
-
     @Test func untrustedCertificateFailsWithCACertHint() async throws {
         try requireNginx()
-        let server = try NginxServer()
-        defer { server.stop() }
-        try "hi".write(toFile: server.root + "/hi.txt", atomically: true, encoding: .utf8)
-        let engine = try TransferEngine(configuration: TransferConfiguration())
+        let fixture = try EngineFixture(NginxServer())
+        defer { fixture.stop() }
+        let server = fixture.server
+        try TestFiles.write(server.root + "/hi.txt", "hi")
+        let engine = try fixture.makeEngine { $0.extraCAFile = nil }
         defer { engine.shutdown() }
         let url = server.baseURL + "/hi.txt"
         let error = await capturedError { try await engine.perform(TransferRequest(url: url)) }
@@ -27,9 +20,7 @@ struct TransferEngineTLSTests {
         #expect(error?.hint?.contains("--cacert") == true)
         #expect(error?.message.contains(url) == true)
 
-        let trusting = try trustingEngine(server)
-        defer { trusting.shutdown() }
-        let response = try await trusting.perform(TransferRequest(url: url))
+        let response = try await fixture.engine.perform(TransferRequest(url: url))
         #expect(response.status == 200)
         #expect(text(response.body) == "hi")
         #expect(response.httpVersion == 2)
@@ -48,15 +39,14 @@ struct TransferEngineTLSTests {
 
     @Test func streamingSinkReceivesExactBytes() async throws {
         try requireNginx()
-        let server = try NginxServer()
-        defer { server.stop() }
+        let fixture = try EngineFixture(NginxServer())
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
         var generator = SystemRandomNumberGenerator()
         let content = (0..<(10 << 20) / 8).flatMap { _ in
             withUnsafeBytes(of: generator.next() as UInt64) { Array($0) }
         }
-        try Data(content).write(to: URL(fileURLWithPath: server.root + "/big.bin"))
-        let engine = try trustingEngine(server)
-        defer { engine.shutdown() }
+        try TestFiles.write(server.root + "/big.bin", bytes: content)
         let sink = CollectingSink()
         let response = try await engine.perform(
             TransferRequest(url: server.baseURL + "/big.bin", sink: .stream(sink)))
@@ -79,14 +69,14 @@ struct TransferEngineTLSTests {
 
     @Test func concurrentRequestsMultiplexOnOneHTTP2Connection() async throws {
         try requireNginx()
-        let server = try NginxServer()
-        defer { server.stop() }
         let count = 64
-        for index in 0..<count {
-            try "file \(index)".write(toFile: server.root + "/f\(index)", atomically: true, encoding: .utf8)
+        let fixture = try EngineFixture(NginxServer()) {
+            $0.maxConcurrent = count
+            $0.maxPerHost = count
         }
-        let engine = try trustingEngine(server, maxConcurrent: count)
-        defer { engine.shutdown() }
+        defer { fixture.stop() }
+        let (server, engine) = (fixture.server, fixture.engine)
+        for index in 0..<count { try TestFiles.write(server.root + "/f\(index)", "file \(index)") }
         let responses = try await withThrowingTaskGroup(of: (Int, TransferResponse).self) { group in
             for index in 0..<count {
                 let url = server.baseURL + "/f\(index)"
