@@ -20,9 +20,9 @@ struct UploadPackClientTests {
     }
 
     func client(_ engine: TransferEngine, token: GitHubToken? = nil) -> UploadPackClient {
-        UploadPackClient(
-            repositoryURL: server.url(UploadPackFixture.repository), engine: engine, authorization: token?.basicAuthorizationForGit,
-            retryPolicy: RetryPolicy(retries: 1, baseDelay: 0.05))
+        UploadPackFixture.client(
+            server.url(UploadPackFixture.repository), engine: engine, authorization: token?.basicAuthorizationForGit,
+            retries: 1)
     }
 
     @Test func capabilitiesAreParsedAndAskedOnce() async throws {

@@ -20,10 +20,8 @@ struct UploadPackFaultTests {
     }
 
     func client(_ engine: TransferEngine, notices: Locked<[String]>) -> UploadPackClient {
-        UploadPackClient(
-            repositoryURL: github.gitURL(UploadPackFixture.repository), engine: engine, authorization: nil,
-            retryPolicy: RetryPolicy(retries: 2, baseDelay: 0.05)
-        ) { text in notices.withLock { $0.append(text) } }
+        UploadPackFixture.client(
+            github.gitURL(UploadPackFixture.repository), engine: engine, retries: 2, notices: notices)
     }
 
     /// The git POSTs logged, once there are `count` (the server logs a request just after its last byte).

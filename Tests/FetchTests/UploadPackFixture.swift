@@ -1,5 +1,7 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncGitObjects
+import SmartSyncGitProtocol
 import SmartSyncTransfer
 import TestSupport
 
@@ -57,6 +59,18 @@ struct UploadPackFixture {
 
     /// This repository behind nginx and `git http-backend`.
     func gitHTTPServer() throws -> GitHTTPServer { try GitHTTPServer(repositories: [Self.repository: repo.path]) }
+
+    /// A client for this repository at `url` (a server's), retrying `retries` times 50 ms apart and adding each
+    /// notice to `notices`.
+    static func client(
+        _ url: String, engine: TransferEngine, authorization: String? = nil, retries: Int,
+        notices: Locked<[String]>? = nil
+    ) -> UploadPackClient {
+        UploadPackClient(
+            repositoryURL: url, engine: engine, authorization: authorization,
+            retryPolicy: RetryPolicy(retries: retries, baseDelay: 0.05)
+        ) { text in notices?.withLock { $0.append(text) } }
+    }
 
     /// A real engine; `credentialHosts` may receive the token.
     static func engine(credentialHosts: Set<String> = []) throws -> TransferEngine {

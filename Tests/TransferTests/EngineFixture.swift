@@ -52,6 +52,18 @@ struct EngineFixture<Server: TransferTestServer>: Sendable {
         return try TransferEngine(configuration: configuration)
     }
 
+    /// GETs every URL at once into memory with ``engine``; the bodies in the order of `urls`.
+    func bodies(of urls: [String]) async throws -> [[UInt8]] {
+        let engine = engine
+        let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for (index, url) in urls.enumerated() {
+                group.addTask { (index, try await engine.perform(TransferRequest(url: url)).body) }
+            }
+            return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
+        }
+        return urls.indices.map { bodies[$0] ?? [] }
+    }
+
     /// Shuts the engine down (failing what it still runs) and stops the server. Idempotent.
     func stop() {
         engine.shutdown()

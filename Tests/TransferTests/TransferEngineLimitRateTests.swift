@@ -96,16 +96,10 @@ struct TransferEngineLimitRateTests {
         try requireNginx()
         let (fixture, files) = try serve(count: 4, size: 96 << 10, http2: true, limitRate: 256 << 10)
         defer { fixture.stop() }
-        let (server, engine) = (fixture.server, fixture.engine)
+        let server = fixture.server
         let start = Date()
-        let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-            for index in files.indices {
-                let url = server.baseURL + "/f\(index).bin"
-                group.addTask { (index, try await engine.perform(TransferRequest(url: url)).body) }
-            }
-            return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
-        }
-        for index in files.indices { #expect(sameBytes(bodies[index] ?? [], files[index]), "file \(index)") }
+        let bodies = try await fixture.bodies(of: files.indices.map { server.baseURL + "/f\($0).bin" })
+        for index in files.indices { #expect(sameBytes(bodies[index], files[index]), "file \(index)") }
         // 384 KiB at 256 KiB/s, less the initial burst: well over a second.
         #expect(secondsSince(start) >= 1.0)
     }

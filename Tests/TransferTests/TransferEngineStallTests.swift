@@ -82,17 +82,11 @@ struct TransferEngineStallTests {
             $0.minSpeed = 32 << 10
         }
         defer { fixture.stop() }
-        let (server, engine) = (fixture.server, fixture.engine)
+        let server = fixture.server
         let files = try server.serveRandomFiles(count: 4, size: 256_000, prefix: "p", firstSeed: 40)
         let start = Date()
-        let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-            for index in files.indices {
-                let url = server.baseURL + "/p\(index).bin"
-                group.addTask { (index, try await engine.perform(TransferRequest(url: url)).body) }
-            }
-            return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
-        }
-        for index in files.indices { #expect(sameBytes(bodies[index] ?? [], files[index]), "file \(index)") }
+        let bodies = try await fixture.bodies(of: files.indices.map { server.baseURL + "/p\($0).bin" })
+        for index in files.indices { #expect(sameBytes(bodies[index], files[index]), "file \(index)") }
         // 1 MB at 64 KiB/s: about 15 s; the limiter really held the transfers back.
         #expect(secondsSince(start) >= 12)
     }
