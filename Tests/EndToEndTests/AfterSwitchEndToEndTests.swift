@@ -98,9 +98,7 @@ struct AfterSwitchEndToEndTests {
         let generations = events(list, "generation")
         #expect(generations.map { $0["commit"] as? String } == [a], "one generation, A's: \(list.stdoutString)")
         let tree = try #require(generations.first?["tree"] as? String)
-        let expected = try TemporaryDirectory(prefix: "archive")
-        try s.repo.archive(commit: a, into: expected.path)
-        #expect(try DirectorySnapshot(of: tree) == DirectorySnapshot(of: expected.path))
+        #expect(try DirectorySnapshot(of: tree) == s.archiveSnapshot(a))
     }
 
     @Test func anUpdateWhoseSyncFailsAfterTheExchangeRollsBack() throws {

@@ -22,10 +22,8 @@ struct LocalSourceAndWarmTests {
         for commit in [a, b] {
             let r = try local(repo, dirs, ["--ref", commit])
             #expect(r.status == 0, "\(r.stderrString)")
-            let expected = try TemporaryDirectory(prefix: "archive")
-            try repo.archive(commit: commit, into: expected.path)
             let got = try DirectorySnapshot(of: dirs.appending("target"))
-            let want = try DirectorySnapshot(of: expected.path)
+            let want = try repo.archiveSnapshot(commit: commit)
             #expect(got == want, "\(got.difference(from: want))")
         }
     }
@@ -51,9 +49,7 @@ struct LocalSourceAndWarmTests {
         let repo = try GitFixture()
         let a = try Fixtures.commitA(repo)
         let b = try Fixtures.commitB(repo)
-        let expected = try TemporaryDirectory(prefix: "archive")
-        try repo.archive(commit: b, into: expected.path)
-        let want = try DirectorySnapshot(of: expected.path)
+        let want = try repo.archiveSnapshot(commit: b)
         // refs/replace/<b> makes git show A's content under B's id.
         try repo.git("replace", b, a)
         let dirs = try TemporaryDirectory(prefix: "local")

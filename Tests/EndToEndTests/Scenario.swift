@@ -108,11 +108,7 @@ final class Scenario: @unchecked Sendable {
     }
 
     /// What `git archive COMMIT` holds, as a snapshot.
-    func archiveSnapshot(_ commit: String) throws -> DirectorySnapshot {
-        let dir = try TemporaryDirectory(prefix: "archive")
-        try repo.archive(commit: commit, into: dir.path)
-        return try DirectorySnapshot(of: dir.path)
-    }
+    func archiveSnapshot(_ commit: String) throws -> DirectorySnapshot { try repo.archiveSnapshot(commit: commit) }
 
     /// Raw-host requests logged since the last clear.
     func rawRequests() throws -> [LoggedRequest] { try server.requests().filter { $0.listener == "raw" } }

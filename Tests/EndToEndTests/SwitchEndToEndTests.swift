@@ -19,12 +19,6 @@ struct SwitchEndToEndTests {
         return snap
     }
 
-    private func archive(_ s: Scenario, _ commit: String) throws -> DirectorySnapshot {
-        let dir = try TemporaryDirectory(prefix: "archive")
-        try s.repo.archive(commit: commit, into: dir.path)
-        return try DirectorySnapshot(of: dir.path)
-    }
-
     @Test func updateSwapsTheWholeTreeCarriesOperatorFilesAndRollsBack() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
@@ -41,7 +35,7 @@ struct SwitchEndToEndTests {
         try s.sync(["--exclude", "local"])
         #expect(try inode(s.target) != before, "the target directory was not swapped")
         let ours: Set<String> = ["notes.txt", "modules/net/host-override.nix", "empty-dir", "local"]
-        #expect(try snapshotWithout(s, ours) == archive(s, b))
+        #expect(try snapshotWithout(s, ours) == s.archiveSnapshot(b))
         #expect(try String(contentsOfFile: s.target + "/notes.txt", encoding: .utf8) == "mine\n")
         #expect(try String(contentsOfFile: s.target + "/local/secret/key", encoding: .utf8) == "k\n")
         #expect(FileManager.default.fileExists(atPath: s.target + "/modules/net/host-override.nix"))
@@ -59,7 +53,7 @@ struct SwitchEndToEndTests {
         let back = try SmartSyncBinary.run(
             ["rollback", "--target", s.target, "--state-dir", s.stateDir], environment: s.environment(), check: false)
         #expect(back.status == 0, "\(back.stderrString)")
-        #expect(try snapshotWithout(s, ours.union(["after-update.txt"])) == archive(s, a))
+        #expect(try snapshotWithout(s, ours.union(["after-update.txt"])) == s.archiveSnapshot(a))
         #expect(try String(contentsOfFile: s.target + "/after-update.txt", encoding: .utf8) == "new\n")
         #expect(try String(contentsOfFile: s.target + "/notes.txt", encoding: .utf8) == "mine\n")
         // And forward again, to the tree we rolled away from.
@@ -67,7 +61,7 @@ struct SwitchEndToEndTests {
             ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--to", String(b.prefix(10))],
             environment: s.environment(), check: false)
         #expect(forward.status == 0, "\(forward.stderrString)")
-        #expect(try snapshotWithout(s, ours.union(["after-update.txt"])) == archive(s, b))
+        #expect(try snapshotWithout(s, ours.union(["after-update.txt"])) == s.archiveSnapshot(b))
     }
 
     @Test func onlyTheLastThreeGenerationsAreKept() throws {
@@ -103,8 +97,8 @@ struct SwitchEndToEndTests {
         for i in 0..<300 where i % 2 == 0 { try s.repo.write("tree/d\(i % 10)/file-\(i).txt", "version B of \(i)\n") }
         for i in 300..<400 { try s.repo.write("tree/new/file-\(i).txt", "new \(i)\n") }
         let b = try s.repo.commit("B")
-        let wantA = try archive(s, a)
-        let wantB = try archive(s, b)
+        let wantA = try s.archiveSnapshot(a)
+        let wantB = try s.archiveSnapshot(b)
         let binary = try SmartSyncBinary.path()
         // How long an uninterrupted update takes here (fresh store, so it fetches), to spread the kills over.
         try s.sync(["--ref", a])

@@ -85,17 +85,14 @@ struct GitFixtureTests {
 
     @Test func archiveMatchesWorkTreeSnapshot() throws {
         let demo = try Demo()
-        let out = try TemporaryDirectory(prefix: "archive")
-        try demo.repo.archive(commit: demo.second, into: out.appending("second"))
-        let archived = try DirectorySnapshot(of: out.appending("second"))
+        let archived = try demo.repo.archiveSnapshot(commit: demo.second)
         let work = try DirectorySnapshot(of: demo.repo.workTree, ignoring: [".git"])
         #expect(archived == work, "\(archived.difference(from: work))")
         #expect(archived.entries["bin/run.sh"]?.kind == .executable)
         #expect(archived.entries["latest"]?.symlinkTarget == "README.md")
         #expect(archived.entries["data/big.bin"]?.blob.hex == (try demo.repo.revParse("\(demo.second):data/big.bin")))
 
-        try demo.repo.archive(commit: demo.first, into: out.appending("first"))
-        let diff = try DirectorySnapshot(of: out.appending("first")).difference(from: archived)
+        let diff = try demo.repo.archiveSnapshot(commit: demo.first).difference(from: archived)
         #expect(diff.contains("+ src/deep/nested/file.txt") && diff.contains("- src/other.txt"))
         #expect(diff.contains("~ README.md"))
     }

@@ -55,11 +55,9 @@ struct StageRecyclerTests {
         var spare: String { (target as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare/tree" }
 
         func expectTarget(_ i: Int, ignoring: Set<String> = [], _ location: SourceLocation = #_sourceLocation) throws {
-            let dir = try TemporaryDirectory(prefix: "archive")
-            try repo.archive(commit: commits[i], into: dir.path)
             var got = try DirectorySnapshot(of: target)
             for path in ignoring { got.entries[path] = nil }
-            let want = try DirectorySnapshot(of: dir.path)
+            let want = try repo.archiveSnapshot(commit: commits[i])
             #expect(got == want, "\(got.difference(from: want))", sourceLocation: location)
         }
     }

@@ -185,4 +185,11 @@ public final class GitFixture: Sendable {
         try git("archive", "--format=tar", "-o", tar, commit)
         try ProcessRunner.run("tar", ["-x", "-p", "-f", tar, "-C", directory])
     }
+
+    /// What `git archive <commit>` holds, as a snapshot (extracted into a temporary directory, removed again).
+    public func archiveSnapshot(commit: String) throws -> DirectorySnapshot {
+        let scratch = try TemporaryDirectory(prefix: "archive")
+        try archive(commit: commit, into: scratch.path)
+        return try DirectorySnapshot(of: scratch.path)
+    }
 }
