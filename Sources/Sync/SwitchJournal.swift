@@ -8,7 +8,14 @@ import SmartSyncCore
 ///
 /// After the exchange the target has the inode `incomingInode` (the tree that was at `incoming`), and
 /// `incoming` holds the outgoing tree, which belongs in generation `sequence`.
-struct SwitchJournal: Equatable {
+///
+/// `<sidecar>/journal`, a ``JSONRecord`` (format `smart-sync-switch-journal`, version 1), written atomically and
+/// durable before the exchange. The `key=value` text of smart-sync 0.1.0 is still read (``init(legacyText:)``): a
+/// journal left by a run of that release is finished or undone like any other.
+struct SwitchJournal: JSONRecord, Equatable {
+    static let format = "smart-sync-switch-journal"
+    static let version = 1
+
     /// The generation the outgoing tree becomes.
     var sequence: Int
     /// The path swapped with the target (the stage, or a generation's tree on rollback).
@@ -18,12 +25,6 @@ struct SwitchJournal: Equatable {
     /// A generation whose tree is the incoming one (rollback): its record is removed once the switch is done.
     var consumed: Int?
 
-    func encoded() -> [UInt8] {
-        var text = "sequence=\(sequence)\nincoming=\(incoming)\nincoming-inode=\(incomingInode)\n"
-        if let consumed { text += "consumed=\(consumed)\n" }
-        return Array(text.utf8)
-    }
-
     init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?) {
         self.sequence = sequence
         self.incoming = incoming
@@ -31,7 +32,22 @@ struct SwitchJournal: Equatable {
         self.consumed = consumed
     }
 
-    init?(_ bytes: [UInt8]) {
+    /// The journal at `path`, in either format; nil when there is none.
+    ///
+    /// - Throws: `SmartSyncError` (`.io`) naming the journal when it is damaged or from a newer release: recovery
+    ///   cannot tell what the killed run was doing, so it stops rather than guess.
+    static func load(from path: String, sidecar: String) throws -> SwitchJournal? {
+        do {
+            return try read(at: path) { bytes in SwitchJournal(legacyText: bytes).map { ($0, []) } }?.record
+        } catch let error as SmartSyncError where error.code == .integrity {
+            throw SmartSyncError(
+                .io, "the switch journal cannot be used: \(error.message)",
+                hint: "inspect \(sidecar) and remove the journal", cause: error)
+        }
+    }
+
+    /// Parses the `key=value` text of smart-sync 0.1.0 (`sequence`, `incoming`, `incoming-inode`, `consumed`).
+    init?(legacyText bytes: [UInt8]) {
         guard let fields = KeyValueText.parse(bytes), let seq = fields["sequence"].flatMap(Int.init),
             let incoming = fields["incoming"],
             let inode = fields["incoming-inode"].flatMap(UInt64.init)
@@ -41,7 +57,8 @@ struct SwitchJournal: Equatable {
     }
 }
 
-/// Small records as text, one `key=value` per line (the switch journal, the pending-rebuild mark).
+/// The `key=value` text, one field per line, in which smart-sync 0.1.0 wrote the switch journal and the
+/// pending-rebuild mark; read only to migrate them.
 enum KeyValueText {
     /// The fields of `bytes`; nil when a line has no `=`.
     static func parse(_ bytes: [UInt8]) -> [String: String]? {
@@ -86,7 +103,7 @@ struct TreeSwitch {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
         let tree = try generations.prepare(sequence, state: outgoingState)
         let journal = SwitchJournal(sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed)
-        try FileSystem.writeFileAtomically(layout.journal, journal.encoded())
+        try journal.write(to: layout.journal)
         try checkpoint("before-exchange")
         if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
             let err = errno
@@ -117,13 +134,7 @@ struct TreeSwitch {
     func recover() throws -> Bool {
         try layout.checkSidecar()
         var completed = false
-        if let (bytes, _) = try FileSystem.readFileIfPresent(layout.journal) {
-            guard let journal = SwitchJournal(bytes) else {
-                throw SmartSyncError(
-                    .io,
-                    "the switch journal \(layout.journal) is damaged",
-                    hint: "inspect \(layout.sidecar) and remove the journal")
-            }
+        if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
