@@ -1,5 +1,6 @@
 import Foundation
 import GitObjects
+import GitPack
 import ObjectStore
 import TestSupport
 import Testing
@@ -78,5 +79,26 @@ import Testing
         log.record(four)
         log.record(ids[2])
         #expect(log.load() == [ids[2], four, ids[0], ids[1]])
+    }
+
+    @Test func oldSpoolLimitsDecodeToTheSameLimits() throws {
+        let expected = [
+            "pack-commit.limits": PackLimits(
+                maxObjects: 6, maxObjectBytes: 1_048_576, blobSizeLimit: 0,
+                contents: .reachable(
+                    from: [ObjectID(hex: "0123456789abcdef0123456789abcdef01234567")!], history: false),
+                asked: "commit 0123456"),
+            "pack-blobs.limits": PackLimits(
+                maxObjects: 1, contents: .only([ObjectID(hex: "3b18e512dba79e4c8300dd08aeb37f8e728b8dad")!]),
+                asked: "the 1 blob asked for"),
+        ]
+        for (name, limits) in expected {
+            let bytes = try RecordFixtures.bytes("spool-limits/" + name)
+            #expect(GitPackSource.SpoolLimits.decode(bytes, path: name) == limits, "\(name)")
+            let record = try GitPackSource.SpoolLimits(limits: limits).encodedRecord()
+            #expect(RecordFixtures.isJSONRecord(record, format: GitPackSource.SpoolLimits.format))
+            #expect(GitPackSource.SpoolLimits.decode(record, path: name) == limits, "\(name) as a JSON record")
+        }
+        #expect(GitPackSource.SpoolLimits.decode(Array("{\"maxObjects\":".utf8), path: "cut") == nil, "cut short")
     }
 }
