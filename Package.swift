@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// Swift 6 mode, and every module a file uses must be imported by that file (SE-0444), so no module compiles
+// only through another's imports.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6), .enableUpcomingFeature("MemberImportVisibility")]
 
 let package = Package(
     name: "smart-sync",
@@ -9,7 +11,14 @@ let package = Package(
     // FICLONE, syncfs and Linux's xattr calls, none of which Darwin has. See "Linux only" in docs/ARCHITECTURE.md.
     products: [
         .executable(name: "smart-sync", targets: ["smart-sync"]),
-        .library(name: "SmartSyncKit", targets: ["Sync", "Validation", "Workflow", "Sources", "Transfer", "GitPack", "ObjectStore", "GitObjects"]),
+        .library(
+            name: "SmartSyncKit",
+            targets: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncGitPack",
+                "SmartSyncTransfer", "SmartSyncGitProtocol", "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation",
+                "SmartSyncWorkflow",
+            ]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,42 +42,78 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(name: "CLinuxShims"),
-        // Leftmost module: the error type and small shared helpers.
+        // Leftmost module: the error type and small shared helpers (no Foundation).
         .target(name: "SmartSyncCore", swiftSettings: strict),
-        .target(name: "GitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
-        .target(name: "ObjectStore", dependencies: ["GitObjects", "CLinuxShims"], swiftSettings: strict),
-        // Git pack files into the store: entry headers, inflate, deltas (thin packs resolved against the store).
-        .target(name: "GitPack", dependencies: ["GitObjects", "ObjectStore", "CZlib"], swiftSettings: strict),
-        // Knows nothing of git: URLs, headers, byte sinks.
-        .target(name: "Transfer", dependencies: ["SmartSyncCore", "CCurl"], swiftSettings: strict),
+        // POSIX file-system helpers every other module needs: atomic writes, private directories, locks, timestamps.
+        .target(name: "SmartSyncFileSystem", dependencies: ["SmartSyncCore", "CLinuxShims"], swiftSettings: strict),
+        // Git's object model: ids, SHA-1, trees, commits, paths as bytes, the one glob dialect.
+        .target(name: "SmartSyncGitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
+        // The content-addressed store keyed by git SHA-1: seals, partials, quarantine, gc, fsck.
         .target(
-            name: "Sources",
-            dependencies: ["GitObjects", "ObjectStore", "GitPack", "Transfer"],
+            name: "SmartSyncObjectStore",
+            dependencies: ["SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "CLinuxShims"],
             swiftSettings: strict
         ),
+        // Git pack files into the store: entry headers, inflate, deltas (thin packs resolved against the store).
         .target(
-            name: "Sync",
-            dependencies: ["Sources", "ObjectStore", "GitObjects", "Transfer", "CLinuxShims"],
+            name: "SmartSyncGitPack",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore", "CZlib",
+            ],
+            swiftSettings: strict
+        ),
+        // Knows nothing of git: the libcurl multi engine, URLs, headers, byte sinks, pacing, retries.
+        .target(name: "SmartSyncTransfer", dependencies: ["SmartSyncCore", "CCurl"], swiftSettings: strict),
+        // The git protocol v2 client: pkt-lines, capabilities, the upload-pack request and its spool.
+        .target(
+            name: "SmartSyncGitProtocol",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncTransfer",
+            ],
+            swiftSettings: strict
+        ),
+        // What the pipeline fetches from: GitHub's REST and raw hosts, git packs, a local repository, and the
+        // failover between them; with their network and source configuration.
+        .target(
+            name: "SmartSyncFetch",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncGitPack", "SmartSyncTransfer", "SmartSyncGitProtocol",
+            ],
+            swiftSettings: strict
+        ),
+        // The sync pipeline on the host: scan, plan, apply, switch, state, generations, local versions.
+        .target(
+            name: "SmartSyncPipeline",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncFetch", "CLinuxShims",
+            ],
             swiftSettings: strict
         ),
         // Declarative checks of a target and its host (`smart-sync validate`).
         .target(
-            name: "Validation",
-            dependencies: ["GitObjects", "ObjectStore", "SmartSyncCore", "Sources", "Sync"],
+            name: "SmartSyncValidation",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncFetch", "SmartSyncPipeline",
+            ],
             swiftSettings: strict
         ),
         // update: validate → sync → validate the stage → switch → rebuild → validate, rolling back on failure.
         .target(
-            name: "Workflow",
-            dependencies: ["GitObjects", "SmartSyncCore", "Sources", "Sync", "Validation"],
+            name: "SmartSyncWorkflow",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation",
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "smart-sync",
             dependencies: [
-                "Sync",
-                "Validation",
-                "Workflow",
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -77,21 +122,72 @@ let package = Package(
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(
             name: "TestSupport",
-            dependencies: ["GitObjects"],
+            dependencies: ["SmartSyncGitObjects"],
             path: "Tests/TestSupport",
             resources: [.copy("Server")],
             swiftSettings: strict
         ),
-        .testTarget(name: "GitObjectsTests", dependencies: ["GitObjects", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GitPackTests", dependencies: ["GitPack", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SourcesTests", dependencies: ["Sources", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SyncTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Sync", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "WorkflowTests", dependencies: ["Workflow", "Sync", "Sources", "ObjectStore", "TestSupport"],
-            swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["Sync", "TestSupport"], swiftSettings: strict),
+            name: "GitObjectsTests",
+            dependencies: ["SmartSyncCore", "SmartSyncGitObjects"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ObjectStoreTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore", "TestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GitPackTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncGitPack", "TestSupport",
+                "CZlib",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TransferTests",
+            dependencies: ["SmartSyncCore", "SmartSyncTransfer", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FetchTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncGitPack",
+                "SmartSyncTransfer", "SmartSyncGitProtocol", "SmartSyncFetch", "TestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
+                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport", "CLinuxShims",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ValidationTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncPipeline",
+                "SmartSyncValidation", "TestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WorkflowTests",
+            dependencies: [
+                "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncFetch",
+                "SmartSyncPipeline", "SmartSyncWorkflow", "TestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SmartSyncGitObjects", "TestSupport"],
+            swiftSettings: strict
+        ),
     ]
 )

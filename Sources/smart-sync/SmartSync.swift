@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ObjectStore
 import SmartSyncCore
-import Sources
-import Sync
+import SmartSyncFetch
+import SmartSyncObjectStore
+import SmartSyncPipeline
 
 @main
 struct SmartSync: AsyncParsableCommand {

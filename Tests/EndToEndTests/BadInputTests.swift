@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile or broken server answers: the sync is refused and the target is never touched.
 @Suite("bad input")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `tools/bench --smoke`: the transport benchmark harness on a tiny scenario (loopback, one repetition; cold,
 /// update and no-op; smart-sync raw and pack, git clone / fetch + checkout / status, curl), served over TLS with a

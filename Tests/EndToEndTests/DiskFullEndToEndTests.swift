@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A small tmpfs mounted for one test. Mounting needs root (or a user namespace); when the kernel refuses, the
 /// test fails and says why rather than passing silently.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The shallow-clone fallback: the API down, over quota, or skipped (`--force-full`).
 @Suite("fallback to a shallow clone", .serialized)

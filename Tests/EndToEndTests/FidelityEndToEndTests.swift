@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 /// A switch is invisible to everything in the target that is not the tree's content: directories keep their owner,
 /// group, mode, ACLs and extended attributes, and names are bytes (not UTF-8, or Unicode normalisation twins) through

@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 /// A git host that sends more than it was asked for, or sends it too slowly: each case from the test server's fault
 /// injection (`pack_*`, `append`, `drip_*` on the fetch), against the real binary. Every refusal names the host and

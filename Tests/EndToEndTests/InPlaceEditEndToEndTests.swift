@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 /// In-place writes to a synced file (which may share its inode with a store object, other targets and kept
 /// generations) must never poison the store: the next plan reports the edit, the next sync keeps it and puts the

@@ -1,5 +1,4 @@
 import Foundation
-import GitObjects
 import Glibc
 import TestSupport
 import Testing

@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 @Suite("--limit-rate end to end", .serialized)
 struct LimitRateEndToEndTests {

@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 /// `--link-mode` on real file systems: reflinks on loop-mounted XFS and btrfs (no inode shared with the store, so
 /// an in-place edit cannot reach it), hard links on ext4 and tmpfs, copies anywhere, and a clear refusal where

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite("local source, warm and the bundled demo")
 struct LocalSourceAndWarmTests {

@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 /// The pack transport end to end: the real binary against `git http-backend` behind nginx + fcgiwrap (protocol v2,
 /// filters and any-SHA-1 wants allowed, as GitHub's server behaves), the GitHub-shaped server for REST and raw.

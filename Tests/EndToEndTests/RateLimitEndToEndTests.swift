@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 @Suite("retries, rate limits and tokens against the GitHub-shaped server", .serialized)
 struct RateLimitEndToEndTests {

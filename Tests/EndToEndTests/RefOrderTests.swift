@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// One ref order on every transport: the REST path (`raw`), packs (`pack`, `auto`), the shallow clone
 /// (`--force-full`) and a local repository (`--source`) resolve, refuse and disambiguate the same inputs alike.

@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 /// Local edits are never lost: kept and listed by sync, brought back by restore, left alone with --keep-local.
 @Suite("local versions: kept, restored, --keep-local", .serialized)

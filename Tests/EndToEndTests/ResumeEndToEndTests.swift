@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 /// A repository with one large blob (kept as a resumable partial) and a few small files.
 enum ResumeFixture {

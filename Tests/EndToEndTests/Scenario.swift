@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import Testing
 import TestSupport
+import Testing
 
 /// One end-to-end setup: a fixture repository served by the fake GitHub, plus a target, store and state
 /// directory, and a way to run the real `smart-sync` binary against them.

@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 /// gc, pins, fsck and the size policy, through the built binary.
 @Suite("store maintenance: gc, pins, fsck", .serialized)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The staged switch, generations and rollback, through the CLI.
 @Suite("atomic switch and rollback", .serialized)

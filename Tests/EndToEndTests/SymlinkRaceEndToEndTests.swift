@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A local attacker who can swap an operator's directory in the target for a symlink (and back) at any moment must
 /// never make smart-sync touch what the symlink points to: not while it carries operator files into a stage, prunes

@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import Testing
+import SmartSyncGitObjects
 import TestSupport
+import Testing
 
 @Suite("sync against the GitHub-shaped server", .serialized)
 struct SyncEndToEndTests {

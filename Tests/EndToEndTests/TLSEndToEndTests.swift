@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Raw files behind real nginx with a self-signed certificate and HTTP/2, on loopback.
 @Suite("TLS and HTTP/2 raw host (nginx)", .serialized)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Where the token comes from for the configured host, and which hosts it reaches.
 @Suite("token discovery and scope", .serialized)

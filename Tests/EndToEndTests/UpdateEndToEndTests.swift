@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `smart-sync update` through the binary: rebuild commands that succeed and fail, validation before the switch
 /// and after it, rollback, `--check-only`, `--skip-rebuild`.

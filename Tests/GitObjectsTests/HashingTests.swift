@@ -1,5 +1,5 @@
 import Foundation
-import GitObjects
+import SmartSyncGitObjects
 import Testing
 
 /// Runs git and returns its trimmed stdout.

@@ -1,4 +1,4 @@
-import GitObjects
+import SmartSyncGitObjects
 import Testing
 
 /// `ObjectID`'s conversions between hex, bytes and words, and what they refuse.

@@ -1,4 +1,4 @@
-import GitObjects
+import SmartSyncGitObjects
 import Testing
 
 /// ``PathGlob``: the one glob dialect of `--exclude` and validate's checks.

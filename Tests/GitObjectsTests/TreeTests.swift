@@ -1,6 +1,6 @@
 import Foundation
-import GitObjects
 import SmartSyncCore
+import SmartSyncGitObjects
 import Testing
 
 /// Makes a repository holding every mode and git's awkward sort cases, and returns its listing.

@@ -1,9 +1,8 @@
 import Foundation
-import GitObjects
-import GitPack
 import Glibc
-import ObjectStore
 import SmartSyncCore
+import SmartSyncGitPack
+import SmartSyncObjectStore
 import TestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import GitPack
+@testable import SmartSyncGitPack
 
 @Suite struct DeltaTests {
     @Test func copyAndInsert() throws {

@@ -1,9 +1,9 @@
 import CZlib
 import Foundation
-import GitObjects
-import GitPack
-import ObjectStore
 import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncObjectStore
 import TestSupport
 import Testing
 

@@ -1,7 +1,6 @@
 import Foundation
-import GitObjects
-import ObjectStore
-import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
 import TestSupport
 
 /// A repository with a few commits of slowly changing files (so `git pack-objects` makes deltas), the packs

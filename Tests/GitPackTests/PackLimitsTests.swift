@@ -1,8 +1,8 @@
 import Foundation
-import GitObjects
-import GitPack
-import ObjectStore
 import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncObjectStore
 import TestSupport
 import Testing
 

@@ -1,8 +1,9 @@
 import Foundation
-import GitObjects
-import ObjectStore
-import Testing
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
 import TestSupport
+import Testing
 
 /// A batch's objects appear in `objects/` only once all of them are durable, and vanish if never published.
 struct ObjectBatchTests {

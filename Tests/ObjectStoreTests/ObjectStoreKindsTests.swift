@@ -1,7 +1,7 @@
 import Foundation
-import GitObjects
-import ObjectStore
 import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
 import Testing
 
 @Suite("ObjectStore object kinds")

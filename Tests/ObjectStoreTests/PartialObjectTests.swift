@@ -1,7 +1,8 @@
 import Foundation
-import GitObjects
-import ObjectStore
 import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
 import Testing
 
 @Suite("Partial objects")

@@ -1,7 +1,7 @@
 import Foundation
-import ObjectStore
-import Testing
+import SmartSyncFileSystem
 import TestSupport
+import Testing
 
 /// `FileSystem.makePrivateDirectory`: 0700 for a new directory, others' access taken from an existing one, and a
 /// planted symlink refused where the caller says so.

@@ -1,8 +1,7 @@
 import Foundation
-import GitObjects
 import Glibc
-import ObjectStore
 import SmartSyncCore
+import SmartSyncObjectStore
 import Testing
 
 /// The seal on published objects and the check before a link: what a write, a `chmod` or an earlier release's

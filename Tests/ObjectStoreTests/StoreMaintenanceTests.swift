@@ -1,9 +1,10 @@
 import Foundation
-import GitObjects
-import ObjectStore
 import SmartSyncCore
-import Testing
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
 import TestSupport
+import Testing
 
 /// The store's maintenance primitives: the sweep, fsck, the quarantine, and waiting for the store lock.
 @Suite("ObjectStore maintenance")

@@ -1,5 +1,5 @@
 import Foundation
-import GitObjects
+import SmartSyncGitObjects
 
 /// A directory tree reduced to what a sync must get right: for each path, the kind (file, executable, symlink)
 /// and the content (as a git blob id) or symlink target. Directories are implied by their contents; empty

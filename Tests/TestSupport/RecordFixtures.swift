@@ -22,4 +22,10 @@ public enum RecordFixtures {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return false }
         return object["format"] as? String == format && object["version"] is Int
     }
+
+    /// True when the file at `path` is a JSON record of `format` (see ``isJSONRecord(_:format:)``).
+    public static func fileIsJSONRecord(_ path: String, format: String) -> Bool {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else { return false }
+        return isJSONRecord(Array(data), format: format)
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SmartSyncCore
 import Testing
 
-@testable import Transfer
+@testable import SmartSyncTransfer
 
 @Suite("--cacert adds to the system trust store")
 struct CABundleTests {

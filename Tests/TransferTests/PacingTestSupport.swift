@@ -1,6 +1,6 @@
 import Foundation
+import SmartSyncTransfer
 import Synchronization
-import Transfer
 
 /// Deterministic incompressible-looking bytes (xorshift64*), fast enough for megabytes in a debug build.
 func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {

@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
-import Testing
+import SmartSyncTransfer
 import TestSupport
-import Transfer
+import Testing
 
 @Suite("RetryPolicy")
 struct RetryPolicyTests {

@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import TestSupport
 import Testing
-import Transfer
 
 @Suite("TransferEngine over plain HTTP/1.1")
 struct TransferEngineHTTPTests {

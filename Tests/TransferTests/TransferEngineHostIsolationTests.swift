@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import TestSupport
 import Testing
-import Transfer
 
 /// A host whose transfers hang must not hold up transfers to a healthy one.
 @Suite("A hanging host does not block a healthy one")

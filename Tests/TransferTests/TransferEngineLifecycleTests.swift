@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import TestSupport
 import Testing
-import Transfer
 
 @Suite("Concurrency caps, shutdown and cancellation")
 struct TransferEngineLifecycleTests {

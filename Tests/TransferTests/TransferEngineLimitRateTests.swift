@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import TestSupport
 import Testing
-import Transfer
 
 @Suite("--limit-rate: one byte budget shared by all transfers", .serialized)
 struct TransferEngineLimitRateTests {

@@ -3,7 +3,7 @@ import SmartSyncCore
 import TestSupport
 import Testing
 
-@testable import Transfer
+@testable import SmartSyncTransfer
 
 /// `--max-download`, `--min-speed` and `--request-timeout` in the engine: each failure names the URL (so the host)
 /// and the limit, and only the minimum speed is retried.

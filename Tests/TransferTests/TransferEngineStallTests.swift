@@ -1,9 +1,9 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import Synchronization
 import TestSupport
 import Testing
-import Transfer
 
 @Suite("Stall detection")
 struct TransferEngineStallTests {

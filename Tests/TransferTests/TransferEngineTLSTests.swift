@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import TestSupport
 import Testing
-import Transfer
 
 @Suite("TransferEngine against nginx over TLS and HTTP/2")
 struct TransferEngineTLSTests {

@@ -1,9 +1,9 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncTransfer
 import Synchronization
 import TestSupport
 import Testing
-import Transfer
 
 /// Fails (not skips) the test when nginx is missing: CI installs nginx-light.
 func requireNginx() throws {

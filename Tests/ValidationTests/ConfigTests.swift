@@ -1,6 +1,6 @@
 import SmartSyncCore
+import SmartSyncValidation
 import Testing
-import Validation
 
 @Suite("config file")
 struct ConfigTests {

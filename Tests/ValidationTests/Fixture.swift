@@ -1,10 +1,10 @@
 import Foundation
-import GitObjects
-import ObjectStore
-import Sync
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+import SmartSyncValidation
 import TestSupport
 import Testing
-import Validation
 
 /// A fixture host: `<tmp>/root` is the host root, `<tmp>/root/etc/hypervisor` the target, with a store and state
 /// directory beside them, and an empty `bin/` as the PATH.

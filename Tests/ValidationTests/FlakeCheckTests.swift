@@ -1,6 +1,7 @@
 import Foundation
+@testable import SmartSyncValidation
+import TestSupport
 import Testing
-@testable import Validation
 
 @Suite("flake")
 struct FlakeCheckTests {

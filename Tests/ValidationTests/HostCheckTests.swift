@@ -1,7 +1,9 @@
 import Foundation
-import GitObjects
+import SmartSyncGitObjects
+import SmartSyncPipeline
+@testable import SmartSyncValidation
+import TestSupport
 import Testing
-@testable import Validation
 
 @Suite("nix-features, kvm, tool, disk-space, ownership")
 struct HostCheckTests {

@@ -1,9 +1,10 @@
 import Foundation
-import GitObjects
-import ObjectStore
-import Sync
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+import SmartSyncValidation
+import TestSupport
 import Testing
-import Validation
 
 @Suite("integrity")
 struct IntegrityCheckTests {

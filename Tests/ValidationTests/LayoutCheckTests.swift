@@ -1,6 +1,9 @@
 import Foundation
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+import SmartSyncValidation
 import Testing
-import Validation
 
 @Suite("directory, file, executable, user/system/network configuration")
 struct LayoutCheckTests {

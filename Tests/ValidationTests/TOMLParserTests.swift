@@ -1,6 +1,6 @@
 import SmartSyncCore
+import SmartSyncValidation
 import Testing
-import Validation
 
 @Suite("TOML parser")
 struct TOMLParserTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The built `smart-sync validate` on a fixture host.
 @Suite("smart-sync validate (binary)")

@@ -1,8 +1,8 @@
 import Foundation
 import SmartSyncCore
-import Testing
+import SmartSyncWorkflow
 import TestSupport
-import Workflow
+import Testing
 
 @Suite("rebuild command")
 struct RebuildCommandTests {

@@ -1,9 +1,9 @@
 import Foundation
-import ObjectStore
-import Sources
-import Sync
+import SmartSyncFetch
+import SmartSyncObjectStore
+import SmartSyncPipeline
+import SmartSyncWorkflow
 import TestSupport
-import Workflow
 
 /// Commits a, b, c of one repository (`conf.nix` says which), a runner on it, a target, and a rebuild command that
 /// logs `commit rollback` per run and fails when the target's `conf.nix` says `failOn`.

@@ -1,9 +1,9 @@
 import Foundation
 import SmartSyncCore
-import Sync
-import Testing
+import SmartSyncPipeline
+import SmartSyncWorkflow
 import TestSupport
-import Workflow
+import Testing
 
 /// `update` holds the target's lock from its first check to its last, rollback included.
 @Suite(.serialized) struct UpdateLockTests {

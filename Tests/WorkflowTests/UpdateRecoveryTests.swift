@@ -1,11 +1,11 @@
 import Foundation
-import GitObjects
 import SmartSyncCore
-import Testing
+import SmartSyncGitObjects
+import SmartSyncWorkflow
 import TestSupport
-import Workflow
+import Testing
 
-@testable import Sync
+@testable import SmartSyncPipeline
 
 /// A failure after the exchange counts as a switch; an update killed after its switch is finished by the next one
 /// (the pending-rebuild mark).

@@ -5,12 +5,12 @@
 // the previous one is removed outside the measured region. Peers: `cp -al` of an equal tree, and git writing the
 // same 10,000 files from a packed repository (`git checkout`, `git archive | tar -x`), as whole commands.
 // Target: <= 1 s.
-import Benchmark
 import BenchSupport
+import Benchmark
 import Foundation
-import GitObjects
-import ObjectStore
-import Sync
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
 
 let dirs = 100
 let filesPerDir = 100

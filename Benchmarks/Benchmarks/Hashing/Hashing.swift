@@ -5,9 +5,9 @@
 // same files hashed one after another: target, close to the number of cores times the single stream.
 import BenchSupport
 import Benchmark
-import GitObjects
 import Glibc
-import Sync
+import SmartSyncGitObjects
+import SmartSyncPipeline
 
 let memoryBytes = 64 << 20  // 64 MiB
 let fileBytes = 256 << 20  // 256 MiB

@@ -5,9 +5,9 @@
 import BenchSupport
 import Benchmark
 import Foundation
-import GitObjects
 import Glibc
-import Sync
+import SmartSyncGitObjects
+import SmartSyncPipeline
 
 let dirs = 100
 let filesPerDir = 100

@@ -1,0 +1,115 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncObjectStore
+import SmartSyncTransfer
+
+/// Which source to build, from command-line settings.
+public enum SourceConfiguration: Sendable {
+    /// GitHub's REST API and raw host (or compatible servers).
+    case github(GitHubLocation, token: GitHubToken?, transfer: TransferConfiguration, network: NetworkSettings)
+    /// A local git repository.
+    case local(path: String)
+
+    /// Builds the GitHub case, restricting the token to the hosts ``GitHubLocation/credentialHosts(gitURL:)`` names.
+    ///
+    /// - Parameter rawURL: `--raw-url`, or nil for the API's default (``GitHubLocation/defaultRawURL(apiURL:)``).
+    public static func github(
+        slug: String, apiURL: String, rawURL: String?, token: GitHubToken?, network: NetworkSettings
+    ) throws -> SourceConfiguration {
+        let (owner, repo) = try GitHubLocation.parse(slug)
+        var network = network
+        if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
+        let gitURL = network.gitURL ?? ""
+        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] {
+            guard let url else { continue }
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
+            }
+            let authority = url.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            if authority.contains("@") {
+                // Not quoted: the URL holds a secret.
+                throw SmartSyncError(
+                    .invalidArgument,
+                    "\(flag) carries credentials (user:password@)",
+                    hint: "remove them and set the token in GH_TOKEN instead")
+            }
+        }
+        let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
+        var transfer = TransferConfiguration()
+        // --jobs per host, plus a little headroom overall, so a host that hangs cannot hold every slot and
+        // starve the other (API requests while the raw host is stuck, say) until the stall timeout.
+        transfer.maxConcurrent = network.jobs + 2
+        transfer.maxPerHost = network.jobs
+        transfer.extraCAFile = network.extraCAFile
+        transfer.limitRate = network.limitRate
+        transfer.stallTimeout = network.stallTimeout
+        transfer.minSpeed = network.minSpeed
+        transfer.requestTimeout = network.requestTimeout
+        transfer.maxDownload = network.maxDownload
+        // The pack transport sends the token to the git host through the engine (the clone fallback through git).
+        let packs = network.transport != .raw && !network.forceFull
+        transfer.credentialHosts = location.credentialHosts(gitURL: packs ? gitURL : nil)
+        return .github(location, token: token, transfer: transfer, network: network)
+    }
+
+    /// Opens the source. The caller must `close()` it.
+    ///
+    /// - Parameters:
+    ///   - cacheDirectory: validators for conditional requests.
+    ///   - temporaryDirectory: where the shallow-clone fallback makes its temporary repository (the store's `tmp/`,
+    ///     so imported objects stay on one filesystem); default: the system's temporary directory.
+    ///   - store: where the pack transport imports packs; without one, GitHub runs take the per-blob path.
+    ///   - notice: told which path a GitHub run takes and why, when it is not the API (`--force-full`, fallback).
+    public func open(
+        cacheDirectory: String?, temporaryDirectory: String? = nil, store: ObjectStore? = nil,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> OpenedSource {
+        switch self {
+        case .github(let location, let token, let transfer, let network):
+            let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL)
+            let clone = ShallowCloneSource(
+                gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
+                temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
+                stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
+            if network.forceFull {
+                // No API request at all: the clone resolves, lists and fetches.
+                return OpenedSource(
+                    source: FallbackSource(
+                        primary: nil, fallback: clone, forcedReason: "--force-full was given", notice: notice),
+                    engine: nil)
+            }
+            let engine = try TransferEngine(configuration: transfer)
+            // What the run may add to the store, whichever path the objects take (the engine holds the bytes
+            // received to the same number).
+            let storeBudget = network.maxDownload.map(ByteBudget.init(limit:))
+            let api = GitHubSource(
+                location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
+                retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice)
+            let perBlob = FallbackSource(primary: api, fallback: clone, notice: notice)
+            guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
+            let pack = GitPackSource(
+                repositoryURL: GitPackSource.repositoryURL(
+                    gitURL: gitURL, owner: location.owner, repository: location.repository),
+                engine: engine,
+                token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
+                largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
+                retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice)
+            if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
+            return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
+        case .local(let path):
+            return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
+        }
+    }
+}
+
+/// A source and the engine it owns.
+public struct OpenedSource: Sendable {
+    public let source: any SyncSource
+    let engine: TransferEngine?
+
+    /// Closes the source and shuts its engine down.
+    public func close() {
+        source.close()
+        engine?.shutdown()
+    }
+}

@@ -1,0 +1,154 @@
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncTransfer
+import Synchronization
+
+extension GitHubSource {
+    /// Fetches blobs from the raw host (`{raw}/{owner}/{repo}/{commit}/{path}`), many at once through the
+    /// engine, each streamed into the store and verified. A blob that fails verification is fetched once more.
+    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+        async throws
+        -> FetchReport
+    {
+        var seen = Set<ObjectID>()
+        let wanted = blobs.filter { seen.insert($0.id).inserted && !store.contains($0.id) }
+        var report = FetchReport()
+        // A bounded window of tasks; the engine applies the real per-host and global caps.
+        let window = 256
+        try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            var next = 0
+            func addNext() {
+                guard next < wanted.count else { return }
+                let want = wanted[next]
+                next += 1
+                group.addTask { try await self.fetchBlob(want, commit: ref.commit, store: store, progress: progress) }
+            }
+            for _ in 0..<min(window, wanted.count) { addNext() }
+            while let (bytes, refetched) = try await group.next() {
+                report.blobsFetched += 1
+                report.bytesReceived += bytes
+                if refetched { report.refetched += 1 }
+                addNext()
+            }
+        }
+        return report
+    }
+
+    /// One blob: raw host first; a private repository's blob through the API when the raw host refuses. Without a
+    /// raw host (GitHub Enterprise without `--raw-url`), through the API's blobs endpoint alone.
+    ///
+    /// The bytes go into the store's partial for the blob, so retries (and, for large blobs, a later run) continue
+    /// where the last attempt stopped. A blob that fails verification is dropped and fetched once more from 0.
+    private func fetchBlob(_ want: BlobWant, commit: ObjectID, store: ObjectStore, progress: FetchProgress) async throws
+        -> (Int, Bool)
+    {
+        let rawURL = location.rawURL.map {
+            $0 + "/" + URLPath.encodeSegment(location.owner) + "/" + URLPath.encodeSegment(location.repository) + "/"
+                + commit.hex + "/" + URLPath.encodePath(want.path)
+        }
+        let blobsAPI = location.repoAPI + "/git/blobs/" + want.id.hex
+        var bytes = 0
+        var lastError: SmartSyncError?
+        for attempt in 0..<2 {
+            let sink = StoreSink(store: store, want: want, progress: progress, budget: storeBudget)
+            do {
+                var from = rawURL ?? blobsAPI
+                var response = try await download(from, accept: rawURL == nil ? Self.rawBlob : nil, into: sink)
+                if rawURL != nil, response.status == 404 || response.status == 403, token != nil {
+                    // Private repositories: the raw host may refuse API tokens; the blobs API serves raw bytes too.
+                    from = blobsAPI
+                    response = try await download(from, accept: Self.rawBlob, into: sink)
+                }
+                guard (200..<300).contains(response.status) else {
+                    throw blobError(response, want: want, url: from)
+                }
+                try sink.finish()
+                progress.blobDone(want)
+                return (bytes + sink.received, attempt > 0)
+            } catch let error as SmartSyncError where error.code == .integrity {
+                bytes += sink.received
+                sink.discard()  // fetch once more, from byte 0
+                lastError = error
+            } catch {
+                sink.suspend()  // keep what arrived for the next run
+                throw error
+            }
+        }
+        throw SmartSyncError(
+            .integrity,
+            "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was changed. A proxy or mirror may be altering content",
+            hint: "check --raw-url",
+            cause: lastError)
+    }
+
+    /// The blobs endpoint's media type for the blob's bytes.
+    static let rawBlob = "application/vnd.github.raw"
+
+    private func blobError(_ response: TransferResponse, want: BlobWant, url: String) -> SmartSyncError {
+        let what =
+            "could not download '\(want.path)' (blob \(want.id.abbreviated())): HTTP \(response.status) from \(url)"
+        switch response.status {
+        case 401:
+            return SmartSyncError(
+                .unauthorized, "\(what): the token was rejected",
+                hint: "check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked")
+        case 404:
+            return SmartSyncError(.notFound, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil)
+        case 403, 429:
+            if RateLimitState.isPrimaryLimit(response) || response.status == 429 {
+                return GitHubJSON.error(
+                    for: response, endpoint: "GET " + url, subject: "blob '\(want.path)'", authenticated: token != nil)
+            }
+            return SmartSyncError(
+                .http, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil,
+                httpStatus: response.status)
+        default:
+            return SmartSyncError(.http, what, hint: "try again later or check --raw-url", httpStatus: response.status)
+        }
+    }
+
+    /// Downloads `url` into `sink` with retries, each attempt asking only for the bytes still missing. Starts the
+    /// object over when the server cannot continue it (`416`, a `206` from the wrong offset), asks again when a
+    /// body's `Content-Length` does not fit the object, and asks for the rest when a `2xx` body ends early.
+    /// Returns the last response.
+    private func download(_ url: String, accept: String?, into sink: StoreSink) async throws -> TransferResponse {
+        let maxRounds = retryPolicy.retries + 2
+        var rounds = 0
+        while true {
+            rounds += 1
+            let before = sink.received
+            let response: TransferResponse
+            do {
+                response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
+                    var headers = accept.map { [HTTPHeader("Accept", $0)] } ?? []
+                    headers += try sink.prepare(url: url)
+                    stats.withLock { $0.blobRequests += 1 }
+                    return TransferRequest(
+                        url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink))
+                }
+            } catch {
+                stats.withLock { $0.bytesReceived += sink.received - before }
+                if sink.askAgain, rounds < maxRounds { continue }
+                // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
+                throw sink.failure ?? error
+            }
+            stats.withLock {
+                // Retried attempts' bodies went into the sink too; error bodies did not.
+                $0.bytesReceived +=
+                    (200..<300).contains(response.status) ? sink.received - before : response.bytesReceived
+                $0.connections += response.newConnections
+            }
+            if rounds < maxRounds {
+                if response.status == 416, sink.requestedOffset > 0 {
+                    try sink.restart()  // the kept offset is past the end: not the object we expected; from 0
+                    continue
+                }
+                if (200..<300).contains(response.status), !sink.isComplete, sink.received > before {
+                    continue  // the body ended before the object did; ask for the rest
+                }
+            }
+            return response
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import SmartSyncTransfer
+import Synchronization
+
+extension GitHubSource {
+    /// Sends one API request: paced by ``apiGate``, retried on transient failures (``RetryPolicy``), and, when
+    /// GitHub's rate limit is exhausted, held until the reset if that is within ``maxWait`` seconds.
+    ///
+    /// - Parameter conditional: the request carries `If-None-Match`; a `304` costs no quota, so an exhausted limit
+    ///   does not hold it back.
+    /// - Throws: `.rateLimited` naming the reset time when the wait would be longer than ``maxWait``.
+    func apiRequest(_ request: TransferRequest, conditional: Bool) async throws -> TransferResponse {
+        var waits = 0
+        while true {
+            if !conditional { try await waitForQuota(endpoint: "GET " + request.url) }
+            let response = try await apiGate.run {
+                try await engine.perform(
+                    retrying: retryPolicy,
+                    retryable: { RetryPolicy.isRetryable($0) && !RateLimitState.isPrimaryLimit($0) },
+                    onRetry: announceRetry
+                ) { _ in
+                    stats.withLock { $0.apiRequests += 1 }
+                    return request
+                }
+            }
+            let state = RateLimitState(headers: response.headers)
+            stats.withLock {
+                $0.bytesReceived += response.bytesReceived
+                $0.connections += response.newConnections
+                if let state { $0.rateLimitRemaining = state.remaining }
+            }
+            if let state { rateLimit.withLock { $0 = state } }
+            guard RateLimitState.isPrimaryLimit(response), waits < 2 else { return response }
+            // Exhausted: wait for the reset when allowed, else fail with the reset time.
+            waits += 1
+            let exhausted = state ?? RateLimitState(remaining: 0)
+            try await sleepUntilReset(exhausted, endpoint: "GET " + request.url, status: response.status)
+        }
+    }
+
+    /// Before a request that would count against the quota: when the last response said none is left, wait for
+    /// the reset (or fail at once when it is further away than ``maxWait``).
+    private func waitForQuota(endpoint: String) async throws {
+        guard let state = rateLimit.withLock({ $0 }), state.isExhausted() else { return }
+        try await sleepUntilReset(state, endpoint: endpoint, status: nil)
+    }
+
+    private func sleepUntilReset(_ state: RateLimitState, endpoint: String, status: Int?) async throws {
+        // One second past the reset: GitHub's clock and ours differ a little.
+        let delay = state.reset == nil ? Double.infinity : state.secondsToReset() + 1
+        guard delay <= maxWait else {
+            throw GitHubJSON.rateLimitError(
+                state: state, endpoint: endpoint, status: status, said: "", authenticated: token != nil,
+                maxWait: maxWait)
+        }
+        notice(String(format: "GitHub's API rate limit is exhausted; waiting %.0f s for it to reset", delay))
+        try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+    }
+}

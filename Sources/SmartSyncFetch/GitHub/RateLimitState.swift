@@ -1,0 +1,60 @@
+import Foundation
+import SmartSyncTransfer
+
+/// GitHub's rate-limit headers of one API response: `x-ratelimit-limit`, `-remaining`, `-used`, `-reset`
+/// (Unix seconds) and `-resource` (`core`, `search`, ...).
+public struct RateLimitState: Sendable, Equatable {
+    public var limit: Int?
+    public var remaining: Int
+    public var used: Int?
+    /// When the window resets.
+    public var reset: Date?
+    public var resource: String?
+
+    public init(limit: Int? = nil, remaining: Int, used: Int? = nil, reset: Date? = nil, resource: String? = nil) {
+        self.limit = limit
+        self.remaining = remaining
+        self.used = used
+        self.reset = reset
+        self.resource = resource
+    }
+
+    /// Reads the headers; nil when `x-ratelimit-remaining` is absent or not a number.
+    public init?(headers: HTTPHeaders) {
+        guard let remaining = headers["x-ratelimit-remaining"].flatMap({ Int($0.trimmingWhitespace()) }) else {
+            return nil
+        }
+        self.remaining = remaining
+        limit = headers["x-ratelimit-limit"].flatMap { Int($0.trimmingWhitespace()) }
+        used = headers["x-ratelimit-used"].flatMap { Int($0.trimmingWhitespace()) }
+        reset = headers["x-ratelimit-reset"].flatMap { Double($0.trimmingWhitespace()) }.map {
+            Date(timeIntervalSince1970: $0)
+        }
+        resource = headers["x-ratelimit-resource"].map { String($0.trimmingWhitespace()) }
+    }
+
+    /// True when no request is left in this window and the window has not reset yet at `now`.
+    public func isExhausted(at now: Date = Date()) -> Bool {
+        remaining <= 0 && (reset.map { $0 > now } ?? true)
+    }
+
+    /// Seconds from `now` until the reset (0 when past or unknown).
+    public func secondsToReset(from now: Date = Date()) -> Double {
+        max(0, reset?.timeIntervalSince(now) ?? 0)
+    }
+
+    /// Whether a response is GitHub's primary rate limit: 403 or 429 with `x-ratelimit-remaining: 0` and no
+    /// `Retry-After` (that form is a secondary limit, retried after the delay it asks).
+    public static func isPrimaryLimit(_ response: TransferResponse) -> Bool {
+        (response.status == 403 || response.status == 429) && response.headers["retry-after"] == nil
+            && response.headers["x-ratelimit-remaining"]?.trimmingWhitespace() == "0"
+    }
+
+    /// "at 14:03:07 (in 42 s)", for messages; local time.
+    public func describeReset(now: Date = Date()) -> String {
+        guard let reset else { return "at an unknown time" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+        return "at \(formatter.string(from: reset)) (in \(Int(secondsToReset(from: now).rounded(.up))) s)"
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncGitProtocol
+import SmartSyncObjectStore
+import Synchronization
+
+extension GitPackSource {
+    /// Fetches the blobs a listing's pack did not bring.
+    ///
+    /// - Blobs the filter left out, or known to be over the threshold, go one per request through ``raw`` (resumable).
+    /// - When the listing came from the store with nothing of the commit's content (after a `plan`, say), the commit's
+    ///   pack is asked for as the listing would have (deltas against the `have`s, the filter keeping large blobs out).
+    /// - The rest (after an interrupted pack, say) come in one pack of exactly those blobs.
+    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+        async throws -> FetchReport
+    {
+        await salvageSpools()
+        var seen = Set<ObjectID>()
+        var missing = blobs.filter { seen.insert($0.id).inserted && !store.contains($0.id) }
+        guard !missing.isEmpty else { return FetchReport() }
+        var report = FetchReport()
+
+        if raw != nil, missing.contains(where: { $0.size == nil }),
+            !state.withLock({ $0.packedWithBlobs.contains(ref.commit) })
+        {
+            let capabilities = try await remember { try await client.capabilities() }
+            let listing = try? StoredTrees.listing(commit: ref.commit, in: store)
+            if capabilities.supportsFilter,
+                !partlyReceived(ref, listing: listing, missing: missing.count, capabilities: capabilities)
+            {
+                state.withLock { _ = $0.packedWithBlobs.insert(ref.commit) }
+                let before = missing.count
+                try await fetchCommitPack(
+                    ref, filter: "blob:limit=\(largeBlobThreshold)", capabilities: capabilities,
+                    closure: PackBudget.closureSize(listing: listing))
+                missing = missing.filter { !store.contains($0.id) }
+                // What the filtered pack left out is over the threshold.
+                state.withLock { $0.filteredOut.formUnion(missing.map(\.id)) }
+                report.blobsFetched += before - missing.count
+            }
+        }
+
+        let filteredOut = state.withLock { $0.filteredOut }
+        let large = missing.filter { want in
+            raw != nil && (filteredOut.contains(want.id) || (want.size ?? 0) > largeBlobThreshold)
+        }
+        let largeIDs = Set(large.map(\.id))
+        let small = missing.filter { !largeIDs.contains($0.id) }
+
+        if let raw, !large.isEmpty {
+            let viaRaw = try await onRawPath { try await raw.fetch(large, of: ref, into: store, progress: progress) }
+            report.blobsFetched += viaRaw.blobsFetched
+            report.bytesReceived += viaRaw.bytesReceived
+            report.refetched += viaRaw.refetched
+        }
+        if !small.isEmpty {
+            let received = try await fetchBlobPack(small, of: ref)
+            report.bytesReceived += received
+            progress.bytes(received)
+            for want in small {
+                guard store.contains(want.id) else {
+                    throw SmartSyncError(
+                        .malformedResponse,
+                        "the pack from \(repositoryURL) did not contain blob \(want.id) ('\(want.path)'); nothing was changed"
+                    )
+                }
+                progress.blobDone(want)
+                report.blobsFetched += 1
+            }
+        }
+        return report
+    }
+
+    /// One pack of exactly `blobs` (`want <blob>` lines), with deltas against the `have`s where the server finds them;
+    /// asked once more without `have`s when its deltas need an object the store lacks.
+    private func fetchBlobPack(_ blobs: [BlobWant], of ref: ResolvedRef) async throws -> Int {
+        let capabilities = try await remember { try await client.capabilities() }
+        let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
+        var request = PackRequest(wants: blobs.map(\.id), haves: haves, shallows: haves)
+        let what = "\(blobs.count) blob\(blobs.count == 1 ? "" : "s")"
+        let budget = PackBudget.blobs(blobs)
+        do {
+            return try await receivePack(request, what: what, budget: budget)
+        } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
+            request.haves = []
+            request.shallows = []
+            return try await receivePack(request, what: what, budget: budget)
+        }
+    }
+
+    /// Whether some of the content `ref` adds over the `have`s is already in the store (an interrupted pack left it):
+    /// then only the missing blobs are asked for, rather than the commit's pack again.
+    private func partlyReceived(
+        _ ref: ResolvedRef, listing: TreeListing?, missing: Int, capabilities: UploadPackCapabilities
+    ) -> Bool {
+        guard let listing else { return true }
+        var old = Set<ObjectID>()
+        for have in usableHaves(excluding: ref.commit, capabilities: capabilities) {
+            for file in (try? StoredTrees.listing(commit: have, in: store))?.files ?? [] { old.insert(file.id) }
+        }
+        let added = Set(listing.files.lazy.map(\.id).filter { !old.contains($0) })
+        return added.count > missing
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncGitProtocol
+import SmartSyncObjectStore
+import SmartSyncTransfer
+import Synchronization
+
+/// A git host as a source: refs from `ls-refs`, commits, trees and blobs from protocol v2 packs, imported into the
+/// store (``PackImporter``), listings read back from the stored trees (``StoredTrees``).
+///
+/// After a first sync the store holds the previous commit's closure, so the next update says `have` and `shallow` for
+/// it and the server sends only the changed objects, as deltas against what the host already has: the bytes of a
+/// `git fetch --depth 1`, without a `.git`.
+///
+/// With a ``raw`` source (`--transport auto`) blobs over ``largeBlobThreshold`` are left out of the pack
+/// (`filter blob:limit`) and fetched one per request, so they resume with `Range` after an interruption.
+public final class GitPackSource: SyncSource {
+    /// `{git-url}/{owner}/{repo}.git`.
+    public let repositoryURL: String
+    let client: UploadPackClient
+    let store: ObjectStore
+    /// Blobs over ``largeBlobThreshold`` and refs `ls-refs` cannot name (short SHAs) go here; nil: packs only.
+    let raw: (any SyncSource)?
+    /// Blobs larger than this travel through ``raw`` (when there is one).
+    public let largeBlobThreshold: Int
+    let log: PackCommitLog
+    let capabilityCache: CapabilityCache
+    /// What the run may still add to the store (`--max-download`), shared with the per-blob path; nil: no limit.
+    let storeBudget: ByteBudget?
+    let notice: @Sendable (String) -> Void
+    let state = Mutex(State())
+
+    struct State {
+        var stats = SourceStatistics()
+        /// Blobs a filtered pack left out: known to be over the threshold.
+        var filteredOut = Set<ObjectID>()
+        /// Commits whose pack was asked for with blobs by this source.
+        var packedWithBlobs = Set<ObjectID>()
+        /// The listing's hints (the target's previous commit): what fetches may say `have` for.
+        var hintedHaves: [ObjectID] = []
+        var usedRaw = false
+        var failedOnRawPath = false
+        /// The capabilities are in the cache (written at most once per run).
+        var capabilitiesSaved = false
+    }
+
+    /// - Parameters:
+    ///   - repositoryURL: `{git-url}/{owner}/{repo}.git`.
+    ///   - engine: the transfer engine (its `credentialHosts` must contain the git host for the token to be sent).
+    ///   - store: where packs are imported.
+    ///   - raw: the per-blob path for large blobs and short SHAs (nil: packs only).
+    ///   - cacheDirectory: where the server's capabilities and the listed commits are remembered between runs.
+    ///   - storeBudget: what the run may add to the store, shared with the raw source (`--max-download`).
+    public init(
+        repositoryURL: String, engine: TransferEngine, token: GitHubToken?, store: ObjectStore,
+        raw: (any SyncSource)?, largeBlobThreshold: Int = 1 << 20, cacheDirectory: String?,
+        retryPolicy: RetryPolicy = RetryPolicy(), storeBudget: ByteBudget? = nil,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.repositoryURL = repositoryURL
+        self.store = store
+        self.storeBudget = storeBudget
+        self.raw = raw
+        self.largeBlobThreshold = largeBlobThreshold
+        self.notice = notice
+        log = PackCommitLog(directory: cacheDirectory, repositoryURL: repositoryURL)
+        capabilityCache = CapabilityCache(directory: cacheDirectory, repositoryURL: repositoryURL)
+        client = UploadPackClient(
+            repositoryURL: repositoryURL, engine: engine, authorization: token?.basicAuthorizationForGit, retryPolicy: retryPolicy,
+            cachedCapabilities: capabilityCache.load(), notice: notice)
+    }
+
+    /// `{git-url}/{owner}/{repo}.git`, the smart HTTP repository URL (the clone fallback's too).
+    public static func repositoryURL(gitURL: String, owner: String, repository: String) -> String {
+        (gitURL.hasSuffix("/") ? String(gitURL.dropLast()) : gitURL) + "/" + URLPath.encodeSegment(owner) + "/"
+            + URLPath.encodeSegment(repository) + ".git"
+    }
+
+    public var displayName: String { "git:" + repositoryURL }
+
+    public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
+
+    public var statistics: SourceStatistics {
+        guard let raw, state.withLock({ $0.usedRaw }) else { return packStatistics }
+        return packStatistics + raw.statistics
+    }
+
+    /// The git host's traffic alone (what ``TransportSelector`` adds to the per-blob path's after a switch).
+    public var packStatistics: SourceStatistics {
+        var total = state.withLock { $0.stats }
+        let wire = client.statistics
+        total.apiRequests += max(0, wire.requests - total.packRequests)
+        total.bytesReceived += wire.bytesReceived
+        total.bytesSent += wire.bytesSent
+        total.connections += wire.newConnections
+        return total
+    }
+
+    public func close() {
+        raw?.close()
+    }
+
+    // MARK: - Resolve
+
+    /// One `ls-refs` for every full name ``RefName`` may mean (`ref-prefix` lines; `HEAD` for no ref), decided by
+    /// ``RefName/match(in:source:)``, annotated tags peeled. A full SHA needs no request: the pack either holds that
+    /// commit or the fetch fails. ls-refs cannot expand a short SHA: that goes to the raw source's REST API.
+    public func resolve(_ ref: String?) async throws -> ResolvedRef {
+        let name = try RefName(ref)
+        if case .commit(let id) = name.kind { return ResolvedRef(name: name.text, commit: id) }
+        let refs = try await remember { try await client.lsRefs(prefixes: name.candidates) }
+        switch try name.match(in: refs.map(\.name), source: repositoryURL) {
+        case .ref(let full):
+            return ResolvedRef(name: name.text, commit: refs.first { $0.name == full }!.target)
+        case .abbreviatedCommit:
+            guard let raw else {
+                throw SmartSyncError(
+                    .notFound,
+                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA",
+                    hint: "give the full 40-character commit SHA, or use --transport auto or raw"
+                )
+            }
+            return try await onRawPath { try await raw.resolve(ref) }
+        }
+    }
+
+    // MARK: - Listing
+
+    public func listing(for ref: ResolvedRef) async throws -> TreeListing {
+        try await listing(for: ref, hints: ListingHints())
+    }
+
+    public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        await salvageSpools()
+        state.withLock { $0.hintedHaves = hints.haves }
+        // An earlier run (another target, a warm, a plan or an interrupted pack) may have stored the trees already.
+        if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
+            log.record(ref.commit)
+            return listing
+        }
+        let capabilities = try await remember { try await client.capabilities() }
+        var filter: String?
+        if capabilities.supportsFilter {
+            if !hints.withBlobs {
+                filter = "blob:none"
+            } else if raw != nil {
+                filter = "blob:limit=\(largeBlobThreshold)"
+            }
+        } else if !hints.withBlobs {
+            // A plan must not download content, and this host cannot leave blobs out of a pack.
+            if let raw { return try await onRawPath { try await raw.listing(for: ref, hints: hints) } }
+            notice(
+                "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
+            )
+        }
+        let listing = try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
+        state.withLock { s in
+            if filter?.hasPrefix("blob:limit") == true {
+                s.filteredOut.formUnion(listing.files.lazy.filter { !self.store.contains($0.id) }.map(\.id))
+            }
+            if hints.withBlobs { s.packedWithBlobs.insert(ref.commit) }
+        }
+        log.record(ref.commit)
+        return listing
+    }
+
+    /// Asks for the pack of `ref`'s commit at depth 1 with `have`s for what the store holds. When the answer does not
+    /// fit those haves (the server ignored `shallow`, or sent deltas against an object the store lacks), it is asked
+    /// once more without them.
+    ///
+    /// - Parameter closure: how many objects the commit reaches, when its trees are in the store (the pack's count
+    ///   cannot be more).
+    /// - Returns: the commit's listing, read from the stored trees.
+    @discardableResult
+    func fetchCommitPack(
+        _ ref: ResolvedRef, filter: String?, capabilities: UploadPackCapabilities, closure: Int? = nil
+    ) async throws -> TreeListing {
+        let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
+        let deepen = capabilities.supportsShallow ? 1 : nil
+        var request = PackRequest(wants: [ref.commit], haves: haves, shallows: haves, deepen: deepen, filter: filter)
+        let budget = PackBudget.commit(ref.commit, filter: filter, history: deepen == nil, closure: closure)
+        let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
+        do {
+            try await receivePack(request, what: what, budget: budget)
+            return try checkCommitPack(ref)
+        } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
+            notice(
+                "the pack for \(what) did not fit the commits this store has (\(error.message)); asking again without them"
+            )
+            request.haves = []
+            request.shallows = []
+            try await receivePack(request, what: what, budget: budget)
+            return try checkCommitPack(ref)
+        }
+    }
+
+    /// The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
+    private func checkCommitPack(_ ref: ResolvedRef) throws -> TreeListing {
+        guard store.contains(ref.commit) else {
+            throw SmartSyncError(
+                .malformedResponse,
+                "the pack from \(repositoryURL) did not contain the wanted commit \(ref.commit); nothing was changed")
+        }
+        return try StoredTrees.listing(commit: ref.commit, in: store)
+    }
+
+    /// The commits a request may say `have` (and `shallow`) for, at most two. None when the server cannot take
+    /// `shallow` lines: a bare `have` would claim the commit's whole history.
+    ///
+    /// - The hinted ones (the target's previous commit) need their commit and trees in the store: their blobs are
+    ///   there too, but for paths the target `--exclude`s, and a thin delta against one of those makes the pack
+    ///   fail as `.notFound`, which asks again without `have`s.
+    /// - Those this store listed before (other targets, warms, plans) need their whole closure.
+    func usableHaves(excluding wanted: ObjectID, capabilities: UploadPackCapabilities) -> [ObjectID] {
+        guard capabilities.supportsShallow else { return [] }
+        var seen = Set<ObjectID>([wanted])
+        var haves: [ObjectID] = []
+        let hinted = state.withLock { $0.hintedHaves }
+        for commit in hinted where seen.insert(commit).inserted {
+            guard store.contains(commit), (try? StoredTrees.listing(commit: commit, in: store)) != nil else { continue }
+            haves.append(commit)
+        }
+        for commit in log.load() where haves.count < 2 && seen.insert(commit).inserted {
+            guard store.contains(commit), StoredTrees.missingObjects(commit: commit, in: store).isEmpty else {
+                continue
+            }
+            haves.append(commit)
+        }
+        return Array(haves.prefix(2))
+    }
+
+    /// Runs a call on the raw source, marking a failure as the per-blob path's own (``failedOnRawPath``), so
+    /// `--transport auto` reports it instead of retrying the same downloads through the same path.
+    func onRawPath<T>(_ body: () async throws -> T) async throws -> T {
+        state.withLock { $0.usedRaw = true }
+        do {
+            return try await body()
+        } catch {
+            state.withLock { $0.failedOnRawPath = true }
+            throw error
+        }
+    }
+
+    /// True when the last failure came from the raw source inside this source; cleared by ``clearFailure()``.
+    var failedOnRawPath: Bool { state.withLock { $0.failedOnRawPath } }
+
+    func clearFailure() { state.withLock { $0.failedOnRawPath = false } }
+
+    /// Runs a pack-path request; a failure drops the cached capabilities, so the next run asks the server again.
+    func remember<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let value = try await body()
+            if !state.withLock({ $0.capabilitiesSaved }) {
+                // Known by now (the client asks once), so this costs no request; saved once per run.
+                capabilityCache.store(try await client.capabilities())
+                state.withLock { $0.capabilitiesSaved = true }
+            }
+            return value
+        } catch {
+            capabilityCache.clear()
+            state.withLock { $0.capabilitiesSaved = false }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// A place commits, trees and blobs come from: GitHub, a mirror, or a local git repository.
+///
+/// Everything a source returns but the commit id is checked by the caller: listings against the root tree id
+/// (``TreeListing/verify()``), blobs by their id as they are written into the store.
+public protocol SyncSource: Sendable {
+    /// A short human name, e.g. `github:owner/repo` or `git:/srv/repo.git`.
+    var displayName: String { get }
+
+    /// Resolves a ref (branch, tag, annotated tag, full ref name, full or short SHA; nil: the default branch) to one
+    /// commit, by ``RefName``'s rule, the same on every source.
+    func resolve(_ ref: String?) async throws -> ResolvedRef
+
+    /// The full flattened tree of a resolved commit (subtrees included, so it can be verified).
+    func listing(for ref: ResolvedRef) async throws -> TreeListing
+
+    /// The listing, with hints a delta transport can use (commits already complete in the store; whether blobs may
+    /// come along with the trees). Sources that cannot use them list as ``listing(for:)`` does.
+    func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing
+
+    /// Downloads `blobs` into `store`, each verified by its id. Blobs already present are skipped.
+    func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
+        -> FetchReport
+
+    /// How blobs travel: `raw` (one request per blob), `pack` (git packs), `pack+raw` (packs, and large blobs one
+    /// per request), `clone` (the shallow-clone fallback), `local` (a local repository).
+    var transport: String { get }
+
+    /// Why the run left its first path (the pack transport or the API) for another, or nil when it did not.
+    var fallbackReason: String? { get }
+
+    /// Traffic counters so far.
+    var statistics: SourceStatistics { get }
+
+    /// Persists caches (validators, capabilities) and releases connections.
+    func close()
+}
+
+extension SyncSource {
+    public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        try await listing(for: ref)
+    }
+
+    public var fallbackReason: String? { nil }
+}
+
+/// What a sync knows that can make a listing cheaper.
+public struct ListingHints: Sendable, Equatable {
+    /// Commits the target (or an earlier run) synced: a delta transport may say `have` for those whose objects are
+    /// all in the store, and receive only what changed since.
+    public var haves: [ObjectID]
+    /// Blobs may be fetched together with the trees (a sync); false for a plan, which must not download content.
+    public var withBlobs: Bool
+
+    public init(haves: [ObjectID] = [], withBlobs: Bool = true) {
+        self.haves = haves
+        self.withBlobs = withBlobs
+    }
+}
+
+/// A ref resolved to a commit.
+public struct ResolvedRef: Sendable, Hashable, Codable {
+    /// The ref as asked, or the default branch's name when none was given.
+    public var name: String
+    /// The commit. Everything after resolution uses this, never the ref.
+    public var commit: ObjectID
+    /// The commit's root tree, when the source learned it while resolving.
+    public var rootTree: ObjectID?
+
+    public init(name: String, commit: ObjectID, rootTree: ObjectID? = nil) {
+        self.name = name
+        self.commit = commit
+        self.rootTree = rootTree
+    }
+}
+
+/// One blob to fetch, with a path where it appears (raw hosts address blobs by commit and path).
+public struct BlobWant: Sendable, Hashable {
+    public var id: ObjectID
+    public var path: TreePath
+    public var size: Int?
+
+    public init(id: ObjectID, path: TreePath, size: Int?) {
+        self.id = id
+        self.path = path
+        self.size = size
+    }
+}
+
+/// What a fetch did.
+public struct FetchReport: Sendable, Equatable {
+    /// Blobs written into the store.
+    public var blobsFetched: Int = 0
+    /// Body bytes received for them (including discarded, re-fetched attempts).
+    public var bytesReceived: Int = 0
+    /// Blobs that failed verification and were fetched again.
+    public var refetched: Int = 0
+
+    public init() {}
+}
+
+/// Requests and bytes by kind, for summaries and tests.
+public struct SourceStatistics: Sendable, Equatable, Codable {
+    /// API (metadata) requests sent.
+    public var apiRequests: Int = 0
+    /// API requests answered 304 Not Modified (free on GitHub).
+    public var notModified: Int = 0
+    /// Blob requests sent.
+    public var blobRequests: Int = 0
+    /// All body bytes received.
+    public var bytesReceived: Int = 0
+    /// New connections opened.
+    public var connections: Int = 0
+    /// The last `x-ratelimit-remaining` seen, if any.
+    public var rateLimitRemaining: Int?
+    /// Requests asked again after a retryable failure.
+    public var retries: Int = 0
+    /// Git pack requests sent (the pack transport's `fetch` commands).
+    public var packRequests: Int = 0
+    /// Objects (commits, trees, blobs) imported from packs.
+    public var packObjects: Int = 0
+    /// Request body bytes sent (pack negotiation: wants, haves, filters).
+    public var bytesSent: Int = 0
+
+    public init() {}
+}
+
+extension SourceStatistics {
+    /// Two sources' counters together (a run that used both); the rate limit is the right-hand side's when known.
+    public static func + (lhs: SourceStatistics, rhs: SourceStatistics) -> SourceStatistics {
+        var sum = lhs
+        sum.apiRequests += rhs.apiRequests
+        sum.notModified += rhs.notModified
+        sum.blobRequests += rhs.blobRequests
+        sum.bytesReceived += rhs.bytesReceived
+        sum.connections += rhs.connections
+        sum.rateLimitRemaining = rhs.rateLimitRemaining ?? lhs.rateLimitRemaining
+        sum.retries += rhs.retries
+        sum.packRequests += rhs.packRequests
+        sum.packObjects += rhs.packObjects
+        sum.bytesSent += rhs.bytesSent
+        return sum
+    }
+}
+
+/// Progress callbacks from a fetch; called from any thread.
+public struct FetchProgress: Sendable {
+    /// Body bytes arrived (a delta).
+    public var bytes: @Sendable (Int) -> Void
+    /// A blob was verified and stored.
+    public var blobDone: @Sendable (BlobWant) -> Void
+
+    public init(
+        bytes: @escaping @Sendable (Int) -> Void = { _ in }, blobDone: @escaping @Sendable (BlobWant) -> Void = { _ in }
+    ) {
+        self.bytes = bytes
+        self.blobDone = blobDone
+    }
+
+    /// Reports nothing.
+    public static let none = FetchProgress()
+}

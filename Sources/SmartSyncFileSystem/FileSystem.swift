@@ -1,0 +1,198 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+
+/// Small POSIX helpers shared by the store and its callers.
+public enum FileSystem {
+    /// `mkdir -p`, mode 0755.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if mkdir(path, mode) == 0 { return }
+        let err = errno
+        if err == EEXIST {
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
+            throw SmartSyncError.io("mkdir", path: path, errno: ENOTDIR)
+        }
+        guard err == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SmartSyncError.io("mkdir", path: path, errno: err)
+        }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SmartSyncError.io("mkdir", path: path) }
+    }
+
+    /// Creates `path` (and missing parents, 0755) as a directory only its owner can enter (0700). An existing one
+    /// keeps its owner and group bits but loses any access for others: a store, a state directory or a switch's
+    /// sidecar holds copies of the operator's files, secrets included, so "0700, or 0750 with a group" is the rule.
+    ///
+    /// The existing directory is opened once and checked and changed through that descriptor, so what is checked is
+    /// what is changed. With `followingSymlink` false (a sidecar beside the target, in a directory others may write)
+    /// a symlink at `path` is refused instead of followed; a store or state root may be a symlink the operator made.
+    public static func makePrivateDirectory(_ path: String, followingSymlink: Bool = true) throws {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeDirectories(String(path[..<slash]))
+        }
+        if mkdir(path, 0o700) == 0 { return }
+        guard errno == EEXIST else { throw SmartSyncError.io("mkdir", path: path) }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followingSymlink ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else {
+            let err = errno == ELOOP ? ENOTDIR : errno
+            throw SmartSyncError.io("open", path: path, errno: err)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        if st.st_mode & 0o007 != 0, fchmod(fd, st.st_mode & 0o7770) != 0 {
+            throw SmartSyncError.io("chmod", path: path, hint: "it must not be readable by other users")
+        }
+    }
+
+    /// Reads a whole file.
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        guard let (bytes, _) = try readFileIfPresent(path) else {
+            throw SmartSyncError.io("open", path: path, errno: ENOENT)
+        }
+        return bytes
+    }
+
+    /// Reads a whole file, or nil when it does not exist; also its modification time (ns since the epoch).
+    public static func readFileIfPresent(_ path: String) throws -> (bytes: [UInt8], mtimeNs: Int64)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SmartSyncError.io("open", path: path)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(st.st_size))
+        try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
+        return (out, Timestamps.mtimeNs(st))
+    }
+
+    /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the
+    /// directory. Returns the new file's modification time (ns since the epoch).
+    @discardableResult
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws -> Int64 {
+        let tmp = path + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp, hint: "Check that the directory is writable") }
+        var st = stat()
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
+            guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
+            guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: tmp) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            let err = errno
+            unlink(tmp)
+            throw SmartSyncError.io("rename", path: path, errno: err)
+        }
+        if let slash = path.lastIndex(of: "/") {
+            syncDirectory(slash == path.startIndex ? "/" : String(path[..<slash]))
+        }
+        return Timestamps.mtimeNs(st)
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func names(in directory: String) throws -> [String] {
+        guard let dir = opendir(directory) else { throw SmartSyncError.io("opendir", path: directory) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Seconds since `path` was last modified (not following a symlink), or nil when it is not a regular file.
+    public static func ageOfRegularFile(_ path: String) -> Int? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int(now.tv_sec) - Int(Timestamps.mtimeNs(st) / 1_000_000_000)
+    }
+
+    /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.
+    public static func pwriteAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: path)
+            }
+            done += n
+        }
+    }
+
+    /// Writes the whole buffer, retrying short writes and `EINTR`.
+    public static func writeAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SmartSyncError.io("write", path: path)
+            }
+            offset += n
+        }
+    }
+
+    /// Copies a file to a new path with `mode`, fsyncing the copy. `beforeSync` runs on the copy's descriptor
+    /// after its bytes and mode are written (the object store seals its copies there).
+    public static func copyFile(
+        from source: String, to destination: String, mode: mode_t,
+        beforeSync: (_ fd: Int32) throws -> Void = { _ in }
+    ) throws {
+        let src = open(source, O_RDONLY | O_CLOEXEC)
+        guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
+        defer { close(src) }
+        let dst = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard dst >= 0 else { throw SmartSyncError.io("open", path: destination) }
+        do {
+            try readChunks(fd: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
+            guard fchmod(dst, mode) == 0 else { throw SmartSyncError.io("fchmod", path: destination) }
+            try beforeSync(dst)
+            guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
+            close(dst)
+        } catch {
+            close(dst)
+            unlink(destination)
+            throw error
+        }
+    }
+
+    /// A symlink's target, as bytes (a symlink blob's content).
+    public static func readLink(_ path: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count)
+        guard n >= 0 else { throw SmartSyncError.io("readlink", path: path) }
+        return Array(buffer[0..<n])
+    }
+
+    /// `syncfs(2)` of the file system holding `path`: everything written there so far becomes durable at once.
+    public static func syncFileSystem(containing path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        guard ss_syncfs(fd) == 0 else { throw SmartSyncError.io("syncfs", path: path) }
+    }
+
+    /// fsyncs a directory so a rename or link in it is durable. Best effort.
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

@@ -1,0 +1,193 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Applies a plan directly in the target, file by file.
+///
+/// - Each new or changed path is created under a temporary name in its own directory and renamed over the
+///   final name: readers see the old file or the new one, never a partial one.
+/// - Regular files come from the store as ``linkMode`` says (``FilePlacer``): each object is checked against its
+///   seal just before, so a damaged one is never placed. With hard links (executables link the object's `0555`
+///   twin), no two target paths share an inode: a second path with the same blob and mode gets a reflink or copy.
+/// - Deletes unlink, then directories left empty are removed. Untracked, excluded and conflicting paths are
+///   never touched. Changed directories are fsynced at the end.
+/// - Paths are walked with `openat(O_NOFOLLOW)`: a symlink standing in for a directory makes the apply fail
+///   with `.unsafePath` before anything is written through it.
+///
+/// Not atomic as a whole: an interrupted apply leaves some paths old and some new (each one whole).
+public struct InPlaceApplier: ApplyStrategy {
+    /// How files get from the store into the target.
+    public var linkMode: LinkMode
+    /// fsync each reflinked or copied file and each changed directory. A staged apply turns it off and syncs the
+    /// stage's file system once before the exchange.
+    var syncEachChange = true
+
+    public init(linkMode: LinkMode = .auto) {
+        self.linkMode = linkMode
+    }
+
+    private struct LinkKey: Hashable {
+        var id: ObjectID
+        var executable: Bool
+    }
+
+    public func apply(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws -> ApplyReport {
+        guard plan.commit == listing.commit else {
+            throw SmartSyncError(
+                .internal,
+                "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())"
+            )
+        }
+        let cursor = try DirectoryCursor(target: target, syncChanges: syncEachChange)
+        defer { cursor.finish() }
+        var report = ApplyReport()
+        report.conflicts = plan.conflicts
+        var emptied: Set<TreePath> = []
+
+        // 1. Deletes.
+        for c in plan.changes where c.kind == .delete {
+            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
+            if name.withCString({ unlinkat(fd, $0, 0) }) == 0 {
+                cursor.markDirty()
+                report.counts[.delete, default: 0] += 1
+                emptied.insert(c.path.parent)
+            } else if errno == EISDIR || errno == EPERM {
+                var kept = c
+                kept.kind = .conflict
+                kept.note = "'\(c.path)' became a directory since the scan; kept"
+                report.conflicts.append(kept)
+            } else if errno != ENOENT {
+                throw SmartSyncError.io("unlink", path: target + "/" + c.path.description)
+            }
+        }
+
+        // 2. Directories replaced by a file or symlink: everything in them was ours and is deleted by now.
+        var skipped: Set<TreePath> = []
+        for c in plan.changes where c.kind == .typeChange && c.localKind == .directory {
+            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
+            if let removed = try removeEmptyTree(parentFD: fd, name: name, display: target + "/" + c.path.description) {
+                cursor.markDirty()
+                report.directoriesRemoved += removed
+            } else {
+                skipped.insert(c.path)
+                var blocked = c
+                blocked.kind = .blocked
+                blocked.note = "'\(c.path)' is a directory that still holds something not ours; it was left in place"
+                report.conflicts.append(blocked)
+            }
+        }
+
+        // 3. Writes. A (blob, mode) already present in the target must not be linked a second time.
+        var linked: Set<LinkKey> = []
+        for c in plan.changes where !c.writes && c.kind != .delete {
+            if let id = c.localID, c.localKind == .regular || c.localKind == .executable {
+                linked.insert(LinkKey(id: id, executable: c.localKind == .executable))
+            }
+        }
+        var sizes: [ObjectID: Int] = [:]
+        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
+        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: syncEachChange)
+        let createdBefore = cursor.createdDirectories
+        for c in plan.changes where c.writes && !skipped.contains(c.path) {
+            guard let mode = c.mode, let id = c.id else { continue }
+            guard let (fd, name) = try cursor.enterParent(of: c.path, create: true) else { continue }
+            let display = target + "/" + c.path.description
+            let tmp = Materializer.temporaryName()
+            if mode == .symlink {
+                try Materializer.symlink(try store.readVerifiedBlob(id), dirFD: fd, tmp: tmp, display: display)
+            } else {
+                let executable = mode == .executable
+                let first = linked.insert(LinkKey(id: id, executable: executable)).inserted
+                let method = try placer.place(
+                    id, executable: executable, size: sizes[id], shareable: first, dirFD: fd, tmp: tmp,
+                    display: display)
+                let size = Int64(sizes[id] ?? store.size(of: id) ?? 0)
+                switch method {
+                case .hardlink:
+                    report.filesLinked += 1
+                    report.bytesLinked += size
+                case .reflink:
+                    report.filesReflinked += 1
+                    report.bytesReflinked += size
+                case .copy:
+                    report.filesCopied += 1
+                    report.bytesCopied += size
+                }
+            }
+            try Materializer.commit(dirFD: fd, tmp: tmp, name: name, display: display)
+            cursor.markDirty()
+            report.counts[c.kind, default: 0] += 1
+        }
+        report.directoriesCreated = cursor.createdDirectories - createdBefore
+
+        // 4. Remove directories the deletes left empty, deepest first, walking up while they empty out.
+        report.directoriesRemoved += try removeEmptyDirectories(emptied, cursor: cursor)
+
+        for c in plan.changes where !c.writes && c.kind != .delete {
+            report.counts[c.kind, default: 0] += 1
+        }
+        cursor.finish()
+        return report
+    }
+
+    private func removeEmptyDirectories(_ start: Set<TreePath>, cursor: DirectoryCursor) throws -> Int {
+        var byDepth: [Int: Set<TreePath>] = [:]
+        for d in start where !d.isEmpty { byDepth[d.depth, default: []].insert(d) }
+        var removed = 0
+        var level = byDepth.keys.max() ?? 0
+        while level > 0 {
+            for dir in (byDepth[level] ?? []).sorted() {
+                guard let (fd, name) = try cursor.enterParent(of: dir, create: false) else { continue }
+                if name.withCString({ unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
+                    cursor.markDirty()
+                    removed += 1
+                    let up = dir.parent
+                    if !up.isEmpty { byDepth[level - 1, default: []].insert(up) }
+                }
+                // ENOTEMPTY, EEXIST, ENOENT, EBUSY: the directory stays, which is fine.
+            }
+            level -= 1
+        }
+        return removed
+    }
+
+    /// Removes `name` when it holds nothing but (recursively) empty directories. Returns the number of
+    /// directories removed, or nil when something else is inside (nothing is removed then... except empty
+    /// subdirectories already visited).
+    private func removeEmptyTree(parentFD: Int32, name: TreePath, display: String) throws -> Int? {
+        let fd = name.withCString { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT { return 0 }
+            if errno == ENOTDIR || errno == ELOOP { return nil }
+            throw SmartSyncError.io("open", path: display)
+        }
+        guard let dir = fdopendir(fd) else {
+            close(fd)
+            throw SmartSyncError.io("fdopendir", path: display)
+        }
+        defer { closedir(dir) }
+        var subdirectories: [TreePath] = []
+        var st = stat()
+        while let ent = readdir(dir) {
+            guard let child = entryName(ent) else { continue }
+            guard child.withCString({ fstatat(dirfd(dir), $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
+            subdirectories.append(child)
+        }
+        var removed = 0
+        for child in subdirectories {
+            guard let n = try removeEmptyTree(parentFD: dirfd(dir), name: child, display: display + "/" + child.description)
+            else {
+                return nil
+            }
+            removed += n
+        }
+        guard name.withCString({ unlinkat(parentFD, $0, AT_REMOVEDIR) }) == 0 else {
+            if errno == ENOTEMPTY || errno == EEXIST { return nil }
+            throw SmartSyncError.io("rmdir", path: display)
+        }
+        return removed + 1
+    }
+}

@@ -1,0 +1,152 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Turns the oldest kept generation into the next stage, so an update does work in proportion to what changed rather
+/// than to the size of the tree: the generation's tree already holds almost everything the new tree needs.
+///
+/// One pass over the recycled tree, by directory descriptor, decides for each entry:
+/// - a file or symlink the new tree has that still holds the new tree's blob with its mode stays (a regular file when
+///   ``GenerationTrust`` vouches for it — the store's own intact object, or exactly as the scan that hashed it saw it
+///   — and no other kept path shares its inode; a symlink by reading it);
+/// - everything else goes: files the new tree changes or lacks, the operator's files of that time (today's are
+///   carried anew), and directories the new tree does not have.
+///
+/// Then every path the new tree needs and the tree lacks is placed from the store (``InPlaceApplier``, whose checks
+/// before each link apply as for any stage). Nothing is fsynced here: the caller syncs the file system once.
+struct StageRecycler {
+    let store: ObjectStore
+    let linkMode: LinkMode
+
+    /// What the recycling did.
+    struct Outcome {
+        /// The apply of the paths that were placed.
+        var report: ApplyReport
+        /// Stat data of the regular files kept as they were, for the stat cache (they are the target's after the
+        /// switch, with no write since the pass that looked at them).
+        var kept: [TreePath: StatData]
+        /// Entries removed from the recycled tree.
+        var removed: Int
+    }
+
+    /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
+    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target). `cache` is the
+    /// kept tree's stat cache (``Generation/statCache()``). `beforePlacing` is called with the paths about to be
+    /// placed from the store, once the pass knows them.
+    func recycle(
+        stage: String, cache: StatCache, listing: TreeListing, plan: Plan,
+        beforePlacing: (Set<TreePath>) throws -> Void
+    ) throws -> Outcome {
+        var sizes: [ObjectID: Int] = [:]
+        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
+        var desired: [TreePath: TreeEntry] = [:]
+        desired.reserveCapacity(plan.changes.count)
+        var directories: Set<TreePath> = []
+        for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
+            guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
+            desired[c.path] = TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id])
+            var dir = c.path.parent
+            while !dir.isEmpty, directories.insert(dir).inserted { dir = dir.parent }
+        }
+        var pass = Pass(
+            desired: desired, directories: directories,
+            trust: try GenerationTrust(store: store, cache: cache), display: stage)
+        let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
+        defer { close(root) }
+        try pass.walk(root, .root)
+
+        // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
+        var changes: [Change] = []
+        changes.reserveCapacity(desired.count)
+        for (path, e) in desired {
+            if pass.kept[path] != nil {
+                let kind: LocalKind = e.mode == .symlink ? .symlink : e.mode == .executable ? .executable : .regular
+                changes.append(Change(kind: .unchanged, path: path, mode: e.mode, id: e.id, localKind: kind, localID: e.id))
+            } else {
+                changes.append(Change(kind: .add, path: path, mode: e.mode, id: e.id))
+            }
+        }
+        changes.sort { $0.path < $1.path }
+        try beforePlacing(Set(changes.lazy.filter { $0.kind == .add }.map(\.path)))
+        var applier = InPlaceApplier(linkMode: linkMode)
+        applier.syncEachChange = false
+        let report = try applier.apply(
+            Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
+        return Outcome(report: report, kept: pass.kept, removed: pass.removed)
+    }
+
+    /// The one walk over the recycled tree.
+    private struct Pass {
+        let desired: [TreePath: TreeEntry]
+        let directories: Set<TreePath>
+        var trust: GenerationTrust
+        let display: String
+        var kept: [TreePath: StatData] = [:]
+        var removed = 0
+        /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
+        /// kept, so no two paths of the new tree share an inode.
+        var identities: Set<FileIdentity> = []
+
+        mutating func walk(_ fd: Int32, _ prefix: TreePath) throws {
+            for name in try directoryNames(fd, display: display) {
+                let path = prefix.appending(name)
+                var st = stat()
+                let found = name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0
+                if found, (st.st_mode & S_IFMT) == S_IFDIR, directories.contains(path) {
+                    let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                    guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
+                    defer { close(sub) }
+                    // Its metadata was that of another time: the documented default until the carrier gives it the
+                    // target's (when the target has this directory).
+                    try DirectoryMetadata.reset(sub, display: display + "/" + path.description)
+                    try walk(sub, path)
+                    continue
+                }
+                if found, let want = desired[path], try holds(want, path, st, fd, name) {
+                    kept[path] = StatData(st)
+                    continue
+                }
+                try TreeOps.removeEntry(name, in: fd, display: display + "/" + path.description)
+                removed += 1
+            }
+        }
+
+        /// Whether the entry `name` (with `st`) still holds `want`'s blob with its mode (``GenerationTrust``; a
+        /// symlink by reading it).
+        private mutating func holds(_ want: TreeEntry, _ path: TreePath, _ st: stat, _ fd: Int32, _ name: TreePath)
+            throws -> Bool
+        {
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK:
+                guard want.mode == .symlink else { return false }
+                var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = buffer.withUnsafeMutableBufferPointer { b in
+                    b.withMemoryRebound(to: CChar.self) { c in
+                        name.withCString { readlinkat(fd, $0, c.baseAddress!, c.count) }
+                    }
+                }
+                return n >= 0 && ObjectID.blob(buffer[0..<n]) == want.id
+            case S_IFREG:
+                guard try trust.vouches(for: path, id: want.id, mode: want.mode, size: want.size, st: st) else {
+                    return false
+                }
+                return identities.insert(FileIdentity(st)).inserted
+            default:
+                return false
+            }
+        }
+    }
+}
+
+extension StatData {
+    /// The fields of a `stat` result the stat cache compares.
+    init(_ st: stat) {
+        self.init(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            mtimeNs: Timestamps.mtimeNs(st), ctimeNs: Timestamps.ctimeNs(st), mode: UInt32(st.st_mode))
+    }
+}

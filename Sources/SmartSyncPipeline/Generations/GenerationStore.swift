@@ -1,0 +1,127 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+
+/// A previous tree of a target, kept for rollback.
+public struct Generation: Sendable {
+    /// Increases with each switch; the largest is the most recent.
+    public var sequence: Int
+    /// The commit and manifest it held; nil for the tree smart-sync found before its first switch.
+    public var state: TargetState?
+    /// The kept tree.
+    public var tree: String
+
+    /// The stat cache of the tree as the last scan saw it when it was the target (`stat-cache` beside `tree`): which
+    /// of its files still hold what was hashed then (``GenerationTrust``). Empty when none was kept.
+    func statCache() -> StatCache {
+        let dir = String(tree.dropLast("/tree".count))
+        return (try? StatCache.load(from: dir + "/stat-cache")) ?? StatCache()
+    }
+}
+
+/// The generations kept in a target's sidecar (see ``SwitchLayout``).
+public struct GenerationStore: Sendable {
+    public let layout: SwitchLayout
+
+    public init(layout: SwitchLayout) { self.layout = layout }
+
+    /// All kept generations, the most recent first. Incomplete ones (no `tree`) are skipped.
+    public func list() throws -> [Generation] {
+        try completeSequences().map { seq in
+            let dir = layout.generation(seq)
+            let state = try FileSystem.readFileIfPresent(dir + "/state").flatMap { TargetState(encoded: $0.bytes) }
+            return Generation(sequence: seq, state: state, tree: dir + "/tree")
+        }
+    }
+
+    /// The sequences of the complete generations (with a `tree`), the most recent first, without reading their states
+    /// (a manifest each, as large as the tree).
+    func completeSequences() throws -> [Int] {
+        guard TreeOps.isDirectory(layout.generations) else { return [] }
+        return try FileSystem.names(in: layout.generations).compactMap { name in
+            guard let seq = Int(name), TreeOps.isDirectory(layout.generation(seq) + "/tree") else { return nil }
+            return seq
+        }.sorted(by: >)
+    }
+
+    /// `generations/spare`: one tree beyond the kept ones, held back from pruning so the next switch can make it its
+    /// stage (``StageRecycler``). Not listed, so not offered for rollback; a failed switch that used it costs nothing
+    /// else.
+    var spare: String { layout.generations + "/spare" }
+
+    /// The spare tree, when there is one; its state is not read (recycling needs only the tree and its stat cache).
+    func takeSpare() -> Generation? {
+        guard TreeOps.isDirectory(spare + "/tree") else { return nil }
+        return Generation(sequence: 0, state: nil, tree: spare + "/tree")
+    }
+
+    /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
+    func discard(_ path: String) throws {
+        try FileSystem.makeDirectories(layout.generations)
+        let trash = layout.generations + "/" + Self.removing + "discarded-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        guard rename(path, trash) == 0 else { throw SmartSyncError.io("rename", path: path) }
+    }
+
+    /// One more than the largest sequence in use.
+    func nextSequence() throws -> Int {
+        guard TreeOps.isDirectory(layout.generations) else { return 1 }
+        return (try FileSystem.names(in: layout.generations).compactMap(Int.init).max() ?? 0) + 1
+    }
+
+    /// Creates generation `seq`'s directory with its state (written before its tree arrives, so a crash
+    /// between the two leaves a complete record once the tree is moved in). Returns where the tree goes.
+    func prepare(_ seq: Int, state: TargetState?) throws -> String {
+        let dir = layout.generation(seq)
+        try FileSystem.makeDirectories(dir)
+        if let state { try FileSystem.writeFileAtomically(dir + "/state", state.encoded()) }
+        return dir + "/tree"
+    }
+
+    /// Removes the generation directory `seq` entirely.
+    func remove(_ seq: Int) throws {
+        try TreeOps.removeTree(layout.generation(seq))
+    }
+
+    /// Keeps the `keep` most recent generations and removes the rest (and any incomplete leftovers), except that the
+    /// newest one beyond `keep` becomes the ``spare`` when there is none. With `keep` 0 the spare goes too: nothing
+    /// beyond the target is kept.
+    ///
+    /// Each goes in one rename first (to `.removing-<seq>-<random>`, which ``list()`` ignores), so one that cannot be
+    /// removed wholly is never listed half removed (say, without its `state`, as the tree found before the first sync).
+    /// Every removal is tried; the first failure is thrown.
+    func prune(keep: Int) throws {
+        guard TreeOps.isDirectory(layout.generations) else { return }
+        let listed = try completeSequences()
+        let complete = Set(listed.prefix(max(0, keep)))
+        var failure: (any Error)?
+        if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
+            let trash = Self.removing + "spare-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if rename(spare, layout.generations + "/" + trash) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+        }
+        if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
+            // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
+            let next = listed[keep]
+            if rename(layout.generation(next), spare) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+        }
+        for name in try FileSystem.names(in: layout.generations) {
+            guard let seq = Int(name), !complete.contains(seq) else { continue }
+            let from = layout.generation(seq)
+            let trash = Self.removing + name + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if rename(from, layout.generations + "/" + trash) != 0 {
+                failure = failure ?? SmartSyncError.io("rename", path: from)
+            }
+        }
+        for name in try FileSystem.names(in: layout.generations) where name.hasPrefix(Self.removing) {
+            do {
+                try TreeOps.removeTree(layout.generations + "/" + name)
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        FileSystem.syncDirectory(layout.generations)
+        if let failure { throw failure }
+    }
+
+    /// The name prefix of a generation being removed.
+    static let removing = ".removing-"
+}

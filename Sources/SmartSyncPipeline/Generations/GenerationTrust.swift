@@ -1,0 +1,62 @@
+import CLinuxShims
+import Glibc
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Decides, without reading it, whether a regular file of a kept tree (a generation, the spare) still holds a given
+/// blob. A file's seal alone does not say which blob it holds (a tree of another commit is sealed too) nor that no one
+/// wrote to it and put its time back; what does:
+///
+/// - it is the store's own object for that blob (its hard link: same device and inode), and the store's check before
+///   linking passes for it; or
+/// - it is exactly as the scan saw it when its tree was the target (device, inode, size, mtime, ctime, mode, in the
+///   generation's stat cache, not racy), and that scan hashed it to that blob. No one can set a ctime, so a write since
+///   (even one that puts the sealed time back) shows.
+///
+/// Either way its seal must hold and its inode must not be one the store quarantined. Anything else is not vouched for:
+/// the caller reads it, or replaces it from the store.
+struct GenerationTrust {
+    let store: ObjectStore
+    /// The generation's stat cache (``Generation/statCache()``).
+    let cache: StatCache
+    let quarantined: Set<FileIdentity>
+    /// The store object each (blob, executable) links from, once checked: its identity, or nil when it is not intact.
+    private var objects: [Key: FileIdentity?] = [:]
+
+    private struct Key: Hashable {
+        var id: ObjectID
+        var executable: Bool
+    }
+
+    init(store: ObjectStore, cache: StatCache) throws {
+        self.store = store
+        self.cache = cache
+        quarantined = try store.quarantinedIdentities()
+    }
+
+    /// Whether the regular file at `path` (with `st`) holds `id` with `mode`'s permissions, by the rules above.
+    mutating func vouches(for path: TreePath, id: ObjectID, mode: FileMode, size: Int?, st: stat) throws -> Bool {
+        let executable = mode == .executable
+        guard mode != .symlink, Seal.breach(of: st, executable: executable, size: size) == nil,
+            !quarantined.contains(FileIdentity(st))
+        else { return false }
+        if cache.trustedID(for: path, stat: StatData(st)) == id { return true }
+        return try object(id, executable: executable) == FileIdentity(st)
+    }
+
+    /// The identity of the intact store object (or `0555` twin) for `id`; nil when the store has no intact one.
+    private mutating func object(_ id: ObjectID, executable: Bool) throws -> FileIdentity? {
+        let key = Key(id: id, executable: executable)
+        if let known = objects[key] { return known }
+        var identity: FileIdentity?
+        if try store.holds(id, size: nil, repair: true) {
+            var st = stat()
+            let path = store.path(for: id) + (executable ? ".x" : "")
+            if lstat(path, &st) == 0, Seal.breach(of: st, executable: executable, size: nil) == nil {
+                identity = FileIdentity(st)
+            }
+        }
+        objects[key] = .some(identity)
+        return identity
+    }
+}

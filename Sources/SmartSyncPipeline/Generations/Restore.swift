@@ -1,0 +1,207 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// `smart-sync restore`: brings back a local version of one target path, from the store (a kept version) or
+/// from a kept generation's tree, with no network.
+///
+/// The restored file is a private copy, never a hardlink of a read-only store object: the operator will edit it. A
+/// kept version comes back with the permissions and owner it had when it was kept (records of earlier releases, and
+/// generation files, get 0644, or 0755 for executables, owned by the user running the restore). It is written under a temporary name and renamed over the path,
+/// under the target lock. What it replaces is saved into the store and recorded first (unless it is what the
+/// last sync put there), so a restore loses nothing either.
+public enum Restore {
+    /// One version of a path that can be restored.
+    public struct Version: Sendable, Hashable {
+        /// Where it is kept.
+        public enum Origin: Sendable, Hashable {
+            /// Saved into the store before a sync (or a restore) replaced it.
+            case kept(KeptVersion)
+            /// The file in kept generation `sequence`, whose sync state was `commit` (nil: the tree found before
+            /// the first sync).
+            case generation(sequence: Int, commit: ObjectID?)
+        }
+
+        public var origin: Origin
+        public var mode: FileMode
+        public var id: ObjectID
+        /// The permissions and owner it comes back with (nil: the defaults for its mode).
+        public var metadata: FileMetadata? = nil
+    }
+
+    /// What a restore did.
+    public struct Outcome: Sendable {
+        /// The path, relative to the target.
+        public var path: TreePath
+        /// The version now at the path.
+        public var restored: Version
+        /// The version it replaced, when that was saved and recorded (it differed from the last sync's).
+        public var saved: KeptVersion?
+        /// True when the path already held that version: nothing was written.
+        public var unchanged: Bool
+    }
+
+    /// The versions of `path` (relative to the target, or absolute inside it) that can be restored: kept
+    /// versions, the most recent first, then the kept generations holding it, the most recent first.
+    public static func versions(of path: String, target: String, state: StateStore) throws -> [Version] {
+        let target = StateStore.normalize(target)
+        let relative = try relativePath(path, target: target)
+        var out = try KeptVersionLog(state: state, target: target).versions(of: relative).map {
+            Version(origin: .kept($0), mode: $0.mode, id: $0.id, metadata: $0.metadata)
+        }
+        for g in try GenerationStore(layout: SwitchLayout(target: target)).list() {
+            guard let tree = try? TreeReader(root: g.tree), let (mode, id, _) = try? inspect(relative, in: tree)
+            else { continue }
+            out.append(Version(origin: .generation(sequence: g.sequence, commit: g.state?.commit), mode: mode, id: id))
+        }
+        return out
+    }
+
+    /// Restores `path` in `target`: the most recent kept version, or the file as it is in generation
+    /// `generation`'s tree. Needs no source.
+    public static func run(
+        path: String, target: String, generation: Int? = nil, store: ObjectStore, state: StateStore
+    ) throws -> Outcome {
+        let target = StateStore.normalize(target)
+        let relative = try relativePath(path, target: target)
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
+        let lock = try state.lock(target: target)
+        defer { lock.release() }
+        try TreeSwitch(layout: SwitchLayout(target: target)).recover()
+        try checkParents(root: target, relative)
+
+        let log = KeptVersionLog(state: state, target: target)
+        let kept = try log.versions(of: relative)
+        let manifest = try state.load(target: target)?.manifest ?? Manifest()
+        let chosen: Version
+        if let generation {
+            chosen = try fromGeneration(generation, relative, target: target, kept: kept, store: store)
+        } else {
+            guard let record = kept.first else {
+                throw SmartSyncError(
+                    .notFound,
+                    "no local version of '\(relative)' was kept for \(target)",
+                    hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding it (restore one with --generation N)"
+                )
+            }
+            try verifyObject(record.id, store: store, what: "the kept version of '\(relative)'")
+            chosen = Version(origin: .kept(record), mode: record.mode, id: record.id, metadata: record.metadata)
+        }
+
+        // Save what is there now (unless it is what the sync put there), then put the chosen version in its place.
+        let current = try TreeReader(root: target)
+        var saved: KeptVersion?
+        if let (mode, id, metadata) = try inspect(relative, in: current) {
+            if mode == chosen.mode && id == chosen.id && (chosen.metadata == nil || chosen.metadata == metadata) {
+                return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
+            }
+            try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: geteuid()) {
+                let record = KeptVersion(
+                    timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
+                try log.append([record])
+                saved = record
+            }
+        }
+        try write(chosen, to: relative, target: target, store: store)
+        return Outcome(path: relative, restored: chosen, saved: saved, unchanged: false)
+    }
+
+    /// Takes `relative` from generation `sequence` into the store, checking it against what the generation's
+    /// manifest, a kept record or the current file say it should be.
+    private static func fromGeneration(
+        _ sequence: Int, _ relative: TreePath, target: String, kept: [KeptVersion], store: ObjectStore
+    ) throws -> Version {
+        let generations = try GenerationStore(layout: SwitchLayout(target: target)).list()
+        guard let g = generations.first(where: { $0.sequence == sequence }) else {
+            let available = generations.map(\.sequence).map(String.init).joined(separator: ", ")
+            throw SmartSyncError(
+                .notFound,
+                "\(target) has no kept generation \(sequence) (kept: \(available.isEmpty ? "none" : available))",
+                hint: "`smart-sync rollback --list --target \(target)` lists them"
+            )
+        }
+        let tree = try TreeReader(root: g.tree)
+        guard let (mode, _, _) = try inspect(relative, in: tree) else {
+            throw SmartSyncError(
+                .notFound,
+                "generation \(sequence) of \(target) has no '\(relative)'",
+                hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows where it is"
+            )
+        }
+        // Into the store: hashed as it is copied and published only under the id it hashes to.
+        let id = try LocalVersionSaver(store: store).save(relative, in: tree, mode: mode, id: nil)
+        var expected: Set<ObjectID> = Set(kept.map(\.id))
+        if let entry = g.state?.manifest[relative] { expected.insert(entry.id) }
+        if let (_, current, _) = try? inspect(relative, in: TreeReader(root: target)) { expected.insert(current) }
+        guard expected.isEmpty || expected.contains(id) else {
+            throw SmartSyncError(
+                .integrity,
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept; not restored",
+                hint: "copy \(tree.display(relative)) by hand if you want it anyway")
+        }
+        try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
+        return Version(origin: .generation(sequence: sequence, commit: g.state?.commit), mode: mode, id: id)
+    }
+
+    /// Writes `version` at `relative` as a private copy: temporary name, fsync, rename over the path.
+    private static func write(_ version: Version, to relative: TreePath, target: String, store: ObjectStore) throws {
+        try Materializer.replace(relative, under: target) { dirFD, tmp, display in
+            if version.mode == .symlink {
+                try Materializer.symlink(try store.readVerifiedBlob(version.id), dirFD: dirFD, tmp: tmp, display: display)
+                if let owner = version.metadata {
+                    guard fchownat(dirFD, tmp, owner.owner, owner.group, AT_SYMLINK_NOFOLLOW) == 0 else {
+                        throw SmartSyncError.io("lchown", path: display)
+                    }
+                }
+            } else {
+                try copy(
+                    store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
+                    metadata: version.metadata
+                        ?? FileMetadata(
+                            permissions: version.mode == .executable ? 0o755 : 0o644, owner: geteuid(),
+                            group: getegid()))
+            }
+        }
+    }
+
+    /// Copies the store object at `source` to `tmp` in `dirFD`, hashing the bytes as they go (they must hash to
+    /// `id`), with `metadata`'s owner and permissions; fsynced. The copy is private (0600) until it is complete and
+    /// owned as it should be: a kept 0600 secret is never readable by others, not even while it is written.
+    /// Removes `tmp` on failure.
+    private static func copy(
+        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, metadata: FileMetadata
+    ) throws {
+        let src = open(source, O_RDONLY | O_CLOEXEC)
+        guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
+        defer { close(src) }
+        var st = stat()
+        guard fstat(src, &st) == 0 else { throw SmartSyncError.io("fstat", path: source) }
+        let dst = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard dst >= 0 else { throw SmartSyncError.io("create", path: display) }
+        var ok = false
+        defer {
+            close(dst)
+            if !ok { unlinkat(dirFD, tmp, 0) }
+        }
+        let hasher = BlobHasher(size: Int(st.st_size))
+        try readChunks(fd: src, path: source) { chunk in
+            hasher.update(chunk)
+            try FileSystem.writeAll(fd: dst, chunk, path: display)
+        }
+        guard hasher.finalize() == id else {
+            throw SmartSyncError(
+                .integrity,
+                "the store object \(id.abbreviated()) changed while it was copied to '\(display)'; not restored")
+        }
+        // The owner first: chown clears setuid and setgid bits, which the chmod then sets as kept.
+        guard fchown(dst, metadata.owner, metadata.group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
+        guard fchmod(dst, mode_t(metadata.permissions)) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: display) }
+        ok = true
+    }
+}

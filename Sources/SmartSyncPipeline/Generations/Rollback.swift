@@ -1,0 +1,130 @@
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Rollback: swap a kept generation back in, with no network.
+public enum Rollback {
+    /// What a rollback did.
+    public struct Outcome: Sendable {
+        /// The commit the target had before (nil when it had no sync state).
+        public var from: ObjectID?
+        /// The commit it has now (nil for the tree smart-sync found before its first switch).
+        public var to: ObjectID?
+        /// Operator files carried from the outgoing tree into the restored one.
+        public var carried: Int
+        /// Files of the generation that were written in place since it was kept, replaced from the store.
+        public var repaired: [TreePath] = []
+    }
+
+    /// The generations kept for `target`, the most recent first.
+    public static func generations(target: String) throws -> [Generation] {
+        try GenerationStore(layout: SwitchLayout(target: StateStore.normalize(target))).list()
+    }
+
+    /// Swaps a kept generation into `target` (the most recent, or the one whose commit starts with `to`, or
+    /// whose sequence number is `to`), keeping the outgoing tree as a generation in turn and carrying the
+    /// operator's files over. Needs no source: everything is on disk.
+    ///
+    /// The generation is checked first (``GenerationRepair``): a file written in place since it was kept is replaced
+    /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
+    ///
+    /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
+    ///
+    /// - Throws: ``FailedAfterSwitch`` when a step after the exchange failed (the target holds the generation's tree).
+    public static func run(
+        target: String, to selector: String?, state: StateStore, store: ObjectStore, keepGenerations: Int = 3,
+        linkMode: LinkMode = .auto, lock held: TargetLock? = nil
+    ) throws -> Outcome {
+        let target = StateStore.normalize(target)
+        let storeLock = try store.lock(shared: true)
+        defer { storeLock.release() }
+        let lock = try state.lock(target: target, unlessHeld: held)
+        defer { lock?.release() }
+        let layout = SwitchLayout(target: target)
+        let switcher = TreeSwitch(layout: layout)
+        try state.recoverSwitch(target: target)
+        let generations = GenerationStore(layout: layout)
+        let kept = try generations.list()
+        let chosen: Generation?
+        if let selector {
+            // A generation number first: "4" must not pick a newer generation whose commit starts with 4.
+            chosen =
+                kept.first { String($0.sequence) == selector }
+                ?? kept.first { $0.state.map { $0.commit.hex.hasPrefix(selector.lowercased()) } ?? false }
+        } else {
+            chosen = kept.first
+        }
+        guard let generation = chosen else {
+            let available = kept.map {
+                "\($0.sequence): \($0.state?.commit.abbreviated() ?? "the tree found before the first sync")"
+            }
+            throw SmartSyncError(
+                .notFound,
+                kept.isEmpty
+                    ? "'\(target)' has no kept generations to roll back to (they are made when a sync switches trees)"
+                    : "no kept generation of '\(target)' matches '\(selector ?? "")'; kept: \(available.joined(separator: ", "))"
+            )
+        }
+        let repaired = try GenerationRepair(
+            store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
+        ).repair(generation)
+        let current = try state.load(target: target)
+        // The operator's files follow: everything the current tree holds that the current sync did not put there.
+        let tracked = Set(current?.manifest.entries.keys.map { $0 } ?? [])
+        let restoredTracked = Set(generation.state?.manifest.entries.keys.map { $0 } ?? [])
+        var carried = 0
+        if current != nil {
+            carried = try UntrackedCarrier(
+                shouldCarry: { !tracked.contains($0) && !restoredTracked.contains($0) }, carryWhole: { _ in false },
+                replaceExisting: true
+            ).carry(from: target, into: generation.tree)
+        }
+        // The generation's state is the intent: a run killed right after the exchange is recorded from it.
+        let restored = generation.state.map { s -> TargetState in
+            var record = s
+            record.target = target
+            record.appliedAtNs = SyncRunner.nowNs()
+            return record
+        }
+        if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
+        let outcome = Outcome(from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired)
+        func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
+            let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
+            let message = FailedAfterSwitch<Outcome>.message(
+                target: target, to: outcome.to?.hex ?? "the tree found before the first sync",
+                from: outcome.from?.hex ?? "an untracked tree", step: step, cause: error)
+            return FailedAfterSwitch(
+                outcome: outcome, step: step, error: SmartSyncError(error.code, message, cause: error))
+        }
+        do {
+            try switcher.exchange(
+                incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
+                consumed: generation.sequence, checkpoint: { _ in },
+                exchanged: {
+                    if let restored {
+                        try state.save(restored)
+                        try state.resetStatCache(target: target)
+                    } else {
+                        try state.forget(target: target)
+                    }
+                })
+        } catch let failed as TreeSwitch.AfterExchange {
+            throw failure(failed.step, failed.cause)
+        } catch let unsupported as TreeSwitch.ExchangeUnsupported {
+            try? state.clearIntent(target: target)
+            throw SmartSyncError(
+                .io,
+                "the file system of '\(target)' cannot swap directories atomically (renameat2 RENAME_EXCHANGE: errno \(unsupported.errno))",
+                hint: "roll back with `smart-sync sync --ref \(generation.state?.commit.hex ?? "COMMIT")` instead"
+            )
+        } catch {
+            // Nothing was exchanged: the generation's state is no intent any more.
+            try? state.clearIntent(target: target)
+            throw error
+        }
+        do { try state.clearIntent(target: target) } catch { throw failure(.clearIntent, error) }
+        do { try generations.prune(keep: keepGenerations) } catch { throw failure(.prune, error) }
+        return outcome
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// A local version of a target path that smart-sync saved into the store before replacing it: an operator's
+/// edit of a synced file, a file that was never ours at a tree path, or a file a `restore` replaced.
+public struct KeptVersion: Sendable, Hashable, Codable {
+    /// When it was saved (ns since the epoch).
+    public var timeNs: Int64
+    /// Its mode (regular, executable or symlink).
+    public var mode: FileMode
+    /// Its blob id: the store object holding its content.
+    public var id: ObjectID
+    /// The commit whose sync replaced it; nil when a `restore` did.
+    public var replacedBy: ObjectID?
+    /// Its path, relative to the target.
+    public var path: TreePath
+    /// Its permission bits and ownership when it was kept (nil in records written before release 0.2).
+    public var metadata: FileMetadata?
+
+    public init(
+        timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: TreePath,
+        metadata: FileMetadata? = nil
+    ) {
+        self.timeNs = timeNs
+        self.mode = mode
+        self.id = id
+        self.replacedBy = replacedBy
+        self.path = path
+        self.metadata = metadata
+    }
+
+    /// One line of the log: `<time ns> <mode> <blob> <commit or -> <perms>:<uid>:<gid> <path>`, the permissions in
+    /// octal (`-` when unknown), the path percent-escaped (`%`, control bytes and spaces are written `%XX`), ending in
+    /// a newline. Lines of earlier releases have no metadata field (five fields): they are read as before.
+    func line() -> String {
+        let meta = metadata.map { "\(String($0.permissions, radix: 8)):\($0.owner):\($0.group)" } ?? "-"
+        return "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(meta) \(Self.escape(path))\n"
+    }
+
+    /// Parses one line (without its newline); nil when it is damaged.
+    init?(line: Substring) {
+        var fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
+        // A path never holds a raw space (it is escaped), so five fields are a record of an earlier release.
+        var metadata: FileMetadata?
+        if fields.count == 6 {
+            let meta = fields.remove(at: 4)
+            if meta != "-" {
+                let parts = meta.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 3, let perms = UInt16(parts[0], radix: 8), perms <= 0o7777,
+                    let uid = UInt32(parts[1]), let gid = UInt32(parts[2])
+                else { return nil }
+                metadata = FileMetadata(permissions: perms, owner: uid, group: gid)
+            }
+        }
+        guard fields.count == 5, let time = Int64(fields[0]), let mode = FileMode(octal: fields[1]), mode.isBlob,
+            let id = ObjectID(hex: fields[2]), let path = Self.unescape(fields[4]), !path.isEmpty
+        else { return nil }
+        let commit: ObjectID?
+        if fields[3] == "-" {
+            commit = nil
+        } else {
+            guard let c = ObjectID(hex: fields[3]) else { return nil }
+            commit = c
+        }
+        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata)
+    }
+
+    /// The path's bytes with `%`, spaces, control bytes and every byte of 0x7F and above written `%XX`: the log stays
+    /// ASCII, whatever the names' encoding. (Earlier releases wrote UTF-8 unescaped; it reads back the same.)
+    static func escape(_ path: TreePath) -> String {
+        var out: [UInt8] = []
+        let hex = Array("0123456789ABCDEF".utf8)
+        for b in path.bytes {
+            if b <= 0x20 || b == 0x25 || b >= 0x7F {
+                out += [0x25, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unescape(_ text: Substring) -> TreePath? {
+        var bytes: [UInt8] = []
+        var i = text.utf8.startIndex
+        let utf8 = text.utf8
+        while i != utf8.endIndex {
+            let b = utf8[i]
+            if b == 0x25 {
+                let h1 = utf8.index(after: i)
+                guard h1 != utf8.endIndex else { return nil }
+                let h2 = utf8.index(after: h1)
+                guard h2 != utf8.endIndex,
+                    let v = UInt8(String(decoding: [utf8[h1], utf8[h2]], as: UTF8.self), radix: 16)
+                else { return nil }
+                bytes.append(v)
+                i = utf8.index(after: h2)
+            } else {
+                bytes.append(b)
+                i = utf8.index(after: i)
+            }
+        }
+        return TreePath(bytes: bytes)
+    }
+}
+
+/// The per-target log of kept versions, `<state>/targets/<key>/kept`: one line per version (see
+/// ``KeptVersion``), appended with one `write` under `O_APPEND` and fsynced; a damaged line (a crash mid-write)
+/// is skipped. Bounded: when it exceeds ``limit`` records it is rewritten atomically with the most recent ones.
+public struct KeptVersionLog: Sendable {
+    /// The log file.
+    public let path: String
+    /// Records kept at most.
+    public var limit: Int
+
+    public init(path: String, limit: Int = 1_000) {
+        self.path = path
+        self.limit = limit
+    }
+
+    /// The log of `target` in `state`.
+    public init(state: StateStore, target: String) {
+        self.init(path: state.directory(for: StateStore.normalize(target)) + "/kept")
+    }
+
+    /// Every readable record, oldest first.
+    public func load() throws -> [KeptVersion] {
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(path) else { return [] }
+        let text = String(decoding: bytes, as: UTF8.self)
+        // A last line without its newline was cut short by a crash: ignored.
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        if !text.hasSuffix("\n"), !lines.isEmpty { lines.removeLast() }
+        return lines.compactMap { KeptVersion(line: $0) }
+    }
+
+    /// The records of `path`, the most recent first.
+    public func versions(of path: TreePath) throws -> [KeptVersion] {
+        try load().filter { $0.path == path }.reversed()
+    }
+
+    /// Appends `records` (one `write`, then `fsync`); trims the log to the last ``limit`` records when it has
+    /// grown past it.
+    public func append(_ records: [KeptVersion]) throws {
+        guard !records.isEmpty else { return }
+        if let slash = path.lastIndex(of: "/") { try FileSystem.makeDirectories(String(path[..<slash])) }
+        let existing = try FileSystem.readFileIfPresent(path)?.bytes ?? []
+        let lineCount = existing.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        if lineCount + records.count > limit {
+            let all = try load() + records
+            let text = all.suffix(limit).map { $0.line() }.joined()
+            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)
+            return
+        }
+        // A previous line cut short by a crash is closed off first, so this record starts a line of its own.
+        var text = existing.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
+        text += records.map { $0.line() }.joined()
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        try Array(text.utf8).withUnsafeBytes { try FileSystem.writeAll(fd: fd, $0, path: path) }
+        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
+    }
+}
+
+/// Copies a target's file or symlink into the store before it is replaced, verified against its id.
+struct LocalVersionSaver {
+    let store: ObjectStore
+
+    /// Saves the file or symlink at `path` of `tree` (of `mode`) unless the store already holds `id`; returns its id.
+    @discardableResult
+    func save(_ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?) throws -> ObjectID {
+        if let id, try store.holds(id, size: nil, repair: true) { return id }
+        return try tree.insert(path, mode: mode, into: store, expecting: id)
+    }
+}

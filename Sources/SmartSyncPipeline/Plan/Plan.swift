@@ -1,0 +1,35 @@
+import SmartSyncGitObjects
+
+/// What a sync will do to a target: one ``Change`` per path, sorted by path, plus the blobs the store must
+/// provide. `Codable`, so the CLI can print it as JSON.
+public struct Plan: Sendable, Hashable, Codable {
+    /// The commit the plan brings the target to.
+    public var commit: ObjectID
+    /// Every path considered (including unchanged, untracked and excluded ones), sorted by path.
+    public var changes: [Change]
+    /// Each distinct blob the written paths need, once (identical content is fetched once), sorted by id.
+    public var blobsNeeded: [NeededBlob]
+    /// How many changes of each kind.
+    public var counts: [Change.Kind: Int]
+
+    public init(commit: ObjectID, changes: [Change], blobsNeeded: [NeededBlob]) {
+        self.commit = commit
+        self.changes = changes
+        self.blobsNeeded = blobsNeeded
+        var counts: [Change.Kind: Int] = [:]
+        for c in changes { counts[c.kind, default: 0] += 1 }
+        self.counts = counts
+    }
+
+    /// The number of changes of `kind`.
+    public func count(_ kind: Change.Kind) -> Int { counts[kind] ?? 0 }
+
+    /// Conflicts (edited files kept) and blocked paths (tree entries that cannot be written).
+    public var conflicts: [Change] { changes.filter { $0.kind == .conflict || $0.kind == .blocked } }
+
+    /// True when applying would write or delete something.
+    public var hasWork: Bool { changes.contains { $0.writes || $0.kind == .delete } }
+
+    /// True when the target will equal the commit after applying (nothing blocked).
+    public var isComplete: Bool { count(.blocked) == 0 }
+}

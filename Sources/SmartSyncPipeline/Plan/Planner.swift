@@ -1,0 +1,249 @@
+import Glibc
+import SmartSyncGitObjects
+
+/// Diffs a desired tree against what is on disk and what the previous sync put there.
+///
+/// Rules:
+/// - Paths of the new tree are ours: they are added, modified, relinked (exec bit) or retargeted.
+/// - A path missing from the new tree is deleted only when the previous manifest lists it and the file on
+///   disk still equals what was put there; an edited one is kept (``Change/Kind/conflict``); one never ours is
+///   left alone (``Change/Kind/untracked``).
+/// - A directory standing where the tree wants a file is replaced only when everything in it is ours and is
+///   being deleted; a file, symlink or FIFO standing where the tree needs a directory is replaced only when it
+///   is ours and unchanged. Otherwise the tree path is ``Change/Kind/blocked``.
+/// - Excluded paths (globs, or paths the scan skipped) are never touched; gitlinks are reported and skipped.
+/// - With ``keepLocal``, a tree path whose local file or symlink differs from the tree and is not what the
+///   previous sync put there is left in place as a ``Change/Kind/conflict``.
+/// - A file with the tree's content but other permissions or another owner than smart-sync installs files with
+///   (``FileMetadata/isInstalled(as:owner:)``: a `chmod` or `chown` since the sync) is a ``Change/Kind/mode``: it is
+///   installed anew, and its metadata kept as a local version first. Such a file is never deleted either.
+public struct Planner: Sendable {
+    public var excludes: ExcludeSet
+    /// The owner of the files smart-sync installs (the effective user).
+    public var installedOwner: UInt32 = geteuid()
+    /// Leave local versions in place (`--keep-local`): a file or symlink at a tree path that differs from the
+    /// tree and from what the previous manifest put there (an operator's edit, or a file never ours) becomes a
+    /// ``Change/Kind/conflict``: nothing is fetched or written for it, and the manifest does not claim it.
+    public var keepLocal: Bool
+
+    public init(excludes: ExcludeSet = ExcludeSet(), keepLocal: Bool = false) {
+        self.excludes = excludes
+        self.keepLocal = keepLocal
+    }
+
+    /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
+    public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
+        var desired: [TreePath: TreeEntry] = [:]
+        desired.reserveCapacity(listing.entries.count)
+        var gitlinks: Set<TreePath> = []
+        for e in listing.entries where e.mode.isBlob || e.mode == .gitlink {
+            desired[e.path] = e
+            if e.mode == .gitlink { gitlinks.insert(e.path) }
+        }
+
+        var changes: [Change] = []
+        changes.reserveCapacity(desired.count + 16)
+
+        // Local things the new tree does not have.
+        var deletable: Set<TreePath> = []
+        for (path, e) in local.entries where e.kind != .directory && desired[path] == nil {
+            if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
+            let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
+            if excludes.matches(path) {
+                changes.append(with(here, .excluded))
+            } else if let prev = previous[path] {
+                if e.kind.fileMode == prev.mode && e.id == prev.id && e.metadata.isInstalled(as: prev.mode, owner: installedOwner) {
+                    deletable.insert(path)
+                    changes.append(with(here, .delete))
+                } else {
+                    var c = with(here, .conflict)
+                    c.note = "'\(path)' was changed locally since the last sync and is no longer in the tree; kept"
+                    changes.append(c)
+                }
+            } else {
+                changes.append(here)
+            }
+        }
+
+        // Directories the scan did not enter because they are excluded: left alone, reported.
+        let reported = Set(changes.map(\.path))
+        for path in local.excluded.sorted() where !reported.contains(path) && desired[path] == nil {
+            changes.append(Change(kind: .excluded, path: path))
+        }
+
+        // What stands in the way of a directory, memoized per directory: most paths share their parents.
+        var blockers: [TreePath: TreePath?] = [:]
+        func blocker(inside dir: TreePath) -> TreePath? {
+            if dir.isEmpty { return nil }
+            if let known = blockers[dir] { return known }
+            var found = blocker(inside: dir.parent)
+            if found == nil, let e = local.entries[dir], e.kind != .directory, !deletable.contains(dir) { found = dir }
+            blockers[dir] = .some(found)
+            return found
+        }
+        func blocker(of path: TreePath) -> TreePath? { blocker(inside: path.parent) }
+
+        func directoryIsOurs(_ dir: TreePath) -> Bool {
+            for (path, e) in local.entries where e.kind != .directory && dir.isAncestor(of: path) {
+                if !deletable.contains(path) { return false }
+            }
+            return !local.excluded.contains { dir.isAncestor(of: $0) }
+        }
+
+        // The new tree's paths.
+        for (path, entry) in desired {
+            let l = local.entries[path]
+            var c = Change(
+                kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id,
+                localMetadata: l?.metadata)
+            if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
+                c.kind = .excluded
+            } else if entry.mode == .gitlink {
+                c.kind = .submodule
+            } else if l == nil, let obstacle = blocker(of: path) {
+                // (Something at the path itself means the scan reached it through real directories: nothing in the way.)
+                c.kind = .blocked
+                let what = local.entries[obstacle].map { describe($0.kind) } ?? "something"
+                c.note = "'\(obstacle)' is \(what) that is not ours (or was changed) where the tree needs a directory"
+            } else if let l {
+                switch (l.kind, entry.mode) {
+                case (.directory, _):
+                    if directoryIsOurs(path) {
+                        c.kind = .typeChange
+                    } else {
+                        c.kind = .blocked
+                        c.note = "'\(path)' is a directory holding files that are not ours (or were changed)"
+                    }
+                case (.other, _):
+                    c.kind = .blocked
+                    c.note = "'\(path)' is a special file (FIFO, socket or device); smart-sync will not replace it"
+                case (.symlink, .symlink):
+                    c.kind = l.id == entry.id ? .unchanged : .symlink
+                case (.symlink, _), (.regular, .symlink), (.executable, .symlink):
+                    c.kind = .typeChange
+                default:
+                    if l.id != entry.id {
+                        c.kind = .modify
+                    } else if l.kind.fileMode != entry.mode || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner) {
+                        c.kind = .mode
+                    }
+                }
+            } else {
+                c.kind = entry.mode == .symlink ? .symlink : .add
+            }
+            if c.writes, let l, let localMode = l.kind.fileMode, let prev = previous[path],
+                prev.mode == entry.mode && prev.id == entry.id
+            {
+                // The tree did not change this path since the last sync: the operator did.
+                c.note = "'\(path)' was changed locally since the last sync (\(Self.edit(l, localMode, prev, installedOwner)))"
+            }
+            if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
+                previous[path].map({
+                    $0.mode != localMode || $0.id != l.id || !l.metadata.isInstalled(as: localMode, owner: installedOwner)
+                }) ?? true
+            {
+                c.kind = .conflict
+                c.note =
+                    "'\(path)' differs from the tree and from what the last sync put there; kept local version (--keep-local)"
+            }
+            changes.append(c)
+        }
+        // Sorted through an index: a Change is large, and moving it around is most of a sort's cost.
+        let order = changes.indices.sorted { changes[$0].path < changes[$1].path }
+        changes = order.map { changes[$0] }
+
+        // Blobs to provide: each id once, with a tree path and, when possible, a local file holding it.
+        var needed: [ObjectID: NeededBlob] = [:]
+        for c in changes where c.writes {
+            guard let id = c.id, needed[id] == nil else { continue }
+            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path]?.size)
+        }
+        if !needed.isEmpty {
+            for (path, e) in local.entries where e.kind == .regular || e.kind == .executable {
+                if let id = e.id, needed[id] != nil, needed[id]!.localPath == nil,
+                    needed[id]!.size.map({ Int64($0) == e.size }) ?? true
+                {
+                    needed[id]!.localPath = path
+                }
+            }
+        }
+        // Symlink blobs cannot be fed from a local file (the file would be followed); leave those to the source.
+        for (id, blob) in needed where blob.localPath != nil && desired[blob.path]?.mode == .symlink {
+            needed[id]!.localPath = nil
+        }
+        let blobs = needed.values.sorted { $0.id < $1.id }
+        return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs)
+    }
+
+    /// The manifest to record once `plan` has been applied: every path written or found unchanged, plus the
+    /// previous entries of excluded paths (so that un-excluding them later still knows they were ours).
+    public func manifest(after plan: Plan, previous: Manifest) -> Manifest {
+        var out = Manifest()
+        out.entries.reserveCapacity(plan.changes.count)
+        for c in plan.changes {
+            switch c.kind {
+            case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
+                if let mode = c.mode, let id = c.id { out[c.path] = Manifest.Entry(mode: mode, id: id) }
+            default:
+                break
+            }
+        }
+        if !excludes.isEmpty {
+            for (path, e) in previous.entries where excludes.matches(path) { out[path] = e }
+        }
+        return out
+    }
+
+    /// The tree entries `plan` leaves out because ``keepLocal`` kept a local version there (recorded with the
+    /// state, so that the commit's listing can be rebuilt from state without the manifest claiming them).
+    public func keptLocal(in plan: Plan) -> Manifest {
+        var out = Manifest()
+        for c in plan.changes where c.kind == .conflict {
+            if let mode = c.mode, let id = c.id, mode.isBlob { out[c.path] = Manifest.Entry(mode: mode, id: id) }
+        }
+        return out
+    }
+
+    /// What changed in a local edit of a synced path: content, kind, permissions or owner.
+    private static func edit(_ l: LocalEntry, _ localMode: FileMode, _ prev: Manifest.Entry, _ owner: UInt32) -> String {
+        if localMode != prev.mode { return localMode == .symlink || prev.mode == .symlink ? "kind" : "execute bit" }
+        if l.id != prev.id { return "content" }
+        if l.metadata.owner != owner && localMode != .symlink { return "owner" }
+        return "permissions " + String(l.metadata.permissions, radix: 8)
+    }
+
+    /// Paths of the new tree that the operator changed since the last sync (content, kind, permissions or owner).
+    public func localEdits(in plan: Plan, previous: Manifest) -> [TreePath] {
+        plan.changes.compactMap { c in
+            guard c.writes, let mode = c.mode, let id = c.id, previous[c.path] == Manifest.Entry(mode: mode, id: id),
+                c.localKind != nil
+            else { return nil }
+            return c.path
+        }
+    }
+
+    private func with(_ c: Change, _ kind: Change.Kind) -> Change {
+        var c = c
+        c.kind = kind
+        return c
+    }
+
+    private func describe(_ kind: LocalKind) -> String {
+        switch kind {
+        case .regular, .executable: return "a file"
+        case .symlink: return "a symlink"
+        case .directory: return "a directory"
+        case .other: return "a special file"
+        }
+    }
+}
+
+/// Whether a strict ancestor directory of `path` is in `set`.
+func hasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
+    path.ancestors.contains { set.contains($0) }
+}
+
+/// Whether `path` or one of its ancestors is in `set`.
+func isOrHasAncestor(_ path: TreePath, in set: Set<TreePath>) -> Bool {
+    set.contains(path) || hasAncestor(path, in: set)
+}

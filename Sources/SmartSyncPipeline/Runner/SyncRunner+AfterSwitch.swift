@@ -1,0 +1,63 @@
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncGitObjects
+
+/// The new state of a target, saved once it holds the new tree: by the staged switch right after its exchange
+/// (before it files the outgoing tree and prunes), or by the runner after an in-place apply.
+struct SwitchRecord: Sendable {
+    let state: StateStore
+    let applied: TargetState
+    private let done = Locked(false)
+
+    init(state: StateStore, applied: TargetState) {
+        self.state = state
+        self.applied = applied
+    }
+
+    /// True once ``save()`` succeeded.
+    var isDone: Bool { done.withLock { $0 } }
+
+    /// Saves the state (stamped now).
+    func save() throws {
+        var now = applied
+        now.appliedAtNs = SyncRunner.nowNs()
+        try state.save(now)
+        done.withLock { $0 = true }
+    }
+}
+
+extension SyncRunner {
+    /// The bookkeeping once the target holds the new tree: the state (unless the switch recorded it already), the
+    /// stat cache, the intent. A failure of any of them, or `failed` (a step inside the switch), is thrown as a
+    /// ``FailedAfterSwitch`` whose message says that the switch happened and what to do.
+    ///
+    /// After a failure to record the state the intent stays: the next run records the tree from it
+    /// (``StateStore/recoverSwitch(target:)``, or a plan against it after an in-place apply).
+    func finishSwitch(
+        _ outcome: Outcome, failed: FailedAfterSwitch<ApplyReport>?, record: SwitchRecord, cache: inout StatCache,
+        target: String
+    ) throws {
+        var failure = failed.map { (step: $0.step, error: $0.error) }
+        func attempt(_ step: AfterSwitchStep, _ body: () throws -> Void) {
+            do {
+                try body()
+            } catch {
+                failure = failure ?? (step, FailedAfterSwitch<Outcome>.smartSyncError(error))
+            }
+        }
+        if failure?.step != .record && !record.isDone { attempt(.record, record.save) }
+        if failure?.step != .record {
+            attempt(.statCache) { try state.saveStatCache(&cache, target: target) }
+            attempt(.clearIntent) { try state.clearIntent(target: target) }
+        }
+        let commit = outcome.resolved.commit
+        events(.applied(target: target, commit: commit))
+        guard let failure else { return }
+        let message = FailedAfterSwitch<Outcome>.message(
+            target: target, to: commit.hex, from: outcome.previousCommit?.hex ?? "no recorded commit",
+            step: failure.step, cause: failure.error)
+        throw FailedAfterSwitch(
+            outcome: outcome, step: failure.step,
+            error: SmartSyncError(failure.error.code, message, cause: failure.error))
+    }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Runs the pipeline: resolve → tree → verify → scan → plan → fetch → keep local versions → apply → state.
+///
+/// One runner per source; `sync`, `plan` and `warm` share it. Events go to `events` as the run proceeds.
+public struct SyncRunner: Sendable {
+    public let source: any SyncSource
+    public let store: ObjectStore
+    public let state: StateStore
+    public let events: @Sendable (SyncEvent) -> Void
+    /// How a plan is applied.
+    public var applyMode: ApplyMode = .stagedSwitch
+    /// Previous trees kept for `rollback` by the staged switch.
+    public var keepGenerations: Int = 3
+    /// How files get from the store into the target (`--link-mode`).
+    public var linkMode: LinkMode = .auto
+    /// Checks the staged tree before the exchange (``StagedSwitchApplier/validateStage``); a throw keeps the old.
+    public var stageValidator: (@Sendable (_ stage: String) throws -> Void)?
+    /// The target's lock when the caller holds it already (``StateStore/lock(target:)``): the run uses it instead
+    /// of taking it, so the caller (`update`) keeps other runs out between its own steps. nil: the run takes the
+    /// lock and releases it when it ends.
+    public var targetLock: TargetLock?
+    /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
+    var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
+    public var storeLockWait: Duration = .seconds(600)
+
+    /// How the target is changed.
+    public enum ApplyMode: Sendable {
+        /// Build the new tree beside the target and swap the directories atomically (``StagedSwitchApplier``).
+        case stagedSwitch
+        /// Replace changed files one by one, each atomically (``InPlaceApplier``).
+        case inPlace
+    }
+
+    public init(
+        source: any SyncSource, store: ObjectStore, state: StateStore,
+        events: @escaping @Sendable (SyncEvent) -> Void = { _ in }
+    ) {
+        self.source = source
+        self.store = store
+        self.state = state
+        self.events = events
+    }
+
+    /// What to sync and how.
+    public struct Request: Sendable {
+        public var ref: String?
+        public var target: String
+        public var excludes: [String]
+        /// Plan and report, change nothing (no blob is fetched either).
+        public var dryRun: Bool
+        /// Leave local versions of tree paths in place (`--keep-local`): see ``Planner/keepLocal``.
+        public var keepLocal: Bool
+
+        public init(
+            ref: String?, target: String, excludes: [String] = [], dryRun: Bool = false, keepLocal: Bool = false
+        ) {
+            self.ref = ref
+            self.target = target
+            self.excludes = excludes
+            self.dryRun = dryRun
+            self.keepLocal = keepLocal
+        }
+    }
+
+    /// The outcome of ``sync(_:)`` or ``plan(_:)``.
+    public struct Outcome: Sendable {
+        public var resolved: ResolvedRef
+        public var previousCommit: ObjectID?
+        public var plan: Plan
+        public var summary: PlanSummary
+        public var fetch: FetchReport
+        /// Local versions saved into the store before they were replaced.
+        public var keptLocalVersions: Int { kept.count }
+        /// Those versions, as recorded in the target's ``KeptVersionLog`` (restorable with `smart-sync restore`).
+        public var kept: [KeptVersion]
+        /// What the apply did, when there was one.
+        public var applied: ApplyReport?
+        /// True when the target was changed: it holds the new tree (even when a step after the switch failed).
+        public var switched = false
+    }
+
+    /// Brings `request.target` to the commit `request.ref` resolves to.
+    public func sync(_ request: Request) async throws -> Outcome {
+        try await run(request, apply: !request.dryRun)
+    }
+
+    /// Computes what ``sync(_:)`` would do, touching nothing.
+    public func plan(_ request: Request) async throws -> Outcome {
+        try await run(request, apply: false)
+    }
+
+    private func run(_ request: Request, apply: Bool) async throws -> Outcome {
+        let target = StateStore.normalize(request.target)
+        let storeLock = try await lockStore()
+        defer { storeLock.release() }
+        store.removeStaleTemporaries()
+        store.removeStalePartials()
+        let targetLock = try state.lock(target: target, unlessHeld: self.targetLock)
+        defer { targetLock?.release() }
+
+        if applyMode == .stagedSwitch {
+            // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
+            // happened but was not recorded is recorded from its intent.
+            try state.recoverSwitch(target: target)
+        }
+        let previous = try state.load(target: target)
+        let resolved = try await resolve(request.ref, applied: previous)
+        events(.resolved(resolved))
+        // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
+        let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
+        let listing = try await verifiedListing(resolved, previous: previous, hints: hints)
+
+        let excludes = ExcludeSet(request.excludes)
+        let scan = try TargetScanner(ignoredNames: [], excludes: excludes)
+            .scan(target: target, cache: state.loadStatCache(target: target))
+        events(
+            .scanned(
+                files: scan.statistics.entries, hashed: scan.statistics.filesHashed,
+                cacheHits: scan.statistics.cacheHits))
+
+        let planner = Planner(excludes: excludes, keepLocal: request.keepLocal)
+        // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
+        var previousManifest = previous?.manifest ?? Manifest()
+        if let intent = try state.loadIntent(target: target) {
+            previousManifest = intent.manifest.union(previousManifest)
+        }
+        let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
+        // Store objects a target file shared and that were written through it: never linked again.
+        let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
+        let edits = planner.localEdits(in: plan, previous: previousManifest)
+        let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
+        events(.planned(summary))
+        for c in plan.changes where c.kind == .submodule {
+            events(
+                .warning(
+                    "'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
+        }
+        for c in plan.changes where c.kind == .conflict {
+            events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
+        }
+        if !apply {
+            for path in edits.prefix(20) {
+                let note = plan.changes.first { $0.path == path }?.note ?? "'\(path)' was changed locally since the last sync"
+                events(.warning(note + "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"))
+            }
+            if edits.count > 20 { events(.warning("\(edits.count - 20) more paths were changed locally since the last sync")) }
+        }
+
+        var outcome = Outcome(
+            resolved: resolved, previousCommit: previous?.commit, plan: plan, summary: summary, fetch: FetchReport(),
+            kept: [])
+        guard apply else { return outcome }
+
+        let blocked = plan.changes.filter { $0.kind == .blocked }
+        if !blocked.isEmpty {
+            let list = blocked.prefix(5).map { "'\($0.path)'" + ($0.note.map { " (\($0))" } ?? "") }.joined(
+                separator: ", ")
+            throw SmartSyncError(
+                .conflict,
+                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""); the target was not changed",
+                hint: "move them away or --exclude them")
+        }
+
+        if plan.hasWork || previous?.commit != resolved.commit {
+            for object in damaged {
+                let moved = try store.quarantine(
+                    object.id, reason: "a target file sharing its inode was written in place", twin: object.twin,
+                    expecting: object.identity)
+                guard moved != nil else { continue }
+                events(
+                    .warning(
+                        object.twin
+                            ? "the executable twin of store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, made anew"
+                            : "store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, fetched anew"
+                    ))
+            }
+            let toFetch = try plan.missingBlobs(in: store, repair: true)
+            plan.seedStore(store, fromTarget: target)
+            outcome.fetch = try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
+            outcome.kept = try keepLocalVersions(
+                plan, target: target, previous: previousManifest, owner: planner.installedOwner)
+            // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
+            // any ref) still knows every file this run may have put there, and removes what is no longer wanted
+            // instead of leaving it behind as untracked.
+            var applied = TargetState(
+                target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
+                manifest: planner.manifest(after: plan, previous: previousManifest))
+            applied.keptLocal = planner.keptLocal(in: plan)
+            try state.saveIntent(applied)
+            let record = SwitchRecord(state: state, applied: applied)
+            var failed: FailedAfterSwitch<ApplyReport>?
+            do {
+                switch applyMode {
+                case .stagedSwitch:
+                    var applier = StagedSwitchApplier(previous: previous, keepGenerations: keepGenerations)
+                    applier.validateStage = stageValidator
+                    applier.linkMode = linkMode
+                    applier.outgoingCache = scan.cache
+                    applier.recordSwitch = record.save
+                    applier.checkpoint = checkpoint
+                    outcome.applied = try applier.apply(plan, listing: listing, store: store, target: target)
+                case .inPlace:
+                    outcome.applied = try InPlaceApplier(linkMode: linkMode).apply(
+                        plan, listing: listing, store: store, target: target)
+                }
+            } catch let error as FailedAfterSwitch<ApplyReport> {
+                // The target holds the new tree: what failed after the switch is reported below, not undone.
+                outcome.applied = error.outcome
+                failed = error
+            } catch {
+                // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
+                // free again; a switch that got as far as the exchange is finished.
+                if applyMode == .stagedSwitch { try? StagedSwitchApplier(previous: nil).recover(target: target) }
+                throw error
+            }
+            outcome.switched = true
+            var cache = scan.cache
+            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
+            try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
+        } else {
+            // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
+            // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
+            if scan.statistics.filesHashed > 0 || scan.cache.entries.count != scan.statistics.cacheHits {
+                var cache = scan.cache
+                try state.saveStatCache(&cache, target: target)
+            }
+        }
+        return outcome
+    }
+
+    /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
+    /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
+    private func resolve(_ ref: String?, applied: TargetState?) async throws -> ResolvedRef {
+        if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
+            return ResolvedRef(name: ref, commit: id)
+        }
+        return try await source.resolve(ref)
+    }
+
+    /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
+    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+        let storeLock = try await lockStore()
+        defer { storeLock.release() }
+        var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
+        for ref in refs {
+            let resolved = try await source.resolve(ref)
+            events(.resolved(resolved))
+            // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
+            let hints = ListingHints(haves: results.reversed().map(\.0.commit))
+            let listing = try await verifiedListing(resolved, previous: nil, hints: hints)
+            var seen = Set<ObjectID>()
+            let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
+                NeededBlob(id: $0.id, path: $0.path, size: $0.size)
+            }
+            let missing = wants.filter { !store.contains($0.id) }
+            let summary = PlanSummary(counts: ["blobs": wants.count], missing: missing, upToDate: missing.isEmpty)
+            events(.planned(summary))
+            results.append((resolved, try await fetch(missing, of: resolved), summary))
+            if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
+        }
+        return results
+    }
+
+    // MARK: - Steps
+
+    /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
+    /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
+    private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints) async throws
+        -> TreeListing
+    {
+        if let previous, previous.commit == resolved.commit {
+            // The manifest plus what --keep-local left out of it: the commit's whole listing.
+            let entries = previous.manifest.union(previous.keptLocal).entries.map {
+                TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
+            }
+            events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
+            return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+        }
+        let listing = try await source.listing(for: resolved, hints: hints)
+        if let known = resolved.rootTree, known != listing.rootTree {
+            throw SmartSyncError(
+                .integrity,
+                "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync"
+            )
+        }
+        try listing.validate()
+        try listing.verify()
+        // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
+        let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
+        events(.listed(commit: resolved.commit, entries: entries, verified: true))
+        return listing
+    }
+
+    private func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {
+        guard !missing.isEmpty else { return FetchReport() }
+        let total = missing.count
+        let totalBytes = missing.allSatisfy { $0.size != nil } ? missing.reduce(0) { $0 + ($1.size ?? 0) } : nil
+        let counters = Locked((blobs: 0, bytes: 0))
+        let events = self.events
+        let progress = FetchProgress(
+            bytes: { n in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.bytes += n
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            },
+            blobDone: { _ in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.blobs += 1
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            })
+        let wants = missing.map { BlobWant(id: $0.id, path: $0.path, size: $0.size) }
+        return try await source.fetch(wants, of: resolved, into: store, progress: progress)
+    }
+
+    /// Saves into the store every local file that is about to be replaced and is not what the previous sync put there
+    /// (a user's edit of a synced file — content, kind, permissions or owner — or a file that was never ours), and
+    /// records each, with its permissions and owner, in the target's ``KeptVersionLog``, so nothing is lost and
+    /// `smart-sync restore` can bring it back. Returns the records.
+    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest, owner: UInt32) throws
+        -> [KeptVersion]
+    {
+        var kept: [KeptVersion] = []
+        let now = Self.nowNs()
+        let tree = try TreeReader(root: target)
+        for c in plan.changes where c.writes {
+            guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
+            let metadata = c.localMetadata
+            let installed = metadata?.isInstalled(as: mode, owner: owner) ?? true
+            // What the previous sync put there is only saved when the store lost it, and not recorded.
+            let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID) && installed
+            if ours, try store.holds(localID, size: nil, repair: true) { continue }
+            try LocalVersionSaver(store: store).save(c.path, in: tree, mode: mode, id: localID)
+            if ours { continue }
+            kept.append(
+                KeptVersion(
+                    timeNs: now, mode: mode, id: localID, replacedBy: plan.commit, path: c.path, metadata: metadata))
+            let what =
+                previous[c.path] == Manifest.Entry(mode: mode, id: localID) && !installed
+                ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
+                : "local content \(localID.abbreviated())"
+            events(
+                .warning(
+                    "'\(c.path)' had \(what); kept before replacing it (smart-sync restore '\(c.path)' brings it back)"
+                ))
+        }
+        try KeptVersionLog(state: state, target: target).append(kept)
+        return kept
+    }
+
+    static func summarize(_ plan: Plan, missing: [NeededBlob], localEdits: [String] = []) -> PlanSummary {
+        var counts: [String: Int] = [:]
+        for (kind, n) in plan.counts where n > 0 { counts[kind.rawValue] = n }
+        return PlanSummary(counts: counts, missing: missing, upToDate: !plan.hasWork, localEdits: localEdits)
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

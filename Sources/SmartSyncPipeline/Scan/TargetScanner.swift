@@ -1,0 +1,202 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+
+/// Walks a target directory and identifies every file by its git blob id.
+///
+/// - Never follows symlinks: a symlink is recorded with the id of its target string, and a symlink to a
+///   directory is not descended into.
+/// - One `fstatat` per entry; regular files whose stat data matches a trusted ``StatCache`` entry are not read.
+/// - Names in ``ignoredNames`` (at any depth) and paths matching ``excludes`` are skipped, not descended, and
+///   listed in ``LocalTree/excluded``.
+/// - A target that does not exist yet scans as an empty tree.
+public struct TargetScanner: Sendable {
+    /// Entry names skipped at any depth (exact match). Empty by default.
+    public var ignoredNames: Set<TreePath>
+    /// Globs of paths skipped (see ``ExcludeSet``).
+    public var excludes: ExcludeSet
+
+    public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
+        self.ignoredNames = ignoredNames
+        self.excludes = excludes
+    }
+
+    /// The outcome of a scan.
+    public struct Result: Sendable {
+        public var tree: LocalTree
+        /// A cache holding exactly the regular files just seen, ready to be saved.
+        public var cache: StatCache
+        public var statistics: ScanStatistics
+    }
+
+    /// Scans `target`, using `cache` to skip hashing unchanged files.
+    public func scan(target: String, cache: StatCache = StatCache()) throws -> Result {
+        var walker = Walker(
+            target: target, old: cache, ignoredNames: ignoredNames, excludes: excludes,
+            newCache: StatCache(trustCtime: cache.trustCtime))
+        let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if rootFD < 0 {
+            if errno == ENOENT {
+                return Result(tree: LocalTree(), cache: walker.newCache, statistics: ScanStatistics())
+            }
+            throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
+        }
+        walker.entries.reserveCapacity(cache.entries.count + 16)
+        walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
+        try walker.walk(dirFD: rootFD, prefix: .root)
+        try walker.hashPending()
+        walker.finishCache()
+        return Result(
+            tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
+            statistics: walker.stats)
+    }
+}
+
+private struct Walker {
+    let target: String
+    let old: StatCache
+    let ignoredNames: Set<TreePath>
+    let excludes: ExcludeSet
+    var newCache: StatCache
+    var entries: [TreePath: LocalEntry] = [:]
+    var excluded: Set<TreePath> = []
+    var stats = ScanStatistics()
+    /// Regular files the cache could not vouch for, hashed after the walk.
+    var pending: [(path: TreePath, size: Int, stat: StatData)] = []
+
+    init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
+        self.target = target
+        self.old = old
+        self.ignoredNames = ignoredNames
+        self.excludes = excludes
+        self.newCache = newCache
+    }
+
+    private func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
+
+    /// Walks the directory open on `dirFD` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for
+    /// the target itself).
+    mutating func walk(dirFD: Int32, prefix: TreePath) throws {
+        guard let dir = fdopendir(dirFD) else {
+            let err = errno
+            close(dirFD)
+            throw SmartSyncError.io("fdopendir", path: display(prefix), errno: err)
+        }
+        defer { closedir(dir) }
+        let fd = dirfd(dir)
+        var subdirectories: [(name: TreePath, path: TreePath)] = []
+        var st = stat()
+        while true {
+            errno = 0
+            guard let ent = readdir(dir) else {
+                if errno != 0 { throw SmartSyncError.io("readdir", path: display(prefix)) }
+                break
+            }
+            // The name's bytes, exactly (no decoding: a name need not be UTF-8).
+            guard let name = entryName(ent) else { continue }
+            let path = prefix.appending(name)
+            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name) {
+                excluded.insert(path)
+                continue
+            }
+            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                if errno == ENOENT { continue }  // vanished while we looked
+                throw SmartSyncError.io("fstatat", path: display(path))
+            }
+            stats.entries += 1
+            let data = StatData(st)
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+                if let id = old.trustedID(for: path, stat: data) {
+                    // The new cache gets this entry at the end (``finishCache()``): unchanged, it is the old one's.
+                    stats.cacheHits += 1
+                    entries[path] = LocalEntry(
+                        path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
+                } else {
+                    // Hashed after the walk, on every core (``hashPending()``); the entry gets its id then.
+                    pending.append((path, Int(st.st_size), data))
+                    entries[path] = LocalEntry(
+                        path: path, kind: kind, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+                }
+            case S_IFLNK:
+                let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
+                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
+            case S_IFDIR:
+                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+                subdirectories.append((name, path))
+            default:
+                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+            }
+        }
+        for (name, path) in subdirectories {
+            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            if sub < 0 {
+                if errno == ENOENT { continue }
+                throw SmartSyncError.io("open", path: display(path))
+            }
+            try walk(dirFD: sub, prefix: path)
+        }
+    }
+
+    /// Completes the new cache with the entries the old one vouched for. When it vouched for every file it held and
+    /// nothing was hashed, the new cache is the old one as it is (no copy, no per-path work).
+    mutating func finishCache() {
+        if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
+            let timestamp = newCache.timestampNs
+            newCache = old
+            newCache.timestampNs = timestamp
+            return
+        }
+        for (path, e) in entries where (e.kind == .regular || e.kind == .executable) && newCache.entries[path] == nil {
+            if let id = e.id { newCache.entries[path] = StatCache.Entry(stat: e.stat, id: id) }
+        }
+    }
+
+    /// Hashes the regular files the stat cache could not vouch for, and gives their entries (and the new cache) their
+    /// ids: on every core when there is enough to share (a cold scan: a first sync over an existing tree, or after a
+    /// rollback), each worker opening its files by descriptor from the root, in path order.
+    mutating func hashPending() throws {
+        guard !pending.isEmpty else { return }
+        pending.sort { $0.path < $1.path }
+        let bytes = pending.reduce(0) { $0 + $1.size }
+        let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        let hashed = try ParallelHasher(root: target, files: pending.map { ($0.path, $0.size) }).hash(workers: workers)
+        for (file, result) in zip(pending, hashed) {
+            guard let (id, st) = result else {
+                entries[file.path] = nil  // gone (or no longer a regular file) since the walk looked
+                continue
+            }
+            // What was hashed is what the descriptor showed; if that is not what the walk saw (replaced since), its
+            // own stat goes into the entry and the cache, so the cache never pairs one file's stat with another's id.
+            let seen = StatData(st)
+            newCache.entries[file.path] = StatCache.Entry(stat: seen, id: id)
+            entries[file.path]?.id = id
+            if seen != file.stat {
+                entries[file.path]?.stat = seen
+                entries[file.path]?.size = seen.size
+                entries[file.path]?.metadata = FileMetadata(st)
+                entries[file.path]?.kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+            }
+        }
+        stats.filesHashed += pending.count
+        stats.bytesHashed += Int64(bytes)
+        pending = []
+    }
+
+    private func hashLink(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {
+        var capacity = max(size, 255) + 1
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = buffer.withUnsafeMutableBufferPointer { b in
+                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) { buffer in
+                    name.withCString { readlinkat(dirFD, $0, buffer, capacity) }
+                }
+            }
+            if n < 0 { throw SmartSyncError.io("readlink", path: display(path)) }
+            if n < capacity { return ObjectID.blob(buffer[0..<n]) }
+            capacity *= 2
+        }
+    }
+}

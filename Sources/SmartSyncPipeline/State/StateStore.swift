@@ -1,0 +1,149 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+
+/// The state directory: per-target state, stat caches and locks, plus small auxiliary slots.
+///
+/// Layout:
+/// ```
+/// <root>/targets/<key>/state        TargetState (binary, checksummed)
+/// <root>/targets/<key>/stat-cache   StatCache
+/// <root>/targets/<key>/lock         TargetLock
+/// <root>/targets/<key>/intent       TargetState an apply is about to write (until its state is saved)
+/// <root>/targets/<key>/pending-rebuild  PendingRebuild (a JSONRecord): `update` switched and has not confirmed the tree yet
+/// <root>/aux/<name>                 auxiliary blobs (e.g. the source cache of ETags)
+/// ```
+/// `<key>` is the hex SHA-1 of the target's absolute, lexically normalized path.
+/// Every file is replaced atomically (temp, fsync, rename). The directory is private to its owner (0700, or 0750
+/// with a group): kept versions' records name the operator's files.
+public struct StateStore: Sendable {
+    public let root: String
+
+    /// Opens (creating when missing) the state directory.
+    public init(root: String) throws {
+        self.root = root
+        try FileSystem.makePrivateDirectory(root)
+        try FileSystem.makeDirectories(root + "/targets")
+        try FileSystem.makeDirectories(root + "/aux")
+    }
+
+    /// The absolute, normalized form of `target` ("." and ".." resolved lexically, no trailing slash).
+    public static func normalize(_ target: String) -> String {
+        var path = target
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            if getcwd(&buffer, buffer.count) != nil {
+                let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                path = cwd + "/" + path
+            }
+        }
+        var parts: [Substring] = []
+        for c in path.split(separator: "/") {
+            if c == "." { continue }
+            if c == ".." {
+                _ = parts.popLast()
+                continue
+            }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// The key of `target`: hex SHA-1 of its normalized path.
+    public static func key(for target: String) -> String {
+        ObjectID.hash(.blob, Array(normalize(target).utf8)).hex
+    }
+
+    /// The directory holding `target`'s files (created on demand by the savers).
+    public func directory(for target: String) -> String { root + "/targets/" + Self.key(for: target) }
+
+    /// Where `target`'s stat cache lives.
+    public func statCachePath(for target: String) -> String { directory(for: target) + "/stat-cache" }
+
+    /// The last state saved for `target`, or nil when there is none (or it is damaged).
+    public func load(target: String) throws -> TargetState? {
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/state") else { return nil }
+        return TargetState(encoded: bytes)
+    }
+
+    /// Saves `state` atomically. Its target is normalized first.
+    public func save(_ state: TargetState) throws {
+        var state = state
+        state.target = Self.normalize(state.target)
+        let dir = directory(for: state.target)
+        try FileSystem.makeDirectories(dir)
+        try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
+    }
+
+    /// Loads `target`'s stat cache (empty when missing or damaged).
+    /// Records what an apply is about to put in `target`, before it starts (see ``loadIntent(target:)``).
+    public func saveIntent(_ intent: TargetState) throws {
+        let dir = directory(for: intent.target)
+        try FileSystem.makeDirectories(dir)
+        try FileSystem.writeFileAtomically(dir + "/intent", intent.encoded())
+    }
+
+    /// What an interrupted apply meant to put in `target`, or nil when the last apply finished.
+    public func loadIntent(target: String) throws -> TargetState? {
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/intent") else { return nil }
+        return TargetState(encoded: bytes)
+    }
+
+    /// Drops the intent once the apply it announced has finished.
+    public func clearIntent(target: String) throws {
+        let path = directory(for: target) + "/intent"
+        if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+    }
+
+    /// Forgets what smart-sync applied to `target` (its manifest and stat cache), e.g. after rolling back to a
+    /// tree it found rather than synced.
+    public func forget(target: String) throws {
+        for path in [directory(for: target) + "/state", statCachePath(for: target)]
+        where unlink(path) != 0 && errno != ENOENT {
+            throw SmartSyncError.io("unlink", path: path)
+        }
+    }
+
+    public func loadStatCache(target: String, trustCtime: Bool = true) throws -> StatCache {
+        try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime)
+    }
+
+    /// Saves `target`'s stat cache atomically (updating its timestamp).
+    public func saveStatCache(_ cache: inout StatCache, target: String) throws {
+        try FileSystem.makeDirectories(directory(for: target))
+        try cache.save(to: statCachePath(for: target))
+    }
+
+    /// Drops the stat cache of `target`, so the next scan re-hashes every file.
+    public func resetStatCache(target: String) throws {
+        let path = statCachePath(for: target)
+        if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+    }
+
+    /// Takes `target`'s lock without waiting; throws `.locked` when another run holds it.
+    public func lock(target: String) throws -> TargetLock {
+        let dir = directory(for: target)
+        try FileSystem.makeDirectories(dir)
+        return try TargetLock.acquire(path: dir + "/lock", target: Self.normalize(target))
+    }
+
+    /// An auxiliary blob shared by all targets (e.g. `"source-cache"`), or nil when never saved.
+    public func loadAuxiliary(name: String) throws -> [UInt8]? {
+        try Self.checkName(name)
+        return try FileSystem.readFileIfPresent(root + "/aux/" + name)?.bytes
+    }
+
+    /// Saves an auxiliary blob atomically.
+    public func saveAuxiliary(name: String, bytes: [UInt8]) throws {
+        try Self.checkName(name)
+        try FileSystem.writeFileAtomically(root + "/aux/" + name, bytes)
+    }
+
+    private static func checkName(_ name: String) throws {
+        guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/"), !name.utf8.contains(0) else {
+            throw SmartSyncError(
+                .invalidArgument, "'\(name)' is not a valid auxiliary state name (no '/', no leading '.')")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import SmartSyncGitObjects
+
+/// What smart-sync remembers about one target between runs.
+public struct TargetState: Sendable, Hashable {
+    /// The target directory (absolute).
+    public var target: String
+    /// The last commit applied.
+    public var commit: ObjectID
+    /// The ref it was resolved from (as the user gave it).
+    public var ref: String
+    /// When it was applied, nanoseconds since the epoch.
+    public var appliedAtNs: Int64
+    /// What that sync put into the target.
+    public var manifest: Manifest
+    /// Tree entries of that commit it did not write because `--keep-local` left a local version there (not
+    /// claimed by ``manifest``). With the manifest, the commit's whole listing: a later run of the same commit
+    /// takes the listing from here.
+    public var keptLocal = Manifest()
+
+    public init(target: String, commit: ObjectID, ref: String, appliedAtNs: Int64, manifest: Manifest) {
+        self.target = target
+        self.commit = commit
+        self.ref = ref
+        self.appliedAtNs = appliedAtNs
+        self.manifest = manifest
+    }
+
+    static let magic: StaticString = "SSST"
+    static let version: UInt32 = 1
+
+    func encoded() -> [UInt8] {
+        var w = BinaryWriter(magic: Self.magic, version: Self.version, reserve: manifest.count * 64)
+        w.append(target)
+        w.append(commit)
+        w.append(ref)
+        w.append(appliedAtNs)
+        manifest.write(to: &w)
+        // Only when there is one, so states without it read as before (also by earlier versions).
+        if !keptLocal.isEmpty { keptLocal.write(to: &w) }
+        return w.finish()
+    }
+
+    init?(encoded bytes: [UInt8]) {
+        guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
+            let target = r.readString(), let commit = r.readID(), let ref = r.readString(),
+            let at = r.readInt64(), let manifest = Manifest(reading: &r)
+        else { return nil }
+        self.init(target: target, commit: commit, ref: ref, appliedAtNs: at, manifest: manifest)
+        if !r.isAtEnd {
+            guard let kept = Manifest(reading: &r), r.isAtEnd else { return nil }
+            keptLocal = kept
+        }
+    }
+}

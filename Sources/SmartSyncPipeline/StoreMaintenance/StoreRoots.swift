@@ -1,0 +1,137 @@
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// One thing that keeps store objects alive (a gc root), with a path for each blob where it can be found again.
+public struct StoreRoot: Sendable {
+    /// What kind of root.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// A target's last applied state: its manifest and the `--keep-local` entries.
+        case target
+        /// What an interrupted apply meant to put in a target.
+        case intent
+        /// A kept generation's state (its tree is on disk for rollback; a sync back to it needs its blobs).
+        case generation
+        /// A kept local version younger than the keep-local age.
+        case keptVersion = "kept-version"
+        /// A commit pinned by `warm --pin`.
+        case pin
+    }
+
+    public var kind: Kind
+    /// The target it belongs to; nil for a pin.
+    public var target: String?
+    /// The commit whose blobs these are (and whose commit and tree objects are kept too when stored); nil for kept
+    /// local versions, which are local content.
+    public var commit: ObjectID?
+    /// Its blobs, each with a path where it appears (in `commit`, or in the target for a kept version).
+    public var blobs: [(path: TreePath, id: ObjectID)]
+}
+
+/// Finds every root of a store: the targets recorded in its state directories (each target's manifest, intent and
+/// sidecar generations, and kept local versions younger than a cutoff) and the store's pins.
+///
+/// Reads one state at a time: memory is one manifest plus what the caller keeps.
+public struct StoreRoots: Sendable {
+    public let store: ObjectStore
+    /// The state directories whose targets count, the primary (the one gc may clean) first.
+    public let states: [StateStore]
+    /// Kept local versions saved before this time (ns) are no root.
+    public let keptSinceNs: Int64
+
+    public init(store: ObjectStore, states: [StateStore], keptSinceNs: Int64) {
+        self.store = store
+        self.states = states
+        self.keptSinceNs = keptSinceNs
+    }
+
+    /// Calls `visit` with every root. `admit` sees each target record of `states[index]` first and may drop it
+    /// (return false), e.g. because gc forgets it.
+    public func forEach(
+        admit: (_ stateIndex: Int, _ record: TargetRecord) throws -> Bool = { _, _ in true },
+        _ visit: (StoreRoot) throws -> Void
+    ) throws {
+        for (index, state) in states.enumerated() {
+            for key in try state.targetKeys() {
+                let record = try state.record(key: key)
+                guard try admit(index, record) else { continue }
+                try visitTarget(record, visit)
+            }
+        }
+        for pin in try PinStore(store: store).list() {
+            try visit(
+                StoreRoot(
+                    kind: .pin, target: nil, commit: pin.commit,
+                    blobs: pin.listing.entries.filter(\.mode.isBlob).map { ($0.path, $0.id) }))
+        }
+    }
+
+    private func visitTarget(_ record: TargetRecord, _ visit: (StoreRoot) throws -> Void) throws {
+        for (kind, state) in [(StoreRoot.Kind.target, record.state), (.intent, record.intent)] {
+            guard let state else { continue }
+            try visit(Self.root(kind, state))
+        }
+        let young = record.kept.filter { $0.timeNs >= keptSinceNs }
+        if !young.isEmpty {
+            try visit(
+                StoreRoot(
+                    kind: .keptVersion, target: record.target, commit: nil, blobs: young.map { ($0.path, $0.id) }))
+        }
+        guard let target = record.target else { return }
+        // Every generation with a state, complete or not (a killed switch's is finished or undone by the next run).
+        let layout = SwitchLayout(target: target)
+        for name in (try? FileSystem.names(in: layout.generations)) ?? [] where Int(name) != nil {
+            guard let (bytes, _) = try FileSystem.readFileIfPresent(layout.generations + "/" + name + "/state"),
+                let state = TargetState(encoded: bytes)
+            else { continue }
+            try visit(Self.root(.generation, state))
+        }
+    }
+
+    private static func root(_ kind: StoreRoot.Kind, _ state: TargetState) -> StoreRoot {
+        var blobs = state.manifest.entries.map { ($0.key, $0.value.id) }
+        blobs += state.keptLocal.entries.map { ($0.key, $0.value.id) }
+        return StoreRoot(kind: kind, target: state.target, commit: state.commit, blobs: blobs)
+    }
+}
+
+/// The mark phase of gc: the ids every root keeps.
+public struct StoreMark: Sendable {
+    /// Every id marked: root blobs, root commits and the trees and blobs below them that the store holds.
+    public private(set) var marked = Set<ObjectID>()
+    /// Roots seen, by kind.
+    public private(set) var roots: [StoreRoot.Kind: Int] = [:]
+    /// The distinct commits of the roots.
+    public private(set) var commits = Set<ObjectID>()
+    /// Commits whose commit object was in the store (their trees were walked).
+    public private(set) var commitsInStore = 0
+
+    public init() {}
+
+    /// Marks a root's blobs and remembers its commit.
+    public mutating func add(_ root: StoreRoot) {
+        roots[root.kind, default: 0] += 1
+        for blob in root.blobs { marked.insert(blob.id) }
+        if let commit = root.commit { commits.insert(commit) }
+    }
+
+    /// Marks each root commit's commit object and, when it is stored, every tree and entry below its root tree
+    /// that the store holds, so the pack transport can still say `have` for it and list it with no request.
+    /// Trees already marked are not read again. Unreadable objects are skipped (fsck's business).
+    public mutating func markCommits(in store: ObjectStore) {
+        for commit in commits {
+            guard let body = try? store.read(commit), let parsed = CommitObject.parse(body) else { continue }
+            commitsInStore += 1
+            marked.insert(commit)
+            var trees = [parsed.tree]
+            while let tree = trees.popLast() {
+                guard marked.insert(tree).inserted, let body = try? store.read(tree),
+                    let children = TreeObject.decode(body)
+                else { continue }
+                for child in children where child.mode != .gitlink {
+                    if child.mode == .tree { trees.append(child.id) } else { marked.insert(child.id) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Applies a plan by building the whole new tree beside the target and swapping the two directories with
+/// `renameat2(RENAME_EXCHANGE)`: any reader sees the old tree or the new one, never a mix.
+///
+/// 1. Recover: finish or undo a switch a killed run left (``TreeSwitch/recover()``).
+/// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
+///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
+///    hardlinks (``UntrackedCarrier``): untracked files, kept local edits, excluded paths, extra directories.
+/// 3. Exchange stage and target, journaled (``SwitchJournal``); the new state is recorded (``recordSwitch``); the
+///    outgoing tree becomes a generation with its commit and manifest, for `rollback`. The oldest generations beyond
+///    ``keepGenerations`` are removed. A failure after the exchange throws ``FailedAfterSwitch``.
+///
+/// Where the file system refuses the exchange (or the target is a symlink), the plan is applied in place.
+public struct StagedSwitchApplier: ApplyStrategy {
+    /// The target's state before this apply (recorded with the outgoing generation).
+    public var previous: TargetState?
+    /// Generations kept for rollback.
+    public var keepGenerations: Int
+    /// How files get from the store into the stage (and into the target when applying in place).
+    public var linkMode: LinkMode = .auto
+    /// Called with the complete stage directory after it is built and before the journal and the exchange. A throw
+    /// removes the stage and is rethrown: the target is left untouched (`smart-sync update` validates the new tree
+    /// here).
+    public var validateStage: (@Sendable (_ stage: String) throws -> Void)?
+    /// Called as soon as the target holds the new tree, before the outgoing tree is kept as a generation and old ones
+    /// are pruned: the runner records the new state here, so no later failure leaves the target recorded at its old
+    /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
+    /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
+    public var recordSwitch: (@Sendable () throws -> Void)?
+    /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
+    /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
+    public var outgoingCache: StatCache?
+    /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
+    var checkpoint: @Sendable (String) throws -> Void = { _ in }
+
+    public init(previous: TargetState?, keepGenerations: Int = 3) {
+        self.previous = previous
+        self.keepGenerations = keepGenerations
+    }
+
+    /// How the last apply went in (for reports).
+    public enum Method: String, Sendable {
+        case exchanged, created, inPlace = "in-place"
+    }
+
+    /// Finishes or undoes an interrupted switch of `target`. Call under the target lock before scanning it.
+    public func recover(target: String) throws {
+        try TreeSwitch(layout: SwitchLayout(target: target)).recover()
+    }
+
+    public func apply(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws -> ApplyReport {
+        try applyReporting(plan, listing: listing, store: store, target: target).report
+    }
+
+    /// ``apply(_:listing:store:target:)``, also saying how the tree went in.
+    public func applyReporting(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws
+        -> (report: ApplyReport, method: Method)
+    {
+        let layout = SwitchLayout(target: target)
+        let switcher = TreeSwitch(layout: layout)
+        try switcher.recover()
+        var st = stat()
+        let exists = lstat(target, &st) == 0
+        if exists && (st.st_mode & S_IFMT) != S_IFDIR {
+            // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
+            return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
+        }
+
+        // 2. Stage the complete new tree: the spare tree (`generations/spare`, left by the last prune) brought up to
+        // date when it can be trusted (work in proportion to the change), else a tree built from the store.
+        // Private: generations hold the operator's old files, secrets included.
+        try layout.checkSidecar()
+        try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
+        var kinds: [TreePath: Change.Kind] = [:]
+        kinds.reserveCapacity(plan.changes.count)
+        for c in plan.changes { kinds[c.path] = c.kind }
+        let current = try TreeReader(root: target)
+        let generations = GenerationStore(layout: layout)
+        var report: ApplyReport
+        if exists, let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout) {
+            report = recycled
+        } else {
+            // Private until the carrier gives it the target's metadata (a new target: the documented default).
+            guard mkdir(layout.stage, 0o700) == 0 else {
+                throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
+            }
+            if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+            try seed(Set(plan.changes.map(\.path)), from: current, plan: plan, store: store)
+            let staged = plan.changes.compactMap { c -> Change? in
+                guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
+                switch c.kind {
+                case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
+                    return Change(kind: .add, path: c.path, mode: mode, id: id)
+                default:
+                    return nil
+                }
+            }
+            // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an
+            // fsync per file and directory.
+            var stager = inPlace
+            stager.syncEachChange = false
+            report = try stager.apply(
+                Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
+                target: layout.stage)
+        }
+        report.counts = plan.counts
+        report.conflicts = plan.conflicts
+        if exists {
+            let carrier = UntrackedCarrier(
+                shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) || kinds[$0] == nil },
+                carryWhole: { kinds[$0] == .excluded },
+                isTreeFile: { kinds[$0].map(Self.writesTreeFile) ?? false })
+            try carrier.carry(from: target, into: layout.stage)
+        }
+        try FileSystem.syncFileSystem(containing: layout.stage)
+        try checkpoint("staged")
+        if let validateStage {
+            do {
+                try validateStage(layout.stage)
+            } catch {
+                try? TreeOps.removeTree(layout.stage)
+                throw error
+            }
+        }
+
+        // 3. Put it in place.
+        guard exists else {
+            try FileSystem.makeDirectories(parent(of: target))
+            guard rename(layout.stage, target) == 0 else { throw SmartSyncError.io("rename", path: target) }
+            FileSystem.syncDirectory(parent(of: target))
+            return (report, .created)
+        }
+        let sequence = try generations.nextSequence()
+        do {
+            try switcher.exchange(
+                incoming: layout.stage, sequence: sequence, outgoingState: previous, consumed: nil,
+                checkpoint: checkpoint, exchanged: { try recordSwitch?() })
+        } catch is TreeSwitch.ExchangeUnsupported {
+            try TreeOps.removeTree(layout.stage)
+            return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
+        } catch let failed as TreeSwitch.AfterExchange {
+            report.generation = sequence
+            throw FailedAfterSwitch(
+                outcome: report, step: failed.step, error: FailedAfterSwitch<ApplyReport>.smartSyncError(failed.cause))
+        }
+        // The switch stands from here on: a failure is reported as one after it.
+        report.generation = sequence
+        if var cache = outgoingCache {
+            // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
+            try? cache.save(to: layout.generation(sequence) + "/stat-cache")
+        }
+        do {
+            try checkpoint("filed")
+            try generations.prune(keep: keepGenerations)
+        } catch {
+            throw FailedAfterSwitch(
+                outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
+        }
+        return (report, .exchanged)
+    }
+
+    /// Makes the spare tree (``GenerationStore/spare``), when there is one, the stage (``StageRecycler``) and returns
+    /// what that did; nil when there is none, or when recycling it failed on the file system (then it is left to
+    /// ``GenerationStore/prune(keep:)`` and the stage is built from scratch: recycling only saves work). No listed
+    /// generation is ever used, so a switch that fails afterwards costs rollback nothing.
+    private func recycle(
+        _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
+    ) throws -> ApplyReport? {
+        let generations = GenerationStore(layout: layout)
+        guard keepGenerations > 0, let spare = generations.takeSpare() else { return nil }
+        let cache = spare.statCache()
+        guard rename(spare.tree, layout.stage) == 0 else { return nil }
+        try? TreeOps.removeTree(generations.spare)
+        try checkpoint("recycled")
+        do {
+            // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
+            // target, verified by its id on the way in.
+            let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
+                stage: layout.stage, cache: cache, listing: listing, plan: plan,
+                beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
+            var report = outcome.report
+            report.recycled = true
+            report.unchangedStats = outcome.kept
+            return report
+        } catch let error as SmartSyncError where error.code == .io {
+            try generations.discard(layout.stage)
+            return nil
+        }
+    }
+
+    /// Whether a path of this plan kind holds a file of the new tree (written or left as it is).
+    static func writesTreeFile(_ kind: Change.Kind) -> Bool {
+        switch kind {
+        case .add, .modify, .mode, .symlink, .typeChange, .unchanged: return true
+        default: return false
+        }
+    }
+
+    /// Puts into the store the blobs of `paths` the plan leaves unchanged and the store lacks, from the target
+    /// (verified by their id on the way in): the stage is made from the store alone.
+    private func seed(_ paths: Set<TreePath>, from current: TreeReader, plan: Plan, store: ObjectStore) throws {
+        for c in plan.changes where c.kind == .unchanged && paths.contains(c.path) {
+            guard let id = c.id, let mode = c.mode, try !store.holds(id, size: nil, repair: true) else { continue }
+            try current.insert(c.path, mode: mode, into: store, expecting: id)
+        }
+    }
+
+    /// The in-place applier this switch stages with (and falls back to).
+    private var inPlace: InPlaceApplier { InPlaceApplier(linkMode: linkMode) }
+
+    private func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}

@@ -1,0 +1,171 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+
+/// Descends a target one component at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`, so a symlink planted in
+/// place of a directory can never redirect a write outside the target: it is refused with `.unsafePath`.
+///
+/// Keeps only the current chain of directories open (paths processed in sorted order share most of it), and
+/// `fsync`s each directory it changed when leaving it (unless ``syncChanges`` is off: the caller syncs the whole
+/// file system once instead).
+final class DirectoryCursor {
+    let target: String
+    let rootFD: Int32
+    let syncChanges: Bool
+    private var rootDirty = false
+    private var stack: [(name: TreePath, fd: Int32, dirty: Bool)] = []
+    /// Directories created while descending.
+    private(set) var createdDirectories = 0
+
+    /// Opens (creating it and its parents when missing) the target directory.
+    init(target: String, syncChanges: Bool = true) throws {
+        self.target = target
+        self.syncChanges = syncChanges
+        try FileSystem.makeDirectories(target)
+        let fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: target) }
+        rootFD = fd
+    }
+
+    /// A cursor on an existing directory, or nil when there is none (for reading: nothing is created).
+    init?(existing target: String) throws {
+        let fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SmartSyncError.io("open", path: target)
+        }
+        self.target = target
+        syncChanges = false
+        rootFD = fd
+    }
+
+    deinit {
+        for e in stack { _ = close(e.fd) }
+        _ = close(rootFD)
+    }
+
+    /// The descriptor of the directory currently entered.
+    var currentFD: Int32 { stack.last?.fd ?? rootFD }
+
+    /// Marks the current directory as changed (it gets an `fsync`).
+    func markDirty() {
+        if stack.isEmpty { rootDirty = true } else { stack[stack.count - 1].dirty = true }
+    }
+
+    /// Enters the parent directory of `path` (relative, `/`-separated) and returns its descriptor and the
+    /// last component. Missing directories are created with mode 0755 when `create` is set; otherwise nil
+    /// is returned when one is missing.
+    func enterParent(of path: TreePath, create: Bool) throws -> (fd: Int32, name: TreePath)? {
+        let components = path.components
+        guard let name = components.last else { return nil }
+        guard try enter(components.dropLast(), create: create) else { return nil }
+        return (currentFD, name)
+    }
+
+    /// Enters the directory `components` below the target root.
+    func enter(_ components: ArraySlice<TreePath>, create: Bool) throws -> Bool {
+        var common = 0
+        while common < stack.count, common < components.count,
+            stack[common].name == components[components.startIndex + common]
+        {
+            common += 1
+        }
+        while stack.count > common { pop() }
+        for component in components.dropFirst(common) {
+            let parent = currentFD
+            var fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            if fd < 0 && errno == ENOENT {
+                guard create else { return false }
+                if component.withCString({ mkdirat(parent, $0, 0o755) }) != 0 && errno != EEXIST {
+                    throw SmartSyncError.io("mkdir", path: display(component))
+                }
+                markDirty()
+                createdDirectories += 1
+                fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                // The documented mode whatever the umask; a setgid bit the parent passed down stays.
+                var st = stat()
+                if fd >= 0, fstat(fd, &st) == 0 {
+                    fchmod(fd, DirectoryMetadata.newDirectoryMode | (st.st_mode & S_ISGID))
+                }
+            }
+            if fd < 0 {
+                let err = errno
+                var st = stat()
+                if component.withCString({ fstatat(parent, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0
+                    && (st.st_mode & S_IFMT) == S_IFLNK
+                {
+                    throw SmartSyncError(
+                        .unsafePath,
+                        "'\(display(component))' is a symlink where a directory is expected; smart-sync will not write through it",
+                        hint: "remove it (or exclude that path) and run again")
+                }
+                throw SmartSyncError.io(
+                    "open", path: display(component), errno: err,
+                    hint: err == ENOTDIR ? "a file stands where a directory is needed" : nil)
+            }
+            stack.append((component, fd, false))
+        }
+        return true
+    }
+
+    /// Leaves every entered directory, `fsync`ing the changed ones and the root if it changed.
+    func finish() {
+        while !stack.isEmpty { pop() }
+        if rootDirty {
+            if syncChanges { _ = fsync(rootFD) }
+            rootDirty = false
+        }
+    }
+
+    private func pop() {
+        let e = stack.removeLast()
+        if e.dirty && syncChanges { _ = fsync(e.fd) }
+        _ = close(e.fd)
+    }
+
+    /// The on-disk path of `component` under the current directory, for messages.
+    func display(_ component: TreePath) -> String {
+        var p = target
+        for e in stack { p += "/" + e.name.description }
+        return p + "/" + component.description
+    }
+}
+
+/// The name of a directory entry, as its bytes; nil for `.` and `..`.
+func entryName(_ entry: UnsafeMutablePointer<dirent>) -> TreePath? {
+    withUnsafePointer(to: &entry.pointee.d_name) {
+        $0.withMemoryRebound(to: UInt8.self, capacity: 256) { name in
+            if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return nil }
+            var length = 0
+            while name[length] != 0 { length += 1 }
+            return TreePath(bytes: UnsafeBufferPointer(start: name, count: length))
+        }
+    }
+}
+
+/// The names in the directory open on `fd` (which stays open), as bytes, without `.` and `..`.
+func directoryNames(_ fd: Int32, display: String) throws -> [TreePath] {
+    try directoryEntries(fd, display: display).map(\.name)
+}
+
+/// The entries of the directory open on `fd` (which stays open): names as bytes, and the type `readdir` reports
+/// (`DT_DIR`, `DT_REG`, …; `DT_UNKNOWN` where the file system does not say), without `.` and `..`.
+func directoryEntries(_ fd: Int32, display: String) throws -> [(name: TreePath, type: UInt8)] {
+    let copy = dup(fd)
+    guard copy >= 0, let dir = fdopendir(copy) else {
+        if copy >= 0 { close(copy) }
+        throw SmartSyncError.io("fdopendir", path: display)
+    }
+    defer { closedir(dir) }
+    rewinddir(dir)  // the duplicate shares the position of `fd`, which an earlier listing left at the end
+    var entries: [(name: TreePath, type: UInt8)] = []
+    while true {
+        errno = 0
+        guard let entry = readdir(dir) else {
+            if errno != 0 { throw SmartSyncError.io("readdir", path: display) }
+            return entries
+        }
+        if let name = entryName(entry) { entries.append((name, entry.pointee.d_type)) }
+    }
+}

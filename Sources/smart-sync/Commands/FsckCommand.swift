@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import SmartSyncFetch
+import SmartSyncFileSystem
+import SmartSyncObjectStore
+import SmartSyncPipeline
+
+struct FsckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsck",
+        abstract: "Re-hash every store object, quarantine damaged ones, and with --repair fetch them again.",
+        discussion: """
+            Every object under objects/ is hashed again on all cores (as a blob, then as a tree, commit or tag: \
+            the store keeps no kind; executable twins must hold their object's content) and its seal checked \
+            (permissions 0444 or 0555, owner, the sealed modification time). Damaged content (a flipped byte, a \
+            write through a target's hardlink) is moved to <store>/quarantine/ with a note of why; target files \
+            linking it keep their inode. Intact content with a broken seal (a chmod or touch through a hardlink) \
+            is sealed again. Then the quarantine is compared with \
+            the roots (as gc finds them): an object a target, generation, kept version or pin needs and the store \
+            now lacks is reported. With --repair those come back: from the quarantined copy when its content is \
+            still intact, else from the source (OWNER/REPO or --source, as for sync). A kept local version whose \
+            only copy was damaged cannot be fetched.
+
+            Runs under the store lock held shared (syncs go on; gc waits). Exit 0: every object intact and \
+            nothing a root needs missing. Exit 2: damage was found and the store is whole again (the damaged \
+            objects quarantined, each one a root needs back, or none needed). Exit 3: damage was found and \
+            something a root needs is still missing (run fsck --repair; the message says what could not be \
+            repaired and why). Exit 7: gc held the store past --wait.
+
+            EXAMPLES:
+              smart-sync fsck
+              smart-sync fsck MasterofNull/Hyper-NixOS --repair
+              smart-sync fsck --source /srv/hypervisor.git --repair --json
+
+            \(ExitCodes.help)
+            """)
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Bring back the quarantined objects a root needs (needs OWNER/REPO or --source).")
+    var repair = false
+
+    @Option(name: .long, help: ArgumentHelp("Hashing threads (default: one per CPU).", valueName: "n"))
+    var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait while gc holds the store.", valueName: "s"))
+    var wait: Int = 600
+
+    func validate() throws {
+        if repair && !source.hasSource {
+            throw ValidationError("--repair needs the source: OWNER/REPO or --source PATH.")
+        }
+        if let threads, threads < 1 || threads > 256 {
+            throw ValidationError("--threads must be between 1 and 256 (got \(threads)).")
+        }
+        if wait < 0 { throw ValidationError("--wait must be zero or more seconds (got \(wait)).") }
+    }
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        var code = ExitCodes.success
+        try await RunContext.guarded(reporter) {
+            let started = Date()
+            let context = repair ? try await RunContext.make(source, output, reporter) : nil
+            defer { context?.opened.close() }
+            let store = try context?.runner.store ?? ObjectStore(root: source.store ?? DefaultPaths.store)
+            let state = try context?.runner.state ?? StateStore(root: source.stateDir ?? DefaultPaths.state)
+            let lock = try await store.lock(shared: true, waitingUpTo: .seconds(wait)) {
+                reporter.note("fsck: waiting for gc to finish: \($0)")
+            }
+            defer { lock.release() }
+
+            let threads = self.threads
+            let report = try await onThread { store.fsck(threads: threads) }
+            for finding in report.findings {
+                reporter.fsckFinding(finding, action: try store.mend(finding))
+            }
+            var states = [state]
+            for (root, _) in StoreUsers(store: store).list()
+            where StateStore.normalize(root) != StateStore.normalize(state.root) && FileSystem.exists(root + "/targets") {
+                states.append(try StateStore(root: root))
+            }
+            // Every kept version still in its log counts: gc has not expired it.
+            let repairer = StoreRepair(store: store, roots: StoreRoots(store: store, states: states, keptSinceNs: 0))
+            let needs = try repairer.needs()
+            var outcome: StoreRepair.Outcome?
+            if let context {
+                outcome = needs.isEmpty ? StoreRepair.Outcome() : await repairer.repair(needs, source: context.runner.source)
+            }
+            let missing = outcome?.unrepaired.count ?? needs.count
+            reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
+            if !report.findings.isEmpty || !needs.isEmpty {
+                code = missing == 0 ? ExitCodes.repaired : ExitCodes.changesPending
+            }
+        }
+        if code != ExitCodes.success { throw ExitCode(code) }
+    }
+
+    /// Runs blocking work (hashing on all cores) on a thread of its own, off Swift's cooperative pool.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            Thread { c.resume(with: Result { try body() }) }.start()
+        }
+    }
+}

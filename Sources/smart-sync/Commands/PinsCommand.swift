@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+
+/// The store option alone, for commands that touch no state.
+struct StoreOnlyOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The object store. Default: /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.",
+            valueName: "dir"))
+    var store: String?
+
+    func open() throws -> ObjectStore { try ObjectStore(root: store ?? DefaultPaths.store) }
+}
+
+struct PinsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pins",
+        abstract: "List the commits pinned with `warm --pin` (gc keeps their objects).",
+        discussion: """
+            One line per pin: name, commit, files, when it was pinned. Pins live in the store (<store>/pins/), \
+            each with the commit's verified listing, so gc keeps every blob of the commit. `warm --pin` pins each \
+            warmed ref under its name (moving an existing pin of that name); `unpin NAME` drops one.
+
+            EXAMPLES:
+              smart-sync warm MasterofNull/Hyper-NixOS --ref v2.1.0 --pin
+              smart-sync pins
+              smart-sync unpin v2.1.0
+
+            \(ExitCodes.help)
+            """)
+
+    @OptionGroup var store: StoreOnlyOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            for pin in try PinStore(store: store.open()).list() {
+                let files = pin.listing.entries.filter(\.mode.isBlob).count
+                let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9)
+                if output.json {
+                    reporter.writeJSONLine([
+                        "event": "pin", "name": pin.name, "commit": pin.commit.hex, "files": files,
+                        "pinnedAt": ISO8601DateFormatter().string(from: when),
+                    ])
+                } else {
+                    print("\(pin.name)\t\(pin.commit.hex)\t\(files) files\t\(ISO8601DateFormatter().string(from: when))")
+                }
+            }
+        }
+    }
+}
+
+struct UnpinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unpin",
+        abstract: "Drop pins made with `warm --pin`; the next gc may remove their objects.",
+        discussion: """
+            EXAMPLES:
+              smart-sync unpin v2.1.0 main
+
+            \(ExitCodes.help)
+            """)
+
+    @Argument(help: ArgumentHelp("The pins to drop (as `smart-sync pins` lists them).", valueName: "name"))
+    var names: [String]
+
+    @OptionGroup var store: StoreOnlyOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if names.isEmpty { throw ValidationError("Name at least one pin to drop (`smart-sync pins` lists them).") }
+    }
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            let pins = PinStore(store: try store.open())
+            let unknown = try names.filter { !(try pins.remove($0)) }
+            for name in names where !unknown.contains(name) {
+                if output.json {
+                    reporter.writeJSONLine(["event": "unpinned", "name": name])
+                } else {
+                    reporter.note("unpinned \(name)")
+                }
+            }
+            if !unknown.isEmpty {
+                let known = try pins.list().map(\.name).joined(separator: ", ")
+                throw SmartSyncError(
+                    .notFound,
+                    "no pin named \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (pins: \(known.isEmpty ? "none" : known))")
+            }
+        }
+    }
+}

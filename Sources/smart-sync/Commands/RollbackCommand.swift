@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Swap a previous tree of a target back in, atomically and with no network.",
+        discussion: """
+            Each sync that changes a target keeps the tree it replaced (the last 3, beside the target in \
+            .NAME.smart-sync/generations). rollback exchanges one of them with the target in one rename, \
+            carrying over files smart-sync did not put there, and keeps the outgoing tree as a generation in \
+            turn (so a rollback can be rolled back).
+
+            EXAMPLES:
+              smart-sync rollback --target /etc/hypervisor --list
+              smart-sync rollback --target /etc/hypervisor               # to the previous tree
+              smart-sync rollback --target /etc/hypervisor --to 1e10e73f  # to a kept commit
+
+            \(ExitCodes.help)
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The synced directory.", valueName: "dir"))
+    var target: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A kept commit (SHA prefix) or generation number. Default: the most recent.", valueName: "commit"))
+    var to: String?
+
+    @Flag(name: .long, help: "List the kept generations and change nothing.")
+    var list = false
+
+    @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The object store (as for sync): a generation file written in place since it was kept is replaced from it.",
+            valueName: "dir"))
+    var store: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("How replaced generation files are made (as for sync).", valueName: "mode"))
+    var linkMode: LinkMode = .auto
+
+    @Option(name: .long, help: "Previous trees kept beside the target (the outgoing one included).")
+    var keepGenerations: Int = 3
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            if list {
+                for g in try Rollback.generations(target: target) {
+                    let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
+                    if output.json {
+                        var object: [String: Any] = ["event": "generation", "sequence": g.sequence, "tree": g.tree]
+                        if let state = g.state {
+                            object["commit"] = state.commit.hex
+                            object["ref"] = state.ref
+                        }
+                        reporter.writeJSONLine(object)
+                    } else {
+                        print("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")")
+                    }
+                }
+                return
+            }
+            let state = try StateStore(root: stateDir ?? DefaultPaths.state)
+            let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            // Held shared while Rollback takes its own: a gc in progress is waited for here, not refused there.
+            let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
+                reporter.note("rollback: waiting for smart-sync gc to finish with the store")
+            }
+            defer { storeLock.release() }
+            let outcome: Rollback.Outcome
+            var failed: FailedAfterSwitch<Rollback.Outcome>?
+            do {
+                outcome = try Rollback.run(
+                    target: target, to: to, state: state, store: objects, keepGenerations: keepGenerations,
+                    linkMode: linkMode)
+            } catch let error as FailedAfterSwitch<Rollback.Outcome> {
+                // The generation's tree is in place; the summary says so, then the error (exit code 8).
+                outcome = error.outcome
+                failed = error
+            }
+            let from = outcome.from?.abbreviated() ?? "untracked tree"
+            let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+            if output.json {
+                var object: [String: Any] = [
+                    "event": "summary", "command": "rollback", "target": target, "carried": outcome.carried,
+                ]
+                if let f = outcome.from { object["from"] = f.hex }
+                if let t = outcome.to { object["to"] = t.hex }
+                object["repaired"] = outcome.repaired.map(\.description)
+                if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
+                reporter.writeJSONLine(object)
+            } else if !output.quiet {
+                FileHandle.standardError.write(
+                    Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
+                )
+                if !outcome.repaired.isEmpty {
+                    let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+                    FileHandle.standardError.write(
+                        Data(
+                            "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
+                                .utf8))
+                }
+            }
+            if let failed {
+                reporter.fail(failed.error, switched: true)
+                throw ExitCode(ExitCodes.switchedThenFailed)
+            }
+        }
+    }
+}

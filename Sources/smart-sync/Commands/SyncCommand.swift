@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncPipeline
+
+/// Options shared by `sync` and `plan`.
+struct TargetOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help:
+            "Branch, tag, full ref name (refs/heads/x, refs/tags/x), or full or short commit SHA, resolved in git's order (a name that is both a tag and a branch is refused: give the full name). Default: the repository's default branch."
+    )
+    var ref: String?
+
+    @Option(name: .long, help: ArgumentHelp("The directory to keep in sync (created when missing).", valueName: "dir"))
+    var target: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Leave paths matching GLOB alone (repeatable). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
+            valueName: "glob"))
+    var exclude: [String] = []
+
+    @Flag(
+        name: .long,
+        help:
+            "Leave local edits in place: a tree path whose file differs from the tree and from what the last sync put there is kept (reported as conflict), not replaced."
+    )
+    var keepLocal = false
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Bring a directory to the tree of a ref's commit, downloading only what the store lacks.",
+        discussion: """
+            EXAMPLES:
+              smart-sync sync MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor
+              smart-sync sync OWNER/REPO --ref v1.2.0 --target ./conf --json
+              smart-sync sync --source ./repo.git --target ./conf --exclude 'secrets/*'
+
+            \(ExitCodes.help)
+            """)
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Plan and report, but change nothing and download nothing.")
+    var dryRun = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The config file whose [sync] and [store] tables apply (default: /etc/smart-sync/config.toml when present).",
+            valueName: "file"))
+    var config: String?
+
+    @OptionGroup var policy: StorePolicyOptions
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            let context = try await RunContext.make(source, output, reporter, config: config)
+            defer { context.opened.close() }
+            let started = Date()
+            let outcome: SyncRunner.Outcome
+            do {
+                outcome = try await context.runner.sync(
+                    .init(
+                        ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun,
+                        keepLocal: target.keepLocal))
+            } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+                // The target holds the new tree: the summary says so, then the error, with its own exit code.
+                var summary = SyncSummary(
+                    failed.outcome, command: "sync", source: context.opened.source, target: target.target,
+                    dryRun: dryRun, started: started)
+                summary.failedAfterSwitch = failed.step.rawValue
+                context.reporter.finish(summary)
+                context.reporter.fail(failed.error, switched: true)
+                throw ExitCode(ExitCodes.switchedThenFailed)
+            }
+            // The sync has let go of the store; a store over its size limit is cleaned before the summary.
+            if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
+            }
+            context.reporter.finish(
+                .init(
+                    outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun,
+                    started: started))
+        }
+    }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what sync would change. Exit 0 when up to date, 3 when changes are pending.",
+        discussion: """
+            EXAMPLES:
+              smart-sync plan MasterofNull/Hyper-NixOS --ref feature-branch --target /etc/hypervisor
+              smart-sync plan OWNER/REPO --target ./conf --json | jq 'select(.event == "summary")'
+
+            \(ExitCodes.help)
+            """)
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
+    var list = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The config file whose [sync] table applies (default: /etc/smart-sync/config.toml when present).",
+            valueName: "file"))
+    var config: String?
+
+    func run() async throws {
+        var pending = false
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        try await RunContext.guarded(reporter) {
+            let context = try await RunContext.make(source, output, reporter, config: config)
+            defer { context.opened.close() }
+            let started = Date()
+            let outcome = try await context.runner.plan(
+                .init(ref: target.ref, target: target.target, excludes: target.exclude, keepLocal: target.keepLocal))
+            if list { context.reporter.listChanges(outcome.plan) }
+            context.reporter.finish(
+                .init(
+                    outcome, command: "plan", source: context.opened.source, target: target.target, dryRun: true,
+                    started: started))
+            pending = !outcome.summary.upToDate
+        }
+        if pending { throw ExitCode(ExitCodes.changesPending) }
+    }
+}
+
+extension SyncRunner.Outcome {
+    /// True unless the run was a no-op: nothing applied, fetched, imported or kept.
+    func mayHaveGrownStore(_ source: any SyncSource) -> Bool {
+        !summary.upToDate || fetch.blobsFetched > 0 || !kept.isEmpty || source.statistics.packObjects > 0
+    }
+}
+
+extension SyncSummary {
+    init(
+        _ outcome: SyncRunner.Outcome, command: String, source: any SyncSource, target: String?, dryRun: Bool,
+        started: Date
+    ) {
+        self.init(
+            command: command, source: source.displayName, ref: outcome.resolved.name,
+            commit: outcome.resolved.commit.hex,
+            previousCommit: outcome.previousCommit?.hex, target: target, dryRun: dryRun, plan: outcome.summary,
+            blobsFetched: outcome.fetch.blobsFetched, bytesReceived: outcome.fetch.bytesReceived,
+            requests: source.statistics, transport: source.transport, seconds: Date().timeIntervalSince(started),
+            fallbackReason: source.fallbackReason,
+            kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
+            placed: outcome.applied.map(SyncSummary.Placed.init), switched: outcome.switched)
+    }
+}

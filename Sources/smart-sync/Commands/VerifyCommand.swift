@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncPipeline
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Re-hash a target against its last sync and the store objects it links.",
+        discussion: """
+            Every path the last sync put in the target is hashed again (no stat cache), and so is every store \
+            object those paths link: an edit made through a hardlink changes the store object too, and this \
+            finds it. Exit 0 when everything is intact, 3 when something differs.
+
+            With --repair, damaged store objects are quarantined and the target is synced back to the same \
+            commit: changed files are replaced (their local content kept in the store first) and missing \
+            blobs fetched again. --repair needs the source (OWNER/REPO or --source).
+
+            EXAMPLES:
+              smart-sync verify --target /etc/hypervisor
+              smart-sync verify MasterofNull/Hyper-NixOS --target /etc/hypervisor --repair
+
+            \(ExitCodes.help)
+            """)
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .long, help: ArgumentHelp("The synced directory to check.", valueName: "dir"))
+    var target: String
+
+    @Flag(name: .long, help: "Quarantine damaged store objects and sync the target back to its last commit.")
+    var repair = false
+
+    func validate() throws {
+        if repair && !source.hasSource {
+            throw ValidationError("--repair needs the source: OWNER/REPO or --source PATH.")
+        }
+    }
+
+    func run() async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        var intact = true
+        try await RunContext.guarded(reporter) {
+            let report: TargetVerifier.Report
+            if repair {
+                let context = try await RunContext.make(source, output, reporter)
+                defer { context.opened.close() }
+                (report, _) = try await context.runner.verify(target: target, repair: true)
+            } else {
+                let store = try ObjectStore(root: source.store ?? DefaultPaths.store)
+                let state = try StateStore(root: source.stateDir ?? DefaultPaths.state)
+                (report, _) = try SyncRunner.verifyOnly(target: target, store: store, state: state)
+            }
+            reporter.report(report, repaired: repair)
+            intact = report.isIntact || repair
+        }
+        if !intact { throw ExitCode(ExitCodes.changesPending) }
+    }
+}
+
+extension Reporter {
+    /// Prints a verification report: a line per finding, then a summary (or NDJSON events with `--json`).
+    func report(_ report: TargetVerifier.Report, repaired: Bool) {
+        switch mode {
+        case .json:
+            for f in report.findings {
+                var object: [String: Any] = [
+                    "event": "finding", "kind": f.kind.rawValue, "path": f.path.description, "expected": f.expected.hex,
+                ]
+                if let found = f.found { object["found"] = found.hex }
+                writeJSONLine(object)
+            }
+            for id in report.corruptObjects { writeJSONLine(["event": "corrupt-object", "id": id.hex]) }
+            writeJSONLine([
+                "event": "summary", "command": "verify", "checked": report.checked, "findings": report.findings.count,
+                "corruptObjects": report.corruptObjects.count, "intact": report.isIntact,
+                "repaired": repaired && !report.isIntact,
+            ])
+        case .quiet:
+            break
+        case .tty, .plain:
+            var lines = report.findings.map {
+                "  \($0.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.path)"
+            }
+            lines += report.corruptObjects.map { "  corrupt-object \($0.hex) (edited through a hardlink)" }
+            var summary = "verify: \(report.checked) paths checked; "
+            if report.isIntact {
+                summary += "intact"
+            } else {
+                summary +=
+                    "\(report.findings.count) differ, \(report.corruptObjects.count) store object\(report.corruptObjects.count == 1 ? "" : "s") damaged"
+                summary += repaired ? "; repaired" : "; run with --repair to restore them"
+            }
+            FileHandle.standardError.write(Data((lines + [summary]).map { $0 + "\n" }.joined().utf8))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncPipeline
+import SmartSyncValidation
+
+/// The `[store]` and `[sync]` tables of the config file (`/etc/smart-sync/config.toml`): gc's ages, the size policy,
+/// and how files go into targets. A command-line flag wins over the file.
+///
+/// ```toml
+/// [store]
+/// max_size = "20G"          # run gc after a sync that leaves the store's own data above this
+/// keep_local_age = "90d"    # kept local versions younger than this are gc roots
+/// gc_grace = "1h"           # objects younger than this are never collected
+/// [sync]
+/// link_mode = "reflink"     # auto (default), hardlink, reflink or copy: as --link-mode
+/// ```
+/// Sizes take `K`, `M`, `G`, `T` (powers of 1024) or a byte count; ages take `s`, `m`, `h`, `d` or seconds. Other
+/// tables belong to the rest of smart-sync (`validate`'s checks); an unknown key in these tables is an error naming
+/// the file and line.
+struct FileSettings {
+    var maxSize: Int?
+    var keepLocalAge: Int64 = 90 * 86400
+    var gcGrace: Int64 = 3600
+    var linkMode: LinkMode?
+
+    /// The settings from `path` (default: the system config file when it exists; none: the defaults).
+    static func load(path: String?) throws -> FileSettings {
+        let file = path ?? ValidationConfig.defaultFile
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(file) else {
+            if path != nil {
+                throw SmartSyncError(.notFound, "the config file \(file) does not exist",
+                hint: "check the --config path")
+            }
+            return FileSettings()
+        }
+        let document = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), file: file)
+        var settings = FileSettings()
+        if let sync = document["sync"] {
+            guard let table = sync.tableValue else {
+                throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "sync").line): 'sync' must be a table")
+            }
+            for key in table.keys {
+                let line = table.position(of: key).line
+                guard key == "link_mode" else {
+                    throw SmartSyncError(
+                        .invalidArgument, "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode")
+                }
+                guard let mode = table[key]?.stringValue.flatMap(LinkMode.init(rawValue:)) else {
+                    throw SmartSyncError(
+                        .invalidArgument,
+                        "\(file):\(line): 'link_mode' must be one of \"auto\", \"hardlink\", \"reflink\", \"copy\"")
+                }
+                settings.linkMode = mode
+            }
+        }
+        guard let value = document["store"] else { return settings }
+        guard let table = value.tableValue else {
+            throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "store").line): 'store' must be a table")
+        }
+        func fail(_ key: String, _ message: String) -> SmartSyncError {
+            SmartSyncError(.invalidArgument, "\(file):\(table.position(of: key).line): \(message)")
+        }
+        for key in table.keys {
+            let v = table[key]!
+            switch key {
+            case "max_size":
+                guard let n = v.integerValue.map(Int.init) ?? v.stringValue.flatMap({ ByteCount(parsing: $0)?.bytes }), n > 0
+                else {
+                    throw fail(key, "'max_size' must be a size such as \"20G\" or a byte count")
+                }
+                settings.maxSize = n
+            case "keep_local_age", "gc_grace":
+                guard let s = v.integerValue ?? v.stringValue.flatMap(parseDuration), s >= 0 else {
+                    throw fail(key, "'\(key)' must be an age such as \"90d\", \"12h\", \"30m\" or a number of seconds")
+                }
+                if key == "gc_grace" { settings.gcGrace = s } else { settings.keepLocalAge = s }
+            default:
+                throw fail(key, "unknown key '\(key)' in [store]; known: max_size, keep_local_age, gc_grace")
+            }
+        }
+        return settings
+    }
+
+    /// `90d`, `12h`, `30m`, `45s` or plain seconds.
+    static func parseDuration(_ text: String) -> Int64? {
+        var digits = text.trimmingCharacters(in: .whitespaces)
+        var unit: Int64 = 1
+        if let last = digits.last, let u = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400][last] {
+            unit = Int64(u)
+            digits.removeLast()
+        }
+        guard let n = Int64(digits), n >= 0, n <= Int64.max / unit / 1_000_000_000 else { return nil }
+        return n * unit
+    }
+
+}
+
+/// An age option (`--grace 1h`): parsed with ``FileSettings/parseDuration(_:)``.
+struct Age: ExpressibleByArgument {
+    var seconds: Int64
+    init?(argument: String) {
+        guard let s = FileSettings.parseDuration(argument) else { return nil }
+        seconds = s
+    }
+}
+

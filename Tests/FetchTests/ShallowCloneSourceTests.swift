@@ -1,0 +1,164 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@Suite(.serialized)
+struct ShallowCloneSourceTests {
+    /// The test server plus a store, and a clone source over them.
+    struct Setup {
+        let demo: Demo
+        let server: FakeGitHub
+        let dir: TemporaryDirectory
+        let store: ObjectStore
+
+        init(privateRepo: Bool = false, token: String? = nil) throws {
+            setenv("NO_PROXY", "127.0.0.1,localhost", 1)
+            demo = try Demo(bare: true)
+            server = try FakeGitHub(
+                repos: ["octo/demo": demo.repo.path], privateRepos: privateRepo ? ["octo/demo"] : [], token: token)
+            dir = try TemporaryDirectory(prefix: "clone-source")
+            store = try ObjectStore(root: dir.appending("store"))
+        }
+
+        func source(token: String? = nil, gitURL: String? = nil) -> ShallowCloneSource {
+            ShallowCloneSource(
+                gitURL: gitURL ?? server.gitURL, owner: "octo", repository: "demo",
+                token: token.map { GitHubToken($0, origin: "test") }, temporaryDirectory: store.temporaryDirectory)
+        }
+
+        func clones() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory)) ?? [])
+                .filter { $0.hasPrefix("clone-") }
+        }
+    }
+
+    @Test func resolvesEveryRefKindGitHubAllowsOverTheWire() async throws {
+        let s = try Setup()
+        let source = s.source()
+        defer { source.close() }
+        #expect(source.transport == "clone")
+        #expect(source.remoteURL == s.server.gitURL + "/octo/demo.git")
+        #expect(try await source.resolve(nil).commit.hex == s.demo.second)
+        #expect(try await source.resolve("main").commit.hex == s.demo.second)
+        #expect(try await source.resolve("feature/x").commit.hex == s.demo.feature)
+        let tag = try await source.resolve("v1.0")  // annotated: peeled to the commit
+        #expect(tag.commit.hex == s.demo.first)
+        #expect(tag.rootTree?.hex == (try s.demo.repo.revParse("\(s.demo.first)^{tree}")))
+        #expect(try await source.resolve("refs/tags/light").commit.hex == s.demo.first)
+        #expect(try await source.resolve(s.demo.first).commit.hex == s.demo.first)
+        #expect(source.statistics.bytesReceived > 0)
+        #expect(source.statistics.apiRequests == 0)
+    }
+
+    @Test func explainsWhatTheFallbackCannotResolve() async throws {
+        let s = try Setup()
+        let source = s.source()
+        defer { source.close() }
+        await #expect(throws: SmartSyncError.self) { try await source.resolve("nope") }
+        do {
+            _ = try await source.resolve(String(s.demo.first.prefix(8)))
+            Issue.record("a short SHA resolved")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .notFound)
+            #expect(error.hint?.contains("full 40-character commit SHA") == true, "\(error.text)")
+        }
+        for bad in ["-x", "a:b", "+main", "a..b", "a b"] {
+            do {
+                _ = try await source.resolve(bad)
+                Issue.record("'\(bad)' was accepted")
+            } catch let error as SmartSyncError {
+                #expect(error.code == .invalidArgument)
+            }
+        }
+        do {
+            _ = try await s.source(gitURL: "http://127.0.0.1:1").resolve("main")
+            Issue.record("an unreachable host worked")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .network, "\(error)")
+            #expect(error.message.contains("http://127.0.0.1:1/octo/demo.git"))
+        }
+    }
+
+    @Test func listsVerifiesAndImportsBlobsThenCleansUp() async throws {
+        let s = try Setup()
+        let source = s.source()
+        let ref = try await source.resolve("main")
+        #expect(s.clones().count == 1)
+        let listing = try await source.listing(for: ref)
+        try listing.validate()
+        try listing.verify()
+        let wants = listing.files.map { BlobWant(id: $0.id, path: $0.path, size: $0.size) }
+        let report = try await source.fetch(wants, of: ref, into: s.store, progress: .none)
+        #expect(report.blobsFetched == Set(wants.map(\.id)).count)
+        #expect(wants.allSatisfy { s.store.contains($0.id) })
+        let big = try #require(listing.files.first { $0.path == "data/big.bin" })
+        #expect(try s.store.read(big.id) == s.demo.bigContent)
+        source.close()
+        #expect(s.clones().isEmpty)
+    }
+
+    @Test func fetchesACommitTheAPIResolvedBeforeItFailed() async throws {
+        let s = try Setup()
+        let source = s.source()
+        defer { source.close() }
+        // As if the API had resolved `first` (no root tree known) and then failed: the clone fetches it by SHA.
+        let ref = ResolvedRef(name: "v1.0", commit: try #require(ObjectID(hex: s.demo.first)))
+        let listing = try await source.listing(for: ref)
+        try listing.verify()
+        #expect(listing.rootTree.hex == (try s.demo.repo.revParse("\(s.demo.first)^{tree}")))
+    }
+
+    @Test func privateRepositoryWithTheTokenScopedToTheGitHost() async throws {
+        let s = try Setup(privateRepo: true, token: "t0ken-value")
+        do {
+            _ = try await s.source().resolve("main")
+            Issue.record("a private repository cloned without a token")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unauthorized, "\(error)")
+            #expect(error.hint?.contains("GH_TOKEN") == true, "\(error.text)")
+        }
+        let source = s.source(token: "t0ken-value")
+        defer { source.close() }
+        #expect(try await source.resolve("main").commit.hex == s.demo.second)
+        let git = try s.server.requests().filter { $0.listener == "git" && $0.status == 200 }
+        #expect(!git.isEmpty && git.allSatisfy(\.hadAuthorization))
+        do {
+            _ = try await s.source(token: "wrong").resolve("main")
+            Issue.record("a wrong token was accepted")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unauthorized)
+            #expect(!error.message.contains("wrong"))
+        }
+    }
+
+    @Test func onlyOutagesSwitchToTheClone() {
+        let reason = { (code: SmartSyncError.Code, message: String, status: Int?) in
+            FallbackSource.fallbackReason(for: SmartSyncError(code, message, httpStatus: status))
+        }
+        #expect(reason(.http, "unexpected HTTP 500 from GET http://x/repos/o/r/commits/main for ref", 500) != nil)
+        #expect(reason(.http, "unexpected HTTP 503 from GET x; try again later", 503)?.contains("HTTP 503") == true)
+        #expect(reason(.http, "unexpected HTTP 403 from GET x", 403) == nil)
+        // The status is a field: text that merely mentions a 5xx is not an outage.
+        #expect(reason(.http, "unexpected HTTP 500 from GET x", nil) == nil)
+        #expect(reason(.network, "could not connect to http://x", nil) != nil)
+        #expect(reason(.rateLimited, "GitHub's API rate limit is exhausted", nil) != nil)
+        for code: SmartSyncError.Code in [.notFound, .unauthorized, .integrity, .unsafePath, .malformedResponse] {
+            #expect(reason(code, "HTTP 500", 500) == nil, "\(code)")
+        }
+    }
+
+    /// The reason is the error's whole message, without its hint: a "; " inside the message joins two facts and is
+    /// no hint to cut off (it was, when hints were carried in the message).
+    @Test func theReasonIsTheMessageWithoutTheHint() throws {
+        let error = SmartSyncError(
+            .rateLimited, "GitHub's secondary rate limit refused ref 'main': HTTP 403 from GET x; it asks to wait 90 s",
+            hint: "try again later, lower --jobs, or raise --max-wait")
+        let reason = try #require(FallbackSource.fallbackReason(for: error))
+        #expect(reason.contains("it asks to wait 90 s"))
+        #expect(!reason.contains("try again later"))
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Glibc
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncObjectStore
+import SmartSyncTransfer
+import TestSupport
+import Testing
+
+@testable import SmartSyncFetch
+
+/// Spools left in the store's `tmp/` by a killed run are imported by the next run, held to the limits the killed run
+/// wrote beside them; a live run's spool is not touched.
+struct SpoolSalvageTests {
+    /// A commit's pack (5 objects), a store and a pack source that never reaches a server.
+    struct Setup {
+        let commit: String
+        let pack: [UInt8]
+        let dirs: TemporaryDirectory
+        let store: ObjectStore
+        let engine: TransferEngine
+        let source: GitPackSource
+
+        init() throws {
+            let repo = try GitFixture()
+            try repo.write("a.txt", "alpha\n")
+            try repo.write("b/c.txt", "gamma\n")
+            commit = try repo.commit("one")
+            pack = try repo.gitResult(["pack-objects", "--revs", "--stdout"], input: Array((commit + "\n").utf8))
+                .stdout
+            dirs = try TemporaryDirectory(prefix: "salvage")
+            store = try ObjectStore(root: dirs.appending("store"))
+            engine = try UploadPackFixture.engine()
+            source = GitPackSource(
+                repositoryURL: "http://127.0.0.1:9/acme/none.git", engine: engine, token: nil, store: store, raw: nil,
+                cacheDirectory: nil)
+        }
+    }
+
+    /// With `release010`, the limits are the bare `PackLimits` JSON that smart-sync 0.1.0 wrote (as in
+    /// `Tests/Fixtures/Records/spool-limits`): a spool a killed run of that release left is salvaged the same.
+    @Test(arguments: [false, true]) func aKilledRunsSpoolIsImportedAndALiveOneIsLeftAlone(release010: Bool)
+        async throws
+    {
+        let setup = try Setup()
+        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        defer { setup.engine.shutdown() }
+
+        // A live run's spool: locked by an open file description this test holds.
+        let live = store.temporaryDirectory + "/pack-live.pack"
+        try Data(pack).write(to: URL(fileURLWithPath: live))
+        let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: false))
+        let limitsBytes =
+            release010
+            ? Array(try JSONEncoder().encode(limits)) : try GitPackSource.SpoolLimits(limits: limits).encodedRecord()
+        try Data(limitsBytes).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-live.limits"))
+        let holder = open(live, O_RDONLY)
+        #expect(flock(holder, LOCK_EX) == 0)
+        await source.salvageSpools()
+        #expect(FileManager.default.fileExists(atPath: live), "a locked spool was taken")
+        #expect(!store.contains(try #require(ObjectID(hex: commit))))
+
+        // The run dies: its lock goes with it, and the next salvage imports the pack and removes the spool.
+        close(holder)
+        await source.salvageSpools()
+        #expect(!FileManager.default.fileExists(atPath: live))
+        #expect(!FileManager.default.fileExists(atPath: store.temporaryDirectory + "/pack-live.limits"))
+        #expect(store.contains(try #require(ObjectID(hex: commit))))
+        #expect(source.statistics.packObjects == 5)
+    }
+
+    /// A spool whose limits are missing cannot be checked against what it was asked for: it is removed unread.
+    @Test func aSpoolWithoutItsLimitsIsRemovedUnread() async throws {
+        let setup = try Setup()
+        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        defer { setup.engine.shutdown() }
+        let spool = store.temporaryDirectory + "/pack-old.pack"
+        try Data(pack).write(to: URL(fileURLWithPath: spool))
+        // Limits left by a run killed after its spool was gone.
+        let orphan = store.temporaryDirectory + "/pack-gone.limits"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: orphan))
+        await source.salvageSpools()
+        #expect(!FileManager.default.fileExists(atPath: spool))
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(!store.contains(try #require(ObjectID(hex: commit))))
+        #expect(source.statistics.packObjects == 0)
+    }
+}
+
+/// Statistics of two paths add up counter by counter.
+struct SourceStatisticsTests {
+    @Test func countersAddUp() {
+        var a = SourceStatistics()
+        a.apiRequests = 2
+        a.bytesReceived = 100
+        a.rateLimitRemaining = 50
+        var b = SourceStatistics()
+        b.blobRequests = 3
+        b.bytesReceived = 10
+        b.packRequests = 1
+        b.packObjects = 7
+        b.bytesSent = 5
+        let sum = a + b
+        #expect(sum.apiRequests == 2 && sum.blobRequests == 3 && sum.bytesReceived == 110)
+        #expect(sum.packRequests == 1 && sum.packObjects == 7 && sum.bytesSent == 5)
+        #expect(sum.rateLimitRemaining == 50, "kept when the other side knows none")
+        b.rateLimitRemaining = 10
+        #expect((a + b).rateLimitRemaining == 10)
+    }
+}

@@ -1,0 +1,220 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// What follows the exchange: the new state is recorded first, and a failure afterwards (pruning, the stat cache,
+/// recording itself) reports that the switch happened instead of leaving the target recorded at its old commit.
+@Suite(.serialized) struct AfterSwitchTests {
+    private struct Stop: Error {}
+
+    /// Commits a, b, c, d of one repository (`conf.nix` says which), a runner on it and a target.
+    private struct Setup {
+        let dir = TempDir()
+        let repo: GitFixture
+        var commits: [String] = []
+        var runner: SyncRunner
+        var target: String { dir["target"] }
+        var layout: SwitchLayout { SwitchLayout(target: target) }
+
+        init(keepGenerations: Int = 3) async throws {
+            repo = try GitFixture()
+            var previous: String?
+            for v in ["a", "b", "c", "d"] {
+                try repo.write("conf.nix", "\(v)\n")
+                try repo.write("only-\(v).txt", "\(v)\n")
+                if let previous { try repo.remove("only-\(previous).txt") }
+                previous = v
+                commits.append(try repo.commit(v))
+            }
+            runner = SyncRunner(
+                source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dir["store"]),
+                state: try StateStore(root: dir["state"]))
+            runner.keepGenerations = keepGenerations
+        }
+
+        @discardableResult
+        func sync(_ i: Int) async throws -> SyncRunner.Outcome {
+            try await runner.sync(.init(ref: commits[i], target: target))
+        }
+
+        func recorded() throws -> String? { try runner.state.load(target: target)?.commit.hex }
+        func generations() throws -> [(Int, String?)] {
+            try Rollback.generations(target: target).map { ($0.sequence, $0.state?.commit.hex) }
+        }
+    }
+
+    @Test func aFailedPruneLeavesTheNewCommitRecorded() async throws {
+        var t = try await Setup(keepGenerations: 2)
+        defer {
+            PinnedDirectory.unpinAll(under: t.dir.path)
+            t.dir.remove()
+        }
+        for i in 0..<3 { try await t.sync(i) }
+        // With one generation kept when d comes, generation 2 (b's tree) becomes the spare and generation 1 (a's) is
+        // due to go; a mount point in it cannot be removed.
+        try PinnedDirectory.pin(t.layout.generation(1) + "/tree/pinned")
+        t.runner.keepGenerations = 1
+
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(3) }
+        #expect(failed?.step == .prune)
+        #expect(failed?.outcome.switched == true)
+        #expect(failed?.outcome.applied?.generation == 3)
+        #expect(
+            failed?.error.message.contains("was switched to \(t.commits[3])") == true, "\(failed?.error.message ?? "")")
+        #expect(failed?.error.message.contains("removing old generations failed") == true)
+        #expect(readFile(t.target + "/conf.nix") == "d\n")
+        #expect(try t.recorded() == t.commits[3])
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+        // The generation that could not go is not listed half removed (say, as the tree found before the first sync).
+        #expect(try t.generations().map(\.0) == [3])
+        #expect(try t.generations().map(\.1) == [t.commits[2]])
+        #expect(readFile(t.layout.generations + "/spare/tree/conf.nix") == "b\n")
+
+        // Once it can be removed, the target is simply up to date.
+        PinnedDirectory.unpinAll(under: t.dir.path)
+        let again = try await t.sync(3)
+        #expect(!again.switched)
+    }
+
+    @Test func aFailureToRecordTheStateIsFinishedByTheNextRun() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        // Stands in for a failure (or a kill) between the exchange and the state's save.
+        t.runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(failed?.step == .record)
+        #expect(failed?.error.message.contains("The state still names \(t.commits[0])") == true)
+        #expect(readFile(t.target + "/conf.nix") == "b\n")
+        #expect(try t.recorded() == t.commits[0])
+        // What the next run needs to finish the switch: the journal and the intent.
+        #expect(lstatOf(t.layout.journal) != nil)
+        #expect(try t.runner.state.loadIntent(target: t.target)?.commit.hex == t.commits[1])
+
+        t.runner.checkpoint = { _ in }
+        let again = try await t.sync(1)
+        #expect(!again.switched, "the target already holds b: nothing to switch")
+        #expect(try t.recorded() == t.commits[1])
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+        #expect(lstatOf(t.layout.journal) == nil)
+        // One generation, a's tree recorded as a: no second one recording a over b's tree.
+        #expect(try t.generations().map(\.1) == [t.commits[0]])
+        #expect(readFile(t.layout.generation(1) + "/tree/conf.nix") == "a\n")
+    }
+
+    @Test func aFailedStatCacheSaveIsReportedWithTheStateRecorded() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        let cache = t.runner.state.statCachePath(for: t.target)
+        // After the state is recorded, a directory takes the stat cache's place: its save fails for real.
+        t.runner.checkpoint = { point in
+            guard point == "filed" else { return }
+            unlink(cache)
+            mkdir(cache, 0o755)
+            writeFile(cache + "/in-the-way", "x")
+        }
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(failed?.step == .statCache)
+        #expect(failed?.error.message.contains("The target and its state are at \(t.commits[1])") == true)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(try t.generations().map(\.1) == [t.commits[0]])
+    }
+
+    @Test func aRollbackReportsAFailureAfterItsExchange() async throws {
+        let t = try await Setup()
+        defer {
+            PinnedDirectory.unpinAll(under: t.dir.path)
+            t.dir.remove()
+        }
+        for i in 0..<4 { try await t.sync(i) }
+        // Back to b (generation 2) keeping one: d's tree is kept, c's becomes the spare and a's cannot go.
+        try PinnedDirectory.pin(t.layout.generation(1) + "/tree/pinned")
+        let failed = #expect(throws: FailedAfterSwitch<Rollback.Outcome>.self) {
+            try Rollback.run(
+                target: t.target, to: "2", state: t.runner.state, store: t.runner.store, keepGenerations: 1)
+        }
+        #expect(failed?.step == .prune)
+        #expect(failed?.outcome.to?.hex == t.commits[1])
+        #expect(readFile(t.target + "/conf.nix") == "b\n")
+        #expect(try t.recorded() == t.commits[1])
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+    }
+
+    @Test func aHeldLockIsUsedInsteadOfTakenAgain() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        let lock = try t.runner.state.lock(target: t.target)
+        let refused = await #expect(throws: SmartSyncError.self) { try await t.sync(0) }
+        #expect(refused?.code == .locked)
+        t.runner.targetLock = lock
+        try await t.sync(0)
+        try await t.sync(1)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(throws: SmartSyncError.self) {
+            try Rollback.run(target: t.target, to: nil, state: t.runner.state, store: t.runner.store)
+        }
+        let back = try Rollback.run(
+            target: t.target, to: nil, state: t.runner.state, store: t.runner.store, lock: lock)
+        #expect(back.to?.hex == t.commits[0])
+        // Still held: another run is kept out.
+        #expect(throws: SmartSyncError.self) { try t.runner.state.lock(target: t.target) }
+
+        // A lock for another target is not a pass.
+        let other = try t.runner.state.lock(target: t.dir["other"])
+        t.runner.targetLock = other
+        let wrong = await #expect(throws: SmartSyncError.self) { try await t.sync(1) }
+        #expect(wrong?.code == .internal)
+        lock.release()
+        other.release()
+    }
+
+    @Test func aGenerationNumberWinsOverACommitPrefix() async throws {
+        let t = try await Setup()
+        defer { t.dir.remove() }
+        // b's commit id starts with "1", the number of a's generation.
+        var b = t.commits[1]
+        var n = 0
+        while !b.hasPrefix("1") {
+            n += 1
+            b = try t.repo.git("commit", "-q", "--amend", "--allow-empty", "--no-verify", "-m", "b \(n)")
+            b = try t.repo.revParse("HEAD")
+        }
+        try t.repo.write("conf.nix", "c\n")
+        let c = try t.repo.commit("c")
+        try await t.sync(0)
+        _ = try await t.runner.sync(.init(ref: b, target: t.target))
+        _ = try await t.runner.sync(.init(ref: c, target: t.target))
+        #expect(try t.generations().map(\.1) == [b, t.commits[0]])
+        let back = try Rollback.run(target: t.target, to: "1", state: t.runner.state, store: t.runner.store)
+        #expect(back.to?.hex == t.commits[0])
+        #expect(readFile(t.target + "/conf.nix") == "a\n")
+    }
+
+    @Test func thePendingRebuildMarkRoundTrips() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let state = try StateStore(root: dir["state"])
+        let target = dir["target"]
+        #expect(try state.loadPendingRebuild(target: target) == nil)
+        let id = ObjectID.hash(.blob, Array("x".utf8))
+        for mark in [
+            PendingRebuild(confirmed: id, generationBefore: 4, sinceNs: 17),
+            PendingRebuild(confirmed: nil, generationBefore: nil, sinceNs: 0),
+        ] {
+            try state.savePendingRebuild(mark, target: target)
+            #expect(try state.loadPendingRebuild(target: target) == mark)
+        }
+        writeFile(state.directory(for: target) + "/pending-rebuild", "confirmed=zz\n")
+        #expect(try state.loadPendingRebuild(target: target) == nil, "a damaged mark counts as none")
+        try state.clearPendingRebuild(target: target)
+        try state.clearPendingRebuild(target: target)
+        #expect(try state.loadPendingRebuild(target: target) == nil)
+    }
+}

@@ -1,0 +1,50 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// ``StagedSwitchApplier/validateStage``: called with the complete stage before the exchange; a throw leaves the
+/// target as it was and removes the stage.
+@Suite struct StageValidationTests {
+    private struct Refused: Error {}
+
+    private func plan(_ tree: FixtureTree, target: String, store: ObjectStore) throws -> Plan {
+        try tree.fill(store)
+        let local = try TargetScanner().scan(target: target).tree
+        return Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+    }
+
+    @Test func aThrowingValidatorLeavesTheTargetAndRemovesTheStage() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let store = try ObjectStore(root: dir["store"])
+        let target = dir["target"]
+        writeFile(target + "/old.txt", "old")
+        let inode = lstatOf(target)!.st_ino
+        var tree = FixtureTree()
+        tree.files = [("new.txt", .regular, "new")]
+        let p = try plan(tree, target: target, store: store)
+        let seen = Locked<[String]>([])
+        var applier = StagedSwitchApplier(previous: nil)
+        applier.validateStage = { stage in
+            seen.withLock { $0.append(readFile(stage + "/new.txt") ?? "missing") }
+            throw Refused()
+        }
+        #expect(throws: Refused.self) { try applier.apply(p, listing: tree.listing, store: store, target: target) }
+        #expect(seen.withLock { $0 } == ["new"], "the validator saw the complete new tree")
+        #expect(lstatOf(target)!.st_ino == inode)
+        #expect(readFile(target + "/old.txt") == "old")
+        #expect(readFile(target + "/new.txt") == nil)
+        #expect(lstatOf(dir[".target.smart-sync/stage"]) == nil)
+        #expect(try Rollback.generations(target: target).isEmpty)
+
+        // A passing validator: the tree goes in.
+        applier.validateStage = { _ in }
+        _ = try applier.apply(p, listing: tree.listing, store: store, target: target)
+        #expect(readFile(target + "/new.txt") == "new")
+    }
+}
