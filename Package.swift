@@ -43,7 +43,10 @@ let package = Package(
         ),
         .systemLibrary(name: "CLinuxShims"),
         // Leftmost module: the error type and small shared helpers (no Foundation).
-        .target(name: "SmartSyncCore", swiftSettings: strict),
+        .target(
+            name: "SmartSyncCore", dependencies: ["CLinuxShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // POSIX file-system helpers every other module needs: atomic writes, private directories, locks, timestamps.
         .target(name: "SmartSyncFileSystem", dependencies: ["SmartSyncCore", "CLinuxShims"], swiftSettings: strict),
         // Git's object model: ids, SHA-1, trees, commits, paths as bytes, the one glob dialect.
@@ -63,7 +66,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // Knows nothing of git: the libcurl multi engine, URLs, headers, byte sinks, pacing, retries.
-        .target(name: "SmartSyncTransfer", dependencies: ["SmartSyncCore", "CCurl"], swiftSettings: strict),
+        .target(
+            name: "SmartSyncTransfer",
+            dependencies: ["SmartSyncCore", "CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The git protocol v2 client: pkt-lines, capabilities, the upload-pack request and its spool.
         .target(
             name: "SmartSyncGitProtocol",
@@ -79,6 +86,7 @@ let package = Package(
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
                 "SmartSyncGitPack", "SmartSyncTransfer", "SmartSyncGitProtocol",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -87,7 +95,7 @@ let package = Package(
             name: "SmartSyncPipeline",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "CLinuxShims",
+                "SmartSyncFetch", "CLinuxShims", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -122,9 +130,14 @@ let package = Package(
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(
             name: "TestSupport",
-            dependencies: ["SmartSyncGitObjects"],
+            dependencies: ["SmartSyncCore", "SmartSyncGitObjects"],
             path: "Tests/TestSupport",
             resources: [.copy("Server")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["SmartSyncCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -149,7 +162,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TransferTests",
-            dependencies: ["SmartSyncCore", "SmartSyncTransfer", "TestSupport"],
+            dependencies: [
+                "SmartSyncCore", "SmartSyncTransfer", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -164,7 +179,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport", "CLinuxShims",
+                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport",
             ],
             swiftSettings: strict
         ),
@@ -180,7 +195,7 @@ let package = Package(
             name: "WorkflowTests",
             dependencies: [
                 "SmartSyncCore", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncFetch",
-                "SmartSyncPipeline", "SmartSyncWorkflow", "TestSupport",
+                "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow", "TestSupport",
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,7 @@
 // Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2),
 // sync_file_range(2) (the object store's batched durability), the FICLONE ioctl (reflinks) and extended
-// attributes (directory metadata kept across a switch).
+// attributes (directory metadata kept across a switch); for the process runner, glibc's GNU-only posix_spawn
+// file actions and pidfd_open(2).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -8,8 +9,9 @@
 #error "smart-sync is Linux only: see \"Linux only\" in docs/ARCHITECTURE.md"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
+// No <fcntl.h> or <errno.h>: <fcntl.h> brings `struct stat`, and a second module defining it makes Swift's
+// MemberImportVisibility name this module, not Glibc, as the owner of `stat`'s fields in some builds.
+#include <spawn.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -62,6 +64,34 @@ static inline long ss_llistxattr(const char *path, char *list, unsigned long siz
 
 static inline int ss_fremovexattr(int fd, const char *name) {
     return fremovexattr(fd, name);
+}
+
+/// glibc's GNU extensions to posix_spawn (glibc 2.29 and 2.34) and pipe2(2), declared here because glibc's
+/// headers show them only under _GNU_SOURCE.
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/// In the child, before exec: change to `path`.
+static inline int ss_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+/// In the child, before exec: close every descriptor from `from` up (none of ours leaks into a child).
+static inline int ss_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+extern int pipe2(int fds[2], int flags);
+
+/// pipe2(fds, flags) (the caller passes O_CLOEXEC): a pipe whose ends no child inherits unless it is handed them
+/// on purpose.
+static inline int ss_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
+/// pidfd_open(2) (Linux 5.3): a descriptor that polls readable when the process exits; -1 with errno otherwise.
+static inline int ss_pidfd_open(int pid) {
+    return (int)syscall(434 /* SYS_pidfd_open */, pid, 0u);
 }
 
 #endif

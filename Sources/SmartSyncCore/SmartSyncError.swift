@@ -24,14 +24,22 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         httpStatus: Int? = nil
     ) {
         self.code = code
-        self.message = message
-        self.hint = hint
+        self.message = Self.clause(message)
+        self.hint = hint.map(Self.clause)
         self.cause = cause
         self.httpStatus = httpStatus
     }
 
+    /// `text` without a closing period (an ellipsis stays): messages and hints are clauses that others join with
+    /// "; " or ": " and that the reporter prints as they are, so a period of their own would double up ("..").
+    static func clause(_ text: String) -> String {
+        var clause = Substring(text)
+        while clause.hasSuffix("."), !clause.hasSuffix("...") { clause.removeLast() }
+        return String(clause)
+    }
+
     /// The message and, when there is one, the hint: what an operator reads.
-    public var text: String { hint.map { "\(message); \($0)" } ?? message }
+    public var text: String { hint.map { "\(Self.clause(message)); \(Self.clause($0))" } ?? Self.clause(message) }
 
     public var description: String {
         if let cause {

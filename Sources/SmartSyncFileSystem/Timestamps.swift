@@ -1,4 +1,3 @@
-import CLinuxShims
 import Glibc
 
 /// Conversions of `stat` times to nanoseconds since the epoch.

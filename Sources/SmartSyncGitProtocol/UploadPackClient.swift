@@ -62,7 +62,7 @@ public final class UploadPackClient: Sendable {
             response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
                 TransferRequest(
                     url: url, headers: [HTTPHeader("Git-Protocol", "version=2")], authorization: authorization,
-                    sink: .memory(limit: 1 << 20))
+                    sink: .memory(limit: 1 << 20), hostKind: "git")
             }
         } catch let error as SmartSyncError where error.code == .malformedResponse {
             throw SmartSyncError(
@@ -128,7 +128,9 @@ public final class UploadPackClient: Sendable {
                 path: path, url: uploadPackURL, notice: notice, packProgress: packProgress, limit: limit)
             let response: TransferResponse
             do {
-                response = try await engine.perform(commandRequest(body: body, sink: .stream(sink)))
+                var request = commandRequest(body: body, sink: .stream(sink))
+                request.attempt = attempt
+                response = try await engine.perform(request)
             } catch let error as SmartSyncError {
                 stats.withLock {
                     $0.requests += 1
@@ -175,7 +177,7 @@ public final class UploadPackClient: Sendable {
                 HTTPHeader("Content-Type", "application/x-git-upload-pack-request"),
                 HTTPHeader("Accept", "application/x-git-upload-pack-result"),
             ],
-            authorization: authorization, sink: sink)
+            authorization: authorization, sink: sink, hostKind: "git")
     }
 
     private func pause(_ delay: Double, _ reason: String) async throws {

@@ -40,7 +40,7 @@ struct CABundle: Sendable {
                 .invalidArgument,
                 "the CA certificate file '\(extraCAFile)' given with --cacert holds no PEM certificate "
                     + "('-----BEGIN CERTIFICATE-----'). "
-                    + "Convert it with 'openssl x509 -inform DER -in FILE -out FILE.pem'."
+                    + "Convert it with 'openssl x509 -inform DER -in FILE -out FILE.pem'"
             )
         }
         var bytes: [UInt8] = []

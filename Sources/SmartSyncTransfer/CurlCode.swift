@@ -106,13 +106,13 @@ extension SmartSyncError {
         case .memoryLimit(let limit):
             return SmartSyncError(
                 .malformedResponse,
-                "the response body of \(url) is larger than the \(limit)-byte limit for in-memory responses.",
+                "the response body of \(url) is larger than the \(limit)-byte limit for in-memory responses",
                 cause: cause)
         case .taskCancelled:
             return SmartSyncError(.cancelled, "the transfer of \(url) was cancelled.", cause: cause)
         case .shutdown:
             return SmartSyncError(
-                .cancelled, "the transfer of \(url) was cancelled because the transfer engine shut down.",
+                .cancelled, "the transfer of \(url) was cancelled because the transfer engine shut down",
                 cause: cause)
         case .stalled(let speed, let seconds, let received):
             let window = seconds.secondsText

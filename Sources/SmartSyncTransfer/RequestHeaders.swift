@@ -16,16 +16,16 @@ enum RequestHeaders {
             guard !name.isEmpty,
                 name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") })
             else {
-                throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid HTTP header name.")
+                throw SmartSyncError(.invalidArgument, "'\(name)' is not a valid HTTP header name")
             }
             guard name.lowercased() != "authorization" else {
                 throw SmartSyncError(
                     .invalidArgument,
                     "pass credentials with TransferRequest.authorization, not as an Authorization header, "
-                        + "so they only reach allowed hosts.")
+                        + "so they only reach allowed hosts")
             }
             guard !containsLineBreak(header.value) else {
-                throw SmartSyncError(.invalidArgument, "the value of HTTP header '\(name)' contains a line break.")
+                throw SmartSyncError(.invalidArgument, "the value of HTTP header '\(name)' contains a line break")
             }
             // "Name:" with nothing after it would make curl drop the header; "Name;" sends it empty.
             return header.value.isEmpty ? "\(name);" : "\(name): \(header.value)"
@@ -38,7 +38,7 @@ enum RequestHeaders {
             throw SmartSyncError(
                 .invalidArgument,
                 "the credential for \(url.string) contains a line break",
-                hint: "check the token (GH_TOKEN, --token-file).")
+                hint: "check the token (GH_TOKEN, --token-file)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 
 /// When and how long to wait before asking again: exponential backoff with full jitter, capped, honouring
@@ -88,7 +89,8 @@ extension TransferEngine {
     ) async throws -> TransferResponse {
         var attempt = RetryAttempt(number: 0, previousFailure: nil)
         while true {
-            let request = try makeRequest(attempt)
+            var request = try makeRequest(attempt)
+            request.attempt = attempt.number
             let delay: Double
             let reason: String
             do {
@@ -99,12 +101,16 @@ extension TransferEngine {
                 let asked = RetryPolicy.retryAfter(response.headers["retry-after"])
                 if let asked, asked > policy.maxRetryAfter { return response }
                 delay = asked ?? policy.backoff(attempt: attempt.number)
-                reason = "HTTP \(response.status) from \(request.url)"
+                reason = "HTTP \(response.status) from \(RequestURL.redact(request.url))"
             } catch let error as SmartSyncError where RetryPolicy.isRetryable(error) && attempt.number < policy.retries
             {
                 delay = policy.backoff(attempt: attempt.number)
                 reason = error.message
             }
+            configuration.logger.debug(
+                "retry \(attempt.number + 1) of \(policy.retries) in \(String(format: "%.1f", delay)) s: \(reason)",
+                metadata: ["kind": request.hostKind.map { "\($0)" } ?? "-", "delayMs": Logger.milliseconds(delay)],
+                source: "SmartSyncTransfer")
             onRetry(delay, reason)
             try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
             attempt = RetryAttempt(number: attempt.number + 1, previousFailure: reason)

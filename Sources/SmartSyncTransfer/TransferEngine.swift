@@ -19,6 +19,10 @@ import SmartSyncCore
 /// with `.limitExceeded` (time paused by the limiter counts for none of these). Body bytes over all transfers are
 /// held to ``TransferConfiguration/maxDownload`` (`.limitExceeded`).
 ///
+/// Each hop is logged to ``TransferConfiguration/logger`` at `.debug` once it is done, by the awaiting task (the
+/// engine's thread never logs): method, URL (no user information, secret-looking query values hidden), status, bytes,
+/// time, the host's kind, and whether it was conditional, a resume, a retry or a redirect. Headers are never logged.
+///
 /// Call ``shutdown()`` when done: it fails queued and running transfers with `.cancelled`.
 public final class TransferEngine: Sendable {
     /// Redirect hops followed before giving up.
@@ -36,34 +40,34 @@ public final class TransferEngine: Sendable {
     ///   when libcurl cannot be initialised.
     public init(configuration: TransferConfiguration) throws {
         guard configuration.maxConcurrent >= 1 else {
-            throw SmartSyncError(.invalidArgument, "--jobs must be at least 1 (got \(configuration.maxConcurrent)).")
+            throw SmartSyncError(.invalidArgument, "--jobs must be at least 1 (got \(configuration.maxConcurrent))")
         }
         guard configuration.maxPerHost >= 1 else {
             throw SmartSyncError(
-                .invalidArgument, "the per-host transfer limit must be at least 1 (got \(configuration.maxPerHost)).")
+                .invalidArgument, "the per-host transfer limit must be at least 1 (got \(configuration.maxPerHost))")
         }
         guard configuration.connectTimeout > 0, configuration.connectTimeout.isFinite else {
             throw SmartSyncError(
-                .invalidArgument, "the connect timeout must be positive (got \(configuration.connectTimeout)).")
+                .invalidArgument, "the connect timeout must be positive (got \(configuration.connectTimeout))")
         }
         if let limitRate = configuration.limitRate, limitRate < 1 {
             throw SmartSyncError(
-                .invalidArgument, "--limit-rate must be at least 1 byte per second (got \(limitRate)).")
+                .invalidArgument, "--limit-rate must be at least 1 byte per second (got \(limitRate))")
         }
         guard configuration.stallTimeout > 0, configuration.stallSpeed >= 0 else {
             throw SmartSyncError(
                 .invalidArgument,
                 "--stall-timeout must be positive (got \(configuration.stallTimeout)) and the stall speed at least 0 "
-                    + "(got \(configuration.stallSpeed)).")
+                    + "(got \(configuration.stallSpeed))")
         }
         guard configuration.minSpeed >= 0, configuration.requestTimeout > 0 else {
             throw SmartSyncError(
                 .invalidArgument,
                 "--min-speed must be at least 0 (got \(configuration.minSpeed)) and --request-timeout positive "
-                    + "(got \(configuration.requestTimeout)).")
+                    + "(got \(configuration.requestTimeout))")
         }
         if let maxDownload = configuration.maxDownload, maxDownload < 1 {
-            throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload)).")
+            throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload))")
         }
         guard curlGlobalInit == CURLE_OK else {
             throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
@@ -135,8 +139,16 @@ public final class TransferEngine: Sendable {
             {
                 lines.append("Authorization: \(authorization)")
             }
-            var response = try await performHop(
-                HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            let started = ContinuousClock.now
+            var response: TransferResponse
+            do {
+                response = try await performHop(
+                    HopRequest(url: url, method: method, headerLines: lines, sink: request.sink))
+            } catch {
+                logFailure(request, url: url, method: method, hop: hops, error: error, since: started)
+                throw error
+            }
+            log(request, url: url, method: method, hop: hops, response: response)
             newConnections += response.newConnections
             totalTime += response.totalTime
             if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {
@@ -144,7 +156,7 @@ public final class TransferEngine: Sendable {
                     throw SmartSyncError(
                         .http,
                         "too many redirects (more than \(TransferEngine.maxRedirects)) fetching "
-                            + "\(RequestURL.redact(request.url)); the server may be misconfigured (redirect loop).")
+                            + "\(RequestURL.redact(request.url)); the server may be misconfigured (redirect loop)")
                 }
                 hops += 1
                 let next = try RequestURL(resolving: location, against: url)

@@ -1,3 +1,6 @@
+import Logging
+import SmartSyncCore
+
 /// One HTTP request for the ``TransferEngine``.
 public struct TransferRequest: Sendable {
     /// The HTTP method.
@@ -20,6 +23,12 @@ public struct TransferRequest: Sendable {
     public var sink: BodySink
     /// Follow 3xx redirects (up to 5).
     public var followRedirects: Bool
+    /// What the host is to the caller (`api`, `raw`, `git`, `mirror`), shown as `kind` in the engine's log of the
+    /// request; nil: the log shows none.
+    public var hostKind: String?
+    /// Which attempt of a retried request this is (0: the first), for the log; set by
+    /// ``TransferEngine/perform(retrying:retryable:onRetry:_:)``, and by a caller that retries on its own.
+    public var attempt = 0
 
     public init(
         url: String,
@@ -27,7 +36,8 @@ public struct TransferRequest: Sendable {
         headers: [HTTPHeader] = [],
         authorization: String? = nil,
         sink: BodySink = .memory(limit: 64 << 20),
-        followRedirects: Bool = true
+        followRedirects: Bool = true,
+        hostKind: String? = nil
     ) {
         self.url = url
         self.method = method
@@ -35,6 +45,7 @@ public struct TransferRequest: Sendable {
         self.authorization = authorization
         self.sink = sink
         self.followRedirects = followRedirects
+        self.hostKind = hostKind
     }
 }
 
@@ -165,6 +176,9 @@ public struct TransferConfiguration: Sendable {
     /// The most body bytes the engine receives over its life, all transfers together (`--max-download`); a transfer
     /// that would go past it fails with `.limitExceeded`, and so does every later one. nil: no limit.
     public var maxDownload: Int?
+    /// Where the engine logs each request (method, URL without credentials, status, bytes, time) at `.debug`, and each
+    /// retry. Logged by the awaiting task once a hop is done, never on the engine's thread. Default: no log.
+    public var logger: Logger = .disabled
 
     public init() {}
 }

@@ -152,17 +152,16 @@ extension UpdateWorkflow {
     func runRebuild(
         _ rebuild: RebuildCommand, _ step: UpdateStep, target: String, commit: ObjectID?, rollback: Bool,
         _ options: Options
-    ) async throws -> ShellCommand.Result {
+    ) async throws -> RebuildRun {
         let commandLine = rebuild.commandLine(target: target)
         events(.started(step, detail: commandLine))
-        let command = ShellCommand(
-            commandLine,
-            environment: [
-                "SMART_SYNC_TARGET": target, "SMART_SYNC_ACTION": rebuild.action.rawValue,
-                "SMART_SYNC_COMMIT": commit?.hex ?? "", "SMART_SYNC_ROLLBACK": rollback ? "1" : "0",
-            ])
+        let environment = [
+            "SMART_SYNC_TARGET": target, "SMART_SYNC_ACTION": rebuild.action.rawValue,
+            "SMART_SYNC_COMMIT": commit?.hex ?? "", "SMART_SYNC_ROLLBACK": rollback ? "1" : "0",
+        ]
         let events = self.events
-        return try await command.run(
+        return try await RebuildRun.run(
+            commandLine, environment: environment,
             output: options.captureOutput ? .lines { events(.output(step, $0)) } : .inheritToStderr)
     }
 }

@@ -5,6 +5,7 @@ import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import Synchronization
 
 @main
 struct SmartSync: AsyncParsableCommand {
@@ -26,6 +27,13 @@ struct SmartSync: AsyncParsableCommand {
               smart-sync sync --source /srv/hypervisor.git --ref v2 --target /etc/hypervisor   # offline
               smart-sync gc --dry-run                                        # what store cleanup would remove
               smart-sync fsck MasterofNull/Hyper-NixOS --repair              # re-hash the store, fetch damaged objects
+              smart-sync sync hypervisor                                     # [target.hypervisor] of the config
+              smart-sync sync --all                                          # every configured target
+
+            CONFIG: /etc/smart-sync/config.toml (or --config FILE) declares targets as [target.NAME] tables \
+            (repo or source, ref, path, transport, link_mode, exclude, keep_generations, token_file, rebuild, …), \
+            [store] (path, state, max_size, …), [sync] and validate's [[check]]s; see docs/USAGE.md. A flag \
+            overrides the target's table, which overrides [sync] and [store], which override the defaults.
 
             FALLBACK: when the API is unreachable, answers 5xx, or its rate limit does not reset within \
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
@@ -37,7 +45,8 @@ struct SmartSync: AsyncParsableCommand {
             SHA is taken only when no ref has that name (not with --transport pack or the fallback). Revision \
             expressions (main~1, v1^{commit}) are refused.
 
-            TOKENS: for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
+            TOKENS: a configured target's token_file; then $CREDENTIALS_DIRECTORY/gh-token (systemd's \
+            LoadCredential=); then for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
             GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
             --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
             and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \
@@ -65,28 +74,29 @@ struct RunContext {
     /// The config file's `[store]` and `[sync]` tables, read once before the run.
     let settings: FileSettings
 
-    /// - Parameter config: the config file (`--config`); nil: the system's when it exists.
-    static func make(_ source: SourceOptions, _ output: OutputOptions, _ reporter: Reporter, config: String? = nil)
-        async throws -> RunContext
-    {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = output.verbose ? .debug : .warning
-            return handler
-        }
+    /// - Parameters:
+    ///   - settings: the config file's settings (``CommonOptions/settings()``), read once by the command.
+    ///   - tokenFile: a configured target's `token_file`, read before any other token source.
+    static func make(
+        _ source: SourceOptions, _ common: CommonOptions, _ output: OutputOptions, _ reporter: Reporter,
+        settings: FileSettings, tokenFile: String? = nil
+    ) async throws -> RunContext {
+        let logger = output.logger(reporter)
         guard source.hasSource else {
             throw SmartSyncError(
-                .invalidArgument, "name a GitHub repository as OWNER/REPO, or a local repository with --source PATH")
+                .invalidArgument,
+                "name a GitHub repository as OWNER/REPO, a local repository with --source PATH, or a configured target by NAME")
         }
-        let storeDir = source.store ?? DefaultPaths.store
-        let stateDir = source.stateDir ?? DefaultPaths.state
+        let storeDir = common.storeDirectory(settings)
+        let stateDir = common.stateDirectory(settings)
         let configuration: SourceConfiguration
         if let path = source.source {
             configuration = .local(path: path)
         } else {
+            let apiURL = source.effectiveAPIURL
             configuration = try .github(
-                slug: source.repository ?? "", apiURL: source.apiURL, rawURL: source.rawURL,
-                token: GitHubToken.discover(apiURL: source.apiURL),
+                slug: source.repository ?? "", apiURL: apiURL, rawURL: source.rawURL,
+                token: try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
                 network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
         }
         let store = try ObjectStore(root: storeDir)
@@ -95,13 +105,14 @@ struct RunContext {
         StoreUsers(store: store).register(state)
         let opened = try await configuration.open(
             cacheDirectory: storeDir + "/http-cache", temporaryDirectory: store.temporaryDirectory, store: store,
-            notice: { reporter.handle(.warning($0)) })
+            notice: { reporter.handle(.warning($0)) }, logger: logger)
         var runner = SyncRunner(source: opened.source, store: store, state: state, events: { reporter.handle($0) })
-        runner.keepGenerations = source.keepGenerations
-        // Read even when --link-mode is given: a mistake in the file is reported the same way every time.
-        let settings = try FileSettings.load(path: config)
+        runner.keepGenerations = source.keepGenerations ?? 3
+        runner.logger = logger
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
-        Logger(label: "smart-sync").debug("store \(storeDir), state \(stateDir), source \(opened.source.displayName)")
+        logger.debug(
+            "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
+        )
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 

@@ -8,7 +8,7 @@ import Testing
 @Suite("failures after the switch", .serialized)
 struct AfterSwitchEndToEndTests {
     /// The JSON events of a run named `event`.
-    private func events(_ r: SubprocessResult, _ event: String) -> [[String: Any]] {
+    private func events(_ r: ProcessResult, _ event: String) -> [[String: Any]] {
         r.stdoutString.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }.filter { $0["event"] as? String == event }
@@ -70,10 +70,10 @@ struct AfterSwitchEndToEndTests {
         let key = try #require(try FileManager.default.contentsOfDirectory(atPath: targets).first)
         let dir = targets + "/" + key
         let saved = s.dirs.appending("saved-state")
-        try Subprocess.run("/bin/cp", ["-a", dir, saved])
+        try ProcessRunner.run("/bin/cp", ["-a", dir, saved])
         let mount = try TmpfsMount(at: dir, size: "64k")
         defer { withExtendedLifetime(s) { mount.unmount() } }
-        try Subprocess.run("/bin/sh", ["-c", "cp -a '\(saved)'/. '\(dir)'/"])
+        try ProcessRunner.run("/bin/sh", ["-c", "cp -a '\(saved)'/. '\(dir)'/"])
         var fs = statvfs()
         try #require(statvfs(dir, &fs) == 0)
         let filler = dir + "/filler"

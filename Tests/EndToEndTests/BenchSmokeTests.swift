@@ -17,7 +17,7 @@ struct BenchSmokeTests {
     @Test(.enabled(if: serversInstalled, "needs nginx, fcgiwrap and git-http-backend"))
     func smokeRunSucceeds() throws {
         let scratch = try TemporaryDirectory(prefix: "bench-smoke")
-        let result = try Subprocess.run(
+        let result = try ProcessRunner.run(
             "python3",
             [
                 SmartSyncBinary.packageRoot + "/tools/bench", "--smoke", "--binary", try SmartSyncBinary.path(),

@@ -11,7 +11,7 @@ final class TmpfsMount {
     init(at path: String, size: String) throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let r = try Subprocess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], check: false)
+        let r = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], check: false)
         guard r.status == 0 else {
             throw ScenarioError(
                 "cannot mount a tmpfs at \(path) (\(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines))); the disk-full tests need root or CAP_SYS_ADMIN"
@@ -22,7 +22,7 @@ final class TmpfsMount {
 
     /// Grows (or shrinks) the file system, keeping its content.
     func resize(_ size: String) throws {
-        let r = try Subprocess.run("/bin/mount", ["-o", "remount,size=\(size)", path], check: false)
+        let r = try ProcessRunner.run("/bin/mount", ["-o", "remount,size=\(size)", path], check: false)
         guard r.status == 0 else { throw ScenarioError("remount of \(path) failed: \(r.stderrString)") }
     }
 
@@ -34,8 +34,8 @@ final class TmpfsMount {
 
     func unmount() {
         guard mounted else { return }
-        if (try? Subprocess.run("/bin/umount", [path], check: false))?.status != 0 {
-            _ = try? Subprocess.run("/bin/umount", ["-l", path], check: false)
+        if (try? ProcessRunner.run("/bin/umount", [path], check: false))?.status != 0 {
+            _ = try? ProcessRunner.run("/bin/umount", ["-l", path], check: false)
         }
         mounted = false
     }

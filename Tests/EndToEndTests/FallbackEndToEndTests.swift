@@ -221,7 +221,7 @@ struct FallbackEndToEndTests {
 
 extension Scenario {
     /// `run` with the git listener as `--git-url` and no retries (the fallback comes after retries are spent).
-    func runViaFallback(_ command: String, _ extra: [String], token: String? = nil) throws -> SubprocessResult {
+    func runViaFallback(_ command: String, _ extra: [String], token: String? = nil) throws -> ProcessResult {
         try run(command, ["--git-url", server.gitURL, "--retries", "0"] + extra, token: token)
     }
 
@@ -229,7 +229,7 @@ extension Scenario {
     func gitRequests() throws -> [LoggedRequest] { try server.requests().filter { $0.listener == "git" } }
 }
 
-extension SubprocessResult {
+extension ProcessResult {
     /// The NDJSON events on stdout named `name`.
     func events(_ name: String) -> [[String: Any]] {
         stdoutString.split(separator: "\n").compactMap {

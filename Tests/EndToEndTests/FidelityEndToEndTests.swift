@@ -10,7 +10,7 @@ struct FidelityEndToEndTests {
     // MARK: - Helpers (names as bytes, directory metadata as the system tools show it)
 
     private func run(_ tool: String, _ args: [String]) throws -> String {
-        let r = try Subprocess.run(tool, args, check: false)
+        let r = try ProcessRunner.run(tool, args, check: false)
         try #require(r.status == 0, "\(tool) \(args): \(r.stderrString)")
         return r.stdoutString
     }
@@ -180,7 +180,7 @@ struct FidelityEndToEndTests {
         let s = try Scenario(repo: repo)
         let git = try GitHTTPServer(repositories: [s.slug: s.repo.gitDir])
         defer { git.stop() }
-        func sync() throws -> SubprocessResult {
+        func sync() throws -> ProcessResult {
             if transport == "local" {
                 return try SmartSyncBinary.run(
                     [

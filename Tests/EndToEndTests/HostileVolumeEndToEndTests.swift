@@ -22,7 +22,7 @@ struct HostileVolumeEndToEndTests {
     }
 
     /// `sync --transport pack` that must fail; returns the process result and its `error` event.
-    func failingSync(_ s: Scenario, _ extra: [String] = []) throws -> (SubprocessResult, [String: Any]) {
+    func failingSync(_ s: Scenario, _ extra: [String] = []) throws -> (ProcessResult, [String: Any]) {
         let r = try s.run("sync", ["--transport", "pack", "--retries", "0", "--json"] + extra)
         #expect(r.status != 0, "the sync succeeded: \(r.stdoutString)")
         let event = r.stdoutString.split(separator: "\n").compactMap {

@@ -42,7 +42,7 @@ struct InPlaceEditEndToEndTests {
         }
 
         private func run(_ tool: String, _ args: [String]) throws {
-            let r = try Subprocess.run(tool, args, check: false)
+            let r = try ProcessRunner.run(tool, args, check: false)
             try #require(r.status == 0, "\(tool) \(args) failed: \(r.stderrString)")
         }
     }

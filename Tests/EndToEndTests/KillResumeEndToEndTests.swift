@@ -32,18 +32,16 @@ struct KillResumeEndToEndTests {
         try s.server.setFaults(
             #"[{"match": {"listener": "raw", "path_regex": "disk\\.img$"}, "times": 1, "action": {"stall_after_bytes": \#(Self.stallAt), "stall_ms": 8000}}]"#
         )
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        process.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
-            "--git-url", s.server.gitURL,
-            "--store", s.store,
-            "--state-dir", s.stateDir, "--target", s.target,
-        ]
-        process.environment = s.environment().compactMapValues { $0 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ProcessRunner(
+            try SmartSyncBinary.path(),
+            [
+                "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+                "--git-url", s.server.gitURL,
+                "--store", s.store,
+                "--state-dir", s.stateDir, "--target", s.target,
+            ],
+            environment: s.environment().compactMapValues { $0 }
+        ).start()
 
         // Wait until the partial holds (nearly) everything sent before the pause, and stops growing.
         let partial = s.store + "/partials/" + blob
@@ -55,9 +53,8 @@ struct KillResumeEndToEndTests {
             kept = now
             usleep(200_000)
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        process.signal(SIGKILL)
+        #expect(process.wait().signaled)
         try #require(kept >= Self.stallAt - (1 << 20), "the partial only reached \(kept) bytes")
         #expect(!FileManager.default.fileExists(atPath: s.target + "/disk.img"))
 

@@ -48,7 +48,7 @@ struct LinkModeEndToEndTests {
         #expect(how.reflinks >= 10 && how.hardlinks == 0 && how.copies == 0, "\(kind): \(summary)")
         let object = try objectPath(s, "flake.nix")
         #expect(try identity(object).inode != identity(s.target + "/flake.nix").inode, "\(kind): an inode is shared")
-        let shared = try Subprocess.run("/usr/sbin/filefrag", ["-v", s.target + "/data/blob.bin"], check: false)
+        let shared = try ProcessRunner.run("/usr/sbin/filefrag", ["-v", s.target + "/data/blob.bin"], check: false)
         #expect(shared.stdoutString.contains("shared"), "\(kind): no shared extents: \(shared.stdoutString)")
 
         // An in-place write reaches the target file only: the store object keeps its bytes and its seal.
@@ -85,7 +85,7 @@ struct LinkModeEndToEndTests {
         try s.expectTargetEqualsArchive(a)
         let how = placed(summary)
         #expect(how.copies >= 10 && how.hardlinks == 0 && how.reflinks == 0, "\(summary)")
-        let frag = try Subprocess.run("/usr/sbin/filefrag", ["-v", s.target + "/data/blob.bin"], check: false)
+        let frag = try ProcessRunner.run("/usr/sbin/filefrag", ["-v", s.target + "/data/blob.bin"], check: false)
         #expect(!frag.stdoutString.contains("shared"), "a copy shares extents: \(frag.stdoutString)")
     }
 

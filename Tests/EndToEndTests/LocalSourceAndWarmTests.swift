@@ -4,7 +4,7 @@ import Testing
 
 @Suite("local source, warm and the bundled demo")
 struct LocalSourceAndWarmTests {
-    private func local(_ repo: GitFixture, _ dirs: TemporaryDirectory, _ args: [String]) throws -> SubprocessResult {
+    private func local(_ repo: GitFixture, _ dirs: TemporaryDirectory, _ args: [String]) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
                 "sync", "--source", repo.path, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
@@ -83,22 +83,50 @@ struct LocalSourceAndWarmTests {
         #expect(try s.rawRequests().isEmpty)
     }
 
+    /// Each ref's line reports that ref alone: its own requests and bytes and the time it took (before, every line
+    /// printed after all refs were warmed, with the run's totals and a time of 0.00 s).
+    @Test func warmReportsEachRefOnItsOwn() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.repo.tag("v1", annotated: true, message: "v1")
+        _ = try Fixtures.commitB(s.repo)
+        let r = try s.run("warm", ["--ref", "v1", "--ref", "main", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        let summaries = try r.stdoutString.split(separator: "\n").filter { $0.contains(#""event":"summary""#) }.map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        try #require(summaries.count == 2)
+        let requests = try summaries.map { try #require($0["requests"] as? [String: Any]) }
+        let received = requests.map { ($0["bytesReceived"] as? Int) ?? -1 }
+        // The second ref needs only B's new objects: fewer bytes than the first, and the two add up to the run's.
+        #expect(received[0] > received[1] && received[1] > 0, "\(received)")
+        let logged = try s.server.requests().count
+        let counted = requests.map {
+            ($0["apiRequests"] as? Int ?? 0) + ($0["blobRequests"] as? Int ?? 0) + ($0["packRequests"] as? Int ?? 0)
+        }
+        #expect(counted[0] + counted[1] <= logged && counted[1] > 0, "\(counted) of \(logged)")
+        for summary in summaries {
+            let seconds = try #require(summary["seconds"] as? Double)
+            #expect(seconds > 0.0005, "\(summary)")
+        }
+    }
+
     @Test func bundledDemoRunsOffline() throws {
         let root = SmartSyncBinary.packageRoot
         let dirs = try TemporaryDirectory(prefix: "demo")
         let repo = dirs.appending("repo")
-        _ = try Subprocess.run(root + "/tools/make-example-repo", [repo])
+        _ = try ProcessRunner.run(root + "/tools/make-example-repo", [repo])
         let bin = try SmartSyncBinary.path()
         let common = [
             "--source", repo, "--target", dirs.appending("target"), "--store", dirs.appending("store"),
             "--state-dir", dirs.appending("state"),
         ]
-        #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v1"], check: false).status == 0)
-        #expect(try Subprocess.run(bin, ["plan"] + common + ["--ref", "v2"], check: false).status == 3)
-        #expect(try Subprocess.run(bin, ["sync"] + common + ["--ref", "v2"], check: false).status == 0)
+        #expect(try ProcessRunner.run(bin, ["sync"] + common + ["--ref", "v1"], check: false).status == 0)
+        #expect(try ProcessRunner.run(bin, ["plan"] + common + ["--ref", "v2"], check: false).status == 3)
+        #expect(try ProcessRunner.run(bin, ["sync"] + common + ["--ref", "v2"], check: false).status == 0)
         let expected = dirs.appending("expected")
         try FileManager.default.createDirectory(atPath: expected, withIntermediateDirectories: true)
-        _ = try Subprocess.run("/bin/sh", ["-c", "git -C '\(repo)' archive v2 | tar -x -C '\(expected)'"])
+        _ = try ProcessRunner.run("/bin/sh", ["-c", "git -C '\(repo)' archive v2 | tar -x -C '\(expected)'"])
         #expect(try DirectorySnapshot(of: dirs.appending("target")) == DirectorySnapshot(of: expected))
     }
 }

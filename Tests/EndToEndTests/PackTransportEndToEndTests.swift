@@ -27,7 +27,7 @@ struct PackTransportEndToEndTests {
             return try Scenario.summary(r)
         }
 
-        func run(_ command: String, _ extra: [String]) throws -> SubprocessResult {
+        func run(_ command: String, _ extra: [String]) throws -> ProcessResult {
             try s.run(command, ["--git-url", git.baseURL, "--json"] + extra)
         }
 
@@ -119,12 +119,12 @@ struct PackTransportEndToEndTests {
         let work = try TemporaryDirectory(prefix: "peer")
         let url = p.git.url(p.s.slug)
         let env = GitFixture.environment
-        try Subprocess.run(
+        try ProcessRunner.run(
             "git",
             ["-c", "protocol.version=2", "clone", "-q", "--depth", "1", "--branch", "a", url, work.appending("c")],
             environment: env)
         start = p.git.requests().count
-        try Subprocess.run(
+        try ProcessRunner.run(
             "git", ["-C", work.appending("c"), "-c", "protocol.version=2", "fetch", "-q", "--depth", "1", "origin", b],
             environment: env)
         let git = p.wireBytes(since: start).bytes
@@ -203,13 +203,9 @@ struct PackTransportEndToEndTests {
             "sync", p.s.slug, "--transport", "pack", "--limit-rate", "256K", "--git-url", p.git.baseURL,
             "--store", p.s.store, "--state-dir", p.s.stateDir, "--target", p.s.target, "--json",
         ]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        process.arguments = args
-        process.environment = p.s.environment().compactMapValues { $0 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ProcessRunner(
+            try SmartSyncBinary.path(), args, environment: p.s.environment().compactMapValues { $0 }
+        ).start()
         // Kill once about half the pack is in the spool.
         let tmp = p.s.store + "/tmp"
         let deadline = Date().addingTimeInterval(60)
@@ -223,8 +219,8 @@ struct PackTransportEndToEndTests {
             if spooled > 1_000_000 { break }
             usleep(50_000)
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
         try #require(spooled > 1_000_000, "the pack never reached 1 MB in the spool")
         #expect(!FileManager.default.fileExists(atPath: p.s.target + "/blobs"), "the target was touched")
 

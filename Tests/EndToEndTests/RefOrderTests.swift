@@ -11,7 +11,7 @@ struct RefOrderTests {
         case raw, pack, auto, clone, local
 
         /// `sync --ref ref --json` into a target of its own.
-        func sync(_ s: Scenario, ref: String, target: String) throws -> SubprocessResult {
+        func sync(_ s: Scenario, ref: String, target: String) throws -> ProcessResult {
             switch self {
             case .raw: return try s.run("sync", ["--ref=" + ref, "--json"], target: target)
             case .pack, .auto:
@@ -29,7 +29,7 @@ struct RefOrderTests {
 
     /// The commit a successful run synced, or nil (recording the failure).
     private func synced(
-        _ r: SubprocessResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+        _ r: ProcessResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> String? {
         guard r.status == 0 else {
             Issue.record("\(what) failed: \(r.stderrString)", sourceLocation: sourceLocation)

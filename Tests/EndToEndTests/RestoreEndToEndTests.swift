@@ -17,7 +17,7 @@ struct RestoreEndToEndTests {
 
     private func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
-    private func restore(_ s: Scenario, _ args: [String]) throws -> SubprocessResult {
+    private func restore(_ s: Scenario, _ args: [String]) throws -> ProcessResult {
         try SmartSyncBinary.run(
             ["restore"] + args + ["--target", s.target, "--store", s.store, "--state-dir", s.stateDir],
             environment: s.environment(), check: false)

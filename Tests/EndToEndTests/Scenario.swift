@@ -45,7 +45,7 @@ final class Scenario: @unchecked Sendable {
     func run(
         _ command: String, _ extra: [String] = [], rawURL: String? = nil, token: String? = nil, target: String? = nil,
         environment more: [String: String?] = [:]
-    ) throws -> SubprocessResult {
+    ) throws -> ProcessResult {
         try SmartSyncBinary.run(
             arguments(command, extra, rawURL: rawURL, target: target),
             environment: environment(token: token).merging(more) { $1 }, check: false)
@@ -70,21 +70,12 @@ final class Scenario: @unchecked Sendable {
     /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
     /// when killed holds no pipe open). `environment` is added to the usual one.
     func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])
-        throws -> Process
+        throws -> ChildProcess
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        process.arguments = arguments(command, extra)
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment().merging(extra2, uniquingKeysWith: { $1 }) { env[key] = value }
-        process.environment = env
-        for (suffix, handle) in [("out", \Process.standardOutput), ("err", \Process.standardError)] {
-            let path = dirs.appending("\(name).\(suffix)")
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            process[keyPath: handle] = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        }
-        try process.run()
-        return process
+        let env = ChildEnvironment.applying(
+            environment().merging(extra2, uniquingKeysWith: { $1 }), to: ChildEnvironment.current)
+        return try ProcessRunner(try SmartSyncBinary.path(), arguments(command, extra), environment: env)
+            .start(output: .file(dirs.appending("\(name).out")), error: .file(dirs.appending("\(name).err")))
     }
 
     /// `sync` that must succeed; returns the JSON summary.
@@ -96,7 +87,7 @@ final class Scenario: @unchecked Sendable {
     }
 
     /// The last NDJSON line with `"event": "summary"`.
-    static func summary(_ r: SubprocessResult) throws -> [String: Any] {
+    static func summary(_ r: ProcessResult) throws -> [String: Any] {
         for line in r.stdoutString.split(separator: "\n").reversed() {
             if let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 object["event"] as? String == "summary"

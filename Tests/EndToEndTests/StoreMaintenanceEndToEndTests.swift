@@ -9,13 +9,13 @@ struct StoreMaintenanceEndToEndTests {
     typealias PackScenario = PackTransportEndToEndTests.PackScenario
 
     /// `smart-sync <args> --store …` (with `--state-dir …` for gc).
-    private func local(_ s: Scenario, _ args: [String]) throws -> SubprocessResult {
+    private func local(_ s: Scenario, _ args: [String]) throws -> ProcessResult {
         let state = args.first == "gc" ? ["--state-dir", s.stateDir] : []
         return try SmartSyncBinary.run(args + ["--store", s.store] + state, environment: s.environment(), check: false)
     }
 
     /// `smart-sync fsck acme/hyper …` with the test server as its source.
-    private func fsck(_ s: Scenario, _ extra: [String] = []) throws -> SubprocessResult {
+    private func fsck(_ s: Scenario, _ extra: [String] = []) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
                 "fsck", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
@@ -27,7 +27,7 @@ struct StoreMaintenanceEndToEndTests {
         "\(s.store)/objects/\(id.prefix(2))/\(id.dropFirst(2))"
     }
 
-    private func events(_ r: SubprocessResult, _ name: String) -> [[String: Any]] {
+    private func events(_ r: ProcessResult, _ name: String) -> [[String: Any]] {
         r.stdoutString.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }.filter { $0["event"] as? String == name }
@@ -115,16 +115,9 @@ struct StoreMaintenanceEndToEndTests {
             #"[{"match": {"listener": "api"}, "action": {"delay_ms": 300}}, {"match": {"listener": "raw"}, "action": {"delay_ms": 100}}]"#
         )
         let binary = try SmartSyncBinary.path()
-        func start(_ args: [String]) throws -> (Process, Pipe) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = args
-            process.environment = s.environment().compactMapValues { $0 }
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            return (process, err)
+        func start(_ args: [String]) throws -> ChildProcess {
+            try ProcessRunner(binary, args, environment: s.environment().compactMapValues { $0 })
+                .start(output: .discard, error: .pipe)
         }
         var gcWaited = 0
         for round in 0..<8 {
@@ -138,12 +131,10 @@ struct StoreMaintenanceEndToEndTests {
             // Every other round gc starts once the sync holds the store; otherwise both start together.
             if round % 2 == 0 { waitUntilStoreIsLocked(s.store) }
             let gc = try start(["gc", "--grace", "0", "--store", s.store, "--state-dir", s.stateDir])
-            let syncErr = sync.1.fileHandleForReading.readDataToEndOfFile()
-            let gcErr = gc.1.fileHandleForReading.readDataToEndOfFile()
-            sync.0.waitUntilExit()
-            gc.0.waitUntilExit()
-            #expect(sync.0.terminationStatus == 0, "round \(round) sync: \(String(decoding: syncErr, as: UTF8.self))")
-            #expect(gc.0.terminationStatus == 0, "round \(round) gc: \(String(decoding: gcErr, as: UTF8.self))")
+            let syncErr = try sync.readToEnd(sync.standardError!)
+            let gcErr = try gc.readToEnd(gc.standardError!)
+            #expect(sync.wait() == .exited(0), "round \(round) sync: \(String(decoding: syncErr, as: UTF8.self))")
+            #expect(gc.wait() == .exited(0), "round \(round) gc: \(String(decoding: gcErr, as: UTF8.self))")
             if String(decoding: gcErr, as: UTF8.self).contains("waiting for running syncs") { gcWaited += 1 }
             try s.expectTargetEqualsArchive(commit)
         }
@@ -172,27 +163,23 @@ struct StoreMaintenanceEndToEndTests {
         let lockFD = open(s.store + "/lock", O_RDWR)
         defer { close(lockFD) }
         #expect(flock(lockFD, LOCK_EX) == 0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        process.arguments =
+        let process = try ProcessRunner(
+            try SmartSyncBinary.path(),
             [
                 command, s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
                 "--git-url", s.server.gitURL, "--store", s.store, "--state-dir", s.stateDir, "--target", s.target,
-            ] + extra
-        process.environment = s.environment().compactMapValues { $0 }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+            ] + extra,
+            environment: s.environment().compactMapValues { $0 }
+        ).start(output: .discard, error: .pipe)
         var said = ""
-        while !said.contains("waiting up to"), case let chunk = err.fileHandleForReading.availableData, !chunk.isEmpty {
+        while !said.contains("waiting up to"), case let chunk = try process.read(process.standardError!), !chunk.isEmpty
+        {
             said += String(decoding: chunk, as: UTF8.self)
         }
         #expect(said.contains("is being cleaned up (smart-sync gc)"), "\(said)")
         #expect(process.isRunning)
         flock(lockFD, LOCK_UN)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(process.wait() == .exited(0))
         try s.expectTargetEqualsArchive(b)
     }
 

@@ -121,20 +121,20 @@ struct SwitchEndToEndTests {
         for point in 0..<30 {
             try s.sync(["--ref", a])
             try #require(try DirectorySnapshot(of: s.target) == wantA)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = [
-                "sync", s.slug, "--ref", b, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url",
-                s.server.rawURL, "--git-url",
-                s.server.gitURL, "--store",
-                s.store + "-\(point)", "--state-dir", s.stateDir, "--target", s.target, "--quiet",
-            ]
-            p.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"]
-            try p.run()
+            let p = try ProcessRunner(
+                binary,
+                [
+                    "sync", s.slug, "--ref", b, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url",
+                    s.server.rawURL, "--git-url",
+                    s.server.gitURL, "--store",
+                    s.store + "-\(point)", "--state-dir", s.stateDir, "--target", s.target, "--quiet",
+                ],
+                environment: ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"]
+            ).start(output: .standardError, error: .standardError)
             // Spread the kill over fetch, stage and switch (a fresh store each time, so every run fetches).
             usleep(useconds_t(Double.random(in: 0...1.2) * duration * 1_000_000))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            p.signal(SIGKILL)
+            p.wait()
             let got = try DirectorySnapshot(of: s.target)
             let state = got == wantA ? "old" : got == wantB ? "new" : "mixed"
             outcomes[state, default: 0] += 1

@@ -9,7 +9,7 @@ import Testing
 struct SymlinkRaceEndToEndTests {
     /// `stat` of every entry below `dir` (mode, owner, size, mtime) plus each file's content: what must not change.
     private func fingerprint(_ dir: String) throws -> String {
-        let r = try Subprocess.run(
+        let r = try ProcessRunner.run(
             "/bin/sh", ["-c", "cd \"$0\" && find . -printf '%p %m %u:%g %s %T@ %y\\n' | sort && cat $(find . -type f | sort)", dir])
         try #require(r.status == 0, "\(r.stderrString)")
         return r.stdoutString
@@ -58,9 +58,9 @@ struct SymlinkRaceEndToEndTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
 
         // The attacker: swap ops for a symlink to outside and back, as fast as it can, the whole time.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [
+        let process = try ProcessRunner(
+            "/usr/bin/python3",
+            [
                 "-c",
                 """
                 import os, sys, time
@@ -74,8 +74,9 @@ struct SymlinkRaceEndToEndTests {
                     except OSError:
                         pass
                 """, s.target, outside,
-            ]
-        try process.run()
+            ],
+            environment: ChildEnvironment.current
+        ).start(output: .standardError, error: .standardError)
         let flipper = BackgroundProcess()
         flipper.adopt(process)
         defer { flipper.stop() }

@@ -71,6 +71,25 @@ struct SyncEndToEndTests {
         #expect(FileManager.default.fileExists(atPath: s.target + "/flake.nix"))
     }
 
+    /// The `tree:` line counts one commit the same way whether the listing came from the API (which lists
+    /// directories too) or from the state of the last sync (the manifest: files and symlinks).
+    @Test func aCommitsTreeIsCountedAlikeFromTheAPIAndFromState() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        func listed(_ r: ProcessResult) throws -> Int {
+            let line = try #require(r.stdoutString.split(separator: "\n").first { $0.contains(#""event":"listed""#) })
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(object["entries"] as? Int)
+        }
+        let first = try s.run("sync", ["--ref", "main", "--json"])
+        try #require(first.status == 0, "\(first.stderrString)")
+        let again = try s.run("sync", ["--ref", "main", "--json"])
+        try #require(again.status == 0, "\(again.stderrString)")
+        let files = try s.repo.git(["ls-tree", "-r", "main"]).split(separator: "\n").count
+        #expect(try listed(first) == files)
+        #expect(try listed(again) == files)
+    }
+
     @Test func untrackedFilesAreLeftAloneAndLocalEditsKeptInTheStore() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
@@ -144,16 +163,16 @@ struct SyncEndToEndTests {
         // Hold up ref resolution so the first run sits inside its target lock while the second starts.
         try s.server.setFaults(
             #"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"delay_ms": 4000}}]"#)
-        let first = Process()
-        first.executableURL = URL(fileURLWithPath: try SmartSyncBinary.path())
-        first.arguments = [
-            "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
-            "--git-url", s.server.gitURL,
-            "--store", s.store,
-            "--state-dir", s.stateDir, "--target", s.target, "--quiet",
-        ]
-        first.environment = ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
-        try first.run()
+        let first = try ProcessRunner(
+            try SmartSyncBinary.path(),
+            [
+                "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
+                "--git-url", s.server.gitURL,
+                "--store", s.store,
+                "--state-dir", s.stateDir, "--target", s.target, "--quiet",
+            ],
+            environment: ["HOME": s.dirs.path, "PATH": "/usr/bin:/bin"]
+        ).start(output: .standardError, error: .standardError)
         // The lock file appears when the first run takes the lock, before it asks the API anything.
         let targets = s.stateDir + "/targets"
         var waited = 0
@@ -164,10 +183,10 @@ struct SyncEndToEndTests {
             waited += 1
         }
         let second = try s.run("sync")
-        first.waitUntilExit()
+        let firstEnd = first.wait()
         #expect(second.status == 7, "second run: \(second.status) \(second.stderrString)")
         #expect(second.stderrString.contains("in use by another smart-sync run"))
-        #expect(first.terminationStatus == 0)
+        #expect(firstEnd == .exited(0))
     }
 }
 

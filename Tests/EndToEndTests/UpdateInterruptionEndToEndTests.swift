@@ -8,10 +8,10 @@ import Testing
 @Suite("update: locks and kills", .serialized)
 struct UpdateInterruptionEndToEndTests {
     /// Waits for `process` and returns its exit status, with its stderr for messages.
-    private func finish(_ process: Process, _ t: UpdateSetup) -> (Int32, String) {
-        process.waitUntilExit()
+    private func finish(_ process: ChildProcess, _ t: UpdateSetup) -> (Int32, String) {
+        let end = process.wait()
         let err = (try? String(contentsOfFile: t.s.dirs.appending("update.err"), encoding: .utf8)) ?? ""
-        return (process.terminationStatus, err)
+        return (end.status, err)
     }
 
     @Test func anotherSyncCannotInterleaveWithAnUpdatesRebuild() throws {
@@ -56,8 +56,8 @@ struct UpdateInterruptionEndToEndTests {
         let t = try UpdateSetup()
         let update = try t.startUpdate([], env: "BLOCK_ON=0")
         try #require(t.waitFor(t.s.dirs.appending("started-0")), "the rebuild never started")
-        kill(update.processIdentifier, SIGKILL)
-        update.waitUntilExit()
+        update.signal(SIGKILL)
+        update.wait()
         // Let the orphaned rebuild command end.
         FileManager.default.createFile(atPath: t.go, contents: nil)
         try t.s.expectTargetEqualsArchive(t.b)
@@ -101,8 +101,8 @@ struct UpdateInterruptionEndToEndTests {
         let path = "\(bin):/usr/local/bin:/usr/bin:/bin"
         let update = try t.startUpdate([], environment: ["PATH": path, "BLOCK_VALIDATE": "1"])
         try #require(t.waitFor(validating), "the post-validation never started")
-        kill(update.processIdentifier, SIGKILL)
-        update.waitUntilExit()
+        update.signal(SIGKILL)
+        update.wait()
         FileManager.default.createFile(atPath: t.go, contents: nil)
         #expect(t.runs().count == 1)
 

@@ -73,12 +73,12 @@ struct UpdateSetup {
     }
 
     /// `update` with the test's config and root, the given rebuild command prefix, host `hv1`.
-    func update(_ extra: [String], env: String = "") throws -> SubprocessResult {
+    func update(_ extra: [String], env: String = "") throws -> ProcessResult {
         try s.run("update", updateArguments(extra, env: env))
     }
 
     /// Starts `update` and returns without waiting (see ``Scenario/start(_:_:name:environment:)``).
-    func startUpdate(_ extra: [String], env: String = "", environment: [String: String?] = [:]) throws -> Process {
+    func startUpdate(_ extra: [String], env: String = "", environment: [String: String?] = [:]) throws -> ChildProcess {
         try s.start("update", updateArguments(extra, env: env), name: "update", environment: environment)
     }
 
@@ -100,6 +100,6 @@ struct UpdateSetup {
     func archiveHash(_ commit: String) throws -> String {
         let dir = try TemporaryDirectory(prefix: "archive")
         try s.repo.archive(commit: commit, into: dir.path)
-        return try Subprocess.run(treehash, [dir.path]).output
+        return try ProcessRunner.run(treehash, [dir.path]).output
     }
 }

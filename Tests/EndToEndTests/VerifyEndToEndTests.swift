@@ -5,7 +5,7 @@ import Testing
 
 @Suite("verify and --repair")
 struct VerifyEndToEndTests {
-    private func verify(_ s: Scenario, _ extra: [String] = [], withSource: Bool = false) throws -> SubprocessResult {
+    private func verify(_ s: Scenario, _ extra: [String] = [], withSource: Bool = false) throws -> ProcessResult {
         var args = ["verify"]
         if withSource {
             args += [

@@ -12,8 +12,8 @@ struct FakeGitHubGitTests {
     ]
 
     @discardableResult
-    static func git(_ args: [String], check: Bool = true) throws -> SubprocessResult {
-        try Subprocess.run("git", args, environment: gitEnvironment, check: check)
+    static func git(_ args: [String], check: Bool = true) throws -> ProcessResult {
+        try ProcessRunner.run("git", args, environment: gitEnvironment, check: check)
     }
 
     @Test func cloneAndFetchBySHAWork() throws {

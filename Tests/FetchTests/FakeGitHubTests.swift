@@ -20,7 +20,7 @@ func curl(_ url: String, headers: [String: String] = [:], method: String = "GET"
     if method == "HEAD" { args.append("-I") } else { args += ["-X", method] }
     for (k, v) in headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(k): \(v)"] }
     args.append(url)
-    let r = try Subprocess.run("curl", args, check: false)
+    let r = try ProcessRunner.run("curl", args, check: false)
     var parsed: [String: String] = [:]
     let rawHeaders = (try? String(contentsOfFile: tmp.appending("h"), encoding: .utf8)) ?? ""
     for line in rawHeaders.components(separatedBy: "\r\n") {

@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncFetch
 import TestSupport
 import Testing
@@ -72,6 +73,32 @@ struct GitHubTokenTests {
         try FileManager.default.createDirectory(atPath: home.dir.appending(".config/github"), withIntermediateDirectories: true)
         try Data("from-file\n".utf8).write(to: URL(fileURLWithPath: home.dir.appending(".config/github/token")))
         #expect(home.discover("https://api.github.com", ["GH_TOKEN": "  "]) == home.dir.appending(".config/github/token"))
+    }
+
+    @Test func systemdCredentialsComeBeforeTheVariables() throws {
+        let home = try Home()
+        let credentials = home.dir.appending("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        let set = ["CREDENTIALS_DIRECTORY": credentials, "GH_TOKEN": "a", "GH_ENTERPRISE_TOKEN": "c"]
+        // Set but without gh-token (another credential was loaded): the variables as before.
+        #expect(home.discover("https://api.github.com", set) == "GH_TOKEN")
+        try Data("from-systemd\n".utf8).write(to: URL(fileURLWithPath: credentials + "/gh-token"))
+        let token = GitHubToken.discover(apiURL: "https://ghe.corp/api/v3", environment: home.environment(set))
+        #expect(token?.origin == "$CREDENTIALS_DIRECTORY/gh-token")
+        #expect(token?.authorizationHeader == "Bearer from-systemd")
+        #expect(home.discover("https://api.github.com", ["GH_TOKEN": "a"]) == "GH_TOKEN")
+    }
+
+    @Test func aTokenFileIsReadWithoutItsNewlineAndAMissingOneIsAnError() throws {
+        let home = try Home()
+        let file = home.dir.appending("token")
+        try Data("secret-value\n".utf8).write(to: URL(fileURLWithPath: file))
+        let token = try GitHubToken.read(file: file)
+        #expect(token.authorizationHeader == "Bearer secret-value" && token.origin == file)
+        #expect("\(token)" == "<token from \(file)>")
+        #expect(throws: SmartSyncError.self) { try GitHubToken.read(file: home.dir.appending("missing")) }
+        try Data("\n".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(throws: SmartSyncError.self) { try GitHubToken.read(file: file) }
     }
 
     @Test func childrenGetNoTokenVariables() {

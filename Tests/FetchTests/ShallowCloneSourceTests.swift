@@ -137,7 +137,8 @@ struct ShallowCloneSourceTests {
 
     @Test func onlyOutagesSwitchToTheClone() {
         let reason = { (code: SmartSyncError.Code, message: String, status: Int?) in
-            FallbackSource.fallbackReason(for: SmartSyncError(code, message, httpStatus: status))
+            FailoverPolicy.apiOutage(clone: "http://x/o/r.git").reason(
+                for: SourceFailure(classifying: SmartSyncError(code, message, httpStatus: status)), in: .resolve)
         }
         #expect(reason(.http, "unexpected HTTP 500 from GET http://x/repos/o/r/commits/main for ref", 500) != nil)
         #expect(reason(.http, "unexpected HTTP 503 from GET x; try again later", 503)?.contains("HTTP 503") == true)
@@ -157,7 +158,8 @@ struct ShallowCloneSourceTests {
         let error = SmartSyncError(
             .rateLimited, "GitHub's secondary rate limit refused ref 'main': HTTP 403 from GET x; it asks to wait 90 s",
             hint: "try again later, lower --jobs, or raise --max-wait")
-        let reason = try #require(FallbackSource.fallbackReason(for: error))
+        let policy = FailoverPolicy.apiOutage(clone: "http://x/o/r.git")
+        let reason = try #require(policy.reason(for: SourceFailure(classifying: error), in: .resolve))
         #expect(reason.contains("it asks to wait 90 s"))
         #expect(!reason.contains("try again later"))
     }

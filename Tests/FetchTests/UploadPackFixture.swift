@@ -62,8 +62,8 @@ struct UploadPackFixture {
 
     /// git with no user config and no prompts (as the test server's git tests run it).
     @discardableResult
-    static func git(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> SubprocessResult {
-        try Subprocess.run(
+    static func git(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> ProcessResult {
+        try ProcessRunner.run(
             "git", arguments, environment: FakeGitHubGitTests.gitEnvironment, input: input, check: check)
     }
 

@@ -1,24 +1,14 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncGitObjects
 import Testing
 
 /// Runs git and returns its trimmed stdout.
 func runGit(_ args: [String], in dir: String, stdin: [UInt8]? = nil) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["git"] + args
-    p.currentDirectoryURL = URL(fileURLWithPath: dir)
-    let out = Pipe()
-    p.standardOutput = out
-    let input = Pipe()
-    p.standardInput = input
-    try p.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
-    try input.fileHandleForWriting.close()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let r = try ProcessRunner("git", args, environment: ChildEnvironment.current, workingDirectory: dir)
+        .runAndWait(input: .bytes(stdin ?? []), output: .capture(limit: 1 << 30), error: .standardError)
+    guard r.succeeded else { throw CocoaError(.executableLoad) }
+    return r.output
 }
 
 @Suite("Blob hashing")

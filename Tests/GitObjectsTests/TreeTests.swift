@@ -156,14 +156,9 @@ struct TreeTests {
         _ = try runGit(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"], in: dir)
         let commit = ObjectID(hex: try runGit(["rev-parse", "HEAD"], in: dir))!
         let tree = ObjectID(hex: try runGit(["rev-parse", "HEAD^{tree}"], in: dir))!
-        let out = Process()
-        out.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        out.arguments = ["-C", dir, "ls-tree", "-r", "-z", "HEAD"]
-        let pipe = Pipe()
-        out.standardOutput = pipe
-        try out.run()
-        let bytes = Array(pipe.fileHandleForReading.readDataToEndOfFile())
-        out.waitUntilExit()
+        let bytes = try ProcessRunner(
+            "/usr/bin/git", ["-C", dir, "ls-tree", "-r", "-z", "HEAD"], environment: ChildEnvironment.current
+        ).runAndWait(error: .standardError).stdout
         var entries: [TreeEntry] = []
         for record in bytes.split(separator: 0) {
             let tab = record.firstIndex(of: 0x09)!

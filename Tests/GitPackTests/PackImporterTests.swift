@@ -110,7 +110,7 @@ import Testing
         let (id, _) = try BlobHasher.hashFile(atPath: file)
         let pack = fixture.scratch.appending("big.pack")
         let git = "git --git-dir=\(fixture.repo.gitDir) pack-objects --all --stdout -q > \(pack) < /dev/null"
-        try Subprocess.run("sh", ["-c", git], environment: GitFixture.environment)
+        try ProcessRunner.run("sh", ["-c", git], environment: GitFixture.environment)
         #expect(!head.isEmpty)
 
         let store = try fixture.makeStore("big")
@@ -121,7 +121,7 @@ import Testing
         #expect(report.trailerVerified)
         #expect(store.size(of: id) == size)
         #expect(try BlobHasher.hashFile(atPath: store.path(for: id)).id == id)
-        try Subprocess.run("cmp", [file, store.path(for: id)])
+        try ProcessRunner.run("cmp", [file, store.path(for: id)])
         #expect(measured || !FileManager.default.fileExists(atPath: "/proc/self/clear_refs"))
         #expect(before != nil && peak != nil)
         if measured, let before, let peak {
@@ -144,7 +144,7 @@ import Testing
         try fixture.repo.commit("many")
         let pack = fixture.scratch.appending("many.pack")
         let git = "git --git-dir=\(fixture.repo.gitDir) pack-objects --all --stdout -q > \(pack) < /dev/null"
-        try Subprocess.run("sh", ["-c", git], environment: GitFixture.environment)
+        try ProcessRunner.run("sh", ["-c", git], environment: GitFixture.environment)
 
         let store = try fixture.makeStore("many")
         let measured = MemoryProbe.resetPeak()

@@ -1,15 +1,15 @@
-import Foundation
+import SmartSyncCore
 import Synchronization
 
 /// A server process a test started: stopped at most once (SIGTERM, then SIGKILL after 5 s), so a test run
-/// never hangs on a child that ignores SIGTERM (children of Foundation's `Process` inherit a blocked mask).
+/// never hangs on a child that ignores SIGTERM.
 public final class BackgroundProcess: Sendable {
-    private let process = Mutex<Process?>(nil)
+    private let process = Mutex<ChildProcess?>(nil)
 
     public init() {}
 
     /// Takes ownership of a started process.
-    public func adopt(_ process: Process) {
+    public func adopt(_ process: ChildProcess) {
         self.process.withLock { $0 = process }
     }
 
@@ -17,13 +17,7 @@ public final class BackgroundProcess: Sendable {
     @discardableResult
     public func stop() -> Bool {
         guard let process = self.process.withLock({ $0.take() }) else { return false }
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        process.terminate(grace: .seconds(5))
         return true
     }
 }

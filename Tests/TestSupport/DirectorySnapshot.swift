@@ -69,7 +69,7 @@ public struct DirectorySnapshot: Equatable, Sendable, CustomStringConvertible {
             let rel = relative.isEmpty ? name : relative + "/" + name
             let full = root + "/" + rel
             var st = stat()
-            guard lstat(full, &st) == 0 else { throw SubprocessError(description: "lstat \(full): errno \(errno)") }
+            guard lstat(full, &st) == 0 else { throw TestSupportError(description: "lstat \(full): errno \(errno)") }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 try walk(root: root, relative: rel, ignoring: ignoring)
@@ -83,7 +83,7 @@ public struct DirectorySnapshot: Equatable, Sendable, CustomStringConvertible {
                 let exec = (st.st_mode & 0o100) != 0
                 entries[rel] = Entry(kind: exec ? .executable : .file, blob: id, size: size)
             default:
-                throw SubprocessError(description: "\(full) is neither a file, a symlink nor a directory")
+                throw TestSupportError(description: "\(full) is neither a file, a symlink nor a directory")
             }
         }
         if kept == 0 && !relative.isEmpty { emptyDirectories.insert(relative) }

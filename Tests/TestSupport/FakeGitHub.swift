@@ -33,7 +33,7 @@ public struct LoggedRequest: Sendable, Equatable, Decodable {
 /// let hits = try server.requests().filter { $0.listener == "raw" }
 /// ```
 ///
-/// `@unchecked Sendable`: the only mutable state is the `Process`, kept in a `BackgroundProcess`.
+/// `@unchecked Sendable`: the only mutable state is the `ChildProcess`, kept in a `BackgroundProcess`.
 public final class FakeGitHub: @unchecked Sendable {
     /// API base URL, e.g. `http://127.0.0.1:41347` (what `--api-url` takes).
     public let apiURL: String
@@ -56,7 +56,7 @@ public final class FakeGitHub: @unchecked Sendable {
     public static var scriptPath: String {
         get throws {
             guard let dir = Bundle.module.path(forResource: "Server", ofType: nil) else {
-                throw SubprocessError(description: "TestSupport resource bundle has no Server directory")
+                throw TestSupportError(description: "TestSupport resource bundle has no Server directory")
             }
             return dir + "/fake_github.py"
         }
@@ -96,29 +96,21 @@ public final class FakeGitHub: @unchecked Sendable {
         if let rateLimit { args += ["--rate-limit", String(rateLimit)] }
         args += extraArguments
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + args
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try ProcessRunner("python3", args, environment: ChildEnvironment.current)
+            .start(output: .pipe, error: .file(stderrPath))
 
         // The ready line: {"api": "...", "raw": "...", "git": "..."}. EOF first means the server died: report its stderr.
         var line = [UInt8]()
-        let reader = stdout.fileHandleForReading
         while true {
-            let chunk = reader.readData(ofLength: 1)
+            let chunk = try process.read(process.standardOutput!, upTo: 1)
             if chunk.isEmpty || chunk.first == UInt8(ascii: "\n") { break }
             line.append(chunk.first!)
         }
         struct Ready: Decodable { var api: String, raw: String, git: String }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             process.terminate()
-            process.waitUntilExit()
             let err = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-            throw SubprocessError(
+            throw TestSupportError(
                 description: "fake_github.py did not start: \(String(decoding: line, as: UTF8.self))\n\(err)")
         }
         apiURL = ready.api
@@ -166,7 +158,7 @@ public final class FakeGitHub: @unchecked Sendable {
                 [.modificationDate: Date(timeIntervalSince1970: newTime)], ofItemAtPath: tmp)
         }
         guard rename(tmp, faultsPath) == 0 else {
-            throw SubprocessError(description: "rename \(tmp) -> \(faultsPath) failed: errno \(errno)")
+            throw TestSupportError(description: "rename \(tmp) -> \(faultsPath) failed: errno \(errno)")
         }
     }
 

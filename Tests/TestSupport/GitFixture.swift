@@ -37,12 +37,12 @@ public final class GitFixture: Sendable {
             workTree = directory.appending("work")
             gitDir = path
             try FileManager.default.createDirectory(atPath: workTree, withIntermediateDirectories: true)
-            try Subprocess.run("git", ["init", "-q", "--bare", "-b", "main", path], environment: Self.environment)
+            try ProcessRunner.run("git", ["init", "-q", "--bare", "-b", "main", path], environment: Self.environment)
         } else {
             path = directory.appending("repo")
             workTree = path
             gitDir = path + "/.git"
-            try Subprocess.run("git", ["init", "-q", "-b", "main", path], environment: Self.environment)
+            try ProcessRunner.run("git", ["init", "-q", "-b", "main", path], environment: Self.environment)
         }
     }
 
@@ -80,9 +80,9 @@ public final class GitFixture: Sendable {
     }
 
     /// Runs `git` and returns the whole result (raw stdout bytes, stderr, status).
-    public func gitResult(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> SubprocessResult {
+    public func gitResult(_ arguments: [String], input: [UInt8]? = nil, check: Bool = true) throws -> ProcessResult {
         let location = ["--git-dir=\(gitDir)", "--work-tree=\(workTree)"]
-        return try Subprocess.run(
+        return try ProcessRunner.run(
             "git", Self.config + location + arguments, environment: Self.environment, currentDirectory: workTree,
             input: input, check: check)
     }
@@ -98,10 +98,10 @@ public final class GitFixture: Sendable {
     public func write(_ path: String, _ contents: [UInt8], executable: Bool = false) throws {
         let full = try prepare(path)
         guard FileManager.default.createFile(atPath: full, contents: Data(contents)) else {
-            throw SubprocessError(description: "could not write \(full)")
+            throw TestSupportError(description: "could not write \(full)")
         }
         guard chmod(full, executable ? 0o755 : 0o644) == 0 else {
-            throw SubprocessError(description: "chmod \(full) failed: errno \(errno)")
+            throw TestSupportError(description: "chmod \(full) failed: errno \(errno)")
         }
     }
 
@@ -109,7 +109,7 @@ public final class GitFixture: Sendable {
     public func symlink(_ path: String, to target: String) throws {
         let full = try prepare(path)
         guard posixSymlink(target, full) == 0 else {
-            throw SubprocessError(description: "symlink \(full) -> \(target) failed: errno \(errno)")
+            throw TestSupportError(description: "symlink \(full) -> \(target) failed: errno \(errno)")
         }
     }
 
@@ -190,6 +190,6 @@ public final class GitFixture: Sendable {
         let tar = self.directory.appending("archive-\(UUID().uuidString).tar")
         defer { try? FileManager.default.removeItem(atPath: tar) }
         try git("archive", "--format=tar", "-o", tar, commit)
-        try Subprocess.run("tar", ["-x", "-p", "-f", tar, "-C", directory])
+        try ProcessRunner.run("tar", ["-x", "-p", "-f", tar, "-C", directory])
     }
 }

@@ -73,14 +73,11 @@ public final class GitHTTPServer: Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for (name, path) in repositories { try Self.link(name: name, to: path, root: root) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.fcgiwrapExecutable)
-        process.arguments = ["-s", "unix:" + socketPath]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ProcessRunner(
+            Self.fcgiwrapExecutable, ["-s", "unix:" + socketPath], environment: ChildEnvironment.current
+        ).start()
         fcgiwrap.adopt(process)
-        fcgiwrapPID = process.processIdentifier
+        fcgiwrapPID = process.pid
         let deadline = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: socketPath) {
             guard process.isRunning, Date() < deadline else {

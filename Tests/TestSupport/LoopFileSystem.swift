@@ -28,9 +28,9 @@ public final class LoopFileSystem: Sendable {
         let directory = try TemporaryDirectory(prefix: "fs-\(kind)")
         let mountPoint = directory.appending("mnt")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mount: SubprocessResult
+        let mount: ProcessResult
         if kind == .tmpfs {
-            mount = try Subprocess.run(
+            mount = try ProcessRunner.run(
                 "/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountPoint], check: false)
         } else {
             let tool = "/sbin/mkfs.\(kind.rawValue)"
@@ -38,11 +38,11 @@ public final class LoopFileSystem: Sendable {
                 return .failure(Unavailable("\(tool) is not installed (Debian: \(kind == .ext4 ? "e2fsprogs" : "\(kind.rawValue)-progs"))"))
             }
             let image = directory.appending("image")
-            try Subprocess.run("/usr/bin/truncate", ["-s", "\(megabytes)M", image])
+            try ProcessRunner.run("/usr/bin/truncate", ["-s", "\(megabytes)M", image])
             let quiet = kind == .ext4 ? ["-q", "-F"] : ["-q", "-f"]
-            let mkfs = try Subprocess.run(tool, quiet + [image], check: false)
+            let mkfs = try ProcessRunner.run(tool, quiet + [image], check: false)
             guard mkfs.status == 0 else { return .failure(Unavailable("\(tool) failed: \(mkfs.stderrString)")) }
-            mount = try Subprocess.run("/bin/mount", ["-o", "loop", image, mountPoint], check: false)
+            mount = try ProcessRunner.run("/bin/mount", ["-o", "loop", image, mountPoint], check: false)
         }
         guard mount.status == 0 else {
             return .failure(Unavailable("mounting a \(kind) file system failed: \(mount.stderrString)"))
@@ -57,6 +57,6 @@ public final class LoopFileSystem: Sendable {
     }
 
     deinit {
-        _ = try? Subprocess.run("/bin/umount", [mountPoint], check: false)
+        _ = try? ProcessRunner.run("/bin/umount", [mountPoint], check: false)
     }
 }

@@ -45,13 +45,9 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         directory = try LoopbackSupport.makeTemporaryDirectory(prefix: "http")
         let script = directory + "/server.py"
         try LoopbackHTTPServer.script.write(toFile: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, directory, String(portCount)]
-        process.standardOutput = FileHandle.nullDevice
-        _ = FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: directory + "/server.log")
-        try process.run()
+        let process = try ProcessRunner(
+            "python3", [script, directory, String(portCount)], environment: ChildEnvironment.current
+        ).start(error: .file(directory + "/server.log"))
         running.adopt(process)
         let deadline = Date().addingTimeInterval(30)
         var ports: [Int]?
@@ -66,7 +62,6 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         }
         guard let ports, ports.allSatisfy(LoopbackSupport.accepts(port:)) else {
             process.terminate()
-            process.waitUntilExit()
             let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
             throw LoopbackServerError("the loopback HTTP server did not start: \(log)")
         }
@@ -92,7 +87,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import urlparse, parse_qs
 
-        # Foundation's Process passes on the test thread's blocked signal mask; unblock so SIGTERM stops us.
+        # A parent may pass on a blocked signal mask (Foundation's Process did); unblock so SIGTERM stops us.
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         directory, count = sys.argv[1], int(sys.argv[2])
         lock = threading.Lock()

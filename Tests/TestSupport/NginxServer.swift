@@ -53,7 +53,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         certificatePath = directory + "/cert.pem"
         self.tls = tls
         if tls {
-            try LoopbackSupport.run(
+            try ProcessRunner.run(
                 "/usr/bin/openssl",
                 [
                     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -106,7 +106,7 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
         var certificatePath, serverConfig, httpConfig, logFormat: String
     }
 
-    private static func start(port: Int, _ settings: Settings) throws -> Process {
+    private static func start(port: Int, _ settings: Settings) throws -> ChildProcess {
         let directory = settings.directory
         let listen =
             settings.tls
@@ -144,12 +144,10 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
             }
             """
         try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: NginxServer.executable)
-        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf", "-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ProcessRunner(
+            NginxServer.executable, ["-p", directory, "-c", directory + "/nginx.conf", "-g", "daemon off;"],
+            environment: ChildEnvironment.current
+        ).start()
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if !process.isRunning {
@@ -159,7 +157,6 @@ public final class NginxServer: @unchecked Sendable {  // immutable after init e
             usleep(20_000)
         }
         process.terminate()
-        process.waitUntilExit()
         throw LoopbackServerError(
             "nginx did not accept connections on port \(port) within 30 s: \(errorLog(directory: directory))")
     }
@@ -171,24 +168,6 @@ enum LoopbackSupport {
         let path = NSTemporaryDirectory() + "smart-sync-\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
-    }
-
-    /// Runs a tool to completion; throws with its output when it fails.
-    static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LoopbackServerError(
-                "\(executable) \(arguments.joined(separator: " ")) failed: "
-                    + (String(data: output, encoding: .utf8) ?? ""))
-        }
     }
 
     private static func loopbackAddress(port: Int) -> sockaddr_in {

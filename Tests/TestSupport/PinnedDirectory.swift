@@ -7,9 +7,9 @@ public enum PinnedDirectory {
     /// that use it need root, as CI runs them).
     public static func pin(_ path: String) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let r = try Subprocess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path], check: false)
+        let r = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path], check: false)
         guard r.status == 0 else {
-            throw SubprocessError(
+            throw TestSupportError(
                 description:
                     "cannot mount a tmpfs at \(path) (\(r.stderrString)); this test needs root or CAP_SYS_ADMIN")
         }
@@ -18,8 +18,8 @@ public enum PinnedDirectory {
     /// Unmounts every mount point at or below `directory`, deepest first, wherever a rename moved it.
     public static func unpinAll(under directory: String) {
         for point in mountPoints(under: directory).sorted(by: { $0.count > $1.count }) {
-            if (try? Subprocess.run("/bin/umount", [point], check: false))?.status != 0 {
-                _ = try? Subprocess.run("/bin/umount", ["-l", point], check: false)
+            if (try? ProcessRunner.run("/bin/umount", [point], check: false))?.status != 0 {
+                _ = try? ProcessRunner.run("/bin/umount", ["-l", point], check: false)
             }
         }
     }

@@ -14,7 +14,7 @@ public enum SmartSyncBinary {
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment["SMART_SYNC_BIN"], !env.isEmpty {
             guard fm.isExecutableFile(atPath: env) else {
-                throw SubprocessError(description: "SMART_SYNC_BIN=\(env) is not an executable file")
+                throw TestSupportError(description: "SMART_SYNC_BIN=\(env) is not an executable file")
             }
             return env
         }
@@ -28,20 +28,20 @@ public enum SmartSyncBinary {
         let found = candidates.filter { fm.isExecutableFile(atPath: $0) }
         let newest = found.max { modified($0) < modified($1) }
         guard let newest else {
-            throw SubprocessError(
+            throw TestSupportError(
                 description: "smart-sync binary not found (looked in \(build)); run `swift build` or set SMART_SYNC_BIN"
             )
         }
         return newest
     }
 
-    /// Runs the binary with `arguments` (see ``Subprocess/run(_:_:environment:currentDirectory:input:check:)``).
+    /// Runs the binary with `arguments` (see ``ProcessRunner/run(_:_:environment:currentDirectory:input:check:)``).
     @discardableResult
     public static func run(
         _ arguments: [String], environment: [String: String?] = [:], currentDirectory: String? = nil,
         check: Bool = true
-    ) throws -> SubprocessResult {
-        try Subprocess.run(
+    ) throws -> ProcessResult {
+        try ProcessRunner.run(
             try path(), arguments, environment: environment, currentDirectory: currentDirectory, check: check)
     }
 

@@ -19,7 +19,7 @@ public final class TemporaryDirectory: Sendable {
         var template = Array("\(root)/\(prefix)-XXXXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard created != nil else {
-            throw SubprocessError(description: "mkdtemp in \(root) failed: errno \(errno)")
+            throw TestSupportError(description: "mkdtemp in \(root) failed: errno \(errno)")
         }
         let raw = String(decoding: template.map { UInt8(bitPattern: $0) }.prefix { $0 != 0 }, as: UTF8.self)
         path = URL(fileURLWithPath: raw).resolvingSymlinksInPath().path

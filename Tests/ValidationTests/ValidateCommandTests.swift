@@ -28,7 +28,7 @@ struct ValidateCommandTests {
         kind = "disk-space"
         """
 
-    private func validate(_ f: Fixture, _ extra: [String] = [], config: Bool = true) throws -> SubprocessResult {
+    private func validate(_ f: Fixture, _ extra: [String] = [], config: Bool = true) throws -> ProcessResult {
         try SmartSyncBinary.run(
             ["validate", "--root", f.root, "--store", f.tmp.path + "/store", "--state-dir", f.tmp.path + "/state"]
                 + (config ? ["--config", f.tmp.path + "/config.toml"] : []) + extra,

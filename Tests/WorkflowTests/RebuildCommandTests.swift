@@ -27,8 +27,8 @@ struct RebuildCommandTests {
             try RebuildCommand(hostname: "h").checkAvailable(searchPath: [dir.path])
         }
         #expect(error?.code == .commandFailed)
-        #expect(error?.message.contains("--skip-rebuild") == true)
-        #expect(error?.message.contains("--rebuild-command") == true)
+        #expect(error?.hint?.contains("--skip-rebuild") == true)
+        #expect(error?.hint?.contains("--rebuild-command") == true)
         // Found on the path: fine. A custom command is left to the shell.
         let tool = dir.appending("nixos-rebuild")
         _ = FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8))
@@ -38,13 +38,13 @@ struct RebuildCommandTests {
     }
 }
 
-@Suite("shell command")
-struct ShellCommandTests {
+@Suite("rebuild run")
+struct RebuildRunTests {
     @Test func linesAreCapturedWithTheExitStatusAndEnvironment() async throws {
         let lines = Locked<[String]>([])
-        let result = try await ShellCommand(
-            "echo one; echo \"two $EXTRA\" >&2; printf three; exit 3", environment: ["EXTRA": "x"]
-        ).run(output: .lines { line in lines.withLock { $0.append(line) } })
+        let result = try await RebuildRun.run(
+            "echo one; echo \"two $EXTRA\" >&2; printf three; exit 3", environment: ["EXTRA": "x"],
+            output: .lines { line in lines.withLock { $0.append(line) } })
         #expect(result.status == 3)
         #expect(!result.succeeded)
         #expect(result.description == "exited with status 3")
@@ -57,26 +57,27 @@ struct ShellCommandTests {
             "GH_TOKEN": "a", "GITHUB_TOKEN": "b", "GH_ENTERPRISE_TOKEN": "c", "GITHUB_ENTERPRISE_TOKEN": "d",
             "GITHUB_PAT": "e", "PATH": "/usr/bin:/bin", "HOME": "/root",
         ]
-        let child = ShellCommand.childEnvironment(
+        let child = RebuildRun.childEnvironment(
             inherited: inherited, adding: ["SMART_SYNC_TARGET": "/etc/x", "GH_TOKEN": "f"])
         #expect(child == ["PATH": "/usr/bin:/bin", "HOME": "/root", "SMART_SYNC_TARGET": "/etc/x"])
         // And what the command sees: the test process's own environment has no token either by then.
         let lines = Locked<[String]>([])
-        let result = try await ShellCommand("env", environment: ["GH_TOKEN": "x", "MINE": "1"])
-            .run(output: .lines { line in lines.withLock { $0.append(line) } })
+        let result = try await RebuildRun.run(
+            "env", environment: ["GH_TOKEN": "x", "MINE": "1"],
+            output: .lines { line in lines.withLock { $0.append(line) } })
         #expect(result.succeeded)
         #expect(lines.withLock { $0 }.contains("MINE=1"))
         #expect(!lines.withLock { $0 }.contains { $0.hasPrefix("GH_TOKEN=") })
     }
 
     @Test func aMissingCommandIsStatus127() async throws {
-        let result = try await ShellCommand("/nonexistent/command-xyz").run(output: .lines { _ in })
+        let result = try await RebuildRun.run("/nonexistent/command-xyz", output: .lines { _ in })
         #expect(result.status == 127)
         #expect(result.description.contains("not found"))
     }
 
     @Test func onlyTheLastLinesAreKept() async throws {
-        let result = try await ShellCommand("seq 1 100").run(output: .lines { _ in })
+        let result = try await RebuildRun.run("seq 1 100", output: .lines { _ in })
         #expect(result.succeeded)
         #expect(result.tail.count == 20)
         #expect(result.tail.last == "100")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 import SmartSyncObjectStore
 import SmartSyncTransfer
@@ -60,22 +61,27 @@ public enum SourceConfiguration: Sendable {
     ///     so imported objects stay on one filesystem); default: the system's temporary directory.
     ///   - store: where the pack transport imports packs; without one, GitHub runs take the per-blob path.
     ///   - notice: told which path a GitHub run takes and why, when it is not the API (`--force-full`, fallback).
+    ///   - logger: where the engine logs each request and the sources their decisions, at `.debug`; also told here which
+    ///     transport the run starts on and why.
     public func open(
         cacheDirectory: String?, temporaryDirectory: String? = nil, store: ObjectStore? = nil,
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) async throws -> OpenedSource {
         switch self {
-        case .github(let location, let token, let transfer, let network):
+        case .github(let location, let token, var transfer, let network):
+            transfer.logger = logger
             let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL)
             let clone = ShallowCloneSource(
                 gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
                 temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
                 stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
+            let cloneFallback = FailoverPolicy.apiOutage(clone: clone.remoteURL)
+            Self.logTransport(network, location: location, gitURL: gitURL, store: store, logger: logger)
             if network.forceFull {
                 // No API request at all: the clone resolves, lists and fetches.
                 return OpenedSource(
-                    source: FallbackSource(
-                        primary: nil, fallback: clone, forcedReason: "--force-full was given", notice: notice),
+                    source: FailoverSource(
+                        [clone], policy: cloneFallback, forcedReason: "--force-full was given", notice: notice),
                     engine: nil)
             }
             let engine = try TransferEngine(configuration: transfer)
@@ -84,8 +90,9 @@ public enum SourceConfiguration: Sendable {
             let storeBudget = network.maxDownload.map(ByteBudget.init(limit:))
             let api = GitHubSource(
                 location: location, engine: engine, token: token, cache: ValidatorCache(directory: cacheDirectory),
-                retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice)
-            let perBlob = FallbackSource(primary: api, fallback: clone, notice: notice)
+                retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice,
+                logger: logger)
+            let perBlob = FailoverSource([api, clone], policy: cloneFallback, notice: notice)
             guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
             let pack = GitPackSource(
                 repositoryURL: GitPackSource.repositoryURL(
@@ -93,12 +100,42 @@ public enum SourceConfiguration: Sendable {
                 engine: engine,
                 token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
-                retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice)
+                retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice, logger: logger)
             if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
-            return OpenedSource(source: TransportSelector(pack: pack, raw: perBlob, notice: notice), engine: engine)
+            // The pack source closes its per-blob path too; closing twice is harmless.
+            return OpenedSource(
+                source: FailoverSource(
+                    [pack, perBlob], policy: .packTransport, displayName: perBlob.displayName, notice: notice),
+                engine: engine)
         case .local(let path):
+            logger.debug(
+                "source: the local repository \(path) through the git executable", metadata: ["transport": "local"])
             return OpenedSource(source: try await LocalGitSource(path: path), engine: nil)
         }
+    }
+
+    /// Logs the transport the run starts on and why (a switch later on is logged by the run as it happens).
+    private static func logTransport(
+        _ network: NetworkSettings, location: GitHubLocation, gitURL: String, store: ObjectStore?, logger: Logger
+    ) {
+        let why: String
+        let transport: String
+        if network.forceFull {
+            (transport, why) = ("clone", "--force-full: a shallow git fetch from \(gitURL), no API request")
+        } else if network.transport == .raw {
+            (transport, why) = ("raw", "--transport raw: refs and trees from \(location.apiURL), blobs one per request")
+        } else if store == nil {
+            (transport, why) = ("raw", "no store to import packs into: refs and trees from \(location.apiURL)")
+        } else if network.transport == .pack {
+            (transport, why) = ("pack", "--transport pack: protocol v2 packs from \(gitURL), no fallback")
+        } else {
+            (transport, why) = (
+                "pack",
+                "--transport auto: protocol v2 packs from \(gitURL) first (blobs over \(network.packBlobLimit) bytes one "
+                    + "per request, resumable); the per-blob path from \(location.apiURL) if the git host fails"
+            )
+        }
+        logger.debug("transport \(transport): \(why)", metadata: ["transport": "\(transport)"])
     }
 }
 

@@ -1,3 +1,4 @@
+import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -57,6 +58,9 @@ extension GitHubSource {
                 var response = try await download(from, accept: rawURL == nil ? Self.rawBlob : nil, into: sink)
                 if rawURL != nil, response.status == 404 || response.status == 403, token != nil {
                     // Private repositories: the raw host may refuse API tokens; the blobs API serves raw bytes too.
+                    logger.debug(
+                        "'\(want.path)': the raw host answered \(response.status), asking the blobs API",
+                        metadata: ["blob": "\(want.id.abbreviated())"])
                     from = blobsAPI
                     response = try await download(from, accept: Self.rawBlob, into: sink)
                 }
@@ -67,6 +71,9 @@ extension GitHubSource {
                 progress.blobDone(want)
                 return (bytes + sink.received, attempt > 0)
             } catch let error as SmartSyncError where error.code == .integrity {
+                logger.debug(
+                    "'\(want.path)' did not match its blob id; discarded, fetching it once more from byte 0",
+                    metadata: ["blob": "\(want.id.abbreviated())"])
                 bytes += sink.received
                 sink.discard()  // fetch once more, from byte 0
                 lastError = error
@@ -125,7 +132,8 @@ extension GitHubSource {
                     headers += try sink.prepare(url: url)
                     stats.withLock { $0.blobRequests += 1 }
                     return TransferRequest(
-                        url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink))
+                        url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink),
+                        hostKind: accept == nil ? "raw" : "api")
                 }
             } catch {
                 stats.withLock { $0.bytesReceived += sink.received - before }

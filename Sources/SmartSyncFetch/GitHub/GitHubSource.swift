@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 import SmartSyncObjectStore
 import SmartSyncTransfer
@@ -102,11 +103,13 @@ public final class GitHubSource: SyncSource {
     ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.
     ///   - storeBudget: what the run may add to the store, shared with the pack transport (`--max-download`).
     ///   - notice: told of each retry and wait (a slow link should not look like a hang).
+    ///   - logger: told at `.debug` where each answer came from (the validator cache, a `304`, the network).
     public init(
         location: GitHubLocation, engine: TransferEngine, token: GitHubToken?, cache: ValidatorCache,
         retryPolicy: RetryPolicy = RetryPolicy(), maxWait: Double = 60, storeBudget: ByteBudget? = nil,
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) {
+        self.logger = logger
         self.location = location
         self.engine = engine
         self.token = token
@@ -119,6 +122,8 @@ public final class GitHubSource: SyncSource {
 
     /// Where retries and waits are announced.
     let notice: @Sendable (String) -> Void
+    /// Where the source's decisions go.
+    let logger: Logger
 
     /// Counts a retry and announces it; for `perform(retrying:onRetry:)`.
     func announceRetry(_ delay: Double, _ reason: String) {
@@ -135,11 +140,15 @@ public final class GitHubSource: SyncSource {
     ) async throws -> [UInt8] {
         let key = "GET \(url) \(accept) \(token == nil ? "anonymous" : "token")"
         let cached = cache.entry(for: key)
-        if immutable, let cached { return cached.body }
+        if immutable, let cached {
+            logger.debug("\(subject): from the validator cache, no request (immutable)", metadata: ["cache": "hit"])
+            return cached.body
+        }
         let response = try await send(url, accept: accept, conditional: cached?.etag)
         switch response.status {
         case 304 where cached != nil:
             stats.withLock { $0.notModified += 1 }
+            logger.debug("\(subject): unchanged (304), the cached answer stands", metadata: ["cache": "revalidated"])
             return cached!.body
         case 200..<300:
             if let etag = response.headers["etag"] { cache.store(.init(etag: etag, body: response.body), for: key) }
@@ -155,7 +164,8 @@ public final class GitHubSource: SyncSource {
     func send(_ url: String, accept: String, conditional etag: String?) async throws -> TransferResponse {
         var headers = [HTTPHeader("Accept", accept), HTTPHeader("X-GitHub-Api-Version", "2022-11-28")]
         if let etag { headers.append(HTTPHeader("If-None-Match", etag)) }
-        let request = TransferRequest(url: url, headers: headers, authorization: token?.authorizationHeader)
+        let request = TransferRequest(
+            url: url, headers: headers, authorization: token?.authorizationHeader, hostKind: "api")
         return try await apiRequest(request, conditional: etag != nil)
     }
 

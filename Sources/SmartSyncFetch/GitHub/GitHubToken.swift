@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncTransfer
 
 /// A GitHub credential. Its description is redacted, so it cannot leak through string interpolation.
@@ -18,16 +19,13 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
     public var description: String { "<token from \(origin)>" }
     public var debugDescription: String { description }
 
-    /// The variables a GitHub token is kept in: those smart-sync and GitHub's CLI read (`GH_TOKEN`, `GITHUB_TOKEN`,
-    /// `GH_ENTERPRISE_TOKEN`, `GITHUB_ENTERPRISE_TOKEN`) and `GITHUB_PAT`, which other GitHub tools read. No child
-    /// process smart-sync starts (git, the rebuild command) gets them.
-    public static let environmentVariables = [
-        "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GITHUB_PAT",
-    ]
+    /// The variables a GitHub token is kept in (``ChildEnvironment/tokenVariables``). No child process smart-sync
+    /// starts (git, nix, the rebuild command) gets them.
+    public static var environmentVariables: [String] { ChildEnvironment.tokenVariables }
 
     /// `environment` without ``environmentVariables``: what a child process gets.
     public static func withoutTokens(_ environment: [String: String]) -> [String: String] {
-        environment.filter { !environmentVariables.contains($0.key) }
+        ChildEnvironment.withoutTokens(environment)
     }
 
     /// The host GitHub's CLI knows an API by (`gh auth token --hostname HOST`): `github.com` for
@@ -40,8 +38,28 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         return host
     }
 
+    /// The file name systemd's `LoadCredential=` gives the token in `$CREDENTIALS_DIRECTORY`.
+    public static let credentialName = "gh-token"
+
+    /// The token held in `file` (a target's `token_file`): its content, surrounding whitespace and the trailing
+    /// newline stripped. A file that is missing, unreadable or empty is an error naming it (never its content).
+    public static func read(file: String) throws -> GitHubToken {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SmartSyncError(
+                .notFound, "the token file \(file) cannot be read",
+                hint: "check token_file in the config file: it must name a file this user can read")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+            throw SmartSyncError(.invalidArgument, "the token file \(file) is empty", hint: "write the token into it")
+        }
+        return GitHubToken(text, origin: file)
+    }
+
     /// Finds a token for the API at `apiURL` the way GitHub's CLI users expect, or nil when there is none:
     ///
+    /// 0. `$CREDENTIALS_DIRECTORY/gh-token` when systemd set `CREDENTIALS_DIRECTORY` (`LoadCredential=gh-token:…`):
+    ///    the operator gave it to this service, for whatever host it talks to;
     /// 1. for a GitHub Enterprise Server host (anything but github.com and `*.ghe.com`): `GH_ENTERPRISE_TOKEN`, then
     ///    `GITHUB_ENTERPRISE_TOKEN`;
     /// 2. `GH_TOKEN`, then `GITHUB_TOKEN` (for any host: the operator set them for smart-sync);
@@ -52,6 +70,13 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         askGH: Bool = true
     ) -> GitHubToken? {
         let host = host(forAPIURL: apiURL)
+        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let file = directory + "/" + credentialName
+            if let data = FileManager.default.contents(atPath: file) {
+                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if !text.isEmpty { return GitHubToken(text, origin: "$CREDENTIALS_DIRECTORY/\(credentialName)") }
+            }
+        }
         let enterprise = host != "github.com" && !host.hasSuffix(".ghe.com")
         let variables = (enterprise ? ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] : []) + ["GH_TOKEN", "GITHUB_TOKEN"]
         for name in variables {
@@ -76,19 +101,9 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
                 FileManager.default.isExecutableFile(atPath: $0)
             })
         else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: gh)
-        p.arguments = ["auth", "token", "--hostname", host]
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !text.isEmpty
-            ? GitHubToken(text, origin: "gh auth token --hostname \(host)") : nil
+        // gh is asked for the token, so it gets the environment it would have in the operator's shell.
+        let asked = ProcessRunner(gh, ["auth", "token", "--hostname", host], environment: environment)
+        guard let r = try? asked.runAndWait(output: .capture(limit: 1 << 20), error: .discard) else { return nil }
+        return r.succeeded && !r.output.isEmpty ? GitHubToken(r.output, origin: "gh auth token --hostname \(host)") : nil
     }
 }

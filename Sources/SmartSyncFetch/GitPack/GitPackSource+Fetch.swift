@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncGitPack
@@ -50,6 +51,9 @@ extension GitPackSource {
         let largeIDs = Set(large.map(\.id))
         let small = missing.filter { !largeIDs.contains($0.id) }
 
+        logger.debug(
+            "fetch: \(small.count) blobs in a pack, \(large.count) one per request over the per-blob path",
+            metadata: ["largeBlobThreshold": "\(largeBlobThreshold)"])
         if let raw, !large.isEmpty {
             let viaRaw = try await onRawPath { try await raw.fetch(large, of: ref, into: store, progress: progress) }
             report.blobsFetched += viaRaw.blobsFetched

@@ -1,7 +1,9 @@
 import Foundation
 import Glibc
+import Logging
 import SmartSyncCore
 import SmartSyncFileSystem
+import SmartSyncGitObjects
 import SmartSyncGitPack
 import SmartSyncGitProtocol
 import SmartSyncObjectStore
@@ -72,6 +74,12 @@ extension GitPackSource {
         switch imported {
         case .success(let report):
             state.withLock { $0.stats.packObjects += report.objects }
+            logger.debug(
+                "pack for \(what): \(size) bytes, \(report.objects) objects imported",
+                metadata: [
+                    "wants": "\(request.wants.count)", "haves": "\(request.haves.map { $0.abbreviated() })",
+                    "filter": "\(request.filter ?? "none")", "depth": "\(request.deepen.map(String.init) ?? "full")",
+                ])
         case .failure(let error as SmartSyncError):
             // A broken transfer explains a truncated pack better than the importer does (an empty spool, the request
             // failing before any pack byte, says nothing of its own); a pack refused or damaged while it arrived is
@@ -125,6 +133,9 @@ extension GitPackSource {
                 ).value
             {
                 state.withLock { $0.stats.packObjects += report.objects }
+                logger.debug(
+                    "salvaged \(report.objects) objects from the pack spool of a killed run",
+                    metadata: ["spool": "\(name)"])
             }
             // A killed run's pack is cut short: the importer throws after keeping the whole objects.
             unlink(base + ".limits")

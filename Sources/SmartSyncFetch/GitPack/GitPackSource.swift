@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncGitPack
@@ -15,7 +16,9 @@ import Synchronization
 /// `git fetch --depth 1`, without a `.git`.
 ///
 /// With a ``raw`` source (`--transport auto`) blobs over ``largeBlobThreshold`` are left out of the pack
-/// (`filter blob:limit`) and fetched one per request, so they resume with `Range` after an interruption.
+/// (`filter blob:limit`) and fetched one per request, so they resume with `Range` after an interruption. A failure
+/// there is thrown as a ``SourceFailure`` of reason ``SourceFailure/Reason/delegated`` (a ``FailoverSource`` unwraps
+/// it); every other failure as a ``SmartSyncError``.
 public final class GitPackSource: SyncSource {
     /// `{git-url}/{owner}/{repo}.git`.
     public let repositoryURL: String
@@ -30,6 +33,8 @@ public final class GitPackSource: SyncSource {
     /// What the run may still add to the store (`--max-download`), shared with the per-blob path; nil: no limit.
     let storeBudget: ByteBudget?
     let notice: @Sendable (String) -> Void
+    /// Where the source's decisions go (capabilities from the cache, filters, `have`s, trees from the store).
+    let logger: Logger
     let state = Mutex(State())
 
     struct State {
@@ -41,7 +46,6 @@ public final class GitPackSource: SyncSource {
         /// The listing's hints (the target's previous commit): what fetches may say `have` for.
         var hintedHaves: [ObjectID] = []
         var usedRaw = false
-        var failedOnRawPath = false
         /// The capabilities are in the cache (written at most once per run).
         var capabilitiesSaved = false
     }
@@ -53,13 +57,15 @@ public final class GitPackSource: SyncSource {
     ///   - raw: the per-blob path for large blobs and short SHAs (nil: packs only).
     ///   - cacheDirectory: where the server's capabilities and the listed commits are remembered between runs.
     ///   - storeBudget: what the run may add to the store, shared with the raw source (`--max-download`).
+    ///   - logger: told the source's decisions at `.debug`.
     public init(
         repositoryURL: String, engine: TransferEngine, token: GitHubToken?, store: ObjectStore,
         raw: (any SyncSource)?, largeBlobThreshold: Int = 1 << 20, cacheDirectory: String?,
         retryPolicy: RetryPolicy = RetryPolicy(), storeBudget: ByteBudget? = nil,
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) {
         self.repositoryURL = repositoryURL
+        self.logger = logger
         self.store = store
         self.storeBudget = storeBudget
         self.raw = raw
@@ -67,9 +73,15 @@ public final class GitPackSource: SyncSource {
         self.notice = notice
         log = PackCommitLog(directory: cacheDirectory, repositoryURL: repositoryURL)
         capabilityCache = CapabilityCache(directory: cacheDirectory, repositoryURL: repositoryURL)
+        let cached = capabilityCache.load()
+        logger.debug(
+            cached == nil
+                ? "capabilities of \(repositoryURL): not cached, asking info/refs"
+                : "capabilities of \(repositoryURL): from the cache (no info/refs request)",
+            metadata: ["capabilityCache": cached == nil ? "miss" : "hit"])
         client = UploadPackClient(
             repositoryURL: repositoryURL, engine: engine, authorization: token?.basicAuthorizationForGit, retryPolicy: retryPolicy,
-            cachedCapabilities: capabilityCache.load(), notice: notice)
+            cachedCapabilities: cached, notice: notice)
     }
 
     /// `{git-url}/{owner}/{repo}.git`, the smart HTTP repository URL (the clone fallback's too).
@@ -83,12 +95,13 @@ public final class GitPackSource: SyncSource {
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
 
     public var statistics: SourceStatistics {
-        guard let raw, state.withLock({ $0.usedRaw }) else { return packStatistics }
-        return packStatistics + raw.statistics
+        guard let raw, state.withLock({ $0.usedRaw }) else { return ownStatistics }
+        return ownStatistics + raw.statistics
     }
 
-    /// The git host's traffic alone (what ``TransportSelector`` adds to the per-blob path's after a switch).
-    public var packStatistics: SourceStatistics {
+    /// The git host's traffic alone, without the per-blob path's (what a ``FailoverSource`` adds to the per-blob
+    /// path's after a switch).
+    public var ownStatistics: SourceStatistics {
         var total = state.withLock { $0.stats }
         let wire = client.statistics
         total.apiRequests += max(0, wire.requests - total.packRequests)
@@ -122,6 +135,8 @@ public final class GitPackSource: SyncSource {
                     hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
+            logger.debug(
+                "'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
             return try await onRawPath { try await raw.resolve(ref) }
         }
     }
@@ -137,6 +152,7 @@ public final class GitPackSource: SyncSource {
         state.withLock { $0.hintedHaves = hints.haves }
         // An earlier run (another target, a warm, a plan or an interrupted pack) may have stored the trees already.
         if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
+            logger.debug("listing of \(ref.commit.abbreviated()): its trees are in the store, no pack asked for")
             log.record(ref.commit)
             return listing
         }
@@ -150,11 +166,20 @@ public final class GitPackSource: SyncSource {
             }
         } else if !hints.withBlobs {
             // A plan must not download content, and this host cannot leave blobs out of a pack.
-            if let raw { return try await onRawPath { try await raw.listing(for: ref, hints: hints) } }
+            if let raw {
+                logger.debug("listing through the per-blob path: \(repositoryURL) offers no filter (a plan fetches no content)")
+                return try await onRawPath { try await raw.listing(for: ref, hints: hints) }
+            }
             notice(
                 "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
             )
         }
+        logger.debug(
+            "listing of \(ref.commit.abbreviated()): asking for the commit's pack",
+            metadata: [
+                "filter": "\(filter ?? "none")", "withBlobs": "\(hints.withBlobs)",
+                "serverFilters": "\(capabilities.supportsFilter)",
+            ])
         let listing = try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
         state.withLock { s in
             if filter?.hasPrefix("blob:limit") == true {
@@ -231,22 +256,19 @@ public final class GitPackSource: SyncSource {
         return Array(haves.prefix(2))
     }
 
-    /// Runs a call on the raw source, marking a failure as the per-blob path's own (``failedOnRawPath``), so
-    /// `--transport auto` reports it instead of retrying the same downloads through the same path.
+    /// Runs a call on the raw source. Its failure is thrown as a ``SourceFailure`` of reason
+    /// ``SourceFailure/Reason/delegated``, so `--transport auto` (``FailoverPolicy/packTransport``) reports it
+    /// instead of retrying the same downloads through the same path.
     func onRawPath<T>(_ body: () async throws -> T) async throws -> T {
         state.withLock { $0.usedRaw = true }
         do {
             return try await body()
-        } catch {
-            state.withLock { $0.failedOnRawPath = true }
-            throw error
+        } catch let failure as SourceFailure {
+            throw SourceFailure(.delegated, failure.error)
+        } catch let error as SmartSyncError {
+            throw SourceFailure(.delegated, error)
         }
     }
-
-    /// True when the last failure came from the raw source inside this source; cleared by ``clearFailure()``.
-    var failedOnRawPath: Bool { state.withLock { $0.failedOnRawPath } }
-
-    func clearFailure() { state.withLock { $0.failedOnRawPath = false } }
 
     /// Runs a pack-path request; a failure drops the cached capabilities, so the next run asks the server again.
     func remember<T>(_ body: () async throws -> T) async throws -> T {

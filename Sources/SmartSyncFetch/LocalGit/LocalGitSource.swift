@@ -10,7 +10,6 @@ import Synchronization
 public final class LocalGitSource: SyncSource {
     /// The repository directory.
     public let repository: String
-    private let git: GitCommand
     private let stats = Mutex(SourceStatistics())
 
     public var displayName: String { "git:" + repository }
@@ -21,7 +20,6 @@ public final class LocalGitSource: SyncSource {
     public init(path: String) async throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         repository = URL(fileURLWithPath: absolute).standardizedFileURL.path
-        git = GitCommand(repository: repository)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: repository, isDirectory: &isDir), isDir.boolValue else {
             throw SmartSyncError(
@@ -39,11 +37,11 @@ public final class LocalGitSource: SyncSource {
     /// commit the target has needs none, so it starts no process).
     private func checkRepository() async throws {
         guard !checked.withLock({ $0 }) else { return }
-        let probe = try await git.run(["rev-parse", "--git-dir"])
+        let probe = try await git(["rev-parse", "--git-dir"])
         guard probe.status == 0 else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the source '\(given)' is not a git repository (git said: \(probe.stderr))",
+                "the source '\(given)' is not a git repository (git said: \(probe.errorOutput))",
                 hint: "pass a repository (bare or not) with --source"
             )
         }
@@ -60,10 +58,10 @@ public final class LocalGitSource: SyncSource {
         case .head: spec = "HEAD"
         case .commit(let id): spec = id.hex
         case .fullName, .shortName:
-            let listed = try await git.run(["for-each-ref", "--format=%(objectname) %(refname)"] + name.candidates)
+            let listed = try await git(["for-each-ref", "--format=%(objectname) %(refname)"] + name.candidates)
             guard listed.status == 0 else {
                 throw SmartSyncError(
-                    .sourceUnavailable, "git for-each-ref failed in the local repository \(repository): \(listed.stderr)")
+                    .sourceUnavailable, "git for-each-ref failed in the local repository \(repository): \(listed.errorOutput)")
             }
             var refs: [String: String] = [:]
             for line in String(decoding: listed.stdout, as: UTF8.self).split(separator: "\n") {
@@ -77,7 +75,7 @@ public final class LocalGitSource: SyncSource {
         }
         var resolved = try await commit(of: spec, shownAs: name.text)
         if ref == nil {
-            let head = try await git.run(["symbolic-ref", "--short", "-q", "HEAD"])
+            let head = try await git(["symbolic-ref", "--short", "-q", "HEAD"])
             let branch = String(decoding: head.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if head.status == 0 && !branch.isEmpty { resolved.name = branch }
         }
@@ -93,10 +91,10 @@ public final class LocalGitSource: SyncSource {
 
     /// The full id of the one commit `prefix` abbreviates.
     private func expand(_ prefix: String) async throws -> String {
-        let r = try await git.run(["rev-parse", "--verify", "--end-of-options", prefix.lowercased() + "^{commit}"])
+        let r = try await git(["rev-parse", "--verify", "--end-of-options", prefix.lowercased() + "^{commit}"])
         let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if r.status == 0, ObjectID(hex: text) != nil { return text }
-        let ambiguous = r.stderr.contains("ambiguous")
+        let ambiguous = r.errorOutput.contains("ambiguous")
         throw SmartSyncError(
             ambiguous ? .invalidArgument : .notFound,
             "'\(prefix)' is no branch or tag of the local repository \(repository), and "
@@ -105,7 +103,7 @@ public final class LocalGitSource: SyncSource {
     }
 
     private func revParse(_ spec: String, ref: String) async throws -> ObjectID {
-        let r = try await git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", spec])
+        let r = try await git(["rev-parse", "--verify", "--quiet", "--end-of-options", spec])
         let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard r.status == 0, let id = ObjectID(hex: text) else {
             throw SmartSyncError(
@@ -119,10 +117,10 @@ public final class LocalGitSource: SyncSource {
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
         try await checkRepository()
-        let r = try await git.run(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", ref.commit.hex])
+        let r = try await git(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", ref.commit.hex])
         guard r.status == 0 else {
             throw SmartSyncError(
-                .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.stderr)")
+                .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.errorOutput)")
         }
         var entries: [TreeEntry] = []
         for record in r.stdout.split(separator: 0) where !record.isEmpty {
@@ -151,10 +149,9 @@ public final class LocalGitSource: SyncSource {
         var seen = Set<ObjectID>()
         let wanted = blobs.filter { seen.insert($0.id).inserted && !store.contains($0.id) }
         guard !wanted.isEmpty else { return FetchReport() }
-        let git = self.git
         let repository = self.repository
-        let report = try await GitCommand.onThread {
-            try Self.catFile(git: git, repository: repository, wanted: wanted, store: store, progress: progress)
+        let report = try await DedicatedThread.run {
+            try Self.catFile(repository: repository, wanted: wanted, store: store, progress: progress)
         }
         stats.withLock {
             $0.blobRequests += report.blobsFetched
@@ -163,22 +160,28 @@ public final class LocalGitSource: SyncSource {
         return report
     }
 
+    /// git in the repository, to completion.
+    private func git(_ arguments: [String]) async throws -> ProcessResult {
+        try await ProcessRunner.runGit(arguments, in: repository)
+    }
+
     /// Streams objects from `git cat-file --batch` straight into store writers.
     private static func catFile(
-        git: GitCommand, repository: String, wanted: [BlobWant], store: ObjectStore, progress: FetchProgress
+        repository: String, wanted: [BlobWant], store: ObjectStore, progress: FetchProgress
     ) throws -> FetchReport {
-        let (process, stdin, stdout) = try git.spawn(["cat-file", "--batch"])
+        let git = try ProcessRunner.git(["cat-file", "--batch"], in: repository)
+            .start(input: .pipe, output: .pipe, error: .discard)
         defer {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
+            if git.isRunning { git.signal(SIGTERM) }
+            git.wait()
         }
         // Feed the ids from another thread: git answers as it reads, and both pipes must keep moving.
-        let request = Data(wanted.map { $0.id.hex + "\n" }.joined().utf8)
-        Thread {
-            stdin.write(request)
-            try? stdin.close()
-        }.start()
-        let reader = PipeReader(fd: stdout.fileDescriptor)
+        let request = Array(wanted.map { $0.id.hex + "\n" }.joined().utf8)
+        DedicatedThread.start {
+            try? git.write(request)
+            git.closeStandardInput()
+        }
+        let reader = PipeReader(fd: git.standardOutput!)
         var report = FetchReport()
         for want in wanted {
             let header = try reader.readLine()

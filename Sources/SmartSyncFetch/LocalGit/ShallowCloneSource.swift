@@ -110,7 +110,7 @@ public final class ShallowCloneSource: SyncSource {
     /// bring it (the API resolved the ref, then failed before the listing).
     private func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
         if let local = state.withLock({ $0.local }) {
-            let present = try await git(in: local.repository).run(["cat-file", "-e", ref.commit.hex + "^{commit}"])
+            let present = try await git(["cat-file", "-e", ref.commit.hex + "^{commit}"], in: local.repository)
             if present.status == 0 { return local }
         }
         return try await fetch(ref.commit.hex, forRef: ref.name)
@@ -119,19 +119,18 @@ public final class ShallowCloneSource: SyncSource {
     /// `git fetch --depth 1 --no-tags <remote> <what>` into the temporary repository (made on first use).
     private func fetch(_ what: String, forRef ref: String) async throws -> LocalGitSource {
         let directory = try await prepareRepository()
-        let git = self.git(in: directory)
         let before = Self.packBytes(in: directory)
         let args = try networkOptions(in: directory) + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
             "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--depth", "1", "--no-tags", "--no-recurse-submodules",
             "--", remoteURL, what,
         ]
-        let r = try await git.run(args)
+        let r = try await git(args, in: directory)
         state.withLock {
             $0.stats.connections += 1
             $0.stats.bytesReceived += max(0, Self.packBytes(in: directory) - before)
         }
-        guard r.status == 0 else { throw explain(r.stderr, fetching: what, ref: ref) }
+        guard r.status == 0 else { throw explain(r.errorOutput, fetching: what, ref: ref) }
         if let local = state.withLock({ $0.local }) { return local }
         let local = try await LocalGitSource(path: directory)
         state.withLock { $0.local = local }
@@ -142,10 +141,10 @@ public final class ShallowCloneSource: SyncSource {
     private func listRemote(_ names: [String], for ref: String) async throws -> [String] {
         let directory = try await prepareRepository()
         let args = try networkOptions(in: directory) + ["ls-remote", "--", remoteURL] + names
-        let r = try await git(in: directory).run(args)
+        let r = try await git(args, in: directory)
         state.withLock { $0.stats.connections += 1 }
         // Exit 2: nothing matched (only with --exit-code); any other failure is git's complaint.
-        guard r.status == 0 else { throw explain(r.stderr, fetching: ref, ref: ref) }
+        guard r.status == 0 else { throw explain(r.errorOutput, fetching: ref, ref: ref) }
         let wanted = Set(names)
         return String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { line in
             guard let tab = line.firstIndex(of: "\t") else { return nil }
@@ -173,9 +172,9 @@ public final class ShallowCloneSource: SyncSource {
         try FileManager.default.createDirectory(atPath: temporaryRoot, withIntermediateDirectories: true)
         let directory = temporaryRoot + "/clone-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        let r: (status: Int32, stdout: [UInt8], stderr: String)
+        let r: ProcessResult
         do {
-            r = try await git(in: directory).run(["init", "--quiet", "--bare", "."])
+            r = try await git(["init", "--quiet", "--bare", "."], in: directory)
         } catch let error as SmartSyncError where error.code == .sourceUnavailable {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
@@ -187,7 +186,7 @@ public final class ShallowCloneSource: SyncSource {
         guard r.status == 0 else {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
-                .io, "could not create a temporary git repository in \(directory) for the shallow clone: \(r.stderr)")
+                .io, "could not create a temporary git repository in \(directory) for the shallow clone: \(r.errorOutput)")
         }
         let closed = state.withLock { s -> Bool in
             if !s.closed { s.directory = directory }
@@ -202,15 +201,15 @@ public final class ShallowCloneSource: SyncSource {
 
     /// git in `directory`, with the token (if any) scoped to the git host through the environment, and nothing
     /// from the caller's environment that could prompt, trace headers, or reach another transport.
-    private func git(in directory: String) -> GitCommand {
-        // GitCommand has dropped every inherited GIT_* variable and the system and global config.
+    private func git(_ arguments: [String], in directory: String) async throws -> ProcessResult {
+        // ProcessRunner.git drops every inherited GIT_* variable and the system and global config.
         var env: [String: String?] = ["SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https"]
         if let token {
             env["GIT_CONFIG_COUNT"] = "1"
             env["GIT_CONFIG_KEY_0"] = "http." + gitURL + "/.extraHeader"
             env["GIT_CONFIG_VALUE_0"] = "Authorization: " + token.basicAuthorizationForGit
         }
-        return GitCommand(repository: directory, environmentChanges: env)
+        return try await ProcessRunner.runGit(arguments, in: directory, environmentChanges: env)
     }
 
     /// Turns git's complaint into an error naming the URL (never with credentials) and what to check.

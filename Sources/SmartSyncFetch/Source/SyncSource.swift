@@ -34,7 +34,12 @@ public protocol SyncSource: Sendable {
     /// Traffic counters so far.
     var statistics: SourceStatistics { get }
 
-    /// Persists caches (validators, capabilities) and releases connections.
+    /// This source's own counters, without those of a source it hands work to (the pack source's per-blob path):
+    /// what a ``FailoverSource`` counts for a source it left, the next source reporting its own.
+    var ownStatistics: SourceStatistics { get }
+
+    /// Persists caches (validators, capabilities) and releases connections. May be called more than once (a
+    /// source can be closed by a failover and by a source that hands work to it).
     func close()
 }
 
@@ -44,6 +49,8 @@ extension SyncSource {
     }
 
     public var fallbackReason: String? { nil }
+
+    public var ownStatistics: SourceStatistics { statistics }
 }
 
 /// What a sync knows that can make a listing cheaper.
@@ -142,6 +149,24 @@ extension SourceStatistics {
         sum.packObjects += rhs.packObjects
         sum.bytesSent += rhs.bytesSent
         return sum
+    }
+}
+
+extension SourceStatistics {
+    /// The counters added since `earlier` (a snapshot of the same source): what one step of a run cost. The rate
+    /// limit is the latest seen.
+    public func since(_ earlier: SourceStatistics) -> SourceStatistics {
+        var delta = self
+        delta.apiRequests -= earlier.apiRequests
+        delta.notModified -= earlier.notModified
+        delta.blobRequests -= earlier.blobRequests
+        delta.bytesReceived -= earlier.bytesReceived
+        delta.connections -= earlier.connections
+        delta.retries -= earlier.retries
+        delta.packRequests -= earlier.packRequests
+        delta.packObjects -= earlier.packObjects
+        delta.bytesSent -= earlier.bytesSent
+        return delta
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncFileSystem
@@ -29,6 +30,9 @@ public struct SyncRunner: Sendable {
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
     /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
     public var storeLockWait: Duration = .seconds(600)
+    /// Where the run logs, at `.debug`, each stage's time (`stage=`, `ms=`) and its decisions: the commit a ref
+    /// resolved to, the plan, the transport the content took, how the tree went in. Default: no log.
+    public var logger: Logger = .disabled
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -98,7 +102,7 @@ public struct SyncRunner: Sendable {
 
     private func run(_ request: Request, apply: Bool) async throws -> Outcome {
         let target = StateStore.normalize(request.target)
-        let storeLock = try await lockStore()
+        let storeLock = try await logger.timed("lock") { try await lockStore() }
         defer { storeLock.release() }
         store.removeStaleTemporaries()
         store.removeStalePartials()
@@ -108,18 +112,23 @@ public struct SyncRunner: Sendable {
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
-            try state.recoverSwitch(target: target)
+            try logger.timed("recover") { try state.recoverSwitch(target: target) }
         }
         let previous = try state.load(target: target)
-        let resolved = try await resolve(request.ref, applied: previous)
+        let resolved = try await logger.timed("resolve") { try await resolve(request.ref, applied: previous) }
         events(.resolved(resolved))
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
-        let listing = try await verifiedListing(resolved, previous: previous, hints: hints)
+        let listing = try await logger.timed("listing") {
+            try await verifiedListing(resolved, previous: previous, hints: hints)
+        }
 
         let excludes = ExcludeSet(request.excludes)
-        let scan = try TargetScanner(ignoredNames: [], excludes: excludes)
-            .scan(target: target, cache: state.loadStatCache(target: target))
+        let scan = try logger.timed("scan") {
+            try TargetScanner(ignoredNames: [], excludes: excludes)
+                .scan(target: target, cache: state.loadStatCache(target: target))
+        }
+        logScan(scan.statistics)
         events(
             .scanned(
                 files: scan.statistics.entries, hashed: scan.statistics.filesHashed,
@@ -131,12 +140,13 @@ public struct SyncRunner: Sendable {
         if let intent = try state.loadIntent(target: target) {
             previousManifest = intent.manifest.union(previousManifest)
         }
-        let plan = planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
+        let plan = logger.timed("plan") { planner.plan(listing: listing, previous: previousManifest, local: scan.tree) }
         // Store objects a target file shared and that were written through it: never linked again.
         let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
         let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
+        logPlan(summary)
         events(.planned(summary))
         for c in plan.changes where c.kind == .submodule {
             events(
@@ -184,9 +194,13 @@ public struct SyncRunner: Sendable {
             }
             let toFetch = try plan.missingBlobs(in: store, repair: true)
             plan.seedStore(store, fromTarget: target)
-            outcome.fetch = try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
-            outcome.kept = try keepLocalVersions(
-                plan, target: target, previous: previousManifest, owner: planner.installedOwner)
+            outcome.fetch = try await logger.timed("fetch") {
+                try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
+            }
+            logFetch(outcome.fetch)
+            outcome.kept = try logger.timed("keep-local") {
+                try keepLocalVersions(plan, target: target, previous: previousManifest, owner: planner.installedOwner)
+            }
             // The intent, journaled before anything changes: if an in-place apply is interrupted, the next run (to
             // any ref) still knows every file this run may have put there, and removes what is no longer wanted
             // instead of leaving it behind as untracked.
@@ -206,10 +220,16 @@ public struct SyncRunner: Sendable {
                     applier.outgoingCache = scan.cache
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
-                    outcome.applied = try applier.apply(plan, listing: listing, store: store, target: target)
+                    applier.logger = logger
+                    outcome.applied = try logger.timed("apply") {
+                        try applier.apply(plan, listing: listing, store: store, target: target)
+                    }
                 case .inPlace:
-                    outcome.applied = try InPlaceApplier(linkMode: linkMode).apply(
-                        plan, listing: listing, store: store, target: target)
+                    logger.debug("apply: in place, file by file")
+                    outcome.applied = try logger.timed("apply") {
+                        try InPlaceApplier(linkMode: linkMode).apply(
+                            plan, listing: listing, store: store, target: target)
+                    }
                 }
             } catch let error as FailedAfterSwitch<ApplyReport> {
                 // The target holds the new tree: what failed after the switch is reported below, not undone.
@@ -224,7 +244,9 @@ public struct SyncRunner: Sendable {
             outcome.switched = true
             var cache = scan.cache
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
-            try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
+            try logger.timed("state") {
+                try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
+            }
         } else {
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
             // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
@@ -240,23 +262,37 @@ public struct SyncRunner: Sendable {
     /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
     private func resolve(_ ref: String?, applied: TargetState?) async throws -> ResolvedRef {
         if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
+            logger.debug("ref \(ref): the commit the target has, no request", metadata: ["commit": "\(id.hex)"])
             return ResolvedRef(name: ref, commit: id)
         }
-        return try await source.resolve(ref)
+        let resolved = try await source.resolve(ref)
+        var metadata: Logger.Metadata = [
+            "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
+        ]
+        if let reason = source.fallbackReason { metadata["fallback"] = "\(reason)" }
+        logger.debug(
+            "ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
+        return resolved
     }
 
     /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
-    /// under its name once its blobs are in (``PinStore``), so gc keeps them.
-    public func warm(refs: [String?], pin: Bool = false) async throws -> [(ResolvedRef, FetchReport, PlanSummary)] {
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them. `each` is called as each ref is done.
+    public func warm(refs: [String?], pin: Bool = false, each: (WarmedRef) -> Void = { _ in }) async throws
+        -> [WarmedRef]
+    {
         let storeLock = try await lockStore()
         defer { storeLock.release() }
-        var results: [(ResolvedRef, FetchReport, PlanSummary)] = []
+        var results: [WarmedRef] = []
         for ref in refs {
-            let resolved = try await source.resolve(ref)
+            let started = ContinuousClock.now
+            let before = source.statistics
+            let resolved = try await logger.timed("resolve") { try await resolve(ref, applied: nil) }
             events(.resolved(resolved))
             // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
-            let hints = ListingHints(haves: results.reversed().map(\.0.commit))
-            let listing = try await verifiedListing(resolved, previous: nil, hints: hints)
+            let hints = ListingHints(haves: results.reversed().map(\.resolved.commit))
+            let listing = try await logger.timed("listing") {
+                try await verifiedListing(resolved, previous: nil, hints: hints)
+            }
             var seen = Set<ObjectID>()
             let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
                 NeededBlob(id: $0.id, path: $0.path, size: $0.size)
@@ -264,8 +300,15 @@ public struct SyncRunner: Sendable {
             let missing = wants.filter { !store.contains($0.id) }
             let summary = PlanSummary(counts: ["blobs": wants.count], missing: missing, upToDate: missing.isEmpty)
             events(.planned(summary))
-            results.append((resolved, try await fetch(missing, of: resolved), summary))
+            let report = try await logger.timed("fetch") { try await fetch(missing, of: resolved) }
+            logFetch(report)
             if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
+            let elapsed = ContinuousClock.now - started
+            results.append(
+                WarmedRef(
+                    resolved: resolved, report: report, plan: summary, requests: source.statistics.since(before),
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            each(results[results.count - 1])
         }
         return results
     }
@@ -282,6 +325,7 @@ public struct SyncRunner: Sendable {
             let entries = previous.manifest.union(previous.keptLocal).entries.map {
                 TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
             }
+            logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
@@ -323,41 +367,6 @@ public struct SyncRunner: Sendable {
             })
         let wants = missing.map { BlobWant(id: $0.id, path: $0.path, size: $0.size) }
         return try await source.fetch(wants, of: resolved, into: store, progress: progress)
-    }
-
-    /// Saves into the store every local file that is about to be replaced and is not what the previous sync put there
-    /// (a user's edit of a synced file — content, kind, permissions or owner — or a file that was never ours), and
-    /// records each, with its permissions and owner, in the target's ``KeptVersionLog``, so nothing is lost and
-    /// `smart-sync restore` can bring it back. Returns the records.
-    private func keepLocalVersions(_ plan: Plan, target: String, previous: Manifest, owner: UInt32) throws
-        -> [KeptVersion]
-    {
-        var kept: [KeptVersion] = []
-        let now = Self.nowNs()
-        let tree = try TreeReader(root: target)
-        for c in plan.changes where c.writes {
-            guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
-            let metadata = c.localMetadata
-            let installed = metadata?.isInstalled(as: mode, owner: owner) ?? true
-            // What the previous sync put there is only saved when the store lost it, and not recorded.
-            let ours = previous[c.path] == Manifest.Entry(mode: mode, id: localID) && installed
-            if ours, try store.holds(localID, size: nil, repair: true) { continue }
-            try LocalVersionSaver(store: store).save(c.path, in: tree, mode: mode, id: localID)
-            if ours { continue }
-            kept.append(
-                KeptVersion(
-                    timeNs: now, mode: mode, id: localID, replacedBy: plan.commit, path: c.path, metadata: metadata))
-            let what =
-                previous[c.path] == Manifest.Entry(mode: mode, id: localID) && !installed
-                ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
-                : "local content \(localID.abbreviated())"
-            events(
-                .warning(
-                    "'\(c.path)' had \(what); kept before replacing it (smart-sync restore '\(c.path)' brings it back)"
-                ))
-        }
-        try KeptVersionLog(state: state, target: target).append(kept)
-        return kept
     }
 
     static func summarize(_ plan: Plan, missing: [NeededBlob], localEdits: [String] = []) -> PlanSummary {

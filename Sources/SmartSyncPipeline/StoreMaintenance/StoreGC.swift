@@ -1,3 +1,5 @@
+import Logging
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncObjectStore
 
@@ -21,6 +23,9 @@ public struct StoreGC: Sendable {
         public var dryRun = false
         /// How long to wait for running syncs before giving up (`.locked`).
         public var lockWait: Duration = .seconds(600)
+        /// Where gc logs, at `.debug`, each phase's time (`lock`, `mark`, `sweep`, `leftovers`) and what it decided:
+        /// the state directories read, the roots by kind, what was kept and freed. Default: no log.
+        public var logger: Logger = .disabled
 
         public init() {}
     }
@@ -73,7 +78,10 @@ public struct StoreGC: Sendable {
         _ options: Options, onWait: @Sendable (String) -> Void = { _ in },
         visit: (Removal) -> Void = { _ in }
     ) async throws -> Report {
-        let lock = try await store.lock(shared: false, waitingUpTo: options.lockWait, onWait: onWait)
+        let logger = options.logger
+        let lock = try await logger.timed("lock") {
+            try await store.lock(shared: false, waitingUpTo: options.lockWait, onWait: onWait)
+        }
         defer { lock.release() }
         let now = Timestamps.nowNs()
         let seconds: Int64 = 1_000_000_000
@@ -93,9 +101,13 @@ public struct StoreGC: Sendable {
         }
         report.stateDirectories = states.map(\.root)
 
+        logger.debug(
+            "gc: roots from \(states.count) state director\(states.count == 1 ? "y" : "ies")",
+            metadata: ["stateDirectories": "\(states.map(\.root))", "dryRun": "\(options.dryRun)"])
         let keptSince = now - options.keepLocalAge * seconds
         let forgetter = TargetForgetter(state: state, keptSinceNs: keptSince, dryRun: options.dryRun)
         var mark = StoreMark()
+        let marking = ContinuousClock.now
         try StoreRoots(store: store, states: states, keptSinceNs: keptSince).forEach(
             admit: { index, record in
                 // Only the given state directory is cleaned; the others are read for their roots.
@@ -116,10 +128,26 @@ public struct StoreGC: Sendable {
         mark.markCommits(in: store)
         report.roots = mark.roots
         report.marked = mark.marked.count
+        logger.debug(
+            "gc: \(report.marked) ids marked from \(report.roots.values.reduce(0, +)) roots",
+            metadata: [
+                "roots": "\(report.roots.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key)=\($0.value)" })",
+                "forgottenTargets": "\(report.forgottenTargets)", "ms": Logger.milliseconds(marking.duration(to: .now)),
+            ])
 
-        report.sweep = try store.sweep(
-            keeping: mark.marked, graceNs: options.grace * seconds, nowNs: now, dryRun: options.dryRun
-        ) { visit(.object($0)) }
+        report.sweep = try logger.timed("sweep") {
+            try store.sweep(
+                keeping: mark.marked, graceNs: options.grace * seconds, nowNs: now, dryRun: options.dryRun
+            ) { visit(.object($0)) }
+        }
+        logger.debug(
+            "gc: sweep \(options.dryRun ? "would free" : "freed") \(report.sweep.freedBytes) bytes",
+            metadata: [
+                "removed": "\(report.sweep.removed)", "keptMarked": "\(report.sweep.keptMarked)",
+                "keptYoung": "\(report.sweep.keptYoung)", "keptLinked": "\(report.sweep.keptLinked)",
+                "graceSeconds": "\(options.grace)",
+            ])
+        let cleaning = ContinuousClock.now
         StoreLeftovers(
             store: store, nowNs: now, graceNs: options.grace * seconds, partialAgeNs: options.partialAge * seconds,
             quarantineAgeNs: options.quarantineAge * seconds, dryRun: options.dryRun
@@ -128,6 +156,12 @@ public struct StoreGC: Sendable {
             report.leftovers[leftover.kind, default: (0, 0)].bytes += leftover.bytes
             visit(.leftover(leftover))
         }
+        logger.debug(
+            "gc: leftovers \(report.leftovers.values.reduce(0) { $0 + $1.count })",
+            metadata: [
+                "bytes": "\(report.leftovers.values.reduce(0) { $0 + $1.bytes })",
+                "ms": Logger.milliseconds(cleaning.duration(to: .now)),
+            ])
         // What the store holds of its own now: kept objects only it links (a dry run's would-be removals too), plus
         // what is left in partials/, tmp/ and quarantine/.
         report.usage = report.sweep.keptOwnBytes + (options.dryRun ? report.sweep.freedBytes : 0)

@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
@@ -35,6 +36,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
     /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
     public var outgoingCache: StatCache?
+    /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
+    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`).
+    public var logger: Logger = .disabled
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -68,6 +72,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let exists = lstat(target, &st) == 0
         if exists && (st.st_mode & S_IFMT) != S_IFDIR {
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
+            logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
@@ -81,32 +86,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         for c in plan.changes { kinds[c.path] = c.kind }
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
-        var report: ApplyReport
-        if exists, let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout) {
-            report = recycled
-        } else {
-            // Private until the carrier gives it the target's metadata (a new target: the documented default).
-            guard mkdir(layout.stage, 0o700) == 0 else {
-                throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
+        var report = try logger.timed("stage") { () throws -> ApplyReport in
+            if exists,
+                let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout)
+            {
+                return recycled
             }
-            if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
-            try seed(Set(plan.changes.map(\.path)), from: current, plan: plan, store: store)
-            let staged = plan.changes.compactMap { c -> Change? in
-                guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
-                switch c.kind {
-                case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
-                    return Change(kind: .add, path: c.path, mode: mode, id: id)
-                default:
-                    return nil
-                }
-            }
-            // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an
-            // fsync per file and directory.
-            var stager = inPlace
-            stager.syncEachChange = false
-            report = try stager.apply(
-                Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
-                target: layout.stage)
+            if !exists { logger.debug("apply: a new target, its tree built from the store") }
+            return try build(plan, listing: listing, store: store, current: current, layout: layout, exists: exists)
         }
         report.counts = plan.counts
         report.conflicts = plan.conflicts
@@ -115,13 +102,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) || kinds[$0] == nil },
                 carryWhole: { kinds[$0] == .excluded },
                 isTreeFile: { kinds[$0].map(Self.writesTreeFile) ?? false })
-            try carrier.carry(from: target, into: layout.stage)
+            try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
-        try FileSystem.syncFileSystem(containing: layout.stage)
+        try logger.timed("sync") { try FileSystem.syncFileSystem(containing: layout.stage) }
         try checkpoint("staged")
         if let validateStage {
             do {
-                try validateStage(layout.stage)
+                try logger.timed("validate-stage") { try validateStage(layout.stage) }
             } catch {
                 try? TreeOps.removeTree(layout.stage)
                 throw error
@@ -137,10 +124,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         let sequence = try generations.nextSequence()
         do {
-            try switcher.exchange(
-                incoming: layout.stage, sequence: sequence, outgoingState: previous, consumed: nil,
-                checkpoint: checkpoint, exchanged: { try recordSwitch?() })
+            try logger.timed("exchange") {
+                try switcher.exchange(
+                    incoming: layout.stage, sequence: sequence, outgoingState: previous, consumed: nil,
+                    checkpoint: checkpoint, exchanged: { try recordSwitch?() })
+            }
         } catch is TreeSwitch.ExchangeUnsupported {
+            logger.debug("apply: in place, the file system refused renameat2(RENAME_EXCHANGE)")
             try TreeOps.removeTree(layout.stage)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         } catch let failed as TreeSwitch.AfterExchange {
@@ -156,7 +146,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         do {
             try checkpoint("filed")
-            try generations.prune(keep: keepGenerations)
+            try logger.timed("prune") { try generations.prune(keep: keepGenerations) }
         } catch {
             throw FailedAfterSwitch(
                 outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
@@ -172,9 +162,19 @@ public struct StagedSwitchApplier: ApplyStrategy {
         _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
     ) throws -> ApplyReport? {
         let generations = GenerationStore(layout: layout)
-        guard keepGenerations > 0, let spare = generations.takeSpare() else { return nil }
+        guard keepGenerations > 0 else {
+            logger.debug("apply: stage built from the store: no spare tree is kept with --keep-generations 0")
+            return nil
+        }
+        guard let spare = generations.takeSpare() else {
+            logger.debug("apply: stage built from the store: no spare tree (the last prune left none)")
+            return nil
+        }
         let cache = spare.statCache()
-        guard rename(spare.tree, layout.stage) == 0 else { return nil }
+        guard rename(spare.tree, layout.stage) == 0 else {
+            logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
+            return nil
+        }
         try? TreeOps.removeTree(generations.spare)
         try checkpoint("recycled")
         do {
@@ -185,12 +185,46 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
             report.recycled = true
+            logger.debug(
+                "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
+                metadata: [
+                    "recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)",
+                ])
             report.unchangedStats = outcome.kept
             return report
         } catch let error as SmartSyncError where error.code == .io {
+            logger.debug("apply: the spare tree refused, building the stage from the store: \(error.message)")
             try generations.discard(layout.stage)
             return nil
         }
+    }
+
+    /// Builds the stage from the store: every file of the new tree linked (or copied) from its object.
+    private func build(
+        _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout, exists: Bool
+    ) throws -> ApplyReport {
+        // Private until the carrier gives it the target's metadata (a new target: the documented default).
+        guard mkdir(layout.stage, 0o700) == 0 else {
+            throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
+        }
+        if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+        try seed(Set(plan.changes.map(\.path)), from: current, plan: plan, store: store)
+        let staged = plan.changes.compactMap { c -> Change? in
+            guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
+            switch c.kind {
+            case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
+                return Change(kind: .add, path: c.path, mode: mode, id: id)
+            default:
+                return nil
+            }
+        }
+        // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an fsync
+        // per file and directory.
+        var stager = inPlace
+        stager.syncEachChange = false
+        return try stager.apply(
+            Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
+            target: layout.stage)
     }
 
     /// Whether a path of this plan kind holds a file of the new tree (written or left as it is).

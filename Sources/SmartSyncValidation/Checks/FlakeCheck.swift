@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncFetch
 
 /// `kind = "flake"`: `flake.nix` parses and `flake.lock` is a valid lock file.
@@ -98,20 +99,12 @@ public struct FlakeCheck: Check {
 
     /// Runs `nix-instantiate --parse FILE`; returns its status and the first lines of its error output.
     static func runParse(_ tool: String, _ file: String) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["--parse", file]
         // Nix needs no GitHub token to parse a file: none reaches it.
-        process.environment = GitHubToken.withoutTokens(ProcessInfo.processInfo.environment)
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).split(separator: "\n").prefix(3)
+        let r = try ProcessRunner(tool, ["--parse", file], environment: ChildEnvironment.inheritedWithoutTokens)
+            .runAndWait(output: .discard, error: .captured)
+        let text = r.stderrString.split(separator: "\n").prefix(3)
             .joined(separator: " ").trimmingCharacters(in: .whitespaces)
-        return (process.terminationStatus, text.isEmpty ? "exit status \(process.terminationStatus)" : text)
+        return (r.status, text.isEmpty ? "exit status \(r.status)" : text)
     }
 }
 

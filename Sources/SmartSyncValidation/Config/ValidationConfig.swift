@@ -17,7 +17,8 @@ import SmartSyncFileSystem
 /// mode = "0755"
 /// ```
 /// Each `[[check]]` table is strict: an unknown `kind`, an unknown key or a missing required key is an error
-/// naming the file and line. Other top-level tables are left to the rest of smart-sync.
+/// naming the file and line. Other top-level tables (`[store]`, `[sync]`, `[target.NAME]`) are left to the rest of
+/// smart-sync.
 public struct ValidationConfig: Sendable {
     /// The file it came from, or nil for the built-in defaults.
     public var file: String?
@@ -25,6 +26,8 @@ public struct ValidationConfig: Sendable {
     public var target: String
     public var defaults: ValidationDefaults
     public var checks: [any Check]
+    /// The file's own `[[check]]` entries, without the built-in ones (a target's `checks = "config"`).
+    public var fileChecks: [any Check] = []
 
     public static let defaultTarget = "/etc/hypervisor"
     public static let defaultFile = "/etc/smart-sync/config.toml"
@@ -54,7 +57,8 @@ public struct ValidationConfig: Sendable {
             SmartSyncError(.invalidArgument, "\(file):\(table.position(of: key).line): \(message)")
         }
         var config = ValidationConfig(file: file)
-        if let value = document["target"] {
+        // A table is the list of targets ([target.NAME], read by the commands that sync); a string is this target.
+        if let value = document["target"], value.tableValue == nil {
             guard let s = value.stringValue, s.hasPrefix("/") else {
                 throw fail(
                     "target", in: document, "'target' must be an absolute path in quotes, such as \"/etc/hypervisor\"")
@@ -98,6 +102,7 @@ public struct ValidationConfig: Sendable {
             }
             builtin = b
         }
+        config.fileChecks = checks
         config.checks = (builtin ? BuiltinChecks.hypervisor() : []) + checks
         var seen = Set<String>()
         for check in config.checks where !seen.insert(check.id).inserted {

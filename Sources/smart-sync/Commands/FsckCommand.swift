@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import Logging
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncFileSystem
+import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 struct FsckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +40,7 @@ struct FsckCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var source: SourceOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "Bring back the quarantined objects a root needs (needs OWNER/REPO or --source).")
@@ -62,19 +67,33 @@ struct FsckCommand: AsyncParsableCommand {
         var code = ExitCodes.success
         try await RunContext.guarded(reporter) {
             let started = Date()
-            let context = repair ? try await RunContext.make(source, output, reporter) : nil
+            let resolver = try TargetResolver(common)
+            let configured = try resolver.target(forArgument: self.source.repository)
+            var source = self.source
+            if let configured { TargetResolver.apply(configured, to: &source) }
+            let context =
+                repair
+                ? try await RunContext.make(
+                    source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                : nil
             defer { context?.opened.close() }
-            let store = try context?.runner.store ?? ObjectStore(root: source.store ?? DefaultPaths.store)
-            let state = try context?.runner.state ?? StateStore(root: source.stateDir ?? DefaultPaths.state)
+            let store = try context?.runner.store ?? common.openStore(resolver.settings)
+            let state = try context?.runner.state ?? common.openState(resolver.settings)
             let lock = try await store.lock(shared: true, waitingUpTo: .seconds(wait)) {
                 reporter.note("fsck: waiting for gc to finish: \($0)")
             }
             defer { lock.release() }
 
             let threads = self.threads
-            let report = try await onThread { store.fsck(threads: threads) }
+            let logger = context?.runner.logger ?? output.logger(reporter)
+            let report = try await logger.timed("hash") { try await DedicatedThread.run { store.fsck(threads: threads) } }
             for finding in report.findings {
-                reporter.fsckFinding(finding, action: try store.mend(finding))
+                let action = try store.mend(finding)
+                let object = finding.id.abbreviated() + (finding.isTwin ? " (twin)" : "")
+                logger.debug(
+                    "fsck: object \(object): \(finding.problem.name) → \(action ?? "nothing done (unreadable, or gone)")"
+                )
+                reporter.fsckFinding(finding, action: action)
             }
             var states = [state]
             for (root, _) in StoreUsers(store: store).list()
@@ -83,10 +102,14 @@ struct FsckCommand: AsyncParsableCommand {
             }
             // Every kept version still in its log counts: gc has not expired it.
             let repairer = StoreRepair(store: store, roots: StoreRoots(store: store, states: states, keptSinceNs: 0))
-            let needs = try repairer.needs()
+            let needs = try logger.timed("roots") { try repairer.needs() }
+            logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
             var outcome: StoreRepair.Outcome?
             if let context {
-                outcome = needs.isEmpty ? StoreRepair.Outcome() : await repairer.repair(needs, source: context.runner.source)
+                outcome =
+                    needs.isEmpty
+                    ? StoreRepair.Outcome()
+                    : await logger.timed("repair") { await repairer.repair(needs, source: context.runner.source) }
             }
             let missing = outcome?.unrepaired.count ?? needs.count
             reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
@@ -95,12 +118,5 @@ struct FsckCommand: AsyncParsableCommand {
             }
         }
         if code != ExitCodes.success { throw ExitCode(code) }
-    }
-
-    /// Runs blocking work (hashing on all cores) on a thread of its own, off Swift's cooperative pool.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            Thread { c.resume(with: Result { try body() }) }.start()
-        }
     }
 }

@@ -3,18 +3,6 @@ import Foundation
 import SmartSyncObjectStore
 import SmartSyncPipeline
 
-/// Where the store and state are, for commands that need no source.
-struct StorePathOptions: ParsableArguments {
-    @OptionGroup var store: StoreOnlyOptions
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The state directory whose targets count (others recorded as using the store count too). Default: /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.",
-            valueName: "dir"))
-    var stateDir: String?
-}
-
 struct GCCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
@@ -45,7 +33,7 @@ struct GCCommand: AsyncParsableCommand {
             \(ExitCodes.help)
             """)
 
-    @OptionGroup var paths: StorePathOptions
+    @OptionGroup var common: CommonOptions
 
     @Flag(name: .long, help: "List what would be removed (and states forgotten); remove nothing.")
     var dryRun = false
@@ -61,9 +49,6 @@ struct GCCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for running syncs (0: fail at once).", valueName: "s"))
     var wait: Int = 600
 
-    @Option(name: .long, help: ArgumentHelp("The config file with a [store] table.", valueName: "file"))
-    var config: String?
-
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -73,14 +58,15 @@ struct GCCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let settings = try FileSettings.load(path: config)
+            let settings = try common.settings()
             var options = StoreGC.Options()
             options.grace = grace?.seconds ?? settings.gcGrace
             options.keepLocalAge = keepLocalAge?.seconds ?? settings.keepLocalAge
             options.dryRun = dryRun
             options.lockWait = .seconds(wait)
-            let store = try paths.store.open()
-            let state = try StateStore(root: paths.stateDir ?? DefaultPaths.state)
+            options.logger = output.logger(reporter)
+            let store = try common.openStore(settings)
+            let state = try common.openState(settings)
             try await Self.collect(store: store, state: state, options: options, reporter: reporter, event: "summary")
         }
     }

@@ -5,18 +5,6 @@ import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
 
-/// The store option alone, for commands that touch no state.
-struct StoreOnlyOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The object store. Default: /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.",
-            valueName: "dir"))
-    var store: String?
-
-    func open() throws -> ObjectStore { try ObjectStore(root: store ?? DefaultPaths.store) }
-}
-
 struct PinsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pins",
@@ -34,13 +22,13 @@ struct PinsCommand: AsyncParsableCommand {
             \(ExitCodes.help)
             """)
 
-    @OptionGroup var store: StoreOnlyOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            for pin in try PinStore(store: store.open()).list() {
+            for pin in try PinStore(store: common.openStore(common.settings())).list() {
                 let files = pin.listing.entries.filter(\.mode.isBlob).count
                 let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9)
                 if output.json {
@@ -70,7 +58,7 @@ struct UnpinCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The pins to drop (as `smart-sync pins` lists them).", valueName: "name"))
     var names: [String]
 
-    @OptionGroup var store: StoreOnlyOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -80,7 +68,7 @@ struct UnpinCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let pins = PinStore(store: try store.open())
+            let pins = PinStore(store: try common.openStore(common.settings()))
             let unknown = try names.filter { !(try pins.remove($0)) }
             for name in names where !unknown.contains(name) {
                 if output.json {

@@ -45,12 +45,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List the versions of PATH that can be restored and change nothing.")
     var list = false
 
-    @Option(name: .long, help: ArgumentHelp("The object store (as for sync).", valueName: "dir"))
-    var store: String?
-
-    @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
-    var stateDir: String?
-
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -60,7 +55,8 @@ struct RestoreCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let state = try StateStore(root: stateDir ?? DefaultPaths.state)
+            let settings = try common.settings()
+            let state = try common.openState(settings)
             if list {
                 let versions = try Restore.versions(of: path, target: target, state: state)
                 for v in versions { reporter.printVersion(v) }
@@ -69,7 +65,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            let objects = try common.openStore(settings)
             // Held shared while Restore takes its own: a gc in progress is waited for here, not refused there.
             let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
                 reporter.note("restore: waiting for smart-sync gc to finish with the store")

@@ -4,6 +4,7 @@ import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,12 +20,17 @@ struct RollbackCommand: AsyncParsableCommand {
               smart-sync rollback --target /etc/hypervisor --list
               smart-sync rollback --target /etc/hypervisor               # to the previous tree
               smart-sync rollback --target /etc/hypervisor --to 1e10e73f  # to a kept commit
+              smart-sync rollback hypervisor      # a configured target
 
             \(ExitCodes.help)
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The synced directory.", valueName: "dir"))
-    var target: String
+    @Argument(help: ArgumentHelp("A target of the config file ([target.NAME]).", valueName: "name"))
+    var name: String?
+
+    @Option(
+        name: .long, help: ArgumentHelp("The synced directory. Default: the named target's path.", valueName: "dir"))
+    var target: String?
 
     @Option(
         name: .long,
@@ -35,29 +41,34 @@ struct RollbackCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List the kept generations and change nothing.")
     var list = false
 
-    @Option(name: .long, help: ArgumentHelp("Where per-target state lives (as for sync).", valueName: "dir"))
-    var stateDir: String?
-
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The object store (as for sync): a generation file written in place since it was kept is replaced from it.",
-            valueName: "dir"))
-    var store: String?
+            "How generation files written in place since they were kept are replaced from the store (as for sync).",
+            valueName: "mode"))
+    var linkMode: LinkMode?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("How replaced generation files are made (as for sync).", valueName: "mode"))
-    var linkMode: LinkMode = .auto
+    @Option(name: .long, help: "Previous trees kept beside the target, the outgoing one included (default: 3).")
+    var keepGenerations: Int?
 
-    @Option(name: .long, help: "Previous trees kept beside the target (the outgoing one included).")
-    var keepGenerations: Int = 3
-
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let name, !ConfiguredTarget.isValidName(name) {
+            throw ValidationError("rollback takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
+        }
+        if let keepGenerations, keepGenerations < 0 || keepGenerations > 100 {
+            throw ValidationError("--keep-generations must be between 0 and 100 (got \(keepGenerations)).")
+        }
+    }
 
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
+            let resolver = try TargetResolver(common)
+            let configured = try name.map { try resolver.target(named: $0) }
+            let target = try TargetResolver.path(self.target, configured, command: "rollback")
             if list {
                 for g in try Rollback.generations(target: target) {
                     let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
@@ -74,8 +85,8 @@ struct RollbackCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let state = try StateStore(root: stateDir ?? DefaultPaths.state)
-            let objects = try ObjectStore(root: store ?? DefaultPaths.store)
+            let state = try common.openState(resolver.settings)
+            let objects = try common.openStore(resolver.settings)
             // Held shared while Rollback takes its own: a gc in progress is waited for here, not refused there.
             let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
                 reporter.note("rollback: waiting for smart-sync gc to finish with the store")
@@ -85,8 +96,9 @@ struct RollbackCommand: AsyncParsableCommand {
             var failed: FailedAfterSwitch<Rollback.Outcome>?
             do {
                 outcome = try Rollback.run(
-                    target: target, to: to, state: state, store: objects, keepGenerations: keepGenerations,
-                    linkMode: linkMode)
+                    target: target, to: to, state: state, store: objects,
+                    keepGenerations: keepGenerations ?? configured?.keepGenerations ?? 3,
+                    linkMode: linkMode ?? configured?.linkMode ?? resolver.settings.linkMode ?? .auto)
             } catch let error as FailedAfterSwitch<Rollback.Outcome> {
                 // The generation's tree is in place; the summary says so, then the error (exit code 8).
                 outcome = error.outcome

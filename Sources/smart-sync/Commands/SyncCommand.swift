@@ -3,6 +3,7 @@ import Foundation
 import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 /// Options shared by `sync` and `plan`.
 struct TargetOptions: ParsableArguments {
@@ -13,13 +14,17 @@ struct TargetOptions: ParsableArguments {
     )
     var ref: String?
 
-    @Option(name: .long, help: ArgumentHelp("The directory to keep in sync (created when missing).", valueName: "dir"))
-    var target: String
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The directory to keep in sync (created when missing). Default: a configured target's path.",
+            valueName: "dir"))
+    var target: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Leave paths matching GLOB alone (repeatable). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
+            "Leave paths matching GLOB alone (repeatable; added to a configured target's exclude list). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
             valueName: "glob"))
     var exclude: [String] = []
 
@@ -29,6 +34,17 @@ struct TargetOptions: ParsableArguments {
             "Leave local edits in place: a tree path whose file differs from the tree and from what the last sync put there is kept (reported as conflict), not replaced."
     )
     var keepLocal = false
+
+    /// `--all` runs each configured target: a repository, --source or --target would be the same for all of them.
+    static func validateAll(_ all: Bool, _ source: SourceOptions, _ target: TargetOptions) throws {
+        guard all else { return }
+        if source.repository != nil {
+            throw ValidationError("--all runs every configured target: give no OWNER/REPO or NAME with it.")
+        }
+        if source.source != nil || target.target != nil {
+            throw ValidationError("--all takes each target's source and path from the config file: --source and --target do not go with it.")
+        }
+    }
 }
 
 struct SyncCommand: AsyncParsableCommand {
@@ -40,58 +56,81 @@ struct SyncCommand: AsyncParsableCommand {
               smart-sync sync MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor
               smart-sync sync OWNER/REPO --ref v1.2.0 --target ./conf --json
               smart-sync sync --source ./repo.git --target ./conf --exclude 'secrets/*'
+              smart-sync sync hypervisor             # [target.hypervisor] of the config file
+              smart-sync sync hypervisor --ref v2    # flags override the target's values
+              smart-sync sync --all --json           # every configured target
 
             \(ExitCodes.help)
             """)
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var target: TargetOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "Plan and report, but change nothing and download nothing.")
     var dryRun = false
 
-    @Option(
+    @Flag(
         name: .long,
-        help: ArgumentHelp(
-            "The config file whose [sync] and [store] tables apply (default: /etc/smart-sync/config.toml when present).",
-            valueName: "file"))
-    var config: String?
+        help: "Sync every target of the config file in turn, in name order; a failing one does not stop the others (exit code: the worst).")
+    var all = false
 
     @OptionGroup var policy: StorePolicyOptions
 
+    func validate() throws { try TargetOptions.validateAll(all, source, target) }
+
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
+        var resolver: TargetResolver?
+        var targets: [ConfiguredTarget?] = []
         try await RunContext.guarded(reporter) {
-            let context = try await RunContext.make(source, output, reporter, config: config)
-            defer { context.opened.close() }
-            let started = Date()
-            let outcome: SyncRunner.Outcome
-            do {
-                outcome = try await context.runner.sync(
-                    .init(
-                        ref: target.ref, target: target.target, excludes: target.exclude, dryRun: dryRun,
-                        keepLocal: target.keepLocal))
-            } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
-                // The target holds the new tree: the summary says so, then the error, with its own exit code.
-                var summary = SyncSummary(
-                    failed.outcome, command: "sync", source: context.opened.source, target: target.target,
-                    dryRun: dryRun, started: started)
-                summary.failedAfterSwitch = failed.step.rawValue
-                context.reporter.finish(summary)
-                context.reporter.fail(failed.error, switched: true)
-                throw ExitCode(ExitCodes.switchedThenFailed)
-            }
-            // The sync has let go of the store; a store over its size limit is cleaned before the summary.
-            if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
-                await StoreSizePolicy.apply(
-                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
-            }
-            context.reporter.finish(
-                .init(
-                    outcome, command: "sync", source: context.opened.source, target: target.target, dryRun: dryRun,
-                    started: started))
+            let r = try TargetResolver(common)
+            targets = all ? try r.allTargets() : [try r.target(forArgument: source.repository)]
+            resolver = r
         }
+        guard let resolver else { return }
+        if all {
+            try await AllTargetsRun.run(targets.compactMap { $0 }, command: "sync", output: output) {
+                try await sync($0, resolver, $1)
+            }
+        } else {
+            try await RunContext.guarded(reporter) { try await sync(targets[0], resolver, reporter) }
+        }
+    }
+
+    /// One sync: of `configured` (its values under the flags), or of what the flags alone name.
+    private func sync(_ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ reporter: Reporter) async throws {
+        let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "sync")
+        let context = try await RunContext.make(
+            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+        defer { context.opened.close() }
+        let started = Date()
+        let outcome: SyncRunner.Outcome
+        do {
+            outcome = try await context.runner.sync(
+                .init(
+                    ref: target.ref, target: path, excludes: target.exclude, dryRun: dryRun,
+                    keepLocal: target.keepLocal))
+        } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+            // The target holds the new tree: the summary says so, then the error, with its own exit code.
+            var summary = SyncSummary(
+                failed.outcome, command: "sync", source: context.opened.source, target: path,
+                dryRun: dryRun, started: started)
+            summary.failedAfterSwitch = failed.step.rawValue
+            context.reporter.finish(summary)
+            context.reporter.fail(failed.error, switched: true)
+            throw ExitCode(ExitCodes.switchedThenFailed)
+        }
+        // The sync has let go of the store; a store over its size limit is cleaned before the summary.
+        if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
+            await StoreSizePolicy.apply(
+                maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
+        }
+        context.reporter.finish(
+            .init(
+                outcome, command: "sync", source: context.opened.source, target: path, dryRun: dryRun,
+                started: started))
     }
 }
 
@@ -103,37 +142,36 @@ struct PlanCommand: AsyncParsableCommand {
             EXAMPLES:
               smart-sync plan MasterofNull/Hyper-NixOS --ref feature-branch --target /etc/hypervisor
               smart-sync plan OWNER/REPO --target ./conf --json | jq 'select(.event == "summary")'
+              smart-sync plan hypervisor --ref feature-x   # a configured target
 
             \(ExitCodes.help)
             """)
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var target: TargetOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
     var list = false
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The config file whose [sync] table applies (default: /etc/smart-sync/config.toml when present).",
-            valueName: "file"))
-    var config: String?
-
     func run() async throws {
         var pending = false
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let context = try await RunContext.make(source, output, reporter, config: config)
+            let resolver = try TargetResolver(common)
+            let configured = try resolver.target(forArgument: self.source.repository)
+            let (source, target, path) = try TargetResolver.resolve(configured, self.source, self.target, command: "plan")
+            let context = try await RunContext.make(
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
-                .init(ref: target.ref, target: target.target, excludes: target.exclude, keepLocal: target.keepLocal))
+                .init(ref: target.ref, target: path, excludes: target.exclude, keepLocal: target.keepLocal))
             if list { context.reporter.listChanges(outcome.plan) }
             context.reporter.finish(
                 .init(
-                    outcome, command: "plan", source: context.opened.source, target: target.target, dryRun: true,
+                    outcome, command: "plan", source: context.opened.source, target: path, dryRun: true,
                     started: started))
             pending = !outcome.summary.upToDate
         }

@@ -29,13 +29,16 @@ struct UpdateCommand: AsyncParsableCommand {
             summary), rolling back to the last tree an update confirmed when that fails.
 
             The checks come from --config FILE, else /etc/smart-sync/config.toml (under --root) when it exists, \
-            else the built-in hypervisor checks (see docs/VALIDATION.md).
+            else the built-in hypervisor checks (see docs/VALIDATION.md); a configured target's `checks` key picks \
+            builtin, config (the file's [[check]] entries) or none.
 
             EXAMPLES:
               smart-sync update MasterofNull/Hyper-NixOS --ref main --target /etc/hypervisor
               smart-sync update MasterofNull/Hyper-NixOS --ref feature-x --target /etc/hypervisor --check-only
               smart-sync update OWNER/REPO --target /etc/hypervisor --rebuild-action test
               smart-sync update --source ./repo.git --target ./conf --rebuild-command 'make -C {target} check'
+              smart-sync update hypervisor           # [target.hypervisor] of the config file
+              smart-sync update --all                # every configured target in turn
 
             \(ExitCodes.help)
               (update: 1 also when a check or the rebuild failed; 3 with --check-only when changes are pending)
@@ -43,6 +46,7 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var target: TargetOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @OptionGroup var checks: ChecksOptions
@@ -55,8 +59,13 @@ struct UpdateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Pre-validate and plan only; exit 3 when changes are pending, 0 when up to date.")
     var checkOnly = false
 
-    @Flag(name: .long, help: "Do not run the rebuild command.")
+    @Flag(name: .long, help: "Do not run the rebuild command (a configured target: skip_rebuild).")
     var skipRebuild = false
+
+    @Flag(
+        name: .long,
+        help: "Update every target of the config file in turn, in name order; a failing one does not stop the others (exit code: the worst).")
+    var all = false
 
     @Flag(name: .long, help: "Run the rebuild even when the tree did not change.")
     var rebuildAlways = false
@@ -64,9 +73,9 @@ struct UpdateCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The rebuild command, run with /bin/sh -c; {action}, {target}, {hostname} are substituted.",
+            "The rebuild command, run with /bin/sh -c; {action}, {target}, {hostname} are substituted. Default: a configured target's rebuild, else `nixos-rebuild {action} --flake {target}#{hostname}`.",
             valueName: "cmd"))
-    var rebuildCommand: String = RebuildCommand.defaultTemplate
+    var rebuildCommand: String?
 
     @Option(name: .long, help: ArgumentHelp("build, test or switch.", valueName: "action"))
     var rebuildAction: String = "switch"
@@ -83,47 +92,70 @@ struct UpdateCommand: AsyncParsableCommand {
         if skipRebuild && rebuildAlways {
             throw ValidationError("--skip-rebuild and --rebuild-always contradict each other; give one.")
         }
+        try TargetOptions.validateAll(all, source, target)
     }
 
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
-        var pending = false
+        var resolver: TargetResolver?
+        var targets: [ConfiguredTarget?] = []
         try await RunContext.guarded(reporter) {
-            let checks = try loadChecks()
-            let context = try await RunContext.make(source, output, reporter, config: self.checks.config)
-            defer { context.opened.close() }
-            let started = Date()
-            var options = UpdateWorkflow.Options(
-                request: .init(
-                    ref: target.ref, target: target.target, excludes: target.exclude, keepLocal: target.keepLocal),
-                checks: checks,
-                rebuild: skipRebuild
-                    ? nil
-                    : RebuildCommand(
-                        template: rebuildCommand, action: RebuildCommand.Action(rawValue: rebuildAction) ?? .switch,
-                        hostname: hostname))
-            options.force = force
-            options.checkOnly = checkOnly
-            options.rebuildAlways = rebuildAlways
-            options.captureOutput = reporter.mode == .json || reporter.mode == .quiet
-            let workflow = UpdateWorkflow(
-                runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
-            let report = await workflow.run(options)
-            if report.failure == nil && !checkOnly {
-                await StoreSizePolicy.apply(
-                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
-            }
-            reporter.finish(
-                report, target: target.target, checkOnly: checkOnly, source: context.opened.source, started: started)
-            if let failure = report.failure { throw failure }
-            pending = checkOnly && report.changesPending
+            let r = try TargetResolver(common)
+            targets = all ? try r.allTargets() : [try r.target(forArgument: source.repository)]
+            resolver = r
         }
-        if pending { throw ExitCode(ExitCodes.changesPending) }
+        guard let resolver else { return }
+        if all {
+            try await AllTargetsRun.run(targets.compactMap { $0 }, command: "update", output: output) {
+                try await update($0, resolver, $1)
+            }
+        } else {
+            try await RunContext.guarded(reporter) { try await update(targets[0], resolver, reporter) }
+        }
     }
 
-    /// The checks as `validate` finds them: --config, else the default file under --root, else the built-in ones.
-    private func loadChecks() throws -> UpdateChecks {
-        let settings = try checks.load()
+    /// One update: of `configured` (its values under the flags), or of what the flags alone name. Exit 3 is thrown
+    /// with --check-only when changes are pending.
+    private func update(_ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ reporter: Reporter)
+        async throws
+    {
+        let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "update")
+        let checks = try loadChecks(configured)
+        let context = try await RunContext.make(
+            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+        defer { context.opened.close() }
+        let started = Date()
+        // --rebuild-always asks for the rebuild, whatever the target's skip_rebuild says.
+        let skip = skipRebuild || (configured?.skipRebuild == true && !rebuildAlways)
+        var options = UpdateWorkflow.Options(
+            request: .init(ref: target.ref, target: path, excludes: target.exclude, keepLocal: target.keepLocal),
+            checks: checks,
+            rebuild: skip
+                ? nil
+                : RebuildCommand(
+                    template: rebuildCommand ?? configured?.rebuild ?? RebuildCommand.defaultTemplate,
+                    action: RebuildCommand.Action(rawValue: rebuildAction) ?? .switch, hostname: hostname))
+        options.force = force
+        options.checkOnly = checkOnly
+        options.rebuildAlways = rebuildAlways
+        options.captureOutput = reporter.mode == .json || reporter.mode == .quiet
+        let output = self.output
+        let workflow = UpdateWorkflow(runner: context.runner, events: { reporter.update($0, verbose: output.isVerbose) })
+        let report = await workflow.run(options)
+        if report.failure == nil && !checkOnly {
+            await StoreSizePolicy.apply(
+                maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
+        }
+        reporter.finish(report, target: path, checkOnly: checkOnly, source: context.opened.source, started: started)
+        if let failure = report.failure { throw failure }
+        if checkOnly && report.changesPending { throw ExitCode(ExitCodes.changesPending) }
+    }
+
+    /// The checks as `validate` finds them: --config, else the default file under --root, else the built-in ones;
+    /// a configured target's `checks` key picks among them.
+    private func loadChecks(_ configured: ConfiguredTarget?) throws -> UpdateChecks {
+        let found = try checks.load(config: common.config)
+        let settings = try ChecksOptions.select(configured?.checks, from: found, for: configured)
         return UpdateChecks(checks: settings.checks, root: checks.rootPath, defaults: settings.defaults)
     }
 }

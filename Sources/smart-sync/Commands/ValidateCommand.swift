@@ -47,13 +47,7 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Skip the slow checks (integrity; nix-instantiate).")
     var quick = false
 
-    @Option(
-        name: .long, help: ArgumentHelp("Object store of the syncs (for integrity and restores).", valueName: "dir"))
-    var store: String?
-
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory of the syncs.", valueName: "dir"))
-    var stateDir: String?
-
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -62,18 +56,18 @@ struct ValidateCommand: AsyncParsableCommand {
         try await RunContext.guarded(reporter) {
             let rootPath = checks.rootPath
             let probe = ValidationContext(target: "/", root: rootPath)
-            let settings = try checks.load()
-            let storeDir = store ?? DefaultPaths.store
-            let stateRoot = stateDir ?? DefaultPaths.state
+            let settings = try checks.load(config: common.config)
+            // The store and state of the syncs, and how they place files (restores). A broken [sync], [store] or
+            // [target.NAME] table is sync's to report; checks still run.
+            let syncSettings = settings.file.flatMap { try? FileSettings.load(path: $0) } ?? FileSettings()
+            let storeDir = common.storeDirectory(syncSettings)
+            let stateRoot = common.stateDirectory(syncSettings)
             var context = ValidationContext(
                 target: target ?? probe.hostPath(settings.target), root: rootPath,
                 store: Self.isDirectory(storeDir) ? try ObjectStore(root: storeDir) : nil,
                 state: Self.isDirectory(stateRoot) ? try StateStore(root: stateRoot) : nil,
                 quick: quick, defaults: settings.defaults)
-            // Restores place files as syncs do. A broken [sync] or [store] table is sync's to report; checks still run.
-            if fix, let file = settings.file, let mode = (try? FileSettings.load(path: file))?.linkMode {
-                context.linkMode = mode
-            }
+            if fix, let mode = syncSettings.linkMode { context.linkMode = mode }
             let reports = Validator(checks: settings.checks).run(context, fix: fix) { reporter.check($0) }
             let summary = ValidationSummary(reports)
             reporter.finish(summary, target: context.target, config: settings.file)

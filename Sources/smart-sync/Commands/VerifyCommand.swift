@@ -4,6 +4,7 @@ import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,22 +22,26 @@ struct VerifyCommand: AsyncParsableCommand {
             EXAMPLES:
               smart-sync verify --target /etc/hypervisor
               smart-sync verify MasterofNull/Hyper-NixOS --target /etc/hypervisor --repair
+              smart-sync verify hypervisor --repair   # a configured target
 
             \(ExitCodes.help)
             """)
 
     @OptionGroup var source: SourceOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .long, help: ArgumentHelp("The synced directory to check.", valueName: "dir"))
-    var target: String
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The synced directory to check. Default: a configured target's path.", valueName: "dir"))
+    var target: String?
 
     @Flag(name: .long, help: "Quarantine damaged store objects and sync the target back to its last commit.")
     var repair = false
 
     func validate() throws {
         if repair && !source.hasSource {
-            throw ValidationError("--repair needs the source: OWNER/REPO or --source PATH.")
+            throw ValidationError("--repair needs the source: OWNER/REPO, a configured target's NAME, or --source PATH.")
         }
     }
 
@@ -44,14 +49,20 @@ struct VerifyCommand: AsyncParsableCommand {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         var intact = true
         try await RunContext.guarded(reporter) {
+            let resolver = try TargetResolver(common)
+            let configured = try resolver.target(forArgument: self.source.repository)
+            var source = self.source
+            if let configured { TargetResolver.apply(configured, to: &source) }
+            let target = try TargetResolver.path(self.target, configured, command: "verify")
             let report: TargetVerifier.Report
             if repair {
-                let context = try await RunContext.make(source, output, reporter)
+                let context = try await RunContext.make(
+                    source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
                 defer { context.opened.close() }
                 (report, _) = try await context.runner.verify(target: target, repair: true)
             } else {
-                let store = try ObjectStore(root: source.store ?? DefaultPaths.store)
-                let state = try StateStore(root: source.stateDir ?? DefaultPaths.state)
+                let store = try common.openStore(resolver.settings)
+                let state = try common.openState(resolver.settings)
                 (report, _) = try SyncRunner.verifyOnly(target: target, store: store, state: state)
             }
             reporter.report(report, repaired: repair)

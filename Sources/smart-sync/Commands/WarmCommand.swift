@@ -3,6 +3,7 @@ import Foundation
 import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncPipeline
+import SmartSyncWorkflow
 
 struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,16 +16,18 @@ struct WarmCommand: AsyncParsableCommand {
               smart-sync warm MasterofNull/Hyper-NixOS --ref main --ref v2.0.0
               smart-sync warm --source /srv/hypervisor.git --ref main --store /var/cache/smart-sync
               smart-sync warm MasterofNull/Hyper-NixOS --ref v2.1.0 --pin     # kept by gc until unpinned
+              smart-sync warm hypervisor       # a configured target's source and ref
 
             \(ExitCodes.help)
             """)
 
     @OptionGroup var source: SourceOptions
+    @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
     @Option(
         name: .long,
-        help: "A ref to warm (repeatable), written as for sync --ref. Default: the repository's default branch.")
+        help: "A ref to warm (repeatable), written as for sync --ref. Default: a configured target's ref, else the repository's default branch.")
     var ref: [String] = []
 
     @Flag(
@@ -37,18 +40,23 @@ struct WarmCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            let context = try await RunContext.make(source, output, reporter)
+            let resolver = try TargetResolver(common)
+            let configured = try resolver.target(forArgument: self.source.repository)
+            var source = self.source
+            if let configured { TargetResolver.apply(configured, to: &source) }
+            let context = try await RunContext.make(
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
             defer { context.opened.close() }
-            let refs: [String?] = ref.isEmpty ? [nil] : ref
-            for (resolved, report, plan) in try await context.runner.warm(refs: refs, pin: pin) {
-                let started = Date()
+            let refs: [String?] = ref.isEmpty ? [configured?.ref] : ref
+            // Each ref's line as soon as it is warmed, not after the last.
+            _ = try await context.runner.warm(refs: refs, pin: pin) { warmed in
                 context.reporter.finish(
                     SyncSummary(
-                        command: "warm", source: context.opened.source.displayName, ref: resolved.name,
-                        commit: resolved.commit.hex,
-                        previousCommit: nil, target: nil, dryRun: false, plan: plan, blobsFetched: report.blobsFetched,
-                        bytesReceived: report.bytesReceived, requests: context.opened.source.statistics,
-                        transport: context.opened.source.transport, seconds: Date().timeIntervalSince(started),
+                        command: "warm", source: context.opened.source.displayName, ref: warmed.resolved.name,
+                        commit: warmed.resolved.commit.hex, previousCommit: nil, target: nil, dryRun: false,
+                        plan: warmed.plan, blobsFetched: warmed.report.blobsFetched,
+                        bytesReceived: warmed.report.bytesReceived, requests: warmed.requests,
+                        transport: context.opened.source.transport, seconds: warmed.seconds,
                         fallbackReason: context.opened.source.fallbackReason))
             }
         }

@@ -4,22 +4,33 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncPipeline
 import SmartSyncValidation
+import SmartSyncWorkflow
 
 /// The `[store]` and `[sync]` tables of the config file (`/etc/smart-sync/config.toml`): gc's ages, the size policy,
 /// and how files go into targets. A command-line flag wins over the file.
 ///
 /// ```toml
 /// [store]
+/// path = "/var/cache/smart-sync"  # the object store (--store)
+/// state = "/var/lib/smart-sync"   # the state directory (--state-dir)
 /// max_size = "20G"          # run gc after a sync that leaves the store's own data above this
 /// keep_local_age = "90d"    # kept local versions younger than this are gc roots
 /// gc_grace = "1h"           # objects younger than this are never collected
 /// [sync]
 /// link_mode = "reflink"     # auto (default), hardlink, reflink or copy: as --link-mode
 /// ```
-/// Sizes take `K`, `M`, `G`, `T` (powers of 1024) or a byte count; ages take `s`, `m`, `h`, `d` or seconds. Other
-/// tables belong to the rest of smart-sync (`validate`'s checks); an unknown key in these tables is an error naming
-/// the file and line.
+/// Sizes take `K`, `M`, `G`, `T` (powers of 1024) or a byte count; ages take `s`, `m`, `h`, `d` or seconds. The
+/// `[target.NAME]` tables are parsed by ``ConfiguredTarget/parseAll(_:file:)``; `target` (a string), `builtin`,
+/// `[defaults]` and `[[check]]` belong to `validate`. An unknown key in these tables, or at the top level, is an error
+/// naming the file and line.
 struct FileSettings {
+    /// The file read, or nil when there was none.
+    var file: String?
+    /// `[store] path` and `state`: the store and state directories (`--store` and `--state-dir` win).
+    var storePath: String?
+    var statePath: String?
+    /// The `[target.NAME]` tables, sorted by name.
+    var targets: [ConfiguredTarget] = []
     var maxSize: Int?
     var keepLocalAge: Int64 = 90 * 86400
     var gcGrace: Int64 = 3600
@@ -36,7 +47,14 @@ struct FileSettings {
             return FileSettings()
         }
         let document = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), file: file)
+        for key in document.keys where !topLevelKeys.contains(key) {
+            throw SmartSyncError(
+                .invalidArgument,
+                "\(file):\(document.position(of: key).line): unknown key '\(key)'; known at the top level: \(topLevelKeys.joined(separator: ", "))")
+        }
         var settings = FileSettings()
+        settings.file = file
+        settings.targets = try ConfiguredTarget.parseAll(document, file: file)
         if let sync = document["sync"] {
             guard let table = sync.tableValue else {
                 throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "sync").line): 'sync' must be a table")
@@ -71,17 +89,25 @@ struct FileSettings {
                     throw fail(key, "'max_size' must be a size such as \"20G\" or a byte count")
                 }
                 settings.maxSize = n
+            case "path", "state":
+                guard let dir = v.stringValue, dir.hasPrefix("/") else {
+                    throw fail(key, "'\(key)' must be an absolute path in quotes, such as \"/var/\(key == "path" ? "cache" : "lib")/smart-sync\"")
+                }
+                if key == "path" { settings.storePath = dir } else { settings.statePath = dir }
             case "keep_local_age", "gc_grace":
                 guard let s = v.integerValue ?? v.stringValue.flatMap(parseDuration), s >= 0 else {
                     throw fail(key, "'\(key)' must be an age such as \"90d\", \"12h\", \"30m\" or a number of seconds")
                 }
                 if key == "gc_grace" { settings.gcGrace = s } else { settings.keepLocalAge = s }
             default:
-                throw fail(key, "unknown key '\(key)' in [store]; known: max_size, keep_local_age, gc_grace")
+                throw fail(key, "unknown key '\(key)' in [store]; known: path, state, max_size, keep_local_age, gc_grace")
             }
         }
         return settings
     }
+
+    /// The keys the top level of the config file may hold.
+    static let topLevelKeys = ["target", "builtin", "defaults", "check", "store", "sync"]
 
     /// `90d`, `12h`, `30m`, `45s` or plain seconds.
     static func parseDuration(_ text: String) -> Int64? {

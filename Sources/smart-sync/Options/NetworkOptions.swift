@@ -66,9 +66,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "pack: git protocol v2 packs (deltas against what the store has); raw: one request per changed blob; auto: packs, with large blobs per request and per-blob downloads when packs fail.",
+            "pack: git protocol v2 packs (deltas against what the store has); raw: one request per changed blob; auto (the default): packs, with large blobs per request and per-blob downloads when packs fail.",
             valueName: "auto|pack|raw"))
-    var transport: TransportMode = .auto
+    var transport: TransportMode?
 
     @Option(
         name: .long,
@@ -102,7 +102,7 @@ struct NetworkOptions: ParsableArguments {
         s.maxWait = maxWait
         s.forceFull = forceFull
         s.gitURL = gitURL
-        s.transport = transport
+        s.transport = transport ?? .auto
         s.packBlobLimit = packBlobLimit.bytes
         return s
     }

@@ -1,10 +1,13 @@
 import ArgumentParser
+import Logging
 import SmartSyncPipeline
 
 /// Options naming where content comes from and where it is kept.
 struct SourceOptions: ParsableArguments {
     @Argument(
-        help: ArgumentHelp("The GitHub repository, as OWNER/REPO. Not used with --source.", valueName: "owner/repo"))
+        help: ArgumentHelp(
+            "The GitHub repository, as OWNER/REPO (not used with --source); or the NAME of a target in the config file ([target.NAME]), whose values the flags override.",
+            valueName: "owner/repo|name"))
     var repository: String?
 
     @Option(
@@ -15,8 +18,10 @@ struct SourceOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("GitHub REST API root. GitHub Enterprise: https://HOST/api/v3.", valueName: "url"))
-    var apiURL: String = "https://api.github.com"
+        help: ArgumentHelp(
+            "GitHub REST API root (default: https://api.github.com). GitHub Enterprise: https://HOST/api/v3.",
+            valueName: "url"))
+    var apiURL: String?
 
     @Option(
         name: .long,
@@ -37,32 +42,21 @@ struct SourceOptions: ParsableArguments {
     )
     var jobs: Int = 16
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The content-addressed object store. Default: /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.",
-            valueName: "dir"))
-    var store: String?
+    @Option(name: .long, help: "Previous trees kept beside the target for rollback (default: 3).")
+    var keepGenerations: Int?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where per-target state (last commit, manifest, stat cache) lives. Default: /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.",
-            valueName: "dir"))
-    var stateDir: String?
-
-    @Option(name: .long, help: "Previous trees kept beside the target for rollback.")
-    var keepGenerations: Int = 3
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy. Default: link_mode in [sync] of the config file, else auto.",
+            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy. Default: the target's link_mode, else link_mode in [sync] of the config file, else auto.",
             valueName: "mode"))
     var linkMode: LinkMode?
 
     @OptionGroup(title: "Slow and unreliable links")
     var network: NetworkOptions
+
+    /// The API root: `--api-url`, the target's `api_url`, else GitHub's.
+    var effectiveAPIURL: String { apiURL ?? "https://api.github.com" }
 
     /// True when a repository or `--source` was given (`verify` without `--repair` needs neither).
     var hasSource: Bool { source != nil || repository != nil }
@@ -71,7 +65,7 @@ struct SourceOptions: ParsableArguments {
         if source != nil && repository != nil {
             throw ValidationError("Give either OWNER/REPO or --source PATH, not both.")
         }
-        if keepGenerations < 0 || keepGenerations > 100 {
+        if let keepGenerations, keepGenerations < 0 || keepGenerations > 100 {
             throw ValidationError("--keep-generations must be between 0 and 100 (got \(keepGenerations)).")
         }
         if jobs < 1 || jobs > 256 {
@@ -85,8 +79,18 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print NDJSON events on stdout, ending with a summary object.")
     var json = false
 
-    @Flag(name: [.short, .long], help: "Log details (requests, decisions) to stderr.")
-    var verbose = false
+    @Flag(
+        name: [.short, .long],
+        help: "Log to stderr what each stage did: requests, decisions, timings (-vv: more detail).")
+    var verbose: Int
+
+    /// `-v` or `-vv` was given.
+    var isVerbose: Bool { verbose > 0 }
+
+    /// The logger the run's library code is given: stderr at `.debug` with `-v`, `.trace` with `-vv`.
+    func logger(_ reporter: Reporter) -> Logger {
+        StderrLogHandler.logger(verbosity: verbose, reporter: reporter)
+    }
 
     @Flag(name: [.short, .long], help: "Print only errors.")
     var quiet = false

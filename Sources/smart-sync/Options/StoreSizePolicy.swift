@@ -30,6 +30,7 @@ enum StoreSizePolicy {
         options.grace = settings.gcGrace
         options.keepLocalAge = settings.keepLocalAge
         options.lockWait = .zero
+        options.logger = runner.logger
         do {
             try await GCCommand.collect(
                 store: runner.store, state: runner.state, options: options, reporter: reporter, event: "gc")

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -12,6 +11,8 @@ final class Reporter: Sendable {
     enum Mode { case json, tty, plain, quiet }
 
     let mode: Mode
+    /// The configured target this reporter speaks for (`sync --all`): every JSON event carries it as `"name"`.
+    let targetName: String?
     private let state = Mutex(ProgressState())
 
     private struct ProgressState {
@@ -20,9 +21,12 @@ final class Reporter: Sendable {
         var lastPlainPercent = -1
         /// When the first download progress arrived: the rate and ETA count from here, not from start-up.
         var fetchStart: Date?
+        /// True once a `summary` event was written.
+        var summaryWritten = false
     }
 
-    init(json: Bool, quiet: Bool) {
+    init(json: Bool, quiet: Bool, name: String? = nil) {
+        targetName = name
         if json {
             mode = .json
         } else if quiet {
@@ -176,6 +180,12 @@ final class Reporter: Sendable {
         if mode == .tty || mode == .plain { line(text) }
     }
 
+    /// Prints one log line on stderr (clearing the progress line first), whatever the mode: `-v` asked for it, and
+    /// stdout stays the NDJSON stream of `--json`.
+    func logLine(_ text: String) {
+        line(text)
+    }
+
     private func line(_ text: String) {
         clearLine()
         FileHandle.standardError.write(Data((text + "\n").utf8))
@@ -248,12 +258,18 @@ final class Reporter: Sendable {
 
     func writeJSONLine(_ object: [String: Any]) { writeJSON(object) }
 
+    /// True once a JSON `summary` event was written.
+    var wroteSummary: Bool { state.withLock { $0.summaryWritten } }
+
     private func writeJSON(_ object: [String: Any]) {
+        var object = object
+        if let targetName, object["name"] == nil { object["name"] = targetName }
         guard
             let data = try? JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        state.withLock { _ in
+        state.withLock { s in
+            if object["event"] as? String == "summary" { s.summaryWritten = true }
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
     }

@@ -908,7 +908,6 @@ class Handler(BaseHTTPRequestHandler):
         if resp.status != 304:
             self.send_header("Content-Length", str(length))
         self.send_header("X-GitHub-Request-Id", "FAKE:%08X" % threading.get_ident())
-        self.end_headers()
         payload = b"" if resp.no_body else body
         abort = None
         if "reset_after_bytes" in f:
@@ -917,6 +916,14 @@ class Handler(BaseHTTPRequestHandler):
             payload, abort = payload[: int(f["truncate_after_bytes"])], "close"
         elif "wrong_content_length" in f:
             abort = "close"
+        # A response sent whole is logged before its last byte goes out, so a client that has read it all (and a
+        # test that then reads the log) always finds it there; one cut short or slowed is logged as it ended.
+        whole = abort is None and "stall_after_bytes" not in f and "drip_after_bytes" not in f
+        recorded = False
+        if whole and not payload:
+            self.record(resp.status)
+            recorded = True
+        self.end_headers()
         try:
             if "stall_after_bytes" in f:
                 n = int(f["stall_after_bytes"])
@@ -927,12 +934,18 @@ class Handler(BaseHTTPRequestHandler):
             elif "drip_after_bytes" in f:
                 self.drip(payload, int(f["drip_after_bytes"]), int(f.get("drip_bytes_per_second", 2)),
                           int(f.get("drip_for_ms", 60000)))
+            elif whole and payload:
+                self.write(payload[:-1])
+                self.record(resp.status, pending=1)
+                recorded = True
+                self.write(payload[-1:])
             else:
                 self.write(payload)
             self.wfile.flush()
         except OSError:
             abort = abort or "close"
-        self.record(resp.status)
+        if not recorded:
+            self.record(resp.status)
         if abort == "reset":
             self.hard_reset()
         elif abort == "close":
@@ -972,7 +985,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile, self.rfile = io.BytesIO(), io.BytesIO()
         self.close_connection = True
 
-    def record(self, status):
+    def record(self, status, pending=0):
+        """Logs the request; `pending` body bytes are still to be sent."""
         headers = {}
         for k, v in self.headers.items():
             k = k.lower()
@@ -986,7 +1000,7 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "headers": headers,
             "status": status,
-            "bytes": self.sent_bytes,
+            "bytes": self.sent_bytes + pending,
         }
         if "range" in headers:
             rec["range"] = headers["range"]

@@ -1,0 +1,36 @@
+import Glibc
+
+/// Runs blocking work (a child process, a pipe read, a store-wide fsck) on a thread of its own, so it never holds
+/// one of the few threads of Swift's cooperative pool. The one place smart-sync does this.
+public enum DedicatedThread {
+    /// Runs `body` on a new thread and resumes with its result.
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            start { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Starts `body` on a new detached thread. Traps when the system cannot create a thread (as Foundation's
+    /// `Thread.start()` does): there is no way to run the work at all then.
+    public static func start(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Work(body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let work = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
+                work.body()
+                return nil
+            }, box)
+        guard rc == 0 else {
+            Unmanaged<Work>.fromOpaque(box).release()
+            fatalError("pthread_create failed: \(String(cString: strerror(rc)))")
+        }
+        pthread_detach(thread)
+    }
+
+    private final class Work: Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+}

@@ -1,0 +1,148 @@
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncCore
+import Synchronization
+
+/// Sources tried in order: each call goes to the current source, and when it fails in a way its ``FailoverPolicy``
+/// says another source might not (an outage, a protocol the host does not speak), the run moves on to the next one
+/// for that call and for the rest of the run.
+///
+/// Two failovers make up a GitHub run: the REST API, then a ``ShallowCloneSource``
+/// (``FailoverPolicy/apiOutage(clone:)``), and for `--transport auto` the ``GitPackSource``, then that per-blob
+/// failover (``FailoverPolicy/packTransport``). A source says why it failed with a ``SourceFailure``, or a
+/// ``SmartSyncError`` whose code says it (``SourceFailure/init(classifying:)``); failures that surface are thrown as
+/// the ``SmartSyncError`` they carry. Errors of any other type (cancellation) surface as they are.
+///
+/// The first switch is announced once through `notice` and kept in ``fallbackReason``. What a source stored before it
+/// failed stays in the store, and the next source skips it.
+public final class FailoverSource: SyncSource {
+    /// The sources, in the order they are tried.
+    public let sources: [any SyncSource]
+    /// Which failures move on, and how the switch is worded.
+    public let policy: FailoverPolicy
+    public let displayName: String
+    private let notice: @Sendable (String) -> Void
+    private let state: Mutex<Switch>
+
+    private struct Switch {
+        /// The source calls go to.
+        var active = 0
+        /// Why the run left its first source (the first switch's reason), or why it never used it.
+        var reason: String?
+        /// The failure that caused the first switch (for ``FailoverPolicy/bothFailed``); nil when forced.
+        var cause: SmartSyncError?
+        var forced = false
+        var announced = false
+    }
+
+    /// - Parameters:
+    ///   - sources: the sources in the order they are tried; not empty.
+    ///   - policy: which failures move on, and how the switch is worded.
+    ///   - displayName: the name the run shows; default: the first source's.
+    ///   - forcedReason: why sources that would come first were left out by configuration (`--force-full was
+    ///     given`): announced on the first call and kept as ``fallbackReason``, as a switch's reason is.
+    ///   - notice: told once, at the first switch (or the first call when forced), which path runs and why.
+    public init(
+        _ sources: [any SyncSource], policy: FailoverPolicy, displayName: String? = nil, forcedReason: String? = nil,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        precondition(!sources.isEmpty, "a failover needs at least one source")
+        self.sources = sources
+        self.policy = policy
+        self.displayName = displayName ?? sources[0].displayName
+        self.notice = notice
+        state = Mutex(Switch(reason: forcedReason, forced: forcedReason != nil))
+    }
+
+    /// The source calls go to now.
+    public var active: any SyncSource { sources[state.withLock { $0.active }] }
+
+    /// Why the run left its first source, or nil while it serves the run; else the first reason a source reports
+    /// for a switch of its own (the per-blob path's clone, while packs still serve).
+    public var fallbackReason: String? {
+        state.withLock { $0.reason } ?? sources.lazy.compactMap(\.fallbackReason).first
+    }
+
+    public var transport: String { active.transport }
+
+    /// The active source's counters, plus the own counters of the sources it left (the requests that failed).
+    public var statistics: SourceStatistics {
+        let active = state.withLock { $0.active }
+        return sources[..<active].reduce(SourceStatistics()) { $0 + $1.ownStatistics } + sources[active].statistics
+    }
+
+    public func resolve(_ ref: String?) async throws -> ResolvedRef {
+        try await run(.resolve) { try await $0.resolve(ref) }
+    }
+
+    public func listing(for ref: ResolvedRef) async throws -> TreeListing {
+        try await listing(for: ref, hints: ListingHints())
+    }
+
+    public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
+        try await run(.listing) { try await $0.listing(for: ref, hints: hints) }
+    }
+
+    public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+        async throws -> FetchReport
+    {
+        // Blobs a source stored before it failed stay in the store; the next source skips them.
+        try await run(.fetch) { try await $0.fetch(blobs, of: ref, into: store, progress: progress) }
+    }
+
+    /// Closes every source.
+    public func close() {
+        for source in sources { source.close() }
+    }
+
+    // MARK: - Switching
+
+    /// Runs `body` on the active source, and on the next ones while the policy says their failure moves on.
+    private func run<T: Sendable>(
+        _ call: FailoverPolicy.Call, _ body: (any SyncSource) async throws -> T
+    ) async throws -> T {
+        var index = state.withLock { $0.active }
+        while true {
+            announce()
+            let failure: SourceFailure
+            do {
+                return try await body(sources[index])
+            } catch let error as SourceFailure {
+                failure = error
+            } catch let error as SmartSyncError {
+                failure = SourceFailure(classifying: error)
+            }
+            guard index + 1 < sources.count, let why = policy.reason(for: failure, in: call) else {
+                throw surfaced(failure, from: index)
+            }
+            let failed = index
+            index = state.withLock { s in
+                if s.reason == nil {
+                    s.reason = why
+                    s.cause = failure.error
+                }
+                // Never back: a concurrent call may have moved further on already.
+                s.active = max(s.active, failed + 1)
+                return s.active
+            }
+        }
+    }
+
+    /// The error a failure of `sources[index]` surfaces as: its own, or (after a switch) what the policy makes of
+    /// the switch's cause and it.
+    private func surfaced(_ failure: SourceFailure, from index: Int) -> SmartSyncError {
+        guard index > 0, let bothFailed = policy.bothFailed, let cause = state.withLock({ $0.cause }) else {
+            return failure.error
+        }
+        return bothFailed(cause, failure.error)
+    }
+
+    private func announce() {
+        let due = state.withLock { s -> (reason: String, forced: Bool)? in
+            guard !s.announced, let reason = s.reason else { return nil }
+            s.announced = true
+            return (reason, s.forced)
+        }
+        if let due { notice(policy.announcement(due.reason, due.forced)) }
+    }
+}

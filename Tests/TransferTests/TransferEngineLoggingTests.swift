@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import SmartSyncCore
+import SmartSyncTransfer
+import Synchronization
+import TestSupport
+import Testing
+
+/// Keeps every log event (message and metadata, rendered) for assertions.
+final class RecordingLogHandler: LogHandler, Sendable {
+    private let lines = Mutex<[String]>([])
+    private let level = Mutex(Logger.Level.trace)
+    var logLevel: Logger.Level {
+        get { level.withLock { $0 } }
+        set { level.withLock { $0 = newValue } }
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let pairs = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+        lines.withLock { $0.append("\(event.level) \(event.message)\(pairs)") }
+    }
+
+    var recorded: [String] { lines.withLock { $0 } }
+
+    /// A logger writing here.
+    var logger: Logger { Logger(label: "test") { _ in self } }
+}
+
+@Suite("the engine's request log")
+struct TransferEngineLoggingTests {
+    static let token = "Bearer log-test-token-5678"
+
+    private func makeEngine(_ handler: RecordingLogHandler, allowing host: String? = nil) throws -> TransferEngine {
+        var configuration = TransferConfiguration()
+        configuration.credentialHosts = Set([host].compactMap { $0 })
+        configuration.logger = handler.logger
+        return try TransferEngine(configuration: configuration)
+    }
+
+    @Test func eachHopIsLoggedWithoutCredentialsOrSecretParameters() async throws {
+        let server = try LoopbackHTTPServer()
+        let handler = RecordingLogHandler()
+        let engine = try makeEngine(handler, allowing: "127.0.0.1:\(server.ports[0])")
+        defer { engine.shutdown() }
+        let landing = server.baseURL() + "/landing?sig=SIGNATURE123&page=2"
+        let to = landing.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let response = try await engine.perform(
+            TransferRequest(
+                url: server.baseURL() + "/redirect?status=302&to=\(to)&access_token=QUERYTOKEN",
+                headers: [HTTPHeader("Range", "bytes=10-"), HTTPHeader("If-None-Match", "\"etag-1\"")],
+                authorization: Self.token, hostKind: "api"))
+        #expect(response.status == 200)
+        // The token went out with both hops: the log could have leaked it.
+        #expect(try server.snapshot().requests.map(\.authorization) == [Self.token, Self.token])
+        let lines = handler.recorded.filter { $0.hasPrefix("debug GET ") }
+        #expect(lines.count == 2, "\(handler.recorded)")
+        #expect(lines.first?.contains("access_token=REDACTED") == true && lines.first?.contains("→ 302") == true)
+        #expect(lines.last?.contains("/landing?sig=REDACTED&page=2 → 200") == true, "\(lines)")
+        #expect(lines.last?.contains(" redirect=1") == true)
+        for line in lines {
+            #expect(
+                line.contains(" kind=api") && line.contains(" resume=bytes=10-") && line.contains(" conditional=yes"))
+            #expect(line.contains(" bytes=") && line.contains(" ms=") && line.contains(" connection="))
+        }
+        // -vv's response headers name the redirect's target, redacted as well.
+        let traced = handler.recorded.filter { $0.hasPrefix("trace response headers") }
+        #expect(traced.contains { $0.contains("sig=REDACTED") }, "\(traced)")
+        // (The first hop's URL holds the landing URL percent-encoded in `to=`: a nested URL is not taken apart.)
+        #expect(lines.last?.contains("SIGNATURE123") == false && !traced.contains { $0.contains("SIGNATURE123") })
+        for secret in ["log-test-token-5678", "Bearer", "QUERYTOKEN", "etag-1"] {
+            #expect(!handler.recorded.contains { $0.contains(secret) }, "'\(secret)' logged: \(handler.recorded)")
+        }
+    }
+
+    @Test func retriesAndFailuresAreLogged() async throws {
+        let server = try LoopbackHTTPServer()
+        let handler = RecordingLogHandler()
+        let engine = try makeEngine(handler)
+        defer { engine.shutdown() }
+        let policy = RetryPolicy(retries: 1, baseDelay: 0.01)
+        let response = try await engine.perform(retrying: policy) { _ in
+            TransferRequest(url: server.baseURL() + "/status/503", hostKind: "raw")
+        }
+        #expect(response.status == 503)
+        let lines = handler.recorded
+        #expect(lines.filter { $0.contains("/status/503 → 503") }.count == 2, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("debug retry 1 of 1 in ") && $0.contains("HTTP 503") }, "\(lines)")
+        #expect(lines.contains { $0.contains("→ 503") && $0.contains(" retry=1") }, "\(lines)")
+
+        let port = try LoopbackHTTPServer.unusedPort()
+        let error = await capturedError {
+            try await engine.perform(TransferRequest(url: "http://127.0.0.1:\(port)/refused", hostKind: "git"))
+        }
+        #expect(error?.code == .network)
+        #expect(
+            handler.recorded.contains {
+                $0.contains("/refused failed: ") && $0.contains(" error=network") && $0.contains(" kind=git")
+            },
+            "\(handler.recorded)")
+    }
+
+    @Test func aDisabledLoggerCostsNoLine() async throws {
+        let server = try LoopbackHTTPServer()
+        var configuration = TransferConfiguration()
+        let handler = RecordingLogHandler()
+        var logger = handler.logger
+        logger.logLevel = .info
+        configuration.logger = logger
+        let engine = try TransferEngine(configuration: configuration)
+        defer { engine.shutdown() }
+        _ = try await engine.perform(TransferRequest(url: server.baseURL() + "/quiet"))
+        #expect(handler.recorded.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("https://h/p?token=abc&x=1", "https://h/p?token=REDACTED&x=1"),
+        ("https://h/p?X-Amz-Signature=abc", "https://h/p?X-Amz-Signature=REDACTED"),
+        ("https://h/p?recursive=1", "https://h/p?recursive=1"),
+        ("https://h/p?flag&apikey=z#frag", "https://h/p?flag&apikey=REDACTED#frag"),
+        ("https://user:pw@h/p", "https://h/p"),
+    ])
+    func loggableURLs(_ url: String, _ logged: String) throws {
+        #expect(try RequestURL(url).loggable == logged)
+    }
+}
