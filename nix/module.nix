@@ -325,6 +325,9 @@ in
         name: t:
         lib.nameValuePair "smart-sync@${name}" {
           overrideStrategy = "asDropin";
+          # As on the template: switch-to-configuration reads the instance's own settings too.
+          restartIfChanged = false;
+          stopIfChanged = false;
           path = servicePath;
           environment = {
             SMART_SYNC_COMMAND = t.command;

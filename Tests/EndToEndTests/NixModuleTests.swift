@@ -146,6 +146,9 @@ struct NixModuleTests {
             ])
         #expect(hypervisor.filter { $0.key == "LoadCredential" }.map(\.value) == ["gh-token:/run/keys/gh"])
         #expect(hypervisor.contains { $0 == ("Environment", "\"SMART_SYNC_COMMAND=update\"") })
+        #expect(
+            DeploymentTools.settings(units["smart-sync@hypervisor.service.d/overrides.conf"] ?? "", section: "Unit")
+                .contains { $0 == ("X-RestartIfChanged", "false") })
 
         let site = DeploymentTools.settings(units["smart-sync@site.service.d/overrides.conf"] ?? "", section: "Service")
         #expect(site.filter { $0.key == "ReadWritePaths" }.first?.value == "-/srv/www")
