@@ -24,16 +24,16 @@ enum DeploymentTools {
     /// `systemd-analyze verify` of `units` (paths; an instance such as `dir/smart-sync@x.service` is loaded from the
     /// template and drop-ins in `dir`). Unknown keys, bad values and missing executables are only warnings to systemd:
     /// `--recursive-errors=no` turns every warning about the given units into a failure, and `--man=no` skips man pages.
-    static func verify(_ units: [String]) throws -> SubprocessResult {
-        try Subprocess.run(
+    static func verify(_ units: [String]) throws -> ProcessResult {
+        try ProcessRunner.run(
             systemdAnalyze, ["verify", "--man=no", "--recursive-errors=no"] + units,
             environment: ["SYSTEMD_LOG_COLOR": "0"], check: false)
     }
 
     /// `nix-instantiate` with no Nix store to write to, no build users and no network: `--store dummy://` evaluates
     /// and parses without touching `/nix`.
-    static func nix(_ arguments: [String]) throws -> SubprocessResult {
-        try Subprocess.run(
+    static func nix(_ arguments: [String]) throws -> ProcessResult {
+        try ProcessRunner.run(
             nixInstantiate, ["--store", "dummy://", "--option", "build-users-group", ""] + arguments,
             environment: ["NIX_PATH": nil], check: false)
     }

@@ -65,7 +65,7 @@ struct NixModuleTests {
         let scratch = try TemporaryDirectory(prefix: "nix-config")
         let file = scratch.appending("config.toml")
         try Data(config.utf8).write(to: URL(fileURLWithPath: file))
-        let read = try Subprocess.run(
+        let read = try ProcessRunner.run(
             "python3",
             ["-c", "import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))", file],
             check: false)
@@ -93,35 +93,21 @@ struct NixModuleTests {
     }
 
     /// smart-sync's own parser reads the generated file: `[store]` and `[sync]` through gc, `[target.NAME]` through
-    /// `validate`. Before issue 13's part 1 (targets in the config file), smart-sync refuses `[target.NAME]` and
-    /// `[store] path`: recorded as a known issue, so this test fails once that lands and this wrapper is stale.
+    /// `validate`.
     @Test func smartSyncReadsTheConfigFile() throws {
         if let why = Self.nixMissing { return print("skipped: \(why)") }
         let config = try #require(try evaluate("full").config)
         let scratch = try TemporaryDirectory(prefix: "nix-config")
         let file = scratch.appending("config.toml")
         try Data(config.utf8).write(to: URL(fileURLWithPath: file))
-        let probe = scratch.appending("probe.toml")
-        try Data("[store]\npath = \"/srv/store\"\n[target.probe]\nsource = \"/srv/git/p\"\npath = \"/srv/p\"\n".utf8)
-            .write(to: URL(fileURLWithPath: probe))
-        func read(_ file: String) throws -> [SubprocessResult] {
-            [
-                try SmartSyncBinary.run(
-                    ["gc", "--dry-run", "--config", file, "--store", scratch.appending("store"), "--state-dir",
-                     scratch.appending("state")], check: false),
-                try SmartSyncBinary.run(["validate", "--quick", "--config", file], check: false),
-            ]
-        }
+        let results = [
+            try SmartSyncBinary.run(
+                ["gc", "--dry-run", "--config", file, "--store", scratch.appending("store"), "--state-dir",
+                 scratch.appending("state")], check: false),
+            try SmartSyncBinary.run(["validate", "--quick", "--config", file], check: false),
+        ]
         // 64: the file is invalid; 4: not found. validate's 1 and 2 are checks of this host failing, not the file.
-        let understood = { (results: [SubprocessResult]) in results.allSatisfy { ![64, 4].contains($0.status) } }
-        let knowsTargets = understood(try read(probe))
-        try withKnownIssue("smart-sync does not read [target.NAME] and [store] path yet (issue 13, part 1)") {
-            let results = try read(file)
-            let ok = understood(results)
-            #expect(ok, "\(results.map(\.stderrString))")
-        } when: {
-            !knowsTargets
-        }
+        #expect(results.allSatisfy { ![64, 4].contains($0.status) }, "\(results.map(\.stderrString))")
     }
 
     @Test func unitsForEachTarget() throws {

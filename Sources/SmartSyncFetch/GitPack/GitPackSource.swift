@@ -283,6 +283,9 @@ public final class GitPackSource: SyncSource {
         } catch {
             capabilityCache.clear()
             state.withLock { $0.capabilitiesSaved = false }
+            if let refused = error as? SmartSyncError, refused.cause is ProtocolUnsupported {
+                capabilityCache.refuse(reason: refused.message)
+            }
             throw error
         }
     }
