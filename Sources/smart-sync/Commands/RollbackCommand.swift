@@ -55,9 +55,14 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
-        try await RunContext.guarded(reporter) {
+        let recorder = RunRecorder(
+            command: "rollback", target: target, stateDir: stateDir, store: store, metricsFile: metrics.metricsFile,
+            enabled: !list)
+        try await RunContext.guarded(reporter, recording: recorder) {
             if list {
                 for g in try Rollback.generations(target: target) {
                     let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
@@ -91,6 +96,12 @@ struct RollbackCommand: AsyncParsableCommand {
                 // The generation's tree is in place; the summary says so, then the error (exit code 8).
                 outcome = error.outcome
                 failed = error
+                recorder.failed(error.error)
+            }
+            recorder.update {
+                $0.from = outcome.from?.hex
+                $0.to = outcome.to?.hex
+                $0.rollback = true
             }
             let from = outcome.from?.abbreviated() ?? "untracked tree"
             let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"

@@ -60,11 +60,17 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
-        try await RunContext.guarded(reporter) {
+        let recorder = RunRecorder(
+            command: "sync", target: target.target, ref: target.ref, stateDir: source.stateDir, store: source.store,
+            metricsFile: metrics.metricsFile, enabled: !dryRun)
+        try await RunContext.guarded(reporter, recording: recorder) {
             let context = try await RunContext.make(source, output, reporter, config: config)
             defer { context.opened.close() }
+            recorder.opened(context.opened.source)
             let started = Date()
             let outcome: SyncRunner.Outcome
             do {
@@ -74,6 +80,8 @@ struct SyncCommand: AsyncParsableCommand {
                         keepLocal: target.keepLocal))
             } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
                 // The target holds the new tree: the summary says so, then the error, with its own exit code.
+                recorder.ran(failed.outcome)
+                recorder.failed(failed.error)
                 var summary = SyncSummary(
                     failed.outcome, command: "sync", source: context.opened.source, target: target.target,
                     dryRun: dryRun, started: started)
@@ -82,6 +90,7 @@ struct SyncCommand: AsyncParsableCommand {
                 context.reporter.fail(failed.error, switched: true)
                 throw ExitCode(ExitCodes.switchedThenFailed)
             }
+            recorder.ran(outcome)
             // The sync has let go of the store; a store over its size limit is cleaned before the summary.
             if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
                 await StoreSizePolicy.apply(

@@ -49,6 +49,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
 
@@ -88,10 +90,14 @@ struct UpdateCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         var pending = false
-        try await RunContext.guarded(reporter) {
+        let recorder = RunRecorder(
+            command: "update", target: target.target, ref: target.ref, stateDir: source.stateDir, store: source.store,
+            metricsFile: metrics.metricsFile, enabled: !checkOnly)
+        try await RunContext.guarded(reporter, recording: recorder) {
             let checks = try loadChecks()
             let context = try await RunContext.make(source, output, reporter, config: self.checks.config)
             defer { context.opened.close() }
+            recorder.opened(context.opened.source)
             let started = Date()
             var options = UpdateWorkflow.Options(
                 request: .init(
@@ -109,6 +115,7 @@ struct UpdateCommand: AsyncParsableCommand {
             let workflow = UpdateWorkflow(
                 runner: context.runner, events: { reporter.update($0, verbose: output.verbose) })
             let report = await workflow.run(options)
+            recorder.ran(report)
             if report.failure == nil && !checkOnly {
                 await StoreSizePolicy.apply(
                     maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
