@@ -1,15 +1,17 @@
 import Glibc
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// Which paths of a target differ from what its last sync put there, found cheaply: one `lstat` per path of the
-/// manifest, compared with the stat cache the last scan saved; nothing is read or hashed (a symlink's target is
-/// read, a few bytes). A path counts as edited when it is gone, is of another type or mode, its `stat` data
-/// changed since that scan, or that scan already found other content there; tree paths `--keep-local` left
-/// alone count too. Files that were never ours (untracked) do not.
+/// manifest; nothing is read or hashed (a symlink's target is read, a few bytes). A regular file is as it was put
+/// there when the stat cache the last scan saved vouches for it (same `stat` data, the tree's blob), or else when
+/// its ``Seal`` holds (every file smart-sync installs is sealed: 0444/0555, owned by it, modification time 1 s; any
+/// write or `chmod` breaks that). A path counts as edited when it is gone, is of another type or mode, or neither
+/// vouches for it; tree paths `--keep-local` left alone count too. Files that were never ours (untracked) do not.
 ///
 /// This is what `status` and the metrics file report as pending local edits: the next sync keeps those versions
-/// (`smart-sync restore`) and replaces them, or leaves them with `--keep-local`. A file written in the same clock
-/// tick as the scan, keeping its size, can escape it (as git's racy index); `verify` re-hashes everything.
+/// (`smart-sync restore`) and replaces them, or leaves them with `--keep-local`. A write that puts the sealed
+/// time back and keeps the size escapes it, as it escapes the seal; `verify` re-hashes everything.
 public struct LocalEditScan: Sendable {
     public let target: String
 
@@ -39,8 +41,8 @@ public struct LocalEditScan: Sendable {
             return ObjectID.hash(.blob, Self.readLink(full)) != entry.id
         }
         guard type == S_IFREG, (st.st_mode & 0o100 != 0) == (entry.mode == .executable) else { return true }
-        guard let cached, cached.id == entry.id else { return true }
-        return StatData(st) != cached.stat
+        if let cached, StatData(st) == cached.stat { return cached.id != entry.id }
+        return Seal.breach(of: st, executable: entry.mode == .executable, size: nil) != nil
     }
 
     private static func readLink(_ path: [UInt8]) -> [UInt8] {

@@ -15,16 +15,19 @@ public struct MetricsFile: Sendable {
     }
 
     /// Writes `targets` (and the store's size and gc counters) to the file.
-    public func write(_ targets: [TargetStatus], store: String?, storeCounters: StoreCounters.Entry?) throws {
-        let text = Self.render(targets, store: store, storeCounters: storeCounters)
+    public func write(
+        _ targets: [TargetStatus], store: String?, storeBytes: Int?, storeCounters: StoreCounters.Entry?
+    ) throws {
+        let text = Self.render(targets, store: store, storeBytes: storeBytes, storeCounters: storeCounters)
         try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o644, ignoringUmask: true)
     }
 
     /// The file's text: each family's `# HELP` and `# TYPE`, then its samples, families with no sample left out.
     /// Every series carries `target` (the target's path), store series `store` too, so that files of several
     /// targets can sit in one collector directory without two files holding the same series.
-    public static func render(_ targets: [TargetStatus], store: String?, storeCounters: StoreCounters.Entry?) -> String
-    {
+    public static func render(
+        _ targets: [TargetStatus], store: String?, storeBytes: Int?, storeCounters: StoreCounters.Entry?
+    ) -> String {
         var out = MetricsText()
         out.family("smart_sync_last_attempt_timestamp_seconds", .gauge, "When the last run started (Unix time).") {
             for t in targets {

@@ -158,6 +158,6 @@ struct MetricsWriter {
             targets.append(try TargetStatus.gather(target: target, state: state, storeBytes: storeBytes))
         }
         try MetricsFile(path: file).write(
-            targets, store: store, storeCounters: state.loadStoreCounters().stores[store])
+            targets, store: store, storeBytes: storeBytes, storeCounters: state.loadStoreCounters().stores[store])
     }
 }
