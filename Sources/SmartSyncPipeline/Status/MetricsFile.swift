@@ -99,16 +99,16 @@ public struct MetricsFile: Sendable {
             for t in targets { $0.sample(["target": t.target], Double(t.pendingEdits.count)) }
         }
         guard let store else { return out.text }
+        // Per target, so that each target's file holds its own series; a file with no target holds them once.
+        let labels = targets.isEmpty ? [["store": store]] : targets.map { ["target": $0.target, "store": store] }
         out.family("smart_sync_store_size_bytes", .gauge, "Disk usage of the object store.") {
-            for t in targets { if let n = t.storeBytes { $0.sample(["target": t.target, "store": store], Double(n)) } }
+            for l in labels { if let n = storeBytes { $0.sample(l, Double(n)) } }
         }
         out.family("smart_sync_gc_freed_bytes_total", .counter, "Bytes gc removed from the store (all its runs).") {
-            for t in targets {
-                $0.sample(["target": t.target, "store": store], Double(storeCounters?.gcFreedBytes ?? 0))
-            }
+            for l in labels { $0.sample(l, Double(storeCounters?.gcFreedBytes ?? 0)) }
         }
         out.family("smart_sync_gc_runs_total", .counter, "gc runs on the store (not dry runs).") {
-            for t in targets { $0.sample(["target": t.target, "store": store], Double(storeCounters?.gcRuns ?? 0)) }
+            for l in labels { $0.sample(l, Double(storeCounters?.gcRuns ?? 0)) }
         }
         return out.text
     }
