@@ -132,6 +132,23 @@ struct MetricsEndToEndTests {
         #expect(m.value("smart_sync_gc_runs_total", ["target": s.target]) == 1)
     }
 
+    @Test func anUpdateThatRollsBackCountsAsARollbackAndAFailure() throws {
+        let t = try UpdateSetup()
+        let file = t.s.root + "/update.prom"
+        let r = try t.update(["--metrics-file", file], env: "FAIL_ON=enp3s0")
+        #expect(r.status == 1, "\(r.stderrString)")
+        let m = try MetricsFileSample(path: file)
+        let target = ["target": t.s.target]
+        #expect(m.value("smart_sync_rollbacks_total", target) == 1)
+        let rolledBack = target.merging(["command": "update", "result": "rolled back"]) { $1 }
+        #expect(m.value("smart_sync_runs_total", rolledBack) == 1)
+        #expect(
+            m.value("smart_sync_failures_total", target.merging(["code": "command-failed"]) { $1 }) == 1, "\(m.samples)"
+        )
+        #expect(m.value("smart_sync_deployed_info", target.merging(["commit": t.a]) { $1 }) == 1)
+        #expect(m.value("smart_sync_consecutive_failures", target) == 1)
+    }
+
     @Test func theShippedRulesPassPromtoolAndTheirTestsFireAndDoNotFire() throws {
         guard let check = try promtool(["check", "rules", "smart-sync.rules.yml"]) else { return }
         #expect(check.status == 0, "\(check.stdoutString)\(check.stderrString)")

@@ -12,9 +12,9 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             For each target the state directory knows (or the one --target names): the deployed commit and ref and \
             when it was applied; the last run (command, result, error and its hint); the last success; the kept \
-            generations and local versions; the local edits pending (synced files whose stat data changed since \
-            the last scan, found without hashing: `verify` re-hashes); the store's size. Reads the state only: no \
-            lock, no network.
+            generations and local versions; the local edits pending (synced files that no longer hold what smart-sync \
+            put there, judged by one lstat each against the stat cache and the seal, without hashing: `verify` \
+            hashes); the store's size. Reads the state only: no lock, no network.
 
             --history lists the target's last runs (time, command, result, from, to, bytes, duration, error), \
             from <state>/targets/<key>/history, which sync, update and rollback append to (the last 1,000 runs).
@@ -25,6 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
               smart-sync status --json | jq 'select(.lastResult != "ok")'
 
             \(ExitCodes.help)
+              (status: 4 when --target names a directory the state directory has no record of)
             """)
 
     @Option(name: .long, help: ArgumentHelp("Show this target only.", valueName: "dir"))
