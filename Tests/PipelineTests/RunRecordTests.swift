@@ -82,4 +82,26 @@ import Testing
                 #"smart_sync_gc_runs_total{store="/var/cache/smart-sync"} 2"#,
             ])
     }
+
+    @Test func trafficByHostAddsUpAndBytesOfNoHostAreLocal() {
+        var a = SourceStatistics()
+        a.count(.api, requests: 2, bytes: 300)
+        a.bytesReceived = 300
+        var b = SourceStatistics()
+        b.count(.git, requests: 1, bytes: 5_000)
+        b.count(.api, requests: 1, bytes: 50)
+        b.bytesReceived = 5_050
+        let sum = a + b
+        #expect(sum.byHost[.api] == HostTraffic(requests: 3, bytes: 350))
+        #expect(sum.byHost[.git] == HostTraffic(requests: 1, bytes: 5_000))
+        #expect(sum.since(a).byHost[.api] == HostTraffic(requests: 1, bytes: 50))
+        #expect(
+            RunRecord.traffic(of: sum) == [
+                "api": HostTraffic(requests: 3, bytes: 350), "git": HostTraffic(requests: 1, bytes: 5_000),
+            ])
+        // A local repository's bytes went to no host.
+        var local = SourceStatistics()
+        local.bytesReceived = 42
+        #expect(RunRecord.traffic(of: local) == ["local": HostTraffic(requests: 0, bytes: 42)])
+    }
 }
