@@ -101,9 +101,9 @@ public enum SourceConfiguration: Sendable {
             {
                 // Found out within the last day, and said then: no probe, no warning on every run.
                 let since = Date(timeIntervalSince1970: refusal.savedAt).formatted(.iso8601)
+                let why = "\(repositoryURL) did not serve protocol v2 at \(since) (\(refusal.reason))"
                 logger.debug(
-                    "source: per-blob downloads; \(repositoryURL) did not serve protocol v2 at \(since) "
-                        + "(\(refusal.reason)); asked again a day after",
+                    "source: per-blob downloads; \(why); asked again a day after",
                     metadata: ["transport": "raw", "capabilityCache": "refused"])
                 return OpenedSource(source: perBlob, engine: engine)
             }

@@ -108,6 +108,7 @@ public final class GitPackSource: SyncSource {
         total.bytesReceived += wire.bytesReceived
         total.bytesSent += wire.bytesSent
         total.connections += wire.newConnections
+        total.count(.git, requests: wire.requests, bytes: wire.bytesReceived)
         return total
     }
 

@@ -128,12 +128,7 @@ public struct KeptVersionLog: Sendable {
 
     /// Every readable record, oldest first.
     public func load() throws -> [KeptVersion] {
-        guard let (bytes, _) = try FileSystem.readFileIfPresent(path) else { return [] }
-        let text = String(decoding: bytes, as: UTF8.self)
-        // A last line without its newline was cut short by a crash: ignored.
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        if !text.hasSuffix("\n"), !lines.isEmpty { lines.removeLast() }
-        return lines.compactMap { KeptVersion(line: $0) }
+        try LineLog(path: path, limit: limit).lines().compactMap { KeptVersion(line: $0) }
     }
 
     /// The records of `path`, the most recent first.
@@ -142,26 +137,11 @@ public struct KeptVersionLog: Sendable {
     }
 
     /// Appends `records` (one `write`, then `fsync`); trims the log to the last ``limit`` records when it has
-    /// grown past it.
+    /// grown past it (damaged records go then).
     public func append(_ records: [KeptVersion]) throws {
-        guard !records.isEmpty else { return }
-        if let slash = path.lastIndex(of: "/") { try FileSystem.makeDirectories(String(path[..<slash])) }
-        let existing = try FileSystem.readFileIfPresent(path)?.bytes ?? []
-        let lineCount = existing.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        if lineCount + records.count > limit {
-            let all = try load() + records
-            let text = all.suffix(limit).map { $0.line() }.joined()
-            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)
-            return
+        try LineLog(path: path, limit: limit).append(records.map { String($0.line().dropLast()) }) { lines in
+            lines.compactMap { KeptVersion(line: $0)?.line().dropLast() }.map(String.init)
         }
-        // A previous line cut short by a crash is closed off first, so this record starts a line of its own.
-        var text = existing.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
-        text += records.map { $0.line() }.joined()
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
-        defer { close(fd) }
-        try Array(text.utf8).withUnsafeBytes { try FileSystem.writeAll(fd: fd, $0, path: path) }
-        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
     }
 }
 
