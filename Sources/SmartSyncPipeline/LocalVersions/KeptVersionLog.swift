@@ -1,8 +1,5 @@
 import Glibc
-import SmartSyncCore
-import SmartSyncFileSystem
 import SmartSyncGitObjects
-import SmartSyncObjectStore
 
 /// A local version of a target path that smart-sync saved into the store before replacing it: an operator's
 /// edit of a synced file, a file that was never ours at a tree path, or a file a `restore` replaced.
@@ -142,17 +139,5 @@ public struct KeptVersionLog: Sendable {
         try LineLog(path: path, limit: limit).append(records.map { String($0.line().dropLast()) }) { lines in
             lines.compactMap { KeptVersion(line: $0)?.line().dropLast() }.map(String.init)
         }
-    }
-}
-
-/// Copies a target's file or symlink into the store before it is replaced, verified against its id.
-struct LocalVersionSaver {
-    let store: ObjectStore
-
-    /// Saves the file or symlink at `path` of `tree` (of `mode`) unless the store already holds `id`; returns its id.
-    @discardableResult
-    func save(_ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?) throws -> ObjectID {
-        if let id, try store.holds(id, size: nil, repair: true) { return id }
-        return try tree.insert(path, mode: mode, into: store, expecting: id)
     }
 }
