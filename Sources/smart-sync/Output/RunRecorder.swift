@@ -78,9 +78,6 @@ final class RunRecorder: Sendable {
         guard enabled else { return try await body() }
         let started = Date()
         pending.withLock { $0.record.time = started }
-        if let previous = try? StateStore(root: stateDirectory).load(target: target) {
-            update { if $0.from == nil { $0.from = previous.commit.hex } }
-        }
         do {
             try await body()
         } catch let error as SmartSyncError {
@@ -108,6 +105,13 @@ final class RunRecorder: Sendable {
 
     private func finish(started: Date, reporter: Reporter) async {
         var (record, source) = pending.withLock { ($0.record, $0.source) }
+        if record.from == nil && record.result == .failed,
+            let previous = try? StateStore(root: stateDirectory).load(target: target)
+        {
+            // A run that failed before it knew its commits: the target is still at the state's commit. (Not read
+            // up front: a run that succeeds says its own `from`, and the state holds a whole manifest.)
+            record.from = previous.commit.hex
+        }
         record.seconds = Date().timeIntervalSince(started)
         if let source {
             let statistics = source.statistics
