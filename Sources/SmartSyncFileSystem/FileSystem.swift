@@ -71,15 +71,19 @@ public enum FileSystem {
     }
 
     /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the
-    /// directory. Returns the new file's modification time (ns since the epoch).
+    /// directory. Returns the new file's modification time (ns since the epoch). `mode` is filtered by the umask
+    /// unless `ignoringUmask` (a file other users must read whatever the service's umask, such as the metrics file).
     @discardableResult
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws -> Int64 {
+    public static func writeFileAtomically(
+        _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, ignoringUmask: Bool = false
+    ) throws -> Int64 {
         let tmp = path + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp, hint: "Check that the directory is writable") }
         var st = stat()
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
+            if ignoringUmask, fchmod(fd, mode) != 0 { throw SmartSyncError.io("chmod", path: tmp) }
             guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
             guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: tmp) }
             close(fd)

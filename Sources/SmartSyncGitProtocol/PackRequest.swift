@@ -145,11 +145,14 @@ extension UploadPackCapabilities {
         if let objectFormat, objectFormat != "sha1" {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "\(url) stores objects with \(objectFormat); smart-sync reads SHA-1 repositories only")
+                "\(url) stores objects with \(objectFormat); smart-sync reads SHA-1 repositories only",
+                cause: ProtocolUnsupported(url: url))
         }
         let offered = command == "ls-refs" ? lsRefs != nil : supportsFetch
         guard offered else {
-            throw SmartSyncError(.sourceUnavailable, "\(url) does not offer the protocol v2 command '\(command)'")
+            throw SmartSyncError(
+                .sourceUnavailable, "\(url) does not offer the protocol v2 command '\(command)'",
+                cause: ProtocolUnsupported(url: url))
         }
     }
 }

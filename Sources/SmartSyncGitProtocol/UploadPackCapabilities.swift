@@ -67,7 +67,7 @@ public struct UploadPackCapabilities: Sendable, Codable, Equatable {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) does not speak git protocol v2 (its advertisement starts with \(seen), not 'version 2'); "
-                    + "the per-blob path has to be used for this server")
+                    + "the per-blob path has to be used for this server", cause: ProtocolUnsupported(url: url))
         }
         guard sawFlush, decoder.isAtBoundary else {
             throw SmartSyncError(

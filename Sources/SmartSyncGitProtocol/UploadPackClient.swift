@@ -68,7 +68,7 @@ public final class UploadPackClient: Sendable {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) sent an advertisement over 1 MiB (a protocol v2 one is a few hundred bytes): the server does "
-                    + "not speak git protocol v2", cause: error)
+                    + "not speak git protocol v2", cause: ProtocolUnsupported(url: repositoryURL))
         }
         count(response, sent: 0)
         try Self.check(response, url: url, method: "GET")
@@ -77,7 +77,7 @@ public final class UploadPackClient: Sendable {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) answered with Content-Type '\(type)', not application/x-git-upload-pack-advertisement: the "
-                    + "server does not speak git's smart HTTP protocol v2")
+                    + "server does not speak git's smart HTTP protocol v2", cause: ProtocolUnsupported(url: repositoryURL))
         }
         let capabilities = try UploadPackCapabilities.parse(advertisement: response.body, url: url)
         cachedCapabilities.withLock { $0 = capabilities }

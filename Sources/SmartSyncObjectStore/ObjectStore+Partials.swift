@@ -51,7 +51,7 @@ extension ObjectStore {
                 close(fd)
                 continue
             }
-            let kept = (try? FileSystem.readFile(metaPath)).flatMap { PartialMetadata(decoding: $0) }
+            let kept = PartialMetadata.load(from: metaPath)
             return try PartialObject(
                 store: self, id: id, size: size, url: url, fd: fd, dataPath: dataPath, metaPath: metaPath, kept: kept)
         }
@@ -60,7 +60,7 @@ extension ObjectStore {
 
     /// The kept partial's metadata for `id`, if any (for tests and diagnostics; takes no lock).
     public func partialMetadata(for id: ObjectID) -> PartialMetadata? {
-        (try? FileSystem.readFile(partialsDirectory + "/" + id.hex + ".meta")).flatMap { PartialMetadata(decoding: $0) }
+        PartialMetadata.load(from: partialsDirectory + "/" + id.hex + ".meta")
     }
 
     /// Publishes a verified object from an open file: fsync, make it read-only, `link` it into `objects/`

@@ -3,20 +3,16 @@ import SmartSyncGitObjects
 /// What a kept partial download needs to be resumed by a later run: where it came from, what it must become,
 /// the server's validator for `If-Range`, and how many bytes were on disk when it was last saved.
 ///
-/// Stored beside the data as `partials/<id>.meta`, a few `key value` lines, written atomically:
-///
-/// ```
-/// smart-sync-partial 1
-/// id 3b18e512dba79e4c8300dd08aeb37f8e728b8dad
-/// size 67108864
-/// url https://raw.githubusercontent.com/o/r/<commit>/big.bin
-/// validator "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"
-/// written 33554432
-/// ```
+/// Stored beside the data as `partials/<id>.meta`, a ``JSONRecord`` (format `smart-sync-partial`, version 2; version
+/// 1 was the `key value` text of smart-sync 0.1.0, still read) with the fields `id`, `size`, `url`, `validator`
+/// (absent when none) and `written`, written atomically.
 ///
 /// `written` is a lower bound: the data file's length is the truth after a crash (a `kill -9` keeps every byte
 /// that reached the kernel); a data file shorter than `written` means the partial is damaged and is dropped.
-public struct PartialMetadata: Sendable, Equatable {
+public struct PartialMetadata: JSONRecord, Equatable {
+    public static let format = "smart-sync-partial"
+    public static let version = 2
+
     /// The object the bytes must hash to.
     public var id: ObjectID
     /// The object's size in bytes.
@@ -36,21 +32,38 @@ public struct PartialMetadata: Sendable, Equatable {
         self.written = written
     }
 
-    static let magic = "smart-sync-partial 1"
+    private enum CodingKeys: String, CodingKey { case id, size, url, validator, written }
 
-    /// The text form (see the type's documentation).
-    public func encoded() -> [UInt8] {
-        var lines = [Self.magic, "id \(id.hex)", "size \(size)", "url \(Self.clean(url))"]
-        if let validator { lines.append("validator \(Self.clean(validator))") }
-        lines.append("written \(written)")
-        return Array((lines.joined(separator: "\n") + "\n").utf8)
+    /// Decodes the fields, refusing sizes that cannot be (negative, or more written than the object has).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(ObjectID.self, forKey: .id), size: try c.decode(Int.self, forKey: .size),
+            url: try c.decode(String.self, forKey: .url),
+            validator: try c.decodeIfPresent(String.self, forKey: .validator),
+            written: try c.decode(Int.self, forKey: .written))
+        guard size >= 0, written >= 0, written <= size else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: "written \(written) of size \(size) cannot be"))
+        }
     }
 
-    /// Parses ``encoded()``; nil for anything else (a damaged or foreign file is simply not resumed).
-    public init?(decoding bytes: [UInt8]) {
+    /// The metadata in the file at `path` (either format); nil when there is none or it is damaged or foreign: such
+    /// a partial is simply not resumed, and its metadata is rewritten (as JSON) when the partial is opened.
+    public static func load(from path: String) -> PartialMetadata? {
+        (try? read(at: path) { bytes in PartialMetadata(legacyText: bytes).map { ($0, []) } })?.record
+    }
+
+    // MARK: - Version 1: text (smart-sync 0.1.0)
+
+    static let legacyMagic = "smart-sync-partial 1"
+
+    /// Parses the text of version 1 (`smart-sync-partial 1`, then `id`, `size`, `url`, `validator` and `written`
+    /// lines of `key value`); nil for anything else.
+    init?(legacyText bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        guard lines.first == Self.magic else { return nil }
+        guard lines.first == Self.legacyMagic else { return nil }
         lines.removeFirst()
         var fields: [String: String] = [:]
         for line in lines {
@@ -63,9 +76,5 @@ public struct PartialMetadata: Sendable, Equatable {
             let written = fields["written"].flatMap(Int.init), written >= 0, written <= size
         else { return nil }
         self.init(id: id, size: size, url: url, validator: fields["validator"], written: written)
-    }
-
-    private static func clean(_ value: String) -> String {
-        String(value.map { $0.isNewline ? " " : $0 })
     }
 }

@@ -176,7 +176,7 @@ public final class PartialObject: @unchecked Sendable {
 
     private func saveMetadata() throws {
         guard let metaPath else { return }
-        try FileSystem.writeFileAtomically(metaPath, metadata.encoded(), mode: 0o600)
+        try metadata.write(to: metaPath, mode: 0o600)
     }
 
     deinit {

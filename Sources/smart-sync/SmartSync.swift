@@ -59,7 +59,7 @@ struct SmartSync: AsyncParsableCommand {
         subcommands: [
             SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
             RestoreCommand.self, ValidateCommand.self, UpdateCommand.self, GCCommand.self, FsckCommand.self,
-            PinsCommand.self, UnpinCommand.self,
+            PinsCommand.self, UnpinCommand.self, StatusCommand.self,
         ]
     )
 }
@@ -116,10 +116,13 @@ struct RunContext {
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 
-    /// Runs `body`, printing errors for the operator and mapping them to documented exit codes.
-    static func guarded(_ reporter: Reporter, _ body: () async throws -> Void) async throws {
+    /// Runs `body`, printing errors for the operator and mapping them to documented exit codes; with a `recorder`,
+    /// the run is recorded for `status` and the metrics file however it ends.
+    static func guarded(_ reporter: Reporter, recording recorder: RunRecorder? = nil, _ body: () async throws -> Void)
+        async throws
+    {
         do {
-            try await body()
+            if let recorder { try await recorder.recording(reporter, body) } else { try await body() }
         } catch let error as SmartSyncError {
             reporter.fail(error)
             throw ExitCode(ExitCodes.code(for: error))

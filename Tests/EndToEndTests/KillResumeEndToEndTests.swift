@@ -8,7 +8,9 @@ struct KillResumeEndToEndTests {
     static let size = 64 << 20
     static let stallAt = 32 << 20
 
-    @Test func killedMidBlobResumesFromTheKeptOffset() throws {
+    /// With `oldMetadata`, the kept partial's metadata is turned into the text smart-sync 0.1.0 wrote (as in
+    /// `Tests/Fixtures/Records/partial-*.meta`) before the rerun: a partial a killed run of that release left is resumed.
+    @Test(arguments: [false, true]) func killedMidBlobResumesFromTheKeptOffset(oldMetadata: Bool) throws {
         let repo = try GitFixture()
         var random = [UInt8](repeating: 0, count: Self.size)
         let fd = open("/dev/urandom", O_RDONLY)
@@ -56,6 +58,8 @@ struct KillResumeEndToEndTests {
         try #require(kept >= Self.stallAt - (1 << 20), "the partial only reached \(kept) bytes")
         #expect(!FileManager.default.fileExists(atPath: s.target + "/disk.img"))
 
+        if oldMetadata { try Self.writeAsRelease010(partial + ".meta") }
+
         try s.server.clearFaults()
         let summary = try s.sync()
         try s.expectTargetEqualsArchive(commit)
@@ -79,5 +83,19 @@ struct KillResumeEndToEndTests {
         let served = all.reduce(0) { $0 + $1.bytes }
         #expect(served <= Self.size + (1 << 20), "served \(served) bytes in total")
         #expect(!FileManager.default.fileExists(atPath: partial))
+    }
+
+    /// Rewrites the partial metadata at `path` (a JSON record) in the `key value` text of smart-sync 0.1.0.
+    static func writeAsRelease010(_ path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let line = data.prefix { $0 != UInt8(ascii: "\n") }
+        let record = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+        try #require(record["format"] as? String == "smart-sync-partial", "\(record)")
+        var lines = ["smart-sync-partial 1"]
+        for key in ["id", "size", "url", "validator", "written"] {
+            if let value = record[key] { lines.append("\(key) \(value)") }
+        }
+        try #require(lines.count >= 5, "\(lines)")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
     }
 }

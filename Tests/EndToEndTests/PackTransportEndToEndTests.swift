@@ -164,6 +164,32 @@ struct PackTransportEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: p2.s.target + "/README.md"))
     }
 
+    /// A host found not to speak protocol v2 is remembered for a day (beside the capability cache): later runs go
+    /// straight to per-blob downloads, with no probe of the git host and no warning; the first run said why.
+    @Test func aHostWithoutV2IsRememberedAndNotProbedAgain() throws {
+        let p = try PackScenario(protocolV2: false)
+        _ = try Fixtures.commitA(p.s.repo)
+        let first = try p.run("sync", ["--transport", "auto"])
+        try #require(first.status == 0, "sync failed: \(first.stderrString)")
+        #expect(first.stdoutString.contains("using per-blob downloads"))
+        let probes = p.git.requests().count
+        #expect(probes > 0)
+
+        let b = try Fixtures.commitB(p.s.repo)
+        let second = try p.run("sync", ["--transport", "auto"])
+        try #require(second.status == 0, "sync failed: \(second.stderrString)")
+        try p.s.expectTargetEqualsArchive(b)
+        #expect(p.git.requests().count == probes, "the git host was asked again")
+        #expect(!second.stdoutString.contains("using per-blob downloads"), "\(second.stdoutString)")
+        #expect(!second.stderrString.contains("protocol v2"), "\(second.stderrString)")
+        #expect(try Scenario.summary(second)["transport"] as? String == "raw")
+
+        // --transport pack still asks (the operator named it), and says what is wrong.
+        let pack = try p.run("sync", ["--transport", "pack"])
+        #expect(pack.status != 0)
+        #expect(p.git.requests().count > probes)
+    }
+
     @Test func planFetchesTreesButNoBlobs() throws {
         let p = try PackScenario()
         let a = try Fixtures.commitA(p.s.repo)

@@ -37,7 +37,11 @@ struct SpoolSalvageTests {
         }
     }
 
-    @Test func aKilledRunsSpoolIsImportedAndALiveOneIsLeftAlone() async throws {
+    /// With `release010`, the limits are the bare `PackLimits` JSON that smart-sync 0.1.0 wrote (as in
+    /// `Tests/Fixtures/Records/spool-limits`): a spool a killed run of that release left is salvaged the same.
+    @Test(arguments: [false, true]) func aKilledRunsSpoolIsImportedAndALiveOneIsLeftAlone(release010: Bool)
+        async throws
+    {
         let setup = try Setup()
         let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
         defer { setup.engine.shutdown() }
@@ -46,7 +50,10 @@ struct SpoolSalvageTests {
         let live = store.temporaryDirectory + "/pack-live.pack"
         try Data(pack).write(to: URL(fileURLWithPath: live))
         let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: false))
-        try JSONEncoder().encode(limits).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-live.limits"))
+        let limitsBytes =
+            release010
+            ? Array(try JSONEncoder().encode(limits)) : try GitPackSource.SpoolLimits(limits: limits).encodedRecord()
+        try Data(limitsBytes).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-live.limits"))
         let holder = open(live, O_RDONLY)
         #expect(flock(holder, LOCK_EX) == 0)
         await source.salvageSpools()

@@ -22,15 +22,20 @@ struct PartialObjectTests {
     }
 
     @Test func metadataRoundTrips() throws {
+        let path = root + "-meta"
+        defer { unlink(path) }
         let meta = PartialMetadata(
             id: id, size: 300_000, url: "http://127.0.0.1:1/o/r/c/big.bin", validator: "\"abc\"", written: 1234)
-        #expect(PartialMetadata(decoding: meta.encoded()) == meta)
-        let noValidator = PartialMetadata(id: id, size: 5, url: "u", validator: nil, written: 0)
-        #expect(PartialMetadata(decoding: noValidator.encoded()) == noValidator)
-        #expect(PartialMetadata(decoding: Array("junk\n".utf8)) == nil)
+        let noValidator = PartialMetadata(id: id, size: 5, url: "u\nwith a newline", validator: nil, written: 0)
+        for record in [meta, noValidator] {
+            try record.write(to: path)
+            #expect(PartialMetadata.load(from: path) == record)
+        }
+        try FileSystem.writeFileAtomically(path, Array("junk\n".utf8))
+        #expect(PartialMetadata.load(from: path) == nil)
         // written beyond size: damaged, not resumed
-        let bad = PartialMetadata(id: id, size: 5, url: "u", validator: nil, written: 9)
-        #expect(PartialMetadata(decoding: bad.encoded()) == nil)
+        try PartialMetadata(id: id, size: 5, url: "u", validator: nil, written: 9).write(to: path)
+        #expect(PartialMetadata.load(from: path) == nil)
     }
 
     @Test func keptPartialResumesWithRehashedPrefix() throws {
@@ -64,7 +69,7 @@ struct PartialObjectTests {
         first.suspend()
         // As after the crash: the metadata was last saved at 0, the data has 50,000 bytes.
         let meta = PartialMetadata(id: id, size: content.count, url: "u", validator: nil, written: 0)
-        try FileSystem.writeFileAtomically(store.partialsDirectory + "/" + id.hex + ".meta", meta.encoded())
+        try meta.write(to: store.partialsDirectory + "/" + id.hex + ".meta")
         let second = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         #expect(second.resumedFrom == 50_000)
         try write(second, content[50_000...])
@@ -94,7 +99,7 @@ struct PartialObjectTests {
         first.suspend()
         // The metadata promises more than the file holds: damaged.
         let meta = PartialMetadata(id: id, size: content.count, url: "u", validator: nil, written: 5000)
-        try FileSystem.writeFileAtomically(store.partialsDirectory + "/" + id.hex + ".meta", meta.encoded())
+        try meta.write(to: store.partialsDirectory + "/" + id.hex + ".meta")
         let second = try #require(try store.openPartial(expecting: id, size: content.count, url: "u", keep: true))
         #expect(second.resumedFrom == 0)
         second.suspend()

@@ -6,6 +6,15 @@ import Testing
 
 @Suite("Concurrency caps, shutdown and cancellation")
 struct TransferEngineLifecycleTests {
+    /// A loopback server and an engine running one transfer at a time (the rest queue), with a stall window so long
+    /// that a slow request stays in flight until the test acts.
+    func oneSlot() throws -> EngineFixture<LoopbackHTTPServer> {
+        try EngineFixture(LoopbackHTTPServer()) {
+            $0.maxConcurrent = 1
+            $0.stallTimeout = 600
+        }
+    }
+
     @Test func globalAndPerHostCapsAreRespected() async throws {
         let fixture = try EngineFixture(LoopbackHTTPServer(portCount: 2)) {
             $0.maxConcurrent = 3
@@ -31,10 +40,7 @@ struct TransferEngineLifecycleTests {
     }
 
     @Test func shutdownFailsRunningAndQueuedTransfersAndIsIdempotent() async throws {
-        let fixture = try EngineFixture(LoopbackHTTPServer()) {
-            $0.maxConcurrent = 1
-            $0.stallTimeout = 600  // the slow request must stay in flight until the test acts
-        }
+        let fixture = try oneSlot()
         defer { fixture.stop() }
         let (server, engine) = (fixture.server, fixture.engine)
         let url = server.baseURL() + "/slow?ms=60000"
@@ -56,10 +62,7 @@ struct TransferEngineLifecycleTests {
     }
 
     @Test func taskCancellationCancelsRunningAndQueuedTransfers() async throws {
-        let fixture = try EngineFixture(LoopbackHTTPServer()) {
-            $0.maxConcurrent = 1
-            $0.stallTimeout = 600  // the slow request must stay in flight until the test acts
-        }
+        let fixture = try oneSlot()
         defer { fixture.stop() }
         let (server, engine) = (fixture.server, fixture.engine)
         let running = Task { try await engine.perform(TransferRequest(url: server.baseURL() + "/slow?ms=60000")) }

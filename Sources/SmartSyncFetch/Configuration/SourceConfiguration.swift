@@ -94,9 +94,21 @@ public enum SourceConfiguration: Sendable {
                 logger: logger)
             let perBlob = FailoverSource([api, clone], policy: cloneFallback, notice: notice)
             guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
+            let repositoryURL = GitPackSource.repositoryURL(
+                gitURL: gitURL, owner: location.owner, repository: location.repository)
+            if network.transport == .auto,
+                let refusal = CapabilityCache(directory: cacheDirectory, repositoryURL: repositoryURL).refusal()
+            {
+                // Found out within the last day, and said then: no probe, no warning on every run.
+                let since = Date(timeIntervalSince1970: refusal.savedAt).formatted(.iso8601)
+                let why = "\(repositoryURL) did not serve protocol v2 at \(since) (\(refusal.reason))"
+                logger.debug(
+                    "source: per-blob downloads; \(why); asked again a day after",
+                    metadata: ["transport": "raw", "capabilityCache": "refused"])
+                return OpenedSource(source: perBlob, engine: engine)
+            }
             let pack = GitPackSource(
-                repositoryURL: GitPackSource.repositoryURL(
-                    gitURL: gitURL, owner: location.owner, repository: location.repository),
+                repositoryURL: repositoryURL,
                 engine: engine,
                 token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,

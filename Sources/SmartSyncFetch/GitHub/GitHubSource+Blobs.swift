@@ -121,6 +121,8 @@ extension GitHubSource {
     /// Returns the last response.
     private func download(_ url: String, accept: String?, into sink: StoreSink) async throws -> TransferResponse {
         let maxRounds = retryPolicy.retries + 2
+        // Only the API's blobs endpoint is asked with an Accept header.
+        let host: HostKind = accept != nil ? .api : .raw
         var rounds = 0
         while true {
             rounds += 1
@@ -130,21 +132,28 @@ extension GitHubSource {
                 response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
                     var headers = accept.map { [HTTPHeader("Accept", $0)] } ?? []
                     headers += try sink.prepare(url: url)
-                    stats.withLock { $0.blobRequests += 1 }
+                    stats.withLock {
+                        $0.blobRequests += 1
+                        $0.count(host, requests: 1)
+                    }
                     return TransferRequest(
                         url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink),
                         hostKind: accept == nil ? "raw" : "api")
                 }
             } catch {
-                stats.withLock { $0.bytesReceived += sink.received - before }
+                stats.withLock {
+                    $0.bytesReceived += sink.received - before
+                    $0.count(host, bytes: sink.received - before)
+                }
                 if sink.askAgain, rounds < maxRounds { continue }
                 // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
                 throw sink.failure ?? error
             }
             stats.withLock {
                 // Retried attempts' bodies went into the sink too; error bodies did not.
-                $0.bytesReceived +=
-                    (200..<300).contains(response.status) ? sink.received - before : response.bytesReceived
+                let received = (200..<300).contains(response.status) ? sink.received - before : response.bytesReceived
+                $0.bytesReceived += received
+                $0.count(host, bytes: received)
                 $0.connections += response.newConnections
             }
             if rounds < maxRounds {

@@ -19,13 +19,17 @@ extension GitHubSource {
                     retryable: { RetryPolicy.isRetryable($0) && !RateLimitState.isPrimaryLimit($0) },
                     onRetry: announceRetry
                 ) { _ in
-                    stats.withLock { $0.apiRequests += 1 }
+                    stats.withLock {
+                        $0.apiRequests += 1
+                        $0.count(.api, requests: 1)
+                    }
                     return request
                 }
             }
             let state = RateLimitState(headers: response.headers)
             stats.withLock {
                 $0.bytesReceived += response.bytesReceived
+                $0.count(.api, bytes: response.bytesReceived)
                 $0.connections += response.newConnections
                 if let state { $0.rateLimitRemaining = state.remaining }
             }

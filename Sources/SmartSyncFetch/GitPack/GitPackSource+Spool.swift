@@ -127,7 +127,7 @@ extension GitPackSource {
             // Held by a live run (this one's or another's, in any PID namespace): not ours to take.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
             if let bytes = try? FileSystem.readFile(base + ".limits"),
-                let limits = try? JSONDecoder().decode(PackLimits.self, from: Data(bytes)),
+                let limits = SpoolLimits.decode(bytes, path: base + ".limits"),
                 let report = try? await Self.startImport(
                     path, into: store, arrival: nil, limits: limits, budget: storeBudget
                 ).value
@@ -146,7 +146,7 @@ extension GitPackSource {
     /// Writes the limits a spool is held to. Not synced: they matter only to a later run salvaging the spool, and one
     /// that finds them cut short (a crash) removes the spool unread.
     private func writeLimits(_ limits: PackLimits, to path: String) throws {
-        let bytes = Array(try JSONEncoder().encode(limits))
+        let bytes = try SpoolLimits(limits: limits).encodedRecord()
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { closeDescriptor(fd) }
@@ -170,6 +170,27 @@ extension GitPackSource {
                 thread.name = "smart-sync pack import"
                 thread.start()
             }
+        }
+    }
+}
+
+extension GitPackSource {
+    /// The limits a spool is held to, beside it as `pack-….limits`: a ``JSONRecord`` (format
+    /// `smart-sync-spool-limits`). smart-sync 0.1.0 wrote the bare `PackLimits` JSON; a killed run of that release
+    /// left such a file beside its spool, and it is read the same.
+    struct SpoolLimits: JSONRecord {
+        static let format = "smart-sync-spool-limits"
+        static let version = 1
+        var limits: PackLimits
+
+        /// The limits in `bytes` (either format); nil when they are damaged, cut short or of a newer release.
+        static func decode(_ bytes: [UInt8], path: String) -> PackLimits? {
+            do {
+                if let loaded = try decodeRecord(bytes, path: path) { return loaded.record.limits }
+            } catch {
+                return nil
+            }
+            return try? JSONDecoder().decode(PackLimits.self, from: Data(bytes))
         }
     }
 }

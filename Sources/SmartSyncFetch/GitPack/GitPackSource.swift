@@ -108,6 +108,7 @@ public final class GitPackSource: SyncSource {
         total.bytesReceived += wire.bytesReceived
         total.bytesSent += wire.bytesSent
         total.connections += wire.newConnections
+        total.count(.git, requests: wire.requests, bytes: wire.bytesReceived)
         return total
     }
 
@@ -283,6 +284,9 @@ public final class GitPackSource: SyncSource {
         } catch {
             capabilityCache.clear()
             state.withLock { $0.capabilitiesSaved = false }
+            if let refused = error as? SmartSyncError, refused.cause is ProtocolUnsupported {
+                capabilityCache.refuse(reason: refused.message)
+            }
             throw error
         }
     }

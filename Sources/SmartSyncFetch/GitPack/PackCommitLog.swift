@@ -1,11 +1,15 @@
 import Foundation
 import SmartSyncFileSystem
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// The commits the pack transport listed into this store, newest first, so a later run (another target, a warm of the
 /// next ref) can say `have` for them. A commit is only used once its whole closure is found in the store.
 ///
-/// One small text file per repository under the cache directory; a missing or damaged file only costs deltas.
+/// One small file per repository under the cache directory (`pack-commits-<hash of the URL>`), replaced atomically by
+/// each record: a bounded most-recent list, not an append-only log, so a ``JSONRecord`` (format
+/// `smart-sync-pack-commits`). The text of smart-sync 0.1.0 (one hex id per line) is read and rewritten. A missing or
+/// damaged file only costs deltas.
 struct PackCommitLog: Sendable {
     let path: String?
     static let capacity = 8
@@ -14,10 +18,20 @@ struct PackCommitLog: Sendable {
         path = directory.map { $0 + "/pack-commits-" + ObjectID.hash(.blob, Array(repositoryURL.utf8)).abbreviated(16) }
     }
 
+    /// The file's record.
+    struct Record: JSONRecord, Equatable {
+        static let format = "smart-sync-pack-commits"
+        static let version = 1
+        /// Newest first.
+        var commits: [ObjectID]
+    }
+
     /// The recorded commits, newest first.
     func load() -> [ObjectID] {
-        guard let path, let bytes = try? FileSystem.readFile(path) else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { ObjectID(hex: String($0)) }
+        guard let path, let record = try? Record.readMigrating(at: path, legacy: Self.legacyRecord)?.record else {
+            return []
+        }
+        return record.commits
     }
 
     /// Puts `commit` first, keeping at most ``capacity`` entries.
@@ -25,7 +39,14 @@ struct PackCommitLog: Sendable {
         guard let path else { return }
         var commits = load().filter { $0 != commit }
         commits.insert(commit, at: 0)
-        let text = commits.prefix(Self.capacity).map(\.hex).joined(separator: "\n") + "\n"
-        _ = try? FileSystem.writeFileAtomically(path, Array(text.utf8))
+        try? Record(commits: Array(commits.prefix(Self.capacity))).write(to: path)
+    }
+
+    /// Parses the text of smart-sync 0.1.0: one commit id in hex per line, newest first (other lines skipped).
+    static func legacyRecord(_ bytes: [UInt8]) -> (record: Record, payload: ArraySlice<UInt8>)? {
+        let commits = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap {
+            ObjectID(hex: String($0))
+        }
+        return (Record(commits: commits), [])
     }
 }

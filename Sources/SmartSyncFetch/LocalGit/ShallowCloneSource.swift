@@ -126,9 +126,11 @@ public final class ShallowCloneSource: SyncSource {
             "--", remoteURL, what,
         ]
         let r = try await git(args, in: directory)
+        let received = max(0, Self.packBytes(in: directory) - before)
         state.withLock {
             $0.stats.connections += 1
-            $0.stats.bytesReceived += max(0, Self.packBytes(in: directory) - before)
+            $0.stats.bytesReceived += received
+            $0.stats.count(.git, requests: 1, bytes: received)
         }
         guard r.status == 0 else { throw explain(r.errorOutput, fetching: what, ref: ref) }
         if let local = state.withLock({ $0.local }) { return local }

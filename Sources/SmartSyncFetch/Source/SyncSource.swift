@@ -130,8 +130,37 @@ public struct SourceStatistics: Sendable, Equatable, Codable {
     public var packObjects: Int = 0
     /// Request body bytes sent (pack negotiation: wants, haves, filters).
     public var bytesSent: Int = 0
+    /// Requests and body bytes by the kind of host they went to (`api`, `raw`, `git`): what the metrics file counts.
+    public var byHost: [HostKind: HostTraffic] = [:]
 
     public init() {}
+
+    /// Counts one request (or only bytes, `requests: 0`) to a host of `kind`.
+    public mutating func count(_ kind: HostKind, requests: Int = 0, bytes: Int = 0) {
+        byHost[kind, default: HostTraffic()].requests += requests
+        byHost[kind, default: HostTraffic()].bytes += bytes
+    }
+}
+
+/// The kind of host a request went to.
+public enum HostKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The REST API (`--api-url`), blobs fetched through `/git/blobs` included.
+    case api
+    /// The raw content host (`--raw-url`).
+    case raw
+    /// The git host (`--git-url`): packs, `ls-refs`, the shallow clone.
+    case git
+}
+
+/// Requests and response body bytes to one kind of host.
+public struct HostTraffic: Sendable, Hashable, Codable {
+    public var requests = 0
+    public var bytes = 0
+
+    public init(requests: Int = 0, bytes: Int = 0) {
+        self.requests = requests
+        self.bytes = bytes
+    }
 }
 
 extension SourceStatistics {
@@ -148,6 +177,7 @@ extension SourceStatistics {
         sum.packRequests += rhs.packRequests
         sum.packObjects += rhs.packObjects
         sum.bytesSent += rhs.bytesSent
+        for (kind, traffic) in rhs.byHost { sum.count(kind, requests: traffic.requests, bytes: traffic.bytes) }
         return sum
     }
 }
@@ -166,6 +196,7 @@ extension SourceStatistics {
         delta.packRequests -= earlier.packRequests
         delta.packObjects -= earlier.packObjects
         delta.bytesSent -= earlier.bytesSent
+        for (kind, traffic) in earlier.byHost { delta.count(kind, requests: -traffic.requests, bytes: -traffic.bytes) }
         return delta
     }
 }

@@ -1,11 +1,15 @@
 import Foundation
 import SmartSyncFileSystem
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// Remembers `ETag`s and the bodies they validate, so repeated metadata requests become free `304`s.
 ///
-/// One small file per key under a directory (`<store>/http-cache`), written atomically. A missing or
-/// damaged entry only costs a full request.
+/// One file per key under a directory (`<store>/http-cache`, named by the SHA-1 of the key), written atomically: a
+/// ``JSONRecord`` line (format `smart-sync-validator-cache`: the key, which guards against hash collisions, and the
+/// `ETag`), then the body's bytes verbatim (a tree listing can be megabytes: bulk, not escaped into the JSON). An
+/// entry in the text of smart-sync 0.1.0 (key line, `ETag` line, body) is read and rewritten. A missing or damaged
+/// entry only costs a full request.
 public final class ValidatorCache: Sendable {
     /// The directory holding the entries; nil keeps nothing.
     public let directory: String?
@@ -21,28 +25,48 @@ public final class ValidatorCache: Sendable {
         public var body: [UInt8]
     }
 
-    private func file(for key: String) -> String? {
+    /// An entry's file without its body.
+    struct Record: JSONRecord, Equatable {
+        static let format = "smart-sync-validator-cache"
+        static let version = 1
+        /// The key as given (method, URL, Accept and credential identity).
+        var key: String
+        var etag: String
+    }
+
+    func file(for key: String) -> String? {
         directory.map { $0 + "/" + ObjectID.hash(.blob, Array(key.utf8)).hex }
     }
 
     /// The entry for `key` (method, URL, Accept and credential identity), if any.
+    /// An entry of smart-sync 0.1.0 is rewritten in the current format.
     public func entry(for key: String) -> Entry? {
-        guard let path = file(for: key), let bytes = try? FileSystem.readFile(path),
-            let nl = bytes.firstIndex(of: UInt8(ascii: "\n"))
+        guard let path = file(for: key), let loaded = try? Record.read(at: path, legacy: Self.legacyEntry),
+            loaded.record.key == (loaded.isLegacy ? Self.legacyKey(key) : key)
         else { return nil }
-        // Line 1: the key (guards against hash collisions and stale formats); line 2: the ETag; then the body.
-        let keyLine = String(decoding: bytes[..<nl], as: UTF8.self)
-        guard keyLine == key.replacingOccurrences(of: "\n", with: " ") else { return nil }
-        let rest = bytes[(nl + 1)...]
-        guard let nl2 = rest.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        return Entry(etag: String(decoding: rest[..<nl2], as: UTF8.self), body: Array(rest[(nl2 + 1)...]))
+        let entry = Entry(etag: loaded.record.etag, body: Array(loaded.payload))
+        if loaded.isLegacy { store(entry, for: key) }
+        return entry
     }
 
     /// Stores or replaces the entry for `key`.
     public func store(_ entry: Entry, for key: String) {
         guard let path = file(for: key) else { return }
-        var bytes = Array((key.replacingOccurrences(of: "\n", with: " ") + "\n" + entry.etag + "\n").utf8)
-        bytes.append(contentsOf: entry.body)
-        try? FileSystem.writeFileAtomically(path, bytes)
+        try? Record(key: key, etag: entry.etag).write(to: path, payload: entry.body)
+    }
+
+    // MARK: - The text of smart-sync 0.1.0
+
+    /// The key as smart-sync 0.1.0 wrote it on its first line (newlines as spaces).
+    static func legacyKey(_ key: String) -> String { key.replacingOccurrences(of: "\n", with: " ") }
+
+    /// Parses an entry of smart-sync 0.1.0: the key line, the `ETag` line, then the body.
+    static func legacyEntry(_ bytes: [UInt8]) -> (record: Record, payload: ArraySlice<UInt8>)? {
+        guard let nl = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let rest = bytes[(nl + 1)...]
+        guard let nl2 = rest.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let record = Record(
+            key: String(decoding: bytes[..<nl], as: UTF8.self), etag: String(decoding: rest[..<nl2], as: UTF8.self))
+        return (record, rest[(nl2 + 1)...])
     }
 }

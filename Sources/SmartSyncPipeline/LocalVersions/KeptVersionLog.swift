@@ -1,8 +1,5 @@
 import Glibc
-import SmartSyncCore
-import SmartSyncFileSystem
 import SmartSyncGitObjects
-import SmartSyncObjectStore
 
 /// A local version of a target path that smart-sync saved into the store before replacing it: an operator's
 /// edit of a synced file, a file that was never ours at a tree path, or a file a `restore` replaced.
@@ -128,12 +125,7 @@ public struct KeptVersionLog: Sendable {
 
     /// Every readable record, oldest first.
     public func load() throws -> [KeptVersion] {
-        guard let (bytes, _) = try FileSystem.readFileIfPresent(path) else { return [] }
-        let text = String(decoding: bytes, as: UTF8.self)
-        // A last line without its newline was cut short by a crash: ignored.
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        if !text.hasSuffix("\n"), !lines.isEmpty { lines.removeLast() }
-        return lines.compactMap { KeptVersion(line: $0) }
+        try LineLog(path: path, limit: limit).lines().compactMap { KeptVersion(line: $0) }
     }
 
     /// The records of `path`, the most recent first.
@@ -142,37 +134,10 @@ public struct KeptVersionLog: Sendable {
     }
 
     /// Appends `records` (one `write`, then `fsync`); trims the log to the last ``limit`` records when it has
-    /// grown past it.
+    /// grown past it (damaged records go then).
     public func append(_ records: [KeptVersion]) throws {
-        guard !records.isEmpty else { return }
-        if let slash = path.lastIndex(of: "/") { try FileSystem.makeDirectories(String(path[..<slash])) }
-        let existing = try FileSystem.readFileIfPresent(path)?.bytes ?? []
-        let lineCount = existing.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        if lineCount + records.count > limit {
-            let all = try load() + records
-            let text = all.suffix(limit).map { $0.line() }.joined()
-            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)
-            return
+        try LineLog(path: path, limit: limit).append(records.map { String($0.line().dropLast()) }) { lines in
+            lines.compactMap { KeptVersion(line: $0)?.line().dropLast() }.map(String.init)
         }
-        // A previous line cut short by a crash is closed off first, so this record starts a line of its own.
-        var text = existing.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
-        text += records.map { $0.line() }.joined()
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
-        defer { close(fd) }
-        try Array(text.utf8).withUnsafeBytes { try FileSystem.writeAll(fd: fd, $0, path: path) }
-        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
-    }
-}
-
-/// Copies a target's file or symlink into the store before it is replaced, verified against its id.
-struct LocalVersionSaver {
-    let store: ObjectStore
-
-    /// Saves the file or symlink at `path` of `tree` (of `mode`) unless the store already holds `id`; returns its id.
-    @discardableResult
-    func save(_ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?) throws -> ObjectID {
-        if let id, try store.holds(id, size: nil, repair: true) { return id }
-        return try tree.insert(path, mode: mode, into: store, expecting: id)
     }
 }

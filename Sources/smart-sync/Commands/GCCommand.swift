@@ -51,6 +51,8 @@ struct GCCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func validate() throws {
         if wait < 0 { throw ValidationError("--wait must be zero or more seconds (got \(wait)).") }
     }
@@ -68,6 +70,9 @@ struct GCCommand: AsyncParsableCommand {
             let store = try common.openStore(settings)
             let state = try common.openState(settings)
             try await Self.collect(store: store, state: state, options: options, reporter: reporter, event: "summary")
+            if let file = metrics.metricsFile {
+                try MetricsWriter(state: state, storeDirectory: store.root).write(to: file)
+            }
         }
     }
 
@@ -80,5 +85,12 @@ struct GCCommand: AsyncParsableCommand {
             options, onWait: { reporter.note("gc: waiting for running syncs to finish: \($0)") },
             visit: { reporter.gcRemoval($0, dryRun: options.dryRun) })
         reporter.gcSummary(report, seconds: Date().timeIntervalSince(started), event: event)
+        if !options.dryRun {
+            do {
+                try state.recordGC(store: StateStore.normalize(store.root), freedBytes: report.freedBytes)
+            } catch {
+                reporter.handle(.warning("gc's freed bytes were not counted for the metrics: \(error)"))
+            }
+        }
     }
 }

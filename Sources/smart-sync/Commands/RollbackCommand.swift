@@ -54,6 +54,8 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func validate() throws {
         if let name, !ConfiguredTarget.isValidName(name) {
             throw ValidationError("rollback takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
@@ -69,68 +71,88 @@ struct RollbackCommand: AsyncParsableCommand {
             let resolver = try TargetResolver(common)
             let configured = try name.map { try resolver.target(named: $0) }
             let target = try TargetResolver.path(self.target, configured, command: "rollback")
-            if list {
-                for g in try Rollback.generations(target: target) {
-                    let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
-                    if output.json {
-                        var object: [String: Any] = ["event": "generation", "sequence": g.sequence, "tree": g.tree]
-                        if let state = g.state {
-                            object["commit"] = state.commit.hex
-                            object["ref"] = state.ref
-                        }
-                        reporter.writeJSONLine(object)
-                    } else {
-                        print("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")")
-                    }
-                }
-                return
+            if list { return try listGenerations(of: target, reporter) }
+            let recorder = RunRecorder(
+                command: "rollback", target: target, stateDir: common.stateDirectory(resolver.settings),
+                store: common.storeDirectory(resolver.settings),
+                metricsFile: metrics.metricsFile ?? configured?.metricsFile)
+            try await recorder.recording(reporter) {
+                try await rollback(target, configured, resolver, recorder, reporter)
             }
-            let state = try common.openState(resolver.settings)
-            let objects = try common.openStore(resolver.settings)
-            // Held shared while Rollback takes its own: a gc in progress is waited for here, not refused there.
-            let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
-                reporter.note("rollback: waiting for smart-sync gc to finish with the store")
-            }
-            defer { storeLock.release() }
-            let outcome: Rollback.Outcome
-            var failed: FailedAfterSwitch<Rollback.Outcome>?
-            do {
-                outcome = try Rollback.run(
-                    target: target, to: to, state: state, store: objects,
-                    keepGenerations: keepGenerations ?? configured?.keepGenerations ?? 3,
-                    linkMode: linkMode ?? configured?.linkMode ?? resolver.settings.linkMode ?? .auto)
-            } catch let error as FailedAfterSwitch<Rollback.Outcome> {
-                // The generation's tree is in place; the summary says so, then the error (exit code 8).
-                outcome = error.outcome
-                failed = error
-            }
-            let from = outcome.from?.abbreviated() ?? "untracked tree"
-            let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+        }
+    }
+
+    private func listGenerations(of target: String, _ reporter: Reporter) throws {
+        for g in try Rollback.generations(target: target) {
+            let commit = g.state?.commit.hex ?? "(the tree found before the first sync)"
             if output.json {
-                var object: [String: Any] = [
-                    "event": "summary", "command": "rollback", "target": target, "carried": outcome.carried,
-                ]
-                if let f = outcome.from { object["from"] = f.hex }
-                if let t = outcome.to { object["to"] = t.hex }
-                object["repaired"] = outcome.repaired.map(\.description)
-                if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
-                reporter.writeJSONLine(object)
-            } else if !output.quiet {
-                FileHandle.standardError.write(
-                    Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
-                )
-                if !outcome.repaired.isEmpty {
-                    let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-                    FileHandle.standardError.write(
-                        Data(
-                            "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
-                                .utf8))
+                var object: [String: Any] = ["event": "generation", "sequence": g.sequence, "tree": g.tree]
+                if let state = g.state {
+                    object["commit"] = state.commit.hex
+                    object["ref"] = state.ref
                 }
+                reporter.writeJSONLine(object)
+            } else {
+                print("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")")
             }
-            if let failed {
-                reporter.fail(failed.error, switched: true)
-                throw ExitCode(ExitCodes.switchedThenFailed)
+        }
+    }
+
+    private func rollback(
+        _ target: String, _ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ recorder: RunRecorder,
+        _ reporter: Reporter
+    ) async throws {
+        let state = try common.openState(resolver.settings)
+        let objects = try common.openStore(resolver.settings)
+        // Held shared while Rollback takes its own: a gc in progress is waited for here, not refused there.
+        let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
+            reporter.note("rollback: waiting for smart-sync gc to finish with the store")
+        }
+        defer { storeLock.release() }
+        let outcome: Rollback.Outcome
+        var failed: FailedAfterSwitch<Rollback.Outcome>?
+        do {
+            outcome = try Rollback.run(
+                target: target, to: to, state: state, store: objects,
+                keepGenerations: keepGenerations ?? configured?.keepGenerations ?? 3,
+                linkMode: linkMode ?? configured?.linkMode ?? resolver.settings.linkMode ?? .auto)
+        } catch let error as FailedAfterSwitch<Rollback.Outcome> {
+            // The generation's tree is in place; the summary says so, then the error (exit code 8).
+            outcome = error.outcome
+            failed = error
+            recorder.failed(error.error)
+        }
+        recorder.update {
+            $0.from = outcome.from?.hex
+            $0.to = outcome.to?.hex
+            $0.rollback = true
+        }
+        let from = outcome.from?.abbreviated() ?? "untracked tree"
+        let to = outcome.to?.abbreviated() ?? "the tree found before the first sync"
+        if output.json {
+            var object: [String: Any] = [
+                "event": "summary", "command": "rollback", "target": target, "carried": outcome.carried,
+            ]
+            if let f = outcome.from { object["from"] = f.hex }
+            if let t = outcome.to { object["to"] = t.hex }
+            object["repaired"] = outcome.repaired.map(\.description)
+            if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
+            reporter.writeJSONLine(object)
+        } else if !output.quiet {
+            FileHandle.standardError.write(
+                Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
+            )
+            if !outcome.repaired.isEmpty {
+                let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+                FileHandle.standardError.write(
+                    Data(
+                        "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
+                            .utf8))
             }
+        }
+        if let failed {
+            reporter.fail(failed.error, switched: true)
+            throw ExitCode(ExitCodes.switchedThenFailed)
         }
     }
 }

@@ -77,6 +77,7 @@ struct SyncCommand: AsyncParsableCommand {
     var all = false
 
     @OptionGroup var policy: StorePolicyOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
@@ -99,38 +100,49 @@ struct SyncCommand: AsyncParsableCommand {
         }
     }
 
-    /// One sync: of `configured` (its values under the flags), or of what the flags alone name.
+    /// One sync: of `configured` (its values under the flags), or of what the flags alone name; recorded for
+    /// `status` and the metrics file however it ends.
     private func sync(_ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ reporter: Reporter) async throws {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "sync")
-        let context = try await RunContext.make(
-            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
-        defer { context.opened.close() }
-        let started = Date()
-        let outcome: SyncRunner.Outcome
-        do {
-            outcome = try await context.runner.sync(
+        let recorder = RunRecorder(
+            command: "sync", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
+            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
+            enabled: !dryRun)
+        try await recorder.recording(reporter) {
+            let context = try await RunContext.make(
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+            defer { context.opened.close() }
+            recorder.opened(context.opened.source)
+            let started = Date()
+            let outcome: SyncRunner.Outcome
+            do {
+                outcome = try await context.runner.sync(
+                    .init(
+                        ref: target.ref, target: path, excludes: target.exclude, dryRun: dryRun,
+                        keepLocal: target.keepLocal))
+            } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+                // The target holds the new tree: the summary says so, then the error, with its own exit code.
+                recorder.ran(failed.outcome)
+                recorder.failed(failed.error)
+                var summary = SyncSummary(
+                    failed.outcome, command: "sync", source: context.opened.source, target: path,
+                    dryRun: dryRun, started: started)
+                summary.failedAfterSwitch = failed.step.rawValue
+                context.reporter.finish(summary)
+                context.reporter.fail(failed.error, switched: true)
+                throw ExitCode(ExitCodes.switchedThenFailed)
+            }
+            recorder.ran(outcome)
+            // The sync has let go of the store; a store over its size limit is cleaned before the summary.
+            if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
+                await StoreSizePolicy.apply(
+                    maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
+            }
+            context.reporter.finish(
                 .init(
-                    ref: target.ref, target: path, excludes: target.exclude, dryRun: dryRun,
-                    keepLocal: target.keepLocal))
-        } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
-            // The target holds the new tree: the summary says so, then the error, with its own exit code.
-            var summary = SyncSummary(
-                failed.outcome, command: "sync", source: context.opened.source, target: path,
-                dryRun: dryRun, started: started)
-            summary.failedAfterSwitch = failed.step.rawValue
-            context.reporter.finish(summary)
-            context.reporter.fail(failed.error, switched: true)
-            throw ExitCode(ExitCodes.switchedThenFailed)
+                    outcome, command: "sync", source: context.opened.source, target: path, dryRun: dryRun,
+                    started: started))
         }
-        // The sync has let go of the store; a store over its size limit is cleaned before the summary.
-        if !dryRun && outcome.mayHaveGrownStore(context.opened.source) {
-            await StoreSizePolicy.apply(
-                maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)
-        }
-        context.reporter.finish(
-            .init(
-                outcome, command: "sync", source: context.opened.source, target: path, dryRun: dryRun,
-                started: started))
     }
 }
 

@@ -52,6 +52,7 @@ struct UpdateCommand: AsyncParsableCommand {
     @OptionGroup var checks: ChecksOptions
 
     @OptionGroup var policy: StorePolicyOptions
+    @OptionGroup var metrics: MetricsOptions
 
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
@@ -120,10 +121,24 @@ struct UpdateCommand: AsyncParsableCommand {
         async throws
     {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "update")
+        let recorder = RunRecorder(
+            command: "update", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
+            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
+            enabled: !checkOnly)
+        try await recorder.recording(reporter) {
+            try await update(configured, source, target, path, resolver, recorder, reporter)
+        }
+    }
+
+    private func update(
+        _ configured: ConfiguredTarget?, _ source: SourceOptions, _ target: TargetOptions, _ path: String,
+        _ resolver: TargetResolver, _ recorder: RunRecorder, _ reporter: Reporter
+    ) async throws {
         let checks = try loadChecks(configured)
         let context = try await RunContext.make(
             source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
         defer { context.opened.close() }
+        recorder.opened(context.opened.source)
         let started = Date()
         // --rebuild-always asks for the rebuild, whatever the target's skip_rebuild says.
         let skip = skipRebuild || (configured?.skipRebuild == true && !rebuildAlways)
@@ -142,6 +157,7 @@ struct UpdateCommand: AsyncParsableCommand {
         let output = self.output
         let workflow = UpdateWorkflow(runner: context.runner, events: { reporter.update($0, verbose: output.isVerbose) })
         let report = await workflow.run(options)
+        recorder.ran(report)
         if report.failure == nil && !checkOnly {
             await StoreSizePolicy.apply(
                 maxSize: policy.maxSize, settings: context.settings, runner: context.runner, reporter: reporter)

@@ -1,0 +1,98 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncObjectStore
+
+/// Swaps a tree into place and keeps the outgoing one as a generation; finishes or undoes a swap a killed run
+/// left half done.
+struct TreeSwitch {
+    let layout: SwitchLayout
+    var generations: GenerationStore { GenerationStore(layout: layout) }
+
+    /// Why a directory exchange cannot be used here (the caller then applies in place).
+    struct ExchangeUnsupported: Error {
+        var errno: Int32
+    }
+
+    /// A step after the exchange failed: the target holds the incoming tree.
+    struct AfterExchange: Error {
+        var step: AfterSwitchStep
+        var cause: any Error
+    }
+
+    /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
+    ///
+    /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
+    /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
+    /// the switch (and ``StateStore/recoverSwitch(target:)`` records the tree from the intent).
+    ///
+    /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange;
+    ///   ``AfterExchange`` when a step after it failed (the switch stands).
+    func exchange(
+        incoming: String, sequence: Int, outgoingState: TargetState?, consumed: Int?,
+        checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
+    ) throws {
+        guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
+        let tree = try generations.prepare(sequence, state: outgoingState)
+        let journal = SwitchJournal(sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed)
+        try journal.write(to: layout.journal)
+        try checkpoint("before-exchange")
+        if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
+            let err = errno
+            unlink(layout.journal)
+            try? generations.remove(sequence)
+            if [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) { throw ExchangeUnsupported(errno: err) }
+            throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
+        }
+        FileSystem.syncDirectory(parent(of: layout.target))
+        do {
+            try checkpoint("after-exchange")
+            try exchanged()
+        } catch {
+            throw AfterExchange(step: .record, cause: error)
+        }
+        do {
+            try checkpoint("recorded")
+            try finish(journal, tree: tree)
+        } catch {
+            throw AfterExchange(step: .fileOutgoing, cause: error)
+        }
+    }
+
+    /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
+    /// when nothing is pending. Returns true when it completed an exchange that had happened (the target holds the
+    /// tree that run swapped in).
+    @discardableResult
+    func recover() throws -> Bool {
+        try layout.checkSidecar()
+        var completed = false
+        if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
+            if TreeOps.inode(layout.target) == journal.incomingInode {
+                // The exchange happened: the outgoing tree waits at `incoming`.
+                try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
+                completed = true
+            } else {
+                unlink(layout.journal)
+                try generations.remove(journal.sequence)
+            }
+        }
+        try TreeOps.removeTree(layout.stage)
+        return completed
+    }
+
+    private func finish(_ journal: SwitchJournal, tree: String) throws {
+        if TreeOps.isDirectory(journal.incoming) && !TreeOps.isDirectory(tree) {
+            guard rename(journal.incoming, tree) == 0 else { throw SmartSyncError.io("rename", path: tree) }
+        }
+        if let consumed = journal.consumed { try generations.remove(consumed) }
+        FileSystem.syncDirectory(layout.generations)
+        if unlink(layout.journal) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: layout.journal) }
+        FileSystem.syncDirectory(layout.sidecar)
+    }
+
+    private func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `smart-sync status`: text and JSON after a sync, a failed sync and a rollback; the history; pending edits.
+@Suite("status and history", .serialized)
+struct StatusEndToEndTests {
+    private func status(_ s: Scenario, _ extra: [String]) throws -> ProcessResult {
+        try SmartSyncBinary.run(
+            ["status", "--state-dir", s.stateDir, "--store", s.store] + extra, environment: s.environment(),
+            check: false)
+    }
+
+    private func objects(_ r: ProcessResult) throws -> [[String: Any]] {
+        try r.stdoutString.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    private func statusJSON(_ s: Scenario) throws -> [String: Any] {
+        let r = try status(s, ["--target", s.target, "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        return try #require(try objects(r).first)
+    }
+
+    @Test func statusAfterASyncAFailureAndARollback() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.sync()
+        var o = try statusJSON(s)
+        #expect(o["event"] as? String == "status" && o["target"] as? String == s.target)
+        #expect(
+            o["commit"] as? String == a && o["lastResult"] as? String == "ok" && o["lastCommand"] as? String == "sync")
+        #expect(o["pendingEdits"] as? Int == 0 && o["consecutiveFailures"] as? Int == 0)
+        #expect((o["storeBytes"] as? Int ?? 0) > 70_000)
+        #expect(o["lastAttempt"] as? String == o["lastSuccess"] as? String && o["appliedAt"] is String)
+        var text = try status(s, ["--target", s.target])
+        #expect(text.status == 0)
+        #expect(text.stdoutString.hasPrefix(s.target + "\n"))
+        // (Relative times: "just now", "12 s ago", ... whatever the machine's pace.)
+        #expect(text.stdoutString.contains("  deployed        \(a.prefix(12)) (HEAD), applied "))
+        #expect(text.stdoutString.contains("  last run        sync ") && text.stdoutString.contains(": ok, "))
+        #expect(text.stdoutString.contains("  local edits     none"))
+
+        // A failed sync: the error and its hint, the deployed commit as before.
+        #expect(try s.run("sync", ["--ref", "no-such-branch"]).status == 4)
+        o = try statusJSON(s)
+        #expect(o["commit"] as? String == a && o["lastResult"] as? String == "failed")
+        let error = try #require(o["lastError"] as? [String: Any])
+        #expect(
+            error["code"] as? String == "not-found" && (error["message"] as? String ?? "").contains("no-such-branch"))
+        #expect(error["hint"] is String && o["consecutiveFailures"] as? Int == 1)
+        text = try status(s, ["--target", s.target])
+        #expect(text.stdoutString.contains("  last run        sync ") && text.stdoutString.contains(": failed, "))
+        #expect(text.stdoutString.contains("error (not-found): "))
+        #expect(text.stdoutString.contains("hint: "))
+
+        // B, then a rollback to A: two generations listed, then the rollback shown.
+        let b = try Fixtures.commitB(s.repo)
+        try s.sync()
+        o = try statusJSON(s)
+        #expect(o["commit"] as? String == b && (o["generations"] as? [Any])?.count == 1)
+        let rollback = try SmartSyncBinary.run(
+            ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--store", s.store],
+            environment: s.environment(), check: false)
+        #expect(rollback.status == 0, "\(rollback.stderrString)")
+        o = try statusJSON(s)
+        #expect(o["commit"] as? String == a && o["lastCommand"] as? String == "rollback")
+        #expect(o["lastResult"] as? String == "ok" && o["pendingEdits"] as? Int == 0)
+        let generations = try #require(o["generations"] as? [[String: Any]])
+        #expect(generations.map { $0["commit"] as? String } == [b])
+
+        // The history, oldest first: what each run did.
+        let history = try objects(try status(s, ["--target", s.target, "--history", "--json"]))
+        let runs = history.filter { $0["event"] as? String == "run" }
+        #expect(runs.map { $0["command"] as? String ?? "" } == ["sync", "sync", "sync", "rollback"])
+        #expect(runs.map { $0["result"] as? String ?? "" } == ["ok", "failed", "ok", "ok"])
+        #expect(runs[0]["from"] == nil && runs[0]["to"] as? String == a && (runs[0]["bytes"] as? Int ?? 0) > 70_000)
+        #expect((runs[1]["error"] as? [String: Any])?["code"] as? String == "not-found")
+        #expect(runs[2]["from"] as? String == a && runs[2]["to"] as? String == b)
+        #expect(runs[3]["from"] as? String == b && runs[3]["to"] as? String == a)
+        let table = try status(s, ["--target", s.target, "--history"]).stdoutString
+        #expect(table.contains("TIME") && table.contains("rollback  ok") && table.contains("not-found: "))
+    }
+
+    @Test func aTornHistoryLineIsSkippedAndTheNextRunStillAppends() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: s.stateDir + "/targets")
+        let history = s.stateDir + "/targets/" + (try #require(dirs.first)) + "/history"
+        // A crash mid-append leaves half a line without its newline.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: history))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"command":"sync","objects":3,"re"#.utf8))
+        try handle.close()
+        var runs = try objects(try status(s, ["--target", s.target, "--history", "--json"])).filter {
+            $0["event"] as? String == "run"
+        }
+        #expect(runs.count == 1)
+        try s.sync()
+        runs = try objects(try status(s, ["--target", s.target, "--history", "--json"])).filter {
+            $0["event"] as? String == "run"
+        }
+        #expect(runs.count == 2 && runs.allSatisfy { $0["result"] as? String == "ok" })
+    }
+
+    @Test func pendingEditsEveryTargetAndAnUnknownTarget() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let second = s.root + "/second"
+        #expect(try s.run("sync", ["--quiet"], target: second).status == 0)
+        // An editor's save (a new file in place of the synced one) and a chmod.
+        let edited = s.target + "/modules/net/bridge.nix"
+        try FileManager.default.removeItem(atPath: edited)
+        try Data("{ bridge = \"mine\"; }\n".utf8).write(to: URL(fileURLWithPath: edited))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: s.target + "/flake.nix")
+        let o = try statusJSON(s)
+        #expect(o["pendingEdits"] as? Int == 2)
+        #expect(o["pendingEditPaths"] as? [String] == ["flake.nix", "modules/net/bridge.nix"])
+        let text = try status(s, []).stdoutString
+        #expect(text.contains("local edits     2 pending: 'flake.nix', 'modules/net/bridge.nix'"), "\(text)")
+        // Without --target: every target the state directory knows, each under its path.
+        #expect(text.contains(s.target + "\n") && text.contains(second + "\n"))
+        let all = try objects(try status(s, ["--json"]))
+        #expect(all.compactMap { $0["target"] as? String }.sorted() == [second, s.target].sorted())
+
+        let unknown = try status(s, ["--target", s.root + "/elsewhere"])
+        #expect(unknown.status == 4)
+        #expect(unknown.stderrString.contains("no run of smart-sync is recorded for '\(s.root)/elsewhere'"))
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The switch journal and the pending-rebuild mark as smart-sync 0.1.0 wrote them (`key=value` text) are still
+/// read: a journal left by a killed run of that release is finished or undone by the next run, and a mark is
+/// rewritten as JSON.
+@Suite(.serialized) struct RecordMigrationTests {
+    private struct Stop: Error {}
+
+    static let syncJournal = SwitchJournal(
+        sequence: 7, incoming: "/srv/.config.smart-sync/stage", incomingInode: 1_234_567, consumed: nil)
+    static let rollbackJournal = SwitchJournal(
+        sequence: 8, incoming: "/srv/.config.smart-sync/generations/5/tree", incomingInode: 42, consumed: 5)
+
+    @Test func theOldJournalsDecodeToTheSameRecords() throws {
+        for (name, expected) in [
+            ("switch-journal-sync", Self.syncJournal), ("switch-journal-rollback", Self.rollbackJournal),
+        ] {
+            #expect(try SwitchJournal.load(from: RecordFixtures.directory + "/" + name, sidecar: "/srv") == expected)
+        }
+    }
+
+    /// The fixture's journal with this run's generation, stage path and inode in place of the fixture's.
+    private func oldJournal(like journal: SwitchJournal) throws -> String {
+        String(decoding: try RecordFixtures.bytes("switch-journal-sync"), as: UTF8.self)
+            .replacingOccurrences(of: "sequence=7", with: "sequence=\(journal.sequence)")
+            .replacingOccurrences(of: Self.syncJournal.incoming, with: journal.incoming)
+            .replacingOccurrences(of: "=1234567", with: "=\(journal.incomingInode)")
+    }
+
+    /// Commits a and b of one repository (kept alive with the rest), a runner on it, and a target synced to a.
+    private func syncedToA() async throws -> (TemporaryDirectory, SyncRunner, [String], SwitchLayout, GitFixture) {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        let repo = try GitFixture()
+        var commits: [String] = []
+        for v in ["a", "b"] {
+            try repo.write("conf.nix", "\(v)\n")
+            commits.append(try repo.commit(v))
+        }
+        let runner = SyncRunner(
+            source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dir["store"]),
+            state: try StateStore(root: dir["state"]))
+        let layout = SwitchLayout(target: dir["target"])
+        _ = try await runner.sync(.init(ref: commits[0], target: layout.target))
+        return (dir, runner, commits, layout, repo)
+    }
+
+    @Test func anOldJournalWhoseExchangeHappenedIsFinished() async throws {
+        var (dir, runner, commits, layout, repo) = try await syncedToA()
+        defer { withExtendedLifetime(repo) { dir.remove() } }
+        // A run to b stopped right after its exchange, before it recorded anything; its journal as 0.1.0 wrote it.
+        runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        await #expect(throws: (any Error).self) {
+            _ = try await runner.sync(.init(ref: commits[1], target: layout.target))
+        }
+        runner.checkpoint = { _ in }
+        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        #expect(RecordFixtures.fileIsJSONRecord(layout.journal, format: SwitchJournal.format))
+        try TestFiles.write(layout.journal, try oldJournal(like: journal))
+        #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) == journal)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "b\n")
+        #expect(try runner.state.load(target: layout.target)?.commit.hex == commits[0])
+
+        let again = try await runner.sync(.init(ref: commits[1], target: layout.target))
+        #expect(!again.switched, "recovery recorded b's tree: nothing to switch")
+        #expect(try runner.state.load(target: layout.target)?.commit.hex == commits[1])
+        #expect(TestFiles.lstat(layout.journal) == nil)
+        #expect(TestFiles.read(layout.generation(1) + "/tree/conf.nix") == "a\n")
+    }
+
+    @Test func anOldJournalWhoseExchangeDidNotHappenIsUndone() async throws {
+        let (dir, runner, commits, layout, repo) = try await syncedToA()
+        defer { withExtendedLifetime(repo) { dir.remove() } }
+        // A run of 0.1.0 killed before its exchange: a stage, a half-made generation 5, its journal.
+        try TestFiles.write(layout.stage + "/conf.nix", "b\n")
+        try TestFiles.makeDirectories(layout.generation(5))
+        let inode = try #require(TestFiles.lstat(layout.stage)).st_ino
+        let journal = SwitchJournal(sequence: 5, incoming: layout.stage, incomingInode: UInt64(inode), consumed: nil)
+        try TestFiles.write(layout.journal, try oldJournal(like: journal))
+
+        let again = try await runner.sync(.init(ref: commits[1], target: layout.target))
+        #expect(again.switched)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "b\n")
+        #expect(try runner.state.load(target: layout.target)?.commit.hex == commits[1])
+        #expect(TestFiles.lstat(layout.journal) == nil)
+        #expect(TestFiles.lstat(layout.generation(5)) == nil, "the half-made generation is removed")
+        #expect(try Rollback.generations(target: layout.target).map { $0.state?.commit.hex } == [commits[0]])
+    }
+
+    @Test func aDamagedOrNewerJournalStopsRecoveryNamingIt() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let layout = SwitchLayout(target: dir["target"])
+        try TestFiles.makeDirectories(layout.sidecar)
+        for text in ["sequence=x\n", "{\"format\":\"smart-sync-switch-journal\",\"version\":2,\"sequence\":1}\n"] {
+            try TestFiles.write(layout.journal, text)
+            let error = #expect(throws: SmartSyncError.self) { try TreeSwitch(layout: layout).recover() }
+            #expect(error?.message.contains(layout.journal) == true, "\(error?.message ?? "")")
+            #expect(error?.hint?.contains(layout.sidecar) == true)
+        }
+    }
+
+    @Test func theOldPendingRebuildMarksAreReadAndRewrittenAsJSON() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let state = try StateStore(root: dir["state"])
+        let target = dir["target"]
+        let expected = [
+            "pending-rebuild": PendingRebuild(
+                confirmed: ObjectID(hex: "0123456789abcdef0123456789abcdef01234567")!, generationBefore: 3,
+                sinceNs: 1_733_500_000_123_456_789),
+            "pending-rebuild-first": PendingRebuild(
+                confirmed: nil, generationBefore: nil, sinceNs: 1_733_500_000_000_000_001),
+        ]
+        for (name, mark) in expected {
+            let path = state.directory(for: target) + "/pending-rebuild"
+            try TestFiles.makeDirectories(state.directory(for: target))
+            unlink(path)
+            try RecordFixtures.copy(name, to: path)
+            #expect(try state.loadPendingRebuild(target: target) == mark, "\(name)")
+            #expect(
+                RecordFixtures.fileIsJSONRecord(path, format: PendingRebuild.format), "\(name)")
+            #expect(try state.loadPendingRebuild(target: target) == mark, "\(name) as JSON")
+        }
+    }
+}
