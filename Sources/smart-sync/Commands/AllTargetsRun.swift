@@ -10,6 +10,29 @@ import SmartSyncWorkflow
 /// `{"event": "summary", "ok": false, "exitCode": N}`); a final `all` event lists each target's exit code. The exit
 /// code is the worst (``TargetResolver/worst(_:)``).
 enum AllTargetsRun {
+    /// The runs a command's arguments name: with `all`, every configured target (``run(_:command:output:_:)``); else
+    /// the target `argument` names, or none (nil: the flags alone say what to do). `body` runs each, given the
+    /// resolver whose settings the command reads.
+    static func dispatch(
+        all: Bool, argument: String?, common: CommonOptions, command: String, output: OutputOptions,
+        _ body: (ConfiguredTarget?, TargetResolver, Reporter) async throws -> Void
+    ) async throws {
+        let reporter = Reporter(json: output.json, quiet: output.quiet)
+        var resolved: (resolver: TargetResolver, targets: [ConfiguredTarget?])?
+        try await RunContext.guarded(reporter) {
+            let resolver = try TargetResolver(common)
+            resolved = (resolver, all ? try resolver.allTargets() : [try resolver.target(forArgument: argument)])
+        }
+        guard let (resolver, targets) = resolved else { return }
+        if all {
+            try await run(targets.compactMap { $0 }, command: command, output: output) {
+                try await body($0, resolver, $1)
+            }
+        } else {
+            try await RunContext.guarded(reporter) { try await body(targets[0], resolver, reporter) }
+        }
+    }
+
     static func run(
         _ targets: [ConfiguredTarget], command: String, output: OutputOptions,
         _ body: (ConfiguredTarget, Reporter) async throws -> Void

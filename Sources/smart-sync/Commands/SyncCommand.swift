@@ -82,22 +82,9 @@ struct SyncCommand: AsyncParsableCommand {
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
     func run() async throws {
-        let reporter = Reporter(json: output.json, quiet: output.quiet)
-        var resolver: TargetResolver?
-        var targets: [ConfiguredTarget?] = []
-        try await RunContext.guarded(reporter) {
-            let r = try TargetResolver(common)
-            targets = all ? try r.allTargets() : [try r.target(forArgument: source.repository)]
-            resolver = r
-        }
-        guard let resolver else { return }
-        if all {
-            try await AllTargetsRun.run(targets.compactMap { $0 }, command: "sync", output: output) {
-                try await sync($0, resolver, $1)
-            }
-        } else {
-            try await RunContext.guarded(reporter) { try await sync(targets[0], resolver, reporter) }
-        }
+        try await AllTargetsRun.dispatch(
+            all: all, argument: source.repository, common: common, command: "sync", output: output
+        ) { try await sync($0, $1, $2) }
     }
 
     /// One sync: of `configured` (its values under the flags), or of what the flags alone name; recorded for

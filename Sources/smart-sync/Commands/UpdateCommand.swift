@@ -97,22 +97,9 @@ struct UpdateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let reporter = Reporter(json: output.json, quiet: output.quiet)
-        var resolver: TargetResolver?
-        var targets: [ConfiguredTarget?] = []
-        try await RunContext.guarded(reporter) {
-            let r = try TargetResolver(common)
-            targets = all ? try r.allTargets() : [try r.target(forArgument: source.repository)]
-            resolver = r
-        }
-        guard let resolver else { return }
-        if all {
-            try await AllTargetsRun.run(targets.compactMap { $0 }, command: "update", output: output) {
-                try await update($0, resolver, $1)
-            }
-        } else {
-            try await RunContext.guarded(reporter) { try await update(targets[0], resolver, reporter) }
-        }
+        try await AllTargetsRun.dispatch(
+            all: all, argument: source.repository, common: common, command: "update", output: output
+        ) { try await update($0, $1, $2) }
     }
 
     /// One update: of `configured` (its values under the flags), or of what the flags alone name. Exit 3 is thrown
