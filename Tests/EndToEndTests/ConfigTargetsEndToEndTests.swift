@@ -112,6 +112,22 @@ struct ConfigTargetsEndToEndTests {
         #expect(refused.status == 64 && refused.stderrString.contains("config.toml:5: [target.alpha] checks = \"config\""), "\(refused.stderrString)")
     }
 
+    /// A target's `metrics_file` is written by `sync NAME` and `status NAME` reads that target, as the flags would.
+    @Test func aTargetsMetricsFileAndStatusByName() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let metrics = s.dirs.appending("alpha.prom")
+        let config = try writeConfig(s, [("alpha", "one", "repo = \"\(s.slug)\"\nmetrics_file = \"\(metrics)\"")])
+        let r = try run(s, ["sync", "alpha", "--config", config])
+        try #require(r.status == 0, "\(r.stderrString)")
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("smart_sync_deployed_info{") && text.contains(a), "\(text)")
+        let status = try run(s, ["status", "alpha", "--config", config, "--json"])
+        #expect(status.status == 0, "\(status.stderrString)")
+        let objects = Self.events(status, "status")
+        #expect(objects.count == 1 && objects.first?["commit"] as? String == a, "\(status.stdoutString)")
+    }
+
     @Test func syncAllGoesOnPastAFailingTarget() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
