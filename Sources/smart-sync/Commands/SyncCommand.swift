@@ -92,9 +92,8 @@ struct SyncCommand: AsyncParsableCommand {
     private func sync(_ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ reporter: Reporter) async throws {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "sync")
         let recorder = RunRecorder(
-            command: "sync", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
-            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
-            enabled: !dryRun)
+            command: "sync", target: path, ref: target.ref, common: common, resolver: resolver, configured: configured,
+            metrics: metrics, enabled: !dryRun)
         try await recorder.recording(reporter) {
             let context = try await RunContext.make(
                 source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)

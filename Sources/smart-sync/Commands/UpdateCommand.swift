@@ -109,9 +109,8 @@ struct UpdateCommand: AsyncParsableCommand {
     {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "update")
         let recorder = RunRecorder(
-            command: "update", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
-            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
-            enabled: !checkOnly)
+            command: "update", target: path, ref: target.ref, common: common, resolver: resolver,
+            configured: configured, metrics: metrics, enabled: !checkOnly)
         try await recorder.recording(reporter) {
             try await update(configured, source, target, path, resolver, recorder, reporter)
         }
