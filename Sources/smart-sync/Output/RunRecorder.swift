@@ -157,7 +157,7 @@ struct MetricsWriter {
     func write(to file: String) throws {
         let file = Self.absolute(file)
         let store = StateStore.normalize(storeDirectory)
-        let storeBytes = TargetStatus.storeSize(store)
+        let storeBytes = StoreUsage(state: state).measure(store)
         var targets: [TargetStatus] = []
         for target in try TargetStatus.knownTargets(in: state)
         where state.loadCounters(target: target).metricsFile == file {
