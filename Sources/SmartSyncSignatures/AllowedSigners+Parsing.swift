@@ -20,7 +20,8 @@ extension AllowedSigners {
         cursor.skipSpace()
         guard let first = cursor.peek, first != UInt8(ascii: "#") else { return nil }
         func invalid(_ why: String, hint: String? = nil) -> SmartSyncError {
-            SmartSyncError(.invalidArgument, "\(location): \(why)", hint: hint ?? "see ALLOWED SIGNERS in ssh-keygen(1)")
+            SmartSyncError(
+                .invalidArgument, "\(location): \(why)", hint: hint ?? "see ALLOWED SIGNERS in ssh-keygen(1)")
         }
         guard let principals = cursor.principalsToken() else { throw invalid("unterminated quote in the principals") }
         cursor.skipSpace()
@@ -64,7 +65,9 @@ extension AllowedSigners {
         var rest = Substring(options)
         while !rest.isEmpty {
             if let afterFlag = rest.droppingPrefix("cert-authority") {
-                guard afterFlag.isEmpty || afterFlag.first == "," else { throw invalid("unknown option in \"\(options)\"", nil) }
+                guard afterFlag.isEmpty || afterFlag.first == "," else {
+                    throw invalid("unknown option in \"\(options)\"", nil)
+                }
                 throw invalid(
                     "cert-authority lines are not supported: smart-sync verifies plain keys, not certificates",
                     "list each signer's own public key instead of the certificate authority")
@@ -72,7 +75,9 @@ extension AllowedSigners {
             guard let equals = rest.firstIndex(of: "=") else { throw invalid("unknown option \"\(rest)\"", nil) }
             let name = rest[..<equals].lowercased()
             rest = rest[rest.index(after: equals)...]
-            guard let value = dequote(&rest) else { throw invalid("the \(name) option's value must be in double quotes", nil) }
+            guard let value = dequote(&rest) else {
+                throw invalid("the \(name) option's value must be in double quotes", nil)
+            }
             switch name {
             case "namespaces":
                 guard entry.namespaces == nil else { throw invalid("more than one namespaces option", nil) }

@@ -25,7 +25,9 @@ extension AllowedSigners {
         } else {
             guard let found = findPrincipals(for: key, at: time) else {
                 throw SmartSyncError(
-                    .integrity, "\(signature.source): no line of \(source) lists the signing \(key) valid at \(SSHTime.format(now))",
+                    .integrity,
+                    "\(signature.source): no line of \(source) lists the signing \(key) valid at "
+                        + SSHTime.format(now),
                     hint: "add the signer's public key to \(source) if it may sign")
             }
             candidates = found
@@ -50,8 +52,9 @@ extension AllowedSigners {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         for entry in entries where entry.keyBlob == key.blob && Self.validity(of: entry, at: now) == nil {
             // strsep at commas, stopping at the first empty one, as ssh-keygen prints them.
-            return Array(entry.principals.split(separator: ",", omittingEmptySubsequences: false)
-                .prefix { !$0.isEmpty }.map(String.init))
+            return Array(
+                entry.principals.split(separator: ",", omittingEmptySubsequences: false)
+                    .prefix { !$0.isEmpty }.map(String.init))
         }
         return nil
     }

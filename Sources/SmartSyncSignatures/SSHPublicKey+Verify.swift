@@ -16,7 +16,9 @@ extension SSHPublicKey {
         switch algorithm {
         case .ed25519(let key):
             try expect(signatureType, "ssh-ed25519", source: source)
-            guard bytes.count == 64 else { throw SmartSyncError(.integrity, "\(source): an Ed25519 signature is 64 bytes") }
+            guard bytes.count == 64 else {
+                throw SmartSyncError(.integrity, "\(source): an Ed25519 signature is 64 bytes")
+            }
             let pkey = key.withUnsafeBufferPointer {
                 EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, $0.count)
             }
@@ -28,7 +30,9 @@ extension SSHPublicKey {
                 let der = Self.ecdsaDER(r: r, s: s)
             else { throw SmartSyncError(.integrity, "\(source): malformed ECDSA signature value") }
             let pkey = point.withUnsafeBufferPointer { ss_ec_public_key(curve.group, $0.baseAddress, $0.count) }
-            guard pkey != nil else { throw SmartSyncError(.integrity, "\(source): the ECDSA key's point is not on \(curve.group)") }
+            guard pkey != nil else {
+                throw SmartSyncError(.integrity, "\(source): the ECDSA key's point is not on \(curve.group)")
+            }
             verified = Self.check(pkey, digest: curve.digest, signature: der, data: data)
         case .rsa(let modulus, let exponent):
             let digest: Digest
@@ -48,14 +52,18 @@ extension SSHPublicKey {
             // OpenSSH accepts a signature with its leading zero bytes dropped; OpenSSL wants the modulus length.
             let padded = [UInt8](repeating: 0, count: modulus.count - bytes.count) + bytes
             let pkey = modulus.withUnsafeBufferPointer { n in
-                exponent.withUnsafeBufferPointer { e in ss_rsa_public_key(n.baseAddress, n.count, e.baseAddress, e.count) }
+                exponent.withUnsafeBufferPointer { e in
+                    ss_rsa_public_key(n.baseAddress, n.count, e.baseAddress, e.count)
+                }
             }
             guard pkey != nil else { throw SmartSyncError(.integrity, "\(source): OpenSSL refused the RSA key") }
             verified = Self.check(pkey, digest: digest, signature: padded, data: data)
         }
         guard verified else {
             throw SmartSyncError(
-                .integrity, "\(source): the signature by \(self) does not verify: the signed data was changed or the signature is damaged")
+                .integrity,
+                "\(source): the signature by \(self) does not verify: the signed data was changed or the signature "
+                    + "is damaged")
         }
     }
 

@@ -47,7 +47,8 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
             let bits = modulus.count * 8 - (modulus.first.map { $0.leadingZeroBitCount } ?? 0)
             guard bits >= Self.minimumRSABits else {
                 throw SmartSyncError(
-                    code, "\(source): the RSA key has \(bits) bits, fewer than the \(Self.minimumRSABits) OpenSSH accepts",
+                    code,
+                    "\(source): the RSA key has \(bits) bits, fewer than the \(Self.minimumRSABits) OpenSSH accepts",
                     hint: "sign with a larger key (ssh-keygen -t ed25519)")
             }
             algorithm = .rsa(modulus: modulus, exponent: exponent)

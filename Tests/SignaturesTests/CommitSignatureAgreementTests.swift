@@ -26,7 +26,8 @@ import Testing
         /// Commits the staged tree, signed by `key` when given; returns the commit id.
         func commit(_ message: String, signedBy key: String?) throws -> String {
             let signing = key.map { ["-c", "gpg.format=ssh", "-c", "user.signingkey=\($0)"] } ?? []
-            try repo.gitResult(signing + ["commit", "-q", "--allow-empty", key == nil ? "--no-gpg-sign" : "-S", "-m", message])
+            try repo.gitResult(
+                signing + ["commit", "-q", "--allow-empty", key == nil ? "--no-gpg-sign" : "-S", "-m", message])
             return try repo.git("rev-parse", "HEAD")
         }
 
@@ -71,10 +72,15 @@ import Testing
             ("good", "alice@example.com \(alice)\n", true),
             ("good, git namespace allowed", "alice@example.com namespaces=\"git\" \(alice)\n", true),
             // Now is long after valid-before: only checking at the committer time accepts it, as git does.
-            ("window around the committer time",
-             "alice@example.com valid-after=\"20231201\",valid-before=\"20240201\" \(alice)\n", true),
+            (
+                "window around the committer time",
+                "alice@example.com valid-after=\"20231201\",valid-before=\"20240201\" \(alice)\n", true
+            ),
             ("unknown key", "alice@example.com \(mallory)\n", false),
-            ("valid-before predates the committer time", "alice@example.com valid-before=\"20231231\" \(alice)\n", false),
+            (
+                "valid-before predates the committer time", "alice@example.com valid-before=\"20231231\" \(alice)\n",
+                false
+            ),
             ("valid-after follows the committer time", "alice@example.com valid-after=\"20240102\" \(alice)\n", false),
             ("namespaces excludes git", "alice@example.com namespaces=\"smart-sync\" \(alice)\n", false),
         ]
@@ -90,7 +96,8 @@ import Testing
         let setup = try SignedRepository()
         let id = try setup.commit("signed", signedBy: setup.alice)
         let signers = try AllowedSigners(
-            text: "bob@example.com \(try setup.lab.publicKey(setup.mallory))\nalice@example.com,ops \(try setup.lab.publicKey(setup.alice))\n",
+            text: "bob@example.com \(try setup.lab.publicKey(setup.mallory))\n"
+                + "alice@example.com,ops \(try setup.lab.publicKey(setup.alice))\n",
             source: "allowed_signers")
         let signer = try CommitSignature.verify(
             commit: #require(ObjectID(hex: id)), body: setup.body(id), allowedSigners: signers)
@@ -112,7 +119,8 @@ import Testing
         let plain = String(decoding: try setup.body(unsigned), as: UTF8.self)
         let pgp = plain.replacingOccurrences(
             of: "\n\nunsigned",
-            with: "\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n =abcd\n -----END PGP SIGNATURE-----\n\nunsigned")
+            with: "\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n =abcd\n"
+                + " -----END PGP SIGNATURE-----\n\nunsigned")
         let openPGP = try setup.writeCommit(Array(pgp.utf8))
         let expectations = [
             (changed, "does not verify"), (unsigned, "is not signed"),

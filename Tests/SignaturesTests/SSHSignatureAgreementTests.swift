@@ -16,46 +16,63 @@ import Testing
         let signature = try lab.sign(message, key: alice, namespace: "smart-sync")
         let corpus = SignatureCorpus(lab: lab)
         let cases = [
-            SignatureCase(name: "good", allowed: "alice@example.com \(aliceKey)\n", principal: "alice@example.com",
-                          message: message, accepted: true),
-            SignatureCase(name: "good, principal found", allowed: "# signers\n\nalice@example.com,ops \(aliceKey)\n",
-                          principal: nil, message: message, accepted: true),
-            SignatureCase(name: "bad signature", allowed: "alice@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", message: message + Array("x".utf8), accepted: false),
-            SignatureCase(name: "unknown key", allowed: "alice@example.com \(malloryKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "unknown key, no principal", allowed: "alice@example.com \(malloryKey)\n",
-                          principal: nil, message: message, accepted: false),
-            SignatureCase(name: "other principal", allowed: "bob@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "pattern principal", allowed: "*@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(name: "negated principal", allowed: "!alice@example.com,*@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "wrong namespace", allowed: "alice@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", namespace: "git", message: message, accepted: false),
-            SignatureCase(name: "namespaces option excludes it",
-                          allowed: "alice@example.com namespaces=\"git,file\" \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "namespaces option pattern allows it",
-                          allowed: "alice@example.com namespaces=\"git,smart-*\" \(aliceKey)\n",
-                          principal: nil, message: message, accepted: true),
-            SignatureCase(name: "namespaces option, second line allows it",
-                          allowed: "alice@example.com namespaces=\"git\" \(aliceKey)\nalice@example.com \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(name: "expired", allowed: "alice@example.com valid-before=\"20250101\" \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "expired, no principal",
-                          allowed: "alice@example.com valid-before=\"20250601115959Z\" \(aliceKey)\n",
-                          principal: nil, message: message, accepted: false),
-            SignatureCase(name: "valid-before is inclusive",
-                          allowed: "alice@example.com valid-before=\"20250601120000Z\" \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(name: "not yet valid", allowed: "alice@example.com valid-after=\"20250601120001Z\" \(aliceKey)\n",
-                          principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(name: "inside the window",
-                          allowed: "alice@example.com valid-after=\"202501010000\",valid-before=\"20260101\" \(aliceKey)\n",
-                          principal: nil, message: message, accepted: true),
+            SignatureCase(
+                name: "good", allowed: "alice@example.com \(aliceKey)\n", principal: "alice@example.com",
+                message: message, accepted: true),
+            SignatureCase(
+                name: "good, principal found", allowed: "# signers\n\nalice@example.com,ops \(aliceKey)\n",
+                principal: nil, message: message, accepted: true),
+            SignatureCase(
+                name: "bad signature", allowed: "alice@example.com \(aliceKey)\n",
+                principal: "alice@example.com", message: message + Array("x".utf8), accepted: false),
+            SignatureCase(
+                name: "unknown key", allowed: "alice@example.com \(malloryKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "unknown key, no principal", allowed: "alice@example.com \(malloryKey)\n",
+                principal: nil, message: message, accepted: false),
+            SignatureCase(
+                name: "other principal", allowed: "bob@example.com \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "pattern principal", allowed: "*@example.com \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: true),
+            SignatureCase(
+                name: "negated principal", allowed: "!alice@example.com,*@example.com \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "wrong namespace", allowed: "alice@example.com \(aliceKey)\n",
+                principal: "alice@example.com", namespace: "git", message: message, accepted: false),
+            SignatureCase(
+                name: "namespaces option excludes it",
+                allowed: "alice@example.com namespaces=\"git,file\" \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "namespaces option pattern allows it",
+                allowed: "alice@example.com namespaces=\"git,smart-*\" \(aliceKey)\n",
+                principal: nil, message: message, accepted: true),
+            SignatureCase(
+                name: "namespaces option, second line allows it",
+                allowed: "alice@example.com namespaces=\"git\" \(aliceKey)\nalice@example.com \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: true),
+            SignatureCase(
+                name: "expired", allowed: "alice@example.com valid-before=\"20250101\" \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "expired, no principal",
+                allowed: "alice@example.com valid-before=\"20250601115959Z\" \(aliceKey)\n",
+                principal: nil, message: message, accepted: false),
+            SignatureCase(
+                name: "valid-before is inclusive",
+                allowed: "alice@example.com valid-before=\"20250601120000Z\" \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: true),
+            SignatureCase(
+                name: "not yet valid", allowed: "alice@example.com valid-after=\"20250601120001Z\" \(aliceKey)\n",
+                principal: "alice@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "inside the window",
+                allowed: "alice@example.com valid-after=\"202501010000\",valid-before=\"20260101\" \(aliceKey)\n",
+                principal: nil, message: message, accepted: true),
         ]
         for signatureCase in cases { try corpus.check(signatureCase, signature: signature) }
     }
@@ -80,16 +97,19 @@ import Testing
         let allowed = "signer@example.com \(try lab.publicKey(key))\n"
         let corpus = SignatureCorpus(lab: lab)
         try corpus.check(
-            SignatureCase(name: "\(type)-\(bits) good", allowed: allowed, principal: nil, message: message,
-                          accepted: true),
+            SignatureCase(
+                name: "\(type)-\(bits) good", allowed: allowed, principal: nil, message: message,
+                accepted: true),
             signature: signature)
         try corpus.check(
-            SignatureCase(name: "\(type)-\(bits) bad", allowed: allowed, principal: "signer@example.com",
-                          message: Array(message.dropLast()), accepted: false),
+            SignatureCase(
+                name: "\(type)-\(bits) bad", allowed: allowed, principal: "signer@example.com",
+                message: Array(message.dropLast()), accepted: false),
             signature: signature)
         try corpus.check(
-            SignatureCase(name: "\(type)-\(bits) unknown", allowed: "signer@example.com \(try lab.publicKey(other))\n",
-                          principal: "signer@example.com", message: message, accepted: false),
+            SignatureCase(
+                name: "\(type)-\(bits) unknown", allowed: "signer@example.com \(try lab.publicKey(other))\n",
+                principal: "signer@example.com", message: message, accepted: false),
             signature: signature)
     }
 
@@ -109,8 +129,9 @@ import Testing
         for (name, armored) in damaged {
             let bytes = Array(armored.utf8)
             #expect(
-                try !lab.sshKeygenVerifies(message, signature: bytes, allowedSigners: allowedPath, principal: "alice",
-                                           namespace: "smart-sync", time: "20250601120000Z"),
+                try !lab.sshKeygenVerifies(
+                    message, signature: bytes, allowedSigners: allowedPath, principal: "alice",
+                    namespace: "smart-sync", time: "20250601120000Z"),
                 "ssh-keygen accepts \(name)")
             let error = #expect(throws: SmartSyncError.self, "\(name)") {
                 try SSHSignature(armored: bytes, source: "refs.sig")

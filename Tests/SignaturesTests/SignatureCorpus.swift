@@ -34,7 +34,8 @@ struct SignatureCorpus {
         let found = try lab.sshKeygenFindPrincipals(signature: signature, allowedSigners: allowedPath, time: sshTime)
         let theirs: Bool
         if let principal = expected.principal {
-            theirs = try sshKeygenVerifies(expected, signature: signature, allowedPath: allowedPath, principal: principal)
+            theirs = try sshKeygenVerifies(
+                expected, signature: signature, allowedPath: allowedPath, principal: principal)
         } else {
             theirs = try (found ?? []).contains {
                 try sshKeygenVerifies(expected, signature: signature, allowedPath: allowedPath, principal: $0)

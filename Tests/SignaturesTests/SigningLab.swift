@@ -48,8 +48,10 @@ final class SigningLab {
         let sigFile = try write(signature, name: "message.sig")
         let result = try ProcessRunner.run(
             "ssh-keygen",
-            ["-Y", "verify", "-f", allowedSigners, "-I", principal, "-n", namespace, "-s", sigFile,
-             "-Overify-time=\(time)"],
+            [
+                "-Y", "verify", "-f", allowedSigners, "-I", principal, "-n", namespace, "-s", sigFile,
+                "-Overify-time=\(time)",
+            ],
             environment: Self.environment, input: message, check: false)
         return result.succeeded
     }
