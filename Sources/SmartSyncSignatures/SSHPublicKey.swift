@@ -27,6 +27,8 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     /// The smallest RSA modulus OpenSSH accepts, in bits.
     static let minimumRSABits = 1024
+    /// The largest RSA modulus OpenSSH accepts, in bits (a bigger one is refused before any work is done on it).
+    static let maximumRSABits = 16384
 
     /// Parses a key's wire encoding. `source` names where it came from, for errors; `code` is the error code to
     /// throw (`.integrity` for a signature's key, `.invalidArgument` for a configured one).
@@ -50,6 +52,9 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
                     code,
                     "\(source): the RSA key has \(bits) bits, fewer than the \(Self.minimumRSABits) OpenSSH accepts",
                     hint: "sign with a larger key (ssh-keygen -t ed25519)")
+            }
+            guard bits <= Self.maximumRSABits, exponent.count <= 8 else {
+                throw malformed("the RSA modulus or exponent is larger than OpenSSH accepts")
             }
             algorithm = .rsa(modulus: modulus, exponent: exponent)
         default:

@@ -15,73 +15,56 @@ import Testing
         let malloryKey = try lab.publicKey(mallory)
         let signature = try lab.sign(message, key: alice, namespace: "smart-sync")
         let corpus = SignatureCorpus(lab: lab)
-        let cases = [
-            SignatureCase(
-                name: "good", allowed: "alice@example.com \(aliceKey)\n", principal: "alice@example.com",
-                message: message, accepted: true),
-            SignatureCase(
-                name: "good, principal found", allowed: "# signers\n\nalice@example.com,ops \(aliceKey)\n",
-                principal: nil, message: message, accepted: true),
-            SignatureCase(
-                name: "bad signature", allowed: "alice@example.com \(aliceKey)\n",
-                principal: "alice@example.com", message: message + Array("x".utf8), accepted: false),
-            SignatureCase(
-                name: "unknown key", allowed: "alice@example.com \(malloryKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "unknown key, no principal", allowed: "alice@example.com \(malloryKey)\n",
-                principal: nil, message: message, accepted: false),
-            SignatureCase(
-                name: "other principal", allowed: "bob@example.com \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "pattern principal", allowed: "*@example.com \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(
-                name: "negated principal", allowed: "!alice@example.com,*@example.com \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "wrong namespace", allowed: "alice@example.com \(aliceKey)\n",
-                principal: "alice@example.com", namespace: "git", message: message, accepted: false),
-            SignatureCase(
-                name: "namespaces option excludes it",
-                allowed: "alice@example.com namespaces=\"git,file\" \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "namespaces option pattern allows it",
-                allowed: "alice@example.com namespaces=\"git,smart-*\" \(aliceKey)\n",
-                principal: nil, message: message, accepted: true),
-            SignatureCase(
-                name: "namespaces option, second line allows it",
-                allowed: "alice@example.com namespaces=\"git\" \(aliceKey)\nalice@example.com \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(
-                name: "expired", allowed: "alice@example.com valid-before=\"20250101\" \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "expired, no principal",
-                allowed: "alice@example.com valid-before=\"20250601115959Z\" \(aliceKey)\n",
-                principal: nil, message: message, accepted: false),
-            SignatureCase(
-                name: "valid-before is inclusive",
-                allowed: "alice@example.com valid-before=\"20250601120000Z\" \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: true),
-            SignatureCase(
-                name: "not yet valid", allowed: "alice@example.com valid-after=\"20250601120001Z\" \(aliceKey)\n",
-                principal: "alice@example.com", message: message, accepted: false),
-            SignatureCase(
-                name: "inside the window",
-                allowed: "alice@example.com valid-after=\"202501010000\",valid-before=\"20260101\" \(aliceKey)\n",
-                principal: nil, message: message, accepted: true),
-        ]
-        for signatureCase in cases { try corpus.check(signatureCase, signature: signature) }
+        /// An allowed-signers line listing `key` (alice's by default) for `principals`, with `options`.
+        func line(_ options: String = "", principals: String = "alice@example.com", key: String? = nil) -> String {
+            "\(principals) \(options.isEmpty ? "" : options + " ")\(key ?? aliceKey)\n"
+        }
+        /// A case verifying alice's signature of `message` (or of `changed`).
+        func check(
+            _ name: String, _ allowed: String, principal: String? = "alice@example.com",
+            namespace: String = "smart-sync", changed: [UInt8]? = nil, accepted: Bool
+        ) throws {
+            try corpus.check(
+                SignatureCase(
+                    name: name, allowed: allowed, principal: principal, namespace: namespace,
+                    message: changed ?? message, accepted: accepted),
+                signature: signature)
+        }
+        try check("good", line(), accepted: true)
+        try check(
+            "good, principal found", "# signers\n\n" + line(principals: "alice@example.com,ops"),
+            principal: nil, accepted: true)
+        try check("bad signature", line(), changed: message + Array("x".utf8), accepted: false)
+        try check("unknown key", line(key: malloryKey), accepted: false)
+        try check("unknown key, no principal", line(key: malloryKey), principal: nil, accepted: false)
+        try check("other principal", line(principals: "bob@example.com"), accepted: false)
+        try check("pattern principal", line(principals: "*@example.com"), accepted: true)
+        try check("negated principal", line(principals: "!alice@example.com,*@example.com"), accepted: false)
+        try check("wrong namespace", line(), namespace: "git", accepted: false)
+        try check("namespaces option excludes it", line("namespaces=\"git,file\""), accepted: false)
+        try check(
+            "namespaces option pattern allows it", line("namespaces=\"git,smart-*\""), principal: nil,
+            accepted: true)
+        try check("namespaces option, second line allows it", line("namespaces=\"git\"") + line(), accepted: true)
+        try check("expired", line("valid-before=\"20250101\""), accepted: false)
+        try check("expired, no principal", line("valid-before=\"20250601115959Z\""), principal: nil, accepted: false)
+        try check("valid-before is inclusive", line("valid-before=\"20250601120000Z\""), accepted: true)
+        try check("not yet valid", line("valid-after=\"20250601120001Z\""), accepted: false)
+        try check(
+            "inside the window", line("valid-after=\"202501010000\",valid-before=\"20260101\""),
+            principal: nil, accepted: true)
     }
 
     @Test func sha256HashAlgorithmVerifies() throws {
         let lab = try SigningLab()
         let alice = try lab.makeKey("alice", type: "ed25519")
         let signature = try lab.sign(message, key: alice, namespace: "smart-sync", hash: "sha256")
-        #expect(try SSHSignature(armored: signature, source: "sig").hashAlgorithm == "sha256")
+        let parsed = try SSHSignature(armored: signature, source: "sig")
+        #expect(parsed.hashAlgorithm == "sha256")
+        #expect(parsed.namespace == "smart-sync")
+        try parsed.checkWithoutSigners(message, namespace: "smart-sync")
+        let error = #expect(throws: SmartSyncError.self) { try parsed.checkWithoutSigners(message, namespace: "git") }
+        #expect(error?.message.contains("namespace \"smart-sync\", not \"git\"") == true)
         let allowed = "alice \(try lab.publicKey(alice))\n"
         try SignatureCorpus(lab: lab).check(
             SignatureCase(name: "sha256", allowed: allowed, principal: "alice", message: message, accepted: true),
