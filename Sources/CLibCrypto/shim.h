@@ -12,13 +12,15 @@
 #include <openssl/param_build.h>
 #include <openssl/sha.h>
 
-/// Builds a public key of `algorithm` ("RSA" or "EC") from `params`; NULL when they do not make a valid key.
+/// Builds a public key of `algorithm` ("RSA" or "EC") from `params`; NULL when they do not make a valid key (the
+/// thread's OpenSSL error queue is cleared then).
 static inline EVP_PKEY *ss_public_key_from_params(const char *algorithm, OSSL_PARAM *params) {
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, algorithm, NULL);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
         pkey = NULL;
+        ERR_clear_error();
     }
     EVP_PKEY_CTX_free(ctx);
     return pkey;
