@@ -26,7 +26,7 @@ import Testing
         /// Commits the staged tree, signed by `key` when given; returns the commit id.
         func commit(_ message: String, signedBy key: String?) throws -> String {
             let signing = key.map { ["-c", "gpg.format=ssh", "-c", "user.signingkey=\($0)"] } ?? []
-            try repo.gitResult(
+            _ = try repo.gitResult(
                 signing + ["commit", "-q", "--allow-empty", key == nil ? "--no-gpg-sign" : "-S", "-m", message])
             return try repo.git("rev-parse", "HEAD")
         }
