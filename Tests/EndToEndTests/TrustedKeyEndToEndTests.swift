@@ -111,4 +111,34 @@ import Testing
         #expect(foreign.stderrString.contains("acme/other"))
         #expect(try setup.scenario.server.requests().isEmpty)
     }
+
+    @Test func aConfiguredTargetsMirrorsAndTrustedKeyAreUsed() throws {
+        let (setup, keys) = (try MirrorSetup(), try Keys())
+        let a = try Fixtures.commitA(setup.repo)
+        try setup.publish("m1", refs: ["main": a], packs: false)
+        try MirrorLayout.sign(setup.directory("m1"), key: keys.key)
+        let s = setup.scenario
+        let config = s.dirs.appending("config.toml")
+        try TestFiles.write(
+            config,
+            """
+            [store]
+            path = "\(s.store)"
+            state = "\(s.stateDir)"
+
+            [target.hv]
+            repo = "\(s.slug)"
+            path = "\(s.target)"
+            api_url = "\(s.server.apiURL)"
+            git_url = "\(s.server.gitURL)"
+            mirrors = ["\(setup.url("m1"))"]
+            trusted_key = "\(keys.allowedSigners)"
+
+            """)
+        let r = try SmartSyncBinary.run(["sync", "hv", "--config", config], environment: s.environment(), check: false)
+        #expect(r.status == 0, "\(r.stderrString)")
+        try s.expectTargetEqualsArchive(a)
+        #expect(try s.server.requests().isEmpty)
+        #expect(!setup.objectRequests("m1").isEmpty)
+    }
 }
