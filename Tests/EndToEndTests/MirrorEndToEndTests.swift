@@ -59,6 +59,23 @@ import Testing
         #expect(r.stderrString.contains("lacks"))
     }
 
+    @Test func aMirrorThatLackedOneBlobStillServesTheNextRefOfAWarm() throws {
+        let setup = try MirrorSetup()
+        let a = try Fixtures.commitA(setup.repo)
+        let b = try Fixtures.commitB(setup.repo)
+        try setup.publish("m1", refs: ["a": a, "b": b], packs: false)
+        let readme = try setup.repo.git("rev-parse", "\(a):README.md")
+        try FileManager.default.removeItem(atPath: MirrorLayout.path(setup.directory("m1"), "objects", readme))
+        let r = try setup.run("warm", mirrors: ["m1"], ["--ref", a, "--ref", b, "-v"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        // Only README.md came from the origin; B's new blobs and listing from the mirror again.
+        #expect(try setup.originBlobRequests().map(\.path) == ["/acme/hyper/\(a)/README.md"])
+        let gpu = try setup.repo.git("rev-parse", "\(b):modules/gpu.nix")
+        #expect(setup.objectRequests("m1").contains { $0.contains(gpu.dropFirst(2)) && $0.contains(" 200 ") })
+        #expect(setup.requests("m1").count { $0.hasPrefix("/m1/listings/") } == 2)
+        #expect(r.stderrString.contains("for this call"))
+    }
+
     @Test func aCorruptedObjectOrListingIsFetchedElsewhereAndNothingCorruptLands() throws {
         let setup = try MirrorSetup()
         let a = try Fixtures.commitA(setup.repo)
