@@ -20,6 +20,21 @@ import Testing
         #expect(r.stderrString.contains("from mirror \(setup.url("m1"))"))
     }
 
+    @Test func withPacksAtTheOriginTheMirrorStillServesTheTree() throws {
+        let setup = try MirrorSetup()
+        let a = try Fixtures.commitA(setup.repo)
+        try setup.publish("m1", refs: ["main": a], packs: false)
+        let r = try setup.run(mirrors: ["m1"], ["--ref", "main", "--transport", "auto", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        try setup.scenario.expectTargetEqualsArchive(a)
+        // The git host resolved the ref (one ls-refs POST) and was asked for no pack (a second POST); no blob from the
+        // origin either.
+        let posts = try setup.scenario.server.requests().filter { $0.listener == "git" && $0.method == "POST" }
+        #expect(posts.count == 1)
+        #expect(try setup.originBlobRequests().isEmpty)
+        #expect(try Scenario.summary(r)["transport"] as? String == "mirror")
+    }
+
     @Test func warmFillsTheStoreFromAMirror() throws {
         let setup = try MirrorSetup()
         let a = try Fixtures.commitA(setup.repo)
