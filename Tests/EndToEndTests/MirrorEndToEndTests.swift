@@ -63,7 +63,7 @@ import Testing
         for (mirror, id) in [("m1", readme), ("m1", flake), ("m2", flake)] {
             try FileManager.default.removeItem(atPath: MirrorLayout.path(setup.directory(mirror), "objects", id))
         }
-        let r = try setup.run(mirrors: ["m1", "m2"], ["--ref", "main", "-v"])
+        let r = try setup.run(mirrors: ["m1", "m2"], ["--ref", "main", "-v", "--json"])
         #expect(r.status == 0, "\(r.stderrString)")
         try setup.scenario.expectTargetEqualsArchive(a)
         #expect(setup.objectRequests("m2").count == 2)
@@ -72,6 +72,8 @@ import Testing
         #expect(origin.count == 1)
         #expect(origin.first?.path.hasSuffix("/flake.nix") == true)
         #expect(r.stderrString.contains("lacks"))
+        // Every blob is counted, whichever source stored it.
+        #expect(try Scenario.summary(r)["blobsFetched"] as? Int == 13)
     }
 
     @Test func aMirrorThatLackedOneBlobStillServesTheNextRefOfAWarm() throws {

@@ -106,6 +106,13 @@ public struct FetchReport: Sendable, Equatable {
     public var refetched: Int = 0
 
     public init() {}
+
+    /// Adds what another fetch of the same call did (a source that stored part before the next one took over).
+    public mutating func add(_ other: FetchReport) {
+        blobsFetched += other.blobsFetched
+        bytesReceived += other.bytesReceived
+        refetched += other.refetched
+    }
 }
 
 /// Requests and bytes by kind, for summaries and tests.
