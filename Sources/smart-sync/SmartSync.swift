@@ -39,6 +39,12 @@ struct SmartSync: AsyncParsableCommand {
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
             --git-url/OWNER/REPO.git instead, verifies and applies the same way, and says so.
 
+            MIRRORS: --mirror URL (repeatable; a target's mirrors) names static mirrors written by `smart-sync \
+            publish`: listings and blobs come from them in order, then the origin, all verified; a mirror that \
+            lacks or damaged something is skipped for it, one that is down for the run. The origin still resolves \
+            the ref, unless --trusted-key FILE (allowed_signers) takes it from the mirrors' signed refs without \
+            contacting the origin at all. Mirrors never receive the token.
+
             REFS: --ref is read as git reads it, on every transport: a full commit SHA; HEAD; a full name \
             (refs/heads/x, refs/tags/x); else refs/NAME, refs/tags/NAME, refs/heads/NAME, refs/remotes/NAME in \
             that order. A name that is both a tag and a branch is refused (exit 64): give its full name. A short \
@@ -50,7 +56,7 @@ struct SmartSync: AsyncParsableCommand {
             GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
             --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
             and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \
-            give); never after a redirect elsewhere, never printed, never in the environment of git or the \
+            give); never to a --mirror, never after a redirect elsewhere, never printed, never in the environment of git or the \
             rebuild command.
 
             \(ExitCodes.help)
@@ -91,13 +97,31 @@ struct RunContext {
         let stateDir = common.stateDirectory(settings)
         let configuration: SourceConfiguration
         if let path = source.source {
+            guard source.mirrors.isEmpty, source.trustedKey == nil else {
+                throw SmartSyncError(
+                    .invalidArgument, "--mirror and --trusted-key go with a GitHub repository, not --source \(path)",
+                    hint: "a local repository needs no mirror: leave them out")
+            }
             configuration = .local(path: path)
         } else {
             let apiURL = source.effectiveAPIURL
+            var network = source.network.settings(jobs: source.jobs, extraCAFile: source.cacert)
+            network.mirrors = source.mirrors
+            if let key = source.trustedKey {
+                guard !source.mirrors.isEmpty else {
+                    throw SmartSyncError(
+                        .invalidArgument, "--trusted-key \(key) takes refs from the mirrors, but no mirror is named",
+                        hint: "add --mirror URL (or mirrors = [...] to the target)")
+                }
+                network.mirrorTrust = try TrustedKey.trust(
+                    file: key, repository: source.repository ?? "", stateDirectory: stateDir)
+            }
             configuration = try .github(
                 slug: source.repository ?? "", apiURL: apiURL, rawURL: source.rawURL,
-                token: try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
-                network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
+                // With a trusted key the origin is never contacted: no token is looked for either.
+                token: network.mirrorTrust != nil
+                    ? nil : try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
+                network: network)
         }
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)

@@ -106,6 +106,13 @@ public struct FetchReport: Sendable, Equatable {
     public var refetched: Int = 0
 
     public init() {}
+
+    /// Adds what another fetch of the same call did (a source that stored part before the next one took over).
+    public mutating func add(_ other: FetchReport) {
+        blobsFetched += other.blobsFetched
+        bytesReceived += other.bytesReceived
+        refetched += other.refetched
+    }
 }
 
 /// Requests and bytes by kind, for summaries and tests.
@@ -150,6 +157,8 @@ public enum HostKind: String, Sendable, Hashable, Codable, CaseIterable {
     case raw
     /// The git host (`--git-url`): packs, `ls-refs`, the shallow clone.
     case git
+    /// A static mirror (`--mirror`): commits, listings, objects and packs of docs/MIRROR.md's layout.
+    case mirror
 }
 
 /// Requests and response body bytes to one kind of host.
