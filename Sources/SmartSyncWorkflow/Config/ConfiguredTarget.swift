@@ -1,3 +1,4 @@
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncPipeline
 
@@ -20,6 +21,7 @@ import SmartSyncPipeline
 /// metrics_file = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom"
 /// mirrors = ["https://mirror.example/hv"]   # reserved
 /// checks = "builtin"           # builtin | config | none
+/// splay = "5m"                 # --splay: a random delay before the first request (not with source)
 /// ```
 /// Every value is optional except `path` and one of `repo`/`source`; nil means "not set here" (a flag, the
 /// `[sync]`/`[store]` tables or the built-in default decide). Parsed by ``parseAll(_:file:)``.
@@ -64,6 +66,8 @@ public struct ConfiguredTarget: Sendable, Equatable {
     /// `mirrors`: reserved for mirror failover; parsed and kept, not used yet.
     public var mirrors: [String] = []
     public var checks: Checks?
+    /// `splay`: the longest random delay before the first request of `sync`, `warm` and `update` (`--splay`).
+    public var splay: Splay?
 
     public init(name: String, file: String, line: Int, path: String) {
         self.name = name
@@ -76,6 +80,7 @@ public struct ConfiguredTarget: Sendable, Equatable {
     public static let keys = [
         "repo", "source", "ref", "path", "transport", "link_mode", "exclude", "keep_generations", "token_file",
         "api_url", "raw_url", "git_url", "rebuild", "skip_rebuild", "metrics_file", "mirrors", "checks",
+        "splay",
     ]
 
     /// True when `word` could name a target: not empty, no `/` (so `owner/repo` is always a repository), no
