@@ -45,6 +45,28 @@ struct SplayEndToEndTests {
         #expect(Self.announcedDelay(local.stderrString) == nil)
     }
 
+    /// `--all` waits once, the largest of the targets' `splay`; `--splay` wins over the file.
+    @Test func allWaitsOnceTheLargestConfiguredSplay() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let config = try ConfigTargetsEndToEndTests().writeConfig(
+            s,
+            [
+                ("alpha", "one", "repo = \"\(s.slug)\"\nsplay = \"2s\""),
+                ("beta", "two", "repo = \"\(s.slug)\"\nsplay = \"500ms\""),
+            ])
+        let environment = s.environment()
+        let all = try SmartSyncBinary.run(["sync", "--all", "--config", config, "-v"], environment: environment, check: false)
+        #expect(all.status == 0, "\(all.stderrString)")
+        #expect(try DirectorySnapshot(of: s.root + "/one") == s.archiveSnapshot(a))
+        let lines = all.stderrString.split(separator: "\n").filter { $0.contains("splay: waiting ") }
+        #expect(lines.count == 1 && lines[0].contains("below 2s"), "\(lines)")
+        let flag = try SmartSyncBinary.run(
+            ["sync", "beta", "--config", config, "-v", "--splay", "100ms"], environment: environment, check: false)
+        #expect(flag.status == 0, "\(flag.stderrString)")
+        #expect(flag.stderrString.contains("below 0.1s"), "\(flag.stderrString)")
+    }
+
     @Test func invalidSplayIsRefusedNamingTheFlag() throws {
         let s = try Scenario()
         for bad in ["3x", "-1s", "2d"] {
