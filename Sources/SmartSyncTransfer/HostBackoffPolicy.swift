@@ -1,4 +1,5 @@
-/// How the engine slows a whole host down when it answers "too many requests" (see ``TransferConfiguration/hostBackoff``).
+/// How the engine slows a whole host down when it answers "too many requests"
+/// (see ``TransferConfiguration/hostBackoff``).
 ///
 /// A `429`, a `503`, or a `403` carrying `Retry-After` (GitHub's secondary rate limits) is a host speaking for every
 /// request, not for one: so the engine holds back **every** new request to that host (redirect hops and retries

@@ -39,12 +39,14 @@ extension TransferEngine {
         let logger = configuration.logger
         guard logger.logLevel <= .debug else { return }
         var metadata: Logger.Metadata = [
-            "host": "\(throttle.host)", "pauseMs": Logger.milliseconds(throttle.pause), "hostLimit": "\(throttle.limit)",
+            "host": "\(throttle.host)", "pauseMs": Logger.milliseconds(throttle.pause),
+            "hostLimit": "\(throttle.limit)",
         ]
         if let kind = request.hostKind { metadata["kind"] = "\(kind)" }
         let pause = (throttle.pause * 10).rounded() / 10
+        let what = "\(throttle.host) answered \(throttle.status): new requests to it wait \(pause) s"
         logger.debug(
-            "\(throttle.host) answered \(throttle.status): new requests to it wait \(pause) s, at most \(throttle.limit) at once",
+            "\(what), at most \(throttle.limit) at once",
             metadata: metadata, source: "SmartSyncTransfer")
     }
 

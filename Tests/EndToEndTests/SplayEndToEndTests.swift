@@ -56,7 +56,8 @@ struct SplayEndToEndTests {
                 ("beta", "two", "repo = \"\(s.slug)\"\nsplay = \"500ms\""),
             ])
         let environment = s.environment()
-        let all = try SmartSyncBinary.run(["sync", "--all", "--config", config, "-v"], environment: environment, check: false)
+        let all = try SmartSyncBinary.run(
+            ["sync", "--all", "--config", config, "-v"], environment: environment, check: false)
         #expect(all.status == 0, "\(all.stderrString)")
         #expect(try DirectorySnapshot(of: s.root + "/one") == s.archiveSnapshot(a))
         let lines = all.stderrString.split(separator: "\n").filter { $0.contains("splay: waiting ") }

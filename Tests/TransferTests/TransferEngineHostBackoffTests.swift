@@ -8,7 +8,7 @@ import Testing
 /// waits, fewer run at once, and other hosts go on. Observed at the server (arrival times, requests in progress).
 @Suite("A throttling answer slows its whole host", .serialized)
 struct TransferEngineHostBackoffTests {
-    /// `count` GETs at once, waiting for all; the statuses.
+    /// GETs every URL at once, waiting for all; the statuses (in the order they finished).
     private static func getAll(_ engine: TransferEngine, _ urls: [String]) async throws -> [Int] {
         try await withThrowingTaskGroup(of: Int.self) { group in
             for url in urls { group.addTask { try await engine.perform(TransferRequest(url: url)).status } }
@@ -41,7 +41,8 @@ struct TransferEngineHostBackoffTests {
 
         let snapshot = try server.snapshot()
         let throttledAt = try #require(snapshot.requests.first { $0.path.hasPrefix("/status/429") }).time
-        let afterRequests = snapshot.requests(port: busy).filter { $0.path.contains("&after=") }.sorted { $0.time < $1.time }
+        let afterRequests = snapshot.requests(port: busy).filter { $0.path.contains("&after=") }
+            .sorted { $0.time < $1.time }
         let firstAfter = try #require(afterRequests.first).time
         #expect(firstAfter - throttledAt >= 1.8, "a request to the throttled host started before Retry-After")
         // The other host was not held back: its requests all came before the throttled host's pause ended.
@@ -77,7 +78,8 @@ struct TransferEngineHostBackoffTests {
         }
         defer { fixture.stop() }
         let (server, engine) = (fixture.server, fixture.engine)
-        let burst = try await Self.getAll(engine, (0..<8).map { "\(server.baseURL())/status/429?retry-after=1&ms=300&i=\($0)" })
+        let burst = try await Self.getAll(
+            engine, (0..<8).map { "\(server.baseURL())/status/429?retry-after=1&ms=300&i=\($0)" })
         #expect(burst.allSatisfy { $0 == 429 })
         #expect(try server.snapshot().requests.map(\.inFlight).max() == 8)
         let after = try await Self.getAll(engine, (0..<8).map { "\(server.baseURL())/slow?ms=400&after=\($0)" })

@@ -12,8 +12,8 @@ import SmartSyncWorkflow
 enum AllTargetsRun {
     /// The runs a command's arguments name: with `all`, every configured target (``run(_:command:output:_:)``); else
     /// the target `argument` names, or none (nil: the flags alone say what to do). `body` runs each, given the
-    /// resolver whose settings the command reads. With a `splay` (and the command's `source` flags), the run first waits
-    /// once, whatever the number of targets.
+    /// resolver whose settings the command reads. With a `splay` (and the command's `source` flags), the run first
+    /// waits once, whatever the number of targets.
     static func dispatch(
         all: Bool, argument: String?, common: CommonOptions, command: String, output: OutputOptions,
         splay: (options: SplayOptions, source: SourceOptions)? = nil,
