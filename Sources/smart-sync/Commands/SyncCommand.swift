@@ -78,12 +78,14 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var fleet: SplayOptions
 
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
     func run() async throws {
         try await AllTargetsRun.dispatch(
-            all: all, argument: source.repository, common: common, command: "sync", output: output
+            all: all, argument: source.repository, common: common, command: "sync", output: output,
+            splay: dryRun ? nil : (fleet, source)
         ) { try await sync($0, $1, $2) }
     }
 

@@ -53,6 +53,7 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var fleet: SplayOptions
 
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
@@ -98,7 +99,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await AllTargetsRun.dispatch(
-            all: all, argument: source.repository, common: common, command: "update", output: output
+            all: all, argument: source.repository, common: common, command: "update", output: output,
+            splay: checkOnly ? nil : (fleet, source)
         ) { try await update($0, $1, $2) }
     }
 
