@@ -35,6 +35,8 @@ public final class ShallowCloneSource: SyncSource {
     public var displayName: String { "clone:" + remoteURL }
     public var transport: String { "clone" }
     public var statistics: SourceStatistics { state.withLock { $0.stats } }
+    /// The temporary repository once a fetch made it.
+    var cloned: LocalGitSource? { state.withLock { $0.local } }
 
     /// - Parameters:
     ///   - gitURL: the git host's root (`--git-url`, e.g. `https://github.com`); `{owner}/{repo}.git` is appended.
@@ -108,7 +110,7 @@ public final class ShallowCloneSource: SyncSource {
 
     /// The temporary repository holding `ref.commit`, fetching the commit by id when an earlier fetch did not
     /// bring it (the API resolved the ref, then failed before the listing).
-    private func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
+    func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
         if let local = state.withLock({ $0.local }) {
             let present = try await git(["cat-file", "-e", ref.commit.hex + "^{commit}"], in: local.repository)
             if present.status == 0 { return local }

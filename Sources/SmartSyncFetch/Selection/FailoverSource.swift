@@ -90,6 +90,14 @@ public final class FailoverSource: SyncSource {
         try await run(.fetch) { try await $0.fetch(blobs, of: ref, into: store, progress: progress) }
     }
 
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        try await run(.check) { try await $0.commitObject(id) }
+    }
+
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        try await run(.check) { try await $0.isAncestor(ancestor, of: descendant) }
+    }
+
     /// Closes every source.
     public func close() {
         for source in sources { source.close() }

@@ -199,5 +199,6 @@ extension SyncSummary {
             fallbackReason: source.fallbackReason,
             kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
             placed: outcome.applied.map(SyncSummary.Placed.init), switched: outcome.switched)
+        commitChecks = outcome.commitChecks
     }
 }
