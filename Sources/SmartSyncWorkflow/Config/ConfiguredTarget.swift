@@ -20,6 +20,9 @@ import SmartSyncPipeline
 /// metrics_file = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom"
 /// mirrors = ["https://mirror.example/hv"]   # reserved
 /// checks = "builtin"           # builtin | config | none
+/// allow_downgrade = false      # --allow-downgrade
+/// require_signed_commits = false            # --require-signed-commits
+/// allowed_signers = "/etc/smart-sync/allowed_signers"   # --allowed-signers
 /// ```
 /// Every value is optional except `path` and one of `repo`/`source`; nil means "not set here" (a flag, the
 /// `[sync]`/`[store]` tables or the built-in default decide). Parsed by ``parseAll(_:file:)``.
@@ -64,6 +67,10 @@ public struct ConfiguredTarget: Sendable, Equatable {
     /// `mirrors`: reserved for mirror failover; parsed and kept, not used yet.
     public var mirrors: [String] = []
     public var checks: Checks?
+    /// `allow_downgrade`, `require_signed_commits`, `allowed_signers`: the commit checks (``CommitPolicy``).
+    public var allowDowngrade: Bool?
+    public var requireSignedCommits: Bool?
+    public var allowedSigners: String?
 
     public init(name: String, file: String, line: Int, path: String) {
         self.name = name
@@ -76,6 +83,7 @@ public struct ConfiguredTarget: Sendable, Equatable {
     public static let keys = [
         "repo", "source", "ref", "path", "transport", "link_mode", "exclude", "keep_generations", "token_file",
         "api_url", "raw_url", "git_url", "rebuild", "skip_rebuild", "metrics_file", "mirrors", "checks",
+        "allow_downgrade", "require_signed_commits", "allowed_signers",
     ]
 
     /// True when `word` could name a target: not empty, no `/` (so `owner/repo` is always a repository), no

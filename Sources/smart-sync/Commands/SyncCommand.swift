@@ -78,6 +78,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
 
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
@@ -97,7 +98,8 @@ struct SyncCommand: AsyncParsableCommand {
             enabled: !dryRun)
         try await recorder.recording(reporter) {
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             recorder.opened(context.opened.source)
             let started = Date()
@@ -154,6 +156,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
     var list = false
 
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
+
     func run() async throws {
         var pending = false
         let reporter = Reporter(json: output.json, quiet: output.quiet)
@@ -162,7 +166,8 @@ struct PlanCommand: AsyncParsableCommand {
             let configured = try resolver.target(forArgument: self.source.repository)
             let (source, target, path) = try TargetResolver.resolve(configured, self.source, self.target, command: "plan")
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
