@@ -118,13 +118,14 @@ public final class ShallowCloneSource: SyncSource {
         return try await fetch(ref.commit.hex, forRef: ref.name)
     }
 
-    /// `git fetch --depth 1 --no-tags <remote> <what>` into the temporary repository (made on first use).
-    private func fetch(_ what: String, forRef ref: String) async throws -> LocalGitSource {
+    /// `git fetch --depth 1 --no-tags <remote> <what>` into the temporary repository (made on first use); `depth`
+    /// replaces `--depth 1` (`--deepen=N` for the ancestry check).
+    func fetch(_ what: String, forRef ref: String, depth: [String] = ["--depth", "1"]) async throws -> LocalGitSource {
         let directory = try await prepareRepository()
         let before = Self.packBytes(in: directory)
         let args = try networkOptions(in: directory) + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
-            "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--depth", "1", "--no-tags", "--no-recurse-submodules",
+            "-c", "fetch.unpackLimit=1", "fetch", "--quiet"] + depth + ["--no-tags", "--no-recurse-submodules",
             "--", remoteURL, what,
         ]
         let r = try await git(args, in: directory)
