@@ -84,16 +84,19 @@ struct AntiRollbackEndToEndTests {
         try s.expectTargetEqualsArchive(c)
     }
 
-    @Test func thePackTransportAloneCannotTellAndSaysSo() throws {
+    @Test func thePackTransportAloneWalksTheCommitsOfTheHistory() throws {
         let s = try Scenario()
-        let (a, b, _) = try history(s.repo)
+        let (a, b, c) = try history(s.repo)
         try s.sync(["--transport", "pack", "--ref", a])
-        let r = try s.run("sync", ["--transport", "pack", "--ref", b])
-        #expect(r.status == 6 && r.stderrString.contains("cannot tell"), "\(r.stderrString)")
-        #expect(r.stderrString.contains("--allow-downgrade"))
+        let forward = try s.sync(["--transport", "pack", "--ref", b])
+        #expect((forward["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
+        #expect(try s.apiRequests().isEmpty, "the git host alone answered")
+        for ref in [a, c] {
+            expectRefused(try s.run("sync", ["--transport", "pack", "--ref", ref]), from: b, to: ref)
+            try s.expectTargetEqualsArchive(b)
+        }
+        try s.sync(["--transport", "pack", "--ref", a, "--allow-downgrade"])
         try s.expectTargetEqualsArchive(a)
-        try s.sync(["--transport", "pack", "--ref", b, "--allow-downgrade"])
-        try s.expectTargetEqualsArchive(b)
     }
 
     @Test func theCloneFallbackDeepensItsHistoryToTell() throws {

@@ -45,25 +45,25 @@ public struct CommitChecks: Sendable {
             return .first
         }
         if current == commit { return .same }
+        if policy.allowDowngrade {
+            // Leave was given: the question is not asked (it may need the network a sync from the store does not).
+            logger.debug("commit checks: --allow-downgrade, ancestry of \(commit.abbreviated()) not asked")
+            return .allowed
+        }
         let answer: Bool?
         do {
             answer = try await source.isAncestor(current, of: commit)
         } catch let error as SmartSyncError {
-            guard policy.allowDowngrade else {
-                throw SmartSyncError(
-                    .refused,
-                    "refusing to move \(target) from commit \(current) to \(commit): whether it descends from the target's commit could not be checked (\(error.message)); the target was not changed",
-                    hint: "retry later, or pass --allow-downgrade to move it without the check", cause: error)
-            }
-            logger.debug("commit checks: ancestry unknown (\(error.message)); --allow-downgrade lets it through")
-            return .allowed
+            throw SmartSyncError(
+                .refused,
+                "refusing to move \(target) from commit \(current) to \(commit): whether it descends from the target's commit could not be checked (\(error.message)); the target was not changed",
+                hint: "retry later, or pass --allow-downgrade to move it without the check", cause: error)
         }
         let said = answer.map { $0 ? "a descendant" : "not a descendant" } ?? "the source cannot tell"
         logger.debug(
             "commit checks: \(current.abbreviated()) → \(commit.abbreviated()): \(said)",
             metadata: ["source": "\(source.displayName)"])
         if answer == true { return .descendant }
-        if policy.allowDowngrade { return .allowed }
         if answer == false {
             throw SmartSyncError(
                 .refused,

@@ -53,7 +53,7 @@ public struct CommitCheckReport: Sendable, Codable, Equatable {
         case same
         /// The new commit descends from the target's.
         case descendant
-        /// Not a descendant, or the source could not tell, and `--allow-downgrade` let it through.
+        /// `--allow-downgrade` was given: ancestry was not asked.
         case allowed
     }
 
