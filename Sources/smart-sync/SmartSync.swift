@@ -83,9 +83,10 @@ struct RunContext {
     /// - Parameters:
     ///   - settings: the config file's settings (``CommonOptions/settings()``), read once by the command.
     ///   - tokenFile: a configured target's `token_file`, read before any other token source.
+    ///   - commitPolicy: what the commit the run moves the target to must be (``CommitPolicyOptions``).
     static func make(
         _ source: SourceOptions, _ common: CommonOptions, _ output: OutputOptions, _ reporter: Reporter,
-        settings: FileSettings, tokenFile: String? = nil
+        settings: FileSettings, tokenFile: String? = nil, commitPolicy: CommitPolicy = CommitPolicy()
     ) async throws -> RunContext {
         let logger = output.logger(reporter)
         guard source.hasSource else {
@@ -134,6 +135,7 @@ struct RunContext {
         runner.keepGenerations = source.keepGenerations ?? 3
         runner.logger = logger
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
+        runner.commitPolicy = commitPolicy
         logger.debug(
             "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
         )

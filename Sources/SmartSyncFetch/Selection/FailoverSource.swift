@@ -108,6 +108,14 @@ public final class FailoverSource: SyncSource {
         return report
     }
 
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        try await run(.check) { try await $0.commitObject(id) }
+    }
+
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        try await run(.check) { try await $0.isAncestor(ancestor, of: descendant) }
+    }
+
     /// Closes every source.
     public func close() {
         for source in sources { source.close() }

@@ -138,6 +138,12 @@ extension ConfiguredTarget {
             }
             target.splay = splay
         }
+        for key in ["allow_downgrade", "require_signed_commits"] {
+            guard let v = table[key] else { continue }
+            guard let b = v.boolValue else { throw fail(key, "'\(key)' must be true or false") }
+            if key == "allow_downgrade" { target.allowDowngrade = b } else { target.requireSignedCommits = b }
+        }
+        target.allowedSigners = try absolute("allowed_signers")
         return target
     }
 }

@@ -79,6 +79,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
     @OptionGroup var fleet: SplayOptions
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
 
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
@@ -98,7 +99,8 @@ struct SyncCommand: AsyncParsableCommand {
             metrics: metrics, enabled: !dryRun)
         try await recorder.recording(reporter) {
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             recorder.opened(context.opened.source)
             let started = Date()
@@ -155,6 +157,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
     var list = false
 
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
+
     func run() async throws {
         var pending = false
         let reporter = Reporter(json: output.json, quiet: output.quiet)
@@ -163,7 +167,8 @@ struct PlanCommand: AsyncParsableCommand {
             let configured = try resolver.target(forArgument: self.source.repository)
             let (source, target, path) = try TargetResolver.resolve(configured, self.source, self.target, command: "plan")
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
@@ -200,5 +205,6 @@ extension SyncSummary {
             fallbackReason: source.fallbackReason,
             kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
             placed: outcome.applied.map(SyncSummary.Placed.init), switched: outcome.switched)
+        commitChecks = outcome.commitChecks
     }
 }

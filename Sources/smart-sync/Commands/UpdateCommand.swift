@@ -54,6 +54,7 @@ struct UpdateCommand: AsyncParsableCommand {
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
     @OptionGroup var fleet: SplayOptions
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
 
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
@@ -124,7 +125,8 @@ struct UpdateCommand: AsyncParsableCommand {
     ) async throws {
         let checks = try loadChecks(configured)
         let context = try await RunContext.make(
-            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+            commitPolicy: try commit.policy(configured, resolver.settings))
         defer { context.opened.close() }
         recorder.opened(context.opened.source)
         let started = Date()
