@@ -126,7 +126,7 @@ let package = Package(
             name: "smart-sync",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow",
+                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow", "SmartSyncSignatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
