@@ -41,6 +41,9 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
         switch type {
         case "ssh-ed25519":
             guard let key = reader.string(), key.count == 32 else { throw malformed("an Ed25519 key is 32 bytes") }
+            guard !Self.isWeakEd25519(key) else {
+                throw malformed("the Ed25519 key is a small-order or non-canonical point, which any signature matches")
+            }
             algorithm = .ed25519(key: key)
         case "ssh-rsa":
             guard let exponent = reader.positiveMPInt(), let modulus = reader.positiveMPInt() else {
@@ -66,6 +69,7 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
             guard reader.text() == curve.name, let point = reader.string() else {
                 throw malformed("the curve name does not match \(type)")
             }
+            try Self.checkPoint(point, on: curve, malformed: malformed)
             algorithm = .ecdsa(curve: curve, point: point)
         }
         guard reader.isAtEnd else { throw malformed("trailing bytes after the key") }
