@@ -47,6 +47,16 @@ import Testing
             ).succeeded
         }
 
+        /// Expects git verify-commit and us to reach each case's verdict (name, allowed-signers text, accepted).
+        func expectAgreement(_ id: String, _ cases: [(String, String, Bool)]) throws {
+            for (name, allowed, expected) in cases {
+                let git = try gitVerifies(id, allowed: allowed)
+                let (ours, error) = try ourVerdict(id, allowed: allowed)
+                #expect(git == expected, "git verify-commit on \(name)")
+                #expect(ours == git, "git and smart-sync disagree on \(name): \(String(describing: error))")
+            }
+        }
+
         /// Our verdict, and the error when refused.
         func ourVerdict(_ id: String, allowed: String) throws -> (Bool, SmartSyncError?) {
             let signers = try AllowedSigners(text: allowed, source: "allowed_signers")
@@ -84,12 +94,7 @@ import Testing
             ("valid-after follows the committer time", "alice@example.com valid-after=\"20240102\" \(alice)\n", false),
             ("namespaces excludes git", "alice@example.com namespaces=\"smart-sync\" \(alice)\n", false),
         ]
-        for (name, allowed, expected) in cases {
-            let git = try setup.gitVerifies(id, allowed: allowed)
-            let (ours, error) = try setup.ourVerdict(id, allowed: allowed)
-            #expect(ours == git, "git verify-commit and smart-sync disagree on \(name): \(String(describing: error))")
-            #expect(ours == expected, "\(name): \(String(describing: error))")
-        }
+        try setup.expectAgreement(id, cases)
     }
 
     @Test func principalIsTheAllowedSignersOne() throws {
@@ -167,12 +172,7 @@ import Testing
             ("no validity options", "alice@example.com \(alice)\n", true),
             ("valid-before passed, after 1970", "alice@example.com valid-before=\"20200101\" \(alice)\n", false),
         ]
-        for (name, allowed, expected) in cases {
-            let git = try setup.gitVerifies(id, allowed: allowed)
-            let (ours, error) = try setup.ourVerdict(id, allowed: allowed)
-            #expect(git == expected, "git verify-commit on \(name)")
-            #expect(ours == git, "git verify-commit and smart-sync disagree on \(name): \(String(describing: error))")
-        }
+        try setup.expectAgreement(id, cases)
     }
 
     /// A commit body over the cap is refused before it is hashed or parsed.
