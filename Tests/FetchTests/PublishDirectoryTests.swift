@@ -91,16 +91,24 @@ struct PublishDirectoryTests {
     }
 
     @Test func packsAreTheSameBytesFromTwoRepositories() async throws {
-        // Two publishers of one commit (a clone each, packed differently) write the same pack bytes.
+        // Two publishers of one commit (a clone each, packed differently) write the same pack bytes: nothing is
+        // reused from either repository's packs, and one thread searches for deltas.
         let s = try PublishTests.Setup()
+        var text = (0..<400).map { "line \($0) of a file with enough text to be worth a delta\n" }
+        for n in 0..<24 {
+            text[n * 7] = "changed in file \(n)\n"
+            try s.demo.repo.write("similar/\(n).txt", text.joined())
+        }
+        let commit = try s.demo.repo.commit("similar files")
+        try GitFixture.run(["-C", s.demo.repo.path, "repack", "-a", "-d", "-f", "--depth=50", "--window=250"])
         try await s.publish(["main"])
         let other = s.dir.appending("clone.git")
         try GitFixture.run(["clone", "-q", "--bare", "--no-local", s.demo.repo.path, other])
-        try GitFixture.run(["-C", other, "repack", "-a", "-d", "-f", "--depth=3", "--window=2"])
+        try GitFixture.run(["-C", other, "repack", "-a", "-d", "-f", "--depth=1", "--window=2"])
         let mirror2 = s.dir.appending("mirror2")
         _ = try await MirrorPublisher(directory: mirror2, repositoryName: "x").publish(
             repository: other, options: .init(refs: ["main"]))
-        let pack = "packs/\(s.demo.second).pack"
+        let pack = "packs/\(commit).pack"
         #expect(TestFiles.readBytes(mirror2 + "/" + pack) == s.read(pack))
     }
 }
