@@ -91,9 +91,8 @@ import TestSupport
         let key = ObjectID.hash(.blob, Array(mirrorURL.utf8)).abbreviated(16)
         let spool = f.store.temporaryDirectory + "/mirror-pack-\(commit)-\(key)"
         try TestFiles.write(spool, bytes: Array(pack.prefix(pack.count / 2)))
-        try TestFiles.write(
-            spool + ".meta",
-            #"{"format":"smart-sync-mirror-pack","url":"\#(mirrorURL)/packs/\#(commit).pack","version":1}"# + "\n")
+        let etag = try #require(MirrorPackResumeTests.nginxETag(f.nginx.root + "/m/packs/\(commit).pack"))
+        try MirrorPackResumeTests.writeMeta(spool, url: "\(mirrorURL)/packs/\(commit).pack", validator: etag)
 
         let ref = try f.ref(commit)
         let listing = try await f.mirror.listing(for: ref)
