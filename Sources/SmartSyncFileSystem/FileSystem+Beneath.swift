@@ -44,7 +44,9 @@ extension FileSystem {
     /// Renames `name` in the directory open on `from` to `newName` in the one open on `to` unless something is
     /// there: `renameat2(RENAME_NOREPLACE)`, so what exists is never replaced even by a racing writer. Returns 0, or
     /// the `errno` (`EEXIST`: it exists). Where the file system lacks the flag (`EINVAL`), a check then `renameat`.
-    public static func renameWithoutReplacing(_ name: String, in from: Int32, to newName: String, in to: Int32) -> Int32 {
+    public static func renameWithoutReplacing(_ name: String, in from: Int32, to newName: String, in to: Int32)
+        -> Int32
+    {
         if ss_renameat2(from, name, to, newName, 1 /* RENAME_NOREPLACE */) == 0 { return 0 }
         guard errno == EINVAL else { return errno }
         var st = stat()

@@ -123,7 +123,8 @@ struct FallbackEndToEndTests {
         let log = s.dirs.appending("git.log")
         let realGit = try #require(ProcessRunner.find("git", searchPath: "/usr/local/bin:/usr/bin:/bin"))
         try TestFiles.write(
-            bin + "/git", "#!/bin/sh\n{ echo \"ARGS: $*\"; env; echo; } >> \(log)\nexec \(realGit) \"$@\"\n", mode: 0o755)
+            bin + "/git", "#!/bin/sh\n{ echo \"ARGS: $*\"; env; echo; } >> \(log)\nexec \(realGit) \"$@\"\n",
+            mode: 0o755)
         let wrapped = try s.run(
             "sync", ["--git-url", s.server.gitURL, "--retries", "0"], token: token,
             environment: ["PATH": bin + ":/usr/local/bin:/usr/bin:/bin"])

@@ -32,7 +32,8 @@ struct MirrorUploadRecipeTests {
         let env: [String: String?] = ["GH_TOKEN": nil, "NO_COLOR": "1"]
         let publish = { (extra: [String]) in
             let r = try SmartSyncBinary.run(
-                ["publish", "--source", repo.path, "--ref", "main", "--to", mirror] + extra, environment: env, check: false)
+                ["publish", "--source", repo.path, "--ref", "main", "--to", mirror] + extra, environment: env,
+                check: false)
             #expect(r.status == 0, "\(r.stderrString)")
         }
         let upload = {

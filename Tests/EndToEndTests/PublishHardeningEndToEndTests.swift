@@ -40,7 +40,8 @@ struct PublishHardeningEndToEndTests {
         let allowed = dirs.appending("allowed_signers")
         try TestFiles.write(allowed, "publisher " + (TestFiles.read(key + ".pub") ?? ""))
         let verify = try ProcessRunner.run(
-            "ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "publisher", "-n", "smart-sync", "-s", mirror + "/refs.sig"],
+            "ssh-keygen",
+            ["-Y", "verify", "-f", allowed, "-I", "publisher", "-n", "smart-sync", "-s", mirror + "/refs.sig"],
             input: TestFiles.readBytes(mirror + "/refs"), check: false)
         #expect(verify.status == 0, "\(verify.stderrString)")
     }
@@ -55,7 +56,9 @@ struct PublishHardeningEndToEndTests {
             "git", in: bin,
             """
             ca=$(printf '%s\\n' "$@" | sed -n 's/^http.sslCAInfo=//p')
-            if [ -z "$ca" ] && [ -f "$GIT_CONFIG_GLOBAL" ]; then ca=$($REAL config --file "$GIT_CONFIG_GLOBAL" http.sslCAInfo); fi
+            if [ -z "$ca" ] && [ -f "$GIT_CONFIG_GLOBAL" ]; then
+              ca=$($REAL config --file "$GIT_CONFIG_GLOBAL" http.sslCAInfo)
+            fi
             if [ -n "$ca" ]; then tail -n 1 "$ca" >> \(log); fi
             exec $REAL "$@"
 
@@ -83,7 +86,8 @@ struct PublishHardeningEndToEndTests {
         let env: [String: String?] = ["GH_TOKEN": nil, "NO_COLOR": "1"]
         for value in ["nan", "inf", "-5", "0"] {
             let r = try SmartSyncBinary.run(
-                ["publish", "--source", repo.path, "--ref", "main", "--to", dirs.appending("m"), "--stall-timeout=\(value)"],
+                ["publish", "--source", repo.path, "--ref", "main", "--to", dirs.appending("m"),
+                 "--stall-timeout=\(value)"],
                 environment: env, check: false)
             #expect(r.status == 64, "--stall-timeout \(value): exit \(r.status) \(r.stderrString)")
             #expect(r.stderrString.contains("--stall-timeout"), "\(r.stderrString)")

@@ -17,7 +17,9 @@ import TestSupport
 
     /// The spool's record, as a killed run leaves it.
     static func writeMeta(_ spool: String, url: String, validator: String?) throws {
-        let field = try validator.map { ",\"validator\":" + String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let field = try validator.map {
+            ",\"validator\":" + String(decoding: try JSONEncoder().encode($0), as: UTF8.self)
+        }
         try TestFiles.write(
             spool + ".meta",
             #"{"format":"smart-sync-mirror-pack","url":"\#(url)","version":1"# + (field ?? "") + "}\n")
@@ -31,7 +33,8 @@ import TestSupport
         let pack = try #require(TestFiles.readBytes(f.nginx.root + "/m/packs/\(commit).pack"))
         let mirrorURL = f.nginx.baseURL + "/m"
         let key = ObjectID.hash(.blob, Array(mirrorURL.utf8)).abbreviated(16)
-        return (commit, f.store.temporaryDirectory + "/mirror-pack-\(commit)-\(key)", "\(mirrorURL)/packs/\(commit).pack", pack)
+        let spool = f.store.temporaryDirectory + "/mirror-pack-\(commit)-\(key)"
+        return (commit, spool, "\(mirrorURL)/packs/\(commit).pack", pack)
     }
 
     func fetchAll(_ f: MirrorSourceTests.Fixture, _ commit: String) async throws {

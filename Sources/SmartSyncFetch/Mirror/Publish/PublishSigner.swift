@@ -46,7 +46,8 @@ enum PublishSigner {
             throw SmartSyncError(
                 .sourceUnavailable, "--sign-key needs ssh-keygen, and none is on PATH", hint: "install openssh-client")
         }
-        let r = try await ProcessRunner(keygen, ["-Y", "sign", "-q", "-n", namespace, "-f", key], environment: environment)
+        let arguments = ["-Y", "sign", "-q", "-n", namespace, "-f", key]
+        let r = try await ProcessRunner(keygen, arguments, environment: environment)
             .run(input: .bytes(message), output: .capture(limit: signatureLimit), error: .captured)
         let armored = r.stdout
         guard r.status == 0, armored.starts(with: Array("-----BEGIN SSH SIGNATURE-----".utf8)) else {
