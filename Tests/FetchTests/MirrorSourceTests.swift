@@ -83,18 +83,11 @@ import TestSupport
 
     @Test func aPackCutShortByAKilledRunIsResumedWithRange() async throws {
         let f = try Fixture()
-        for i in 0..<100 { try f.repo.write("f/\(i)", "content \(i) " + String(repeating: "x", count: i * 50) + "\n") }
-        let commit = try f.repo.commit("many")
-        try f.publish(["main": commit], packs: true)
-        let pack = try #require(TestFiles.readBytes(f.nginx.root + "/m/packs/\(commit).pack"))
+        let (commit, spool, url, pack) = try MirrorPackResumeTests().setUp(f)
         // What a killed run left: the first half of the pack and where it came from.
-        let mirrorURL = f.nginx.baseURL + "/m"
-        let key = ObjectID.hash(.blob, Array(mirrorURL.utf8)).abbreviated(16)
-        let spool = f.store.temporaryDirectory + "/mirror-pack-\(commit)-\(key)"
         try TestFiles.write(spool, bytes: Array(pack.prefix(pack.count / 2)))
-        try TestFiles.write(
-            spool + ".meta",
-            #"{"format":"smart-sync-mirror-pack","url":"\#(mirrorURL)/packs/\#(commit).pack","version":1}"# + "\n")
+        let etag = try #require(MirrorPackResumeTests.nginxETag(f.nginx.root + "/m/packs/\(commit).pack"))
+        try MirrorPackResumeTests.writeMeta(spool, url: url, validator: etag)
 
         let ref = try f.ref(commit)
         let listing = try await f.mirror.listing(for: ref)
