@@ -59,7 +59,7 @@ struct SmartSync: AsyncParsableCommand {
         subcommands: [
             SyncCommand.self, PlanCommand.self, WarmCommand.self, VerifyCommand.self, RollbackCommand.self,
             RestoreCommand.self, ValidateCommand.self, UpdateCommand.self, GCCommand.self, FsckCommand.self,
-            PinsCommand.self, UnpinCommand.self, StatusCommand.self,
+            PinsCommand.self, UnpinCommand.self, StatusCommand.self, PublishCommand.self,
         ]
     )
 }

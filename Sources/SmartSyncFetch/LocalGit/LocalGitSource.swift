@@ -169,19 +169,15 @@ public final class LocalGitSource: SyncSource {
     private static func catFile(
         repository: String, wanted: [BlobWant], store: ObjectStore, progress: FetchProgress
     ) throws -> FetchReport {
-        let git = try ProcessRunner.git(["cat-file", "--batch"], in: repository)
-            .start(input: .pipe, output: .pipe, error: .discard)
-        defer {
-            if git.isRunning { git.signal(SIGTERM) }
-            git.wait()
+        try ProcessRunner.withCatFileBatch(wanted.map(\.id), in: repository) { reader in
+            try copy(wanted, from: reader, repository: repository, store: store, progress: progress)
         }
-        // Feed the ids from another thread: git answers as it reads, and both pipes must keep moving.
-        let request = Array(wanted.map { $0.id.hex + "\n" }.joined().utf8)
-        DedicatedThread.start {
-            try? git.write(request)
-            git.closeStandardInput()
-        }
-        let reader = PipeReader(fd: git.standardOutput!)
+    }
+
+    /// Reads `wanted`'s answers from `git cat-file --batch` into store writers.
+    private static func copy(
+        _ wanted: [BlobWant], from reader: PipeReader, repository: String, store: ObjectStore, progress: FetchProgress
+    ) throws -> FetchReport {
         var report = FetchReport()
         for want in wanted {
             let header = try reader.readLine()
