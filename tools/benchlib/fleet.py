@@ -36,6 +36,7 @@ class Origin:
     def __init__(self, work, repo, binary, link, hosts, env):
         self.work, self.repo, self.binary, self.link, self.env = work, repo, binary, link, env
         self.procs, self.cache_proc = [], None
+        os.makedirs(work, exist_ok=True)
         self.mirror = os.path.join(work, "www", "mirror")  # served at /mirror/
         self.key = os.path.join(work, "signing-key")
         self.allowed = os.path.join(work, "allowed_signers")
