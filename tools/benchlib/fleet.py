@@ -237,6 +237,7 @@ def run_cell(bench, cell, repo, link):
     """Fill `cell` (kind fleet) with runs of every N in --fleet-hosts, cold and update, smart-sync and git."""
     opts, work = bench.opts, os.path.join(bench.work, "fleet")
     binary = bench.smart[0].binary
+    chosen = opts.fleet_tools.split(",")
     if "--sign-key" not in subprocess.run([binary, "publish", "--help"], capture_output=True, text=True).stdout:
         cell["skipped"] = "this smart-sync has no `publish` (issue 14): nothing to measure"
         print(f"fleet: skipped: {cell['skipped']}", flush=True)
@@ -251,8 +252,8 @@ def run_cell(bench, cell, repo, link):
         for rep in range(opts.reps):
             for kind in ("cold", "update"):
                 for n in [1] + ns:
-                    tools = ("smart-sync",) if n == 1 else ("smart-sync", "git")
-                    for tool in (tools if rep % 2 == 0 else tuple(reversed(tools))):
+                    tools = [t for t in (("smart-sync",) if n == 1 else ("smart-sync", "git")) if t in chosen]
+                    for tool in (tools if rep % 2 == 0 else tools[::-1]):
                         r = _one(origin, repo, bench.env, link, work, kind, n, tool, rep)
                         cell["runs"].append(r)
                         print(f"  fleet {kind} N={n} {tool} rep {rep}: {r['wall']:.2f} s, origin egress "
