@@ -91,13 +91,31 @@ struct RunContext {
         let stateDir = common.stateDirectory(settings)
         let configuration: SourceConfiguration
         if let path = source.source {
+            guard source.mirrors.isEmpty, source.trustedKey == nil else {
+                throw SmartSyncError(
+                    .invalidArgument, "--mirror and --trusted-key go with a GitHub repository, not --source \(path)",
+                    hint: "a local repository needs no mirror: leave them out")
+            }
             configuration = .local(path: path)
         } else {
             let apiURL = source.effectiveAPIURL
+            var network = source.network.settings(jobs: source.jobs, extraCAFile: source.cacert)
+            network.mirrors = source.mirrors
+            if let key = source.trustedKey {
+                guard !source.mirrors.isEmpty else {
+                    throw SmartSyncError(
+                        .invalidArgument, "--trusted-key \(key) takes refs from the mirrors, but no mirror is named",
+                        hint: "add --mirror URL (or mirrors = [...] to the target)")
+                }
+                network.mirrorTrust = try TrustedKey.trust(
+                    file: key, repository: source.repository ?? "", stateDirectory: stateDir)
+            }
             configuration = try .github(
                 slug: source.repository ?? "", apiURL: apiURL, rawURL: source.rawURL,
-                token: try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
-                network: source.network.settings(jobs: source.jobs, extraCAFile: source.cacert))
+                // With a trusted key the origin is never contacted: no token is looked for either.
+                token: network.mirrorTrust != nil
+                    ? nil : try tokenFile.map(GitHubToken.read(file:)) ?? GitHubToken.discover(apiURL: apiURL),
+                network: network)
         }
         let store = try ObjectStore(root: storeDir)
         let state = try StateStore(root: stateDir)

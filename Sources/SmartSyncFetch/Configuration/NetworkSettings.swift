@@ -32,6 +32,11 @@ public struct NetworkSettings: Sendable {
     /// With `--transport auto`, blobs larger than this are left out of packs and fetched one per request, resumable
     /// (`--pack-blob-limit`).
     public var packBlobLimit: Int = 1 << 20
+    /// Static mirrors tried in order before the origin for listings and blobs (`--mirror`, a target's `mirrors`).
+    public var mirrors: [String] = []
+    /// How the mirrors' signed `refs` are trusted (`--trusted-key`): then refs come from them and the origin is never
+    /// contacted. nil: the origin resolves refs.
+    public var mirrorTrust: MirrorTrust?
 
     /// `--max-download`'s default: 4 GiB, several times the largest configuration repositories, small enough
     /// that a host sending without end cannot fill a disk.

@@ -21,7 +21,10 @@ public enum SourceConfiguration: Sendable {
         var network = network
         if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
         let gitURL = network.gitURL ?? ""
-        for (flag, url) in [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] {
+        let urls = [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] + network.mirrors.map {
+            ("--mirror", Optional($0))
+        }
+        for (flag, url) in urls {
             guard let url else { continue }
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw SmartSyncError(.invalidArgument, "\(flag) '\(url)' is not an http(s) URL")
@@ -67,6 +70,36 @@ public enum SourceConfiguration: Sendable {
         cacheDirectory: String?, temporaryDirectory: String? = nil, store: ObjectStore? = nil,
         notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) async throws -> OpenedSource {
+        let opened = try await openOrigin(
+            cacheDirectory: cacheDirectory, temporaryDirectory: temporaryDirectory, store: store, notice: notice,
+            logger: logger)
+        guard case .github(_, _, var transfer, let network) = self, !network.mirrors.isEmpty else { return opened }
+        // The mirrors share the origin's engine (one connection pool, one --max-download), or get one of their own
+        // under --force-full. No mirror request carries a credential, whatever the engine's credential hosts.
+        transfer.logger = logger
+        let engine = try opened.engine ?? TransferEngine(configuration: transfer)
+        let mirrors = network.mirrors.map {
+            MirrorSource(
+                baseURL: $0, engine: engine, retryPolicy: network.retryPolicy, trust: network.mirrorTrust,
+                storeBudget: opened.storeBudget, notice: notice, logger: logger)
+        }
+        let trusted = network.mirrorTrust != nil
+        logger.debug(
+            trusted
+                ? "mirrors: refs from the signed refs of \(network.mirrors.joined(separator: ", ")), the origin never contacted"
+                : "mirrors: listings and blobs from \(network.mirrors.joined(separator: ", ")) before the origin, which resolves refs",
+            metadata: ["mirrors": "\(network.mirrors.count)"])
+        return OpenedSource(
+            source: MirroredSource(
+                mirrors: mirrors, origin: trusted ? nil : opened.source, notice: notice, logger: logger),
+            engine: engine, storeBudget: opened.storeBudget)
+    }
+
+    /// The origin alone, as ``open(cacheDirectory:temporaryDirectory:store:notice:logger:)`` builds it without mirrors.
+    private func openOrigin(
+        cacheDirectory: String?, temporaryDirectory: String?, store: ObjectStore?,
+        notice: @escaping @Sendable (String) -> Void, logger: Logger
+    ) async throws -> OpenedSource {
         switch self {
         case .github(let location, let token, var transfer, let network):
             transfer.logger = logger
@@ -93,7 +126,9 @@ public enum SourceConfiguration: Sendable {
                 retryPolicy: network.retryPolicy, maxWait: network.maxWait, storeBudget: storeBudget, notice: notice,
                 logger: logger)
             let perBlob = FailoverSource([api, clone], policy: cloneFallback, notice: notice)
-            guard network.transport != .raw, let store else { return OpenedSource(source: perBlob, engine: engine) }
+            guard network.transport != .raw, let store else {
+                return OpenedSource(source: perBlob, engine: engine, storeBudget: storeBudget)
+            }
             let repositoryURL = GitPackSource.repositoryURL(
                 gitURL: gitURL, owner: location.owner, repository: location.repository)
             if network.transport == .auto,
@@ -105,7 +140,7 @@ public enum SourceConfiguration: Sendable {
                 logger.debug(
                     "source: per-blob downloads; \(why); asked again a day after",
                     metadata: ["transport": "raw", "capabilityCache": "refused"])
-                return OpenedSource(source: perBlob, engine: engine)
+                return OpenedSource(source: perBlob, engine: engine, storeBudget: storeBudget)
             }
             let pack = GitPackSource(
                 repositoryURL: repositoryURL,
@@ -113,12 +148,14 @@ public enum SourceConfiguration: Sendable {
                 token: token, store: store, raw: network.transport == .auto ? perBlob : nil,
                 largeBlobThreshold: network.packBlobLimit, cacheDirectory: cacheDirectory,
                 retryPolicy: network.retryPolicy, storeBudget: storeBudget, notice: notice, logger: logger)
-            if network.transport == .pack { return OpenedSource(source: pack, engine: engine) }
+            if network.transport == .pack {
+                return OpenedSource(source: pack, engine: engine, storeBudget: storeBudget)
+            }
             // The pack source closes its per-blob path too; closing twice is harmless.
             return OpenedSource(
                 source: FailoverSource(
                     [pack, perBlob], policy: .packTransport, displayName: perBlob.displayName, notice: notice),
-                engine: engine)
+                engine: engine, storeBudget: storeBudget)
         case .local(let path):
             logger.debug(
                 "source: the local repository \(path) through the git executable", metadata: ["transport": "local"])
@@ -155,6 +192,8 @@ public enum SourceConfiguration: Sendable {
 public struct OpenedSource: Sendable {
     public let source: any SyncSource
     let engine: TransferEngine?
+    /// What the run may add to the store (`--max-download`), shared by the origin and the mirrors.
+    var storeBudget: ByteBudget? = nil
 
     /// Closes the source and shuts its engine down.
     public func close() {

@@ -115,57 +115,27 @@ extension GitHubSource {
         }
     }
 
-    /// Downloads `url` into `sink` with retries, each attempt asking only for the bytes still missing. Starts the
-    /// object over when the server cannot continue it (`416`, a `206` from the wrong offset), asks again when a
-    /// body's `Content-Length` does not fit the object, and asks for the rest when a `2xx` body ends early.
-    /// Returns the last response.
+    /// Downloads `url` into `sink` through the shared ``ResumableDownload`` (retries, resume, starting over), counting
+    /// the requests and bytes as the API's (the blobs endpoint, asked with an `Accept` header) or the raw host's.
     private func download(_ url: String, accept: String?, into sink: StoreSink) async throws -> TransferResponse {
-        let maxRounds = retryPolicy.retries + 2
-        // Only the API's blobs endpoint is asked with an Accept header.
         let host: HostKind = accept != nil ? .api : .raw
-        var rounds = 0
-        while true {
-            rounds += 1
-            let before = sink.received
-            let response: TransferResponse
-            do {
-                response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
-                    var headers = accept.map { [HTTPHeader("Accept", $0)] } ?? []
-                    headers += try sink.prepare(url: url)
-                    stats.withLock {
-                        $0.blobRequests += 1
-                        $0.count(host, requests: 1)
-                    }
-                    return TransferRequest(
-                        url: url, headers: headers, authorization: token?.authorizationHeader, sink: .stream(sink),
-                        hostKind: accept == nil ? "raw" : "api")
-                }
-            } catch {
+        let download = ResumableDownload(
+            engine: engine, retryPolicy: retryPolicy, onRetry: { [self] in announceRetry($0, $1) },
+            onRequest: { [self] in
                 stats.withLock {
-                    $0.bytesReceived += sink.received - before
-                    $0.count(host, bytes: sink.received - before)
+                    $0.blobRequests += 1
+                    $0.count(host, requests: 1)
                 }
-                if sink.askAgain, rounds < maxRounds { continue }
-                // The sink stopped the transfer (too long, disk full, ...): report its reason, not the abort.
-                throw sink.failure ?? error
-            }
-            stats.withLock {
-                // Retried attempts' bodies went into the sink too; error bodies did not.
-                let received = (200..<300).contains(response.status) ? sink.received - before : response.bytesReceived
-                $0.bytesReceived += received
-                $0.count(host, bytes: received)
-                $0.connections += response.newConnections
-            }
-            if rounds < maxRounds {
-                if response.status == 416, sink.requestedOffset > 0 {
-                    try sink.restart()  // the kept offset is past the end: not the object we expected; from 0
-                    continue
+            },
+            onReceived: { [self] bytes, connections in
+                stats.withLock {
+                    $0.bytesReceived += bytes
+                    $0.count(host, bytes: bytes)
+                    $0.connections += connections
                 }
-                if (200..<300).contains(response.status), !sink.isComplete, sink.received > before {
-                    continue  // the body ended before the object did; ask for the rest
-                }
-            }
-            return response
-        }
+            })
+        return try await download.run(
+            url, headers: accept.map { [HTTPHeader("Accept", $0)] } ?? [], authorization: token?.authorizationHeader,
+            hostKind: host.rawValue, into: sink)
     }
 }

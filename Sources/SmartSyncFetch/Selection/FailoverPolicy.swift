@@ -24,6 +24,10 @@ public struct FailoverPolicy: Sendable {
     /// The error thrown when a later source fails too, from the failure that caused the switch and the later
     /// source's; nil: the later source's error, unchanged.
     public var bothFailed: (@Sendable (_ cause: SmartSyncError, _ last: SmartSyncError) -> SmartSyncError)?
+    /// Failures after which the run moves on for this call only: the next call starts at the failed source again (a
+    /// mirror that lacks one object still serves the next ref). Any other failure that moves on leaves the source for
+    /// the rest of the run. Default: none.
+    public var movesOnForThisCall: Set<SourceFailure.Reason> = []
 
     /// - Parameters:
     ///   - movesOn: the failures that move the run on to the next source.
@@ -33,8 +37,10 @@ public struct FailoverPolicy: Sendable {
     public init(
         movesOn: Set<SourceFailure.Reason>, describe: @escaping @Sendable (SourceFailure, Call) -> String,
         announcement: @escaping @Sendable (_ reason: String, _ forced: Bool) -> String,
-        bothFailed: (@Sendable (_ cause: SmartSyncError, _ last: SmartSyncError) -> SmartSyncError)? = nil
+        bothFailed: (@Sendable (_ cause: SmartSyncError, _ last: SmartSyncError) -> SmartSyncError)? = nil,
+        movesOnForThisCall: Set<SourceFailure.Reason> = []
     ) {
+        self.movesOnForThisCall = movesOnForThisCall
         self.movesOn = movesOn
         self.describe = describe
         self.announcement = announcement

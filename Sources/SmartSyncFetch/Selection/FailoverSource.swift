@@ -1,5 +1,6 @@
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import Logging
 import SmartSyncCore
 import Synchronization
 
@@ -22,6 +23,7 @@ public final class FailoverSource: SyncSource {
     public let policy: FailoverPolicy
     public let displayName: String
     private let notice: @Sendable (String) -> Void
+    private let logger: Logger
     private let state: Mutex<Switch>
 
     private struct Switch {
@@ -42,10 +44,12 @@ public final class FailoverSource: SyncSource {
     ///   - forcedReason: why sources that would come first were left out by configuration (`--force-full was
     ///     given`): announced on the first call and kept as ``fallbackReason``, as a switch's reason is.
     ///   - notice: told once, at the first switch (or the first call when forced), which path runs and why.
+    ///   - logger: told at `.debug` of every switch, with its reason.
     public init(
         _ sources: [any SyncSource], policy: FailoverPolicy, displayName: String? = nil, forcedReason: String? = nil,
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
     ) {
+        self.logger = logger
         precondition(!sources.isEmpty, "a failover needs at least one source")
         self.sources = sources
         self.policy = policy
@@ -65,10 +69,13 @@ public final class FailoverSource: SyncSource {
 
     public var transport: String { active.transport }
 
-    /// The active source's counters, plus the own counters of the sources it left (the requests that failed).
+    /// The active source's counters, plus the own counters of the sources it left (the requests that failed), and,
+    /// when the policy moves on for one call only, of the sources after it that served such calls.
     public var statistics: SourceStatistics {
         let active = state.withLock { $0.active }
-        return sources[..<active].reduce(SourceStatistics()) { $0 + $1.ownStatistics } + sources[active].statistics
+        let later = policy.movesOnForThisCall.isEmpty ? [] : sources[(active + 1)...].map(\.ownStatistics)
+        return later.reduce(
+            sources[..<active].reduce(SourceStatistics()) { $0 + $1.ownStatistics } + sources[active].statistics, +)
     }
 
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
@@ -116,11 +123,17 @@ public final class FailoverSource: SyncSource {
                 throw surfaced(failure, from: index)
             }
             let failed = index
+            let forThisCall = policy.movesOnForThisCall.contains(failure.reason)
+            let scope = forThisCall ? " for this call" : ""
+            logger.debug(
+                "left \(sources[failed].displayName) for \(sources[failed + 1].displayName)\(scope): \(why)",
+                metadata: ["call": "\(call)", "reason": "\(failure.reason)"])
             index = state.withLock { s in
                 if s.reason == nil {
                     s.reason = why
                     s.cause = failure.error
                 }
+                if forThisCall { return max(s.active, failed + 1) }
                 // Never back: a concurrent call may have moved further on already.
                 s.active = max(s.active, failed + 1)
                 return s.active

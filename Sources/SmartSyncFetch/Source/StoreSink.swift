@@ -13,7 +13,7 @@ import SmartSyncTransfer
 ///
 /// `@unchecked Sendable`: the engine calls it from its thread while a transfer runs; the caller touches it only
 /// between transfers. The two never overlap.
-final class StoreSink: TransferSink, @unchecked Sendable {
+final class StoreSink: ResumableSink, @unchecked Sendable {
     /// Objects at least this large keep their partial download in the store for a later run; smaller ones are
     /// resumed only by this run's retries (re-downloading them costs less than the bookkeeping).
     static let keepThreshold = 1 << 20

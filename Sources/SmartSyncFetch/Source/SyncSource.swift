@@ -150,6 +150,8 @@ public enum HostKind: String, Sendable, Hashable, Codable, CaseIterable {
     case raw
     /// The git host (`--git-url`): packs, `ls-refs`, the shallow clone.
     case git
+    /// A static mirror (`--mirror`): commits, listings, objects and packs of docs/MIRROR.md's layout.
+    case mirror
 }
 
 /// Requests and response body bytes to one kind of host.

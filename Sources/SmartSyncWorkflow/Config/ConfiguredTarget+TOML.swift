@@ -123,6 +123,7 @@ extension ConfiguredTarget {
         for mirror in target.mirrors where !(mirror.hasPrefix("https://") || mirror.hasPrefix("http://")) {
             throw fail("mirrors", "'mirrors' must hold http:// or https:// URLs (got \"\(mirror)\")")
         }
+        target.trustedKey = try absolute("trusted_key")
         target.checks = try enumeration("checks", Checks.self)
         return target
     }

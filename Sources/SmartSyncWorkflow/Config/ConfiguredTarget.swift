@@ -18,7 +18,8 @@ import SmartSyncPipeline
 /// rebuild = "nixos-rebuild switch --flake {target}#{hostname}"   # update's --rebuild-command
 /// skip_rebuild = false
 /// metrics_file = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom"
-/// mirrors = ["https://mirror.example/hv"]   # reserved
+/// mirrors = ["https://mirror.example/hv"]   # --mirror: static mirrors tried before the origin
+/// trusted_key = "/etc/smart-sync/allowed_signers"   # --trusted-key: refs from the mirrors' signed refs
 /// checks = "builtin"           # builtin | config | none
 /// ```
 /// Every value is optional except `path` and one of `repo`/`source`; nil means "not set here" (a flag, the
@@ -61,8 +62,10 @@ public struct ConfiguredTarget: Sendable, Equatable {
     public var skipRebuild: Bool?
     /// `metrics_file`: where the Prometheus textfile of this target goes (the metrics part of issue 13).
     public var metricsFile: String?
-    /// `mirrors`: reserved for mirror failover; parsed and kept, not used yet.
+    /// `mirrors`: static mirrors tried in order before the origin (`--mirror`).
     public var mirrors: [String] = []
+    /// `trusted_key`: an allowed_signers file; refs come from the mirrors' signed `refs` (`--trusted-key`).
+    public var trustedKey: String?
     public var checks: Checks?
 
     public init(name: String, file: String, line: Int, path: String) {
@@ -75,7 +78,8 @@ public struct ConfiguredTarget: Sendable, Equatable {
     /// The keys a `[target.NAME]` table may hold, in the order the docs list them.
     public static let keys = [
         "repo", "source", "ref", "path", "transport", "link_mode", "exclude", "keep_generations", "token_file",
-        "api_url", "raw_url", "git_url", "rebuild", "skip_rebuild", "metrics_file", "mirrors", "checks",
+        "api_url", "raw_url", "git_url", "rebuild", "skip_rebuild", "metrics_file", "mirrors", "trusted_key",
+        "checks",
     ]
 
     /// True when `word` could name a target: not empty, no `/` (so `owner/repo` is always a repository), no

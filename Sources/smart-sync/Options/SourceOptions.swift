@@ -36,6 +36,20 @@ struct SourceOptions: ParsableArguments {
     var cacert: String?
 
     @Option(
+        name: .customLong("mirror"),
+        help: ArgumentHelp(
+            "A static mirror written by `smart-sync publish` (repeatable): listings and blobs are taken from the mirrors in order, then the origin; everything is verified, and a mirror never receives the token. Default: the target's mirrors.",
+            valueName: "url"))
+    var mirrors: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "An allowed_signers file (ssh-keygen(1)): refs come from the mirrors' refs, signed in namespace smart-sync by one of its keys, and the origin is never contacted. Expired, replayed or foreign pointers are refused.",
+            valueName: "file"))
+    var trustedKey: String?
+
+    @Option(
         name: .long,
         help:
             "Most downloads in flight at once per host (two more are allowed overall, so one stuck host cannot block the others)."

@@ -69,6 +69,8 @@ struct TargetResolver {
         source.linkMode = source.linkMode ?? t.linkMode
         source.network.transport = source.network.transport ?? t.transport
         source.network.gitURL = source.network.gitURL ?? t.gitURL
+        if source.mirrors.isEmpty { source.mirrors = t.mirrors }
+        source.trustedKey = source.trustedKey ?? t.trustedKey
     }
 
     /// `options` with the target's ref and path where no flag gave them; `--exclude` adds to the table's list (a
