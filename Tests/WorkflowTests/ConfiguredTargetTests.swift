@@ -46,6 +46,7 @@ struct ConfiguredTargetTests {
             skip_rebuild = true
             metrics_file = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom"
             mirrors = ["https://mirror.example/hv"]
+            trusted_key = "/etc/smart-sync/allowed_signers"
             checks = "none"
             """)
         #expect(targets.map(\.name) == ["hypervisor", "zeta"])  // name order
@@ -57,6 +58,7 @@ struct ConfiguredTargetTests {
         #expect(t.rebuild == "nixos-rebuild switch --flake {target}#{hostname}" && t.checks == ConfiguredTarget.Checks.none)
         #expect(t.metricsFile == "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom")
         #expect(t.mirrors == ["https://mirror.example/hv"] && t.file == "config.toml" && t.line == 5)
+        #expect(t.trustedKey == "/etc/smart-sync/allowed_signers")
         let z = targets[1]
         #expect(z.source == "/srv/git/zeta" && z.repository == nil && z.ref == nil && z.transport == nil)
         #expect(z.keepGenerations == nil && z.excludes.isEmpty && z.checks == nil)

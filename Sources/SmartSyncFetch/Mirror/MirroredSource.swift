@@ -47,6 +47,30 @@ public final class MirroredSource: SyncSource {
         try await chain.fetch(blobs, of: ref, into: store, progress: progress)
     }
 
+    /// The body of commit `id` from the first mirror that has it, verified (``MirrorSource/commitObject(_:)``).
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        var last: SmartSyncError?
+        for case let mirror as MirrorSource in chain.sources {
+            do {
+                return try await mirror.commitObject(id)
+            } catch let failure as SourceFailure {
+                last = failure.error
+            } catch let error as SmartSyncError where SourceFailure(classifying: error).reason != .local {
+                last = error
+            }
+        }
+        throw last ?? SmartSyncError(.sourceUnavailable, "no mirror has commit \(id)")
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors, from the first mirror whose history tells; nil
+    /// when none can (``MirrorSource/isAncestor(_:of:)``).
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        for case let mirror as MirrorSource in chain.sources {
+            if let answer = try? await mirror.isAncestor(ancestor, of: descendant) { return answer }
+        }
+        return nil
+    }
+
     public var transport: String { chain.transport }
 
     public var fallbackReason: String? { chain.fallbackReason }

@@ -11,12 +11,9 @@ extension FailoverPolicy {
     public static let mirror = FailoverPolicy(
         movesOn: [.unreachable, .serverError, .rateLimited, .notFound, .answered, .unusable, .delegated],
         describe: { failure, call in
-            let what: String
-            switch call {
-            case .resolve: what = "the signed refs"
-            case .listing: what = "the listing"
-            case .fetch: what = "blobs"
-            }
+            let what =
+                call == .resolve ? "the signed refs" : call == .listing ? "the listing" : call == .fetch ? "blobs" : "a commit"
+
             switch failure.reason {
             case .unreachable, .serverError, .rateLimited:
                 return "a mirror is down for \(what) (\(failure.error.message)); left for the rest of the run"
