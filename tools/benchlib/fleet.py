@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import time
 
-from . import measure, scenario, verify
+from . import measure, verify
 
 SLUG = "bench/conf"
 
@@ -271,19 +271,27 @@ def _one(origin, repo, env, link, work, kind, n, tool, rep):
     for h in hosts:
         os.makedirs(h)
     logs = [os.path.join(h, "output.log") for h in hosts]
-    untimed = lambda argv, log: measure.untimed(argv, env, link, log=log)
+    def untimed(argvs):  # the hosts' preparation, all at once (unshaped, unmeasured, must succeed)
+        link.set_shape(False)
+        procs = []
+        for argv, log in zip(argvs, logs):
+            out = open(log, "ab")
+            procs.append((subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out), out, argv))
+        for p, out, argv in procs:
+            code = p.wait()
+            out.close()
+            if code:
+                raise subprocess.CalledProcessError(code, argv)
     try:
         if tool == "smart-sync":
             mirror = origin.start_cache()
             if kind == "update":  # every host at A, through the cache (which then holds what A needed)
-                for h, log in zip(hosts, logs):
-                    untimed(smart_argv(origin.binary, h, mirror, origin.allowed, repo.a), log)
+                untimed([smart_argv(origin.binary, h, mirror, origin.allowed, repo.a) for h in hosts])
             argvs = [smart_argv(origin.binary, h, mirror, origin.allowed, "main") for h in hosts]
         else:
             targets = [os.path.join(h, "target") for h in hosts]
             if kind == "update":
-                for t, log in zip(targets, logs):
-                    untimed(git_clone_argv(origin.git_url, t, "bench-a"), log)
+                untimed([git_clone_argv(origin.git_url, t, "bench-a") for t in targets])
                 argvs = [git_fetch_argv(t) for t in targets]
             else:
                 argvs = [git_clone_argv(origin.git_url, t) for t in targets]
@@ -353,7 +361,8 @@ def markdown(cell):
              "",
              f"{cell['files_total']:,} files, {mib(cell['repo_bytes'])} of blobs in B; the update changes "
              f"{mib(cell['change_bytes'])} of blobs. Medians of {cell['reps']} repetitions. Egress: bytes the origin "
-             "sent over the uplink (HTTP headers included). One host's need: the same run with one smart-sync host.",
+             "sent over the uplink (HTTP headers included; plain HTTP/1.1 throughout). One host's need: the same run with "
+             "one smart-sync host.",
              "",
              "| kind | hosts | tool | last host done | origin egress | ÷ one host's need | ÷ size | git ÷ smart-sync "
              "(time) | peak RSS per host (median / max) | failed |",
