@@ -16,7 +16,7 @@ let package = Package(
             targets: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore", "SmartSyncGitPack",
                 "SmartSyncTransfer", "SmartSyncGitProtocol", "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation",
-                "SmartSyncWorkflow",
+                "SmartSyncWorkflow", "SmartSyncSignatures",
             ]
         ),
     ],
@@ -51,6 +51,11 @@ let package = Package(
         .target(name: "SmartSyncFileSystem", dependencies: ["SmartSyncCore", "CLinuxShims"], swiftSettings: strict),
         // Git's object model: ids, SHA-1, trees, commits, paths as bytes, the one glob dialect.
         .target(name: "SmartSyncGitObjects", dependencies: ["SmartSyncCore", "CLibCrypto"], swiftSettings: strict),
+        // SSH signatures (SSHSIG), allowed-signers files and signed commits, verified with libcrypto.
+        .target(
+            name: "SmartSyncSignatures", dependencies: ["SmartSyncCore", "SmartSyncGitObjects", "CLibCrypto"],
+            swiftSettings: strict
+        ),
         // The content-addressed store keyed by git SHA-1: seals, partials, quarantine, gc, fsck.
         .target(
             name: "SmartSyncObjectStore",
@@ -143,6 +148,11 @@ let package = Package(
         .testTarget(
             name: "GitObjectsTests",
             dependencies: ["SmartSyncCore", "SmartSyncGitObjects", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SignaturesTests",
+            dependencies: ["SmartSyncGitObjects", "SmartSyncSignatures", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -82,6 +82,7 @@ let
       rebuild = if t.skipRebuild then null else if t.rebuild != null then t.rebuild else defaultRebuild;
       skip_rebuild = t.skipRebuild;
       metrics_file = t.metricsFile;
+      trusted_key = t.trustedKey;
     }
     // t.extraConfig;
 
@@ -244,7 +245,12 @@ let
         mirrors = mkOption {
           type = types.nullOr (types.listOf types.str);
           default = null;
-          description = "Reserved for mirrors (not read yet).";
+          description = "Static mirrors written by smart-sync publish, tried in order before the origin (--mirror).";
+        };
+        trustedKey = mkOption {
+          type = types.nullOr (types.strMatching "/.+");
+          default = null;
+          description = "An allowed_signers file: refs come from the mirrors' signed refs and the origin is never contacted (--trusted-key).";
         };
         checks = mkOption {
           type = types.nullOr (

@@ -69,6 +69,7 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
             case commandFailed = "command-failed"
             case checksFailed = "checks-failed"
             case limitExceeded = "limit-exceeded"
+            case refused
             case `internal`
         }
 
@@ -113,6 +114,9 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         /// A download went past a limit the operator set (`--max-download`, `--request-timeout`); it was stopped and
         /// nothing from it reached the target. Not retried: the same request would meet the same limit.
         public static let limitExceeded = Code(kind: .limitExceeded)
+        /// A commit check refused the commit a run would move a target to (not a descendant of the target's commit
+        /// without `--allow-downgrade`, or not signed by an allowed signer); the target was not changed.
+        public static let refused = Code(kind: .refused)
         /// A bug in smart-sync: please report it.
         public static let `internal` = Code(kind: .internal)
     }

@@ -52,9 +52,8 @@ extension ObjectStore {
         if !twin, rename(source + ".x", destination + ".x") != 0 && errno != ENOENT {
             throw SmartSyncError.io("rename", path: source + ".x")
         }
-        let what = twin ? "the executable twin of object \(id.hex)" : "object \(id.hex)"
-        let note = "\(what) quarantined at \(Int64(time(nil))): \(reason)\n"
-        try FileSystem.writeFileAtomically(quarantineDirectory + "/" + name + ".why", Array(note.utf8), mode: 0o600)
+        try QuarantineNote(id: id.hex, time: Int64(time(nil)), reason: reason, twinOnly: twin)
+            .write(to: quarantineDirectory + "/" + name + ".why", mode: 0o600)
         return destination
     }
 

@@ -3,6 +3,38 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 
+/// The note beside a quarantined object, `<hex>.<random>.why`: a ``JSONRecord`` (`smart-sync-quarantine-note`).
+/// Notes written before it (0.1.0 and the first releases after) were one sentence, "object <hex> quarantined at
+/// <seconds>: <reason>" (a twin's: "the executable twin of object …", or " (the executable twin only)" after the
+/// reason); they are still read.
+struct QuarantineNote: JSONRecord, Equatable {
+    static let format = "smart-sync-quarantine-note"
+    static let version = 1
+
+    /// The id the object was stored under.
+    var id: String
+    /// When it was quarantined, seconds since the epoch.
+    var time: Int64
+    /// Why.
+    var reason: String
+    /// True when only the executable twin was moved.
+    var twinOnly: Bool
+
+    /// Reads the note at `path` in either format; nil when it is missing or unreadable.
+    static func load(_ path: String) -> QuarantineNote? {
+        let legacy: ([UInt8]) -> (record: QuarantineNote, payload: ArraySlice<UInt8>)? = { bytes in
+            let text = Substring(String(decoding: bytes, as: UTF8.self).trimmingTrailingNewlines())
+            guard let id = text.split(separator: " ").first(where: { $0.count == 40 }) else { return nil }
+            var (time, reason) = ObjectStore.parseNote(text)
+            let twin = " (the executable twin only)"
+            if reason.hasSuffix(twin) { reason.removeLast(twin.count) }
+            let twinOnly = text.hasPrefix("the executable twin") || text.hasSuffix(twin)
+            return (QuarantineNote(id: String(id), time: time, reason: reason, twinOnly: twinOnly), [])
+        }
+        return ((try? read(at: path, legacy: legacy)) ?? nil)?.record
+    }
+}
+
 /// An object in `<store>/quarantine/` (see ``ObjectStore/quarantine(_:reason:)``): `<hex>.<random>`, its twin
 /// `<hex>.<random>.x`, and the note `<hex>.<random>.why`.
 public struct QuarantinedObject: Sendable, Hashable {
@@ -29,8 +61,8 @@ extension ObjectStore {
             if errno == ENOENT { return nil }
             throw SmartSyncError.io("rename", path: source, hint: "Check that \(quarantineDirectory) is writable")
         }
-        let note = "object \(id.hex) quarantined at \(Int64(time(nil))): \(reason) (the executable twin only)\n"
-        try FileSystem.writeFileAtomically(stem + ".why", Array(note.utf8), mode: 0o600)
+        try QuarantineNote(id: id.hex, time: Int64(time(nil)), reason: reason, twinOnly: true)
+            .write(to: stem + ".why", mode: 0o600)
         return stem + ".x"
     }
 
@@ -39,20 +71,16 @@ extension ObjectStore {
         var out: [QuarantinedObject] = []
         for name in (try? FileSystem.names(in: quarantineDirectory)) ?? [] where name.hasSuffix(".why") {
             let stem = quarantineDirectory + "/" + name.dropLast(4)
-            guard let id = ObjectID(hex: name.prefix(40)),
-                let note = try? FileSystem.readFile(quarantineDirectory + "/" + name)
+            guard let id = ObjectID(hex: name.prefix(40)), let note = QuarantineNote.load(quarantineDirectory + "/" + name)
             else { continue }
-            // "object <hex> quarantined at <seconds>: <reason>"
-            let text = Substring(String(decoding: note, as: UTF8.self).trimmingTrailingNewlines())
-            let (time, reason) = Self.parseNote(text)
             let path = FileSystem.exists(stem) ? stem : stem + ".x"
-            out.append(QuarantinedObject(id: id, path: path, reason: reason, time: time))
+            out.append(QuarantinedObject(id: id, path: path, reason: note.reason, time: note.time))
         }
         return out.sorted { ($0.time, $0.path) < ($1.time, $1.path) }
     }
 
-    /// The time and reason of a note "object <hex> quarantined at <seconds>: <reason>" (0 and the whole text when
-    /// it has another shape).
+    /// The time and reason of an old note, "object <hex> quarantined at <seconds>: <reason>" (0 and the whole text
+    /// when it has another shape).
     static func parseNote(_ text: Substring) -> (Int64, String) {
         let marker = " quarantined at "
         var rest = text[...]

@@ -126,7 +126,8 @@ extension CurlMultiLoop {
     }
 
     /// How long `curl_multi_poll` may sleep: short while the limiter holds paused transfers, a quarter of the
-    /// stall window while transfers run (so a stall is noticed soon after it happens), else one second.
+    /// stall window while transfers run (so a stall is noticed soon after it happens), until the next transfer held
+    /// back by a paused host or the per-host request rate may start, else one second.
     func pollTimeout() -> Int32 {
         var milliseconds: Int32 = 1000
         if pacing.watchesTransfers, !active.isEmpty {
@@ -134,6 +135,10 @@ extension CurlMultiLoop {
         }
         if let limiter, limiter.hasPaused {
             milliseconds = min(milliseconds, limiter.pollTimeoutMilliseconds)
+        }
+        if let nextAdmission {
+            let wait = ((nextAdmission - monotonicSeconds()) * 1000).rounded(.up)
+            milliseconds = min(milliseconds, Int32(max(1, min(1000, wait))))
         }
         return milliseconds
     }

@@ -10,7 +10,8 @@ let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_SSL | CURL_GLOBA
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
 /// `stats`, `loopThread`, `exited`) is read and written only while holding `condition`; the multi handle itself
-/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`) are touched only by the engine thread in ``run()``.
+/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched only by the engine thread in
+/// ``run()``.
 final class CurlMultiLoop: @unchecked Sendable {
     /// Where a transfer is, as seen by callers (guarded by `condition`).
     private enum Phase {
@@ -25,7 +26,6 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let condition = NSCondition()
     private let settings: EasySettings
     private let maxConcurrent: Int
-    private let maxPerHost: Int
     let pacing: Pacing
 
     // Guarded by `condition`.
@@ -44,16 +44,23 @@ final class CurlMultiLoop: @unchecked Sendable {
     var active: [UInt64: EasyTransfer] = [:]
     private var perHost: [String: Int] = [:]
     var limiter: RateLimiter?
+    /// Host-wide backoff, per-host caps and `--max-rate-per-host`.
+    let pacer: HostPacer
+    /// The earliest monotonic time a transfer held back by ``pacer`` (a paused host, an empty request bucket) may
+    /// start; nil when none is held back for a time. The loop wakes by then: no socket event would.
+    var nextAdmission: Double?
     /// `--max-download` over all transfers, when set.
     private var meter: DownloadMeter?
     var lastStallCheck = 0.0
 
-    init(multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, maxPerHost: Int, pacing: Pacing) {
+    init(
+        multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, pacing: Pacing, pacer: HostPacer
+    ) {
         self.multi = multi
         self.settings = settings
         self.maxConcurrent = maxConcurrent
-        self.maxPerHost = maxPerHost
         self.pacing = pacing
+        self.pacer = pacer
     }
 
     /// Starts the engine thread. It keeps `self` alive until it exits.
@@ -186,17 +193,23 @@ final class CurlMultiLoop: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Moves queued transfers onto the multi handle, FIFO, within the global and per-host caps. A transfer whose
-    /// host is at its cap does not block transfers to other hosts behind it.
+    /// Moves queued transfers onto the multi handle, FIFO, within the global cap and what ``pacer`` allows per host
+    /// (its cap, a host-wide pause, its request rate). A transfer whose host is held back does not block transfers
+    /// to other hosts behind it.
     private func startWaiting(_ multi: UnsafeMutableRawPointer) {
         var index = 0
+        let now = monotonicSeconds()
+        nextAdmission = nil
         while index < waiting.count, active.count < maxConcurrent {
             let transfer = waiting[index]
-            if perHost[transfer.hostKey, default: 0] >= maxPerHost {
+            let admission = pacer.admission(transfer.hostKey, running: perHost[transfer.hostKey, default: 0], now: now)
+            if !admission.allowed {
+                if let at = admission.retryAt { nextAdmission = min(nextAdmission ?? at, at) }
                 index += 1
                 continue
             }
             waiting.remove(at: index)
+            pacer.started(transfer.hostKey)
             let retained = Unmanaged.passRetained(transfer).toOpaque()
             var failure = transfer.makeHandle(settings: settings, retainedSelf: retained)
             if failure == nil, let easy = transfer.easy {
@@ -241,7 +254,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             if code == CURLE_OK, transfer.abort == nil {
                 // A 2xx with an empty body never reached the write callback: the sink still gets its begin.
                 if transfer.beginSinkIfNeeded() {
-                    result = .success(transfer.response())
+                    var response = transfer.response()
+                    response.hostThrottle = pacer.answered(
+                        transfer.hostKey, status: response.status, headers: response.headers,
+                        startedAt: transfer.startedAt, now: monotonicSeconds())
+                    result = .success(response)
                 } else {
                     result = .failure(SmartSyncError.aborted(.sinkRefused, url: url))
                 }
@@ -290,6 +307,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             stats.requests += 1
             stats.bytesReceived += response.bytesReceived
             stats.newConnections += response.newConnections
+            if response.hostThrottle != nil { stats.hostThrottles += 1 }
         }
         condition.unlock()
         transfer.complete(result)

@@ -34,6 +34,22 @@ extension TransferEngine {
         logger.trace("response headers", metadata: headers, source: "SmartSyncTransfer")
     }
 
+    /// Logs what a throttling answer did to its host: every new request to it waits, fewer run at once.
+    func logThrottle(_ throttle: HostThrottle, request: TransferRequest) {
+        let logger = configuration.logger
+        guard logger.logLevel <= .debug else { return }
+        var metadata: Logger.Metadata = [
+            "host": "\(throttle.host)", "pauseMs": Logger.milliseconds(throttle.pause),
+            "hostLimit": "\(throttle.limit)",
+        ]
+        if let kind = request.hostKind { metadata["kind"] = "\(kind)" }
+        let pause = (throttle.pause * 10).rounded() / 10
+        let what = "\(throttle.host) answered \(throttle.status): new requests to it wait \(pause) s"
+        logger.debug(
+            "\(what), at most \(throttle.limit) at once",
+            metadata: metadata, source: "SmartSyncTransfer")
+    }
+
     /// The response headers `-vv` shows.
     static let tracedHeaders = [
         "content-type", "content-length", "content-range", "etag", "last-modified", "retry-after", "location",

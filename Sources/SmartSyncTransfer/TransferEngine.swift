@@ -66,6 +66,10 @@ public final class TransferEngine: Sendable {
                 "--min-speed must be at least 0 (got \(configuration.minSpeed)) and --request-timeout positive "
                     + "(got \(configuration.requestTimeout))")
         }
+        if let rate = configuration.maxRequestsPerHost, !(rate > 0 && rate.isFinite) {
+            throw SmartSyncError(
+                .invalidArgument, "--max-rate-per-host must be a positive number of requests per second (got \(rate))")
+        }
         if let maxDownload = configuration.maxDownload, maxDownload < 1 {
             throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload))")
         }
@@ -90,11 +94,13 @@ public final class TransferEngine: Sendable {
         self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
         self.loop = CurlMultiLoop(
             multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
-            maxPerHost: configuration.maxPerHost,
             pacing: Pacing(
                 limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
                 stallSpeed: configuration.stallSpeed, minSpeed: configuration.minSpeed,
-                requestTimeout: configuration.requestTimeout, maxDownload: configuration.maxDownload))
+                requestTimeout: configuration.requestTimeout, maxDownload: configuration.maxDownload),
+            pacer: HostPacer(
+                policy: configuration.hostBackoff, maxPerHost: configuration.maxPerHost,
+                requestRate: configuration.maxRequestsPerHost))
         loop.start()
     }
 
@@ -149,6 +155,7 @@ public final class TransferEngine: Sendable {
                 throw error
             }
             log(request, url: url, method: method, hop: hops, response: response)
+            if let throttle = response.hostThrottle { logThrottle(throttle, request: request) }
             newConnections += response.newConnections
             totalTime += response.totalTime
             if request.followRedirects, let location = RequestHeaders.redirectLocation(of: response) {

@@ -124,6 +124,8 @@ public struct TransferResponse: Sendable {
     public var newConnections: Int
     /// Wall time from start to the last byte, in seconds.
     public var totalTime: Double
+    /// What the engine did when this answer throttled its host (see ``HostBackoffPolicy``), for the log.
+    var hostThrottle: HostThrottle?
 
     public init(
         status: Int, headers: HTTPHeaders, body: [UInt8], bytesReceived: Int, effectiveURL: String,
@@ -176,6 +178,12 @@ public struct TransferConfiguration: Sendable {
     /// The most body bytes the engine receives over its life, all transfers together (`--max-download`); a transfer
     /// that would go past it fails with `.limitExceeded`, and so does every later one. nil: no limit.
     public var maxDownload: Int?
+    /// How a host that answers `429`, `503` (or `403` with `Retry-After`) is slowed as a whole: every new request to
+    /// it waits, and fewer run at once (``HostBackoffPolicy``).
+    public var hostBackoff = HostBackoffPolicy()
+    /// The most requests that start per second to one host (`--max-rate-per-host`), bursts of up to one second's
+    /// worth; nil: no cap. Redirect hops and retries count.
+    public var maxRequestsPerHost: Double?
     /// Where the engine logs each request (method, URL without credentials, status, bytes, time) at `.debug`, and each
     /// retry. Logged by the awaiting task once a hop is done, never on the engine's thread. Default: no log.
     public var logger: Logger = .disabled
@@ -188,5 +196,7 @@ public struct TransferStatistics: Sendable, Equatable {
     public var requests: Int = 0
     public var bytesReceived: Int = 0
     public var newConnections: Int = 0
+    /// Answers that slowed their host down (see ``HostBackoffPolicy``).
+    public var hostThrottles: Int = 0
     public init() {}
 }

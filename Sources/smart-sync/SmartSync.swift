@@ -39,6 +39,12 @@ struct SmartSync: AsyncParsableCommand {
             --max-wait (or with --force-full), smart-sync fetches with `git fetch --depth 1` from \
             --git-url/OWNER/REPO.git instead, verifies and applies the same way, and says so.
 
+            MIRRORS: --mirror URL (repeatable; a target's mirrors) names static mirrors written by `smart-sync \
+            publish`: listings and blobs come from them in order, then the origin, all verified; a mirror that \
+            lacks or damaged something is skipped for it, one that is down for the run. The origin still resolves \
+            the ref, unless --trusted-key FILE (allowed_signers) takes it from the mirrors' signed refs without \
+            contacting the origin at all. Mirrors never receive the token.
+
             REFS: --ref is read as git reads it, on every transport: a full commit SHA; HEAD; a full name \
             (refs/heads/x, refs/tags/x); else refs/NAME, refs/tags/NAME, refs/heads/NAME, refs/remotes/NAME in \
             that order. A name that is both a tag and a branch is refused (exit 64): give its full name. A short \
@@ -50,7 +56,7 @@ struct SmartSync: AsyncParsableCommand {
             GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
             --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
             and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \
-            give); never after a redirect elsewhere, never printed, never in the environment of git or the \
+            give); never to a --mirror, never after a redirect elsewhere, never printed, never in the environment of git or the \
             rebuild command.
 
             \(ExitCodes.help)
@@ -77,9 +83,10 @@ struct RunContext {
     /// - Parameters:
     ///   - settings: the config file's settings (``CommonOptions/settings()``), read once by the command.
     ///   - tokenFile: a configured target's `token_file`, read before any other token source.
+    ///   - commitPolicy: what the commit the run moves the target to must be (``CommitPolicyOptions``).
     static func make(
         _ source: SourceOptions, _ common: CommonOptions, _ output: OutputOptions, _ reporter: Reporter,
-        settings: FileSettings, tokenFile: String? = nil
+        settings: FileSettings, tokenFile: String? = nil, commitPolicy: CommitPolicy = CommitPolicy()
     ) async throws -> RunContext {
         let logger = output.logger(reporter)
         guard source.hasSource else {
@@ -128,6 +135,7 @@ struct RunContext {
         runner.keepGenerations = source.keepGenerations ?? 3
         runner.logger = logger
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
+        runner.commitPolicy = commitPolicy
         logger.debug(
             "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
         )

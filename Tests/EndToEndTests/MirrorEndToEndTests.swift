@@ -20,6 +20,21 @@ import Testing
         #expect(r.stderrString.contains("from mirror \(setup.url("m1"))"))
     }
 
+    @Test func withPacksAtTheOriginTheMirrorStillServesTheTree() throws {
+        let setup = try MirrorSetup()
+        let a = try Fixtures.commitA(setup.repo)
+        try setup.publish("m1", refs: ["main": a], packs: false)
+        let r = try setup.run(mirrors: ["m1"], ["--ref", "main", "--transport", "auto", "--json"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        try setup.scenario.expectTargetEqualsArchive(a)
+        // The git host resolved the ref (one ls-refs POST) and was asked for no pack (a second POST); no blob from the
+        // origin either.
+        let posts = try setup.scenario.server.requests().filter { $0.listener == "git" && $0.method == "POST" }
+        #expect(posts.count == 1)
+        #expect(try setup.originBlobRequests().isEmpty)
+        #expect(try Scenario.summary(r)["transport"] as? String == "mirror")
+    }
+
     @Test func warmFillsTheStoreFromAMirror() throws {
         let setup = try MirrorSetup()
         let a = try Fixtures.commitA(setup.repo)
@@ -48,7 +63,7 @@ import Testing
         for (mirror, id) in [("m1", readme), ("m1", flake), ("m2", flake)] {
             try FileManager.default.removeItem(atPath: MirrorLayout.path(setup.directory(mirror), "objects", id))
         }
-        let r = try setup.run(mirrors: ["m1", "m2"], ["--ref", "main", "-v"])
+        let r = try setup.run(mirrors: ["m1", "m2"], ["--ref", "main", "-v", "--json"])
         #expect(r.status == 0, "\(r.stderrString)")
         try setup.scenario.expectTargetEqualsArchive(a)
         #expect(setup.objectRequests("m2").count == 2)
@@ -57,6 +72,25 @@ import Testing
         #expect(origin.count == 1)
         #expect(origin.first?.path.hasSuffix("/flake.nix") == true)
         #expect(r.stderrString.contains("lacks"))
+        // Every blob is counted, whichever source stored it.
+        #expect(try Scenario.summary(r)["blobsFetched"] as? Int == 13)
+    }
+
+    @Test func aMirrorThatLackedOneBlobStillServesTheNextRefOfAWarm() throws {
+        let setup = try MirrorSetup()
+        let a = try Fixtures.commitA(setup.repo)
+        let b = try Fixtures.commitB(setup.repo)
+        try setup.publish("m1", refs: ["a": a, "b": b], packs: false)
+        let readme = try setup.repo.git("rev-parse", "\(a):README.md")
+        try FileManager.default.removeItem(atPath: MirrorLayout.path(setup.directory("m1"), "objects", readme))
+        let r = try setup.run("warm", mirrors: ["m1"], ["--ref", a, "--ref", b, "-v"])
+        #expect(r.status == 0, "\(r.stderrString)")
+        // Only README.md came from the origin; B's new blobs and listing from the mirror again.
+        #expect(try setup.originBlobRequests().map(\.path) == ["/acme/hyper/\(a)/README.md"])
+        let gpu = try setup.repo.git("rev-parse", "\(b):modules/gpu.nix")
+        #expect(setup.objectRequests("m1").contains { $0.contains(gpu.dropFirst(2)) && $0.contains(" 200 ") })
+        #expect(setup.requests("m1").count { $0.hasPrefix("/m1/listings/") } == 2)
+        #expect(r.stderrString.contains("for this call"))
     }
 
     @Test func aCorruptedObjectOrListingIsFetchedElsewhereAndNothingCorruptLands() throws {

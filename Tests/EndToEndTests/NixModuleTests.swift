@@ -80,6 +80,8 @@ struct NixModuleTests {
         #expect(hypervisor["repo"] as? String == "example/hypervisor" && hypervisor["source"] == nil)
         #expect(hypervisor["path"] as? String == "/etc/hypervisor" && hypervisor["ref"] as? String == "main")
         #expect(hypervisor["token_file"] as? String == "/run/keys/gh")
+        #expect(hypervisor["mirrors"] as? [String] == ["https://mirror.example/hv"])
+        #expect(hypervisor["trusted_key"] as? String == "/etc/smart-sync/allowed_signers")
         #expect(hypervisor["exclude"] as? [String] == ["secrets/**"] && hypervisor["keep_generations"] as? Int == 3)
         #expect((hypervisor["rebuild"] as? String)?.hasPrefix("systemd-run --wait --pipe") == true)
         #expect((hypervisor["rebuild"] as? String)?.hasSuffix("nixos-rebuild {action} --flake {target}#{hostname}") == true)

@@ -56,8 +56,9 @@ struct PackTransportEndToEndTests {
         try p.s.expectTargetEqualsArchive(b)
         #expect(update["commit"] as? String == b)
         let (_, sent) = p.wireBytes(since: before)
-        // Capabilities are remembered: ls-refs, then one fetch.
-        #expect(sent.map(\.method) == ["POST", "POST"], "\(sent.map(\.uri))")
+        // Capabilities are remembered: ls-refs, the anti-rollback check's history (commits only, stopping at A), then
+        // one fetch.
+        #expect(sent.map(\.method) == ["POST", "POST", "POST"], "\(sent.map(\.uri))")
         #expect(sent.allSatisfy { $0.gitProtocol == "version=2" })
         #expect(Set(sent.map(\.connection)).count == 1, "ls-refs and fetch share one connection")
     }
@@ -378,8 +379,10 @@ struct PackTransportEndToEndTests {
         let before = p.git.requests().count
         try p.sync(exclude)
         #expect(try String(contentsOfFile: p.s.target + "/conf/main.nix", encoding: .utf8).hasSuffix("\nc\n"))
-        let (bytes, sent) = p.wireBytes(since: before)
-        #expect(sent.count == 2, "\(sent.map(\.uri))")
-        #expect(bytes * 4 < cold, "update \(bytes) bytes, cold \(cold)")
+        let (_, sent) = p.wireBytes(since: before)
+        // ls-refs, the anti-rollback check's history (commits only), the pack.
+        #expect(sent.count == 3, "\(sent.map(\.uri))")
+        let pack = sent.last.map { $0.requestLength + $0.bytesSent } ?? 0
+        #expect(pack * 4 < cold, "update pack \(pack) bytes, cold \(cold)")
     }
 }

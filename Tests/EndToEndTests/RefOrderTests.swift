@@ -10,18 +10,18 @@ struct RefOrderTests {
     enum Transport: String, CaseIterable {
         case raw, pack, auto, clone, local
 
-        /// `sync --ref ref --json` into a target of its own.
+        /// `sync --ref ref --json` into a target of its own. These tests resolve refs, back and forth between
+        /// commits on one target: `--allow-downgrade` (anti-rollback has its own tests).
         func sync(_ s: Scenario, ref: String, target: String) throws -> ProcessResult {
+            let common = ["--ref=" + ref, "--json", "--allow-downgrade"]
             switch self {
-            case .raw: return try s.run("sync", ["--ref=" + ref, "--json"], target: target)
-            case .pack, .auto:
-                return try s.run("sync", ["--ref=" + ref, "--json", "--transport", rawValue], target: target)
-            case .clone: return try s.run("sync", ["--ref=" + ref, "--json", "--force-full"], target: target)
+            case .raw: return try s.run("sync", common, target: target)
+            case .pack, .auto: return try s.run("sync", common + ["--transport", rawValue], target: target)
+            case .clone: return try s.run("sync", common + ["--force-full"], target: target)
             case .local:
-                let args = [
-                    "sync", "--source", s.repo.path, "--ref=" + ref, "--json", "--target", target, "--store", s.store,
-                    "--state-dir", s.stateDir,
-                ]
+                let args =
+                    ["sync", "--source", s.repo.path, "--target", target, "--store", s.store, "--state-dir", s.stateDir]
+                    + common
                 return try SmartSyncBinary.run(args, environment: s.environment(), check: false)
             }
         }

@@ -16,7 +16,8 @@ struct RefResolutionTests {
             ("main", b), ("v1", a), ("light", a), ("feature/x", a), (a, a), (String(b.prefix(8)), b),
         ]
         for (ref, commit) in cases {
-            let summary = try s.sync(ref.map { ["--ref", $0] } ?? [])
+            // Back and forth between A and B on one target: resolution is tested here, not anti-rollback.
+            let summary = try s.sync((ref.map { ["--ref", $0] } ?? []) + ["--allow-downgrade"])
             #expect(summary["commit"] as? String == commit, "ref \(ref ?? "<default>")")
             try s.expectTargetEqualsArchive(commit)
         }

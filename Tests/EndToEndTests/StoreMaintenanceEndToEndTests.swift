@@ -88,7 +88,8 @@ struct StoreMaintenanceEndToEndTests {
         #expect(rollback.status == 0, "\(rollback.stderrString) \(rollback.stdoutString)")
         #expect(FileManager.default.fileExists(atPath: s.target + "/scripts/old.sh"))  // only A has it
         for (commit, name) in [(c, "the pinned commit"), (b, "the generation's commit"), (b, "the current commit")] {
-            let r = try p.run("sync", ["--transport", "auto", "--ref", commit])
+            // Moving between stored commits offline: no source can answer ancestry, so leave is given.
+            let r = try p.run("sync", ["--transport", "auto", "--ref", commit, "--allow-downgrade"])
             #expect(r.status == 0, "sync to \(name) with the network gone: \(r.stderrString)")
             try s.expectTargetEqualsArchive(commit)
         }
@@ -126,7 +127,7 @@ struct StoreMaintenanceEndToEndTests {
             let sync = try start([
                 "sync", s.slug, "--transport", "raw", "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL,
                 "--git-url", s.server.gitURL, "--store", s.store, "--state-dir", s.stateDir, "--target", s.target,
-                "--ref", round % 2 == 0 ? "ta" : "tb", "--keep-generations", "0",
+                "--ref", round % 2 == 0 ? "ta" : "tb", "--keep-generations", "0", "--allow-downgrade",
             ])
             // Every other round gc starts once the sync holds the store; otherwise both start together.
             if round % 2 == 0 { waitUntilStoreIsLocked(s.store) }
@@ -143,7 +144,7 @@ struct StoreMaintenanceEndToEndTests {
         try s.server.setFaults("[]")
         #expect(try local(s, ["gc", "--grace", "0"]).status == 0)
         try s.server.clearLog()
-        try s.sync(["--ref", a])
+        try s.sync(["--ref", a, "--allow-downgrade"])
         #expect(!(try s.rawRequests()).isEmpty)
         try s.expectTargetEqualsArchive(a)
     }
@@ -289,7 +290,7 @@ struct StoreMaintenanceEndToEndTests {
         let lockFD = open(s.store + "/lock", O_RDWR)
         defer { close(lockFD) }
         #expect(flock(lockFD, LOCK_SH) == 0)
-        let busy = try s.run("sync", ["--json", "--max-size", "1K", "--ref", a])
+        let busy = try s.run("sync", ["--json", "--max-size", "1K", "--ref", a, "--allow-downgrade"])
         #expect(busy.status == 0, "\(busy.stderrString)")
         #expect(busy.stdoutString.contains("gc skipped"), "\(busy.stdoutString)")
     }

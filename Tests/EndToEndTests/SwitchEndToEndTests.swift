@@ -107,7 +107,7 @@ struct SwitchEndToEndTests {
         let duration = Date().timeIntervalSince(started)
         var outcomes: [String: Int] = [:]
         for point in 0..<30 {
-            try s.sync(["--ref", a])
+            try s.sync(["--ref", a, "--allow-downgrade"])  // back to A on purpose, for the next kill
             try #require(try DirectorySnapshot(of: s.target) == wantA)
             let p = try ProcessRunner(
                 binary,

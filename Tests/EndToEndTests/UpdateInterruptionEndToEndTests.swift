@@ -17,7 +17,7 @@ struct UpdateInterruptionEndToEndTests {
     @Test func anotherSyncCannotInterleaveWithAnUpdatesRebuild() throws {
         let t = try UpdateSetup()
         let update = try t.startUpdate([], env: "BLOCK_ON=0")
-        defer { FileManager.default.createFile(atPath: t.go, contents: nil) }
+        defer { _ = FileManager.default.createFile(atPath: t.go, contents: nil) }
         try #require(t.waitFor(t.s.dirs.appending("started-0")), "the rebuild never started")
 
         // The tree is switched and the rebuild runs: a sync of the same target is refused.
@@ -25,7 +25,7 @@ struct UpdateInterruptionEndToEndTests {
         #expect(sync.status == 7, "\(sync.stderrString)")
         #expect(sync.stderrString.contains("in use by another smart-sync run"), "\(sync.stderrString)")
 
-        FileManager.default.createFile(atPath: t.go, contents: nil)
+        _ = FileManager.default.createFile(atPath: t.go, contents: nil)
         let (status, err) = finish(update, t)
         #expect(status == 0, "\(err)")
         try t.s.expectTargetEqualsArchive(t.b)
@@ -35,7 +35,7 @@ struct UpdateInterruptionEndToEndTests {
         let t = try UpdateSetup()
         // B's rebuild fails; the rebuild of A after the rollback waits.
         let update = try t.startUpdate([], env: "FAIL_ON=enp3s0 BLOCK_ON=1")
-        defer { FileManager.default.createFile(atPath: t.go, contents: nil) }
+        defer { _ = FileManager.default.createFile(atPath: t.go, contents: nil) }
         try #require(t.waitFor(t.s.dirs.appending("started-1")), "the rebuild after the rollback never started")
 
         let sync = try t.s.run("sync")
@@ -45,7 +45,7 @@ struct UpdateInterruptionEndToEndTests {
             environment: t.s.environment(), check: false)
         #expect(rollback.status == 7, "\(rollback.stderrString)")
 
-        FileManager.default.createFile(atPath: t.go, contents: nil)
+        _ = FileManager.default.createFile(atPath: t.go, contents: nil)
         let (status, err) = finish(update, t)
         #expect(status == 1)
         #expect(err.contains("rolled back to \(t.a)"), "\(err)")
@@ -59,7 +59,7 @@ struct UpdateInterruptionEndToEndTests {
         update.signal(SIGKILL)
         update.wait()
         // Let the orphaned rebuild command end.
-        FileManager.default.createFile(atPath: t.go, contents: nil)
+        _ = FileManager.default.createFile(atPath: t.go, contents: nil)
         try t.s.expectTargetEqualsArchive(t.b)
         #expect(t.runs().count == 1)
 
@@ -103,7 +103,7 @@ struct UpdateInterruptionEndToEndTests {
         try #require(t.waitFor(validating), "the post-validation never started")
         update.signal(SIGKILL)
         update.wait()
-        FileManager.default.createFile(atPath: t.go, contents: nil)
+        _ = FileManager.default.createFile(atPath: t.go, contents: nil)
         #expect(t.runs().count == 1)
 
         let r = try SmartSyncBinary.run(

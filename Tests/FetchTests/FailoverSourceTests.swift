@@ -11,9 +11,10 @@ import SmartSyncTransfer
 /// the demo repository read by a ``LocalGitSource`` as the last resort.
 @Suite(.serialized)
 struct FailoverSourceTests {
-    /// The demo server (its members read through: `s.server`, `s.store`), an engine for it, and the notices.
+    /// The demo server (its members read through: `s.server`, `s.store`), an engine for it, and the notices. The
+    /// engine's thread is shut down when the test lets go of the setup.
     @dynamicMemberLookup
-    struct Setup {
+    final class Setup: Sendable {
         let served: DemoServer
         let engine: TransferEngine
         let notices = Locked<[String]>([])
@@ -31,6 +32,8 @@ struct FailoverSourceTests {
             engine = try TransferEngine(configuration: configuration)
         }
 
+        deinit { engine.shutdown() }
+
         func api(_ repository: String = "demo", apiURL: String? = nil, token: String? = nil) -> GitHubSource {
             GitHubSource(
                 location: GitHubLocation(
@@ -43,7 +46,8 @@ struct FailoverSourceTests {
         func local() async throws -> LocalGitSource { try await LocalGitSource(path: served.demo.repo.path) }
 
         func failover(_ sources: [any SyncSource], policy: FailoverPolicy) -> FailoverSource {
-            FailoverSource(sources, policy: policy) { message in notices.withLock { $0.append(message) } }
+            let notices = notices
+            return FailoverSource(sources, policy: policy) { message in notices.withLock { $0.append(message) } }
         }
 
         /// Requests the test server saw for `octo/<name>` (API and raw paths name it).

@@ -106,4 +106,18 @@ import TestSupport
         #expect(asked == ["/m/packs/\(commit).pack 206 bytes=\(pack.count / 2)-"])
         #expect(!TestFiles.exists(spool))
     }
+
+    @Test func mirrorRequestsAreRetriedWithBackoffAndA5xxSaysTheMirrorIsDown() async throws {
+        let nginx = try NginxServer(serverConfig: "location /m/commits/ { return 503; }", tls: false)
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let mirror = MirrorSource(
+            baseURL: nginx.baseURL + "/m", engine: engine, retryPolicy: RetryPolicy(retries: 2, baseDelay: 0.01))
+        let id = try #require(ObjectID(hex: String(repeating: "cd", count: 20)))
+        let error = await #expect(throws: SmartSyncError.self) { try await mirror.commitObject(id) }
+        #expect(error?.httpStatus == 503)
+        #expect(error.map { SourceFailure(classifying: $0).reason } == .serverError)
+        #expect(nginx.accessLogLines().count == 3)
+        #expect(mirror.statistics.retries == 2)
+    }
 }

@@ -11,7 +11,7 @@ import Testing
 @Suite struct ArrivingPackTests {
     /// Writes `bytes` to `path` in chunks from another thread, reporting each to `arrival`; `upTo` bytes only.
     private func trickle(_ bytes: [UInt8], to path: String, upTo limit: Int? = nil, arrival: PackArrival) -> Thread {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let thread = Thread {
             let fd = open(path, O_WRONLY)
             defer {

@@ -31,6 +31,8 @@ in
       exclude = [ "secrets/**" ];
       keepGenerations = 3;
       metricsFile = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom";
+      mirrors = [ "https://mirror.example/hv" ];
+      trustedKey = "/etc/smart-sync/allowed_signers";
       checks = "builtin";
     };
     targets.site = {

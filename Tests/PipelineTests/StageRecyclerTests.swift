@@ -45,6 +45,8 @@ struct StageRecyclerTests {
                 state: try StateStore(root: dirs.appending("state")))
             runner.keepGenerations = 1
             runner.linkMode = mode
+            // The tests move back and forth between the commits on purpose.
+            runner.commitPolicy = CommitPolicy(allowDowngrade: true)
         }
 
         @discardableResult

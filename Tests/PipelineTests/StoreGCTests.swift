@@ -37,7 +37,10 @@ import Testing
         deinit { dir.remove() }
 
         func runner(state: StateStore? = nil) async throws -> SyncRunner {
-            SyncRunner(source: try await LocalGitSource(path: repo.path), store: store, state: state ?? self.state)
+            var runner = SyncRunner(
+                source: try await LocalGitSource(path: repo.path), store: store, state: state ?? self.state)
+            runner.commitPolicy = CommitPolicy(allowDowngrade: true)  // the tests go back to older commits
+            return runner
         }
 
         /// The blob ids that only commit `name` has.

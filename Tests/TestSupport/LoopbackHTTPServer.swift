@@ -6,16 +6,22 @@ import Foundation
 /// Paths:
 /// - `/slow?ms=N`: answers `ok` after N milliseconds (for concurrency caps, cancellation, shutdown).
 /// - `/redirect?status=302&to=URL`: answers a redirect to URL (absolute or relative); without `to`, to itself.
-/// - anything else: `200` with body `hello PATH`; `/status/N` answers status N with body `status N`.
+/// - anything else: `200` with body `hello PATH`; `/status/N` answers status N with body `status N` (with a
+///   `Retry-After` header when the query has `retry-after=VALUE`; `&ms=N` first waits N milliseconds).
 ///
-/// Every request is recorded (port, path, `Authorization` header or null), and the peak number of requests in
-/// progress at once, overall and per port, is tracked. ``snapshot()`` reads it back.
+/// Every request is recorded (port, path, `Authorization` header or null, arrival time, the port's requests in
+/// progress counting it), and the peak number of requests in progress at once, overall and per port, is tracked.
+/// ``snapshot()`` reads it back.
 public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after init except the process, kept in a `BackgroundProcess`
     /// One recorded request.
     public struct Request: Decodable, Sendable {
         public var port: Int
         public var path: String
         public var authorization: String?
+        /// When it arrived, in seconds since 1970 (compare with `Date().timeIntervalSince1970`).
+        public var time: Double
+        /// Requests to its port in progress when it arrived, itself included.
+        public var inFlight: Int
     }
 
     /// What the server saw so far.
@@ -131,15 +137,16 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
                 with lock:
-                    state["requests"].append(
-                        {"port": port, "path": self.path, "authorization": self.headers.get("Authorization")})
                     state["inFlight"] += 1
                     per_port[port] = per_port.get(port, 0) + 1
+                    state["requests"].append(
+                        {"port": port, "path": self.path, "authorization": self.headers.get("Authorization"),
+                         "time": time.time(), "inFlight": per_port[port]})
                     state["maxInFlight"] = max(state["maxInFlight"], state["inFlight"])
                     key = str(port)
                     state["maxInFlightPerPort"][key] = max(state["maxInFlightPerPort"].get(key, 0), per_port[port])
                     save()
-                if url.path == "/slow":
+                if url.path == "/slow" or "ms" in query:
                     time.sleep(int(query.get("ms", ["500"])[0]) / 1000.0)
                 # Leave the in-flight count before answering: the client's transfer is still running until it
                 # has read the answer, so the count never exceeds the client's own in-flight transfers.
@@ -155,7 +162,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after
                         self.respond(status, "moved", [("Location", query.get("to", [self.path])[0])])
                     elif url.path.startswith("/status/"):
                         status = int(url.path.split("/")[2])
-                        self.respond(status, "status %d" % status)
+                        headers = [("Retry-After", v) for v in query.get("retry-after", [])]
+                        self.respond(status, "status %d" % status, headers)
                     else:
                         self.respond(200, "hello " + url.path)
                 except (BrokenPipeError, ConnectionResetError):

@@ -55,8 +55,10 @@ class SmartSync:
                 refs += refs[-2:]
         elif run.kind == "noop":
             refs = ["bench-b"]
+        # Back and forth on purpose: a build with anti-rollback needs leave for the steps back (untimed).
+        back = ["--allow-downgrade"] if allows_downgrade(self.binary) else []
         for ref in refs:
-            untimed(self.argv(run, ref))
+            untimed(self.argv(run, ref) + back)
 
     def command(self, run):
         return self.argv(run, "bench-b")
@@ -224,6 +226,12 @@ def transports(binary, label=None):
     out = subprocess.run([binary, "sync", "--help"], capture_output=True, text=True).stdout
     has = "--transport" in out
     return [SmartSync(binary, "raw", has, label)] + ([SmartSync(binary, "pack", has, label)] if has else []), has
+
+
+def allows_downgrade(binary):
+    """True when this build refuses non-descendant commits unless `--allow-downgrade` (and so takes the flag)."""
+    out = subprocess.run([binary, "sync", "--help"], capture_output=True, text=True).stdout
+    return "--allow-downgrade" in out
 
 
 def available(tool):

@@ -20,6 +20,8 @@ public struct NetworkSettings: Sendable {
     public var requestTimeout: Double = 3600
     /// The most a run may download, and the most it may add to the store (`--max-download`); nil: no limit.
     public var maxDownload: Int? = NetworkSettings.defaultMaxDownload
+    /// The most requests that start per second to one host (`--max-rate-per-host`); nil: no cap.
+    public var maxRatePerHost: Double?
     /// Longest wait for a rate-limit reset before falling back or failing (`--max-wait`), in seconds.
     public var maxWait: Double = 60
     /// Skip the API and fetch with a shallow git clone (`--force-full`).

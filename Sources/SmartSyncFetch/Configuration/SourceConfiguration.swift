@@ -50,6 +50,8 @@ public enum SourceConfiguration: Sendable {
         transfer.minSpeed = network.minSpeed
         transfer.requestTimeout = network.requestTimeout
         transfer.maxDownload = network.maxDownload
+        transfer.maxRequestsPerHost = network.maxRatePerHost
+        transfer.hostBackoff.maxPause = network.maxWait
         // The pack transport sends the token to the git host through the engine (the clone fallback through git).
         let packs = network.transport != .raw && !network.forceFull
         transfer.credentialHosts = location.credentialHosts(gitURL: packs ? gitURL : nil)

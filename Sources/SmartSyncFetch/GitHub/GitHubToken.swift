@@ -19,15 +19,6 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
     public var description: String { "<token from \(origin)>" }
     public var debugDescription: String { description }
 
-    /// The variables a GitHub token is kept in (``ChildEnvironment/tokenVariables``). No child process smart-sync
-    /// starts (git, nix, the rebuild command) gets them.
-    public static var environmentVariables: [String] { ChildEnvironment.tokenVariables }
-
-    /// `environment` without ``environmentVariables``: what a child process gets.
-    public static func withoutTokens(_ environment: [String: String]) -> [String: String] {
-        ChildEnvironment.withoutTokens(environment)
-    }
-
     /// The host GitHub's CLI knows an API by (`gh auth token --hostname HOST`): `github.com` for
     /// `https://api.github.com`, `TENANT.ghe.com` for `https://api.TENANT.ghe.com`, else the API URL's `host[:port]`
     /// (GitHub Enterprise Server: `https://HOST/api/v3` → `HOST`).

@@ -46,6 +46,8 @@ public final class GitPackSource: SyncSource {
         /// The listing's hints (the target's previous commit): what fetches may say `have` for.
         var hintedHaves: [ObjectID] = []
         var usedRaw = false
+        /// The per-blob path answered a commit check (its requests count, the transport stays `pack`).
+        var consultedRaw = false
         /// The capabilities are in the cache (written at most once per run).
         var capabilitiesSaved = false
     }
@@ -95,7 +97,7 @@ public final class GitPackSource: SyncSource {
     public var transport: String { state.withLock { $0.usedRaw } ? "pack+raw" : "pack" }
 
     public var statistics: SourceStatistics {
-        guard let raw, state.withLock({ $0.usedRaw }) else { return ownStatistics }
+        guard let raw, state.withLock({ $0.usedRaw || $0.consultedRaw }) else { return ownStatistics }
         return ownStatistics + raw.statistics
     }
 

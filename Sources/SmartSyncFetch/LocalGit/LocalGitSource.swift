@@ -35,7 +35,7 @@ public final class LocalGitSource: SyncSource {
 
     /// Makes sure the directory is a git repository, once, before the first use that needs git (a no-op sync of a
     /// commit the target has needs none, so it starts no process).
-    private func checkRepository() async throws {
+    func checkRepository() async throws {
         guard !checked.withLock({ $0 }) else { return }
         let probe = try await git(["rev-parse", "--git-dir"])
         guard probe.status == 0 else {
@@ -161,7 +161,7 @@ public final class LocalGitSource: SyncSource {
     }
 
     /// git in the repository, to completion.
-    private func git(_ arguments: [String]) async throws -> ProcessResult {
+    func git(_ arguments: [String]) async throws -> ProcessResult {
         try await ProcessRunner.runGit(arguments, in: repository)
     }
 

@@ -32,6 +32,8 @@ public final class ShallowCloneSource: SyncSource {
     public var displayName: String { "clone:" + remoteURL }
     public var transport: String { "clone" }
     public var statistics: SourceStatistics { state.withLock { $0.stats } }
+    /// The temporary repository once a fetch made it.
+    var cloned: LocalGitSource? { state.withLock { $0.local } }
 
     /// - Parameters:
     ///   - gitURL: the git host's root (`--git-url`, e.g. `https://github.com`); `{owner}/{repo}.git` is appended.
@@ -102,7 +104,7 @@ public final class ShallowCloneSource: SyncSource {
 
     /// The temporary repository holding `ref.commit`, fetching the commit by id when an earlier fetch did not
     /// bring it (the API resolved the ref, then failed before the listing).
-    private func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
+    func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
         if let local = state.withLock({ $0.local }) {
             let present = try await git(["cat-file", "-e", ref.commit.hex + "^{commit}"], in: local.repository)
             if present.status == 0 { return local }
@@ -110,13 +112,14 @@ public final class ShallowCloneSource: SyncSource {
         return try await fetch(ref.commit.hex, forRef: ref.name)
     }
 
-    /// `git fetch --depth 1 --no-tags <remote> <what>` into the temporary repository (made on first use).
-    private func fetch(_ what: String, forRef ref: String) async throws -> LocalGitSource {
+    /// `git fetch --depth 1 --no-tags <remote> <what>` into the temporary repository (made on first use); `depth`
+    /// replaces `--depth 1` (`--deepen=N` for the ancestry check).
+    func fetch(_ what: String, forRef ref: String, depth: [String] = ["--depth", "1"]) async throws -> LocalGitSource {
         let directory = try await prepareRepository()
         let before = Self.packBytes(in: directory)
         let args = try networkOptions(in: directory) + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
-            "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--depth", "1", "--no-tags", "--no-recurse-submodules",
+            "-c", "fetch.unpackLimit=1", "fetch", "--quiet"] + depth + ["--no-tags", "--no-recurse-submodules",
             "--", remoteURL, what,
         ]
         let r = try await git(args, in: directory)

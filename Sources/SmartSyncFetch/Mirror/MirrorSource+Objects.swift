@@ -61,15 +61,16 @@ extension MirrorSource {
         }
         let missing = left.count { $0.1.code == .notFound }
         // All missing: the mirror is behind. Otherwise the first other failure says whether it is down or damaged.
-        let reason = left.lazy.map(\.1).first { $0.code != .notFound }.map { SourceFailure(classifying: $0).reason }
+        let other = left.lazy.map(\.1).first { $0.code != .notFound }
+        let why = other.map { ": " + $0.message } ?? " (HTTP 404)"
         throw SourceFailure(
-            reason ?? .notFound,
+            other.map { SourceFailure(classifying: $0).reason } ?? .notFound,
             SmartSyncError(
-                error.code,
-                "the mirror \(baseURL) could not serve \(left.count) of \(wanted.count) blobs (\(missing) missing, "
-                    + "\(left.count - missing) damaged or refused), first '\(first.path)' (\(first.id.abbreviated())): "
-                    + error.message,
-                hint: error.hint, cause: error, httpStatus: error.httpStatus))
+                other?.code ?? .notFound,
+                "the mirror \(baseURL) lacks \(missing) and could not use \(left.count - missing) of the \(wanted.count) "
+                    + "blobs it was asked for, first '\(first.path)' (\(first.id.abbreviated()))\(why)",
+                hint: other?.hint, cause: other ?? error, httpStatus: other?.httpStatus),
+            report: report)
     }
 
     /// One blob from `objects/`: a 404 leaves it for the next source; bytes that fail verification are discarded and

@@ -37,8 +37,12 @@ extension MirrorSource {
                 .notFound, "the signed refs of the mirror \(baseURL) name no ref '\(ref ?? pointer.head)'",
                 hint: "publish it with --ref \(ref ?? pointer.head)")
         }
-        let record = AcceptedRefs(repository: trust.repository, published: pointer.published, mirror: baseURL)
-        try record.write(to: trust.recordPath, mode: 0o600)
+        // Never moved back: another run of the same repository may have accepted a newer pointer meanwhile.
+        let kept = (try? AcceptedRefs.read(at: trust.recordPath))??.record
+        if kept == nil || kept!.repository != trust.repository || kept!.published < pointer.published {
+            let record = AcceptedRefs(repository: trust.repository, published: pointer.published, mirror: baseURL)
+            try record.write(to: trust.recordPath, mode: 0o600)
+        }
         logger.debug(
             "ref \(ref ?? pointer.head) → \(commit.abbreviated()) from the signed refs of mirror \(baseURL)",
             metadata: ["signer": "\(signer)", "published": "\(pointer.published)", "expires": "\(pointer.expires)"])

@@ -11,6 +11,8 @@ public struct FailoverPolicy: Sendable {
         case resolve
         case listing
         case fetch
+        /// A commit check: the commit's object, or whether one commit descends from another.
+        case check
     }
 
     /// The failures that move the run on to the next source. The rest (and any failure of the last source) surface.

@@ -93,8 +93,27 @@ public final class FailoverSource: SyncSource {
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport
     {
-        // Blobs a source stored before it failed stay in the store; the next source skips them.
-        try await run(.fetch) { try await $0.fetch(blobs, of: ref, into: store, progress: progress) }
+        // Blobs a source stored before it failed stay in the store; the next source skips them, and its report is
+        // added to what the failed source said it stored.
+        let earlier = Mutex(FetchReport())
+        var report = try await run(.fetch) { source in
+            do {
+                return try await source.fetch(blobs, of: ref, into: store, progress: progress)
+            } catch let failure as SourceFailure {
+                if let partial = failure.report { earlier.withLock { $0.add(partial) } }
+                throw failure
+            }
+        }
+        report.add(earlier.withLock { $0 })
+        return report
+    }
+
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        try await run(.check) { try await $0.commitObject(id) }
+    }
+
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        try await run(.check) { try await $0.isAncestor(ancestor, of: descendant) }
     }
 
     /// Closes every source.

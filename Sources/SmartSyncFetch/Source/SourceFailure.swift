@@ -41,11 +41,15 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
     public var reason: Reason
     /// The failure itself, as the operator sees it when it surfaces.
     public var error: SmartSyncError
+    /// What a failed `fetch` stored before it failed (a mirror stores every blob it has, then fails for the rest):
+    /// a ``FailoverSource`` adds it to the next source's report. nil: nothing, or not a fetch.
+    public var report: FetchReport?
 
     /// A failure with its reason given by the source that threw it.
-    public init(_ reason: Reason, _ error: SmartSyncError) {
+    public init(_ reason: Reason, _ error: SmartSyncError, report: FetchReport? = nil) {
         self.reason = reason
         self.error = error
+        self.report = report
     }
 
     /// The reason an error's code (and HTTP status) gives.

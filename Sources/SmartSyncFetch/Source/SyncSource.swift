@@ -1,3 +1,4 @@
+import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
@@ -41,6 +42,16 @@ public protocol SyncSource: Sendable {
     /// Persists caches (validators, capabilities) and releases connections. May be called more than once (a
     /// source can be closed by a failover and by a source that hands work to it).
     func close()
+
+    /// The body of commit `id` (git's bytes without the `commit <size>\0` header), verified to hash to `id`.
+    ///
+    /// Default: throws `.sourceUnavailable` (this source cannot give a commit's own bytes).
+    func commitObject(_ id: ObjectID) async throws -> [UInt8]
+
+    /// Whether `ancestor` is `descendant` itself or one of its ancestors; nil when this source cannot tell.
+    ///
+    /// Default: nil.
+    func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool?
 }
 
 extension SyncSource {
@@ -51,6 +62,27 @@ extension SyncSource {
     public var fallbackReason: String? { nil }
 
     public var ownStatistics: SourceStatistics { statistics }
+
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        throw SmartSyncError(
+            .sourceUnavailable, "\(displayName) cannot give the object of commit \(id)",
+            hint: "use a source that can (the GitHub API, a git host, a local repository)")
+    }
+
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? { nil }
+}
+
+extension CommitObject {
+    /// `body` when it hashes to `id` as a commit object; else an `.integrity` error naming `id` and `source`.
+    public static func verified(_ body: [UInt8], id: ObjectID, from source: String) throws -> [UInt8] {
+        let actual = ObjectID.hash(.commit, body)
+        guard actual == id else {
+            throw SmartSyncError(
+                .integrity, "\(source) gave bytes for commit \(id) that hash to \(actual); not used",
+                hint: "the source is damaged or lying; try another source")
+        }
+        return body
+    }
 }
 
 /// What a sync knows that can make a listing cheaper.
@@ -106,6 +138,13 @@ public struct FetchReport: Sendable, Equatable {
     public var refetched: Int = 0
 
     public init() {}
+
+    /// Adds what another fetch of the same call did (a source that stored part before the next one took over).
+    public mutating func add(_ other: FetchReport) {
+        blobsFetched += other.blobsFetched
+        bytesReceived += other.bytesReceived
+        refetched += other.refetched
+    }
 }
 
 /// Requests and bytes by kind, for summaries and tests.

@@ -85,6 +85,9 @@ public struct SyncSummary: Sendable, Codable {
     public var switched: Bool
     /// The step after the switch that failed (``AfterSwitchStep``), when one did; the run then exits 8.
     public var failedAfterSwitch: String?
+    /// What the commit checks found: how the commit stands to the target's, and its signer when signatures are
+    /// required (``CommitChecks``); nil for `warm`.
+    public var commitChecks: CommitCheckReport?
 
     /// Files an apply put in place, by how.
     public struct Placed: Sendable, Codable, Equatable {

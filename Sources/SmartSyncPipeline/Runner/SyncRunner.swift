@@ -33,6 +33,8 @@ public struct SyncRunner: Sendable {
     /// Where the run logs, at `.debug`, each stage's time (`stage=`, `ms=`) and its decisions: the commit a ref
     /// resolved to, the plan, the transport the content took, how the tree went in. Default: no log.
     public var logger: Logger = .disabled
+    /// What the commit a run moves a target to must be (``CommitChecks``): a descendant of the target's, signed.
+    public var commitPolicy = CommitPolicy()
 
     /// How the target is changed.
     public enum ApplyMode: Sendable {
@@ -88,6 +90,8 @@ public struct SyncRunner: Sendable {
         public var applied: ApplyReport?
         /// True when the target was changed: it holds the new tree (even when a step after the switch failed).
         public var switched = false
+        /// What the commit checks found (ancestry, signer).
+        public var commitChecks: CommitCheckReport?
     }
 
     /// Brings `request.target` to the commit `request.ref` resolves to.
@@ -117,6 +121,11 @@ public struct SyncRunner: Sendable {
         let previous = try state.load(target: target)
         let resolved = try await logger.timed("resolve") { try await resolve(request.ref, applied: previous) }
         events(.resolved(resolved))
+        // Before anything of the new commit is asked for or the target touched: the same rule for every command.
+        let checked = try await logger.timed("checks") {
+            try await CommitChecks(source: source, policy: commitPolicy, logger: logger)
+                .check(resolved.commit, current: previous?.commit, target: target)
+        }
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
         let listing = try await logger.timed("listing") {
@@ -166,7 +175,7 @@ public struct SyncRunner: Sendable {
 
         var outcome = Outcome(
             resolved: resolved, previousCommit: previous?.commit, plan: plan, summary: summary, fetch: FetchReport(),
-            kept: [])
+            kept: [], commitChecks: checked)
         guard apply else { return outcome }
 
         let blocked = plan.changes.filter { $0.kind == .blocked }

@@ -32,8 +32,14 @@ extension StateStore {
         return counters
     }
 
-    /// Adds a gc run of the store at `store` that freed `freedBytes`.
-    public func recordGC(store: String, freedBytes: Int, at time: Date = Date()) throws {
+    /// Adds a gc run of the store at `store` that freed `freedBytes`, under `aux/store-counters.lock` (gc runs of two
+    /// stores that share this state directory hold different store locks, and each reads, adds and writes the file).
+    public func recordGC(store: String, freedBytes: Int, at time: Date = Date()) async throws {
+        try FileSystem.makeDirectories(root + "/aux")
+        let lock = try await FileLock.acquire(
+            path: root + "/aux/store-counters.lock", what: "the store counters in \(root)", shared: false,
+            waitingUpTo: .seconds(30))
+        defer { lock.release() }
         var counters = loadStoreCounters()
         counters.stores[store, default: .init()].gcFreedBytes += freedBytes
         counters.stores[store, default: .init()].gcRuns += 1

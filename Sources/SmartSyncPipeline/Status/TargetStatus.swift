@@ -34,7 +34,7 @@ public struct TargetStatus: Sendable {
     public var storeBytes: Int?
 
     /// The status of `target` (a path, normalized here) as `state` remembers it. `storeBytes` is the store's size
-    /// (``storeSize(_:)``), measured once by the caller for every target that shares the store.
+    /// (``StoreUsage/measure(_:)``), measured once by the caller for every target that shares the store.
     public static func gather(target: String, state: StateStore, storeBytes: Int?) throws -> TargetStatus {
         let target = StateStore.normalize(target)
         let applied = try state.load(target: target)
@@ -68,10 +68,5 @@ public struct TargetStatus: Sendable {
             }
         }
         return targets.sorted()
-    }
-
-    /// The disk usage of everything under the store directory `root` (allocated blocks), or nil when there is none.
-    public static func storeSize(_ root: String) -> Int? {
-        TreeOps.isDirectory(root) ? FileSystem.diskUsage(of: root) : nil
     }
 }

@@ -125,6 +125,25 @@ extension ConfiguredTarget {
         }
         target.trustedKey = try absolute("trusted_key")
         target.checks = try enumeration("checks", Checks.self)
+        if let v = table["splay"] {
+            let seconds = v.integerValue.map { Splay(seconds: Double($0)) }
+            guard let splay = v.stringValue.flatMap(Splay.init(parsing:)) ?? seconds,
+                (0...Splay.maximum).contains(splay.seconds)
+            else {
+                throw fail(
+                    "splay", "'splay' must be a duration such as \"30s\", \"5m\" or a number of seconds, at most a day")
+            }
+            guard target.source == nil else {
+                throw fail("splay", "'splay' has no use with 'source': a local repository is read without the network")
+            }
+            target.splay = splay
+        }
+        for key in ["allow_downgrade", "require_signed_commits"] {
+            guard let v = table[key] else { continue }
+            guard let b = v.boolValue else { throw fail(key, "'\(key)' must be true or false") }
+            if key == "allow_downgrade" { target.allowDowngrade = b } else { target.requireSignedCommits = b }
+        }
+        target.allowedSigners = try absolute("allowed_signers")
         return target
     }
 }

@@ -1,3 +1,4 @@
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncPipeline
 
@@ -21,6 +22,10 @@ import SmartSyncPipeline
 /// mirrors = ["https://mirror.example/hv"]   # --mirror: static mirrors tried before the origin
 /// trusted_key = "/etc/smart-sync/allowed_signers"   # --trusted-key: refs from the mirrors' signed refs
 /// checks = "builtin"           # builtin | config | none
+/// splay = "5m"                 # --splay: a random delay before the first request (not with source)
+/// allow_downgrade = false      # --allow-downgrade
+/// require_signed_commits = false            # --require-signed-commits
+/// allowed_signers = "/etc/smart-sync/allowed_signers"   # --allowed-signers
 /// ```
 /// Every value is optional except `path` and one of `repo`/`source`; nil means "not set here" (a flag, the
 /// `[sync]`/`[store]` tables or the built-in default decide). Parsed by ``parseAll(_:file:)``.
@@ -67,6 +72,12 @@ public struct ConfiguredTarget: Sendable, Equatable {
     /// `trusted_key`: an allowed_signers file; refs come from the mirrors' signed `refs` (`--trusted-key`).
     public var trustedKey: String?
     public var checks: Checks?
+    /// `splay`: the longest random delay before the first request of `sync`, `warm` and `update` (`--splay`).
+    public var splay: Splay?
+    /// `allow_downgrade`, `require_signed_commits`, `allowed_signers`: the commit checks (``CommitPolicy``).
+    public var allowDowngrade: Bool?
+    public var requireSignedCommits: Bool?
+    public var allowedSigners: String?
 
     public init(name: String, file: String, line: Int, path: String) {
         self.name = name
@@ -79,7 +90,7 @@ public struct ConfiguredTarget: Sendable, Equatable {
     public static let keys = [
         "repo", "source", "ref", "path", "transport", "link_mode", "exclude", "keep_generations", "token_file",
         "api_url", "raw_url", "git_url", "rebuild", "skip_rebuild", "metrics_file", "mirrors", "trusted_key",
-        "checks",
+        "checks", "splay", "allow_downgrade", "require_signed_commits", "allowed_signers",
     ]
 
     /// True when `word` could name a target: not empty, no `/` (so `owner/repo` is always a repository), no

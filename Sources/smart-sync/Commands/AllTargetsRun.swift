@@ -12,16 +12,23 @@ import SmartSyncWorkflow
 enum AllTargetsRun {
     /// The runs a command's arguments name: with `all`, every configured target (``run(_:command:output:_:)``); else
     /// the target `argument` names, or none (nil: the flags alone say what to do). `body` runs each, given the
-    /// resolver whose settings the command reads.
+    /// resolver whose settings the command reads. With a `splay` (and the command's `source` flags), the run first
+    /// waits once, whatever the number of targets.
     static func dispatch(
         all: Bool, argument: String?, common: CommonOptions, command: String, output: OutputOptions,
+        splay: (options: SplayOptions, source: SourceOptions)? = nil,
         _ body: (ConfiguredTarget?, TargetResolver, Reporter) async throws -> Void
     ) async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         var resolved: (resolver: TargetResolver, targets: [ConfiguredTarget?])?
         try await RunContext.guarded(reporter) {
             let resolver = try TargetResolver(common)
-            resolved = (resolver, all ? try resolver.allTargets() : [try resolver.target(forArgument: argument)])
+            let targets: [ConfiguredTarget?] =
+                all ? try resolver.allTargets() : [try resolver.target(forArgument: argument)]
+            resolved = (resolver, targets)
+            if let splay {
+                try await splay.options.wait(targets: targets, source: splay.source, logger: output.logger(reporter))
+            }
         }
         guard let (resolver, targets) = resolved else { return }
         if all {

@@ -87,7 +87,7 @@ struct GCCommand: AsyncParsableCommand {
         reporter.gcSummary(report, seconds: Date().timeIntervalSince(started), event: event)
         if !options.dryRun {
             do {
-                try state.recordGC(store: StateStore.normalize(store.root), freedBytes: report.freedBytes)
+                try await state.recordGC(store: StateStore.normalize(store.root), freedBytes: report.freedBytes)
             } catch {
                 reporter.handle(.warning("gc's freed bytes were not counted for the metrics: \(error)"))
             }

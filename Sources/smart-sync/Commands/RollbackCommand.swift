@@ -73,9 +73,8 @@ struct RollbackCommand: AsyncParsableCommand {
             let target = try TargetResolver.path(self.target, configured, command: "rollback")
             if list { return try listGenerations(of: target, reporter) }
             let recorder = RunRecorder(
-                command: "rollback", target: target, stateDir: common.stateDirectory(resolver.settings),
-                store: common.storeDirectory(resolver.settings),
-                metricsFile: metrics.metricsFile ?? configured?.metricsFile)
+                command: "rollback", target: target, common: common, resolver: resolver, configured: configured,
+                metrics: metrics)
             try await recorder.recording(reporter) {
                 try await rollback(target, configured, resolver, recorder, reporter)
             }

@@ -77,7 +77,7 @@ struct StatusCommand: AsyncParsableCommand {
                 targets = try TargetStatus.knownTargets(in: state)
                 if targets.isEmpty { view.none(stateRoot) }
             }
-            let storeBytes = TargetStatus.storeSize(storeRoot)
+            let storeBytes = StoreUsage(state: state).measure(storeRoot, saving: false)
             for (index, target) in targets.enumerated() {
                 let status = try Self.status(target: target, store: storeBytes, state: state)
                 guard status.state != nil || status.counters.lastAttempt != nil else {

@@ -78,12 +78,15 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var fleet: SplayOptions
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
 
     func validate() throws { try TargetOptions.validateAll(all, source, target) }
 
     func run() async throws {
         try await AllTargetsRun.dispatch(
-            all: all, argument: source.repository, common: common, command: "sync", output: output
+            all: all, argument: source.repository, common: common, command: "sync", output: output,
+            splay: dryRun ? nil : (fleet, source)
         ) { try await sync($0, $1, $2) }
     }
 
@@ -92,12 +95,12 @@ struct SyncCommand: AsyncParsableCommand {
     private func sync(_ configured: ConfiguredTarget?, _ resolver: TargetResolver, _ reporter: Reporter) async throws {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "sync")
         let recorder = RunRecorder(
-            command: "sync", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
-            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
-            enabled: !dryRun)
+            command: "sync", target: path, ref: target.ref, common: common, resolver: resolver, configured: configured,
+            metrics: metrics, enabled: !dryRun)
         try await recorder.recording(reporter) {
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             recorder.opened(context.opened.source)
             let started = Date()
@@ -154,6 +157,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List every change, one line per path (with --json: a change event per path).")
     var list = false
 
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
+
     func run() async throws {
         var pending = false
         let reporter = Reporter(json: output.json, quiet: output.quiet)
@@ -162,7 +167,8 @@ struct PlanCommand: AsyncParsableCommand {
             let configured = try resolver.target(forArgument: self.source.repository)
             let (source, target, path) = try TargetResolver.resolve(configured, self.source, self.target, command: "plan")
             let context = try await RunContext.make(
-                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+                source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+                commitPolicy: try commit.policy(configured, resolver.settings))
             defer { context.opened.close() }
             let started = Date()
             let outcome = try await context.runner.plan(
@@ -199,5 +205,6 @@ extension SyncSummary {
             fallbackReason: source.fallbackReason,
             kept: outcome.kept.map { KeptPath(path: $0.path.description, id: $0.id.hex) },
             placed: outcome.applied.map(SyncSummary.Placed.init), switched: outcome.switched)
+        commitChecks = outcome.commitChecks
     }
 }

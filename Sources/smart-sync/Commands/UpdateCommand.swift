@@ -53,6 +53,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @OptionGroup var policy: StorePolicyOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var fleet: SplayOptions
+    @OptionGroup(title: "Commit checks") var commit: CommitPolicyOptions
 
     @Flag(name: .long, help: "Update even when the pre-validation fails.")
     var force = false
@@ -98,7 +100,8 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await AllTargetsRun.dispatch(
-            all: all, argument: source.repository, common: common, command: "update", output: output
+            all: all, argument: source.repository, common: common, command: "update", output: output,
+            splay: checkOnly ? nil : (fleet, source)
         ) { try await update($0, $1, $2) }
     }
 
@@ -109,9 +112,8 @@ struct UpdateCommand: AsyncParsableCommand {
     {
         let (source, target, path) = try TargetResolver.resolve(configured, source, target, command: "update")
         let recorder = RunRecorder(
-            command: "update", target: path, ref: target.ref, stateDir: common.stateDirectory(resolver.settings),
-            store: common.storeDirectory(resolver.settings), metricsFile: metrics.metricsFile ?? configured?.metricsFile,
-            enabled: !checkOnly)
+            command: "update", target: path, ref: target.ref, common: common, resolver: resolver,
+            configured: configured, metrics: metrics, enabled: !checkOnly)
         try await recorder.recording(reporter) {
             try await update(configured, source, target, path, resolver, recorder, reporter)
         }
@@ -123,7 +125,8 @@ struct UpdateCommand: AsyncParsableCommand {
     ) async throws {
         let checks = try loadChecks(configured)
         let context = try await RunContext.make(
-            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)
+            source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
+            commitPolicy: try commit.policy(configured, resolver.settings))
         defer { context.opened.close() }
         recorder.opened(context.opened.source)
         let started = Date()

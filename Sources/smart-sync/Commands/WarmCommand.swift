@@ -24,6 +24,7 @@ struct WarmCommand: AsyncParsableCommand {
     @OptionGroup var source: SourceOptions
     @OptionGroup var common: CommonOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var fleet: SplayOptions
 
     @Option(
         name: .long,
@@ -43,6 +44,7 @@ struct WarmCommand: AsyncParsableCommand {
             let resolver = try TargetResolver(common)
             let configured = try resolver.target(forArgument: self.source.repository)
             var source = self.source
+            try await fleet.wait(targets: [configured], source: self.source, logger: output.logger(reporter))
             if let configured { TargetResolver.apply(configured, to: &source) }
             let context = try await RunContext.make(
                 source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile)

@@ -18,6 +18,8 @@ import SmartSyncWorkflow
 /// gc_grace = "1h"           # objects younger than this are never collected
 /// [sync]
 /// link_mode = "reflink"     # auto (default), hardlink, reflink or copy: as --link-mode
+/// allow_downgrade = false   # as --allow-downgrade (a target's table wins)
+/// require_signed_commits = false; allowed_signers = "/etc/smart-sync/allowed_signers"
 /// ```
 /// Sizes take `K`, `M`, `G`, `T` (powers of 1024) or a byte count; ages take `s`, `m`, `h`, `d` or seconds. The
 /// `[target.NAME]` tables are parsed by ``ConfiguredTarget/parseAll(_:file:)``; `target` (a string), `builtin`,
@@ -35,6 +37,10 @@ struct FileSettings {
     var keepLocalAge: Int64 = 90 * 86400
     var gcGrace: Int64 = 3600
     var linkMode: LinkMode?
+    /// `[sync] allow_downgrade`, `require_signed_commits`, `allowed_signers` (``CommitPolicyOptions``).
+    var allowDowngrade: Bool?
+    var requireSignedCommits: Bool?
+    var allowedSigners: String?
 
     /// The settings from `path` (default: the system config file when it exists; none: the defaults).
     static func load(path: String?) throws -> FileSettings {
@@ -61,9 +67,11 @@ struct FileSettings {
             }
             for key in table.keys {
                 let line = table.position(of: key).line
+                if try settings.readCommitKey(key, table[key]!, at: "\(file):\(line)") { continue }
                 guard key == "link_mode" else {
                     throw SmartSyncError(
-                        .invalidArgument, "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode")
+                        .invalidArgument,
+                        "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode, allow_downgrade, require_signed_commits, allowed_signers")
                 }
                 guard let mode = table[key]?.stringValue.flatMap(LinkMode.init(rawValue:)) else {
                     throw SmartSyncError(
@@ -104,6 +112,25 @@ struct FileSettings {
             }
         }
         return settings
+    }
+
+    /// Reads a commit-check key of `[sync]`; false when `key` is none of them.
+    mutating func readCommitKey(_ key: String, _ value: TOMLValue, at position: String) throws -> Bool {
+        switch key {
+        case "allow_downgrade", "require_signed_commits":
+            guard let b = value.boolValue else {
+                throw SmartSyncError(.invalidArgument, "\(position): '\(key)' must be true or false")
+            }
+            if key == "allow_downgrade" { allowDowngrade = b } else { requireSignedCommits = b }
+        case "allowed_signers":
+            guard let path = value.stringValue, path.hasPrefix("/") else {
+                throw SmartSyncError(.invalidArgument, "\(position): 'allowed_signers' must be an absolute path in quotes")
+            }
+            allowedSigners = path
+        default:
+            return false
+        }
+        return true
     }
 
     /// The keys the top level of the config file may hold.

@@ -5,6 +5,11 @@ import SmartSyncPipeline
 
 extension TransportMode: ExpressibleByArgument {}
 
+/// `--max-rate-per-host`: read by ``RequestRate/init(parsing:)``.
+extension RequestRate: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
 /// Options for slow and unreliable links.
 struct NetworkOptions: ParsableArguments {
     @Option(name: .long, help: "Retries after a failed request (connection errors, timeouts, 5xx, 429), with backoff.")
@@ -53,6 +58,13 @@ struct NetworkOptions: ParsableArguments {
             valueName: "seconds"))
     var maxWait: Double = 60
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Most requests started per second to any one host (10/s, 120/m; bursts of one second's worth), retries and redirects included. Default: no cap.",
+            valueName: "rate"))
+    var maxRatePerHost: RequestRate?
+
     @Flag(name: .long, help: "Skip the API: fetch with a shallow git clone from --git-url, then apply as usual.")
     var forceFull = false
 
@@ -100,6 +112,7 @@ struct NetworkOptions: ParsableArguments {
         s.requestTimeout = requestTimeout
         s.maxDownload = maxDownload.bytes
         s.maxWait = maxWait
+        s.maxRatePerHost = maxRatePerHost?.perSecond
         s.forceFull = forceFull
         s.gitURL = gitURL
         s.transport = transport ?? .auto

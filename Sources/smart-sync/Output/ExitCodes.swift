@@ -26,8 +26,10 @@ enum ExitCodes {
           5   network, TLS, HTTP or rate-limit failure (a retry may help)
           6   refused, the target untouched: content failed verification, a
               download went past --max-download or --request-timeout, the tree
-              has unsafe paths, or local files not ours stand where the tree
-              must write
+              has unsafe paths, local files not ours stand where the tree
+              must write, the commit is not a descendant of the target's
+              (--allow-downgrade), or its signature does not verify
+              (--require-signed-commits)
           7   another smart-sync run holds the lock on the store or target (syncs wait
               up to 10 minutes for a gc; gc and fsck wait --wait seconds)
           8   the target was switched to the new tree, then a later step failed (recording
@@ -40,7 +42,7 @@ enum ExitCodes {
         switch error.code {
         case .notFound, .unauthorized: return notFound
         case .network, .tls, .http, .rateLimited: return network
-        case .integrity, .unsafePath, .conflict, .limitExceeded: return refused
+        case .integrity, .unsafePath, .conflict, .limitExceeded, .refused: return refused
         case .locked: return locked
         case .invalidArgument: return usage
         default: return failure

@@ -87,6 +87,9 @@ final class Reporter: Sendable {
                 line +=
                     ", \(summary.requests.blobRequests) blob request\(summary.requests.blobRequests == 1 ? "" : "s")"
             }
+            if let signer = summary.commitChecks?.signer {
+                line += "; signed by \(signer.principal) (\(signer.fingerprint))"
+            }
             line += String(format: "; %.2f s", summary.seconds)
             if !summary.kept.isEmpty {
                 let n = summary.kept.count

@@ -26,16 +26,18 @@ final class RunRecorder: Sendable {
         var source: (any SyncSource)?
     }
 
+    /// A recorder for one run of `command` on `target`, with the state directory, store and metrics file the
+    /// command's options, the config file and the configured target (if any) give, in that order.
     init(
-        command: String, target: String, ref: String? = nil, stateDir: String?, store: String?, metricsFile: String?,
-        enabled: Bool = true
+        command: String, target: String, ref: String? = nil, common: CommonOptions, resolver: TargetResolver,
+        configured: ConfiguredTarget?, metrics: MetricsOptions, enabled: Bool = true
     ) {
         self.enabled = enabled
         self.command = command
         self.target = StateStore.normalize(target)
-        stateDirectory = stateDir ?? DefaultPaths.state
-        storeDirectory = store ?? DefaultPaths.store
-        self.metricsFile = metricsFile
+        stateDirectory = common.stateDirectory(resolver.settings)
+        storeDirectory = common.storeDirectory(resolver.settings)
+        metricsFile = metrics.metricsFile ?? configured?.metricsFile
         pending = Mutex(Pending(record: RunRecord(time: Date(), command: command, ref: ref)))
     }
 
@@ -155,7 +157,7 @@ struct MetricsWriter {
     func write(to file: String) throws {
         let file = Self.absolute(file)
         let store = StateStore.normalize(storeDirectory)
-        let storeBytes = TargetStatus.storeSize(store)
+        let storeBytes = StoreUsage(state: state).measure(store)
         var targets: [TargetStatus] = []
         for target in try TargetStatus.knownTargets(in: state)
         where state.loadCounters(target: target).metricsFile == file {

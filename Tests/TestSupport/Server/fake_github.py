@@ -593,6 +593,8 @@ class Handler(BaseHTTPRequestHandler):
                 return json_response(200, self.repo_json(repo))
             if rest[0] == "commits" and len(rest) >= 2:
                 return self.commit_endpoint(repo, "/".join(rest[1:]), accept)
+            if rest[0] == "compare" and len(rest) >= 2:
+                return self.compare_endpoint(repo, "/".join(rest[1:]), query)
             if rest[0] == "git" and len(rest) >= 3:
                 kind, arg = rest[1], "/".join(rest[2:])
                 if kind == "commits":
@@ -682,7 +684,7 @@ class Handler(BaseHTTPRequestHandler):
                 "tree": {"sha": c["tree"], "url": self.url(repo, "git/trees/" + c["tree"])},
                 "url": self.url(repo, "git/commits/" + sha),
                 "comment_count": 0,
-                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+                "verification": self.verification(repo, sha),
             },
             "url": self.url(repo, "commits/" + sha),
             "html_url": self.html(repo, "/commit/" + sha),
@@ -711,8 +713,80 @@ class Handler(BaseHTTPRequestHandler):
                 {"sha": p, "url": self.url(repo, "git/commits/" + p), "html_url": self.html(repo, "/commit/" + p)}
                 for p in c["parents"]
             ],
-            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+            "verification": self.verification(repo, sha),
         }
+
+    def verification(self, repo, sha):
+        """GitHub's verification object: for a signed commit, the signature (gpgsig without its header name and
+        continuation spaces) and the payload (the object without the gpgsig header), as GitHub reports them."""
+        _, data = repo.read(sha)
+        head, sep, message = data.partition(b"\n\n")
+        kept, signature, in_sig = [], [], False
+        for line in head.split(b"\n"):
+            if line.startswith(b"gpgsig "):
+                in_sig = True
+                signature.append(line[len(b"gpgsig "):])
+                continue
+            if in_sig and line.startswith(b" "):
+                signature.append(line[1:])
+                continue
+            in_sig = False
+            kept.append(line)
+        if not signature:
+            return {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
+        payload = b"\n".join(kept) + sep + message
+        return {"verified": False, "reason": "unknown_key",
+                "signature": (b"\n".join(signature) + b"\n").decode("utf-8", errors="replace"),
+                "payload": payload.decode("utf-8", errors="replace"), "verified_at": None}
+
+    def compare_endpoint(self, repo, basehead, query):
+        """GET /repos/{o}/{r}/compare/{base}...{head}: GitHub's comparison (status, ahead_by, behind_by, merge base,
+        the commits base..head paginated by per_page/page, the files on the first page). Unknown commit, or no common
+        ancestor: 404."""
+        base, sep, head = basehead.partition("...")
+        if not sep:
+            raise NotFound(basehead)
+        try:
+            base_sha, head_sha = repo.resolve_commit(base), repo.resolve_commit(head)
+            merge_base = repo.git("merge-base", base_sha, head_sha).decode().strip()
+        except (NotFound, GitError):
+            return error_response(404, "Not Found")
+        ahead = repo.git("rev-list", "--reverse", "%s..%s" % (base_sha, head_sha)).decode().split()
+        behind = int(repo.git("rev-list", "--count", "%s..%s" % (head_sha, base_sha)).decode().strip())
+        if not ahead and not behind:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+        per_page = max(1, min(250, int(query.get("per_page", ["250"])[0] or 250)))
+        page = max(1, int(query.get("page", ["1"])[0] or 1))
+        files = []
+        if page == 1:
+            parts = repo.git("diff", "--raw", "--no-renames", "-z", base_sha, head_sha).split(b"\0")
+            for meta, path in zip(parts[0::2], parts[1::2]):
+                fields = meta.decode().lstrip(":").split()
+                files.append({"sha": fields[3], "filename": path.decode(errors="replace"),
+                              "status": {"A": "added", "D": "removed"}.get(fields[4], "modified"),
+                              "additions": 0, "deletions": 0, "changes": 0})
+        commit_json = lambda sha: json.loads(self.commit_endpoint(repo, sha, "").body)
+        return json_response(200, {
+            "url": self.url(repo, "compare/" + basehead),
+            "html_url": self.html(repo, "/compare/" + basehead),
+            "permalink_url": self.html(repo, "/compare/%s...%s" % (base_sha, head_sha)),
+            "diff_url": self.html(repo, "/compare/%s.diff" % basehead),
+            "patch_url": self.html(repo, "/compare/%s.patch" % basehead),
+            "base_commit": commit_json(base_sha),
+            "merge_base_commit": commit_json(merge_base),
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": behind,
+            "total_commits": len(ahead),
+            "commits": [commit_json(c) for c in ahead[(page - 1) * per_page:page * per_page]],
+            "files": files,
+        })
 
     def git_tag_json(self, repo, sha):
         t = repo.parse_tag(sha)

@@ -1,0 +1,104 @@
+import Logging
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncGitPack
+import SmartSyncGitProtocol
+import SmartSyncObjectStore
+import Synchronization
+
+/// The commit checks on the git host.
+///
+/// - A commit's bytes come from the store when a pack brought them already; otherwise from a pack of that commit
+///   alone (`want <id>`, `deepen 1`, `filter tree:0`: one object, refused if the pack holds anything else), or, from a
+///   host that cannot cut history or filter, from the per-blob path (the API) or the commit's pack as a listing asks
+///   for it. Either way the bytes are checked against the id.
+/// - Ancestry: protocol v2 has no question for it, so the per-blob path (the REST API's compare) answers; without one
+///   (`--transport pack`), the descendant's history is asked for as commits alone (`deepen N`, `filter tree:0`: a few
+///   hundred bytes a commit), 50 then 1,000 deep, and walked through the store; past that it cannot tell.
+extension GitPackSource {
+    public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        if !store.contains(id) {
+            let capabilities = try await remember { try await client.capabilities() }
+            if capabilities.supportsShallow && capabilities.supportsFilter {
+                let request = PackRequest(wants: [id], deepen: 1, filter: "tree:0")
+                let budget = PackBudget(
+                    limits: PackLimits(
+                        maxObjects: 1, contents: .only([id]), asked: "commit \(id.abbreviated()) alone"))
+                logger.debug("commit \(id.abbreviated()): asking for the commit alone (deepen 1, filter tree:0)")
+                try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget)
+            } else if let raw {
+                return try await consultRaw { try await raw.commitObject(id) }
+            } else {
+                try await fetchCommitPack(
+                    ResolvedRef(name: id.hex, commit: id), filter: capabilities.supportsFilter ? "blob:none" : nil,
+                    capabilities: capabilities)
+            }
+        }
+        guard store.contains(id) else {
+            throw SmartSyncError(
+                .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
+        }
+        return try CommitObject.verified(try store.read(id), id: id, from: displayName)
+    }
+
+    public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        if ancestor == descendant { return true }
+        if let raw { return try await consultRaw { try await raw.isAncestor(ancestor, of: descendant) } }
+        // The pack transport alone: the history's commits (no trees, no blobs), deeper step by step, walked here.
+        let capabilities = try await remember { try await client.capabilities() }
+        guard capabilities.supportsShallow && capabilities.supportsFilter else {
+            logger.debug("ancestry of \(descendant.abbreviated()): the git host cannot cut or filter history")
+            return nil
+        }
+        for depth in Self.historySteps {
+            if let answer = walkHistory(from: descendant, looking: ancestor) { return answer }
+            // `have` the old commit (its object is in the store from its own sync): the server stops there, so for an
+            // update the pack holds only the commits between the two.
+            let haves = store.contains(ancestor) ? [ancestor] : []
+            let request = PackRequest(wants: [descendant], haves: haves, deepen: depth, filter: "tree:0")
+            let budget = PackBudget(
+                limits: PackLimits(
+                    maxObjects: PackLimits.defaultMaxObjects, blobSizeLimit: 0,
+                    contents: .reachable(from: [descendant], history: true),
+                    asked: "the \(depth) commits of history below \(descendant.abbreviated())"))
+            logger.debug("ancestry of \(descendant.abbreviated()): asking for \(depth) commits of its history (tree:0)")
+            try await receivePack(request, what: "the history of \(descendant.abbreviated())", budget: budget)
+        }
+        return walkHistory(from: descendant, looking: ancestor)
+    }
+
+    /// How deep the history is asked for, step by step (commits only: a few hundred bytes each).
+    static let historySteps = [50, 1000]
+
+    /// Walks the parents of `start` through the commits in the store: true when `wanted` is among them; false when
+    /// every path ends at a root commit; nil when a parent is not in the store (the history asked for so far ends).
+    func walkHistory(from start: ObjectID, looking wanted: ObjectID) -> Bool? {
+        var queue = [start]
+        var seen: Set<ObjectID> = [start]
+        var cut = false
+        while let id = queue.popLast() {
+            if id == wanted { return true }
+            guard store.contains(id), let body = try? store.read(id), ObjectID.hash(.commit, body) == id,
+                let commit = CommitObject.parse(body)
+            else {
+                cut = true
+                continue
+            }
+            for parent in commit.parents where seen.insert(parent).inserted { queue.append(parent) }
+        }
+        return cut ? nil : false
+    }
+
+    /// Runs a commit check on the per-blob path: its requests are counted in ``statistics`` (the transport stays
+    /// `pack`), and its failure is thrown as ``SourceFailure/Reason/delegated``, as ``onRawPath(_:)`` does.
+    func consultRaw<T>(_ body: () async throws -> T) async throws -> T {
+        state.withLock { $0.consultedRaw = true }
+        do {
+            return try await body()
+        } catch let failure as SourceFailure {
+            throw SourceFailure(.delegated, failure.error)
+        } catch let error as SmartSyncError {
+            throw SourceFailure(.delegated, error)
+        }
+    }
+}
