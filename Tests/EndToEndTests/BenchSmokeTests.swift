@@ -30,5 +30,8 @@ struct BenchSmokeTests {
             environment: ["GH_TOKEN": nil, "GITHUB_TOKEN": nil], check: false)
         #expect(result.succeeded, "tools/bench --smoke failed:\n\(result.stdoutString)\n\(result.stderrString)")
         #expect(result.stdoutString.contains("smoke: ok"))
+        // The fleet scenario ran (not skipped): its table has the smart-sync rows of 3 hosts, cold and update.
+        #expect(result.stdoutString.contains("| cold | 3 | smart-sync |"), "\(result.stdoutString.suffix(3000))")
+        #expect(result.stdoutString.contains("| update | 3 | smart-sync |"))
     }
 }
