@@ -127,6 +127,7 @@ let package = Package(
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
                 "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow",
+                "SmartSyncSignatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
