@@ -28,23 +28,31 @@ extension TreeListing {
     /// Rejected: empty components, `.` and `..`, a `.git` component (any case), NUL, absolute paths,
     /// duplicate paths, and any path below a symlink or file entry of the same tree.
     public func validate() throws {
-        var kinds: [TreePath: FileMode] = [:]
+        for e in entries { try RepoPath.check(e.path) }
+        // Sorted by path bytes: a repeated path is two neighbours, and each lookup below a binary search.
+        var kinds = PathTable<FileMode>()
         kinds.reserveCapacity(entries.count)
-        for e in entries {
-            try RepoPath.check(e.path)
-            if kinds.updateValue(e.mode, forKey: e.path) != nil {
-                throw SmartSyncError(.unsafePath, "the tree lists '\(e.path)' twice; refusing to sync this tree")
+        let order = entries.indices.sorted { entries[$0].path.compare(entries[$1].path) < 0 }
+        for i in order {
+            if let last = kinds.keys.last, last == entries[i].path {
+                throw SmartSyncError(.unsafePath, "the tree lists '\(last)' twice; refusing to sync this tree")
             }
+            kinds.append(entries[i].path, entries[i].mode)
         }
         for e in entries {
+            // The nearest listed ancestor decides: a tree is checked in its own turn (so its ancestors are too); an
+            // unlisted one (a listing without its trees) is looked through.
             var parent = e.parent
             while !parent.isEmpty {
-                if let mode = kinds[parent], mode != .tree {
-                    let what = mode == .symlink ? "a symlink" : "a non-directory entry"
-                    throw SmartSyncError(
-                        .unsafePath,
-                        "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
-                    )
+                if let mode = kinds[parent] {
+                    guard mode == .tree else {
+                        let what = mode == .symlink ? "a symlink" : "a non-directory entry"
+                        throw SmartSyncError(
+                            .unsafePath,
+                            "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
+                        )
+                    }
+                    break
                 }
                 parent = parent.parent
             }

@@ -243,7 +243,7 @@ public struct SyncRunner: Sendable {
             }
             outcome.switched = true
             var cache = scan.cache
-            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
+            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }

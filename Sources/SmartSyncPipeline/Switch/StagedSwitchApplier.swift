@@ -81,9 +81,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
-        var kinds: [TreePath: Change.Kind] = [:]
-        kinds.reserveCapacity(plan.changes.count)
-        for c in plan.changes { kinds[c.path] = c.kind }
+        // The plan's changes are in path order: their kinds as a table with no sort and no hashing.
+        let kinds = PathTable(sorting: plan.changes.lazy.map { ($0.path, $0.kind) })
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
         var report = try logger.timed("stage") { () throws -> ApplyReport in

@@ -1,0 +1,297 @@
+import Glibc
+
+/// A map from ``TreePath`` to `Value` held as two arrays sorted by path bytes (git's and `LC_ALL=C sort`'s order):
+/// one allocation per array instead of a hash table's buckets, no hashing, and two tables are compared, joined or
+/// merged in one linear pass (``mergeJoin(_:_:)``) instead of a lookup per path.
+///
+/// It reads like a dictionary (`table[path]`, `for (path, value) in table`, `keys`, `values`, `merging`), in path
+/// order. A lookup is a binary search; setting a path appends in O(1) when it sorts after the last one (building a
+/// table in path order) and inserts or removes in O(n) otherwise, so large tables are built with
+/// ``init(sorting:)`` or in order, never by random inserts.
+public struct PathTable<Value>: RandomAccessCollection {
+    /// The paths, strictly increasing by bytes.
+    public private(set) var keys: [TreePath]
+    /// The values, `values[i]` belonging to `keys[i]`.
+    public private(set) var values: [Value]
+
+    public typealias Element = (key: TreePath, value: Value)
+
+    /// An empty table.
+    public init() {
+        keys = []
+        values = []
+    }
+
+    /// A table of `pairs` in any order; on a repeated path the last pair wins.
+    public init<S: Sequence>(sorting pairs: S) where S.Element == (TreePath, Value) {
+        var all = Array(pairs)
+        if Self.isStrictlyIncreasing(all, by: \.0) {  // already in order (a table's output, a manifest): no sort
+            self.keys = all.map(\.0)
+            self.values = all.map(\.1)
+            return
+        }
+        // Stable, so "the last pair wins" holds: sorted through indices (a value may be large to move).
+        let order = all.indices.sorted { a, b in
+            let x = all[a].0, y = all[b].0
+            return x < y || (x == y && a < b)
+        }
+        var keys: [TreePath] = []
+        var values: [Value] = []
+        keys.reserveCapacity(all.count)
+        values.reserveCapacity(all.count)
+        for i in order {
+            if let last = keys.last, last == all[i].0 {
+                values[values.count - 1] = all[i].1
+            } else {
+                keys.append(all[i].0)
+                values.append(all[i].1)
+            }
+        }
+        all = []
+        self.keys = keys
+        self.values = values
+    }
+
+    /// A table of keys already strictly increasing (checked) and their values; nil when they are not.
+    public init?(sortedKeys keys: [TreePath], values: [Value]) {
+        guard keys.count == values.count, Self.isStrictlyIncreasing(keys) else { return nil }
+        self.keys = keys
+        self.values = values
+    }
+
+    /// Whether `keys` is strictly increasing by bytes (what a table holds).
+    public static func isStrictlyIncreasing(_ keys: [TreePath]) -> Bool { isStrictlyIncreasing(keys, by: { $0 }) }
+
+    private static func isStrictlyIncreasing<T>(_ items: [T], by path: (T) -> TreePath) -> Bool {
+        var i = 1
+        while i < items.count {
+            if path(items[i - 1]).compare(path(items[i])) >= 0 { return false }
+            i += 1
+        }
+        return true
+    }
+
+    public mutating func reserveCapacity(_ n: Int) {
+        keys.reserveCapacity(n)
+        values.reserveCapacity(n)
+    }
+
+    // MARK: Collection
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { keys.count }
+    public subscript(position: Int) -> Element { (keys[position], values[position]) }
+
+    // MARK: Lookup
+
+    /// Where `path` is, or where it would go.
+    @inlinable
+    public func search(_ path: TreePath) -> (found: Bool, index: Int) {
+        // Appending in order (the common case when building) is answered without a search.
+        if let last = keys.last, last < path { return (false, keys.count) }
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if keys[mid] < path {
+                low = mid + 1
+            } else {
+                high = mid
+            }
+        }
+        return (low < keys.count && keys[low] == path, low)
+    }
+
+    /// The index of `path`, nil when absent.
+    public func index(of path: TreePath) -> Int? {
+        let (found, i) = search(path)
+        return found ? i : nil
+    }
+
+    /// The value at `path`; setting nil removes it.
+    public subscript(path: TreePath) -> Value? {
+        get {
+            let (found, i) = search(path)
+            return found ? values[i] : nil
+        }
+        set {
+            let (found, i) = search(path)
+            switch (found, newValue) {
+            case (true, let v?): values[i] = v
+            case (true, nil):
+                keys.remove(at: i)
+                values.remove(at: i)
+            case (false, let v?):
+                keys.insert(path, at: i)
+                values.insert(v, at: i)
+            case (false, nil): break
+            }
+        }
+    }
+
+    /// Appends a path that sorts after every path held (checked: a precondition).
+    public mutating func append(_ path: TreePath, _ value: Value) {
+        precondition(keys.last.map { $0 < path } ?? true, "PathTable.append out of order")
+        keys.append(path)
+        values.append(value)
+    }
+
+    /// The indices of `directory`'s descendants (`dir/…`, contiguous in byte order; the whole table for the root).
+    public func descendants(of directory: TreePath) -> Range<Int> {
+        if directory.isEmpty { return 0..<keys.count }
+        // Every path from "dir/" up to (not including) "dir0" ('0' is the byte after '/') is below dir, and only those.
+        let bytes = directory.bytes
+        let lower = search(TreePath(bytes: bytes + [0x2F])).index
+        let upper = search(TreePath(bytes: bytes + [0x30])).index
+        return lower..<Swift.max(lower, upper)
+    }
+
+    /// Both tables' entries, `other` winning on a shared path (or `combine` deciding), in one merge.
+    public func merging(_ other: PathTable<Value>, uniquingKeysWith combine: (Value, Value) throws -> Value) rethrows
+        -> PathTable<Value>
+    {
+        var out = PathTable()
+        out.reserveCapacity(count + other.count)
+        for pair in mergeJoin(self, other) {
+            switch pair {
+            case .left(let i): out.keys.append(keys[i]); out.values.append(values[i])
+            case .right(let j): out.keys.append(other.keys[j]); out.values.append(other.values[j])
+            case .both(let i, let j): out.keys.append(keys[i]); out.values.append(try combine(values[i], other.values[j]))
+            }
+        }
+        return out
+    }
+
+    /// The entries whose value passes `isIncluded`, still a table.
+    public func filterTable(_ isIncluded: (TreePath, Value) throws -> Bool) rethrows -> PathTable<Value> {
+        var out = PathTable()
+        for i in keys.indices where try isIncluded(keys[i], values[i]) {
+            out.keys.append(keys[i])
+            out.values.append(values[i])
+        }
+        return out
+    }
+}
+
+extension PathTable {
+    /// Looks paths up in a table in increasing order, in one forward pass over it (a merge join, one path at a time).
+    public struct Cursor {
+        public let table: PathTable
+        var next = 0
+
+        public init(_ table: PathTable) { self.table = table }
+
+        /// The value at `path`. Each call's path must sort after the previous call's (else it reads as absent).
+        public mutating func seek(_ path: TreePath) -> Value? {
+            let keys = table.keys
+            while next < keys.count {
+                let order = keys[next].compare(path)
+                if order > 0 { return nil }
+                next += 1
+                if order == 0 { return table.values[next - 1] }
+            }
+            return nil
+        }
+    }
+}
+
+extension PathTable: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (TreePath, Value)...) { self.init(sorting: elements) }
+}
+
+extension PathTable: Sendable where Value: Sendable {}
+extension PathTable: Equatable where Value: Equatable {
+    public static func == (a: PathTable, b: PathTable) -> Bool { a.keys == b.keys && a.values == b.values }
+}
+extension PathTable: Hashable where Value: Hashable {
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keys)
+        hasher.combine(values)
+    }
+}
+
+/// One step of a merge join of two path-sorted sequences: a path only the left one has, only the right one, or both.
+public enum MergeStep: Sendable, Equatable {
+    case left(Int)
+    case right(Int)
+    case both(Int, Int)
+}
+
+/// The merge join of two tables (or any two strictly increasing path arrays): every path of either, in order, with
+/// its index on each side. Linear; no lookup.
+public func mergeJoin<A, B>(_ a: PathTable<A>, _ b: PathTable<B>) -> MergeJoin {
+    MergeJoin(a.keys, b.keys)
+}
+
+/// The sequence of ``MergeStep`` of two strictly increasing path arrays.
+public struct MergeJoin: Sequence, IteratorProtocol {
+    let a: [TreePath]
+    let b: [TreePath]
+    var i = 0
+    var j = 0
+
+    public init(_ a: [TreePath], _ b: [TreePath]) {
+        self.a = a
+        self.b = b
+    }
+
+    public mutating func next() -> MergeStep? {
+        if i < a.count, j < b.count {
+            let order = a[i].compare(b[j])
+            if order == 0 {
+                defer { i += 1; j += 1 }
+                return .both(i, j)
+            }
+            if order < 0 {
+                defer { i += 1 }
+                return .left(i)
+            }
+            defer { j += 1 }
+            return .right(j)
+        }
+        if i < a.count {
+            defer { i += 1 }
+            return .left(i)
+        }
+        if j < b.count {
+            defer { j += 1 }
+            return .right(j)
+        }
+        return nil
+    }
+}
+
+extension TreePath {
+    /// Byte order as one comparison: negative when `self` sorts first, 0 when equal, positive when after.
+    @inlinable
+    public func compare(_ other: TreePath) -> Int {
+        withBytes { x in
+            other.withBytes { y in
+                let common = Swift.min(x.count, y.count)
+                let order = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
+                return order != 0 ? order : x.count - y.count
+            }
+        }
+    }
+}
+
+extension PathTable: Codable where Value: Codable {
+    /// Encoded as a `[TreePath: Value]` dictionary is (its keys are not strings): `[path, value, path, value, …]`.
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        var pairs: [(TreePath, Value)] = []
+        while !c.isAtEnd {
+            let path = try c.decode(TreePath.self)
+            pairs.append((path, try c.decode(Value.self)))
+        }
+        self.init(sorting: pairs)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        for i in keys.indices {
+            try c.encode(keys[i])
+            try c.encode(values[i])
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Glibc
+import SmartSyncGitObjects
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The scan, the stat cache, the manifest and the planner hold paths sorted by bytes, as git does, and join them in
+/// one pass: the cases a `String` sort or a per-directory walk order gets wrong must come out right.
+@Suite struct SortedTablesTests {
+    /// Names where byte order is not walk order: `a-b` and `a.b` sort between the directory `a` and its files, a
+    /// Latin-1 name is not UTF-8, and `é` as one code point and as `e` + accent are two names.
+    static let latin1 = TreePath(bytes: Array("caf".utf8) + [0xE9])
+    static let names: [TreePath] = [
+        "a/b", "a-b", "a.b", "a0", "a/b.c/d", latin1, TreePath("\u{E9}"), TreePath("e\u{301}"), "z/\u{2603}",
+    ]
+
+    /// Writes `content` at `path` under `root`, opening the path by its bytes (a Latin-1 name stays one). Parent
+    /// directories here are UTF-8.
+    private func write(_ root: String, _ path: TreePath, _ content: String, mode: mode_t = 0o444) throws {
+        let parent = path.parent
+        try TestFiles.makeDirectories(parent.isEmpty ? root : root + "/" + (parent.string ?? "?"))
+        let full = Array(root.utf8) + [0x2F] + path.bytes + [0]
+        unlink(full.map { CChar(bitPattern: $0) })
+        let fd = open(full.map { CChar(bitPattern: $0) }, O_WRONLY | O_CREAT | O_EXCL, mode)
+        #expect(fd >= 0)
+        _ = Array(content.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    @Test func theScanIsInByteOrderAndItsCacheJoinsIt() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let target = dir["t"]
+        for (i, name) in Self.names.enumerated() { try write(target, name, "file \(i)") }
+        let first = try TargetScanner().scan(target: target)
+        #expect(PathTable<LocalEntry>.isStrictlyIncreasing(first.tree.entries.keys))
+        #expect(first.tree.entries.keys == first.tree.entries.keys.sorted())
+        let files = first.tree.entries.filter { $0.value.kind == .regular }.map(\.key)
+        #expect(files == Self.names.sorted())
+        #expect(first.statistics.filesHashed == Self.names.count)
+        for (i, name) in Self.names.enumerated() {
+            #expect(first.tree[name]?.id == ObjectID.blob(Array("file \(i)".utf8)), "\(name)")
+        }
+
+        // Saved and loaded: sorted on disk, every file vouched for by the cache (racy entries aside: wait a tick).
+        var cache = first.cache
+        usleep(20_000)
+        try cache.save(to: dir["cache"])
+        let loaded = try StatCache.load(from: dir["cache"])
+        #expect(loaded.entries.keys == Self.names.sorted())
+        let again = try TargetScanner().scan(target: target, cache: loaded)
+        #expect(again.statistics.filesHashed == 0)
+        #expect(again.statistics.cacheHits == Self.names.count)
+        #expect(again.tree.entries == first.tree.entries)
+
+        // One file changed (same size, new content): only it is hashed, and the new cache holds its new id.
+        try write(target, Self.latin1, "FILE 5")
+        let third = try TargetScanner().scan(target: target, cache: loaded)
+        #expect(third.statistics.filesHashed == 1)
+        #expect(third.tree[Self.latin1]?.id == ObjectID.blob(Array("FILE 5".utf8)))
+        #expect(third.cache.entries[Self.latin1]?.id == ObjectID.blob(Array("FILE 5".utf8)))
+        #expect(third.cache.entries.keys == Self.names.sorted())
+    }
+
+    @Test func thePlanIsOneMergeInByteOrder() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let target = dir["t"]
+        // On disk: what the last sync put there (read-only), one file of the operator's, and "a-b" edited.
+        try write(target, "a/b", "same")
+        try write(target, "a-b", "edited", mode: 0o644)
+        try write(target, "a.b", "gone")
+        try write(target, Self.latin1, "old")
+        try write(target, "e\u{301}", "mine", mode: 0o644)
+        let local = try TargetScanner().scan(target: target).tree
+        var previous = Manifest()
+        for (path, content) in [("a/b", "same"), ("a-b", "before"), ("a.b", "gone"), (Self.latin1, "old")] as [(TreePath, String)] {
+            previous[path] = Manifest.Entry(mode: .regular, id: ObjectID.blob(Array(content.utf8)))
+        }
+        // The tree: "a/b" unchanged, "a-b" back to "before" (an edit of ours), "a.b" deleted, Latin-1 modified, two new
+        // names that sort on either side of "a/b".
+        let entries: [TreeEntry] = [
+            ("a0", "new"), ("a/b", "same"), (Self.latin1, "new"), ("a-b", "before"), ("\u{E9}", "new"), ("a/b.c/d", "deep"),
+        ].map { (path: TreePath, content: String) in
+            TreeEntry(path: path, mode: .regular, id: ObjectID.blob(Array(content.utf8)), size: content.utf8.count)
+        }
+        let listing = TreeListing(commit: ObjectID.blob([1]), rootTree: .emptyTree, entries: entries)
+        let plan = Planner().plan(listing: listing, previous: previous, local: local)
+
+        let paths = plan.changes.map(\.path)
+        #expect(paths == paths.sorted())
+        #expect(Set(paths).count == paths.count)
+        #expect(plan.kind("a/b") == .unchanged)
+        #expect(plan.kind("a-b") == .modify)
+        #expect(plan.change("a-b")?.note?.contains("changed locally") == true)
+        #expect(plan.kind("a.b") == .delete)
+        #expect(plan.kind(Self.latin1) == .modify)
+        #expect(plan.kind("e\u{301}") == .untracked)
+        #expect(plan.kind("\u{E9}") == .add)
+        #expect(plan.kind("a0") == .add)
+        #expect(plan.kind("a/b.c/d") == .add)
+
+        // The manifest to record is the tree's files, in order, built by appending.
+        let manifest = Planner().manifest(after: plan, previous: previous)
+        #expect(manifest.entries.keys == entries.map(\.path).sorted())
+        #expect(manifest[Self.latin1]?.id == ObjectID.blob(Array("new".utf8)))
+    }
+
+    @Test func recordingAnApplyMergesTheCacheWithThePlan() throws {
+        let st = StatData(device: 1, inode: 2, size: 3, mtimeNs: 4, ctimeNs: 5, mode: 0o100444)
+        var cache = StatCache(entries: [
+            "a-b": .init(stat: st, id: ObjectID.blob([1])), "a.b": .init(stat: st, id: ObjectID.blob([2])),
+            Self.latin1: .init(stat: st, id: ObjectID.blob([3])),
+        ])
+        let plan = Plan(
+            commit: ObjectID.blob([0]),
+            changes: [
+                Change(kind: .delete, path: "a-b"),
+                Change(kind: .untracked, path: "a.b"),
+                Change(kind: .add, path: "a/b", mode: .regular, id: ObjectID.blob([4])),
+                Change(kind: .symlink, path: Self.latin1, mode: .symlink, id: ObjectID.blob([5])),
+            ], blobsNeeded: [])
+        var seen = StatData(device: 1, inode: 9, size: 1, mtimeNs: 1, ctimeNs: 1, mode: 0o100444)
+        seen.size = 1
+        cache.record(plan, target: "/nonexistent", known: ["a/b": seen])
+        #expect(cache.entries.keys == ["a.b", "a/b"])
+        #expect(cache.entries["a.b"]?.id == ObjectID.blob([2]))  // untracked: left as it was
+        #expect(cache.entries["a/b"] == StatCache.Entry(stat: seen, id: ObjectID.blob([4])))
+    }
+}
