@@ -129,3 +129,43 @@ import Testing
         #expect(cache.entries["a/b"] == StatCache.Entry(stat: seen, id: ObjectID.blob([4])))
     }
 }
+
+/// A state and a stat cache as the release before the sorted tables wrote them (entries in hash order) read as the
+/// same manifest and cache, sorted, and are written back sorted in the same format.
+@Suite struct SortedTablesMigrationTests {
+    static let latin1 = TreePath(bytes: Array("caf".utf8) + [0xE9])
+
+    private func blob(_ text: String) -> ObjectID { ObjectID.blob(Array(text.utf8)) }
+
+    @Test func aStateOfTheLastReleaseReadsSortedAndRoundTrips() throws {
+        let bytes = try RecordFixtures.bytes("state-hash-order")
+        let state = try #require(TargetState(encoded: bytes))
+        let expected: [(TreePath, FileMode, ObjectID)] = [
+            ("a-b", .regular, blob("a-b\n")), ("a.b", .regular, blob("a.b\n")), ("a/b", .regular, blob("a/b\n")),
+            ("a0", .regular, blob("a0\n")), (Self.latin1, .regular, blob("latin1\n")),
+            ("link", .symlink, blob("a/b")), ("run.sh", .executable, blob("#!/bin/sh\n")),
+            ("z/\u{2603}", .regular, blob("snow\n")),
+        ]
+        #expect(state.manifest.entries.keys == expected.map(\.0))
+        for (path, mode, id) in expected { #expect(state.manifest[path] == Manifest.Entry(mode: mode, id: id), "\(path)") }
+        // The fixture really is in another order: the sort on reading is what put it right.
+        let written = state.encoded()
+        #expect(written != bytes)
+        #expect(written.count == bytes.count)
+        #expect(TargetState(encoded: written) == state)
+    }
+
+    @Test func aStatCacheOfTheLastReleaseReadsSortedAndVouches() throws {
+        let bytes = try RecordFixtures.bytes("stat-cache-hash-order")
+        let cache = try #require(StatCache(encoded: bytes, timestampNs: .max))
+        // Regular files only (the symlink has no entry), sorted by bytes.
+        #expect(cache.entries.keys == ["a-b", "a.b", "a/b", "a0", Self.latin1, "run.sh", "z/\u{2603}"])
+        #expect(cache.entries[Self.latin1]?.id == blob("latin1\n"))
+        #expect(cache.entries["run.sh"]?.stat.mode == 0o100555)
+        let entry = try #require(cache.entries["a/b"])
+        #expect(cache.trustedID(for: "a/b", stat: entry.stat) == blob("a/b\n"))
+        let again = try #require(StatCache(encoded: cache.encoded(), timestampNs: .max))
+        #expect(again.entries == cache.entries)
+        #expect(cache.encoded() != bytes)
+    }
+}
