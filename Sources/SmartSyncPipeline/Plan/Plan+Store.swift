@@ -43,7 +43,7 @@ extension StatCache {
         var out = PathTable<Entry>()
         out.reserveCapacity(max(entries.count, plan.changes.count))
         var seen = PathTable<StatData>.Cursor(known)
-        for step in MergeJoin(entries.keys, plan.changes.map(\.path)) {
+        for step in MergeJoin(entries.keys, plan.changes.map { $0.path }) {
             let old: Entry?
             let c: Change
             switch step {

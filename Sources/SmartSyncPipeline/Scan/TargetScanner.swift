@@ -162,7 +162,7 @@ private struct Walker {
     /// The entries as a table (sorted by ``sortAndJoinCache()``; a file that vanished while being hashed is dropped).
     func table() -> PathTable<LocalEntry> {
         let kept = entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
-        return PathTable(sortedKeys: kept.map(\.path), values: kept)!
+        return PathTable(sortedKeys: kept.map { $0.path }, values: kept)!
     }
 
     /// The new cache: the old one as it is when it vouched for every file it held and nothing was hashed (no copy, no
