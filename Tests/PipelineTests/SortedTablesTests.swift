@@ -107,6 +107,41 @@ import Testing
         #expect(manifest[Self.latin1]?.id == ObjectID.blob(Array("new".utf8)))
     }
 
+    /// Whether two paths are one storage (paths over 15 bytes live in a buffer of their own; shorter ones inline).
+    private func sameStorage(_ a: TreePath, _ b: TreePath) -> Bool {
+        a.withBytes { x in b.withBytes { y in x.baseAddress == y.baseAddress } }
+    }
+
+    @Test func aCacheLoadedAgainstAManifestSharesItsPaths() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let st = StatData(device: 1, inode: 2, size: 3, mtimeNs: 4, ctimeNs: 5, mode: 0o100444)
+        let long: [TreePath] = [
+            "modules/networking/a-b.nix", "modules/networking/a.b.nix", "modules/networking/a/b.nix",
+            TreePath(bytes: Array("modules/networking/caf".utf8) + [0xE9]),
+        ]
+        var cache = StatCache()
+        for (i, path) in long.enumerated() where i != 1 { cache.entries[path] = .init(stat: st, id: ObjectID.blob([UInt8(i)])) }
+        try cache.save(to: dir["cache"])
+        // The manifest lacks one cached path and has one the cache lacks.
+        let manifest = [long[0], long[1], long[3]].map { TreePath(bytes: $0.bytes) }
+        let shared = try StatCache.load(from: dir["cache"], sharing: manifest)
+        let alone = try StatCache.load(from: dir["cache"])
+        #expect(shared.entries == alone.entries)
+        #expect(shared.entries.keys == [long[0], long[2], long[3]])
+        #expect(sameStorage(shared.entries.keys[0], manifest[0]))
+        #expect(sameStorage(shared.entries.keys[2], manifest[2]))
+        #expect(!sameStorage(shared.entries.keys[1], manifest[1]))
+        #expect(!sameStorage(alone.entries.keys[0], manifest[0]))
+
+        // The scan takes the cache's own paths for what it finds.
+        let target = dir["t"]
+        for path in long { try write(target, path, "x") }
+        let scan = try TargetScanner().scan(target: target, cache: shared)
+        #expect(scan.tree.entries.keys.filter { scan.tree[$0]?.kind == .regular } == long)
+        #expect(sameStorage(try #require(scan.tree.entries.keys.first { $0 == long[0] }), manifest[0]))
+    }
+
     @Test func recordingAnApplyMergesTheCacheWithThePlan() throws {
         let st = StatData(device: 1, inode: 2, size: 3, mtimeNs: 4, ctimeNs: 5, mode: 0o100444)
         var cache = StatCache(entries: [

@@ -126,7 +126,7 @@ public struct SyncRunner: Sendable {
         let excludes = ExcludeSet(request.excludes)
         let scan = try logger.timed("scan") {
             try TargetScanner(ignoredNames: [], excludes: excludes)
-                .scan(target: target, cache: state.loadStatCache(target: target))
+                .scan(target: target, cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
         }
         logScan(scan.statistics)
         events(

@@ -79,8 +79,9 @@ public struct StatCache: Sendable, Hashable {
         return w.finish()
     }
 
-    /// Parses ``encoded()`` output; nil when the bytes are not a valid cache.
-    public init?(encoded bytes: [UInt8], timestampNs: Int64?, trustCtime: Bool = true) {
+    /// Parses ``encoded()`` output; nil when the bytes are not a valid cache. A path equal to one of `sharing` (sorted:
+    /// a manifest's paths) is that path itself, with no storage of its own.
+    public init?(encoded bytes: [UInt8], timestampNs: Int64?, trustCtime: Bool = true, sharing: [TreePath] = []) {
         guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
             let count = r.readUInt32()
         else { return nil }
@@ -88,8 +89,9 @@ public struct StatCache: Sendable, Hashable {
         var values: [Entry] = []
         paths.reserveCapacity(Int(count))
         values.reserveCapacity(Int(count))
+        var next = 0
         for _ in 0..<count {
-            guard let path = r.readPath(), let dev = r.readUInt64(), let ino = r.readUInt64(),
+            guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(), let ino = r.readUInt64(),
                 let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
                 let mode = r.readUInt32(), let id = r.readID()
             else { return nil }
@@ -103,12 +105,13 @@ public struct StatCache: Sendable, Hashable {
         self.init(entries: entries, timestampNs: timestampNs, trustCtime: trustCtime)
     }
 
-    /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache).
-    public static func load(from path: String, trustCtime: Bool = true) throws -> StatCache {
+    /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache). Paths equal to
+    /// one of `sharing` (sorted) share its storage.
+    public static func load(from path: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
         guard let (bytes, mtime) = try FileSystem.readFileIfPresent(path) else {
             return StatCache(trustCtime: trustCtime)
         }
-        return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime)
+        return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime, sharing: sharing)
             ?? StatCache(trustCtime: trustCtime)
     }
 

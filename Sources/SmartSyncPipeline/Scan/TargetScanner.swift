@@ -67,6 +67,8 @@ private struct Walker {
     var stats = ScanStatistics()
     /// Regular files the cache could not vouch for (indices into the sorted ``entries``), hashed after the walk.
     var pending: [Int] = []
+    /// Where ``joined(_:_:)`` puts a path's bytes together.
+    var scratch: [UInt8] = []
 
     init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
         self.target = target
@@ -98,7 +100,7 @@ private struct Walker {
             }
             // The name's bytes, exactly (no decoding: a name need not be UTF-8).
             guard let name = entryName(ent) else { continue }
-            let path = prefix.appending(name)
+            let path = joined(prefix, name)
             if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name) {
                 excluded.insert(path)
                 continue
@@ -136,6 +138,27 @@ private struct Walker {
             }
             try walk(dirFD: sub, prefix: path)
         }
+    }
+
+    /// `prefix/name`: the old cache's own path when it holds that one (found by a binary search over its sorted paths;
+    /// no new storage, and the scan, the cache and the manifest it was loaded against share one path), else a new one.
+    mutating func joined(_ prefix: TreePath, _ name: TreePath) -> TreePath {
+        let keys = old.entries.keys
+        guard !keys.isEmpty else { return prefix.appending(name) }
+        scratch.removeAll(keepingCapacity: true)
+        prefix.withBytes { scratch.append(contentsOf: $0) }
+        if !prefix.isEmpty { scratch.append(0x2F) }
+        name.withBytes { scratch.append(contentsOf: $0) }
+        let found = scratch.withUnsafeBufferPointer { raw -> Int? in
+            var low = 0
+            var high = keys.count
+            while low < high {
+                let mid = (low + high) >> 1
+                if byteOrder(keys[mid], raw) < 0 { low = mid + 1 } else { high = mid }
+            }
+            return low < keys.count && byteOrder(keys[low], raw) == 0 ? low : nil
+        }
+        return found.map { keys[$0] } ?? prefix.appending(name)
     }
 
     /// Sorts what the walk found by path bytes and joins it with the old cache in one pass: a regular file the cache

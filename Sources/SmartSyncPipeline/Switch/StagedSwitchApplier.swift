@@ -169,7 +169,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
             logger.debug("apply: stage built from the store: no spare tree (the last prune left none)")
             return nil
         }
-        let cache = spare.statCache()
+        // Its paths share the plan's storage (both sorted): no copy of each path for the spare's cache.
+        let cache = spare.statCache(sharing: plan.changes.map { $0.path })
         guard rename(spare.tree, layout.stage) == 0 else {
             logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
             return nil
