@@ -135,7 +135,7 @@ public struct SyncRunner: Sendable {
         let excludes = ExcludeSet(request.excludes)
         let scan = try logger.timed("scan") {
             try TargetScanner(ignoredNames: [], excludes: excludes)
-                .scan(target: target, cache: state.loadStatCache(target: target))
+                .scan(target: target, cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
         }
         logScan(scan.statistics)
         events(
@@ -252,7 +252,7 @@ public struct SyncRunner: Sendable {
             }
             outcome.switched = true
             var cache = scan.cache
-            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
+            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
