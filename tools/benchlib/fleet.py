@@ -33,8 +33,11 @@ class Origin:
     """The origin nginx (mirror directory + git http-backend) behind `link`, and the cache nginx in front of the
     link. `start_cache()` starts a fresh (empty) cache; `stop()` stops everything."""
 
-    def __init__(self, work, repo, binary, link, hosts, env):
+    def __init__(self, work, repo, binary, link, hosts, env, refs_cache=0):
         self.work, self.repo, self.binary, self.link, self.env = work, repo, binary, link, env
+        # docs/MIRROR.md "Behind a cache": refs and refs.sig passed through (0), or micro-cached for that many seconds.
+        self.refs_cache = (f"proxy_cache mirror; proxy_cache_key $uri; proxy_cache_valid 200 {refs_cache}s; "
+                           "proxy_cache_lock on;") if refs_cache > 0 else "proxy_cache off;"
         self.procs, self.cache_proc = [], None
         os.makedirs(work, exist_ok=True)
         self.mirror = os.path.join(work, "www", "mirror")  # served at /mirror/
@@ -125,7 +128,7 @@ http {{
         self.stop_cache()
         cache_dir = os.path.join(self.work, f"cache-store-{time.monotonic_ns()}")
         port = _free_port()
-        up = f"127.0.0.1:{self.origin_port}"
+        up, refs_cache = f"127.0.0.1:{self.origin_port}", self.refs_cache
         d, self.cache_proc = self._nginx("cache", f"""    proxy_cache_path {cache_dir} levels=1:2 keys_zone=mirror:10m max_size=10g inactive=365d use_temp_path=off;
     server {{
         listen 127.0.0.1:{port};
@@ -141,8 +144,8 @@ http {{
             proxy_cache_lock_age 10m;
             proxy_cache_use_stale error timeout updating;
         }}
-        location = /mirror/refs {{ proxy_pass http://{up}/mirror/refs; proxy_cache off; }}
-        location = /mirror/refs.sig {{ proxy_pass http://{up}/mirror/refs.sig; proxy_cache off; }}
+        location = /mirror/refs {{ proxy_pass http://{up}/mirror/refs; {refs_cache} }}
+        location = /mirror/refs.sig {{ proxy_pass http://{up}/mirror/refs.sig; {refs_cache} }}
     }}""")
         _wait_port(port, d)
         return f"http://127.0.0.1:{port}/mirror"
@@ -244,7 +247,9 @@ def run_cell(bench, cell, repo, link):
         return
     ns = [int(n) for n in str(opts.fleet_hosts).split(",")]
     os.makedirs(work, exist_ok=True)
-    origin = Origin(os.path.join(work, "origin"), repo, binary, link, max(ns), bench.env)
+    origin = Origin(os.path.join(work, "origin"), repo, binary, link, max(ns), bench.env,
+                    refs_cache=getattr(opts, "fleet_refs_cache", 0))
+    cell["refs_cache"] = getattr(opts, "fleet_refs_cache", 0)
     cell.update(hosts=ns, repo_bytes=repo.size(repo.b), change_bytes=sum(
         len(repo.git("cat-file", "blob", f"{repo.b}:{p}")) for p in repo.changed(repo.a, repo.b)),
         files_total=len(repo.files(repo.b)), runs=[])
