@@ -31,6 +31,12 @@ final class MirrorSetup: @unchecked Sendable {
             expires: expires, packs: packs)
     }
 
+    /// Publishes `refs` into mirror `name` (no packs) at `published`, and signs its `refs` with the private `key`.
+    func publishSigned(_ name: String, refs: [String: String], published: Int, key: String) throws {
+        try publish(name, refs: refs, published: published, packs: false)
+        try MirrorLayout.sign(directory(name), key: key)
+    }
+
     /// Lays out `commit` as the raw host serves it, under `/raw/acme/hyper/<commit>/`.
     func publishRaw(_ commit: String) throws {
         try repo.archive(commit: commit, into: directory("raw/" + scenario.slug + "/" + commit))

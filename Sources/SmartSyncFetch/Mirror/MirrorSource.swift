@@ -30,8 +30,10 @@ public final class MirrorSource: SyncSource {
 
     struct State {
         var stats = SourceStatistics()
-        /// Distinct blobs of each commit listed through this mirror (for the pack rule).
-        var listedBlobs: [ObjectID: Int] = [:]
+        /// What each commit listed through this mirror holds (for the pack rule and the pack's bounds).
+        var listed: [ObjectID: Listed] = [:]
+        /// Blob sizes by this mirror's listings: only a hint for its own downloads (no hash covers them).
+        var sizeHints: [ObjectID: Int] = [:]
         /// A pack was imported (the transport the summary names).
         var usedPack = false
     }
@@ -57,6 +59,14 @@ public final class MirrorSource: SyncSource {
         self.storeBudget = storeBudget
         self.notice = notice
         self.logger = logger
+    }
+
+    /// A commit listed through this mirror: its distinct blobs, their bytes by the listing (a hint), and the objects
+    /// its pack holds.
+    struct Listed {
+        var blobs: Int
+        var bytes: Int
+        var objects: Int?
     }
 
     public var displayName: String { "mirror:" + baseURL }
@@ -114,6 +124,13 @@ public final class MirrorSource: SyncSource {
         return SmartSyncError(
             .http, "the mirror \(baseURL) answered HTTP \(status) for \(what) (\(url))",
             hint: "check the mirror's server", httpStatus: status)
+    }
+
+    /// The reason when `error` says the mirror is down, failing or throttling (what it has not served yet goes to the
+    /// next source at once, not one request at a time); nil for anything else.
+    static func downReason(_ error: SmartSyncError) -> SourceFailure.Reason? {
+        let reason = SourceFailure(classifying: error).reason
+        return [.unreachable, .serverError, .rateLimited].contains(reason) ? reason : nil
     }
 
     /// A failure of this mirror for the failover to decide on: the error, with the mirror named.
