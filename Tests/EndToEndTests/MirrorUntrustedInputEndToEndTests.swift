@@ -99,3 +99,25 @@ extension MirrorUntrustedInputEndToEndTests {
         try setup.scenario.expectTargetEqualsArchive(a)
     }
 }
+
+/// Mirrors in order under `--trusted-key`: one behind (a replay of what was accepted) or without `refs.sig` is passed
+/// over for the next.
+extension MirrorUntrustedInputEndToEndTests {
+    @Test func aStaleFirstMirrorOrOneWithoutASignatureIsPassedOverForTheNext() throws {
+        let (setup, keys) = (try MirrorSetup(), try TrustedKeyEndToEndTests.Keys())
+        let a = try Fixtures.commitA(setup.repo)
+        let b = try Fixtures.commitB(setup.repo)
+        let now = Int(Date().timeIntervalSince1970)
+        try setup.publishSigned("stale", refs: ["main": a], published: now - 100, key: keys.key)
+        try setup.publishSigned("fresh", refs: ["main": b], published: now - 50, key: keys.key)
+        try setup.publish("unsigned", refs: ["main": b], published: now - 10, packs: false)
+        let args = ["--trusted-key", keys.allowedSigners, "--ref", "main", "-v"]
+        #expect(try setup.run(mirrors: ["fresh"], args).status == 0)
+        let r = try setup.run(mirrors: ["unsigned", "stale", "fresh"], args)
+        #expect(r.status == 0, "\(r.stderrString)")
+        #expect(r.stderrString.contains("refs.sig"), "\(r.stderrString)")
+        #expect(r.stderrString.contains("replay"), "\(r.stderrString)")
+        try setup.scenario.expectTargetEqualsArchive(b)
+        #expect(try setup.scenario.server.requests().isEmpty)
+    }
+}

@@ -54,3 +54,22 @@ import TestSupport
         #expect(trust.recordPath == same.recordPath)
     }
 }
+
+extension MirrorPackDownloadTests {
+    @Test func aDamagedPackFallsBackToObjectsFromTheSameMirror() async throws {
+        let f = try MirrorSourceTests.Fixture()
+        let (ref, wants) = try await manyFiles(f)
+        let pack = f.nginx.root + "/m/packs/\(ref.commit.hex).pack"
+        var bytes = try #require(TestFiles.readBytes(pack))
+        bytes[bytes.count / 2] ^= 0xFF
+        try TestFiles.write(pack, bytes: bytes)
+        let report = try await f.mirror.fetch(wants, of: ref, into: f.store, progress: .none)
+        // Objects before the damage were hashed as they were stored and are kept; the rest come one by one.
+        #expect(report.blobsFetched == 100)
+        #expect(wants.allSatisfy { f.store.contains($0.id) })
+        #expect(f.mirror.transport == "mirror")
+        let objects = f.nginx.accessLogLines().filter { $0.hasPrefix("/m/objects/") }.count
+        #expect(objects > 0 && objects <= 100)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.store.temporaryDirectory).isEmpty)
+    }
+}

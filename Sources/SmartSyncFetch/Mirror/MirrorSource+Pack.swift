@@ -40,6 +40,13 @@ extension MirrorSource {
             "mirror \(baseURL): \(wanted.count) blobs missing, a cold store: taking the commit's pack",
             metadata: ["mirror": "\(baseURL)", "resumeFrom": "\(spool.keptBytes)"])
         var report = FetchReport()
+        // The blobs the pack brought, each hashed as it was stored (a pack that breaks off keeps those before it).
+        func countStored() {
+            for want in wanted where store.contains(want.id) {
+                report.blobsFetched += 1
+                progress.blobDone(want)
+            }
+        }
         do {
             let response = try await download.run(url, hostKind: HostKind.mirror.rawValue, into: spool)
             report.bytesReceived = spool.received
@@ -61,10 +68,7 @@ extension MirrorSource {
                 $0.stats.packRequests += 1
                 $0.stats.packObjects += imported.objects
             }
-            for want in wanted where store.contains(want.id) {
-                report.blobsFetched += 1
-                progress.blobDone(want)
-            }
+            countStored()
             logger.debug(
                 "mirror \(baseURL): pack of \(ref.commit.abbreviated()) imported, \(imported.objects) objects",
                 metadata: ["mirror": "\(baseURL)", "bytes": "\(report.bytesReceived)"])
@@ -72,6 +76,7 @@ extension MirrorSource {
         } catch let error as SmartSyncError {
             if [.io, .locked, .cancelled, .limitExceeded].contains(error.code) { throw error }
             if [.integrity, .malformedResponse, .notFound].contains(error.code) { spool.remove() }
+            countStored()
             // Down, failing or throttling: the blobs go to the next source rather than one by one to this mirror.
             if let reason = Self.downReason(error) { throw SourceFailure(reason, error, report: report) }
             notice(
