@@ -121,3 +121,32 @@ extension MirrorUntrustedInputEndToEndTests {
         #expect(try setup.scenario.server.requests().isEmpty)
     }
 }
+
+extension MirrorUntrustedInputEndToEndTests {
+    /// The record is read, checked and written under `<record>.lock`: while another process holds it, a run waits
+    /// (up to 10 s) and then refuses, rather than reading a record that may be about to move.
+    @Test func theReplayRecordIsTakenUnderItsLock() throws {
+        let (setup, keys) = (try MirrorSetup(), try TrustedKeyEndToEndTests.Keys())
+        let a = try Fixtures.commitA(setup.repo)
+        let now = Int(Date().timeIntervalSince1970)
+        try setup.publishSigned("m1", refs: ["main": a], published: now - 60, key: keys.key)
+        let args = ["--trusted-key", keys.allowedSigners, "--ref", "main"]
+        #expect(try setup.run(mirrors: ["m1"], args).status == 0)
+        let state = setup.scenario.stateDir
+        let lock = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: state).first {
+                $0.hasPrefix("mirror-refs-") && $0.hasSuffix(".lock")
+            })
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        // Longer than a run waits (10 s); the lock is the sleep's (flock's child keeps the descriptor).
+        holder.arguments = ["-x", state + "/" + lock, "sleep", "13"]
+        try holder.run()
+        defer { holder.waitUntilExit() }
+        // flock has the lock once a non-blocking try from here fails.
+        while (try? ProcessRunner.run("flock", ["-n", "-x", state + "/" + lock, "true"])) != nil { usleep(20_000) }
+        let held = try setup.run(mirrors: ["m1"], args)
+        #expect(held.status != 0, "\(held.stderrString)")
+        #expect(held.stderrString.contains("accepted refs"), "\(held.stderrString)")
+    }
+}

@@ -40,7 +40,7 @@ extension MirrorSource {
         // Read, checked and written under the record's lock: a concurrent run cannot move it back in between.
         let lock = try await FileLock.acquire(
             path: trust.recordPath + ".lock", what: "the accepted refs of \(trust.repository)", shared: false,
-            waitingUpTo: .seconds(30))
+            waitingUpTo: .seconds(10))
         defer { lock.release() }
         let kept = try Self.acceptedRefs(trust)
         let digest = ObjectID.hash(.blob, bytes).hex
