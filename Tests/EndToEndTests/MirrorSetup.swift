@@ -11,9 +11,11 @@ final class MirrorSetup: @unchecked Sendable {
     let nginx: NginxServer
     var repo: GitFixture { scenario.repo }
 
-    init(repo: GitFixture? = nil) throws {
+    /// - Parameter serverConfig: more of nginx's server block (redirects, for instance).
+    init(repo: GitFixture? = nil, serverConfig: String = "") throws {
         scenario = try Scenario(repo: repo)
-        nginx = try NginxServer(tls: false, logFormat: "$request_uri $status auth=$http_authorization")
+        nginx = try NginxServer(
+            serverConfig: serverConfig, tls: false, logFormat: "$request_uri $status auth=$http_authorization")
     }
 
     /// `http://127.0.0.1:PORT/NAME`.
