@@ -18,6 +18,9 @@ import Testing
         #expect(!setup.objectRequests("m1").isEmpty)
         #expect(setup.requests("m1").contains { $0.hasPrefix("/m1/listings/") })
         #expect(r.stderrString.contains("from mirror \(setup.url("m1"))"))
+        // The summary's API requests are the origin's alone (the mirror's commit and listing are not API requests).
+        let requests = try #require(try Scenario.summary(r)["requests"] as? [String: Any])
+        #expect(requests["apiRequests"] as? Int == (try setup.scenario.apiRequests().count), "\(requests)")
     }
 
     @Test func withPacksAtTheOriginTheMirrorStillServesTheTree() throws {

@@ -96,13 +96,11 @@ public final class MirrorSource: SyncSource {
 
     /// GETs a small file of the mirror (a commit, a listing, `refs`) into memory, with retries. A 404 is `.notFound`
     /// naming the file; any other status but 2xx is `.http` with the status; a body over `limit` bytes is refused.
+    /// Counted as the mirror's traffic only (`byHost`), not as API requests: those are the origin's (its rate limit).
     func getFile(_ path: String, what: String, limit: Int) async throws -> [UInt8] {
         let url = url(path)
         let response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
-            state.withLock {
-                $0.stats.apiRequests += 1
-                $0.stats.count(.mirror, requests: 1)
-            }
+            state.withLock { $0.stats.count(.mirror, requests: 1) }
             return TransferRequest(url: url, sink: .memory(limit: limit), hostKind: HostKind.mirror.rawValue)
         }
         state.withLock {
