@@ -126,7 +126,8 @@ let package = Package(
             name: "smart-sync",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow", "SmartSyncSignatures",
+                "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow",
+                "SmartSyncSignatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -83,6 +83,9 @@ let
       skip_rebuild = t.skipRebuild;
       metrics_file = t.metricsFile;
       trusted_key = t.trustedKey;
+      allow_downgrade = t.allowDowngrade;
+      require_signed_commits = t.requireSignedCommits;
+      allowed_signers = t.allowedSigners;
     }
     // t.extraConfig;
 
@@ -251,6 +254,21 @@ let
           type = types.nullOr (types.strMatching "/.+");
           default = null;
           description = "An allowed_signers file: refs come from the mirrors' signed refs and the origin is never contacted (--trusted-key).";
+        };
+        allowDowngrade = mkOption {
+          type = types.nullOr types.bool;
+          default = null;
+          description = "Let a sync move the target to a commit that does not descend from its current one (--allow-downgrade); rollback needs no such permission.";
+        };
+        requireSignedCommits = mkOption {
+          type = types.nullOr types.bool;
+          default = null;
+          description = "Refuse (exit 6) a commit whose own SSH signature does not verify for allowedSigners (--require-signed-commits).";
+        };
+        allowedSigners = mkOption {
+          type = types.nullOr (types.strMatching "/.+");
+          default = null;
+          description = "The allowed_signers file the commits' signatures are checked against (--allowed-signers).";
         };
         checks = mkOption {
           type = types.nullOr (

@@ -47,14 +47,32 @@ static inline EVP_PKEY *ss_rsa_public_key(const unsigned char *n, size_t n_len, 
     return pkey;
 }
 
-/// An EC public key on `group` ("P-256", "P-384", "P-521") from its SEC1 point; NULL when the point is not on
-/// the curve.
+/// `pkey` when `EVP_PKEY_public_check` accepts it (for EC: not the point at infinity, on the curve, of the group's
+/// order); otherwise frees it and returns NULL. Clears the thread's OpenSSL error queue on failure.
+static inline EVP_PKEY *ss_public_key_checked(EVP_PKEY *pkey) {
+    if (pkey == NULL) {
+        return NULL;
+    }
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        ERR_clear_error();
+        return NULL;
+    }
+    return pkey;
+}
+
+/// An EC public key on `group` ("P-256", "P-384", "P-521") from its SEC1 point; NULL when `EVP_PKEY_fromdata`
+/// refuses the point or `EVP_PKEY_public_check` does (the point at infinity, a point off the curve). The caller
+/// checks the encoding (OpenSSH's keys carry uncompressed points only).
 static inline EVP_PKEY *ss_ec_public_key(const char *group, const unsigned char *point, size_t point_len) {
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, point_len);
     params[2] = OSSL_PARAM_construct_end();
-    return ss_public_key_from_params("EC", params);
+    return ss_public_key_checked(ss_public_key_from_params("EC", params));
 }
 
 /// The DER ECDSA-Sig-Value of big-endian `r` and `s` into `out` (capacity `out_capacity`); its length, or -1.

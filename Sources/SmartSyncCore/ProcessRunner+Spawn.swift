@@ -39,6 +39,8 @@ extension ProcessRunner {
             case .discard: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0)
             case .file(let file):
                 posix_spawn_file_actions_addopen(&actions, fd, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            case .newFile(let file):
+                posix_spawn_file_actions_addopen(&actions, fd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644)
             case .standardError: posix_spawn_file_actions_adddup2(&actions, 2, fd)
             case .sameAsOutput: posix_spawn_file_actions_adddup2(&actions, 1, fd)
             case .capture, .lines, .pipe: pipeFor(fd)

@@ -59,6 +59,9 @@ public struct ProcessRunner: Sendable {
         case lines(@Sendable (String) -> Void)
         /// A file, created or truncated.
         case file(String)
+        /// A new file (`O_EXCL | O_NOFOLLOW`): an existing file or a symlink at the path fails the start. For a
+        /// path in a directory others may write.
+        case newFile(String)
         /// Our own stderr (a terminal stays a terminal for the child).
         case standardError
         /// Wherever the child's stdout goes (`2>&1`; for ``Output`` of stderr only).

@@ -106,15 +106,7 @@ public enum FileSystem {
     /// The names in a directory, without `.` and `..`.
     public static func names(in directory: String) throws -> [String] {
         guard let dir = opendir(directory) else { throw SmartSyncError.io("opendir", path: directory) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return names(readingAndClosing: dir)
     }
 
     /// Seconds since `path` was last modified (not following a symlink), or nil when it is not a regular file.

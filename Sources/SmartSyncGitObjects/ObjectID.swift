@@ -60,6 +60,24 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
         return out
     }
 
+    /// Appends the 20 raw bytes to `out` (no array of their own: tree encoding and state files write one per entry).
+    @inlinable
+    public func append(to out: inout [UInt8]) {
+        Self.appendWord(w0, to: &out)
+        Self.appendWord(w1, to: &out)
+        Self.appendWord(w2, to: &out)
+        Self.appendWord(w3, to: &out)
+        Self.appendWord(w4, to: &out)
+    }
+
+    @inlinable
+    static func appendWord(_ w: UInt32, to out: inout [UInt8]) {
+        out.append(UInt8(truncatingIfNeeded: w >> 24))
+        out.append(UInt8(truncatingIfNeeded: w >> 16))
+        out.append(UInt8(truncatingIfNeeded: w >> 8))
+        out.append(UInt8(truncatingIfNeeded: w))
+    }
+
     /// Lower-case hexadecimal, 40 characters.
     public var hex: String {
         let words: InlineArray<5, UInt32> = [w0, w1, w2, w3, w4]

@@ -28,23 +28,31 @@ extension TreeListing {
     /// Rejected: empty components, `.` and `..`, a `.git` component (any case), NUL, absolute paths,
     /// duplicate paths, and any path below a symlink or file entry of the same tree.
     public func validate() throws {
-        var kinds: [TreePath: FileMode] = [:]
+        for e in entries { try RepoPath.check(e.path) }
+        // Sorted by path bytes: a repeated path is two neighbours, and each lookup below a binary search.
+        var kinds = PathTable<FileMode>()
         kinds.reserveCapacity(entries.count)
-        for e in entries {
-            try RepoPath.check(e.path)
-            if kinds.updateValue(e.mode, forKey: e.path) != nil {
-                throw SmartSyncError(.unsafePath, "the tree lists '\(e.path)' twice; refusing to sync this tree")
+        let order = entries.indices.sorted { entries[$0].path.compare(entries[$1].path) < 0 }
+        for i in order {
+            if let last = kinds.keys.last, last == entries[i].path {
+                throw SmartSyncError(.unsafePath, "the tree lists '\(last)' twice; refusing to sync this tree")
             }
+            kinds.append(entries[i].path, entries[i].mode)
         }
         for e in entries {
+            // The nearest listed ancestor decides: a tree is checked in its own turn (so its ancestors are too); an
+            // unlisted one (a listing without its trees) is looked through.
             var parent = e.parent
             while !parent.isEmpty {
-                if let mode = kinds[parent], mode != .tree {
-                    let what = mode == .symlink ? "a symlink" : "a non-directory entry"
-                    throw SmartSyncError(
-                        .unsafePath,
-                        "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
-                    )
+                if let mode = kinds[parent] {
+                    guard mode == .tree else {
+                        let what = mode == .symlink ? "a symlink" : "a non-directory entry"
+                        throw SmartSyncError(
+                            .unsafePath,
+                            "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
+                        )
+                    }
+                    break
                 }
                 parent = parent.parent
             }
@@ -94,36 +102,51 @@ public enum RepoPath {
     /// and (git's `core.protectNTFS`, on by default) `.git` followed by dots or spaces and the short name `git~1`,
     /// and names that end in a backslash-separated `.git` (`a\.git`).
     public static func check(_ path: TreePath) throws {
-        func refuse(_ why: String) -> SmartSyncError {
-            SmartSyncError(.unsafePath, "the tree entry '\(path)' \(why); refusing to sync this tree")
+        // On the path's own bytes, component by component: no array per path or component (a listing of n paths is
+        // checked on every sync that fetches it).
+        let problem: String? = path.withBytes { bytes in
+            if bytes.isEmpty { return "is empty" }
+            if bytes.contains(0) { return "contains a NUL byte" }
+            if bytes[0] == 0x2F { return "is an absolute path" }
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != 0x2F { end += 1 }
+                let component = bytes[start..<end]
+                if component.isEmpty { return "has an empty component" }
+                if component.count <= 2 && component.allSatisfy({ $0 == 0x2E }) {
+                    return "has a '\(component.count == 1 ? "." : "..")' component"
+                }
+                // NTFS and FAT also split on backslashes: every backslash-separated piece must pass too.
+                var piece = component.startIndex
+                while piece <= component.endIndex {
+                    var stop = piece
+                    while stop < component.endIndex && bytes[stop] != 0x5C { stop += 1 }
+                    let name = UnsafeBufferPointer(rebasing: bytes[piece..<stop])
+                    if isDotGit(name) || isShortDotGit(name) {
+                        return "has a component git refuses, as the file system could take it for '.git'"
+                    }
+                    piece = stop + 1
+                }
+                start = end + 1
+            }
+            return nil
         }
-        let bytes = path.bytes
-        if bytes.isEmpty { throw refuse("is empty") }
-        if bytes.contains(0) { throw refuse("contains a NUL byte") }
-        if bytes.first == 0x2F { throw refuse("is an absolute path") }
-        for component in bytes.split(separator: 0x2F, omittingEmptySubsequences: false) {
-            if component.isEmpty { throw refuse("has an empty component") }
-            if component.elementsEqual([0x2E]) || component.elementsEqual([0x2E, 0x2E]) {
-                throw refuse("has a '\(TreePath(bytes: component))' component")
-            }
-            // NTFS and FAT also split on backslashes: every backslash-separated piece must pass too.
-            for piece in component.split(separator: 0x5C, omittingEmptySubsequences: false)
-            where isDotGit(piece) || isShortDotGit(piece) {
-                throw refuse("has a component git refuses, as the file system could take it for '.git'")
-            }
+        if let problem {
+            throw SmartSyncError(.unsafePath, "the tree entry '\(path)' \(problem); refusing to sync this tree")
         }
     }
 
     /// `.git` in any case, followed by nothing but dots and spaces (NTFS strips those).
-    private static func isDotGit(_ name: ArraySlice<UInt8>) -> Bool {
-        guard name.count >= 4, name.first == 0x2E else { return false }
-        let stem = name.dropFirst().prefix(3).map { $0 | 0x20 }
-        guard stem == Array("git".utf8) else { return false }
+    private static func isDotGit(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard name.count >= 4, name[0] == 0x2E, name[1] | 0x20 == 0x67, name[2] | 0x20 == 0x69, name[3] | 0x20 == 0x74
+        else { return false }
         return name.dropFirst(4).allSatisfy { $0 == 0x2E || $0 == 0x20 }
     }
 
     /// The 8.3 short name `git~1` (any case), which NTFS and FAT resolve to `.git`.
-    private static func isShortDotGit(_ name: ArraySlice<UInt8>) -> Bool {
-        name.count == 5 && name.map { $0 | 0x20 }.elementsEqual(Array("git~1".utf8))
+    private static func isShortDotGit(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count == 5 && name[0] | 0x20 == 0x67 && name[1] | 0x20 == 0x69 && name[2] | 0x20 == 0x74 && name[3] == 0x7E
+            && name[4] == 0x31
     }
 }

@@ -41,6 +41,9 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
         switch type {
         case "ssh-ed25519":
             guard let key = reader.string(), key.count == 32 else { throw malformed("an Ed25519 key is 32 bytes") }
+            guard !Self.isWeakEd25519(key) else {
+                throw malformed("the Ed25519 key is a small-order or non-canonical point, which any signature matches")
+            }
             algorithm = .ed25519(key: key)
         case "ssh-rsa":
             guard let exponent = reader.positiveMPInt(), let modulus = reader.positiveMPInt() else {
@@ -66,6 +69,7 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
             guard reader.text() == curve.name, let point = reader.string() else {
                 throw malformed("the curve name does not match \(type)")
             }
+            try Self.checkPoint(point, on: curve, malformed: malformed)
             algorithm = .ecdsa(curve: curve, point: point)
         }
         guard reader.isAtEnd else { throw malformed("trailing bytes after the key") }
@@ -102,45 +106,4 @@ public struct SSHPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (lhs: SSHPublicKey, rhs: SSHPublicKey) -> Bool { lhs.blob == rhs.blob }
     public func hash(into hasher: inout Hasher) { hasher.combine(blob) }
-}
-
-/// The NIST curves OpenSSH's ECDSA keys use.
-enum ECDSACurve: Sendable, Hashable {
-    case p256, p384, p521
-
-    init?(keyType: String) {
-        switch keyType {
-        case "ecdsa-sha2-nistp256": self = .p256
-        case "ecdsa-sha2-nistp384": self = .p384
-        case "ecdsa-sha2-nistp521": self = .p521
-        default: return nil
-        }
-    }
-
-    /// The curve's name inside the key encoding.
-    var name: String {
-        switch self {
-        case .p256: "nistp256"
-        case .p384: "nistp384"
-        case .p521: "nistp521"
-        }
-    }
-
-    /// OpenSSL's group name.
-    var group: String {
-        switch self {
-        case .p256: "P-256"
-        case .p384: "P-384"
-        case .p521: "P-521"
-        }
-    }
-
-    /// The digest RFC 5656 pairs with the curve.
-    var digest: Digest {
-        switch self {
-        case .p256: .sha256
-        case .p384: .sha384
-        case .p521: .sha512
-        }
-    }
 }

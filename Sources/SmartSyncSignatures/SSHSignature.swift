@@ -20,17 +20,27 @@ public struct SSHSignature: Sendable {
     /// The signature value: `string` signature type, `string` signature bytes.
     let value: [UInt8]
 
+    /// The most bytes an armored signature may have (ssh-keygen's are under 2 KiB, RSA-16384 under 6 KiB): input
+    /// from the network is refused before it is parsed.
+    public static let armoredLimit = 64 << 10
+
     static let magic = Array("SSHSIG".utf8)
     static let beginArmor = "-----BEGIN SSH SIGNATURE-----"
     static let endArmor = "-----END SSH SIGNATURE-----"
 
     /// Parses an armored signature: `-----BEGIN SSH SIGNATURE-----`, base64 lines, `-----END SSH SIGNATURE-----`,
-    /// as ssh-keygen writes it (the begin line first, each line ending in `\n`).
+    /// as ssh-keygen writes it (the begin line first; lines end in `\n` or `\r\n`).
     ///
     /// - Parameter source: names the signature in errors (a path, a URL, `commit <id>`).
-    /// - Throws: `SmartSyncError(.integrity)` naming `source` when the armor or the blob is malformed or uses a key
-    ///   type this module does not verify.
+    /// - Throws: `SmartSyncError(.integrity)` naming `source` when the armor is larger than ``armoredLimit``, the
+    ///   armor or the blob is malformed, or the blob uses a key type this module does not verify.
     public init(armored: [UInt8], source: String) throws {
+        guard armored.count <= Self.armoredLimit else {
+            throw SmartSyncError(
+                .integrity,
+                "\(source) is \(armored.count) bytes, more than the \(Self.armoredLimit) an SSH signature may have",
+                hint: "sign with ssh-keygen -Y sign; the file given is not one signature")
+        }
         try self.init(blob: Self.dearmor(armored, source: source), source: source)
     }
 
@@ -65,16 +75,26 @@ public struct SSHSignature: Sendable {
     }
 
     /// The base64 between the armor lines, decoded. Follows ssh-keygen's `sshsig_dearmor`: the input starts with
-    /// the begin line and its newline; the end line follows a newline; whitespace inside the base64 is ignored.
+    /// the begin line and its `\n` or `\r\n`; the end line follows a `\n`; whitespace inside the base64 (a `\r`
+    /// before each `\n` among it) is ignored.
     static func dearmor(_ armored: [UInt8], source: String) throws -> [UInt8] {
-        let begin = Array((beginArmor + "\n").utf8)
+        let begin = Array(beginArmor.utf8)
         let end = Array(("\n" + endArmor).utf8)
         guard armored.starts(with: begin) else {
             throw SmartSyncError(
                 .integrity, "\(source) is not an SSH signature: it does not start with \"\(beginArmor)\"",
                 hint: "sign with ssh-keygen -Y sign")
         }
-        let body = armored[begin.count...]
+        var body = armored[begin.count...]
+        if body.starts(with: [0x0D, 0x0A]) {
+            body = body.dropFirst(2)
+        } else if body.first == 0x0A {
+            body = body.dropFirst()
+        } else {
+            throw SmartSyncError(
+                .integrity, "\(source) is not an SSH signature: \"\(beginArmor)\" is not a line of its own",
+                hint: "sign with ssh-keygen -Y sign")
+        }
         guard let endIndex = body.firstRange(of: end)?.lowerBound else {
             throw SmartSyncError(.integrity, "\(source): the SSH signature has no \"\(endArmor)\" line")
         }

@@ -60,16 +60,3 @@ struct SSHWireReader {
         return raw
     }
 }
-
-/// Writes the SSH wire encoding, for the data a signature covers.
-struct SSHWireWriter {
-    private(set) var bytes: [UInt8] = []
-
-    mutating func raw<C: Collection>(_ data: C) where C.Element == UInt8 { bytes.append(contentsOf: data) }
-
-    mutating func string<C: Collection>(_ data: C) where C.Element == UInt8 {
-        let count = UInt32(data.count)
-        bytes.append(contentsOf: [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: count >> $0) })
-        bytes.append(contentsOf: data)
-    }
-}

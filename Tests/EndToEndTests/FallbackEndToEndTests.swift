@@ -116,6 +116,26 @@ struct FallbackEndToEndTests {
         #expect(!git.isEmpty)
         #expect(git.allSatisfy { $0.hadAuthorization }, "\(git.map { "\($0.method) \($0.path) \($0.status)" })")
 
+        // Through a git that records its arguments and environment: neither the token nor the header it makes.
+        try? FileManager.default.removeItem(atPath: s.target)
+        try? FileManager.default.removeItem(atPath: s.stateDir)
+        let bin = s.dirs.appending("bin")
+        let log = s.dirs.appending("git.log")
+        let realGit = try #require(ProcessRunner.find("git", searchPath: "/usr/local/bin:/usr/bin:/bin"))
+        try TestFiles.write(
+            bin + "/git", "#!/bin/sh\n{ echo \"ARGS: $*\"; env; echo; } >> \(log)\nexec \(realGit) \"$@\"\n",
+            mode: 0o755)
+        let wrapped = try s.run(
+            "sync", ["--git-url", s.server.gitURL, "--retries", "0"], token: token,
+            environment: ["PATH": bin + ":/usr/local/bin:/usr/bin:/bin"])
+        #expect(wrapped.status == 0, "\(wrapped.stderrString)")
+        let calls = TestFiles.read(log) ?? ""
+        #expect(calls.contains(" fetch "), "git was not run through the wrapper")
+        #expect(!calls.contains(token) && !calls.contains("Authorization"))
+        #expect(!calls.contains(Data(("x-access-token:" + token).utf8).base64EncodedString()))
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: s.store + "/tmp")) ?? []
+        #expect(!leftovers.contains { $0.hasPrefix("git-config-") }, "\(leftovers)")
+
         // Without the token, the fallback is refused like the API: exit 4, saying what to set.
         try? FileManager.default.removeItem(atPath: s.target)
         let anonymous = try s.runViaFallback("sync", [])

@@ -56,11 +56,11 @@ final class MirrorSetup: @unchecked Sendable {
     @discardableResult
     func run(
         _ command: String = "sync", mirrors: [String], _ extra: [String] = [], rawURL: String? = nil,
-        token: String? = nil
+        token: String? = nil, environment: [String: String?] = [:]
     ) throws -> ProcessResult {
         try scenario.run(
             command, mirrors.flatMap { ["--mirror", url($0)] } + ["--retries", "1"] + extra, rawURL: rawURL,
-            token: token)
+            token: token, environment: environment)
     }
 
     /// The origin's blob downloads (raw host and blobs API) logged by the fake GitHub.

@@ -82,6 +82,8 @@ struct NixModuleTests {
         #expect(hypervisor["token_file"] as? String == "/run/keys/gh")
         #expect(hypervisor["mirrors"] as? [String] == ["https://mirror.example/hv"])
         #expect(hypervisor["trusted_key"] as? String == "/etc/smart-sync/allowed_signers")
+        #expect(hypervisor["require_signed_commits"] as? Bool == true && hypervisor["allow_downgrade"] == nil)
+        #expect(hypervisor["allowed_signers"] as? String == "/etc/smart-sync/commit_signers")
         #expect(hypervisor["exclude"] as? [String] == ["secrets/**"] && hypervisor["keep_generations"] as? Int == 3)
         #expect((hypervisor["rebuild"] as? String)?.hasPrefix("systemd-run --wait --pipe") == true)
         #expect((hypervisor["rebuild"] as? String)?.hasSuffix("nixos-rebuild {action} --flake {target}#{hostname}") == true)

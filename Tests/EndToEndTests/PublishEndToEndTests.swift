@@ -35,6 +35,12 @@ struct PublishEndToEndTests {
         #expect(calls.contains("ARGS:") && calls.contains(" fetch "), "git was not run through the wrapper")
         #expect(!calls.contains(Self.token))
         #expect(!calls.contains("GH_TOKEN"))
+        // Nor the header git sends (base64 of x-access-token:TOKEN), in no argument and no variable.
+        #expect(!calls.contains(Data(("x-access-token:" + Self.token).utf8).base64EncodedString()))
+        #expect(!calls.contains("GIT_CONFIG_VALUE") && !calls.contains("Authorization"))
+        // The call's config file (where the header was) is gone once git returned.
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: s.store + "/tmp")) ?? []
+        #expect(!leftovers.contains { $0.hasPrefix("git-config-") }, "\(leftovers)")
         let requests = try s.server.requests().filter { $0.listener == "git" }
         #expect(!requests.isEmpty && requests.allSatisfy(\.hadAuthorization))
 

@@ -3,19 +3,23 @@ import TestSupport
 import Testing
 
 /// `--trusted-key`: the commit comes from the mirrors' signed `refs` and the origin is never contacted; expired,
-/// replayed, foreign and badly signed pointers are refused.
+/// replayed, foreign and badly signed pointers are refused. ssh-keygen signs (the publisher's side); smart-sync runs
+/// with a PATH that has no ssh-keygen, as it verifies in process.
 @Suite(.serialized) struct TrustedKeyEndToEndTests {
     /// A signing key and an allowed_signers file naming it for namespace smart-sync.
     final class Keys: @unchecked Sendable {
         let directory: TemporaryDirectory
         var key: String { directory.appending("id_ed25519") }
         var allowedSigners: String { directory.appending("allowed_signers") }
+        /// An empty directory: smart-sync's PATH, so that no ssh-keygen (nor any other program) can be run.
+        var emptyPath: String { directory.appending("no-programs") }
 
         init() throws {
             directory = try TemporaryDirectory(prefix: "trusted-key")
             try ProcessRunner.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "publisher", "-f", key])
             let publicKey = try #require(TestFiles.read(key + ".pub")).trimmingCharacters(in: .whitespacesAndNewlines)
             try TestFiles.write(allowedSigners, "publisher@example namespaces=\"smart-sync\" \(publicKey)\n")
+            try FileManager.default.createDirectory(atPath: emptyPath, withIntermediateDirectories: false)
         }
 
         /// A second key, not in the allowed signers.
@@ -31,7 +35,9 @@ import Testing
     private func run(_ setup: MirrorSetup, _ keys: Keys, mirrors: [String], ref: String = "main") throws
         -> ProcessResult
     {
-        try setup.run(mirrors: mirrors, ["--trusted-key", keys.allowedSigners, "--ref", ref, "-v"])
+        try setup.run(
+            mirrors: mirrors, ["--trusted-key", keys.allowedSigners, "--ref", ref, "-v"],
+            environment: ["PATH": keys.emptyPath])
     }
 
     @Test func theSignedRefsResolveAndTheOriginIsNeverContacted() throws {
@@ -53,7 +59,8 @@ import Testing
         try MirrorLayout.sign(setup.directory("m1"), key: try keys.stranger())
         let alone = try run(setup, keys, mirrors: ["m1"])
         #expect(alone.status == 6, "\(alone.stderrString)")
-        #expect(alone.stderrString.contains("not made by a key in"))
+        #expect(alone.stderrString.contains("no line of \(keys.allowedSigners) lists the signing ED25519 key"))
+        #expect(alone.stderrString.contains(setup.url("m1") + "/refs.sig"))
         #expect(!TestFiles.exists(setup.scenario.target + "/README.md"))
         // Altered after signing: refused too.
         try setup.publish("m2", refs: ["main": a], packs: false)
@@ -70,6 +77,18 @@ import Testing
         #expect(r.status == 0, "\(r.stderrString)")
         try setup.scenario.expectTargetEqualsArchive(a)
         #expect(try setup.scenario.server.requests().isEmpty)
+    }
+
+    /// The allowed-signers file is parsed when the run starts: a key anyone could sign for (an ECDSA point at
+    /// infinity) is a usage error naming the file and line, before any mirror is asked.
+    @Test func aTrustedKeyFileWithAForgeableKeyIsRefusedUpFront() throws {
+        let (setup, keys) = (try MirrorSetup(), try Keys())
+        let infinity = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAAABAA=="
+        try TestFiles.write(keys.allowedSigners, "# pinned\nmallory ecdsa-sha2-nistp256 \(infinity)\n")
+        let r = try run(setup, keys, mirrors: ["m1"])
+        #expect(r.status == 64, "\(r.stderrString)")
+        #expect(r.stderrString.contains("\(keys.allowedSigners):2: malformed public key"), "\(r.stderrString)")
+        #expect(setup.requests("m1").isEmpty)
     }
 
     @Test func anExpiredPointerIsRefused() throws {
@@ -133,7 +152,9 @@ import Testing
             trusted_key = "\(keys.allowedSigners)"
 
             """)
-        let r = try SmartSyncBinary.run(["sync", "hv", "--config", config], environment: s.environment(), check: false)
+        let r = try SmartSyncBinary.run(
+            ["sync", "hv", "--config", config], environment: s.environment().merging(["PATH": keys.emptyPath]) { $1 },
+            check: false)
         #expect(r.status == 0, "\(r.stderrString)")
         try s.expectTargetEqualsArchive(a)
         #expect(try s.server.requests().isEmpty)

@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -87,18 +88,11 @@ import TestSupport
 
     @Test func aPackCutShortByAKilledRunIsResumedWithRange() async throws {
         let f = try Fixture()
-        for i in 0..<100 { try f.repo.write("f/\(i)", "content \(i) " + String(repeating: "x", count: i * 50) + "\n") }
-        let commit = try f.repo.commit("many")
-        try f.publish(["main": commit], packs: true)
-        let pack = try #require(TestFiles.readBytes(f.nginx.root + "/m/packs/\(commit).pack"))
+        let (commit, spool, url, pack) = try MirrorPackResumeTests().setUp(f)
         // What a killed run left: the first half of the pack and where it came from.
-        let mirrorURL = f.nginx.baseURL + "/m"
-        let key = ObjectID.hash(.blob, Array(mirrorURL.utf8)).abbreviated(16)
-        let spool = f.store.temporaryDirectory + "/mirror-pack-\(commit)-\(key)"
         try TestFiles.write(spool, bytes: Array(pack.prefix(pack.count / 2)))
-        try TestFiles.write(
-            spool + ".meta",
-            #"{"format":"smart-sync-mirror-pack","url":"\#(mirrorURL)/packs/\#(commit).pack","version":1}"# + "\n")
+        let etag = try #require(MirrorPackResumeTests.nginxETag(f.nginx.root + "/m/packs/\(commit).pack"))
+        try MirrorPackResumeTests.writeMeta(spool, url: url, validator: etag)
 
         let ref = try f.ref(commit)
         let listing = try await f.mirror.listing(for: ref)
@@ -124,5 +118,37 @@ import TestSupport
         #expect(error.map { SourceFailure(classifying: $0).reason } == .serverError)
         #expect(nginx.accessLogLines().count == 3)
         #expect(mirror.statistics.retries == 2)
+    }
+
+    /// With a trust, `refs.sig` is read with a cap of one armored signature's limit (64 KiB), `refs` with 1 MiB: a
+    /// mirror cannot make the client buffer or parse more, whatever the verifier would say.
+    @Test func oversizedRefsAndSignatureAreRefusedBeforeVerifying() async throws {
+        let f = try Fixture()
+        try f.repo.write("README", "x\n")
+        try f.repo.git("add", "-A")
+        try f.repo.git("commit", "-q", "-m", "one")
+        try f.publish(["main": try f.repo.revParse("HEAD")])
+        let verified = Locked(0)
+        let trust = MirrorTrust(repository: "acme/hyper", stateDirectory: f.dirs.path) { _, _, _ in
+            verified.withLock { $0 += 1 }
+            return "anyone"
+        }
+        let mirror = MirrorSource(
+            baseURL: f.nginx.baseURL + "/m", engine: f.engine, retryPolicy: RetryPolicy(retries: 0), trust: trust)
+        let refs = f.nginx.root + "/m/refs"
+        let signature = f.nginx.root + "/m/refs.sig"
+        try TestFiles.write(signature, bytes: [UInt8](repeating: 0x41, count: 64 << 10))
+        _ = try await mirror.resolve("main")  // at the cap: handed to the verifier
+        #expect(verified.withLock { $0 } == 1)
+        try TestFiles.write(signature, bytes: [UInt8](repeating: 0x41, count: (64 << 10) + 1))
+        let error = await #expect(throws: SmartSyncError.self) { try await mirror.resolve("main") }
+        #expect(error?.message.contains("/m/refs.sig") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("65536-byte limit") == true, "\(String(describing: error))")
+        try TestFiles.write(signature, bytes: [0x41])
+        let pointer = try #require(TestFiles.read(refs))
+        try TestFiles.write(refs, pointer + String(repeating: " ", count: 1 << 20))
+        let large = await #expect(throws: SmartSyncError.self) { try await mirror.resolve("main") }
+        #expect(large?.message.contains("/m/refs is larger than the 1048576-byte limit") == true)
+        #expect(verified.withLock { $0 } == 1)
     }
 }

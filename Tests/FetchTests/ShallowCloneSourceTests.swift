@@ -130,6 +130,9 @@ struct ShallowCloneSourceTests {
             #expect(error.code == .unauthorized)
             #expect(!error.message.contains("wrong"))
         }
+        // The config file that carried the header is removed after each call, the failed one included.
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: s.store.temporaryDirectory)) ?? []
+        #expect(!leftovers.contains { $0.hasPrefix("git-config-") }, "\(leftovers)")
     }
 
     @Test func onlyOutagesSwitchToTheClone() {

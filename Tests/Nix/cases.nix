@@ -33,6 +33,8 @@ in
       metricsFile = "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom";
       mirrors = [ "https://mirror.example/hv" ];
       trustedKey = "/etc/smart-sync/allowed_signers";
+      requireSignedCommits = true;
+      allowedSigners = "/etc/smart-sync/commit_signers";
       checks = "builtin";
     };
     targets.site = {

@@ -47,6 +47,16 @@ import Testing
             ).succeeded
         }
 
+        /// Expects git verify-commit and us to reach each case's verdict (name, allowed-signers text, accepted).
+        func expectAgreement(_ id: String, _ cases: [(String, String, Bool)]) throws {
+            for (name, allowed, expected) in cases {
+                let git = try gitVerifies(id, allowed: allowed)
+                let (ours, error) = try ourVerdict(id, allowed: allowed)
+                #expect(git == expected, "git verify-commit on \(name)")
+                #expect(ours == git, "git and smart-sync disagree on \(name): \(String(describing: error))")
+            }
+        }
+
         /// Our verdict, and the error when refused.
         func ourVerdict(_ id: String, allowed: String) throws -> (Bool, SmartSyncError?) {
             let signers = try AllowedSigners(text: allowed, source: "allowed_signers")
@@ -84,12 +94,7 @@ import Testing
             ("valid-after follows the committer time", "alice@example.com valid-after=\"20240102\" \(alice)\n", false),
             ("namespaces excludes git", "alice@example.com namespaces=\"smart-sync\" \(alice)\n", false),
         ]
-        for (name, allowed, expected) in cases {
-            let git = try setup.gitVerifies(id, allowed: allowed)
-            let (ours, error) = try setup.ourVerdict(id, allowed: allowed)
-            #expect(ours == git, "git verify-commit and smart-sync disagree on \(name): \(String(describing: error))")
-            #expect(ours == expected, "\(name): \(String(describing: error))")
-        }
+        try setup.expectAgreement(id, cases)
     }
 
     @Test func principalIsTheAllowedSignersOne() throws {
@@ -144,5 +149,43 @@ import Testing
                 commit: #require(ObjectID(hex: other)), body: setup.body(signed), allowedSigners: signers)
         }
         #expect(error?.message.contains("does not hash to its id") == true)
+    }
+
+    /// A commit whose committer time is 0: git passes no `-Overify-time` then, so ssh-keygen checks at now; a key
+    /// whose valid-before has passed must not verify it (checking at 1970 would accept any expired key).
+    @Test func committerTimeZeroIsCheckedAtNowLikeGit() throws {
+        let setup = try SignedRepository()
+        let unsigned = String(decoding: try setup.body(setup.commit("epoch", signedBy: nil)), as: UTF8.self)
+        let committer = try #require(unsigned.split(separator: "\n").first { $0.hasPrefix("committer ") })
+        let payload = unsigned.replacingOccurrences(
+            of: String(committer), with: committer.split(separator: ">")[0] + "> 0 +0000")
+        #expect(payload.contains("> 0 +0000\n"))
+        // Signed as git signs: the payload in namespace git, the armor as a gpgsig header before the message.
+        let armored = try setup.lab.sign(Array(payload.utf8), key: setup.alice, namespace: "git")
+        let header = "gpgsig " + String(decoding: armored.dropLast(), as: UTF8.self)
+            .replacingOccurrences(of: "\n", with: "\n ") + "\n"
+        let split = try #require(payload.range(of: "\n\n"))
+        let body = String(payload[..<split.lowerBound]) + "\n" + header + "\n" + String(payload[split.upperBound...])
+        let id = try setup.writeCommit(Array(body.utf8))
+        let alice = try setup.lab.publicKey(setup.alice)
+        let cases: [(String, String, Bool)] = [
+            ("no validity options", "alice@example.com \(alice)\n", true),
+            ("valid-before passed, after 1970", "alice@example.com valid-before=\"20200101\" \(alice)\n", false),
+        ]
+        try setup.expectAgreement(id, cases)
+    }
+
+    /// A commit body over the cap is refused before it is hashed or parsed.
+    @Test func oversizedCommitBodyIsRefused() throws {
+        let setup = try SignedRepository()
+        let signed = try setup.body(setup.commit("signed", signedBy: setup.alice))
+        let body = signed + [UInt8](repeating: UInt8(ascii: "x"), count: CommitSignature.bodyLimit)
+        let id = ObjectID.hash(.commit, body)
+        let signers = try AllowedSigners(text: "a \(try setup.lab.publicKey(setup.alice))\n", source: "allowed")
+        let error = #expect(throws: SmartSyncError.self) {
+            try CommitSignature.verify(commit: id, body: body, allowedSigners: signers)
+        }
+        #expect(error?.code == .integrity)
+        #expect(error?.message.contains("commit \(id) is \(body.count) bytes, more than the 1048576") == true)
     }
 }

@@ -102,11 +102,14 @@ import Testing
         let good = try lab.sign(message, key: alice, namespace: "smart-sync")
         let text = String(decoding: good, as: UTF8.self)
         let allowedPath = try lab.write(Array("alice \(try lab.publicKey(alice))\n".utf8), name: "allowed_signers")
+        let base64 = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        let blob = try #require(Data(base64Encoded: base64))
         let damaged = [
             ("no header", String(text.drop { $0 != "\n" }.dropFirst())),
             ("no footer", text.replacingOccurrences(of: "-----END SSH SIGNATURE-----", with: "")),
             ("bad base64", text.replacingOccurrences(of: "U1NIU0lH", with: "U1NIU0l*")),
-            ("truncated blob", text.replacingOccurrences(of: "\n-----END", with: "AAAA\n-----END")),
+            ("truncated blob", String(decoding: Crafted.armor(Array(blob.dropLast(6))), as: UTF8.self)),
+            ("text after the begin line", text.replacingOccurrences(of: "-----\n", with: "----- x\n")),
             ("a PGP signature", "-----BEGIN PGP SIGNATURE-----\n\niQ==\n-----END PGP SIGNATURE-----\n"),
         ]
         for (name, armored) in damaged {
@@ -122,5 +125,47 @@ import Testing
             #expect(error?.code == .integrity)
             #expect(error?.message.contains("refs.sig") == true, "\(name): \(String(describing: error))")
         }
+    }
+
+    /// CRLF line ends (a Windows editor, a web form). ssh-keygen's `sshsig_dearmor` ignores a `\r` before each `\n`
+    /// in the base64 and before the end line: both accept that. Current OpenSSH (sshsig.c, "Expect and consume
+    /// preamble + lf/crlf") also takes `\r\n` after the begin line, which the 9.2 installed here refuses ("missing
+    /// header"); this module takes it, as current OpenSSH does.
+    @Test func crlfLineEndsAreAcceptedLikeSSHKeygen() throws {
+        let lab = try SigningLab()
+        let alice = try lab.makeKey("alice", type: "ed25519")
+        let signature = String(decoding: try lab.sign(message, key: alice, namespace: "smart-sync"), as: UTF8.self)
+        let allowed = "alice \(try lab.publicKey(alice))\n"
+        let beginLine = "-----BEGIN SSH SIGNATURE-----\n"
+        let afterBegin = beginLine + signature.dropFirst(beginLine.count).replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(afterBegin.contains("\r\n-----END SSH SIGNATURE-----\r\n"))
+        try SignatureCorpus(lab: lab).check(
+            SignatureCase(name: "crlf", allowed: allowed, principal: "alice", message: message, accepted: true),
+            signature: Array(afterBegin.utf8))
+        let everywhere = signature.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(everywhere.hasPrefix("-----BEGIN SSH SIGNATURE-----\r\n"))
+        let signers = try AllowedSigners(text: allowed, source: "allowed_signers")
+        let parsed = try SSHSignature(armored: Array(everywhere.utf8), source: "crlf")
+        let signer = try signers.verify(message, signature: parsed, namespace: "smart-sync", at: Date())
+        #expect(signer.principal == "alice")
+    }
+
+    /// Armored input is capped before it is parsed: a signature file from a mirror cannot make us decode megabytes.
+    @Test func oversizedArmorIsRefusedBeforeParsing() throws {
+        let lab = try SigningLab()
+        let alice = try lab.makeKey("alice", type: "ed25519")
+        let signature = try lab.sign(message, key: alice, namespace: "smart-sync")
+        // Padded with spaces inside the base64 (which the armor ignores) to one byte over the limit.
+        let padding = [UInt8](repeating: 0x20, count: SSHSignature.armoredLimit - signature.count + 1)
+        let header = "-----BEGIN SSH SIGNATURE-----\n".utf8.count
+        let padded = Array(signature.prefix(header)) + padding + signature.dropFirst(header)
+        #expect(padded.count == SSHSignature.armoredLimit + 1)
+        let error = #expect(throws: SmartSyncError.self) { try SSHSignature(armored: padded, source: "refs.sig") }
+        #expect(error?.code == .integrity)
+        let expected = "refs.sig is 65537 bytes, more than the 65536"
+        #expect(error?.message.contains(expected) == true, "\(String(describing: error))")
+        // One byte less is parsed.
+        let atLimit = Array(signature.prefix(header)) + padding.dropFirst() + signature.dropFirst(header)
+        #expect(throws: Never.self) { try SSHSignature(armored: atLimit, source: "refs.sig") }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import SmartSyncSignatures
+@testable import SmartSyncSignatures
 import TestSupport
 import Testing
 
@@ -42,23 +42,14 @@ import Testing
 
     /// An SSHSIG over `message` made by hand with openssl: RSA PKCS#1 v1.5 with `digest`, labelled `type`.
     private func handMadeRSASignature(lab: SigningLab, key: String, type: String, digest: String) throws -> [UInt8] {
-        let publicBlob = try #require(Data(base64Encoded: String(lab.publicKey(key).split(separator: " ")[1])))
+        let publicBlob = Crafted.keyBlob(ofPublicKeyLine: try lab.publicKey(key))
         let hashed = try ProcessRunner.run("openssl", ["dgst", "-sha512", "-binary"], input: message).stdout
-        let signed = Array("SSHSIG".utf8) + wire("smart-sync") + wire([]) + wire("sha512") + wire(hashed)
-        let rsa = try ProcessRunner.run(
-            "openssl", ["dgst", "-\(digest)", "-sign", key], input: signed
-        ).stdout
-        let blob =
-            Array("SSHSIG".utf8) + [0, 0, 0, 1] + wire(Array(publicBlob)) + wire("smart-sync") + wire([])
-            + wire("sha512") + wire(wire(type) + wire(rsa))
-        let base64 = Data(blob).base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed])
-        return Array("-----BEGIN SSH SIGNATURE-----\n\(base64)\n-----END SSH SIGNATURE-----\n".utf8)
-    }
-
-    private func wire(_ text: String) -> [UInt8] { wire(Array(text.utf8)) }
-    private func wire(_ bytes: [UInt8]) -> [UInt8] {
-        let count = UInt32(bytes.count)
-        return [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: count >> $0) } + bytes
+        var signed = SSHWireWriter()
+        signed.raw(Array("SSHSIG".utf8))
+        for field in ["smart-sync", "", "sha512"] { signed.string(Array(field.utf8)) }
+        signed.string(hashed)
+        let rsa = try ProcessRunner.run("openssl", ["dgst", "-\(digest)", "-sign", key], input: signed.bytes).stdout
+        return Crafted.armor(Crafted.sshsig(keyBlob: publicBlob, value: Crafted.wire(Crafted.utf8(type), rsa)))
     }
 
     @Test func sha1RSASignatureIsRefusedLikeSSHKeygen() throws {

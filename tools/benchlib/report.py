@@ -2,14 +2,18 @@
 import os
 import statistics
 
+from . import fleet
+
 MIB = 1 << 20
 # Peers that do not use the network (git status on a checkout): compared in the targets, not as "best peer".
 LOCAL_PEERS = ("git-status",)
 
 
 def summarize(cell, link):
-    """Add a `summary` to each tool of one scenario × link cell: medians, ratios to the best peer and to the
+    """Fleet cells: see benchlib/fleet.py. Other cells: Add a `summary` to each tool of one scenario × link cell: medians, ratios to the best peer and to the
     physical limit: the fewest bytes down any tool of the cell needed ÷ link rate + the tool's round trips × RTT."""
+    if cell["kind"] == "fleet":
+        return fleet.summarize(cell)
     for tool in cell["tools"].values():
         runs = [r for r in tool.get("runs", []) if r["ok"]]
         if not runs:
@@ -133,6 +137,8 @@ def _size(n):
 
 def markdown(cell, link):
     """One scenario × link: a heading, the table, the targets."""
+    if cell["kind"] == "fleet":
+        return fleet.markdown(cell)
     lines = [f"### {cell['scenario']} — {link['label']}", "", cell["description"], ""]
     if "load_start" in cell:
         fmt = lambda l: " / ".join(f"{x:.2f}" for x in l)
@@ -170,6 +176,7 @@ def charts(cells, links, directory):
         return None
     os.makedirs(directory, exist_ok=True)
     written = []
+    cells = [c for c in cells if c["kind"] != "fleet"]  # a table of its own (benchlib/fleet.py), no chart
     for scenario in dict.fromkeys(c["scenario"] for c in cells):
         mine = [c for c in cells if c["scenario"] == scenario]
         fig, axes = plt.subplots(1, len(mine), figsize=(4.2 * len(mine), 2.8), squeeze=False)

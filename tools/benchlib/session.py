@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import time
 
-from . import link as linkmod, measure, peers, resume, report, scenario, servers as servermod, tls, verify
+from . import fleet, link as linkmod, measure, peers, resume, report, scenario, servers as servermod, tls, verify
 
 # name → generate() arguments. conf1k and conf10k are the repositories of the first tables (seed 6, unchanged);
 # conf20k and conf100k have two B commits on the same A (12 and 1,000 files changed). conf100k's files are half
@@ -102,8 +102,10 @@ class Bench:
         link = linkmod.LINKS[link_name]
         self.link.rate, self.link.rtt = link["rate"], link["rtt"]
         repo_name, variant = spec["repo"]
-        repo, srv = self.repo(repo_name, variant), self.servers_for(repo_name, variant)
         kind = spec["kind"]
+        if kind == "fleet":  # its own servers: an origin behind the link, a cache in front (benchlib/fleet.py)
+            return self.fleet_cell(name, link_name, spec, self.repo(repo_name, variant))
+        repo, srv = self.repo(repo_name, variant), self.servers_for(repo_name, variant)
         cell = dict(scenario=name, link=link_name, kind=kind, description=spec["description"], tools={},
                     tls=not self.opts.plain_http, repo=repo_name, load_start=os.getloadavg())
         if kind == "resume":
@@ -114,6 +116,17 @@ class Bench:
         report.summarize(cell, link)
         self.cells.append(cell)
         print("\n" + report.markdown(cell, link), flush=True)
+        return cell
+
+    def fleet_cell(self, name, link_name, spec, repo):
+        link = linkmod.LINKS[link_name]
+        cell = dict(scenario=name, link=link_name, link_label=link["label"], kind="fleet", reps=self.opts.reps,
+                    description=spec["description"], repo=spec["repo"][0], tls=False, load_start=os.getloadavg())
+        fleet.run_cell(self, cell, repo, self.link)
+        cell["load_end"] = os.getloadavg()
+        fleet.summarize(cell)
+        self.cells.append(cell)
+        print("\n" + fleet.markdown(cell), flush=True)
         return cell
 
     def run_sync_cell(self, cell, repo, srv, spec):

@@ -5,10 +5,10 @@ import SmartSyncGitObjects
 /// How smart-sync's own git processes reach a git host: the shallow-clone fallback (``ShallowCloneSource``) and the
 /// publish cache (``PublishCache``) share it, so the token is handled one way.
 ///
-/// The token, when there is one, never appears on a command line or in a URL: it reaches git through
-/// `GIT_CONFIG_COUNT` as an `http.<git-url>/.extraHeader`, so git sends it to the git host only; redirects are
-/// not followed while it is set, no credential helper or prompt is consulted, and only http(s) transports are
-/// allowed.
+/// The token, when there is one, never appears on a command line, in a URL or in git's environment: it reaches git
+/// as an `http.<git-url>/.extraHeader` in a config file of the call's own (``CallConfig``, given as
+/// `GIT_CONFIG_GLOBAL` and removed when the call ends), so git sends it to the git host only; redirects are not
+/// followed while it is set, no credential helper or prompt is consulted, and only http(s) transports are allowed.
 struct GitRemote: Sendable {
     /// The git host's root (`--git-url`), without a trailing slash.
     let gitURL: String
@@ -21,10 +21,12 @@ struct GitRemote: Sendable {
     let purpose: String
     /// The git command the messages name ("git fetch --depth 1").
     let command: String
+    /// Where each call's config directory is made (the store's `tmp/`).
+    let temporaryDirectory: String
 
     init(
         gitURL: String, token: GitHubToken?, stallTimeout: Double, extraCAFile: String?, purpose: String,
-        command: String
+        command: String, temporaryDirectory: String
     ) {
         var base = gitURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -34,6 +36,7 @@ struct GitRemote: Sendable {
         self.extraCAFile = extraCAFile
         self.purpose = purpose
         self.command = command
+        self.temporaryDirectory = temporaryDirectory
     }
 
     /// `{git-url}/{owner}/{repo}.git`, never with credentials.
@@ -42,33 +45,36 @@ struct GitRemote: Sendable {
     }
 
     /// The options of every git call that reaches the remote: no credential helper or prompt, protocol v2, the stall
-    /// limit, no redirects while a token is set, and `--cacert`'s bundle (written into `directory`).
-    func networkOptions(in directory: String) throws -> [String] {
+    /// limit, no redirects while a token is set. (The token and `--cacert` come through ``git(_:in:)``'s config.)
+    func networkOptions() -> [String] {
         var args = [
             "-c", "credential.helper=", "-c", "core.askPass=", "-c", "protocol.version=2", "-c", "http.lowSpeedLimit=1",
-            "-c", "http.lowSpeedTime=\(max(1, Int(stallTimeout.rounded(.up))))",
+            "-c", "http.lowSpeedTime=\(lowSpeedTime)",
         ]
         if token != nil { args += ["-c", "http.followRedirects=false"] }
-        if let bundle = try caBundle(in: directory) { args += ["-c", "http.sslCAInfo=" + bundle] }
         return args
     }
 
-    /// git in `directory`, with the token (if any) scoped to the git host through the environment, and nothing
-    /// from the caller's environment that could prompt, trace headers, or reach another transport.
+    /// `stallTimeout` as whole seconds git takes (1 s to a day; 30 for a value that is no number).
+    private var lowSpeedTime: Int {
+        stallTimeout.isFinite ? Int(min(max(stallTimeout, 1), 86400).rounded(.up)) : 30
+    }
+
+    /// git in `directory`, with the token (if any) scoped to the git host and `--cacert`'s bundle through the call's
+    /// own config file (``CallConfig``), and nothing from the caller's environment that could prompt, trace headers,
+    /// or reach another transport.
     func git(_ arguments: [String], in directory: String) async throws -> ProcessResult {
         // ProcessRunner.git drops every inherited GIT_* variable and the system and global config.
         var env: [String: String?] = ["SSH_ASKPASS": nil, "GIT_ALLOW_PROTOCOL": "http:https"]
-        if let token {
-            env["GIT_CONFIG_COUNT"] = "1"
-            env["GIT_CONFIG_KEY_0"] = "http." + gitURL + "/.extraHeader"
-            env["GIT_CONFIG_VALUE_0"] = "Authorization: " + token.basicAuthorizationForGit
-        }
+        let config = try CallConfig.make(for: self)
+        defer { config?.remove() }
+        if let config { env["GIT_CONFIG_GLOBAL"] = config.configPath }
         return try await ProcessRunner.runGit(arguments, in: directory, environmentChanges: env)
     }
 
     /// `git ls-remote` of `names` (full ref names) at `url`: those the remote has. `ref` is what the messages name.
     func listRemote(_ names: [String], url: String, in directory: String, for ref: String) async throws -> [String] {
-        let args = try networkOptions(in: directory) + ["ls-remote", "--", url] + names
+        let args = networkOptions() + ["ls-remote", "--", url] + names
         let r = try await git(args, in: directory)
         // Exit 2: nothing matched (only with --exit-code); any other failure is git's complaint.
         guard r.status == 0 else { throw explain(r.errorOutput, url: url, fetching: ref, ref: ref) }
@@ -99,9 +105,9 @@ struct GitRemote: Sendable {
             || lower.contains("returned error: 403")
         {
             let hint =
-                token == nil
-                ? "for a private repository set a token (GH_TOKEN)"
-                : "check the token (\(token!.origin)): it may be expired, revoked, or lack access to this repository"
+                token.map {
+                    "check the token (\($0.origin)): it may be expired, revoked, or lack access to this repository"
+                } ?? "for a private repository set a token (GH_TOKEN)"
             return SmartSyncError(.unauthorized, "\(url) refused the fetch (git said: \(said))", hint: hint)
         }
         if lower.contains("repository") && lower.contains("not found") || lower.contains("returned error: 404") {
@@ -139,29 +145,6 @@ struct GitRemote: Sendable {
         }
         return SmartSyncError(
             .sourceUnavailable, "\(command) from \(url) failed (git said: \(said))", hint: "check --git-url")
-    }
-
-    /// With `--cacert`, the system bundle plus the extra certificates, written once into `directory` (git's
-    /// `http.sslCAInfo` replaces the system trust; `--cacert` adds to it).
-    private func caBundle(in directory: String) throws -> String? {
-        guard let extraCAFile else { return nil }
-        let path = directory + "/smart-sync-ca.pem"
-        if FileManager.default.fileExists(atPath: path) { return path }
-        guard let extra = FileManager.default.contents(atPath: extraCAFile) else {
-            throw SmartSyncError(
-                .invalidArgument, "cannot read the CA certificate file '\(extraCAFile)' given with --cacert")
-        }
-        let systemCandidates = [
-            "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem",
-        ]
-        var pem = systemCandidates.lazy.compactMap { FileManager.default.contents(atPath: $0) }.first ?? Data()
-        pem.append(Data("\n".utf8))
-        pem.append(extra)
-        guard FileManager.default.createFile(atPath: path, contents: pem) else {
-            throw SmartSyncError.io("create", path: path)
-        }
-        return path
     }
 }
 

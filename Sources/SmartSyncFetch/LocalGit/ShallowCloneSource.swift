@@ -12,9 +12,9 @@ import Synchronization
 /// Used when the REST API is unreachable, over quota, or skipped (`--force-full`). The temporary repository lives
 /// under the store (`<store>/tmp/clone-…`, one filesystem with the objects) and is removed by ``close()``.
 ///
-/// The token, when there is one, never appears on a command line or in a URL: it reaches git through
-/// `GIT_CONFIG_COUNT` as an `http.<git-url>/.extraHeader`, so git sends it to the git host only; redirects are
-/// not followed while it is set, no credential helper or prompt is consulted.
+/// The token, when there is one, reaches git as ``GitRemote`` passes it: an `http.<git-url>/.extraHeader` in a
+/// config file of the call's own, never on a command line, in a URL or in git's environment; redirects are not
+/// followed while it is set, no credential helper or prompt is consulted.
 public final class ShallowCloneSource: SyncSource {
     /// `{git-url}/{owner}/{repo}.git`, never with credentials.
     public let remoteURL: String
@@ -47,7 +47,7 @@ public final class ShallowCloneSource: SyncSource {
     ) {
         remote = GitRemote(
             gitURL: gitURL, token: token, stallTimeout: stallTimeout, extraCAFile: extraCAFile,
-            purpose: "the shallow clone", command: "git fetch --depth 1")
+            purpose: "the shallow clone", command: "git fetch --depth 1", temporaryDirectory: temporaryDirectory)
         remoteURL = remote.repositoryURL(owner: owner, repository: repository)
         temporaryRoot = temporaryDirectory
     }
@@ -106,7 +106,7 @@ public final class ShallowCloneSource: SyncSource {
     /// bring it (the API resolved the ref, then failed before the listing).
     func ensure(_ ref: ResolvedRef) async throws -> LocalGitSource {
         if let local = state.withLock({ $0.local }) {
-            let present = try await git(["cat-file", "-e", ref.commit.hex + "^{commit}"], in: local.repository)
+            let present = try await remote.git(["cat-file", "-e", ref.commit.hex + "^{commit}"], in: local.repository)
             if present.status == 0 { return local }
         }
         return try await fetch(ref.commit.hex, forRef: ref.name)
@@ -117,19 +117,19 @@ public final class ShallowCloneSource: SyncSource {
     func fetch(_ what: String, forRef ref: String, depth: [String] = ["--depth", "1"]) async throws -> LocalGitSource {
         let directory = try await prepareRepository()
         let before = Self.packBytes(in: directory)
-        let args = try networkOptions(in: directory) + [
+        let args = remote.networkOptions() + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
             "-c", "fetch.unpackLimit=1", "fetch", "--quiet"] + depth + ["--no-tags", "--no-recurse-submodules",
             "--", remoteURL, what,
         ]
-        let r = try await git(args, in: directory)
+        let r = try await remote.git(args, in: directory)
         let received = max(0, Self.packBytes(in: directory) - before)
         state.withLock {
             $0.stats.connections += 1
             $0.stats.bytesReceived += received
             $0.stats.count(.git, requests: 1, bytes: received)
         }
-        guard r.status == 0 else { throw explain(r.errorOutput, fetching: what, ref: ref) }
+        guard r.status == 0 else { throw remote.explain(r.errorOutput, url: remoteURL, fetching: what, ref: ref) }
         if let local = state.withLock({ $0.local }) { return local }
         let local = try await LocalGitSource(path: directory)
         state.withLock { $0.local = local }
@@ -143,8 +143,6 @@ public final class ShallowCloneSource: SyncSource {
         return try await remote.listRemote(names, url: remoteURL, in: directory, for: ref)
     }
 
-    private func networkOptions(in directory: String) throws -> [String] { try remote.networkOptions(in: directory) }
-
     /// Makes `<tmp>/clone-<random>` with an empty bare repository, once.
     private func prepareRepository() async throws -> String {
         if let existing = state.withLock({ $0.directory }) { return existing }
@@ -154,7 +152,7 @@ public final class ShallowCloneSource: SyncSource {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let r: ProcessResult
         do {
-            r = try await git(["init", "--quiet", "--bare", "."], in: directory)
+            r = try await remote.git(["init", "--quiet", "--bare", "."], in: directory)
         } catch let error as SmartSyncError where error.code == .sourceUnavailable {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
@@ -177,14 +175,6 @@ public final class ShallowCloneSource: SyncSource {
             throw SmartSyncError(.cancelled, "the shallow-clone source was closed")
         }
         return directory
-    }
-
-    private func git(_ arguments: [String], in directory: String) async throws -> ProcessResult {
-        try await remote.git(arguments, in: directory)
-    }
-
-    private func explain(_ stderr: String, fetching what: String, ref: String) -> SmartSyncError {
-        remote.explain(stderr, url: remoteURL, fetching: what, ref: ref)
     }
 
     // MARK: - Helpers

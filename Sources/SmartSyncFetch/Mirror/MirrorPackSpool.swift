@@ -5,7 +5,8 @@ import SmartSyncTransfer
 
 /// A mirror's `packs/<commit>.pack` spooled to the store's `tmp/`, resumable with `Range` across attempts and runs:
 /// the file keeps the bytes so far, and `….meta` (a ``JSONRecord``) the URL and validator they came with, so the next
-/// attempt asks `Range: bytes=N-` with `If-Range`. The same rules as a blob's partial (``ResumeRule``): a `206` that
+/// attempt asks `Range: bytes=N-` with `If-Range` (never without: bytes no validator ties to the file start over). The
+/// same rules as a blob's partial (``ResumeRule``): a `206` that
 /// continues at N is appended, a `200` or a `206` from 0 starts over, a `206` from elsewhere empties the spool and asks
 /// again. A `200` that announces no size (chunked, as CDNs and HTTP/2 send it) is complete when it ends cleanly: the
 /// importer checks the pack's trailer and hashes every object. Held under an exclusive `flock` while a run writes it.
@@ -80,9 +81,14 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
         openEnded = false
         requestedOffset = written
         guard written > 0 else { return [] }
-        var headers = [HTTPHeader("Range", "bytes=\(written)-")]
-        if let meta, meta.url == url, let validator = meta.validator { headers.append(HTTPHeader("If-Range", validator)) }
-        return headers
+        // Only with a validator: two publishers (or git versions) may write different bytes under one pack name, and
+        // a Range without If-Range would splice theirs onto ours. Without one, the pack starts over.
+        guard let meta, meta.url == url, let validator = meta.validator else {
+            try truncate()
+            requestedOffset = 0
+            return []
+        }
+        return [HTTPHeader("Range", "bytes=\(written)-"), HTTPHeader("If-Range", validator)]
     }
 
     func begin(status: Int, headers: HTTPHeaders) -> Bool {

@@ -6,8 +6,10 @@ import SmartSyncGitObjects
 import SmartSyncObjectStore
 
 extension MirrorSource {
-    /// The most a `refs` or `refs.sig` file may be.
+    /// The most a `refs` file may be (a pointer naming thousands of refs stays far below).
     static let refsLimit = 1 << 20
+    /// The most a `refs.sig` file may be: one armored SSH signature (SmartSyncSignatures' `armoredLimit`).
+    static let signatureLimit = 64 << 10
 
     /// With a ``MirrorTrust`` (`--trusted-key`): the commit `ref` names in the mirror's signed `refs`. The signature
     /// must verify; a pointer for another repository, an expired one, or one published before the last accepted
@@ -68,7 +70,8 @@ extension MirrorSource {
 
     private func getSignedRefs() async throws -> (refs: [UInt8], signature: [UInt8]) {
         let bytes = try await getFile("refs", what: "the refs pointer", limit: Self.refsLimit)
-        let signature = try await getFile("refs.sig", what: "the signature of refs (refs.sig)", limit: Self.refsLimit)
+        let signature = try await getFile(
+            "refs.sig", what: "the signature of refs (refs.sig)", limit: Self.signatureLimit)
         return (bytes, signature)
     }
 

@@ -34,7 +34,7 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     public var recycled = false
     /// Stat data of the files a recycled stage kept as they were: they are the target's now, so the stat cache takes
     /// them from here instead of looking again.
-    public var unchangedStats: [TreePath: StatData] = [:]
+    public var unchangedStats: PathTable<StatData> = [:]
 
     public init() {}
 

@@ -26,7 +26,7 @@ struct StageRecycler {
         var report: ApplyReport
         /// Stat data of the regular files kept as they were, for the stat cache (they are the target's after the
         /// switch, with no write since the pass that looked at them).
-        var kept: [TreePath: StatData]
+        var kept: PathTable<StatData>
         /// Entries removed from the recycled tree.
         var removed: Int
     }
@@ -41,12 +41,12 @@ struct StageRecycler {
     ) throws -> Outcome {
         var sizes: [ObjectID: Int] = [:]
         for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
-        var desired: [TreePath: TreeEntry] = [:]
+        var desired = PathTable<TreeEntry>()  // the plan is in path order: appended
         desired.reserveCapacity(plan.changes.count)
         var directories: Set<TreePath> = []
         for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
             guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
-            desired[c.path] = TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id])
+            desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id]))
             var dir = c.path.parent
             while !dir.isEmpty, directories.insert(dir).inserted { dir = dir.parent }
         }
@@ -59,32 +59,34 @@ struct StageRecycler {
         try pass.walk(root, .root)
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
-        var changes: [Change] = []
+        let kept = PathTable(sorting: pass.kept)
+        var changes: [Change] = []  // in path order, as `desired` is
         changes.reserveCapacity(desired.count)
+        var wasKept = PathTable<StatData>.Cursor(kept)
         for (path, e) in desired {
-            if pass.kept[path] != nil {
+            if wasKept.seek(path) != nil {
                 let kind: LocalKind = e.mode == .symlink ? .symlink : e.mode == .executable ? .executable : .regular
                 changes.append(Change(kind: .unchanged, path: path, mode: e.mode, id: e.id, localKind: kind, localID: e.id))
             } else {
                 changes.append(Change(kind: .add, path: path, mode: e.mode, id: e.id))
             }
         }
-        changes.sort { $0.path < $1.path }
         try beforePlacing(Set(changes.lazy.filter { $0.kind == .add }.map(\.path)))
         var applier = InPlaceApplier(linkMode: linkMode)
         applier.syncEachChange = false
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
-        return Outcome(report: report, kept: pass.kept, removed: pass.removed)
+        return Outcome(report: report, kept: kept, removed: pass.removed)
     }
 
     /// The one walk over the recycled tree.
     private struct Pass {
-        let desired: [TreePath: TreeEntry]
+        let desired: PathTable<TreeEntry>
         let directories: Set<TreePath>
         var trust: GenerationTrust
         let display: String
-        var kept: [TreePath: StatData] = [:]
+        /// The regular files kept, in walk order.
+        var kept: [(TreePath, StatData)] = []
         var removed = 0
         /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
         /// kept, so no two paths of the new tree share an inode.
@@ -106,7 +108,7 @@ struct StageRecycler {
                     continue
                 }
                 if found, let want = desired[path], try holds(want, path, st, fd, name) {
-                    kept[path] = StatData(st)
+                    kept.append((path, StatData(st)))
                     continue
                 }
                 try TreeOps.removeEntry(name, in: fd, display: display + "/" + path.description)

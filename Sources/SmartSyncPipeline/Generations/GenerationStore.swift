@@ -1,6 +1,7 @@
 import Glibc
 import SmartSyncCore
 import SmartSyncFileSystem
+import SmartSyncGitObjects
 
 /// A previous tree of a target, kept for rollback.
 public struct Generation: Sendable {
@@ -13,9 +14,9 @@ public struct Generation: Sendable {
 
     /// The stat cache of the tree as the last scan saw it when it was the target (`stat-cache` beside `tree`): which
     /// of its files still hold what was hashed then (``GenerationTrust``). Empty when none was kept.
-    func statCache() -> StatCache {
+    func statCache(sharing: [TreePath] = []) -> StatCache {
         let dir = String(tree.dropLast("/tree".count))
-        return (try? StatCache.load(from: dir + "/stat-cache")) ?? StatCache()
+        return (try? StatCache.load(from: dir + "/stat-cache", sharing: sharing)) ?? StatCache()
     }
 }
 

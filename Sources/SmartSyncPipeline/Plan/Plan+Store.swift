@@ -37,34 +37,43 @@ extension StatCache {
     ///
     /// `known` holds stat data the apply already has for paths it left as they were (a recycled stage's files): those
     /// are not looked at again.
-    public mutating func record(_ plan: Plan, target: String, known: [TreePath: StatData] = [:]) {
+    public mutating func record(_ plan: Plan, target: String, known: PathTable<StatData> = [:]) {
         let reader = try? TreeReader(root: target)
-        for c in plan.changes {
+        // One merge of the cache with the plan's changes (both in path order) into a new table.
+        var out = PathTable<Entry>()
+        out.reserveCapacity(max(entries.count, plan.changes.count))
+        var seen = PathTable<StatData>.Cursor(known)
+        for step in MergeJoin(entries.keys, plan.changes.map { $0.path }) {
+            let old: Entry?
+            let c: Change
+            switch step {
+            case .left(let i):
+                out.append(entries.keys[i], entries.values[i])
+                continue
+            case .right(let j):
+                (old, c) = (nil, plan.changes[j])
+            case .both(let i, let j):
+                (old, c) = (entries.values[i], plan.changes[j])
+            }
             switch c.kind {
-            case .delete:
-                entries[c.path] = nil
+            case .delete, .symlink:
+                continue
             case .add, .modify, .mode, .typeChange, .unchanged:
                 // Unchanged files too: a staged switch links them anew, which changes their ctime.
-                guard let id = c.id, c.mode == .regular || c.mode == .executable else {
-                    entries[c.path] = nil
-                    continue
-                }
-                if let data = known[c.path] {
-                    entries[c.path] = Entry(stat: data, id: id)
+                guard let id = c.id, c.mode == .regular || c.mode == .executable else { continue }
+                if let data = seen.seek(c.path) {
+                    out.append(c.path, Entry(stat: data, id: id))
                 } else if let st = try? reader?.status(c.path), (st.st_mode & S_IFMT) == S_IFREG,
                     Seal.breach(of: st, executable: c.mode == .executable, size: nil) == nil
                 {
                     // Only while its seal holds: a file written to since it was placed is hashed by the next scan.
-                    entries[c.path] = Entry(stat: StatData(st), id: id)
-                } else {
-                    entries[c.path] = nil
+                    out.append(c.path, Entry(stat: StatData(st), id: id))
                 }
-            case .symlink:
-                entries[c.path] = nil
             default:
-                break
+                if let old { out.append(c.path, old) }
             }
         }
+        entries = out
     }
 }
 
@@ -76,8 +85,9 @@ extension ObjectStore {
     public func objectsEditedThrough(_ local: LocalTree, previous: Manifest) -> [DamagedObject] {
         var damaged: [DamagedObject] = []
         var st = stat()
+        var before = PathTable.Cursor(previous.entries)
         for (path, entry) in local.entries where entry.kind == .regular || entry.kind == .executable {
-            guard let was = previous[path], was.mode.isBlob, was.mode != .symlink, entry.id != was.id else { continue }
+            guard let was = before.seek(path), was.mode.isBlob, was.mode != .symlink, entry.id != was.id else { continue }
             // An executable links the object's `0555` twin, a file of its own.
             let twin = was.mode == .executable
             guard lstat(self.path(for: was.id) + (twin ? ".x" : ""), &st) == 0 else { continue }

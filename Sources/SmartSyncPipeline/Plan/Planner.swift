@@ -32,46 +32,22 @@ public struct Planner: Sendable {
     }
 
     /// Plans the sync of `local` to `listing` (verified by the caller), given the `previous` manifest.
+    ///
+    /// One merge join of three path-sorted inputs (the listing's files, the scan, the previous manifest): the changes
+    /// come out in path order, with no per-path lookup or hash table.
     public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
-        var desired: [TreePath: TreeEntry] = [:]
-        desired.reserveCapacity(listing.entries.count)
+        let desired = PathTable(
+            sorting: listing.entries.lazy.filter { $0.mode.isBlob || $0.mode == .gitlink }.map { ($0.path, $0) })
         var gitlinks: Set<TreePath> = []
-        for e in listing.entries where e.mode.isBlob || e.mode == .gitlink {
-            desired[e.path] = e
-            if e.mode == .gitlink { gitlinks.insert(e.path) }
-        }
+        for e in desired.values where e.mode == .gitlink { gitlinks.insert(e.path) }
 
         var changes: [Change] = []
         changes.reserveCapacity(desired.count + 16)
-
-        // Local things the new tree does not have.
         var deletable: Set<TreePath> = []
-        for (path, e) in local.entries where e.kind != .directory && desired[path] == nil {
-            if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
-            let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
-            if excludes.matches(path) {
-                changes.append(with(here, .excluded))
-            } else if let prev = previous[path] {
-                if e.kind.fileMode == prev.mode && e.id == prev.id && e.metadata.isInstalled(as: prev.mode, owner: installedOwner) {
-                    deletable.insert(path)
-                    changes.append(with(here, .delete))
-                } else {
-                    var c = with(here, .conflict)
-                    c.note = "'\(path)' was changed locally since the last sync and is no longer in the tree; kept"
-                    changes.append(c)
-                }
-            } else {
-                changes.append(here)
-            }
-        }
+        var before = PathTable.Cursor(previous.entries)
 
-        // Directories the scan did not enter because they are excluded: left alone, reported.
-        let reported = Set(changes.map(\.path))
-        for path in local.excluded.sorted() where !reported.contains(path) && desired[path] == nil {
-            changes.append(Change(kind: .excluded, path: path))
-        }
-
-        // What stands in the way of a directory, memoized per directory: most paths share their parents.
+        // What stands in the way of a directory, memoized per directory: most paths share their parents. An ancestor
+        // sorts before its descendants, so whether it is deletable is known by the time it is asked.
         var blockers: [TreePath: TreePath?] = [:]
         func blocker(inside dir: TreePath) -> TreePath? {
             if dir.isEmpty { return nil }
@@ -81,76 +57,63 @@ public struct Planner: Sendable {
             blockers[dir] = .some(found)
             return found
         }
-        func blocker(of path: TreePath) -> TreePath? { blocker(inside: path.parent) }
 
+        // A directory is ours when every file below it (contiguous in path order) would be deleted.
         func directoryIsOurs(_ dir: TreePath) -> Bool {
-            for (path, e) in local.entries where e.kind != .directory && dir.isAncestor(of: path) {
-                if !deletable.contains(path) { return false }
+            var below = PathTable.Cursor(previous.entries)
+            for j in local.entries.descendants(of: dir) where local.entries.values[j].kind != .directory {
+                let e = local.entries.values[j]
+                guard desired[e.path] == nil, !excludes.matches(e.path), let prev = below.seek(e.path),
+                    e.kind.fileMode == prev.mode && e.id == prev.id
+                        && e.metadata.isInstalled(as: prev.mode, owner: installedOwner)
+                else { return false }
             }
             return !local.excluded.contains { dir.isAncestor(of: $0) }
         }
 
-        // The new tree's paths.
-        for (path, entry) in desired {
-            let l = local.entries[path]
-            var c = Change(
-                kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id,
-                localMetadata: l?.metadata)
-            if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
-                c.kind = .excluded
-            } else if entry.mode == .gitlink {
-                c.kind = .submodule
-            } else if l == nil, let obstacle = blocker(of: path) {
-                // (Something at the path itself means the scan reached it through real directories: nothing in the way.)
-                c.kind = .blocked
-                let what = local.entries[obstacle].map { describe($0.kind) } ?? "something"
-                c.note = "'\(obstacle)' is \(what) that is not ours (or was changed) where the tree needs a directory"
-            } else if let l {
-                switch (l.kind, entry.mode) {
-                case (.directory, _):
-                    if directoryIsOurs(path) {
-                        c.kind = .typeChange
+        for step in MergeJoin(desired.keys, local.entries.keys) {
+            switch step {
+            case .right(let j):
+                // A local thing the new tree does not have.
+                let e = local.entries.values[j]
+                guard e.kind != .directory else { continue }
+                let path = e.path
+                if !gitlinks.isEmpty && hasAncestor(path, in: gitlinks) { continue }  // inside a submodule checkout
+                let here = Change(kind: .untracked, path: path, localKind: e.kind, localID: e.id)
+                if excludes.matches(path) {
+                    changes.append(with(here, .excluded))
+                } else if let prev = before.seek(path) {
+                    if e.kind.fileMode == prev.mode && e.id == prev.id
+                        && e.metadata.isInstalled(as: prev.mode, owner: installedOwner)
+                    {
+                        deletable.insert(path)
+                        changes.append(with(here, .delete))
                     } else {
-                        c.kind = .blocked
-                        c.note = "'\(path)' is a directory holding files that are not ours (or were changed)"
+                        var c = with(here, .conflict)
+                        c.note = "'\(path)' was changed locally since the last sync and is no longer in the tree; kept"
+                        changes.append(c)
                     }
-                case (.other, _):
-                    c.kind = .blocked
-                    c.note = "'\(path)' is a special file (FIFO, socket or device); smart-sync will not replace it"
-                case (.symlink, .symlink):
-                    c.kind = l.id == entry.id ? .unchanged : .symlink
-                case (.symlink, _), (.regular, .symlink), (.executable, .symlink):
-                    c.kind = .typeChange
-                default:
-                    if l.id != entry.id {
-                        c.kind = .modify
-                    } else if l.kind.fileMode != entry.mode || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner) {
-                        c.kind = .mode
-                    }
+                } else {
+                    changes.append(here)
                 }
-            } else {
-                c.kind = entry.mode == .symlink ? .symlink : .add
+            case .left(let i):
+                changes.append(
+                    change(desired.values[i], nil, previous: before.seek(desired.keys[i]), local: local,
+                        blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
+            case .both(let i, let j):
+                changes.append(
+                    change(desired.values[i], local.entries.values[j], previous: before.seek(desired.keys[i]),
+                        local: local, blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
             }
-            if c.writes, let l, let localMode = l.kind.fileMode, let prev = previous[path],
-                prev.mode == entry.mode && prev.id == entry.id
-            {
-                // The tree did not change this path since the last sync: the operator did.
-                c.note = "'\(path)' was changed locally since the last sync (\(Self.edit(l, localMode, prev, installedOwner)))"
-            }
-            if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
-                previous[path].map({
-                    $0.mode != localMode || $0.id != l.id || !l.metadata.isInstalled(as: localMode, owner: installedOwner)
-                }) ?? true
-            {
-                c.kind = .conflict
-                c.note =
-                    "'\(path)' differs from the tree and from what the last sync put there; kept local version (--keep-local)"
-            }
-            changes.append(c)
         }
-        // Sorted through an index: a Change is large, and moving it around is most of a sort's cost.
-        let order = changes.indices.sorted { changes[$0].path < changes[$1].path }
-        changes = order.map { changes[$0] }
+
+        // Directories the scan did not enter because they are excluded: left alone, reported (in path order).
+        let skipped = local.excluded.filter { desired[$0] == nil }
+        if !skipped.isEmpty {
+            changes += skipped.map { Change(kind: .excluded, path: $0) }
+            let order = changes.indices.sorted { changes[$0].path < changes[$1].path }
+            changes = order.map { changes[$0] }
+        }
 
         // Blobs to provide: each id once, with a tree path and, when possible, a local file holding it.
         var needed: [ObjectID: NeededBlob] = [:]
@@ -159,11 +122,11 @@ public struct Planner: Sendable {
             needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path]?.size)
         }
         if !needed.isEmpty {
-            for (path, e) in local.entries where e.kind == .regular || e.kind == .executable {
+            for e in local.entries.values where e.kind == .regular || e.kind == .executable {
                 if let id = e.id, needed[id] != nil, needed[id]!.localPath == nil,
                     needed[id]!.size.map({ Int64($0) == e.size }) ?? true
                 {
-                    needed[id]!.localPath = path
+                    needed[id]!.localPath = e.path
                 }
             }
         }
@@ -175,21 +138,82 @@ public struct Planner: Sendable {
         return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs)
     }
 
+    /// The change at a path of the new tree (`entry`), with what is on disk there (`l`) and what the previous sync put
+    /// there (`prev`).
+    private func change(
+        _ entry: TreeEntry, _ l: LocalEntry?, previous prev: Manifest.Entry?, local: LocalTree,
+        blocker: (TreePath) -> TreePath?, directoryIsOurs: (TreePath) -> Bool
+    ) -> Change {
+        let path = entry.path
+        var c = Change(
+            kind: .unchanged, path: path, mode: entry.mode, id: entry.id, localKind: l?.kind, localID: l?.id,
+            localMetadata: l?.metadata)
+        if excludes.matches(path) || (!local.excluded.isEmpty && isOrHasAncestor(path, in: local.excluded)) {
+            c.kind = .excluded
+        } else if entry.mode == .gitlink {
+            c.kind = .submodule
+        } else if l == nil, let obstacle = blocker(path.parent) {
+            // (Something at the path itself means the scan reached it through real directories: nothing in the way.)
+            c.kind = .blocked
+            let what = local.entries[obstacle].map { describe($0.kind) } ?? "something"
+            c.note = "'\(obstacle)' is \(what) that is not ours (or was changed) where the tree needs a directory"
+        } else if let l {
+            switch (l.kind, entry.mode) {
+            case (.directory, _):
+                if directoryIsOurs(path) {
+                    c.kind = .typeChange
+                } else {
+                    c.kind = .blocked
+                    c.note = "'\(path)' is a directory holding files that are not ours (or were changed)"
+                }
+            case (.other, _):
+                c.kind = .blocked
+                c.note = "'\(path)' is a special file (FIFO, socket or device); smart-sync will not replace it"
+            case (.symlink, .symlink):
+                c.kind = l.id == entry.id ? .unchanged : .symlink
+            case (.symlink, _), (.regular, .symlink), (.executable, .symlink):
+                c.kind = .typeChange
+            default:
+                if l.id != entry.id {
+                    c.kind = .modify
+                } else if l.kind.fileMode != entry.mode || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner) {
+                    c.kind = .mode
+                }
+            }
+        } else {
+            c.kind = entry.mode == .symlink ? .symlink : .add
+        }
+        if c.writes, let l, let localMode = l.kind.fileMode, let prev, prev.mode == entry.mode && prev.id == entry.id {
+            // The tree did not change this path since the last sync: the operator did.
+            c.note = "'\(path)' was changed locally since the last sync (\(Self.edit(l, localMode, prev, installedOwner)))"
+        }
+        if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
+            prev.map({
+                $0.mode != localMode || $0.id != l.id || !l.metadata.isInstalled(as: localMode, owner: installedOwner)
+            }) ?? true
+        {
+            c.kind = .conflict
+            c.note =
+                "'\(path)' differs from the tree and from what the last sync put there; kept local version (--keep-local)"
+        }
+        return c
+    }
+
     /// The manifest to record once `plan` has been applied: every path written or found unchanged, plus the
     /// previous entries of excluded paths (so that un-excluding them later still knows they were ours).
     public func manifest(after plan: Plan, previous: Manifest) -> Manifest {
         var out = Manifest()
         out.entries.reserveCapacity(plan.changes.count)
-        for c in plan.changes {
+        for c in plan.changes {  // in path order: each entry is appended
             switch c.kind {
             case .add, .modify, .mode, .symlink, .typeChange, .unchanged:
-                if let mode = c.mode, let id = c.id { out[c.path] = Manifest.Entry(mode: mode, id: id) }
+                if let mode = c.mode, let id = c.id { out.entries.append(c.path, Manifest.Entry(mode: mode, id: id)) }
             default:
                 break
             }
         }
         if !excludes.isEmpty {
-            for (path, e) in previous.entries where excludes.matches(path) { out[path] = e }
+            out.entries = out.entries.merging(previous.entries.filterTable { path, _ in excludes.matches(path) }) { $1 }
         }
         return out
     }

@@ -135,7 +135,7 @@ public struct SyncRunner: Sendable {
         let excludes = ExcludeSet(request.excludes)
         let scan = try logger.timed("scan") {
             try TargetScanner(ignoredNames: [], excludes: excludes)
-                .scan(target: target, cache: state.loadStatCache(target: target))
+                .scan(target: target, cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
         }
         logScan(scan.statistics)
         events(
@@ -252,7 +252,7 @@ public struct SyncRunner: Sendable {
             }
             outcome.switched = true
             var cache = scan.cache
-            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? [:])
+            cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
@@ -274,6 +274,7 @@ public struct SyncRunner: Sendable {
             logger.debug("ref \(ref): the commit the target has, no request", metadata: ["commit": "\(id.hex)"])
             return ResolvedRef(name: ref, commit: id)
         }
+        if let pinned = resolveFromPin(ref) { return pinned }
         let resolved = try await source.resolve(ref)
         var metadata: Logger.Metadata = [
             "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
@@ -337,6 +338,12 @@ public struct SyncRunner: Sendable {
             logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+        }
+        if let pinned = pinnedListing(of: resolved.commit), pinned.rootTree == resolved.rootTree ?? pinned.rootTree {
+            logger.debug("listing: the pin of this commit (verified when pinned), no request")
+            let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
+            events(.listed(commit: resolved.commit, entries: files, verified: true))
+            return pinned
         }
         let listing = try await source.listing(for: resolved, hints: hints)
         if let known = resolved.rootTree, known != listing.rootTree {

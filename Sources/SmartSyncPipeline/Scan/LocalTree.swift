@@ -100,13 +100,14 @@ public struct LocalEntry: Sendable, Hashable, Codable {
 
 /// Everything a scan found under a target.
 public struct LocalTree: Sendable, Hashable {
-    /// Entries by relative path: files, symlinks, directories and other things. The root itself is not listed.
-    public var entries: [TreePath: LocalEntry]
+    /// Entries by relative path, sorted by path bytes: files, symlinks, directories and other things. The root itself
+    /// is not listed.
+    public var entries: PathTable<LocalEntry>
     /// Paths the scan did not look at or into because they matched an exclusion (name or glob).
     /// They count as "not ours": a directory holding one is never removed.
     public var excluded: Set<TreePath>
 
-    public init(entries: [TreePath: LocalEntry] = [:], excluded: Set<TreePath> = []) {
+    public init(entries: PathTable<LocalEntry> = [:], excluded: Set<TreePath> = []) {
         self.entries = entries
         self.excluded = excluded
     }

@@ -8,6 +8,8 @@ import SmartSyncGitObjects
 /// - Never follows symlinks: a symlink is recorded with the id of its target string, and a symlink to a
 ///   directory is not descended into.
 /// - One `fstatat` per entry; regular files whose stat data matches a trusted ``StatCache`` entry are not read.
+/// - What the walk finds is sorted by path bytes once and joined with the (sorted) stat cache in one pass: no
+///   per-path lookup, no hash table.
 /// - Names in ``ignoredNames`` (at any depth) and paths matching ``excludes`` are skipped, not descended, and
 ///   listed in ``LocalTree/excluded``.
 /// - A target that does not exist yet scans as an empty tree.
@@ -43,12 +45,12 @@ public struct TargetScanner: Sendable {
             throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
         }
         walker.entries.reserveCapacity(cache.entries.count + 16)
-        walker.newCache.entries.reserveCapacity(cache.entries.count + 16)
         try walker.walk(dirFD: rootFD, prefix: .root)
+        walker.sortAndJoinCache()
         try walker.hashPending()
         walker.finishCache()
         return Result(
-            tree: LocalTree(entries: walker.entries, excluded: walker.excluded), cache: walker.newCache,
+            tree: LocalTree(entries: walker.table(), excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
     }
 }
@@ -59,11 +61,14 @@ private struct Walker {
     let ignoredNames: Set<TreePath>
     let excludes: ExcludeSet
     var newCache: StatCache
-    var entries: [TreePath: LocalEntry] = [:]
+    /// What the walk found, in walk order until ``sortAndJoinCache()`` sorts it by path.
+    var entries: [LocalEntry] = []
     var excluded: Set<TreePath> = []
     var stats = ScanStatistics()
-    /// Regular files the cache could not vouch for, hashed after the walk.
-    var pending: [(path: TreePath, size: Int, stat: StatData)] = []
+    /// Regular files the cache could not vouch for (indices into the sorted ``entries``), hashed after the walk.
+    var pending: [Int] = []
+    /// Where ``joined(_:_:)`` puts a path's bytes together.
+    var scratch: [UInt8] = []
 
     init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
         self.target = target
@@ -95,7 +100,7 @@ private struct Walker {
             }
             // The name's bytes, exactly (no decoding: a name need not be UTF-8).
             guard let name = entryName(ent) else { continue }
-            let path = prefix.appending(name)
+            let path = joined(prefix, name)
             if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name) {
                 excluded.insert(path)
                 continue
@@ -108,26 +113,21 @@ private struct Walker {
             let data = StatData(st)
             switch st.st_mode & S_IFMT {
             case S_IFREG:
+                // Its id comes from the stat cache or from hashing, after the walk (``sortAndJoinCache()``).
                 let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
-                if let id = old.trustedID(for: path, stat: data) {
-                    // The new cache gets this entry at the end (``finishCache()``): unchanged, it is the old one's.
-                    stats.cacheHits += 1
-                    entries[path] = LocalEntry(
-                        path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
-                } else {
-                    // Hashed after the walk, on every core (``hashPending()``); the entry gets its id then.
-                    pending.append((path, Int(st.st_size), data))
-                    entries[path] = LocalEntry(
-                        path: path, kind: kind, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
-                }
+                entries.append(
+                    LocalEntry(path: path, kind: kind, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
             case S_IFLNK:
                 let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
-                entries[path] = LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st))
+                entries.append(
+                    LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
             case S_IFDIR:
-                entries[path] = LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+                entries.append(
+                    LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
                 subdirectories.append((name, path))
             default:
-                entries[path] = LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st))
+                entries.append(
+                    LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
             }
         }
         for (name, path) in subdirectories {
@@ -140,8 +140,56 @@ private struct Walker {
         }
     }
 
-    /// Completes the new cache with the entries the old one vouched for. When it vouched for every file it held and
-    /// nothing was hashed, the new cache is the old one as it is (no copy, no per-path work).
+    /// `prefix/name`: the old cache's own path when it holds that one (found by a binary search over its sorted paths;
+    /// no new storage, and the scan, the cache and the manifest it was loaded against share one path), else a new one.
+    mutating func joined(_ prefix: TreePath, _ name: TreePath) -> TreePath {
+        let keys = old.entries.keys
+        guard !keys.isEmpty else { return prefix.appending(name) }
+        scratch.removeAll(keepingCapacity: true)
+        prefix.withBytes { scratch.append(contentsOf: $0) }
+        if !prefix.isEmpty { scratch.append(0x2F) }
+        name.withBytes { scratch.append(contentsOf: $0) }
+        let found = scratch.withUnsafeBufferPointer { raw -> Int? in
+            var low = 0
+            var high = keys.count
+            while low < high {
+                let mid = (low + high) >> 1
+                if byteOrder(keys[mid], raw) < 0 { low = mid + 1 } else { high = mid }
+            }
+            return low < keys.count && byteOrder(keys[low], raw) == 0 ? low : nil
+        }
+        return found.map { keys[$0] } ?? prefix.appending(name)
+    }
+
+    /// Sorts what the walk found by path bytes and joins it with the old cache in one pass: a regular file the cache
+    /// vouches for gets its id; any other is pending, hashed next.
+    mutating func sortAndJoinCache() {
+        // Through indices: an entry is large, and moving it around is most of a sort's cost. A walk in directory order
+        // is nearly sorted already.
+        let order = entries.indices.sorted { entries[$0].path.compare(entries[$1].path) < 0 }
+        entries = order.map { entries[$0] }
+        let cached = old.entries
+        var j = 0
+        for i in entries.indices where entries[i].kind == .regular || entries[i].kind == .executable {
+            let path = entries[i].path
+            while j < cached.keys.count, cached.keys[j].compare(path) < 0 { j += 1 }
+            if j < cached.keys.count, cached.keys[j] == path, let id = old.trustedID(of: cached.values[j], stat: entries[i].stat) {
+                stats.cacheHits += 1
+                entries[i].id = id
+            } else {
+                pending.append(i)
+            }
+        }
+    }
+
+    /// The entries as a table (sorted by ``sortAndJoinCache()``; a file that vanished while being hashed is dropped).
+    func table() -> PathTable<LocalEntry> {
+        let kept = entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
+        return PathTable(sortedKeys: kept.map { $0.path }, values: kept)!
+    }
+
+    /// The new cache: the old one as it is when it vouched for every file it held and nothing was hashed (no copy, no
+    /// per-path work), else every regular file with its id, in path order.
     mutating func finishCache() {
         if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
             let timestamp = newCache.timestampNs
@@ -149,35 +197,37 @@ private struct Walker {
             newCache.timestampNs = timestamp
             return
         }
-        for (path, e) in entries where (e.kind == .regular || e.kind == .executable) && newCache.entries[path] == nil {
-            if let id = e.id { newCache.entries[path] = StatCache.Entry(stat: e.stat, id: id) }
+        var table = PathTable<StatCache.Entry>()
+        table.reserveCapacity(entries.count)
+        for e in entries where e.kind == .regular || e.kind == .executable {
+            if let id = e.id { table.append(e.path, StatCache.Entry(stat: e.stat, id: id)) }
         }
+        newCache.entries = table
     }
 
-    /// Hashes the regular files the stat cache could not vouch for, and gives their entries (and the new cache) their
-    /// ids: on every core when there is enough to share (a cold scan: a first sync over an existing tree, or after a
-    /// rollback), each worker opening its files by descriptor from the root, in path order.
+    /// Hashes the regular files the stat cache could not vouch for, and gives their entries their ids: on every core
+    /// when there is enough to share (a cold scan: a first sync over an existing tree, or after a rollback), each
+    /// worker opening its files by descriptor from the root, in path order.
     mutating func hashPending() throws {
         guard !pending.isEmpty else { return }
-        pending.sort { $0.path < $1.path }
-        let bytes = pending.reduce(0) { $0 + $1.size }
+        let bytes = pending.reduce(0) { $0 + Int(entries[$1].size) }
         let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
-        let hashed = try ParallelHasher(root: target, files: pending.map { ($0.path, $0.size) }).hash(workers: workers)
-        for (file, result) in zip(pending, hashed) {
+        let hashed = try ParallelHasher(root: target, files: pending.map { (entries[$0].path, Int(entries[$0].size)) })
+            .hash(workers: workers)
+        for (i, result) in zip(pending, hashed) {
             guard let (id, st) = result else {
-                entries[file.path] = nil  // gone (or no longer a regular file) since the walk looked
+                entries[i].id = nil  // gone (or no longer a regular file) since the walk looked: dropped by table()
                 continue
             }
             // What was hashed is what the descriptor showed; if that is not what the walk saw (replaced since), its
             // own stat goes into the entry and the cache, so the cache never pairs one file's stat with another's id.
             let seen = StatData(st)
-            newCache.entries[file.path] = StatCache.Entry(stat: seen, id: id)
-            entries[file.path]?.id = id
-            if seen != file.stat {
-                entries[file.path]?.stat = seen
-                entries[file.path]?.size = seen.size
-                entries[file.path]?.metadata = FileMetadata(st)
-                entries[file.path]?.kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+            entries[i].id = id
+            if seen != entries[i].stat {
+                entries[i].stat = seen
+                entries[i].size = seen.size
+                entries[i].metadata = FileMetadata(st)
+                entries[i].kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
             }
         }
         stats.filesHashed += pending.count

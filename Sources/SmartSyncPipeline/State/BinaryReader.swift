@@ -1,3 +1,4 @@
+import Glibc
 import SmartSyncGitObjects
 
 /// Reads what ``BinaryWriter`` wrote. Every accessor returns nil past the end instead of trapping.
@@ -55,10 +56,41 @@ struct BinaryReader {
         return path
     }
 
+    /// A path, as ``readPath()``, but when `shared` (strictly increasing, read forward from `next` as the file's paths
+    /// increase) holds the same bytes, that path itself: no new storage. Files written in path order (state, stat
+    /// cache) read this way share one `TreePath` per path with the table that was read first.
+    mutating func readPath(sharing shared: [TreePath], from next: inout Int) -> TreePath? {
+        guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
+        let start = offset
+        offset += n
+        let found = bytes.withUnsafeBufferPointer { all -> Int? in
+            let raw = UnsafeBufferPointer(rebasing: all[start..<(start + n)])
+            while next < shared.count {
+                let order = byteOrder(shared[next], raw)
+                if order > 0 { return nil }
+                next += 1
+                if order == 0 { return next - 1 }
+            }
+            return nil
+        }
+        if let found { return shared[found] }
+        return TreePath(bytes: bytes[start..<(start + n)])
+    }
+
     mutating func readID() -> ObjectID? {
         guard end - offset >= 20 else { return nil }
         let id = ObjectID(bytes: bytes[offset..<(offset + 20)])
         offset += 20
         return id
+    }
+}
+
+/// Byte order of a path and raw bytes: negative when `path` sorts first, 0 when they are the same bytes.
+@inline(__always)
+func byteOrder(_ path: TreePath, _ raw: UnsafeBufferPointer<UInt8>) -> Int {
+    path.withBytes { key in
+        let common = min(key.count, raw.count)
+        let c = common == 0 ? 0 : Int(memcmp(key.baseAddress!, raw.baseAddress!, common))
+        return c != 0 ? c : key.count - raw.count
     }
 }

@@ -31,7 +31,7 @@ struct BinaryWriter {
         }
     }
 
-    mutating func append(_ id: ObjectID) { bytes.append(contentsOf: id.bytes) }
+    mutating func append(_ id: ObjectID) { id.append(to: &bytes) }
 
     /// A path as its bytes (the same encoding as a `String`'s UTF-8, so earlier files read the same).
     mutating func append(_ path: TreePath) {

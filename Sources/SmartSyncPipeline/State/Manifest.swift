@@ -1,7 +1,11 @@
 import SmartSyncGitObjects
 
 /// What a sync put into a target: path → (mode, blob id). The planner deletes only paths listed here.
-public struct Manifest: Sendable, Hashable, Codable {
+///
+/// Held sorted by path bytes (a ``PathTable``) and written in that order, so a load is two arrays and no hashing, and
+/// the planner joins it with the sorted scan in one pass. Files written by earlier versions (in hash order) are sorted
+/// once as they are read.
+public struct Manifest: Sendable, Hashable {
     /// One file or symlink the sync wrote.
     public struct Entry: Sendable, Hashable, Codable {
         public var mode: FileMode
@@ -13,20 +17,16 @@ public struct Manifest: Sendable, Hashable, Codable {
         }
     }
 
-    public var entries: [TreePath: Entry]
+    public var entries: PathTable<Entry>
 
-    public init(entries: [TreePath: Entry] = [:]) {
+    public init(entries: PathTable<Entry> = [:]) {
         self.entries = entries
     }
 
     /// The files and symlinks of a listing (gitlinks and trees left out).
     public init(listing: TreeListing) {
-        var entries: [TreePath: Entry] = [:]
-        entries.reserveCapacity(listing.entries.count)
-        for e in listing.entries where e.mode.isBlob {
-            entries[e.path] = Entry(mode: e.mode, id: e.id)
-        }
-        self.init(entries: entries)
+        self.init(
+            entries: PathTable(sorting: listing.entries.lazy.filter { $0.mode.isBlob }.map { ($0.path, Entry(mode: $0.mode, id: $0.id)) }))
     }
 
     public subscript(path: TreePath) -> Entry? {
@@ -54,14 +54,18 @@ public struct Manifest: Sendable, Hashable, Codable {
 
     init?(reading r: inout BinaryReader) {
         guard let count = r.readUInt32() else { return nil }
-        var entries: [TreePath: Entry] = [:]
-        entries.reserveCapacity(Int(count))
+        var paths: [TreePath] = []
+        var values: [Entry] = []
+        paths.reserveCapacity(Int(count))
+        values.reserveCapacity(Int(count))
         for _ in 0..<count {
             guard let path = r.readPath(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
                 let id = r.readID()
             else { return nil }
-            entries[path] = Entry(mode: mode, id: id)
+            paths.append(path)
+            values.append(Entry(mode: mode, id: id))
         }
-        self.init(entries: entries)
+        // Written sorted since the sorted tables; an earlier version's file (hash order) is sorted here, once.
+        self.init(entries: PathTable(sortedKeys: paths, values: values) ?? PathTable(sorting: zip(paths, values)))
     }
 }

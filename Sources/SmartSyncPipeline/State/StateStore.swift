@@ -107,8 +107,9 @@ public struct StateStore: Sendable {
         }
     }
 
-    public func loadStatCache(target: String, trustCtime: Bool = true) throws -> StatCache {
-        try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime)
+    /// Paths equal to one of `sharing` (sorted: the target's manifest's) share its storage.
+    public func loadStatCache(target: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
+        try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime, sharing: sharing)
     }
 
     /// Saves `target`'s stat cache atomically (updating its timestamp).

@@ -81,9 +81,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
-        var kinds: [TreePath: Change.Kind] = [:]
-        kinds.reserveCapacity(plan.changes.count)
-        for c in plan.changes { kinds[c.path] = c.kind }
+        // The plan's changes are in path order: their kinds as a table with no sort and no hashing.
+        let kinds = PathTable(sorting: plan.changes.lazy.map { ($0.path, $0.kind) })
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
         var report = try logger.timed("stage") { () throws -> ApplyReport in
@@ -170,7 +169,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
             logger.debug("apply: stage built from the store: no spare tree (the last prune left none)")
             return nil
         }
-        let cache = spare.statCache()
+        // Its paths share the plan's storage (both sorted): no copy of each path for the spare's cache.
+        let cache = spare.statCache(sharing: plan.changes.map { $0.path })
         guard rename(spare.tree, layout.stage) == 0 else {
             logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
             return nil

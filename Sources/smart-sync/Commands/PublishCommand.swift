@@ -96,6 +96,7 @@ struct PublishCommand: AsyncParsableCommand {
             throw ValidationError("--history must be between 0 and 1000000 (got \(history)).")
         }
         if let expiresIn, expiresIn.seconds <= 0 { throw ValidationError("--expires-in must be more than zero.") }
+        try NetworkOptions.checkSeconds(stallTimeout, flag: "--stall-timeout")
     }
 
     func run() async throws {

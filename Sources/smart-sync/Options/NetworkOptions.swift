@@ -93,11 +93,18 @@ struct NetworkOptions: ParsableArguments {
         if retries < 0 || retries > 100 {
             throw ValidationError("--retries must be between 0 and 100 (got \(retries)).")
         }
-        if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive (got \(stallTimeout)).") }
-        if !(requestTimeout > 0) {
-            throw ValidationError("--request-timeout must be positive (got \(requestTimeout)).")
+        try Self.checkSeconds(stallTimeout, flag: "--stall-timeout")
+        try Self.checkSeconds(requestTimeout, flag: "--request-timeout")
+        try Self.checkSeconds(maxWait, flag: "--max-wait", zeroAllowed: true)
+    }
+
+    /// The rule for every option of seconds (shared with `publish`): a finite number, more than zero (or zero when
+    /// `zeroAllowed`); nan, inf and negative values are refused naming `flag` (exit 64).
+    static func checkSeconds(_ value: Double, flag: String, zeroAllowed: Bool = false) throws {
+        guard value.isFinite, value > 0 || (zeroAllowed && value == 0) else {
+            throw ValidationError(
+                "\(flag) must be a finite number of seconds, \(zeroAllowed ? "zero or more" : "more than zero") (got \(value)).")
         }
-        if !(maxWait >= 0) { throw ValidationError("--max-wait must be zero or more (got \(maxWait)).") }
     }
 
     /// The settings for the library, given `--jobs` and `--cacert` from the source options.

@@ -1,60 +1,42 @@
 import Foundation
 import SmartSyncCore
 import SmartSyncFetch
+import SmartSyncSignatures
 
 /// `--trusted-key FILE` (a target's `trusted_key`): how a run trusts its mirrors' signed `refs`.
 ///
-/// Until SmartSyncSignatures (OpenSSL's Ed25519, in process) is in this build, signatures are checked by OpenSSH's own
-/// `ssh-keygen -Y find-principals` and `-Y verify` against the allowed-signers file, namespace `smart-sync`: the
-/// reference implementation, with the same semantics (the key's line, its `namespaces=`, `valid-after`/`valid-before`).
+/// The file is an allowed-signers file (ssh-keygen(1), ALLOWED SIGNERS), parsed when the run starts; each `refs.sig`
+/// is verified in process by SmartSyncSignatures (`AllowedSigners.verify`, namespace `smart-sync`, at the current
+/// time), with `ssh-keygen -Y find-principals` then `-Y verify`'s semantics: the key's line, its `namespaces=`,
+/// `valid-after` / `valid-before`. No ssh-keygen is needed on the host.
 enum TrustedKey {
     /// The signature namespace of a mirror's `refs.sig`.
     static let namespace = "smart-sync"
 
     /// The trust for `repository`'s mirrors: `refs.sig` verified against the allowed signers in `file`; the newest
     /// accepted pointer kept in `stateDirectory`.
+    ///
+    /// - Throws: `SmartSyncError(.invalidArgument)` when `file` cannot be read or a line of it is malformed.
     static func trust(file: String, repository: String, stateDirectory: String) throws -> MirrorTrust {
-        guard FileManager.default.isReadableFile(atPath: file) else {
+        let signers: AllowedSigners
+        do {
+            signers = try AllowedSigners(contentsOf: file)
+        } catch let error as SmartSyncError {
             throw SmartSyncError(
-                .invalidArgument, "--trusted-key \(file) cannot be read",
-                hint: "name an allowed_signers file (ssh-keygen(1), ALLOWED SIGNERS)")
+                error.code, "--trusted-key: \(error.message)",
+                hint: error.hint ?? "name an allowed_signers file (ssh-keygen(1), ALLOWED SIGNERS)")
         }
         return MirrorTrust(repository: repository, stateDirectory: stateDirectory) { message, signature, source in
-            try verify(message, signature: signature, allowedSigners: file, source: source)
+            try verify(message, signature: signature, allowedSigners: signers, source: source)
         }
     }
 
-    /// Verifies `signature` over `message` with `ssh-keygen`; returns the principal. `.integrity` when refused.
-    static func verify(_ message: [UInt8], signature: [UInt8], allowedSigners: String, source: String) throws -> String
+    /// Verifies the armored `signature` over `message` (`source` names the refs file) against `allowedSigners`
+    /// in namespace `smart-sync`, now; returns the signer (principal and key fingerprint). `.integrity` when refused.
+    static func verify(_ message: [UInt8], signature: [UInt8], allowedSigners: AllowedSigners, source: String) throws
+        -> String
     {
-        let directory = NSTemporaryDirectory() + "smart-sync-sig-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let signatureFile = directory + "/refs.sig"
-        try Data(signature).write(to: URL(fileURLWithPath: signatureFile))
-        let environment = ["PATH": "/usr/bin:/bin:/usr/local/bin"]
-        let find = try ProcessRunner(
-            "ssh-keygen", ["-Y", "find-principals", "-f", allowedSigners, "-s", signatureFile],
-            environment: environment
-        ).runAndWait()
-        let principal = String(decoding: find.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init)
-        guard find.succeeded, let principal else {
-            throw SmartSyncError(
-                .integrity, "the signature of \(source) was not made by a key in \(allowedSigners); refused",
-                hint: "check --trusted-key, or sign the mirror's refs with a key listed there")
-        }
-        let check = try ProcessRunner(
-            "ssh-keygen",
-            ["-Y", "verify", "-f", allowedSigners, "-I", principal, "-n", namespace, "-s", signatureFile],
-            environment: environment
-        ).runAndWait(input: .bytes(message))
-        guard check.succeeded else {
-            let said = String(decoding: check.stderr + check.stdout, as: UTF8.self)
-                .split(separator: "\n").first.map(String.init) ?? "refused"
-            throw SmartSyncError(
-                .integrity, "the signature of \(source) does not verify for \(principal) in namespace \(namespace) (\(said)); refused",
-                hint: "the refs were altered, or signed for another namespace or outside the key's validity")
-        }
-        return principal
+        let parsed = try SSHSignature(armored: signature, source: source + ".sig")
+        return try allowedSigners.verify(message, signature: parsed, namespace: namespace, at: Date()).description
     }
 }

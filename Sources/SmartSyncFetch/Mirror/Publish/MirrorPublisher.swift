@@ -63,11 +63,13 @@ public struct MirrorPublisher: Sendable {
         let source = try await LocalGitSource(path: path)
         let name = repositoryName ?? source.repository
         let output = try open(as: name)
-        var resolved: [ResolvedRef] = []
-        for ref in Self.unique(options.refs) { resolved.append(try await source.resolve(ref)) }
-        return try await write(
-            resolved, as: name, from: source.repository, into: output.directory, previous: output.previous,
-            options: options)
+        return try await abandoning(output.directory) {
+            var resolved: [ResolvedRef] = []
+            for ref in Self.unique(options.refs) { resolved.append(try await source.resolve(ref)) }
+            return try await write(
+                resolved, as: name, from: source.repository, into: output.directory, previous: output.previous,
+                options: options)
+        }
     }
 
     /// Fetches `options.refs` into `cache` (one `git fetch`, the commits back to `options.history` deep) and
@@ -75,23 +77,46 @@ public struct MirrorPublisher: Sendable {
     public func publish(cache: PublishCache, options: Options) async throws -> Report {
         let name = repositoryName ?? cache.slug
         let output = try open(as: name)
-        let resolved = try await cache.update(refs: Self.unique(options.refs), depth: max(1, options.history))
-        return try await write(
-            resolved, as: name, from: cache.repository, into: output.directory, previous: output.previous,
-            options: options)
+        return try await abandoning(output.directory) {
+            let resolved = try await cache.update(refs: Self.unique(options.refs), depth: max(1, options.history))
+            return try await write(
+                resolved, as: name, from: cache.repository, into: output.directory, previous: output.previous,
+                options: options)
+        }
     }
 
     // MARK: - The directory
+
+    /// `body`, removing the directory again when it fails and this publish made it (nothing left behind).
+    private func abandoning(_ out: PublishDirectory, _ body: () async throws -> Report) async throws -> Report {
+        do {
+            return try await body()
+        } catch {
+            out.abandon()
+            throw error
+        }
+    }
 
     /// Locks the directory and checks that it is empty or a mirror of this repository; returns the pointer it
     /// holds.
     private func open(as name: String) throws -> (directory: PublishDirectory, previous: PublishedRefs?) {
         let out = try PublishDirectory(path: directory)
+        do {
+            return (out, try previousPointer(in: out, as: name))
+        } catch {
+            out.abandon()
+            throw error
+        }
+    }
+
+    /// The pointer `out` holds, after checking that it is empty or a mirror of `name`.
+    private func previousPointer(in out: PublishDirectory, as name: String) throws -> PublishedRefs? {
         let identityFile = directory + "/" + MirrorIdentity.fileName
         var previous: PublishedRefs?
         if let bytes = try out.read(PublishDirectory.refsFile) {
-            previous = try PublishedRefs(parsing: bytes, source: directory + "/refs")
-            try checkSameRepository(previous!.repository, is: name, named: directory + "/refs")
+            let pointer = try PublishedRefs(parsing: bytes, source: directory + "/refs")
+            try checkSameRepository(pointer.repository, is: name, named: directory + "/refs")
+            previous = pointer
         }
         if let bytes = try out.read(MirrorIdentity.fileName) {
             let found = try MirrorIdentity(parsing: bytes, source: identityFile).repository
@@ -102,7 +127,7 @@ public struct MirrorPublisher: Sendable {
                 "\(directory) is not empty ('\(other)') and holds no smart-sync mirror (\(MirrorIdentity.fileName))",
                 hint: "publish into an empty or new directory")
         }
-        return (out, previous)
+        return previous
     }
 
     private func checkSameRepository(_ found: String, is name: String, named file: String) throws {
@@ -139,13 +164,13 @@ public struct MirrorPublisher: Sendable {
         var seen = Set<ObjectID>()
         for id in listings.map(\.commit) + history where seen.insert(id).inserted {
             let file = PublishDirectory.commitFile(id)
-            if !out.contains(file) { files.append(.init(id: id, kind: .commit, file: file)) }
+            if try !out.contains(file) { files.append(.init(id: id, kind: .commit, file: file)) }
         }
         let commitFiles = files.count
         for (_, _, listing) in listings {
             for blob in listing.blobs where seen.insert(blob).inserted {
                 let file = PublishDirectory.objectFile(blob)
-                if !out.contains(file) { files.append(.init(id: blob, kind: .blob, file: file)) }
+                if try !out.contains(file) { files.append(.init(id: blob, kind: .blob, file: file)) }
             }
         }
         let copied = try await git.copy(files, into: out)
@@ -158,7 +183,7 @@ public struct MirrorPublisher: Sendable {
             report.bytesWritten += listing.bytes.count
         }
         if options.packs {
-            for (commit, tree, listing) in listings where !out.contains(PublishDirectory.packFile(commit)) {
+            for (commit, tree, listing) in listings where try !out.contains(PublishDirectory.packFile(commit)) {
                 report.bytesWritten += try await git.pack(commit: commit, tree: tree, listing: listing, into: out)
                 report.packsWritten += 1
             }

@@ -32,7 +32,7 @@ public struct PublishCache: Sendable {
     ) {
         remote = GitRemote(
             gitURL: gitURL, token: token, stallTimeout: stallTimeout, extraCAFile: extraCAFile,
-            purpose: "the publish fetch", command: "git fetch")
+            purpose: "the publish fetch", command: "git fetch", temporaryDirectory: storeDirectory + "/tmp")
         remoteURL = remote.repositoryURL(owner: owner, repository: repository)
         slug = owner + "/" + repository
         let safe = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }) }
@@ -69,12 +69,19 @@ public struct PublishCache: Sendable {
             waitingUpTo: .seconds(600))
         defer { lock.release() }
 
-        let lookedUp = names.flatMap { name -> [String] in
-            if case .shortName = name.kind { return name.candidates }
-            if case .fullName = name.kind { return name.candidates }
-            return []
+        let lookedUp = names.filter {
+            switch $0.kind {
+            case .shortName, .fullName: true
+            case .head, .commit: false
+            }
         }
-        let advertised = lookedUp.isEmpty ? [] : try await remote.listRemote(lookedUp, url: remoteURL, in: repository, for: names[0].text)
+        // One ls-remote for every name: when it fails, it failed for all of them.
+        let advertised =
+            lookedUp.isEmpty
+            ? []
+            : try await remote.listRemote(
+                lookedUp.flatMap(\.candidates), url: remoteURL, in: repository,
+                for: lookedUp.map(\.text).joined(separator: "', '"))
         var wanted: [(name: RefName, source: String, destination: String)] = []
         for name in names {
             switch name.kind {
@@ -92,7 +99,7 @@ public struct PublishCache: Sendable {
         }
         var seen = Set<String>()
         let refspecs = wanted.filter { seen.insert($0.destination).inserted }.map { "+" + $0.source + ":" + $0.destination }
-        let args = try remote.networkOptions(in: repository) + [
+        let args = remote.networkOptions() + [
             "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
             "fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--depth", String(depth),
             "--", remoteURL,

@@ -43,23 +43,22 @@ extension PublishGit {
     private static func copyOne(_ file: ObjectFile, size: Int, from reader: PipeReader, into out: PublishDirectory)
         throws
     {
-        let temporary = out.temporaryPath()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: temporary) }
+        let (temporary, fd) = try out.createTemporary()
+        let shown = out.temporaryPath(temporary)
         let hasher = BlobHasher(kind: file.kind, size: size)
         do {
             try reader.read(count: size) { chunk in
                 hasher.update(chunk)
-                try FileSystem.writeAll(fd: fd, chunk, path: temporary)
+                try FileSystem.writeAll(fd: fd, chunk, path: shown)
             }
             close(fd)
         } catch {
             close(fd)
-            unlink(temporary)
+            out.removeTemporary(temporary)
             throw error
         }
         guard hasher.finalize() == file.id else {
-            unlink(temporary)
+            out.removeTemporary(temporary)
             throw SmartSyncError(
                 .integrity, "git cat-file gave bytes for \(file.kind.rawValue) \(file.id) that do not hash to it",
                 hint: "check the repository with git fsck")

@@ -2,43 +2,6 @@ import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
 
-/// A root tree's listing as the mirror serves it: the bytes of `git ls-tree -r -t -l -z --full-tree <tree>`, and
-/// what a pack of its commit needs.
-struct PublishListing: Sendable {
-    /// The listing file's bytes.
-    var bytes: [UInt8]
-    /// Each blob's id, once (submodule entries are no objects of this repository).
-    var blobs: [ObjectID]
-    /// Every tree and blob below the root, with its path (git's delta heuristics group by it).
-    var objects: [(id: ObjectID, path: ArraySlice<UInt8>)]
-
-    /// Parses ls-tree's `<mode> SP <type> SP <id> SP+ <size> TAB <path> NUL` records.
-    init(bytes: [UInt8], tree: ObjectID) throws {
-        self.bytes = bytes
-        var blobs: [ObjectID] = []
-        var seen = Set<ObjectID>()
-        var objects: [(id: ObjectID, path: ArraySlice<UInt8>)] = []
-        for record in bytes.split(separator: 0) {
-            guard let tab = record.firstIndex(of: UInt8(ascii: "\t")) else {
-                throw SmartSyncError(.malformedResponse, "unexpected git ls-tree output for tree \(tree)")
-            }
-            let fields = record[record.startIndex..<tab].split(separator: UInt8(ascii: " "))
-            guard fields.count == 4, let id = ObjectID(hex: String(decoding: fields[2], as: UTF8.self)) else {
-                throw SmartSyncError(.malformedResponse, "unexpected git ls-tree output for tree \(tree)")
-            }
-            switch String(decoding: fields[1], as: UTF8.self) {
-            case "blob":
-                if seen.insert(id).inserted { blobs.append(id) }
-                objects.append((id, record[(tab + 1)...]))
-            case "tree": objects.append((id, record[(tab + 1)...]))
-            default: break  // a submodule's commit
-            }
-        }
-        self.blobs = blobs
-        self.objects = objects
-    }
-}
-
 /// The git calls of a publish, in the repository it publishes from (``ProcessRunner/git(_:in:environmentChanges:)``:
 /// a clean environment, no system or user config).
 struct PublishGit: Sendable {
@@ -92,17 +55,21 @@ struct PublishGit: Sendable {
             }
             input.append(UInt8(ascii: "\n"))
         }
-        let temporary = out.temporaryPath()
+        // git writes the pack into a file the spawn creates (O_EXCL | O_NOFOLLOW: never through a planted name).
+        // One thread and no reuse of the repository's deltas: for one git version, the bytes depend only on
+        // the objects (docs/MIRROR.md: not across versions or publishers).
+        let temporary = out.temporaryName()
+        defer { out.removeTemporary(temporary) }
         let r = try await ProcessRunner.git(
-            ["pack-objects", "--stdout", "-q", "--delta-base-offset"], in: repository
-        ).run(input: .bytes(input), output: .file(temporary), error: .captured)
+            ["pack-objects", "--stdout", "-q", "--delta-base-offset", "--threads=1", "--no-reuse-delta",
+             "--no-reuse-object"], in: repository
+        ).run(input: .bytes(input), output: .newFile(out.temporaryPath(temporary)), error: .captured)
         guard r.status == 0 else {
-            unlink(temporary)
             throw SmartSyncError(
-                .sourceUnavailable, "git pack-objects failed for commit \(commit) in \(repository): \(r.errorOutput)")
+                .sourceUnavailable, "git pack-objects failed for commit \(commit) in \(repository): \(r.errorOutput)",
+                hint: "check the repository with git fsck")
         }
-        var st = stat()
-        let size = stat(temporary, &st) == 0 ? Int(st.st_size) : 0
+        let size = try out.size(ofTemporary: temporary)
         try out.install(temporary, as: PublishDirectory.packFile(commit))
         return size
     }
