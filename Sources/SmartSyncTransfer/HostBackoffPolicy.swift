@@ -37,12 +37,15 @@ public struct HostBackoffPolicy: Sendable, Equatable {
     }
 
     /// How long the host is held back after its `strikes`th throttle in a row (1: the first): `Retry-After` when the
-    /// answer gave one, else "equal jitter" — uniformly random in the upper half of
-    /// `min(maxDelay, baseDelay × 2^(strikes-1))`, so the pause is never close to none and hosts that got the same
-    /// answer do not all come back at once. Never more than ``maxPause``.
+    /// answer gave a positive one, else "equal jitter" — uniformly random in the upper half of
+    /// `min(maxDelay, baseDelay × 2^(strikes-1))`, so the pause is never close to none (`Retry-After: 0` included)
+    /// and hosts that got the same answer do not all come back at once. Never more than ``maxPause``, except that a
+    /// ``maxPause`` below ``baseDelay`` (`--max-wait 0`) still holds the host up to ``baseDelay``: the backoff is
+    /// turned off only by ``off``.
     public func pause(retryAfter: Double?, strikes: Int, random: Double = Double.random(in: 0...1)) -> Double {
-        if let retryAfter { return min(maxPause, max(0, retryAfter)) }
+        let cap = max(maxPause, baseDelay)
+        if let retryAfter, retryAfter > 0 { return min(cap, retryAfter) }
         let ceiling = min(maxDelay, baseDelay * Double(1 << min(max(strikes - 1, 0), 30)))
-        return min(maxPause, ceiling / 2 + ceiling / 2 * random)
+        return min(cap, ceiling / 2 + ceiling / 2 * random)
     }
 }

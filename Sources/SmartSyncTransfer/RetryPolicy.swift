@@ -48,16 +48,21 @@ public struct RetryPolicy: Sendable {
         error.code == .network
     }
 
-    /// The delay a `Retry-After` header asks for (delta-seconds or an HTTP-date), relative to `now`.
+    /// The delay a `Retry-After` header asks for (delta-seconds or an HTTP-date in any of the three forms a recipient
+    /// must read, RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime), relative to `now`.
     public static func retryAfter(_ value: String?, now: Date = Date()) -> Double? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Double(value) { return max(0, seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        // asctime pads a one-digit day with a space: "Sun Nov  6 08:49:37 1994".
+        let text = value.replacingOccurrences(of: "  ", with: " ")
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return max(0, date.timeIntervalSince(now)) }
+        }
+        return nil
     }
 }
 

@@ -6,16 +6,8 @@ import Testing
 /// unless `--allow-downgrade`; `rollback` stays the way back. On every path: local, raw, pack, the clone fallback.
 @Suite("anti-rollback: --allow-downgrade", .serialized)
 struct AntiRollbackEndToEndTests {
-    /// A, B (a child of A), and C on a branch from A: B and C are not descendants of each other.
     private func history(_ repo: GitFixture) throws -> (a: String, b: String, c: String) {
-        let a = try Fixtures.commitA(repo)
-        let b = try Fixtures.commitB(repo)
-        try repo.branch("side", at: a)
-        try repo.checkout("side")
-        try repo.write("side.txt", "a branch of its own\n")
-        let c = try repo.commit("C")
-        try repo.checkout("main")
-        return (a, b, c)
+        try Fixtures.diverging(repo)
     }
 
     private func expectRefused(

@@ -18,6 +18,9 @@ import Testing
         #expect(!setup.objectRequests("m1").isEmpty)
         #expect(setup.requests("m1").contains { $0.hasPrefix("/m1/listings/") })
         #expect(r.stderrString.contains("from mirror \(setup.url("m1"))"))
+        // The summary's API requests are the origin's alone (the mirror's commit and listing are not API requests).
+        let requests = try #require(try Scenario.summary(r)["requests"] as? [String: Any])
+        #expect(requests["apiRequests"] as? Int == (try setup.scenario.apiRequests().count), "\(requests)")
     }
 
     @Test func withPacksAtTheOriginTheMirrorStillServesTheTree() throws {
@@ -186,6 +189,29 @@ import Testing
         let raw = setup.requests("raw")
         #expect(raw.count == 1)
         #expect(raw.allSatisfy { $0.contains("ghp_mirrorsecret") })
+    }
+
+    /// A mirror that redirects its objects to a path of the raw host (one host:port, a credential host): the
+    /// redirected requests carry no token either, as no mirror request ever has one to send.
+    @Test func aMirrorsRedirectToTheOriginsHostCarriesNoToken() throws {
+        let setup = try MirrorSetup(
+            serverConfig: "location /m1/objects/ { rewrite ^/m1/objects/(.*)$ /raw/mirror-objects/$1 redirect; }")
+        let a = try Fixtures.commitA(setup.repo)
+        try setup.publish("m1", refs: ["main": a], packs: false)
+        try setup.publishRaw(a)
+        let readme = try setup.repo.git("rev-parse", "\(a):README.md")
+        try FileManager.default.removeItem(atPath: MirrorLayout.path(setup.directory("m1"), "objects", readme))
+        try ProcessRunner.run("cp", ["-r", setup.directory("m1") + "/objects", setup.directory("raw/mirror-objects")])
+        let r = try setup.run(mirrors: ["m1"], ["--ref", "main"], rawURL: setup.url("raw"), token: "ghp_mirrorsecret")
+        #expect(r.status == 0, "\(r.stderrString)")
+        try setup.scenario.expectTargetEqualsArchive(a)
+        #expect(setup.objectRequests("m1").allSatisfy { $0.contains(" 302 ") })
+        let redirected = setup.requests("raw").filter { $0.hasPrefix("/raw/mirror-objects/") }
+        #expect(redirected.count == setup.objectRequests("m1").count, "\(redirected)")
+        #expect(!redirected.isEmpty && redirected.allSatisfy { $0.hasSuffix("auth=-") }, "\(redirected)")
+        // The origin's own path on that host did get it: the capture works.
+        let origin = setup.requests("raw").filter { !$0.hasPrefix("/raw/mirror-objects/") }
+        #expect(origin.count == 1 && origin.allSatisfy { $0.contains("ghp_mirrorsecret") }, "\(origin)")
     }
 
     /// A port nothing listens on.

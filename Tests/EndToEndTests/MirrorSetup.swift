@@ -11,9 +11,11 @@ final class MirrorSetup: @unchecked Sendable {
     let nginx: NginxServer
     var repo: GitFixture { scenario.repo }
 
-    init(repo: GitFixture? = nil) throws {
+    /// - Parameter serverConfig: more of nginx's server block (redirects, for instance).
+    init(repo: GitFixture? = nil, serverConfig: String = "") throws {
         scenario = try Scenario(repo: repo)
-        nginx = try NginxServer(tls: false, logFormat: "$request_uri $status auth=$http_authorization")
+        nginx = try NginxServer(
+            serverConfig: serverConfig, tls: false, logFormat: "$request_uri $status auth=$http_authorization")
     }
 
     /// `http://127.0.0.1:PORT/NAME`.
@@ -29,6 +31,12 @@ final class MirrorSetup: @unchecked Sendable {
         try MirrorLayout.publish(
             repo, refs: refs, head: head, to: directory(name), repository: scenario.slug, published: published,
             expires: expires, packs: packs)
+    }
+
+    /// Publishes `refs` into mirror `name` (no packs) at `published`, and signs its `refs` with the private `key`.
+    func publishSigned(_ name: String, refs: [String: String], published: Int, key: String) throws {
+        try publish(name, refs: refs, published: published, packs: false)
+        try MirrorLayout.sign(directory(name), key: key)
     }
 
     /// Lays out `commit` as the raw host serves it, under `/raw/acme/hyper/<commit>/`.

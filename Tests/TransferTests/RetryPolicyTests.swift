@@ -25,6 +25,11 @@ struct RetryPolicyTests {
         let now = try #require(ISO8601DateFormatter().date(from: "2015-10-21T07:28:00Z"))
         #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now: now) == 30)
         #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:27:00 GMT", now: now) == 0)
+        // The obsolete forms a recipient must still read (RFC 9110 §5.6.7): RFC 850 and asctime.
+        #expect(RetryPolicy.retryAfter("Wednesday, 21-Oct-15 07:28:30 GMT", now: now) == 30)
+        #expect(RetryPolicy.retryAfter("Wed Oct 21 07:28:45 2015", now: now) == 45)
+        let early = try #require(ISO8601DateFormatter().date(from: "2015-10-01T07:28:00Z"))
+        #expect(RetryPolicy.retryAfter("Thu Oct  1 07:28:10 2015", now: early) == 10)
     }
 
     @Test func classification() {

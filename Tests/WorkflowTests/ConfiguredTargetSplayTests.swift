@@ -27,6 +27,7 @@ struct ConfiguredTargetSplayTests {
         #expect(try parse("splay = \"5m\"\n").splay == Splay(seconds: 300))
         #expect(try parse("splay = \"1.5s\"\n").splay == Splay(seconds: 1.5))
         #expect(try parse("splay = 90\n").splay == Splay(seconds: 90))
+        #expect(try parse("splay = 1.5\n").splay == Splay(seconds: 1.5), "a TOML float is a number of seconds too")
         #expect(try parse("splay = \"0\"\n").splay == Splay.none)
     }
 
@@ -34,6 +35,8 @@ struct ConfiguredTargetSplayTests {
         #expect(error("splay = \"soon\"\n").contains("config.toml:4: [target.a] 'splay' must be a duration"))
         #expect(error("splay = \"2d\"\n").contains("'splay' must be a duration"))
         #expect(error("splay = -3\n").contains("'splay' must be a duration"))
+        #expect(error("splay = -0.5\n").contains("'splay' must be a duration"))
+        #expect(error("splay = inf\n").contains("'splay' must be a duration"))
         #expect(
             error("splay = \"30s\"\n", repo: "source = \"/srv/git/a\"").contains(
                 "config.toml:4: [target.a] 'splay' has no use with 'source'"))

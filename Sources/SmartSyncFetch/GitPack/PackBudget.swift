@@ -61,6 +61,11 @@ struct PackBudget: Sendable, Equatable {
         return saturatingSum(saturatingSum(bytes / 4, overflow ? Int.max : perObject), 256 << 10)
     }
 
+    /// The most response bytes for objects of `bytes` in all: the bytes and their ``overhead(bytes:objects:)``.
+    static func bound(bytes: Int, objects: Int) -> Int {
+        saturatingSum(bytes, overhead(bytes: bytes, objects: objects))
+    }
+
     /// The objects `commit`'s closure holds in the store's trees (the commit, its trees, blobs and symlinks; gitlinks
     /// excepted), or nil while its trees are not all there.
     static func closureSize(listing: TreeListing?) -> Int? {

@@ -32,7 +32,7 @@ enum MirrorListing {
             }
             let sizeText = String(decoding: fields[3], as: UTF8.self)
             let size = Int(sizeText)
-            guard size != nil || (sizeText == "-" && !mode.isBlob) else {
+            guard size.map({ $0 >= 0 }) ?? (sizeText == "-" && !mode.isBlob) else {
                 throw malformed(source, at: start, "an entry has the size '\(sizeText)'")
             }
             entries.append(TreeEntry(path: TreePath(bytes: bytes[(tab + 1)..<end]), mode: mode, id: id, size: size))

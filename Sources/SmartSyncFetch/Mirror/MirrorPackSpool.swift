@@ -6,9 +6,10 @@ import SmartSyncTransfer
 /// A mirror's `packs/<commit>.pack` spooled to the store's `tmp/`, resumable with `Range` across attempts and runs:
 /// the file keeps the bytes so far, and `….meta` (a ``JSONRecord``) the URL and validator they came with, so the next
 /// attempt asks `Range: bytes=N-` with `If-Range` (never without: bytes no validator ties to the file start over). The
-/// same rules as a blob's partial (``StoreSink``): a `206` that
+/// same rules as a blob's partial (``ResumeRule``): a `206` that
 /// continues at N is appended, a `200` or a `206` from 0 starts over, a `206` from elsewhere empties the spool and asks
-/// again. Held under an exclusive `flock` while a run writes it.
+/// again. A `200` that announces no size (chunked, as CDNs and HTTP/2 send it) is complete when it ends cleanly: the
+/// importer checks the pack's trailer and hashes every object. Held under an exclusive `flock` while a run writes it.
 ///
 /// `@unchecked Sendable`: the engine calls it from its thread while a transfer runs; the caller touches it only between
 /// transfers.
@@ -30,15 +31,20 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
     private var meta: Meta?
     /// Bytes in the spool file.
     private(set) var written: Int
+    /// The most this pack may be (its listing's bytes and room for the pack's overhead; at most ``sizeLimit``).
+    let limit: Int
     /// The pack's size once a response said it.
     private var size: Int?
+    /// The current response is a whole body of no announced size: its clean end is the pack's end.
+    private var openEnded = false
     private(set) var requestedOffset = 0
     private(set) var failure: SmartSyncError?
     private(set) var askAgain = false
     private(set) var received = 0
 
-    /// Opens (or creates) the spool at `path` and locks it; nil when another run holds it.
-    init?(path: String) throws {
+    /// Opens (or creates) the spool at `path` and locks it; nil when another run holds it. `limit`: the most bytes
+    /// the pack may be (a response announcing or sending more is refused as malformed).
+    init?(path: String, limit: Int = MirrorPackSpool.sizeLimit) throws {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -52,6 +58,7 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
         }
         self.fd = fd
         self.path = path
+        self.limit = min(limit, Self.sizeLimit)
         metaPath = path + ".meta"
         written = Int(st.st_size)
         meta = (try? Meta.read(at: metaPath))??.record
@@ -60,7 +67,9 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
 
     deinit { close(fd) }
 
-    var isComplete: Bool { size.map { written == $0 } ?? false }
+    /// Every byte has arrived: the announced size, or the clean end of a body that announced none (asked only after
+    /// a transfer that did not fail).
+    var isComplete: Bool { size.map { written == $0 } ?? openEnded }
 
     /// Bytes kept from an earlier attempt or run.
     var keptBytes: Int { written }
@@ -69,6 +78,7 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
         self.url = url
         failure = nil
         askAgain = false
+        openEnded = false
         requestedOffset = written
         guard written > 0 else { return [] }
         // Only with a validator: two publishers (or git versions) may write different bytes under one pack name, and
@@ -83,26 +93,25 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
 
     func begin(status: Int, headers: HTTPHeaders) -> Bool {
         do {
-            if status == 206 {
-                let range = ContentRange(headers["content-range"])
-                if range?.first != written {
-                    try truncate()
-                    guard range?.first == 0 else {
-                        askAgain = true
-                        failure = SmartSyncError(
-                            .network, "\(url) answered a request for bytes \(requestedOffset)- with Content-Range "
-                                + "'\(headers["content-range"] ?? "none")'; starting the pack over")
-                        return false
-                    }
-                }
-                size = range?.size
-            } else {
-                if written > 0 { try truncate() }
-                size = headers["content-length"].flatMap { Int($0) }
-            }
-            if let size, size > Self.sizeLimit {
+            let range = status == 206 ? ContentRange(headers["content-range"]) : nil
+            switch ResumeRule(status: status, range: range, kept: written) {
+            case .append: break
+            case .startOver: try truncate()
+            case .askAgain:
+                try truncate()
+                askAgain = true
                 failure = SmartSyncError(
-                    .limitExceeded, "\(url) announces a pack of \(size) bytes, over the \(Self.sizeLimit) a mirror's pack may be")
+                    .network,
+                    "\(url) answered a request for bytes \(requestedOffset)- with Content-Range "
+                        + "'\(headers["content-range"] ?? "none")'; starting the pack over")
+                return false
+            }
+            size = status == 206 ? range?.size : headers["content-length"].flatMap { Int($0) }
+            openEnded = status != 206 && size == nil
+            if let size, size > limit {
+                failure = SmartSyncError(
+                    .malformedResponse,
+                    "\(url) announces a pack of \(size) bytes, over the \(limit) its listing allows")
                 return false
             }
             let record = Meta(url: url, validator: StoreSink.validator(headers))
@@ -118,8 +127,9 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
     }
 
     func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
-        guard written + chunk.count <= size ?? Self.sizeLimit else {
-            failure = SmartSyncError(.malformedResponse, "\(url) sent more bytes than it announced")
+        guard written + chunk.count <= size ?? limit else {
+            failure = SmartSyncError(
+                .malformedResponse, "\(url) sent more bytes than it announced (or than its listing allows, \(limit))")
             return false
         }
         var done = 0

@@ -51,7 +51,9 @@ public struct MirrorTrust: Sendable {
 
     /// The signature check (SmartSyncSignatures' `AllowedSigners.verify` in namespace `smart-sync`).
     public var verify: Verifier
-    /// The repository the pointer must name (`OWNER/REPO`).
+    /// How far ahead of this host's clock a pointer's `published` may be.
+    public static let clockSkew: Int64 = 300
+    /// The repository the pointer must name (`owner/repo`, normalized: ``normalized(_:)``).
     public var repository: String
     /// Where the newest accepted pointer's time is kept (``AcceptedRefs``), in the state directory.
     public var recordPath: String
@@ -64,11 +66,19 @@ public struct MirrorTrust: Sendable {
         repository: String, stateDirectory: String, now: @escaping @Sendable () -> Date = { Date() },
         verify: @escaping Verifier
     ) {
-        self.repository = repository
+        self.repository = Self.normalized(repository)
         self.verify = verify
         self.now = now
         recordPath =
-            stateDirectory + "/mirror-refs-" + ObjectID.hash(.blob, Array(repository.utf8)).abbreviated(16)
+            stateDirectory + "/mirror-refs-" + ObjectID.hash(.blob, Array(self.repository.utf8)).abbreviated(16)
+    }
+
+    /// `OWNER/REPO` as GitHub compares it: without a trailing `.git` or `/`, lowercased.
+    public static func normalized(_ repository: String) -> String {
+        var slug = Substring(repository.lowercased())
+        while slug.hasSuffix("/") { slug = slug.dropLast() }
+        if slug.hasSuffix(".git") { slug = slug.dropLast(4) }
+        return String(slug)
     }
 }
 
@@ -81,10 +91,14 @@ public struct AcceptedRefs: JSONRecord, Equatable {
     public var published: Int64
     /// The mirror it came from, for the operator.
     public var mirror: String
+    /// The accepted `refs` bytes' hash (a blob id's hex): another pointer of the same second is a replay. nil in
+    /// records written before it was kept.
+    public var digest: String?
 
-    public init(repository: String, published: Int64, mirror: String) {
+    public init(repository: String, published: Int64, mirror: String, digest: String? = nil) {
         self.repository = repository
         self.published = published
         self.mirror = mirror
+        self.digest = digest
     }
 }

@@ -6,10 +6,12 @@ import SmartSyncGitObjects
 extension MirrorSource {
     /// The longest a `commits/` file may be (a commit's headers and message).
     static let commitLimit = 4 << 20
-    /// The longest a `listings/` file may be: about 40 times the largest public source trees' listings.
-    static let listingLimit = 512 << 20
-    /// How many commits ``isAncestor(_:of:)`` reads before it gives up (the layout keeps 1,000 per publish).
-    static let historyLimit = 10_000
+    /// The longest a `listings/` file may be: about 5 times the largest public source trees' listings (the file is
+    /// read into memory and expanded, so this bounds what one untrusted file can cost).
+    static let listingLimit = 64 << 20
+    /// How many commits ``isAncestor(_:of:)`` reads (one request each) before it gives up: the layout keeps 1,000
+    /// per publish and back to the previous one; past that the origin, if any, is asked.
+    static let historyLimit = 2_000
 
     /// The commit's root tree from `commits/`, then `listings/<tree>`, parsed and verified up to that tree here, so
     /// a listing that is missing, damaged or altered moves the run on instead of failing it.
@@ -36,13 +38,22 @@ extension MirrorSource {
                 .unusable, "the mirror \(baseURL) serves a listing of tree \(commit.tree) that fails verification: "
                     + error.message, cause: error)
         }
-        var seen = Set<ObjectID>()
-        let blobs = listing.files.count { seen.insert($0.id).inserted }
-        state.withLock { $0.listedBlobs[ref.commit] = blobs }
+        // The sizes are the mirror's word (no hash covers them): kept here as hints for this mirror's own downloads
+        // and its pack's bound, never handed on, so a lie cannot hold the origin (or the store) to a wrong size.
+        var hints: [ObjectID: Int] = [:]
+        for entry in listing.files { hints[entry.id] = entry.size }
+        let total = hints.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+        state.withLock {
+            $0.listed[ref.commit] = Listed(
+                blobs: hints.count, bytes: total, objects: PackBudget.closureSize(listing: listing))
+            $0.sizeHints.merge(hints) { $1 }
+        }
         logger.debug(
             "listing of \(ref.commit.abbreviated()) from mirror \(baseURL): \(listing.entries.count) entries, verified",
             metadata: ["mirror": "\(baseURL)", "tree": "\(commit.tree.abbreviated())"])
-        return listing
+        var entries = listing.entries
+        for i in entries.indices where entries[i].mode.isBlob { entries[i].size = nil }
+        return TreeListing(commit: listing.commit, rootTree: listing.rootTree, entries: entries)
     }
 
     /// The body of commit `id` from `commits/`, verified to hash to `id` (git's bytes without the `commit <size>\0`
@@ -65,18 +76,18 @@ extension MirrorSource {
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         var queue = [descendant]
         var seen: Set<ObjectID> = [descendant]
-        var read = 0
         var ranOut = false
-        while !queue.isEmpty {
-            let id = queue.removeFirst()
+        var next = 0
+        while next < queue.count {
+            let id = queue[next]
+            next += 1
             if id == ancestor { return true }
-            guard read < Self.historyLimit else { return nil }
-            read += 1
+            guard next <= Self.historyLimit else { return nil }
             let body: [UInt8]
             do {
                 body = try await commitObject(id)
             } catch let error as SmartSyncError where error.code == .notFound {
-                ranOut = true
+                ranOut = true  // beyond what was published: this mirror cannot tell, never "no"
                 continue
             }
             guard let commit = CommitObject.parse(body) else {

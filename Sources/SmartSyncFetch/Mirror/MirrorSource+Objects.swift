@@ -6,6 +6,11 @@ import SmartSyncObjectStore
 import SmartSyncTransfer
 
 extension MirrorSource {
+    /// Blob requests in flight until the mirror has served one.
+    static let firstWindow = 8
+    /// Blob requests in flight once it has.
+    static let window = 256
+
     /// What became of one blob asked of the mirror.
     enum BlobOutcome: Sendable {
         /// Verified and stored: body bytes received, and whether a damaged first copy was discarded.
@@ -28,35 +33,59 @@ extension MirrorSource {
             report = try await fetchPack(wanted, of: ref, into: store, progress: progress)
             wanted = wanted.filter { !store.contains($0.id) }
         }
+        let hints = state.withLock { $0.sizeHints }
+        wanted = wanted.map { BlobWant(id: $0.id, path: $0.path, size: $0.size ?? hints[$0.id]) }
         var left: [(BlobWant, SmartSyncError)] = []
-        let window = 256
+        // The mirror is down, failing or throttling: the blobs not asked yet go to the next source at once.
+        var down: SmartSyncError?
         await withTaskGroup(of: (BlobWant, BlobOutcome).self) { group in
             var next = 0
             func addNext() {
-                guard next < wanted.count else { return }
+                guard down == nil, next < wanted.count else { return }
                 let want = wanted[next]
                 next += 1
                 group.addTask { (want, await self.fetchObject(want, store: store, progress: progress)) }
             }
-            for _ in 0..<min(window, wanted.count) { addNext() }
+            // A few requests until the mirror has served one blob, so one that is down costs a few retries, not a
+            // window's worth; then the full window.
+            for _ in 0..<Self.firstWindow { addNext() }
             while let (want, outcome) = await group.next() {
                 switch outcome {
                 case .stored(let bytes, let refetched):
                     report.blobsFetched += 1
                     report.bytesReceived += bytes
                     if refetched { report.refetched += 1 }
+                    if report.blobsFetched == 1 { for _ in Self.firstWindow..<Self.window { addNext() } }
                 case .leftOver(let error, let bytes):
                     report.bytesReceived += bytes
                     left.append((want, error))
+                    if down == nil, Self.downReason(error) != nil {
+                        down = error
+                        group.cancelAll()
+                    }
                 }
                 addNext()
             }
+        }
+        if let down, let reason = Self.downReason(down) {
+            logger.debug(
+                "mirror \(baseURL): \(down.message); the blobs left go to the next source",
+                metadata: ["mirror": "\(baseURL)"])
+            throw SourceFailure(
+                reason,
+                SmartSyncError(
+                    down.code,
+                    "the mirror \(baseURL) failed after \(report.blobsFetched) of \(wanted.count) blobs: "
+                        + down.message,
+                    hint: down.hint, cause: down, httpStatus: down.httpStatus),
+                report: report)
         }
         logger.debug(
             "mirror \(baseURL): \(report.blobsFetched) blobs stored, \(left.count) left for the next source",
             metadata: ["mirror": "\(baseURL)", "bytes": "\(report.bytesReceived)"])
         guard let (first, error) = left.first else { return report }
-        if let local = left.lazy.map(\.1).first(where: { [.io, .locked, .cancelled, .limitExceeded].contains($0.code) }) {
+        if let local = left.lazy.map(\.1).first(where: { [.io, .locked, .cancelled, .limitExceeded].contains($0.code) })
+        {
             throw local  // the disk, a lock, the run's limits: the next source would meet them too
         }
         let missing = left.count { $0.1.code == .notFound }

@@ -15,8 +15,8 @@ extension MirrorSource {
     /// only what is new, where the pack would bring the whole tree again (a mirror's packs are not deltas against
     /// what a host has).
     func shouldTakePack(_ missing: Int, of commit: ObjectID) -> Bool {
-        guard let listed = state.withLock({ $0.listedBlobs[commit] }) else { return false }
-        return missing >= Self.packMinimumBlobs && missing * 2 >= listed
+        guard let listed = state.withLock({ $0.listed[commit] }) else { return false }
+        return missing >= Self.packMinimumBlobs && missing * 2 >= listed.blobs
     }
 
     /// Downloads `packs/<commit>.pack` into a resumable spool (``MirrorPackSpool``) and imports it, held to what the
@@ -29,7 +29,10 @@ extension MirrorSource {
         let url = url("packs/" + ref.commit.hex + ".pack")
         let key = ObjectID.hash(.blob, Array(baseURL.utf8)).abbreviated(16)
         let path = store.temporaryDirectory + "/mirror-pack-" + ref.commit.hex + "-" + key
-        guard let spool = try MirrorPackSpool(path: path) else {
+        // The listing's sizes are only a hint: a pack over them is refused as malformed, and the blobs go one by one.
+        let listed = state.withLock { $0.listed[ref.commit] }
+        let limit = listed.map { PackBudget.bound(bytes: $0.bytes, objects: $0.objects ?? $0.blobs) }
+        guard let spool = try MirrorPackSpool(path: path, limit: limit ?? MirrorPackSpool.sizeLimit) else {
             logger.debug("mirror \(baseURL): another run holds the pack spool of \(ref.commit.abbreviated()); per object")
             return FetchReport()
         }
@@ -37,6 +40,13 @@ extension MirrorSource {
             "mirror \(baseURL): \(wanted.count) blobs missing, a cold store: taking the commit's pack",
             metadata: ["mirror": "\(baseURL)", "resumeFrom": "\(spool.keptBytes)"])
         var report = FetchReport()
+        // The blobs the pack brought, each hashed as it was stored (a pack that breaks off keeps those before it).
+        func countStored() {
+            for want in wanted where store.contains(want.id) {
+                report.blobsFetched += 1
+                progress.blobDone(want)
+            }
+        }
         do {
             let response = try await download.run(url, hostKind: HostKind.mirror.rawValue, into: spool)
             report.bytesReceived = spool.received
@@ -48,9 +58,7 @@ extension MirrorSource {
                     metadata: ["mirror": "\(baseURL)"])
                 return report
             }
-            let limits = PackLimits(
-                contents: .reachable(from: [ref.commit], history: false),
-                asked: "the pack of commit \(ref.commit.abbreviated()) from \(baseURL)")
+            let limits = PackBudget.commit(ref.commit, filter: nil, history: false, closure: listed?.objects).limits
             let imported = try await GitPackSource.startImport(
                 spool.path, into: store, arrival: nil, limits: limits, budget: storeBudget
             ).value
@@ -60,10 +68,7 @@ extension MirrorSource {
                 $0.stats.packRequests += 1
                 $0.stats.packObjects += imported.objects
             }
-            for want in wanted where store.contains(want.id) {
-                report.blobsFetched += 1
-                progress.blobDone(want)
-            }
+            countStored()
             logger.debug(
                 "mirror \(baseURL): pack of \(ref.commit.abbreviated()) imported, \(imported.objects) objects",
                 metadata: ["mirror": "\(baseURL)", "bytes": "\(report.bytesReceived)"])
@@ -71,7 +76,12 @@ extension MirrorSource {
         } catch let error as SmartSyncError {
             if [.io, .locked, .cancelled, .limitExceeded].contains(error.code) { throw error }
             if [.integrity, .malformedResponse, .notFound].contains(error.code) { spool.remove() }
-            notice("the pack of commit \(ref.commit.abbreviated()) from the mirror \(baseURL) failed (\(error.message)); fetching its blobs one by one")
+            countStored()
+            // Down, failing or throttling: the blobs go to the next source rather than one by one to this mirror.
+            if let reason = Self.downReason(error) { throw SourceFailure(reason, error, report: report) }
+            notice(
+                "the pack of commit \(ref.commit.abbreviated()) from the mirror \(baseURL) failed (\(error.message)); "
+                    + "fetching its blobs one by one")
             return report
         }
     }

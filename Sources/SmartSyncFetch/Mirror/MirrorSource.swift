@@ -30,8 +30,10 @@ public final class MirrorSource: SyncSource {
 
     struct State {
         var stats = SourceStatistics()
-        /// Distinct blobs of each commit listed through this mirror (for the pack rule).
-        var listedBlobs: [ObjectID: Int] = [:]
+        /// What each commit listed through this mirror holds (for the pack rule and the pack's bounds).
+        var listed: [ObjectID: Listed] = [:]
+        /// Blob sizes by this mirror's listings: only a hint for its own downloads (no hash covers them).
+        var sizeHints: [ObjectID: Int] = [:]
         /// A pack was imported (the transport the summary names).
         var usedPack = false
     }
@@ -57,6 +59,14 @@ public final class MirrorSource: SyncSource {
         self.storeBudget = storeBudget
         self.notice = notice
         self.logger = logger
+    }
+
+    /// A commit listed through this mirror: its distinct blobs, their bytes by the listing (a hint), and the objects
+    /// its pack holds.
+    struct Listed {
+        var blobs: Int
+        var bytes: Int
+        var objects: Int?
     }
 
     public var displayName: String { "mirror:" + baseURL }
@@ -86,13 +96,11 @@ public final class MirrorSource: SyncSource {
 
     /// GETs a small file of the mirror (a commit, a listing, `refs`) into memory, with retries. A 404 is `.notFound`
     /// naming the file; any other status but 2xx is `.http` with the status; a body over `limit` bytes is refused.
+    /// Counted as the mirror's traffic only (`byHost`), not as API requests: those are the origin's (its rate limit).
     func getFile(_ path: String, what: String, limit: Int) async throws -> [UInt8] {
         let url = url(path)
         let response = try await engine.perform(retrying: retryPolicy, onRetry: announceRetry) { _ in
-            state.withLock {
-                $0.stats.apiRequests += 1
-                $0.stats.count(.mirror, requests: 1)
-            }
+            state.withLock { $0.stats.count(.mirror, requests: 1) }
             return TransferRequest(url: url, sink: .memory(limit: limit), hostKind: HostKind.mirror.rawValue)
         }
         state.withLock {
@@ -114,6 +122,13 @@ public final class MirrorSource: SyncSource {
         return SmartSyncError(
             .http, "the mirror \(baseURL) answered HTTP \(status) for \(what) (\(url))",
             hint: "check the mirror's server", httpStatus: status)
+    }
+
+    /// The reason when `error` says the mirror is down, failing or throttling (what it has not served yet goes to the
+    /// next source at once, not one request at a time); nil for anything else.
+    static func downReason(_ error: SmartSyncError) -> SourceFailure.Reason? {
+        let reason = SourceFailure(classifying: error).reason
+        return [.unreachable, .serverError, .rateLimited].contains(reason) ? reason : nil
     }
 
     /// A failure of this mirror for the failover to decide on: the error, with the mirror named.

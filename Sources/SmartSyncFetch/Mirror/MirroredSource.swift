@@ -5,8 +5,9 @@ import SmartSyncObjectStore
 
 /// Mirrors before the origin (`--mirror`): the origin resolves the ref (one conditional request, as without
 /// mirrors), and listings and blobs go to the mirrors in order, then the origin, through a ``FailoverSource`` under
-/// ``FailoverPolicy/mirror``. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed
-/// `refs` resolve the ref, and the chain holds only the mirrors.
+/// ``FailoverPolicy/mirror``; the commit checks (ancestry, a commit's object) ask the mirrors in order, then the
+/// origin. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
+/// ref, and the chain and the checks hold only the mirrors.
 public final class MirroredSource: SyncSource {
     /// The mirrors, then the origin when there is one.
     public let chain: FailoverSource
@@ -47,28 +48,49 @@ public final class MirroredSource: SyncSource {
         try await chain.fetch(blobs, of: ref, into: store, progress: progress)
     }
 
-    /// The body of commit `id` from the first mirror that has it, verified (``MirrorSource/commitObject(_:)``).
+    /// The body of commit `id` from the first mirror that has it, verified (``MirrorSource/commitObject(_:)``); the
+    /// origin last, when there is one (not under `--trusted-key`). Local problems and cancellation are thrown at once.
     public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
         var last: SmartSyncError?
-        for case let mirror as MirrorSource in chain.sources {
+        for source in checkSources {
             do {
-                return try await mirror.commitObject(id)
-            } catch let failure as SourceFailure {
-                last = failure.error
-            } catch let error as SmartSyncError where SourceFailure(classifying: error).reason != .local {
-                last = error
+                return try await source.commitObject(id)
+            } catch let error {
+                last = try Self.passOn(error)
             }
         }
         throw last ?? SmartSyncError(.sourceUnavailable, "no mirror has commit \(id)")
     }
 
-    /// Whether `ancestor` is `descendant` or one of its ancestors, from the first mirror whose history tells; nil
-    /// when none can (``MirrorSource/isAncestor(_:of:)``).
+    /// Whether `ancestor` is `descendant` or one of its ancestors: the first mirror whose history tells, then the
+    /// origin (its compare) when there is one. A source that cannot tell (a parent it does not have: nil) or fails is
+    /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse.
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
-        for case let mirror as MirrorSource in chain.sources {
-            if let answer = try? await mirror.isAncestor(ancestor, of: descendant) { return answer }
+        for source in checkSources {
+            do {
+                if let answer = try await source.isAncestor(ancestor, of: descendant) { return answer }
+            } catch let error {
+                _ = try Self.passOn(error)
+            }
         }
         return nil
+    }
+
+    /// The mirrors, then the origin (outside the chain's failover: a check asks each in turn, whatever the run's
+    /// blobs did).
+    private var checkSources: [any SyncSource] {
+        chain.sources.compactMap { $0 as? MirrorSource } + (origin.map { [$0] } ?? [])
+    }
+
+    /// A source's failure to answer a check: the error to remember when the next source may answer, or thrown again
+    /// when it is the run's own (the disk, a lock, cancellation, the operator's limits).
+    private static func passOn(_ error: any Error) throws -> SmartSyncError {
+        let failure =
+            error as? SourceFailure
+            ?? (error as? SmartSyncError).map { SourceFailure(classifying: $0) }
+            ?? SourceFailure(.local, SmartSyncError(.cancelled, "the commit check was cancelled"))
+        guard ![.local, .limitExceeded].contains(failure.reason), !Task.isCancelled else { throw error }
+        return failure.error
     }
 
     public var transport: String { chain.transport }

@@ -92,31 +92,25 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 try open(size: size)
             }
             guard let partial else { return false }
-            if status == 206 {
-                let range = ContentRange(headers["content-range"])
-                if let total = range?.size, total != partial.size {
-                    failure = SmartSyncError(
-                        .integrity,
-                        "\(url) says blob \(want.id) ('\(want.path)') has \(total) bytes, but the tree says \(partial.size); discarded"
-                    )
-                    return false
-                }
-                let first = range?.first
-                if first != partial.written {
-                    // Not the continuation of the kept bytes: drop them; a body from byte 0 is still usable.
-                    try partial.restart()
-                    guard first == 0 else {
-                        askAgain = true
-                        failure = SmartSyncError(
-                            .network,
-                            "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range '\(headers["content-range"] ?? "none")'; starting the blob over"
-                        )
-                        return false
-                    }
-                }
-            } else if partial.written > 0 {
-                // A 200 where a range was asked (the server ignored it, or If-Range did not match): the whole body.
+            let range = status == 206 ? ContentRange(headers["content-range"]) : nil
+            if let total = range?.size, total != partial.size {
+                failure = SmartSyncError(
+                    .integrity,
+                    "\(url) says blob \(want.id) ('\(want.path)') has \(total) bytes, but the tree says \(partial.size); discarded"
+                )
+                return false
+            }
+            switch ResumeRule(status: status, range: range, kept: partial.written) {
+            case .append: break
+            case .startOver: try partial.restart()  // a 206 from 0, or a 200 where a range was asked: the whole body
+            case .askAgain:
                 try partial.restart()
+                askAgain = true
+                failure = SmartSyncError(
+                    .network,
+                    "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range '\(headers["content-range"] ?? "none")'; starting the blob over"
+                )
+                return false
             }
             // A body whose announced length does not fit the object is misframed (a proxy or server bug): refuse it
             // before a byte is taken, which also keeps curl from reusing the connection it arrived on.

@@ -126,7 +126,8 @@ extension ConfiguredTarget {
         target.trustedKey = try absolute("trusted_key")
         target.checks = try enumeration("checks", Checks.self)
         if let v = table["splay"] {
-            let seconds = v.integerValue.map { Splay(seconds: Double($0)) }
+            var seconds = v.integerValue.map { Splay(seconds: Double($0)) }
+            if case .float(let f) = v, f.isFinite { seconds = Splay(seconds: f) }
             guard let splay = v.stringValue.flatMap(Splay.init(parsing:)) ?? seconds,
                 (0...Splay.maximum).contains(splay.seconds)
             else {
