@@ -36,8 +36,10 @@ class Origin:
     def __init__(self, work, repo, binary, link, hosts, env, refs_cache=0):
         self.work, self.repo, self.binary, self.link, self.env = work, repo, binary, link, env
         # docs/MIRROR.md "Behind a cache": refs and refs.sig passed through (0), or micro-cached for that many seconds.
+        # The origin sends refs with `no-cache`, which nginx obeys unless told to ignore it.
         self.refs_cache = (f"proxy_cache mirror; proxy_cache_key $uri; proxy_cache_valid 200 {refs_cache}s; "
-                           "proxy_cache_lock on;") if refs_cache > 0 else "proxy_cache off;"
+                           "proxy_cache_lock on; proxy_ignore_headers Cache-Control Expires;") if refs_cache > 0 \
+            else "proxy_cache off;"
         self.procs, self.cache_proc = [], None
         os.makedirs(work, exist_ok=True)
         self.mirror = os.path.join(work, "www", "mirror")  # served at /mirror/
