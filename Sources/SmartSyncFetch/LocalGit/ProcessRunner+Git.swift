@@ -7,7 +7,8 @@ extension ProcessRunner {
     /// `git -C repository -c safe.directory=repository -c core.quotepath=off <arguments>` for the local-repository
     /// source and the shallow-clone fallback, in a clean environment (``cleanGitEnvironment(_:)``) that the caller's
     /// git configuration cannot reach, with `environmentChanges` on top (a value sets, nil removes: e.g. a scoped
-    /// credential for the shallow clone passed through `GIT_CONFIG_COUNT`, so it never appears on a command line).
+    /// credential for the shallow clone: `GIT_CONFIG_GLOBAL` naming ``GitRemote``'s private config file, so the token
+    /// is neither on a command line nor in the environment).
     ///
     /// The repository is trusted even when another user owns it (read-only use). Throws `.sourceUnavailable` when
     /// no git is on `PATH`.
@@ -36,7 +37,8 @@ extension ProcessRunner {
     ///   (`GIT_SSL_NO_VERIFY`);
     /// - the system and global config are not read (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`), so an
     ///   `url.<x>.insteadOf`, `http.extraHeader` or `include.path` in `/etc/gitconfig`, `~/.gitconfig` or
-    ///   `$XDG_CONFIG_HOME/git/config` has no effect; the repository's own config still applies;
+    ///   `$XDG_CONFIG_HOME/git/config` has no effect (a credential's `GIT_CONFIG_GLOBAL` replaces `/dev/null` with a file
+    ///   that holds only that credential); the repository's own config still applies;
     /// - replace refs are ignored (`GIT_NO_REPLACE_OBJECTS=1`): a commit's id always means its own content;
     /// - token variables (``ChildEnvironment/tokenVariables``) are dropped: git needs none of them;
     /// - no prompts, no pager, the C locale (git's messages are matched in English).

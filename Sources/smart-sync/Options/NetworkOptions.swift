@@ -54,7 +54,8 @@ struct NetworkOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Longest wait for GitHub's rate limit to reset before falling back to a clone (or failing).",
+            "Longest wait for GitHub's rate limit to reset before falling back to a clone (or failing); also the "
+                + "longest Retry-After a retry honours and the longest a 429 or 503 holds back a host.",
             valueName: "seconds"))
     var maxWait: Double = 60
 

@@ -9,8 +9,9 @@ import SmartSyncGitObjects
 ///
 /// Refs are resolved by ``RefName``'s rule over `git ls-remote` of their candidates (as the shallow-clone fallback
 /// does), fetched into `refs/publish/…` of the cache, and read back from there. The token reaches git only as
-/// ``GitRemote`` passes it: an `http.<git-url>/.extraHeader` through `GIT_CONFIG_COUNT`, never on a command line or in
-/// a URL, and never in the cache's config.
+/// ``GitRemote`` passes it: an `http.<git-url>/.extraHeader` in a config file of its own (0600, in a private directory
+/// named by `GIT_CONFIG_GLOBAL`, removed after the call), never on a command line, in a URL, in git's environment or in
+/// the cache's config.
 public struct PublishCache: Sendable {
     /// The cache repository.
     public let repository: String
