@@ -93,12 +93,6 @@ extension GitPackSource {
     /// `pack`), and its failure is thrown as ``SourceFailure/Reason/delegated``, as ``onRawPath(_:)`` does.
     func consultRaw<T>(_ body: () async throws -> T) async throws -> T {
         state.withLock { $0.consultedRaw = true }
-        do {
-            return try await body()
-        } catch let failure as SourceFailure {
-            throw SourceFailure(.delegated, failure.error)
-        } catch let error as SmartSyncError {
-            throw SourceFailure(.delegated, error)
-        }
+        return try await Self.delegated(body)
     }
 }

@@ -264,6 +264,11 @@ public final class GitPackSource: SyncSource {
     /// instead of retrying the same downloads through the same path.
     func onRawPath<T>(_ body: () async throws -> T) async throws -> T {
         state.withLock { $0.usedRaw = true }
+        return try await Self.delegated(body)
+    }
+
+    /// `body`'s failure as a ``SourceFailure`` of reason ``SourceFailure/Reason/delegated``.
+    static func delegated<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let failure as SourceFailure {
