@@ -71,6 +71,18 @@ extension ObjectStore {
         return .verified
     }
 
+    /// The identity of the blob `id`'s object file (of its `0555` twin with `executable`) when its ``Seal`` holds as
+    /// it is: one `lstat` and one `llistxattr`, nothing read, nothing mended. nil when it is missing or its seal is
+    /// broken; the caller then checks it with ``condition(of:size:repair:)``, which may mend it into a new inode.
+    public func sealedIdentity(of id: ObjectID, executable: Bool) -> FileIdentity? {
+        let path = self.path(for: id) + (executable ? ".x" : "")
+        var st = stat()
+        guard lstat(path, &st) == 0, Seal.breach(of: st, executable: executable, size: nil, group: objectGroup) == nil,
+            !hasAttributes(path)
+        else { return nil }
+        return FileIdentity(st)
+    }
+
     /// True when the file at `path` has extended attributes other than an SELinux label (which every file has where
     /// SELinux labels them).
     func hasAttributes(_ path: String) -> Bool {

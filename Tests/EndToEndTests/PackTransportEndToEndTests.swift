@@ -354,6 +354,34 @@ struct PackTransportEndToEndTests {
         #expect(try s.rawRequests().isEmpty)
     }
 
+    @Test func aSubtreeOfTheOldCommitMissingFromTheStoreCostsOneRequestMore() throws {
+        // The update says `have` for the target's commit after checking only its commit and root tree: a subtree the
+        // store lost (a gc, a damaged store) is one the server leaves out of the pack, so the listing fails and the
+        // pack is asked for again without `have`s. The update still lands whole.
+        let repo = try GitFixture()
+        try repo.write("kept/deep/a.nix", "a\n")
+        try repo.write("kept/b.nix", "b\n")
+        try repo.write("conf/main.nix", "main\n")
+        let a = try repo.commit("A")
+        let p = try PackScenario(repo: repo)
+        try p.sync(["--transport", "pack", "--ref", a])
+        let kept = try repo.revParse("\(a):kept")
+        let object = p.s.store + "/objects/" + kept.prefix(2) + "/" + kept.dropFirst(2)
+        #expect(FileManager.default.fileExists(atPath: object), "the pack stored tree \(kept)")
+        try FileManager.default.removeItem(atPath: object)
+
+        try repo.write("conf/main.nix", "main, changed\n")
+        let b = try repo.commit("B")
+        let before = p.git.requests().count
+        try p.sync(["--transport", "pack", "--ref", b])
+        try p.s.expectTargetEqualsArchive(b)
+        let (_, sent) = p.wireBytes(since: before)
+        // The anti-rollback check's history, the pack with `have`s (unusable), the pack without (a commit id as the
+        // ref: no ls-refs).
+        #expect(sent.count == 3, "\(sent.map(\.uri))")
+        #expect(FileManager.default.fileExists(atPath: object), "the second pack brought the tree back")
+    }
+
     @Test func excludedPathsAreLeftAloneAndUpdatesStayDeltas() throws {
         let repo = try GitFixture()
         let text = { (tag: String) in (0..<2000).map { "line \($0) of the \(tag) file" }.joined(separator: "\n") }

@@ -237,19 +237,25 @@ public final class GitPackSource: SyncSource {
     /// The commits a request may say `have` (and `shallow`) for, at most two. None when the server cannot take
     /// `shallow` lines: a bare `have` would claim the commit's whole history.
     ///
-    /// - The hinted ones (the target's previous commit) need their commit and trees in the store: their blobs are
-    ///   there too, but for paths the target `--exclude`s, and a thin delta against one of those makes the pack
-    ///   fail as `.notFound`, which asks again without `have`s.
-    /// - Those this store listed before (other targets, warms, plans) need their whole closure.
+    /// - The hinted ones (the target's previous commit) need their commit and root tree in the store. Their subtrees
+    ///   and blobs are almost always there too (the target was applied from them), but not for paths the target
+    ///   `--exclude`s, nor after a gc or a transport that keeps no trees; a thin delta against an object the store
+    ///   lacks, or a tree the server leaves out, makes the pack fail as `.notFound`, which asks again without `have`s.
+    ///   One request more in that rare case instead of reading every tree of the old commit on every update.
+    /// - Those this store listed before (other targets, warms, plans) need their whole closure, checked, so they are
+    ///   only looked at when no hinted commit is usable: a new target or a `warm`.
     func usableHaves(excluding wanted: ObjectID, capabilities: UploadPackCapabilities) -> [ObjectID] {
         guard capabilities.supportsShallow else { return [] }
         var seen = Set<ObjectID>([wanted])
         var haves: [ObjectID] = []
         let hinted = state.withLock { $0.hintedHaves }
         for commit in hinted where seen.insert(commit).inserted {
-            guard store.contains(commit), (try? StoredTrees.listing(commit: commit, in: store)) != nil else { continue }
+            guard let root = try? StoredTrees.rootTree(ofCommit: commit, in: store), store.contains(root) else {
+                continue
+            }
             haves.append(commit)
         }
+        if !haves.isEmpty { return Array(haves.prefix(2)) }
         for commit in log.load() where haves.count < 2 && seen.insert(commit).inserted {
             guard store.contains(commit), StoredTrees.missingObjects(commit: commit, in: store).isEmpty else {
                 continue

@@ -47,6 +47,13 @@ struct GenerationTrust {
     private mutating func object(_ id: ObjectID, executable: Bool) throws -> FileIdentity? {
         let key = Key(id: id, executable: executable)
         if let known = objects[key] { return known }
+        // Sealed as they are (the object, and the twin for an executable): one look at each, the common case.
+        if let sealed = store.sealedIdentity(of: id, executable: executable),
+            !executable || store.sealedIdentity(of: id, executable: false) != nil
+        {
+            objects[key] = .some(sealed)
+            return sealed
+        }
         var identity: FileIdentity?
         if try store.holds(id, size: nil, repair: true) {
             var st = stat()
