@@ -6,7 +6,8 @@ import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
-/// Runs the pipeline: resolve → tree → verify → scan → plan → fetch → keep local versions → apply → state.
+/// Runs the pipeline: resolve → tree → verify (the target scanned meanwhile) → plan → fetch → keep local versions →
+/// apply → state.
 ///
 /// One runner per source; `sync`, `plan` and `warm` share it. Events go to `events` as the run proceeds.
 public struct SyncRunner: Sendable {
@@ -119,6 +120,19 @@ public struct SyncRunner: Sendable {
             try logger.timed("recover") { try state.recoverSwitch(target: target) }
         }
         let previous = try state.load(target: target)
+        // The scan reads the target only: it runs on a thread of its own while the ref is resolved, checked and listed
+        // (round trips, and on an update the pack), so a run costs the longer of the two, not their sum. A file
+        // edited after it looked is caught as it is today when blobs are fetched after the scan: the outgoing tree,
+        // edit included, is kept as a generation.
+        let excludes = ExcludeSet(request.excludes)
+        async let scanned = DedicatedThread.run { [state, logger] in
+            try logger.timed("scan") {
+                try TargetScanner(ignoredNames: [], excludes: excludes)
+                    .scan(
+                        target: target,
+                        cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
+            }
+        }
         let resolved = try await logger.timed("resolve") { try await resolve(request.ref, applied: previous) }
         events(.resolved(resolved))
         // Before anything of the new commit is asked for or the target touched: the same rule for every command.
@@ -132,11 +146,7 @@ public struct SyncRunner: Sendable {
             try await verifiedListing(resolved, previous: previous, hints: hints)
         }
 
-        let excludes = ExcludeSet(request.excludes)
-        let scan = try logger.timed("scan") {
-            try TargetScanner(ignoredNames: [], excludes: excludes)
-                .scan(target: target, cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
-        }
+        let scan = try await scanned
         logScan(scan.statistics)
         events(
             .scanned(
