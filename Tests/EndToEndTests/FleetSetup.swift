@@ -4,20 +4,24 @@ import TestSupport
 import Testing
 
 /// The fleet of issue 14: a fixture repository published (`smart-sync publish --sign-key`) into a mirror directory,
-/// an nginx serving it as the origin mirror, an nginx `proxy_cache` in front of it (the configuration of
-/// docs/MIRROR.md "Behind a cache"), and `hosts` hosts, each with its own store, state directory and target, running
-/// the real `smart-sync` concurrently against the cache with `--trusted-key` (never the GitHub origin: its URLs
-/// point at a closed port).
+/// an nginx serving it as the origin mirror at `/mirror/`, an nginx `proxy_cache` in front of it (the configuration
+/// of docs/MIRROR.md "Behind a cache", read from the doc: `FleetNginx`), and `hosts` hosts, each with its own store,
+/// state directory and target, running the real `smart-sync` concurrently against the cache with `--trusted-key`
+/// (never the GitHub origin: its URLs point at a closed port).
 final class Fleet: @unchecked Sendable {
     let repo: GitFixture
     let dirs: TemporaryDirectory
     let hosts: Int
     let slug = "acme/hyper"
-    var mirrorDirectory: String { dirs.appending("mirror") }
+    /// The origin's document root: the mirror is its `mirror` directory, served at `/mirror/` as in docs/MIRROR.md.
+    var originRoot: String { dirs.appending("www") }
+    var mirrorDirectory: String { originRoot + "/mirror" }
     var keyPath: String { dirs.appending("signing-key") }
     var allowedSigners: String { dirs.appending("allowed_signers") }
     private(set) var origin: NginxServer?
     private(set) var cache: NginxServer?
+    /// The cache's storage (`proxy_cache_path`), a new one for each `startServers`.
+    private(set) var cacheDirectory = ""
     /// The mirror's URL through the cache.
     var cacheURL: String { (cache?.baseURL ?? "http://127.0.0.1:9") + "/mirror" }
     /// A port nothing listens on: where the GitHub origin "is", so a host that asked it would fail.
@@ -61,17 +65,22 @@ final class Fleet: @unchecked Sendable {
         try #require(r.succeeded, "publish failed: \(r.stderrString)")
     }
 
-    /// Starts the origin (serving the mirror directory; `originConfig` is added to its `server { }`) and the cache in
-    /// front of it.
-    func startServers(originConfig: String = "") throws {
+    /// Starts the origin (serving the mirror directory; `originConfig` is added to its `server { }`) and an empty cache
+    /// in front of it, which passes `refs` and `refs.sig` through (`refsCache` nil) or micro-caches them for that many
+    /// seconds.
+    func startServers(originConfig: String = "", refsCache: Int? = nil) throws {
+        let nginx = try FleetNginx.fromDocs()
+        try TestFiles.makeDirectories(originRoot)
         let origin = try NginxServer(
-            root: mirrorDirectory, serverConfig: FleetNginx.originHeaders + "\n" + originConfig, tls: false,
+            root: originRoot, serverConfig: nginx.origin + "\n" + originConfig, tls: false,
             logFormat: FleetNginx.logFormat)
         self.origin = origin
+        cacheDirectory = dirs.appending("cache-\(origin.port)")
+        let config = try nginx.cacheForNginxServer(
+            origin: "127.0.0.1:\(origin.port)", directory: cacheDirectory, refsCache: refsCache)
         cache = try NginxServer(
-            serverConfig: FleetNginx.cacheLocations(origin: "127.0.0.1:\(origin.port)"),
-            httpConfig: FleetNginx.cacheHTTP(directory: dirs.appending("cache-\(origin.port)")),
-            tls: false, logFormat: FleetNginx.logFormat + " $upstream_cache_status")
+            serverConfig: config.server, httpConfig: config.http, tls: false,
+            logFormat: FleetNginx.logFormat + " $upstream_cache_status")
     }
 
     /// Stops both servers (the network is down for the hosts afterwards).
@@ -158,6 +167,7 @@ struct HostRun: CustomStringConvertible {
 
 /// One line of the origin's access log (`FleetNginx.logFormat`).
 struct FleetRequest: Hashable {
+    /// The request's URI below the mirror's `/mirror` (`/refs`, `/packs/….pack`).
     var uri: String
     var status: Int
     var bytes: Int
@@ -165,7 +175,7 @@ struct FleetRequest: Hashable {
     init?(_ line: String) {
         let fields = line.split(separator: " ")
         guard fields.count >= 3, let status = Int(fields[1]), let bytes = Int(fields[2]) else { return nil }
-        uri = String(fields[0])
+        uri = fields[0].hasPrefix("/mirror/") ? String(fields[0].dropFirst("/mirror".count)) : String(fields[0])
         self.status = status
         self.bytes = bytes
     }

@@ -6,7 +6,8 @@
 
 The origin serves the mirror directory `smart-sync publish --sign-key` wrote (at /mirror/, with docs/MIRROR.md's
 Cache-Control headers) and the repository over git smart HTTP (`git http-backend` behind fcgiwrap, at /git/); both
-over plain HTTP/1.1. The cache is the configuration of docs/MIRROR.md "Behind a cache" (the fleet test's). Each
+over plain HTTP/1.1. The cache is the configuration of docs/MIRROR.md "Behind a cache", read from the doc (as the
+fleet test reads it: `recipe`; MirrorCacheRecipeTests compares what both run with the doc). Each
 smart-sync host has its own store, state and target and runs `sync --mirror CACHE --trusted-key ALLOWED_SIGNERS`
 (its GitHub URLs point at a closed port: it must not need them); each git host runs `git clone --depth 1` (cold) or
 `git fetch --depth 1` + checkout in a shallow clone of A (update) straight against the origin through the same link.
@@ -19,14 +20,101 @@ with the tree of its commit.
 """
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import time
 
-from . import measure, verify
+from . import measure, nginx, verify
 
 SLUG = "bench/conf"
+MIRROR_MD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "docs", "MIRROR.md")
+LOG_FORMAT = "$request_uri $status $body_bytes_sent $upstream_cache_status"
+
+
+def recipe(name, doc=MIRROR_MD):
+    """The fenced block after `<!-- recipe: NAME -->` in docs/MIRROR.md, its common indentation removed."""
+    lines = open(doc, encoding="utf-8").read().split("\n")
+    marker = f"<!-- recipe: {name} -->"
+    try:
+        at = next(i for i, line in enumerate(lines) if line.strip() == marker)
+    except StopIteration:
+        raise RuntimeError(f"{doc} has no {marker}") from None
+    if at + 1 >= len(lines) or lines[at + 1].strip() != "```nginx":
+        raise RuntimeError(f"{doc}: no ```nginx block right after {marker}")
+    end = next((i for i in range(at + 2, len(lines)) if lines[i].strip() == "```"), None)
+    if end is None:
+        raise RuntimeError(f"{doc}: the block after {marker} is not closed")
+    body = lines[at + 2:end]
+    indent = min((len(line) - len(line.lstrip()) for line in body if line.strip()), default=0)
+    return "\n".join(line[indent:] for line in body)
+
+
+def _replace(text, old, new, name):
+    if old not in text:
+        raise RuntimeError(f"docs/MIRROR.md's {name} block has no {old!r}: the fleet test (FleetNginx.swift) and "
+                           "this benchmark replace it; update all three together")
+    return text.replace(old, new)
+
+
+def origin_conf(d, port, www, sock, projects):
+    """The origin nginx's configuration: docs/MIRROR.md's origin block (Cache-Control headers) on the directory
+    `www` (the mirror at /mirror/), and git http-backend behind fcgiwrap (`sock`) at /git/."""
+    return nginx.conf(d, f"""    log_format fleet '{LOG_FORMAT}';
+    access_log {d}/access.log fleet;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+{_indent(recipe("nginx-origin"), 8)}
+        location /git/ {{
+            fastcgi_pass unix:{sock};
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+            fastcgi_param GIT_PROJECT_ROOT {projects};
+            fastcgi_param GIT_HTTP_EXPORT_ALL 1;
+            fastcgi_param GIT_PROTOCOL $http_git_protocol;
+            fastcgi_split_path_info ^(/git)(/.*)$;
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_buffering off;
+            fastcgi_read_timeout 900s;
+        }}
+    }}""", workers=2)
+
+
+def cache_recipe(port, upstream, cache_dir, refs_cache=0):
+    """docs/MIRROR.md's cache block, listening on 127.0.0.1:`port`, proxying `upstream` (host:port), storing in
+    `cache_dir`; refs and refs.sig passed through (`refs_cache` 0) or micro-cached for `refs_cache` seconds (the
+    doc's nginx-cache-refs block in place of the two pass-through locations)."""
+    text = recipe("nginx-cache")
+    if refs_cache > 0:
+        lines = text.split("\n")
+        passing = [i for i, line in enumerate(lines) if line.lstrip().startswith("location = /mirror/refs")]
+        if len(passing) != 2 or passing[1] != passing[0] + 1:
+            raise RuntimeError("docs/MIRROR.md's nginx-cache block: expected two adjacent `location = /mirror/refs…` "
+                               f"lines, found {len(passing)}")
+        refs = _replace(recipe("nginx-cache-refs"), "proxy_cache_valid 200 10s;",
+                        f"proxy_cache_valid 200 {refs_cache}s;", "nginx-cache-refs")
+        lead = lines[passing[0]][:len(lines[passing[0]]) - len(lines[passing[0]].lstrip())]
+        text = "\n".join(lines[:passing[0]] + [_indent(refs, len(lead))] + lines[passing[1] + 1:])
+    text = _replace(text, "listen 80;", f"listen 127.0.0.1:{port};", "nginx-cache")
+    text = _replace(text, "http://origin.example/", f"http://{upstream}/", "nginx-cache")
+    return _replace(text, "/var/cache/nginx/mirror", cache_dir, "nginx-cache")
+
+
+def cache_conf(d, port, upstream, cache_dir, refs_cache=0):
+    """The cache nginx's configuration: `cache_recipe` and an access log."""
+    return nginx.conf(d, f"""    log_format fleet '{LOG_FORMAT}';
+    access_log {d}/access.log fleet;
+    default_type application/octet-stream;
+{_indent(cache_recipe(port, upstream, cache_dir, refs_cache), 4)}""", workers=2)
+
+
+def _indent(text, n):
+    return "\n".join((" " * n + line) if line.strip() else "" for line in text.split("\n"))
 
 
 class Origin:
@@ -36,10 +124,7 @@ class Origin:
     def __init__(self, work, repo, binary, link, hosts, env, refs_cache=0):
         self.work, self.repo, self.binary, self.link, self.env = work, repo, binary, link, env
         # docs/MIRROR.md "Behind a cache": refs and refs.sig passed through (0), or micro-cached for that many seconds.
-        # The origin sends refs with `no-cache`, which nginx obeys unless told to ignore it.
-        self.refs_cache = (f"proxy_cache mirror; proxy_cache_key $uri; proxy_cache_valid 200 {refs_cache}s; "
-                           "proxy_cache_lock on; proxy_ignore_headers Cache-Control Expires;") if refs_cache > 0 \
-            else "proxy_cache off;"
+        self.refs_cache = refs_cache
         self.procs, self.cache_proc = [], None
         os.makedirs(work, exist_ok=True)
         self.mirror = os.path.join(work, "www", "mirror")  # served at /mirror/
@@ -66,129 +151,36 @@ class Origin:
                      ("symbolic-ref", "HEAD", "refs/heads/bench-b"), ("update-ref", "refs/tags/bench-a", self.repo.a)):
             subprocess.run(["git", "-C", bare, *args], check=True)
 
-    def _nginx(self, name, body):
-        d = os.path.join(self.work, name)
-        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
-        user = "user root root;" if os.geteuid() == 0 else ""
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(f"""{user}
-worker_processes 2;
-error_log {d}/error.log;
-pid {d}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    log_format fleet '$request_uri $status $body_bytes_sent $upstream_cache_status';
-    access_log {d}/access.log fleet;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    keepalive_requests 1000000;
-    default_type application/octet-stream;
-{body}
-}}
-""")
-        p = subprocess.Popen(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        return d, p
-
     def _start_origin(self, hosts):
         sock = os.path.join(self.work, "fcgiwrap.sock")
         # One git http-backend per git host at once: the origin's CPU is not what is measured, the uplink is.
         self.procs.append(subprocess.Popen(["fcgiwrap", "-c", str(max(4, hosts)), "-s", f"unix:{sock}"],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        port = _free_port()
-        d, p = self._nginx("origin", f"""    server {{
-        listen 127.0.0.1:{port};
-        root {os.path.dirname(self.mirror)};
-        location /mirror/ {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
-        location ~ ^/mirror/refs(\\.sig)?$ {{ add_header Cache-Control "no-cache"; }}
-        location /git/ {{
-            fastcgi_pass unix:{sock};
-            fastcgi_param REQUEST_METHOD $request_method;
-            fastcgi_param QUERY_STRING $query_string;
-            fastcgi_param CONTENT_TYPE $content_type;
-            fastcgi_param CONTENT_LENGTH $content_length;
-            fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
-            fastcgi_param GIT_PROJECT_ROOT {self.projects};
-            fastcgi_param GIT_HTTP_EXPORT_ALL 1;
-            fastcgi_param GIT_PROTOCOL $http_git_protocol;
-            fastcgi_split_path_info ^(/git)(/.*)$;
-            fastcgi_param PATH_INFO $fastcgi_path_info;
-            fastcgi_buffering off;
-            fastcgi_read_timeout 900s;
-        }}
-    }}""")
-        self.procs.append(p)
+        port = nginx.free_port()
+        d = os.path.join(self.work, "origin")
+        self.procs.append(nginx.start(d, origin_conf(d, port, os.path.dirname(self.mirror), sock, self.projects),
+                                      [port]))
         self.origin_log = os.path.join(d, "access.log")
-        _wait_port(port, d)
         return port
 
     def start_cache(self):
         """A fresh cache (empty storage, new port) in front of the link; returns the mirror URL through it."""
         self.stop_cache()
         cache_dir = os.path.join(self.work, f"cache-store-{time.monotonic_ns()}")
-        port = _free_port()
-        up, refs_cache = f"127.0.0.1:{self.origin_port}", self.refs_cache
-        d, self.cache_proc = self._nginx("cache", f"""    proxy_cache_path {cache_dir} levels=1:2 keys_zone=mirror:10m max_size=10g inactive=365d use_temp_path=off;
-    server {{
-        listen 127.0.0.1:{port};
-        location /mirror/ {{
-            proxy_pass http://{up}/mirror/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_cache mirror;
-            proxy_cache_key $uri;
-            proxy_cache_valid 200 365d;
-            proxy_cache_lock on;
-            proxy_cache_lock_timeout 10m;
-            proxy_cache_lock_age 10m;
-            proxy_cache_use_stale error timeout updating;
-        }}
-        location = /mirror/refs {{ proxy_pass http://{up}/mirror/refs; {refs_cache} }}
-        location = /mirror/refs.sig {{ proxy_pass http://{up}/mirror/refs.sig; {refs_cache} }}
-    }}""")
-        _wait_port(port, d)
+        port = nginx.free_port()
+        d = os.path.join(self.work, "cache")
+        self.cache_proc = nginx.start(
+            d, cache_conf(d, port, f"127.0.0.1:{self.origin_port}", cache_dir, self.refs_cache), [port])
         return f"http://127.0.0.1:{port}/mirror"
 
     def stop_cache(self):
         if self.cache_proc:
-            _stop(self.cache_proc)
+            nginx.stop(self.cache_proc)
             self.cache_proc = None
 
     def stop(self):
         self.stop_cache()
-        for p in reversed(self.procs):
-            _stop(p)
-
-
-def _stop(p):
-    try:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-    except ProcessLookupError:
-        pass
-
-
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port, d):
-    import socket
-    for _ in range(250):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise RuntimeError(f"nginx did not start: {open(os.path.join(d, 'error.log')).read()}")
+        nginx.stop(*self.procs)
 
 
 CLOSED = "http://127.0.0.1:9"  # the GitHub origin of the smart-sync hosts: nothing listens there

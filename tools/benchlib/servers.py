@@ -17,10 +17,11 @@ Requests are counted from nginx's access logs, one per host (`$server_protocol $
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+
+from . import nginx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAKE_GITHUB = os.path.join(ROOT, "Tests/TestSupport/Server/fake_github.py")
@@ -123,32 +124,18 @@ class Servers:
         server) and git smart HTTP (fastcgi to git http-backend). Returns {host: port}."""
         d = os.path.join(self.work, "nginx")
         projects = os.path.join(self.work, "projects")
-        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+        os.makedirs(d, exist_ok=True)
         sock = os.path.join(d, "fcgiwrap.sock")
         self.procs.append(subprocess.Popen(["fcgiwrap", "-c", "4", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL, start_new_session=True))
-        ports = {h: _free_port() for h in HOSTS}
-        user = "user root root;" if os.geteuid() == 0 else ""
+        ports = {h: nginx.free_port() for h in HOSTS}
         proxy = """proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
             proxy_buffering off;
             proxy_read_timeout 900s;"""
         raw = f"root {raw_root};" if raw_root else f"location / {{ proxy_pass http://fake_raw; {proxy} }}"
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(f"""{user}
-worker_processes 1;
-error_log {d}/error.log;
-pid {d}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    log_format bench '$server_protocol $status $bytes_sent $request_length "$request"';
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    keepalive_requests 1000000;
+        http = f"""    log_format bench '$server_protocol $status $bytes_sent $request_length "$request"';
     client_max_body_size 0;
     default_type "text/plain; charset=utf-8";
     upstream fake_api {{ server 127.0.0.1:{fake_api}; keepalive 16; }}
@@ -182,32 +169,17 @@ http {{
             fastcgi_buffering off;
             fastcgi_read_timeout 900s;
         }}
-    }}
-}}
-""")
+    }}"""
         for _ in range(100):
             if os.path.exists(sock):
                 break
             time.sleep(0.02)
-        self.procs.append(subprocess.Popen(
-            ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True))
-        for _ in range(250):
-            if all(_accepts(p) for p in ports.values()):
-                return ports
-            time.sleep(0.02)
-        raise RuntimeError(f"nginx did not start: {open(os.path.join(d, 'error.log')).read()}")
+        self.procs.append(nginx.start(d, nginx.conf(d, http), ports.values()))
+        return ports
 
     def stop(self):
         """Stop each server's process group (fcgiwrap's preforked children, nginx's worker, git cat-file)."""
-        for p in reversed(self.procs):
-            os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        nginx.stop(*self.procs)
 
 
 def _size(path):
@@ -225,16 +197,3 @@ def _tail(path, offset):
             return f.read().decode(errors="replace").splitlines()
     except FileNotFoundError:
         return []
-
-
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _accepts(port):
-    import socket
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
