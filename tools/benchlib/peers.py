@@ -50,8 +50,12 @@ class SmartSync:
             refs = [f"bench-h{i}" for i in range(1, min(run.history, len(run.repo.history)) + 1)] + ["bench-a"]
             # A target stages by recycling the spare tree, which pruning leaves once it has switched more often than
             # it keeps generations: back and forth between the last two commits until it has (the first sync of an
-            # empty target is no switch).
-            while run.history and len(refs) - 1 <= KEEP_GENERATIONS:
+            # empty target is no switch), and as often again, so that the spare the timed update recycles was
+            # filed after the last stage built from the store. Such a build links every store object anew (every
+            # inode's ctime moves), so the stat caches of the generations filed before it vouch for nothing and
+            # their files are checked against the store one by one: a target's first few recycles, not the steady
+            # state of one that has been syncing for a while.
+            while run.history and len(refs) - 1 < 2 * KEEP_GENERATIONS + 2:
                 refs += refs[-2:]
         elif run.kind == "noop":
             refs = ["bench-b"]
