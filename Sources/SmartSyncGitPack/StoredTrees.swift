@@ -14,8 +14,10 @@ public enum StoredTrees {
         return try parseCommit(commit, in: store).tree
     }
 
-    /// The flattened listing of a commit read from stored commit and tree objects (blob sizes from the store
-    /// when present, nil otherwise). Throws `.notFound` naming the missing tree when one is absent.
+    /// The flattened listing of a commit read from stored commit and tree objects, with no blob sizes: a tree
+    /// records none, and the store's own size of an object it holds checks nothing about that object (the seal
+    /// and the stat cache do), while asking for it costs an `lstat` per file of the tree on every update. Throws
+    /// `.notFound` naming the missing tree when one is absent.
     public static func listing(commit: ObjectID, in store: ObjectStore) throws -> TreeListing {
         guard let root = try rootTree(ofCommit: commit, in: store) else {
             throw SmartSyncError(
@@ -93,8 +95,7 @@ public enum StoredTrees {
                 )
             }
             let childPath = parent.appending(TreePath(bytes: child.name))
-            let size = child.mode.isBlob ? store.size(of: child.id) : nil
-            entries.append(TreeEntry(path: childPath, mode: child.mode, id: child.id, size: size))
+            entries.append(TreeEntry(path: childPath, mode: child.mode, id: child.id))
             if child.mode == .tree {
                 stack.append(
                     (child.id, childPath, try children(of: child.id, at: childPath, commit: commit, in: store), 0))
