@@ -57,10 +57,13 @@ import Testing
         }
     }
 
-    /// The paths a depth-first walk over ``SortedDirectory`` steps yields, in its order.
+    /// The paths a depth-first walk over ``SortedDirectory`` steps yields, in its order (`fd` stays open).
     static func sortedWalk(_ fd: Int32, _ prefix: TreePath = .root) throws -> [TreePath] {
         var out: [TreePath] = []
-        let listing = try SortedDirectory(fd, display: "t")
+        let dir = try SortedDirectory.open(dup(fd), display: "t")
+        defer { closedir(dir) }
+        rewinddir(dir)  // the duplicate shares the position of `fd`, which a listing may have left at the end
+        let listing = try SortedDirectory(dir, display: "t")
         for step in listing.steps {
             let child = listing.children[step.index]
             let path = prefix.appending(child.name)

@@ -51,7 +51,6 @@ struct StageRecycler {
             desired: PathTable.Cursor(desired), trust: try GenerationTrust(store: store, cache: cache), display: stage)
         let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
-        defer { close(root) }
         try pass.walk(root, .root)
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
@@ -92,8 +91,19 @@ struct StageRecycler {
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
 
-        mutating func walk(_ fd: Int32, _ prefix: TreePath) throws {
-            let listing = try SortedDirectory(fd, display: prefix.isEmpty ? display : display + "/" + prefix.description)
+        /// Walks the directory open on `dirFD` (taking it over), whose path is `prefix` (``TreePath/root`` for the
+        /// stage itself).
+        mutating func walk(_ dirFD: Int32, _ prefix: TreePath) throws {
+            let shown = prefix.isEmpty ? display : display + "/" + prefix.description
+            let dir = try SortedDirectory.open(dirFD, display: shown)
+            defer { closedir(dir) }
+            let fd = dirfd(dir)
+            if !prefix.isEmpty {
+                // A directory kept: its metadata was that of another time, the documented default until the carrier
+                // gives it the target's (when the target has this directory).
+                try DirectoryMetadata.reset(fd, display: shown)
+            }
+            let listing = try SortedDirectory(dir, display: shown)
             for step in listing.steps {
                 let child = listing.children[step.index]
                 if !step.descends {
@@ -110,19 +120,11 @@ struct StageRecycler {
                     }
                 }
                 let path = prefix.appending(child.name)
-                if step.descends {
-                    if desired.hasDescendants(of: path) {
-                        let sub = child.name.withCString {
-                            openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                        }
-                        guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
-                        defer { close(sub) }
-                        // Its metadata was that of another time: the documented default until the carrier gives it
-                        // the target's (when the target has this directory).
-                        try DirectoryMetadata.reset(sub, display: display + "/" + path.description)
-                        try walk(sub, path)
-                        continue
-                    }
+                if step.descends, desired.hasDescendants(of: path) {
+                    let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                    guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
+                    try walk(sub, path)
+                    continue
                 }
                 try TreeOps.removeEntry(child.name, in: fd, display: display + "/" + path.description)
                 removed += 1

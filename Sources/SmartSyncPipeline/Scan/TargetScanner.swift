@@ -87,9 +87,11 @@ private struct Walker {
 
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
     /// target itself), appending what it finds to ``entries`` in path order.
-    mutating func walk(dirFD fd: Int32, prefix: TreePath) throws {
-        defer { close(fd) }
-        let listing = try SortedDirectory(fd, display: display(prefix)) { name in included(prefix, name) }
+    mutating func walk(dirFD: Int32, prefix: TreePath) throws {
+        let dir = try SortedDirectory.open(dirFD, display: display(prefix))
+        defer { closedir(dir) }
+        let fd = dirfd(dir)
+        let listing = try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) }
         for step in listing.steps {
             let child = listing.children[step.index]
             guard step.descends else {

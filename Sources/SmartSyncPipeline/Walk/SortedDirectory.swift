@@ -36,12 +36,14 @@ struct SortedDirectory {
     /// Every child's visit and every directory's descent, in byte order of `name` and `name/`.
     let steps: [Step]
 
-    /// Lists and `lstat`s the directory open on `fd` (which stays open); `display` is its path for messages. An entry
-    /// `including` refuses is neither `lstat`ed nor listed; one gone before its `lstat` is left out.
-    init(_ fd: Int32, display: String, including: (TreePath) throws -> Bool = { _ in true }) throws {
+    /// Lists and `lstat`s the directory of the stream `dir`, just opened (``open(_:display:)``; it stays open, and
+    /// the walk goes on with its descriptor, `dirfd(dir)`); `display` is its path for messages. An entry `including`
+    /// refuses is neither `lstat`ed nor listed; one gone before its `lstat` is left out.
+    init(_ dir: OpaquePointer, display: String, including: (TreePath) throws -> Bool = { _ in true }) throws {
+        let fd = dirfd(dir)
         var children: [Child] = []
         var st = stat()
-        for name in try directoryNames(fd, display: display) where try including(name) {
+        for (name, _) in try directoryEntries(stream: dir, display: display) where try including(name) {
             if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
                 if errno == ENOENT { continue }  // vanished while we looked
                 throw SmartSyncError.io("fstatat", path: display + "/" + name.description)
@@ -71,6 +73,16 @@ struct SortedDirectory {
         }
         self.children = children
         self.steps = steps
+    }
+
+    /// A directory stream on `fd`, which it takes over (closed by `closedir`, or here when the stream cannot be made).
+    static func open(_ fd: Int32, display: String) throws -> OpaquePointer {
+        guard let dir = fdopendir(fd) else {
+            let err = errno
+            close(fd)
+            throw SmartSyncError.io("fdopendir", path: display, errno: err)
+        }
+        return dir
     }
 
     /// Whether the name `x` (followed by `/` when `slash`) sorts before `y` (likewise) by bytes. Names hold no `/`,
