@@ -190,14 +190,44 @@ extension PathTable {
 
         /// The value at `path`. Each call's path must sort after the previous call's (else it reads as absent).
         @inlinable public mutating func seek(_ path: TreePath) -> Value? {
+            path.withBytes { seekIndex(bytes: $0) }.map { table._values[$0] }
+        }
+
+        /// The index of the path whose bytes are `bytes` (a path not yet built: a walk's `prefix/name`), nil when
+        /// absent; looking forward only, as ``seek(_:)``.
+        @inlinable public mutating func seekIndex(bytes: UnsafeBufferPointer<UInt8>) -> Int? {
             let keys = table._keys
             while next < keys.count {
-                let order = keys[next].compare(path)
+                let order = keys[next].compare(bytes: bytes)
                 if order > 0 { return nil }
                 next += 1
-                if order == 0 { return table._values[next - 1] }
+                if order == 0 { return next - 1 }
             }
             return nil
+        }
+
+        /// Whether the table holds a path below `directory` (`directory/…`), looking forward only: `directory/`
+        /// must sort after every earlier call's path, and the paths sought next may be `directory`'s own (nothing
+        /// from `directory/` on is passed over). A depth-first walk in byte order asks this as it reaches a
+        /// directory's contents.
+        @inlinable public mutating func hasDescendants(of directory: TreePath) -> Bool {
+            let keys = table._keys
+            return directory.withBytes { d in
+                if d.isEmpty { return next < keys.count }  // the root: every path is below it
+                while next < keys.count {
+                    // The key against `directory/`: below it, or at or past it (and then whether it starts with it).
+                    let (order, below) = keys[next].withBytes { k -> (Int, Bool) in
+                        let common = Swift.min(k.count, d.count)
+                        let c = common == 0 ? 0 : Int(memcmp(k.baseAddress!, d.baseAddress!, common))
+                        if c != 0 { return (c, false) }
+                        if k.count <= d.count { return (-1, false) }
+                        return (Int(k[d.count]) - 0x2F, k[d.count] == 0x2F)
+                    }
+                    if order >= 0 { return below }
+                    next += 1
+                }
+                return false
+            }
         }
     }
 }
@@ -220,12 +250,15 @@ extension PathTable: Hashable where Value: Hashable {
 extension TreePath {
     /// Byte order as one comparison: negative when `self` sorts first, 0 when equal, positive when after.
     @inlinable public func compare(_ other: TreePath) -> Int {
+        other.withBytes { compare(bytes: $0) }
+    }
+
+    /// ``compare(_:)`` against a path's bytes.
+    @inlinable public func compare(bytes y: UnsafeBufferPointer<UInt8>) -> Int {
         withBytes { x in
-            other.withBytes { y in
-                let common = Swift.min(x.count, y.count)
-                let order = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
-                return order != 0 ? order : x.count - y.count
-            }
+            let common = Swift.min(x.count, y.count)
+            let order = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
+            return order != 0 ? order : x.count - y.count
         }
     }
 }

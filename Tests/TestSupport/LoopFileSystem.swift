@@ -22,8 +22,11 @@ public final class LoopFileSystem: Sendable {
     /// `mountPoint + "/" + component`.
     public func appending(_ component: String) -> String { mountPoint + "/" + component }
 
-    /// Makes and mounts a file system of `kind`, or returns why it cannot here (not root, no loop device, no mkfs).
-    public static func make(_ kind: Kind, megabytes: Int = 320) throws -> Result<LoopFileSystem, Unavailable> {
+    /// Makes and mounts a file system of `kind` (`options` go to its `mkfs`, e.g. `["-O", "^filetype"]` for an ext4
+    /// whose `readdir` reports `DT_UNKNOWN`), or returns why it cannot here (not root, no loop device, no mkfs).
+    public static func make(_ kind: Kind, megabytes: Int = 320, options: [String] = []) throws
+        -> Result<LoopFileSystem, Unavailable>
+    {
         guard geteuid() == 0 else { return .failure(Unavailable("mounting a \(kind) file system needs root")) }
         let directory = try TemporaryDirectory(prefix: "fs-\(kind)")
         let mountPoint = directory.appending("mnt")
@@ -40,7 +43,7 @@ public final class LoopFileSystem: Sendable {
             let image = directory.appending("image")
             try ProcessRunner.run("/usr/bin/truncate", ["-s", "\(megabytes)M", image])
             let quiet = kind == .ext4 ? ["-q", "-F"] : ["-q", "-f"]
-            let mkfs = try ProcessRunner.run(tool, quiet + [image], check: false)
+            let mkfs = try ProcessRunner.run(tool, quiet + options + [image], check: false)
             guard mkfs.status == 0 else { return .failure(Unavailable("\(tool) failed: \(mkfs.stderrString)")) }
             mount = try ProcessRunner.run("/bin/mount", ["-o", "loop", image, mountPoint], check: false)
         }

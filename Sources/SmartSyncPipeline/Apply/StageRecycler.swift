@@ -43,23 +43,18 @@ struct StageRecycler {
         for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
         var desired = PathTable<TreeEntry>()  // the plan is in path order: appended
         desired.reserveCapacity(plan.changes.count)
-        var directories: Set<TreePath> = []
         for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
             guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
             desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id]))
-            var dir = c.path.parent
-            while !dir.isEmpty, directories.insert(dir).inserted { dir = dir.parent }
         }
         var pass = Pass(
-            desired: desired, directories: directories,
-            trust: try GenerationTrust(store: store, cache: cache), display: stage)
+            desired: PathTable.Cursor(desired), trust: try GenerationTrust(store: store, cache: cache), display: stage)
         let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
-        defer { close(root) }
         try pass.walk(root, .root)
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
-        let kept = PathTable(sorting: pass.kept)
+        let kept = pass.kept
         var changes: [Change] = []  // in path order, as `desired` is
         changes.reserveCapacity(desired.count)
         var wasKept = PathTable<StatData>.Cursor(kept)
@@ -79,39 +74,59 @@ struct StageRecycler {
         return Outcome(report: report, kept: kept, removed: pass.removed)
     }
 
-    /// The one walk over the recycled tree.
+    /// The one walk over the recycled tree, in path byte order (``SortedDirectory``), so the new tree's files are
+    /// looked up with one forward cursor and the files kept come out as a table.
     private struct Pass {
-        let desired: PathTable<TreeEntry>
-        let directories: Set<TreePath>
+        /// The new tree's files, read forward as the walk goes. A directory the new tree has is one it holds a file
+        /// below: asked of the same cursor when the walk reaches the directory's contents.
+        var desired: PathTable<TreeEntry>.Cursor
         var trust: GenerationTrust
         let display: String
-        /// The regular files kept, in walk order.
-        var kept: [(TreePath, StatData)] = []
+        /// The regular files kept, in path order (appended as the walk finds them).
+        var kept = PathTable<StatData>()
         var removed = 0
         /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
         /// kept, so no two paths of the new tree share an inode.
         var identities: Set<FileIdentity> = []
+        /// An entry's path as bytes, before (and unless) it is built.
+        var scratch: [UInt8] = []
 
-        mutating func walk(_ fd: Int32, _ prefix: TreePath) throws {
-            for name in try directoryNames(fd, display: display) {
-                let path = prefix.appending(name)
-                var st = stat()
-                let found = name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0
-                if found, (st.st_mode & S_IFMT) == S_IFDIR, directories.contains(path) {
-                    let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        /// Walks the directory open on `dirFD` (taking it over), whose path is `prefix` (``TreePath/root`` for the
+        /// stage itself).
+        mutating func walk(_ dirFD: Int32, _ prefix: TreePath) throws {
+            let shown = prefix.isEmpty ? display : display + "/" + prefix.description
+            let dir = try SortedDirectory.open(dirFD, display: shown)
+            defer { closedir(dir) }
+            let fd = dirfd(dir)
+            if !prefix.isEmpty {
+                // A directory kept: its metadata was that of another time, the documented default until the carrier
+                // gives it the target's (when the target has this directory).
+                try DirectoryMetadata.reset(fd, display: shown)
+            }
+            let listing = try SortedDirectory(dir, display: shown)
+            for step in listing.steps {
+                let child = listing.children[step.index]
+                if !step.descends {
+                    // A directory is kept or removed at its contents' turn (`name/`), where the cursor can tell.
+                    if child.isDirectory { continue }
+                    scratch.setPath(prefix, child.name)
+                    // The new tree's own path when it has this one (no new storage for a kept file).
+                    if let j = scratch.withUnsafeBufferPointer({ desired.seekIndex(bytes: $0) }) {
+                        let (path, want) = desired.table[j]
+                        if try holds(want, path, child.status, fd, child.name) {
+                            kept.append(path, StatData(child.status))
+                            continue
+                        }
+                    }
+                }
+                let path = prefix.appending(child.name)
+                if step.descends, desired.hasDescendants(of: path) {
+                    let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                     guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
-                    defer { close(sub) }
-                    // Its metadata was that of another time: the documented default until the carrier gives it the
-                    // target's (when the target has this directory).
-                    try DirectoryMetadata.reset(sub, display: display + "/" + path.description)
                     try walk(sub, path)
                     continue
                 }
-                if found, let want = desired[path], try holds(want, path, st, fd, name) {
-                    kept.append((path, StatData(st)))
-                    continue
-                }
-                try TreeOps.removeEntry(name, in: fd, display: display + "/" + path.description)
+                try TreeOps.removeEntry(child.name, in: fd, display: display + "/" + path.description)
                 removed += 1
             }
         }

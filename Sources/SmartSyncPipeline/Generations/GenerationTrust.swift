@@ -21,6 +21,10 @@ struct GenerationTrust {
     let quarantined: Set<FileIdentity>
     /// The store object each (blob, executable) links from, once checked: its identity, or nil when it is not intact.
     private var objects: [Key: FileIdentity?] = [:]
+    /// The cache read forward while the paths asked about come in increasing order (a walk's, a manifest's), and the
+    /// furthest path it was asked for; a path at or before that one is looked up by binary search.
+    private var cached: PathTable<StatCache.Entry>.Cursor
+    private var furthest: TreePath?
 
     private struct Key: Hashable {
         var id: ObjectID
@@ -31,6 +35,7 @@ struct GenerationTrust {
         self.store = store
         self.cache = cache
         quarantined = try store.quarantinedIdentities()
+        cached = PathTable.Cursor(cache.entries)
     }
 
     /// Whether the regular file at `path` (with `st`) holds `id` with `mode`'s permissions, by the rules above.
@@ -39,8 +44,15 @@ struct GenerationTrust {
         guard mode != .symlink, Seal.breach(of: st, executable: executable, size: size) == nil,
             !quarantined.contains(FileIdentity(st))
         else { return false }
-        if cache.trustedID(for: path, stat: StatData(st)) == id { return true }
+        if let entry = cacheEntry(path), cache.trustedID(of: entry, stat: StatData(st)) == id { return true }
         return try object(id, executable: executable) == FileIdentity(st)
+    }
+
+    /// The cache's entry for `path` (``cached``).
+    private mutating func cacheEntry(_ path: TreePath) -> StatCache.Entry? {
+        if let furthest, furthest.compare(path) >= 0 { return cache.entries[path] }
+        furthest = path
+        return cached.seek(path)
     }
 
     /// The identity of the intact store object (or `0555` twin) for `id`; nil when the store has no intact one.

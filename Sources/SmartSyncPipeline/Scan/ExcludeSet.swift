@@ -43,28 +43,28 @@ public struct ExcludeSet: Sendable, Hashable, Codable {
     /// path's bytes, whatever their encoding.
     public func matches(_ path: TreePath) -> Bool {
         if globs.isEmpty { return false }
-        let bytes = path.bytes
-        var start = 0
-        while true {
-            let next = bytes[start...].firstIndex(of: 0x2F) ?? bytes.endIndex
-            if matchesOne(component: bytes[start..<next], prefix: bytes[..<next]) { return true }
-            if next == bytes.endIndex { return false }
-            start = next + 1
+        return path.withBytes { bytes in
+            var start = 0
+            while true {
+                let next = bytes[start...].firstIndex(of: 0x2F) ?? bytes.endIndex
+                let component = UnsafeBufferPointer(rebasing: bytes[start..<next])
+                if matchesOne(component: component, prefix: UnsafeBufferPointer(rebasing: bytes[..<next])) { return true }
+                if next == bytes.endIndex { return false }
+                start = next + 1
+            }
         }
     }
 
-    /// Whether the entry `name` whose full relative path is `path` is excluded, assuming its parents are not.
-    /// This is what a directory walk calls: one check per entry instead of one per prefix.
-    func matchesLast(path: TreePath, name: TreePath) -> Bool {
+    /// Whether the entry whose full relative path has the bytes `path`, the last `nameCount` of them its name, is
+    /// excluded, assuming its parents are not. This is what a directory walk calls (before it builds the path): one
+    /// check per entry instead of one per prefix.
+    func matchesLast(path: UnsafeBufferPointer<UInt8>, nameCount: Int) -> Bool {
         if globs.isEmpty { return false }
-        return matchesOne(component: name.bytes[...], prefix: path.bytes[...])
+        return matchesOne(component: UnsafeBufferPointer(rebasing: path[(path.count - nameCount)...]), prefix: path)
     }
 
-    private func matchesOne(component: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>) -> Bool {
-        if component.withUnsafeBufferPointer({ name in componentGlobs.contains { $0.matches(bytes: name) } }) {
-            return true
-        }
-        return prefix.withUnsafeBufferPointer { whole in anchoredGlobs.contains { $0.matches(bytes: whole) } }
+    private func matchesOne(component: UnsafeBufferPointer<UInt8>, prefix: UnsafeBufferPointer<UInt8>) -> Bool {
+        componentGlobs.contains { $0.matches(bytes: component) } || anchoredGlobs.contains { $0.matches(bytes: prefix) }
     }
 
     enum CodingKeys: String, CodingKey { case globs }

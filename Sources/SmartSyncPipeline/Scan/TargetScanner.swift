@@ -8,8 +8,9 @@ import SmartSyncGitObjects
 /// - Never follows symlinks: a symlink is recorded with the id of its target string, and a symlink to a
 ///   directory is not descended into.
 /// - One `fstatat` per entry; regular files whose stat data matches a trusted ``StatCache`` entry are not read.
-/// - What the walk finds is sorted by path bytes once and joined with the (sorted) stat cache in one pass: no
-///   per-path lookup, no hash table.
+/// - The walk yields its entries in path byte order (``SortedDirectory``: each directory's entries sorted, a
+///   directory's contents at `name/`), so it joins them with the (sorted) stat cache as it goes, with one forward
+///   cursor: no sort, no per-path lookup, no hash table.
 /// - Names in ``ignoredNames`` (at any depth) and paths matching ``excludes`` are skipped, not descended, and
 ///   listed in ``LocalTree/excluded``.
 /// - A target that does not exist yet scans as an empty tree.
@@ -46,7 +47,6 @@ public struct TargetScanner: Sendable {
         }
         walker.entries.reserveCapacity(cache.entries.count + 16)
         try walker.walk(dirFD: rootFD, prefix: .root)
-        walker.sortAndJoinCache()
         try walker.hashPending()
         walker.finishCache()
         return Result(
@@ -61,13 +61,17 @@ private struct Walker {
     let ignoredNames: Set<TreePath>
     let excludes: ExcludeSet
     var newCache: StatCache
-    /// What the walk found, in walk order until ``sortAndJoinCache()`` sorts it by path.
+    /// What the walk found, in path byte order (the walk's own order).
     var entries: [LocalEntry] = []
     var excluded: Set<TreePath> = []
     var stats = ScanStatistics()
-    /// Regular files the cache could not vouch for (indices into the sorted ``entries``), hashed after the walk.
+    /// Regular files the cache could not vouch for (indices into ``entries``, in path order), hashed after the walk.
     var pending: [Int] = []
-    /// Where ``joined(_:_:)`` puts a path's bytes together.
+    /// The old cache, read forward as the walk goes (both in path order).
+    var cached: PathTable<StatCache.Entry>.Cursor
+    /// Regular files gone since the walk saw them (found by ``hashPending()``).
+    var vanished = 0
+    /// Where an entry's path is put together as bytes (`prefix/name`) before it is built, if it is built at all.
     var scratch: [UInt8] = []
 
     init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
@@ -76,62 +80,26 @@ private struct Walker {
         self.ignoredNames = ignoredNames
         self.excludes = excludes
         self.newCache = newCache
+        cached = PathTable.Cursor(old.entries)
     }
 
     private func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
 
-    /// Walks the directory open on `dirFD` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for
-    /// the target itself).
+    /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
+    /// target itself), appending what it finds to ``entries`` in path order.
     mutating func walk(dirFD: Int32, prefix: TreePath) throws {
-        guard let dir = fdopendir(dirFD) else {
-            let err = errno
-            close(dirFD)
-            throw SmartSyncError.io("fdopendir", path: display(prefix), errno: err)
-        }
+        let dir = try SortedDirectory.open(dirFD, display: display(prefix))
         defer { closedir(dir) }
         let fd = dirfd(dir)
-        var subdirectories: [(name: TreePath, path: TreePath)] = []
-        var st = stat()
-        while true {
-            errno = 0
-            guard let ent = readdir(dir) else {
-                if errno != 0 { throw SmartSyncError.io("readdir", path: display(prefix)) }
-                break
-            }
-            // The name's bytes, exactly (no decoding: a name need not be UTF-8).
-            guard let name = entryName(ent) else { continue }
-            let path = joined(prefix, name)
-            if !ignoredNames.isEmpty && ignoredNames.contains(name) || excludes.matchesLast(path: path, name: name) {
-                excluded.insert(path)
+        let listing = try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) }
+        for step in listing.steps {
+            let child = listing.children[step.index]
+            guard step.descends else {
+                try record(child, in: fd, prefix: prefix)
                 continue
             }
-            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                if errno == ENOENT { continue }  // vanished while we looked
-                throw SmartSyncError.io("fstatat", path: display(path))
-            }
-            stats.entries += 1
-            let data = StatData(st)
-            switch st.st_mode & S_IFMT {
-            case S_IFREG:
-                // Its id comes from the stat cache or from hashing, after the walk (``sortAndJoinCache()``).
-                let kind: LocalKind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
-                entries.append(
-                    LocalEntry(path: path, kind: kind, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
-            case S_IFLNK:
-                let id = try hashLink(dirFD: fd, name: name, path: path, size: Int(st.st_size))
-                entries.append(
-                    LocalEntry(path: path, kind: .symlink, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
-            case S_IFDIR:
-                entries.append(
-                    LocalEntry(path: path, kind: .directory, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
-                subdirectories.append((name, path))
-            default:
-                entries.append(
-                    LocalEntry(path: path, kind: .other, id: nil, size: data.size, stat: data, metadata: FileMetadata(st)))
-            }
-        }
-        for (name, path) in subdirectories {
-            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let path = prefix.appending(child.name)
+            let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if sub < 0 {
                 if errno == ENOENT { continue }
                 throw SmartSyncError.io("open", path: display(path))
@@ -140,52 +108,72 @@ private struct Walker {
         }
     }
 
-    /// `prefix/name`: the old cache's own path when it holds that one (found by a binary search over its sorted paths;
-    /// no new storage, and the scan, the cache and the manifest it was loaded against share one path), else a new one.
-    mutating func joined(_ prefix: TreePath, _ name: TreePath) -> TreePath {
-        let keys = old.entries.keys
-        guard !keys.isEmpty else { return prefix.appending(name) }
-        scratch.removeAll(keepingCapacity: true)
-        prefix.withBytes { scratch.append(contentsOf: $0) }
-        if !prefix.isEmpty { scratch.append(0x2F) }
-        name.withBytes { scratch.append(contentsOf: $0) }
-        let found = scratch.withUnsafeBufferPointer { raw -> Int? in
-            var low = 0
-            var high = keys.count
-            while low < high {
-                let mid = (low + high) >> 1
-                if byteOrder(keys[mid], raw) < 0 { low = mid + 1 } else { high = mid }
-            }
-            return low < keys.count && byteOrder(keys[low], raw) == 0 ? low : nil
+    /// False (and the path listed in ``excluded``) for an ignored name or an excluded path: never `lstat`ed, never
+    /// descended.
+    private mutating func included(_ prefix: TreePath, _ name: TreePath) -> Bool {
+        if !ignoredNames.isEmpty && ignoredNames.contains(name) {
+            excluded.insert(prefix.appending(name))
+            return false
         }
-        return found.map { keys[$0] } ?? prefix.appending(name)
+        guard !excludes.isEmpty else { return true }
+        scratch.setPath(prefix, name)
+        guard scratch.withUnsafeBufferPointer({ excludes.matchesLast(path: $0, nameCount: name.count) }) else {
+            return true
+        }
+        excluded.insert(TreePath(bytes: scratch))
+        return false
     }
 
-    /// Sorts what the walk found by path bytes and joins it with the old cache in one pass: a regular file the cache
-    /// vouches for gets its id; any other is pending, hashed next.
-    mutating func sortAndJoinCache() {
-        // Through indices: an entry is large, and moving it around is most of a sort's cost. A walk in directory order
-        // is nearly sorted already.
-        let order = entries.indices.sorted { entries[$0].path.compare(entries[$1].path) < 0 }
-        entries = order.map { entries[$0] }
-        let cached = old.entries
-        var j = 0
-        for i in entries.indices where entries[i].kind == .regular || entries[i].kind == .executable {
-            let path = entries[i].path
-            while j < cached.keys.count, cached.keys[j].compare(path) < 0 { j += 1 }
-            if j < cached.keys.count, cached.keys[j] == path, let id = old.trustedID(of: cached.values[j], stat: entries[i].stat) {
+    /// Records `child` of the directory open on `fd`: a regular file gets its id from the old cache when it vouches
+    /// for it, else is pending (hashed after the walk); a symlink is read and hashed now.
+    private mutating func record(_ child: SortedDirectory.Child, in fd: Int32, prefix: TreePath) throws {
+        let st = child.status
+        let (path, cachedIndex) = joined(prefix, child.name)
+        stats.entries += 1
+        let data = StatData(st)
+        var kind: LocalKind
+        var id: ObjectID?
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+            if let j = cachedIndex, let trusted = old.trustedID(of: old.entries.values[j], stat: data) {
                 stats.cacheHits += 1
-                entries[i].id = id
+                id = trusted
             } else {
-                pending.append(i)
+                pending.append(entries.count)
             }
+        case S_IFLNK:
+            kind = .symlink
+            id = try hashLink(dirFD: fd, name: child.name, path: path, size: Int(st.st_size))
+        case S_IFDIR:
+            kind = .directory
+        default:
+            kind = .other
         }
+        entries.append(LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
     }
 
-    /// The entries as a table (sorted by ``sortAndJoinCache()``; a file that vanished while being hashed is dropped).
+    /// `prefix/name`, with the index of the old cache's entry for it: the cache's own path when it holds that one
+    /// (found by the forward cursor, the walk being in path order; no new storage, and the scan, the cache and the
+    /// manifest it was loaded against share one path), else a new one.
+    private mutating func joined(_ prefix: TreePath, _ name: TreePath) -> (TreePath, Int?) {
+        guard !old.entries.isEmpty else { return (prefix.appending(name), nil) }
+        scratch.setPath(prefix, name)
+        guard let j = scratch.withUnsafeBufferPointer({ cached.seekIndex(bytes: $0) }) else {
+            return (prefix.appending(name), nil)
+        }
+        return (old.entries.keys[j], j)
+    }
+
+    /// The entries as a table (in the walk's order; a file that vanished while being hashed is dropped).
     func table() -> PathTable<LocalEntry> {
-        let kept = entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
-        return PathTable(sortedKeys: kept.map { $0.path }, values: kept)!
+        let kept = vanished == 0 ? entries : entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
+        let keys = kept.map(\.path)
+        // In order by construction (``SortedDirectory``): a debug build (the tests) stops here if not; a release one
+        // sorts, the safety net, never the plan.
+        if let table = PathTable(sortedKeys: keys, values: kept) { return table }
+        assertionFailure("the walk is not in path order")
+        return PathTable(sorting: zip(keys, kept))
     }
 
     /// The new cache: the old one as it is when it vouched for every file it held and nothing was hashed (no copy, no
@@ -217,6 +205,7 @@ private struct Walker {
         for (i, result) in zip(pending, hashed) {
             guard let (id, st) = result else {
                 entries[i].id = nil  // gone (or no longer a regular file) since the walk looked: dropped by table()
+                vanished += 1
                 continue
             }
             // What was hashed is what the descriptor showed; if that is not what the walk saw (replaced since), its

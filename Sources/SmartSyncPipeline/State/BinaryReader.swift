@@ -66,7 +66,7 @@ struct BinaryReader {
         let found = bytes.withUnsafeBufferPointer { all -> Int? in
             let raw = UnsafeBufferPointer(rebasing: all[start..<(start + n)])
             while next < shared.count {
-                let order = byteOrder(shared[next], raw)
+                let order = shared[next].compare(bytes: raw)
                 if order > 0 { return nil }
                 next += 1
                 if order == 0 { return next - 1 }
@@ -82,15 +82,5 @@ struct BinaryReader {
         let id = ObjectID(bytes: bytes[offset..<(offset + 20)])
         offset += 20
         return id
-    }
-}
-
-/// Byte order of a path and raw bytes: negative when `path` sorts first, 0 when they are the same bytes.
-@inline(__always)
-func byteOrder(_ path: TreePath, _ raw: UnsafeBufferPointer<UInt8>) -> Int {
-    path.withBytes { key in
-        let common = min(key.count, raw.count)
-        let c = common == 0 ? 0 : Int(memcmp(key.baseAddress!, raw.baseAddress!, common))
-        return c != 0 ? c : key.count - raw.count
     }
 }

@@ -159,6 +159,13 @@ func directoryEntries(_ fd: Int32, display: String) throws -> [(name: TreePath, 
     }
     defer { closedir(dir) }
     rewinddir(dir)  // the duplicate shares the position of `fd`, which an earlier listing left at the end
+    return try directoryEntries(stream: dir, display: display)
+}
+
+/// The entries the directory stream `dir` has not yet returned (all of them, for a stream just opened), as
+/// ``directoryEntries(_:display:)`` gives them: for a walker that owns its descriptor and reads it once, with no
+/// duplicate to make and rewind.
+func directoryEntries(stream dir: OpaquePointer, display: String) throws -> [(name: TreePath, type: UInt8)] {
     var entries: [(name: TreePath, type: UInt8)] = []
     while true {
         errno = 0

@@ -1,0 +1,115 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+
+/// One directory's entries, each `lstat`ed by descriptor (`fstatat(AT_SYMLINK_NOFOLLOW)`: a symlink is never
+/// followed), in the order that makes a depth-first walk yield its paths sorted by their bytes (``PathTable``'s
+/// order), so the walkers (``TargetScanner``, ``StageRecycler``) build their tables and join them with others by a
+/// forward cursor, with no sort afterwards.
+///
+/// An entry's own path is `name`, its contents' paths start with `name/`, and byte order can put siblings between the
+/// two (`a` < `a+` < `a-` < `a.b` < `a/x` < `a0`). So the walk is a sequence of ``steps`` ordered by that key: each
+/// entry once at `name` (a visit), and each directory once more at `name/` (its descent). The descents alone are in
+/// git's tree order (a directory compares as its name followed by `/`). Visiting a directory at its tree position
+/// would not do: `a+`, `a-` and `a.b` would come before the directory `a`'s own entry.
+///
+/// What orders an entry as a directory is its `lstat`, the one the walker records: `readdir`'s `d_type` is not used.
+/// Both walkers `lstat` every entry anyway, and a `d_type` gone stale between `readdir` and the `lstat` (or
+/// `DT_UNKNOWN`, on file systems that do not fill it in) could otherwise put a directory's contents out of place.
+struct SortedDirectory {
+    /// One entry, as `fstatat` saw it.
+    struct Child {
+        let name: TreePath
+        let status: stat
+
+        var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
+    }
+
+    /// One step of the walk: ``children``[`index`]'s own entry, or (`descends`) its contents.
+    struct Step {
+        let index: Int
+        let descends: Bool
+    }
+
+    /// The entries, in the order `readdir` gave them.
+    let children: [Child]
+    /// Every child's visit and every directory's descent, in byte order of `name` and `name/`.
+    let steps: [Step]
+
+    /// Lists and `lstat`s the directory of the stream `dir`, just opened (``open(_:display:)``; it stays open, and
+    /// the walk goes on with its descriptor, `dirfd(dir)`); `display` is its path for messages. An entry `including`
+    /// refuses is neither `lstat`ed nor listed; one gone before its `lstat` is left out.
+    init(_ dir: OpaquePointer, display: String, including: (TreePath) throws -> Bool = { _ in true }) throws {
+        let fd = dirfd(dir)
+        var children: [Child] = []
+        var st = stat()
+        for (name, _) in try directoryEntries(stream: dir, display: display) where try including(name) {
+            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                if errno == ENOENT { continue }  // vanished while we looked
+                throw SmartSyncError.io("fstatat", path: display + "/" + name.description)
+            }
+            children.append(Child(name: name, status: st))
+        }
+        // The names side by side in one buffer: the sort compares bytes in place (most of its cost otherwise is
+        // getting at each name's bytes).
+        var bytes: [UInt8] = []
+        var spans: [Range<Int>] = []
+        spans.reserveCapacity(children.count)
+        var steps: [Step] = []
+        steps.reserveCapacity(children.count * 2)
+        for (i, child) in children.enumerated() {
+            let start = bytes.count
+            child.name.withBytes { bytes.append(contentsOf: $0) }
+            spans.append(start..<bytes.count)
+            steps.append(Step(index: i, descends: false))
+            if child.isDirectory { steps.append(Step(index: i, descends: true)) }
+        }
+        bytes.withUnsafeBufferPointer { all in
+            steps.sort { a, b in
+                Self.precedes(
+                    UnsafeBufferPointer(rebasing: all[spans[a.index]]), slash: a.descends,
+                    UnsafeBufferPointer(rebasing: all[spans[b.index]]), slash: b.descends)
+            }
+        }
+        self.children = children
+        self.steps = steps
+    }
+
+    /// A directory stream on `fd`, which it takes over (closed by `closedir`, or here when the stream cannot be made).
+    static func open(_ fd: Int32, display: String) throws -> OpaquePointer {
+        guard let dir = fdopendir(fd) else {
+            let err = errno
+            close(fd)
+            throw SmartSyncError.io("fdopendir", path: display, errno: err)
+        }
+        return dir
+    }
+
+    /// Whether the name `x` (followed by `/` when `slash`) sorts before `y` (likewise) by bytes. Names hold no `/`,
+    /// so the `/` decides only where one name is the other's prefix.
+    @inline(__always)
+    static func precedes(
+        _ x: UnsafeBufferPointer<UInt8>, slash xSlash: Bool, _ y: UnsafeBufferPointer<UInt8>, slash ySlash: Bool
+    ) -> Bool {
+        let common = min(x.count, y.count)
+        if common > 0 {
+            let order = memcmp(x.baseAddress!, y.baseAddress!, common)
+            if order != 0 { return order < 0 }
+        }
+        // The next byte of each key: past a name's end, `/` when it is a descent's, else nothing (-1).
+        let p = x.count > common ? Int(x[common]) : xSlash ? 0x2F : -1
+        let q = y.count > common ? Int(y[common]) : ySlash ? 0x2F : -1
+        return p < q
+    }
+}
+
+extension [UInt8] {
+    /// Sets the buffer to the bytes of `prefix/name` (`name` at the root): a walk's path before it is built, to be
+    /// looked up (``PathTable/Cursor/seekIndex(bytes:)``) or matched, and built only when needed.
+    mutating func setPath(_ prefix: TreePath, _ name: TreePath) {
+        removeAll(keepingCapacity: true)
+        prefix.withBytes { append(contentsOf: $0) }
+        if !prefix.isEmpty { append(0x2F) }
+        name.withBytes { append(contentsOf: $0) }
+    }
+}
