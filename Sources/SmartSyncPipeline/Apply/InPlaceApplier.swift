@@ -19,9 +19,13 @@ import SmartSyncObjectStore
 public struct InPlaceApplier: ApplyStrategy {
     /// How files get from the store into the target.
     public var linkMode: LinkMode
-    /// fsync each reflinked or copied file and each changed directory. A staged apply turns it off and syncs the
-    /// stage's file system once before the exchange.
-    var syncEachChange = true
+    /// The target is a stage (``StagedSwitchApplier``): private, seen by no one until it is exchanged, and holding
+    /// nothing at the paths the plan writes. Nothing is fsynced (the caller syncs the stage's file system once before
+    /// the exchange), and each file is made at its own name rather than under a temporary name renamed over it: no
+    /// reader can see it half made, so the temporary name, the rename and the unlink after it would buy nothing
+    /// (three system calls a file; a name that is not UTF-8 still goes the usual way). A name that is taken fails the
+    /// apply (`EEXIST`) instead of being replaced.
+    var intoStage = false
 
     public init(linkMode: LinkMode = .auto) {
         self.linkMode = linkMode
@@ -39,7 +43,7 @@ public struct InPlaceApplier: ApplyStrategy {
                 "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())"
             )
         }
-        let cursor = try DirectoryCursor(target: target, syncChanges: syncEachChange)
+        let cursor = try DirectoryCursor(target: target, syncChanges: !intoStage)
         defer { cursor.finish() }
         var report = ApplyReport()
         report.conflicts = plan.conflicts
@@ -87,13 +91,14 @@ public struct InPlaceApplier: ApplyStrategy {
         }
         var sizes: [ObjectID: Int] = [:]
         for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
-        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: syncEachChange)
+        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: !intoStage)
         let createdBefore = cursor.createdDirectories
         for c in plan.changes where c.writes && !skipped.contains(c.path) {
             guard let mode = c.mode, let id = c.id else { continue }
             guard let (fd, name) = try cursor.enterParent(of: c.path, create: true) else { continue }
             let display = target + "/" + c.path.description
-            let tmp = Materializer.temporaryName()
+            let direct = intoStage ? name.string : nil
+            let tmp = direct ?? Materializer.temporaryName()
             if mode == .symlink {
                 try Materializer.symlink(try store.readVerifiedBlob(id), dirFD: fd, tmp: tmp, display: display)
             } else {
@@ -115,7 +120,7 @@ public struct InPlaceApplier: ApplyStrategy {
                     report.bytesCopied += size
                 }
             }
-            try Materializer.commit(dirFD: fd, tmp: tmp, name: name, display: display)
+            if direct == nil { try Materializer.commit(dirFD: fd, tmp: tmp, name: name, display: display) }
             cursor.markDirty()
             report.counts[c.kind, default: 0] += 1
         }

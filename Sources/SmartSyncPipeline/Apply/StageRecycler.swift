@@ -68,7 +68,7 @@ struct StageRecycler {
         }
         try beforePlacing(Set(changes.lazy.filter { $0.kind == .add }.map(\.path)))
         var applier = InPlaceApplier(linkMode: linkMode)
-        applier.syncEachChange = false
+        applier.intoStage = true
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
         return Outcome(report: report, kept: kept, removed: pass.removed)

@@ -221,7 +221,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Nothing in the stage is visible until the exchange: one sync of its file system below stands for an fsync
         // per file and directory.
         var stager = inPlace
-        stager.syncEachChange = false
+        stager.intoStage = true
         return try stager.apply(
             Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
             target: layout.stage)
