@@ -11,8 +11,10 @@ struct PinsCommand: AsyncParsableCommand {
         abstract: "List the commits pinned with `warm --pin` (gc keeps their objects).",
         discussion: """
             One line per pin: name, commit, files, when it was pinned. Pins live in the store (<store>/pins/), \
-            each with the commit's verified listing, so gc keeps every blob of the commit. `warm --pin` pins each \
-            warmed ref under its name (moving an existing pin of that name); `unpin NAME` drops one.
+            each with the commit's verified listing, so gc keeps every blob of the commit, and with what the commit \
+            checks need offline (the commit's object, its ancestry against the targets' commits and the other \
+            pins). `warm --pin` pins each warmed ref under its name (moving an existing pin of that name); \
+            `unpin NAME` drops one.
 
             EXAMPLES:
               smart-sync warm MasterofNull/Hyper-NixOS --ref v2.1.0 --pin
@@ -69,7 +71,8 @@ struct UnpinCommand: AsyncParsableCommand {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
             let pins = PinStore(store: try common.openStore(common.settings()))
-            let unknown = try names.filter { !(try pins.remove($0)) }
+            var unknown: [String] = []
+            for name in names where !(try await pins.remove(name)) { unknown.append(name) }
             for name in names where !unknown.contains(name) {
                 if output.json {
                     reporter.writeJSONLine(["event": "unpinned", "name": name])
