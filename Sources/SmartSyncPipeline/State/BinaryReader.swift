@@ -49,13 +49,6 @@ struct BinaryReader {
         return s
     }
 
-    /// What ``BinaryWriter/append(bytes:)`` wrote.
-    mutating func readBytes() -> [UInt8]? {
-        guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
-        defer { offset += n }
-        return Array(bytes[offset..<(offset + n)])
-    }
-
     mutating func readPath() -> TreePath? {
         guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
         let path = TreePath(bytes: bytes[offset..<(offset + n)])

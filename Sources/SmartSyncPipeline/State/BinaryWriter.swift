@@ -33,12 +33,6 @@ struct BinaryWriter {
 
     mutating func append(_ id: ObjectID) { id.append(to: &bytes) }
 
-    /// Bytes with their length before them (read back by ``BinaryReader/readBytes()``).
-    mutating func append(bytes more: [UInt8]) {
-        append(UInt32(more.count))
-        bytes.append(contentsOf: more)
-    }
-
     /// A path as its bytes (the same encoding as a `String`'s UTF-8, so earlier files read the same).
     mutating func append(_ path: TreePath) {
         path.withBytes { raw in

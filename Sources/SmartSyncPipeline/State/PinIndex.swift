@@ -1,4 +1,6 @@
+import Foundation
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// What a source told `warm --pin` about two commits: whether `ancestor` is `descendant` or one of its ancestors
 /// (``SyncSource/isAncestor(_:of:)``). Commit ids name their history for good, so an answer never goes stale.
@@ -33,9 +35,7 @@ public struct PinnedCommit: Sendable, Hashable {
 
 /// `<store>/pins/index`: the pinned commits by id, and the pin files they were read from (each with its inode, so
 /// a pin file replaced behind the index's back is noticed from the directory alone). A sync reads this one small
-/// file and the directory's names, never a listing it does not use.
-///
-/// Binary and checksummed like the state files: `magic | version | files | commits | SHA-1`.
+/// file and the directory's names, never a listing it does not use. A small record (``Record``).
 public struct PinIndex: Sendable {
     /// One pin file: its inode, and the name and commit it pins (nil: damaged, keeps nothing).
     struct File: Sendable, Hashable {
@@ -193,70 +193,70 @@ public struct PinIndex: Sendable {
             && files.allSatisfy { scanned[$0.key] == $0.value.inode && $0.value.pin.map { commits[$0.commit] != nil } ?? true }
     }
 
-    // MARK: - Encoding
+    // MARK: - The file
 
-    static let magic: StaticString = "SSPX"
-    static let version: UInt32 = 1
+    /// `pins/index` as written: a ``JSONRecord`` (format `smart-sync-pin-index`, version 1), so an operator reads
+    /// what a pin knows with `jq`; commit objects base64.
+    struct Record: JSONRecord {
+        static let format = "smart-sync-pin-index"
+        static let version = 1
 
-    func encoded() -> [UInt8] {
-        var w = BinaryWriter(magic: Self.magic, version: Self.version)
-        w.append(UInt32(files.count))
-        for (name, file) in files.sorted(by: { $0.key < $1.key }) {
-            w.append(name)
-            w.append(file.inode)
-            if let pin = file.pin {
-                w.append(UInt32(1))
-                w.append(pin.name)
-                w.append(pin.commit)
-            } else {
-                w.append(UInt32(0))
-            }
+        struct FileEntry: Codable, Sendable {
+            var file: String
+            var inode: UInt64
+            /// The name and commit of the pin it holds; both absent for a damaged file.
+            var name: String?
+            var commit: ObjectID?
         }
-        w.append(UInt32(commits.count))
-        for entry in commits.values.sorted(by: { $0.commit.hex < $1.commit.hex }) {
-            w.append(entry.commit)
-            w.append(entry.rootTree)
-            w.append(bytes: entry.commitObject ?? [])
-            w.append(UInt32(entry.ancestry.count))
-            for fact in entry.ancestry {
-                w.append(fact.ancestor)
-                w.append(fact.descendant)
-                w.append(UInt32(fact.holds ? 1 : 0))
-            }
+
+        struct CommitEntry: Codable, Sendable {
+            var commit: ObjectID
+            var rootTree: ObjectID
+            var commitObject: Data?
+            var ancestry: [Fact]
         }
-        return w.finish()
+
+        struct Fact: Codable, Sendable {
+            var ancestor: ObjectID
+            var descendant: ObjectID
+            var holds: Bool
+        }
+
+        var files: [FileEntry]
+        var commits: [CommitEntry]
     }
 
-    /// Reads an index; nil when it is damaged. An entry whose commit object does not hash to its id or names another
-    /// tree is dropped (its commit reads as not pinned).
-    init?(encoded bytes: [UInt8]) {
-        guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version), let fileCount = r.readUInt32()
-        else { return nil }
-        for _ in 0..<fileCount {
-            guard let name = r.readString(), let inode = r.readUInt64(), let flag = r.readUInt32() else { return nil }
-            var pin: File.Held?
-            if flag == 1 {
-                guard let pinName = r.readString(), let commit = r.readID() else { return nil }
-                pin = File.Held(name: pinName, commit: commit)
-            }
-            files[name] = File(inode: inode, pin: pin)
+    /// The index as its file holds it (files and commits sorted, so the same index gives the same bytes).
+    var record: Record {
+        Record(
+            files: files.sorted { $0.key < $1.key }.map {
+                Record.FileEntry(file: $0.key, inode: $0.value.inode, name: $0.value.pin?.name, commit: $0.value.pin?.commit)
+            },
+            commits: commits.values.sorted { $0.commit < $1.commit }.map { entry in
+                Record.CommitEntry(
+                    commit: entry.commit, rootTree: entry.rootTree, commitObject: entry.commitObject.map { Data($0) },
+                    ancestry: entry.ancestry.map {
+                        Record.Fact(ancestor: $0.ancestor, descendant: $0.descendant, holds: $0.holds)
+                    })
+            })
+    }
+
+    /// The index a file held. An entry whose commit object does not hash to its id or names another tree is dropped
+    /// (its commit reads as not pinned until the index is rebuilt from the pin files, which ``matches(_:)`` asks for).
+    init(_ record: Record) {
+        for entry in record.files {
+            let pin = entry.name.flatMap { name in entry.commit.map { File.Held(name: name, commit: $0) } }
+            files[entry.file] = File(inode: entry.inode, pin: pin)
         }
-        guard let commitCount = r.readUInt32() else { return nil }
-        for _ in 0..<commitCount {
-            guard let commit = r.readID(), let root = r.readID(), let body = r.readBytes(),
-                let factCount = r.readUInt32()
-            else { return nil }
-            var ancestry: [AncestryFact] = []
-            for _ in 0..<factCount {
-                guard let a = r.readID(), let d = r.readID(), let holds = r.readUInt32() else { return nil }
-                ancestry.append(AncestryFact(ancestor: a, descendant: d, holds: holds == 1))
-            }
-            if !body.isEmpty && !Self.checked(body, commit: commit, rootTree: root) { continue }
-            commits[commit] = PinnedCommit(
-                commit: commit, rootTree: root, names: [], files: [], commitObject: body.isEmpty ? nil : body,
-                ancestry: ancestry)
+        for entry in record.commits {
+            let body = entry.commitObject.map { [UInt8]($0) }
+            if let body, !Self.checked(body, commit: entry.commit, rootTree: entry.rootTree) { continue }
+            commits[entry.commit] = PinnedCommit(
+                commit: entry.commit, rootTree: entry.rootTree, names: [], files: [], commitObject: body,
+                ancestry: entry.ancestry.map {
+                    AncestryFact(ancestor: $0.ancestor, descendant: $0.descendant, holds: $0.holds)
+                })
         }
-        guard r.isAtEnd else { return nil }
         linkFiles()
     }
 }

@@ -104,7 +104,7 @@ public struct PinStore: Sendable {
             try FileSystem.writeFileAtomically(path(for: name), pin.encoded())
             var index = try rebuild()
             index.learn(listing.commit, commitObject: commitObject, ancestry: ancestry)
-            try FileSystem.writeFileAtomically(indexPath, index.encoded())
+            try index.record.write(to: indexPath)
             return index
         }
     }
@@ -122,7 +122,7 @@ public struct PinStore: Sendable {
                 let stored = readIndex()
                 if let stored, stored.matches(scanned) { return stored }
                 let index = PinIndex.rebuild(files: scanned, previous: stored, decode: decode)
-                try FileSystem.writeFileAtomically(indexPath, index.encoded())
+                try index.record.write(to: indexPath)
                 return index
             }
         } catch let error as SmartSyncError where error.code != .cancelled {
@@ -173,7 +173,7 @@ public struct PinStore: Sendable {
                 throw SmartSyncError.io("unlink", path: path)
             }
             FileSystem.syncDirectory(directory)
-            try FileSystem.writeFileAtomically(indexPath, try rebuild().encoded())
+            try rebuild().record.write(to: indexPath)
             return true
         }
     }
@@ -197,8 +197,10 @@ public struct PinStore: Sendable {
         (try? FileSystem.readFileIfPresent(directory + "/" + file)).flatMap { $0.flatMap { Pin(encoded: $0.bytes) } }
     }
 
+    /// The index file; nil when there is none or it is damaged (then rebuilt from the pin files: it only loses what
+    /// warm learned of ancestry and commit objects).
     private func readIndex() -> PinIndex? {
-        (try? FileSystem.readFileIfPresent(indexPath)).flatMap { $0.flatMap { PinIndex(encoded: $0.bytes) } }
+        (try? PinIndex.Record.read(at: indexPath))?.map { PinIndex($0.record) }
     }
 
     /// The pin files (names that are SHA-1 hex) with their inodes, from the directory alone; nil when there is no
