@@ -33,11 +33,22 @@ struct OfflineWarmedSyncTests {
         try s.repo.write("conf.nix", "{ release = 1; }\n")
         let p1 = try SignedCommitsEndToEndTests.commit(s.repo, "P1", signedWith: keys.known)
         try s.repo.git("tag", "v1")
+        // A commit between the two: P1 is no parent of P2, so warm must ask how P1 stands to P2.
+        try s.repo.write("notes.txt", "between\n")
+        _ = try s.repo.commit("between")
         try s.repo.write("conf.nix", "{ release = 2; }\n")
         let p2 = try SignedCommitsEndToEndTests.commit(s.repo, "P2", signedWith: keys.known)
         let signed = ["--require-signed-commits", "--allowed-signers", keys.allowedSigners]
         let warmed = try s.run("warm", ["--ref", "v1", "--ref", "main", "--pin"])
         #expect(warmed.status == 0, "\(warmed.stderrString)")
+        let listed = try SmartSyncBinary.run(
+            ["pins", "--store", s.store, "--state-dir", s.stateDir, "--json"], environment: s.environment(), check: false)
+        let pins = listed.stdoutString.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let main = try #require(pins.first { $0["name"] as? String == "main" }, "\(listed.stdoutString)")
+        #expect(main["commitObject"] as? Bool == true && main["ancestryAnswers"] as? Int == 1, "\(main)")
+        #expect(try s.apiRequests().contains { $0.path.contains("/compare/\(p1)...\(p2)") }, "warm asked the compare API")
         try s.sync(["--ref", p1] + signed)
         s.server.stop()
 
@@ -61,13 +72,15 @@ struct OfflineWarmedSyncTests {
         try s.expectTargetEqualsArchive(p1)
     }
 
-    /// The target's own commit counts too: a host synced (online) to X warms and pins main, its source goes away, and
-    /// it moves to main with no --allow-downgrade, because warm asked then how X stands to main.
+    /// The target's own commit counts too: a host synced (online) to X warms and pins main (two commits on), its source
+    /// goes away, and it moves to main with no --allow-downgrade, because warm asked then how X stands to main.
     @Test func aTargetsCommitIsPlacedAgainstAPinWhenItIsWarmed() throws {
         let repo = try GitFixture()
         let dirs = try TemporaryDirectory(prefix: "offline-pin")
         try repo.write("conf.nix", "x\n")
         let x = try repo.commit("X")
+        try repo.write("notes.txt", "between\n")
+        _ = try repo.commit("between")
         try repo.write("conf.nix", "main\n")
         let main = try repo.commit("main")
         let wanted = try repo.archiveSnapshot(commit: main)

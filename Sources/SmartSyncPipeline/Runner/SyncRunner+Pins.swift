@@ -54,16 +54,37 @@ extension SyncRunner {
     /// commit's object (``SyncSource/commitObject(_:)``, when the source can give it) and how it stands to the commits
     /// a later sync may move a target from: every target's current commit (in each state directory that uses the
     /// store) and every other pin's commit, asked of the source now (``SyncSource/isAncestor(_:of:)``, the question
-    /// the sync would ask; at most ``pinQuestions``, targets first, none the pins can answer already). An answer the
-    /// source cannot give is left out (the sync asks the source then, as without a pin). Returns the new index.
+    /// the sync would ask; at most ``pinQuestions``, targets first, none the pins or the commit's own parents answer
+    /// already). An answer the source cannot give is left out (the sync asks the source then, as without a pin).
+    /// Returns the new index.
     func pinWarmed(_ name: String, listing: TreeListing, pins: PinIndex) async throws -> PinIndex {
         let commit = listing.commit
-        let known = pins.pinned(commit)
+        var object = pins.commitObject(commit)
+        if object == nil {
+            do {
+                object = try CommitObject.verified(
+                    try await source.commitObject(commit), id: commit, from: source.displayName)
+            } catch {
+                logger.debug("pin \(name): the object of commit \(commit.abbreviated()) is not kept: \(error)")
+            }
+        }
+        let parsed = object.flatMap(CommitObject.parse)
+        if object != nil, parsed?.tree != listing.rootTree {
+            throw SmartSyncError(
+                .integrity,
+                "commit \(commit)'s object names tree \(parsed?.tree.hex ?? "none"), but \(source.displayName) listed tree \(listing.rootTree) for it; not pinned",
+                hint: "the source is damaged or lying; try another source")
+        }
+        // Answered already: by the pins, or through a parent of the commit (its object is kept with the pin).
+        let parents = parsed?.parents ?? []
+        func placed(_ other: ObjectID) -> Bool {
+            pins.isAncestor(other, of: commit) != nil || parents.contains { pins.isAncestor(other, of: $0) == true }
+        }
         var facts: [AncestryFact] = []
         var questions = 0
-        let relatives = targetCommits() + pins.commits.keys.sorted { $0.hex < $1.hex }
+        let relatives = targetCommits() + pins.commits.keys.sorted()
         var seen: Set<ObjectID> = [commit]
-        for other in relatives where seen.insert(other).inserted && pins.isAncestor(other, of: commit) == nil {
+        for other in relatives where seen.insert(other).inserted && !placed(other) {
             guard questions < Self.pinQuestions else {
                 logger.debug("pin \(name): more than \(Self.pinQuestions) commits to place, the rest not asked")
                 break
@@ -76,20 +97,6 @@ extension SyncRunner {
             } catch {
                 logger.debug("pin \(name): whether \(other.abbreviated()) is an ancestor could not be asked: \(error)")
             }
-        }
-        var object = known?.commitObject
-        if object == nil {
-            do {
-                object = try CommitObject.verified(
-                    try await source.commitObject(commit), id: commit, from: source.displayName)
-            } catch {
-                logger.debug("pin \(name): the object of commit \(commit.abbreviated()) is not kept: \(error)")
-            }
-        }
-        if let object, CommitObject.parse(object)?.tree != listing.rootTree {
-            throw SmartSyncError(
-                .integrity,
-                "commit \(commit)'s object names tree \(CommitObject.parse(object)?.tree.hex ?? "none"), but \(source.displayName) listed tree \(listing.rootTree) for it; not pinned")
         }
         logger.debug(
             "pin \(name): commit \(commit.abbreviated()), \(facts.count) ancestry answers, commit object \(object == nil ? "not kept" : "kept")")
