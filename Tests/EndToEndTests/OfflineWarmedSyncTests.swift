@@ -102,4 +102,31 @@ struct OfflineWarmedSyncTests {
         #expect((try Scenario.summary(moved)["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
         #expect(try DirectorySnapshot(of: dirs.appending("target")) == wanted)
     }
+
+    /// The fleet's way (a signed mirror behind a cache, `--trusted-key`, never the origin): a host at A warms main
+    /// again once it is B (a commit between them), the mirror's commits answering how A stands to B; with the servers
+    /// stopped it moves to B without --allow-downgrade.
+    @Test(.enabled(if: Fleet.missing == nil, "\(Fleet.missing ?? "")"))
+    func aFleetHostMovesToItsNewPinWithTheMirrorDown() throws {
+        let fleet = try Fleet(hosts: 1)
+        _ = try Fixtures.commitA(fleet.repo)
+        try fleet.publish()
+        try fleet.startServers()
+        for (command, extra) in [("warm", ["--ref", "main", "--pin"]), ("sync", ["--ref", "main"])] {
+            let run = try #require(try fleet.runAll(command, mirrors: [fleet.cacheURL], extra).first)
+            try #require(run.termination.succeeded, "\(command): \(run)")
+        }
+        try fleet.repo.write("notes.txt", "between\n")
+        _ = try fleet.repo.commit("between")
+        let b = try Fixtures.commitB(fleet.repo)
+        try fleet.publish()
+        let warmed = try #require(try fleet.runAll("warm", mirrors: [fleet.cacheURL], ["--ref", "main", "--pin", "-v"]).first)
+        try #require(warmed.termination.succeeded, "\(warmed)")
+        #expect(warmed.stderr.contains("1 ancestry answers"), "\(warmed.stderr.suffix(2000))")
+        fleet.stopServers()
+        let moved = try #require(try fleet.runAll("sync", mirrors: [fleet.cacheURL], ["--ref", b]).first)
+        #expect(moved.termination.succeeded, "\(moved)")
+        #expect(moved.stdout.contains("\"ancestry\":\"descendant\""), "\(moved.stdout.suffix(1500))")
+        #expect(try DirectorySnapshot(of: fleet.host(0) + "/target") == fleet.repo.archiveSnapshot(commit: b))
+    }
 }
