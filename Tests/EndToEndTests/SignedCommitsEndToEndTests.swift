@@ -27,8 +27,8 @@ struct SignedCommitsEndToEndTests {
         }
     }
 
-    /// Commits what the work tree holds, signed with `key` (nil: unsigned).
-    private func commit(_ repo: GitFixture, _ message: String, signedWith key: String?) throws -> String {
+    /// Commits what the work tree holds, signed with `key` (nil: unsigned). Also used by the offline pin tests.
+    static func commit(_ repo: GitFixture, _ message: String, signedWith key: String?) throws -> String {
         try repo.git("add", "-A")
         var args = ["commit", "-q", "--allow-empty", "--no-verify", "-m", message]
         if let key { args = ["-c", "gpg.format=ssh", "-c", "user.signingkey=\(key)"] + args + ["-S"] }
@@ -45,14 +45,14 @@ struct SignedCommitsEndToEndTests {
         let keys = try Keys()
         let repo = try GitFixture()
         try repo.write("a.txt", "signed\n")
-        let signed = try commit(repo, "signed", signedWith: keys.known)
+        let signed = try Self.commit(repo, "signed", signedWith: keys.known)
         // git itself agrees with the verdicts below.
         #expect(try repo.gitResult(
             ["-c", "gpg.ssh.allowedSignersFile=\(keys.allowedSigners)", "verify-commit", signed], check: false).succeeded)
         try repo.write("b.txt", "unsigned\n")
-        let unsigned = try commit(repo, "unsigned", signedWith: nil)
+        let unsigned = try Self.commit(repo, "unsigned", signedWith: nil)
         try repo.write("c.txt", "stranger\n")
-        let stranger = try commit(repo, "stranger", signedWith: keys.stranger)
+        let stranger = try Self.commit(repo, "stranger", signedWith: keys.stranger)
         let dirs = try TemporaryDirectory(prefix: "signed")
         let target = dirs.appending("target")
         func sync(_ ref: String, _ more: [String] = []) throws -> ProcessResult {
@@ -90,17 +90,17 @@ struct SignedCommitsEndToEndTests {
         let keys = try Keys()
         let s = try Scenario()
         try s.repo.write("a.txt", "signed\n")
-        let signed = try commit(s.repo, "signed", signedWith: keys.known)
+        let signed = try Self.commit(s.repo, "signed", signedWith: keys.known)
         let flags = ["--transport", transport, "--require-signed-commits", "--allowed-signers", keys.allowedSigners]
         let summary = try s.sync(flags + ["--ref", signed])
         let signer = (summary["commitChecks"] as? [String: Any])?["signer"] as? [String: Any]
         #expect(signer?["principal"] as? String == "dev@example.com")
         try s.expectTargetEqualsArchive(signed)
         try s.repo.write("b.txt", "unsigned\n")
-        let unsigned = try commit(s.repo, "unsigned", signedWith: nil)
+        let unsigned = try Self.commit(s.repo, "unsigned", signedWith: nil)
         expectRefused(try s.run("sync", flags + ["--ref", unsigned]), unsigned, transport == "raw" ? "unsigned" : "not signed")
         try s.repo.write("c.txt", "stranger\n")
-        let stranger = try commit(s.repo, "stranger", signedWith: keys.stranger)
+        let stranger = try Self.commit(s.repo, "stranger", signedWith: keys.stranger)
         expectRefused(try s.run("sync", flags + ["--ref", stranger]), stranger, "no line of")
         try s.expectTargetEqualsArchive(signed)
     }

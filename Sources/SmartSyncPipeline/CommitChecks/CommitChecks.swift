@@ -8,22 +8,28 @@ import SmartSyncGitObjects
 /// fallback, a local repository) get the same rule.
 ///
 /// 1. **Anti-rollback.** The target's state records commit C (none: nothing to check). The new commit N must be C or
-///    a descendant of C (``SyncSource/isAncestor(_:of:)``); one that is not, or whose ancestry the source cannot
-///    tell, is refused (`.refused`, exit 6) unless ``CommitPolicy/allowDowngrade``. `rollback` does not come here.
-/// 2. **Signatures.** With ``CommitPolicy/signatures``, N's own object (``SyncSource/commitObject(_:)``, checked
-///    against its id here again) must verify; a commit that does not, or whose object the source cannot give, is
-///    refused.
+///    a descendant of C (``PinIndex/isAncestor(_:of:)``, else ``SyncSource/isAncestor(_:of:)``); one that is not, or
+///    whose ancestry neither can tell, is refused (`.refused`, exit 6) unless ``CommitPolicy/allowDowngrade``.
+///    `rollback` does not come here.
+/// 2. **Signatures.** With ``CommitPolicy/signatures``, N's own object (its pin's, else
+///    ``SyncSource/commitObject(_:)``; checked against its id here again) must verify; a commit that does not, or
+///    whose object neither can give, is refused.
 ///
-/// Nothing is cached between runs: every run asks the source (whose own caches are keyed by both commit ids, so a new
-/// commit is always asked about) and verifies the signature again.
+/// The store's pins answer first (``PinIndex``): what `warm --pin` learned from the source about a pinned commit's
+/// ancestry, and its verified object, so a move between pinned commits is checked with the network down. What the
+/// pins cannot tell is asked of the source. Nothing else is kept between runs: the source's own caches are keyed by
+/// both commit ids (a new commit is always asked about), and the signature is verified again on every run.
 public struct CommitChecks: Sendable {
     public var source: any SyncSource
     public var policy: CommitPolicy
+    /// The store's pins, asked before the source.
+    public var pins: PinIndex
     public var logger: Logger
 
-    public init(source: any SyncSource, policy: CommitPolicy, logger: Logger = .disabled) {
+    public init(source: any SyncSource, policy: CommitPolicy, pins: PinIndex = PinIndex(), logger: Logger = .disabled) {
         self.source = source
         self.policy = policy
+        self.pins = pins
         self.logger = logger
     }
 
@@ -51,8 +57,15 @@ public struct CommitChecks: Sendable {
             return .allowed
         }
         let answer: Bool?
+        let answeredBy: String
         do {
-            answer = try await source.isAncestor(current, of: commit)
+            if let known = pins.isAncestor(current, of: commit) {
+                answer = known
+                answeredBy = "the pins (learned by warm --pin)"
+            } else {
+                answer = try await source.isAncestor(current, of: commit)
+                answeredBy = source.displayName
+            }
         } catch let error as SmartSyncError {
             throw SmartSyncError(
                 .refused,
@@ -62,7 +75,7 @@ public struct CommitChecks: Sendable {
         let said = answer.map { $0 ? "a descendant" : "not a descendant" } ?? "the source cannot tell"
         logger.debug(
             "commit checks: \(current.abbreviated()) → \(commit.abbreviated()): \(said)",
-            metadata: ["source": "\(source.displayName)"])
+            metadata: ["source": "\(answeredBy)"])
         if answer == true { return .descendant }
         if answer == false {
             throw SmartSyncError(
@@ -81,8 +94,13 @@ public struct CommitChecks: Sendable {
     {
         let body: [UInt8]
         do {
-            body = try CommitObject.verified(
-                try await source.commitObject(commit), id: commit, from: source.displayName)
+            if let pinned = pins.commitObject(commit) {
+                logger.debug("commit checks: the object of \(commit.abbreviated()) from its pin")
+                body = try CommitObject.verified(pinned, id: commit, from: "the pin of \(commit.abbreviated())")
+            } else {
+                body = try CommitObject.verified(
+                    try await source.commitObject(commit), id: commit, from: source.displayName)
+            }
         } catch let error as SmartSyncError {
             throw SmartSyncError(
                 .refused,

@@ -133,17 +133,20 @@ public struct SyncRunner: Sendable {
                         cache: state.loadStatCache(target: target, sharing: previous?.manifest.entries.keys ?? []))
             }
         }
-        let resolved = try await logger.timed("resolve") { try await resolve(request.ref, applied: previous) }
+        let pins = await loadPins()
+        let resolved = try await logger.timed("resolve") {
+            try await resolve(request.ref, applied: previous, pins: pins)
+        }
         events(.resolved(resolved))
         // Before anything of the new commit is asked for or the target touched: the same rule for every command.
         let checked = try await logger.timed("checks") {
-            try await CommitChecks(source: source, policy: commitPolicy, logger: logger)
+            try await CommitChecks(source: source, policy: commitPolicy, pins: pins, logger: logger)
                 .check(resolved.commit, current: previous?.commit, target: target)
         }
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
         let listing = try await logger.timed("listing") {
-            try await verifiedListing(resolved, previous: previous, hints: hints)
+            try await verifiedListing(resolved, previous: previous, hints: hints, pins: pins)
         }
 
         let scan = try await scanned
@@ -279,12 +282,12 @@ public struct SyncRunner: Sendable {
 
     /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
     /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
-    private func resolve(_ ref: String?, applied: TargetState?) async throws -> ResolvedRef {
+    private func resolve(_ ref: String?, applied: TargetState?, pins: PinIndex) async throws -> ResolvedRef {
         if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
             logger.debug("ref \(ref): the commit the target has, no request", metadata: ["commit": "\(id.hex)"])
             return ResolvedRef(name: ref, commit: id)
         }
-        if let pinned = resolveFromPin(ref) { return pinned }
+        if let pinned = resolveFromPin(ref, in: pins) { return pinned }
         let resolved = try await source.resolve(ref)
         var metadata: Logger.Metadata = [
             "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
@@ -296,22 +299,24 @@ public struct SyncRunner: Sendable {
     }
 
     /// Fetches every blob of each ref into the store without touching any target; with `pin`, pins each ref's commit
-    /// under its name once its blobs are in (``PinStore``), so gc keeps them. `each` is called as each ref is done.
+    /// under its name once its blobs are in (``PinStore``), so gc keeps them, with what the commit checks need of it
+    /// offline (``pinWarmed(_:listing:pins:)``). `each` is called as each ref is done.
     public func warm(refs: [String?], pin: Bool = false, each: (WarmedRef) -> Void = { _ in }) async throws
         -> [WarmedRef]
     {
         let storeLock = try await lockStore()
         defer { storeLock.release() }
         var results: [WarmedRef] = []
+        var pins = await loadPins()
         for ref in refs {
             let started = ContinuousClock.now
             let before = source.statistics
-            let resolved = try await logger.timed("resolve") { try await resolve(ref, applied: nil) }
+            let resolved = try await logger.timed("resolve") { try await resolve(ref, applied: nil, pins: pins) }
             events(.resolved(resolved))
             // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
             let hints = ListingHints(haves: results.reversed().map(\.resolved.commit))
             let listing = try await logger.timed("listing") {
-                try await verifiedListing(resolved, previous: nil, hints: hints)
+                try await verifiedListing(resolved, previous: nil, hints: hints, pins: pins)
             }
             var seen = Set<ObjectID>()
             let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
@@ -322,7 +327,9 @@ public struct SyncRunner: Sendable {
             events(.planned(summary))
             let report = try await logger.timed("fetch") { try await fetch(missing, of: resolved) }
             logFetch(report)
-            if pin { try PinStore(store: store).pin(resolved.name, listing: listing) }
+            if pin {
+                pins = try await logger.timed("pin") { try await pinWarmed(resolved.name, listing: listing, pins: pins) }
+            }
             let elapsed = ContinuousClock.now - started
             results.append(
                 WarmedRef(
@@ -337,9 +344,9 @@ public struct SyncRunner: Sendable {
 
     /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
     /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
-    private func verifiedListing(_ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints) async throws
-        -> TreeListing
-    {
+    private func verifiedListing(
+        _ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints, pins: PinIndex
+    ) async throws -> TreeListing {
         if let previous, previous.commit == resolved.commit {
             // The manifest plus what --keep-local left out of it: the commit's whole listing.
             let entries = previous.manifest.union(previous.keptLocal).entries.map {
@@ -349,7 +356,7 @@ public struct SyncRunner: Sendable {
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
-        if let pinned = pinnedListing(of: resolved.commit), pinned.rootTree == resolved.rootTree ?? pinned.rootTree {
+        if let pinned = pinnedListing(of: resolved.commit, in: pins), pinned.rootTree == resolved.rootTree ?? pinned.rootTree {
             logger.debug("listing: the pin of this commit (verified when pinned), no request")
             let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
             events(.listed(commit: resolved.commit, entries: files, verified: true))

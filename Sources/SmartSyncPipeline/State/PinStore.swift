@@ -60,8 +60,16 @@ public struct Pin: Sendable, Hashable {
 }
 
 /// The pins of a store, one file each: `<store>/pins/<SHA-1 of the name>` (binary, checksummed like the state
-/// files), written atomically. In the store rather than the state directory because what they keep is store
-/// content, shared by every state directory that uses the store, and wiping the cache takes them along with it.
+/// files), written atomically, and beside them `index` (``PinIndex``): the pinned commits by id with what the commit
+/// checks need (the commit's object, what the source said of its ancestry), so a sync finds a pin by commit reading
+/// one small file. In the store rather than the state directory because what they keep is store content, shared by
+/// every state directory that uses the store, and wiping the cache takes them along with it.
+///
+/// Pin files keep the format of earlier releases (which read the store as before and ignore the index). Changes
+/// (``pin(_:listing:commitObject:ancestry:atNs:)``, ``remove(_:)``, and a rebuild of an index that no longer matches
+/// the files) hold `pins/lock`, write the pin file first and the index second; a reader that finds the files changed
+/// behind the index (a store of an earlier release, a run killed between the two writes, an earlier release pinning)
+/// rebuilds it, decoding only the files that changed.
 public struct PinStore: Sendable {
     /// `<store>/pins`.
     public let directory: String
@@ -70,15 +78,73 @@ public struct PinStore: Sendable {
         directory = store.root + "/pins"
     }
 
-    /// Pins `listing`'s commit under `name`, replacing an earlier pin of that name. The listing must be verified.
-    public func pin(_ name: String, listing: TreeListing, atNs: Int64 = Timestamps.nowNs()) throws {
+    var indexPath: String { directory + "/index" }
+
+    /// How long a change waits for another run's (each holds the lock for a few file writes).
+    static let lockWait: Duration = .seconds(60)
+
+    /// Pins `listing`'s commit under `name`, replacing an earlier pin of that name, and records what the commit checks
+    /// need of it offline: its object (`commitObject`: it must hash to the commit and name the listing's root tree)
+    /// and what the source said of its ancestry (merged with what was known). The listing must be verified. Returns
+    /// the index as written.
+    @discardableResult
+    public func pin(
+        _ name: String, listing: TreeListing, commitObject: [UInt8]? = nil, ancestry: [AncestryFact] = [],
+        atNs: Int64 = Timestamps.nowNs()
+    ) async throws -> PinIndex {
         try Self.check(name)
+        if let commitObject, !PinIndex.checked(commitObject, commit: listing.commit, rootTree: listing.rootTree) {
+            throw SmartSyncError(
+                .integrity,
+                "the object given for commit \(listing.commit) does not hash to it or names another tree than \(listing.rootTree); not pinned")
+        }
         try FileSystem.makeDirectories(directory)
         let pin = Pin(name: name, pinnedAtNs: atNs, listing: listing)
-        try FileSystem.writeFileAtomically(path(for: name), pin.encoded())
+        return try await locked {
+            try FileSystem.writeFileAtomically(path(for: name), pin.encoded())
+            var index = try rebuild()
+            index.learn(listing.commit, commitObject: commitObject, ancestry: ancestry)
+            try index.record.write(to: indexPath)
+            return index
+        }
     }
 
-    /// Every readable pin, by name. A damaged file is skipped (it keeps nothing).
+    /// The index of the pins: read, or rebuilt first when the pin files changed behind it (and written, when the
+    /// store can be written; otherwise used as rebuilt). Empty when there are no pins.
+    public func index() async throws -> PinIndex {
+        guard let scanned = try scan() else { return PinIndex() }
+        let stored = readIndex()
+        if let stored, stored.matches(scanned) { return stored }
+        if stored == nil && scanned.isEmpty { return PinIndex() }
+        do {
+            return try await locked {
+                let scanned = try scan() ?? [:]
+                let stored = readIndex()
+                if let stored, stored.matches(scanned) { return stored }
+                let index = PinIndex.rebuild(files: scanned, previous: stored, decode: decode)
+                try index.record.write(to: indexPath)
+                return index
+            }
+        } catch let error as SmartSyncError where error.code != .cancelled {
+            // A store this run cannot write (or a lock held too long): the pins are still usable, as rebuilt.
+            return PinIndex.rebuild(files: scanned, previous: stored, decode: decode)
+        }
+    }
+
+    /// The listing of `pinned` from the first of its pin files that still pins that commit and tree; nil when none
+    /// does (damaged, or replaced since the index was read).
+    public func listing(of pinned: PinnedCommit) -> TreeListing? {
+        for file in pinned.files {
+            guard let (bytes, _) = try? FileSystem.readFileIfPresent(directory + "/" + file),
+                let pin = Pin(encoded: bytes), pin.commit == pinned.commit, pin.listing.rootTree == pinned.rootTree
+            else { continue }
+            return pin.listing
+        }
+        return nil
+    }
+
+    /// Every readable pin, by name, each with its listing (gc, `fsck --repair`, `smart-sync pins`). A damaged file is
+    /// skipped (it keeps nothing).
     public func list() throws -> [Pin] {
         guard let names = try? FileSystem.names(in: directory) else { return [] }
         var pins: [Pin] = []
@@ -98,14 +164,61 @@ public struct PinStore: Sendable {
 
     /// Removes the pin `name`; false when there was none.
     @discardableResult
-    public func remove(_ name: String) throws -> Bool {
-        let path = path(for: name)
-        if unlink(path) == 0 {
+    public func remove(_ name: String) async throws -> Bool {
+        guard FileSystem.exists(directory) else { return false }
+        return try await locked {
+            let path = path(for: name)
+            guard unlink(path) == 0 else {
+                if errno == ENOENT { return false }
+                throw SmartSyncError.io("unlink", path: path)
+            }
             FileSystem.syncDirectory(directory)
+            try rebuild().record.write(to: indexPath)
             return true
         }
-        if errno == ENOENT { return false }
-        throw SmartSyncError.io("unlink", path: path)
+    }
+
+    // MARK: - Index upkeep
+
+    /// Runs `body` holding `pins/lock`.
+    private func locked<T>(_ body: () throws -> T) async throws -> T {
+        let lock = try await FileLock.acquire(
+            path: directory + "/lock", what: "the pins of the store", shared: false, waitingUpTo: Self.lockWait)
+        defer { lock.release() }
+        return try body()
+    }
+
+    /// The index rebuilt from the pin files as they are now (the caller holds the lock).
+    private func rebuild() throws -> PinIndex {
+        PinIndex.rebuild(files: try scan() ?? [:], previous: readIndex(), decode: decode)
+    }
+
+    private func decode(_ file: String) -> Pin? {
+        (try? FileSystem.readFileIfPresent(directory + "/" + file)).flatMap { $0.flatMap { Pin(encoded: $0.bytes) } }
+    }
+
+    /// The index file; nil when there is none or it is damaged (then rebuilt from the pin files: it only loses what
+    /// warm learned of ancestry and commit objects).
+    private func readIndex() -> PinIndex? {
+        (try? PinIndex.Record.read(at: indexPath))?.map { PinIndex($0.record) }
+    }
+
+    /// The pin files (names that are SHA-1 hex) with their inodes, from the directory alone; nil when there is no
+    /// pins directory.
+    private func scan() throws -> [String: UInt64]? {
+        guard let dir = opendir(directory) else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SmartSyncError.io("opendir", path: directory)
+        }
+        defer { closedir(dir) }
+        var files: [String: UInt64] = [:]
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if ObjectID(hex: name) != nil { files[name] = UInt64(entry.pointee.d_ino) }
+        }
+        return files
     }
 
     private func path(for name: String) -> String {

@@ -10,9 +10,11 @@ struct PinsCommand: AsyncParsableCommand {
         commandName: "pins",
         abstract: "List the commits pinned with `warm --pin` (gc keeps their objects).",
         discussion: """
-            One line per pin: name, commit, files, when it was pinned. Pins live in the store (<store>/pins/), \
-            each with the commit's verified listing, so gc keeps every blob of the commit. `warm --pin` pins each \
-            warmed ref under its name (moving an existing pin of that name); `unpin NAME` drops one.
+            One line per pin: name, commit, files, when it was pinned, what the offline commit checks can use. Pins live in the store (<store>/pins/), \
+            each with the commit's verified listing, so gc keeps every blob of the commit, and with what the commit \
+            checks need offline (the commit's object, its ancestry against the targets' commits and the other \
+            pins). `warm --pin` pins each warmed ref under its name (moving an existing pin of that name); \
+            `unpin NAME` drops one.
 
             EXAMPLES:
               smart-sync warm MasterofNull/Hyper-NixOS --ref v2.1.0 --pin
@@ -28,16 +30,22 @@ struct PinsCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
-            for pin in try PinStore(store: common.openStore(common.settings())).list() {
+            let pins = PinStore(store: try common.openStore(common.settings()))
+            let index = try await pins.index()
+            for pin in try pins.list() {
                 let files = pin.listing.entries.filter(\.mode.isBlob).count
-                let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9)
+                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9))
+                // What the offline commit checks can use (see `warm --pin`).
+                let object = index.commitObject(pin.commit) != nil
+                let answers = index.pinned(pin.commit)?.ancestry.count ?? 0
                 if output.json {
                     reporter.writeJSONLine([
-                        "event": "pin", "name": pin.name, "commit": pin.commit.hex, "files": files,
-                        "pinnedAt": ISO8601DateFormatter().string(from: when),
+                        "event": "pin", "name": pin.name, "commit": pin.commit.hex, "files": files, "pinnedAt": when,
+                        "commitObject": object, "ancestryAnswers": answers,
                     ])
                 } else {
-                    print("\(pin.name)\t\(pin.commit.hex)\t\(files) files\t\(ISO8601DateFormatter().string(from: when))")
+                    let checks = "\(object ? "commit object kept" : "no commit object"), \(answers) ancestry answers"
+                    print("\(pin.name)\t\(pin.commit.hex)\t\(files) files\t\(when)\t\(checks)")
                 }
             }
         }
@@ -69,7 +77,8 @@ struct UnpinCommand: AsyncParsableCommand {
         let reporter = Reporter(json: output.json, quiet: output.quiet)
         try await RunContext.guarded(reporter) {
             let pins = PinStore(store: try common.openStore(common.settings()))
-            let unknown = try names.filter { !(try pins.remove($0)) }
+            var unknown: [String] = []
+            for name in names where !(try await pins.remove(name)) { unknown.append(name) }
             for name in names where !unknown.contains(name) {
                 if output.json {
                     reporter.writeJSONLine(["event": "unpinned", "name": name])

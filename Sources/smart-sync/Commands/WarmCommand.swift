@@ -34,7 +34,7 @@ struct WarmCommand: AsyncParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Pin each warmed ref's commit under the ref's name (HEAD for the default branch), so gc keeps its objects; `smart-sync pins` lists pins, `unpin` drops them."
+            "Pin each warmed ref's commit under the ref's name (HEAD for the default branch), so gc keeps its objects and a sync by its full SHA needs no network, commit checks included (the commit's object and its ancestry against the targets' commits and the other pins are asked now); `smart-sync pins` lists pins, `unpin` drops them."
     )
     var pin = false
 
