@@ -143,21 +143,6 @@ public struct PathTable<Value>: RandomAccessCollection {
         _values.append(value)
     }
 
-    /// Replaces each key equal to one of `paths` (in increasing order, as a table's keys or a plan's paths are) with
-    /// that path, in one forward pass: the table then holds no bytes of its own for the paths both have, and what
-    /// only it referenced is freed. Order and contents are unchanged; a path out of order is only not shared.
-    @inlinable public mutating func shareKeys<C: Sequence>(with paths: C) where C.Element == TreePath {
-        var i = 0
-        for path in paths {
-            while i < _keys.count && _keys[i].compare(path) < 0 { i += 1 }
-            guard i < _keys.count else { return }
-            if _keys[i] == path {
-                _keys[i] = path
-                i += 1
-            }
-        }
-    }
-
     /// The indices of `directory`'s descendants (`dir/…`, contiguous in byte order; the whole table for the root).
     @inlinable public func descendants(of directory: TreePath) -> Range<Int> {
         if directory.isEmpty { return 0..<_keys.count }

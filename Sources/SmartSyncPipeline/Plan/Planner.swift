@@ -212,10 +212,17 @@ public struct Planner: Sendable {
                 break
             }
         }
-        if !excludes.isEmpty {
-            out.entries = out.entries.merging(previous.entries.filterTable { path, _ in excludes.matches(path) }) { $1 }
-        }
+        let outside = carriedOver(from: previous)
+        if !outside.isEmpty { out.entries = out.entries.merging(outside.entries) { $1 } }
         return out
+    }
+
+    /// What ``manifest(after:previous:)`` takes from `previous`: the entries of excluded paths (none without
+    /// exclusions). `manifest(after: plan, previous: carriedOver(from: previous))` is the same manifest, so a caller
+    /// can make it again later holding only these.
+    public func carriedOver(from previous: Manifest) -> Manifest {
+        guard !excludes.isEmpty else { return Manifest() }
+        return Manifest(entries: previous.entries.filterTable { path, _ in excludes.matches(path) })
     }
 
     /// The tree entries `plan` leaves out because ``keepLocal`` kept a local version there (recorded with the

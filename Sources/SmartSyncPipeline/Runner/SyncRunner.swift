@@ -222,14 +222,28 @@ public struct SyncRunner: Sendable {
                 manifest: planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
             try state.saveIntent(applied)
-            // Nothing below needs the previous manifest: the outgoing generation's state is read back from the state
-            // file when it is filed (``StagedSwitchApplier/readPrevious``), and the stat cache's paths become the
-            // plan's. So only one copy of every path is held while the stage is made (the peak of an update's memory):
-            // the previous manifest's, shared by the stat cache, were 12 MB of it at 100,000 files.
+            // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
+            // (the peak of an update's memory; at 100,000 files they were 26 MB of it): the outgoing generation's
+            // state is read back from the state file when it is filed (``StagedSwitchApplier/readPrevious``), the
+            // state to record is made again from the plan once the target holds it, and the stat cache is saved now
+            // (what the scan saw of the target as it is: the cache a run that changes nothing saves) and read back
+            // for the outgoing generation and for the new tree's cache.
+            applied.manifest = Manifest()
+            let carried = planner.carriedOver(from: previousManifest)
+            let record = SwitchRecord(state: state) { [applied] in
+                var recorded = applied
+                recorded.manifest = planner.manifest(after: plan, previous: carried)
+                return recorded
+            }
             previous = nil
             previousManifest = Manifest()
-            scan.cache.entries.shareKeys(with: plan.changes.lazy.map(\.path))
-            let record = SwitchRecord(state: state, applied: applied)
+            try state.saveStatCache(&scan.cache, target: target)
+            scan.cache = StatCache()
+            let readCache = { @Sendable [state] in
+                (try? state.loadStatCache(target: target, sharing: plan.changes.map(\.path))) ?? StatCache()
+            }
+            // What those held was freed in blocks too small for a mapping of their own (the paths): given back now.
+            LargeAllocations.releaseFreedPages()
             var failed: FailedAfterSwitch<ApplyReport>?
             do {
                 switch applyMode {
@@ -239,7 +253,7 @@ public struct SyncRunner: Sendable {
                     applier.readPrevious = { [state] in try state.load(target: target) }
                     applier.validateStage = stageValidator
                     applier.linkMode = linkMode
-                    applier.outgoingCache = scan.cache
+                    applier.readOutgoingCache = readCache
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
                     applier.logger = logger
@@ -264,7 +278,7 @@ public struct SyncRunner: Sendable {
                 throw error
             }
             outcome.switched = true
-            var cache = scan.cache
+            var cache = readCache()
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)

@@ -33,6 +33,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
+    /// Reads the stat cache to keep with the outgoing generation when it is filed, in place of ``outgoingCache``.
+    var readOutgoingCache: (@Sendable () -> StatCache?)?
     /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
     /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
     /// hold its manifest through the making of the stage.
@@ -145,7 +147,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
-        if var cache = outgoingCache {
+        if var cache = readOutgoingCache?() ?? outgoingCache {
             // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
             try? cache.save(to: layout.generation(sequence) + "/stat-cache")
         }
