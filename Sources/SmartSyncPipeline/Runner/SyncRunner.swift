@@ -237,10 +237,16 @@ public struct SyncRunner: Sendable {
             }
             previous = nil
             previousManifest = Manifest()
-            try state.saveStatCache(&scan.cache, target: target)
-            scan.cache = StatCache()
-            let readCache = { @Sendable [state] in
-                (try? state.loadStatCache(target: target, sharing: plan.changes.map(\.path))) ?? StatCache()
+            // Only a cache: when it cannot be saved now (a full disk the state must still be recorded on, or fail
+            // to be, after the switch) it is held as before.
+            let readCache: @Sendable () -> StatCache
+            if (try? state.saveStatCache(&scan.cache, target: target)) != nil {
+                scan.cache = StatCache()
+                readCache = { [state] in
+                    (try? state.loadStatCache(target: target, sharing: plan.changes.map(\.path))) ?? StatCache()
+                }
+            } else {
+                readCache = { [cache = scan.cache] in cache }
             }
             // What those held was freed in blocks too small for a mapping of their own (the paths): given back now.
             LargeAllocations.releaseFreedPages()
