@@ -89,6 +89,24 @@ static inline int ss_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
+/// glibc's mallopt(3), declared here rather than through <malloc.h> (which brings <stdio.h>'s types into a second
+/// module).
+extern int mallopt(int param, int value);
+
+/// mallopt(M_MMAP_THRESHOLD, bytes): allocations of `bytes` or more get their own mapping, returned to the system
+/// when freed. Setting it also stops glibc from raising the threshold on its own (up to 32 MiB) after such a block is
+/// freed. Returns 1 on success.
+static inline int ss_set_mmap_threshold(int bytes) {
+    return mallopt(-3 /* M_MMAP_THRESHOLD */, bytes);
+}
+
+extern int malloc_trim(unsigned long pad);
+
+/// malloc_trim(0): gives the system back the free pages inside every arena of the heap, not only at its top.
+static inline void ss_malloc_trim(void) {
+    (void)malloc_trim(0);
+}
+
 /// pidfd_open(2) (Linux 5.3): a descriptor that polls readable when the process exits; -1 with errno otherwise.
 static inline int ss_pidfd_open(int pid) {
     return (int)syscall(434 /* SYS_pidfd_open */, pid, 0u);

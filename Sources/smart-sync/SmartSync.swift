@@ -9,6 +9,12 @@ import Synchronization
 
 @main
 struct SmartSync: AsyncParsableCommand {
+    /// The tables of a large tree's sync are freed back to the system (``LargeAllocations``), then the command runs.
+    static func main() async {
+        LargeAllocations.returnToSystemWhenFreed()
+        await main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "smart-sync",
         abstract: "Keep a directory in sync with a git ref of a GitHub repository, without git clone.",

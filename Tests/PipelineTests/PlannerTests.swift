@@ -88,6 +88,38 @@ import Testing
         #expect(after["del.txt"] == nil && after["edited.txt"] == nil && after["dirblocked"] == nil)
     }
 
+    /// The runner records the manifest after the switch from the plan and what ``Planner/carriedOver(from:)`` kept of
+    /// the previous one, not from the previous manifest (no longer held then): the two must be the same manifest.
+    @Test func theManifestMadeFromWhatIsCarriedOverIsTheManifest() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        try TestFiles.write(dir.path + "/keep.txt", "keep", mode: 0o444)
+        try TestFiles.write(dir.path + "/secrets/k", "local secret")
+        try TestFiles.write(dir.path + "/old.txt", "old", mode: 0o444)
+        let local = try TargetScanner().scan(target: dir.path).tree
+        var previous = Manifest()
+        for (p, c) in [("keep.txt", "keep"), ("secrets/k", "secret of the last sync"), ("old.txt", "old")] {
+            previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
+        }
+        var tree = FixtureTree()
+        tree.files = [("keep.txt", .regular, "keep"), ("new.txt", .regular, "new"), ("secrets/k", .regular, "remote")]
+
+        let planner = Planner(excludes: ExcludeSet(["secrets"]))
+        let plan = planner.plan(listing: tree.listing, previous: previous, local: local)
+        let carried = planner.carriedOver(from: previous)
+        #expect(carried.entries.keys == ["secrets/k"])
+        let after = planner.manifest(after: plan, previous: previous)
+        #expect(planner.manifest(after: plan, previous: carried) == after)
+        #expect(after.entries.keys == ["keep.txt", "new.txt", "secrets/k"])
+        #expect(after["secrets/k"]?.id == blob("secret of the last sync"))
+
+        // Without exclusions nothing is carried over.
+        let plain = Planner()
+        #expect(plain.carriedOver(from: previous).isEmpty)
+        let plainPlan = plain.plan(listing: tree.listing, previous: previous, local: local)
+        #expect(plain.manifest(after: plainPlan, previous: Manifest()) == plain.manifest(after: plainPlan, previous: previous))
+    }
+
     @Test func directoryReplacedOnlyWhenWhollyOurs() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }

@@ -8,7 +8,8 @@ public enum SmartSyncBinary {
             .deletingLastPathComponent().path
     }()
 
-    /// The executable's path: `$SMART_SYNC_BIN`, else `<root>/.build/debug/smart-sync`, else the newest
+    /// The executable's path: `$SMART_SYNC_BIN`, else the one beside the running test executable (built with it),
+    /// else `<root>/.build/debug/smart-sync`, else the newest
     /// `<root>/.build/*/debug/smart-sync` (or `release`). Throws when none exists (build it first: `swift build`).
     public static func path() throws -> String {
         let fm = FileManager.default
@@ -17,6 +18,12 @@ public enum SmartSyncBinary {
                 throw TestSupportError(description: "SMART_SYNC_BIN=\(env) is not an executable file")
             }
             return env
+        }
+        // The binary built with these tests sits beside the test runner: a release build made since (or another
+        // configuration's) must not be what the tests run.
+        if let runner = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let beside = (runner as NSString).deletingLastPathComponent + "/smart-sync"
+            if fm.isExecutableFile(atPath: beside) { return beside }
         }
         var candidates = [packageRoot + "/.build/debug/smart-sync"]
         let build = packageRoot + "/.build"

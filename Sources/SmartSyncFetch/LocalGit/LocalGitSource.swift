@@ -122,8 +122,10 @@ public final class LocalGitSource: SyncSource {
             throw SmartSyncError(
                 .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.errorOutput)")
         }
+        let records = r.stdout.split(separator: 0)
         var entries: [TreeEntry] = []
-        for record in r.stdout.split(separator: 0) where !record.isEmpty {
+        entries.reserveCapacity(records.count)  // one entry a record: no slack of a doubled array held with the listing
+        for record in records where !record.isEmpty {
             // "<mode> SP <type> SP <sha> SP+ <size or -> TAB <path>"
             guard let tab = record.firstIndex(of: UInt8(ascii: "\t")) else { continue }
             let fields = record[record.startIndex..<tab].split(separator: UInt8(ascii: " "))

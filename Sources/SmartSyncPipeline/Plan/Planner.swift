@@ -36,10 +36,14 @@ public struct Planner: Sendable {
     /// One merge join of three path-sorted inputs (the listing's files, the scan, the previous manifest): the changes
     /// come out in path order, with no per-path lookup or hash table.
     public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
+        // The listing's files and gitlinks in path order, as their indices in the listing: the entries themselves
+        // are not copied (at 100,000 files a table of them was 5 MB more at the planner's peak).
+        let entries = listing.entries
         let desired = PathTable(
-            sorting: listing.entries.lazy.filter { $0.mode.isBlob || $0.mode == .gitlink }.map { ($0.path, $0) })
+            sorting: entries.indices.lazy.filter { entries[$0].mode.isBlob || entries[$0].mode == .gitlink }
+                .map { (entries[$0].path, $0) })
         var gitlinks: Set<TreePath> = []
-        for e in desired.values where e.mode == .gitlink { gitlinks.insert(e.path) }
+        for i in desired.values where entries[i].mode == .gitlink { gitlinks.insert(entries[i].path) }
 
         var changes: [Change] = []
         changes.reserveCapacity(desired.count + 16)
@@ -98,11 +102,11 @@ public struct Planner: Sendable {
                 }
             case .left(let i):
                 changes.append(
-                    change(desired.values[i], nil, previous: before.seek(desired.keys[i]), local: local,
+                    change(entries[desired.values[i]], nil, previous: before.seek(desired.keys[i]), local: local,
                         blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
             case .both(let i, let j):
                 changes.append(
-                    change(desired.values[i], local.entries.values[j], previous: before.seek(desired.keys[i]),
+                    change(entries[desired.values[i]], local.entries.values[j], previous: before.seek(desired.keys[i]),
                         local: local, blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
             }
         }
@@ -119,7 +123,7 @@ public struct Planner: Sendable {
         var needed: [ObjectID: NeededBlob] = [:]
         for c in changes where c.writes {
             guard let id = c.id, needed[id] == nil else { continue }
-            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path]?.size)
+            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path].flatMap { entries[$0].size })
         }
         if !needed.isEmpty {
             for e in local.entries.values where e.kind == .regular || e.kind == .executable {
@@ -131,7 +135,7 @@ public struct Planner: Sendable {
             }
         }
         // Symlink blobs cannot be fed from a local file (the file would be followed); leave those to the source.
-        for (id, blob) in needed where blob.localPath != nil && desired[blob.path]?.mode == .symlink {
+        for (id, blob) in needed where blob.localPath != nil && desired[blob.path].map({ entries[$0].mode }) == .symlink {
             needed[id]!.localPath = nil
         }
         let blobs = needed.values.sorted { $0.id < $1.id }
@@ -212,10 +216,17 @@ public struct Planner: Sendable {
                 break
             }
         }
-        if !excludes.isEmpty {
-            out.entries = out.entries.merging(previous.entries.filterTable { path, _ in excludes.matches(path) }) { $1 }
-        }
+        let outside = carriedOver(from: previous)
+        if !outside.isEmpty { out.entries = out.entries.merging(outside.entries) { $1 } }
         return out
+    }
+
+    /// What ``manifest(after:previous:)`` takes from `previous`: the entries of excluded paths (none without
+    /// exclusions). `manifest(after: plan, previous: carriedOver(from: previous))` is the same manifest, so a caller
+    /// can make it again later holding only these.
+    public func carriedOver(from previous: Manifest) -> Manifest {
+        guard !excludes.isEmpty else { return Manifest() }
+        return Manifest(entries: previous.entries.filterTable { path, _ in excludes.matches(path) })
     }
 
     /// The tree entries `plan` leaves out because ``keepLocal`` kept a local version there (recorded with the

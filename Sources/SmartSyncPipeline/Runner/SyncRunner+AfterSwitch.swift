@@ -6,10 +6,12 @@ import SmartSyncGitObjects
 /// (before it files the outgoing tree and prunes), or by the runner after an in-place apply.
 struct SwitchRecord: Sendable {
     let state: StateStore
-    let applied: TargetState
+    /// Makes the state to record (the intent's): made when it is saved, so that its manifest, one entry per file, is
+    /// not held while the stage is made.
+    let applied: @Sendable () -> TargetState
     private let done = Locked(false)
 
-    init(state: StateStore, applied: TargetState) {
+    init(state: StateStore, applied: @escaping @Sendable () -> TargetState) {
         self.state = state
         self.applied = applied
     }
@@ -19,7 +21,7 @@ struct SwitchRecord: Sendable {
 
     /// Saves the state (stamped now).
     func save() throws {
-        var now = applied
+        var now = applied()
         now.appliedAtNs = SyncRunner.nowNs()
         try state.save(now)
         done.withLock { $0 = true }

@@ -33,6 +33,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
+    /// Reads the stat cache to keep with the outgoing generation when it is filed, in place of ``outgoingCache``.
+    var readOutgoingCache: (@Sendable () -> StatCache?)?
+    /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
+    /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
+    /// hold its manifest through the making of the stage.
+    var readPrevious: (@Sendable () throws -> TargetState?)?
     /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
     /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
     public var outgoingCache: StatCache?
@@ -81,8 +87,6 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
-        // The plan's changes are in path order: their kinds as a table with no sort and no hashing.
-        let kinds = PathTable(sorting: plan.changes.lazy.map { ($0.path, $0.kind) })
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
         var report = try logger.timed("stage") { () throws -> ApplyReport in
@@ -97,6 +101,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
         report.counts = plan.counts
         report.conflicts = plan.conflicts
         if exists {
+            // The plan's changes are in path order: their kinds as a table with no sort and no hashing (made only now,
+            // not held through the stage's making, the peak of an update's memory).
+            let kinds = PathTable(sorting: plan.changes.lazy.map { ($0.path, $0.kind) })
             let carrier = UntrackedCarrier(
                 shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) || kinds[$0] == nil },
                 carryWhole: { kinds[$0] == .excluded },
@@ -122,10 +129,11 @@ public struct StagedSwitchApplier: ApplyStrategy {
             return (report, .created)
         }
         let sequence = try generations.nextSequence()
+        let outgoing = try readPrevious.map { try $0() } ?? previous
         do {
             try logger.timed("exchange") {
                 try switcher.exchange(
-                    incoming: layout.stage, sequence: sequence, outgoingState: previous, consumed: nil,
+                    incoming: layout.stage, sequence: sequence, outgoingState: outgoing, consumed: nil,
                     checkpoint: checkpoint, exchanged: { try recordSwitch?() })
             }
         } catch is TreeSwitch.ExchangeUnsupported {
@@ -139,7 +147,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
-        if var cache = outgoingCache {
+        if var cache = readOutgoingCache?() ?? outgoingCache {
             // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
             try? cache.save(to: layout.generation(sequence) + "/stat-cache")
         }
