@@ -169,6 +169,10 @@ public struct SyncRunner: Sendable {
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
+        // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
+        // is kept or changed (``recheck(_:target:)``).
+        let seen = plan.changes.lazy.filter { $0.writes || $0.kind == .delete }.map { ($0.path, scan.tree[$0.path]?.stat) }
+        let watched = PathTable(sortedKeys: seen.map(\.0), values: seen.map(\.1)) ?? PathTable()
         scan.tree = LocalTree()
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
@@ -225,6 +229,7 @@ public struct SyncRunner: Sendable {
                 try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
             }
             logFetch(outcome.fetch)
+            try logger.timed("recheck") { try recheck(watched, target: target) }
             outcome.kept = try logger.timed("keep-local") {
                 try keepLocalVersions(plan, target: target, previous: previousManifest, owner: planner.installedOwner)
             }
