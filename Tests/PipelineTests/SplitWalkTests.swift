@@ -40,6 +40,7 @@ import Testing
         mkfifo(root + "/d01/s0/fifo", 0o644)
         symlink("d00", root + "/to-d00")
         symlink("..", root + "/d07/s0/up")
+        symlink("f0", root + "/wide/link")
     }
 
     static func expectSame(
@@ -175,8 +176,10 @@ import Testing
     }
 
     /// A directory swapped for a symlink to a directory just before it is opened is not followed: the scan fails
-    /// naming it, as one thread's does; with two failures, the first in path order is the one thrown, though the later
-    /// one is in the biggest subtree (by the stat cache), handed out first.
+    /// naming it, as one thread's does. So does a symlink replaced by a file before it is read, at the root (recorded
+    /// last, on the calling thread), in a directory the split listed, or inside a subtree. With two failures, the
+    /// first in path order is the one thrown, though the later one may be in the biggest subtree (by the stat cache),
+    /// handed out first, or met while the split lists a level.
     @Test func aFailureIsThrownWhereOneThreadMeetsItFirst() throws {
         let (dir, target) = try Self.tree()
         defer { dir.remove() }
@@ -203,14 +206,22 @@ import Testing
                 return "\(error)"
             }
         }
-        let swapped = failure(.one, ["d05/s1"], symlinkTo: elsewhere)
-        #expect(swapped?.contains(target + "/d05/s1") == true, "\(swapped ?? "no failure")")
-        let paths: [TreePath] = ["zz-big/sub", "d01/s0/t0"]
-        let first = failure(.one, paths, symlinkTo: nil)
-        #expect(first?.contains(target + "/d01/s0/t0") == true, "\(first ?? "no failure")")
-        for split in Self.splits {
-            #expect(failure(.split(split), ["d05/s1"], symlinkTo: elsewhere) == swapped, "\(split)")
-            #expect(failure(.split(split), paths, symlinkTo: nil) == first, "\(split)")
+        // What is swapped, and which of it the failure names.
+        let cases: [(paths: [TreePath], symlinkTo: String?, first: TreePath)] = [
+            (["d05/s1"], elsewhere, "d05/s1"),
+            (["zz-big/sub", "d01/s0/t0"], nil, "d01/s0/t0"),
+            (["to-d00"], nil, "to-d00"),
+            (["d07/s0/up"], nil, "d07/s0/up"),
+            (["zz-big/sub", "wide/link"], nil, "wide/link"),
+            (["wide/link", "d01/s0/t0"], nil, "d01/s0/t0"),
+            (["d07/s0/up", "a/b.c/l"], nil, "a/b.c/l"),
+        ]
+        for (paths, symlinkTo, first) in cases {
+            let one = failure(.one, paths, symlinkTo: symlinkTo)
+            #expect(one?.contains("'\(target)/\(first)'") == true, "\(one ?? "no failure")")
+            for split in Self.splits {
+                #expect(failure(.split(split), paths, symlinkTo: symlinkTo) == one, "\(split) \(paths)")
+            }
         }
         // Each swap undone.
         let after = try TargetScanner().scan(target: target, cache: loaded)

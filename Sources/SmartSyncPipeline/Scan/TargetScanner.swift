@@ -22,8 +22,8 @@ public struct TargetScanner: Sendable {
     public var excludes: ExcludeSet
     /// How the walk is shared out over threads (``Threads``); the tests force either way.
     var threads = Threads.automatic
-    /// Called with a directory's path just before the walk opens it (the tests: a directory removed or replaced while
-    /// the scan runs); from any of the walk's threads.
+    /// Called with a path just before the walk opens it (a directory) or reads it (a symlink): the tests remove or
+    /// replace things there while the scan runs. From any of the walk's threads.
     var beforeOpening: (@Sendable (TreePath) -> Void)?
 
     public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
@@ -188,6 +188,7 @@ struct ScanWalker {
             }
         case S_IFLNK:
             kind = .symlink
+            scanner.beforeOpening?(path)
             id = try hashLink(dirFD: fd, name: child.name, path: path, size: Int(st.st_size))
         case S_IFDIR:
             kind = .directory

@@ -39,15 +39,17 @@ extension ScanWalker {
     /// `split.workers` threads:
     ///
     /// 1. The root is listed here; then, while fewer than `split.shares` subdirectories have been found and the next
-    ///    level is above `split.depth`, that level's directories are listed, on the workers (a level can hold wide
-    ///    directories of files). Each stays open, its entries not recorded yet.
+    ///    level is above `split.depth`, that level's directories are listed and their own entries recorded, on the
+    ///    workers (a level can hold wide directories of files). Each stays open until the end.
     /// 2. The subdirectories of the last level listed are walked whole on the workers, the biggest first (by the stat
-    ///    cache's count of their files), each with a walker of its own whose cache cursor starts at its first path
-    ///    (one binary search per subtree).
-    /// 3. Back here, the listed directories' entries are recorded in path order and each subtree's result put in its
-    ///    place: the concatenation is in path order, the cursor moves past what a subtree joined, and a failure (a
-    ///    directory that cannot be opened or listed, a symlink that cannot be read) is thrown where the one-thread walk
-    ///    would have met it first. A directory gone before it was opened is skipped, as there.
+    ///    cache's count of their files).
+    /// 3. Back here, the root's entries are recorded and every part put in its place, in path order: the
+    ///    concatenation is in path order, the cursor moves past what each part joined, and a failure (a directory that
+    ///    cannot be opened or listed, a symlink that cannot be read) is thrown where the one-thread walk would have met
+    ///    it first. A directory gone before it was opened is skipped, as there.
+    ///
+    /// Each part has a walker of its own, whose cache cursor starts at its directory's first path (one binary search
+    /// per part).
     mutating func walkSplit(rootFD: Int32, split: WalkSplit) throws {
         var listed: [Listed] = []
         defer { for directory in listed { closedir(directory.stream) } }
@@ -60,25 +62,12 @@ extension ScanWalker {
             found = level.flatMap { i in listed[i].subdirectories(parent: i) }
             depth += 1
             guard !found.isEmpty, found.count < split.shares, depth < split.depth else { break }
-            let (toList, scanner, target, old) = (found, scanner, target, old)
-            let outcomes = ParallelWork.map(count: found.count, workers: split.workers) { k in
-                var walker = ScanWalker(scanner, target: target, old: old)
-                return Result { () throws -> Listed? in
-                    let subtree = toList[k]
-                    guard let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path)
-                    else {
-                        return nil
-                    }
-                    let (stream, listing) = try walker.list(fd, prefix: subtree.path)
-                    return Listed(stream: stream, prefix: subtree.path, listing: listing, excluded: walker.excluded)
-                }
-            }
+            let outcomes = listAndRecord(found, workers: split.workers)
             level = []
             for (subtree, outcome) in zip(found, outcomes) {
                 let descent: Descent
                 switch outcome {
                 case .success(let directory?):
-                    excluded.formUnion(directory.excluded)
                     listed.append(directory)
                     level.append(listed.count - 1)
                     descent = .listed(listed.count - 1)
@@ -93,13 +82,15 @@ extension ScanWalker {
         try emit(0, listed: listed, parts: parts)
     }
 
-    /// A directory the split listed, its stream open until its entries are recorded.
+    /// A directory the split listed, its stream open until the walk is done.
     struct Listed {
         let stream: OpaquePointer
         let prefix: TreePath
         let listing: SortedDirectory
-        /// What the listing left out (its own walker's).
-        var excluded: Set<TreePath> = []
+        /// Its own entries (not its subdirectories' contents), recorded in path order on a worker; nil for the root,
+        /// recorded as it is put together. A failure while recording stops the part, after its entries.
+        var recorded: Part?
+        var recordFailure: (any Error)?
         /// What became of each subdirectory, by child index.
         var descents: [Int: Descent] = [:]
 
@@ -108,8 +99,7 @@ extension ScanWalker {
             let fd = dirfd(stream)
             return listing.steps.filter(\.descends).map { step in
                 let name = listing.children[step.index].name
-                return Subtree(
-                    parent: parent, child: step.index, parentFD: fd, name: name, path: prefix.appending(name))
+                return Subtree(parent: parent, child: step.index, parentFD: fd, name: name, path: prefix.appending(name))
             }
         }
     }
@@ -136,15 +126,46 @@ extension ScanWalker {
         case failed(any Error)
     }
 
-    /// What a worker found in one subtree, to be put in its place.
+    /// What a worker found in one subtree, or in one listed directory's own entries, to be put in its place.
     struct Part: Sendable {
         var entries: [LocalEntry]
-        /// Indices into ``entries``.
+        /// Indices into ``entries``, increasing.
         var pending: [Int]
         var excluded: Set<TreePath>
         var stats: ScanStatistics
         /// Where its cache cursor stopped.
         var cacheEnd: Int
+    }
+
+    /// What this walker found, as a part of a split walk.
+    private var part: Part {
+        Part(entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position)
+    }
+
+    /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.
+    private func listAndRecord(_ level: [Subtree], workers: Int) -> [Result<Listed?, any Error>] {
+        let (scanner, target, old) = (scanner, target, old)
+        return ParallelWork.map(count: level.count, workers: workers) { k in
+            let subtree = level[k]
+            let first = old.entries.descendants(of: subtree.path).lowerBound
+            var walker = ScanWalker(scanner, target: target, old: old, cacheFrom: first)
+            return Result {
+                guard let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) else {
+                    return nil
+                }
+                let (stream, listing) = try walker.list(fd, prefix: subtree.path)
+                var failure: (any Error)?
+                do {
+                    for step in listing.steps where !step.descends {
+                        try walker.record(listing.children[step.index], in: dirfd(stream), prefix: subtree.path)
+                    }
+                } catch {
+                    failure = error
+                }
+                return Listed(
+                    stream: stream, prefix: subtree.path, listing: listing, recorded: walker.part, recordFailure: failure)
+            }
+        }
     }
 
     /// Walks each subtree whole on the workers, the biggest (by the stat cache) first.
@@ -160,21 +181,31 @@ extension ScanWalker {
                 if let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) {
                     try walker.walk(dirFD: fd, prefix: subtree.path)
                 }
-                return Part(
-                    entries: walker.entries, pending: walker.pending, excluded: walker.excluded, stats: walker.stats,
-                    cacheEnd: walker.cached.position)
+                return walker.part
             }
         }
     }
 
-    /// Records `listed[index]`'s entries in path order, with what became of its subdirectories in their places.
+    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places.
     private mutating func emit(_ index: Int, listed: [Listed], parts: [Result<Part, any Error>]) throws {
         let directory = listed[index]
         let fd = dirfd(directory.stream)
+        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded.
+        var own = (next: 0, pending: 0)
+        if let recorded = directory.recorded { absorb(recorded) }
         for step in directory.listing.steps {
-            let child = directory.listing.children[step.index]
             guard step.descends else {
-                try record(child, in: fd, prefix: directory.prefix)
+                guard let recorded = directory.recorded else {
+                    try record(directory.listing.children[step.index], in: fd, prefix: directory.prefix)
+                    continue
+                }
+                guard own.next < recorded.entries.count else { throw directory.recordFailure ?? Self.lost }
+                if own.pending < recorded.pending.count && recorded.pending[own.pending] == own.next {
+                    pending.append(entries.count)
+                    own.pending += 1
+                }
+                entries.append(recorded.entries[own.next])
+                own.next += 1
                 continue
             }
             switch directory.descents[step.index] {
@@ -186,11 +217,20 @@ extension ScanWalker {
         }
     }
 
+    /// A part recorded fewer entries than its directory has, with no failure to say why (never: ``record`` appends
+    /// one entry per call or throws).
+    private static let lost = SmartSyncError(.internal, "a part of the split walk lost entries")
+
     /// Appends a worker's part, as if this walker had walked its subtree.
     private mutating func append(_ part: Part) {
         let base = entries.count
         entries += part.entries
         pending += part.pending.lazy.map { $0 + base }
+        absorb(part)
+    }
+
+    /// Takes a part's exclusions and statistics, and moves the cursor past what it joined.
+    private mutating func absorb(_ part: Part) {
         excluded.formUnion(part.excluded)
         stats.entries += part.stats.entries
         stats.cacheHits += part.stats.cacheHits
