@@ -188,6 +188,16 @@ extension PathTable {
 
         @inlinable public init(_ table: PathTable) { self.table = table }
 
+        /// A cursor whose first look starts at index `start` (found once, by ``search(_:)`` or
+        /// ``descendants(of:)``): each part of a walk shared out by subtree reads its own range forward.
+        @inlinable public init(_ table: PathTable, from start: Int) {
+            self.table = table
+            next = Swift.max(0, Swift.min(start, table._keys.count))
+        }
+
+        /// Where the next look starts: every path before it has been passed.
+        @inlinable public var position: Int { next }
+
         /// The value at `path`. Each call's path must sort after the previous call's (else it reads as absent).
         @inlinable public mutating func seek(_ path: TreePath) -> Value? {
             path.withBytes { seekIndex(bytes: $0) }.map { table._values[$0] }

@@ -13,16 +13,32 @@ import SmartSyncGitObjects
 ///   cursor: no sort, no per-path lookup, no hash table.
 /// - Names in ``ignoredNames`` (at any depth) and paths matching ``excludes`` are skipped, not descended, and
 ///   listed in ``LocalTree/excluded``.
+/// - A big tree (by its stat cache) is walked on every core (``WalkSplit``), with the same result as one thread's walk.
 /// - A target that does not exist yet scans as an empty tree.
 public struct TargetScanner: Sendable {
     /// Entry names skipped at any depth (exact match). Empty by default.
     public var ignoredNames: Set<TreePath>
     /// Globs of paths skipped (see ``ExcludeSet``).
     public var excludes: ExcludeSet
+    /// How the walk is shared out over threads (``Threads``); the tests force either way.
+    var threads = Threads.automatic
+    /// Called with a path just before the walk opens it (a directory) or reads it (a symlink): the tests remove or
+    /// replace things there while the scan runs. From any of the walk's threads.
+    var beforeOpening: (@Sendable (TreePath) -> Void)?
 
     public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
         self.ignoredNames = ignoredNames
         self.excludes = excludes
+    }
+
+    /// Who walks the tree.
+    enum Threads: Sendable, Hashable {
+        /// Split when the stat cache says the tree is big enough (``WalkSplit/automatic(files:)``), else one thread.
+        case automatic
+        /// The calling thread alone.
+        case one
+        /// Split so, whatever the tree's size.
+        case split(WalkSplit)
     }
 
     /// The outcome of a scan.
@@ -35,9 +51,7 @@ public struct TargetScanner: Sendable {
 
     /// Scans `target`, using `cache` to skip hashing unchanged files.
     public func scan(target: String, cache: StatCache = StatCache()) throws -> Result {
-        var walker = Walker(
-            target: target, old: cache, ignoredNames: ignoredNames, excludes: excludes,
-            newCache: StatCache(trustCtime: cache.trustCtime))
+        var walker = ScanWalker(self, target: target, old: cache)
         let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if rootFD < 0 {
             if errno == ENOENT {
@@ -46,7 +60,17 @@ public struct TargetScanner: Sendable {
             throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
         }
         walker.entries.reserveCapacity(cache.entries.count + 16)
-        try walker.walk(dirFD: rootFD, prefix: .root)
+        let split: WalkSplit? =
+            switch threads {
+            case .automatic: WalkSplit.automatic(files: cache.entries.count)
+            case .one: nil
+            case .split(let split): split
+            }
+        if let split {
+            try walker.walkSplit(rootFD: rootFD, split: split)
+        } else {
+            try walker.walk(dirFD: rootFD, prefix: .root)
+        }
         try walker.hashPending()
         walker.finishCache()
         return Result(
@@ -55,11 +79,11 @@ public struct TargetScanner: Sendable {
     }
 }
 
-private struct Walker {
+/// One scan's walk, or one part of a split walk (``walkSplit(rootFD:split:)``): what it found, in path order.
+struct ScanWalker {
+    let scanner: TargetScanner
     let target: String
     let old: StatCache
-    let ignoredNames: Set<TreePath>
-    let excludes: ExcludeSet
     var newCache: StatCache
     /// What the walk found, in path byte order (the walk's own order).
     var entries: [LocalEntry] = []
@@ -74,24 +98,24 @@ private struct Walker {
     /// Where an entry's path is put together as bytes (`prefix/name`) before it is built, if it is built at all.
     var scratch: [UInt8] = []
 
-    init(target: String, old: StatCache, ignoredNames: Set<TreePath>, excludes: ExcludeSet, newCache: StatCache) {
+    /// A walker for `scanner`'s scan of `target` joining `old`, whose cursor over it starts at `start` (a part of a
+    /// split walk starts at its subtree's first path).
+    init(_ scanner: TargetScanner, target: String, old: StatCache, cacheFrom start: Int = 0) {
+        self.scanner = scanner
         self.target = target
         self.old = old
-        self.ignoredNames = ignoredNames
-        self.excludes = excludes
-        self.newCache = newCache
-        cached = PathTable.Cursor(old.entries)
+        newCache = StatCache(trustCtime: old.trustCtime)
+        cached = PathTable.Cursor(old.entries, from: start)
     }
 
-    private func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
+    func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
 
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
     /// target itself), appending what it finds to ``entries`` in path order.
     mutating func walk(dirFD: Int32, prefix: TreePath) throws {
-        let dir = try SortedDirectory.open(dirFD, display: display(prefix))
+        let (dir, listing) = try list(dirFD, prefix: prefix)
         defer { closedir(dir) }
         let fd = dirfd(dir)
-        let listing = try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) }
         for step in listing.steps {
             let child = listing.children[step.index]
             guard step.descends else {
@@ -99,25 +123,45 @@ private struct Walker {
                 continue
             }
             let path = prefix.appending(child.name)
-            let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            if sub < 0 {
-                if errno == ENOENT { continue }
-                throw SmartSyncError.io("open", path: display(path))
-            }
-            try walk(dirFD: sub, prefix: path)
+            if let sub = try openDirectory(child.name, in: fd, path: path) { try walk(dirFD: sub, prefix: path) }
         }
+    }
+
+    /// Lists the directory open on `fd` (taking ownership of it: its stream comes back open, for the walk to go on
+    /// with and close, or is closed here when the listing fails), whose path is `prefix`, leaving out what
+    /// ``included(_:_:)`` refuses.
+    mutating func list(_ fd: Int32, prefix: TreePath) throws -> (OpaquePointer, SortedDirectory) {
+        let dir = try SortedDirectory.open(fd, display: display(prefix))
+        do {
+            return (dir, try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) })
+        } catch {
+            closedir(dir)
+            throw error
+        }
+    }
+
+    /// A descriptor on the subdirectory `name` (whose path is `path`) of the directory open on `fd`, by descriptor and
+    /// never through a symlink (`O_NOFOLLOW`); nil when it is gone since its parent was listed.
+    func openDirectory(_ name: TreePath, in fd: Int32, path: TreePath) throws -> Int32? {
+        scanner.beforeOpening?(path)
+        let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if sub < 0 {
+            if errno == ENOENT { return nil }
+            throw SmartSyncError.io("open", path: display(path))
+        }
+        return sub
     }
 
     /// False (and the path listed in ``excluded``) for an ignored name or an excluded path: never `lstat`ed, never
     /// descended.
     private mutating func included(_ prefix: TreePath, _ name: TreePath) -> Bool {
-        if !ignoredNames.isEmpty && ignoredNames.contains(name) {
+        if !scanner.ignoredNames.isEmpty && scanner.ignoredNames.contains(name) {
             excluded.insert(prefix.appending(name))
             return false
         }
-        guard !excludes.isEmpty else { return true }
+        guard !scanner.excludes.isEmpty else { return true }
         scratch.setPath(prefix, name)
-        guard scratch.withUnsafeBufferPointer({ excludes.matchesLast(path: $0, nameCount: name.count) }) else {
+        guard scratch.withUnsafeBufferPointer({ scanner.excludes.matchesLast(path: $0, nameCount: name.count) }) else {
             return true
         }
         excluded.insert(TreePath(bytes: scratch))
@@ -126,7 +170,7 @@ private struct Walker {
 
     /// Records `child` of the directory open on `fd`: a regular file gets its id from the old cache when it vouches
     /// for it, else is pending (hashed after the walk); a symlink is read and hashed now.
-    private mutating func record(_ child: SortedDirectory.Child, in fd: Int32, prefix: TreePath) throws {
+    mutating func record(_ child: SortedDirectory.Child, in fd: Int32, prefix: TreePath) throws {
         let st = child.status
         let (path, cachedIndex) = joined(prefix, child.name)
         stats.entries += 1
@@ -144,13 +188,15 @@ private struct Walker {
             }
         case S_IFLNK:
             kind = .symlink
+            scanner.beforeOpening?(path)
             id = try hashLink(dirFD: fd, name: child.name, path: path, size: Int(st.st_size))
         case S_IFDIR:
             kind = .directory
         default:
             kind = .other
         }
-        entries.append(LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
+        entries.append(
+            LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
     }
 
     /// `prefix/name`, with the index of the old cache's entry for it: the cache's own path when it holds that one
@@ -167,7 +213,8 @@ private struct Walker {
 
     /// The entries as a table (in the walk's order; a file that vanished while being hashed is dropped).
     func table() -> PathTable<LocalEntry> {
-        let kept = vanished == 0 ? entries : entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
+        let kept =
+            vanished == 0 ? entries : entries.filter { $0.kind != .regular && $0.kind != .executable || $0.id != nil }
         let keys = kept.map(\.path)
         // In order by construction (``SortedDirectory``): a debug build (the tests) stops here if not; a release one
         // sorts, the safety net, never the plan.
@@ -199,7 +246,7 @@ private struct Walker {
     mutating func hashPending() throws {
         guard !pending.isEmpty else { return }
         let bytes = pending.reduce(0) { $0 + Int(entries[$1].size) }
-        let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : ParallelWork.cores
         let hashed = try ParallelHasher(root: target, files: pending.map { (entries[$0].path, Int(entries[$0].size)) })
             .hash(workers: workers)
         for (i, result) in zip(pending, hashed) {

@@ -1,0 +1,239 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+
+/// How a scan's walk is shared out over threads (``ScanWalker/walkSplit(rootFD:split:)``): the calling thread lists
+/// the tree level by level until it has enough directories to share, then workers walk those subtrees whole.
+struct WalkSplit: Sendable, Hashable {
+    /// Threads walking (the calling thread among them).
+    var workers: Int
+    /// Directories to hand out at the least: the split lists one more level while it has fewer.
+    var shares: Int
+    /// The deepest level a directory handed out may be at (the root's children are at 1).
+    var depth: Int
+
+    init(workers: Int, shares: Int? = nil, depth: Int = 3) {
+        self.workers = max(1, workers)
+        self.shares = shares ?? 4 * self.workers
+        self.depth = max(1, depth)
+    }
+
+    /// Below this many files (by the stat cache) the walk stays on one thread: it takes a few milliseconds, no more
+    /// than waking the workers would save. A scan with no cache (the first, or after a rollback) stays on one thread
+    /// too: it knows nothing of the tree's size, and hashing every file (``ParallelHasher``, on every core) is most of
+    /// its time.
+    static let minimumFiles = 2_000
+
+    /// The split for a tree whose stat cache holds `files` files: one worker per core (``ParallelWork/cores``), or
+    /// nil (one thread) on one core or for a small tree.
+    static func automatic(files: Int) -> WalkSplit? {
+        let workers = ParallelWork.cores
+        guard workers > 1, files >= minimumFiles else { return nil }
+        return WalkSplit(workers: workers)
+    }
+}
+
+extension ScanWalker {
+    /// Walks the tree whose root is open on `rootFD` (taken over) as ``walk(dirFD:prefix:)`` does, with the same
+    /// result (entries and their order, the cache join, statistics, exclusions, the first error in path order), on
+    /// `split.workers` threads:
+    ///
+    /// 1. The root is listed here; then, while fewer than `split.shares` subdirectories have been found and the next
+    ///    level is above `split.depth`, that level's directories are listed and their own entries recorded, on the
+    ///    workers (a level can hold wide directories of files). Each stays open until the end.
+    /// 2. The subdirectories of the last level listed are walked whole on the workers, the biggest first (by the stat
+    ///    cache's count of their files).
+    /// 3. Back here, the root's entries are recorded and every part put in its place, in path order: the
+    ///    concatenation is in path order, the cursor moves past what each part joined, and a failure (a directory that
+    ///    cannot be opened or listed, a symlink that cannot be read) is thrown where the one-thread walk would have met
+    ///    it first. A directory gone before it was opened is skipped, as there.
+    ///
+    /// Each part has a walker of its own, whose cache cursor starts at its directory's first path (one binary search
+    /// per part).
+    mutating func walkSplit(rootFD: Int32, split: WalkSplit) throws {
+        var listed: [Listed] = []
+        defer { for directory in listed { closedir(directory.stream) } }
+        let (stream, listing) = try list(rootFD, prefix: .root)
+        listed.append(Listed(stream: stream, prefix: .root, listing: listing))
+        var level = [0]
+        var depth = 0
+        var found: [Subtree] = []
+        while true {
+            found = level.flatMap { i in listed[i].subdirectories(parent: i) }
+            depth += 1
+            guard !found.isEmpty, found.count < split.shares, depth < split.depth else { break }
+            let outcomes = listAndRecord(found, workers: split.workers)
+            level = []
+            for (subtree, outcome) in zip(found, outcomes) {
+                let descent: Descent
+                switch outcome {
+                case .success(let directory?):
+                    listed.append(directory)
+                    level.append(listed.count - 1)
+                    descent = .listed(listed.count - 1)
+                case .success(nil): descent = .gone
+                case .failure(let error): descent = .failed(error)
+                }
+                listed[subtree.parent].descents[subtree.child] = descent
+            }
+        }
+        for (k, subtree) in found.enumerated() { listed[subtree.parent].descents[subtree.child] = .subtree(k) }
+        let parts = walkWhole(found, workers: split.workers)
+        try emit(0, listed: listed, parts: parts)
+    }
+
+    /// A directory the split listed, its stream open until the walk is done.
+    struct Listed {
+        let stream: OpaquePointer
+        let prefix: TreePath
+        let listing: SortedDirectory
+        /// Its own entries (not its subdirectories' contents), recorded in path order on a worker; nil for the root,
+        /// recorded as it is put together. A failure while recording stops the part, after its entries.
+        var recorded: Part?
+        var recordFailure: (any Error)?
+        /// What became of each subdirectory, by child index.
+        var descents: [Int: Descent] = [:]
+
+        /// Its subdirectories, in path order; it is `listed[parent]`.
+        func subdirectories(parent: Int) -> [Subtree] {
+            let fd = dirfd(stream)
+            return listing.steps.filter(\.descends).map { step in
+                let name = listing.children[step.index].name
+                return Subtree(parent: parent, child: step.index, parentFD: fd, name: name, path: prefix.appending(name))
+            }
+        }
+    }
+
+    /// A subdirectory found by the split: listed in turn, or walked whole by a worker.
+    struct Subtree: Sendable {
+        /// Its parent, `listed[parent]`, and its index among the parent's children.
+        let parent: Int
+        let child: Int
+        let parentFD: Int32
+        let name: TreePath
+        let path: TreePath
+    }
+
+    /// What became of a subdirectory of a listed directory.
+    enum Descent {
+        /// Listed by the split (an index into its listed directories).
+        case listed(Int)
+        /// Walked whole by a worker (an index into the parts).
+        case subtree(Int)
+        /// Gone before it was opened.
+        case gone
+        /// Could not be opened or listed.
+        case failed(any Error)
+    }
+
+    /// What a worker found in one subtree, or in one listed directory's own entries, to be put in its place.
+    struct Part: Sendable {
+        var entries: [LocalEntry]
+        /// Indices into ``entries``, increasing.
+        var pending: [Int]
+        var excluded: Set<TreePath>
+        var stats: ScanStatistics
+        /// Where its cache cursor stopped.
+        var cacheEnd: Int
+    }
+
+    /// What this walker found, as a part of a split walk.
+    private var part: Part {
+        Part(entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position)
+    }
+
+    /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.
+    private func listAndRecord(_ level: [Subtree], workers: Int) -> [Result<Listed?, any Error>] {
+        let (scanner, target, old) = (scanner, target, old)
+        return ParallelWork.map(count: level.count, workers: workers) { k in
+            let subtree = level[k]
+            let first = old.entries.descendants(of: subtree.path).lowerBound
+            var walker = ScanWalker(scanner, target: target, old: old, cacheFrom: first)
+            return Result {
+                guard let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) else {
+                    return nil
+                }
+                let (stream, listing) = try walker.list(fd, prefix: subtree.path)
+                var failure: (any Error)?
+                do {
+                    for step in listing.steps where !step.descends {
+                        try walker.record(listing.children[step.index], in: dirfd(stream), prefix: subtree.path)
+                    }
+                } catch {
+                    failure = error
+                }
+                return Listed(
+                    stream: stream, prefix: subtree.path, listing: listing, recorded: walker.part, recordFailure: failure)
+            }
+        }
+    }
+
+    /// Walks each subtree whole on the workers, the biggest (by the stat cache) first.
+    private func walkWhole(_ subtrees: [Subtree], workers: Int) -> [Result<Part, any Error>] {
+        let (scanner, target, old) = (scanner, target, old)
+        let ranges = subtrees.map { old.entries.descendants(of: $0.path) }
+        let order = ranges.indices.sorted { ranges[$0].count > ranges[$1].count }
+        return ParallelWork.map(count: subtrees.count, workers: workers, order: order) { k in
+            let subtree = subtrees[k]
+            var walker = ScanWalker(scanner, target: target, old: old, cacheFrom: ranges[k].lowerBound)
+            walker.entries.reserveCapacity(ranges[k].count + 16)
+            return Result {
+                if let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) {
+                    try walker.walk(dirFD: fd, prefix: subtree.path)
+                }
+                return walker.part
+            }
+        }
+    }
+
+    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places.
+    private mutating func emit(_ index: Int, listed: [Listed], parts: [Result<Part, any Error>]) throws {
+        let directory = listed[index]
+        let fd = dirfd(directory.stream)
+        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded.
+        var own = (next: 0, pending: 0)
+        if let recorded = directory.recorded { absorb(recorded) }
+        for step in directory.listing.steps {
+            guard step.descends else {
+                guard let recorded = directory.recorded else {
+                    try record(directory.listing.children[step.index], in: fd, prefix: directory.prefix)
+                    continue
+                }
+                guard own.next < recorded.entries.count else { throw directory.recordFailure ?? Self.lost }
+                if own.pending < recorded.pending.count && recorded.pending[own.pending] == own.next {
+                    pending.append(entries.count)
+                    own.pending += 1
+                }
+                entries.append(recorded.entries[own.next])
+                own.next += 1
+                continue
+            }
+            switch directory.descents[step.index] {
+            case .listed(let next)?: try emit(next, listed: listed, parts: parts)
+            case .subtree(let k)?: append(try parts[k].get())
+            case .failed(let error)?: throw error
+            case .gone?, nil: continue
+            }
+        }
+    }
+
+    /// A part recorded fewer entries than its directory has, with no failure to say why (never: ``record`` appends
+    /// one entry per call or throws).
+    private static let lost = SmartSyncError(.internal, "a part of the split walk lost entries")
+
+    /// Appends a worker's part, as if this walker had walked its subtree.
+    private mutating func append(_ part: Part) {
+        let base = entries.count
+        entries += part.entries
+        pending += part.pending.lazy.map { $0 + base }
+        absorb(part)
+    }
+
+    /// Takes a part's exclusions and statistics, and moves the cursor past what it joined.
+    private mutating func absorb(_ part: Part) {
+        excluded.formUnion(part.excluded)
+        stats.entries += part.stats.entries
+        stats.cacheHits += part.stats.cacheHits
+        if part.cacheEnd > cached.position { cached = PathTable.Cursor(old.entries, from: part.cacheEnd) }
+    }
+}
