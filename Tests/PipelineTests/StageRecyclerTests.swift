@@ -217,6 +217,38 @@ struct StageRecyclerTests {
         #expect(try Self.metadata(t.target + "/d3") == Self.metadata(t.target + "/d0"))
     }
 
+    /// What a recycled directory had in its past is not inherited by what is made in it: a file the update writes (a
+    /// new inode, with `--link-mode copy`) in a directory that had a default ACL and a setgid bit then gets neither
+    /// the ACL nor that group, as in a stage built from scratch.
+    @Test func whatIsMadeInARecycledDirectoryInheritsNothingFromItsPast() async throws {
+        let t = try await Setup(mode: .copy)
+        try await t.sync(0)
+        for (tool, args) in [
+            ("/bin/chmod", ["2755", t.target + "/d0"]), ("/bin/chown", ["0:65534", t.target + "/d0"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "u:65534:rwx", t.target + "/d0"]),
+        ] {
+            try ProcessRunner.run(tool, args)
+        }
+        for i in [1, 2, 1] { try await t.sync(i) }  // the spare holds B's tree, d0 with the metadata above
+        #expect(try Self.metadata(t.spare + "/d0").contains("default:user:nobody:rwx"))
+        for (tool, args) in [
+            ("/usr/bin/setfacl", ["-k", t.target + "/d0"]), ("/bin/chmod", ["00755", t.target + "/d0"]),
+            ("/bin/chown", ["0:0", t.target + "/d0"]),
+        ] {
+            try ProcessRunner.run(tool, args)
+        }
+        let outcome = try await t.sync(2)  // C writes d0/f4.nix anew, in the recycled d0
+        #expect(outcome.applied?.recycled == true)
+        try t.expectTarget(2)
+        var written = stat()
+        var elsewhere = stat()
+        #expect(lstat(t.target + "/d0/f4.nix", &written) == 0 && lstat(t.target + "/d1/f1.nix", &elsewhere) == 0)
+        #expect(written.st_gid == elsewhere.st_gid, "the new file took the group of d0's setgid bit of another time")
+        let acl = try ProcessRunner.run("/usr/bin/getfacl", ["-p", "-c", t.target + "/d0/f4.nix"]).stdoutString
+        #expect(!acl.contains("nobody"), "the new file inherited d0's default ACL of another time: \(acl)")
+        #expect(try Self.metadata(t.target + "/d0") == Self.metadata(t.target + "/d2"))
+    }
+
     /// A directory of the recycled tree that the target does not have (the new commit adds it back) comes out as any
     /// directory the tree adds, whatever it had when that tree was the target.
     @Test func aDirectoryTheTreeAddsBackHasNoMetadataFromTheRecycledTreesPast() async throws {
