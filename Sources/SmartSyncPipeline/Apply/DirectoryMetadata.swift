@@ -56,18 +56,15 @@ enum DirectoryMetadata {
     }
 
     /// Gives the directory open on `fd` the metadata of a directory the tree adds: ``newDirectoryMode``, owned by the
-    /// effective user (the group: its parent's when that is setgid and `inheriting`, as `mkdir` gives it, else the
-    /// effective group), no extended attributes.
-    static func reset(_ fd: Int32, inheriting: Bool = true, display: String) throws {
+    /// effective user (the group: its parent's when that is setgid, as `mkdir` gives it, else the effective group), no
+    /// extended attributes.
+    static func reset(_ fd: Int32, display: String) throws {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         var up = stat()
-        var setgid = false
-        if inheriting {
-            let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            setgid = parent >= 0 && fstat(parent, &up) == 0 && (up.st_mode & S_ISGID) != 0
-            if parent >= 0 { close(parent) }
-        }
+        let setgid = parent >= 0 && fstat(parent, &up) == 0 && (up.st_mode & S_ISGID) != 0
+        if parent >= 0 { close(parent) }
         let group = setgid ? up.st_gid : getegid()
         if st.st_uid != geteuid() || st.st_gid != group {
             guard fchown(fd, geteuid(), group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
@@ -80,6 +77,24 @@ enum DirectoryMetadata {
         let mode = newDirectoryMode | (setgid ? S_ISGID : 0)
         if st.st_mode & 0o7777 != mode {
             guard fchmod(fd, mode) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        }
+    }
+
+    /// Takes from the directory open on `fd` what a file or directory made in it would inherit: its default ACL
+    /// (`system.posix_acl_default`) and its setgid bit (which passes its group, and itself to a directory, down).
+    /// Writes nothing when it has neither.
+    static func clearInheritable(_ fd: Int32, display: String) throws {
+        guard ss_fremovexattr(fd, "system.posix_acl_default") == 0 || errno == ENODATA || errno == ENOTSUP
+            || errno == EOPNOTSUPP
+        else {
+            throw SmartSyncError.io("fremovexattr system.posix_acl_default", path: display)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        if st.st_mode & S_ISGID != 0 {
+            guard fchmod(fd, st.st_mode & 0o7777 & ~S_ISGID) == 0 else {
+                throw SmartSyncError.io("fchmod", path: display)
+            }
         }
     }
 

@@ -84,11 +84,11 @@ struct StageRecycler {
         return Outcome(report: report, kept: kept, removed: pass.removed, directories: directories.keys)
     }
 
-    /// Gives the directories the paths `placing` are made in (each one's nearest kept ancestor, the stage's root
-    /// included) a new directory's metadata, not inherited from their parents: what is made in a directory inherits
-    /// from it (a default ACL; a setgid bit's group), and what a kept directory has is of the tree's past. As in a
-    /// stage built from scratch, nothing made is given anything of the kind. (The carrier settles them after, as
-    /// every kept directory: work in proportion to the change.)
+    /// Takes a default ACL and a setgid bit from the directories the paths `placing` are made in (each one's nearest
+    /// kept ancestor, the stage's root included): what is made in a directory inherits them (the ACL; the bit's
+    /// group), and what a kept directory has is of the tree's past. As in a stage built from scratch, nothing made is
+    /// given anything of the kind. Most have neither and are not written; the carrier settles them after, as every
+    /// kept directory.
     private func clearInheritance(stage: String, placing: some Sequence<TreePath>, kept: PathTable<Void>) throws {
         var parents = Set<TreePath>()
         for path in placing {
@@ -100,7 +100,7 @@ struct StageRecycler {
         for parent in parents.sorted() {
             let shown = parent.isEmpty ? stage : stage + "/" + parent.description
             guard try cursor.enter(parent.components[...], create: false) else { continue }
-            try DirectoryMetadata.reset(cursor.currentFD, inheriting: false, display: shown)
+            try DirectoryMetadata.clearInheritable(cursor.currentFD, display: shown)
         }
     }
 

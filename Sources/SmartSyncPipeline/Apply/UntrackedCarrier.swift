@@ -56,7 +56,7 @@ struct UntrackedCarrier {
     var replaceExisting = false
     /// Directories of the destination whose metadata is of another time, a recycled tree's (``StageRecycler``; best in
     /// path order, then not sorted again): each one the source has gets the source directory's metadata, as any
-    /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:inheriting:display:)``)
+    /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)
     /// once the walk is done, parents first.
     var unsettled: [TreePath] = []
 
