@@ -84,10 +84,14 @@ enum DirectoryMetadata {
     /// (`system.posix_acl_default`) and its setgid bit (which passes its group, and itself to a directory, down).
     /// Writes nothing when it has neither.
     static func clearInheritable(_ fd: Int32, display: String) throws {
-        guard ss_fremovexattr(fd, "system.posix_acl_default") == 0 || errno == ENODATA || errno == ENOTSUP
-            || errno == EOPNOTSUPP
-        else {
-            throw SmartSyncError.io("fremovexattr system.posix_acl_default", path: display)
+        // Asked first: removing an ACL that is not there succeeds, and is a write all the same (an inotify event).
+        let acl = "system.posix_acl_default"
+        if ss_fgetxattr(fd, acl, nil, 0) >= 0 {
+            guard ss_fremovexattr(fd, acl) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(acl)", path: display)
+            }
+        } else if errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP {
+            throw SmartSyncError.io("fgetxattr \(acl)", path: display)
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
