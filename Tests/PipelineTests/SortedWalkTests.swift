@@ -190,16 +190,21 @@ import Testing
         #expect(result.tree.entries.keys == kept)
     }
 
+    /// A mounted ext4 without `filetype`, whose `readdir` says `DT_UNKNOWN` for every entry; nil (an issue recorded)
+    /// where none can be made.
+    static func fileSystemWithoutDType() throws -> LoopFileSystem? {
+        switch try LoopFileSystem.make(.ext4, megabytes: 64, options: ["-O", "^filetype"]) {
+        case .success(let made): return made
+        case .failure(let why):
+            Issue.record("no ext4 without filetype here: \(why)")
+            return nil
+        }
+    }
+
     /// On a file system that does not fill in `d_type` (ext4 without `filetype`), the walk orders and descends by the
     /// `lstat` it does anyway.
     @Test func aFileSystemWithoutDTypeIsWalkedInOrder() throws {
-        let fs: LoopFileSystem
-        switch try LoopFileSystem.make(.ext4, megabytes: 64, options: ["-O", "^filetype"]) {
-        case .success(let made): fs = made
-        case .failure(let why):
-            Issue.record("no ext4 without filetype here: \(why)")
-            return
-        }
+        guard let fs = try Self.fileSystemWithoutDType() else { return }
         let root = fs.appending("t")
         mkdir(root, 0o755)
         try Self.makeTree(root)

@@ -15,21 +15,25 @@ enum DirectoryMetadata {
     /// the one open on `source`. Attributes the destination has and the source has not are removed.
     ///
     /// The owner goes first (a `chown` clears setuid and setgid bits), then the attributes (an access ACL sets the
-    /// group bits to its mask), then the mode.
+    /// group bits to its mask), then the mode. Only what differs is written: a destination that already has the
+    /// source's metadata is only read (its ctime does not move), as a recycled stage's directories mostly are.
     static func copy(from source: Int32, to destination: Int32, display: String) throws {
         var src = stat()
         var dst = stat()
         guard fstat(source, &src) == 0, fstat(destination, &dst) == 0 else {
             throw SmartSyncError.io("fstat", path: display)
         }
+        var wrote = false
         if src.st_uid != dst.st_uid || src.st_gid != dst.st_gid {
             guard fchown(destination, src.st_uid, src.st_gid) == 0 else {
                 throw SmartSyncError.io("fchown", path: display)
             }
+            wrote = true
         }
         let wanted = try attributes(of: source, display: display)
         let present = try attributes(of: destination, display: display)
         for (name, value) in wanted where present[name] != value {
+            wrote = true
             let set = withName(name) { n in value.withUnsafeBytes { ss_fsetxattr(destination, n, $0.baseAddress, UInt($0.count)) } }
             guard set == 0 else {
                 throw SmartSyncError.io(
@@ -38,11 +42,17 @@ enum DirectoryMetadata {
             }
         }
         for name in present.keys where wanted[name] == nil {
+            wrote = true
             guard withName(name, { ss_fremovexattr(destination, $0) }) == 0 || errno == ENODATA else {
                 throw SmartSyncError.io("fremovexattr \(text(name))", path: display)
             }
         }
-        guard fchmod(destination, src.st_mode & 0o7777) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        // After a write above the mode may have moved (setgid cleared, group bits set to an ACL's mask): set it again.
+        if wrote || src.st_mode & 0o7777 != dst.st_mode & 0o7777 {
+            guard fchmod(destination, src.st_mode & 0o7777) == 0 else {
+                throw SmartSyncError.io("fchmod", path: display)
+            }
+        }
     }
 
     /// Gives the directory open on `fd` the metadata of a directory the tree adds: ``newDirectoryMode``, owned by the
@@ -67,6 +77,28 @@ enum DirectoryMetadata {
         let mode = newDirectoryMode | (setgid ? S_ISGID : 0)
         if st.st_mode & 0o7777 != mode {
             guard fchmod(fd, mode) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        }
+    }
+
+    /// Takes from the directory open on `fd` what a file or directory made in it would inherit: its default ACL
+    /// (`system.posix_acl_default`) and its setgid bit (which passes its group, and itself to a directory, down).
+    /// Writes nothing when it has neither.
+    static func clearInheritable(_ fd: Int32, display: String) throws {
+        // Asked first: removing an ACL that is not there succeeds, and is a write all the same (an inotify event).
+        let acl = "system.posix_acl_default"
+        if ss_fgetxattr(fd, acl, nil, 0) >= 0 {
+            guard ss_fremovexattr(fd, acl) == 0 || errno == ENODATA else {
+                throw SmartSyncError.io("fremovexattr \(acl)", path: display)
+            }
+        } else if errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP {
+            throw SmartSyncError.io("fgetxattr \(acl)", path: display)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        if st.st_mode & S_ISGID != 0 {
+            guard fchmod(fd, st.st_mode & 0o7777 & ~S_ISGID) == 0 else {
+                throw SmartSyncError.io("fchmod", path: display)
+            }
         }
     }
 

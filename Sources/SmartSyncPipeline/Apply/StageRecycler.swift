@@ -14,6 +14,10 @@ import SmartSyncObjectStore
 /// - everything else goes: files the new tree changes or lacks, the operator's files of that time (today's are
 ///   carried anew), and directories the new tree does not have.
 ///
+/// The directories it keeps are left as they are, their metadata that of the tree's previous life: the carrier
+/// gives each the target's (writing nothing where it is the same, as it mostly is), or a new directory's where the
+/// target has none (``Outcome/directories``, ``UntrackedCarrier/unsettled``).
+///
 /// Then every path the new tree needs and the tree lacks is placed from the store (``InPlaceApplier``, whose checks
 /// before each link apply as for any stage). Nothing is fsynced here: the caller syncs the file system once.
 struct StageRecycler {
@@ -29,6 +33,9 @@ struct StageRecycler {
         var kept: PathTable<StatData>
         /// Entries removed from the recycled tree.
         var removed: Int
+        /// The directories kept (the stage's root aside), in path order, with the metadata they had: for the carrier
+        /// to settle (``UntrackedCarrier/unsettled``).
+        var directories: [TreePath]
     }
 
     /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
@@ -66,12 +73,35 @@ struct StageRecycler {
                 changes.append(Change(kind: .add, path: path, mode: e.mode, id: e.id))
             }
         }
-        try beforePlacing(Set(changes.lazy.filter { $0.kind == .add }.map(\.path)))
+        let adds = changes.lazy.filter { $0.kind == .add }.map(\.path)
+        let directories = PathTable(sorting: pass.directories.lazy.map { ($0, ()) })  // entered in tree order
+        try clearInheritance(stage: stage, placing: adds, kept: directories)
+        try beforePlacing(Set(adds))
         var applier = InPlaceApplier(linkMode: linkMode)
         applier.intoStage = true
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
-        return Outcome(report: report, kept: kept, removed: pass.removed)
+        return Outcome(report: report, kept: kept, removed: pass.removed, directories: directories.keys)
+    }
+
+    /// Takes a default ACL and a setgid bit from the directories the paths `placing` are made in (each one's nearest
+    /// kept ancestor, the stage's root included): what is made in a directory inherits them (the ACL; the bit's
+    /// group), and what a kept directory has is of the tree's past. As in a stage built from scratch, nothing made is
+    /// given anything of the kind. Most have neither and are not written; the carrier settles them after, as every
+    /// kept directory.
+    private func clearInheritance(stage: String, placing: some Sequence<TreePath>, kept: PathTable<Void>) throws {
+        var parents = Set<TreePath>()
+        for path in placing {
+            var parent = path.parent
+            while !parent.isEmpty && kept.index(of: parent) == nil { parent = parent.parent }
+            parents.insert(parent)
+        }
+        guard !parents.isEmpty, let cursor = try DirectoryCursor(existing: stage) else { return }
+        for parent in parents.sorted() {
+            let shown = parent.isEmpty ? stage : stage + "/" + parent.description
+            guard try cursor.enter(parent.components[...], create: false) else { continue }
+            try DirectoryMetadata.clearInheritable(cursor.currentFD, display: shown)
+        }
     }
 
     /// The one walk over the recycled tree, in path byte order (``SortedDirectory``), so the new tree's files are
@@ -85,6 +115,8 @@ struct StageRecycler {
         /// The regular files kept, in path order (appended as the walk finds them).
         var kept = PathTable<StatData>()
         var removed = 0
+        /// The directories kept below the root, in the order the walk entered them.
+        var directories: [TreePath] = []
         /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
         /// kept, so no two paths of the new tree share an inode.
         var identities: Set<FileIdentity> = []
@@ -98,11 +130,8 @@ struct StageRecycler {
             let dir = try SortedDirectory.open(dirFD, display: shown)
             defer { closedir(dir) }
             let fd = dirfd(dir)
-            if !prefix.isEmpty {
-                // A directory kept: its metadata was that of another time, the documented default until the carrier
-                // gives it the target's (when the target has this directory).
-                try DirectoryMetadata.reset(fd, display: shown)
-            }
+            // A directory kept, its metadata of another time: the carrier's to settle (most already have the target's).
+            if !prefix.isEmpty { directories.append(prefix) }
             let listing = try SortedDirectory(dir, display: shown)
             for step in listing.steps {
                 let child = listing.children[step.index]

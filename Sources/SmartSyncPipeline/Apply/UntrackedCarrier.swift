@@ -10,105 +10,273 @@ import SmartSyncGitObjects
 /// - a directory the new tree does not have is recreated around what is carried inside it (an empty one is the
 ///   operator's and is kept);
 /// - every directory both trees have, the root included, gets the source directory's owner, group, mode, ACLs and
-///   extended attributes (``DirectoryMetadata``), as does every directory recreated.
+///   extended attributes (``DirectoryMetadata``), as does every directory recreated; a destination directory that
+///   has them already is not written. A directory of the destination whose metadata is of another time
+///   (``unsettled``) and that the source lacks gets a new directory's.
+///
+/// What each path of the source is comes from ``rules``, read by one forward cursor: the walk visits the source's
+/// paths in byte order (``SortedDirectory/steps(count:name:descends:)``, each directory's entries ordered by the type
+/// `readdir` reports), so a path's rule is found without a search, and a file of the new tree is passed over without
+/// a `stat`. An entry whose type changed since `readdir` (a file that became a directory: its contents are then out
+/// of order) is walked with a copy of the cursor, the walk's own left where it was.
 ///
 /// Both trees are walked by directory descriptor with `O_NOFOLLOW` (a symlink planted in place of a directory is
 /// carried as the symlink it is, never followed), and names are bytes.
 struct UntrackedCarrier {
-    /// Decides for each non-directory path of the source tree whether it is carried.
-    let shouldCarry: (TreePath) -> Bool
-    /// Paths (files or directories) carried whole, without looking inside (excluded subtrees).
-    let carryWhole: (TreePath) -> Bool
-    /// Paths that hold a file of the destination's own tree: skipped without a look (no `stat`), when the directory
-    /// entry says it is not a directory.
-    var isTreeFile: (TreePath) -> Bool = { _ in false }
+    /// What the carrier does with a path of the source tree.
+    enum Rule: Sendable {
+        /// Carried: a file, symlink or special file is hard-linked across (a directory is walked into, as any).
+        case carry
+        /// Carried whole, without looking inside (an excluded path: a file or a subtree).
+        case carryWhole
+        /// A file of the destination's own tree: passed over without a look (no `stat`) when the directory entry
+        /// says it is not a directory.
+        case treeFile
+        /// Not carried (a file the new tree deletes, a blocked path, a submodule): looked at only to tell a directory,
+        /// which is walked into as any.
+        case leave
+
+        /// The rule for a path of a staged switch's plan, by its kind: the operator's files (untracked, and kept
+        /// local edits, which are conflicts) are carried, excluded paths whole, and the new tree's files skipped.
+        init(_ kind: Change.Kind) {
+            switch kind {
+            case .untracked, .conflict: self = .carry
+            case .excluded: self = .carryWhole
+            default: self = StagedSwitchApplier.writesTreeFile(kind) ? .treeFile : .leave
+            }
+        }
+    }
+
+    /// The rule of each path the source is known to hold.
+    let rules: PathTable<Rule>
+    /// The rule of a path ``rules`` does not name (one that appeared in the source since it was scanned).
+    var unlisted: Rule = .carry
     /// Whether a carried file replaces a non-directory already at its path in the destination (rollback: the
     /// operator's current version wins over the one the generation kept).
     var replaceExisting = false
+    /// Directories of the destination whose metadata is of another time, a recycled tree's (``StageRecycler``; best in
+    /// path order, then not sorted again): each one the source has gets the source directory's metadata, as any
+    /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)
+    /// once the walk is done, parents first.
+    var unsettled: [TreePath] = []
 
     /// Carries from the tree at `source` into the one at `destination`. Returns how many entries were carried.
     @discardableResult
     func carry(from source: String, into destination: String) throws -> Int {
-        let src = try Self.openRoot(source)
-        defer { close(src) }
         let dst = try Self.openRoot(destination)
         defer { close(dst) }
-        try DirectoryMetadata.copy(from: src, to: dst, display: destination)
-        return try walk(src, dst, relative: .root, display: destination)
-    }
-
-    private func walk(_ src: Int32, _ dst: Int32, relative: TreePath, display: String) throws -> Int {
-        var carried = 0
-        for (name, type) in try directoryEntries(src, display: display) {
-            if name.withBytes({ $0.starts(with: Materializer.temporaryPrefix.utf8) }) { continue }  // a killed run's
-            let path = relative.appending(name)
-            if type != DT_DIR && type != DT_UNKNOWN && isTreeFile(path) { continue }
-            let shown = display + "/" + name.description
-            var st = stat()
-            guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
-            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
-            var there = stat()
-            let exists = name.withCString { fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) } == 0
-            if carryWhole(path) {
-                carried += try copyTree(src, dst, name, st, exists: exists, display: shown)
-            } else if isDirectory {
-                if exists {
-                    // The new tree has this directory: it keeps the operator's metadata, and what is carried inside.
-                    // (A file here instead: the planner made sure nothing of ours is inside.)
-                    guard (there.st_mode & S_IFMT) == S_IFDIR else { continue }
-                    carried += try Self.withDirectory(name, from: src, to: dst, create: false, display: shown) {
-                        try walk($0, $1, relative: path, display: shown)
-                    }
-                    continue
-                }
-                // Not in the new tree: keep it if it is empty (an operator's), or for what is carried inside; a
-                // directory holding only files the new tree deletes goes away, as an in-place apply would.
-                let (inside, hadEntries) = try Self.withDirectory(name, from: src, to: dst, create: true, display: shown) {
-                    (try walk($0, $1, relative: path, display: shown), try !directoryNames($0, display: shown).isEmpty)
-                }
-                if inside == 0 && hadEntries {
-                    _ = name.withCString { unlinkat(dst, $0, AT_REMOVEDIR) }
-                } else {
-                    carried += inside + 1
-                }
-            } else if shouldCarry(path) {
-                if exists {
-                    guard replaceExisting, (there.st_mode & S_IFMT) != S_IFDIR else { continue }  // the new tree's
-                    if there.st_ino == st.st_ino && there.st_dev == st.st_dev { continue }  // already the same file
-                    guard name.withCString({ unlinkat(dst, $0, 0) }) == 0 else {
-                        throw SmartSyncError.io("unlink", path: shown)
-                    }
-                }
-                try Self.link(src, dst, name, display: shown)
-                carried += 1
-            }
+        let src = try Self.openRoot(source)  // the walk takes it over
+        do { try DirectoryMetadata.copy(from: src, to: dst, display: destination) } catch {
+            close(src)
+            throw error
         }
+        var walk = Walk(carrier: self, display: destination)
+        let carried = try walk.walk(src, dst, .root).carried
+        try walk.resetUnsettled(in: destination)
         return carried
     }
 
-    /// Recreates a subtree with hard links (directories made with their metadata, everything else linked).
-    private func copyTree(_ src: Int32, _ dst: Int32, _ name: TreePath, _ st: stat, exists: Bool, display: String)
-        throws -> Int
-    {
-        guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            if exists { return 0 }
-            try Self.link(src, dst, name, display: display)
+    /// One carry's walk: the cursor over ``rules`` and which ``unsettled`` directories got the source's metadata.
+    private struct Walk {
+        let carrier: UntrackedCarrier
+        let display: String
+        var rules: PathTable<Rule>.Cursor
+        /// ``unsettled``, sorted, and whether each got the source's metadata.
+        let unsettled: PathTable<Bool>
+        var settled: [Bool]
+        /// An entry's path as bytes, before (and unless) it is built.
+        var scratch: [UInt8] = []
+
+        init(carrier: UntrackedCarrier, display: String) {
+            self.carrier = carrier
+            self.display = display
+            rules = PathTable.Cursor(carrier.rules)
+            unsettled = PathTable(sorting: carrier.unsettled.lazy.map { ($0, false) })
+            settled = Array(repeating: false, count: unsettled.count)
+        }
+
+        private func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
+
+        /// Carries what the source directory open on `srcFD` (taken over) holds into the destination directory open
+        /// on `dst`; `prefix` is their path. Returns how many entries were carried, and whether the source directory
+        /// had any.
+        mutating func walk(_ srcFD: Int32, _ dst: Int32, _ prefix: TreePath) throws -> (carried: Int, hadEntries: Bool)
+        {
+            let dir = try SortedDirectory.open(srcFD, display: shown(prefix))
+            defer { closedir(dir) }
+            let src = dirfd(dir)
+            // Ordered as directories by `readdir`'s type; only an entry of unknown type is looked at here.
+            var entries: [(name: TreePath, isDirectory: Bool)] = []
+            for (name, type) in try directoryEntries(stream: dir, display: shown(prefix)) {
+                guard type == DT_UNKNOWN else {
+                    entries.append((name, type == DT_DIR))
+                    continue
+                }
+                var st = stat()
+                guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }  // gone
+                entries.append((name, (st.st_mode & S_IFMT) == S_IFDIR))
+            }
+            let steps = SortedDirectory.steps(
+                count: entries.count, name: { entries[$0].name }, descends: { entries[$0].isDirectory })
+            // The rule of each directory, found at its visit, for its descent.
+            var descents: [Rule?] = Array(repeating: nil, count: entries.count)
+            var carried = 0
+            for step in steps {
+                let (name, isDirectory) = entries[step.index]
+                if step.descends {
+                    if let rule = descents[step.index] { carried += try directory(name, rule, src, dst, prefix) }
+                    continue
+                }
+                // A killed run's temporary file.
+                if name.withBytes({ $0.starts(with: Materializer.temporaryPrefix.utf8) }) { continue }
+                scratch.setPath(prefix, name)
+                let rule = scratch.withUnsafeBufferPointer { rules.seekIndex(bytes: $0) }.map { rules.table[$0].value }
+                    ?? carrier.unlisted
+                if rule == .carryWhole {
+                    carried += try whole(name, src, dst, prefix)
+                } else if isDirectory {
+                    descents[step.index] = rule
+                } else if rule != .treeFile {  // the new tree's own file: not looked at
+                    carried += try other(name, rule, src, dst, prefix)
+                }
+            }
+            return (carried, !entries.isEmpty)
+        }
+
+        /// The directory `name` of the source: walked, made in the destination when it has none (then kept only when
+        /// it is empty or something is carried inside: a directory holding only files the new tree deletes goes
+        /// away, as an in-place apply would remove it), and given the source's metadata. Where it is no directory
+        /// after all (`readdir`'s type gone stale), it is carried by `rule` (`retyped`: it was already found a
+        /// directory where `readdir` said it was not: one that keeps changing type is passed over).
+        private mutating func directory(
+            _ name: TreePath, _ rule: Rule, _ src: Int32, _ dst: Int32, _ prefix: TreePath, retyped: Bool = false
+        ) throws -> Int {
+            let path = prefix.appending(name)
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+            let from = name.withCString { openat(src, $0, flags) }
+            guard from >= 0 else {
+                if errno == ENOTDIR || errno == ELOOP { return retyped ? 0 : try other(name, rule, src, dst, prefix) }
+                if errno == ENOENT { return 0 }  // gone
+                throw SmartSyncError.io("open", path: shown(path))
+            }
+            var to = name.withCString { openat(dst, $0, flags) }
+            let exists = to >= 0
+            if !exists {
+                let err = errno
+                // The new tree has a file here: the planner made sure nothing of ours is inside.
+                guard err == ENOENT else {
+                    close(from)
+                    if err == ENOTDIR || err == ELOOP { return 0 }
+                    throw SmartSyncError.io("open", path: shown(path), errno: err)
+                }
+                to = UntrackedCarrier.makeDirectory(name, in: dst)
+                guard to >= 0 else {
+                    close(from)
+                    throw SmartSyncError.io("mkdir", path: shown(path))
+                }
+            }
+            defer { close(to) }
+            do {
+                try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
+            } catch {
+                close(from)
+                throw error
+            }
+            if exists { settle(path) }
+            let (inside, hadEntries) = try walk(from, to, path)
+            if exists { return inside }
+            if inside == 0 && hadEntries {
+                _ = name.withCString { unlinkat(dst, $0, AT_REMOVEDIR) }
+                return 0
+            }
+            return inside + 1
+        }
+
+        /// An entry that is not a directory by `readdir`'s type, carried by `rule`, after an `lstat`. One that has
+        /// become a directory since is walked as one, on a copy of the cursor: its contents sort after siblings still
+        /// to come.
+        private mutating func other(_ name: TreePath, _ rule: Rule, _ src: Int32, _ dst: Int32, _ prefix: TreePath)
+            throws -> Int
+        {
+            var st = stat()
+            guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return 0 }  // gone
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                let kept = rules
+                defer { rules = kept }
+                return try directory(name, rule, src, dst, prefix, retyped: true)
+            }
+            guard rule == .carry else { return 0 }
+            var there = stat()
+            if name.withCString({ fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) }) == 0 {
+                guard carrier.replaceExisting, (there.st_mode & S_IFMT) != S_IFDIR else { return 0 }  // the new tree's
+                if there.st_ino == st.st_ino && there.st_dev == st.st_dev { return 0 }  // already the same file
+                guard name.withCString({ unlinkat(dst, $0, 0) }) == 0 else {
+                    throw SmartSyncError.io("unlink", path: shown(prefix.appending(name)))
+                }
+            }
+            try UntrackedCarrier.link(src, dst, name, display: shown(prefix.appending(name)))
             return 1
         }
-        var there = stat()
-        let isDirectory =
-            name.withCString { fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) } == 0 && (there.st_mode & S_IFMT) == S_IFDIR
-        return try Self.withDirectory(name, from: src, to: dst, create: !isDirectory, display: display) { from, to in
+
+        /// The path `name` carried whole (an excluded file or subtree).
+        private mutating func whole(_ name: TreePath, _ src: Int32, _ dst: Int32, _ prefix: TreePath) throws -> Int {
+            var st = stat()
+            guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return 0 }  // gone
+            var there = stat()
+            let exists = name.withCString { fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) } == 0
+            return try copyTree(src, dst, name, prefix.appending(name), st, exists: exists)
+        }
+
+        /// Recreates a subtree with hard links (directories made with their metadata, everything else linked).
+        private mutating func copyTree(
+            _ src: Int32, _ dst: Int32, _ name: TreePath, _ path: TreePath, _ st: stat, exists: Bool
+        ) throws -> Int {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                if exists { return 0 }
+                try UntrackedCarrier.link(src, dst, name, display: shown(path))
+                return 1
+            }
+            var there = stat()
+            let isDirectory =
+                name.withCString { fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) } == 0
+                && (there.st_mode & S_IFMT) == S_IFDIR
+            if !isDirectory, name.withCString({ mkdirat(dst, $0, 0o700) }) != 0 {
+                throw SmartSyncError.io("mkdir", path: shown(path))
+            }
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+            let from = name.withCString { openat(src, $0, flags) }
+            guard from >= 0 else { throw SmartSyncError.io("open", path: shown(path)) }
+            defer { close(from) }
+            let to = name.withCString { openat(dst, $0, flags) }
+            guard to >= 0 else { throw SmartSyncError.io("open", path: shown(path)) }
+            defer { close(to) }
+            try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
+            if isDirectory { settle(path) }
             var count = 1
-            for child in try directoryNames(from, display: display) {
+            for child in try directoryNames(from, display: shown(path)) {
                 var cst = stat()
                 guard child.withCString({ fstatat(from, $0, &cst, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
                 var cthere = stat()
                 let childExists = child.withCString { fstatat(to, $0, &cthere, AT_SYMLINK_NOFOLLOW) } == 0
-                count += try copyTree(
-                    from, to, child, cst, exists: childExists, display: display + "/" + child.description)
+                count += try copyTree(from, to, child, path.appending(child), cst, exists: childExists)
             }
             return count
+        }
+
+        /// Notes that the destination's directory `path` has the source's metadata now.
+        private mutating func settle(_ path: TreePath) {
+            if !unsettled.isEmpty, let i = unsettled.index(of: path) { settled[i] = true }
+        }
+
+        /// Gives the ``unsettled`` directories the source does not have a new directory's metadata, parents first
+        /// (byte order puts a directory before what is inside it), so each takes a setgid parent's group as `mkdir`
+        /// would.
+        mutating func resetUnsettled(in destination: String) throws {
+            guard settled.contains(false), let cursor = try DirectoryCursor(existing: destination) else { return }
+            for (i, path) in unsettled.keys.enumerated() where !settled[i] {
+                guard try cursor.enter(path.components[...], create: false) else { continue }  // not there (any more)
+                try DirectoryMetadata.reset(cursor.currentFD, display: shown(path))
+            }
         }
     }
 
@@ -120,22 +288,11 @@ struct UntrackedCarrier {
         return fd
     }
 
-    /// Runs `body` with the directory `name` open in both trees (never through a symlink), after making it in the
-    /// destination when `create` is set, and giving it the source's metadata.
-    private static func withDirectory<R>(
-        _ name: TreePath, from src: Int32, to dst: Int32, create: Bool, display: String,
-        _ body: (_ from: Int32, _ to: Int32) throws -> R
-    ) throws -> R {
-        if create, name.withCString({ mkdirat(dst, $0, 0o700) }) != 0 { throw SmartSyncError.io("mkdir", path: display) }
-        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-        let from = name.withCString { openat(src, $0, flags) }
-        guard from >= 0 else { throw SmartSyncError.io("open", path: display) }
-        defer { close(from) }
-        let to = name.withCString { openat(dst, $0, flags) }
-        guard to >= 0 else { throw SmartSyncError.io("open", path: display) }
-        defer { close(to) }
-        try DirectoryMetadata.copy(from: from, to: to, display: display)
-        return try body(from, to)
+    /// Makes the directory `name` in `dir`, private until it gets its metadata, and opens it (never through a
+    /// symlink); -1 on failure.
+    private static func makeDirectory(_ name: TreePath, in dir: Int32) -> Int32 {
+        guard name.withCString({ mkdirat(dir, $0, 0o700) }) == 0 else { return -1 }
+        return name.withCString { openat(dir, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
     }
 
     /// A hard link of `name` (a symlink itself, never its target) from one tree into the other.

@@ -70,15 +70,22 @@ public enum Rollback {
             store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
         ).repair(generation)
         let current = try state.load(target: target)
-        // The operator's files follow: everything the current tree holds that the current sync did not put there.
-        let tracked = Set(current?.manifest.entries.keys.map { $0 } ?? [])
-        let restoredTracked = Set(generation.state?.manifest.entries.keys.map { $0 } ?? [])
+        // The operator's files follow: everything the current tree holds that neither the current sync nor the
+        // generation's put there (the generation's own files passed over without a look).
         var carried = 0
-        if current != nil {
-            carried = try UntrackedCarrier(
-                shouldCarry: { !tracked.contains($0) && !restoredTracked.contains($0) }, carryWhole: { _ in false },
-                replaceExisting: true
-            ).carry(from: target, into: generation.tree)
+        if let current {
+            let now = current.manifest.entries
+            let then = generation.state?.manifest.entries ?? [:]
+            var rules = PathTable<UntrackedCarrier.Rule>()
+            rules.reserveCapacity(max(now.count, then.count))
+            for step in mergeJoin(now, then) {
+                switch step {
+                case .left(let i): rules.append(now.keys[i], .leave)
+                case .right(let j), .both(_, let j): rules.append(then.keys[j], .treeFile)
+                }
+            }
+            let carrier = UntrackedCarrier(rules: rules, replaceExisting: true)
+            carried = try carrier.carry(from: target, into: generation.tree)
         }
         // The generation's state is the intent: a run killed right after the exchange is recorded from it.
         let restored = generation.state.map { s -> TargetState in

@@ -89,11 +89,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
         try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
+        var unsettled: [TreePath] = []  // a recycled stage's directories, for the carrier to settle
         var report = try logger.timed("stage") { () throws -> ApplyReport in
             if exists,
                 let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout)
             {
-                return recycled
+                unsettled = recycled.directories
+                return recycled.report
             }
             if !exists { logger.debug("apply: a new target, its tree built from the store") }
             return try build(plan, listing: listing, store: store, current: current, layout: layout, exists: exists)
@@ -101,13 +103,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
         report.counts = plan.counts
         report.conflicts = plan.conflicts
         if exists {
-            // The plan's changes are in path order: their kinds as a table with no sort and no hashing (made only now,
-            // not held through the stage's making, the peak of an update's memory).
-            let kinds = PathTable(sorting: plan.changes.lazy.map { ($0.path, $0.kind) })
-            let carrier = UntrackedCarrier(
-                shouldCarry: { [.untracked, .conflict, .excluded].contains(kinds[$0]) || kinds[$0] == nil },
-                carryWhole: { kinds[$0] == .excluded },
-                isTreeFile: { kinds[$0].map(Self.writesTreeFile) ?? false })
+            // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made only
+            // now, not held through the stage's making, the peak of an update's memory).
+            let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
+            let carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") { try FileSystem.syncFileSystem(containing: layout.stage) }
@@ -162,12 +161,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
     }
 
     /// Makes the spare tree (``GenerationStore/spare``), when there is one, the stage (``StageRecycler``) and returns
-    /// what that did; nil when there is none, or when recycling it failed on the file system (then it is left to
-    /// ``GenerationStore/prune(keep:)`` and the stage is built from scratch: recycling only saves work). No listed
-    /// generation is ever used, so a switch that fails afterwards costs rollback nothing.
+    /// what that did and the directories it kept; nil when there is none, or when recycling it failed on the file
+    /// system (then it is left to ``GenerationStore/prune(keep:)`` and the stage is built from scratch: recycling only
+    /// saves work). No listed generation is ever used, so a switch that fails afterwards costs rollback nothing.
     private func recycle(
         _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
-    ) throws -> ApplyReport? {
+    ) throws -> (report: ApplyReport, directories: [TreePath])? {
         let generations = GenerationStore(layout: layout)
         guard keepGenerations > 0 else {
             logger.debug("apply: stage built from the store: no spare tree is kept with --keep-generations 0")
@@ -199,7 +198,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                     "recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)",
                 ])
             report.unchangedStats = outcome.kept
-            return report
+            return (report, outcome.directories)
         } catch let error as SmartSyncError where error.code == .io {
             logger.debug("apply: the spare tree refused, building the stage from the store: \(error.message)")
             try generations.discard(layout.stage)

@@ -16,6 +16,8 @@ import SmartSyncGitObjects
 /// What orders an entry as a directory is its `lstat`, the one the walker records: `readdir`'s `d_type` is not used.
 /// Both walkers `lstat` every entry anyway, and a `d_type` gone stale between `readdir` and the `lstat` (or
 /// `DT_UNKNOWN`, on file systems that do not fill it in) could otherwise put a directory's contents out of place.
+/// (``UntrackedCarrier``, which looks at most entries of the target not at all, orders its walk by `d_type` with
+/// ``steps(count:name:descends:)`` and copes with one gone stale itself.)
 struct SortedDirectory {
     /// One entry, as `fstatat` saw it.
     struct Child {
@@ -50,19 +52,27 @@ struct SortedDirectory {
             }
             children.append(Child(name: name, status: st))
         }
+        self.children = children
+        self.steps = Self.steps(
+            count: children.count, name: { children[$0].name }, descends: { children[$0].isDirectory })
+    }
+
+    /// The steps of a walk over `count` entries, the `i`th named `name(i)` and descended into when `descends(i)`:
+    /// every visit and descent, in byte order of `name` and `name/`.
+    static func steps(count: Int, name: (Int) -> TreePath, descends: (Int) -> Bool) -> [Step] {
         // The names side by side in one buffer: the sort compares bytes in place (most of its cost otherwise is
         // getting at each name's bytes).
         var bytes: [UInt8] = []
         var spans: [Range<Int>] = []
-        spans.reserveCapacity(children.count)
+        spans.reserveCapacity(count)
         var steps: [Step] = []
-        steps.reserveCapacity(children.count * 2)
-        for (i, child) in children.enumerated() {
+        steps.reserveCapacity(count * 2)
+        for i in 0..<count {
             let start = bytes.count
-            child.name.withBytes { bytes.append(contentsOf: $0) }
+            name(i).withBytes { bytes.append(contentsOf: $0) }
             spans.append(start..<bytes.count)
             steps.append(Step(index: i, descends: false))
-            if child.isDirectory { steps.append(Step(index: i, descends: true)) }
+            if descends(i) { steps.append(Step(index: i, descends: true)) }
         }
         bytes.withUnsafeBufferPointer { all in
             steps.sort { a, b in
@@ -71,8 +81,7 @@ struct SortedDirectory {
                     UnsafeBufferPointer(rebasing: all[spans[b.index]]), slash: b.descends)
             }
         }
-        self.children = children
-        self.steps = steps
+        return steps
     }
 
     /// A directory stream on `fd`, which it takes over (closed by `closedir`, or here when the stream cannot be made).
