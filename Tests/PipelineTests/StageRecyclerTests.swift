@@ -120,6 +120,18 @@ struct StageRecyclerTests {
         #expect(inode(t.target + "/same-1") != inode(t.target + "/d2/f2.nix"))
     }
 
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func aBlobKeptAtOnePathAndPlacedAtAnotherGetsTwoInodes(_ mode: LinkMode) async throws {
+        let t = try await Setup(mode: mode)
+        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree: same-1, but not same-2
+        let kept = inode(t.spare + "/same-1")
+        let outcome = try await t.sync(1)  // B adds same-2, the blob same-1 holds
+        #expect(outcome.applied?.recycled == true)
+        try t.expectTarget(1)
+        #expect(inode(t.target + "/same-1") == kept, "the kept file was written again")
+        #expect(inode(t.target + "/same-2") != inode(t.target + "/same-1"), "two paths of one blob share an inode")
+    }
+
     @Test func excludedPathsAndKeptLocalVersionsComeFromTheTargetNotTheStore() async throws {
         let t = try await Setup(mode: .hardlink)
         for i in [0, 1, 2] { try await t.sync(i, excludes: ["d3/f3.nix"]) }
