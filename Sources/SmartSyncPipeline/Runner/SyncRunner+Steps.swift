@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// The steps ``SyncRunner/sync(_:)``, ``SyncRunner/plan(_:)`` and ``SyncRunner/warm(refs:pin:each:)`` share.
+extension SyncRunner {
+    /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
+    /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
+    func resolve(_ ref: String?, applied: TargetState?, pins: PinIndex) async throws -> ResolvedRef {
+        if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
+            logger.debug("ref \(ref): the commit the target has, no request", metadata: ["commit": "\(id.hex)"])
+            return ResolvedRef(name: ref, commit: id)
+        }
+        if let pinned = resolveFromPin(ref, in: pins) { return pinned }
+        let resolved = try await source.resolve(ref)
+        var metadata: Logger.Metadata = [
+            "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
+        ]
+        if let reason = source.fallbackReason { metadata["fallback"] = "\(reason)" }
+        logger.debug(
+            "ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
+        return resolved
+    }
+
+    /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
+    /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
+    func verifiedListing(
+        _ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints, pins: PinIndex
+    ) async throws -> TreeListing {
+        if let previous, previous.commit == resolved.commit {
+            // The manifest plus what --keep-local left out of it: the commit's whole listing.
+            let entries = previous.manifest.union(previous.keptLocal).entries.map {
+                TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
+            }
+            logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
+            events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
+            return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+        }
+        if let pinned = pinnedListing(of: resolved.commit, in: pins), pinned.rootTree == resolved.rootTree ?? pinned.rootTree {
+            logger.debug("listing: the pin of this commit (verified when pinned), no request")
+            let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
+            events(.listed(commit: resolved.commit, entries: files, verified: true))
+            return pinned
+        }
+        let listing = try await source.listing(for: resolved, hints: hints)
+        if let known = resolved.rootTree, known != listing.rootTree {
+            throw SmartSyncError(
+                .integrity,
+                "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync"
+            )
+        }
+        try listing.validate()
+        try listing.verify()
+        // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
+        let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
+        events(.listed(commit: resolved.commit, entries: entries, verified: true))
+        return listing
+    }
+
+    func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {
+        guard !missing.isEmpty else { return FetchReport() }
+        let total = missing.count
+        let totalBytes = missing.allSatisfy { $0.size != nil } ? missing.reduce(0) { $0 + ($1.size ?? 0) } : nil
+        let counters = Locked((blobs: 0, bytes: 0))
+        let events = self.events
+        let progress = FetchProgress(
+            bytes: { n in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.bytes += n
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            },
+            blobDone: { _ in
+                let (b, bytes) = counters.withLock { c -> (Int, Int) in
+                    c.blobs += 1
+                    return (c.blobs, c.bytes)
+                }
+                events(.progress(blobsDone: b, blobsTotal: total, bytesDone: bytes, bytesTotal: totalBytes))
+            })
+        let wants = missing.map { BlobWant(id: $0.id, path: $0.path, size: $0.size) }
+        return try await source.fetch(wants, of: resolved, into: store, progress: progress)
+    }
+
+    static func summarize(_ plan: Plan, missing: [NeededBlob], localEdits: [String] = []) -> PlanSummary {
+        var counts: [String: Int] = [:]
+        for (kind, n) in plan.counts where n > 0 { counts[kind.rawValue] = n }
+        return PlanSummary(counts: counts, missing: missing, upToDate: !plan.hasWork, localEdits: localEdits)
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
