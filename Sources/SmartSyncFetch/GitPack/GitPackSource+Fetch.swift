@@ -44,9 +44,10 @@ extension GitPackSource {
             }
         }
 
-        let filteredOut = state.withLock { $0.filteredOut }
+        // Missing after the commit's filtered pack (every want is of `ref`'s tree, and missing): left out as too large.
+        let (filteredOut, filtered) = state.withLock { ($0.filteredOut, $0.filteredCommits.contains(ref.commit)) }
         let large = missing.filter { want in
-            raw != nil && (filteredOut.contains(want.id) || (want.size ?? 0) > largeBlobThreshold)
+            raw != nil && (filtered || filteredOut.contains(want.id) || (want.size ?? 0) > largeBlobThreshold)
         }
         let largeIDs = Set(large.map(\.id))
         let small = missing.filter { !largeIDs.contains($0.id) }

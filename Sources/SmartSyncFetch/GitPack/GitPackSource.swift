@@ -41,6 +41,10 @@ public final class GitPackSource: SyncSource {
         var stats = SourceStatistics()
         /// Blobs a filtered pack left out: known to be over the threshold.
         var filteredOut = Set<ObjectID>()
+        /// Commits whose listing came in a pack that left out the blobs over the threshold (`blob:limit`): a blob of
+        /// theirs still missing when it is fetched was left out, so it is over the threshold. Recorded instead of
+        /// the blobs themselves: finding them would cost an `lstat` per file of the tree on every update.
+        var filteredCommits = Set<ObjectID>()
         /// Commits whose pack was asked for with blobs by this source.
         var packedWithBlobs = Set<ObjectID>()
         /// The listing's hints (the target's previous commit): what fetches may say `have` for.
@@ -185,9 +189,7 @@ public final class GitPackSource: SyncSource {
             ])
         let listing = try await fetchCommitPack(ref, filter: filter, capabilities: capabilities)
         state.withLock { s in
-            if filter?.hasPrefix("blob:limit") == true {
-                s.filteredOut.formUnion(listing.files.lazy.filter { !self.store.contains($0.id) }.map(\.id))
-            }
+            if filter?.hasPrefix("blob:limit") == true { s.filteredCommits.insert(ref.commit) }
             if hints.withBlobs { s.packedWithBlobs.insert(ref.commit) }
         }
         log.record(ref.commit)
