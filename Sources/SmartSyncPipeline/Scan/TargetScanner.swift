@@ -15,6 +15,7 @@ import SmartSyncGitObjects
 ///   listed in ``LocalTree/excluded``.
 /// - A big tree (by its stat cache) is walked on every core (``WalkSplit``), with the same result as one thread's walk.
 /// - A target that does not exist yet scans as an empty tree.
+/// - A scan given a ``cancellation`` flag stops at the next directory once it is set.
 public struct TargetScanner: Sendable {
     /// Entry names skipped at any depth (exact match). Empty by default.
     public var ignoredNames: Set<TreePath>
@@ -25,6 +26,9 @@ public struct TargetScanner: Sendable {
     /// Called with a path just before the walk opens it (a directory) or reads it (a symlink): the tests remove or
     /// replace things there while the scan runs. From any of the walk's threads.
     var beforeOpening: (@Sendable (TreePath) -> Void)?
+    /// Checked before each directory is listed and before the files are hashed: once set, the scan stops there and
+    /// throws `CancellationError` (the run it serves has failed, or was cancelled). Nil: the scan runs to its end.
+    public var cancellation: CancellationFlag?
 
     public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
         self.ignoredNames = ignoredNames
@@ -71,6 +75,7 @@ public struct TargetScanner: Sendable {
         } else {
             try walker.walk(dirFD: rootFD, prefix: .root)
         }
+        try cancellation?.check()
         try walker.hashPending()
         walker.finishCache()
         return Result(
@@ -131,6 +136,12 @@ struct ScanWalker {
     /// with and close, or is closed here when the listing fails), whose path is `prefix`, leaving out what
     /// ``included(_:_:)`` refuses.
     mutating func list(_ fd: Int32, prefix: TreePath) throws -> (OpaquePointer, SortedDirectory) {
+        do {
+            try scanner.cancellation?.check()
+        } catch {
+            close(fd)
+            throw error
+        }
         let dir = try SortedDirectory.open(fd, display: display(prefix))
         do {
             return (dir, try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) })
