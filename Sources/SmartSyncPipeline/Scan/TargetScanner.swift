@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 
 /// Walks a target directory and identifies every file by its git blob id.
@@ -55,6 +56,8 @@ public struct TargetScanner: Sendable {
 
     /// Scans `target`, using `cache` to skip hashing unchanged files.
     public func scan(target: String, cache: StatCache = StatCache()) throws -> Result {
+        // Before the first `stat`: a file stamped at or after this may have changed again after it was hashed.
+        let startNs = Timestamps.nowFileClockNs()
         var walker = ScanWalker(self, target: target, old: cache)
         let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if rootFD < 0 {
@@ -77,7 +80,7 @@ public struct TargetScanner: Sendable {
         }
         try cancellation?.check()
         try walker.hashPending()
-        walker.finishCache()
+        walker.finishCache(startedAt: startNs)
         return Result(
             tree: LocalTree(entries: walker.table(), excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
@@ -235,8 +238,9 @@ struct ScanWalker {
     }
 
     /// The new cache: the old one as it is when it vouched for every file it held and nothing was hashed (no copy, no
-    /// per-path work), else every regular file with its id, in path order.
-    mutating func finishCache() {
+    /// per-path work), else every regular file with its id, in path order, but those stamped at or after the scan's
+    /// start, `startNs` (``StatCache/isRacy(_:since:)``): hashed again by the next scan.
+    mutating func finishCache(startedAt startNs: Int64) {
         if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
             let timestamp = newCache.timestampNs
             newCache = old
@@ -246,7 +250,9 @@ struct ScanWalker {
         var table = PathTable<StatCache.Entry>()
         table.reserveCapacity(entries.count)
         for e in entries where e.kind == .regular || e.kind == .executable {
-            if let id = e.id { table.append(e.path, StatCache.Entry(stat: e.stat, id: id)) }
+            if let id = e.id, !newCache.isRacy(e.stat, since: startNs) {
+                table.append(e.path, StatCache.Entry(stat: e.stat, id: id))
+            }
         }
         newCache.entries = table
     }
