@@ -35,7 +35,8 @@ struct PackTransportEndToEndTests {
         @discardableResult
         func removeFromStore(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
             let object = s.store + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2)
-            #expect(FileManager.default.fileExists(atPath: object), "the pack stored \(id)", sourceLocation: sourceLocation)
+            #expect(
+                FileManager.default.fileExists(atPath: object), "the pack stored \(id)", sourceLocation: sourceLocation)
             try FileManager.default.removeItem(atPath: object)
             return object
         }

@@ -59,6 +59,6 @@ struct ScanCancellationTests {
         }
         #expect(error?.code == .notFound, "\(String(describing: error))")
         let seen = opened.withLock { $0 }
-        #expect(seen.count < directories, "the scan opened \(seen.count) of \(directories) directories after the failure")
+        #expect(seen.count < directories, "the scan opened \(seen.count) of \(directories) directories")
     }
 }

@@ -28,7 +28,8 @@ import Testing
         usleep(30_000)
         try cache.save(to: dir["cache"])
 
-        let again = try TargetScanner().scan(target: target, cache: StatCache.load(from: dir["cache"], trustCtime: false))
+        let loaded = try StatCache.load(from: dir["cache"], trustCtime: false)
+        let again = try TargetScanner().scan(target: target, cache: loaded)
         #expect(again.tree["sub/a.txt"]?.id == blob("HELLO"))
         #expect(again.statistics.filesHashed == 1)
         // A file stamped before the scan started is cached as ever.

@@ -85,7 +85,9 @@ extension GitPackSource {
         let what = "\(blobs.count) blob\(blobs.count == 1 ? "" : "s")"
         return try await receivePackFittingHaves(request, what: what, budget: PackBudget.blobs(blobs)) {
             let missing = blobs.filter { !store.contains($0.id) }
-            if !missing.isEmpty { throw MissingWants(missing.map { (id: $0.id, name: "blob \($0.id) ('\($0.path)')") }) }
+            if !missing.isEmpty {
+                throw MissingWants(missing.map { (id: $0.id, name: "blob \($0.id) ('\($0.path)')") })
+            }
         }.bytes
     }
 

@@ -211,7 +211,9 @@ public final class GitPackSource: SyncSource {
         let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
         return try await receivePackFittingHaves(request, what: what, budget: budget) {
             // The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
-            guard store.contains(ref.commit) else { throw MissingWants([(id: ref.commit, name: "commit \(ref.commit)")]) }
+            guard store.contains(ref.commit) else {
+                throw MissingWants([(id: ref.commit, name: "commit \(ref.commit)")])
+            }
             return try StoredTrees.listing(commit: ref.commit, in: store)
         }.value
     }
@@ -248,17 +250,19 @@ public final class GitPackSource: SyncSource {
     ) async throws -> (value: T, bytes: Int) {
         var request = request
         var bytes = 0
+        let reason: String
         do {
             bytes += try await receivePack(request, what: what, budget: budget)
             return (try check(), bytes)
         } catch let missing as MissingWants where !request.haves.isEmpty {
-            notice("the pack for \(what) did not fit the commits this store has (\(missing.description)); asking again without them")
+            reason = missing.description
             request.wants = missing.objects.map(\.id)
         } catch let error as SmartSyncError where error.code == .notFound && !request.haves.isEmpty {
-            notice("the pack for \(what) did not fit the commits this store has (\(error.message)); asking again without them")
+            reason = error.message
         } catch let missing as MissingWants {
             throw missingWants(missing, what: what, retried: false)
         }
+        notice("the pack for \(what) did not fit the commits this store has (\(reason)); asking again without them")
         request.haves = []
         request.shallows = []
         bytes += try await receivePack(request, what: what, budget: budget)
