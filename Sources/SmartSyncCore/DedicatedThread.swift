@@ -10,6 +10,20 @@ public enum DedicatedThread {
         }
     }
 
+    /// Runs `body` on a new thread as ``run(_:)`` does, handing it a flag that is set when the calling task is
+    /// cancelled: `body` checks it where it can stop and throws `CancellationError` there. Without it, cancelling the
+    /// caller (an `async let` whose scope is left by an error) still waits for all of `body`.
+    public static func run<T: Sendable>(
+        cancellable body: @escaping @Sendable (CancellationFlag) throws -> T
+    ) async throws -> T {
+        let flag = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await run { try body(flag) }
+        } onCancel: {
+            flag.cancel()
+        }
+    }
+
     /// Starts `body` on a new detached thread. Traps when the system cannot create a thread (as Foundation's
     /// `Thread.start()` does): there is no way to run the work at all then.
     public static func start(_ body: @escaping @Sendable () -> Void) {

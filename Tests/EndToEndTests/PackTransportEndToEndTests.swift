@@ -31,6 +31,16 @@ struct PackTransportEndToEndTests {
             try s.run(command, ["--git-url", git.baseURL, "--json"] + extra)
         }
 
+        /// Removes the object `id` (hex) from the store (a gc, a damaged store), which a pack stored; its path.
+        @discardableResult
+        func removeFromStore(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+            let object = s.store + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2)
+            #expect(
+                FileManager.default.fileExists(atPath: object), "the pack stored \(id)", sourceLocation: sourceLocation)
+            try FileManager.default.removeItem(atPath: object)
+            return object
+        }
+
         /// Bytes on the wire (both ways) of the requests nginx logged since `from`.
         func wireBytes(since from: Int) -> (bytes: Int, requests: [GitHTTPRequest]) {
             let requests = Array(git.requests().dropFirst(from))
@@ -365,10 +375,7 @@ struct PackTransportEndToEndTests {
         let a = try repo.commit("A")
         let p = try PackScenario(repo: repo)
         try p.sync(["--transport", "pack", "--ref", a])
-        let kept = try repo.revParse("\(a):kept")
-        let object = p.s.store + "/objects/" + kept.prefix(2) + "/" + kept.dropFirst(2)
-        #expect(FileManager.default.fileExists(atPath: object), "the pack stored tree \(kept)")
-        try FileManager.default.removeItem(atPath: object)
+        let object = try p.removeFromStore(try repo.revParse("\(a):kept"))
 
         try repo.write("conf/main.nix", "main, changed\n")
         let b = try repo.commit("B")
@@ -380,6 +387,36 @@ struct PackTransportEndToEndTests {
         // ref: no ls-refs).
         #expect(sent.count == 3, "\(sent.map(\.uri))")
         #expect(FileManager.default.fileExists(atPath: object), "the second pack brought the tree back")
+    }
+
+    @Test func aBlobTheHavesReachButTheStoreLostIsAskedForAgainWithoutThem() throws {
+        // A blob known only under an excluded path, then lost by the store (a gc, a quarantine): B puts the same
+        // content at a path the target has. The server counts it among what the `have` (A) reaches, so it leaves it
+        // out of B's pack and out of a pack of exactly that blob asked for with the same `have`; asked for without
+        // `have`s, it comes.
+        let repo = try GitFixture()
+        try repo.write("vendor/shared.txt", "shared content\n")
+        try repo.write("conf/main.nix", "main\n")
+        let a = try repo.commit("A")
+        let p = try PackScenario(repo: repo)
+        let exclude = ["--transport", "pack", "--exclude", "vendor/**"]
+        try p.sync(exclude + ["--ref", a])
+        let object = try p.removeFromStore(try repo.revParse("\(a):vendor/shared.txt"))
+
+        try repo.write("conf/copy.txt", "shared content\n")
+        let b = try repo.commit("B")
+        let before = p.git.requests().count
+        let r = try p.run("sync", exclude + ["--ref", b])
+        try #require(r.status == 0, "sync failed: \(r.stderrString)")
+        #expect(try Scenario.summary(r)["transport"] as? String == "pack")
+        #expect(try String(contentsOfFile: p.s.target + "/conf/copy.txt", encoding: .utf8) == "shared content\n")
+        #expect(FileManager.default.fileExists(atPath: object), "the blob is in the store again")
+        let (_, sent) = p.wireBytes(since: before)
+        // The anti-rollback check's history, B's pack (with `have` A), the blob's pack with it, then without.
+        #expect(sent.count == 4, "\(sent.map(\.uri))")
+        // Said as a warning (a JSON event with --json), naming the blob.
+        #expect(r.stdoutString.contains("asking again without them"), "\(r.stdoutString)")
+        #expect(r.stdoutString.contains(try repo.revParse("\(b):conf/copy.txt")), "\(r.stdoutString)")
     }
 
     @Test func excludedPathsAreLeftAloneAndUpdatesStayDeltas() throws {

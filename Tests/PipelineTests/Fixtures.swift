@@ -10,6 +10,13 @@ func mtimeNs(_ path: String) -> Int64 { Timestamps.mtimeNs(TestFiles.lstat(path)
 
 func blob(_ s: String) -> ObjectID { ObjectID.blob(Array(s.utf8)) }
 
+/// Edits a file keeping its size, then restores its mtime: as a write in the same clock tick as the last one looks.
+func sneakyEdit(_ path: String, _ content: String) throws {
+    let before = mtimeNs(path)
+    try TestFiles.overwriteInPlace(path, content)
+    try TestFiles.setMtime(path, ns: before)
+}
+
 /// Builds a listing (blobs and gitlinks only; the planner ignores trees) and fills a store with the blobs.
 struct FixtureTree {
     var files: [(path: String, mode: FileMode, content: String)] = []

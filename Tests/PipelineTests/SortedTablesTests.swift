@@ -33,6 +33,7 @@ import Testing
         defer { dir.remove() }
         let target = dir["t"]
         for (i, name) in Self.names.enumerated() { try write(target, name, "file \(i)") }
+        usleep(20_000)  // past the racy tick: files stamped before the scan starts are cached
         let first = try TargetScanner().scan(target: target)
         #expect(PathTable<LocalEntry>.isStrictlyIncreasing(first.tree.entries.keys))
         #expect(first.tree.entries.keys == first.tree.entries.keys.sorted())
@@ -56,6 +57,7 @@ import Testing
 
         // One file changed (same size, new content): only it is hashed, and the new cache holds its new id.
         try write(target, Self.latin1, "FILE 5")
+        usleep(20_000)
         let third = try TargetScanner().scan(target: target, cache: loaded)
         #expect(third.statistics.filesHashed == 1)
         #expect(third.tree[Self.latin1]?.id == ObjectID.blob(Array("FILE 5".utf8)))
@@ -190,7 +192,9 @@ import Testing
         #expect(TargetState(encoded: written) == state)
     }
 
-    @Test func aStatCacheOfTheLastReleaseReadsSortedAndVouches() throws {
+    /// Sorted as it is read; a version 1 file vouches for nothing (see `StatCacheRacyTests`), what it is written as
+    /// does.
+    @Test func aStatCacheOfTheLastReleaseReadsSortedAndVouchesOnceRewritten() throws {
         let bytes = try RecordFixtures.bytes("stat-cache-hash-order")
         let cache = try #require(StatCache(encoded: bytes, timestampNs: .max))
         // Regular files only (the symlink has no entry), sorted by bytes.
@@ -198,9 +202,10 @@ import Testing
         #expect(cache.entries[Self.latin1]?.id == blob("latin1\n"))
         #expect(cache.entries["run.sh"]?.stat.mode == 0o100555)
         let entry = try #require(cache.entries["a/b"])
-        #expect(cache.trustedID(for: "a/b", stat: entry.stat) == blob("a/b\n"))
+        #expect(cache.trustedID(for: "a/b", stat: entry.stat) == nil)
         let again = try #require(StatCache(encoded: cache.encoded(), timestampNs: .max))
         #expect(again.entries == cache.entries)
+        #expect(again.trustedID(for: "a/b", stat: entry.stat) == blob("a/b\n"))
         #expect(cache.encoded() != bytes)
     }
 }

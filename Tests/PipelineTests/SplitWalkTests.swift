@@ -65,6 +65,8 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "split-walk")
         try makeTree(dir["t"])
         mkdir(dir["aside"], 0o755)
+        // Past the racy tick: files stamped before the scans start are cached by each of them alike.
+        usleep(20_000)
         return (dir, dir["t"])
     }
 
@@ -102,6 +104,7 @@ import Testing
         for changed in ["a-", "d03/s2/t1/f0", "d10/s1/t0/a/b0", "zz-big/sub/f199"] {
             try TestFiles.write(target + "/" + changed, "changed\n", mode: 0o444)
         }
+        usleep(20_000)
         let againOne = try one.scan(target: target, cache: loaded)
         #expect(againOne.statistics.filesHashed == 4)
         #expect(againOne.tree["d10/s1/t0/a/b0"]?.id == ObjectID.blob(Array("changed\n".utf8)))

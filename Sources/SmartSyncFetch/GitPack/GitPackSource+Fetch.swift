@@ -66,12 +66,6 @@ extension GitPackSource {
             report.bytesReceived += received
             progress.bytes(received)
             for want in small {
-                guard store.contains(want.id) else {
-                    throw SmartSyncError(
-                        .malformedResponse,
-                        "the pack from \(repositoryURL) did not contain blob \(want.id) ('\(want.path)'); nothing was changed"
-                    )
-                }
                 progress.blobDone(want)
                 report.blobsFetched += 1
             }
@@ -79,21 +73,23 @@ extension GitPackSource {
         return report
     }
 
-    /// One pack of exactly `blobs` (`want <blob>` lines), with deltas against the `have`s where the server finds them;
-    /// asked once more without `have`s when its deltas need an object the store lacks.
+    /// One pack of exactly `blobs` (`want <blob>` lines), with deltas against the `have`s where the server finds them.
+    /// A pack that does not fit those `have`s (its deltas need an object the store lacks, or it leaves out blobs the
+    /// server counts among what they reach: the store lost them, or knew them only under an excluded path) is asked
+    /// for once more without them (``receivePackFittingHaves(_:what:budget:check:)``), for the missing blobs alone.
+    ///
+    /// - Returns: the bytes received.
     private func fetchBlobPack(_ blobs: [BlobWant], of ref: ResolvedRef) async throws -> Int {
         let capabilities = try await remember { try await client.capabilities() }
         let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
-        var request = PackRequest(wants: blobs.map(\.id), haves: haves, shallows: haves)
+        let request = PackRequest(wants: blobs.map(\.id), haves: haves, shallows: haves)
         let what = "\(blobs.count) blob\(blobs.count == 1 ? "" : "s")"
-        let budget = PackBudget.blobs(blobs)
-        do {
-            return try await receivePack(request, what: what, budget: budget)
-        } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
-            request.haves = []
-            request.shallows = []
-            return try await receivePack(request, what: what, budget: budget)
-        }
+        return try await receivePackFittingHaves(request, what: what, budget: PackBudget.blobs(blobs)) {
+            let missing = blobs.filter { !store.contains($0.id) }
+            if !missing.isEmpty {
+                throw MissingWants(missing.map { (id: $0.id, name: "blob \($0.id) ('\($0.path)')") })
+            }
+        }.bytes
     }
 
     /// Whether some of the content `ref` adds over the `have`s is already in the store (an interrupted pack left it):

@@ -197,8 +197,7 @@ public final class GitPackSource: SyncSource {
     }
 
     /// Asks for the pack of `ref`'s commit at depth 1 with `have`s for what the store holds. When the answer does not
-    /// fit those haves (the server ignored `shallow`, or sent deltas against an object the store lacks), it is asked
-    /// once more without them.
+    /// fit those haves (``receivePackFittingHaves(_:what:budget:check:)``), it is asked once more without them.
     ///
     /// - Parameter closure: how many objects the commit reaches, when its trees are in the store (the pack's count
     ///   cannot be more).
@@ -209,31 +208,78 @@ public final class GitPackSource: SyncSource {
     ) async throws -> TreeListing {
         let haves = usableHaves(excluding: ref.commit, capabilities: capabilities)
         let deepen = capabilities.supportsShallow ? 1 : nil
-        var request = PackRequest(wants: [ref.commit], haves: haves, shallows: haves, deepen: deepen, filter: filter)
+        let request = PackRequest(wants: [ref.commit], haves: haves, shallows: haves, deepen: deepen, filter: filter)
         let budget = PackBudget.commit(ref.commit, filter: filter, history: deepen == nil, closure: closure)
         let what = "commit \(ref.commit.abbreviated()) of \(ref.name)"
-        do {
-            try await receivePack(request, what: what, budget: budget)
-            return try checkCommitPack(ref)
-        } catch let error as SmartSyncError where error.code == .notFound && !haves.isEmpty {
-            notice(
-                "the pack for \(what) did not fit the commits this store has (\(error.message)); asking again without them"
-            )
-            request.haves = []
-            request.shallows = []
-            try await receivePack(request, what: what, budget: budget)
-            return try checkCommitPack(ref)
+        return try await receivePackFittingHaves(request, what: what, budget: budget) {
+            // The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
+            guard store.contains(ref.commit) else {
+                throw MissingWants([(id: ref.commit, name: "commit \(ref.commit)")])
+            }
+            return try StoredTrees.listing(commit: ref.commit, in: store)
+        }.value
+    }
+
+    /// Wanted objects a pack did not bring: the server counted them among what the `have`s reach (the store lost
+    /// them, or knew them only under an excluded path), or it is broken.
+    struct MissingWants: Error {
+        /// Each object and how it is named in a message (`<id> ('path')`).
+        var objects: [(id: ObjectID, name: String)]
+
+        init(_ objects: [(id: ObjectID, name: String)]) { self.objects = objects }
+
+        var description: String {
+            let n = objects.count
+            return "\(n) wanted object\(n == 1 ? "" : "s") missing: "
+                + objects.prefix(5).map(\.name).joined(separator: ", ") + (n > 5 ? ", …" : "")
         }
     }
 
-    /// The commit arrived and its trees can be listed (a missing tree throws `.notFound`, naming it).
-    private func checkCommitPack(_ ref: ResolvedRef) throws -> TreeListing {
-        guard store.contains(ref.commit) else {
-            throw SmartSyncError(
-                .malformedResponse,
-                "the pack from \(repositoryURL) did not contain the wanted commit \(ref.commit); nothing was changed")
+    /// Receives the pack for `request` and returns what `check` makes of the store then, with the bytes received.
+    ///
+    /// When the pack does not fit the `have`s sent, it is asked for once more without them (and without `shallow`s):
+    /// one way for both ways a pack can miss what the store lacks, a rare case worth one request more rather than a
+    /// check of the `have`s' whole closure on every update (``usableHaves(excluding:capabilities:)``):
+    ///
+    /// - the import meets a thin delta against an object the store lacks, or `check` a tree the pack left out
+    ///   (`.notFound`): the same wants again;
+    /// - `check` finds wanted objects missing (``MissingWants``): those alone.
+    ///
+    /// Wanted objects still missing then (or missing with no `have`s sent) fail the fetch as `.malformedResponse`,
+    /// naming them.
+    func receivePackFittingHaves<T>(
+        _ request: PackRequest, what: String, budget: PackBudget, check: () throws -> T
+    ) async throws -> (value: T, bytes: Int) {
+        var request = request
+        var bytes = 0
+        let reason: String
+        do {
+            bytes += try await receivePack(request, what: what, budget: budget)
+            return (try check(), bytes)
+        } catch let missing as MissingWants where !request.haves.isEmpty {
+            reason = missing.description
+            request.wants = missing.objects.map(\.id)
+        } catch let error as SmartSyncError where error.code == .notFound && !request.haves.isEmpty {
+            reason = error.message
+        } catch let missing as MissingWants {
+            throw missingWants(missing, what: what, retried: false)
         }
-        return try StoredTrees.listing(commit: ref.commit, in: store)
+        notice("the pack for \(what) did not fit the commits this store has (\(reason)); asking again without them")
+        request.haves = []
+        request.shallows = []
+        bytes += try await receivePack(request, what: what, budget: budget)
+        do {
+            return (try check(), bytes)
+        } catch let missing as MissingWants {
+            throw missingWants(missing, what: what, retried: true)
+        }
+    }
+
+    private func missingWants(_ missing: MissingWants, what: String, retried: Bool) -> SmartSyncError {
+        SmartSyncError(
+            .malformedResponse,
+            "the pack for \(what) from \(repositoryURL) left out what was asked for (\(missing.description))"
+                + (retried ? ", asked for again without `have`s" : "") + "; nothing was changed")
     }
 
     /// The commits a request may say `have` (and `shallow`) for, at most two. None when the server cannot take
@@ -242,8 +288,9 @@ public final class GitPackSource: SyncSource {
     /// - The hinted ones (the target's previous commit) need their commit and root tree in the store. Their subtrees
     ///   and blobs are almost always there too (the target was applied from them), but not for paths the target
     ///   `--exclude`s, nor after a gc or a transport that keeps no trees; a thin delta against an object the store
-    ///   lacks, or a tree the server leaves out, makes the pack fail as `.notFound`, which asks again without `have`s.
-    ///   One request more in that rare case instead of reading every tree of the old commit on every update.
+    ///   lacks, a tree or a blob the server leaves out, makes the pack fail to fit, which asks again without `have`s
+    ///   (``receivePackFittingHaves(_:what:budget:check:)``). One request more in that rare case instead of reading
+    ///   every tree of the old commit on every update.
     /// - Those this store listed before (other targets, warms, plans) need their whole closure, checked, so they are
     ///   only looked at when no hinted commit is usable: a new target or a `warm`.
     func usableHaves(excluding wanted: ObjectID, capabilities: UploadPackCapabilities) -> [ObjectID] {

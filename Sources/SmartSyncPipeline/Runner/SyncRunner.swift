@@ -29,6 +29,8 @@ public struct SyncRunner: Sendable {
     public var targetLock: TargetLock?
     /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// Called by the scan just before it opens a directory, with the flag that stops it (tests).
+    var beforeScanOpening: (@Sendable (TreePath, CancellationFlag) -> Void)?
     /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
     public var storeLockWait: Duration = .seconds(600)
     /// Where the run logs, at `.debug`, each stage's time (`stage=`, `ms=`) and its decisions: the commit a ref
@@ -123,15 +125,21 @@ public struct SyncRunner: Sendable {
         // The scan reads the target only: it runs on a thread of its own while the ref is resolved, checked and listed
         // (round trips, and on an update the pack), so a run costs the longer of the two, not their sum. A file
         // edited after it looked is caught as it is today when blobs are fetched after the scan: the outgoing tree,
-        // edit included, is kept as a generation.
+        // edit included, is kept as a generation. When the run fails before it needs the scan (a ref that does not
+        // resolve, a listing that fails), leaving this scope cancels the scan, which stops at its next directory: the
+        // failure is reported then, not after a walk of the whole target.
         let excludes = ExcludeSet(request.excludes)
-        let cachedPaths = previous?.manifest.entries.keys ?? []
-        async let scanned = DedicatedThread.run { [state, logger] in
+        // The manifest's paths, for the stat cache to share: handed over and dropped once the cache is loaded. A
+        // capture would hold them (every path of the target) until the run ends, after the manifest is freed.
+        let cachedPaths = Locked(previous?.manifest.entries.keys)
+        async let scanned = DedicatedThread.run { [state, logger, beforeScanOpening] cancellation in
             try logger.timed("scan") {
-                try TargetScanner(ignoredNames: [], excludes: excludes)
-                    .scan(
-                        target: target,
-                        cache: state.loadStatCache(target: target, sharing: cachedPaths))
+                var scanner = TargetScanner(ignoredNames: [], excludes: excludes)
+                scanner.cancellation = cancellation
+                if let beforeScanOpening { scanner.beforeOpening = { beforeScanOpening($0, cancellation) } }
+                let cache = try state.loadStatCache(
+                    target: target, sharing: cachedPaths.withLock { $0.take() } ?? [])
+                return try scanner.scan(target: target, cache: cache)
             }
         }
         let pins = await loadPins()

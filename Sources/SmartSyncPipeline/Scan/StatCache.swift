@@ -3,10 +3,21 @@ import SmartSyncGitObjects
 
 /// A per-target cache of file ids keyed by `stat` data, like git's index, so an unchanged file is not re-hashed.
 ///
-/// Racy-git: an entry is only trusted when its mtime (and, with ``trustCtime``, its ctime) is strictly older
-/// than the moment the cache file was written (``timestampNs``, the cache file's own mtime, so both sides come
-/// from the same clock and granularity). A file modified in the same tick as the cache write could change again
-/// without its stat changing, so such entries are re-hashed.
+/// Racy-git, in two steps:
+///
+/// - A scan leaves out of the cache it makes every file modified (mtime or, with ``trustCtime``, ctime) at or after
+///   the moment it started (``isRacy(_:since:)``, the clock read before its first `stat`): such a file could have
+///   been written again, in the same tick, after it was hashed, with the same stat data. Its entry would vouch for
+///   content it no longer holds; left out, it is hashed again by the next scan. The scan runs while the ref is
+///   resolved and listed, so the cache file is written well after the scan read the files: the file's own time says
+///   nothing of that window.
+/// - An entry is only trusted when its mtime (and ctime) is strictly older than the moment the cache file was
+///   written (``timestampNs``, the cache file's own mtime, so both sides come from the same clock and granularity):
+///   that covers the entries an apply records for the files it placed (``record(_:target:known:)``), stat'd after
+///   the scan started.
+///
+/// A file of format version 1 (written by releases whose scan did not leave racy files out) is read, but vouches for
+/// nothing (``timestampNs`` nil): its first scan hashes every file once, and writes version 2.
 ///
 /// Stored as a compact binary file (see ``BinaryWriter``), sorted by path bytes and held as a ``PathTable``: a load is
 /// two arrays and no hashing, and the scan joins it with what it found in one pass. A file written by an earlier
@@ -59,8 +70,33 @@ public struct StatCache: Sendable, Hashable {
         return e.id
     }
 
+    /// Whether a file stamped `timestampNs` (an mtime or a ctime) may have been written again, unseen, after a scan
+    /// that started at `startNs` (``Timestamps/nowFileClockNs()``) hashed it: stamped in the same tick or later.
+    ///
+    /// The stamp is compared at the granularity it shows (its trailing decimal zeros: whole seconds on ext3, two
+    /// seconds on FAT), the start truncated to it: a file system that truncates a write's time to its granularity can
+    /// stamp a write made after the start with a time before it. A stamp of a finer file system that happens to end in
+    /// zeros is compared more coarsely than it need be: a file hashed again, never one trusted.
+    public static func isRacy(_ timestampNs: Int64, since startNs: Int64) -> Bool {
+        // Two seconds before the start is before it at every granularity: most files, at no cost.
+        if timestampNs < startNs - 2_000_000_000 { return false }
+        var granularity: Int64 = 1
+        while granularity < 1_000_000_000 && timestampNs % (granularity * 10) == 0 { granularity *= 10 }
+        if granularity == 1_000_000_000 && timestampNs % 2_000_000_000 == 0 { granularity = 2_000_000_000 }
+        return timestampNs >= startNs - ((startNs % granularity) + granularity) % granularity
+    }
+
+    /// Whether `stat` (a file a scan that started at `startNs` found) is racy for it (``isRacy(_:since:)``): left out
+    /// of the cache the scan makes.
+    public func isRacy(_ stat: StatData, since startNs: Int64) -> Bool {
+        Self.isRacy(stat.mtimeNs, since: startNs) || (trustCtime && Self.isRacy(stat.ctimeNs, since: startNs))
+    }
+
     static let magic: StaticString = "SSSC"
-    static let version: UInt32 = 1
+    /// 2: a scan's racy files are left out (see above). 1: they were not; read, trusted for nothing.
+    static let version: UInt32 = 2
+    /// The version the last release wrote (the format of its bytes is this one's).
+    static let unscreenedVersion: UInt32 = 1
 
     /// The binary form of the cache (without the timestamp, which is the file's mtime).
     public func encoded() -> [UInt8] {
@@ -82,9 +118,13 @@ public struct StatCache: Sendable, Hashable {
     /// Parses ``encoded()`` output; nil when the bytes are not a valid cache. A path equal to one of `sharing` (sorted:
     /// a manifest's paths) is that path itself, with no storage of its own.
     public init?(encoded bytes: [UInt8], timestampNs: Int64?, trustCtime: Bool = true, sharing: [TreePath] = []) {
-        guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
-            let count = r.readUInt32()
-        else { return nil }
+        var trusted = true
+        var reader = BinaryReader(bytes, magic: Self.magic, version: Self.version)
+        if reader == nil {
+            reader = BinaryReader(bytes, magic: Self.magic, version: Self.unscreenedVersion)
+            trusted = false
+        }
+        guard var r = reader, let count = r.readUInt32() else { return nil }
         var paths: [TreePath] = []
         var values: [Entry] = []
         paths.reserveCapacity(Int(count))
@@ -102,7 +142,7 @@ public struct StatCache: Sendable, Hashable {
         guard r.isAtEnd else { return nil }
         // Written sorted since the sorted tables; an earlier version's file (hash order) is sorted here, once.
         let entries = PathTable(sortedKeys: paths, values: values) ?? PathTable(sorting: zip(paths, values))
-        self.init(entries: entries, timestampNs: timestampNs, trustCtime: trustCtime)
+        self.init(entries: entries, timestampNs: trusted ? timestampNs : nil, trustCtime: trustCtime)
     }
 
     /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache). Paths equal to

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 
 /// Walks a target directory and identifies every file by its git blob id.
@@ -15,6 +16,7 @@ import SmartSyncGitObjects
 ///   listed in ``LocalTree/excluded``.
 /// - A big tree (by its stat cache) is walked on every core (``WalkSplit``), with the same result as one thread's walk.
 /// - A target that does not exist yet scans as an empty tree.
+/// - A scan given a ``cancellation`` flag stops at the next directory once it is set.
 public struct TargetScanner: Sendable {
     /// Entry names skipped at any depth (exact match). Empty by default.
     public var ignoredNames: Set<TreePath>
@@ -25,6 +27,9 @@ public struct TargetScanner: Sendable {
     /// Called with a path just before the walk opens it (a directory) or reads it (a symlink): the tests remove or
     /// replace things there while the scan runs. From any of the walk's threads.
     var beforeOpening: (@Sendable (TreePath) -> Void)?
+    /// Checked before each directory is listed and before the files are hashed: once set, the scan stops there and
+    /// throws `CancellationError` (the run it serves has failed, or was cancelled). Nil: the scan runs to its end.
+    public var cancellation: CancellationFlag?
 
     public init(ignoredNames: Set<TreePath> = [], excludes: ExcludeSet = ExcludeSet()) {
         self.ignoredNames = ignoredNames
@@ -51,6 +56,8 @@ public struct TargetScanner: Sendable {
 
     /// Scans `target`, using `cache` to skip hashing unchanged files.
     public func scan(target: String, cache: StatCache = StatCache()) throws -> Result {
+        // Before the first `stat`: a file stamped at or after this may have changed again after it was hashed.
+        let startNs = Timestamps.nowFileClockNs()
         var walker = ScanWalker(self, target: target, old: cache)
         let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if rootFD < 0 {
@@ -71,8 +78,9 @@ public struct TargetScanner: Sendable {
         } else {
             try walker.walk(dirFD: rootFD, prefix: .root)
         }
+        try cancellation?.check()
         try walker.hashPending()
-        walker.finishCache()
+        walker.finishCache(startedAt: startNs)
         return Result(
             tree: LocalTree(entries: walker.table(), excluded: walker.excluded), cache: walker.newCache,
             statistics: walker.stats)
@@ -131,6 +139,12 @@ struct ScanWalker {
     /// with and close, or is closed here when the listing fails), whose path is `prefix`, leaving out what
     /// ``included(_:_:)`` refuses.
     mutating func list(_ fd: Int32, prefix: TreePath) throws -> (OpaquePointer, SortedDirectory) {
+        do {
+            try scanner.cancellation?.check()
+        } catch {
+            close(fd)
+            throw error
+        }
         let dir = try SortedDirectory.open(fd, display: display(prefix))
         do {
             return (dir, try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) })
@@ -224,8 +238,9 @@ struct ScanWalker {
     }
 
     /// The new cache: the old one as it is when it vouched for every file it held and nothing was hashed (no copy, no
-    /// per-path work), else every regular file with its id, in path order.
-    mutating func finishCache() {
+    /// per-path work), else every regular file with its id, in path order, but those stamped at or after the scan's
+    /// start, `startNs` (``StatCache/isRacy(_:since:)``): hashed again by the next scan.
+    mutating func finishCache(startedAt startNs: Int64) {
         if stats.filesHashed == 0 && stats.cacheHits == old.entries.count {
             let timestamp = newCache.timestampNs
             newCache = old
@@ -235,7 +250,9 @@ struct ScanWalker {
         var table = PathTable<StatCache.Entry>()
         table.reserveCapacity(entries.count)
         for e in entries where e.kind == .regular || e.kind == .executable {
-            if let id = e.id { table.append(e.path, StatCache.Entry(stat: e.stat, id: id)) }
+            if let id = e.id, !newCache.isRacy(e.stat, since: startNs) {
+                table.append(e.path, StatCache.Entry(stat: e.stat, id: id))
+            }
         }
         newCache.entries = table
     }
