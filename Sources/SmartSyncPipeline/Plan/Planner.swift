@@ -249,7 +249,8 @@ public struct Planner: Sendable {
 
     /// Paths of the new tree that the operator changed since the last sync (content, kind, permissions or owner).
     public func localEdits(in plan: Plan, previous: Manifest) -> [TreePath] {
-        plan.changes.compactMap { c in
+        guard plan.hasWork else { return [] }  // (a no-op: no pass over its changes)
+        return plan.changes.compactMap { c in
             guard c.writes, let mode = c.mode, let id = c.id, previous[c.path] == Manifest.Entry(mode: mode, id: id),
                 c.localKind != nil
             else { return nil }
