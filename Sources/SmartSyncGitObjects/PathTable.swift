@@ -34,7 +34,8 @@ public struct PathTable<Value>: RandomAccessCollection {
         var values: [Value] = []
         keys.reserveCapacity(all.count)
         values.reserveCapacity(all.count)
-        if Self.isStrictlyIncreasing(all, by: { $0.0 }) {  // already in order (a table's output, a manifest): no sort
+        // Already in order (a table's output, a manifest): no sort.
+        if all.withUnsafeBufferPointer({ b in Self.isStrictlyIncreasing(count: b.count) { b[$0 - 1].0.compare(b[$0].0) } }) {
             for pair in all {
                 keys.append(pair.0)
                 values.append(pair.1)
@@ -67,13 +68,16 @@ public struct PathTable<Value>: RandomAccessCollection {
 
     /// Whether `keys` is strictly increasing by bytes (what a table holds).
     @inlinable public static func isStrictlyIncreasing(_ keys: [TreePath]) -> Bool {
-        isStrictlyIncreasing(keys, by: { $0 })
+        keys.withUnsafeBufferPointer { b in isStrictlyIncreasing(count: b.count) { b[$0 - 1].compare(b[$0]) } }
     }
 
-    @usableFromInline static func isStrictlyIncreasing<T>(_ items: [T], by path: (T) -> TreePath) -> Bool {
+    // Each path is compared where it lies (inlined, specialized where it is called): through a closure returning
+    // the path, every comparison retained and released both (unspecialized, it copied out a whole scan entry), 3 % of
+    // a no-op's CPU at 20,000 files.
+    @inlinable static func isStrictlyIncreasing(count: Int, _ compareWithPrevious: (Int) -> Int) -> Bool {
         var i = 1
-        while i < items.count {
-            if path(items[i - 1]).compare(path(items[i])) >= 0 { return false }
+        while i < count {
+            if compareWithPrevious(i) >= 0 { return false }
             i += 1
         }
         return true

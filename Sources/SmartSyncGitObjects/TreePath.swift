@@ -52,10 +52,12 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
     @inlinable
     public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         switch storage {
-        case .text(var s):
+        case .text(let s):
+            // Read in place (no copy of the string to make it contiguous, which a native string already is).
             if let r = try s.utf8.withContiguousStorageIfAvailable(body) { return r }
-            s.makeContiguousUTF8()
-            return try s.utf8.withContiguousStorageIfAvailable(body)!
+            var contiguous = s
+            contiguous.makeContiguousUTF8()
+            return try contiguous.utf8.withContiguousStorageIfAvailable(body)!
         case .bytes(let b):
             return try b.withUnsafeBufferPointer(body)
         }

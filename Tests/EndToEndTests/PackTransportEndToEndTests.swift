@@ -89,12 +89,17 @@ struct PackTransportEndToEndTests {
         try p.s.expectTargetEqualsArchive(a)
     }
 
-    @Test func noOpSyncIsOneSmallRoundTrip() throws {
+    /// A branch already applied costs one round trip (`ls-refs`), however it is named; a full commit id none
+    /// (``aFullCommitIdAlreadyAppliedCostsNoRequest(transport:)``).
+    @Test(arguments: [[], ["--ref", "main"], ["--ref", "refs/heads/main"]])
+    func noOpSyncIsOneSmallRoundTrip(ref: [String]) throws {
         let p = try PackScenario()
         _ = try Fixtures.commitA(p.s.repo)
-        try p.sync(["--transport", "pack"])
+        try p.sync(["--transport", "pack"] + ref)
+        try p.s.server.clearLog()
         let before = p.git.requests().count
-        let again = try p.sync(["--transport", "pack"])
+        let again = try p.sync(["--transport", "pack"] + ref)
+        #expect(try p.s.server.requests().isEmpty, "the pack transport asks the API nothing")
         let (bytes, sent) = p.wireBytes(since: before)
         #expect(sent.count == 1, "\(sent.map(\.uri))")
         #expect(bytes <= 2048, "a no-op moved \(bytes) bytes")

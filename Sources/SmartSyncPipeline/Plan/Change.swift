@@ -32,6 +32,14 @@ public struct Change: Sendable, Hashable, Codable {
         case blocked
         /// Matches an exclusion: never touched.
         case excluded
+
+        /// True for kinds the applier writes (a file or symlink is materialized at the change's path).
+        public var writes: Bool {
+            switch self {
+            case .add, .modify, .mode, .symlink, .typeChange: return true
+            default: return false
+            }
+        }
     }
 
     public var kind: Kind
@@ -65,12 +73,7 @@ public struct Change: Sendable, Hashable, Codable {
     }
 
     /// True for kinds the applier writes (a file or symlink is materialized at ``path``).
-    public var writes: Bool {
-        switch kind {
-        case .add, .modify, .mode, .symlink, .typeChange: return true
-        default: return false
-        }
-    }
+    public var writes: Bool { kind.writes }
 }
 
 /// A blob the store must hold before the plan can be applied.

@@ -86,8 +86,14 @@ extension ObjectStore {
         var damaged: [DamagedObject] = []
         var st = stat()
         var before = PathTable.Cursor(previous.entries)
-        for (path, entry) in local.entries where entry.kind == .regular || entry.kind == .executable {
-            guard let was = before.seek(path), was.mode.isBlob, was.mode != .symlink, entry.id != was.id else { continue }
+        // By index, each entry read in place (a `for (path, entry)` copies every one out, with its retains).
+        let paths = local.entries.keys
+        let entries = local.entries.values
+        for j in entries.indices where entries[j].kind == .regular || entries[j].kind == .executable {
+            guard let was = before.seek(paths[j]), was.mode.isBlob, was.mode != .symlink, entries[j].id != was.id else {
+                continue
+            }
+            let entry = entries[j]
             // An executable links the object's `0555` twin, a file of its own.
             let twin = was.mode == .executable
             guard lstat(self.path(for: was.id) + (twin ? ".x" : ""), &st) == 0 else { continue }

@@ -17,7 +17,9 @@ public struct Plan: Sendable, Hashable, Codable {
         self.changes = changes
         self.blobsNeeded = blobsNeeded
         var counts: [Change.Kind: Int] = [:]
-        for c in changes { counts[c.kind, default: 0] += 1 }
+        // By index, reading the kind in place: a `for c in changes` copies each change out (its path and note
+        // retained and released), 20,000 times on a no-op of a 20,000-file tree.
+        for i in changes.indices { counts[changes[i].kind, default: 0] += 1 }
         self.counts = counts
     }
 
@@ -28,7 +30,9 @@ public struct Plan: Sendable, Hashable, Codable {
     public var conflicts: [Change] { changes.filter { $0.kind == .conflict || $0.kind == .blocked } }
 
     /// True when applying would write or delete something.
-    public var hasWork: Bool { changes.contains { $0.writes || $0.kind == .delete } }
+    public var hasWork: Bool {
+        changes.indices.contains { changes[$0].kind.writes || changes[$0].kind == .delete }  // (in place, no copy)
+    }
 
     /// True when the target will equal the commit after applying (nothing blocked).
     public var isComplete: Bool { count(.blocked) == 0 }

@@ -38,10 +38,17 @@ public struct Planner: Sendable {
     public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
         // The listing's files and gitlinks in path order, as their indices in the listing: the entries themselves
         // are not copied (at 100,000 files a table of them was 5 MB more at the planner's peak).
+        // Listings come sorted (a tree's walk, a manifest): the keys are taken as they are, sorted only when not.
         let entries = listing.entries
-        let desired = PathTable(
-            sorting: entries.indices.lazy.filter { entries[$0].mode.isBlob || entries[$0].mode == .gitlink }
-                .map { (entries[$0].path, $0) })
+        var paths: [TreePath] = []
+        var indices: [Int] = []
+        paths.reserveCapacity(entries.count)
+        indices.reserveCapacity(entries.count)
+        for i in entries.indices where entries[i].mode.isBlob || entries[i].mode == .gitlink {
+            paths.append(entries[i].path)
+            indices.append(i)
+        }
+        let desired = PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
         var gitlinks: Set<TreePath> = []
         for i in desired.values where entries[i].mode == .gitlink { gitlinks.insert(entries[i].path) }
 
@@ -249,7 +256,8 @@ public struct Planner: Sendable {
 
     /// Paths of the new tree that the operator changed since the last sync (content, kind, permissions or owner).
     public func localEdits(in plan: Plan, previous: Manifest) -> [TreePath] {
-        plan.changes.compactMap { c in
+        guard plan.hasWork else { return [] }  // (a no-op: no pass over its changes)
+        return plan.changes.compactMap { c in
             guard c.writes, let mode = c.mode, let id = c.id, previous[c.path] == Manifest.Entry(mode: mode, id: id),
                 c.localKind != nil
             else { return nil }

@@ -33,9 +33,9 @@ extension SyncRunner {
     ) async throws -> TreeListing {
         if let previous, previous.commit == resolved.commit {
             // The manifest plus what --keep-local left out of it: the commit's whole listing.
-            let entries = previous.manifest.union(previous.keptLocal).entries.map {
-                TreeEntry(path: $0.key, mode: $0.value.mode, id: $0.value.id)
-            }
+            // (Merged only when there is something to add: a merge copies every path.)
+            let files = previous.keptLocal.isEmpty ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
+            let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
             logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)

@@ -179,7 +179,9 @@ public struct SyncRunner: Sendable {
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
         // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
         // is kept or changed (``recheck(_:target:)``).
-        let seen = plan.changes.lazy.filter { $0.writes || $0.kind == .delete }.map { ($0.path, scan.tree[$0.path]?.stat) }
+        let hasWork = plan.hasWork
+        let seen = (hasWork ? plan.changes : []).lazy.filter { $0.writes || $0.kind == .delete }
+            .map { ($0.path, scan.tree[$0.path]?.stat) }
         let watched = PathTable(sortedKeys: seen.map(\.0), values: seen.map(\.1)) ?? PathTable()
         scan.tree = LocalTree()
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
@@ -187,12 +189,13 @@ public struct SyncRunner: Sendable {
         let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         logPlan(summary)
         events(.planned(summary))
-        for c in plan.changes where c.kind == .submodule {
+        // Each pass over the changes only when the plan's counts say it finds something (a no-op makes none).
+        for c in plan.count(.submodule) == 0 ? [] : plan.changes where c.kind == .submodule {
             events(
                 .warning(
                     "'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
         }
-        for c in plan.changes where c.kind == .conflict {
+        for c in plan.count(.conflict) == 0 ? [] : plan.changes where c.kind == .conflict {
             events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
         }
         if !apply {
@@ -208,7 +211,7 @@ public struct SyncRunner: Sendable {
             kept: [], commitChecks: checked)
         guard apply else { return outcome }
 
-        let blocked = plan.changes.filter { $0.kind == .blocked }
+        let blocked = plan.count(.blocked) == 0 ? [] : plan.changes.filter { $0.kind == .blocked }
         if !blocked.isEmpty {
             let list = blocked.prefix(5).map { "'\($0.path)'" + ($0.note.map { " (\($0))" } ?? "") }.joined(
                 separator: ", ")
@@ -218,7 +221,7 @@ public struct SyncRunner: Sendable {
                 hint: "move them away or --exclude them")
         }
 
-        if plan.hasWork || previous?.commit != resolved.commit {
+        if hasWork || previous?.commit != resolved.commit {
             for object in damaged {
                 let moved = try store.quarantine(
                     object.id, reason: "a target file sharing its inode was written in place", twin: object.twin,

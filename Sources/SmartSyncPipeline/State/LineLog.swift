@@ -4,7 +4,7 @@ import SmartSyncFileSystem
 
 /// An append-only log of text lines, bounded: the shape of the kept-version log and the run history.
 ///
-/// Each append is one `write` under `O_APPEND`, then `fsync`. A last line without its newline was cut short by a
+/// Each append is one `write` under `O_APPEND`, then `fsync` (unless not ``durable``). A last line without its newline was cut short by a
 /// crash: reading skips it, and the next append closes it off first so its own line starts clean. When the log
 /// would hold more than ``limit`` lines it is rewritten atomically with the most recent ones (mode 0600).
 public struct LineLog: Sendable {
@@ -12,6 +12,9 @@ public struct LineLog: Sendable {
     public let path: String
     /// Lines kept at most.
     public var limit: Int
+    /// Each append fsynced (the kept-version log: what `restore` needs). Not for the run history, a report of runs: a
+    /// power cut may lose its last lines, as git's own reflogs and index are not fsynced either.
+    public var durable = true
 
     public init(path: String, limit: Int) {
         self.path = path
@@ -37,7 +40,7 @@ public struct LineLog: Sendable {
         if lineCount + newLines.count > limit {
             let all = try keep(lines()) + newLines
             let text = all.suffix(limit).map { $0 + "\n" }.joined()
-            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)
+            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600, durable: durable)
             return
         }
         var text = existing.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
@@ -46,6 +49,6 @@ public struct LineLog: Sendable {
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
         try Array(text.utf8).withUnsafeBytes { try FileSystem.writeAll(fd: fd, $0, path: path) }
-        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
+        guard !durable || fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
     }
 }

@@ -91,7 +91,9 @@ public struct RunHistory: Sendable {
     public let log: LineLog
 
     public init(path: String, limit: Int = 1_000) {
-        log = LineLog(path: path, limit: limit)
+        var log = LineLog(path: path, limit: limit)
+        log.durable = false  // a report of runs, not state: no fsync (see LineLog.durable)
+        self.log = log
     }
 
     /// The history of `target` in `state`.

@@ -80,11 +80,14 @@ extension StateStore {
         return counters
     }
 
-    /// Saves `counters` atomically.
+    /// Saves `counters` atomically, without an fsync: a report of runs, not state (a power cut may lose the last runs'
+    /// counts, or on a file system that does not order a replacing rename after its data, all of them: they start
+    /// over, which Prometheus reads as a counter reset).
     public func saveCounters(_ counters: TargetCounters) throws {
         let dir = directory(for: counters.target)
         try FileSystem.makeDirectories(dir)
-        try FileSystem.writeFileAtomically(dir + "/counters.json", Array(try JSONEncoder.records.encode(counters)))
+        try FileSystem.writeFileAtomically(
+            dir + "/counters.json", Array(try JSONEncoder.records.encode(counters)), durable: false)
     }
 }
 

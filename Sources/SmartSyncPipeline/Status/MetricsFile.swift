@@ -5,7 +5,7 @@ import SmartSyncGitObjects
 
 /// The Prometheus textfile-collector file (`--metrics-file`): node_exporter's textfile collector (or any reader of
 /// the text exposition format) picks it up. Rendered whole from the state directory's counters after each run and
-/// replaced atomically (temp beside it, fsync, rename; mode 0644 whatever the umask), so a scrape never sees half
+/// replaced atomically (temp beside it, rename; mode 0644 whatever the umask; not fsynced), so a scrape never sees half
 /// a file. The metrics are listed in docs/METRICS.md.
 public struct MetricsFile: Sendable {
     public let path: String
@@ -19,7 +19,8 @@ public struct MetricsFile: Sendable {
         _ targets: [TargetStatus], store: String?, storeBytes: Int?, storeCounters: StoreCounters.Entry?
     ) throws {
         let text = Self.render(targets, store: store, storeBytes: storeBytes, storeCounters: storeCounters)
-        try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o644, ignoringUmask: true)
+        // Rendered anew by every run: not fsynced (see ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
+        try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o644, ignoringUmask: true, durable: false)
     }
 
     /// The file's text: each family's `# HELP` and `# TYPE`, then its samples, families with no sample left out.
