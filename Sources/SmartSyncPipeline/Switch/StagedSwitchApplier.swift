@@ -202,14 +202,15 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
             let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
-                stage: layout.stage, cache: cache, listing: listing, plan: plan,
-                beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
+                stage: layout.stage, cache: cache, scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing,
+                plan: plan, beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
             report.recycled = true
             logger.debug(
                 "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
                 metadata: [
-                    "recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)",
+                    "recycled": "true", "kept": "\(outcome.kept.count)", "keptByInode": "\(outcome.keptByInode)",
+                    "cachedEntries": "\(cache.entries.count)",
                 ])
             report.unchangedStats = outcome.kept
             return (report, outcome.directories)
