@@ -74,7 +74,8 @@ public enum FileSystem {
     /// directory. Returns the new file's modification time (ns since the epoch). `mode` is filtered by the umask
     /// unless `ignoringUmask` (a file other users must read whatever the service's umask, such as the metrics file).
     /// Not `durable`: no fsync (a reader still sees the old file or the new one whole, never a part; a power cut may
-    /// lose the write), for records that are only a report of runs (counters, metrics): each fsync waits for the
+    /// lose the write), for files whose loss costs only time or a report: a cache that checks itself as it is read
+    /// (the stat cache, with its trailing SHA-1) and records of runs (counters, metrics). Each fsync waits for the
     /// journal, tens of milliseconds on a busy disk, more than a whole no-op sync's work.
     @discardableResult
     public static func writeFileAtomically(

@@ -91,6 +91,33 @@ struct StageRecyclerTests {
         #expect(try String(contentsOfFile: t.target + "/scripts/run.sh", encoding: .utf8) == "#!/bin/sh\n#\n")
     }
 
+    /// A spare's file is kept without an `lstat` of its own only when `readdir` says it is the very inode the scan
+    /// saw at that path of the target: one replaced by another inode (same content size, sealed, the stat cache's
+    /// size and times) is looked at, not vouched for, and placed from the store.
+    @Test func aSpareFileIsKeptByItsInodeOnlyWhenItIsTheScannedOne() async throws {
+        let t = try await Setup(mode: .hardlink)
+        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
+        let shared = inode(t.target + "/d2/f2.nix")
+        #expect(inode(t.spare + "/d2/f2.nix") == shared, "hard links of one store object")
+        let replaced = t.spare + "/d3/f3.nix"
+        #expect(unlink(replaced) == 0)
+        try Data("{ b = 3; }\n".utf8).write(to: URL(fileURLWithPath: replaced))
+        chmod(replaced, 0o444)
+        Self.writeKeepingTheSeal(replaced, "{ b = 3; }\n")
+        #expect(inode(replaced) != inode(t.target + "/d3/f3.nix"))
+
+        let outcome = try await t.sync(0)
+        #expect(outcome.applied?.recycled == true)
+        try t.expectTarget(0)
+        #expect(inode(t.target + "/d2/f2.nix") == shared, "the scanned inode was written again")
+        #expect(try String(contentsOfFile: t.target + "/d3/f3.nix", encoding: .utf8) == "{ a = 3; }\n")
+        // The kept file's stat data, the scan's, is the target's now.
+        let statCache = try t.runner.state.loadStatCache(target: t.target)
+        var st = stat()
+        #expect(lstat(t.target + "/d2/f2.nix", &st) == 0)
+        #expect(statCache.trustedID(for: TreePath("d2/f2.nix"), stat: StatData(st)) != nil)
+    }
+
     @Test(arguments: [LinkMode.copy, .hardlink])
     func theRecycledStageKeepsOnlyWhatItCanVouchFor(_ mode: LinkMode) async throws {
         let t = try await Setup(mode: mode)

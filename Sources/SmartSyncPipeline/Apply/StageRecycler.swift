@@ -31,6 +31,8 @@ struct StageRecycler {
         /// Stat data of the regular files kept as they were, for the stat cache (they are the target's after the
         /// switch, with no write since the pass that looked at them).
         var kept: PathTable<StatData>
+        /// Of those, the files kept by their inode, with no `lstat` (``Scanned``).
+        var keptByInode: Int
         /// Entries removed from the recycled tree.
         var removed: Int
         /// The directories kept (the stage's root aside), in path order, with the metadata they had: for the carrier
@@ -40,10 +42,11 @@ struct StageRecycler {
 
     /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
     /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target). `cache` is the
-    /// kept tree's stat cache (``Generation/statCache()``). `beforePlacing` is called with the paths about to be
-    /// placed from the store, once the pass knows them.
+    /// kept tree's stat cache (``Generation/statCache()``); `scanned` reads the target's, as this run's scan left it
+    /// (``Scanned``). `beforePlacing` is called with the paths about to be placed from the store, once the pass knows
+    /// them.
     func recycle(
-        stage: String, cache: StatCache, listing: TreeListing, plan: Plan,
+        stage: String, cache: StatCache, scanned: () -> StatCache?, listing: TreeListing, plan: Plan,
         beforePlacing: (Set<TreePath>) throws -> Void
     ) throws -> Outcome {
         var sizes: [ObjectID: Int] = [:]
@@ -54,10 +57,24 @@ struct StageRecycler {
             guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
             desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id]))
         }
-        var pass = Pass(
-            desired: PathTable.Cursor(desired), trust: try GenerationTrust(store: store, cache: cache), display: stage)
         let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
+        var rootStat = stat()
+        guard fstat(root, &rootStat) == 0 else {
+            close(root)
+            throw SmartSyncError.io("fstat", path: stage)
+        }
+        let trust: GenerationTrust
+        do { trust = try GenerationTrust(store: store, cache: cache) } catch {
+            close(root)
+            throw error
+        }
+        var pass = Pass(
+            desired: PathTable.Cursor(desired), trust: trust,
+            scanned: Scanned(
+                desired: desired, plan: plan, cache: scanned(), device: UInt64(rootStat.st_dev),
+                quarantined: trust.quarantined),
+            display: stage)
         try pass.walk(root, .root)
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
@@ -87,7 +104,9 @@ struct StageRecycler {
         applier.intoStage = true
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
-        return Outcome(report: report, kept: kept, removed: pass.removed, directories: directories.keys)
+        return Outcome(
+            report: report, kept: kept, keptByInode: pass.keptByInode, removed: pass.removed,
+            directories: directories.keys)
     }
 
     /// Takes a default ACL and a setgid bit from the directories the paths `placing` are made in (each one's nearest
@@ -110,17 +129,60 @@ struct StageRecycler {
         }
     }
 
-    /// The one walk over the recycled tree, in path byte order (``SortedDirectory``), so the new tree's files are
-    /// looked up with one forward cursor and the files kept come out as a table.
+    /// What this run's scan saw of the target's files the plan leaves unchanged, by the new tree's files' indices in
+    /// path order: a file of the recycled tree that is the same inode (`readdir`'s `d_ino`, same device) is kept with
+    /// no `lstat` of its own, since an inode's content and metadata are the same through any of its names. The scan
+    /// saw it then: not racy, its id the blob the new tree wants (hashed or vouched for by the stat cache), sealed
+    /// (`0444`/`0555`, the sealed mtime, the listing's size), its owner and mode as installed (else the plan would not
+    /// leave the path unchanged), its inode not quarantined. The files of a spare and the target are the same inode
+    /// wherever both hold the store object for the path (hard links), most paths of a tree.
+    struct Scanned {
+        /// The scan's stat data, or an inode of 0 where it does not vouch.
+        private var known: [StatData] = []
+
+        init(desired: PathTable<TreeEntry>, plan: Plan, cache: StatCache?, device: UInt64, quarantined: Set<FileIdentity>) {
+            guard let cache, !cache.entries.isEmpty else { return }
+            let none = StatData(device: 0, inode: 0, size: 0, mtimeNs: 0, ctimeNs: 0, mode: 0)
+            let sealedNs = Int64(Seal.modificationTime.tv_sec) * 1_000_000_000 + Int64(Seal.modificationTime.tv_nsec)
+            var entries = PathTable.Cursor(cache.entries)
+            var wanted = PathTable.Cursor(desired)
+            known.reserveCapacity(desired.count)
+            for c in plan.changes where c.kind == .unchanged {
+                guard let j = c.path.withBytes({ wanted.seekIndex(bytes: $0) }) else { continue }
+                let want = desired.values[j]
+                while known.count < j { known.append(none) }
+                guard want.mode != .symlink, let e = entries.seek(c.path), cache.trustedID(of: e, stat: e.stat) == want.id,
+                    e.stat.device == device,
+                    e.stat.mode == UInt32(S_IFREG) | UInt32(Seal.permissions(executable: want.mode == .executable)),
+                    e.stat.mtimeNs == sealedNs, want.size.map({ Int64($0) == e.stat.size }) ?? true,
+                    !quarantined.contains(FileIdentity(device: e.stat.device, inode: e.stat.inode))
+                else { continue }
+                known.append(e.stat)
+            }
+        }
+
+        /// The scan's stat data for the new tree's `index`th file when the recycled tree's entry is its inode.
+        func vouched(_ index: Int, inode: UInt64) -> StatData? {
+            guard index < known.count, inode != 0, known[index].inode == inode else { return nil }
+            return known[index]
+        }
+    }
+
+    /// The one walk over the recycled tree, in path byte order (``SortedDirectory/steps(count:name:descends:)``), so
+    /// the new tree's files are looked up with one forward cursor and the files kept come out as a table. Each
+    /// directory is ordered by `readdir`'s type (an `lstat` only for `DT_UNKNOWN`), and an entry is `lstat`ed only
+    /// when ``Scanned`` does not vouch for it by its inode.
     private struct Pass {
         /// The new tree's files, read forward as the walk goes. A directory the new tree has is one it holds a file
         /// below: asked of the same cursor when the walk reaches the directory's contents.
         var desired: PathTable<TreeEntry>.Cursor
         var trust: GenerationTrust
+        let scanned: Scanned
         let display: String
         /// The regular files kept, in path order (appended as the walk finds them).
         var kept = PathTable<StatData>()
         var removed = 0
+        var keptByInode = 0
         /// The directories kept below the root, in the order the walk entered them.
         var directories: [TreePath] = []
         /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
@@ -138,30 +200,55 @@ struct StageRecycler {
             let fd = dirfd(dir)
             // A directory kept, its metadata of another time: the carrier's to settle (most already have the target's).
             if !prefix.isEmpty { directories.append(prefix) }
-            let listing = try SortedDirectory(dir, display: shown)
-            for step in listing.steps {
-                let child = listing.children[step.index]
+            var children = try directoryEntriesWithInodes(stream: dir, display: shown)
+            var st = stat()
+            for i in children.indices where children[i].type == DT_UNKNOWN {
+                guard children[i].name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR { children[i].type = UInt8(DT_DIR) }
+            }
+            let steps = SortedDirectory.steps(
+                count: children.count, name: { children[$0].name }, descends: { children[$0].type == DT_DIR })
+            for step in steps {
+                let (name, type, inode) = children[step.index]
                 if !step.descends {
                     // A directory is kept or removed at its contents' turn (`name/`), where the cursor can tell.
-                    if child.isDirectory { continue }
-                    scratch.setPath(prefix, child.name)
+                    if type == DT_DIR { continue }
+                    scratch.setPath(prefix, name)
                     // The new tree's own path when it has this one (no new storage for a kept file).
                     if let j = scratch.withUnsafeBufferPointer({ desired.seekIndex(bytes: $0) }) {
                         let (path, want) = desired.table[j]
-                        if try holds(want, path, child.status, fd, child.name) {
-                            kept.append(path, StatData(child.status))
-                            continue
+                        if type == DT_REG, let seen = scanned.vouched(j, inode: inode) {
+                            if identities.insert(FileIdentity(device: seen.device, inode: inode)).inserted {
+                                kept.append(path, seen)
+                                keptByInode += 1
+                                continue
+                            }
+                        } else {
+                            guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                                if errno == ENOENT { continue }  // gone
+                                throw SmartSyncError.io("fstatat", path: display + "/" + path.description)
+                            }
+                            // A directory listed as something else (`d_type` gone stale) is not held: removed below.
+                            if try holds(want, path, st, fd, name) {
+                                kept.append(path, StatData(st))
+                                continue
+                            }
                         }
                     }
                 }
-                let path = prefix.appending(child.name)
+                let path = prefix.appending(name)
                 if step.descends, desired.hasDescendants(of: path) {
-                    let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                    guard sub >= 0 else { throw SmartSyncError.io("open", path: display + "/" + path.description) }
-                    try walk(sub, path)
-                    continue
+                    let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                    if sub >= 0 {
+                        try walk(sub, path)
+                        continue
+                    }
+                    // Listed as a directory and no longer one (`d_type` gone stale): removed below.
+                    guard errno == ENOTDIR || errno == ELOOP else {
+                        throw SmartSyncError.io("open", path: display + "/" + path.description)
+                    }
                 }
-                try TreeOps.removeEntry(child.name, in: fd, display: display + "/" + path.description)
+                try TreeOps.removeEntry(name, in: fd, display: display + "/" + path.description)
                 removed += 1
             }
         }

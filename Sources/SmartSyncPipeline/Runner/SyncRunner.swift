@@ -265,12 +265,15 @@ public struct SyncRunner: Sendable {
                 recorded.manifest = planner.manifest(after: plan, previous: carried)
                 return recorded
             }
+            let hadPrevious = previous != nil  // the state file read as a valid state at the start
             previous = nil
             previousManifest = Manifest()
             // Only a cache: when it cannot be saved now (a full disk the state must still be recorded on, or fail
             // to be, after the switch) it is held as before.
             let readCache: @Sendable () -> StatCache
+            var savedCache: String?  // the file it was saved to, for the outgoing generation
             if (try? state.saveStatCache(&scan.cache, target: target)) != nil {
+                savedCache = state.statCachePath(for: target)
                 scan.cache = StatCache()
                 readCache = { [state] in
                     (try? state.loadStatCache(target: target, sharing: plan.changes.map(\.path))) ?? StatCache()
@@ -287,9 +290,11 @@ public struct SyncRunner: Sendable {
                     var applier = StagedSwitchApplier(previous: nil, keepGenerations: keepGenerations)
                     // Unchanged under the target lock until the switch is recorded, which happens after it is read.
                     applier.readPrevious = { [state] in try state.load(target: target) }
+                    if hadPrevious { applier.previousFile = state.statePath(for: target) }
                     applier.validateStage = stageValidator
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache
+                    applier.outgoingCacheFile = savedCache
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
                     applier.logger = logger

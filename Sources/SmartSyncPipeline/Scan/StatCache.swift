@@ -155,8 +155,12 @@ public struct StatCache: Sendable, Hashable {
             ?? StatCache(trustCtime: trustCtime)
     }
 
-    /// Writes the cache atomically (temp file, fsync, rename) and sets ``timestampNs`` to the file's mtime.
+    /// Writes the cache atomically (temp file, rename) and sets ``timestampNs`` to the file's mtime.
+    ///
+    /// Not fsynced (two fsyncs a save, three saves an update): a cache lost in a crash, or cut short (its trailing
+    /// SHA-1 then fails and it reads as empty), only costs the next scan its hashing; one that survives vouches for a
+    /// file only while its device, inode, size, mtime and ctime are still the same, whatever else was lost.
     public mutating func save(to path: String) throws {
-        timestampNs = try FileSystem.writeFileAtomically(path, encoded())
+        timestampNs = try FileSystem.writeFileAtomically(path, encoded(), durable: false)
     }
 }

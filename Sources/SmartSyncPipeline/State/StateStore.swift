@@ -61,6 +61,9 @@ public struct StateStore: Sendable {
     /// The directory holding `target`'s files (created on demand by the savers).
     public func directory(for target: String) -> String { root + "/targets/" + Self.key(for: target) }
 
+    /// Where `target`'s state lives.
+    public func statePath(for target: String) -> String { directory(for: target) + "/state" }
+
     /// Where `target`'s stat cache lives.
     public func statCachePath(for target: String) -> String { directory(for: target) + "/stat-cache" }
 

@@ -35,10 +35,19 @@ public struct StagedSwitchApplier: ApplyStrategy {
     public var recordSwitch: (@Sendable () throws -> Void)?
     /// Reads the stat cache to keep with the outgoing generation when it is filed, in place of ``outgoingCache``.
     var readOutgoingCache: (@Sendable () -> StatCache?)?
+    /// A file holding that stat cache as it was saved (the target's, saved before the stage): hard-linked into the
+    /// outgoing generation, in place of reading it back and writing it again (a decode, an encode and a write of every
+    /// path of the tree). Where the link fails (another file system) ``readOutgoingCache`` is used.
+    var outgoingCacheFile: String?
     /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
     /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
     /// hold its manifest through the making of the stage.
     var readPrevious: (@Sendable () throws -> TargetState?)?
+    /// The file holding the target's state before this apply (durable, replaced only by a rename, unchanged under the
+    /// target lock until the switch records the new state): filed with the outgoing generation as it is
+    /// (``GenerationStore/prepare(_:state:file:)``), in place of ``readPrevious`` and ``previous``. Set only when that
+    /// file was read as a valid state.
+    var previousFile: String?
     /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
     /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
     public var outgoingCache: StatCache?
@@ -128,11 +137,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
             return (report, .created)
         }
         let sequence = try generations.nextSequence()
-        let outgoing = try readPrevious.map { try $0() } ?? previous
+        // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
+        let outgoing = previousFile != nil ? nil : try readPrevious.map { try $0() } ?? previous
         do {
             try logger.timed("exchange") {
                 try switcher.exchange(
-                    incoming: layout.stage, sequence: sequence, outgoingState: outgoing, consumed: nil,
+                    incoming: layout.stage, sequence: sequence, outgoingState: outgoing,
+                    outgoingStateFile: previousFile, consumed: nil,
                     checkpoint: checkpoint, exchanged: { try recordSwitch?() })
             }
         } catch is TreeSwitch.ExchangeUnsupported {
@@ -146,9 +157,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
-        if var cache = readOutgoingCache?() ?? outgoingCache {
-            // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
-            try? cache.save(to: layout.generation(sequence) + "/stat-cache")
+        // Only an accelerator: without it, the tree's files are vouched for by the store or replaced. The link keeps
+        // the saved file's mtime, the cache's timestamp (taken after the scan: what is racy stays racy).
+        let filedCache = layout.generation(sequence) + "/stat-cache"
+        if let file = outgoingCacheFile, link(file, filedCache) == 0 {
+        } else if var cache = readOutgoingCache?() ?? outgoingCache {
+            try? cache.save(to: filedCache)
         }
         do {
             try checkpoint("filed")
@@ -188,14 +202,15 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
             let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
-                stage: layout.stage, cache: cache, listing: listing, plan: plan,
-                beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
+                stage: layout.stage, cache: cache, scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing,
+                plan: plan, beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
             report.recycled = true
             logger.debug(
                 "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
                 metadata: [
-                    "recycled": "true", "kept": "\(outcome.kept.count)", "cachedEntries": "\(cache.entries.count)",
+                    "recycled": "true", "kept": "\(outcome.kept.count)", "keptByInode": "\(outcome.keptByInode)",
+                    "cachedEntries": "\(cache.entries.count)",
                 ])
             report.unchangedStats = outcome.kept
             return (report, outcome.directories)

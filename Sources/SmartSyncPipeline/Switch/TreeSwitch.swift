@@ -30,11 +30,11 @@ struct TreeSwitch {
     /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange;
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
     func exchange(
-        incoming: String, sequence: Int, outgoingState: TargetState?, consumed: Int?,
+        incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
         checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
     ) throws {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
-        let tree = try generations.prepare(sequence, state: outgoingState)
+        let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
         let journal = SwitchJournal(sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed)
         try journal.write(to: layout.journal)
         try checkpoint("before-exchange")

@@ -144,6 +144,23 @@ func entryName(_ entry: UnsafeMutablePointer<dirent>) -> TreePath? {
     }
 }
 
+/// The entries the directory stream `dir` has not yet returned, as ``directoryEntries(stream:display:)`` gives them,
+/// with the inode number `readdir` reports for each (`d_ino`: for a walker that can tell a file it knows by its inode
+/// without an `lstat`).
+func directoryEntriesWithInodes(stream dir: OpaquePointer, display: String) throws
+    -> [(name: TreePath, type: UInt8, inode: UInt64)]
+{
+    var entries: [(name: TreePath, type: UInt8, inode: UInt64)] = []
+    while true {
+        errno = 0
+        guard let entry = readdir(dir) else {
+            if errno != 0 { throw SmartSyncError.io("readdir", path: display) }
+            return entries
+        }
+        if let name = entryName(entry) { entries.append((name, entry.pointee.d_type, UInt64(entry.pointee.d_ino))) }
+    }
+}
+
 /// The names in the directory open on `fd` (which stays open), as bytes, without `.` and `..`.
 func directoryNames(_ fd: Int32, display: String) throws -> [TreePath] {
     try directoryEntries(fd, display: display).map(\.name)
