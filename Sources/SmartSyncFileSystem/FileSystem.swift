@@ -73,9 +73,11 @@ public enum FileSystem {
     /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the
     /// directory. Returns the new file's modification time (ns since the epoch). `mode` is filtered by the umask
     /// unless `ignoringUmask` (a file other users must read whatever the service's umask, such as the metrics file).
+    /// Not `durable`: no fsync of the file or its directory (a file written again soon, whose loss in a crash costs
+    /// nothing but time); the rename still replaces it whole.
     @discardableResult
     public static func writeFileAtomically(
-        _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, ignoringUmask: Bool = false
+        _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, ignoringUmask: Bool = false, durable: Bool = true
     ) throws -> Int64 {
         let tmp = path + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -84,7 +86,7 @@ public enum FileSystem {
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if ignoringUmask, fchmod(fd, mode) != 0 { throw SmartSyncError.io("chmod", path: tmp) }
-            guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
+            guard !durable || fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: tmp) }
             guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: tmp) }
             close(fd)
         } catch {
@@ -97,7 +99,7 @@ public enum FileSystem {
             unlink(tmp)
             throw SmartSyncError.io("rename", path: path, errno: err)
         }
-        if let slash = path.lastIndex(of: "/") {
+        if durable, let slash = path.lastIndex(of: "/") {
             syncDirectory(slash == path.startIndex ? "/" : String(path[..<slash]))
         }
         return Timestamps.mtimeNs(st)

@@ -115,8 +115,9 @@ public struct StatCache: Sendable, Hashable {
             ?? StatCache(trustCtime: trustCtime)
     }
 
-    /// Writes the cache atomically (temp file, fsync, rename) and sets ``timestampNs`` to the file's mtime.
-    public mutating func save(to path: String) throws {
-        timestampNs = try FileSystem.writeFileAtomically(path, encoded())
+    /// Writes the cache atomically (temp file, fsync unless not `durable`, rename) and sets ``timestampNs`` to the
+    /// file's mtime.
+    public mutating func save(to path: String, durable: Bool = true) throws {
+        timestampNs = try FileSystem.writeFileAtomically(path, encoded(), durable: durable)
     }
 }

@@ -112,10 +112,11 @@ public struct StateStore: Sendable {
         try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime, sharing: sharing)
     }
 
-    /// Saves `target`'s stat cache atomically (updating its timestamp).
-    public func saveStatCache(_ cache: inout StatCache, target: String) throws {
+    /// Saves `target`'s stat cache atomically (updating its timestamp); not `durable`: with no fsync
+    /// (``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
+    public func saveStatCache(_ cache: inout StatCache, target: String, durable: Bool = true) throws {
         try FileSystem.makeDirectories(directory(for: target))
-        try cache.save(to: statCachePath(for: target))
+        try cache.save(to: statCachePath(for: target), durable: durable)
     }
 
     /// Drops the stat cache of `target`, so the next scan re-hashes every file.

@@ -35,6 +35,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     public var recordSwitch: (@Sendable () throws -> Void)?
     /// Reads the stat cache to keep with the outgoing generation when it is filed, in place of ``outgoingCache``.
     var readOutgoingCache: (@Sendable () -> StatCache?)?
+    /// Writes the stat cache to keep with the outgoing generation at the path given (a copy of a saved file), in place
+    /// of ``readOutgoingCache`` and ``outgoingCache``.
+    var fileOutgoingCache: (@Sendable (_ destination: String) throws -> Void)?
     /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
     /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
     /// hold its manifest through the making of the stage.
@@ -146,9 +149,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
-        if var cache = readOutgoingCache?() ?? outgoingCache {
-            // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
-            try? cache.save(to: layout.generation(sequence) + "/stat-cache")
+        // Only an accelerator: without it, the tree's files are vouched for by the store or replaced.
+        let cacheFile = layout.generation(sequence) + "/stat-cache"
+        if let fileOutgoingCache {
+            try? fileOutgoingCache(cacheFile)
+        } else if var cache = readOutgoingCache?() ?? outgoingCache {
+            try? cache.save(to: cacheFile)
         }
         do {
             try checkpoint("filed")
