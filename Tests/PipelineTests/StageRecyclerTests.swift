@@ -159,6 +159,24 @@ struct StageRecyclerTests {
         #expect(inode(t.target + "/same-2") != inode(t.target + "/same-1"), "two paths of one blob share an inode")
     }
 
+    @Test func theOutgoingGenerationKeepsTheStatCacheItsTreeHad() async throws {
+        let t = try await Setup(mode: .hardlink)
+        for i in [0, 1] { try await t.sync(i) }
+        let before = try t.runner.state.loadStatCache(target: t.target)  // B's tree as the last run saw it
+        #expect(before.entries.count > 40)
+        let outcome = try await t.sync(2)
+        let generation = try #require(outcome.applied?.generation)
+        let sidecar = (t.target as NSString).deletingLastPathComponent + "/.target.smart-sync"
+        // Copied as the run saved it before the stage (not read and encoded again): the same entries, B's files.
+        let filed = try StatCache.load(from: sidecar + "/generations/\(generation)/stat-cache")
+        #expect(filed.entries.keys == before.entries.keys)
+        #expect(filed.entries.values.map(\.id) == before.entries.values.map(\.id))
+        #expect(filed.entries.values.map(\.stat) == before.entries.values.map(\.stat))
+        // The target's own cache is the new tree's.
+        let after = try t.runner.state.loadStatCache(target: t.target)
+        #expect(after.entries[TreePath("d0/f4.nix")]?.id != before.entries[TreePath("d0/f4.nix")]?.id)
+    }
+
     @Test func excludedPathsAndKeptLocalVersionsComeFromTheTargetNotTheStore() async throws {
         let t = try await Setup(mode: .hardlink)
         for i in [0, 1, 2] { try await t.sync(i, excludes: ["d3/f3.nix"]) }

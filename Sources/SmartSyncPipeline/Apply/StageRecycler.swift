@@ -49,36 +49,33 @@ struct StageRecycler {
         stage: String, cache: StatCache, scanned: () -> StatCache?, listing: TreeListing, plan: Plan,
         beforePlacing: (Set<TreePath>) throws -> Void
     ) throws -> Outcome {
-        var sizes: [ObjectID: Int] = [:]
-        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
-        var desired = PathTable<TreeEntry>()  // the plan is in path order: appended
-        desired.reserveCapacity(plan.changes.count)
-        for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
-            guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
-            desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id]))
-        }
-        let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
-        var rootStat = stat()
-        guard fstat(root, &rootStat) == 0 else {
-            close(root)
-            throw SmartSyncError.io("fstat", path: stage)
-        }
-        let trust: GenerationTrust
-        do { trust = try GenerationTrust(store: store, cache: cache) } catch {
-            close(root)
-            throw error
-        }
-        var pass = Pass(
-            desired: PathTable.Cursor(desired), trust: trust,
-            scanned: Scanned(
-                desired: desired, plan: plan, cache: scanned(), device: UInt64(rootStat.st_dev),
-                quarantined: trust.quarantined),
-            display: stage)
-        try pass.walk(root, .root)
+        let desired = Self.desired(plan, listing: listing)
+        // The walk's own state (the inodes kept, a set as large as the tree, and the scanned stats) goes when it ends,
+        // before the placing.
+        let (kept, keptByInode, removed, directories): (PathTable<StatData>, Int, Int, [TreePath]) = try {
+            let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
+            var rootStat = stat()
+            guard fstat(root, &rootStat) == 0 else {
+                close(root)
+                throw SmartSyncError.io("fstat", path: stage)
+            }
+            let trust: GenerationTrust
+            do { trust = try GenerationTrust(store: store, cache: cache) } catch {
+                close(root)
+                throw error
+            }
+            var pass = Pass(
+                desired: PathTable.Cursor(desired), trust: trust,
+                scanned: Scanned(
+                    desired: desired, plan: plan, cache: scanned(), device: UInt64(rootStat.st_dev),
+                    quarantined: trust.quarantined),
+                display: stage)
+            try pass.walk(root, .root)
+            return (pass.kept, pass.keptByInode, pass.removed, pass.directories)
+        }()
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
-        let kept = pass.kept
         // The blobs of the paths to place: a kept file of one of them must be known to the applier (that path then gets
         // an inode of its own); the others are left out of its plan, not given a `Change` each (a table as large as the
         // tree, held through the placing: 11 MB at 100,000 files).
@@ -97,16 +94,29 @@ struct StageRecycler {
             }
         }
         let adds = changes.lazy.filter { $0.kind == .add }.map(\.path)
-        let directories = PathTable(sorting: pass.directories.lazy.map { ($0, ()) })  // entered in tree order
-        try clearInheritance(stage: stage, placing: adds, kept: directories)
+        let keptDirectories = PathTable(sorting: directories.lazy.map { ($0, ()) })  // entered in tree order
+        try clearInheritance(stage: stage, placing: adds, kept: keptDirectories)
         try beforePlacing(Set(adds))
         var applier = InPlaceApplier(linkMode: linkMode)
         applier.intoStage = true
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
         return Outcome(
-            report: report, kept: kept, keptByInode: pass.keptByInode, removed: pass.removed,
-            directories: directories.keys)
+            report: report, kept: kept, keptByInode: keptByInode, removed: removed, directories: keptDirectories.keys)
+    }
+
+    /// The tree files `plan` writes or leaves, in path order, with their sizes from `listing` (a table by blob, let go
+    /// once they are read: as large as the tree).
+    private static func desired(_ plan: Plan, listing: TreeListing) -> PathTable<TreeEntry> {
+        var sizes: [ObjectID: Int] = [:]
+        for e in listing.entries where e.mode.isBlob { sizes[e.id] = e.size }
+        var desired = PathTable<TreeEntry>()  // the plan is in path order: appended
+        desired.reserveCapacity(plan.changes.count)
+        for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
+            guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
+            desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: sizes[id]))
+        }
+        return desired
     }
 
     /// Takes a default ACL and a setgid bit from the directories the paths `placing` are made in (each one's nearest

@@ -116,7 +116,7 @@ public struct StateStore: Sendable {
         try StatCache.load(from: statCachePath(for: target), trustCtime: trustCtime, sharing: sharing)
     }
 
-    /// Saves `target`'s stat cache atomically (updating its timestamp).
+    /// Saves `target`'s stat cache atomically (updating its timestamp), without an fsync (``StatCache/save(to:)``).
     public func saveStatCache(_ cache: inout StatCache, target: String) throws {
         try FileSystem.makeDirectories(directory(for: target))
         try cache.save(to: statCachePath(for: target))
