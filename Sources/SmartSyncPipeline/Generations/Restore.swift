@@ -99,7 +99,7 @@ public enum Restore {
                 return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
             }
             try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
-            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: geteuid()) {
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: Seal.owner) {
                 let record = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
                 try log.append([record])
@@ -162,7 +162,7 @@ public enum Restore {
                     store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
                     metadata: version.metadata
                         ?? FileMetadata(
-                            permissions: version.mode == .executable ? 0o755 : 0o644, owner: geteuid(),
+                            permissions: version.mode == .executable ? 0o755 : 0o644, owner: Seal.owner,
                             group: getegid()))
             }
         }
