@@ -142,6 +142,75 @@ struct FidelityEndToEndTests {
         #expect(try run("/usr/bin/stat", ["-c", "%a", s.target + "/fresh", s.target + "/fresh/deeper"]) == "755\n755\n")
     }
 
+    /// Makes a directory at `path` as an apply does (`mkdir`, then 0755 keeping the setgid bit it inherited).
+    private func makeDirectoryInPlace(_ path: String) throws {
+        try #require(mkdir(path, 0o755) == 0, "mkdir \(path): errno \(errno)")
+        var st = stat()
+        try #require(stat(path, &st) == 0)
+        try #require(chmod(path, 0o755 | (st.st_mode & S_ISGID)) == 0)
+    }
+
+    /// Makes a file at `path` as a copy from the store is made (created 0444, then 0444 whatever the umask).
+    private func makeFileInPlace(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o444)
+        try #require(fd >= 0, "create \(path): errno \(errno)")
+        fchmod(fd, 0o444)
+        close(fd)
+    }
+
+    /// What an update makes under a setgid directory with a default ACL comes out as made in place there: a new
+    /// directory (and one of the recycled tree's past the target lacks) with the parent's group, the setgid bit and
+    /// the default ACL (as default and access ACL); a copied file with the group and the ACL the default gives it.
+    /// Both ways of staging: from the store (no generations kept) and the spare tree recycled. Before, they had
+    /// neither the bit nor the group nor an ACL: the stage's directories got the target's metadata only after
+    /// everything was made in them.
+    @Test(arguments: [false, true])
+    func whatAnUpdateMakesInheritsAsItWouldInPlace(recycled: Bool) throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        for (path, content) in [("docs/readme", "r"), ("docs/sub/x", "x"), ("docs/old/x", "o"), ("other/f", "0")] {
+            try repo.write(path, content + "\n")
+        }
+        _ = try repo.commit("0")
+        let options = ["--link-mode", "copy"] + (recycled ? [] : ["--keep-generations", "0"])
+        try s.sync(options)
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2775", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx,u:65534:rx", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        // docs/old goes, and stays in the spare tree (the first sync's) that the last update recycles.
+        try repo.remove("docs/old/x")
+        for round in 1...4 {
+            try repo.write("other/f", "\(round)\n")
+            _ = try repo.commit("\(round)")
+            try s.sync(options)
+        }
+        let spare = (t as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare"
+        #expect(FileManager.default.fileExists(atPath: spare) == recycled, "\(spare)")
+        for (path, content) in [("docs/old/x", "back"), ("docs/new/deeper/y", "y"), ("docs/file2", "2"), ("docs/sub/z", "z")] {
+            try repo.write(path, content + "\n")
+        }
+        _ = try repo.commit("5")
+        try s.sync(options)
+
+        // The same made in place, beside them.
+        let (d, f) = ("/.in-place-dir", "/.in-place-file")
+        try makeDirectoryInPlace(t + "/docs" + d)
+        try makeDirectoryInPlace(t + "/docs" + d + d)
+        for parent in ["/docs", "/docs" + d, "/docs" + d + d, "/docs/sub"] { try makeFileInPlace(t + parent + f) }
+        for (made, inPlace) in [
+            ("/docs/new", "/docs" + d), ("/docs/new/deeper", "/docs" + d + d), ("/docs/old", "/docs" + d),
+            ("/docs/file2", "/docs" + f), ("/docs/old/x", "/docs" + d + f), ("/docs/new/deeper/y", "/docs" + d + d + f),
+            ("/docs/sub/z", "/docs/sub" + f),
+        ] {
+            let want = try metadata(t + inPlace)
+            #expect(try metadata(t + made) == want, "\(made) is not as made in place (\(want))")
+        }
+        #expect(try metadata(t + "/docs/new").contains("default:group:nogroup:rwx"))  // getfacl shows names
+    }
+
     // MARK: - Names as bytes
 
     @Test func operatorFilesWithAnyNameSurviveSyncRollbackAndRestore() throws {
