@@ -211,6 +211,47 @@ struct FidelityEndToEndTests {
         #expect(try metadata(t + "/docs/new").contains("default:group:nogroup:rwx"))  // getfacl shows names
     }
 
+    /// A rollback to a generation brings its tree back: a directory the current target has keeps the operator's
+    /// metadata of now; one only the generation has comes back as a directory made now under its parent (as an
+    /// update in place to that commit would make it: the parent's setgid group and default ACL), not with the
+    /// metadata it had then. Before, it came back with the generation's (a mode, an attribute, an ACL of the past).
+    @Test func aDirectoryOnlyTheGenerationHasComesBackAsANewOne() throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        for (path, content) in [("docs/readme", "r"), ("docs/old/deeper/x", "o")] { try repo.write(path, content + "\n") }
+        let a = try repo.commit("A")
+        try s.sync()
+        for (tool, args) in [
+            ("/bin/chmod", ["700", t + "/docs/old"]), ("/usr/bin/setfattr", ["-n", "user.then", "-v", "1", t + "/docs/old"]),
+            ("/usr/bin/setfacl", ["-m", "u:65534:rwx", t + "/docs/old/deeper"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        try repo.remove("docs/old/deeper/x")
+        try repo.write("docs/readme", "r2\n")
+        _ = try repo.commit("B")
+        try s.sync()
+        #expect(!FileManager.default.fileExists(atPath: t + "/docs/old"))
+        // The operator's metadata now.
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2770", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx", t + "/docs"]),
+            ("/usr/bin/setfattr", ["-n", "user.now", "-v", "1", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        let docs = try metadata(t + "/docs")
+
+        try rollback(s, to: a)
+        #expect(read(t + "/docs/old/deeper", Array("x".utf8)) == "o\n")
+        #expect(try metadata(t + "/docs") == docs, "the directory both trees have lost the operator's metadata")
+        let d = "/.in-place-dir"
+        try makeDirectoryInPlace(t + "/docs" + d)
+        try makeDirectoryInPlace(t + "/docs" + d + d)
+        #expect(try metadata(t + "/docs/old") == metadata(t + "/docs" + d))
+        #expect(try metadata(t + "/docs/old/deeper") == metadata(t + "/docs" + d + d))
+    }
+
     // MARK: - Names as bytes
 
     @Test func operatorFilesWithAnyNameSurviveSyncRollbackAndRestore() throws {
