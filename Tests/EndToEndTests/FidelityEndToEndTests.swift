@@ -252,6 +252,36 @@ struct FidelityEndToEndTests {
         #expect(try metadata(t + "/docs/old/deeper") == metadata(t + "/docs" + d + d))
     }
 
+    /// A file restored from a generation into a setgid directory with a default ACL gets the group and the ACL the
+    /// file system gives a file made there, as any file made in place. Before, it was given the effective group.
+    @Test func aFileRestoredFromAGenerationInheritsAsMadeInPlace() throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        try repo.write("docs/readme", "A\n")
+        _ = try repo.commit("A")
+        try s.sync()
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2775", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        try repo.write("docs/readme", "B\n")
+        _ = try repo.commit("B")
+        try s.sync()
+        let r = try SmartSyncBinary.run(
+            ["restore", "docs/readme", "--generation", "1", "--target", t, "--store", s.store, "--state-dir", s.stateDir],
+            environment: s.environment(), check: false)
+        try #require(r.status == 0, "restore: \(r.stderrString)")
+        #expect(read(t + "/docs", Array("readme".utf8)) == "A\n")
+        // Made in place as restore makes a file: created private, then 0644.
+        let fd = open(t + "/docs/.in-place-file", O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        try #require(fd >= 0)
+        fchmod(fd, 0o644)
+        close(fd)
+        #expect(try metadata(t + "/docs/readme") == metadata(t + "/docs/.in-place-file"))
+    }
+
     // MARK: - Names as bytes
 
     @Test func operatorFilesWithAnyNameSurviveSyncRollbackAndRestore() throws {
