@@ -282,6 +282,44 @@ struct FidelityEndToEndTests {
         #expect(try metadata(t + "/docs/readme") == metadata(t + "/docs/.in-place-file"))
     }
 
+    /// Run by a user other than root, an update places files in a directory the operator made read-only: the stage's
+    /// directory takes the target's mode before the placing, and must still let its owner make entries (the exact
+    /// mode comes after). Both ways of staging. (Pruning a generation holding that directory fails for such a user:
+    /// the update keeps the default three.)
+    @Test(arguments: [false, true])
+    func anUnprivilegedUpdateFillsADirectoryTheOperatorMadeReadOnly(recycled: Bool) throws {
+        let repo = try GitFixture()
+        let dirs = try TemporaryDirectory(prefix: "unprivileged")
+        defer { dirs.remove() }
+        try repo.write("ro/a", "a\n")
+        var commits = [try repo.commit("0")]
+        let fixture = (repo.path as NSString).deletingLastPathComponent  // private to root, as made
+        let target = dirs.appending("target")
+        func sync(_ commit: String) throws {
+            let r = try ProcessRunner.run(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", try SmartSyncBinary.path(), "sync", "--source",
+                 repo.path, "--ref", commit, "--target", target, "--store", dirs.appending("store"), "--state-dir",
+                 dirs.appending("state")],
+                environment: ["HOME": dirs.path, "NO_COLOR": "1"], check: false)
+            try #require(r.status == 0, "sync as nobody: \(r.stderrString)")
+        }
+        for round in 1...4 {
+            try repo.write("other", "\(round)\n")
+            commits.append(try repo.commit("\(round)"))
+        }
+        _ = try run("/bin/chown", ["-R", "65534:65534", dirs.path, fixture])
+        // From the store: the update is the first switch (no spare tree yet). Recycled: the fifth.
+        for commit in recycled ? commits : [commits[0]] { try sync(commit) }
+        _ = try run("/bin/chmod", ["555", target + "/ro"])
+        try repo.write("ro/b", "b\n")
+        let last = try repo.commit("adds ro/b")
+        _ = try run("/bin/chown", ["-R", "65534:65534", fixture])
+        try sync(last)
+        #expect(read(target + "/ro", Array("b".utf8)) == "b\n")
+        #expect(try run("/usr/bin/stat", ["-c", "%a", target + "/ro"]) == "555\n")
+    }
+
     // MARK: - Names as bytes
 
     @Test func operatorFilesWithAnyNameSurviveSyncRollbackAndRestore() throws {

@@ -1,6 +1,7 @@
 import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// Gives a stage's directories their final metadata before anything is made in them, so that what is made there
 /// inherits what it would have in place: a setgid directory's group (and, to a directory, the bit), a default ACL
@@ -24,7 +25,19 @@ final class StageDirectories {
     func copyFromTarget(_ components: ArraySlice<TreePath>, to fd: Int32, display: String) throws -> Bool {
         guard let cursor, (try? cursor.enter(components, create: false)) == true else { return false }
         try DirectoryMetadata.copy(from: cursor.currentFD, to: fd, display: display)
+        try keepWritable(fd, display: display)
         return true
+    }
+
+    /// Lets a user other than root make entries in a directory whose mode (the target's) does not let its owner write
+    /// or search it: the carrier sets the exact mode once the stage is made. Root needs neither bit.
+    private func keepWritable(_ fd: Int32, display: String) throws {
+        guard Seal.owner != 0 else { return }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        if st.st_mode & 0o300 != 0o300 {
+            guard fchmod(fd, (st.st_mode & 0o7777) | 0o300) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        }
     }
 
     /// A directory just made in the stage (``DirectoryCursor/created``): the target's metadata when the target has it;
