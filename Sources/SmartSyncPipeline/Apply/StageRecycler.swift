@@ -20,7 +20,8 @@ import SmartSyncObjectStore
 /// ``UntrackedCarrier/unsettled``), writing nothing where the metadata is the same, as it mostly is.
 ///
 /// Then every path the new tree needs and the tree lacks is placed from the store (``InPlaceApplier``, whose checks
-/// before each link apply as for any stage; a directory it makes takes the target's metadata at once). Nothing is fsynced here: the caller syncs the file system once.
+/// before each link apply as for any stage; a directory it makes takes the target's metadata at once). Nothing is
+/// fsynced here: the caller syncs the file system once.
 struct StageRecycler {
     let store: ObjectStore
     let linkMode: LinkMode
@@ -39,9 +40,9 @@ struct StageRecycler {
         var directories: [TreePath]
     }
 
-    /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (made for the live `target`, whose
-    /// directories' metadata the stage's take) (the paths it writes or leaves as they are:
-    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target). `cache` is the
+    /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
+    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target), for the live
+    /// `target`, whose directories' metadata the stage's take. `cache` is the
     /// kept tree's stat cache (``Generation/statCache()``). `beforePlacing` is called with the paths about to be
     /// placed from the store, once the pass knows them.
     func recycle(
