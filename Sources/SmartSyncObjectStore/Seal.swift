@@ -18,9 +18,9 @@ public enum Seal {
     /// `UTIME_OMIT` (a macro Swift does not import): leave that time as it is.
     private static let omit = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
 
-    /// The effective user, the owner of every sealed file: asked once, not for each file checked (a system call per
-    /// file of the tree when a kept tree is vouched for). smart-sync never changes its user while it runs.
-    private static let owner = geteuid()
+    /// The effective user, the owner of every sealed file: read once per process (smart-sync never changes it), not
+    /// once per file looked at (20,000 `geteuid` system calls in an update of 20,000 files).
+    public static let owner: uid_t = geteuid()
 
     /// The permission bits of a sealed file of this kind.
     @inline(__always)

@@ -142,6 +142,184 @@ struct FidelityEndToEndTests {
         #expect(try run("/usr/bin/stat", ["-c", "%a", s.target + "/fresh", s.target + "/fresh/deeper"]) == "755\n755\n")
     }
 
+    /// Makes a directory at `path` as an apply does (`mkdir`, then 0755 keeping the setgid bit it inherited).
+    private func makeDirectoryInPlace(_ path: String) throws {
+        try #require(mkdir(path, 0o755) == 0, "mkdir \(path): errno \(errno)")
+        var st = stat()
+        try #require(stat(path, &st) == 0)
+        try #require(chmod(path, 0o755 | (st.st_mode & S_ISGID)) == 0)
+    }
+
+    /// Makes a file at `path` as a copy from the store is made (created 0444, then 0444 whatever the umask).
+    private func makeFileInPlace(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o444)
+        try #require(fd >= 0, "create \(path): errno \(errno)")
+        fchmod(fd, 0o444)
+        close(fd)
+    }
+
+    /// What an update makes under a setgid directory with a default ACL comes out as made in place there: a new
+    /// directory (and one of the recycled tree's past the target lacks) with the parent's group, the setgid bit and
+    /// the default ACL (as default and access ACL); a copied file with the group and the ACL the default gives it.
+    /// Both ways of staging: from the store (no generations kept) and the spare tree recycled. Before, they had
+    /// neither the bit nor the group nor an ACL: the stage's directories got the target's metadata only after
+    /// everything was made in them.
+    @Test(arguments: [false, true])
+    func whatAnUpdateMakesInheritsAsItWouldInPlace(recycled: Bool) throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        for (path, content) in [("docs/readme", "r"), ("docs/sub/x", "x"), ("docs/old/x", "o"), ("other/f", "0")] {
+            try repo.write(path, content + "\n")
+        }
+        _ = try repo.commit("0")
+        let options = ["--link-mode", "copy"] + (recycled ? [] : ["--keep-generations", "0"])
+        try s.sync(options)
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2775", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx,u:65534:rx", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        // docs/old goes, and stays in the spare tree (the first sync's) that the last update recycles.
+        try repo.remove("docs/old/x")
+        for round in 1...4 {
+            try repo.write("other/f", "\(round)\n")
+            _ = try repo.commit("\(round)")
+            try s.sync(options)
+        }
+        let spare = (t as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare"
+        #expect(FileManager.default.fileExists(atPath: spare) == recycled, "\(spare)")
+        for (path, content) in [("docs/old/x", "back"), ("docs/new/deeper/y", "y"), ("docs/file2", "2"), ("docs/sub/z", "z")] {
+            try repo.write(path, content + "\n")
+        }
+        _ = try repo.commit("5")
+        try s.sync(options)
+
+        // The same made in place, beside them.
+        let (d, f) = ("/.in-place-dir", "/.in-place-file")
+        try makeDirectoryInPlace(t + "/docs" + d)
+        try makeDirectoryInPlace(t + "/docs" + d + d)
+        for parent in ["/docs", "/docs" + d, "/docs" + d + d, "/docs/sub"] { try makeFileInPlace(t + parent + f) }
+        for (made, inPlace) in [
+            ("/docs/new", "/docs" + d), ("/docs/new/deeper", "/docs" + d + d), ("/docs/old", "/docs" + d),
+            ("/docs/file2", "/docs" + f), ("/docs/old/x", "/docs" + d + f), ("/docs/new/deeper/y", "/docs" + d + d + f),
+            ("/docs/sub/z", "/docs/sub" + f),
+        ] {
+            let want = try metadata(t + inPlace)
+            #expect(try metadata(t + made) == want, "\(made) is not as made in place (\(want))")
+        }
+        #expect(try metadata(t + "/docs/new").contains("default:group:nogroup:rwx"))  // getfacl shows names
+    }
+
+    /// A rollback to a generation brings its tree back: a directory the current target has keeps the operator's
+    /// metadata of now; one only the generation has comes back as a directory made now under its parent (as an
+    /// update in place to that commit would make it: the parent's setgid group and default ACL), not with the
+    /// metadata it had then. Before, it came back with the generation's (a mode, an attribute, an ACL of the past).
+    @Test func aDirectoryOnlyTheGenerationHasComesBackAsANewOne() throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        for (path, content) in [("docs/readme", "r"), ("docs/old/deeper/x", "o")] { try repo.write(path, content + "\n") }
+        let a = try repo.commit("A")
+        try s.sync()
+        for (tool, args) in [
+            ("/bin/chmod", ["700", t + "/docs/old"]), ("/usr/bin/setfattr", ["-n", "user.then", "-v", "1", t + "/docs/old"]),
+            ("/usr/bin/setfacl", ["-m", "u:65534:rwx", t + "/docs/old/deeper"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        try repo.remove("docs/old/deeper/x")
+        try repo.write("docs/readme", "r2\n")
+        _ = try repo.commit("B")
+        try s.sync()
+        #expect(!FileManager.default.fileExists(atPath: t + "/docs/old"))
+        // The operator's metadata now.
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2770", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx", t + "/docs"]),
+            ("/usr/bin/setfattr", ["-n", "user.now", "-v", "1", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        let docs = try metadata(t + "/docs")
+
+        try rollback(s, to: a)
+        #expect(read(t + "/docs/old/deeper", Array("x".utf8)) == "o\n")
+        #expect(try metadata(t + "/docs") == docs, "the directory both trees have lost the operator's metadata")
+        let d = "/.in-place-dir"
+        try makeDirectoryInPlace(t + "/docs" + d)
+        try makeDirectoryInPlace(t + "/docs" + d + d)
+        #expect(try metadata(t + "/docs/old") == metadata(t + "/docs" + d))
+        #expect(try metadata(t + "/docs/old/deeper") == metadata(t + "/docs" + d + d))
+    }
+
+    /// A file restored from a generation into a setgid directory with a default ACL gets the group and the ACL the
+    /// file system gives a file made there, as any file made in place. Before, it was given the effective group.
+    @Test func aFileRestoredFromAGenerationInheritsAsMadeInPlace() throws {
+        let s = try Scenario()
+        let (repo, t) = (s.repo, s.target)
+        try repo.write("docs/readme", "A\n")
+        _ = try repo.commit("A")
+        try s.sync()
+        for (tool, args) in [
+            ("/bin/chown", [":65534", t + "/docs"]), ("/bin/chmod", ["2775", t + "/docs"]),
+            ("/usr/bin/setfacl", ["-d", "-m", "g:65534:rwx", t + "/docs"]),
+        ] {
+            _ = try run(tool, args)
+        }
+        try repo.write("docs/readme", "B\n")
+        _ = try repo.commit("B")
+        try s.sync()
+        let r = try SmartSyncBinary.run(
+            ["restore", "docs/readme", "--generation", "1", "--target", t, "--store", s.store, "--state-dir", s.stateDir],
+            environment: s.environment(), check: false)
+        try #require(r.status == 0, "restore: \(r.stderrString)")
+        #expect(read(t + "/docs", Array("readme".utf8)) == "A\n")
+        // Made in place as restore makes a file: created private, then 0644.
+        let fd = open(t + "/docs/.in-place-file", O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        try #require(fd >= 0)
+        fchmod(fd, 0o644)
+        close(fd)
+        #expect(try metadata(t + "/docs/readme") == metadata(t + "/docs/.in-place-file"))
+    }
+
+    /// Run by a user other than root, an update places files in a directory the operator made read-only: the stage's
+    /// directory takes the target's mode before the placing, and must still let its owner make entries (the exact
+    /// mode comes after). Both ways of staging. (Pruning a generation holding that directory fails for such a user:
+    /// the update keeps the default three.)
+    @Test(arguments: [false, true])
+    func anUnprivilegedUpdateFillsADirectoryTheOperatorMadeReadOnly(recycled: Bool) throws {
+        let repo = try GitFixture()
+        let dirs = try TemporaryDirectory(prefix: "unprivileged")
+        defer { dirs.remove() }
+        try repo.write("ro/a", "a\n")
+        var commits = [try repo.commit("0")]
+        let fixture = (repo.path as NSString).deletingLastPathComponent  // private to root, as made
+        let target = dirs.appending("target")
+        func sync(_ commit: String) throws {
+            let r = try ProcessRunner.run(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", try SmartSyncBinary.path(), "sync", "--source",
+                 repo.path, "--ref", commit, "--target", target, "--store", dirs.appending("store"), "--state-dir",
+                 dirs.appending("state")],
+                environment: ["HOME": dirs.path, "NO_COLOR": "1"], check: false)
+            try #require(r.status == 0, "sync as nobody: \(r.stderrString)")
+        }
+        for round in 1...4 {
+            try repo.write("other", "\(round)\n")
+            commits.append(try repo.commit("\(round)"))
+        }
+        _ = try run("/bin/chown", ["-R", "65534:65534", dirs.path, fixture])
+        // From the store: the update is the first switch (no spare tree yet). Recycled: the fifth.
+        for commit in recycled ? commits : [commits[0]] { try sync(commit) }
+        _ = try run("/bin/chmod", ["555", target + "/ro"])
+        try repo.write("ro/b", "b\n")
+        let last = try repo.commit("adds ro/b")
+        _ = try run("/bin/chown", ["-R", "65534:65534", fixture])
+        try sync(last)
+        #expect(read(target + "/ro", Array("b".utf8)) == "b\n")
+        #expect(try run("/usr/bin/stat", ["-c", "%a", target + "/ro"]) == "555\n")
+    }
+
     // MARK: - Names as bytes
 
     @Test func operatorFilesWithAnyNameSurviveSyncRollbackAndRestore() throws {

@@ -89,6 +89,60 @@ import Testing
         try carryTheTrickyTree(in: fs.mountPoint, unlisted: unlisted)
     }
 
+    /// Entries whose type changes after the walk read it (`readdir`'s type, or the `lstat` where there is none): a
+    /// file that becomes a directory is walked as one (its contents, which sort among later siblings, on a copy of the
+    /// cursor), a directory that becomes a file is carried as a file, and every sibling after them still gets its own
+    /// rule. `unlisted` is `.leave`: a rule read out of place leaves a file behind.
+    func carryEntriesThatChangeType(in root: String) throws {
+        let (source, destination) = (root + "/source", root + "/destination")
+        for d in [source, destination, source + "/c"] { mkdir(d, 0o755) }
+        func write(_ path: String) throws {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            try #require(fd >= 0, "\(path): errno \(errno)")
+            close(fd)
+        }
+        for f in ["b", "b-", "b0", "c/f", "c-", "d", "z"] { try write(source + "/" + f) }
+        try write(destination + "/b0")
+        let treeFile = Self.stat(destination, "b0")?.st_ino
+        let rules: [(TreePath, Rule)] = [
+            ("b", .carry), ("b-", .carry), ("b/in", .carry), ("b/skip", .leave), ("b0", .treeFile), ("c", .carry),
+            ("c-", .carry), ("c/f", .carry), ("d", .leave), ("d/x", .carry), ("z", .carry),
+        ]
+        var carrier = UntrackedCarrier(rules: PathTable(sorting: rules), unlisted: .leave)
+        var changed = false
+        carrier.afterReading = { directory in
+            guard directory.isEmpty, !changed else { return }
+            changed = true
+            // b and d: files become directories; c: a directory becomes a file.
+            for f in ["b", "d", "c/f"] { unlink(source + "/" + f) }
+            rmdir(source + "/c")
+            for d in ["b", "d"] { mkdir(source + "/" + d, 0o755) }
+            for f in ["b/in", "b/skip", "c", "d/x"] { try? write(source + "/" + f) }
+        }
+        try carrier.carry(from: source, into: destination)
+        #expect(changed)
+        for path in ["b/in", "b-", "c", "c-", "d/x", "z"] as [TreePath] {
+            let carried = Self.stat(destination, path)
+            #expect(carried != nil && carried?.st_ino == Self.stat(source, path)?.st_ino, "\(path) was not carried")
+        }
+        #expect(Self.stat(destination, "b/skip") == nil, "b/skip was carried")
+        #expect(Self.stat(destination, "b0")?.st_ino == treeFile, "the tree file b0 was replaced")
+        #expect(Self.stat(destination, "c").map { ($0.st_mode & S_IFMT) == S_IFREG } == true)
+    }
+
+    @Test func entriesThatChangeTypeAfterReaddirKeepTheirRules() throws {
+        let dir = try TemporaryDirectory(prefix: "carrier")
+        defer { dir.remove() }
+        try carryEntriesThatChangeType(in: dir.path)
+    }
+
+    /// The same where the file system reports no `d_type` (ext4 without `filetype`): the types come from the `lstat`
+    /// at listing, and go stale the same way.
+    @Test func entriesThatChangeTypeKeepTheirRulesOnAFileSystemWithoutDType() throws {
+        guard let fs = try SortedWalkTests.fileSystemWithoutDType() else { return }
+        try carryEntriesThatChangeType(in: fs.mountPoint)
+    }
+
     /// Unsettled directories (a recycled tree's): the one the source has gets its metadata, the one it lacks a new
     /// directory's, with the group and setgid bit of its parent as that is after the carry (as `mkdir` there would).
     @Test func unsettledDirectoriesGetTheSourcesMetadataOrANewDirectorys() throws {

@@ -7,8 +7,8 @@ import SmartSyncCore
 /// metadata from the directory they replace, so the switch is invisible to everything that is not the tree's content.
 enum DirectoryMetadata {
     /// The mode a directory the tree adds gets (whatever the umask): `rwxr-xr-x`, owned by the user smart-sync runs
-    /// as; its group is the file system's choice (the parent's group under a setgid parent, which also passes the
-    /// setgid bit down).
+    /// as; its group and ACLs are the file system's choice (the parent's group under a setgid parent, which also
+    /// passes the setgid bit down; the parent's default ACL): ``makeDirectory(_:in:)``.
     static let newDirectoryMode: mode_t = 0o755
 
     /// Gives the directory open on `destination` the owner, group, extended attributes (ACLs among them) and mode of
@@ -55,51 +55,36 @@ enum DirectoryMetadata {
         }
     }
 
-    /// Gives the directory open on `fd` the metadata of a directory the tree adds: ``newDirectoryMode``, owned by the
-    /// effective user (the group: its parent's when that is setgid, as `mkdir` gives it, else the effective group), no
-    /// extended attributes.
-    static func reset(_ fd: Int32, display: String) throws {
+    /// Makes the directory `name` in the directory open on `parent` as every apply makes one, in place or in a stage:
+    /// `mkdir` (the file system gives the group, a setgid parent's with the bit, and a default ACL the parent has, as
+    /// default and access ACL), then ``newDirectoryMode`` whatever the umask, keeping a setgid bit the parent passed
+    /// down. Returns the new directory open (never through a symlink), or -1 with `errno` set; `EEXIST` when the name
+    /// is taken (then nothing is changed).
+    static func makeDirectory(_ name: UnsafePointer<CChar>, in parent: Int32) -> Int32 {
+        guard mkdirat(parent, name, newDirectoryMode) == 0 else { return -1 }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
-        let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        var up = stat()
-        let setgid = parent >= 0 && fstat(parent, &up) == 0 && (up.st_mode & S_ISGID) != 0
-        if parent >= 0 { close(parent) }
-        let group = setgid ? up.st_gid : getegid()
-        if st.st_uid != geteuid() || st.st_gid != group {
-            guard fchown(fd, geteuid(), group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
-        }
-        for name in try attributes(of: fd, display: display).keys {
-            guard withName(name, { ss_fremovexattr(fd, $0) }) == 0 || errno == ENODATA else {
-                throw SmartSyncError.io("fremovexattr \(text(name))", path: display)
-            }
-        }
-        let mode = newDirectoryMode | (setgid ? S_ISGID : 0)
-        if st.st_mode & 0o7777 != mode {
-            guard fchmod(fd, mode) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
-        }
+        if fd >= 0, fstat(fd, &st) == 0 { fchmod(fd, newDirectoryMode | (st.st_mode & S_ISGID)) }
+        return fd
     }
 
-    /// Takes from the directory open on `fd` what a file or directory made in it would inherit: its default ACL
-    /// (`system.posix_acl_default`) and its setgid bit (which passes its group, and itself to a directory, down).
-    /// Writes nothing when it has neither.
-    static func clearInheritable(_ fd: Int32, display: String) throws {
-        // Asked first: removing an ACL that is not there succeeds, and is a write all the same (an inotify event).
-        let acl = "system.posix_acl_default"
-        if ss_fgetxattr(fd, acl, nil, 0) >= 0 {
-            guard ss_fremovexattr(fd, acl) == 0 || errno == ENODATA else {
-                throw SmartSyncError.io("fremovexattr \(acl)", path: display)
-            }
-        } else if errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP {
-            throw SmartSyncError.io("fgetxattr \(acl)", path: display)
+    /// Gives the directory open on `fd` the metadata a directory the tree adds gets when it is made now in its parent
+    /// (``makeDirectory(_:in:)``): a directory of that kind is made beside it, its metadata copied over (only what
+    /// differs is written), and it is removed again. So the file system decides, as it does in place: owned by the
+    /// effective user, the parent's group and setgid bit when the parent is setgid, the parent's default ACL (and the
+    /// access ACL it makes), no other extended attribute. The parent must have its final metadata already.
+    static func reset(_ fd: Int32, display: String) throws {
+        let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { throw SmartSyncError.io("open ..", path: display) }
+        defer { close(parent) }
+        let probe = Materializer.temporaryName()
+        let made = probe.withCString { makeDirectory($0, in: parent) }
+        guard made >= 0 else { throw SmartSyncError.io("mkdir", path: display + "/../" + probe) }
+        defer {
+            close(made)
+            _ = unlinkat(parent, probe, AT_REMOVEDIR)
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
-        if st.st_mode & S_ISGID != 0 {
-            guard fchmod(fd, st.st_mode & 0o7777 & ~S_ISGID) == 0 else {
-                throw SmartSyncError.io("fchmod", path: display)
-            }
-        }
+        try copy(from: made, to: fd, display: display)
     }
 
     /// The extended attributes of an open file, by name (its bytes: a name need not be UTF-8), empty where the file

@@ -26,6 +26,10 @@ public struct InPlaceApplier: ApplyStrategy {
     /// (three system calls a file; a name that is not UTF-8 still goes the usual way). A name that is taken fails the
     /// apply (`EEXIST`) instead of being replaced.
     var intoStage = false
+    /// The live target a stage is made for (``intoStage``): each directory made in the stage gets the target's
+    /// directory's metadata at once, before anything is made inside it (``StageDirectories``), so a file made there
+    /// inherits what it would in place. Nil: directories are left as made (in place, or a new target).
+    var metadataSource: String?
 
     public init(linkMode: LinkMode = .auto) {
         self.linkMode = linkMode
@@ -45,6 +49,12 @@ public struct InPlaceApplier: ApplyStrategy {
         }
         let cursor = try DirectoryCursor(target: target, syncChanges: !intoStage)
         defer { cursor.finish() }
+        if let source = metadataSource {
+            let directories = try StageDirectories(target: source)
+            cursor.created = { path, fd in
+                try directories.created(path, fd, display: target + "/" + path.reduce(TreePath.root) { $0.appending($1) }.description)
+            }
+        }
         var report = ApplyReport()
         report.conflicts = plan.conflicts
         var emptied: Set<TreePath> = []

@@ -14,12 +14,14 @@ import SmartSyncObjectStore
 /// - everything else goes: files the new tree changes or lacks, the operator's files of that time (today's are
 ///   carried anew), and directories the new tree does not have.
 ///
-/// The directories it keeps are left as they are, their metadata that of the tree's previous life: the carrier
-/// gives each the target's (writing nothing where it is the same, as it mostly is), or a new directory's where the
-/// target has none (``Outcome/directories``, ``UntrackedCarrier/unsettled``).
+/// The directories it keeps are left as they are, their metadata that of the tree's previous life. Those new paths
+/// are made in get their final metadata first (``StageDirectories``: the target's, or a new directory's), so what is
+/// made in them inherits as in place; the carrier settles the others (``Outcome/directories``,
+/// ``UntrackedCarrier/unsettled``), writing nothing where the metadata is the same, as it mostly is.
 ///
 /// Then every path the new tree needs and the tree lacks is placed from the store (``InPlaceApplier``, whose checks
-/// before each link apply as for any stage). Nothing is fsynced here: the caller syncs the file system once.
+/// before each link apply as for any stage; a directory it makes takes the target's metadata at once). Nothing is
+/// fsynced here: the caller syncs the file system once.
 struct StageRecycler {
     let store: ObjectStore
     let linkMode: LinkMode
@@ -35,18 +37,18 @@ struct StageRecycler {
         var keptByInode: Int
         /// Entries removed from the recycled tree.
         var removed: Int
-        /// The directories kept (the stage's root aside), in path order, with the metadata they had: for the carrier
-        /// to settle (``UntrackedCarrier/unsettled``).
+        /// The directories kept (the stage's root aside) and not settled before placing, in path order, with the
+        /// metadata they had: for the carrier to settle (``UntrackedCarrier/unsettled``).
         var directories: [TreePath]
     }
 
     /// Brings a kept tree, renamed to `stage`, to the tree files of `plan` (the paths it writes or leaves as they are:
-    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target). `cache` is the
-    /// kept tree's stat cache (``Generation/statCache()``); `scanned` reads the target's, as this run's scan left it
-    /// (``Scanned``). `beforePlacing` is called with the paths about to be placed from the store, once the pass knows
-    /// them.
+    /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target), for the live
+    /// `target`, whose directories' metadata the stage's take. `cache` is the kept tree's stat cache
+    /// (``Generation/statCache()``); `scanned` reads the target's, as this run's scan left it (``Scanned``).
+    /// `beforePlacing` is called with the paths about to be placed from the store, once the pass knows them.
     func recycle(
-        stage: String, cache: StatCache, scanned: () -> StatCache?, listing: TreeListing, plan: Plan,
+        stage: String, target: String, cache: StatCache, scanned: () -> StatCache?, listing: TreeListing, plan: Plan,
         beforePlacing: (Set<TreePath>) throws -> Void
     ) throws -> Outcome {
         let desired = Self.desired(plan, listing: listing)
@@ -95,14 +97,16 @@ struct StageRecycler {
         }
         let adds = changes.lazy.filter { $0.kind == .add }.map(\.path)
         let keptDirectories = PathTable(sorting: directories.lazy.map { ($0, ()) })  // entered in tree order
-        try clearInheritance(stage: stage, placing: adds, kept: keptDirectories)
+        let settled = try settleBeforePlacing(stage: stage, target: target, placing: adds, kept: keptDirectories)
         try beforePlacing(Set(adds))
         var applier = InPlaceApplier(linkMode: linkMode)
         applier.intoStage = true
+        applier.metadataSource = target
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
         return Outcome(
-            report: report, kept: kept, keptByInode: keptByInode, removed: removed, directories: keptDirectories.keys)
+            report: report, kept: kept, keptByInode: keptByInode, removed: removed,
+            directories: keptDirectories.keys.filter { !settled.contains($0) })
     }
 
     /// The tree files `plan` writes or leaves, in path order, with their sizes from `listing` (a table by blob, let go
@@ -119,24 +123,28 @@ struct StageRecycler {
         return desired
     }
 
-    /// Takes a default ACL and a setgid bit from the directories the paths `placing` are made in (each one's nearest
-    /// kept ancestor, the stage's root included): what is made in a directory inherits them (the ACL; the bit's
-    /// group), and what a kept directory has is of the tree's past. As in a stage built from scratch, nothing made is
-    /// given anything of the kind. Most have neither and are not written; the carrier settles them after, as every
-    /// kept directory.
-    private func clearInheritance(stage: String, placing: some Sequence<TreePath>, kept: PathTable<Void>) throws {
-        var parents = Set<TreePath>()
+    /// Gives the directories the paths `placing` are made in (each one's nearest kept directory, the stage's root
+    /// included) and their ancestors their final metadata before anything is placed (``StageDirectories``): the
+    /// target's, or a new directory's where the target has none, parents first. What is made in them then inherits
+    /// what it would in place (a setgid directory's group and bit, a default ACL), and nothing of the tree's past.
+    /// Returns the directories settled. Most have the target's metadata already and are only read.
+    private func settleBeforePlacing(
+        stage: String, target: String, placing: some Sequence<TreePath>, kept: PathTable<Void>
+    ) throws -> Set<TreePath> {
+        var settled = Set<TreePath>()
         for path in placing {
             var parent = path.parent
             while !parent.isEmpty && kept.index(of: parent) == nil { parent = parent.parent }
-            parents.insert(parent)
+            while settled.insert(parent).inserted && !parent.isEmpty { parent = parent.parent }
         }
-        guard !parents.isEmpty, let cursor = try DirectoryCursor(existing: stage) else { return }
-        for parent in parents.sorted() {
-            let shown = parent.isEmpty ? stage : stage + "/" + parent.description
-            guard try cursor.enter(parent.components[...], create: false) else { continue }
-            try DirectoryMetadata.clearInheritable(cursor.currentFD, display: shown)
+        guard !settled.isEmpty, let cursor = try DirectoryCursor(existing: stage) else { return [] }
+        let directories = try StageDirectories(target: target)
+        for path in settled.sorted() {  // byte order: a directory before what is inside it
+            let shown = path.isEmpty ? stage : stage + "/" + path.description
+            guard try cursor.enter(path.components[...], create: false) else { continue }
+            try directories.settleKept(path.components[...], cursor.currentFD, display: shown)
         }
+        return settled
     }
 
     /// What this run's scan saw of the target's files the plan leaves unchanged, by the new tree's files' indices in

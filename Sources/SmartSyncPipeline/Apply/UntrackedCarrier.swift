@@ -59,6 +59,9 @@ struct UntrackedCarrier {
     /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)
     /// once the walk is done, parents first.
     var unsettled: [TreePath] = []
+    /// Called with a source directory's path once its entries and their types are read, before any is carried: the
+    /// seam through which a test changes an entry's type between `readdir` and the carrier's look at it.
+    var afterReading: ((_ directory: TreePath) -> Void)?
 
     /// Carries from the tree at `source` into the one at `destination`. Returns how many entries were carried.
     @discardableResult
@@ -116,6 +119,7 @@ struct UntrackedCarrier {
                 guard name.withCString({ fstatat(src, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }  // gone
                 entries.append((name, (st.st_mode & S_IFMT) == S_IFDIR))
             }
+            carrier.afterReading?(prefix)
             let steps = SortedDirectory.steps(
                 count: entries.count, name: { entries[$0].name }, descends: { entries[$0].isDirectory })
             // The rule of each directory, found at its visit, for its descent.

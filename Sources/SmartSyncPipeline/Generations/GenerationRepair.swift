@@ -40,7 +40,7 @@ struct GenerationRepair {
                 if try trust.vouches(for: path, id: entry.id, mode: entry.mode, size: nil, st: st!) { continue }
                 found = try tree.hashFile(path)?.id
                 if found == entry.id, entry.mode != .symlink,
-                    FileMetadata(st!).isInstalled(as: entry.mode, owner: geteuid())
+                    FileMetadata(st!).isInstalled(as: entry.mode, owner: Seal.owner)
                 {
                     continue  // read, and it holds its blob with its mode after all
                 }

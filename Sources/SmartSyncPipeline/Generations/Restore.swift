@@ -99,7 +99,7 @@ public enum Restore {
                 return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
             }
             try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
-            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: geteuid()) {
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: Seal.owner) {
                 let record = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
                 try log.append([record])
@@ -160,20 +160,19 @@ public enum Restore {
             } else {
                 try copy(
                     store.path(for: version.id), id: version.id, dirFD: dirFD, tmp: tmp, display: display,
-                    metadata: version.metadata
-                        ?? FileMetadata(
-                            permissions: version.mode == .executable ? 0o755 : 0o644, owner: geteuid(),
-                            group: getegid()))
+                    metadata: version.metadata, executable: version.mode == .executable)
             }
         }
     }
 
     /// Copies the store object at `source` to `tmp` in `dirFD`, hashing the bytes as they go (they must hash to
-    /// `id`), with `metadata`'s owner and permissions; fsynced. The copy is private (0600) until it is complete and
+    /// `id`), with `metadata`'s owner and permissions (none: a generation's file, `0644` or `0755`, owned by the
+    /// effective user with the group the file system gave it, a setgid directory's as in place); fsynced. The copy is private (0600) until it is complete and
     /// owned as it should be: a kept 0600 secret is never readable by others, not even while it is written.
     /// Removes `tmp` on failure.
     private static func copy(
-        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, metadata: FileMetadata
+        _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, metadata kept: FileMetadata?,
+        executable: Bool
     ) throws {
         let src = open(source, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { throw SmartSyncError.io("open", path: source) }
@@ -197,6 +196,9 @@ public enum Restore {
                 .integrity,
                 "the store object \(id.abbreviated()) changed while it was copied to '\(display)'; not restored")
         }
+        var made = stat()
+        guard fstat(dst, &made) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        let metadata = kept ?? FileMetadata(permissions: executable ? 0o755 : 0o644, owner: Seal.owner, group: made.st_gid)
         // The owner first: chown clears setuid and setgid bits, which the chmod then sets as kept.
         guard fchown(dst, metadata.owner, metadata.group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
         guard fchmod(dst, mode_t(metadata.permissions)) == 0 else { throw SmartSyncError.io("fchmod", path: display) }

@@ -71,7 +71,9 @@ public enum Rollback {
         ).repair(generation)
         let current = try state.load(target: target)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
-        // generation's put there (the generation's own files passed over without a look).
+        // generation's put there (the generation's own files passed over without a look). Directories of the
+        // generation's tree the target no longer has come back as an update in place would make them: new
+        // directories under their parent (its setgid group and default ACL), not with the metadata they had then.
         var carried = 0
         if let current {
             let now = current.manifest.entries
@@ -84,7 +86,14 @@ public enum Rollback {
                 case .right(let j), .both(_, let j): rules.append(then.keys[j], .treeFile)
                 }
             }
-            let carrier = UntrackedCarrier(rules: rules, replaceExisting: true)
+            // The generation's directories: each one the current target has gets its metadata (as every directory both
+            // have), the others a new directory's made now under their parent (see "Target fidelity").
+            var directories = Set<TreePath>()
+            for path in then.keys {
+                var parent = path.parent
+                while !parent.isEmpty && directories.insert(parent).inserted { parent = parent.parent }
+            }
+            let carrier = UntrackedCarrier(rules: rules, replaceExisting: true, unsettled: directories.sorted())
             carried = try carrier.carry(from: target, into: generation.tree)
         }
         // The generation's state is the intent: a run killed right after the exchange is recorded from it.

@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// Diffs a desired tree against what is on disk and what the previous sync put there.
 ///
@@ -20,7 +21,7 @@ import SmartSyncGitObjects
 public struct Planner: Sendable {
     public var excludes: ExcludeSet
     /// The owner of the files smart-sync installs (the effective user).
-    public var installedOwner: UInt32 = geteuid()
+    public var installedOwner: UInt32 = Seal.owner
     /// Leave local versions in place (`--keep-local`): a file or symlink at a tree path that differs from the
     /// tree and from what the previous manifest put there (an operator's edit, or a file never ours) becomes a
     /// ``Change/Kind/conflict``: nothing is fetched or written for it, and the manifest does not claim it.

@@ -202,8 +202,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
             let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
-                stage: layout.stage, cache: cache, scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing,
-                plan: plan, beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
+                stage: layout.stage, target: current.root, cache: cache,
+                scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing, plan: plan,
+                beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
             report.recycled = true
             logger.debug(
@@ -225,11 +226,20 @@ public struct StagedSwitchApplier: ApplyStrategy {
     private func build(
         _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout, exists: Bool
     ) throws -> ApplyReport {
-        // Private until the carrier gives it the target's metadata (a new target: the documented default).
+        // Private until it has the target's metadata (a new target: the documented default), which it gets before
+        // anything is made in it, as every directory made in it does (`metadataSource`): what is made there inherits
+        // as it would in place (a setgid directory's group, a default ACL).
         guard mkdir(layout.stage, 0o700) == 0 else {
             throw SmartSyncError.io("mkdir", path: layout.stage, hint: "Check that \(layout.sidecar) is writable")
         }
-        if !exists { chmod(layout.stage, DirectoryMetadata.newDirectoryMode) }
+        if exists {
+            let stage = open(layout.stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard stage >= 0 else { throw SmartSyncError.io("open", path: layout.stage) }
+            defer { close(stage) }
+            _ = try StageDirectories(target: current.root).copyFromTarget([], to: stage, display: layout.stage)
+        } else {
+            chmod(layout.stage, DirectoryMetadata.newDirectoryMode)
+        }
         try seed(Set(plan.changes.map(\.path)), from: current, plan: plan, store: store)
         let staged = plan.changes.compactMap { c -> Change? in
             guard let mode = c.mode, let id = c.id, mode.isBlob else { return nil }
@@ -244,6 +254,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // per file and directory.
         var stager = inPlace
         stager.intoStage = true
+        if exists { stager.metadataSource = current.root }
         return try stager.apply(
             Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
             target: layout.stage)

@@ -17,6 +17,9 @@ final class DirectoryCursor {
     private var stack: [(name: TreePath, fd: Int32, dirty: Bool)] = []
     /// Directories created while descending.
     private(set) var createdDirectories = 0
+    /// Called with each directory created while descending (its path's components and the directory open), before
+    /// anything is made inside it.
+    var created: ((_ path: [TreePath], _ fd: Int32) throws -> Void)?
 
     /// Opens (creating it and its parents when missing) the target directory.
     init(target: String, syncChanges: Bool = true) throws {
@@ -77,16 +80,21 @@ final class DirectoryCursor {
             var fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if fd < 0 && errno == ENOENT {
                 guard create else { return false }
-                if component.withCString({ mkdirat(parent, $0, 0o755) }) != 0 && errno != EEXIST {
+                fd = component.withCString { DirectoryMetadata.makeDirectory($0, in: parent) }
+                if fd >= 0 {
+                    markDirty()
+                    createdDirectories += 1
+                    // Its metadata settled before anything is made inside it (a stage's: the target's).
+                    if let created {
+                        do { try created(Array(stack.lazy.map(\.name)) + [component], fd) } catch {
+                            close(fd)
+                            throw error
+                        }
+                    }
+                } else if errno == EEXIST {  // made by someone else since
+                    fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                } else if errno != ELOOP && errno != ENOTDIR {  // those two: replaced since it was made (told below)
                     throw SmartSyncError.io("mkdir", path: display(component))
-                }
-                markDirty()
-                createdDirectories += 1
-                fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                // The documented mode whatever the umask; a setgid bit the parent passed down stays.
-                var st = stat()
-                if fd >= 0, fstat(fd, &st) == 0 {
-                    fchmod(fd, DirectoryMetadata.newDirectoryMode | (st.st_mode & S_ISGID))
                 }
             }
             if fd < 0 {

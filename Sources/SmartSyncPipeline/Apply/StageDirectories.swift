@@ -1,0 +1,55 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Gives a stage's directories their final metadata before anything is made in them, so that what is made there
+/// inherits what it would have in place: a setgid directory's group (and, to a directory, the bit), a default ACL
+/// (to a directory as its default and access ACL, to a copied or reflinked file as its access ACL). A directory the
+/// target has gets the target's metadata; one the target lacks is made as a new directory (``DirectoryMetadata``).
+///
+/// The target is read by directory descriptor with `O_NOFOLLOW` (``DirectoryCursor``): a symlink where the stage has
+/// a directory counts as no directory there.
+final class StageDirectories {
+    /// The live target, whose directories' metadata the stage's take.
+    let target: String
+    private let cursor: DirectoryCursor?
+
+    init(target: String) throws {
+        self.target = target
+        cursor = try DirectoryCursor(existing: target)
+    }
+
+    /// Copies the metadata of the target's directory `components` onto the directory open on `fd`; false (nothing
+    /// written) when the target has no directory there.
+    func copyFromTarget(_ components: ArraySlice<TreePath>, to fd: Int32, display: String) throws -> Bool {
+        guard let cursor, (try? cursor.enter(components, create: false)) == true else { return false }
+        try DirectoryMetadata.copy(from: cursor.currentFD, to: fd, display: display)
+        try keepWritable(fd, display: display)
+        return true
+    }
+
+    /// Lets a user other than root make entries in a directory whose mode (the target's) does not let its owner write
+    /// or search it: the carrier sets the exact mode once the stage is made. Root needs neither bit.
+    private func keepWritable(_ fd: Int32, display: String) throws {
+        guard Seal.owner != 0 else { return }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        if st.st_mode & 0o300 != 0o300 {
+            guard fchmod(fd, (st.st_mode & 0o7777) | 0o300) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+        }
+    }
+
+    /// A directory just made in the stage (``DirectoryCursor/created``): the target's metadata when the target has it;
+    /// else it stays as it was made, a new directory's.
+    func created(_ components: [TreePath], _ fd: Int32, display: String) throws {
+        _ = try copyFromTarget(components[...], to: fd, display: display)
+    }
+
+    /// A directory the stage kept from another time (a recycled tree's): the target's metadata, or a new directory's
+    /// where the target has none (made in its parent, which must be settled already).
+    func settleKept(_ components: ArraySlice<TreePath>, _ fd: Int32, display: String) throws {
+        if try copyFromTarget(components, to: fd, display: display) { return }
+        try DirectoryMetadata.reset(fd, display: display)
+    }
+}
