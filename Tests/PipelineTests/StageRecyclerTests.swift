@@ -21,7 +21,8 @@ struct StageRecyclerTests {
         let target: String
         var commits: [String] = []
 
-        init(mode: LinkMode) async throws {
+        /// `under`: where the target, the store and the state go (default: a temporary directory).
+        init(mode: LinkMode, under: String? = nil) async throws {
             repo = try GitFixture()
             for i in 0..<40 { try repo.write("d\(i % 4)/f\(i).nix", "{ a = \(i); }\n") }
             try repo.write("same-1", "twin\n")
@@ -39,10 +40,11 @@ struct StageRecyclerTests {
             try repo.write("scripts/run.sh", "#!/bin/sh\n#\n", executable: true)
             commits.append(try repo.commit("C"))
             dirs = try TemporaryDirectory(prefix: "recycle")
-            target = dirs.appending("target")
+            let root = under ?? dirs.path
+            target = root + "/target"
             runner = SyncRunner(
-                source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dirs.appending("store")),
-                state: try StateStore(root: dirs.appending("state")))
+                source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: root + "/store"),
+                state: try StateStore(root: root + "/state"))
             runner.keepGenerations = 1
             runner.linkMode = mode
             // The tests move back and forth between the commits on purpose.

@@ -33,7 +33,7 @@ struct StageRecycler {
         /// Stat data of the regular files kept as they were, for the stat cache (they are the target's after the
         /// switch, with no write since the pass that looked at them).
         var kept: PathTable<StatData>
-        /// Of those, the files kept by their inode, with no `lstat` (``Scanned``).
+        /// Of those, the files kept on the scan's word, with no look at the store (``Scanned``).
         var keptByInode: Int
         /// Entries removed from the recycled tree.
         var removed: Int
@@ -148,9 +148,9 @@ struct StageRecycler {
     }
 
     /// What this run's scan saw of the target's files the plan leaves unchanged, by the new tree's files' indices in
-    /// path order: a file of the recycled tree that is the same inode (`readdir`'s `d_ino`, same device) is kept with
-    /// no `lstat` of its own, since an inode's content and metadata are the same through any of its names. The scan
-    /// saw it then: not racy, its id the blob the new tree wants (hashed or vouched for by the stat cache), sealed
+    /// path order: a file of the recycled tree that is the same inode (`readdir`'s `d_ino`) and, by its `lstat`, still
+    /// exactly as the scan saw it (device, inode, size, mtime, ctime, mode: no write or chmod since) is kept on the
+    /// scan's word, since an inode's content and metadata are the same through any of its names. The scan saw it then: not racy, its id the blob the new tree wants (hashed or vouched for by the stat cache), sealed
     /// (`0444`/`0555`, the sealed mtime, the listing's size), its owner and mode as installed (else the plan would not
     /// leave the path unchanged), its inode not quarantined. The files of a spare and the target are the same inode
     /// wherever both hold the store object for the path (hard links), most paths of a tree.
@@ -188,8 +188,9 @@ struct StageRecycler {
 
     /// The one walk over the recycled tree, in path byte order (``SortedDirectory/steps(count:name:descends:)``), so
     /// the new tree's files are looked up with one forward cursor and the files kept come out as a table. Each
-    /// directory is ordered by `readdir`'s type (an `lstat` only for `DT_UNKNOWN`), and an entry is `lstat`ed only
-    /// when ``Scanned`` does not vouch for it by its inode.
+    /// directory is ordered by `readdir`'s type (an `lstat` only for `DT_UNKNOWN`). Each file the new tree has is
+    /// `lstat`ed once: when it is the inode ``Scanned`` vouches for and still as the scan saw it, it is kept on the
+    /// scan's word, with no look at the store (``GenerationTrust``).
     private struct Pass {
         /// The new tree's files, read forward as the walk goes. A directory the new tree has is one it holds a file
         /// below: asked of the same cursor when the walk reaches the directory's contents.
@@ -235,22 +236,22 @@ struct StageRecycler {
                     // The new tree's own path when it has this one (no new storage for a kept file).
                     if let j = scratch.withUnsafeBufferPointer({ desired.seekIndex(bytes: $0) }) {
                         let (path, want) = desired.table[j]
-                        if type == DT_REG, let seen = scanned.vouched(j, inode: inode) {
-                            if identities.insert(FileIdentity(device: seen.device, inode: inode)).inserted {
+                        guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                            if errno == ENOENT { continue }  // gone
+                            throw SmartSyncError.io("fstatat", path: display + "/" + path.description)
+                        }
+                        if type == DT_REG, let seen = scanned.vouched(j, inode: inode), StatData(st) == seen {
+                            // The inode the scan vouched for, unchanged since (device, inode, size, mtime, ctime and
+                            // mode as it saw them): an in-place write, a chmod or a file of another device is not.
+                            if identities.insert(FileIdentity(st)).inserted {
                                 kept.append(path, seen)
                                 keptByInode += 1
                                 continue
                             }
-                        } else {
-                            guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
-                                if errno == ENOENT { continue }  // gone
-                                throw SmartSyncError.io("fstatat", path: display + "/" + path.description)
-                            }
+                        } else if try holds(want, path, st, fd, name) {
                             // A directory listed as something else (`d_type` gone stale) is not held: removed below.
-                            if try holds(want, path, st, fd, name) {
-                                kept.append(path, StatData(st))
-                                continue
-                            }
+                            kept.append(path, StatData(st))
+                            continue
                         }
                     }
                 }
