@@ -61,4 +61,18 @@ struct ScanCancellationTests {
         let seen = opened.withLock { $0 }
         #expect(seen.count < directories, "the scan opened \(seen.count) of \(directories) directories")
     }
+
+    /// The hashing (most of a cold scan: a first run over an existing tree) stops too: a cancelled hasher throws
+    /// before its next file instead of hashing the rest.
+    @Test func aCancelledHashingStopsBeforeItsNextFile() throws {
+        let dirs = try TemporaryDirectory(prefix: "hash-cancel")
+        let files = (0..<64).map { TreePath("d/f\($0).nix") }
+        for f in files { try TestFiles.write(dirs.appending(f.description), "\(f)\n") }
+        var hasher = ParallelHasher(root: dirs.path, files: files.map { ($0, 16) })
+        #expect(try hasher.hash(workers: 2).compactMap { $0 }.count == files.count)
+        let flag = CancellationFlag()
+        flag.cancel()
+        hasher.cancellation = flag
+        #expect(throws: CancellationError.self) { try hasher.hash(workers: 2) }
+    }
 }

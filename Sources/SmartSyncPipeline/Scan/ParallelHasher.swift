@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncCore
 import SmartSyncGitObjects
 
 /// Hashes files of a tree as git blobs on several threads (``ParallelWork``): each worker takes a contiguous run of
@@ -7,9 +8,12 @@ import SmartSyncGitObjects
 struct ParallelHasher: Sendable {
     let root: String
     let files: [(path: TreePath, size: Int)]
+    /// Checked before each file: a cancelled scan stops hashing (a cold scan's hashing is most of its time).
+    var cancellation: CancellationFlag?
 
     /// The blob id of each file, in order, with the `fstat` of what was hashed; nil for a file that is gone or is no
-    /// longer a regular file. The first other failure in path order (unreadable) is thrown.
+    /// longer a regular file. The first other failure in path order (unreadable, or `CancellationError` once the
+    /// ``cancellation`` flag is set) is thrown.
     func hash(workers: Int) throws -> [(id: ObjectID, stat: stat)?] {
         let workers = max(1, min(workers, files.count))
         let chunk = (files.count + workers - 1) / workers
@@ -18,7 +22,10 @@ struct ParallelHasher: Sendable {
                 let range = (worker * chunk)..<min(files.count, (worker + 1) * chunk)
                 guard !range.isEmpty else { return [] }
                 let reader = try TreeReader(root: root)
-                return try range.map { try reader.hashFile(files[$0].path) }
+                return try range.map {
+                    try cancellation?.check()
+                    return try reader.hashFile(files[$0].path)
+                }
             }
         }
         var hashed: [(id: ObjectID, stat: stat)?] = []

@@ -16,7 +16,7 @@ import SmartSyncGitObjects
 ///   listed in ``LocalTree/excluded``.
 /// - A big tree (by its stat cache) is walked on every core (``WalkSplit``), with the same result as one thread's walk.
 /// - A target that does not exist yet scans as an empty tree.
-/// - A scan given a ``cancellation`` flag stops at the next directory once it is set.
+/// - A scan given a ``cancellation`` flag stops at the next directory, or the next file it hashes, once it is set.
 public struct TargetScanner: Sendable {
     /// Entry names skipped at any depth (exact match). Empty by default.
     public var ignoredNames: Set<TreePath>
@@ -264,8 +264,9 @@ struct ScanWalker {
         guard !pending.isEmpty else { return }
         let bytes = pending.reduce(0) { $0 + Int(entries[$1].size) }
         let workers = bytes < 1 << 20 || pending.count < 32 ? 1 : ParallelWork.cores
-        let hashed = try ParallelHasher(root: target, files: pending.map { (entries[$0].path, Int(entries[$0].size)) })
-            .hash(workers: workers)
+        var hasher = ParallelHasher(root: target, files: pending.map { (entries[$0].path, Int(entries[$0].size)) })
+        hasher.cancellation = scanner.cancellation
+        let hashed = try hasher.hash(workers: workers)
         for (i, result) in zip(pending, hashed) {
             guard let (id, st) = result else {
                 entries[i].id = nil  // gone (or no longer a regular file) since the walk looked: dropped by table()

@@ -13,7 +13,9 @@ public struct LineLog: Sendable {
     /// Lines kept at most.
     public var limit: Int
     /// Each append fsynced (the kept-version log: what `restore` needs). Not for the run history, a report of runs: a
-    /// power cut may lose its last lines, as git's own reflogs and index are not fsynced either.
+    /// power cut may lose its last lines, as git's own reflogs and index are not fsynced either. The rewrite that trims
+    /// the log is fsynced either way: it replaces the whole file, and a replacing rename not ordered after its data
+    /// (XFS, btrfs) could otherwise leave the whole history empty after a power cut, not only its last lines.
     public var durable = true
 
     public init(path: String, limit: Int) {
@@ -40,7 +42,7 @@ public struct LineLog: Sendable {
         if lineCount + newLines.count > limit {
             let all = try keep(lines()) + newLines
             let text = all.suffix(limit).map { $0 + "\n" }.joined()
-            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600, durable: durable)
+            try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)  // durable: see ``durable``
             return
         }
         var text = existing.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
