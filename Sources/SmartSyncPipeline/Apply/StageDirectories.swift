@@ -11,12 +11,10 @@ import SmartSyncObjectStore
 /// The target is read by directory descriptor with `O_NOFOLLOW` (``DirectoryCursor``): a symlink where the stage has
 /// a directory counts as no directory there.
 final class StageDirectories {
-    /// The live target, whose directories' metadata the stage's take.
-    let target: String
+    /// The live target's directories, whose metadata the stage's take.
     private let cursor: DirectoryCursor?
 
     init(target: String) throws {
-        self.target = target
         cursor = try DirectoryCursor(existing: target)
     }
 

@@ -54,8 +54,8 @@ struct UntrackedCarrier {
     /// Whether a carried file replaces a non-directory already at its path in the destination (rollback: the
     /// operator's current version wins over the one the generation kept).
     var replaceExisting = false
-    /// Directories of the destination whose metadata is of another time, a recycled tree's (``StageRecycler``; best in
-    /// path order, then not sorted again): each one the source has gets the source directory's metadata, as any
+    /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
+    /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source directory's metadata, as any
     /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)
     /// once the walk is done, parents first.
     var unsettled: [TreePath] = []

@@ -30,9 +30,7 @@ public struct Plan: Sendable, Hashable, Codable {
     public var conflicts: [Change] { changes.filter { $0.kind == .conflict || $0.kind == .blocked } }
 
     /// True when applying would write or delete something.
-    public var hasWork: Bool {
-        changes.indices.contains { changes[$0].kind.writes || changes[$0].kind == .delete }  // (in place, no copy)
-    }
+    public var hasWork: Bool { counts.contains { kind, n in n > 0 && (kind.writes || kind == .delete) } }
 
     /// True when the target will equal the commit after applying (nothing blocked).
     public var isComplete: Bool { count(.blocked) == 0 }

@@ -79,8 +79,9 @@ extension ScanWalker {
         }
         for (k, subtree) in found.enumerated() { listed[subtree.parent].descents[subtree.child] = .subtree(k) }
         var parts = walkWhole(found, workers: split.workers)
-        // Room for exactly what is joined (the cache's count the caller reserved leaves out directories: appending
-        // past it doubled the table, copying it beside the parts).
+        // Room for all that is joined (the root's steps count its directories twice: a few entries spare; the cache's
+        // count the caller reserved leaves out directories, and appending past it doubled the table, copying it beside
+        // the parts).
         var joined = entries.count + listed[0].listing.steps.count
         for directory in listed { joined += directory.recorded?.entries.count ?? 0 }
         for case .success(let part) in parts { joined += part.entries.count }

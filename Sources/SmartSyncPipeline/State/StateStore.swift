@@ -17,8 +17,8 @@ import SmartSyncGitObjects
 /// <root>/aux/<name>                 auxiliary blobs (e.g. the source cache of ETags)
 /// ```
 /// `<key>` is the hex SHA-1 of the target's absolute, lexically normalized path.
-/// Every file is replaced atomically (temp, fsync, rename; `history` and `counters.json`, reports of runs, without the
-/// fsync). The directory is private to its owner (0700, or 0750 with a group): kept versions' records name the
+/// Every file is replaced atomically (temp, fsync, rename; `history` and `counters.json`, reports of runs, and
+/// `stat-cache`, which checks itself as it is read, without the fsync). The directory is private to its owner (0700, or 0750 with a group): kept versions' records name the
 /// operator's files.
 public struct StateStore: Sendable {
     public let root: String

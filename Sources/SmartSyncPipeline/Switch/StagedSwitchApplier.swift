@@ -261,12 +261,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     }
 
     /// Whether a path of this plan kind holds a file of the new tree (written or left as it is).
-    static func writesTreeFile(_ kind: Change.Kind) -> Bool {
-        switch kind {
-        case .add, .modify, .mode, .symlink, .typeChange, .unchanged: return true
-        default: return false
-        }
-    }
+    static func writesTreeFile(_ kind: Change.Kind) -> Bool { kind.writes || kind == .unchanged }
 
     /// Puts into the store the blobs of `paths` the plan leaves unchanged and the store lacks, from the target
     /// (verified by their id on the way in): the stage is made from the store alone.

@@ -191,13 +191,5 @@ func directoryEntries(_ fd: Int32, display: String) throws -> [(name: TreePath, 
 /// ``directoryEntries(_:display:)`` gives them: for a walker that owns its descriptor and reads it once, with no
 /// duplicate to make and rewind.
 func directoryEntries(stream dir: OpaquePointer, display: String) throws -> [(name: TreePath, type: UInt8)] {
-    var entries: [(name: TreePath, type: UInt8)] = []
-    while true {
-        errno = 0
-        guard let entry = readdir(dir) else {
-            if errno != 0 { throw SmartSyncError.io("readdir", path: display) }
-            return entries
-        }
-        if let name = entryName(entry) { entries.append((name, entry.pointee.d_type)) }
-    }
+    try directoryEntriesWithInodes(stream: dir, display: display).map { ($0.name, $0.type) }
 }

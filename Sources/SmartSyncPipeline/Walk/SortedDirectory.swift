@@ -4,8 +4,8 @@ import SmartSyncGitObjects
 
 /// One directory's entries, each `lstat`ed by descriptor (`fstatat(AT_SYMLINK_NOFOLLOW)`: a symlink is never
 /// followed), in the order that makes a depth-first walk yield its paths sorted by their bytes (``PathTable``'s
-/// order), so the walkers (``TargetScanner``, ``StageRecycler``) build their tables and join them with others by a
-/// forward cursor, with no sort afterwards.
+/// order), so the scan (``TargetScanner``) builds its table and joins it with others by a forward cursor, with no sort
+/// afterwards.
 ///
 /// An entry's own path is `name`, its contents' paths start with `name/`, and byte order can put siblings between the
 /// two (`a` < `a+` < `a-` < `a.b` < `a/x` < `a0`). So the walk is a sequence of ``steps`` ordered by that key: each
@@ -14,10 +14,11 @@ import SmartSyncGitObjects
 /// would not do: `a+`, `a-` and `a.b` would come before the directory `a`'s own entry.
 ///
 /// What orders an entry as a directory is its `lstat`, the one the walker records: `readdir`'s `d_type` is not used.
-/// Both walkers `lstat` every entry anyway, and a `d_type` gone stale between `readdir` and the `lstat` (or
-/// `DT_UNKNOWN`, on file systems that do not fill it in) could otherwise put a directory's contents out of place.
-/// (``UntrackedCarrier``, which looks at most entries of the target not at all, orders its walk by `d_type` with
-/// ``steps(count:name:descends:)`` and copes with one gone stale itself.)
+/// The scan `lstat`s every entry anyway, and a `d_type` gone stale between `readdir` and the `lstat` (or `DT_UNKNOWN`,
+/// on file systems that do not fill it in) could otherwise put a directory's contents out of place.
+/// (``UntrackedCarrier`` and ``StageRecycler``, which need no `lstat` of most entries to order them, order their
+/// walks by `d_type` with ``steps(count:name:descends:)``, an `lstat` only for `DT_UNKNOWN`, and cope with one gone
+/// stale themselves.)
 struct SortedDirectory {
     /// One entry, as `fstatat` saw it.
     struct Child {
