@@ -148,10 +148,11 @@ public enum FileSystem {
         }
     }
 
-    /// Copies a file to a new path with `mode`, fsyncing the copy. `beforeSync` runs on the copy's descriptor
-    /// after its bytes and mode are written (the object store seals its copies there).
+    /// Copies a file to a new path with `mode`, fsyncing the copy unless `sync` is false (a caller that makes many
+    /// copies durable with one file-system sync). `beforeSync` runs on the copy's descriptor after its bytes and mode
+    /// are written (the object store seals its copies there).
     public static func copyFile(
-        from source: String, to destination: String, mode: mode_t,
+        from source: String, to destination: String, mode: mode_t, sync: Bool = true,
         beforeSync: (_ fd: Int32) throws -> Void = { _ in }
     ) throws {
         let src = open(source, O_RDONLY | O_CLOEXEC)
@@ -163,7 +164,7 @@ public enum FileSystem {
             try readChunks(fd: src, path: source) { try writeAll(fd: dst, $0, path: destination) }
             guard fchmod(dst, mode) == 0 else { throw SmartSyncError.io("fchmod", path: destination) }
             try beforeSync(dst)
-            guard fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
+            guard !sync || fsync(dst) == 0 else { throw SmartSyncError.io("fsync", path: destination) }
             close(dst)
         } catch {
             close(dst)

@@ -58,27 +58,42 @@ public final class ObjectStore: Sendable {
     /// A twin whose ``Seal`` is broken (a write or `chmod` through a target's hardlink changes it here too) is made
     /// again from the object, which the caller has checked (``sealedPath(for:executable:size:)``).
     public func executablePath(for id: ObjectID) throws -> String {
-        let source = path(for: id)
-        let twin = source + ".x"
-        var base = stat()
-        guard lstat(source, &base) == 0, (base.st_mode & S_IFMT) == S_IFREG else {
-            throw SmartSyncError(
-                .notFound, "object \(id) is not in the store at \(root)", hint: "run the sync again to fetch it")
-        }
-        var st = stat()
-        if lstat(twin, &st) == 0, Seal.breach(of: st, executable: true, size: Int(base.st_size), group: objectGroup) == nil,
-            !hasAttributes(twin)
-        {
-            return twin
-        }
-        let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try FileSystem.copyFile(from: source, to: tmp, mode: Seal.permissions(executable: true), beforeSync: { try Seal.apply(fd: $0, path: tmp) })
+        let (twin, size) = try twinOfPresentObject(id)
+        if isSealedTwin(twin, size: size) { return twin }
+        let tmp = try draftTwin(of: id, sync: true)
         if rename(tmp, twin) != 0 {
             let err = errno
             unlink(tmp)
             throw SmartSyncError.io("rename", path: twin, errno: err)
         }
         return twin
+    }
+
+    /// The path of the object's `0555` twin and the object's size; `.notFound` when the object is not in the store.
+    func twinOfPresentObject(_ id: ObjectID) throws -> (twin: String, size: Int) {
+        let source = path(for: id)
+        var base = stat()
+        guard lstat(source, &base) == 0, (base.st_mode & S_IFMT) == S_IFREG else {
+            throw SmartSyncError(
+                .notFound, "object \(id) is not in the store at \(root)", hint: "run the sync again to fetch it")
+        }
+        return (source + ".x", Int(base.st_size))
+    }
+
+    /// True when the twin at `twin` is there with its ``Seal`` whole and the object's `size`.
+    func isSealedTwin(_ twin: String, size: Int) -> Bool {
+        var st = stat()
+        return lstat(twin, &st) == 0 && Seal.breach(of: st, executable: true, size: size, group: objectGroup) == nil
+            && !hasAttributes(twin)
+    }
+
+    /// A sealed `0555` copy of the object in `tmp/`, not yet under its twin's name; fsynced when `sync`.
+    func draftTwin(of id: ObjectID, sync: Bool) throws -> String {
+        let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try FileSystem.copyFile(
+            from: path(for: id), to: tmp, mode: Seal.permissions(executable: true), sync: sync,
+            beforeSync: { try Seal.apply(fd: $0, path: tmp) })
+        return tmp
     }
 
     /// Starts writing an object whose id is (usually) known in advance.

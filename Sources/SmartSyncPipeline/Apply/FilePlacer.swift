@@ -14,13 +14,17 @@ struct FilePlacer {
     let mode: LinkMode
     /// fsync each reflinked or copied file (an in-place apply); a staged apply syncs the file system once instead.
     let syncEachFile: Bool
+    /// Where a staged apply gets the executable twins it links: made unsynced, published after the stage's sync
+    /// (``TwinBatch``). Nil: each missing twin is made durable on its own (``ObjectStore/executablePath(for:)``).
+    let twins: TwinBatch?
     /// `auto`: whether reflinks work here (nil until the first file tells).
     private var reflinks: Bool?
 
-    init(store: ObjectStore, mode: LinkMode, syncEachFile: Bool) {
+    init(store: ObjectStore, mode: LinkMode, syncEachFile: Bool, twins: TwinBatch? = nil) {
         self.store = store
         self.mode = mode
         self.syncEachFile = syncEachFile
+        self.twins = twins
         reflinks = mode == .hardlink ? false : nil
     }
 
@@ -69,11 +73,11 @@ struct FilePlacer {
         _ display: String
     ) throws -> PlacementMethod {
         if shareable {
-            var source = try store.sealedPath(for: id, executable: executable, size: size)
+            var source = try linkSource(id, executable: executable, size: size)
             if linkat(AT_FDCWD, source, dirFD, tmp, 0) == 0 { return .hardlink }
             if errno == ENOENT {
                 // Another run replaced the object (or dropped its twin) between the check and the link: once more.
-                source = try store.sealedPath(for: id, executable: executable, size: size)
+                source = try linkSource(id, executable: executable, size: size)
                 if linkat(AT_FDCWD, source, dirFD, tmp, 0) == 0 { return .hardlink }
             }
             let err = errno
@@ -84,6 +88,13 @@ struct FilePlacer {
             }
         }
         return try clone(id, executable: executable, size: size, reflink: true, dirFD: dirFD, tmp: tmp, display)
+    }
+
+    /// The object (or its `0555` twin) to hard-link, checked against its seal just before.
+    private func linkSource(_ id: ObjectID, executable: Bool, size: Int?) throws -> String {
+        guard executable, let twins else { return try store.sealedPath(for: id, executable: executable, size: size) }
+        _ = try store.sealedPath(for: id, executable: false, size: size)
+        return try twins.linkablePath(for: id)
     }
 
     private func clone(

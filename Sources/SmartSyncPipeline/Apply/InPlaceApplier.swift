@@ -30,6 +30,8 @@ public struct InPlaceApplier: ApplyStrategy {
     /// directory's metadata at once, before anything is made inside it (``StageDirectories``), so a file made there
     /// inherits what it would in place. Nil: directories are left as made (in place, or a new target).
     var metadataSource: String?
+    /// The executable twins a stage links (``intoStage``), published by the caller after its sync (``TwinBatch``).
+    var twins: TwinBatch?
 
     public init(linkMode: LinkMode = .auto) {
         self.linkMode = linkMode
@@ -107,7 +109,7 @@ public struct InPlaceApplier: ApplyStrategy {
         }
         var sizes: [ObjectID: Int] = [:]
         for e in listing.entries where e.mode.isBlob && written.contains(e.id) { sizes[e.id] = e.size }
-        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: !intoStage)
+        var placer = FilePlacer(store: store, mode: linkMode, syncEachFile: !intoStage, twins: twins)
         let createdBefore = cursor.createdDirectories
         for c in plan.changes where c.writes && !skipped.contains(c.path) {
             guard let mode = c.mode, let id = c.id else { continue }

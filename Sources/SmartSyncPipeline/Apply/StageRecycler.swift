@@ -25,6 +25,8 @@ import SmartSyncObjectStore
 struct StageRecycler {
     let store: ObjectStore
     let linkMode: LinkMode
+    /// The executable twins the stage links (``InPlaceApplier/twins``).
+    var twins: TwinBatch?
 
     /// What the recycling did.
     struct Outcome {
@@ -102,6 +104,7 @@ struct StageRecycler {
         var applier = InPlaceApplier(linkMode: linkMode)
         applier.intoStage = true
         applier.metadataSource = target
+        applier.twins = twins
         let report = try applier.apply(
             Plan(commit: plan.commit, changes: changes, blobsNeeded: []), listing: listing, store: store, target: stage)
         return Outcome(

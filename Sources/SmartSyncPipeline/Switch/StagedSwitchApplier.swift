@@ -99,15 +99,17 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let current = try TreeReader(root: target)
         let generations = GenerationStore(layout: layout)
         var unsettled: [TreePath] = []  // a recycled stage's directories, for the carrier to settle
+        let twins = TwinBatch(store: store)  // published after the stage's sync, before anything can see the stage
         var report = try logger.timed("stage") { () throws -> ApplyReport in
             if exists,
-                let recycled = try recycle(plan, listing: listing, store: store, current: current, layout: layout)
+                let recycled = try recycle(plan, listing: listing, store: store, twins: twins, current: current, layout: layout)
             {
                 unsettled = recycled.directories
                 return recycled.report
             }
             if !exists { logger.debug("apply: a new target, its tree built from the store") }
-            return try build(plan, listing: listing, store: store, current: current, layout: layout, exists: exists)
+            return try build(
+                plan, listing: listing, store: store, twins: twins, current: current, layout: layout, exists: exists)
         }
         report.counts = plan.counts
         report.conflicts = plan.conflicts
@@ -118,7 +120,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
             let carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
-        try logger.timed("sync") { try FileSystem.syncFileSystem(containing: layout.stage) }
+        try logger.timed("sync") {
+            try FileSystem.syncFileSystem(containing: layout.stage)
+            try twins.publish()
+        }
         try checkpoint("staged")
         if let validateStage {
             do {
@@ -179,7 +184,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// system (then it is left to ``GenerationStore/prune(keep:)`` and the stage is built from scratch: recycling only
     /// saves work). No listed generation is ever used, so a switch that fails afterwards costs rollback nothing.
     private func recycle(
-        _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout
+        _ plan: Plan, listing: TreeListing, store: ObjectStore, twins: TwinBatch, current: TreeReader,
+        layout: SwitchLayout
     ) throws -> (report: ApplyReport, directories: [TreePath])? {
         let generations = GenerationStore(layout: layout)
         guard keepGenerations > 0 else {
@@ -201,7 +207,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
-            let outcome = try StageRecycler(store: store, linkMode: linkMode).recycle(
+            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins).recycle(
                 stage: layout.stage, target: current.root, cache: cache,
                 scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
@@ -224,7 +230,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
 
     /// Builds the stage from the store: every file of the new tree linked (or copied) from its object.
     private func build(
-        _ plan: Plan, listing: TreeListing, store: ObjectStore, current: TreeReader, layout: SwitchLayout, exists: Bool
+        _ plan: Plan, listing: TreeListing, store: ObjectStore, twins: TwinBatch, current: TreeReader,
+        layout: SwitchLayout, exists: Bool
     ) throws -> ApplyReport {
         // Private until it has the target's metadata (a new target: the documented default), which it gets before
         // anything is made in it, as every directory made in it does (`metadataSource`): what is made there inherits
@@ -254,6 +261,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // per file and directory.
         var stager = inPlace
         stager.intoStage = true
+        stager.twins = twins
         if exists { stager.metadataSource = current.root }
         return try stager.apply(
             Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
