@@ -96,15 +96,24 @@ public enum FileSystem {
             unlink(tmp)
             throw error
         }
+        try moveIntoPlace(tmp, path, durable: durable)
+        return Timestamps.mtimeNs(st)
+    }
+
+    /// Renames `tmp` over `path` (removing `tmp` when that fails); `durable` fsyncs the directory after.
+    private static func moveIntoPlace(_ tmp: String, _ path: String, durable: Bool) throws {
         guard rename(tmp, path) == 0 else {
             let err = errno
             unlink(tmp)
             throw SmartSyncError.io("rename", path: path, errno: err)
         }
-        if durable, let slash = path.lastIndex(of: "/") {
-            syncDirectory(slash == path.startIndex ? "/" : String(path[..<slash]))
-        }
-        return Timestamps.mtimeNs(st)
+        if durable { syncDirectory(containing: path) }
+    }
+
+    /// `fsync`s the directory holding `path`.
+    private static func syncDirectory(containing path: String) {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        syncDirectory(slash == path.startIndex ? "/" : String(path[..<slash]))
     }
 
     /// The names in a directory, without `.` and `..`.
@@ -171,6 +180,29 @@ public enum FileSystem {
             unlink(destination)
             throw error
         }
+    }
+
+    /// Makes `destination` hold the file at `source`: a hard link, or where the link fails (another file system, the
+    /// link count at its limit, a file at `destination` already) a copy with the source's mode and modification time
+    /// (``copyFile(from:to:mode:beforeSync:)``, fsynced), made beside `destination` and renamed over it, so a reader or
+    /// a crash sees the whole file or none. For a file no one writes in place: a link shares its inode. `durable` also
+    /// fsyncs the directory. Returns true when it linked.
+    @discardableResult
+    public static func linkOrCopy(from source: String, to destination: String, durable: Bool = true) throws -> Bool {
+        if link(source, destination) == 0 {
+            if durable { syncDirectory(containing: destination) }
+            return true
+        }
+        var st = stat()
+        guard stat(source, &st) == 0 else { throw SmartSyncError.io("stat", path: source) }
+        let tmp = destination + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try copyFile(from: source, to: tmp, mode: st.st_mode & 0o7777) { fd in
+            // The modification time is the file's timestamp for some (a stat cache's): kept.
+            let times = [st.st_atim, st.st_mtim]
+            guard futimens(fd, times) == 0 else { throw SmartSyncError.io("futimens", path: tmp) }
+        }
+        try moveIntoPlace(tmp, destination, durable: durable)
+        return false
     }
 
     /// A symlink's target, as bytes (a symlink blob's content).

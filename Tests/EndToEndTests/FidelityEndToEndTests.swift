@@ -284,8 +284,8 @@ struct FidelityEndToEndTests {
 
     /// Run by a user other than root, an update places files in a directory the operator made read-only: the stage's
     /// directory takes the target's mode before the placing, and must still let its owner make entries (the exact
-    /// mode comes after). Both ways of staging. (Pruning a generation holding that directory fails for such a user:
-    /// the update keeps the default three.)
+    /// mode comes after). Both ways of staging. (The update keeps the default three generations: pruning one that
+    /// holds that directory is the next test's.)
     @Test(arguments: [false, true])
     func anUnprivilegedUpdateFillsADirectoryTheOperatorMadeReadOnly(recycled: Bool) throws {
         let repo = try GitFixture()
@@ -318,6 +318,40 @@ struct FidelityEndToEndTests {
         try sync(last)
         #expect(read(target + "/ro", Array("b".utf8)) == "b\n")
         #expect(try run("/usr/bin/stat", ["-c", "%a", target + "/ro"]) == "555\n")
+    }
+
+    /// Run by a user other than root, pruning a generation that holds directories the operator made read-only removes
+    /// it: the prune gives their owner the write bit back, by descriptor, before emptying each.
+    /// With `--keep-generations 0` the outgoing tree is pruned by the very sync that switches it out.
+    @Test func anUnprivilegedPruneRemovesAGenerationHoldingAReadOnlyDirectory() throws {
+        let repo = try GitFixture()
+        let dirs = try TemporaryDirectory(prefix: "unprivileged-prune")
+        defer { dirs.remove() }
+        try repo.write("ro/a", "a\n")
+        try repo.write("ro/deep/b", "b\n")
+        let first = try repo.commit("0")
+        try repo.write("other", "1\n")
+        let second = try repo.commit("1")
+        let fixture = (repo.path as NSString).deletingLastPathComponent  // private to root, as made
+        let target = dirs.appending("target")
+        func sync(_ commit: String) throws -> ProcessResult {
+            try ProcessRunner.run(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", try SmartSyncBinary.path(), "sync", "--source",
+                 repo.path, "--ref", commit, "--target", target, "--store", dirs.appending("store"), "--state-dir",
+                 dirs.appending("state"), "--keep-generations", "0"],
+                environment: ["HOME": dirs.path, "NO_COLOR": "1"], check: false)
+        }
+        _ = try run("/bin/chown", ["-R", "65534:65534", dirs.path, fixture])
+        let r0 = try sync(first)
+        try #require(r0.status == 0, "sync as nobody: \(r0.stderrString)")
+        _ = try run("/bin/chmod", ["555", target + "/ro"])
+        _ = try run("/bin/chmod", ["555", target + "/ro/deep"])
+        let r1 = try sync(second)
+        #expect(r1.status == 0, "the prune of the outgoing tree failed: \(r1.stderrString)")
+        let generations = dirs.appending(".target.smart-sync/generations")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: generations) == [], "nothing beyond the target")
+        #expect(try run("/usr/bin/stat", ["-c", "%a", target + "/ro", target + "/ro/deep"]) == "555\n555\n")
     }
 
     // MARK: - Names as bytes

@@ -17,40 +17,40 @@ enum DirectoryMetadata {
     /// The owner goes first (a `chown` clears setuid and setgid bits), then the attributes (an access ACL sets the
     /// group bits to its mask), then the mode. Only what differs is written: a destination that already has the
     /// source's metadata is only read (its ctime does not move), as a recycled stage's directories mostly are.
-    static func copy(from source: Int32, to destination: Int32, display: String) throws {
+    static func copy(from source: Int32, to destination: Int32, display: @autoclosure () -> String) throws {
         var src = stat()
         var dst = stat()
         guard fstat(source, &src) == 0, fstat(destination, &dst) == 0 else {
-            throw SmartSyncError.io("fstat", path: display)
+            throw failure("fstat", display)
         }
         var wrote = false
         if src.st_uid != dst.st_uid || src.st_gid != dst.st_gid {
             guard fchown(destination, src.st_uid, src.st_gid) == 0 else {
-                throw SmartSyncError.io("fchown", path: display)
+                throw failure("fchown", display)
             }
             wrote = true
         }
-        let wanted = try attributes(of: source, display: display)
-        let present = try attributes(of: destination, display: display)
+        let wanted = try attributes(of: source, display: display())
+        let present = try attributes(of: destination, display: display())
         for (name, value) in wanted where present[name] != value {
             wrote = true
             let set = withName(name) { n in value.withUnsafeBytes { ss_fsetxattr(destination, n, $0.baseAddress, UInt($0.count)) } }
             guard set == 0 else {
-                throw SmartSyncError.io(
-                    "fsetxattr \(text(name))", path: display,
+                throw failure(
+                    "fsetxattr \(text(name))", display,
                     hint: "the directory's extended attributes could not be carried over; nothing was switched")
             }
         }
         for name in present.keys where wanted[name] == nil {
             wrote = true
             guard withName(name, { ss_fremovexattr(destination, $0) }) == 0 || errno == ENODATA else {
-                throw SmartSyncError.io("fremovexattr \(text(name))", path: display)
+                throw failure("fremovexattr \(text(name))", display)
             }
         }
         // After a write above the mode may have moved (setgid cleared, group bits set to an ACL's mask): set it again.
         if wrote || src.st_mode & 0o7777 != dst.st_mode & 0o7777 {
             guard fchmod(destination, src.st_mode & 0o7777) == 0 else {
-                throw SmartSyncError.io("fchmod", path: display)
+                throw failure("fchmod", display)
             }
         }
     }
@@ -89,30 +89,37 @@ enum DirectoryMetadata {
 
     /// The extended attributes of an open file, by name (its bytes: a name need not be UTF-8), empty where the file
     /// system has none.
-    static func attributes(of fd: Int32, display: String) throws -> [[UInt8]: [UInt8]] {
+    static func attributes(of fd: Int32, display: @autoclosure () -> String) throws -> [[UInt8]: [UInt8]] {
         var size = ss_flistxattr(fd, nil, 0)
         if size < 0 {
             if errno == ENOTSUP || errno == EOPNOTSUPP { return [:] }
-            throw SmartSyncError.io("flistxattr", path: display)
+            throw failure("flistxattr", display)
         }
         guard size > 0 else { return [:] }
         var list = [CChar](repeating: 0, count: size)
         size = list.withUnsafeMutableBufferPointer { ss_flistxattr(fd, $0.baseAddress, UInt($0.count)) }
-        guard size >= 0 else { throw SmartSyncError.io("flistxattr", path: display) }
+        guard size >= 0 else { throw failure("flistxattr", display) }
         var out: [[UInt8]: [UInt8]] = [:]
         for raw in list[0..<size].split(separator: 0) {
             let name = raw.map { UInt8(bitPattern: $0) }
             let length = withName(name) { ss_fgetxattr(fd, $0, nil, 0) }
             guard length >= 0 else {
                 if errno == ENODATA { continue }
-                throw SmartSyncError.io("fgetxattr \(text(name))", path: display)
+                throw failure("fgetxattr \(text(name))", display)
             }
             var value = [UInt8](repeating: 0, count: length)
             let read = withName(name) { n in value.withUnsafeMutableBytes { ss_fgetxattr(fd, n, $0.baseAddress, UInt($0.count)) } }
-            guard read >= 0 else { throw SmartSyncError.io("fgetxattr \(text(name))", path: display) }
+            guard read >= 0 else { throw failure("fgetxattr \(text(name))", display) }
             out[name] = Array(value[0..<read])
         }
         return out
+    }
+
+    /// The error of a system call that failed on a directory shown as `display` (made only now: a display path is built
+    /// only for a message), with the `errno` it left.
+    private static func failure(_ call: String, _ display: () -> String, hint: String? = nil) -> SmartSyncError {
+        let err = errno
+        return SmartSyncError.io(call, path: display(), errno: err, hint: hint)
     }
 
     /// Calls `body` with an attribute name as a NUL-terminated C string, its bytes as they are.

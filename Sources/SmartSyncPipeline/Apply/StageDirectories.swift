@@ -9,7 +9,10 @@ import SmartSyncObjectStore
 /// target has gets the target's metadata; one the target lacks is made as a new directory (``DirectoryMetadata``).
 ///
 /// The target is read by directory descriptor with `O_NOFOLLOW` (``DirectoryCursor``): a symlink where the stage has
-/// a directory counts as no directory there.
+/// a directory counts as no directory there (it is never followed; a commit may turn a symlink into a directory), as
+/// do a missing path and a file. Any other failure to open the target's directory (`EACCES`, `EIO`, …) fails the run
+/// naming the path: taking it for "no directory" would give the stage's directory a new directory's metadata in place
+/// of the operator's, unseen.
 final class StageDirectories {
     /// The live target's directories, whose metadata the stage's take.
     private let cursor: DirectoryCursor?
@@ -20,28 +23,47 @@ final class StageDirectories {
 
     /// Copies the metadata of the target's directory `components` onto the directory open on `fd`; false (nothing
     /// written) when the target has no directory there.
-    func copyFromTarget(_ components: ArraySlice<TreePath>, to fd: Int32, display: String) throws -> Bool {
-        guard let cursor, (try? cursor.enter(components, create: false)) == true else { return false }
-        try DirectoryMetadata.copy(from: cursor.currentFD, to: fd, display: display)
-        try keepWritable(fd, display: display)
+    func copyFromTarget(_ components: ArraySlice<TreePath>, to fd: Int32, display: @autoclosure () -> String) throws
+        -> Bool
+    {
+        guard let cursor else { return false }
+        do {
+            guard try cursor.enter(components, create: false) else { return false }  // missing
+        } catch let error as SmartSyncError where Self.meansNoDirectory(error) {
+            return false
+        }
+        try DirectoryMetadata.copy(from: cursor.currentFD, to: fd, display: display())
+        try keepWritable(fd, display: display())
         return true
+    }
+
+    /// Whether a failure to enter the target's directory says only that there is none: a symlink stands there
+    /// (``DirectoryCursor`` refuses it, unfollowed) or a file does (`ENOTDIR`). Anything else is an error of its own.
+    private static func meansNoDirectory(_ error: SmartSyncError) -> Bool {
+        error.code == .unsafePath || (error.cause as? SystemCallError)?.errno == ENOTDIR
     }
 
     /// Lets a user other than root make entries in a directory whose mode (the target's) does not let its owner write
     /// or search it: the carrier sets the exact mode once the stage is made. Root needs neither bit.
-    private func keepWritable(_ fd: Int32, display: String) throws {
+    private func keepWritable(_ fd: Int32, display: @autoclosure () -> String) throws {
         guard Seal.owner != 0 else { return }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: display) }
+        guard fstat(fd, &st) == 0 else {
+            let err = errno
+            throw SmartSyncError.io("fstat", path: display(), errno: err)
+        }
         if st.st_mode & 0o300 != 0o300 {
-            guard fchmod(fd, (st.st_mode & 0o7777) | 0o300) == 0 else { throw SmartSyncError.io("fchmod", path: display) }
+            guard fchmod(fd, (st.st_mode & 0o7777) | 0o300) == 0 else {
+                let err = errno
+                throw SmartSyncError.io("fchmod", path: display(), errno: err)
+            }
         }
     }
 
     /// A directory just made in the stage (``DirectoryCursor/created``): the target's metadata when the target has it;
     /// else it stays as it was made, a new directory's.
-    func created(_ components: [TreePath], _ fd: Int32, display: String) throws {
-        _ = try copyFromTarget(components[...], to: fd, display: display)
+    func created(_ components: [TreePath], _ fd: Int32, display: @autoclosure () -> String) throws {
+        _ = try copyFromTarget(components[...], to: fd, display: display())
     }
 
     /// A directory the stage kept from another time (a recycled tree's): the target's metadata, or a new directory's

@@ -244,15 +244,12 @@ struct UntrackedCarrier {
             let isDirectory =
                 name.withCString { fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) } == 0
                 && (there.st_mode & S_IFMT) == S_IFDIR
-            if !isDirectory, name.withCString({ mkdirat(dst, $0, 0o700) }) != 0 {
-                throw SmartSyncError.io("mkdir", path: shown(path))
-            }
             let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
             let from = name.withCString { openat(src, $0, flags) }
             guard from >= 0 else { throw SmartSyncError.io("open", path: shown(path)) }
             defer { close(from) }
-            let to = name.withCString { openat(dst, $0, flags) }
-            guard to >= 0 else { throw SmartSyncError.io("open", path: shown(path)) }
+            let to = isDirectory ? name.withCString { openat(dst, $0, flags) } : UntrackedCarrier.makeDirectory(name, in: dst)
+            guard to >= 0 else { throw SmartSyncError.io(isDirectory ? "open" : "mkdir", path: shown(path)) }
             defer { close(to) }
             try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
             if isDirectory { settle(path) }

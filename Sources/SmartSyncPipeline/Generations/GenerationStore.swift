@@ -73,20 +73,14 @@ public struct GenerationStore: Sendable {
     /// between the two leaves a complete record once the tree is moved in). Returns where the tree goes.
     ///
     /// With `file` (a state file, durable, that no one writes in place: the target's, replaced only by a rename) the
-    /// state is that file, hard-linked (its bytes copied where the link fails, on another file system): the state is
-    /// not decoded and encoded again, a manifest of every path of the tree.
+    /// state is that file, hard-linked (its bytes copied where the link fails, on another file system:
+    /// ``FileSystem/linkOrCopy(from:to:durable:)``): the state is not decoded and encoded again, a manifest of every
+    /// path of the tree.
     func prepare(_ seq: Int, state: TargetState?, file: String? = nil) throws -> String {
         let dir = layout.generation(seq)
         try FileSystem.makeDirectories(dir)
         if let file {
-            if link(file, dir + "/state") == 0 {
-                FileSystem.syncDirectory(dir)
-            } else {
-                guard let (bytes, _) = try FileSystem.readFileIfPresent(file) else {
-                    throw SmartSyncError.io("open", path: file, errno: ENOENT)
-                }
-                try FileSystem.writeFileAtomically(dir + "/state", bytes)
-            }
+            try FileSystem.linkOrCopy(from: file, to: dir + "/state")
         } else if let state {
             try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
         }

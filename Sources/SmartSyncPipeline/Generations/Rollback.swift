@@ -71,13 +71,16 @@ public enum Rollback {
         ).repair(generation)
         let current = try state.load(target: target)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
-        // generation's put there (the generation's own files passed over without a look). Directories of the
+        // generation's put there (the generation's own files passed over without a look), into the generation's tree
+        // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
+        // killed rollback left there, ``keepOwnTree(_:manifest:)``). Directories of the
         // generation's tree the target no longer has come back as an update in place would make them: new
         // directories under their parent (its setgid group and default ACL), not with the metadata they had then.
         var carried = 0
         if let current {
             let now = current.manifest.entries
             let then = generation.state?.manifest.entries ?? [:]
+            if generation.state != nil { _ = try keepOwnTree(generation.tree, manifest: then) }
             var rules = PathTable<UntrackedCarrier.Rule>()
             rules.reserveCapacity(max(now.count, then.count))
             for step in mergeJoin(now, then) {

@@ -185,9 +185,12 @@ public struct SyncRunner: Sendable {
         // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
         // is kept or changed (``recheck(_:target:)``).
         let hasWork = plan.hasWork
-        let seen = (hasWork ? plan.changes : []).lazy.filter { $0.writes || $0.kind == .delete }
-            .map { ($0.path, scan.tree[$0.path]?.stat) }
-        let watched = PathTable(sortedKeys: seen.map(\.0), values: seen.map(\.1)) ?? PathTable()
+        var seen: (paths: [TreePath], stats: [StatData?]) = ([], [])  // one pass: a lookup in the scan per path
+        for c in hasWork ? plan.changes : [] where c.writes || c.kind == .delete {
+            seen.paths.append(c.path)
+            seen.stats.append(scan.tree[c.path]?.stat)
+        }
+        let watched = PathTable(sortedKeys: seen.paths, values: seen.stats) ?? PathTable()
         scan.tree = LocalTree()
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)

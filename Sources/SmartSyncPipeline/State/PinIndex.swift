@@ -4,7 +4,7 @@ import SmartSyncObjectStore
 
 /// What a source told `warm --pin` about two commits: whether `ancestor` is `descendant` or one of its ancestors
 /// (``SyncSource/isAncestor(_:of:)``). Commit ids name their history for good, so an answer never goes stale.
-public struct AncestryFact: Sendable, Hashable {
+public struct AncestryFact: Sendable, Hashable, Codable {
     public var ancestor: ObjectID
     public var descendant: ObjectID
     /// The answer: true when `ancestor` is `descendant` or one of its ancestors.
@@ -105,11 +105,9 @@ public struct PinIndex: Sendable {
         var index = PinIndex()
         var roots: [ObjectID: ObjectID] = [:]
         for (name, inode) in scanned.sorted(by: { $0.key < $1.key }) {
-            if let known = previous?.files[name], known.inode == inode,
-                known.pin.map({ previous?.commits[$0.commit] != nil }) ?? true
-            {
+            if let previous, let known = previous.current(name, inode: inode) {
                 index.files[name] = known
-                if let pin = known.pin, let root = previous?.commits[pin.commit]?.rootTree {
+                if let pin = known.pin, let root = previous.commits[pin.commit]?.rootTree {
                     roots[pin.commit] = roots[pin.commit] ?? root
                 }
                 continue
@@ -189,8 +187,16 @@ public struct PinIndex: Sendable {
     /// True when the index was built from exactly these pin files (names and inodes) and has an entry for each
     /// commit they pin (one dropped when read is brought back from its pin file by a rebuild).
     func matches(_ scanned: [String: UInt64]) -> Bool {
-        files.count == scanned.count
-            && files.allSatisfy { scanned[$0.key] == $0.value.inode && $0.value.pin.map { commits[$0.commit] != nil } ?? true }
+        files.count == scanned.count && scanned.allSatisfy { current($0.key, inode: $0.value) != nil }
+    }
+
+    /// The pin file `name` as the index knows it, when that is still the file the directory holds (the same inode) and
+    /// the index has an entry for the commit it pins; nil when the file must be read again.
+    private func current(_ name: String, inode: UInt64) -> File? {
+        guard let known = files[name], known.inode == inode, known.pin.map({ commits[$0.commit] != nil }) ?? true else {
+            return nil
+        }
+        return known
     }
 
     // MARK: - The file
@@ -213,13 +219,7 @@ public struct PinIndex: Sendable {
             var commit: ObjectID
             var rootTree: ObjectID
             var commitObject: Data?
-            var ancestry: [Fact]
-        }
-
-        struct Fact: Codable, Sendable {
-            var ancestor: ObjectID
-            var descendant: ObjectID
-            var holds: Bool
+            var ancestry: [AncestryFact]
         }
 
         var files: [FileEntry]
@@ -235,9 +235,7 @@ public struct PinIndex: Sendable {
             commits: commits.values.sorted { $0.commit < $1.commit }.map { entry in
                 Record.CommitEntry(
                     commit: entry.commit, rootTree: entry.rootTree, commitObject: entry.commitObject.map { Data($0) },
-                    ancestry: entry.ancestry.map {
-                        Record.Fact(ancestor: $0.ancestor, descendant: $0.descendant, holds: $0.holds)
-                    })
+                    ancestry: entry.ancestry)
             })
     }
 
@@ -253,9 +251,7 @@ public struct PinIndex: Sendable {
             if let body, !Self.checked(body, commit: entry.commit, rootTree: entry.rootTree) { continue }
             commits[entry.commit] = PinnedCommit(
                 commit: entry.commit, rootTree: entry.rootTree, names: [], files: [], commitObject: body,
-                ancestry: entry.ancestry.map {
-                    AncestryFact(ancestor: $0.ancestor, descendant: $0.descendant, holds: $0.holds)
-                })
+                ancestry: entry.ancestry)
         }
         linkFiles()
     }

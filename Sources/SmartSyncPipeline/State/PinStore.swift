@@ -212,11 +212,9 @@ public struct PinStore: Sendable {
         }
         defer { closedir(dir) }
         var files: [String: UInt64] = [:]
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if ObjectID(hex: name) != nil { files[name] = UInt64(entry.pointee.d_ino) }
+        for entry in try directoryEntriesWithInodes(stream: dir, display: directory) {
+            let name = entry.name.description
+            if ObjectID(hex: name) != nil { files[name] = entry.inode }
         }
         return files
     }

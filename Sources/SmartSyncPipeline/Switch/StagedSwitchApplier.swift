@@ -37,7 +37,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     var readOutgoingCache: (@Sendable () -> StatCache?)?
     /// A file holding that stat cache as it was saved (the target's, saved before the stage): hard-linked into the
     /// outgoing generation, in place of reading it back and writing it again (a decode, an encode and a write of every
-    /// path of the tree). Where the link fails (another file system) ``readOutgoingCache`` is used.
+    /// path of the tree). Where the link fails (another file system) it is copied, its mtime kept
+    /// (``FileSystem/linkOrCopy(from:to:durable:)``); where that fails too, ``readOutgoingCache`` is used.
     var outgoingCacheFile: String?
     /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
     /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
@@ -162,10 +163,11 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The switch stands from here on: a failure is reported as one after it.
         report.generation = sequence
-        // Only an accelerator: without it, the tree's files are vouched for by the store or replaced. The link keeps
-        // the saved file's mtime, the cache's timestamp (taken after the scan: what is racy stays racy).
+        // Only an accelerator: without it, the tree's files are vouched for by the store or replaced. The link (or the
+        // copy, on another file system) keeps the saved file's mtime, the cache's timestamp (taken after the scan: what
+        // is racy stays racy).
         let filedCache = layout.generation(sequence) + "/stat-cache"
-        if let file = outgoingCacheFile, link(file, filedCache) == 0 {
+        if let file = outgoingCacheFile, (try? FileSystem.linkOrCopy(from: file, to: filedCache, durable: false)) != nil {
         } else if var cache = readOutgoingCache?() ?? outgoingCache {
             try? cache.save(to: filedCache)
         }

@@ -66,7 +66,9 @@ enum TreeOps {
 
     /// `rm -rf`, never following symlinks: the tree is walked by directory descriptor (`O_NOFOLLOW`), names as bytes,
     /// so a symlink planted anywhere inside is removed as the link it is and nothing outside is ever touched.
-    /// Read-only files (store hard links) are unlinked as usual: only the directory's write permission matters.
+    /// Read-only files (store hard links) are unlinked as usual: only the directory's write permission matters, and a
+    /// directory of the user's own that lacks it (one the operator made read-only, kept in a generation) gets it back
+    /// before it is emptied (``removeEntry(_:in:display:)``). Root needs no permission bit.
     static func removeTree(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else {
@@ -80,6 +82,7 @@ enum TreeOps {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
+        try makeRemovable(fd, st, display: path)
         try removeContents(of: fd, display: path)
         if rmdir(path) != 0 && errno != ENOENT { throw SmartSyncError.io("rmdir", path: path) }
     }
@@ -91,8 +94,29 @@ enum TreeOps {
         }
     }
 
+    /// Whether `st` is a directory of the (non-root) user smart-sync runs as whose mode keeps that user from emptying
+    /// it: reading, writing or searching it.
+    private static func isLocked(_ st: stat) -> Bool {
+        let euid = geteuid()
+        return euid != 0 && st.st_uid == euid && st.st_mode & 0o700 != 0o700
+    }
+
+    /// Gives the directory open on `fd` (whose `stat` was `st`) its owner's read, write and search bits back when it is
+    /// ``isLocked(_:)``.
+    private static func makeRemovable(_ fd: Int32, _ st: stat, display: String) throws {
+        guard isLocked(st) else { return }
+        guard fchmod(fd, (st.st_mode & 0o7777) | 0o700) == 0 else {
+            throw SmartSyncError.io("fchmod", path: display, hint: "a directory kept read-only could not be made removable")
+        }
+    }
+
     /// Removes the entry `name` of the directory open on `fd`: a file or symlink, or a directory with everything in
     /// it, by descriptor (a symlink is removed as the link it is).
+    ///
+    /// Run by a user other than root, a directory of that user's that its owner may not read, write or search (its
+    /// mode the operator's, kept in a generation) is given those bits first, by descriptor: `fchmodat` with
+    /// `AT_SYMLINK_NOFOLLOW` on the entry (which changes a symlink swapped in since the `fstatat` not at all), then
+    /// `fchmod` on the directory opened with `O_NOFOLLOW`. It is about to go, so its mode is not put back.
     static func removeEntry(_ name: TreePath, in fd: Int32, display: String) throws {
         var st = stat()
         guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
@@ -100,9 +124,14 @@ enum TreeOps {
             throw SmartSyncError.io("fstatat", path: display)
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
+            // Not readable by its owner: it cannot be opened to `fchmod` it.
+            if isLocked(st) && st.st_mode & 0o400 == 0 {
+                _ = name.withCString { fchmodat(fd, $0, (st.st_mode & 0o7777) | 0o700, AT_SYMLINK_NOFOLLOW) }
+            }
             let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard sub >= 0 else { throw SmartSyncError.io("open", path: display) }
             defer { close(sub) }
+            try makeRemovable(sub, st, display: display)
             try removeContents(of: sub, display: display)
         }
         let flags = (st.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
