@@ -88,4 +88,20 @@ struct TwinBatchTests {
         let batch = TwinBatch(store: store)
         #expect(throws: SmartSyncError.self) { try batch.linkablePath(for: ObjectID.blob(Array("absent".utf8))) }
     }
+
+    /// A concurrent run's start (``ObjectStore/removeStaleTemporaries(olderThan:)``, by mtime) must not take a batch's
+    /// copy: the copy carries the sealed mtime (1970), so it looks 56 years old.
+    @Test func aConcurrentRunsStaleTemporaryCleanupLeavesTheBatchsCopies() throws {
+        defer { scratch.remove() }
+        let store = try ObjectStore(root: root)
+        let id = try store.insert(Array("#!/bin/sh\necho race\n".utf8))
+        let batch = TwinBatch(store: store)
+        let copy = try batch.linkablePath(for: id)
+        #expect(link(copy, scratch["stage-file"]) == 0)
+        let removed = store.removeStaleTemporaries()  // another sync sharing the store starts now
+        #expect(removed == 0, "a fresh batch copy was taken as a stale temporary")
+        #expect(TestFiles.exists(copy))
+        #expect(throws: Never.self) { try batch.publish() }
+        #expect(TestFiles.exists(store.path(for: id) + ".x"))
+    }
 }

@@ -98,4 +98,20 @@ struct RollbackTreeTests {
             keepGenerations: 1, linkMode: t.runner.linkMode)
         #expect(try String(contentsOfFile: t.target + "/before/sync.txt", encoding: .utf8) == "found\n")
     }
+
+    /// A path `--keep-local` left alone when the generation was the target is in its state's `keptLocal`, not its
+    /// manifest: it is a file of the generation's commit all the same, and a rollback must not lose it.
+    @Test func aKeptLocalPathOfTheGenerationSurvivesTheRollback() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let path = t.target + "/d2/f2.nix"
+        #expect(unlink(path) == 0)
+        try write(path, "{ local = true; }\n")
+        try await t.sync(1, keepLocal: true)  // B with the operator's d2/f2.nix (state.keptLocal)
+        try await t.sync(2)  // C replaces it; generation: B's tree, with the local version
+        let generation = try #require(try Rollback.generations(target: t.target).first)
+        #expect(generation.state?.keptLocal.entries.isEmpty == false)
+        _ = try rollback(t, to: t.commits[1])
+        #expect(exists(path), "a tracked path of the generation's commit (kept local then) is gone after the rollback")
+    }
 }
