@@ -122,13 +122,15 @@ public enum FileSystem {
         return names(readingAndClosing: dir)
     }
 
-    /// Seconds since `path` was last modified (not following a symlink), or nil when it is not a regular file.
-    public static func ageOfRegularFile(_ path: String) -> Int? {
+    /// Seconds since `path`'s inode last changed (its ctime; not following a symlink) as of `now` (seconds since the
+    /// epoch; nil: the clock), or nil when it is not a regular file. The ctime, not the mtime: a file stamped with
+    /// an old mtime (a sealed object's copy: 1970) is not old, and no one can set a ctime back.
+    public static func ageOfRegularFile(_ path: String, now: Int? = nil) -> Int? {
         var st = stat()
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int(now.tv_sec) - Int(Timestamps.mtimeNs(st) / 1_000_000_000)
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        return (now ?? Int(clock.tv_sec)) - Int(Timestamps.ctimeNs(st) / 1_000_000_000)
     }
 
     /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.

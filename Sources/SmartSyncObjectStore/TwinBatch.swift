@@ -31,7 +31,11 @@ public final class TwinBatch: @unchecked Sendable {
     /// batch's copy (made now, unsynced, the first time it is asked for). The caller has checked the object itself
     /// (``ObjectStore/sealedPath(for:executable:size:)``).
     public func linkablePath(for id: ObjectID) throws -> String {
-        if let draft = drafts[id] { return draft.copy }
+        var st = stat()
+        if let draft = drafts[id] {
+            if lstat(draft.copy, &st) == 0 { return draft.copy }
+            drafts[id] = nil  // gone from `tmp/` (removed by hand, or by an older release's cleanup): copied again
+        }
         let (twin, size) = try store.twinOfPresentObject(id)
         if store.isSealedTwin(twin, size: size) { return twin }
         let copy = try store.draftTwin(of: id, sync: false)
@@ -41,13 +45,18 @@ public final class TwinBatch: @unchecked Sendable {
 
     /// Makes every copy durable (one `syncfs` of the store's file system), then renames each to its twin's name
     /// (over a twin whose seal is broken, which is why it was copied). The renames need no sync of their own: one
-    /// lost in a crash only means the twin is made again.
+    /// lost in a crash only means the twin is made again. A copy gone from `tmp/` is skipped: a twin is only an
+    /// accelerator, and the stage's link keeps that inode.
     public func publish() throws {
         guard !drafts.isEmpty else { return }
         try FileSystem.syncFileSystem(containing: store.root)
         for (id, draft) in drafts {
-            guard rename(draft.copy, draft.twin) == 0 else { throw SmartSyncError.io("rename", path: draft.twin) }
             drafts[id] = nil
+            guard rename(draft.copy, draft.twin) == 0 || errno == ENOENT else {
+                let err = errno
+                unlink(draft.copy)
+                throw SmartSyncError.io("rename", path: draft.twin, errno: err)
+            }
         }
     }
 

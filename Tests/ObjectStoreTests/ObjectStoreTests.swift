@@ -107,17 +107,22 @@ struct ObjectStoreTests {
 
 @Suite("ObjectStore temporaries")
 struct ObjectStoreTemporariesTests {
+    /// Age is the inode's (ctime): an old mtime (a sealed copy's 1970) does not make a temporary stale.
     @Test func staleTemporariesAreRemovedFreshOnesKept() throws {
         let scratch = try TemporaryDirectory(prefix: "store-tmp")
+        defer { scratch.remove() }
         let store = try ObjectStore(root: scratch["store"])
-        let stale = store.temporaryDirectory + "/stale"
+        let stamped = store.temporaryDirectory + "/stamped"
         let fresh = store.temporaryDirectory + "/fresh"
-        try FileSystem.writeFileAtomically(stale, [1])
+        try FileSystem.writeFileAtomically(stamped, [1])
         try FileSystem.writeFileAtomically(fresh, [2])
         let old = Date().addingTimeInterval(-3 * 24 * 3600)
-        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: stale)
-        #expect(store.removeStaleTemporaries() == 1)
-        #expect(!FileManager.default.fileExists(atPath: stale))
-        #expect(FileManager.default.fileExists(atPath: fresh))
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: stamped)
+        #expect(store.removeStaleTemporaries() == 0)
+        #expect(FileManager.default.fileExists(atPath: stamped))
+        let twoDaysOn = Int(Date().timeIntervalSince1970) + 2 * 24 * 3600
+        #expect(store.removeStaleTemporaries(now: twoDaysOn) == 2)
+        #expect(!FileManager.default.fileExists(atPath: stamped))
+        #expect(!FileManager.default.fileExists(atPath: fresh))
     }
 }

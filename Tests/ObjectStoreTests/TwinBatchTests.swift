@@ -89,8 +89,8 @@ struct TwinBatchTests {
         #expect(throws: SmartSyncError.self) { try batch.linkablePath(for: ObjectID.blob(Array("absent".utf8))) }
     }
 
-    /// A concurrent run's start (``ObjectStore/removeStaleTemporaries(olderThan:)``, by mtime) must not take a batch's
-    /// copy: the copy carries the sealed mtime (1970), so it looks 56 years old.
+    /// A concurrent run's start (``ObjectStore/removeStaleTemporaries(olderThan:now:)``) must not take a batch's copy:
+    /// the copy carries the sealed mtime (1970); by that it looked 56 years old.
     @Test func aConcurrentRunsStaleTemporaryCleanupLeavesTheBatchsCopies() throws {
         defer { scratch.remove() }
         let store = try ObjectStore(root: root)
@@ -103,5 +103,26 @@ struct TwinBatchTests {
         #expect(TestFiles.exists(copy))
         #expect(throws: Never.self) { try batch.publish() }
         #expect(TestFiles.exists(store.path(for: id) + ".x"))
+    }
+
+    /// A copy that went from `tmp/` (by hand, or an older release's cleanup by mtime) is made again when asked for,
+    /// and skipped by ``TwinBatch/publish()``: the stage's link keeps its inode, the twin is made another time.
+    @Test func aCopyGoneFromTmpIsCopiedAgainOrSkippedOnPublish() throws {
+        defer { scratch.remove() }
+        let store = try ObjectStore(root: root)
+        let id = try store.insert(Array("#!/bin/sh\necho gone\n".utf8))
+        let other = try store.insert(Array("#!/bin/sh\necho other\n".utf8))
+        let batch = TwinBatch(store: store)
+        let first = try batch.linkablePath(for: id)
+        #expect(unlink(first) == 0)
+        let again = try batch.linkablePath(for: id)
+        #expect(TestFiles.exists(again), "asked again, the copy is made again")
+        let linked = try batch.linkablePath(for: other)
+        #expect(link(linked, scratch["stage-file"]) == 0)
+        #expect(unlink(linked) == 0)
+        try batch.publish()
+        #expect(TestFiles.exists(store.path(for: id) + ".x"))
+        #expect(!TestFiles.exists(store.path(for: other) + ".x"), "its copy was gone: no twin, no failure")
+        #expect(try FileSystem.readFile(scratch["stage-file"]) == store.read(other))
     }
 }

@@ -80,7 +80,11 @@ public enum Rollback {
         if let current {
             let now = current.manifest.entries
             let then = generation.state?.manifest.entries ?? [:]
-            if generation.state != nil { _ = try keepOwnTree(generation.tree, manifest: then) }
+            if let old = generation.state {
+                // Its own files include those --keep-local left as the operator had them (not in its manifest).
+                let own = old.keptLocal.isEmpty ? then : old.manifest.union(old.keptLocal).entries
+                _ = try keepOwnTree(generation.tree, manifest: own)
+            }
             var rules = PathTable<UntrackedCarrier.Rule>()
             rules.reserveCapacity(max(now.count, then.count))
             for step in mergeJoin(now, then) {
