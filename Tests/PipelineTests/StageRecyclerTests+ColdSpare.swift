@@ -10,8 +10,9 @@ import Testing
 /// The spare a cold sync leaves: hard links to the files of the stage it built from the store, so the first update
 /// recycles instead of building its stage from the store again.
 extension StageRecyclerTests {
-    @Test func aColdSyncLeavesASpareThatTheFirstUpdateRecycles() async throws {
-        let t = try await Setup(mode: .hardlink)
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func aColdSyncLeavesASpareThatTheFirstUpdateRecycles(_ mode: LinkMode) async throws {
+        let t = try await Setup(mode: mode)
         try await t.sync(0)
         try t.expectTarget(0)
         // Every regular file and executable of the tree, the target's very inode; no symlink.
@@ -31,8 +32,9 @@ extension StageRecyclerTests {
 
     /// A file of the target written in place after the cold sync is written in the spare too (one inode): the first
     /// update must not keep it, and the tree it lands is the commit's.
-    @Test func aFileEditedInPlaceAfterTheColdSyncIsNotKeptFromTheSpare() async throws {
-        let t = try await Setup(mode: .hardlink)
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func aFileEditedInPlaceAfterTheColdSyncIsNotKeptFromTheSpare(_ mode: LinkMode) async throws {
+        let t = try await Setup(mode: mode)
         try await t.sync(0)
         let file = t.target + "/d3/f3.nix"  // the same in A and B
         Self.writeKeepingTheSeal(file, "{ b = 3; }\n")

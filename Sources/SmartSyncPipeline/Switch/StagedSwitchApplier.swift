@@ -119,7 +119,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") { try FileSystem.syncFileSystem(containing: layout.stage) }
-        if !report.recycled, keepGenerations > 0, try generations.completeSequences().isEmpty {
+        if !report.recycled, keepGenerations > 0, (try? generations.completeSequences())?.isEmpty == true {
             leaveSpare(plan, generations: generations, stage: layout.stage)
         }
         try checkpoint("staged")
