@@ -45,6 +45,7 @@ struct VerboseLogEndToEndTests {
         #expect(coldLog.contains { $0.contains("[pipeline] plan: ") && $0.contains(" toFetch=") })
         #expect(coldLog.contains { $0.contains("[pipeline] fetch: ") && $0.contains("no fallback") })
         #expect(coldLog.contains { $0.contains("a new target, its tree built from the store") })
+        #expect(coldLog.contains { $0.contains("a spare tree of ") && $0.contains(" hard links") }, "\(cold.stderrString)")
         let coldStages = stages(coldLog)
         #expect(
             coldStages.isSuperset(of: [
@@ -52,7 +53,7 @@ struct VerboseLogEndToEndTests {
             ]),
             "\(coldStages)")
 
-        // An update: the exchange, the spare tree decision, the prune, each timed.
+        // An update: the exchange, the spare tree (the cold sync's) recycled, the prune, each timed.
         let b = try Fixtures.commitB(s.repo)
         let update = try s.run("sync", ["-v"])
         #expect(update.status == 0, "\(update.stderrString)")
@@ -62,7 +63,7 @@ struct VerboseLogEndToEndTests {
             stages(updateLog).isSuperset(of: ["stage", "carry", "exchange", "prune", "state"]), "\(update.stderrString)"
         )
         #expect(
-            updateLog.contains { $0.contains("apply: stage built from the store: no spare tree") },
+            updateLog.contains { $0.contains("apply: the spare tree recycled as the stage") },
             "\(update.stderrString)")
         // The ref was asked again conditionally.
         #expect(updateLog.contains { $0.contains("/commits/HEAD → 200") && $0.contains(" conditional=yes") })

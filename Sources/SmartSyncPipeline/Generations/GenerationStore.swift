@@ -46,8 +46,8 @@ public struct GenerationStore: Sendable {
     }
 
     /// `generations/spare`: one tree beyond the kept ones, held back from pruning so the next switch can make it its
-    /// stage (``StageRecycler``). Not listed, so not offered for rollback; a failed switch that used it costs nothing
-    /// else.
+    /// stage (``StageRecycler``), or the links a target's first switch leaves (``leaveSpare(linking:plan:)``). Not
+    /// listed, so not offered for rollback; a failed switch that used it costs nothing else.
     var spare: String { layout.generations + "/spare" }
 
     /// The spare tree, when there is one; its state is not read (recycling needs only the tree and its stat cache).

@@ -125,6 +125,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try FileSystem.syncFileSystem(containing: layout.stage)
             try twins.publish()
         }
+        if !report.recycled, keepGenerations > 0, (try? generations.completeSequences())?.isEmpty == true {
+            leaveSpare(plan, generations: generations, stage: layout.stage)
+        }
         try checkpoint("staged")
         if let validateStage {
             do {
@@ -227,6 +230,19 @@ public struct StagedSwitchApplier: ApplyStrategy {
             logger.debug("apply: the spare tree refused, building the stage from the store: \(error.message)")
             try generations.discard(layout.stage)
             return nil
+        }
+    }
+
+    /// The first switch of a target (a cold sync: no generation yet) built its stage from the store; without a spare,
+    /// the next switch would build its own from the store again, one link and its checks per file of the tree. A spare
+    /// of hard links to the stage's files (``GenerationStore/leaveSpare(linking:plan:)``: one `linkat` a file, no
+    /// check) lets it recycle instead. Only an accelerator: a failure is logged and the switch goes on.
+    private func leaveSpare(_ plan: Plan, generations: GenerationStore, stage: String) {
+        do {
+            let linked = try logger.timed("spare") { try generations.leaveSpare(linking: stage, plan: plan) }
+            logger.debug("apply: a spare tree of \(linked) hard links to the stage's files left for the next switch")
+        } catch {
+            logger.debug("apply: no spare tree left for the next switch: \(error)")
         }
     }
 
