@@ -19,8 +19,10 @@ extension Logger {
     /// Runs one step of a run and logs at `.debug` how long it took (`stage NAME` with `stage=NAME ms=N`), or that it
     /// failed after that long (`stage NAME failed`), as the caller's module.
     @discardableResult
-    package func timed<T>(_ stage: String, fileID: String = #fileID, _ body: () throws -> T) rethrows -> T {
-        let started = ContinuousClock.now
+    package func timed<T>(
+        _ stage: String, since started: ContinuousClock.Instant = .now, fileID: String = #fileID,
+        _ body: () throws -> T
+    ) rethrows -> T {
         do {
             let value = try body()
             logStage(stage, since: started, failed: false, fileID: fileID)
@@ -31,12 +33,13 @@ extension Logger {
         }
     }
 
-    /// The same for an async step.
+    /// The same for an async step. `started`: when the step began, when that was before `body` (a request sent
+    /// ahead and awaited now).
     @discardableResult
-    package func timed<T>(_ stage: String, fileID: String = #fileID, _ body: () async throws -> T) async rethrows
-        -> T
-    {
-        let started = ContinuousClock.now
+    package func timed<T>(
+        _ stage: String, since started: ContinuousClock.Instant = .now, fileID: String = #fileID,
+        _ body: () async throws -> T
+    ) async rethrows -> T {
         do {
             let value = try await body()
             logStage(stage, since: started, failed: false, fileID: fileID)

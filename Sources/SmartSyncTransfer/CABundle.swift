@@ -4,7 +4,7 @@ import SmartSyncCore
 /// The PEM trust store handed to libcurl when the user adds a CA with `--cacert FILE`.
 ///
 /// `--cacert` ADDS to the system's trust: the blob is the system bundle followed by the user's file, passed with
-/// `CURLOPT_CAINFO_BLOB`. Without an extra CA, curl's built-in default (the system bundle) is left alone.
+/// `CURLOPT_CAINFO_BLOB`. Used only where the system has no hashed certificate directory (``TrustStore``).
 struct CABundle: Sendable {
     /// Places distributions keep their bundle of trusted roots, in the order curl itself probes them.
     static let systemBundleCandidates = [
@@ -25,6 +25,28 @@ struct CABundle: Sendable {
     ///
     /// - Throws: `.invalidArgument` naming the file when it is missing, unreadable or holds no PEM certificate.
     init(extraCAFile: String, systemCandidates: [String] = CABundle.systemBundleCandidates) throws {
+        let extra = try Self.check(extraCAFile: extraCAFile)
+        var bytes: [UInt8] = []
+        var found: String?
+        for candidate in systemCandidates {
+            if let system = FileManager.default.contents(atPath: candidate), !system.isEmpty {
+                bytes.append(contentsOf: system)
+                if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+                found = candidate
+                break
+            }
+        }
+        bytes.append(contentsOf: extra)
+        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        self.pem = bytes
+        self.systemBundlePath = found
+    }
+
+    /// The bytes of `extraCAFile` (`--cacert`), checked to be readable and to hold a PEM certificate.
+    ///
+    /// - Throws: `.invalidArgument` naming the file when it is missing, unreadable or holds no PEM certificate.
+    @discardableResult
+    static func check(extraCAFile: String) throws -> Data {
         let extra: Data
         do {
             extra = try Data(contentsOf: URL(fileURLWithPath: extraCAFile))
@@ -43,19 +65,6 @@ struct CABundle: Sendable {
                     + "Convert it with 'openssl x509 -inform DER -in FILE -out FILE.pem'"
             )
         }
-        var bytes: [UInt8] = []
-        var found: String?
-        for candidate in systemCandidates {
-            if let system = FileManager.default.contents(atPath: candidate), !system.isEmpty {
-                bytes.append(contentsOf: system)
-                if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-                found = candidate
-                break
-            }
-        }
-        bytes.append(contentsOf: extra)
-        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-        self.pem = bytes
-        self.systemBundlePath = found
+        return extra
     }
 }

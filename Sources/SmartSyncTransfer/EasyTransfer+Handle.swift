@@ -6,8 +6,8 @@ struct EasySettings: Sendable {
     var connectTimeoutMilliseconds: Int
     var userAgent: String
     var http2: Bool
-    /// System roots + `--cacert`, or nil to keep curl's default trust store.
-    var caBundle: CABundle?
+    /// The roots handshakes are verified against (system roots + `--cacert`).
+    var trust: TrustStore
 }
 
 extension EasyTransfer {
@@ -50,10 +50,19 @@ extension EasyTransfer {
         // TLS verification is never optional.
         check("SSL_VERIFYPEER", ss_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
         check("SSL_VERIFYHOST", ss_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
-        if let pem = settings.caBundle?.pem {
+        switch settings.trust {
+        case .hashedDirectory(let directory, let extraFile):
+            // No bundle (NULL clears curl's built-in one): the directory's roots are read as a chain needs them.
+            check("CAINFO", ss_easy_setopt_string(easy, CURLOPT_CAINFO, extraFile))
+            check("CAPATH", ss_easy_setopt_string(easy, CURLOPT_CAPATH, directory))
+        case .bundle(let bundle):
             check(
                 "CAINFO_BLOB",
-                pem.withUnsafeBytes { ss_easy_setopt_blob_copy(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) })
+                bundle.pem.withUnsafeBytes {
+                    ss_easy_setopt_blob_copy(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count)
+                })
+        case .curlDefault:
+            break
         }
         check("USERAGENT", ss_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent))
         // No CURLOPT_ACCEPT_ENCODING: bodies arrive as stored, so hashes and Range offsets are of the real bytes.

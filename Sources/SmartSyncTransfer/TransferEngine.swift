@@ -76,7 +76,8 @@ public final class TransferEngine: Sendable {
         guard curlGlobalInit == CURLE_OK else {
             throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
         }
-        let caBundle = try configuration.extraCAFile.map { try CABundle(extraCAFile: $0) }
+        let trust = try TrustStore.make(
+            extraCAFile: configuration.extraCAFile, directories: configuration.caDirectories)
         guard let multi = curl_multi_init() else {
             throw SmartSyncError(.internal, "libcurl could not create a multi handle (out of memory?)")
         }
@@ -89,7 +90,7 @@ public final class TransferEngine: Sendable {
             connectTimeoutMilliseconds: Int((configuration.connectTimeout * 1000).rounded(.up)),
             userAgent: configuration.userAgent,
             http2: configuration.http2,
-            caBundle: caBundle)
+            trust: trust)
         self.configuration = configuration
         self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
         self.loop = CurlMultiLoop(

@@ -10,13 +10,17 @@ import SmartSyncObjectStore
 extension SyncRunner {
     /// The commit `ref` names. A full commit id the target already has asks the source nothing: a commit id names
     /// one tree for good, and that one was verified when it was applied (a no-op by commit id makes no request).
-    func resolve(_ ref: String?, applied: TargetState?, pins: PinIndex) async throws -> ResolvedRef {
+    /// `asked`: the source's answer, asked ahead (``resolveAhead(_:)``), or nil to ask now.
+    func resolve(_ ref: String?, applied: TargetState?, pins: PinIndex, asked: ResolvedRef? = nil) async throws
+        -> ResolvedRef
+    {
         if let ref, let applied, case .commit(let id)? = try? RefName(ref).kind, id == applied.commit {
             logger.debug("ref \(ref): the commit the target has, no request", metadata: ["commit": "\(id.hex)"])
             return ResolvedRef(name: ref, commit: id)
         }
         if let pinned = resolveFromPin(ref, in: pins) { return pinned }
-        let resolved = try await source.resolve(ref)
+        let resolved: ResolvedRef
+        if let asked { resolved = asked } else { resolved = try await source.resolve(ref) }
         var metadata: Logger.Metadata = [
             "ref": "\(ref ?? "HEAD")", "commit": "\(resolved.commit.hex)", "transport": "\(source.transport)",
         ]
@@ -24,6 +28,13 @@ extension SyncRunner {
         logger.debug(
             "ref \(ref ?? "HEAD") → commit \(resolved.commit.hex) (\(source.displayName))", metadata: metadata)
         return resolved
+    }
+
+    /// The source's answer for `ref`, for a run to ask before it reads the target's state (``resolve(_:applied:pins:asked:)``
+    /// takes it): nil for a full commit id, which the target's state or a pin may answer with no request.
+    func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
+        if case .commit? = try? RefName(ref).kind { return nil }
+        return try await source.resolve(ref)
     }
 
     /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it

@@ -111,10 +111,18 @@ public struct SyncRunner: Sendable {
         let target = StateStore.normalize(request.target)
         let storeLock = try await logger.timed("lock") { try await lockStore() }
         defer { storeLock.release() }
-        store.removeStaleTemporaries()
-        store.removeStalePartials()
         let targetLock = try state.lock(target: target, unlessHeld: self.targetLock)
         defer { targetLock?.release() }
+        // The ref's request goes out now, under both locks (a run that cannot lock asks nothing), and its round trip
+        // (a TLS handshake and one request on a no-op) overlaps every local step up to the plan: the store's
+        // leftovers, the recovery of a half-done switch, the state, the stat cache and the scan. None of them
+        // depends on where the ref points: the scan is of the target against its own manifest, what the plan needs
+        // whatever the answer. When the answer fails, leaving this scope cancels the scan and the run ends having
+        // written nothing a failed resolve did not write before (the store's leftovers removed, a half-done switch
+        // finished). A full commit id is not asked ahead: the target's own commit or a pin needs no request.
+        async let asked = resolveAhead(request.ref)
+        store.removeStaleTemporaries()
+        store.removeStalePartials()
 
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
@@ -146,8 +154,17 @@ public struct SyncRunner: Sendable {
             }
         }
         let pins = await loadPins()
-        let resolved = try await logger.timed("resolve") {
-            try await resolve(request.ref, applied: previous, pins: pins)
+        // The stage's time is the wait for the answer from here (an `async let` cannot be awaited in a closure).
+        let waiting = ContinuousClock.now
+        let answer: ResolvedRef?
+        do {
+            answer = try await asked
+        } catch {
+            try logger.timed("resolve", since: waiting) { throw error }  // logged as the stage's failure
+            throw error
+        }
+        let resolved = try await logger.timed("resolve", since: waiting) {
+            try await resolve(request.ref, applied: previous, pins: pins, asked: answer)
         }
         events(.resolved(resolved))
         // Before anything of the new commit is asked for or the target touched: the same rule for every command.
