@@ -51,6 +51,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
     /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
     public var outgoingCache: StatCache?
+    /// The target's directories as this run's scan saw them: the carrier lists only those changed since, or holding
+    /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
+    var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
     /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`).
     public var logger: Logger = .disabled
@@ -115,7 +118,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made only
             // now, not held through the stage's making, the peak of an update's memory).
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
-            let carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
+            var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
+            carrier.scanned = scannedDirectories
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") { try FileSystem.syncFileSystem(containing: layout.stage) }
