@@ -269,7 +269,7 @@ public struct SyncRunner: Sendable {
             // for the outgoing generation and for the new tree's cache.
             applied.manifest = Manifest()
             let carried = planner.carriedOver(from: previousManifest)
-            let record = SwitchRecord(state: state) { [applied] in
+            let record = SwitchRecord(state: state, target: target) { [applied] in
                 var recorded = applied
                 recorded.manifest = planner.manifest(after: plan, previous: carried)
                 return recorded
