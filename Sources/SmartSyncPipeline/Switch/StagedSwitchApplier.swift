@@ -194,13 +194,16 @@ public struct StagedSwitchApplier: ApplyStrategy {
             logger.debug("apply: stage built from the store: no spare tree (the last prune left none)")
             return nil
         }
-        // Its paths share the plan's storage (both sorted): no copy of each path for the spare's cache.
-        let cache = spare.statCache(sharing: plan.changes.map { $0.path })
+        // Read only if the recycler needs it; its paths then share the plan's storage (both sorted).
+        let cache = { spare.statCache(sharing: plan.changes.map { $0.path }) }
         guard rename(spare.tree, layout.stage) == 0 else {
             logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
             return nil
         }
-        try? TreeOps.removeTree(generations.spare)
+        // What is left of it (its stat cache, read while the stage is recycled if at all; its state) goes once the
+        // recycling is done; one a kill leaves has no tree and is never taken (``GenerationStore/prune(keep:)``
+        // removes it).
+        defer { try? TreeOps.removeTree(generations.spare) }
         try checkpoint("recycled")
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
@@ -215,7 +218,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
                 metadata: [
                     "recycled": "true", "kept": "\(outcome.kept.count)", "keptByInode": "\(outcome.keptByInode)",
-                    "cachedEntries": "\(cache.entries.count)",
+                    "readCache": "\(outcome.readCache)",
                 ])
             report.unchangedStats = outcome.kept
             return (report, outcome.directories)
