@@ -59,13 +59,17 @@ struct AfterSwitchEndToEndTests {
         #expect(try Scenario.summary(again)["switched"] as? Bool == false)
     }
 
-    @Test func aSyncThatCannotSaveItsStateSaysSoAndTheNextRunRecordsIt() throws {
+    /// The state is recorded by renaming the intent over it, which takes no room (and frees the old state's): a disk
+    /// that is full once the intent is written no longer keeps the state from being recorded, as it did when the
+    /// state was written anew after the exchange ("recording the new state failed afterwards", the state still at A).
+    /// What comes after may still find no room (the stat cache: exit 8, saying so); the state names B either way. (A
+    /// failure to record the state is made by a checkpoint: `AfterSwitchTests`.)
+    @Test func aSyncWhoseDiskIsFullAfterTheIntentRecordsItsState() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
         try s.sync()
         let b = try Fixtures.commitB(s.repo)
-        // The target's state directory on a tmpfs with room for the intent and nothing more: the state saved after
-        // the exchange does not fit.
+        // The target's state directory on a tmpfs with room for the intent and nothing more.
         let targets = s.stateDir + "/targets"
         let key = try #require(try FileManager.default.contentsOfDirectory(atPath: targets).first)
         let dir = targets + "/" + key
@@ -81,13 +85,12 @@ struct AfterSwitchEndToEndTests {
         try #require(statvfs(dir, &fs) == 0 && fs.f_bavail == 1, "one free block expected, \(fs.f_bavail) free")
 
         let r = try s.run("sync", ["--json"])
-        #expect(r.status == 8, "\(r.stderrString)")
-        #expect(r.stderrString.contains("recording the new state failed afterwards"), "\(r.stderrString)")
-        #expect(r.stderrString.contains("disk is full"))
-        #expect(r.stderrString.contains("The state still names \(a)"))
+        #expect(r.status == 0 || r.status == 8, "\(r.stderrString)")
+        #expect(!r.stderrString.contains("recording the new state failed"), "\(r.stderrString)")
+        if r.status == 8 { #expect(r.stderrString.contains("The target and its state are at \(b)"), "\(r.stderrString)") }
         try s.expectTargetEqualsArchive(b)
 
-        // With room again, the next run finishes the switch and records B: it does not switch again.
+        // With room again, the next run finds B applied: it does not switch again.
         try FileManager.default.removeItem(atPath: filler)
         let again = try s.run("sync", ["--json"])
         #expect(again.status == 0, "\(again.stderrString)")

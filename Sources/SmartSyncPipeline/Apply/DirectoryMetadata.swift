@@ -17,7 +17,9 @@ enum DirectoryMetadata {
     /// The owner goes first (a `chown` clears setuid and setgid bits), then the attributes (an access ACL sets the
     /// group bits to its mask), then the mode. Only what differs is written: a destination that already has the
     /// source's metadata is only read (its ctime does not move), as a recycled stage's directories mostly are.
-    static func copy(from source: Int32, to destination: Int32, display: @autoclosure () -> String) throws {
+    /// Returns the source's `fstat`.
+    @discardableResult
+    static func copy(from source: Int32, to destination: Int32, display: @autoclosure () -> String) throws -> stat {
         var src = stat()
         var dst = stat()
         guard fstat(source, &src) == 0, fstat(destination, &dst) == 0 else {
@@ -53,6 +55,7 @@ enum DirectoryMetadata {
                 throw failure("fchmod", display)
             }
         }
+        return src
     }
 
     /// Makes the directory `name` in the directory open on `parent` as every apply makes one, in place or in a stage:

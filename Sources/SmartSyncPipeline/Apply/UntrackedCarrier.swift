@@ -20,6 +20,12 @@ import SmartSyncGitObjects
 /// a `stat`. An entry whose type changed since `readdir` (a file that became a directory: its contents are then out
 /// of order) is walked with a copy of the cursor, the walk's own left where it was.
 ///
+/// Given what the run's scan saw of the source (``scanned``), a directory of both trees that is unchanged since the
+/// scan (``ScannedDirectories/isUnchanged(_:_:)``) and held nothing to carry (no path of it is ``Rule/carry`` or
+/// ``Rule/carryWhole``) is not listed: its subdirectories are the scan's, walked into as any, and it is only given
+/// the source's metadata. Its `fstat` is the one that metadata needs: no call is added, and `fdopendir`, the
+/// `getdents64` calls and the per-entry ordering and lookups of the listing are saved (most directories of a tree).
+///
 /// Both trees are walked by directory descriptor with `O_NOFOLLOW` (a symlink planted in place of a directory is
 /// carried as the symlink it is, never followed), and names are bytes.
 struct UntrackedCarrier {
@@ -62,6 +68,9 @@ struct UntrackedCarrier {
     /// Called with a source directory's path once its entries and their types are read, before any is carried: the
     /// seam through which a test changes an entry's type between `readdir` and the carrier's look at it.
     var afterReading: ((_ directory: TreePath) -> Void)?
+    /// The source's directories as this run's scan saw them, when the source is the target it scanned: a directory
+    /// unchanged since and holding nothing to carry is not listed (see above). Nil: every directory is listed.
+    var scanned: ScannedDirectories?
 
     /// Carries from the tree at `source` into the one at `destination`. Returns how many entries were carried.
     @discardableResult
@@ -87,6 +96,9 @@ struct UntrackedCarrier {
         /// ``unsettled``, sorted, and whether each got the source's metadata.
         let unsettled: PathTable<Bool>
         var settled: [Bool]
+        /// The directories holding a path to carry (``Rule/carry``, ``Rule/carryWhole``): listed whatever ``scanned``
+        /// says. Empty without ``scanned``.
+        let holdingCarried: Set<TreePath>
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
 
@@ -96,15 +108,29 @@ struct UntrackedCarrier {
             rules = PathTable.Cursor(carrier.rules)
             unsettled = PathTable(sorting: carrier.unsettled.lazy.map { ($0, false) })
             settled = Array(repeating: false, count: unsettled.count)
+            var holding = Set<TreePath>()
+            if carrier.scanned != nil {
+                let values = carrier.rules.values
+                for (j, path) in carrier.rules.keys.enumerated() where values[j] == .carry || values[j] == .carryWhole {
+                    holding.insert(path.parent)
+                }
+            }
+            holdingCarried = holding
         }
 
         private func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
 
         /// Carries what the source directory open on `srcFD` (taken over) holds into the destination directory open
         /// on `dst`; `prefix` is their path. Returns how many entries were carried, and whether the source directory
-        /// had any.
-        mutating func walk(_ srcFD: Int32, _ dst: Int32, _ prefix: TreePath) throws -> (carried: Int, hadEntries: Bool)
+        /// had any. `unchanged`: the source directory holds what the scan saw there, nothing to carry among it
+        /// (``scanned``): not listed, only its subdirectories walked into.
+        mutating func walk(_ srcFD: Int32, _ dst: Int32, _ prefix: TreePath, unchanged: Bool = false) throws
+            -> (carried: Int, hadEntries: Bool)
         {
+            if unchanged, let scanned = carrier.scanned {
+                defer { close(srcFD) }
+                return (try walkScanned(scanned.children[prefix] ?? [], srcFD, dst, prefix), true)
+            }
             let dir = try SortedDirectory.open(srcFD, display: shown(prefix))
             defer { closedir(dir) }
             let src = dirfd(dir)
@@ -147,6 +173,33 @@ struct UntrackedCarrier {
             return (carried, !entries.isEmpty)
         }
 
+        /// ``walk(_:_:_:unchanged:)`` of a source directory as the scan saw it, whose subdirectories are `names`:
+        /// each walked into, in the order and with the rule a listing would give it (the cursor over ``rules`` goes
+        /// forward as in a listed directory's walk).
+        private mutating func walkScanned(_ names: [TreePath], _ src: Int32, _ dst: Int32, _ prefix: TreePath)
+            throws -> Int
+        {
+            let steps = SortedDirectory.steps(count: names.count, name: { names[$0] }, descends: { _ in true })
+            var descents: [Rule?] = Array(repeating: nil, count: names.count)
+            var carried = 0
+            for step in steps {
+                let name = names[step.index]
+                if step.descends {
+                    if let rule = descents[step.index] { carried += try directory(name, rule, src, dst, prefix) }
+                    continue
+                }
+                scratch.setPath(prefix, name)
+                let rule = scratch.withUnsafeBufferPointer { rules.seekIndex(bytes: $0) }.map { rules.table[$0].value }
+                    ?? carrier.unlisted
+                if rule == .carryWhole {
+                    carried += try whole(name, src, dst, prefix)
+                } else {
+                    descents[step.index] = rule
+                }
+            }
+            return carried
+        }
+
         /// The directory `name` of the source: walked, made in the destination when it has none (then kept only when
         /// it is empty or something is carried inside: a directory holding only files the new tree deletes goes
         /// away, as an in-place apply would remove it), and given the source's metadata. Where it is no directory
@@ -180,14 +233,17 @@ struct UntrackedCarrier {
                 }
             }
             defer { close(to) }
+            let status: stat
             do {
-                try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
+                status = try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
             } catch {
                 close(from)
                 throw error
             }
             if exists { settle(path) }
-            let (inside, hadEntries) = try walk(from, to, path)
+            let unchanged =
+                exists && !holdingCarried.contains(path) && carrier.scanned?.isUnchanged(path, status) == true
+            let (inside, hadEntries) = try walk(from, to, path, unchanged: unchanged)
             if exists { return inside }
             if inside == 0 && hadEntries {
                 _ = name.withCString { unlinkat(dst, $0, AT_REMOVEDIR) }

@@ -208,6 +208,10 @@ public struct SyncRunner: Sendable {
             seen.stats.append(scan.tree[c.path]?.stat)
         }
         let watched = PathTable(sortedKeys: seen.paths, values: seen.stats) ?? PathTable()
+        // Its directories, for the carrier to pass over those unchanged since (a few thousand at 100,000 files).
+        let directories =
+            apply && (hasWork || previous?.commit != resolved.commit)
+            ? ScannedDirectories(scan.tree, startedAtNs: scan.startedAtNs, plan: plan) : nil
         scan.tree = LocalTree()
         let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
@@ -285,7 +289,7 @@ public struct SyncRunner: Sendable {
             // for the outgoing generation and for the new tree's cache.
             applied.manifest = Manifest()
             let carried = planner.carriedOver(from: previousManifest)
-            let record = SwitchRecord(state: state) { [applied] in
+            let record = SwitchRecord(state: state, target: target) { [applied] in
                 var recorded = applied
                 recorded.manifest = planner.manifest(after: plan, previous: carried)
                 return recorded
@@ -320,6 +324,7 @@ public struct SyncRunner: Sendable {
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache
                     applier.outgoingCacheFile = savedCache
+                    applier.scannedDirectories = directories
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
                     applier.logger = logger

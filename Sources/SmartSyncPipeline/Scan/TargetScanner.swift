@@ -52,6 +52,8 @@ public struct TargetScanner: Sendable {
         /// A cache holding exactly the regular files just seen, ready to be saved.
         public var cache: StatCache
         public var statistics: ScanStatistics
+        /// When the scan started (``Timestamps/nowFileClockNs()``, read before its first `stat`).
+        public var startedAtNs: Int64 = 0
     }
 
     /// Scans `target`, using `cache` to skip hashing unchanged files.
@@ -62,7 +64,8 @@ public struct TargetScanner: Sendable {
         let rootFD = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if rootFD < 0 {
             if errno == ENOENT {
-                return Result(tree: LocalTree(), cache: walker.newCache, statistics: ScanStatistics())
+                return Result(
+                    tree: LocalTree(), cache: walker.newCache, statistics: ScanStatistics(), startedAtNs: startNs)
             }
             throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
         }
@@ -83,7 +86,7 @@ public struct TargetScanner: Sendable {
         walker.finishCache(startedAt: startNs)
         return Result(
             tree: LocalTree(entries: walker.table(), excluded: walker.excluded), cache: walker.newCache,
-            statistics: walker.stats)
+            statistics: walker.stats, startedAtNs: startNs)
     }
 }
 

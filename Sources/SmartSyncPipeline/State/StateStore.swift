@@ -96,6 +96,20 @@ public struct StateStore: Sendable {
         return TargetState(encoded: bytes)
     }
 
+    /// Records the intent saved for `target` (``saveIntent(_:)``, durable) as its state: renamed over the state file
+    /// and the directory synced, so the state is recorded and the intent dropped in one step, with no encoding or
+    /// writing of its manifest again. For an apply whose intent is the state to record. False (nothing changed) when
+    /// `target` has no intent.
+    func recordIntent(target: String) throws -> Bool {
+        let dir = directory(for: target)
+        guard rename(dir + "/intent", dir + "/state") == 0 else {
+            if errno == ENOENT { return false }
+            throw SmartSyncError.io("rename", path: dir + "/state")
+        }
+        FileSystem.syncDirectory(dir)
+        return true
+    }
+
     /// Drops the intent once the apply it announced has finished.
     public func clearIntent(target: String) throws {
         let path = directory(for: target) + "/intent"

@@ -52,6 +52,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
     /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
     public var outgoingCache: StatCache?
+    /// The target's directories as this run's scan saw them: the carrier lists only those changed since, or holding
+    /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
+    var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
     /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`).
     public var logger: Logger = .disabled
@@ -118,7 +121,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made only
             // now, not held through the stage's making, the peak of an update's memory).
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
-            let carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
+            var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
+            carrier.scanned = scannedDirectories
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") {
@@ -201,13 +205,16 @@ public struct StagedSwitchApplier: ApplyStrategy {
             logger.debug("apply: stage built from the store: no spare tree (the last prune left none)")
             return nil
         }
-        // Its paths share the plan's storage (both sorted): no copy of each path for the spare's cache.
-        let cache = spare.statCache(sharing: plan.changes.map { $0.path })
+        // Read only if the recycler needs it; its paths then share the plan's storage (both sorted).
+        let cache = { spare.statCache(sharing: plan.changes.map { $0.path }) }
         guard rename(spare.tree, layout.stage) == 0 else {
             logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
             return nil
         }
-        try? TreeOps.removeTree(generations.spare)
+        // What is left of it (its stat cache, read while the stage is recycled if at all; its state) goes once the
+        // recycling is done; one a kill leaves has no tree and is never taken (``GenerationStore/prune(keep:)``
+        // removes it).
+        defer { try? TreeOps.removeTree(generations.spare) }
         try checkpoint("recycled")
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
@@ -222,7 +229,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 "apply: the spare tree recycled as the stage, \(outcome.kept.count) files kept as they were",
                 metadata: [
                     "recycled": "true", "kept": "\(outcome.kept.count)", "keptByInode": "\(outcome.keptByInode)",
-                    "cachedEntries": "\(cache.entries.count)",
+                    "readCache": "\(outcome.readCache)",
                 ])
             report.unchangedStats = outcome.kept
             return (report, outcome.directories)
