@@ -85,9 +85,12 @@ struct SortedDirectory {
             }
             if found != 0 {
                 let err = errno
-                names.removeSubrange(start...)
-                if err == ENOENT { continue }  // vanished while we looked
-                throw SmartSyncError.io("fstatat", path: display() + "/" + Self.path(names, start..<end).description, errno: err)
+                if err != ENOENT {
+                    let name = Self.path(names, start..<end)
+                    throw SmartSyncError.io("fstatat", path: display() + "/" + name.description, errno: err)
+                }
+                names.removeSubrange(start...)  // vanished while we looked
+                continue
             }
             children.append(Child(name: start..<end, status: st))
         }
