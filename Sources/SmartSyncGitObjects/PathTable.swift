@@ -66,6 +66,16 @@ public struct PathTable<Value>: RandomAccessCollection {
         self._values = values
     }
 
+    /// A table of keys its maker has found strictly increasing by other means (a reader that compared their bytes
+    /// where they lay: ``isStrictlyIncreasing(_:)`` again would chase every path's storage once more). Counts must
+    /// match (a precondition); order is the caller's word, checked in debug builds.
+    @inlinable public init(keysInOrder keys: [TreePath], values: [Value]) {
+        precondition(keys.count == values.count, "PathTable: as many keys as values")
+        assert(Self.isStrictlyIncreasing(keys), "PathTable(keysInOrder:) out of order")
+        self._keys = keys
+        self._values = values
+    }
+
     /// Whether `keys` is strictly increasing by bytes (what a table holds).
     @inlinable public static func isStrictlyIncreasing(_ keys: [TreePath]) -> Bool {
         keys.withUnsafeBufferPointer { b in isStrictlyIncreasing(count: b.count) { b[$0 - 1].compare(b[$0]) } }

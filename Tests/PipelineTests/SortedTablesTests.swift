@@ -209,3 +209,60 @@ import Testing
         #expect(cache.encoded() != bytes)
     }
 }
+
+/// The reader finds a file's order where the bytes lie (``BinaryReader/pathsIncreasing``); a table it finds in order
+/// is taken as it is, any other is sorted: each case where a shortcut in that comparison would take a wrong order
+/// for a right one.
+@Suite struct ReadOrderTests {
+    private func manifestBytes(_ paths: [TreePath]) -> [UInt8] {
+        var w = BinaryWriter(magic: "TEST", version: 1)
+        w.append(UInt32(paths.count))
+        for (k, path) in paths.enumerated() {
+            w.append(path)
+            w.append(FileMode.regular.rawValue)
+            w.append(ObjectID.blob([UInt8(k)]))
+        }
+        return w.finish()
+    }
+
+    private func read(_ paths: [TreePath]) throws -> Manifest {
+        var r = try #require(BinaryReader(manifestBytes(paths), magic: "TEST", version: 1))
+        return try #require(Manifest(reading: &r))
+    }
+
+    @Test(arguments: [
+        // A prefix after the longer path, the last two swapped, a repeated path (the last wins), a Latin-1 byte
+        // (0xE9, above every ASCII byte) before an ASCII name.
+        [TreePath("ab"), "a"], ["a", "b", "d", "c"], ["a", "b", "b"],
+        [TreePath(bytes: [0x61, 0xE9]), "ab"],
+    ])
+    func aFileOutOfOrderIsSorted(_ paths: [TreePath]) throws {
+        let manifest = try read(paths)
+        let expected = Set(paths).sorted()
+        #expect(manifest.entries.keys == expected)
+        #expect(PathTable<Int>.isStrictlyIncreasing(manifest.entries.keys))
+        // The last of a repeated path wins.
+        if let last = paths.lastIndex(of: "b"), paths.filter({ $0 == "b" }).count > 1 {
+            #expect(manifest["b"]?.id == ObjectID.blob([UInt8(last)]))
+        }
+    }
+
+    @Test func aFileInOrderIsTakenAsItIs() throws {
+        let paths: [TreePath] = ["a", "a-b", "a.b", "a/b", "a0", TreePath(bytes: [0x61, 0xE9])]
+        let manifest = try read(paths)
+        #expect(manifest.entries.keys == paths)
+        for (k, path) in paths.enumerated() { #expect(manifest[path]?.id == ObjectID.blob([UInt8(k)])) }
+    }
+
+    /// A state holds two manifests: the second, in order on its own, is read as such (and the first's order does not
+    /// leak into it).
+    @Test func eachTableOfAFileIsInOrderOnItsOwn() throws {
+        var state = TargetState(
+            target: "/t", commit: ObjectID.blob([1]), ref: "main", appliedAtNs: 1,
+            manifest: Manifest(entries: ["x", "y"].reduce(into: PathTable()) { $0.append($1, .init(mode: .regular, id: .emptyBlob)) }))
+        state.keptLocal = Manifest(entries: ["a": .init(mode: .regular, id: .emptyBlob), "b": .init(mode: .regular, id: .emptyBlob)])
+        let read = try #require(TargetState(encoded: state.encoded()))
+        #expect(read == state)
+        #expect(read.keptLocal.entries.keys == ["a", "b"])
+    }
+}

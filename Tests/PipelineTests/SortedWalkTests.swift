@@ -65,13 +65,13 @@ import Testing
         rewinddir(dir)  // the duplicate shares the position of `fd`, which a listing may have left at the end
         let listing = try SortedDirectory(dir, display: "t")
         for step in listing.steps {
-            let child = listing.children[step.index]
-            let path = prefix.appending(child.name)
+            let name = listing.name(step.index)
+            let path = prefix.appending(name)
             guard step.descends else {
                 out.append(path)
                 continue
             }
-            let sub = child.name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             try #require(sub >= 0)
             defer { close(sub) }
             out += try sortedWalk(sub, path)

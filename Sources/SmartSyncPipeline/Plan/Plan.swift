@@ -18,8 +18,19 @@ public struct Plan: Sendable, Hashable, Codable {
         self.blobsNeeded = blobsNeeded
         var counts: [Change.Kind: Int] = [:]
         // By index, reading the kind in place: a `for c in changes` copies each change out (its path and note
-        // retained and released), 20,000 times on a no-op of a 20,000-file tree.
-        for i in changes.indices { counts[changes[i].kind, default: 0] += 1 }
+        // retained and released), 20,000 times on a no-op of a 20,000-file tree. Counted by runs of one kind (a
+        // no-op is one run): a dictionary update per run, not per change.
+        var run: (kind: Change.Kind, count: Int)?
+        for i in changes.indices {
+            let kind = changes[i].kind
+            if let current = run, current.kind == kind {
+                run = (kind, current.count + 1)
+            } else {
+                if let current = run { counts[current.kind, default: 0] += current.count }
+                run = (kind, 1)
+            }
+        }
+        if let current = run { counts[current.kind, default: 0] += current.count }
         self.counts = counts
     }
 

@@ -141,7 +141,9 @@ public struct StatCache: Sendable, Hashable {
         }
         guard r.isAtEnd else { return nil }
         // Written sorted since the sorted tables; an earlier version's file (hash order) is sorted here, once.
-        let entries = PathTable(sortedKeys: paths, values: values) ?? PathTable(sorting: zip(paths, values))
+        let entries =
+            r.pathsIncreasing
+            ? PathTable(keysInOrder: paths, values: values) : PathTable(sorting: zip(paths, values))
         self.init(entries: entries, timestampNs: trusted ? timestampNs : nil, trustCtime: trustCtime)
     }
 

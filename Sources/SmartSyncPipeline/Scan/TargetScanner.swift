@@ -128,13 +128,13 @@ struct ScanWalker {
         defer { closedir(dir) }
         let fd = dirfd(dir)
         for step in listing.steps {
-            let child = listing.children[step.index]
             guard step.descends else {
-                try record(child, in: fd, prefix: prefix)
+                try record(step.index, of: listing, in: fd, prefix: prefix)
                 continue
             }
-            let path = prefix.appending(child.name)
-            if let sub = try openDirectory(child.name, in: fd, path: path) { try walk(dirFD: sub, prefix: path) }
+            let name = listing.name(step.index)
+            let path = prefix.appending(name)
+            if let sub = try openDirectory(name, in: fd, path: path) { try walk(dirFD: sub, prefix: path) }
         }
     }
 
@@ -150,6 +150,10 @@ struct ScanWalker {
         }
         let dir = try SortedDirectory.open(fd, display: display(prefix))
         do {
+            // Without exclusions (the usual scan) no entry is asked about.
+            guard !scanner.ignoredNames.isEmpty || !scanner.excludes.isEmpty else {
+                return (dir, try SortedDirectory(dir, display: display(prefix)))
+            }
             return (dir, try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) })
         } catch {
             closedir(dir)
@@ -171,10 +175,13 @@ struct ScanWalker {
 
     /// False (and the path listed in ``excluded``) for an ignored name or an excluded path: never `lstat`ed, never
     /// descended.
-    private mutating func included(_ prefix: TreePath, _ name: TreePath) -> Bool {
-        if !scanner.ignoredNames.isEmpty && scanner.ignoredNames.contains(name) {
-            excluded.insert(prefix.appending(name))
-            return false
+    private mutating func included(_ prefix: TreePath, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        if !scanner.ignoredNames.isEmpty {
+            let name = TreePath(bytes: name)
+            if scanner.ignoredNames.contains(name) {
+                excluded.insert(prefix.appending(name))
+                return false
+            }
         }
         guard !scanner.excludes.isEmpty else { return true }
         scratch.setPath(prefix, name)
@@ -185,11 +192,11 @@ struct ScanWalker {
         return false
     }
 
-    /// Records `child` of the directory open on `fd`: a regular file gets its id from the old cache when it vouches
-    /// for it, else is pending (hashed after the walk); a symlink is read and hashed now.
-    mutating func record(_ child: SortedDirectory.Child, in fd: Int32, prefix: TreePath) throws {
-        let st = child.status
-        let (path, cachedIndex) = joined(prefix, child.name)
+    /// Records `listing.children[index]`, of the directory open on `fd`: a regular file gets its id from the old cache
+    /// when it vouches for it, else is pending (hashed after the walk); a symlink is read and hashed now.
+    mutating func record(_ index: Int, of listing: SortedDirectory, in fd: Int32, prefix: TreePath) throws {
+        let st = listing.children[index].status
+        let (path, cachedIndex) = listing.withName(index) { joined(prefix, $0) }
         stats.entries += 1
         let data = StatData(st)
         var kind: LocalKind
@@ -206,7 +213,7 @@ struct ScanWalker {
         case S_IFLNK:
             kind = .symlink
             scanner.beforeOpening?(path)
-            id = try hashLink(dirFD: fd, name: child.name, path: path, size: Int(st.st_size))
+            id = try listing.withCName(index) { try hashLink(dirFD: fd, name: $0, path: path, size: Int(st.st_size)) }
         case S_IFDIR:
             kind = .directory
         default:
@@ -219,11 +226,10 @@ struct ScanWalker {
     /// `prefix/name`, with the index of the old cache's entry for it: the cache's own path when it holds that one
     /// (found by the forward cursor, the walk being in path order; no new storage, and the scan, the cache and the
     /// manifest it was loaded against share one path), else a new one.
-    private mutating func joined(_ prefix: TreePath, _ name: TreePath) -> (TreePath, Int?) {
-        guard !old.entries.isEmpty else { return (prefix.appending(name), nil) }
+    private mutating func joined(_ prefix: TreePath, _ name: UnsafeBufferPointer<UInt8>) -> (TreePath, Int?) {
         scratch.setPath(prefix, name)
-        guard let j = scratch.withUnsafeBufferPointer({ cached.seekIndex(bytes: $0) }) else {
-            return (prefix.appending(name), nil)
+        guard !old.entries.isEmpty, let j = scratch.withUnsafeBufferPointer({ cached.seekIndex(bytes: $0) }) else {
+            return (TreePath(bytes: scratch), nil)
         }
         return (old.entries.keys[j], j)
     }
@@ -292,13 +298,13 @@ struct ScanWalker {
         pending = []
     }
 
-    private func hashLink(dirFD: Int32, name: TreePath, path: TreePath, size: Int) throws -> ObjectID {
+    private func hashLink(dirFD: Int32, name: UnsafePointer<CChar>, path: TreePath, size: Int) throws -> ObjectID {
         var capacity = max(size, 255) + 1
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
             let n = buffer.withUnsafeMutableBufferPointer { b in
                 b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) { buffer in
-                    name.withCString { readlinkat(dirFD, $0, buffer, capacity) }
+                    readlinkat(dirFD, name, buffer, capacity)
                 }
             }
             if n < 0 { throw SmartSyncError.io("readlink", path: display(path)) }

@@ -105,7 +105,7 @@ extension ScanWalker {
         func subdirectories(parent: Int) -> [Subtree] {
             let fd = dirfd(stream)
             return listing.steps.filter(\.descends).map { step in
-                let name = listing.children[step.index].name
+                let name = listing.name(step.index)
                 return Subtree(parent: parent, child: step.index, parentFD: fd, name: name, path: prefix.appending(name))
             }
         }
@@ -164,7 +164,7 @@ extension ScanWalker {
                 var failure: (any Error)?
                 do {
                     for step in listing.steps where !step.descends {
-                        try walker.record(listing.children[step.index], in: dirfd(stream), prefix: subtree.path)
+                        try walker.record(step.index, of: listing, in: dirfd(stream), prefix: subtree.path)
                     }
                 } catch {
                     failure = error
@@ -206,7 +206,7 @@ extension ScanWalker {
         for step in directory.listing.steps {
             guard step.descends else {
                 guard let recorded = directory.recorded else {
-                    try record(directory.listing.children[step.index], in: fd, prefix: directory.prefix)
+                    try record(step.index, of: directory.listing, in: fd, prefix: directory.prefix)
                     continue
                 }
                 guard own.next < recorded.entries.count else { throw directory.recordFailure ?? Self.lost }

@@ -6,6 +6,12 @@ struct BinaryReader {
     private let bytes: [UInt8]
     private var offset: Int
     private let end: Int
+    /// Where the last path read lies in ``bytes`` (nil before the first).
+    private var lastPath: Range<Int>?
+    /// Whether every path read so far was strictly greater (by bytes) than the one before: found where the bytes lie,
+    /// one `memcmp` a path, so a table read in order (``PathTable/init(keysInOrder:values:)``) is not checked again
+    /// path by path (which chases each path's own storage: 2 % of a no-op's samples at 20,000 files).
+    private(set) var pathsIncreasing = true
 
     /// Checks magic, version and checksum; nil when any of them is wrong.
     init?(_ bytes: [UInt8], magic: StaticString, version: UInt32) {
@@ -51,6 +57,7 @@ struct BinaryReader {
 
     mutating func readPath() -> TreePath? {
         guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
+        notePath(offset..<(offset + n))
         let path = TreePath(bytes: bytes[offset..<(offset + n)])
         offset += n
         return path
@@ -63,6 +70,7 @@ struct BinaryReader {
         guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
         let start = offset
         offset += n
+        notePath(start..<offset)
         let found = bytes.withUnsafeBufferPointer { all -> Int? in
             let raw = UnsafeBufferPointer(rebasing: all[start..<(start + n)])
             while next < shared.count {
@@ -82,5 +90,22 @@ struct BinaryReader {
         let id = ObjectID(bytes: bytes[offset..<(offset + 20)])
         offset += 20
         return id
+    }
+
+    /// Starts a new run of paths for ``pathsIncreasing`` (a file holding two tables: each is in order on its own).
+    mutating func startPaths() {
+        lastPath = nil
+        pathsIncreasing = true
+    }
+
+    /// Notes that a path lies at `range`, and whether it sorts after the one before (``pathsIncreasing``).
+    private mutating func notePath(_ range: Range<Int>) {
+        defer { lastPath = range }
+        guard pathsIncreasing, let last = lastPath else { return }
+        pathsIncreasing = bytes.withUnsafeBufferPointer { all in
+            let common = min(last.count, range.count)
+            let order = common == 0 ? 0 : memcmp(all.baseAddress! + last.lowerBound, all.baseAddress! + range.lowerBound, common)
+            return order != 0 ? order < 0 : last.count < range.count
+        }
     }
 }

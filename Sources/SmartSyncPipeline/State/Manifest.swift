@@ -54,6 +54,7 @@ public struct Manifest: Sendable, Hashable {
 
     init?(reading r: inout BinaryReader) {
         guard let count = r.readUInt32() else { return nil }
+        r.startPaths()
         var paths: [TreePath] = []
         var values: [Entry] = []
         paths.reserveCapacity(Int(count))
@@ -66,6 +67,9 @@ public struct Manifest: Sendable, Hashable {
             values.append(Entry(mode: mode, id: id))
         }
         // Written sorted since the sorted tables; an earlier version's file (hash order) is sorted here, once.
-        self.init(entries: PathTable(sortedKeys: paths, values: values) ?? PathTable(sorting: zip(paths, values)))
+        // The order is the reader's finding (one `memcmp` a path where the bytes lie).
+        self.init(
+            entries: r.pathsIncreasing
+                ? PathTable(keysInOrder: paths, values: values) : PathTable(sorting: zip(paths, values)))
     }
 }

@@ -22,7 +22,8 @@ import SmartSyncGitObjects
 struct SortedDirectory {
     /// One entry, as `fstatat` saw it.
     struct Child {
-        let name: TreePath
+        /// Where its name lies in ``SortedDirectory/names`` (a NUL follows it there).
+        let name: Range<Int>
         let status: stat
 
         var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
@@ -34,29 +35,95 @@ struct SortedDirectory {
         let descends: Bool
     }
 
+    /// The children's names side by side, each followed by a NUL: no ``TreePath`` (a string, a heap block for a name
+    /// over 15 bytes, and its UTF-8 validation) per entry of the walk. The sort compares them in place, the system
+    /// calls take them as C strings, and the scan puts a path together from them as bytes, making a ``TreePath`` only
+    /// for a path its stat cache does not already hold.
+    let names: [UInt8]
     /// The entries, in the order `readdir` gave them.
     let children: [Child]
     /// Every child's visit and every directory's descent, in byte order of `name` and `name/`.
     let steps: [Step]
 
     /// Lists and `lstat`s the directory of the stream `dir`, just opened (``open(_:display:)``; it stays open, and
-    /// the walk goes on with its descriptor, `dirfd(dir)`); `display` is its path for messages. An entry `including`
-    /// refuses is neither `lstat`ed nor listed; one gone before its `lstat` is left out.
-    init(_ dir: OpaquePointer, display: String, including: (TreePath) throws -> Bool = { _ in true }) throws {
+    /// the walk goes on with its descriptor, `dirfd(dir)`); `display` is its path for messages (made only for one).
+    /// An entry `including` (given its name's bytes) refuses is neither `lstat`ed nor listed; one gone before its
+    /// `lstat` is left out.
+    init(
+        _ dir: OpaquePointer, display: @autoclosure () -> String,
+        including: (UnsafeBufferPointer<UInt8>) throws -> Bool = { _ in true }
+    ) throws {
         let fd = dirfd(dir)
+        var names: [UInt8] = []
         var children: [Child] = []
         var st = stat()
-        for (name, _) in try directoryEntries(stream: dir, display: display) where try including(name) {
-            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                if errno == ENOENT { continue }  // vanished while we looked
-                throw SmartSyncError.io("fstatat", path: display + "/" + name.description)
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw SmartSyncError.io("readdir", path: display()) }
+                break
             }
-            children.append(Child(name: name, status: st))
+            let (start, included) = try withUnsafePointer(to: &entry.pointee.d_name) { raw in
+                try raw.withMemoryRebound(to: UInt8.self, capacity: 256) { name -> (Int, Bool) in
+                    var length = 0
+                    while name[length] != 0 { length += 1 }
+                    if name[0] == 0x2E && (length == 1 || (length == 2 && name[1] == 0x2E)) { return (0, false) }
+                    let bytes = UnsafeBufferPointer(start: name, count: length)
+                    if try !including(bytes) { return (0, false) }
+                    let start = names.count
+                    names.append(contentsOf: bytes)
+                    return (start, true)
+                }
+            }
+            guard included else { continue }
+            let end = names.count
+            names.append(0)
+            let found = names.withUnsafeBufferPointer { all in
+                all.baseAddress!.withMemoryRebound(to: CChar.self, capacity: all.count) {
+                    fstatat(fd, $0 + start, &st, AT_SYMLINK_NOFOLLOW)
+                }
+            }
+            if found != 0 {
+                let err = errno
+                if err != ENOENT {
+                    let name = Self.path(names, start..<end)
+                    throw SmartSyncError.io("fstatat", path: display() + "/" + name.description, errno: err)
+                }
+                names.removeSubrange(start...)  // vanished while we looked
+                continue
+            }
+            children.append(Child(name: start..<end, status: st))
         }
+        self.names = names
         self.children = children
-        self.steps = Self.steps(
-            count: children.count, name: { children[$0].name }, descends: { children[$0].isDirectory })
+        var steps: [Step] = []
+        steps.reserveCapacity(children.count * 2)
+        for i in children.indices {
+            steps.append(Step(index: i, descends: false))
+            if children[i].isDirectory { steps.append(Step(index: i, descends: true)) }
+        }
+        Self.sort(&steps, names: names, spans: { children[$0].name })
+        self.steps = steps
     }
+
+    /// The name of `children[i]`.
+    func name(_ i: Int) -> TreePath { Self.path(names, children[i].name) }
+
+    /// Calls `body` with the bytes of `children[i]`'s name.
+    func withName<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try names.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[children[i].name])) }
+    }
+
+    /// Calls `body` with `children[i]`'s name as a C string (for a system call).
+    func withCName<R>(_ i: Int, _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        try names.withUnsafeBufferPointer { all in
+            try all.baseAddress!.withMemoryRebound(to: CChar.self, capacity: all.count) {
+                try body($0 + children[i].name.lowerBound)
+            }
+        }
+    }
+
+    private static func path(_ names: [UInt8], _ span: Range<Int>) -> TreePath { TreePath(bytes: names[span]) }
 
     /// The steps of a walk over `count` entries, the `i`th named `name(i)` and descended into when `descends(i)`:
     /// every visit and descent, in byte order of `name` and `name/`.
@@ -75,22 +142,28 @@ struct SortedDirectory {
             steps.append(Step(index: i, descends: false))
             if descends(i) { steps.append(Step(index: i, descends: true)) }
         }
-        bytes.withUnsafeBufferPointer { all in
-            steps.sort { a, b in
-                Self.precedes(
-                    UnsafeBufferPointer(rebasing: all[spans[a.index]]), slash: a.descends,
-                    UnsafeBufferPointer(rebasing: all[spans[b.index]]), slash: b.descends)
-            }
-        }
+        sort(&steps, names: bytes, spans: { spans[$0] })
         return steps
     }
 
+    /// Sorts `steps` by the byte order of `name` and `name/`, the name of entry `i` being `names[spans(i)]`. Every
+    /// key is distinct (the names are, and an entry's descent is its name followed by `/`): no stability needed.
+    private static func sort(_ steps: inout [Step], names: [UInt8], spans: (Int) -> Range<Int>) {
+        names.withUnsafeBufferPointer { all in
+            steps.sort { a, b in
+                Self.precedes(
+                    UnsafeBufferPointer(rebasing: all[spans(a.index)]), slash: a.descends,
+                    UnsafeBufferPointer(rebasing: all[spans(b.index)]), slash: b.descends)
+            }
+        }
+    }
+
     /// A directory stream on `fd`, which it takes over (closed by `closedir`, or here when the stream cannot be made).
-    static func open(_ fd: Int32, display: String) throws -> OpaquePointer {
+    static func open(_ fd: Int32, display: @autoclosure () -> String) throws -> OpaquePointer {
         guard let dir = fdopendir(fd) else {
             let err = errno
             close(fd)
-            throw SmartSyncError.io("fdopendir", path: display, errno: err)
+            throw SmartSyncError.io("fdopendir", path: display(), errno: err)
         }
         return dir
     }
@@ -116,10 +189,17 @@ struct SortedDirectory {
 extension [UInt8] {
     /// Sets the buffer to the bytes of `prefix/name` (`name` at the root): a walk's path before it is built, to be
     /// looked up (``PathTable/Cursor/seekIndex(bytes:)``) or matched, and built only when needed.
-    mutating func setPath(_ prefix: TreePath, _ name: TreePath) {
+    mutating func setPath(_ prefix: TreePath, _ name: UnsafeBufferPointer<UInt8>) {
         removeAll(keepingCapacity: true)
-        prefix.withBytes { append(contentsOf: $0) }
-        if !prefix.isEmpty { append(0x2F) }
-        name.withBytes { append(contentsOf: $0) }
+        prefix.withBytes { p in
+            append(contentsOf: p)
+            if !p.isEmpty { append(0x2F) }
+        }
+        append(contentsOf: name)
+    }
+
+    /// ``setPath(_:_:)`` with a name held as a path.
+    mutating func setPath(_ prefix: TreePath, _ name: TreePath) {
+        name.withBytes { setPath(prefix, $0) }
     }
 }
