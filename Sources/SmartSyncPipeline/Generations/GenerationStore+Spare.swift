@@ -4,26 +4,25 @@ import SmartSyncFileSystem
 import SmartSyncGitObjects
 
 extension GenerationStore {
-    /// Leaves a ``spare`` made of hard links to the files of a stage just built from the store (the first switch of a
-    /// target: a cold sync), so that the next switch recycles it (``StageRecycler``) instead of building its stage from
-    /// the store again. Returns the number of files linked; 0 when a spare is already there.
+    /// Leaves a ``spare`` made of hard links to the files of a tree just built from the store and switched in (the
+    /// first switch of a target: a cold sync), so that the next switch recycles it (``StageRecycler``) instead of
+    /// building its stage from the store again. Returns the number of files linked; 0 when a spare is already there.
     ///
     /// Only the regular files and executables `plan` writes or leaves unchanged are linked, one `linkat` each between
-    /// two directory cursors walking in the plan's path order (no `stat`, no check: they are the stage's own files,
-    /// placed from sealed objects moments ago); symlinks and anything else are left for the recycler to place. The
-    /// spare shares its inodes with the stage, so with the target once the stage is switched in: the recycler keeps a
-    /// file of it only on its usual terms (the inode this run's scan vouched for at that path, unchanged since, or the
+    /// two directory cursors walking in the plan's path order, by descriptor, never through a symlink (no `stat`, no
+    /// check: files placed from sealed objects moments ago); symlinks and anything else are left for the recycler to
+    /// place. The spare shares its inodes with the target: the recycler keeps a file of it only on its usual terms (the inode this run's scan vouched for at that path, unchanged since, or the
     /// store's intact object), so a file of the target edited in place since is never trusted.
     ///
     /// Built under a `.removing-` name and renamed to `spare` when whole: a kill leaves a directory the next
     /// ``prune(keep:)`` removes, never a half-made spare. Call it before the runner records the stat cache of the
     /// new tree: each link changes the inode's ctime, and the cache must hold the ctime after it.
-    func leaveSpare(linking stage: String, plan: Plan) throws -> Int {
+    func leaveSpare(linking tree: String, plan: Plan) throws -> Int {
         guard !TreeOps.isDirectory(spare) else { return 0 }
         try FileSystem.makePrivateDirectory(layout.generations, followingSymlink: false)
         let making = layout.generations + "/" + Self.removing + "spare-making-"
             + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        guard let from = try DirectoryCursor(existing: stage) else { return 0 }
+        guard let from = try DirectoryCursor(existing: tree) else { return 0 }
         defer { from.finish() }
         do {
             let into = try DirectoryCursor(target: making + "/tree", syncChanges: false)

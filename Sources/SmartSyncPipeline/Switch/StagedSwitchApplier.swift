@@ -129,9 +129,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try FileSystem.syncFileSystem(containing: layout.stage)
             try twins.publish()
         }
-        if !report.recycled, keepGenerations > 0, (try? generations.completeSequences())?.isEmpty == true {
-            leaveSpare(plan, generations: generations, stage: layout.stage)
-        }
+        // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
+        // rejects or the exchange refuses would leave a spare of files the target never had.
+        let firstSwitch = !report.recycled && keepGenerations > 0 && (try? generations.completeSequences())?.isEmpty == true
         try checkpoint("staged")
         if let validateStage {
             do {
@@ -147,6 +147,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try FileSystem.makeDirectories(parent(of: target))
             guard rename(layout.stage, target) == 0 else { throw SmartSyncError.io("rename", path: target) }
             FileSystem.syncDirectory(parent(of: target))
+            if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
             return (report, .created)
         }
         let sequence = try generations.nextSequence()
@@ -185,6 +186,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             throw FailedAfterSwitch(
                 outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
         }
+        if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
         return (report, .exchanged)
     }
 
@@ -242,12 +244,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
 
     /// The first switch of a target (a cold sync: no generation yet) built its stage from the store; without a spare,
     /// the next switch would build its own from the store again, one link and its checks per file of the tree. A spare
-    /// of hard links to the stage's files (``GenerationStore/leaveSpare(linking:plan:)``: one `linkat` a file, no
-    /// check) lets it recycle instead. Only an accelerator: a failure is logged and the switch goes on.
-    private func leaveSpare(_ plan: Plan, generations: GenerationStore, stage: String) {
+    /// of hard links to the files of the tree just switched in (``GenerationStore/leaveSpare(linking:plan:)``: one
+    /// `linkat` a file, no check, walked by descriptor) lets it recycle instead. Made only once the switch stands, from
+    /// the target: a file edited in place since is the recycler's to refuse, as any spare's. Only an accelerator: a
+    /// failure is logged and the run goes on.
+    private func leaveSpare(_ plan: Plan, generations: GenerationStore, tree: String) {
         do {
-            let linked = try logger.timed("spare") { try generations.leaveSpare(linking: stage, plan: plan) }
-            logger.debug("apply: a spare tree of \(linked) hard links to the stage's files left for the next switch")
+            let linked = try logger.timed("spare") { try generations.leaveSpare(linking: tree, plan: plan) }
+            logger.debug("apply: a spare tree of \(linked) hard links to the new tree's files left for the next switch")
         } catch {
             logger.debug("apply: no spare tree left for the next switch: \(error)")
         }
