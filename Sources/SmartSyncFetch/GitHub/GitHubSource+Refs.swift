@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncTransfer
@@ -15,13 +14,11 @@ import SmartSyncTransfer
 /// | none (`HEAD`) | 1 `commits/HEAD` | one `304` |
 /// | a full SHA | 1 the first time, then none | none |
 /// | `refs/heads/x`, `refs/tags/v1` | 1 `matching-refs` | one `304` |
-/// | a branch or tag name | 2 `matching-refs` at once (3 with a slash in the name) | one `304`: the form it resolved to |
+/// | a branch or tag name | 2 `matching-refs` at once (3 with a slash in the name) | two `304`s, one round trip |
 /// | an annotated tag | + 1 `git/tags/{sha}` the first time (immutable, then cached) | — |
 /// | a short SHA | the name's requests, `matching-refs/remotes/…`, then `commits/{prefix}` | — |
 ///
-/// A `304` costs no rate-limit quota, so a no-op sync stays free whatever the ref. A short name asks first for the
-/// one form it resolved to last (``RefFormMemory``): a `304` that still holds it settles the name with one request;
-/// anything else (a `200`, the ref gone, no memory, a memory a day old) asks every form, the answered one excepted.
+/// A `304` costs no rate-limit quota, so a no-op sync stays free whatever the ref.
 extension GitHubSource {
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
         let name = try RefName(ref)
@@ -33,24 +30,11 @@ extension GitHubSource {
             // Checked once (that it exists, as a commit), then taken from the cache with no request.
             return ResolvedRef(name: name.text, commit: try await commitSHA(id.hex, of: name, immutable: true))
         case .fullName, .shortName:
-            let memory = RefFormMemory(directory: cache.directory, repositoryAPI: location.repoAPI, name: name.text)
-            var asked: [String: GitHubJSON.Ref.Object] = [:]
-            var askedPrefix: String?
-            if case .shortName = name.kind, let form = memory.load(), name.candidates.contains(form) {
-                let answer = try await matchingRefs(prefix: form, keeping: Set(name.candidates), for: name)
-                if answer.unchanged, let object = answer.refs[form] {
-                    logger.debug("ref \(name.text): \(form) as last time, unchanged (one request)")
-                    return ResolvedRef(name: name.text, commit: try await peel(object, of: form))
-                }
-                (asked, askedPrefix) = (answer.refs, form)
-            }
-            let refs = try await matchingRefs(for: name, asked: asked, askedPrefix: askedPrefix)
+            let refs = try await matchingRefs(for: name)
             switch try name.match(in: refs.keys, source: "repository '\(location.slug)'") {
             case .ref(let full):
-                if case .shortName = name.kind { memory.store(full) }
                 return ResolvedRef(name: name.text, commit: try await peel(refs[full]!, of: full))
             case .abbreviatedCommit(let prefix):
-                memory.clear()
                 return ResolvedRef(name: name.text, commit: try await commitSHA(prefix, of: name, immutable: false))
             }
         }
@@ -58,43 +42,40 @@ extension GitHubSource {
 
     /// The refs `name` may mean (full name → object). GitHub keeps no ref with fewer than two slashes, so `refs/NAME`
     /// is asked for only when NAME has one; remote-tracking refs, last in git's order, only when nothing else matched.
-    /// `askedPrefix`, answered already with `asked`, is not asked again.
-    private func matchingRefs(
-        for name: RefName, asked: [String: GitHubJSON.Ref.Object] = [:], askedPrefix: String? = nil
-    ) async throws -> [String: GitHubJSON.Ref.Object] {
+    private func matchingRefs(for name: RefName) async throws -> [String: GitHubJSON.Ref.Object] {
         let wanted = Set(name.candidates)
         let namespaced = name.candidates.filter {
             !$0.hasPrefix("refs/remotes/") && $0.dropFirst("refs/".count).contains("/")
         }
-        var found = asked
-        try await withThrowingTaskGroup(of: [String: GitHubJSON.Ref.Object].self) { group in
-            for prefix in namespaced where prefix != askedPrefix {
-                group.addTask { try await self.matchingRefs(prefix: prefix, keeping: wanted, for: name).refs }
-            }
-            for try await refs in group { found.merge(refs) { a, _ in a } }
-        }
-        if found.isEmpty, case .shortName(let short) = name.kind, askedPrefix != "refs/remotes/" + short {
-            found = try await matchingRefs(prefix: "refs/remotes/" + short, keeping: wanted, for: name).refs
+        var found = try await matchingRefs(prefixes: namespaced, keeping: wanted, for: name)
+        if found.isEmpty, case .shortName(let short) = name.kind {
+            found = try await matchingRefs(prefixes: ["refs/remotes/" + short], keeping: wanted, for: name)
         }
         return found
     }
 
-    /// `GET …/git/matching-refs/{prefix}`; only the refs named in `wanted` are kept. `unchanged`: the answer is the
-    /// cached one (a `304`).
-    private func matchingRefs(prefix: String, keeping wanted: Set<String>, for name: RefName) async throws
-        -> (refs: [String: GitHubJSON.Ref.Object], unchanged: Bool)
+    /// `GET …/git/matching-refs/{prefix}` for each prefix at once; only the refs named in `wanted` are kept.
+    private func matchingRefs(prefixes: [String], keeping wanted: Set<String>, for name: RefName) async throws
+        -> [String: GitHubJSON.Ref.Object]
     {
-        let url = location.repoAPI + "/git/matching-refs/"
-            + URLPath.encodePath(TreePath(String(prefix.dropFirst("refs/".count))))
-        let answer = try await apiAnswer(
-            url, accept: "application/vnd.github+json", subject: "the refs of repository '\(location.slug)'",
-            onNotFound: { try await self.explainMissing(name.text) })
-        var found: [String: GitHubJSON.Ref.Object] = [:]
-        for ref in try GitHubJSON.decode([GitHubJSON.Ref].self, answer.body, endpoint: "GET " + url)
-        where wanted.contains(ref.ref) {
-            found[ref.ref] = ref.object
+        try await withThrowingTaskGroup(of: [GitHubJSON.Ref].self) { group in
+            for prefix in prefixes {
+                group.addTask {
+                    let url = self.location.repoAPI + "/git/matching-refs/"
+                        + URLPath.encodePath(TreePath(String(prefix.dropFirst("refs/".count))))
+                    let body = try await self.apiGet(
+                        url, accept: "application/vnd.github+json",
+                        subject: "the refs of repository '\(self.location.slug)'",
+                        onNotFound: { try await self.explainMissing(name.text) })
+                    return try GitHubJSON.decode([GitHubJSON.Ref].self, body, endpoint: "GET " + url)
+                }
+            }
+            var found: [String: GitHubJSON.Ref.Object] = [:]
+            for try await refs in group {
+                for ref in refs where wanted.contains(ref.ref) { found[ref.ref] = ref.object }
+            }
+            return found
         }
-        return (found, answer.unchanged)
     }
 
     /// The commit a ref ends at: its object when that is a commit, else each annotated tag peeled with

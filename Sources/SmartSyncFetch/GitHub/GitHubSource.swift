@@ -138,30 +138,21 @@ public final class GitHubSource: SyncSource {
         _ url: String, accept: String, subject: String,
         onNotFound: (() async throws -> SmartSyncError)? = nil, immutable: Bool = false
     ) async throws -> [UInt8] {
-        try await apiAnswer(url, accept: accept, subject: subject, onNotFound: onNotFound, immutable: immutable).body
-    }
-
-    /// ``apiGet(_:accept:subject:onNotFound:immutable:)`` saying whether the answer is the cached one (a `304`, or an
-    /// immutable entry taken with no request): `unchanged` is false for a body the server sent.
-    func apiAnswer(
-        _ url: String, accept: String, subject: String,
-        onNotFound: (() async throws -> SmartSyncError)? = nil, immutable: Bool = false
-    ) async throws -> (body: [UInt8], unchanged: Bool) {
         let key = "GET \(url) \(accept) \(token == nil ? "anonymous" : "token")"
         let cached = cache.entry(for: key)
         if immutable, let cached {
             logger.debug("\(subject): from the validator cache, no request (immutable)", metadata: ["cache": "hit"])
-            return (cached.body, true)
+            return cached.body
         }
         let response = try await send(url, accept: accept, conditional: cached?.etag)
         switch response.status {
         case 304 where cached != nil:
             stats.withLock { $0.notModified += 1 }
             logger.debug("\(subject): unchanged (304), the cached answer stands", metadata: ["cache": "revalidated"])
-            return (cached!.body, true)
+            return cached!.body
         case 200..<300:
             if let etag = response.headers["etag"] { cache.store(.init(etag: etag, body: response.body), for: key) }
-            return (response.body, false)
+            return response.body
         case 404, 422:
             if let onNotFound { throw try await onNotFound() }
             fallthrough
