@@ -146,3 +146,36 @@ struct RefOrderTests {
         }
     }
 }
+
+/// Review rev5: the REST path's remembered form (`RefFormMemory`) must not make it pick or refuse differently from
+/// the other transports while the remembered ref stands still.
+extension RefOrderTests {
+    @Test func aTagCreatedBesideAnUnchangedRememberedBranchIsRefusedAsOnThePackPath() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let b = try Fixtures.commitB(s.repo)
+        try s.repo.branch("topic", at: a)
+        let target = s.dirs.appending("target")
+        #expect(try synced(Transport.raw.sync(s, ref: "topic", target: target), "first") == a)
+        // The branch does not move; a tag of the same name appears.
+        try s.repo.tag("topic", at: b)
+        let pack = try Transport.pack.sync(s, ref: "topic", target: s.dirs.appending("target-pack"))
+        #expect(pack.status == 64, "pack: \(pack.stderrString)")
+        let raw = try Transport.raw.sync(s, ref: "topic", target: target)
+        #expect(raw.status == 64, "raw: \(raw.status) \(raw.stderrString)")
+    }
+
+    @Test func aBranchCreatedBesideARememberedRemoteTrackingRefWins() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let b = try Fixtures.commitB(s.repo)
+        try s.repo.git("update-ref", "refs/remotes/rtopic", a)
+        let target = s.dirs.appending("target")
+        #expect(try synced(Transport.raw.sync(s, ref: "rtopic", target: target), "first") == a)
+        // A branch of that name appears: git's order takes refs/heads/rtopic before refs/remotes/rtopic.
+        try s.repo.branch("rtopic", at: b)
+        let pack = try synced(Transport.pack.sync(s, ref: "rtopic", target: s.dirs.appending("target-pack")), "pack")
+        #expect(pack == b)
+        #expect(try synced(Transport.raw.sync(s, ref: "rtopic", target: target), "raw") == b)
+    }
+}
