@@ -77,7 +77,7 @@ public final class TransferEngine: Sendable {
             throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
         }
         let trust = try TrustStore.make(
-            extraCAFile: configuration.extraCAFile, directories: configuration.caDirectories)
+            extraCAFile: configuration.extraCAFile, directory: configuration.caDirectory)
         guard let multi = curl_multi_init() else {
             throw SmartSyncError(.internal, "libcurl could not create a multi handle (out of memory?)")
         }

@@ -150,9 +150,9 @@ public struct TransferConfiguration: Sendable {
     public var maxPerHost: Int = 16
     /// A PEM file of extra CA certificates trusted in addition to the system's (`--cacert`).
     public var extraCAFile: String?
-    /// Where a hashed certificate directory of the system's roots may be, in order (``TrustStore``; tests name their
-    /// own).
-    var caDirectories: [String] = TrustStore.hashedDirectoryCandidates
+    /// A hashed certificate directory to trust instead of the system's (``TrustStore``; tests name their own); nil:
+    /// libcurl's default directory where it holds every root of the default bundle.
+    var caDirectory: String?
     /// Hosts (lower-case, with `:port` when not the scheme default) that may receive ``TransferRequest/authorization``.
     public var credentialHosts: Set<String> = []
     /// Seconds allowed to connect (TCP + TLS).

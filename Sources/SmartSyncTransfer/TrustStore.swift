@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import SmartSyncCore
 
@@ -7,11 +8,15 @@ import SmartSyncCore
 /// file) and the hashed directory beside it. OpenSSL parses every root of a bundle at each handshake: 25 ms of CPU
 /// on a no-op whose whole run is ~100 ms, spent before the one request it makes. From a hashed directory it reads
 /// only the issuer the server's chain names (`HASH.0`, the links `update-ca-certificates` and `c_rehash` make). So
-/// where the system has such a directory, the bundle is dropped and the directory alone is used, with `--cacert`'s
-/// file as the one CA file: the same roots on a system whose bundle and directory are made from one list, as
-/// Debian's are, and never more than curl's default trusts (it already trusts the directory). Where there is no
-/// hashed directory (Fedora's `/etc/pki`), the bundle is kept as before: curl's default, or with `--cacert` the
-/// system bundle followed by the file, as one blob (``CABundle``).
+/// the bundle is dropped and the directory alone used, with `--cacert`'s file as the one CA file, but only where that
+/// trusts the same roots, neither more nor fewer:
+/// - the directory is libcurl's own default (`CURLINFO_CAPATH` of a fresh handle), so it trusts nothing curl did not
+///   already trust (a libcurl built with a bundle alone would newly trust whatever a directory holds);
+/// - it holds at least as many `HASH.N` entries as the default bundle (`CURLINFO_CAINFO`) holds certificates, so a
+///   root appended to the bundle by hand (`cat corp.pem >> ca-certificates.crt`, never rehashed) keeps the bundle
+///   in use instead of silently failing every handshake with that CA.
+/// Elsewhere (NixOS and Fedora keep no hashed directory; a bundle grown by hand) the bundle is kept as before: curl's
+/// default, or with `--cacert` the default bundle followed by the file, as one blob (``CABundle``).
 enum TrustStore: Sendable {
     /// A hashed certificate directory, plus `--cacert`'s file when given; no bundle.
     case hashedDirectory(String, extraFile: String?)
@@ -20,32 +25,66 @@ enum TrustStore: Sendable {
     /// curl's built-in default (no hashed directory, no `--cacert`).
     case curlDefault
 
-    /// Places distributions keep a hashed directory of trusted roots.
-    static let hashedDirectoryCandidates = ["/etc/ssl/certs"]
+    /// What libcurl trusts when told nothing: its built-in bundle and directory (either may be nil).
+    struct CurlDefaults: Sendable, Equatable {
+        var bundle: String?
+        var directory: String?
 
-    /// The trust for a run with `extraCAFile` (`--cacert`).
+        /// Asked of a fresh easy handle (`CURLINFO_CAINFO`, `CURLINFO_CAPATH`, libcurl 7.84 or later; nil before).
+        static func ofLibcurl() -> CurlDefaults {
+            guard let easy = curl_easy_init() else { return CurlDefaults() }
+            defer { curl_easy_cleanup(easy) }
+            func info(_ what: CURLINFO) -> String? {
+                var value: UnsafeMutablePointer<CChar>?
+                guard ss_easy_getinfo_string(easy, what, &value) == CURLE_OK, let value else { return nil }
+                return String(cString: value)
+            }
+            return CurlDefaults(bundle: info(CURLINFO_CAINFO), directory: info(CURLINFO_CAPATH))
+        }
+    }
+
+    /// The trust for a run with `extraCAFile` (`--cacert`). `directory`: a hashed directory to use whatever libcurl's
+    /// defaults are (tests name their own); nil: libcurl's default directory, under the rules above.
     ///
     /// - Throws: `.invalidArgument` naming the file when it is missing, unreadable or holds no PEM certificate.
-    static func make(extraCAFile: String?, directories: [String] = hashedDirectoryCandidates) throws -> TrustStore {
+    static func make(
+        extraCAFile: String?, directory: String? = nil, defaults: @autoclosure () -> CurlDefaults = .ofLibcurl()
+    ) throws -> TrustStore {
         if let extraCAFile { try CABundle.check(extraCAFile: extraCAFile) }
-        if let directory = directories.first(where: isHashedDirectory) {
-            return .hashedDirectory(directory, extraFile: extraCAFile)
+        if let directory {
+            if hashEntries(in: directory) > 0 { return .hashedDirectory(directory, extraFile: extraCAFile) }
+        } else {
+            let curl = defaults()
+            if let system = curl.directory, holdsEveryRoot(of: curl.bundle, directory: system) {
+                return .hashedDirectory(system, extraFile: extraCAFile)
+            }
         }
         return try extraCAFile.map { .bundle(try CABundle(extraCAFile: $0)) } ?? .curlDefault
     }
 
-    /// True when `path` is a directory holding at least one `HASH.N` entry (8 hex digits, a dot, a number): a
-    /// directory OpenSSL can look issuers up in.
-    static func isHashedDirectory(_ path: String) -> Bool {
-        guard let dir = opendir(path) else { return false }
+    /// True when `directory` has at least as many `HASH.N` entries as `bundle` (nil: no bundle) has certificates, and
+    /// at least one.
+    static func holdsEveryRoot(of bundle: String?, directory: String) -> Bool {
+        let entries = hashEntries(in: directory)
+        guard entries > 0 else { return false }
+        guard let bundle else { return true }
+        guard let text = try? String(contentsOfFile: bundle, encoding: .utf8) else { return false }
+        return entries >= text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+    }
+
+    /// The number of `HASH.N` entries (8 hex digits, a dot, a number: what OpenSSL looks issuers up by) in `path`;
+    /// 0 when it is no readable directory.
+    static func hashEntries(in path: String) -> Int {
+        guard let dir = opendir(path) else { return 0 }
         defer { closedir(dir) }
+        var count = 0
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 Array(raw.prefix { $0 != 0 })
             }
-            if isHashName(name) { return true }
+            if isHashName(name) { count += 1 }
         }
-        return false
+        return count
     }
 
     /// `HASH.N`: 8 lower-case hex digits, a dot, one or more decimal digits.

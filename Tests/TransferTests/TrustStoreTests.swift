@@ -18,25 +18,60 @@ struct TrustStoreTests {
         }
     }
 
-    @Test func aDirectoryWithoutHashLinksKeepsTheBundle() throws {
-        let plain = scratch["plain"]
-        try TestFiles.write(plain + "/ca-certificates.crt", "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n")
-        let extra = scratch["extra.pem"]
-        try TestFiles.write(extra, "-----BEGIN CERTIFICATE-----\nEXTRA\n-----END CERTIFICATE-----\n")
-        guard case .bundle = try TrustStore.make(extraCAFile: extra, directories: [plain, scratch["missing"]]) else {
-            Issue.record("a directory with no HASH.N entry is no hashed directory")
+    private func pem(_ n: Int) -> String {
+        String(repeating: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n", count: n)
+    }
+
+    /// A directory of `n` hash entries and a bundle of `certificates`, as libcurl's defaults.
+    private func system(hashes n: Int, certificates: Int) throws -> TrustStore.CurlDefaults {
+        let dir = scratch["certs-\(n)-\(certificates)"]
+        try TestFiles.write(dir + "/ca-certificates.crt", pem(certificates))
+        for k in 0..<n { try TestFiles.write(dir + "/" + String(format: "%08x.0", k), pem(1)) }
+        return TrustStore.CurlDefaults(bundle: dir + "/ca-certificates.crt", directory: dir)
+    }
+
+    @Test func libcurlsDirectoryIsUsedOnlyWhereItHoldsEveryRootOfTheBundle() throws {
+        let whole = try system(hashes: 3, certificates: 3)
+        guard case .hashedDirectory(whole.directory!, extraFile: nil) = try TrustStore.make(extraCAFile: nil, defaults: whole)
+        else {
+            Issue.record("a directory holding every root of the bundle replaces it")
             return
         }
-        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, directories: [plain]) else {
-            Issue.record("no hashed directory and no --cacert: curl's default")
+        // A root appended to the bundle by hand, never rehashed: the bundle stays in use.
+        let grown = try system(hashes: 3, certificates: 4)
+        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: grown) else {
+            Issue.record("a bundle with more roots than the directory has entries must stay")
+            return
+        }
+        let extra = scratch["extra.pem"]
+        try TestFiles.write(extra, pem(1))
+        guard case .bundle = try TrustStore.make(extraCAFile: extra, defaults: grown) else {
+            Issue.record("with --cacert: the default bundle and the file as one blob")
+            return
+        }
+        // A libcurl with no default directory (built with a bundle alone): the bundle, never some directory.
+        let bundleOnly = TrustStore.CurlDefaults(bundle: whole.bundle, directory: nil)
+        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: bundleOnly) else {
+            Issue.record("no default directory: curl's default")
+            return
+        }
+        // A default directory with no hash entry (NixOS keeps only bundles in /etc/ssl/certs).
+        let plain = try system(hashes: 0, certificates: 2)
+        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: plain) else {
+            Issue.record("a directory with no HASH.N entry is no hashed directory")
             return
         }
     }
 
+    @Test func thisSystemsLibcurlNamesItsDefaults() {
+        // Debian's libcurl is built with both (curl-config --configure: --with-ca-bundle, --with-ca-path).
+        let defaults = TrustStore.CurlDefaults.ofLibcurl()
+        #expect(defaults.bundle == "/etc/ssl/certs/ca-certificates.crt")
+        #expect(defaults.directory == "/etc/ssl/certs")
+    }
+
     @Test func anUnreadableCAFileIsRefusedWhateverTheDirectory() throws {
-        #expect(throws: SmartSyncError.self) {
-            _ = try TrustStore.make(extraCAFile: scratch["missing.pem"], directories: TrustStore.hashedDirectoryCandidates)
-        }
+        #expect(throws: SmartSyncError.self) { _ = try TrustStore.make(extraCAFile: scratch["missing.pem"]) }
     }
 
     /// The directory is what the handshake is verified against, with no bundle: nginx's test certificate is trusted
@@ -56,7 +91,7 @@ struct TrustStoreTests {
             withDestinationPath: ca)
         let engine = try fixture.makeEngine {
             $0.extraCAFile = nil
-            $0.caDirectories = [trusted]
+            $0.caDirectory = trusted
         }
         defer { engine.shutdown() }
         let response = try await engine.perform(TransferRequest(url: server.baseURL + "/hi.txt"))
@@ -68,7 +103,7 @@ struct TrustStoreTests {
             atPath: other + "/0badc0de.0", withDestinationPath: "/etc/ssl/certs/ca-certificates.crt")
         let refusing = try fixture.makeEngine {
             $0.extraCAFile = nil
-            $0.caDirectories = [other]
+            $0.caDirectory = other
         }
         defer { refusing.shutdown() }
         let error = await capturedError { try await refusing.perform(TransferRequest(url: server.baseURL + "/hi.txt")) }
