@@ -31,9 +31,12 @@ extension SyncRunner {
     }
 
     /// The source's answer for `ref`, for a run to ask before it reads the target's state (``resolve(_:applied:pins:asked:)``
-    /// takes it): nil for a full commit id, which the target's state or a pin may answer with no request.
+    /// takes it): nil for a full commit id, which the target's state or a pin may answer with no request, and for the
+    /// shallow clone (`--force-full`), whose resolve is the whole `git fetch`: not worth starting before the run
+    /// knows it can go on (a child process is not cancelled with the run).
     func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
         if case .commit? = try? RefName(ref).kind { return nil }
+        if source.transport == "clone" { return nil }
         return try await source.resolve(ref)
     }
 

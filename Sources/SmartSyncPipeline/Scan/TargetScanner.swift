@@ -167,8 +167,9 @@ struct ScanWalker {
         scanner.beforeOpening?(path)
         let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if sub < 0 {
-            if errno == ENOENT { return nil }
-            throw SmartSyncError.io("open", path: display(path))
+            let err = errno  // read before the message is built (it allocates)
+            if err == ENOENT { return nil }
+            throw SmartSyncError.io("open", path: display(path), errno: err)
         }
         return sub
     }
@@ -307,7 +308,10 @@ struct ScanWalker {
                     readlinkat(dirFD, name, buffer, capacity)
                 }
             }
-            if n < 0 { throw SmartSyncError.io("readlink", path: display(path)) }
+            if n < 0 {
+                let err = errno  // read before the message is built (it allocates)
+                throw SmartSyncError.io("readlink", path: display(path), errno: err)
+            }
             if n < capacity { return ObjectID.blob(buffer[0..<n]) }
             capacity *= 2
         }

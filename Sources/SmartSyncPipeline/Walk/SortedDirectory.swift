@@ -60,7 +60,8 @@ struct SortedDirectory {
         while true {
             errno = 0
             guard let entry = readdir(dir) else {
-                if errno != 0 { throw SmartSyncError.io("readdir", path: display()) }
+                let err = errno  // read before the message is built (it allocates)
+                if err != 0 { throw SmartSyncError.io("readdir", path: display(), errno: err) }
                 break
             }
             let (start, included) = try withUnsafePointer(to: &entry.pointee.d_name) { raw in
