@@ -128,9 +128,12 @@ public enum FileSystem {
     public static func ageOfRegularFile(_ path: String, now: Int? = nil) -> Int? {
         var st = stat()
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
-        return (now ?? Int(clock.tv_sec)) - Int(Timestamps.ctimeNs(st) / 1_000_000_000)
+        let seconds = now ?? {
+            var clock = timespec()
+            clock_gettime(CLOCK_REALTIME, &clock)
+            return Int(clock.tv_sec)
+        }()
+        return seconds - Int(Timestamps.ctimeNs(st) / 1_000_000_000)
     }
 
     /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.
@@ -198,7 +201,7 @@ public enum FileSystem {
         var st = stat()
         guard stat(source, &st) == 0 else { throw SmartSyncError.io("stat", path: source) }
         let tmp = destination + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try copyFile(from: source, to: tmp, mode: st.st_mode & 0o7777) { fd in
+        try copyFile(from: source, to: tmp, mode: st.st_mode & 0o7777, sync: durable) { fd in
             // The modification time is the file's timestamp for some (a stat cache's): kept.
             let times = [st.st_atim, st.st_mtim]
             guard futimens(fd, times) == 0 else { throw SmartSyncError.io("futimens", path: tmp) }

@@ -4,7 +4,7 @@ import SmartSyncCore
 /// The PEM trust store handed to libcurl when the user adds a CA with `--cacert FILE`.
 ///
 /// `--cacert` ADDS to the system's trust: the blob is the system bundle followed by the user's file, passed with
-/// `CURLOPT_CAINFO_BLOB`. Used only where the system has no hashed certificate directory (``TrustStore``).
+/// `CURLOPT_CAINFO_BLOB`. Used only where libcurl's default directory cannot stand in for the bundle (``TrustStore``).
 struct CABundle: Sendable {
     /// Places distributions keep their bundle of trusted roots, in the order curl itself probes them.
     static let systemBundleCandidates = [

@@ -62,27 +62,52 @@ enum TrustStore: Sendable {
         return try extraCAFile.map { .bundle(try CABundle(extraCAFile: $0)) } ?? .curlDefault
     }
 
-    /// True when `directory` has at least as many `HASH.N` entries as `bundle` (nil: no bundle) has certificates, and
-    /// at least one.
+    /// True when `directory` has at least as many `HASH.N` entries that are readable files (a dangling link counts
+    /// for nothing) as `bundle` (nil: no bundle) has certificates, and at least one: a count, not a comparison of the
+    /// roots, which would parse what this exists to avoid parsing.
     static func holdsEveryRoot(of bundle: String?, directory: String) -> Bool {
         let entries = hashEntries(in: directory)
         guard entries > 0 else { return false }
         guard let bundle else { return true }
-        guard let text = try? String(contentsOfFile: bundle, encoding: .utf8) else { return false }
-        return entries >= text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        guard let bytes = try? [UInt8](Data(contentsOf: URL(fileURLWithPath: bundle))) else { return false }
+        return entries >= occurrences(of: Array("-----BEGIN CERTIFICATE-----".utf8), in: bytes)
     }
 
-    /// The number of `HASH.N` entries (8 hex digits, a dot, a number: what OpenSSL looks issuers up by) in `path`;
-    /// 0 when it is no readable directory.
+    /// How often `needle` occurs in `bytes` (no overlap).
+    static func occurrences(of needle: [UInt8], in bytes: [UInt8]) -> Int {
+        guard let first = needle.first, bytes.count >= needle.count else { return 0 }
+        var count = 0
+        var i = 0
+        let last = bytes.count - needle.count
+        while i <= last {
+            if bytes[i] == first && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                count += 1
+                i += needle.count
+            } else {
+                i += 1
+            }
+        }
+        return count
+    }
+
+    /// The number of `HASH.N` entries (8 hex digits, a dot, a number: what OpenSSL looks issuers up by) in `path`
+    /// that are regular files once their links are followed; 0 when it is no readable directory.
     static func hashEntries(in path: String) -> Int {
         guard let dir = opendir(path) else { return 0 }
         defer { closedir(dir) }
         var count = 0
+        var st = stat()
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 Array(raw.prefix { $0 != 0 })
             }
-            if isHashName(name) { count += 1 }
+            guard isHashName(name) else { continue }
+            let found = (name + [0]).withUnsafeBufferPointer { n in
+                n.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n.count) {
+                    fstatat(dirfd(dir), $0, &st, 0) == 0
+                }
+            }
+            if found && (st.st_mode & S_IFMT) == S_IFREG { count += 1 }
         }
         return count
     }

@@ -147,8 +147,8 @@ struct RefOrderTests {
     }
 }
 
-/// Review rev5: the REST path's remembered form (`RefFormMemory`) must not make it pick or refuse differently from
-/// the other transports while the remembered ref stands still.
+/// The REST path picks and refuses as the other transports do when a form git ranks first is created beside the one a
+/// name resolved to before (a remembered form, tried once and reverted, missed both; ARCHITECTURE, "Refs").
 extension RefOrderTests {
     @Test func aTagCreatedBesideAnUnchangedRememberedBranchIsRefusedAsOnThePackPath() throws {
         let s = try Scenario()

@@ -31,6 +31,7 @@ struct TrustStoreTests {
     }
 
     @Test func libcurlsDirectoryIsUsedOnlyWhereItHoldsEveryRootOfTheBundle() throws {
+        defer { scratch.remove() }
         let whole = try system(hashes: 3, certificates: 3)
         guard case .hashedDirectory(whole.directory!, extraFile: nil) = try TrustStore.make(extraCAFile: nil, defaults: whole)
         else {
@@ -71,12 +72,14 @@ struct TrustStoreTests {
     }
 
     @Test func anUnreadableCAFileIsRefusedWhateverTheDirectory() throws {
+        defer { scratch.remove() }
         #expect(throws: SmartSyncError.self) { _ = try TrustStore.make(extraCAFile: scratch["missing.pem"]) }
     }
 
     /// The directory is what the handshake is verified against, with no bundle: nginx's test certificate is trusted
     /// through a hashed directory holding its CA alone (no --cacert), and refused through one without it.
     @Test func aHandshakeIsVerifiedAgainstTheHashedDirectory() async throws {
+        defer { scratch.remove() }
         try requireNginx()
         let fixture = try EngineFixture(NginxServer())
         defer { fixture.stop() }

@@ -302,10 +302,16 @@ struct UntrackedCarrier {
                 && (there.st_mode & S_IFMT) == S_IFDIR
             let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
             let from = name.withCString { openat(src, $0, flags) }
-            guard from >= 0 else { throw SmartSyncError.io("open", path: shown(path)) }
+            guard from >= 0 else {
+                let err = errno  // read before the message is built (it allocates)
+                throw SmartSyncError.io("open", path: shown(path), errno: err)
+            }
             defer { close(from) }
             let to = isDirectory ? name.withCString { openat(dst, $0, flags) } : UntrackedCarrier.makeDirectory(name, in: dst)
-            guard to >= 0 else { throw SmartSyncError.io(isDirectory ? "open" : "mkdir", path: shown(path)) }
+            guard to >= 0 else {
+                let err = errno
+                throw SmartSyncError.io(isDirectory ? "open" : "mkdir", path: shown(path), errno: err)
+            }
             defer { close(to) }
             try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
             if isDirectory { settle(path) }

@@ -28,7 +28,10 @@ extension GenerationStore {
             let into = try DirectoryCursor(target: making + "/tree", syncChanges: false)
             defer { into.finish() }
             let linked = try Self.link(plan, from: from, into: into)
-            guard rename(making, spare) == 0 else { throw SmartSyncError.io("rename", path: spare) }
+            guard rename(making, spare) == 0 else {
+                let err = errno  // read before the message is built (it allocates)
+                throw SmartSyncError.io("rename", path: spare, errno: err)
+            }
             return linked
         } catch {
             try? TreeOps.removeTree(making)
@@ -48,7 +51,8 @@ extension GenerationStore {
             if name.withCString({ linkat(source, $0, destination, $0, 0) }) == 0 {
                 linked += 1
             } else if errno != ENOENT && errno != EEXIST {
-                throw SmartSyncError.io("link", path: into.display(name))
+                let err = errno
+                throw SmartSyncError.io("link", path: into.display(name), errno: err)
             }
         }
         return linked

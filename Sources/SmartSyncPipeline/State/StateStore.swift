@@ -103,8 +103,9 @@ public struct StateStore: Sendable {
     func recordIntent(target: String) throws -> Bool {
         let dir = directory(for: target)
         guard rename(dir + "/intent", dir + "/state") == 0 else {
-            if errno == ENOENT { return false }
-            throw SmartSyncError.io("rename", path: dir + "/state")
+            let err = errno  // read before the message is built (it allocates)
+            if err == ENOENT { return false }
+            throw SmartSyncError.io("rename", path: dir + "/state", errno: err)
         }
         FileSystem.syncDirectory(dir)
         return true

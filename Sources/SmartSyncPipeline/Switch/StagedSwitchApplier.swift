@@ -56,7 +56,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
-    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`).
+    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`, `spare`).
     public var logger: Logger = .disabled
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
