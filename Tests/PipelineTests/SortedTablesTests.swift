@@ -225,9 +225,11 @@ import Testing
         return w.finish()
     }
 
-    private func read(_ paths: [TreePath]) throws -> Manifest {
+    /// The manifest read from `paths`, and whether the reader found them in order as it read them.
+    private func read(_ paths: [TreePath]) throws -> (manifest: Manifest, inOrder: Bool) {
         var r = try #require(BinaryReader(manifestBytes(paths), magic: "TEST", version: 1))
-        return try #require(Manifest(reading: &r))
+        let manifest = try #require(Manifest(reading: &r))
+        return (manifest, r.pathsIncreasing)
     }
 
     @Test(arguments: [
@@ -237,7 +239,8 @@ import Testing
         [TreePath(bytes: [0x61, 0xE9]), "ab"],
     ])
     func aFileOutOfOrderIsSorted(_ paths: [TreePath]) throws {
-        let manifest = try read(paths)
+        let (manifest, inOrder) = try read(paths)
+        #expect(!inOrder, "the reader's check missed the disorder")
         let expected = Set(paths).sorted()
         #expect(manifest.entries.keys == expected)
         #expect(PathTable<Int>.isStrictlyIncreasing(manifest.entries.keys))
@@ -249,7 +252,8 @@ import Testing
 
     @Test func aFileInOrderIsTakenAsItIs() throws {
         let paths: [TreePath] = ["a", "a-b", "a.b", "a/b", "a0", TreePath(bytes: [0x61, 0xE9])]
-        let manifest = try read(paths)
+        let (manifest, inOrder) = try read(paths)
+        #expect(inOrder, "paths in git's order were taken for out of order (sorted again for nothing)")
         #expect(manifest.entries.keys == paths)
         for (k, path) in paths.enumerated() { #expect(manifest[path]?.id == ObjectID.blob([UInt8(k)])) }
     }
