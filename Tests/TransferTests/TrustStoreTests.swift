@@ -30,38 +30,39 @@ struct TrustStoreTests {
         return TrustStore.CurlDefaults(bundle: dir + "/ca-certificates.crt", directory: dir)
     }
 
+    /// What `trust` hands curl, as one comparable word (the directory's path for a hashed directory).
+    private func kind(_ trust: TrustStore) -> String {
+        switch trust {
+        case .hashedDirectory(let directory, let extra): return "directory \(directory) extra \(extra ?? "none")"
+        case .bundle: return "bundle"
+        case .curlDefault: return "curl default"
+        }
+    }
+
     @Test func libcurlsDirectoryIsUsedOnlyWhereItHoldsEveryRootOfTheBundle() throws {
         defer { scratch.remove() }
         let whole = try system(hashes: 3, certificates: 3)
-        guard case .hashedDirectory(whole.directory!, extraFile: nil) = try TrustStore.make(extraCAFile: nil, defaults: whole)
-        else {
-            Issue.record("a directory holding every root of the bundle replaces it")
-            return
-        }
+        #expect(
+            kind(try TrustStore.make(extraCAFile: nil, defaults: whole)) == "directory \(whole.directory!) extra none",
+            "a directory holding every root of the bundle replaces it")
         // A root appended to the bundle by hand, never rehashed: the bundle stays in use.
         let grown = try system(hashes: 3, certificates: 4)
-        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: grown) else {
-            Issue.record("a bundle with more roots than the directory has entries must stay")
-            return
-        }
+        #expect(
+            kind(try TrustStore.make(extraCAFile: nil, defaults: grown)) == "curl default",
+            "a bundle with more roots than the directory has entries must stay")
         let extra = scratch["extra.pem"]
         try TestFiles.write(extra, pem(1))
-        guard case .bundle = try TrustStore.make(extraCAFile: extra, defaults: grown) else {
-            Issue.record("with --cacert: the default bundle and the file as one blob")
-            return
-        }
+        #expect(
+            kind(try TrustStore.make(extraCAFile: extra, defaults: grown)) == "bundle",
+            "with --cacert: the default bundle and the file as one blob")
         // A libcurl with no default directory (built with a bundle alone): the bundle, never some directory.
         let bundleOnly = TrustStore.CurlDefaults(bundle: whole.bundle, directory: nil)
-        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: bundleOnly) else {
-            Issue.record("no default directory: curl's default")
-            return
-        }
+        #expect(kind(try TrustStore.make(extraCAFile: nil, defaults: bundleOnly)) == "curl default")
         // A default directory with no hash entry (NixOS keeps only bundles in /etc/ssl/certs).
         let plain = try system(hashes: 0, certificates: 2)
-        guard case .curlDefault = try TrustStore.make(extraCAFile: nil, defaults: plain) else {
-            Issue.record("a directory with no HASH.N entry is no hashed directory")
-            return
-        }
+        #expect(
+            kind(try TrustStore.make(extraCAFile: nil, defaults: plain)) == "curl default",
+            "a directory with no HASH.N entry is no hashed directory")
     }
 
     @Test func thisSystemsLibcurlNamesItsDefaults() {
