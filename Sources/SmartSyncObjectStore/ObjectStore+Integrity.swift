@@ -72,12 +72,13 @@ extension ObjectStore {
     }
 
     /// The identity of the blob `id`'s object file (of its `0555` twin with `executable`) when its ``Seal`` holds as
-    /// it is: one `lstat` and one `llistxattr`, nothing read, nothing mended. nil when it is missing or its seal is
-    /// broken; the caller then checks it with ``condition(of:size:repair:)``, which may mend it into a new inode.
-    public func sealedIdentity(of id: ObjectID, executable: Bool) -> FileIdentity? {
+    /// it is, and its size is `size` when given: one `lstat` and one `llistxattr`, nothing read, nothing mended. nil
+    /// when it is missing or its seal is broken; the caller then checks it with ``condition(of:size:repair:)``, which
+    /// may mend it into a new inode (or, for a twin, makes it again: ``executablePath(for:)``).
+    public func sealedIdentity(of id: ObjectID, executable: Bool, size: Int? = nil) -> FileIdentity? {
         let path = self.path(for: id) + (executable ? ".x" : "")
         var st = stat()
-        guard lstat(path, &st) == 0, Seal.breach(of: st, executable: executable, size: nil, group: objectGroup) == nil,
+        guard lstat(path, &st) == 0, Seal.breach(of: st, executable: executable, size: size, group: objectGroup) == nil,
             !hasAttributes(path)
         else { return nil }
         return FileIdentity(st)

@@ -59,7 +59,7 @@ public final class ObjectStore: Sendable {
     /// again from the object, which the caller has checked (``sealedPath(for:executable:size:)``).
     public func executablePath(for id: ObjectID) throws -> String {
         let (twin, size) = try twinOfPresentObject(id)
-        if isSealedTwin(twin, size: size) { return twin }
+        if sealedIdentity(of: id, executable: true, size: size) != nil { return twin }
         let tmp = try draftTwin(of: id, sync: true)
         if rename(tmp, twin) != 0 {
             let err = errno
@@ -78,13 +78,6 @@ public final class ObjectStore: Sendable {
                 .notFound, "object \(id) is not in the store at \(root)", hint: "run the sync again to fetch it")
         }
         return (source + ".x", Int(base.st_size))
-    }
-
-    /// True when the twin at `twin` is there with its ``Seal`` whole and the object's `size`.
-    func isSealedTwin(_ twin: String, size: Int) -> Bool {
-        var st = stat()
-        return lstat(twin, &st) == 0 && Seal.breach(of: st, executable: true, size: size, group: objectGroup) == nil
-            && !hasAttributes(twin)
     }
 
     /// A sealed `0555` copy of the object in `tmp/`, not yet under its twin's name; fsynced when `sync`.

@@ -39,7 +39,7 @@ public final class TwinBatch: @unchecked Sendable {
             drafts[id] = nil  // gone from `tmp/` (removed by hand, or by an older release's cleanup): copied again
         }
         let (twin, size) = try store.twinOfPresentObject(id)
-        if store.isSealedTwin(twin, size: size) { return twin }
+        if store.sealedIdentity(of: id, executable: true, size: size) != nil { return twin }
         let copy = try store.draftTwin(of: id, sync: false)
         drafts[id] = (copy, twin)
         return copy
