@@ -100,8 +100,10 @@ public enum FileSystem {
         return Timestamps.mtimeNs(st)
     }
 
-    /// Renames `tmp` over `path` (removing `tmp` when that fails); `durable` fsyncs the directory after.
-    private static func moveIntoPlace(_ tmp: String, _ path: String, durable: Bool) throws {
+    /// Renames `tmp` over `path` (removing `tmp` when that fails); `durable` fsyncs the directory after, so the
+    /// rename itself survives a crash. The name appears over `tmp`'s bytes as they are: a caller that promises a name
+    /// only ever stands over bytes on disk syncs `tmp` (or its file system) first.
+    public static func moveIntoPlace(_ tmp: String, _ path: String, durable: Bool) throws {
         guard rename(tmp, path) == 0 else {
             let err = errno
             unlink(tmp)

@@ -60,12 +60,8 @@ public final class ObjectStore: Sendable {
     public func executablePath(for id: ObjectID) throws -> String {
         let (twin, size) = try twinOfPresentObject(id)
         if sealedIdentity(of: id, executable: true, size: size) != nil { return twin }
-        let tmp = try draftTwin(of: id, sync: true)
-        if rename(tmp, twin) != 0 {
-            let err = errno
-            unlink(tmp)
-            throw SmartSyncError.io("rename", path: twin, errno: err)
-        }
+        // Synced before it is named; the rename needs no sync: one lost in a crash only means the twin is made again.
+        try FileSystem.moveIntoPlace(try draftTwin(of: id, sync: true), twin, durable: false)
         return twin
     }
 

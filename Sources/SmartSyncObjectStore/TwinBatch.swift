@@ -55,7 +55,7 @@ public final class TwinBatch: @unchecked Sendable {
         try FileSystem.syncFileSystem(containing: store.root)
         for (id, draft) in drafts {
             drafts[id] = nil
-            if rename(draft.copy, draft.twin) != 0 { unlink(draft.copy) }
+            try? FileSystem.moveIntoPlace(draft.copy, draft.twin, durable: false)
         }
     }
 
