@@ -128,12 +128,25 @@ public final class GitPackSource: SyncSource {
     /// ``RefName/match(in:source:)``, annotated tags peeled. A full SHA needs no request: the pack either holds that
     /// commit or the fetch fails. ls-refs cannot expand a short SHA: that goes to the raw source's REST API.
     public func resolve(_ ref: String?) async throws -> ResolvedRef {
+        try await resolve(ref, found: { $0 }, raw: { try await $0.resolve(ref) })
+    }
+
+    /// A short SHA is asked ahead of the per-blob path too (``SyncSource/resolveAhead(_:)``): its failover to the
+    /// clone answers nil.
+    public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
+        try await resolve(ref, found: { $0 }, raw: { try await $0.resolveAhead(ref) })
+    }
+
+    /// `ref` by ls-refs, `found` making the answer of what that found, or `raw` asked on the per-blob path.
+    private func resolve<Answer>(
+        _ ref: String?, found: (ResolvedRef) -> Answer, raw resolveRaw: (any SyncSource) async throws -> Answer
+    ) async throws -> Answer {
         let name = try RefName(ref)
-        if case .commit(let id) = name.kind { return ResolvedRef(name: name.text, commit: id) }
+        if case .commit(let id) = name.kind { return found(ResolvedRef(name: name.text, commit: id)) }
         let refs = try await remember { try await client.lsRefs(prefixes: name.candidates) }
         switch try name.match(in: refs.map(\.name), source: repositoryURL) {
         case .ref(let full):
-            return ResolvedRef(name: name.text, commit: refs.first { $0.name == full }!.target)
+            return found(ResolvedRef(name: name.text, commit: refs.first { $0.name == full }!.target))
         case .abbreviatedCommit:
             guard let raw else {
                 throw SmartSyncError(
@@ -144,7 +157,7 @@ public final class GitPackSource: SyncSource {
             }
             logger.debug(
                 "'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
-            return try await onRawPath { try await raw.resolve(ref) }
+            return try await onRawPath { try await resolveRaw(raw) }
         }
     }
 

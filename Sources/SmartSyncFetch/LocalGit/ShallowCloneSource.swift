@@ -54,6 +54,9 @@ public final class ShallowCloneSource: SyncSource {
 
     // MARK: - SyncSource
 
+    /// Nil: resolving is the whole `git fetch` (``SyncSource/resolveAhead(_:)``).
+    public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? { nil }
+
     /// ``RefName``'s rule: a name is looked up with `git ls-remote` (the candidates' full names) and the chosen full
     /// ref is fetched, so the clone picks what the API and the pack transport pick; `HEAD` and a full SHA are fetched
     /// as they are. The fallback cannot expand a short SHA.

@@ -34,6 +34,11 @@ public final class MirroredSource: SyncSource {
         return try await origin.resolve(ref)
     }
 
+    public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
+        guard let origin else { return try await chain.resolveAhead(ref) }
+        return try await origin.resolveAhead(ref)
+    }
+
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
         try await chain.listing(for: ref)
     }

@@ -82,6 +82,12 @@ public final class FailoverSource: SyncSource {
         try await run(.resolve) { try await $0.resolve(ref) }
     }
 
+    /// Each source asked ahead in turn (``SyncSource/resolveAhead(_:)``): a switch to the shallow clone in the middle
+    /// of the call answers nil, and the run resolves through the clone when it needs the answer.
+    public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
+        try await run(.resolve) { try await $0.resolveAhead(ref) }
+    }
+
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
         try await listing(for: ref, hints: ListingHints())
     }

@@ -14,6 +14,15 @@ public protocol SyncSource: Sendable {
     /// commit, by ``RefName``'s rule, the same on every source.
     func resolve(_ ref: String?) async throws -> ResolvedRef
 
+    /// ``resolve(_:)``'s answer, for a run to ask before it knows it will go on (beside its local steps), or nil where
+    /// resolving is a transfer of its own, not worth starting early: the shallow clone's resolve is the whole
+    /// `git fetch`, and a child process is not cancelled with the run. The run then resolves when it needs the answer.
+    ///
+    /// Default: ``resolve(_:)``. A source that hands a resolve to another (a failover, the pack source's per-blob
+    /// path, the mirrors' origin) asks it this way too, so a failover to the clone in the middle of the call does not
+    /// fetch early either.
+    func resolveAhead(_ ref: String?) async throws -> ResolvedRef?
+
     /// The full flattened tree of a resolved commit (subtrees included, so it can be verified).
     func listing(for ref: ResolvedRef) async throws -> TreeListing
 
@@ -55,6 +64,10 @@ public protocol SyncSource: Sendable {
 }
 
 extension SyncSource {
+    public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
+        try await resolve(ref)
+    }
+
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         try await listing(for: ref)
     }

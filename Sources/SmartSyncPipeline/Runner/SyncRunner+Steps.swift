@@ -30,14 +30,14 @@ extension SyncRunner {
         return resolved
     }
 
-    /// The source's answer for `ref`, for a run to ask before it reads the target's state (``resolve(_:applied:pins:asked:)``
-    /// takes it): nil for a full commit id, which the target's state or a pin may answer with no request, and for the
-    /// shallow clone (`--force-full`), whose resolve is the whole `git fetch`: not worth starting before the run
-    /// knows it can go on (a child process is not cancelled with the run).
+    /// The source's answer for `ref`, for a run to ask before it reads the target's state
+    /// (``resolve(_:applied:pins:asked:)`` takes it): nil for a full commit id, which the target's state or a pin may
+    /// answer with no request, and wherever the source would resolve through the shallow clone (`--force-full`, or a
+    /// failover to it during this call), whose resolve is the whole `git fetch`: not worth starting before the run
+    /// knows it can go on (a child process is not cancelled with the run) (``SyncSource/resolveAhead(_:)``).
     func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
         if case .commit? = try? RefName(ref).kind { return nil }
-        if source.transport == "clone" { return nil }
-        return try await source.resolve(ref)
+        return try await source.resolveAhead(ref)
     }
 
     /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
