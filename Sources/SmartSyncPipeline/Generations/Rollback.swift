@@ -126,7 +126,8 @@ public enum Rollback {
                 consumed: generation.sequence, checkpoint: { _ in },
                 exchanged: {
                     if let restored {
-                        try state.save(restored)
+                        // The intent saved above is that state: renamed over the state file, as a sync records one.
+                        try SwitchRecord(state: state, target: target, applied: { restored }).save()
                         try state.resetStatCache(target: target)
                     } else {
                         try state.forget(target: target)
