@@ -124,18 +124,14 @@ public enum FileSystem {
         return names(readingAndClosing: dir)
     }
 
-    /// Seconds since `path`'s inode last changed (its ctime; not following a symlink) as of `now` (seconds since the
-    /// epoch; nil: the clock), or nil when it is not a regular file. The ctime, not the mtime: a file stamped with
-    /// an old mtime (a sealed object's copy: 1970) is not old, and no one can set a ctime back.
-    public static func ageOfRegularFile(_ path: String, now: Int? = nil) -> Int? {
+    /// Nanoseconds from the last change of `path`'s inode (its ctime; not following a symlink) to `nowNs` (ns since
+    /// the epoch), or nil when nothing is there, or with `regularFile` something other than a regular file. The ctime,
+    /// not the mtime: a file stamped with an old mtime (a sealed object's copy: 1970) is not old, and no one can set a
+    /// ctime back. What every cleanup of leftovers ages them by.
+    public static func inodeAgeNs(_ path: String, at nowNs: Int64, regularFile: Bool = false) -> Int64? {
         var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let seconds = now ?? {
-            var clock = timespec()
-            clock_gettime(CLOCK_REALTIME, &clock)
-            return Int(clock.tv_sec)
-        }()
-        return seconds - Int(Timestamps.ctimeNs(st) / 1_000_000_000)
+        guard lstat(path, &st) == 0, !regularFile || (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return nowNs - Timestamps.ctimeNs(st)
     }
 
     /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.

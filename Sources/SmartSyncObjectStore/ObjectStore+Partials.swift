@@ -84,10 +84,13 @@ extension ObjectStore {
     /// holds. Returns how many were removed. Best effort.
     @discardableResult
     public func removeStalePartials(olderThan age: Int = 7 * 24 * 3600) -> Int {
+        let nowNs = Timestamps.nowNs()
         var removed = 0
         for name in (try? FileSystem.names(in: partialsDirectory)) ?? [] where ObjectID(hex: name) != nil {
             let path = partialsDirectory + "/" + name
-            guard let seconds = FileSystem.ageOfRegularFile(path), seconds > age else { continue }
+            guard let ageNs = FileSystem.inodeAgeNs(path, at: nowNs, regularFile: true),
+                ageNs > Int64(age) * 1_000_000_000
+            else { continue }
             let fd = open(path, O_RDWR | O_CLOEXEC)
             guard fd >= 0 else { continue }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {

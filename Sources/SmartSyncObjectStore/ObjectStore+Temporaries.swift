@@ -9,10 +9,12 @@ extension ObjectStore {
     /// errors are ignored.
     @discardableResult
     public func removeStaleTemporaries(olderThan age: Int = 24 * 3600, now: Int? = nil) -> Int {
+        let nowNs = now.map { Int64($0) * 1_000_000_000 } ?? Timestamps.nowNs()
         var removed = 0
         for name in (try? FileSystem.names(in: temporaryDirectory)) ?? [] {
             let path = temporaryDirectory + "/" + name
-            if let seconds = FileSystem.ageOfRegularFile(path, now: now), seconds > age, unlink(path) == 0 { removed += 1 }
+            guard let ageNs = FileSystem.inodeAgeNs(path, at: nowNs, regularFile: true) else { continue }
+            if ageNs > Int64(age) * 1_000_000_000, unlink(path) == 0 { removed += 1 }
         }
         return removed
     }

@@ -84,8 +84,7 @@ struct StoreLeftovers {
     }
 
     private func olderThan(_ age: Int64, _ path: String) -> Bool {
-        var st = stat()
-        return lstat(path, &st) == 0 && Timestamps.ctimeNs(st) < nowNs - age
+        FileSystem.inodeAgeNs(path, at: nowNs).map { $0 > age } ?? false
     }
 
     /// Removes `path` (a whole directory too) unless a process holds an `flock` on it; true when it went (or would).
