@@ -81,7 +81,7 @@ public enum FileSystem {
     public static func writeFileAtomically(
         _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, ignoringUmask: Bool = false, durable: Bool = true
     ) throws -> Int64 {
-        let tmp = path + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let tmp = temporaryName(path + ".tmp-\(getpid())-")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: tmp, hint: "Check that the directory is writable") }
         var st = stat()
@@ -98,6 +98,14 @@ public enum FileSystem {
         }
         try moveIntoPlace(tmp, path, durable: durable)
         return Timestamps.mtimeNs(st)
+    }
+
+    /// A fresh name for a temporary file or directory: `prefix` followed by 64 random bits in lower-case hex (at most
+    /// 16 digits). Every temporary is named so, its prefix saying what it is: cleanups recognise leftovers by the
+    /// prefix (and a process id in it), never by the random part, so names written by an earlier release (8 hex digits
+    /// or base 36 there) are recognised alike.
+    public static func temporaryName(_ prefix: String) -> String {
+        prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 
     /// Renames `tmp` over `path` (removing `tmp` when that fails); `durable` fsyncs the directory after, so the
@@ -198,7 +206,7 @@ public enum FileSystem {
         }
         var st = stat()
         guard stat(source, &st) == 0 else { throw SmartSyncError.io("stat", path: source) }
-        let tmp = destination + ".tmp-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let tmp = temporaryName(destination + ".tmp-\(getpid())-")
         try copyFile(from: source, to: tmp, mode: st.st_mode & 0o7777, sync: durable) { fd in
             // The modification time is the file's timestamp for some (a stat cache's): kept.
             let times = [st.st_atim, st.st_mtim]

@@ -122,8 +122,10 @@ extension ObjectStore {
     /// Publishes a fresh sealed copy of verified content over the object's name (its executable twin, a copy of
     /// the old inode, is dropped and made again on demand).
     func replaceWithSealedCopy(_ id: ObjectID, from path: String) throws {
-        let tmp = temporaryDirectory + "/reseal-" + id.hex + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        try FileSystem.copyFile(from: path, to: tmp, mode: Seal.permissions(executable: false), beforeSync: { try Seal.apply(fd: $0, path: tmp) })
+        let tmp = FileSystem.temporaryName(temporaryDirectory + "/reseal-" + id.hex + "-")
+        try FileSystem.copyFile(from: path, to: tmp, mode: Seal.permissions(executable: false)) {
+            try Seal.apply(fd: $0, path: tmp)
+        }
         guard rename(tmp, path) == 0 else {
             let err = errno
             unlink(tmp)

@@ -17,8 +17,7 @@ extension ObjectStore {
     /// - Returns: nil when another run holds this object's partial (download it without resuming, or later).
     public func openPartial(expecting id: ObjectID, size: Int, url: String, keep: Bool) throws -> PartialObject? {
         guard keep else {
-            let path =
-                temporaryDirectory + "/" + id.hex + "-part-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let path = FileSystem.temporaryName(temporaryDirectory + "/" + id.hex + "-part-")
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw SmartSyncError.io(

@@ -78,7 +78,7 @@ public final class ObjectStore: Sendable {
 
     /// A sealed `0555` copy of the object in `tmp/`, not yet under its twin's name; fsynced when `sync`.
     func draftTwin(of id: ObjectID, sync: Bool) throws -> String {
-        let tmp = temporaryDirectory + "/x-" + id.hex + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let tmp = FileSystem.temporaryName(temporaryDirectory + "/x-" + id.hex + "-")
         try FileSystem.copyFile(
             from: path(for: id), to: tmp, mode: Seal.permissions(executable: true), sync: sync,
             beforeSync: { try Seal.apply(fd: $0, path: tmp) })

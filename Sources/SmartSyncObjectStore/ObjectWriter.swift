@@ -34,7 +34,7 @@ public final class ObjectWriter: @unchecked Sendable {
         self.size = size
         hasher = BlobHasher(kind: kind, size: size)
         let name = expected?.hex ?? "new-" + kind.rawValue
-        tempPath = store.temporaryDirectory + "/" + name + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        tempPath = FileSystem.temporaryName(store.temporaryDirectory + "/" + name + "-")
         fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw SmartSyncError.io(

@@ -125,4 +125,41 @@ struct ObjectStoreTemporariesTests {
         #expect(!FileManager.default.fileExists(atPath: stamped))
         #expect(!FileManager.default.fileExists(atPath: fresh))
     }
+
+    /// Every temporary of the store is named by one builder (``FileSystem/temporaryName(_:)``), with the shapes an
+    /// earlier release wrote (a prefix naming what it is, then random hex: 8 digits for a twin's copy there, 16 here).
+    /// Leftovers an earlier release named and those this one names are alike to the cleanup: both removed once stale.
+    @Test func leftoversNamedByAnEarlierReleaseAreRecognisedAsThisReleasesAre() throws {
+        let scratch = try TemporaryDirectory(prefix: "store-tmp-names")
+        defer { scratch.remove() }
+        let store = try ObjectStore(root: scratch["store"])
+        let id = try store.insert(Array("#!/bin/sh\necho names\n".utf8))
+        let hex = id.hex
+        let earlier = [
+            "x-\(hex)-1a2b3c4d", "reseal-\(hex)-0123456789abcdef", "\(hex)-fedcba987654321", "new-tree-f0f0f0f0f0f0f0f",
+            "\(hex)-part-ff00ff00ff00ff0",
+        ]
+        for name in earlier { try TestFiles.write(store.temporaryDirectory + "/" + name, "left by an earlier run") }
+        // This release's, named by the code that makes them (each held open, as a run killed mid-write holds it).
+        let batch = TwinBatch(store: store)
+        let copy = try batch.linkablePath(for: id)
+        let writer = try store.makeWriter(expecting: id, size: 1)
+        let partial = try #require(try store.openPartial(expecting: id, size: 1, url: "https://example.invalid/", keep: false))
+        let made = try FileSystem.names(in: store.temporaryDirectory).filter { !earlier.contains($0) }.sorted()
+        #expect(made.count == 3, "\(made)")
+        #expect(copy.hasSuffix("/" + (made.first { $0.hasPrefix("x-") } ?? "none")))
+        let random = "[0-9a-f]{1,16}"
+        for (shape, what) in [("x-\(hex)-\(random)", "a twin's copy"), ("\(hex)-part-\(random)", "a private partial"),
+            ("\(hex)-\(random)", "an object being written")]
+        {
+            let pattern = try Regex(shape)
+            #expect(made.contains { $0.wholeMatch(of: pattern) != nil }, "no \(what) named \(shape) in \(made)")
+            #expect(earlier.contains { $0.wholeMatch(of: pattern) != nil }, "the earlier names lack \(what)")
+        }
+        #expect(store.removeStaleTemporaries() == 0, "fresh leftovers are kept, whoever named them")
+        let twoDaysOn = Int(Date().timeIntervalSince1970) + 2 * 24 * 3600
+        #expect(store.removeStaleTemporaries(now: twoDaysOn) == earlier.count + made.count)
+        #expect(try FileSystem.names(in: store.temporaryDirectory).isEmpty)
+        withExtendedLifetime((batch, writer, partial)) {}
+    }
 }

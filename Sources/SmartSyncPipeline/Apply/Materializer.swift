@@ -16,7 +16,7 @@ enum Materializer {
     static let temporaryPrefix = ".smart-sync-tmp-"
 
     static func temporaryName() -> String {
-        temporaryPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        FileSystem.temporaryName(temporaryPrefix)
     }
 
     /// Creates a sealed file of its own at `tmp` in `dirFD` with the content of the store object at `source`: a
