@@ -29,7 +29,7 @@ import Testing
         tree.files = [("new.txt", .regular, "new")]
         let p = try plan(tree, target: target, store: store)
         let seen = Locked<[String]>([])
-        var applier = StagedSwitchApplier(previous: nil)
+        var applier = StagedSwitchApplier()
         applier.validateStage = { stage in
             seen.withLock { $0.append(TestFiles.read(stage + "/new.txt") ?? "missing") }
             throw Refused()

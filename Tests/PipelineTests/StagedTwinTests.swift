@@ -15,7 +15,7 @@ import Testing
         try tree.fill(store)
         let local = try TargetScanner().scan(target: target).tree
         let plan = Planner().plan(listing: tree.listing, previous: previous, local: local)
-        _ = try StagedSwitchApplier(previous: nil).apply(plan, listing: tree.listing, store: store, target: target)
+        _ = try StagedSwitchApplier().apply(plan, listing: tree.listing, store: store, target: target)
     }
 
     private func twin(_ store: ObjectStore, _ content: String) -> String {

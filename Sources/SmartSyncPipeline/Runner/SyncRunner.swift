@@ -316,7 +316,7 @@ public struct SyncRunner: Sendable {
             do {
                 switch applyMode {
                 case .stagedSwitch:
-                    var applier = StagedSwitchApplier(previous: nil, keepGenerations: keepGenerations)
+                    var applier = StagedSwitchApplier(keepGenerations: keepGenerations)
                     // Unchanged under the target lock until the switch is recorded, which happens after it is read.
                     applier.readPrevious = { [state] in try state.load(target: target) }
                     if hadPrevious { applier.previousFile = state.statePath(for: target) }
@@ -345,7 +345,7 @@ public struct SyncRunner: Sendable {
             } catch {
                 // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
                 // free again; a switch that got as far as the exchange is finished.
-                if applyMode == .stagedSwitch { try? StagedSwitchApplier(previous: nil).recover(target: target) }
+                if applyMode == .stagedSwitch { try? StagedSwitchApplier().recover(target: target) }
                 throw error
             }
             outcome.switched = true

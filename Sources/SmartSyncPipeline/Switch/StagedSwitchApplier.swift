@@ -18,8 +18,6 @@ import SmartSyncObjectStore
 ///
 /// Where the file system refuses the exchange (or the target is a symlink), the plan is applied in place.
 public struct StagedSwitchApplier: ApplyStrategy {
-    /// The target's state before this apply (recorded with the outgoing generation).
-    public var previous: TargetState?
     /// Generations kept for rollback.
     public var keepGenerations: Int
     /// How files get from the store into the stage (and into the target when applying in place).
@@ -33,25 +31,24 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
-    /// Reads the stat cache to keep with the outgoing generation when it is filed, in place of ``outgoingCache``.
+    /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
+    /// (`stat-cache`): so that when the tree is recycled or rolled back to, files still as the scan saw them need no
+    /// reading (``GenerationTrust``). Nil (or nil read): the generation is filed without one.
     var readOutgoingCache: (@Sendable () -> StatCache?)?
     /// A file holding that stat cache as it was saved (the target's, saved before the stage): hard-linked into the
     /// outgoing generation, in place of reading it back and writing it again (a decode, an encode and a write of every
     /// path of the tree). Where the link fails (another file system) it is copied, its mtime kept
     /// (``FileSystem/linkOrCopy(from:to:durable:)``); where that fails too, ``readOutgoingCache`` is used.
     var outgoingCacheFile: String?
-    /// Reads the target's state before this apply when the outgoing tree is filed, in place of ``previous``: so a
-    /// caller that can read it back (the runner, from the state file, which only the switch's record changes) need not
-    /// hold its manifest through the making of the stage.
+    /// Reads the target's state before this apply when the outgoing tree is filed (recorded with the outgoing
+    /// generation): read back then (the runner's, from the state file, which only the switch's record changes), so
+    /// that its manifest is not held through the making of the stage. Nil: the generation is filed with no state.
     var readPrevious: (@Sendable () throws -> TargetState?)?
     /// The file holding the target's state before this apply (durable, replaced only by a rename, unchanged under the
     /// target lock until the switch records the new state): filed with the outgoing generation as it is
-    /// (``GenerationStore/prepare(_:state:file:)``), in place of ``readPrevious`` and ``previous``. Set only when that
+    /// (``GenerationStore/prepare(_:state:file:)``), in place of ``readPrevious``. Set only when that
     /// file was read as a valid state.
     var previousFile: String?
-    /// The target's stat cache as the scan left it: kept with the outgoing generation (`stat-cache`), so that when the
-    /// tree is recycled or rolled back to, files still as the scan saw them need no reading (``GenerationTrust``).
-    public var outgoingCache: StatCache?
     /// The target's directories as this run's scan saw them: the carrier lists only those changed since, or holding
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
@@ -61,8 +58,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
-    public init(previous: TargetState?, keepGenerations: Int = 3) {
-        self.previous = previous
+    public init(keepGenerations: Int = 3) {
         self.keepGenerations = keepGenerations
     }
 
@@ -152,7 +148,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         let sequence = try generations.nextSequence()
         // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
-        let outgoing = previousFile != nil ? nil : try readPrevious.map { try $0() } ?? previous
+        let outgoing = previousFile != nil ? nil : try readPrevious?()
         do {
             try logger.timed("exchange") {
                 try switcher.exchange(
@@ -176,7 +172,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // is racy stays racy).
         let filedCache = layout.generation(sequence) + "/stat-cache"
         if let file = outgoingCacheFile, (try? FileSystem.linkOrCopy(from: file, to: filedCache, durable: false)) != nil {
-        } else if var cache = readOutgoingCache?() ?? outgoingCache {
+        } else if var cache = readOutgoingCache?() {
             try? cache.save(to: filedCache)
         }
         do {
@@ -223,7 +219,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // target, verified by its id on the way in.
             let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins).recycle(
                 stage: layout.stage, target: current.root, cache: cache,
-                scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing, plan: plan,
+                scanned: { readOutgoingCache?() }, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
             var report = outcome.report
             report.recycled = true
