@@ -78,7 +78,9 @@ struct TrustStoreTests {
     }
 
     /// The directory is what the handshake is verified against, with no bundle: nginx's test certificate is trusted
-    /// through a hashed directory holding its CA alone (no --cacert), and refused through one without it.
+    /// through a hashed directory holding its CA alone (no --cacert), and refused through one without it. (That
+    /// libcurl's default bundle is off then, not merely unable to trust nginx, is proved end to end with a bundle that
+    /// trusts it: `TLSEndToEndTests.theBundleIsOffWhereTheHashedDirectoryIsUsed`.)
     @Test func aHandshakeIsVerifiedAgainstTheHashedDirectory() async throws {
         defer { scratch.remove() }
         try requireNginx()
