@@ -7,7 +7,9 @@ public struct ByteCount: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public init(_ bytes: Int) { self.bytes = bytes }
 
-    private static let suffixes: [Character: Double] = ["K": 0x400, "M": 0x10_0000, "G": 0x4000_0000, "T": 0x100_0000_0000]
+    private static let suffixes: [Character: Double] = [
+        "K": 0x400, "M": 0x10_0000, "G": 0x4000_0000, "T": 0x100_0000_0000,
+    ]
 
     /// Reads `text` (surrounding spaces ignored); nil for anything that is not a positive byte count.
     public init?(parsing text: String) {

@@ -33,7 +33,8 @@ extension FileSystem {
             if err == ELOOP || err == ENOTDIR, fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
                 let what = (st.st_mode & S_IFMT) == S_IFLNK ? "a symlink" : "not a directory"
                 throw SmartSyncError(
-                    .unsafePath, "'\(display)' is \(what) where a directory is expected; smart-sync will not write through it",
+                    .unsafePath, "'\(display)' is \(what) where a directory is expected; "
+                        + "smart-sync will not write through it",
                     hint: hint)
             }
             throw SmartSyncError.io("open", path: display, errno: err)

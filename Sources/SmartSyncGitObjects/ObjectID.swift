@@ -20,7 +20,9 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
         // no-op's samples.
         if let id = bytes.withContiguousStorageIfAvailable({ b in
             let raw = UnsafeRawBufferPointer(b)
-            func word(_ k: Int) -> UInt32 { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)) }
+            func word(_ k: Int) -> UInt32 {
+                UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self))
+            }
             return (word(0), word(1), word(2), word(3), word(4))
         }) {
             (w0, w1, w2, w3, w4) = id

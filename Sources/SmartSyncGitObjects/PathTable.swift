@@ -35,7 +35,10 @@ public struct PathTable<Value>: RandomAccessCollection {
         keys.reserveCapacity(all.count)
         values.reserveCapacity(all.count)
         // Already in order (a table's output, a manifest): no sort.
-        if all.withUnsafeBufferPointer({ b in Self.isStrictlyIncreasing(count: b.count) { b[$0 - 1].0.compare(b[$0].0) } }) {
+        let sorted = all.withUnsafeBufferPointer { b in
+            Self.isStrictlyIncreasing(count: b.count) { b[$0 - 1].0.compare(b[$0].0) }
+        }
+        if sorted {
             for pair in all {
                 keys.append(pair.0)
                 values.append(pair.1)
@@ -168,7 +171,8 @@ public struct PathTable<Value>: RandomAccessCollection {
     }
 
     /// Both tables' entries, `other` winning on a shared path (or `combine` deciding), in one merge.
-    @inlinable public func merging(_ other: PathTable<Value>, uniquingKeysWith combine: (Value, Value) throws -> Value) rethrows
+    @inlinable public func merging(_ other: PathTable<Value>, uniquingKeysWith combine: (Value, Value) throws -> Value)
+        rethrows
         -> PathTable<Value>
     {
         var out = PathTable()
@@ -177,7 +181,8 @@ public struct PathTable<Value>: RandomAccessCollection {
             switch pair {
             case .left(let i): out._keys.append(_keys[i]); out._values.append(_values[i])
             case .right(let j): out._keys.append(other._keys[j]); out._values.append(other._values[j])
-            case .both(let i, let j): out._keys.append(_keys[i]); out._values.append(try combine(_values[i], other._values[j]))
+            case .both(let i, let j):
+                out._keys.append(_keys[i]); out._values.append(try combine(_values[i], other._values[j]))
             }
         }
         return out

@@ -49,7 +49,8 @@ extension TreeListing {
                         let what = mode == .symlink ? "a symlink" : "a non-directory entry"
                         throw SmartSyncError(
                             .unsafePath,
-                            "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same tree; refusing to sync this tree"
+                            "the tree entry '\(e.path)' runs through '\(parent)', which is \(what) in the same "
+                                + "tree; refusing to sync this tree"
                         )
                     }
                     break
@@ -86,7 +87,8 @@ extension TreeListing {
                     dir.isEmpty ? "the root tree \(rootTree.abbreviated())" : "'\(dir)' (\(expected.abbreviated()))"
                 throw SmartSyncError(
                     .integrity,
-                    "the tree listing for commit \(commit.abbreviated()) does not hash to \(name): computed \(computed.abbreviated()). The listing was altered or is incomplete; refusing to sync it"
+                    "the tree listing for commit \(commit.abbreviated()) does not hash to \(name): computed "
+                        + "\(computed.abbreviated()). The listing was altered or is incomplete; refusing to sync it"
                 )
             }
         }

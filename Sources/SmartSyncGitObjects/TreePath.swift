@@ -91,7 +91,9 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
         case (.text(let x), .text(let y)):
             // Byte equality (memcmp), never String's canonical equivalence.
             guard x.utf8.count == y.utf8.count else { return false }
-            return a.withBytes { p in b.withBytes { q in p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
+            return a.withBytes { p in
+                b.withBytes { q in p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 }
+            }
         case (.bytes(let x), .bytes(let y)): return x == y
         default: return false  // valid and invalid UTF-8 are never the same bytes
         }
@@ -126,7 +128,9 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
         var out = ""
         var i = 0
         let hex = Array("0123456789abcdef".utf8)
-        func escaped(_ b: UInt8) -> String { "\\x" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 0xF)]], as: UTF8.self) }
+        func escaped(_ b: UInt8) -> String {
+            "\\x" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 0xF)]], as: UTF8.self)
+        }
         while i < bytes.count {
             let b = bytes[i]
             if b < 0x80 {

@@ -298,7 +298,8 @@ final class PackImportRun {
             throw failure(
                 PackProblem(
                     .integrity,
-                    "the trailer \(ObjectID(bytes: trailer)!) does not match the SHA-1 of the pack's content, \(computed)"
+                    "the trailer \(ObjectID(bytes: trailer)!) does not match the SHA-1 of "
+                        + "the pack's content, \(computed)"
                 ), at: offset)
         }
         report.trailerVerified = true

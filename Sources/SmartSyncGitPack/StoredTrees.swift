@@ -95,7 +95,8 @@ public enum StoredTrees {
             guard !child.name.isEmpty, !child.name.contains(0x2F), !child.name.contains(0) else {
                 throw SmartSyncError(
                     .unsafePath,
-                    "\(shown(parent)) (\(stack[top].id)) of commit \(commit.abbreviated()) has an entry named '\(TreePath(bytes: child.name))', which is not a path component; refusing to sync this tree"
+                    "\(shown(parent)) (\(stack[top].id)) of commit \(commit.abbreviated()) has an entry named "
+                        + "'\(TreePath(bytes: child.name))', which is not a path component; refusing to sync this tree"
                 )
             }
             let childPath = parent.appending(TreePath(bytes: child.name))

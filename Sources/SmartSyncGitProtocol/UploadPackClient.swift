@@ -77,7 +77,8 @@ public final class UploadPackClient: Sendable {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) answered with Content-Type '\(type)', not application/x-git-upload-pack-advertisement: the "
-                    + "server does not speak git's smart HTTP protocol v2", cause: ProtocolUnsupported(url: repositoryURL))
+                    + "server does not speak git's smart HTTP protocol v2",
+                cause: ProtocolUnsupported(url: repositoryURL))
         }
         let capabilities = try UploadPackCapabilities.parse(advertisement: response.body, url: url)
         cachedCapabilities.withLock { $0 = capabilities }

@@ -97,7 +97,9 @@ extension ObjectStore {
                 let dir = objectsDirectory + "/" + fans[index]
                 for name in (try? FileSystem.names(in: dir)) ?? [] {
                     let isTwin = name.hasSuffix(".x")
-                    guard let id = ObjectID(hex: fans[index] + (isTwin ? name.dropLast(2) : name[...])) else { continue }
+                    guard let id = ObjectID(hex: fans[index] + (isTwin ? name.dropLast(2) : name[...])) else {
+                        continue
+                    }
                     checker.check(id, path: dir + "/" + name, isTwin: isTwin, into: &mine)
                 }
             }

@@ -43,13 +43,13 @@ public struct SweepReport: Sendable, Equatable {
 extension ObjectStore {
     /// The sweep of gc: removes every object file under `objects/` that is not kept, and returns what it did.
     ///
-    /// One `fstatat` per object file, no content read. An object is kept when its id is in `marked`, when its `ctime` is less than `graceNs` old (a concurrent
-    /// run's fresh objects; `ctime` because published objects carry a fixed `mtime`, and `ctime` also moves when an
-    /// object is linked, so it errs on the side of keeping), or when it has other links (a target file still holds
-    /// the inode, so removing it frees nothing). An executable twin goes with its base: it is kept while its base is
-    /// kept, and otherwise judged as an object of its own. With `dryRun`, nothing is removed but `visit` sees what
-    /// would be. The caller holds the store lock exclusively. Removals are not fsynced: one a crash undoes leaves a
-    /// valid object behind, removed by the next gc.
+    /// One `fstatat` per object file, no content read. An object is kept when its id is in `marked`, when its `ctime`
+    /// is less than `graceNs` old (a concurrent run's fresh objects; `ctime` because published objects carry a fixed
+    /// `mtime`, and `ctime` also moves when an object is linked, so it errs on the side of keeping), or when it has
+    /// other links (a target file still holds the inode, so removing it frees nothing). An executable twin goes with
+    /// its base: it is kept while its base is kept, and otherwise judged as an object of its own. With `dryRun`,
+    /// nothing is removed but `visit` sees what would be. The caller holds the store lock exclusively. Removals are not
+    /// fsynced: one a crash undoes leaves a valid object behind, removed by the next gc.
     public func sweep(
         keeping marked: Set<ObjectID>, graceNs: Int64, nowNs: Int64 = Timestamps.nowNs(), dryRun: Bool,
         visit: (SweptObject) -> Void = { _ in }

@@ -71,7 +71,8 @@ extension ObjectStore {
         var out: [QuarantinedObject] = []
         for name in (try? FileSystem.names(in: quarantineDirectory)) ?? [] where name.hasSuffix(".why") {
             let stem = quarantineDirectory + "/" + name.dropLast(4)
-            guard let id = ObjectID(hex: name.prefix(40)), let note = QuarantineNote.load(quarantineDirectory + "/" + name)
+            guard let id = ObjectID(hex: name.prefix(40)),
+                let note = QuarantineNote.load(quarantineDirectory + "/" + name)
             else { continue }
             let path = FileSystem.exists(stem) ? stem : stem + ".x"
             out.append(QuarantinedObject(id: id, path: path, reason: note.reason, time: note.time))

@@ -144,7 +144,8 @@ public final class ObjectStore: Sendable {
 
     /// Copies the file open on `fd` (from its start) into the store, verified; `display` names it in errors.
     @discardableResult
-    public func insertFile(fd: Int32, display filePath: String, expecting expected: ObjectID? = nil) throws -> ObjectID {
+    public func insertFile(fd: Int32, display filePath: String, expecting expected: ObjectID? = nil) throws -> ObjectID
+    {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw SmartSyncError.io("lseek", path: filePath) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: filePath) }

@@ -7,12 +7,12 @@ import SmartSyncGitObjects
 /// together.
 ///
 /// A twin made alone costs an `fsync`: a cold sync of a tree with a hundred scripts waited on the disk a hundred
-/// times after the last byte had arrived (400-800 ms of a 1,004-file cold sync on a loaded machine, BENCHMARKS). A stage needs no twin under its name before the switch:
-/// a batch copies each missing twin into `tmp/` unsynced and hands that copy out to be linked into the stage;
-/// ``publish()`` then syncs the store's file system once (after the stage's own sync, it finds little left to write)
-/// and renames every copy to its twin's name. The store's promise holds: a twin's name only ever appears over bytes
-/// that are on disk. A batch that is never published removes its copies; the stage files linked to them keep
-/// their inodes.
+/// times after the last byte had arrived (400-800 ms of a 1,004-file cold sync on a loaded machine, BENCHMARKS). A
+/// stage needs no twin under its name before the switch: a batch copies each missing twin into `tmp/` unsynced and
+/// hands that copy out to be linked into the stage; ``publish()`` then syncs the store's file system once (after the
+/// stage's own sync, it finds little left to write) and renames every copy to its twin's name. The store's promise
+/// holds: a twin's name only ever appears over bytes that are on disk. A batch that is never published removes its
+/// copies; the stage files linked to them keep their inodes.
 ///
 /// Used from one thread at a time (one stage's placer), as ``ObjectBatch`` is.
 public final class TwinBatch: @unchecked Sendable {

@@ -77,10 +77,12 @@ extension SmartSyncError {
             return SmartSyncError(
                 .tls,
                 "TLS handshake with \(url) failed: \(reason)",
-                hint: "check that the URL really serves HTTPS; if the server uses a private CA, pass it with --cacert FILE",
+                hint: "check that the URL really serves HTTPS; if the server uses a private "
+                    + "CA, pass it with --cacert FILE",
                 cause: cause)
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
-            return SmartSyncError(.invalidArgument, "cannot fetch \(url): \(reason)", hint: "check the URL", cause: cause)
+            return SmartSyncError(
+                .invalidArgument, "cannot fetch \(url): \(reason)", hint: "check the URL", cause: cause)
         case CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING, CURLE_FILESIZE_EXCEEDED:
             return SmartSyncError(
                 .malformedResponse, "the server at \(url) sent a malformed response: \(reason).", cause: cause)

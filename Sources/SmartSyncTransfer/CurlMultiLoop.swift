@@ -10,8 +10,8 @@ let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_SSL | CURL_GLOBA
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
 /// `stats`, `loopThread`, `exited`) is read and written only while holding `condition`; the multi handle itself
-/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched only by the engine thread in
-/// ``run()``.
+/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched only by the engine thread
+/// in ``run()``.
 final class CurlMultiLoop: @unchecked Sendable {
     /// Where a transfer is, as seen by callers (guarded by `condition`).
     private enum Phase {

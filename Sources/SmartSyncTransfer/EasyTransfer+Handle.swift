@@ -97,7 +97,8 @@ extension EasyTransfer {
         if let headerList { check("HTTPHEADER", ss_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
         if let (name, code) = failure {
             return SmartSyncError(
-                .internal, "libcurl rejected option CURLOPT_\(name) for \(hop.url.string)", hint: "please report this bug",
+                .internal, "libcurl rejected option CURLOPT_\(name) for \(hop.url.string)",
+                hint: "please report this bug",
                 cause: CurlCode(code))
         }
         return nil

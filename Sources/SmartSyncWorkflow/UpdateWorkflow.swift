@@ -117,7 +117,10 @@ public struct UpdateWorkflow: Sendable {
         if record.status == .failed && !options.force {
             throw SmartSyncError(
                 .checksFailed,
-                "\(target) failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") before the update: \(pass.failureList). Nothing was changed. Repair them (`smart-sync validate --fix` can fix some), or pass --force to update anyway (checks failing now are then not held against the new tree)"
+                "\(target) failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") before the "
+                    + "update: \(pass.failureList). Nothing was changed. Repair them (`smart-sync validate --fix` can "
+                    + "fix some), or pass --force to update anyway (checks failing now are then "
+                    + "not held against the new tree)"
             )
         }
         return Set(pass.newFailures.map(\.id))
@@ -167,7 +170,8 @@ public struct UpdateWorkflow: Sendable {
             if record.status == .failed {
                 throw SmartSyncError(
                     .checksFailed,
-                    "the new tree failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") before the switch: \(pass.failureList); the target was not changed",
+                    "the new tree failed \(pass.newFailures.count) check\(pass.newFailures.count == 1 ? "" : "s") "
+                        + "before the switch: \(pass.failureList); the target was not changed",
                     hint: "fix the repository, or install the tree without checks with `smart-sync sync`"
                 )
             }

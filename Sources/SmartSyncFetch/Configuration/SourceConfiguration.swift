@@ -66,8 +66,8 @@ public enum SourceConfiguration: Sendable {
     ///     so imported objects stay on one filesystem); default: the system's temporary directory.
     ///   - store: where the pack transport imports packs; without one, GitHub runs take the per-blob path.
     ///   - notice: told which path a GitHub run takes and why, when it is not the API (`--force-full`, fallback).
-    ///   - logger: where the engine logs each request and the sources their decisions, at `.debug`; also told here which
-    ///     transport the run starts on and why.
+    ///   - logger: where the engine logs each request and the sources their decisions, at `.debug`; also told here
+    ///     which transport the run starts on and why.
     public func open(
         cacheDirectory: String?, temporaryDirectory: String? = nil, store: ObjectStore? = nil,
         notice: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = .disabled
@@ -86,10 +86,11 @@ public enum SourceConfiguration: Sendable {
                 storeBudget: opened.storeBudget, notice: notice, logger: logger)
         }
         let trusted = network.mirrorTrust != nil
+        let mirrorList = network.mirrors.joined(separator: ", ")
         logger.debug(
             trusted
-                ? "mirrors: refs from the signed refs of \(network.mirrors.joined(separator: ", ")), the origin never contacted"
-                : "mirrors: listings and blobs from \(network.mirrors.joined(separator: ", ")) before the origin, which resolves refs",
+                ? "mirrors: refs from the signed refs of \(mirrorList), the origin never contacted"
+                : "mirrors: listings and blobs from \(mirrorList) before the origin, which resolves refs",
             metadata: ["mirrors": "\(network.mirrors.count)"])
         return OpenedSource(
             source: MirroredSource(
@@ -182,8 +183,8 @@ public enum SourceConfiguration: Sendable {
         } else {
             (transport, why) = (
                 "pack",
-                "--transport auto: protocol v2 packs from \(gitURL) first (blobs over \(network.packBlobLimit) bytes one "
-                    + "per request, resumable); the per-blob path from \(location.apiURL) if the git host fails"
+                "--transport auto: protocol v2 packs from \(gitURL) first (blobs over \(network.packBlobLimit) bytes "
+                    + "one per request, resumable); the per-blob path from \(location.apiURL) if the git host fails"
             )
         }
         logger.debug("transport \(transport): \(why)", metadata: ["transport": "\(transport)"])

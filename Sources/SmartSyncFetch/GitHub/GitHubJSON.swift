@@ -68,7 +68,9 @@ enum GitHubJSON {
             let wait = RetryPolicy.retryAfter(response.headers["retry-after"]).map { " asks to wait \(Int($0)) s" }
             return SmartSyncError(
                 .rateLimited,
-                "GitHub's secondary rate limit refused \(subject): HTTP \(response.status) from \(endpoint)\(said);\(wait ?? " no wait was given") (longer than --max-wait, or after every retry)",
+                "GitHub's secondary rate limit refused \(subject): HTTP \(response.status) from "
+                    + "\(endpoint)\(said);\(wait ?? " no wait was given") (longer than "
+                    + "--max-wait, or after every retry)",
                 hint: "try again later, lower --jobs, or raise --max-wait"
             )
         case 404, 422:

@@ -84,7 +84,8 @@ extension GitHubSource {
         }
         throw SmartSyncError(
             .integrity,
-            "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was changed. A proxy or mirror may be altering content",
+            "'\(want.path)' did not match its blob id \(want.id) twice in a row, so it was discarded and nothing was "
+                + "changed. A proxy or mirror may be altering content",
             hint: "check --raw-url",
             cause: lastError)
     }
@@ -101,7 +102,8 @@ extension GitHubSource {
                 .unauthorized, "\(what): the token was rejected",
                 hint: "check GH_TOKEN / GITHUB_TOKEN / ~/.config/github/token: it may be expired or revoked")
         case 404:
-            return SmartSyncError(.notFound, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil)
+            return SmartSyncError(
+                .notFound, what, hint: token == nil ? "for a private repository set a token (GH_TOKEN)" : nil)
         case 403, 429:
             if RateLimitState.isPrimaryLimit(response) || response.status == 429 {
                 return GitHubJSON.error(

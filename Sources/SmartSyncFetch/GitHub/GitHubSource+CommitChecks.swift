@@ -45,7 +45,8 @@ extension GitHubSource {
         guard let payload = verification?.payload, let signature = verification?.signature else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "GitHub's answer for commit \(id) carries no signed payload (verification: \(verification?.reason ?? "none")), and the REST API gives no unsigned commit's exact bytes",
+                "GitHub's answer for commit \(id) carries no signed payload (verification: "
+                    + "\(verification?.reason ?? "none")), and the REST API gives no unsigned commit's exact bytes",
                 hint: "an unsigned commit cannot pass --require-signed-commits; sign it (git commit -S)")
         }
         for candidate in Self.signedBodies(payload: Array(payload.utf8), signature: signature) {
@@ -53,7 +54,8 @@ extension GitHubSource {
         }
         throw SmartSyncError(
             .integrity,
-            "the commit object rebuilt from GitHub's verification payload and signature does not hash to \(id); not used",
+            "the commit object rebuilt from GitHub's verification payload and signature "
+                + "does not hash to \(id); not used",
             hint: "check --api-url")
     }
 

@@ -138,7 +138,8 @@ extension GitHubSource {
         if abbreviated {
             return SmartSyncError(
                 .notFound,
-                "'\(ref)' is no branch or tag of repository '\(location.slug)', and GitHub knows no single commit starting with it",
+                "'\(ref)' is no branch or tag of repository '\(location.slug)', and GitHub knows no "
+                    + "single commit starting with it",
                 hint: "give more digits, or the full 40-character SHA"
             )
         }

@@ -35,13 +35,15 @@ extension GitHubSource {
         }
     }
 
-    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: TreePath, endpoint: String) throws -> [TreeEntry]
+    private func entries(_ items: [GitHubJSON.Tree.Item], under prefix: TreePath, endpoint: String) throws
+        -> [TreeEntry]
     {
         try items.map { item in
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(item.path)' with mode '\(item.mode)' and sha '\(item.sha)', which smart-sync does not understand"
+                    "GET \(endpoint) lists '\(item.path)' with mode '\(item.mode)' and sha '\(item.sha)', which "
+                        + "smart-sync does not understand"
                 )
             }
             return TreeEntry(path: prefix.appending(TreePath(item.path)), mode: mode, id: id, size: item.size)

@@ -96,8 +96,8 @@ public final class GitHubSource: SyncSource {
     let storeBudget: ByteBudget?
 
     /// - Parameters:
-    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be sent:
-    ///     ``GitHubLocation/credentialHosts(gitURL:)``).
+    ///   - engine: the transfer engine (its `credentialHosts` must contain the API and raw hosts for the token to be
+    ///     sent: ``GitHubLocation/credentialHosts(gitURL:)``).
     ///   - cache: validator cache for conditional requests.
     ///   - retryPolicy: how failed requests are retried.
     ///   - maxWait: the longest wait, in seconds, for an exhausted rate limit to reset.

@@ -69,7 +69,8 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
             }
         }
         let enterprise = host != "github.com" && !host.hasSuffix(".ghe.com")
-        let variables = (enterprise ? ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] : []) + ["GH_TOKEN", "GITHUB_TOKEN"]
+        let variables =
+            (enterprise ? ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] : []) + ["GH_TOKEN", "GITHUB_TOKEN"]
         for name in variables {
             if let v = environment[name], !v.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 return GitHubToken(v, origin: name)
@@ -95,6 +96,7 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         // gh is asked for the token, so it gets the environment it would have in the operator's shell.
         let asked = ProcessRunner(gh, ["auth", "token", "--hostname", host], environment: environment)
         guard let r = try? asked.runAndWait(output: .capture(limit: 1 << 20), error: .discard) else { return nil }
-        return r.succeeded && !r.output.isEmpty ? GitHubToken(r.output, origin: "gh auth token --hostname \(host)") : nil
+        return r.succeeded && !r.output.isEmpty
+            ? GitHubToken(r.output, origin: "gh auth token --hostname \(host)") : nil
     }
 }

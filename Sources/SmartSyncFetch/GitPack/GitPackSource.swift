@@ -86,7 +86,8 @@ public final class GitPackSource: SyncSource {
                 : "capabilities of \(repositoryURL): from the cache (no info/refs request)",
             metadata: ["capabilityCache": cached == nil ? "miss" : "hit"])
         client = UploadPackClient(
-            repositoryURL: repositoryURL, engine: engine, authorization: token?.basicAuthorizationForGit, retryPolicy: retryPolicy,
+            repositoryURL: repositoryURL, engine: engine, authorization: token?.basicAuthorizationForGit,
+            retryPolicy: retryPolicy,
             cachedCapabilities: cached, notice: notice)
     }
 
@@ -151,12 +152,13 @@ public final class GitPackSource: SyncSource {
             guard let raw else {
                 throw SmartSyncError(
                     .notFound,
-                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack transport cannot expand a short SHA",
+                    "'\(name.text)' is no branch or tag of \(repositoryURL), and the pack "
+                        + "transport cannot expand a short SHA",
                     hint: "give the full 40-character commit SHA, or use --transport auto or raw"
                 )
             }
             logger.debug(
-                "'\(name.text)' names no ref of \(repositoryURL): resolving it as a short SHA through the per-blob path")
+                "'\(name.text)' names no ref of \(repositoryURL): a short SHA, resolved on the per-blob path")
             return try await onRawPath { try await resolveRaw(raw) }
         }
     }
@@ -187,11 +189,13 @@ public final class GitPackSource: SyncSource {
         } else if !hints.withBlobs {
             // A plan must not download content, and this host cannot leave blobs out of a pack.
             if let raw {
-                logger.debug("listing through the per-blob path: \(repositoryURL) offers no filter (a plan fetches no content)")
+                logger.debug(
+                    "listing through the per-blob path: \(repositoryURL) offers no filter (a plan fetches no content)")
                 return try await onRawPath { try await raw.listing(for: ref, hints: hints) }
             }
             notice(
-                "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's content into the store; the target is not touched"
+                "\(repositoryURL) cannot leave blobs out of a pack (it offers no filter): the plan brings the tree's "
+                    + "content into the store; the target is not touched"
             )
         }
         logger.debug(

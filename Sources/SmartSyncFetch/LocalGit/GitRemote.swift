@@ -130,7 +130,8 @@ struct GitRemote: Sendable {
         if lower.contains("redirect") || lower.contains("returned error: 30") {
             return SmartSyncError(
                 .http,
-                "\(url) redirected elsewhere, which \(purpose) does not follow while a token is set, so the token stays with the git host (git said: \(said))",
+                "\(url) redirected elsewhere, which \(purpose) does not follow while a token is set, so the token "
+                    + "stays with the git host (git said: \(said))",
                 hint: "pass the final location with --git-url"
             )
         }

@@ -61,7 +61,8 @@ public final class LocalGitSource: SyncSource {
             let listed = try await git(["for-each-ref", "--format=%(objectname) %(refname)"] + name.candidates)
             guard listed.status == 0 else {
                 throw SmartSyncError(
-                    .sourceUnavailable, "git for-each-ref failed in the local repository \(repository): \(listed.errorOutput)")
+                    .sourceUnavailable, "git for-each-ref failed in the local repository "
+                        + "\(repository): \(listed.errorOutput)")
             }
             var refs: [String: String] = [:]
             for line in String(decoding: listed.stdout, as: UTF8.self).split(separator: "\n") {

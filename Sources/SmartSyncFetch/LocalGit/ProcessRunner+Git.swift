@@ -37,8 +37,8 @@ extension ProcessRunner {
     ///   (`GIT_SSL_NO_VERIFY`);
     /// - the system and global config are not read (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`), so an
     ///   `url.<x>.insteadOf`, `http.extraHeader` or `include.path` in `/etc/gitconfig`, `~/.gitconfig` or
-    ///   `$XDG_CONFIG_HOME/git/config` has no effect (a credential's `GIT_CONFIG_GLOBAL` replaces `/dev/null` with a file
-    ///   that holds only that credential); the repository's own config still applies;
+    ///   `$XDG_CONFIG_HOME/git/config` has no effect (a credential's `GIT_CONFIG_GLOBAL` replaces `/dev/null` with a
+    ///   file that holds only that credential); the repository's own config still applies;
     /// - replace refs are ignored (`GIT_NO_REPLACE_OBJECTS=1`): a commit's id always means its own content;
     /// - token variables (``ChildEnvironment/tokenVariables``) are dropped: git needs none of them;
     /// - no prompts, no pager, the C locale (git's messages are matched in English).

@@ -73,7 +73,8 @@ public final class ShallowCloneSource: SyncSource {
             case .abbreviatedCommit:
                 throw SmartSyncError(
                     .notFound,
-                    "'\(name.text)' is not a branch or tag of \(remoteURL), and the shallow-clone fallback cannot resolve a short SHA",
+                    "'\(name.text)' is not a branch or tag of \(remoteURL), and the shallow-clone "
+                        + "fallback cannot resolve a short SHA",
                     hint: "give the full 40-character commit SHA or a branch/tag name"
                 )
             }
@@ -160,14 +161,16 @@ public final class ShallowCloneSource: SyncSource {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the shallow-clone fallback (API unreachable, over quota, or --force-full) needs the git executable, and none is on PATH",
+                "the shallow-clone fallback (API unreachable, over quota, or --force-full) needs the git "
+                    + "executable, and none is on PATH",
                 hint: "install git",
                 cause: error)
         }
         guard r.status == 0 else {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
-                .io, "could not create a temporary git repository in \(directory) for the shallow clone: \(r.errorOutput)")
+                .io, "could not create a temporary git repository in \(directory) for the "
+                    + "shallow clone: \(r.errorOutput)")
         }
         let closed = state.withLock { s -> Bool in
             if !s.closed { s.directory = directory }

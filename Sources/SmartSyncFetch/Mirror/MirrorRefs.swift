@@ -29,7 +29,8 @@ public struct MirrorRefs: Codable, Sendable, Equatable {
         }
         guard refs.format == "smart-sync-refs", refs.version == 1 else {
             throw SmartSyncError(
-                .malformedResponse, "\(source) is a '\(refs.format)' file of version \(refs.version), not smart-sync-refs 1",
+                .malformedResponse, "\(source) is a '\(refs.format)' file of version "
+                    + "\(refs.version), not smart-sync-refs 1",
                 hint: "a newer publish may have written it: upgrade smart-sync")
         }
         return refs

@@ -64,7 +64,8 @@ extension MirrorSource {
         guard computed == id else {
             logger.debug("mirror \(baseURL): commit \(id.abbreviated()) hashes to \(computed.abbreviated()), discarded")
             throw failure(
-                .unusable, "the mirror \(baseURL) serves commit \(id) with content that hashes to \(computed); discarded",
+                .unusable, "the mirror \(baseURL) serves commit \(id) with content that "
+                    + "hashes to \(computed); discarded",
                 hint: "the mirror or a cache in front of it altered the file")
         }
         return body

@@ -96,7 +96,8 @@ extension MirrorSource {
             other.map { SourceFailure(classifying: $0).reason } ?? .notFound,
             SmartSyncError(
                 other?.code ?? .notFound,
-                "the mirror \(baseURL) lacks \(missing) and could not use \(left.count - missing) of the \(wanted.count) "
+                "the mirror \(baseURL) lacks \(missing) and could not use "
+                    + "\(left.count - missing) of the \(wanted.count) "
                     + "blobs it was asked for, first '\(first.path)' (\(first.id.abbreviated()))\(why)",
                 hint: other?.hint, cause: other ?? error, httpStatus: other?.httpStatus),
             report: report)

@@ -33,7 +33,8 @@ extension MirrorSource {
         let listed = state.withLock { $0.listed[ref.commit] }
         let limit = listed.map { PackBudget.bound(bytes: $0.bytes, objects: $0.objects ?? $0.blobs) }
         guard let spool = try MirrorPackSpool(path: path, limit: limit ?? MirrorPackSpool.sizeLimit) else {
-            logger.debug("mirror \(baseURL): another run holds the pack spool of \(ref.commit.abbreviated()); per object")
+            logger.debug(
+                "mirror \(baseURL): another run holds the pack spool of \(ref.commit.abbreviated()); per object")
             return FetchReport()
         }
         logger.debug(
@@ -53,8 +54,9 @@ extension MirrorSource {
             progress.bytes(spool.received)
             guard (200..<300).contains(response.status), spool.isComplete else {
                 if response.status == 404 || response.status == 410 { spool.remove() }
+                let commit = ref.commit.abbreviated()
                 logger.debug(
-                    "mirror \(baseURL): no usable pack for \(ref.commit.abbreviated()) (HTTP \(response.status)); per object",
+                    "mirror \(baseURL): no usable pack for \(commit) (HTTP \(response.status)); per object",
                     metadata: ["mirror": "\(baseURL)"])
                 return report
             }

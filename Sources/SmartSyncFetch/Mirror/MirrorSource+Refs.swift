@@ -106,7 +106,8 @@ extension MirrorSource {
         guard now < pointer.expires else {
             throw SmartSyncError(
                 .integrity,
-                "the signed refs of the mirror \(baseURL) expired at \(date(pointer.expires)); refused (a frozen mirror)",
+                "the signed refs of the mirror \(baseURL) expired at "
+                    + "\(date(pointer.expires)); refused (a frozen mirror)",
                 hint: "publish the mirror again")
         }
         guard pointer.published <= now + MirrorTrust.clockSkew, pointer.published < pointer.expires else {

@@ -88,7 +88,8 @@ public struct RefName: Sendable, Hashable {
     /// - Throws: `.invalidArgument` for a name that is both a tag and a branch; `.notFound` when nothing matches.
     public func match(in refs: some Sequence<String>, source: String) throws -> Match {
         let present = Set(refs)
-        if case .shortName(let name) = kind, present.contains("refs/tags/" + name), present.contains("refs/heads/" + name)
+        if case .shortName(let name) = kind, present.contains("refs/tags/" + name),
+            present.contains("refs/heads/" + name)
         {
             throw SmartSyncError(
                 .invalidArgument,

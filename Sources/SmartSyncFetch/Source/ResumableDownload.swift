@@ -1,8 +1,8 @@
 import SmartSyncCore
 import SmartSyncTransfer
 
-/// A sink that can continue a download where an earlier attempt stopped: what ``ResumableDownload`` drives. ``StoreSink``
-/// (a blob into the store) and ``MirrorPackSpool`` (a mirror's pack file) are the two.
+/// A sink that can continue a download where an earlier attempt stopped: what ``ResumableDownload`` drives.
+/// ``StoreSink`` (a blob into the store) and ``MirrorPackSpool`` (a mirror's pack file) are the two.
 protocol ResumableSink: TransferSink {
     /// The headers for the next attempt at `url`: `Range`/`If-Range` for the bytes still missing, or none.
     func prepare(url: String) throws -> [HTTPHeader]

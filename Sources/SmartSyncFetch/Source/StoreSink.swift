@@ -6,10 +6,10 @@ import SmartSyncTransfer
 /// Streams a blob's response bodies into a ``PartialObject``: hashed and `pwrite`n inside the transfer callback,
 /// each attempt continuing where the previous one (or a previous run) stopped.
 ///
-/// Per attempt: ``prepare(url:)`` gives the `Range`/`If-Range` headers for the bytes still missing; ``begin(status:headers:)``
-/// checks that the server continues exactly there (a `206` whose `Content-Range` starts at the kept offset), and
-/// otherwise starts the object over: a `200` is taken from byte 0, a `206` from elsewhere aborts the attempt with
-/// ``askAgain`` set.
+/// Per attempt: ``prepare(url:)`` gives the `Range`/`If-Range` headers for the bytes still missing;
+/// ``begin(status:headers:)`` checks that the server continues exactly there (a `206` whose `Content-Range` starts at
+/// the kept offset), and otherwise starts the object over: a `200` is taken from byte 0, a `206` from elsewhere aborts
+/// the attempt with ``askAgain`` set.
 ///
 /// `@unchecked Sendable`: the engine calls it from its thread while a transfer runs; the caller touches it only
 /// between transfers. The two never overlap.
@@ -85,7 +85,8 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 guard let size else {
                     failure = SmartSyncError(
                         .malformedResponse,
-                        "no size is known for blob \(want.id) ('\(want.path)'): the tree gave none and \(url) sent no Content-Length"
+                        "no size is known for blob \(want.id) ('\(want.path)'): the tree gave none and "
+                            + "\(url) sent no Content-Length"
                     )
                     return false
                 }
@@ -96,7 +97,8 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
             if let total = range?.size, total != partial.size {
                 failure = SmartSyncError(
                     .integrity,
-                    "\(url) says blob \(want.id) ('\(want.path)') has \(total) bytes, but the tree says \(partial.size); discarded"
+                    "\(url) says blob \(want.id) ('\(want.path)') has \(total) bytes, but the tree "
+                        + "says \(partial.size); discarded"
                 )
                 return false
             }
@@ -108,7 +110,8 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 askAgain = true
                 failure = SmartSyncError(
                     .network,
-                    "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range '\(headers["content-range"] ?? "none")'; starting the blob over"
+                    "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range "
+                        + "'\(headers["content-range"] ?? "none")'; starting the blob over"
                 )
                 return false
             }
@@ -119,7 +122,8 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 askAgain = true
                 failure = SmartSyncError(
                     .malformedResponse,
-                    "\(url) announced \(length) bytes (Content-Length) where \(expected) of blob \(want.id) ('\(want.path)') were expected",
+                    "\(url) announced \(length) bytes (Content-Length) where \(expected) of blob \(want.id) "
+                        + "('\(want.path)') were expected",
                     hint: "check --raw-url or a proxy in between"
                 )
                 return false

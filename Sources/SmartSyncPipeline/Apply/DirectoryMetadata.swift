@@ -36,7 +36,9 @@ enum DirectoryMetadata {
         let present = try attributes(of: destination, display: display())
         for (name, value) in wanted where present[name] != value {
             wrote = true
-            let set = withName(name) { n in value.withUnsafeBytes { ss_fsetxattr(destination, n, $0.baseAddress, UInt($0.count)) } }
+            let set = withName(name) { n in
+                value.withUnsafeBytes { ss_fsetxattr(destination, n, $0.baseAddress, UInt($0.count)) }
+            }
             guard set == 0 else {
                 throw failure(
                     "fsetxattr \(text(name))", display,
@@ -111,7 +113,9 @@ enum DirectoryMetadata {
                 throw failure("fgetxattr \(text(name))", display)
             }
             var value = [UInt8](repeating: 0, count: length)
-            let read = withName(name) { n in value.withUnsafeMutableBytes { ss_fgetxattr(fd, n, $0.baseAddress, UInt($0.count)) } }
+            let read = withName(name) { n in
+                value.withUnsafeMutableBytes { ss_fgetxattr(fd, n, $0.baseAddress, UInt($0.count)) }
+            }
             guard read >= 0 else { throw failure("fgetxattr \(text(name))", display) }
             out[name] = Array(value[0..<read])
         }

@@ -47,7 +47,8 @@ struct FilePlacer {
             let err = errno
             throw SmartSyncError(
                 .io,
-                "--link-mode reflink: the file system of '\(display)' cannot share extents with the store at \(store.root) (\(String(cString: strerror(err))))",
+                "--link-mode reflink: the file system of '\(display)' cannot share extents with the store at "
+                    + "\(store.root) (\(String(cString: strerror(err))))",
                 hint: "use --link-mode auto (reflinks where possible, else hard links) or copy",
                 cause: SystemCallError("ioctl(FICLONE)", errno: err))
         case .auto where reflinks != false:

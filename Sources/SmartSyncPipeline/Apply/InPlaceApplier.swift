@@ -46,7 +46,8 @@ public struct InPlaceApplier: ApplyStrategy {
         guard plan.commit == listing.commit else {
             throw SmartSyncError(
                 .internal,
-                "the plan is for commit \(plan.commit.abbreviated()) but the listing is for \(listing.commit.abbreviated())"
+                "the plan is for commit \(plan.commit.abbreviated()) but the listing is for "
+                    + "\(listing.commit.abbreviated())"
             )
         }
         let cursor = try DirectoryCursor(target: target, syncChanges: !intoStage)
@@ -54,7 +55,8 @@ public struct InPlaceApplier: ApplyStrategy {
         if let source = metadataSource {
             let directories = try StageDirectories(target: source)
             cursor.created = { path, fd in
-                try directories.created(path, fd, display: target + "/" + path.reduce(TreePath.root) { $0.appending($1) }.description)
+                try directories.created(
+                    path, fd, display: target + "/" + path.reduce(TreePath.root) { $0.appending($1) }.description)
             }
         }
         var report = ApplyReport()
@@ -200,7 +202,9 @@ public struct InPlaceApplier: ApplyStrategy {
         }
         var removed = 0
         for child in subdirectories {
-            guard let n = try removeEmptyTree(parentFD: dirfd(dir), name: child, display: display + "/" + child.description)
+            guard
+                let n = try removeEmptyTree(
+                    parentFD: dirfd(dir), name: child, display: display + "/" + child.description)
             else {
                 return nil
             }

@@ -28,7 +28,8 @@ enum Materializer {
     ) throws -> PlacementMethod? {
         let src = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard src >= 0 else {
-            throw SmartSyncError.io("open", path: source, hint: "the object is missing from the store; run the sync again")
+            throw SmartSyncError.io(
+                "open", path: source, hint: "the object is missing from the store; run the sync again")
         }
         defer { close(src) }
         let dst = openat(

@@ -45,6 +45,7 @@ struct ScannedDirectories: Sendable {
         guard let seen = stats[path], seen == StatData(st),
             !submodules.contains(where: { $0 == path || $0.isAncestor(of: path) })
         else { return false }
-        return !StatCache.isRacy(seen.mtimeNs, since: startedAtNs) && !StatCache.isRacy(seen.ctimeNs, since: startedAtNs)
+        return !StatCache.isRacy(seen.mtimeNs, since: startedAtNs)
+            && !StatCache.isRacy(seen.ctimeNs, since: startedAtNs)
     }
 }

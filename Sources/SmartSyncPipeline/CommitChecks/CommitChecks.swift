@@ -69,7 +69,8 @@ public struct CommitChecks: Sendable {
         } catch let error as SmartSyncError {
             throw SmartSyncError(
                 .refused,
-                "refusing to move \(target) from commit \(current) to \(commit): whether it descends from the target's commit could not be checked (\(error.message)); the target was not changed",
+                "refusing to move \(target) from commit \(current) to \(commit): whether it descends from the target's "
+                    + "commit could not be checked (\(error.message)); the target was not changed",
                 hint: "retry later, or pass --allow-downgrade to move it without the check", cause: error)
         }
         let said = answer.map { $0 ? "a descendant" : "not a descendant" } ?? "the source cannot tell"
@@ -80,12 +81,15 @@ public struct CommitChecks: Sendable {
         if answer == false {
             throw SmartSyncError(
                 .refused,
-                "refusing to move \(target) from commit \(current) to \(commit), which is not a descendant of it (a downgrade, or history rewritten); the target was not changed",
-                hint: "pass --allow-downgrade to move it anyway, or use `smart-sync rollback` to go back to a kept tree")
+                "refusing to move \(target) from commit \(current) to \(commit), which is not a descendant of it (a "
+                    + "downgrade, or history rewritten); the target was not changed",
+                hint: "pass --allow-downgrade to move it anyway, or use `smart-sync rollback` to go back to a kept tree"
+            )
         }
         throw SmartSyncError(
             .refused,
-            "refusing to move \(target) from commit \(current) to \(commit): \(source.displayName) cannot tell whether it descends from the target's commit; the target was not changed",
+            "refusing to move \(target) from commit \(current) to \(commit): \(source.displayName) cannot tell whether "
+                + "it descends from the target's commit; the target was not changed",
             hint: "pass --allow-downgrade to move it without the check")
     }
 
@@ -104,7 +108,8 @@ public struct CommitChecks: Sendable {
         } catch let error as SmartSyncError {
             throw SmartSyncError(
                 .refused,
-                "refusing commit \(commit) for \(target): --require-signed-commits needs its object to check the signature, and \(error.message); the target was not changed",
+                "refusing commit \(commit) for \(target): --require-signed-commits needs its object to check the "
+                    + "signature, and \(error.message); the target was not changed",
                 hint: error.hint, cause: error)
         }
         do {
@@ -116,7 +121,8 @@ public struct CommitChecks: Sendable {
         } catch let error as SmartSyncError {
             throw SmartSyncError(
                 .refused,
-                "refusing commit \(commit) for \(target): its signature does not verify against \(requirement.source) (\(error.message)); the target was not changed",
+                "refusing commit \(commit) for \(target): its signature does not verify against \(requirement.source) "
+                    + "(\(error.message)); the target was not changed",
                 hint: error.hint ?? "sign it with a key listed in \(requirement.source)", cause: error)
         }
     }

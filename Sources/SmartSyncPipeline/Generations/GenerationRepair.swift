@@ -50,7 +50,8 @@ struct GenerationRepair {
             if let found, let st {
                 // What the generation held instead (content, kind or metadata): kept, as any local version a sync
                 // replaces, unless the sync that healed the target kept it already.
-                let mode: FileMode = (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
+                let mode: FileMode =
+                    (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
                 let version = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
                     path: path, metadata: FileMetadata(st))
@@ -89,7 +90,8 @@ struct GenerationRepair {
         let commit = generation.state?.commit.hex ?? "COMMIT"
         return SmartSyncError(
             .integrity,
-            "generation \(generation.sequence)'s '\(path)' was changed after it was kept (it shared its inode with a file written in place) and \(why); nothing was rolled back",
+            "generation \(generation.sequence)'s '\(path)' was changed after it was kept (it shared its inode with a "
+                + "file written in place) and \(why); nothing was rolled back",
             hint: "`smart-sync sync --ref \(commit)` brings the same tree from the source")
     }
 }

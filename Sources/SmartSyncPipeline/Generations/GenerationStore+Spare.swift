@@ -11,8 +11,9 @@ extension GenerationStore {
     /// Only the regular files and executables `plan` writes or leaves unchanged are linked, one `linkat` each between
     /// two directory cursors walking in the plan's path order, by descriptor, never through a symlink (no `stat`, no
     /// check: files placed from sealed objects moments ago); symlinks and anything else are left for the recycler to
-    /// place. The spare shares its inodes with the target: the recycler keeps a file of it only on its usual terms (the inode this run's scan vouched for at that path, unchanged since, or the
-    /// store's intact object), so a file of the target edited in place since is never trusted.
+    /// place. The spare shares its inodes with the target: the recycler keeps a file of it only on its usual terms (the
+    /// inode this run's scan vouched for at that path, unchanged since, or the store's intact object), so a file of the
+    /// target edited in place since is never trusted.
     ///
     /// Built under a `.removing-` name and renamed to `spare` when whole: a kill leaves a directory the next
     /// ``prune(keep:)`` removes, never a half-made spare. Call it before the runner records the stat cache of the

@@ -59,7 +59,9 @@ public struct GenerationStore: Sendable {
     /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
     func discard(_ path: String) throws {
         try FileSystem.makeDirectories(layout.generations)
-        let trash = layout.generations + "/" + Self.removing + "discarded-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let trash =
+            layout.generations + "/" + Self.removing + "discarded-"
+            + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         guard rename(path, trash) == 0 else { throw SmartSyncError.io("rename", path: path) }
     }
 
@@ -106,7 +108,9 @@ public struct GenerationStore: Sendable {
         var failure: (any Error)?
         if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
             let trash = Self.removing + "spare-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-            if rename(spare, layout.generations + "/" + trash) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+            if rename(spare, layout.generations + "/" + trash) != 0 {
+                failure = SmartSyncError.io("rename", path: spare)
+            }
         }
         if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
             // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.

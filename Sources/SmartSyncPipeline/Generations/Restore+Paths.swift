@@ -14,7 +14,8 @@ extension Restore {
         guard !given.isEmpty, let path = TreePath(escaped: given), !path.bytes.contains(0) else {
             throw SmartSyncError(
                 .unsafePath, "'\(given)' is not a usable path",
-                hint: "name a file inside \(target); write bytes that are not UTF-8 as \\xNN and a backslash as \\\\, as smart-sync prints them")
+                hint: "name a file inside \(target); write bytes that are not UTF-8 as \\xNN and a backslash as "
+                    + "\\\\, as smart-sync prints them")
         }
         let dot = TreePath(".")
         let parts = path.bytes.split(separator: 0x2F, omittingEmptySubsequences: true).map { TreePath(bytes: $0) }
@@ -28,7 +29,9 @@ extension Restore {
         }
         var relative = parts
         if path.bytes.first == 0x2F {
-            let roots = [target, realPath(target)].compactMap { $0 }.map { TreePath($0).components.filter { !$0.isEmpty } }
+            let roots = [target, realPath(target)].compactMap { $0 }.map {
+                TreePath($0).components.filter { !$0.isEmpty }
+            }
             guard let root = roots.first(where: { parts.count > $0.count && Array(parts.prefix($0.count)) == $0 })
             else {
                 throw SmartSyncError(
@@ -81,7 +84,8 @@ extension Restore {
         guard store.contains(id) else {
             throw SmartSyncError(
                 .notFound,
-                "\(what) (\(id.abbreviated())) is no longer in the store at \(store.root) (was it cleaned, or is this the wrong --store?)",
+                "\(what) (\(id.abbreviated())) is no longer in the store at \(store.root) (was it cleaned, "
+                    + "or is this the wrong --store?)",
                 hint: "see `smart-sync restore PATH --list` for other versions"
             )
         }
@@ -89,7 +93,8 @@ extension Restore {
         guard found == id else {
             throw SmartSyncError(
                 .integrity,
-                "the store object of \(what) hashes to \(found.abbreviated()), not \(id.abbreviated()): it was changed through a hardlink",
+                "the store object of \(what) hashes to \(found.abbreviated()), not \(id.abbreviated()): it "
+                    + "was changed through a hardlink",
                 hint: "try an older version (`--list`), and run `smart-sync verify --repair`"
             )
         }

@@ -9,9 +9,9 @@ import SmartSyncObjectStore
 ///
 /// The restored file is a private copy, never a hardlink of a read-only store object: the operator will edit it. A
 /// kept version comes back with the permissions and owner it had when it was kept (records of earlier releases, and
-/// generation files, get 0644, or 0755 for executables, owned by the user running the restore). It is written under a temporary name and renamed over the path,
-/// under the target lock. What it replaces is saved into the store and recorded first (unless it is what the
-/// last sync put there), so a restore loses nothing either.
+/// generation files, get 0644, or 0755 for executables, owned by the user running the restore). It is written under a
+/// temporary name and renamed over the path, under the target lock. What it replaces is saved into the store and
+/// recorded first (unless it is what the last sync put there), so a restore loses nothing either.
 public enum Restore {
     /// One version of a path that can be restored.
     public struct Version: Sendable, Hashable {
@@ -84,7 +84,8 @@ public enum Restore {
                 throw SmartSyncError(
                     .notFound,
                     "no local version of '\(relative)' was kept for \(target)",
-                    hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding it (restore one with --generation N)"
+                    hint: "`smart-sync restore '\(relative)' --list --target \(target)` shows the generations holding "
+                        + "it (restore one with --generation N)"
                 )
             }
             try verifyObject(record.id, store: store, what: "the kept version of '\(relative)'")
@@ -99,7 +100,9 @@ public enum Restore {
                 return Outcome(path: relative, restored: chosen, saved: nil, unchanged: true)
             }
             try LocalVersionSaver(store: store).save(relative, in: current, mode: mode, id: id)
-            if manifest[relative] != Manifest.Entry(mode: mode, id: id) || !metadata.isInstalled(as: mode, owner: Seal.owner) {
+            if manifest[relative] != Manifest.Entry(mode: mode, id: id)
+                || !metadata.isInstalled(as: mode, owner: Seal.owner)
+            {
                 let record = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: id, replacedBy: nil, path: relative, metadata: metadata)
                 try log.append([record])
@@ -140,7 +143,9 @@ public enum Restore {
         guard expected.isEmpty || expected.contains(id) else {
             throw SmartSyncError(
                 .integrity,
-                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that generation's sync put there nor a kept local version: it was changed after it was kept; not restored",
+                "generation \(sequence)'s '\(relative)' hashes to \(id.abbreviated()), which is neither what that "
+                    + "generation's sync put there nor a kept local version: it was changed "
+                    + "after it was kept; not restored",
                 hint: "copy \(tree.display(relative)) by hand if you want it anyway")
         }
         try verifyObject(id, store: store, what: "generation \(sequence)'s '\(relative)'")
@@ -151,7 +156,8 @@ public enum Restore {
     private static func write(_ version: Version, to relative: TreePath, target: String, store: ObjectStore) throws {
         try Materializer.replace(relative, under: target) { dirFD, tmp, display in
             if version.mode == .symlink {
-                try Materializer.symlink(try store.readVerifiedBlob(version.id), dirFD: dirFD, tmp: tmp, display: display)
+                try Materializer.symlink(
+                    try store.readVerifiedBlob(version.id), dirFD: dirFD, tmp: tmp, display: display)
                 if let owner = version.metadata {
                     guard fchownat(dirFD, tmp, owner.owner, owner.group, AT_SYMLINK_NOFOLLOW) == 0 else {
                         throw SmartSyncError.io("lchown", path: display)
@@ -167,9 +173,9 @@ public enum Restore {
 
     /// Copies the store object at `source` to `tmp` in `dirFD`, hashing the bytes as they go (they must hash to
     /// `id`), with `metadata`'s owner and permissions (none: a generation's file, `0644` or `0755`, owned by the
-    /// effective user with the group the file system gave it, a setgid directory's as in place); fsynced. The copy is private (0600) until it is complete and
-    /// owned as it should be: a kept 0600 secret is never readable by others, not even while it is written.
-    /// Removes `tmp` on failure.
+    /// effective user with the group the file system gave it, a setgid directory's as in place); fsynced. The copy is
+    /// private (0600) until it is complete and owned as it should be: a kept 0600 secret is never readable by others,
+    /// not even while it is written. Removes `tmp` on failure.
     private static func copy(
         _ source: String, id: ObjectID, dirFD: Int32, tmp: String, display: String, metadata kept: FileMetadata?,
         executable: Bool
@@ -198,7 +204,8 @@ public enum Restore {
         }
         var made = stat()
         guard fstat(dst, &made) == 0 else { throw SmartSyncError.io("fstat", path: display) }
-        let metadata = kept ?? FileMetadata(permissions: executable ? 0o755 : 0o644, owner: Seal.owner, group: made.st_gid)
+        let metadata =
+            kept ?? FileMetadata(permissions: executable ? 0o755 : 0o644, owner: Seal.owner, group: made.st_gid)
         // The owner first: chown clears setuid and setgid bits, which the chmod then sets as kept.
         guard fchown(dst, metadata.owner, metadata.group) == 0 else { throw SmartSyncError.io("fchown", path: display) }
         guard fchmod(dst, mode_t(metadata.permissions)) == 0 else { throw SmartSyncError.io("fchmod", path: display) }

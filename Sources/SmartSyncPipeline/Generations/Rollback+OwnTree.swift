@@ -11,8 +11,8 @@ extension Rollback {
     /// that time, excluded paths, kept local edits, empty directories. Today's are carried from the target
     /// (``UntrackedCarrier``), so a file the operator deleted since stays deleted, as a sync in place from the current
     /// commit to the generation's would leave it. Also what a killed run left in the tree: a temporary directory
-    /// (`DirectoryMetadata.reset`'s probe, made in a directory of the tree the carrier settles) or file, which a rollback
-    /// would otherwise swap into the target.
+    /// (`DirectoryMetadata.reset`'s probe, made in a directory of the tree the carrier settles) or file, which a
+    /// rollback would otherwise swap into the target.
     static func keepOwnTree(_ tree: String, manifest: PathTable<Manifest.Entry>) throws -> Int {
         let root = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else { throw SmartSyncError.io("open", path: tree) }

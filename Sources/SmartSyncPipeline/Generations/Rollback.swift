@@ -63,7 +63,8 @@ public enum Rollback {
                 .notFound,
                 kept.isEmpty
                     ? "'\(target)' has no kept generations to roll back to (they are made when a sync switches trees)"
-                    : "no kept generation of '\(target)' matches '\(selector ?? "")'; kept: \(available.joined(separator: ", "))"
+                    : "no kept generation of '\(target)' matches '\(selector ?? "")'; kept: "
+                        + "\(available.joined(separator: ", "))"
             )
         }
         let repaired = try GenerationRepair(
@@ -139,7 +140,8 @@ public enum Rollback {
             try? state.clearIntent(target: target)
             throw SmartSyncError(
                 .io,
-                "the file system of '\(target)' cannot swap directories atomically (renameat2 RENAME_EXCHANGE: errno \(unsupported.errno))",
+                "the file system of '\(target)' cannot swap directories atomically (renameat2 "
+                    + "RENAME_EXCHANGE: errno \(unsupported.errno))",
                 hint: "roll back with `smart-sync sync --ref \(generation.state?.commit.hex ?? "COMMIT")` instead"
             )
         } catch {

@@ -96,7 +96,8 @@ public struct TargetVerifier: Sendable {
     /// again. The inodes stay alive wherever a target still links them, and the quarantine names them.
     public func discard(_ objects: [ObjectID], from store: ObjectStore) throws {
         for id in objects {
-            try store.quarantine(id, reason: "`smart-sync verify` found it damaged (written through a target's hard link)")
+            try store.quarantine(
+                id, reason: "`smart-sync verify` found it damaged (written through a target's hard link)")
         }
     }
 }

@@ -20,7 +20,8 @@ extension Plan {
         var seeded: [ObjectID] = []
         guard let reader = try? TreeReader(root: target) else { return [] }
         for blob in blobsNeeded {
-            guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false) else {
+            guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false)
+            else {
                 continue
             }
             if (try? reader.insert(local, mode: .regular, into: store, expecting: blob.id)) != nil {

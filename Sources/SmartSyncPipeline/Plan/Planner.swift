@@ -152,7 +152,8 @@ public struct Planner: Sendable {
             }
         }
         // Symlink blobs cannot be fed from a local file (the file would be followed); leave those to the source.
-        for (id, blob) in needed where blob.localPath != nil && desired[blob.path].map({ entries[$0].mode }) == .symlink {
+        for (id, blob) in needed where blob.localPath != nil && desired[blob.path].map({ entries[$0].mode }) == .symlink
+        {
             needed[id]!.localPath = nil
         }
         let blobs = needed.values.sorted { $0.id < $1.id }
@@ -212,7 +213,9 @@ public struct Planner: Sendable {
             default:
                 if l.id != entry.id {
                     c.kind = .modify
-                } else if l.kind.fileMode != entry.mode || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner) {
+                } else if l.kind.fileMode != entry.mode
+                    || !l.metadata.isInstalled(as: entry.mode, owner: installedOwner)
+                {
                     c.kind = .mode
                 }
             }
@@ -221,7 +224,8 @@ public struct Planner: Sendable {
         }
         if c.writes, let l, let localMode = l.kind.fileMode, let prev, prev.mode == entry.mode && prev.id == entry.id {
             // The tree did not change this path since the last sync: the operator did.
-            c.note = "'\(path)' was changed locally since the last sync (\(Self.edit(l, localMode, prev, installedOwner)))"
+            c.note = "'\(path)' was changed locally since the last sync "
+                + "(\(Self.edit(l, localMode, prev, installedOwner)))"
         }
         if keepLocal, c.writes, let l, let localMode = l.kind.fileMode,
             prev.map({
@@ -230,7 +234,8 @@ public struct Planner: Sendable {
         {
             c.kind = .conflict
             c.note =
-                "'\(path)' differs from the tree and from what the last sync put there; kept local version (--keep-local)"
+                "'\(path)' differs from the tree and from what the last sync put there; "
+                    + "kept local version (--keep-local)"
         }
         return c
     }
@@ -272,7 +277,8 @@ public struct Planner: Sendable {
     }
 
     /// What changed in a local edit of a synced path: content, kind, permissions or owner.
-    private static func edit(_ l: LocalEntry, _ localMode: FileMode, _ prev: Manifest.Entry, _ owner: UInt32) -> String {
+    private static func edit(_ l: LocalEntry, _ localMode: FileMode, _ prev: Manifest.Entry, _ owner: UInt32) -> String
+    {
         if localMode != prev.mode { return localMode == .symlink || prev.mode == .symlink ? "kind" : "execute bit" }
         if l.id != prev.id { return "content" }
         if l.metadata.owner != owner && localMode != .symlink { return "owner" }

@@ -5,8 +5,9 @@ import SmartSyncFetch
 extension SyncRunner {
     /// What the scan found and how much of it the stat cache vouched for.
     func logScan(_ statistics: ScanStatistics) {
+        let s = statistics
         logger.debug(
-            "scan: \(statistics.entries) entries, \(statistics.cacheHits) from the stat cache, \(statistics.filesHashed) hashed",
+            "scan: \(s.entries) entries, \(s.cacheHits) from the stat cache, \(s.filesHashed) hashed",
             metadata: [
                 "entries": "\(statistics.entries)", "cacheHits": "\(statistics.cacheHits)",
                 "hashed": "\(statistics.filesHashed)", "bytesHashed": "\(statistics.bytesHashed)",

@@ -24,14 +24,16 @@ extension SyncRunner {
     func pinnedListing(of commit: ObjectID, in pins: PinIndex) -> TreeListing? {
         guard let pinned = pins.pinned(commit) else { return nil }
         guard let listing = PinStore(store: store).listing(of: pinned) else {
-            logger.warning("the pin of commit \(commit.hex) (\(pinned.names.joined(separator: ", "))) cannot be read, not used")
+            logger.warning(
+                "the pin of commit \(commit.hex) (\(pinned.names.joined(separator: ", "))) cannot be read, not used")
             return nil
         }
         do {
             try listing.validate()
             try listing.verify()
         } catch {
-            logger.warning("pin '\(pinned.names.joined(separator: ", "))' of commit \(commit.hex) does not verify, not used: \(error)")
+            let names = pinned.names.joined(separator: ", ")
+            logger.warning("pin '\(names)' of commit \(commit.hex) does not verify, not used: \(error)")
             return nil
         }
         return listing
@@ -72,7 +74,8 @@ extension SyncRunner {
         if object != nil, parsed?.tree != listing.rootTree {
             throw SmartSyncError(
                 .integrity,
-                "commit \(commit)'s object names tree \(parsed?.tree.hex ?? "none"), but \(source.displayName) listed tree \(listing.rootTree) for it; not pinned",
+                "commit \(commit)'s object names tree \(parsed?.tree.hex ?? "none"), but \(source.displayName) listed "
+                    + "tree \(listing.rootTree) for it; not pinned",
                 hint: "the source is damaged or lying; try another source")
         }
         // Answered already: by the pins, or through a parent of the commit (its object is kept with the pin).
@@ -98,8 +101,9 @@ extension SyncRunner {
                 logger.debug("pin \(name): whether \(other.abbreviated()) is an ancestor could not be asked: \(error)")
             }
         }
+        let kept = object == nil ? "not kept" : "kept"
         logger.debug(
-            "pin \(name): commit \(commit.abbreviated()), \(facts.count) ancestry answers, commit object \(object == nil ? "not kept" : "kept")")
+            "pin \(name): commit \(commit.abbreviated()), \(facts.count) ancestry answers, commit object \(kept)")
         return try await PinStore(store: store).pin(name, listing: listing, commitObject: object, ancestry: facts)
     }
 

@@ -27,8 +27,10 @@ extension SyncRunner {
         let list = changed.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (changed.count > 5 ? ", …" : "")
         throw SmartSyncError(
             .conflict,
-            "\(changed.count) path\(changed.count == 1 ? "" : "s") of \(target) changed while this sync ran (\(list)); the target was not changed",
-            hint: "run the sync again: it keeps what is there now as a local version, or refuses to write over a file that is not ours")
+            "\(changed.count) path\(changed.count == 1 ? "" : "s") of \(target) changed while this sync ran "
+                + "(\(list)); the target was not changed",
+            hint: "run the sync again: it keeps what is there now as a local version, or refuses to "
+                + "write over a file that is not ours")
     }
 
     /// Whether what is at a path now is what the scan saw there (both nothing, or the same file unchanged).

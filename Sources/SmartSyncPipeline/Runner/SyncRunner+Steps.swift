@@ -48,13 +48,17 @@ extension SyncRunner {
         if let previous, previous.commit == resolved.commit {
             // The manifest plus what --keep-local left out of it: the commit's whole listing.
             // (Merged only when there is something to add: a merge copies every path.)
-            let files = previous.keptLocal.isEmpty ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
+            let files =
+                previous.keptLocal.isEmpty
+                ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
             let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
             logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
-        if let pinned = pinnedListing(of: resolved.commit, in: pins), pinned.rootTree == resolved.rootTree ?? pinned.rootTree {
+        if let pinned = pinnedListing(of: resolved.commit, in: pins),
+            pinned.rootTree == resolved.rootTree ?? pinned.rootTree
+        {
             logger.debug("listing: the pin of this commit (verified when pinned), no request")
             let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
             events(.listed(commit: resolved.commit, entries: files, verified: true))
@@ -64,7 +68,8 @@ extension SyncRunner {
         if let known = resolved.rootTree, known != listing.rootTree {
             throw SmartSyncError(
                 .integrity,
-                "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree is \(known); refusing to sync"
+                "the source listed tree \(listing.rootTree) for commit \(resolved.commit), whose tree "
+                    + "is \(known); refusing to sync"
             )
         }
         try listing.validate()

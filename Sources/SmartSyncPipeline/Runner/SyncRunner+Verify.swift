@@ -26,7 +26,8 @@ extension SyncRunner {
             let paths = after.findings.prefix(5).map { "'\($0.path)'" }.joined(separator: ", ")
             throw SmartSyncError(
                 .io,
-                "the repair of \(state.target) left \(after.findings.count) path(s) differing (\(paths)) and \(after.corruptObjects.count) damaged object(s)",
+                "the repair of \(state.target) left \(after.findings.count) path(s) differing (\(paths)) and "
+                    + "\(after.corruptObjects.count) damaged object(s)",
                 hint: "check for processes writing there and run verify again"
             )
         }

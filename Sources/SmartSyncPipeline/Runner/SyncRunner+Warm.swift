@@ -37,7 +37,9 @@ extension SyncRunner {
             let report = try await logger.timed("fetch") { try await fetch(missing, of: resolved) }
             logFetch(report)
             if pin {
-                pins = try await logger.timed("pin") { try await pinWarmed(resolved.name, listing: listing, pins: pins) }
+                pins = try await logger.timed("pin") {
+                    try await pinWarmed(resolved.name, listing: listing, pins: pins)
+                }
             }
             let elapsed = ContinuousClock.now - started
             results.append(

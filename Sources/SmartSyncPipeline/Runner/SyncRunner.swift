@@ -213,7 +213,8 @@ public struct SyncRunner: Sendable {
             apply && (hasWork || previous?.commit != resolved.commit)
             ? ScannedDirectories(scan.tree, startedAtNs: scan.startedAtNs, plan: plan) : nil
         scan.tree = LocalTree()
-        let missing = try plan.missingBlobs(in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
+        let missing = try plan.missingBlobs(
+            in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
         let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         logPlan(summary)
@@ -229,10 +230,14 @@ public struct SyncRunner: Sendable {
         }
         if !apply {
             for path in edits.prefix(20) {
-                let note = plan.changes.first { $0.path == path }?.note ?? "'\(path)' was changed locally since the last sync"
-                events(.warning(note + "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"))
+                let note = plan.changes.first { $0.path == path }?.note
+                    ?? "'\(path)' was changed locally since the last sync"
+                let kept = "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"
+                events(.warning(note + kept))
             }
-            if edits.count > 20 { events(.warning("\(edits.count - 20) more paths were changed locally since the last sync")) }
+            if edits.count > 20 {
+                events(.warning("\(edits.count - 20) more paths were changed locally since the last sync"))
+            }
         }
 
         var outcome = Outcome(
@@ -246,7 +251,9 @@ public struct SyncRunner: Sendable {
                 separator: ", ")
             throw SmartSyncError(
                 .conflict,
-                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that smart-sync did not put there are in the way: \(list)\(blocked.count > 5 ? ", …" : ""); the target was not changed",
+                "\(blocked.count) tree path\(blocked.count == 1 ? "" : "s") cannot be written because local files that "
+                    + "smart-sync did not put there are in the way: "
+                    + "\(list)\(blocked.count > 5 ? ", …" : ""); the target was not changed",
                 hint: "move them away or --exclude them")
         }
 
@@ -259,8 +266,10 @@ public struct SyncRunner: Sendable {
                 events(
                     .warning(
                         object.twin
-                            ? "the executable twin of store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, made anew"
-                            : "store object \(object.id.abbreviated()) was written through a target's hard link; quarantined, fetched anew"
+                            ? "the executable twin of store object \(object.id.abbreviated()) was written through a "
+                                + "target's hard link; quarantined, made anew"
+                            : "store object \(object.id.abbreviated()) was written through a target's hard "
+                                + "link; quarantined, fetched anew"
                     ))
             }
             let toFetch = try plan.missingBlobs(in: store, repair: true)

@@ -104,7 +104,9 @@ struct BinaryReader {
         guard pathsIncreasing, let last = lastPath else { return }
         pathsIncreasing = bytes.withUnsafeBufferPointer { all in
             let common = min(last.count, range.count)
-            let order = common == 0 ? 0 : memcmp(all.baseAddress! + last.lowerBound, all.baseAddress! + range.lowerBound, common)
+            let order =
+                common == 0
+                ? 0 : memcmp(all.baseAddress! + last.lowerBound, all.baseAddress! + range.lowerBound, common)
             return order != 0 ? order < 0 : last.count < range.count
         }
     }

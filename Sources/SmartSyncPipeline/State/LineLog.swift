@@ -4,9 +4,9 @@ import SmartSyncFileSystem
 
 /// An append-only log of text lines, bounded: the shape of the kept-version log and the run history.
 ///
-/// Each append is one `write` under `O_APPEND`, then `fsync` (unless not ``durable``). A last line without its newline was cut short by a
-/// crash: reading skips it, and the next append closes it off first so its own line starts clean. When the log
-/// would hold more than ``limit`` lines it is rewritten atomically with the most recent ones (mode 0600).
+/// Each append is one `write` under `O_APPEND`, then `fsync` (unless not ``durable``). A last line without its newline
+/// was cut short by a crash: reading skips it, and the next append closes it off first so its own line starts clean.
+/// When the log would hold more than ``limit`` lines it is rewritten atomically with the most recent ones (mode 0600).
 public struct LineLog: Sendable {
     /// The log file.
     public let path: String

@@ -26,7 +26,10 @@ public struct Manifest: Sendable, Hashable {
     /// The files and symlinks of a listing (gitlinks and trees left out).
     public init(listing: TreeListing) {
         self.init(
-            entries: PathTable(sorting: listing.entries.lazy.filter { $0.mode.isBlob }.map { ($0.path, Entry(mode: $0.mode, id: $0.id)) }))
+            entries: PathTable(
+                sorting: listing.entries.lazy.filter { $0.mode.isBlob }.map {
+                    ($0.path, Entry(mode: $0.mode, id: $0.id))
+                }))
     }
 
     public subscript(path: TreePath) -> Entry? {

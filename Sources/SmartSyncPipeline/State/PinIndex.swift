@@ -230,7 +230,8 @@ public struct PinIndex: Sendable {
     var record: Record {
         Record(
             files: files.sorted { $0.key < $1.key }.map {
-                Record.FileEntry(file: $0.key, inode: $0.value.inode, name: $0.value.pin?.name, commit: $0.value.pin?.commit)
+                Record.FileEntry(
+                    file: $0.key, inode: $0.value.inode, name: $0.value.pin?.name, commit: $0.value.pin?.commit)
             },
             commits: commits.values.sorted { $0.commit < $1.commit }.map { entry in
                 Record.CommitEntry(

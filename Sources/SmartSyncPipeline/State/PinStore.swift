@@ -96,7 +96,8 @@ public struct PinStore: Sendable {
         if let commitObject, !PinIndex.checked(commitObject, commit: listing.commit, rootTree: listing.rootTree) {
             throw SmartSyncError(
                 .integrity,
-                "the object given for commit \(listing.commit) does not hash to it or names another tree than \(listing.rootTree); not pinned")
+                "the object given for commit \(listing.commit) does not hash to it or names another tree than "
+                    + "\(listing.rootTree); not pinned")
         }
         try FileSystem.makeDirectories(directory)
         let pin = Pin(name: name, pinnedAtNs: atNs, listing: listing)

@@ -11,15 +11,15 @@ import SmartSyncGitObjects
 /// <root>/targets/<key>/stat-cache   StatCache
 /// <root>/targets/<key>/lock         TargetLock
 /// <root>/targets/<key>/intent       TargetState an apply is about to write (until its state is saved)
-/// <root>/targets/<key>/pending-rebuild  PendingRebuild (a JSONRecord): `update` switched and has not confirmed the tree yet
-/// <root>/targets/<key>/history      RunHistory: a JSON line per run (`status --history`)
-/// <root>/targets/<key>/counters.json  TargetCounters: what the metrics file counts (and its `counters.lock`)
-/// <root>/aux/<name>                 auxiliary blobs (e.g. the source cache of ETags)
+/// <root>/targets/<key>/pending-rebuild PendingRebuild (a JSONRecord): `update` switched and has not confirmed the tree
+/// yet <root>/targets/<key>/history RunHistory: a JSON line per run (`status --history`)
+/// <root>/targets/<key>/counters.json TargetCounters: what the metrics file counts (and its `counters.lock`)
+/// <root>/aux/<name> auxiliary blobs (e.g. the source cache of ETags)
 /// ```
 /// `<key>` is the hex SHA-1 of the target's absolute, lexically normalized path.
 /// Every file is replaced atomically (temp, fsync, rename; `history` and `counters.json`, reports of runs, and
-/// `stat-cache`, which checks itself as it is read, without the fsync). The directory is private to its owner (0700, or 0750 with a group): kept versions' records name the
-/// operator's files.
+/// `stat-cache`, which checks itself as it is read, without the fsync). The directory is private to its owner (0700, or
+/// 0750 with a group): kept versions' records name the operator's files.
 public struct StateStore: Sendable {
     public let root: String
 

@@ -19,9 +19,10 @@ public struct MetricsFile: Sendable {
         _ targets: [TargetStatus], store: String?, storeBytes: Int?, storeCounters: StoreCounters.Entry?
     ) throws {
         let text = Self.render(targets, store: store, storeBytes: storeBytes, storeCounters: storeCounters)
-        // Rendered anew by every run: not fsynced (see ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
-        // After a power cut on a file system that does not order a replacing rename after its data (XFS, btrfs) the
-        // file may be empty until the next run renders it: a scrape then fails to parse it, for one timer period.
+        // Rendered anew by every run: not fsynced (see
+        // ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``). After a power cut on a file system that
+        // does not order a replacing rename after its data (XFS, btrfs) the file may be empty until the next run
+        // renders it: a scrape then fails to parse it, for one timer period.
         try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o644, ignoringUmask: true, durable: false)
     }
 

@@ -10,9 +10,10 @@ import SmartSyncObjectStore
 /// only the directories whose stamps moved: 256 `lstat`s instead of one per object. Everything outside `objects/`
 /// (partial downloads that grow in place, quarantine, temporaries) is walked every time; it is small.
 ///
-/// Racy stamps: a directory changed within two seconds (``defaultRacyWindow``) of the measurement is not cached, since a change in the
-/// same timestamp tick would not move its mtime. A file changed in place without a rename (an object edited through a
-/// hardlink) keeps its old size here until its directory changes; `gc` and `fsck` measure for themselves.
+/// Racy stamps: a directory changed within two seconds (``defaultRacyWindow``) of the measurement is not cached, since
+/// a change in the same timestamp tick would not move its mtime. A file changed in place without a rename (an object
+/// edited through a hardlink) keeps its old size here until its directory changes; `gc` and `fsck` measure for
+/// themselves.
 public struct StoreUsage: Sendable {
     /// How recent a directory's change may be, by default, for its bytes to be cached.
     public static let defaultRacyWindow: Duration = .seconds(2)
@@ -24,13 +25,14 @@ public struct StoreUsage: Sendable {
     ///   next time.
     public init(state: StateStore, racyWindow: Duration = Self.defaultRacyWindow) {
         self.state = state
-        self.racyWindow = racyWindow.components.seconds * 1_000_000_000 + racyWindow.components.attoseconds / 1_000_000_000
+        self.racyWindow =
+            racyWindow.components.seconds * 1_000_000_000 + racyWindow.components.attoseconds / 1_000_000_000
     }
 
     /// The disk usage of the files under the store directory `root` (their allocated blocks, as
-    /// ``FileSystem/diskUsage(of:onlyUnlinked:)`` counts them: directories themselves count nothing), or nil when there is none. With `saving`, what was
-    /// measured anew is kept for the next measurement (a cache that cannot be saved costs a walk, nothing else);
-    /// without, the cache is only read (`status` writes nothing).
+    /// ``FileSystem/diskUsage(of:onlyUnlinked:)`` counts them: directories themselves count nothing), or nil when there
+    /// is none. With `saving`, what was measured anew is kept for the next measurement (a cache that cannot be saved
+    /// costs a walk, nothing else); without, the cache is only read (`status` writes nothing).
     public func measure(_ root: String, saving: Bool = true) -> Int? {
         guard TreeOps.isDirectory(root) else { return nil }
         var now = timespec()

@@ -69,7 +69,9 @@ struct StoreLeftovers {
         let dir = store.quarantineDirectory
         var stems: [String: [String]] = [:]
         for name in (try? FileSystem.names(in: dir)) ?? [] {
-            let stem = name.hasSuffix(".why") ? String(name.dropLast(4)) : name.hasSuffix(".x") ? String(name.dropLast(2)) : name
+            let stem =
+                name.hasSuffix(".why")
+                ? String(name.dropLast(4)) : name.hasSuffix(".x") ? String(name.dropLast(2)) : name
             stems[stem, default: []].append(dir + "/" + name)
         }
         for (_, paths) in stems.sorted(by: { $0.key < $1.key }) {

@@ -97,7 +97,8 @@ public struct StoreRepair: Sendable {
             }
         }
         guard let source else {
-            outcome.unrepaired += remaining.map { ($0.object.id, "no source to fetch it from (give OWNER/REPO or --source)") }
+            outcome.unrepaired += remaining.map { ($0.object.id, "no source to fetch it from "
+                + "(give OWNER/REPO or --source)") }
             return outcome
         }
         var byCommit: [ObjectID: [BlobWant]] = [:]
@@ -115,7 +116,8 @@ public struct StoreRepair: Sendable {
                 _ = try await source.fetch(
                     wants, of: ResolvedRef(name: commit.hex, commit: commit), into: store, progress: .none)
             } catch {
-                for want in wants { failures[want.id] = "fetching it from \(source.displayName) failed: \(Self.text(error))" }
+                for want in wants { failures[want.id] = "fetching it from "
+                    + "\(source.displayName) failed: \(Self.text(error))" }
             }
         }
         for commit in listings.sorted() {
@@ -124,7 +126,8 @@ public struct StoreRepair: Sendable {
                 _ = try await source.listing(
                     for: ResolvedRef(name: commit.hex, commit: commit), hints: ListingHints(withBlobs: false))
             } catch {
-                failures[commit] = "listing commit \(commit.abbreviated()) from \(source.displayName) failed: \(Self.text(error))"
+                failures[commit] = "listing commit \(commit.abbreviated()) from "
+                    + "\(source.displayName) failed: \(Self.text(error))"
             }
         }
         for need in remaining {

@@ -102,7 +102,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let twins = TwinBatch(store: store)  // published after the stage's sync, before anything can see the stage
         var report = try logger.timed("stage") { () throws -> ApplyReport in
             if exists,
-                let recycled = try recycle(plan, listing: listing, store: store, twins: twins, current: current, layout: layout)
+                let recycled = try recycle(
+                    plan, listing: listing, store: store, twins: twins, current: current, layout: layout)
             {
                 unsettled = recycled.directories
                 return recycled.report
@@ -114,8 +115,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         report.counts = plan.counts
         report.conflicts = plan.conflicts
         if exists {
-            // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made only
-            // now, not held through the stage's making, the peak of an update's memory).
+            // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made
+            // only now, not held through the stage's making, the peak of an update's memory).
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
             var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
             carrier.scanned = scannedDirectories
@@ -127,7 +128,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
         // rejects or the exchange refuses would leave a spare of files the target never had.
-        let firstSwitch = !report.recycled && keepGenerations > 0 && (try? generations.completeSequences())?.isEmpty == true
+        let firstSwitch =
+            !report.recycled && keepGenerations > 0 && (try? generations.completeSequences())?.isEmpty == true
         try checkpoint("staged")
         if let validateStage {
             do {
@@ -171,7 +173,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // copy, on another file system) keeps the saved file's mtime, the cache's timestamp (taken after the scan: what
         // is racy stays racy).
         let filedCache = layout.generation(sequence) + "/stat-cache"
-        if let file = outgoingCacheFile, (try? FileSystem.linkOrCopy(from: file, to: filedCache, durable: false)) != nil {
+        if let file = outgoingCacheFile, (try? FileSystem.linkOrCopy(from: file, to: filedCache, durable: false)) != nil
+        {
         } else if var cache = readOutgoingCache?() {
             try? cache.save(to: filedCache)
         }

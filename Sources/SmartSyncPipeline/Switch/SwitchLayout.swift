@@ -42,9 +42,13 @@ public struct SwitchLayout: Sendable {
             throw SmartSyncError.io("lstat", path: sidecar)
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else {
+            let kind = st.st_mode & S_IFMT
+            let what =
+                kind == S_IFLNK ? "a symlink" : kind == S_IFDIR ? "a directory of another user" : "not a directory"
             throw SmartSyncError(
                 .unsafePath,
-                "'\(sidecar)', where smart-sync keeps the stage and generations of \(target), is \((st.st_mode & S_IFMT) == S_IFLNK ? "a symlink" : (st.st_mode & S_IFMT) == S_IFDIR ? "a directory of another user" : "not a directory"); refusing to use it",
+                "'\(sidecar)', where smart-sync keeps the stage and generations of \(target), is \(what); "
+                    + "refusing to use it",
                 hint: "remove it (it holds nothing smart-sync cannot make again) and run again")
         }
     }
@@ -106,7 +110,8 @@ enum TreeOps {
     private static func makeRemovable(_ fd: Int32, _ st: stat, display: String) throws {
         guard isLocked(st) else { return }
         guard fchmod(fd, (st.st_mode & 0o7777) | 0o700) == 0 else {
-            throw SmartSyncError.io("fchmod", path: display, hint: "a directory kept read-only could not be made removable")
+            throw SmartSyncError.io("fchmod", path: display, hint: "a directory kept "
+                + "read-only could not be made removable")
         }
     }
 

@@ -27,7 +27,8 @@ public struct DiskSpaceCheck: Check {
         let minimum = minFreeMB ?? context.defaults.minFreeMB
         guard freeMB >= minimum else {
             return .fail(
-                "\(freeMB) MiB free on the file system of \(probe), below \(minimum) MiB; free some space (nix-collect-garbage -d)"
+                "\(freeMB) MiB free on the file system of \(probe), below \(minimum) MiB; free some "
+                    + "space (nix-collect-garbage -d)"
             )
         }
         return .pass("\(freeMB) MiB free (at least \(minimum) MiB required)")

@@ -32,7 +32,8 @@ public struct ExecutableCheck: Check {
         if matched == 0 { return .pass("no files match \(glob)") }
         if bad.isEmpty { return .pass("\(matched) file\(matched == 1 ? "" : "s") matching \(glob) executable") }
         return .fail(
-            "\(bad.count) of \(matched) files matching \(glob) not executable: \(Self.list(bad.map(\.description))); --fix runs chmod +x",
+            "\(bad.count) of \(matched) files matching \(glob) not executable: "
+                + "\(Self.list(bad.map(\.description))); --fix runs chmod +x",
             fixable: true, details: bad.map(\.description))
     }
 

@@ -20,7 +20,8 @@ public struct IntegrityCheck: Check {
             try state.load(target: context.target) != nil
         else {
             return .warn(
-                "no sync recorded for \(context.target)\(context.state.map { " in \($0.root)" } ?? ""); nothing to compare (pass --state-dir/--store if the sync used others)"
+                "no sync recorded for \(context.target)\(context.state.map { " in \($0.root)" } ?? ""); nothing to "
+                    + "compare (pass --state-dir/--store if the sync used others)"
             )
         }
         let (report, _) = try SyncRunner.verifyOnly(target: context.target, store: store, state: state)
@@ -50,7 +51,8 @@ public struct IntegrityCheck: Check {
             var outcome = FixOutcome(actions: try paths.map { try restorer.restore($0) })
             if !report.corruptObjects.isEmpty {
                 outcome.failure =
-                    "\(report.corruptObjects.count) store object(s) are damaged; run `smart-sync verify OWNER/REPO --repair`"
+                    "\(report.corruptObjects.count) store object(s) are damaged; run "
+                        + "`smart-sync verify OWNER/REPO --repair`"
             }
             return outcome
         }

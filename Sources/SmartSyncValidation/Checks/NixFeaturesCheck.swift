@@ -51,7 +51,8 @@ public struct NixFeaturesCheck: Check {
     public func run(_ context: ValidationContext) throws -> CheckResult {
         let path = context.hostPath(file)
         let nixosHint =
-            "set nix.settings.experimental-features = [ \(features.map { "\"\($0)\"" }.joined(separator: " ")) ]; in configuration.nix and rebuild"
+            "set nix.settings.experimental-features = [ \(features.map { "\"\($0)\"" }.joined(separator: " ")) ]; in "
+                + "configuration.nix and rebuild"
         let text = try FileInfo.readText(path)
         let missing = features.filter { !Self.enabled(in: text ?? "").contains($0) }
         guard !missing.isEmpty else { return .pass("\(file) enables \(features.joined(separator: ", "))") }

@@ -102,7 +102,8 @@ public struct OwnershipCheck: Check {
         }
         let details = bad.map { "\($0.rel): \($0.problems.joined(separator: ", "))" }
         return .fail(
-            "\(bad.count) of \(checked) entries with wrong ownership or permissions: \(ExecutableCheck.list(details, limit: 3)); --fix repairs them",
+            "\(bad.count) of \(checked) entries with wrong ownership or permissions: "
+                + "\(ExecutableCheck.list(details, limit: 3)); --fix repairs them",
             fixable: true, details: details)
     }
 

@@ -15,7 +15,8 @@ public struct ToolCheck: Check {
         let missing = names.filter { context.findTool($0) == nil }
         guard missing.isEmpty else {
             return .fail(
-                "not on PATH: \(missing.joined(separator: ", ")); install \(missing.count == 1 ? "it" : "them") (environment.systemPackages)",
+                "not on PATH: \(missing.joined(separator: ", ")); install "
+                    + "\(missing.count == 1 ? "it" : "them") (environment.systemPackages)",
                 details: missing)
         }
         return .pass("on PATH: \(names.joined(separator: ", "))")

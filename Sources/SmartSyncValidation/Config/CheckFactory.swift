@@ -13,7 +13,8 @@ enum CheckFactory {
         guard let kindName = kindValue.stringValue, let kind = CheckKind(rawValue: kindName) else {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(table.position(of: "kind").line): unknown check kind \(kindValue.stringValue.map { "'\($0)'" } ?? kindValue.typeName)",
+                "\(file):\(table.position(of: "kind").line): unknown check kind "
+                    + "\(kindValue.stringValue.map { "'\($0)'" } ?? kindValue.typeName)",
                 hint: "use one of \(kindList)"
             )
         }

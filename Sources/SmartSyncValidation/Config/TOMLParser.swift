@@ -160,7 +160,8 @@ public struct TOMLParser {
         let path = prefix + [name]
         if assigned.contains(path) {
             throw error(
-                "'\(dotted(path))' was assigned a value at line \(table.position(of: name).line) and cannot be extended",
+                "'\(dotted(path))' was assigned a value at line "
+                    + "\(table.position(of: name).line) and cannot be extended",
                 at: start)
         }
         switch table[name] {

@@ -69,7 +69,9 @@ public struct ValidationContext: Sendable {
     /// host root. A change never follows a symlink below that directory (see `TreeEditor`).
     public func editor(for full: String) -> (editor: TreeEditor, path: TreePath) {
         if full == target { return (TreeEditor(root: target), .root) }
-        if full.hasPrefix(target + "/") { return (TreeEditor(root: target), TreePath(String(full.dropFirst(target.count + 1)))) }
+        if full.hasPrefix(target + "/") {
+            return (TreeEditor(root: target), TreePath(String(full.dropFirst(target.count + 1))))
+        }
         let base = root == "/" ? "" : root
         let relative = full.hasPrefix(base + "/") ? String(full.dropFirst(base.count + 1)) : full
         return (TreeEditor(root: root), TreePath(relative))

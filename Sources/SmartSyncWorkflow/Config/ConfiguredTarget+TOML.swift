@@ -14,7 +14,8 @@ extension ConfiguredTarget {
         guard let tables = value.tableValue else {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(document.position(of: "target").line): 'target' must be a table of targets, written [target.NAME]")
+                "\(file):\(document.position(of: "target").line): 'target' must be a table of "
+                    + "targets, written [target.NAME]")
         }
         return try tables.keys.sorted().map { name in
             let line = tables.position(of: name).line
@@ -32,7 +33,8 @@ extension ConfiguredTarget {
         guard isValidName(name) else {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(header): the target name '\(name)' cannot be used: a name has no '/', spaces or control characters and does not start with '-' or '.'",
+                "\(file):\(header): the target name '\(name)' cannot be used: a name has no '/', spaces or control "
+                    + "characters and does not start with '-' or '.'",
                 hint: "an OWNER/REPO argument is always a repository, so a target's name must not look like one")
         }
         func fail(_ key: String, _ message: String) -> SmartSyncError {
@@ -61,7 +63,9 @@ extension ConfiguredTarget {
             guard let v = table[key] else { return [] }
             guard let array = v.arrayValue else { throw fail(key, "'\(key)' must be an array of \(what)") }
             return try array.map {
-                guard let s = $0.stringValue, !s.isEmpty else { throw fail(key, "'\(key)' must be an array of \(what)") }
+                guard let s = $0.stringValue, !s.isEmpty else {
+                    throw fail(key, "'\(key)' must be an array of \(what)")
+                }
                 return s
             }
         }
@@ -92,7 +96,8 @@ extension ConfiguredTarget {
         target.source = try absolute("source")
         switch (target.repository, target.source) {
         case (.some, .some):
-            throw fail("source", "has both 'repo' and 'source': give one (a GitHub repository or a local git repository)")
+            throw fail("source", "has both 'repo' and 'source': give one (a GitHub "
+                + "repository or a local git repository)")
         case (nil, nil):
             throw SmartSyncError(
                 .invalidArgument, "\(file):\(header): [target.\(name)] has neither 'repo' nor 'source'",

@@ -12,9 +12,9 @@ public struct MirrorIdentity: Sendable, Equatable {
 
     /// The file's bytes: one JSON line ending in a newline.
     public func encoded() -> [UInt8] {
-        Array(
-            "{\"format\":\(MirrorJSON.quote(Self.format)),\"version\":\(Self.version),\"repository\":\(MirrorJSON.quote(repository))}\n"
-                .utf8)
+        let format = MirrorJSON.quote(Self.format)
+        return Array(
+            "{\"format\":\(format),\"version\":\(Self.version),\"repository\":\(MirrorJSON.quote(repository))}\n".utf8)
     }
 
     /// Parses the file. Throws `.malformedResponse` naming `source` when it is not a version-1 identity.

@@ -19,13 +19,15 @@ enum MirrorJSON {
         }
         guard object["format"] as? String == format else {
             throw SmartSyncError(
-                .malformedResponse, "\(source) is not a \(format) file (its format is \(object["format"] ?? "missing"))",
+                .malformedResponse, "\(source) is not a \(format) file (its format is "
+                    + "\(object["format"] ?? "missing"))",
                 hint: "it is no smart-sync mirror file (docs/MIRROR.md); remove it, or publish into a new directory")
         }
         guard integer(object["version"]) == Int64(version) else {
             throw SmartSyncError(
                 .malformedResponse,
-                "\(source) is version \(object["version"] ?? "missing") of the \(format) format, which this smart-sync does not know",
+                "\(source) is version \(object["version"] ?? "missing") of the \(format) format, which "
+                    + "this smart-sync does not know",
                 hint: "use a smart-sync that knows it, or publish to a new directory")
         }
         return object

@@ -93,18 +93,22 @@ public struct PublishCache: Sendable {
                 case .ref(let full): wanted.append((name, full, "refs/publish/" + full.dropFirst("refs/".count)))
                 case .abbreviatedCommit:
                     throw SmartSyncError(
-                        .notFound, "'\(name.text)' is not a branch or tag of \(remoteURL), and publish cannot resolve a short SHA",
+                        .notFound, "'\(name.text)' is not a branch or tag of \(remoteURL), and "
+                            + "publish cannot resolve a short SHA",
                         hint: "give the full 40-character commit SHA or a branch/tag name")
                 }
             }
         }
         var seen = Set<String>()
-        let refspecs = wanted.filter { seen.insert($0.destination).inserted }.map { "+" + $0.source + ":" + $0.destination }
-        let args = remote.networkOptions() + [
-            "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
-            "fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--depth", String(depth),
-            "--", remoteURL,
-        ] + refspecs
+        let refspecs = wanted.filter { seen.insert($0.destination).inserted }.map {
+            "+" + $0.source + ":" + $0.destination
+        }
+        let args =
+            remote.networkOptions() + [
+                "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
+                "fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head",
+                "--depth", String(depth), "--", remoteURL,
+            ] + refspecs
         let r = try await remote.git(args, in: repository)
         guard r.status == 0 else {
             let named = wanted.first { r.errorOutput.contains($0.source) } ?? wanted[0]

@@ -43,7 +43,8 @@ final class PublishDirectory: Sendable {
             close(fd)
             if err == EWOULDBLOCK {
                 throw SmartSyncError(
-                    .locked, "the mirror directory \(path) is in use by another smart-sync publish (or an upload under its lock)",
+                    .locked, "the mirror directory \(path) is in use by another smart-sync publish "
+                        + "(or an upload under its lock)",
                     hint: "wait for it to finish")
             }
             throw SmartSyncError.io("flock", path: path, errno: err)

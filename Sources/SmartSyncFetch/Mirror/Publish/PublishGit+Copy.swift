@@ -19,7 +19,9 @@ extension PublishGit {
         }
     }
 
-    private static func copy(_ files: [ObjectFile], from reader: PipeReader, repository: String, into out: PublishDirectory)
+    private static func copy(
+        _ files: [ObjectFile], from reader: PipeReader, repository: String, into out: PublishDirectory
+    )
         throws -> Int
     {
         var written = 0
