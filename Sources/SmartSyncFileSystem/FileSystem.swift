@@ -101,9 +101,9 @@ public enum FileSystem {
     }
 
     /// A fresh name for a temporary file or directory: `prefix` followed by 64 random bits in lower-case hex (at most
-    /// 16 digits). Every temporary is named so, its prefix saying what it is: cleanups recognise leftovers by the
-    /// prefix (and a process id in it), never by the random part, so names written by an earlier release (8 hex digits
-    /// or base 36 there) are recognised alike.
+    /// 16 digits). Every temporary is named so, its prefix saying what it is. No cleanup reads the random part: the
+    /// store's `tmp/` is cleaned by age alone, the target's and the publish directory's leftovers by their prefix, so
+    /// names written by an earlier release (8 hex digits or base 36 there) are cleaned alike.
     public static func temporaryName(_ prefix: String) -> String {
         prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }

@@ -128,7 +128,8 @@ struct ObjectStoreTemporariesTests {
 
     /// Every temporary of the store is named by one builder (``FileSystem/temporaryName(_:)``), with the shapes an
     /// earlier release wrote (a prefix naming what it is, then random hex: 8 digits for a twin's copy there, 16 here).
-    /// Leftovers an earlier release named and those this one names are alike to the cleanup: both removed once stale.
+    /// The shapes are checked so that a change to the builder is seen; the cleanup of `tmp/` goes by age alone, so
+    /// leftovers an earlier release named and those this one names are both kept while fresh and removed once stale.
     @Test func leftoversNamedByAnEarlierReleaseAreRecognisedAsThisReleasesAre() throws {
         let scratch = try TemporaryDirectory(prefix: "store-tmp-names")
         defer { scratch.remove() }
