@@ -131,7 +131,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // What ships is the release build, with the Swift runtime and Foundation linked in (what SwiftPM's
+            // `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
+            // ~17,000 symbols against the Swift libraries in the dynamic loader. libcurl, OpenSSL and zlib stay
+            // shared. Debug builds (the tests) stay dynamic. "Static Swift runtime" in docs/ARCHITECTURE.md.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+                // Foundation's static archives name their own dependencies only in their autolink entries, which the
+                // driver reads from object files, not archives (SwiftPM's flag compiles against swift_static instead).
+                + ["CoreFoundation", "_FoundationICU", "_FoundationCollections", "_FoundationCShims"].map {
+                    .linkedLibrary($0, .when(platforms: [.linux], configuration: .release))
+                }
         ),
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(

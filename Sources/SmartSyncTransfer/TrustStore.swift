@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import Glibc
 import SmartSyncCore
 
 /// Where libcurl finds the roots a TLS handshake is verified against, decided once per engine.
@@ -65,29 +65,50 @@ enum TrustStore: Sendable {
     /// True when `directory` has at least as many `HASH.N` entries that are readable files (a dangling link counts
     /// for nothing) as `bundle` (nil: no bundle) has certificates, and at least one: a count, not a comparison of the
     /// roots, which would parse what this exists to avoid parsing.
+    ///
+    /// Each engine start reads the bundle (~220 KB on Debian) to count: one `read`, then a byte loop, ~0.2 ms (a
+    /// `Data` read and a sliced comparison took ~0.8 ms). A count cached by the bundle's inode and mtime was not
+    /// worth a file for the rest (docs/BENCHMARKS.md, "Process start").
     static func holdsEveryRoot(of bundle: String?, directory: String) -> Bool {
         let entries = hashEntries(in: directory)
         guard entries > 0 else { return false }
         guard let bundle else { return true }
-        guard let bytes = try? [UInt8](Data(contentsOf: URL(fileURLWithPath: bundle))) else { return false }
+        guard let bytes = contents(of: bundle) else { return false }
         return entries >= occurrences(of: Array("-----BEGIN CERTIFICATE-----".utf8), in: bytes)
+    }
+
+    /// The whole file at `path`, or nil when it cannot be opened or read.
+    static func contents(of path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        do { try readChunks(fd: fd, path: path) { bytes.append(contentsOf: $0) } } catch { return nil }
+        return bytes
     }
 
     /// How often `needle` occurs in `bytes` (no overlap).
     static func occurrences(of needle: [UInt8], in bytes: [UInt8]) -> Int {
-        guard let first = needle.first, bytes.count >= needle.count else { return 0 }
-        var count = 0
-        var i = 0
-        let last = bytes.count - needle.count
-        while i <= last {
-            if bytes[i] == first && bytes[i..<(i + needle.count)].elementsEqual(needle) {
-                count += 1
-                i += needle.count
-            } else {
-                i += 1
+        bytes.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { word in
+                guard !word.isEmpty, let h = hay.baseAddress, let w = word.baseAddress, hay.count >= word.count else {
+                    return 0
+                }
+                let first = w[0]
+                let last = hay.count - word.count
+                var count = 0
+                var i = 0
+                while i <= last {
+                    if h[i] == first && memcmp(h + i, w, word.count) == 0 {
+                        count += 1
+                        i += word.count
+                    } else {
+                        i += 1
+                    }
+                }
+                return count
             }
         }
-        return count
     }
 
     /// The number of `HASH.N` entries (8 hex digits, a dot, a number: what OpenSSL looks issuers up by) in `path`

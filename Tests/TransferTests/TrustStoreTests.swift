@@ -65,6 +65,30 @@ struct TrustStoreTests {
             "a directory with no HASH.N entry is no hashed directory")
     }
 
+    @Test func certificatesAreCountedByWholeMarkersAnywhereInTheBundle() {
+        let marker = Array("-----BEGIN CERTIFICATE-----".utf8)
+        #expect(TrustStore.occurrences(of: marker, in: marker + marker) == 2, "back to back, the last at the very end")
+        #expect(TrustStore.occurrences(of: marker, in: Array("-".utf8) + marker + Array("x".utf8)) == 1)
+        #expect(TrustStore.occurrences(of: marker, in: Array(marker.dropLast())) == 0, "a cut marker is none")
+        #expect(TrustStore.occurrences(of: marker, in: []) == 0)
+        #expect(TrustStore.occurrences(of: [], in: marker) == 0)
+    }
+
+    @Test func aBundleLargerThanOneReadIsCountedWhole() throws {
+        defer { scratch.remove() }
+        // 300 certificates of ~1 KB: past one 256 KiB read, so a marker straddles the first read's end.
+        let body = String(repeating: "A", count: 1000)
+        let bundle = scratch["large.crt"]
+        try TestFiles.write(
+            bundle, String(repeating: "-----BEGIN CERTIFICATE-----\n\(body)\n-----END CERTIFICATE-----\n", count: 300))
+        let dir = scratch["hashes"]
+        for k in 0..<299 { try TestFiles.write(dir + "/" + String(format: "%08x.0", k), pem(1)) }
+        #expect(!TrustStore.holdsEveryRoot(of: bundle, directory: dir), "299 entries for 300 certificates")
+        try TestFiles.write(dir + "/" + String(format: "%08x.0", 299), pem(1))
+        #expect(TrustStore.holdsEveryRoot(of: bundle, directory: dir), "300 entries for 300 certificates")
+        #expect(!TrustStore.holdsEveryRoot(of: scratch["missing.crt"], directory: dir), "an unreadable bundle")
+    }
+
     @Test func thisSystemsLibcurlNamesItsDefaults() {
         // Debian's libcurl is built with both (curl-config --configure: --with-ca-bundle, --with-ca-path).
         let defaults = TrustStore.CurlDefaults.ofLibcurl()

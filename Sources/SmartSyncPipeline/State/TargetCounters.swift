@@ -92,19 +92,30 @@ extension StateStore {
 }
 
 extension JSONEncoder {
-    /// Small state records: sorted keys, ISO 8601 dates.
+    /// Small state records: sorted keys, ISO 8601 dates (``RecordDate``: as `.iso8601` writes them).
     static var records: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .iso8601
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RecordDate.string(date))
+        }
         return e
     }
 }
 
 extension JSONDecoder {
+    /// Reads what ``JSONEncoder/records`` writes; a date as `.iso8601` reads it (``RecordDate``).
     static var records: JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            guard let date = RecordDate.date(try container.decode(String.self)) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "Expected date string to be ISO8601-formatted.")
+            }
+            return date
+        }
         return d
     }
 }

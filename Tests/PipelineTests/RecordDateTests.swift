@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The run records' dates are written and read exactly as Foundation's `.iso8601` strategies write and read them.
+@Suite struct RecordDateTests {
+    private struct Box: Codable, Equatable { var date: Date }
+
+    private func foundationJSON(_ date: Date) throws -> String {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        return String(decoding: try e.encode(Box(date: date)), as: UTF8.self)
+    }
+
+    private func foundationDate(_ json: String) -> Date? {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try? d.decode(Box.self, from: Data(json.utf8)).date
+    }
+
+    @Test func datesAreWrittenAsTheISO8601StrategyWritesThem() throws {
+        var seconds: [Double] = [
+            0, 0.5, 0.999_999_999, 1, 59.999, 86_399.9999, 951_782_400, 1_798_761_599.75, 1_796_601_866.2264,
+            4_102_444_800, 253_402_300_799, 253_402_300_799.5, 253_402_300_800, -0.25, -1, -86_400.5, -62_135_596_800,
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { seconds.append(Double.random(in: 0..<4_200_000_000, using: &generator)) }
+        for t in seconds {
+            let date = Date(timeIntervalSince1970: t)
+            let ours = String(decoding: try JSONEncoder.records.encode(Box(date: date)), as: UTF8.self)
+            #expect(ours == (try foundationJSON(date)), "\(t)")
+        }
+    }
+
+    @Test func datesAreReadAsTheISO8601StrategyReadsThem() throws {
+        let texts = [
+            "2026-12-07T10:04:26Z", "1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "9999-12-31T23:59:59Z",
+            "2023-02-29T00:00:00Z", "2026-12-07T24:00:00Z", "2026-12-07T23:59:60Z", "2026-13-01T00:00:00Z",
+            "2026-12-07T10:04:26+01:00", "2026-12-07T10:04:26.5Z", "1969-12-31T23:59:59Z", "2026-12-07 10:04:26Z",
+            "2026-12-07T10:04:26", "2026-1x-07T10:04:26Z", "", "not a date",
+        ]
+        for text in texts {
+            let json = #"{"date":"\#(text)"}"#
+            let ours = try? JSONDecoder.records.decode(Box.self, from: Data(json.utf8)).date
+            #expect(ours == foundationDate(json), "\(text)")
+        }
+        #expect(RecordDate.date("2026-12-07T10:04:26Z") == Date(timeIntervalSince1970: 1_796_637_866))
+    }
+}
