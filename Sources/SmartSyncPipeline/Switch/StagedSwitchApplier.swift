@@ -127,7 +127,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         try logger.timed("sync") {
             try FileSystem.syncFileSystem(containing: layout.stage)
-            try twins.publish()
+            // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+            try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
         }
         // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
         // rejects or the exchange refuses would leave a spare of files the target never had.
