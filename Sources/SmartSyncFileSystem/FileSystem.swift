@@ -232,6 +232,14 @@ public enum FileSystem {
         guard ss_syncfs(fd) == 0 else { throw SmartSyncError.io("syncfs", path: path) }
     }
 
+    /// Whether `a` and `b` are on one file system (the same `st_dev`, symlinks followed); false when either cannot
+    /// be read.
+    public static func sameFileSystem(_ a: String, _ b: String) -> Bool {
+        var sa = stat()
+        var sb = stat()
+        return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev
+    }
+
     /// fsyncs a directory so a rename or link in it is durable. Best effort.
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -40,25 +40,29 @@ public struct PackImporter: Sendable {
     ///   - budget: what the run may still add to the store, shared with its other downloads (`--max-download`):
     ///     the objects' declared sizes are taken from it before they are written (`.limitExceeded` when they do
     ///     not fit).
+    ///   - holding: a batch the objects are added to and left in, unpublished (the caller reads them through it and
+    ///     drops them with it: no `syncfs`, nothing named in the store); nil: a batch of the import's own, published.
     @discardableResult
     public func importPack(
-        atPath path: String, arrival: PackArrival? = nil, limits: PackLimits = PackLimits(), budget: ByteBudget? = nil
+        atPath path: String, arrival: PackArrival? = nil, limits: PackLimits = PackLimits(), budget: ByteBudget? = nil,
+        holding: ObjectBatch? = nil
     ) throws -> PackImportReport {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
         defer { close(fd) }
-        let run = PackImportRun(store: store, fd: fd, path: path, arrival: arrival, limits: limits, budget: budget)
+        let run = PackImportRun(
+            store: store, fd: fd, path: path, arrival: arrival, limits: limits, budget: budget, batch: holding)
         // The objects become visible together, once durable (``ObjectBatch``): those complete before a failure too,
         // but never one the pack was not asked for.
         do {
             try run.importAll()
         } catch {
             run.dropUnreachable()
-            try? run.batch.publish()
+            if holding == nil { try? run.batch.publish() }
             throw error
         }
         let strays = run.dropUnreachable()
-        try run.batch.publish()
+        if holding == nil { try run.batch.publish() }
         if let refusal = run.unreachableFailure(strays) { throw refusal }
         return run.report
     }
@@ -102,9 +106,12 @@ final class PackImportRun {
         return fstat(fd, &st) == 0 ? Int(st.st_size) : -1
     }
 
-    init(store: ObjectStore, fd: Int32, path: String, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?) {
+    init(
+        store: ObjectStore, fd: Int32, path: String, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?,
+        batch: ObjectBatch? = nil
+    ) {
         self.store = store
-        batch = ObjectBatch(store: store)
+        self.batch = batch ?? ObjectBatch(store: store)
         self.fd = fd
         self.path = path
         self.arrival = arrival

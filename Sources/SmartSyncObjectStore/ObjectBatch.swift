@@ -7,9 +7,16 @@ import SmartSyncGitObjects
 ///
 /// One object at a time costs two `fsync`s (the file, then its directory): for a pack of a thousand objects that is
 /// seconds of waiting on the disk, most of a cold sync on a fast link. A batch keeps the store's promise — a path
-/// under `objects/` only ever names bytes that are on disk — with two file-system syncs for the whole lot: each
-/// verified object waits in `tmp/` (its writeback started at commit), ``publish()`` syncs the file system once,
-/// links every object into place, and syncs once more for the links.
+/// under `objects/` only ever names bytes that are on disk — with one file-system sync for the whole lot: each
+/// verified object waits in `tmp/` (its writeback started at commit), ``publish()`` syncs the file system once, then
+/// links every object into place.
+///
+/// The links get no sync of their own: a name a crash loses only means the object is absent, fetched again by the
+/// next run that needs it (every reader asks the store, none trusts a record that an object is there: the pack-commits
+/// log uses a commit once its closure is found, a stage places from the store or takes the target's file verified
+/// by its id). The next sync of the file system makes them durable anyway: the next batch's, or the stage's before
+/// the switch's journal when the store shares the target's file system (as hard links need). A second `syncfs` here
+/// cost 1-130 ms an update (BENCHMARKS, "The 1 GiB update: one sync a batch").
 ///
 /// Until published, objects are readable through ``readablePath(for:)`` (a pack's deltas need their bases).
 /// Objects not published are removed when the batch goes away. Used from one thread at a time.
@@ -61,7 +68,7 @@ public final class ObjectBatch: @unchecked Sendable {
         order.append(id)
     }
 
-    /// Makes every waiting object durable, then links it into `objects/`.
+    /// Makes every waiting object durable, then links it into `objects/` (the links are not synced: see above).
     public func publish() throws {
         guard !pending.isEmpty else { return }
         try FileSystem.syncFileSystem(containing: store.root)
@@ -75,7 +82,6 @@ public final class ObjectBatch: @unchecked Sendable {
             pending[id] = nil
         }
         order.removeAll()
-        try FileSystem.syncFileSystem(containing: store.root)
     }
 
     deinit {

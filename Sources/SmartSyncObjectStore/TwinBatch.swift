@@ -45,14 +45,16 @@ public final class TwinBatch: @unchecked Sendable {
         return copy
     }
 
-    /// Makes every copy durable (one `syncfs` of the store's file system), then renames each to its twin's name
+    /// Makes every copy durable (one `syncfs` of the store's file system, left out when `synced`: the caller synced
+    /// that file system after every copy was made, as a stage's sync does where the store shares its file system),
+    /// then renames each to its twin's name
     /// (over a twin whose seal is broken, which is why it was copied). The renames need no sync of their own: one
     /// lost in a crash only means the twin is made again. A copy that cannot be renamed (gone from `tmp/`, or
     /// refused) is dropped: a twin is only an accelerator, made again on demand, and the stage's link keeps that
     /// inode. Throws only when the sync fails.
-    public func publish() throws {
+    public func publish(synced: Bool = false) throws {
         guard !drafts.isEmpty else { return }
-        try FileSystem.syncFileSystem(containing: store.root)
+        if !synced { try FileSystem.syncFileSystem(containing: store.root) }
         for (id, draft) in drafts {
             drafts[id] = nil
             try? FileSystem.moveIntoPlace(draft.copy, draft.twin, durable: false)

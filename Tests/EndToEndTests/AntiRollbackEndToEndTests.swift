@@ -91,6 +91,25 @@ struct AntiRollbackEndToEndTests {
         try s.expectTargetEqualsArchive(a)
     }
 
+    /// The history's commits answer from the store's `tmp/` and are dropped there: none is published into the store
+    /// (so the answer costs no sync), the listing's pack brings the wanted commit, and nothing is left in `tmp/`.
+    @Test func thePackTransportHoldsTheHistoryItWalksOutOfTheStore() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.repo.write("between.txt", "x\n")
+        let x = try s.repo.commit("X")
+        try s.repo.write("between.txt", "y\n")
+        let y = try s.repo.commit("Y")
+        try s.sync(["--transport", "pack", "--ref", a])
+        let forward = try s.sync(["--transport", "pack", "--ref", y])
+        #expect((forward["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
+        try s.expectTargetEqualsArchive(y)
+        let object = { (id: String) in s.store + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2) }
+        #expect(!FileManager.default.fileExists(atPath: object(x)), "a commit of the walked history was published")
+        #expect(FileManager.default.fileExists(atPath: object(y)), "the listing's pack did not bring the commit")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.store + "/tmp") == [])
+    }
+
     @Test func theCloneFallbackDeepensItsHistoryToTell() throws {
         let s = try Scenario()
         let (a, b, c) = try history(s.repo)

@@ -1,5 +1,6 @@
 import Logging
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncGitPack
 import SmartSyncGitProtocol
@@ -14,9 +15,15 @@ import Synchronization
 ///   for it. Either way the bytes are checked against the id.
 /// - Ancestry: protocol v2 has no question for it, so the per-blob path (the REST API's compare) answers; without one
 ///   (`--transport pack`), the descendant's history is asked for as commits alone (`deepen N`, `filter tree:0`: a few
-///   hundred bytes a commit), 50 then 1,000 deep, and walked through the store; past that it cannot tell.
+///   hundred bytes a commit), 50 then 1,000 deep, and walked through the store and those commits; past that it cannot
+///   tell. Those commits are held in the store's `tmp/` for the walk, never published into it (an unpublished
+///   ``ObjectBatch``, dropped after): the answer needs no `syncfs` of its own, which an update paid at every run
+///   (1-40 ms, BENCHMARKS "The 1 GiB update: one sync a batch"); the listing's pack brings the wanted commit itself.
 extension GitPackSource {
     public func commitObject(_ id: ObjectID) async throws -> [UInt8] {
+        if let held = state.withLock({ $0.historyCommits[id] }) {
+            return try CommitObject.verified(held, id: id, from: displayName)
+        }
         if !store.contains(id) {
             let capabilities = try await remember { try await client.capabilities() }
             if capabilities.supportsShallow && capabilities.supportsFilter {
@@ -50,8 +57,10 @@ extension GitPackSource {
             logger.debug("ancestry of \(descendant.abbreviated()): the git host cannot cut or filter history")
             return nil
         }
+        // The history's commits, held unpublished for the walk (no sync) and dropped with it.
+        let held = ObjectBatch(store: store)
         for depth in Self.historySteps {
-            if let answer = walkHistory(from: descendant, looking: ancestor) { return answer }
+            if let answer = walkHistory(from: descendant, looking: ancestor, held: held) { return answer }
             // `have` the old commit (its object is in the store from its own sync): the server stops there, so for an
             // update the pack holds only the commits between the two.
             let haves = store.contains(ancestor) ? [ancestor] : []
@@ -62,25 +71,32 @@ extension GitPackSource {
                     contents: .reachable(from: [descendant], history: true),
                     asked: "the \(depth) commits of history below \(descendant.abbreviated())"))
             logger.debug("ancestry of \(descendant.abbreviated()): asking for \(depth) commits of its history (tree:0)")
-            try await receivePack(request, what: "the history of \(descendant.abbreviated())", budget: budget)
+            try await receivePack(
+                request, what: "the history of \(descendant.abbreviated())", budget: budget, holding: held)
         }
-        return walkHistory(from: descendant, looking: ancestor)
+        return walkHistory(from: descendant, looking: ancestor, held: held)
     }
 
     /// How deep the history is asked for, step by step (commits only: a few hundred bytes each).
     static let historySteps = [50, 1000]
 
-    /// Walks the parents of `start` through the commits in the store: true when `wanted` is among them; false when
-    /// every path ends at a root commit; nil when a parent is not in the store (the history asked for so far ends).
-    func walkHistory(from start: ObjectID, looking wanted: ObjectID) -> Bool? {
+    /// Walks the parents of `start` through the commits in the store and those `held`: true when `wanted` is among
+    /// them; false when every path ends at a root commit; nil when a parent is in neither (the history asked for so
+    /// far ends). The held commits read are kept for ``commitObject(_:)`` (the run's commit checks may ask next).
+    func walkHistory(from start: ObjectID, looking wanted: ObjectID, held: ObjectBatch? = nil) -> Bool? {
         var queue = [start]
         var seen: Set<ObjectID> = [start]
         var cut = false
         while let id = queue.popLast() {
             if id == wanted { return true }
-            guard store.contains(id), let body = try? store.read(id), ObjectID.hash(.commit, body) == id,
-                let commit = CommitObject.parse(body)
-            else {
+            let body: [UInt8]?
+            if let held, held.isPending(id) {
+                body = try? FileSystem.readFile(held.readablePath(for: id))
+                if let body, ObjectID.hash(.commit, body) == id { state.withLock { $0.historyCommits[id] = body } }
+            } else {
+                body = store.contains(id) ? try? store.read(id) : nil
+            }
+            guard let body, ObjectID.hash(.commit, body) == id, let commit = CommitObject.parse(body) else {
                 cut = true
                 continue
             }

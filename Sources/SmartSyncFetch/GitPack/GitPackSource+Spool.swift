@@ -21,7 +21,9 @@ extension GitPackSource {
     ///
     /// - Returns: the pack's size in bytes.
     @discardableResult
-    func receivePack(_ request: PackRequest, what: String, budget: PackBudget) async throws -> Int {
+    func receivePack(
+        _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil
+    ) async throws -> Int {
         let name = "pack-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let base = store.temporaryDirectory + "/" + name
         let (staging, spool, limitsFile) = (base + ".locking", base + ".pack", base + ".limits")
@@ -41,7 +43,7 @@ extension GitPackSource {
         // bytes at the end of the spool until the transfer ends.
         let arrival = PackArrival()
         let importing = Self.startImport(
-            spool, into: store, arrival: arrival, limits: budget.limits, budget: storeBudget)
+            spool, into: store, arrival: arrival, limits: budget.limits, budget: storeBudget, holding: holding)
         let transfer = Task {
             try await remember {
                 try await client.fetch(
@@ -155,8 +157,10 @@ extension GitPackSource {
 
     /// Starts importing the pack at `path` on a thread of its own (while it is still arriving, with `arrival`):
     /// inflating, delta resolution and hashing are CPU work that would hold up the async pool.
+    /// With `holding`, the objects are left unpublished in that batch (``PackImporter/importPack(atPath:arrival:limits:budget:holding:)``).
     static func startImport(
-        _ path: String, into store: ObjectStore, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?
+        _ path: String, into store: ObjectStore, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?,
+        holding: ObjectBatch? = nil
     ) -> Task<PackImportReport, any Error> {
         Task {
             try await withCheckedThrowingContinuation { continuation in
@@ -164,7 +168,7 @@ extension GitPackSource {
                     continuation.resume(
                         with: Result {
                             try PackImporter(store: store).importPack(
-                                atPath: path, arrival: arrival, limits: limits, budget: budget)
+                                atPath: path, arrival: arrival, limits: limits, budget: budget, holding: holding)
                         })
                 }
                 thread.name = "smart-sync pack import"

@@ -50,6 +50,20 @@ public struct GenerationStore: Sendable {
     /// listed, so not offered for rollback; a failed switch that used it costs nothing else.
     var spare: String { layout.generations + "/spare" }
 
+    /// `generations/spare-<n>` (n from 1): a further spare tree a target's first switch leaves
+    /// (``leaveSpare(linking:plan:reserves:)``), moved to ``spare`` by ``prune(keep:)`` when that has no generation
+    /// beyond `keep` to make it: so each of the first `keep` + 1 switches after it recycles, not only the first. Not
+    /// listed either.
+    func reserve(_ n: Int) -> String { layout.generations + "/spare-\(n)" }
+
+    /// The numbers of the reserves present (``reserve(_:)``), the smallest first.
+    func reserveNumbers() throws -> [Int] {
+        guard TreeOps.isDirectory(layout.generations) else { return [] }
+        return try FileSystem.names(in: layout.generations).compactMap { name in
+            name.hasPrefix("spare-") ? Int(name.dropFirst("spare-".count)) : nil
+        }.sorted()
+    }
+
     /// The spare tree, when there is one; its state is not read (recycling needs only the tree and its stat cache).
     func takeSpare() -> Generation? {
         guard TreeOps.isDirectory(spare + "/tree") else { return nil }
@@ -95,8 +109,9 @@ public struct GenerationStore: Sendable {
     }
 
     /// Keeps the `keep` most recent generations and removes the rest (and any incomplete leftovers), except that the
-    /// newest one beyond `keep` becomes the ``spare`` when there is none. With `keep` 0 the spare goes too: nothing
-    /// beyond the target is kept.
+    /// newest one beyond `keep` becomes the ``spare`` when there is none, or, with none beyond `keep`, the next
+    /// reserve (``reserve(_:)``) does; reserves past `keep` less the generations listed go. With `keep` 0 the spare
+    /// and the reserves go too: nothing beyond the target is kept.
     ///
     /// Each goes in one rename first (to `.removing-<seq>-<random>`, which ``list()`` ignores), so one that cannot be
     /// removed wholly is never listed half removed (say, without its `state`, as the tree found before the first sync).
@@ -116,6 +131,28 @@ public struct GenerationStore: Sendable {
             // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
             let next = listed[keep]
             if rename(layout.generation(next), spare) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+        }
+        // Reserves: the next one becomes the spare when there is none; those past what the switches until a
+        // generation falls beyond `keep` can use (`keep` less the generations kept) go, as do incomplete ones.
+        var reserves = try reserveNumbers()
+        if keep > 0, !TreeOps.isDirectory(spare), let first = reserves.first {
+            reserves.removeFirst()
+            if !TreeOps.isDirectory(reserve(first) + "/tree") {
+                reserves.insert(first, at: 0)  // incomplete: goes below
+            } else if rename(reserve(first), spare) != 0 {
+                failure = failure ?? SmartSyncError.io("rename", path: spare)
+            }
+        }
+        var room = max(0, keep - listed.count)
+        for n in reserves {
+            if room > 0, TreeOps.isDirectory(reserve(n) + "/tree") {
+                room -= 1
+                continue
+            }
+            let trash = Self.removing + "spare-\(n)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if rename(reserve(n), layout.generations + "/" + trash) != 0 {
+                failure = failure ?? SmartSyncError.io("rename", path: reserve(n))
+            }
         }
         for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name), !complete.contains(seq) else { continue }

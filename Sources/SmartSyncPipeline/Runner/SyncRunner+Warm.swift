@@ -36,6 +36,9 @@ extension SyncRunner {
             events(.planned(summary))
             let report = try await logger.timed("fetch") { try await fetch(missing, of: resolved) }
             logFetch(report)
+            // A pack's objects are named unsynced (``ObjectBatch``); no stage's sync follows here: what is reported
+            // (and pinned) as warm is made durable now, for a host that syncs offline from it after a power loss.
+            if !missing.isEmpty { try FileSystem.syncFileSystem(containing: store.root) }
             if pin {
                 pins = try await logger.timed("pin") {
                     try await pinWarmed(resolved.name, listing: listing, pins: pins)

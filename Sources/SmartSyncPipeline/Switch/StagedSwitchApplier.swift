@@ -124,7 +124,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         try logger.timed("sync") {
             try FileSystem.syncFileSystem(containing: layout.stage)
-            try twins.publish()
+            // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+            try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
         }
         // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
         // rejects or the exchange refuses would leave a spare of files the target never had.
@@ -249,8 +250,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// failure is logged and the run goes on.
     private func leaveSpare(_ plan: Plan, generations: GenerationStore, tree: String) {
         do {
-            let linked = try logger.timed("spare") { try generations.leaveSpare(linking: tree, plan: plan) }
-            logger.debug("apply: a spare tree of \(linked) hard links to the new tree's files left for the next switch")
+            // One tree a switch until a generation falls beyond `--keep-generations` (the prune then makes the spare).
+            let reserves = max(0, keepGenerations - ((try? generations.completeSequences().count) ?? 0))
+            let linked = try logger.timed("spare") {
+                try generations.leaveSpare(linking: tree, plan: plan, reserves: reserves)
+            }
+            logger.debug(
+                "apply: a spare tree of \(linked) hard links to the new tree's files left for the next switch, and \(reserves) reserves for the switches after it",
+                metadata: ["reserves": "\(reserves)"])
         } catch {
             logger.debug("apply: no spare tree left for the next switch: \(error)")
         }
