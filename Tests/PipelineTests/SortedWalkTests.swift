@@ -219,38 +219,6 @@ import Testing
         #expect(scan.tree["a/b.c/l"]?.kind == .symlink)
     }
 
-    /// The scan's order check (``ScanWalker/isStrictlyIncreasing(_:)``) takes two neighbours found in the old cache by
-    /// their indices there, and compares the paths where either is not: it says "out of order" wherever
-    /// ``PathTable/isStrictlyIncreasing(_:)`` does.
-    @Test func theScansOrderCheckTrustsCacheIndicesOnlyBetweenCachedNeighbours() throws {
-        let cached: [TreePath] = ["a", "a/x", "b", "c/y", "d"]
-        let cache = StatCache(
-            entries: try #require(
-                PathTable(
-                    sortedKeys: cached,
-                    values: cached.map { _ in
-                        StatCache.Entry(
-                            stat: StatData(device: 0, inode: 0, size: 0, mtimeNs: 0, ctimeNs: 0, mode: 0),
-                            id: ObjectID.blob([]))
-                    })))
-        var walker = ScanWalker(TargetScanner(), target: "/t", old: cache)
-        let cases: [(keys: [TreePath], indices: [Int32], inOrder: Bool)] = [
-            (["a", "a/x", "b", "c", "c/y", "d"], [0, 1, 2, -1, 3, 4], true),
-            (["a", "b", "a/x"], [0, 2, 1], false),  // cached neighbours out of order
-            (["a", "c", "b"], [0, -1, 2], false),  // a new path out of order with a cached one
-            (["a", "b", "b"], [0, 2, -1], false),  // a repeat
-            (["c", "d"], [-1, -1], true),
-            (["d", "c"], [-1, -1], false),
-        ]
-        for (keys, indices, inOrder) in cases {
-            walker.cacheIndices = indices
-            #expect(walker.isStrictlyIncreasing(keys) == inOrder, "\(keys)")
-            #expect(PathTable<Int>.isStrictlyIncreasing(keys) == inOrder, "\(keys)")
-        }
-        walker.cacheIndices = [0]  // not one index per path: not taken
-        #expect(!walker.isStrictlyIncreasing(["a", "b"]))
-    }
-
     /// A directory whose entries take many `getdents64` calls (``SortedDirectory/listingBuffer`` each), with names of
     /// every length up to 255 bytes and names that are not UTF-8, is listed whole: the names `readdir` gives, each
     /// with its own `lstat`, in byte order; entries removed before the listing are not in it.

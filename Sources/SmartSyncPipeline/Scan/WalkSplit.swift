@@ -86,7 +86,6 @@ extension ScanWalker {
         for directory in listed { joined += directory.recorded?.entries.count ?? 0 }
         for case .success(let part) in parts { joined += part.entries.count }
         entries.reserveCapacity(joined)
-        cacheIndices.reserveCapacity(joined)
         try emit(0, listed: &listed, parts: &parts)
     }
 
@@ -138,8 +137,6 @@ extension ScanWalker {
         var entries: [LocalEntry]
         /// Indices into ``entries``, increasing.
         var pending: [Int]
-        /// ``ScanWalker/cacheIndices`` of ``entries``.
-        var cacheIndices: [Int32]
         var excluded: Set<TreePath>
         var stats: ScanStatistics
         /// Where its cache cursor stopped.
@@ -148,9 +145,7 @@ extension ScanWalker {
 
     /// What this walker found, as a part of a split walk.
     private var part: Part {
-        Part(
-            entries: entries, pending: pending, cacheIndices: cacheIndices, excluded: excluded, stats: stats,
-            cacheEnd: cached.position)
+        Part(entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position)
     }
 
     /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.
@@ -188,7 +183,6 @@ extension ScanWalker {
             let subtree = subtrees[k]
             var walker = ScanWalker(scanner, target: target, old: old, cacheFrom: ranges[k].lowerBound)
             walker.entries.reserveCapacity(ranges[k].count + 16)
-            walker.cacheIndices.reserveCapacity(ranges[k].count + 16)
             return Result {
                 if let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) {
                     try walker.walk(dirFD: fd, prefix: subtree.path)
@@ -220,7 +214,6 @@ extension ScanWalker {
                     own.pending += 1
                 }
                 entries.append(recorded.entries[own.next])
-                cacheIndices.append(recorded.cacheIndices[own.next])
                 own.next += 1
                 continue
             }
@@ -244,7 +237,6 @@ extension ScanWalker {
     private mutating func append(_ part: Part) {
         let base = entries.count
         entries += part.entries
-        cacheIndices += part.cacheIndices
         pending += part.pending.lazy.map { $0 + base }
         absorb(part)
     }
