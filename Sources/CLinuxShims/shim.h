@@ -1,7 +1,7 @@
 // Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2),
-// sync_file_range(2) (the object store's batched durability), the FICLONE ioctl (reflinks) and extended
-// attributes (directory metadata kept across a switch); for the process runner, glibc's GNU-only posix_spawn
-// file actions and pidfd_open(2).
+// sync_file_range(2) (the object store's batched durability), getdents64(2) (the scan's listing), the FICLONE ioctl
+// (reflinks) and extended attributes (directory metadata kept across a switch); for the process runner, glibc's
+// GNU-only posix_spawn file actions and pidfd_open(2).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -110,6 +110,13 @@ static inline void ss_malloc_trim(void) {
 /// pidfd_open(2) (Linux 5.3): a descriptor that polls readable when the process exits; -1 with errno otherwise.
 static inline int ss_pidfd_open(int pid) {
     return (int)syscall(434 /* SYS_pidfd_open */, pid, 0u);
+}
+
+/// getdents64(2): the next entries of the directory open on `fd`, as `struct linux_dirent64` records (d_ino u64,
+/// d_off s64, d_reclen u16, d_type u8, then the NUL-terminated name) packed into `buffer`; the bytes filled, 0 at
+/// the end, -1 with errno. What readdir(3) calls, without its DIR stream (an fcntl and a 32 KiB allocation each).
+static inline long ss_getdents64(int fd, void *buffer, unsigned long count) {
+    return (long)syscall(SYS_getdents64, fd, buffer, count);
 }
 
 #endif

@@ -56,6 +56,12 @@ public enum FileSystem {
 
     /// Reads a whole file, or nil when it does not exist; also its modification time (ns since the epoch).
     public static func readFileIfPresent(_ path: String) throws -> (bytes: [UInt8], mtimeNs: Int64)? {
+        try withOpenFileIfPresent(path) { fd, st in try readWhole(fd, st, path: path) }
+    }
+
+    /// Calls `body` with a descriptor open for reading on `path` (closed when it returns) and its `fstat`; nil when
+    /// there is no such file.
+    private static func withOpenFileIfPresent<R>(_ path: String, _ body: (Int32, stat) throws -> R) throws -> R? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -64,10 +70,56 @@ public enum FileSystem {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(st.st_size))
-        try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
+        return try body(fd, st)
+    }
+
+    /// The rest of the file open on `fd` (at its start, `st` its `fstat`), and its modification time.
+    private static func readWhole(_ fd: Int32, _ st: stat, path: String) throws -> (bytes: [UInt8], mtimeNs: Int64) {
+        // Read straight into the array, sized by the `fstat`: no 256 KiB buffer between, no second copy.
+        let size = max(0, Int(st.st_size))
+        var out = try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            guard let base = buffer.baseAddress else { return }
+            while count < size {
+                let n = read(fd, base + count, size - count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SmartSyncError.io("read", path: path)
+                }
+                if n == 0 { break }  // shorter than it was
+                count += n
+            }
+        }
+        if out.count == size {  // longer than it was: the rest as it comes
+            try readChunks(fd: fd, path: path) { out.append(contentsOf: $0) }
+        }
         return (out, Timestamps.mtimeNs(st))
+    }
+
+    /// Calls `body` with the bytes of the file at `path`, mapped read-only (`mmap`, `MAP_POPULATE`), and its mtime
+    /// (ns since the epoch); nil when there is no such file. The bytes are valid inside `body` only.
+    ///
+    /// For the state and the stat cache a run reads whole and decodes at once (3 MB at 20,000 files): the kernel maps
+    /// the page cache's pages in one go, where a `read` into a new array took a page fault for each of its pages
+    /// (730 of a no-op's) and a copy. Only for files replaced by rename, never rewritten in place (a file truncated
+    /// while mapped faults its reader with `SIGBUS`); git maps its index so too.
+    public static func withMappedFileIfPresent<R>(
+        _ path: String, _ body: (UnsafeBufferPointer<UInt8>, _ mtimeNs: Int64) throws -> R
+    ) throws -> R? {
+        try withOpenFileIfPresent(path) { fd, st in
+            let size = Int(st.st_size)
+            guard size > 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                // Empty (nothing to map), or not a regular file: read as it comes.
+                let (bytes, mtime) = try readWhole(fd, st, path: path)
+                return try bytes.withUnsafeBufferPointer { try body($0, mtime) }
+            }
+            let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+            guard let mapped, mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
+                throw SmartSyncError.io("mmap", path: path)
+            }
+            defer { munmap(mapped, size) }
+            let bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
+            return try body(bytes, Timestamps.mtimeNs(st))
+        }
     }
 
     /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the

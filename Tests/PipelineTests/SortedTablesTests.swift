@@ -227,9 +227,11 @@ import Testing
 
     /// The manifest read from `paths`, and whether the reader found them in order as it read them.
     private func read(_ paths: [TreePath]) throws -> (manifest: Manifest, inOrder: Bool) {
-        var r = try #require(BinaryReader(manifestBytes(paths), magic: "TEST", version: 1))
-        let manifest = try #require(Manifest(reading: &r))
-        return (manifest, r.pathsIncreasing)
+        try manifestBytes(paths).withUnsafeBufferPointer { bytes in
+            var r = try #require(BinaryReader(bytes, magic: "TEST", version: 1))
+            let manifest = try #require(Manifest(reading: &r))
+            return (manifest, r.pathsIncreasing)
+        }
     }
 
     @Test(arguments: [

@@ -60,10 +60,8 @@ import Testing
     /// The paths a depth-first walk over ``SortedDirectory`` steps yields, in its order (`fd` stays open).
     static func sortedWalk(_ fd: Int32, _ prefix: TreePath = .root) throws -> [TreePath] {
         var out: [TreePath] = []
-        let dir = try SortedDirectory.open(dup(fd), display: "t")
-        defer { closedir(dir) }
-        rewinddir(dir)  // the duplicate shares the position of `fd`, which a listing may have left at the end
-        let listing = try SortedDirectory(dir, display: "t")
+        lseek(fd, 0, SEEK_SET)  // a listing may have left `fd` at the end
+        let listing = try SortedDirectory(listing: fd, display: "t")
         for step in listing.steps {
             let name = listing.name(step.index)
             let path = prefix.appending(name)
@@ -219,6 +217,53 @@ import Testing
         #expect(scan.tree.entries.keys == Self.allPaths)
         #expect(scan.tree["a/b.c"]?.kind == .directory)
         #expect(scan.tree["a/b.c/l"]?.kind == .symlink)
+    }
+
+    /// A directory whose entries take many `getdents64` calls (``SortedDirectory/listingBuffer`` each), with names of
+    /// every length up to 255 bytes and names that are not UTF-8, is listed whole: the names `readdir` gives, each
+    /// with its own `lstat`, in byte order; entries removed before the listing are not in it.
+    @Test func aDirectoryOfManyListingBuffersIsListedWhole() throws {
+        let dir = try TemporaryDirectory(prefix: "sorted-walk")
+        defer { dir.remove() }
+        var made: [TreePath] = []
+        for i in 0..<3_000 {
+            // 1 to 255 bytes; every third name starts with bytes that are not UTF-8.
+            let digits = Array(String(i).utf8)
+            let pad = [UInt8](repeating: 0x61 + UInt8(i % 26), count: (i * 7) % (255 - digits.count - 2))
+            let name = (i % 3 == 0 ? [0xFF, 0xC0] : []) + digits + pad
+            made.append(TreePath(bytes: name))
+            if i % 500 == 7 {  // a few directories among them
+                try #require(mkdir(Self.cString(dir.path, made[i]), 0o755) == 0)
+                continue
+            }
+            let fd = open(Self.cString(dir.path, made[i]), O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            try #require(fd >= 0, "\(i)")
+            _ = Array(repeating: UInt8(0x78), count: i % 5).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        for gone in stride(from: 11, to: 3_000, by: 97) { unlink(Self.cString(dir.path, made[gone])) }
+        let kept = Set(made.enumerated().filter { $0.offset < 11 || ($0.offset - 11) % 97 != 0 }.map(\.element))
+        let fd = try Self.openDirectory(dir.path)
+        defer { close(fd) }
+        let listing = try SortedDirectory(listing: fd, display: dir.path)
+        // More than one buffer's worth of records.
+        #expect(kept.reduce(0) { $0 + 24 + $1.bytes.count } > 4 * SortedDirectory.listingBuffer)
+        let names = listing.children.indices.map { listing.name($0) }
+        #expect(names.count == kept.count)
+        #expect(Set(names) == kept)
+        #expect(try Set(directoryNames(fd, display: dir.path)) == kept)
+        // Each child carries its own `lstat`.
+        for i in listing.children.indices {
+            var st = stat()
+            try #require(fstatat(fd, Self.cString(dir.path, names[i]), &st, AT_SYMLINK_NOFOLLOW) == 0)
+            #expect(listing.children[i].stat == StatData(st))
+            #expect(listing.children[i].owner == st.st_uid)
+        }
+        // Every name visited once, in byte order, and each directory descended once.
+        #expect(listing.steps.filter { !$0.descends }.map { listing.name($0.index) } == kept.sorted())
+        let directories = Set(stride(from: 7, to: 3_000, by: 500).map { made[$0] })
+        #expect(Set(listing.steps.filter(\.descends).map { listing.name($0.index) }) == directories)
+        #expect(listing.children.indices.allSatisfy { listing.children[$0].isDirectory == directories.contains(names[$0]) })
     }
 }
 

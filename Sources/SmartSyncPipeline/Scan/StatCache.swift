@@ -118,6 +118,16 @@ public struct StatCache: Sendable, Hashable {
     /// Parses ``encoded()`` output; nil when the bytes are not a valid cache. A path equal to one of `sharing` (sorted:
     /// a manifest's paths) is that path itself, with no storage of its own.
     public init?(encoded bytes: [UInt8], timestampNs: Int64?, trustCtime: Bool = true, sharing: [TreePath] = []) {
+        let cache = bytes.withUnsafeBufferPointer {
+            Self(encoded: $0, timestampNs: timestampNs, trustCtime: trustCtime, sharing: sharing)
+        }
+        guard let cache else { return nil }
+        self = cache
+    }
+
+    /// ``init(encoded:timestampNs:trustCtime:sharing:)`` of bytes it does not own (a mapped cache file, valid while
+    /// it runs).
+    init?(encoded bytes: UnsafeBufferPointer<UInt8>, timestampNs: Int64?, trustCtime: Bool, sharing: [TreePath]) {
         var trusted = true
         var reader = BinaryReader(bytes, magic: Self.magic, version: Self.version)
         if reader == nil {
@@ -150,11 +160,11 @@ public struct StatCache: Sendable, Hashable {
     /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache). Paths equal to
     /// one of `sharing` (sorted) share its storage.
     public static func load(from path: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
-        guard let (bytes, mtime) = try FileSystem.readFileIfPresent(path) else {
-            return StatCache(trustCtime: trustCtime)
+        // Mapped, not read: decoded in place (see ``FileSystem/withMappedFileIfPresent(_:_:)``).
+        let loaded = try FileSystem.withMappedFileIfPresent(path) { bytes, mtime in
+            StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime, sharing: sharing)
         }
-        return StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime, sharing: sharing)
-            ?? StatCache(trustCtime: trustCtime)
+        return loaded.flatMap { $0 } ?? StatCache(trustCtime: trustCtime)
     }
 
     /// Writes the cache atomically (temp file, rename) and sets ``timestampNs`` to the file's mtime.

@@ -123,10 +123,9 @@ struct ScanWalker {
 
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
     /// target itself), appending what it finds to ``entries`` in path order.
-    mutating func walk(dirFD: Int32, prefix: TreePath) throws {
-        let (dir, listing) = try list(dirFD, prefix: prefix)
-        defer { closedir(dir) }
-        let fd = dirfd(dir)
+    mutating func walk(dirFD fd: Int32, prefix: TreePath) throws {
+        let listing = try list(fd, prefix: prefix)
+        defer { close(fd) }
         for step in listing.steps {
             guard step.descends else {
                 try record(step.index, of: listing, in: fd, prefix: prefix)
@@ -138,25 +137,19 @@ struct ScanWalker {
         }
     }
 
-    /// Lists the directory open on `fd` (taking ownership of it: its stream comes back open, for the walk to go on
-    /// with and close, or is closed here when the listing fails), whose path is `prefix`, leaving out what
-    /// ``included(_:_:)`` refuses.
-    mutating func list(_ fd: Int32, prefix: TreePath) throws -> (OpaquePointer, SortedDirectory) {
+    /// Lists the directory open on `fd` (taking ownership of it: it stays open, for the walk to go on with and close,
+    /// or is closed here when the listing fails), whose path is `prefix`, leaving out what ``included(_:_:)``
+    /// refuses.
+    mutating func list(_ fd: Int32, prefix: TreePath) throws -> SortedDirectory {
         do {
             try scanner.cancellation?.check()
-        } catch {
-            close(fd)
-            throw error
-        }
-        let dir = try SortedDirectory.open(fd, display: display(prefix))
-        do {
             // Without exclusions (the usual scan) no entry is asked about.
             guard !scanner.ignoredNames.isEmpty || !scanner.excludes.isEmpty else {
-                return (dir, try SortedDirectory(dir, display: display(prefix)))
+                return try SortedDirectory(listing: fd, display: display(prefix))
             }
-            return (dir, try SortedDirectory(dir, display: display(prefix)) { name in included(prefix, name) })
+            return try SortedDirectory(listing: fd, display: display(prefix)) { name in included(prefix, name) }
         } catch {
-            closedir(dir)
+            close(fd)
             throw error
         }
     }
@@ -196,15 +189,15 @@ struct ScanWalker {
     /// Records `listing.children[index]`, of the directory open on `fd`: a regular file gets its id from the old cache
     /// when it vouches for it, else is pending (hashed after the walk); a symlink is read and hashed now.
     mutating func record(_ index: Int, of listing: SortedDirectory, in fd: Int32, prefix: TreePath) throws {
-        let st = listing.children[index].status
+        let child = listing.children[index]
+        let data = child.stat
         let (path, cachedIndex) = listing.withName(index) { joined(prefix, $0) }
         stats.entries += 1
-        let data = StatData(st)
         var kind: LocalKind
         var id: ObjectID?
-        switch st.st_mode & S_IFMT {
+        switch mode_t(data.mode) & S_IFMT {
         case S_IFREG:
-            kind = (st.st_mode & S_IXUSR) != 0 ? .executable : .regular
+            kind = (mode_t(data.mode) & S_IXUSR) != 0 ? .executable : .regular
             if let j = cachedIndex, let trusted = old.trustedID(of: old.entries.values[j], stat: data) {
                 stats.cacheHits += 1
                 id = trusted
@@ -214,14 +207,14 @@ struct ScanWalker {
         case S_IFLNK:
             kind = .symlink
             scanner.beforeOpening?(path)
-            id = try listing.withCName(index) { try hashLink(dirFD: fd, name: $0, path: path, size: Int(st.st_size)) }
+            id = try listing.withCName(index) { try hashLink(dirFD: fd, name: $0, path: path, size: Int(data.size)) }
         case S_IFDIR:
             kind = .directory
         default:
             kind = .other
         }
         entries.append(
-            LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: FileMetadata(st)))
+            LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: child.metadata))
     }
 
     /// `prefix/name`, with the index of the old cache's entry for it: the cache's own path when it holds that one

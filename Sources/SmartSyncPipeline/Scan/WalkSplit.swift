@@ -52,9 +52,9 @@ extension ScanWalker {
     /// per part).
     mutating func walkSplit(rootFD: Int32, split: WalkSplit) throws {
         var listed: [Listed] = []
-        defer { for directory in listed { closedir(directory.stream) } }
-        let (stream, listing) = try list(rootFD, prefix: .root)
-        listed.append(Listed(stream: stream, prefix: .root, listing: listing))
+        defer { for directory in listed { close(directory.fd) } }
+        let listing = try list(rootFD, prefix: .root)
+        listed.append(Listed(fd: rootFD, prefix: .root, listing: listing))
         var level = [0]
         var depth = 0
         var found: [Subtree] = []
@@ -89,9 +89,9 @@ extension ScanWalker {
         try emit(0, listed: &listed, parts: &parts)
     }
 
-    /// A directory the split listed, its stream open until the walk is done.
+    /// A directory the split listed, its descriptor open until the walk is done.
     struct Listed {
-        let stream: OpaquePointer
+        let fd: Int32
         let prefix: TreePath
         let listing: SortedDirectory
         /// Its own entries (not its subdirectories' contents), recorded in path order on a worker; nil for the root,
@@ -103,7 +103,6 @@ extension ScanWalker {
 
         /// Its subdirectories, in path order; it is `listed[parent]`.
         func subdirectories(parent: Int) -> [Subtree] {
-            let fd = dirfd(stream)
             return listing.steps.filter(\.descends).map { step in
                 let name = listing.name(step.index)
                 return Subtree(parent: parent, child: step.index, parentFD: fd, name: name, path: prefix.appending(name))
@@ -160,17 +159,17 @@ extension ScanWalker {
                 guard let fd = try walker.openDirectory(subtree.name, in: subtree.parentFD, path: subtree.path) else {
                     return nil
                 }
-                let (stream, listing) = try walker.list(fd, prefix: subtree.path)
+                let listing = try walker.list(fd, prefix: subtree.path)
                 var failure: (any Error)?
                 do {
                     for step in listing.steps where !step.descends {
-                        try walker.record(step.index, of: listing, in: dirfd(stream), prefix: subtree.path)
+                        try walker.record(step.index, of: listing, in: fd, prefix: subtree.path)
                     }
                 } catch {
                     failure = error
                 }
                 return Listed(
-                    stream: stream, prefix: subtree.path, listing: listing, recorded: walker.part, recordFailure: failure)
+                    fd: fd, prefix: subtree.path, listing: listing, recorded: walker.part, recordFailure: failure)
             }
         }
     }
@@ -199,7 +198,7 @@ extension ScanWalker {
     private mutating func emit(_ index: Int, listed: inout [Listed], parts: inout [Result<Part, any Error>]) throws {
         let directory = listed[index]
         listed[index].recorded = nil
-        let fd = dirfd(directory.stream)
+        let fd = directory.fd
         // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded.
         var own = (next: 0, pending: 0)
         if let recorded = directory.recorded { absorb(recorded) }

@@ -2,8 +2,12 @@ import Glibc
 import SmartSyncGitObjects
 
 /// Reads what ``BinaryWriter`` wrote. Every accessor returns nil past the end instead of trapping.
+///
+/// It reads bytes it does not own (an array's storage, a mapped file: ``FileSystem/withMappedFileIfPresent(_:_:)``),
+/// valid only while its maker's scope lasts: a reader is made, used and dropped inside it, and what it returns owns
+/// its storage.
 struct BinaryReader {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var offset: Int
     private let end: Int
     /// Where the last path read lies in ``bytes`` (nil before the first).
@@ -14,12 +18,12 @@ struct BinaryReader {
     private(set) var pathsIncreasing = true
 
     /// Checks magic, version and checksum; nil when any of them is wrong.
-    init?(_ bytes: [UInt8], magic: StaticString, version: UInt32) {
+    init?(_ bytes: UnsafeBufferPointer<UInt8>, magic: StaticString, version: UInt32) {
         let magicBytes = magic.withUTF8Buffer { Array($0) }
         guard bytes.count >= magicBytes.count + 4 + 20 else { return nil }
         guard bytes.prefix(magicBytes.count).elementsEqual(magicBytes) else { return nil }
         let digest = SHA1Hasher()
-        digest.update(bytes[..<(bytes.count - 20)])
+        digest.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[..<(bytes.count - 20)])))
         guard digest.finalize().bytes.elementsEqual(bytes[(bytes.count - 20)...]) else { return nil }
         self.bytes = bytes
         self.offset = magicBytes.count
@@ -39,7 +43,7 @@ struct BinaryReader {
 
     mutating func readUInt64() -> UInt64? {
         guard end - offset >= 8 else { return nil }
-        let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        let v = UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: offset, as: UInt64.self)
         offset += 8
         return UInt64(littleEndian: v)
     }
@@ -48,9 +52,7 @@ struct BinaryReader {
 
     mutating func readString() -> String? {
         guard let n = readUInt32().map(Int.init), end - offset >= n else { return nil }
-        let s = bytes.withUnsafeBufferPointer {
-            String(decoding: UnsafeBufferPointer(rebasing: $0[offset..<(offset + n)]), as: UTF8.self)
-        }
+        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<(offset + n)]), as: UTF8.self)
         offset += n
         return s
     }
@@ -71,18 +73,14 @@ struct BinaryReader {
         let start = offset
         offset += n
         notePath(start..<offset)
-        let found = bytes.withUnsafeBufferPointer { all -> Int? in
-            let raw = UnsafeBufferPointer(rebasing: all[start..<(start + n)])
-            while next < shared.count {
-                let order = shared[next].compare(bytes: raw)
-                if order > 0 { return nil }
-                next += 1
-                if order == 0 { return next - 1 }
-            }
-            return nil
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<(start + n)])
+        while next < shared.count {
+            let order = shared[next].compare(bytes: raw)
+            if order > 0 { break }
+            next += 1
+            if order == 0 { return shared[next - 1] }
         }
-        if let found { return shared[found] }
-        return TreePath(bytes: bytes[start..<(start + n)])
+        return TreePath(bytes: raw)
     }
 
     mutating func readID() -> ObjectID? {
@@ -102,12 +100,9 @@ struct BinaryReader {
     private mutating func notePath(_ range: Range<Int>) {
         defer { lastPath = range }
         guard pathsIncreasing, let last = lastPath else { return }
-        pathsIncreasing = bytes.withUnsafeBufferPointer { all in
-            let common = min(last.count, range.count)
-            let order =
-                common == 0
-                ? 0 : memcmp(all.baseAddress! + last.lowerBound, all.baseAddress! + range.lowerBound, common)
-            return order != 0 ? order < 0 : last.count < range.count
-        }
+        let common = min(last.count, range.count)
+        let order =
+            common == 0 ? 0 : memcmp(bytes.baseAddress! + last.lowerBound, bytes.baseAddress! + range.lowerBound, common)
+        pathsIncreasing = order != 0 ? order < 0 : last.count < range.count
     }
 }

@@ -43,6 +43,12 @@ public struct Pin: Sendable, Hashable {
     }
 
     init?(encoded bytes: [UInt8]) {
+        guard let pin = bytes.withUnsafeBufferPointer({ Self(encoded: $0) }) else { return nil }
+        self = pin
+    }
+
+    /// ``init(encoded:)`` of bytes it does not own (valid while it runs).
+    init?(encoded bytes: UnsafeBufferPointer<UInt8>) {
         guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version), let name = r.readString(),
             let at = r.readInt64(), let commit = r.readID(), let root = r.readID(), let count = r.readUInt32()
         else { return nil }

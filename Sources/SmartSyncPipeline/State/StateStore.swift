@@ -69,8 +69,10 @@ public struct StateStore: Sendable {
 
     /// The last state saved for `target`, or nil when there is none (or it is damaged).
     public func load(target: String) throws -> TargetState? {
-        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/state") else { return nil }
-        return TargetState(encoded: bytes)
+        // Mapped, not read: decoded in place (see ``FileSystem/withMappedFileIfPresent(_:_:)``).
+        try FileSystem.withMappedFileIfPresent(directory(for: target) + "/state") { bytes, _ in
+            TargetState(encoded: bytes)
+        } ?? nil
     }
 
     /// Saves `state` atomically. Its target is normalized first.

@@ -41,6 +41,12 @@ public struct TargetState: Sendable, Hashable {
     }
 
     init?(encoded bytes: [UInt8]) {
+        guard let state = bytes.withUnsafeBufferPointer({ Self(encoded: $0) }) else { return nil }
+        self = state
+    }
+
+    /// ``init(encoded:)`` of bytes it does not own (a mapped state file, valid while it runs).
+    init?(encoded bytes: UnsafeBufferPointer<UInt8>) {
         guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
             let target = r.readString(), let commit = r.readID(), let ref = r.readString(),
             let at = r.readInt64(), let manifest = Manifest(reading: &r)

@@ -1,3 +1,4 @@
+import CLinuxShims
 import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
@@ -20,13 +21,18 @@ import SmartSyncGitObjects
 /// walks by `d_type` with ``steps(count:name:descends:)``, an `lstat` only for `DT_UNKNOWN`, and cope with one gone
 /// stale themselves.)
 struct SortedDirectory {
-    /// One entry, as `fstatat` saw it.
+    /// One entry, as `fstatat` saw it: the fields the scan keeps (``StatData``, owner and group), not the whole
+    /// `stat` (144 bytes, twice this).
     struct Child {
         /// Where its name lies in ``SortedDirectory/names`` (a NUL follows it there).
         let name: Range<Int>
-        let status: stat
+        let stat: StatData
+        let owner: UInt32
+        let group: UInt32
 
-        var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
+        var isDirectory: Bool { (mode_t(stat.mode) & S_IFMT) == S_IFDIR }
+        /// Its permission bits and ownership.
+        var metadata: FileMetadata { FileMetadata(permissions: UInt16(stat.mode & 0o7777), owner: owner, group: group) }
     }
 
     /// One step of the walk: ``children``[`index`]'s own entry, or (`descends`) its contents.
@@ -40,60 +46,68 @@ struct SortedDirectory {
     /// calls take them as C strings, and the scan puts a path together from them as bytes, making a ``TreePath`` only
     /// for a path its stat cache does not already hold.
     let names: [UInt8]
-    /// The entries, in the order `readdir` gave them.
+    /// The entries, in the order the directory gave them.
     let children: [Child]
     /// Every child's visit and every directory's descent, in byte order of `name` and `name/`.
     let steps: [Step]
 
-    /// Lists and `lstat`s the directory of the stream `dir`, just opened (``open(_:display:)``; it stays open, and
-    /// the walk goes on with its descriptor, `dirfd(dir)`); `display` is its path for messages (made only for one).
-    /// An entry `including` (given its name's bytes) refuses is neither `lstat`ed nor listed; one gone before its
-    /// `lstat` is left out.
+    /// How many bytes of entries one `getdents64` returns at most (glibc's `readdir` reads 32 KiB too).
+    static let listingBuffer = 32 * 1024
+
+    /// Lists and `lstat`s the directory open on `fd` (which stays open, for the walk to go on with and close), from
+    /// its current position (the start, for a descriptor just opened); `display` is its path for messages (made only
+    /// for one). An entry `including` (given its name's bytes) refuses is neither `lstat`ed nor listed; one gone
+    /// before its `lstat` is left out.
+    ///
+    /// Read by `getdents64` itself, not `readdir`: no `DIR` stream (an `fcntl` and a 32 KiB block each), and each
+    /// name is `lstat`ed where the kernel put it. `d_type` is not used (see above), so a file system that reports
+    /// `DT_UNKNOWN` lists the same.
     init(
-        _ dir: OpaquePointer, display: @autoclosure () -> String,
+        listing fd: Int32, display: @autoclosure () -> String,
         including: (UnsafeBufferPointer<UInt8>) throws -> Bool = { _ in true }
     ) throws {
-        let fd = dirfd(dir)
         var names: [UInt8] = []
         var children: [Child] = []
         var st = stat()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.listingBuffer, alignment: 8)
+        defer { buffer.deallocate() }
+        let base = buffer.baseAddress!
         while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
+            let filled = ss_getdents64(fd, base, UInt(buffer.count))
+            if filled < 0 {
                 let err = errno  // read before the message is built (it allocates)
-                if err != 0 { throw SmartSyncError.io("readdir", path: display(), errno: err) }
-                break
+                if err == EINTR { continue }
+                throw SmartSyncError.io("getdents64", path: display(), errno: err)
             }
-            let (start, included) = try withUnsafePointer(to: &entry.pointee.d_name) { raw in
-                try raw.withMemoryRebound(to: UInt8.self, capacity: 256) { name -> (Int, Bool) in
-                    var length = 0
-                    while name[length] != 0 { length += 1 }
-                    if name[0] == 0x2E && (length == 1 || (length == 2 && name[1] == 0x2E)) { return (0, false) }
-                    let bytes = UnsafeBufferPointer(start: name, count: length)
-                    if try !including(bytes) { return (0, false) }
-                    let start = names.count
-                    names.append(contentsOf: bytes)
-                    return (start, true)
+            if filled == 0 { break }
+            var offset = 0
+            while offset < filled {
+                // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), the name and its NUL.
+                let record = base + offset
+                let length = Int(record.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
+                guard length > 19, offset + length <= filled else {
+                    throw SmartSyncError.io("getdents64", path: display(), errno: EIO)
                 }
-            }
-            guard included else { continue }
-            let end = names.count
-            names.append(0)
-            let found = names.withUnsafeBufferPointer { all in
-                all.baseAddress!.withMemoryRebound(to: CChar.self, capacity: all.count) {
-                    fstatat(fd, $0 + start, &st, AT_SYMLINK_NOFOLLOW)
+                offset += length
+                let nameStart = (record + 19).assumingMemoryBound(to: UInt8.self)
+                let nameLength = strnlen(UnsafeRawPointer(nameStart).assumingMemoryBound(to: CChar.self), length - 19)
+                let name = UnsafeBufferPointer(start: nameStart, count: nameLength)
+                if name[0] == 0x2E && (nameLength == 1 || (nameLength == 2 && name[1] == 0x2E)) { continue }
+                guard try including(name) else { continue }
+                let found = UnsafeRawPointer(nameStart).withMemoryRebound(to: CChar.self, capacity: nameLength + 1) {
+                    fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW)
                 }
-            }
-            if found != 0 {
-                let err = errno
-                if err != ENOENT {
-                    let name = Self.path(names, start..<end)
-                    throw SmartSyncError.io("fstatat", path: display() + "/" + name.description, errno: err)
+                if found != 0 {
+                    let err = errno
+                    if err == ENOENT { continue }  // vanished while we looked
+                    throw SmartSyncError.io(
+                        "fstatat", path: display() + "/" + TreePath(bytes: name).description, errno: err)
                 }
-                names.removeSubrange(start...)  // vanished while we looked
-                continue
+                let start = names.count
+                names.append(contentsOf: name)
+                names.append(0)
+                children.append(Child(name: start..<(start + nameLength), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
             }
-            children.append(Child(name: start..<end, status: st))
         }
         self.names = names
         self.children = children

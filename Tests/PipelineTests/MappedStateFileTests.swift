@@ -1,0 +1,81 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The state and the stat cache are decoded from their files mapped in place (``FileSystem/withMappedFileIfPresent``),
+/// other files read into an array sized by their `fstat` (``FileSystem/readFileIfPresent``): both give the file's
+/// bytes exactly, and a damaged or cut file still reads as no cache.
+@Suite struct MappedStateFileTests {
+    static func save(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    @Test(arguments: [0, 1, 4095, 4096, 300_000, 1 << 20 | 17])
+    func aMappedFileAndAReadOneGiveItsBytesAndMtime(size: Int) throws {
+        let dir = try TemporaryDirectory(prefix: "mapped")
+        defer { dir.remove() }
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        try Self.save(dir["f"], bytes)
+        let mapped = try #require(try FileSystem.withMappedFileIfPresent(dir["f"]) { ($0.map { $0 }, $1) })
+        let read = try #require(try FileSystem.readFileIfPresent(dir["f"]))
+        #expect(mapped.0 == bytes)
+        #expect(read.bytes == bytes)
+        #expect(mapped.1 == read.mtimeNs)
+        #expect(try FileSystem.withMappedFileIfPresent(dir["missing"]) { _, _ in true } == nil)
+        #expect(try FileSystem.readFileIfPresent(dir["missing"]) == nil)
+    }
+
+    @Test func aStatCacheAndAStateRoundTripThroughTheirMappedFiles() throws {
+        let dir = try TemporaryDirectory(prefix: "mapped")
+        defer { dir.remove() }
+        let paths: [TreePath] = (0..<3_000).map { TreePath("d\($0 / 100)/f-\($0)") }.sorted()
+        let id = ObjectID.blob(Array("x\n".utf8))
+        let stat = StatData(device: 1, inode: 2, size: 2, mtimeNs: 1_000, ctimeNs: 1_000, mode: 0o100444)
+        var cache = StatCache(
+            entries: PathTable(sortedKeys: paths, values: paths.map { _ in StatCache.Entry(stat: stat, id: id) })
+                ?? PathTable())
+        try cache.save(to: dir["cache"])
+        let loaded = try StatCache.load(from: dir["cache"], sharing: paths)
+        #expect(loaded.entries == cache.entries)
+        #expect(loaded.timestampNs == cache.timestampNs)
+
+        let state = try StateStore(root: dir["state"])
+        let manifest = Manifest(entries: PathTable(sortedKeys: paths, values: paths.map { _ in
+            Manifest.Entry(mode: .regular, id: id)
+        }) ?? PathTable())
+        try state.save(TargetState(target: "/t", commit: id, ref: "main", appliedAtNs: 7, manifest: manifest))
+        let back = try #require(try state.load(target: "/t"))
+        #expect(back.manifest == manifest)
+        #expect(back.commit == id)
+        #expect(back.ref == "main")
+        #expect(try state.load(target: "/other") == nil)
+    }
+
+    /// A cache file with a byte changed, or cut short, vouches for nothing (its checksum fails): read as empty.
+    @Test(arguments: ["flipped", "cut", "empty"])
+    func aDamagedCacheFileLoadsAsEmpty(damage: String) throws {
+        let dir = try TemporaryDirectory(prefix: "mapped")
+        defer { dir.remove() }
+        let id = ObjectID.blob(Array("x\n".utf8))
+        let stat = StatData(device: 1, inode: 2, size: 2, mtimeNs: 1_000, ctimeNs: 1_000, mode: 0o100444)
+        var cache = StatCache(entries: PathTable(sortedKeys: ["a", "b"], values: [.init(stat: stat, id: id), .init(stat: stat, id: id)]) ?? PathTable())
+        try cache.save(to: dir["cache"])
+        var bytes = try #require(try FileSystem.readFileIfPresent(dir["cache"])).bytes
+        #expect(try StatCache.load(from: dir["cache"]).entries.count == 2)
+        switch damage {
+        case "flipped": bytes[bytes.count / 2] ^= 0x40
+        case "cut": bytes.removeLast(7)
+        default: bytes = []
+        }
+        try Self.save(dir["cache"], bytes)
+        #expect(try StatCache.load(from: dir["cache"]).entries.isEmpty)
+    }
+}
