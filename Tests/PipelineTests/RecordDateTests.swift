@@ -26,8 +26,13 @@ import Testing
         ]
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 { seconds.append(Double.random(in: 0..<4_200_000_000, using: &generator)) }
-        for t in seconds {
-            let date = Date(timeIntervalSince1970: t)
+        // A date a hair before a whole second, as a `Date` stores it (seconds since 2001): the sum since 1970 rounds
+        // up to the second, Foundation's floor does not.
+        let hairBefore = [820_000_001.0, 1_000_000_000.0, 63_113_904_000.0].map(\.nextDown)
+        let dates = seconds.map { Date(timeIntervalSince1970: $0) }
+            + hairBefore.map { Date(timeIntervalSinceReferenceDate: $0) }
+        for date in dates {
+            let t = date.timeIntervalSince1970
             let ours = String(decoding: try JSONEncoder.records.encode(Box(date: date)), as: UTF8.self)
             #expect(ours == (try foundationJSON(date)), "\(t)")
         }

@@ -101,8 +101,8 @@ struct BinaryReader {
         defer { lastPath = range }
         guard pathsIncreasing, let last = lastPath else { return }
         let common = min(last.count, range.count)
-        let order =
-            common == 0 ? 0 : memcmp(bytes.baseAddress! + last.lowerBound, bytes.baseAddress! + range.lowerBound, common)
+        let base = bytes.baseAddress!
+        let order = common == 0 ? 0 : memcmp(base + last.lowerBound, base + range.lowerBound, common)
         pathsIncreasing = order != 0 ? order < 0 : last.count < range.count
     }
 }

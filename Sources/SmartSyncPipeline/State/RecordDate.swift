@@ -15,7 +15,9 @@ enum RecordDate {
 
     /// `date` as the `.iso8601` strategy writes it.
     static func string(_ date: Date) -> String {
-        let t = date.timeIntervalSince1970.rounded(.down)
+        // Floored where the date is stored (seconds since 2001), as Foundation floors it: flooring the 1970-based sum
+        // could round a date a hair before a second up to that second.
+        let t = date.timeIntervalSinceReferenceDate.rounded(.down) + Date.timeIntervalBetween1970AndReferenceDate
         guard t >= 0, t <= lastFourDigitSecond else { return date.formatted(.iso8601) }
         var seconds = time_t(t)
         var parts = tm()
