@@ -95,33 +95,6 @@ public enum FileSystem {
         return (out, Timestamps.mtimeNs(st))
     }
 
-    /// Calls `body` with the bytes of the file at `path`, mapped read-only (`mmap`, `MAP_POPULATE`), and its mtime
-    /// (ns since the epoch); nil when there is no such file. The bytes are valid inside `body` only.
-    ///
-    /// For the state and the stat cache a run reads whole and decodes at once (3 MB at 20,000 files): the kernel maps
-    /// the page cache's pages in one go, where a `read` into a new array took a page fault for each of its pages
-    /// (730 of a no-op's) and a copy. Only for files replaced by rename, never rewritten in place (a file truncated
-    /// while mapped faults its reader with `SIGBUS`); git maps its index so too.
-    public static func withMappedFileIfPresent<R>(
-        _ path: String, _ body: (UnsafeBufferPointer<UInt8>, _ mtimeNs: Int64) throws -> R
-    ) throws -> R? {
-        try withOpenFileIfPresent(path) { fd, st in
-            let size = Int(st.st_size)
-            guard size > 0, (st.st_mode & S_IFMT) == S_IFREG else {
-                // Empty (nothing to map), or not a regular file: read as it comes.
-                let (bytes, mtime) = try readWhole(fd, st, path: path)
-                return try bytes.withUnsafeBufferPointer { try body($0, mtime) }
-            }
-            let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
-            guard let mapped, mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
-                throw SmartSyncError.io("mmap", path: path)
-            }
-            defer { munmap(mapped, size) }
-            let bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
-            return try body(bytes, Timestamps.mtimeNs(st))
-        }
-    }
-
     /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of the
     /// directory. Returns the new file's modification time (ns since the epoch). `mode` is filtered by the umask
     /// unless `ignoringUmask` (a file other users must read whatever the service's umask, such as the metrics file).

@@ -125,8 +125,7 @@ public struct StatCache: Sendable, Hashable {
         self = cache
     }
 
-    /// ``init(encoded:timestampNs:trustCtime:sharing:)`` of bytes it does not own (a mapped cache file, valid while
-    /// it runs).
+    /// ``init(encoded:timestampNs:trustCtime:sharing:)`` of bytes it does not own (valid while it runs).
     init?(encoded bytes: UnsafeBufferPointer<UInt8>, timestampNs: Int64?, trustCtime: Bool, sharing: [TreePath]) {
         var trusted = true
         var reader = BinaryReader(bytes, magic: Self.magic, version: Self.version)
@@ -160,11 +159,12 @@ public struct StatCache: Sendable, Hashable {
     /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache). Paths equal to
     /// one of `sharing` (sorted) share its storage.
     public static func load(from path: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
-        // Mapped, not read: decoded in place (see ``FileSystem/withMappedFileIfPresent(_:_:)``).
-        let loaded = try FileSystem.withMappedFileIfPresent(path) { bytes, mtime in
-            StatCache(encoded: bytes, timestampNs: mtime, trustCtime: trustCtime, sharing: sharing)
+        // Read, not mapped: a file cut in place (an operator's restore, a failing disk) while mapped would kill the
+        // run with SIGBUS, even where the cache is only tried (after the switch). ARCHITECTURE, "Read, not mapped".
+        let loaded = try FileSystem.readFileIfPresent(path).flatMap {
+            StatCache(encoded: $0.bytes, timestampNs: $0.mtimeNs, trustCtime: trustCtime, sharing: sharing)
         }
-        return loaded.flatMap { $0 } ?? StatCache(trustCtime: trustCtime)
+        return loaded ?? StatCache(trustCtime: trustCtime)
     }
 
     /// Writes the cache atomically (temp file, rename) and sets ``timestampNs`` to the file's mtime.

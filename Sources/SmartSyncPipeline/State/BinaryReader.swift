@@ -3,9 +3,8 @@ import SmartSyncGitObjects
 
 /// Reads what ``BinaryWriter`` wrote. Every accessor returns nil past the end instead of trapping.
 ///
-/// It reads bytes it does not own (an array's storage, a mapped file: ``FileSystem/withMappedFileIfPresent(_:_:)``),
-/// valid only while its maker's scope lasts: a reader is made, used and dropped inside it, and what it returns owns
-/// its storage.
+/// It reads bytes it does not own (an array's storage), valid only while its maker's scope lasts: a reader is made,
+/// used and dropped inside it, and what it returns owns its storage.
 struct BinaryReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var offset: Int

@@ -69,10 +69,7 @@ public struct StateStore: Sendable {
 
     /// The last state saved for `target`, or nil when there is none (or it is damaged).
     public func load(target: String) throws -> TargetState? {
-        // Mapped, not read: decoded in place (see ``FileSystem/withMappedFileIfPresent(_:_:)``).
-        try FileSystem.withMappedFileIfPresent(directory(for: target) + "/state") { bytes, _ in
-            TargetState(encoded: bytes)
-        } ?? nil
+        try FileSystem.readFileIfPresent(directory(for: target) + "/state").flatMap { TargetState(encoded: $0.bytes) }
     }
 
     /// Saves `state` atomically. Its target is normalized first.

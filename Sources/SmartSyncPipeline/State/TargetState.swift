@@ -45,7 +45,7 @@ public struct TargetState: Sendable, Hashable {
         self = state
     }
 
-    /// ``init(encoded:)`` of bytes it does not own (a mapped state file, valid while it runs).
+    /// ``init(encoded:)`` of bytes it does not own (valid while it runs).
     init?(encoded bytes: UnsafeBufferPointer<UInt8>) {
         guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
             let target = r.readString(), let commit = r.readID(), let ref = r.readString(),
