@@ -220,17 +220,18 @@ import Testing
     }
 
     /// A directory whose entries take many `getdents64` calls (``SortedDirectory/listingBuffer`` each), with names of
-    /// every length up to 255 bytes and names that are not UTF-8, is listed whole: the names `readdir` gives, each
-    /// with its own `lstat`, in byte order; entries removed before the listing are not in it.
+    /// lengths up to 255 bytes and names that are not UTF-8, is listed whole: the names `readdir` gives, each with its
+    /// own `lstat`, in byte order; entries removed before the listing, or between a name's listing and its `lstat`,
+    /// are not in it.
     @Test func aDirectoryOfManyListingBuffersIsListedWhole() throws {
         let dir = try TemporaryDirectory(prefix: "sorted-walk")
         defer { dir.remove() }
         var made: [TreePath] = []
         for i in 0..<3_000 {
-            // 1 to 255 bytes; every third name starts with bytes that are not UTF-8.
-            let digits = Array(String(i).utf8)
-            let pad = [UInt8](repeating: 0x61 + UInt8(i % 26), count: (i * 7) % (255 - digits.count - 2))
-            let name = (i % 3 == 0 ? [0xFF, 0xC0] : []) + digits + pad
+            // Up to 255 bytes (name 1 is 255); every third name starts with bytes that are not UTF-8.
+            let stem = (i % 3 == 0 ? [0xFF, 0xC0] : []) + Array(String(i).utf8)
+            let wanted = i == 1 ? 255 : 1 + (i * 7) % 255
+            let name = stem + [UInt8](repeating: 0x61 + UInt8(i % 26), count: max(0, wanted - stem.count))
             made.append(TreePath(bytes: name))
             if i % 500 == 7 {  // a few directories among them
                 try #require(mkdir(Self.cString(dir.path, made[i]), 0o755) == 0)
@@ -242,10 +243,22 @@ import Testing
             close(fd)
         }
         for gone in stride(from: 11, to: 3_000, by: 97) { unlink(Self.cString(dir.path, made[gone])) }
+        // Name 1000 goes between its listing and its `lstat` (`including` runs just before the `lstat`).
+        let vanishing = made[1_000]
         let kept = Set(made.enumerated().filter { $0.offset < 11 || ($0.offset - 11) % 97 != 0 }.map(\.element))
+            .subtracting([vanishing])
+        #expect(kept.contains { $0.bytes.count == 255 })
         let fd = try Self.openDirectory(dir.path)
         defer { close(fd) }
-        let listing = try SortedDirectory(listing: fd, display: dir.path)
+        var sawVanishing = false
+        let listing = try SortedDirectory(listing: fd, display: dir.path) { name in
+            if TreePath(bytes: Array(name)) == vanishing {
+                sawVanishing = true
+                #expect(unlinkat(fd, Self.cString(dir.path, vanishing), 0) == 0)
+            }
+            return true
+        }
+        #expect(sawVanishing)
         // More than one buffer's worth of records.
         #expect(kept.reduce(0) { $0 + 24 + $1.bytes.count } > 4 * SortedDirectory.listingBuffer)
         let names = listing.children.indices.map { listing.name($0) }
@@ -263,7 +276,8 @@ import Testing
         #expect(listing.steps.filter { !$0.descends }.map { listing.name($0.index) } == kept.sorted())
         let directories = Set(stride(from: 7, to: 3_000, by: 500).map { made[$0] })
         #expect(Set(listing.steps.filter(\.descends).map { listing.name($0.index) }) == directories)
-        #expect(listing.children.indices.allSatisfy { listing.children[$0].isDirectory == directories.contains(names[$0]) })
+        #expect(
+            listing.children.indices.allSatisfy { listing.children[$0].isDirectory == directories.contains(names[$0]) })
     }
 }
 

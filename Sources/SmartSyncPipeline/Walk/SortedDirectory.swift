@@ -71,7 +71,7 @@ struct SortedDirectory {
         var st = stat()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.listingBuffer, alignment: 8)
         defer { buffer.deallocate() }
-        let base = buffer.baseAddress!
+        let base = buffer.bindMemory(to: UInt8.self).baseAddress!  // bound once: the records are read as bytes
         while true {
             let filled = ss_getdents64(fd, base, UInt(buffer.count))
             if filled < 0 {
@@ -84,17 +84,21 @@ struct SortedDirectory {
             while offset < filled {
                 // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), the name and its NUL.
                 let record = base + offset
-                let length = Int(record.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
-                guard length > 19, offset + length <= filled else {
+                let length = Int(UnsafeRawPointer(record).loadUnaligned(fromByteOffset: 16, as: UInt16.self))
+                let nameStart = record + 19
+                // A record inside what was read, its name not empty, ended by a NUL within the record and free of
+                // '/': anything else (a damaged or hostile file system) is refused, never `lstat`ed as a path.
+                guard length > 19, offset + length <= filled, let end = memchr(nameStart, 0, length - 19),
+                    case let nameLength = UnsafeRawPointer(end) - UnsafeRawPointer(nameStart), nameLength > 0,
+                    memchr(nameStart, 0x2F, nameLength) == nil
+                else {
                     throw SmartSyncError.io("getdents64", path: display(), errno: EIO)
                 }
                 offset += length
-                let nameStart = (record + 19).assumingMemoryBound(to: UInt8.self)
-                let nameLength = strnlen(UnsafeRawPointer(nameStart).assumingMemoryBound(to: CChar.self), length - 19)
                 let name = UnsafeBufferPointer(start: nameStart, count: nameLength)
                 if name[0] == 0x2E && (nameLength == 1 || (nameLength == 2 && name[1] == 0x2E)) { continue }
                 guard try including(name) else { continue }
-                let found = UnsafeRawPointer(nameStart).withMemoryRebound(to: CChar.self, capacity: nameLength + 1) {
+                let found = nameStart.withMemoryRebound(to: CChar.self, capacity: nameLength + 1) {
                     fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW)
                 }
                 if found != 0 {
@@ -106,7 +110,8 @@ struct SortedDirectory {
                 let start = names.count
                 names.append(contentsOf: name)
                 names.append(0)
-                children.append(Child(name: start..<(start + nameLength), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
+                children.append(
+                    Child(name: start..<(start + nameLength), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
             }
         }
         self.names = names
