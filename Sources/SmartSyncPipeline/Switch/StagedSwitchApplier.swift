@@ -58,6 +58,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
     /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`, `spare`).
     public var logger: Logger = .disabled
+    /// How the recycler's pass over the spare tree is shared out over threads (tests force a split of a small tree).
+    var recycleSplit: StageRecycler.Split = .automatic
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -221,7 +223,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
-            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins).recycle(
+            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins, split: recycleSplit).recycle(
                 stage: layout.stage, target: current.root, cache: cache,
                 scanned: { readOutgoingCache?() ?? outgoingCache }, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
