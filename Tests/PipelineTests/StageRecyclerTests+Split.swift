@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SmartSyncCore
 import SmartSyncGitObjects
 import TestSupport
 import Testing
@@ -60,5 +61,42 @@ extension StageRecyclerTests {
         #expect(inode(t.target + "/d0/twin.nix") != inode(t.target + "/d3/twin.nix"), "two paths share an inode")
         let kept = try #require(outcome.applied?.unchangedStats)
         #expect(kept.keys.filter { $0.description.hasSuffix("twin.nix") }.count <= 1)
+    }
+}
+
+/// The carrier's walk shared out the same way (``UntrackedCarrier/split``).
+extension StageRecyclerTests {
+    /// The operator's files and directories at every depth, inside directories the workers carry and inside
+    /// directories only the operator has (made anew around what is carried, never handed out), and a carried
+    /// directory's mode and extended attribute, all survive switches whose carry is split.
+    @Test(arguments: splits)
+    func aSplitCarryCarriesWhatTheOperatorHas(_ split: StageRecycler.Split) async throws {
+        let t = try await Setup(mode: .hardlink)
+        t.runner.recycleSplit = split
+        try t.repo.write("deep/a/x.nix", "{ x = 1; }\n")
+        try t.repo.write("deep/b/y.nix", "{ y = 1; }\n")
+        t.commits.append(try t.repo.commit("D"))
+        try await t.sync(3)
+        let mine = ["mine.txt", "d1/mine.txt", "deep/a/mine.txt", "deep/b/own/mine.txt", "ops/a/b/mine.txt"]
+        for path in mine {
+            try FileManager.default.createDirectory(
+                atPath: (t.target + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data("operator \(path)\n".utf8).write(to: URL(fileURLWithPath: t.target + "/" + path))
+        }
+        #expect(chmod(t.target + "/deep/b", 0o750) == 0)
+        try ProcessRunner.run("/usr/bin/setfattr", ["-n", "user.operator", "-v", "kept", t.target + "/d2"])
+        for i in [0, 1, 3, 2, 3] {
+            try await t.sync(i)
+            for path in mine {  // where the commit lacks `deep/`, made anew around what is carried
+                #expect(
+                    (try? String(contentsOfFile: t.target + "/" + path, encoding: .utf8)) == "operator \(path)\n",
+                    "\(path) after commit \(i)")
+            }
+            var st = stat()
+            #expect(lstat(t.target + "/d2", &st) == 0)
+            let xattr = try ProcessRunner.run("/usr/bin/getfattr", ["-n", "user.operator", "--only-values", t.target + "/d2"])
+            #expect(xattr.stdoutString == "kept", "after commit \(i)")
+            #expect(lstat(t.target + "/deep/b", &st) == 0 && st.st_mode & 0o7777 == 0o750, "after commit \(i)")
+        }
     }
 }

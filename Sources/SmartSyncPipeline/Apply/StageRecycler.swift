@@ -396,18 +396,9 @@ struct StageRecycler {
         /// Opens the deferred directory `path` from the stage's root (`rootFD`, not taken over), one component at a
         /// time with `O_NOFOLLOW`, and walks it; one that is no longer a directory (`d_type` gone stale) is removed.
         mutating func walkDeferred(_ path: TreePath, from rootFD: Int32) throws {
-            var components = path.components
-            guard let last = components.popLast() else { return }
-            var parent = rootFD
+            let last = path.components.last ?? path
+            let parent = try openParentDirectory(of: path, from: rootFD, display: display)
             defer { if parent != rootFD { close(parent) } }
-            var at = TreePath.root
-            for component in components {
-                at = at.appending(component)
-                let next = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                guard next >= 0 else { throw SmartSyncError.io("open", path: display + "/" + at.description) }
-                if parent != rootFD { close(parent) }
-                parent = next
-            }
             let sub = last.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard sub >= 0 else {
                 guard errno == ENOTDIR || errno == ELOOP else {
@@ -513,6 +504,22 @@ struct StageRecycler {
             }
         }
     }
+}
+
+/// Opens the directory holding `path` from the directory open on `root` (not taken over: returned as is for a path at
+/// the root), one component at a time with `O_NOFOLLOW`: a symlink planted in place of a directory is never followed.
+/// The caller closes what is returned unless it is `root`.
+func openParentDirectory(of path: TreePath, from root: Int32, display: String) throws -> Int32 {
+    var parent = root
+    var at = TreePath.root
+    for component in path.components.dropLast() {
+        at = at.appending(component)
+        let next = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if parent != root { close(parent) }
+        guard next >= 0 else { throw SmartSyncError.io("open", path: display + "/" + at.description) }
+        parent = next
+    }
+    return parent
 }
 
 /// The trust of a recycled tree's files (``GenerationTrust``), shared by the parts of a split walk behind a lock: it

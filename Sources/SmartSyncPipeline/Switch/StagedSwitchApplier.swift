@@ -58,7 +58,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
     /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`, `spare`).
     public var logger: Logger = .disabled
-    /// How the recycler's pass over the spare tree is shared out over threads (tests force a split of a small tree).
+    /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
+    /// (tests force a split of a small tree).
     var recycleSplit: StageRecycler.Split = .automatic
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
@@ -125,6 +126,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
             var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
             carrier.scanned = scannedDirectories
+            carrier.split = recycleSplit
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") {
