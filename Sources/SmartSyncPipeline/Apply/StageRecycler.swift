@@ -85,7 +85,7 @@ struct StageRecycler {
                 scanned: Scanned(
                     desired: desired, plan: plan, cache: scanned(), device: UInt64(rootStat.st_dev),
                     quarantined: quarantined),
-                display: stage, reserving: split.workers(files: desired.count) > 1 ? 0 : desired.count)
+                display: stage)
             let walked = try Self.walk(root, pass, workers: split.workers(files: desired.count), shares: split.shares)
             return (walked.kept, walked.keptByInode, walked.removed, walked.directories, shared.readCache)
         }()
@@ -264,15 +264,84 @@ struct StageRecycler {
         var directories: [TreePath]
     }
 
-    /// Walks the recycled tree open on `root` (taken over) with `pass`, on `workers` threads, then drops a second path
-    /// kept on an inode already kept (an operator's hard link carried in at the time) from the stage, so no two paths
-    /// of the new tree share an inode: the first in path order keeps it, as one thread would.
-    private static func walk(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> Walked {
-        var pass = pass
-        guard workers > 1 else {
-            try pass.walk(root, .root, depth: 0)
-            return try deduplicate([pass], splices: [], display: pass.display)
+    /// The kept files' stat data, by their index in the new tree's table: each part of a walk writes the indices of
+    /// its own paths (disjoint), so the parts need no table of their own and none is copied to put them together.
+    /// Points into arrays that ``walk(_:_:workers:shares:)`` holds while the walk runs.
+    private final class KeptSlots: @unchecked Sendable {
+        let values: UnsafeMutableBufferPointer<StatData>
+        /// 0: not kept; 1: kept; 2: kept on the scan's word (``Scanned``).
+        let marks: UnsafeMutableBufferPointer<UInt8>
+
+        init(values: UnsafeMutableBufferPointer<StatData>, marks: UnsafeMutableBufferPointer<UInt8>) {
+            self.values = values
+            self.marks = marks
         }
+
+        func keep(_ index: Int, _ st: StatData, byInode: Bool) {
+            values[index] = st
+            marks[index] = byInode ? 2 : 1
+        }
+    }
+
+    /// Walks the recycled tree open on `root` (taken over) with `pass`, on `workers` threads (``Split``), then drops
+    /// from the stage a second path kept on an inode already kept (an operator's hard link carried in at the time), so
+    /// no two paths of the new tree share an inode: the first in path order keeps it, as one thread would. The kept
+    /// files' stat data are written where they go in the kept table (``KeptSlots``) and compacted in place.
+    private static func walk(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> Walked {
+        let table = pass.desired.table
+        var marks = [UInt8](repeating: 0, count: table.count)
+        var again: [TreePath] = []  // second paths on an inode: removed below
+        var keys: [TreePath] = []
+        var keptByInode = 0
+        var removed = 0
+        var directories: [TreePath] = []
+        let values = try [StatData](unsafeUninitializedCapacity: table.count) { values, initialized in
+            initialized = 0
+            try marks.withUnsafeMutableBufferPointer { marks in
+                let slots = KeptSlots(values: values, marks: marks)
+                var pass = pass
+                pass.slots = slots
+                if workers > 1 {
+                    let parts = try walkSplit(root, pass, workers: workers, shares: shares)
+                    removed = parts.reduce(0) { $0 + $1.removed }
+                    directories = parts.flatMap(\.directories)
+                } else {
+                    try pass.walk(root, .root, depth: 0)
+                    removed = pass.removed
+                    directories = pass.directories
+                }
+                // In path order: the first path on an inode keeps it.
+                keys.reserveCapacity(marks.reduce(0) { $0 + ($1 == 0 ? 0 : 1) })
+                var identities = Set<FileIdentity>(minimumCapacity: keys.capacity)
+                for j in marks.indices where marks[j] != 0 {
+                    let st = values[j]
+                    guard identities.insert(FileIdentity(device: st.device, inode: st.inode)).inserted else {
+                        again.append(table.keys[j])
+                        continue
+                    }
+                    values[keys.count] = st  // at or before `j`: compacted in place
+                    keys.append(table.keys[j])
+                    if marks[j] == 2 { keptByInode += 1 }
+                }
+                initialized = keys.count
+            }
+        }
+        var walked = Walked(
+            kept: PathTable(keysInOrder: keys, values: values), keptByInode: keptByInode, removed: removed,
+            directories: directories)
+        guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
+        for path in again {
+            guard let (fd, name) = try cursor.enterParent(of: path, create: false) else { continue }
+            try TreeOps.removeEntry(name, in: fd, display: pass.display + "/" + path.description)
+            walked.removed += 1
+        }
+        return walked
+    }
+
+    /// The walk of ``walk(_:_:workers:shares:)`` shared out: the top of the tree here, the deferred directories by the
+    /// workers. Returns every part, this thread's first.
+    private static func walkSplit(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> [Pass] {
+        var pass = pass
         // The workers open their directories from the root as the calling thread's walk leaves it (closed at its end).
         let workersRoot = fcntl(root, F_DUPFD_CLOEXEC, 0)
         guard workersRoot >= 0 else {
@@ -284,78 +353,20 @@ struct StageRecycler {
         pass.shares = shares
         try pass.walk(root, .root, depth: 0)
         let deferred = pass.deferred
-        let (table, trust, scanned, display) = (pass.desired.table, pass.trust, pass.scanned, pass.display)
+        let (table, trust, scanned, display, slots) = (pass.desired.table, pass.trust, pass.scanned, pass.display, pass.slots)
         let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<Pass, any Error> in
             Result {
-                let path = deferred[k].path
-                let below = table.descendants(of: path)  // room for all of them: no growth, no slack
+                let path = deferred[k]
                 var part = Pass(
-                    desired: PathTable.Cursor(table, from: below.lowerBound), trust: trust, scanned: scanned,
-                    display: display, reserving: below.count)
+                    desired: PathTable.Cursor(table, from: table.descendants(of: path).lowerBound), trust: trust,
+                    scanned: scanned, display: display)
+                part.slots = slots
                 try part.walkDeferred(path, from: workersRoot)
                 return part
             }
         }
         var walked = [pass]
         for part in parts { walked.append(try part.get()) }
-        return try deduplicate(walked, splices: deferred.map(\.keptBefore), display: pass.display)
-    }
-
-    /// Puts the parts of a walk together: `parts[0]` the calling thread's, `parts[k]` (k ≥ 1) the deferred directory
-    /// whose files go after the first `splices[k - 1]` of `parts[0]`'s kept files. A path kept on an inode an earlier
-    /// path kept is removed from the stage (found again from its root by descriptor, never following a symlink). Each
-    /// part's table is let go once it is copied (a walk on one thread keeps its own when it has no such path): the
-    /// kept files are the largest table of the pass.
-    private static func deduplicate(_ parts: consuming [Pass], splices: [Int], display: String) throws -> Walked {
-        var identities = Set<FileIdentity>(minimumCapacity: parts.reduce(0) { $0 + $1.kept.count })
-        var again = Set<TreePath>()  // second paths on an inode: removed below
-        var order = [(part: 0, range: 0..<(splices.first ?? parts[0].kept.count))]
-        for (k, splice) in splices.enumerated() {
-            order.append((k + 1, 0..<parts[k + 1].kept.count))
-            order.append((0, splice..<(k + 1 < splices.count ? splices[k + 1] : parts[0].kept.count)))
-        }
-        for (part, range) in order {
-            for i in range {
-                let st = parts[part].kept.values[i]
-                if !identities.insert(FileIdentity(device: st.device, inode: st.inode)).inserted {
-                    again.insert(parts[part].kept.keys[i])
-                }
-            }
-        }
-        identities = []
-        var walked = Walked(
-            kept: PathTable(), keptByInode: 0, removed: parts.reduce(0) { $0 + $1.removed },
-            directories: parts.flatMap(\.directories))
-        if parts.count == 1 && again.isEmpty {
-            walked.kept = parts[0].kept
-            walked.keptByInode = parts[0].byInode.lazy.filter { $0 }.count
-            return walked
-        }
-        walked.kept.reserveCapacity(parts.reduce(0) { $0 + $1.kept.count } - again.count)
-        // The parts' tables are below glibc's mmap threshold (``LargeAllocations``): freed, they stay resident until
-        // trimmed. Trimmed every MiB or so, the copy holds the kept files about once, not twice (6 MB at 100,000).
-        var freed = 0
-        for (part, range) in order {
-            for i in range where again.isEmpty || !again.contains(parts[part].kept.keys[i]) {
-                walked.kept.append(parts[part].kept.keys[i], parts[part].kept.values[i])
-                if parts[part].byInode[i] { walked.keptByInode += 1 }
-            }
-            guard part > 0 else { continue }
-            freed += parts[part].kept.count * (MemoryLayout<TreePath>.stride + MemoryLayout<StatData>.stride + 1)
-            parts[part].kept = PathTable()
-            parts[part].byInode = []
-            if freed >= LargeAllocations.threshold {
-                LargeAllocations.releaseFreedPages()
-                freed = 0
-            }
-        }
-        parts = []
-        guard !again.isEmpty, let cursor = try DirectoryCursor(existing: display) else { return walked }
-        for path in again.sorted() {
-            guard let (fd, name) = try cursor.enterParent(of: path, create: false) else { continue }
-            try TreeOps.removeEntry(name, in: fd, display: display + "/" + path.description)
-            walked.removed += 1
-        }
         return walked
     }
 
@@ -373,10 +384,8 @@ struct StageRecycler {
         let trust: SharedTrust
         let scanned: Scanned
         let display: String
-        /// The regular files kept, in path order (appended as the walk finds them), and whether each was kept on the
-        /// scan's word.
-        var kept = PathTable<StatData>()
-        var byInode: [Bool] = []
+        /// Where the files kept are noted, by their index in ``desired``'s table (set before the walk).
+        var slots: KeptSlots?
         var removed = 0
         /// The directories kept below the root, in the order the walk entered them.
         var directories: [TreePath] = []
@@ -386,22 +395,16 @@ struct StageRecycler {
         var deferAt: Int?
         /// How many directories a split walk wants to hand out at the least.
         var shares = 0
-        /// The directories left for workers, in path order, with how many files were kept before each.
-        var deferred: [(path: TreePath, keptBefore: Int)] = []
+        /// The directories left for workers, in path order.
+        var deferred: [TreePath] = []
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
 
-        /// `reserving`: room for that many kept files (the new tree's count for a walk on one thread: no growth).
-        init(
-            desired: PathTable<TreeEntry>.Cursor, trust: SharedTrust, scanned: Scanned, display: String,
-            reserving: Int
-        ) {
+        init(desired: PathTable<TreeEntry>.Cursor, trust: SharedTrust, scanned: Scanned, display: String) {
             self.desired = desired
             self.trust = trust
             self.scanned = scanned
             self.display = display
-            kept.reserveCapacity(reserving)
-            byInode.reserveCapacity(reserving)
         }
 
         /// Opens the deferred directory `path` from the stage's root (`rootFD`, not taken over), one component at a
@@ -458,13 +461,11 @@ struct StageRecycler {
                         if type == DT_REG, let seen = scanned.vouched(j, inode: inode), StatData(st) == seen {
                             // The inode the scan vouched for, unchanged since (device, inode, size, mtime, ctime and
                             // mode as it saw them): an in-place write, a chmod or a file of another device is not.
-                            kept.append(path, seen)
-                            byInode.append(true)
+                            slots?.keep(j, seen, byInode: true)
                             continue
                         } else if try holds(want, path, st, fd, name) {
                             // A directory listed as something else (`d_type` gone stale) is not held: removed below.
-                            kept.append(path, StatData(st))
-                            byInode.append(false)
+                            slots?.keep(j, StatData(st), byInode: false)
                             continue
                         }
                     }
@@ -473,7 +474,7 @@ struct StageRecycler {
                 if step.descends, desired.hasDescendants(of: path) {
                     if depth + 1 == deferAt {
                         // A worker's (``walkDeferred(_:from:)``): this walk goes on past its paths.
-                        deferred.append((path, kept.count))
+                        deferred.append(path)
                         desired = PathTable.Cursor(desired.table, from: desired.table.descendants(of: path).upperBound)
                         continue
                     }
@@ -494,7 +495,7 @@ struct StageRecycler {
 
         /// Whether the entry `name` (with `st`) still holds `want`'s blob with its mode (``GenerationTrust``; a
         /// symlink by reading it). Whether another kept path has its inode is asked later
-        /// (``StageRecycler/deduplicate(_:splices:display:)``).
+        /// (``StageRecycler/walk(_:_:workers:shares:)``).
         private func holds(_ want: TreeEntry, _ path: TreePath, _ st: stat, _ fd: Int32, _ name: TreePath)
             throws -> Bool
         {
