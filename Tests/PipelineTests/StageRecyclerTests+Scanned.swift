@@ -14,9 +14,10 @@ extension StageRecyclerTests {
     /// before the stage is made: the file is the spare's too (one inode), so the recycler must not keep it on the
     /// scan's word. The run either stops with nothing switched or lands the commit's file; it never reports the commit
     /// applied with the edit in it.
-    @Test(arguments: ["write", "chmod"])
-    func anEditBetweenTheScanAndTheStageIsNotKeptOnTheScansWord(_ edit: String) async throws {
+    @Test(arguments: ["write", "chmod"], [nil] + StageRecyclerTests.splits)
+    func anEditBetweenTheScanAndTheStageIsNotKeptOnTheScansWord(_ edit: String, _ split: StageRecycler.Split?) async throws {
         let t = try await Setup(mode: .hardlink)
+        if let split { t.runner.recycleSplit = split }  // the check made by a worker
         for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
         let file = t.target + "/d2/f2.nix"
         #expect(inode(t.spare + "/d2/f2.nix") == inode(file), "hard links of one store object")

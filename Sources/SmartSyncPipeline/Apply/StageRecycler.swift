@@ -3,6 +3,7 @@ import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import Synchronization
 
 /// Turns the oldest kept generation into the next stage, so an update does work in proportion to what changed rather
 /// than to the size of the tree: the generation's tree already holds almost everything the new tree needs.
@@ -27,6 +28,8 @@ struct StageRecycler {
     let linkMode: LinkMode
     /// The executable twins the stage links (``InPlaceApplier/twins``).
     var twins: TwinBatch?
+    /// How the pass over the recycled tree is shared out over threads (``Split``).
+    var split: Split = .automatic
 
     /// What the recycling did.
     struct Outcome {
@@ -75,14 +78,16 @@ struct StageRecycler {
                 close(root)
                 throw error
             }
-            var pass = Pass(
-                desired: PathTable.Cursor(desired), trust: trust,
+            let quarantined = trust.quarantined
+            let shared = SharedTrust(trust)
+            let pass = Pass(
+                desired: PathTable.Cursor(desired), trust: shared,
                 scanned: Scanned(
                     desired: desired, plan: plan, cache: scanned(), device: UInt64(rootStat.st_dev),
-                    quarantined: trust.quarantined),
+                    quarantined: quarantined),
                 display: stage)
-            try pass.walk(root, .root)
-            return (pass.kept, pass.keptByInode, pass.removed, pass.directories, pass.trust.readCache)
+            let walked = try Self.walk(root, pass, workers: split.workers(files: desired.count), shares: split.shares)
+            return (walked.kept, walked.keptByInode, walked.removed, walked.directories, shared.readCache)
         }()
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
@@ -225,33 +230,204 @@ struct StageRecycler {
         }
     }
 
+    /// How the pass over the recycled tree is shared out: its `lstat` of each file (the check that the file is still
+    /// what the scan saw) is most of an update's own work after the plan, and the directories of a tree are
+    /// independent of each other. The calling thread walks the top of the tree down to ``Pass/deferAt`` and hands the
+    /// directories there to workers (``ParallelWork``), each walking its subtree whole with a ``Pass`` of its own; the
+    /// parts are put back in path order (``walk(_:_:workers:shares:)``). The checks are the same on every thread.
+    struct Split: Sendable, Hashable {
+        /// Threads walking (the calling thread among them); 1: one thread.
+        var workers: Int
+        /// Below this many files of the new tree the pass stays on one thread (as ``WalkSplit/minimumFiles``).
+        var minimumFiles: Int
+        /// The root's directories to walk at the least for them to be handed out; else those one level down are.
+        var shares: Int
+
+        init(workers: Int, minimumFiles: Int = WalkSplit.minimumFiles, shares: Int? = nil) {
+            self.workers = max(1, workers)
+            self.minimumFiles = minimumFiles
+            self.shares = shares ?? 4 * self.workers
+        }
+
+        /// One worker per core (``ParallelWork/cores``) from 2,000 files on.
+        static var automatic: Split { Split(workers: ParallelWork.cores) }
+
+        /// The workers for a new tree of `files` files.
+        func workers(files: Int) -> Int { files >= minimumFiles ? workers : 1 }
+    }
+
+    /// What a walk found, its parts put together (``walk(_:_:workers:shares:)``).
+    private struct Walked {
+        var kept: PathTable<StatData>
+        var keptByInode: Int
+        var removed: Int
+        var directories: [TreePath]
+    }
+
+    /// The kept files' stat data, by their index in the new tree's table: each part of a walk writes the indices of
+    /// its own paths (disjoint), so the parts need no table of their own and none is copied to put them together.
+    /// Points into arrays that ``walk(_:_:workers:shares:)`` holds while the walk runs.
+    private final class KeptSlots: @unchecked Sendable {
+        let values: UnsafeMutableBufferPointer<StatData>
+        /// 0: not kept; 1: kept; 2: kept on the scan's word (``Scanned``).
+        let marks: UnsafeMutableBufferPointer<UInt8>
+
+        init(values: UnsafeMutableBufferPointer<StatData>, marks: UnsafeMutableBufferPointer<UInt8>) {
+            self.values = values
+            self.marks = marks
+        }
+
+        func keep(_ index: Int, _ st: StatData, byInode: Bool) {
+            values[index] = st
+            marks[index] = byInode ? 2 : 1
+        }
+    }
+
+    /// Walks the recycled tree open on `root` (taken over) with `pass`, on `workers` threads (``Split``), then drops
+    /// from the stage a second path kept on an inode already kept (an operator's hard link carried in at the time), so
+    /// no two paths of the new tree share an inode: the first in path order keeps it, as one thread would. The kept
+    /// files' stat data are written where they go in the kept table (``KeptSlots``) and compacted in place.
+    private static func walk(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> Walked {
+        let table = pass.desired.table
+        var marks = [UInt8](repeating: 0, count: table.count)
+        var again: [TreePath] = []  // second paths on an inode: removed below
+        var keys: [TreePath] = []
+        var keptByInode = 0
+        var removed = 0
+        var directories: [TreePath] = []
+        let values = try [StatData](unsafeUninitializedCapacity: table.count) { values, initialized in
+            initialized = 0
+            try marks.withUnsafeMutableBufferPointer { marks in
+                let slots = KeptSlots(values: values, marks: marks)
+                var pass = pass
+                pass.slots = slots
+                if workers > 1 {
+                    let parts = try walkSplit(root, pass, workers: workers, shares: shares)
+                    removed = parts.reduce(0) { $0 + $1.removed }
+                    directories = parts.flatMap(\.directories)
+                } else {
+                    try pass.walk(root, .root, depth: 0)
+                    removed = pass.removed
+                    directories = pass.directories
+                }
+                // In path order: the first path on an inode keeps it.
+                keys.reserveCapacity(marks.reduce(0) { $0 + ($1 == 0 ? 0 : 1) })
+                var identities = Set<FileIdentity>(minimumCapacity: keys.capacity)
+                for j in marks.indices where marks[j] != 0 {
+                    let st = values[j]
+                    guard identities.insert(FileIdentity(device: st.device, inode: st.inode)).inserted else {
+                        again.append(table.keys[j])
+                        continue
+                    }
+                    values[keys.count] = st  // at or before `j`: compacted in place
+                    keys.append(table.keys[j])
+                    if marks[j] == 2 { keptByInode += 1 }
+                }
+                initialized = keys.count
+            }
+        }
+        var walked = Walked(
+            kept: PathTable(keysInOrder: keys, values: values), keptByInode: keptByInode, removed: removed,
+            directories: directories)
+        guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
+        for path in again {
+            guard let (fd, name) = try cursor.enterParent(of: path, create: false) else { continue }
+            try TreeOps.removeEntry(name, in: fd, display: pass.display + "/" + path.description)
+            walked.removed += 1
+        }
+        return walked
+    }
+
+    /// The walk of ``walk(_:_:workers:shares:)`` shared out: the top of the tree here, the deferred directories by the
+    /// workers. Returns every part, this thread's first.
+    private static func walkSplit(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> [Pass] {
+        var pass = pass
+        // The workers open their directories from the root as the calling thread's walk leaves it (closed at its end).
+        let workersRoot = fcntl(root, F_DUPFD_CLOEXEC, 0)
+        guard workersRoot >= 0 else {
+            close(root)
+            throw SmartSyncError.io("fcntl", path: pass.display)
+        }
+        defer { close(workersRoot) }
+        pass.deferAt = 0  // decided once the root is listed
+        pass.shares = shares
+        try pass.walk(root, .root, depth: 0)
+        let deferred = pass.deferred
+        let (table, trust, scanned, display, slots) = (pass.desired.table, pass.trust, pass.scanned, pass.display, pass.slots)
+        let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<Pass, any Error> in
+            Result {
+                let path = deferred[k]
+                var part = Pass(
+                    desired: PathTable.Cursor(table, from: table.descendants(of: path).lowerBound), trust: trust,
+                    scanned: scanned, display: display)
+                part.slots = slots
+                try part.walkDeferred(path, from: workersRoot)
+                return part
+            }
+        }
+        var walked = [pass]
+        for part in parts { walked.append(try part.get()) }
+        return walked
+    }
+
     /// The one walk over the recycled tree, in path byte order (``SortedDirectory/steps(count:name:descends:)``), so
     /// the new tree's files are looked up with one forward cursor and the files kept come out as a table. Each
     /// directory is ordered by `readdir`'s type (an `lstat` only for `DT_UNKNOWN`). Each file the new tree has is
     /// `lstat`ed once: when it is the inode ``Scanned`` vouches for and still as the scan saw it, it is kept on the
-    /// scan's word, with no look at the store (``GenerationTrust``).
+    /// scan's word, with no look at the store (``GenerationTrust``). A part of a split walk (``Split``) is a pass of
+    /// its own over one subtree; whether two kept paths share an inode is asked once the parts are together.
     private struct Pass {
         /// The new tree's files, read forward as the walk goes. A directory the new tree has is one it holds a file
         /// below: asked of the same cursor when the walk reaches the directory's contents.
         var desired: PathTable<TreeEntry>.Cursor
-        var trust: GenerationTrust
+        /// Shared by the parts of a split walk: it reads the generation's stat cache once, on need.
+        let trust: SharedTrust
         let scanned: Scanned
         let display: String
-        /// The regular files kept, in path order (appended as the walk finds them).
-        var kept = PathTable<StatData>()
+        /// Where the files kept are noted, by their index in ``desired``'s table (set before the walk).
+        var slots: KeptSlots?
         var removed = 0
-        var keptByInode = 0
         /// The directories kept below the root, in the order the walk entered them.
         var directories: [TreePath] = []
-        /// Inodes kept so far: a second path on one of them (an operator's hard link carried in at the time) is not
-        /// kept, so no two paths of the new tree share an inode.
-        var identities: Set<FileIdentity> = []
+        /// Directories at this depth (the root's children are at 1) are not walked but left in ``deferred``; nil:
+        /// every one is walked; 0: decided when the root is listed (1 when it has ``shares`` directories to walk,
+        /// else 2).
+        var deferAt: Int?
+        /// How many directories a split walk wants to hand out at the least.
+        var shares = 0
+        /// The directories left for workers, in path order.
+        var deferred: [TreePath] = []
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
 
+        init(desired: PathTable<TreeEntry>.Cursor, trust: SharedTrust, scanned: Scanned, display: String) {
+            self.desired = desired
+            self.trust = trust
+            self.scanned = scanned
+            self.display = display
+        }
+
+        /// Opens the deferred directory `path` from the stage's root (`rootFD`, not taken over), one component at a
+        /// time with `O_NOFOLLOW`, and walks it; one that is no longer a directory (`d_type` gone stale) is removed.
+        mutating func walkDeferred(_ path: TreePath, from rootFD: Int32) throws {
+            let last = path.components.last ?? path
+            let parent = try openParentDirectory(of: path, from: rootFD, display: display)
+            defer { if parent != rootFD { close(parent) } }
+            let sub = last.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard sub >= 0 else {
+                guard errno == ENOTDIR || errno == ELOOP else {
+                    throw SmartSyncError.io("open", path: display + "/" + path.description)
+                }
+                try TreeOps.removeEntry(last, in: parent, display: display + "/" + path.description)
+                removed += 1
+                return
+            }
+            try walk(sub, path, depth: path.components.count)
+        }
+
         /// Walks the directory open on `dirFD` (taking it over), whose path is `prefix` (``TreePath/root`` for the
-        /// stage itself).
-        mutating func walk(_ dirFD: Int32, _ prefix: TreePath) throws {
+        /// stage itself) at `depth` (0 for the root).
+        mutating func walk(_ dirFD: Int32, _ prefix: TreePath, depth: Int) throws {
             let shown = prefix.isEmpty ? display : display + "/" + prefix.description
             let dir = try SortedDirectory.open(dirFD, display: shown)
             defer { closedir(dir) }
@@ -263,6 +439,9 @@ struct StageRecycler {
             for i in children.indices where children[i].type == DT_UNKNOWN {
                 guard children[i].name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
                 if (st.st_mode & S_IFMT) == S_IFDIR { children[i].type = UInt8(DT_DIR) }
+            }
+            if deferAt == 0 {
+                deferAt = children.lazy.filter { $0.type == DT_DIR }.count >= shares ? 1 : 2
             }
             let steps = SortedDirectory.steps(
                 count: children.count, name: { children[$0].name }, descends: { children[$0].type == DT_DIR })
@@ -282,23 +461,26 @@ struct StageRecycler {
                         if type == DT_REG, let seen = scanned.vouched(j, inode: inode), StatData(st) == seen {
                             // The inode the scan vouched for, unchanged since (device, inode, size, mtime, ctime and
                             // mode as it saw them): an in-place write, a chmod or a file of another device is not.
-                            if identities.insert(FileIdentity(st)).inserted {
-                                kept.append(path, seen)
-                                keptByInode += 1
-                                continue
-                            }
+                            slots?.keep(j, seen, byInode: true)
+                            continue
                         } else if try holds(want, path, st, fd, name) {
                             // A directory listed as something else (`d_type` gone stale) is not held: removed below.
-                            kept.append(path, StatData(st))
+                            slots?.keep(j, StatData(st), byInode: false)
                             continue
                         }
                     }
                 }
                 let path = prefix.appending(name)
                 if step.descends, desired.hasDescendants(of: path) {
+                    if depth + 1 == deferAt {
+                        // A worker's (``walkDeferred(_:from:)``): this walk goes on past its paths.
+                        deferred.append(path)
+                        desired = PathTable.Cursor(desired.table, from: desired.table.descendants(of: path).upperBound)
+                        continue
+                    }
                     let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                     if sub >= 0 {
-                        try walk(sub, path)
+                        try walk(sub, path, depth: depth + 1)
                         continue
                     }
                     // Listed as a directory and no longer one (`d_type` gone stale): removed below.
@@ -312,8 +494,9 @@ struct StageRecycler {
         }
 
         /// Whether the entry `name` (with `st`) still holds `want`'s blob with its mode (``GenerationTrust``; a
-        /// symlink by reading it).
-        private mutating func holds(_ want: TreeEntry, _ path: TreePath, _ st: stat, _ fd: Int32, _ name: TreePath)
+        /// symlink by reading it). Whether another kept path has its inode is asked later
+        /// (``StageRecycler/walk(_:_:workers:shares:)``).
+        private func holds(_ want: TreeEntry, _ path: TreePath, _ st: stat, _ fd: Int32, _ name: TreePath)
             throws -> Bool
         {
             switch st.st_mode & S_IFMT {
@@ -327,15 +510,45 @@ struct StageRecycler {
                 }
                 return n >= 0 && ObjectID.blob(buffer[0..<n]) == want.id
             case S_IFREG:
-                guard try trust.vouches(for: path, id: want.id, mode: want.mode, size: want.size, st: st) else {
-                    return false
-                }
-                return identities.insert(FileIdentity(st)).inserted
+                return try trust.vouches(for: path, id: want.id, mode: want.mode, size: want.size, st: st)
             default:
                 return false
             }
         }
     }
+}
+
+/// Opens the directory holding `path` from the directory open on `root` (not taken over: returned as is for a path at
+/// the root), one component at a time with `O_NOFOLLOW`: a symlink planted in place of a directory is never followed.
+/// The caller closes what is returned unless it is `root`.
+func openParentDirectory(of path: TreePath, from root: Int32, display: String) throws -> Int32 {
+    var parent = root
+    var at = TreePath.root
+    for component in path.components.dropLast() {
+        at = at.appending(component)
+        let next = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if parent != root { close(parent) }
+        guard next >= 0 else { throw SmartSyncError.io("open", path: display + "/" + at.description) }
+        parent = next
+    }
+    return parent
+}
+
+/// The trust of a recycled tree's files (``GenerationTrust``), shared by the parts of a split walk behind a lock: it
+/// reads the generation's stat cache once, on need, for all of them.
+private final class SharedTrust: @unchecked Sendable {
+    private var trust: GenerationTrust  // only under `mutex`
+    private let mutex = Mutex(())
+
+    init(_ trust: GenerationTrust) { self.trust = trust }
+
+    /// ``GenerationTrust/vouches(for:id:mode:size:st:)``.
+    func vouches(for path: TreePath, id: ObjectID, mode: FileMode, size: Int?, st: stat) throws -> Bool {
+        try mutex.withLock { _ in try trust.vouches(for: path, id: id, mode: mode, size: size, st: st) }
+    }
+
+    /// ``GenerationTrust/readCache``.
+    var readCache: Bool { mutex.withLock { _ in trust.readCache } }
 }
 
 extension StatData {

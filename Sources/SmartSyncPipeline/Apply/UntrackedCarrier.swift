@@ -71,6 +71,10 @@ struct UntrackedCarrier {
     /// The source's directories as this run's scan saw them, when the source is the target it scanned: a directory
     /// unchanged since and holding nothing to carry is not listed (see above). Nil: every directory is listed.
     var scanned: ScannedDirectories?
+    /// How the walk is shared out over threads, as the recycler's (``StageRecycler/Split``, by the count of
+    /// ``rules``): the calling thread walks the top of both trees and hands the directories both have at the split's
+    /// depth to workers, each carrying its subtree whole (``Walk/deferred``). Nil: one thread.
+    var split: StageRecycler.Split?
 
     /// Carries from the tree at `source` into the one at `destination`. Returns how many entries were carried.
     @discardableResult
@@ -83,9 +87,43 @@ struct UntrackedCarrier {
             throw error
         }
         var walk = Walk(carrier: self, display: destination)
-        let carried = try walk.walk(src, dst, .root).carried
+        let workers = split?.workers(files: rules.count) ?? 1
+        guard workers > 1, let split else {
+            let carried = try walk.walk(src, dst, .root).carried
+            try walk.resetUnsettled(in: destination)
+            return carried
+        }
+        // The workers open their directories from the roots (the source's is closed by the calling thread's walk).
+        let srcRoot = fcntl(src, F_DUPFD_CLOEXEC, 0)
+        guard srcRoot >= 0 else {
+            close(src)
+            throw SmartSyncError.io("fcntl", path: source)
+        }
+        defer { close(srcRoot) }
+        walk.deferAt = 0
+        walk.shares = split.shares
+        var carried = try walk.walk(src, dst, .root).carried
+        let deferred = walk.deferred
+        let template = Template(walk: walk)
+        let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<(Int, [Bool]), any Error> in
+            Result {
+                var part = template.walk.part(below: deferred[k].path)
+                let n = try part.carryDeferred(deferred[k].path, deferred[k].rule, from: srcRoot, into: dst)
+                return (n, part.settled)
+            }
+        }
+        for part in parts {
+            let (n, settled) = try part.get()
+            carried += n
+            for (i, done) in settled.enumerated() where done { walk.settled[i] = true }
+        }
         try walk.resetUnsettled(in: destination)
         return carried
+    }
+
+    /// The calling thread's walk, handed to the workers to start theirs from (only read).
+    private struct Template: @unchecked Sendable {
+        let walk: Walk
     }
 
     /// One carry's walk: the cursor over ``rules`` and which ``unsettled`` directories got the source's metadata.
@@ -101,6 +139,14 @@ struct UntrackedCarrier {
         let holdingCarried: Set<TreePath>
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
+        /// Directories both trees have at this depth (the root's children are at 1) are not walked but left in
+        /// ``deferred``; nil: every one is walked; 0: decided when the root is listed (1 when it has ``shares``
+        /// directories, else 2).
+        var deferAt: Int?
+        /// How many directories a split walk wants to hand out at the least.
+        var shares = 0
+        /// The directories left for workers, with their rules.
+        var deferred: [(path: TreePath, rule: Rule)] = []
 
         init(carrier: UntrackedCarrier, display: String) {
             self.carrier = carrier
@@ -120,16 +166,52 @@ struct UntrackedCarrier {
 
         private func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
 
+        /// A walk of the deferred directory `path`: its own cursor from the first rule below it, nothing settled yet.
+        func part(below path: TreePath) -> Walk {
+            var part = self
+            part.rules = PathTable.Cursor(carrier.rules, from: carrier.rules.descendants(of: path).lowerBound)
+            part.settled = Array(repeating: false, count: settled.count)
+            part.deferAt = nil
+            part.deferred = []
+            return part
+        }
+
+        /// Carries the deferred directory `path` (``directory(_:_:_:_:_:retyped:)``), its parents opened from the
+        /// roots (`srcRoot`, `dstRoot`, not taken over) one component at a time with `O_NOFOLLOW`.
+        mutating func carryDeferred(_ path: TreePath, _ rule: Rule, from srcRoot: Int32, into dstRoot: Int32) throws
+            -> Int
+        {
+            guard let name = path.components.last else { return 0 }
+            let src = try openParentDirectory(of: path, from: srcRoot, display: shown(.root))
+            defer { if src != srcRoot { close(src) } }
+            let dst = try openParentDirectory(of: path, from: dstRoot, display: display)
+            defer { if dst != dstRoot { close(dst) } }
+            return try directory(name, rule, src, dst, path.parent)
+        }
+
+        /// Whether the directory `name` below `prefix` is left to a worker (``deferred``), and if so notes it and moves
+        /// the cursor past its paths. Only below directories the destination had (`mayDefer`): a directory made here is
+        /// removed again when nothing was carried into it, which needs what is carried below it first.
+        private mutating func deferring(_ name: TreePath, _ rule: Rule, _ prefix: TreePath, mayDefer: Bool) -> Bool {
+            guard mayDefer, let deferAt, deferAt > 0, prefix.depth + 1 == deferAt else { return false }
+            let path = prefix.appending(name)
+            deferred.append((path, rule))
+            rules = PathTable.Cursor(carrier.rules, from: carrier.rules.descendants(of: path).upperBound)
+            return true
+        }
+
         /// Carries what the source directory open on `srcFD` (taken over) holds into the destination directory open
         /// on `dst`; `prefix` is their path. Returns how many entries were carried, and whether the source directory
         /// had any. `unchanged`: the source directory holds what the scan saw there, nothing to carry among it
         /// (``scanned``): not listed, only its subdirectories walked into.
-        mutating func walk(_ srcFD: Int32, _ dst: Int32, _ prefix: TreePath, unchanged: Bool = false) throws
-            -> (carried: Int, hadEntries: Bool)
-        {
+        mutating func walk(
+            _ srcFD: Int32, _ dst: Int32, _ prefix: TreePath, unchanged: Bool = false, mayDefer: Bool = true
+        ) throws -> (carried: Int, hadEntries: Bool) {
             if unchanged, let scanned = carrier.scanned {
                 defer { close(srcFD) }
-                return (try walkScanned(scanned.children[prefix] ?? [], srcFD, dst, prefix), true)
+                let names = scanned.children[prefix] ?? []
+                if deferAt == 0 { deferAt = names.count >= shares ? 1 : 2 }
+                return (try walkScanned(names, srcFD, dst, prefix), true)
             }
             let dir = try SortedDirectory.open(srcFD, display: shown(prefix))
             defer { closedir(dir) }
@@ -146,6 +228,7 @@ struct UntrackedCarrier {
                 entries.append((name, (st.st_mode & S_IFMT) == S_IFDIR))
             }
             carrier.afterReading?(prefix)
+            if deferAt == 0 { deferAt = entries.lazy.filter(\.isDirectory).count >= shares ? 1 : 2 }
             let steps = SortedDirectory.steps(
                 count: entries.count, name: { entries[$0].name }, descends: { entries[$0].isDirectory })
             // The rule of each directory, found at its visit, for its descent.
@@ -154,7 +237,9 @@ struct UntrackedCarrier {
             for step in steps {
                 let (name, isDirectory) = entries[step.index]
                 if step.descends {
-                    if let rule = descents[step.index] { carried += try directory(name, rule, src, dst, prefix) }
+                    if let rule = descents[step.index], !deferring(name, rule, prefix, mayDefer: mayDefer) {
+                        carried += try directory(name, rule, src, dst, prefix)
+                    }
                     continue
                 }
                 // A killed run's temporary file.
@@ -185,7 +270,9 @@ struct UntrackedCarrier {
             for step in steps {
                 let name = names[step.index]
                 if step.descends {
-                    if let rule = descents[step.index] { carried += try directory(name, rule, src, dst, prefix) }
+                    if let rule = descents[step.index], !deferring(name, rule, prefix, mayDefer: true) {
+                        carried += try directory(name, rule, src, dst, prefix)
+                    }
                     continue
                 }
                 scratch.setPath(prefix, name)
@@ -243,7 +330,7 @@ struct UntrackedCarrier {
             if exists { settle(path) }
             let unchanged =
                 exists && !holdingCarried.contains(path) && carrier.scanned?.isUnchanged(path, status) == true
-            let (inside, hadEntries) = try walk(from, to, path, unchanged: unchanged)
+            let (inside, hadEntries) = try walk(from, to, path, unchanged: unchanged, mayDefer: exists)
             if exists { return inside }
             if inside == 0 && hadEntries {
                 _ = name.withCString { unlinkat(dst, $0, AT_REMOVEDIR) }

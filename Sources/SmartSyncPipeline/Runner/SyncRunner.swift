@@ -29,6 +29,8 @@ public struct SyncRunner: Sendable {
     public var targetLock: TargetLock?
     /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// Passed to the staged switch: how the recycler's pass is shared out over threads (tests force a split).
+    var recycleSplit: StageRecycler.Split = .automatic
     /// Called by the scan just before it opens a directory, with the flag that stops it (tests).
     var beforeScanOpening: (@Sendable (TreePath, CancellationFlag) -> Void)?
     /// How long a run waits for the store while maintenance (`gc`) holds it exclusively.
@@ -336,6 +338,7 @@ public struct SyncRunner: Sendable {
                     applier.scannedDirectories = directories
                     applier.recordSwitch = record.save
                     applier.checkpoint = checkpoint
+                    applier.recycleSplit = recycleSplit
                     applier.logger = logger
                     outcome.applied = try logger.timed("apply") {
                         try applier.apply(plan, listing: listing, store: store, target: target)

@@ -55,6 +55,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
     /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`, `spare`).
     public var logger: Logger = .disabled
+    /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
+    /// (tests force a split of a small tree).
+    var recycleSplit: StageRecycler.Split = .automatic
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -120,6 +123,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
             var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
             carrier.scanned = scannedDirectories
+            carrier.split = recycleSplit
             try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
         }
         try logger.timed("sync") {
@@ -221,7 +225,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
-            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins).recycle(
+            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins, split: recycleSplit).recycle(
                 stage: layout.stage, target: current.root, cache: cache,
                 scanned: { readOutgoingCache?() }, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
