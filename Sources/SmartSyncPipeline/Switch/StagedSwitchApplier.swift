@@ -162,6 +162,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         } catch is TreeSwitch.ExchangeUnsupported {
             logger.debug("apply: in place, the file system refused renameat2(RENAME_EXCHANGE)")
             try TreeOps.removeTree(layout.stage)
+            // No spare tree can be used where every switch applies in place: those a cold sync left go.
+            generations.dropSpares()
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         } catch let failed as TreeSwitch.AfterExchange {
             report.generation = sequence

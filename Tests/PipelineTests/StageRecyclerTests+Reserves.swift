@@ -1,0 +1,62 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The reserve spare trees a cold sync leaves (``GenerationStore/reserve(_:)``): used on the recycler's usual terms,
+/// never left where no switch can use or prune them, and an `EMLINK` while making them costs only the reserves.
+extension StageRecyclerTests {
+    func generationNames(_ t: Setup) throws -> [String] {
+        let generations = ((t.spare as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        return try FileManager.default.contentsOfDirectory(atPath: generations).sorted()
+    }
+
+    /// A reserve shares its inodes with the cold tree, as the spare does, and is used later: at the second update,
+    /// a file of the target edited in place since (its seal kept) is written in the reserve too, and must not be kept.
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func aFileEditedInPlaceIsNotKeptFromAReserve(_ mode: LinkMode) async throws {
+        let t = try await Setup(mode: mode)
+        t.runner.keepGenerations = 3
+        try await t.sync(0)
+        #expect(try await t.sync(1).applied?.recycled == true)
+        // The spare now is the cold sync's first reserve.
+        try await editInPlaceAndUpdate(t, to: 2)
+    }
+
+    /// Writes `d3/f3.nix` of the target (the same in A, B and C) in place, keeping its seal; checks the spare shares
+    /// its inode (the edit is in it), then that the update to commit `i` recycles the spare and does not keep the edit.
+    func editInPlaceAndUpdate(_ t: Setup, to i: Int, _ location: SourceLocation = #_sourceLocation) async throws {
+        let file = t.target + "/d3/f3.nix"
+        Self.writeKeepingTheSeal(file, "{ b = 3; }\n")
+        #expect(
+            try String(contentsOfFile: t.spare + "/d3/f3.nix", encoding: .utf8) == "{ b = 3; }\n",
+            sourceLocation: location)
+        let outcome = try await t.sync(i)
+        #expect(outcome.applied?.recycled == true, "the update did not recycle the spare", sourceLocation: location)
+        try t.expectTarget(i, location)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "{ a = 3; }\n", sourceLocation: location)
+    }
+
+    /// Where the file system refuses `renameat2(RENAME_EXCHANGE)`, every update applies in place (the staged tree is
+    /// dropped before it is switched), so no spare can ever be used; the reserves a cold sync (a rename, which works
+    /// there) left stayed forever, holding the cold tree's inodes. The refusal is made by the switch's checkpoint
+    /// before its exchange (no file system here refuses it while allowing hard links).
+    @Test func theInPlacePathLeavesNoReserve() async throws {
+        let t = try await Setup(mode: .hardlink)
+        t.runner.keepGenerations = 3
+        try await t.sync(0)
+        #expect(try generationNames(t) == ["spare", "spare-1", "spare-2", "spare-3"])
+        t.runner.checkpoint = { name in
+            if name == "before-exchange" { throw TreeSwitch.ExchangeUnsupported(errno: EINVAL) }
+        }
+        try await t.sync(1)
+        try t.expectTarget(1)
+        let left = try generationNames(t).filter { $0.hasPrefix("spare") }
+        #expect(left == [], "spare trees no switch can use: \(left)")
+    }
+}
