@@ -59,4 +59,42 @@ extension StageRecyclerTests {
         let left = try generationNames(t).filter { $0.hasPrefix("spare") }
         #expect(left == [], "spare trees no switch can use: \(left)")
     }
+
+    /// One inode near the file system's link limit (`EMLINK`: ext4's 65,000; say, an object many targets share): the
+    /// cold sync's spare is still left, and only the reserves the limit refused are dropped. Before, the whole spare
+    /// went with them, and the first update built its stage from the store.
+    @Test func tooManyLinksCostOnlyTheReserves() async throws {
+        let fs: LoopFileSystem
+        switch try LoopFileSystem.make(.ext4, megabytes: 64) {
+        case .success(let made): fs = made
+        case .failure(let why):
+            Issue.record("no ext4 here: \(why)")
+            return
+        }
+        let t = try await Setup(mode: .hardlink, under: fs.mountPoint)
+        t.runner.keepGenerations = 3
+        let object = t.runner.store.path(for: try #require(ObjectID(hex: try t.repo.revParse("\(t.commits[0]):d2/f2.nix"))))
+        let extra = fs.appending("links")
+        // Once the stage stands (its file linked to the object): links up to two short of the limit, so the spare and
+        // the first reserve get theirs and the second reserve meets EMLINK.
+        t.runner.checkpoint = { name in
+            guard name == "staged" else { return }
+            var st = stat()
+            guard stat(object, &st) == 0, mkdir(extra, 0o755) == 0 else { return }
+            for n in Int(st.st_nlink)..<(65_000 - 2) {
+                let dir = extra + "/\(n / 1000)"
+                if n % 1000 == 0 || n == Int(st.st_nlink) { mkdir(dir, 0o755) }
+                link(object, dir + "/\(n)")
+            }
+        }
+        try await t.sync(0)
+        t.runner.checkpoint = { _ in }
+        #expect(try generationNames(t) == ["spare", "spare-1"], "the spare and the reserve that fit")
+        #expect(inode(t.spare + "/d2/f2.nix") == inode(t.target + "/d2/f2.nix"))
+        try FileManager.default.removeItem(atPath: extra)
+
+        let outcome = try await t.sync(1)
+        #expect(outcome.applied?.recycled == true, "the first update built its stage from the store")
+        try t.expectTarget(1)
+    }
 }

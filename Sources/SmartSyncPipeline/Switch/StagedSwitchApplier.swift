@@ -254,12 +254,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
         do {
             // One tree a switch until a generation falls beyond `--keep-generations` (the prune then makes the spare).
             let reserves = max(0, keepGenerations - ((try? generations.completeSequences().count) ?? 0))
-            let linked = try logger.timed("spare") {
+            let left = try logger.timed("spare") {
                 try generations.leaveSpare(linking: tree, plan: plan, reserves: reserves)
             }
             logger.debug(
-                "apply: a spare tree of \(linked) hard links to the new tree's files left for the next switch, and \(reserves) reserves for the switches after it",
-                metadata: ["reserves": "\(reserves)"])
+                "apply: a spare tree of \(left.files) hard links to the new tree's files left for the next switch, and \(left.reserves) reserves for the switches after it",
+                metadata: ["reserves": "\(left.reserves)"])
         } catch {
             logger.debug("apply: no spare tree left for the next switch: \(error)")
         }
