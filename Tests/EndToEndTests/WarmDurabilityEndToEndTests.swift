@@ -8,13 +8,16 @@ import Testing
 /// calls, as `strace -f` records them (no crash needed: the order is the guarantee).
 @Suite("warm makes what it pins durable", .serialized)
 struct WarmDurabilityEndToEndTests {
-    /// The system calls of `smart-sync warm …` that name an object, sync a file system or write a pin, in order.
-    private func calls(_ s: Scenario, _ extra: [String]) throws -> [Substring] {
-        let out = s.dirs.appending("strace-warm")
+    /// The system calls of `smart-sync <command> …` that name an object, sync a file system, write a pin or open a
+    /// file, in order (failed ones left out).
+    private func calls(_ s: Scenario, _ extra: [String], command: String = "warm") throws -> [Substring] {
+        let out = s.dirs.appending("strace-\(command)")
         let r = try ProcessRunner.run(
             "/usr/bin/strace",
-            ["-f", "-e", "trace=syncfs,link,linkat,rename,renameat,renameat2", "-o", out, try SmartSyncBinary.path()]
-                + s.arguments("warm", extra),
+            [
+                "-f", "-e", "trace=syncfs,link,linkat,rename,renameat,renameat2,open,openat", "-o", out,
+                try SmartSyncBinary.path(),
+            ] + s.arguments(command, extra),
             environment: s.environment(), check: false)
         try #require(r.status == 0, "\(r.stderrString)")
         return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").filter { !$0.contains(" = -1 ") }
@@ -29,7 +32,7 @@ struct WarmDurabilityEndToEndTests {
         let a = try Fixtures.commitA(s.repo)
         for round in ["cold", "warm"] {
             let lines = try calls(s, ["--transport", "pack", "--ref", a, "--pin"])
-            let named = lines.lastIndex { $0.contains("/store/objects/") && ($0.contains("link(") || $0.contains("linkat(")) }
+            let named = lastNamed(lines)
             let pinned = try #require(
                 lines.firstIndex { $0.contains("rename") && $0.contains("/store/pins/") }, "\(round): no pin written")
             if round == "cold" { #expect(named != nil, "the pack's objects were not named by links: \(lines)") }
@@ -38,5 +41,38 @@ struct WarmDurabilityEndToEndTests {
                 synced.contains { $0 > (named ?? -1) && $0 < pinned },
                 "\(round): no syncfs between the last object named (\(named ?? -1)) and the pin (\(pinned)): \(lines)")
         }
+    }
+
+    /// The index of the last call that named an object: a link from the store's `tmp/` into `objects/` (not one
+    /// from `objects/` into a stage).
+    private func lastNamed(_ lines: [Substring]) -> Int? {
+        lines.lastIndex { line in
+            guard line.contains("link(") || line.contains("linkat("), let from = line.range(of: "/store/tmp/"),
+                let to = line.range(of: "/store/objects/")
+            else { return false }
+            return from.lowerBound < to.lowerBound
+        }
+    }
+
+    /// The other record that trusts an object's name: a kept local version. The operator's edit of a file the update
+    /// replaces holds the bytes of a blob the update's own pack brings (named unsynced): found in the store, it was
+    /// not saved again, and its record was written before any sync made that name durable (the stage's sync covers
+    /// the store only on the target's file system).
+    @Test func aKeptVersionIsRecordedAfterTheNamesAreDurable() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        try s.sync(["--transport", "pack", "--ref", a])
+        let b = try Fixtures.commitB(s.repo)  // brings modules/gpu.nix, "{ vfio = true; }"
+        let edited = s.target + "/modules/net/bridge.nix"  // which B replaces
+        try FileManager.default.removeItem(atPath: edited)
+        try Data("{ vfio = true; }\n".utf8).write(to: URL(fileURLWithPath: edited))
+        let lines = try calls(s, ["--transport", "pack", "--ref", b, "--json"], command: "sync")
+        let named = try #require(lastNamed(lines), "the update's pack named no object")
+        let recorded = try #require(
+            lines.firstIndex { $0.contains("/kept\"") && $0.contains("O_APPEND") }, "no kept version recorded")
+        #expect(
+            lines.indices.contains { lines[$0].contains("syncfs(") && $0 > named && $0 < recorded },
+            "no syncfs between the last object named (\(named)) and the kept version's record (\(recorded))")
+        try s.expectTargetEqualsArchive(b)
     }
 }
