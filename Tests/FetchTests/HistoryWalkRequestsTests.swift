@@ -43,4 +43,32 @@ struct HistoryWalkRequestsTests {
         #expect(try await source.isAncestor(stranger, of: head) == false)
         #expect(try fetches() == first, "a question about the same history downloaded it again")
     }
+
+    /// A history pack that breaks off is dropped with its batch: the notice does not say that what arrived was kept.
+    @Test func aBrokenHistoryPackIsNotSaidToBeKept() async throws {
+        let repo = try GitFixture()
+        for i in 0..<60 {
+            try repo.write("f.txt", "\(i)\n")
+            // Messages that do not compress: the pack outgrows the first side-band packet (64 KiB) the reset lets by.
+            _ = try repo.commit((0..<100).map { _ in UUID().uuidString }.joined(separator: " "))
+        }
+        let head = try #require(ObjectID(hex: try repo.revParse("HEAD")))
+        let github = try FakeGitHub(repos: ["acme/walk": repo.path])
+        try github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "command=fetch"}, "action": {"reset_after_bytes": 70000}}]"#)
+        let dirs = try TemporaryDirectory(prefix: "history-walk")
+        let engine = try UploadPackFixture.engine()
+        defer { engine.shutdown() }
+        let notices = Locked<[String]>([])
+        let source = GitPackSource(
+            repositoryURL: github.gitURL("acme/walk"), engine: engine, token: nil,
+            store: try ObjectStore(root: dirs.appending("store")), raw: nil, cacheDirectory: nil,
+            retryPolicy: RetryPolicy(retries: 0), notice: { text in notices.withLock { $0.append(text) } })
+        await #expect(throws: (any Error).self) {
+            try await source.isAncestor(try #require(ObjectID(hex: String(repeating: "5a", count: 20))), of: head)
+        }
+        let said = notices.withLock { $0 }
+        #expect(said.contains { $0.contains("the history of") && $0.contains("broke off") }, "\(said)")
+        #expect(!said.contains { $0.contains("were kept") }, "\(said)")
+    }
 }
