@@ -2,11 +2,12 @@ import Foundation
 import TestSupport
 import Testing
 
-/// What `warm` reports or pins as warm is durable first: a pack's objects are named without a sync of their own
-/// (``ObjectBatch``), and no stage's sync follows a warm, so a power loss after the pin could keep the pin and lose the
-/// names of what it pins (an offline sync of it then has nothing to place from). Checked in the order of the system
-/// calls, as `strace -f` records them (no crash needed: the order is the guarantee).
-@Suite("warm makes what it pins durable", .serialized)
+/// Names made durable before what trusts them: what `warm` reports or pins as warm (a pack's objects are named
+/// without a sync of their own, ``ObjectBatch``, and no stage's sync follows a warm, so a power loss after the pin could
+/// keep the pin and lose the names of what it pins: an offline sync of it then has nothing to place from), a kept
+/// local version's record, and a stage's executable twins. Checked in the order of the system calls, as `strace -f`
+/// records them (no crash needed: the order is the guarantee).
+@Suite("names durable before what trusts them", .serialized)
 struct WarmDurabilityEndToEndTests {
     /// The system calls of `smart-sync <command> …` that name an object, sync a file system, write a pin or open a
     /// file, in order (failed ones left out).
@@ -41,6 +42,28 @@ struct WarmDurabilityEndToEndTests {
                 synced.contains { $0 > (named ?? -1) && $0 < pinned },
                 "\(round): no syncfs between the last object named (\(named ?? -1)) and the pin (\(pinned)): \(lines)")
         }
+    }
+
+    /// A stage's executable twins (`….x`) are copied into the store's `tmp/` unsynced and renamed to their names after
+    /// a sync: the stage's own where the store shares its file system (``TwinBatch/publish(synced:)`` then adds none).
+    /// Each twin's rename follows a `syncfs` made after its copy was created.
+    @Test func aTwinIsNamedAfterASyncOfItsCopy() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)  // scripts/menu.sh is executable
+        let lines = try calls(s, ["--transport", "pack", "--link-mode", "hardlink", "--ref", a], command: "sync")
+        let renames = lines.indices.filter { lines[$0].contains("rename") && lines[$0].contains(".x\"") }
+        #expect(!renames.isEmpty, "no twin was named: \(lines)")
+        for named in renames {
+            // rename("<store>/tmp/<copy>", "<store>/objects/ab/….x"): the copy's path is the first argument.
+            let copy = lines[named].split(separator: "\"").dropFirst().first.map(String.init) ?? ""
+            let made = try #require(
+                lines.firstIndex { $0.contains("open") && $0.contains("\"" + copy + "\"") && $0.contains("O_CREAT") },
+                "the copy \(copy) was not created in this run")
+            #expect(
+                lines.indices.contains { lines[$0].contains("syncfs(") && $0 > made && $0 < named },
+                "the twin was named (\(named)) with no syncfs since its copy was made (\(made))")
+        }
+        try s.expectTargetEqualsArchive(a)
     }
 
     /// The index of the last call that named an object: a link from the store's `tmp/` into `objects/` (not one
