@@ -12,11 +12,14 @@ import SmartSyncGitObjects
 /// links every object into place.
 ///
 /// The links get no sync of their own: a name a crash loses only means the object is absent, fetched again by the
-/// next run that needs it (every reader asks the store, none trusts a record that an object is there: the pack-commits
-/// log uses a commit once its closure is found, a stage places from the store or takes the target's file verified
-/// by its id). The next sync of the file system makes them durable anyway: the next batch's, or the stage's before
-/// the switch's journal when the store shares the target's file system (as hard links need). A second `syncfs` here
-/// cost 1-130 ms an update (BENCHMARKS, "The 1 GiB update: one sync a batch").
+/// next run that needs it. Most readers ask the store and trust no record that an object is there (the pack-commits
+/// log uses a commit once its closure is found in the store, a stage places from the store or takes the target's file
+/// verified by its id). Two records do trust a name, and each syncs the store's file system before it is written:
+/// a pin (`warm --pin`: warm syncs before it reports or pins a ref, whatever it fetched) and a kept local version
+/// (`KeptVersionLog`, whose version may be an object the store already held: the runner syncs before the record).
+/// Otherwise the next sync of the file system makes the names durable: the next batch's, or the stage's before the
+/// switch's journal when the store shares the target's file system (as hard links need). A second `syncfs` here cost
+/// 1-130 ms an update (BENCHMARKS, "The 1 GiB update: one sync a batch").
 ///
 /// Until published, objects are readable through ``readablePath(for:)`` (a pack's deltas need their bases).
 /// Objects not published are removed when the batch goes away. Used from one thread at a time.

@@ -85,6 +85,24 @@ struct SpoolSalvageTests {
         #expect(!store.contains(try #require(ObjectID(hex: commit))))
         #expect(source.statistics.packObjects == 0)
     }
+
+    /// A history pack (an ancestry walk's, `history: true`) a killed run left: its run held it unpublished, so the
+    /// salvage removes it unread instead of publishing it into the store.
+    @Test func aKilledRunsHistoryPackIsRemovedUnpublished() async throws {
+        let setup = try Setup()
+        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        defer { setup.engine.shutdown() }
+        let spool = store.temporaryDirectory + "/pack-walk.pack"
+        try Data(pack).write(to: URL(fileURLWithPath: spool))
+        let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: true))
+        try Data(try GitPackSource.SpoolLimits(limits: limits).encodedRecord())
+            .write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-walk.limits"))
+        await source.salvageSpools()
+        #expect(!FileManager.default.fileExists(atPath: spool))
+        #expect(!FileManager.default.fileExists(atPath: store.temporaryDirectory + "/pack-walk.limits"))
+        #expect(!store.contains(try #require(ObjectID(hex: commit))), "the history pack was published")
+        #expect(source.statistics.packObjects == 0)
+    }
 }
 
 /// Statistics of two paths add up counter by counter.

@@ -74,14 +74,7 @@ extension StageRecyclerTests {
     func aFileEditedInPlaceAfterTheColdSyncIsNotKeptFromTheSpare(_ mode: LinkMode) async throws {
         let t = try await Setup(mode: mode)
         try await t.sync(0)
-        let file = t.target + "/d3/f3.nix"  // the same in A and B
-        Self.writeKeepingTheSeal(file, "{ b = 3; }\n")
-        #expect(try String(contentsOfFile: t.spare + "/d3/f3.nix", encoding: .utf8) == "{ b = 3; }\n")
-
-        let outcome = try await t.sync(1)
-        #expect(outcome.applied?.recycled == true)
-        try t.expectTarget(1)
-        #expect(try String(contentsOfFile: file, encoding: .utf8) == "{ a = 3; }\n")
+        try await editInPlaceAndUpdate(t, to: 1)
     }
 
     /// With `--keep-generations 0` nothing beyond the target is kept, after a cold sync too.

@@ -10,6 +10,10 @@ import Testing
 /// A pack's objects are named in `objects/` without a sync of their own (``ObjectBatch/publish()``: their bytes are
 /// synced first, the names made durable by the next sync of the file system). A crash can then lose names, never
 /// bytes: the objects are absent. Nothing may rely on them being there: the next runs fetch them again.
+///
+/// This suite runs on ``LocalGitSource`` (which writes one object at a time, not through a batch) and removes every
+/// name: the worst a crash can do to the store, whatever wrote it. The pack path itself, with the crash as it comes
+/// (the commit's name kept, its trees' and blobs' lost), is `UnsyncedObjectNamesEndToEndTests`.
 @Suite("object names lost in a crash", .serialized)
 struct UnsyncedObjectNamesTests {
     /// Every name the store had (the worst a crash can do to names not yet synced) gone after an update: the rerun,

@@ -80,9 +80,11 @@ extension GitPackSource {
     /// How deep the history is asked for, step by step (commits only: a few hundred bytes each).
     static let historySteps = [50, 1000]
 
-    /// Walks the parents of `start` through the commits in the store and those `held`: true when `wanted` is among
-    /// them; false when every path ends at a root commit; nil when a parent is in neither (the history asked for so
-    /// far ends). The held commits read are kept for ``commitObject(_:)`` (the run's commit checks may ask next).
+    /// Walks the parents of `start` through the commits earlier walks of the run verified, the store's and those
+    /// `held`: true when `wanted` is among them; false when every path ends at a root commit; nil when a parent is in
+    /// none (the history asked for so far ends). The held commits read are kept in memory (`historyCommits`,
+    /// verified: a few hundred bytes each) for ``commitObject(_:)`` and the next walk: the questions `warm --pin` asks
+    /// about one commit (up to 16) download its history once, not once each.
     func walkHistory(from start: ObjectID, looking wanted: ObjectID, held: ObjectBatch? = nil) -> Bool? {
         var queue = [start]
         var seen: Set<ObjectID> = [start]
@@ -90,7 +92,9 @@ extension GitPackSource {
         while let id = queue.popLast() {
             if id == wanted { return true }
             let body: [UInt8]?
-            if let held, held.isPending(id) {
+            if let kept = state.withLock({ $0.historyCommits[id] }) {
+                body = kept
+            } else if let held, held.isPending(id) {
                 body = try? FileSystem.readFile(held.readablePath(for: id))
                 if let body, ObjectID.hash(.commit, body) == id { state.withLock { $0.historyCommits[id] = body } }
             } else {

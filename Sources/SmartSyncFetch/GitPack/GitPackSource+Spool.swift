@@ -98,9 +98,9 @@ extension GitPackSource {
         if let transferError {
             if size > 0 {
                 let broke = (transferError as? SmartSyncError)?.code == .network
-                notice(
-                    "the pack for \(what) \(broke ? "broke off" : "was stopped") after \(size) bytes; the objects "
-                        + "asked for that arrived whole were kept")
+                // A held pack's objects (a history walk's) are dropped with their batch: none was kept.
+                let kept = holding == nil ? "; the objects asked for that arrived whole were kept" : ""
+                notice("the pack for \(what) \(broke ? "broke off" : "was stopped") after \(size) bytes" + kept)
             }
             throw transferError
         }
@@ -109,7 +109,8 @@ extension GitPackSource {
 
     /// Imports the spools of runs that were killed mid-pack (nobody holds their lock), held to the limits their runs
     /// wrote beside them, then removes them: the objects that arrived whole (and were asked for) are kept, so this
-    /// run asks only for the rest. A spool without its limits is removed unread.
+    /// run asks only for the rest. A spool without its limits is removed unread, as is a history pack (an ancestry
+    /// walk's commits, ``isAncestor(_:of:)``): its run held it unpublished, and so is it never published here.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)
@@ -129,7 +130,7 @@ extension GitPackSource {
             // Held by a live run (this one's or another's, in any PID namespace): not ours to take.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
             if let bytes = try? FileSystem.readFile(base + ".limits"),
-                let limits = SpoolLimits.decode(bytes, path: base + ".limits"),
+                let limits = SpoolLimits.decode(bytes, path: base + ".limits"), !Self.isHistory(limits),
                 let report = try? await Self.startImport(
                     path, into: store, arrival: nil, limits: limits, budget: storeBudget
                 ).value
@@ -143,6 +144,12 @@ extension GitPackSource {
             unlink(base + ".limits")
             unlink(path)
         }
+    }
+
+    /// Whether a pack held to `limits` is a history walk's (``isAncestor(_:of:)``: the only request for history).
+    static func isHistory(_ limits: PackLimits) -> Bool {
+        if case .reachable(_, history: true) = limits.contents { return true }
+        return false
     }
 
     /// Writes the limits a spool is held to. Not synced: they matter only to a later run salvaging the spool, and one

@@ -162,6 +162,14 @@ public struct GenerationStore: Sendable {
                 failure = failure ?? SmartSyncError.io("rename", path: from)
             }
         }
+        if let error = try removeDiscarded() { failure = failure ?? error }
+        FileSystem.syncDirectory(layout.generations)
+        if let failure { throw failure }
+    }
+
+    /// Removes every tree moved aside to be removed (`.removing-…`); returns the first failure.
+    private func removeDiscarded() throws -> (any Error)? {
+        var failure: (any Error)?
         for name in try FileSystem.names(in: layout.generations) where name.hasPrefix(Self.removing) {
             do {
                 try TreeOps.removeTree(layout.generations + "/" + name)
@@ -169,8 +177,20 @@ public struct GenerationStore: Sendable {
                 failure = failure ?? error
             }
         }
+        return failure
+    }
+
+    /// Removes the ``spare`` and every reserve (``reserve(_:)``). For a target whose file system refuses the exchange:
+    /// every switch there applies in place, so no spare tree is ever used, and the prune that would remove them runs
+    /// only after an exchange; the reserves a cold sync (a rename, which works there) left would stay for good,
+    /// holding the cold tree's inodes (all its bytes, in copy mode). Best effort: a tree left goes at the next call.
+    func dropSpares() {
+        guard let names = try? FileSystem.names(in: layout.generations) else { return }
+        for name in names where name == "spare" || name.hasPrefix("spare-") {
+            try? discard(layout.generations + "/" + name)
+        }
+        _ = try? removeDiscarded()
         FileSystem.syncDirectory(layout.generations)
-        if let failure { throw failure }
     }
 
     /// The name prefix of a generation being removed.

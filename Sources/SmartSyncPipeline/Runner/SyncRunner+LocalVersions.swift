@@ -1,3 +1,4 @@
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
@@ -33,6 +34,10 @@ extension SyncRunner {
                     "'\(c.path)' had \(what); kept before replacing it (smart-sync restore '\(c.path)' brings it back)"
                 ))
         }
+        // A record trusts the store to hold its version (`restore` reads it there), and one the store already held
+        // was not saved now: its name may be one this run's pack published unsynced (``ObjectBatch``), which the
+        // stage's sync makes durable only where the store shares the target's file system. Rare (a local edit).
+        if !kept.isEmpty { try FileSystem.syncFileSystem(containing: store.root) }
         try KeptVersionLog(state: state, target: target).append(kept)
         return kept
     }

@@ -36,9 +36,12 @@ extension SyncRunner {
             events(.planned(summary))
             let report = try await logger.timed("fetch") { try await fetch(missing, of: resolved) }
             logFetch(report)
-            // A pack's objects are named unsynced (``ObjectBatch``); no stage's sync follows here: what is reported
+            // A pack's objects are named unsynced (``ObjectBatch``) and no stage's sync follows here: what is reported
             // (and pinned) as warm is made durable now, for a host that syncs offline from it after a power loss.
-            if !missing.isEmpty { try FileSystem.syncFileSystem(containing: store.root) }
+            // Every time, not only when `missing` was fetched: the listing's own pack may have brought every blob
+            // (``ListingHints/withBlobs``), and an earlier run may have named them unsynced on this file system
+            // (a sync whose stage synced another one). A `syncfs` with nothing dirty costs next to nothing.
+            try FileSystem.syncFileSystem(containing: store.root)
             if pin {
                 pins = try await logger.timed("pin") {
                     try await pinWarmed(resolved.name, listing: listing, pins: pins)

@@ -166,6 +166,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         } catch is TreeSwitch.ExchangeUnsupported {
             logger.debug("apply: in place, the file system refused renameat2(RENAME_EXCHANGE)")
             try TreeOps.removeTree(layout.stage)
+            // No spare tree can be used where every switch applies in place: those a cold sync left go.
+            generations.dropSpares()
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         } catch let failed as TreeSwitch.AfterExchange {
             report.generation = sequence
@@ -256,12 +258,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
         do {
             // One tree a switch until a generation falls beyond `--keep-generations` (the prune then makes the spare).
             let reserves = max(0, keepGenerations - ((try? generations.completeSequences().count) ?? 0))
-            let linked = try logger.timed("spare") {
+            let left = try logger.timed("spare") {
                 try generations.leaveSpare(linking: tree, plan: plan, reserves: reserves)
             }
             logger.debug(
-                "apply: a spare tree of \(linked) hard links to the new tree's files left for the next switch, and \(reserves) reserves for the switches after it",
-                metadata: ["reserves": "\(reserves)"])
+                "apply: a spare tree of \(left.files) hard links to the new tree's files left for the next switch, and \(left.reserves) reserves for the switches after it",
+                metadata: ["reserves": "\(left.reserves)"])
         } catch {
             logger.debug("apply: no spare tree left for the next switch: \(error)")
         }
