@@ -106,7 +106,8 @@ extension StageRecyclerTests {
 /// The carrier's walk shared out the same way (``UntrackedCarrier/split``).
 extension StageRecyclerTests {
     /// The operator's files and directories at every depth, inside directories the workers carry and inside
-    /// directories only the operator has (made anew around what is carried, never handed out), and a carried
+    /// directories only the operator has (made anew around what is carried: `ops/` is handed out at depth 1, its
+    /// parent being the root, and made by its worker; `ops/a` never is, its parent being made), and a carried
     /// directory's mode and extended attribute, all survive switches whose carry is split.
     @Test(arguments: splits)
     func aSplitCarryCarriesWhatTheOperatorHas(_ split: StageRecycler.Split) async throws {

@@ -277,8 +277,9 @@ struct StageRecycler {
             self.marks = marks
         }
 
+        /// Notes the `index`th file kept, with `st` (its slot is uninitialised until then, and written once).
         func keep(_ index: Int, _ st: StatData, byInode: Bool) {
-            values[index] = st
+            values.initializeElement(at: index, to: st)
             marks[index] = byInode ? 2 : 1
         }
     }
@@ -319,15 +320,20 @@ struct StageRecycler {
                         again.append(table.keys[j])
                         continue
                     }
-                    values[keys.count] = st  // at or before `j`: compacted in place
+                    // At or before `j`: compacted in place (a slot not kept was never initialised; `StatData` is
+                    // trivial, so one kept is overwritten as well).
+                    values.initializeElement(at: keys.count, to: st)
                     keys.append(table.keys[j])
                     if marks[j] == 2 { keptByInode += 1 }
                 }
                 initialized = keys.count
             }
         }
+        // Held through the placing, the carry and the exchange: an update that keeps few of the files (a checkout far
+        // away) gives back the rest of the table-sized capacity, at the cost of a copy of what it keeps.
+        let trimmed = values.count < values.capacity / 2 ? values.withUnsafeBufferPointer { Array($0) } : values
         var walked = Walked(
-            kept: PathTable(keysInOrder: keys, values: values), keptByInode: keptByInode, removed: removed,
+            kept: PathTable(keysInOrder: keys, values: trimmed), keptByInode: keptByInode, removed: removed,
             directories: directories)
         guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
         for path in again {
