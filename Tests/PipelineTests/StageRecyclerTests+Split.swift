@@ -55,14 +55,16 @@ extension StageRecyclerTests {
     /// tree wants there (the store's own object), so each part keeps its path; put together, the second path on the
     /// inode goes and is placed anew, and the two paths of the new tree get inodes of their own. (Hard-link mode: the
     /// store vouches for its own object at both paths. Without the check once the parts are together, both were kept.)
-    @Test func aHardLinkAcrossTwoPartsIsKeptOnce() async throws {
+    /// The second path in a worker's directory (`d3/`), or at the root, where the calling thread keeps it (`twin.nix`).
+    @Test(arguments: ["d3/twin.nix", "twin.nix"])
+    func aHardLinkAcrossTwoPartsIsKeptOnce(_ secondPath: String) async throws {
         let t = try await Setup(mode: .hardlink)
         t.runner.recycleSplit = Self.splits[0]
         try t.repo.write("d0/twin.nix", "{ twin = true; }\n")
-        try t.repo.write("d3/twin.nix", "{ twin = true; }\n")
+        try t.repo.write(secondPath, "{ twin = true; }\n")
         t.commits.append(try t.repo.commit("D"))
         for i in [3, 0, 1] { try await t.sync(i) }  // the spare holds D's tree
-        let first = t.spare + "/d0/twin.nix", second = t.spare + "/d3/twin.nix"
+        let first = t.spare + "/d0/twin.nix", second = t.spare + "/" + secondPath
         // The one of the two the store vouches for (its own object, linked in hard-link mode) is linked at both.
         var a = stat(), b = stat()
         #expect(lstat(first, &a) == 0 && lstat(second, &b) == 0)
@@ -74,7 +76,7 @@ extension StageRecyclerTests {
         let outcome = try await t.sync(3)
         #expect(outcome.applied?.recycled == true)
         try t.expectTarget(3)
-        #expect(inode(t.target + "/d0/twin.nix") != inode(t.target + "/d3/twin.nix"), "two paths share an inode")
+        #expect(inode(t.target + "/d0/twin.nix") != inode(t.target + "/" + secondPath), "two paths share an inode")
         let kept = try #require(outcome.applied?.unchangedStats)
         // The first path in path order keeps the inode, as on one thread; the second is placed anew.
         #expect(kept.keys.filter { $0.description.hasSuffix("twin.nix") } == ["d0/twin.nix"])
