@@ -18,9 +18,16 @@ extension StageRecyclerTests {
     func anEditBetweenTheScanAndTheStageIsNotKeptOnTheScansWord(_ edit: String, _ split: StageRecycler.Split?) async throws {
         let t = try await Setup(mode: .hardlink)
         if let split { t.runner.recycleSplit = split }  // the check made by a worker
-        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
-        let file = t.target + "/d2/f2.nix"
-        #expect(inode(t.spare + "/d2/f2.nix") == inode(file), "hard links of one store object")
+        // The file two levels down, so both splits hand its directory to a worker (`d2`, or `d2/deep`).
+        try t.repo.write("d2/deep/f2.nix", "{ a = 2; }\n")
+        t.commits.append(try t.repo.commit("D"))  // C and the file: 3
+        try t.repo.write("d1/f1.nix", "{ a = 1; e = 1; }\n")
+        t.commits.append(try t.repo.commit("E"))  // 4
+        try t.repo.write("d3/f3.nix", "{ a = 3; f = 1; }\n")
+        t.commits.append(try t.repo.commit("F"))  // 5
+        for i in [3, 4, 5] { try await t.sync(i) }  // the spare holds D's tree, the target F's
+        let file = t.target + "/d2/deep/f2.nix"
+        #expect(inode(t.spare + "/d2/deep/f2.nix") == inode(file), "hard links of one store object")
         t.runner.checkpoint = { name in
             guard name == "recycled" else { return }  // the spare is the stage now, not yet walked
             if edit == "write" {
@@ -32,14 +39,14 @@ extension StageRecyclerTests {
             }
         }
         do {
-            let outcome = try await t.sync(0)
+            let outcome = try await t.sync(3)
             #expect(outcome.applied != nil)
-            try t.expectTarget(0)
+            try t.expectTarget(3)
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "{ a = 2; }\n")
             var st = stat()
             #expect(lstat(file, &st) == 0 && st.st_mode & 0o7777 == 0o444, "mode \(String(st.st_mode & 0o7777, radix: 8))")
         } catch {
-            // Stopped before the switch: the target is still C's tree (its own d0/f4.nix), the edit the operator's.
+            // Stopped before the switch: the target is still F's tree (C's d0/f4.nix), the edit the operator's.
             #expect(try String(contentsOfFile: t.target + "/d0/f4.nix", encoding: .utf8) == "{ a = 9; }\n", "\(error)")
         }
     }

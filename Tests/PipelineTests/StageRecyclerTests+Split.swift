@@ -32,6 +32,21 @@ extension StageRecyclerTests {
             try shared.expectTarget(i)
             #expect(one.applied?.recycled == two.applied?.recycled)
             #expect(one.applied?.unchangedStats.keys == two.applied?.unchangedStats.keys, "commit \(i)")
+            // Each value is its own path's (a value written at another path's index would not be): the file's size
+            // and mode as one thread saw them, and the inode, size, mode and mtime the target's path has now.
+            let kept = try #require(two.applied?.unchangedStats)
+            #expect(
+                one.applied?.unchangedStats.values.map { [$0.size, Int64($0.mode)] } == kept.values.map { [$0.size, Int64($0.mode)] },
+                "commit \(i)")
+            for (path, seen) in zip(kept.keys, kept.values) {
+                var st = stat()
+                #expect(lstat(shared.target + "/" + path.description, &st) == 0)
+                let now = StatData(st)
+                #expect(
+                    [now.inode, UInt64(now.size), UInt64(now.mode), UInt64(now.mtimeNs)]
+                        == [seen.inode, UInt64(seen.size), UInt64(seen.mode), UInt64(seen.mtimeNs)],
+                    "\(path) after commit \(i)")
+            }
         }
         #expect(try shared.runner.state.loadStatCache(target: shared.target).entries.keys.count > 40)
     }
@@ -40,34 +55,61 @@ extension StageRecyclerTests {
     /// tree wants there (the store's own object), so each part keeps its path; put together, the second path on the
     /// inode goes and is placed anew, and the two paths of the new tree get inodes of their own. (Hard-link mode: the
     /// store vouches for its own object at both paths. Without the check once the parts are together, both were kept.)
-    @Test func aHardLinkAcrossTwoPartsIsKeptOnce() async throws {
+    /// The second path in a worker's directory (`d3/`), or at the root, where the calling thread keeps it (`twin.nix`).
+    @Test(arguments: ["d3/twin.nix", "twin.nix"])
+    func aHardLinkAcrossTwoPartsIsKeptOnce(_ secondPath: String) async throws {
         let t = try await Setup(mode: .hardlink)
         t.runner.recycleSplit = Self.splits[0]
         try t.repo.write("d0/twin.nix", "{ twin = true; }\n")
-        try t.repo.write("d3/twin.nix", "{ twin = true; }\n")
+        try t.repo.write(secondPath, "{ twin = true; }\n")
         t.commits.append(try t.repo.commit("D"))
         for i in [3, 0, 1] { try await t.sync(i) }  // the spare holds D's tree
-        let first = t.spare + "/d0/twin.nix", second = t.spare + "/d3/twin.nix"
+        let first = t.spare + "/d0/twin.nix", second = t.spare + "/" + secondPath
         // The one of the two the store vouches for (its own object, linked in hard-link mode) is linked at both.
         var a = stat(), b = stat()
         #expect(lstat(first, &a) == 0 && lstat(second, &b) == 0)
         let (from, to) = a.st_nlink >= b.st_nlink ? (first, second) : (second, first)
         #expect(unlink(to) == 0 && link(from, to) == 0)
         #expect(inode(first) == inode(second))
+        let shared = inode(first)
 
         let outcome = try await t.sync(3)
         #expect(outcome.applied?.recycled == true)
         try t.expectTarget(3)
-        #expect(inode(t.target + "/d0/twin.nix") != inode(t.target + "/d3/twin.nix"), "two paths share an inode")
+        #expect(inode(t.target + "/d0/twin.nix") != inode(t.target + "/" + secondPath), "two paths share an inode")
         let kept = try #require(outcome.applied?.unchangedStats)
-        #expect(kept.keys.filter { $0.description.hasSuffix("twin.nix") }.count <= 1)
+        // The first path in path order keeps the inode, as on one thread; the second is placed anew.
+        #expect(kept.keys.filter { $0.description.hasSuffix("twin.nix") } == ["d0/twin.nix"])
+        #expect(inode(t.target + "/d0/twin.nix") == shared, "the first path did not keep the inode")
+    }
+}
+
+extension StageRecyclerTests {
+    /// A worker's I/O error (the spare's `d1/f1.nix`, which the new tree changes, is a mount point: its `unlink` is
+    /// EBUSY) is an I/O error of the pass as on one thread: the spare is refused and the stage built from the store.
+    @Test(arguments: splits)
+    func aWorkersIOErrorFallsBackToBuildingFromTheStore(_ split: StageRecycler.Split) async throws {
+        let t = try await Setup(mode: .hardlink)
+        t.runner.recycleSplit = split
+        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
+        let outside = t.dirs.path + "/outside"
+        try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: outside))
+        let root = t.dirs.path
+        defer { Self.unmountEverything(below: root) }
+        try ProcessRunner.run("/bin/mount", ["--bind", outside, t.spare + "/d1/f1.nix"])
+        // Gone once the stage stands, so the refused spare (moved aside whole, the mount with it) can be removed.
+        t.runner.checkpoint = { name in if name == "staged" { Self.unmountEverything(below: root) } }
+        let outcome = try await t.sync(1)  // B: d1/f1.nix is not A's
+        #expect(outcome.applied?.recycled == false)
+        try t.expectTarget(1)
     }
 }
 
 /// The carrier's walk shared out the same way (``UntrackedCarrier/split``).
 extension StageRecyclerTests {
     /// The operator's files and directories at every depth, inside directories the workers carry and inside
-    /// directories only the operator has (made anew around what is carried, never handed out), and a carried
+    /// directories only the operator has (made anew around what is carried: `ops/` is handed out at depth 1, its
+    /// parent being the root, and made by its worker; `ops/a` never is, its parent being made), and a carried
     /// directory's mode and extended attribute, all survive switches whose carry is split.
     @Test(arguments: splits)
     func aSplitCarryCarriesWhatTheOperatorHas(_ split: StageRecycler.Split) async throws {

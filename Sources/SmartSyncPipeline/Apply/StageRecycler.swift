@@ -277,8 +277,9 @@ struct StageRecycler {
             self.marks = marks
         }
 
+        /// Notes the `index`th file kept, with `st` (its slot is uninitialised until then, and written once).
         func keep(_ index: Int, _ st: StatData, byInode: Bool) {
-            values[index] = st
+            values.initializeElement(at: index, to: st)
             marks[index] = byInode ? 2 : 1
         }
     }
@@ -319,15 +320,20 @@ struct StageRecycler {
                         again.append(table.keys[j])
                         continue
                     }
-                    values[keys.count] = st  // at or before `j`: compacted in place
+                    // At or before `j`: compacted in place (a slot not kept was never initialised; `StatData` is
+                    // trivial, so one kept is overwritten as well).
+                    values.initializeElement(at: keys.count, to: st)
                     keys.append(table.keys[j])
                     if marks[j] == 2 { keptByInode += 1 }
                 }
                 initialized = keys.count
             }
         }
+        // Held through the placing, the carry and the exchange: an update that keeps few of the files (a checkout far
+        // away) gives back the rest of the table-sized capacity, at the cost of a copy of what it keeps.
+        let trimmed = values.count < values.capacity / 2 ? values.withUnsafeBufferPointer { Array($0) } : values
         var walked = Walked(
-            kept: PathTable(keysInOrder: keys, values: values), keptByInode: keptByInode, removed: removed,
+            kept: PathTable(keysInOrder: keys, values: trimmed), keptByInode: keptByInode, removed: removed,
             directories: directories)
         guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
         for path in again {
@@ -339,35 +345,32 @@ struct StageRecycler {
     }
 
     /// The walk of ``walk(_:_:workers:shares:)`` shared out: the top of the tree here, the deferred directories by the
-    /// workers. Returns every part, this thread's first.
+    /// workers, from their parents as this thread held them open (``Pass/parents``). Returns every part, this
+    /// thread's first. The error thrown is the first in path order, as one thread's: a worker's before this thread's
+    /// own (everything it handed out comes before where it stopped).
     private static func walkSplit(_ root: Int32, _ pass: Pass, workers: Int, shares: Int) throws -> [Pass] {
         var pass = pass
-        // The workers open their directories from the root as the calling thread's walk leaves it (closed at its end).
-        let workersRoot = fcntl(root, F_DUPFD_CLOEXEC, 0)
-        guard workersRoot >= 0 else {
-            close(root)
-            throw SmartSyncError.io("fcntl", path: pass.display)
-        }
-        defer { close(workersRoot) }
         pass.deferAt = 0  // decided once the root is listed
         pass.shares = shares
-        try pass.walk(root, .root, depth: 0)
-        let deferred = pass.deferred
+        defer { for parent in pass.parents { close(parent.fd) } }
+        let top = Result { try pass.walk(root, .root, depth: 0) }
+        let (deferred, parents) = (pass.deferred, pass.parents)
         let (table, trust, scanned, display, slots) = (pass.desired.table, pass.trust, pass.scanned, pass.display, pass.slots)
         let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<Pass, any Error> in
             Result {
-                let path = deferred[k]
+                let (path, parent) = deferred[k]
                 var part = Pass(
                     desired: PathTable.Cursor(table, from: table.descendants(of: path).lowerBound), trust: trust,
                     scanned: scanned, display: display)
                 part.slots = slots
-                try part.walkDeferred(path, from: workersRoot)
+                try part.walkDeferred(path, in: parents[parent].fd)
                 return part
             }
         }
-        var walked = [pass]
+        var walked: [Pass] = []
         for part in parts { walked.append(try part.get()) }
-        return walked
+        try top.get()
+        return [pass] + walked
     }
 
     /// The one walk over the recycled tree, in path byte order (``SortedDirectory/steps(count:name:descends:)``), so
@@ -395,8 +398,12 @@ struct StageRecycler {
         var deferAt: Int?
         /// How many directories a split walk wants to hand out at the least.
         var shares = 0
-        /// The directories left for workers, in path order.
-        var deferred: [TreePath] = []
+        /// The directories left for workers, in path order, with their parents (indices into ``parents``).
+        var deferred: [(path: TreePath, parent: Int)] = []
+        /// The deferred directories' parents as the walk held them open (duplicated: its own are closed as it goes
+        /// on), so a worker meets its directory as the calling thread would have at its turn, never by its path again;
+        /// closed once the workers are done.
+        var parents: [(prefix: TreePath, fd: Int32)] = []
         /// An entry's path as bytes, before (and unless) it is built.
         var scratch: [UInt8] = []
 
@@ -407,12 +414,10 @@ struct StageRecycler {
             self.display = display
         }
 
-        /// Opens the deferred directory `path` from the stage's root (`rootFD`, not taken over), one component at a
-        /// time with `O_NOFOLLOW`, and walks it; one that is no longer a directory (`d_type` gone stale) is removed.
-        mutating func walkDeferred(_ path: TreePath, from rootFD: Int32) throws {
+        /// Opens the deferred directory `path` in its parent open on `parent` (not taken over) with `O_NOFOLLOW` and
+        /// walks it; one that is no longer a directory (`d_type` gone stale) is removed, as in ``walk(_:_:depth:)``.
+        mutating func walkDeferred(_ path: TreePath, in parent: Int32) throws {
             let last = path.components.last ?? path
-            let parent = try openParentDirectory(of: path, from: rootFD, display: display)
-            defer { if parent != rootFD { close(parent) } }
             let sub = last.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard sub >= 0 else {
                 guard errno == ENOTDIR || errno == ELOOP else {
@@ -473,8 +478,13 @@ struct StageRecycler {
                 let path = prefix.appending(name)
                 if step.descends, desired.hasDescendants(of: path) {
                     if depth + 1 == deferAt {
-                        // A worker's (``walkDeferred(_:from:)``): this walk goes on past its paths.
-                        deferred.append(path)
+                        // A worker's (``walkDeferred(_:in:)``): this walk goes on past its paths.
+                        if parents.last?.prefix != prefix {
+                            let dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                            guard dup >= 0 else { throw SmartSyncError.io("fcntl", path: shown) }
+                            parents.append((prefix, dup))
+                        }
+                        deferred.append((path, parents.count - 1))
                         desired = PathTable.Cursor(desired.table, from: desired.table.descendants(of: path).upperBound)
                         continue
                     }
@@ -516,22 +526,6 @@ struct StageRecycler {
             }
         }
     }
-}
-
-/// Opens the directory holding `path` from the directory open on `root` (not taken over: returned as is for a path at
-/// the root), one component at a time with `O_NOFOLLOW`: a symlink planted in place of a directory is never followed.
-/// The caller closes what is returned unless it is `root`.
-func openParentDirectory(of path: TreePath, from root: Int32, display: String) throws -> Int32 {
-    var parent = root
-    var at = TreePath.root
-    for component in path.components.dropLast() {
-        at = at.appending(component)
-        let next = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        if parent != root { close(parent) }
-        guard next >= 0 else { throw SmartSyncError.io("open", path: display + "/" + at.description) }
-        parent = next
-    }
-    return parent
 }
 
 /// The trust of a recycled tree's files (``GenerationTrust``), shared by the parts of a split walk behind a lock: it

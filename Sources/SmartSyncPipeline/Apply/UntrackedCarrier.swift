@@ -72,8 +72,11 @@ struct UntrackedCarrier {
     /// unchanged since and holding nothing to carry is not listed (see above). Nil: every directory is listed.
     var scanned: ScannedDirectories?
     /// How the walk is shared out over threads, as the recycler's (``StageRecycler/Split``, by the count of
-    /// ``rules``): the calling thread walks the top of both trees and hands the directories both have at the split's
-    /// depth to workers, each carrying its subtree whole (``Walk/deferred``). Nil: one thread.
+    /// ``rules``): the calling thread walks the top of both trees and hands the source's directories at the split's
+    /// depth whose parent both trees had (not one it made: that one is removed again when nothing is carried into it,
+    /// which needs what is below it first) to workers, each carrying its subtree whole (``Walk/deferred``) from the
+    /// parents the calling thread held open (descriptors it duplicated, never reopened by path: what the operator
+    /// does to the source meanwhile is met as on one thread). Nil: one thread.
     var split: StageRecycler.Split?
 
     /// Carries from the tree at `source` into the one at `destination`. Returns how many entries were carried.
@@ -93,30 +96,24 @@ struct UntrackedCarrier {
             try walk.resetUnsettled(in: destination)
             return carried
         }
-        // The workers open their directories from the roots (the source's is closed by the calling thread's walk).
-        let srcRoot = fcntl(src, F_DUPFD_CLOEXEC, 0)
-        guard srcRoot >= 0 else {
-            close(src)
-            throw SmartSyncError.io("fcntl", path: source)
-        }
-        defer { close(srcRoot) }
         walk.deferAt = 0
         walk.shares = split.shares
-        var carried = try walk.walk(src, dst, .root).carried
-        let deferred = walk.deferred
+        defer { for parent in walk.parents { close(parent.src); close(parent.dst) } }
+        // Everything the calling thread handed out comes before where it stopped, in path order: one thread would
+        // have failed there first. Its own error is thrown only when none of theirs is.
+        let top = Result { try walk.walk(src, dst, .root).carried }
+        let (deferred, parents) = (walk.deferred, walk.parents)
         let template = Template(walk: walk)
-        let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<(Int, [Bool]), any Error> in
+        let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<Int, any Error> in
             Result {
-                var part = template.walk.part(below: deferred[k].path)
-                let n = try part.carryDeferred(deferred[k].path, deferred[k].rule, from: srcRoot, into: dst)
-                return (n, part.settled)
+                let (path, rule, parent) = deferred[k]
+                var part = template.walk.part(below: path)
+                return try part.carryDeferred(path, rule, from: parents[parent].src, into: parents[parent].dst)
             }
         }
-        for part in parts {
-            let (n, settled) = try part.get()
-            carried += n
-            for (i, done) in settled.enumerated() where done { walk.settled[i] = true }
-        }
+        var carried = 0
+        for part in parts { carried += try part.get() }  // the first error in path order
+        carried += try top.get()
         try walk.resetUnsettled(in: destination)
         return carried
     }
@@ -131,9 +128,11 @@ struct UntrackedCarrier {
         let carrier: UntrackedCarrier
         let display: String
         var rules: PathTable<Rule>.Cursor
-        /// ``unsettled``, sorted, and whether each got the source's metadata.
-        let unsettled: PathTable<Bool>
-        var settled: [Bool]
+        /// ``unsettled``, sorted.
+        let unsettled: PathTable<Void>
+        /// Whether each of ``unsettled`` got the source's metadata: one array for every part of a split walk, each
+        /// writing the indices of its own directories.
+        let settled: Marks
         /// The directories holding a path to carry (``Rule/carry``, ``Rule/carryWhole``): listed whatever ``scanned``
         /// says. Empty without ``scanned``.
         let holdingCarried: Set<TreePath>
@@ -145,15 +144,18 @@ struct UntrackedCarrier {
         var deferAt: Int?
         /// How many directories a split walk wants to hand out at the least.
         var shares = 0
-        /// The directories left for workers, with their rules.
-        var deferred: [(path: TreePath, rule: Rule)] = []
+        /// The directories left for workers, with their rules and their parents (indices into ``parents``).
+        var deferred: [(path: TreePath, rule: Rule, parent: Int)] = []
+        /// The deferred directories' parents in both trees, as the calling thread held them open (duplicated: its
+        /// own are closed as its walk goes on); closed once the workers are done.
+        var parents: [(prefix: TreePath, src: Int32, dst: Int32)] = []
 
         init(carrier: UntrackedCarrier, display: String) {
             self.carrier = carrier
             self.display = display
             rules = PathTable.Cursor(carrier.rules)
-            unsettled = PathTable(sorting: carrier.unsettled.lazy.map { ($0, false) })
-            settled = Array(repeating: false, count: unsettled.count)
+            unsettled = PathTable(sorting: carrier.unsettled.lazy.map { ($0, ()) })
+            settled = Marks(count: unsettled.count)
             var holding = Set<TreePath>()
             if carrier.scanned != nil {
                 let values = carrier.rules.values
@@ -166,36 +168,44 @@ struct UntrackedCarrier {
 
         private func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
 
-        /// A walk of the deferred directory `path`: its own cursor from the first rule below it, nothing settled yet.
+        /// A walk of the deferred directory `path`: its own cursor from the first rule below it (``settled`` shared).
         func part(below path: TreePath) -> Walk {
             var part = self
             part.rules = PathTable.Cursor(carrier.rules, from: carrier.rules.descendants(of: path).lowerBound)
-            part.settled = Array(repeating: false, count: settled.count)
             part.deferAt = nil
             part.deferred = []
+            part.parents = []
             return part
         }
 
-        /// Carries the deferred directory `path` (``directory(_:_:_:_:_:retyped:)``), its parents opened from the
-        /// roots (`srcRoot`, `dstRoot`, not taken over) one component at a time with `O_NOFOLLOW`.
-        mutating func carryDeferred(_ path: TreePath, _ rule: Rule, from srcRoot: Int32, into dstRoot: Int32) throws
-            -> Int
-        {
+        /// Carries the deferred directory `path` (``directory(_:_:_:_:_:retyped:)``) from its parents open on `src`
+        /// and `dst` (not taken over), as the calling thread would have at its turn.
+        mutating func carryDeferred(_ path: TreePath, _ rule: Rule, from src: Int32, into dst: Int32) throws -> Int {
             guard let name = path.components.last else { return 0 }
-            let src = try openParentDirectory(of: path, from: srcRoot, display: shown(.root))
-            defer { if src != srcRoot { close(src) } }
-            let dst = try openParentDirectory(of: path, from: dstRoot, display: display)
-            defer { if dst != dstRoot { close(dst) } }
             return try directory(name, rule, src, dst, path.parent)
         }
 
-        /// Whether the directory `name` below `prefix` is left to a worker (``deferred``), and if so notes it and moves
-        /// the cursor past its paths. Only below directories the destination had (`mayDefer`): a directory made here is
-        /// removed again when nothing was carried into it, which needs what is carried below it first.
-        private mutating func deferring(_ name: TreePath, _ rule: Rule, _ prefix: TreePath, mayDefer: Bool) -> Bool {
+        /// Whether the directory `name` below `prefix` (open on `src` and `dst`) is left to a worker (``deferred``),
+        /// and if so notes it, with the parents duplicated once (``parents``), and moves the cursor past its paths.
+        /// Only below directories the destination had (`mayDefer`): a directory made here is removed again when
+        /// nothing was carried into it, which needs what is carried below it first.
+        private mutating func deferring(
+            _ name: TreePath, _ rule: Rule, _ prefix: TreePath, _ src: Int32, _ dst: Int32, mayDefer: Bool
+        ) throws -> Bool {
             guard mayDefer, let deferAt, deferAt > 0, prefix.depth + 1 == deferAt else { return false }
+            if parents.last?.prefix != prefix {
+                let s = fcntl(src, F_DUPFD_CLOEXEC, 0)
+                guard s >= 0 else { throw SmartSyncError.io("fcntl", path: shown(prefix)) }
+                let d = fcntl(dst, F_DUPFD_CLOEXEC, 0)
+                guard d >= 0 else {
+                    let err = errno
+                    close(s)
+                    throw SmartSyncError.io("fcntl", path: shown(prefix), errno: err)
+                }
+                parents.append((prefix, s, d))
+            }
             let path = prefix.appending(name)
-            deferred.append((path, rule))
+            deferred.append((path, rule, parents.count - 1))
             rules = PathTable.Cursor(carrier.rules, from: carrier.rules.descendants(of: path).upperBound)
             return true
         }
@@ -237,7 +247,7 @@ struct UntrackedCarrier {
             for step in steps {
                 let (name, isDirectory) = entries[step.index]
                 if step.descends {
-                    if let rule = descents[step.index], !deferring(name, rule, prefix, mayDefer: mayDefer) {
+                    if let rule = descents[step.index], try !deferring(name, rule, prefix, src, dst, mayDefer: mayDefer) {
                         carried += try directory(name, rule, src, dst, prefix)
                     }
                     continue
@@ -270,7 +280,7 @@ struct UntrackedCarrier {
             for step in steps {
                 let name = names[step.index]
                 if step.descends {
-                    if let rule = descents[step.index], !deferring(name, rule, prefix, mayDefer: true) {
+                    if let rule = descents[step.index], try !deferring(name, rule, prefix, src, dst, mayDefer: true) {
                         carried += try directory(name, rule, src, dst, prefix)
                     }
                     continue
@@ -414,20 +424,36 @@ struct UntrackedCarrier {
         }
 
         /// Notes that the destination's directory `path` has the source's metadata now.
-        private mutating func settle(_ path: TreePath) {
-            if !unsettled.isEmpty, let i = unsettled.index(of: path) { settled[i] = true }
+        private func settle(_ path: TreePath) {
+            if !unsettled.isEmpty, let i = unsettled.index(of: path) { settled.set(i) }
         }
 
         /// Gives the ``unsettled`` directories the source does not have a new directory's metadata, parents first
         /// (byte order puts a directory before what is inside it), so each takes a setgid parent's group as `mkdir`
         /// would.
-        mutating func resetUnsettled(in destination: String) throws {
-            guard settled.contains(false), let cursor = try DirectoryCursor(existing: destination) else { return }
+        func resetUnsettled(in destination: String) throws {
+            guard settled.count < unsettled.count, let cursor = try DirectoryCursor(existing: destination) else {
+                return
+            }
             for (i, path) in unsettled.keys.enumerated() where !settled[i] {
                 guard try cursor.enter(path.components[...], create: false) else { continue }  // not there (any more)
                 try DirectoryMetadata.reset(cursor.currentFD, display: shown(path))
             }
         }
+    }
+
+    /// A byte per ``unsettled`` directory, set by the part of the walk that gave it the source's metadata: the parts'
+    /// indices never meet (each directory is one part's), and the array is read only once they are all done.
+    private final class Marks: @unchecked Sendable {
+        private let marks: UnsafeMutableBufferPointer<Bool>
+
+        init(count: Int) { marks = .allocate(capacity: count); marks.initialize(repeating: false) }
+        deinit { marks.deallocate() }
+
+        func set(_ i: Int) { marks[i] = true }
+        subscript(i: Int) -> Bool { marks[i] }
+        /// How many are set.
+        var count: Int { marks.reduce(0) { $0 + ($1 ? 1 : 0) } }
     }
 
     // MARK: - Descriptor helpers

@@ -26,8 +26,9 @@ public enum LocalKind: String, Sendable, Hashable, Codable {
     }
 }
 
-/// The `stat` fields the stat cache compares.
-public struct StatData: Sendable, Hashable, Codable {
+/// The `stat` fields the stat cache compares. Trivial (`BitwiseCopyable`): the recycler writes it into raw memory
+/// (``StageRecycler``'s kept slots).
+public struct StatData: Sendable, Hashable, Codable, BitwiseCopyable {
     public var device: UInt64
     public var inode: UInt64
     public var size: Int64
