@@ -109,8 +109,10 @@ extension GitPackSource {
 
     /// Imports the spools of runs that were killed mid-pack (nobody holds their lock), held to the limits their runs
     /// wrote beside them, then removes them: the objects that arrived whole (and were asked for) are kept, so this
-    /// run asks only for the rest. A spool without its limits is removed unread, as is a history pack (an ancestry
-    /// walk's commits, ``isAncestor(_:of:)``): its run held it unpublished, and so is it never published here.
+    /// run asks only for the rest. A spool without its limits is removed unread. A history walk's spool
+    /// (``isAncestor(_:of:)``, held unpublished by its run) is salvaged as any other: its objects are checked as they
+    /// are imported, and its limits cannot tell it from a listing's or a commit's pack on a host without shallow
+    /// support, which asks for history too (removing those unread made a killed run's download start over).
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)
@@ -130,7 +132,7 @@ extension GitPackSource {
             // Held by a live run (this one's or another's, in any PID namespace): not ours to take.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
             if let bytes = try? FileSystem.readFile(base + ".limits"),
-                let limits = SpoolLimits.decode(bytes, path: base + ".limits"), !Self.isHistory(limits),
+                let limits = SpoolLimits.decode(bytes, path: base + ".limits"),
                 let report = try? await Self.startImport(
                     path, into: store, arrival: nil, limits: limits, budget: storeBudget
                 ).value
@@ -144,12 +146,6 @@ extension GitPackSource {
             unlink(base + ".limits")
             unlink(path)
         }
-    }
-
-    /// Whether a pack held to `limits` is a history walk's (``isAncestor(_:of:)``: the only request for history).
-    static func isHistory(_ limits: PackLimits) -> Bool {
-        if case .reachable(_, history: true) = limits.contents { return true }
-        return false
     }
 
     /// Writes the limits a spool is held to. Not synced: they matter only to a later run salvaging the spool, and one
