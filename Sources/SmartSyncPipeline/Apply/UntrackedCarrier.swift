@@ -195,7 +195,10 @@ struct UntrackedCarrier {
             guard mayDefer, let deferAt, deferAt > 0, prefix.depth + 1 == deferAt else { return false }
             if parents.last?.prefix != prefix {
                 let s = fcntl(src, F_DUPFD_CLOEXEC, 0)
-                guard s >= 0 else { throw SmartSyncError.io("fcntl", path: shown(prefix)) }
+                guard s >= 0 else {
+                    let err = errno  // read before the message is built (it allocates)
+                    throw SmartSyncError.io("fcntl", path: shown(prefix), errno: err)
+                }
                 let d = fcntl(dst, F_DUPFD_CLOEXEC, 0)
                 guard d >= 0 else {
                     let err = errno
