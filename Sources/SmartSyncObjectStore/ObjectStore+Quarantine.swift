@@ -38,7 +38,7 @@ extension ObjectStore {
         -> String?
     {
         try FileSystem.makeDirectories(quarantineDirectory, mode: 0o700)
-        let name = id.hex + "." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let name = FileSystem.temporaryName(id.hex + ".")
         let destination = quarantineDirectory + "/" + name + (twin ? ".x" : "")
         let source = path(for: id) + (twin ? ".x" : "")
         if let expecting {

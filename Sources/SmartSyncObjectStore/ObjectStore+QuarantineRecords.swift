@@ -55,7 +55,7 @@ extension ObjectStore {
     @discardableResult
     public func quarantineTwin(of id: ObjectID, reason: String) throws -> String? {
         try FileSystem.makeDirectories(quarantineDirectory, mode: 0o700)
-        let stem = quarantineDirectory + "/" + id.hex + "." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let stem = FileSystem.temporaryName(quarantineDirectory + "/" + id.hex + ".")
         let source = path(for: id) + ".x"
         guard rename(source, stem + ".x") == 0 else {
             if errno == ENOENT { return nil }

@@ -24,7 +24,7 @@ extension GitPackSource {
     func receivePack(
         _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil
     ) async throws -> Int {
-        let name = "pack-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let name = FileSystem.temporaryName("pack-")
         let base = store.temporaryDirectory + "/" + name
         let (staging, spool, limitsFile) = (base + ".locking", base + ".pack", base + ".limits")
         let lockFD = open(staging, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

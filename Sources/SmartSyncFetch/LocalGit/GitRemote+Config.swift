@@ -24,8 +24,7 @@ extension GitRemote {
             let root = remote.temporaryDirectory
             try FileSystem.makeDirectories(root)
             removeLeftovers(in: root)
-            let directory = root + "/" + prefix + String(getpid()) + "-"
-                + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            let directory = FileSystem.temporaryName(root + "/" + prefix + String(getpid()) + "-")
             guard mkdir(directory, 0o700) == 0 else { throw SmartSyncError.io("mkdir", path: directory) }
             let made = CallConfig(directory: directory)
             do {

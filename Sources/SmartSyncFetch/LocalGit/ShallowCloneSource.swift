@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import Synchronization
@@ -152,7 +153,7 @@ public final class ShallowCloneSource: SyncSource {
         if let existing = state.withLock({ $0.directory }) { return existing }
         Self.removeStaleClones(in: temporaryRoot)
         try FileManager.default.createDirectory(atPath: temporaryRoot, withIntermediateDirectories: true)
-        let directory = temporaryRoot + "/clone-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let directory = FileSystem.temporaryName(temporaryRoot + "/clone-")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let r: ProcessResult
         do {

@@ -73,9 +73,7 @@ public struct GenerationStore: Sendable {
     /// Moves `path` (a tree given up on) among the generations being removed, for ``prune(keep:)`` to remove.
     func discard(_ path: String) throws {
         try FileSystem.makeDirectories(layout.generations)
-        let trash =
-            layout.generations + "/" + Self.removing + "discarded-"
-            + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let trash = FileSystem.temporaryName(layout.generations + "/" + Self.removing + "discarded-")
         guard rename(path, trash) == 0 else { throw SmartSyncError.io("rename", path: path) }
     }
 
@@ -122,7 +120,7 @@ public struct GenerationStore: Sendable {
         let complete = Set(listed.prefix(max(0, keep)))
         var failure: (any Error)?
         if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
-            let trash = Self.removing + "spare-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            let trash = FileSystem.temporaryName(Self.removing + "spare-")
             if rename(spare, layout.generations + "/" + trash) != 0 {
                 failure = SmartSyncError.io("rename", path: spare)
             }
@@ -149,7 +147,7 @@ public struct GenerationStore: Sendable {
                 room -= 1
                 continue
             }
-            let trash = Self.removing + "spare-\(n)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            let trash = FileSystem.temporaryName(Self.removing + "spare-\(n)-")
             if rename(reserve(n), layout.generations + "/" + trash) != 0 {
                 failure = failure ?? SmartSyncError.io("rename", path: reserve(n))
             }
@@ -157,7 +155,7 @@ public struct GenerationStore: Sendable {
         for name in try FileSystem.names(in: layout.generations) {
             guard let seq = Int(name), !complete.contains(seq) else { continue }
             let from = layout.generation(seq)
-            let trash = Self.removing + name + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            let trash = FileSystem.temporaryName(Self.removing + name + "-")
             if rename(from, layout.generations + "/" + trash) != 0 {
                 failure = failure ?? SmartSyncError.io("rename", path: from)
             }

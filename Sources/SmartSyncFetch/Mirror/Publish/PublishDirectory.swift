@@ -138,7 +138,7 @@ final class PublishDirectory: Sendable {
 
     /// A fresh temporary name in the root (not created): for a file a child process creates (`O_EXCL`).
     func temporaryName() -> String {
-        Self.temporaryPrefix + String(getpid()) + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        FileSystem.temporaryName(Self.temporaryPrefix + String(getpid()) + "-")
     }
 
     /// The path of the temporary `name`, for a child process and for messages.
