@@ -184,9 +184,9 @@ public struct GenerationStore: Sendable {
     /// holding the cold tree's inodes (all its bytes, in copy mode). Best effort: a tree left goes at the next call.
     func dropSpares() {
         guard let names = try? FileSystem.names(in: layout.generations) else { return }
-        for name in names where name == "spare" || name.hasPrefix("spare-") {
-            try? discard(layout.generations + "/" + name)
-        }
+        let spares = names.filter { $0 == "spare" || $0.hasPrefix("spare-") }
+        guard !spares.isEmpty else { return }  // the usual in-place update: nothing to drop, nothing to sync
+        for name in spares { try? discard(layout.generations + "/" + name) }
         _ = try? removeDiscarded()
         FileSystem.syncDirectory(layout.generations)
     }
