@@ -32,9 +32,10 @@ import Testing
         #expect(try FileSystem.readFileIfPresent(dir["missing"]) == nil)
     }
 
-    /// The bytes a load decodes are its own: a state file cut in place after it was read (an operator restoring the
-    /// state directory with `cp` or `rsync --inplace`) leaves the loaded state whole. Decoded from a mapping, the
-    /// reader of the cut pages died with SIGBUS (found in review).
+    /// The bytes a read gives are its own: a file cut in place after it was read (an operator restoring the state
+    /// directory with `cp` or `rsync --inplace`) leaves them whole. This pins ``FileSystem/readFileIfPresent``'s copy
+    /// only; that `StateStore.load` and `StatCache.load` read through it (not a mapping, whose cut pages killed the
+    /// reader with SIGBUS, found in review) is the code's, not this test's.
     @Test func aStateCutInPlaceAfterItsReadLeavesTheLoadedBytesWhole() throws {
         let dir = try TemporaryDirectory(prefix: "state-read")
         defer { dir.remove() }

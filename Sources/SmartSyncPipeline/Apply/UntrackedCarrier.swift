@@ -312,9 +312,10 @@ struct UntrackedCarrier {
             let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
             let from = name.withCString { openat(src, $0, flags) }
             guard from >= 0 else {
-                if errno == ENOTDIR || errno == ELOOP { return retyped ? 0 : try other(name, rule, src, dst, prefix) }
-                if errno == ENOENT { return 0 }  // gone
-                throw SmartSyncError.io("open", path: shown(path))
+                let err = errno  // read before the message is built (it allocates)
+                if err == ENOTDIR || err == ELOOP { return retyped ? 0 : try other(name, rule, src, dst, prefix) }
+                if err == ENOENT { return 0 }  // gone
+                throw SmartSyncError.io("open", path: shown(path), errno: err)
             }
             var to = name.withCString { openat(dst, $0, flags) }
             let exists = to >= 0
@@ -328,8 +329,9 @@ struct UntrackedCarrier {
                 }
                 to = UntrackedCarrier.makeDirectory(name, in: dst)
                 guard to >= 0 else {
+                    let err = errno  // before close and the message (ENOSPC, EDQUOT keep their hint)
                     close(from)
-                    throw SmartSyncError.io("mkdir", path: shown(path))
+                    throw SmartSyncError.io("mkdir", path: shown(path), errno: err)
                 }
             }
             defer { close(to) }
@@ -371,7 +373,8 @@ struct UntrackedCarrier {
                 guard carrier.replaceExisting, (there.st_mode & S_IFMT) != S_IFDIR else { return 0 }  // the new tree's
                 if there.st_ino == st.st_ino && there.st_dev == st.st_dev { return 0 }  // already the same file
                 guard name.withCString({ unlinkat(dst, $0, 0) }) == 0 else {
-                    throw SmartSyncError.io("unlink", path: shown(prefix.appending(name)))
+                    let err = errno
+                    throw SmartSyncError.io("unlink", path: shown(prefix.appending(name)), errno: err)
                 }
             }
             try UntrackedCarrier.link(src, dst, name, display: shown(prefix.appending(name)))

@@ -185,7 +185,9 @@ public struct GenerationStore: Sendable {
     func dropSpares() {
         guard let names = try? FileSystem.names(in: layout.generations) else { return }
         let spares = names.filter { $0 == "spare" || $0.hasPrefix("spare-") }
-        guard !spares.isEmpty else { return }  // the usual in-place update: nothing to drop, nothing to sync
+        // The usual in-place update: nothing to drop or finish removing (a killed removal, a killed cold sync's
+        // `.removing-spare-making-`: this is their only cleanup where no prune runs), nothing to sync.
+        guard !spares.isEmpty || names.contains(where: { $0.hasPrefix(Self.removing) }) else { return }
         for name in spares { try? discard(layout.generations + "/" + name) }
         _ = try? removeDiscarded()
         FileSystem.syncDirectory(layout.generations)
