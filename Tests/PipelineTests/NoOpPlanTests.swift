@@ -53,6 +53,45 @@ import Testing
         #expect(again.plan.changes.isEmpty && again.plan.count(.unchanged) == 3 && again.summary.upToDate)
     }
 
+    /// A listing holding the previous manifest's own paths (a run at the commit the target has) is taken in the
+    /// manifest's order, its paths not compared again: the same plan as from that listing in storage of its own.
+    @Test func aListingSharingTheManifestsPathsPlansAsACopyDoes() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let t = dir.path
+        var tree = FixtureTree()
+        tree.files = [
+            ("a.nix", .regular, "a"), ("directory/kept-as-it-is.nix", .regular, "k"),
+            ("directory/edited-by-hand.nix", .regular, "e"), ("directory/gone-from-the-target.nix", .regular, "g"),
+            ("scripts/run-the-thing.sh", .executable, "r"),
+        ]
+        try TestFiles.write(t + "/a.nix", "a", mode: 0o444)
+        try TestFiles.write(t + "/directory/kept-as-it-is.nix", "k", mode: 0o444)
+        try TestFiles.write(t + "/directory/edited-by-hand.nix", "edited", mode: 0o444)
+        try TestFiles.write(t + "/directory/never-ours-untracked.nix", "u", mode: 0o444)
+        try TestFiles.write(t + "/scripts/run-the-thing.sh", "r", mode: 0o555)
+        let local = try TargetScanner().scan(target: t).tree
+        let previous = Manifest(listing: tree.listing)
+        let files = previous.entries
+        let shared = TreeListing(
+            commit: tree.listing.commit, rootTree: .emptyTree,
+            entries: zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) })
+        let copied = TreeListing(
+            commit: shared.commit, rootTree: .emptyTree,
+            entries: shared.entries.map { TreeEntry(path: TreePath(bytes: $0.path.bytes), mode: $0.mode, id: $0.id) })
+        #expect(PathTable<Int>.sharesKeys(shared.entries.map(\.path), with: files.keys))
+        #expect(!PathTable<Int>.sharesKeys(copied.entries.map(\.path), with: files.keys))
+        for listUnchanged in [true, false] {
+            let a = Planner().plan(listing: shared, previous: previous, local: local, listUnchanged: listUnchanged)
+            let b = Planner().plan(listing: copied, previous: previous, local: local, listUnchanged: listUnchanged)
+            #expect(a == b)
+            #expect(a.kind("directory/edited-by-hand.nix") == .modify)
+            #expect(a.kind("directory/gone-from-the-target.nix") == .add)
+            #expect(a.kind("directory/never-ours-untracked.nix") == .untracked)
+            #expect(a.count(.unchanged) == 3 && (a.kind("a.nix") == .unchanged) == listUnchanged)
+        }
+    }
+
     /// An applier refuses a plan that does not list its unchanged paths: a stage made from it would lack them.
     @Test func anApplierRefusesAPlanWithoutItsUnchangedPaths() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")

@@ -54,7 +54,12 @@ public struct Planner: Sendable {
             paths.append(entries[i].path)
             indices.append(i)
         }
-        let desired = PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
+        // A listing made from the previous manifest (a run at the commit the target has) holds the manifest's own
+        // paths: their order is the manifest's, proven when it was read, and they are not compared again.
+        let desired =
+            PathTable<Int>.sharesKeys(paths, with: previous.entries.keys)
+            ? PathTable(keysInOrder: paths, values: indices)
+            : PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
         var gitlinks: Set<TreePath> = []
         for i in desired.values where entries[i].mode == .gitlink { gitlinks.insert(entries[i].path) }
 
@@ -173,10 +178,10 @@ public struct Planner: Sendable {
         return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs, unlistedUnchanged: unlisted)
     }
 
-    /// Whether the scan's `locals[j]` is what the tree entry `entries[t]` at its path wants (same kind, content, and the
-    /// metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would decide when nothing is excluded;
-    /// false otherwise (``change`` decides). Both entries are read where they lie: ``change`` takes a copy of each
-    /// (their paths retained and released), for every path of a no-op.
+    /// Whether the scan's `locals[j]` is what the tree entry `entries[t]` at its path wants (same kind, content, and
+    /// the metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would decide when nothing is
+    /// excluded; false otherwise (``change`` decides). Both entries are read where they lie: ``change`` takes a copy
+    /// of each (their paths retained and released), for every path of a no-op.
     private func isUnchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Bool {
         let mode = entries[t].mode
         guard mode != .gitlink, let localMode = locals[j].kind.fileMode, localMode == mode,
@@ -189,8 +194,8 @@ public struct Planner: Sendable {
     /// (``isUnchanged(_:_:_:_:)``).
     private func unchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Change {
         Change(
-            kind: .unchanged, path: entries[t].path, mode: entries[t].mode, id: entries[t].id, localKind: locals[j].kind,
-            localID: locals[j].id, localMetadata: locals[j].metadata)
+            kind: .unchanged, path: entries[t].path, mode: entries[t].mode, id: entries[t].id,
+            localKind: locals[j].kind, localID: locals[j].id, localMetadata: locals[j].metadata)
     }
 
     /// The change at a path of the new tree (`entry`), with what is on disk there (`l`) and what the previous sync put
