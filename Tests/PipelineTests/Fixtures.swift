@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncFetch
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -15,6 +16,17 @@ func sneakyEdit(_ path: String, _ content: String) throws {
     let before = mtimeNs(path)
     try TestFiles.overwriteInPlace(path, content)
     try TestFiles.setMtime(path, ns: before)
+}
+
+extension SyncRunner {
+    /// A runner syncing from the local repository `repo`, its store and state in `dir`, applying by `mode`.
+    static func local(_ repo: GitFixture, in dir: TemporaryDirectory, mode: ApplyMode) async throws -> SyncRunner {
+        var runner = SyncRunner(
+            source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dir["store"]),
+            state: try StateStore(root: dir["state"]))
+        runner.applyMode = mode
+        return runner
+    }
 }
 
 /// Builds a listing (blobs and gitlinks only; the planner ignores trees) and fills a store with the blobs.

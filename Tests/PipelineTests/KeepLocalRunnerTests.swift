@@ -15,10 +15,7 @@ import Testing
         try repo.write("conf.nix", "v1\n")
         try repo.write("other.nix", "o1\n")
         _ = try repo.commit("A")
-        var runner = SyncRunner(
-            source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dir["store"]),
-            state: try StateStore(root: dir["state"]))
-        runner.applyMode = mode
+        let runner = try await SyncRunner.local(repo, in: dir, mode: mode)
         let target = dir["target"]
         _ = try await runner.sync(.init(ref: nil, target: target))
 

@@ -6,7 +6,8 @@ import Testing
 @testable import SmartSyncPipeline
 
 /// `Planner.unchanged` (taken only when nothing is excluded) against the general rules (forced by an exclusion that
-/// matches nothing): the same plan for every kind of path.
+/// matches nothing): the same plan for every kind of path; and each rule's plan that counts its unchanged paths
+/// without listing them (`listUnchanged: false`) against the one that lists them.
 @Suite struct PlannerShortcutTests {
     @Test(arguments: [false, true]) func shortcutEqualsTheGeneralRules(keepLocal: Bool) throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
@@ -54,6 +55,15 @@ import Testing
             #expect(a.counts == b.counts)
             #expect(a.blobsNeeded == b.blobsNeeded)
             #expect(a.count(.unchanged) >= 3 || owner != getuid())
+            // Counting the unchanged paths without listing them changes nothing else, by either rule.
+            for (planner, full) in [(fast, a), (slow, b)] {
+                let counted = planner.plan(listing: tree.listing, previous: previous, local: local, listUnchanged: false)
+                #expect(counted.changes == full.changes.filter { $0.kind != .unchanged })
+                #expect(counted.counts == full.counts)
+                #expect(counted.blobsNeeded == full.blobsNeeded)
+                #expect(counted.hasWork == full.hasWork)
+                #expect(counted.listsUnchanged == (full.count(.unchanged) == 0))
+            }
         }
     }
 }

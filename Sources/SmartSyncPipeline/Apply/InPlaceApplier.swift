@@ -43,6 +43,9 @@ public struct InPlaceApplier: ApplyStrategy {
     }
 
     public func apply(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws -> ApplyReport {
+        guard plan.listsUnchanged else {
+            throw SmartSyncError(.internal, "the plan to apply does not list its unchanged paths")
+        }
         guard plan.commit == listing.commit else {
             throw SmartSyncError(
                 .internal,

@@ -5,15 +5,21 @@ import SmartSyncGitObjects
 public struct Plan: Sendable, Hashable, Codable {
     /// The commit the plan brings the target to.
     public var commit: ObjectID
-    /// Every path considered (including unchanged, untracked and excluded ones), sorted by path.
+    /// Every path considered (including unchanged, untracked and excluded ones), sorted by path; the unchanged ones
+    /// only when ``listsUnchanged``.
     public var changes: [Change]
+    /// False when the ``Change/Kind/unchanged`` paths were counted (``count(_:)``) but left out of ``changes``: the
+    /// plan of a run whose target already had the commit (``Planner/plan(listing:previous:local:listUnchanged:)``).
+    public var listsUnchanged = true
     /// Each distinct blob the written paths need, once (identical content is fetched once), sorted by id.
     public var blobsNeeded: [NeededBlob]
     /// How many changes of each kind.
     public var counts: [Change.Kind: Int]
 
-    public init(commit: ObjectID, changes: [Change], blobsNeeded: [NeededBlob]) {
+    /// `unlistedUnchanged`: unchanged paths counted but not in `changes` (``listsUnchanged`` false when any).
+    public init(commit: ObjectID, changes: [Change], blobsNeeded: [NeededBlob], unlistedUnchanged: Int = 0) {
         self.commit = commit
+        listsUnchanged = unlistedUnchanged == 0
         self.changes = changes
         self.blobsNeeded = blobsNeeded
         var counts: [Change.Kind: Int] = [:]
@@ -31,6 +37,7 @@ public struct Plan: Sendable, Hashable, Codable {
             }
         }
         if let current = run { counts[current.kind, default: 0] += current.count }
+        if unlistedUnchanged > 0 { counts[.unchanged, default: 0] += unlistedUnchanged }
         self.counts = counts
     }
 

@@ -36,7 +36,12 @@ public struct Planner: Sendable {
     ///
     /// One merge join of three path-sorted inputs (the listing's files, the scan, the previous manifest): the changes
     /// come out in path order, with no per-path lookup or hash table.
-    public func plan(listing: TreeListing, previous: Manifest, local: LocalTree) -> Plan {
+    ///
+    /// With `listUnchanged` false the ``Change/Kind/unchanged`` paths are counted (``Plan/count(_:)``) but not listed
+    /// (``Plan/listsUnchanged``): every other change is the same, in the same order, and so are the blobs needed. A
+    /// run whose target already has the commit asks so: a no-op's plan lists nothing, where it made a ``Change`` per
+    /// path (at 20,000 files 2.5 MB of fresh pages, most of the plan's time); an apply needs the full list.
+    public func plan(listing: TreeListing, previous: Manifest, local: LocalTree, listUnchanged: Bool = true) -> Plan {
         // The listing's files and gitlinks in path order, as their indices in the listing: the entries themselves
         // are not copied (at 100,000 files a table of them was 5 MB more at the planner's peak).
         // Listings come sorted (a tree's walk, a manifest): the keys are taken as they are, sorted only when not.
@@ -49,12 +54,18 @@ public struct Planner: Sendable {
             paths.append(entries[i].path)
             indices.append(i)
         }
-        let desired = PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
+        // A listing made from the previous manifest (a run at the commit the target has) holds the manifest's own
+        // paths: their order is the manifest's, proven when it was read, and they are not compared again.
+        let desired =
+            PathTable<Int>.sharesKeys(paths, with: previous.entries.keys)
+            ? PathTable(keysInOrder: paths, values: indices)
+            : PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
         var gitlinks: Set<TreePath> = []
         for i in desired.values where entries[i].mode == .gitlink { gitlinks.insert(entries[i].path) }
 
         var changes: [Change] = []
-        changes.reserveCapacity(desired.count + 16)
+        changes.reserveCapacity(listUnchanged ? desired.count + 16 : 16)
+        var unlisted = 0  // unchanged paths counted, not listed (`listUnchanged` false)
         var deletable: Set<TreePath> = []
         var before = PathTable.Cursor(previous.entries)
 
@@ -111,17 +122,24 @@ public struct Planner: Sendable {
                     changes.append(here)
                 }
             case .left(let i):
-                changes.append(
-                    change(entries[desired.values[i]], nil, previous: before.seek(desired.keys[i]), local: local,
-                        blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
+                let c = change(
+                    entries[desired.values[i]], nil, previous: before.seek(desired.keys[i]), local: local,
+                    blocker: blocker(inside:), directoryIsOurs: directoryIsOurs)
+                if listUnchanged || c.kind != .unchanged { changes.append(c) } else { unlisted += 1 }
             case .both(let i, let j):
-                if nothingExcluded, let c = unchanged(entries, desired.values[i], local.entries.values, j) {
-                    changes.append(c)  // (the cursor on the previous manifest skips its path on its next look)
+                if nothingExcluded, isUnchanged(entries, desired.values[i], local.entries.values, j) {
+                    // (the cursor on the previous manifest skips its path on its next look)
+                    if listUnchanged {
+                        changes.append(unchanged(entries, desired.values[i], local.entries.values, j))
+                    } else {
+                        unlisted += 1
+                    }
                     continue
                 }
-                changes.append(
-                    change(entries[desired.values[i]], local.entries.values[j], previous: before.seek(desired.keys[i]),
-                        local: local, blocker: blocker(inside:), directoryIsOurs: directoryIsOurs))
+                let c = change(
+                    entries[desired.values[i]], local.entries.values[j], previous: before.seek(desired.keys[i]),
+                    local: local, blocker: blocker(inside:), directoryIsOurs: directoryIsOurs)
+                if listUnchanged || c.kind != .unchanged { changes.append(c) } else { unlisted += 1 }
             }
         }
 
@@ -157,22 +175,27 @@ public struct Planner: Sendable {
             needed[id]!.localPath = nil
         }
         let blobs = needed.values.sorted { $0.id < $1.id }
-        return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs)
+        return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs, unlistedUnchanged: unlisted)
     }
 
-    /// The change at the path of the tree entry `entries[t]` when the scan's `locals[j]` there is what the tree wants
-    /// (same kind, content, and the metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would
-    /// make it when nothing is excluded; nil otherwise (``change`` decides). Both entries are read where they lie:
-    /// ``change`` takes a copy of each (their paths retained and released), for every path of a no-op.
-    private func unchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Change? {
+    /// Whether the scan's `locals[j]` is what the tree entry `entries[t]` at its path wants (same kind, content, and
+    /// the metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would decide when nothing is
+    /// excluded; false otherwise (``change`` decides). Both entries are read where they lie: ``change`` takes a copy
+    /// of each (their paths retained and released), for every path of a no-op.
+    private func isUnchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Bool {
         let mode = entries[t].mode
-        let kind = locals[j].kind
-        guard mode != .gitlink, let localMode = kind.fileMode, localMode == mode, locals[j].id == entries[t].id,
-            locals[j].metadata.isInstalled(as: mode, owner: installedOwner)
-        else { return nil }
-        return Change(
-            kind: .unchanged, path: entries[t].path, mode: mode, id: entries[t].id, localKind: kind,
-            localID: locals[j].id, localMetadata: locals[j].metadata)
+        guard mode != .gitlink, let localMode = locals[j].kind.fileMode, localMode == mode,
+            locals[j].id == entries[t].id
+        else { return false }
+        return locals[j].metadata.isInstalled(as: mode, owner: installedOwner)
+    }
+
+    /// The ``Change/Kind/unchanged`` change at the path of `entries[t]`, found there as `locals[j]`
+    /// (``isUnchanged(_:_:_:_:)``).
+    private func unchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Change {
+        Change(
+            kind: .unchanged, path: entries[t].path, mode: entries[t].mode, id: entries[t].id,
+            localKind: locals[j].kind, localID: locals[j].id, localMetadata: locals[j].metadata)
     }
 
     /// The change at a path of the new tree (`entry`), with what is on disk there (`l`) and what the previous sync put
@@ -241,8 +264,10 @@ public struct Planner: Sendable {
     }
 
     /// The manifest to record once `plan` has been applied: every path written or found unchanged, plus the
-    /// previous entries of excluded paths (so that un-excluding them later still knows they were ours).
+    /// previous entries of excluded paths (so that un-excluding them later still knows they were ours). `plan` must
+    /// list its unchanged paths (``Plan/listsUnchanged``): a manifest without them would disown them.
     public func manifest(after plan: Plan, previous: Manifest) -> Manifest {
+        precondition(plan.listsUnchanged, "the manifest after a plan that does not list its unchanged paths")
         var out = Manifest()
         out.entries.reserveCapacity(plan.changes.count)
         for c in plan.changes {  // in path order: each entry is appended

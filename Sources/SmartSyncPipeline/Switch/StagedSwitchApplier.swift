@@ -83,6 +83,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
     public func applyReporting(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws
         -> (report: ApplyReport, method: Method)
     {
+        // A stage made from a plan that leaves out its unchanged paths would lack those files.
+        guard plan.listsUnchanged else {
+            throw SmartSyncError(.internal, "the plan to apply does not list its unchanged paths")
+        }
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
         try switcher.recover()

@@ -1,0 +1,111 @@
+import SmartSyncCore
+import SmartSyncFetch
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+@testable import SmartSyncPipeline
+import TestSupport
+import Testing
+
+/// A run whose target already has the commit counts its unchanged paths without listing them
+/// (``Plan/listsUnchanged``), and still finds and puts right a synced file edited in place.
+@Suite(.serialized) struct NoOpPlanTests {
+    @Test(arguments: [SyncRunner.ApplyMode.inPlace, .stagedSwitch])
+    func aNoOpListsNoPathAndAnEditInPlaceIsStillPutRight(mode: SyncRunner.ApplyMode) async throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let repo = try GitFixture()
+        try repo.write("conf.nix", "{ a = 1; }\n")
+        try repo.write("sub/other.nix", "o1\n")
+        try repo.write("sub/deeper/third.nix", "t1\n")
+        _ = try repo.commit("A")
+        let runner = try await SyncRunner.local(repo, in: dir, mode: mode)
+        let target = dir["target"]
+        let first = try await runner.sync(.init(ref: nil, target: target))
+        #expect(first.plan.listsUnchanged && first.plan.count(.add) == 3)
+
+        let noOp = try await runner.sync(.init(ref: nil, target: target))
+        #expect(!noOp.plan.listsUnchanged)
+        #expect(noOp.plan.changes.isEmpty)
+        #expect(noOp.plan.count(.unchanged) == 3)
+        #expect(noOp.summary.upToDate && noOp.summary.counts == ["unchanged": 3])
+        #expect(noOp.applied == nil)
+        // `plan` of the same commit: the same counts, nothing listed.
+        let planned = try await runner.plan(.init(ref: nil, target: target))
+        #expect(planned.plan.changes.isEmpty && planned.plan.count(.unchanged) == 3)
+
+        // Written in place (the same inode, the same size, its mtime put back): only the scan's ctime sees it.
+        try sneakyEdit(target + "/conf.nix", "{ a = 2; }\n")
+
+        // Reported by a plan (which lists no unchanged path), then put right by a sync, which lists them to apply.
+        let drift = try await runner.plan(.init(ref: nil, target: target))
+        #expect(drift.plan.changes.map(\.path) == ["conf.nix"] && drift.plan.kind("conf.nix") == .modify)
+        #expect(drift.plan.count(.unchanged) == 2 && drift.summary.localEdits == ["conf.nix"])
+        let mended = try await runner.sync(.init(ref: nil, target: target))
+        #expect(mended.plan.listsUnchanged)
+        #expect(mended.plan.kind("conf.nix") == .modify && mended.plan.count(.unchanged) == 2)
+        #expect(mended.plan.changes.count == 3)
+        #expect(TestFiles.read(target + "/conf.nix") == "{ a = 1; }\n")
+        #expect(TestFiles.read(target + "/sub/deeper/third.nix") == "t1\n")
+        // The manifest recorded after it still claims every path, so the next run is a no-op again.
+        let recorded = try #require(try runner.state.load(target: target))
+        #expect(recorded.manifest.entries.keys == ["conf.nix", "sub/deeper/third.nix", "sub/other.nix"])
+        let again = try await runner.sync(.init(ref: nil, target: target))
+        #expect(again.plan.changes.isEmpty && again.plan.count(.unchanged) == 3 && again.summary.upToDate)
+    }
+
+    /// A listing holding the previous manifest's own paths (a run at the commit the target has) is taken in the
+    /// manifest's order, its paths not compared again: the same plan as from that listing in storage of its own.
+    @Test func aListingSharingTheManifestsPathsPlansAsACopyDoes() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let t = dir.path
+        var tree = FixtureTree()
+        tree.files = [
+            ("a.nix", .regular, "a"), ("directory/kept-as-it-is.nix", .regular, "k"),
+            ("directory/edited-by-hand.nix", .regular, "e"), ("directory/gone-from-the-target.nix", .regular, "g"),
+            ("scripts/run-the-thing.sh", .executable, "r"),
+        ]
+        try TestFiles.write(t + "/a.nix", "a", mode: 0o444)
+        try TestFiles.write(t + "/directory/kept-as-it-is.nix", "k", mode: 0o444)
+        try TestFiles.write(t + "/directory/edited-by-hand.nix", "edited", mode: 0o444)
+        try TestFiles.write(t + "/directory/never-ours-untracked.nix", "u", mode: 0o444)
+        try TestFiles.write(t + "/scripts/run-the-thing.sh", "r", mode: 0o555)
+        let local = try TargetScanner().scan(target: t).tree
+        let previous = Manifest(listing: tree.listing)
+        let files = previous.entries
+        let shared = TreeListing(
+            commit: tree.listing.commit, rootTree: .emptyTree,
+            entries: zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) })
+        let copied = TreeListing(
+            commit: shared.commit, rootTree: .emptyTree,
+            entries: shared.entries.map { TreeEntry(path: TreePath(bytes: $0.path.bytes), mode: $0.mode, id: $0.id) })
+        #expect(PathTable<Int>.sharesKeys(shared.entries.map(\.path), with: files.keys))
+        #expect(!PathTable<Int>.sharesKeys(copied.entries.map(\.path), with: files.keys))
+        for listUnchanged in [true, false] {
+            let a = Planner().plan(listing: shared, previous: previous, local: local, listUnchanged: listUnchanged)
+            let b = Planner().plan(listing: copied, previous: previous, local: local, listUnchanged: listUnchanged)
+            #expect(a == b)
+            #expect(a.kind("directory/edited-by-hand.nix") == .modify)
+            #expect(a.kind("directory/gone-from-the-target.nix") == .add)
+            #expect(a.kind("directory/never-ours-untracked.nix") == .untracked)
+            #expect(a.count(.unchanged) == 3 && (a.kind("a.nix") == .unchanged) == listUnchanged)
+        }
+    }
+
+    /// An applier refuses a plan that does not list its unchanged paths: a stage made from it would lack them.
+    @Test func anApplierRefusesAPlanWithoutItsUnchangedPaths() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let commit = ObjectID.blob(Array("c".utf8))
+        let plan = Plan(commit: commit, changes: [], blobsNeeded: [], unlistedUnchanged: 1)
+        #expect(!plan.listsUnchanged && plan.count(.unchanged) == 1 && !plan.hasWork)
+        let listing = TreeListing(commit: commit, rootTree: .emptyTree, entries: [])
+        let store = try ObjectStore(root: dir["store"])
+        #expect(throws: SmartSyncError.self) {
+            try StagedSwitchApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+        }
+        #expect(throws: SmartSyncError.self) {
+            try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+        }
+    }
+}
