@@ -84,7 +84,7 @@ import Testing
         #expect(plan.change("edited.nix")?.note?.contains("kept local version (--keep-local)") == true)
         #expect(plan.kind("ours.nix") == .modify)  // what the last sync put there: replaced as usual
         #expect(Set(plan.blobsNeeded.map(\.id)) == [blob("v2")])
-        let manifest = planner.manifest(after: plan, previous: previous)
+        let manifest = try planner.manifest(after: plan, previous: previous)
         #expect(manifest["edited.nix"] == nil && manifest["never-ours.nix"] == nil)
         #expect(manifest["ours.nix"]?.id == blob("v2"))
         // Without the flag, both are replaced.

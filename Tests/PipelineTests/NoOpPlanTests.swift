@@ -92,7 +92,8 @@ import Testing
         }
     }
 
-    /// An applier refuses a plan that does not list its unchanged paths: a stage made from it would lack them.
+    /// An applier, and the manifest to record, refuse a plan that does not list its unchanged paths: a stage or a
+    /// manifest made from it would lack them (a library caller gets an error, not a trap).
     @Test func anApplierRefusesAPlanWithoutItsUnchangedPaths() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
@@ -107,5 +108,6 @@ import Testing
         #expect(throws: SmartSyncError.self) {
             try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
         }
+        #expect(throws: SmartSyncError.self) { try Planner().manifest(after: plan, previous: Manifest()) }
     }
 }

@@ -104,7 +104,7 @@ import Testing
         #expect(plan.kind("a/b.c/d") == .add)
 
         // The manifest to record is the tree's files, in order, built by appending.
-        let manifest = Planner().manifest(after: plan, previous: previous)
+        let manifest = try Planner().manifest(after: plan, previous: previous)
         #expect(manifest.entries.keys == entries.map(\.path).sorted())
         #expect(manifest[Self.latin1]?.id == ObjectID.blob(Array("new".utf8)))
     }

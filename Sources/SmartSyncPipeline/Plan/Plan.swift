@@ -1,7 +1,8 @@
 import SmartSyncGitObjects
 
 /// What a sync will do to a target: one ``Change`` per path, sorted by path, plus the blobs the store must
-/// provide. `Codable`, so the CLI can print it as JSON.
+/// provide; at the commit the target already has, the unchanged paths are only counted (``listsUnchanged``).
+/// `Codable`, so the CLI can print it as JSON.
 public struct Plan: Sendable, Hashable, Codable {
     /// The commit the plan brings the target to.
     public var commit: ObjectID

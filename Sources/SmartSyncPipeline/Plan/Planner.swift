@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
@@ -265,9 +266,12 @@ public struct Planner: Sendable {
 
     /// The manifest to record once `plan` has been applied: every path written or found unchanged, plus the
     /// previous entries of excluded paths (so that un-excluding them later still knows they were ours). `plan` must
-    /// list its unchanged paths (``Plan/listsUnchanged``): a manifest without them would disown them.
-    public func manifest(after plan: Plan, previous: Manifest) -> Manifest {
-        precondition(plan.listsUnchanged, "the manifest after a plan that does not list its unchanged paths")
+    /// list its unchanged paths (``Plan/listsUnchanged``): a manifest without them would disown them, so such a plan
+    /// is refused with an `internal` error, as the appliers refuse it.
+    public func manifest(after plan: Plan, previous: Manifest) throws -> Manifest {
+        guard plan.listsUnchanged else {
+            throw SmartSyncError(.internal, "the manifest after a plan that does not list its unchanged paths")
+        }
         var out = Manifest()
         out.entries.reserveCapacity(plan.changes.count)
         for c in plan.changes {  // in path order: each entry is appended

@@ -16,10 +16,10 @@ struct SwitchRecord: Sendable {
     let target: String
     /// Makes the state to record (the intent's): made only when the intent cannot be renamed, so that its manifest,
     /// one entry per file, is not held while the stage is made.
-    let applied: @Sendable () -> TargetState
+    let applied: @Sendable () throws -> TargetState
     private let done = Locked(false)
 
-    init(state: StateStore, target: String, applied: @escaping @Sendable () -> TargetState) {
+    init(state: StateStore, target: String, applied: @escaping @Sendable () throws -> TargetState) {
         self.state = state
         self.target = target
         self.applied = applied
@@ -31,7 +31,7 @@ struct SwitchRecord: Sendable {
     /// Records the state: the intent renamed, or made again and saved (stamped now).
     func save() throws {
         if try !state.recordIntent(target: target) {
-            var now = applied()
+            var now = try applied()
             now.appliedAtNs = SyncRunner.nowNs()
             try state.save(now)
         }

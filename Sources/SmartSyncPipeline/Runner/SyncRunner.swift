@@ -84,6 +84,8 @@ public struct SyncRunner: Sendable {
     public struct Outcome: Sendable {
         public var resolved: ResolvedRef
         public var previousCommit: ObjectID?
+        /// The plan; where the target already had the commit and nothing was applied, it counts the unchanged paths
+        /// without listing them (``Plan/listsUnchanged``).
         public var plan: Plan
         public var summary: PlanSummary
         public var fetch: FetchReport
@@ -299,7 +301,7 @@ public struct SyncRunner: Sendable {
             // instead of leaving it behind as untracked.
             var applied = TargetState(
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
-                manifest: planner.manifest(after: plan, previous: previousManifest))
+                manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
             try state.saveIntent(applied)
             // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
@@ -312,7 +314,7 @@ public struct SyncRunner: Sendable {
             let carried = planner.carriedOver(from: previousManifest)
             let record = SwitchRecord(state: state, target: target) { [applied] in
                 var recorded = applied
-                recorded.manifest = planner.manifest(after: plan, previous: carried)
+                recorded.manifest = try planner.manifest(after: plan, previous: carried)
                 return recorded
             }
             let hadPrevious = previous != nil  // the state file read as a valid state at the start
