@@ -1,0 +1,76 @@
+import SmartSyncCore
+import SmartSyncGitObjects
+import Testing
+
+/// ``TreeListing/validate()`` and ``TreeListing/verify()`` take a listing in git's tree order in one pass with a stack
+/// of open trees; whatever that pass cannot vouch for goes to the general check, which decides as before.
+@Suite struct TreeOrderTests {
+    static let x = ObjectID.blob(Array("x\n".utf8))
+
+    /// The tree `a` (holding `a/x`) and the root: a file `a` and `a-b` beside the tree, in git's order
+    /// (`a` < `a-b` < `a/`), each name once per tree, so strictly increasing, yet `a` is listed twice.
+    @Test func aFileAndATreeOfOneNameAreRefused() {
+        let tree = TreeObject.id(of: [TreeObject.Child(name: Array("x".utf8), mode: .regular, id: Self.x)])
+        let listing = TreeListing(
+            commit: .emptyTree, rootTree: .emptyTree,
+            entries: [
+                TreeEntry(path: "a", mode: .regular, id: Self.x), TreeEntry(path: "a-b", mode: .regular, id: Self.x),
+                TreeEntry(path: "a", mode: .tree, id: tree), TreeEntry(path: "a/x", mode: .regular, id: Self.x),
+            ])
+        do {
+            try listing.validate()
+            Issue.record("'a' listed as a file and a tree was accepted")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unsafePath)
+            #expect(error.message.contains("'a' twice"), "\(error.message)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    /// A tree listed twice, each time with its contents after it: in tree order but for the repeated name.
+    @Test func aTreeListedTwiceIsRefused() {
+        let tree = TreeObject.id(of: [TreeObject.Child(name: Array("x".utf8), mode: .regular, id: Self.x)])
+        let twice = [TreeEntry(path: "d", mode: .tree, id: tree), TreeEntry(path: "d/x", mode: .regular, id: Self.x)]
+        let root = TreeObject.id(of: [TreeObject.Child(name: Array("d".utf8), mode: .tree, id: tree)])
+        let listing = TreeListing(commit: .emptyTree, rootTree: root, entries: twice + twice)
+        #expect(throws: SmartSyncError.self) { try listing.validate() }
+        #expect(throws: SmartSyncError.self) { try listing.verify() }
+    }
+
+    /// The same listing in tree order and shuffled: both pass; a changed blob deep down fails both ways, with the
+    /// general check's message naming the tree.
+    @Test func aListingInAnyOrderIsCheckedAlike() throws {
+        let y = ObjectID.blob(Array("y\n".utf8))
+        let deep = TreeObject.id(of: [TreeObject.Child(name: Array("f".utf8), mode: .regular, id: Self.x)])
+        let mid = TreeObject.id(of: [
+            TreeObject.Child(name: Array("deep".utf8), mode: .tree, id: deep),
+            TreeObject.Child(name: Array("deep.nix".utf8), mode: .regular, id: y),
+        ])
+        let root = TreeObject.id(of: [
+            TreeObject.Child(name: Array("m".utf8), mode: .tree, id: mid),
+            TreeObject.Child(name: Array("z".utf8), mode: .regular, id: y),
+        ])
+        // git's order: `deep.nix` before the tree `deep` (`.` < `/`).
+        let inOrder = [
+            TreeEntry(path: "m", mode: .tree, id: mid), TreeEntry(path: "m/deep.nix", mode: .regular, id: y),
+            TreeEntry(path: "m/deep", mode: .tree, id: deep), TreeEntry(path: "m/deep/f", mode: .regular, id: Self.x),
+            TreeEntry(path: "z", mode: .regular, id: y),
+        ]
+        for entries in [inOrder, inOrder.reversed(), [inOrder[3], inOrder[0], inOrder[4], inOrder[2], inOrder[1]]] {
+            let listing = TreeListing(commit: .emptyTree, rootTree: root, entries: entries)
+            try listing.validate()
+            try listing.verify()
+            var tampered = listing
+            let i = try #require(tampered.entries.firstIndex { $0.path == "m/deep/f" })
+            tampered.entries[i].id = y
+            do {
+                try tampered.verify()
+                Issue.record("a changed blob was not detected")
+            } catch let error as SmartSyncError {
+                #expect(error.code == .integrity)
+                #expect(error.message.contains("'m/deep'"), "\(error.message)")
+            }
+        }
+    }
+}
