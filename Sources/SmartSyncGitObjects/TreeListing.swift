@@ -113,6 +113,13 @@ extension TreeListing {
     /// none runs through a non-directory, and each tree's children are what a grouping by parent would give: the
     /// checks of ``validate()`` and ``verify()`` hold, and a false leaves the decision to their general form.
     func inTreeOrder(_ close: (ObjectID, [TreeObject.Child]) -> Bool) -> Bool {
+        var steps = 0
+        return inTreeOrder(steps: &steps, close)
+    }
+
+    /// ``inTreeOrder(_:)``, adding to `steps` each comparison of two sibling names (`TreeObject.precedes`): one per
+    /// entry, plus a binary search among its siblings per tree, whatever the names (a test holds it to that bound).
+    func inTreeOrder(steps: inout Int, _ close: (ObjectID, [TreeObject.Child]) -> Bool) -> Bool {
         // The open trees: each one's path length in bytes (its children's names start one past it), id and children.
         var stack: [(length: Int, id: ObjectID, children: [TreeObject.Child])] = [(0, rootTree, [])]
         var open: [TreePath] = [.root]  // the open trees' paths, beside `stack`
@@ -125,7 +132,7 @@ extension TreeListing {
                         open.removeLast()
                         guard close(done.id, done.children) else { return false }
                     }
-                    return append(e, name: path[...], to: &stack, open: &open)
+                    return append(e, name: path[...], to: &stack, open: &open, steps: &steps)
                 }
                 // Close the open trees until the innermost is this entry's parent; none: not in tree order.
                 while stack.count > 1 {
@@ -133,7 +140,7 @@ extension TreeListing {
                     if stack[top].length == slash
                         && open[top].withBytes({ $0.elementsEqual(UnsafeBufferPointer(rebasing: path[..<slash])) })
                     {
-                        return append(e, name: path[(slash + 1)...], to: &stack, open: &open)
+                        return append(e, name: path[(slash + 1)...], to: &stack, open: &open, steps: &steps)
                     }
                     let done = stack.removeLast()
                     open.removeLast()
@@ -153,19 +160,15 @@ extension TreeListing {
     /// order, and opens it when it is a tree; false when it does not (or a file of the same name is already there).
     private func append(
         _ e: TreeEntry, name: Slice<UnsafeBufferPointer<UInt8>>,
-        to stack: inout [(length: Int, id: ObjectID, children: [TreeObject.Child])], open: inout [TreePath]
+        to stack: inout [(length: Int, id: ObjectID, children: [TreeObject.Child])], open: inout [TreePath],
+        steps: inout Int
     ) -> Bool {
         let top = stack.count - 1
         let child = TreeObject.Child(name: Array(name), mode: e.mode, id: e.id)
         if let last = stack[top].children.last {
+            steps += 1
             guard TreeObject.precedes(last, child) else { return false }
-            if e.mode == .tree {
-                // A file of the same name sorts before the tree ("a" < "a-b" < "a/"): among the names it starts.
-                for other in stack[top].children.reversed() {
-                    guard other.name.starts(with: child.name) else { break }
-                    if other.name.count == child.name.count { return false }
-                }
-            }
+            if e.mode == .tree && Self.holdsFile(like: child, in: stack[top].children, steps: &steps) { return false }
         }
         stack[top].children.append(child)
         if e.mode == .tree {
@@ -173,6 +176,25 @@ extension TreeListing {
             open.append(e.path)
         }
         return true
+    }
+
+    /// Whether `children` (strictly increasing in git's order) hold an entry other than a tree named as `tree`.
+    ///
+    /// Such a file sorts before the tree, but not next to it ("a" < "a-b" < "a/"): a binary search for where it would
+    /// stand, log n comparisons. A scan back over the siblings whose names start with the tree's cost n comparisons of
+    /// up to n bytes a tree on a hostile listing (trees `a`, `a!`, `a!!`, ... listed longest first): n³ in all.
+    static func holdsFile(like tree: TreeObject.Child, in children: [TreeObject.Child], steps: inout Int) -> Bool {
+        var file = tree
+        file.mode = .regular
+        // The first child that does not precede `file`: the file itself when it is there.
+        var low = 0
+        var high = children.count
+        while low < high {
+            let mid = low + (high - low) / 2
+            steps += 1
+            if TreeObject.precedes(children[mid], file) { low = mid + 1 } else { high = mid }
+        }
+        return low < children.count && children[low].mode != .tree && children[low].name == tree.name
     }
 }
 

@@ -1,5 +1,5 @@
 import SmartSyncCore
-import SmartSyncGitObjects
+@testable import SmartSyncGitObjects
 import Testing
 
 /// ``TreeListing/validate()`` and ``TreeListing/verify()`` take a listing in git's tree order in one pass with a stack
@@ -70,6 +70,45 @@ import Testing
             } catch let error as SmartSyncError {
                 #expect(error.code == .integrity)
                 #expect(error.message.contains("'m/deep'"), "\(error.message)")
+            }
+        }
+    }
+
+    /// Sibling trees `a`, `a!`, `a!!`, ... (empty, so the listing is in tree order), listed as git orders them: longest
+    /// first (`a!!/` < `a!/` < `a/`). Each tree's check for a file of its name is a binary search, so the one pass
+    /// compares names about n log n times (a scan back over the siblings each name starts took n²/2 comparisons of up
+    /// to n bytes: n³ bytes, 2.4e11 at a 64 MB listing); the listing is judged as the general check judges it.
+    @Test func siblingTreesNamedAsPrefixesCostLogarithmicSteps() throws {
+        let n = 1_000
+        let names = (0..<n).reversed().map { "a" + String(repeating: "!", count: $0) }
+        let children = names.map { TreeObject.Child(name: Array($0.utf8), mode: .tree, id: .emptyTree) }
+        let entries = names.map { TreeEntry(path: TreePath($0), mode: .tree, id: .emptyTree) }
+        let listing = TreeListing(commit: .emptyTree, rootTree: TreeObject.id(of: children), entries: entries)
+        var steps = 0
+        #expect(listing.inTreeOrder(steps: &steps) { id, children in TreeObject.id(of: children) == id })
+        // One comparison per entry, then at most log2(n) + 1 per tree.
+        #expect(steps <= n * 12, "\(steps) comparisons for \(n) trees")
+        try listing.validate()
+        try listing.verify()
+        // The general check (out of tree order) agrees.
+        let shuffled = TreeListing(commit: .emptyTree, rootTree: listing.rootTree, entries: entries.reversed())
+        #expect(!shuffled.inTreeOrder { _, _ in true })
+        try shuffled.validate()
+        try shuffled.verify()
+
+        // A file `a` (first in git's order: `a` < `a!!/`) beside the tree `a` (last): found by the search, refused
+        // by both forms alike.
+        let file = TreeEntry(path: "a", mode: .regular, id: Self.x)
+        let twice = TreeListing(commit: .emptyTree, rootTree: listing.rootTree, entries: [file] + entries)
+        steps = 0
+        #expect(!twice.inTreeOrder(steps: &steps) { _, _ in true })
+        #expect(steps <= (n + 1) * 12, "\(steps) comparisons for \(n) trees")
+        for form in [twice, TreeListing(commit: .emptyTree, rootTree: listing.rootTree, entries: entries + [file])] {
+            do {
+                try form.validate()
+                Issue.record("'a' listed as a file and a tree was accepted")
+            } catch let error as SmartSyncError {
+                #expect(error.message.contains("'a' twice"), "\(error.message)")
             }
         }
     }
