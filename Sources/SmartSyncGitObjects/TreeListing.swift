@@ -157,12 +157,14 @@ extension TreeListing {
     }
 
     /// Appends `e` (named `name`) to the innermost open tree's children when it comes after the last of them in git's
-    /// order, and opens it when it is a tree; false when it does not (or a file of the same name is already there).
+    /// order, and opens it when it is a tree; false when it does not, when a file of the same name is already there,
+    /// or when the name is empty (no path component: a tree `""` opened would take `/x` as its child).
     private func append(
         _ e: TreeEntry, name: Slice<UnsafeBufferPointer<UInt8>>,
         to stack: inout [(length: Int, id: ObjectID, children: [TreeObject.Child])], open: inout [TreePath],
         steps: inout Int
     ) -> Bool {
+        guard !name.isEmpty else { return false }
         let top = stack.count - 1
         let child = TreeObject.Child(name: Array(name), mode: e.mode, id: e.id)
         if let last = stack[top].children.last {

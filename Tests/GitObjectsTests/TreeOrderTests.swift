@@ -112,4 +112,34 @@ import Testing
             }
         }
     }
+
+    /// An entry with an empty path listed as a tree, then `/x` "under" it: the one pass must not open a tree named
+    /// "" (it would take `/x` as its child and the hashes would match); the general check takes "" as the root and
+    /// refuses. `validate()` refuses it earlier (RepoPath); `verify()` alone is what a mirror runs on a listing.
+    @Test func anEmptyNameIsNoTreeToListUnder() {
+        let inner = TreeObject.id(of: [TreeObject.Child(name: Array("x".utf8), mode: .regular, id: Self.x)])
+        let root = TreeObject.id(of: [TreeObject.Child(name: [], mode: .tree, id: inner)])
+        let listing = TreeListing(
+            commit: .emptyTree, rootTree: root,
+            entries: [TreeEntry(path: "", mode: .tree, id: inner), TreeEntry(path: "/x", mode: .regular, id: Self.x)])
+        #expect(!listing.inTreeOrder { _, _ in true })
+        #expect(throws: SmartSyncError.self) { try listing.verify() }
+        #expect(throws: SmartSyncError.self) { try listing.validate() }
+    }
+
+    /// A path through a file below the root, in tree order (`d`, `d/f`, `d/f/x`): no tree `d/f` is open, so the one
+    /// pass leaves it to the general check, which refuses it.
+    @Test func aPathThroughAFileBelowTheRootIsRefused() {
+        let d = TreeObject.id(of: [TreeObject.Child(name: Array("f".utf8), mode: .regular, id: Self.x)])
+        let root = TreeObject.id(of: [TreeObject.Child(name: Array("d".utf8), mode: .tree, id: d)])
+        let listing = TreeListing(
+            commit: .emptyTree, rootTree: root,
+            entries: [
+                TreeEntry(path: "d", mode: .tree, id: d), TreeEntry(path: "d/f", mode: .regular, id: Self.x),
+                TreeEntry(path: "d/f/x", mode: .regular, id: Self.x),
+            ])
+        #expect(!listing.inTreeOrder { _, _ in true })
+        #expect(throws: SmartSyncError.self) { try listing.validate() }
+        #expect(throws: SmartSyncError.self) { try listing.verify() }
+    }
 }
