@@ -54,8 +54,10 @@ extension PackImportRun {
     /// is still unaccounted for; the walk stops as soon as none is. An update's pack (`have` the commit the target
     /// has) brings the trees on the way to what changed, and what changed lies below them: its few trees are read,
     /// not the thousands of the tree it leaves as they were (which a walk in tree order read until the last changed
-    /// path was reached: most of a 12-file update's import at 20,000 files). A pack that also sends what the store
-    /// has is still walked through, down to its last object.
+    /// path was reached: most of a 12-file update's import at 20,000 files). An object the store already has is never
+    /// waiting (the batch drops it), so a pack that resends one holds nothing open; what makes the walk read the
+    /// store's trees is a waiting object below them, as the blobs of a commit's pack after a `plan` stored its trees:
+    /// then the stored trees are read until the last of those objects is reached, up to all of them as before.
     @discardableResult
     func dropUnreachable() -> [ObjectID] {
         guard case .reachable(let commits, let history) = limits.contents else { return [] }
