@@ -116,8 +116,8 @@ public enum StoredTrees {
         of tree: ObjectID, at path: TreePath, commit: ObjectID, in store: ObjectStore
     ) throws -> [TreeObject.Child] {
         // Read where it is, absence told by the open (no `lstat` before it: one system call fewer a tree, ~1,000 an
-        // update of a 20,000-file tree).
-        guard let (body, _) = try FileSystem.readFileIfPresent(store.path(for: tree)) else {
+        // update of a 20,000-file tree); a symlink or directory there is not in the store, as `contains` tells.
+        guard let (body, _) = try FileSystem.readRegularFileIfPresent(store.path(for: tree)) else {
             throw SmartSyncError(
                 .notFound,
                 "\(shown(path)) (\(tree)) of commit \(commit.abbreviated()) is not in the store at \(store.root)",
