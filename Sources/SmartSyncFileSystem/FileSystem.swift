@@ -59,17 +59,27 @@ public enum FileSystem {
         try withOpenFileIfPresent(path) { fd, st in try readWhole(fd, st, path: path) }
     }
 
+    /// Reads a whole regular file, or nil when there is none at `path`: absent, or a symlink (not followed), a
+    /// directory or any other kind of file there, as an `lstat` for `S_IFREG` would tell, without that call (one open).
+    public static func readRegularFileIfPresent(_ path: String) throws -> (bytes: [UInt8], mtimeNs: Int64)? {
+        try withOpenFileIfPresent(path, regularOnly: true) { fd, st in try readWhole(fd, st, path: path) }
+    }
+
     /// Calls `body` with a descriptor open for reading on `path` (closed when it returns) and its `fstat`; nil when
-    /// there is no such file.
-    private static func withOpenFileIfPresent<R>(_ path: String, _ body: (Int32, stat) throws -> R) throws -> R? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// there is no such file, or with `regularOnly` when it is no regular file: a symlink is not followed (`ELOOP`)
+    /// and a FIFO does not block the open (`O_NONBLOCK`, which changes nothing for a regular file's reads).
+    private static func withOpenFileIfPresent<R>(
+        _ path: String, regularOnly: Bool = false, _ body: (Int32, stat) throws -> R
+    ) throws -> R? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NOFOLLOW | O_NONBLOCK : 0))
         if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == ENOENT || errno == ENOTDIR || (regularOnly && errno == ELOOP) { return nil }
             throw SmartSyncError.io("open", path: path)
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
+        if regularOnly && (st.st_mode & S_IFMT) != S_IFREG { return nil }
         return try body(fd, st)
     }
 

@@ -29,6 +29,8 @@ extension TreeListing {
     /// duplicate paths, and any path below a symlink or file entry of the same tree.
     public func validate() throws {
         for e in entries { try RepoPath.check(e.path) }
+        // In tree order, every entry's parent is a tree listed before it and no path comes twice: nothing to look up.
+        if inTreeOrder({ _, _ in true }) { return }
         // Sorted by path bytes: a repeated path is two neighbours, and each lookup below a binary search.
         var kinds = PathTable<FileMode>()
         kinds.reserveCapacity(entries.count)
@@ -65,6 +67,10 @@ extension TreeListing {
     /// This is what makes a listing from an untrusted mirror or proxy safe: any changed, missing or extra
     /// entry changes some tree id on the way to the root. Requires a complete listing (trees included).
     public func verify() throws {
+        // In tree order (as git, GitHub and a store's trees list a tree), each tree's children are together once
+        // its last entry has passed: hashed then, with no table by path. Anything else, a mismatch included, is
+        // decided (and named) below.
+        if inTreeOrder({ id, children in TreeObject.id(of: children) == id }) { return }
         var children: [TreePath: [TreeObject.Child]] = [.root: []]
         var listedTrees: [TreePath: ObjectID] = [:]
         for e in entries {
@@ -92,6 +98,105 @@ extension TreeListing {
                 )
             }
         }
+    }
+}
+
+extension TreeListing {
+    /// Walks a listing in git's own tree order: the root's entries, each tree's entries right after it (depth first),
+    /// and the entries of one tree in strictly increasing git order (``TreeObject/precedes(_:_:)``), no file named as
+    /// a tree beside it: the order `git ls-tree -r -t`, GitHub's recursive listing and ``StoredTrees`` give. Each
+    /// entry's parent is then the innermost tree still open, so a stack of the open trees is all it takes.
+    ///
+    /// `close` is called with each tree's id (the root's: ``rootTree``) and its children, in the listing's order, once
+    /// its last entry has passed (the root last). Returns true when the listing is in that order and every `close`
+    /// returned true; false (having looked at part of it only) otherwise. In that order no path is listed twice and
+    /// none runs through a non-directory, and each tree's children are what a grouping by parent would give: the
+    /// checks of ``validate()`` and ``verify()`` hold, and a false leaves the decision to their general form.
+    func inTreeOrder(_ close: (ObjectID, [TreeObject.Child]) -> Bool) -> Bool {
+        var steps = 0
+        return inTreeOrder(steps: &steps, close)
+    }
+
+    /// ``inTreeOrder(_:)``, adding to `steps` each comparison of two sibling names (`TreeObject.precedes`): one per
+    /// entry, plus a binary search among its siblings per tree, whatever the names (a test holds it to that bound).
+    func inTreeOrder(steps: inout Int, _ close: (ObjectID, [TreeObject.Child]) -> Bool) -> Bool {
+        // The open trees: each one's path length in bytes (its children's names start one past it), id and children.
+        var stack: [(length: Int, id: ObjectID, children: [TreeObject.Child])] = [(0, rootTree, [])]
+        var open: [TreePath] = [.root]  // the open trees' paths, beside `stack`
+        for e in entries {
+            let placed: Bool = e.path.withBytes { path in
+                guard let slash = path.lastIndex(of: 0x2F) else {
+                    // At the root: every open tree closes.
+                    while stack.count > 1 {
+                        let done = stack.removeLast()
+                        open.removeLast()
+                        guard close(done.id, done.children) else { return false }
+                    }
+                    return append(e, name: path[...], to: &stack, open: &open, steps: &steps)
+                }
+                // Close the open trees until the innermost is this entry's parent; none: not in tree order.
+                while stack.count > 1 {
+                    let top = stack.count - 1
+                    if stack[top].length == slash
+                        && open[top].withBytes({ $0.elementsEqual(UnsafeBufferPointer(rebasing: path[..<slash])) })
+                    {
+                        return append(e, name: path[(slash + 1)...], to: &stack, open: &open, steps: &steps)
+                    }
+                    let done = stack.removeLast()
+                    open.removeLast()
+                    guard close(done.id, done.children) else { return false }
+                }
+                return false
+            }
+            guard placed else { return false }
+        }
+        while let done = stack.popLast() {
+            guard close(done.id, done.children) else { return false }
+        }
+        return true
+    }
+
+    /// Appends `e` (named `name`) to the innermost open tree's children when it comes after the last of them in git's
+    /// order, and opens it when it is a tree; false when it does not, when a file of the same name is already there,
+    /// or when the name is empty (no path component: a tree `""` opened would take `/x` as its child).
+    private func append(
+        _ e: TreeEntry, name: Slice<UnsafeBufferPointer<UInt8>>,
+        to stack: inout [(length: Int, id: ObjectID, children: [TreeObject.Child])], open: inout [TreePath],
+        steps: inout Int
+    ) -> Bool {
+        guard !name.isEmpty else { return false }
+        let top = stack.count - 1
+        let child = TreeObject.Child(name: Array(name), mode: e.mode, id: e.id)
+        if let last = stack[top].children.last {
+            steps += 1
+            guard TreeObject.precedes(last, child) else { return false }
+            if e.mode == .tree && Self.holdsFile(like: child, in: stack[top].children, steps: &steps) { return false }
+        }
+        stack[top].children.append(child)
+        if e.mode == .tree {
+            stack.append((e.path.count, e.id, []))
+            open.append(e.path)
+        }
+        return true
+    }
+
+    /// Whether `children` (strictly increasing in git's order) hold an entry other than a tree named as `tree`.
+    ///
+    /// Such a file sorts before the tree, but not next to it ("a" < "a-b" < "a/"): a binary search for where it would
+    /// stand, log n comparisons. A scan back over the siblings whose names start with the tree's cost n comparisons of
+    /// up to n bytes a tree on a hostile listing (trees `a`, `a!`, `a!!`, ... listed longest first): n³ in all.
+    static func holdsFile(like tree: TreeObject.Child, in children: [TreeObject.Child], steps: inout Int) -> Bool {
+        var file = tree
+        file.mode = .regular
+        // The first child that does not precede `file`: the file itself when it is there.
+        var low = 0
+        var high = children.count
+        while low < high {
+            let mid = low + (high - low) / 2
+            steps += 1
+            if TreeObject.precedes(children[mid], file) { low = mid + 1 } else { high = mid }
+        }
+        return low < children.count && children[low].mode != .tree && children[low].name == tree.name
     }
 }
 

@@ -37,7 +37,7 @@ public enum TreeObject {
 
     /// git's order: byte order of the names, a tree's compared as if it ended in `/` (no key built: this runs
     /// n log n times for every tree of every listing verified).
-    private static func precedes(_ a: Child, _ b: Child) -> Bool {
+    static func precedes(_ a: Child, _ b: Child) -> Bool {
         let x = a.name
         let y = b.name
         let xn = x.count + (a.mode == .tree ? 1 : 0)

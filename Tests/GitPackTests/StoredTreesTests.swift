@@ -29,11 +29,7 @@ import Testing
 
     /// A removed blob shows up in missingObjects; a removed tree makes listing throw `.notFound` naming it.
     @Test func missingObjectsAndTrees() throws {
-        let fixture = try PackFixture(commits: 2)
-        let head = fixture.commits.last!
-        let store = try fixture.makeStore("missing")
-        try PackImporter(store: store).importPack(atPath: try fixture.pack(["--all"], name: "all"))
-        let commit = try #require(ObjectID(hex: head))
+        let (fixture, store, head, commit) = try imported(commits: 2, "missing")
 
         let blob = try #require(ObjectID(hex: try fixture.repo.revParse(head + ":src/f0.txt")))
         #expect(unlink(store.path(for: blob)) == 0)
@@ -50,6 +46,27 @@ import Testing
         let absent = ObjectID.blob(Array("no such commit".utf8))
         #expect(try StoredTrees.rootTree(ofCommit: absent, in: store) == nil)
         #expect(StoredTrees.missingObjects(commit: absent, in: store) == [absent])
+    }
+
+    /// A symlink at a tree's object path (to a copy of that very tree) is not followed, and a directory there is not
+    /// read: both are "not in the store", as ``ObjectStore/contains(_:)`` tells, never an I/O error or a tree read
+    /// through a link.
+    @Test func aSymlinkOrDirectoryAtATreesPathIsNotInTheStore() throws {
+        let (fixture, store, head, commit) = try imported(commits: 1, "planted")
+        let tree = try #require(ObjectID(hex: try fixture.repo.revParse(head + ":docs/deep")))
+        let path = store.path(for: tree)
+        let copy = store.root + "/copy-of-tree"
+        #expect(rename(path, copy) == 0)
+        for plant in ["symlink", "directory"] {
+            if plant == "symlink" { #expect(symlink(copy, path) == 0) } else { #expect(mkdir(path, 0o755) == 0) }
+            #expect(!store.contains(tree))
+            let error = try #require(throws: SmartSyncError.self) { try StoredTrees.listing(commit: commit, in: store) }
+            #expect(error.code == .notFound, "\(plant): \(error.message)")
+            #expect(error.message.contains("'docs/deep'"), "\(plant): \(error.message)")
+            #expect(remove(path) == 0)
+        }
+        #expect(rename(copy, path) == 0)
+        try StoredTrees.listing(commit: commit, in: store).verify()
     }
 
     /// Tree entry names are bytes: one that is not UTF-8 is listed as it is; one holding a slash or NUL is refused.
@@ -74,6 +91,17 @@ import Testing
     }
 
     /// What `LocalGitSource` builds from `git ls-tree -r -t -l -z`.
+    /// A fixture of `commits` commits, all imported into a fresh store named `name`; its last commit.
+    private func imported(
+        commits: Int, _ name: String
+    ) throws -> (fixture: PackFixture, store: ObjectStore, head: String, commit: ObjectID) {
+        let fixture = try PackFixture(commits: commits)
+        let head = try #require(fixture.commits.last)
+        let store = try fixture.makeStore(name)
+        try PackImporter(store: store).importPack(atPath: try fixture.pack(["--all"], name: "all"))
+        return (fixture, store, head, try #require(ObjectID(hex: head)))
+    }
+
     private func gitListing(_ fixture: PackFixture, _ commit: String) throws -> [TreeEntry] {
         let out = try fixture.repo.gitResult(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", commit]).stdout
         return out.split(separator: 0).map { record in

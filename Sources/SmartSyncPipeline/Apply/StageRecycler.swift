@@ -63,8 +63,8 @@ struct StageRecycler {
         let desired = Self.desired(plan, listing: listing)
         // The walk's own state (the inodes kept, a set as large as the tree, and the scanned stats) goes when it ends,
         // before the placing.
-        let (kept, keptByInode, removed, directories, readCache):
-            (PathTable<StatData>, Int, Int, [TreePath], Bool) = try {
+        let (kept, keptIndices, keptByInode, removed, directories, readCache):
+            (PathTable<StatData>, [Int], Int, Int, [TreePath], Bool) = try {
             let root = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
             var rootStat = stat()
@@ -86,21 +86,34 @@ struct StageRecycler {
                     quarantined: quarantined),
                 display: stage)
             let walked = try Self.walk(root, pass, workers: split.workers(files: desired.count), shares: split.shares)
-            return (walked.kept, walked.keptByInode, walked.removed, walked.directories, shared.readCache)
+            return (
+                walked.kept, walked.keptIndices, walked.keptByInode, walked.removed, walked.directories,
+                shared.readCache
+            )
         }()
 
         // Place what the recycled tree lacks; what it kept tells the applier which blobs are linked already.
         // The blobs of the paths to place: a kept file of one of them must be known to the applier (that path then gets
         // an inode of its own); the others are left out of its plan, not given a `Change` each (a table as large as the
         // tree, held through the placing: 11 MB at 100,000 files).
+        // Told apart by the kept files' indices in `desired` (increasing): no path compared, none copied.
         var addedBlobs = Set<ObjectID>()
-        var wasKept = PathTable<StatData>.Cursor(kept)
-        for (path, e) in desired where wasKept.seek(path) == nil { addedBlobs.insert(e.id) }
+        var nextKept = 0
+        for j in desired.values.indices {
+            if nextKept < keptIndices.count && keptIndices[nextKept] == j {
+                nextKept += 1
+            } else {
+                addedBlobs.insert(desired.values[j].id)
+            }
+        }
         var changes: [Change] = []  // in path order, as `desired` is
-        wasKept = PathTable<StatData>.Cursor(kept)
-        for (path, e) in desired {
-            if wasKept.seek(path) != nil {
-                guard addedBlobs.contains(e.id) else { continue }
+        nextKept = 0
+        for j in desired.values.indices {
+            let wasKept = nextKept < keptIndices.count && keptIndices[nextKept] == j
+            if wasKept { nextKept += 1 }
+            guard !wasKept || addedBlobs.contains(desired.values[j].id) else { continue }
+            let (path, e) = (desired.keys[j], desired.values[j])
+            if wasKept {
                 let kind: LocalKind = e.mode == .symlink ? .symlink : e.mode == .executable ? .executable : .regular
                 changes.append(Change(kind: .unchanged, path: path, mode: e.mode, id: e.id, localKind: kind, localID: e.id))
             } else {
@@ -258,6 +271,8 @@ struct StageRecycler {
     /// What a walk found, its parts put together (``walk(_:_:workers:shares:)``).
     private struct Walked {
         var kept: PathTable<StatData>
+        /// The kept files' indices in the new tree's table, increasing (beside ``kept``'s keys).
+        var keptIndices: [Int]
         var keptByInode: Int
         var removed: Int
         var directories: [TreePath]
@@ -292,6 +307,7 @@ struct StageRecycler {
         var marks = [UInt8](repeating: 0, count: table.count)
         var again: [TreePath] = []  // second paths on an inode: removed below
         var keys: [TreePath] = []
+        var keptIndices: [Int] = []
         var keptByInode = 0
         var removed = 0
         var directories: [TreePath] = []
@@ -312,6 +328,7 @@ struct StageRecycler {
                 }
                 // In path order: the first path on an inode keeps it.
                 keys.reserveCapacity(marks.reduce(0) { $0 + ($1 == 0 ? 0 : 1) })
+                keptIndices.reserveCapacity(keys.capacity)
                 var identities = Set<FileIdentity>(minimumCapacity: keys.capacity)
                 for j in marks.indices where marks[j] != 0 {
                     let st = values[j]
@@ -323,6 +340,7 @@ struct StageRecycler {
                     // trivial, so one kept is overwritten as well).
                     values.initializeElement(at: keys.count, to: st)
                     keys.append(table.keys[j])
+                    keptIndices.append(j)
                     if marks[j] == 2 { keptByInode += 1 }
                 }
                 initialized = keys.count
@@ -332,7 +350,8 @@ struct StageRecycler {
         // away) gives back the rest of the table-sized capacity, at the cost of a copy of what it keeps.
         let trimmed = values.count < values.capacity / 2 ? values.withUnsafeBufferPointer { Array($0) } : values
         var walked = Walked(
-            kept: PathTable(keysInOrder: keys, values: trimmed), keptByInode: keptByInode, removed: removed,
+            kept: PathTable(keysInOrder: keys, values: trimmed), keptIndices: keptIndices, keptByInode: keptByInode,
+            removed: removed,
             directories: directories)
         guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
         for path in again {
