@@ -22,6 +22,7 @@ struct TreeSwitch {
     }
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
+    /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
     ///
     /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
     /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
@@ -31,11 +32,13 @@ struct TreeSwitch {
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
     func exchange(
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
-        checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
+        untracked: Bool = false, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
     ) throws {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
         let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
-        let journal = SwitchJournal(sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed)
+        let journal = SwitchJournal(
+            sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
+            untracked: untracked ? true : nil)
         try journal.write(to: layout.journal)
         try checkpoint("before-exchange")
         if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
@@ -64,14 +67,17 @@ struct TreeSwitch {
     /// when nothing is pending. Returns true when it completed an exchange that had happened (the target holds the
     /// tree that run swapped in).
     @discardableResult
-    func recover() throws -> Bool {
+    func recover() throws -> Bool { try recoverExchange() != nil }
+
+    /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
+    func recoverExchange() throws -> SwitchJournal? {
         try layout.checkSidecar()
-        var completed = false
+        var completed: SwitchJournal?
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
-                completed = true
+                completed = journal
             } else {
                 unlink(layout.journal)
                 try generations.remove(journal.sequence)
