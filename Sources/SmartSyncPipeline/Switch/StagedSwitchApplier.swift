@@ -216,7 +216,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Read only if the recycler needs it; its paths then share the plan's storage (both sorted).
         let cache = { spare.statCache(sharing: plan.changes.map { $0.path }) }
         guard rename(spare.tree, layout.stage) == 0 else {
-            logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
+            let err = errno  // the message is built later, if at all
+            logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(err))")
             return nil
         }
         // What is left of it (its stat cache, read while the stage is recycled if at all; its state) goes once the
