@@ -150,7 +150,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try FileSystem.makeDirectories(parent(of: target))
             guard rename(layout.stage, target) == 0 else { throw SmartSyncError.io("rename", path: target) }
             FileSystem.syncDirectory(parent(of: target))
-            if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
+            // Where the exchange is refused every update applies in place: a spare would only be dropped.
+            if firstSwitch && switcher.exchangeWorks(checkpoint: checkpoint) {
+                leaveSpare(plan, generations: generations, tree: target)
+            } else if firstSwitch {
+                logger.debug("apply: no spare tree: the file system refuses renameat2(RENAME_EXCHANGE)")
+            }
             return (report, .created)
         }
         let sequence = try generations.nextSequence()

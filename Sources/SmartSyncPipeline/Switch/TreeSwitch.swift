@@ -45,7 +45,7 @@ struct TreeSwitch {
             let err = errno
             unlink(layout.journal)
             try? generations.remove(sequence)
-            if [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) { throw ExchangeUnsupported(errno: err) }
+            if Self.refusesExchange(err) { throw ExchangeUnsupported(errno: err) }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
         }
         FileSystem.syncDirectory(parent(of: layout.target))
@@ -61,6 +61,22 @@ struct TreeSwitch {
         } catch {
             throw AfterExchange(step: .fileOutgoing, cause: error)
         }
+    }
+
+    /// Whether `err`, from `renameat2(RENAME_EXCHANGE)`, says the file system (or kernel) cannot exchange at all.
+    static func refusesExchange(_ err: Int32) -> Bool { [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) }
+
+    /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the next
+    /// run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold sync, which
+    /// needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot tell (the
+    /// directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the exchange; an
+    /// ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
+    func exchangeWorks(checkpoint: (String) throws -> Void) -> Bool {
+        let (a, b) = (layout.stage + "/a", layout.stage + "/b")
+        defer { try? TreeOps.removeTree(layout.stage) }
+        guard mkdir(layout.stage, 0o700) == 0, mkdir(a, 0o700) == 0, mkdir(b, 0o700) == 0 else { return true }
+        do { try checkpoint("probe-exchange") } catch is ExchangeUnsupported { return false } catch {}
+        return ss_renameat2(AT_FDCWD, a, AT_FDCWD, b, ss_rename_exchange) == 0 || !Self.refusesExchange(errno)
     }
 
     /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
