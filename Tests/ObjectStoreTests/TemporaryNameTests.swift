@@ -28,7 +28,8 @@ struct TemporaryNameTests {
     }
 
     @Test func aLongComponentKeepsItsStartAndEnd() {
-        let prefix = "/some/dir/" + String(repeating: "a", count: 200) + String(repeating: "z", count: 50) + ".tmp-4242-"
+        let prefix =
+            "/some/dir/" + String(repeating: "a", count: 200) + String(repeating: "z", count: 50) + ".tmp-4242-"
         let name = FileSystem.temporaryName(prefix)
         #expect(name.hasPrefix("/some/dir/aaaa"))
         #expect(lastComponent(name).count <= Int(NAME_MAX))

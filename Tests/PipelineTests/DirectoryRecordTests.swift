@@ -41,9 +41,10 @@ import Testing
 
     @Test func wellFormedRecordsGiveTheirNames() throws {
         let long = [UInt8](repeating: 0x6E, count: 255)
-        let bytes = Self.record(".") + Self.record("..") + Self.record("a") + Self.record([0xFF, 0x2E]) + Self.record(long)
-            + Self.record("..."),
-            got = try Self.names(bytes).get()
+        let bytes =
+            Self.record(".") + Self.record("..") + Self.record("a") + Self.record([0xFF, 0x2E]) + Self.record(long)
+            + Self.record("...")
+        let got = try Self.names(bytes).get()
         #expect(got == [Array("a".utf8), [0xFF, 0x2E], long, Array("...".utf8)])
         #expect(try Self.names([]).get().isEmpty)
     }

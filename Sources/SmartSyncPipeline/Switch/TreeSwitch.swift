@@ -66,15 +66,16 @@ struct TreeSwitch {
     /// Whether `err`, from `renameat2(RENAME_EXCHANGE)`, says the file system (or kernel) cannot exchange at all.
     static func refusesExchange(_ err: Int32) -> Bool { [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) }
 
-    /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the next
-    /// run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold sync, which
-    /// needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot tell (the
-    /// directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the exchange; an
-    /// ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
+    /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the
+    /// next run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold
+    /// sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
+    /// tell (the directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the
+    /// exchange; an ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
     func exchangeWorks(checkpoint: (String) throws -> Void) -> Bool {
         let (a, b) = (layout.stage + "/a", layout.stage + "/b")
+        guard mkdir(layout.stage, 0o700) == 0 else { return true }
         defer { try? TreeOps.removeTree(layout.stage) }
-        guard mkdir(layout.stage, 0o700) == 0, mkdir(a, 0o700) == 0, mkdir(b, 0o700) == 0 else { return true }
+        guard mkdir(a, 0o700) == 0, mkdir(b, 0o700) == 0 else { return true }
         do { try checkpoint("probe-exchange") } catch is ExchangeUnsupported { return false } catch {}
         return ss_renameat2(AT_FDCWD, a, AT_FDCWD, b, ss_rename_exchange) == 0 || !Self.refusesExchange(errno)
     }
