@@ -187,6 +187,22 @@ import Testing
         #expect(TestFiles.read(t.target + "/conf.nix") == "c\n")
     }
 
+    /// `restore` is the first run after a sync that failed (or was killed) between its exchange and its state's save:
+    /// it finishes the switch and must record it from the intent, as a sync or rollback would. Before, it finished the
+    /// switch without recording, and the journal and intent were gone: the state named a's commit over b's tree.
+    @Test func aRestoreAfterAnUnrecordedSwitchRecordsIt() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        t.runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(try t.recorded() == t.commits[0])
+        _ = try? Restore.run(path: "conf.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
+    }
+
     @Test func aHeldLockIsUsedInsteadOfTakenAgain() async throws {
         var t = try await Setup()
         defer { t.dir.remove() }
