@@ -146,7 +146,7 @@ let package = Package(
         // Test support: fixture repositories and the GitHub-shaped test server. Never imported by the product.
         .target(
             name: "TestSupport",
-            dependencies: ["SmartSyncCore", "SmartSyncGitObjects"],
+            dependencies: ["SmartSyncCore", "SmartSyncGitObjects", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             resources: [.copy("Server")],
             swiftSettings: strict
@@ -200,7 +200,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
-                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport",
+                "SmartSyncFetch", "SmartSyncPipeline", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

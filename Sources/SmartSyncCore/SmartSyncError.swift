@@ -142,11 +142,15 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 extension SmartSyncError {
     /// Wraps the current `errno` after a failed system call on `path`.
     ///
+    /// `path` is an autoclosure, made into a string after `errno` is read: a path built for the message (joined,
+    /// allocated, a display form) cannot change the `errno` it reports.
+    ///
     /// `ENOSPC` and `EDQUOT` always say that the disk is full and what to do, whatever `hint` says.
-    public static func io(_ call: String, path: String, errno err: Int32 = errno, hint: String? = nil) -> SmartSyncError
-    {
+    public static func io(
+        _ call: String, path: @autoclosure () -> String, errno err: Int32 = errno, hint: String? = nil
+    ) -> SmartSyncError {
         let reason = String(cString: strerror(err))
-        var message = "\(call) failed for '\(path)': \(reason)"
+        var message = "\(call) failed for '\(path())': \(reason)"
         if let full = diskFullHint(err) {
             message += ". \(full)"
         } else if let hint {

@@ -139,8 +139,32 @@ public enum FileSystem {
     /// 16 digits). Every temporary is named so, its prefix saying what it is. No cleanup reads the random part: the
     /// store's `tmp/` is cleaned by age alone, the target's and the publish directory's leftovers by their prefix, so
     /// names written by an earlier release (8 hex digits or base 36 there) are cleaned alike.
+    ///
+    /// The name fits `NAME_MAX` (255 bytes) whatever the prefix's last component: one too long for the random part
+    /// (a sibling of a final name near 255 bytes, `writeFileAtomically`'s `<name>.tmp-<pid>-`) loses bytes from its
+    /// middle, at a character boundary, so its start and its end (the marker saying what the temporary is) stay.
     public static func temporaryName(_ prefix: String) -> String {
-        prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let room = Int(NAME_MAX) - 16
+        let start = prefix.utf8.lastIndex(of: UInt8(ascii: "/")).map { prefix.utf8.index(after: $0) }
+        let component = prefix[(start ?? prefix.startIndex)...]
+        guard component.utf8.count > room else { return prefix + random }
+        let scalars = Array(component.unicodeScalars)
+        var head = 0
+        var bytes = 0
+        while head < scalars.count, bytes + UTF8.width(scalars[head]) <= room / 2 {
+            bytes += UTF8.width(scalars[head])
+            head += 1
+        }
+        var tail = scalars.count
+        while tail > head, bytes + UTF8.width(scalars[tail - 1]) <= room {
+            bytes += UTF8.width(scalars[tail - 1])
+            tail -= 1
+        }
+        var name = String(prefix[..<(start ?? prefix.startIndex)])
+        name.unicodeScalars.append(contentsOf: scalars[..<head])
+        name.unicodeScalars.append(contentsOf: scalars[tail...])
+        return name + random
     }
 
     /// Renames `tmp` over `path` (removing `tmp` when that fails); `durable` fsyncs the directory after, so the

@@ -131,7 +131,10 @@ extension ObjectStore {
             unlink(tmp)
             throw SmartSyncError.io("rename", path: path, errno: err)
         }
-        if unlink(path + ".x") != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path + ".x") }
+        if unlink(path + ".x") != 0 {
+            let err = errno
+            if err != ENOENT { throw SmartSyncError.io("unlink", path: path + ".x", errno: err) }
+        }
         FileSystem.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
     }
 

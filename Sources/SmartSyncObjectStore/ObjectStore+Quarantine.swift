@@ -46,11 +46,14 @@ extension ObjectStore {
             guard lstat(source, &st) == 0, FileIdentity(st) == expecting else { return nil }
         }
         guard rename(source, destination) == 0 else {
-            if errno == ENOENT { return nil }
-            throw SmartSyncError.io("rename", path: source, hint: "Check that \(quarantineDirectory) is writable")
+            let err = errno  // read before the message is built (it allocates)
+            if err == ENOENT { return nil }
+            throw SmartSyncError.io(
+                "rename", path: source, errno: err, hint: "Check that \(quarantineDirectory) is writable")
         }
-        if !twin, rename(source + ".x", destination + ".x") != 0 && errno != ENOENT {
-            throw SmartSyncError.io("rename", path: source + ".x")
+        if !twin, rename(source + ".x", destination + ".x") != 0 {
+            let err = errno
+            if err != ENOENT { throw SmartSyncError.io("rename", path: source + ".x", errno: err) }
         }
         try QuarantineNote(id: id.hex, time: Int64(time(nil)), reason: reason, twinOnly: twin)
             .write(to: quarantineDirectory + "/" + name + ".why", mode: 0o600)

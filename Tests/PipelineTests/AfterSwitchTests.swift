@@ -148,6 +148,61 @@ import Testing
         #expect(try t.runner.state.loadIntent(target: t.target) == nil)
     }
 
+    /// Back to the tree found before the first sync, killed between the exchange and the state's removal: the next
+    /// run's recovery must not leave the replaced commit recorded over a tree smart-sync never synced.
+    @Test func aRollbackToTheFoundTreeKilledAfterItsExchangeForgetsTheState() async throws {
+        let t = try await Setup()
+        defer { t.dir.remove() }
+        try TestFiles.makeDirectories(t.target)
+        try TestFiles.write(t.target + "/found.txt", "found\n")
+        try await t.sync(0)
+        try await t.sync(1)
+        let found = try #require(try t.generations().first { $0.1 == nil })
+        // A throw at the step stands in for a kill there (the journal stays, nothing after it runs).
+        #expect(throws: FailedAfterSwitch<Rollback.Outcome>.self) {
+            try Rollback.run(
+                target: t.target, to: String(found.0), state: t.runner.state, store: t.runner.store,
+                checkpoint: { if $0 == "after-exchange" { throw Stop() } })
+        }
+        #expect(TestFiles.read(t.target + "/found.txt") == "found\n")
+        #expect(TestFiles.lstat(t.layout.journal) != nil)
+        try t.runner.state.recoverSwitch(target: t.target)
+        let recorded = try t.recorded()
+        #expect(recorded == nil, "the found tree is recorded as \(recorded ?? "")")
+        #expect(TestFiles.lstat(t.runner.state.statCachePath(for: t.target)) == nil)
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
+        // b's tree is kept, recorded as b.
+        #expect(try t.generations().first?.1 == t.commits[1])
+
+        // Killed before the exchange instead: nothing changed, the state still names the tree the target holds.
+        try await t.sync(2)
+        let again = try #require(try t.generations().first { $0.1 == nil })
+        #expect(throws: Stop.self) {
+            try Rollback.run(
+                target: t.target, to: String(again.0), state: t.runner.state, store: t.runner.store,
+                checkpoint: { if $0 == "before-exchange" { throw Stop() } })
+        }
+        try t.runner.state.recoverSwitch(target: t.target)
+        #expect(try t.recorded() == t.commits[2])
+        #expect(TestFiles.read(t.target + "/conf.nix") == "c\n")
+    }
+
+    /// `restore` is the first run after a sync that failed (or was killed) between its exchange and its state's save:
+    /// it finishes the switch and must record it from the intent, as a sync or rollback would. Before, it finished the
+    /// switch without recording, and the journal and intent were gone: the state named a's commit over b's tree.
+    @Test func aRestoreAfterAnUnrecordedSwitchRecordsIt() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        t.runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(try t.recorded() == t.commits[0])
+        _ = try? Restore.run(path: "conf.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
+    }
+
     @Test func aHeldLockIsUsedInsteadOfTakenAgain() async throws {
         var t = try await Setup()
         defer { t.dir.remove() }

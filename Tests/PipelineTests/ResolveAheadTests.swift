@@ -35,21 +35,41 @@ struct ResolveAheadTests {
         func close() {}
     }
 
+    /// A bare repository of one commit served by a fake GitHub, and a store, a state and a target directory; stopped
+    /// and removed when the test lets go of it.
+    final class Fixture {
+        let repo: GitFixture
+        let commit: String
+        let server: FakeGitHub
+        let dirs: TemporaryDirectory
+        let store: ObjectStore
+        let state: StateStore
+        let target: String
+
+        init() throws {
+            repo = try GitFixture(bare: true)
+            try repo.write("README.md", "# demo\n")
+            commit = try repo.commit("first")
+            server = try FakeGitHub(repos: ["octo/demo": repo.path])
+            dirs = try TemporaryDirectory(prefix: "resolve-ahead")
+            store = try ObjectStore(root: dirs.appending("store"))
+            state = try StateStore(root: dirs.appending("state"))
+            target = StateStore.normalize(dirs.appending("target"))
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        }
+
+        deinit {
+            server.stop()
+            dirs.remove()
+        }
+    }
+
     /// A run that fails before it needs the ref (its state cannot be read) while its early request fails over from
     /// the API to the clone: the git host sees no request. The same setup with a run that goes on does reach the git
     /// host through the clone, so the count could fail.
     @Test func aFailoverToTheCloneDuringTheEarlyRequestFetchesNothing() async throws {
-        let repo = try GitFixture(bare: true)
-        try repo.write("README.md", "# demo\n")
-        let commit = try repo.commit("first")
-        let server = try FakeGitHub(repos: ["octo/demo": repo.path])
-        defer { server.stop() }
-        let dirs = try TemporaryDirectory(prefix: "resolve-ahead")
-        defer { dirs.remove() }
-        let store = try ObjectStore(root: dirs.appending("store"))
-        let state = try StateStore(root: dirs.appending("state"))
-        let target = StateStore.normalize(dirs.appending("target"))
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let f = try Fixture()
+        let (server, store, state, target) = (f.server, f.store, f.state, f.target)
         func runner(breaksOffWhenCancelled: Bool) -> SyncRunner {
             let clone = ShallowCloneSource(
                 gitURL: server.gitURL, owner: "octo", repository: "demo", token: nil,
@@ -71,8 +91,34 @@ struct ResolveAheadTests {
 
         try FileManager.default.removeItem(atPath: state.statePath(for: target))
         let outcome = try await runner(breaksOffWhenCancelled: false).sync(.init(ref: "main", target: target))
-        #expect(outcome.resolved.commit.hex == commit)
+        #expect(outcome.resolved.commit.hex == f.commit)
         #expect(try gitRequests() > 0)
         #expect(FileManager.default.fileExists(atPath: target + "/README.md"))
+    }
+
+    /// `--force-full`: the clone's notice is said by the run's own resolve through it, not by the early request, which
+    /// a run that fails before it needs the ref (its state cannot be read) never uses. Before, that run said it.
+    @Test func theForcedCloneIsAnnouncedWhereTheRunUsesIt() async throws {
+        let f = try Fixture()
+        let (server, store, state, target) = (f.server, f.store, f.state, f.target)
+        let notices = Locked<[String]>([])
+        func runner() -> SyncRunner {
+            let clone = ShallowCloneSource(
+                gitURL: server.gitURL, owner: "octo", repository: "demo", token: nil,
+                temporaryDirectory: store.temporaryDirectory)
+            let source = FailoverSource(
+                [clone], policy: .apiOutage(clone: clone.remoteURL), forcedReason: "--force-full was given",
+                notice: { message in notices.withLock { $0.append(message) } })
+            return SyncRunner(source: source, store: store, state: state)
+        }
+
+        try FileManager.default.createDirectory(atPath: state.statePath(for: target), withIntermediateDirectories: true)
+        await #expect(throws: SmartSyncError.self) { try await runner().sync(.init(ref: "main", target: target)) }
+        #expect(notices.withLock { $0 }.isEmpty, "announced by a run that never used the clone")
+
+        try FileManager.default.removeItem(atPath: state.statePath(for: target))
+        _ = try await runner().sync(.init(ref: "main", target: target))
+        let said = notices.withLock { $0 }
+        #expect(said.count == 1 && said.first?.contains("--force-full was given") == true, "\(said)")
     }
 }

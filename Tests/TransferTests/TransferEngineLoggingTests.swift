@@ -2,37 +2,8 @@ import Foundation
 import Logging
 import SmartSyncCore
 import SmartSyncTransfer
-import Synchronization
 import TestSupport
 import Testing
-
-/// Keeps every log event (message and metadata, rendered) for assertions.
-final class RecordingLogHandler: LogHandler, Sendable {
-    private let lines = Mutex<[String]>([])
-    private let level = Mutex(Logger.Level.trace)
-    var logLevel: Logger.Level {
-        get { level.withLock { $0 } }
-        set { level.withLock { $0 = newValue } }
-    }
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        let pairs = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        lines.withLock { $0.append("\(event.level) \(event.message)\(pairs)") }
-    }
-
-    var recorded: [String] { lines.withLock { $0 } }
-
-    /// A logger writing here.
-    var logger: Logger { Logger(label: "test") { _ in self } }
-}
 
 @Suite("the engine's request log")
 struct TransferEngineLoggingTests {

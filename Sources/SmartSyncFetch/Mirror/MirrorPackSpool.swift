@@ -53,8 +53,9 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
+            let err = errno  // before `close`, which may change it
             close(fd)
-            throw SmartSyncError.io("fstat", path: path)
+            throw SmartSyncError.io("fstat", path: path, errno: err)
         }
         self.fd = fd
         self.path = path

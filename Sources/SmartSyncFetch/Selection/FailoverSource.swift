@@ -83,9 +83,11 @@ public final class FailoverSource: SyncSource {
     }
 
     /// Each source asked ahead in turn (``SyncSource/resolveAhead(_:)``): a switch to the shallow clone in the middle
-    /// of the call answers nil, and the run resolves through the clone when it needs the answer.
+    /// of the call answers nil, and the run resolves through the clone when it needs the answer. A forced reason
+    /// (`--force-full`) is not announced here, by a request the run may never use (it may fail first, or need no
+    /// answer), but by the first call the run makes of its own.
     public func resolveAhead(_ ref: String?) async throws -> ResolvedRef? {
-        try await run(.resolve) { try await $0.resolveAhead(ref) }
+        try await run(.resolve, ahead: true) { try await $0.resolveAhead(ref) }
     }
 
     public func listing(for ref: ResolvedRef) async throws -> TreeListing {
@@ -129,13 +131,14 @@ public final class FailoverSource: SyncSource {
 
     // MARK: - Switching
 
-    /// Runs `body` on the active source, and on the next ones while the policy says their failure moves on.
+    /// Runs `body` on the active source, and on the next ones while the policy says their failure moves on. `ahead`:
+    /// a call asked ahead of the run (``resolveAhead(_:)``), which leaves a forced reason unannounced.
     private func run<T: Sendable>(
-        _ call: FailoverPolicy.Call, _ body: (any SyncSource) async throws -> T
+        _ call: FailoverPolicy.Call, ahead: Bool = false, _ body: (any SyncSource) async throws -> T
     ) async throws -> T {
         var index = state.withLock { $0.active }
         while true {
-            announce()
+            announce(ahead: ahead)
             let failure: SourceFailure
             do {
                 return try await body(sources[index])
@@ -175,9 +178,9 @@ public final class FailoverSource: SyncSource {
         return bothFailed(cause, failure.error)
     }
 
-    private func announce() {
+    private func announce(ahead: Bool) {
         let due = state.withLock { s -> (reason: String, forced: Bool)? in
-            guard !s.announced, let reason = s.reason else { return nil }
+            guard !s.announced, let reason = s.reason, !(ahead && s.forced) else { return nil }
             s.announced = true
             return (reason, s.forced)
         }

@@ -191,8 +191,9 @@ public struct InPlaceApplier: ApplyStrategy {
             throw SmartSyncError.io("open", path: display)
         }
         guard let dir = fdopendir(fd) else {
+            let err = errno  // before `close`, which may change it
             close(fd)
-            throw SmartSyncError.io("fdopendir", path: display)
+            throw SmartSyncError.io("fdopendir", path: display, errno: err)
         }
         defer { closedir(dir) }
         var subdirectories: [TreePath] = []

@@ -69,8 +69,9 @@ struct StageRecycler {
             guard root >= 0 else { throw SmartSyncError.io("open", path: stage) }
             var rootStat = stat()
             guard fstat(root, &rootStat) == 0 else {
+                let err = errno  // before `close`, which may change it
                 close(root)
-                throw SmartSyncError.io("fstat", path: stage)
+                throw SmartSyncError.io("fstat", path: stage, errno: err)
             }
             let trust: GenerationTrust
             do { trust = try GenerationTrust(store: store, storeFirst: Self.storeFirst, reading: cache) } catch {

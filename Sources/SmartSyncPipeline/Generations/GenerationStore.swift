@@ -74,7 +74,10 @@ public struct GenerationStore: Sendable {
     func discard(_ path: String) throws {
         try FileSystem.makeDirectories(layout.generations)
         let trash = FileSystem.temporaryName(layout.generations + "/" + Self.removing + "discarded-")
-        guard rename(path, trash) == 0 else { throw SmartSyncError.io("rename", path: path) }
+        guard rename(path, trash) == 0 else {
+            let err = errno  // read before the message is built (it allocates)
+            throw SmartSyncError.io("rename", path: path, errno: err)
+        }
     }
 
     /// One more than the largest sequence in use.
@@ -122,13 +125,17 @@ public struct GenerationStore: Sendable {
         if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
             let trash = FileSystem.temporaryName(Self.removing + "spare-")
             if rename(spare, layout.generations + "/" + trash) != 0 {
-                failure = SmartSyncError.io("rename", path: spare)
+                let err = errno
+                failure = SmartSyncError.io("rename", path: spare, errno: err)
             }
         }
         if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
             // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
             let next = listed[keep]
-            if rename(layout.generation(next), spare) != 0 { failure = SmartSyncError.io("rename", path: spare) }
+            if rename(layout.generation(next), spare) != 0 {
+                let err = errno
+                failure = SmartSyncError.io("rename", path: spare, errno: err)
+            }
         }
         // Reserves: the next one becomes the spare when there is none; those past what the switches until a
         // generation falls beyond `keep` can use (`keep` less the generations kept) go, as do incomplete ones.
@@ -138,7 +145,8 @@ public struct GenerationStore: Sendable {
             if !TreeOps.isDirectory(reserve(first) + "/tree") {
                 reserves.insert(first, at: 0)  // incomplete: goes below
             } else if rename(reserve(first), spare) != 0 {
-                failure = failure ?? SmartSyncError.io("rename", path: spare)
+                let err = errno
+                failure = failure ?? SmartSyncError.io("rename", path: spare, errno: err)
             }
         }
         var room = max(0, keep - listed.count)
@@ -149,7 +157,8 @@ public struct GenerationStore: Sendable {
             }
             let trash = FileSystem.temporaryName(Self.removing + "spare-\(n)-")
             if rename(reserve(n), layout.generations + "/" + trash) != 0 {
-                failure = failure ?? SmartSyncError.io("rename", path: reserve(n))
+                let err = errno
+                failure = failure ?? SmartSyncError.io("rename", path: reserve(n), errno: err)
             }
         }
         for name in try FileSystem.names(in: layout.generations) {
@@ -157,7 +166,8 @@ public struct GenerationStore: Sendable {
             let from = layout.generation(seq)
             let trash = FileSystem.temporaryName(Self.removing + name + "-")
             if rename(from, layout.generations + "/" + trash) != 0 {
-                failure = failure ?? SmartSyncError.io("rename", path: from)
+                let err = errno
+                failure = failure ?? SmartSyncError.io("rename", path: from, errno: err)
             }
         }
         if let error = try removeDiscarded() { failure = failure ?? error }

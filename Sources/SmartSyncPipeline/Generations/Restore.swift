@@ -70,7 +70,9 @@ public enum Restore {
         defer { storeLock.release() }
         let lock = try state.lock(target: target)
         defer { lock.release() }
-        try TreeSwitch(layout: SwitchLayout(target: target)).recover()
+        // As every run under the lock: a switch finished here is recorded from its intent (or its journal), which
+        // finishing it without recording would lose (the state then naming the tree it replaced).
+        try state.recoverSwitch(target: target)
         try checkParents(root: target, relative)
 
         let log = KeptVersionLog(state: state, target: target)

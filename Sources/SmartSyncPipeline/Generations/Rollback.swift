@@ -30,11 +30,13 @@ public enum Rollback {
     /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
+    /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw
+    /// stands in for a kill there (tests).
     ///
     /// - Throws: ``FailedAfterSwitch`` when a step after the exchange failed (the target holds the generation's tree).
     public static func run(
         target: String, to selector: String?, state: StateStore, store: ObjectStore, keepGenerations: Int = 3,
-        linkMode: LinkMode = .auto, lock held: TargetLock? = nil
+        linkMode: LinkMode = .auto, lock held: TargetLock? = nil, checkpoint: (String) throws -> Void = { _ in }
     ) throws -> Outcome {
         let target = StateStore.normalize(target)
         let storeLock = try store.lock(shared: true)
@@ -111,7 +113,9 @@ public enum Rollback {
             record.appliedAtNs = SyncRunner.nowNs()
             return record
         }
-        if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
+        // The tree found before the first sync has no state: its journal says so (``SwitchJournal/untracked``), and
+        // a run killed after the exchange is recovered by forgetting the target's (nothing is cleared before it).
+        if let restored { try state.saveIntent(restored) }
         let outcome = Outcome(from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
@@ -124,7 +128,7 @@ public enum Rollback {
         do {
             try switcher.exchange(
                 incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
-                consumed: generation.sequence, checkpoint: { _ in },
+                consumed: generation.sequence, untracked: restored == nil, checkpoint: checkpoint,
                 exchanged: {
                     if let restored {
                         // The intent saved above is that state: renamed over the state file, as a sync records one.
@@ -137,7 +141,7 @@ public enum Rollback {
         } catch let failed as TreeSwitch.AfterExchange {
             throw failure(failed.step, failed.cause)
         } catch let unsupported as TreeSwitch.ExchangeUnsupported {
-            try? state.clearIntent(target: target)
+            if restored != nil { try? state.clearIntent(target: target) }
             throw SmartSyncError(
                 .io,
                 "the file system of '\(target)' cannot swap directories atomically (renameat2 "
@@ -146,7 +150,7 @@ public enum Rollback {
             )
         } catch {
             // Nothing was exchanged: the generation's state is no intent any more.
-            try? state.clearIntent(target: target)
+            if restored != nil { try? state.clearIntent(target: target) }
             throw error
         }
         do { try state.clearIntent(target: target) } catch { throw failure(.clearIntent, error) }

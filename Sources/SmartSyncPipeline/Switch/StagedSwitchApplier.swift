@@ -154,7 +154,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try FileSystem.makeDirectories(parent(of: target))
             guard rename(layout.stage, target) == 0 else { throw SmartSyncError.io("rename", path: target) }
             FileSystem.syncDirectory(parent(of: target))
-            if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
+            // Where the exchange is refused every update applies in place: a spare would only be dropped.
+            if firstSwitch && switcher.exchangeWorks(checkpoint: checkpoint) {
+                leaveSpare(plan, generations: generations, tree: target)
+            } else if firstSwitch {
+                logger.debug("apply: no spare tree: the file system refuses renameat2(RENAME_EXCHANGE)")
+            }
             return (report, .created)
         }
         let sequence = try generations.nextSequence()
@@ -220,7 +225,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Read only if the recycler needs it; its paths then share the plan's storage (both sorted).
         let cache = { spare.statCache(sharing: plan.changes.map { $0.path }) }
         guard rename(spare.tree, layout.stage) == 0 else {
-            logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(errno))")
+            let err = errno  // the message is built later, if at all
+            logger.debug("apply: stage built from the store: the spare tree could not be moved (errno \(err))")
             return nil
         }
         // What is left of it (its stat cache, read while the stage is recycled if at all; its state) goes once the

@@ -23,12 +23,16 @@ struct SwitchJournal: JSONRecord, Equatable {
     var incomingInode: UInt64
     /// A generation whose tree is the incoming one (rollback): its record is removed once the switch is done.
     var consumed: Int?
+    /// True when the incoming tree is the one found before the first sync (a rollback to it): it has no state, so
+    /// the target's is forgotten once the exchange stands. Absent (nil) otherwise, and in journals of earlier releases.
+    var untracked: Bool?
 
-    init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?) {
+    init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?, untracked: Bool? = nil) {
         self.sequence = sequence
         self.incoming = incoming
         self.incomingInode = incomingInode
         self.consumed = consumed
+        self.untracked = untracked
     }
 
     /// The journal at `path`, in either format; nil when there is none.
@@ -59,13 +63,17 @@ struct SwitchJournal: JSONRecord, Equatable {
 extension StateStore {
     /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover()``). When the
     /// exchange had happened, the target holds what that run announced in its intent (written before its journal):
-    /// that becomes the target's state, since the run died, or failed to save it, before recording it.
+    /// that becomes the target's state, since the run died, or failed to save it, before recording it. A rollback to
+    /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
     /// Call under the target lock, before anything reads the target's state.
     func recoverSwitch(target: String) throws {
-        guard try TreeSwitch(layout: SwitchLayout(target: target)).recover(),
-            let intent = try loadIntent(target: target)
-        else { return }
-        try save(intent)
+        guard let exchanged = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange() else { return }
+        if exchanged.untracked == true {
+            try forget(target: target)
+        } else {
+            guard let intent = try loadIntent(target: target) else { return }
+            try save(intent)
+        }
         try clearIntent(target: target)
     }
 }

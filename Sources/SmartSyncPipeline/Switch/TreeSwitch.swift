@@ -22,6 +22,7 @@ struct TreeSwitch {
     }
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
+    /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
     ///
     /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
     /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
@@ -31,18 +32,20 @@ struct TreeSwitch {
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
     func exchange(
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
-        checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
+        untracked: Bool = false, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
     ) throws {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
         let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
-        let journal = SwitchJournal(sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed)
+        let journal = SwitchJournal(
+            sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
+            untracked: untracked ? true : nil)
         try journal.write(to: layout.journal)
         try checkpoint("before-exchange")
         if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
             let err = errno
             unlink(layout.journal)
             try? generations.remove(sequence)
-            if [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) { throw ExchangeUnsupported(errno: err) }
+            if Self.refusesExchange(err) { throw ExchangeUnsupported(errno: err) }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
         }
         FileSystem.syncDirectory(parent(of: layout.target))
@@ -60,18 +63,38 @@ struct TreeSwitch {
         }
     }
 
+    /// Whether `err`, from `renameat2(RENAME_EXCHANGE)`, says the file system (or kernel) cannot exchange at all.
+    static func refusesExchange(_ err: Int32) -> Bool { [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) }
+
+    /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the
+    /// next run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold
+    /// sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
+    /// tell (the directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the
+    /// exchange; an ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
+    func exchangeWorks(checkpoint: (String) throws -> Void) -> Bool {
+        let (a, b) = (layout.stage + "/a", layout.stage + "/b")
+        guard mkdir(layout.stage, 0o700) == 0 else { return true }
+        defer { try? TreeOps.removeTree(layout.stage) }
+        guard mkdir(a, 0o700) == 0, mkdir(b, 0o700) == 0 else { return true }
+        do { try checkpoint("probe-exchange") } catch is ExchangeUnsupported { return false } catch {}
+        return ss_renameat2(AT_FDCWD, a, AT_FDCWD, b, ss_rename_exchange) == 0 || !Self.refusesExchange(errno)
+    }
+
     /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
     /// when nothing is pending. Returns true when it completed an exchange that had happened (the target holds the
     /// tree that run swapped in).
     @discardableResult
-    func recover() throws -> Bool {
+    func recover() throws -> Bool { try recoverExchange() != nil }
+
+    /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
+    func recoverExchange() throws -> SwitchJournal? {
         try layout.checkSidecar()
-        var completed = false
+        var completed: SwitchJournal?
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`.
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
-                completed = true
+                completed = journal
             } else {
                 unlink(layout.journal)
                 try generations.remove(journal.sequence)

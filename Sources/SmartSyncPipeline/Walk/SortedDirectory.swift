@@ -80,30 +80,14 @@ struct SortedDirectory {
                 throw SmartSyncError.io("getdents64", path: display(), errno: err)
             }
             if filled == 0 { break }
-            var offset = 0
-            while offset < filled {
-                // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), the name and its NUL.
-                let record = base + offset
-                let length = Int(UnsafeRawPointer(record).loadUnaligned(fromByteOffset: 16, as: UInt16.self))
-                let nameStart = record + 19
-                // A record inside what was read, its name not empty, ended by a NUL within the record and free of
-                // '/': anything else (a damaged or hostile file system) is refused, never `lstat`ed as a path.
-                guard length > 19, offset + length <= filled, let end = memchr(nameStart, 0, length - 19),
-                    case let nameLength = UnsafeRawPointer(end) - UnsafeRawPointer(nameStart), nameLength > 0,
-                    memchr(nameStart, 0x2F, nameLength) == nil
-                else {
-                    throw SmartSyncError.io("getdents64", path: display(), errno: EIO)
-                }
-                offset += length
-                let name = UnsafeBufferPointer(start: nameStart, count: nameLength)
-                if name[0] == 0x2E && (nameLength == 1 || (nameLength == 2 && name[1] == 0x2E)) { continue }
-                guard try including(name) else { continue }
-                let found = nameStart.withMemoryRebound(to: CChar.self, capacity: nameLength + 1) {
+            try Self.forEachName(in: UnsafeBufferPointer(start: base, count: filled), display: display()) { name in
+                guard try including(name) else { return }
+                let found = name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
                     fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW)
                 }
                 if found != 0 {
                     let err = errno
-                    if err == ENOENT { continue }  // vanished while we looked
+                    if err == ENOENT { return }  // vanished while we looked
                     throw SmartSyncError.io(
                         "fstatat", path: display() + "/" + TreePath(bytes: name).description, errno: err)
                 }
@@ -111,7 +95,7 @@ struct SortedDirectory {
                 names.append(contentsOf: name)
                 names.append(0)
                 children.append(
-                    Child(name: start..<(start + nameLength), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
+                    Child(name: start..<(start + name.count), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
             }
         }
         self.names = names
@@ -124,6 +108,40 @@ struct SortedDirectory {
         }
         Self.sort(&steps, names: names, spans: { children[$0].name })
         self.steps = steps
+    }
+
+    /// Calls `body` with the name of each `struct linux_dirent64` record in `records` (what one `getdents64` filled),
+    /// in their order, `.` and `..` left out. A name is given as its bytes, a NUL right after them in `records` (so
+    /// its base address is a C string for a system call).
+    ///
+    /// - Throws: `SmartSyncError` (`.io`, EIO, naming `display`) at a record that does not lie inside `records`
+    ///   (its header or its length past the end, a length too short for a name), whose name is empty, not ended by a
+    ///   NUL within the record or holds a `/`: from a damaged or hostile file system, never `lstat`ed as a path.
+    static func forEachName(
+        in records: UnsafeBufferPointer<UInt8>, display: @autoclosure () -> String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        guard let base = records.baseAddress else { return }
+        var offset = 0
+        while offset < records.count {
+            // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), the name and its NUL.
+            let record = base + offset
+            let room = records.count - offset
+            // A header cut short reads as length 0 (refused below), not past the end.
+            let length =
+                room >= 19 ? Int(UnsafeRawPointer(record).loadUnaligned(fromByteOffset: 16, as: UInt16.self)) : 0
+            let nameStart = record + 19
+            guard length > 19, length <= room, let end = memchr(nameStart, 0, length - 19),
+                case let nameLength = UnsafeRawPointer(end) - UnsafeRawPointer(nameStart), nameLength > 0,
+                memchr(nameStart, 0x2F, nameLength) == nil
+            else {
+                throw SmartSyncError.io("getdents64", path: display(), errno: EIO)
+            }
+            offset += length
+            let name = UnsafeBufferPointer(start: nameStart, count: nameLength)
+            if name[0] == 0x2E && (nameLength == 1 || (nameLength == 2 && name[1] == 0x2E)) { continue }
+            try body(name)
+        }
     }
 
     /// The name of `children[i]`.

@@ -21,7 +21,8 @@ public struct DiskSpaceCheck: Check {
         while FileInfo.following(probe) == nil && probe != "/" && probe != "." { probe = FileInfo.parent(probe) }
         var fs = statvfs()
         guard statvfs(probe, &fs) == 0 else {
-            return .fail("statvfs failed for \(probe): \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))  // before the message is built (it allocates)
+            return .fail("statvfs failed for \(probe): \(reason)")
         }
         let freeMB = Int64(fs.f_bavail) * Int64(fs.f_frsize) / (1024 * 1024)
         let minimum = minFreeMB ?? context.defaults.minFreeMB

@@ -188,9 +188,14 @@ final class PublishDirectory: Sendable {
         let file = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard file >= 0 else { throw SmartSyncError.io("open", path: temporaryPath(name)) }
         var st = stat()
-        let synced = fstat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && fsync(file) == 0
+        let statted = fstat(file, &st) == 0
+        let regular = statted && (st.st_mode & S_IFMT) == S_IFREG
+        let synced = regular && fsync(file) == 0
+        let err = statted && !regular ? EINVAL : errno  // before `close`, which may change it
         close(file)
-        guard synced else { throw SmartSyncError.io("fsync", path: temporaryPath(name)) }
+        guard synced else {
+            throw SmartSyncError.io(statted ? "fsync" : "fstat", path: temporaryPath(name), errno: err)
+        }
         let parent = relative.lastIndex(of: "/").map { String(relative[..<$0]) } ?? ""
         let failure = try withParent(of: relative, create: true) { directory, last -> Int32 in
             if replacing { return renameat(fd, name, directory, last) == 0 ? 0 : errno }

@@ -1,0 +1,73 @@
+import Glibc
+import SmartSyncCore
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The `getdents64` record parser of the scan's listing (``SortedDirectory/forEachName(in:display:_:)``): the names
+/// of well-formed records, `.` and `..` left out; any malformed record (what a damaged or hostile file system could
+/// return) refused with EIO before a name of it reaches a system call.
+@Suite struct DirectoryRecordTests {
+    /// A `struct linux_dirent64`: inode, offset, `reclen` (the record's length, padded to 8 as the kernel does unless
+    /// given), type, the name's bytes, a NUL (unless `nul` is false) and padding.
+    static func record(_ name: [UInt8], nul: Bool = true, length: Int? = nil) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 19) + name + (nul ? [0] : [])
+        while bytes.count % 8 != 0 { bytes.append(nul ? 0 : 0x61) }
+        let reclen = UInt16(length ?? bytes.count)
+        bytes[0] = 42  // d_ino
+        bytes[16] = UInt8(reclen & 0xFF)
+        bytes[17] = UInt8(reclen >> 8)
+        bytes[18] = UInt8(DT_REG)
+        return bytes
+    }
+
+    static func record(_ name: String, nul: Bool = true, length: Int? = nil) -> [UInt8] {
+        record(Array(name.utf8), nul: nul, length: length)
+    }
+
+    /// The names parsed from `records`, or the error.
+    static func names(_ records: [UInt8]) -> Result<[[UInt8]], any Error> {
+        Result {
+            var names: [[UInt8]] = []
+            try records.withUnsafeBufferPointer { buffer in
+                try SortedDirectory.forEachName(in: buffer, display: "/dir") { name in
+                    #expect(name.baseAddress?[name.count] == 0, "no NUL after the name")
+                    names.append(Array(name))
+                }
+            }
+            return names
+        }
+    }
+
+    @Test func wellFormedRecordsGiveTheirNames() throws {
+        let long = [UInt8](repeating: 0x6E, count: 255)
+        let bytes =
+            Self.record(".") + Self.record("..") + Self.record("a") + Self.record([0xFF, 0x2E]) + Self.record(long)
+            + Self.record("...")
+        let got = try Self.names(bytes).get()
+        #expect(got == [Array("a".utf8), [0xFF, 0x2E], long, Array("...".utf8)])
+        #expect(try Self.names([]).get().isEmpty)
+    }
+
+    /// Each malformed record, alone and after a good one (which is given first: the listing then fails whole).
+    @Test(arguments: [
+        ("an empty name", record("")),
+        ("no NUL in the record", record("abc", nul: false)),
+        ("a '/' in the name", record("a/b")),
+        ("a length past the buffer", record("abc", length: 64)),
+        ("a zero length", record("abc", length: 0)),
+        ("a length shorter than the header", record("abc", length: 16)),
+        ("a header cut short", Array(record("abc").prefix(12))),
+    ])
+    func aMalformedRecordIsRefusedWithEIO(_ what: String, _ bad: [UInt8]) {
+        for records in [bad, Self.record("good") + bad] {
+            switch Self.names(records) {
+            case .success(let names): Issue.record("\(what): parsed as \(names)")
+            case .failure(let error):
+                let failure = error as? SmartSyncError
+                #expect((failure?.cause as? SystemCallError)?.errno == EIO, "\(what): \(error)")
+                #expect(failure?.message.contains("getdents64 failed for '/dir'") == true, "\(what): \(error)")
+            }
+        }
+    }
+}

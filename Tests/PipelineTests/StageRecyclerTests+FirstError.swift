@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+import Logging
+import SmartSyncCore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+extension StageRecyclerTests {
+    /// Two files of the spare that cannot be removed (each a bind mount: `unlink` is EBUSY): `d0/x` in a directory a
+    /// worker walks and `zz` at the root, which the calling thread reaches after handing `d0` out. One thread fails
+    /// at `d0/x`, the first in path order; so must the split pass (as the carrier's split walk does,
+    /// ``aSplitCarryReportsTheFirstErrorInPathOrder(_:)``). The error only decides the log's reason for building the
+    /// stage from the store: read there. (With `shares` 1,000, `d0`'s files are the calling thread's: one thread's
+    /// order either way; `shares` 1 is the case that tells.)
+    @Test(arguments: splits)
+    func aSplitPassReportsTheFirstErrorInPathOrder(_ split: StageRecycler.Split) async throws {
+        guard geteuid() == 0 else {
+            print("skipped on this machine: mount --bind needs root")
+            return
+        }
+        let t = try await Setup(mode: .hardlink)
+        t.runner.recycleSplit = split
+        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
+        let outside = t.dirs.path + "/outside"
+        try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: outside))
+        let root = t.dirs.path
+        defer { Self.unmountEverything(below: root) }
+        for path in ["d0/x", "zz"] {
+            try Data("operator\n".utf8).write(to: URL(fileURLWithPath: t.spare + "/" + path))
+            try ProcessRunner.run("/bin/mount", ["--bind", outside, t.spare + "/" + path])
+        }
+        // Gone once the stage stands, so the refused spare (moved aside whole, the mounts with it) can be removed.
+        t.runner.checkpoint = { name in if name == "staged" { Self.unmountEverything(below: root) } }
+        let log = RecordingLogHandler()
+        t.runner.logger = log.logger
+        let outcome = try await t.sync(1)
+        #expect(outcome.applied?.recycled == false)
+        try t.expectTarget(1)
+        let refused = log.recorded.filter { $0.contains("the spare tree refused") }
+        #expect(refused.count == 1, "\(log.recorded)")
+        #expect(refused.first?.contains("/d0/x'") == true, "\(refused)")
+    }
+}
