@@ -106,7 +106,8 @@ extension GitHubJSON {
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }
         if let maxWait {
             let needed = Int(state.secondsToReset().rounded(.up)) + 1
-            hints.append("raise --max-wait (now \(Int(maxWait)) s) to \(needed) or more to wait for the reset")
+            let now = String(format: "%.0f", maxWait)  // any finite --max-wait, 1e30 too: no Int conversion
+            hints.append("raise --max-wait (now \(now) s) to \(needed) or more to wait for the reset")
         } else {
             hints.append("wait for the reset")
         }
