@@ -42,7 +42,10 @@ struct TreeSwitch {
             let err = errno
             unlink(layout.journal)
             try? generations.remove(sequence)
-            if [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) { throw ExchangeUnsupported(errno: err) }
+            // EBUSY: the target is a mount point (the applier checks before staging; a mount made since lands here).
+            if [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV, EBUSY].contains(err) {
+                throw ExchangeUnsupported(errno: err)
+            }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
         }
         FileSystem.syncDirectory(parent(of: layout.target))
