@@ -104,6 +104,21 @@ struct RateLimitEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
     }
 
+    /// The `message` of GitHub's error JSON reaches stderr escaped: no terminal escape sequence, no forged line.
+    @Test func theServersMessageIsEscaped() throws {
+        let s = try Scenario()
+        _ = try ResumeFixture.commit(s.repo)
+        let body = #"{\"message\": \"\\u001b[2J\\u001b[31mteapot\\nsmart-sync: sync complete\"}"#
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api"}, "action": {"status": 418, "body": "\#(body)"}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+        )
+        let r = try s.run("sync")
+        #expect(r.status != 0, "\(r.stderrString)")
+        #expect(r.stderrString.contains(#"\x1b[2J\x1b[31mteapot\x0asmart-sync: sync complete"#), "\(r.stderrString)")
+        #expect(!r.stderr.contains(0x1B), "\(r.stderrString)")
+        #expect(!r.stderrString.split(separator: "\n").contains { $0.hasPrefix("smart-sync: sync complete") })
+    }
+
     @Test func rejectedTokenSaysSo() throws {
         let s = try Scenario(token: "right-token")
         _ = try ResumeFixture.commit(s.repo)
