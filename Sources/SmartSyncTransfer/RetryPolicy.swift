@@ -50,8 +50,8 @@ public struct RetryPolicy: Sendable {
 
     /// The longest delay a header from the network is read as, in seconds (about 31 years): a `Retry-After` or a
     /// rate-limit reset further away (`1e20`, `inf`) is read as this, so every delay stays finite and converts to
-    /// `Int` seconds or `UInt64` nanoseconds without trapping; it is far beyond any `--max-wait`, so such an answer
-    /// still fails the request with the rate-limit error.
+    /// `Int` seconds or `UInt64` nanoseconds without trapping; it is longer than any ``maxRetryAfter`` meant for a
+    /// wait (`--max-wait`), so such an answer still fails the request with the rate-limit error.
     public static let longestDelay: Double = 1_000_000_000
 
     /// `seconds` (from a header) within `0 ... longestDelay`; NaN reads as 0.
