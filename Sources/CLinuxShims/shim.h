@@ -119,4 +119,17 @@ static inline long ss_getdents64(int fd, void *buffer, unsigned long count) {
     return (long)syscall(SYS_getdents64, fd, buffer, count);
 }
 
+/// statx(2) with STATX_MNT_ID (Linux 5.8) of `path` in `dirfd`, following symlinks as stat(2) does: the id of the mount
+/// holding it into `*id`, 0; -1 where that fails or the kernel does not report the id (older than 5.8). A bind mount
+/// of a directory of the same file system has its parent's `st_dev` but a mount id of its own. `struct statx` is
+/// read by its offsets (stx_mask at 0, stx_mnt_id at 144 of 256 bytes): <linux/stat.h> would give Swift a second
+/// `statx`.
+static inline int ss_mount_id(int dirfd, const char *path, unsigned long long *id) {
+    unsigned long long buffer[32] = {0};  // 256 bytes, 8-aligned
+    if (syscall(SYS_statx, dirfd, path, 0, 0x1000u /* STATX_MNT_ID */, buffer) != 0) return -1;
+    if ((((const unsigned int *)buffer)[0] & 0x1000u) == 0) return -1;
+    *id = buffer[144 / 8];
+    return 0;
+}
+
 #endif

@@ -48,11 +48,23 @@ public struct RetryPolicy: Sendable {
         error.code == .network
     }
 
+    /// The longest delay a header from the network is read as, in seconds (about 31 years): a `Retry-After` or a
+    /// rate-limit reset further away (`1e20`, `inf`) is read as this, so every delay stays finite and converts to
+    /// `Int` seconds or `UInt64` nanoseconds without trapping; it is longer than any ``maxRetryAfter`` meant for a
+    /// wait (`--max-wait`), so such an answer still fails the request with the rate-limit error.
+    public static let longestDelay: Double = 1_000_000_000
+
+    /// `seconds` (from a header) within `0 ... longestDelay`; NaN reads as 0.
+    public static func clampedDelay(_ seconds: Double) -> Double {
+        seconds.isNaN ? 0 : min(max(0, seconds), longestDelay)
+    }
+
     /// The delay a `Retry-After` header asks for (delta-seconds or an HTTP-date in any of the three forms a recipient
-    /// must read, RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime), relative to `now`.
+    /// must read, RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime), relative to `now`; within
+    /// `0 ... longestDelay` (see ``clampedDelay(_:)``).
     public static func retryAfter(_ value: String?, now: Date = Date()) -> Double? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return max(0, seconds) }
+        if let seconds = Double(value) { return clampedDelay(seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
@@ -60,7 +72,7 @@ public struct RetryPolicy: Sendable {
         let text = value.replacingOccurrences(of: "  ", with: " ")
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return max(0, date.timeIntervalSince(now)) }
+            if let date = formatter.date(from: text) { return clampedDelay(date.timeIntervalSince(now)) }
         }
         return nil
     }

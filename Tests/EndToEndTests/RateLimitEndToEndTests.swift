@@ -84,6 +84,41 @@ struct RateLimitEndToEndTests {
         #expect(try s.rawRequests().allSatisfy { $0.hadAuthorization })
     }
 
+    /// A number from the network too large for an `Int` (`Retry-After: 1e20`, `inf`; `x-ratelimit-reset: 1e20`)
+    /// is a rate-limit error like any long wait, not a trap (which killed the process with SIGILL, exit 132).
+    @Test(arguments: [
+        #"{"status": 429, "retry_after": "1e20"}"#, #"{"status": 429, "retry_after": "inf"}"#,
+        #"{"status": 403, "retry_after": "1e20"}"#,
+        #"{"rate_limit_exhausted": true, "headers": {"x-ratelimit-reset": "1e20"}}"#,
+        #"{"rate_limit_exhausted": true, "headers": {"x-ratelimit-reset": "inf"}}"#,
+    ])
+    func aHugeWaitFromTheServerIsARateLimitError(action: String) throws {
+        let s = try Scenario()
+        _ = try ResumeFixture.commit(s.repo)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api"}, "action": \#(action)}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+        )
+        let r = try s.run("sync", ["--max-wait", "5", "--retries", "1"])
+        #expect(r.status == 5, "\(r.status) \(r.stderrString)")
+        #expect(r.stderrString.contains("rate limit"), "\(r.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
+    }
+
+    /// The `message` of GitHub's error JSON reaches stderr escaped: no terminal escape sequence, no forged line.
+    @Test func theServersMessageIsEscaped() throws {
+        let s = try Scenario()
+        _ = try ResumeFixture.commit(s.repo)
+        let body = #"{\"message\": \"\\u001b[2J\\u001b[31mteapot\\nsmart-sync: sync complete\"}"#
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api"}, "action": {"status": 418, "body": "\#(body)"}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+        )
+        let r = try s.run("sync")
+        #expect(r.status != 0, "\(r.stderrString)")
+        #expect(r.stderrString.contains(#"\x1b[2J\x1b[31mteapot\x0asmart-sync: sync complete"#), "\(r.stderrString)")
+        #expect(!r.stderr.contains(0x1B), "\(r.stderrString)")
+        #expect(!r.stderrString.split(separator: "\n").contains { $0.hasPrefix("smart-sync: sync complete") })
+    }
+
     @Test func rejectedTokenSaysSo() throws {
         let s = try Scenario(token: "right-token")
         _ = try ResumeFixture.commit(s.repo)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import TestSupport
 import Testing
 
@@ -129,5 +130,22 @@ struct StatusEndToEndTests {
         let unknown = try status(s, ["--target", s.root + "/elsewhere"])
         #expect(unknown.status == 4)
         #expect(unknown.stderrString.contains("no run of smart-sync is recorded for '\(s.root)/elsewhere'"))
+    }
+
+    /// A directory swapped for a symlink to a directory holding the very files (their inodes, seals and all): the
+    /// files below it are not where the sync put them, and the next sync will not write through the link. Read by
+    /// directory descriptor, they are pending edits; followed by path, they looked untouched.
+    @Test func aDirectorySwappedForASymlinkIsNotFollowed() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let moved = s.root + "/outside-net"
+        #expect(rename(s.target + "/modules/net", moved) == 0)
+        #expect(symlink(moved, s.target + "/modules/net") == 0)
+        let o = try statusJSON(s)
+        let paths = o["pendingEditPaths"] as? [String] ?? []
+        #expect(paths.contains("modules/net/bridge.nix"), "\(o)")
+        #expect(!paths.isEmpty && paths.allSatisfy { $0.hasPrefix("modules/net/") }, "\(paths)")
+        #expect(o["pendingEdits"] as? Int == paths.count)
     }
 }

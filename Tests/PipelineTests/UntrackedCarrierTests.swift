@@ -75,6 +75,32 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: destination + "/a/" + Materializer.temporaryPrefix + "1234"))
     }
 
+    /// Only a name of the exact shape ``Materializer/temporaryName()`` makes is passed over as a killed run's
+    /// leftover; the operator's files under the same prefix are untracked files like any other (the scan and the plan
+    /// count them so) and are carried, at the root and deeper.
+    @Test func carriesTheOperatorsFilesUnderTheTemporaryPrefix() throws {
+        let dir = try TemporaryDirectory(prefix: "carrier")
+        defer { dir.remove() }
+        let (source, destination) = (dir["source"], dir["destination"])
+        for root in [source, destination] { mkdir(root, 0o755) }
+        mkdir(source + "/d", 0o755)
+        let prefix = Materializer.temporaryPrefix
+        let operators = ["notes", "DEADBEEF", "", "0123456789abcdef0", "12-34", "cafe.txt"].flatMap {
+            [TreePath(prefix + $0), TreePath("d/" + prefix + $0)]
+        }
+        let leftovers = [TreePath(Materializer.temporaryName()), TreePath("d/" + prefix + "1a2b")]
+        for path in operators + leftovers {
+            try Data("\(path)\n".utf8).write(to: URL(fileURLWithPath: source + "/\(path)"))
+        }
+        // The plan's rules: every one of them untracked.
+        let rules = PathTable(sorting: (operators + leftovers).map { ($0, Rule.carry) })
+        try UntrackedCarrier(rules: rules).carry(from: source, into: destination)
+        for path in operators {
+            #expect(Self.stat(destination, path)?.st_ino == Self.stat(source, path)?.st_ino, "\(path) was not carried")
+        }
+        for path in leftovers { #expect(Self.stat(destination, path) == nil, "\(path) was carried") }
+    }
+
     @Test(arguments: [Rule.leave, .carry])
     func everyRuleHoldsOverTrickyNames(_ unlisted: Rule) throws {
         let dir = try TemporaryDirectory(prefix: "carrier")

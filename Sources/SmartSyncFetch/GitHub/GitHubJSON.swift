@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncTransfer
 
 /// The parts of GitHub's REST responses that smart-sync reads.
@@ -53,7 +54,9 @@ enum GitHubJSON {
         -> SmartSyncError
     {
         let serverMessage = (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.message
-        let said = serverMessage.map { " (GitHub said: \($0))" } ?? ""
+        // The server's text, escaped as a name from the network is (``TreePath/description``): a control byte in it
+        // (an escape sequence, a newline and a forged line) would reach the terminal and the logs as it is.
+        let said = serverMessage.map { " (GitHub said: \(TreePath($0)))" } ?? ""
         switch response.status {
         case 401:
             return SmartSyncError(
@@ -101,12 +104,14 @@ extension GitHubJSON {
         let answer =
             status.map { "HTTP \($0) from \(endpoint)" }
             ?? "the last response said 0 requests are left, before \(endpoint)"
-        let quota = state.limit.map { " (limit \($0) an hour\(state.resource.map { ", resource \($0)" } ?? ""))" } ?? ""
+        let resource = state.resource.map { ", resource \(TreePath($0))" } ?? ""  // a header's text, escaped too
+        let quota = state.limit.map { " (limit \($0) an hour\(resource))" } ?? ""
         var hints: [String] = []
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }
         if let maxWait {
             let needed = Int(state.secondsToReset().rounded(.up)) + 1
-            hints.append("raise --max-wait (now \(Int(maxWait)) s) to \(needed) or more to wait for the reset")
+            let now = String(format: "%.0f", maxWait)  // any finite --max-wait, 1e30 too: no Int conversion
+            hints.append("raise --max-wait (now \(now) s) to \(needed) or more to wait for the reset")
         } else {
             hints.append("wait for the reset")
         }

@@ -27,20 +27,26 @@ public struct RateLimitState: Sendable, Equatable {
         self.remaining = remaining
         limit = headers["x-ratelimit-limit"].flatMap { Int($0.trimmingWhitespace()) }
         used = headers["x-ratelimit-used"].flatMap { Int($0.trimmingWhitespace()) }
-        reset = headers["x-ratelimit-reset"].flatMap { Double($0.trimmingWhitespace()) }.map {
-            Date(timeIntervalSince1970: $0)
+        // Unix seconds from the server: NaN is no reset; anything else within year 1970 ... 9999, which the date
+        // formatter shows and ``secondsToReset(from:)`` clamps.
+        reset = headers["x-ratelimit-reset"].flatMap { Double($0.trimmingWhitespace()) }.flatMap {
+            $0.isNaN ? nil : Date(timeIntervalSince1970: min(max(0, $0), Self.latestReset))
         }
         resource = headers["x-ratelimit-resource"].map { String($0.trimmingWhitespace()) }
     }
+
+    /// The latest reset read from a header, 9999-12-31 23:59:59 UTC.
+    static let latestReset: Double = 253_402_300_799
 
     /// True when no request is left in this window and the window has not reset yet at `now`.
     public func isExhausted(at now: Date = Date()) -> Bool {
         remaining <= 0 && (reset.map { $0 > now } ?? true)
     }
 
-    /// Seconds from `now` until the reset (0 when past or unknown).
+    /// Seconds from `now` until the reset (0 when past or unknown), at most ``RetryPolicy/longestDelay``: the reset
+    /// is the server's number, and `x-ratelimit-reset: 1e20` must not make a delay that traps when made an `Int`.
     public func secondsToReset(from now: Date = Date()) -> Double {
-        max(0, reset?.timeIntervalSince(now) ?? 0)
+        RetryPolicy.clampedDelay(reset?.timeIntervalSince(now) ?? 0)
     }
 
     /// Whether a response is GitHub's primary rate limit: 403 or 429 with `x-ratelimit-remaining: 0` and no

@@ -19,6 +19,18 @@ enum Materializer {
         FileSystem.temporaryName(temporaryPrefix)
     }
 
+    /// Whether `name` has the exact shape of a ``temporaryName()``: the prefix, then 1 to 16 lower-case hex digits
+    /// (64 random bits, ``FileSystem/temporaryName(_:)``; 8 digits in earlier releases) and nothing else. Only such
+    /// a name is told apart as a killed run's leftover; any other name under the prefix (`.smart-sync-tmp-notes`)
+    /// is the operator's.
+    static func isTemporaryName<Name: Collection<UInt8>>(_ name: Name) -> Bool {
+        let prefix = temporaryPrefix.utf8
+        guard name.starts(with: prefix) else { return false }
+        let digits = name.dropFirst(prefix.count)
+        return (1...16).contains(digits.count)
+            && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// Creates a sealed file of its own at `tmp` in `dirFD` with the content of the store object at `source`: a
     /// reflink (`FICLONE`) when `reflink` is set and the file systems allow it, else a byte copy. Returns how, or nil
     /// when `reflink` alone was asked (`copyFallback` false) and the file systems refused it (`errno` says why).

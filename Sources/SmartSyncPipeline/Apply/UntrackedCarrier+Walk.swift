@@ -135,8 +135,8 @@ extension UntrackedCarrier {
                     }
                     continue
                 }
-                // A killed run's temporary file.
-                if name.withBytes({ $0.starts(with: Materializer.temporaryPrefix.utf8) }) { continue }
+                // A killed run's temporary, told by its exact shape; another name under its prefix is carried.
+                if name.withBytes({ Materializer.isTemporaryName($0) }) { continue }
                 scratch.setPath(prefix, name)
                 let rule = scratch.withUnsafeBufferPointer { rules.seekIndex(bytes: $0) }.map { rules.table[$0].value }
                     ?? carrier.unlisted

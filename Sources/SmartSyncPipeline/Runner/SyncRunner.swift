@@ -352,6 +352,7 @@ public struct SyncRunner: Sendable {
                     applier.checkpoint = checkpoint
                     applier.recycleSplit = recycleSplit
                     applier.logger = logger
+                    applier.notice = { [events] in events(.warning($0)) }
                     outcome.applied = try logger.timed("apply") {
                         try applier.apply(plan, listing: listing, store: store, target: target)
                     }

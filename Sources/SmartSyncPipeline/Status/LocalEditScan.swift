@@ -20,40 +20,33 @@ public struct LocalEditScan: Sendable {
     }
 
     /// The edited paths, sorted.
+    ///
+    /// The target is read by directory descriptor (``TreeReader``: every directory on the way opened with
+    /// `O_NOFOLLOW`), as every walk of it is: a directory the operator replaced with a symlink is not followed
+    /// to what it points at (which may hold the very files the manifest names), and every path below it counts as
+    /// edited, as the next sync finds it.
     public func editedPaths(state: TargetState, cache: StatCache) -> [TreePath] {
         var edited: [TreePath] = Array(state.keptLocal.entries.keys)
-        let root = Array(target.utf8) + [0x2F]
+        let reader = try? TreeReader(root: target)
         for (path, entry) in state.manifest.entries where entry.mode.isBlob {
-            if differs(root + path.bytes, entry, cached: cache.entries[path]) { edited.append(path) }
+            if differs(path, entry, in: reader, cached: cache.entries[path]) { edited.append(path) }
         }
         return edited.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
-    private func differs(_ full: [UInt8], _ entry: Manifest.Entry, cached: StatCache.Entry?) -> Bool {
-        var st = stat()
-        let found = (full + [0]).withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) == 0 }
-        }
-        guard found else { return true }
+    /// Whether `path` is not as the last sync put it there: gone, unreachable (a symlink or a file where a directory
+    /// on the way belongs), of another type or mode, or vouched for by neither the stat cache nor the seal.
+    private func differs(_ path: TreePath, _ entry: Manifest.Entry, in reader: TreeReader?, cached: StatCache.Entry?)
+        -> Bool
+    {
+        guard let reader, let st = try? reader.status(path) else { return true }
         let type = st.st_mode & S_IFMT
         if entry.mode == .symlink {
-            guard type == S_IFLNK else { return true }
-            return ObjectID.hash(.blob, Self.readLink(full)) != entry.id
+            guard type == S_IFLNK, let link = try? reader.readLink(path) else { return true }
+            return ObjectID.hash(.blob, link) != entry.id
         }
         guard type == S_IFREG, (st.st_mode & 0o100 != 0) == (entry.mode == .executable) else { return true }
         if let cached, StatData(st) == cached.stat { return cached.id != entry.id }
         return Seal.breach(of: st, executable: entry.mode == .executable, size: nil) != nil
-    }
-
-    private static func readLink(_ path: [UInt8]) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = (path + [0]).withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { c in
-                buffer.withUnsafeMutableBufferPointer { b in
-                    b.withMemoryRebound(to: CChar.self) { readlink(c.baseAddress!, $0.baseAddress!, $0.count) }
-                }
-            }
-        }
-        return n < 0 ? [] : Array(buffer[..<n])
     }
 }

@@ -1,3 +1,4 @@
+import CLinuxShims
 import Glibc
 import Logging
 import SmartSyncCore
@@ -58,6 +59,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
     /// (tests force a split of a small tree).
     var recycleSplit: StageRecycler.Split = .automatic
+    /// Told, for the operator, why a target is applied in place when it could not be switched (a mount point).
+    public var notice: (@Sendable (String) -> Void)?
     /// Called at named points of the switch; throwing there stands in for a crash or a failure (tests).
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
@@ -95,6 +98,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         if exists && (st.st_mode & S_IFMT) != S_IFDIR {
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
             logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
+            return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
+        }
+        if exists, let mount = mountedTarget(st, layout: layout) {
+            // Decided before staging: the carry's links into the stage would fail across file systems (EXDEV), and
+            // renaming a mount point fails (EBUSY) whatever the stage holds.
+            notice?(mount)
+            logger.debug("apply: in place, \(mount)")
+            GenerationStore(layout: layout).dropSpares()
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
@@ -203,6 +214,26 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
         return (report, .exchanged)
+    }
+
+    /// Why the target (a directory, `target` its `lstat`) cannot be exchanged, when it is a mount point (a tmpfs, a
+    /// bind mount, a dataset of its own): on another file system, or another mount, than the directory beside it that
+    /// holds the sidecar. A rename of a mount point fails with EBUSY, and the stage, in the sidecar, could not take the
+    /// carried files' hard links (EXDEV: `linkat` never crosses mounts, even of one file system). Nil when target and
+    /// sidecar (or, before the first switch, the parent that will hold it) share a mount; where the kernel reports no
+    /// mount id (before Linux 5.8) the file system (`st_dev`) alone decides.
+    private func mountedTarget(_ target: stat, layout: SwitchLayout) -> String? {
+        var beside = stat()
+        let besidePath = lstat(layout.sidecar, &beside) == 0 ? layout.sidecar : parent(of: layout.target)
+        guard besidePath == layout.sidecar || stat(besidePath, &beside) == 0 else { return nil }
+        var targetMount: UInt64 = 0
+        var besideMount: UInt64 = 0
+        let otherMount =
+            ss_mount_id(AT_FDCWD, layout.target, &targetMount) == 0
+            && ss_mount_id(AT_FDCWD, besidePath, &besideMount) == 0 && targetMount != besideMount
+        guard beside.st_dev != target.st_dev || otherMount else { return nil }
+        return "'\(layout.target)' is a mount point (not on the mount of the directory holding it), which a staged "
+            + "switch cannot swap: applied in place, file by file (no atomic switch, no generation kept)"
     }
 
     /// Makes the spare tree (``GenerationStore/spare``), when there is one, the stage (``StageRecycler``) and returns

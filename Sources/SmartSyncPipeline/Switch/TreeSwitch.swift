@@ -45,6 +45,7 @@ struct TreeSwitch {
             let err = errno
             unlink(layout.journal)
             try? generations.remove(sequence)
+            // EBUSY: the target is a mount point (the applier checks before staging; a mount made since lands here).
             if Self.refusesExchange(err) { throw ExchangeUnsupported(errno: err) }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
         }
@@ -64,7 +65,9 @@ struct TreeSwitch {
     }
 
     /// Whether `err`, from `renameat2(RENAME_EXCHANGE)`, says the file system (or kernel) cannot exchange at all.
-    static func refusesExchange(_ err: Int32) -> Bool { [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV].contains(err) }
+    static func refusesExchange(_ err: Int32) -> Bool {
+        [EINVAL, ENOSYS, ENOTSUP, EOPNOTSUPP, EXDEV, EBUSY].contains(err)
+    }
 
     /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the
     /// next run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold

@@ -441,6 +441,13 @@ def error_response(status, message):
     return json_response(status, {"message": message, "documentation_url": DOCS, "status": str(status)})
 
 
+def override_headers(r, f):
+    """A fault's "headers": each replaces the response's headers of that name (case-insensitive)."""
+    for k, v in (f.get("headers") or {}).items():
+        r.headers = [(hk, hv) for hk, hv in r.headers if hk.lower() != k.lower()]
+        r.headers.append((k, str(v)))
+
+
 def etag_matches(header, etag):
     if not header:
         return False
@@ -521,6 +528,7 @@ class Handler(BaseHTTPRequestHandler):
             ]
             r.counts = False
             r.rate_headers_done = True
+            override_headers(r, f)
             return r
         if "status" in f:
             status = int(f["status"])
@@ -534,9 +542,7 @@ class Handler(BaseHTTPRequestHandler):
                 r = Response(status, body, content_type=ctype)
             if "retry_after" in f:
                 r.headers.append(("Retry-After", str(f["retry_after"])))
-            for k, v in (f.get("headers") or {}).items():
-                r.headers = [(hk, hv) for hk, hv in r.headers if hk.lower() != k.lower()]
-                r.headers.append((k, str(v)))
+            override_headers(r, f)
             r.counts = False
             return r
         return None
