@@ -35,10 +35,18 @@ public struct LocalEditScan: Sendable {
             p.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) == 0 }
         }
         guard found else { return true }
+        return Self.differs(st, entry, cached: cached) { Self.readLink(full) }
+    }
+
+    /// Whether the path whose `lstat` is `st` differs from `entry`, what the last sync put there (the rules above);
+    /// `link` reads a symlink's target.
+    static func differs(_ st: stat, _ entry: Manifest.Entry, cached: StatCache.Entry?, link: () throws -> [UInt8])
+        rethrows -> Bool
+    {
         let type = st.st_mode & S_IFMT
         if entry.mode == .symlink {
             guard type == S_IFLNK else { return true }
-            return ObjectID.hash(.blob, Self.readLink(full)) != entry.id
+            return ObjectID.hash(.blob, try link()) != entry.id
         }
         guard type == S_IFREG, (st.st_mode & 0o100 != 0) == (entry.mode == .executable) else { return true }
         if let cached, StatData(st) == cached.stat { return cached.id != entry.id }
