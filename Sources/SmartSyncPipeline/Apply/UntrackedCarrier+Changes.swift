@@ -20,9 +20,10 @@ extension UntrackedCarrier {
     }
 
     /// Whether the source may hold an entry the scan did not see: a directory the scan saw whose `lstat` is not the
-    /// scan's any more, or was stamped in or after the tick the scan started in (``ScannedDirectories/isUnchanged(_:_:)``,
-    /// the root, which the scan does not record, by its stamps alone), or is gone; or a directory inside an excluded one
-    /// (carried whole, not scanned: walked here) stamped since the scan started. An entry made, removed or renamed
+    /// scan's any more, or was stamped in or after the tick the scan started in
+    /// (``ScannedDirectories/isUnchanged(_:_:)``; the root, which the scan does not record, by its stamps alone), or is
+    /// gone; or a directory inside an excluded one (carried whole, not scanned: walked here) stamped since the scan
+    /// started. An entry made, removed or renamed
     /// stamps its directory with the file clock's now; a file rewritten in place is carried as the inode it is.
     ///
     /// By directory descriptor with `O_NOFOLLOW`, stopping at the first found. A directory the scan saw is not listed:

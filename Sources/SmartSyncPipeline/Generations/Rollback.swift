@@ -32,8 +32,8 @@ public enum Rollback {
     /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
     ///
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
-    /// generation's tree) are kept first, as a sync keeps those it replaces (``keepLocalVersions(target:current:then:replacedBy:state:store:)``),
-    /// with a warning to `events` for each.
+    /// generation's tree) are kept first, as a sync keeps those it replaces
+    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``), with a warning to `events` for each.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     ///

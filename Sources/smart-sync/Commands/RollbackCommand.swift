@@ -58,9 +58,7 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let name, !ConfiguredTarget.isValidName(name) {
-            throw ValidationError(
-                "rollback takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR."
-            )
+            throw ValidationError("rollback takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
         }
         if let keepGenerations, keepGenerations < 0 || keepGenerations > 100 {
             throw ValidationError("--keep-generations must be between 0 and 100 (got \(keepGenerations)).")
