@@ -94,7 +94,8 @@ extension UpdateWorkflow {
             do {
                 outcome = try Rollback.run(
                     target: target, to: String(generation), state: runner.state, store: runner.store,
-                    keepGenerations: runner.keepGenerations, linkMode: runner.linkMode, lock: runner.targetLock)
+                    keepGenerations: runner.keepGenerations, linkMode: runner.linkMode, lock: runner.targetLock,
+                    events: runner.events)
             } catch let failed as FailedAfterSwitch<Rollback.Outcome> {
                 // Rolled back; a step after its exchange failed.
                 outcome = failed.outcome

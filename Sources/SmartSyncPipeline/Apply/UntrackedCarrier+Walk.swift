@@ -248,16 +248,25 @@ extension UntrackedCarrier {
                 return try directory(name, rule, src, dst, prefix, retyped: true)
             }
             guard rule == .carry else { return 0 }
+            return try linkReplacing(name, st, src, dst, display: shown(prefix.appending(name)))
+        }
+
+        /// Links the file `name` (whose `lstat` is `st`) across; where the destination has one, only with
+        /// ``replaceExisting`` and when it is another inode and no directory (the new tree's). Returns how many
+        /// were carried.
+        private func linkReplacing(_ name: TreePath, _ st: stat, _ src: Int32, _ dst: Int32, display: String)
+            throws -> Int
+        {
             var there = stat()
             if name.withCString({ fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) }) == 0 {
                 guard carrier.replaceExisting, (there.st_mode & S_IFMT) != S_IFDIR else { return 0 }  // the new tree's
                 if there.st_ino == st.st_ino && there.st_dev == st.st_dev { return 0 }  // already the same file
                 guard name.withCString({ unlinkat(dst, $0, 0) }) == 0 else {
                     let err = errno
-                    throw SmartSyncError.io("unlink", path: shown(prefix.appending(name)), errno: err)
+                    throw SmartSyncError.io("unlink", path: display, errno: err)
                 }
             }
-            try UntrackedCarrier.link(src, dst, name, display: shown(prefix.appending(name)))
+            try UntrackedCarrier.link(src, dst, name, display: display)
             return 1
         }
 
@@ -275,7 +284,9 @@ extension UntrackedCarrier {
             _ src: Int32, _ dst: Int32, _ name: TreePath, _ path: TreePath, _ st: stat, exists: Bool
         ) throws -> Int {
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                if exists { return 0 }
+                if exists {
+                    return carrier.replaceExisting ? try linkReplacing(name, st, src, dst, display: shown(path)) : 0
+                }
                 try UntrackedCarrier.link(src, dst, name, display: shown(path))
                 return 1
             }

@@ -58,7 +58,8 @@ struct UntrackedCarrier {
     /// The rule of a path ``rules`` does not name (one that appeared in the source since it was scanned).
     var unlisted: Rule = .carry
     /// Whether a carried file replaces a non-directory already at its path in the destination (rollback: the
-    /// operator's current version wins over the one the generation kept).
+    /// operator's current version wins over the one the generation kept; ``carryChanges(from:into:)``: over the one
+    /// carried before), an excluded subtree's files included.
     var replaceExisting = false
     /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
     /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source directory's metadata, as any

@@ -15,6 +15,8 @@ public enum Rollback {
         public var carried: Int
         /// Files of the generation that were written in place since it was kept, replaced from the store.
         public var repaired: [TreePath] = []
+        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`).
+        public var kept: [KeptVersion] = []
     }
 
     /// The generations kept for `target`, the most recent first.
@@ -29,6 +31,10 @@ public enum Rollback {
     /// The generation is checked first (``GenerationRepair``): a file written in place since it was kept is replaced
     /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
     ///
+    /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
+    /// generation's tree) are kept first, as a sync keeps those it replaces
+    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``), with a warning to `events` for each.
+    ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw
     /// stands in for a kill there (tests).
@@ -36,7 +42,8 @@ public enum Rollback {
     /// - Throws: ``FailedAfterSwitch`` when a step after the exchange failed (the target holds the generation's tree).
     public static func run(
         target: String, to selector: String?, state: StateStore, store: ObjectStore, keepGenerations: Int = 3,
-        linkMode: LinkMode = .auto, lock held: TargetLock? = nil, checkpoint: (String) throws -> Void = { _ in }
+        linkMode: LinkMode = .auto, lock held: TargetLock? = nil, events: @Sendable (SyncEvent) -> Void = { _ in },
+        checkpoint: (String) throws -> Void = { _ in }
     ) throws -> Outcome {
         let target = StateStore.normalize(target)
         let storeLock = try store.lock(shared: true)
@@ -73,39 +80,42 @@ public enum Rollback {
             store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
         ).repair(generation)
         let current = try state.load(target: target)
+        let now = current?.manifest.entries ?? [:]
+        let then = generation.state?.manifest.entries ?? [:]
+        let local = try keepLocalVersions(
+            target: target, current: current, then: then, replacedBy: generation.state?.commit, state: state,
+            store: store)
+        for warning in local.warnings { events(.warning(warning)) }
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
         // killed rollback left there, ``keepOwnTree(_:manifest:)``). Directories of the
         // generation's tree the target no longer has come back as an update in place would make them: new
         // directories under their parent (its setgid group and default ACL), not with the metadata they had then.
-        var carried = 0
-        if let current {
-            let now = current.manifest.entries
-            let then = generation.state?.manifest.entries ?? [:]
-            if let old = generation.state {
-                // Its own files include those --keep-local left as the operator had them (not in its manifest).
-                let own = old.keptLocal.isEmpty ? then : old.manifest.union(old.keptLocal).entries
-                _ = try keepOwnTree(generation.tree, manifest: own)
-            }
-            var rules = PathTable<UntrackedCarrier.Rule>()
-            rules.reserveCapacity(max(now.count, then.count))
-            for step in mergeJoin(now, then) {
-                switch step {
-                case .left(let i): rules.append(now.keys[i], .leave)
-                case .right(let j), .both(_, let j): rules.append(then.keys[j], .treeFile)
-                }
-            }
-            // The generation's directories: each one the current target has gets its metadata (as every directory both
-            // have), the others a new directory's made now under their parent (see "Target fidelity").
-            var directories = Set<TreePath>()
-            for path in then.keys {
-                var parent = path.parent
-                while !parent.isEmpty && directories.insert(parent).inserted { parent = parent.parent }
-            }
-            let carrier = UntrackedCarrier(rules: rules, replaceExisting: true, unsettled: directories.sorted())
-            carried = try carrier.carry(from: target, into: generation.tree)
+        // A target with no sync state (a rollback to the tree found before the first sync forgot it) is all the
+        // operator's but the generation's paths.
+        if let old = generation.state {
+            // Its own files include those --keep-local left as the operator had them (not in its manifest).
+            let own = old.keptLocal.isEmpty ? then : old.manifest.union(old.keptLocal).entries
+            _ = try keepOwnTree(generation.tree, manifest: own)
         }
+        var rules = PathTable<UntrackedCarrier.Rule>()
+        rules.reserveCapacity(max(now.count, then.count))
+        for step in mergeJoin(now, then) {
+            switch step {
+            case .left(let i): rules.append(now.keys[i], .leave)
+            case .right(let j), .both(_, let j): rules.append(then.keys[j], .treeFile)
+            }
+        }
+        // The generation's directories: each one the current target has gets its metadata (as every directory both
+        // have), the others a new directory's made now under their parent (see "Target fidelity").
+        var directories = Set<TreePath>()
+        for path in then.keys {
+            var parent = path.parent
+            while !parent.isEmpty && directories.insert(parent).inserted { parent = parent.parent }
+        }
+        let carrier = UntrackedCarrier(rules: rules, replaceExisting: true, unsettled: directories.sorted())
+        let carried = try carrier.carry(from: target, into: generation.tree)
         // The generation's state is the intent: a run killed right after the exchange is recorded from it.
         let restored = generation.state.map { s -> TargetState in
             var record = s
@@ -116,7 +126,8 @@ public enum Rollback {
         // The tree found before the first sync has no state: its journal says so (``SwitchJournal/untracked``), and
         // a run killed after the exchange is recovered by forgetting the target's (nothing is cleared before it).
         if let restored { try state.saveIntent(restored) }
-        let outcome = Outcome(from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired)
+        let outcome = Outcome(
+            from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired, kept: local.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(

@@ -40,10 +40,18 @@ public struct LocalEditScan: Sendable {
         -> Bool
     {
         guard let reader, let st = try? reader.status(path) else { return true }
+        return (try? Self.differs(st, entry, cached: cached) { try reader.readLink(path) }) ?? true
+    }
+
+    /// Whether the path whose `lstat` is `st` differs from `entry`, what the last sync put there (the rules above);
+    /// `link` reads a symlink's target.
+    static func differs(_ st: stat, _ entry: Manifest.Entry, cached: StatCache.Entry?, link: () throws -> [UInt8])
+        rethrows -> Bool
+    {
         let type = st.st_mode & S_IFMT
         if entry.mode == .symlink {
-            guard type == S_IFLNK, let link = try? reader.readLink(path) else { return true }
-            return ObjectID.hash(.blob, link) != entry.id
+            guard type == S_IFLNK else { return true }
+            return ObjectID.hash(.blob, try link()) != entry.id
         }
         guard type == S_IFREG, (st.st_mode & 0o100 != 0) == (entry.mode == .executable) else { return true }
         if let cached, StatData(st) == cached.stat { return cached.id != entry.id }

@@ -12,7 +12,9 @@ import SmartSyncObjectStore
 /// 1. Recover: finish or undo a switch a killed run left (``TreeSwitch/recover()``).
 /// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
 ///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
-///    hardlinks (``UntrackedCarrier``): untracked files, kept local edits, excluded paths, extra directories.
+///    hardlinks (``UntrackedCarrier``): untracked files, kept local edits, excluded paths, extra directories. Once the
+///    stage is synced and validated, what the operator made in the target meanwhile is carried too
+///    (``UntrackedCarrier/carryChanges(from:into:)``).
 /// 3. Exchange stage and target, journaled (``SwitchJournal``); the new state is recorded (``recordSwitch``); the
 ///    outgoing tree becomes a generation with its commit and manifest, for `rollback`. The oldest generations beyond
 ///    ``keepGenerations`` are removed. A failure after the exchange throws ``FailedAfterSwitch``.
@@ -54,7 +56,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
-    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `exchange`, `prune`, `spare`).
+    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `carry-changes`, `exchange`, `prune`, `spare`).
     public var logger: Logger = .disabled
     /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
     /// (tests force a split of a small tree).
@@ -132,14 +134,16 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         report.counts = plan.counts
         report.conflicts = plan.conflicts
+        var carrier: UntrackedCarrier?  // kept for the second look, just before the exchange
         if exists {
             // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made
             // only now, not held through the stage's making, the peak of an update's memory).
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
-            var carrier = UntrackedCarrier(rules: rules, unsettled: unsettled)
-            carrier.scanned = scannedDirectories
-            carrier.split = recycleSplit
-            try logger.timed("carry") { try carrier.carry(from: target, into: layout.stage) }
+            var first = UntrackedCarrier(rules: rules, unsettled: unsettled)
+            first.scanned = scannedDirectories
+            first.split = recycleSplit
+            try logger.timed("carry") { try first.carry(from: target, into: layout.stage) }
+            carrier = first
         }
         try logger.timed("sync") {
             try FileSystem.syncFileSystem(containing: layout.stage)
@@ -158,6 +162,16 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 try? TreeOps.removeTree(layout.stage)
                 throw error
             }
+        }
+
+        // What the operator made in the target since the carry (while the stage was synced and validated: `update`'s
+        // checks may take minutes) follows it in, looked for again now (nothing is listed unless a directory changed
+        // since the scan): else it would stay in the outgoing tree, and go with it under --keep-generations 0.
+        if let carrier {
+            let carried = try logger.timed("carry-changes") {
+                try carrier.carryChanges(from: target, into: layout.stage)
+            }
+            if carried > 0 { try FileSystem.syncFileSystem(containing: layout.stage) }
         }
 
         // 3. Put it in place.

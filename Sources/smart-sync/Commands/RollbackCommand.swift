@@ -114,7 +114,8 @@ struct RollbackCommand: AsyncParsableCommand {
             outcome = try Rollback.run(
                 target: target, to: to, state: state, store: objects,
                 keepGenerations: keepGenerations ?? configured?.keepGenerations ?? 3,
-                linkMode: linkMode ?? configured?.linkMode ?? resolver.settings.linkMode ?? .auto)
+                linkMode: linkMode ?? configured?.linkMode ?? resolver.settings.linkMode ?? .auto,
+                events: { reporter.handle($0) })
         } catch let error as FailedAfterSwitch<Rollback.Outcome> {
             // The generation's tree is in place; the summary says so, then the error (exit code 8).
             outcome = error.outcome
@@ -135,6 +136,7 @@ struct RollbackCommand: AsyncParsableCommand {
             if let f = outcome.from { object["from"] = f.hex }
             if let t = outcome.to { object["to"] = t.hex }
             object["repaired"] = outcome.repaired.map(\.description)
+            object["kept"] = outcome.kept.map(\.path.description)
             if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
             reporter.writeJSONLine(object)
         } else if !output.quiet {

@@ -1,0 +1,52 @@
+import Glibc
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+extension Rollback {
+    /// Keeps, before the exchange, the operator's versions a rollback takes out of `target` (``LocalVersionKeeper``,
+    /// as a sync keeps those it replaces): at each path of the generation's tree (`then`, whose file takes its place),
+    /// and at each path of the current sync's (`current`) the generation does not have, a file or symlink that is not
+    /// what the current sync put there (an edit, a file made at that path since, the operator's version `--keep-local`
+    /// left; every one when the target has no sync state). Looked at by directory descriptor, one `fstatat` a path;
+    /// a version is read only when the stat cache and the seal do not vouch for it (``LocalEditScan``'s rules). What
+    /// neither tree has is the carrier's. Returns the records and a warning for each.
+    static func keepLocalVersions(
+        target: String, current: TargetState?, then: PathTable<Manifest.Entry>, replacedBy: ObjectID?,
+        state: StateStore, store: ObjectStore
+    ) throws -> (kept: [KeptVersion], warnings: [String]) {
+        let now = current?.manifest.entries ?? PathTable()
+        let keptLocal = current?.keptLocal.entries ?? PathTable()
+        let cache = current == nil ? StatCache() : (try? state.loadStatCache(target: target)) ?? StatCache()
+        var keeper = LocalVersionKeeper(
+            store: store, log: KeptVersionLog(state: state, target: target), replacedBy: replacedBy,
+            owner: Seal.owner, timeNs: SyncRunner.nowNs())
+        let tree = try TreeReader(root: target)
+        var paths = Set(now.keys)
+        paths.formUnion(then.keys)
+        paths.formUnion(keptLocal.keys)
+        var warnings: [String] = []
+        for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            let previous = now[path]
+            guard then[path] != nil || previous != nil, let st = try tree.status(path) else { continue }
+            let mode: FileMode
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK: mode = .symlink
+            case S_IFREG: mode = st.st_mode & 0o100 != 0 ? .executable : .regular
+            default: continue  // a directory is walked by the carrier; a FIFO or device is never read
+            }
+            if let previous, previous.mode.isBlob,
+                try !LocalEditScan.differs(st, previous, cached: cache.entries[path], link: { try tree.readLink(path) })
+            {
+                continue
+            }
+            if let warning = try keeper.keep(
+                path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: previous,
+                replacement: then[path])
+            {
+                warnings.append(warning)
+            }
+        }
+        try keeper.record()
+        return (keeper.kept, warnings)
+    }
+}

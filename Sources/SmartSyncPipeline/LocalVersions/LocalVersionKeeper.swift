@@ -1,0 +1,66 @@
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// Keeps the local versions a switch is about to take out of a target (a sync replacing them, a rollback bringing a
+/// generation's tree back): each one that is not what the last sync put there (a user's edit of a synced file —
+/// content, kind, permissions or owner — or a file that was never ours) is saved into the store and recorded, with
+/// its permissions and owner, in the target's ``KeptVersionLog``, with a warning for the operator, so nothing is lost
+/// and `smart-sync restore` can bring it back. What the last sync put there is only saved when the store lost it, and
+/// not recorded.
+struct LocalVersionKeeper {
+    let store: ObjectStore
+    let log: KeptVersionLog
+    /// The commit whose tree replaces them (nil: the tree found before the first sync).
+    let replacedBy: ObjectID?
+    /// The owner a file smart-sync installed has (``FileMetadata/isInstalled(as:owner:)``).
+    let owner: UInt32
+    /// When they are kept (ns since the epoch).
+    let timeNs: Int64
+    /// The records made so far, for ``record()``.
+    private(set) var kept: [KeptVersion] = []
+
+    init(store: ObjectStore, log: KeptVersionLog, replacedBy: ObjectID?, owner: UInt32, timeNs: Int64) {
+        self.store = store
+        self.log = log
+        self.replacedBy = replacedBy
+        self.owner = owner
+        self.timeNs = timeNs
+    }
+
+    /// Keeps the file or symlink at `path` of `tree`, of `mode` and `metadata`, whose blob id is `id` (nil: not known,
+    /// hashed as it is saved). `previous`: what the last sync put at `path` (nil: nothing); `replacement`: what takes
+    /// its place, when known (the same content and mode lose nothing: not recorded). Returns the warning for the
+    /// operator when it was recorded.
+    mutating func keep(
+        _ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?, metadata: FileMetadata?,
+        previous: Manifest.Entry?, replacement: Manifest.Entry? = nil
+    ) throws -> String? {
+        let installed = metadata?.isInstalled(as: mode, owner: owner) ?? true
+        // What the previous sync put there is only saved when the store lost it, and not recorded.
+        if let id, installed, previous == Manifest.Entry(mode: mode, id: id),
+            try store.holds(id, size: nil, repair: true)
+        {
+            return nil
+        }
+        let saved = try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: id)
+        let entry = Manifest.Entry(mode: mode, id: saved)
+        if (installed && previous == entry) || replacement == entry { return nil }
+        kept.append(
+            KeptVersion(timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata))
+        let what =
+            previous == entry
+            ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
+            : "local content \(saved.abbreviated())"
+        return "'\(path)' had \(what); kept before replacing it (smart-sync restore '\(path)' brings it back)"
+    }
+
+    /// Appends the records to the log, the store synced first when there are any.
+    func record() throws {
+        // A record trusts the store to hold its version (`restore` reads it there), and one the store already held
+        // was not saved now: its name may be one this run's pack published unsynced (``ObjectBatch``), which the
+        // stage's sync makes durable only where the store shares the target's file system. Rare (a local edit).
+        if !kept.isEmpty { try FileSystem.syncFileSystem(containing: store.root) }
+        try log.append(kept)
+    }
+}

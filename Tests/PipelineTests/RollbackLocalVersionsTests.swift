@@ -1,0 +1,95 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// A rollback keeps the operator's versions it takes out of the target, as a sync keeps those it replaces: saved into
+/// the store, recorded for `smart-sync restore`, a warning for each. With `--keep-generations 0` the outgoing tree is
+/// gone once the rollback is done, so the record is all that is left of them.
+@Suite("what a rollback keeps of the operator's", .serialized)
+struct RollbackLocalVersionsTests {
+    private func rollback(
+        _ t: StageRecyclerTests.Setup, to selector: String?, keep: Int = 0, _ warnings: Locked<[String]>
+    )
+        throws -> Rollback.Outcome
+    {
+        try Rollback.run(
+            target: t.target, to: selector, state: t.runner.state, store: t.runner.store, keepGenerations: keep,
+            linkMode: t.runner.linkMode,
+            events: { event in
+                if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+            })
+    }
+
+    /// Writes `text` to `path` as an editor saves: a new file renamed over the old one (a new inode).
+    private func save(_ path: String, _ text: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".swp"))
+        #expect(rename(path + ".swp", path) == 0)
+    }
+
+    /// The version `restore` would bring back for `path`: its content, from the store.
+    private func kept(_ t: StageRecyclerTests.Setup, _ path: String) throws -> String? {
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        guard let version = try log.versions(of: TreePath(path)).first else { return nil }
+        return String(decoding: try t.runner.store.read(version.id), as: UTF8.self)
+    }
+
+    /// An edit of a synced file (saved by rename) and a file the operator made since at a path of the generation's
+    /// tree: both are kept and recorded, the generation's files are in place.
+    @Test func anEditAndAFileMadeAtAGenerationPathAreKept() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)  // B: gone/only.nix deleted
+        try save(t.target + "/d0/f0.nix", "{ edited = true; }\n")
+        try save(t.target + "/gone/only.nix", "{ mine = true; }\n")
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[0], warnings)
+        try t.expectTarget(0)
+        #expect(try kept(t, "d0/f0.nix") == "{ edited = true; }\n", "the operator's edit is lost")
+        #expect(try kept(t, "gone/only.nix") == "{ mine = true; }\n", "the operator's file is lost")
+        #expect(Set(outcome.kept.map(\.path.description)) == ["d0/f0.nix", "gone/only.nix"])
+        let lines = warnings.withLock { $0 }
+        #expect(lines.count == 2 && lines.allSatisfy { $0.contains("smart-sync restore") }, "\(lines)")
+        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state)
+        #expect(versions.first.map { if case .kept = $0.origin { true } else { false } } == true, "restore --list")
+    }
+
+    /// Files as the current sync put them are not kept (nothing of the operator's is lost), and an edit of a path the
+    /// generation does not have (the rollback removes it) is.
+    @Test func onlyWhatIsNotTheSyncsIsKept() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)  // B adds fresh/new.nix
+        try save(t.target + "/fresh/new.nix", "{ fresh = false; }\n")
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[0], warnings)
+        try t.expectTarget(0)
+        #expect(outcome.kept.map(\.path.description) == ["fresh/new.nix"])
+        #expect(try kept(t, "fresh/new.nix") == "{ fresh = false; }\n")
+    }
+
+    /// A rollback to the tree found before the first sync forgets the target's state: what the operator makes
+    /// afterwards is theirs, carried into the next rollback's tree, or kept where that tree has the path.
+    @Test func aTargetWithNoStateIsAllTheOperators() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try save(t.target + "/before.txt", "found\n")
+        try await t.sync(0)
+        let found = try #require(try Rollback.generations(target: t.target).first { $0.state == nil })
+        let warnings = Locked<[String]>([])
+        _ = try rollback(t, to: String(found.sequence), keep: 3, warnings)
+        #expect(try t.runner.state.load(target: t.target) == nil)
+        try save(t.target + "/new.txt", "made after the rollback\n")
+        try save(t.target + "/d1/f1.nix", "{ mine = 1; }\n")
+        _ = try rollback(t, to: t.commits[0], warnings)
+        #expect(try String(contentsOfFile: t.target + "/new.txt", encoding: .utf8) == "made after the rollback\n")
+        try t.expectTarget(0, ignoring: ["new.txt", "before.txt"])
+        #expect(try kept(t, "d1/f1.nix") == "{ mine = 1; }\n")
+    }
+}
