@@ -18,12 +18,14 @@ public final class TreeReader {
     /// How `path` shows in messages.
     public func display(_ path: TreePath) -> String { root + "/" + path.description }
 
-    /// The directory holding `path` and its last component; nil when a directory on the way is missing.
+    /// The directory holding `path` and its last component; nil when a directory on the way is missing, or a file or
+    /// a symlink stands where it would be (nothing is at `path` then; the entry in the way is a path of its own).
     private func parent(_ path: TreePath) throws -> (fd: Int32, name: TreePath)? {
         try cursor?.enterParent(of: path, create: false)
     }
 
-    /// `lstat` of `path` (``TreePath/root``: the root itself); nil when it (or a directory on the way) does not exist.
+    /// `lstat` of `path` (``TreePath/root``: the root itself); nil when it (or a directory on the way) does not exist,
+    /// or a file or a symlink stands where a directory on the way would be.
     public func status(_ path: TreePath) throws -> stat? {
         var st = stat()
         if path.isEmpty {
