@@ -57,6 +57,15 @@ extension GitPackSource {
             logger.debug("ancestry of \(descendant.abbreviated()): the git host cannot cut or filter history")
             return nil
         }
+        // The listing said ahead, asked for now and held: its commit's parents answer a fast-forward by one commit.
+        if await askListingAhead(ancestor, of: descendant) == true { return true }
+        let answer = try await walkHistoryPacks(ancestor, of: descendant)
+        if answer != true { dropHeldListing() }
+        return answer
+    }
+
+    /// The history of `descendant`, asked for deeper step by step (``historySteps``), walked for `ancestor`.
+    private func walkHistoryPacks(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         // The history's commits, held unpublished for the walk (no sync) and dropped with it.
         let held = ObjectBatch(store: store)
         for depth in Self.historySteps {

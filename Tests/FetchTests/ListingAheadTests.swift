@@ -1,0 +1,125 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncTransfer
+import TestSupport
+import Testing
+
+@testable import SmartSyncFetch
+
+/// `--transport pack`'s ancestry question asks for the listing said ahead (``GitPackSource/listingAhead(_:hints:)``)
+/// and holds it out of the store until the listing: an update by one commit costs no history request of its own.
+@Suite(.serialized)
+struct ListingAheadTests {
+    struct Setup {
+        let repo: GitFixture
+        let github: FakeGitHub
+        let engine: TransferEngine
+        let store: ObjectStore
+        let dirs: TemporaryDirectory
+        let source: GitPackSource
+
+        init() throws {
+            repo = try GitFixture()
+            github = try FakeGitHub(repos: ["acme/ahead": repo.path])
+            dirs = try TemporaryDirectory(prefix: "listing-ahead")
+            engine = try UploadPackFixture.engine()
+            store = try ObjectStore(root: dirs.appending("store"))
+            source = GitPackSource(
+                repositoryURL: github.gitURL("acme/ahead"), engine: engine, token: nil, store: store, raw: nil,
+                cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        }
+
+        /// The git host's fetches (POSTs) so far.
+        func fetches() throws -> Int {
+            try github.requests().filter { $0.listener == "git" && $0.method == "POST" }.count
+        }
+
+        /// What waits in the store's `tmp/`.
+        func temporaries() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory)
+        }
+
+        func commit(_ hex: String) throws -> ResolvedRef {
+            ResolvedRef(name: hex, commit: try #require(ObjectID(hex: hex)))
+        }
+
+        /// A, listed into the store (a target's sync), then B, its child, changing one file: B's commit and its new
+        /// blob.
+        func update() async throws -> (a: ResolvedRef, b: ResolvedRef, blob: ObjectID) {
+            try repo.write("conf/main.nix", "a\n")
+            let a = try commit(try repo.commit("A"))
+            _ = try await source.listing(for: a)
+            try repo.write("conf/main.nix", "b\n")
+            let b = try commit(try repo.commit("B"))
+            return (a, b, try #require(ObjectID(hex: try repo.revParse("\(b.commit.hex):conf/main.nix"))))
+        }
+    }
+
+    @Test func anUpdateByOneCommitIsAnsweredByTheListingsOwnPack() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit])
+
+        let before = try s.fetches()
+        s.source.listingAhead(b, hints: hints)
+        #expect(try await s.source.isAncestor(a.commit, of: b.commit) == true)
+        #expect(try s.fetches() == before + 1, "the question cost more than the listing's pack")
+        // Held, not published: nothing of B is named in the store before the checks have passed.
+        #expect(!s.store.contains(b.commit) && !s.store.contains(blob))
+
+        let listing = try await s.source.listing(for: b, hints: hints)
+        #expect(listing.commit == b.commit)
+        #expect(try s.fetches() == before + 1, "the listing asked again")
+        #expect(s.store.contains(b.commit) && s.store.contains(blob))
+        #expect(try s.temporaries().isEmpty)
+    }
+
+    @Test func aPlanSaidAheadGetsNoBlobs() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit], withBlobs: false)
+
+        s.source.listingAhead(b, hints: hints)
+        #expect(try await s.source.isAncestor(a.commit, of: b.commit) == true)
+        _ = try await s.source.listing(for: b, hints: hints)
+        #expect(s.store.contains(b.commit))
+        #expect(!s.store.contains(blob), "a plan's listing brought content")
+    }
+
+    @Test func aRefusedCommitsHeldPackNeverReachesTheStore() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        try s.repo.write("conf/main.nix", "a\n")
+        let a = try s.repo.commit("A")
+        _ = try await s.source.listing(for: try s.commit(a))
+        try s.repo.write("conf/main.nix", "b\n")
+        let b = try s.commit(try s.repo.commit("B"))
+        _ = try await s.source.listing(for: b)
+        try s.repo.branch("side", at: a)
+        try s.repo.checkout("side")
+        try s.repo.write("side.txt", "a branch of its own\n")
+        let c = try s.commit(try s.repo.commit("C"))
+        let blob = try #require(ObjectID(hex: try s.repo.revParse("\(c.commit.hex):side.txt")))
+
+        // C's parent is A, not B: the held pack does not answer, the history does (no), and the pack is dropped.
+        s.source.listingAhead(c, hints: ListingHints(haves: [b.commit]))
+        #expect(try await s.source.isAncestor(b.commit, of: c.commit) == false)
+        #expect(!s.store.contains(c.commit) && !s.store.contains(blob))
+        #expect(try s.temporaries().isEmpty, "the refused commit's pack was left in tmp/")
+    }
+
+    @Test func aQuestionAboutAnotherCommitAsksForTheHistoryAsBefore() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        // No listing said ahead (a warm's questions, say): the history's commits alone, the listing not asked for.
+        #expect(try await s.source.isAncestor(a.commit, of: b.commit) == true)
+        #expect(!s.store.contains(blob))
+        #expect(try s.temporaries().isEmpty)
+    }
+}
