@@ -82,7 +82,8 @@ extension JSONRecord {
     }
 
     /// Replaces the file at `path` with this record (and `payload`) atomically; durable when this returns, unless not
-    /// `durable` (no fsync: for a cache whose loss costs only time, ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
+    /// `durable` (no fsync: for a cache whose loss costs only time,
+    /// ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
     public func write(
         to path: String, payload: some Collection<UInt8> = [], mode: mode_t = 0o644, durable: Bool = true
     ) throws {

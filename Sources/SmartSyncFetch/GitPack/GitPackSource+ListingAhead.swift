@@ -64,7 +64,8 @@ extension GitPackSource {
                 request, what: "commit \(descendant.abbreviated()) (held for the checks)", budget: budget,
                 holding: batch)
         } catch {
-            logger.debug("ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
+            logger.debug(
+                "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
         }
         guard batch.isPending(descendant), let body = try? FileSystem.readFile(batch.readablePath(for: descendant)),

@@ -180,7 +180,8 @@ public final class GitPackSource: SyncSource {
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         await salvageSpools()
         state.withLock { $0.hintedHaves = hints.haves }
-        // The ancestry question brought this listing's pack (``isAncestor(_:of:)``): the checks passed, so it is published now.
+        // The ancestry question brought this listing's pack (``isAncestor(_:of:)``): the checks passed, so it is
+        // published now.
         if let listing = try await publishHeldListing(ref, hints: hints) {
             log.record(ref.commit)
             return listing
