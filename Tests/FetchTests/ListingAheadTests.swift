@@ -122,6 +122,67 @@ struct ListingAheadTests {
         #expect(s.temporaries().isEmpty, "the refused commit's pack was left in tmp/: \(s.temporaries())")
     }
 
+    /// A run killed while the held pack arrives leaves its spool in `tmp/`: the next run's salvage removes it unread
+    /// (its commit was never checked), where the same bytes under a listing spool's name are imported (found in
+    /// review: the held spool was named and limited as a listing's, and salvaged into `objects/`).
+    @Test func aKilledRunsHeldSpoolIsRemovedUnread() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        try s.repo.write("conf/main.nix", "a\n")
+        let a = try s.commit(try s.repo.commit("A"))
+        _ = try await s.source.listing(for: a)
+        var random = [UInt8](repeating: 0, count: 1 << 20)
+        for i in random.indices { random[i] = UInt8.random(in: 0...255) }
+        try s.repo.write("disk.img", random)
+        let b = try s.commit(try s.repo.commit("B"))
+        let blob = try #require(ObjectID(hex: try s.repo.revParse("\(b.commit.hex):disk.img")))
+
+        // The held pack's transfer pauses midway; its spool and limits are copied then, as a kill would leave them.
+        try s.github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 400000, "stall_ms": 3000}}]"#
+        )
+        s.source.listingAhead(b, hints: ListingHints(haves: [a.commit]))
+        let asking = Task { try await s.source.isAncestor(a.commit, of: b.commit) }
+        let tmp = s.store.temporaryDirectory
+        var spool: String?
+        let deadline = Date().addingTimeInterval(15)
+        while spool == nil, Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+            spool = names.first { name in
+                name.hasSuffix(".pack")
+                    && ((try? FileManager.default.attributesOfItem(atPath: tmp + "/" + name)[.size] as? Int) ?? 0)
+                        >= 200_000
+            }
+            if spool == nil { usleep(20_000) }
+        }
+        let name = try #require(spool, "no spool of the held pack reached 200,000 bytes")
+        let stem = String(name.dropLast(".pack".count))
+        let pack = try Data(contentsOf: URL(fileURLWithPath: tmp + "/" + name))
+        let limits = try Data(contentsOf: URL(fileURLWithPath: tmp + "/" + stem + ".limits"))
+        #expect(try await asking.value == true)
+        s.source.close()
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+        try #require(!s.store.contains(b.commit))
+
+        // The next run (a source of its own) salvages: the held spool goes unread, nothing of B is published.
+        let next = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        try pack.write(to: URL(fileURLWithPath: tmp + "/" + name))
+        try limits.write(to: URL(fileURLWithPath: tmp + "/" + stem + ".limits"))
+        await next.salvageSpools()
+        #expect(!s.store.contains(b.commit) && !s.store.contains(blob), "a killed run's held pack was published")
+        #expect(s.temporaries().isEmpty, "the held spool was left: \(s.temporaries())")
+        #expect(next.statistics.packObjects == 0)
+
+        // The same bytes as a listing's spool are salvaged (B's commit arrived whole before the pause).
+        try pack.write(to: URL(fileURLWithPath: tmp + "/pack-listing.pack"))
+        try limits.write(to: URL(fileURLWithPath: tmp + "/pack-listing.limits"))
+        await next.salvageSpools()
+        #expect(s.store.contains(b.commit), "a listing's spool was not salvaged")
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+    }
+
     @Test func aQuestionAboutAnotherCommitAsksForTheHistoryAsBefore() async throws {
         let s = try Setup()
         defer { s.engine.shutdown() }

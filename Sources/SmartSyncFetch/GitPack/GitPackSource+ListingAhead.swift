@@ -22,7 +22,8 @@ import Synchronization
 /// the held pack kept for the listing; a commit that is refused (or whose ancestry cannot be told) drops it.
 ///
 /// What it costs: on a refused update, the delta of the refused commit is downloaded before the refusal (never
-/// published, removed with its batch); a killed run's spool is salvaged as any other listing's pack.
+/// published, removed with its batch). A killed run's spool of it (`held-pack-…`) is removed unread by the next run,
+/// not salvaged as a listing's pack is: its commit was never checked.
 struct HeldListing {
     var commit: ObjectID
     /// What the listing asked with: a listing asking otherwise (another filter) does not take it.
@@ -62,7 +63,7 @@ extension GitPackSource {
         do {
             try await receivePack(
                 request, what: "commit \(descendant.abbreviated()) (held for the checks)", budget: budget,
-                holding: batch)
+                holding: batch, salvageable: false)
         } catch {
             logger.debug(
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
