@@ -65,6 +65,18 @@ struct ListingAheadTests {
             let b = try commit(try repo.commit("B"))
             return (a, b, try #require(ObjectID(hex: try repo.revParse("\(b.commit.hex):conf/main.nix"))))
         }
+
+        /// A, listed into the store, then B, its child, adding 1 MiB of random bytes (`disk.img`, a pack that cannot
+        /// shrink): B and those bytes.
+        func largeUpdate() async throws -> (a: ResolvedRef, b: ResolvedRef, random: [UInt8]) {
+            try repo.write("conf/main.nix", "a\n")
+            let a = try commit(try repo.commit("A"))
+            _ = try await source.listing(for: a)
+            var random = [UInt8](repeating: 0, count: 1 << 20)
+            for i in random.indices { random[i] = UInt8.random(in: 0...255) }
+            try repo.write("disk.img", random)
+            return (a, try commit(try repo.commit("B")), random)
+        }
     }
 
     @Test func anUpdateByOneCommitIsAnsweredByTheListingsOwnPack() async throws {
@@ -128,13 +140,7 @@ struct ListingAheadTests {
     @Test func aKilledRunsHeldSpoolIsRemovedUnread() async throws {
         let s = try Setup()
         defer { s.engine.shutdown() }
-        try s.repo.write("conf/main.nix", "a\n")
-        let a = try s.commit(try s.repo.commit("A"))
-        _ = try await s.source.listing(for: a)
-        var random = [UInt8](repeating: 0, count: 1 << 20)
-        for i in random.indices { random[i] = UInt8.random(in: 0...255) }
-        try s.repo.write("disk.img", random)
-        let b = try s.commit(try s.repo.commit("B"))
+        let (a, b, _) = try await s.largeUpdate()
         let blob = try #require(ObjectID(hex: try s.repo.revParse("\(b.commit.hex):disk.img")))
 
         // The held pack's transfer pauses midway; its spool and limits are copied then, as a kill would leave them.
@@ -180,6 +186,49 @@ struct ListingAheadTests {
         try limits.write(to: URL(fileURLWithPath: tmp + "/pack-listing.limits"))
         await next.salvageSpools()
         #expect(s.store.contains(b.commit), "a listing's spool was not salvaged")
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+    }
+
+    /// A held pack that breaks off is dropped, and what its import took from `--max-download` with it: the listing
+    /// downloads B again within the same budget. A held pack past `--max-download` ends the question there, as the
+    /// listing would have (found in review: every error was swallowed, and a broken pack's bytes stayed charged).
+    @Test func aBrokenHeldPackCostsTheBudgetNothingAndOnePastItEndsTheRun() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, random) = try await s.largeUpdate()
+        let hints = ListingHints(haves: [a.commit])
+        func source(budget: Int) -> GitPackSource {
+            GitPackSource(
+                repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+                cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0), storeBudget: ByteBudget(limit: budget))
+        }
+
+        // Room for B's objects once (1 MiB of blob), not twice.
+        let broken = source(budget: 3 << 19)
+        try s.github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"truncate_after_bytes": 600000}}]"#
+        )
+        let before = try s.fetches()
+        broken.listingAhead(b, hints: hints)
+        #expect(try await broken.isAncestor(a.commit, of: b.commit) == true)
+        #expect(try s.fetches() == before + 2, "the held pack, then the history")
+        #expect(!s.store.contains(b.commit))
+        let listing = try await broken.listing(for: b, hints: hints)
+        #expect(listing.commit == b.commit && s.store.contains(b.commit))
+        broken.close()
+        try s.github.clearFaults()
+
+        // Half of B's blob: the held pack is refused for --max-download, and the question with it.
+        let tight = source(budget: 1 << 19)
+        try s.repo.write("disk.img", Array(random.reversed()))
+        let c = try s.commit(try s.repo.commit("C"))
+        tight.listingAhead(c, hints: ListingHints(haves: [b.commit]))
+        let refused = await #expect(throws: SmartSyncError.self) {
+            try await tight.isAncestor(b.commit, of: c.commit)
+        }
+        #expect(refused?.code == .limitExceeded, "\(String(describing: refused))")
+        #expect(!s.store.contains(c.commit))
+        tight.close()
         #expect(s.temporaries().isEmpty, "\(s.temporaries())")
     }
 

@@ -58,7 +58,7 @@ extension GitPackSource {
             return nil
         }
         // The listing said ahead, asked for now and held: its commit's parents answer a fast-forward by one commit.
-        if await askListingAhead(ancestor, of: descendant) == true { return true }
+        if try await askListingAhead(ancestor, of: descendant) == true { return true }
         let answer = try await walkHistoryPacks(ancestor, of: descendant)
         if answer != true { dropHeldListing() }
         return answer

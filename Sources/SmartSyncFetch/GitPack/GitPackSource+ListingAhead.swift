@@ -31,6 +31,8 @@ struct HeldListing {
     var filter: String?
     /// The pack's objects, waiting in `tmp/`.
     var batch: ObjectBatch
+    /// What they take from the run's `--max-download` when they are published (nil: no limit).
+    var charged: Int?
 }
 
 extension GitPackSource {
@@ -43,7 +45,13 @@ extension GitPackSource {
     /// pack could not be had that way: the listing then asks as it would have). Asked only for the listing said
     /// ahead, about a commit the listing may say `have` for, on a host that can cut history; never for a plan on a
     /// host that cannot leave blobs out.
-    func askListingAhead(_ ancestor: ObjectID, of descendant: ObjectID) async -> Bool? {
+    ///
+    /// A pack that breaks off or is refused as damaged (or past the listing's limits) is dropped and the question goes
+    /// on as before; a cancelled run, or one past `--max-download`, ends here as its listing would have. The import
+    /// draws from a budget of its own, as large as what the run has left: the objects take from the run's only when
+    /// the listing publishes them, so a pack dropped (broken off, or its commit's ancestry not told) costs the
+    /// run's later downloads nothing.
+    func askListingAhead(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         guard let ahead = state.withLock({ $0.listingAhead }), ahead.commit == descendant,
             ahead.hints.haves.contains(ancestor), !store.contains(descendant),
             state.withLock({ $0.heldListing == nil }),
@@ -57,14 +65,15 @@ extension GitPackSource {
         let request = PackRequest(wants: [descendant], haves: haves, shallows: haves, deepen: 1, filter: filter)
         let budget = PackBudget.commit(descendant, filter: filter, history: false, closure: nil)
         let batch = ObjectBatch(store: store)
+        let ownBudget = storeBudget.map { ByteBudget(limit: $0.remaining) }
         logger.debug(
             "ancestry of \(descendant.abbreviated()): asking for the listing's pack, held until the checks pass",
             metadata: ["filter": "\(filter ?? "none")"])
         do {
             try await receivePack(
                 request, what: "commit \(descendant.abbreviated()) (held for the checks)", budget: budget,
-                holding: batch, salvageable: false)
-        } catch {
+                holding: batch, salvageable: false, drawingFrom: ownBudget)
+        } catch let error as SmartSyncError where [.network, .malformedResponse, .integrity].contains(error.code) {
             logger.debug(
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
@@ -74,7 +83,8 @@ extension GitPackSource {
         else { return nil }
         state.withLock { s in
             s.historyCommits[descendant] = body
-            s.heldListing = HeldListing(commit: descendant, hints: ahead.hints, filter: filter, batch: batch)
+            s.heldListing = HeldListing(
+                commit: descendant, hints: ahead.hints, filter: filter, batch: batch, charged: ownBudget?.used)
         }
         return commit.parents.contains(ancestor) ? true : nil
     }
@@ -93,6 +103,14 @@ extension GitPackSource {
         guard let held = state.withLock({ s -> HeldListing? in defer { s.heldListing = nil }; return s.heldListing })
         else { return nil }
         guard held.commit == ref.commit, held.hints == hints else { return nil }
+        if let storeBudget, let charged = held.charged, !storeBudget.take(charged) {
+            throw SmartSyncError(
+                .limitExceeded,
+                "the \(charged) bytes of the pack for commit \(ref.commit.abbreviated()) would take this run past the "
+                    + "\(ByteCount.text(storeBudget.limit)) (\(storeBudget.limit) bytes) it may add to the store "
+                    + "(--max-download; \(storeBudget.used) bytes taken)",
+                hint: "raise --max-download if the repository is really this large")
+        }
         try held.batch.publish()
         let listing: TreeListing
         do {

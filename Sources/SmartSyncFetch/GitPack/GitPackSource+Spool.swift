@@ -22,11 +22,14 @@ extension GitPackSource {
     /// run removes it unread, since nothing may publish it before this commit's checks pass (and a killed run never
     /// passed them). smart-sync 0.1.0 looks only for `pack-` spools, and removes the rest with its stale temporaries.
     ///
+    /// The import takes what it stores from `drawingFrom` when given, else from the run's `--max-download`
+    /// (`storeBudget`).
+    ///
     /// - Returns: the pack's size in bytes.
     @discardableResult
     func receivePack(
         _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil,
-        salvageable: Bool = true
+        salvageable: Bool = true, drawingFrom: ByteBudget? = nil
     ) async throws -> Int {
         let name = FileSystem.temporaryName(salvageable ? Self.spoolPrefix : Self.heldSpoolPrefix)
         let base = store.temporaryDirectory + "/" + name
@@ -47,7 +50,8 @@ extension GitPackSource {
         // bytes at the end of the spool until the transfer ends.
         let arrival = PackArrival()
         let importing = Self.startImport(
-            spool, into: store, arrival: arrival, limits: budget.limits, budget: storeBudget, holding: holding)
+            spool, into: store, arrival: arrival, limits: budget.limits, budget: drawingFrom ?? storeBudget,
+            holding: holding)
         let transfer = Task {
             try await remember {
                 try await client.fetch(
@@ -117,7 +121,7 @@ extension GitPackSource {
     /// (``isAncestor(_:of:)``, held unpublished by its run) is salvaged as any other: its objects are checked as they
     /// are imported, and its limits cannot tell it from a listing's or a commit's pack on a host without shallow
     /// support, which asks for history too (removing those unread made a killed run's download start over).
-    /// A spool held for a commit's checks (`held-pack-…`, ``receivePack(_:what:budget:holding:salvageable:)``) is
+    /// A spool held for a commit's checks (`held-pack-…`, ``receivePack(_:what:budget:holding:salvageable:drawingFrom:)``) is
     /// removed unread: its commit was never checked.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
