@@ -37,18 +37,10 @@ struct ListingAheadTests {
             try github.requests().filter { $0.listener == "git" && $0.method == "POST" }.count
         }
 
-        /// What waits in the store's `tmp/`.
-        /// What is left in the store's `tmp/` once the import threads are done: a batch's temporaries go when its
-        /// last reference does, and the import's thread may let go of a held batch just after handing its result
-        /// over, so this waits (up to 5 s) for that.
+        /// What waits in the store's `tmp/` now (a dropped batch's objects go when it is dropped, not when the
+        /// import's thread lets go of it).
         func temporaries() -> [String] {
-            var left: [String] = []
-            for _ in 0..<500 {
-                left = (try? FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory)) ?? ["?"]
-                if left.isEmpty { break }
-                usleep(10_000)
-            }
-            return left
+            (try? FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory)) ?? ["?"]
         }
 
         func commit(_ hex: String) throws -> ResolvedRef {
@@ -76,6 +68,23 @@ struct ListingAheadTests {
             for i in random.indices { random[i] = UInt8.random(in: 0...255) }
             try repo.write("disk.img", random)
             return (a, try commit(try repo.commit("B")), random)
+        }
+
+        /// A, then B, its child, both listed into the store (a target at B); then C on a branch of its own from A,
+        /// through X, a commit this store never saw (the walk from C needs the history's request): B and C.
+        func diverged() async throws -> (b: ResolvedRef, c: ResolvedRef) {
+            try repo.write("conf/main.nix", "a\n")
+            let a = try repo.commit("A")
+            _ = try await source.listing(for: try commit(a))
+            try repo.write("conf/main.nix", "b\n")
+            let b = try commit(try repo.commit("B"))
+            _ = try await source.listing(for: b)
+            try repo.branch("side", at: a)
+            try repo.checkout("side")
+            try repo.write("side.txt", "a branch of its own\n")
+            _ = try repo.commit("X")
+            try repo.write("side.txt", "C\n")
+            return (b, try commit(try repo.commit("C")))
         }
     }
 
@@ -115,19 +124,10 @@ struct ListingAheadTests {
     @Test func aRefusedCommitsHeldPackNeverReachesTheStore() async throws {
         let s = try Setup()
         defer { s.engine.shutdown() }
-        try s.repo.write("conf/main.nix", "a\n")
-        let a = try s.repo.commit("A")
-        _ = try await s.source.listing(for: try s.commit(a))
-        try s.repo.write("conf/main.nix", "b\n")
-        let b = try s.commit(try s.repo.commit("B"))
-        _ = try await s.source.listing(for: b)
-        try s.repo.branch("side", at: a)
-        try s.repo.checkout("side")
-        try s.repo.write("side.txt", "a branch of its own\n")
-        let c = try s.commit(try s.repo.commit("C"))
+        let (b, c) = try await s.diverged()
         let blob = try #require(ObjectID(hex: try s.repo.revParse("\(c.commit.hex):side.txt")))
 
-        // C's parent is A, not B: the held pack does not answer, the history does (no), and the pack is dropped.
+        // C's parent is X, not B: the held pack does not answer, the history does (no), and the pack is dropped.
         s.source.listingAhead(c, hints: ListingHints(haves: [b.commit]))
         #expect(try await s.source.isAncestor(b.commit, of: c.commit) == false)
         #expect(!s.store.contains(c.commit) && !s.store.contains(blob))
@@ -230,6 +230,40 @@ struct ListingAheadTests {
         #expect(!s.store.contains(c.commit))
         tight.close()
         #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+    }
+
+    /// The held pack goes as soon as the commit is refused or its question fails, not at ``GitPackSource/close()``:
+    /// a history walk that breaks off, and a refusal after the ancestry (a signature: ``SyncSource/withdrawListingAhead()``,
+    /// said by the runner), each leave `tmp/` empty at once (found in review: the held pack stayed until close()).
+    @Test func aHeldPackGoesWhenTheWalkFailsOrTheChecksRefuse() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (b, c) = try await s.diverged()
+
+        // C's parent is X: the held pack does not answer, and the history's request (`filter tree:0`) breaks off.
+        try s.github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "tree:0"}, "action": {"reset_after_bytes": 0}}]"#
+        )
+        s.source.listingAhead(c, hints: ListingHints(haves: [b.commit]))
+        await #expect(throws: (any Error).self) { try await s.source.isAncestor(b.commit, of: c.commit) }
+        #expect(s.temporaries().isEmpty, "the held pack outlived a failed walk: \(s.temporaries())")
+        try s.github.clearFaults()
+
+        // C's child D answers by its parent line; the runner then refuses it (its signature) and withdraws.
+        try s.repo.write("side.txt", "on\n")
+        let d = try s.commit(try s.repo.commit("D"))
+        let before = try s.fetches()
+        let next = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        _ = try await next.listing(for: c)
+        next.listingAhead(d, hints: ListingHints(haves: [c.commit]))
+        #expect(try await next.isAncestor(c.commit, of: d.commit) == true)
+        #expect(try s.fetches() == before + 2, "C's listing, then D's held pack")
+        #expect(!s.temporaries().isEmpty, "no pack was held for D")
+        next.withdrawListingAhead()
+        #expect(s.temporaries().isEmpty, "the refused commit's held pack outlived the refusal: \(s.temporaries())")
+        #expect(!s.store.contains(d.commit))
     }
 
     @Test func aQuestionAboutAnotherCommitAsksForTheHistoryAsBefore() async throws {

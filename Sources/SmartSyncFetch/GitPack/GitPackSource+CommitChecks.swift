@@ -59,7 +59,14 @@ extension GitPackSource {
         }
         // The listing said ahead, asked for now and held: its commit's parents answer a fast-forward by one commit.
         if try await askListingAhead(ancestor, of: descendant) == true { return true }
-        let answer = try await walkHistoryPacks(ancestor, of: descendant)
+        // A commit whose ancestry is not told (or not asked: the walk failed) is refused: its held pack goes now.
+        let answer: Bool?
+        do {
+            answer = try await walkHistoryPacks(ancestor, of: descendant)
+        } catch {
+            dropHeldListing()
+            throw error
+        }
         if answer != true { dropHeldListing() }
         return answer
     }
@@ -68,6 +75,7 @@ extension GitPackSource {
     private func walkHistoryPacks(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         // The history's commits, held unpublished for the walk (no sync) and dropped with it.
         let held = ObjectBatch(store: store)
+        defer { held.discard() }
         for depth in Self.historySteps {
             if let answer = walkHistory(from: descendant, looking: ancestor, held: held) { return answer }
             // `have` the old commit (its object is in the store from its own sync): the server stops there, so for an

@@ -65,6 +65,8 @@ extension GitPackSource {
         let request = PackRequest(wants: [descendant], haves: haves, shallows: haves, deepen: 1, filter: filter)
         let budget = PackBudget.commit(descendant, filter: filter, history: false, closure: nil)
         let batch = ObjectBatch(store: store)
+        var held = false
+        defer { if !held { batch.discard() } }
         let ownBudget = storeBudget.map { ByteBudget(limit: $0.remaining) }
         logger.debug(
             "ancestry of \(descendant.abbreviated()): asking for the listing's pack, held until the checks pass",
@@ -81,6 +83,7 @@ extension GitPackSource {
         guard batch.isPending(descendant), let body = try? FileSystem.readFile(batch.readablePath(for: descendant)),
             ObjectID.hash(.commit, body) == descendant, let commit = CommitObject.parse(body)
         else { return nil }
+        held = true
         state.withLock { s in
             s.historyCommits[descendant] = body
             s.heldListing = HeldListing(
@@ -89,10 +92,15 @@ extension GitPackSource {
         return commit.parents.contains(ancestor) ? true : nil
     }
 
+    public func withdrawListingAhead() {
+        state.withLock { $0.listingAhead = nil }
+        dropHeldListing()
+    }
+
     /// Drops the held listing (a refused commit, or one whose ancestry could not be told): its objects never reach
     /// the store.
     func dropHeldListing() {
-        state.withLock { $0.heldListing = nil }
+        state.withLock { s in defer { s.heldListing = nil }; return s.heldListing }?.batch.discard()
     }
 
     /// The listing of `ref` from the pack held for the checks (``askListingAhead(_:of:)``), published now; nil when no
@@ -102,8 +110,12 @@ extension GitPackSource {
     func publishHeldListing(_ ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing? {
         guard let held = state.withLock({ s -> HeldListing? in defer { s.heldListing = nil }; return s.heldListing })
         else { return nil }
-        guard held.commit == ref.commit, held.hints == hints else { return nil }
+        guard held.commit == ref.commit, held.hints == hints else {
+            held.batch.discard()
+            return nil
+        }
         if let storeBudget, let charged = held.charged, !storeBudget.take(charged) {
+            held.batch.discard()
             throw SmartSyncError(
                 .limitExceeded,
                 "the \(charged) bytes of the pack for commit \(ref.commit.abbreviated()) would take this run past the "
@@ -134,5 +146,15 @@ extension GitPackSource {
             if hints.withBlobs { s.packedWithBlobs.insert(ref.commit) }
         }
         return listing
+    }
+}
+
+extension ObjectBatch {
+    /// Removes every object waiting in the batch now, not when its last reference goes: an import's thread may let go
+    /// of it a moment after handing over its result, and a dropped pack's objects should be gone when the drop is.
+    /// Only once no import writes into the batch (``GitPackSource/receivePack(_:what:budget:holding:salvageable:drawingFrom:)``
+    /// returns after its import).
+    func discard() {
+        for id in pendingIDs { drop(id) }
     }
 }

@@ -127,7 +127,7 @@ public final class GitPackSource: SyncSource {
     }
 
     public func close() {
-        state.withLock { $0.heldListing = nil }  // its objects, never published, go with their batch
+        dropHeldListing()  // its objects, never published, go with their batch
         raw?.close()
     }
 

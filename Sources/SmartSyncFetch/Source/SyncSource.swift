@@ -38,6 +38,12 @@ public protocol SyncSource: Sendable {
     /// Default: nothing.
     func listingAhead(_ ref: ResolvedRef, hints: ListingHints)
 
+    /// Takes back ``listingAhead(_:hints:)``: the checks refused the commit (or failed), and no listing follows.
+    /// Whatever the source holds for that listing is dropped now, not at ``close()``.
+    ///
+    /// Default: nothing.
+    func withdrawListingAhead()
+
     /// Downloads `blobs` into `store`, each verified by its id. Blobs already present are skipped.
     func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
         -> FetchReport
@@ -81,6 +87,8 @@ extension SyncSource {
     }
 
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {}
+
+    public func withdrawListingAhead() {}
 
     public var fallbackReason: String? { nil }
 

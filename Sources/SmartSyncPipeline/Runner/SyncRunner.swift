@@ -176,9 +176,15 @@ public struct SyncRunner: Sendable {
         source.listingAhead(resolved, hints: hints)
         // Before anything of the new commit reaches the store or the target is touched: the same rule for every
         // command.
-        let checked = try await logger.timed("checks") {
-            try await CommitChecks(source: source, policy: commitPolicy, pins: pins, logger: logger)
-                .check(resolved.commit, current: previous?.commit, target: target)
+        let checked: CommitCheckReport
+        do {
+            checked = try await logger.timed("checks") {
+                try await CommitChecks(source: source, policy: commitPolicy, pins: pins, logger: logger)
+                    .check(resolved.commit, current: previous?.commit, target: target)
+            }
+        } catch {
+            source.withdrawListingAhead()  // a refused commit's held pack goes now, whichever check refused it
+            throw error
         }
         let listing = try await logger.timed("listing") {
             try await verifiedListing(resolved, previous: previous, hints: hints, pins: pins)
