@@ -128,8 +128,11 @@ struct ListingAheadTests {
         let blob = try #require(ObjectID(hex: try s.repo.revParse("\(c.commit.hex):side.txt")))
 
         // C's parent is X, not B: the held pack does not answer, the history does (no), and the pack is dropped.
+        let before = try s.fetches()
         s.source.listingAhead(c, hints: ListingHints(haves: [b.commit]))
         #expect(try await s.source.isAncestor(b.commit, of: c.commit) == false)
+        let asked = try s.fetches() - before
+        #expect(asked == 2, "the held pack, then the history: \(asked) fetches")
         #expect(!s.store.contains(c.commit) && !s.store.contains(blob))
         #expect(s.temporaries().isEmpty, "the refused commit's pack was left in tmp/: \(s.temporaries())")
     }
@@ -271,8 +274,14 @@ struct ListingAheadTests {
         defer { s.engine.shutdown() }
         let (a, b, blob) = try await s.update()
         // No listing said ahead (a warm's questions, say): the history's commits alone, the listing not asked for.
+        let before = try s.fetches()
         #expect(try await s.source.isAncestor(a.commit, of: b.commit) == true)
-        #expect(!s.store.contains(blob))
+        #expect(try s.fetches() == before + 1)
+        #expect(!s.store.contains(b.commit) && !s.store.contains(blob))
         #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+        // Nothing was held for a listing: B's listing asks for its own pack (said ahead or not).
+        _ = try await s.source.listing(for: b, hints: ListingHints(haves: [a.commit]))
+        #expect(try s.fetches() == before + 2, "the question brought the listing's pack")
+        #expect(s.store.contains(blob))
     }
 }
