@@ -81,9 +81,13 @@ extension JSONRecord {
         return bytes
     }
 
-    /// Replaces the file at `path` with this record (and `payload`) atomically; durable when this returns.
-    public func write(to path: String, payload: some Collection<UInt8> = [], mode: mode_t = 0o644) throws {
-        try FileSystem.writeFileAtomically(path, try encodedRecord(payload: payload), mode: mode)
+    /// Replaces the file at `path` with this record (and `payload`) atomically; durable when this returns, unless not
+    /// `durable` (no fsync: for a cache whose loss costs only time,
+    /// ``FileSystem/writeFileAtomically(_:_:mode:ignoringUmask:durable:)``).
+    public func write(
+        to path: String, payload: some Collection<UInt8> = [], mode: mode_t = 0o644, durable: Bool = true
+    ) throws {
+        try FileSystem.writeFileAtomically(path, try encodedRecord(payload: payload), mode: mode, durable: durable)
     }
 
     /// Decodes a file's bytes written by ``encodedRecord(payload:)``; nil when they are not a JSON record at all

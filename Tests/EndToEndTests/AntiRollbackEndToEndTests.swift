@@ -83,10 +83,14 @@ struct AntiRollbackEndToEndTests {
         let forward = try s.sync(["--transport", "pack", "--ref", b])
         #expect((forward["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
         #expect(try s.apiRequests().isEmpty, "the git host alone answered")
+        let object = { (id: String) in s.store + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2) }
         for ref in [a, c] {
             expectRefused(try s.run("sync", ["--transport", "pack", "--ref", ref]), from: b, to: ref)
             try s.expectTargetEqualsArchive(b)
+            // The listing's pack, asked with the ancestry question and held, is dropped with the refusal.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: s.store + "/tmp") == [])
         }
+        #expect(!FileManager.default.fileExists(atPath: object(c)), "the refused commit reached the store")
         try s.sync(["--transport", "pack", "--ref", a, "--allow-downgrade"])
         try s.expectTargetEqualsArchive(a)
     }

@@ -104,4 +104,45 @@ struct SignedCommitsEndToEndTests {
         expectRefused(try s.run("sync", flags + ["--ref", stranger]), stranger, "no line of")
         try s.expectTargetEqualsArchive(signed)
     }
+
+    /// `--transport pack` asks its ancestry question with the listing's pack, held unpublished: an unsigned child,
+    /// a descendant by its parent line and then refused for its signature, leaves nothing of itself in the store nor
+    /// in `tmp/`; a signed child costs `ls-refs` and one fetch (found in review: the refusal after the ancestry did
+    /// not drop the held pack, and no test covered the path).
+    @Test func packTransportDropsTheHeldPackOfACommitRefusedForItsSignature() throws {
+        let keys = try Keys()
+        let p = try PackTransportEndToEndTests.PackScenario()
+        let repo = p.s.repo
+        try repo.write("a.txt", "signed\n")
+        let a = try Self.commit(repo, "A", signedWith: keys.known)
+        let flags = ["--transport", "pack", "--require-signed-commits", "--allowed-signers", keys.allowedSigners]
+        try p.sync(flags)
+        try p.s.expectTargetEqualsArchive(a)
+        func stored(_ id: String) -> Bool {
+            FileManager.default.fileExists(atPath: p.s.store + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2))
+        }
+
+        try repo.write("b.txt", "unsigned, only in B\n")
+        let b = try Self.commit(repo, "B", signedWith: nil)
+        let blob = try repo.git("rev-parse", "\(b):b.txt")
+        let before = p.git.requests().count
+        expectRefused(try p.run("sync", flags), b, "not signed")
+        // The held pack was asked for (ls-refs, then the listing's pack), and B's parent line answered the ancestry.
+        #expect(p.wireBytes(since: before).requests.map(\.method) == ["POST", "POST"])
+        #expect(!stored(b) && !stored(blob), "the refused commit's objects reached the store")
+        let left = try FileManager.default.contentsOfDirectory(atPath: p.s.store + "/tmp")
+        #expect(left.isEmpty, "left in tmp/: \(left)")
+        try p.s.expectTargetEqualsArchive(a)
+
+        // The branch goes back to A and on to a signed C: accepted, with ls-refs and the listing's pack alone.
+        try repo.git("reset", "-q", "--hard", a)
+        try repo.write("c.txt", "signed again\n")
+        let c = try Self.commit(repo, "C", signedWith: keys.known)
+        let again = p.git.requests().count
+        let summary = try p.sync(flags)
+        #expect(summary["commit"] as? String == c)
+        #expect(p.wireBytes(since: again).requests.map(\.method) == ["POST", "POST"])
+        try p.s.expectTargetEqualsArchive(c)
+        #expect(!stored(blob))
+    }
 }

@@ -82,6 +82,24 @@ import Testing
         #expect(log.load() == [ids[2], four, ids[0], ids[1]])
     }
 
+    /// The log is renamed into place without an fsync: what a power cut may leave (an empty file, a line cut short,
+    /// zeros) reads as no record, never as commits, and the next record replaces it.
+    @Test func aPackCommitLogCutShortReadsAsNone() throws {
+        let dir = try TemporaryDirectory(prefix: "pack-commits")
+        let log = PackCommitLog(directory: dir.path, repositoryURL: Self.repositoryURL)
+        let path = try #require(log.path)
+        let one = ObjectID(hex: String(repeating: "1", count: 40))!
+        log.record(one)
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        for damaged in [[], Array(whole.prefix(whole.count / 2)), [UInt8](repeating: 0, count: whole.count)] {
+            try Data(damaged).write(to: URL(fileURLWithPath: path))
+            #expect(log.load() == [], "\(damaged.count) bytes read as commits")
+        }
+        let two = ObjectID(hex: String(repeating: "2", count: 40))!
+        log.record(two)
+        #expect(log.load() == [two])
+    }
+
     @Test func oldSpoolLimitsDecodeToTheSameLimits() throws {
         let expected = [
             "pack-commit.limits": PackLimits(

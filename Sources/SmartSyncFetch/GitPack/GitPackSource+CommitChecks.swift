@@ -57,8 +57,25 @@ extension GitPackSource {
             logger.debug("ancestry of \(descendant.abbreviated()): the git host cannot cut or filter history")
             return nil
         }
+        // The listing said ahead, asked for now and held: its commit's parents answer a fast-forward by one commit.
+        if try await askListingAhead(ancestor, of: descendant) == true { return true }
+        // A commit whose ancestry is not told (or not asked: the walk failed) is refused: its held pack goes now.
+        let answer: Bool?
+        do {
+            answer = try await walkHistoryPacks(ancestor, of: descendant)
+        } catch {
+            dropHeldListing()
+            throw error
+        }
+        if answer != true { dropHeldListing() }
+        return answer
+    }
+
+    /// The history of `descendant`, asked for deeper step by step (``historySteps``), walked for `ancestor`.
+    private func walkHistoryPacks(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         // The history's commits, held unpublished for the walk (no sync) and dropped with it.
         let held = ObjectBatch(store: store)
+        defer { held.discard() }
         for depth in Self.historySteps {
             if let answer = walkHistory(from: descendant, looking: ancestor, held: held) { return answer }
             // `have` the old commit (its object is in the store from its own sync): the server stops there, so for an

@@ -17,14 +17,21 @@ extension GitPackSource {
     ///
     /// The spool is locked (`flock`) while this run owns it, and only then given its `pack-` name, with its limits
     /// beside it (`pack-….limits`): a later run imports the spool of a run that was killed (``salvageSpools()``),
-    /// held to the same limits, never one that is still being written.
+    /// held to the same limits, never one that is still being written. With `salvageable` false (the listing's pack
+    /// asked for before the commit's checks, ``askListingAhead(_:of:)``) it is named `held-pack-…` instead: a later
+    /// run removes it unread, since nothing may publish it before this commit's checks pass (and a killed run never
+    /// passed them). smart-sync 0.1.0 looks only for `pack-` spools, and removes the rest with its stale temporaries.
+    ///
+    /// The import takes what it stores from `drawingFrom` when given, else from the run's `--max-download`
+    /// (`storeBudget`).
     ///
     /// - Returns: the pack's size in bytes.
     @discardableResult
     func receivePack(
-        _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil
+        _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil,
+        salvageable: Bool = true, drawingFrom: ByteBudget? = nil
     ) async throws -> Int {
-        let name = FileSystem.temporaryName("pack-")
+        let name = FileSystem.temporaryName(salvageable ? Self.spoolPrefix : Self.heldSpoolPrefix)
         let base = store.temporaryDirectory + "/" + name
         let (staging, spool, limitsFile) = (base + ".locking", base + ".pack", base + ".limits")
         let lockFD = open(staging, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -43,7 +50,8 @@ extension GitPackSource {
         // bytes at the end of the spool until the transfer ends.
         let arrival = PackArrival()
         let importing = Self.startImport(
-            spool, into: store, arrival: arrival, limits: budget.limits, budget: storeBudget, holding: holding)
+            spool, into: store, arrival: arrival, limits: budget.limits, budget: drawingFrom ?? storeBudget,
+            holding: holding)
         let transfer = Task {
             try await remember {
                 try await client.fetch(
@@ -113,10 +121,12 @@ extension GitPackSource {
     /// (``isAncestor(_:of:)``, held unpublished by its run) is salvaged as any other: its objects are checked as they
     /// are imported, and its limits cannot tell it from a listing's or a commit's pack on a host without shallow
     /// support, which asks for history too (removing those unread made a killed run's download start over).
+    /// A spool held for a commit's checks (`held-pack-…`, ``receivePack(_:what:budget:holding:salvageable:drawingFrom:)``) is
+    /// removed unread: its commit was never checked.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)
-        for name in names where name.hasPrefix("pack-") {
+        for name in names where name.hasPrefix(Self.spoolPrefix) || name.hasPrefix(Self.heldSpoolPrefix) {
             let path = store.temporaryDirectory + "/" + name
             if name.hasSuffix(".limits") {
                 // Limits whose spool is gone (a run killed between its last unlinks).
@@ -131,7 +141,10 @@ extension GitPackSource {
             defer { closeDescriptor(fd) }
             // Held by a live run (this one's or another's, in any PID namespace): not ours to take.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
-            if let bytes = try? FileSystem.readFile(base + ".limits"),
+            if name.hasPrefix(Self.heldSpoolPrefix) {
+                logger.debug(
+                    "removed unread the pack a killed run held for a commit's checks", metadata: ["spool": "\(name)"])
+            } else if let bytes = try? FileSystem.readFile(base + ".limits"),
                 let limits = SpoolLimits.decode(bytes, path: base + ".limits"),
                 let report = try? await Self.startImport(
                     path, into: store, arrival: nil, limits: limits, budget: storeBudget
@@ -147,6 +160,11 @@ extension GitPackSource {
             unlink(path)
         }
     }
+
+    /// The name of a spool a killed run's successor imports (``salvageSpools()``).
+    static let spoolPrefix = "pack-"
+    /// The name of a spool held for a commit's checks, removed unread by a killed run's successor.
+    static let heldSpoolPrefix = "held-pack-"
 
     /// Writes the limits a spool is held to. Not synced: they matter only to a later run salvaging the spool, and one
     /// that finds them cut short (a crash) removes the spool unread.

@@ -56,6 +56,11 @@ public final class GitPackSource: SyncSource {
         var capabilitiesSaved = false
         /// Commits of a history pack read for an ancestry walk, held in memory, not in the store (``isAncestor(_:of:)``).
         var historyCommits: [ObjectID: [UInt8]] = [:]
+        /// The listing the run will ask for next (``listingAhead(_:hints:)``).
+        var listingAhead: (commit: ObjectID, hints: ListingHints)?
+        /// That listing's pack, received for the ancestry question and held unpublished until the listing
+        /// (``HeldListing``).
+        var heldListing: HeldListing?
     }
 
     /// - Parameters:
@@ -122,6 +127,7 @@ public final class GitPackSource: SyncSource {
     }
 
     public func close() {
+        dropHeldListing()  // its objects, never published, go with their batch
         raw?.close()
     }
 
@@ -174,6 +180,12 @@ public final class GitPackSource: SyncSource {
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         await salvageSpools()
         state.withLock { $0.hintedHaves = hints.haves }
+        // The ancestry question brought this listing's pack (``isAncestor(_:of:)``): the checks passed, so it is
+        // published now.
+        if let listing = try await publishHeldListing(ref, hints: hints) {
+            log.record(ref.commit)
+            return listing
+        }
         // An earlier run (another target, a warm, a plan or an interrupted pack) may have stored the trees already.
         if store.contains(ref.commit), let listing = try? StoredTrees.listing(commit: ref.commit, in: store) {
             logger.debug("listing of \(ref.commit.abbreviated()): its trees are in the store, no pack asked for")
@@ -181,14 +193,8 @@ public final class GitPackSource: SyncSource {
             return listing
         }
         let capabilities = try await remember { try await client.capabilities() }
-        var filter: String?
-        if capabilities.supportsFilter {
-            if !hints.withBlobs {
-                filter = "blob:none"
-            } else if raw != nil {
-                filter = "blob:limit=\(largeBlobThreshold)"
-            }
-        } else if !hints.withBlobs {
+        let filter = listingFilter(hints, capabilities: capabilities)
+        if !capabilities.supportsFilter && !hints.withBlobs {
             // A plan must not download content, and this host cannot leave blobs out of a pack.
             if let raw {
                 logger.debug(
@@ -213,6 +219,14 @@ public final class GitPackSource: SyncSource {
         }
         log.record(ref.commit)
         return listing
+    }
+
+    /// The filter a listing's pack is asked with: none for a sync on the pack transport alone, `blob:limit` with a raw
+    /// source, `blob:none` for a plan (nil where the host offers no filter).
+    func listingFilter(_ hints: ListingHints, capabilities: UploadPackCapabilities) -> String? {
+        guard capabilities.supportsFilter else { return nil }
+        if !hints.withBlobs { return "blob:none" }
+        return raw != nil ? "blob:limit=\(largeBlobThreshold)" : nil
     }
 
     /// Asks for the pack of `ref`'s commit at depth 1 with `have`s for what the store holds. When the answer does not

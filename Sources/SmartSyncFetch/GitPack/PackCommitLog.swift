@@ -9,7 +9,9 @@ import SmartSyncObjectStore
 /// One small file per repository under the cache directory (`pack-commits-<hash of the URL>`), replaced atomically by
 /// each record: a bounded most-recent list, not an append-only log, so a ``JSONRecord`` (format
 /// `smart-sync-pack-commits`). The text of smart-sync 0.1.0 (one hex id per line) is read and rewritten. A missing or
-/// damaged file only costs deltas.
+/// damaged file only costs deltas, so it is not fsynced (two fsyncs on every update that lists through a pack, each a
+/// wait for the journal): a record a power cut loses or cuts short is read as no record (``load()``: a JSON line that
+/// does not decode is none), and nothing trusts it: a commit is used only once its whole closure is found in the store.
 struct PackCommitLog: Sendable {
     let path: String?
     static let capacity = 8
@@ -39,7 +41,7 @@ struct PackCommitLog: Sendable {
         guard let path else { return }
         var commits = load().filter { $0 != commit }
         commits.insert(commit, at: 0)
-        try? Record(commits: Array(commits.prefix(Self.capacity))).write(to: path)
+        try? Record(commits: Array(commits.prefix(Self.capacity))).write(to: path, durable: false)
     }
 
     /// Parses the text of smart-sync 0.1.0: one commit id in hex per line, newest first (other lines skipped).

@@ -30,6 +30,20 @@ public protocol SyncSource: Sendable {
     /// come along with the trees). Sources that cannot use them list as ``listing(for:)`` does.
     func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing
 
+    /// Says, before the commit checks, which listing the run will ask for next (``listing(for:hints:)`` with the same
+    /// `ref` and `hints`), so that a source whose ancestry question costs a request of its own may ask for the
+    /// listing's content in that request instead (the pack source alone: ``GitPackSource``). Nothing of it may reach
+    /// the store, nor anything be written, before the checks have passed.
+    ///
+    /// Default: nothing.
+    func listingAhead(_ ref: ResolvedRef, hints: ListingHints)
+
+    /// Takes back ``listingAhead(_:hints:)``: the checks refused the commit (or failed), and no listing follows.
+    /// Whatever the source holds for that listing is dropped now, not at ``close()``.
+    ///
+    /// Default: nothing.
+    func withdrawListingAhead()
+
     /// Downloads `blobs` into `store`, each verified by its id. Blobs already present are skipped.
     func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
         -> FetchReport
@@ -71,6 +85,10 @@ extension SyncSource {
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         try await listing(for: ref)
     }
+
+    public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {}
+
+    public func withdrawListingAhead() {}
 
     public var fallbackReason: String? { nil }
 

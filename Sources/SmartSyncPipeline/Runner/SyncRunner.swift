@@ -171,13 +171,23 @@ public struct SyncRunner: Sendable {
             try await resolve(request.ref, applied: previous, pins: pins, asked: answer)
         }
         events(.resolved(resolved))
-        // Before anything of the new commit is asked for or the target touched: the same rule for every command.
-        let checked = try await logger.timed("checks") {
-            try await CommitChecks(source: source, policy: commitPolicy, pins: pins, logger: logger)
-                .check(resolved.commit, current: previous?.commit, target: target)
-        }
         // The commit the target has is what a pack transport can say `have` for; a plan must not fetch content.
         let hints = ListingHints(haves: previous.map { [$0.commit] } ?? [], withBlobs: apply)
+        // Told before the checks: `--transport pack` asks for the listing's pack in its ancestry question's request
+        // (held out of the store until the checks pass) rather than in a request after it.
+        source.listingAhead(resolved, hints: hints)
+        // Before anything of the new commit reaches the store or the target is touched: the same rule for every
+        // command.
+        let checked: CommitCheckReport
+        do {
+            checked = try await logger.timed("checks") {
+                try await CommitChecks(source: source, policy: commitPolicy, pins: pins, logger: logger)
+                    .check(resolved.commit, current: previous?.commit, target: target)
+            }
+        } catch {
+            source.withdrawListingAhead()  // a refused commit's held pack goes now, whichever check refused it
+            throw error
+        }
         let listing = try await logger.timed("listing") {
             try await verifiedListing(resolved, previous: previous, hints: hints, pins: pins)
         }
