@@ -5,6 +5,7 @@ import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncTransfer
 import Synchronization
 
 @main
@@ -94,6 +95,9 @@ struct RunContext {
         _ source: SourceOptions, _ common: CommonOptions, _ output: OutputOptions, _ reporter: Reporter,
         settings: FileSettings, tokenFile: String? = nil, commitPolicy: CommitPolicy = CommitPolicy()
     ) async throws -> RunContext {
+        // A GitHub run makes requests: libcurl loads on a background thread while the run reads its options, token
+        // and state; a --source run never loads it ("libcurl loaded on demand" in docs/ARCHITECTURE.md).
+        if source.source == nil { CurlLibrary.preload() }
         let logger = output.logger(reporter)
         guard source.hasSource else {
             throw SmartSyncError(
