@@ -25,12 +25,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // C interop: thin system-library targets with typed wrappers for variadic calls.
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
+        // C interop: thin system-library targets (and CCurl, a C target) with typed wrappers for variadic calls.
+        // libcurl is loaded with dlopen when a run first needs the network, not linked: a run that makes no
+        // request never maps it and its ~32 libraries. Its headers (libcurl4-openssl-dev) give types and constants.
+        // "libcurl loaded on demand" in docs/ARCHITECTURE.md.
+        .target(name: "CCurl"),
         .systemLibrary(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
@@ -127,15 +126,15 @@ let package = Package(
             dependencies: [
                 "SmartSyncCore", "SmartSyncFileSystem", "SmartSyncGitObjects", "SmartSyncObjectStore",
                 "SmartSyncFetch", "SmartSyncPipeline", "SmartSyncValidation", "SmartSyncWorkflow",
-                "SmartSyncSignatures",
+                "SmartSyncSignatures", "SmartSyncTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
             // What ships is the release build, with the Swift runtime and Foundation linked in (what SwiftPM's
             // `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
-            // ~17,000 symbols against the Swift libraries in the dynamic loader. libcurl, OpenSSL and zlib stay
-            // shared. Debug builds (the tests) stay dynamic. "Static Swift runtime" in docs/ARCHITECTURE.md.
+            // ~17,000 symbols against the Swift libraries in the dynamic loader. OpenSSL and zlib stay shared;
+            // libcurl is not linked (loaded on demand, Sources/CCurl). Debug builds (the tests) stay dynamic. "Static Swift runtime" in docs/ARCHITECTURE.md.
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
                 // Foundation's static archives name their own dependencies only in their autolink entries, which the
                 // driver reads from object files, not archives (SwiftPM's flag compiles against swift_static instead).

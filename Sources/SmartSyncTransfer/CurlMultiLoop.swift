@@ -2,9 +2,6 @@ import CCurl
 import Foundation
 import SmartSyncCore
 
-/// Makes libcurl's global state ready once per process (thread-safe `swift_once`).
-let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_SSL | CURL_GLOBAL_WIN32))
-
 /// The bridge between async callers and the one thread that owns the `CURLM*`.
 ///
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared

@@ -31,6 +31,7 @@ public struct RequestURL: Sendable, Equatable {
     }
 
     private init(parsing url: String, relativeTo base: String?) throws {
+        try CurlLibrary.load()
         guard let handle = curl_url() else {
             throw SmartSyncError(.internal, "libcurl could not allocate a URL handle (out of memory?)")
         }

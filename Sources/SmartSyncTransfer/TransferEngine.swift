@@ -73,9 +73,8 @@ public final class TransferEngine: Sendable {
         if let maxDownload = configuration.maxDownload, maxDownload < 1 {
             throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload))")
         }
-        guard curlGlobalInit == CURLE_OK else {
-            throw SmartSyncError(.internal, "libcurl failed to initialise", cause: CurlCode(curlGlobalInit))
-        }
+        // Loads libcurl (or waits for the load the command started) and runs curl_global_init once per process.
+        try CurlLibrary.load()
         let trust = try TrustStore.make(
             extraCAFile: configuration.extraCAFile, directory: configuration.caDirectory)
         guard let multi = curl_multi_init() else {

@@ -5,6 +5,7 @@ import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncObjectStore
 import SmartSyncPipeline
+import SmartSyncTransfer
 import Synchronization
 
 @main

@@ -1,0 +1,28 @@
+import CCurl
+import SmartSyncCore
+
+/// libcurl, loaded when a run first needs the network rather than by the dynamic loader at exec.
+///
+/// The executable does not link libcurl: mapping it and its ~32 libraries (TLS, LDAP, Kerberos, HTTP/2, …) and
+/// relocating them took about half of a process's start, also on runs that make no request (`--version`, a
+/// `--source` sync, a full commit id already applied). Whatever first needs curl (the transfer engine, a URL's
+/// parse) calls ``load()``, which loads the library (`dlopen("libcurl.so.4")`, `dlsym`, `curl_global_init`) once
+/// per process. "libcurl loaded on demand" in docs/ARCHITECTURE.md.
+public enum CurlLibrary {
+    /// The soname loaded: libcurl's ABI 4 (Debian's `libcurl4`, built with OpenSSL).
+    public static let soname = "libcurl.so.4"
+
+    /// Makes libcurl usable in this process, loading it on the first call. Thread-safe; after the first call, one
+    /// atomic load.
+    ///
+    /// - Throws: `SmartSyncError(.internal)` naming `libcurl.so.4` and the loader's reason when it cannot be
+    ///   loaded, its functions are missing or `curl_global_init` fails.
+    public static func load() throws {
+        var reason: UnsafePointer<CChar>?
+        guard ss_curl_load(&reason) != 0 else { return }
+        let detail = reason.map { String(cString: $0) } ?? "cannot load \(soname)"
+        throw SmartSyncError(
+            .internal, "this run needs the network and libcurl is unusable: \(detail)",
+            hint: "install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl)")
+    }
+}
