@@ -187,6 +187,30 @@ import Testing
         #expect(TestFiles.read(t.target + "/conf.nix") == "c\n")
     }
 
+    /// Recovery records the state before the journal goes: when recording fails (here a non-empty directory where the
+    /// state file goes), the journal stays, and a later recovery, the obstacle gone, records the tree from the intent.
+    /// Before, the journal was removed first: the failure left the state naming a's commit over b's tree for good.
+    @Test func aRecoveryThatCannotRecordKeepsTheJournal() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        t.runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(TestFiles.lstat(t.layout.journal) != nil)
+        let stateFile = t.runner.state.directory(for: t.target) + "/state"
+        #expect(unlink(stateFile) == 0)
+        try TestFiles.makeDirectories(stateFile)
+        try TestFiles.write(stateFile + "/obstacle", "x\n")
+        #expect(throws: SmartSyncError.self) { try t.runner.state.recoverSwitch(target: t.target) }
+        #expect(TestFiles.lstat(t.layout.journal) != nil, "the journal went before the state was recorded")
+        TemporaryDirectory.removeTree(stateFile)
+        try t.runner.state.recoverSwitch(target: t.target)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(TestFiles.read(t.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+    }
+
     /// `restore` is the first run after a sync that failed (or was killed) between its exchange and its state's save:
     /// it finishes the switch and must record it from the intent, as a sync or rollback would. Before, it finished the
     /// switch without recording, and the journal and intent were gone: the state named a's commit over b's tree.
