@@ -25,6 +25,10 @@ struct SwitchJournal: JSONRecord, Equatable {
     var consumed: Int?
     /// True when the incoming tree is the one found before the first sync (a rollback to it): it has no state, so
     /// the target's is forgotten once the exchange stands. Absent (nil) otherwise, and in journals of earlier releases.
+    ///
+    /// The version stays 1: the field is written only for such a rollback, which clears any intent before its
+    /// journal, so an earlier release (which ignores the field) recovers it as it recovered its own rollbacks to that
+    /// tree: no intent, nothing recorded, never a guess. Version 2 would make it refuse every journal of this release.
     var untracked: Bool?
 
     init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?, untracked: Bool? = nil) {
