@@ -142,18 +142,20 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 extension SmartSyncError {
     /// Wraps the current `errno` after a failed system call on `path`.
     ///
-    /// `path` is an autoclosure, made into a string after `errno` is read: a path built for the message (joined,
-    /// allocated, a display form) cannot change the `errno` it reports.
+    /// `path` and `hint` are autoclosures, made into strings after `errno` is read: a path or hint built for the
+    /// message (joined, interpolated, allocated, a display form) cannot change the `errno` it reports. (A default
+    /// argument is evaluated after the explicit ones, so a plain `String` hint was built before `errno` was read.)
     ///
     /// `ENOSPC` and `EDQUOT` always say that the disk is full and what to do, whatever `hint` says.
     public static func io(
-        _ call: String, path: @autoclosure () -> String, errno err: Int32 = errno, hint: String? = nil
+        _ call: String, path: @autoclosure () -> String, errno err: Int32 = errno,
+        hint: @autoclosure () -> String? = nil
     ) -> SmartSyncError {
         let reason = String(cString: strerror(err))
         var message = "\(call) failed for '\(path())': \(reason)"
         if let full = diskFullHint(err) {
             message += ". \(full)"
-        } else if let hint {
+        } else if let hint = hint() {
             message += ". \(hint)"
         }
         return SmartSyncError(.io, message, cause: SystemCallError(call, errno: err))

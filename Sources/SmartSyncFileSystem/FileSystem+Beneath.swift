@@ -60,8 +60,9 @@ extension FileSystem {
     public static func names(inDirectory fd: Int32, display: String) throws -> [String] {
         let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard copy >= 0, let dir = fdopendir(copy) else {
+            let err = errno  // read before close() can change it
             if copy >= 0 { close(copy) }
-            throw SmartSyncError.io("opendir", path: display)
+            throw SmartSyncError.io("opendir", path: display, errno: err)
         }
         return names(readingAndClosing: dir)
     }

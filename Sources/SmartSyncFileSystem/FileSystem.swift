@@ -142,7 +142,8 @@ public enum FileSystem {
     ///
     /// The name fits `NAME_MAX` (255 bytes) whatever the prefix's last component: one too long for the random part
     /// (a sibling of a final name near 255 bytes, `writeFileAtomically`'s `<name>.tmp-<pid>-`) loses bytes from its
-    /// middle, at a character boundary, so its start and its end (the marker saying what the temporary is) stay.
+    /// middle, at a code point (Unicode scalar) boundary, so its start and its end (the marker saying what the
+    /// temporary is) stay. The bytes stay valid UTF-8; a combining mark may be parted from its letter.
     public static func temporaryName(_ prefix: String) -> String {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let room = Int(NAME_MAX) - 16

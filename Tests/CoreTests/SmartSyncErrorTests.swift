@@ -18,4 +18,14 @@ import Testing
         #expect(error.message.contains(SmartSyncError.diskFullHint(ENOSPC) ?? "-"), "\(error.message)")
         #expect((error.cause as? SystemCallError)?.errno == ENOSPC)
     }
+
+    /// A hint built for the message (interpolated, allocated) comes after the `errno` too: a default argument is
+    /// evaluated after the explicit ones, so a plain `String` hint was built before `errno` was read.
+    @Test func theErrnoIsReadBeforeTheHintIsMade() {
+        errno = ENOSPC
+        let error = SmartSyncError.io("mkdir", path: "/target", hint: path(settingErrno: EBADF))
+        #expect(error.message.contains(String(cString: strerror(ENOSPC))), "\(error.message)")
+        #expect(error.message.contains(SmartSyncError.diskFullHint(ENOSPC) ?? "-"), "\(error.message)")
+        #expect((error.cause as? SystemCallError)?.errno == ENOSPC)
+    }
 }

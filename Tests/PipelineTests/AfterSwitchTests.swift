@@ -187,6 +187,74 @@ import Testing
         #expect(TestFiles.read(t.target + "/conf.nix") == "c\n")
     }
 
+    /// Recovery records the state before the journal goes: when recording fails (here a non-empty directory where the
+    /// state file goes), the journal stays, and a later recovery, the obstacle gone, records the tree from the intent.
+    /// Before, the journal was removed first: the failure left the state naming a's commit over b's tree for good.
+    @Test func aRecoveryThatCannotRecordKeepsTheJournal() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try await t.sync(0)
+        t.runner.checkpoint = { if $0 == "after-exchange" { throw Stop() } }
+        await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        #expect(TestFiles.lstat(t.layout.journal) != nil)
+        let stateFile = t.runner.state.directory(for: t.target) + "/state"
+        #expect(unlink(stateFile) == 0)
+        try TestFiles.makeDirectories(stateFile)
+        try TestFiles.write(stateFile + "/obstacle", "x\n")
+        #expect(throws: SmartSyncError.self) { try t.runner.state.recoverSwitch(target: t.target) }
+        #expect(TestFiles.lstat(t.layout.journal) != nil, "the journal went before the state was recorded")
+        TemporaryDirectory.removeTree(stateFile)
+        try t.runner.state.recoverSwitch(target: t.target)
+        #expect(try t.recorded() == t.commits[1])
+        #expect(TestFiles.read(t.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.lstat(t.layout.journal) == nil)
+        #expect(try t.runner.state.loadIntent(target: t.target) == nil)
+    }
+
+    /// A sync killed while staging leaves its intent (no journal yet). A rollback to the tree found before the first
+    /// sync clears it before its exchange: a release that does not know the journal's `untracked` would otherwise
+    /// record that intent (a commit the target never held) when it recovers the rollback.
+    @Test func aRollbackToTheFoundTreeClearsALeftoverIntentBeforeItsExchange() async throws {
+        var t = try await Setup()
+        defer { t.dir.remove() }
+        try TestFiles.makeDirectories(t.target)
+        try TestFiles.write(t.target + "/found.txt", "found\n")
+        try await t.sync(0)
+        try await t.sync(1)
+        t.runner.checkpoint = { if $0 == "staged" { throw Stop() } }
+        await #expect(throws: Stop.self) { try await t.sync(2) }
+        #expect(try t.runner.state.loadIntent(target: t.target)?.commit.hex == t.commits[2])
+        let found = try #require(try t.generations().first { $0.1 == nil })
+        let state = t.runner.state
+        let target = t.target
+        var intentAtExchange: String??
+        #expect(throws: Stop.self) {
+            try Rollback.run(
+                target: t.target, to: String(found.0), state: t.runner.state, store: t.runner.store,
+                checkpoint: {
+                    if $0 == "before-exchange" {
+                        intentAtExchange = .some(try state.loadIntent(target: target)?.commit.hex)
+                        throw Stop()
+                    }
+                })
+        }
+        #expect(intentAtExchange == .some(nil), "the intent of c was left: \(String(describing: intentAtExchange))")
+
+        // Killed after the exchange: the journal stays version 1 (an earlier release reads it), and what such a
+        // release, ignoring `untracked`, would record from is the intent: there is none, so it records nothing.
+        #expect(throws: FailedAfterSwitch<Rollback.Outcome>.self) {
+            try Rollback.run(
+                target: t.target, to: String(found.0), state: t.runner.state, store: t.runner.store,
+                checkpoint: { if $0 == "after-exchange" { throw Stop() } })
+        }
+        let journal = TestFiles.read(t.layout.journal) ?? ""
+        #expect(journal.contains("\"untracked\":true") && journal.contains("\"version\":1"), "\(journal)")
+        #expect(try state.loadIntent(target: target) == nil)
+        try state.recoverSwitch(target: target)
+        #expect(try t.recorded() == nil)
+        #expect(TestFiles.read(t.target + "/found.txt") == "found\n")
+    }
+
     /// `restore` is the first run after a sync that failed (or was killed) between its exchange and its state's save:
     /// it finishes the switch and must record it from the intent, as a sync or rollback would. Before, it finished the
     /// switch without recording, and the journal and intent were gone: the state named a's commit over b's tree.

@@ -124,8 +124,10 @@ public enum Rollback {
             return record
         }
         // The tree found before the first sync has no state: its journal says so (``SwitchJournal/untracked``), and
-        // a run killed after the exchange is recovered by forgetting the target's (nothing is cleared before it).
-        if let restored { try state.saveIntent(restored) }
+        // a run killed after the exchange is recovered by forgetting the target's. An intent a sync killed while
+        // staging left is cleared first: a release that does not read `untracked` would record it (a commit the
+        // target never held) when it recovers this switch, and this one would union it into the next plan.
+        if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
         let outcome = Outcome(
             from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired, kept: local.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {

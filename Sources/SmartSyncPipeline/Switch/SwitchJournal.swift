@@ -25,6 +25,10 @@ struct SwitchJournal: JSONRecord, Equatable {
     var consumed: Int?
     /// True when the incoming tree is the one found before the first sync (a rollback to it): it has no state, so
     /// the target's is forgotten once the exchange stands. Absent (nil) otherwise, and in journals of earlier releases.
+    ///
+    /// The version stays 1: the field is written only for such a rollback, which clears any intent before its
+    /// journal, so an earlier release (which ignores the field) recovers it as it recovered its own rollbacks to that
+    /// tree: no intent, nothing recorded, never a guess. Version 2 would make it refuse every journal of this release.
     var untracked: Bool?
 
     init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?, untracked: Bool? = nil) {
@@ -66,14 +70,18 @@ extension StateStore {
     /// that becomes the target's state, since the run died, or failed to save it, before recording it. A rollback to
     /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
     /// Call under the target lock, before anything reads the target's state.
+    ///
+    /// The state is recorded (and the intent cleared) before the journal is removed, as a switch records it before
+    /// its own journal goes: a kill or a failure in between leaves the journal, and the next recovery records again
+    /// (each step is safe to repeat: forgetting twice, or finding the intent gone and the state recorded).
     func recoverSwitch(target: String) throws {
-        guard let exchanged = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange() else { return }
-        if exchanged.untracked == true {
-            try forget(target: target)
-        } else {
-            guard let intent = try loadIntent(target: target) else { return }
-            try save(intent)
+        _ = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange { exchanged in
+            if exchanged.untracked == true {
+                try forget(target: target)
+            } else if let intent = try loadIntent(target: target) {
+                try save(intent)
+            }
+            try clearIntent(target: target)
         }
-        try clearIntent(target: target)
     }
 }

@@ -90,12 +90,18 @@ struct TreeSwitch {
     func recover() throws -> Bool { try recoverExchange() != nil }
 
     /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
-    func recoverExchange() throws -> SwitchJournal? {
+    ///
+    /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in
+    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:checkpoint:exchanged:)``):
+    /// the caller records the target's state there. When it throws, the journal stays for the next recovery, so it
+    /// must be safe to run twice.
+    func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
-                // The exchange happened: the outgoing tree waits at `incoming`.
+                // The exchange happened: the outgoing tree waits at `incoming`. The record before the journal goes.
+                try record(journal)
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
                 completed = journal
             } else {

@@ -187,8 +187,9 @@ func directoryNames(_ fd: Int32, display: String) throws -> [TreePath] {
 func directoryEntries(_ fd: Int32, display: String) throws -> [(name: TreePath, type: UInt8)] {
     let copy = dup(fd)
     guard copy >= 0, let dir = fdopendir(copy) else {
+        let err = errno  // read before close() can change it
         if copy >= 0 { close(copy) }
-        throw SmartSyncError.io("fdopendir", path: display)
+        throw SmartSyncError.io("fdopendir", path: display, errno: err)
     }
     defer { closedir(dir) }
     rewinddir(dir)  // the duplicate shares the position of `fd`, which an earlier listing left at the end
