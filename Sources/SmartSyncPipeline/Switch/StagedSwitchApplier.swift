@@ -107,6 +107,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // Decided before staging: the carry's links into the stage would fail across file systems (EXDEV), and
             // renaming a mount point fails (EBUSY) whatever the stage holds.
             try refuseUncheckedInPlace(target: target, because: "is a mount point (not on the mount of its parent)")
+            try layout.checkSidecar()  // as the staged path does: a symlinked sidecar's spares are not ours
             notice?(mount)
             logger.debug("apply: in place, \(mount)")
             GenerationStore(layout: layout).dropSpares()
