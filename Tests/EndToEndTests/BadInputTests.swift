@@ -78,6 +78,40 @@ struct BadInputTests {
         #expect(!FileManager.default.fileExists(atPath: s.target))
     }
 
+    /// A blob size is the tree API's word (the tree hash does not cover it): one that no file can have is refused as
+    /// a malformed answer before anything adds it up (it used to trap, exit 132), and the target is not touched.
+    @Test(arguments: [5_000_000_000_000_000_000, -1, 1 << 49])
+    func aBlobSizeNoFileCanHaveIsRefused(size: Int) throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let rule: [String: Any] = [
+            "match": ["listener": "api", "path_regex": "/git/trees/"], "action": ["tree_blob_fields": ["size": size]],
+        ]
+        try s.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        let r = try s.run("sync")
+        // 1: a malformed answer (it was 4, the signal of the trap, for the first size).
+        #expect(r.status == 1, "size \(size): exit \(r.status): \(r.stderrString)")
+        #expect(r.stderrString.contains("with the size \(size), which no file can have"), "\(r.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: s.target))
+    }
+
+    /// Text from the tree listing reaches the error message escaped: no terminal control byte on stderr.
+    @Test func aTreeItemsModeIsEscapedInTheError() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        let rule: [String: Any] = [
+            "match": ["listener": "api", "path_regex": "/git/trees/"],
+            "action": ["tree_blob_fields": ["mode": "\u{1B}[2J"]],
+        ]
+        try s.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        let r = try s.run("sync")
+        #expect(r.status == 1, "exit \(r.status): \(r.stderrString)")
+        #expect(
+            r.stderrString.contains("with mode '\\x1b[2J'") && r.stderrString.contains("does not understand"),
+            "\(r.stderrString)")
+        #expect(!r.stderr.contains(0x1B), "\(r.stderrString)")
+    }
+
     @Test func alteredListingFailsVerification() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

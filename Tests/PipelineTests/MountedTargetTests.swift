@@ -58,6 +58,42 @@ import Testing
         #expect(TestFiles.lstat(dir[".target.smart-sync/stage"]) == nil)
     }
 
+    /// `update`'s checks run on the stage before the switch; a target applied in place has no stage, so with checks
+    /// set it is refused before anything changes (it used to be written unchecked), whether the checks would pass or
+    /// fail, and the error names the target and why.
+    @Test(arguments: [false, true])
+    func aMountedTargetWithStageChecksIsRefusedUntouched(checksPass: Bool) throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        defer { StageRecyclerTests.unmountEverything(below: dir.path) }
+        guard try mountTarget(dir) else { return }
+        let target = dir["target"]
+        let store = try ObjectStore(root: dir["store"])
+        try TestFiles.write(target + "/old.txt", "old")
+        var tree = FixtureTree()
+        tree.files = [("new.txt", .regular, "new")]
+        try tree.fill(store)
+        let local = try TargetScanner().scan(target: target).tree
+        let plan = Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+        let checked = Locked(0)
+        var applier = StagedSwitchApplier()
+        applier.validateStage = { _ in
+            checked.withLock { $0 += 1 }
+            if !checksPass { throw SmartSyncError(.checksFailed, "the checks failed") }
+        }
+        do {
+            _ = try applier.applyReporting(plan, listing: tree.listing, store: store, target: target)
+            Issue.record("a mounted target was applied with no checks")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .refused, "\(error)")
+            #expect(error.message.contains(target) && error.message.contains("mount point"), "\(error.message)")
+            #expect(error.hint?.contains("smart-sync sync") == true, "\(error.hint ?? "")")
+        }
+        #expect(checked.withLock { $0 } == 0)
+        #expect(TestFiles.read(target + "/new.txt") == nil)
+        #expect(TestFiles.read(target + "/old.txt") == "old")
+    }
+
     /// A mount made after the check (or one it cannot see): the exchange's EBUSY means "cannot exchange" too.
     @Test func anExchangeRefusedAsBusyIsUnsupported() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")

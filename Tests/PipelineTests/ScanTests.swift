@@ -30,6 +30,25 @@ import Testing
         #expect(result.cache.entries.count == 2)
     }
 
+    /// A name of the exact shape the tool's temporaries have (``Materializer/isTemporaryName(_:)``) is a killed run's
+    /// leftover, which the carrier does not carry: the scan leaves it out too, so the plan does not count as untracked
+    /// (kept) what the switch drops. Any other name under the prefix is the operator's and is scanned.
+    @Test func theToolsOwnTemporariesAreNotScanned() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let prefix = Materializer.temporaryPrefix
+        for path in [prefix + "cafe", "d/" + prefix + "1a2b", prefix + "notes", "d/" + prefix + "DEADBEEF"] {
+            try TestFiles.write(dir[path], "x")
+        }
+        try TestFiles.makeDirectories(dir["d/" + prefix + "0123abcd/sub"])
+        let t = try TargetScanner().scan(target: dir.path).tree
+        #expect(t[TreePath(prefix + "cafe")] == nil)
+        #expect(t[TreePath("d/" + prefix + "1a2b")] == nil)
+        #expect(t[TreePath("d/" + prefix + "0123abcd")] == nil)
+        #expect(t[TreePath(prefix + "notes")]?.kind == .regular)
+        #expect(t[TreePath("d/" + prefix + "DEADBEEF")]?.kind == .regular)
+    }
+
     @Test func missingTargetIsEmpty() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }

@@ -32,8 +32,8 @@ enum MirrorListing {
             }
             let sizeText = String(decoding: fields[3], as: UTF8.self)
             let size = Int(sizeText)
-            guard size.map({ $0 >= 0 }) ?? (sizeText == "-" && !mode.isBlob) else {
-                throw malformed(source, at: start, "an entry has the size '\(sizeText)'")
+            guard size.map({ TreeEntry.isPlausible(size: $0) }) ?? (sizeText == "-" && !mode.isBlob) else {
+                throw malformed(source, at: start, "an entry has the size '\(TreePath(sizeText))'")
             }
             entries.append(TreeEntry(path: TreePath(bytes: bytes[(tab + 1)..<end]), mode: mode, id: id, size: size))
             start = end + 1

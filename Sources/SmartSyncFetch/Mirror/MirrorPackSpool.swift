@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncTransfer
 
@@ -104,7 +105,7 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
                 failure = SmartSyncError(
                     .network,
                     "\(url) answered a request for bytes \(requestedOffset)- with Content-Range "
-                        + "'\(headers["content-range"] ?? "none")'; starting the pack over")
+                        + "'\(StoreSink.escaped(headers["content-range"]))'; starting the pack over")
                 return false
             }
             size = status == 206 ? range?.size : headers["content-length"].flatMap { Int($0) }

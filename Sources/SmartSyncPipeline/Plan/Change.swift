@@ -94,3 +94,14 @@ public struct NeededBlob: Sendable, Hashable, Codable {
         self.localPath = localPath
     }
 }
+
+extension Sequence<NeededBlob> {
+    /// The sum of the known sizes, saturating at `Int.max`: a size is the source's word, bounded where it is
+    /// decoded (``TreeEntry/sizeLimit``), and the sum must not trap on a listing that got past that.
+    public var knownBytes: Int {
+        reduce(0) { total, blob in
+            let (sum, overflow) = total.addingReportingOverflow(blob.size ?? 0)
+            return overflow ? Int.max : sum
+        }
+    }
+}

@@ -53,7 +53,7 @@ extension PlanSummary {
     /// The summary of fetching `missing`: how many, their known bytes, how many have no known size.
     init(counts: [String: Int], missing: [NeededBlob], upToDate: Bool, localEdits: [String] = []) {
         self.init(
-            counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.reduce(0) { $0 + ($1.size ?? 0) },
+            counts: counts, blobsToFetch: missing.count, bytesToFetch: missing.knownBytes,
             blobsOfUnknownSize: missing.count { $0.size == nil }, upToDate: upToDate, localEdits: localEdits)
     }
 }

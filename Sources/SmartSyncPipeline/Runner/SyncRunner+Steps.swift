@@ -83,7 +83,7 @@ extension SyncRunner {
     func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {
         guard !missing.isEmpty else { return FetchReport() }
         let total = missing.count
-        let totalBytes = missing.allSatisfy { $0.size != nil } ? missing.reduce(0) { $0 + ($1.size ?? 0) } : nil
+        let totalBytes = missing.allSatisfy { $0.size != nil } ? missing.knownBytes : nil
         let counters = Locked((blobs: 0, bytes: 0))
         let events = self.events
         let progress = FetchProgress(

@@ -127,6 +127,10 @@ struct ScanWalker {
         let listing = try list(fd, prefix: prefix)
         defer { close(fd) }
         for step in listing.steps {
+            // A killed run's temporary (the exact shape the tool makes): not the operator's, and not carried by a
+            // switch (``UntrackedCarrier``), so not scanned either: the plan must not count as kept what the switch
+            // drops. The first byte ('.') rules out nearly every name at once.
+            if listing.withName(step.index, { Materializer.isTemporaryName($0) }) { continue }
             guard step.descends else {
                 try record(step.index, of: listing, in: fd, prefix: prefix)
                 continue

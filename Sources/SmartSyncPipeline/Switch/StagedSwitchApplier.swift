@@ -100,11 +100,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         if exists && (st.st_mode & S_IFMT) != S_IFDIR {
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
             logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
+            try refuseUncheckedInPlace(target: target, because: "is not a directory (a symlink?)")
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
         if exists, let mount = mountedTarget(st, layout: layout) {
             // Decided before staging: the carry's links into the stage would fail across file systems (EXDEV), and
             // renaming a mount point fails (EBUSY) whatever the stage holds.
+            try refuseUncheckedInPlace(target: target, because: "is a mount point (not on the mount of its parent)")
+            try layout.checkSidecar()  // as the staged path does: a symlinked sidecar's spares are not ours
             notice?(mount)
             logger.debug("apply: in place, \(mount)")
             GenerationStore(layout: layout).dropSpares()
@@ -236,6 +239,18 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// carried files' hard links (EXDEV: `linkat` never crosses mounts, even of one file system). Nil when target and
     /// sidecar (or, before the first switch, the parent that will hold it) share a mount; where the kernel reports no
     /// mount id (before Linux 5.8) the file system (`st_dev`) alone decides.
+    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place:
+    /// there is no stage to check, and a tree that fails its checks must never reach the target.
+    private func refuseUncheckedInPlace(target: String, because why: String) throws {
+        guard validateStage != nil else { return }
+        throw SmartSyncError(
+            .refused,
+            "'\(target)' \(why), so it can only be applied in place, file by file, with no stage to check before the "
+                + "switch; refusing to apply it unchecked",
+            hint: "apply it with `smart-sync sync` (no checks before the switch), or make the target a plain directory "
+                + "on its parent's file system")
+    }
+
     private func mountedTarget(_ target: stat, layout: SwitchLayout) -> String? {
         var beside = stat()
         let besidePath = lstat(layout.sidecar, &beside) == 0 ? layout.sidecar : parent(of: layout.target)

@@ -158,7 +158,9 @@ final class Reporter: Sendable {
         if let bytesTotal, bytesTotal > 0 { text += "/\(Self.bytes(bytesTotal))" }
         text += "  \(Self.bytes(Int(rate)))/s"
         if let bytesTotal, rate > 0, bytesTotal > bytes {
-            text += "  ETA \(Int((Double(bytesTotal - bytes) / rate).rounded(.up))) s"
+            // Capped: a size is the source's word, and a tiny rate makes any left-over a huge number of seconds.
+            let eta = min((Double(bytesTotal - bytes) / rate).rounded(.up), 1e9)
+            text += "  ETA \(Int(eta)) s"
         }
         let finished = done == total
         state.withLock { s in

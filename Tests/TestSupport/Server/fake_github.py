@@ -843,6 +843,7 @@ class Handler(BaseHTTPRequestHandler):
             if e["type"] == "blob":
                 item["size"] = e["size"]
                 item["url"] = self.url(repo, "git/blobs/" + e["sha"])
+                item.update(self.fault.get("tree_blob_fields", {}))
             elif e["type"] == "tree":
                 item["url"] = self.url(repo, "git/trees/" + e["sha"])
             listing.append(item)
