@@ -125,4 +125,27 @@ struct RollbackLocalVersionsTests {
         #expect(Set(outcome.kept.map(\.path.description)) == ["conf/local.conf", "conf/deep/more.conf"])
         #expect(warnings.withLock { $0 }.count == 2)
     }
+
+    /// A rollback that fails before the exchange leaves no record of versions replaced by a switch that never happened
+    /// (and no warning); the operator's edit is still in the target.
+    @Test func aRollbackThatFailsBeforeTheExchangeRecordsNothing() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)
+        try save(t.target + "/d0/f0.nix", "{ edited = true; }\n")
+        let warnings = Locked<[String]>([])
+        struct Killed: Error {}
+        #expect(throws: Killed.self) {
+            try Rollback.run(
+                target: t.target, to: t.commits[0], state: t.runner.state, store: t.runner.store, keepGenerations: 0,
+                linkMode: t.runner.linkMode,
+                events: { event in
+                    if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+                },
+                checkpoint: { if $0 == "before-exchange" { throw Killed() } })
+        }
+        #expect(try kept(t, "d0/f0.nix") == nil, "a record of a rollback that did not happen")
+        #expect(warnings.withLock { $0 }.isEmpty)
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n")
+    }
 }

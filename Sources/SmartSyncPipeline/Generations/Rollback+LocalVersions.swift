@@ -10,12 +10,13 @@ extension Rollback {
     /// left; every one when the target has no sync state). Looked at by directory descriptor, one `fstatat` a path;
     /// a version is read only when the stat cache and the seal do not vouch for it (``LocalEditScan``'s rules). What
     /// neither tree has is the carrier's, but inside a directory standing where the generation has a file (which the
-    /// carrier does not enter: it goes with the outgoing tree) every file and symlink is kept. Returns the records
-    /// and a warning for each.
+    /// carrier does not enter: it goes with the outgoing tree) every file and symlink is kept. Returns the keeper,
+    /// its versions saved but not recorded (``LocalVersionKeeper/record()``, once the exchange is done: a rollback
+    /// that fails before leaves no record of a switch that never happened), and a warning for each.
     static func keepLocalVersions(
         target: String, current: TargetState?, then: PathTable<Manifest.Entry>, replacedBy: ObjectID?,
         state: StateStore, store: ObjectStore
-    ) throws -> (kept: [KeptVersion], warnings: [String]) {
+    ) throws -> (keeper: LocalVersionKeeper, warnings: [String]) {
         let now = current?.manifest.entries ?? PathTable()
         let keptLocal = current?.keptLocal.entries ?? PathTable()
         let cache = current == nil ? StatCache() : (try? state.loadStatCache(target: target)) ?? StatCache()
@@ -69,7 +70,6 @@ extension Rollback {
             }
             try keep(path, st, mode: mode, previous: previous)
         }
-        try keeper.record()
-        return (keeper.kept, warnings)
+        return (keeper, warnings)
     }
 }
