@@ -10,10 +10,12 @@ extension UntrackedCarrier {
     /// runs again: a path carried before is passed over (the same inode), the operator's newer version of one (another
     /// inode) replaces it, one that changed type is a `.conflict` (``conflictOnRetype``), and the ``unsettled``
     /// directories, settled by the carry before, are left as they are.
-    /// Returns how many entries were carried (a directory carried whole counts however little is new in it).
+    /// Returns how many entries were carried (a directory carried whole counts however little is new in it); nil when
+    /// nothing changed since the scan and no carry ran. A carry that ran may have changed the destination (a
+    /// directory's metadata copied: an operator's `chmod`) even when it counts none: the caller syncs then.
     @discardableResult
-    func carryChanges(from source: String, into destination: String) throws -> Int {
-        if let scanned, !changedSinceScan(scanned, source: source) { return 0 }
+    func carryChanges(from source: String, into destination: String) throws -> Int? {
+        if let scanned, !changedSinceScan(scanned, source: source) { return nil }
         var again = self
         again.replaceExisting = true
         again.conflictOnRetype = true

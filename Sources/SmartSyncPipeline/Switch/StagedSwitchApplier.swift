@@ -175,7 +175,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             let carried = try logger.timed("carry-changes") {
                 try carrier.carryChanges(from: target, into: layout.stage)
             }
-            if carried > 0 { try FileSystem.syncFileSystem(containing: layout.stage) }
+            // Whatever the carry changed (a file carried, or only a directory's metadata) is made durable before the
+            // exchange.
+            if carried != nil { try FileSystem.syncFileSystem(containing: layout.stage) }
         }
         // The tracked paths the plan writes or deletes: an edit made since the first look (while the stage was made,
         // synced and validated) was not kept, and would go with the outgoing tree.
