@@ -127,7 +127,8 @@ public enum Rollback {
         // a run killed after the exchange is recovered by forgetting the target's (nothing is cleared before it).
         if let restored { try state.saveIntent(restored) }
         let outcome = Outcome(
-            from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired, kept: local.keeper.kept)
+            from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired,
+            kept: local.keeper.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(
