@@ -105,6 +105,20 @@ struct RollbackLocalVersionsTests {
         return (3, 4, 5)
     }
 
+    /// A path that is a file or a symlink today and a directory in the generation: the rollback brings the directory
+    /// back (it used to fail looking below the file: "Not a directory", or "a symlink where a directory is expected").
+    @Test(arguments: [false, true])
+    func aFileOrSymlinkWhereTheGenerationHasADirectory(_ symlink: Bool) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let c = try retypedConf(t)
+        try await t.sync(c.directory)
+        try await t.sync(symlink ? c.symlink : c.file)
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[c.directory], warnings)
+        try t.expectTarget(c.directory)
+        #expect(outcome.kept.isEmpty && warnings.withLock { $0 }.isEmpty, "nothing of the operator's was replaced")
+    }
+
     /// A directory where the generation has a file (or a symlink) goes with the outgoing tree and the carrier does not
     /// enter it: the operator's files inside it (at any depth) are kept and recorded, not dropped in silence.
     @Test(arguments: [false, true])
