@@ -92,4 +92,74 @@ struct RollbackLocalVersionsTests {
         try t.expectTarget(0, ignoring: ["new.txt", "before.txt"])
         #expect(try kept(t, "d1/f1.nix") == "{ mine = 1; }\n")
     }
+
+    /// Appends to `t`'s history: D (C with `conf/main`), E (`conf` a file), F (`conf` a symlink); their indices.
+    private func retypedConf(_ t: StageRecyclerTests.Setup) throws -> (directory: Int, file: Int, symlink: Int) {
+        try t.repo.write("conf/main", "main = 1\n")
+        t.commits.append(try t.repo.commit("D"))
+        try t.repo.remove("conf")
+        try t.repo.write("conf", "a file now\n")
+        t.commits.append(try t.repo.commit("E"))
+        try t.repo.symlink("conf", to: "d0")
+        t.commits.append(try t.repo.commit("F"))
+        return (3, 4, 5)
+    }
+
+    /// A path that is a file or a symlink today and a directory in the generation: the rollback brings the directory
+    /// back (it used to fail looking below the file: "Not a directory", or "a symlink where a directory is expected").
+    @Test(arguments: [false, true])
+    func aFileOrSymlinkWhereTheGenerationHasADirectory(_ symlink: Bool) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let c = try retypedConf(t)
+        try await t.sync(c.directory)
+        try await t.sync(symlink ? c.symlink : c.file)
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[c.directory], warnings)
+        try t.expectTarget(c.directory)
+        #expect(outcome.kept.isEmpty && warnings.withLock { $0 }.isEmpty, "nothing of the operator's was replaced")
+    }
+
+    /// A directory where the generation has a file (or a symlink) goes with the outgoing tree and the carrier does not
+    /// enter it: the operator's files inside it (at any depth) are kept and recorded, not dropped in silence.
+    @Test(arguments: [false, true])
+    func theOperatorsFilesInADirectoryWhereTheGenerationHasAFileAreKept(_ symlink: Bool) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let c = try retypedConf(t)
+        t.runner.keepGenerations = 3
+        try await t.sync(symlink ? c.symlink : c.file)
+        try await t.sync(2)  // C: no conf (a sync straight from a file conf to conf/main is another matter)
+        try await t.sync(c.directory)
+        try save(t.target + "/conf/local.conf", "mine = 1\n")
+        try save(t.target + "/conf/deep/more.conf", "mine = 2\n")
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[symlink ? c.symlink : c.file], warnings)
+        try t.expectTarget(symlink ? c.symlink : c.file)
+        #expect(try kept(t, "conf/local.conf") == "mine = 1\n", "the operator's file is lost")
+        #expect(try kept(t, "conf/deep/more.conf") == "mine = 2\n", "the operator's file is lost")
+        #expect(Set(outcome.kept.map(\.path.description)) == ["conf/local.conf", "conf/deep/more.conf"])
+        #expect(warnings.withLock { $0 }.count == 2)
+    }
+
+    /// A rollback that fails before the exchange leaves no record of versions replaced by a switch that never happened
+    /// (and no warning); the operator's edit is still in the target.
+    @Test func aRollbackThatFailsBeforeTheExchangeRecordsNothing() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)
+        try save(t.target + "/d0/f0.nix", "{ edited = true; }\n")
+        let warnings = Locked<[String]>([])
+        struct Killed: Error {}
+        #expect(throws: Killed.self) {
+            try Rollback.run(
+                target: t.target, to: t.commits[0], state: t.runner.state, store: t.runner.store, keepGenerations: 0,
+                linkMode: t.runner.linkMode,
+                events: { event in
+                    if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+                },
+                checkpoint: { if $0 == "before-exchange" { throw Killed() } })
+        }
+        #expect(try kept(t, "d0/f0.nix") == nil, "a record of a rollback that did not happen")
+        #expect(warnings.withLock { $0 }.isEmpty)
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n")
+    }
 }

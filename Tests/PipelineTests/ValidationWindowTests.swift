@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
@@ -92,5 +93,67 @@ struct ValidationWindowTests {
         #expect(TestFiles.read(target + "/new.txt") == "new")
         #expect(TestFiles.read(target + "/old.txt") == "old")
         #expect(TestFiles.read(target + "/late/late.txt") == "late")
+    }
+
+    /// A sync through a validator that runs `during` in the target, with `--keep-generations 0`: the error it fails
+    /// with (the target then still holds A).
+    private func syncFailing(_ t: StageRecyclerTests.Setup, during: @escaping @Sendable () throws -> Void) async throws
+        -> SmartSyncError?
+    {
+        try await t.sync(0)
+        t.runner.keepGenerations = 0
+        t.runner.stageValidator = { _ in try during() }
+        let error = await #expect(throws: SmartSyncError.self) { try await t.sync(1) }
+        #expect(error?.code == .conflict, "\(String(describing: error))")
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+        t.runner.stageValidator = nil
+        return error
+    }
+
+    /// An edit (a new inode, as an editor saves) of a tracked file the plan replaces, and the deletion of one it
+    /// changes, while the stage is validated: the keep before the stage did not see them, so the run fails before
+    /// the exchange, the target untouched; the next run keeps the edit as a local version.
+    @Test func anEditOfATrackedFileWhileTheStageIsValidatedFailsTheRun() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        let error = try await syncFailing(t) {
+            try TestFiles.write(target + "/d1/f1.nix", "{ mine = 1; }\n")  // B changes it
+            try FileManager.default.removeItem(atPath: target + "/link")  // B points it elsewhere
+        }
+        #expect(error?.message.contains("d1/f1.nix") == true, "\(error?.message ?? "")")
+        #expect(TestFiles.read(t.target + "/d1/f1.nix") == "{ mine = 1; }\n", "the operator's edit is lost")
+        #expect(TestFiles.readLink(t.target + "/link") == nil)
+        try await t.sync(1)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        let kept = try #require(try log.versions(of: TreePath("d1/f1.nix")).first)
+        #expect(String(decoding: try t.runner.store.read(kept.id), as: UTF8.self) == "{ mine = 1; }\n")
+        try t.expectTarget(1)
+    }
+
+    /// The operator's untracked file turned into a directory while the stage is validated (and an untracked
+    /// directory into a file): the carry before the exchange cannot put it in place of the one carried before,
+    /// so the run fails, the target untouched, and nothing of the operator's is lost or brought back.
+    @Test(arguments: [false, true])
+    func anUntrackedEntryThatChangesTypeWhileTheStageIsValidatedFailsTheRun(_ fromDirectory: Bool) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        if fromDirectory {
+            try TestFiles.write(target + "/u/old", "old\n")
+        } else {
+            try TestFiles.write(target + "/u", "a file\n")
+        }
+        _ = try await syncFailing(t) {
+            try FileManager.default.removeItem(atPath: target + "/u")
+            if fromDirectory {
+                try TestFiles.write(target + "/u", "a file now\n")
+            } else {
+                try TestFiles.write(target + "/u/f", "in a directory now\n")
+            }
+        }
+        let (path, text) = fromDirectory ? ("/u", "a file now\n") : ("/u/f", "in a directory now\n")
+        #expect(TestFiles.read(t.target + path) == text, "the operator's new version is lost")
+        try await t.sync(1)
+        #expect(TestFiles.read(t.target + path) == text, "the operator's new version is lost")
+        try t.expectTarget(1, ignoring: fromDirectory ? ["u"] : ["u", "u/f"])
     }
 }

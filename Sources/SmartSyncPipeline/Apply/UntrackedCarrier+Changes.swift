@@ -8,13 +8,17 @@ extension UntrackedCarrier {
     /// Given the scan's directories (``scanned``), nothing more is done unless a directory changed since the scan
     /// started (``changedSinceScan(_:source:)``: nothing the scan saw is listed); then, and without them, the carry
     /// runs again: a path carried before is passed over (the same inode), the operator's newer version of one (another
-    /// inode) replaces it, and the ``unsettled`` directories, settled by the carry before, are left as they are.
-    /// Returns how many entries were carried (a directory carried whole counts however little is new in it).
+    /// inode) replaces it, one that changed type is a `.conflict` (``conflictOnRetype``), and the ``unsettled``
+    /// directories, settled by the carry before, are left as they are.
+    /// Returns how many entries were carried (a directory carried whole counts however little is new in it); nil when
+    /// nothing changed since the scan and no carry ran. A carry that ran may have changed the destination (a
+    /// directory's metadata copied: an operator's `chmod`) even when it counts none: the caller syncs then.
     @discardableResult
-    func carryChanges(from source: String, into destination: String) throws -> Int {
-        if let scanned, !changedSinceScan(scanned, source: source) { return 0 }
+    func carryChanges(from source: String, into destination: String) throws -> Int? {
+        if let scanned, !changedSinceScan(scanned, source: source) { return nil }
         var again = self
         again.replaceExisting = true
+        again.conflictOnRetype = true
         again.unsettled = []
         return try again.carry(from: source, into: destination)
     }
@@ -95,5 +99,14 @@ extension UntrackedCarrier {
         let data = StatData(st)
         return !StatCache.isRacy(data.mtimeNs, since: scanned.startedAtNs)
             && !StatCache.isRacy(data.ctimeNs, since: scanned.startedAtNs)
+    }
+
+    /// The `.conflict` of ``conflictOnRetype``: `display` changed type while the stage was validated.
+    static func retyped(_ display: String) -> SmartSyncError {
+        SmartSyncError(
+            .conflict,
+            "'\(display)' changed type (a file became a directory, or a directory a file) while the new tree was "
+                + "validated; the target was not changed",
+            hint: "run again: the next run sees it as it is now")
     }
 }

@@ -204,7 +204,11 @@ extension UntrackedCarrier {
                 // The new tree has a file here: the planner made sure nothing of ours is inside.
                 guard err == ENOENT else {
                     close(from)
-                    if err == ENOTDIR || err == ELOOP { return 0 }
+                    if err == ENOTDIR || err == ELOOP {
+                        // The operator's file carried before (its rule: not the new tree's) is a directory now.
+                        if carrier.conflictOnRetype && rule == .carry { throw UntrackedCarrier.retyped(shown(path)) }
+                        return 0
+                    }
                     throw SmartSyncError.io("open", path: shown(path), errno: err)
                 }
                 to = UntrackedCarrier.makeDirectory(name, in: dst)
@@ -259,7 +263,12 @@ extension UntrackedCarrier {
         {
             var there = stat()
             if name.withCString({ fstatat(dst, $0, &there, AT_SYMLINK_NOFOLLOW) }) == 0 {
-                guard carrier.replaceExisting, (there.st_mode & S_IFMT) != S_IFDIR else { return 0 }  // the new tree's
+                if (there.st_mode & S_IFMT) == S_IFDIR {
+                    // The new tree's, or the operator's carried before: a file now, either way lost if passed over.
+                    if carrier.conflictOnRetype { throw UntrackedCarrier.retyped(display) }
+                    return 0
+                }
+                guard carrier.replaceExisting else { return 0 }  // the new tree's
                 if there.st_ino == st.st_ino && there.st_dev == st.st_dev { return 0 }  // already the same file
                 guard name.withCString({ unlinkat(dst, $0, 0) }) == 0 else {
                     let err = errno

@@ -61,6 +61,11 @@ struct UntrackedCarrier {
     /// operator's current version wins over the one the generation kept; ``carryChanges(from:into:)``: over the one
     /// carried before), an excluded subtree's files included.
     var replaceExisting = false
+    /// Whether an operator's entry that changed type since the carry before (``carryChanges(from:into:)``: a file
+    /// carried then that is a directory now, or the reverse; a file made where the new tree has a directory) is a
+    /// `.conflict` that fails the run before the exchange, the target untouched: the destination's entry cannot be
+    /// told from the new tree's for sure, and passing over it would lose the operator's (or bring back the old).
+    var conflictOnRetype = false
     /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
     /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source directory's metadata, as any
     /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)

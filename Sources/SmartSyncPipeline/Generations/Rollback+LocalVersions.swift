@@ -9,11 +9,14 @@ extension Rollback {
     /// what the current sync put there (an edit, a file made at that path since, the operator's version `--keep-local`
     /// left; every one when the target has no sync state). Looked at by directory descriptor, one `fstatat` a path;
     /// a version is read only when the stat cache and the seal do not vouch for it (``LocalEditScan``'s rules). What
-    /// neither tree has is the carrier's. Returns the records and a warning for each.
+    /// neither tree has is the carrier's, but inside a directory standing where the generation has a file (which the
+    /// carrier does not enter: it goes with the outgoing tree) every file and symlink is kept. Returns the keeper,
+    /// its versions saved but not recorded (``LocalVersionKeeper/record()``, once the exchange is done: a rollback
+    /// that fails before leaves no record of a switch that never happened), and a warning for each.
     static func keepLocalVersions(
         target: String, current: TargetState?, then: PathTable<Manifest.Entry>, replacedBy: ObjectID?,
         state: StateStore, store: ObjectStore
-    ) throws -> (kept: [KeptVersion], warnings: [String]) {
+    ) throws -> (keeper: LocalVersionKeeper, warnings: [String]) {
         let now = current?.manifest.entries ?? PathTable()
         let keptLocal = current?.keptLocal.entries ?? PathTable()
         let cache = current == nil ? StatCache() : (try? state.loadStatCache(target: target)) ?? StatCache()
@@ -25,20 +28,7 @@ extension Rollback {
         paths.formUnion(then.keys)
         paths.formUnion(keptLocal.keys)
         var warnings: [String] = []
-        for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-            let previous = now[path]
-            guard then[path] != nil || previous != nil, let st = try tree.status(path) else { continue }
-            let mode: FileMode
-            switch st.st_mode & S_IFMT {
-            case S_IFLNK: mode = .symlink
-            case S_IFREG: mode = st.st_mode & 0o100 != 0 ? .executable : .regular
-            default: continue  // a directory is walked by the carrier; a FIFO or device is never read
-            }
-            if let previous, previous.mode.isBlob,
-                try !LocalEditScan.differs(st, previous, cached: cache.entries[path], link: { try tree.readLink(path) })
-            {
-                continue
-            }
+        func keep(_ path: TreePath, _ st: stat, mode: FileMode, previous: Manifest.Entry?) throws {
             if let warning = try keeper.keep(
                 path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: previous,
                 replacement: then[path])
@@ -46,7 +36,40 @@ extension Rollback {
                 warnings.append(warning)
             }
         }
-        try keeper.record()
-        return (keeper.kept, warnings)
+        // A directory where the generation has a file goes with the outgoing tree, and the carrier does not enter it
+        // (its rule is the generation's file): every file or symlink of the operator's inside it is kept. Those of
+        // the current sync's and --keep-local's (`now`, `keptLocal`) are looked at by the loop below.
+        func keepInside(_ directory: TreePath) throws {
+            for name in try tree.names(inDirectory: directory) ?? [] {
+                let path = directory.appending(name)
+                guard now[path] == nil, keptLocal[path] == nil, let st = try tree.status(path) else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: try keepInside(path)
+                case S_IFLNK: try keep(path, st, mode: .symlink, previous: nil)
+                case S_IFREG: try keep(path, st, mode: st.st_mode & 0o100 != 0 ? .executable : .regular, previous: nil)
+                default: continue
+                }
+            }
+        }
+        for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            let previous = now[path]
+            guard then[path] != nil || previous != nil, let st = try tree.status(path) else { continue }
+            let mode: FileMode
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK: mode = .symlink
+            case S_IFREG: mode = st.st_mode & 0o100 != 0 ? .executable : .regular
+            case S_IFDIR:
+                if then[path] != nil { try keepInside(path) }
+                continue  // else walked by the carrier
+            default: continue  // a FIFO or device is never read
+            }
+            if let previous, previous.mode.isBlob,
+                try !LocalEditScan.differs(st, previous, cached: cache.entries[path], link: { try tree.readLink(path) })
+            {
+                continue
+            }
+            try keep(path, st, mode: mode, previous: previous)
+        }
+        return (keeper, warnings)
     }
 }

@@ -33,7 +33,8 @@ public enum Rollback {
     ///
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
     /// generation's tree) are kept first, as a sync keeps those it replaces
-    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``), with a warning to `events` for each.
+    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``): saved into the store before the carry,
+    /// recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw
@@ -85,7 +86,6 @@ public enum Rollback {
         let local = try keepLocalVersions(
             target: target, current: current, then: then, replacedBy: generation.state?.commit, state: state,
             store: store)
-        for warning in local.warnings { events(.warning(warning)) }
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
@@ -129,7 +129,8 @@ public enum Rollback {
         // target never held) when it recovers this switch, and this one would union it into the next plan.
         if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
         let outcome = Outcome(
-            from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired, kept: local.kept)
+            from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired,
+            kept: local.keeper.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(
@@ -143,6 +144,9 @@ public enum Rollback {
                 incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
                 consumed: generation.sequence, untracked: restored == nil, checkpoint: checkpoint,
                 exchanged: {
+                    // The versions were saved before; recorded once the switch that takes them out has happened.
+                    try local.keeper.record()
+                    for warning in local.warnings { events(.warning(warning)) }
                     if let restored {
                         // The intent saved above is that state: renamed over the state file, as a sync records one.
                         try SwitchRecord(state: state, target: target, applied: { restored }).save()

@@ -15,7 +15,11 @@ extension SyncRunner {
     ///
     /// Throws `.conflict` naming the paths, the target untouched; the next run sees them as they are now and keeps
     /// them (or refuses to write over a file that is not ours).
-    func recheck(_ watched: PathTable<StatData?>, target: String) throws {
+    ///
+    /// Run again just before the exchange (``StagedSwitchApplier/recheck``): the operator's versions were kept before
+    /// the stage was made, synced and validated (`update`'s checks: minutes), and an edit since would go with the
+    /// outgoing tree unkept.
+    static func recheck(_ watched: PathTable<StatData?>, target: String) throws {
         guard !watched.isEmpty else { return }
         let reader = try TreeReader(root: target)
         var changed: [TreePath] = []

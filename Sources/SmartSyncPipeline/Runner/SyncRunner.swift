@@ -302,7 +302,7 @@ public struct SyncRunner: Sendable {
                 try await fetch(toFetch.filter { !store.contains($0.id) }, of: resolved)
             }
             logFetch(outcome.fetch)
-            try logger.timed("recheck") { try recheck(watched, target: target) }
+            try logger.timed("recheck") { try Self.recheck(watched, target: target) }
             outcome.kept = try logger.timed("keep-local") {
                 try keepLocalVersions(plan, target: target, previous: previousManifest, owner: planner.installedOwner)
             }
@@ -354,6 +354,7 @@ public struct SyncRunner: Sendable {
                     applier.readPrevious = { [state] in try state.load(target: target) }
                     if hadPrevious { applier.previousFile = state.statePath(for: target) }
                     applier.validateStage = stageValidator
+                    applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache
                     applier.outgoingCacheFile = savedCache

@@ -29,6 +29,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// removes the stage and is rethrown: the target is left untouched (`smart-sync update` validates the new tree
     /// here).
     public var validateStage: (@Sendable (_ stage: String) throws -> Void)?
+    /// Looks again, just before the exchange, at the target's paths the plan writes or deletes
+    /// (``SyncRunner/recheck(_:target:)``); a throw (`.conflict`: one changed since the scan, an edit the keep
+    /// before did not see) fails the run, the target untouched.
+    var recheck: (@Sendable () throws -> Void)?
     /// Called as soon as the target holds the new tree, before the outgoing tree is kept as a generation and old ones
     /// are pruned: the runner records the new state here, so no later failure leaves the target recorded at its old
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
@@ -174,7 +178,17 @@ public struct StagedSwitchApplier: ApplyStrategy {
             let carried = try logger.timed("carry-changes") {
                 try carrier.carryChanges(from: target, into: layout.stage)
             }
-            if carried > 0 { try FileSystem.syncFileSystem(containing: layout.stage) }
+            // Whatever the carry changed (a file carried, or only a directory's metadata) is made durable before the
+            // exchange.
+            if carried != nil { try FileSystem.syncFileSystem(containing: layout.stage) }
+        }
+        // The tracked paths the plan writes or deletes: an edit made since the first look (while the stage was made,
+        // synced and validated) was not kept, and would go with the outgoing tree.
+        if exists, let recheck {
+            do { try logger.timed("recheck-before-exchange") { try recheck() } } catch {
+                try? TreeOps.removeTree(layout.stage)
+                throw error
+            }
         }
 
         // 3. Put it in place.

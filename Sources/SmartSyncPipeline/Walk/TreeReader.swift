@@ -40,6 +40,12 @@ public final class TreeReader {
         return st
     }
 
+    /// The names in the directory at `path`, as bytes; nil when there is no directory there (or on the way).
+    func names(inDirectory path: TreePath) throws -> [TreePath]? {
+        guard let cursor, try cursor.enter(path.components[...], create: false) else { return nil }
+        return try directoryNames(cursor.currentFD, display: display(path))
+    }
+
     /// Runs `body` with the regular file at `path` open for reading and its `fstat`; nil when there is no regular file
     /// there. Opened never through a symlink and without blocking (a FIFO or device swapped in is not waited on, and is
     /// not a regular file).
