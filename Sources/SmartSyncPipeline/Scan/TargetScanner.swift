@@ -129,8 +129,13 @@ struct ScanWalker {
         for step in listing.steps {
             // A killed run's temporary (the exact shape the tool makes): not the operator's, and not carried by a
             // switch (``UntrackedCarrier``), so not scanned either: the plan must not count as kept what the switch
-            // drops. The first byte ('.') rules out nearly every name at once.
-            if listing.withName(step.index, { Materializer.isTemporaryName($0) }) { continue }
+            // drops. The first byte ('.'), read in place, rules out nearly every name at once (the full check of every
+            // name, through the prefix's string, cost a no-op of 20,000 files several milliseconds).
+            if listing.firstByte(step.index) == 0x2E,
+                listing.withName(step.index, { Materializer.isTemporaryName($0) })
+            {
+                continue
+            }
             guard step.descends else {
                 try record(step.index, of: listing, in: fd, prefix: prefix)
                 continue

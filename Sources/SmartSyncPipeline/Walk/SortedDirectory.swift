@@ -147,6 +147,9 @@ struct SortedDirectory {
     /// The name of `children[i]`.
     func name(_ i: Int) -> TreePath { Self.path(names, children[i].name) }
 
+    /// The first byte of `children[i]`'s name (never empty).
+    func firstByte(_ i: Int) -> UInt8 { names[children[i].name.lowerBound] }
+
     /// Calls `body` with the bytes of `children[i]`'s name.
     func withName<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try names.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[children[i].name])) }

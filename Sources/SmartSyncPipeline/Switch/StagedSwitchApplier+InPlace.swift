@@ -1,0 +1,39 @@
+import CLinuxShims
+import Glibc
+import SmartSyncCore
+
+/// Where the tree cannot be swapped in and goes in place instead: a target that is a mount point, and the refusal to
+/// apply in place, unchecked, where checks are set.
+extension StagedSwitchApplier {
+    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place:
+    /// there is no stage to check, and a tree that fails its checks must never reach the target.
+    func refuseUncheckedInPlace(target: String, because why: String) throws {
+        guard validateStage != nil else { return }
+        throw SmartSyncError(
+            .refused,
+            "'\(target)' \(why), so it can only be applied in place, file by file, with no stage to check before the "
+                + "switch; refusing to apply it unchecked",
+            hint: "apply it with `smart-sync sync` (no checks before the switch), or make the target a plain directory "
+                + "on its parent's file system")
+    }
+
+    /// Why the target (a directory, `target` its `lstat`) cannot be exchanged, when it is a mount point (a tmpfs, a
+    /// bind mount, a dataset of its own): on another file system, or another mount, than the directory beside it that
+    /// holds the sidecar. A rename of a mount point fails with EBUSY, and the stage, in the sidecar, could not take the
+    /// carried files' hard links (EXDEV: `linkat` never crosses mounts, even of one file system). Nil when target and
+    /// sidecar (or, before the first switch, the parent that will hold it) share a mount; where the kernel reports no
+    /// mount id (before Linux 5.8) the file system (`st_dev`) alone decides.
+    func mountedTarget(_ target: stat, layout: SwitchLayout) -> String? {
+        var beside = stat()
+        let besidePath = lstat(layout.sidecar, &beside) == 0 ? layout.sidecar : parent(of: layout.target)
+        guard besidePath == layout.sidecar || stat(besidePath, &beside) == 0 else { return nil }
+        var targetMount: UInt64 = 0
+        var besideMount: UInt64 = 0
+        let otherMount =
+            ss_mount_id(AT_FDCWD, layout.target, &targetMount) == 0
+            && ss_mount_id(AT_FDCWD, besidePath, &besideMount) == 0 && targetMount != besideMount
+        guard beside.st_dev != target.st_dev || otherMount else { return nil }
+        return "'\(layout.target)' is a mount point (not on the mount of the directory holding it), which a staged "
+            + "switch cannot swap: applied in place, file by file (no atomic switch, no generation kept)"
+    }
+}
