@@ -23,7 +23,7 @@ extension Rollback {
         var keeper = LocalVersionKeeper(
             store: store, log: KeptVersionLog(state: state, target: target), replacedBy: replacedBy,
             owner: Seal.owner, timeNs: SyncRunner.nowNs())
-        let tree = try TreeReader(root: target)
+        let tree = try TreeReader(root: target, blockedIsMissing: true)
         var paths = Set(now.keys)
         paths.formUnion(then.keys)
         paths.formUnion(keptLocal.keys)

@@ -18,7 +18,7 @@ extension Plan {
     @discardableResult
     public func seedStore(_ store: ObjectStore, fromTarget target: String) -> [ObjectID] {
         var seeded: [ObjectID] = []
-        guard let reader = try? TreeReader(root: target) else { return [] }
+        guard let reader = try? TreeReader(root: target, blockedIsMissing: true) else { return [] }
         for blob in blobsNeeded {
             guard let local = blob.localPath, !((try? store.holds(blob.id, size: blob.size, repair: true)) ?? false)
             else {
@@ -39,7 +39,7 @@ extension StatCache {
     /// `known` holds stat data the apply already has for paths it left as they were (a recycled stage's files): those
     /// are not looked at again.
     public mutating func record(_ plan: Plan, target: String, known: PathTable<StatData> = [:]) {
-        let reader = try? TreeReader(root: target)
+        let reader = try? TreeReader(root: target, blockedIsMissing: true)
         // One merge of the cache with the plan's changes (both in path order) into a new table.
         var out = PathTable<Entry>()
         out.reserveCapacity(max(entries.count, plan.changes.count))

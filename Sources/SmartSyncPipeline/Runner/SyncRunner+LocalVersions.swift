@@ -9,7 +9,7 @@ extension SyncRunner {
         var keeper = LocalVersionKeeper(
             store: store, log: KeptVersionLog(state: state, target: target), replacedBy: plan.commit, owner: owner,
             timeNs: Self.nowNs())
-        let tree = try TreeReader(root: target)
+        let tree = try TreeReader(root: target, blockedIsMissing: true)
         for c in plan.changes where c.writes {
             guard let localID = c.localID, let mode = c.localKind?.fileMode, mode.isBlob else { continue }
             if let warning = try keeper.keep(

@@ -21,7 +21,7 @@ extension SyncRunner {
     /// outgoing tree unkept.
     static func recheck(_ watched: PathTable<StatData?>, target: String) throws {
         guard !watched.isEmpty else { return }
-        let reader = try TreeReader(root: target)
+        let reader = try TreeReader(root: target, blockedIsMissing: true)
         var changed: [TreePath] = []
         for (path, then) in watched {
             let now = try reader.status(path).map { StatData($0) }

@@ -27,7 +27,7 @@ public struct LocalEditScan: Sendable {
     /// edited, as the next sync finds it.
     public func editedPaths(state: TargetState, cache: StatCache) -> [TreePath] {
         var edited: [TreePath] = Array(state.keptLocal.entries.keys)
-        let reader = try? TreeReader(root: target)
+        let reader = try? TreeReader(root: target, blockedIsMissing: true)
         for (path, entry) in state.manifest.entries where entry.mode.isBlob {
             if differs(path, entry, in: reader, cached: cache.entries[path]) { edited.append(path) }
         }

@@ -123,7 +123,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Private: generations hold the operator's old files, secrets included.
         try layout.checkSidecar()
         try FileSystem.makePrivateDirectory(layout.sidecar, followingSymlink: false)
-        let current = try TreeReader(root: target)
+        let current = try TreeReader(root: target, blockedIsMissing: true)
         let generations = GenerationStore(layout: layout)
         var unsettled: [TreePath] = []  // a recycled stage's directories, for the carrier to settle
         let twins = TwinBatch(store: store)  // published after the stage's sync, before anything can see the stage

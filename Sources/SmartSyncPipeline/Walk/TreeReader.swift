@@ -9,23 +9,31 @@ import SmartSyncObjectStore
 public final class TreeReader {
     public let root: String
     private let cursor: DirectoryCursor?
+    /// Whether a file or a symlink standing where a directory of a path would be reads as nothing at that path;
+    /// otherwise it throws (a symlink: `.unsafePath`).
+    private let blockedIsMissing: Bool
 
-    public init(root: String) throws {
+    /// `blockedIsMissing`: for the sync's own looks at the target (the recheck, the keeping of local versions), where
+    /// the new tree's paths may lie below what is still a file or a symlink (a commit turning a file into a
+    /// directory): the entry in the way is a path of its own. Checks and `verify` keep the default, so a path behind a
+    /// planted symlink is an error, never a pass.
+    public init(root: String, blockedIsMissing: Bool = false) throws {
         self.root = root
+        self.blockedIsMissing = blockedIsMissing
         cursor = try DirectoryCursor(existing: root)
     }
 
     /// How `path` shows in messages.
     public func display(_ path: TreePath) -> String { root + "/" + path.description }
 
-    /// The directory holding `path` and its last component; nil when a directory on the way is missing, or a file or
-    /// a symlink stands where it would be (nothing is at `path` then; the entry in the way is a path of its own).
+    /// The directory holding `path` and its last component; nil when a directory on the way is missing, or (with
+    /// ``blockedIsMissing``) a file or a symlink stands where it would be.
     private func parent(_ path: TreePath) throws -> (fd: Int32, name: TreePath)? {
-        try cursor?.enterParent(of: path, create: false)
+        try cursor?.enterParent(of: path, create: false, blockedThrows: !blockedIsMissing)
     }
 
     /// `lstat` of `path` (``TreePath/root``: the root itself); nil when it (or a directory on the way) does not exist,
-    /// or a file or a symlink stands where a directory on the way would be.
+    /// or (with ``blockedIsMissing``) a file or a symlink stands where a directory on the way would be.
     public func status(_ path: TreePath) throws -> stat? {
         var st = stat()
         if path.isEmpty {
@@ -42,7 +50,9 @@ public final class TreeReader {
 
     /// The names in the directory at `path`, as bytes; nil when there is no directory there (or on the way).
     func names(inDirectory path: TreePath) throws -> [TreePath]? {
-        guard let cursor, try cursor.enter(path.components[...], create: false) else { return nil }
+        guard let cursor, try cursor.enter(path.components[...], create: false, blockedThrows: !blockedIsMissing) else {
+            return nil
+        }
         return try directoryNames(cursor.currentFD, display: display(path))
     }
 
