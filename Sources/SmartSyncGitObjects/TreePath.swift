@@ -124,6 +124,14 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
         }
     }
 
+    /// Text from the network that is not a path (a server's message, a header's value, a listing's field), for a
+    /// message or a log line: escaped as a path's ``description`` is, so a control byte in it (an escape sequence, a
+    /// newline and a forged line) never reaches a terminal or a log as it is. Every such text goes through here.
+    public static func escaped(_ text: some StringProtocol) -> String { TreePath(String(text)).description }
+
+    /// Bytes from the network that need not be UTF-8, escaped as ``escaped(_:)`` does (invalid bytes as `\xNN`).
+    public static func escaped(bytes: some Collection<UInt8>) -> String { TreePath(bytes: bytes).description }
+
     private static func escape(_ bytes: [UInt8]) -> String {
         var out = ""
         var i = 0

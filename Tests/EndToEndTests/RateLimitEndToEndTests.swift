@@ -96,7 +96,8 @@ struct RateLimitEndToEndTests {
         let s = try Scenario()
         _ = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": \#(action)}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+            #"[{"match": {"listener": "api"}, "action": \#(action)}, "#
+                + #"{"match": {"listener": "git"}, "action": {"status": 500}}]"#
         )
         let r = try s.run("sync", ["--max-wait", "5", "--retries", "1"])
         #expect(r.status == 5, "\(r.status) \(r.stderrString)")
@@ -110,7 +111,8 @@ struct RateLimitEndToEndTests {
         _ = try ResumeFixture.commit(s.repo)
         let body = #"{\"message\": \"\\u001b[2J\\u001b[31mteapot\\nsmart-sync: sync complete\"}"#
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": {"status": 418, "body": "\#(body)"}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+            #"[{"match": {"listener": "api"}, "action": {"status": 418, "body": "\#(body)"}}, "#
+                + #"{"match": {"listener": "git"}, "action": {"status": 500}}]"#
         )
         let r = try s.run("sync")
         #expect(r.status != 0, "\(r.stderrString)")

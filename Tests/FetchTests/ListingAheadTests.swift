@@ -148,7 +148,8 @@ struct ListingAheadTests {
 
         // The held pack's transfer pauses midway; its spool and limits are copied then, as a kill would leave them.
         try s.github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 400000, "stall_ms": 3000}}]"#
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "#
+                + #""action": {"stall_after_bytes": 400000, "stall_ms": 3000}}]"#
         )
         s.source.listingAhead(b, hints: ListingHints(haves: [a.commit]))
         let asking = Task { try await s.source.isAncestor(a.commit, of: b.commit) }
@@ -209,7 +210,8 @@ struct ListingAheadTests {
         // Room for B's objects once (1 MiB of blob), not twice.
         let broken = source(budget: 3 << 19)
         try s.github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"truncate_after_bytes": 600000}}]"#
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "#
+                + #""action": {"truncate_after_bytes": 600000}}]"#
         )
         let before = try s.fetches()
         broken.listingAhead(b, hints: hints)
@@ -236,8 +238,9 @@ struct ListingAheadTests {
     }
 
     /// The held pack goes as soon as the commit is refused or its question fails, not at ``GitPackSource/close()``:
-    /// a history walk that breaks off, and a refusal after the ancestry (a signature: ``SyncSource/withdrawListingAhead()``,
-    /// said by the runner), each leave `tmp/` empty at once (found in review: the held pack stayed until close()).
+    /// a history walk that breaks off, and a refusal after the ancestry (a signature:
+    /// ``SyncSource/withdrawListingAhead()``, said by the runner), each leave `tmp/` empty at once (found in review:
+    /// the held pack stayed until close()).
     @Test func aHeldPackGoesWhenTheWalkFailsOrTheChecksRefuse() async throws {
         let s = try Setup()
         defer { s.engine.shutdown() }
@@ -245,7 +248,8 @@ struct ListingAheadTests {
 
         // C's parent is X: the held pack does not answer, and the history's request (`filter tree:0`) breaks off.
         try s.github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "tree:0"}, "action": {"reset_after_bytes": 0}}]"#
+            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "tree:0"}, "#
+                + #""action": {"reset_after_bytes": 0}}]"#
         )
         s.source.listingAhead(c, hints: ListingHints(haves: [b.commit]))
         await #expect(throws: (any Error).self) { try await s.source.isAncestor(b.commit, of: c.commit) }

@@ -35,6 +35,21 @@ struct SpoolSalvageTests {
                 repositoryURL: "http://127.0.0.1:9/acme/none.git", engine: engine, token: nil, store: store, raw: nil,
                 cacheDirectory: nil)
         }
+
+        /// The commit, as an id.
+        var commitID: ObjectID { get throws { try #require(ObjectID(hex: commit)) } }
+
+        /// Writes the pack where a run spools it, `tmp/pack-NAME.pack`, and `limits` beside it (none: no limits
+        /// file); returns the spool's path.
+        @discardableResult
+        func spool(_ name: String, limits: [UInt8]?) throws -> String {
+            let spool = store.temporaryDirectory + "/pack-\(name).pack"
+            try Data(pack).write(to: URL(fileURLWithPath: spool))
+            if let limits {
+                try Data(limits).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-\(name).limits"))
+            }
+            return spool
+        }
     }
 
     /// With `release010`, the limits are the bare `PackLimits` JSON that smart-sync 0.1.0 wrote (as in
@@ -43,46 +58,41 @@ struct SpoolSalvageTests {
         async throws
     {
         let setup = try Setup()
-        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        let (store, source) = (setup.store, setup.source)
         defer { setup.engine.shutdown() }
 
         // A live run's spool: locked by an open file description this test holds.
-        let live = store.temporaryDirectory + "/pack-live.pack"
-        try Data(pack).write(to: URL(fileURLWithPath: live))
-        let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: false))
-        let limitsBytes =
-            release010
-            ? Array(try JSONEncoder().encode(limits)) : try GitPackSource.SpoolLimits(limits: limits).encodedRecord()
-        try Data(limitsBytes).write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-live.limits"))
+        let limits = PackLimits(contents: .reachable(from: [try setup.commitID], history: false))
+        let record = try GitPackSource.SpoolLimits(limits: limits).encodedRecord()
+        let live = try setup.spool("live", limits: release010 ? Array(try JSONEncoder().encode(limits)) : record)
         let holder = open(live, O_RDONLY)
         #expect(flock(holder, LOCK_EX) == 0)
         await source.salvageSpools()
         #expect(FileManager.default.fileExists(atPath: live), "a locked spool was taken")
-        #expect(!store.contains(try #require(ObjectID(hex: commit))))
+        #expect(!store.contains(try setup.commitID))
 
         // The run dies: its lock goes with it, and the next salvage imports the pack and removes the spool.
         close(holder)
         await source.salvageSpools()
         #expect(!FileManager.default.fileExists(atPath: live))
         #expect(!FileManager.default.fileExists(atPath: store.temporaryDirectory + "/pack-live.limits"))
-        #expect(store.contains(try #require(ObjectID(hex: commit))))
+        #expect(store.contains(try setup.commitID))
         #expect(source.statistics.packObjects == 5)
     }
 
     /// A spool whose limits are missing cannot be checked against what it was asked for: it is removed unread.
     @Test func aSpoolWithoutItsLimitsIsRemovedUnread() async throws {
         let setup = try Setup()
-        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        let (store, source) = (setup.store, setup.source)
         defer { setup.engine.shutdown() }
-        let spool = store.temporaryDirectory + "/pack-old.pack"
-        try Data(pack).write(to: URL(fileURLWithPath: spool))
+        let spool = try setup.spool("old", limits: nil)
         // Limits left by a run killed after its spool was gone.
         let orphan = store.temporaryDirectory + "/pack-gone.limits"
         try Data("{}".utf8).write(to: URL(fileURLWithPath: orphan))
         await source.salvageSpools()
         #expect(!FileManager.default.fileExists(atPath: spool))
         #expect(!FileManager.default.fileExists(atPath: orphan))
-        #expect(!store.contains(try #require(ObjectID(hex: commit))))
+        #expect(!store.contains(try setup.commitID))
         #expect(source.statistics.packObjects == 0)
     }
 
@@ -91,17 +101,14 @@ struct SpoolSalvageTests {
     /// rerun would otherwise download again whole (found in review: those were removed unread).
     @Test func aKilledRunsHistoryPackIsSalvagedAsAnyOther() async throws {
         let setup = try Setup()
-        let (commit, pack, store, source) = (setup.commit, setup.pack, setup.store, setup.source)
+        let (store, source) = (setup.store, setup.source)
         defer { setup.engine.shutdown() }
-        let spool = store.temporaryDirectory + "/pack-walk.pack"
-        try Data(pack).write(to: URL(fileURLWithPath: spool))
-        let limits = PackLimits(contents: .reachable(from: [try #require(ObjectID(hex: commit))], history: true))
-        try Data(try GitPackSource.SpoolLimits(limits: limits).encodedRecord())
-            .write(to: URL(fileURLWithPath: store.temporaryDirectory + "/pack-walk.limits"))
+        let limits = PackLimits(contents: .reachable(from: [try setup.commitID], history: true))
+        let spool = try setup.spool("walk", limits: try GitPackSource.SpoolLimits(limits: limits).encodedRecord())
         await source.salvageSpools()
         #expect(!FileManager.default.fileExists(atPath: spool))
         #expect(!FileManager.default.fileExists(atPath: store.temporaryDirectory + "/pack-walk.limits"))
-        #expect(store.contains(try #require(ObjectID(hex: commit))), "the history pack was not salvaged")
+        #expect(store.contains(try setup.commitID), "the history pack was not salvaged")
         #expect(source.statistics.packObjects > 0)
     }
 }

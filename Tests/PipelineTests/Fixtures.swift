@@ -45,6 +45,13 @@ struct FixtureTree {
     func fill(_ store: ObjectStore) throws {
         for f in files { _ = try store.insert(Array(f.content.utf8), expecting: blob(f.content)) }
     }
+
+    /// Fills `store` with the blobs and plans a first sync of `target` (scanned now; no manifest before) to the tree.
+    func firstSyncPlan(of target: String, store: ObjectStore) throws -> Plan {
+        try fill(store)
+        let local = try TargetScanner().scan(target: target).tree
+        return Planner().plan(listing: listing, previous: Manifest(), local: local)
+    }
 }
 
 extension Plan {

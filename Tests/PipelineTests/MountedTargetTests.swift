@@ -40,11 +40,8 @@ import Testing
         let store = try ObjectStore(root: dir["store"])
         try TestFiles.write(target + "/old.txt", "old")
         try TestFiles.write(target + "/untracked.txt", "mine")
-        var tree = FixtureTree()
-        tree.files = [("new.txt", .regular, "new"), ("old.txt", .regular, "old")]
-        try tree.fill(store)
-        let local = try TargetScanner().scan(target: target).tree
-        let plan = Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+        let tree = FixtureTree(files: [("new.txt", .regular, "new"), ("old.txt", .regular, "old")])
+        let plan = try tree.firstSyncPlan(of: target, store: store)
         let notices = Locked<[String]>([])
         var applier = StagedSwitchApplier()
         applier.notice = { text in notices.withLock { $0.append(text) } }
@@ -70,11 +67,8 @@ import Testing
         let target = dir["target"]
         let store = try ObjectStore(root: dir["store"])
         try TestFiles.write(target + "/old.txt", "old")
-        var tree = FixtureTree()
-        tree.files = [("new.txt", .regular, "new")]
-        try tree.fill(store)
-        let local = try TargetScanner().scan(target: target).tree
-        let plan = Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+        let tree = FixtureTree(files: [("new.txt", .regular, "new")])
+        let plan = try tree.firstSyncPlan(of: target, store: store)
         let checked = Locked(0)
         var applier = StagedSwitchApplier()
         applier.validateStage = { _ in

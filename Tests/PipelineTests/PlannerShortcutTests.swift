@@ -57,7 +57,8 @@ import Testing
             #expect(a.count(.unchanged) >= 3 || owner != getuid())
             // Counting the unchanged paths without listing them changes nothing else, by either rule.
             for (planner, full) in [(fast, a), (slow, b)] {
-                let counted = planner.plan(listing: tree.listing, previous: previous, local: local, listUnchanged: false)
+                let counted = planner.plan(
+                    listing: tree.listing, previous: previous, local: local, listUnchanged: false)
                 #expect(counted.changes == full.changes.filter { $0.kind != .unchanged })
                 #expect(counted.counts == full.counts)
                 #expect(counted.blobsNeeded == full.blobsNeeded)

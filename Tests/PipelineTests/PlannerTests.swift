@@ -117,7 +117,9 @@ import Testing
         let plain = Planner()
         #expect(plain.carriedOver(from: previous).isEmpty)
         let plainPlan = plain.plan(listing: tree.listing, previous: previous, local: local)
-        #expect(try plain.manifest(after: plainPlan, previous: Manifest()) == plain.manifest(after: plainPlan, previous: previous))
+        #expect(
+            try plain.manifest(after: plainPlan, previous: Manifest())
+                == plain.manifest(after: plainPlan, previous: previous))
     }
 
     @Test func directoryReplacedOnlyWhenWhollyOurs() throws {

@@ -20,19 +20,8 @@ extension StageRecyclerTests {
             print("skipped on this machine: mount --bind needs root")
             return
         }
-        let t = try await Setup(mode: .hardlink)
-        t.runner.recycleSplit = split
-        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
-        let outside = t.dirs.path + "/outside"
-        try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: outside))
-        let root = t.dirs.path
-        defer { Self.unmountEverything(below: root) }
-        for path in ["d0/x", "zz"] {
-            try Data("operator\n".utf8).write(to: URL(fileURLWithPath: t.spare + "/" + path))
-            try ProcessRunner.run("/bin/mount", ["--bind", outside, t.spare + "/" + path])
-        }
-        // Gone once the stage stands, so the refused spare (moved aside whole, the mounts with it) can be removed.
-        t.runner.checkpoint = { name in if name == "staged" { Self.unmountEverything(below: root) } }
+        let t = try await Self.spareWithMounts(split, at: ["d0/x", "zz"])
+        defer { Self.unmountEverything(below: t.dirs.path) }
         let log = RecordingLogHandler()
         t.runner.logger = log.logger
         let outcome = try await t.sync(1)

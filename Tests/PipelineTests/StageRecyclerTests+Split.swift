@@ -93,19 +93,36 @@ extension StageRecyclerTests {
             print("skipped on this machine: mount --bind needs root")
             return
         }
-        let t = try await Setup(mode: .hardlink)
-        t.runner.recycleSplit = split
-        for i in [0, 1, 2] { try await t.sync(i) }  // the spare holds A's tree, the target C's
-        let outside = t.dirs.path + "/outside"
-        try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: outside))
-        let root = t.dirs.path
-        defer { Self.unmountEverything(below: root) }
-        try ProcessRunner.run("/bin/mount", ["--bind", outside, t.spare + "/d1/f1.nix"])
-        // Gone once the stage stands, so the refused spare (moved aside whole, the mount with it) can be removed.
-        t.runner.checkpoint = { name in if name == "staged" { Self.unmountEverything(below: root) } }
+        let t = try await Self.spareWithMounts(split, at: ["d1/f1.nix"])
+        defer { Self.unmountEverything(below: t.dirs.path) }
         let outcome = try await t.sync(1)  // B: d1/f1.nix is not A's
         #expect(outcome.applied?.recycled == false)
         try t.expectTarget(1)
+    }
+
+    /// A setup recycling with `split` whose spare holds A's tree (the target C's), with the spare's `paths` (an
+    /// operator's file written where there is none) bind mounts of a file outside, so that their `unlink` is EBUSY.
+    /// The mounts go once the stage stands, so that the refused spare (moved aside whole, the mounts with it) can be
+    /// removed; the caller unmounts what is left (`unmountEverything(below: t.dirs.path)`). Needs root.
+    static func spareWithMounts(_ split: StageRecycler.Split, at paths: [String]) async throws -> Setup {
+        let t = try await Setup(mode: .hardlink)
+        t.runner.recycleSplit = split
+        for i in [0, 1, 2] { try await t.sync(i) }
+        let outside = t.dirs.path + "/outside"
+        try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: outside))
+        let root = t.dirs.path
+        do {
+            for path in paths {
+                let file = t.spare + "/" + path
+                if access(file, F_OK) != 0 { try Data("operator\n".utf8).write(to: URL(fileURLWithPath: file)) }
+                try ProcessRunner.run("/bin/mount", ["--bind", outside, file])
+            }
+        } catch {
+            unmountEverything(below: root)
+            throw error
+        }
+        t.runner.checkpoint = { name in if name == "staged" { Self.unmountEverything(below: root) } }
+        return t
     }
 }
 

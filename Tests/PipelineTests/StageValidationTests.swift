@@ -13,9 +13,7 @@ import Testing
     private struct Refused: Error {}
 
     private func plan(_ tree: FixtureTree, target: String, store: ObjectStore) throws -> Plan {
-        try tree.fill(store)
-        let local = try TargetScanner().scan(target: target).tree
-        return Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+        try tree.firstSyncPlan(of: target, store: store)
     }
 
     @Test func aThrowingValidatorLeavesTheTargetAndRemovesTheStage() throws {

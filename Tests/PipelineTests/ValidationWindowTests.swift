@@ -82,11 +82,8 @@ struct ValidationWindowTests {
         let store = try ObjectStore(root: dir["store"])
         let target = dir["target"]
         try TestFiles.write(target + "/old.txt", "old")
-        var tree = FixtureTree()
-        tree.files = [("new.txt", .regular, "new")]
-        try tree.fill(store)
-        let local = try TargetScanner().scan(target: target).tree
-        let plan = Planner().plan(listing: tree.listing, previous: Manifest(), local: local)
+        let tree = FixtureTree(files: [("new.txt", .regular, "new")])
+        let plan = try tree.firstSyncPlan(of: target, store: store)
         var applier = StagedSwitchApplier(keepGenerations: 0)
         applier.validateStage = { _ in try TestFiles.write(target + "/late/late.txt", "late") }
         _ = try applier.apply(plan, listing: tree.listing, store: store, target: target)

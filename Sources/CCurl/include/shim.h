@@ -14,8 +14,8 @@ typedef size_t (*ss_curl_data_callback)(char *ptr, size_t size, size_t nmemb, vo
 typedef int (*ss_curl_xferinfo_callback)(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
                                          curl_off_t ultotal, curl_off_t ulnow);
 
-/// Loads libcurl once per process (`dlopen("libcurl.so.4")`, its functions, `curl_global_init`) and returns 0 when it is
-/// usable; otherwise -1 and, through `reason`, the loader's message (static storage, never freed). Thread-safe.
+/// Loads libcurl once per process (`dlopen("libcurl.so.4")`, its functions, `curl_global_init`) and returns 0 when
+/// it is usable; otherwise -1 and, through `reason`, the loader's message (static storage, never freed). Thread-safe.
 int ss_curl_load(const char **reason);
 
 CURLcode ss_easy_setopt_long(CURL *h, CURLoption o, long v);

@@ -39,12 +39,12 @@ extension GitHubSource {
         -> [TreeEntry]
     {
         try items.map { item in
-            // The server's text, escaped as a name from the network is (``TreePath/description``).
+            // The server's text, escaped (``TreePath/escaped(_:)``).
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(TreePath(item.path))' with mode '\(TreePath(item.mode))' and sha "
-                        + "'\(TreePath(item.sha))', which smart-sync does not understand"
+                    "GET \(endpoint) lists '\(TreePath.escaped(item.path))' with mode '\(TreePath.escaped(item.mode))' "
+                        + "and sha '\(TreePath.escaped(item.sha))', which smart-sync does not understand"
                 )
             }
             // The size is the server's word (the tree hash does not cover it): one no file can have would overflow
@@ -52,7 +52,8 @@ extension GitHubSource {
             if let size = item.size, !TreeEntry.isPlausible(size: size) {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(TreePath(item.path))' with the size \(size), which no file can have",
+                    "GET \(endpoint) lists '\(TreePath.escaped(item.path))' with the size \(size), "
+                        + "which no file can have",
                     hint: "check --api-url")
             }
             return TreeEntry(path: prefix.appending(TreePath(item.path)), mode: mode, id: id, size: item.size)

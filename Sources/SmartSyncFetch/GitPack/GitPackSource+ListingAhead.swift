@@ -152,8 +152,8 @@ extension GitPackSource {
 extension ObjectBatch {
     /// Removes every object waiting in the batch now, not when its last reference goes: an import's thread may let go
     /// of it a moment after handing over its result, and a dropped pack's objects should be gone when the drop is.
-    /// Only once no import writes into the batch (``GitPackSource/receivePack(_:what:budget:holding:salvageable:drawingFrom:)``
-    /// returns after its import).
+    /// Only once no import writes into the batch
+    /// (``GitPackSource/receivePack(_:what:budget:holding:salvageable:drawingFrom:)`` returns after its import).
     func discard() {
         for id in pendingIDs { drop(id) }
     }

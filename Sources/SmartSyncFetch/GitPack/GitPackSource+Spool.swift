@@ -121,8 +121,9 @@ extension GitPackSource {
     /// (``isAncestor(_:of:)``, held unpublished by its run) is salvaged as any other: its objects are checked as they
     /// are imported, and its limits cannot tell it from a listing's or a commit's pack on a host without shallow
     /// support, which asks for history too (removing those unread made a killed run's download start over).
-    /// A spool held for a commit's checks (`held-pack-…`, ``receivePack(_:what:budget:holding:salvageable:drawingFrom:)``) is
-    /// removed unread: its commit was never checked.
+    /// A spool held for a commit's checks (`held-pack-…`,
+    /// ``receivePack(_:what:budget:holding:salvageable:drawingFrom:)``) is removed unread: its commit was never
+    /// checked.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)

@@ -111,7 +111,7 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 failure = SmartSyncError(
                     .network,
                     "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range "
-                        + "'\(Self.escaped(headers["content-range"]))'; starting the blob over"
+                        + "'\(headers["content-range"].map(TreePath.escaped) ?? "none")'; starting the blob over"
                 )
                 return false
             }
@@ -193,8 +193,4 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
         partial?.discard()
         partial = nil
     }
-
-    /// A header's text for a message, escaped as a name from the network is (``TreePath/description``: control bytes
-    /// as `\xNN`), or "none".
-    static func escaped(_ header: String?) -> String { header.map { TreePath($0).description } ?? "none" }
 }

@@ -66,9 +66,14 @@ public struct InPlaceApplier: ApplyStrategy {
         report.conflicts = plan.conflicts
         var emptied: Set<TreePath> = []
 
-        // 1. Deletes.
+        // 1. Deletes. The lookups here read a path below a file or a symlink as nothing there (`blockedIsMissing`):
+        // a commit turning a synced file into a directory lists the new paths below it (removed, then made, in step
+        // 3), and an operator's file or symlink in place of one of our directories is a path of its own, never
+        // entered; a delete skipped under it was seen by the recheck. Step 3 creates, and so refuses one.
         for c in plan.changes where c.kind == .delete {
-            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
+            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false, blockedIsMissing: true) else {
+                continue
+            }
             if name.withCString({ unlinkat(fd, $0, 0) }) == 0 {
                 cursor.markDirty()
                 report.counts[.delete, default: 0] += 1
@@ -86,7 +91,9 @@ public struct InPlaceApplier: ApplyStrategy {
         // 2. Directories replaced by a file or symlink: everything in them was ours and is deleted by now.
         var skipped: Set<TreePath> = []
         for c in plan.changes where c.kind == .typeChange && c.localKind == .directory {
-            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false) else { continue }
+            guard let (fd, name) = try cursor.enterParent(of: c.path, create: false, blockedIsMissing: true) else {
+                continue
+            }
             if let removed = try removeEmptyTree(parentFD: fd, name: name, display: target + "/" + c.path.description) {
                 cursor.markDirty()
                 report.directoriesRemoved += removed
@@ -166,7 +173,9 @@ public struct InPlaceApplier: ApplyStrategy {
         var level = byDepth.keys.max() ?? 0
         while level > 0 {
             for dir in (byDepth[level] ?? []).sorted() {
-                guard let (fd, name) = try cursor.enterParent(of: dir, create: false) else { continue }
+                guard let (fd, name) = try cursor.enterParent(of: dir, create: false, blockedIsMissing: true) else {
+                    continue
+                }
                 if name.withCString({ unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
                     cursor.markDirty()
                     removed += 1

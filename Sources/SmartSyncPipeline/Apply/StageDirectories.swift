@@ -28,7 +28,7 @@ final class StageDirectories {
     {
         guard let cursor else { return false }
         do {
-            guard try cursor.enter(components, create: false) else { return false }  // missing
+            guard try cursor.enter(components, create: false, blockedIsMissing: true) else { return false }  // missing
         } catch let error as SmartSyncError where Self.meansNoDirectory(error) {
             return false
         }

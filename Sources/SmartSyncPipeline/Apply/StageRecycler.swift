@@ -160,7 +160,7 @@ struct StageRecycler {
         let directories = try StageDirectories(target: target)
         for path in settled.sorted() {  // byte order: a directory before what is inside it
             let shown = path.isEmpty ? stage : stage + "/" + path.description
-            guard try cursor.enter(path.components[...], create: false) else { continue }
+            guard try cursor.enter(path.components[...], create: false, blockedIsMissing: true) else { continue }
             try directories.settleKept(path.components[...], cursor.currentFD, display: shown)
         }
         return settled
@@ -318,7 +318,9 @@ struct StageRecycler {
             directories: directories)
         guard !again.isEmpty, let cursor = try DirectoryCursor(existing: pass.display) else { return walked }
         for path in again {
-            guard let (fd, name) = try cursor.enterParent(of: path, create: false) else { continue }
+            guard let (fd, name) = try cursor.enterParent(of: path, create: false, blockedIsMissing: true) else {
+                continue
+            }
             try TreeOps.removeEntry(name, in: fd, display: pass.display + "/" + path.description)
             walked.removed += 1
         }

@@ -342,7 +342,8 @@ extension UntrackedCarrier {
                 return
             }
             for (i, path) in unsettled.keys.enumerated() where !settled[i] {
-                guard try cursor.enter(path.components[...], create: false) else { continue }  // not there (any more)
+                // not there (any more)
+                guard try cursor.enter(path.components[...], create: false, blockedIsMissing: true) else { continue }
                 try DirectoryMetadata.reset(cursor.currentFD, display: shown(path))
             }
         }

@@ -63,7 +63,7 @@ extension GenerationStore {
         var linked = 0
         for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
             guard c.mode == .regular || c.mode == .executable,
-                let (source, name) = try from.enterParent(of: c.path, create: false)
+                let (source, name) = try from.enterParent(of: c.path, create: false, blockedIsMissing: true)
             else { continue }
             for (i, cursor) in into.enumerated() where !dropped.contains(i) {
                 guard let (destination, _) = try cursor.enterParent(of: c.path, create: true) else { continue }

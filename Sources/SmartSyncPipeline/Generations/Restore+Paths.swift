@@ -53,7 +53,7 @@ extension Restore {
     static func checkParents(root: String, _ relative: TreePath) throws {
         guard let cursor = try DirectoryCursor(existing: root) else { return }
         defer { cursor.finish() }
-        _ = try cursor.enterParent(of: relative, create: false, blockedThrows: true)
+        _ = try cursor.enterParent(of: relative, create: false)
     }
 
     /// The mode, id and metadata of the file or symlink at `path` in `tree`, or nil when nothing is there.

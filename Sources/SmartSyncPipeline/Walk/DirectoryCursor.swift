@@ -58,19 +58,21 @@ final class DirectoryCursor {
 
     /// Enters the parent directory of `path` (relative, `/`-separated) and returns its descriptor and the
     /// last component. Missing directories are created with mode 0755 when `create` is set; otherwise nil
-    /// is returned when one is missing or a file or a symlink stands where one of them would be (nothing is at `path`
-    /// then; the entry in the way is a path of its own), unless `blockedThrows` (a symlink: `.unsafePath`).
-    func enterParent(of path: TreePath, create: Bool, blockedThrows: Bool = false) throws
+    /// is returned when one is missing. A file or a symlink standing where one of them would be is an error naming it
+    /// (a symlink: `.unsafePath`), unless `blockedIsMissing` (and `create` unset): then it reads as nothing at `path`,
+    /// never entered, the entry in the way being a path of its own (the sync's own looks at its trees; see
+    /// ``TreeReader/init(root:blockedIsMissing:)``).
+    func enterParent(of path: TreePath, create: Bool, blockedIsMissing: Bool = false) throws
         -> (fd: Int32, name: TreePath)?
     {
         let components = path.components
         guard let name = components.last else { return nil }
-        guard try enter(components.dropLast(), create: create, blockedThrows: blockedThrows) else { return nil }
+        guard try enter(components.dropLast(), create: create, blockedIsMissing: blockedIsMissing) else { return nil }
         return (currentFD, name)
     }
 
-    /// Enters the directory `components` below the target root (see ``enterParent(of:create:blockedThrows:)``).
-    func enter(_ components: ArraySlice<TreePath>, create: Bool, blockedThrows: Bool = false) throws -> Bool {
+    /// Enters the directory `components` below the target root (see ``enterParent(of:create:blockedIsMissing:)``).
+    func enter(_ components: ArraySlice<TreePath>, create: Bool, blockedIsMissing: Bool = false) throws -> Bool {
         var common = 0
         while common < stack.count, common < components.count,
             stack[common].name == components[components.startIndex + common]
@@ -81,11 +83,11 @@ final class DirectoryCursor {
         for component in components.dropFirst(common) {
             let parent = currentFD
             var fd = component.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            // A lookup (`create` unset) reads a file or a symlink standing where a directory of the path would be as
-            // nothing at that path, as it reads a missing one: never entered (O_NOFOLLOW), and what stands there is a
-            // path of its own, seen by whoever asks for it. (A commit turning a synced file into a directory asks
-            // for the paths below it before the apply removes it.)
-            if fd < 0 && !create && !blockedThrows && (errno == ENOTDIR || errno == ELOOP) { return false }
+            // A lenient lookup (`blockedIsMissing`, `create` unset) reads a file or a symlink standing where a
+            // directory of the path would be as nothing at that path, as it reads a missing one: never entered
+            // (O_NOFOLLOW), and what stands there is a path of its own, seen by whoever asks for it. (A commit turning
+            // a synced file into a directory asks for the paths below it before the apply removes it.)
+            if fd < 0 && !create && blockedIsMissing && (errno == ENOTDIR || errno == ELOOP) { return false }
             if fd < 0 && errno == ENOENT {
                 guard create else { return false }
                 fd = component.withCString { DirectoryMetadata.makeDirectory($0, in: parent) }

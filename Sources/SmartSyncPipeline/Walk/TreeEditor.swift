@@ -129,7 +129,9 @@ public struct TreeEditor: Sendable {
         var start = cursor.rootFD
         var opened: Int32 = -1
         if !under.isEmpty {
-            guard let (parentFD, name) = try cursor.enterParent(of: under, create: false) else { return }
+            guard let (parentFD, name) = try cursor.enterParent(of: under, create: false, blockedIsMissing: true) else {
+                return
+            }
             opened = name.withCString { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard opened >= 0 else { return }
             start = opened

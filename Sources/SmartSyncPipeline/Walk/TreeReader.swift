@@ -29,7 +29,7 @@ public final class TreeReader {
     /// The directory holding `path` and its last component; nil when a directory on the way is missing, or (with
     /// ``blockedIsMissing``) a file or a symlink stands where it would be.
     private func parent(_ path: TreePath) throws -> (fd: Int32, name: TreePath)? {
-        try cursor?.enterParent(of: path, create: false, blockedThrows: !blockedIsMissing)
+        try cursor?.enterParent(of: path, create: false, blockedIsMissing: blockedIsMissing)
     }
 
     /// `lstat` of `path` (``TreePath/root``: the root itself); nil when it (or a directory on the way) does not exist,
@@ -50,9 +50,8 @@ public final class TreeReader {
 
     /// The names in the directory at `path`, as bytes; nil when there is no directory there (or on the way).
     func names(inDirectory path: TreePath) throws -> [TreePath]? {
-        guard let cursor, try cursor.enter(path.components[...], create: false, blockedThrows: !blockedIsMissing) else {
-            return nil
-        }
+        guard let cursor, try cursor.enter(path.components[...], create: false, blockedIsMissing: blockedIsMissing)
+        else { return nil }
         return try directoryNames(cursor.currentFD, display: display(path))
     }
 
