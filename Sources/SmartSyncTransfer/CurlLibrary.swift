@@ -23,6 +23,15 @@ public enum CurlLibrary {
         let detail = reason.map { String(cString: $0) } ?? "cannot load \(soname)"
         throw SmartSyncError(
             .internal, "this run needs the network and libcurl is unusable: \(detail)",
-            hint: "install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl)")
+            hint: "install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl)",
+            cause: Unusable(reason: detail))
+    }
+
+    /// The cause of ``load()``'s error: a problem of this machine, which no other source or transport mends (the
+    /// sources' failover reads it so; the load runs on the engine's thread and fails the first request).
+    public struct Unusable: Error, Sendable, CustomStringConvertible {
+        /// The loader's reason.
+        public let reason: String
+        public var description: String { reason }
     }
 }

@@ -22,8 +22,8 @@ public struct RequestURL: Sendable, Equatable {
     /// `scheme://host[:port]`, without user information, path, query or fragment.
     public var origin: String { scheme + "://" + hostKey }
 
-    /// The ``hostKey`` of `url`; nil when it is not an absolute http(s) URL with a host.
-    public static func hostKey(of url: String) -> String? { (try? RequestURL(url))?.hostKey }
+    /// The ``hostKey`` of `url` as ``URLAuthority`` reads it (no libcurl); nil when that strict parser refuses it.
+    public static func hostKey(of url: String) -> String? { (try? URLAuthority(url))?.hostKey }
 
     /// Resolves `reference` (a `Location` header value, absolute or relative) against `base`.
     init(resolving reference: String, against base: RequestURL) throws {

@@ -54,7 +54,7 @@ public struct NetworkSettings: Sendable {
     ///
     /// Never another host than the one the operator named: the git host resolves refs and receives the token.
     public static func defaultGitURL(apiURL: String) -> String {
-        guard let api = try? RequestURL(apiURL) else { return apiURL }
+        guard let api = try? URLAuthority(apiURL) else { return apiURL }
         return api.origin == "https://api.github.com" ? "https://github.com" : api.origin
     }
 }

@@ -21,9 +21,11 @@ public enum SourceConfiguration: Sendable {
         var network = network
         if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
         let gitURL = network.gitURL ?? ""
-        let urls = [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] + network.mirrors.map {
-            ("--mirror", Optional($0))
-        }
+        let urls =
+            [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)]
+            + network.mirrors.map {
+                ("--mirror", Optional($0))
+            }
         for (flag, url) in urls {
             guard let url else { continue }
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
@@ -36,6 +38,10 @@ public enum SourceConfiguration: Sendable {
                     .invalidArgument,
                     "\(flag) carries credentials (user:password@)",
                     hint: "remove them and set the token in GH_TOKEN instead")
+            }
+            // Our own strict parser, not curl's: curl is loaded by the engine's thread, beside the scan.
+            do { _ = try URLAuthority(url) } catch let error as SmartSyncError {
+                throw SmartSyncError(.invalidArgument, "\(flag): \(error.message)", hint: error.hint)
             }
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
