@@ -25,6 +25,9 @@ public struct URLAuthority: Sendable, Equatable {
     /// `scheme://host[:port]`.
     public var origin: String { scheme + "://" + hostKey }
 
+    /// The ``hostKey`` of `url`; nil when this parser refuses it.
+    public static func hostKey(of url: String) -> String? { (try? URLAuthority(url))?.hostKey }
+
     /// Parses `url`'s scheme and authority.
     ///
     /// - Throws: `SmartSyncError(.invalidArgument)` naming what is wrong; the URL is quoted only when it holds no

@@ -29,7 +29,7 @@ struct URLAuthorityTests {
         let curl = try RequestURL(url)
         #expect(curl.hostKey == parsed.hostKey, "\(url)")
         #expect(curl.scheme == parsed.scheme)
-        #expect(RequestURL.hostKey(of: url) == hostKey)
+        #expect(URLAuthority.hostKey(of: url) == hostKey)
     }
 
     @Test(arguments: [
@@ -45,7 +45,7 @@ struct URLAuthorityTests {
     ])
     func refusesWhatCouldBeReadTwoWays(url: String) {
         #expect(throws: SmartSyncError.self, "\(url)") { try URLAuthority(url) }
-        #expect(RequestURL.hostKey(of: url) == nil)
+        #expect(URLAuthority.hostKey(of: url) == nil)
     }
 
     @Test func aRefusalNeverQuotesCredentials() throws {
