@@ -93,7 +93,7 @@ public final class TransferEngine: Sendable {
     }
 
     /// Loads libcurl (once per process) and makes the multi handle and the easy handles' settings. Engine thread.
-    private static func makeCurlState(_ configuration: TransferConfiguration) throws
+    static func makeCurlState(_ configuration: TransferConfiguration) throws
         -> (multi: UnsafeMutableRawPointer, settings: EasySettings)
     {
         try CurlLibrary.load()
