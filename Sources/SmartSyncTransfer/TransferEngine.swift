@@ -81,7 +81,9 @@ public final class TransferEngine: Sendable {
         // thread, beside the caller's own work (a no-op's state load and scan): "libcurl loaded on demand" in
         // docs/ARCHITECTURE.md. A failure there fails every transfer with the error it threw here before.
         self.loop = CurlMultiLoop(
-            setUp: { try Self.makeCurlState(configuration) }, maxConcurrent: configuration.maxConcurrent,
+            setUp: {
+                do { return try Self.makeCurlState(configuration) } catch { throw Self.localSetupFailure(error) }
+            }, maxConcurrent: configuration.maxConcurrent,
             pacing: Pacing(
                 limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
                 stallSpeed: configuration.stallSpeed, minSpeed: configuration.minSpeed,
@@ -113,6 +115,19 @@ public final class TransferEngine: Sendable {
             http2: configuration.http2,
             trust: trust)
         return (multi, settings)
+    }
+
+    /// `error`, thrown by the engine thread's setup, as every request then fails with it: with a cause that
+    /// marks it local (``CurlLibrary/Unusable``), so that no source or transport that needs the same setup is tried
+    /// next. libcurl's load sets that cause itself; this covers the others (no multi handle, `--cacert` unreadable
+    /// when the engine thread reads it again).
+    static func localSetupFailure(_ error: any Error) -> SmartSyncError {
+        var failure =
+            error as? SmartSyncError ?? SmartSyncError(.internal, "the transfer engine could not start: \(error)")
+        if !(failure.cause is CurlLibrary.Unusable) {
+            failure.cause = CurlLibrary.Unusable(reason: failure.cause.map { "\($0)" } ?? "the transfer engine's setup")
+        }
+        return failure
     }
 
     deinit {
