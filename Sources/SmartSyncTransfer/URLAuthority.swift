@@ -34,14 +34,19 @@ public struct URLAuthority: Sendable, Equatable {
     ///   user information.
     public init(_ url: String) throws {
         let bytes = Array(url.utf8)
-        func refuse(_ why: String) -> SmartSyncError {
+        func refuse(_ why: String, hint: String = "check the URL") -> SmartSyncError {
             let shown = bytes.contains(UInt8(ascii: "@")) ? "the URL" : "'\(url)'"
-            return SmartSyncError(
-                .invalidArgument, "\(shown) is not a valid absolute http(s) URL: \(why)",
-                hint: "check the URL")
+            return SmartSyncError(.invalidArgument, "\(shown) is not a valid absolute http(s) URL: \(why)", hint: hint)
         }
-        if let bad = bytes.first(where: { $0 <= 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }) {
-            throw refuse(bad == 0x20 ? "it contains a space" : "it contains byte 0x\(String(bad, radix: 16))")
+        if let badIndex = bytes.firstIndex(where: { $0 <= 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }) {
+            let bad = bytes[badIndex]
+            let why = bad == 0x20 ? "it contains a space" : "it contains byte 0x\(String(bad, radix: 16))"
+            if bad == UInt8(ascii: "\\") { throw refuse(why, hint: "write '/' for a path separator") }
+            guard Self.isInPath(badIndex, of: bytes) else {
+                throw refuse(
+                    why, hint: bad >= 0x80 ? "write a non-ASCII host in punycode (xn--…, e.g. with 'idn2')" : "check the host")
+            }
+            throw refuse(why, hint: "percent-encode it in the path, query or fragment (a space as %20)")
         }
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
             bytes[colon...].starts(with: Array("://".utf8))
@@ -70,21 +75,52 @@ public struct URLAuthority: Sendable, Equatable {
             guard rest.isEmpty || rest.first == UInt8(ascii: ":") else { throw refuse("bytes after the IPv6 host") }
             portText = rest.isEmpty ? nil : rest.dropFirst()
             guard Self.isCanonicalIPv6(host.dropFirst().dropLast()) else {
-                throw refuse("the IPv6 host is not in canonical form (lower case, compressed, no zone)")
+                throw refuse(
+                    "the IPv6 host is not in canonical form (lower case, compressed, no zone)",
+                    hint: "write it as inet_ntop does, e.g. [2001:db8::1]")
             }
         } else {
             let colon = authority.firstIndex(of: UInt8(ascii: ":"))
             host = authority[..<(colon ?? authority.endIndex)]
             portText = colon.map { authority[($0 + 1)...] }
-            guard Self.isPlainHost(host) else { throw refuse("the host is empty or not a plain name or IPv4 address") }
+            if host.last == UInt8(ascii: "."), host.count > 1 {
+                throw refuse("the host ends with '.'", hint: "remove the trailing '.'")
+            }
+            if let portText, portText.contains(UInt8(ascii: ":")) {
+                throw refuse("more than one ':' in the authority", hint: "write an IPv6 host in brackets: [2001:db8::1]")
+            }
+            guard Self.isPlainHost(host) else {
+                throw refuse(
+                    "the host is empty or not a plain name or IPv4 address",
+                    hint: "write a name, a dotted-quad IPv4 address (127.0.0.1) or a bracketed IPv6 address")
+            }
         }
         var key = String(decoding: host, as: UTF8.self).lowercased()
         if let portText {
-            guard let port = Self.port(portText) else { throw refuse("the port is not a number 1…65535") }
+            if portText.count > 1, portText.first == UInt8(ascii: "0") {
+                throw refuse("the port has a leading zero", hint: "write the port without leading zeros")
+            }
+            guard let port = Self.port(portText) else {
+                throw refuse("the port is not a number 1…65535", hint: "write the port as a number 1…65535")
+            }
             if port != (scheme == "https" ? 443 : 80) { key += ":\(port)" }
         }
         self.scheme = scheme
         self.hostKey = key
+    }
+
+    /// True when `index` lies after the authority (in the path, query or fragment) of a URL with `://`.
+    private static func isInPath(_ index: Int, of bytes: [UInt8]) -> Bool {
+        let separator = Array("://".utf8)
+        guard let start = (0...max(0, bytes.count - 3)).first(where: { bytes[$0...].starts(with: separator) })
+        else { return false }
+        let authorityStart = start + 3
+        guard
+            let end = bytes[authorityStart...].firstIndex(where: {
+                $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#")
+            })
+        else { return false }
+        return index > end
     }
 
     /// A registered name of letters, digits, `-`, `_` and `.`, or a canonical dotted quad.

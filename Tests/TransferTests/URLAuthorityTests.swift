@@ -64,6 +64,22 @@ struct URLAuthorityTests {
         #expect(space.message.contains("space"))
     }
 
+    @Test(arguments: [
+        ("https://example.com./", "remove the trailing '.'"),
+        ("https://b\u{FC}cher.example/", "punycode (xn--"),
+        ("https://example.com/b\u{FC}cher", "percent-encode"),
+        ("https://example.com/a b", "percent-encode"),
+        ("https://example.com?q=a b", "percent-encode"),
+        ("https://2001:db8::1/", "[2001:db8::1]"),
+        ("https://[2001:DB8::1]/", "[2001:db8::1]"),
+        ("https://example.com:0443/", "without leading zeros"),
+        ("https://example.com\\evil/", "'/'"),
+    ])
+    func aRefusalSaysHowToWriteTheURL(url: String, hint: String) throws {
+        let error = try #require(throws: SmartSyncError.self) { try URLAuthority(url) }
+        #expect(error.hint?.contains(hint) == true, "\(url): \(error.text)")
+    }
+
     /// A few thousand URLs built from the characters that separate or reinterpret an authority, numeric host forms
     /// and malformed scheme separators: whatever URLAuthority accepts, curl's parser must read with the same scheme
     /// and host. Seeded, so a failure names a URL that fails again.
