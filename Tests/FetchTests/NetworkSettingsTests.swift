@@ -63,6 +63,16 @@ struct NetworkSettingsTests {
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://[::1]:8443/api/v3") == "https://[::1]:8443")
     }
 
+    /// An API URL the configuration's parser refuses gives no git URL at all: credentials in it never come back
+    /// as the git host (which would carry them into the clone's remote and messages).
+    @Test(arguments: [
+        "https://user:pw@ghe.corp/api/v3", "https://pw@ghe.corp", "https://ghe.corp@evil.example/",
+        "http://u:pw@127.0.0.1:8080/api", "https://127.1/api", "ftp://ghe.corp/",
+    ])
+    func aRefusedAPIURLGivesNoGitURL(apiURL: String) {
+        #expect(NetworkSettings.defaultGitURL(apiURL: apiURL) == nil)
+    }
+
     @Test func gitHostReceivesTheTokenOnlyWhenPacksMayBeUsed() throws {
         // GitHub Enterprise without --git-url: the token goes to the enterprise host, never to github.com.
         var network = NetworkSettings()

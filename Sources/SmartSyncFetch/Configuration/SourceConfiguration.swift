@@ -112,7 +112,9 @@ public enum SourceConfiguration: Sendable {
         switch self {
         case .github(let location, let token, var transfer, let network):
             transfer.logger = logger
-            let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL)
+            guard let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL) else {
+                throw SmartSyncError(.internal, "the GitHub configuration has no git URL")
+            }
             let clone = ShallowCloneSource(
                 gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
                 temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
