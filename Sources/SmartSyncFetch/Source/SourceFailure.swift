@@ -28,7 +28,8 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         /// `.integrity`, `.sourceUnavailable`, and any other code not named here).
         case unusable
         /// A problem on this machine, not at the source: the file system, a lock, local files in the way, libcurl
-        /// that cannot be loaded (``CurlLibrary/Unusable``), or the run being cancelled (`.io`, `.locked`,
+        /// that cannot be loaded or a transfer engine that cannot set up (``CurlLibrary/Unusable``), or the run
+        /// being cancelled (`.io`, `.locked`,
         /// `.conflict`, `.cancelled`).
         case local
         /// A limit the operator set for the run (`.limitExceeded`: `--max-download`, `--request-timeout`): the next
