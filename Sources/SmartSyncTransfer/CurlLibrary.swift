@@ -23,6 +23,18 @@ public enum CurlLibrary {
         let detail = reason.map { String(cString: $0) } ?? "cannot load \(soname)"
         throw SmartSyncError(
             .internal, "this run needs the network and libcurl is unusable: \(detail)",
-            hint: "install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl)")
+            hint: "install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl)",
+            cause: Unusable(reason: detail))
+    }
+
+    /// The cause of ``load()``'s error, and of any other failure of the engine thread's setup (the trust store, the
+    /// multi handle): a problem of this machine, which no other source or transport that goes through libcurl
+    /// mends. The sources' failover reads it so and stops; the setup runs on the engine's thread and fails the first
+    /// request. (A `git clone` could still work, as git's `git-remote-https` links its own libcurl, but a machine
+    /// this broken is better reported than worked around.)
+    public struct Unusable: Error, Sendable, CustomStringConvertible {
+        /// The loader's reason, or the failed setup step's.
+        public let reason: String
+        public var description: String { reason }
     }
 }

@@ -6,9 +6,13 @@ import SmartSyncCore
 ///
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
-/// `stats`, `loopThread`, `exited`) is read and written only while holding `condition`; the multi handle itself
-/// and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched only by the engine thread
-/// in ``run()``.
+/// `stats`, `loopThread`, `exited`, `setUpFailure`) is read and written only while holding `condition`; the multi
+/// handle itself and the loop-only state (`settings`, `waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched
+/// only by the engine thread in ``run()``.
+///
+/// The thread makes its own curl state first (``Setup``: loading libcurl, the trust store, the multi handle), so a
+/// run's main thread never waits for libcurl: transfers submitted meanwhile wait in the inbox, and when the setup
+/// fails they, and every later one, fail with its error. ``shutdown(wait:)`` joins the thread, setup included.
 final class CurlMultiLoop: @unchecked Sendable {
     /// Where a transfer is, as seen by callers (guarded by `condition`).
     private enum Phase {
@@ -20,8 +24,12 @@ final class CurlMultiLoop: @unchecked Sendable {
         case submitted
     }
 
+    /// What the engine thread makes before its first transfer: the multi handle (owned by the loop from then on)
+    /// and the easy handles' settings.
+    typealias Setup = @Sendable () throws -> (multi: UnsafeMutableRawPointer, settings: EasySettings)
+
     private let condition = NSCondition()
-    private let settings: EasySettings
+    private let setUp: Setup
     private let maxConcurrent: Int
     let pacing: Pacing
 
@@ -35,8 +43,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var exited = false
     private var loopThread: pthread_t?
     private var stats = TransferStatistics()
+    /// Why the thread could not make its curl state; every transfer fails with it.
+    private var setUpFailure: (any Error)?
 
     // Engine thread only (also used by the pacing extension, CurlMultiLoop+Pacing.swift).
+    private var settings: EasySettings?
     private var waiting: [EasyTransfer] = []
     var active: [UInt64: EasyTransfer] = [:]
     private var perHost: [String: Int] = [:]
@@ -50,11 +61,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var meter: DownloadMeter?
     var lastStallCheck = 0.0
 
-    init(
-        multi: UnsafeMutableRawPointer, settings: EasySettings, maxConcurrent: Int, pacing: Pacing, pacer: HostPacer
-    ) {
-        self.multi = multi
-        self.settings = settings
+    init(setUp: @escaping Setup, maxConcurrent: Int, pacing: Pacing, pacer: HostPacer) {
+        self.setUp = setUp
         self.maxConcurrent = maxConcurrent
         self.pacing = pacing
         self.pacer = pacer
@@ -90,6 +98,12 @@ final class CurlMultiLoop: @unchecked Sendable {
     func submit(_ transfer: EasyTransfer) {
         condition.lock()
         let phase = phases[transfer.id]
+        if let setUpFailure {
+            phases[transfer.id] = nil
+            condition.unlock()
+            transfer.complete(.failure(setUpFailure))
+            return
+        }
         if shuttingDown || phase == .cancelledEarly || phase == nil {
             phases[transfer.id] = nil
             let stopping = shuttingDown
@@ -138,7 +152,24 @@ final class CurlMultiLoop: @unchecked Sendable {
     private func run() {
         condition.lock()
         loopThread = pthread_self()
-        let multi = self.multi!
+        condition.unlock()
+        let multi: UnsafeMutableRawPointer
+        do {
+            (multi, settings) = try setUp()
+        } catch {
+            condition.lock()
+            setUpFailure = error
+            let queued = inbox
+            inbox.removeAll()
+            for transfer in queued { phases[transfer.id] = nil }
+            exited = true
+            condition.broadcast()
+            condition.unlock()
+            for transfer in queued { transfer.complete(.failure(error)) }
+            return
+        }
+        condition.lock()
+        self.multi = multi
         condition.unlock()
         limiter = pacing.limitRate.map { RateLimiter(bytesPerSecond: $0, now: monotonicSeconds()) }
         meter = pacing.maxDownload.map(DownloadMeter.init(limit:))
@@ -208,7 +239,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             waiting.remove(at: index)
             pacer.started(transfer.hostKey)
             let retained = Unmanaged.passRetained(transfer).toOpaque()
-            var failure = transfer.makeHandle(settings: settings, retainedSelf: retained)
+            // `settings` is set before the loop's first pass.
+            var failure: SmartSyncError? =
+                if let settings { transfer.makeHandle(settings: settings, retainedSelf: retained) } else {
+                    SmartSyncError(.internal, "the transfer engine started a transfer before its setup")
+                }
             if failure == nil, let easy = transfer.easy {
                 let rc = curl_multi_add_handle(multi, easy)
                 if rc != CURLM_OK {

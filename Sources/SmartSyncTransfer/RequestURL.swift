@@ -3,9 +3,12 @@ import Foundation
 import SmartSyncCore
 
 /// An absolute `http`/`https` URL as libcurl's URL parser understands it: the same parser the transfer uses, so
-/// the host we match against ``TransferConfiguration/credentialHosts`` is the host curl connects to. It is the one
-/// place a URL's authority is taken apart: which hosts get the token, GitHub Enterprise's token host, the default
-/// git host of an API URL.
+/// the host of each request and each redirect hop, which is matched against
+/// ``TransferConfiguration/credentialHosts``, is the host curl connects to.
+///
+/// The configuration's URLs (which hosts get the token, GitHub Enterprise's token host, the default git host of an
+/// API URL) are read before libcurl is loaded, by ``URLAuthority``, which accepts only URLs this parser reads the
+/// same way (tested against it in `URLAuthorityTests`).
 public struct RequestURL: Sendable, Equatable {
     /// The normalized URL string handed to curl (without user:password).
     public let string: String
@@ -21,9 +24,6 @@ public struct RequestURL: Sendable, Equatable {
 
     /// `scheme://host[:port]`, without user information, path, query or fragment.
     public var origin: String { scheme + "://" + hostKey }
-
-    /// The ``hostKey`` of `url`; nil when it is not an absolute http(s) URL with a host.
-    public static func hostKey(of url: String) -> String? { (try? RequestURL(url))?.hostKey }
 
     /// Resolves `reference` (a `Location` header value, absolute or relative) against `base`.
     init(resolving reference: String, against base: RequestURL) throws {

@@ -34,10 +34,10 @@ public final class TransferEngine: Sendable {
     /// ``TransferConfiguration/credentialHosts``, lower-cased.
     private let credentialHosts: Set<String>
 
-    /// Creates an engine and starts its thread.
+    /// Creates an engine and starts its thread, which loads libcurl and makes its curl state beside the caller.
     ///
-    /// - Throws: `.invalidArgument` for a bad configuration (caps below 1, unreadable `extraCAFile`), `.internal`
-    ///   when libcurl cannot be initialised.
+    /// - Throws: `.invalidArgument` for a bad configuration (caps below 1, unreadable `extraCAFile`). When libcurl
+    ///   cannot be loaded or initialised, every ``perform(_:)`` throws that `.internal` error instead.
     public init(configuration: TransferConfiguration) throws {
         guard configuration.maxConcurrent >= 1 else {
             throw SmartSyncError(.invalidArgument, "--jobs must be at least 1 (got \(configuration.maxConcurrent))")
@@ -73,7 +73,31 @@ public final class TransferEngine: Sendable {
         if let maxDownload = configuration.maxDownload, maxDownload < 1 {
             throw SmartSyncError(.invalidArgument, "--max-download must be at least 1 byte (got \(maxDownload))")
         }
-        // Loads libcurl (or waits for the load the command started) and runs curl_global_init once per process.
+        // Checked here, where a bad --cacert is a bad argument; read again by the engine thread's setup.
+        if let extraCAFile = configuration.extraCAFile { _ = try CABundle.check(extraCAFile: extraCAFile) }
+        self.configuration = configuration
+        self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
+        // libcurl's load (dlopen, curl_global_init), the trust store and the multi handle are made by the engine
+        // thread, beside the caller's own work (a no-op's state load and scan): "libcurl loaded on demand" in
+        // docs/ARCHITECTURE.md. A failure there fails every transfer with the error it threw here before.
+        self.loop = CurlMultiLoop(
+            setUp: {
+                do { return try Self.makeCurlState(configuration) } catch { throw Self.localSetupFailure(error) }
+            }, maxConcurrent: configuration.maxConcurrent,
+            pacing: Pacing(
+                limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
+                stallSpeed: configuration.stallSpeed, minSpeed: configuration.minSpeed,
+                requestTimeout: configuration.requestTimeout, maxDownload: configuration.maxDownload),
+            pacer: HostPacer(
+                policy: configuration.hostBackoff, maxPerHost: configuration.maxPerHost,
+                requestRate: configuration.maxRequestsPerHost))
+        loop.start()
+    }
+
+    /// Loads libcurl (once per process) and makes the multi handle and the easy handles' settings. Engine thread.
+    static func makeCurlState(_ configuration: TransferConfiguration) throws
+        -> (multi: UnsafeMutableRawPointer, settings: EasySettings)
+    {
         try CurlLibrary.load()
         let trust = try TrustStore.make(
             extraCAFile: configuration.extraCAFile, directory: configuration.caDirectory)
@@ -90,18 +114,20 @@ public final class TransferEngine: Sendable {
             userAgent: configuration.userAgent,
             http2: configuration.http2,
             trust: trust)
-        self.configuration = configuration
-        self.credentialHosts = Set(configuration.credentialHosts.map { $0.lowercased() })
-        self.loop = CurlMultiLoop(
-            multi: multi, settings: settings, maxConcurrent: configuration.maxConcurrent,
-            pacing: Pacing(
-                limitRate: configuration.limitRate, stallTimeout: configuration.stallTimeout,
-                stallSpeed: configuration.stallSpeed, minSpeed: configuration.minSpeed,
-                requestTimeout: configuration.requestTimeout, maxDownload: configuration.maxDownload),
-            pacer: HostPacer(
-                policy: configuration.hostBackoff, maxPerHost: configuration.maxPerHost,
-                requestRate: configuration.maxRequestsPerHost))
-        loop.start()
+        return (multi, settings)
+    }
+
+    /// `error`, thrown by the engine thread's setup, as every request then fails with it: with a cause that
+    /// marks it local (``CurlLibrary/Unusable``), so that no source or transport that needs the same setup is tried
+    /// next. libcurl's load sets that cause itself; this covers the others (no multi handle, `--cacert` unreadable
+    /// when the engine thread reads it again).
+    static func localSetupFailure(_ error: any Error) -> SmartSyncError {
+        var failure =
+            error as? SmartSyncError ?? SmartSyncError(.internal, "the transfer engine could not start: \(error)")
+        if !(failure.cause is CurlLibrary.Unusable) {
+            failure.cause = CurlLibrary.Unusable(reason: failure.cause.map { "\($0)" } ?? "the transfer engine's setup")
+        }
+        return failure
     }
 
     deinit {

@@ -58,6 +58,23 @@ struct LibcurlLoadingEndToEndTests {
         #expect(r.stderrString.contains("apt-get install libcurl4"), "\(r.stderrString)")
         #expect(!r.stderrString.contains("could not connect"), "no request can be made without libcurl")
 
+        // libcurl is loaded by the engine's thread while the run loads its state and scans the target: with a
+        // target to scan, the run ends with the same error and status, the target untouched.
+        let target = dirs.appending("target")
+        try FileManager.default.createDirectory(atPath: target + "/etc/sub", withIntermediateDirectories: true)
+        for index in 0..<400 {
+            try Data("file \(index)\n".utf8).write(to: URL(fileURLWithPath: "\(target)/etc/sub/f\(index)"))
+        }
+        let scanning = try unreachableGitHubSync(dirs, environment: ["LD_LIBRARY_PATH": libraries, "NO_COLOR": "1"])
+        #expect(scanning.status == r.status)
+        #expect(scanning.status == 1, "an internal error: \(scanning.stderrString)")
+        #expect(
+            scanning.stderrString.contains("this run needs the network and libcurl is unusable"),
+            "\(scanning.stderrString)")
+        #expect(scanning.stderrString.contains("apt-get install libcurl4"), "\(scanning.stderrString)")
+        #expect(!scanning.stderrString.contains("warning:"), "no other transport or source is tried without libcurl")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target + "/etc/sub").count == 400)
+
         // The same environment does not stop a run that needs no request.
         let version = try SmartSyncBinary.run(
             ["--version"], environment: ["LD_LIBRARY_PATH": libraries], check: false)

@@ -1,6 +1,9 @@
+import Foundation
 import SmartSyncCore
 import SmartSyncFetch
 import Testing
+
+@testable import SmartSyncTransfer
 
 /// The failover policies as values: how an error's code becomes a ``SourceFailure/Reason``, and which reasons move on
 /// under `--transport raw`'s API-then-clone policy and `auto`'s pack-then-per-blob policy.
@@ -9,6 +12,23 @@ struct FailoverPolicyTests {
 
     private func failure(_ code: SmartSyncError.Code, status: Int? = nil) -> SourceFailure {
         SourceFailure(classifying: SmartSyncError(code, "it failed", hint: "do this", httpStatus: status))
+    }
+
+    /// The engine thread's setup fails every request with its error: whatever the step (libcurl's load, `--cacert`
+    /// gone when the thread reads it again, no multi handle), the failover reads it as local and tries no other
+    /// transport, whose requests would fail the same way.
+    @Test func everyEngineSetupFailureIsLocal() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("gone-\(UUID()).pem").path
+        let unreadable = try #require(throws: SmartSyncError.self) { try CABundle.check(extraCAFile: missing) }
+        #expect(SourceFailure(classifying: unreadable).reason == .answered)
+        let cacert = TransferEngine.localSetupFailure(unreadable)
+        #expect(SourceFailure(classifying: cacert).reason == .local)
+        #expect(cacert.message == unreadable.message && cacert.code == unreadable.code)
+        let multi = TransferEngine.localSetupFailure(SmartSyncError(.internal, "libcurl could not create a multi handle"))
+        #expect(SourceFailure(classifying: multi).reason == .local)
+        struct Odd: Error {}
+        let odd = TransferEngine.localSetupFailure(Odd())
+        #expect(SourceFailure(classifying: odd).reason == .local && odd.code == .internal)
     }
 
     @Test func eachCodeHasItsReason() {

@@ -51,10 +51,26 @@ struct NetworkSettingsTests {
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://api.github.com/") == "https://github.com")
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://ghe.corp/api/v3") == "https://ghe.corp")
         #expect(NetworkSettings.defaultGitURL(apiURL: "http://127.0.0.1:8080/api") == "http://127.0.0.1:8080")
-        // The one parser (libcurl's, as the transfer uses): case, default ports and user information do not count.
+        // The configuration's parser (URLAuthority, which names the host curl does): case and default ports do not
+        // count. User information is refused, by the parser and by the configuration, credentials never quoted.
         #expect(NetworkSettings.defaultGitURL(apiURL: "HTTPS://API.GitHub.com:443/") == "https://github.com")
-        #expect(NetworkSettings.defaultGitURL(apiURL: "https://user:pw@ghe.corp/api/v3") == "https://ghe.corp")
+        let error = try #require(throws: SmartSyncError.self) {
+            try SourceConfiguration.github(
+                slug: "corp/infra", apiURL: "https://user:pw@ghe.corp/api/v3", rawURL: nil, token: nil,
+                network: NetworkSettings())
+        }
+        #expect(error.message.contains("carries credentials") && !error.message.contains("pw@"))
         #expect(NetworkSettings.defaultGitURL(apiURL: "https://[::1]:8443/api/v3") == "https://[::1]:8443")
+    }
+
+    /// An API URL the configuration's parser refuses gives no git URL at all: credentials in it never come back
+    /// as the git host (which would carry them into the clone's remote and messages).
+    @Test(arguments: [
+        "https://user:pw@ghe.corp/api/v3", "https://pw@ghe.corp", "https://ghe.corp@evil.example/",
+        "http://u:pw@127.0.0.1:8080/api", "https://127.1/api", "ftp://ghe.corp/",
+    ])
+    func aRefusedAPIURLGivesNoGitURL(apiURL: String) {
+        #expect(NetworkSettings.defaultGitURL(apiURL: apiURL) == nil)
     }
 
     @Test func gitHostReceivesTheTokenOnlyWhenPacksMayBeUsed() throws {

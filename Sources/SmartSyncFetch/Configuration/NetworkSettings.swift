@@ -53,8 +53,10 @@ public struct NetworkSettings: Sendable {
     /// origin otherwise (GitHub Enterprise serves `https://HOST/api/v3` and `https://HOST/OWNER/REPO.git`).
     ///
     /// Never another host than the one the operator named: the git host resolves refs and receives the token.
-    public static func defaultGitURL(apiURL: String) -> String {
-        guard let api = try? RequestURL(apiURL) else { return apiURL }
+    /// Nil when ``URLAuthority`` refuses `apiURL` (the configuration then refuses it too, naming `--api-url`), so a
+    /// URL with `user:password@` never comes back.
+    public static func defaultGitURL(apiURL: String) -> String? {
+        guard let api = try? URLAuthority(apiURL) else { return nil }
         return api.origin == "https://api.github.com" ? "https://github.com" : api.origin
     }
 }

@@ -21,9 +21,11 @@ public enum SourceConfiguration: Sendable {
         var network = network
         if network.gitURL == nil { network.gitURL = NetworkSettings.defaultGitURL(apiURL: apiURL) }
         let gitURL = network.gitURL ?? ""
-        let urls = [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)] + network.mirrors.map {
-            ("--mirror", Optional($0))
-        }
+        let urls =
+            [("--api-url", apiURL), ("--raw-url", rawURL), ("--git-url", gitURL)]
+            + network.mirrors.map {
+                ("--mirror", Optional($0))
+            }
         for (flag, url) in urls {
             guard let url else { continue }
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
@@ -36,6 +38,10 @@ public enum SourceConfiguration: Sendable {
                     .invalidArgument,
                     "\(flag) carries credentials (user:password@)",
                     hint: "remove them and set the token in GH_TOKEN instead")
+            }
+            // Our own strict parser, not curl's: curl is loaded by the engine's thread, beside the scan.
+            do { _ = try URLAuthority(url) } catch let error as SmartSyncError {
+                throw SmartSyncError(.invalidArgument, "\(flag): \(error.message)", hint: error.hint)
             }
         }
         let location = GitHubLocation(owner: owner, repository: repo, apiURL: apiURL, rawURL: rawURL)
@@ -106,7 +112,9 @@ public enum SourceConfiguration: Sendable {
         switch self {
         case .github(let location, let token, var transfer, let network):
             transfer.logger = logger
-            let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL)
+            guard let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL) else {
+                throw SmartSyncError(.internal, "the GitHub configuration has no git URL")
+            }
             let clone = ShallowCloneSource(
                 gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
                 temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),

@@ -30,7 +30,7 @@ public struct GitHubLocation: Sendable {
     /// GitHub's own raw host for github.com's API; none for any other (GitHub Enterprise serves raw content on paths
     /// or subdomains that depend on its setup, and its repositories must not be asked for at github.com's raw host).
     public static func defaultRawURL(apiURL: String) -> String? {
-        RequestURL.hostKey(of: apiURL) == "api.github.com" ? "https://raw.githubusercontent.com" : nil
+        URLAuthority.hostKey(of: apiURL) == "api.github.com" ? "https://raw.githubusercontent.com" : nil
     }
 
     /// The hosts (`host[:port]`) that may receive the token, decided per request and per redirect hop by the engine:
@@ -43,7 +43,7 @@ public struct GitHubLocation: Sendable {
     ///
     /// A redirect to any other host loses the `Authorization` header, as does one from https to http.
     public func credentialHosts(gitURL: String?) -> Set<String> {
-        Set([apiURL, rawURL, gitURL].compactMap { $0.flatMap(RequestURL.hostKey(of:)) })
+        Set([apiURL, rawURL, gitURL].compactMap { $0.flatMap(URLAuthority.hostKey(of:)) })
     }
 
     /// Parses `OWNER/REPO` (a trailing `.git` is dropped).

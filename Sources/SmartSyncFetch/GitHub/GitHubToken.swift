@@ -23,7 +23,7 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
     /// `https://api.github.com`, `TENANT.ghe.com` for `https://api.TENANT.ghe.com`, else the API URL's `host[:port]`
     /// (GitHub Enterprise Server: `https://HOST/api/v3` → `HOST`).
     public static func host(forAPIURL apiURL: String) -> String {
-        let host = RequestURL.hostKey(of: apiURL) ?? "github.com"
+        let host = URLAuthority.hostKey(of: apiURL) ?? "github.com"
         if host == "api.github.com" { return "github.com" }
         if host.hasPrefix("api."), host.hasSuffix(".ghe.com") { return String(host.dropFirst("api.".count)) }
         return host

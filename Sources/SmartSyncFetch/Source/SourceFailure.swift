@@ -1,4 +1,5 @@
 import SmartSyncCore
+import SmartSyncTransfer
 
 /// Why a source could not serve a call, in the terms a ``FailoverSource`` decides on: might another source serve
 /// it instead, or would it give the same answer?
@@ -26,8 +27,10 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         /// failed to parse or to verify, TLS that failed (`.http` but a 5xx, `.tls`, `.malformedResponse`,
         /// `.integrity`, `.sourceUnavailable`, and any other code not named here).
         case unusable
-        /// A problem on this machine, not at the source: the file system, a lock, local files in the way, or the
-        /// run being cancelled (`.io`, `.locked`, `.conflict`, `.cancelled`).
+        /// A problem on this machine, not at the source: the file system, a lock, local files in the way, libcurl
+        /// that cannot be loaded or a transfer engine that cannot set up (``CurlLibrary/Unusable``), or the run
+        /// being cancelled (`.io`, `.locked`,
+        /// `.conflict`, `.cancelled`).
         case local
         /// A limit the operator set for the run (`.limitExceeded`: `--max-download`, `--request-timeout`): the next
         /// source would meet it too.
@@ -60,6 +63,9 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(reason): \(error)" }
 
     private static func reason(of error: SmartSyncError) -> Reason {
+        // libcurl that cannot be loaded (by the engine's thread, so it surfaces as a request's error): every
+        // transport needs it.
+        if error.cause is CurlLibrary.Unusable { return .local }
         switch error.code {
         case .network: return .unreachable
         case .rateLimited: return .rateLimited

@@ -52,8 +52,11 @@ public struct PublishCache: Sendable {
         guard case .github(let location, _, _, let checked) = try SourceConfiguration.github(
             slug: slug, apiURL: apiURL, rawURL: nil, token: token, network: network)
         else { throw SmartSyncError(.internal, "SourceConfiguration.github made no GitHub configuration") }
+        guard let checkedGitURL = checked.gitURL ?? NetworkSettings.defaultGitURL(apiURL: apiURL) else {
+            throw SmartSyncError(.internal, "SourceConfiguration.github left no git URL")
+        }
         return PublishCache(
-            storeDirectory: storeDirectory, gitURL: checked.gitURL ?? NetworkSettings.defaultGitURL(apiURL: apiURL),
+            storeDirectory: storeDirectory, gitURL: checkedGitURL,
             owner: location.owner, repository: location.repository, token: token, stallTimeout: stallTimeout,
             extraCAFile: extraCAFile)
     }
