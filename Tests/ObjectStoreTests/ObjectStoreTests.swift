@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
@@ -103,6 +104,31 @@ struct ObjectStoreTests {
         let again = try store.lock()
         again.release()
     }
+
+    /// A symlink planted at an object's path is never followed: `read` names the object in an integrity error and
+    /// never returns the link target's bytes (here a secret outside the store).
+    @Test func readRefusesASymlinkAtAnObjectPath() throws {
+        let store = try ObjectStore(root: root)
+        defer { scratch.remove() }
+        let secret = scratch["secret"]
+        try FileSystem.writeFileAtomically(secret, Array("root:x:0:0\n".utf8))
+        let id = ObjectID.blob(Array("the object\n".utf8))
+        let path = store.path(for: id)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(symlink(secret, path) == 0)
+        do {
+            let bytes = try store.read(id)
+            Issue.record("read the link's target: \(bytes.count) bytes")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .integrity, "\(error)")
+            #expect(error.message.contains(id.hex), "\(error.message)")
+            #expect(!error.message.contains("root:x"))
+        }
+        // An absent object is still an ordinary "no such file".
+        let absent = ObjectID.blob(Array("absent".utf8))
+        #expect { try store.read(absent) } throws: { ($0 as? SmartSyncError)?.code == .io }
+    }
 }
 
 @Suite("ObjectStore temporaries")
@@ -163,4 +189,5 @@ struct ObjectStoreTemporariesTests {
         #expect(try FileSystem.names(in: store.temporaryDirectory).isEmpty)
         withExtendedLifetime((batch, writer, partial)) {}
     }
+
 }
