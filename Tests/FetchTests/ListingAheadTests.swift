@@ -284,4 +284,33 @@ struct ListingAheadTests {
         #expect(try s.fetches() == before + 2, "the question brought the listing's pack")
         #expect(s.store.contains(blob))
     }
+
+    /// The listing said ahead reaches the pack source through the sources that wrap it: a failover of its own, and
+    /// `--mirror` (a mirror that cannot tell the ancestry, the origin asked next). Each run costs the git host one
+    /// fetch for the question and the listing, as the direct run above (found by the fifth session's audit: neither
+    /// wrapper forwarded it, and the question asked for the history first).
+    @Test(arguments: ["failover", "mirror"])
+    func aWrappedSourceGetsTheSameOneRequestAnswer(wrapper: String) async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit])
+        // A mirror with nothing published: every commit of it is "not found", so it cannot tell.
+        let mirror = MirrorSource(baseURL: s.github.rawURL + "/no-mirror/", engine: s.engine, retryPolicy: .none)
+        let run: any SyncSource =
+            wrapper == "failover"
+            ? FailoverSource([s.source], policy: .mirror) : MirroredSource(mirrors: [mirror], origin: s.source)
+
+        let before = try s.fetches()
+        run.listingAhead(b, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
+        #expect(try s.fetches() == before + 1, "the question cost more than the listing's pack")
+        #expect(!s.store.contains(b.commit) && !s.store.contains(blob))
+        let listing = try await run.listing(for: b, hints: hints)
+        #expect(listing.commit == b.commit)
+        #expect(try s.fetches() == before + 1, "the listing asked again")
+        #expect(s.store.contains(blob))
+        run.close()
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+    }
 }

@@ -47,6 +47,15 @@ public final class MirroredSource: SyncSource {
         try await chain.listing(for: ref, hints: hints)
     }
 
+    /// Said to the chain, the origin in it: when no mirror can tell the ancestry and the origin's pack source is
+    /// asked, it answers with the listing's own pack, one request, as without mirrors. What it costs: when a mirror
+    /// then serves the listing, the origin's held pack was downloaded for nothing (dropped unread at ``close()``).
+    public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
+        chain.listingAhead(ref, hints: hints)
+    }
+
+    public func withdrawListingAhead() { chain.withdrawListingAhead() }
+
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport
     {
