@@ -313,4 +313,47 @@ struct ListingAheadTests {
         run.close()
         #expect(s.temporaries().isEmpty, "\(s.temporaries())")
     }
+
+    /// A run killed while its ancestry walk's history (`tree:0`: the new commit and those below it, none checked yet)
+    /// arrives leaves that spool in `tmp/`: the next run removes it unread, as a held listing's, never salvaging the
+    /// unchecked commits into the store (found by the fifth session's audit: it was named as a listing's spool).
+    @Test func aKilledRunsHistorySpoolIsRemovedUnread() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, _) = try await s.update()
+        let tmp = s.store.temporaryDirectory
+        // The history's transfer pauses after its first byte: its spool's name and limits are copied then.
+        try s.github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 1, "stall_ms": 2000}}]"#
+        )
+        let asking = Task { try await s.source.isAncestor(a.commit, of: b.commit) }
+        var found: (name: String, limits: Data)?
+        let deadline = Date().addingTimeInterval(15)
+        while found == nil, Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+            if let name = names.first(where: { $0.hasSuffix(".pack") }),
+                let limits = try? Data(contentsOf: URL(fileURLWithPath: tmp + "/" + name.dropLast(5) + ".limits"))
+            {
+                found = (name, limits)
+            } else {
+                usleep(10_000)
+            }
+        }
+        let (name, limits) = try #require(found, "no spool of the history appeared")
+        #expect(try await asking.value == true)
+        s.source.close()
+        try #require(!s.store.contains(b.commit), "the walk published the commit it checked")
+
+        // What that spool would hold whole: B's commit (commits only, as `tree:0` asks).
+        let pack = try s.repo.gitResult(["pack-objects", "--stdout"], input: Array((b.commit.hex + "\n").utf8)).stdout
+        try Data(pack).write(to: URL(fileURLWithPath: tmp + "/" + name))
+        try limits.write(to: URL(fileURLWithPath: tmp + "/" + name.dropLast(5) + ".limits"))
+        let next = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        await next.salvageSpools()
+        #expect(!s.store.contains(b.commit), "a killed run's unchecked history (\(name)) was salvaged into the store")
+        #expect(s.temporaries().isEmpty, "the history spool was left: \(s.temporaries())")
+        #expect(next.statistics.packObjects == 0)
+    }
 }
