@@ -128,7 +128,11 @@ struct RateLimitEndToEndTests {
         let stderr = (try? String(contentsOfFile: s.dirs.appending("huge-wait.err"), encoding: .utf8)) ?? ""
         #expect(done.status == 5, "\(done) \(stderr)")
         #expect(stderr.contains("rate limit"), "\(stderr)")
-        if action.contains("reset") { #expect(stderr.contains("resets at"), "\(stderr)") }
+        if action.contains("reset") {
+            #expect(stderr.contains("resets at"), "\(stderr)")
+            #expect(stderr.contains("further away than smart-sync ever waits"), "\(stderr)")
+            #expect(!stderr.contains("raise --max-wait"), "\(stderr)")
+        }
         #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
     }
 
