@@ -18,14 +18,14 @@ final class StoredDeltaBase: DeltaBase {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
             guard errno == ELOOP else { throw SmartSyncError.io("open", path: path) }
-            throw SmartSyncError(.integrity, "the stored object \(id) at \(path) is a symlink, not a file: not read")
+            throw SmartSyncError.storeDamaged("the stored object \(id) at \(path) is a symlink, not a file: not read")
         }
         var st = stat()
         let statted = fstat(fd, &st) == 0
         guard statted, (st.st_mode & S_IFMT) == S_IFREG else {
             let error =
                 statted
-                ? SmartSyncError(.integrity, "the stored object \(id) at \(path) is no regular file: not read")
+                ? SmartSyncError.storeDamaged("the stored object \(id) at \(path) is no regular file: not read")
                 : SmartSyncError.io("fstat", path: path)
             close(fd)
             throw error

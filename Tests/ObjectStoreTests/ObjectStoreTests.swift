@@ -129,6 +129,32 @@ struct ObjectStoreTests {
         let absent = ObjectID.blob(Array("absent".utf8))
         #expect { try store.read(absent) } throws: { ($0 as? SmartSyncError)?.code == .io }
     }
+
+    /// Damage at an object's path is the local store's (its own cause, the fsck hint), and a path that cannot be
+    /// looked at says why (`ENOTDIR`: a file where the fan-out directory should be), not "no such file" (found by
+    /// the review: the lstat's errno was replaced by ENOENT).
+    @Test func readSaysWhyAnObjectCannotBeRead() throws {
+        let store = try ObjectStore(root: root)
+        defer { scratch.remove() }
+        let planted = ObjectID.blob(Array("planted\n".utf8))
+        let path = store.path(for: planted)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        #expect {
+            try store.read(planted)
+        } throws: {
+            guard let error = $0 as? SmartSyncError else { return false }
+            return error.isStoreDamage && error.hint?.contains("fsck --repair") == true
+        }
+        let blocked = ObjectID.blob(Array("behind a file\n".utf8))
+        let fanOut = (store.path(for: blocked) as NSString).deletingLastPathComponent
+        try? FileManager.default.removeItem(atPath: fanOut)
+        try FileSystem.writeFileAtomically(fanOut, Array("not a directory".utf8))
+        #expect {
+            try store.read(blocked)
+        } throws: {
+            ($0 as? SmartSyncError)?.message.contains(String(cString: strerror(ENOTDIR))) == true
+        }
+    }
 }
 
 @Suite("ObjectStore temporaries")
@@ -189,5 +215,4 @@ struct ObjectStoreTemporariesTests {
         #expect(try FileSystem.names(in: store.temporaryDirectory).isEmpty)
         withExtendedLifetime((batch, writer, partial)) {}
     }
-
 }

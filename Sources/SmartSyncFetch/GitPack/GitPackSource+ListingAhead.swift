@@ -80,7 +80,9 @@ extension GitPackSource {
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
         }
-        guard batch.isPending(descendant), let body = try? FileSystem.readFile(batch.readablePath(for: descendant)),
+        // Never through a link or into a FIFO at the path, as the store's own reads.
+        guard batch.isPending(descendant),
+            let body = try? FileSystem.readRegularFileIfPresent(batch.readablePath(for: descendant))?.bytes,
             ObjectID.hash(.commit, body) == descendant, let commit = CommitObject.parse(body)
         else { return nil }
         held = true

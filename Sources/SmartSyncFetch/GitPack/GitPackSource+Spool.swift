@@ -95,6 +95,9 @@ extension GitPackSource {
             // A broken transfer explains a truncated pack better than the importer does (an empty spool, the request
             // failing before any pack byte, says nothing of its own); a pack refused or damaged while it arrived is
             // the importer's to explain.
+            // Damage in the local store (a planted file at an object's path) is no fault of the pack: thrown as it is,
+            // local (no failover, the capability cache kept), with its own repair hint.
+            if error.isStoreDamage { throw error }
             if transferError == nil || ended.withLock({ $0.stoppedByImport }) {
                 capabilityCache.clear()
                 throw SmartSyncError(

@@ -27,7 +27,8 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         /// `.integrity`, `.sourceUnavailable`, and any other code not named here).
         case unusable
         /// A problem on this machine, not at the source: the file system, a lock, local files in the way, or the
-        /// run being cancelled (`.io`, `.locked`, `.conflict`, `.cancelled`).
+        /// run being cancelled (`.io`, `.locked`, `.conflict`, `.cancelled`, and `.integrity` of the local store:
+        /// ``SmartSyncError/isStoreDamage``).
         case local
         /// A limit the operator set for the run (`.limitExceeded`: `--max-download`, `--request-timeout`): the next
         /// source would meet it too.
@@ -60,6 +61,7 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(reason): \(error)" }
 
     private static func reason(of error: SmartSyncError) -> Reason {
+        if error.isStoreDamage { return .local }  // `.integrity`, but of the local store, not the source's answer
         switch error.code {
         case .network: return .unreachable
         case .rateLimited: return .rateLimited
