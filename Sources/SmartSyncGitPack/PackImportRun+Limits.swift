@@ -109,6 +109,6 @@ extension PackImportRun {
 
     /// An object's bytes from the batch or the store; nil when it is in neither.
     private func read(_ id: ObjectID) -> [UInt8]? {
-        try? FileSystem.readFile(batch.readablePath(for: id))
+        (try? FileSystem.readRegularFileIfPresent(batch.readablePath(for: id)))??.bytes  // never through a symlink
     }
 }

@@ -14,11 +14,19 @@ final class StoredDeltaBase: DeltaBase {
     init(path: String, id: ObjectID) throws {
         self.id = id
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        // Never through a symlink planted at the object's path; a FIFO there must not block the open.
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+            guard errno == ELOOP else { throw SmartSyncError.io("open", path: path) }
+            throw SmartSyncError.storeDamaged("the stored object \(id) at \(path) is a symlink, not a file: not read")
+        }
         var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let error = SmartSyncError.io("fstat", path: path)
+        let statted = fstat(fd, &st) == 0
+        guard statted, (st.st_mode & S_IFMT) == S_IFREG else {
+            let error =
+                statted
+                ? SmartSyncError.storeDamaged("the stored object \(id) at \(path) is no regular file: not read")
+                : SmartSyncError.io("fstat", path: path)
             close(fd)
             throw error
         }

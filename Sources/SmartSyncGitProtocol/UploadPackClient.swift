@@ -154,7 +154,7 @@ public final class UploadPackClient: Sendable {
             count(response, sent: body.count)
             let asked = RetryPolicy.retryAfter(response.headers["retry-after"])
             guard RetryPolicy.isRetryable(response), attempt < retryPolicy.retries,
-                (asked ?? 0) <= retryPolicy.maxRetryAfter
+                RetryPolicy.mayWait(asked ?? 0, within: retryPolicy.maxRetryAfter)
             else {
                 try Self.check(response, url: uploadPackURL, method: "POST")
                 try sink.finish()

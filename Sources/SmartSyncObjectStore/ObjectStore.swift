@@ -167,8 +167,29 @@ public final class ObjectStore: Sendable {
     }
 
     /// Reads a whole object into memory (for small objects such as symlink targets).
+    ///
+    /// Opened with `O_NOFOLLOW`: whatever sits at the object's path that is no regular file (a planted symlink, a
+    /// directory, a FIFO) is an `.integrity` error naming the object (``SmartSyncError/storeDamaged(_:)``), never
+    /// followed or read. An object published between the failed open and the `lstat` that looks is read then.
+    /// - Throws: `.io` when the object is absent (`ENOENT`) or its path cannot be looked at (`ENOTDIR`, `EACCES`: the
+    ///   `lstat`'s own `errno`).
     public func read(_ id: ObjectID) throws -> [UInt8] {
-        try FileSystem.readFile(path(for: id))
+        let path = path(for: id)
+        for _ in 0..<2 {
+            if let (bytes, _) = try FileSystem.readRegularFileIfPresent(path) { return bytes }
+            var st = stat()
+            guard lstat(path, &st) == 0 else { throw SmartSyncError.io("open", path: path) }
+            // A regular file now: published since the open (another run's writer); open it again, once.
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw notAnObject(id, at: path, mode: st.st_mode) }
+        }
+        throw SmartSyncError.io("open", path: path, errno: ENOENT)
+    }
+
+    /// The error for something at an object's path that is no regular file (`mode` from its `lstat`): not read.
+    func notAnObject(_ id: ObjectID, at path: String, mode: mode_t) -> SmartSyncError {
+        let type = mode & S_IFMT
+        let kind = type == S_IFLNK ? "a symlink" : type == S_IFDIR ? "a directory" : "no regular file"
+        return .storeDamaged("the store object \(id) at \(path) is \(kind), not a file: it was not read")
     }
 
     /// Takes the store's lock (non-blocking); released when the returned lock is released or deallocated.

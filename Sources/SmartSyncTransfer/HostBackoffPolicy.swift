@@ -41,10 +41,12 @@ public struct HostBackoffPolicy: Sendable, Equatable {
     /// `min(maxDelay, baseDelay × 2^(strikes-1))`, so the pause is never close to none (`Retry-After: 0` included)
     /// and hosts that got the same answer do not all come back at once. Never more than ``maxPause``, except that a
     /// ``maxPause`` below ``baseDelay`` (`--max-wait 0`) still holds the host up to ``baseDelay``: the backoff is
-    /// turned off only by ``off``.
+    /// turned off only by ``off``. A `Retry-After` that reached ``RetryPolicy/longestDelay`` (`1e20`, `inf`) reads as
+    /// none: the request that got it fails at once (``RetryPolicy/mayWait(_:within:)``), and with a ``maxPause`` of
+    /// 10^9 or more it would otherwise hold every later request to the host for 31 years.
     public func pause(retryAfter: Double?, strikes: Int, random: Double = Double.random(in: 0...1)) -> Double {
         let cap = max(maxPause, baseDelay)
-        if let retryAfter, retryAfter > 0 { return min(cap, retryAfter) }
+        if let retryAfter, retryAfter > 0, retryAfter < RetryPolicy.longestDelay { return min(cap, retryAfter) }
         let ceiling = min(maxDelay, baseDelay * Double(1 << min(max(strikes - 1, 0), 30)))
         return min(cap, ceiling / 2 + ceiling / 2 * random)
     }

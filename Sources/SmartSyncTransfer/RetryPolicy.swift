@@ -54,6 +54,13 @@ public struct RetryPolicy: Sendable {
     /// wait (`--max-wait`), so such an answer still fails the request with the rate-limit error.
     public static let longestDelay: Double = 1_000_000_000
 
+    /// Whether a delay the server asked for may be slept through under the limit `limit` (`--max-wait`): within it,
+    /// and short of ``longestDelay``. A header clamped to ``longestDelay`` asked for more than any wait meant here,
+    /// so it fails at once whatever the limit (`--max-wait 1e9` would otherwise sleep 31 years).
+    public static func mayWait(_ delay: Double, within limit: Double) -> Bool {
+        delay <= limit && delay < longestDelay
+    }
+
     /// `seconds` (from a header) within `0 ... longestDelay`; NaN reads as 0.
     public static func clampedDelay(_ seconds: Double) -> Double {
         seconds.isNaN ? 0 : min(max(0, seconds), longestDelay)
@@ -116,7 +123,7 @@ extension TransferEngine {
                     return response
                 }
                 let asked = RetryPolicy.retryAfter(response.headers["retry-after"])
-                if let asked, asked > policy.maxRetryAfter { return response }
+                if let asked, !RetryPolicy.mayWait(asked, within: policy.maxRetryAfter) { return response }
                 delay = asked ?? policy.backoff(attempt: attempt.number)
                 reason = "HTTP \(response.status) from \(RequestURL.redact(request.url))"
             } catch let error as SmartSyncError where RetryPolicy.isRetryable(error) && attempt.number < policy.retries

@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import TestSupport
 import Testing
 
@@ -102,6 +103,37 @@ struct RateLimitEndToEndTests {
         let r = try s.run("sync", ["--max-wait", "5", "--retries", "1"])
         #expect(r.status == 5, "\(r.status) \(r.stderrString)")
         #expect(r.stderrString.contains("rate limit"), "\(r.stderrString)")
+        #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
+    }
+
+    /// A wait from the server beyond any sane bound fails at once even when `--max-wait` is as long (1e9 s and more):
+    /// the run never sleeps through a 31-year `Retry-After` or reset. The run gets a minute before it counts as
+    /// asleep (it fails within a second when right).
+    @Test(arguments: [
+        (#"{"status": 429, "retry_after": "1e20"}"#, "1e9"), (#"{"status": 403, "retry_after": "1e20"}"#, "1e12"),
+        (#"{"rate_limit_exhausted": true, "headers": {"x-ratelimit-reset": "1e20"}}"#, "1e9"),
+        (#"{"rate_limit_exhausted": true, "headers": {"x-ratelimit-reset": "1e20"}}"#, "1e300"),
+    ])
+    func aHugeWaitFailsAtOnceWhateverMaxWait(action: String, maxWait: String) throws {
+        let s = try Scenario()
+        _ = try ResumeFixture.commit(s.repo)
+        try s.server.setFaults(
+            #"[{"match": {"listener": "api"}, "action": \#(action)}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+        )
+        let child = try s.start("sync", ["--max-wait", maxWait, "--retries", "1"], name: "huge-wait")
+        guard let done = child.wait(timeout: .seconds(60)) else {
+            child.terminate()
+            Issue.record("still waiting after a minute with --max-wait \(maxWait) and \(action)")
+            return
+        }
+        let stderr = (try? String(contentsOfFile: s.dirs.appending("huge-wait.err"), encoding: .utf8)) ?? ""
+        #expect(done.status == 5, "\(done) \(stderr)")
+        #expect(stderr.contains("rate limit"), "\(stderr)")
+        if action.contains("reset") {
+            #expect(stderr.contains("resets at"), "\(stderr)")
+            #expect(stderr.contains("further away than smart-sync ever waits"), "\(stderr)")
+            #expect(!stderr.contains("raise --max-wait"), "\(stderr)")
+        }
         #expect(!FileManager.default.fileExists(atPath: s.target + "/README.md"))
     }
 

@@ -46,6 +46,15 @@ struct FailoverPolicyTests {
         }
     }
 
+    /// Damage in the local store is `.integrity` too, but local: no source would do better, so no failover moves on
+    /// for it (found by the review: a planted entry at a delta base's path failed the pack transport over).
+    @Test func storeDamageIsLocal() {
+        let damage = SmartSyncError.storeDamaged("the stored object at objects/ab/cd is a symlink")
+        #expect(damage.code == .integrity && damage.isStoreDamage)
+        #expect(damage.hint?.contains("fsck --repair") == true)
+        #expect(SourceFailure(classifying: damage).reason == .local)
+    }
+
     /// Only outages leave the API for the clone; answers (a missing ref, a bad token) and local problems surface.
     @Test func theAPIMovesOnOnlyForOutages() {
         #expect(Self.api.movesOn == [.unreachable, .serverError, .rateLimited])

@@ -4,6 +4,7 @@ import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncTransfer
+import Synchronization
 import TestSupport
 import Testing
 
@@ -287,5 +288,92 @@ struct ListingAheadTests {
         _ = try await s.source.listing(for: b, hints: ListingHints(haves: [a.commit]))
         #expect(try s.fetches() == before + 2, "the question brought the listing's pack")
         #expect(s.store.contains(blob))
+    }
+
+    /// The listing said ahead reaches the pack source through a failover of its own: the question costs the git host
+    /// one fetch for the question and the listing, as the direct run above (found by the fifth session's audit: the
+    /// failover did not forward it, and the question asked for the history first).
+    @Test func aFailoverGetsTheSameOneRequestAnswer() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit])
+        let run = FailoverSource([s.source], policy: .mirror)
+
+        let before = try s.fetches()
+        run.listingAhead(b, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
+        #expect(try s.fetches() == before + 1, "the question cost more than the listing's pack")
+        #expect(!s.store.contains(b.commit) && !s.store.contains(blob))
+        let listing = try await run.listing(for: b, hints: hints)
+        #expect(listing.commit == b.commit)
+        #expect(try s.fetches() == before + 1, "the listing asked again")
+        #expect(s.store.contains(blob))
+        run.close()
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+    }
+
+    /// `--mirror` does not say the listing ahead to its origin: when no mirror can tell the ancestry, the origin's
+    /// question is its history (commits only), not the listing's whole pack, which a mirror may then serve (found by
+    /// the review: that pack, blobs included, was downloaded for nothing, counted twice against `--max-download` and
+    /// held in `tmp/` until the run closed).
+    @Test func aMirrorRunsOriginHoldsNoListingForTheQuestion() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit])
+        // A mirror with nothing published: every commit of it is "not found", so it cannot tell.
+        let mirror = MirrorSource(baseURL: s.github.rawURL + "/no-mirror/", engine: s.engine, retryPolicy: .none)
+        let run = MirroredSource(mirrors: [mirror], origin: s.source)
+
+        run.listingAhead(b, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
+        #expect(s.source.state.withLock { $0.heldListing == nil }, "the origin holds the listing's pack")
+        #expect(!s.store.contains(blob))
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+        run.close()
+    }
+
+    /// A run killed while its ancestry walk's history (`tree:0`: the new commit and those below it, none checked yet)
+    /// arrives leaves that spool in `tmp/`: the next run removes it unread, as a held listing's, never salvaging the
+    /// unchecked commits into the store (found by the fifth session's audit: it was named as a listing's spool).
+    @Test func aKilledRunsHistorySpoolIsRemovedUnread() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, _) = try await s.update()
+        let tmp = s.store.temporaryDirectory
+        // The history's transfer pauses after its first byte: its spool's name and limits are copied then.
+        try s.github.setFaults(
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 1, "stall_ms": 2000}}]"#
+        )
+        let asking = Task { try await s.source.isAncestor(a.commit, of: b.commit) }
+        var found: (name: String, limits: Data)?
+        let deadline = Date().addingTimeInterval(15)
+        while found == nil, Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+            if let name = names.first(where: { $0.hasSuffix(".pack") }),
+                let limits = try? Data(contentsOf: URL(fileURLWithPath: tmp + "/" + name.dropLast(5) + ".limits"))
+            {
+                found = (name, limits)
+            } else {
+                usleep(10_000)
+            }
+        }
+        let (name, limits) = try #require(found, "no spool of the history appeared")
+        #expect(try await asking.value == true)
+        s.source.close()
+        try #require(!s.store.contains(b.commit), "the walk published the commit it checked")
+
+        // What that spool would hold whole: B's commit (commits only, as `tree:0` asks).
+        let pack = try s.repo.gitResult(["pack-objects", "--stdout"], input: Array((b.commit.hex + "\n").utf8)).stdout
+        try Data(pack).write(to: URL(fileURLWithPath: tmp + "/" + name))
+        try limits.write(to: URL(fileURLWithPath: tmp + "/" + name.dropLast(5) + ".limits"))
+        let next = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        await next.salvageSpools()
+        #expect(!s.store.contains(b.commit), "a killed run's unchecked history (\(name)) was salvaged into the store")
+        #expect(s.temporaries().isEmpty, "the history spool was left: \(s.temporaries())")
+        #expect(next.statistics.packObjects == 0)
     }
 }

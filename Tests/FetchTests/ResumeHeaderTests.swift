@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncTransfer
 import Testing
 
@@ -37,6 +38,20 @@ struct ResumeHeaderTests {
         #expect(state.secondsToReset(from: Date(timeIntervalSince1970: 1_699_999_990)) == 10)
         #expect(state.describeReset(now: Date(timeIntervalSince1970: 1_699_999_990)).hasSuffix("(in 10 s)"))
         #expect(RateLimitState(headers: HTTPHeaders([HTTPHeader("x-ratelimit-limit", "60")])) == nil)
+    }
+
+    /// The refusal's hint tests the same delay as the wait (one second past the reset): a reset half a second short
+    /// of the clamp is never waited for, so raising --max-wait would not help and the hint must not say it would.
+    @Test func theHintAgreesWithTheWaitAtTheClamp() {
+        func hint(secondsAway: Double) -> String {
+            let state = RateLimitState(remaining: 0, reset: Date().addingTimeInterval(secondsAway))
+            let error = GitHubJSON.rateLimitError(
+                state: state, endpoint: "GET /x", status: 403, said: "", authenticated: true, maxWait: 1e12)
+            return error.hint ?? ""
+        }
+        #expect(hint(secondsAway: 1e9 - 0.5).contains("further away than smart-sync ever waits"))
+        #expect(!hint(secondsAway: 1e9 - 0.5).contains("raise --max-wait"))
+        #expect(hint(secondsAway: 1e9 - 10).contains("raise --max-wait"))
     }
 
     private func response(_ status: Int, _ headers: [(String, String)]) -> TransferResponse {

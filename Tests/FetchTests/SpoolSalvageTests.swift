@@ -97,7 +97,7 @@ struct SpoolSalvageTests {
     }
 
     /// A pack held to history (`history: true`) a killed run left is salvaged as any other: its limits are an
-    /// ancestry walk's, but also a listing's or a commit's pack on a host without shallow support, whose objects a
+    /// ancestry walk's in name only (a walk spools `held-pack-`): a listing's or commit's, no shallow, whose objects a
     /// rerun would otherwise download again whole (found in review: those were removed unread).
     @Test func aKilledRunsHistoryPackIsSalvagedAsAnyOther() async throws {
         let setup = try Setup()

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
@@ -102,6 +103,57 @@ struct ObjectStoreTests {
         first.release()
         let again = try store.lock()
         again.release()
+    }
+
+    /// A symlink planted at an object's path is never followed: `read` names the object in an integrity error and
+    /// never returns the link target's bytes (here a secret outside the store).
+    @Test func readRefusesASymlinkAtAnObjectPath() throws {
+        let store = try ObjectStore(root: root)
+        defer { scratch.remove() }
+        let secret = scratch["secret"]
+        try FileSystem.writeFileAtomically(secret, Array("root:x:0:0\n".utf8))
+        let id = ObjectID.blob(Array("the object\n".utf8))
+        let path = store.path(for: id)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(symlink(secret, path) == 0)
+        do {
+            let bytes = try store.read(id)
+            Issue.record("read the link's target: \(bytes.count) bytes")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .integrity, "\(error)")
+            #expect(error.message.contains(id.hex), "\(error.message)")
+            #expect(!error.message.contains("root:x"))
+        }
+        // An absent object is still an ordinary "no such file".
+        let absent = ObjectID.blob(Array("absent".utf8))
+        #expect { try store.read(absent) } throws: { ($0 as? SmartSyncError)?.code == .io }
+    }
+
+    /// Damage at an object's path is the local store's (its own cause, the fsck hint), and a path that cannot be
+    /// looked at says why (`ENOTDIR`: a file where the fan-out directory should be), not "no such file" (found by
+    /// the review: the lstat's errno was replaced by ENOENT).
+    @Test func readSaysWhyAnObjectCannotBeRead() throws {
+        let store = try ObjectStore(root: root)
+        defer { scratch.remove() }
+        let planted = ObjectID.blob(Array("planted\n".utf8))
+        let path = store.path(for: planted)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        #expect {
+            try store.read(planted)
+        } throws: {
+            guard let error = $0 as? SmartSyncError else { return false }
+            return error.isStoreDamage && error.hint?.contains("fsck --repair") == true
+        }
+        let blocked = ObjectID.blob(Array("behind a file\n".utf8))
+        let fanOut = (store.path(for: blocked) as NSString).deletingLastPathComponent
+        try? FileManager.default.removeItem(atPath: fanOut)
+        try FileSystem.writeFileAtomically(fanOut, Array("not a directory".utf8))
+        #expect {
+            try store.read(blocked)
+        } throws: {
+            ($0 as? SmartSyncError)?.message.contains(String(cString: strerror(ENOTDIR))) == true
+        }
     }
 }
 

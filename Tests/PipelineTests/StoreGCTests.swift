@@ -228,4 +228,23 @@ import Testing
         // Whatever its age, the spool a process holds stays.
         #expect(FileSystem.exists(tmp + "/pack-held.pack"))
     }
+
+    /// A killed run's spool held for a commit's checks (`held-pack-`) is reported as a spool, as a listing's is, not
+    /// as a temporary (found by the review).
+    @Test func aHeldPackSpoolIsReportedAsASpool() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let store = try ObjectStore(root: dir["store"])
+        let tmp = store.temporaryDirectory
+        for name in ["held-pack-1234.pack", "pack-5678.pack", "0123-abandoned-write"] {
+            try TestFiles.write(tmp + "/" + name, "left by a killed run")
+        }
+        var kinds: [String: Leftover.Kind] = [:]
+        StoreLeftovers(
+            store: store, nowNs: Timestamps.nowNs() + 7200 * 1_000_000_000, graceNs: 3600 * 1_000_000_000,
+            partialAgeNs: 7 * 86400 * 1_000_000_000, quarantineAgeNs: 30 * 86400 * 1_000_000_000, dryRun: true
+        ).clean { kinds[String($0.path.dropFirst(tmp.count + 1))] = $0.kind }
+        #expect(
+            kinds == ["held-pack-1234.pack": .spool, "pack-5678.pack": .spool, "0123-abandoned-write": .temporary])
+    }
 }

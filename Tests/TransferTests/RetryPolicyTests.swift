@@ -17,6 +17,14 @@ struct RetryPolicyTests {
         for _ in 0..<100 { #expect((0...4).contains(p.backoff(attempt: 9))) }
     }
 
+    @Test func aDelayAtTheClampIsNeverWaitedWhateverTheLimit() {
+        let justShort = RetryPolicy.longestDelay.nextDown
+        #expect(RetryPolicy.mayWait(justShort, within: .infinity))
+        #expect(!RetryPolicy.mayWait(RetryPolicy.longestDelay, within: .infinity))
+        #expect(!RetryPolicy.mayWait(justShort, within: 60))
+        #expect(RetryPolicy.mayWait(60, within: 60))
+    }
+
     @Test func retryAfterParsesSecondsAndHTTPDates() throws {
         #expect(RetryPolicy.retryAfter("7") == 7)
         #expect(RetryPolicy.retryAfter(" 0 ") == 0)

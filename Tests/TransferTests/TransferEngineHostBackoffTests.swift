@@ -148,6 +148,12 @@ struct TransferEngineHostBackoffTests {
         let noWait = HostBackoffPolicy(baseDelay: 1, maxDelay: 8, maxPause: 0)
         #expect(noWait.pause(retryAfter: 30, strikes: 1) == 1)
         #expect(noWait.pause(retryAfter: nil, strikes: 4, random: 1) == 1)
+        // A Retry-After clamped to the longest delay (1e20, inf) fails its request at once; with --max-wait 1e12 it
+        // must not hold the host for 31 years either: it reads as no Retry-After (the jittered backoff).
+        let patient = HostBackoffPolicy(baseDelay: 1, maxDelay: 8, maxPause: 1e12)
+        #expect(patient.pause(retryAfter: RetryPolicy.longestDelay, strikes: 1, random: 1) == 1)
+        let justShort = RetryPolicy.longestDelay.nextDown
+        #expect(patient.pause(retryAfter: justShort, strikes: 1) == justShort)
         let throttled = { (status: Int, headers: [HTTPHeader]) in
             HostBackoffPolicy.isThrottle(
                 TransferResponse(

@@ -109,7 +109,10 @@ extension GitHubJSON {
         let quota = state.limit.map { " (limit \($0) an hour\(resource))" } ?? ""
         var hints: [String] = []
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }
-        if let maxWait {
+        // The same test as the wait's (`sleepUntilReset`): a reset no --max-wait can reach says so.
+        if maxWait != nil, state.reset != nil, !RetryPolicy.mayWait(state.delayUntilReset(), within: .infinity) {
+            hints.append("the reset is further away than smart-sync ever waits: wait for it")
+        } else if let maxWait {
             let needed = Int(state.secondsToReset().rounded(.up)) + 1
             let now = String(format: "%.0f", maxWait)  // any finite --max-wait, 1e30 too: no Int conversion
             hints.append("raise --max-wait (now \(now) s) to \(needed) or more to wait for the reset")

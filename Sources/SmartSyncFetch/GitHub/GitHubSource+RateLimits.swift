@@ -50,9 +50,8 @@ extension GitHubSource {
     }
 
     private func sleepUntilReset(_ state: RateLimitState, endpoint: String, status: Int?) async throws {
-        // One second past the reset: GitHub's clock and ours differ a little.
-        let delay = state.reset == nil ? Double.infinity : state.secondsToReset() + 1
-        guard delay <= maxWait else {
+        let delay = state.delayUntilReset()
+        guard RetryPolicy.mayWait(delay, within: maxWait) else {
             throw GitHubJSON.rateLimitError(
                 state: state, endpoint: endpoint, status: status, said: "", authenticated: token != nil,
                 maxWait: maxWait)

@@ -49,6 +49,13 @@ public struct RateLimitState: Sendable, Equatable {
         RetryPolicy.clampedDelay(reset?.timeIntervalSince(now) ?? 0)
     }
 
+    /// How long to wait before asking again: one second past the reset (GitHub's clock and ours differ a little);
+    /// infinite when the reset is unknown. The one number both the wait and its refusal's hint test with
+    /// ``RetryPolicy/mayWait(_:within:)``.
+    public func delayUntilReset(from now: Date = Date()) -> Double {
+        reset == nil ? .infinity : secondsToReset(from: now) + 1
+    }
+
     /// Whether a response is GitHub's primary rate limit: 403 or 429 with `x-ratelimit-remaining: 0` and no
     /// `Retry-After` (that form is a secondary limit, retried after the delay it asks).
     public static func isPrimaryLimit(_ response: TransferResponse) -> Bool {

@@ -112,7 +112,7 @@ extension GitPackSource {
             if let kept = state.withLock({ $0.historyCommits[id] }) {
                 body = kept
             } else if let held, held.isPending(id) {
-                body = try? FileSystem.readFile(held.readablePath(for: id))
+                body = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes  // no link, no FIFO
                 if let body, ObjectID.hash(.commit, body) == id { state.withLock { $0.historyCommits[id] = body } }
             } else {
                 body = store.contains(id) ? try? store.read(id) : nil

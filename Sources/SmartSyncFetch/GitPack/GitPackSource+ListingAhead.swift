@@ -74,13 +74,15 @@ extension GitPackSource {
         do {
             try await receivePack(
                 request, what: "commit \(descendant.abbreviated()) (held for the checks)", budget: budget,
-                holding: batch, salvageable: false, drawingFrom: ownBudget)
+                holding: batch, drawingFrom: ownBudget)
         } catch let error as SmartSyncError where [.network, .malformedResponse, .integrity].contains(error.code) {
             logger.debug(
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
         }
-        guard batch.isPending(descendant), let body = try? FileSystem.readFile(batch.readablePath(for: descendant)),
+        // Never through a link or into a FIFO at the path, as the store's own reads.
+        guard batch.isPending(descendant),
+            let body = try? FileSystem.readRegularFileIfPresent(batch.readablePath(for: descendant))?.bytes,
             ObjectID.hash(.commit, body) == descendant, let commit = CommitObject.parse(body)
         else { return nil }
         held = true
@@ -152,8 +154,8 @@ extension GitPackSource {
 extension ObjectBatch {
     /// Removes every object waiting in the batch now, not when its last reference goes: an import's thread may let go
     /// of it a moment after handing over its result, and a dropped pack's objects should be gone when the drop is.
-    /// Only once no import writes into the batch
-    /// (``GitPackSource/receivePack(_:what:budget:holding:salvageable:drawingFrom:)`` returns after its import).
+    /// Only once no import writes into the batch (``GitPackSource/receivePack(_:what:budget:holding:drawingFrom:)``
+    /// returns after its import).
     func discard() {
         for id in pendingIDs { drop(id) }
     }

@@ -17,10 +17,11 @@ extension GitPackSource {
     ///
     /// The spool is locked (`flock`) while this run owns it, and only then given its `pack-` name, with its limits
     /// beside it (`pack-….limits`): a later run imports the spool of a run that was killed (``salvageSpools()``),
-    /// held to the same limits, never one that is still being written. With `salvageable` false (the listing's pack
-    /// asked for before the commit's checks, ``askListingAhead(_:of:)``) it is named `held-pack-…` instead: a later
-    /// run removes it unread, since nothing may publish it before this commit's checks pass (and a killed run never
-    /// passed them). smart-sync 0.1.0 looks only for `pack-` spools, and removes the rest with its stale temporaries.
+    /// held to the same limits, never one that is still being written. A pack imported into a batch `holding` it
+    /// unpublished (asked for before a commit's checks: the listing's pack, ``askListingAhead(_:of:)``, and the
+    /// ancestry walk's history, ``isAncestor(_:of:)``) is named `held-pack-…` instead: a later run removes it unread,
+    /// since nothing of it may reach the store before the commit's checks pass (and a killed run never passed them).
+    /// smart-sync 0.1.0 looks only for `pack-` spools, and removes the rest with its stale temporaries.
     ///
     /// The import takes what it stores from `drawingFrom` when given, else from the run's `--max-download`
     /// (`storeBudget`).
@@ -29,9 +30,9 @@ extension GitPackSource {
     @discardableResult
     func receivePack(
         _ request: PackRequest, what: String, budget: PackBudget, holding: ObjectBatch? = nil,
-        salvageable: Bool = true, drawingFrom: ByteBudget? = nil
+        drawingFrom: ByteBudget? = nil
     ) async throws -> Int {
-        let name = FileSystem.temporaryName(salvageable ? Self.spoolPrefix : Self.heldSpoolPrefix)
+        let name = FileSystem.temporaryName(holding == nil ? Self.spoolPrefix : Self.heldSpoolPrefix)
         let base = store.temporaryDirectory + "/" + name
         let (staging, spool, limitsFile) = (base + ".locking", base + ".pack", base + ".limits")
         let lockFD = open(staging, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -94,6 +95,9 @@ extension GitPackSource {
             // A broken transfer explains a truncated pack better than the importer does (an empty spool, the request
             // failing before any pack byte, says nothing of its own); a pack refused or damaged while it arrived is
             // the importer's to explain.
+            // Damage in the local store (a planted file at an object's path) is no fault of the pack: thrown as it is,
+            // local (no failover, the capability cache kept), with its own repair hint.
+            if error.isStoreDamage { throw error }
             if transferError == nil || ended.withLock({ $0.stoppedByImport }) {
                 capabilityCache.clear()
                 throw SmartSyncError(
@@ -117,13 +121,12 @@ extension GitPackSource {
 
     /// Imports the spools of runs that were killed mid-pack (nobody holds their lock), held to the limits their runs
     /// wrote beside them, then removes them: the objects that arrived whole (and were asked for) are kept, so this
-    /// run asks only for the rest. A spool without its limits is removed unread. A history walk's spool
-    /// (``isAncestor(_:of:)``, held unpublished by its run) is salvaged as any other: its objects are checked as they
-    /// are imported, and its limits cannot tell it from a listing's or a commit's pack on a host without shallow
-    /// support, which asks for history too (removing those unread made a killed run's download start over).
-    /// A spool held for a commit's checks (`held-pack-…`,
-    /// ``receivePack(_:what:budget:holding:salvageable:drawingFrom:)``) is removed unread: its commit was never
-    /// checked.
+    /// run asks only for the rest. A spool without its limits is removed unread. A spool held for a commit's checks
+    /// (`held-pack-…`, ``receivePack(_:what:budget:holding:drawingFrom:)``: the listing's pack asked ahead and the
+    /// ancestry walk's history, `tree:0` commits) is removed unread: its commit was never checked. Told by the name,
+    /// not the limits: a history's limits are also those of a listing's or a commit's pack on a host without shallow
+    /// support, which are salvaged (removing those unread made a killed run's download start over). A history's
+    /// spool is commits only, a few hundred bytes each: the next run asks for it again at little cost.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)

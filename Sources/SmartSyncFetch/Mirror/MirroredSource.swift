@@ -47,6 +47,12 @@ public final class MirroredSource: SyncSource {
         try await chain.listing(for: ref, hints: hints)
     }
 
+    /// Not said to the chain (``SyncSource``'s default: nothing). Were it said, the origin's pack source would answer
+    /// a question no mirror could tell with the listing's own pack (the whole delta, blobs included); when a mirror
+    /// then serves the listing, that pack was downloaded for nothing, counted twice against `--max-download`, held in
+    /// `tmp/` beside the mirror's, and a multi-ref warm could not hold the next ref's until ``close()``. The origin's
+    /// question is its history instead: one small request more when no mirror can tell, as before.
+
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport
     {

@@ -29,8 +29,8 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         case unusable
         /// A problem on this machine, not at the source: the file system, a lock, local files in the way, libcurl
         /// that cannot be loaded or a transfer engine that cannot set up (``CurlLibrary/Unusable``), or the run
-        /// being cancelled (`.io`, `.locked`,
-        /// `.conflict`, `.cancelled`).
+        /// being cancelled (`.io`, `.locked`, `.conflict`, `.cancelled`, and `.integrity` of the local store:
+        /// ``SmartSyncError/isStoreDamage``).
         case local
         /// A limit the operator set for the run (`.limitExceeded`: `--max-download`, `--request-timeout`): the next
         /// source would meet it too.
@@ -66,6 +66,7 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         // libcurl that cannot be loaded (by the engine's thread, so it surfaces as a request's error): every
         // transport needs it.
         if error.cause is CurlLibrary.Unusable { return .local }
+        if error.isStoreDamage { return .local }  // `.integrity`, but of the local store, not the source's answer
         switch error.code {
         case .network: return .unreachable
         case .rateLimited: return .rateLimited

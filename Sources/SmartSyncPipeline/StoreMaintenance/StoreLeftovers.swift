@@ -38,7 +38,9 @@ struct StoreLeftovers {
     func clean(_ visit: (Leftover) -> Void) {
         for name in (try? FileSystem.names(in: store.temporaryDirectory)) ?? [] {
             let path = store.temporaryDirectory + "/" + name
-            let kind: Leftover.Kind = name.hasPrefix("pack-") ? .spool : .temporary
+            // A listing's pack spool (`pack-`) or one held for a commit's checks (`held-pack-`, GitPackSource's).
+            let spool = name.hasPrefix("pack-") || name.hasPrefix("held-pack-")
+            let kind: Leftover.Kind = spool ? .spool : .temporary
             if olderThan(graceNs, path) { remove(path, kind, visit) }
         }
         let partials = store.partialsDirectory

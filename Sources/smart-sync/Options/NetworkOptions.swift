@@ -55,7 +55,8 @@ struct NetworkOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Longest wait for GitHub's rate limit to reset before falling back to a clone (or failing); also the "
-                + "longest Retry-After a retry honours and the longest a 429 or 503 holds back a host.",
+                + "longest Retry-After a retry honours and the longest a 429 or 503 holds back a host. A wait "
+                + "of 10^9 s or more (a server's number) fails at once, whatever this says.",
             valueName: "seconds"))
     var maxWait: Double = 60
 
