@@ -54,7 +54,7 @@ struct GenerationRepair {
                     (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
                 let version = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
-                    path: path, metadata: FileMetadata(st))
+                    path: path, metadata: FileMetadata(st), rollbackTo: generation.sequence)
                 if !recorded.contains(KeptKey(version)) {
                     try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: found)
                     kept.append(version)

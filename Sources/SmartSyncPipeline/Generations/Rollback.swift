@@ -34,7 +34,9 @@ public enum Rollback {
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
     /// generation's tree) are kept first, as a sync keeps those it replaces
     /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``): saved into the store before the carry,
-    /// recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then.
+    /// recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then. The
+    /// records are written in the switch's journal too (``SwitchJournal/pending``): a run killed after the exchange
+    /// leaves them to the recovery (the next run, `rollback` or `restore`), which records them.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw
@@ -84,8 +86,8 @@ public enum Rollback {
         let now = current?.manifest.entries ?? [:]
         let then = generation.state?.manifest.entries ?? [:]
         let local = try keepLocalVersions(
-            target: target, current: current, then: then, replacedBy: generation.state?.commit, state: state,
-            store: store)
+            target: target, current: current, then: then, replacedBy: generation.state?.commit,
+            generation: generation.sequence, state: state, store: store)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
@@ -140,12 +142,15 @@ public enum Rollback {
                 outcome: outcome, step: step, error: SmartSyncError(error.code, message, cause: error))
         }
         do {
+            // The versions were saved before; their records go in the journal (a run killed after the exchange leaves
+            // them to the recovery) and into the log once the switch that takes them out has happened.
+            try local.keeper.syncStore()
             try switcher.exchange(
                 incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
-                consumed: generation.sequence, untracked: restored == nil, checkpoint: checkpoint,
+                consumed: generation.sequence, untracked: restored == nil, pending: local.keeper.kept,
+                checkpoint: checkpoint,
                 exchanged: {
-                    // The versions were saved before; recorded once the switch that takes them out has happened.
-                    try local.keeper.record()
+                    try local.keeper.record(storeSynced: true)
                     for warning in local.warnings { events(.warning(warning)) }
                     if let restored {
                         // The intent saved above is that state: renamed over the state file, as a sync records one.
