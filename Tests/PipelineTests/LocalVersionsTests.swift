@@ -57,7 +57,8 @@ import Testing
         #expect(all[0].replacement == "replaced by the sync to \(blob("commit").abbreviated())")
         #expect(all[2].replacement == "replaced by a restore")
         #expect(all[3] == toCommit && all[4] == toFound, "a rollback's record does not round-trip")
-        #expect(all[3].replacement == "replaced by the rollback to generation 4 (commit \(blob("commit").abbreviated()))")
+        let commit = blob("commit").abbreviated()
+        #expect(all[3].replacement == "replaced by the rollback to generation 4 (commit \(commit))")
         #expect(all[4].replacement == "replaced by the rollback to generation 0 (the tree found before the first sync)")
         #expect(toCommit.line().contains(" rollback:4:\(blob("commit").hex) "))
         for damaged in ["rollback:x:\(blob("c").hex)", "rollback:4", "rollback:-1:-", "rollback:4:zz"] {

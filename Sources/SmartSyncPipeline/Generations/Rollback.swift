@@ -33,10 +33,10 @@ public enum Rollback {
     ///
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
     /// generation's tree) are kept first, as a sync keeps those it replaces
-    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``): saved into the store before the carry,
-    /// recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then. The
-    /// records are written in the switch's journal too (``SwitchJournal/pending``): a run killed after the exchange
-    /// leaves them to the recovery (the next run, `rollback` or `restore`), which records them.
+    /// (``keepLocalVersions(target:current:then:replacedBy:generation:state:store:)``): saved into the store before the
+    /// carry, recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then.
+    /// The records are written in the switch's journal too (``SwitchJournal/pending``): a run killed after the
+    /// exchange leaves them to the recovery (the next run, `rollback` or `restore`), which records them.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw

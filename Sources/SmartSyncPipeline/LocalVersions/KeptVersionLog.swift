@@ -92,7 +92,8 @@ public struct KeptVersion: Sendable, Hashable, Codable {
             commit = c
         }
         self.init(
-            timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata, rollbackTo: rollbackTo)
+            timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata,
+            rollbackTo: rollbackTo)
     }
 
     /// The path's bytes with `%`, spaces, control bytes and every byte of 0x7F and above written `%XX`: the log stays

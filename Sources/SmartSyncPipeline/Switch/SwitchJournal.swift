@@ -67,8 +67,8 @@ struct SwitchJournal: JSONRecord, Equatable {
     ///   cannot tell what the killed run was doing, so it stops rather than guess.
     static func load(from path: String, sidecar: String) throws -> SwitchJournal? {
         do {
-            guard let loaded = try read(at: path, legacy: { bytes in SwitchJournal(legacyText: bytes).map { ($0, []) } })
-            else { return nil }
+            let legacy = { (bytes: [UInt8]) in SwitchJournal(legacyText: bytes).map { ($0, ArraySlice<UInt8>()) } }
+            guard let loaded = try read(at: path, legacy: legacy) else { return nil }
             var journal = loaded.record
             // A line this release cannot read (a newer release's) is left out: the version it names stays in the store
             // until gc, as every version before pending records were journaled.

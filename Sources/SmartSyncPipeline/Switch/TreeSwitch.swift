@@ -94,10 +94,9 @@ struct TreeSwitch {
 
     /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
     ///
-    /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in
-    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:checkpoint:exchanged:)``):
-    /// the caller records the target's state there. When it throws, the journal stays for the next recovery, so it
-    /// must be safe to run twice.
+    /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in `exchange(…)`): the
+    /// caller records the target's state (and the journal's pending records) there. When it throws, the journal stays
+    /// for the next recovery, so it must be safe to run twice.
     func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?
