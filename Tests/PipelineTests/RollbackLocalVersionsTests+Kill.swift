@@ -89,9 +89,9 @@ extension RollbackLocalVersionsTests {
     /// A `chmod` (or `chown`) of a synced file whose content the generation shares: the generation's file takes its
     /// place with the installed mode, so the operator's permissions and owner are kept as a version (a warning with
     /// the path; `restore` brings them back). They used to be reverted unrecorded.
-    @Test(arguments: [false, true])
-    func aPermissionsOrOwnerChangeOnASharedFileIsKept(_ owner: Bool) async throws {
-        let t = try await StageRecyclerTests.Setup(mode: .copy)
+    @Test(arguments: [false, true], [LinkMode.copy, .hardlink])
+    func aPermissionsOrOwnerChangeOnASharedFileIsKept(_ owner: Bool, _ mode: LinkMode) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: mode)
         try await t.sync(0)
         try await t.sync(1)  // d0/f0.nix: the same in A and B
         let path = t.target + "/d0/f0.nix"
@@ -102,6 +102,8 @@ extension RollbackLocalVersionsTests {
         let version = try #require(outcome.kept.first { $0.path == "d0/f0.nix" }, "the operator's change is lost")
         #expect(owner ? version.metadata?.owner == 65534 : version.metadata?.permissions == 0o600)
         #expect(warnings.withLock { $0 }.contains { $0.contains("'d0/f0.nix' had permissions") })
+        let records = try KeptVersionLog(state: t.runner.state, target: t.target).versions(of: "d0/f0.nix")
+        #expect(records.count == 1, "recorded twice (in hard-link mode, by the generation's repair too): \(records)")
         _ = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
         var st = stat()
         #expect(lstat(path, &st) == 0 && (owner ? st.st_uid == 65534 : st.st_mode & 0o7777 == 0o600))

@@ -18,9 +18,10 @@ struct GenerationRepair {
     /// The target's kept-version log: what a repaired file held is recorded there.
     let log: KeptVersionLog
 
-    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced.
-    func repair(_ generation: Generation) throws -> [TreePath] {
-        guard let manifest = generation.state?.manifest else { return [] }
+    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced and the versions it
+    /// recorded (what those paths held instead).
+    func repair(_ generation: Generation) throws -> (repaired: [TreePath], kept: [KeptVersion]) {
+        guard let manifest = generation.state?.manifest else { return ([], []) }
         var trust = try GenerationTrust(store: store, cache: generation.statCache())
         let tree = try TreeReader(root: generation.tree)
         // A blob at more than one path: each gets an inode of its own when placed, even with hard links.
@@ -71,7 +72,7 @@ struct GenerationRepair {
             repaired.append(path)
         }
         try log.append(kept)
-        return repaired
+        return (repaired, kept)
     }
 
     /// A kept version without its time: what makes two records the same version.

@@ -15,7 +15,8 @@ public enum Rollback {
         public var carried: Int
         /// Files of the generation that were written in place since it was kept, replaced from the store.
         public var repaired: [TreePath] = []
-        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`).
+        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`), and those the
+        /// repair of the generation's files took out of its tree.
         public var kept: [KeptVersion] = []
     }
 
@@ -79,15 +80,18 @@ public enum Rollback {
                         + "\(available.joined(separator: ", "))"
             )
         }
-        let repaired = try GenerationRepair(
+        let (repaired, repairKept) = try GenerationRepair(
             store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
         ).repair(generation)
         let current = try state.load(target: target)
         let now = current?.manifest.entries ?? [:]
         let then = generation.state?.manifest.entries ?? [:]
-        let local = try keepLocalVersions(
+        var local = try keepLocalVersions(
             target: target, current: current, then: then, replacedBy: generation.state?.commit,
             generation: generation.sequence, state: state, store: store)
+        // A file sharing its inode with the generation's (a chmod reached both) was recorded by the repair: warned
+        // about here, recorded once.
+        local.keeper.dropRecords(in: repairKept)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
@@ -132,7 +136,7 @@ public enum Rollback {
         if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
         let outcome = Outcome(
             from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired,
-            kept: local.keeper.kept)
+            kept: repairKept + local.keeper.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(
