@@ -15,8 +15,8 @@ public enum Rollback {
         public var carried: Int
         /// Files of the generation that were written in place since it was kept, replaced from the store.
         public var repaired: [TreePath] = []
-        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`), and those the
-        /// repair of the generation's files took out of its tree.
+        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`), and those
+        /// the repair of the generation's files took out of its tree.
         public var kept: [KeptVersion] = []
     }
 
