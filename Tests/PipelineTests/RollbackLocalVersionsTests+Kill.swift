@@ -44,11 +44,40 @@ extension RollbackLocalVersionsTests {
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
     }
 
+    /// Killed right after the exchange, then gc (grace 0) before any run recovered it: the version recorded only in the
+    /// journal is a root, so the recovery still records a version `restore` brings back. gc used to sweep it (nothing
+    /// read the journal) and the recovery recorded an object the store no longer held.
+    @Test func gcKeepsAVersionRecordedOnlyInAJournal() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        var options = StoreGC.Options()
+        options.grace = 0
+        _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+        _ = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n", "gc swept the journaled version")
+    }
+
+    /// The second guard: a pending record whose object the store no longer holds is not recorded (a record `restore`
+    /// could not use), and a warning says so.
+    @Test func aPendingRecordWithoutItsObjectIsSkippedAndWarned() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let layout = SwitchLayout(target: t.target)
+        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        let id = try #require(journal.pending.first?.id)
+        #expect(unlink(t.runner.store.path(for: id)) == 0)
+        let warnings = Locked<[String]>([])
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) { w in warnings.withLock { $0.append(w) } }
+        #expect(try kept(t, "d0/f0.nix") == nil, "a record of an object the store does not hold")
+        #expect(warnings.withLock { $0 }.contains { $0.contains("d0/f0.nix") })
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+    }
+
     /// Killed after the records were appended, before the journal went: the recovery does not record them twice.
     @Test func aRecoveryDoesNotRecordTwice() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "recorded")
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         #expect(try log.versions(of: "d0/f0.nix").count == 1)
         #expect(try kept(t, "d0/f0.nix") == "{ edited = true; }\n")
@@ -58,7 +87,7 @@ extension RollbackLocalVersionsTests {
     @Test func anUndoneRollbackRecordsNothing() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "before-exchange")
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         #expect(try kept(t, "d0/f0.nix") == nil, "a record of a rollback that did not happen")
         #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n")
     }
@@ -77,7 +106,7 @@ extension RollbackLocalVersionsTests {
         journal.pending = []
         try journal.write(to: layout.journal)
         #expect(TestFiles.read(layout.journal)?.split(separator: "\n").count == 1, "an earlier release's journal")
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
         #expect(!FileManager.default.fileExists(atPath: layout.journal))
         try t.expectTarget(0)

@@ -56,7 +56,7 @@ public enum Rollback {
         defer { lock?.release() }
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
-        try state.recoverSwitch(target: target)
+        try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
         let generations = GenerationStore(layout: layout)
         let kept = try generations.list()
         let chosen: Generation?

@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncObjectStore
 
 /// The record of one directory exchange in progress, written before `renameat2(RENAME_EXCHANGE)` so that a
@@ -101,18 +102,28 @@ extension StateStore {
     /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
     /// The journal's pending kept-version records (a rollback's, ``SwitchJournal/pending``) are appended to the
     /// target's log, those it has already left out (the killed run may have appended them); a switch undone drops them.
+    /// A pending record whose object `store` no longer holds (swept by a gc of a release that did not read journals,
+    /// or removed by hand) is not recorded, since `restore` could not use it: `warn` names it.
     /// Call under the target lock, before anything reads the target's state.
     ///
     /// The state is recorded (and the intent cleared) before the journal is removed, as a switch records it before
     /// its own journal goes: a kill or a failure in between leaves the journal, and the next recovery records again
     /// (each step is safe to repeat: forgetting twice, or finding the intent gone and the state recorded).
-    func recoverSwitch(target: String) throws {
+    func recoverSwitch(target: String, store: ObjectStore, warn: (String) -> Void = { _ in }) throws {
         _ = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange { exchanged in
             if !exchanged.pending.isEmpty {
-                // Their versions were made durable in the store before the journal was written.
+                // Their versions were made durable in the store before the journal was written, and gc keeps them
+                // (``StoreRoots``); one missing all the same is left out rather than recorded unusable.
                 let log = KeptVersionLog(state: self, target: target)
                 let recorded = Set(try log.load())
-                try log.append(exchanged.pending.filter { !recorded.contains($0) })
+                let held = exchanged.pending.filter { version in
+                    if store.contains(version.id) { return true }
+                    warn(
+                        "the kept version of '\(version.path)' (object \(version.id.abbreviated())) that an interrupted "
+                            + "rollback took out of the target is no longer in the store: not recorded")
+                    return false
+                }
+                try log.append(held.filter { !recorded.contains($0) })
             }
             if exchanged.untracked == true {
                 try forget(target: target)
