@@ -115,6 +115,30 @@ extension RollbackLocalVersionsTests {
 
 /// What a rollback does with the operator's permissions and owner on a file the generation shares.
 extension RollbackLocalVersionsTests {
+    /// A rollback killed before its exchange after its repair mended a generation file the operator's `chmod` reached
+    /// (hard links), then retried: the version is recorded once, by the retry that happened. The repair used to
+    /// append its record before the exchange, outside the journal: the killed run left a "replaced by the rollback"
+    /// record while the target still held the file, and the retry recorded the same version again.
+    @Test func aRetriedRollbackRecordsTheRepairedVersionOnce() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)  // d0/f0.nix: the same in A and B, one inode in hard-link mode
+        #expect(chmod(t.target + "/d0/f0.nix", 0o600) == 0)
+        #expect(throws: (any Error).self) {
+            try Rollback.run(
+                target: t.target, to: t.commits[0], state: t.runner.state, store: t.runner.store, keepGenerations: 0,
+                linkMode: t.runner.linkMode, checkpoint: { if $0 == "before-exchange" { throw Killed() } })
+        }
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        #expect(try log.versions(of: "d0/f0.nix").isEmpty, "a record of a rollback that did not happen")
+        _ = try rollback(t, to: t.commits[0], Locked<[String]>([]))
+        try t.expectTarget(0)
+        let records = try log.versions(of: "d0/f0.nix")
+        #expect(records.count == 1, "\(records)")
+        #expect(records.first?.metadata?.permissions == 0o600)
+    }
+
     /// A `chmod` (or `chown`) of a synced file whose content the generation shares: the generation's file takes its
     /// place with the installed mode, so the operator's permissions and owner are kept as a version (a warning with
     /// the path; `restore` brings them back). They used to be reverted unrecorded.

@@ -15,11 +15,14 @@ import SmartSyncObjectStore
 struct GenerationRepair {
     let store: ObjectStore
     let linkMode: LinkMode
-    /// The target's kept-version log: what a repaired file held is recorded there.
+    /// The target's kept-version log: a version it holds already (kept by the sync that healed the target) is not
+    /// returned again.
     let log: KeptVersionLog
 
-    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced and the versions it
-    /// recorded (what those paths held instead).
+    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced and the versions to
+    /// record (what those paths held instead, saved into the store): the caller records them once its exchange stands
+    /// (a rollback journals them with its own, ``SwitchJournal/pending``), so a rollback that fails or is killed before
+    /// it leaves no record of a switch that never happened, and a retry records them once.
     func repair(_ generation: Generation) throws -> (repaired: [TreePath], kept: [KeptVersion]) {
         guard let manifest = generation.state?.manifest else { return ([], []) }
         var trust = try GenerationTrust(store: store, cache: generation.statCache())
@@ -71,7 +74,6 @@ struct GenerationRepair {
                 entry, at: path, under: generation.tree, shareable: uses[entry, default: 0] < 2)
             repaired.append(path)
         }
-        try log.append(kept)
         return (repaired, kept)
     }
 

@@ -89,9 +89,9 @@ public enum Rollback {
         var local = try keepLocalVersions(
             target: target, current: current, then: then, replacedBy: generation.state?.commit,
             generation: generation.sequence, state: state, store: store)
-        // A file sharing its inode with the generation's (a chmod reached both) was recorded by the repair: warned
-        // about here, recorded once.
-        local.keeper.dropRecords(in: repairKept)
+        // The repair's versions are recorded with the keeper's, journaled and once the exchange stands. A file sharing
+        // its inode with the generation's (a chmod reached both) is warned about here, recorded once.
+        local.keeper.adopt(repairKept)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
@@ -136,7 +136,7 @@ public enum Rollback {
         if let restored { try state.saveIntent(restored) } else { try state.clearIntent(target: target) }
         let outcome = Outcome(
             from: current?.commit, to: generation.state?.commit, carried: carried, repaired: repaired,
-            kept: repairKept + local.keeper.kept)
+            kept: local.keeper.kept)
         func failure(_ step: AfterSwitchStep, _ cause: any Error) -> FailedAfterSwitch<Outcome> {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(

@@ -66,12 +66,14 @@ struct LocalVersionKeeper {
         return "'\(path)' had \(what); kept before replacing it (smart-sync restore '\(path)' brings it back)"
     }
 
-    /// Drops the records `recorded` already holds, but for their time (the same path, blob and metadata: a rollback's
-    /// repair of a generation file that shared the target file's inode recorded it a moment before).
-    mutating func dropRecords(in recorded: [KeptVersion]) {
-        guard !recorded.isEmpty else { return }
+    /// Takes `versions` (a rollback's repair of its generation, saved into the store) as records of its own, first,
+    /// dropping its records of the same versions but for their time (the same path, blob and metadata: a generation
+    /// file that shared the target file's inode, a `chmod` reached both): one record each.
+    mutating func adopt(_ versions: [KeptVersion]) {
+        guard !versions.isEmpty else { return }
         let same = { (a: KeptVersion, b: KeptVersion) in a.path == b.path && a.id == b.id && a.metadata == b.metadata }
-        kept.removeAll { k in recorded.contains { same($0, k) } }
+        kept.removeAll { k in versions.contains { same($0, k) } }
+        kept.insert(contentsOf: versions, at: 0)
     }
 
     /// Appends the records to the log, the store synced first when there are any (unless `storeSynced`: the caller
