@@ -67,7 +67,9 @@ extension RollbackLocalVersionsTests {
         let id = try #require(journal.pending.first?.id)
         #expect(unlink(t.runner.store.path(for: id)) == 0)
         let warnings = Locked<[String]>([])
-        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) { w in warnings.withLock { $0.append(w) } }
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) { w in
+            warnings.withLock { $0.append(w) }
+        }
         #expect(try kept(t, "d0/f0.nix") == nil, "a record of an object the store does not hold")
         #expect(warnings.withLock { $0 }.contains { $0.contains("d0/f0.nix") })
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
@@ -93,7 +95,9 @@ extension RollbackLocalVersionsTests {
     }
 
     /// A journal of an earlier release (no pending records below its JSON line) is still finished, the state recorded
-    /// from the intent; and the JSON line of a journal with pending records is what an earlier release reads.
+    /// from the intent; and the JSON line of a journal with pending records holds the journal's fields alone (what an
+    /// earlier release decodes of it, the first line only, is checked against that release's fields in
+    /// ``SwitchJournalTests/anEarlierReleaseReadsTheFirstLine()``).
     @Test func aJournalWithoutPendingRecordsIsRecovered() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")

@@ -72,8 +72,11 @@ struct SwitchJournal: JSONRecord, Equatable {
             guard let loaded = try read(at: path, legacy: legacy) else { return nil }
             var journal = loaded.record
             // A line this release cannot read (a newer release's) is left out: the version it names stays in the store
-            // until gc, as every version before pending records were journaled.
-            journal.pending = String(decoding: loaded.payload, as: UTF8.self).split(separator: "\n").compactMap {
+            // until gc, as every version before pending records were journaled. A last line without its newline may be
+            // cut short (a path missing its end): not a record, as ``LineLog`` reads the logs.
+            let payload = loaded.payload
+            let lines = payload[..<(payload.lastIndex(of: UInt8(ascii: "\n")) ?? payload.startIndex)]
+            journal.pending = String(decoding: lines, as: UTF8.self).split(separator: "\n").compactMap {
                 KeptVersion(line: $0)
             }
             return journal
@@ -119,8 +122,8 @@ extension StateStore {
                 let held = exchanged.pending.filter { version in
                     if store.contains(version.id) { return true }
                     warn(
-                        "the kept version of '\(version.path)' (object \(version.id.abbreviated())) that an interrupted "
-                            + "rollback took out of the target is no longer in the store: not recorded")
+                        "the kept version of '\(version.path)' (object \(version.id.abbreviated())) that an "
+                            + "interrupted rollback took out of the target is no longer in the store: not recorded")
                     return false
                 }
                 try log.append(held.filter { !recorded.contains($0) })
