@@ -57,6 +57,23 @@ extension RollbackLocalVersionsTests {
         #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n", "gc swept the journaled version")
     }
 
+    /// A switch journal gc cannot read stops gc, naming it, and nothing is swept: what it protects is unknown.
+    @Test func aDamagedJournalStopsGC() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let layout = SwitchLayout(target: t.target)
+        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        let id = try #require(journal.pending.first?.id)
+        try TestFiles.write(layout.journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        var options = StoreGC.Options()
+        options.grace = 0
+        let error = await #expect(throws: SmartSyncError.self) {
+            _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+        }
+        #expect(error?.message.contains("switch journal") == true, "\(String(describing: error))")
+        #expect(t.runner.store.contains(id), "gc swept a version the damaged journal may protect")
+    }
+
     /// The second guard: a pending record whose object the store no longer holds is not recorded (a record `restore`
     /// could not use), and a warning says so.
     @Test func aPendingRecordWithoutItsObjectIsSkippedAndWarned() async throws {
