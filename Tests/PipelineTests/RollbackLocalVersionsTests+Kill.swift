@@ -44,6 +44,15 @@ extension RollbackLocalVersionsTests {
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
     }
 
+    /// A rollback killed right after its exchange, and the blob of the version pending in its journal.
+    private func killedAfterExchange() async throws -> (StageRecyclerTests.Setup, ObjectID) {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let layout = SwitchLayout(target: t.target)
+        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        return (t, try #require(journal.pending.first?.id))
+    }
+
     /// Killed right after the exchange, then gc (grace 0) before any run recovered it: the version recorded only in the
     /// journal is a root, so the recovery still records a version `restore` brings back. gc used to sweep it (nothing
     /// read the journal) and the recovery recorded an object the store no longer held.
@@ -59,12 +68,8 @@ extension RollbackLocalVersionsTests {
 
     /// A switch journal gc cannot read stops gc, naming it, and nothing is swept: what it protects is unknown.
     @Test func aDamagedJournalStopsGC() async throws {
-        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
-        try await killedRollback(t, at: "after-exchange")
-        let layout = SwitchLayout(target: t.target)
-        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
-        let id = try #require(journal.pending.first?.id)
-        try TestFiles.write(layout.journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        let (t, id) = try await killedAfterExchange()
+        try TestFiles.write(SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
         var options = StoreGC.Options()
         options.grace = 0
         let error = await #expect(throws: SmartSyncError.self) {
@@ -77,11 +82,7 @@ extension RollbackLocalVersionsTests {
     /// The second guard: a pending record whose object the store no longer holds is not recorded (a record `restore`
     /// could not use), and a warning says so.
     @Test func aPendingRecordWithoutItsObjectIsSkippedAndWarned() async throws {
-        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
-        try await killedRollback(t, at: "after-exchange")
-        let layout = SwitchLayout(target: t.target)
-        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
-        let id = try #require(journal.pending.first?.id)
+        let (t, id) = try await killedAfterExchange()
         #expect(unlink(t.runner.store.path(for: id)) == 0)
         let warnings = Locked<[String]>([])
         try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) { w in
