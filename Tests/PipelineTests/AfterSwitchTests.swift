@@ -166,7 +166,7 @@ import Testing
         }
         #expect(TestFiles.read(t.target + "/found.txt") == "found\n")
         #expect(TestFiles.lstat(t.layout.journal) != nil)
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         let recorded = try t.recorded()
         #expect(recorded == nil, "the found tree is recorded as \(recorded ?? "")")
         #expect(TestFiles.lstat(t.runner.state.statCachePath(for: t.target)) == nil)
@@ -182,7 +182,7 @@ import Testing
                 target: t.target, to: String(again.0), state: t.runner.state, store: t.runner.store,
                 checkpoint: { if $0 == "before-exchange" { throw Stop() } })
         }
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         #expect(try t.recorded() == t.commits[2])
         #expect(TestFiles.read(t.target + "/conf.nix") == "c\n")
     }
@@ -201,10 +201,10 @@ import Testing
         #expect(unlink(stateFile) == 0)
         try TestFiles.makeDirectories(stateFile)
         try TestFiles.write(stateFile + "/obstacle", "x\n")
-        #expect(throws: SmartSyncError.self) { try t.runner.state.recoverSwitch(target: t.target) }
+        #expect(throws: SmartSyncError.self) { try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) }
         #expect(TestFiles.lstat(t.layout.journal) != nil, "the journal went before the state was recorded")
         TemporaryDirectory.removeTree(stateFile)
-        try t.runner.state.recoverSwitch(target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
         #expect(try t.recorded() == t.commits[1])
         #expect(TestFiles.read(t.target + "/conf.nix") == "b\n")
         #expect(TestFiles.lstat(t.layout.journal) == nil)
@@ -250,7 +250,7 @@ import Testing
         let journal = TestFiles.read(t.layout.journal) ?? ""
         #expect(journal.contains("\"untracked\":true") && journal.contains("\"version\":1"), "\(journal)")
         #expect(try state.loadIntent(target: target) == nil)
-        try state.recoverSwitch(target: target)
+        try state.recoverSwitch(target: target, store: t.runner.store)
         #expect(try t.recorded() == nil)
         #expect(TestFiles.read(t.target + "/found.txt") == "found\n")
     }

@@ -32,6 +32,40 @@ import Testing
         #expect(KeptVersion(line: "18 100644 \(blob("s").hex) - 99999:1:1 x") == nil, "permissions beyond 07777")
     }
 
+    /// A rollback's record says so (`restore --list`: "replaced by the rollback to generation N"), for a commit or the
+    /// tree found before the first sync; records of earlier releases (five and six fields) still read as a sync's or
+    /// a restore's; a damaged rollback field is refused, not read as another commit.
+    @Test func aRollbacksRecordSaysSoAndEarlierRecordsStillRead() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let log = KeptVersionLog(path: dir["state/kept"])
+        try FileSystem.makeDirectories(dir["state"])
+        let earlier =
+            "17 100644 \(blob("five").hex) \(blob("commit").hex) five.nix\n"
+            + "18 100644 \(blob("six").hex) \(blob("commit").hex) 644:0:0 six.nix\n"
+            + "19 100644 \(blob("restored").hex) - 644:0:0 restored.nix\n"
+        try FileSystem.writeFileAtomically(dir["state/kept"], Array(earlier.utf8))
+        var toCommit = record("back.nix", "b", time: 20)
+        toCommit.rollbackTo = 4
+        var toFound = record("found.nix", "f", time: 21)
+        toFound.rollbackTo = 0
+        toFound.replacedBy = nil
+        try log.append([toCommit, toFound])
+        let all = try log.load()
+        #expect(all.count == 5)
+        #expect(all[0].rollbackTo == nil && all[0].replacedBy == blob("commit") && all[1].metadata != nil)
+        #expect(all[0].replacement == "replaced by the sync to \(blob("commit").abbreviated())")
+        #expect(all[2].replacement == "replaced by a restore")
+        #expect(all[3] == toCommit && all[4] == toFound, "a rollback's record does not round-trip")
+        let commit = blob("commit").abbreviated()
+        #expect(all[3].replacement == "replaced by the rollback to generation 4 (commit \(commit))")
+        #expect(all[4].replacement == "replaced by the rollback to generation 0 (the tree found before the first sync)")
+        #expect(toCommit.line().contains(" rollback:4:\(blob("commit").hex) "))
+        for damaged in ["rollback:x:\(blob("c").hex)", "rollback:4", "rollback:-1:-", "rollback:4:zz"] {
+            #expect(KeptVersion(line: "22 100644 \(blob("d").hex) \(damaged) - d.nix") == nil, "\(damaged)")
+        }
+    }
+
     @Test func logRoundTripsAwkwardPathsSkipsDamagedLinesAndStaysBounded() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }

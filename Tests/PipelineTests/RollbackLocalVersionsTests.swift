@@ -13,7 +13,7 @@ import Testing
 /// gone once the rollback is done, so the record is all that is left of them.
 @Suite("what a rollback keeps of the operator's", .serialized)
 struct RollbackLocalVersionsTests {
-    private func rollback(
+    func rollback(
         _ t: StageRecyclerTests.Setup, to selector: String?, keep: Int = 0, _ warnings: Locked<[String]>
     )
         throws -> Rollback.Outcome
@@ -27,7 +27,7 @@ struct RollbackLocalVersionsTests {
     }
 
     /// Writes `text` to `path` as an editor saves: a new file renamed over the old one (a new inode).
-    private func save(_ path: String, _ text: String) throws {
+    func save(_ path: String, _ text: String) throws {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".swp"))
@@ -35,7 +35,7 @@ struct RollbackLocalVersionsTests {
     }
 
     /// The version `restore` would bring back for `path`: its content, from the store.
-    private func kept(_ t: StageRecyclerTests.Setup, _ path: String) throws -> String? {
+    func kept(_ t: StageRecyclerTests.Setup, _ path: String) throws -> String? {
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         guard let version = try log.versions(of: TreePath(path)).first else { return nil }
         return String(decoding: try t.runner.store.read(version.id), as: UTF8.self)

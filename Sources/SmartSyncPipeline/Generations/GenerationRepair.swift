@@ -15,12 +15,16 @@ import SmartSyncObjectStore
 struct GenerationRepair {
     let store: ObjectStore
     let linkMode: LinkMode
-    /// The target's kept-version log: what a repaired file held is recorded there.
+    /// The target's kept-version log: a version it holds already (kept by the sync that healed the target) is not
+    /// returned again.
     let log: KeptVersionLog
 
-    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced.
-    func repair(_ generation: Generation) throws -> [TreePath] {
-        guard let manifest = generation.state?.manifest else { return [] }
+    /// Checks and mends `generation` (whose tree is not in use). Returns the paths it replaced and the versions to
+    /// record (what those paths held instead, saved into the store): the caller records them once its exchange stands
+    /// (a rollback journals them with its own, ``SwitchJournal/pending``), so a rollback that fails or is killed before
+    /// it leaves no record of a switch that never happened, and a retry records them once.
+    func repair(_ generation: Generation) throws -> (repaired: [TreePath], kept: [KeptVersion]) {
+        guard let manifest = generation.state?.manifest else { return ([], []) }
         var trust = try GenerationTrust(store: store, cache: generation.statCache())
         let tree = try TreeReader(root: generation.tree)
         // A blob at more than one path: each gets an inode of its own when placed, even with hard links.
@@ -54,7 +58,7 @@ struct GenerationRepair {
                     (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
                 let version = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
-                    path: path, metadata: FileMetadata(st))
+                    path: path, metadata: FileMetadata(st), rollbackTo: generation.sequence)
                 if !recorded.contains(KeptKey(version)) {
                     try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: found)
                     kept.append(version)
@@ -70,8 +74,7 @@ struct GenerationRepair {
                 entry, at: path, under: generation.tree, shareable: uses[entry, default: 0] < 2)
             repaired.append(path)
         }
-        try log.append(kept)
-        return repaired
+        return (repaired, kept)
     }
 
     /// A kept version without its time: what makes two records the same version.

@@ -72,7 +72,7 @@ public enum Restore {
         defer { lock.release() }
         // As every run under the lock: a switch finished here is recorded from its intent (or its journal), which
         // finishing it without recording would lose (the state then naming the tree it replaced).
-        try state.recoverSwitch(target: target)
+        try state.recoverSwitch(target: target, store: store)
         try checkParents(root: target, relative)
 
         let log = KeptVersionLog(state: state, target: target)

@@ -15,14 +15,14 @@ extension Rollback {
     /// that fails before leaves no record of a switch that never happened), and a warning for each.
     static func keepLocalVersions(
         target: String, current: TargetState?, then: PathTable<Manifest.Entry>, replacedBy: ObjectID?,
-        state: StateStore, store: ObjectStore
+        generation: Int, state: StateStore, store: ObjectStore
     ) throws -> (keeper: LocalVersionKeeper, warnings: [String]) {
         let now = current?.manifest.entries ?? PathTable()
         let keptLocal = current?.keptLocal.entries ?? PathTable()
         let cache = current == nil ? StatCache() : (try? state.loadStatCache(target: target)) ?? StatCache()
         var keeper = LocalVersionKeeper(
             store: store, log: KeptVersionLog(state: state, target: target), replacedBy: replacedBy,
-            owner: Seal.owner, timeNs: SyncRunner.nowNs())
+            rollbackTo: generation, owner: Seal.owner, timeNs: SyncRunner.nowNs())
         let tree = try TreeReader(root: target, blockedIsMissing: true)
         var paths = Set(now.keys)
         paths.formUnion(then.keys)

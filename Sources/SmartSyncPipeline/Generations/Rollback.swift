@@ -15,7 +15,8 @@ public enum Rollback {
         public var carried: Int
         /// Files of the generation that were written in place since it was kept, replaced from the store.
         public var repaired: [TreePath] = []
-        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`).
+        /// The operator's versions the rollback took out of the target, kept first (`smart-sync restore`), and those
+        /// the repair of the generation's files took out of its tree.
         public var kept: [KeptVersion] = []
     }
 
@@ -33,8 +34,10 @@ public enum Rollback {
     ///
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
     /// generation's tree) are kept first, as a sync keeps those it replaces
-    /// (``keepLocalVersions(target:current:then:replacedBy:state:store:)``): saved into the store before the carry,
-    /// recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then.
+    /// (``keepLocalVersions(target:current:then:replacedBy:generation:state:store:)``): saved into the store before the
+    /// carry, recorded in the ``KeptVersionLog`` once the exchange is done, with a warning to `events` for each then.
+    /// The records are written in the switch's journal too (``SwitchJournal/pending``): a run killed after the
+    /// exchange leaves them to the recovery (the next run, `rollback` or `restore`), which records them.
     ///
     /// `lock`: the target's lock when the caller holds it already (`update`); otherwise the rollback takes it.
     /// `checkpoint`: called with the switch's step names (`before-exchange`, `after-exchange`, `recorded`); a throw
@@ -53,7 +56,7 @@ public enum Rollback {
         defer { lock?.release() }
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
-        try state.recoverSwitch(target: target)
+        try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
         let generations = GenerationStore(layout: layout)
         let kept = try generations.list()
         let chosen: Generation?
@@ -77,15 +80,18 @@ public enum Rollback {
                         + "\(available.joined(separator: ", "))"
             )
         }
-        let repaired = try GenerationRepair(
+        let (repaired, repairKept) = try GenerationRepair(
             store: store, linkMode: linkMode, log: KeptVersionLog(state: state, target: target)
         ).repair(generation)
         let current = try state.load(target: target)
         let now = current?.manifest.entries ?? [:]
         let then = generation.state?.manifest.entries ?? [:]
-        let local = try keepLocalVersions(
-            target: target, current: current, then: then, replacedBy: generation.state?.commit, state: state,
-            store: store)
+        var local = try keepLocalVersions(
+            target: target, current: current, then: then, replacedBy: generation.state?.commit,
+            generation: generation.sequence, state: state, store: store)
+        // The repair's versions are recorded with the keeper's, journaled and once the exchange stands. A file sharing
+        // its inode with the generation's (a chmod reached both) is warned about here, recorded once.
+        local.keeper.adopt(repairKept)
         // The operator's files follow: everything the current tree holds that neither the current sync nor the
         // generation's put there (the generation's own files passed over without a look), into the generation's tree
         // brought back to its own files first (the operator's of its time go: today's are carried; and whatever a
@@ -140,12 +146,15 @@ public enum Rollback {
                 outcome: outcome, step: step, error: SmartSyncError(error.code, message, cause: error))
         }
         do {
+            // The versions were saved before; their records go in the journal (a run killed after the exchange leaves
+            // them to the recovery) and into the log once the switch that takes them out has happened.
+            try local.keeper.syncStore()
             try switcher.exchange(
                 incoming: generation.tree, sequence: try generations.nextSequence(), outgoingState: current,
-                consumed: generation.sequence, untracked: restored == nil, checkpoint: checkpoint,
+                consumed: generation.sequence, untracked: restored == nil, pending: local.keeper.kept,
+                checkpoint: checkpoint,
                 exchanged: {
-                    // The versions were saved before; recorded once the switch that takes them out has happened.
-                    try local.keeper.record()
+                    try local.keeper.record(storeSynced: true)
                     for warning in local.warnings { events(.warning(warning)) }
                     if let restored {
                         // The intent saved above is that state: renamed over the state file, as a sync records one.

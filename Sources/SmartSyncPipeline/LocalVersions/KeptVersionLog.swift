@@ -10,8 +10,12 @@ public struct KeptVersion: Sendable, Hashable, Codable {
     public var mode: FileMode
     /// Its blob id: the store object holding its content.
     public var id: ObjectID
-    /// The commit whose sync replaced it; nil when a `restore` did.
+    /// The commit whose sync replaced it; nil when a `restore` did. For a rollback (``rollbackTo``): the commit of
+    /// the generation brought back (nil: the tree found before the first sync).
     public var replacedBy: ObjectID?
+    /// The generation a rollback brought back in its place; nil when a sync or a `restore` replaced it (and in records
+    /// of earlier releases, which said nothing of rollbacks: they read as a sync's).
+    public var rollbackTo: Int?
     /// Its path, relative to the target.
     public var path: TreePath
     /// Its permission bits and ownership when it was kept (nil in records written before release 0.2).
@@ -19,22 +23,39 @@ public struct KeptVersion: Sendable, Hashable, Codable {
 
     public init(
         timeNs: Int64, mode: FileMode, id: ObjectID, replacedBy: ObjectID?, path: TreePath,
-        metadata: FileMetadata? = nil
+        metadata: FileMetadata? = nil, rollbackTo: Int? = nil
     ) {
         self.timeNs = timeNs
         self.mode = mode
         self.id = id
         self.replacedBy = replacedBy
+        self.rollbackTo = rollbackTo
         self.path = path
         self.metadata = metadata
+    }
+
+    /// What replaced it, for `restore --list`: "replaced by the sync to C", "replaced by the rollback to generation N
+    /// (commit C)" (or "(the tree found before the first sync)"), or "replaced by a restore".
+    public var replacement: String {
+        if let rollbackTo {
+            let tree = replacedBy.map { "commit \($0.abbreviated())" } ?? "the tree found before the first sync"
+            return "replaced by the rollback to generation \(rollbackTo) (\(tree))"
+        }
+        return replacedBy.map { "replaced by the sync to \($0.abbreviated())" } ?? "replaced by a restore"
     }
 
     /// One line of the log: `<time ns> <mode> <blob> <commit or -> <perms>:<uid>:<gid> <path>`, the permissions in
     /// octal (`-` when unknown), the path percent-escaped (`%`, control bytes and spaces are written `%XX`), ending in
     /// a newline. Lines of earlier releases have no metadata field (five fields): they are read as before.
+    ///
+    /// A rollback's record writes its commit field `rollback:<generation>:<commit or ->`. An earlier release reads such
+    /// a line as damaged and skips it (never as a wrong path or version): a kept field that old parsers accept could
+    /// not say "rollback", and an extra field would have been read as part of the path.
     func line() -> String {
         let meta = metadata.map { "\(String($0.permissions, radix: 8)):\($0.owner):\($0.group)" } ?? "-"
-        return "\(timeNs) \(mode) \(id.hex) \(replacedBy?.hex ?? "-") \(meta) \(Self.escape(path))\n"
+        var by = replacedBy?.hex ?? "-"
+        if let rollbackTo { by = "rollback:\(rollbackTo):" + by }
+        return "\(timeNs) \(mode) \(id.hex) \(by) \(meta) \(Self.escape(path))\n"
     }
 
     /// Parses one line (without its newline); nil when it is damaged.
@@ -55,14 +76,24 @@ public struct KeptVersion: Sendable, Hashable, Codable {
         guard fields.count == 5, let time = Int64(fields[0]), let mode = FileMode(octal: fields[1]), mode.isBlob,
             let id = ObjectID(hex: fields[2]), let path = Self.unescape(fields[4]), !path.isEmpty
         else { return nil }
+        var by = fields[3]
+        var rollbackTo: Int?
+        if by.hasPrefix("rollback:") {
+            let parts = by.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let generation = Int(parts[1]), generation >= 0 else { return nil }
+            rollbackTo = generation
+            by = parts[2]
+        }
         let commit: ObjectID?
-        if fields[3] == "-" {
+        if by == "-" {
             commit = nil
         } else {
-            guard let c = ObjectID(hex: fields[3]) else { return nil }
+            guard let c = ObjectID(hex: by) else { return nil }
             commit = c
         }
-        self.init(timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata)
+        self.init(
+            timeNs: time, mode: mode, id: id, replacedBy: commit, path: path, metadata: metadata,
+            rollbackTo: rollbackTo)
     }
 
     /// The path's bytes with `%`, spaces, control bytes and every byte of 0x7F and above written `%XX`: the log stays

@@ -13,6 +13,8 @@ struct LocalVersionKeeper {
     let log: KeptVersionLog
     /// The commit whose tree replaces them (nil: the tree found before the first sync).
     let replacedBy: ObjectID?
+    /// The generation a rollback brings back in their place (nil: a sync replaces them).
+    let rollbackTo: Int?
     /// The owner a file smart-sync installed has (``FileMetadata/isInstalled(as:owner:)``).
     let owner: UInt32
     /// When they are kept (ns since the epoch).
@@ -20,17 +22,22 @@ struct LocalVersionKeeper {
     /// The records made so far, for ``record()``.
     private(set) var kept: [KeptVersion] = []
 
-    init(store: ObjectStore, log: KeptVersionLog, replacedBy: ObjectID?, owner: UInt32, timeNs: Int64) {
+    init(
+        store: ObjectStore, log: KeptVersionLog, replacedBy: ObjectID?, rollbackTo: Int? = nil, owner: UInt32,
+        timeNs: Int64
+    ) {
         self.store = store
         self.log = log
         self.replacedBy = replacedBy
+        self.rollbackTo = rollbackTo
         self.owner = owner
         self.timeNs = timeNs
     }
 
     /// Keeps the file or symlink at `path` of `tree`, of `mode` and `metadata`, whose blob id is `id` (nil: not known,
     /// hashed as it is saved). `previous`: what the last sync put at `path` (nil: nothing); `replacement`: what takes
-    /// its place, when known (the same content and mode lose nothing: not recorded). Returns the warning for the
+    /// its place, when known (the same content and mode lose nothing: not recorded, unless the permissions or owner
+    /// are not an installed file's, which a rollback's generation file would revert). Returns the warning for the
     /// operator when it was recorded.
     mutating func keep(
         _ path: TreePath, in tree: TreeReader, mode: FileMode, id: ObjectID?, metadata: FileMetadata?,
@@ -45,22 +52,42 @@ struct LocalVersionKeeper {
         }
         let saved = try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: id)
         let entry = Manifest.Entry(mode: mode, id: saved)
-        if (installed && previous == entry) || replacement == entry { return nil }
+        // The same content and mode in its place lose nothing unless the operator's permissions or owner differ from
+        // an installed file's (a rollback's generation file is installed): then the record keeps them.
+        if installed && (previous == entry || replacement == entry) { return nil }
         kept.append(
-            KeptVersion(timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata))
+            KeptVersion(
+                timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata,
+                rollbackTo: rollbackTo))
         let what =
-            previous == entry
+            previous == entry || replacement == entry
             ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
             : "local content \(saved.abbreviated())"
         return "'\(path)' had \(what); kept before replacing it (smart-sync restore '\(path)' brings it back)"
     }
 
-    /// Appends the records to the log, the store synced first when there are any.
-    func record() throws {
+    /// Takes `versions` (a rollback's repair of its generation, saved into the store) as records of its own, first,
+    /// dropping its records of the same versions but for their time (the same path, blob and metadata: a generation
+    /// file that shared the target file's inode, a `chmod` reached both): one record each.
+    mutating func adopt(_ versions: [KeptVersion]) {
+        guard !versions.isEmpty else { return }
+        let same = { (a: KeptVersion, b: KeptVersion) in a.path == b.path && a.id == b.id && a.metadata == b.metadata }
+        kept.removeAll { k in versions.contains { same($0, k) } }
+        kept.insert(contentsOf: versions, at: 0)
+    }
+
+    /// Appends the records to the log, the store synced first when there are any (unless `storeSynced`: the caller
+    /// synced it since the versions were saved, ``syncStore()``).
+    func record(storeSynced: Bool = false) throws {
+        if !storeSynced { try syncStore() }
+        try log.append(kept)
+    }
+
+    /// Makes the saved versions durable in the store (one `syncfs`; nothing when there are none).
+    func syncStore() throws {
         // A record trusts the store to hold its version (`restore` reads it there), and one the store already held
         // was not saved now: its name may be one this run's pack published unsynced (``ObjectBatch``), which the
         // stage's sync makes durable only where the store shares the target's file system. Rare (a local edit).
         if !kept.isEmpty { try FileSystem.syncFileSystem(containing: store.root) }
-        try log.append(kept)
     }
 }

@@ -29,7 +29,9 @@ public struct StoreRoot: Sendable {
 }
 
 /// Finds every root of a store: the targets recorded in its state directories (each target's manifest, intent and
-/// sidecar generations, and kept local versions younger than a cutoff) and the store's pins.
+/// sidecar generations, kept local versions younger than a cutoff, and those pending in a killed rollback's switch
+/// journal, ``SwitchJournal/pending``) and the store's pins. A damaged switch journal (or a newer release's) fails
+/// the walk: gc stops with the error naming it rather than sweep what it may protect.
 ///
 /// Reads one state at a time: memory is one manifest plus what the caller keeps.
 public struct StoreRoots: Sendable {
@@ -85,6 +87,15 @@ public struct StoreRoots: Sendable {
                 let state = TargetState(encoded: bytes)
             else { continue }
             try visit(Self.root(.generation, state))
+        }
+        // A killed rollback's kept versions, recorded only in its journal until the next run recovers the switch: kept
+        // whatever their age. A journal that cannot be read stops gc (the error names it): what it protects is unknown.
+        if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar),
+            !journal.pending.isEmpty
+        {
+            try visit(
+                StoreRoot(
+                    kind: .keptVersion, target: target, commit: nil, blobs: journal.pending.map { ($0.path, $0.id) }))
         }
     }
 

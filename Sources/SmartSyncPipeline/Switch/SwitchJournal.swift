@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncObjectStore
 
 /// The record of one directory exchange in progress, written before `renameat2(RENAME_EXCHANGE)` so that a
@@ -11,6 +12,13 @@ import SmartSyncObjectStore
 /// `<sidecar>/journal`, a ``JSONRecord`` (format `smart-sync-switch-journal`, version 1), written atomically and
 /// durable before the exchange. The `key=value` text of smart-sync 0.1.0 is still read (``init(legacyText:)``): a
 /// journal left by a run of that release is finished or undone like any other.
+///
+/// Below the JSON line, the journal's payload holds ``pending``: the kept-version records of the operator's versions
+/// the switch takes out of the target (a rollback's), one ``KeptVersion`` line each. They are written with the journal
+/// (one file, one fsync), so a run killed after the exchange, before it appended them to the target's log, leaves
+/// them to the recovery, which appends them when it finishes the switch and drops them with the journal when it undoes
+/// it. The version stays 1: earlier releases read the JSON line only and ignore the payload (they recover such a
+/// switch as before, the records unwritten), and their journals have no payload (nothing pending).
 struct SwitchJournal: JSONRecord, Equatable {
     static let format = "smart-sync-switch-journal"
     static let version = 1
@@ -30,13 +38,28 @@ struct SwitchJournal: JSONRecord, Equatable {
     /// journal, so an earlier release (which ignores the field) recovers it as it recovered its own rollbacks to that
     /// tree: no intent, nothing recorded, never a guess. Version 2 would make it refuse every journal of this release.
     var untracked: Bool?
+    /// The kept-version records to append to the target's log once the exchange stands (the payload, not a JSON field).
+    var pending: [KeptVersion] = []
 
-    init(sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?, untracked: Bool? = nil) {
+    private enum CodingKeys: String, CodingKey {
+        case sequence, incoming, incomingInode, consumed, untracked
+    }
+
+    init(
+        sequence: Int, incoming: String, incomingInode: UInt64, consumed: Int?, untracked: Bool? = nil,
+        pending: [KeptVersion] = []
+    ) {
         self.sequence = sequence
         self.incoming = incoming
         self.incomingInode = incomingInode
         self.consumed = consumed
         self.untracked = untracked
+        self.pending = pending
+    }
+
+    /// Writes the journal and its ``pending`` records atomically, durable when this returns.
+    func write(to path: String) throws {
+        try write(to: path, payload: Array(pending.map { $0.line() }.joined().utf8))
     }
 
     /// The journal at `path`, in either format; nil when there is none.
@@ -45,7 +68,18 @@ struct SwitchJournal: JSONRecord, Equatable {
     ///   cannot tell what the killed run was doing, so it stops rather than guess.
     static func load(from path: String, sidecar: String) throws -> SwitchJournal? {
         do {
-            return try read(at: path) { bytes in SwitchJournal(legacyText: bytes).map { ($0, []) } }?.record
+            let legacy = { (bytes: [UInt8]) in SwitchJournal(legacyText: bytes).map { ($0, ArraySlice<UInt8>()) } }
+            guard let loaded = try read(at: path, legacy: legacy) else { return nil }
+            var journal = loaded.record
+            // A line this release cannot read (a newer release's) is left out: the version it names stays in the store
+            // until gc, as every version before pending records were journaled. A last line without its newline may be
+            // cut short (a path missing its end): not a record, as ``LineLog`` reads the logs.
+            let payload = loaded.payload
+            let lines = payload[..<(payload.lastIndex(of: UInt8(ascii: "\n")) ?? payload.startIndex)]
+            journal.pending = String(decoding: lines, as: UTF8.self).split(separator: "\n").compactMap {
+                KeptVersion(line: $0)
+            }
+            return journal
         } catch let error as SmartSyncError where error.code == .integrity {
             throw SmartSyncError(
                 .io, "the switch journal cannot be used: \(error.message)",
@@ -69,13 +103,31 @@ extension StateStore {
     /// exchange had happened, the target holds what that run announced in its intent (written before its journal):
     /// that becomes the target's state, since the run died, or failed to save it, before recording it. A rollback to
     /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
+    /// The journal's pending kept-version records (a rollback's, ``SwitchJournal/pending``) are appended to the
+    /// target's log, those it has already left out (the killed run may have appended them); a switch undone drops them.
+    /// A pending record whose object `store` no longer holds (swept by a gc of a release that did not read journals,
+    /// or removed by hand) is not recorded, since `restore` could not use it: `warn` names it.
     /// Call under the target lock, before anything reads the target's state.
     ///
     /// The state is recorded (and the intent cleared) before the journal is removed, as a switch records it before
     /// its own journal goes: a kill or a failure in between leaves the journal, and the next recovery records again
     /// (each step is safe to repeat: forgetting twice, or finding the intent gone and the state recorded).
-    func recoverSwitch(target: String) throws {
+    func recoverSwitch(target: String, store: ObjectStore, warn: (String) -> Void = { _ in }) throws {
         _ = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange { exchanged in
+            if !exchanged.pending.isEmpty {
+                // Their versions were made durable in the store before the journal was written, and gc keeps them
+                // (``StoreRoots``); one missing all the same is left out rather than recorded unusable.
+                let log = KeptVersionLog(state: self, target: target)
+                let recorded = Set(try log.load())
+                let held = exchanged.pending.filter { version in
+                    if store.contains(version.id) { return true }
+                    warn(
+                        "the kept version of '\(version.path)' (object \(version.id.abbreviated())) that an "
+                            + "interrupted rollback took out of the target is no longer in the store: not recorded")
+                    return false
+                }
+                try log.append(held.filter { !recorded.contains($0) })
+            }
             if exchanged.untracked == true {
                 try forget(target: target)
             } else if let intent = try loadIntent(target: target) {

@@ -23,6 +23,8 @@ struct TreeSwitch {
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
     /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
+    /// `pending`: kept-version records `exchanged` appends, written in the journal for a recovery to append should the
+    /// run die before (``SwitchJournal/pending``); their versions must be durable in the store already.
     ///
     /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
     /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
@@ -32,13 +34,14 @@ struct TreeSwitch {
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
     func exchange(
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
-        untracked: Bool = false, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
+        untracked: Bool = false, pending: [KeptVersion] = [], checkpoint: (String) throws -> Void,
+        exchanged: () throws -> Void = {}
     ) throws {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
         let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
         let journal = SwitchJournal(
             sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
-            untracked: untracked ? true : nil)
+            untracked: untracked ? true : nil, pending: pending)
         try journal.write(to: layout.journal)
         try checkpoint("before-exchange")
         if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
@@ -91,10 +94,9 @@ struct TreeSwitch {
 
     /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
     ///
-    /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in
-    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:checkpoint:exchanged:)``):
-    /// the caller records the target's state there. When it throws, the journal stays for the next recovery, so it
-    /// must be safe to run twice.
+    /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in `exchange(…)`): the
+    /// caller records the target's state (and the journal's pending records) there. When it throws, the journal stays
+    /// for the next recovery, so it must be safe to run twice.
     func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?

@@ -89,7 +89,8 @@ extension Reporter {
             object["source"] = "kept"
             object["time"] = ISO8601DateFormatter().string(from: when)
             if let c = k.replacedBy { object["replacedBy"] = c.hex }
-            let by = k.replacedBy.map { "replaced by the sync to \($0.abbreviated())" } ?? "replaced by a restore"
+            if let generation = k.rollbackTo { object["rollbackTo"] = generation }
+            let by = k.replacement
             text = "kept\t\(ISO8601DateFormatter().string(from: when))\t\(v.mode)\t\(v.id.abbreviated())\t\(by)"
         case .generation(let sequence, let commit):
             object["source"] = "generation"

@@ -1,0 +1,187 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// A rollback killed around its exchange: the kept-version records of the operator's versions it took out travel in
+/// the switch's journal, so the recovery records them when it finishes the switch and drops them when it undoes it.
+extension RollbackLocalVersionsTests {
+    private struct Killed: Error {}
+
+    /// A rollback of `t` to its first commit, with an edit of `d0/f0.nix` to keep, killed at `point`.
+    private func killedRollback(_ t: StageRecyclerTests.Setup, at point: String) async throws {
+        try await t.sync(0)
+        try await t.sync(1)
+        try save(t.target + "/d0/f0.nix", "{ edited = true; }\n")
+        #expect(throws: (any Error).self) {
+            try Rollback.run(
+                target: t.target, to: t.commits[0], state: t.runner.state, store: t.runner.store, keepGenerations: 0,
+                linkMode: t.runner.linkMode, checkpoint: { if $0 == point { throw Killed() } })
+        }
+    }
+
+    /// Killed right after the exchange (before the records were appended): the next run under the lock (`restore`
+    /// here) finishes the switch and records the kept version, which `restore --list` shows as the rollback's and
+    /// `restore` brings back byte for byte. It used to sit unrecorded in the store until gc.
+    @Test func aRollbackKilledAfterItsExchangeIsRecordedByTheRecovery() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        try t.expectTarget(0)
+        let outcome = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n", "the kept version is lost")
+        guard case .kept(let version) = outcome.restored.origin else {
+            Issue.record("restored \(outcome.restored.origin), not the kept version")
+            return
+        }
+        #expect(version.rollbackTo != nil && version.replacedBy?.hex == t.commits[0])
+        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state)
+        #expect(versions.filter { if case .kept = $0.origin { true } else { false } }.count == 1)
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+    }
+
+    /// A rollback killed right after its exchange, and the blob of the version pending in its journal.
+    private func killedAfterExchange() async throws -> (StageRecyclerTests.Setup, ObjectID) {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let layout = SwitchLayout(target: t.target)
+        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        return (t, try #require(journal.pending.first?.id))
+    }
+
+    /// Killed right after the exchange, then gc (grace 0) before any run recovered it: the version recorded only in the
+    /// journal is a root, so the recovery still records a version `restore` brings back. gc used to sweep it (nothing
+    /// read the journal) and the recovery recorded an object the store no longer held.
+    @Test func gcKeepsAVersionRecordedOnlyInAJournal() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        var options = StoreGC.Options()
+        options.grace = 0
+        _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+        _ = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n", "gc swept the journaled version")
+    }
+
+    /// A switch journal gc cannot read stops gc, naming it, and nothing is swept: what it protects is unknown.
+    @Test func aDamagedJournalStopsGC() async throws {
+        let (t, id) = try await killedAfterExchange()
+        try TestFiles.write(SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        var options = StoreGC.Options()
+        options.grace = 0
+        let error = await #expect(throws: SmartSyncError.self) {
+            _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+        }
+        #expect(error?.message.contains("switch journal") == true, "\(String(describing: error))")
+        #expect(t.runner.store.contains(id), "gc swept a version the damaged journal may protect")
+    }
+
+    /// The second guard: a pending record whose object the store no longer holds is not recorded (a record `restore`
+    /// could not use), and a warning says so.
+    @Test func aPendingRecordWithoutItsObjectIsSkippedAndWarned() async throws {
+        let (t, id) = try await killedAfterExchange()
+        #expect(unlink(t.runner.store.path(for: id)) == 0)
+        let warnings = Locked<[String]>([])
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) { w in
+            warnings.withLock { $0.append(w) }
+        }
+        #expect(try kept(t, "d0/f0.nix") == nil, "a record of an object the store does not hold")
+        #expect(warnings.withLock { $0 }.contains { $0.contains("d0/f0.nix") })
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+    }
+
+    /// Killed after the records were appended, before the journal went: the recovery does not record them twice.
+    @Test func aRecoveryDoesNotRecordTwice() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "recorded")
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.versions(of: "d0/f0.nix").count == 1)
+        #expect(try kept(t, "d0/f0.nix") == "{ edited = true; }\n")
+    }
+
+    /// Killed before the exchange, its journal written: the recovery undoes the switch and records nothing.
+    @Test func anUndoneRollbackRecordsNothing() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "before-exchange")
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        #expect(try kept(t, "d0/f0.nix") == nil, "a record of a rollback that did not happen")
+        #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n")
+    }
+
+    /// A journal of an earlier release (no pending records below its JSON line) is still finished, the state recorded
+    /// from the intent; and the JSON line of a journal with pending records holds the journal's fields alone (what an
+    /// earlier release decodes of it, the first line only, is checked against that release's fields in
+    /// ``SwitchJournalTests/anEarlierReleaseReadsTheFirstLine()``).
+    @Test func aJournalWithoutPendingRecordsIsRecovered() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let layout = SwitchLayout(target: t.target)
+        var journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        #expect(journal.pending.map(\.path) == ["d0/f0.nix"])
+        #expect(try SwitchJournal.read(at: layout.journal)?.record == SwitchJournal(
+            sequence: journal.sequence, incoming: journal.incoming, incomingInode: journal.incomingInode,
+            consumed: journal.consumed, untracked: journal.untracked))
+        journal.pending = []
+        try journal.write(to: layout.journal)
+        #expect(TestFiles.read(layout.journal)?.split(separator: "\n").count == 1, "an earlier release's journal")
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+        #expect(!FileManager.default.fileExists(atPath: layout.journal))
+        try t.expectTarget(0)
+    }
+}
+
+/// What a rollback does with the operator's permissions and owner on a file the generation shares.
+extension RollbackLocalVersionsTests {
+    /// A rollback killed before its exchange after its repair mended a generation file the operator's `chmod` reached
+    /// (hard links), then retried: the version is recorded once, by the retry that happened. The repair used to
+    /// append its record before the exchange, outside the journal: the killed run left a "replaced by the rollback"
+    /// record while the target still held the file, and the retry recorded the same version again.
+    @Test func aRetriedRollbackRecordsTheRepairedVersionOnce() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)  // d0/f0.nix: the same in A and B, one inode in hard-link mode
+        #expect(chmod(t.target + "/d0/f0.nix", 0o600) == 0)
+        #expect(throws: (any Error).self) {
+            try Rollback.run(
+                target: t.target, to: t.commits[0], state: t.runner.state, store: t.runner.store, keepGenerations: 0,
+                linkMode: t.runner.linkMode, checkpoint: { if $0 == "before-exchange" { throw Killed() } })
+        }
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        #expect(try log.versions(of: "d0/f0.nix").isEmpty, "a record of a rollback that did not happen")
+        _ = try rollback(t, to: t.commits[0], Locked<[String]>([]))
+        try t.expectTarget(0)
+        let records = try log.versions(of: "d0/f0.nix")
+        #expect(records.count == 1, "\(records)")
+        #expect(records.first?.metadata?.permissions == 0o600)
+    }
+
+    /// A `chmod` (or `chown`) of a synced file whose content the generation shares: the generation's file takes its
+    /// place with the installed mode, so the operator's permissions and owner are kept as a version (a warning with
+    /// the path; `restore` brings them back). They used to be reverted unrecorded.
+    @Test(arguments: [false, true], [LinkMode.copy, .hardlink])
+    func aPermissionsOrOwnerChangeOnASharedFileIsKept(_ owner: Bool, _ mode: LinkMode) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: mode)
+        try await t.sync(0)
+        try await t.sync(1)  // d0/f0.nix: the same in A and B
+        let path = t.target + "/d0/f0.nix"
+        if owner { #expect(chown(path, 65534, 65534) == 0) } else { #expect(chmod(path, 0o600) == 0) }
+        let warnings = Locked<[String]>([])
+        let outcome = try rollback(t, to: t.commits[0], warnings)
+        try t.expectTarget(0)
+        let version = try #require(outcome.kept.first { $0.path == "d0/f0.nix" }, "the operator's change is lost")
+        #expect(owner ? version.metadata?.owner == 65534 : version.metadata?.permissions == 0o600)
+        #expect(warnings.withLock { $0 }.contains { $0.contains("'d0/f0.nix' had permissions") })
+        let records = try KeptVersionLog(state: t.runner.state, target: t.target).versions(of: "d0/f0.nix")
+        #expect(records.count == 1, "recorded twice (in hard-link mode, by the generation's repair too): \(records)")
+        _ = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && (owner ? st.st_uid == 65534 : st.st_mode & 0o7777 == 0o600))
+        #expect(TestFiles.read(path) == "{ a = 0; }\n")
+    }
+}
