@@ -95,6 +95,24 @@ import Testing
         #expect(try Rollback.generations(target: layout.target).map { $0.state?.commit.hex } == [commits[0]])
     }
 
+    /// A journal written unsynced before the stage's sync and emptied by a power cut: its exchange, after that sync,
+    /// cannot have happened. Recovery removes it (and the stage) rather than stop every later run on it.
+    @Test func anEmptyJournalIsAnExchangeThatDidNotHappen() async throws {
+        let (dir, runner, commits, layout, repo) = try await syncedToA()
+        defer { withExtendedLifetime(repo) { dir.remove() } }
+        try TestFiles.write(layout.stage + "/conf.nix", "b\n")
+        try TestFiles.makeDirectories(layout.generation(5))
+        try TestFiles.write(layout.journal, "")
+        try TreeSwitch(layout: layout).recover()
+        #expect(TestFiles.lstat(layout.journal) == nil)
+        #expect(TestFiles.lstat(layout.stage) == nil)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "a\n")
+        let again = try await runner.sync(.init(ref: commits[1], target: layout.target))
+        #expect(again.switched)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.lstat(layout.generation(5)) == nil, "the half-made generation is left to the prune")
+    }
+
     @Test func aDamagedOrNewerJournalStopsRecoveryNamingIt() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }

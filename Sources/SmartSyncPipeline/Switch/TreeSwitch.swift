@@ -21,6 +21,14 @@ struct TreeSwitch {
         var cause: any Error
     }
 
+    /// An exchange made ready (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)``):
+    /// the outgoing generation's directory and state, and the journal, written.
+    struct Prepared {
+        var journal: SwitchJournal
+        /// Where the outgoing tree goes (`generations/<sequence>/tree`).
+        var tree: String
+    }
+
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
     /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
     ///
@@ -34,17 +42,57 @@ struct TreeSwitch {
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
         untracked: Bool = false, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}
     ) throws {
+        let prepared = try prepare(
+            incoming: incoming, sequence: sequence, outgoingState: outgoingState, outgoingStateFile: outgoingStateFile,
+            consumed: consumed, untracked: untracked, durable: true)
+        try exchange(prepared, checkpoint: checkpoint, exchanged: exchanged)
+    }
+
+    /// Writes what an exchange of `incoming` with the target needs first: the outgoing generation's directory with
+    /// its state, then the journal. With `durable` false nothing is fsynced: the caller makes them durable before
+    /// ``exchange(_:checkpoint:exchanged:)`` with one `syncfs` of the sidecar's file system (the stage's: the staged
+    /// switch prepares before its stage's sync, which then covers both). Until the exchange, a kill or a failure
+    /// leaves a journal whose inode the target does not have: ``recover()`` (or ``abandon(_:)``) removes it and the
+    /// generation, as before any exchange.
+    func prepare(
+        incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
+        untracked: Bool = false, durable: Bool
+    ) throws -> Prepared {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
-        let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
+        let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile, durable: durable)
         let journal = SwitchJournal(
             sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
             untracked: untracked ? true : nil)
-        try journal.write(to: layout.journal)
-        try checkpoint("before-exchange")
-        if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
-            let err = errno
-            unlink(layout.journal)
+        do {
+            try journal.write(to: layout.journal, durable: durable)
+        } catch {
             try? generations.remove(sequence)
+            throw error
+        }
+        return Prepared(journal: journal, tree: tree)
+    }
+
+    /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)`` whose
+    /// exchange will not happen: the journal, then the generation (as ``recover()`` would).
+    func abandon(_ prepared: Prepared) {
+        unlink(layout.journal)
+        try? generations.remove(prepared.journal.sequence)
+    }
+
+    /// Exchanges the prepared `incoming` with the target (its journal durable by now); as
+    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:checkpoint:exchanged:)``.
+    func exchange(_ prepared: Prepared, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}) throws {
+        let journal = prepared.journal
+        do {
+            try checkpoint("before-exchange")
+        } catch {
+            // A thrown checkpoint stands for a failure (or a refusal, in tests) before the exchange: undone as one.
+            if error is ExchangeUnsupported { abandon(prepared) }
+            throw error
+        }
+        if ss_renameat2(AT_FDCWD, journal.incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
+            let err = errno
+            abandon(prepared)
             // EBUSY: the target is a mount point (the applier checks before staging; a mount made since lands here).
             if Self.refusesExchange(err) { throw ExchangeUnsupported(errno: err) }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
@@ -58,7 +106,7 @@ struct TreeSwitch {
         }
         do {
             try checkpoint("recorded")
-            try finish(journal, tree: tree)
+            try finish(journal, tree: prepared.tree)
         } catch {
             throw AfterExchange(step: .fileOutgoing, cause: error)
         }
@@ -98,6 +146,15 @@ struct TreeSwitch {
     func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?
+        // An empty journal is one a staged switch wrote unsynced before its stage's sync
+        // (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)``) and a power cut
+        // left without its bytes: its exchange comes only after that sync, so it did not happen. (A synced journal is
+        // never empty: its bytes are fsynced before its rename.) Removed; its half-made generation, which has no tree,
+        // is left to the prune.
+        var st = stat()
+        if lstat(layout.journal, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 {
+            unlink(layout.journal)
+        }
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`. The record before the journal goes.
