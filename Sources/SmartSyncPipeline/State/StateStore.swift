@@ -86,9 +86,11 @@ public struct StateStore: Sendable {
     ///
     /// With `durable` false the file is written and renamed into place without an fsync, and the caller makes it
     /// durable before anything changes the target (the staged switch: by its stage's `syncfs` when this directory
-    /// shares that file system, else by ``syncIntent(target:)``). Returns whether it was left unsynced: an intent
-    /// already there (a killed run's) is replaced durably all the same, since a power cut before the caller's sync
-    /// could otherwise lose both, and with them the paths that run may have put in the target.
+    /// shares that file system, else fsynced on its own after that sync). Returns whether it was left unsynced: an
+    /// intent already there (a killed run's) is replaced durably all the same, since a power cut before the caller's
+    /// sync could otherwise lose both. That keeps the killed run's paths the new intent lists, not all of them: the
+    /// paths this apply deletes are in neither intent's manifest once it is replaced, so a kill or a power cut before
+    /// the deletes are done leaves them untracked (ARCHITECTURE, "One sync before the exchange", known gaps).
     @discardableResult
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)

@@ -172,10 +172,18 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 consumed: nil, durable: false)
         }
         try logger.timed("sync") {
-            try FileSystem.syncFileSystem(containing: layout.stage)
-            // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
-            try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
-            try syncIntent(coveredBy: layout.stage)
+            do {
+                try FileSystem.syncFileSystem(containing: layout.stage)
+                // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+                try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
+                // The intent and the journal fsynced on their own as well (their bytes written back by now: cheap): the
+                // `syncfs` may have missed a write-back error in them (``TreeSwitch/confirmJournal(_:)``).
+                try syncIntent(coveredBy: layout.stage)
+                if let prepared { try switcher.confirmJournal(prepared) }
+            } catch {
+                if let prepared { switcher.abandon(prepared) }
+                throw error
+            }
         }
         // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
         // rejects or the exchange refuses would leave a spare of files the target never had.
@@ -378,14 +386,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
             target: layout.stage)
     }
 
-    /// Makes ``unsyncedIntent`` durable unless `stage`'s file system, just synced, holds it too.
+    /// Makes ``unsyncedIntent`` durable: fsynced, with its directory unless `stage`'s file system, just synced, holds
+    /// it too (its rename is durable then; its fsync still reports a write-back error the `syncfs` may have missed).
     private func syncIntent(coveredBy stage: String?) throws {
         guard let intent = unsyncedIntent else { return }
+        try FileSystem.syncFile(intent)
         if let stage, FileSystem.sameFileSystem(intent, stage) { return }
-        let fd = open(intent, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw SmartSyncError.io("open", path: intent) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: intent) }
         FileSystem.syncDirectory(parent(of: intent))
     }
 

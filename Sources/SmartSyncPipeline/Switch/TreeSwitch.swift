@@ -27,7 +27,15 @@ struct TreeSwitch {
         var journal: SwitchJournal
         /// Where the outgoing tree goes (`generations/<sequence>/tree`).
         var tree: String
+        /// Whether the journal was fsynced as it was written (asked for, or longer than ``unsyncedJournalLimit``).
+        var journalDurable: Bool
     }
+
+    /// The longest journal written unsynced (bytes): one that fits a file system block (4 KiB, with room to spare)
+    /// comes back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs,
+    /// which ``recoverExchange(record:)`` all tells apart. A longer one (a long target path) could come back with its
+    /// first block only: it is fsynced as it is written.
+    static let unsyncedJournalLimit = 3 * 1024
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
     /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
@@ -63,13 +71,33 @@ struct TreeSwitch {
         let journal = SwitchJournal(
             sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
             untracked: untracked ? true : nil)
+        let journalDurable: Bool
         do {
-            try journal.write(to: layout.journal, durable: durable)
+            let bytes = try journal.encodedRecord()
+            journalDurable = durable || bytes.count > Self.unsyncedJournalLimit
+            try FileSystem.writeFileAtomically(layout.journal, bytes, durable: journalDurable)
         } catch {
             try? generations.remove(sequence)
             throw error
         }
-        return Prepared(journal: journal, tree: tree)
+        return Prepared(journal: journal, tree: tree, journalDurable: journalDurable)
+    }
+
+    /// After the caller's `syncfs` of the sidecar's file system, fsyncs the journal a non-durable
+    /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)`` wrote, checking its
+    /// error: `syncfs` can miss a write-back error (the file system's error sequence is sampled per open file, and
+    /// another process's `syncfs` may have reported it already), while this fsync of the journal's own file reports an
+    /// error in writing its pages that no one has seen. Cheap: its bytes were written back by that `syncfs`. A failure
+    /// undoes the prepare (``abandon(_:)``): an exchange with a journal that may not survive a power cut would be read
+    /// afterwards as one that did not happen.
+    func confirmJournal(_ prepared: Prepared) throws {
+        guard !prepared.journalDurable else { return }
+        do {
+            try FileSystem.syncFile(layout.journal)
+        } catch {
+            abandon(prepared)
+            throw error
+        }
     }
 
     /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)`` whose
@@ -146,15 +174,13 @@ struct TreeSwitch {
     func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?
-        // An empty journal is one a staged switch wrote unsynced before its stage's sync
+        // An empty journal, or one of NULs only, is one a staged switch wrote unsynced before its stage's sync
         // (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:durable:)``) and a power cut
-        // left without its bytes: its exchange comes only after that sync, so it did not happen. (A synced journal is
-        // never empty: its bytes are fsynced before its rename.) Removed; its half-made generation, which has no tree,
-        // is left to the prune.
-        var st = stat()
-        if lstat(layout.journal, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 {
-            unlink(layout.journal)
-        }
+        // left without its bytes (NULs: ext4 `data=writeback` or `nodelalloc`, its size kept): its exchange comes only
+        // after that sync and the journal's fsync (``confirmJournal(_:)``), so it did not happen. (A synced journal is
+        // never so: its bytes are fsynced before the exchange, and JSON has no NUL.) Removed; its half-made
+        // generation, which has no tree, is left to the prune.
+        if Self.isUnwritten(layout.journal) { unlink(layout.journal) }
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`. The record before the journal goes.
@@ -168,6 +194,12 @@ struct TreeSwitch {
         }
         try TreeOps.removeTree(layout.stage)
         return completed
+    }
+
+    /// Whether `path` is a regular file (not followed) that is empty or holds NULs only.
+    static func isUnwritten(_ path: String) -> Bool {
+        guard let (bytes, _) = try? FileSystem.readRegularFileIfPresent(path) else { return false }
+        return bytes.allSatisfy { $0 == 0 }
     }
 
     private func finish(_ journal: SwitchJournal, tree: String) throws {
