@@ -170,6 +170,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             prepared = try switcher.prepare(
                 incoming: layout.stage, sequence: sequence, outgoingState: outgoing, outgoingStateFile: previousFile,
                 consumed: nil, durable: false)
+            try checkpoint("prepared")
         }
         try logger.timed("sync") {
             do {
