@@ -292,6 +292,15 @@ public enum FileSystem {
         guard ss_syncfs(fd) == 0 else { throw SmartSyncError.io("syncfs", path: path) }
     }
 
+    /// fsyncs the file at `path` (a symlink not followed) through a descriptor opened for it, throwing its error: a
+    /// write-back error in its pages that no descriptor has reported yet is reported here, whoever wrote them.
+    public static func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SmartSyncError.io("open", path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SmartSyncError.io("fsync", path: path) }
+    }
+
     /// Whether `a` and `b` are on one file system (the same `st_dev`, symlinks followed); false when either cannot
     /// be read.
     public static func sameFileSystem(_ a: String, _ b: String) -> Bool {

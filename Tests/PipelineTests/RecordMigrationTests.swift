@@ -95,6 +95,46 @@ import Testing
         #expect(try Rollback.generations(target: layout.target).map { $0.state?.commit.hex } == [commits[0]])
     }
 
+    /// A journal written unsynced before the stage's sync and emptied by a power cut (or, on ext4 `data=writeback`
+    /// or `nodelalloc`, left its size in NULs): its exchange, after that sync, cannot have happened. Recovery removes
+    /// it (and the stage) rather than stop every later run on it.
+    @Test(arguments: [0, 187, 4096])
+    func anEmptyOrNULJournalIsAnExchangeThatDidNotHappen(nuls: Int) async throws {
+        let (dir, runner, commits, layout, repo) = try await syncedToA()
+        defer { withExtendedLifetime(repo) { dir.remove() } }
+        try TestFiles.write(layout.stage + "/conf.nix", "b\n")
+        try TestFiles.makeDirectories(layout.generation(5))
+        try TestFiles.write(layout.journal, String(repeating: "\u{0}", count: nuls))
+        try TreeSwitch(layout: layout).recover()
+        #expect(TestFiles.lstat(layout.journal) == nil)
+        #expect(TestFiles.lstat(layout.stage) == nil)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "a\n")
+        let again = try await runner.sync(.init(ref: commits[1], target: layout.target))
+        #expect(again.switched)
+        #expect(TestFiles.read(layout.target + "/conf.nix") == "b\n")
+        #expect(TestFiles.lstat(layout.generation(5)) == nil, "the half-made generation is left to the prune")
+    }
+
+    /// A journal longer than a block (a long target path) is fsynced as it is written: left to the stage's sync, a
+    /// power cut could keep its first block only, which no recovery can read. A short one is left to that sync.
+    @Test func aJournalLongerThanABlockIsWrittenDurably() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let long = (0..<16).reduce(dir.path) { path, i in path + "/" + String(repeating: "d", count: 200) + "\(i)" }
+        for (target, durable) in [(dir["target"], false), (long + "/target", true)] {
+            let layout = SwitchLayout(target: target)
+            try TestFiles.makeDirectories(target)
+            try TestFiles.makeDirectories(layout.stage)
+            let prepared = try TreeSwitch(layout: layout).prepare(
+                incoming: layout.stage, sequence: 1, outgoingState: nil, consumed: nil, durable: false)
+            #expect(prepared.journalDurable == durable)
+            #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) == prepared.journal)
+            #expect((TestFiles.readBytes(layout.journal)?.count ?? 0 > TreeSwitch.unsyncedJournalLimit) == durable)
+            try TreeSwitch(layout: layout).recover()
+            #expect(TestFiles.lstat(layout.journal) == nil)
+        }
+    }
+
     @Test func aDamagedOrNewerJournalStopsRecoveryNamingIt() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }

@@ -72,18 +72,8 @@ extension StageRecyclerTests {
     /// cold sync's spare is still left, and only the reserves the limit refused are dropped. Before, the whole spare
     /// went with them, and the first update built its stage from the store.
     @Test func tooManyLinksCostOnlyTheReserves() async throws {
-        let fs: LoopFileSystem
-        switch try LoopFileSystem.make(.ext4, megabytes: 64) {
-        case .success(let made): fs = made
-        case .failure(let why):
-            // Skipped only where mounting cannot work (not root); as root (CI) a failed mount is a failure.
-            guard geteuid() == 0 else {
-                print("skipped on this machine: \(why)")
-                return
-            }
-            Issue.record("no ext4 here: \(why)")
-            return
-        }
+        // Skipped only where mounting cannot work (not root); as root (CI) a failed mount is a failure.
+        guard let fs = try LoopFileSystem.forTest(.ext4, megabytes: 64) else { return }
         let t = try await Setup(mode: .hardlink, under: fs.mountPoint)
         t.runner.keepGenerations = 3
         let object = t.runner.store.path(for: try #require(ObjectID(hex: try t.repo.revParse("\(t.commits[0]):d2/f2.nix"))))

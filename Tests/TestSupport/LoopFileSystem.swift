@@ -53,6 +53,15 @@ public final class LoopFileSystem: Sendable {
         return .success(LoopFileSystem(kind: kind, mountPoint: mountPoint, directory: directory))
     }
 
+    /// Cuts the power, as far as this file system can tell: `xfs_io -x -c shutdown` (GOINGDOWN without a flush of
+    /// its log: what was not synced is lost, as in a power cut), then unmounts and mounts the image again (its log
+    /// replayed). Every descriptor open on it must be closed by then. Not for a tmpfs.
+    public func cutPowerAndRemount() throws {
+        try ProcessRunner.run("/usr/sbin/xfs_io", ["-x", "-c", "shutdown", mountPoint])
+        try ProcessRunner.run("/bin/umount", [mountPoint])
+        try ProcessRunner.run("/bin/mount", ["-o", "loop", directory.appending("image"), mountPoint])
+    }
+
     /// Why a file system could not be made.
     public struct Unavailable: Error, CustomStringConvertible {
         public var description: String

@@ -92,14 +92,15 @@ public struct GenerationStore: Sendable {
     /// With `file` (a state file, durable, that no one writes in place: the target's, replaced only by a rename) the
     /// state is that file, hard-linked (its bytes copied where the link fails, on another file system:
     /// ``FileSystem/linkOrCopy(from:to:durable:)``): the state is not decoded and encoded again, a manifest of every
-    /// path of the tree.
-    func prepare(_ seq: Int, state: TargetState?, file: String? = nil) throws -> String {
+    /// path of the tree. With `durable` false nothing is fsynced (the caller syncs the file system before anything
+    /// depends on it: ``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``).
+    func prepare(_ seq: Int, state: TargetState?, file: String? = nil, durable: Bool = true) throws -> String {
         let dir = layout.generation(seq)
         try FileSystem.makeDirectories(dir)
         if let file {
-            try FileSystem.linkOrCopy(from: file, to: dir + "/state")
+            try FileSystem.linkOrCopy(from: file, to: dir + "/state", durable: durable)
         } else if let state {
-            try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
+            try FileSystem.writeFileAtomically(dir + "/state", state.encoded(), durable: durable)
         }
         return dir + "/tree"
     }

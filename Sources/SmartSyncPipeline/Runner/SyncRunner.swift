@@ -271,7 +271,8 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
-            try state.saveIntent(applied)
+            // The staged switch makes it durable with its stage's sync (before any change to the target): no fsync here.
+            let intentUnsynced = try state.saveIntent(applied, durable: applyMode != .stagedSwitch)
             // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
             // (the peak of an update's memory; at 100,000 files they were 26 MB of it): the outgoing generation's
             // state is read back from the state file when it is filed (``StagedSwitchApplier/readPrevious``), the
@@ -311,6 +312,7 @@ public struct SyncRunner: Sendable {
                     // Unchanged under the target lock until the switch is recorded, which happens after it is read.
                     applier.readPrevious = { [state] in try state.load(target: target) }
                     if hadPrevious { applier.previousFile = state.statePath(for: target) }
+                    if intentUnsynced { applier.unsyncedIntent = state.intentPath(for: target) }
                     applier.validateStage = stageValidator
                     applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode

@@ -56,6 +56,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// (``GenerationStore/prepare(_:state:file:)``), in place of ``readPrevious``. Set only when that
     /// file was read as a valid state.
     var previousFile: String?
+    /// The runner's intent for this apply, written without an fsync (``StateStore/saveIntent(_:durable:)``): made
+    /// durable before anything changes the target, by the stage's `syncfs` where it shares the stage's file system,
+    /// else fsynced (with its directory) on its own; on the in-place paths, fsynced before the first change.
+    var unsyncedIntent: String?
     /// The target's directories as this run's scan saw them: the carrier lists only those changed since, or holding
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
@@ -105,6 +109,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
             logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
             try refuseUncheckedInPlace(target: target, because: "is not a directory (a symlink?)")
+            try syncIntent(coveredBy: nil)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
         if exists, let mount = mountedTarget(st, layout: layout) {
@@ -115,6 +120,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             notice?(mount)
             logger.debug("apply: in place, \(mount)")
             GenerationStore(layout: layout).dropSpares()
+            try syncIntent(coveredBy: nil)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         }
 
@@ -152,10 +158,33 @@ public struct StagedSwitchApplier: ApplyStrategy {
             try logger.timed("carry") { try first.carry(from: target, into: layout.stage) }
             carrier = first
         }
+        // The exchange made ready before the stage's sync, so that one sync makes it durable with the stage: the
+        // outgoing generation's directory and state, and the journal, all in the sidecar (the stage's file system).
+        // Until the exchange the journal names an inode the target does not have: a kill leaves what the next run's
+        // recovery removes, as it removes the stage (ARCHITECTURE, "One sync before the exchange").
+        var prepared: TreeSwitch.Prepared?
+        if exists {
+            let sequence = try generations.nextSequence()
+            // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
+            let outgoing = previousFile != nil ? nil : try readPrevious?()
+            prepared = try switcher.prepare(
+                incoming: layout.stage, sequence: sequence, outgoingState: outgoing, outgoingStateFile: previousFile,
+                consumed: nil, durable: false)
+            try checkpoint("prepared")
+        }
         try logger.timed("sync") {
-            try FileSystem.syncFileSystem(containing: layout.stage)
-            // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
-            try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
+            do {
+                try FileSystem.syncFileSystem(containing: layout.stage)
+                // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+                try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
+                // The intent and the journal fsynced on their own as well (their bytes written back by now: cheap): the
+                // `syncfs` may have missed a write-back error in them (``TreeSwitch/confirmJournal(_:)``).
+                try syncIntent(coveredBy: layout.stage)
+                if let prepared { try switcher.confirmJournal(prepared) }
+            } catch {
+                if let prepared { switcher.abandon(prepared) }
+                throw error
+            }
         }
         // The first switch (no generation yet) leaves a spare once its tree stands: made now, a stage the validator
         // rejects or the exchange refuses would leave a spare of files the target never had.
@@ -166,6 +195,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             do {
                 try logger.timed("validate-stage") { try validateStage(layout.stage) }
             } catch {
+                if let prepared { switcher.abandon(prepared) }
                 try? TreeOps.removeTree(layout.stage)
                 throw error
             }
@@ -186,13 +216,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // synced and validated) was not kept, and would go with the outgoing tree.
         if exists, let recheck {
             do { try logger.timed("recheck-before-exchange") { try recheck() } } catch {
+                if let prepared { switcher.abandon(prepared) }
                 try? TreeOps.removeTree(layout.stage)
                 throw error
             }
         }
 
         // 3. Put it in place.
-        guard exists else {
+        guard exists, let prepared else {
             try FileSystem.makeDirectories(parent(of: target))
             guard rename(layout.stage, target) == 0 else { throw SmartSyncError.io("rename", path: target) }
             FileSystem.syncDirectory(parent(of: target))
@@ -204,15 +235,10 @@ public struct StagedSwitchApplier: ApplyStrategy {
             }
             return (report, .created)
         }
-        let sequence = try generations.nextSequence()
-        // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
-        let outgoing = previousFile != nil ? nil : try readPrevious?()
+        let sequence = prepared.journal.sequence
         do {
             try logger.timed("exchange") {
-                try switcher.exchange(
-                    incoming: layout.stage, sequence: sequence, outgoingState: outgoing,
-                    outgoingStateFile: previousFile, consumed: nil,
-                    checkpoint: checkpoint, exchanged: { try recordSwitch?() })
+                try switcher.exchange(prepared, checkpoint: checkpoint, exchanged: { try recordSwitch?() })
             }
         } catch is TreeSwitch.ExchangeUnsupported {
             logger.debug("apply: in place, the file system refused renameat2(RENAME_EXCHANGE)")
@@ -359,6 +385,15 @@ public struct StagedSwitchApplier: ApplyStrategy {
         return try stager.apply(
             Plan(commit: plan.commit, changes: staged, blobsNeeded: []), listing: listing, store: store,
             target: layout.stage)
+    }
+
+    /// Makes ``unsyncedIntent`` durable: fsynced, with its directory unless `stage`'s file system, just synced, holds
+    /// it too (its rename is durable then; its fsync still reports a write-back error the `syncfs` may have missed).
+    private func syncIntent(coveredBy stage: String?) throws {
+        guard let intent = unsyncedIntent else { return }
+        try FileSystem.syncFile(intent)
+        if let stage, FileSystem.sameFileSystem(intent, stage) { return }
+        FileSystem.syncDirectory(parent(of: intent))
     }
 
     /// Whether a path of this plan kind holds a file of the new tree (written or left as it is).

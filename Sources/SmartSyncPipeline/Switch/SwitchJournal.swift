@@ -57,9 +57,12 @@ struct SwitchJournal: JSONRecord, Equatable {
         self.pending = pending
     }
 
+    /// The payload below the JSON line: one line per ``pending`` record.
+    var payload: [UInt8] { Array(pending.map { $0.line() }.joined().utf8) }
+
     /// Writes the journal and its ``pending`` records atomically, durable when this returns.
     func write(to path: String) throws {
-        try write(to: path, payload: Array(pending.map { $0.line() }.joined().utf8))
+        try write(to: path, payload: payload)
     }
 
     /// The journal at `path`, in either format; nil when there is none.

@@ -21,6 +21,22 @@ struct TreeSwitch {
         var cause: any Error
     }
 
+    /// An exchange made ready (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``):
+    /// the outgoing generation's directory and state, and the journal, written.
+    struct Prepared {
+        var journal: SwitchJournal
+        /// Where the outgoing tree goes (`generations/<sequence>/tree`).
+        var tree: String
+        /// Whether the journal was fsynced as it was written (asked for, or longer than ``unsyncedJournalLimit``).
+        var journalDurable: Bool
+    }
+
+    /// The longest journal written unsynced (bytes): one that fits a file system block (4 KiB, with room to spare)
+    /// comes back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs,
+    /// which ``recoverExchange(record:)`` all tells apart. A longer one (a long target path) could come back with its
+    /// first block only: it is fsynced as it is written.
+    static let unsyncedJournalLimit = 3 * 1024
+
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
     /// `untracked`: `incoming` is the tree found before the first sync (its journal says so, for the recovery).
     /// `pending`: kept-version records `exchanged` appends, written in the journal for a recovery to append should the
@@ -37,17 +53,79 @@ struct TreeSwitch {
         untracked: Bool = false, pending: [KeptVersion] = [], checkpoint: (String) throws -> Void,
         exchanged: () throws -> Void = {}
     ) throws {
+        let prepared = try prepare(
+            incoming: incoming, sequence: sequence, outgoingState: outgoingState, outgoingStateFile: outgoingStateFile,
+            consumed: consumed, untracked: untracked, pending: pending, durable: true)
+        try exchange(prepared, checkpoint: checkpoint, exchanged: exchanged)
+    }
+
+    /// Writes what an exchange of `incoming` with the target needs first: the outgoing generation's directory with
+    /// its state, then the journal. With `durable` false nothing is fsynced: the caller makes them durable before
+    /// ``exchange(_:checkpoint:exchanged:)`` with one `syncfs` of the sidecar's file system (the stage's: the staged
+    /// switch prepares before its stage's sync, which then covers both). Until the exchange, a kill or a failure
+    /// leaves a journal whose inode the target does not have: ``recover()`` (or ``abandon(_:)``) removes it and the
+    /// generation, as before any exchange.
+    func prepare(
+        incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
+        untracked: Bool = false, pending: [KeptVersion] = [], durable: Bool
+    ) throws -> Prepared {
         guard let inode = TreeOps.inode(incoming) else { throw SmartSyncError.io("lstat", path: incoming) }
-        let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile)
+        let tree = try generations.prepare(sequence, state: outgoingState, file: outgoingStateFile, durable: durable)
         let journal = SwitchJournal(
             sequence: sequence, incoming: incoming, incomingInode: inode, consumed: consumed,
             untracked: untracked ? true : nil, pending: pending)
-        try journal.write(to: layout.journal)
-        try checkpoint("before-exchange")
-        if ss_renameat2(AT_FDCWD, incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
-            let err = errno
-            unlink(layout.journal)
+        let journalDurable: Bool
+        do {
+            let bytes = try journal.encodedRecord(payload: journal.payload)
+            // Pending records (a rollback's) are always written durably: their versions' only record until the
+            // exchange stands, and a payload must not depend on one block's survival.
+            journalDurable = durable || !pending.isEmpty || bytes.count > Self.unsyncedJournalLimit
+            try FileSystem.writeFileAtomically(layout.journal, bytes, durable: journalDurable)
+        } catch {
             try? generations.remove(sequence)
+            throw error
+        }
+        return Prepared(journal: journal, tree: tree, journalDurable: journalDurable)
+    }
+
+    /// After the caller's `syncfs` of the sidecar's file system, fsyncs the journal a non-durable
+    /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` wrote, checking its
+    /// error: `syncfs` can miss a write-back error (the file system's error sequence is sampled per open file, and
+    /// another process's `syncfs` may have reported it already), while this fsync of the journal's own file reports an
+    /// error in writing its pages that no one has seen. Cheap: its bytes were written back by that `syncfs`. A failure
+    /// undoes the prepare (``abandon(_:)``): an exchange with a journal that may not survive a power cut would be read
+    /// afterwards as one that did not happen.
+    func confirmJournal(_ prepared: Prepared) throws {
+        guard !prepared.journalDurable else { return }
+        do {
+            try FileSystem.syncFile(layout.journal)
+        } catch {
+            abandon(prepared)
+            throw error
+        }
+    }
+
+    /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` whose
+    /// exchange will not happen: the journal, then the generation (as ``recover()`` would).
+    func abandon(_ prepared: Prepared) {
+        unlink(layout.journal)
+        try? generations.remove(prepared.journal.sequence)
+    }
+
+    /// Exchanges the prepared `incoming` with the target (its journal durable by now); as
+    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:checkpoint:exchanged:)``.
+    func exchange(_ prepared: Prepared, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}) throws {
+        let journal = prepared.journal
+        do {
+            try checkpoint("before-exchange")
+        } catch {
+            // A thrown checkpoint stands for a failure (or a refusal, in tests) before the exchange: undone as one.
+            if error is ExchangeUnsupported { abandon(prepared) }
+            throw error
+        }
+        if ss_renameat2(AT_FDCWD, journal.incoming, AT_FDCWD, layout.target, ss_rename_exchange) != 0 {
+            let err = errno
+            abandon(prepared)
             // EBUSY: the target is a mount point (the applier checks before staging; a mount made since lands here).
             if Self.refusesExchange(err) { throw ExchangeUnsupported(errno: err) }
             throw SmartSyncError.io("renameat2(RENAME_EXCHANGE)", path: layout.target, errno: err)
@@ -61,7 +139,7 @@ struct TreeSwitch {
         }
         do {
             try checkpoint("recorded")
-            try finish(journal, tree: tree)
+            try finish(journal, tree: prepared.tree)
         } catch {
             throw AfterExchange(step: .fileOutgoing, cause: error)
         }
@@ -100,6 +178,13 @@ struct TreeSwitch {
     func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
         try layout.checkSidecar()
         var completed: SwitchJournal?
+        // An empty journal, or one of NULs only, is one a staged switch wrote unsynced before its stage's sync
+        // (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``) and a power cut
+        // left without its bytes (NULs: ext4 `data=writeback` or `nodelalloc`, its size kept): its exchange comes only
+        // after that sync and the journal's fsync (``confirmJournal(_:)``), so it did not happen. (A synced journal is
+        // never so: its bytes are fsynced before the exchange, and JSON has no NUL.) Removed; its half-made
+        // generation, which has no tree, is left to the prune.
+        if Self.isUnwritten(layout.journal) { unlink(layout.journal) }
         if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`. The record before the journal goes.
@@ -113,6 +198,12 @@ struct TreeSwitch {
         }
         try TreeOps.removeTree(layout.stage)
         return completed
+    }
+
+    /// Whether `path` is a regular file (not followed) that is empty or holds NULs only.
+    static func isUnwritten(_ path: String) -> Bool {
+        guard let (bytes, _) = try? FileSystem.readRegularFileIfPresent(path) else { return false }
+        return bytes.allSatisfy { $0 == 0 }
     }
 
     private func finish(_ journal: SwitchJournal, tree: String) throws {
