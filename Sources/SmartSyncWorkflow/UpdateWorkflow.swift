@@ -156,12 +156,17 @@ public struct UpdateWorkflow: Sendable {
         var runner = self.runner
         let events = self.events
         let store = runner.store
-        runner.stageValidator = { stage in
+        // No stage validator when no check would run on the stage (integrity is checked after the switch): a target
+        // that must be applied in place (a symlink, a mount point) then goes in as `sync` puts it, where a validator
+        // would have it refused (there is no stage to check).
+        let notOnStage: Set<CheckKind> = [.integrity]
+        let stageChecks = options.checks.checks.contains { !notOnStage.contains($0.kind) }
+        let validator: @Sendable (_ stage: String) throws -> Void = { stage in
             let stageStart = ContinuousClock.now
             events(.started(.validateStage, detail: stage))
             // The stage has no sync state of its own: integrity is checked after the switch.
             let pass = ValidationPass.run(
-                options.checks, directory: stage, store: store, state: nil, quick: false, excluding: [.integrity],
+                options.checks, directory: stage, store: store, state: nil, quick: false, excluding: notOnStage,
                 baseline: baseline
             ) { events(.check(.validateStage, $0)) }
             let record = pass.record(.validateStage, seconds: Self.seconds(since: stageStart))
@@ -176,6 +181,7 @@ public struct UpdateWorkflow: Sendable {
                 )
             }
         }
+        runner.stageValidator = stageChecks ? validator : nil
         let outcome: SyncRunner.Outcome
         do {
             outcome = try await runner.sync(options.request)

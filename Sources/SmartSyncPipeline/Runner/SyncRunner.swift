@@ -240,6 +240,14 @@ public struct SyncRunner: Sendable {
         }
 
         if hasWork || previous?.commit != resolved.commit {
+            // A target the switch must apply in place (a symlink, a mount point) has no stage for `update`'s checks:
+            // refused now, before local versions are kept and the intent is written (nothing changed, nothing
+            // recorded); with no checks set it is applied in place below, as `sync` does.
+            if applyMode == .stagedSwitch {
+                var precheck = StagedSwitchApplier()
+                precheck.validateStage = stageValidator
+                try precheck.refuseUncheckedInPlace(target: target)
+            }
             for object in damaged {
                 let moved = try store.quarantine(
                     object.id, reason: "a target file sharing its inode was written in place", twin: object.twin,
