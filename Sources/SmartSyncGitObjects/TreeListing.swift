@@ -208,6 +208,9 @@ public enum RepoPath {
     /// component git itself refuses to check out because a file system could take it for `.git`: `.git` in any case,
     /// and (git's `core.protectNTFS`, on by default) `.git` followed by dots or spaces and the short name `git~1`,
     /// and names that end in a backslash-separated `.git` (`a\.git`).
+    ///
+    /// Refused too: a component of the exact shape smart-sync gives its own temporary files in a target
+    /// (``isTemporaryName(_:)``), which its scan passes over as a killed run's leftover.
     public static func check(_ path: TreePath) throws {
         // On the path's own bytes, component by component: no array per path or component (a listing of n paths is
         // checked on every sync that fetches it).
@@ -224,6 +227,7 @@ public enum RepoPath {
                 if component.count <= 2 && component.allSatisfy({ $0 == 0x2E }) {
                     return "has a '\(component.count == 1 ? "." : "..")' component"
                 }
+                if component[component.startIndex] == 0x2E && isTemporaryName(component) { return temporaryProblem }
                 // NTFS and FAT also split on backslashes: every backslash-separated piece must pass too.
                 var piece = component.startIndex
                 while piece <= component.endIndex {
@@ -240,8 +244,29 @@ public enum RepoPath {
             return nil
         }
         if let problem {
-            throw SmartSyncError(.unsafePath, "the tree entry '\(path)' \(problem); refusing to sync this tree")
+            throw SmartSyncError(
+                .unsafePath, "the tree entry '\(path)' \(problem); refusing to sync this tree",
+                hint: problem == temporaryProblem
+                    ? "rename it in the repository: names of this shape are smart-sync's own in a target" : nil)
         }
+    }
+
+    private static let temporaryProblem =
+        "has a component named as smart-sync names its own temporary files ('\(temporaryPrefix)' and hex digits), "
+        + "which a sync takes for a killed run's leftover"
+
+    /// The prefix of the temporary names smart-sync makes in a target (`FileSystem.temporaryName(_:)`).
+    public static let temporaryPrefix = ".smart-sync-tmp-"
+
+    /// Whether `name` has the exact shape of a temporary name smart-sync makes in a target: ``temporaryPrefix``, then
+    /// 1 to 16 lower-case hex digits (64 random bits; 8 digits in earlier releases) and nothing else. Any other name
+    /// under the prefix (`.smart-sync-tmp-notes`) is an ordinary name.
+    public static func isTemporaryName<Name: Collection<UInt8>>(_ name: Name) -> Bool {
+        let prefix = temporaryPrefix.utf8
+        guard name.starts(with: prefix) else { return false }
+        let digits = name.dropFirst(prefix.count)
+        return (1...16).contains(digits.count)
+            && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// `.git` in any case, followed by nothing but dots and spaces (NTFS strips those).

@@ -127,11 +127,13 @@ struct ScanWalker {
         let listing = try list(fd, prefix: prefix)
         defer { close(fd) }
         for step in listing.steps {
-            // A killed run's temporary (the exact shape the tool makes): not the operator's, and not carried by a
-            // switch (``UntrackedCarrier``), so not scanned either: the plan must not count as kept what the switch
-            // drops. The first byte ('.'), read in place, rules out nearly every name at once (the full check of every
-            // name, through the prefix's string, cost a no-op of 20,000 files several milliseconds).
-            if listing.firstByte(step.index) == 0x2E,
+            // A killed run's temporary file (the exact shape the tool makes): not the operator's, and
+            // not carried by a switch (``UntrackedCarrier``), so not scanned either: the plan must not count as kept
+            // what the switch drops. A directory of that shape is the operator's (carried, so scanned); a tracked
+            // path of that shape is refused with its listing (``RepoPath/check(_:)``). The first byte ('.'), read in
+            // place, rules out nearly every name at once (the full check of every name, through the prefix's string,
+            // cost a no-op of 20,000 files several milliseconds).
+            if listing.firstByte(step.index) == 0x2E, !listing.children[step.index].isDirectory,
                 listing.withName(step.index, { Materializer.isTemporaryName($0) })
             {
                 continue
