@@ -57,6 +57,63 @@ import Testing
         #expect(try f.runner.state.load(target: f.target)?.commit.hex == f.good)
     }
 
+    /// A target as an earlier release left it synced to a commit that adds `path` (no check of the temporary shape
+    /// then): the file in the target, the state at that commit with the path in its manifest. Returns the commit.
+    private func syncedByAnEarlierRelease(_ f: Fixture, adding path: String) async throws -> String {
+        try f.repo.write(path, "from the repository\n")
+        let commit = try f.repo.commit("bad")
+        let source = try await LocalGitSource(path: f.repo.path)
+        let listing = try await source.listing(for: try await source.resolve(commit))
+        try TestFiles.write(f.target + "/" + path, "from the repository\n")
+        try f.runner.state.save(
+            TargetState(
+                target: f.target, commit: listing.commit, ref: commit, appliedAtNs: SyncRunner.nowNs(),
+                manifest: Manifest(listing: listing)))
+        return commit
+    }
+
+    /// Syncs (or plans) `commit` expecting the refusal of `path`, the target untouched.
+    private func expectRefused(_ f: Fixture, _ commit: String, _ path: String, plan: Bool = false) async throws {
+        do {
+            let request = SyncRunner.Request(ref: commit, target: f.target)
+            _ = plan ? try await f.runner.plan(request) : try await f.runner.sync(request)
+            Issue.record("a tree holding '\(path)' was \(plan ? "planned" : "synced")")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unsafePath, "\(error)")
+            #expect(error.message.contains("'\(path)'") && error.message.contains("temporary"), "\(error.message)")
+            #expect(error.hint?.contains("rename it in the repository") == true, "\(error.hint ?? "")")
+        }
+        #expect(TestFiles.read(f.target + "/" + path) == "from the repository\n")
+        #expect(try f.runner.state.load(target: f.target)?.commit.hex == commit)
+    }
+
+    /// At the commit the target has, the listing is the saved manifest, not checked again: such a path there was
+    /// passed over by the scan and seen by the recheck, and every sync failed with "changed while this sync ran"
+    /// (and `plan` showed one add for ever). It is refused as a fetched listing's is.
+    @Test func aSavedManifestHoldingATemporaryShapedPathIsRefused() async throws {
+        let f = try await Fixture()
+        let path = ".smart-sync-tmp-0123abcd"
+        let bad = try await syncedByAnEarlierRelease(f, adding: path)
+        try await expectRefused(f, bad, path)
+        try await expectRefused(f, bad, path, plan: true)
+        #expect(TestFiles.read(f.target + "/conf.nix") == "a\n")
+    }
+
+    /// A rollback to a generation holding such a path brings it back; a sync of that commit then is refused (it
+    /// failed with a conflict every run).
+    @Test func aRolledBackGenerationHoldingATemporaryShapedPathIsRefusedBySync() async throws {
+        let f = try await Fixture()
+        let path = "etc/.smart-sync-tmp-ff"
+        let bad = try await syncedByAnEarlierRelease(f, adding: path)
+        try f.repo.write("conf.nix", "b\n")
+        try f.repo.remove(path)
+        let next = try f.repo.commit("next")
+        _ = try await f.runner.sync(.init(ref: next, target: f.target))
+        _ = try Rollback.run(target: f.target, to: nil, state: f.runner.state, store: f.runner.store)
+        #expect(TestFiles.read(f.target + "/conf.nix") == "a\n")
+        try await expectRefused(f, bad, path)
+    }
+
     /// Names under the prefix but not of its exact shape are ordinary names.
     @Test func otherNamesUnderThePrefixAreSynced() async throws {
         let f = try await Fixture()

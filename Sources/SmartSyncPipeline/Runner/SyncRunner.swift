@@ -186,6 +186,10 @@ public struct SyncRunner: Sendable {
         let hasWork = plan.hasWork
         var seen: (paths: [TreePath], stats: [StatData?]) = ([], [])  // one pass: a lookup in the scan per path
         for c in hasWork ? plan.changes : [] where c.writes || c.kind == .delete {
+            // A listing from the target's own manifest (the same commit), a generation's or an earlier release's pin
+            // was not checked by this release: a path of the temporary shape there is refused as a fetched listing
+            // would be (the scan passes over such a file, so the recheck would see it change every run).
+            if c.writes { try RepoPath.refuseTemporaryName(c.path) }
             seen.paths.append(c.path)
             seen.stats.append(scan.tree[c.path]?.stat)
         }
