@@ -59,52 +59,82 @@ import Testing
         }
     }
 
+    /// A fixture synced to its first commit whose target is of `shape` (the directory holding the tree passed to
+    /// `body`), and a list of the warnings a run of ``runner(_:warnings:)`` collects; nothing where `shape` cannot be
+    /// made here. A mount is undone after `body`.
+    private static func withTarget(
+        _ shape: Shape, _ body: (UpdateFixture, _ tree: String, _ warnings: Locked<[String]>) async throws -> Void
+    ) async throws {
+        let f = try await UpdateFixture()
+        defer { unmount(shape, f) }
+        guard let tree = try make(shape, f) else { return }
+        try await f.sync(0)
+        try await body(f, tree, Locked([]))
+    }
+
     /// The refusal comes before the local edit of a file the commit changes is kept (no "kept" warning, no record of
     /// a version nothing replaced) and before the intent is written (an intent for a commit never applied, merged by
     /// the next run into its previous manifest): the state directory is as it was, the target untouched.
     @Test(arguments: Shape.allCases)
     func withStageChecksItIsRefusedBeforeAnythingIsKeptOrRecorded(shape: Shape) async throws {
-        let f = try await UpdateFixture()
-        defer { Self.unmount(shape, f) }
-        guard let tree = try Self.make(shape, f) else { return }
-        try await f.sync(0)
-        try TestFiles.write(tree + "/conf.nix", "mine\n")
-        let stateBefore = Self.files(under: f.dirs.appending("state"))
-        let warnings = Locked<[String]>([])
-        var options = f.options(1)
-        options.checks = UpdateChecks(checks: [FileCheck(path: "conf.nix")])
+        try await Self.withTarget(shape) { f, tree, warnings in
+            try TestFiles.write(tree + "/conf.nix", "mine\n")
+            let stateBefore = Self.files(under: f.dirs.appending("state"))
+            var options = f.options(1)
+            options.checks = UpdateChecks(checks: [FileCheck(path: "conf.nix")])
 
-        let report = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(options)
-        let failure = try #require(report.failure)
-        #expect(failure.code == .refused, "\(failure)")
-        #expect(failure.message.contains("can only be applied in place"), "\(failure.message)")
-        #expect(!report.switched)
-        #expect(warnings.withLock { $0 }.isEmpty, "\(warnings.withLock { $0 })")
-        #expect(try f.runner.state.loadIntent(target: f.target) == nil)
-        let stateAfter = Self.files(under: f.dirs.appending("state"))
-        #expect(stateAfter == stateBefore, "\(Set(stateAfter.keys).symmetricDifference(stateBefore.keys))")
-        #expect(TestFiles.read(tree + "/conf.nix") == "mine\n")
-        #expect(f.runs().isEmpty)
+            let report = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(options)
+            let failure = try #require(report.failure)
+            #expect(failure.code == .refused, "\(failure)")
+            #expect(failure.message.contains("can only be applied in place"), "\(failure.message)")
+            #expect(!report.switched)
+            #expect(warnings.withLock { $0 }.isEmpty, "\(warnings.withLock { $0 })")
+            #expect(try f.runner.state.loadIntent(target: f.target) == nil)
+            let stateAfter = Self.files(under: f.dirs.appending("state"))
+            #expect(stateAfter == stateBefore, "\(Set(stateAfter.keys).symmetricDifference(stateBefore.keys))")
+            #expect(TestFiles.read(tree + "/conf.nix") == "mine\n")
+            #expect(f.runs().isEmpty)
+        }
+    }
+
+    /// `--check-only` says the update itself would be refused (the plan step warns, naming why), and changes nothing.
+    @Test(arguments: Shape.allCases)
+    func checkOnlySaysTheUpdateWouldBeRefused(shape: Shape) async throws {
+        try await Self.withTarget(shape) { f, tree, warnings in
+            var options = f.options(1)
+            options.checks = UpdateChecks(checks: [FileCheck(path: "conf.nix")])
+            options.checkOnly = true
+            let report = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(options)
+            #expect(report.failure == nil, "\(report.failure?.text ?? "")")
+            #expect(report.changesPending)
+            let plan = try #require(report.steps.first { $0.step == .plan })
+            #expect(plan.status == .warn)
+            #expect(
+                plan.message.contains("the update would be refused") && plan.message.contains("in place"),
+                "\(plan.message)")
+            #expect(TestFiles.read(tree + "/conf.nix") == "a\n")
+            // With no stage check it would not be refused.
+            options.checks = UpdateChecks(checks: [])
+            let unchecked = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(options)
+            #expect(unchecked.steps.first { $0.step == .plan }?.status == .ok)
+        }
     }
 
     /// With no stage check there is nothing to refuse: the tree goes in place (a mount point with `sync`'s notice),
     /// the symlink stays a symlink.
     @Test(arguments: Shape.allCases)
     func withoutStageChecksItIsAppliedInPlace(shape: Shape) async throws {
-        let f = try await UpdateFixture()
-        defer { Self.unmount(shape, f) }
-        guard let tree = try Self.make(shape, f) else { return }
-        try await f.sync(0)
-        let warnings = Locked<[String]>([])
-
-        let report = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(f.options(1))
-        #expect(report.failure == nil, "\(report.failure?.text ?? "")")
-        #expect(report.switched)
-        #expect(TestFiles.read(tree + "/conf.nix") == "b\n")
-        #expect(try f.runner.state.load(target: f.target)?.commit.hex == f.commits[1])
-        #expect(f.runs() == ["\(f.commits[1]) 0"])
-        if shape == .symlink { #expect(TestFiles.lstat(f.target).map { $0.st_mode & S_IFMT } == S_IFLNK) }
-        let said = warnings.withLock { $0 }
-        #expect(said.contains { $0.contains("is a mount point") } == (shape == .mountPoint), "\(said)")
+        try await Self.withTarget(shape) { f, tree, warnings in
+            let report = await UpdateWorkflow(runner: Self.runner(f, warnings: warnings)).run(f.options(1))
+            #expect(report.failure == nil, "\(report.failure?.text ?? "")")
+            #expect(report.switched)
+            #expect(TestFiles.read(tree + "/conf.nix") == "b\n")
+            let recorded = try f.runner.state.load(target: f.target)
+            #expect(recorded?.commit.hex == f.commits[1])
+            #expect(f.runs() == ["\(f.commits[1]) 0"])
+            if shape == .symlink { #expect(TestFiles.lstat(f.target).map { $0.st_mode & S_IFMT } == S_IFLNK) }
+            let said = warnings.withLock { $0 }
+            #expect(said.contains { $0.contains("is a mount point") } == (shape == .mountPoint), "\(said)")
+        }
     }
 }

@@ -25,6 +25,11 @@ extension StagedSwitchApplier {
     func inPlaceTarget(_ target: String) -> InPlaceTarget? {
         var st = stat()
         guard lstat(target, &st) == 0 else { return nil }
+        return inPlaceTarget(target, lstat: st)
+    }
+
+    /// ``InPlaceTarget`` for `target`, whose `lstat` is `st`.
+    func inPlaceTarget(_ target: String, lstat st: stat) -> InPlaceTarget? {
         if (st.st_mode & S_IFMT) != S_IFDIR { return .notADirectory }
         return mountedTarget(st, layout: SwitchLayout(target: target)).map { .mounted(notice: $0) }
     }
@@ -34,17 +39,30 @@ extension StagedSwitchApplier {
     /// apply again (a mount made since): with no checks set, such a target is applied in place, as `sync` does.
     func refuseUncheckedInPlace(target: String) throws {
         guard validateStage != nil, let reason = inPlaceTarget(target) else { return }
-        try refuseUncheckedInPlace(target: target, because: reason.why)
+        try refuseUncheckedInPlace(target: target, reason)
     }
 
-    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place:
-    /// there is no stage to check, and a tree that fails its checks must never reach the target.
-    func refuseUncheckedInPlace(target: String, because why: String) throws {
+    /// The refusal a run with checks on the stage (`update`'s) would meet for `target` as it is now (a symlink, a
+    /// mount point: ``refuseUncheckedInPlace(target:)``), or nil: for `update --check-only`, which makes no stage.
+    public static func uncheckedInPlaceRefusal(target: String) -> SmartSyncError? {
+        var checked = StagedSwitchApplier()
+        checked.validateStage = { _ in }
+        do {
+            try checked.refuseUncheckedInPlace(target: target)
+            return nil
+        } catch {
+            return error as? SmartSyncError
+        }
+    }
+
+    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place
+    /// (`reason`): there is no stage to check, and a tree that fails its checks must never reach the target.
+    func refuseUncheckedInPlace(target: String, _ reason: InPlaceTarget) throws {
         guard validateStage != nil else { return }
         throw SmartSyncError(
             .refused,
-            "'\(target)' \(why), so it can only be applied in place, file by file, with no stage to check before the "
-                + "switch; refusing to apply it unchecked",
+            "'\(target)' \(reason.why), so it can only be applied in place, file by file, with no stage to check "
+                + "before the switch; refusing to apply it unchecked",
             hint: "apply it with `smart-sync sync` (no checks before the switch), or make the target a plain directory "
                 + "on its parent's file system")
     }

@@ -101,16 +101,16 @@ public struct StagedSwitchApplier: ApplyStrategy {
         try switcher.recover()
         var st = stat()
         let exists = lstat(target, &st) == 0
-        switch inPlaceTarget(target) {
+        switch exists ? inPlaceTarget(target, lstat: st) : nil {
         case .notADirectory:
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
             logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
-            try refuseUncheckedInPlace(target: target, because: InPlaceTarget.notADirectory.why)
+            try refuseUncheckedInPlace(target: target, .notADirectory)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
         case .mounted(let mount):
             // Decided before staging: the carry's links into the stage would fail across file systems (EXDEV), and
             // renaming a mount point fails (EBUSY) whatever the stage holds.
-            try refuseUncheckedInPlace(target: target, because: InPlaceTarget.mounted(notice: mount).why)
+            try refuseUncheckedInPlace(target: target, .mounted(notice: mount))
             try layout.checkSidecar()  // as the staged path does: a symlinked sidecar's spares are not ours
             notice?(mount)
             logger.debug("apply: in place, \(mount)")
