@@ -114,6 +114,32 @@ import Testing
         try await expectRefused(f, bad, path)
     }
 
+    /// A pin an earlier release made of a tree holding such a path: refused as the source's listing would be, not
+    /// passed over as a pin that does not verify (the run then went to the source; here one without the commit).
+    @Test func aPinHoldingATemporaryShapedPathIsRefused() async throws {
+        let f = try await Fixture()
+        let path = "etc/.smart-sync-tmp-0123abcd"
+        try f.repo.write(path, "from the repository\n")
+        let bad = try f.repo.commit("bad")
+        let source = try await LocalGitSource(path: f.repo.path)
+        try await PinStore(store: f.runner.store).pin(
+            "old", listing: try await source.listing(for: try await source.resolve(bad)))
+        let elsewhere = try GitFixture()
+        try elsewhere.write("other", "x\n")
+        _ = try elsewhere.commit("other")
+        let runner = SyncRunner(
+            source: try await LocalGitSource(path: elsewhere.path), store: f.runner.store, state: f.runner.state)
+        let fresh = f.dirs.appending("fresh")
+        do {
+            _ = try await runner.sync(.init(ref: bad, target: fresh))
+            Issue.record("a pinned tree with '\(path)' was synced")
+        } catch let error as SmartSyncError {
+            #expect(error.code == .unsafePath, "\(error)")
+            #expect(error.message.contains("'\(path)'") && error.message.contains("temporary"), "\(error.message)")
+        }
+        #expect(TestFiles.lstat(fresh) == nil)
+    }
+
     /// Names under the prefix but not of its exact shape are ordinary names.
     @Test func otherNamesUnderThePrefixAreSynced() async throws {
         let f = try await Fixture()
