@@ -25,8 +25,10 @@ public struct TreeListing: Sendable, Hashable, Codable {
 extension TreeListing {
     /// Refuses listings that could write outside the target or through a link.
     ///
-    /// Rejected: empty components, `.` and `..`, a `.git` component (any case), NUL, absolute paths,
-    /// duplicate paths, and any path below a symlink or file entry of the same tree.
+    /// Rejected: empty components, `.` and `..`, a `.git` component (any case), NUL, absolute paths, a component
+    /// named as smart-sync names its own temporary files in a target (`.smart-sync-tmp-` and 1 to 16 lower-case hex
+    /// digits, ``RepoPath/isTemporaryName(_:)``), duplicate paths, and any path below a symlink or file entry of the
+    /// same tree (``RepoPath/check(_:)`` for each path).
     public func validate() throws {
         for e in entries { try RepoPath.check(e.path) }
         // In tree order, every entry's parent is a tree listed before it and no path comes twice: nothing to look up.
@@ -208,22 +210,26 @@ public enum RepoPath {
     /// component git itself refuses to check out because a file system could take it for `.git`: `.git` in any case,
     /// and (git's `core.protectNTFS`, on by default) `.git` followed by dots or spaces and the short name `git~1`,
     /// and names that end in a backslash-separated `.git` (`a\.git`).
+    ///
+    /// Refused too: a component of the exact shape smart-sync gives its own temporary files in a target
+    /// (``isTemporaryName(_:)``), which its scan passes over as a killed run's leftover.
     public static func check(_ path: TreePath) throws {
         // On the path's own bytes, component by component: no array per path or component (a listing of n paths is
         // checked on every sync that fetches it).
-        let problem: String? = path.withBytes { bytes in
-            if bytes.isEmpty { return "is empty" }
-            if bytes.contains(0) { return "contains a NUL byte" }
-            if bytes[0] == 0x2F { return "is an absolute path" }
+        let problem: Problem? = path.withBytes { bytes -> Problem? in
+            if bytes.isEmpty { return .unsafe("is empty") }
+            if bytes.contains(0) { return .unsafe("contains a NUL byte") }
+            if bytes[0] == 0x2F { return .unsafe("is an absolute path") }
             var start = 0
             while start <= bytes.count {
                 var end = start
                 while end < bytes.count && bytes[end] != 0x2F { end += 1 }
                 let component = bytes[start..<end]
-                if component.isEmpty { return "has an empty component" }
+                if component.isEmpty { return .unsafe("has an empty component") }
                 if component.count <= 2 && component.allSatisfy({ $0 == 0x2E }) {
-                    return "has a '\(component.count == 1 ? "." : "..")' component"
+                    return .unsafe("has a '\(component.count == 1 ? "." : "..")' component")
                 }
+                if component[component.startIndex] == 0x2E && isTemporaryName(component) { return .temporaryName }
                 // NTFS and FAT also split on backslashes: every backslash-separated piece must pass too.
                 var piece = component.startIndex
                 while piece <= component.endIndex {
@@ -231,7 +237,7 @@ public enum RepoPath {
                     while stop < component.endIndex && bytes[stop] != 0x5C { stop += 1 }
                     let name = UnsafeBufferPointer(rebasing: bytes[piece..<stop])
                     if isDotGit(name) || isShortDotGit(name) {
-                        return "has a component git refuses, as the file system could take it for '.git'"
+                        return .unsafe("has a component git refuses, as the file system could take it for '.git'")
                     }
                     piece = stop + 1
                 }
@@ -239,9 +245,52 @@ public enum RepoPath {
             }
             return nil
         }
-        if let problem {
-            throw SmartSyncError(.unsafePath, "the tree entry '\(path)' \(problem); refusing to sync this tree")
+        if let problem { throw refusal(path, problem) }
+    }
+
+    /// Throws what ``check(_:)`` throws for a component of `path` of the temporary shape (``isTemporaryName(_:)``),
+    /// and only for that: for a path a sync is about to write that came from a listing not checked by this release
+    /// (the manifest an earlier release saved, a generation's, a pin's).
+    public static func refuseTemporaryName(_ path: TreePath) throws {
+        let found = path.withBytes { bytes in
+            bytes.split(separator: 0x2F).contains { $0.first == 0x2E && isTemporaryName($0) }
         }
+        if found { throw refusal(path, .temporaryName) }
+    }
+
+    /// Why ``check(_:)`` refuses a path.
+    private enum Problem {
+        case unsafe(String)
+        /// A component of the temporary shape (``isTemporaryName(_:)``).
+        case temporaryName
+    }
+
+    private static func refusal(_ path: TreePath, _ problem: Problem) -> SmartSyncError {
+        switch problem {
+        case .unsafe(let why):
+            SmartSyncError(.unsafePath, "the tree entry '\(path)' \(why); refusing to sync this tree")
+        case .temporaryName:
+            SmartSyncError(
+                .unsafePath,
+                "the tree entry '\(path)' has a component named as smart-sync names its own temporary files "
+                    + "('\(temporaryPrefix)' and hex digits), which a sync takes for a killed run's leftover; "
+                    + "refusing to sync this tree",
+                hint: "rename it in the repository: names of this shape are smart-sync's own in a target")
+        }
+    }
+
+    /// The prefix of the temporary names smart-sync makes in a target (`FileSystem.temporaryName(_:)`).
+    public static let temporaryPrefix = ".smart-sync-tmp-"
+
+    /// Whether `name` has the exact shape of a temporary name smart-sync makes in a target: ``temporaryPrefix``, then
+    /// 1 to 16 lower-case hex digits (64 random bits; 8 digits in earlier releases) and nothing else. Any other name
+    /// under the prefix (`.smart-sync-tmp-notes`) is an ordinary name.
+    public static func isTemporaryName<Name: Collection<UInt8>>(_ name: Name) -> Bool {
+        let prefix = temporaryPrefix.utf8
+        guard name.starts(with: prefix) else { return false }
+        let digits = name.dropFirst(prefix.count)
+        return (1...16).contains(digits.count)
+            && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// `.git` in any case, followed by nothing but dots and spaces (NTFS strips those).

@@ -126,7 +126,16 @@ public struct UpdateWorkflow: Sendable {
         return Set(pass.newFailures.map(\.id))
     }
 
-    /// `--check-only`: what a sync would change.
+    /// The checks that do not run on the stage (`integrity` needs the tree's own sync record: after the switch).
+    private static let notOnStage: Set<CheckKind> = [.integrity]
+
+    /// Whether a check runs on the stage (then a target that can only be applied in place is refused).
+    private static func hasStageChecks(_ options: Options) -> Bool {
+        options.checks.checks.contains { !notOnStage.contains($0.kind) }
+    }
+
+    /// `--check-only`: what a sync would change, and whether the update itself would be refused for a target that can
+    /// only be applied in place while checks run on the stage.
     private func plan(_ options: Options, report: inout UpdateReport) async throws {
         let start = ContinuousClock.now
         events(.started(.plan, detail: options.request.target))
@@ -142,7 +151,15 @@ public struct UpdateWorkflow: Sendable {
         if outcome.summary.upToDate && report.pendingRebuild != nil {
             message += "; an earlier update did not finish its rebuild and checks: the next update runs them"
         }
-        finish(&report, StepRecord(step: .plan, status: .ok, seconds: Self.seconds(since: start), message: message))
+        var status = StepStatus.ok
+        if report.changesPending, Self.hasStageChecks(options),
+            let refusal = StagedSwitchApplier.uncheckedInPlaceRefusal(
+                target: StateStore.normalize(options.request.target))
+        {
+            message += "; the update would be refused: \(refusal.message)"
+            status = .warn
+        }
+        finish(&report, StepRecord(step: .plan, status: status, seconds: Self.seconds(since: start), message: message))
     }
 
     /// Step 2: the sync, with the staged tree validated before the exchange.
@@ -156,12 +173,17 @@ public struct UpdateWorkflow: Sendable {
         var runner = self.runner
         let events = self.events
         let store = runner.store
-        runner.stageValidator = { stage in
+        // No stage validator when no check would run on the stage (integrity is checked after the switch): a target
+        // that must be applied in place (a symlink, a mount point) then goes in as `sync` puts it, where a validator
+        // would have it refused (there is no stage to check).
+        let notOnStage = Self.notOnStage
+        let stageChecks = Self.hasStageChecks(options)
+        let validator: @Sendable (_ stage: String) throws -> Void = { stage in
             let stageStart = ContinuousClock.now
             events(.started(.validateStage, detail: stage))
             // The stage has no sync state of its own: integrity is checked after the switch.
             let pass = ValidationPass.run(
-                options.checks, directory: stage, store: store, state: nil, quick: false, excluding: [.integrity],
+                options.checks, directory: stage, store: store, state: nil, quick: false, excluding: notOnStage,
                 baseline: baseline
             ) { events(.check(.validateStage, $0)) }
             let record = pass.record(.validateStage, seconds: Self.seconds(since: stageStart))
@@ -176,6 +198,7 @@ public struct UpdateWorkflow: Sendable {
                 )
             }
         }
+        runner.stageValidator = stageChecks ? validator : nil
         let outcome: SyncRunner.Outcome
         do {
             outcome = try await runner.sync(options.request)

@@ -30,9 +30,10 @@ import Testing
         #expect(result.cache.entries.count == 2)
     }
 
-    /// A name of the exact shape the tool's temporaries have (``Materializer/isTemporaryName(_:)``) is a killed run's
+    /// A file of the exact shape the tool's temporaries have (``Materializer/isTemporaryName(_:)``) is a killed run's
     /// leftover, which the carrier does not carry: the scan leaves it out too, so the plan does not count as untracked
-    /// (kept) what the switch drops. Any other name under the prefix is the operator's and is scanned.
+    /// (kept) what the switch drops. Any other name under the prefix, and a directory of that shape (the carrier
+    /// carries it), are the operator's and are scanned.
     @Test func theToolsOwnTemporariesAreNotScanned() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
@@ -44,7 +45,8 @@ import Testing
         let t = try TargetScanner().scan(target: dir.path).tree
         #expect(t[TreePath(prefix + "cafe")] == nil)
         #expect(t[TreePath("d/" + prefix + "1a2b")] == nil)
-        #expect(t[TreePath("d/" + prefix + "0123abcd")] == nil)
+        #expect(t[TreePath("d/" + prefix + "0123abcd")]?.kind == .directory)
+        #expect(t[TreePath("d/" + prefix + "0123abcd/sub")]?.kind == .directory)
         #expect(t[TreePath(prefix + "notes")]?.kind == .regular)
         #expect(t[TreePath("d/" + prefix + "DEADBEEF")]?.kind == .regular)
     }

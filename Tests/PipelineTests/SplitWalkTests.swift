@@ -158,6 +158,32 @@ import Testing
         result.tree.entries.values.map { "\($0.path) \($0.kind) \($0.id?.description ?? "-") \($0.size)" }
     }
 
+    /// A killed run's temporary files (the tool's exact shape) are passed over by every shape of the split as by one
+    /// thread: at the root (recorded on the calling thread), in directories the split lists on its workers, and
+    /// inside subtrees; a directory of that shape is the operator's, scanned. The split's levels recorded them (a
+    /// `plan` counted a root leftover as untracked, kept, while the switch drops it).
+    @Test func aSplitWalkPassesOverLeftoverTemporaryFiles() throws {
+        let (dir, target) = try Self.tree()
+        defer { dir.remove() }
+        let leftovers: [TreePath] = [
+            ".smart-sync-tmp-abcd", "d03/.smart-sync-tmp-0123456789abcdef", "d05/s1/.smart-sync-tmp-ff",
+            "d09/s2/t1/.smart-sync-tmp-1",
+        ]
+        for path in leftovers { try TestFiles.write(target + "/" + path.description, "a leftover\n") }
+        try TestFiles.write(target + "/.smart-sync-tmp-1a2b/mine", "mine\n")
+        try TestFiles.write(target + "/d03/.smart-sync-tmp-notes", "mine\n")
+        usleep(20_000)
+        let one = try Self.scanner(.one).scan(target: target)
+        for path in leftovers { #expect(one.tree[path] == nil, "\(path)") }
+        #expect(one.tree[".smart-sync-tmp-1a2b/mine"]?.kind == .regular)
+        #expect(one.tree["d03/.smart-sync-tmp-notes"]?.kind == .regular)
+        for split in Self.splits {
+            let parted = try Self.scanner(.split(split)).scan(target: target)
+            for path in leftovers { #expect(parted.tree[path] == nil, "\(path) \(split)") }
+            Self.expectSame(parted, one)
+        }
+    }
+
     /// Directories gone between their parent's listing and their opening, at levels 1 to 4: each listed, nothing below
     /// it, whether the split listed it, handed it out or met it inside a subtree.
     @Test func aDirectoryRemovedWhileScanningIsSkippedAsByOneThread() throws {

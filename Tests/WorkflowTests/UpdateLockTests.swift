@@ -1,6 +1,7 @@
 import Foundation
 import SmartSyncCore
 import SmartSyncPipeline
+import SmartSyncValidation
 import SmartSyncWorkflow
 import TestSupport
 import Testing
@@ -23,10 +24,16 @@ import Testing
             }
             seen.withLock { $0.append("\(step.rawValue)=\(free ? "free" : "locked")") }
         }
-        let passing = await UpdateWorkflow(runner: f.runner, events: probe).run(f.options(1))
+        // A check to run on the stage: without one there is no `validate-stage` step.
+        let checked = { (options: UpdateWorkflow.Options) -> UpdateWorkflow.Options in
+            var options = options
+            options.checks = UpdateChecks(checks: [FileCheck(path: "conf.nix")])
+            return options
+        }
+        let passing = await UpdateWorkflow(runner: f.runner, events: probe).run(checked(f.options(1)))
         #expect(passing.failure == nil, "\(passing.failure?.message ?? "")")
         // A failing rebuild: the rollback and the rebuild of the old tree run under the same lock.
-        let failing = await UpdateWorkflow(runner: f.runner, events: probe).run(f.options(2, failOn: "c"))
+        let failing = await UpdateWorkflow(runner: f.runner, events: probe).run(checked(f.options(2, failOn: "c")))
         #expect(failing.rolledBack)
         #expect(f.conf() == "b\n")
         let steps = seen.withLock { $0 }

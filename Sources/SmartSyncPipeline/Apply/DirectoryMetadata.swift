@@ -85,11 +85,24 @@ enum DirectoryMetadata {
         let probe = Materializer.temporaryName()
         let made = probe.withCString { makeDirectory($0, in: parent) }
         guard made >= 0 else { throw SmartSyncError.io("mkdir", path: display + "/../" + probe) }
-        defer {
-            close(made)
-            _ = unlinkat(parent, probe, AT_REMOVEDIR)
+        let copied = Result { try copy(from: made, to: fd, display: display) }
+        close(made)
+        try removeProbe(probe, in: parent, display: display + "/../" + probe)
+        try copied.get()
+    }
+
+    /// Removes the empty directory `name` that ``reset(_:display:)`` made in `parent` to read a new directory's
+    /// metadata from. A failure is thrown, naming it, not ignored: a directory of the temporary shape is not a killed
+    /// run's leftover to the scan and the carrier (only files are: a directory so named is the operator's), so a probe
+    /// left behind would go into the target with the stage and be carried from then on as the operator's. (Rejected:
+    /// a probe name of its own that the scan and the carrier always drop: one more name to tell apart on every walk,
+    /// for a failure `rmdir` of an empty directory it just made should not have.)
+    static func removeProbe(_ name: String, in parent: Int32, display: @autoclosure () -> String) throws {
+        guard unlinkat(parent, name, AT_REMOVEDIR) == 0 else {
+            throw SmartSyncError.io(
+                "rmdir", path: display(),
+                hint: "remove that directory: smart-sync made it to read a new directory's metadata")
         }
-        try copy(from: made, to: fd, display: display)
     }
 
     /// The extended attributes of an open file, by name (its bytes: a name need not be UTF-8), empty where the file

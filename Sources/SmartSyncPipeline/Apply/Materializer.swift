@@ -12,23 +12,19 @@ enum PlacementMethod {
 
 /// Creates files under a temporary name in a directory and renames them over their final name.
 enum Materializer {
-    /// The prefix of temporary names in a target. A scan may find leftovers of a crashed run under it.
-    static let temporaryPrefix = ".smart-sync-tmp-"
+    /// The prefix of temporary names in a target (``RepoPath/temporaryPrefix``: a listing naming a path so is
+    /// refused). A scan may find leftovers of a crashed run under it.
+    static let temporaryPrefix = RepoPath.temporaryPrefix
 
     static func temporaryName() -> String {
         FileSystem.temporaryName(temporaryPrefix)
     }
 
-    /// Whether `name` has the exact shape of a ``temporaryName()``: the prefix, then 1 to 16 lower-case hex digits
-    /// (64 random bits, ``FileSystem/temporaryName(_:)``; 8 digits in earlier releases) and nothing else. Only such
-    /// a name is told apart as a killed run's leftover; any other name under the prefix (`.smart-sync-tmp-notes`)
-    /// is the operator's.
+    /// Whether `name` has the exact shape of a ``temporaryName()`` (``RepoPath/isTemporaryName(_:)``). Only such a
+    /// name, and only a non-directory (a killed run leaves files so named in a target), is told apart as a killed
+    /// run's leftover; any other name under the prefix (`.smart-sync-tmp-notes`) is the operator's.
     static func isTemporaryName<Name: Collection<UInt8>>(_ name: Name) -> Bool {
-        let prefix = temporaryPrefix.utf8
-        guard name.starts(with: prefix) else { return false }
-        let digits = name.dropFirst(prefix.count)
-        return (1...16).contains(digits.count)
-            && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        RepoPath.isTemporaryName(name)
     }
 
     /// Creates a sealed file of its own at `tmp` in `dirFD` with the content of the store object at `source`: a

@@ -135,8 +135,9 @@ extension UntrackedCarrier {
                     }
                     continue
                 }
-                // A killed run's temporary, told by its exact shape; another name under its prefix is carried.
-                if name.withBytes({ Materializer.isTemporaryName($0) }) { continue }
+                // A killed run's temporary file, told by its exact shape (a directory of that shape is the
+                // operator's, as the scan counts it); another name under its prefix is carried.
+                if !isDirectory && name.withBytes({ Materializer.isTemporaryName($0) }) { continue }
                 scratch.setPath(prefix, name)
                 let rule = scratch.withUnsafeBufferPointer { rules.seekIndex(bytes: $0) }.map { rules.table[$0].value }
                     ?? carrier.unlisted

@@ -20,16 +20,18 @@ extension SyncRunner {
 
     /// The verified listing of a pin of `commit`, if any pin in the store holds that commit (under any name: a commit
     /// warmed as `main` and synced by its id). A pin's listing was verified against the commit's tree when it was
-    /// pinned; it is checked again here (unsafe paths, trees hashed up to the root) before it is used.
-    func pinnedListing(of commit: ObjectID, in pins: PinIndex) -> TreeListing? {
+    /// pinned; it is checked again here (unsafe paths, trees hashed up to the root) before it is used. A pin that does
+    /// not verify is logged and not used (the source is asked); an unsafe path (a pin an earlier release made of a tree
+    /// this one refuses, such as a name of the temporary shape) is thrown: the source would list the same tree.
+    func pinnedListing(of commit: ObjectID, in pins: PinIndex) throws -> TreeListing? {
         guard let pinned = pins.pinned(commit) else { return nil }
         guard let listing = PinStore(store: store).listing(of: pinned) else {
             logger.warning(
                 "the pin of commit \(commit.hex) (\(pinned.names.joined(separator: ", "))) cannot be read, not used")
             return nil
         }
+        try listing.validate()
         do {
-            try listing.validate()
             try listing.verify()
         } catch {
             let names = pinned.names.joined(separator: ", ")

@@ -56,7 +56,7 @@ extension SyncRunner {
             events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
             return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
         }
-        if let pinned = pinnedListing(of: resolved.commit, in: pins),
+        if let pinned = try pinnedListing(of: resolved.commit, in: pins),
             pinned.rootTree == resolved.rootTree ?? pinned.rootTree
         {
             logger.debug("listing: the pin of this commit (verified when pinned), no request")

@@ -186,6 +186,10 @@ public struct SyncRunner: Sendable {
         let hasWork = plan.hasWork
         var seen: (paths: [TreePath], stats: [StatData?]) = ([], [])  // one pass: a lookup in the scan per path
         for c in hasWork ? plan.changes : [] where c.writes || c.kind == .delete {
+            // A listing from the target's own manifest (the same commit), a generation's or an earlier release's pin
+            // was not checked by this release: a path of the temporary shape there is refused as a fetched listing
+            // would be (the scan passes over such a file, so the recheck would see it change every run).
+            if c.writes { try RepoPath.refuseTemporaryName(c.path) }
             seen.paths.append(c.path)
             seen.stats.append(scan.tree[c.path]?.stat)
         }
@@ -240,6 +244,14 @@ public struct SyncRunner: Sendable {
         }
 
         if hasWork || previous?.commit != resolved.commit {
+            // A target the switch must apply in place (a symlink, a mount point) has no stage for `update`'s checks:
+            // refused now, before local versions are kept and the intent is written (nothing changed, nothing
+            // recorded); with no checks set it is applied in place below, as `sync` does.
+            if applyMode == .stagedSwitch {
+                var precheck = StagedSwitchApplier()
+                precheck.validateStage = stageValidator
+                try precheck.refuseUncheckedInPlace(target: target)
+            }
             for object in damaged {
                 let moved = try store.quarantine(
                     object.id, reason: "a target file sharing its inode was written in place", twin: object.twin,

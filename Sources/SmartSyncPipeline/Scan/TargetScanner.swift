@@ -121,21 +121,25 @@ struct ScanWalker {
 
     func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
 
+    /// Whether entry `index` of `listing` is a killed run's temporary file (the exact shape the tool makes,
+    /// ``Materializer/isTemporaryName(_:)``): not the operator's, and not carried by a switch (``UntrackedCarrier``), so
+    /// not scanned either, by any walk (one thread's, or the split's levels and root): the plan must not count as kept
+    /// what the switch drops. A directory of that shape is the operator's (carried, so scanned); a tracked path of that
+    /// shape is refused with its listing (``RepoPath/check(_:)``). The first byte ('.'), read in place, rules out nearly
+    /// every name at once (the full check of every name, through the prefix's string, cost a no-op of 20,000 files
+    /// several milliseconds).
+    static func isLeftoverTemporary(_ index: Int, of listing: SortedDirectory) -> Bool {
+        listing.firstByte(index) == 0x2E && !listing.children[index].isDirectory
+            && listing.withName(index, { Materializer.isTemporaryName($0) })
+    }
+
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
     /// target itself), appending what it finds to ``entries`` in path order.
     mutating func walk(dirFD fd: Int32, prefix: TreePath) throws {
         let listing = try list(fd, prefix: prefix)
         defer { close(fd) }
         for step in listing.steps {
-            // A killed run's temporary (the exact shape the tool makes): not the operator's, and not carried by a
-            // switch (``UntrackedCarrier``), so not scanned either: the plan must not count as kept what the switch
-            // drops. The first byte ('.'), read in place, rules out nearly every name at once (the full check of every
-            // name, through the prefix's string, cost a no-op of 20,000 files several milliseconds).
-            if listing.firstByte(step.index) == 0x2E,
-                listing.withName(step.index, { Materializer.isTemporaryName($0) })
-            {
-                continue
-            }
+            if Self.isLeftoverTemporary(step.index, of: listing) { continue }
             guard step.descends else {
                 try record(step.index, of: listing, in: fd, prefix: prefix)
                 continue

@@ -162,7 +162,8 @@ extension ScanWalker {
                 let listing = try walker.list(fd, prefix: subtree.path)
                 var failure: (any Error)?
                 do {
-                    for step in listing.steps where !step.descends {
+                    for step in listing.steps
+                    where !step.descends && !ScanWalker.isLeftoverTemporary(step.index, of: listing) {
                         try walker.record(step.index, of: listing, in: fd, prefix: subtree.path)
                     }
                 } catch {
@@ -203,6 +204,8 @@ extension ScanWalker {
         var own = (next: 0, pending: 0)
         if let recorded = directory.recorded { absorb(recorded) }
         for step in directory.listing.steps {
+            // Passed over as one thread's walk does (and as the workers recorded this directory's own entries).
+            if Self.isLeftoverTemporary(step.index, of: directory.listing) { continue }
             guard step.descends else {
                 guard let recorded = directory.recorded else {
                     try record(step.index, of: directory.listing, in: fd, prefix: directory.prefix)

@@ -5,14 +5,64 @@ import SmartSyncCore
 /// Where the tree cannot be swapped in and goes in place instead: a target that is a mount point, and the refusal to
 /// apply in place, unchecked, where checks are set.
 extension StagedSwitchApplier {
-    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place:
-    /// there is no stage to check, and a tree that fails its checks must never reach the target.
-    func refuseUncheckedInPlace(target: String, because why: String) throws {
+    /// Why `target` must be applied in place rather than exchanged, as the apply will decide it: it is not a
+    /// directory (a symlink: an exchange would replace the link, not the tree), or it is a mount point
+    /// (``mountedTarget(_:layout:)``). Nil when it can be exchanged, or does not exist yet.
+    enum InPlaceTarget {
+        case notADirectory
+        case mounted(notice: String)
+
+        /// For the refusal: "'target' \(why), so it can only be applied in place".
+        var why: String {
+            switch self {
+            case .notADirectory: "is not a directory (a symlink?)"
+            case .mounted: "is a mount point (not on the mount of its parent)"
+            }
+        }
+    }
+
+    /// ``InPlaceTarget`` for `target`, looked at with `lstat` (a symlink is not followed).
+    func inPlaceTarget(_ target: String) -> InPlaceTarget? {
+        var st = stat()
+        guard lstat(target, &st) == 0 else { return nil }
+        return inPlaceTarget(target, lstat: st)
+    }
+
+    /// ``InPlaceTarget`` for `target`, whose `lstat` is `st`.
+    func inPlaceTarget(_ target: String, lstat st: stat) -> InPlaceTarget? {
+        if (st.st_mode & S_IFMT) != S_IFDIR { return .notADirectory }
+        return mountedTarget(st, layout: SwitchLayout(target: target)).map { .mounted(notice: $0) }
+    }
+
+    /// Throws when checks are set (``validateStage``) and `target` must be applied in place (``inPlaceTarget(_:)``).
+    /// The runner asks before it changes anything (before local versions are kept and the intent is written), the
+    /// apply again (a mount made since): with no checks set, such a target is applied in place, as `sync` does.
+    func refuseUncheckedInPlace(target: String) throws {
+        guard validateStage != nil, let reason = inPlaceTarget(target) else { return }
+        try refuseUncheckedInPlace(target: target, reason)
+    }
+
+    /// The refusal a run with checks on the stage (`update`'s) would meet for `target` as it is now (a symlink, a
+    /// mount point: ``refuseUncheckedInPlace(target:)``), or nil: for `update --check-only`, which makes no stage.
+    public static func uncheckedInPlaceRefusal(target: String) -> SmartSyncError? {
+        var checked = StagedSwitchApplier()
+        checked.validateStage = { _ in }
+        do {
+            try checked.refuseUncheckedInPlace(target: target)
+            return nil
+        } catch {
+            return error as? SmartSyncError
+        }
+    }
+
+    /// Throws, before anything changes, when checks are set (``validateStage``) and `target` must be applied in place
+    /// (`reason`): there is no stage to check, and a tree that fails its checks must never reach the target.
+    func refuseUncheckedInPlace(target: String, _ reason: InPlaceTarget) throws {
         guard validateStage != nil else { return }
         throw SmartSyncError(
             .refused,
-            "'\(target)' \(why), so it can only be applied in place, file by file, with no stage to check before the "
-                + "switch; refusing to apply it unchecked",
+            "'\(target)' \(reason.why), so it can only be applied in place, file by file, with no stage to check "
+                + "before the switch; refusing to apply it unchecked",
             hint: "apply it with `smart-sync sync` (no checks before the switch), or make the target a plain directory "
                 + "on its parent's file system")
     }

@@ -105,23 +105,25 @@ public struct StagedSwitchApplier: ApplyStrategy {
         try switcher.recover()
         var st = stat()
         let exists = lstat(target, &st) == 0
-        if exists && (st.st_mode & S_IFMT) != S_IFDIR {
+        switch exists ? inPlaceTarget(target, lstat: st) : nil {
+        case .notADirectory:
             // A symlinked (or non-directory) target: swapping it would replace the link, not the tree.
             logger.debug("apply: in place, the target is not a directory (a symlink?): an exchange would replace it")
-            try refuseUncheckedInPlace(target: target, because: "is not a directory (a symlink?)")
+            try refuseUncheckedInPlace(target: target, .notADirectory)
             try syncIntent(coveredBy: nil)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
-        }
-        if exists, let mount = mountedTarget(st, layout: layout) {
+        case .mounted(let mount):
             // Decided before staging: the carry's links into the stage would fail across file systems (EXDEV), and
             // renaming a mount point fails (EBUSY) whatever the stage holds.
-            try refuseUncheckedInPlace(target: target, because: "is a mount point (not on the mount of its parent)")
+            try refuseUncheckedInPlace(target: target, .mounted(notice: mount))
             try layout.checkSidecar()  // as the staged path does: a symlinked sidecar's spares are not ours
             notice?(mount)
             logger.debug("apply: in place, \(mount)")
             GenerationStore(layout: layout).dropSpares()
             try syncIntent(coveredBy: nil)
             return (try inPlace.apply(plan, listing: listing, store: store, target: target), .inPlace)
+        case nil:
+            break
         }
 
         // 2. Stage the complete new tree: the spare tree (`generations/spare`, left by the last prune) brought up to
