@@ -152,7 +152,7 @@ public struct UpdateWorkflow: Sendable {
             message += "; an earlier update did not finish its rebuild and checks: the next update runs them"
         }
         var status = StepStatus.ok
-        if report.changesPending, Self.hasStageChecks(options),
+        if !outcome.summary.upToDate, Self.hasStageChecks(options),
             let refusal = StagedSwitchApplier.uncheckedInPlaceRefusal(
                 target: StateStore.normalize(options.request.target))
         {
