@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncCore
 
 /// A relative, `/`-separated path in a tree or a target, handled as the bytes it is.
 ///
@@ -120,56 +121,17 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
         case .text(let s) where s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }):
             return s
         default:
-            return Self.escape(bytes)
+            return EscapedText.escape(bytes: bytes)
         }
     }
 
     /// Text from the network that is not a path (a server's message, a header's value, a listing's field), for a
     /// message or a log line: escaped as a path's ``description`` is, so a control byte in it (an escape sequence, a
     /// newline and a forged line) never reaches a terminal or a log as it is. Every such text goes through here.
-    public static func escaped(_ text: some StringProtocol) -> String { TreePath(String(text)).description }
+    public static func escaped(_ text: some StringProtocol) -> String { EscapedText.escape(text) }
 
     /// Bytes from the network that need not be UTF-8, escaped as ``escaped(_:)`` does (invalid bytes as `\xNN`).
-    public static func escaped(bytes: some Collection<UInt8>) -> String { TreePath(bytes: bytes).description }
-
-    private static func escape(_ bytes: [UInt8]) -> String {
-        var out = ""
-        var i = 0
-        let hex = Array("0123456789abcdef".utf8)
-        func escaped(_ b: UInt8) -> String {
-            "\\x" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 0xF)]], as: UTF8.self)
-        }
-        while i < bytes.count {
-            let b = bytes[i]
-            if b < 0x80 {
-                out += b == 0x5C ? "\\\\" : (b < 0x20 || b == 0x7F) ? escaped(b) : String(UnicodeScalar(b))
-                i += 1
-                continue
-            }
-            // The longest valid UTF-8 sequence starting here, else one escaped byte.
-            let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
-            if length > 1, i + length <= bytes.count,
-                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self),
-                !scalar.unicodeScalars.contains(where: Self.hidesText)
-            {
-                out += scalar
-                i += length
-            } else {
-                out += escaped(b)
-                i += 1
-            }
-        }
-        return out
-    }
-
-    /// C1 controls, bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) and the line and paragraph
-    /// separators: shown escaped.
-    private static func hidesText(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x80...0x9F, 0x061C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069: return true
-        default: return false
-        }
-    }
+    public static func escaped(bytes: some Collection<UInt8>) -> String { EscapedText.escape(bytes: bytes) }
 
     /// Reads the form ``description`` writes: `\xNN` is a byte, `\\` a backslash, everything else its UTF-8.
     /// Nil when an escape is malformed.

@@ -28,7 +28,7 @@ extension TransferEngine {
             if name == "location" {
                 headers[name] = "\((try? RequestURL(resolving: value, against: url))?.loggable ?? "(not a URL)")"
             } else {
-                headers[name] = "\(value)"
+                headers[name] = "\(EscapedText.excerpt(value))"
             }
         }
         logger.trace("response headers", metadata: headers, source: "SmartSyncTransfer")

@@ -177,5 +177,9 @@ struct PackSpoolSinkTests {
         let sink = try PackSpoolSink(path: directory.appending("p"), url: "u") { _ in }
         #expect(!sink.begin(status: 200, headers: HTTPHeaders([HTTPHeader("Content-Type", "text/html")])))
         #expect(sink.failure?.message.contains("text/html") == true)
+        // The header is the server's text: escaped.
+        let odd = try PackSpoolSink(path: directory.appending("q"), url: "u") { _ in }
+        #expect(!odd.begin(status: 200, headers: HTTPHeaders([HTTPHeader("Content-Type", "text/\u{1B}[2Jhtml")])))
+        #expect(odd.failure?.message.contains("'text/\\x1b[2Jhtml'") == true, "\(String(describing: odd.failure))")
     }
 }

@@ -48,6 +48,25 @@ struct UploadPackFaultTests {
         #expect(response.packBytes > 12)
     }
 
+    /// The advertisement's Content-Type is the server's text: escaped and cut in the error, never shown raw.
+    @Test func aWrongContentTypeIsEscapedInTheError() async throws {
+        let type = "text/html\u{1B}[2J" + String(repeating: "y", count: 400)
+        let rule: [String: Any] = [
+            "match": ["listener": "git", "method": "GET"],
+            "action": ["status": 200, "body": "not git", "headers": ["Content-Type": type]],
+        ]
+        try github.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        let engine = try UploadPackFixture.engine()
+        defer { engine.shutdown() }
+        let error = await #expect(throws: SmartSyncError.self) {
+            try await client(engine, notices: Locked([])).capabilities()
+        }
+        let message = error?.message ?? ""
+        #expect(message.contains("Content-Type 'text/html\\x1b[2J"), "\(message)")
+        #expect(message.contains("bytes more)"), "\(message)")
+        #expect(!message.utf8.contains { $0 < 0x20 || $0 == 0x7F }, "\(message)")
+    }
+
     @Test func aFailureBeforeThePackIsRetried() async throws {
         try github.setFaults(
             #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"status": 503}}]"#)

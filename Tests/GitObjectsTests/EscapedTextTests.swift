@@ -1,3 +1,4 @@
+import SmartSyncCore
 import SmartSyncGitObjects
 import Testing
 
@@ -26,5 +27,17 @@ import Testing
         #expect(shown.hasPrefix("\\x07a long message "))
         #expect(shown.hasSuffix("a long message \\x1b]0;title\\x07"))
         #expect(shown.utf8.count == text.utf8.count + 3 * 3)
+    }
+
+    @Test func anExcerptIsCutThenEscaped() {
+        #expect(EscapedText.excerpt("short\u{1B}", limit: 10) == "short\\x1b")
+        // Cut at 8 bytes, before escaping: the escapes of the kept part are whole, the rest is counted.
+        #expect(EscapedText.excerpt("\u{1B}\u{1B}\u{1B}abcdefgh", limit: 8) == "\\x1b\\x1b\\x1babcde…(3 bytes more)")
+        // Never inside a UTF-8 sequence: "é" is 2 bytes, a cut through it keeps it out whole.
+        #expect(EscapedText.excerpt("abcé!", limit: 4) == "abc…(3 bytes more)")
+        #expect(EscapedText.excerpt(String(repeating: "a", count: 1000)).hasSuffix("a…(800 bytes more)"))
+        #expect(EscapedText.excerpt("") == "")
+        // TreePath's escaping is this one.
+        #expect(TreePath.escaped("a\u{202E}b") == EscapedText.escape("a\u{202E}b"))
     }
 }

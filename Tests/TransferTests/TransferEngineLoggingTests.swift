@@ -58,6 +58,20 @@ struct TransferEngineLoggingTests {
         }
     }
 
+    /// A traced header's value is the server's text: escaped (and cut), so `-vv` never writes a control byte.
+    @Test func tracedHeaderValuesAreEscaped() async throws {
+        let handler = RecordingLogHandler()
+        let fixture = try fixture(handler, level: .trace)
+        defer { fixture.stop() }
+        let long = String(repeating: "z", count: 300)
+        let response = try await fixture.engine.perform(
+            TransferRequest(url: fixture.server.baseURL() + "/status/200?retry-after=%1B%5B2J\(long)", hostKind: "api"))
+        #expect(response.status == 200)
+        let traced = handler.recorded.filter { $0.hasPrefix("trace response headers") }
+        #expect(traced.contains { $0.contains("\\x1b[2Jzzz") && $0.contains("bytes more)") }, "\(traced)")
+        #expect(!handler.recorded.contains { $0.utf8.contains(0x1B) }, "\(handler.recorded)")
+    }
+
     @Test func retriesAndFailuresAreLogged() async throws {
         let handler = RecordingLogHandler()
         let fixture = try fixture(handler)

@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
@@ -70,6 +71,32 @@ struct LayoutCheckTests {
         #expect(report.result.status == .pass)
         #expect(try f.mode(f.target + "/scripts/sub/c.sh") == 0o644)
         #expect(try ExecutableCheck(glob: "scripts/**.sh").run(f.context()).details == ["scripts/sub/c.sh"])
+    }
+
+    /// A glob's literal leading directory that is a planted symlink (or a file) is an error, never "no files match":
+    /// the walk below it used to read it as nothing there and pass.
+    @Test func executableGlobBehindAPlantedSymlinkOrFileThrows() throws {
+        let f = try Fixture()
+        let outside = f.root + "/outside"
+        try f.write("/outside/sub/evil.sh", "#!/bin/sh\n", mode: 0o644)
+        try f.write("/outside/top.sh", "#!/bin/sh\n", mode: 0o644)
+        try FileManager.default.createSymbolicLink(atPath: f.target + "/scripts", withDestinationPath: outside)
+        for glob in ["scripts/sub/*.sh", "scripts/*.sh", "scripts/sub/evil.sh"] {
+            let error = #expect(throws: SmartSyncError.self, "\(glob)") { try ExecutableCheck(glob: glob).run(f.context()) }
+            #expect(error?.code == .unsafePath, "\(glob): \(String(describing: error))")
+            #expect(error?.message.contains("scripts") == true, "\(glob): \(String(describing: error))")
+        }
+        // A file where the glob's directory would be: an error too, not a pass on nothing.
+        try FileManager.default.removeItem(atPath: f.target + "/scripts")
+        try f.write("scripts", "not a directory")
+        for glob in ["scripts/sub/*.sh", "scripts/*.sh"] {
+            #expect(throws: SmartSyncError.self, "\(glob)") { try ExecutableCheck(glob: glob).run(f.context()) }
+        }
+        // A base that simply does not exist still passes on nothing.
+        try FileManager.default.removeItem(atPath: f.target + "/scripts")
+        #expect(try ExecutableCheck(glob: "scripts/sub/*.sh").run(f.context()) == .pass("no files match scripts/sub/*.sh"))
+        #expect(try ExecutableCheck(glob: "scripts/*.sh").run(f.context()) == .pass("no files match scripts/*.sh"))
+        #expect(try f.mode(outside + "/sub/evil.sh") == 0o644 && f.mode(outside + "/top.sh") == 0o644)
     }
 
     @Test func chmodOfAHardlinkSparesTheStoreObject() throws {

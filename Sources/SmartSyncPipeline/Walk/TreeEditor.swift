@@ -122,18 +122,28 @@ public struct TreeEditor: Sendable {
     }
 
     /// Calls `visit(path, stat)` for every entry below `under` (depth first, in byte order), never following a
-    /// symlink and never entering `.git`; `visit` returns false to skip a directory's contents.
+    /// symlink and never entering `.git`; `visit` returns false to skip a directory's contents. A missing `under` is
+    /// walked as empty; a symlink or file at `under` or on its way throws (`.unsafePath` for a symlink), never read
+    /// as nothing.
     public func walk(under: TreePath = .root, _ visit: (TreePath, stat) throws -> Bool) throws {
         guard let cursor = try DirectoryCursor(existing: root) else { return }
         defer { cursor.finish() }
         var start = cursor.rootFD
         var opened: Int32 = -1
         if !under.isEmpty {
-            guard let (parentFD, name) = try cursor.enterParent(of: under, create: false, blockedIsMissing: true) else {
-                return
-            }
+            // Strict: a symlink or file standing for a directory on the way throws (the callers are checks, which
+            // must not pass on nothing because a planted symlink hid what they look at); a missing one is nothing.
+            guard let (parentFD, name) = try cursor.enterParent(of: under, create: false) else { return }
             opened = name.withCString { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            guard opened >= 0 else { return }
+            if opened < 0 {
+                let err = errno
+                if err == ENOENT { return }
+                guard err == ELOOP || err == ENOTDIR else { throw SmartSyncError.io("open", path: display(under)) }
+                throw SmartSyncError(
+                    .unsafePath,
+                    "'\(display(under))' is \(err == ELOOP ? "a symlink, " : "")not a directory; smart-sync will not walk through it",
+                    hint: "remove it (or exclude that path) and run again")
+            }
             start = opened
         }
         defer { if opened >= 0 { close(opened) } }
