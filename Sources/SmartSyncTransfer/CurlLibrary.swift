@@ -35,6 +35,13 @@ public enum CurlLibrary {
     public struct Unusable: Error, Sendable, CustomStringConvertible {
         /// The loader's reason, or the failed setup step's.
         public let reason: String
-        public var description: String { reason }
+        /// The failed step's own cause, kept (nil for the loader's, or when the step's error had none).
+        public let underlying: (any Error & Sendable)?
+        public var description: String { underlying.map { "\(reason): \($0)" } ?? reason }
+
+        public init(reason: String, underlying: (any Error & Sendable)? = nil) {
+            self.reason = reason
+            self.underlying = underlying
+        }
     }
 }

@@ -125,7 +125,8 @@ public final class TransferEngine: Sendable {
         var failure =
             error as? SmartSyncError ?? SmartSyncError(.internal, "the transfer engine could not start: \(error)")
         if !(failure.cause is CurlLibrary.Unusable) {
-            failure.cause = CurlLibrary.Unusable(reason: failure.cause.map { "\($0)" } ?? "the transfer engine's setup")
+            // The original cause stays inside, for whoever reads the chain.
+            failure.cause = CurlLibrary.Unusable(reason: "the transfer engine's setup", underlying: failure.cause)
         }
         return failure
     }

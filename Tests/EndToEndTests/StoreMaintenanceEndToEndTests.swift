@@ -242,6 +242,32 @@ struct StoreMaintenanceEndToEndTests {
         try s.expectTargetEqualsArchive(a)
     }
 
+    /// A damaged switch journal beside a target: fsck (with a damaged object, so that it compares the quarantine with
+    /// the roots) warns naming it and completes (its summary, exit 3); it used to stop at the roots with gc's error. gc still refuses, and its hint says how to tell whether the exchange happened.
+    @Test func fsckWarnsAboutADamagedJournalAndCompletes() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        // A byte flipped through the target's hardlink: a quarantined object, so fsck compares with the roots.
+        let path = s.target + "/modules/net/bridge.nix"
+        chmod(path, 0o644)
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        handle.write(Data("X".utf8))
+        try handle.close()
+        let journal = (s.target as NSString).deletingLastPathComponent + "/."
+            + (s.target as NSString).lastPathComponent + ".smart-sync/journal"
+        try Data("{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n".utf8)
+            .write(to: URL(fileURLWithPath: journal))
+        let checked = try fsck(s)
+        #expect(checked.status == 3, "\(checked.stderrString)")
+        let warnings = events(checked, "warning").compactMap { $0["message"] as? String }
+        #expect(warnings.contains { $0.contains(journal) }, "\(checked.stdoutString)")
+        #expect(try Scenario.summary(checked)["targets"] as? [String] == [s.target])
+        let gc = try local(s, ["gc"])
+        #expect(gc.status != 0)
+        #expect(gc.stderrString.contains("stat -c %i"), "\(gc.stderrString)")
+    }
+
     @Test func theStoreTableOfTheConfigSetsGCsAgesAndABadKeyIsRefusedNamingItsLine() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -29,6 +29,10 @@ struct FailoverPolicyTests {
         struct Odd: Error {}
         let odd = TransferEngine.localSetupFailure(Odd())
         #expect(SourceFailure(classifying: odd).reason == .local && odd.code == .internal)
+        // The step's own cause is kept inside the mark, not replaced by it.
+        struct Inner: Error {}
+        let caused = TransferEngine.localSetupFailure(SmartSyncError(.io, "cannot read the trust store", cause: Inner()))
+        #expect((caused.cause as? CurlLibrary.Unusable)?.underlying is Inner, "\(String(describing: caused.cause))")
     }
 
     @Test func eachCodeHasItsReason() {

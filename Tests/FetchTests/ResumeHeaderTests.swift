@@ -54,6 +54,15 @@ struct ResumeHeaderTests {
         #expect(hint(secondsAway: 1e9 - 10).contains("raise --max-wait"))
     }
 
+    /// With no reset time the delay is unknown: the hint says so rather than "raise --max-wait ... to 1 or more".
+    @Test func theHintSaysAnUnknownResetIsUnknown() {
+        let error = GitHubJSON.rateLimitError(
+            state: RateLimitState(remaining: 0), endpoint: "GET /x", status: 403, said: "", authenticated: true,
+            maxWait: 60)
+        #expect(error.hint?.contains("reset time is unknown") == true, "\(error.hint ?? "")")
+        #expect(error.hint?.contains("raise --max-wait") == false)
+    }
+
     private func response(_ status: Int, _ headers: [(String, String)]) -> TransferResponse {
         TransferResponse(
             status: status, headers: HTTPHeaders(headers.map { HTTPHeader($0.0, $0.1) }), body: [], bytesReceived: 0,

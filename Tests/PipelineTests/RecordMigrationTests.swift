@@ -133,6 +133,15 @@ import Testing
             try TreeSwitch(layout: layout).recover()
             #expect(TestFiles.lstat(layout.journal) == nil)
         }
+        // A short journal carrying pending kept-version records is written durably too, though not asked to be.
+        let layout = SwitchLayout(target: dir["pending"])
+        try TestFiles.makeDirectories(layout.stage)
+        let version = KeptVersion(
+            timeNs: 1, mode: .regular, id: try #require(ObjectID(hex: String(repeating: "ab", count: 20))), replacedBy: nil, path: "f.nix")
+        let prepared = try TreeSwitch(layout: layout).prepare(
+            incoming: layout.stage, sequence: 1, outgoingState: nil, consumed: nil, pending: [version], durable: false)
+        #expect(prepared.journalDurable)
+        #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar)?.pending == [version])
     }
 
     @Test func aDamagedOrNewerJournalStopsRecoveryNamingIt() throws {

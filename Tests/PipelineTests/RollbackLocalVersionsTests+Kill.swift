@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import TestSupport
@@ -59,9 +60,7 @@ extension RollbackLocalVersionsTests {
     @Test func gcKeepsAVersionRecordedOnlyInAJournal() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
-        var options = StoreGC.Options()
-        options.grace = 0
-        _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+        try await gc(t)
         _ = try Restore.run(path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state)
         #expect(TestFiles.read(t.target + "/d0/f0.nix") == "{ edited = true; }\n", "gc swept the journaled version")
     }
@@ -70,13 +69,80 @@ extension RollbackLocalVersionsTests {
     @Test func aDamagedJournalStopsGC() async throws {
         let (t, id) = try await killedAfterExchange()
         try TestFiles.write(SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
-        var options = StoreGC.Options()
-        options.grace = 0
-        let error = await #expect(throws: SmartSyncError.self) {
-            _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
-        }
+        let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
         #expect(error?.message.contains("switch journal") == true, "\(String(describing: error))")
         #expect(t.runner.store.contains(id), "gc swept a version the damaged journal may protect")
+    }
+
+    /// An empty or all-NUL journal (a power cut before its write reached the disk) is no journal to gc, as to the
+    /// recovery: gc beside a synced target succeeds. It used to stop with "the switch journal cannot be used".
+    @Test(arguments: [0, 4096])
+    func anUnwrittenJournalDoesNotStopGC(length: Int) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let journal = SwitchLayout(target: t.target).journal
+        try TestFiles.write(journal, bytes: [UInt8](repeating: 0, count: length))
+        try await gc(t)
+        try t.expectTarget(0)
+    }
+
+    /// A FIFO planted as the journal is no journal to gc: it is not opened for a blocking read (gc used to hang
+    /// there), and gc succeeds. A FIFO as a generation's state is skipped the same way.
+    @Test func aFIFOPlantedAsTheJournalDoesNotHangGC() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        try await t.sync(1)
+        let layout = SwitchLayout(target: t.target)
+        #expect(mkfifo(layout.journal, 0o600) == 0)
+        let generation = try #require(try FileSystem.names(in: layout.generations).first { Int($0) != nil })
+        let state = layout.generations + "/" + generation + "/state"
+        _ = unlink(state)
+        #expect(mkfifo(state, 0o600) == 0)
+        try await gc(t)
+        try t.expectTarget(1)
+    }
+
+    /// A sidecar that is a symlink: its roots are unknown, so gc stops naming it rather than sweep (fail-safe); the
+    /// walk with the warning policy (fsck's) warns and goes on.
+    @Test func aSymlinkedSidecarStopsGCAndIsWarnedAboutByTheWarningPolicy() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let layout = SwitchLayout(target: t.target)
+        #expect(rename(layout.sidecar, layout.sidecar + "-moved") == 0)
+        #expect(symlink(layout.sidecar + "-moved", layout.sidecar) == 0)
+        let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
+        #expect(error?.message.contains(layout.sidecar) == true, "\(String(describing: error))")
+        let (kinds, warnings) = try rootsWithWarnings(t)
+        #expect(kinds.contains(.target) && !kinds.contains(.generation))
+        #expect(warnings.contains { $0.contains(layout.sidecar) })
+    }
+
+    /// gc of `t`'s store with no grace period.
+    private func gc(_ t: StageRecyclerTests.Setup) async throws {
+        var options = StoreGC.Options()
+        options.grace = 0
+        _ = try await StoreGC(store: t.runner.store, state: t.runner.state).run(options)
+    }
+
+    /// The kinds of the roots of `t` walked under the warning policy (fsck's), and the warnings.
+    private func rootsWithWarnings(_ t: StageRecyclerTests.Setup) throws -> ([StoreRoot.Kind], [String]) {
+        let warnings = Locked<[String]>([])
+        let roots = StoreRoots(
+            store: t.runner.store, states: [t.runner.state], keptSinceNs: 0,
+            policy: .warn { w in warnings.withLock { $0.append(w) } })
+        var kinds: [StoreRoot.Kind] = []
+        try roots.forEach { kinds.append($0.kind) }
+        return (kinds, warnings.withLock { $0 })
+    }
+
+    /// A damaged journal under the warning policy (fsck's): warned about naming it, the other roots still visited.
+    @Test func aDamagedJournalIsWarnedAboutByTheWarningPolicy() async throws {
+        let (t, _) = try await killedAfterExchange()
+        let layout = SwitchLayout(target: t.target)
+        try TestFiles.write(layout.journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        let (kinds, warnings) = try rootsWithWarnings(t)
+        #expect(kinds.contains(.target))
+        #expect(warnings.contains { $0.contains(layout.journal) }, "\(warnings)")
     }
 
     /// The second guard: a pending record whose object the store no longer holds is not recorded (a record `restore`

@@ -19,6 +19,12 @@ struct CurlMultiLoopSetupTests {
         let byName = Mutex<[String: String]>([:])
     }
 
+    /// A flag set on one thread and read on another.
+    final class Flag: Sendable {
+        let value = Mutex(false)
+    }
+
+
     @Test func aSetupThatThrowsFailsEveryTransferWithItsError() throws {
         let outcomes = try Self.runAroundBlockedSetup { throw SetupBroke() }
         // Submitted while the setup ran (one of them cancelled meanwhile): the setup's error.
@@ -48,16 +54,18 @@ struct CurlMultiLoopSetupTests {
     ) throws -> [String: String] {
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
+        let setupOver = Flag()
         let loop = CurlMultiLoop(
             setUp: {
                 entered.signal()
                 release.wait()
+                defer { setupOver.value.withLock { $0 = true } }
                 return try finishSetup()
             },
             maxConcurrent: 4, pacing: Pacing(stallTimeout: .infinity, stallSpeed: 0),
             pacer: HostPacer(policy: HostBackoffPolicy(), maxPerHost: 4, requestRate: nil))
         loop.start()
-        entered.wait()
+        try #require(entered.wait(timeout: .now() + 60) == .success)
 
         let outcomes = Outcomes()
         let resumed = DispatchSemaphore(value: 0)
@@ -86,7 +94,7 @@ struct CurlMultiLoopSetupTests {
                 outcomes.byName.withLock { $0[name, default: ""] += outcome }
                 resumed.signal()
             }
-            submitted.wait()
+            try #require(submitted.wait(timeout: .now() + 60) == .success)
         }
 
         try submit("queued1", try #require(loop.register()))
@@ -104,16 +112,21 @@ struct CurlMultiLoopSetupTests {
         #expect(loop.register() == nil)
         try submit("afterShutdown", afterShutdown)
         let joined = DispatchSemaphore(value: 0)
+        let sawSetupOver = Flag()
         Thread {
             loop.shutdown(wait: true)
+            // Recorded as shutdown returns: a shutdown that did not wait for the setup returns before the release
+            // below (or before the setup's end) and records false.
+            sawSetupOver.value.withLock { $0 = setupOver.value.withLock { $0 } }
             joined.signal()
         }.start()
-        // The setup still runs: nothing can have joined it.
-        #expect(joined.wait(timeout: .now()) == .timedOut)
+        // Give a shutdown that would not wait the time to return before the setup is released.
+        #expect(joined.wait(timeout: .now() + .milliseconds(200)) == .timedOut)
 
         release.signal()
         // A generous bound, only so that a lost resumption fails the test instead of hanging it.
         #expect(joined.wait(timeout: .now() + 60) == .success)
+        #expect(sawSetupOver.value.withLock { $0 }, "shutdown(wait: true) returned before the setup was over")
         try submit("afterExit", afterExit)
         for _ in 0..<6 { #expect(resumed.wait(timeout: .now() + 60) == .success) }
         return outcomes.byName.withLock { $0 }

@@ -112,6 +112,9 @@ extension GitHubJSON {
         // The same test as the wait's (`sleepUntilReset`): a reset no --max-wait can reach says so.
         if maxWait != nil, state.reset != nil, !RetryPolicy.mayWait(state.delayUntilReset(), within: .infinity) {
             hints.append("the reset is further away than smart-sync ever waits: wait for it")
+        } else if maxWait != nil, state.reset == nil {
+            // No reset time: the delay is unknown, no --max-wait is enough.
+            hints.append("the reset time is unknown (no x-ratelimit-reset header): wait for it")
         } else if let maxWait {
             let needed = Int(state.secondsToReset().rounded(.up)) + 1
             let now = String(format: "%.0f", maxWait)  // any finite --max-wait, 1e30 too: no Int conversion

@@ -63,8 +63,9 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(reason): \(error)" }
 
     private static func reason(of error: SmartSyncError) -> Reason {
-        // libcurl that cannot be loaded (by the engine's thread, so it surfaces as a request's error): every
-        // transport needs it.
+        // libcurl that cannot be loaded, or another failure of the engine thread's setup (it surfaces as a request's
+        // error): a problem of this machine that no other source or transport through smart-sync's libcurl mends
+        // (`git-remote-https` links its own, but see ``CurlLibrary/Unusable``).
         if error.cause is CurlLibrary.Unusable { return .local }
         if error.isStoreDamage { return .local }  // `.integrity`, but of the local store, not the source's answer
         switch error.code {

@@ -1,3 +1,4 @@
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -30,21 +31,36 @@ public struct StoreRoot: Sendable {
 
 /// Finds every root of a store: the targets recorded in its state directories (each target's manifest, intent and
 /// sidecar generations, kept local versions younger than a cutoff, and those pending in a killed rollback's switch
-/// journal, ``SwitchJournal/pending``) and the store's pins. A damaged switch journal (or a newer release's) fails
-/// the walk: gc stops with the error naming it rather than sweep what it may protect.
+/// journal, ``SwitchJournal/pending``) and the store's pins. A sidecar that is not a real directory of this user, or
+/// a damaged switch journal (or a newer release's), goes by the ``Policy``: gc stops with the error naming it rather
+/// than sweep what it may protect; fsck warns and goes on.
 ///
 /// Reads one state at a time: memory is one manifest plus what the caller keeps.
 public struct StoreRoots: Sendable {
+    /// What the walk does with a target's sidecar it refuses (``SwitchLayout/checkSidecar()``: a symlink, not a
+    /// directory, another user's) or a switch journal it cannot use: in both, the roots there are unknown.
+    public enum Policy: Sendable {
+        /// Throws, naming it: gc, which must not sweep what the sidecar's generations or the journal's pending
+        /// versions may protect (fail-safe).
+        case stop
+        /// Calls the closure with a warning naming it and goes on without those roots: fsck, which has nothing to
+        /// gain from them (a version pending in a journal is recorded by the recovery, not repaired by fsck).
+        case warn(@Sendable (String) -> Void)
+    }
+
     public let store: ObjectStore
     /// The state directories whose targets count, the primary (the one gc may clean) first.
     public let states: [StateStore]
     /// Kept local versions saved before this time (ns) are no root.
     public let keptSinceNs: Int64
+    /// What an unusable sidecar or journal does.
+    public let policy: Policy
 
-    public init(store: ObjectStore, states: [StateStore], keptSinceNs: Int64) {
+    public init(store: ObjectStore, states: [StateStore], keptSinceNs: Int64, policy: Policy = .stop) {
         self.store = store
         self.states = states
         self.keptSinceNs = keptSinceNs
+        self.policy = policy
     }
 
     /// Calls `visit` with every root. `admit` sees each target record of `states[index]` first and may drop it
@@ -80,22 +96,52 @@ public struct StoreRoots: Sendable {
                     kind: .keptVersion, target: record.target, commit: nil, blobs: young.map { ($0.path, $0.id) }))
         }
         guard let target = record.target else { return }
-        // Every generation with a state, complete or not (a killed switch's is finished or undone by the next run).
         let layout = SwitchLayout(target: target)
+        // A planted symlink would lead the reads below elsewhere: refused as the recovery refuses it.
+        do { try layout.checkSidecar() } catch let error as SmartSyncError {
+            try unusable(error)
+            return
+        }
+        // Every generation with a state, complete or not (a killed switch's is finished or undone by the next run).
+        // Regular files only: a symlink is not followed, a FIFO does not block.
         for name in (try? FileSystem.names(in: layout.generations)) ?? [] where Int(name) != nil {
-            guard let (bytes, _) = try FileSystem.readFileIfPresent(layout.generations + "/" + name + "/state"),
+            guard let (bytes, _) = try FileSystem.readRegularFileIfPresent(layout.generations + "/" + name + "/state"),
                 let state = TargetState(encoded: bytes)
             else { continue }
             try visit(Self.root(.generation, state))
         }
         // A killed rollback's kept versions, recorded only in its journal until the next run recovers the switch: kept
-        // whatever their age. A journal that cannot be read stops gc (the error names it): what it protects is unknown.
-        if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar),
-            !journal.pending.isEmpty
-        {
+        // whatever their age. An empty or all-NUL journal (a power cut before its write reached the disk) is no
+        // journal, as the recovery reads it (``TreeSwitch/isUnwritten(_:)``); it is left for the recovery to remove
+        // (gc holds no target lock). One that cannot be used goes by the policy: what it protects is unknown.
+        guard !TreeSwitch.isUnwritten(layout.journal) else { return }
+        let journal: SwitchJournal?
+        do {
+            journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar, regularOnly: true)
+        } catch let error as SmartSyncError {
+            try unusable(
+                SmartSyncError(
+                    error.code, "\(error.message) (it may record kept versions of \(target))",
+                    hint: "run `smart-sync sync` or `smart-sync rollback` of \(target) first: its recovery finishes or "
+                        + "undoes the interrupted switch and removes the journal. Remove the journal by hand only "
+                        + "knowing whether its exchange happened: the target's inode (`stat -c %i \(target)`) equal to "
+                        + "the journal's incomingInode means it did (run `smart-sync sync` or `smart-sync restore` to "
+                        + "let the recovery finish it)",
+                    cause: error))
+            return
+        }
+        if let journal, !journal.pending.isEmpty {
             try visit(
                 StoreRoot(
                     kind: .keptVersion, target: target, commit: nil, blobs: journal.pending.map { ($0.path, $0.id) }))
+        }
+    }
+
+    /// Throws `error` (``Policy/stop``) or warns with it (``Policy/warn(_:)``).
+    private func unusable(_ error: SmartSyncError) throws {
+        switch policy {
+        case .stop: throw error
+        case .warn(let warn): warn("\(error.text); its roots are not counted")
         }
     }
 

@@ -65,14 +65,15 @@ struct SwitchJournal: JSONRecord, Equatable {
         try write(to: path, payload: payload)
     }
 
-    /// The journal at `path`, in either format; nil when there is none.
+    /// The journal at `path`, in either format; nil when there is none (with `regularOnly`, also when it is no regular
+    /// file: a symlink is not followed, a FIFO does not block).
     ///
     /// - Throws: `SmartSyncError` (`.io`) naming the journal when it is damaged or from a newer release: recovery
     ///   cannot tell what the killed run was doing, so it stops rather than guess.
-    static func load(from path: String, sidecar: String) throws -> SwitchJournal? {
+    static func load(from path: String, sidecar: String, regularOnly: Bool = false) throws -> SwitchJournal? {
         do {
             let legacy = { (bytes: [UInt8]) in SwitchJournal(legacyText: bytes).map { ($0, ArraySlice<UInt8>()) } }
-            guard let loaded = try read(at: path, legacy: legacy) else { return nil }
+            guard let loaded = try read(at: path, regularOnly: regularOnly, legacy: legacy) else { return nil }
             var journal = loaded.record
             // A line this release cannot read (a newer release's) is left out: the version it names stays in the store
             // until gc, as every version before pending records were journaled. A last line without its newline may be

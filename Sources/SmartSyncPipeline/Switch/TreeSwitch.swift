@@ -31,10 +31,11 @@ struct TreeSwitch {
         var journalDurable: Bool
     }
 
-    /// The longest journal written unsynced (bytes): one that fits a file system block (4 KiB, with room to spare)
-    /// comes back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs,
-    /// which ``recoverExchange(record:)`` all tells apart. A longer one (a long target path) could come back with its
-    /// first block only: it is fsynced as it is written.
+    /// The longest journal written unsynced (bytes): one that fits a 4 KiB page, which writeback sends in one I/O
+    /// (with room to spare; not the file system block, which mke2fs makes 1 KiB on file systems under 512 MB), comes
+    /// back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs, which
+    /// ``recoverExchange(record:)`` all tells apart. A longer one (a long target path) could come back with its
+    /// first page only: it is fsynced as it is written.
     static let unsyncedJournalLimit = 3 * 1024
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.

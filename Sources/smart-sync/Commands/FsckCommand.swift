@@ -100,8 +100,12 @@ struct FsckCommand: AsyncParsableCommand {
             where StateStore.normalize(root) != StateStore.normalize(state.root) && FileSystem.exists(root + "/targets") {
                 states.append(try StateStore(root: root))
             }
-            // Every kept version still in its log counts: gc has not expired it.
-            let repairer = StoreRepair(store: store, roots: StoreRoots(store: store, states: states, keptSinceNs: 0))
+            // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
+            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions.
+            let roots = StoreRoots(
+                store: store, states: states, keptSinceNs: 0,
+                policy: .warn { reporter.handle(.warning("fsck: \($0)")) })
+            let repairer = StoreRepair(store: store, roots: roots)
             let needs = try logger.timed("roots") { try repairer.needs() }
             logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
             var outcome: StoreRepair.Outcome?
