@@ -30,7 +30,7 @@ import Testing
         #expect(result.cache.entries.count == 2)
     }
 
-    /// A file of the exact shape the tool's temporaries have (``Materializer/isTemporaryName(_:)``) is a killed run's
+    /// A file of the exact shape the tool's temporaries have (``RepoPath/isTemporaryName(_:)``) is a killed run's
     /// leftover, which the carrier does not carry: the scan leaves it out too, so the plan does not count as untracked
     /// (kept) what the switch drops. Any other name under the prefix, and a directory of that shape (the carrier
     /// carries it), are the operator's and are scanned.

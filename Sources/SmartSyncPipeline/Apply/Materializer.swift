@@ -20,13 +20,6 @@ enum Materializer {
         FileSystem.temporaryName(temporaryPrefix)
     }
 
-    /// Whether `name` has the exact shape of a ``temporaryName()`` (``RepoPath/isTemporaryName(_:)``). Only such a
-    /// name, and only a non-directory (a killed run leaves files so named in a target), is told apart as a killed
-    /// run's leftover; any other name under the prefix (`.smart-sync-tmp-notes`) is the operator's.
-    static func isTemporaryName<Name: Collection<UInt8>>(_ name: Name) -> Bool {
-        RepoPath.isTemporaryName(name)
-    }
-
     /// Creates a sealed file of its own at `tmp` in `dirFD` with the content of the store object at `source`: a
     /// reflink (`FICLONE`) when `reflink` is set and the file systems allow it, else a byte copy. Returns how, or nil
     /// when `reflink` alone was asked (`copyFallback` false) and the file systems refused it (`errno` says why).

@@ -137,7 +137,7 @@ extension UntrackedCarrier {
                 }
                 // A killed run's temporary file, told by its exact shape (a directory of that shape is the
                 // operator's, as the scan counts it); another name under its prefix is carried.
-                if !isDirectory && name.withBytes({ Materializer.isTemporaryName($0) }) { continue }
+                if !isDirectory && name.withBytes({ RepoPath.isTemporaryName($0) }) { continue }
                 scratch.setPath(prefix, name)
                 let rule = scratch.withUnsafeBufferPointer { rules.seekIndex(bytes: $0) }.map { rules.table[$0].value }
                     ?? carrier.unlisted

@@ -122,7 +122,7 @@ struct ScanWalker {
     func display(_ path: TreePath) -> String { path.isEmpty ? target : target + "/" + path.description }
 
     /// Whether entry `index` of `listing` is a killed run's temporary file (the exact shape the tool makes,
-    /// ``Materializer/isTemporaryName(_:)``): not the operator's, and not carried by a switch (``UntrackedCarrier``), so
+    /// ``RepoPath/isTemporaryName(_:)``): not the operator's, and not carried by a switch (``UntrackedCarrier``), so
     /// not scanned either, by any walk (one thread's, or the split's levels and root): the plan must not count as kept
     /// what the switch drops. A directory of that shape is the operator's (carried, so scanned); a tracked path of that
     /// shape is refused with its listing (``RepoPath/check(_:)``). The first byte ('.'), read in place, rules out nearly
@@ -130,7 +130,7 @@ struct ScanWalker {
     /// several milliseconds).
     static func isLeftoverTemporary(_ index: Int, of listing: SortedDirectory) -> Bool {
         listing.firstByte(index) == 0x2E && !listing.children[index].isDirectory
-            && listing.withName(index, { Materializer.isTemporaryName($0) })
+            && listing.withName(index, { RepoPath.isTemporaryName($0) })
     }
 
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
