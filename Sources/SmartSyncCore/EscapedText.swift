@@ -1,7 +1,7 @@
 /// Text from the network (a server's message, a header's value, a listing's field, a path), made safe for a message
 /// or a log line: invalid UTF-8, control characters (C0, DEL and C1), bidirectional controls and line separators
 /// (which could make a name display as another, or break a log line) and backslashes escaped byte by byte (`\xE9`,
-/// `\xe2\x80\xae`, `\\`). The one implementation: `TreePath`'s description and `TreePath.escaped` call it.
+/// `\xe2\x80\xae`, `\\`). The one implementation: `TreePath`'s description calls it.
 public enum EscapedText {
     /// `bytes` escaped (see ``EscapedText``).
     public static func escape(bytes: some Collection<UInt8>) -> String {

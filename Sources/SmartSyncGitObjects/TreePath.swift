@@ -125,14 +125,6 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
         }
     }
 
-    /// Text from the network that is not a path (a server's message, a header's value, a listing's field), for a
-    /// message or a log line: escaped as a path's ``description`` is, so a control byte in it (an escape sequence, a
-    /// newline and a forged line) never reaches a terminal or a log as it is. Every such text goes through here.
-    public static func escaped(_ text: some StringProtocol) -> String { EscapedText.escape(text) }
-
-    /// Bytes from the network that need not be UTF-8, escaped as ``escaped(_:)`` does (invalid bytes as `\xNN`).
-    public static func escaped(bytes: some Collection<UInt8>) -> String { EscapedText.escape(bytes: bytes) }
-
     /// Reads the form ``description`` writes: `\xNN` is a byte, `\\` a backslash, everything else its UTF-8.
     /// Nil when an escape is malformed.
     public init?(escaped text: String) {

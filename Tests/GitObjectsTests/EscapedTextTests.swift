@@ -2,28 +2,28 @@ import SmartSyncCore
 import SmartSyncGitObjects
 import Testing
 
-/// ``TreePath/escaped(_:)``: the one way server text (a message, a header, a listing's field) reaches a message.
+/// `EscapedText.escape(_:)`: the one way server text (a message, a header, a listing's field) reaches a message.
 @Suite struct EscapedTextTests {
     @Test func controlBytesAreEscaped() {
         // An escape sequence, a forged log line, a bidirectional override, a C1 control and a backslash.
         let text = "Bad credentials\u{1B}[2J\nsmart-sync: sync complete\u{202E}txt.exe\u{85}\\"
-        let shown = TreePath.escaped(text)
+        let shown = EscapedText.escape(text)
         #expect(shown == "Bad credentials\\x1b[2J\\x0asmart-sync: sync complete\\xe2\\x80\\xaetxt.exe\\xc2\\x85\\\\")
         #expect(!shown.utf8.contains { $0 < 0x20 || $0 == 0x7F })
-        #expect(TreePath.escaped(Substring("plain text, é and 漢字 as they are")) == "plain text, é and 漢字 as they are")
-        #expect(TreePath.escaped("") == "")
+        #expect(EscapedText.escape(Substring("plain text, é and 漢字 as they are")) == "plain text, é and 漢字 as they are")
+        #expect(EscapedText.escape("") == "")
     }
 
     @Test func bytesThatAreNotUTF8AreEscapedOneByOne() {
         let bytes: [UInt8] = Array("bytes ".utf8) + [0xFF, 0xC3, 0x28, 0x1B] + Array("caf".utf8) + [0xC3, 0xA9]
-        #expect(TreePath.escaped(bytes: bytes) == "bytes \\xff\\xc3(\\x1bcafé")
-        #expect(TreePath.escaped(bytes: bytes[...]) == TreePath.escaped(bytes: bytes))
+        #expect(EscapedText.escape(bytes: bytes) == "bytes \\xff\\xc3(\\x1bcafé")
+        #expect(EscapedText.escape(bytes: bytes[...]) == EscapedText.escape(bytes: bytes))
     }
 
     @Test func longTextIsEscapedWhole() {
         // Nothing is cut: a control byte at the end of a long message is escaped as one at the start is.
         let text = "\u{07}" + String(repeating: "a long message ", count: 20_000) + "\u{1B}]0;title\u{07}"
-        let shown = TreePath.escaped(text)
+        let shown = EscapedText.escape(text)
         #expect(shown.hasPrefix("\\x07a long message "))
         #expect(shown.hasSuffix("a long message \\x1b]0;title\\x07"))
         #expect(shown.utf8.count == text.utf8.count + 3 * 3)
@@ -38,6 +38,6 @@ import Testing
         #expect(EscapedText.excerpt(String(repeating: "a", count: 1000)).hasSuffix("a…(800 bytes more)"))
         #expect(EscapedText.excerpt("") == "")
         // TreePath's escaping is this one.
-        #expect(TreePath.escaped("a\u{202E}b") == EscapedText.escape("a\u{202E}b"))
+        #expect(TreePath("a\u{202E}b").description == EscapedText.escape("a\u{202E}b"))
     }
 }

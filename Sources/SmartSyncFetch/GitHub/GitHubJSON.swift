@@ -1,6 +1,5 @@
 import Foundation
 import SmartSyncCore
-import SmartSyncGitObjects
 import SmartSyncTransfer
 
 /// The parts of GitHub's REST responses that smart-sync reads.
@@ -54,9 +53,9 @@ enum GitHubJSON {
         -> SmartSyncError
     {
         let serverMessage = (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.message
-        // The server's text, escaped (``TreePath/escaped(_:)``): a control byte in it (an escape sequence, a newline
+        // The server's text, escaped (`EscapedText.escape(_:)`): a control byte in it (an escape sequence, a newline
         // and a forged line) would reach the terminal and the logs as it is.
-        let said = serverMessage.map { " (GitHub said: \(TreePath.escaped($0)))" } ?? ""
+        let said = serverMessage.map { " (GitHub said: \(EscapedText.escape($0)))" } ?? ""
         switch response.status {
         case 401:
             return SmartSyncError(
@@ -105,7 +104,7 @@ extension GitHubJSON {
             status.map { "HTTP \($0) from \(endpoint)" }
             ?? "the last response said 0 requests are left, before \(endpoint)"
         // A header's text, escaped too.
-        let resource = state.resource.map { ", resource \(TreePath.escaped($0))" } ?? ""
+        let resource = state.resource.map { ", resource \(EscapedText.escape($0))" } ?? ""
         let quota = state.limit.map { " (limit \($0) an hour\(resource))" } ?? ""
         var hints: [String] = []
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }

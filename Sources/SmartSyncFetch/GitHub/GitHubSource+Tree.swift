@@ -39,12 +39,12 @@ extension GitHubSource {
         -> [TreeEntry]
     {
         try items.map { item in
-            // The server's text, escaped (``TreePath/escaped(_:)``).
+            // The server's text, escaped (`EscapedText.escape(_:)`).
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(TreePath.escaped(item.path))' with mode '\(TreePath.escaped(item.mode))' "
-                        + "and sha '\(TreePath.escaped(item.sha))', which smart-sync does not understand"
+                    "GET \(endpoint) lists '\(EscapedText.escape(item.path))' with mode '\(EscapedText.escape(item.mode))' "
+                        + "and sha '\(EscapedText.escape(item.sha))', which smart-sync does not understand"
                 )
             }
             // The size is the server's word (the tree hash does not cover it): one no file can have would overflow
@@ -52,7 +52,7 @@ extension GitHubSource {
             if let size = item.size, !TreeEntry.isPlausible(size: size) {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(TreePath.escaped(item.path))' with the size \(size), "
+                    "GET \(endpoint) lists '\(EscapedText.escape(item.path))' with the size \(size), "
                         + "which no file can have",
                     hint: "check --api-url")
             }

@@ -105,7 +105,7 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
                 failure = SmartSyncError(
                     .network,
                     "\(url) answered a request for bytes \(requestedOffset)- with Content-Range "
-                        + "'\(headers["content-range"].map(TreePath.escaped) ?? "none")'; starting the pack over")
+                        + "'\(headers["content-range"].map(EscapedText.escape) ?? "none")'; starting the pack over")
                 return false
             }
             size = status == 206 ? range?.size : headers["content-length"].flatMap { Int($0) }

@@ -111,7 +111,7 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
                 failure = SmartSyncError(
                     .network,
                     "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range "
-                        + "'\(headers["content-range"].map(TreePath.escaped) ?? "none")'; starting the blob over"
+                        + "'\(headers["content-range"].map(EscapedText.escape) ?? "none")'; starting the blob over"
                 )
                 return false
             }
