@@ -111,7 +111,6 @@ int ss_curl_load(const char **reason) {
 // (CurlLibrary.load()).
 #define SS_READY (ss_curl_load(NULL) == 0)
 
-CURLcode curl_global_init(long flags) { return SS_READY ? ss_curl.curl_global_init(flags) : CURLE_FAILED_INIT; }
 void curl_free(void *p) { if (SS_READY) ss_curl.curl_free(p); }
 CURL *curl_easy_init(void) { return SS_READY ? ss_curl.curl_easy_init() : NULL; }
 void curl_easy_cleanup(CURL *h) { if (SS_READY) ss_curl.curl_easy_cleanup(h); }
