@@ -95,9 +95,10 @@ public struct StateStore: Sendable {
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)
         try FileSystem.makeDirectories(dir)
+        let path = intentPath(for: intent.target)
         var st = stat()
-        let unsynced = !durable && lstat(dir + "/intent", &st) != 0
-        try FileSystem.writeFileAtomically(dir + "/intent", intent.encoded(), durable: !unsynced)
+        let unsynced = !durable && lstat(path, &st) != 0
+        try FileSystem.writeFileAtomically(path, intent.encoded(), durable: !unsynced)
         return unsynced
     }
 
@@ -106,7 +107,7 @@ public struct StateStore: Sendable {
 
     /// What an interrupted apply meant to put in `target`, or nil when the last apply finished.
     public func loadIntent(target: String) throws -> TargetState? {
-        guard let (bytes, _) = try FileSystem.readFileIfPresent(directory(for: target) + "/intent") else { return nil }
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(intentPath(for: target)) else { return nil }
         return TargetState(encoded: bytes)
     }
 
@@ -127,7 +128,7 @@ public struct StateStore: Sendable {
 
     /// Drops the intent once the apply it announced has finished.
     public func clearIntent(target: String) throws {
-        let path = directory(for: target) + "/intent"
+        let path = intentPath(for: target)
         if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
     }
 

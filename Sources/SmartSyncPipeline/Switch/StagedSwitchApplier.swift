@@ -53,7 +53,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     var readPrevious: (@Sendable () throws -> TargetState?)?
     /// The file holding the target's state before this apply (durable, replaced only by a rename, unchanged under the
     /// target lock until the switch records the new state): filed with the outgoing generation as it is
-    /// (``GenerationStore/prepare(_:state:file:)``), in place of ``readPrevious``. Set only when that
+    /// (``GenerationStore/prepare(_:state:file:durable:)``), in place of ``readPrevious``. Set only when that
     /// file was read as a valid state.
     var previousFile: String?
     /// The runner's intent for this apply, written without an fsync (``StateStore/saveIntent(_:durable:)``): made
