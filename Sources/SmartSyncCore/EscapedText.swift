@@ -41,11 +41,23 @@ public enum EscapedText {
     /// Server text for a message: its first `limit` bytes (cut at a character boundary), escaped, then
     /// `…(N bytes more)` when it was longer. Cut before escaping, so an escape is never cut in half.
     public static func excerpt(_ text: some StringProtocol, limit: Int = 200) -> String {
-        let bytes = Array(text.utf8)
-        guard bytes.count > limit else { return escape(bytes: bytes) }
-        var cut = max(limit, 0)
-        while cut > 0, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }  // not inside a UTF-8 sequence
-        return escape(bytes: bytes[..<cut]) + "…(\(bytes.count - cut) bytes more)"
+        excerpt(bytes: text.utf8, limit: limit)
+    }
+
+    /// Server bytes for a message (a pkt-line, a response body; need not be UTF-8): as ``excerpt(_:limit:)``.
+    public static func excerpt(bytes text: some Collection<UInt8>, limit: Int = 200) -> String {
+        let total = text.count
+        let limit = max(limit, 0)
+        guard total > limit else { return escape(bytes: text) }
+        let bytes = Array(text.prefix(limit + 1))  // the cut's byte too: is it inside a sequence?
+        var cut = limit
+        // Not inside a UTF-8 sequence (at most 3 continuation bytes back: a longer run is no character, cut anywhere).
+        var back = 0
+        while cut > 0, back < 3, bytes[cut] & 0xC0 == 0x80 {
+            cut -= 1
+            back += 1
+        }
+        return escape(bytes: bytes[..<cut]) + "…(\(total - cut) bytes more)"
     }
 
     /// C1 controls, bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) and the line and paragraph

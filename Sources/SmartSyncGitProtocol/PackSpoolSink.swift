@@ -125,7 +125,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         case (.ended, _):
             throw trailingBytes()
         case (_, .data(let payload)) where section != .packfile && payload.starts(with: Self.errPrefix):
-            throw SmartSyncError(.sourceUnavailable, "\(url) refused the fetch: \(payload.pktText.dropFirst(4))")
+            let message = UnsafeRawBufferPointer(rebasing: payload[Self.errPrefix.count...]).pktMessage
+            throw SmartSyncError(.sourceUnavailable, "\(url) refused the fetch: \(message)")
         case (.header, .data(let payload)):
             section = try Self.section(named: payload.pktText, url: url)
         case (.header, _):
@@ -150,7 +151,7 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             let text = payload.pktText
             let fields = text.split(separator: " ", maxSplits: 1)
             guard fields.count == 2, let id = ObjectID(hex: fields[0]) else {
-                throw SmartSyncError(.malformedResponse, "wanted-refs from \(url) sent '\(text.prefix(120))'")
+                throw SmartSyncError(.malformedResponse, "wanted-refs from \(url) sent '\(EscapedText.excerpt(text))'")
             }
             guard response.wantedRefs.count < Self.maxListed else {
                 throw SmartSyncError(
@@ -175,7 +176,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         case "packfile": return .packfile
         default:
             throw SmartSyncError(
-                .malformedResponse, "the fetch response from \(url) has an unknown section '\(name.prefix(80))'")
+                .malformedResponse,
+                "the fetch response from \(url) has an unknown section '\(EscapedText.excerpt(name))'")
         }
     }
 
@@ -196,7 +198,7 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
                 return
             }
         }
-        throw SmartSyncError(.malformedResponse, "shallow-info from \(url) sent '\(line.prefix(120))'")
+        throw SmartSyncError(.malformedResponse, "shallow-info from \(url) sent '\(EscapedText.excerpt(line))'")
     }
 
     /// One side-band packet of the packfile section.
@@ -212,13 +214,13 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             packProgress?(response.packBytes)
         case 2:
             // Progress is not asked for (`no-progress`); what a server sends anyway is shown, up to a point.
-            let text = data.pktText.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = data.pktMessage
             if !text.isEmpty && progressLines < 20 {
                 progressLines += 1
                 notice("remote: " + text)
             }
         case 3:
-            throw SmartSyncError(.sourceUnavailable, "\(url) failed while sending the pack: \(data.pktText)")
+            throw SmartSyncError(.sourceUnavailable, "\(url) failed while sending the pack: \(data.pktMessage)")
         default:
             throw SmartSyncError(
                 .malformedResponse, "the packfile section from \(url) used side-band channel \(channel)")

@@ -43,14 +43,23 @@ public enum PktLinePacket {
 }
 
 extension UnsafeRawBufferPointer {
-    /// The bytes as text, without one trailing `\n` (how git's text packets end).
-    /// The packet as text without its trailing newline. Control characters (a server could send escape sequences
-    /// to the operator's terminal through progress or error text) become spaces, and text is cut at 1,000 bytes.
+    /// The packet as text to parse, without its trailing `\n` (how git's text packets end). Not for a message: a
+    /// message quotes ``pktMessage`` (or escapes what it quotes of this with `EscapedText`).
     var pktText: String {
         var bytes = self[...]
         if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
-        return String(
-            decoding: bytes.prefix(1000).map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The packet as server text for a message or a log line (an `ERR` packet, side-band progress or error): without
+    /// its trailing `\n` and the ASCII white space around it, escaped and cut (`EscapedText.excerpt`), so that no
+    /// escape sequence, C1 control or bidirectional override reaches the operator's terminal and no flood does.
+    var pktMessage: String {
+        var bytes = self[...]
+        let space: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        while let last = bytes.last, space.contains(last) { bytes = bytes.dropLast() }
+        while let first = bytes.first, space.contains(first) { bytes = bytes.dropFirst() }
+        return EscapedText.excerpt(bytes: bytes)
     }
 }
 

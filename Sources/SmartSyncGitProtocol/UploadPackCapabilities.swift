@@ -63,7 +63,7 @@ public struct UploadPackCapabilities: Sendable, Codable, Equatable {
         }
         if lines.first?.hasPrefix("# service=") == true { lines.removeFirst() }
         guard lines.first == "version 2" else {
-            let seen = lines.first.map { "'\($0.prefix(60))'" } ?? "nothing"
+            let seen = lines.first.map { "'\(EscapedText.excerpt($0, limit: 60))'" } ?? "nothing"
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) does not speak git protocol v2 (its advertisement starts with \(seen), not 'version 2'); "
@@ -124,12 +124,13 @@ public struct RemoteRef: Sendable, Equatable {
     static func parse(_ line: String, url: String) throws -> RemoteRef? {
         let fields = line.split(separator: " ")
         guard fields.count >= 2 else {
-            throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent the line '\(line.prefix(120))'")
+            throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent the line '\(EscapedText.excerpt(line))'")
         }
         if fields[0] == "unborn" { return nil }
         guard let id = ObjectID(hex: fields[0]) else {
             throw SmartSyncError(
-                .malformedResponse, "ls-refs from \(url) sent '\(fields[0].prefix(80))' where an object id was expected"
+                .malformedResponse,
+                "ls-refs from \(url) sent '\(EscapedText.excerpt(fields[0]))' where an object id was expected"
             )
         }
         var ref = RemoteRef(name: String(fields[1]), id: id)
@@ -138,7 +139,8 @@ public struct RemoteRef: Sendable, Equatable {
                 ref.symrefTarget = String(attribute.dropFirst("symref-target:".count))
             } else if attribute.hasPrefix("peeled:") {
                 guard let peeled = ObjectID(hex: attribute.dropFirst("peeled:".count)) else {
-                    throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent a bad '\(attribute.prefix(80))'")
+                    throw SmartSyncError(
+                        .malformedResponse, "ls-refs from \(url) sent a bad '\(EscapedText.excerpt(attribute))'")
                 }
                 ref.peeled = peeled
             }

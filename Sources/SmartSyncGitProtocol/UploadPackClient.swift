@@ -202,9 +202,7 @@ public final class UploadPackClient: Sendable {
     /// Throws for a non-2xx response, quoting the status and the start of the body.
     static func check(_ response: TransferResponse, url: String, method: String) throws {
         guard !(200..<300).contains(response.status) else { return }
-        let text = String(
-            decoding: response.body.prefix(200).map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self
-        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = response.body.withUnsafeBytes { $0.pktMessage }
         let quoted = text.isEmpty ? "" : ": \(text)"
         switch response.status {
         case 401, 403:
@@ -232,11 +230,11 @@ public final class UploadPackClient: Sendable {
                 guard !ended else { return }
                 switch packet {
                 case .data(let payload):
-                    let line = payload.pktText
-                    if line.hasPrefix("ERR ") {
-                        throw SmartSyncError(.sourceUnavailable, "\(url) refused ls-refs: \(line.dropFirst(4))")
+                    if payload.starts(with: "ERR ".utf8) {
+                        let message = UnsafeRawBufferPointer(rebasing: payload[4...]).pktMessage
+                        throw SmartSyncError(.sourceUnavailable, "\(url) refused ls-refs: \(message)")
                     }
-                    if let ref = try RemoteRef.parse(line, url: url) { refs.append(ref) }
+                    if let ref = try RemoteRef.parse(payload.pktText, url: url) { refs.append(ref) }
                 case .flush, .responseEnd: ended = true
                 case .delim:
                     throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent an unexpected delimiter")

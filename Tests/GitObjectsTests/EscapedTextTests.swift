@@ -37,6 +37,13 @@ import Testing
         #expect(EscapedText.excerpt("abcé!", limit: 4) == "abc…(3 bytes more)")
         #expect(EscapedText.excerpt(String(repeating: "a", count: 1000)).hasSuffix("a…(800 bytes more)"))
         #expect(EscapedText.excerpt("") == "")
+        // Bytes that need not be UTF-8 (a pkt-line, a body): escaped byte by byte; a run of continuation bytes is
+        // stepped back over at most 3 (the longest tail of a sequence), so junk is not cut to nothing.
+        #expect(EscapedText.excerpt(bytes: [0x61, 0x9B, 0xFF], limit: 10) == "a\\x9b\\xff")
+        #expect(
+            EscapedText.excerpt(bytes: [UInt8](repeating: 0x80, count: 20), limit: 8)
+                == String(repeating: "\\x80", count: 5) + "…(15 bytes more)")
+        #expect(EscapedText.excerpt(bytes: Array("ab€".utf8), limit: 3) == "ab…(3 bytes more)")
         // TreePath's escaping is this one.
         #expect(TreePath("a\u{202E}b").description == EscapedText.escape("a\u{202E}b"))
     }
