@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncTransfer
 import TestSupport
 import Testing
@@ -14,10 +15,7 @@ struct GitHubSourceServerTextTests {
         let served = try DemoServer(prefix: "server-text")
         let engine = try TransferEngine(configuration: TransferConfiguration())
         defer { engine.shutdown() }
-        let source = GitHubSource(
-            location: GitHubLocation(
-                owner: "octo", repository: "demo", apiURL: served.server.apiURL, rawURL: served.server.rawURL),
-            engine: engine, token: nil, cache: ValidatorCache(directory: nil), retryPolicy: RetryPolicy(retries: 0))
+        let source = Self.source(served, engine)
         let body = "\u{1B}]0;pwned\u{07}\u{1B}[2J" + String(repeating: "x", count: 5000)
         let rule: [String: Any] = [
             "match": ["listener": "api", "path_regex": "/commits/HEAD"], "action": ["status": 200, "body": body],
@@ -28,5 +26,79 @@ struct GitHubSourceServerTextTests {
         #expect(message.contains("did not answer with a commit SHA (got '\\x1b]0;pwned\\x07\\x1b[2J"), "\(message)")
         #expect(message.contains("…(4954 bytes more)"), "\(message)")
         #expect(!message.utf8.contains { $0 < 0x20 || $0 == 0x7F }, "\(message)")
+    }
+
+    static func source(_ served: DemoServer, _ engine: TransferEngine) -> GitHubSource {
+        GitHubSource(
+            location: GitHubLocation(
+                owner: "octo", repository: "demo", apiURL: served.server.apiURL, rawURL: served.server.rawURL),
+            engine: engine, token: nil, cache: ValidatorCache(directory: nil), retryPolicy: RetryPolicy(retries: 0))
+    }
+
+    static func fault(_ served: DemoServer, path: String, action: [String: Any]) throws {
+        let rule: [String: Any] = ["match": ["listener": "api", "path_regex": path], "action": action]
+        try served.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+    }
+
+    /// An escape sequence, a C1 CSI, a right-to-left override, then 5,000 bytes more.
+    static let hostile = "\u{1B}[2J\u{9B}31m\u{202E}" + String(repeating: "y", count: 5000)
+    /// Its 12 bytes of controls as they show.
+    static let hostileShown = "\\x1b[2J\\xc2\\x9b31m\\xe2\\x80\\xae"
+
+    static func expectEscaped(_ message: String, _ shown: String, more: Int) {
+        #expect(message.contains(shown), "\(message)")
+        #expect(message.contains("…(\(more) bytes more)"), "\(message)")
+        #expect(!message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(message)")
+        #expect(!message.unicodeScalars.contains("\u{202E}"), "\(message)")
+    }
+
+    /// GitHub's own error message (`{"message": ...}`) is cut as every excerpt is: it went through the escaper whole,
+    /// up to the response-body limit.
+    @Test func gitHubsErrorMessageIsEscapedAndCut() async throws {
+        let served = try DemoServer(prefix: "server-text")
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let body = String(
+            decoding: try JSONSerialization.data(withJSONObject: ["message": Self.hostile]), as: UTF8.self)
+        try Self.fault(served, path: "/commits/HEAD", action: ["status": 500, "body": body])
+        let error = await #expect(throws: SmartSyncError.self) { try await Self.source(served, engine).resolve(nil) }
+        let message = error?.message ?? ""
+        // 200 bytes of it: the 12 of the controls (escaped), then 188 of the 5,000.
+        Self.expectEscaped(
+            message, "(GitHub said: " + Self.hostileShown + String(repeating: "y", count: 188) + "…", more: 4812)
+    }
+
+    /// A ref's object type is the API's word (no hash covers it): one that is not a commit or tag is quoted escaped
+    /// and cut.
+    @Test func aRefsObjectTypeIsEscapedAndCut() async throws {
+        let served = try DemoServer(prefix: "server-text")
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        try Self.fault(served, path: "/git/matching-refs/", action: ["json_fields": ["object.type": Self.hostile]])
+        let error = await #expect(throws: SmartSyncError.self) {
+            try await Self.source(served, engine).resolve("refs/heads/main")
+        }
+        let message = error?.message ?? ""
+        #expect(message.contains("refs/heads/main in repository 'octo/demo' points at a "), "\(message)")
+        Self.expectEscaped(
+            message, "points at a " + Self.hostileShown + String(repeating: "y", count: 48) + "…", more: 4952)
+    }
+
+    /// A commit's `verification.reason` is the API's word too: quoted escaped and cut when the commit carries no
+    /// signed payload.
+    @Test func aVerificationReasonIsEscapedAndCut() async throws {
+        let served = try DemoServer(prefix: "server-text")
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        try Self.fault(
+            served, path: "/git/commits/", action: ["json_fields": ["verification.reason": Self.hostile]])
+        let commit = try #require(ObjectID(hex: served.demo.second))
+        let error = await #expect(throws: SmartSyncError.self) {
+            try await Self.source(served, engine).commitObject(commit)
+        }
+        let message = error?.message ?? ""
+        #expect(message.contains("carries no signed payload (verification: "), "\(message)")
+        Self.expectEscaped(
+            message, "(verification: " + Self.hostileShown + String(repeating: "y", count: 188) + "…", more: 4812)
     }
 }

@@ -53,9 +53,10 @@ enum GitHubJSON {
         -> SmartSyncError
     {
         let serverMessage = (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.message
-        // The server's text, escaped (`EscapedText.escape(_:)`): a control byte in it (an escape sequence, a newline
-        // and a forged line) would reach the terminal and the logs as it is.
-        let said = serverMessage.map { " (GitHub said: \(EscapedText.escape($0)))" } ?? ""
+        // The server's text, escaped and cut as at every other site (`EscapedText.excerpt`): a control byte in it (an
+        // escape sequence, a newline and a forged line) would reach the terminal and the logs as it is, and a message
+        // of megabytes (up to the response-body limit) would flood them.
+        let said = serverMessage.map { " (GitHub said: \(EscapedText.excerpt($0)))" } ?? ""
         switch response.status {
         case 401:
             return SmartSyncError(
@@ -103,8 +104,8 @@ extension GitHubJSON {
         let answer =
             status.map { "HTTP \($0) from \(endpoint)" }
             ?? "the last response said 0 requests are left, before \(endpoint)"
-        // A header's text, escaped too.
-        let resource = state.resource.map { ", resource \(EscapedText.escape($0))" } ?? ""
+        // A header's text, escaped and cut too.
+        let resource = state.resource.map { ", resource \(EscapedText.excerpt($0))" } ?? ""
         let quota = state.limit.map { " (limit \($0) an hour\(resource))" } ?? ""
         var hints: [String] = []
         if !authenticated { hints.append("set a token (GH_TOKEN) for 5,000 requests an hour instead of 60") }

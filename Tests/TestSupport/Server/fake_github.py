@@ -969,6 +969,8 @@ class Handler(BaseHTTPRequestHandler):
     # sending ---------------------------------------------------------------------------------------
 
     def send(self, resp, method):
+        if self.listener == "api" and "json_fields" in self.fault and resp.status == 200:
+            resp.body = rewrite_json_fields(resp.body, self.fault["json_fields"])
         if self.listener == "api":
             resp = self.api_headers(resp)
         f = self.fault
@@ -1093,6 +1095,24 @@ class Handler(BaseHTTPRequestHandler):
 # --------------------------------------------------------------------------------------------------
 # Hostile packs: a protocol v2 fetch response rewritten (the pack's count, extra objects)
 # --------------------------------------------------------------------------------------------------
+
+def rewrite_json_fields(body, fields):
+    """The `json_fields` fault: each dotted path ("object.type", "verification.reason") set to its value in the JSON
+    body (in every element of a list body); a path whose parent is missing or not an object is left alone."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    for item in doc if isinstance(doc, list) else [doc]:
+        for path, value in fields.items():
+            *parents, last = path.split(".")
+            node = item
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[last] = value
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
 
 PACK_FAULTS = ("pack_object_count", "pack_extra_blobs", "pack_progress_bytes")
 
