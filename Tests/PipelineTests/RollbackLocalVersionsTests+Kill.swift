@@ -107,6 +107,7 @@ extension RollbackLocalVersionsTests {
     @Test func aSymlinkedSidecarStopsGCAndIsWarnedAboutByTheWarningPolicy() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await t.sync(0)
+        try await t.sync(1)  // commit 0's generation, with its state: a root the refused sidecar hides
         let layout = SwitchLayout(target: t.target)
         #expect(rename(layout.sidecar, layout.sidecar + "-moved") == 0)
         #expect(symlink(layout.sidecar + "-moved", layout.sidecar) == 0)
@@ -115,6 +116,16 @@ extension RollbackLocalVersionsTests {
         let (kinds, warnings) = try rootsWithWarnings(t)
         #expect(kinds.contains(.target) && !kinds.contains(.generation))
         #expect(warnings.contains { $0.contains(layout.sidecar) })
+        // The generations' states are kept in the sidecar alone (none in the state directory): fsck cannot count
+        // them through a refused one, and says what that costs.
+        #expect(!FileSystem.exists(t.runner.state.root + "/generations"))
+        #expect(
+            warnings.contains { $0.contains("an object only they need is not checked or repaired now") },
+            "\(warnings)")
+        // The sidecar put right: its generations count again (fsck's next run lists and repairs what they need).
+        #expect(unlink(layout.sidecar) == 0 && rename(layout.sidecar + "-moved", layout.sidecar) == 0)
+        let (again, none) = try rootsWithWarnings(t)
+        #expect(again.contains(.generation) && none.isEmpty, "\(again) \(none)")
     }
 
     /// gc of `t`'s store with no grace period.

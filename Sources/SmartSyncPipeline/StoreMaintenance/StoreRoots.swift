@@ -141,7 +141,10 @@ public struct StoreRoots: Sendable {
     private func unusable(_ error: SmartSyncError) throws {
         switch policy {
         case .stop: throw error
-        case .warn(let warn): warn("\(error.text); its roots are not counted")
+        // The roots are kept only there (a generation's state is in the sidecar alone): an object only they need is
+        // neither listed nor repaired in this run.
+        case .warn(let warn):
+            warn("\(error.text); its roots are not counted: an object only they need is not checked or repaired now")
         }
     }
 
