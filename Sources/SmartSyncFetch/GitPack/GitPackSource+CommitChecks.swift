@@ -10,7 +10,8 @@ import Synchronization
 /// The commit checks on the git host.
 ///
 /// - A commit's bytes come from the store when a pack brought them already; otherwise from a pack of that commit
-///   alone (`want <id>`, `deepen 1`, `filter tree:0`: one object, refused if the pack holds anything else), or, from a
+///   alone (`want <id>`, `deepen 1`, `filter tree:0`: one object, refused if the pack holds anything else; held
+///   unpublished and kept in the run's memory, never in the store before the commit's checks), or, from a
 ///   host that cannot cut history or filter, from the per-blob path (the API) or the commit's pack as a listing asks
 ///   for it. Either way the bytes are checked against the id.
 /// - Ancestry: protocol v2 has no question for it, so the per-blob path (the REST API's compare) answers; without one
@@ -32,7 +33,21 @@ extension GitPackSource {
                     limits: PackLimits(
                         maxObjects: 1, contents: .only([id]), asked: "commit \(id.abbreviated()) alone"))
                 logger.debug("commit \(id.abbreviated()): asking for the commit alone (deepen 1, filter tree:0)")
-                try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget)
+                // Held unpublished (`held-pack-`, as the history walk's commits): the commit is asked for its checks,
+                // so it reaches the store only with the listing's pack, after them; a killed run's spool is removed
+                // unread, never salvaged into the store. Read back, checked against its id, kept in the run's memory.
+                let held = ObjectBatch(store: store)
+                defer { held.discard() }
+                try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget, holding: held)
+                guard held.isPending(id),
+                    let body = try FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes
+                else {
+                    throw SmartSyncError(
+                        .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
+                }
+                let verified = try CommitObject.verified(body, id: id, from: displayName)
+                state.withLock { $0.historyCommits[id] = verified }
+                return verified
             } else if let raw {
                 return try await consultRaw { try await raw.commitObject(id) }
             } else {

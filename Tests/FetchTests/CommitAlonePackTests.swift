@@ -1,0 +1,36 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import SmartSyncTransfer
+import TestSupport
+import Testing
+
+@testable import SmartSyncFetch
+
+/// `--transport pack`'s `commitObject` asks for the commit alone (`deepen 1`, `filter tree:0`) for the commit's
+/// checks: its pack is held unpublished (`held-pack-`, removed unread after a kill) and the commit checked against its
+/// id before it is kept, in the run's memory; it reaches the store only with the listing's pack. It used to be
+/// imported into the store (and a killed run's spool salvaged into it) before any check.
+@Suite(.serialized)
+struct CommitAlonePackTests {
+    @Test func theCommitAloneIsCheckedAndKeptOutOfTheStore() async throws {
+        let s = try ListingAheadTests.Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let before = try s.fetches()
+        let body = try await s.source.commitObject(b.commit)
+        #expect(ObjectID.hash(.commit, body) == b.commit)
+        #expect(CommitObject.parse(body)?.parents == [a.commit])
+        #expect(try s.fetches() == before + 1, "the commit alone: one fetch")
+        #expect(!s.store.contains(b.commit), "the commit reached the store before its checks")
+        #expect(s.temporaries().isEmpty, "the held pack outlived the question: \(s.temporaries())")
+        // Kept in the run's memory: asked again, no request.
+        #expect(try await s.source.commitObject(b.commit) == body)
+        #expect(try s.fetches() == before + 1)
+        // The listing's pack brings the commit (and its blob) into the store.
+        let listing = try await s.source.listing(for: b, hints: ListingHints(haves: [a.commit]))
+        #expect(listing.commit == b.commit)
+        #expect(s.store.contains(b.commit) && s.store.contains(blob))
+    }
+}
