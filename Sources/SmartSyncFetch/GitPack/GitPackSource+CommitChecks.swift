@@ -39,15 +39,11 @@ extension GitPackSource {
                 let held = ObjectBatch(store: store)
                 defer { held.discard() }
                 try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget, holding: held)
-                guard held.isPending(id),
-                    let body = try FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes
-                else {
+                guard let body = heldCommit(id, in: held) else {
                     throw SmartSyncError(
                         .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
                 }
-                let verified = try CommitObject.verified(body, id: id, from: displayName)
-                state.withLock { $0.historyCommits[id] = verified }
-                return verified
+                return try CommitObject.verified(body, id: id, from: displayName)
             } else if let raw {
                 return try await consultRaw { try await raw.commitObject(id) }
             } else {
@@ -114,31 +110,35 @@ extension GitPackSource {
 
     /// Walks the parents of `start` through the commits earlier walks of the run verified, the store's and those
     /// `held`: true when `wanted` is among them; false when every path ends at a root commit; nil when a parent is in
-    /// none (the history asked for so far ends). The held commits read are kept in memory (`historyCommits`,
+    /// none (the history asked for so far ends). The commits read are kept in memory (`historyCommits`,
     /// verified: a few hundred bytes each) for ``commitObject(_:)`` and the next walk: the questions `warm --pin` asks
     /// about one commit (up to 16) download its history once, not once each.
-    func walkHistory(from start: ObjectID, looking wanted: ObjectID, held: ObjectBatch? = nil) -> Bool? {
+    func walkHistory(from start: ObjectID, looking wanted: ObjectID, held: ObjectBatch) -> Bool? {
         var queue = [start]
         var seen: Set<ObjectID> = [start]
         var cut = false
         while let id = queue.popLast() {
             if id == wanted { return true }
-            let body: [UInt8]?
-            if let kept = state.withLock({ $0.historyCommits[id] }) {
-                body = kept
-            } else if let held, held.isPending(id) {
-                body = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes  // no link, no FIFO
-                if let body, ObjectID.hash(.commit, body) == id { state.withLock { $0.historyCommits[id] = body } }
-            } else {
-                body = store.contains(id) ? try? store.read(id) : nil
-            }
-            guard let body, ObjectID.hash(.commit, body) == id, let commit = CommitObject.parse(body) else {
+            guard let body = heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
                 cut = true
                 continue
             }
             for parent in commit.parents where seen.insert(parent).inserted { queue.append(parent) }
         }
         return cut ? nil : false
+    }
+
+    /// The commit `id`'s bytes: from the run's memory (`historyCommits`), else read from `held`, waiting there or
+    /// in the store (another sync on the same store may have stored it meanwhile: a batch then drops its own copy),
+    /// never through a link or into a FIFO at the path; checked against the id and kept in memory. Nil when neither
+    /// has it or its bytes are not the commit's.
+    func heldCommit(_ id: ObjectID, in held: ObjectBatch) -> [UInt8]? {
+        if let kept = state.withLock({ $0.historyCommits[id] }) { return kept }
+        guard held.contains(id), let body = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes,
+            ObjectID.hash(.commit, body) == id
+        else { return nil }
+        state.withLock { $0.historyCommits[id] = body }
+        return body
     }
 
     /// Runs a commit check on the per-blob path: its requests are counted in ``statistics`` (the transport stays

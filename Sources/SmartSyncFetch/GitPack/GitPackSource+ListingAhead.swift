@@ -80,14 +80,9 @@ extension GitPackSource {
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
         }
-        // Never through a link or into a FIFO at the path, as the store's own reads.
-        guard batch.isPending(descendant),
-            let body = try? FileSystem.readRegularFileIfPresent(batch.readablePath(for: descendant))?.bytes,
-            ObjectID.hash(.commit, body) == descendant, let commit = CommitObject.parse(body)
-        else { return nil }
+        guard let body = heldCommit(descendant, in: batch), let commit = CommitObject.parse(body) else { return nil }
         held = true
         state.withLock { s in
-            s.historyCommits[descendant] = body
             s.heldListing = HeldListing(
                 commit: descendant, hints: ahead.hints, filter: filter, batch: batch, charged: ownBudget?.used)
         }
