@@ -120,9 +120,9 @@ extension RollbackLocalVersionsTests {
         // them through a refused one, and says what that costs.
         #expect(!FileSystem.exists(t.runner.state.root + "/generations"))
         #expect(
-            warnings.contains { $0.contains("an object only they need is not checked or repaired now") },
+            warnings.contains { $0.contains("an object only they need is not listed as missing or repaired now") },
             "\(warnings)")
-        // The sidecar put right: its generations count again (fsck's next run lists and repairs what they need).
+        // The sidecar put right: its generations count as roots again.
         #expect(unlink(layout.sidecar) == 0 && rename(layout.sidecar + "-moved", layout.sidecar) == 0)
         let (again, none) = try rootsWithWarnings(t)
         #expect(again.contains(.generation) && none.isEmpty, "\(again) \(none)")
