@@ -18,8 +18,9 @@ extension GitPackSource {
     /// The spool is locked (`flock`) while this run owns it, and only then given its `pack-` name, with its limits
     /// beside it (`pack-….limits`): a later run imports the spool of a run that was killed (``salvageSpools()``),
     /// held to the same limits, never one that is still being written. A pack imported into a batch `holding` it
-    /// unpublished (asked for before a commit's checks: the listing's pack, ``askListingAhead(_:of:)``, and the
-    /// ancestry walk's history, ``isAncestor(_:of:)``) is named `held-pack-…` instead: a later run removes it unread,
+    /// unpublished (asked for before a commit's checks: the listing's pack, ``askListingAhead(_:of:)``, the
+    /// ancestry walk's history, ``isAncestor(_:of:)``, and the commit alone, ``commitObject(_:)``) is named
+    /// `held-pack-…` instead: a later run removes it unread,
     /// since nothing of it may reach the store before the commit's checks pass (and a killed run never passed them).
     /// smart-sync 0.1.0 looks only for `pack-` spools, and removes the rest with its stale temporaries.
     ///
@@ -122,8 +123,8 @@ extension GitPackSource {
     /// Imports the spools of runs that were killed mid-pack (nobody holds their lock), held to the limits their runs
     /// wrote beside them, then removes them: the objects that arrived whole (and were asked for) are kept, so this
     /// run asks only for the rest. A spool without its limits is removed unread. A spool held for a commit's checks
-    /// (`held-pack-…`, ``receivePack(_:what:budget:holding:drawingFrom:)``: the listing's pack asked ahead and the
-    /// ancestry walk's history, `tree:0` commits) is removed unread: its commit was never checked. Told by the name,
+    /// (`held-pack-…`, ``receivePack(_:what:budget:holding:drawingFrom:)``: the listing's pack asked ahead, the
+    /// ancestry walk's history and the commit alone, `tree:0` commits) is removed unread: its commit was never checked. Told by the name,
     /// not the limits: a history's limits are also those of a listing's or a commit's pack on a host without shallow
     /// support, which are salvaged (removing those unread made a killed run's download start over). A history's
     /// spool is commits only, a few hundred bytes each: the next run asks for it again at little cost.
