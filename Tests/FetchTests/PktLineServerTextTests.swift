@@ -1,11 +1,11 @@
 import Foundation
 import SmartSyncCore
-@testable import SmartSyncGitProtocol
 import SmartSyncTransfer
 import TestSupport
 import Testing
 
 @testable import SmartSyncFetch
+@testable import SmartSyncGitProtocol
 
 /// A git server's words (an `ERR` packet, side-band channel 2 and 3, an HTTP error body) reach a message through the
 /// one escaper (`EscapedText`), cut as at every other site: no escape sequence, C1 control, bidirectional override or
