@@ -68,37 +68,64 @@ struct GitHubSourceServerTextTests {
             message, "(GitHub said: " + Self.hostileShown + String(repeating: "y", count: 188) + "…", more: 4812)
     }
 
-    /// A ref's object type is the API's word (no hash covers it): one that is not a commit or tag is quoted escaped
-    /// and cut.
-    @Test func aRefsObjectTypeIsEscapedAndCut() async throws {
+    /// The error a question `ask` throws once the API's answers at `path` have the JSON field `field` (a dotted path)
+    /// set to ``hostile`` (the test server's `json_fields` fault).
+    static func messageWithHostileField(
+        _ field: String, at path: String, _ ask: (GitHubSource, DemoServer) async throws -> Void
+    ) async throws -> String {
         let served = try DemoServer(prefix: "server-text")
         let engine = try TransferEngine(configuration: TransferConfiguration())
         defer { engine.shutdown() }
-        try Self.fault(served, path: "/git/matching-refs/", action: ["json_fields": ["object.type": Self.hostile]])
-        let error = await #expect(throws: SmartSyncError.self) {
-            try await Self.source(served, engine).resolve("refs/heads/main")
+        try Self.fault(served, path: path, action: ["json_fields": [field: Self.hostile]])
+        let error = await #expect(throws: SmartSyncError.self) { try await ask(Self.source(served, engine), served) }
+        return error?.message ?? ""
+    }
+
+    /// A ref's object type is the API's word (no hash covers it): one that is not a commit or tag is quoted escaped
+    /// and cut.
+    @Test func aRefsObjectTypeIsEscapedAndCut() async throws {
+        let message = try await Self.messageWithHostileField("object.type", at: "/git/matching-refs/") { source, _ in
+            _ = try await source.resolve("refs/heads/main")
         }
-        let message = error?.message ?? ""
         #expect(message.contains("refs/heads/main in repository 'octo/demo' points at a "), "\(message)")
         Self.expectEscaped(
             message, "points at a " + Self.hostileShown + String(repeating: "y", count: 48) + "…", more: 4952)
     }
 
+    /// A ref's object id that is not one is quoted escaped and cut (it was quoted whole, up to the body limit).
+    @Test func aRefsObjectSHAThatIsNotOneIsEscapedAndCut() async throws {
+        let message = try await Self.messageWithHostileField("object.sha", at: "/git/matching-refs/") { source, _ in
+            _ = try await source.resolve("refs/heads/main")
+        }
+        Self.expectEscaped(
+            message, "the API named '" + Self.hostileShown + String(repeating: "y", count: 188) + "…", more: 4812)
+        #expect(message.contains("bytes more)' as the object of refs/heads/main"), "\(message)")
+    }
+
     /// A commit's `verification.reason` is the API's word too: quoted escaped and cut when the commit carries no
     /// signed payload.
     @Test func aVerificationReasonIsEscapedAndCut() async throws {
-        let served = try DemoServer(prefix: "server-text")
-        let engine = try TransferEngine(configuration: TransferConfiguration())
-        defer { engine.shutdown() }
-        try Self.fault(
-            served, path: "/git/commits/", action: ["json_fields": ["verification.reason": Self.hostile]])
-        let commit = try #require(ObjectID(hex: served.demo.second))
-        let error = await #expect(throws: SmartSyncError.self) {
-            try await Self.source(served, engine).commitObject(commit)
+        let message = try await Self.messageWithHostileField("verification.reason", at: "/git/commits/") {
+            source, served in
+            _ = try await source.commitObject(try #require(ObjectID(hex: served.demo.second)))
         }
-        let message = error?.message ?? ""
         #expect(message.contains("carries no signed payload (verification: "), "\(message)")
         Self.expectEscaped(
             message, "(verification: " + Self.hostileShown + String(repeating: "y", count: 188) + "…", more: 4812)
+    }
+
+    /// The rate-limit resource header is the server's text too: cut as every excerpt is.
+    @Test func aRateLimitResourceHeaderIsCut() async throws {
+        let served = try DemoServer(prefix: "server-text")
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let resource = String(repeating: "r", count: 5000)
+        try Self.fault(
+            served, path: "/commits/HEAD",
+            action: ["rate_limit_exhausted": true, "headers": ["x-ratelimit-resource": resource]])
+        let error = await #expect(throws: SmartSyncError.self) { try await Self.source(served, engine).resolve(nil) }
+        let message = error?.message ?? ""
+        #expect(
+            message.contains(", resource " + String(repeating: "r", count: 200) + "…(4800 bytes more))"), "\(message)")
     }
 }

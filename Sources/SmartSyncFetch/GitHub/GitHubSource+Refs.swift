@@ -85,7 +85,7 @@ extension GitHubSource {
         for _ in 0..<10 {
             guard let id = ObjectID(hex: object.sha) else {
                 throw SmartSyncError(
-                    .malformedResponse, "the API named '\(EscapedText.escape(object.sha))' as the object of \(ref)",
+                    .malformedResponse, "the API named '\(EscapedText.excerpt(object.sha))' as the object of \(ref)",
                     hint: "check --api-url")
             }
             switch object.type {
