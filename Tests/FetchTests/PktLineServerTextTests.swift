@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncCore
+import SmartSyncGitObjects
 import SmartSyncTransfer
 import TestSupport
 import Testing
@@ -82,5 +83,28 @@ struct PktLineServerTextTests {
         let long = PktLine.encode(String(repeating: "s", count: 5000) + "\n") + PktLine.flush
         let (sink, _, _) = try PackSpoolSinkTests.run(long)
         #expect(sink.failure?.message.contains("…(4800 bytes more)") == true, "\(String(describing: sink.failure))")
+    }
+
+    /// A ref line is parsed from its bytes as sent: until the seventh session it was parsed from the escaper's text,
+    /// cut at 1,000 bytes, so a long tag name lost its end and its `peeled:` attribute.
+    @Test func aLongRefNameIsParsedWhole() throws {
+        let id = String(repeating: "a", count: 40)
+        let peeled = String(repeating: "b", count: 40)
+        let name = "refs/tags/" + String(repeating: "t", count: 1014)
+        #expect(name.utf8.count == 1024)
+        let refs = try UploadPackClient.parseRefs(
+            PktLine.encode("\(id) \(name) peeled:\(peeled)\n") + PktLine.flush, url: "http://h/r")
+        #expect(refs.map(\.name) == [name])
+        #expect(refs.first?.peeled == ObjectID(hex: peeled))
+    }
+
+    /// A control byte in a ref's name stays in it: it used to become a space, which split the name, so
+    /// `refs/heads/main\x01x` was read as `refs/heads/main` (and `x` as an attribute).
+    @Test func aControlByteInARefNameIsNotASeparator() throws {
+        let id = String(repeating: "a", count: 40)
+        let refs = try UploadPackClient.parseRefs(
+            PktLine.encode("\(id) refs/heads/main\u{01}x\n") + PktLine.flush, url: "http://h/r")
+        #expect(refs.map(\.name) == ["refs/heads/main\u{01}x"])
+        #expect(refs.first?.name != "refs/heads/main")
     }
 }
