@@ -68,8 +68,16 @@ public struct ProcessResult: Sendable {
     public var stderrString: String { String(decoding: stderr, as: UTF8.self) }
     /// stdout without leading and trailing whitespace and newlines.
     public var output: String { Self.trimmed(stdoutString) }
-    /// stderr without leading and trailing whitespace and newlines (what goes into an error message).
+    /// stderr without leading and trailing whitespace and newlines, to match words in; a message quotes
+    /// ``errorExcerpt``.
     public var errorOutput: String { Self.trimmed(stderrString) }
+    /// stderr for a message or a log line: its last 3 lines joined by ` / `, escaped and cut
+    /// (`EscapedText.excerpt`). A child's stderr carries others' text: git's has a server's (`remote:` lines, an `ERR`
+    /// packet's text; git's own `die` turns C0 controls into `?` but lets C1 controls and bidirectional overrides
+    /// through) and the names of a local repository's files.
+    public var errorExcerpt: String {
+        EscapedText.excerpt(errorOutput.split(separator: "\n").suffix(3).joined(separator: " / "))
+    }
 
     static func trimmed(_ text: String) -> String {
         let isSpace: (Character) -> Bool = { $0.isWhitespace || $0.isNewline }

@@ -80,6 +80,32 @@ struct ShallowCloneSourceTests {
         }
     }
 
+    /// Git's stderr carries the server's text (an `ERR` packet's, `remote:` lines): `GitRemote` quotes it escaped and
+    /// cut (`ProcessResult.errorExcerpt`). Git's own `die` turns ESC into `?`; a C1 CSI and a right-to-left override
+    /// went through to the operator's terminal, with all of a long text.
+    @Test func gitRemoteQuotesAServersERRTextEscapedAndCut() async throws {
+        let s = try Setup()
+        let source = s.source()
+        defer { source.close() }
+        func pkt(_ text: String) -> String { String(format: "%04x", text.utf8.count + 4) + text }
+        let hostile = "\u{1B}[2J\u{9B}31m\u{202E}" + String(repeating: "z", count: 3000)
+        let body = pkt("# service=git-upload-pack\n") + "0000" + pkt("ERR " + hostile + "\n")
+        let rule: [String: Any] = [
+            "match": ["listener": "git", "path_regex": "info/refs"],
+            "action": [
+                "status": 200, "body": body,
+                "headers": ["Content-Type": "application/x-git-upload-pack-advertisement"],
+            ],
+        ]
+        try s.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        let error = await #expect(throws: SmartSyncError.self) { try await source.resolve("main") }
+        let message = error?.message ?? ""
+        #expect(message.contains("\\xc2\\x9b31m\\xe2\\x80\\xae"), "\(message)")
+        #expect(message.contains("bytes more)"), "\(message)")
+        #expect(!message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(message)")
+        #expect(!message.unicodeScalars.contains("\u{202E}"), "\(message)")
+    }
+
     @Test func listsVerifiesAndImportsBlobsThenCleansUp() async throws {
         let s = try Setup()
         let source = s.source()

@@ -77,7 +77,7 @@ struct GitRemote: Sendable {
         let args = networkOptions() + ["ls-remote", "--", url] + names
         let r = try await git(args, in: directory)
         // Exit 2: nothing matched (only with --exit-code); any other failure is git's complaint.
-        guard r.status == 0 else { throw explain(r.errorOutput, url: url, fetching: ref, ref: ref) }
+        guard r.status == 0 else { throw explain(r, url: url, fetching: ref, ref: ref) }
         let wanted = Set(names)
         return r.stdoutString.split(separator: "\n").compactMap { line in
             guard let tab = line.firstIndex(of: "\t") else { return nil }
@@ -87,9 +87,10 @@ struct GitRemote: Sendable {
     }
 
     /// Turns git's complaint about `url` into an error naming the URL (never with credentials) and what to check.
-    func explain(_ stderr: String, url: String, fetching what: String, ref: String) -> SmartSyncError {
-        let said = stderr.split(separator: "\n").suffix(3).joined(separator: " / ")
-        let lower = stderr.lowercased()
+    /// Git's words are quoted as ``ProcessResult/errorExcerpt`` (a server's text among them).
+    func explain(_ r: ProcessResult, url: String, fetching what: String, ref: String) -> SmartSyncError {
+        let said = r.errorExcerpt
+        let lower = r.errorOutput.lowercased()
         let isSHA = ObjectID(hex: what) != nil
         if lower.contains("couldn't find remote ref") || lower.contains("not our ref")
             || lower.contains("unadvertised object") || lower.contains("no such remote ref")

@@ -9,7 +9,7 @@ extension LocalGitSource {
         let r = try await git(["cat-file", "commit", id.hex])
         guard r.status == 0 else {
             throw SmartSyncError(
-                .notFound, "commit \(id) is not in the local repository \(repository) (git said: \(r.errorOutput))",
+                .notFound, "commit \(id) is not in the local repository \(repository) (git said: \(r.errorExcerpt))",
                 hint: "is it a shallow or partial clone?")
         }
         return try CommitObject.verified(r.stdout, id: id, from: displayName)

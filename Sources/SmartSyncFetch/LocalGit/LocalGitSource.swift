@@ -41,7 +41,7 @@ public final class LocalGitSource: SyncSource {
         guard probe.status == 0 else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "the source '\(given)' is not a git repository (git said: \(probe.errorOutput))",
+                "the source '\(given)' is not a git repository (git said: \(probe.errorExcerpt))",
                 hint: "pass a repository (bare or not) with --source"
             )
         }
@@ -62,7 +62,7 @@ public final class LocalGitSource: SyncSource {
             guard listed.status == 0 else {
                 throw SmartSyncError(
                     .sourceUnavailable, "git for-each-ref failed in the local repository "
-                        + "\(repository): \(listed.errorOutput)")
+                        + "\(repository): \(listed.errorExcerpt)")
             }
             var refs: [String: String] = [:]
             for line in String(decoding: listed.stdout, as: UTF8.self).split(separator: "\n") {
@@ -121,7 +121,7 @@ public final class LocalGitSource: SyncSource {
         let r = try await git(["ls-tree", "-r", "-t", "-l", "-z", "--full-tree", ref.commit.hex])
         guard r.status == 0 else {
             throw SmartSyncError(
-                .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.errorOutput)")
+                .sourceUnavailable, "git ls-tree failed for commit \(ref.commit) in \(repository): \(r.errorExcerpt)")
         }
         let records = r.stdout.split(separator: 0)
         var entries: [TreeEntry] = []

@@ -134,7 +134,7 @@ public final class ShallowCloneSource: SyncSource {
             $0.stats.bytesReceived += received
             $0.stats.count(.git, requests: 1, bytes: received)
         }
-        guard r.status == 0 else { throw remote.explain(r.errorOutput, url: remoteURL, fetching: what, ref: ref) }
+        guard r.status == 0 else { throw remote.explain(r, url: remoteURL, fetching: what, ref: ref) }
         if let local = state.withLock({ $0.local }) { return local }
         let local = try await LocalGitSource(path: directory)
         state.withLock { $0.local = local }
@@ -171,7 +171,7 @@ public final class ShallowCloneSource: SyncSource {
             try? FileManager.default.removeItem(atPath: directory)
             throw SmartSyncError(
                 .io, "could not create a temporary git repository in \(directory) for the "
-                    + "shallow clone: \(r.errorOutput)")
+                    + "shallow clone: \(r.errorExcerpt)")
         }
         let closed = state.withLock { s -> Bool in
             if !s.closed { s.directory = directory }

@@ -115,7 +115,7 @@ public struct PublishCache: Sendable {
         let r = try await remote.git(args, in: repository)
         guard r.status == 0 else {
             let named = wanted.first { r.errorOutput.contains($0.source) } ?? wanted[0]
-            throw remote.explain(r.errorOutput, url: remoteURL, fetching: named.source, ref: named.name.text)
+            throw remote.explain(r, url: remoteURL, fetching: named.source, ref: named.name.text)
         }
         let local = try await LocalGitSource(path: repository)
         var resolved: [ResolvedRef] = []
@@ -138,7 +138,7 @@ public struct PublishCache: Sendable {
                 hint: "install git", cause: error)
         }
         guard r.status == 0 else {
-            throw SmartSyncError(.io, "could not create the publish cache \(repository): \(r.errorOutput)")
+            throw SmartSyncError(.io, "could not create the publish cache \(repository): \(r.errorExcerpt)")
         }
     }
 }

@@ -66,7 +66,7 @@ struct PublishGit: Sendable {
         ).run(input: .bytes(input), output: .newFile(out.temporaryPath(temporary)), error: .captured)
         guard r.status == 0 else {
             throw SmartSyncError(
-                .sourceUnavailable, "git pack-objects failed for commit \(commit) in \(repository): \(r.errorOutput)",
+                .sourceUnavailable, "git pack-objects failed for commit \(commit) in \(repository): \(r.errorExcerpt)",
                 hint: "check the repository with git fsck")
         }
         let size = try out.size(ofTemporary: temporary)
@@ -79,7 +79,7 @@ struct PublishGit: Sendable {
         let r = try await ProcessRunner.runGit(arguments, in: repository)
         guard r.status == 0 else {
             throw SmartSyncError(
-                .sourceUnavailable, "git \(arguments[0]) failed in \(repository): \(r.errorOutput)")
+                .sourceUnavailable, "git \(arguments[0]) failed in \(repository): \(r.errorExcerpt)")
         }
         return r
     }

@@ -52,7 +52,7 @@ enum PublishSigner {
         let armored = r.stdout
         guard r.status == 0, armored.starts(with: Array("-----BEGIN SSH SIGNATURE-----".utf8)) else {
             throw SmartSyncError(
-                .commandFailed, "ssh-keygen could not sign the refs file with '\(key)': \(r.errorOutput)",
+                .commandFailed, "ssh-keygen could not sign the refs file with '\(key)': \(r.errorExcerpt)",
                 hint: "give an unencrypted private key, or load it into ssh-agent and give its public key")
         }
         return armored
