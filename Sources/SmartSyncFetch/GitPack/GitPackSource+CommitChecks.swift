@@ -13,7 +13,9 @@ import Synchronization
 ///   alone (`want <id>`, `deepen 1`, `filter tree:0`: one object, refused if the pack holds anything else; held
 ///   unpublished and kept in the run's memory, never in the store before the commit's checks), or, from a
 ///   host that cannot cut history or filter, from the per-blob path (the API) or the commit's pack as a listing asks
-///   for it. Either way the bytes are checked against the id.
+///   for it, published before the checks (accepted, ARCHITECTURE "Commit checks": that pack is the whole history
+///   or the whole tree with its blobs, too big to hold for a question). Either way the bytes are checked against the
+///   id.
 /// - Ancestry: protocol v2 has no question for it, so the per-blob path (the REST API's compare) answers; without one
 ///   (`--transport pack`), the descendant's history is asked for as commits alone (`deepen N`, `filter tree:0`: a few
 ///   hundred bytes a commit), 50 then 1,000 deep, and walked through the store and those commits; past that it cannot
