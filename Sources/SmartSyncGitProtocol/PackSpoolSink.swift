@@ -125,10 +125,10 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         case (.ended, _):
             throw trailingBytes()
         case (_, .data(let payload)) where section != .packfile && payload.starts(with: Self.errPrefix):
-            let message = UnsafeRawBufferPointer(rebasing: payload[Self.errPrefix.count...]).pktMessage
+            let message = payload[Self.errPrefix.count...].serverMessage
             throw SmartSyncError(.sourceUnavailable, "\(url) refused the fetch: \(message)")
         case (.header, .data(let payload)):
-            section = try Self.section(named: payload.pktText, url: url)
+            section = try Self.section(named: payload, url: url)
         case (.header, _):
             throw SmartSyncError(.malformedResponse, "the fetch response from \(url) has no packfile section")
         case (.packfile, .data(let payload)):
@@ -146,12 +146,12 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         case (_, .flush), (_, .responseEnd):
             throw SmartSyncError(.malformedResponse, "the fetch response from \(url) has no packfile section")
         case (.shallowInfo, .data(let payload)):
-            try shallowInfo(payload.pktText)
+            try shallowInfo(payload)
         case (.wantedRefs, .data(let payload)):
-            let text = payload.pktText
-            let fields = text.split(separator: " ", maxSplits: 1)
+            let fields = payload.pktText.split(separator: " ", maxSplits: 1)
             guard fields.count == 2, let id = ObjectID(hex: fields[0]) else {
-                throw SmartSyncError(.malformedResponse, "wanted-refs from \(url) sent '\(EscapedText.excerpt(text))'")
+                throw SmartSyncError(
+                    .malformedResponse, "wanted-refs from \(url) sent '\(EscapedText.excerpt(bytes: payload.pktLine))'")
             }
             guard response.wantedRefs.count < Self.maxListed else {
                 throw SmartSyncError(
@@ -167,8 +167,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
     /// The most `shallow-info` or `wanted-refs` lines taken from one response.
     static let maxListed = 10_000
 
-    private static func section(named name: String, url: String) throws -> Section {
-        switch name {
+    private static func section(named line: UnsafeRawBufferPointer, url: String) throws -> Section {
+        switch line.pktText {
         case "acknowledgments": return .acknowledgments
         case "shallow-info": return .shallowInfo
         case "wanted-refs": return .wantedRefs
@@ -177,17 +177,17 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         default:
             throw SmartSyncError(
                 .malformedResponse,
-                "the fetch response from \(url) has an unknown section '\(EscapedText.excerpt(name))'")
+                "the fetch response from \(url) has an unknown section '\(EscapedText.excerpt(bytes: line.pktLine))'")
         }
     }
 
-    private func shallowInfo(_ line: String) throws {
+    private func shallowInfo(_ line: UnsafeRawBufferPointer) throws {
         // One line per wanted commit is what a depth-1 fetch gets; an endless list is a server gone wrong.
         guard response.shallow.count + response.unshallow.count < Self.maxListed else {
             throw SmartSyncError(
                 .malformedResponse, "shallow-info from \(url) lists more than \(Self.maxListed) commits")
         }
-        let fields = line.split(separator: " ")
+        let fields = line.pktText.split(separator: " ")
         if fields.count == 2, let id = ObjectID(hex: fields[1]) {
             if fields[0] == "shallow" {
                 response.shallow.append(id)
@@ -198,7 +198,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
                 return
             }
         }
-        throw SmartSyncError(.malformedResponse, "shallow-info from \(url) sent '\(EscapedText.excerpt(line))'")
+        throw SmartSyncError(
+            .malformedResponse, "shallow-info from \(url) sent '\(EscapedText.excerpt(bytes: line.pktLine))'")
     }
 
     /// One side-band packet of the packfile section.
@@ -214,13 +215,13 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
             packProgress?(response.packBytes)
         case 2:
             // Progress is not asked for (`no-progress`); what a server sends anyway is shown, up to a point.
-            let text = data.pktMessage
+            let text = data.serverMessage
             if !text.isEmpty && progressLines < 20 {
                 progressLines += 1
                 notice("remote: " + text)
             }
         case 3:
-            throw SmartSyncError(.sourceUnavailable, "\(url) failed while sending the pack: \(data.pktMessage)")
+            throw SmartSyncError(.sourceUnavailable, "\(url) failed while sending the pack: \(data.serverMessage)")
         default:
             throw SmartSyncError(
                 .malformedResponse, "the packfile section from \(url) used side-band channel \(channel)")

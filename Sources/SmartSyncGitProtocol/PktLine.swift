@@ -43,23 +43,39 @@ public enum PktLinePacket {
 }
 
 extension UnsafeRawBufferPointer {
-    /// The packet as text to parse, without its trailing `\n` (how git's text packets end). Not for a message: a
-    /// message quotes ``pktMessage`` (or escapes what it quotes of this with `EscapedText`).
-    var pktText: String {
+    /// The packet's bytes without its trailing `\n` (how git's text packets end): what ``pktText`` decodes, and what a
+    /// message quotes of a malformed line (`EscapedText.excerpt(bytes:)`, so that invalid UTF-8 shows as `\xNN`
+    /// rather than as the U+FFFD a decoded text has in its place).
+    var pktLine: Slice<UnsafeRawBufferPointer> {
         var bytes = self[...]
         if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
-    /// The packet as server text for a message or a log line (an `ERR` packet, side-band progress or error): without
-    /// its trailing `\n` and the ASCII white space around it, escaped and cut (`EscapedText.excerpt`), so that no
-    /// escape sequence, C1 control or bidirectional override reaches the operator's terminal and no flood does.
-    var pktMessage: String {
-        var bytes = self[...]
-        let space: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-        while let last = bytes.last, space.contains(last) { bytes = bytes.dropLast() }
-        while let first = bytes.first, space.contains(first) { bytes = bytes.dropFirst() }
-        return EscapedText.excerpt(bytes: bytes)
+    /// The packet as text to parse (``pktLine`` decoded). Not for a message: a message quotes ``serverMessage``, or
+    /// ``pktLine``'s bytes through `EscapedText`.
+    var pktText: String { String(decoding: pktLine, as: UTF8.self) }
+}
+
+extension Collection<UInt8> {
+    /// Server text for a message or a log line (an `ERR` packet's, side-band progress or error, an HTTP error body):
+    /// each run of ASCII white space (space, tab, CR, LF) one space, none at the ends (an nginx error page is mostly
+    /// CR LF and indentation, which escaped would fill the excerpt with `\x0d\x0a`), then escaped and cut
+    /// (`EscapedText.excerpt(bytes:)`), so that no escape sequence, C1 control or bidirectional override reaches the
+    /// operator's terminal and no flood does.
+    var serverMessage: String {
+        var text: [UInt8] = []
+        var spaced = false
+        for byte in self {
+            if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+                spaced = !text.isEmpty
+                continue
+            }
+            if spaced { text.append(0x20) }
+            spaced = false
+            text.append(byte)
+        }
+        return EscapedText.excerpt(bytes: text)
     }
 }
 

@@ -50,12 +50,17 @@ public struct UploadPackCapabilities: Sendable, Codable, Equatable {
     ///   server does not speak protocol v2; `.malformedResponse` for broken framing.
     public static func parse(advertisement body: [UInt8], url: String) throws -> UploadPackCapabilities {
         var lines: [String] = []
+        var versionLine: [UInt8]?  // the bytes of the line that must say `version 2`, for the message when it does not
         var sawFlush = false
         var decoder = PktLineDecoder()
         try body.withUnsafeBytes { raw in
             try decoder.feed(raw) { packet in
                 switch packet {
-                case .data(let payload): lines.append(payload.pktText)
+                case .data(let payload):
+                    lines.append(payload.pktText)
+                    if versionLine == nil, !payload.starts(with: "# service=".utf8) {
+                        versionLine = Array(payload.pktLine)
+                    }
                 case .flush: sawFlush = true
                 case .delim, .responseEnd: break
                 }
@@ -63,7 +68,7 @@ public struct UploadPackCapabilities: Sendable, Codable, Equatable {
         }
         if lines.first?.hasPrefix("# service=") == true { lines.removeFirst() }
         guard lines.first == "version 2" else {
-            let seen = lines.first.map { "'\(EscapedText.excerpt($0, limit: 60))'" } ?? "nothing"
+            let seen = versionLine.map { "'\(EscapedText.excerpt(bytes: $0, limit: 60))'" } ?? "nothing"
             throw SmartSyncError(
                 .sourceUnavailable,
                 "\(url) does not speak git protocol v2 (its advertisement starts with \(seen), not 'version 2'); "
@@ -121,26 +126,30 @@ public struct RemoteRef: Sendable, Equatable {
 
     /// Parses one `ls-refs` output line: `<oid> <name>( symref-target:<ref>| peeled:<oid>)*`.
     /// Returns nil for an `unborn` line.
-    static func parse(_ line: String, url: String) throws -> RemoteRef? {
-        let fields = line.split(separator: " ")
+    /// Parsed from the line's bytes (`line`, without its `\n`), split at spaces, each field decoded; a malformed field
+    /// is quoted from its bytes (`EscapedText.excerpt(bytes:)`: invalid UTF-8 as `\xNN`).
+    static func parse(_ line: some Collection<UInt8>, url: String) throws -> RemoteRef? {
+        let raw = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+        let fields = raw.map { String(decoding: $0, as: UTF8.self) }
         guard fields.count >= 2 else {
-            throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent the line '\(EscapedText.excerpt(line))'")
+            throw SmartSyncError(
+                .malformedResponse, "ls-refs from \(url) sent the line '\(EscapedText.excerpt(bytes: line))'")
         }
         if fields[0] == "unborn" { return nil }
         guard let id = ObjectID(hex: fields[0]) else {
             throw SmartSyncError(
                 .malformedResponse,
-                "ls-refs from \(url) sent '\(EscapedText.excerpt(fields[0]))' where an object id was expected"
+                "ls-refs from \(url) sent '\(EscapedText.excerpt(bytes: raw[0]))' where an object id was expected"
             )
         }
-        var ref = RemoteRef(name: String(fields[1]), id: id)
-        for attribute in fields.dropFirst(2) {
+        var ref = RemoteRef(name: fields[1], id: id)
+        for (attribute, bytes) in zip(fields, raw).dropFirst(2) {
             if attribute.hasPrefix("symref-target:") {
                 ref.symrefTarget = String(attribute.dropFirst("symref-target:".count))
             } else if attribute.hasPrefix("peeled:") {
                 guard let peeled = ObjectID(hex: attribute.dropFirst("peeled:".count)) else {
                     throw SmartSyncError(
-                        .malformedResponse, "ls-refs from \(url) sent a bad '\(EscapedText.excerpt(attribute))'")
+                        .malformedResponse, "ls-refs from \(url) sent a bad '\(EscapedText.excerpt(bytes: bytes))'")
                 }
                 ref.peeled = peeled
             }

@@ -202,7 +202,7 @@ public final class UploadPackClient: Sendable {
     /// Throws for a non-2xx response, quoting the status and the start of the body.
     static func check(_ response: TransferResponse, url: String, method: String) throws {
         guard !(200..<300).contains(response.status) else { return }
-        let text = response.body.withUnsafeBytes { $0.pktMessage }
+        let text = response.body.serverMessage
         let quoted = text.isEmpty ? "" : ": \(text)"
         switch response.status {
         case 401, 403:
@@ -231,10 +231,10 @@ public final class UploadPackClient: Sendable {
                 switch packet {
                 case .data(let payload):
                     if payload.starts(with: "ERR ".utf8) {
-                        let message = UnsafeRawBufferPointer(rebasing: payload[4...]).pktMessage
+                        let message = payload[4...].serverMessage
                         throw SmartSyncError(.sourceUnavailable, "\(url) refused ls-refs: \(message)")
                     }
-                    if let ref = try RemoteRef.parse(payload.pktText, url: url) { refs.append(ref) }
+                    if let ref = try RemoteRef.parse(payload.pktLine, url: url) { refs.append(ref) }
                 case .flush, .responseEnd: ended = true
                 case .delim:
                     throw SmartSyncError(.malformedResponse, "ls-refs from \(url) sent an unexpected delimiter")

@@ -58,15 +58,20 @@ struct PktLineServerTextTests {
         #expect(notices.withLock { $0 } == ["remote: " + Self.shown])
     }
 
-    @Test func anHTTPErrorBodyIsEscapedAndCut() throws {
-        let body = Self.hostile + Array(repeating: UInt8(ascii: "z"), count: 5000)
+    /// The message `UploadPackClient.check` throws for an HTTP `status` with `body`.
+    static func httpErrorMessage(status: Int, body: [UInt8]) -> String {
         let response = TransferResponse(
-            status: 500, headers: HTTPHeaders([]), body: body, bytesReceived: body.count, effectiveURL: "http://h/r",
-            httpVersion: 2, newConnections: 0, totalTime: 0)
+            status: status, headers: HTTPHeaders([]), body: body, bytesReceived: body.count,
+            effectiveURL: "http://h/r", httpVersion: 2, newConnections: 0, totalTime: 0)
         let error = #expect(throws: SmartSyncError.self) {
             try UploadPackClient.check(response, url: "http://h/r", method: "POST")
         }
-        let message = error?.message ?? ""
+        return error?.message ?? ""
+    }
+
+    @Test func anHTTPErrorBodyIsEscapedAndCut() throws {
+        let body = Self.hostile + Array(repeating: UInt8(ascii: "z"), count: 5000)
+        let message = Self.httpErrorMessage(status: 500, body: body)
         Self.expectSafe(message, "\(message)")
         // Cut as every excerpt is (200 bytes of the server's text), the rest counted.
         #expect(message.contains("…(\(body.count - 200) bytes more)"), "\(message)")
@@ -106,5 +111,40 @@ struct PktLineServerTextTests {
             PktLine.encode("\(id) refs/heads/main\u{01}x\n") + PktLine.flush, url: "http://h/r")
         #expect(refs.map(\.name) == ["refs/heads/main\u{01}x"])
         #expect(refs.first?.name != "refs/heads/main")
+    }
+
+    /// A malformed line's field is quoted from its bytes: an invalid byte shows as `\xff`, not as the U+FFFD a
+    /// decoded text has in its place.
+    @Test func aMalformedLinesInvalidBytesAreQuotedAsBytes() throws {
+        func packet(_ bytes: [UInt8]) -> [UInt8] { Array(String(format: "%04x", bytes.count + 4).utf8) + bytes }
+        let line = packet([0xFF] + Array("abc refs/heads/main\n".utf8)) + PktLine.flush
+        let error = #expect(throws: SmartSyncError.self) { try UploadPackClient.parseRefs(line, url: "http://h/r") }
+        #expect(error?.message.contains("sent '\\xffabc' where an object id") == true, "\(String(describing: error))")
+        let section = PktLine.encode("shallow-info\n") + packet(Array("shallow ".utf8) + [0xFE, 0x0A]) + PktLine.flush
+        let (sink, _, _) = try PackSpoolSinkTests.run(section)
+        #expect(
+            sink.failure?.message.contains("shallow-info from") == true
+                && sink.failure?.message.contains("sent 'shallow \\xfe'") == true,
+            "\(String(describing: sink.failure))")
+        let advertisement = packet(Array("version \u{1B}".utf8) + [0xFD, 0x0A]) + PktLine.flush
+        let refused = #expect(throws: SmartSyncError.self) {
+            try UploadPackCapabilities.parse(advertisement: advertisement, url: "http://h/r")
+        }
+        #expect(
+            refused?.message.contains("starts with 'version \\x1b\\xfd'") == true, "\(String(describing: refused))")
+    }
+
+    /// An HTTP error body's runs of white space are one space before the excerpt: an nginx error page's CR LF and
+    /// indentation filled the 200 bytes with `\x0d\x0a`.
+    @Test func anHTTPErrorPagesWhiteSpaceIsOneSpace() throws {
+        let page =
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n\t\r\n<body>\r\n    <center>"
+            + "<h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        let message = Self.httpErrorMessage(status: 502, body: Array(page.utf8))
+        #expect(
+            message.contains(
+                ": <html> <head><title>502 Bad Gateway</title></head> <body> <center><h1>502 Bad Gateway</h1></center> "
+                    + "<hr><center>nginx</center> </body> </html>"), "\(message)")
+        #expect(!message.contains("\\x0d") && !message.contains("\\x09"), "\(message)")
     }
 }
