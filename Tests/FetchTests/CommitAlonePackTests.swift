@@ -33,4 +33,26 @@ struct CommitAlonePackTests {
         #expect(listing.commit == b.commit)
         #expect(s.store.contains(b.commit) && s.store.contains(blob))
     }
+
+    /// A commit another sync on the same store stored while this run's batch received it: the batch drops its own
+    /// copy (the store has it), so the commit is read from the store. The check asked whether the batch held it
+    /// (`isPending`), found it did not and blamed the server (`.malformedResponse`, "did not contain the commit").
+    @Test func aCommitAnotherSyncStoredMeanwhileIsReadFromTheStore() async throws {
+        let s = try ListingAheadTests.Setup()
+        defer { s.engine.shutdown() }
+        let (_, b, _) = try await s.update()
+        let body = try await s.source.commitObject(b.commit)
+        // A run that has not seen the commit yet, on the same store.
+        let run = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        let held = ObjectBatch(store: s.store)
+        defer { held.discard() }
+        #expect(try s.store.insert(body, kind: .commit) == b.commit)  // the other sync
+        let writer = try held.makeWriter(kind: .commit, size: body.count)
+        try body.withUnsafeBytes { try writer.write($0) }
+        #expect(try writer.commit() == b.commit)
+        #expect(!held.isPending(b.commit), "the batch kept a copy of an object the store has")
+        #expect(run.heldCommit(b.commit, in: held) == body)
+    }
 }
