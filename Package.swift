@@ -135,15 +135,8 @@ let package = Package(
             // `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
             // ~17,000 symbols against the Swift libraries in the dynamic loader. OpenSSL and zlib stay shared;
             // libcurl is not linked (loaded on demand, Sources/CCurl). Debug builds (the tests) stay dynamic.
-            // "Static Swift runtime" in docs/ARCHITECTURE.md. `--no-export-dynamic` undoes the `-export-dynamic` of
-            // the driver's static-stdlib arguments: nothing looks our ~8,000 public Swift symbols up at run time, and
-            // without them in the dynamic symbol table a start runs 1.8 % fewer instructions (same section).
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-static-stdlib", "-Xlinker", "--no-export-dynamic"],
-                    .when(platforms: [.linux], configuration: .release)
-                )
-            ]
+            // "Static Swift runtime" in docs/ARCHITECTURE.md.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
                 // Foundation's static archives name their own dependencies only in their autolink entries, which the
                 // driver reads from object files, not archives (SwiftPM's flag compiles against swift_static instead).
                 + ["CoreFoundation", "_FoundationICU", "_FoundationCollections", "_FoundationCShims"].map {
