@@ -13,6 +13,7 @@ public final class MirroredSource: SyncSource {
     public let chain: FailoverSource
     /// The source refs are resolved by: the origin, or nil when the mirrors' signed refs do it.
     public let origin: (any SyncSource)?
+    private let logger: Logger
 
     /// - Parameters:
     ///   - mirrors: the mirrors, in the order they are tried.
@@ -22,6 +23,7 @@ public final class MirroredSource: SyncSource {
         logger: Logger = .disabled
     ) {
         self.origin = origin
+        self.logger = logger
         chain = FailoverSource(
             mirrors + (origin.map { [$0] } ?? []), policy: .mirror, displayName: origin?.displayName,
             notice: notice, logger: logger)
@@ -43,15 +45,42 @@ public final class MirroredSource: SyncSource {
         try await chain.listing(for: ref)
     }
 
+    /// The chain's listing (the mirrors, then the origin), or the origin's first when it holds that listing already
+    /// (``SyncSource/holdsListing(for:hints:)``: the pack its ancestry question brought, when no mirror could tell),
+    /// so the listing is downloaded once. When the origin's listing fails in a way that moves the chain on, the chain
+    /// is asked as it would have been.
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
-        try await chain.listing(for: ref, hints: hints)
+        if let origin, origin.holdsListing(for: ref, hints: hints) {
+            do {
+                return try await origin.listing(for: ref, hints: hints)
+            } catch let error as SmartSyncError {
+                guard let why = chain.policy.reason(for: SourceFailure(classifying: error), in: .listing) else {
+                    throw error
+                }
+                logger.debug(
+                    "the origin's held listing of \(ref.commit.abbreviated()) failed (\(why)); the mirrors next")
+            }
+        }
+        return try await chain.listing(for: ref, hints: hints)
     }
 
-    /// Not said to the chain (``SyncSource``'s default: nothing). Were it said, the origin's pack source would answer
-    /// a question no mirror could tell with the listing's own pack (the whole delta, blobs included); when a mirror
-    /// then serves the listing, that pack was downloaded for nothing, counted twice against `--max-download`, held in
-    /// `tmp/` beside the mirror's, and a multi-ref warm could not hold the next ref's until ``close()``. The origin's
-    /// question is its history instead: one small request more when no mirror can tell, as before.
+    /// Said to the origin alone (a mirror answers its questions from `commits/`, never a listing's pack): when no
+    /// mirror can tell the ancestry, the origin's pack source asks for the listing's pack in the question's request
+    /// and holds it (``GitPackSource/listingAhead(_:hints:)``), and ``listing(for:hints:)`` then takes the listing
+    /// from the origin, not from a mirror. A mirror that cannot tell has, as a rule, not published the commit, so it
+    /// could not have served the listing either.
+    public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
+        origin?.listingAhead(ref, hints: hints)
+    }
+
+    public func withdrawListingAhead() {
+        origin?.withdrawListingAhead()
+    }
+
+    /// Whether the origin holds the listing (what ``listing(for:hints:)`` asks first).
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
+        origin?.holdsListing(for: ref, hints: hints) ?? false
+    }
 
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport

@@ -98,15 +98,20 @@ public final class FailoverSource: SyncSource {
         try await run(.listing) { try await $0.listing(for: ref, hints: hints) }
     }
 
-    /// Said to every source, not the active one alone: the question may reach a later one (``MirroredSource`` asks
-    /// each in turn, and the run may switch before the listing), and a source never asked holds nothing for it (the
-    /// pack source acts on it only when asked the question, ``GitPackSource/listingAhead(_:hints:)``).
+    /// Said to every source, not the active one alone: the question may reach a later one (the run may switch
+    /// before the listing), and a source never asked holds nothing for it (the pack source acts on it only when asked
+    /// the question, ``GitPackSource/listingAhead(_:hints:)``).
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
         for source in sources { source.listingAhead(ref, hints: hints) }
     }
 
     public func withdrawListingAhead() {
         for source in sources { source.withdrawListingAhead() }
+    }
+
+    /// The active source's answer: the listing goes to it.
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
+        active.holdsListing(for: ref, hints: hints)
     }
 
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
