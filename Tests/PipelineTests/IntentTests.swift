@@ -1,5 +1,6 @@
 import Foundation
 import SmartSyncFetch
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import TestSupport
@@ -42,4 +43,95 @@ struct IntentTests {
         #expect(try String(contentsOfFile: target + "/keep.txt", encoding: .utf8) == "keep, C\n")
         #expect(try runner.state.loadIntent(target: target) == nil)
     }
+
+    /// A run that replaces a killed run's intent and is itself killed before its deletes are done: the killed run's
+    /// file this run deletes stays ours (the new intent's pending deletes) and the next run removes it. Before, it was
+    /// in neither intent's manifest nor the state, and stayed in the target as untracked for good.
+    @Test func aReplacedIntentKeepsThePathsItsApplyDeletes() async throws {
+        let repo = try GitFixture()
+        try repo.write("keep.txt", "keep\n")
+        let a = try repo.commit("A")
+        try repo.write("only-in-b.txt", "b\n")
+        let b = try repo.commit("B")
+        try repo.remove("only-in-b.txt")
+        try repo.write("keep.txt", "keep, C\n")
+        let c = try repo.commit("C")
+        let dirs = try TemporaryDirectory(prefix: "intent")
+        let target = dirs.appending("target")
+        var runner = SyncRunner(
+            source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dirs.appending("store")),
+            state: try StateStore(root: dirs.appending("state")))
+        _ = try await runner.sync(.init(ref: a, target: target))
+
+        // A run to B announced its intent, put one new file in place (an in-place apply), and was killed.
+        let listingB = try await LocalGitSource(path: repo.path).listing(
+            for: ResolvedRef(name: b, commit: ObjectID(hex: b)!))
+        try runner.state.saveIntent(
+            TargetState(
+                target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
+        try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
+        chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
+
+        // A run to C replaces that intent with its own and is killed with its stage made, before the exchange.
+        runner.checkpoint = { if $0 == "staged" { throw Stop() } }
+        await #expect(throws: (any Error).self) { try await runner.sync(.init(ref: c, target: target)) }
+        #expect(FileManager.default.fileExists(atPath: target + "/only-in-b.txt"))
+        let replaced = try #require(try runner.state.loadIntent(target: target))
+        #expect(replaced.commit.hex == c)
+        #expect(replaced.pendingDeletes.entries.map(\.key) == ["only-in-b.txt"])
+
+        // The next run removes it, and records a state that does not claim it.
+        runner.checkpoint = { _ in }
+        let outcome = try await runner.sync(.init(ref: c, target: target))
+        #expect(outcome.plan.count(.delete) == 1)
+        #expect(!FileManager.default.fileExists(atPath: target + "/only-in-b.txt"), "left behind as untracked")
+        #expect(try String(contentsOfFile: target + "/keep.txt", encoding: .utf8) == "keep, C\n")
+        #expect(try runner.state.loadIntent(target: target) == nil)
+        let file = try #require(try FileSystem.readFileIfPresent(runner.state.directory(for: target) + "/state"))
+        let recorded = try #require(TargetState(encoded: file.bytes))
+        #expect(recorded.commit.hex == c && recorded.pendingDeletes.isEmpty)
+        #expect(recorded.manifest[TreePath("only-in-b.txt")] == nil)
+    }
+
+    /// A state (and an intent) written by the previous release, before ``TargetState/pendingDeletes``: `sync
+    /// --source` of a two-file commit by the release build of `2871200`, the file's bytes as they are.
+    static let previousRelease = Array(
+        Data(
+            base64Encoded:
+                "U1NTVAEAAAARAAAAL3RtcC9tN29sZC90YXJnZXQ+PJTTcrbhni93hex/r4LfE9FeFwYAAABtYXN0ZXK0wZxpeQ3vGAIAAAAHAAAAZC94"
+                + "Lm5peKSBAABYe+a0w/k/k8SJwBEbulWWFHomywgAAABrZWVwLnR4dKSBAAAvqZLAuLXGrNK91Pox3inSl5m91fDKxwiABdoZevHFZCSG"
+                + "Ta/HZ6Y1")!)
+
+    @Test func aStateAndAnIntentOfThePreviousReleaseReadAsBefore() throws {
+        let dirs = try TemporaryDirectory(prefix: "intent-format")
+        let state = try StateStore(root: dirs.appending("state"))
+        let target = "/tmp/m7old/target"
+        try FileSystem.makeDirectories(state.directory(for: target))
+        for name in ["state", "intent"] {
+            try Data(Self.previousRelease).write(to: URL(fileURLWithPath: state.directory(for: target) + "/" + name))
+        }
+        for read in [try state.load(target: target), try state.loadIntent(target: target)] {
+            let read = try #require(read)
+            #expect(read.commit.hex == "3e3c94d372b6e19e2f7785ec7faf82df13d15e17" && read.ref == "master")
+            #expect(read.manifest.entries.map(\.key) == ["d/x.nix", "keep.txt"])
+            #expect(read.keptLocal.isEmpty && read.pendingDeletes.isEmpty)
+            // Without pending deletes (every state, and most intents) the format is the previous release's, so that
+            // release reads what this one writes.
+            #expect(read.encoded() == Self.previousRelease)
+        }
+
+        // With them, after the kept versions (written then even when there are none), and read back; a state never
+        // holds them.
+        var intent = try #require(try state.loadIntent(target: target))
+        intent.pendingDeletes = Manifest(entries: [TreePath("gone.txt"): intent.manifest.entries[0].value])
+        #expect(TargetState(encoded: intent.encoded()) == intent)
+        try state.saveIntent(intent)
+        #expect(try state.loadIntent(target: target)?.pendingDeletes == intent.pendingDeletes)
+        try state.save(intent)
+        let file = try #require(try FileSystem.readFileIfPresent(state.directory(for: target) + "/state"))
+        #expect(file.bytes == Self.previousRelease, "a state saved from an intent with pending deletes holds them")
+        #expect(try state.load(target: target)?.pendingDeletes.isEmpty == true)
+    }
+
+    private struct Stop: Error {}
 }

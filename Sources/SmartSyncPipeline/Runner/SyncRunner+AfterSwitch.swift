@@ -17,11 +17,18 @@ struct SwitchRecord: Sendable {
     /// Makes the state to record (the intent's): made only when the intent cannot be renamed, so that its manifest,
     /// one entry per file, is not held while the stage is made.
     let applied: @Sendable () throws -> TargetState
+    /// Whether the intent may be renamed into the state: not when it holds pending deletes
+    /// (``TargetState/pendingDeletes``), which a state must not claim; the state is then made again and saved.
+    let renamable: Bool
     private let done = Locked(false)
 
-    init(state: StateStore, target: String, applied: @escaping @Sendable () throws -> TargetState) {
+    init(
+        state: StateStore, target: String, renamable: Bool = true,
+        applied: @escaping @Sendable () throws -> TargetState
+    ) {
         self.state = state
         self.target = target
+        self.renamable = renamable
         self.applied = applied
     }
 
@@ -30,7 +37,7 @@ struct SwitchRecord: Sendable {
 
     /// Records the state: the intent renamed, or made again and saved (stamped now).
     func save() throws {
-        if try !state.recordIntent(target: target) {
+        if try !renamable || !state.recordIntent(target: target) {
             var now = try applied()
             now.appliedAtNs = SyncRunner.nowNs()
             try state.save(now)
