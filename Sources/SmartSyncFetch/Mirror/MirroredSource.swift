@@ -2,11 +2,13 @@ import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import Synchronization
 
 /// Mirrors before the origin (`--mirror`): the origin resolves the ref (one conditional request, as without
 /// mirrors), and listings and blobs go to the mirrors in order, then the origin, through a ``FailoverSource`` under
 /// ``FailoverPolicy/mirror``; the commit checks (ancestry, a commit's object) ask the mirrors in order, then the
-/// origin. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
+/// origin. The listing said ahead (``listingAhead(_:hints:)``) is kept here and handed to the origin only when every
+/// mirror lacks the new commit itself, so a mirror that has it still serves its listing and blobs. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
 /// ref, and the chain and the checks hold only the mirrors.
 public final class MirroredSource: SyncSource {
     /// The mirrors, then the origin when there is one.
@@ -14,6 +16,8 @@ public final class MirroredSource: SyncSource {
     /// The source refs are resolved by: the origin, or nil when the mirrors' signed refs do it.
     public let origin: (any SyncSource)?
     private let logger: Logger
+    /// The listing said ahead (``listingAhead(_:hints:)``), until the origin is asked the ancestry question.
+    private let ahead = Mutex<(ref: ResolvedRef, hints: ListingHints)?>(nil)
 
     /// - Parameters:
     ///   - mirrors: the mirrors, in the order they are tried.
@@ -64,16 +68,20 @@ public final class MirroredSource: SyncSource {
         return try await chain.listing(for: ref, hints: hints)
     }
 
-    /// Said to the origin alone (a mirror answers its questions from `commits/`, never a listing's pack): when no
-    /// mirror can tell the ancestry, the origin's pack source asks for the listing's pack in the question's request
-    /// and holds it (``GitPackSource/listingAhead(_:hints:)``), and ``listing(for:hints:)`` then takes the listing
-    /// from the origin, not from a mirror. A mirror that cannot tell has, as a rule, not published the commit, so it
-    /// could not have served the listing either.
+    /// Kept here, and said to the origin (never to a mirror: a mirror answers its questions from `commits/`, never
+    /// a listing's pack) only by ``isAncestor(_:of:)``, just before the origin is asked, and only when every mirror
+    /// answered that it has not published the new commit itself: the origin's pack source then asks for the
+    /// listing's pack in the question's request and holds it (``GitPackSource/listingAhead(_:hints:)``), and
+    /// ``listing(for:hints:)`` takes the listing from the origin, which no mirror could have served. A mirror that has
+    /// the new commit but cannot tell the ancestry (it lacks the old commit, or the gap is past
+    /// ``MirrorSource/historyLimit``), or that failed, leaves the origin to its history question: the listing and the
+    /// blobs then come from the mirrors, as without the listing said ahead.
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
-        origin?.listingAhead(ref, hints: hints)
+        ahead.withLock { $0 = (ref, hints) }
     }
 
     public func withdrawListingAhead() {
+        ahead.withLock { $0 = nil }
         origin?.withdrawListingAhead()
     }
 
@@ -104,22 +112,40 @@ public final class MirroredSource: SyncSource {
 
     /// Whether `ancestor` is `descendant` or one of its ancestors: the first mirror whose history tells, then the
     /// origin (its compare) when there is one. A source that cannot tell (a parent it does not have: nil) or fails is
-    /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse.
+    /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse. The listing said
+    /// ahead for `descendant` goes to the origin when every mirror lacks `descendant` itself (``listingAhead(_:hints:)``).
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
-        for source in checkSources {
+        var everyMirrorLacksIt = true
+        for mirror in mirrors {
             do {
-                if let answer = try await source.isAncestor(ancestor, of: descendant) { return answer }
+                switch try await mirror.ancestry(ancestor, of: descendant) {
+                case .told(let answer): return answer
+                case .cannotTell(let lacksDescendant): everyMirrorLacksIt = everyMirrorLacksIt && lacksDescendant
+                }
             } catch let error {
                 _ = try Self.passOn(error)
+                everyMirrorLacksIt = false
             }
         }
-        return nil
+        guard let origin else { return nil }
+        if everyMirrorLacksIt, let ahead = ahead.withLock({ $0 }), ahead.ref.commit == descendant {
+            origin.listingAhead(ahead.ref, hints: ahead.hints)
+        }
+        do {
+            return try await origin.isAncestor(ancestor, of: descendant)
+        } catch let error {
+            _ = try Self.passOn(error)
+            return nil
+        }
     }
+
+    /// The mirrors, in the order they are asked.
+    private var mirrors: [MirrorSource] { chain.sources.compactMap { $0 as? MirrorSource } }
 
     /// The mirrors, then the origin (outside the chain's failover: a check asks each in turn, whatever the run's
     /// blobs did).
     private var checkSources: [any SyncSource] {
-        chain.sources.compactMap { $0 as? MirrorSource } + (origin.map { [$0] } ?? [])
+        mirrors + (origin.map { [$0] } ?? [])
     }
 
     /// A source's failure to answer a check: the error to remember when the next source may answer, or thrown again
