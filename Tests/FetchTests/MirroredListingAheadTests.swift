@@ -1,6 +1,7 @@
 import Foundation
 import SmartSyncCore
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 import SmartSyncTransfer
 import TestSupport
 import Testing
@@ -44,6 +45,46 @@ extension ListingAheadTests {
         #expect(try s.fetches() == before + asked, "the origin was asked for the listing")
         let log = nginx.accessLogLines()
         #expect(log.contains { $0.contains("/listings/") && $0.hasSuffix(" 200") }, "\(log)")
+        run.close()
+    }
+
+    /// An origin that holds the listing, whose listing then fails as the pack source's per-blob path does: a network
+    /// error thrown classified (``SourceFailure/Reason/delegated``).
+    struct HeldListingBreaksOff: SyncSource {
+        var displayName: String { "origin" }
+        var transport: String { "pack" }
+        var statistics: SourceStatistics { SourceStatistics() }
+        static var brokenOff: SourceFailure {
+            SourceFailure(.delegated, SmartSyncError(.network, "the connection broke off"))
+        }
+        func resolve(_ ref: String?) async throws -> ResolvedRef { throw Self.brokenOff }
+        func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool { true }
+        func listing(for ref: ResolvedRef) async throws -> TreeListing { throw Self.brokenOff }
+        func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
+            async throws -> FetchReport
+        { throw Self.brokenOff }
+        func close() {}
+    }
+
+    /// The origin's held listing failing with a ``SourceFailure`` the mirror policy moves on from: the chain (a
+    /// mirror that has the commit) serves the listing. Before, only a ``SmartSyncError`` was caught there, and the
+    /// run ended on the origin's failure.
+    @Test func aHeldListingThatFailsClassifiedIsServedByTheChain() async throws {
+        let repo = try GitFixture()
+        try repo.write("conf/main.nix", "a\n")
+        let commit = try repo.commit("A")
+        let engine = try UploadPackFixture.engine()
+        defer { engine.shutdown() }
+        let nginx = try NginxServer(tls: false)
+        defer { nginx.stop() }
+        try MirrorLayout.publish(
+            repo, refs: ["main": commit], head: "main", to: nginx.root + "/m", repository: "acme/ahead")
+        let mirror = MirrorSource(baseURL: nginx.baseURL + "/m/", engine: engine, retryPolicy: .none)
+        let run = MirroredSource(mirrors: [mirror], origin: HeldListingBreaksOff())
+        let ref = ResolvedRef(name: "main", commit: try #require(ObjectID(hex: commit)))
+
+        let listing = try await run.listing(for: ref, hints: ListingHints())
+        #expect(listing.commit == ref.commit)
         run.close()
     }
 }

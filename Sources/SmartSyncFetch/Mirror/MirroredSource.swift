@@ -51,16 +51,21 @@ public final class MirroredSource: SyncSource {
 
     /// The chain's listing (the mirrors, then the origin), or the origin's first when it holds that listing already
     /// (``SyncSource/holdsListing(for:hints:)``: the pack its ancestry question brought, when no mirror could tell),
-    /// so the listing is downloaded once. When the origin's listing fails in a way that moves the chain on, the chain
-    /// is asked as it would have been.
+    /// so the listing is downloaded once. When the origin's listing fails in a way that moves the chain on (a
+    /// ``SourceFailure`` or a ``SmartSyncError``, classified as ``FailoverSource`` does), the chain is asked as it
+    /// would have been.
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
         if let origin, origin.holdsListing(for: ref, hints: hints) {
             do {
                 return try await origin.listing(for: ref, hints: hints)
-            } catch let error as SmartSyncError {
-                guard let why = chain.policy.reason(for: SourceFailure(classifying: error), in: .listing) else {
-                    throw error
-                }
+            } catch {
+                // Classified as the chain's own run does: a source may throw its failure classified already (the pack
+                // source's per-blob path: `.delegated`).
+                guard
+                    let failure = error as? SourceFailure
+                        ?? (error as? SmartSyncError).map({ SourceFailure(classifying: $0) })
+                else { throw error }
+                guard let why = chain.policy.reason(for: failure, in: .listing) else { throw failure.error }
                 logger.debug(
                     "the origin's held listing of \(ref.commit.abbreviated()) failed (\(why)); the mirrors next")
             }
