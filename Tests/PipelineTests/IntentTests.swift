@@ -10,7 +10,18 @@ import Testing
 
 @Suite("apply intent (interrupted in-place applies)")
 struct IntentTests {
-    @Test func filesAnInterruptedApplyPutThereAreStillOurs() async throws {
+    /// A target synced to A (by an in-place apply when `inPlace`), then a run to B (which adds `only-in-b.txt`) that
+    /// announced its intent, put that one new file in place (as an in-place apply installs it) and was killed; C
+    /// removes it again and changes `keep.txt`.
+    struct KilledRunToB {
+        let repo: GitFixture
+        let dirs: TemporaryDirectory
+        let target: String
+        var runner: SyncRunner
+        let c: String
+    }
+
+    static func killedRunToB(inPlace: Bool) async throws -> KilledRunToB {
         let repo = try GitFixture()
         try repo.write("keep.txt", "keep\n")
         let a = try repo.commit("A")
@@ -24,17 +35,23 @@ struct IntentTests {
         var runner = SyncRunner(
             source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dirs.appending("store")),
             state: try StateStore(root: dirs.appending("state")))
-        runner.applyMode = .inPlace
+        if inPlace { runner.applyMode = .inPlace }
         _ = try await runner.sync(.init(ref: a, target: target))
 
-        // A run to B announced its intent, put one new file in place, and was killed.
         let listingB = try await LocalGitSource(path: repo.path).listing(
-            for: ResolvedRef(name: b, commit: ObjectID(hex: b)!))
+            for: ResolvedRef(name: b, commit: try #require(ObjectID(hex: b))))
         try runner.state.saveIntent(
             TargetState(
                 target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
         try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
         chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
+        return KilledRunToB(repo: repo, dirs: dirs, target: target, runner: runner, c: c)
+    }
+
+    @Test func filesAnInterruptedApplyPutThereAreStillOurs() async throws {
+        // A run to B announced its intent, put one new file in place, and was killed.
+        let killed = try await Self.killedRunToB(inPlace: true)
+        let (target, runner, c) = (killed.target, killed.runner, killed.c)
 
         // The next run goes to C, which does not have that file: it is removed, not left behind as untracked.
         let outcome = try await runner.sync(.init(ref: c, target: target))
@@ -48,29 +65,10 @@ struct IntentTests {
     /// file this run deletes stays ours (the new intent's pending deletes) and the next run removes it. Before, it was
     /// in neither intent's manifest nor the state, and stayed in the target as untracked for good.
     @Test func aReplacedIntentKeepsThePathsItsApplyDeletes() async throws {
-        let repo = try GitFixture()
-        try repo.write("keep.txt", "keep\n")
-        let a = try repo.commit("A")
-        try repo.write("only-in-b.txt", "b\n")
-        let b = try repo.commit("B")
-        try repo.remove("only-in-b.txt")
-        try repo.write("keep.txt", "keep, C\n")
-        let c = try repo.commit("C")
-        let dirs = try TemporaryDirectory(prefix: "intent")
-        let target = dirs.appending("target")
-        var runner = SyncRunner(
-            source: try await LocalGitSource(path: repo.path), store: try ObjectStore(root: dirs.appending("store")),
-            state: try StateStore(root: dirs.appending("state")))
-        _ = try await runner.sync(.init(ref: a, target: target))
-
         // A run to B announced its intent, put one new file in place (an in-place apply), and was killed.
-        let listingB = try await LocalGitSource(path: repo.path).listing(
-            for: ResolvedRef(name: b, commit: ObjectID(hex: b)!))
-        try runner.state.saveIntent(
-            TargetState(
-                target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
-        try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
-        chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
+        let killed = try await Self.killedRunToB(inPlace: false)
+        let (target, c) = (killed.target, killed.c)
+        var runner = killed.runner
 
         // A run to C replaces that intent with its own and is killed with its stage made, before the exchange.
         runner.checkpoint = { if $0 == "staged" { throw Stop() } }
