@@ -283,7 +283,9 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
-            // The interrupted run's paths this apply deletes: still ours should this run be killed before it is done.
+            // The interrupted run's paths not claimed by this intent or the state (what this apply deletes, but also
+            // paths it keeps as conflicts and paths the killed run never wrote): still ours should this run be killed
+            // before it is done.
             if let interrupted {
                 applied.pendingDeletes = interrupted.unclaimed(
                     by: [applied.manifest, applied.keptLocal, previous?.manifest])
