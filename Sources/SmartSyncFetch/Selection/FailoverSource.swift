@@ -109,7 +109,9 @@ public final class FailoverSource: SyncSource {
         for source in sources { source.withdrawListingAhead() }
     }
 
-    /// The active source's answer: the listing goes to it.
+    /// The active source's answer alone (the listing goes to it): a source further on that holds a listing (its
+    /// question answered after a switch) is not asked, and should the chain switch after the question, the pack
+    /// the previously active source holds stays in the store's `tmp/` until ``close()`` (or a withdrawal).
     public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
         active.holdsListing(for: ref, hints: hints)
     }
