@@ -19,9 +19,21 @@ struct IntentTests {
         let target: String
         var runner: SyncRunner
         let c: String
+
+        /// `times` runs to C, each replacing the intent with its own and killed with its stage made, before the
+        /// exchange; the runner then runs to the end again.
+        mutating func killRunsToC(times: Int = 1) async {
+            runner.checkpoint = { if $0 == "staged" { throw Stop() } }
+            let (runner, target, c) = (runner, target, c)
+            for _ in 0..<times {
+                await #expect(throws: (any Error).self) { try await runner.sync(.init(ref: c, target: target)) }
+            }
+            self.runner.checkpoint = { _ in }
+        }
     }
 
-    static func killedRunToB(inPlace: Bool) async throws -> KilledRunToB {
+    /// `killedToC`: runs to C after it, each killed too (``KilledRunToB/killRunsToC(times:)``).
+    static func killedRunToB(inPlace: Bool, killedToC: Int = 0) async throws -> KilledRunToB {
         let repo = try GitFixture()
         try repo.write("keep.txt", "keep\n")
         let a = try repo.commit("A")
@@ -45,7 +57,9 @@ struct IntentTests {
                 target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
         try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
         chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
-        return KilledRunToB(repo: repo, dirs: dirs, target: target, runner: runner, c: c)
+        var killed = KilledRunToB(repo: repo, dirs: dirs, target: target, runner: runner, c: c)
+        if killedToC > 0 { await killed.killRunsToC(times: killedToC) }
+        return killed
     }
 
     @Test func filesAnInterruptedApplyPutThereAreStillOurs() async throws {
@@ -66,20 +80,15 @@ struct IntentTests {
     /// in neither intent's manifest nor the state, and stayed in the target as untracked for good.
     @Test func aReplacedIntentKeepsThePathsItsApplyDeletes() async throws {
         // A run to B announced its intent, put one new file in place (an in-place apply), and was killed.
-        let killed = try await Self.killedRunToB(inPlace: false)
-        let (target, c) = (killed.target, killed.c)
-        var runner = killed.runner
-
         // A run to C replaces that intent with its own and is killed with its stage made, before the exchange.
-        runner.checkpoint = { if $0 == "staged" { throw Stop() } }
-        await #expect(throws: (any Error).self) { try await runner.sync(.init(ref: c, target: target)) }
+        let killed = try await Self.killedRunToB(inPlace: false, killedToC: 1)
+        let (target, c, runner) = (killed.target, killed.c, killed.runner)
         #expect(FileManager.default.fileExists(atPath: target + "/only-in-b.txt"))
         let replaced = try #require(try runner.state.loadIntent(target: target))
         #expect(replaced.commit.hex == c)
         #expect(replaced.pendingDeletes.entries.map(\.key) == ["only-in-b.txt"])
 
         // The next run removes it, and records a state that does not claim it.
-        runner.checkpoint = { _ in }
         let outcome = try await runner.sync(.init(ref: c, target: target))
         #expect(outcome.plan.count(.delete) == 1)
         #expect(!FileManager.default.fileExists(atPath: target + "/only-in-b.txt"), "left behind as untracked")
@@ -89,6 +98,36 @@ struct IntentTests {
         let recorded = try #require(TargetState(encoded: file.bytes))
         #expect(recorded.commit.hex == c && recorded.pendingDeletes.isEmpty)
         #expect(recorded.manifest[TreePath("only-in-b.txt")] == nil)
+    }
+
+    /// Run 3 killed too (before its exchange, as run 2): its intent carries run 2's pending deletes on, so the file
+    /// the first killed run put there is still ours, and the run that finishes removes it.
+    @Test func aSecondKillInARowCarriesThePendingDeletesOn() async throws {
+        let killed = try await Self.killedRunToB(inPlace: false, killedToC: 2)
+        let (target, c, runner) = (killed.target, killed.c, killed.runner)
+        let replaced = try #require(try runner.state.loadIntent(target: target))
+        #expect(replaced.pendingDeletes.entries.map(\.key) == ["only-in-b.txt"])
+        _ = try await runner.sync(.init(ref: c, target: target))
+        #expect(!FileManager.default.fileExists(atPath: target + "/only-in-b.txt"), "left behind as untracked")
+        #expect(try runner.state.loadIntent(target: target) == nil)
+    }
+
+    /// A pending path the operator re-creates with other content before the next run: a local edit of a path that is
+    /// ours, kept in place as a conflict (never deleted), and not claimed by the state the run records.
+    @Test func aRecreatedPendingPathWithOtherContentIsKept() async throws {
+        let killed = try await Self.killedRunToB(inPlace: false, killedToC: 1)
+        let (target, c, runner) = (killed.target, killed.c, killed.runner)
+        let path = target + "/only-in-b.txt"
+        chmod(path, 0o644)
+        try Data("the operator's own\n".utf8).write(to: URL(fileURLWithPath: path))
+
+        let outcome = try await runner.sync(.init(ref: c, target: target))
+        #expect(outcome.plan.count(.delete) == 0 && outcome.plan.kind("only-in-b.txt") == .conflict)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "the operator's own\n", "a local edit was lost")
+        #expect(try String(contentsOfFile: target + "/keep.txt", encoding: .utf8) == "keep, C\n")
+        #expect(try runner.state.loadIntent(target: target) == nil)
+        let recorded = try #require(try runner.state.load(target: target))
+        #expect(recorded.manifest[TreePath("only-in-b.txt")] == nil && recorded.pendingDeletes.isEmpty)
     }
 
     /// A state (and an intent) written by the previous release, before ``TargetState/pendingDeletes``: `sync
@@ -123,6 +162,19 @@ struct IntentTests {
         var intent = try #require(try state.loadIntent(target: target))
         intent.pendingDeletes = Manifest(entries: [TreePath("gone.txt"): intent.manifest.entries[0].value])
         #expect(TargetState(encoded: intent.encoded()) == intent)
+        // Byte for byte: the previous release's bytes (less its SHA-1 trailer), then the extra section (the kept
+        // versions, empty, and the pending deletes), then the trailer over it all, so the documented downgrade holds.
+        let encoded = intent.encoded()
+        let body = Array(Self.previousRelease.dropLast(20))
+        var extra = BinaryWriter(magic: TargetState.magic, version: TargetState.version)
+        let header = extra.bytes.count
+        Manifest().write(to: &extra)
+        intent.pendingDeletes.write(to: &extra)
+        let expected = body + extra.bytes.dropFirst(header)
+        #expect(Array(encoded.dropLast(20)) == expected)
+        let digest = SHA1Hasher()
+        digest.update(expected)
+        #expect(Array(encoded.suffix(20)) == digest.finalize().bytes)
         try state.saveIntent(intent)
         #expect(try state.loadIntent(target: target)?.pendingDeletes == intent.pendingDeletes)
         try state.save(intent)
