@@ -42,6 +42,32 @@ import Testing
         try setup.scenario.expectTargetEqualsArchive(b)
     }
 
+    /// `--transport pack` behind a mirror that has published nothing yet (it cannot tell): the origin's ancestry
+    /// question asks for B's listing's pack and holds it, and the listing is taken from it: one pack request for the
+    /// update, the mirror asked for B's commit once (by the question), not again for the listing. A refused commit's
+    /// held pack goes with the refusal. (A's trees came from the origin's pack: the question can say `have` for A.)
+    @Test func withThePackTransportTheOriginsQuestionBringsTheListingOnce() throws {
+        let setup = try MirrorSetup()
+        let (a, b, c) = try Fixtures.diverging(setup.repo)
+        #expect(try setup.run(mirrors: ["m1"], ["--transport", "pack", "--ref", a]).status == 0)
+        let forward = try setup.run(mirrors: ["m1"], ["--transport", "pack", "--ref", b, "--json"])
+        #expect(forward.status == 0, "\(forward.stderrString)")
+        #expect(try ancestry(forward) == "descendant")
+        let requests = try #require(try Scenario.summary(forward)["requests"] as? [String: Any])
+        #expect(requests["packRequests"] as? Int == 1, "the question and the listing in one request: \(requests)")
+        // B's commit asked of the mirror once, by the question (404): the listing did not ask it again.
+        let asked = setup.requests("m1").filter { $0.hasPrefix("/m1/commits/" + b.prefix(2) + "/" + b.dropFirst(2)) }
+        #expect(asked.count == 1, "\(setup.requests("m1"))")
+        try setup.scenario.expectTargetEqualsArchive(b)
+
+        let back = try setup.run(mirrors: ["m1"], ["--transport", "pack", "--ref", c])
+        #expect(back.status == 6, "\(back.stderrString)")
+        try setup.scenario.expectTargetEqualsArchive(b)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: setup.scenario.store + "/tmp") == [])
+        let object = setup.scenario.store + "/objects/" + c.prefix(2) + "/" + c.dropFirst(2)
+        #expect(!FileManager.default.fileExists(atPath: object), "the refused commit reached the store")
+    }
+
     @Test func underATrustedKeyThePublishedHistoryAnswersWithoutTheOrigin() throws {
         let (setup, keys) = (try MirrorSetup(), try TrustedKeyEndToEndTests.Keys())
         let (a, b, c) = try Fixtures.diverging(setup.repo)

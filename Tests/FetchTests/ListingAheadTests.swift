@@ -313,27 +313,6 @@ struct ListingAheadTests {
         #expect(s.temporaries().isEmpty, "\(s.temporaries())")
     }
 
-    /// `--mirror` does not say the listing ahead to its origin: when no mirror can tell the ancestry, the origin's
-    /// question is its history (commits only), not the listing's whole pack, which a mirror may then serve (found by
-    /// the review: that pack, blobs included, was downloaded for nothing, counted twice against `--max-download` and
-    /// held in `tmp/` until the run closed).
-    @Test func aMirrorRunsOriginHoldsNoListingForTheQuestion() async throws {
-        let s = try Setup()
-        defer { s.engine.shutdown() }
-        let (a, b, blob) = try await s.update()
-        let hints = ListingHints(haves: [a.commit])
-        // A mirror with nothing published: every commit of it is "not found", so it cannot tell.
-        let mirror = MirrorSource(baseURL: s.github.rawURL + "/no-mirror/", engine: s.engine, retryPolicy: .none)
-        let run = MirroredSource(mirrors: [mirror], origin: s.source)
-
-        run.listingAhead(b, hints: hints)
-        #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
-        #expect(s.source.state.withLock { $0.heldListing == nil }, "the origin holds the listing's pack")
-        #expect(!s.store.contains(blob))
-        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
-        run.close()
-    }
-
     /// A run killed while its ancestry walk's history (`tree:0`: the new commit and those below it, none checked yet)
     /// arrives leaves that spool in `tmp/`: the next run removes it unread, as a held listing's, never salvaging the
     /// unchecked commits into the store (found by the fifth session's audit: it was named as a listing's spool).

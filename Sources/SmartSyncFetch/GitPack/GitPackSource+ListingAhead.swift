@@ -94,6 +94,12 @@ extension GitPackSource {
         dropHeldListing()
     }
 
+    /// Whether the ancestry question brought the listing of `ref` asked with `hints` (``askListingAhead(_:of:)``),
+    /// held for ``listing(for:hints:)`` to publish with no request.
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
+        state.withLock { $0.heldListing.map { $0.commit == ref.commit && $0.hints == hints } ?? false }
+    }
+
     /// Drops the held listing (a refused commit, or one whose ancestry could not be told): its objects never reach
     /// the store.
     func dropHeldListing() {

@@ -75,6 +75,23 @@ extension MirrorSource {
     /// (each commit verified). nil when the history runs out first (a commit the mirror does not have, beyond what
     /// was published) or after ``historyLimit`` commits: the mirror cannot tell.
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
+        switch try await ancestry(ancestor, of: descendant) {
+        case .told(let answer): answer
+        case .cannotTell: nil
+        }
+    }
+
+    /// What ``isAncestor(_:of:)`` found: an answer, or why there is none.
+    enum Ancestry: Equatable {
+        case told(Bool)
+        /// `lacksDescendant`: the mirror has not published `descendant` itself (its `commits/` file not found), so it
+        /// cannot serve its listing either; false when it has it but not the way down to the ancestor (a commit below
+        /// it not published, or past ``MirrorSource/historyLimit``).
+        case cannotTell(lacksDescendant: Bool)
+    }
+
+    /// ``isAncestor(_:of:)``'s walk, telling a mirror that lacks the new commit from one that has it but cannot tell.
+    func ancestry(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Ancestry {
         var queue = [descendant]
         var seen: Set<ObjectID> = [descendant]
         var ranOut = false
@@ -82,13 +99,15 @@ extension MirrorSource {
         while next < queue.count {
             let id = queue[next]
             next += 1
-            if id == ancestor { return true }
-            guard next <= Self.historyLimit else { return nil }
+            if id == ancestor { return .told(true) }
+            guard next <= Self.historyLimit else { return .cannotTell(lacksDescendant: false) }
             let body: [UInt8]
             do {
                 body = try await commitObject(id)
             } catch let error as SmartSyncError where error.code == .notFound {
-                ranOut = true  // beyond what was published: this mirror cannot tell, never "no"
+                // beyond what was published: this mirror cannot tell, never "no"
+                if id == descendant { return .cannotTell(lacksDescendant: true) }
+                ranOut = true
                 continue
             }
             guard let commit = CommitObject.parse(body) else {
@@ -96,6 +115,6 @@ extension MirrorSource {
             }
             for parent in commit.parents where seen.insert(parent).inserted { queue.append(parent) }
         }
-        return ranOut ? nil : false
+        return ranOut ? .cannotTell(lacksDescendant: false) : .told(false)
     }
 }

@@ -2,17 +2,22 @@ import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
+import Synchronization
 
 /// Mirrors before the origin (`--mirror`): the origin resolves the ref (one conditional request, as without
 /// mirrors), and listings and blobs go to the mirrors in order, then the origin, through a ``FailoverSource`` under
 /// ``FailoverPolicy/mirror``; the commit checks (ancestry, a commit's object) ask the mirrors in order, then the
-/// origin. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
+/// origin. The listing said ahead (``listingAhead(_:hints:)``) is kept here and handed to the origin only when every
+/// mirror lacks the new commit itself, so a mirror that has it still serves its listing and blobs. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
 /// ref, and the chain and the checks hold only the mirrors.
 public final class MirroredSource: SyncSource {
     /// The mirrors, then the origin when there is one.
     public let chain: FailoverSource
     /// The source refs are resolved by: the origin, or nil when the mirrors' signed refs do it.
     public let origin: (any SyncSource)?
+    private let logger: Logger
+    /// The listing said ahead (``listingAhead(_:hints:)``), until the origin is asked the ancestry question.
+    private let ahead = Mutex<(ref: ResolvedRef, hints: ListingHints)?>(nil)
 
     /// - Parameters:
     ///   - mirrors: the mirrors, in the order they are tried.
@@ -22,6 +27,7 @@ public final class MirroredSource: SyncSource {
         logger: Logger = .disabled
     ) {
         self.origin = origin
+        self.logger = logger
         chain = FailoverSource(
             mirrors + (origin.map { [$0] } ?? []), policy: .mirror, displayName: origin?.displayName,
             notice: notice, logger: logger)
@@ -43,15 +49,51 @@ public final class MirroredSource: SyncSource {
         try await chain.listing(for: ref)
     }
 
+    /// The chain's listing (the mirrors, then the origin), or the origin's first when it holds that listing already
+    /// (``SyncSource/holdsListing(for:hints:)``: the pack its ancestry question brought, when no mirror could tell),
+    /// so the listing is downloaded once. When the origin's listing fails in a way that moves the chain on (a
+    /// ``SourceFailure`` or a ``SmartSyncError``, classified as ``FailoverSource`` does), the chain is asked as it
+    /// would have been.
     public func listing(for ref: ResolvedRef, hints: ListingHints) async throws -> TreeListing {
-        try await chain.listing(for: ref, hints: hints)
+        if let origin, origin.holdsListing(for: ref, hints: hints) {
+            do {
+                return try await origin.listing(for: ref, hints: hints)
+            } catch {
+                // Classified as the chain's own run does: a source may throw its failure classified already (the pack
+                // source's per-blob path: `.delegated`).
+                guard
+                    let failure = error as? SourceFailure
+                        ?? (error as? SmartSyncError).map({ SourceFailure(classifying: $0) })
+                else { throw error }
+                guard let why = chain.policy.reason(for: failure, in: .listing) else { throw failure.error }
+                logger.debug(
+                    "the origin's held listing of \(ref.commit.abbreviated()) failed (\(why)); the mirrors next")
+            }
+        }
+        return try await chain.listing(for: ref, hints: hints)
     }
 
-    /// Not said to the chain (``SyncSource``'s default: nothing). Were it said, the origin's pack source would answer
-    /// a question no mirror could tell with the listing's own pack (the whole delta, blobs included); when a mirror
-    /// then serves the listing, that pack was downloaded for nothing, counted twice against `--max-download`, held in
-    /// `tmp/` beside the mirror's, and a multi-ref warm could not hold the next ref's until ``close()``. The origin's
-    /// question is its history instead: one small request more when no mirror can tell, as before.
+    /// Kept here, and said to the origin (never to a mirror: a mirror answers its questions from `commits/`, never
+    /// a listing's pack) only by ``isAncestor(_:of:)``, just before the origin is asked, and only when every mirror
+    /// answered that it has not published the new commit itself: the origin's pack source then asks for the
+    /// listing's pack in the question's request and holds it (``GitPackSource/listingAhead(_:hints:)``), and
+    /// ``listing(for:hints:)`` takes the listing from the origin, which no mirror could have served. A mirror that has
+    /// the new commit but cannot tell the ancestry (it lacks the old commit, or the gap is past
+    /// ``MirrorSource/historyLimit``), or that failed, leaves the origin to its history question: the listing and the
+    /// blobs then come from the mirrors, as without the listing said ahead.
+    public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
+        ahead.withLock { $0 = (ref, hints) }
+    }
+
+    public func withdrawListingAhead() {
+        ahead.withLock { $0 = nil }
+        origin?.withdrawListingAhead()
+    }
+
+    /// Whether the origin holds the listing (what ``listing(for:hints:)`` asks first).
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
+        origin?.holdsListing(for: ref, hints: hints) ?? false
+    }
 
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)
         async throws -> FetchReport
@@ -75,22 +117,40 @@ public final class MirroredSource: SyncSource {
 
     /// Whether `ancestor` is `descendant` or one of its ancestors: the first mirror whose history tells, then the
     /// origin (its compare) when there is one. A source that cannot tell (a parent it does not have: nil) or fails is
-    /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse.
+    /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse. The listing said
+    /// ahead for `descendant` goes to the origin when every mirror lacks `descendant` itself (``listingAhead(_:hints:)``).
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
-        for source in checkSources {
+        var everyMirrorLacksIt = true
+        for mirror in mirrors {
             do {
-                if let answer = try await source.isAncestor(ancestor, of: descendant) { return answer }
+                switch try await mirror.ancestry(ancestor, of: descendant) {
+                case .told(let answer): return answer
+                case .cannotTell(let lacksDescendant): everyMirrorLacksIt = everyMirrorLacksIt && lacksDescendant
+                }
             } catch let error {
                 _ = try Self.passOn(error)
+                everyMirrorLacksIt = false
             }
         }
-        return nil
+        guard let origin else { return nil }
+        if everyMirrorLacksIt, let ahead = ahead.withLock({ $0 }), ahead.ref.commit == descendant {
+            origin.listingAhead(ahead.ref, hints: ahead.hints)
+        }
+        do {
+            return try await origin.isAncestor(ancestor, of: descendant)
+        } catch let error {
+            _ = try Self.passOn(error)
+            return nil
+        }
     }
+
+    /// The mirrors, in the order they are asked.
+    private var mirrors: [MirrorSource] { chain.sources.compactMap { $0 as? MirrorSource } }
 
     /// The mirrors, then the origin (outside the chain's failover: a check asks each in turn, whatever the run's
     /// blobs did).
     private var checkSources: [any SyncSource] {
-        chain.sources.compactMap { $0 as? MirrorSource } + (origin.map { [$0] } ?? [])
+        mirrors + (origin.map { [$0] } ?? [])
     }
 
     /// A source's failure to answer a check: the error to remember when the next source may answer, or thrown again

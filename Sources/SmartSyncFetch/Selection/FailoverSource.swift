@@ -98,15 +98,22 @@ public final class FailoverSource: SyncSource {
         try await run(.listing) { try await $0.listing(for: ref, hints: hints) }
     }
 
-    /// Said to every source, not the active one alone: the question may reach a later one (``MirroredSource`` asks
-    /// each in turn, and the run may switch before the listing), and a source never asked holds nothing for it (the
-    /// pack source acts on it only when asked the question, ``GitPackSource/listingAhead(_:hints:)``).
+    /// Said to every source, not the active one alone: the question may reach a later one (the run may switch
+    /// before the listing), and a source never asked holds nothing for it (the pack source acts on it only when asked
+    /// the question, ``GitPackSource/listingAhead(_:hints:)``).
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
         for source in sources { source.listingAhead(ref, hints: hints) }
     }
 
     public func withdrawListingAhead() {
         for source in sources { source.withdrawListingAhead() }
+    }
+
+    /// The active source's answer alone (the listing goes to it): a source further on that holds a listing (its
+    /// question answered after a switch) is not asked, and should the chain switch after the question, the pack
+    /// the previously active source holds stays in the store's `tmp/` until ``close()`` (or a withdrawal).
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool {
+        active.holdsListing(for: ref, hints: hints)
     }
 
     public func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress)

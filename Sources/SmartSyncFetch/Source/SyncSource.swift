@@ -44,6 +44,14 @@ public protocol SyncSource: Sendable {
     /// Default: nothing.
     func withdrawListingAhead()
 
+    /// Whether this source holds the listing of `ref` asked with `hints` already, downloaded with the ancestry
+    /// question it was said ahead for (``listingAhead(_:hints:)``; the pack source alone): its
+    /// ``listing(for:hints:)`` then costs no download. A source that would ask others first for listings
+    /// (``MirroredSource``) asks this one first instead, so the listing is downloaded once.
+    ///
+    /// Default: false.
+    func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool
+
     /// Downloads `blobs` into `store`, each verified by its id. Blobs already present are skipped.
     func fetch(_ blobs: [BlobWant], of ref: ResolvedRef, into store: ObjectStore, progress: FetchProgress) async throws
         -> FetchReport
@@ -89,6 +97,8 @@ extension SyncSource {
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {}
 
     public func withdrawListingAhead() {}
+
+    public func holdsListing(for ref: ResolvedRef, hints: ListingHints) -> Bool { false }
 
     public var fallbackReason: String? { nil }
 

@@ -17,24 +17,38 @@ struct SwitchRecord: Sendable {
     /// Makes the state to record (the intent's): made only when the intent cannot be renamed, so that its manifest,
     /// one entry per file, is not held while the stage is made.
     let applied: @Sendable () throws -> TargetState
+    /// Whether the intent may be renamed into the state as it is: not when it holds pending deletes
+    /// (``TargetState/pendingDeletes``), which a state must not claim; the intent is then made again without them,
+    /// saved, and renamed.
+    let renamable: Bool
     private let done = Locked(false)
 
-    init(state: StateStore, target: String, applied: @escaping @Sendable () throws -> TargetState) {
+    init(
+        state: StateStore, target: String, renamable: Bool = true,
+        applied: @escaping @Sendable () throws -> TargetState
+    ) {
         self.state = state
         self.target = target
+        self.renamable = renamable
         self.applied = applied
     }
 
     /// True once ``save()`` succeeded.
     var isDone: Bool { done.withLock { $0 } }
 
-    /// Records the state: the intent renamed, or made again and saved (stamped now).
+    /// Records the state: the intent renamed, or made again and saved (stamped now). An intent that is not
+    /// renamable is first rewritten durably without its pending deletes (the deletes are done) and then renamed, so the
+    /// record is still one step: a kill between a separate state save and the intent's removal would leave an intent
+    /// whose pending deletes claim paths already deleted (a file the operator then puts there read as ours).
     func save() throws {
-        if try !state.recordIntent(target: target) {
+        func stamped() throws -> TargetState {
             var now = try applied()
             now.appliedAtNs = SyncRunner.nowNs()
-            try state.save(now)
+            now.pendingDeletes = Manifest()
+            return now
         }
+        if !renamable { _ = try state.saveIntent(stamped()) }
+        if try !state.recordIntent(target: target) { try state.save(stamped()) }
         done.withLock { $0 = true }
     }
 }

@@ -161,10 +161,10 @@ public struct SyncRunner: Sendable {
 
         let planner = Planner(excludes: excludes, keepLocal: request.keepLocal)
         // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
+        // (An interrupted run's pending deletes too: paths an intent it replaced claimed, not deleted yet.)
         var previousManifest = previous?.manifest ?? Manifest()
-        if let intent = try state.loadIntent(target: target) {
-            previousManifest = intent.manifest.union(previousManifest)
-        }
+        let interrupted = try state.loadIntent(target: target).map { $0.manifest.union($0.pendingDeletes) }
+        if let interrupted { previousManifest = interrupted.union(previousManifest) }
         // A target that has the commit already: its unchanged paths are counted, not listed (a no-op's plan lists
         // nothing, where it made a change per path: at 20,000 files 2.5 MB of fresh pages, most of the plan's time).
         // Only an apply needs them (the stage, the manifest): when there is one (a local edit to put right), the plan
@@ -283,6 +283,13 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
+            // The interrupted run's paths not claimed by this intent or the state (what this apply deletes, but also
+            // paths it keeps as conflicts and paths the killed run never wrote): still ours should this run be killed
+            // before it is done.
+            if let interrupted {
+                applied.pendingDeletes = interrupted.unclaimed(
+                    by: [applied.manifest, applied.keptLocal, previous?.manifest])
+            }
             // The staged switch makes it durable with its stage's sync (before any change to the target): no fsync here.
             let intentUnsynced = try state.saveIntent(applied, durable: applyMode != .stagedSwitch)
             // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
@@ -293,7 +300,8 @@ public struct SyncRunner: Sendable {
             // for the outgoing generation and for the new tree's cache.
             applied.manifest = Manifest()
             let carried = planner.carriedOver(from: previousManifest)
-            let record = SwitchRecord(state: state, target: target) { [applied] in
+            let record = SwitchRecord(state: state, target: target, renamable: applied.pendingDeletes.isEmpty) {
+                [applied] in
                 var recorded = applied
                 recorded.manifest = try planner.manifest(after: plan, previous: carried)
                 return recorded

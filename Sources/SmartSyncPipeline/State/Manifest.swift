@@ -46,6 +46,17 @@ public struct Manifest: Sendable, Hashable {
         Manifest(entries: entries.merging(other.entries) { _, new in new })
     }
 
+    /// The entries whose path none of `others` lists (nil: none).
+    public func unclaimed(by others: [Manifest?]) -> Manifest {
+        var paths: [TreePath] = []
+        var values: [Entry] = []
+        for (path, entry) in entries where !others.contains(where: { $0?[path] != nil }) {
+            paths.append(path)
+            values.append(entry)
+        }
+        return Manifest(entries: PathTable(keysInOrder: paths, values: values))
+    }
+
     func write(to w: inout BinaryWriter) {
         w.append(UInt32(entries.count))
         for (path, e) in entries {

@@ -69,13 +69,19 @@ public struct StateStore: Sendable {
 
     /// The last state saved for `target`, or nil when there is none (or it is damaged).
     public func load(target: String) throws -> TargetState? {
-        try FileSystem.readFileIfPresent(directory(for: target) + "/state").flatMap { TargetState(encoded: $0.bytes) }
+        var state = try FileSystem.readFileIfPresent(directory(for: target) + "/state").flatMap {
+            TargetState(encoded: $0.bytes)
+        }
+        state?.pendingDeletes = Manifest()  // an intent's alone (``TargetState/pendingDeletes``)
+        return state
     }
 
-    /// Saves `state` atomically. Its target is normalized first.
+    /// Saves `state` atomically. Its target is normalized first; an intent's pending deletes are left out (a state
+    /// never claims them: ``TargetState/pendingDeletes``).
     public func save(_ state: TargetState) throws {
         var state = state
         state.target = Self.normalize(state.target)
+        state.pendingDeletes = Manifest()
         let dir = directory(for: state.target)
         try FileSystem.makeDirectories(dir)
         try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
@@ -88,9 +94,8 @@ public struct StateStore: Sendable {
     /// durable before anything changes the target (the staged switch: by its stage's `syncfs` when this directory
     /// shares that file system, else fsynced on its own after that sync). Returns whether it was left unsynced: an
     /// intent already there (a killed run's) is replaced durably all the same, since a power cut before the caller's
-    /// sync could otherwise lose both. That keeps the killed run's paths the new intent lists, not all of them: the
-    /// paths this apply deletes are in neither intent's manifest once it is replaced, so a kill or a power cut before
-    /// the deletes are done leaves them untracked (ARCHITECTURE, "One sync before the exchange", known gaps).
+    /// sync could otherwise lose both. The killed run's entries this apply deletes go into the new intent's
+    /// ``TargetState/pendingDeletes``, so they stay ours until the deletes are done.
     @discardableResult
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)

@@ -16,6 +16,13 @@ public struct TargetState: Sendable, Hashable {
     /// claimed by ``manifest``). With the manifest, the commit's whole listing: a later run of the same commit
     /// takes the listing from here.
     public var keptLocal = Manifest()
+    /// An intent's only (a state ignores it): entries an interrupted run's intent claimed that this apply deletes,
+    /// neither in ``manifest`` nor in the recorded state. The next run counts them as its own, as it does the
+    /// manifest, so a kill before the deletes are done does not leave those paths untracked for good. Never recorded:
+    /// once the apply is done they are gone, and a file the operator puts there later is not ours
+    /// (``StateStore/save(_:)`` and ``StateStore/load(target:)`` leave it out; the record renames only an intent
+    /// without it).
+    public var pendingDeletes = Manifest()
 
     public init(target: String, commit: ObjectID, ref: String, appliedAtNs: Int64, manifest: Manifest) {
         self.target = target
@@ -35,8 +42,10 @@ public struct TargetState: Sendable, Hashable {
         w.append(ref)
         w.append(appliedAtNs)
         manifest.write(to: &w)
-        // Only when there is one, so states without it read as before (also by earlier versions).
-        if !keptLocal.isEmpty { keptLocal.write(to: &w) }
+        // Only when there is one, so states without it read as before (also by earlier versions). The pending deletes
+        // follow it (it then written even when empty); only an intent has them, and only after a killed run's.
+        if !keptLocal.isEmpty || !pendingDeletes.isEmpty { keptLocal.write(to: &w) }
+        if !pendingDeletes.isEmpty { pendingDeletes.write(to: &w) }
         return w.finish()
     }
 
@@ -53,8 +62,12 @@ public struct TargetState: Sendable, Hashable {
         else { return nil }
         self.init(target: target, commit: commit, ref: ref, appliedAtNs: at, manifest: manifest)
         if !r.isAtEnd {
-            guard let kept = Manifest(reading: &r), r.isAtEnd else { return nil }
+            guard let kept = Manifest(reading: &r) else { return nil }
             keptLocal = kept
+        }
+        if !r.isAtEnd {
+            guard let pending = Manifest(reading: &r), r.isAtEnd else { return nil }
+            pendingDeletes = pending
         }
     }
 }
