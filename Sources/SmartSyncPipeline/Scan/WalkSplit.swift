@@ -152,11 +152,16 @@ extension ScanWalker {
         var stats: ScanStatistics
         /// Where its cache cursor stopped.
         var cacheEnd: Int
+        /// Its last path's bytes, and whether its entries are in path order (``ScanWalker/inOrder``).
+        var previous: [UInt8]
+        var inOrder: Bool
     }
 
     /// What this walker found, as a part of a split walk.
     private var part: Part {
-        Part(entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position)
+        Part(
+            entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position,
+            previous: previous, inOrder: inOrder)
     }
 
     /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.
@@ -227,6 +232,7 @@ extension ScanWalker {
                     pending.append(entries.count)
                     own.pending += 1
                 }
+                follow(recorded.entries[own.next].path)
                 entries.append(recorded.entries[own.next])
                 own.next += 1
                 continue
@@ -247,8 +253,13 @@ extension ScanWalker {
     /// one entry per call or throws).
     private static let lost = SmartSyncError(.internal, "a part of the split walk lost entries")
 
-    /// Appends a worker's part, as if this walker had walked its subtree.
+    /// Appends a worker's part, as if this walker had walked its subtree: in order when the part is (``absorb(_:)``)
+    /// and its first path comes after this walker's last (one comparison a part, not one a path).
     private mutating func append(_ part: Part) {
+        if let first = part.entries.first {
+            follow(first.path)
+            previous = part.previous
+        }
         let base = entries.count
         entries += part.entries
         pending += part.pending.lazy.map { $0 + base }
@@ -257,6 +268,7 @@ extension ScanWalker {
 
     /// Takes a part's exclusions and statistics, and moves the cursor past what it joined.
     private mutating func absorb(_ part: Part) {
+        if !part.inOrder { inOrder = false }
         excluded.formUnion(part.excluded)
         stats.entries += part.stats.entries
         stats.cacheHits += part.stats.cacheHits
