@@ -258,6 +258,27 @@ import Testing
         #expect(after.statistics.filesHashed == 0)
     }
 
+    /// The order check made as paths are recorded and parts joined (``ScanWalker/follow(_:)``, the bytes compared
+    /// as ``TreePath/compare(_:)`` does): a path after its parent, after a shorter sibling, or of bytes that are not
+    /// UTF-8 keeps the walk in order; a path again, or one sorting before the last, marks it out of order for good.
+    @Test func theWalksOrderCheckFindsAPathOutOfPlace() {
+        var walker = ScanWalker(TargetScanner(), target: "/nonexistent", old: StatCache())
+        for path in ["a", "a-b", "a/b", "a/b/c", "a0", "b", "b\u{7F}"] { walker.follow(TreePath(path)) }
+        walker.follow(TreePath(bytes: [0x62, 0xFF]))
+        #expect(walker.inOrder)
+        #expect(walker.previous == [0x62, 0xFF])
+        walker.follow(TreePath(bytes: [0x62, 0xFF]))
+        #expect(!walker.inOrder)
+
+        for wrong in [["x", "x"], ["x/y", "x"], ["x0", "x/y"], ["y", "x"]] {
+            var walker = ScanWalker(TargetScanner(), target: "/nonexistent", old: StatCache())
+            for path in wrong { walker.follow(TreePath(path)) }
+            #expect(!walker.inOrder, "\(wrong)")
+            walker.follow(TreePath("z"))
+            #expect(!walker.inOrder, "stays out of order: \(wrong)")
+        }
+    }
+
     @Test func smallTreesAndSingleCoresWalkOnOneThread() {
         #expect(WalkSplit.automatic(files: WalkSplit.minimumFiles - 1) == nil)
         let big = WalkSplit.automatic(files: 20_000)

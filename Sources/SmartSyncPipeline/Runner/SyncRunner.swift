@@ -163,10 +163,11 @@ public struct SyncRunner: Sendable {
         // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
         // (An interrupted run's pending deletes too: paths an intent it replaced claimed, not deleted yet.)
         var previousManifest = previous?.manifest ?? Manifest()
-        let interrupted = try state.loadIntent(target: target).map { $0.manifest.union($0.pendingDeletes) }
-        if let interrupted { previousManifest = interrupted.union(previousManifest) }
+        let intent = try state.loadIntent(target: target)
+        if let intent { previousManifest = intent.manifest.union(intent.pendingDeletes).union(previousManifest) }
         // A target that has the commit already: its unchanged paths are counted, not listed (a no-op's plan lists
-        // nothing, where it made a change per path: at 20,000 files 2.5 MB of fresh pages, most of the plan's time).
+        // nothing, where it made a change per path: at 20,000 files the listing plan takes 650 page faults, 2.6 MB of
+        // fresh pages, the counting one 125; `perf record -e page-faults`, BENCHMARKS "noop7").
         // Only an apply needs them (the stage, the manifest): when there is one (a local edit to put right), the plan
         // is made again listing them. A plan of another commit lists them from the start.
         let atCommit = previous?.commit == resolved.commit
@@ -176,8 +177,16 @@ public struct SyncRunner: Sendable {
             guard apply, !plan.listsUnchanged, plan.hasWork else { return plan }
             return planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         }
-        // Store objects a target file shared and that were written through it: never linked again.
-        let damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        // Store objects a target file shared and that were written through it: never linked again. Only a scanned
+        // file whose id is not the previous manifest's is looked at, and there is none when the target has the commit,
+        // the listing is that manifest (nothing kept local, no intent merged in) and the plan found every path
+        // unchanged (an unchanged file hashes to the listing's id): the look-up, one per file, is skipped then. Any
+        // other finding (an edit, an untracked or excluded path, a conflict) runs it.
+        let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
+        let listingIsPreviousManifest = atCommit && intent == nil && previous?.keptLocal.isEmpty == true
+        let damaged =
+            listingIsPreviousManifest && nothingButUnchanged
+            ? [] : store.objectsEditedThrough(scan.tree, previous: previousManifest)
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).

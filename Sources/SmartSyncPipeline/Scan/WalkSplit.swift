@@ -74,10 +74,10 @@ extension ScanWalker {
                 case .success(nil): descent = .gone
                 case .failure(let error): descent = .failed(error)
                 }
-                listed[subtree.parent].descents[subtree.child] = descent
+                listed[subtree.parent].setDescent(descent, of: subtree.child)
             }
         }
-        for (k, subtree) in found.enumerated() { listed[subtree.parent].descents[subtree.child] = .subtree(k) }
+        for (k, subtree) in found.enumerated() { listed[subtree.parent].setDescent(.subtree(k), of: subtree.child) }
         var parts = walkWhole(found, workers: split.workers)
         // Room for all that is joined (the root's steps count its directories twice: a few entries spare; the cache's
         // count the caller reserved leaves out directories, and appending past it doubled the table, copying it beside
@@ -98,8 +98,19 @@ extension ScanWalker {
         /// recorded as it is put together. A failure while recording stops the part, after its entries.
         var recorded: Part?
         var recordFailure: (any Error)?
-        /// What became of each subdirectory, by child index.
-        var descents: [Int: Descent] = [:]
+        /// What became of each subdirectory, by child index (nil: not a subdirectory, or not looked at); empty until
+        /// the first is set. An array, not a dictionary keyed by index: no hashing, and no dictionary type made at the
+        /// first split (its metadata, looked up through the runtime's conformance tables, was in the no-op's profile).
+        private(set) var descents: [Descent?] = []
+
+        /// Records what became of the subdirectory at child index `child`.
+        mutating func setDescent(_ descent: Descent, of child: Int) {
+            if descents.isEmpty { descents = Array(repeating: nil, count: listing.children.count) }
+            descents[child] = descent
+        }
+
+        /// What became of the child at index `child` (nil: not a subdirectory, or gone unlooked at).
+        func descent(of child: Int) -> Descent? { child < descents.count ? descents[child] : nil }
 
         /// Its subdirectories, in path order; it is `listed[parent]`.
         func subdirectories(parent: Int) -> [Subtree] {
@@ -141,11 +152,16 @@ extension ScanWalker {
         var stats: ScanStatistics
         /// Where its cache cursor stopped.
         var cacheEnd: Int
+        /// Its last path's bytes, and whether its entries are in path order (``ScanWalker/inOrder``).
+        var previous: [UInt8]
+        var inOrder: Bool
     }
 
     /// What this walker found, as a part of a split walk.
     private var part: Part {
-        Part(entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position)
+        Part(
+            entries: entries, pending: pending, excluded: excluded, stats: stats, cacheEnd: cached.position,
+            previous: previous, inOrder: inOrder)
     }
 
     /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.
@@ -216,11 +232,12 @@ extension ScanWalker {
                     pending.append(entries.count)
                     own.pending += 1
                 }
+                follow(recorded.entries[own.next].path)
                 entries.append(recorded.entries[own.next])
                 own.next += 1
                 continue
             }
-            switch directory.descents[step.index] {
+            switch directory.descent(of: step.index) {
             case .listed(let next)?: try emit(next, listed: &listed, parts: &parts)
             case .subtree(let k)?:
                 let part = try parts[k].get()
@@ -236,8 +253,13 @@ extension ScanWalker {
     /// one entry per call or throws).
     private static let lost = SmartSyncError(.internal, "a part of the split walk lost entries")
 
-    /// Appends a worker's part, as if this walker had walked its subtree.
+    /// Appends a worker's part, as if this walker had walked its subtree: in order when the part is (``absorb(_:)``)
+    /// and its first path comes after this walker's last (one comparison a part, not one a path).
     private mutating func append(_ part: Part) {
+        if let first = part.entries.first {
+            follow(first.path)
+            previous = part.previous
+        }
         let base = entries.count
         entries += part.entries
         pending += part.pending.lazy.map { $0 + base }
@@ -246,6 +268,7 @@ extension ScanWalker {
 
     /// Takes a part's exclusions and statistics, and moves the cursor past what it joined.
     private mutating func absorb(_ part: Part) {
+        if !part.inOrder { inOrder = false }
         excluded.formUnion(part.excluded)
         stats.entries += part.stats.entries
         stats.cacheHits += part.stats.cacheHits
