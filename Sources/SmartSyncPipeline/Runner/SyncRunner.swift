@@ -164,7 +164,8 @@ public struct SyncRunner: Sendable {
         // (An interrupted run's pending deletes too: paths an intent it replaced claimed, not deleted yet.)
         var previousManifest = previous?.manifest ?? Manifest()
         let intent = try state.loadIntent(target: target)
-        if let intent { previousManifest = intent.manifest.union(intent.pendingDeletes).union(previousManifest) }
+        let interrupted = intent.map { $0.manifest.union($0.pendingDeletes) }
+        if let interrupted { previousManifest = interrupted.union(previousManifest) }
         // A target that has the commit already: its unchanged paths are counted, not listed (a no-op's plan lists
         // nothing, where it made a change per path: at 20,000 files the listing plan takes 650 page faults, 2.6 MB of
         // fresh pages, the counting one 125; `perf record -e page-faults`, BENCHMARKS "noop7").
