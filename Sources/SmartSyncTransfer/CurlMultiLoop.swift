@@ -6,9 +6,9 @@ import SmartSyncCore
 ///
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
-/// `stats`, `loopThread`, `exited`, `setUpFailure`) is read and written only while holding `condition`; the multi
-/// handle itself and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched
-/// only by the engine thread in ``run()``.
+/// `stats`, `loopThread`, `exited`, `exitWaiters`, `setUpFailure`) is read and written only while holding
+/// `condition`; the multi handle itself and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`)
+/// are touched only by the engine thread in ``run()``.
 ///
 /// The thread makes its own curl state first (``Setup``: loading libcurl, the trust store, the multi handle), so a
 /// run's main thread never waits for libcurl: transfers submitted meanwhile wait in the inbox, and when the setup
@@ -41,6 +41,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var shuttingDown = false
     private var exited = false
+    private var exitWaiters = 0
     private var loopThread: pthread_t?
     private var stats = TransferStatistics()
     /// Why the thread could not make its curl state; every transfer fails with it.
@@ -143,7 +144,17 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
         guard wait else { return }
         if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 { return }
+        exitWaiters += 1
         while !exited { condition.wait() }
+        exitWaiters -= 1
+    }
+
+    /// How many callers of ``shutdown(wait:)`` wait for the thread to exit now (what a test of the setup's hand-off
+    /// waits for before it lets the setup finish).
+    var shutdownWaiters: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return exitWaiters
     }
 
     // MARK: - Engine thread
