@@ -102,12 +102,19 @@ import Testing
         #expect(!plan.listsUnchanged && plan.count(.unchanged) == 1 && !plan.hasWork)
         let listing = TreeListing(commit: commit, rootTree: .emptyTree, entries: [])
         let store = try ObjectStore(root: dir["store"])
-        #expect(throws: SmartSyncError.self) {
-            try StagedSwitchApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+        let refusals = [
+            try #require(throws: SmartSyncError.self) {
+                try StagedSwitchApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+            },
+            try #require(throws: SmartSyncError.self) {
+                try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+            },
+            try #require(throws: SmartSyncError.self) { try Planner().manifest(after: plan, previous: Manifest()) },
+        ]
+        for error in refusals {
+            #expect(error.code == .internal, "\(error)")
+            #expect(error.message.contains("does not list its unchanged paths"), "\(error.message)")
         }
-        #expect(throws: SmartSyncError.self) {
-            try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
-        }
-        #expect(throws: SmartSyncError.self) { try Planner().manifest(after: plan, previous: Manifest()) }
+        #expect(TestFiles.lstat(dir["target"]) == nil)
     }
 }
