@@ -1,3 +1,4 @@
+import Foundation
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -116,5 +117,26 @@ import Testing
             #expect(error.message.contains("does not list its unchanged paths"), "\(error.message)")
         }
         #expect(TestFiles.lstat(dir["target"]) == nil)
+    }
+
+    /// A plan as `--json` printed it before ``Plan/listsUnchanged`` existed (no such key) still decodes, as a plan
+    /// that lists its unchanged paths (every plan did then).
+    @Test func aPlanJSONWithoutListsUnchangedDecodes() throws {
+        let commit = ObjectID.blob(Array("c".utf8))
+        let blob = ObjectID.blob(Array("x".utf8))
+        let plan = Plan(
+            commit: commit, changes: [Change(kind: .add, path: "a", mode: .regular, id: blob)],
+            blobsNeeded: [NeededBlob(id: blob, path: "a", size: 1)])
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(plan)) as? [String: Any])
+        #expect(object.removeValue(forKey: "listsUnchanged") as? Bool == true)
+        let older = try JSONSerialization.data(withJSONObject: object)
+        let decoded = try JSONDecoder().decode(Plan.self, from: older)
+        #expect(decoded == plan)
+        #expect(decoded.listsUnchanged)
+        // And a plan that counts its unchanged paths keeps saying so.
+        let counted = Plan(commit: commit, changes: [], blobsNeeded: [], unlistedUnchanged: 3)
+        let again = try JSONDecoder().decode(Plan.self, from: try JSONEncoder().encode(counted))
+        #expect(again == counted && !again.listsUnchanged)
     }
 }
