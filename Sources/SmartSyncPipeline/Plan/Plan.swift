@@ -42,6 +42,17 @@ public struct Plan: Sendable, Hashable, Codable {
         self.counts = counts
     }
 
+    /// Decodes a plan as ``init(from:)`` would be synthesized, but for ``listsUnchanged``, which a plan printed by an
+    /// earlier release (`--json`) lacks: then true, as every plan listed its unchanged paths.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        commit = try c.decode(ObjectID.self, forKey: .commit)
+        changes = try c.decode([Change].self, forKey: .changes)
+        listsUnchanged = try c.decodeIfPresent(Bool.self, forKey: .listsUnchanged) ?? true
+        blobsNeeded = try c.decode([NeededBlob].self, forKey: .blobsNeeded)
+        counts = try c.decode([Change.Kind: Int].self, forKey: .counts)
+    }
+
     /// The number of changes of `kind`.
     public func count(_ kind: Change.Kind) -> Int { counts[kind] ?? 0 }
 
