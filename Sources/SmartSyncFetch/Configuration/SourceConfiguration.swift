@@ -6,8 +6,7 @@ import SmartSyncTransfer
 
 /// Which source to build, from command-line settings.
 public enum SourceConfiguration: Sendable {
-    /// GitHub's REST API and raw host (or compatible servers); `network`'s ``NetworkSettings/gitURL`` is set (as
-    /// ``github(slug:apiURL:rawURL:token:network:)`` sets it).
+    /// GitHub's REST API and raw host (or compatible servers).
     case github(GitHubLocation, token: GitHubToken?, transfer: TransferConfiguration, network: NetworkSettings)
     /// A local git repository.
     case local(path: String)
@@ -113,8 +112,8 @@ public enum SourceConfiguration: Sendable {
         switch self {
         case .github(let location, let token, var transfer, let network):
             transfer.logger = logger
-            // Set by `github(slug:...)`, `--git-url` or the API's own host (an API URL with none is refused there).
-            guard let gitURL = network.gitURL else {
+            // The case is public: a caller building it directly without a git URL gets the API host's default.
+            guard let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL) else {
                 throw SmartSyncError(.internal, "the GitHub configuration has no git URL")
             }
             let clone = ShallowCloneSource(
