@@ -156,9 +156,29 @@ import Testing
         }
     }
 
+    /// A listing of one path (`components` joined by `/`, a file holding ``x`` below trees), in tree order and
+    /// hashing to its root: only the check of each path's names can refuse it.
+    private static func chain(_ components: [String]) -> TreeListing {
+        var id = Self.x
+        var mode = FileMode.regular
+        var levels: [(FileMode, ObjectID)] = []
+        for name in components.reversed() {
+            levels.insert((mode, id), at: 0)
+            id = TreeObject.id(of: [TreeObject.Child(name: Array(name.utf8), mode: mode, id: id)])
+            mode = .tree
+        }
+        let entries = levels.indices.map { i in
+            TreeEntry(
+                path: TreePath(components[...i].joined(separator: "/")), mode: levels[i].0, id: levels[i].1)
+        }
+        return TreeListing(commit: .emptyTree, rootTree: id, entries: entries)
+    }
+
     /// ``TreeListing/validateAndVerify()`` (the one pass a sync makes over every listing, its source's or a pin's)
     /// decides every listing as ``TreeListing/validate()`` then ``TreeListing/verify()`` do, the order's checks
-    /// included: a name twice, a path through a file or symlink, an empty name, a changed blob, in tree order or not.
+    /// included: a name twice, a path through a file or symlink, a changed blob, in tree order or not; the names only
+    /// the path check refuses (`..`, `.git`, a temporary file's), in tree order and hashing; and an empty name (which
+    /// the order's pass leaves to the general form).
     @Test func validateAndVerifyDecidesAsBothDo() throws {
         let tree = TreeObject.id(of: [TreeObject.Child(name: Array("x".utf8), mode: .regular, id: Self.x)])
         let dRoot = TreeObject.id(of: [TreeObject.Child(name: Array("d".utf8), mode: .tree, id: tree)])
@@ -198,7 +218,16 @@ import Testing
                 TreeListing(commit: .emptyTree, rootTree: dRoot, entries: tampered.reversed()), .integrity
             ),
             ("the wrong root", TreeListing(commit: .emptyTree, rootTree: tree, entries: d), .integrity),
+            ("a tree '..' holding '../x'", Self.chain(["..", "x"]), .unsafePath),
+            ("'a/.git/x'", Self.chain(["a", ".git", "x"]), .unsafePath),
+            ("an empty name, 'd/'", Self.chain(["d", ""]), .unsafePath),
+            ("a temporary file's name", Self.chain([".smart-sync-tmp-1f"]), .unsafePath),
         ]
+        for components in [["..", "x"], ["a", ".git", "x"], [".smart-sync-tmp-1f"]] {
+            // Ordered and hashing: the name check alone refuses these.
+            let listing = Self.chain(components)
+            #expect(listing.inTreeOrder { id, children in TreeObject.id(of: children) == id }, "\(components)")
+        }
         for (name, listing, code) in cases {
             let separate = Self.outcome {
                 try listing.validate()
