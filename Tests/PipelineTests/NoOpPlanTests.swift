@@ -119,7 +119,7 @@ import Testing
         #expect(TestFiles.lstat(dir["target"]) == nil)
     }
 
-    /// A plan as `--json` printed it before ``Plan/listsUnchanged`` existed (no such key) still decodes, as a plan
+    /// A plan a library caller encoded before ``Plan/listsUnchanged`` existed (no such key) still decodes, as a plan
     /// that lists its unchanged paths (every plan did then).
     @Test func aPlanJSONWithoutListsUnchangedDecodes() throws {
         let commit = ObjectID.blob(Array("c".utf8))

@@ -2,7 +2,7 @@ import SmartSyncGitObjects
 
 /// What a sync will do to a target: one ``Change`` per path, sorted by path, plus the blobs the store must
 /// provide; at the commit the target already has, the unchanged paths are only counted (``listsUnchanged``).
-/// `Codable`, so the CLI can print it as JSON.
+/// `Codable` for library callers (the CLI's JSON output prints a `PlanSummary`, not a plan).
 public struct Plan: Sendable, Hashable, Codable {
     /// The commit the plan brings the target to.
     public var commit: ObjectID
@@ -42,8 +42,8 @@ public struct Plan: Sendable, Hashable, Codable {
         self.counts = counts
     }
 
-    /// Decodes a plan as ``init(from:)`` would be synthesized, but for ``listsUnchanged``, which a plan printed by an
-    /// earlier release (`--json`) lacks: then true, as every plan listed its unchanged paths.
+    /// Decodes a plan as ``init(from:)`` would be synthesized, but for ``listsUnchanged``, which a plan encoded before
+    /// it existed (by a library caller) lacks: then true, as every plan listed its unchanged paths.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         commit = try c.decode(ObjectID.self, forKey: .commit)
