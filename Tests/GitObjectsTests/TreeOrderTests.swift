@@ -198,7 +198,8 @@ import Testing
                 .unsafePath
             ),
             (
-                "a path through a symlink, hashing", TreeListing(
+                "a path through a symlink, hashing",
+                TreeListing(
                     commit: .emptyTree, rootTree: symlinkRoot,
                     entries: [
                         TreeEntry(path: "etc", mode: .symlink, id: Self.x),
@@ -207,7 +208,8 @@ import Testing
                 .unsafePath
             ),
             (
-                "a path through a file below the root", TreeListing(
+                "a path through a file below the root",
+                TreeListing(
                     commit: .emptyTree, rootTree: dRoot,
                     entries: d + [TreeEntry(path: "d/x/y", mode: .regular, id: Self.x)]),
                 .unsafePath

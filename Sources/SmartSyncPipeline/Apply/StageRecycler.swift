@@ -130,7 +130,9 @@ struct StageRecycler {
 
     /// Calls `body` with each index below `count`, in order, and whether it is one of `keptIndices` (increasing): the
     /// merge of the kept files' indices into `desired`'s.
-    private static func forEachIndex(_ count: Int, kept keptIndices: [Int], _ body: (_ j: Int, _ wasKept: Bool) -> Void) {
+    private static func forEachIndex(
+        _ count: Int, kept keptIndices: [Int], _ body: (_ j: Int, _ wasKept: Bool) -> Void
+    ) {
         var nextKept = 0
         for j in 0..<count {
             let wasKept = nextKept < keptIndices.count && keptIndices[nextKept] == j
