@@ -41,6 +41,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var shuttingDown = false
     private var exited = false
+    /// Callers of ``shutdown(wait:)`` waiting for the thread to exit: a test hook (read through ``shutdownWaiters``),
+    /// nothing in the loop depends on it.
     private var exitWaiters = 0
     private var loopThread: pthread_t?
     private var stats = TransferStatistics()
@@ -149,8 +151,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         exitWaiters -= 1
     }
 
-    /// How many callers of ``shutdown(wait:)`` wait for the thread to exit now (what a test of the setup's hand-off
-    /// waits for before it lets the setup finish).
+    /// How many callers of ``shutdown(wait:)`` wait for the thread to exit now. A test hook (internal, for
+    /// `@testable` tests): a test of the setup's hand-off waits for it before it lets the setup finish.
     var shutdownWaiters: Int {
         condition.lock()
         defer { condition.unlock() }
