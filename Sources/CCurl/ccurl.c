@@ -63,13 +63,16 @@ static atomic_int ss_curl_state; // 0: not loaded (yet), 1: loaded, -1: failed
 static const char *ss_curl_failure;
 static char ss_curl_failure_buffer[512];
 
-static void ss_curl_fail(const char *what) {
-    const char *detail = dlerror();
+// Records the load's failure: `what`, then `detail` (when there is one) after a colon.
+static void ss_curl_fail_with(const char *what, const char *detail) {
     snprintf(ss_curl_failure_buffer, sizeof ss_curl_failure_buffer, "%s%s%s", what, detail ? ": " : "",
              detail ? detail : "");
     ss_curl_failure = ss_curl_failure_buffer;
     atomic_store(&ss_curl_state, -1);
 }
+
+// Records a failure of the dynamic loader's (its `dlerror()` the detail).
+static void ss_curl_fail(const char *what) { ss_curl_fail_with(what, dlerror()); }
 
 static void ss_curl_load_once(void) {
     void *library = dlopen(SS_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -87,10 +90,7 @@ static void ss_curl_load_once(void) {
 #undef SS_RESOLVE
     CURLcode rc = ss_curl.curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        snprintf(ss_curl_failure_buffer, sizeof ss_curl_failure_buffer, "curl_global_init failed: %s",
-                 ss_curl.curl_easy_strerror(rc));
-        ss_curl_failure = ss_curl_failure_buffer;
-        atomic_store(&ss_curl_state, -1);
+        ss_curl_fail_with("curl_global_init failed", ss_curl.curl_easy_strerror(rc));
         return;
     }
     atomic_store(&ss_curl_state, 1);

@@ -147,8 +147,9 @@ public enum FileSystem {
     public static func temporaryName(_ prefix: String) -> String {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let room = Int(NAME_MAX) - 16
-        let start = prefix.utf8.lastIndex(of: UInt8(ascii: "/")).map { prefix.utf8.index(after: $0) }
-        let component = prefix[(start ?? prefix.startIndex)...]
+        let start =
+            prefix.utf8.lastIndex(of: UInt8(ascii: "/")).map { prefix.utf8.index(after: $0) } ?? prefix.startIndex
+        let component = prefix[start...]
         guard component.utf8.count > room else { return prefix + random }
         let scalars = Array(component.unicodeScalars)
         var head = 0
@@ -162,7 +163,7 @@ public enum FileSystem {
             bytes += UTF8.width(scalars[tail - 1])
             tail -= 1
         }
-        var name = String(prefix[..<(start ?? prefix.startIndex)])
+        var name = String(prefix[..<start])
         name.unicodeScalars.append(contentsOf: scalars[..<head])
         name.unicodeScalars.append(contentsOf: scalars[tail...])
         return name + random

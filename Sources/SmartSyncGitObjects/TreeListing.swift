@@ -33,6 +33,23 @@ extension TreeListing {
         for e in entries { try RepoPath.check(e.path) }
         // In tree order, every entry's parent is a tree listed before it and no path comes twice: nothing to look up.
         if inTreeOrder({ _, _ in true }) { return }
+        try validateInAnyOrder()
+    }
+
+    /// ``validate()`` then ``verify()``, the tree order walked once for both (a sync's check of every listing it
+    /// uses): in that order the one pass that hashes the trees vouches for ``validate()``'s checks too. Anything else
+    /// goes to their general forms, which decide as each alone does.
+    ///
+    /// - Throws: what ``validate()`` throws (`.unsafePath`) before anything ``verify()`` throws (`.integrity`).
+    public func validateAndVerify() throws {
+        for e in entries { try RepoPath.check(e.path) }
+        if inTreeOrder({ id, children in TreeObject.id(of: children) == id }) { return }
+        try validateInAnyOrder()
+        try verifyInAnyOrder()
+    }
+
+    /// ``validate()``'s checks but ``RepoPath/check(_:)``'s, whatever the listing's order.
+    private func validateInAnyOrder() throws {
         // Sorted by path bytes: a repeated path is two neighbours, and each lookup below a binary search.
         var kinds = PathTable<FileMode>()
         kinds.reserveCapacity(entries.count)
@@ -73,6 +90,11 @@ extension TreeListing {
         // its last entry has passed: hashed then, with no table by path. Anything else, a mismatch included, is
         // decided (and named) below.
         if inTreeOrder({ id, children in TreeObject.id(of: children) == id }) { return }
+        try verifyInAnyOrder()
+    }
+
+    /// ``verify()``, whatever the listing's order (a mismatch named by the tree that does not hash).
+    private func verifyInAnyOrder() throws {
         var children: [TreePath: [TreeObject.Child]] = [.root: []]
         var listedTrees: [TreePath: ObjectID] = [:]
         for e in entries {

@@ -1,6 +1,7 @@
 import Glibc
 import SmartSyncCore
 import SmartSyncGitObjects
+import SmartSyncObjectStore
 
 /// A delta's base read from its file in the store with `pread`, never whole: opened once per delta, its size
 /// taken from `fstat` (what the delta's declared base size is checked against).
@@ -18,14 +19,14 @@ final class StoredDeltaBase: DeltaBase {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
             guard errno == ELOOP else { throw SmartSyncError.io("open", path: path) }
-            throw SmartSyncError.storeDamaged("the stored object \(id) at \(path) is a symlink, not a file: not read")
+            throw ObjectStore.notAnObject(id, at: path, mode: S_IFLNK)
         }
         var st = stat()
         let statted = fstat(fd, &st) == 0
         guard statted, (st.st_mode & S_IFMT) == S_IFREG else {
             let error =
                 statted
-                ? SmartSyncError.storeDamaged("the stored object \(id) at \(path) is no regular file: not read")
+                ? ObjectStore.notAnObject(id, at: path, mode: st.st_mode)
                 : SmartSyncError.io("fstat", path: path)
             close(fd)
             throw error

@@ -180,13 +180,14 @@ public final class ObjectStore: Sendable {
             var st = stat()
             guard lstat(path, &st) == 0 else { throw SmartSyncError.io("open", path: path) }
             // A regular file now: published since the open (another run's writer); open it again, once.
-            guard (st.st_mode & S_IFMT) == S_IFREG else { throw notAnObject(id, at: path, mode: st.st_mode) }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw Self.notAnObject(id, at: path, mode: st.st_mode) }
         }
         throw SmartSyncError.io("open", path: path, errno: ENOENT)
     }
 
     /// The error for something at an object's path that is no regular file (`mode` from its `lstat`): not read.
-    func notAnObject(_ id: ObjectID, at path: String, mode: mode_t) -> SmartSyncError {
+    /// Damage in the local store (``SmartSyncError/storeDamaged(_:)``), worded alike wherever an object is read.
+    public static func notAnObject(_ id: ObjectID, at path: String, mode: mode_t) -> SmartSyncError {
         let type = mode & S_IFMT
         let kind = type == S_IFLNK ? "a symlink" : type == S_IFDIR ? "a directory" : "no regular file"
         return .storeDamaged("the store object \(id) at \(path) is \(kind), not a file: it was not read")

@@ -6,9 +6,9 @@ import SmartSyncCore
 ///
 /// `@unchecked Sendable` because the compiler cannot see the discipline that makes it safe: every property shared
 /// between threads (`multi` for `curl_multi_wakeup`, `inbox`, `cancelRequests`, `phases`, `shuttingDown`,
-/// `stats`, `loopThread`, `exited`, `setUpFailure`) is read and written only while holding `condition`; the multi
-/// handle itself and the loop-only state (`settings`, `waiting`, `active`, `perHost`, `limiter`, `pacer`) are touched
-/// only by the engine thread in ``run()``.
+/// `stats`, `loopThread`, `exited`, `exitWaiters`, `setUpFailure`) is read and written only while holding
+/// `condition`; the multi handle itself and the loop-only state (`waiting`, `active`, `perHost`, `limiter`, `pacer`)
+/// are touched only by the engine thread in ``run()``.
 ///
 /// The thread makes its own curl state first (``Setup``: loading libcurl, the trust store, the multi handle), so a
 /// run's main thread never waits for libcurl: transfers submitted meanwhile wait in the inbox, and when the setup
@@ -41,13 +41,15 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var shuttingDown = false
     private var exited = false
+    /// Callers of ``shutdown(wait:)`` waiting for the thread to exit: a test hook (read through ``shutdownWaiters``),
+    /// nothing in the loop depends on it.
+    private var exitWaiters = 0
     private var loopThread: pthread_t?
     private var stats = TransferStatistics()
     /// Why the thread could not make its curl state; every transfer fails with it.
     private var setUpFailure: (any Error)?
 
     // Engine thread only (also used by the pacing extension, CurlMultiLoop+Pacing.swift).
-    private var settings: EasySettings?
     private var waiting: [EasyTransfer] = []
     var active: [UInt64: EasyTransfer] = [:]
     private var perHost: [String: Int] = [:]
@@ -144,7 +146,17 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
         guard wait else { return }
         if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 { return }
+        exitWaiters += 1
         while !exited { condition.wait() }
+        exitWaiters -= 1
+    }
+
+    /// How many callers of ``shutdown(wait:)`` wait for the thread to exit now. A test hook (internal, for
+    /// `@testable` tests): a test of the setup's hand-off waits for it before it lets the setup finish.
+    var shutdownWaiters: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return exitWaiters
     }
 
     // MARK: - Engine thread
@@ -154,6 +166,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         loopThread = pthread_self()
         condition.unlock()
         let multi: UnsafeMutableRawPointer
+        let settings: EasySettings
         do {
             (multi, settings) = try setUp()
         } catch {
@@ -184,14 +197,14 @@ final class CurlMultiLoop: @unchecked Sendable {
             waiting.append(contentsOf: arrived)
             if stop { break }
             for id in cancels { cancelTransfer(id, multi) }
-            startWaiting(multi)
+            startWaiting(multi, settings)
             resumePaused(multi)
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
             let finished = drainMessages(multi)
             checkPace(multi)
             if finished {
-                startWaiting(multi)
+                startWaiting(multi, settings)
                 continue  // new handles want a curl_multi_perform before we sleep
             }
             // Wakes on socket activity, curl's own timers, curl_multi_wakeup, or after the timeout: 1 s at most (so
@@ -224,7 +237,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// Moves queued transfers onto the multi handle, FIFO, within the global cap and what ``pacer`` allows per host
     /// (its cap, a host-wide pause, its request rate). A transfer whose host is held back does not block transfers
     /// to other hosts behind it.
-    private func startWaiting(_ multi: UnsafeMutableRawPointer) {
+    private func startWaiting(_ multi: UnsafeMutableRawPointer, _ settings: EasySettings) {
         var index = 0
         let now = monotonicSeconds()
         nextAdmission = nil
@@ -239,11 +252,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             waiting.remove(at: index)
             pacer.started(transfer.hostKey)
             let retained = Unmanaged.passRetained(transfer).toOpaque()
-            // `settings` is set before the loop's first pass.
-            var failure: SmartSyncError? =
-                if let settings { transfer.makeHandle(settings: settings, retainedSelf: retained) } else {
-                    SmartSyncError(.internal, "the transfer engine started a transfer before its setup")
-                }
+            var failure = transfer.makeHandle(settings: settings, retainedSelf: retained)
             if failure == nil, let easy = transfer.easy {
                 let rc = curl_multi_add_handle(multi, easy)
                 if rc != CURLM_OK {

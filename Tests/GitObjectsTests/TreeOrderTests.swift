@@ -142,4 +142,102 @@ import Testing
         #expect(throws: SmartSyncError.self) { try listing.validate() }
         #expect(throws: SmartSyncError.self) { try listing.verify() }
     }
+
+    /// What ``TreeListing/validate()`` then ``TreeListing/verify()`` say of a listing, as `ok` or the error's code and
+    /// message.
+    private static func outcome(_ check: () throws -> Void) -> String {
+        do {
+            try check()
+            return "ok"
+        } catch let error as SmartSyncError {
+            return "\(error.code): \(error.message)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// A listing of one path (`components` joined by `/`, a file holding ``x`` below trees), in tree order and
+    /// hashing to its root: only the check of each path's names can refuse it.
+    private static func chain(_ components: [String]) -> TreeListing {
+        var id = Self.x
+        var mode = FileMode.regular
+        var levels: [(FileMode, ObjectID)] = []
+        for name in components.reversed() {
+            levels.insert((mode, id), at: 0)
+            id = TreeObject.id(of: [TreeObject.Child(name: Array(name.utf8), mode: mode, id: id)])
+            mode = .tree
+        }
+        let entries = levels.indices.map { i in
+            TreeEntry(
+                path: TreePath(components[...i].joined(separator: "/")), mode: levels[i].0, id: levels[i].1)
+        }
+        return TreeListing(commit: .emptyTree, rootTree: id, entries: entries)
+    }
+
+    /// ``TreeListing/validateAndVerify()`` (the one pass a sync makes over every listing, its source's or a pin's)
+    /// decides every listing as ``TreeListing/validate()`` then ``TreeListing/verify()`` do, the order's checks
+    /// included: a name twice, a path through a file or symlink, a changed blob, in tree order or not; the names only
+    /// the path check refuses (`..`, `.git`, a temporary file's), in tree order and hashing; and an empty name (which
+    /// the order's pass leaves to the general form).
+    @Test func validateAndVerifyDecidesAsBothDo() throws {
+        let tree = TreeObject.id(of: [TreeObject.Child(name: Array("x".utf8), mode: .regular, id: Self.x)])
+        let dRoot = TreeObject.id(of: [TreeObject.Child(name: Array("d".utf8), mode: .tree, id: tree)])
+        let d = [TreeEntry(path: "d", mode: .tree, id: tree), TreeEntry(path: "d/x", mode: .regular, id: Self.x)]
+        let symlinkRoot = TreeObject.id(of: [TreeObject.Child(name: Array("etc".utf8), mode: .symlink, id: Self.x)])
+        var tampered = d
+        tampered[1].id = .emptyTree
+        let cases: [(String, TreeListing, code: SmartSyncError.Code?)] = [
+            ("in tree order", TreeListing(commit: .emptyTree, rootTree: dRoot, entries: d), nil),
+            ("reversed", TreeListing(commit: .emptyTree, rootTree: dRoot, entries: d.reversed()), nil),
+            ("a tree twice", TreeListing(commit: .emptyTree, rootTree: dRoot, entries: d + d), .unsafePath),
+            (
+                "a file and a tree of one name",
+                TreeListing(
+                    commit: .emptyTree, rootTree: dRoot,
+                    entries: [TreeEntry(path: "d", mode: .regular, id: Self.x)] + d),
+                .unsafePath
+            ),
+            (
+                "a path through a symlink, hashing",
+                TreeListing(
+                    commit: .emptyTree, rootTree: symlinkRoot,
+                    entries: [
+                        TreeEntry(path: "etc", mode: .symlink, id: Self.x),
+                        TreeEntry(path: "etc/passwd", mode: .regular, id: Self.x),
+                    ]),
+                .unsafePath
+            ),
+            (
+                "a path through a file below the root",
+                TreeListing(
+                    commit: .emptyTree, rootTree: dRoot,
+                    entries: d + [TreeEntry(path: "d/x/y", mode: .regular, id: Self.x)]),
+                .unsafePath
+            ),
+            ("a changed blob", TreeListing(commit: .emptyTree, rootTree: dRoot, entries: tampered), .integrity),
+            (
+                "a changed blob, reversed",
+                TreeListing(commit: .emptyTree, rootTree: dRoot, entries: tampered.reversed()), .integrity
+            ),
+            ("the wrong root", TreeListing(commit: .emptyTree, rootTree: tree, entries: d), .integrity),
+            ("a tree '..' holding '../x'", Self.chain(["..", "x"]), .unsafePath),
+            ("'a/.git/x'", Self.chain(["a", ".git", "x"]), .unsafePath),
+            ("an empty name, 'd/'", Self.chain(["d", ""]), .unsafePath),
+            ("a temporary file's name", Self.chain([".smart-sync-tmp-1f"]), .unsafePath),
+        ]
+        for components in [["..", "x"], ["a", ".git", "x"], [".smart-sync-tmp-1f"]] {
+            // Ordered and hashing: the name check alone refuses these.
+            let listing = Self.chain(components)
+            #expect(listing.inTreeOrder { id, children in TreeObject.id(of: children) == id }, "\(components)")
+        }
+        for (name, listing, code) in cases {
+            let separate = Self.outcome {
+                try listing.validate()
+                try listing.verify()
+            }
+            let combined = Self.outcome { try listing.validateAndVerify() }
+            #expect(combined == separate, "\(name)")
+            #expect(combined.hasPrefix(code.map { "\($0):" } ?? "ok"), "\(name): \(combined)")
+        }
+    }
 }

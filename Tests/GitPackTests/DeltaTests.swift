@@ -1,3 +1,8 @@
+import Foundation
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
 import Testing
 
 @testable import SmartSyncGitPack
@@ -32,5 +37,28 @@ import Testing
         #expect(started == 30)
         #expect(out == (try Delta.apply(delta, to: base)))
         #expect(String(decoding: out, as: UTF8.self) == "quick red fox jumps the quick ")
+    }
+
+    /// A symlink or a directory at a delta base's store path is never read: it is damage in the local store, worded
+    /// as the store's own reads word it (``ObjectStore/notAnObject(_:at:mode:)``: one wording, the fsck hint).
+    @Test func aBaseThatIsNoFileIsStoreDamageInTheStoresWords() throws {
+        let scratch = try TemporaryDirectory(prefix: "delta-base")
+        let store = try ObjectStore(root: scratch.appending("store"))
+        let id = ObjectID.blob(Array("a base\n".utf8))
+        let path = store.path(for: id)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        for (plant, kind) in [("symlink", "a symlink"), ("directory", "a directory")] {
+            if plant == "symlink" {
+                #expect(symlink("/etc/passwd", path) == 0)
+            } else {
+                #expect(mkdir(path, 0o755) == 0)
+            }
+            let error = try #require(throws: SmartSyncError.self) { try StoredDeltaBase(path: path, id: id) }
+            #expect(error.isStoreDamage, "\(plant)")
+            #expect(error.message == "the store object \(id) at \(path) is \(kind), not a file: it was not read")
+            #expect(error.hint?.contains("fsck --repair") == true, "\(plant)")
+            #expect(remove(path) == 0)
+        }
     }
 }

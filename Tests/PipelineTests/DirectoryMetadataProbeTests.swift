@@ -17,14 +17,10 @@ import Testing
         try TestFiles.write(dir[name] + "/in-the-way", "x")
         let parent = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { close(parent) }
-        #expect(throws: SmartSyncError.self) {
+        let error = try #require(throws: SmartSyncError.self) {
             try DirectoryMetadata.removeProbe(name, in: parent, display: dir[name])
         }
-        do {
-            try DirectoryMetadata.removeProbe(name, in: parent, display: dir[name])
-        } catch let error as SmartSyncError {
-            #expect(error.message.contains(dir[name]) && error.message.contains("rmdir"), "\(error.message)")
-        }
+        #expect(error.message.contains(dir[name]) && error.message.contains("rmdir"), "\(error.message)")
         unlink(dir[name] + "/in-the-way")
         try DirectoryMetadata.removeProbe(name, in: parent, display: dir[name])
         #expect(TestFiles.lstat(dir[name]) == nil)

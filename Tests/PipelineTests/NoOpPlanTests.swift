@@ -1,3 +1,4 @@
+import Foundation
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -102,12 +103,40 @@ import Testing
         #expect(!plan.listsUnchanged && plan.count(.unchanged) == 1 && !plan.hasWork)
         let listing = TreeListing(commit: commit, rootTree: .emptyTree, entries: [])
         let store = try ObjectStore(root: dir["store"])
-        #expect(throws: SmartSyncError.self) {
-            try StagedSwitchApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+        let refusals = [
+            try #require(throws: SmartSyncError.self) {
+                try StagedSwitchApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+            },
+            try #require(throws: SmartSyncError.self) {
+                try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
+            },
+            try #require(throws: SmartSyncError.self) { try Planner().manifest(after: plan, previous: Manifest()) },
+        ]
+        for error in refusals {
+            #expect(error.code == .internal, "\(error)")
+            #expect(error.message.contains("does not list its unchanged paths"), "\(error.message)")
         }
-        #expect(throws: SmartSyncError.self) {
-            try InPlaceApplier().apply(plan, listing: listing, store: store, target: dir["target"])
-        }
-        #expect(throws: SmartSyncError.self) { try Planner().manifest(after: plan, previous: Manifest()) }
+        #expect(TestFiles.lstat(dir["target"]) == nil)
+    }
+
+    /// A plan a library caller encoded before ``Plan/listsUnchanged`` existed (no such key) still decodes, as a plan
+    /// that lists its unchanged paths (every plan did then).
+    @Test func aPlanJSONWithoutListsUnchangedDecodes() throws {
+        let commit = ObjectID.blob(Array("c".utf8))
+        let blob = ObjectID.blob(Array("x".utf8))
+        let plan = Plan(
+            commit: commit, changes: [Change(kind: .add, path: "a", mode: .regular, id: blob)],
+            blobsNeeded: [NeededBlob(id: blob, path: "a", size: 1)])
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(plan)) as? [String: Any])
+        #expect(object.removeValue(forKey: "listsUnchanged") as? Bool == true)
+        let older = try JSONSerialization.data(withJSONObject: object)
+        let decoded = try JSONDecoder().decode(Plan.self, from: older)
+        #expect(decoded == plan)
+        #expect(decoded.listsUnchanged)
+        // And a plan that counts its unchanged paths keeps saying so.
+        let counted = Plan(commit: commit, changes: [], blobsNeeded: [], unlistedUnchanged: 3)
+        let again = try JSONDecoder().decode(Plan.self, from: try JSONEncoder().encode(counted))
+        #expect(again == counted && !again.listsUnchanged)
     }
 }

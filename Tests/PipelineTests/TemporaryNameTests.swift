@@ -44,14 +44,11 @@ import Testing
         try f.repo.write(path, "from the repository\n")
         try f.repo.write("conf.nix", "b\n")
         let bad = try f.repo.commit("bad")
-        do {
-            _ = try await f.runner.sync(.init(ref: bad, target: f.target))
-            Issue.record("a tree with '\(path)' was synced")
-        } catch let error as SmartSyncError {
-            #expect(error.code == .unsafePath, "\(error)")
-            #expect(error.message.contains("'\(refused)'") && error.message.contains("temporary"), "\(error.message)")
-            #expect(error.hint?.contains("rename it in the repository") == true, "\(error.hint ?? "")")
-        }
+        expectRefusal(
+            of: refused,
+            try await #require(throws: SmartSyncError.self, "a tree with '\(path)' was synced") {
+                try await f.runner.sync(.init(ref: bad, target: f.target))
+            })
         #expect(TestFiles.read(f.target + "/conf.nix") == "a\n")
         #expect(TestFiles.lstat(f.target + "/" + path) == nil)
         #expect(try f.runner.state.load(target: f.target)?.commit.hex == f.good)
@@ -72,17 +69,23 @@ import Testing
         return commit
     }
 
+    /// Expects `error` to be the refusal of the tree entry `path`, of the temporary shape.
+    private func expectRefusal(of path: String, _ error: SmartSyncError) {
+        #expect(error.code == .unsafePath, "\(error)")
+        #expect(error.message.contains("'\(path)'") && error.message.contains("temporary"), "\(error.message)")
+        #expect(error.hint?.contains("rename it in the repository") == true, "\(error.hint ?? "")")
+    }
+
     /// Syncs (or plans) `commit` expecting the refusal of `path`, the target untouched.
     private func expectRefused(_ f: Fixture, _ commit: String, _ path: String, plan: Bool = false) async throws {
-        do {
-            let request = SyncRunner.Request(ref: commit, target: f.target)
-            _ = plan ? try await f.runner.plan(request) : try await f.runner.sync(request)
-            Issue.record("a tree holding '\(path)' was \(plan ? "planned" : "synced")")
-        } catch let error as SmartSyncError {
-            #expect(error.code == .unsafePath, "\(error)")
-            #expect(error.message.contains("'\(path)'") && error.message.contains("temporary"), "\(error.message)")
-            #expect(error.hint?.contains("rename it in the repository") == true, "\(error.hint ?? "")")
-        }
+        let request = SyncRunner.Request(ref: commit, target: f.target)
+        expectRefusal(
+            of: path,
+            try await #require(
+                throws: SmartSyncError.self, "a tree holding '\(path)' was \(plan ? "planned" : "synced")"
+            ) {
+                _ = plan ? try await f.runner.plan(request) : try await f.runner.sync(request)
+            })
         #expect(TestFiles.read(f.target + "/" + path) == "from the repository\n")
         #expect(try f.runner.state.load(target: f.target)?.commit.hex == commit)
     }
@@ -130,13 +133,11 @@ import Testing
         let runner = SyncRunner(
             source: try await LocalGitSource(path: elsewhere.path), store: f.runner.store, state: f.runner.state)
         let fresh = f.dirs.appending("fresh")
-        do {
-            _ = try await runner.sync(.init(ref: bad, target: fresh))
-            Issue.record("a pinned tree with '\(path)' was synced")
-        } catch let error as SmartSyncError {
-            #expect(error.code == .unsafePath, "\(error)")
-            #expect(error.message.contains("'\(path)'") && error.message.contains("temporary"), "\(error.message)")
-        }
+        expectRefusal(
+            of: path,
+            try await #require(throws: SmartSyncError.self, "a pinned tree with '\(path)' was synced") {
+                try await runner.sync(.init(ref: bad, target: fresh))
+            })
         #expect(TestFiles.lstat(fresh) == nil)
     }
 

@@ -120,8 +120,15 @@ struct CurlMultiLoopSetupTests {
             sawSetupOver.value.withLock { $0 = setupOver.value.withLock { $0 } }
             joined.signal()
         }.start()
-        // Give a shutdown that would not wait the time to return before the setup is released.
-        #expect(joined.wait(timeout: .now() + .milliseconds(200)) == .timedOut)
+        // The setup is released only once the shutdown waits for the thread: one that returned instead fails here.
+        let deadline = Date() + 60
+        var returned = false
+        while loop.shutdownWaiters == 0, !returned, Date() < deadline {
+            returned = joined.wait(timeout: .now() + .milliseconds(1)) == .success
+        }
+        #expect(!returned, "shutdown(wait: true) returned while the setup ran")
+        #expect(loop.shutdownWaiters == 1)
+        if returned { joined.signal() }
 
         release.signal()
         // A generous bound, only so that a lost resumption fails the test instead of hanging it.

@@ -112,6 +112,7 @@ public enum SourceConfiguration: Sendable {
         switch self {
         case .github(let location, let token, var transfer, let network):
             transfer.logger = logger
+            // The case is public: a caller building it directly without a git URL gets the API host's default.
             guard let gitURL = network.gitURL ?? NetworkSettings.defaultGitURL(apiURL: location.apiURL) else {
                 throw SmartSyncError(.internal, "the GitHub configuration has no git URL")
             }

@@ -166,10 +166,12 @@ extension GitPackSource {
         }
     }
 
-    /// The name of a spool a killed run's successor imports (``salvageSpools()``).
-    static let spoolPrefix = "pack-"
-    /// The name of a spool held for a commit's checks, removed unread by a killed run's successor.
-    static let heldSpoolPrefix = "held-pack-"
+    /// The name of a spool a killed run's successor imports (``salvageSpools()``); gc tells spools in the store's
+    /// `tmp/` by it.
+    public static let spoolPrefix = "pack-"
+    /// The name of a spool held for a commit's checks, removed unread by a killed run's successor; gc tells spools
+    /// in the store's `tmp/` by it.
+    public static let heldSpoolPrefix = "held-pack-"
 
     /// Writes the limits a spool is held to. Not synced: they matter only to a later run salvaging the spool, and one
     /// that finds them cut short (a crash) removes the spool unread.

@@ -45,7 +45,12 @@ struct ScannedDirectories: Sendable {
         guard let seen = stats[path], seen == StatData(st),
             !submodules.contains(where: { $0 == path || $0.isAncestor(of: path) })
         else { return false }
-        return !StatCache.isRacy(seen.mtimeNs, since: startedAtNs)
-            && !StatCache.isRacy(seen.ctimeNs, since: startedAtNs)
+        return stampedBeforeScan(seen)
+    }
+
+    /// Whether a directory whose `lstat` is `data` had its entries and metadata last changed before the tick the scan
+    /// started in (``StatCache/isRacy(_:since:)`` of its mtime and ctime).
+    func stampedBeforeScan(_ data: StatData) -> Bool {
+        !StatCache.isRacy(data.mtimeNs, since: startedAtNs) && !StatCache.isRacy(data.ctimeNs, since: startedAtNs)
     }
 }

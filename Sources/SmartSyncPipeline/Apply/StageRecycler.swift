@@ -99,20 +99,12 @@ struct StageRecycler {
         // tree, held through the placing: 11 MB at 100,000 files).
         // Told apart by the kept files' indices in `desired` (increasing): no path compared, none copied.
         var addedBlobs = Set<ObjectID>()
-        var nextKept = 0
-        for j in desired.values.indices {
-            if nextKept < keptIndices.count && keptIndices[nextKept] == j {
-                nextKept += 1
-            } else {
-                addedBlobs.insert(desired.values[j].id)
-            }
+        Self.forEachIndex(desired.values.count, kept: keptIndices) { j, wasKept in
+            if !wasKept { addedBlobs.insert(desired.values[j].id) }
         }
         var changes: [Change] = []  // in path order, as `desired` is
-        nextKept = 0
-        for j in desired.values.indices {
-            let wasKept = nextKept < keptIndices.count && keptIndices[nextKept] == j
-            if wasKept { nextKept += 1 }
-            guard !wasKept || addedBlobs.contains(desired.values[j].id) else { continue }
+        Self.forEachIndex(desired.values.count, kept: keptIndices) { j, wasKept in
+            guard !wasKept || addedBlobs.contains(desired.values[j].id) else { return }
             let (path, e) = (desired.keys[j], desired.values[j])
             if wasKept {
                 let kind: LocalKind = e.mode == .symlink ? .symlink : e.mode == .executable ? .executable : .regular
@@ -134,6 +126,19 @@ struct StageRecycler {
         return Outcome(
             report: report, kept: kept, keptByInode: keptByInode, removed: removed, readCache: readCache,
             directories: keptDirectories.keys.filter { !settled.contains($0) })
+    }
+
+    /// Calls `body` with each index below `count`, in order, and whether it is one of `keptIndices` (increasing): the
+    /// merge of the kept files' indices into `desired`'s.
+    private static func forEachIndex(
+        _ count: Int, kept keptIndices: [Int], _ body: (_ j: Int, _ wasKept: Bool) -> Void
+    ) {
+        var nextKept = 0
+        for j in 0..<count {
+            let wasKept = nextKept < keptIndices.count && keptIndices[nextKept] == j
+            if wasKept { nextKept += 1 }
+            body(j, wasKept)
+        }
     }
 
     /// How many files the scan did not vouch for are checked against the store first (an `lstat`, two for an

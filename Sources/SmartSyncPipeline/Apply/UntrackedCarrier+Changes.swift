@@ -39,7 +39,7 @@ extension UntrackedCarrier {
         guard root >= 0 else { return true }
         defer { close(root) }
         var st = stat()
-        guard fstat(root, &st) == 0, Self.stampedBefore(scanned, st) else { return true }
+        guard fstat(root, &st) == 0, scanned.stampedBeforeScan(StatData(st)) else { return true }
         var excluded: [TreePath: [TreePath]] = [:]
         let values = rules.values
         for (j, path) in rules.keys.enumerated() where values[j] == .carryWhole {
@@ -81,7 +81,7 @@ extension UntrackedCarrier {
     /// be read).
     private static func stampedSince(_ scanned: ScannedDirectories, _ fd: Int32) -> Bool {
         var st = stat()
-        guard fstat(fd, &st) == 0, stampedBefore(scanned, st),
+        guard fstat(fd, &st) == 0, scanned.stampedBeforeScan(StatData(st)),
             let entries = try? directoryEntries(fd, display: "")
         else { return true }
         for (name, type) in entries where type == DT_DIR || type == DT_UNKNOWN {
@@ -91,14 +91,6 @@ extension UntrackedCarrier {
             if stampedSince(scanned, sub) { return true }
         }
         return false
-    }
-
-    /// Whether a directory whose `lstat` is `st` had its entries and metadata last changed before the tick the scan
-    /// started in.
-    private static func stampedBefore(_ scanned: ScannedDirectories, _ st: stat) -> Bool {
-        let data = StatData(st)
-        return !StatCache.isRacy(data.mtimeNs, since: scanned.startedAtNs)
-            && !StatCache.isRacy(data.ctimeNs, since: scanned.startedAtNs)
     }
 
     /// The `.conflict` of ``conflictOnRetype``: `display` changed type while the stage was validated.

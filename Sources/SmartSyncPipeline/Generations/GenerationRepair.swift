@@ -51,11 +51,9 @@ struct GenerationRepair {
             default:
                 found = nil
             }
-            if let found, let st {
+            if let found, let st, let mode = FileMode(blobOf: st) {
                 // What the generation held instead (content, kind or metadata): kept, as any local version a sync
                 // replaces, unless the sync that healed the target kept it already.
-                let mode: FileMode =
-                    (st.st_mode & S_IFMT) == S_IFLNK ? .symlink : (st.st_mode & 0o100) != 0 ? .executable : .regular
                 let version = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
                     path: path, metadata: FileMetadata(st), rollbackTo: generation.sequence)

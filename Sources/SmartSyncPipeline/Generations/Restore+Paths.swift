@@ -63,14 +63,13 @@ extension Restore {
         mode: FileMode, id: ObjectID, metadata: FileMetadata
     )? {
         guard let st = try tree.status(path) else { return nil }
-        switch st.st_mode & S_IFMT {
-        case S_IFLNK:
+        switch FileMode(blobOf: st) {
+        case .symlink?:
             return (.symlink, ObjectID.blob(try tree.readLink(path)), FileMetadata(st))
-        case S_IFREG:
-            let mode: FileMode = (st.st_mode & 0o100) != 0 ? .executable : .regular
+        case let mode?:
             guard let id = try tree.hashFile(path)?.id else { return nil }
             return (mode, id, FileMetadata(st))
-        default:
+        case nil:
             throw SmartSyncError(
                 .conflict,
                 "'\(path)' is a directory or special file, not a file; restore handles one file at a time",

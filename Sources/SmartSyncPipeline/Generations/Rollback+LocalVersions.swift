@@ -43,25 +43,19 @@ extension Rollback {
             for name in try tree.names(inDirectory: directory) ?? [] {
                 let path = directory.appending(name)
                 guard now[path] == nil, keptLocal[path] == nil, let st = try tree.status(path) else { continue }
-                switch st.st_mode & S_IFMT {
-                case S_IFDIR: try keepInside(path)
-                case S_IFLNK: try keep(path, st, mode: .symlink, previous: nil)
-                case S_IFREG: try keep(path, st, mode: st.st_mode & 0o100 != 0 ? .executable : .regular, previous: nil)
-                default: continue
+                if let mode = FileMode(blobOf: st) {
+                    try keep(path, st, mode: mode, previous: nil)
+                } else if st.st_mode & S_IFMT == S_IFDIR {
+                    try keepInside(path)
                 }
             }
         }
         for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             let previous = now[path]
             guard then[path] != nil || previous != nil, let st = try tree.status(path) else { continue }
-            let mode: FileMode
-            switch st.st_mode & S_IFMT {
-            case S_IFLNK: mode = .symlink
-            case S_IFREG: mode = st.st_mode & 0o100 != 0 ? .executable : .regular
-            case S_IFDIR:
-                if then[path] != nil { try keepInside(path) }
-                continue  // else walked by the carrier
-            default: continue  // a FIFO or device is never read
+            guard let mode = FileMode(blobOf: st) else {
+                if st.st_mode & S_IFMT == S_IFDIR, then[path] != nil { try keepInside(path) }
+                continue  // a directory else walked by the carrier; a FIFO or device is never read
             }
             if let previous, previous.mode.isBlob,
                 try !LocalEditScan.differs(st, previous, cached: cache.entries[path], link: { try tree.readLink(path) })

@@ -54,13 +54,14 @@ struct LocalVersionKeeper {
         let entry = Manifest.Entry(mode: mode, id: saved)
         // The same content and mode in its place lose nothing unless the operator's permissions or owner differ from
         // an installed file's (a rollback's generation file is installed): then the record keeps them.
-        if installed && (previous == entry || replacement == entry) { return nil }
+        let sameInPlace = previous == entry || replacement == entry
+        if installed && sameInPlace { return nil }
         kept.append(
             KeptVersion(
                 timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata,
                 rollbackTo: rollbackTo))
         let what =
-            previous == entry || replacement == entry
+            sameInPlace
             ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
             : "local content \(saved.abbreviated())"
         return "'\(path)' had \(what); kept before replacing it (smart-sync restore '\(path)' brings it back)"

@@ -2,7 +2,7 @@ import SmartSyncGitObjects
 
 /// What a sync will do to a target: one ``Change`` per path, sorted by path, plus the blobs the store must
 /// provide; at the commit the target already has, the unchanged paths are only counted (``listsUnchanged``).
-/// `Codable`, so the CLI can print it as JSON.
+/// `Codable` for library callers (the CLI's JSON output prints a `PlanSummary`, not a plan).
 public struct Plan: Sendable, Hashable, Codable {
     /// The commit the plan brings the target to.
     public var commit: ObjectID
@@ -40,6 +40,17 @@ public struct Plan: Sendable, Hashable, Codable {
         if let current = run { counts[current.kind, default: 0] += current.count }
         if unlistedUnchanged > 0 { counts[.unchanged, default: 0] += unlistedUnchanged }
         self.counts = counts
+    }
+
+    /// Decodes a plan as ``init(from:)`` would be synthesized, but for ``listsUnchanged``, which a plan encoded before
+    /// it existed (by a library caller) lacks: then true, as every plan listed its unchanged paths.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        commit = try c.decode(ObjectID.self, forKey: .commit)
+        changes = try c.decode([Change].self, forKey: .changes)
+        listsUnchanged = try c.decodeIfPresent(Bool.self, forKey: .listsUnchanged) ?? true
+        blobsNeeded = try c.decode([NeededBlob].self, forKey: .blobsNeeded)
+        counts = try c.decode([Change.Kind: Int].self, forKey: .counts)
     }
 
     /// The number of changes of `kind`.

@@ -30,10 +30,9 @@ extension SyncRunner {
                 "the pin of commit \(commit.hex) (\(pinned.names.joined(separator: ", "))) cannot be read, not used")
             return nil
         }
-        try listing.validate()
         do {
-            try listing.verify()
-        } catch {
+            try listing.validateAndVerify()
+        } catch let error as SmartSyncError where error.code == .integrity {  // verify()'s: an unsafe path is thrown
             let names = pinned.names.joined(separator: ", ")
             logger.warning("pin '\(names)' of commit \(commit.hex) does not verify, not used: \(error)")
             return nil

@@ -72,8 +72,7 @@ extension SyncRunner {
                     + "is \(known); refusing to sync"
             )
         }
-        try listing.validate()
-        try listing.verify()
+        try listing.validateAndVerify()
         // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
         let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
         events(.listed(commit: resolved.commit, entries: entries, verified: true))

@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncFetch
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -38,8 +39,9 @@ struct StoreLeftovers {
     func clean(_ visit: (Leftover) -> Void) {
         for name in (try? FileSystem.names(in: store.temporaryDirectory)) ?? [] {
             let path = store.temporaryDirectory + "/" + name
-            // A listing's pack spool (`pack-`) or one held for a commit's checks (`held-pack-`, GitPackSource's).
-            let spool = name.hasPrefix("pack-") || name.hasPrefix("held-pack-")
+            // A listing's pack spool or one held for a commit's checks (GitPackSource's).
+            let spool =
+                name.hasPrefix(GitPackSource.spoolPrefix) || name.hasPrefix(GitPackSource.heldSpoolPrefix)
             let kind: Leftover.Kind = spool ? .spool : .temporary
             if olderThan(graceNs, path) { remove(path, kind, visit) }
         }

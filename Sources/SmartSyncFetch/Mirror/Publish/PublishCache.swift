@@ -52,6 +52,7 @@ public struct PublishCache: Sendable {
         guard case .github(let location, _, _, let checked) = try SourceConfiguration.github(
             slug: slug, apiURL: apiURL, rawURL: nil, token: token, network: network)
         else { throw SmartSyncError(.internal, "SourceConfiguration.github made no GitHub configuration") }
+        // Kept though `github(slug:...)` sets it: the `.github` case is public and may be built without one.
         guard let checkedGitURL = checked.gitURL ?? NetworkSettings.defaultGitURL(apiURL: apiURL) else {
             throw SmartSyncError(.internal, "SourceConfiguration.github left no git URL")
         }
