@@ -50,7 +50,7 @@ extension RollbackLocalVersionsTests {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
         let layout = SwitchLayout(target: t.target)
-        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        let journal = try #require(try SwitchJournal.load(layout: layout))
         return (t, try #require(journal.pending.first?.id))
     }
 
@@ -86,14 +86,14 @@ extension RollbackLocalVersionsTests {
         try t.expectTarget(0)
     }
 
-    /// A FIFO planted as the journal is no journal to gc: it is not opened for a blocking read (gc used to hang
-    /// there), and gc succeeds. A FIFO as a generation's state is skipped the same way.
-    @Test func aFIFOPlantedAsTheJournalDoesNotHangGC() async throws {
+    /// A FIFO planted as a generation's state is skipped by gc: it is not opened for a blocking read, and gc
+    /// succeeds. (A FIFO as the journal stops gc as it stops the recovery, without blocking:
+    /// ``aFIFOAtTheJournalStopsGCAndIsWarnedAboutByFsck()``.)
+    @Test func aFIFOPlantedAsAGenerationsStateDoesNotHangGC() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await t.sync(0)
         try await t.sync(1)
         let layout = SwitchLayout(target: t.target)
-        #expect(mkfifo(layout.journal, 0o600) == 0)
         let generation = try #require(try FileSystem.names(in: layout.generations).first { Int($0) != nil })
         let state = layout.generations + "/" + generation + "/state"
         _ = unlink(state)
@@ -133,6 +133,20 @@ extension RollbackLocalVersionsTests {
         var kinds: [StoreRoot.Kind] = []
         try roots.forEach { kinds.append($0.kind) }
         return (kinds, warnings.withLock { $0 })
+    }
+
+    /// gc reads the journal as the recovery does (one reader): a FIFO there stops it naming the path (it used to read
+    /// as no journal), and the warning policy (fsck's) warns and goes on; neither blocks on it.
+    @Test func aFIFOAtTheJournalStopsGCAndIsWarnedAboutByFsck() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let layout = SwitchLayout(target: t.target)
+        #expect(mkfifo(layout.journal, 0o600) == 0)
+        let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
+        #expect(error?.message.contains("'\(layout.journal)'") == true, "\(error?.text ?? "")")
+        let (kinds, warnings) = try rootsWithWarnings(t)
+        #expect(kinds.contains(.target))
+        #expect(warnings.contains { $0.contains(layout.journal) && $0.contains("a FIFO") }, "\(warnings)")
     }
 
     /// A damaged journal under the warning policy (fsck's): warned about naming it, the other roots still visited.
@@ -186,7 +200,7 @@ extension RollbackLocalVersionsTests {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
         let layout = SwitchLayout(target: t.target)
-        var journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        var journal = try #require(try SwitchJournal.load(layout: layout))
         #expect(journal.pending.map(\.path) == ["d0/f0.nix"])
         #expect(try SwitchJournal.read(at: layout.journal)?.record == SwitchJournal(
             sequence: journal.sequence, incoming: journal.incoming, incomingInode: journal.incomingInode,
