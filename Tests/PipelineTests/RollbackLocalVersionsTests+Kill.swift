@@ -40,9 +40,46 @@ extension RollbackLocalVersionsTests {
             return
         }
         #expect(version.rollbackTo != nil && version.replacedBy?.hex == t.commits[0])
-        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state)
+        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
         #expect(versions.filter { if case .kept = $0.origin { true } else { false } }.count == 1)
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+    }
+
+    /// `restore --list` right after a rollback killed after its exchange recovers the switch first (under the target
+    /// lock, as `restore PATH` does): the kept version the rollback took out is listed at once. It used to show only
+    /// after the next sync, rollback or `restore PATH`.
+    @Test func restoreListFinishesAKilledRollbackFirst() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
+        let kept = versions.compactMap { if case .kept(let k) = $0.origin { k } else { nil } }
+        #expect(kept.count == 1 && kept.first?.rollbackTo != nil, "\(versions)")
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+        #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) == nil)
+    }
+
+    /// The recovery's warning of a pending version whose object is gone reaches `restore`'s events (both forms): it
+    /// used to be dropped, the version left out of `restore --list` without a word.
+    @Test(arguments: [false, true])
+    func restoreWarnsOfAPendingVersionWithoutItsObject(list: Bool) async throws {
+        let (t, id) = try await killedAfterExchange()
+        #expect(unlink(t.runner.store.path(for: id)) == 0)
+        let warnings = Locked<[String]>([])
+        let events: (SyncEvent) -> Void = { event in
+            if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+        }
+        if list {
+            _ = try Restore.versions(
+                of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store, events: events)
+        } else {
+            // No kept version to restore is left: refused, after the warning.
+            #expect(throws: SmartSyncError.self) {
+                try Restore.run(
+                    path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state, events: events)
+            }
+        }
+        #expect(warnings.withLock { $0 }.contains { $0.contains("d0/f0.nix") && $0.contains("no longer in the store") })
     }
 
     /// A rollback killed right after its exchange, and the blob of the version pending in its journal.
