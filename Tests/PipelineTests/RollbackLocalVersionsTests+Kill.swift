@@ -40,7 +40,8 @@ extension RollbackLocalVersionsTests {
             return
         }
         #expect(version.rollbackTo != nil && version.replacedBy?.hex == t.commits[0])
-        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
         #expect(versions.filter { if case .kept = $0.origin { true } else { false } }.count == 1)
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
     }

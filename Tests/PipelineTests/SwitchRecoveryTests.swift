@@ -65,7 +65,8 @@ import Testing
             if TestFiles.lstat(layout.journal) == nil { try? TestFiles.write(layout.journal, bytes: bytes) }
         }
         let error = await #expect(throws: SmartSyncError.self) { try await t.sync(1) }
-        #expect(error?.code == .internal && error?.message.contains("must be recovered") == true, "\(error?.text ?? "")")
+        #expect(error?.code == .internal, "\(error?.text ?? "")")
+        #expect(error?.message.contains("must be recovered") == true, "\(error?.text ?? "")")
         try t.expectTarget(0)
         #expect(TestFiles.lstat(layout.journal) == nil)
         t.runner.beforeScanOpening = nil
@@ -74,8 +75,8 @@ import Testing
     }
 
     /// A run that fails after its journal was written (before the exchange: every failure after it is reported as one
-    /// after the switch) undoes the switch on its way out with the recovery every run starts with: no journal, no stage,
-    /// no half-made generation, the target and its recorded state as they were; the next run switches.
+    /// after the switch) undoes the switch on its way out with the recovery every run starts with: no journal, no
+    /// stage, no half-made generation, the target and its recorded state as they were; the next run switches.
     @Test(arguments: ["prepared", "staged", "before-exchange"])
     func aRunFailingAfterItsJournalWasWrittenUndoesTheSwitch(at point: String) async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)

@@ -109,17 +109,18 @@ struct SwitchJournal: JSONRecord, Equatable {
     /// its exchange did not happen, and the target's inode tells.
     static func damagedHint(_ layout: SwitchLayout) -> String {
         let target = layout.target
-        return "it records a switch of \(target) that a run was interrupted in. If a newer smart-sync wrote it, run that "
-            + "release. Otherwise remove it by hand only knowing whether its exchange happened: the target's inode "
-            + "(`stat -c %i \(target)`) equal to the journal's incomingInode means it did. If it did not, remove the "
-            + "journal and run again. If it did, \(target) holds the new tree, unrecorded, and the tree it replaced is "
-            + "at the journal's incoming path: remove the journal and that path, then run `smart-sync sync`, which "
-            + "brings the target to its ref whatever it holds (files unlike the recorded state are kept as local "
-            + "versions)"
+        return "it records a switch of \(target) that a run was interrupted in. If a newer smart-sync wrote it, run "
+            + "that release. Otherwise remove it by hand only knowing whether its exchange happened: the target's "
+            + "inode (`stat -c %i \(target)`) equal to the journal's incomingInode means it did. If it did not, remove "
+            + "the journal and run again. If it did, \(target) holds the new tree, unrecorded, and the tree it "
+            + "replaced is at the journal's incoming path: remove the journal and that path, then run `smart-sync "
+            + "sync`, which brings the target to its ref whatever it holds (files unlike the recorded state are kept "
+            + "as local versions)"
     }
 
     /// Whether a journal's bytes are unwritten: empty, or NULs only. A staged switch writes its journal unsynced
-    /// before its stage's sync (``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``),
+    /// before its stage's sync
+    /// (``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``),
     /// and a power cut can leave it without its bytes (NULs: ext4 `data=writeback` or `nodelalloc`, its size kept):
     /// its exchange comes only after that sync and the journal's fsync (``TreeSwitch/confirmJournal(_:)``), so it did
     /// not happen. (A synced journal is never so: its bytes are fsynced before the exchange, and JSON has no NUL.)
@@ -137,8 +138,8 @@ struct SwitchJournal: JSONRecord, Equatable {
 }
 
 extension StateStore {
-    /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover(record:)``). When the
-    /// exchange had happened, the target holds what that run announced in its intent (written before its journal):
+    /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover(record:)``). When
+    /// the exchange had happened, the target holds what that run announced in its intent (written before its journal):
     /// that becomes the target's state, since the run died, or failed to save it, before recording it. A rollback to
     /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
     /// The journal's pending kept-version records (a rollback's, ``SwitchJournal/pending``) are appended to the

@@ -34,8 +34,8 @@ struct TreeSwitch {
     /// The longest journal written unsynced (bytes): one that fits a 4 KiB page, which writeback sends in one I/O
     /// (with room to spare; not the file system block, which mke2fs makes 1 KiB on file systems under 512 MB), comes
     /// back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs, which
-    /// ``SwitchJournal/isUnwritten(_:)`` tells from a written one. A longer one (a long target path) could come back with its
-    /// first page only: it is fsynced as it is written.
+    /// ``SwitchJournal/isUnwritten(_:)`` tells from a written one. A longer one (a long target path) could come back
+    /// with its first page only: it is fsynced as it is written.
     static let unsyncedJournalLimit = 3 * 1024
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
@@ -64,8 +64,8 @@ struct TreeSwitch {
     /// its state, then the journal. With `durable` false nothing is fsynced: the caller makes them durable before
     /// ``exchange(_:checkpoint:exchanged:)`` with one `syncfs` of the sidecar's file system (the stage's: the staged
     /// switch prepares before its stage's sync, which then covers both). Until the exchange, a kill or a failure
-    /// leaves a journal whose inode the target does not have: ``recover(record:)`` (or ``abandon(_:)``) removes it and the
-    /// generation, as before any exchange.
+    /// leaves a journal whose inode the target does not have: ``recover(record:)`` (or ``abandon(_:)``) removes it and
+    /// the generation, as before any exchange.
     func prepare(
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
         untracked: Bool = false, pending: [KeptVersion] = [], durable: Bool
@@ -152,8 +152,8 @@ struct TreeSwitch {
     }
 
     /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the
-    /// next run's ``recover(record:)`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold
-    /// sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
+    /// next run's ``recover(record:)`` removes, should a kill leave it) are exchanged, and the stage removed. For a
+    /// cold sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
     /// tell (the directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the
     /// exchange; an ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
     func exchangeWorks(checkpoint: (String) throws -> Void) -> Bool {
