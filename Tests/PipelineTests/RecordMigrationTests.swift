@@ -158,6 +158,16 @@ import Testing
             // as gc's does: it used to say "remove the journal" whatever.
             #expect(error?.hint?.contains("stat -c %i \(layout.target)") == true, "\(error?.hint ?? "")")
             #expect(error?.hint?.contains("newer smart-sync") == true)
+            // The tree the exchange took out is moved aside, never deleted: for a rollback it is the newest tree, with
+            // the operator's edited files whose kept versions only the damaged journal records. Both candidate paths
+            // are named from the layout; for a rollback, how to undo it (sync) or finish it (sync --ref).
+            let hint = error?.hint ?? ""
+            #expect(!hint.contains("remove the journal and that path"), "\(hint)")
+            #expect(hint.contains("Move that path out of the sidecar"), "\(hint)")
+            #expect(hint.contains("mv \(layout.stage) "), "\(hint)")
+            #expect(hint.contains(layout.generations + "/<N>/tree"), "\(hint)")
+            #expect(hint.contains("undoes it"), "\(hint)")
+            #expect(hint.contains("sync --ref COMMIT"), "\(hint)")
         }
     }
 

@@ -106,16 +106,24 @@ struct SwitchJournal: JSONRecord, Equatable {
     }
 
     /// What to do about a journal that cannot be read, for the recovery and gc alike: removing it is right only when
-    /// its exchange did not happen, and the target's inode tells.
+    /// its exchange did not happen, and the target's inode tells. The paths it names come from `layout`, not from the
+    /// journal (which cannot be read): the tree the exchange took out is the stage for a sync, a generation's tree for
+    /// a rollback, and the latter is the newest tree, with any edited files the rollback took out (their kept versions
+    /// recorded only in the journal), so it is moved aside, never deleted unchecked.
     static func damagedHint(_ layout: SwitchLayout) -> String {
         let target = layout.target
+        let generation = layout.generations + "/<N>"
         return "it records a switch of \(target) that a run was interrupted in. If a newer smart-sync wrote it, run "
             + "that release. Otherwise remove it by hand only knowing whether its exchange happened: the target's "
             + "inode (`stat -c %i \(target)`) equal to the journal's incomingInode means it did. If it did not, remove "
-            + "the journal and run again. If it did, \(target) holds the new tree, unrecorded, and the tree it "
-            + "replaced is at the journal's incoming path: remove the journal and that path, then run `smart-sync "
-            + "sync`, which brings the target to its ref whatever it holds (files unlike the recorded state are kept "
-            + "as local versions)"
+            + "the journal and run again. If it did, \(target) holds the incoming tree, unrecorded, and the tree it "
+            + "replaced is at the journal's incoming path: \(layout.stage) for a sync, \(generation)/tree for a "
+            + "rollback to generation N (the newest tree, with any edited files the rollback took out). Move that path "
+            + "out of the sidecar (e.g. `mv \(layout.stage) /root/smart-sync-outgoing`) and delete it once checked, "
+            + "remove the journal, then run `smart-sync sync`, which brings the target to its ref whatever it holds "
+            + "(files unlike the recorded state are kept as local versions). For a rollback, that undoes it; `smart-sync "
+            + "sync --ref COMMIT`, COMMIT the one `smart-sync rollback --target \(target) --list` shows for generation N "
+            + "(list it before moving its tree), finishes it instead"
     }
 
     /// Whether a journal's bytes are unwritten: empty, or NULs only. A staged switch writes its journal unsynced
