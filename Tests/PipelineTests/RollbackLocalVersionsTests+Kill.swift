@@ -60,6 +60,41 @@ extension RollbackLocalVersionsTests {
         #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) == nil)
     }
 
+    /// `restore --list` while another run holds the target lock (an `update` holds it for minutes) lists without the
+    /// recovery, as before it recovered, warning that a killed rollback's versions show once its switch is finished.
+    /// It used to fail (exit 7) for as long as the lock was held.
+    @Test func restoreListWhileTheTargetLockIsHeldListsWithANote() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let lock = try t.runner.state.lock(target: t.target)
+        defer { lock.release() }
+        let warnings = Locked<[String]>([])
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store,
+            events: { if case .warning(let text) = $0 { warnings.withLock { $0.append(text) } } })
+        #expect(!versions.isEmpty, "the generations holding it are listed")
+        #expect(
+            warnings.withLock { $0 }.contains { $0.contains("show once it is finished") && $0.contains("in use by another smart-sync run") },
+            "\(warnings.withLock { $0 })")
+        // Nothing was recovered: the switch is left to the lock's holder (or the next run).
+        #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) != nil)
+    }
+
+    /// `restore --list` of a target never synced (a mistyped one) creates nothing: it used to create the target's
+    /// state directory to take its lock.
+    @Test func restoreListOfANeverSyncedTargetCreatesNothing() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let state = try StateStore(root: dir["state"])
+        let store = try ObjectStore(root: dir["store"])
+        let before = try FileSystem.names(in: dir["state"]).sorted()
+        let versions = try Restore.versions(of: "a.nix", target: dir["typo"], state: state, store: store)
+        #expect(versions.isEmpty)
+        #expect(TestFiles.lstat(state.directory(for: dir["typo"])) == nil)
+        #expect(try FileSystem.names(in: dir["state"]).sorted() == before)
+        #expect(TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
+    }
+
     /// The recovery's warning of a pending version whose object is gone reaches `restore`'s events (both forms): it
     /// used to be dropped, the version left out of `restore --list` without a word.
     @Test(arguments: [false, true])

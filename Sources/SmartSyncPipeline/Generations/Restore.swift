@@ -46,17 +46,30 @@ public enum Restore {
     /// The versions of `path` (relative to the target, or absolute inside it) that can be restored: kept
     /// versions, the most recent first, then the kept generations holding it, the most recent first.
     ///
-    /// Under the store's shared lock and the target lock, a switch a killed run left is recovered first, as
-    /// ``run(path:target:generation:store:state:events:)`` recovers it: a killed rollback's pending kept versions are
-    /// listed now, not only after the next run. What the recovery warns of (a pending version whose object is gone)
-    /// goes to `events`.
+    /// A switch a killed run left is recovered first when the listing can take the target lock without waiting (under
+    /// the store's shared lock), as ``run(path:target:generation:store:state:events:)`` recovers it: a killed
+    /// rollback's pending kept versions are listed now, not only after the next run. When another run holds the lock
+    /// (an `update` holds it for minutes), or the recovery cannot finish the switch (a damaged journal, an unsafe
+    /// sidecar: the run that needs it stops on it), the listing goes on without it, as it did before it recovered,
+    /// with a warning that such pending versions show once the switch is finished. A target never synced (no state
+    /// directory) is listed without a lock: nothing is created for a listing. What the recovery warns of (a pending
+    /// version whose object is gone) goes to `events`.
     public static func versions(
         of path: String, target: String, state: StateStore, store: ObjectStore,
         events: (SyncEvent) -> Void = { _ in }
     ) throws -> [Version] {
         let target = StateStore.normalize(target)
         let relative = try relativePath(path, target: target)
-        try recovered(target: target, state: state, store: store, events: events) {}
+        if TreeOps.isDirectory(state.directory(for: target)) {
+            do {
+                try recovered(target: target, state: state, store: store, events: events) {}
+            } catch let error as SmartSyncError {
+                events(
+                    .warning(
+                        "listed without finishing a switch a killed run may have left in \(target) (a killed "
+                            + "rollback's kept versions show once it is finished): \(error.text)"))
+            }
+        }
         var out = try KeptVersionLog(state: state, target: target).versions(of: relative).map {
             Version(origin: .kept($0), mode: $0.mode, id: $0.id, metadata: $0.metadata)
         }

@@ -42,7 +42,12 @@ struct RestoreCommand: AsyncParsableCommand {
             valueName: "n"))
     var generation: Int?
 
-    @Flag(name: .long, help: "List the versions of PATH that can be restored and change nothing.")
+    @Flag(
+        name: .long,
+        help: """
+            List the versions of PATH that can be restored. Changes nothing, except that a switch a killed run \
+            left is finished first when the target's lock is free (otherwise listed without it, with a warning).
+            """)
     var list = false
 
     @OptionGroup var common: CommonOptions
@@ -64,8 +69,8 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             defer { storeLock.release() }
             if list {
-                // A switch a killed run left is recovered first (under the target lock), so a killed rollback's kept
-                // versions are listed.
+                // A switch a killed run left is recovered first when the target lock is free, so a killed rollback's
+                // kept versions are listed; with the lock held (an update), listed without it, with a warning.
                 let versions = try Restore.versions(
                     of: path, target: target, state: state, store: objects, events: { reporter.handle($0) })
                 for v in versions { reporter.printVersion(v) }
