@@ -182,11 +182,11 @@ struct TreeSwitch {
                 try record(journal)
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
             } else {
-                unlink(layout.journal)
+                try removeJournal()
                 try generations.remove(journal.sequence)
             }
         } else {
-            unlink(layout.journal)  // none, or an unwritten one
+            try removeJournal()  // none, or an unwritten one
         }
         try TreeOps.removeTree(layout.stage)
     }
@@ -197,8 +197,14 @@ struct TreeSwitch {
         }
         if let consumed = journal.consumed { try generations.remove(consumed) }
         FileSystem.syncDirectory(layout.generations)
-        if unlink(layout.journal) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: layout.journal) }
+        try removeJournal()
         FileSystem.syncDirectory(layout.sidecar)
+    }
+
+    /// Removes the journal; one already gone is fine. A journal that stays (EACCES, EIO, EROFS) is an error: the next
+    /// recovery would act on it again, and a switch undone here would leave its generation's number recorded.
+    private func removeJournal() throws {
+        if unlink(layout.journal) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: layout.journal) }
     }
 
     private func parent(of path: String) -> String {
