@@ -350,6 +350,9 @@ public struct SyncRunner: Sendable {
                 // The target holds the new tree: what failed after the switch is reported below, not undone.
                 outcome.applied = error.outcome
                 failed = error
+            } catch let found as PendingSwitchFound {
+                // A journal this run did not write: left to the next run's recovery, under the lock, not acted on here.
+                throw found.error
             } catch {
                 // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
                 // free again; a switch whose journal was written is undone, or finished and recorded should its

@@ -100,12 +100,15 @@ public struct StagedSwitchApplier: ApplyStrategy {
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
         // Recovered by the caller, once, under the target lock before the scan (step 1): a journal still here would be
-        // replaced by this switch's, and a switch it records lost unfinished.
+        // replaced by this switch's, and a switch it records lost unfinished. Not this run's: a dedicated error, so the
+        // runner's failure path does not act on it.
         var journal = stat()
         guard lstat(layout.journal, &journal) != 0 else {
-            throw SmartSyncError(
-                .internal, "a switch of \(target) is pending (\(layout.journal)): it must be recovered before an apply",
-                hint: "This is a bug in smart-sync; please report it")
+            throw PendingSwitchFound(
+                error: SmartSyncError(
+                    .internal,
+                    "a switch of \(target) is pending (\(layout.journal)): it must be recovered before an apply",
+                    hint: "This is a bug in smart-sync; please report it"))
         }
         var st = stat()
         let exists = lstat(target, &st) == 0
