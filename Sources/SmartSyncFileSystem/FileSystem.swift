@@ -103,7 +103,8 @@ public enum FileSystem {
 
     /// Calls `body` with a descriptor open for reading on `path` (closed when it returns) and its `fstat`; nil when
     /// there is no such file, or with `regularOnly` when it is no regular file: a symlink is not followed (`ELOOP`)
-    /// and a FIFO does not block the open (`O_NONBLOCK`, which changes nothing for a regular file's reads). With
+    /// and a FIFO does not block the open (`O_NONBLOCK`, cleared once `fstat` shows a regular file, before `body`
+    /// reads: a file system may honour it for regular files too, FUSE for one, and a read would fail `EAGAIN`). With
     /// `refusing` too, a file that is not regular throws ``NotRegular`` rather than reading as none.
     private static func withOpenFileIfPresent<R>(
         _ path: String, regularOnly: Bool = false, refusing: Bool = false, _ body: (Int32, stat) throws -> R
@@ -120,9 +121,15 @@ public enum FileSystem {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
-        if regularOnly && (st.st_mode & S_IFMT) != S_IFREG {
-            if refusing { throw NotRegular(mode: st.st_mode) }
-            return nil
+        if regularOnly {
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                if refusing { throw NotRegular(mode: st.st_mode) }
+                return nil
+            }
+            let flags = fcntl(fd, F_GETFL)
+            guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+                throw SmartSyncError.io("fcntl", path: path)
+            }
         }
         return try body(fd, st)
     }
