@@ -43,7 +43,9 @@ import Testing
         #expect(error?.message.contains("'\(layout.journal)'") == true, "\(error?.text ?? "")")
         #expect(error?.message.contains(kind == "symlink" ? "a symlink" : "a FIFO") == true)
         #expect(TestFiles.lstat(aside) != nil && TestFiles.lstat(layout.journal) != nil, "nothing is removed")
-        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0], "the switch was recorded")
+        #expect(
+            try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0],
+            "the refused recovery recorded the switch (the state should still name A)")
         // Put back, the journal is recovered as any other.
         #expect(unlink(layout.journal) == 0 && rename(aside, layout.journal) == 0)
         let again = try await t.sync(1)
@@ -61,8 +63,14 @@ import Testing
         let layout = SwitchLayout(target: t.target)
         let planted = SwitchJournal(sequence: 99, incoming: layout.stage, incomingInode: 1, consumed: nil)
         let bytes = try planted.encodedRecord()
+        // Planted once, exactly: two scan threads call the hook, and a check of the path then a write could race.
+        let plantedYet = Locked(false)
         t.runner.beforeScanOpening = { _, _ in
-            if TestFiles.lstat(layout.journal) == nil { try? TestFiles.write(layout.journal, bytes: bytes) }
+            let first = plantedYet.withLock { done in
+                defer { done = true }
+                return !done
+            }
+            if first { try? TestFiles.write(layout.journal, bytes: bytes) }  // the refusal below says it was
         }
         let error = await #expect(throws: SmartSyncError.self) { try await t.sync(1) }
         #expect(error?.code == .internal, "\(error?.text ?? "")")
