@@ -111,7 +111,7 @@ public struct StoreRoots: Sendable {
             try visit(Self.root(.generation, state))
         }
         // A killed rollback's kept versions, recorded only in its journal until the next run recovers the switch: kept
-        // whatever their age. The journal is read as the recovery reads it (``SwitchJournal/load(from:layout:)``): an
+        // whatever their age. The journal is read as the recovery reads it (``SwitchJournal/load(layout:)``): an
         // unwritten one (a power cut before its write reached the disk) is none, and is left for the recovery to
         // remove (gc holds no target lock); one that cannot be used (damaged, or no regular file: a symlink is not
         // followed, a FIFO does not block) goes by the policy, with the recovery's hint: what it protects is unknown.

@@ -68,7 +68,7 @@ struct SwitchJournal: JSONRecord, Equatable {
 
     /// The journal of `layout`'s switch as recovery, gc and fsck read it (one reader): nil when there is none, or
     /// when it is unwritten (``isUnwritten(_:)``: a power cut before its bytes reached the disk, an exchange that did
-    /// not happen); otherwise the journal, in either format, read once. `path` is the journal's (tests read fixtures).
+    /// not happen); otherwise the journal, in either format, read once.
     ///
     /// Only a regular file is read: anything else at its path (a symlink, which is not followed; a FIFO, whose open
     /// does not block; a directory) is refused, naming it: smart-sync writes only a regular file there, so what is
@@ -77,8 +77,13 @@ struct SwitchJournal: JSONRecord, Equatable {
     /// - Throws: `SmartSyncError` (`.unsafePath`) for a file that is not regular; (`.io`) naming the journal when it
     ///   is damaged or from a newer release, with ``damagedHint(_:)``: recovery cannot tell what the killed run was
     ///   doing, so it stops rather than guess.
-    static func load(from path: String? = nil, layout: SwitchLayout) throws -> SwitchJournal? {
-        let path = path ?? layout.journal
+    static func load(layout: SwitchLayout) throws -> SwitchJournal? {
+        try load(from: layout.journal, layout: layout)
+    }
+
+    /// ``load(layout:)`` of a journal at `path` instead of `layout`'s (tests read fixtures); `layout` names the target
+    /// in what it throws.
+    static func load(from path: String, layout: SwitchLayout) throws -> SwitchJournal? {
         guard
             let (bytes, _) = try FileSystem.readRegularFileRefusingOthers(
                 path, what: "where smart-sync keeps the switch journal of \(layout.target)",

@@ -166,7 +166,7 @@ struct TreeSwitch {
     }
 
     /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
-    /// when nothing is pending. The journal is read as ``SwitchJournal/load(from:layout:)`` reads it (regular files
+    /// when nothing is pending. The journal is read as ``SwitchJournal/load(layout:)`` reads it (regular files
     /// only): an unwritten one is removed as no journal (its half-made generation, which has no tree, is left to the
     /// prune); anything else at its path stops the recovery, naming it.
     ///
