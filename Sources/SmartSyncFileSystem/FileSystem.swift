@@ -65,21 +65,72 @@ public enum FileSystem {
         try withOpenFileIfPresent(path, regularOnly: true) { fd, st in try readWhole(fd, st, path: path) }
     }
 
+    /// Reads a whole regular file, or nil when nothing is at `path`. Anything else there is refused unread, as
+    /// ``readRegularFileIfPresent(_:)`` opens it: a symlink is not followed, a FIFO does not block, a directory or a
+    /// device is not read.
+    ///
+    /// - Throws: `SmartSyncError` (`.unsafePath`) naming `path` and what is there (`what` says what the file is for),
+    ///   with `hint`.
+    public static func readRegularFileRefusingOthers(
+        _ path: String, what: String, hint: String
+    ) throws -> (bytes: [UInt8], mtimeNs: Int64)? {
+        do {
+            return try withOpenFileIfPresent(path, regularOnly: true, refusing: true) { fd, st in
+                try readWhole(fd, st, path: path)
+            }
+        } catch let refused as NotRegular {
+            throw SmartSyncError(
+                .unsafePath, "'\(path)', \(what), is \(refused.kind), not a regular file; refusing to read it",
+                hint: hint)
+        }
+    }
+
+    /// What ``withOpenFileIfPresent(_:regularOnly:refusing:_:)`` found at a path instead of a regular file.
+    private struct NotRegular: Error {
+        var kind: String
+
+        init(mode: mode_t) {
+            switch mode & S_IFMT {
+            case S_IFLNK: kind = "a symlink"
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFDIR: kind = "a directory"
+            case S_IFSOCK: kind = "a socket"
+            case S_IFCHR, S_IFBLK: kind = "a device"
+            default: kind = "of an unknown kind"
+            }
+        }
+    }
+
     /// Calls `body` with a descriptor open for reading on `path` (closed when it returns) and its `fstat`; nil when
     /// there is no such file, or with `regularOnly` when it is no regular file: a symlink is not followed (`ELOOP`)
-    /// and a FIFO does not block the open (`O_NONBLOCK`, which changes nothing for a regular file's reads).
+    /// and a FIFO does not block the open (`O_NONBLOCK`, cleared once `fstat` shows a regular file, before `body`
+    /// reads: a file system may honour it for regular files too, FUSE for one, and a read would fail `EAGAIN`). With
+    /// `refusing` too, a file that is not regular throws ``NotRegular`` rather than reading as none.
     private static func withOpenFileIfPresent<R>(
-        _ path: String, regularOnly: Bool = false, _ body: (Int32, stat) throws -> R
+        _ path: String, regularOnly: Bool = false, refusing: Bool = false, _ body: (Int32, stat) throws -> R
     ) throws -> R? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NOFOLLOW | O_NONBLOCK : 0))
         if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR || (regularOnly && errno == ELOOP) { return nil }
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            if regularOnly && errno == ELOOP {
+                if refusing { throw NotRegular(mode: S_IFLNK) }
+                return nil
+            }
             throw SmartSyncError.io("open", path: path)
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SmartSyncError.io("fstat", path: path) }
-        if regularOnly && (st.st_mode & S_IFMT) != S_IFREG { return nil }
+        if regularOnly {
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                if refusing { throw NotRegular(mode: st.st_mode) }
+                return nil
+            }
+            let flags = fcntl(fd, F_GETFL)
+            guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+                throw SmartSyncError.io("fcntl", path: path)
+            }
+        }
         return try body(fd, st)
     }
 

@@ -19,7 +19,7 @@ import SmartSyncFileSystem
 /// The fields come from the record's `Codable` conformance; `format` and `version` are the envelope's and must not
 /// be used by a record. A record that changes shape raises its ``version``; a release refuses a file with a higher
 /// version (written by a newer release) rather than misread it. A file in the format a record had before it moved
-/// to JSON is read through the `legacy` parser given to ``read(at:regularOnly:legacy:)``.
+/// to JSON is read through the `legacy` parser given to ``read(at:legacy:)``.
 public protocol JSONRecord: Codable, Sendable {
     /// The name in the file's `format` field, e.g. `smart-sync-switch-journal`.
     static var format: String { get }
@@ -33,7 +33,7 @@ public struct LoadedRecord<Record: JSONRecord>: Sendable {
     public var record: Record
     /// The bytes after the record's line (empty for records without a payload).
     public var payload: ArraySlice<UInt8>
-    /// True when the file was in the record's format from before JSON (see ``JSONRecord/read(at:regularOnly:legacy:)``):
+    /// True when the file was in the record's format from before JSON (see ``JSONRecord/read(at:legacy:)``):
     /// the caller rewrites it with ``JSONRecord/write(to:payload:mode:)`` to migrate it.
     public var isLegacy: Bool
 
@@ -123,17 +123,24 @@ extension JSONRecord {
 
     /// Reads the record at `path`: nil when there is no file. A file that is not a JSON record is given to
     /// `legacy`, the parser of the record's format from before JSON (the result is marked
-    /// ``LoadedRecord/isLegacy``, so the caller can rewrite it). `regularOnly`: nil too when it is no regular file
-    /// (``FileSystem/readRegularFileIfPresent(_:)``: a symlink is not followed, a FIFO does not block).
+    /// ``LoadedRecord/isLegacy``, so the caller can rewrite it).
     ///
     /// - Throws: `SmartSyncError` naming `path` when it cannot be read, or is neither this record in JSON (see
     ///   ``decodeRecord(_:path:)``) nor accepted by `legacy`.
     public static func read(
-        at path: String, regularOnly: Bool = false,
-        legacy: ([UInt8]) -> (record: Self, payload: ArraySlice<UInt8>)? = { _ in nil }
+        at path: String, legacy: ([UInt8]) -> (record: Self, payload: ArraySlice<UInt8>)? = { _ in nil }
     ) throws -> LoadedRecord<Self>? {
-        let read = regularOnly ? FileSystem.readRegularFileIfPresent : FileSystem.readFileIfPresent
-        guard let (bytes, _) = try read(path) else { return nil }
+        guard let (bytes, _) = try FileSystem.readFileIfPresent(path) else { return nil }
+        return try decode(bytes, path: path, legacy: legacy)
+    }
+
+    /// The record in `bytes`, read from `path` by the caller: in JSON (``decodeRecord(_:path:)``), else as `legacy`
+    /// parses it (marked ``LoadedRecord/isLegacy``).
+    ///
+    /// - Throws: `SmartSyncError` (`.integrity`) naming `path` when the bytes are neither.
+    public static func decode(
+        _ bytes: [UInt8], path: String, legacy: ([UInt8]) -> (record: Self, payload: ArraySlice<UInt8>)? = { _ in nil }
+    ) throws -> LoadedRecord<Self> {
         if let loaded = try decodeRecord(bytes, path: path) { return loaded }
         guard let old = legacy(bytes) else {
             throw damaged(path, "it is neither a \(format) record nor in that record's earlier format")
@@ -141,7 +148,7 @@ extension JSONRecord {
         return LoadedRecord(record: old.record, payload: old.payload, isLegacy: true)
     }
 
-    /// ``read(at:regularOnly:legacy:)``, then rewrites a file found in the earlier format as JSON (with `mode`), so that the
+    /// ``read(at:legacy:)``, then rewrites a file found in the earlier format as JSON (with `mode`), so that the
     /// next reader finds the new format. The rewrite is best effort: when it fails the old file stays, still read,
     /// and the next run tries again. Call it only where the caller may write the file (under the lock that guards
     /// it, or for a cache).

@@ -24,7 +24,8 @@ import Testing
         for (name, expected) in [
             ("switch-journal-sync", Self.syncJournal), ("switch-journal-rollback", Self.rollbackJournal),
         ] {
-            #expect(try SwitchJournal.load(from: RecordFixtures.directory + "/" + name, sidecar: "/srv") == expected)
+            let path = RecordFixtures.directory + "/" + name
+            #expect(try SwitchJournal.load(from: path, layout: SwitchLayout(target: "/srv")) == expected)
         }
     }
 
@@ -62,10 +63,10 @@ import Testing
             _ = try await runner.sync(.init(ref: commits[1], target: layout.target))
         }
         runner.checkpoint = { _ in }
-        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        let journal = try #require(try SwitchJournal.load(layout: layout))
         #expect(RecordFixtures.fileIsJSONRecord(layout.journal, format: SwitchJournal.format))
         try TestFiles.write(layout.journal, try oldJournal(like: journal))
-        #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) == journal)
+        #expect(try SwitchJournal.load(layout: layout) == journal)
         #expect(TestFiles.read(layout.target + "/conf.nix") == "b\n")
         #expect(try runner.state.load(target: layout.target)?.commit.hex == commits[0])
 
@@ -128,7 +129,7 @@ import Testing
             let prepared = try TreeSwitch(layout: layout).prepare(
                 incoming: layout.stage, sequence: 1, outgoingState: nil, consumed: nil, durable: false)
             #expect(prepared.journalDurable == durable)
-            #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) == prepared.journal)
+            #expect(try SwitchJournal.load(layout: layout) == prepared.journal)
             #expect((TestFiles.readBytes(layout.journal)?.count ?? 0 > TreeSwitch.unsyncedJournalLimit) == durable)
             try TreeSwitch(layout: layout).recover()
             #expect(TestFiles.lstat(layout.journal) == nil)
@@ -141,7 +142,7 @@ import Testing
         let prepared = try TreeSwitch(layout: layout).prepare(
             incoming: layout.stage, sequence: 1, outgoingState: nil, consumed: nil, pending: [version], durable: false)
         #expect(prepared.journalDurable)
-        #expect(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar)?.pending == [version])
+        #expect(try SwitchJournal.load(layout: layout)?.pending == [version])
     }
 
     @Test func aDamagedOrNewerJournalStopsRecoveryNamingIt() throws {
@@ -153,7 +154,20 @@ import Testing
             try TestFiles.write(layout.journal, text)
             let error = #expect(throws: SmartSyncError.self) { try TreeSwitch(layout: layout).recover() }
             #expect(error?.message.contains(layout.journal) == true, "\(error?.message ?? "")")
-            #expect(error?.hint?.contains(layout.sidecar) == true)
+            // The hint says how to tell whether the exchange happened (removing the journal is right only if not),
+            // as gc's does: it used to say "remove the journal" whatever.
+            #expect(error?.hint?.contains("stat -c %i \(layout.target)") == true, "\(error?.hint ?? "")")
+            #expect(error?.hint?.contains("newer smart-sync") == true)
+            // The tree the exchange took out is moved aside, never deleted: for a rollback it is the newest tree, with
+            // the operator's edited files whose kept versions only the damaged journal records. Both candidate paths
+            // are named from the layout; for a rollback, how to undo it (sync) or finish it (sync --ref).
+            let hint = error?.hint ?? ""
+            #expect(!hint.contains("remove the journal and that path"), "\(hint)")
+            #expect(hint.contains("Move that path out of the sidecar"), "\(hint)")
+            #expect(hint.contains("mv \(layout.stage) "), "\(hint)")
+            #expect(hint.contains(layout.generations + "/<N>/tree"), "\(hint)")
+            #expect(hint.contains("undoes it"), "\(hint)")
+            #expect(hint.contains("sync --ref COMMIT"), "\(hint)")
         }
     }
 

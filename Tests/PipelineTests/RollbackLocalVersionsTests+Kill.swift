@@ -40,9 +40,82 @@ extension RollbackLocalVersionsTests {
             return
         }
         #expect(version.rollbackTo != nil && version.replacedBy?.hex == t.commits[0])
-        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state)
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
         #expect(versions.filter { if case .kept = $0.origin { true } else { false } }.count == 1)
         #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+    }
+
+    /// `restore --list` right after a rollback killed after its exchange recovers the switch first (under the target
+    /// lock, as `restore PATH` does): the kept version the rollback took out is listed at once. It used to show only
+    /// after the next sync, rollback or `restore PATH`.
+    @Test func restoreListFinishesAKilledRollbackFirst() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
+        let kept = versions.compactMap { if case .kept(let k) = $0.origin { k } else { nil } }
+        #expect(kept.count == 1 && kept.first?.rollbackTo != nil, "\(versions)")
+        #expect(try t.runner.state.load(target: t.target)?.commit.hex == t.commits[0])
+        #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) == nil)
+    }
+
+    /// `restore --list` while another run holds the target lock (an `update` holds it for minutes) lists without the
+    /// recovery, as before it recovered, warning that a killed rollback's versions show once its switch is finished.
+    /// It used to fail (exit 7) for as long as the lock was held.
+    @Test func restoreListWhileTheTargetLockIsHeldListsWithANote() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let lock = try t.runner.state.lock(target: t.target)
+        defer { lock.release() }
+        let warnings = Locked<[String]>([])
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store,
+            events: { if case .warning(let text) = $0 { warnings.withLock { $0.append(text) } } })
+        #expect(!versions.isEmpty, "the generations holding it are listed")
+        #expect(
+            warnings.withLock { $0 }.contains { $0.contains("show once it is finished") && $0.contains("in use by another smart-sync run") },
+            "\(warnings.withLock { $0 })")
+        // Nothing was recovered: the switch is left to the lock's holder (or the next run).
+        #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) != nil)
+    }
+
+    /// `restore --list` of a target never synced (a mistyped one) creates nothing: it used to create the target's
+    /// state directory to take its lock.
+    @Test func restoreListOfANeverSyncedTargetCreatesNothing() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let state = try StateStore(root: dir["state"])
+        let store = try ObjectStore(root: dir["store"])
+        let before = try FileSystem.names(in: dir["state"]).sorted()
+        let versions = try Restore.versions(of: "a.nix", target: dir["typo"], state: state, store: store)
+        #expect(versions.isEmpty)
+        #expect(TestFiles.lstat(state.directory(for: dir["typo"])) == nil)
+        #expect(try FileSystem.names(in: dir["state"]).sorted() == before)
+        #expect(TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
+    }
+
+    /// The recovery's warning of a pending version whose object is gone reaches `restore`'s events (both forms): it
+    /// used to be dropped, the version left out of `restore --list` without a word.
+    @Test(arguments: [false, true])
+    func restoreWarnsOfAPendingVersionWithoutItsObject(list: Bool) async throws {
+        let (t, id) = try await killedAfterExchange()
+        #expect(unlink(t.runner.store.path(for: id)) == 0)
+        let warnings = Locked<[String]>([])
+        let events: (SyncEvent) -> Void = { event in
+            if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+        }
+        if list {
+            _ = try Restore.versions(
+                of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store, events: events)
+        } else {
+            // No kept version to restore is left: refused, after the warning.
+            #expect(throws: SmartSyncError.self) {
+                try Restore.run(
+                    path: "d0/f0.nix", target: t.target, store: t.runner.store, state: t.runner.state, events: events)
+            }
+        }
+        #expect(warnings.withLock { $0 }.contains { $0.contains("d0/f0.nix") && $0.contains("no longer in the store") })
     }
 
     /// A rollback killed right after its exchange, and the blob of the version pending in its journal.
@@ -50,7 +123,7 @@ extension RollbackLocalVersionsTests {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
         let layout = SwitchLayout(target: t.target)
-        let journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        let journal = try #require(try SwitchJournal.load(layout: layout))
         return (t, try #require(journal.pending.first?.id))
     }
 
@@ -86,14 +159,14 @@ extension RollbackLocalVersionsTests {
         try t.expectTarget(0)
     }
 
-    /// A FIFO planted as the journal is no journal to gc: it is not opened for a blocking read (gc used to hang
-    /// there), and gc succeeds. A FIFO as a generation's state is skipped the same way.
-    @Test func aFIFOPlantedAsTheJournalDoesNotHangGC() async throws {
+    /// A FIFO planted as a generation's state is skipped by gc: it is not opened for a blocking read, and gc
+    /// succeeds. (A FIFO as the journal stops gc as it stops the recovery, without blocking:
+    /// ``aFIFOAtTheJournalStopsGCAndIsWarnedAboutByFsck()``.)
+    @Test func aFIFOPlantedAsAGenerationsStateDoesNotHangGC() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await t.sync(0)
         try await t.sync(1)
         let layout = SwitchLayout(target: t.target)
-        #expect(mkfifo(layout.journal, 0o600) == 0)
         let generation = try #require(try FileSystem.names(in: layout.generations).first { Int($0) != nil })
         let state = layout.generations + "/" + generation + "/state"
         _ = unlink(state)
@@ -144,6 +217,20 @@ extension RollbackLocalVersionsTests {
         var kinds: [StoreRoot.Kind] = []
         try roots.forEach { kinds.append($0.kind) }
         return (kinds, warnings.withLock { $0 })
+    }
+
+    /// gc reads the journal as the recovery does (one reader): a FIFO there stops it naming the path (it used to read
+    /// as no journal), and the warning policy (fsck's) warns and goes on; neither blocks on it.
+    @Test func aFIFOAtTheJournalStopsGCAndIsWarnedAboutByFsck() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let layout = SwitchLayout(target: t.target)
+        #expect(mkfifo(layout.journal, 0o600) == 0)
+        let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
+        #expect(error?.message.contains("'\(layout.journal)'") == true, "\(error?.text ?? "")")
+        let (kinds, warnings) = try rootsWithWarnings(t)
+        #expect(kinds.contains(.target))
+        #expect(warnings.contains { $0.contains(layout.journal) && $0.contains("a FIFO") }, "\(warnings)")
     }
 
     /// A damaged journal under the warning policy (fsck's): warned about naming it, the other roots still visited.
@@ -197,7 +284,7 @@ extension RollbackLocalVersionsTests {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
         let layout = SwitchLayout(target: t.target)
-        var journal = try #require(try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar))
+        var journal = try #require(try SwitchJournal.load(layout: layout))
         #expect(journal.pending.map(\.path) == ["d0/f0.nix"])
         #expect(try SwitchJournal.read(at: layout.journal)?.record == SwitchJournal(
             sequence: journal.sequence, incoming: journal.incoming, incomingInode: journal.incomingInode,

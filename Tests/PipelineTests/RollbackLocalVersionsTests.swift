@@ -57,7 +57,8 @@ struct RollbackLocalVersionsTests {
         #expect(Set(outcome.kept.map(\.path.description)) == ["d0/f0.nix", "gone/only.nix"])
         let lines = warnings.withLock { $0 }
         #expect(lines.count == 2 && lines.allSatisfy { $0.contains("smart-sync restore") }, "\(lines)")
-        let versions = try Restore.versions(of: "d0/f0.nix", target: t.target, state: t.runner.state)
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store)
         #expect(versions.first.map { if case .kept = $0.origin { true } else { false } } == true, "restore --list")
     }
 

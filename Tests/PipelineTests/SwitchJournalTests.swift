@@ -44,7 +44,7 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "journal-tests")
         let written = journal(Self.awkward)
         try written.write(to: dir["journal"])
-        let loaded = try #require(try SwitchJournal.load(from: dir["journal"], sidecar: dir.path))
+        let loaded = try #require(try SwitchJournal.load(from: dir["journal"], layout: SwitchLayout(target: dir.path)))
         #expect(loaded == written)
         #expect(loaded.pending.map(\.path.bytes) == Self.awkward.map(\.bytes))
     }
@@ -74,7 +74,7 @@ import Testing
         #expect(bytes.last == UInt8(ascii: "\n"))
         bytes.removeLast()
         try TestFiles.write(dir["journal"], bytes: bytes)
-        let loaded = try #require(try SwitchJournal.load(from: dir["journal"], sidecar: dir.path))
+        let loaded = try #require(try SwitchJournal.load(from: dir["journal"], layout: SwitchLayout(target: dir.path)))
         #expect(loaded.pending == Array(written.pending.prefix(1)))
     }
 }

@@ -45,9 +45,31 @@ public enum Restore {
 
     /// The versions of `path` (relative to the target, or absolute inside it) that can be restored: kept
     /// versions, the most recent first, then the kept generations holding it, the most recent first.
-    public static func versions(of path: String, target: String, state: StateStore) throws -> [Version] {
+    ///
+    /// A switch a killed run left is recovered first when the listing can take the target lock without waiting (under
+    /// the store's shared lock), as ``run(path:target:generation:store:state:events:)`` recovers it: a killed
+    /// rollback's pending kept versions are listed now, not only after the next run. When another run holds the lock
+    /// (an `update` holds it for minutes), or the recovery cannot finish the switch (a damaged journal, an unsafe
+    /// sidecar: the run that needs it stops on it), the listing goes on without it, as it did before it recovered,
+    /// with a warning that such pending versions show once the switch is finished. A target never synced (no state
+    /// directory) is listed without a lock: nothing is created for a listing. What the recovery warns of (a pending
+    /// version whose object is gone) goes to `events`.
+    public static func versions(
+        of path: String, target: String, state: StateStore, store: ObjectStore,
+        events: (SyncEvent) -> Void = { _ in }
+    ) throws -> [Version] {
         let target = StateStore.normalize(target)
         let relative = try relativePath(path, target: target)
+        if TreeOps.isDirectory(state.directory(for: target)) {
+            do {
+                try recovered(target: target, state: state, store: store, events: events) {}
+            } catch let error as SmartSyncError {
+                events(
+                    .warning(
+                        "listed without finishing a switch a killed run may have left in \(target) (a killed "
+                            + "rollback's kept versions show once it is finished): \(error.text)"))
+            }
+        }
         var out = try KeptVersionLog(state: state, target: target).versions(of: relative).map {
             Version(origin: .kept($0), mode: $0.mode, id: $0.id, metadata: $0.metadata)
         }
@@ -60,19 +82,36 @@ public enum Restore {
     }
 
     /// Restores `path` in `target`: the most recent kept version, or the file as it is in generation
-    /// `generation`'s tree. Needs no source.
+    /// `generation`'s tree. Needs no source. What the recovery of a killed run's switch warns of goes to `events`.
     public static func run(
-        path: String, target: String, generation: Int? = nil, store: ObjectStore, state: StateStore
+        path: String, target: String, generation: Int? = nil, store: ObjectStore, state: StateStore,
+        events: (SyncEvent) -> Void = { _ in }
     ) throws -> Outcome {
         let target = StateStore.normalize(target)
         let relative = try relativePath(path, target: target)
+        return try recovered(target: target, state: state, store: store, events: events) {
+            try restore(relative, target: target, generation: generation, store: store, state: state)
+        }
+    }
+
+    /// Runs `body` under the store's shared lock and the target lock, after recovering a switch a killed run left. As
+    /// every run under the lock: a switch finished here is recorded from its intent (or its journal), which finishing
+    /// it without recording would lose (the state then naming the tree it replaced).
+    private static func recovered<R>(
+        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
+    ) throws -> R {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
         let lock = try state.lock(target: target)
         defer { lock.release() }
-        // As every run under the lock: a switch finished here is recorded from its intent (or its journal), which
-        // finishing it without recording would lose (the state then naming the tree it replaced).
-        try state.recoverSwitch(target: target, store: store)
+        try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+        return try body()
+    }
+
+    /// ``run(path:target:generation:store:state:events:)`` under the locks, the switch recovered.
+    private static func restore(
+        _ relative: TreePath, target: String, generation: Int?, store: ObjectStore, state: StateStore
+    ) throws -> Outcome {
         try checkParents(root: target, relative)
 
         let log = KeptVersionLog(state: state, target: target)

@@ -368,10 +368,17 @@ public struct SyncRunner: Sendable {
                 // The target holds the new tree: what failed after the switch is reported below, not undone.
                 outcome.applied = error.outcome
                 failed = error
+            } catch let found as PendingSwitchFound {
+                // A journal this run did not write: left to the next run's recovery, under the lock, not acted on here.
+                throw found.error
             } catch {
                 // A failed stage (a full disk, say) is removed now rather than by the next run, so its space is
-                // free again; a switch that got as far as the exchange is finished.
-                if applyMode == .stagedSwitch { try? StagedSwitchApplier().recover(target: target) }
+                // free again; a switch whose journal was written is undone, or finished and recorded should its
+                // exchange have happened (every failure after it is a `FailedAfterSwitch`): the recovery every run
+                // starts with, so that what it does is done one way.
+                if applyMode == .stagedSwitch {
+                    try? state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+                }
                 throw error
             }
             outcome.switched = true

@@ -111,22 +111,17 @@ public struct StoreRoots: Sendable {
             try visit(Self.root(.generation, state))
         }
         // A killed rollback's kept versions, recorded only in its journal until the next run recovers the switch: kept
-        // whatever their age. An empty or all-NUL journal (a power cut before its write reached the disk) is no
-        // journal, as the recovery reads it (``TreeSwitch/isUnwritten(_:)``); it is left for the recovery to remove
-        // (gc holds no target lock). One that cannot be used goes by the policy: what it protects is unknown.
-        guard !TreeSwitch.isUnwritten(layout.journal) else { return }
+        // whatever their age. The journal is read as the recovery reads it (``SwitchJournal/load(layout:)``): an
+        // unwritten one (a power cut before its write reached the disk) is none, and is left for the recovery to
+        // remove (gc holds no target lock); one that cannot be used (damaged, or no regular file: a symlink is not
+        // followed, a FIFO does not block) goes by the policy, with the recovery's hint: what it protects is unknown.
         let journal: SwitchJournal?
         do {
-            journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar, regularOnly: true)
+            journal = try SwitchJournal.load(layout: layout)
         } catch let error as SmartSyncError {
             try unusable(
                 SmartSyncError(
-                    error.code, "\(error.message) (it may record kept versions of \(target))",
-                    hint: "run `smart-sync sync` or `smart-sync rollback` of \(target) first: its recovery finishes or "
-                        + "undoes the interrupted switch and removes the journal. Remove the journal by hand only "
-                        + "knowing whether its exchange happened: the target's inode (`stat -c %i \(target)`) equal to "
-                        + "the journal's incomingInode means it did (run `smart-sync sync` or `smart-sync restore` to "
-                        + "let the recovery finish it)",
+                    error.code, "\(error.message) (it may record kept versions of \(target))", hint: error.hint,
                     cause: error))
             return
         }

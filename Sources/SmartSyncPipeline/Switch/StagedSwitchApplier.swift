@@ -9,7 +9,9 @@ import SmartSyncObjectStore
 /// Applies a plan by building the whole new tree beside the target and swapping the two directories with
 /// `renameat2(RENAME_EXCHANGE)`: any reader sees the old tree or the new one, never a mix.
 ///
-/// 1. Recover: finish or undo a switch a killed run left (``TreeSwitch/recover()``).
+/// 1. Recover: finish or undo a switch a killed run left, and record it
+///    (``StateStore/recoverSwitch(target:store:warn:)``): the caller's, under the target lock before it scans the
+///    target; an apply that finds a journal refuses.
 /// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
 ///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
 ///    hardlinks (``UntrackedCarrier``): untracked files, kept local edits, excluded paths, extra directories. Once the
@@ -83,11 +85,6 @@ public struct StagedSwitchApplier: ApplyStrategy {
         case exchanged, created, inPlace = "in-place"
     }
 
-    /// Finishes or undoes an interrupted switch of `target`. Call under the target lock before scanning it.
-    public func recover(target: String) throws {
-        try TreeSwitch(layout: SwitchLayout(target: target)).recover()
-    }
-
     public func apply(_ plan: Plan, listing: TreeListing, store: ObjectStore, target: String) throws -> ApplyReport {
         try applyReporting(plan, listing: listing, store: store, target: target).report
     }
@@ -102,7 +99,17 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         let layout = SwitchLayout(target: target)
         let switcher = TreeSwitch(layout: layout)
-        try switcher.recover()
+        // Recovered by the caller, once, under the target lock before the scan (step 1): a journal still here would be
+        // replaced by this switch's, and a switch it records lost unfinished. Not this run's: a dedicated error, so the
+        // runner's failure path does not act on it.
+        var journal = stat()
+        guard lstat(layout.journal, &journal) != 0 else {
+            throw PendingSwitchFound(
+                error: SmartSyncError(
+                    .internal,
+                    "a switch of \(target) is pending (\(layout.journal)): it must be recovered before an apply",
+                    hint: "This is a bug in smart-sync; please report it"))
+        }
         var st = stat()
         let exists = lstat(target, &st) == 0
         switch exists ? inPlaceTarget(target, lstat: st) : nil {

@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
@@ -65,15 +66,34 @@ struct SwitchJournal: JSONRecord, Equatable {
         try write(to: path, payload: payload)
     }
 
-    /// The journal at `path`, in either format; nil when there is none (with `regularOnly`, also when it is no regular
-    /// file: a symlink is not followed, a FIFO does not block).
+    /// The journal of `layout`'s switch as recovery, gc and fsck read it (one reader): nil when there is none, or
+    /// when it is unwritten (``isUnwritten(_:)``: a power cut before its bytes reached the disk, an exchange that did
+    /// not happen); otherwise the journal, in either format, read once.
     ///
-    /// - Throws: `SmartSyncError` (`.io`) naming the journal when it is damaged or from a newer release: recovery
-    ///   cannot tell what the killed run was doing, so it stops rather than guess.
-    static func load(from path: String, sidecar: String, regularOnly: Bool = false) throws -> SwitchJournal? {
+    /// Only a regular file is read: anything else at its path (a symlink, which is not followed; a FIFO, whose open
+    /// does not block; a directory) is refused, naming it: smart-sync writes only a regular file there, so what is
+    /// there is not its journal, and whether a switch is pending cannot be told.
+    ///
+    /// - Throws: `SmartSyncError` (`.unsafePath`) for a file that is not regular; (`.io`) naming the journal when it
+    ///   is damaged or from a newer release, with ``damagedHint(_:)``: recovery cannot tell what the killed run was
+    ///   doing, so it stops rather than guess.
+    static func load(layout: SwitchLayout) throws -> SwitchJournal? {
+        try load(from: layout.journal, layout: layout)
+    }
+
+    /// ``load(layout:)`` of a journal at `path` instead of `layout`'s (tests read fixtures); `layout` names the target
+    /// in what it throws.
+    static func load(from path: String, layout: SwitchLayout) throws -> SwitchJournal? {
+        guard
+            let (bytes, _) = try FileSystem.readRegularFileRefusingOthers(
+                path, what: "where smart-sync keeps the switch journal of \(layout.target)",
+                hint: "smart-sync writes only a regular file there, in a directory private to the user it runs as: "
+                    + "find out what put it there, remove it and run again"),
+            !isUnwritten(bytes)
+        else { return nil }
         do {
             let legacy = { (bytes: [UInt8]) in SwitchJournal(legacyText: bytes).map { ($0, ArraySlice<UInt8>()) } }
-            guard let loaded = try read(at: path, regularOnly: regularOnly, legacy: legacy) else { return nil }
+            let loaded = try decode(bytes, path: path, legacy: legacy)
             var journal = loaded.record
             // A line this release cannot read (a newer release's) is left out: the version it names stays in the store
             // until gc, as every version before pending records were journaled. A last line without its newline may be
@@ -86,10 +106,38 @@ struct SwitchJournal: JSONRecord, Equatable {
             return journal
         } catch let error as SmartSyncError where error.code == .integrity {
             throw SmartSyncError(
-                .io, "the switch journal cannot be used: \(error.message)",
-                hint: "inspect \(sidecar) and remove the journal", cause: error)
+                .io, "the switch journal cannot be used: \(error.message)", hint: damagedHint(layout), cause: error)
         }
     }
+
+    /// What to do about a journal that cannot be read, for the recovery and gc alike: removing it is right only when
+    /// its exchange did not happen, and the target's inode tells. The paths it names come from `layout`, not from the
+    /// journal (which cannot be read): the tree the exchange took out is the stage for a sync, a generation's tree for
+    /// a rollback, and the latter is the newest tree, with any edited files the rollback took out (their kept versions
+    /// recorded only in the journal), so it is moved aside, never deleted unchecked.
+    static func damagedHint(_ layout: SwitchLayout) -> String {
+        let target = layout.target
+        let generation = layout.generations + "/<N>"
+        return "it records a switch of \(target) that a run was interrupted in. If a newer smart-sync wrote it, run "
+            + "that release. Otherwise remove it by hand only knowing whether its exchange happened: the target's "
+            + "inode (`stat -c %i \(target)`) equal to the journal's incomingInode means it did. If it did not, remove "
+            + "the journal and run again. If it did, \(target) holds the incoming tree, unrecorded, and the tree it "
+            + "replaced is at the journal's incoming path: \(layout.stage) for a sync, \(generation)/tree for a "
+            + "rollback to generation N (the newest tree, with any edited files the rollback took out). Move that path "
+            + "out of the sidecar (e.g. `mv \(layout.stage) /root/smart-sync-outgoing`) and delete it once checked, "
+            + "remove the journal, then run `smart-sync sync`, which brings the target to its ref whatever it holds "
+            + "(files unlike the recorded state are kept as local versions). For a rollback, that undoes it; `smart-sync "
+            + "sync --ref COMMIT`, COMMIT the one `smart-sync rollback --target \(target) --list` shows for generation N "
+            + "(list it before moving its tree), finishes it instead"
+    }
+
+    /// Whether a journal's bytes are unwritten: empty, or NULs only. A staged switch writes its journal unsynced
+    /// before its stage's sync
+    /// (``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``),
+    /// and a power cut can leave it without its bytes (NULs: ext4 `data=writeback` or `nodelalloc`, its size kept):
+    /// its exchange comes only after that sync and the journal's fsync (``TreeSwitch/confirmJournal(_:)``), so it did
+    /// not happen. (A synced journal is never so: its bytes are fsynced before the exchange, and JSON has no NUL.)
+    static func isUnwritten(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { $0 == 0 } }
 
     /// Parses the `key=value` text of smart-sync 0.1.0 (`sequence`, `incoming`, `incoming-inode`, `consumed`).
     init?(legacyText bytes: [UInt8]) {
@@ -103,8 +151,8 @@ struct SwitchJournal: JSONRecord, Equatable {
 }
 
 extension StateStore {
-    /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover()``). When the
-    /// exchange had happened, the target holds what that run announced in its intent (written before its journal):
+    /// Finishes or undoes a switch of `target` that a killed or failed run left (``TreeSwitch/recover(record:)``). When
+    /// the exchange had happened, the target holds what that run announced in its intent (written before its journal):
     /// that becomes the target's state, since the run died, or failed to save it, before recording it. A rollback to
     /// the tree found before the first sync announces no intent but says so in its journal: the state is forgotten.
     /// The journal's pending kept-version records (a rollback's, ``SwitchJournal/pending``) are appended to the
@@ -117,7 +165,7 @@ extension StateStore {
     /// its own journal goes: a kill or a failure in between leaves the journal, and the next recovery records again
     /// (each step is safe to repeat: forgetting twice, or finding the intent gone and the state recorded).
     func recoverSwitch(target: String, store: ObjectStore, warn: (String) -> Void = { _ in }) throws {
-        _ = try TreeSwitch(layout: SwitchLayout(target: target)).recoverExchange { exchanged in
+        try TreeSwitch(layout: SwitchLayout(target: target)).recover { exchanged in
             if !exchanged.pending.isEmpty {
                 // Their versions were made durable in the store before the journal was written, and gc keeps them
                 // (``StoreRoots``); one missing all the same is left out rather than recorded unusable.

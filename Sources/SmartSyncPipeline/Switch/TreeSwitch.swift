@@ -34,8 +34,8 @@ struct TreeSwitch {
     /// The longest journal written unsynced (bytes): one that fits a 4 KiB page, which writeback sends in one I/O
     /// (with room to spare; not the file system block, which mke2fs makes 1 KiB on file systems under 512 MB), comes
     /// back from a power cut whole, empty, or (ext4 `data=writeback`, `nodelalloc`) its full size in NULs, which
-    /// ``recoverExchange(record:)`` all tells apart. A longer one (a long target path) could come back with its
-    /// first page only: it is fsynced as it is written.
+    /// ``SwitchJournal/isUnwritten(_:)`` tells from a written one. A longer one (a long target path) could come back
+    /// with its first page only: it is fsynced as it is written.
     static let unsyncedJournalLimit = 3 * 1024
 
     /// Exchanges `incoming` with the target; the outgoing tree becomes generation `sequence` with `state`.
@@ -44,8 +44,8 @@ struct TreeSwitch {
     /// run die before (``SwitchJournal/pending``); their versions must be durable in the store already.
     ///
     /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
-    /// records the new state there. When it throws, the journal stays, so the next run's ``recover()`` finishes
-    /// the switch (and ``StateStore/recoverSwitch(target:)`` records the tree from the intent).
+    /// records the new state there. When it throws, the journal stays, so the next run's ``recover(record:)`` finishes
+    /// the switch (and ``StateStore/recoverSwitch(target:store:warn:)`` records the tree from the intent).
     ///
     /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange;
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
@@ -64,8 +64,8 @@ struct TreeSwitch {
     /// its state, then the journal. With `durable` false nothing is fsynced: the caller makes them durable before
     /// ``exchange(_:checkpoint:exchanged:)`` with one `syncfs` of the sidecar's file system (the stage's: the staged
     /// switch prepares before its stage's sync, which then covers both). Until the exchange, a kill or a failure
-    /// leaves a journal whose inode the target does not have: ``recover()`` (or ``abandon(_:)``) removes it and the
-    /// generation, as before any exchange.
+    /// leaves a journal whose inode the target does not have: ``recover(record:)`` (or ``abandon(_:)``) removes it and
+    /// the generation, as before any exchange.
     func prepare(
         incoming: String, sequence: Int, outgoingState: TargetState?, outgoingStateFile: String? = nil, consumed: Int?,
         untracked: Bool = false, pending: [KeptVersion] = [], durable: Bool
@@ -107,7 +107,7 @@ struct TreeSwitch {
     }
 
     /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` whose
-    /// exchange will not happen: the journal, then the generation (as ``recover()`` would).
+    /// exchange will not happen: the journal, then the generation (as ``recover(record:)`` would).
     func abandon(_ prepared: Prepared) {
         unlink(layout.journal)
         try? generations.remove(prepared.journal.sequence)
@@ -152,8 +152,8 @@ struct TreeSwitch {
     }
 
     /// Whether `renameat2(RENAME_EXCHANGE)` works beside the target: two directories made in a stage (which the
-    /// next run's ``recover()`` removes, should a kill leave it) are exchanged, and the stage removed. For a cold
-    /// sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
+    /// next run's ``recover(record:)`` removes, should a kill leave it) are exchanged, and the stage removed. For a
+    /// cold sync, which needs no exchange itself, to tell whether a spare tree could ever be used. True when it cannot
     /// tell (the directories cannot be made): as before. `checkpoint` is called with `probe-exchange` before the
     /// exchange; an ``ExchangeUnsupported`` it throws stands for the file system's refusal (tests).
     func exchangeWorks(checkpoint: (String) throws -> Void) -> Bool {
@@ -166,45 +166,29 @@ struct TreeSwitch {
     }
 
     /// Completes or undoes an exchange recorded in the journal; removes a stage a killed run left. Safe to call
-    /// when nothing is pending. Returns true when it completed an exchange that had happened (the target holds the
-    /// tree that run swapped in).
-    @discardableResult
-    func recover() throws -> Bool { try recoverExchange() != nil }
-
-    /// ``recover()``, returning the journal of the exchange it completed (nil when none had happened).
+    /// when nothing is pending. The journal is read as ``SwitchJournal/load(layout:)`` reads it (regular files
+    /// only): an unwritten one is removed as no journal (its half-made generation, which has no tree, is left to the
+    /// prune); anything else at its path stops the recovery, naming it.
     ///
     /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in `exchange(…)`): the
-    /// caller records the target's state (and the journal's pending records) there. When it throws, the journal stays
-    /// for the next recovery, so it must be safe to run twice.
-    func recoverExchange(record: (SwitchJournal) throws -> Void = { _ in }) throws -> SwitchJournal? {
+    /// caller records the target's state (and the journal's pending records) there
+    /// (``StateStore/recoverSwitch(target:store:warn:)``, which every run under the target lock calls). When it
+    /// throws, the journal stays for the next recovery, so it must be safe to run twice.
+    func recover(record: (SwitchJournal) throws -> Void = { _ in }) throws {
         try layout.checkSidecar()
-        var completed: SwitchJournal?
-        // An empty journal, or one of NULs only, is one a staged switch wrote unsynced before its stage's sync
-        // (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``) and a power cut
-        // left without its bytes (NULs: ext4 `data=writeback` or `nodelalloc`, its size kept): its exchange comes only
-        // after that sync and the journal's fsync (``confirmJournal(_:)``), so it did not happen. (A synced journal is
-        // never so: its bytes are fsynced before the exchange, and JSON has no NUL.) Removed; its half-made
-        // generation, which has no tree, is left to the prune.
-        if Self.isUnwritten(layout.journal) { unlink(layout.journal) }
-        if let journal = try SwitchJournal.load(from: layout.journal, sidecar: layout.sidecar) {
+        if let journal = try SwitchJournal.load(layout: layout) {
             if TreeOps.inode(layout.target) == journal.incomingInode {
                 // The exchange happened: the outgoing tree waits at `incoming`. The record before the journal goes.
                 try record(journal)
                 try finish(journal, tree: layout.generation(journal.sequence) + "/tree")
-                completed = journal
             } else {
-                unlink(layout.journal)
+                try removeJournal()
                 try generations.remove(journal.sequence)
             }
+        } else {
+            try removeJournal()  // none, or an unwritten one
         }
         try TreeOps.removeTree(layout.stage)
-        return completed
-    }
-
-    /// Whether `path` is a regular file (not followed) that is empty or holds NULs only.
-    static func isUnwritten(_ path: String) -> Bool {
-        guard let (bytes, _) = try? FileSystem.readRegularFileIfPresent(path) else { return false }
-        return bytes.allSatisfy { $0 == 0 }
     }
 
     private func finish(_ journal: SwitchJournal, tree: String) throws {
@@ -213,8 +197,14 @@ struct TreeSwitch {
         }
         if let consumed = journal.consumed { try generations.remove(consumed) }
         FileSystem.syncDirectory(layout.generations)
-        if unlink(layout.journal) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: layout.journal) }
+        try removeJournal()
         FileSystem.syncDirectory(layout.sidecar)
+    }
+
+    /// Removes the journal; one already gone is fine. A journal that stays (EACCES, EIO, EROFS) is an error: the next
+    /// recovery would act on it again, and a switch undone here would leave its generation's number recorded.
+    private func removeJournal() throws {
+        if unlink(layout.journal) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: layout.journal) }
     }
 
     private func parent(of path: String) -> String {

@@ -42,7 +42,12 @@ struct RestoreCommand: AsyncParsableCommand {
             valueName: "n"))
     var generation: Int?
 
-    @Flag(name: .long, help: "List the versions of PATH that can be restored and change nothing.")
+    @Flag(
+        name: .long,
+        help: """
+            List the versions of PATH that can be restored. Changes nothing, except that a switch a killed run \
+            left is finished first when the target's lock is free (otherwise listed without it, with a warning).
+            """)
     var list = false
 
     @OptionGroup var common: CommonOptions
@@ -57,22 +62,26 @@ struct RestoreCommand: AsyncParsableCommand {
         try await RunContext.guarded(reporter) {
             let settings = try common.settings()
             let state = try common.openState(settings)
-            if list {
-                let versions = try Restore.versions(of: path, target: target, state: state)
-                for v in versions { reporter.printVersion(v) }
-                if versions.isEmpty && !output.json {
-                    FileHandle.standardError.write(Data("restore: no kept versions of \(path)\n".utf8))
-                }
-                return
-            }
             let objects = try common.openStore(settings)
             // Held shared while Restore takes its own: a gc in progress is waited for here, not refused there.
             let storeLock = try await objects.lock(shared: true, waitingUpTo: .seconds(600)) { _ in
                 reporter.note("restore: waiting for smart-sync gc to finish with the store")
             }
             defer { storeLock.release() }
+            if list {
+                // A switch a killed run left is recovered first when the target lock is free, so a killed rollback's
+                // kept versions are listed; with the lock held (an update), listed without it, with a warning.
+                let versions = try Restore.versions(
+                    of: path, target: target, state: state, store: objects, events: { reporter.handle($0) })
+                for v in versions { reporter.printVersion(v) }
+                if versions.isEmpty && !output.json {
+                    FileHandle.standardError.write(Data("restore: no kept versions of \(path)\n".utf8))
+                }
+                return
+            }
             let outcome = try Restore.run(
-                path: path, target: target, generation: generation, store: objects, state: state)
+                path: path, target: target, generation: generation, store: objects, state: state,
+                events: { reporter.handle($0) })
             reporter.printRestore(outcome, target: target)
         }
     }
