@@ -146,8 +146,8 @@ public struct SyncRunner: Sendable {
             source.withdrawListingAhead()  // a refused commit's held pack goes now, whichever check refused it
             throw error
         }
-        let listing = try await logger.timed("listing") {
-            try await verifiedListing(resolved, previous: previous, hints: hints, pins: pins)
+        let (listing, listingIsPreviousManifest) = try await logger.timed("listing") {
+            try await verifiedListing(resolved, previous: previous, excludes: request.excludes, hints: hints, pins: pins)
         }
 
         guard var scan = try await scanned.withLock({ handed in defer { handed = nil }; return handed }) else {
@@ -184,9 +184,8 @@ public struct SyncRunner: Sendable {
         // unchanged (an unchanged file hashes to the listing's id): the look-up, one per file, is skipped then. Any
         // other finding (an edit, an untracked or excluded path, a conflict) runs it.
         let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
-        let listingIsPreviousManifest = atCommit && intent == nil && previous?.keptLocal.isEmpty == true
         let damaged =
-            listingIsPreviousManifest && nothingButUnchanged
+            listingIsPreviousManifest && intent == nil && nothingButUnchanged
             ? [] : store.objectsEditedThrough(scan.tree, previous: previousManifest)
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
@@ -293,6 +292,7 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
+            applied.excludes = request.excludes
             // The interrupted run's paths not claimed by this intent or the state (what this apply deletes, but also
             // paths it keeps as conflicts and paths the killed run never wrote): still ours should this run be killed
             // before it is done.
