@@ -163,8 +163,8 @@ public struct SyncRunner: Sendable {
         // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
         // (An interrupted run's pending deletes too: paths an intent it replaced claimed, not deleted yet.)
         var previousManifest = previous?.manifest ?? Manifest()
-        let intent = try state.loadIntent(target: target)
-        let interrupted = intent.map { $0.manifest.union($0.pendingDeletes) }
+        // (The intent itself is not kept: a local lives until the run ends, and its manifest is every path.)
+        let interrupted = try state.loadIntent(target: target).map { $0.manifest.union($0.pendingDeletes) }
         if let interrupted { previousManifest = interrupted.union(previousManifest) }
         // A target that has the commit already: its unchanged paths are counted, not listed (a no-op's plan lists
         // nothing, where it made a change per path: at 20,000 files the listing plan takes 650 page faults, 2.6 MB of
@@ -185,7 +185,7 @@ public struct SyncRunner: Sendable {
         // other finding (an edit, an untracked or excluded path, a conflict) runs it.
         let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
         let damaged =
-            listingIsPreviousManifest && intent == nil && nothingButUnchanged
+            listingIsPreviousManifest && interrupted == nil && nothingButUnchanged
             ? [] : store.objectsEditedThrough(scan.tree, previous: previousManifest)
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
