@@ -179,14 +179,19 @@ public struct SyncRunner: Sendable {
             return planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         }
         // Store objects a target file shared and that were written through it: never linked again. Only a scanned
-        // file whose id is not the previous manifest's is looked at, and there is none when the target has the commit,
-        // the listing is that manifest (nothing kept local, no intent merged in) and the plan found every path
-        // unchanged (an unchanged file hashes to the listing's id): the look-up, one per file, is skipped then. Any
-        // other finding (an edit, an untracked or excluded path, a conflict) runs it.
+        // file whose id is not the previous manifest's is looked at, and there is none when the listing is that
+        // manifest as recorded (``verifiedListing(_:previous:excludes:hints:pins:)`` says so: the target's commit,
+        // nothing kept local, no exclude the run lacks), no intent was merged in, and the plan found every path
+        // unchanged (an unchanged file has the listing's id: hashed, or vouched for by the stat cache): the look-up,
+        // one per file, is skipped then. Any other finding (an edit, an untracked or excluded path, a conflict) runs it.
         let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
-        let damaged =
-            listingIsPreviousManifest && interrupted == nil && nothingButUnchanged
-            ? [] : store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        let damaged: [DamagedObject]
+        if listingIsPreviousManifest && interrupted == nil && nothingButUnchanged {
+            logger.debug("edited-through look-up skipped: the listing is the manifest, every path unchanged")
+            damaged = []
+        } else {
+            damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        }
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
