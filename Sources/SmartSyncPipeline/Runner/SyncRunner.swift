@@ -147,7 +147,8 @@ public struct SyncRunner: Sendable {
             throw error
         }
         let (listing, listingIsPreviousManifest) = try await logger.timed("listing") {
-            try await verifiedListing(resolved, previous: previous, excludes: request.excludes, hints: hints, pins: pins)
+            try await verifiedListing(
+                resolved, previous: previous, excludes: request.excludes, hints: hints, pins: pins)
         }
 
         guard var scan = try await scanned.withLock({ handed in defer { handed = nil }; return handed }) else {
@@ -183,7 +184,7 @@ public struct SyncRunner: Sendable {
         // manifest as recorded (``verifiedListing(_:previous:excludes:hints:pins:)`` says so: the target's commit,
         // nothing kept local, no exclude the run lacks), no intent was merged in, and the plan found every path
         // unchanged (an unchanged file has the listing's id: hashed, or vouched for by the stat cache): the look-up,
-        // one per file, is skipped then. Any other finding (an edit, an untracked or excluded path, a conflict) runs it.
+        // one per file, is skipped then. Anything else (an edit, an untracked or excluded path, a conflict) runs it.
         let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
         let damaged: [DamagedObject]
         if listingIsPreviousManifest && interrupted == nil && nothingButUnchanged {
