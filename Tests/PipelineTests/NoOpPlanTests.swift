@@ -139,4 +139,38 @@ import Testing
         let again = try JSONDecoder().decode(Plan.self, from: try JSONEncoder().encode(counted))
         #expect(again == counted && !again.listsUnchanged)
     }
+
+    /// The look-up for store objects written through a target's hard link is skipped on a plain no-op (the listing
+    /// is the manifest, every path unchanged) and runs after an edit in place, and after a run whose listing was not
+    /// the manifest (an exclude dropped at the same commit).
+    @Test func theEditedThroughLookUpIsSkippedOnAPlainNoOpOnly() async throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let repo = try GitFixture()
+        try repo.write("conf.nix", "{ a = 1; }\n")
+        try repo.write("sub/other.nix", "o1\n")
+        _ = try repo.commit("A")
+        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
+        let log = RecordingLogHandler()
+        runner.logger = log.logger
+        let target = dir["target"]
+        func skipped(_ request: SyncRunner.Request) async throws -> Bool {
+            let before = log.recorded.count
+            _ = try await runner.sync(request)
+            return log.recorded.dropFirst(before).contains { $0.contains("edited-through look-up skipped") }
+        }
+        #expect(try await !skipped(.init(ref: nil, target: target)))  // the first sync: another commit
+        #expect(try await skipped(.init(ref: nil, target: target)))
+        try sneakyEdit(target + "/conf.nix", "{ a = 2; }\n")
+        #expect(try await !skipped(.init(ref: nil, target: target)))
+        #expect(TestFiles.read(target + "/conf.nix") == "{ a = 1; }\n")
+        #expect(try await skipped(.init(ref: nil, target: target)))
+        // Applied with an exclude, then run without it: listed from the source, the look-up runs.
+        try repo.write("sub/other.nix", "o2\n")
+        _ = try repo.commit("B")
+        #expect(try await !skipped(.init(ref: nil, target: target, excludes: ["sub"])))
+        #expect(try await !skipped(.init(ref: nil, target: target)))
+        #expect(TestFiles.read(target + "/sub/other.nix") == "o2\n")
+        #expect(try await skipped(.init(ref: nil, target: target)))
+    }
 }

@@ -41,20 +41,30 @@ extension SyncRunner {
     }
 
     /// The tree listing for `resolved`: from the previous state when it is the same commit (verified when it
-    /// was applied), otherwise from the source, checked for unsafe paths and hashed up to the root tree.
+    /// was applied) and that state was applied with no exclude this run lacks (`excludes`, the run's globs),
+    /// otherwise from the source, checked for unsafe paths and hashed up to the root tree. An excluded path's manifest
+    /// entry is an older commit's, carried over, and a path the commit added under an exclude is missing: that
+    /// manifest is not the commit's listing for a run without the exclude (``TargetState/excludes``).
+    /// `isPreviousManifest`: the listing is the previous manifest as it was recorded (its entries, nothing kept
+    /// local added): a file the scan finds unchanged has the manifest's id (hashed, or vouched for by the stat cache).
     func verifiedListing(
-        _ resolved: ResolvedRef, previous: TargetState?, hints: ListingHints, pins: PinIndex
-    ) async throws -> TreeListing {
+        _ resolved: ResolvedRef, previous: TargetState?, excludes: [String] = [], hints: ListingHints, pins: PinIndex
+    ) async throws -> (listing: TreeListing, isPreviousManifest: Bool) {
         if let previous, previous.commit == resolved.commit {
-            // The manifest plus what --keep-local left out of it: the commit's whole listing.
-            // (Merged only when there is something to add: a merge copies every path.)
-            let files =
-                previous.keptLocal.isEmpty
-                ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
-            let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
-            logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
-            events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
-            return TreeListing(commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+            if previous.excludes.allSatisfy(excludes.contains) {
+                // The manifest plus what --keep-local left out of it: the commit's whole listing.
+                // (Merged only when there is something to add: a merge copies every path.)
+                let files =
+                    previous.keptLocal.isEmpty
+                    ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
+                let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
+                logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
+                events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
+                let listing = TreeListing(
+                    commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+                return (listing, previous.keptLocal.isEmpty)
+            }
+            logger.debug("listing: the target's manifest was applied with excludes this run lacks; listed anew")
         }
         if let pinned = try pinnedListing(of: resolved.commit, in: pins),
             pinned.rootTree == resolved.rootTree ?? pinned.rootTree
@@ -62,7 +72,7 @@ extension SyncRunner {
             logger.debug("listing: the pin of this commit (verified when pinned), no request")
             let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
             events(.listed(commit: resolved.commit, entries: files, verified: true))
-            return pinned
+            return (pinned, false)
         }
         let listing = try await source.listing(for: resolved, hints: hints)
         if let known = resolved.rootTree, known != listing.rootTree {
@@ -76,7 +86,7 @@ extension SyncRunner {
         // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
         let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
         events(.listed(commit: resolved.commit, entries: entries, verified: true))
-        return listing
+        return (listing, false)
     }
 
     func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {

@@ -146,8 +146,9 @@ public struct SyncRunner: Sendable {
             source.withdrawListingAhead()  // a refused commit's held pack goes now, whichever check refused it
             throw error
         }
-        let listing = try await logger.timed("listing") {
-            try await verifiedListing(resolved, previous: previous, hints: hints, pins: pins)
+        let (listing, listingIsPreviousManifest) = try await logger.timed("listing") {
+            try await verifiedListing(
+                resolved, previous: previous, excludes: request.excludes, hints: hints, pins: pins)
         }
 
         guard var scan = try await scanned.withLock({ handed in defer { handed = nil }; return handed }) else {
@@ -163,8 +164,8 @@ public struct SyncRunner: Sendable {
         // What earlier runs put there: the last applied manifest, plus what an interrupted run meant to apply.
         // (An interrupted run's pending deletes too: paths an intent it replaced claimed, not deleted yet.)
         var previousManifest = previous?.manifest ?? Manifest()
-        let intent = try state.loadIntent(target: target)
-        let interrupted = intent.map { $0.manifest.union($0.pendingDeletes) }
+        // (The intent itself is not kept: a local lives until the run ends, and its manifest is every path.)
+        let interrupted = try state.loadIntent(target: target).map { $0.manifest.union($0.pendingDeletes) }
         if let interrupted { previousManifest = interrupted.union(previousManifest) }
         // A target that has the commit already: its unchanged paths are counted, not listed (a no-op's plan lists
         // nothing, where it made a change per path: at 20,000 files the listing plan takes 650 page faults, 2.6 MB of
@@ -179,15 +180,19 @@ public struct SyncRunner: Sendable {
             return planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         }
         // Store objects a target file shared and that were written through it: never linked again. Only a scanned
-        // file whose id is not the previous manifest's is looked at, and there is none when the target has the commit,
-        // the listing is that manifest (nothing kept local, no intent merged in) and the plan found every path
-        // unchanged (an unchanged file hashes to the listing's id): the look-up, one per file, is skipped then. Any
-        // other finding (an edit, an untracked or excluded path, a conflict) runs it.
+        // file whose id is not the previous manifest's is looked at, and there is none when the listing is that
+        // manifest as recorded (``verifiedListing(_:previous:excludes:hints:pins:)`` says so: the target's commit,
+        // nothing kept local, no exclude the run lacks), no intent was merged in, and the plan found every path
+        // unchanged (an unchanged file has the listing's id: hashed, or vouched for by the stat cache): the look-up,
+        // one per file, is skipped then. Anything else (an edit, an untracked or excluded path, a conflict) runs it.
         let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
-        let listingIsPreviousManifest = atCommit && intent == nil && previous?.keptLocal.isEmpty == true
-        let damaged =
-            listingIsPreviousManifest && nothingButUnchanged
-            ? [] : store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        let damaged: [DamagedObject]
+        if listingIsPreviousManifest && interrupted == nil && nothingButUnchanged {
+            logger.debug("edited-through look-up skipped: the listing is the manifest, every path unchanged")
+            damaged = []
+        } else {
+            damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
+        }
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
@@ -293,6 +298,7 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
+            applied.excludes = request.excludes
             // The interrupted run's paths not claimed by this intent or the state (what this apply deletes, but also
             // paths it keeps as conflicts and paths the killed run never wrote): still ours should this run be killed
             // before it is done.
