@@ -1,4 +1,5 @@
 import Foundation
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 @testable import SmartSyncPipeline
 import TestSupport
@@ -36,7 +37,7 @@ import Testing
         #expect(log.recorded.contains { $0.contains("listing: the target's manifest of this commit") })
 
         let dropped = try await logged.sync(.init(ref: c2, target: target))
-        #expect(log.recorded.contains { $0.contains("applied with excludes this run lacks; listed anew") })
+        #expect(log.recorded.contains { $0.contains("applied with excludes this run lacks (or unknown); listed anew") })
         #expect(TestFiles.read(target + "/foo") == "v2\n")
         #expect(TestFiles.read(target + "/added") == "new\n")
         #expect(dropped.plan.kind("foo") == .modify && dropped.plan.kind("added") == .add)
@@ -46,24 +47,96 @@ import Testing
     }
 }
 
-/// The excludes an apply ran with are recorded with its state, after the optional sections before them; a state
-/// without them is written as before.
+extension ExcludedListingTests {
+    /// An exclude whose paths the commit did not change: the manifest is the commit's listing. The first run
+    /// without it lists anew and finds nothing to do (it records no state); it records its excludes, so the next run
+    /// takes the listing from the manifest again instead of listing anew on every no-op.
+    @Test func aDroppedExcludeOverUnchangedPathsListsAnewOnce() async throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let repo = try GitFixture()
+        try repo.write("sub/a", "a\n")
+        try repo.write("foo", "v1\n")
+        let c1 = try repo.commit("C1")
+        try repo.write("foo", "v2\n")
+        let c2 = try repo.commit("C2")
+        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
+        let target = dir["target"]
+        _ = try await runner.sync(.init(ref: c1, target: target))
+        _ = try await runner.sync(.init(ref: c2, target: target, excludes: ["sub"]))
+
+        let log = RecordingLogHandler()
+        runner.logger = log.logger
+        let first = try await runner.sync(.init(ref: c2, target: target))
+        #expect(first.summary.upToDate)
+        #expect(log.recorded.contains { $0.contains("listed anew") })
+        #expect(log.recorded.contains { $0.contains("the run's excludes recorded") })
+        let after = log.recorded.count
+        let second = try await runner.sync(.init(ref: c2, target: target))
+        #expect(second.summary.upToDate)
+        #expect(log.recorded.dropFirst(after).contains { $0.contains("the target's manifest of this commit") })
+    }
+}
+
+/// The excludes an apply ran with are kept beside its state (`targets/<key>/excludes`), not in it: the state and
+/// intent files are byte for byte what the release before them writes, which reads them.
 @Suite struct ExcludedStateEncodingTests {
-    @Test func excludesRoundTripAfterTheOptionalSections() throws {
+    @Test func theStateFileDoesNotCarryTheExcludes() throws {
         let id = ObjectID.blob(Array("x".utf8))
         var state = TargetState(target: "/t", commit: id, ref: "main", appliedAtNs: 1, manifest: Manifest())
         state.manifest["a"] = Manifest.Entry(mode: .regular, id: id)
-        let plain = state.encoded()
-        #expect(TargetState(encoded: plain) == state)
-        state.excludes = ["foo", "secrets/*"]
-        #expect(TargetState(encoded: state.encoded()) == state)
         state.keptLocal["k"] = Manifest.Entry(mode: .regular, id: id)
+        let before = state.encoded()
+        state.excludes = ["foo", "secrets/*"]
+        #expect(state.encoded() == before)
+        // The encoding of the release before the excludes (a keptLocal-only state), byte for byte.
+        #expect(before.map { String(format: "%02x", $0) }.joined() == Self.golden)
         state.pendingDeletes["p"] = Manifest.Entry(mode: .regular, id: id)
-        #expect(TargetState(encoded: state.encoded()) == state)
-        state.excludes = []
-        #expect(TargetState(encoded: state.encoded()) == state)
-        // Cut short inside the excludes: not a state.
-        state.excludes = ["foo"]
-        #expect(TargetState(encoded: Array(state.encoded().dropLast(2))) == nil)
+        let intent = state.encoded()
+        state.excludes = nil
+        #expect(state.encoded() == intent)
+    }
+
+    static let golden =
+        "5353535401000000020000002f74c1b0730e0133447badcfd47fd144e254807b06e1040000006d61696e01000000000000000100000001"
+        + "00000061a4810000c1b0730e0133447badcfd47fd144e254807b06e101000000010000006ba4810000c1b0730e0133447badcfd47fd1"
+        + "44e254807b06e1f6abb5a93d9b13c8c13527943c459f4e3d29fc2e"
+
+    @Test func theExcludesFileCountsOnlyForItsState() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let store = try StateStore(root: dir["state"])
+        let id = ObjectID.blob(Array("x".utf8))
+        var state = TargetState(target: "/t", commit: id, ref: "main", appliedAtNs: 1, manifest: Manifest())
+        state.manifest["a"] = Manifest.Entry(mode: .regular, id: id)
+        let path = store.directory(for: "/t") + "/excludes"
+
+        // None: no file is written.
+        try store.save(state)
+        #expect(try store.load(target: "/t")?.excludes == [] && TestFiles.lstat(path) == nil)
+        state.excludes = ["foo", "secrets/*"]
+        try store.save(state)
+        #expect(try store.load(target: "/t")?.excludes == ["foo", "secrets/*"])
+        // The intent of the next apply (another time) replaces the file: the recorded state's excludes are unknown.
+        var next = state
+        next.appliedAtNs = 2
+        next.excludes = []
+        try store.saveIntent(next)
+        #expect(try store.load(target: "/t")?.excludes == nil)
+        #expect(try store.loadIntent(target: "/t")?.excludes == [])
+        #expect(try store.recordIntent(target: "/t"))
+        #expect(try store.load(target: "/t")?.excludes == [])
+        // Unknown (a rolled-back generation's state) is recorded as such.
+        next.excludes = nil
+        try store.save(next)
+        #expect(try store.load(target: "/t")?.excludes == nil)
+        // Damaged: unknown.
+        next.excludes = ["foo"]
+        try store.save(next)
+        let bytes = try #require(try FileSystem.readFileIfPresent(path)).bytes
+        try FileSystem.writeFileAtomically(path, Array(bytes.dropLast(1)))
+        #expect(try store.load(target: "/t")?.excludes == nil)
+        try store.forget(target: "/t")
+        #expect(TestFiles.lstat(path) == nil)
     }
 }

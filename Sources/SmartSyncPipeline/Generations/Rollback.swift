@@ -127,6 +127,10 @@ public enum Rollback {
             var record = s
             record.target = target
             record.appliedAtNs = SyncRunner.nowNs()
+            // The excludes the generation was applied with are not kept with it: unknown, so a run at its commit
+            // lists the commit anew rather than take a manifest that may hold carried-over entries
+            // (``TargetState/excludes``).
+            record.excludes = nil
             return record
         }
         // The tree found before the first sync has no state: its journal says so (``SwitchJournal/untracked``), and

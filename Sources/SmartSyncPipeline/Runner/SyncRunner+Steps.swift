@@ -51,7 +51,7 @@ extension SyncRunner {
         _ resolved: ResolvedRef, previous: TargetState?, excludes: [String] = [], hints: ListingHints, pins: PinIndex
     ) async throws -> (listing: TreeListing, isPreviousManifest: Bool) {
         if let previous, previous.commit == resolved.commit {
-            if previous.excludes.allSatisfy(excludes.contains) {
+            if previous.excludes?.allSatisfy(excludes.contains) == true {
                 // The manifest plus what --keep-local left out of it: the commit's whole listing.
                 // (Merged only when there is something to add: a merge copies every path.)
                 let files =
@@ -64,7 +64,8 @@ extension SyncRunner {
                     commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
                 return (listing, previous.keptLocal.isEmpty)
             }
-            logger.debug("listing: the target's manifest was applied with excludes this run lacks; listed anew")
+            logger.debug(
+                "listing: the target's manifest was applied with excludes this run lacks (or unknown); listed anew")
         }
         if let pinned = try pinnedListing(of: resolved.commit, in: pins),
             pinned.rootTree == resolved.rootTree ?? pinned.rootTree
@@ -87,6 +88,30 @@ extension SyncRunner {
         let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
         events(.listed(commit: resolved.commit, entries: entries, verified: true))
         return (listing, false)
+    }
+
+    /// After a run that found nothing to do at the target's commit although its state was applied with excludes this
+    /// run lacks (or unknown ones), listed anew (``verifiedListing(_:previous:excludes:hints:pins:)``): a no-op
+    /// records no state, so every later run would list anew too. When the manifest (with what was kept local) is the
+    /// commit's listing, entry for entry (an exclude whose paths the commit did not change), the state's excludes are
+    /// recorded again as this run's, one small file; otherwise (carried-over entries) they stay, and so does the
+    /// listing anew until the next apply. Not with an interrupted run's intent (its excludes file is the intent's).
+    func recordExcludesOfNoOp(_ previous: TargetState?, listing: TreeListing, excludes: [String], interrupted: Bool) {
+        guard !interrupted, var previous, previous.commit == listing.commit,
+            previous.excludes?.allSatisfy(excludes.contains) != true
+        else { return }
+        let files = listing.files
+        let recorded = previous.keptLocal.isEmpty ? previous.manifest : previous.manifest.union(previous.keptLocal)
+        guard files.count == recorded.count,
+            files.allSatisfy({ file in recorded[file.path].map { $0.mode == file.mode && $0.id == file.id } == true })
+        else { return }
+        previous.excludes = excludes
+        do {
+            try state.saveExcludes(of: previous)
+            logger.debug("excludes: the manifest is the commit's listing; the run's excludes recorded")
+        } catch {
+            logger.debug("excludes: not recorded (\(error)); the next run lists anew")
+        }
     }
 
     func fetch(_ missing: [NeededBlob], of resolved: ResolvedRef) async throws -> FetchReport {

@@ -148,7 +148,7 @@ public struct SyncRunner: Sendable {
         }
         let (listing, listingIsPreviousManifest) = try await logger.timed("listing") {
             try await verifiedListing(
-                resolved, previous: previous, excludes: request.excludes, hints: hints, pins: pins)
+                resolved, previous: previous, excludes: excludes.globs, hints: hints, pins: pins)
         }
 
         guard var scan = try await scanned.withLock({ handed in defer { handed = nil }; return handed }) else {
@@ -179,20 +179,9 @@ public struct SyncRunner: Sendable {
             guard apply, !plan.listsUnchanged, plan.hasWork else { return plan }
             return planner.plan(listing: listing, previous: previousManifest, local: scan.tree)
         }
-        // Store objects a target file shared and that were written through it: never linked again. Only a scanned
-        // file whose id is not the previous manifest's is looked at, and there is none when the listing is that
-        // manifest as recorded (``verifiedListing(_:previous:excludes:hints:pins:)`` says so: the target's commit,
-        // nothing kept local, no exclude the run lacks), no intent was merged in, and the plan found every path
-        // unchanged (an unchanged file has the listing's id: hashed, or vouched for by the stat cache): the look-up,
-        // one per file, is skipped then. Anything else (an edit, an untracked or excluded path, a conflict) runs it.
-        let nothingButUnchanged = plan.counts.allSatisfy { kind, n in kind == .unchanged || n == 0 }
-        let damaged: [DamagedObject]
-        if listingIsPreviousManifest && interrupted == nil && nothingButUnchanged {
-            logger.debug("edited-through look-up skipped: the listing is the manifest, every path unchanged")
-            damaged = []
-        } else {
-            damaged = store.objectsEditedThrough(scan.tree, previous: previousManifest)
-        }
+        let damaged = editedThrough(
+            scan.tree, previous: previousManifest, plan: plan,
+            listingIsPreviousManifest: listingIsPreviousManifest && interrupted == nil)
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
         // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
@@ -298,7 +287,7 @@ public struct SyncRunner: Sendable {
                 target: target, commit: resolved.commit, ref: resolved.name, appliedAtNs: Self.nowNs(),
                 manifest: try planner.manifest(after: plan, previous: previousManifest))
             applied.keptLocal = planner.keptLocal(in: plan)
-            applied.excludes = request.excludes
+            applied.excludes = excludes.globs
             // The interrupted run's paths not claimed by this intent or the state (what this apply deletes, but also
             // paths it keeps as conflicts and paths the killed run never wrote): still ours should this run be killed
             // before it is done.
@@ -394,6 +383,7 @@ public struct SyncRunner: Sendable {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
         } else {
+            recordExcludesOfNoOp(previous, listing: listing, excludes: excludes.globs, interrupted: interrupted != nil)
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
             // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
             if scan.statistics.filesHashed > 0 || scan.cache.entries.count != scan.statistics.cacheHits {

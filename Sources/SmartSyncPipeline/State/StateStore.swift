@@ -11,6 +11,7 @@ import SmartSyncGitObjects
 /// <root>/targets/<key>/stat-cache   StatCache
 /// <root>/targets/<key>/lock         TargetLock
 /// <root>/targets/<key>/intent       TargetState an apply is about to write (until its state is saved)
+/// <root>/targets/<key>/excludes     the exclude globs of the state (or intent) with their commit and time
 /// <root>/targets/<key>/pending-rebuild PendingRebuild (a JSONRecord): `update` switched and has not confirmed the tree
 /// yet <root>/targets/<key>/history RunHistory: a JSON line per run (`status --history`)
 /// <root>/targets/<key>/counters.json TargetCounters: what the metrics file counts (and its `counters.lock`)
@@ -73,6 +74,7 @@ public struct StateStore: Sendable {
             TargetState(encoded: $0.bytes)
         }
         state?.pendingDeletes = Manifest()  // an intent's alone (``TargetState/pendingDeletes``)
+        if let loaded = state { state?.excludes = loadExcludes(of: loaded) }
         return state
     }
 
@@ -84,6 +86,7 @@ public struct StateStore: Sendable {
         state.pendingDeletes = Manifest()
         let dir = directory(for: state.target)
         try FileSystem.makeDirectories(dir)
+        try saveExcludes(of: state)
         try FileSystem.writeFileAtomically(dir + "/state", state.encoded())
     }
 
@@ -100,6 +103,7 @@ public struct StateStore: Sendable {
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)
         try FileSystem.makeDirectories(dir)
+        try saveExcludes(of: intent)
         let path = intentPath(for: intent.target)
         var st = stat()
         let unsynced = !durable && lstat(path, &st) != 0
@@ -113,7 +117,9 @@ public struct StateStore: Sendable {
     /// What an interrupted apply meant to put in `target`, or nil when the last apply finished.
     public func loadIntent(target: String) throws -> TargetState? {
         guard let (bytes, _) = try FileSystem.readFileIfPresent(intentPath(for: target)) else { return nil }
-        return TargetState(encoded: bytes)
+        var intent = TargetState(encoded: bytes)
+        if let loaded = intent { intent?.excludes = loadExcludes(of: loaded) }
+        return intent
     }
 
     /// Records the intent saved for `target` (``saveIntent(_:)``, durable) as its state: renamed over the state file
@@ -140,7 +146,7 @@ public struct StateStore: Sendable {
     /// Forgets what smart-sync applied to `target` (its manifest and stat cache), e.g. after rolling back to a
     /// tree it found rather than synced.
     public func forget(target: String) throws {
-        for path in [directory(for: target) + "/state", statCachePath(for: target)]
+        for path in [directory(for: target) + "/state", statCachePath(for: target), excludesPath(for: target)]
         where unlink(path) != 0 && errno != ENOENT {
             throw SmartSyncError.io("unlink", path: path)
         }

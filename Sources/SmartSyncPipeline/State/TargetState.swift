@@ -16,10 +16,12 @@ public struct TargetState: Sendable, Hashable {
     /// claimed by ``manifest``). With the manifest, the commit's whole listing: a later run of the same commit
     /// takes the listing from here.
     public var keptLocal = Manifest()
-    /// The `--exclude` globs the apply ran with (as given; none for a state an earlier release wrote). An excluded
-    /// path's entry in ``manifest`` is the older commit's, carried over, and a path the commit added under an exclude
-    /// is not in it: the manifest is the commit's listing only for a run whose excludes include all of these.
-    public var excludes: [String] = []
+    /// The `--exclude` globs the apply ran with (normalized: ``ExcludeSet/globs``), or nil when unknown. Not part of
+    /// the state's encoding (a release before them reads the state file as ever): ``StateStore`` keeps them in a
+    /// file of their own beside it, tagged with the state's commit and time (``StateStore/load(target:)``). An
+    /// excluded path's entry in ``manifest`` is the older commit's, carried over, and a path the commit added under an
+    /// exclude is not in it: the manifest is the commit's listing only for a run whose excludes include all of these.
+    public var excludes: [String]? = []
     /// An intent's only (a state ignores it): entries an interrupted run's intent claimed that this apply deletes,
     /// neither in ``manifest`` nor in the recorded state. The next run counts them as its own, as it does the
     /// manifest, so a kill before the deletes are done does not leave those paths untracked for good. Never recorded:
@@ -47,15 +49,9 @@ public struct TargetState: Sendable, Hashable {
         w.append(appliedAtNs)
         manifest.write(to: &w)
         // Only when there is one, so states without it read as before (also by earlier versions). The pending deletes
-        // follow it (it then written even when empty); only an intent has them, and only after a killed run's. The
-        // excludes follow those (both then written even when empty); a state with excludes does not read in a release
-        // before them (it reads as no state there).
-        if !keptLocal.isEmpty || !pendingDeletes.isEmpty || !excludes.isEmpty { keptLocal.write(to: &w) }
-        if !pendingDeletes.isEmpty || !excludes.isEmpty { pendingDeletes.write(to: &w) }
-        if !excludes.isEmpty {
-            w.append(UInt32(excludes.count))
-            for glob in excludes { w.append(glob) }
-        }
+        // follow it (it then written even when empty); only an intent has them, and only after a killed run's.
+        if !keptLocal.isEmpty || !pendingDeletes.isEmpty { keptLocal.write(to: &w) }
+        if !pendingDeletes.isEmpty { pendingDeletes.write(to: &w) }
         return w.finish()
     }
 
@@ -76,16 +72,8 @@ public struct TargetState: Sendable, Hashable {
             keptLocal = kept
         }
         if !r.isAtEnd {
-            guard let pending = Manifest(reading: &r) else { return nil }
+            guard let pending = Manifest(reading: &r), r.isAtEnd else { return nil }
             pendingDeletes = pending
-        }
-        if !r.isAtEnd {
-            guard let count = r.readUInt32(), count > 0 else { return nil }
-            for _ in 0..<count {
-                guard let glob = r.readString() else { return nil }
-                excludes.append(glob)
-            }
-            guard r.isAtEnd else { return nil }
         }
     }
 }
