@@ -78,6 +78,37 @@ extension ExcludedListingTests {
     }
 }
 
+extension ExcludedListingTests {
+    /// A rollback does not keep a generation's excludes: the restored state's are unknown, and a run at its commit
+    /// without the exclude lists the commit anew and brings the commit's version of the excluded path.
+    @Test func aRolledBackStatesExcludesAreUnknown() async throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let repo = try GitFixture()
+        try repo.write("foo", "v0\n")
+        let c0 = try repo.commit("C0")
+        try repo.write("foo", "v1\n")
+        let c1 = try repo.commit("C1")
+        try repo.write("bar", "b\n")
+        let c2 = try repo.commit("C2")
+        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
+        let target = dir["target"]
+        _ = try await runner.sync(.init(ref: c0, target: target))
+        _ = try await runner.sync(.init(ref: c1, target: target, excludes: ["foo"]))
+        _ = try await runner.sync(.init(ref: c2, target: target, excludes: ["foo"]))
+        _ = try Rollback.run(
+            target: target, to: c1, state: runner.state, store: runner.store, keepGenerations: 3,
+            linkMode: runner.linkMode)
+        #expect(try runner.state.load(target: target)?.excludes == nil)
+        #expect(TestFiles.read(target + "/foo") == "v0\n")
+        let log = RecordingLogHandler()
+        runner.logger = log.logger
+        _ = try await runner.sync(.init(ref: c1, target: target))
+        #expect(log.recorded.contains { $0.contains("listed anew") })
+        #expect(TestFiles.read(target + "/foo") == "v1\n")
+    }
+}
+
 /// The excludes an apply ran with are kept beside its state (`targets/<key>/excludes`), not in it: the state and
 /// intent files are byte for byte what the release before them writes, which reads them.
 @Suite struct ExcludedStateEncodingTests {
