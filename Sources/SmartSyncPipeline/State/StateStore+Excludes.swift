@@ -18,12 +18,16 @@ extension StateStore {
     /// Where `target`'s exclude globs live.
     func excludesPath(for target: String) -> String { directory(for: target) + "/excludes" }
 
-    /// Writes `state`'s excludes for it, durably (as the state file is): called before the state or intent is
-    /// written, whose record they then describe.
-    func saveExcludes(of state: TargetState) throws {
+    /// Writes `state`'s excludes for it: called before the state or intent is written, whose record they then
+    /// describe. A file replaced goes unsynced when the record it describes does (`durable` false: the staged
+    /// switch's intent, made durable by the stage's sync): lost or torn by a power cut, the one left has the old
+    /// state's tag or none readable, and reads as unknown. A file created is always durable: lost, it would read as
+    /// no excludes for a state applied with some.
+    func saveExcludes(of state: TargetState, durable: Bool = true) throws {
         let path = excludesPath(for: state.target)
         var st = stat()
-        if state.excludes == [] && lstat(path, &st) != 0 { return }
+        let exists = lstat(path, &st) == 0
+        if state.excludes == [] && !exists { return }
         var w = BinaryWriter(magic: Self.excludesMagic, version: 1)
         w.append(state.commit)
         w.append(state.appliedAtNs)
@@ -31,7 +35,7 @@ extension StateStore {
         let globs = state.excludes ?? []
         w.append(UInt32(globs.count))
         for glob in globs { w.append(glob) }
-        try FileSystem.writeFileAtomically(path, w.finish())
+        try FileSystem.writeFileAtomically(path, w.finish(), durable: durable || !exists)
     }
 
     /// The excludes recorded for `state` (read from its target's directory): none without a file, nil (unknown) when

@@ -18,7 +18,7 @@ public struct TargetRecord: Sendable {
     public var remembersAnything: Bool
 
     /// The target's path, as its state or intent records it; nil when neither is there (a directory holding only
-    /// a kept log, a lock or a stat cache).
+    /// a kept log, a lock, a stat cache or an excludes file).
     public var target: String? { state?.target ?? intent?.target }
 }
 

@@ -12,8 +12,8 @@ import SmartSyncGitObjects
 /// <root>/targets/<key>/lock         TargetLock
 /// <root>/targets/<key>/intent       TargetState an apply is about to write (until its state is saved)
 /// <root>/targets/<key>/excludes     the exclude globs of the state (or intent) with their commit and time
-/// <root>/targets/<key>/pending-rebuild PendingRebuild (a JSONRecord): `update` switched and has not confirmed the tree
-/// yet <root>/targets/<key>/history RunHistory: a JSON line per run (`status --history`)
+/// <root>/targets/<key>/pending-rebuild PendingRebuild (a JSONRecord): `update` switched, the tree not confirmed yet
+/// <root>/targets/<key>/history RunHistory: a JSON line per run (`status --history`)
 /// <root>/targets/<key>/counters.json TargetCounters: what the metrics file counts (and its `counters.lock`)
 /// <root>/aux/<name> auxiliary blobs (e.g. the source cache of ETags)
 /// ```
@@ -103,7 +103,7 @@ public struct StateStore: Sendable {
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)
         try FileSystem.makeDirectories(dir)
-        try saveExcludes(of: intent)
+        try saveExcludes(of: intent, durable: durable)
         let path = intentPath(for: intent.target)
         var st = stat()
         let unsynced = !durable && lstat(path, &st) != 0

@@ -176,9 +176,9 @@ public struct StoreGC: Sendable {
 ///
 /// A target's state directory is removed when (a) its state or intent names a target whose directory and sidecar
 /// (`.NAME.smart-sync`, the generations) are both gone, and its kept log has no record younger than the keep-local
-/// age; or (b) it remembers nothing (no state, intent or kept file at all: only a lock or a stat cache). Each under
-/// the target's lock, skipped when a run holds it. Forgetting is not destructive: a later sync of that path treats
-/// what it finds there as the operator's (keeping whatever differs from the tree).
+/// age; or (b) it remembers nothing (no state, intent or kept file at all: only a lock, a stat cache or an excludes
+/// file). Each under the target's lock, skipped when a run holds it. Forgetting is not destructive: a later sync of
+/// that path treats what it finds there as the operator's (keeping whatever differs from the tree).
 struct TargetForgetter {
     let state: StateStore
     let keptSinceNs: Int64
