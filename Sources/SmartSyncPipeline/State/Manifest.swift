@@ -46,7 +46,7 @@ public struct Manifest: Sendable, Hashable {
         Manifest(entries: entries.merging(other.entries) { _, new in new })
     }
 
-    /// The entries whose path none of `others` lists (nil: none).
+    /// The entries whose path none of `others` lists (a nil in `others` claims nothing).
     public func unclaimed(by others: [Manifest?]) -> Manifest {
         var paths: [TreePath] = []
         var values: [Entry] = []

@@ -97,8 +97,8 @@ public struct StateStore: Sendable {
     /// durable before anything changes the target (the staged switch: by its stage's `syncfs` when this directory
     /// shares that file system, else fsynced on its own after that sync). Returns whether it was left unsynced: an
     /// intent already there (a killed run's) is replaced durably all the same, since a power cut before the caller's
-    /// sync could otherwise lose both. The killed run's entries this apply deletes go into the new intent's
-    /// ``TargetState/pendingDeletes``, so they stay ours until the deletes are done.
+    /// sync could otherwise lose both. The caller puts the killed run's entries this apply deletes in the new
+    /// intent's ``TargetState/pendingDeletes`` before calling, so they stay ours until the deletes are done.
     @discardableResult
     public func saveIntent(_ intent: TargetState, durable: Bool = true) throws -> Bool {
         let dir = directory(for: intent.target)
