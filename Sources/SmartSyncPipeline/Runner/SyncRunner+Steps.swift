@@ -51,12 +51,8 @@ extension SyncRunner {
         _ resolved: ResolvedRef, previous: TargetState?, excludes: [String] = [], hints: ListingHints, pins: PinIndex
     ) async throws -> (listing: TreeListing, isPreviousManifest: Bool) {
         if let previous, previous.commit == resolved.commit {
-            if previous.excludes?.allSatisfy(excludes.contains) == true {
-                // The manifest plus what --keep-local left out of it: the commit's whole listing.
-                // (Merged only when there is something to add: a merge copies every path.)
-                let files =
-                    previous.keptLocal.isEmpty
-                    ? previous.manifest.entries : previous.manifest.union(previous.keptLocal).entries
+            if previous.isListing(forExcludes: excludes) {
+                let files = previous.commitFiles.entries
                 let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
                 logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
                 events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
@@ -92,23 +88,22 @@ extension SyncRunner {
 
     /// After a run that found nothing to do at the target's commit although its state was applied with excludes this
     /// run lacks (or unknown ones), listed anew (``verifiedListing(_:previous:excludes:hints:pins:)``): a no-op
-    /// records no state, so every later run would list anew too. When the manifest (with what was kept local) is the
-    /// commit's listing, entry for entry (an exclude whose paths the commit did not change), the state's excludes are
-    /// recorded again as this run's, one small file; otherwise (carried-over entries) they stay, and so does the
-    /// listing anew until the next apply. Not with an interrupted run's intent (its excludes file is the intent's).
-    func recordExcludesOfNoOp(_ previous: TargetState?, listing: TreeListing, excludes: [String], interrupted: Bool) {
-        guard !interrupted, var previous, previous.commit == listing.commit,
-            previous.excludes?.allSatisfy(excludes.contains) != true
+    /// records no state, so every later run would list anew too. When the state's files (``TargetState/commitFiles``)
+    /// differ from the commit's listing only at paths this run excludes (an exclude whose paths the commit did not
+    /// change; carried-over entries of the run's own excludes, after a rollback or an apply that failed once its intent
+    /// retagged the excludes file), they are the listing for a run with this run's excludes, as after an apply with
+    /// them: those are recorded for the state, one small file. Otherwise (a path the run does not exclude, say one the
+    /// operator made the commit's version by hand) nothing is, and the runs list anew until the next apply. An
+    /// interrupted run's intent loses its own record (its excludes then read as unknown: listed anew should it be
+    /// recorded as the state, the safe side); nothing but that recovery reads it.
+    func recordExcludesOfNoOp(_ previous: TargetState?, listing: TreeListing, excludes: ExcludeSet) {
+        guard var previous, previous.commit == listing.commit, !previous.isListing(forExcludes: excludes.globs),
+            previous.commitFiles.equals(Manifest(listing: listing), outside: excludes)
         else { return }
-        let files = listing.files
-        let recorded = previous.keptLocal.isEmpty ? previous.manifest : previous.manifest.union(previous.keptLocal)
-        guard files.count == recorded.count,
-            files.allSatisfy({ file in recorded[file.path].map { $0.mode == file.mode && $0.id == file.id } == true })
-        else { return }
-        previous.excludes = excludes
+        previous.excludes = excludes.globs
         do {
             try state.saveExcludes(of: previous)
-            logger.debug("excludes: the manifest is the commit's listing; the run's excludes recorded")
+            logger.debug("excludes: the manifest is the commit's listing outside them; the run's excludes recorded")
         } catch {
             logger.debug("excludes: not recorded (\(error)); the next run lists anew")
         }

@@ -383,7 +383,7 @@ public struct SyncRunner: Sendable {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
         } else {
-            recordExcludesOfNoOp(previous, listing: listing, excludes: excludes.globs, interrupted: interrupted != nil)
+            recordExcludesOfNoOp(previous, listing: listing, excludes: excludes)
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
             // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
             if scan.statistics.filesHashed > 0 || scan.cache.entries.count != scan.statistics.cacheHits {

@@ -57,6 +57,23 @@ public struct Manifest: Sendable, Hashable {
         return Manifest(entries: PathTable(keysInOrder: paths, values: values))
     }
 
+    /// Whether `other` has this manifest's entries at every path `excludes` does not match: an excluded path may be
+    /// in either or both, with any entry. One pass over both (sorted).
+    func equals(_ other: Manifest, outside excludes: ExcludeSet) -> Bool {
+        for step in mergeJoin(entries, other.entries) {
+            let path: TreePath
+            switch step {
+            case .both(let i, let j):
+                if entries.values[i] == other.entries.values[j] { continue }
+                path = entries.keys[i]
+            case .left(let i): path = entries.keys[i]
+            case .right(let j): path = other.entries.keys[j]
+            }
+            if !excludes.matches(path) { return false }
+        }
+        return true
+    }
+
     func write(to w: inout BinaryWriter) {
         w.append(UInt32(entries.count))
         for (path, e) in entries {
