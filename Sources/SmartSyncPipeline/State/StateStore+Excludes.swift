@@ -36,6 +36,7 @@ extension StateStore {
         w.append(UInt32(globs.count))
         for glob in globs { w.append(glob) }
         try FileSystem.writeFileAtomically(path, w.finish(), durable: durable || !exists)
+        try checkpoint("excludes-saved")
     }
 
     /// The excludes recorded for `state` (read from its target's directory): none without a file, nil (unknown) when

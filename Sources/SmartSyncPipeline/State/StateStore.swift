@@ -23,6 +23,9 @@ import SmartSyncGitObjects
 /// 0750 with a group): kept versions' records name the operator's files.
 public struct StateStore: Sendable {
     public let root: String
+    /// A throw at a named point stands in for a kill between two writes (tests): `excludes-saved`, once the excludes
+    /// file is written and before the state or intent it describes (``saveExcludes(of:durable:)``).
+    var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
     /// Opens (creating when missing) the state directory.
     public init(root: String) throws {
