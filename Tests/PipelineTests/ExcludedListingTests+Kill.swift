@@ -9,16 +9,14 @@ import Testing
 /// `excludes-saved` point), in each apply mode: the file's tag is then a record's that was not written, the recorded
 /// state's excludes read as unknown, and what a later run takes as the commit's listing is never an excluded entry.
 extension ExcludedListingTests {
-    /// A runner like `runner` whose state store throws ``Killed`` at the `nth` write of an excludes file.
+    /// `runner` with a checkpoint that throws ``Killed`` at the `nth` write of an excludes file (the state store's).
     static func killed(_ runner: SyncRunner, atExcludesWrite nth: Int) -> SyncRunner {
-        var state = runner.state
+        var killed = runner
         let writes = Locked(0)
-        state.checkpoint = { point in
+        killed.checkpoint = { point in
             guard point == "excludes-saved" else { return }
             if writes.withLock({ $0 += 1; return $0 }) == nth { throw Killed() }
         }
-        var killed = SyncRunner(source: runner.source, store: runner.store, state: state)
-        killed.applyMode = runner.applyMode
         return killed
     }
 
@@ -52,9 +50,10 @@ extension ExcludedListingTests {
         let (runner, target, c) = (s.runner, s.target, s.c)
         // The first write is the run's intent's, the second the record's.
         let killer = Self.killed(runner, atExcludesWrite: 2)
-        await #expect(throws: (any Error).self) {
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) {
             try await killer.sync(.init(ref: c, target: target, excludes: ["keep.txt"]))
         }
+        #expect(failed?.step == .record)
         #expect(TestFiles.lstat(target + "/only-in-b.txt") == nil && TestFiles.read(target + "/keep.txt") == "keep\n")
         // The intent as the run wrote it, its pending delete still in it; the excludes file is the record's.
         let intent = try #require(try runner.state.loadIntent(target: target))

@@ -13,7 +13,7 @@ import SmartSyncObjectStore
 public struct SyncRunner: Sendable {
     public let source: any SyncSource
     public let store: ObjectStore
-    public let state: StateStore
+    public internal(set) var state: StateStore
     public let events: @Sendable (SyncEvent) -> Void
     /// How a plan is applied.
     public var applyMode: ApplyMode = .stagedSwitch
@@ -27,8 +27,10 @@ public struct SyncRunner: Sendable {
     /// of taking it, so the caller (`update`) keeps other runs out between its own steps. nil: the run takes the
     /// lock and releases it when it ends.
     public var targetLock: TargetLock?
-    /// Passed to the staged switch: a throw at a named point stands in for a crash or a failure (tests).
-    var checkpoint: @Sendable (String) throws -> Void = { _ in }
+    /// Passed to the staged switch and ``state``: a throw at a named point stands in for a crash or a failure (tests).
+    var checkpoint: @Sendable (String) throws -> Void = { _ in } {
+        didSet { state.checkpoint = checkpoint }
+    }
     /// Passed to the staged switch: how the recycler's pass is shared out over threads (tests force a split).
     var recycleSplit: StageRecycler.Split = .automatic
     /// Called by the scan just before it opens a directory, with the flag that stops it (tests).

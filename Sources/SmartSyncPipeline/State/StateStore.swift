@@ -24,7 +24,8 @@ import SmartSyncGitObjects
 public struct StateStore: Sendable {
     public let root: String
     /// A throw at a named point stands in for a kill between two writes (tests): `excludes-saved`, once the excludes
-    /// file is written and before the state or intent it describes (``saveExcludes(of:durable:)``).
+    /// file is written and before the state or intent it describes (``saveExcludes(of:durable:)``). Set by the
+    /// runner's (``SyncRunner/checkpoint``), the one seam a test sets.
     var checkpoint: @Sendable (String) throws -> Void = { _ in }
 
     /// Opens (creating when missing) the state directory.
