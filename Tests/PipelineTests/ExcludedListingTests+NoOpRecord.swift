@@ -1,5 +1,4 @@
 import Foundation
-import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 @testable import SmartSyncPipeline
@@ -52,14 +51,20 @@ extension ExcludedListingTests {
 
         /// After a run to C3 that failed or was killed with its excludes file written: the target and its state are
         /// C2's, whose excludes read as unknown. Two no-ops at C2 with the exclude list anew once and record it; a run
-        /// without it then brings C2's foo (the record claims nothing for it).
-        func expectOneListingAnewAtC2() async throws {
+        /// without it then brings C2's foo (the record claims nothing for it). `intentLeft`: the run's intent is
+        /// still there; once the no-op recorded its excludes for the state, the intent's read as unknown (listed anew
+        /// should recovery record it as the state).
+        func expectOneListingAnewAtC2(intentLeft: Bool = false) async throws {
             let state = try #require(try runner.state.load(target: target))
             #expect(state.commit.hex == c2 && state.excludes == nil)
             #expect(TestFiles.read(target + "/foo") == "v1\n" && TestFiles.lstat(target + "/baz") == nil)
             let anew = try await ExcludedListingTests.listingsAnew(runner, ref: c2, target: target, excludes: ["foo"])
             #expect(anew == 1)
             #expect(try runner.state.load(target: target)?.excludes == ["foo"])
+            if intentLeft {
+                let intent = try #require(try runner.state.loadIntent(target: target))
+                #expect(intent.commit.hex == c3 && intent.excludes == nil)
+            }
             _ = try await runner.sync(.init(ref: c2, target: target))
             #expect(TestFiles.read(target + "/foo") == "v2\n" && TestFiles.lstat(target + "/baz") == nil)
         }
@@ -74,26 +79,18 @@ extension ExcludedListingTests {
         defer { s.dir.remove() }
         switch mode {
         case .stagedSwitch:
-            s.runner.checkpoint = { if $0 == "staged" { throw Failed() } }
+            s.runner.checkpoint = { if $0 == "staged" { throw Killed() } }
             let (runner, target, c3) = (s.runner, s.target, s.c3)
-            await #expect(throws: Failed.self) {
+            await #expect(throws: Killed.self) {
                 try await runner.sync(.init(ref: c3, target: target, excludes: ["foo"]))
             }
             s.runner.checkpoint = { _ in }
         case .inPlace:
-            let listing = try await LocalGitSource(path: s.repo.path).listing(
-                for: ResolvedRef(name: s.c3, commit: try #require(ObjectID(hex: s.c3))))
-            var intent = TargetState(
-                target: s.target, commit: listing.commit, ref: s.c3, appliedAtNs: 1,
-                manifest: Manifest(listing: listing))
-            intent.excludes = ["foo"]
-            try s.runner.state.saveIntent(intent)
+            try await IntentTests.saveIntent(s.runner, toCommit: s.c3, of: s.repo, target: s.target, excludes: ["foo"])
         }
         #expect(try s.runner.state.loadIntent(target: s.target) != nil)
-        try await s.expectOneListingAnewAtC2()
+        try await s.expectOneListingAnewAtC2(intentLeft: true)
     }
-
-    private struct Failed: Error {}
 
     /// A dropped exclude over a path the commit changed, whose file the operator made the commit's version by hand:
     /// the run finds nothing to do, but the manifest's entry there is the older commit's and the run does not exclude

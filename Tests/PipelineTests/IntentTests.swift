@@ -50,16 +50,24 @@ struct IntentTests {
         if inPlace { runner.applyMode = .inPlace }
         _ = try await runner.sync(.init(ref: a, target: target))
 
-        let listingB = try await LocalGitSource(path: repo.path).listing(
-            for: ResolvedRef(name: b, commit: try #require(ObjectID(hex: b))))
-        try runner.state.saveIntent(
-            TargetState(
-                target: target, commit: listingB.commit, ref: b, appliedAtNs: 0, manifest: Manifest(listing: listingB)))
+        try await saveIntent(runner, toCommit: b, of: repo, target: target)
         try Data("b\n".utf8).write(to: URL(fileURLWithPath: target + "/only-in-b.txt"))
         chmod(target + "/only-in-b.txt", 0o444)  // as an apply installs it
         var killed = KilledRunToB(repo: repo, dirs: dirs, target: target, runner: runner, c: c)
         if killedToC > 0 { await killed.killRunsToC(times: killedToC) }
         return killed
+    }
+
+    /// Saves the intent a run of `runner` to `commit` (of `repo`) with `excludes` announces before its apply.
+    static func saveIntent(
+        _ runner: SyncRunner, toCommit commit: String, of repo: GitFixture, target: String, excludes: [String] = []
+    ) async throws {
+        let listing = try await LocalGitSource(path: repo.path).listing(
+            for: ResolvedRef(name: commit, commit: try #require(ObjectID(hex: commit))))
+        var intent = TargetState(
+            target: target, commit: listing.commit, ref: commit, appliedAtNs: 0, manifest: Manifest(listing: listing))
+        intent.excludes = excludes
+        try runner.state.saveIntent(intent)
     }
 
     @Test func filesAnInterruptedApplyPutThereAreStillOurs() async throws {
