@@ -57,7 +57,7 @@ public struct Manifest: Sendable, Hashable {
         return Manifest(entries: PathTable(keysInOrder: paths, values: values))
     }
 
-    /// Whether `other` has this manifest's entries at every path `excludes` does not match: an excluded path may be
+    /// Whether the two hold the same entry, or none, at every path `excludes` does not match: an excluded path may be
     /// in either or both, with any entry. One pass over both (sorted).
     func equals(_ other: Manifest, outside excludes: ExcludeSet) -> Bool {
         for step in mergeJoin(entries, other.entries) {

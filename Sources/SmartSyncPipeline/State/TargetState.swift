@@ -39,12 +39,14 @@ public struct TargetState: Sendable, Hashable {
     }
 
     /// The commit's files as this state holds them: the manifest plus what --keep-local left out of it (merged only
-    /// when there is something to add: a merge copies every path). The commit's listing for a run that
-    /// ``isListing(forExcludes:)`` says so of; otherwise an excluded path's entry may be an older commit's.
+    /// when there is something to add: a merge copies every path). Equal to the commit's listing at every path the
+    /// run does not exclude, for a run that ``isListing(forExcludes:)`` says so of; otherwise an excluded path's entry
+    /// may be an older commit's.
     var commitFiles: Manifest { keptLocal.isEmpty ? manifest : manifest.union(keptLocal) }
 
-    /// Whether ``commitFiles`` is the commit's listing for a run with the exclude globs `globs` (normalized:
-    /// ``ExcludeSet/globs``): the state was applied with no exclude the run lacks; unknown ones (nil) count as lacked.
+    /// Whether ``commitFiles`` is equal to the commit's listing at every path a run with the exclude globs `globs`
+    /// (``ExcludeSet/globs``) does not exclude: the state was applied with no exclude the run lacks; unknown ones (nil)
+    /// count as lacked.
     func isListing(forExcludes globs: [String]) -> Bool { excludes?.allSatisfy(globs.contains) == true }
 
     static let magic: StaticString = "SSST"
