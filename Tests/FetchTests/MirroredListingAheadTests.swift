@@ -54,6 +54,39 @@ extension ListingAheadTests {
         run.close()
     }
 
+    /// A mirror that is down (its port refused, or 503 after its retries) cannot serve the listing either: it counts
+    /// as lacking the new commit, so the origin's question brings the listing's pack and the listing is served from
+    /// it: one origin request in all, the mirror asked once. Before, a failed mirror counted as having the commit:
+    /// the origin made a history request, the listing went to the chain, whose mirror failed again, and the
+    /// origin's listing was a second request.
+    @Test(arguments: ["refused", "503"]) func aMirrorThatIsDownCountsAsLackingTheNewCommit(down: String) async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, blob) = try await s.update()
+        let hints = ListingHints(haves: [a.commit])
+        let base: String
+        if down == "refused" {
+            base = "http://127.0.0.1:\(try LoopbackHTTPServer.unusedPort())/m/"
+        } else {
+            try s.github.setFaults(#"[{"match": {"path_regex": "/down-mirror/"}, "action": {"status": 503}}]"#)
+            base = s.github.rawURL + "/down-mirror/"
+        }
+        let mirrorRequests = { try s.github.requests().filter { $0.path.contains("/down-mirror/") }.count }
+        let run = MirroredSource(
+            mirrors: [MirrorSource(baseURL: base, engine: s.engine, retryPolicy: .none)], origin: s.source)
+
+        let before = try s.fetches()
+        run.listingAhead(b, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
+        #expect(run.holdsListing(for: b, hints: hints), "the down mirror was counted as having the commit")
+        let listing = try await run.listing(for: b, hints: hints)
+        #expect(listing.commit == b.commit && s.store.contains(blob))
+        let asked = try s.fetches() - before
+        #expect(asked == 1, "the origin was asked \(asked) times")
+        #expect(try mirrorRequests() == (down == "refused" ? 0 : 1))
+        run.close()
+    }
+
     /// Through `--mirror`, a commit the origin's history refuses, or one the runner refuses after the ancestry (a
     /// signature: ``SyncSource/withdrawListingAhead()``), leaves nothing of its held pack in `tmp/` or the store.
     @Test func aMirrorRunsRefusedCommitLeavesNothingHeld() async throws {
