@@ -268,6 +268,40 @@ struct StoreMaintenanceEndToEndTests {
         #expect(gc.stderrString.contains("stat -c %i"), "\(gc.stderrString)")
     }
 
+    /// A sidecar fsck will not read (a symlink planted there, which gc stops at) leaves its generations' roots
+    /// unread: fsck warns naming it, finishes, and exits with gc's code for it (6), never 0 or 2, which say that
+    /// nothing a root needs is missing. It used to exit 0 when that warning was its only finding. Put right, the same
+    /// store checks 0.
+    @Test func fsckExitsWithGCsCodeWhenARefusedSidecarLeftRootsUnread() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        // An object no root needs, damaged: fsck quarantines it, then compares the quarantine with the roots.
+        let id = ObjectID.blob(Array("no root needs this\n".utf8)).hex
+        try FileManager.default.createDirectory(
+            atPath: (objectPath(s, id) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data("damaged\n".utf8).write(to: URL(fileURLWithPath: objectPath(s, id)))
+        let sidecar = (s.target as NSString).deletingLastPathComponent + "/."
+            + (s.target as NSString).lastPathComponent + ".smart-sync"
+        try FileManager.default.moveItem(atPath: sidecar, toPath: sidecar + "-moved")
+        #expect(symlink(sidecar + "-moved", sidecar) == 0)
+
+        let found = try fsck(s)
+        #expect(found.status == 6, "\(found.stderrString)")
+        #expect(events(found, "damaged").compactMap { $0["id"] as? String } == [id], "\(found.stdoutString)")
+        let warnings = events(found, "warning").compactMap { $0["message"] as? String }
+        #expect(warnings.contains { $0.contains(sidecar) && $0.contains("not counted") }, "\(found.stdoutString)")
+        // Nothing left to mend: the refused sidecar is the only finding (this exited 0).
+        let again = try fsck(s)
+        #expect(again.status == 6 && events(again, "damaged").isEmpty, "\(again.stdoutString)")
+        #expect(try local(s, ["gc"]).status == 6)
+
+        #expect(unlink(sidecar) == 0)
+        try FileManager.default.moveItem(atPath: sidecar + "-moved", toPath: sidecar)
+        let putRight = try fsck(s)
+        #expect(putRight.status == 0 && events(putRight, "warning").isEmpty, "\(putRight.stdoutString)")
+    }
+
     @Test func theStoreTableOfTheConfigSetsGCsAgesAndABadKeyIsRefusedNamingItsLine() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -43,9 +43,11 @@ public struct StoreRoots: Sendable {
         /// Throws, naming it: gc, which must not sweep what the sidecar's generations or the journal's pending
         /// versions may protect (fail-safe).
         case stop
-        /// Calls the closure with a warning naming it and goes on without those roots: fsck, which has nothing to
-        /// gain from them (a version pending in a journal is recorded by the recovery, not repaired by fsck).
-        case warn(@Sendable (String) -> Void)
+        /// Calls the closure with a warning naming it (the error gc would stop with, its code kept, its text saying
+        /// what is left out) and goes on without those roots: fsck, which has nothing to gain from them (a version
+        /// pending in a journal is recorded by the recovery, not repaired by fsck) and exits with that code after its
+        /// summary.
+        case warn(@Sendable (SmartSyncError) -> Void)
     }
 
     public let store: ObjectStore
@@ -139,7 +141,10 @@ public struct StoreRoots: Sendable {
         // The roots are kept only there (a generation's state is in the sidecar alone): an object only they need is
         // neither listed as missing nor repaired in this run (fsck still re-hashes every object in the store).
         case .warn(let warn):
-            warn("\(error.text); its roots are not counted: an object only they need is not listed as missing or repaired now")
+            warn(
+                SmartSyncError(
+                    error.code, "\(error.text); its roots are not counted: an object only they need is not listed "
+                        + "as missing or repaired now", cause: error))
         }
     }
 

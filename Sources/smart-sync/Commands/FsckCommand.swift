@@ -29,7 +29,10 @@ struct FsckCommand: AsyncParsableCommand {
             nothing a root needs missing. Exit 2: damage was found and the store is whole again (the damaged \
             objects quarantined, each one a root needs back, or none needed). Exit 3: damage was found and \
             something a root needs is still missing (run fsck --repair; the message says what could not be \
-            repaired and why). Exit 7: gc held the store past --wait.
+            repaired and why). A target's sidecar or switch journal that gc would stop at is warned about and \
+            its roots left out; with nothing missing, fsck then exits with gc's code for it (6 for a sidecar that \
+            is a symlink or another user's, 1 for a damaged journal), not 0 or 2. Exit 7: gc held the store past \
+            --wait.
 
             EXAMPLES:
               smart-sync fsck
@@ -101,10 +104,15 @@ struct FsckCommand: AsyncParsableCommand {
                 states.append(try StateStore(root: root))
             }
             // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
-            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions.
+            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions. It
+            // still decides the exit code: the roots fsck vouches for were not all read.
+            let unread = Locked<SmartSyncError?>(nil)
             let roots = StoreRoots(
                 store: store, states: states, keptSinceNs: 0,
-                policy: .warn { reporter.handle(.warning("fsck: \($0)")) })
+                policy: .warn { error in
+                    unread.withLock { $0 = $0 ?? error }
+                    reporter.handle(.warning("fsck: \(error.text)"))
+                })
             let repairer = StoreRepair(store: store, roots: roots)
             let needs = try logger.timed("roots") { try repairer.needs() }
             logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
@@ -117,8 +125,13 @@ struct FsckCommand: AsyncParsableCommand {
             }
             let missing = outcome?.unrepaired.count ?? needs.count
             reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
-            if !report.findings.isEmpty || !needs.isEmpty {
-                code = missing == 0 ? ExitCodes.repaired : ExitCodes.changesPending
+            if missing > 0 {
+                code = ExitCodes.changesPending
+            } else if let unread = unread.withLock({ $0 }) {
+                // Nothing found missing, but not every root was read: gc's code for what stopped it, never 0 or 2.
+                code = ExitCodes.code(for: unread)
+            } else if !report.findings.isEmpty || !needs.isEmpty {
+                code = ExitCodes.repaired
             }
         }
         if code != ExitCodes.success { throw ExitCode(code) }
