@@ -155,6 +155,34 @@ extension ListingAheadTests {
         run.close()
     }
 
+    /// A mirror that serves the new commit C, then answers 503 for its parent B further down the walk, has C: it can
+    /// serve C's listing, so the origin answers with its history and holds no listing's pack. Before, a failure
+    /// anywhere in the walk counted the mirror as down, and the origin sent the listing and blobs the mirror has.
+    @Test func aMirrorThatFailsBelowTheNewCommitStillCountsAsHavingIt() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, _) = try await s.update()
+        try s.repo.write("conf/main.nix", "c\n")
+        let c = try s.commit(try s.repo.commit("C"))
+        let parent = "/m/commits/" + b.commit.hex.prefix(2) + "/" + b.commit.hex.dropFirst(2)
+        let nginx = try NginxServer(
+            serverConfig: "location = \(parent) { return 503; }", tls: false, logFormat: "$request_uri $status")
+        defer { nginx.stop() }
+        try MirrorLayout.publish(
+            s.repo, refs: ["main": c.commit.hex], head: "main", to: nginx.root + "/m", repository: "acme/ahead")
+        let mirror = MirrorSource(baseURL: nginx.baseURL + "/m/", engine: s.engine, retryPolicy: .none)
+        let run = MirroredSource(mirrors: [mirror], origin: s.source)
+        let hints = ListingHints(haves: [a.commit])
+
+        run.listingAhead(c, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: c.commit) == true)
+        #expect(!run.holdsListing(for: c, hints: hints), "the mirror that served C was counted as down")
+        let log = nginx.accessLogLines()
+        #expect(log.contains { $0.hasPrefix(parent) && $0.hasSuffix(" 503") }, "\(log)")
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
+        run.close()
+    }
+
     /// An origin that holds the listing, whose listing then fails as the pack source's per-blob path does: a network
     /// error thrown classified (``SourceFailure/Reason/delegated``).
     struct HeldListingBreaksOff: SyncSource {
