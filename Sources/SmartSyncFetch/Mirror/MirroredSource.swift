@@ -80,10 +80,12 @@ public final class MirroredSource: SyncSource {
     /// ``listing(for:hints:)`` takes the listing from the origin, which no mirror could have served. A mirror that is
     /// down at the new commit's own request (unreachable, 5xx or rate-limited after its retries:
     /// ``MirrorSource/downReason(_:)``) counts as lacking it: ``FailoverPolicy/mirror`` would leave it for the rest of
-    /// the run at the listing. A mirror that has the new commit but cannot tell the ancestry (it lacks the old commit,
-    /// or the gap is past ``MirrorSource/historyLimit``), that fails further down its walk, or that served something
-    /// unusable, leaves the origin to its history question: the listing and the blobs then come from the mirrors, as
-    /// without the listing said ahead.
+    /// the run at the listing. It is not marked down in ``chain`` here (the checks ask each source outside its
+    /// failover): a later request of the chain (blobs the listing's pack did not bring, a later ref's listing) may
+    /// wait for that mirror's retries once more before the chain leaves it. A mirror that has the new commit but
+    /// cannot tell the ancestry (it lacks the old commit, or the gap is past ``MirrorSource/historyLimit``), that
+    /// fails further down its walk, or that served something unusable, leaves the origin to its history question:
+    /// the listing and the blobs then come from the mirrors, as without the listing said ahead.
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
         ahead.withLock { $0 = (ref, hints) }
     }
