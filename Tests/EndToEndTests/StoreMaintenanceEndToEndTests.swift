@@ -268,11 +268,18 @@ struct StoreMaintenanceEndToEndTests {
         #expect(gc.stderrString.contains("stat -c %i"), "\(gc.stderrString)")
     }
 
-    /// A sidecar fsck will not read (a symlink planted there, which gc stops at) leaves its generations' roots
-    /// unread: fsck warns naming it, finishes, and exits with gc's code for it (6), never 0 or 2, which say that
-    /// nothing a root needs is missing. It used to exit 0 when that warning was its only finding. Put right, the same
-    /// store checks 0.
-    @Test func fsckExitsWithGCsCodeWhenARefusedSidecarLeftRootsUnread() throws {
+    /// Roots fsck cannot read beside a target: its sidecar (a symlink planted there) or its switch journal
+    /// (damaged), both of which gc stops at.
+    enum UnreadRoots: CaseIterable, Sendable {
+        case symlinkedSidecar, damagedJournal
+    }
+
+    /// A sidecar or switch journal fsck will not read leaves that target's roots unread: fsck warns naming it,
+    /// finishes, and exits 6 for either, never 0 or 2, which say that nothing a root needs is missing. It used to
+    /// exit 0 when that warning was its only finding, then 1 for a damaged journal (fsck's own failure). Put right,
+    /// the same store checks 0.
+    @Test(arguments: UnreadRoots.allCases)
+    func fsckExits6WhenARefusedSidecarOrJournalLeftRootsUnread(unread: UnreadRoots) throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
         try s.sync()
@@ -283,21 +290,36 @@ struct StoreMaintenanceEndToEndTests {
         try Data("damaged\n".utf8).write(to: URL(fileURLWithPath: objectPath(s, id)))
         let sidecar = (s.target as NSString).deletingLastPathComponent + "/."
             + (s.target as NSString).lastPathComponent + ".smart-sync"
-        try FileManager.default.moveItem(atPath: sidecar, toPath: sidecar + "-moved")
-        #expect(symlink(sidecar + "-moved", sidecar) == 0)
+        let named: String
+        switch unread {
+        case .symlinkedSidecar:
+            named = sidecar
+            try FileManager.default.moveItem(atPath: sidecar, toPath: sidecar + "-moved")
+            #expect(symlink(sidecar + "-moved", sidecar) == 0)
+        case .damagedJournal:
+            named = sidecar + "/journal"
+            try Data("{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n".utf8)
+                .write(to: URL(fileURLWithPath: named))
+        }
 
         let found = try fsck(s)
         #expect(found.status == 6, "\(found.stderrString)")
         #expect(events(found, "damaged").compactMap { $0["id"] as? String } == [id], "\(found.stdoutString)")
         let warnings = events(found, "warning").compactMap { $0["message"] as? String }
-        #expect(warnings.contains { $0.contains(sidecar) && $0.contains("not counted") }, "\(found.stdoutString)")
-        // Nothing left to mend: the refused sidecar is the only finding (this exited 0).
+        #expect(warnings.contains { $0.contains(named) && $0.contains("not counted") }, "\(found.stdoutString)")
+        // Nothing left to mend: the refused sidecar or journal is the only finding (this exited 0).
         let again = try fsck(s)
         #expect(again.status == 6 && events(again, "damaged").isEmpty, "\(again.stdoutString)")
-        #expect(try local(s, ["gc"]).status == 6)
+        let gc = try local(s, ["gc"]).status
+        #expect(gc == (unread == .symlinkedSidecar ? 6 : 1), "gc did not stop at it with its own code: \(gc)")
 
-        #expect(unlink(sidecar) == 0)
-        try FileManager.default.moveItem(atPath: sidecar + "-moved", toPath: sidecar)
+        switch unread {
+        case .symlinkedSidecar:
+            #expect(unlink(sidecar) == 0)
+            try FileManager.default.moveItem(atPath: sidecar + "-moved", toPath: sidecar)
+        case .damagedJournal:
+            try FileManager.default.removeItem(atPath: named)
+        }
         let putRight = try fsck(s)
         #expect(putRight.status == 0 && events(putRight, "warning").isEmpty, "\(putRight.stdoutString)")
     }

@@ -45,8 +45,8 @@ public struct StoreRoots: Sendable {
         case stop
         /// Calls the closure with a warning naming it (the error gc would stop with, its code kept, its text saying
         /// what is left out) and goes on without those roots: fsck, which has nothing to gain from them (a version
-        /// pending in a journal is recorded by the recovery, not repaired by fsck) and exits with that code after its
-        /// summary.
+        /// pending in a journal is recorded by the recovery, not repaired by fsck) and exits 6 after its summary
+        /// when it found nothing missing.
         case warn(@Sendable (SmartSyncError) -> Void)
     }
 

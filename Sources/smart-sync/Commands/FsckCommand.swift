@@ -106,11 +106,11 @@ struct FsckCommand: AsyncParsableCommand {
             // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
             // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions. It
             // still decides the exit code: the roots fsck vouches for were not all read.
-            let unread = Locked<SmartSyncError?>(nil)
+            let unread = Locked(false)
             let roots = StoreRoots(
                 store: store, states: states, keptSinceNs: 0,
                 policy: .warn { error in
-                    unread.withLock { $0 = $0 ?? error }
+                    unread.withLock { $0 = true }
                     reporter.handle(.warning("fsck: \(error.text)"))
                 })
             let repairer = StoreRepair(store: store, roots: roots)
@@ -127,9 +127,10 @@ struct FsckCommand: AsyncParsableCommand {
             reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
             if missing > 0 {
                 code = ExitCodes.changesPending
-            } else if let unread = unread.withLock({ $0 }) {
-                // Nothing found missing, but not every root was read: gc's code for what stopped it, never 0 or 2.
-                code = ExitCodes.code(for: unread)
+            } else if unread.withLock({ $0 }) {
+                // Nothing found missing, but not every root was read: never 0 or 2; one code whatever was refused (a
+                // damaged journal's own code, 1, would read as fsck itself failing).
+                code = ExitCodes.refused
             } else if !report.findings.isEmpty || !needs.isEmpty {
                 code = ExitCodes.repaired
             }
