@@ -30,9 +30,8 @@ struct FsckCommand: AsyncParsableCommand {
             objects quarantined, each one a root needs back, or none needed). Exit 3: damage was found and \
             something a root needs is still missing (run fsck --repair; the message says what could not be \
             repaired and why). A target's sidecar or switch journal that gc would stop at is warned about and \
-            its roots left out; with nothing missing, fsck then exits with gc's code for it (6 for a sidecar that \
-            is a symlink or another user's, 1 for a damaged journal), not 0 or 2. Exit 7: gc held the store past \
-            --wait.
+            its roots left out; with nothing missing, fsck then exits 6 (a sidecar that is a symlink or another \
+            user's, or a damaged journal), not 0 or 2. Exit 7: gc held the store past --wait.
 
             EXAMPLES:
               smart-sync fsck
