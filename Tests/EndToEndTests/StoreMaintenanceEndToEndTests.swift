@@ -15,12 +15,12 @@ struct StoreMaintenanceEndToEndTests {
     }
 
     /// `smart-sync fsck acme/hyper …` with the test server as its source.
-    private func fsck(_ s: Scenario, _ extra: [String] = []) throws -> ProcessResult {
+    private func fsck(_ s: Scenario, _ extra: [String] = [], json: Bool = true) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
                 "fsck", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
-                "--transport", "raw", "--store", s.store, "--state-dir", s.stateDir, "--json",
-            ] + extra, environment: s.environment(), check: false)
+                "--transport", "raw", "--store", s.store, "--state-dir", s.stateDir,
+            ] + (json ? ["--json"] : []) + extra, environment: s.environment(), check: false)
     }
 
     private func objectPath(_ s: Scenario, _ id: String) -> String {
@@ -307,9 +307,13 @@ struct StoreMaintenanceEndToEndTests {
         #expect(events(found, "damaged").compactMap { $0["id"] as? String } == [id], "\(found.stdoutString)")
         let warnings = events(found, "warning").compactMap { $0["message"] as? String }
         #expect(warnings.contains { $0.contains(named) && $0.contains("not counted") }, "\(found.stdoutString)")
-        // Nothing left to mend: the refused sidecar or journal is the only finding (this exited 0).
+        // Nothing left to mend: the refused sidecar or journal is the only finding (this exited 0), and the summary
+        // says so, not only the warning.
         let again = try fsck(s)
         #expect(again.status == 6 && events(again, "damaged").isEmpty, "\(again.stdoutString)")
+        #expect(try Scenario.summary(again)["unreadRoots"] as? [String] == [s.target], "\(again.stdoutString)")
+        let text = try fsck(s, json: false)
+        #expect(text.status == 6 && text.stderrString.contains("all intact; 1 target's roots not read"))
         let gc = try local(s, ["gc"]).status
         #expect(gc == (unread == .symlinkedSidecar ? 6 : 1), "gc did not stop at it with its own code: \(gc)")
 
@@ -322,6 +326,7 @@ struct StoreMaintenanceEndToEndTests {
         }
         let putRight = try fsck(s)
         #expect(putRight.status == 0 && events(putRight, "warning").isEmpty, "\(putRight.stdoutString)")
+        #expect(try Scenario.summary(putRight)["unreadRoots"] as? [String] == [])
     }
 
     @Test func theStoreTableOfTheConfigSetsGCsAgesAndABadKeyIsRefusedNamingItsLine() throws {

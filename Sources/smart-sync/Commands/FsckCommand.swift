@@ -105,11 +105,11 @@ struct FsckCommand: AsyncParsableCommand {
             // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
             // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions. It
             // still decides the exit code: the roots fsck vouches for were not all read.
-            let unread = Locked(false)
+            let unread = Locked<Set<String>>([])
             let roots = StoreRoots(
                 store: store, states: states, keptSinceNs: 0,
-                policy: .warn { error in
-                    unread.withLock { $0 = true }
+                policy: .warn { target, error in
+                    unread.withLock { _ = $0.insert(target) }
                     reporter.handle(.warning("fsck: \(error.text)"))
                 })
             let repairer = StoreRepair(store: store, roots: roots)
@@ -123,10 +123,13 @@ struct FsckCommand: AsyncParsableCommand {
                     : await logger.timed("repair") { await repairer.repair(needs, source: context.runner.source) }
             }
             let missing = outcome?.unrepaired.count ?? needs.count
-            reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
+            let unreadRoots = unread.withLock { $0.sorted() }
+            reporter.fsckSummary(
+                report, needs: needs, outcome: outcome, unreadRoots: unreadRoots,
+                seconds: Date().timeIntervalSince(started))
             if missing > 0 {
                 code = ExitCodes.changesPending
-            } else if unread.withLock({ $0 }) {
+            } else if !unreadRoots.isEmpty {
                 // Nothing found missing, but not every root was read: never 0 or 2; one code whatever was refused (a
                 // damaged journal's own code, 1, would read as fsck itself failing).
                 code = ExitCodes.refused
