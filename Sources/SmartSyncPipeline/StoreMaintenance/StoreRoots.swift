@@ -44,9 +44,9 @@ public struct StoreRoots: Sendable {
         /// versions may protect (fail-safe).
         case stop
         /// Calls the closure with the target and a warning naming it (the error gc would stop with, its code kept,
-        /// its text saying what is left out) and goes on without those roots: fsck, which has nothing to gain from them (a version
-        /// pending in a journal is recorded by the recovery, not repaired by fsck) and exits 6 after its summary
-        /// when it found nothing missing.
+        /// its text saying what is left out) and goes on without those roots: fsck, which has nothing to gain from
+        /// them (a version pending in a journal is recorded by the recovery, not repaired by fsck) and exits 6 after
+        /// its summary when it found nothing missing.
         case warn(@Sendable (_ target: String, _ warning: SmartSyncError) -> Void)
     }
 
