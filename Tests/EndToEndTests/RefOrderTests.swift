@@ -130,7 +130,7 @@ struct RefOrderTests {
         try s.repo.branch("feature/x", at: a)
         // The ref as given → the requests a second, unchanged sync makes (all answered 304: no quota).
         let costs: [(ref: String?, requests: Int)] = [
-            (nil, 1), ("main", 2), ("refs/heads/main", 1), ("v1", 2), ("feature/x", 3), (a, 0),
+            (nil, 1), ("main", 2), ("refs/heads/main", 1), ("v1", 2), ("refs/tags/v1", 1), ("feature/x", 3), (a, 0),
         ]
         for (index, (ref, requests)) in costs.enumerated() {
             let target = s.dirs.appending("target-\(index)")

@@ -15,12 +15,12 @@ struct StoreMaintenanceEndToEndTests {
     }
 
     /// `smart-sync fsck acme/hyper …` with the test server as its source.
-    private func fsck(_ s: Scenario, _ extra: [String] = []) throws -> ProcessResult {
+    private func fsck(_ s: Scenario, _ extra: [String] = [], json: Bool = true) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
                 "fsck", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
-                "--transport", "raw", "--store", s.store, "--state-dir", s.stateDir, "--json",
-            ] + extra, environment: s.environment(), check: false)
+                "--transport", "raw", "--store", s.store, "--state-dir", s.stateDir,
+            ] + (json ? ["--json"] : []) + extra, environment: s.environment(), check: false)
     }
 
     private func objectPath(_ s: Scenario, _ id: String) -> String {
@@ -266,6 +266,67 @@ struct StoreMaintenanceEndToEndTests {
         let gc = try local(s, ["gc"])
         #expect(gc.status != 0)
         #expect(gc.stderrString.contains("stat -c %i"), "\(gc.stderrString)")
+    }
+
+    /// Roots fsck cannot read beside a target: its sidecar (a symlink planted there) or its switch journal
+    /// (damaged), both of which gc stops at.
+    enum UnreadRoots: CaseIterable, Sendable {
+        case symlinkedSidecar, damagedJournal
+    }
+
+    /// A sidecar or switch journal fsck will not read leaves that target's roots unread: fsck warns naming it,
+    /// finishes, and exits 6 for either, never 0 or 2, which say that nothing a root needs is missing. It used to
+    /// exit 0 when that warning was its only finding, then 1 for a damaged journal (fsck's own failure). Put right,
+    /// the same store checks 0.
+    @Test(arguments: UnreadRoots.allCases)
+    func fsckExits6WhenARefusedSidecarOrJournalLeftRootsUnread(unread: UnreadRoots) throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        // An object no root needs, damaged: fsck quarantines it, then compares the quarantine with the roots.
+        let id = ObjectID.blob(Array("no root needs this\n".utf8)).hex
+        try FileManager.default.createDirectory(
+            atPath: (objectPath(s, id) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data("damaged\n".utf8).write(to: URL(fileURLWithPath: objectPath(s, id)))
+        let sidecar = (s.target as NSString).deletingLastPathComponent + "/."
+            + (s.target as NSString).lastPathComponent + ".smart-sync"
+        let named: String
+        switch unread {
+        case .symlinkedSidecar:
+            named = sidecar
+            try FileManager.default.moveItem(atPath: sidecar, toPath: sidecar + "-moved")
+            #expect(symlink(sidecar + "-moved", sidecar) == 0)
+        case .damagedJournal:
+            named = sidecar + "/journal"
+            try Data("{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n".utf8)
+                .write(to: URL(fileURLWithPath: named))
+        }
+
+        let found = try fsck(s)
+        #expect(found.status == 6, "\(found.stderrString)")
+        #expect(events(found, "damaged").compactMap { $0["id"] as? String } == [id], "\(found.stdoutString)")
+        let warnings = events(found, "warning").compactMap { $0["message"] as? String }
+        #expect(warnings.contains { $0.contains(named) && $0.contains("not counted") }, "\(found.stdoutString)")
+        // Nothing left to mend: the refused sidecar or journal is the only finding (this exited 0), and the summary
+        // says so, not only the warning.
+        let again = try fsck(s)
+        #expect(again.status == 6 && events(again, "damaged").isEmpty, "\(again.stdoutString)")
+        #expect(try Scenario.summary(again)["unreadRoots"] as? [String] == [s.target], "\(again.stdoutString)")
+        let text = try fsck(s, json: false)
+        #expect(text.status == 6 && text.stderrString.contains("all intact; 1 target's roots not read"))
+        let gc = try local(s, ["gc"]).status
+        #expect(gc == (unread == .symlinkedSidecar ? 6 : 1), "gc did not stop at it with its own code: \(gc)")
+
+        switch unread {
+        case .symlinkedSidecar:
+            #expect(unlink(sidecar) == 0)
+            try FileManager.default.moveItem(atPath: sidecar + "-moved", toPath: sidecar)
+        case .damagedJournal:
+            try FileManager.default.removeItem(atPath: named)
+        }
+        let putRight = try fsck(s)
+        #expect(putRight.status == 0 && events(putRight, "warning").isEmpty, "\(putRight.stdoutString)")
+        #expect(try Scenario.summary(putRight)["unreadRoots"] as? [String] == [])
     }
 
     @Test func theStoreTableOfTheConfigSetsGCsAgesAndABadKeyIsRefusedNamingItsLine() throws {

@@ -9,13 +9,28 @@ import Testing
 @testable import SmartSyncFetch
 
 extension ListingAheadTests.Setup {
-    /// The source behind a mirror with nothing published (every commit of it "not found", so it cannot tell), and
-    /// a count of the requests that mirror got so far.
-    func mirrored() throws -> (MirroredSource, () throws -> Int) {
-        let mirror = MirrorSource(baseURL: github.rawURL + "/no-mirror/", engine: engine, retryPolicy: .none)
+    /// A mirror that cannot serve the new commit.
+    enum LackingMirror: CaseIterable, Sendable {
+        /// Nothing published: every commit of it "not found", so it cannot tell.
+        case unpublished
+        /// Down: its port refused.
+        case refused
+        /// Down: every request answered 503 (no retries).
+        case failing
+    }
+
+    /// The source behind one `mirror`, and a count of the requests that mirror got so far.
+    func mirrored(_ mirror: LackingMirror = .unpublished) throws -> (MirroredSource, () throws -> Int) {
+        var base = github.rawURL + "/no-mirror/"
+        switch mirror {
+        case .unpublished: break
+        case .refused: base = "http://127.0.0.1:\(try LoopbackHTTPServer.unusedPort())/no-mirror/"
+        case .failing:
+            try github.setFaults(#"[{"match": {"path_regex": "/no-mirror/"}, "action": {"status": 503}}]"#)
+        }
         let github = self.github
         return (
-            MirroredSource(mirrors: [mirror], origin: source),
+            MirroredSource(mirrors: [MirrorSource(baseURL: base, engine: engine, retryPolicy: .none)], origin: source),
             { try github.requests().filter { $0.path.contains("/no-mirror/") }.count }
         )
     }
@@ -24,26 +39,33 @@ extension ListingAheadTests.Setup {
 /// `--mirror --transport pack`: the listing said ahead reaches the origin only when no mirror has the new commit
 /// (``MirroredSource/listingAhead(_:hints:)``).
 extension ListingAheadTests {
-    /// `--mirror` says the listing ahead to its origin alone: when no mirror can tell the ancestry, the origin's
-    /// question brings the listing's pack (one fetch), and the listing is then taken from the origin, which holds it
-    /// (``SyncSource/holdsListing(for:hints:)``), not asked of a mirror: downloaded once. Before, the listing was not
-    /// said ahead (said to the chain, a mirror serving the listing made the origin's pack a download for nothing), so
-    /// the question cost the origin a history request and the listing one more.
-    @Test func aMirrorRunsOriginAnswersWithTheListingsPackAndServesIt() async throws {
+    /// `--mirror` says the listing ahead to its origin alone: when no mirror has the new commit (none published
+    /// there) or its mirror is down (its port refused, or 503 after its retries: it cannot serve the listing
+    /// either), the origin's question brings the listing's pack (one fetch), and the listing is then taken from the
+    /// origin, which holds it (``SyncSource/holdsListing(for:hints:)``), not asked of a mirror: downloaded once.
+    /// Before, the listing was not said ahead (said to the chain, a mirror serving the listing made the origin's pack
+    /// a download for nothing), so the question cost the origin a history request and the listing one more; and
+    /// until the eighth session a down mirror counted as having the commit: the origin made a history request, the
+    /// listing went to the chain, whose mirror failed again, and the origin's listing was a second request.
+    @Test(arguments: ListingAheadTests.Setup.LackingMirror.allCases)
+    func aMirrorRunsOriginAnswersWithTheListingsPackAndServesIt(mirror: ListingAheadTests.Setup.LackingMirror)
+        async throws
+    {
         let s = try Setup()
         defer { s.engine.shutdown() }
         let (a, b, blob) = try await s.update()
         let hints = ListingHints(haves: [a.commit])
-        let (run, mirrorRequests) = try s.mirrored()
+        let (run, mirrorRequests) = try s.mirrored(mirror)
 
         let before = try s.fetches()
         run.listingAhead(b, hints: hints)
         #expect(try await run.isAncestor(a.commit, of: b.commit) == true)
         #expect(try s.fetches() == before + 1, "the question cost more than the listing's pack")
-        #expect(run.holdsListing(for: b, hints: hints) && !run.holdsListing(for: b, hints: ListingHints()))
+        #expect(run.holdsListing(for: b, hints: hints), "the mirror was counted as having the commit")
+        #expect(!run.holdsListing(for: b, hints: ListingHints()))
         #expect(!s.store.contains(b.commit) && !s.store.contains(blob))
         let asked = try mirrorRequests()
-        #expect(asked > 0, "the mirror was not asked the question first")
+        #expect(asked == (mirror == .refused ? 0 : 1), "the mirror was not asked the question first, once")
 
         let listing = try await run.listing(for: b, hints: hints)
         #expect(listing.commit == b.commit && s.store.contains(blob))
@@ -119,6 +141,34 @@ extension ListingAheadTests {
         #expect(try s.fetches() == before + asked, "the origin was asked for the listing")
         let log = nginx.accessLogLines()
         #expect(log.contains { $0.contains("/listings/") && $0.hasSuffix(" 200") }, "\(log)")
+        run.close()
+    }
+
+    /// A mirror that serves the new commit C, then answers 503 for its parent B further down the walk, has C: it can
+    /// serve C's listing, so the origin answers with its history and holds no listing's pack. Before, a failure
+    /// anywhere in the walk counted the mirror as down, and the origin sent the listing and blobs the mirror has.
+    @Test func aMirrorThatFailsBelowTheNewCommitStillCountsAsHavingIt() async throws {
+        let s = try Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, _) = try await s.update()
+        try s.repo.write("conf/main.nix", "c\n")
+        let c = try s.commit(try s.repo.commit("C"))
+        let parent = "/m/commits/" + b.commit.hex.prefix(2) + "/" + b.commit.hex.dropFirst(2)
+        let nginx = try NginxServer(
+            serverConfig: "location = \(parent) { return 503; }", tls: false, logFormat: "$request_uri $status")
+        defer { nginx.stop() }
+        try MirrorLayout.publish(
+            s.repo, refs: ["main": c.commit.hex], head: "main", to: nginx.root + "/m", repository: "acme/ahead")
+        let mirror = MirrorSource(baseURL: nginx.baseURL + "/m/", engine: s.engine, retryPolicy: .none)
+        let run = MirroredSource(mirrors: [mirror], origin: s.source)
+        let hints = ListingHints(haves: [a.commit])
+
+        run.listingAhead(c, hints: hints)
+        #expect(try await run.isAncestor(a.commit, of: c.commit) == true)
+        #expect(!run.holdsListing(for: c, hints: hints), "the mirror that served C was counted as down")
+        let log = nginx.accessLogLines()
+        #expect(log.contains { $0.hasPrefix(parent) && $0.hasSuffix(" 503") }, "\(log)")
+        #expect(s.temporaries().isEmpty, "\(s.temporaries())")
         run.close()
     }
 

@@ -213,7 +213,7 @@ extension RollbackLocalVersionsTests {
         let warnings = Locked<[String]>([])
         let roots = StoreRoots(
             store: t.runner.store, states: [t.runner.state], keptSinceNs: 0,
-            policy: .warn { w in warnings.withLock { $0.append(w) } })
+            policy: .warn { _, w in warnings.withLock { $0.append(w.text) } })
         var kinds: [StoreRoot.Kind] = []
         try roots.forEach { kinds.append($0.kind) }
         return (kinds, warnings.withLock { $0 })

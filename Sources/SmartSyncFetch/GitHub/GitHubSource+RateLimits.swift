@@ -6,8 +6,9 @@ extension GitHubSource {
     /// Sends one API request: paced by ``apiGate``, retried on transient failures (``RetryPolicy``), and, when
     /// GitHub's rate limit is exhausted, held until the reset if that is within ``maxWait`` seconds.
     ///
-    /// - Parameter conditional: the request carries `If-None-Match`; a `304` costs no quota, so an exhausted limit
-    ///   does not hold it back.
+    /// - Parameter conditional: the request carries `If-None-Match`; with a token a `304` costs no quota, so an
+    ///   exhausted limit does not hold it back (without a token a `304` counts, and an exhausted limit's answer is
+    ///   waited for or thrown as any other's, below).
     /// - Throws: `.rateLimited` naming the reset time when the wait would be longer than ``maxWait``.
     func apiRequest(_ request: TransferRequest, conditional: Bool) async throws -> TransferResponse {
         var waits = 0

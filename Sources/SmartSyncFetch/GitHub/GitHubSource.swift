@@ -70,7 +70,8 @@ public struct GitHubLocation: Sendable {
 /// GitHub as a source: refs and trees from the REST API, blobs from the raw host.
 ///
 /// Metadata requests are conditional (`If-None-Match`) whenever a validator is cached, so an unchanged ref
-/// costs a `304`, which GitHub does not count against the rate limit. API requests are paced (``RequestGate``),
+/// costs a `304`, which GitHub does not count against the rate limit when the request carries a token (a tokenless
+/// run pays one of its 60 an hour per `304`). API requests are paced (``RequestGate``),
 /// retried on transient failures, and wait for an exhausted rate limit to reset when that is within `maxWait`.
 /// Blob downloads resume from what earlier attempts and runs kept (``PartialObject``).
 public final class GitHubSource: SyncSource {

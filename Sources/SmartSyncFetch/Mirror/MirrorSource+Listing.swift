@@ -78,16 +78,20 @@ extension MirrorSource {
         switch try await ancestry(ancestor, of: descendant) {
         case .told(let answer): answer
         case .cannotTell: nil
+        case .down(let error): throw error
         }
     }
 
     /// What ``isAncestor(_:of:)`` found: an answer, or why there is none.
-    enum Ancestry: Equatable {
+    enum Ancestry {
         case told(Bool)
         /// `lacksDescendant`: the mirror has not published `descendant` itself (its `commits/` file not found), so it
         /// cannot serve its listing either; false when it has it but not the way down to the ancestor (a commit below
         /// it not published, or past ``MirrorSource/historyLimit``).
         case cannotTell(lacksDescendant: Bool)
+        /// The request for `descendant` itself failed with the mirror down (``MirrorSource/downReason(_:)``): it
+        /// cannot serve its listing either. A failure further down the walk is thrown: the mirror has `descendant`.
+        case down(SmartSyncError)
     }
 
     /// ``isAncestor(_:of:)``'s walk, telling a mirror that lacks the new commit from one that has it but cannot tell.
@@ -109,6 +113,8 @@ extension MirrorSource {
                 if id == descendant { return .cannotTell(lacksDescendant: true) }
                 ranOut = true
                 continue
+            } catch let error as SmartSyncError where id == descendant && Self.downReason(error) != nil {
+                return .down(error)
             }
             guard let commit = CommitObject.parse(body) else {
                 throw failure(.unusable, "the mirror \(baseURL) serves commit \(id) without a tree line")

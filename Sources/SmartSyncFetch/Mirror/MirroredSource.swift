@@ -77,10 +77,15 @@ public final class MirroredSource: SyncSource {
     /// a listing's pack) only by ``isAncestor(_:of:)``, just before the origin is asked, and only when every mirror
     /// answered that it has not published the new commit itself: the origin's pack source then asks for the
     /// listing's pack in the question's request and holds it (``GitPackSource/listingAhead(_:hints:)``), and
-    /// ``listing(for:hints:)`` takes the listing from the origin, which no mirror could have served. A mirror that has
-    /// the new commit but cannot tell the ancestry (it lacks the old commit, or the gap is past
-    /// ``MirrorSource/historyLimit``), or that failed, leaves the origin to its history question: the listing and the
-    /// blobs then come from the mirrors, as without the listing said ahead.
+    /// ``listing(for:hints:)`` takes the listing from the origin, which no mirror could have served. A mirror that is
+    /// down at the new commit's own request (unreachable, 5xx or rate-limited after its retries:
+    /// ``MirrorSource/downReason(_:)``) counts as lacking it: ``FailoverPolicy/mirror`` would leave it for the rest of
+    /// the run at the listing. It is not marked down in ``chain`` here (the checks ask each source outside its
+    /// failover): a later request of the chain (blobs the listing's pack did not bring, a later ref's listing) may
+    /// wait for that mirror's retries once more before the chain leaves it. A mirror that has the new commit but
+    /// cannot tell the ancestry (it lacks the old commit, or the gap is past ``MirrorSource/historyLimit``), that
+    /// fails further down its walk, or that served something unusable, leaves the origin to its history question:
+    /// the listing and the blobs then come from the mirrors, as without the listing said ahead.
     public func listingAhead(_ ref: ResolvedRef, hints: ListingHints) {
         ahead.withLock { $0 = (ref, hints) }
     }
@@ -118,7 +123,8 @@ public final class MirroredSource: SyncSource {
     /// Whether `ancestor` is `descendant` or one of its ancestors: the first mirror whose history tells, then the
     /// origin (its compare) when there is one. A source that cannot tell (a parent it does not have: nil) or fails is
     /// passed over, never read as "no"; nil when none can tell, which the commit checks refuse. The listing said
-    /// ahead for `descendant` goes to the origin when every mirror lacks `descendant` itself (``listingAhead(_:hints:)``).
+    /// ahead for `descendant` goes to the origin when every mirror lacks `descendant` itself or is down at its
+    /// request (``listingAhead(_:hints:)``).
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
         var everyMirrorLacksIt = true
         for mirror in mirrors {
@@ -126,8 +132,13 @@ public final class MirroredSource: SyncSource {
                 switch try await mirror.ancestry(ancestor, of: descendant) {
                 case .told(let answer): return answer
                 case .cannotTell(let lacksDescendant): everyMirrorLacksIt = everyMirrorLacksIt && lacksDescendant
+                // Down at the new commit's own request (unreachable, failing, throttled: what the chain leaves for
+                // the rest of the run): it cannot serve the listing either, so it counts as lacking the commit.
+                case .down(let error): _ = try Self.passOn(error)
                 }
             } catch let error {
+                // It served the new commit and failed further down, or served something unusable: it may still
+                // serve the listing.
                 _ = try Self.passOn(error)
                 everyMirrorLacksIt = false
             }

@@ -43,9 +43,11 @@ public struct StoreRoots: Sendable {
         /// Throws, naming it: gc, which must not sweep what the sidecar's generations or the journal's pending
         /// versions may protect (fail-safe).
         case stop
-        /// Calls the closure with a warning naming it and goes on without those roots: fsck, which has nothing to
-        /// gain from them (a version pending in a journal is recorded by the recovery, not repaired by fsck).
-        case warn(@Sendable (String) -> Void)
+        /// Calls the closure with the target and a warning naming it (the error gc would stop with, its code kept,
+        /// its text saying what is left out) and goes on without those roots: fsck, which has nothing to gain from
+        /// them (a version pending in a journal is recorded by the recovery, not repaired by fsck) and exits 6 after
+        /// its summary when it found nothing missing.
+        case warn(@Sendable (_ target: String, _ warning: SmartSyncError) -> Void)
     }
 
     public let store: ObjectStore
@@ -99,7 +101,7 @@ public struct StoreRoots: Sendable {
         let layout = SwitchLayout(target: target)
         // A planted symlink would lead the reads below elsewhere: refused as the recovery refuses it.
         do { try layout.checkSidecar() } catch let error as SmartSyncError {
-            try unusable(error)
+            try unusable(error, of: target)
             return
         }
         // Every generation with a state, complete or not (a killed switch's is finished or undone by the next run).
@@ -122,7 +124,7 @@ public struct StoreRoots: Sendable {
             try unusable(
                 SmartSyncError(
                     error.code, "\(error.message) (it may record kept versions of \(target))", hint: error.hint,
-                    cause: error))
+                    cause: error), of: target)
             return
         }
         if let journal, !journal.pending.isEmpty {
@@ -132,14 +134,18 @@ public struct StoreRoots: Sendable {
         }
     }
 
-    /// Throws `error` (``Policy/stop``) or warns with it (``Policy/warn(_:)``).
-    private func unusable(_ error: SmartSyncError) throws {
+    /// Throws `error` (``Policy/stop``) or warns with it (``Policy/warn(_:)``), naming `target`.
+    private func unusable(_ error: SmartSyncError, of target: String) throws {
         switch policy {
         case .stop: throw error
         // The roots are kept only there (a generation's state is in the sidecar alone): an object only they need is
         // neither listed as missing nor repaired in this run (fsck still re-hashes every object in the store).
         case .warn(let warn):
-            warn("\(error.text); its roots are not counted: an object only they need is not listed as missing or repaired now")
+            warn(
+                target,
+                SmartSyncError(
+                    error.code, "\(error.text); its roots are not counted: an object only they need is not listed "
+                        + "as missing or repaired now", cause: error))
         }
     }
 

@@ -29,7 +29,9 @@ struct FsckCommand: AsyncParsableCommand {
             nothing a root needs missing. Exit 2: damage was found and the store is whole again (the damaged \
             objects quarantined, each one a root needs back, or none needed). Exit 3: damage was found and \
             something a root needs is still missing (run fsck --repair; the message says what could not be \
-            repaired and why). Exit 7: gc held the store past --wait.
+            repaired and why). A target's sidecar or switch journal that gc would stop at is warned about and \
+            its roots left out; with nothing missing, fsck then exits 6 (a sidecar that is a symlink or another \
+            user's, or a damaged journal), not 0 or 2. Exit 7: gc held the store past --wait.
 
             EXAMPLES:
               smart-sync fsck
@@ -101,10 +103,15 @@ struct FsckCommand: AsyncParsableCommand {
                 states.append(try StateStore(root: root))
             }
             // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
-            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions.
+            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions. It
+            // still decides the exit code: the roots fsck vouches for were not all read.
+            let unread = Locked<Set<String>>([])
             let roots = StoreRoots(
                 store: store, states: states, keptSinceNs: 0,
-                policy: .warn { reporter.handle(.warning("fsck: \($0)")) })
+                policy: .warn { target, error in
+                    unread.withLock { _ = $0.insert(target) }
+                    reporter.handle(.warning("fsck: \(error.text)"))
+                })
             let repairer = StoreRepair(store: store, roots: roots)
             let needs = try logger.timed("roots") { try repairer.needs() }
             logger.debug("fsck: \(needs.count) objects the roots need are missing", metadata: ["repair": "\(repair)"])
@@ -116,9 +123,18 @@ struct FsckCommand: AsyncParsableCommand {
                     : await logger.timed("repair") { await repairer.repair(needs, source: context.runner.source) }
             }
             let missing = outcome?.unrepaired.count ?? needs.count
-            reporter.fsckSummary(report, needs: needs, outcome: outcome, seconds: Date().timeIntervalSince(started))
-            if !report.findings.isEmpty || !needs.isEmpty {
-                code = missing == 0 ? ExitCodes.repaired : ExitCodes.changesPending
+            let unreadRoots = unread.withLock { $0.sorted() }
+            reporter.fsckSummary(
+                report, needs: needs, outcome: outcome, unreadRoots: unreadRoots,
+                seconds: Date().timeIntervalSince(started))
+            if missing > 0 {
+                code = ExitCodes.changesPending
+            } else if !unreadRoots.isEmpty {
+                // Nothing found missing, but not every root was read: never 0 or 2; one code whatever was refused (a
+                // damaged journal's own code, 1, would read as fsck itself failing).
+                code = ExitCodes.refused
+            } else if !report.findings.isEmpty || !needs.isEmpty {
+                code = ExitCodes.repaired
             }
         }
         if code != ExitCodes.success { throw ExitCode(code) }

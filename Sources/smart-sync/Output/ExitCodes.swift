@@ -29,7 +29,8 @@ enum ExitCodes {
               has unsafe paths, local files not ours stand where the tree
               must write, the commit is not a descendant of the target's
               (--allow-downgrade), or its signature does not verify
-              (--require-signed-commits)
+              (--require-signed-commits); fsck: nothing found missing, but a
+              sidecar or switch journal it will not read left its roots unread
           7   another smart-sync run holds the lock on the store or target (syncs wait
               up to 10 minutes for a gc; gc and fsck wait --wait seconds)
           8   the target was switched to the new tree, then a later step failed (recording

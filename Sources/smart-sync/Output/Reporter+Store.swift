@@ -108,8 +108,12 @@ extension Reporter {
         }
     }
 
-    /// fsck's summary: what was checked, what was damaged, what roots lack and what the repair brought back.
-    func fsckSummary(_ report: FsckReport, needs: [StoreRepair.Need], outcome: StoreRepair.Outcome?, seconds: Double) {
+    /// fsck's summary: what was checked, what was damaged, what roots lack, what the repair brought back, and the
+    /// targets whose roots were not read (a sidecar or switch journal refused: `unreadRoots`).
+    func fsckSummary(
+        _ report: FsckReport, needs: [StoreRepair.Need], outcome: StoreRepair.Outcome?, unreadRoots: [String],
+        seconds: Double
+    ) {
         let missing = outcome?.unrepaired.map { ($0.id, $0.reason) }
             ?? needs.map { ($0.object.id, "quarantined and needed by a root; run fsck --repair") }
         switch mode {
@@ -118,7 +122,7 @@ extension Reporter {
             var object: [String: Any] = [
                 "event": "summary", "command": "fsck", "checked": report.checked, "bytes": report.bytes,
                 "damaged": report.findings.count, "needed": needs.count, "missing": missing.count,
-                "targets": Set(needs.flatMap(\.targets)).sorted(),
+                "targets": Set(needs.flatMap(\.targets)).sorted(), "unreadRoots": unreadRoots,
                 "kinds": Dictionary(uniqueKeysWithValues: report.kinds.map { ($0.key.rawValue, $0.value) }),
                 "seconds": seconds,
             ]
@@ -140,6 +144,10 @@ extension Reporter {
                 line += ", \(outcome.unrepaired.count) not repaired"
             } else if !needs.isEmpty {
                 line += "; run fsck --repair with the source to fetch them again"
+            }
+            if !unreadRoots.isEmpty {
+                line += unreadRoots.count == 1 ? "; 1 target's" : "; \(unreadRoots.count) targets'"
+                line += " roots not read"
             }
             lines.append(line)
             for target in Set(needs.flatMap(\.targets)).sorted() {
