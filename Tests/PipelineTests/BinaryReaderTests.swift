@@ -113,7 +113,9 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "binary-reader")
         defer { dir.remove() }
         var small = Self.state()
-        small.manifest = Manifest(entries: ["a": .init(mode: .regular, id: Self.id), "b/c": .init(mode: .symlink, id: Self.id)])
+        small.manifest = Manifest(entries: [
+            "a": .init(mode: .regular, id: Self.id), "b/c": .init(mode: .symlink, id: Self.id),
+        ])
         small.keptLocal = Manifest()
         let bytes = small.encoded()
         try save(dir["state"], bytes)
@@ -141,6 +143,29 @@ import Testing
             let read = try StatCache.load(from: dir["cache"], trustCtime: true, sharing: [], bufferSize: buffer)
             #expect(read.entries.isEmpty)
         }
+    }
+
+    /// A state file cut in place while it is decoded (an operator's `cp` over it, between two refills) reads as none:
+    /// the rest is missing, the checksum fails (where a mapping of it died of SIGBUS).
+    @Test func aFileCutWhileItIsDecodedReadsAsNone() throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        let bytes = Self.state().encoded()
+        try save(dir["state"], bytes)
+        var decodedAll = false
+        let read = try BinaryReader.decodeFile(
+            dir["state"], magic: TargetState.magic, versions: 1...1, bufferSize: 256
+        ) { r, _ -> Manifest? in
+            guard r.readString() != nil, r.readID() != nil, r.readString() != nil, r.readInt64() != nil else {
+                return nil
+            }
+            #expect(truncate(dir["state"], Int(bytes.count / 2)) == 0)
+            let manifest = Manifest(reading: &r)
+            decodedAll = manifest != nil
+            return manifest
+        }
+        #expect(read == nil)
+        #expect(!decodedAll)
     }
 
     /// A count damaged to the largest there is (read before the checksum can be proven) reserves no more than the

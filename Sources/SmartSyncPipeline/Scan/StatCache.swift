@@ -146,8 +146,8 @@ public struct StatCache: Sendable, Hashable {
         values.reserveCapacity(r.reservation(count, each: 68))
         var next = 0
         for _ in 0..<count {
-            guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(), let ino = r.readUInt64(),
-                let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
+            guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(),
+                let ino = r.readUInt64(), let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
                 let mode = r.readUInt32(), let id = r.readID()
             else { return nil }
             let st = StatData(device: dev, inode: ino, size: size, mtimeNs: mtime, ctimeNs: ctime, mode: mode)
