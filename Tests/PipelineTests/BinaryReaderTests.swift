@@ -87,14 +87,7 @@ import Testing
         ]
         for (names, inOrder) in cases {
             let paths = names.map { TreePath(long + $0) }
-            var w = BinaryWriter(magic: "TEST", version: 1)
-            w.append(UInt32(paths.count))
-            for (k, path) in paths.enumerated() {
-                w.append(path)
-                w.append(FileMode.regular.rawValue)
-                w.append(ObjectID.blob([UInt8(k)]))
-            }
-            try save(dir["m"], w.finish())
+            try save(dir["m"], ReadOrderTests.manifestBytes(paths))
             let read = try BinaryReader.decodeFile(dir["m"], magic: "TEST", versions: 1...1, bufferSize: buffer) {
                 r, _ -> (Manifest, Bool)? in
                 guard let manifest = Manifest(reading: &r), r.isAtEnd else { return nil }
