@@ -59,6 +59,13 @@ public enum FileSystem {
         try withOpenFileIfPresent(path) { fd, st in try readWhole(fd, st, path: path) }
     }
 
+    /// Calls `body` with a descriptor open for reading on `path`, at its start (closed when `body` returns), and its
+    /// `fstat`; nil when nothing is at `path`. Opened as ``readFileIfPresent(_:)`` opens it, for a reader that decodes
+    /// the bytes as it reads them instead of taking them as one array (the state files' reader).
+    public static func withFileIfPresent<R>(_ path: String, _ body: (Int32, stat) throws -> R) throws -> R? {
+        try withOpenFileIfPresent(path, body)
+    }
+
     /// Reads a whole regular file, or nil when there is none at `path`: absent, or a symlink (not followed), a
     /// directory or any other kind of file there, as an `lstat` for `S_IFREG` would tell, without that call (one open).
     public static func readRegularFileIfPresent(_ path: String) throws -> (bytes: [UInt8], mtimeNs: Int64)? {

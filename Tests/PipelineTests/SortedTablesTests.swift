@@ -214,7 +214,8 @@ import Testing
 /// is taken as it is, any other is sorted: each case where a shortcut in that comparison would take a wrong order
 /// for a right one.
 @Suite struct ReadOrderTests {
-    private func manifestBytes(_ paths: [TreePath]) -> [UInt8] {
+    /// A manifest's table of `paths` in a file of magic `TEST`, version 1, in the order given.
+    static func manifestBytes(_ paths: [TreePath]) -> [UInt8] {
         var w = BinaryWriter(magic: "TEST", version: 1)
         w.append(UInt32(paths.count))
         for (k, path) in paths.enumerated() {
@@ -227,7 +228,7 @@ import Testing
 
     /// The manifest read from `paths`, and whether the reader found them in order as it read them.
     private func read(_ paths: [TreePath]) throws -> (manifest: Manifest, inOrder: Bool) {
-        try manifestBytes(paths).withUnsafeBufferPointer { bytes in
+        try Self.manifestBytes(paths).withUnsafeBufferPointer { bytes in
             var r = try #require(BinaryReader(bytes, magic: "TEST", version: 1))
             let manifest = try #require(Manifest(reading: &r))
             return (manifest, r.pathsIncreasing)

@@ -7,9 +7,10 @@ import Testing
 
 @testable import SmartSyncPipeline
 
-/// The state, the stat cache and every other file are read into an array sized by their `fstat`
-/// (``FileSystem/readFileIfPresent``), not mapped: the file's bytes exactly, whatever its size against the page and
-/// the read buffer, and a damaged or cut file still reads as no cache.
+/// Files read whole are read into an array sized by their `fstat` (``FileSystem/readFileIfPresent``), not mapped: the
+/// file's bytes exactly, whatever its size against the page and the read buffer. The state and the stat cache are
+/// decoded as they are read instead (`BinaryReaderTests`), not mapped either: a damaged or cut file still reads as no
+/// cache.
 @Suite struct StateFileReadTests {
     static func save(_ path: String, _ bytes: [UInt8]) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -34,8 +35,8 @@ import Testing
 
     /// The bytes a read gives are its own: a file cut in place after it was read (an operator restoring the state
     /// directory with `cp` or `rsync --inplace`) leaves them whole. This pins ``FileSystem/readFileIfPresent``'s copy
-    /// only; that `StateStore.load` and `StatCache.load` read through it (not a mapping, whose cut pages killed the
-    /// reader with SIGBUS, found in review) is the code's, not this test's.
+    /// only; that `StateStore.load` and `StatCache.load` read with `read` (through `BinaryReader`'s buffer, not a
+    /// mapping, whose cut pages killed the reader with SIGBUS, found in review) is the code's, not this test's.
     @Test func aStateCutInPlaceAfterItsReadLeavesTheLoadedBytesWhole() throws {
         let dir = try TemporaryDirectory(prefix: "state-read")
         defer { dir.remove() }

@@ -30,7 +30,7 @@ public struct GenerationStore: Sendable {
     public func list() throws -> [Generation] {
         try completeSequences().map { seq in
             let dir = layout.generation(seq)
-            let state = try FileSystem.readFileIfPresent(dir + "/state").flatMap { TargetState(encoded: $0.bytes) }
+            let state = try TargetState.read(from: dir + "/state")
             return Generation(sequence: seq, state: state, tree: dir + "/tree")
         }
     }

@@ -127,21 +127,27 @@ public struct StatCache: Sendable, Hashable {
 
     /// ``init(encoded:timestampNs:trustCtime:sharing:)`` of bytes it does not own (valid while it runs).
     init?(encoded bytes: UnsafeBufferPointer<UInt8>, timestampNs: Int64?, trustCtime: Bool, sharing: [TreePath]) {
-        var trusted = true
-        var reader = BinaryReader(bytes, magic: Self.magic, version: Self.version)
-        if reader == nil {
-            reader = BinaryReader(bytes, magic: Self.magic, version: Self.unscreenedVersion)
-            trusted = false
-        }
-        guard var r = reader, let count = r.readUInt32() else { return nil }
+        guard var r = BinaryReader(bytes, magic: Self.magic, versions: Self.readable) else { return nil }
+        self.init(reading: &r, timestampNs: timestampNs, trustCtime: trustCtime, sharing: sharing)
+    }
+
+    /// The versions read: this one, and the last release's (trusted for nothing).
+    private static let readable = unscreenedVersion...version
+
+    /// The cache `r` holds past its header (``init(encoded:timestampNs:trustCtime:sharing:)``); nil unless it ends at
+    /// the end of `r`'s body (``BinaryReader/isAtEnd``).
+    private init?(reading r: inout BinaryReader, timestampNs: Int64?, trustCtime: Bool, sharing: [TreePath]) {
+        let trusted = r.version == Self.version
+        guard let count = r.readUInt32() else { return nil }
         var paths: [TreePath] = []
         var values: [Entry] = []
-        paths.reserveCapacity(Int(count))
-        values.reserveCapacity(Int(count))
+        // An entry is at least 68 bytes (an empty path): a damaged count reserves no more than the file could hold.
+        paths.reserveCapacity(r.reservation(count, each: 68))
+        values.reserveCapacity(r.reservation(count, each: 68))
         var next = 0
         for _ in 0..<count {
-            guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(), let ino = r.readUInt64(),
-                let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
+            guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(),
+                let ino = r.readUInt64(), let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
                 let mode = r.readUInt32(), let id = r.readID()
             else { return nil }
             let st = StatData(device: dev, inode: ino, size: size, mtimeNs: mtime, ctimeNs: ctime, mode: mode)
@@ -156,13 +162,22 @@ public struct StatCache: Sendable, Hashable {
         self.init(entries: entries, timestampNs: trusted ? timestampNs : nil, trustCtime: trustCtime)
     }
 
-    /// Loads the cache at `path`. A missing or damaged file gives an empty cache (it is only a cache). Paths equal to
-    /// one of `sharing` (sorted) share its storage.
+    /// Loads the cache at `path`, decoded as it is read (no array of the whole file:
+    /// ``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``); its timestamp is the file's mtime. A missing or
+    /// damaged file gives an empty cache (it is only a cache). Paths equal to one of `sharing` (sorted) share its
+    /// storage.
     public static func load(from path: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
+        try load(from: path, trustCtime: trustCtime, sharing: sharing, bufferSize: BinaryReader.bufferSize)
+    }
+
+    /// ``load(from:trustCtime:sharing:)`` through a buffer of `bufferSize` bytes at first.
+    static func load(from path: String, trustCtime: Bool, sharing: [TreePath], bufferSize: Int) throws -> StatCache {
         // Read, not mapped: a file cut in place (an operator's restore, a failing disk) while mapped would kill the
         // run with SIGBUS, even where the cache is only tried (after the switch). ARCHITECTURE, "Read, not mapped".
-        let loaded = try FileSystem.readFileIfPresent(path).flatMap {
-            StatCache(encoded: $0.bytes, timestampNs: $0.mtimeNs, trustCtime: trustCtime, sharing: sharing)
+        let loaded = try BinaryReader.decodeFile(
+            path, magic: magic, versions: readable, bufferSize: bufferSize
+        ) { r, mtimeNs in
+            StatCache(reading: &r, timestampNs: mtimeNs, trustCtime: trustCtime, sharing: sharing)
         }
         return loaded ?? StatCache(trustCtime: trustCtime)
     }

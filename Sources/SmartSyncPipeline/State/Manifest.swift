@@ -88,8 +88,9 @@ public struct Manifest: Sendable, Hashable {
         r.startPaths()
         var paths: [TreePath] = []
         var values: [Entry] = []
-        paths.reserveCapacity(Int(count))
-        values.reserveCapacity(Int(count))
+        // An entry is at least 28 bytes (an empty path): a damaged count reserves no more than the file could hold.
+        paths.reserveCapacity(r.reservation(count, each: 28))
+        values.reserveCapacity(r.reservation(count, each: 28))
         for _ in 0..<count {
             guard let path = r.readPath(), let raw = r.readUInt32(), let mode = FileMode(rawValue: raw),
                 let id = r.readID()

@@ -32,8 +32,8 @@ extension StateStore {
     /// Reads what is remembered under `targets/<key>` (takes no lock). A damaged state or intent reads as absent.
     public func record(key: String) throws -> TargetRecord {
         let dir = root + "/targets/" + key
-        let state = try FileSystem.readFileIfPresent(dir + "/state").flatMap { TargetState(encoded: $0.bytes) }
-        let intent = try FileSystem.readFileIfPresent(dir + "/intent").flatMap { TargetState(encoded: $0.bytes) }
+        let state = try TargetState.read(from: dir + "/state")
+        let intent = try TargetState.read(from: dir + "/intent")
         let kept = try KeptVersionLog(path: dir + "/kept").load()
         let remembers = ["state", "intent", "kept"].contains { FileSystem.exists(dir + "/" + $0) }
         return TargetRecord(

@@ -74,9 +74,7 @@ public struct StateStore: Sendable {
 
     /// The last state saved for `target`, or nil when there is none (or it is damaged).
     public func load(target: String) throws -> TargetState? {
-        var state = try FileSystem.readFileIfPresent(directory(for: target) + "/state").flatMap {
-            TargetState(encoded: $0.bytes)
-        }
+        var state = try TargetState.read(from: directory(for: target) + "/state")
         state?.pendingDeletes = Manifest()  // an intent's alone (``TargetState/pendingDeletes``)
         if let loaded = state { state?.excludes = loadExcludes(of: loaded) }
         return state
@@ -120,8 +118,7 @@ public struct StateStore: Sendable {
 
     /// What an interrupted apply meant to put in `target`, or nil when the last apply finished.
     public func loadIntent(target: String) throws -> TargetState? {
-        guard let (bytes, _) = try FileSystem.readFileIfPresent(intentPath(for: target)) else { return nil }
-        var intent = TargetState(encoded: bytes)
+        var intent = try TargetState.read(from: intentPath(for: target))
         if let loaded = intent { intent?.excludes = loadExcludes(of: loaded) }
         return intent
     }

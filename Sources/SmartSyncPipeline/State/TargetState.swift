@@ -73,8 +73,23 @@ public struct TargetState: Sendable, Hashable {
 
     /// ``init(encoded:)`` of bytes it does not own (valid while it runs).
     init?(encoded bytes: UnsafeBufferPointer<UInt8>) {
-        guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version),
-            let target = r.readString(), let commit = r.readID(), let ref = r.readString(),
+        guard var r = BinaryReader(bytes, magic: Self.magic, version: Self.version) else { return nil }
+        self.init(reading: &r)
+    }
+
+    /// The state file (or intent) at `path`, decoded as it is read (no array of the whole file:
+    /// ``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``); nil when there is none or it is damaged.
+    ///
+    /// - Throws: `SmartSyncError` (`.io`) naming `path` when it cannot be opened or read.
+    static func read(from path: String, bufferSize: Int = BinaryReader.bufferSize) throws -> TargetState? {
+        try BinaryReader.decodeFile(path, magic: magic, versions: version...version, bufferSize: bufferSize) { r, _ in
+            Self(reading: &r)
+        }
+    }
+
+    /// The state `r` holds past its header; nil unless it ends at the end of `r`'s body (``BinaryReader/isAtEnd``).
+    private init?(reading r: inout BinaryReader) {
+        guard let target = r.readString(), let commit = r.readID(), let ref = r.readString(),
             let at = r.readInt64(), let manifest = Manifest(reading: &r)
         else { return nil }
         self.init(target: target, commit: commit, ref: ref, appliedAtNs: at, manifest: manifest)
