@@ -203,7 +203,9 @@ import Testing
             for split in Self.splits + [rootLevel] {
                 let parted = try Self.scanner(.split(split)).scan(target: target, cache: cache)
                 Self.expectSame(parted, byOne, sourceLocation: sourceLocation)
-                if split == rootLevel { #expect(parted.splitInPlace == inPlace, comment, sourceLocation: sourceLocation) }
+                if split == rootLevel {
+                    #expect(parted.splitInPlace == inPlace, comment, sourceLocation: sourceLocation)
+                }
             }
         }
         try expectSplits(cache: StatCache(), inPlace: false, "a cold scan's parts outgrow their least room")
