@@ -184,6 +184,67 @@ import Testing
         }
     }
 
+    /// Where the split writes its parts (``ScanWalker/Slot``): in place when the stat cache gave the subtrees room
+    /// enough (a warm scan, the gaps closed by the join; a part that outgrew its room by less than the others left
+    /// unused, its overflow moved in after it), else copied: a cold scan (no cache, every subtree given the least
+    /// room), or a warm one after many files were added under one subtree. Whichever, what one thread finds, in every
+    /// shape of the split; the failure too.
+    @Test func partsArePutInPlaceOrCopiedWhenOneOutgrowsItsRoom() throws {
+        let (dir, target) = try Self.tree()
+        defer { dir.remove() }
+        // Handed out at the root's level: each `dNN` a part of 33 entries or more, `zz-big` one of 202.
+        let rootLevel = WalkSplit(workers: 4)
+        let one = Self.scanner(.one)
+        func expectSplits(
+            cache: StatCache, inPlace: Bool, _ comment: Comment, sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
+            let byOne = try one.scan(target: target, cache: cache)
+            #expect(byOne.splitInPlace == nil, sourceLocation: sourceLocation)
+            for split in Self.splits + [rootLevel] {
+                let parted = try Self.scanner(.split(split)).scan(target: target, cache: cache)
+                Self.expectSame(parted, byOne, sourceLocation: sourceLocation)
+                if split == rootLevel {
+                    #expect(parted.splitInPlace == inPlace, comment, sourceLocation: sourceLocation)
+                }
+            }
+        }
+        try expectSplits(cache: StatCache(), inPlace: false, "a cold scan's parts outgrow their least room")
+        var cache = try one.scan(target: target).cache
+        usleep(20_000)  // past the racy tick
+        try cache.save(to: dir["cache"])
+        let loaded = try StatCache.load(from: dir["cache"])
+        try expectSplits(cache: loaded, inPlace: true, "warm")
+
+        // 60 files more in the last part than the cache counts there (room 241 for 262 entries): its overflow fits
+        // in what the other parts left unused.
+        for f in 0..<60 { try TestFiles.write(target + "/zz-big/sub/g\(f)", "new \(f)\n") }
+        usleep(20_000)
+        try expectSplits(cache: loaded, inPlace: true, "an overflow made up for by the other parts' room")
+        // 1,000 more in a directory of another: more than all the room left.
+        for f in 0..<1_000 { try TestFiles.write(target + "/d05/s0/t0/new/g\(f)", "new \(f)\n") }
+        usleep(20_000)
+        #expect(try one.scan(target: target, cache: loaded).statistics.filesHashed == 1_060)
+        try expectSplits(cache: loaded, inPlace: false, "an overflow past all the room left")
+
+        // A failure after the outgrown part in path order, met while joining by copy: thrown as by one thread (the
+        // parts not yet joined let go with the table).
+        mkdir(dir["elsewhere"], 0o755)
+        let elsewhere = dir["elsewhere"]
+        func failure(_ threads: TargetScanner.Threads) -> String? {
+            do {
+                _ = try Self.scan(
+                    Self.scanner(threads), target: target, cache: loaded, aside: dir["aside"], paths: ["d07/s0"],
+                    replacement: { path in symlink(elsewhere, path) })
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let oneFailure = failure(.one)
+        #expect(oneFailure?.contains("'\(target)/d07/s0'") == true, "\(oneFailure ?? "no failure")")
+        for split in Self.splits + [rootLevel] { #expect(failure(.split(split)) == oneFailure, "\(split)") }
+    }
+
     /// Directories gone between their parent's listing and their opening, at levels 1 to 4: each listed, nothing below
     /// it, whether the split listed it, handed it out or met it inside a subtree.
     @Test func aDirectoryRemovedWhileScanningIsSkippedAsByOneThread() throws {

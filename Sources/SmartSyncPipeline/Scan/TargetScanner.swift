@@ -54,6 +54,9 @@ public struct TargetScanner: Sendable {
         public var statistics: ScanStatistics
         /// When the scan started (``Timestamps/nowFileClockNs()``, read before its first `stat`).
         public var startedAtNs: Int64 = 0
+        /// Whether a split walk's parts were written where they lie in the table (true), or copied there because one
+        /// outgrew its room (false); nil for one thread's walk. For the tests.
+        var splitInPlace: Bool?
     }
 
     /// Scans `target`, using `cache` to skip hashing unchanged files.
@@ -69,7 +72,6 @@ public struct TargetScanner: Sendable {
             }
             throw SmartSyncError.io("open", path: target, hint: "the target must be a directory smart-sync can read")
         }
-        walker.entries.reserveCapacity(cache.entries.count + 16)
         let split: WalkSplit? =
             switch threads {
             case .automatic: WalkSplit.automatic(files: cache.entries.count)
@@ -79,6 +81,7 @@ public struct TargetScanner: Sendable {
         if let split {
             try walker.walkSplit(rootFD: rootFD, split: split)
         } else {
+            walker.entries.reserveCapacity(cache.entries.count + 16)
             try walker.walk(dirFD: rootFD, prefix: .root)
         }
         try cancellation?.check()
@@ -86,7 +89,7 @@ public struct TargetScanner: Sendable {
         walker.finishCache(startedAt: startNs)
         return Result(
             tree: LocalTree(entries: walker.table(), excluded: walker.excluded), cache: walker.newCache,
-            statistics: walker.stats, startedAtNs: startNs)
+            statistics: walker.stats, startedAtNs: startNs, splitInPlace: walker.splitInPlace)
     }
 }
 
@@ -96,8 +99,14 @@ struct ScanWalker {
     let target: String
     let old: StatCache
     var newCache: StatCache
-    /// What the walk found, in path byte order (the walk's own order).
+    /// What the walk found, in path byte order (the walk's own order): all of it, or (a split walk's part, or the
+    /// walk joining the parts) what came after ``slot``'s.
     var entries: [LocalEntry] = []
+    /// Where the walk's first entries are written in place (``Slot``): a split walk's part writes its share of the
+    /// table there, and the walk joining them the table itself; nil: everything goes to ``entries``.
+    var slot: Slot?
+    /// Whether the split walk put its parts in place (``walkSplit(rootFD:split:)``); nil: not split.
+    var splitInPlace: Bool?
     var excluded: Set<TreePath> = []
     var stats = ScanStatistics()
     /// Regular files the cache could not vouch for (indices into ``entries``, in path order), hashed after the walk.
@@ -221,7 +230,7 @@ struct ScanWalker {
                 stats.cacheHits += 1
                 id = trusted
             } else {
-                pending.append(entries.count)
+                pending.append(recordedCount)
             }
         case S_IFLNK:
             kind = .symlink
@@ -232,8 +241,20 @@ struct ScanWalker {
         default:
             kind = .other
         }
-        entries.append(
-            LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: child.metadata))
+        put(LocalEntry(path: path, kind: kind, id: id, size: data.size, stat: data, metadata: child.metadata))
+    }
+
+    /// How many entries the walk recorded (its slot's, then ``entries``).
+    var recordedCount: Int { (slot?.count ?? 0) + entries.count }
+
+    /// Records `entry` after the last one: in the slot while it has room, else in ``entries``.
+    mutating func put(_ entry: LocalEntry) {
+        if let slot, slot.count < slot.capacity {
+            (slot.table + slot.start + slot.count).initialize(to: entry)
+            self.slot!.count += 1
+        } else {
+            entries.append(entry)
+        }
     }
 
     /// `prefix/name`, with the index of the old cache's entry for it: the cache's own path when it holds that one
@@ -265,11 +286,7 @@ struct ScanWalker {
     /// Whether the path `a` sorts strictly before the path `b` (bytes, as ``TreePath/compare(_:)``).
     static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order != 0 ? order < 0 : x.count < y.count
-            }
+            b.withUnsafeBufferPointer { y in SortedDirectory.precedes(x, slash: false, y, slash: false) }
         }
     }
 

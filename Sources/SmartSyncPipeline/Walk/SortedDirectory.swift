@@ -210,7 +210,8 @@ struct SortedDirectory {
     }
 
     /// Whether the name `x` (followed by `/` when `slash`) sorts before `y` (likewise) by bytes. Names hold no `/`,
-    /// so the `/` decides only where one name is the other's prefix.
+    /// so the `/` decides only where one name is the other's prefix. With neither flag it is the plain byte order of
+    /// any two byte strings: whole paths too (``ScanWalker/precedes(_:_:)``, the scan's order check).
     @inline(__always)
     static func precedes(
         _ x: UnsafeBufferPointer<UInt8>, slash xSlash: Bool, _ y: UnsafeBufferPointer<UInt8>, slash ySlash: Bool
