@@ -103,18 +103,9 @@ import Testing
     @Test func aPlainNoOpMakesNoTreeListingOfTheManifest() async throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        let repo = try GitFixture()
-        try repo.write("conf.nix", "{ a = 1; }\n")
-        try repo.write("sub/other.nix", "o1\n")
-        _ = try repo.commit("A")
-        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
-        let log = RecordingLogHandler()
-        runner.logger = log.logger
-        let target = dir["target"]
+        let (repo, runner, log, target) = try await loggedRunOfTwoFiles(in: dir)
         func logged(_ request: SyncRunner.Request) async throws -> [String] {
-            let before = log.recorded.count
-            _ = try await runner.sync(request)
-            return Array(log.recorded.dropFirst(before))
+            try await Self.logged(runner, log, request)
         }
         let made = "listing: the manifest made a tree listing, for the apply"
         #expect(try await !logged(.init(ref: nil, target: target)).contains { $0.contains(made) })  // the first sync
@@ -142,10 +133,8 @@ import Testing
         _ = try repo.commit("C")
         _ = try await logged(.init(ref: nil, target: target, excludes: ["sub"]))
         let request = SyncRunner.Request(ref: nil, target: target)
-        let before = log.recorded.count
-        let plain = try await runner.sync(request)
-        let relisted = log.recorded.dropFirst(before)
-        #expect(plain.summary.upToDate && plain.applied == nil)
+        let relisted = try await logged(request)
+        #expect(try runner.state.load(target: target)?.excludes == [])
         #expect(relisted.contains { $0.contains("listed anew") } && !relisted.contains { $0.contains(made) })
         #expect(relisted.contains { $0.contains("the run's excludes recorded") })
         #expect(try await logged(request).contains { $0.contains("the target's manifest of this commit") })
@@ -204,18 +193,9 @@ import Testing
     @Test func theEditedThroughLookUpIsSkippedOnAPlainNoOpOnly() async throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        let repo = try GitFixture()
-        try repo.write("conf.nix", "{ a = 1; }\n")
-        try repo.write("sub/other.nix", "o1\n")
-        _ = try repo.commit("A")
-        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
-        let log = RecordingLogHandler()
-        runner.logger = log.logger
-        let target = dir["target"]
+        let (repo, runner, log, target) = try await loggedRunOfTwoFiles(in: dir)
         func skipped(_ request: SyncRunner.Request) async throws -> Bool {
-            let before = log.recorded.count
-            _ = try await runner.sync(request)
-            return log.recorded.dropFirst(before).contains { $0.contains("edited-through look-up skipped") }
+            try await Self.logged(runner, log, request).contains { $0.contains("edited-through look-up skipped") }
         }
         #expect(try await !skipped(.init(ref: nil, target: target)))  // the first sync: another commit
         #expect(try await skipped(.init(ref: nil, target: target)))
@@ -230,5 +210,31 @@ import Testing
         #expect(try await !skipped(.init(ref: nil, target: target)))
         #expect(TestFiles.read(target + "/sub/other.nix") == "o2\n")
         #expect(try await skipped(.init(ref: nil, target: target)))
+    }
+}
+
+extension NoOpPlanTests {
+    /// A repository of two files at commit A (`conf.nix`, `sub/other.nix`), a staged-switch runner of it logging to
+    /// the returned handler, and the target's path (not synced yet).
+    fileprivate func loggedRunOfTwoFiles(in dir: TemporaryDirectory) async throws
+        -> (repo: GitFixture, runner: SyncRunner, log: RecordingLogHandler, target: String)
+    {
+        let repo = try GitFixture()
+        try repo.write("conf.nix", "{ a = 1; }\n")
+        try repo.write("sub/other.nix", "o1\n")
+        _ = try repo.commit("A")
+        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
+        let log = RecordingLogHandler()
+        runner.logger = log.logger
+        return (repo, runner, log, dir["target"])
+    }
+
+    /// The lines `runner` logged to `log` while it synced `request`.
+    fileprivate static func logged(_ runner: SyncRunner, _ log: RecordingLogHandler, _ request: SyncRunner.Request)
+        async throws -> [String]
+    {
+        let before = log.recorded.count
+        _ = try await runner.sync(request)
+        return Array(log.recorded.dropFirst(before))
     }
 }
