@@ -4,9 +4,9 @@ import SmartSyncGitObjects
 /// target's own manifest of that commit (verified when it was applied), which stands for the commit's files and
 /// symlinks as it is.
 ///
-/// The planner reads either where it lies (``Planner/plan(listing:previous:local:listUnchanged:)-(CommitListing,_,_,_)``):
-/// a run at the target's commit makes no ``TreeEntry`` per path (at 20,000 files that copy was ~275 page faults of a
-/// no-op, BENCHMARKS "noop7"). What needs a ``TreeListing`` (an apply) asks ``treeListing``, which makes it then.
+/// The planner reads either where it lies (`Planner.plan(listing: CommitListing, …)`): a run at the target's commit
+/// makes no ``TreeEntry`` per path (at 20,000 files that copy was ~275 page faults of a no-op, BENCHMARKS "noop7").
+/// What needs a ``TreeListing`` (an apply) asks ``treeListing``, which makes it then.
 public struct CommitListing: Sendable, Hashable {
     /// Where the commit's entries are.
     public enum Entries: Sendable, Hashable {

@@ -68,9 +68,9 @@ public struct Planner: Sendable {
             listUnchanged: listUnchanged)
     }
 
-    /// ``plan(listing:previous:local:listUnchanged:)-(TreeListing,_,_,_)`` of a run's listing: a ``TreeListing`` as
-    /// that does, the target's manifest (a run at its commit) read where it lies, its table the plan's own (its order
-    /// proven when it was read), no ``TreeEntry`` made per path. The same plan as of ``CommitListing/treeListing``.
+    /// The plan of a run's listing: a ``TreeListing`` as above, the target's manifest (a run at its commit) read where
+    /// it lies, its table the plan's own (its order proven when it was read), no ``TreeEntry`` made per path. The same
+    /// plan as of ``CommitListing/treeListing``.
     public func plan(listing: CommitListing, previous: Manifest, local: LocalTree, listUnchanged: Bool = true) -> Plan
     {
         switch listing.entries {

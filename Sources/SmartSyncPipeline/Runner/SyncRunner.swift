@@ -391,7 +391,8 @@ public struct SyncRunner: Sendable {
         } else {
             // (A listing that is the manifest was applied with this run's excludes: nothing to record.)
             if case .listed(let listed) = listing.entries {
-                recordExcludesOfNoOp(previous, listing: listed, excludes: excludes.globs, interrupted: interrupted != nil)
+                recordExcludesOfNoOp(
+                    previous, listing: listed, excludes: excludes.globs, interrupted: interrupted != nil)
             }
             // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
             // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
