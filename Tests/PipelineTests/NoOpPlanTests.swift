@@ -82,15 +82,62 @@ import Testing
             entries: shared.entries.map { TreeEntry(path: TreePath(bytes: $0.path.bytes), mode: $0.mode, id: $0.id) })
         #expect(PathTable<Int>.sharesKeys(shared.entries.map(\.path), with: files.keys))
         #expect(!PathTable<Int>.sharesKeys(copied.entries.map(\.path), with: files.keys))
+        // And the manifest itself as the listing (a run at the target's commit: no `TreeEntry` made per path).
+        let manifest = CommitListing(commit: shared.commit, rootTree: .emptyTree, manifest: previous)
+        #expect(manifest.treeListing == shared && manifest.fileCount == 5)
         for listUnchanged in [true, false] {
             let a = Planner().plan(listing: shared, previous: previous, local: local, listUnchanged: listUnchanged)
             let b = Planner().plan(listing: copied, previous: previous, local: local, listUnchanged: listUnchanged)
-            #expect(a == b)
+            let c = Planner().plan(listing: manifest, previous: previous, local: local, listUnchanged: listUnchanged)
+            #expect(a == b && a == c)
             #expect(a.kind("directory/edited-by-hand.nix") == .modify)
             #expect(a.kind("directory/gone-from-the-target.nix") == .add)
             #expect(a.kind("directory/never-ours-untracked.nix") == .untracked)
             #expect(a.count(.unchanged) == 3 && (a.kind("a.nix") == .unchanged) == listUnchanged)
         }
+    }
+
+    /// A plain no-op plans against the target's manifest as it lies: no tree listing is made of it (one is made for the
+    /// apply of a run at the commit that puts an edit right), and a run without an exclude the manifest was applied
+    /// with still lists the commit anew.
+    @Test func aPlainNoOpMakesNoTreeListingOfTheManifest() async throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let (repo, runner, log, target) = try await loggedRunOfTwoFiles(in: dir)
+        func logged(_ request: SyncRunner.Request) async throws -> [String] {
+            try await Self.logged(runner, log, request)
+        }
+        let made = "listing: the manifest made a tree listing, for the apply"
+        #expect(try await !logged(.init(ref: nil, target: target)).contains { $0.contains(made) })  // the first sync
+        let noOp = try await logged(.init(ref: nil, target: target))
+        #expect(noOp.contains { $0.contains("listing: the target's manifest of this commit") })
+        #expect(!noOp.contains { $0.contains(made) })
+        // An edit in place at the commit: its apply takes the listing made of the manifest.
+        try sneakyEdit(target + "/conf.nix", "{ a = 2; }\n")
+        #expect(try await logged(.init(ref: nil, target: target)).contains { $0.contains(made) })
+        #expect(TestFiles.read(target + "/conf.nix") == "{ a = 1; }\n")
+        // Applied with an exclude, then run without it at the same commit: listed anew, nothing made of the manifest.
+        try repo.write("sub/other.nix", "o2\n")
+        _ = try repo.commit("B")
+        _ = try await logged(.init(ref: nil, target: target, excludes: ["sub"]))
+        #expect(TestFiles.read(target + "/sub/other.nix") == "o1\n")
+        let dropped = try await logged(.init(ref: nil, target: target))
+        #expect(dropped.contains { $0.contains("listed anew") } && !dropped.contains { $0.contains(made) })
+        #expect(TestFiles.read(target + "/sub/other.nix") == "o2\n")
+        let after = try await logged(.init(ref: nil, target: target))
+        #expect(after.contains { $0.contains("the target's manifest of this commit") })
+        #expect(!after.contains { $0.contains(made) })
+        // An exclude over paths the commit did not change, then dropped: a no-op that lists anew (and records the
+        // run's excludes), its excludes record taken from the listing, not from the manifest.
+        try repo.write("conf.nix", "{ a = 3; }\n")
+        _ = try repo.commit("C")
+        _ = try await logged(.init(ref: nil, target: target, excludes: ["sub"]))
+        let request = SyncRunner.Request(ref: nil, target: target)
+        let relisted = try await logged(request)
+        #expect(try runner.state.load(target: target)?.excludes == [])
+        #expect(relisted.contains { $0.contains("listed anew") } && !relisted.contains { $0.contains(made) })
+        #expect(relisted.contains { $0.contains("the run's excludes recorded") })
+        #expect(try await logged(request).contains { $0.contains("the target's manifest of this commit") })
     }
 
     /// An applier, and the manifest to record, refuse a plan that does not list its unchanged paths: a stage or a
@@ -146,18 +193,9 @@ import Testing
     @Test func theEditedThroughLookUpIsSkippedOnAPlainNoOpOnly() async throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
-        let repo = try GitFixture()
-        try repo.write("conf.nix", "{ a = 1; }\n")
-        try repo.write("sub/other.nix", "o1\n")
-        _ = try repo.commit("A")
-        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
-        let log = RecordingLogHandler()
-        runner.logger = log.logger
-        let target = dir["target"]
+        let (repo, runner, log, target) = try await loggedRunOfTwoFiles(in: dir)
         func skipped(_ request: SyncRunner.Request) async throws -> Bool {
-            let before = log.recorded.count
-            _ = try await runner.sync(request)
-            return log.recorded.dropFirst(before).contains { $0.contains("edited-through look-up skipped") }
+            try await Self.logged(runner, log, request).contains { $0.contains("edited-through look-up skipped") }
         }
         #expect(try await !skipped(.init(ref: nil, target: target)))  // the first sync: another commit
         #expect(try await skipped(.init(ref: nil, target: target)))
@@ -172,5 +210,31 @@ import Testing
         #expect(try await !skipped(.init(ref: nil, target: target)))
         #expect(TestFiles.read(target + "/sub/other.nix") == "o2\n")
         #expect(try await skipped(.init(ref: nil, target: target)))
+    }
+}
+
+extension NoOpPlanTests {
+    /// A repository of two files at commit A (`conf.nix`, `sub/other.nix`), a staged-switch runner of it logging to
+    /// the returned handler, and the target's path (not synced yet).
+    fileprivate func loggedRunOfTwoFiles(in dir: TemporaryDirectory) async throws
+        -> (repo: GitFixture, runner: SyncRunner, log: RecordingLogHandler, target: String)
+    {
+        let repo = try GitFixture()
+        try repo.write("conf.nix", "{ a = 1; }\n")
+        try repo.write("sub/other.nix", "o1\n")
+        _ = try repo.commit("A")
+        var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
+        let log = RecordingLogHandler()
+        runner.logger = log.logger
+        return (repo, runner, log, dir["target"])
+    }
+
+    /// The lines `runner` logged to `log` while it synced `request`.
+    fileprivate static func logged(_ runner: SyncRunner, _ log: RecordingLogHandler, _ request: SyncRunner.Request)
+        async throws -> [String]
+    {
+        let before = log.recorded.count
+        _ = try await runner.sync(request)
+        return Array(log.recorded.dropFirst(before))
     }
 }

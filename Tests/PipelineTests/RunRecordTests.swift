@@ -32,6 +32,24 @@ import Testing
         #expect(loaded.last?.failure?.code == "network" && loaded.last?.bytes == 1000)
     }
 
+    /// A full history is trimmed below its limit, so the appends after a trim append (the file stays, its inode with
+    /// it) rather than each rewrite the whole log, as a trim to exactly the limit made every run do.
+    @Test func aFullHistoryIsRewrittenOnceInAWhileNotOnEveryRun() throws {
+        let dir = try TemporaryDirectory(prefix: "history")
+        let path = dir.appending("history")
+        let history = RunHistory(path: path, limit: 16)
+        func inode() -> UInt { var s = stat(); return lstat(path, &s) == 0 ? UInt(s.st_ino) : 0 }
+        for i in 0..<17 { try history.append(run(.ok, at: Double(i))) }
+        #expect(try history.load().map(\.time.timeIntervalSince1970) == (3..<17).map(Double.init))  // 16 - 16 / 8
+        let trimmed = inode()
+        for i in 17..<19 { try history.append(run(.ok, at: Double(i))) }
+        let count = try history.load().count
+        #expect(inode() == trimmed && count == 16)
+        try history.append(run(.ok, at: 19))
+        #expect(inode() != trimmed)
+        #expect(try history.load().map(\.time.timeIntervalSince1970) == (6..<20).map(Double.init))
+    }
+
     @Test func countersAddRunsAndSurviveAReload() throws {
         let dir = try TemporaryDirectory(prefix: "counters")
         let state = try StateStore(root: dir.path)

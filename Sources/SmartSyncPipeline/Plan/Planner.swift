@@ -57,14 +57,40 @@ public struct Planner: Sendable {
             paths.append(entries[i].path)
             indices.append(i)
         }
-        // A listing made from the previous manifest (a run at the commit the target has) holds the manifest's own
-        // paths: their order is the manifest's, proven when it was read, and they are not compared again.
+        // A listing made from the previous manifest holds the manifest's own paths: their order is the manifest's,
+        // proven when it was read, and they are not compared again.
         let desired =
             PathTable<Int>.sharesKeys(paths, with: previous.entries.keys)
             ? PathTable(keysInOrder: paths, values: indices)
             : PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
+        return plan(
+            ListedEntries(entries: entries, table: desired), commit: listing.commit, previous: previous, local: local,
+            listUnchanged: listUnchanged)
+    }
+
+    /// The plan of a run's listing: a ``TreeListing`` as above, the target's manifest (a run at its commit) read where
+    /// it lies, its table the plan's own (its order proven when it was read), no ``TreeEntry`` made per path. The same
+    /// plan as of ``CommitListing/treeListing``.
+    public func plan(listing: CommitListing, previous: Manifest, local: LocalTree, listUnchanged: Bool = true) -> Plan
+    {
+        switch listing.entries {
+        case .listed(let listed):
+            return plan(listing: listed, previous: previous, local: local, listUnchanged: listUnchanged)
+        case .manifest(let manifest):
+            return plan(
+                ManifestEntries(table: manifest.entries), commit: listing.commit, previous: previous, local: local,
+                listUnchanged: listUnchanged)
+        }
+    }
+
+    /// The plan of `wanted` (the commit's files, symlinks and gitlinks in path order): the merge join both public
+    /// forms share.
+    private func plan<Wanted: WantedEntries>(
+        _ wanted: Wanted, commit: ObjectID, previous: Manifest, local: LocalTree, listUnchanged: Bool
+    ) -> Plan {
+        let desired = wanted.table
         var gitlinks: Set<TreePath> = []
-        for i in desired.values where entries[i].mode == .gitlink { gitlinks.insert(entries[i].path) }
+        for i in desired.indices where wanted.mode(desired.values[i]) == .gitlink { gitlinks.insert(desired.keys[i]) }
 
         var changes: [Change] = []
         changes.reserveCapacity(listUnchanged ? desired.count + 16 : 16)
@@ -131,22 +157,24 @@ public struct Planner: Sendable {
                 }
             case .left(let i):
                 let c = change(
-                    entries[desired.values[i]], nil, previous: before.seek(desired.keys[i]), local: local,
+                    wanted.entry(desired.values[i], at: desired.keys[i]), nil, previous: before.seek(desired.keys[i]),
+                    local: local,
                     blocker: blocker(inside:), directoryIsOurs: directoryIsOurs)
                 keep(c)
             case .both(let i, let j):
-                if nothingExcluded, isUnchanged(entries, desired.values[i], local.entries.values, j) {
+                if nothingExcluded, isUnchanged(wanted, i, local.entries.values, j) {
                     // (the cursor on the previous manifest skips its path on its next look)
                     if listUnchanged {
-                        changes.append(unchanged(entries, desired.values[i], local.entries.values, j))
+                        changes.append(unchanged(wanted, i, local.entries.values, j))
                     } else {
                         unlisted += 1
                     }
                     continue
                 }
                 let c = change(
-                    entries[desired.values[i]], local.entries.values[j], previous: before.seek(desired.keys[i]),
-                    local: local, blocker: blocker(inside:), directoryIsOurs: directoryIsOurs)
+                    wanted.entry(desired.values[i], at: desired.keys[i]), local.entries.values[j],
+                    previous: before.seek(desired.keys[i]), local: local, blocker: blocker(inside:),
+                    directoryIsOurs: directoryIsOurs)
                 keep(c)
             }
         }
@@ -166,7 +194,7 @@ public struct Planner: Sendable {
         for k in changes.indices where changes[k].writes {
             let c = changes[k]
             guard let id = c.id, needed[id] == nil else { continue }
-            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path].flatMap { entries[$0].size })
+            needed[id] = NeededBlob(id: id, path: c.path, size: desired[c.path].flatMap(wanted.size))
         }
         if !needed.isEmpty {
             for e in local.entries.values where e.kind == .regular || e.kind == .executable {
@@ -178,31 +206,36 @@ public struct Planner: Sendable {
             }
         }
         // Symlink blobs cannot be fed from a local file (the file would be followed); leave those to the source.
-        for (id, blob) in needed where blob.localPath != nil && desired[blob.path].map({ entries[$0].mode }) == .symlink
-        {
+        for (id, blob) in needed where blob.localPath != nil && desired[blob.path].map(wanted.mode) == .symlink {
             needed[id]!.localPath = nil
         }
         let blobs = needed.values.sorted { $0.id < $1.id }
-        return Plan(commit: listing.commit, changes: changes, blobsNeeded: blobs, unlistedUnchanged: unlisted)
+        return Plan(commit: commit, changes: changes, blobsNeeded: blobs, unlistedUnchanged: unlisted)
     }
 
-    /// Whether the scan's `locals[j]` is what the tree entry `entries[t]` at its path wants (same kind, content, and
-    /// the metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would decide when nothing is
-    /// excluded; false otherwise (``change`` decides). Both entries are read where they lie: ``change`` takes a copy
-    /// of each (their paths retained and released), for every path of a no-op.
-    private func isUnchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Bool {
-        let mode = entries[t].mode
+    /// Whether the scan's `locals[j]` is what the wanted entry `i` (of `wanted.table`) at its path wants (same kind,
+    /// content, and the metadata smart-sync installs): ``Change/Kind/unchanged``, as ``change`` would decide when
+    /// nothing is excluded; false otherwise (``change`` decides). Both entries are read where they lie: ``change``
+    /// takes a copy of each (their paths retained and released), for every path of a no-op.
+    private func isUnchanged<Wanted: WantedEntries>(_ wanted: Wanted, _ i: Int, _ locals: [LocalEntry], _ j: Int)
+        -> Bool
+    {
+        let slot = wanted.table.values[i]
+        let mode = wanted.mode(slot)
         guard mode != .gitlink, let localMode = locals[j].kind.fileMode, localMode == mode,
-            locals[j].id == entries[t].id
+            locals[j].id == wanted.id(slot)
         else { return false }
         return locals[j].metadata.isInstalled(as: mode, owner: installedOwner)
     }
 
-    /// The ``Change/Kind/unchanged`` change at the path of `entries[t]`, found there as `locals[j]`
+    /// The ``Change/Kind/unchanged`` change at the path of the wanted entry `i`, found there as `locals[j]`
     /// (``isUnchanged(_:_:_:_:)``).
-    private func unchanged(_ entries: [TreeEntry], _ t: Int, _ locals: [LocalEntry], _ j: Int) -> Change {
-        Change(
-            kind: .unchanged, path: entries[t].path, mode: entries[t].mode, id: entries[t].id,
+    private func unchanged<Wanted: WantedEntries>(_ wanted: Wanted, _ i: Int, _ locals: [LocalEntry], _ j: Int)
+        -> Change
+    {
+        let slot = wanted.table.values[i]
+        return Change(
+            kind: .unchanged, path: wanted.table.keys[i], mode: wanted.mode(slot), id: wanted.id(slot),
             localKind: locals[j].kind, localID: locals[j].id, localMetadata: locals[j].metadata)
     }
 
@@ -346,6 +379,40 @@ public struct Planner: Sendable {
         case .other: return "a special file"
         }
     }
+}
+
+/// The tree a plan brings a target to, read where it lies: its files, symlinks and gitlinks in path order (``table``:
+/// each path, and the slot its entry is read from).
+private protocol WantedEntries {
+    associatedtype Slot
+    var table: PathTable<Slot> { get }
+    /// The entry at `path`, read from `slot`.
+    func entry(_ slot: Slot, at path: TreePath) -> TreeEntry
+    func mode(_ slot: Slot) -> FileMode
+    func id(_ slot: Slot) -> ObjectID
+    /// The blob's size when the source said it.
+    func size(_ slot: Slot) -> Int?
+}
+
+/// A listing's entries, by their indices in it (none copied).
+private struct ListedEntries: WantedEntries {
+    let entries: [TreeEntry]
+    let table: PathTable<Int>
+    func entry(_ slot: Int, at _: TreePath) -> TreeEntry { entries[slot] }
+    func mode(_ slot: Int) -> FileMode { entries[slot].mode }
+    func id(_ slot: Int) -> ObjectID { entries[slot].id }
+    func size(_ slot: Int) -> Int? { entries[slot].size }
+}
+
+/// A manifest's entries (the target's own, standing for its commit's listing): files and symlinks, no sizes.
+private struct ManifestEntries: WantedEntries {
+    let table: PathTable<Manifest.Entry>
+    func entry(_ slot: Manifest.Entry, at path: TreePath) -> TreeEntry {
+        TreeEntry(path: path, mode: slot.mode, id: slot.id)
+    }
+    func mode(_ slot: Manifest.Entry) -> FileMode { slot.mode }
+    func id(_ slot: Manifest.Entry) -> ObjectID { slot.id }
+    func size(_: Manifest.Entry) -> Int? { nil }
 }
 
 /// Whether a strict ancestor directory of `path` is in `set`.

@@ -47,17 +47,17 @@ extension SyncRunner {
     /// manifest is not the commit's listing for a run without the exclude (``TargetState/excludes``).
     /// `isPreviousManifest`: the listing is the previous manifest as it was recorded (its entries, nothing kept
     /// local added): a file the scan finds unchanged has the manifest's id (hashed, or vouched for by the stat cache).
+    /// A listing from the manifest is the manifest itself (``CommitListing/Entries/manifest(_:)``), no copy.
     func verifiedListing(
         _ resolved: ResolvedRef, previous: TargetState?, excludes: [String] = [], hints: ListingHints, pins: PinIndex
-    ) async throws -> (listing: TreeListing, isPreviousManifest: Bool) {
+    ) async throws -> (listing: CommitListing, isPreviousManifest: Bool) {
         if let previous, previous.commit == resolved.commit {
             if previous.isListing(forExcludes: excludes) {
-                let files = previous.commitFiles.entries
-                let entries = zip(files.keys, files.values).map { TreeEntry(path: $0, mode: $1.mode, id: $1.id) }
+                let files = previous.commitFiles  // a merge copies every path: made only when keptLocal is not empty
                 logger.debug("listing: the target's manifest of this commit (verified when applied), no request")
-                events(.listed(commit: resolved.commit, entries: entries.count, verified: true))
-                let listing = TreeListing(
-                    commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, entries: entries)
+                events(.listed(commit: resolved.commit, entries: files.count, verified: true))
+                let listing = CommitListing(
+                    commit: resolved.commit, rootTree: resolved.rootTree ?? .emptyTree, manifest: files)
                 return (listing, previous.keptLocal.isEmpty)
             }
             logger.debug(
@@ -67,9 +67,9 @@ extension SyncRunner {
             pinned.rootTree == resolved.rootTree ?? pinned.rootTree
         {
             logger.debug("listing: the pin of this commit (verified when pinned), no request")
-            let files = pinned.entries.count { $0.mode != .tree && $0.mode != .gitlink }
-            events(.listed(commit: resolved.commit, entries: files, verified: true))
-            return (pinned, false)
+            let listing = CommitListing(pinned)
+            events(.listed(commit: resolved.commit, entries: listing.fileCount, verified: true))
+            return (listing, false)
         }
         let listing = try await source.listing(for: resolved, hints: hints)
         if let known = resolved.rootTree, known != listing.rootTree {
@@ -81,9 +81,16 @@ extension SyncRunner {
         }
         try listing.validateAndVerify()
         // Counted as the manifest counts on a no-op: files and symlinks (no directories, no submodules).
-        let entries = listing.entries.count { $0.mode != .tree && $0.mode != .gitlink }
-        events(.listed(commit: resolved.commit, entries: entries, verified: true))
-        return (listing, false)
+        let verified = CommitListing(listing)
+        events(.listed(commit: resolved.commit, entries: verified.fileCount, verified: true))
+        return (verified, false)
+    }
+
+    /// `listing` as the appliers take it: the listing, or one made from the manifest now (logged: a run at the
+    /// target's commit makes it only when it applies something).
+    func treeListing(of listing: CommitListing) -> TreeListing {
+        if case .manifest = listing.entries { logger.debug("listing: the manifest made a tree listing, for the apply") }
+        return listing.treeListing
     }
 
     /// After a run that found nothing to do at the target's commit although its state was applied with excludes this

@@ -25,7 +25,7 @@ extension SyncRunner {
             // Each ref warmed so far is complete in the store: the next one's pack can be deltas against it.
             let hints = ListingHints(haves: results.reversed().map(\.resolved.commit))
             let listing = try await logger.timed("listing") {
-                try await verifiedListing(resolved, previous: nil, hints: hints, pins: pins).listing
+                try await verifiedListing(resolved, previous: nil, hints: hints, pins: pins).listing.treeListing
             }
             var seen = Set<ObjectID>()
             let wants = listing.files.filter { seen.insert($0.id).inserted }.map {
