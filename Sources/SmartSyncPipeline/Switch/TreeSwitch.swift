@@ -93,17 +93,12 @@ struct TreeSwitch {
     /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` wrote, checking its
     /// error: `syncfs` can miss a write-back error (the file system's error sequence is sampled per open file, and
     /// another process's `syncfs` may have reported it already), while this fsync of the journal's own file reports an
-    /// error in writing its pages that no one has seen. Cheap: its bytes were written back by that `syncfs`. A failure
-    /// undoes the prepare (``abandon(_:)``): an exchange with a journal that may not survive a power cut would be read
-    /// afterwards as one that did not happen.
+    /// error in writing its pages that no one has seen. Cheap: its bytes were written back by that `syncfs`. On a
+    /// failure the caller undoes the prepare (``abandon(_:)``), as for a failure of the sync itself: an exchange with a
+    /// journal that may not survive a power cut would be read afterwards as one that did not happen.
     func confirmJournal(_ prepared: Prepared) throws {
         guard !prepared.journalDurable else { return }
-        do {
-            try FileSystem.syncFile(layout.journal)
-        } catch {
-            abandon(prepared)
-            throw error
-        }
+        try FileSystem.syncFile(layout.journal)
     }
 
     /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` whose
