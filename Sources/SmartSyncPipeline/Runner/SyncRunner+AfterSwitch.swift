@@ -47,8 +47,10 @@ struct SwitchRecord: Sendable {
             now.pendingDeletes = Manifest()
             return now
         }
-        if !renamable { _ = try state.saveIntent(stamped()) }
-        if try !state.recordIntent(target: target) { try state.save(stamped()) }
+        // Made at most once (a whole manifest): the intent rewritten is the state saved should the rename fail.
+        let made = renamable ? nil : try stamped()
+        if let made { _ = try state.saveIntent(made) }
+        if try !state.recordIntent(target: target) { try state.save(made ?? stamped()) }
         done.withLock { $0 = true }
     }
 }
