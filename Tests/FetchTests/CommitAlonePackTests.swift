@@ -53,6 +53,6 @@ struct CommitAlonePackTests {
         try body.withUnsafeBytes { try writer.write($0) }
         #expect(try writer.commit() == b.commit)
         #expect(!held.isPending(b.commit), "the batch kept a copy of an object the store has")
-        #expect(run.heldCommit(b.commit, in: held) == body)
+        #expect(try run.heldCommit(b.commit, in: held) == body)
     }
 }

@@ -41,11 +41,11 @@ extension GitPackSource {
                 let held = ObjectBatch(store: store)
                 defer { held.discard() }
                 try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget, holding: held)
-                guard let body = heldCommit(id, in: held) else {
+                guard let body = try heldCommit(id, in: held) else {
                     throw SmartSyncError(
                         .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
                 }
-                return try CommitObject.verified(body, id: id, from: displayName)
+                return body
             } else if let raw {
                 return try await consultRaw { try await raw.commitObject(id) }
             } else {
@@ -121,7 +121,7 @@ extension GitPackSource {
         var cut = false
         while let id = queue.popLast() {
             if id == wanted { return true }
-            guard let body = heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
+            guard let body = try? heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
                 cut = true
                 continue
             }
@@ -132,13 +132,15 @@ extension GitPackSource {
 
     /// The commit `id`'s bytes: from the run's memory (`historyCommits`), else read from `held`, waiting there or
     /// in the store (another sync on the same store may have stored it meanwhile: a batch then drops its own copy),
-    /// never through a link or into a FIFO at the path; checked against the id and kept in memory. Nil when neither
-    /// has it or its bytes are not the commit's.
-    func heldCommit(_ id: ObjectID, in held: ObjectBatch) -> [UInt8]? {
+    /// never through a link or into a FIFO at the path; checked against the id (``CommitObject/verified(_:id:from:)``,
+    /// hashed once) and kept in memory. Nil when neither has it.
+    ///
+    /// - Throws: `.integrity` naming the source when its bytes are not the commit's.
+    func heldCommit(_ id: ObjectID, in held: ObjectBatch) throws -> [UInt8]? {
         if let kept = state.withLock({ $0.historyCommits[id] }) { return kept }
-        guard held.contains(id), let body = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes,
-            ObjectID.hash(.commit, body) == id
+        guard held.contains(id), let read = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes
         else { return nil }
+        let body = try CommitObject.verified(read, id: id, from: displayName)
         state.withLock { $0.historyCommits[id] = body }
         return body
     }
