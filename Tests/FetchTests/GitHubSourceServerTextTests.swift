@@ -17,10 +17,7 @@ struct GitHubSourceServerTextTests {
         defer { engine.shutdown() }
         let source = Self.source(served, engine)
         let body = "\u{1B}]0;pwned\u{07}\u{1B}[2J" + String(repeating: "x", count: 5000)
-        let rule: [String: Any] = [
-            "match": ["listener": "api", "path_regex": "/commits/HEAD"], "action": ["status": 200, "body": body],
-        ]
-        try served.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        try Self.fault(served, path: "/commits/HEAD", action: ["status": 200, "body": body])
         let error = await #expect(throws: SmartSyncError.self) { try await source.resolve(nil) }
         let message = error?.message ?? ""
         #expect(message.contains("did not answer with a commit SHA (got '\\x1b]0;pwned\\x07\\x1b[2J"), "\(message)")
