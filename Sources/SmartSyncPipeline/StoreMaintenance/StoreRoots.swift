@@ -139,7 +139,9 @@ public struct StoreRoots: Sendable {
         // The roots are kept only there (a generation's state is in the sidecar alone): an object only they need is
         // neither listed as missing nor repaired in this run (fsck still re-hashes every object in the store).
         case .warn(let warn):
-            warn("\(error.text); its roots are not counted: an object only they need is not listed as missing or repaired now")
+            warn(
+                "\(error.text); its roots are not counted: an object only they need is not listed as missing or "
+                    + "repaired now")
         }
     }
 

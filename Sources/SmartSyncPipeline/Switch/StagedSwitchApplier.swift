@@ -184,7 +184,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
         try logger.timed("sync") {
             do {
                 try FileSystem.syncFileSystem(containing: layout.stage)
-                // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+                // The twins' copies were made before that sync: where the store shares the stage's file system,
+                // durable.
                 try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
                 // The intent and the journal fsynced on their own as well (their bytes written back by now: cheap): the
                 // `syncfs` may have missed a write-back error in them (``TreeSwitch/confirmJournal(_:)``).
