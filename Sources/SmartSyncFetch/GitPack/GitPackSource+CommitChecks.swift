@@ -58,7 +58,7 @@ extension GitPackSource {
             throw SmartSyncError(
                 .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
         }
-        return try CommitObject.verified(try store.read(id), id: id, from: displayName)
+        return try Self.storedCommit(try store.read(id), id: id, at: store.path(for: id))
     }
 
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
@@ -132,16 +132,26 @@ extension GitPackSource {
 
     /// The commit `id`'s bytes: from the run's memory (`historyCommits`), else read from `held`, waiting there or
     /// in the store (another sync on the same store may have stored it meanwhile: a batch then drops its own copy),
-    /// never through a link or into a FIFO at the path; checked against the id (``CommitObject/verified(_:id:from:)``,
-    /// hashed once) and kept in memory. Nil when neither has it.
+    /// never through a link or into a FIFO at the path; checked against the id (``storedCommit(_:id:at:)``, hashed
+    /// once) and kept in memory. Nil when neither has it.
     ///
-    /// - Throws: `.integrity` naming the source when its bytes are not the commit's.
+    /// - Throws: store damage naming the object and its path when its bytes are not the commit's
+    ///   (``ObjectStore/notItsBytes(_:at:hashTo:)``): the batch's writer and the store's import hashed them.
     func heldCommit(_ id: ObjectID, in held: ObjectBatch) throws -> [UInt8]? {
         if let kept = state.withLock({ $0.historyCommits[id] }) { return kept }
-        guard held.contains(id), let read = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes
-        else { return nil }
-        let body = try CommitObject.verified(read, id: id, from: displayName)
+        let path = held.readablePath(for: id)
+        guard held.contains(id), let read = try? FileSystem.readRegularFileIfPresent(path)?.bytes else { return nil }
+        let body = try Self.storedCommit(read, id: id, at: path)
         state.withLock { $0.historyCommits[id] = body }
+        return body
+    }
+
+    /// `body`, read at `path` (the store's object or a batch's file), when it hashes to commit `id`; else the local
+    /// store's damage (``ObjectStore/notItsBytes(_:at:hashTo:)``: a failover stops, the hint runs `fsck --repair`),
+    /// not the source's `.integrity` (``CommitObject/verified(_:id:from:)``), which checks what a source sent.
+    static func storedCommit(_ body: [UInt8], id: ObjectID, at path: String) throws -> [UInt8] {
+        let actual = ObjectID.hash(.commit, body)
+        guard actual == id else { throw ObjectStore.notItsBytes(id, at: path, hashTo: actual) }
         return body
     }
 
