@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import TestSupport
@@ -45,4 +46,35 @@ import Testing
         _ = try applier.apply(p, listing: tree.listing, store: store, target: target)
         #expect(TestFiles.read(target + "/new.txt") == "new")
     }
+
+    /// A failure between the stage's sync and the exchange (here the `staged` checkpoint; the carry of what changed
+    /// since the first carry, and its sync, alike) undoes the prepare at once, as a refused validation does: no
+    /// journal, no half-made generation, no stage; the target as it was. It was left to the runner's recovery.
+    @Test func aFailureAfterTheStagesSyncUndoesThePrepare() throws {
+        let dir = try TemporaryDirectory(prefix: "sync-tests")
+        defer { dir.remove() }
+        let store = try ObjectStore(root: dir["store"])
+        let target = dir["target"]
+        try TestFiles.write(target + "/old.txt", "old")
+        let inode = TestFiles.lstat(target)!.st_ino
+        var tree = FixtureTree()
+        tree.files = [("new.txt", .regular, "new")]
+        let p = try plan(tree, target: target, store: store)
+        var applier = StagedSwitchApplier()
+        let reached = Locked<[String]>([])
+        applier.checkpoint = { name in
+            reached.withLock { $0.append(name) }
+            if name == "staged" { throw Refused() }
+        }
+        #expect(throws: Refused.self) { try applier.apply(p, listing: tree.listing, store: store, target: target) }
+        #expect(reached.withLock { $0 }.contains("prepared"), "no journal was prepared: \(reached.withLock { $0 })")
+        let layout = SwitchLayout(target: target)
+        #expect(TestFiles.lstat(layout.journal) == nil, "the journal was left")
+        #expect(TestFiles.lstat(layout.stage) == nil, "the stage was left")
+        let numbered = ((try? FileSystem.names(in: layout.generations)) ?? []).filter { Int($0) != nil }
+        #expect(numbered.isEmpty, "a half-made generation was left: \(numbered)")
+        #expect(TestFiles.lstat(target)!.st_ino == inode)
+        #expect(TestFiles.read(target + "/old.txt") == "old")
+    }
 }
+
