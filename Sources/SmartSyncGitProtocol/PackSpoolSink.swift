@@ -71,7 +71,8 @@ final class PackSpoolSink: TransferSink, @unchecked Sendable {
         guard type.hasPrefix("application/x-git-upload-pack-result") else {
             failure = SmartSyncError(
                 .malformedResponse,
-                "\(url) answered the fetch with Content-Type '\(EscapedText.excerpt(type))', not application/x-git-upload-pack-result")
+                "\(url) answered the fetch with Content-Type '\(EscapedText.excerpt(type))', not "
+                    + "application/x-git-upload-pack-result")
             return false
         }
         return true

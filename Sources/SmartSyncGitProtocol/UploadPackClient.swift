@@ -76,8 +76,9 @@ public final class UploadPackClient: Sendable {
         guard type.hasPrefix("application/x-git-upload-pack-advertisement") else {
             throw SmartSyncError(
                 .sourceUnavailable,
-                "\(url) answered with Content-Type '\(EscapedText.excerpt(type))', not application/x-git-upload-pack-advertisement: the "
-                    + "server does not speak git's smart HTTP protocol v2",
+                "\(url) answered with Content-Type '\(EscapedText.excerpt(type))', not "
+                    + "application/x-git-upload-pack-advertisement: the server does not speak git's smart HTTP "
+                    + "protocol v2",
                 cause: ProtocolUnsupported(url: repositoryURL))
         }
         let capabilities = try UploadPackCapabilities.parse(advertisement: response.body, url: url)

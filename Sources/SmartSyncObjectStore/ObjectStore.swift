@@ -193,6 +193,13 @@ public final class ObjectStore: Sendable {
         return .storeDamaged("the store object \(id) at \(path) is \(kind), not a file: it was not read")
     }
 
+    /// The error for an object whose bytes at `path` (its store path or a batch's file in `tmp/`) hash to `actual`,
+    /// not to its name: they were hashed as they were written, so this is damage in the local store
+    /// (``SmartSyncError/storeDamaged(_:)``), never the fault of the source that sent them.
+    public static func notItsBytes(_ id: ObjectID, at path: String, hashTo actual: ObjectID) -> SmartSyncError {
+        .storeDamaged("the store object \(id) at \(path) hashes to \(actual), not to its name: it was not used")
+    }
+
     /// Takes the store's lock (non-blocking); released when the returned lock is released or deallocated.
     ///
     /// Syncs and warms take it shared: concurrent writers are safe (unique temp names, publish by `link`).

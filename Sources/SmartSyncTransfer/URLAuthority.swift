@@ -44,7 +44,9 @@ public struct URLAuthority: Sendable, Equatable {
             if bad == UInt8(ascii: "\\") { throw refuse(why, hint: "write '/' for a path separator") }
             guard Self.isInPath(badIndex, of: bytes) else {
                 throw refuse(
-                    why, hint: bad >= 0x80 ? "write a non-ASCII host in punycode (xn--…, e.g. with 'idn2')" : "check the host")
+                    why,
+                    hint: bad >= 0x80
+                        ? "write a non-ASCII host in punycode (xn--…, e.g. with 'idn2')" : "check the host")
             }
             throw refuse(why, hint: "percent-encode it in the path, query or fragment (a space as %20)")
         }
@@ -87,7 +89,8 @@ public struct URLAuthority: Sendable, Equatable {
                 throw refuse("the host ends with '.'", hint: "remove the trailing '.'")
             }
             if let portText, portText.contains(UInt8(ascii: ":")) {
-                throw refuse("more than one ':' in the authority", hint: "write an IPv6 host in brackets: [2001:db8::1]")
+                throw refuse(
+                    "more than one ':' in the authority", hint: "write an IPv6 host in brackets: [2001:db8::1]")
             }
             guard Self.isPlainHost(host) else {
                 throw refuse(

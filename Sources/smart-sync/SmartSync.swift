@@ -68,12 +68,12 @@ struct SmartSync: AsyncParsableCommand {
             expressions (main~1, v1^{commit}) are refused.
 
             TOKENS: a configured target's token_file; then $CREDENTIALS_DIRECTORY/gh-token (systemd's \
-            LoadCredential=); then for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN; then \
-            GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token --hostname HOST` for the \
-            --api-url's host. Sent only to the --api-url host, the --git-url host (packs; the fallback's git) \
-            and the raw host (raw.githubusercontent.com with the default --api-url, else only a --raw-url you \
-            give); never to a --mirror, never after a redirect elsewhere, never printed, never in the environment of git or the \
-            rebuild command.
+            LoadCredential=); then for a GitHub Enterprise --api-url, GH_ENTERPRISE_TOKEN or \
+            GITHUB_ENTERPRISE_TOKEN; then GH_TOKEN, GITHUB_TOKEN, ~/.config/github/token, or `gh auth token \
+            --hostname HOST` for the --api-url's host. Sent only to the --api-url host, the --git-url host (packs; \
+            the fallback's git) and the raw host (raw.githubusercontent.com with the default --api-url, else only a \
+            --raw-url you give); never to a --mirror, never after a redirect elsewhere, never printed, never in the \
+            environment of git or the rebuild command.
 
             \(ExitCodes.help)
             """,
@@ -108,7 +108,8 @@ struct RunContext {
         guard source.hasSource else {
             throw SmartSyncError(
                 .invalidArgument,
-                "name a GitHub repository as OWNER/REPO, a local repository with --source PATH, or a configured target by NAME")
+                "name a GitHub repository as OWNER/REPO, a local repository with --source PATH, or a configured "
+                    + "target by NAME")
         }
         let storeDir = common.storeDirectory(settings)
         let stateDir = common.stateDirectory(settings)
@@ -152,9 +153,8 @@ struct RunContext {
         runner.logger = logger
         runner.linkMode = source.linkMode ?? settings.linkMode ?? .auto
         runner.commitPolicy = commitPolicy
-        logger.debug(
-            "run: store \(storeDir), state \(stateDir), source \(opened.source.displayName), link mode \(runner.linkMode)"
-        )
+        let sourceName = opened.source.displayName
+        logger.debug("run: store \(storeDir), state \(stateDir), source \(sourceName), link mode \(runner.linkMode)")
         return RunContext(runner: runner, opened: opened, reporter: reporter, settings: settings)
     }
 

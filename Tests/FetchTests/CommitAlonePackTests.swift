@@ -53,6 +53,37 @@ struct CommitAlonePackTests {
         try body.withUnsafeBytes { try writer.write($0) }
         #expect(try writer.commit() == b.commit)
         #expect(!held.isPending(b.commit), "the batch kept a copy of an object the store has")
-        #expect(run.heldCommit(b.commit, in: held) == body)
+        #expect(try run.heldCommit(b.commit, in: held) == body)
+    }
+
+    /// A held commit whose bytes at its path are not its id's: they were hashed as they were written (the batch's
+    /// writer, the store's import), so the damage is local, a store-damage error naming the object and its path (a
+    /// failover stops; the hint runs `fsck --repair`), not the source's `.integrity` ("damaged or lying"). The
+    /// ancestry walk reads the commit as cut (nil: it cannot tell), never as "no".
+    @Test func aDamagedHeldCommitIsStoreDamageAndCutsTheWalk() async throws {
+        let s = try ListingAheadTests.Setup()
+        defer { s.engine.shutdown() }
+        let (a, b, _) = try await s.update()
+        let body = try await s.source.commitObject(b.commit)
+        #expect(!s.store.contains(b.commit))
+        let run = GitPackSource(
+            repositoryURL: s.github.gitURL("acme/ahead"), engine: s.engine, token: nil, store: s.store, raw: nil,
+            cacheDirectory: nil, retryPolicy: RetryPolicy(retries: 0))
+        let held = ObjectBatch(store: s.store)
+        defer { held.discard() }
+        let writer = try held.makeWriter(kind: .commit, size: body.count)
+        try body.withUnsafeBytes { try writer.write($0) }
+        #expect(try writer.commit() == b.commit)
+        let path = held.readablePath(for: b.commit)
+        try Data(body.reversed()).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: SmartSyncError.self) { try run.heldCommit(b.commit, in: held) }
+        #expect(error.code == .integrity && error.isStoreDamage, "\(error)")
+        #expect(error.message.contains(b.commit.hex) && error.message.contains(path), "\(error.message)")
+        #expect(SourceFailure.classify(error)?.reason == .local, "\(error)")
+        #expect(run.walkHistory(from: b.commit, looking: a.commit, held: held) == nil)
+        // A commit read from the store (a pack brought it earlier) whose bytes are not its id's: the same.
+        try Data("tree 0\n".utf8).write(to: URL(fileURLWithPath: s.store.path(for: a.commit)))
+        let stored = await #expect(throws: SmartSyncError.self) { try await run.commitObject(a.commit) }
+        #expect(stored?.isStoreDamage == true && stored?.message.contains(s.store.path(for: a.commit)) == true)
     }
 }

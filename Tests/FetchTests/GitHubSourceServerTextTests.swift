@@ -17,10 +17,7 @@ struct GitHubSourceServerTextTests {
         defer { engine.shutdown() }
         let source = Self.source(served, engine)
         let body = "\u{1B}]0;pwned\u{07}\u{1B}[2J" + String(repeating: "x", count: 5000)
-        let rule: [String: Any] = [
-            "match": ["listener": "api", "path_regex": "/commits/HEAD"], "action": ["status": 200, "body": body],
-        ]
-        try served.server.setFaults(String(decoding: try JSONSerialization.data(withJSONObject: [rule]), as: UTF8.self))
+        try Self.fault(served, path: "/commits/HEAD", action: ["status": 200, "body": body])
         let error = await #expect(throws: SmartSyncError.self) { try await source.resolve(nil) }
         let message = error?.message ?? ""
         #expect(message.contains("did not answer with a commit SHA (got '\\x1b]0;pwned\\x07\\x1b[2J"), "\(message)")
@@ -125,7 +122,25 @@ struct GitHubSourceServerTextTests {
             action: ["rate_limit_exhausted": true, "headers": ["x-ratelimit-resource": resource]])
         let error = await #expect(throws: SmartSyncError.self) { try await Self.source(served, engine).resolve(nil) }
         let message = error?.message ?? ""
-        #expect(
-            message.contains(", resource " + String(repeating: "r", count: 200) + "…(4800 bytes more))"), "\(message)")
+        let cut = String(repeating: "r", count: 200) + "…(4800 bytes more))"
+        #expect(message.contains(", resource " + cut), "\(message)")
+    }
+
+    /// A tree entry the API lists with a mode or sha that is not one: its path, mode and sha, the server's text, are
+    /// quoted escaped and cut (they were quoted whole, up to the body limit).
+    @Test func aTreeEntrysPathModeAndSHAAreEscapedAndCut() async throws {
+        let served = try DemoServer(prefix: "server-text")
+        let engine = try TransferEngine(configuration: TransferConfiguration())
+        defer { engine.shutdown() }
+        let fields = ["tree.path": Self.hostile, "tree.mode": Self.hostile, "tree.sha": Self.hostile]
+        try Self.fault(served, path: "/git/trees/", action: ["json_fields": fields])
+        let commit = try #require(ObjectID(hex: served.demo.second))
+        let error = await #expect(throws: SmartSyncError.self) {
+            _ = try await Self.source(served, engine).listing(for: ResolvedRef(name: "main", commit: commit))
+        }
+        let message = error?.message ?? ""
+        let quoted = "'" + Self.hostileShown + String(repeating: "y", count: 188) + "…(4812 bytes more)'"
+        #expect(message.contains("lists \(quoted) with mode \(quoted) and sha \(quoted), which"), "\(message)")
+        Self.expectEscaped(message, Self.hostileShown, more: 4812)
     }
 }

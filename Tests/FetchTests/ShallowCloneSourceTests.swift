@@ -2,6 +2,7 @@ import Foundation
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
+import SmartSyncGitProtocol
 import SmartSyncObjectStore
 import TestSupport
 import Testing
@@ -87,9 +88,11 @@ struct ShallowCloneSourceTests {
         let s = try Setup()
         let source = s.source()
         defer { source.close() }
-        func pkt(_ text: String) -> String { String(format: "%04x", text.utf8.count + 4) + text }
         let hostile = "\u{1B}[2J\u{9B}31m\u{202E}" + String(repeating: "z", count: 3000)
-        let body = pkt("# service=git-upload-pack\n") + "0000" + pkt("ERR " + hostile + "\n")
+        let body = String(
+            decoding: PktLine.encode("# service=git-upload-pack\n") + PktLine.flush
+                + PktLine.encode("ERR " + hostile + "\n"),
+            as: UTF8.self)
         let rule: [String: Any] = [
             "match": ["listener": "git", "path_regex": "info/refs"],
             "action": [

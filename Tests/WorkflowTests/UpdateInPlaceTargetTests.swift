@@ -42,16 +42,6 @@ import Testing
         if shape == .mountPoint { _ = try? ProcessRunner.run("/bin/umount", ["-l", f.target]) }
     }
 
-    /// Every file under `root` with its bytes (the state directory, to see that nothing was recorded).
-    private static func files(under root: String) -> [String: Data] {
-        var found: [String: Data] = [:]
-        let enumerator = FileManager.default.enumerator(atPath: root)
-        while let path = enumerator?.nextObject() as? String {
-            if let data = FileManager.default.contents(atPath: root + "/" + path) { found[path] = data }
-        }
-        return found
-    }
-
     /// A runner on the fixture's source, store and state that collects its warnings.
     private static func runner(_ f: UpdateFixture, warnings: Locked<[String]>) -> SyncRunner {
         SyncRunner(source: f.runner.source, store: f.runner.store, state: f.runner.state) { event in
@@ -79,7 +69,7 @@ import Testing
     func withStageChecksItIsRefusedBeforeAnythingIsKeptOrRecorded(shape: Shape) async throws {
         try await Self.withTarget(shape) { f, tree, warnings in
             try TestFiles.write(tree + "/conf.nix", "mine\n")
-            let stateBefore = Self.files(under: f.dirs.appending("state"))
+            let stateBefore = try DirectorySnapshot(of: f.dirs.appending("state"))
             var options = f.options(1)
             options.checks = UpdateChecks(checks: [FileCheck(path: "conf.nix")])
 
@@ -90,8 +80,8 @@ import Testing
             #expect(!report.switched)
             #expect(warnings.withLock { $0 }.isEmpty, "\(warnings.withLock { $0 })")
             #expect(try f.runner.state.loadIntent(target: f.target) == nil)
-            let stateAfter = Self.files(under: f.dirs.appending("state"))
-            #expect(stateAfter == stateBefore, "\(Set(stateAfter.keys).symmetricDifference(stateBefore.keys))")
+            let stateAfter = try DirectorySnapshot(of: f.dirs.appending("state"))
+            #expect(stateAfter == stateBefore, "\(stateAfter.difference(from: stateBefore))")
             #expect(TestFiles.read(tree + "/conf.nix") == "mine\n")
             #expect(f.runs().isEmpty)
         }

@@ -53,9 +53,9 @@ enum GitHubJSON {
         -> SmartSyncError
     {
         let serverMessage = (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.message
-        // The server's text, escaped and cut (`EscapedText.excerpt`; a few fields elsewhere are escaped but not cut): a
-        // control byte in it (an escape sequence, a newline and a forged line) would reach the terminal and the logs
-        // as it is, and a message of megabytes (up to the response-body limit) would flood them.
+        // The server's text, escaped and cut (`EscapedText.excerpt`, as at every site that quotes server text but a
+        // path's description): a control byte in it (an escape sequence, a newline and a forged line) would reach the
+        // terminal and the logs as it is, and a message of megabytes (up to the response-body limit) would flood them.
         let said = serverMessage.map { " (GitHub said: \(EscapedText.excerpt($0)))" } ?? ""
         switch response.status {
         case 401:

@@ -46,7 +46,8 @@ extension GitHubSource {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "GitHub's answer for commit \(id) carries no signed payload (verification: "
-                    + "\(verification?.reason.map { EscapedText.excerpt($0) } ?? "none")), and the REST API gives no unsigned commit's exact bytes",
+                    + "\(verification?.reason.map { EscapedText.excerpt($0) } ?? "none")), and the REST API gives "
+                    + "no unsigned commit's exact bytes",
                 hint: "an unsigned commit cannot pass --require-signed-commits; sign it (git commit -S)")
         }
         for candidate in Self.signedBodies(payload: Array(payload.utf8), signature: signature) {

@@ -99,7 +99,8 @@ extension GitHubSource {
             default:
                 throw SmartSyncError(
                     .invalidArgument,
-                    "\(ref) in repository '\(location.slug)' points at a \(EscapedText.excerpt(object.type, limit: 60)), not a commit",
+                    "\(ref) in repository '\(location.slug)' points at a "
+                        + "\(EscapedText.excerpt(object.type, limit: 60)), not a commit",
                     hint: "give a branch, tag or SHA of a commit"
                 )
             }
@@ -121,7 +122,8 @@ extension GitHubSource {
         guard let commit = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .malformedResponse,
-                "GET \(url) did not answer with a commit SHA (got '\(EscapedText.excerpt(text, limit: 60))')", hint: "check --api-url")
+                "GET \(url) did not answer with a commit SHA (got '\(EscapedText.excerpt(text, limit: 60))')",
+                hint: "check --api-url")
         }
         return commit
     }

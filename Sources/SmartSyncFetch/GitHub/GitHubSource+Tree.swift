@@ -39,12 +39,13 @@ extension GitHubSource {
         -> [TreeEntry]
     {
         try items.map { item in
-            // The server's text, escaped (`EscapedText.escape(_:)`).
+            // The server's text, escaped and cut (`EscapedText.excerpt`).
             guard let mode = FileMode(octal: item.mode), let id = ObjectID(hex: item.sha) else {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(EscapedText.escape(item.path))' with mode '\(EscapedText.escape(item.mode))' "
-                        + "and sha '\(EscapedText.escape(item.sha))', which smart-sync does not understand"
+                    "GET \(endpoint) lists '\(EscapedText.excerpt(item.path))' with mode "
+                        + "'\(EscapedText.excerpt(item.mode))' and sha '\(EscapedText.excerpt(item.sha))', which "
+                        + "smart-sync does not understand"
                 )
             }
             // The size is the server's word (the tree hash does not cover it): one no file can have would overflow
@@ -52,7 +53,7 @@ extension GitHubSource {
             if let size = item.size, !TreeEntry.isPlausible(size: size) {
                 throw SmartSyncError(
                     .malformedResponse,
-                    "GET \(endpoint) lists '\(EscapedText.escape(item.path))' with the size \(size), "
+                    "GET \(endpoint) lists '\(EscapedText.excerpt(item.path))' with the size \(size), "
                         + "which no file can have",
                     hint: "check --api-url")
             }

@@ -41,11 +41,11 @@ extension GitPackSource {
                 let held = ObjectBatch(store: store)
                 defer { held.discard() }
                 try await receivePack(request, what: "commit \(id.abbreviated())", budget: budget, holding: held)
-                guard let body = heldCommit(id, in: held) else {
+                guard let body = try heldCommit(id, in: held) else {
                     throw SmartSyncError(
                         .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
                 }
-                return try CommitObject.verified(body, id: id, from: displayName)
+                return body
             } else if let raw {
                 return try await consultRaw { try await raw.commitObject(id) }
             } else {
@@ -58,7 +58,7 @@ extension GitPackSource {
             throw SmartSyncError(
                 .malformedResponse, "the pack from \(repositoryURL) did not contain the wanted commit \(id)")
         }
-        return try CommitObject.verified(try store.read(id), id: id, from: displayName)
+        return try Self.storedCommit(try store.read(id), id: id, at: store.path(for: id))
     }
 
     public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) async throws -> Bool? {
@@ -121,7 +121,7 @@ extension GitPackSource {
         var cut = false
         while let id = queue.popLast() {
             if id == wanted { return true }
-            guard let body = heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
+            guard let body = try? heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
                 cut = true
                 continue
             }
@@ -132,14 +132,26 @@ extension GitPackSource {
 
     /// The commit `id`'s bytes: from the run's memory (`historyCommits`), else read from `held`, waiting there or
     /// in the store (another sync on the same store may have stored it meanwhile: a batch then drops its own copy),
-    /// never through a link or into a FIFO at the path; checked against the id and kept in memory. Nil when neither
-    /// has it or its bytes are not the commit's.
-    func heldCommit(_ id: ObjectID, in held: ObjectBatch) -> [UInt8]? {
+    /// never through a link or into a FIFO at the path; checked against the id (``storedCommit(_:id:at:)``, hashed
+    /// once) and kept in memory. Nil when neither has it.
+    ///
+    /// - Throws: store damage naming the object and its path when its bytes are not the commit's
+    ///   (``ObjectStore/notItsBytes(_:at:hashTo:)``): the batch's writer and the store's import hashed them.
+    func heldCommit(_ id: ObjectID, in held: ObjectBatch) throws -> [UInt8]? {
         if let kept = state.withLock({ $0.historyCommits[id] }) { return kept }
-        guard held.contains(id), let body = try? FileSystem.readRegularFileIfPresent(held.readablePath(for: id))?.bytes,
-            ObjectID.hash(.commit, body) == id
-        else { return nil }
+        let path = held.readablePath(for: id)
+        guard held.contains(id), let read = try? FileSystem.readRegularFileIfPresent(path)?.bytes else { return nil }
+        let body = try Self.storedCommit(read, id: id, at: path)
         state.withLock { $0.historyCommits[id] = body }
+        return body
+    }
+
+    /// `body`, read at `path` (the store's object or a batch's file), when it hashes to commit `id`; else the local
+    /// store's damage (``ObjectStore/notItsBytes(_:at:hashTo:)``: a failover stops, the hint runs `fsck --repair`),
+    /// not the source's `.integrity` (``CommitObject/verified(_:id:from:)``), which checks what a source sent.
+    static func storedCommit(_ body: [UInt8], id: ObjectID, at path: String) throws -> [UInt8] {
+        let actual = ObjectID.hash(.commit, body)
+        guard actual == id else { throw ObjectStore.notItsBytes(id, at: path, hashTo: actual) }
         return body
     }
 

@@ -80,7 +80,9 @@ extension GitPackSource {
                 "ancestry of \(descendant.abbreviated()): the listing's pack failed (\(error)); asking for history")
             return nil
         }
-        guard let body = heldCommit(descendant, in: batch), let commit = CommitObject.parse(body) else { return nil }
+        guard let body = try? heldCommit(descendant, in: batch), let commit = CommitObject.parse(body) else {
+            return nil
+        }
         held = true
         state.withLock { s in
             s.heldListing = HeldListing(

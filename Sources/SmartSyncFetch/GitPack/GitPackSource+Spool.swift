@@ -124,10 +124,11 @@ extension GitPackSource {
     /// wrote beside them, then removes them: the objects that arrived whole (and were asked for) are kept, so this
     /// run asks only for the rest. A spool without its limits is removed unread. A spool held for a commit's checks
     /// (`held-pack-…`, ``receivePack(_:what:budget:holding:drawingFrom:)``: the listing's pack asked ahead, the
-    /// ancestry walk's history and the commit alone, `tree:0` commits) is removed unread: its commit was never checked. Told by the name,
-    /// not the limits: a history's limits are also those of a listing's or a commit's pack on a host without shallow
-    /// support, which are salvaged (removing those unread made a killed run's download start over). A history's
-    /// spool is commits only, a few hundred bytes each: the next run asks for it again at little cost.
+    /// ancestry walk's history and the commit alone, `tree:0` commits) is removed unread: its commit was never
+    /// checked. Told by the name, not the limits: a history's limits are also those of a listing's or a commit's pack
+    /// on a host without shallow support, which are salvaged (removing those unread made a killed run's download
+    /// start over). A history's spool is commits only, a few hundred bytes each: the next run asks for it again at
+    /// little cost.
     func salvageSpools() async {
         guard let names = try? FileSystem.names(in: store.temporaryDirectory) else { return }
         let present = Set(names)
@@ -185,7 +186,8 @@ extension GitPackSource {
 
     /// Starts importing the pack at `path` on a thread of its own (while it is still arriving, with `arrival`):
     /// inflating, delta resolution and hashing are CPU work that would hold up the async pool.
-    /// With `holding`, the objects are left unpublished in that batch (``PackImporter/importPack(atPath:arrival:limits:budget:holding:)``).
+    /// With `holding`, the objects are left unpublished in that batch
+    /// (``PackImporter/importPack(atPath:arrival:limits:budget:holding:)``).
     static func startImport(
         _ path: String, into store: ObjectStore, arrival: PackArrival?, limits: PackLimits, budget: ByteBudget?,
         holding: ObjectBatch? = nil

@@ -54,7 +54,8 @@ public final class GitPackSource: SyncSource {
         var consultedRaw = false
         /// The capabilities are in the cache (written at most once per run).
         var capabilitiesSaved = false
-        /// Commits of a history pack read for an ancestry walk, held in memory, not in the store (``isAncestor(_:of:)``).
+        /// Commits of a history pack read for an ancestry walk, held in memory, not in the store
+        /// (``isAncestor(_:of:)``).
         var historyCommits: [ObjectID: [UInt8]] = [:]
         /// The listing the run will ask for next (``listingAhead(_:hints:)``).
         var listingAhead: (commit: ObjectID, hints: ListingHints)?

@@ -28,12 +28,12 @@ enum MirrorListing {
             let type = String(decoding: fields[1], as: UTF8.self)
             let expected = mode == .tree ? "tree" : mode == .gitlink ? "commit" : "blob"
             guard type == expected else {
-                throw malformed(source, at: start, "an entry of mode \(mode) has type '\(EscapedText.escape(type))'")
+                throw malformed(source, at: start, "an entry of mode \(mode) has type '\(EscapedText.excerpt(type))'")
             }
             let sizeText = String(decoding: fields[3], as: UTF8.self)
             let size = Int(sizeText)
             guard size.map({ TreeEntry.isPlausible(size: $0) }) ?? (sizeText == "-" && !mode.isBlob) else {
-                throw malformed(source, at: start, "an entry has the size '\(EscapedText.escape(sizeText))'")
+                throw malformed(source, at: start, "an entry has the size '\(EscapedText.excerpt(sizeText))'")
             }
             entries.append(TreeEntry(path: TreePath(bytes: bytes[(tab + 1)..<end]), mode: mode, id: id, size: size))
             start = end + 1

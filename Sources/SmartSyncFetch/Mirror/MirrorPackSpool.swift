@@ -102,10 +102,11 @@ final class MirrorPackSpool: ResumableSink, @unchecked Sendable {
             case .askAgain:
                 try truncate()
                 askAgain = true
+                let said = headers["content-range"].map { EscapedText.excerpt($0) } ?? "none"
                 failure = SmartSyncError(
                     .network,
-                    "\(url) answered a request for bytes \(requestedOffset)- with Content-Range "
-                        + "'\(headers["content-range"].map(EscapedText.escape) ?? "none")'; starting the pack over")
+                    "\(url) answered a request for bytes \(requestedOffset)- with Content-Range '\(said)'; starting "
+                        + "the pack over")
                 return false
             }
             size = status == 206 ? range?.size : headers["content-length"].flatMap { Int($0) }

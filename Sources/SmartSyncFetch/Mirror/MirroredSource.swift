@@ -8,8 +8,9 @@ import Synchronization
 /// mirrors), and listings and blobs go to the mirrors in order, then the origin, through a ``FailoverSource`` under
 /// ``FailoverPolicy/mirror``; the commit checks (ancestry, a commit's object) ask the mirrors in order, then the
 /// origin. The listing said ahead (``listingAhead(_:hints:)``) is kept here and handed to the origin only when every
-/// mirror lacks the new commit itself, so a mirror that has it still serves its listing and blobs. With a ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the
-/// ref, and the chain and the checks hold only the mirrors.
+/// mirror lacks the new commit itself, so a mirror that has it still serves its listing and blobs. With a
+/// ``MirrorTrust`` (`--trusted-key`) there is no origin at all: the mirrors' signed `refs` resolve the ref, and the
+/// chain and the checks hold only the mirrors.
 public final class MirroredSource: SyncSource {
     /// The mirrors, then the origin when there is one.
     public let chain: FailoverSource
@@ -59,12 +60,8 @@ public final class MirroredSource: SyncSource {
             do {
                 return try await origin.listing(for: ref, hints: hints)
             } catch {
-                // Classified as the chain's own run does: a source may throw its failure classified already (the pack
-                // source's per-blob path: `.delegated`).
-                guard
-                    let failure = error as? SourceFailure
-                        ?? (error as? SmartSyncError).map({ SourceFailure(classifying: $0) })
-                else { throw error }
+                // Classified as the chain's own run does.
+                guard let failure = SourceFailure.classify(error) else { throw error }
                 guard let why = chain.policy.reason(for: failure, in: .listing) else { throw failure.error }
                 logger.debug(
                     "the origin's held listing of \(ref.commit.abbreviated()) failed (\(why)); the mirrors next")
@@ -168,8 +165,7 @@ public final class MirroredSource: SyncSource {
     /// when it is the run's own (the disk, a lock, cancellation, the operator's limits).
     private static func passOn(_ error: any Error) throws -> SmartSyncError {
         let failure =
-            error as? SourceFailure
-            ?? (error as? SmartSyncError).map { SourceFailure(classifying: $0) }
+            SourceFailure.classify(error)
             ?? SourceFailure(.local, SmartSyncError(.cancelled, "the commit check was cancelled"))
         guard ![.local, .limitExceeded].contains(failure.reason), !Task.isCancelled else { throw error }
         return failure.error

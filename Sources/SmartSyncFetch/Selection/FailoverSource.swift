@@ -160,10 +160,9 @@ public final class FailoverSource: SyncSource {
             let failure: SourceFailure
             do {
                 return try await body(sources[index])
-            } catch let error as SourceFailure {
-                failure = error
-            } catch let error as SmartSyncError {
-                failure = SourceFailure(classifying: error)
+            } catch {
+                guard let classified = SourceFailure.classify(error) else { throw error }
+                failure = classified
             }
             guard index + 1 < sources.count, let why = policy.reason(for: failure, in: call) else {
                 throw surfaced(failure, from: index)

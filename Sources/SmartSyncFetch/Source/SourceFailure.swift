@@ -60,6 +60,13 @@ public struct SourceFailure: Error, Sendable, CustomStringConvertible {
         self.init(Self.reason(of: error), error)
     }
 
+    /// A source's error as a failure: a ``SourceFailure`` as thrown (a source may classify its own: the pack source's
+    /// per-blob path, `.delegated`), a ``SmartSyncError`` classified by its code (``init(classifying:)``); nil for
+    /// any other error (cancellation), which no failover policy reads.
+    public static func classify(_ error: any Error) -> SourceFailure? {
+        error as? SourceFailure ?? (error as? SmartSyncError).map { SourceFailure(classifying: $0) }
+    }
+
     public var description: String { "\(reason): \(error)" }
 
     private static func reason(of error: SmartSyncError) -> Reason {

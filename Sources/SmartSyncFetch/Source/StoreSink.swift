@@ -108,10 +108,11 @@ final class StoreSink: ResumableSink, @unchecked Sendable {
             case .askAgain:
                 try partial.restart()
                 askAgain = true
+                let said = headers["content-range"].map { EscapedText.excerpt($0) } ?? "none"
                 failure = SmartSyncError(
                     .network,
                     "\(url) answered the request for bytes \(requestedOffset)- of '\(want.path)' with Content-Range "
-                        + "'\(headers["content-range"].map(EscapedText.escape) ?? "none")'; starting the blob over"
+                        + "'\(said)'; starting the blob over"
                 )
                 return false
             }

@@ -52,8 +52,8 @@ struct StageRecycler {
     /// excluded paths and local versions kept with `--keep-local` are the carrier's, from the target), for the live
     /// `target`, whose directories' metadata the stage's take. `cache` reads the kept tree's stat cache
     /// (``Generation/statCache()``), only when a file the scan did not vouch for needs it
-    /// (``GenerationTrust/init(store:storeFirst:reading:)``, ``storeFirst``); `scanned` reads the target's, as this run's scan left it
-    /// (``Scanned``).
+    /// (``GenerationTrust/init(store:storeFirst:reading:)``, ``storeFirst``); `scanned` reads the target's, as this
+    /// run's scan left it (``Scanned``).
     /// `beforePlacing` is called with the paths about to be placed from the store, once the pass knows them.
     func recycle(
         stage: String, target: String, cache: @escaping () -> StatCache, scanned: () -> StatCache?,
@@ -108,7 +108,8 @@ struct StageRecycler {
             let (path, e) = (desired.keys[j], desired.values[j])
             if wasKept {
                 let kind: LocalKind = e.mode == .symlink ? .symlink : e.mode == .executable ? .executable : .regular
-                changes.append(Change(kind: .unchanged, path: path, mode: e.mode, id: e.id, localKind: kind, localID: e.id))
+                changes.append(
+                    Change(kind: .unchanged, path: path, mode: e.mode, id: e.id, localKind: kind, localID: e.id))
             } else {
                 changes.append(Change(kind: .add, path: path, mode: e.mode, id: e.id))
             }
@@ -174,15 +175,19 @@ struct StageRecycler {
     /// What this run's scan saw of the target's files the plan leaves unchanged, by the new tree's files' indices in
     /// path order: a file of the recycled tree that is the same inode (`readdir`'s `d_ino`) and, by its `lstat`, still
     /// exactly as the scan saw it (device, inode, size, mtime, ctime, mode: no write or chmod since) is kept on the
-    /// scan's word, since an inode's content and metadata are the same through any of its names. The scan saw it then: not racy, its id the blob the new tree wants (hashed or vouched for by the stat cache), sealed
-    /// (`0444`/`0555`, the sealed mtime, the listing's size), its owner and mode as installed (else the plan would not
-    /// leave the path unchanged), its inode not quarantined. The files of a spare and the target are the same inode
-    /// wherever both hold the store object for the path (hard links), most paths of a tree.
+    /// scan's word, since an inode's content and metadata are the same through any of its names. The scan saw it then:
+    /// not racy, its id the blob the new tree wants (hashed or vouched for by the stat cache), sealed (`0444`/`0555`,
+    /// the sealed mtime, the listing's size), its owner and mode as installed (else the plan would not leave the path
+    /// unchanged), its inode not quarantined. The files of a spare and the target are the same inode wherever both
+    /// hold the store object for the path (hard links), most paths of a tree.
     struct Scanned {
         /// The scan's stat data, or an inode of 0 where it does not vouch.
         private var known: [StatData] = []
 
-        init(desired: PathTable<TreeEntry>, plan: Plan, cache: StatCache?, device: UInt64, quarantined: Set<FileIdentity>) {
+        init(
+            desired: PathTable<TreeEntry>, plan: Plan, cache: StatCache?, device: UInt64,
+            quarantined: Set<FileIdentity>
+        ) {
             guard let cache, !cache.entries.isEmpty else { return }
             let none = StatData(device: 0, inode: 0, size: 0, mtimeNs: 0, ctimeNs: 0, mode: 0)
             let sealedNs = Int64(Seal.modificationTime.tv_sec) * 1_000_000_000 + Int64(Seal.modificationTime.tv_nsec)
@@ -193,7 +198,8 @@ struct StageRecycler {
                 guard let j = c.path.withBytes({ wanted.seekIndex(bytes: $0) }) else { continue }
                 let want = desired.values[j]
                 while known.count < j { known.append(none) }
-                guard want.mode != .symlink, let e = entries.seek(c.path), cache.trustedID(of: e, stat: e.stat) == want.id,
+                guard want.mode != .symlink, let e = entries.seek(c.path),
+                    cache.trustedID(of: e, stat: e.stat) == want.id,
                     e.stat.device == device,
                     e.stat.mode == UInt32(S_IFREG) | UInt32(Seal.permissions(executable: want.mode == .executable)),
                     e.stat.mtimeNs == sealedNs, want.size.map({ Int64($0) == e.stat.size }) ?? true,
@@ -343,7 +349,8 @@ struct StageRecycler {
         defer { for parent in pass.parents { close(parent.fd) } }
         let top = Result { try pass.walk(root, .root, depth: 0) }
         let (deferred, parents) = (pass.deferred, pass.parents)
-        let (table, trust, scanned, display, slots) = (pass.desired.table, pass.trust, pass.scanned, pass.display, pass.slots)
+        let (table, trust, scanned) = (pass.desired.table, pass.trust, pass.scanned)
+        let (display, slots) = (pass.display, pass.slots)
         let parts = ParallelWork.map(count: deferred.count, workers: workers) { k -> Result<Pass, any Error> in
             Result {
                 let (path, parent) = deferred[k]

@@ -130,7 +130,9 @@ extension UntrackedCarrier {
             for step in steps {
                 let (name, isDirectory) = entries[step.index]
                 if step.descends {
-                    if let rule = descents[step.index], try !deferring(name, rule, prefix, src, dst, mayDefer: mayDefer) {
+                    if let rule = descents[step.index],
+                        try !deferring(name, rule, prefix, src, dst, mayDefer: mayDefer)
+                    {
                         carried += try directory(name, rule, src, dst, prefix)
                     }
                     continue
@@ -311,7 +313,9 @@ extension UntrackedCarrier {
                 throw SmartSyncError.io("open", path: shown(path), errno: err)
             }
             defer { close(from) }
-            let to = isDirectory ? name.withCString { openat(dst, $0, flags) } : UntrackedCarrier.makeDirectory(name, in: dst)
+            let to =
+                isDirectory
+                ? name.withCString { openat(dst, $0, flags) } : UntrackedCarrier.makeDirectory(name, in: dst)
             guard to >= 0 else {
                 let err = errno
                 throw SmartSyncError.io(isDirectory ? "open" : "mkdir", path: shown(path), errno: err)

@@ -67,9 +67,9 @@ struct UntrackedCarrier {
     /// told from the new tree's for sure, and passing over it would lose the operator's (or bring back the old).
     var conflictOnRetype = false
     /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
-    /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source directory's metadata, as any
-    /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)
-    /// once the walk is done, parents first.
+    /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source
+    /// directory's metadata, as any directory both have; the others get a new directory's
+    /// (``DirectoryMetadata/reset(_:display:)``) once the walk is done, parents first.
     var unsettled: [TreePath] = []
     /// Called with a source directory's path once its entries and their types are read, before any is carried: the
     /// seam through which a test changes an entry's type between `readdir` and the carrier's look at it.

@@ -93,7 +93,8 @@ public struct GenerationStore: Sendable {
     /// state is that file, hard-linked (its bytes copied where the link fails, on another file system:
     /// ``FileSystem/linkOrCopy(from:to:durable:)``): the state is not decoded and encoded again, a manifest of every
     /// path of the tree. With `durable` false nothing is fsynced (the caller syncs the file system before anything
-    /// depends on it: ``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``).
+    /// depends on it:
+    /// ``TreeSwitch/prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``).
     func prepare(_ seq: Int, state: TargetState?, file: String? = nil, durable: Bool = true) throws -> String {
         let dir = layout.generation(seq)
         try FileSystem.makeDirectories(dir)

@@ -9,7 +9,8 @@ import SmartSyncGitObjects
 /// manifest and kept versions), stamped when the apply began: it is renamed over the state file
 /// (``StateStore/recordIntent(target:)``), which records the state and drops the intent in one step, where encoding
 /// the manifest again, writing it and syncing it cost an update of 12 files in 20,000 a few milliseconds. Where the
-/// intent is gone, the state is made again (``applied``) and saved, stamped now.
+/// intent is gone, the state is saved: made (``applied``) and stamped now, or, when the intent was just rewritten
+/// (not ``renamable``), the state already made for that rewrite.
 struct SwitchRecord: Sendable {
     let state: StateStore
     /// The target (normalized) whose intent and state these are.
@@ -36,7 +37,8 @@ struct SwitchRecord: Sendable {
     /// True once ``save()`` succeeded.
     var isDone: Bool { done.withLock { $0 } }
 
-    /// Records the state: the intent renamed, or made again and saved (stamped now). An intent that is not
+    /// Records the state: the intent renamed, or, where it is gone, the state saved: made and stamped now, or the one
+    /// already made when the intent was rewritten (not made twice). An intent that is not
     /// renamable is first rewritten durably without its pending deletes (the deletes are done) and then renamed, so the
     /// record is still one step: a kill between a separate state save and the intent's removal would leave an intent
     /// whose pending deletes claim paths already deleted (a file the operator then puts there read as ours).
@@ -47,8 +49,10 @@ struct SwitchRecord: Sendable {
             now.pendingDeletes = Manifest()
             return now
         }
-        if !renamable { _ = try state.saveIntent(stamped()) }
-        if try !state.recordIntent(target: target) { try state.save(stamped()) }
+        // Made at most once (a whole manifest): the intent rewritten is the state saved should the rename fail.
+        let made = renamable ? nil : try stamped()
+        if let made { _ = try state.saveIntent(made) }
+        if try !state.recordIntent(target: target) { try state.save(made ?? stamped()) }
         done.withLock { $0 = true }
     }
 }

@@ -40,7 +40,8 @@ extension StagedSwitchApplier {
         do {
             // Unchanged paths the recycled tree lacks are placed from the store; one the store lacks is taken from the
             // target, verified by its id on the way in.
-            let outcome = try StageRecycler(store: store, linkMode: linkMode, twins: twins, split: recycleSplit).recycle(
+            let recycler = StageRecycler(store: store, linkMode: linkMode, twins: twins, split: recycleSplit)
+            let outcome = try recycler.recycle(
                 stage: layout.stage, target: current.root, cache: cache,
                 scanned: { readOutgoingCache?() }, listing: listing, plan: plan,
                 beforePlacing: { try seed($0, from: current, plan: plan, store: store) })
@@ -74,8 +75,9 @@ extension StagedSwitchApplier {
             let left = try logger.timed("spare") {
                 try generations.leaveSpare(linking: tree, plan: plan, reserves: reserves)
             }
+            let spare = "a spare tree of \(left.files) hard links to the new tree's files left for the next switch"
             logger.debug(
-                "apply: a spare tree of \(left.files) hard links to the new tree's files left for the next switch, and \(left.reserves) reserves for the switches after it",
+                "apply: \(spare), and \(left.reserves) reserves for the switches after it",
                 metadata: ["reserves": "\(left.reserves)"])
         } catch {
             logger.debug("apply: no spare tree left for the next switch: \(error)")

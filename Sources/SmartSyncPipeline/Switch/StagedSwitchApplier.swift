@@ -184,11 +184,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
         try logger.timed("sync") {
             do {
                 try FileSystem.syncFileSystem(containing: layout.stage)
-                // The twins' copies were made before that sync: where the store shares the stage's file system, durable.
+                // The twins' copies were made before that sync: where the store shares the stage's file system,
+                // durable.
                 try twins.publish(synced: FileSystem.sameFileSystem(layout.stage, store.root))
                 // The intent and the journal fsynced on their own as well (their bytes written back by now: cheap): the
                 // `syncfs` may have missed a write-back error in them (``TreeSwitch/confirmJournal(_:)``).
                 try syncIntent(coveredBy: layout.stage)
+                // `confirmJournal` leaves the undo to its caller: this catch is the one undo of the prepare.
                 if let prepared { try switcher.confirmJournal(prepared) }
             } catch {
                 if let prepared { switcher.abandon(prepared) }
@@ -199,36 +201,38 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // rejects or the exchange refuses would leave a spare of files the target never had.
         let firstSwitch =
             !report.recycled && keepGenerations > 0 && (try? generations.completeSequences())?.isEmpty == true
-        try checkpoint("staged")
-        if let validateStage {
-            do {
-                try logger.timed("validate-stage") { try validateStage(layout.stage) }
-            } catch {
+        // From the stage's sync to the exchange, a failure undoes the prepare (its journal and generation) and removes
+        // the stage now, as the runner's recovery would: the target is untouched, and what the stage holds of the
+        // operator's is hard links of files the target keeps.
+        func undoingTheStage(_ step: () throws -> Void) throws {
+            do { try step() } catch {
                 if let prepared { switcher.abandon(prepared) }
                 try? TreeOps.removeTree(layout.stage)
                 throw error
             }
+        }
+        try undoingTheStage { try checkpoint("staged") }
+        if let validateStage {
+            try undoingTheStage { try logger.timed("validate-stage") { try validateStage(layout.stage) } }
         }
 
         // What the operator made in the target since the carry (while the stage was synced and validated: `update`'s
         // checks may take minutes) follows it in, looked for again now (nothing is listed unless a directory changed
         // since the scan): else it would stay in the outgoing tree, and go with it under --keep-generations 0.
         if let carrier {
-            let carried = try logger.timed("carry-changes") {
-                try carrier.carryChanges(from: target, into: layout.stage)
+            try undoingTheStage {
+                let carried = try logger.timed("carry-changes") {
+                    try carrier.carryChanges(from: target, into: layout.stage)
+                }
+                // Whatever the carry changed (a file carried, or only a directory's metadata) is made durable before
+                // the exchange.
+                if carried != nil { try FileSystem.syncFileSystem(containing: layout.stage) }
             }
-            // Whatever the carry changed (a file carried, or only a directory's metadata) is made durable before the
-            // exchange.
-            if carried != nil { try FileSystem.syncFileSystem(containing: layout.stage) }
         }
         // The tracked paths the plan writes or deletes: an edit made since the first look (while the stage was made,
         // synced and validated) was not kept, and would go with the outgoing tree.
         if exists, let recheck {
-            do { try logger.timed("recheck-before-exchange") { try recheck() } } catch {
-                if let prepared { switcher.abandon(prepared) }
-                try? TreeOps.removeTree(layout.stage)
-                throw error
-            }
+            try undoingTheStage { try logger.timed("recheck-before-exchange") { try recheck() } }
         }
 
         // 3. Put it in place.

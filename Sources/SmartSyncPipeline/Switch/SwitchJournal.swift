@@ -126,9 +126,9 @@ struct SwitchJournal: JSONRecord, Equatable {
             + "rollback to generation N (the newest tree, with any edited files the rollback took out). Move that path "
             + "out of the sidecar (e.g. `mv \(layout.stage) /root/smart-sync-outgoing`) and delete it once checked, "
             + "remove the journal, then run `smart-sync sync`, which brings the target to its ref whatever it holds "
-            + "(files unlike the recorded state are kept as local versions). For a rollback, that undoes it; `smart-sync "
-            + "sync --ref COMMIT`, COMMIT the one `smart-sync rollback --target \(target) --list` shows for generation N "
-            + "(list it before moving its tree), finishes it instead"
+            + "(files unlike the recorded state are kept as local versions). For a rollback, that undoes it; "
+            + "`smart-sync sync --ref COMMIT`, COMMIT the one `smart-sync rollback --target \(target) --list` shows "
+            + "for generation N (list it before moving its tree), finishes it instead"
     }
 
     /// Whether a journal's bytes are unwritten: empty, or NULs only. A staged switch writes its journal unsynced

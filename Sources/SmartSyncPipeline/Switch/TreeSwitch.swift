@@ -21,8 +21,9 @@ struct TreeSwitch {
         var cause: any Error
     }
 
-    /// An exchange made ready (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``):
-    /// the outgoing generation's directory and state, and the journal, written.
+    /// An exchange made ready
+    /// (``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``): the
+    /// outgoing generation's directory and state, and the journal, written.
     struct Prepared {
         var journal: SwitchJournal
         /// Where the outgoing tree goes (`generations/<sequence>/tree`).
@@ -90,31 +91,27 @@ struct TreeSwitch {
     }
 
     /// After the caller's `syncfs` of the sidecar's file system, fsyncs the journal a non-durable
-    /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` wrote, checking its
-    /// error: `syncfs` can miss a write-back error (the file system's error sequence is sampled per open file, and
-    /// another process's `syncfs` may have reported it already), while this fsync of the journal's own file reports an
-    /// error in writing its pages that no one has seen. Cheap: its bytes were written back by that `syncfs`. A failure
-    /// undoes the prepare (``abandon(_:)``): an exchange with a journal that may not survive a power cut would be read
-    /// afterwards as one that did not happen.
+    /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``
+    /// wrote, checking its error: `syncfs` can miss a write-back error (the file system's error sequence is sampled
+    /// per open file, and another process's `syncfs` may have reported it already), while this fsync of the journal's
+    /// own file reports an error in writing its pages that no one has seen. Cheap: its bytes were written back by that
+    /// `syncfs`. On a failure the caller undoes the prepare (``abandon(_:)``), as for a failure of the sync itself: an
+    /// exchange with a journal that may not survive a power cut would be read afterwards as one that did not happen.
     func confirmJournal(_ prepared: Prepared) throws {
         guard !prepared.journalDurable else { return }
-        do {
-            try FileSystem.syncFile(layout.journal)
-        } catch {
-            abandon(prepared)
-            throw error
-        }
+        try FileSystem.syncFile(layout.journal)
     }
 
-    /// Undoes a ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)`` whose
-    /// exchange will not happen: the journal, then the generation (as ``recover(record:)`` would).
+    /// Undoes a
+    /// ``prepare(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:durable:)``
+    /// whose exchange will not happen: the journal, then the generation (as ``recover(record:)`` would).
     func abandon(_ prepared: Prepared) {
         unlink(layout.journal)
         try? generations.remove(prepared.journal.sequence)
     }
 
-    /// Exchanges the prepared `incoming` with the target (its journal durable by now); as
-    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:checkpoint:exchanged:)``.
+    /// Exchanges the prepared `incoming` with the target (its journal durable by now), as
+    /// ``exchange(incoming:sequence:outgoingState:outgoingStateFile:consumed:untracked:pending:checkpoint:exchanged:)``
     func exchange(_ prepared: Prepared, checkpoint: (String) throws -> Void, exchanged: () throws -> Void = {}) throws {
         let journal = prepared.journal
         do {

@@ -73,9 +73,8 @@ enum AllTargetsRun {
         } else if !output.quiet {
             let failed = codes.filter { $0.code != ExitCodes.success && $0.code != ExitCodes.changesPending }
             var line = "\(command) --all: \(codes.count) target\(codes.count == 1 ? "" : "s")"
-            line +=
-                failed.isEmpty
-                ? ", all succeeded" : "; failed: " + failed.map { "\($0.name) (exit \($0.code))" }.joined(separator: ", ")
+            let names = failed.map { "\($0.name) (exit \($0.code))" }.joined(separator: ", ")
+            line += failed.isEmpty ? ", all succeeded" : "; failed: " + names
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         if worst != ExitCodes.success { throw ExitCode(worst) }

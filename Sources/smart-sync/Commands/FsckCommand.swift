@@ -88,23 +88,26 @@ struct FsckCommand: AsyncParsableCommand {
 
             let threads = self.threads
             let logger = context?.runner.logger ?? output.logger(reporter)
-            let report = try await logger.timed("hash") { try await DedicatedThread.run { store.fsck(threads: threads) } }
+            let report = try await logger.timed("hash") {
+                try await DedicatedThread.run { store.fsck(threads: threads) }
+            }
             for finding in report.findings {
                 let action = try store.mend(finding)
                 let object = finding.id.abbreviated() + (finding.isTwin ? " (twin)" : "")
-                logger.debug(
-                    "fsck: object \(object): \(finding.problem.name) → \(action ?? "nothing done (unreadable, or gone)")"
-                )
+                let done = action ?? "nothing done (unreadable, or gone)"
+                logger.debug("fsck: object \(object): \(finding.problem.name) → \(done)")
                 reporter.fsckFinding(finding, action: action)
             }
             var states = [state]
             for (root, _) in StoreUsers(store: store).list()
-            where StateStore.normalize(root) != StateStore.normalize(state.root) && FileSystem.exists(root + "/targets") {
+            where StateStore.normalize(root) != StateStore.normalize(state.root)
+                && FileSystem.exists(root + "/targets")
+            {
                 states.append(try StateStore(root: root))
             }
-            // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that cannot
-            // be used is warned about and fsck goes on: it has nothing to gain from the journal's pending versions. It
-            // still decides the exit code: the roots fsck vouches for were not all read.
+            // Every kept version still in its log counts: gc has not expired it. A sidecar or switch journal that
+            // cannot be used is warned about and fsck goes on: it has nothing to gain from the journal's pending
+            // versions. It still decides the exit code: the roots fsck vouches for were not all read.
             let unread = Locked<Set<String>>([])
             let roots = StoreRoots(
                 store: store, states: states, keptSinceNs: 0,

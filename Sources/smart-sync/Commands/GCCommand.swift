@@ -19,9 +19,9 @@ struct GCCommand: AsyncParsableCommand {
 
             Also removed: leftovers in tmp/ older than --grace (never a file a running process holds locked), \
             partial downloads not resumed for 7 days (or whose object is complete), quarantined objects nothing \
-            else links after 30 days, kept-version records older than --keep-local-age, and the state of targets that are \
-            gone: a target whose directory and generations no longer exist and which has no kept version younger \
-            than --keep-local-age (its next sync treats the files it finds as the operator's).
+            else links after 30 days, kept-version records older than --keep-local-age, and the state of targets \
+            that are gone: a target whose directory and generations no longer exist and which has no kept version \
+            younger than --keep-local-age (its next sync treats the files it finds as the operator's).
 
             Defaults come from the [store] table of --config (default /etc/smart-sync/config.toml): gc_grace, \
             keep_local_age, max_size (for sync and update --max-size).
@@ -38,7 +38,8 @@ struct GCCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "List what would be removed (and states forgotten); remove nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: ArgumentHelp("Keep objects younger than this (default 1h; 30m, 2h, 1d).", valueName: "age"))
+    @Option(
+        name: .long, help: ArgumentHelp("Keep objects younger than this (default 1h; 30m, 2h, 1d).", valueName: "age"))
     var grace: Age?
 
     @Option(

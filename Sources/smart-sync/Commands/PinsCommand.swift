@@ -10,11 +10,11 @@ struct PinsCommand: AsyncParsableCommand {
         commandName: "pins",
         abstract: "List the commits pinned with `warm --pin` (gc keeps their objects).",
         discussion: """
-            One line per pin: name, commit, files, when it was pinned, what the offline commit checks can use. Pins live in the store (<store>/pins/), \
-            each with the commit's verified listing, so gc keeps every blob of the commit, and with what the commit \
-            checks need offline (the commit's object, its ancestry against the targets' commits and the other \
-            pins). `warm --pin` pins each warmed ref under its name (moving an existing pin of that name); \
-            `unpin NAME` drops one.
+            One line per pin: name, commit, files, when it was pinned, what the offline commit checks can use. Pins \
+            live in the store (<store>/pins/), each with the commit's verified listing, so gc keeps every blob of the \
+            commit, and with what the commit checks need offline (the commit's object, its ancestry against the \
+            targets' commits and the other pins). `warm --pin` pins each warmed ref under its name (moving an existing \
+            pin of that name); `unpin NAME` drops one.
 
             EXAMPLES:
               smart-sync warm MasterofNull/Hyper-NixOS --ref v2.1.0 --pin
@@ -34,7 +34,8 @@ struct PinsCommand: AsyncParsableCommand {
             let index = try await pins.index()
             for pin in try pins.list() {
                 let files = pin.listing.entries.filter(\.mode.isBlob).count
-                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9))
+                let when = ISO8601DateFormatter().string(
+                    from: Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9))
                 // What the offline commit checks can use (see `warm --pin`).
                 let object = index.commitObject(pin.commit) != nil
                 let answers = index.pinned(pin.commit)?.ancestry.count ?? 0
@@ -90,7 +91,8 @@ struct UnpinCommand: AsyncParsableCommand {
                 let known = try pins.list().map(\.name).joined(separator: ", ")
                 throw SmartSyncError(
                     .notFound,
-                    "no pin named \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (pins: \(known.isEmpty ? "none" : known))")
+                    "no pin named \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (pins: "
+                        + "\(known.isEmpty ? "none" : known))")
             }
         }
     }

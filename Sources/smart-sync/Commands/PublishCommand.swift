@@ -66,7 +66,8 @@ struct PublishCommand: AsyncParsableCommand {
             valueName: "name"))
     var name: String?
 
-    @Option(name: .long, help: ArgumentHelp("GitHub REST API root (picks the token and the git host).", valueName: "url"))
+    @Option(
+        name: .long, help: ArgumentHelp("GitHub REST API root (picks the token and the git host).", valueName: "url"))
     var apiURL = "https://api.github.com"
 
     @Option(

@@ -58,7 +58,9 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let name, !ConfiguredTarget.isValidName(name) {
-            throw ValidationError("rollback takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
+            throw ValidationError(
+                "rollback takes a target's NAME from the config file (got '\(name)'); for a directory give "
+                    + "--target DIR.")
         }
         if let keepGenerations, keepGenerations < 0 || keepGenerations > 100 {
             throw ValidationError("--keep-generations must be between 0 and 100 (got \(keepGenerations)).")
@@ -145,10 +147,11 @@ struct RollbackCommand: AsyncParsableCommand {
             )
             if !outcome.repaired.isEmpty {
                 let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-                FileHandle.standardError.write(
-                    Data(
-                        "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
-                            .utf8))
+                let line =
+                    "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it "
+                    + "was kept and were replaced from the store (what they held was kept: smart-sync restore): "
+                    + "\(list)\n"
+                FileHandle.standardError.write(Data(line.utf8))
             }
         }
         if let failed {

@@ -49,7 +49,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let name, !ConfiguredTarget.isValidName(name) {
-            throw ValidationError("status takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
+            throw ValidationError(
+                "status takes a target's NAME from the config file (got '\(name)'); for a directory give --target DIR.")
         }
         if name != nil && target != nil { throw ValidationError("Give a NAME or --target DIR, not both.") }
         if limit < 1 { throw ValidationError("--limit must be 1 or more (got \(limit)).") }

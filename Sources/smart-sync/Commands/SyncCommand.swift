@@ -10,7 +10,11 @@ struct TargetOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "Branch, tag, full ref name (refs/heads/x, refs/tags/x), or full or short commit SHA, resolved in git's order (a name that is both a tag and a branch is refused: give the full name). Default: the repository's default branch."
+            """
+            Branch, tag, full ref name (refs/heads/x, refs/tags/x), or full or short commit SHA, resolved in git's \
+            order (a name that is both a tag and a branch is refused: give the full name). Default: the repository's \
+            default branch.
+            """
     )
     var ref: String?
 
@@ -24,14 +28,20 @@ struct TargetOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Leave paths matching GLOB alone (repeatable; added to a configured target's exclude list). Without '/', matches a name at any depth; with '/', a path from the target's root or a directory prefix.",
+            """
+            Leave paths matching GLOB alone (repeatable; added to a configured target's exclude list). Without '/', \
+            matches a name at any depth; with '/', a path from the target's root or a directory prefix.
+            """,
             valueName: "glob"))
     var exclude: [String] = []
 
     @Flag(
         name: .long,
         help:
-            "Leave local edits in place: a tree path whose file differs from the tree and from what the last sync put there is kept (reported as conflict), not replaced."
+            """
+            Leave local edits in place: a tree path whose file differs from the tree and from what the last sync put \
+            there is kept (reported as conflict), not replaced.
+            """
     )
     var keepLocal = false
 
@@ -42,7 +52,9 @@ struct TargetOptions: ParsableArguments {
             throw ValidationError("--all runs every configured target: give no OWNER/REPO or NAME with it.")
         }
         if source.source != nil || target.target != nil {
-            throw ValidationError("--all takes each target's source and path from the config file: --source and --target do not go with it.")
+            throw ValidationError(
+                "--all takes each target's source and path from the config file: --source and --target do not go "
+                    + "with it.")
         }
     }
 }
@@ -73,7 +85,10 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Sync every target of the config file in turn, in name order; a failing one does not stop the others (exit code: the worst).")
+        help: """
+            Sync every target of the config file in turn, in name order; a failing one does not stop the others (exit \
+            code: the worst).
+            """)
     var all = false
 
     @OptionGroup var policy: StorePolicyOptions
@@ -165,7 +180,8 @@ struct PlanCommand: AsyncParsableCommand {
         try await RunContext.guarded(reporter) {
             let resolver = try TargetResolver(common)
             let configured = try resolver.target(forArgument: self.source.repository)
-            let (source, target, path) = try TargetResolver.resolve(configured, self.source, self.target, command: "plan")
+            let (source, target, path) = try TargetResolver.resolve(
+                configured, self.source, self.target, command: "plan")
             let context = try await RunContext.make(
                 source, common, output, reporter, settings: resolver.settings, tokenFile: configured?.tokenFile,
                 commitPolicy: try commit.policy(configured, resolver.settings))

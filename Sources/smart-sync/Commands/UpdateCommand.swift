@@ -67,7 +67,10 @@ struct UpdateCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Update every target of the config file in turn, in name order; a failing one does not stop the others (exit code: the worst).")
+        help: """
+            Update every target of the config file in turn, in name order; a failing one does not stop the others \
+            (exit code: the worst).
+            """)
     var all = false
 
     @Flag(name: .long, help: "Run the rebuild even when the tree did not change.")
@@ -76,7 +79,10 @@ struct UpdateCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The rebuild command, run with /bin/sh -c; {action}, {target}, {hostname} are substituted. Default: a configured target's rebuild, else `nixos-rebuild {action} --flake {target}#{hostname}`.",
+            """
+            The rebuild command, run with /bin/sh -c; {action}, {target}, {hostname} are substituted. Default: a \
+            configured target's rebuild, else `nixos-rebuild {action} --flake {target}#{hostname}`.
+            """,
             valueName: "cmd"))
     var rebuildCommand: String?
 
@@ -145,7 +151,8 @@ struct UpdateCommand: AsyncParsableCommand {
         options.rebuildAlways = rebuildAlways
         options.captureOutput = reporter.mode == .json || reporter.mode == .quiet
         let output = self.output
-        let workflow = UpdateWorkflow(runner: context.runner, events: { reporter.update($0, verbose: output.isVerbose) })
+        let workflow = UpdateWorkflow(
+            runner: context.runner, events: { reporter.update($0, verbose: output.isVerbose) })
         let report = await workflow.run(options)
         recorder.ran(report)
         if report.failure == nil && !checkOnly {

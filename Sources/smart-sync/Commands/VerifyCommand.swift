@@ -41,7 +41,8 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func validate() throws {
         if repair && !source.hasSource {
-            throw ValidationError("--repair needs the source: OWNER/REPO, a configured target's NAME, or --source PATH.")
+            throw ValidationError(
+                "--repair needs the source: OWNER/REPO, a configured target's NAME, or --source PATH.")
         }
     }
 
@@ -102,7 +103,8 @@ extension Reporter {
                 summary += "intact"
             } else {
                 summary +=
-                    "\(report.findings.count) differ, \(report.corruptObjects.count) store object\(report.corruptObjects.count == 1 ? "" : "s") damaged"
+                    "\(report.findings.count) differ, \(report.corruptObjects.count) store "
+                    + "object\(report.corruptObjects.count == 1 ? "" : "s") damaged"
                 summary += repaired ? "; repaired" : "; run with --repair to restore them"
             }
             FileHandle.standardError.write(Data((lines + [summary]).map { $0 + "\n" }.joined().utf8))

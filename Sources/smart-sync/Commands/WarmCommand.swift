@@ -28,13 +28,21 @@ struct WarmCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "A ref to warm (repeatable), written as for sync --ref. Default: a configured target's ref, else the repository's default branch.")
+        help: """
+            A ref to warm (repeatable), written as for sync --ref. Default: a configured target's ref, else the \
+            repository's default branch.
+            """)
     var ref: [String] = []
 
     @Flag(
         name: .long,
         help:
-            "Pin each warmed ref's commit under the ref's name (HEAD for the default branch), so gc keeps its objects and a sync by its full SHA needs no network, commit checks included (the commit's object and its ancestry against the targets' commits and the other pins are asked now); `smart-sync pins` lists pins, `unpin` drops them."
+            """
+            Pin each warmed ref's commit under the ref's name (HEAD for the default branch), so gc keeps its objects \
+            and a sync by its full SHA needs no network, commit checks included (the commit's object and its ancestry \
+            against the targets' commits and the other pins are asked now); `smart-sync pins` lists pins, `unpin` \
+            drops them.
+            """
     )
     var pin = false
 

@@ -35,7 +35,8 @@ struct ChecksOptions: ParsableArguments {
             guard !config.fileChecks.isEmpty else {
                 throw SmartSyncError(
                     .invalidArgument,
-                    "\(target.map { "\($0.file):\($0.line)" } ?? "config"): [target.\(target?.name ?? "")] checks = \"config\", but the config file has no [[check]] entries",
+                    "\(target.map { "\($0.file):\($0.line)" } ?? "config"): [target.\(target?.name ?? "")] checks = "
+                        + "\"config\", but the config file has no [[check]] entries",
                     hint: "add [[check]] tables to the config file, or write checks = \"builtin\" or \"none\"")
             }
             config.checks = config.fileChecks

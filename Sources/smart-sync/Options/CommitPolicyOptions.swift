@@ -12,21 +12,30 @@ struct CommitPolicyOptions: ParsableArguments {
     @Flag(
         name: .long,
         help:
-            "Move the target even to a commit that is not a descendant of its current one (or whose ancestry the source cannot tell). Without it such a run is refused with exit 6; `rollback` needs no such leave."
+            """
+            Move the target even to a commit that is not a descendant of its current one (or whose ancestry the \
+            source cannot tell). Without it such a run is refused with exit 6; `rollback` needs no such leave.
+            """
     )
     var allowDowngrade = false
 
     @Flag(
         name: .long,
         help:
-            "Refuse (exit 6) a commit whose own SSH signature (git commit -S, gpg.format=ssh) does not verify for a principal of --allowed-signers."
+            """
+            Refuse (exit 6) a commit whose own SSH signature (git commit -S, gpg.format=ssh) does not verify for a \
+            principal of --allowed-signers.
+            """
     )
     var requireSignedCommits = false
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The allowed-signers file (ssh-keygen's ALLOWED SIGNERS format, as git's gpg.ssh.allowedSignersFile) for --require-signed-commits.",
+            """
+            The allowed-signers file (ssh-keygen's ALLOWED SIGNERS format, as git's gpg.ssh.allowedSignersFile) for \
+            --require-signed-commits.
+            """,
             valueName: "file"))
     var allowedSigners: String?
 

@@ -9,21 +9,30 @@ struct CommonOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The config file: targets ([target.NAME]), [store], [sync] and validate's checks. Default: /etc/smart-sync/config.toml when present.",
+            """
+            The config file: targets ([target.NAME]), [store], [sync] and validate's checks. Default: \
+            /etc/smart-sync/config.toml when present.
+            """,
             valueName: "file"))
     var config: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The content-addressed object store. Default: path in the config's [store] table, else /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.",
+            """
+            The content-addressed object store. Default: path in the config's [store] table, else \
+            /var/cache/smart-sync as root, else $XDG_CACHE_HOME/smart-sync.
+            """,
             valueName: "dir"))
     var store: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where per-target state (last commit, manifest, stat cache) lives. Default: state in the config's [store] table, else /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.",
+            """
+            Where per-target state (last commit, manifest, stat cache) lives. Default: state in the config's [store] \
+            table, else /var/lib/smart-sync as root, else $XDG_STATE_HOME/smart-sync.
+            """,
             valueName: "dir"))
     var stateDir: String?
 

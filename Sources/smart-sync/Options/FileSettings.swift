@@ -56,14 +56,16 @@ struct FileSettings {
         for key in document.keys where !topLevelKeys.contains(key) {
             throw SmartSyncError(
                 .invalidArgument,
-                "\(file):\(document.position(of: key).line): unknown key '\(key)'; known at the top level: \(topLevelKeys.joined(separator: ", "))")
+                "\(file):\(document.position(of: key).line): unknown key '\(key)'; known at the top level: "
+                    + topLevelKeys.joined(separator: ", "))
         }
         var settings = FileSettings()
         settings.file = file
         settings.targets = try ConfiguredTarget.parseAll(document, file: file)
         if let sync = document["sync"] {
             guard let table = sync.tableValue else {
-                throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "sync").line): 'sync' must be a table")
+                throw SmartSyncError(
+                    .invalidArgument, "\(file):\(document.position(of: "sync").line): 'sync' must be a table")
             }
             for key in table.keys {
                 let line = table.position(of: key).line
@@ -71,7 +73,8 @@ struct FileSettings {
                 guard key == "link_mode" else {
                     throw SmartSyncError(
                         .invalidArgument,
-                        "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode, allow_downgrade, require_signed_commits, allowed_signers")
+                        "\(file):\(line): unknown key '\(key)' in [sync]; known: link_mode, allow_downgrade, "
+                            + "require_signed_commits, allowed_signers")
                 }
                 guard let mode = table[key]?.stringValue.flatMap(LinkMode.init(rawValue:)) else {
                     throw SmartSyncError(
@@ -83,7 +86,8 @@ struct FileSettings {
         }
         guard let value = document["store"] else { return settings }
         guard let table = value.tableValue else {
-            throw SmartSyncError(.invalidArgument, "\(file):\(document.position(of: "store").line): 'store' must be a table")
+            throw SmartSyncError(
+                .invalidArgument, "\(file):\(document.position(of: "store").line): 'store' must be a table")
         }
         func fail(_ key: String, _ message: String) -> SmartSyncError {
             SmartSyncError(.invalidArgument, "\(file):\(table.position(of: key).line): \(message)")
@@ -92,14 +96,17 @@ struct FileSettings {
             let v = table[key]!
             switch key {
             case "max_size":
-                guard let n = v.integerValue.map(Int.init) ?? v.stringValue.flatMap({ ByteCount(parsing: $0)?.bytes }), n > 0
+                guard
+                    let n = v.integerValue.map(Int.init) ?? v.stringValue.flatMap({ ByteCount(parsing: $0)?.bytes }),
+                    n > 0
                 else {
                     throw fail(key, "'max_size' must be a size such as \"20G\" or a byte count")
                 }
                 settings.maxSize = n
             case "path", "state":
                 guard let dir = v.stringValue, dir.hasPrefix("/") else {
-                    throw fail(key, "'\(key)' must be an absolute path in quotes, such as \"/var/\(key == "path" ? "cache" : "lib")/smart-sync\"")
+                    let example = "/var/\(key == "path" ? "cache" : "lib")/smart-sync"
+                    throw fail(key, "'\(key)' must be an absolute path in quotes, such as \"\(example)\"")
                 }
                 if key == "path" { settings.storePath = dir } else { settings.statePath = dir }
             case "keep_local_age", "gc_grace":
@@ -108,7 +115,8 @@ struct FileSettings {
                 }
                 if key == "gc_grace" { settings.gcGrace = s } else { settings.keepLocalAge = s }
             default:
-                throw fail(key, "unknown key '\(key)' in [store]; known: path, state, max_size, keep_local_age, gc_grace")
+                throw fail(
+                    key, "unknown key '\(key)' in [store]; known: path, state, max_size, keep_local_age, gc_grace")
             }
         }
         return settings
@@ -124,7 +132,8 @@ struct FileSettings {
             if key == "allow_downgrade" { allowDowngrade = b } else { requireSignedCommits = b }
         case "allowed_signers":
             guard let path = value.stringValue, path.hasPrefix("/") else {
-                throw SmartSyncError(.invalidArgument, "\(position): 'allowed_signers' must be an absolute path in quotes")
+                throw SmartSyncError(
+                    .invalidArgument, "\(position): 'allowed_signers' must be an absolute path in quotes")
             }
             allowedSigners = path
         default:

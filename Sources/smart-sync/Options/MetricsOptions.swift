@@ -5,7 +5,10 @@ struct MetricsOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Write Prometheus metrics to FILE after the run, failed or not (node_exporter's textfile collector: a name ending in .prom in its directory). Replaced atomically, mode 0644. See docs/METRICS.md.",
+            """
+            Write Prometheus metrics to FILE after the run, failed or not (node_exporter's textfile collector: a name \
+            ending in .prom in its directory). Replaced atomically, mode 0644. See docs/METRICS.md.
+            """,
             valueName: "file"))
     var metricsFile: String?
 }

@@ -63,7 +63,10 @@ struct NetworkOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Most requests started per second to any one host (10/s, 120/m; bursts of one second's worth), retries and redirects included. Default: no cap.",
+            """
+            Most requests started per second to any one host (10/s, 120/m; bursts of one second's worth), retries and \
+            redirects included. Default: no cap.
+            """,
             valueName: "rate"))
     var maxRatePerHost: RequestRate?
 
@@ -73,21 +76,30 @@ struct NetworkOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where {owner}/{repo}.git is served (git smart HTTP): the pack transport and the clone fallback. Default: https://github.com with the default --api-url, else the --api-url's host (GitHub Enterprise).",
+            """
+            Where {owner}/{repo}.git is served (git smart HTTP): the pack transport and the clone fallback. Default: \
+            https://github.com with the default --api-url, else the --api-url's host (GitHub Enterprise).
+            """,
             valueName: "url"))
     var gitURL: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "pack: git protocol v2 packs (deltas against what the store has); raw: one request per changed blob; auto (the default): packs, with large blobs per request and per-blob downloads when packs fail.",
+            """
+            pack: git protocol v2 packs (deltas against what the store has); raw: one request per changed blob; auto \
+            (the default): packs, with large blobs per request and per-blob downloads when packs fail.
+            """,
             valueName: "auto|pack|raw"))
     var transport: TransportMode?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "With --transport auto, blobs larger than this are left out of packs and downloaded one per request (resumable).",
+            """
+            With --transport auto, blobs larger than this are left out of packs and downloaded one per request \
+            (resumable).
+            """,
             valueName: "size"))
     var packBlobLimit = ByteCount(NetworkSettings().packBlobLimit)
 
@@ -105,7 +117,8 @@ struct NetworkOptions: ParsableArguments {
     static func checkSeconds(_ value: Double, flag: String, zeroAllowed: Bool = false) throws {
         guard value.isFinite, value > 0 || (zeroAllowed && value == 0) else {
             throw ValidationError(
-                "\(flag) must be a finite number of seconds, \(zeroAllowed ? "zero or more" : "more than zero") (got \(value)).")
+                "\(flag) must be a finite number of seconds, \(zeroAllowed ? "zero or more" : "more than zero") "
+                    + "(got \(value)).")
         }
     }
 

@@ -6,7 +6,10 @@ import SmartSyncPipeline
 struct SourceOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The GitHub repository, as OWNER/REPO (not used with --source); or the NAME of a target in the config file ([target.NAME]), whose values the flags override.",
+            """
+            The GitHub repository, as OWNER/REPO (not used with --source); or the NAME of a target in the config file \
+            ([target.NAME]), whose values the flags override.
+            """,
             valueName: "owner/repo|name"))
     var repository: String?
 
@@ -26,7 +29,11 @@ struct SourceOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Raw content root that serves {owner}/{repo}/{commit}/{path}; it receives the token. Default: https://raw.githubusercontent.com with the default --api-url; none otherwise (GitHub Enterprise: blobs come from the API).",
+            """
+            Raw content root that serves {owner}/{repo}/{commit}/{path}; it receives the token. Default: \
+            https://raw.githubusercontent.com with the default --api-url; none otherwise (GitHub Enterprise: blobs \
+            come from the API).
+            """,
             valueName: "url"))
     var rawURL: String?
 
@@ -38,21 +45,31 @@ struct SourceOptions: ParsableArguments {
     @Option(
         name: .customLong("mirror"),
         help: ArgumentHelp(
-            "A static mirror written by `smart-sync publish` (repeatable): listings and blobs are taken from the mirrors in order, then the origin; everything is verified, and a mirror never receives the token. Default: the target's mirrors.",
+            """
+            A static mirror written by `smart-sync publish` (repeatable): listings and blobs are taken from the \
+            mirrors in order, then the origin; everything is verified, and a mirror never receives the token. \
+            Default: the target's mirrors.
+            """,
             valueName: "url"))
     var mirrors: [String] = []
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "An allowed_signers file (ssh-keygen(1)): refs come from the mirrors' refs, signed in namespace smart-sync by one of its keys, and the origin is never contacted. Expired, replayed or foreign pointers are refused.",
+            """
+            An allowed_signers file (ssh-keygen(1)): refs come from the mirrors' refs, signed in namespace smart-sync \
+            by one of its keys, and the origin is never contacted. Expired, replayed or foreign pointers are refused.
+            """,
             valueName: "file"))
     var trustedKey: String?
 
     @Option(
         name: .long,
         help:
-            "Most downloads in flight at once per host (two more are allowed overall, so one stuck host cannot block the others)."
+            """
+            Most downloads in flight at once per host (two more are allowed overall, so one stuck host cannot block \
+            the others).
+            """
     )
     var jobs: Int = 16
 
@@ -62,7 +79,11 @@ struct SourceOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "How files go from the store into the target: auto (reflinks where the file system shares extents, else hard links), hardlink, reflink or copy. Default: the target's link_mode, else link_mode in [sync] of the config file, else auto.",
+            """
+            How files go from the store into the target: auto (reflinks where the file system shares extents, else \
+            hard links), hardlink, reflink or copy. Default: the target's link_mode, else link_mode in [sync] of the \
+            config file, else auto.
+            """,
             valueName: "mode"))
     var linkMode: LinkMode?
 

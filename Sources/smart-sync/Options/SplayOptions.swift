@@ -15,7 +15,10 @@ struct SplayOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Wait a random time below this (30s, 5m, 1h) before the first request, so hosts started together spread out (with --all: once for the run). Not for --source runs. Default: a configured target's splay, else none.",
+            """
+            Wait a random time below this (30s, 5m, 1h) before the first request, so hosts started together spread \
+            out (with --all: once for the run). Not for --source runs. Default: a configured target's splay, else none.
+            """,
             valueName: "duration"))
     var splay: Splay?
 

@@ -9,7 +9,10 @@ struct StorePolicyOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "After a successful sync, run gc when the store's own data (objects no target links, partials, temporaries) exceeds SIZE (512M, 20G). Default: max_size in the [store] table of the config file.",
+            """
+            After a successful sync, run gc when the store's own data (objects no target links, partials, \
+            temporaries) exceeds SIZE (512M, 20G). Default: max_size in the [store] table of the config file.
+            """,
             valueName: "size"))
     var maxSize: ByteCount?
 }
@@ -25,7 +28,8 @@ enum StoreSizePolicy {
         let usage = runner.store.ownDiskUsage()
         guard usage > limit else { return }
         reporter.note(
-            "the store holds \(Reporter.bytes(usage)) of its own, over the limit of \(Reporter.bytes(limit)): running gc")
+            "the store holds \(Reporter.bytes(usage)) of its own, over the limit of \(Reporter.bytes(limit)): "
+                + "running gc")
         var options = StoreGC.Options()
         options.grace = settings.gcGrace
         options.keepLocalAge = settings.keepLocalAge
@@ -35,7 +39,8 @@ enum StoreSizePolicy {
             try await GCCommand.collect(
                 store: runner.store, state: runner.state, options: options, reporter: reporter, event: "gc")
         } catch let error as SmartSyncError where error.code == .locked {
-            reporter.handle(.warning("gc skipped: another smart-sync run is using the store; the next sync tries again"))
+            reporter.handle(
+                .warning("gc skipped: another smart-sync run is using the store; the next sync tries again"))
         } catch {
             reporter.handle(.warning("gc after the sync failed: \((error as? SmartSyncError)?.text ?? "\(error)")"))
         }

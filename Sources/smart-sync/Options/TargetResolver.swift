@@ -35,7 +35,9 @@ struct TargetResolver {
             .invalidArgument,
             "no target named '\(name)' in \(file); "
                 + (known.isEmpty ? "it configures no targets" : "configured: \(known)"),
-            hint: "a repository is written OWNER/REPO; a target is declared as [target.\(name)] in the config file (--config FILE)")
+            hint:
+                "a repository is written OWNER/REPO; a target is declared as [target.\(name)] in the config file "
+                + "(--config FILE)")
     }
 
     /// The target a positional argument names, or nil when it is a repository (or absent).

@@ -20,7 +20,8 @@ extension Reporter {
             done = text
         case .leftover(let l):
             object.merge(["kind": l.kind.rawValue, "path": l.path, "bytes": l.bytes]) { $1 }
-            text = "\(l.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(l.path)  \(Self.bytes(l.bytes))"
+            let kind = l.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+            text = "\(kind) \(l.path)  \(Self.bytes(l.bytes))"
             done = "removed \(l.kind.rawValue) \(l.path) (\(Self.bytes(l.bytes)))"
         case .target(let key, let target, let reason):
             object.merge(["kind": "target-state", "key": key, "reason": reason]) { $1 }
@@ -80,7 +81,8 @@ extension Reporter {
             let leftovers = r.leftovers.values.reduce(0) { $0 + $1.count }
             if leftovers > 0 { line += "; \(verb) \(leftovers) leftover\(leftovers == 1 ? "" : "s")" }
             if r.forgottenTargets > 0 {
-                line += "; \(r.dryRun ? "would forget" : "forgot") \(r.forgottenTargets) target state\(r.forgottenTargets == 1 ? "" : "s")"
+                line += "; \(r.dryRun ? "would forget" : "forgot") \(r.forgottenTargets) target "
+                line += "state\(r.forgottenTargets == 1 ? "" : "s")"
             }
             line += "; \(r.dryRun ? "would free" : "freed") \(Self.bytes(r.freedBytes))"
             line += "; the store holds \(Self.bytes(r.usage)) of its own"
@@ -140,7 +142,8 @@ extension Reporter {
             line += report.findings.isEmpty ? "; all intact" : "; \(report.findings.count) damaged"
             if !needs.isEmpty { line += "; \(needs.count) needed by a root" }
             if let outcome, !needs.isEmpty {
-                line += ": \(outcome.restoredLocally.count) restored from the quarantine, \(outcome.fetched.count) fetched"
+                line +=
+                    ": \(outcome.restoredLocally.count) restored from the quarantine, \(outcome.fetched.count) fetched"
                 line += ", \(outcome.unrepaired.count) not repaired"
             } else if !needs.isEmpty {
                 line += "; run fsck --repair with the source to fetch them again"
@@ -152,7 +155,8 @@ extension Reporter {
             lines.append(line)
             for target in Set(needs.flatMap(\.targets)).sorted() {
                 lines.append(
-                    "hint: files of \(target) may link a damaged copy; `smart-sync verify --target \(target)` checks them (--repair replaces them)"
+                    "hint: files of \(target) may link a damaged copy; `smart-sync verify --target \(target)` checks "
+                        + "them (--repair replaces them)"
                 )
             }
             FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))

@@ -63,7 +63,8 @@ final class Reporter: Sendable {
             if summary.command != "warm" { line += summary.plan.upToDate ? "; up to date" : "; \(verb): \(kinds)" }
             if !summary.transport.hasPrefix("pack") {
                 line +=
-                    "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") (\(Self.bytes(summary.bytesReceived)))"
+                    "; fetched \(summary.blobsFetched) blob\(summary.blobsFetched == 1 ? "" : "s") "
+                    + "(\(Self.bytes(summary.bytesReceived)))"
             }
             if summary.transport == "local" {
                 line += " from the local repository"
@@ -95,7 +96,8 @@ final class Reporter: Sendable {
                 let n = summary.kept.count
                 let names = summary.kept.prefix(10).map(\.path).joined(separator: ", ") + (n > 10 ? ", …" : "")
                 line +=
-                    "\nkept \(n) local version\(n == 1 ? "" : "s"): \(names) — restore with `smart-sync restore PATH --target \(summary.target ?? "DIR")`"
+                    "\nkept \(n) local version\(n == 1 ? "" : "s"): \(names) — restore with `smart-sync restore PATH "
+                    + "--target \(summary.target ?? "DIR")`"
             }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
@@ -130,7 +132,8 @@ final class Reporter: Sendable {
                 let kinds = plan.counts.filter { $0.key != "unchanged" }.sorted { $0.key < $1.key }
                     .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 var text =
-                    "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch\(Self.fetchSize(plan))"
+                    "plan: \(kinds); \(plan.blobsToFetch) blob\(plan.blobsToFetch == 1 ? "" : "s") to fetch"
+                    + Self.fetchSize(plan)
                 if !plan.localEdits.isEmpty {
                     let some = plan.localEdits.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
                     text += "; \(plan.localEdits.count) local edit\(plan.localEdits.count == 1 ? "" : "s") ("

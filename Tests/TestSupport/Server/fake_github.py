@@ -1097,20 +1097,26 @@ class Handler(BaseHTTPRequestHandler):
 # --------------------------------------------------------------------------------------------------
 
 def rewrite_json_fields(body, fields):
-    """The `json_fields` fault: each dotted path ("object.type", "verification.reason") set to its value in the JSON
-    body (in every element of a list body); a path whose parent is missing or not an object is left alone."""
+    """The `json_fields` fault: each dotted path ("object.type", "verification.reason", "tree.mode") set to its value
+    in the JSON body, in every element of a list on the way (a list body, a tree's entries); a path whose parent is
+    missing or not an object is left alone."""
     try:
         doc = json.loads(body)
     except ValueError:
         return body
-    for item in doc if isinstance(doc, list) else [doc]:
-        for path, value in fields.items():
-            *parents, last = path.split(".")
-            node = item
-            for key in parents:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, dict):
-                node[last] = value
+
+    def set_field(node, keys, value):
+        if isinstance(node, list):
+            for item in node:
+                set_field(item, keys, value)
+        elif isinstance(node, dict):
+            if len(keys) == 1:
+                node[keys[0]] = value
+            else:
+                set_field(node.get(keys[0]), keys[1:], value)
+
+    for path, value in fields.items():
+        set_field(doc, path.split("."), value)
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
