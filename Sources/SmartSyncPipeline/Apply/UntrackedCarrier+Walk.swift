@@ -121,6 +121,7 @@ extension UntrackedCarrier {
                 entries.append((name, (st.st_mode & S_IFMT) == S_IFDIR))
             }
             carrier.afterReading?(prefix)
+            if carrier.dropGone { try dropGone(dst, prefix, present: entries.lazy.map(\.name)) }
             if deferAt == 0 { deferAt = entries.lazy.filter(\.isDirectory).count >= shares ? 1 : 2 }
             let steps = SortedDirectory.steps(
                 count: entries.count, name: { entries[$0].name }, descends: { entries[$0].isDirectory })
@@ -320,7 +321,9 @@ extension UntrackedCarrier {
             try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
             if isDirectory { settle(path) }
             var count = 1
-            for child in try directoryNames(from, display: shown(path)) {
+            let children = try directoryNames(from, display: shown(path))
+            if isDirectory && carrier.dropGone { try dropGone(to, path, present: children) }
+            for child in children {
                 var cst = stat()
                 guard child.withCString({ fstatat(from, $0, &cst, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
                 var cthere = stat()
@@ -328,6 +331,17 @@ extension UntrackedCarrier {
                 count += try copyTree(from, to, child, path.appending(child), cst, exists: childExists)
             }
             return count
+        }
+
+        /// ``dropGone``: removes from the destination directory open on `dst` (left open), at `prefix`, each entry that
+        /// the carry before put there and the source directory, whose names are `present`, no longer has.
+        private func dropGone(_ dst: Int32, _ prefix: TreePath, present: some Sequence<TreePath>) throws {
+            let names = Set(present)
+            for name in try directoryNames(dst, display: shown(prefix)) where !names.contains(name) {
+                let path = prefix.appending(name)
+                guard UntrackedCarrier.carriedBefore(path, carrier.rules) else { continue }
+                try TreeOps.removeEntry(name, in: dst, display: shown(path))
+            }
         }
 
         /// Notes that the destination's directory `path` has the source's metadata now.

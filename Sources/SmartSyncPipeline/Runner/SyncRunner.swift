@@ -330,6 +330,7 @@ public struct SyncRunner: Sendable {
             // What those held was freed in blocks too small for a mapping of their own (the paths): given back now.
             LargeAllocations.releaseFreedPages()
             var failed: FailedAfterSwitch<ApplyReport>?
+            var windowKept: Locked<[KeptVersion]>?  // with --keep-generations 0: edits kept from the outgoing tree
             do {
                 switch applyMode {
                 case .stagedSwitch:
@@ -342,6 +343,8 @@ public struct SyncRunner: Sendable {
                     applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache
+                    windowKept = keepWindowEdits(
+                        &applier, plan: plan, target: target, cache: readCache, owner: planner.installedOwner)
                     applier.outgoingCacheFile = savedCache
                     applier.scannedDirectories = directories
                     applier.recordSwitch = record.save
@@ -377,6 +380,7 @@ public struct SyncRunner: Sendable {
                 throw error
             }
             outcome.switched = true
+            outcome.kept += windowKept?.withLock { $0 } ?? []
             var cache = readCache()
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {

@@ -40,6 +40,11 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
+    /// Called with the outgoing tree's directory when the prune is about to remove it (``keepGenerations`` 0), before
+    /// the prune: keeps what the operator changed there since the scan that nothing else kept (an edit of a tracked
+    /// file the plan leaves unchanged, made while the stage was validated: ``SyncRunner/keepWindowEdits(_:tree:target:
+    /// cache:owner:)``). A throw leaves the generation in place (nothing lost) and fails at ``AfterSwitchStep/prune``.
+    var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
     /// (`stat-cache`): so that when the tree is recycled or rolled back to, files still as the scan saw them need no
     /// reading (``GenerationTrust``). Nil (or nil read): the generation is filed without one.
@@ -273,6 +278,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
         }
         do {
             try checkpoint("filed")
+            if keepGenerations == 0, let keepOutgoing {
+                try logger.timed("keep-outgoing") { try keepOutgoing(layout.generation(sequence) + "/tree") }
+            }
             try logger.timed("prune") { try generations.prune(keep: keepGenerations) }
         } catch {
             throw FailedAfterSwitch(

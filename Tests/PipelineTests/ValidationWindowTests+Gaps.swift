@@ -1,0 +1,118 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The two gaps the look before the exchange left (docs/ARCHITECTURE.md, "The carrier takes the scan's word for a
+/// quiet directory"): an edit of a tracked file the plan leaves unchanged, and an untracked file deleted, while the
+/// stage is validated.
+extension ValidationWindowTests {
+    /// A sync from A to B whose stage validator runs `during` in the target, recording the run's warnings.
+    private func syncThrough(
+        _ t: StageRecyclerTests.Setup, excludes: [String] = [], during: @escaping @Sendable () throws -> Void
+    ) async throws -> (outcome: SyncRunner.Outcome, warnings: [String]) {
+        try await t.sync(0, excludes: excludes)
+        let warnings = Locked<[String]>([])
+        var runner = SyncRunner(source: t.runner.source, store: t.runner.store, state: t.runner.state) { event in
+            if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+        }
+        runner.keepGenerations = t.runner.keepGenerations
+        runner.linkMode = t.runner.linkMode
+        runner.commitPolicy = t.runner.commitPolicy
+        t.runner = runner
+        t.runner.stageValidator = { _ in try during() }
+        let outcome = try await t.sync(1, excludes: excludes)
+        t.runner.stageValidator = nil
+        return (outcome, warnings.withLock { $0 })
+    }
+
+    /// An edit (a new inode, as an editor saves; a symlink pointed elsewhere) of tracked paths B leaves as A had them,
+    /// made while the stage is validated, with `--keep-generations 0`: the outgoing tree holding it is removed as
+    /// soon as the switch stands, so it is kept as a local version first, named in a warning, as a sync keeps an
+    /// edit its scan saw; the target holds B. (On main the edit went with the outgoing tree: no record, no warning.)
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func anEditOfAnUnchangedTrackedFileWhileTheStageIsValidatedIsKept(_ mode: LinkMode) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: mode)
+        let target = t.target
+        t.runner.keepGenerations = 0
+        let (outcome, warnings) = try await syncThrough(t) {
+            try TestFiles.write(target + "/d2/f2.nix", "{ mine = 2; }\n")
+            try FileManager.default.removeItem(atPath: target + "/scripts/run.sh")
+            try FileManager.default.createSymbolicLink(atPath: target + "/scripts/run.sh", withDestinationPath: "x")
+        }
+        #expect(outcome.switched)
+        #expect(try Rollback.generations(target: t.target).isEmpty)
+        try t.expectTarget(1)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        let kept = try #require(try log.versions(of: TreePath("d2/f2.nix")).first)
+        #expect(String(decoding: try t.runner.store.read(kept.id), as: UTF8.self) == "{ mine = 2; }\n")
+        #expect(kept.replacedBy?.hex == t.commits[1])
+        let link = try #require(try log.versions(of: TreePath("scripts/run.sh")).first)
+        #expect(link.mode == .symlink)
+        #expect(String(decoding: try t.runner.store.read(link.id), as: UTF8.self) == "x")
+        #expect(warnings.contains { $0.contains("'d2/f2.nix'") && $0.contains("smart-sync restore") }, "\(warnings)")
+        #expect(warnings.contains { $0.contains("'scripts/run.sh'") }, "\(warnings)")
+        #expect(outcome.kept.map(\.path).sorted() == [TreePath("d2/f2.nix"), TreePath("scripts/run.sh")])
+        // Nothing else was taken for an edit: the unchanged files the operator left alone are not kept.
+        #expect(try log.load().count == 2)
+    }
+
+    /// With generations kept, the outgoing tree keeps such an edit (`smart-sync rollback` brings it back): no look
+    /// at every unchanged file is paid for (docs/BENCHMARKS.md, "A look at every tracked file before the exchange,
+    /// not taken").
+    @Test func withGenerationsKeptTheEditStaysInTheOutgoingTree() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        let (outcome, warnings) = try await syncThrough(t) {
+            try TestFiles.write(target + "/d2/f2.nix", "{ mine = 2; }\n")
+        }
+        #expect(outcome.kept.isEmpty && warnings.isEmpty, "\(warnings)")
+        let generation = try #require(try Rollback.generations(target: t.target).first)
+        #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
+        try t.expectTarget(1)
+    }
+
+    /// The operator's untracked files deleted while the stage is validated (a file at the top, a whole untracked
+    /// directory, a file inside an excluded directory, and one renamed) stay deleted in the new target: the carry
+    /// before the exchange removes from the stage what the first carry linked there and the target no longer has.
+    /// The operator's other files, and B's, are all there. (On main the stage kept the first carry's links: they
+    /// came back.)
+    @Test func anUntrackedFileDeletedWhileTheStageIsValidatedStaysDeleted() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        try TestFiles.write(target + "/mine.txt", "mine\n")
+        try TestFiles.write(target + "/kept.txt", "kept\n")
+        try TestFiles.write(target + "/notes/a.txt", "a\n")
+        try TestFiles.write(target + "/notes/deep/b.txt", "b\n")
+        try TestFiles.write(target + "/d2/local.txt", "in a directory of the tree\n")
+        try TestFiles.write(target + "/d3/moved.txt", "moved\n")
+        try TestFiles.write(target + "/ex/sub/gone.txt", "excluded, deleted\n")
+        try TestFiles.write(target + "/ex/sub/stays.txt", "excluded, kept\n")
+        try TestFiles.write(target + "/ex/deep/x/y.txt", "excluded, deep, deleted\n")
+        _ = try await syncThrough(t, excludes: ["ex"]) {
+            let fm = FileManager.default
+            try fm.removeItem(atPath: target + "/mine.txt")
+            try fm.removeItem(atPath: target + "/notes")
+            try fm.removeItem(atPath: target + "/d2/local.txt")
+            try fm.moveItem(atPath: target + "/d3/moved.txt", toPath: target + "/d3/renamed.txt")
+            try fm.removeItem(atPath: target + "/ex/sub/gone.txt")
+            try fm.removeItem(atPath: target + "/ex/deep/x")
+        }
+        for gone in ["mine.txt", "notes", "d2/local.txt", "d3/moved.txt", "ex/sub/gone.txt", "ex/deep/x"] {
+            var st = stat()
+            #expect(lstat(t.target + "/" + gone, &st) != 0, "'\(gone)' came back")
+        }
+        #expect(TestFiles.read(t.target + "/kept.txt") == "kept\n")
+        #expect(TestFiles.read(t.target + "/d3/renamed.txt") == "moved\n")
+        #expect(TestFiles.read(t.target + "/ex/sub/stays.txt") == "excluded, kept\n")
+        for mine in ["kept.txt", "d3/renamed.txt", "ex"] {
+            try FileManager.default.removeItem(atPath: target + "/" + mine)
+        }
+        try t.expectTarget(1)
+    }
+}
