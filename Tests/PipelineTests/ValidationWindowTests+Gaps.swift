@@ -85,15 +85,11 @@ extension ValidationWindowTests {
     @Test func anUntrackedFileDeletedWhileTheStageIsValidatedStaysDeleted() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         let target = t.target
-        try TestFiles.write(target + "/mine.txt", "mine\n")
-        try TestFiles.write(target + "/kept.txt", "kept\n")
-        try TestFiles.write(target + "/notes/a.txt", "a\n")
-        try TestFiles.write(target + "/notes/deep/b.txt", "b\n")
-        try TestFiles.write(target + "/d2/local.txt", "in a directory of the tree\n")
-        try TestFiles.write(target + "/d3/moved.txt", "moved\n")
-        try TestFiles.write(target + "/ex/sub/gone.txt", "excluded, deleted\n")
-        try TestFiles.write(target + "/ex/sub/stays.txt", "excluded, kept\n")
-        try TestFiles.write(target + "/ex/deep/x/y.txt", "excluded, deep, deleted\n")
+        let mine = [
+            "mine.txt", "kept.txt", "notes/a.txt", "notes/deep/b.txt", "d2/local.txt", "d3/moved.txt",
+            "ex/sub/gone.txt", "ex/sub/stays.txt", "ex/deep/x/y.txt",
+        ]
+        for path in mine { try TestFiles.write(target + "/" + path, path + "\n") }
         _ = try await syncThrough(t, excludes: ["ex"]) {
             let fm = FileManager.default
             try fm.removeItem(atPath: target + "/mine.txt")
@@ -107,12 +103,48 @@ extension ValidationWindowTests {
             var st = stat()
             #expect(lstat(t.target + "/" + gone, &st) != 0, "'\(gone)' came back")
         }
-        #expect(TestFiles.read(t.target + "/kept.txt") == "kept\n")
-        #expect(TestFiles.read(t.target + "/d3/renamed.txt") == "moved\n")
-        #expect(TestFiles.read(t.target + "/ex/sub/stays.txt") == "excluded, kept\n")
-        for mine in ["kept.txt", "d3/renamed.txt", "ex"] {
-            try FileManager.default.removeItem(atPath: target + "/" + mine)
+        #expect(TestFiles.read(t.target + "/kept.txt") == "kept.txt\n")
+        #expect(TestFiles.read(t.target + "/d3/renamed.txt") == "d3/moved.txt\n")
+        #expect(TestFiles.read(t.target + "/ex/sub/stays.txt") == "ex/sub/stays.txt\n")
+        for path in ["kept.txt", "d3/renamed.txt", "ex"] {
+            try FileManager.default.removeItem(atPath: target + "/" + path)
         }
         try t.expectTarget(1)
+    }
+}
+
+extension UntrackedCarrierTests {
+    /// The carry before the exchange (``UntrackedCarrier/carryChanges(from:into:)``, on one thread or shared out)
+    /// removes from the destination what the carry before linked there and the source no longer has (an operator's
+    /// file, a directory of them, one renamed), and nothing of the new tree's (a tree file the operator deleted in the
+    /// source: the new tree has it back, as a sync puts it back; a directory of the tree with nothing of the
+    /// operator's left).
+    @Test(arguments: carrySplits)
+    func theCarryBeforeTheExchangeDropsOnlyWhatWasCarriedAndIsGone(_ split: StageRecycler.Split?) throws {
+        let dir = try TemporaryDirectory(prefix: "carrier")
+        defer { dir.remove() }
+        let (source, destination) = (dir["source"], dir["destination"])
+        let tree = ["deep/a/t", "deep/b/t", "z/t", "y/t"]
+        for root in [source, destination] {
+            for f in tree { try TestFiles.write(root + "/" + f, "tree\n") }
+        }
+        for f in ["deep/a/mine", "deep/b/mine", "z/mine", "own/x/f", "own/g", "y/mine"] {
+            try TestFiles.write(source + "/" + f, "operator\n")
+        }
+        var carrier = UntrackedCarrier(rules: PathTable(sorting: tree.map { (TreePath($0), Rule.treeFile) }))
+        carrier.split = split
+        try carrier.carry(from: source, into: destination)
+        #expect(TestFiles.read(destination + "/own/x/f") == "operator\n")
+        for gone in ["deep/a/mine", "z/t", "own", "y"] {
+            try FileManager.default.removeItem(atPath: source + "/" + gone)
+        }
+        #expect(rename(source + "/z/mine", source + "/z/renamed") == 0)
+        try carrier.carryChanges(from: source, into: destination)
+        for gone in ["deep/a/mine", "own", "z/mine", "y/mine"] {
+            #expect(Self.stat(destination, TreePath(gone)) == nil, "'\(gone)' came back")
+        }
+        for kept in ["deep/a/t", "deep/b/t", "deep/b/mine", "z/t", "z/renamed", "y/t"] {
+            #expect(Self.stat(destination, TreePath(kept)) != nil, "'\(kept)' went")
+        }
     }
 }

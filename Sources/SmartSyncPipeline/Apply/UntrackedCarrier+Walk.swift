@@ -334,13 +334,20 @@ extension UntrackedCarrier {
         }
 
         /// ``dropGone``: removes from the destination directory open on `dst` (left open), at `prefix`, each entry that
-        /// the carry before put there and the source directory, whose names are `present`, no longer has.
+        /// the carry before put there and the source directory, whose names are `present`, no longer has; in a
+        /// directory of the new tree the source lost whole, what was carried inside it.
         private func dropGone(_ dst: Int32, _ prefix: TreePath, present: some Sequence<TreePath>) throws {
             let names = Set(present)
             for name in try directoryNames(dst, display: shown(prefix)) where !names.contains(name) {
                 let path = prefix.appending(name)
-                guard UntrackedCarrier.carriedBefore(path, carrier.rules) else { continue }
-                try TreeOps.removeEntry(name, in: dst, display: shown(path))
+                if UntrackedCarrier.carriedBefore(path, carrier.rules) {
+                    try TreeOps.removeEntry(name, in: dst, display: shown(path))
+                    continue
+                }
+                let sub = name.withCString { openat(dst, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard sub >= 0 else { continue }  // a file of the new tree
+                defer { close(sub) }
+                try dropGone(sub, path, present: [])
             }
         }
 
