@@ -243,8 +243,9 @@ public struct UpdateWorkflow: Sendable {
         report.commitResolved = outcome.resolved.commit
         report.commitAfter = outcome.resolved.commit
         report.switched = outcome.switched
-        // The generation that keeps the tree this sync replaced (none when it applied in place or created the target).
-        report.rollbackGeneration = outcome.switched ? outcome.applied?.generation : nil
+        // The generation that keeps the tree this sync replaced (none when it applied in place or created the target,
+        // or under --keep-generations 0, whose prune removed it as soon as the switch stood).
+        report.rollbackGeneration = outcome.switched && runner.keepGenerations > 0 ? outcome.applied?.generation : nil
     }
 
     /// Adds a step's record to the report and announces it.
