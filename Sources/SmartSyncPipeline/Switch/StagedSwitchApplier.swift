@@ -71,7 +71,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
-    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `carry-changes`, `exchange`, `prune`, `spare`).
+    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `carry-changes`, `exchange`, `keep-outgoing`, `prune`,
+    /// `spare`).
     public var logger: Logger = .disabled
     /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
     /// (tests force a split of a small tree).
