@@ -82,8 +82,12 @@ extension ValidationWindowTests {
     /// before the exchange removes from the stage what the first carry linked there and the target no longer has.
     /// The operator's other files, and B's, are all there. (On main the stage kept the first carry's links: they
     /// came back.)
-    @Test func anUntrackedFileDeletedWhileTheStageIsValidatedStaysDeleted() async throws {
+    /// With `--keep-generations 0` too, where a file with another link is dropped only when the walk carried it to
+    /// another path (``UntrackedCarrier/Drops``).
+    @Test(arguments: [3, 0])
+    func anUntrackedFileDeletedWhileTheStageIsValidatedStaysDeleted(keep: Int) async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        t.runner.keepGenerations = keep
         let target = t.target
         let mine = [
             "mine.txt", "kept.txt", "notes/a.txt", "notes/deep/b.txt", "d2/local.txt", "d3/moved.txt",
@@ -146,5 +150,32 @@ extension UntrackedCarrierTests {
         for kept in ["deep/a/t", "deep/b/t", "deep/b/mine", "z/t", "z/renamed", "y/t"] {
             #expect(Self.stat(destination, TreePath(kept)) != nil, "'\(kept)' went")
         }
+    }
+}
+
+extension UntrackedCarrierTests {
+    /// The operator moves a file during the carry before the exchange, into a directory the walk listed already: the
+    /// source lacks the old path, and the walk never sees the new one. The destination's link at the old path stays
+    /// (the move comes back as a copy) rather than going with nothing carried in its place, which the prune of the
+    /// outgoing tree (`--keep-generations 0`) would make a loss. Simulated by a link outside the source made before
+    /// the carry. A file deleted beside it still goes. (With the outgoing tree kept as a generation, the file moved is
+    /// there; the test of the drop above.)
+    @Test(arguments: carrySplits)
+    func aFileMovedWhereTheWalkHadLookedStays(_ split: StageRecycler.Split?) throws {
+        let dir = try TemporaryDirectory(prefix: "carrier")
+        defer { dir.remove() }
+        let (source, destination) = (dir["source"], dir["destination"])
+        for root in [source, destination] { try TestFiles.write(root + "/a/t", "tree\n") }
+        for f in ["z/moved", "z/gone", "a/mine"] { try TestFiles.write(source + "/" + f, f + "\n") }
+        var carrier = UntrackedCarrier(rules: PathTable(sorting: [(TreePath("a/t"), Rule.treeFile)]))
+        carrier.split = split
+        carrier.outgoingKept = false
+        try carrier.carry(from: source, into: destination)
+        #expect(link(source + "/z/moved", dir["elsewhere"]) == 0)
+        for gone in ["z/moved", "z/gone"] { try FileManager.default.removeItem(atPath: source + "/" + gone) }
+        try carrier.carryChanges(from: source, into: destination)
+        #expect(TestFiles.read(destination + "/z/moved") == "z/moved\n", "the moved file was dropped")
+        #expect(Self.stat(destination, TreePath("z/gone")) == nil, "'z/gone' came back")
+        #expect(TestFiles.read(destination + "/a/mine") == "a/mine\n")
     }
 }

@@ -71,8 +71,15 @@ struct UntrackedCarrier {
     /// new tree). Only in a directory the walk lists, and only what no file of the new tree can be: a path whose
     /// rule is ``Rule/carry`` or ``Rule/carryWhole``, or one ``rules`` does not name with nothing below it of another
     /// rule (the new tree's files are all named, as ``Rule/treeFile``; a directory of it holds one), such as what is
-    /// inside an excluded subtree.
-    var dropGone = false
+    /// inside an excluded subtree. Unless ``outgoingKept``, a file still linked elsewhere waits for the walk's end
+    /// (``Drops``): the operator may have moved it, not deleted it. Nil: nothing is removed.
+    var dropGone: Drops?
+    /// Whether the source is kept (as a generation, the outgoing tree of a switch) once the destination replaces it:
+    /// then ``dropGone`` drops what the source no longer has as it goes, and a file the operator moved during the walk
+    /// into a directory the walk had listed already is in that generation (`restore PATH --generation N`). False
+    /// (`--keep-generations 0`, whose prune removes the outgoing tree): such a file would be lost, so one with
+    /// another link is dropped only as ``Drops`` says.
+    var outgoingKept = true
     /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
     /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source directory's metadata, as any
     /// directory both have; the others get a new directory's (``DirectoryMetadata/reset(_:display:)``)

@@ -170,6 +170,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             var first = UntrackedCarrier(rules: rules, unsettled: unsettled)
             first.scanned = scannedDirectories
             first.split = recycleSplit
+            first.outgoingKept = keepGenerations > 0
             try logger.timed("carry") { try first.carry(from: target, into: layout.stage) }
             carrier = first
         }
