@@ -24,6 +24,8 @@ extension ValidationWindowTests {
         runner.keepGenerations = t.runner.keepGenerations
         runner.linkMode = t.runner.linkMode
         runner.commitPolicy = t.runner.commitPolicy
+        runner.logger = t.runner.logger
+        runner.checkpoint = t.runner.checkpoint
         t.runner = runner
         t.runner.stageValidator = { _ in try during() }
         let outcome = try await t.sync(1, excludes: excludes)
@@ -68,13 +70,42 @@ extension ValidationWindowTests {
     @Test func withGenerationsKeptTheEditStaysInTheOutgoingTree() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         let target = t.target
+        let log = RecordingLogHandler()
+        t.runner.logger = log.logger
         let (outcome, warnings) = try await syncThrough(t) {
             try TestFiles.write(target + "/d2/f2.nix", "{ mine = 2; }\n")
         }
         #expect(outcome.kept.isEmpty && warnings.isEmpty, "\(warnings)")
+        #expect(log.recorded.contains { $0.contains("prune") }, "\(log.recorded)")
+        #expect(!log.recorded.contains { $0.contains("keep-outgoing") }, "the look ran: \(log.recorded)")
         let generation = try #require(try Rollback.generations(target: t.target).first)
         #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
         try t.expectTarget(1)
+    }
+
+    /// With `--keep-generations 0`, a failure to keep those edits (here a checkpoint standing for a full store) fails
+    /// the run after the switch at its own step, naming the generation left in place and how to restore from it;
+    /// the edit is there.
+    @Test func aFailedKeepOfTheWindowEditsNamesTheGenerationLeft() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        t.runner.keepGenerations = 0
+        let armed = Locked(false)  // from the second sync's validation on
+        t.runner.checkpoint = { if $0 == "keep-edits" && armed.withLock({ $0 }) { throw SmartSyncError(.io, "full") } }
+        do {
+            _ = try await syncThrough(t) {
+                try TestFiles.write(target + "/d2/f2.nix", "{ mine = 2; }\n")
+                armed.withLock { $0 = true }
+            }
+            Issue.record("the sync did not fail")
+        } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
+            #expect(failed.step == .keepEdits)
+            let generation = try #require(try Rollback.generations(target: t.target).first)
+            #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
+            let message = failed.error.message
+            #expect(message.contains("generation \(generation.sequence)"), "\(message)")
+            #expect(message.contains("restore PATH --generation \(generation.sequence)"), "\(message)")
+        }
     }
 
     /// The operator's untracked files deleted while the stage is validated (a file at the top, a whole untracked

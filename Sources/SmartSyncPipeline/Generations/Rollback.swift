@@ -152,7 +152,7 @@ public enum Rollback {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(
                 target: target, to: outcome.to?.hex ?? "the tree found before the first sync",
-                from: outcome.from?.hex ?? "an untracked tree", step: step, cause: error)
+                from: outcome.from?.hex ?? "an untracked tree", step: step, cause: error, generation: nil)
             return FailedAfterSwitch(
                 outcome: outcome, step: step, error: SmartSyncError(error.code, message, cause: error))
         }

@@ -330,7 +330,8 @@ public struct SyncRunner: Sendable {
             // What those held was freed in blocks too small for a mapping of their own (the paths): given back now.
             LargeAllocations.releaseFreedPages()
             var failed: FailedAfterSwitch<ApplyReport>?
-            var windowKept: Locked<[KeptVersion]>?  // with --keep-generations 0: edits kept from the outgoing tree
+            // With --keep-generations 0: edits kept from the outgoing tree, and the stat cache read for that.
+            var windowKept: Locked<(kept: [KeptVersion], cache: StatCache?)>?
             do {
                 switch applyMode {
                 case .stagedSwitch:
@@ -380,8 +381,8 @@ public struct SyncRunner: Sendable {
                 throw error
             }
             outcome.switched = true
-            outcome.kept += windowKept?.withLock { $0 } ?? []
-            var cache = readCache()
+            outcome.kept += windowKept?.withLock { $0.kept } ?? []
+            var cache = windowKept?.withLock { w in defer { w.cache = nil }; return w.cache } ?? readCache()
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
