@@ -80,7 +80,7 @@ extension UpdateWorkflow {
                 throw SmartSyncError(code, message, hint: "fix the cause and run update again")
             }
             message += "; the target cannot be rolled back automatically: no previous tree was kept (a first sync, "
-            message += "or a target updated in place)"
+            message += "a target updated in place, or --keep-generations 0)"
             throw SmartSyncError(code, message, hint: "bring it back with `smart-sync sync --ref COMMIT`")
         }
         let start = ContinuousClock.now

@@ -205,7 +205,7 @@ public struct UpdateWorkflow: Sendable {
         } catch let failed as FailedAfterSwitch<SyncRunner.Outcome> {
             // The target holds the new tree although a step after the switch failed: it is treated as switched.
             if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
-            record(failed.outcome, in: &report)
+            record(failed.outcome, target: target, in: &report)
             let from = failed.outcome.previousCommit?.hex ?? "no recorded commit"
             let reason =
                 "'\(target)' was switched to \(failed.outcome.resolved.commit.hex) (from \(from)), but "
@@ -224,7 +224,7 @@ public struct UpdateWorkflow: Sendable {
             throw error
         }
         if let record = stageRecord.withLock({ $0 }) { report.steps.append(record) }
-        record(outcome, in: &report)
+        record(outcome, target: target, in: &report)
         var message =
             outcome.switched
             ? "\(outcome.previousCommit?.abbreviated() ?? "(none)") → \(outcome.resolved.commit.abbreviated())"
@@ -237,14 +237,17 @@ public struct UpdateWorkflow: Sendable {
     }
 
     /// What the sync did, into the report.
-    private func record(_ outcome: SyncRunner.Outcome, in report: inout UpdateReport) {
+    private func record(_ outcome: SyncRunner.Outcome, target: String, in report: inout UpdateReport) {
         report.sync = outcome
         report.ref = outcome.resolved.name
         report.commitResolved = outcome.resolved.commit
         report.commitAfter = outcome.resolved.commit
         report.switched = outcome.switched
-        // The generation that keeps the tree this sync replaced (none when it applied in place or created the target).
-        report.rollbackGeneration = outcome.switched ? outcome.applied?.generation : nil
+        // The generation that keeps the tree this sync replaced, while it is on disk: none when the sync applied in
+        // place or created the target, or when the prune removed it (--keep-generations 0); a step failing after the
+        // switch before that prune (the record, the filing, the keep before the prune, the prune) leaves it.
+        let generation = outcome.switched ? outcome.applied?.generation : nil
+        report.rollbackGeneration = generation.flatMap { Rollback.keeps($0, target: target) ? $0 : nil }
     }
 
     /// Adds a step's record to the report and announces it.

@@ -8,8 +8,9 @@ extension UntrackedCarrier {
     /// Given the scan's directories (``scanned``), nothing more is done unless a directory changed since the scan
     /// started (``changedSinceScan(_:source:)``: nothing the scan saw is listed); then, and without them, the carry
     /// runs again: a path carried before is passed over (the same inode), the operator's newer version of one (another
-    /// inode) replaces it, one that changed type is a `.conflict` (``conflictOnRetype``), and the ``unsettled``
-    /// directories, settled by the carry before, are left as they are.
+    /// inode) replaces it, one the source no longer has (deleted or renamed since) is removed (``dropGone``; one moved
+    /// where the walk had looked already stays: ``Drops``), one that changed type is a `.conflict`
+    /// (``conflictOnRetype``), and the ``unsettled`` directories, settled by the carry before, are left as they are.
     /// Returns how many entries were carried (a directory carried whole counts however little is new in it); nil when
     /// nothing changed since the scan and no carry ran. A carry that ran may have changed the destination (a
     /// directory's metadata copied: an operator's `chmod`) even when it counts none: the caller syncs then.
@@ -19,8 +20,12 @@ extension UntrackedCarrier {
         var again = self
         again.replaceExisting = true
         again.conflictOnRetype = true
+        let drops = Drops()
+        again.dropGone = drops
         again.unsettled = []
-        return try again.carry(from: source, into: destination)
+        let carried = try again.carry(from: source, into: destination)
+        try drops.apply(in: destination)
+        return carried
     }
 
     /// Whether the source may hold an entry the scan did not see: a directory the scan saw whose `lstat` is not the

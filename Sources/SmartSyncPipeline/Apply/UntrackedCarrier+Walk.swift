@@ -121,6 +121,7 @@ extension UntrackedCarrier {
                 entries.append((name, (st.st_mode & S_IFMT) == S_IFDIR))
             }
             carrier.afterReading?(prefix)
+            if let drops = carrier.dropGone { try dropGone(drops, dst, prefix, present: entries.lazy.map(\.name)) }
             if deferAt == 0 { deferAt = entries.lazy.filter(\.isDirectory).count >= shares ? 1 : 2 }
             let steps = SortedDirectory.steps(
                 count: entries.count, name: { entries[$0].name }, descends: { entries[$0].isDirectory })
@@ -279,6 +280,7 @@ extension UntrackedCarrier {
                 }
             }
             try UntrackedCarrier.link(src, dst, name, display: display)
+            carrier.dropGone?.carried(st)
             return 1
         }
 
@@ -300,6 +302,7 @@ extension UntrackedCarrier {
                     return carrier.replaceExisting ? try linkReplacing(name, st, src, dst, display: shown(path)) : 0
                 }
                 try UntrackedCarrier.link(src, dst, name, display: shown(path))
+                carrier.dropGone?.carried(st)
                 return 1
             }
             var there = stat()
@@ -324,7 +327,9 @@ extension UntrackedCarrier {
             try DirectoryMetadata.copy(from: from, to: to, display: shown(path))
             if isDirectory { settle(path) }
             var count = 1
-            for child in try directoryNames(from, display: shown(path)) {
+            let children = try directoryNames(from, display: shown(path))
+            if isDirectory, let drops = carrier.dropGone { try dropGone(drops, to, path, present: children) }
+            for child in children {
                 var cst = stat()
                 guard child.withCString({ fstatat(from, $0, &cst, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
                 var cthere = stat()
@@ -332,6 +337,36 @@ extension UntrackedCarrier {
                 count += try copyTree(from, to, child, path.appending(child), cst, exists: childExists)
             }
             return count
+        }
+
+        /// ``dropGone``: removes from the destination directory open on `dst` (left open), at `prefix`, each entry that
+        /// the carry before put there and the source directory, whose names are `present`, no longer has; in a
+        /// directory of the new tree the source lost whole, what was carried inside it. A file with another link
+        /// (unless ``outgoingKept``), and a directory, are held for after the walk (``Drops``).
+        private func dropGone(_ drops: Drops, _ dst: Int32, _ prefix: TreePath, present: some Sequence<TreePath>)
+            throws
+        {
+            let names = Set(present)
+            for name in try directoryNames(dst, display: shown(prefix)) where !names.contains(name) {
+                let path = prefix.appending(name)
+                var st = stat()
+                guard name.withCString({ fstatat(dst, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
+                let carried = UntrackedCarrier.carriedBefore(path, carrier.rules)
+                guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                    guard carried else { continue }  // a file of the new tree
+                    if st.st_nlink == 1 || carrier.outgoingKept {
+                        try TreeOps.removeEntry(name, in: dst, display: shown(path))
+                    } else {
+                        drops.hold(file: path, st)
+                    }
+                    continue
+                }
+                let sub = name.withCString { openat(dst, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard sub >= 0 else { continue }
+                defer { close(sub) }
+                try dropGone(drops, sub, path, present: [])
+                if carried { drops.hold(directory: path) }
+            }
         }
 
         /// Notes that the destination's directory `path` has the source's metadata now.

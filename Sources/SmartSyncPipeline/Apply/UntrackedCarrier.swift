@@ -66,6 +66,20 @@ struct UntrackedCarrier {
     /// `.conflict` that fails the run before the exchange, the target untouched: the destination's entry cannot be
     /// told from the new tree's for sure, and passing over it would lose the operator's (or bring back the old).
     var conflictOnRetype = false
+    /// Whether an entry of the destination that the source no longer has is removed when the carry before put it
+    /// there (``carryChanges(from:into:)``: the operator deleted or renamed it since; left, it would come back with the
+    /// new tree). Only in a directory the walk lists, and only what no file of the new tree can be: a path whose
+    /// rule is ``Rule/carry`` or ``Rule/carryWhole``, or one ``rules`` does not name with nothing below it of another
+    /// rule (the new tree's files are all named, as ``Rule/treeFile``; a directory of it holds one), such as what is
+    /// inside an excluded subtree. Unless ``outgoingKept``, a file still linked elsewhere waits for the walk's end
+    /// (``Drops``): the operator may have moved it, not deleted it. Nil: nothing is removed.
+    var dropGone: Drops?
+    /// Whether the source is kept (as a generation, the outgoing tree of a switch) once the destination replaces it:
+    /// then ``dropGone`` drops what the source no longer has as it goes, and a file the operator moved during the walk
+    /// into a directory the walk had listed already is in that generation (`restore PATH --generation N`). False
+    /// (`--keep-generations 0`, whose prune removes the outgoing tree): such a file would be lost, so one with
+    /// another link is dropped only as ``Drops`` says.
+    var outgoingKept = true
     /// Directories of the destination whose metadata is of another time (a recycled tree's, ``StageRecycler``; a
     /// generation's brought back, ``Rollback``), in any order (sorted here): each one the source has gets the source
     /// directory's metadata, as any directory both have; the others get a new directory's
@@ -127,6 +141,16 @@ struct UntrackedCarrier {
     /// The calling thread's walk, handed to the workers to start theirs from (only read).
     private struct Template: @unchecked Sendable {
         let walk: Walk
+    }
+
+    /// Whether what the destination holds at `path` can only be what a carry put there (``dropGone``): its rule is
+    /// ``Rule/carry`` or ``Rule/carryWhole``, or `rules` does not name it and names nothing below it but such paths.
+    /// A tool's temporary name is never (it is not carried).
+    static func carriedBefore(_ path: TreePath, _ rules: PathTable<Rule>) -> Bool {
+        if path.lastComponent.withBytes({ RepoPath.isTemporaryName($0) }) { return false }
+        let values = rules.values
+        if let i = rules.index(of: path) { return values[i] == .carry || values[i] == .carryWhole }
+        return rules.descendants(of: path).allSatisfy { values[$0] == .carry || values[$0] == .carryWhole }
     }
 
     // MARK: - Descriptor helpers

@@ -25,6 +25,13 @@ public enum Rollback {
         try GenerationStore(layout: SwitchLayout(target: StateStore.normalize(target))).list()
     }
 
+    /// Whether generation `sequence` of `target` is on disk, to roll back to: kept, or prepared by a switch that
+    /// failed before filing the outgoing tree in it (the journal left; a rollback finishes that first). False once a
+    /// prune removed it (`--keep-generations 0`).
+    public static func keeps(_ sequence: Int, target: String) -> Bool {
+        TreeOps.isDirectory(SwitchLayout(target: StateStore.normalize(target)).generation(sequence))
+    }
+
     /// Swaps a kept generation into `target` (the most recent, or the one whose commit starts with `to`, or
     /// whose sequence number is `to`), keeping the outgoing tree as a generation in turn and carrying the
     /// operator's files over. Needs no source: everything is on disk.
@@ -145,7 +152,7 @@ public enum Rollback {
             let error = FailedAfterSwitch<Outcome>.smartSyncError(cause)
             let message = FailedAfterSwitch<Outcome>.message(
                 target: target, to: outcome.to?.hex ?? "the tree found before the first sync",
-                from: outcome.from?.hex ?? "an untracked tree", step: step, cause: error)
+                from: outcome.from?.hex ?? "an untracked tree", step: step, cause: error, generation: nil)
             return FailedAfterSwitch(
                 outcome: outcome, step: step, error: SmartSyncError(error.code, message, cause: error))
         }

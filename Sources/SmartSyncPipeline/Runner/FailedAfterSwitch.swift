@@ -8,6 +8,9 @@ public enum AfterSwitchStep: String, Sendable, Codable {
     case record = "recording the new state"
     /// Moving the outgoing tree into its generation and removing the switch journal.
     case fileOutgoing = "keeping the previous tree as a generation"
+    /// With `--keep-generations 0`, keeping as local versions the edits the outgoing tree holds before the prune
+    /// removes it (``StagedSwitchApplier/keepOutgoing``); the generation stays.
+    case keepEdits = "keeping the edits of the replaced tree"
     /// Removing generations beyond `--keep-generations`.
     case prune = "removing old generations"
     /// Saving the stat cache.
@@ -52,10 +55,11 @@ public struct FailedAfterSwitch<Outcome: Sendable>: Error, Sendable, CustomStrin
         return SmartSyncError(.internal, String(describing: error))
     }
 
-    /// The operator's message for a failure at `step` after `target` was switched to `to` (`from` before).
-    static func message(target: String, to: String, from: String, step: AfterSwitchStep, cause: SmartSyncError)
-        -> String
-    {
+    /// The operator's message for a failure at `step` after `target` was switched to `to` (`from` before), the
+    /// replaced tree filed as `generation`.
+    static func message(
+        target: String, to: String, from: String, step: AfterSwitchStep, cause: SmartSyncError, generation: Int?
+    ) -> String {
         var text = "'\(target)' was switched to \(to) (from \(from)), but \(step.rawValue) failed afterwards: "
         text += cause.text + ". "
         switch step {
@@ -65,6 +69,11 @@ public struct FailedAfterSwitch<Outcome: Sendable>: Error, Sendable, CustomStrin
         case .fileOutgoing:
             text += "The target and its state are at \(to); once that is fixed, the next run of smart-sync on this "
             text += "target keeps the previous tree as a generation"
+        case .keepEdits:
+            let n = generation.map(String.init) ?? "N"
+            text += "The target and its state are at \(to); the replaced tree stays as generation \(n), with the edits "
+            text += "made in it since the scan (`smart-sync restore PATH --generation \(n)` brings one back); "
+            text += "the next switch removes it"
         case .prune:
             text += "The target and its state are at \(to); once that is fixed, the next switch removes them"
         case .statCache, .clearIntent:

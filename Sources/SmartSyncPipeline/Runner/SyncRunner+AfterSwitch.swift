@@ -86,7 +86,7 @@ extension SyncRunner {
         guard let failure else { return }
         let message = FailedAfterSwitch<Outcome>.message(
             target: target, to: commit.hex, from: outcome.previousCommit?.hex ?? "no recorded commit",
-            step: failure.step, cause: failure.error)
+            step: failure.step, cause: failure.error, generation: outcome.applied?.generation)
         throw FailedAfterSwitch(
             outcome: outcome, step: failure.step,
             error: SmartSyncError(failure.error.code, message, cause: failure.error))

@@ -338,6 +338,8 @@ public struct SyncRunner: Sendable {
             // What those held was freed in blocks too small for a mapping of their own (the paths): given back now.
             LargeAllocations.releaseFreedPages()
             var failed: FailedAfterSwitch<ApplyReport>?
+            // With --keep-generations 0: edits kept from the outgoing tree, and the stat cache read for that.
+            var windowKept: Locked<(kept: [KeptVersion], cache: StatCache?)>?
             do {
                 switch applyMode {
                 case .stagedSwitch:
@@ -350,6 +352,8 @@ public struct SyncRunner: Sendable {
                     applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache
+                    windowKept = keepWindowEdits(
+                        &applier, plan: plan, target: target, cache: readCache, owner: planner.installedOwner)
                     applier.outgoingCacheFile = savedCache
                     applier.scannedDirectories = directories
                     applier.recordSwitch = record.save
@@ -385,7 +389,8 @@ public struct SyncRunner: Sendable {
                 throw error
             }
             outcome.switched = true
-            var cache = readCache()
+            outcome.kept += windowKept?.withLock { $0.kept } ?? []
+            var cache = windowKept?.withLock { w in defer { w.cache = nil }; return w.cache } ?? readCache()
             cache.record(plan, target: target, known: outcome.applied?.unchangedStats ?? PathTable())
             try logger.timed("state") {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)

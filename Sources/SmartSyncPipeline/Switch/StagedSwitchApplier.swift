@@ -40,6 +40,12 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// commit. A throw keeps the switch journal (the next run finishes the switch) and becomes a
     /// ``FailedAfterSwitch`` at ``AfterSwitchStep/record``.
     public var recordSwitch: (@Sendable () throws -> Void)?
+    /// Called with the outgoing tree's directory when the prune is about to remove it (``keepGenerations`` 0), before
+    /// the prune: keeps what the operator changed there since the scan that nothing else kept (an edit of a tracked
+    /// file the plan leaves unchanged, made while the stage was validated: ``SyncRunner/keepWindowEdits(_:tree:target:
+    /// cache:owner:)``). A throw leaves the generation in place (nothing lost) and fails at
+    /// ``AfterSwitchStep/keepEdits``.
+    var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
     /// (`stat-cache`): so that when the tree is recycled or rolled back to, files still as the scan saw them need no
     /// reading (``GenerationTrust``). Nil (or nil read): the generation is filed without one.
@@ -66,7 +72,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// something to carry (``UntrackedCarrier/scanned``). Nil: it lists every one.
     var scannedDirectories: ScannedDirectories?
     /// Where the switch logs, at `.debug`, how the stage was made (the spare tree recycled, or why not) and the time of
-    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `carry-changes`, `exchange`, `prune`, `spare`).
+    /// each step (`stage`, `carry`, `sync`, `validate-stage`, `carry-changes`, `exchange`, `keep-outgoing`, `prune`,
+    /// `spare`).
     public var logger: Logger = .disabled
     /// How the recycler's pass over the spare tree, and the carrier's over both trees, are shared out over threads
     /// (tests force a split of a small tree).
@@ -160,10 +167,14 @@ public struct StagedSwitchApplier: ApplyStrategy {
         if exists {
             // The plan's changes are in path order: the carrier's rules as a table with no sort and no hashing (made
             // only now, not held through the stage's making, the peak of an update's memory).
+            // A path the plan does not name is carried as the operator's: it must name every tree path, the unchanged
+            // ones too (a plan counting them is made again listing them before an apply: SyncRunner).
+            precondition(plan.listsUnchanged, "the staged switch needs a plan listing its unchanged paths")
             let rules = PathTable(sorting: plan.changes.lazy.map { ($0.path, UntrackedCarrier.Rule($0.kind)) })
             var first = UntrackedCarrier(rules: rules, unsettled: unsettled)
             first.scanned = scannedDirectories
             first.split = recycleSplit
+            first.outgoingKept = keepGenerations > 0
             try logger.timed("carry") { try first.carry(from: target, into: layout.stage) }
             carrier = first
         }
@@ -275,12 +286,19 @@ public struct StagedSwitchApplier: ApplyStrategy {
         } else if var cache = readOutgoingCache?() {
             try? cache.save(to: filedCache)
         }
+        var step = AfterSwitchStep.prune
         do {
             try checkpoint("filed")
+            if keepGenerations == 0, let keepOutgoing {
+                step = .keepEdits
+                try checkpoint("keep-edits")
+                try logger.timed("keep-outgoing") { try keepOutgoing(layout.generation(sequence) + "/tree") }
+                step = .prune
+            }
             try logger.timed("prune") { try generations.prune(keep: keepGenerations) }
         } catch {
             throw FailedAfterSwitch(
-                outcome: report, step: .prune, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
+                outcome: report, step: step, error: FailedAfterSwitch<ApplyReport>.smartSyncError(error))
         }
         if firstSwitch { leaveSpare(plan, generations: generations, tree: target) }
         return (report, .exchanged)
