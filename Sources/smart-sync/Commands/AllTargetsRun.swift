@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncWorkflow
 
@@ -76,7 +76,7 @@ enum AllTargetsRun {
             line +=
                 failed.isEmpty
                 ? ", all succeeded" : "; failed: " + failed.map { "\($0.name) (exit \($0.code))" }.joined(separator: ", ")
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            StandardStream.error.write(line + "\n")
         }
         if worst != ExitCodes.success { throw ExitCode(worst) }
     }

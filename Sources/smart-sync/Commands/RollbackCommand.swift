@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -140,15 +141,12 @@ struct RollbackCommand: AsyncParsableCommand {
             if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
             reporter.writeJSONLine(object)
         } else if !output.quiet {
-            FileHandle.standardError.write(
-                Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
-            )
+            StandardStream.error.write(
+                "rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n")
             if !outcome.repaired.isEmpty {
                 let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-                FileHandle.standardError.write(
-                    Data(
-                        "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n"
-                            .utf8))
+                StandardStream.error.write(
+                    "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n")
             }
         }
         if let failed {
