@@ -270,12 +270,10 @@ final class Reporter: Sendable {
     private func writeJSON(_ object: [String: Any]) {
         var object = object
         if let targetName, object["name"] == nil { object["name"] = targetName }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let value = JSONValue(any: object), let data = try? encoder.encode(value) else { return }
+        guard let text = JSONValue(any: object)?.serialized() else { return }
         state.withLock { s in
             if object["event"] as? String == "summary" { s.summaryWritten = true }
-            StandardStream.output.write(Array(data) + [UInt8(ascii: "\n")])
+            StandardStream.output.write(text + "\n")
         }
     }
 }
