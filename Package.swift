@@ -131,15 +131,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
-            // What ships is the release build, with the Swift runtime and Foundation linked in (what SwiftPM's
-            // `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
+            // What ships is the release build, with the Swift runtime and FoundationEssentials linked in (what
+            // SwiftPM's `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
             // ~17,000 symbols against the Swift libraries in the dynamic loader. OpenSSL and zlib stay shared;
             // libcurl is not linked (loaded on demand, Sources/CCurl). Debug builds (the tests) stay dynamic.
-            // "Static Swift runtime" in docs/ARCHITECTURE.md.
+            // No module of the product imports full Foundation (nor CoreFoundation or ICU): "Static Swift runtime"
+            // in docs/ARCHITECTURE.md.
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
-                // Foundation's static archives name their own dependencies only in their autolink entries, which the
-                // driver reads from object files, not archives (SwiftPM's flag compiles against swift_static instead).
-                + ["CoreFoundation", "_FoundationICU", "_FoundationCollections", "_FoundationCShims"].map {
+                // FoundationEssentials' static archive names its own dependencies only in its autolink entries, which
+                // the driver reads from object files, not archives (SwiftPM's flag compiles against swift_static
+                // instead).
+                + ["_FoundationCollections", "_FoundationCShims"].map {
                     .linkedLibrary($0, .when(platforms: [.linux], configuration: .release))
                 }
         ),

@@ -1,7 +1,7 @@
 // Linux calls the Swift Glibc module does not expose: renameat2(2) with RENAME_EXCHANGE, syncfs(2),
 // sync_file_range(2) (the object store's batched durability), getdents64(2) (the scan's listing), the FICLONE ioctl
 // (reflinks) and extended attributes (directory metadata kept across a switch); for the process runner, glibc's
-// GNU-only posix_spawn file actions and pidfd_open(2).
+// GNU-only posix_spawn file actions and pidfd_open(2); a thread's name (prctl, variadic in C).
 #ifndef SMART_SYNC_CLINUXSHIMS_SHIM_H
 #define SMART_SYNC_CLINUXSHIMS_SHIM_H
 
@@ -20,6 +20,11 @@
 /// syncfs(2): flush the file system holding `fd`.
 static inline int ss_syncfs(int fd) {
     return (int)syscall(SYS_syncfs, fd);
+}
+
+/// prctl(PR_SET_NAME): names the calling thread (its first 15 bytes) for `top -H`, `ps -L` and debuggers.
+static inline void ss_set_thread_name(const char *name) {
+    (void)syscall(SYS_prctl, 15 /* PR_SET_NAME */, name, 0L, 0L, 0L);
 }
 
 /// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): start writeback of the whole file without waiting for it.

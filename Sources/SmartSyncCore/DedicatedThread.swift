@@ -1,3 +1,4 @@
+import CLinuxShims
 import Glibc
 
 /// Runs blocking work (a child process, a pipe read, a store-wide fsck) on a thread of its own, so it never holds
@@ -25,14 +26,16 @@ public enum DedicatedThread {
     }
 
     /// Starts `body` on a new detached thread. Traps when the system cannot create a thread (as Foundation's
-    /// `Thread.start()` does): there is no way to run the work at all then.
-    public static func start(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Work(body)).toOpaque()
+    /// `Thread.start()` does): there is no way to run the work at all then. `name` (its first 15 bytes, the kernel's
+    /// limit) names the thread for `top -H` and debuggers.
+    public static func start(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Work(body, name: name)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(
             &thread, nil,
             { raw in
                 let work = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
+                if let name = work.name { ss_set_thread_name(name) }
                 work.body()
                 return nil
             }, box)
@@ -45,6 +48,10 @@ public enum DedicatedThread {
 
     private final class Work: Sendable {
         let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        let name: String?
+        init(_ body: @escaping @Sendable () -> Void, name: String?) {
+            self.body = body
+            self.name = name
+        }
     }
 }

@@ -16,3 +16,24 @@ public func readChunks(fd: Int32, path: String, _ body: (UnsafeRawBufferPointer)
         try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
     }
 }
+
+/// The bytes of the file at `path`, for small files a user names (a CA bundle, an allowed-signers file). Throws
+/// ``FileReadFailure`` with the system's reason when it cannot be opened or read.
+public func readWholeFile(_ path: String) throws(FileReadFailure) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileReadFailure(reason: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    do {
+        try readChunks(fd: fd, path: path) { bytes.append(contentsOf: $0) }
+    } catch {
+        throw FileReadFailure(reason: String(cString: strerror(errno)))
+    }
+    return bytes
+}
+
+/// Why ``readWholeFile(_:)`` could not read a file: `strerror`'s words (`No such file or directory`).
+public struct FileReadFailure: Error, Sendable {
+    /// The reason, for a message.
+    public var reason: String
+}

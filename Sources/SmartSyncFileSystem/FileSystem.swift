@@ -261,6 +261,13 @@ public enum FileSystem {
         return nowNs - Timestamps.ctimeNs(st)
     }
 
+    /// Whether `path` names a directory, following symbolic links (`stat`), as `FileManager.fileExists(atPath:
+    /// isDirectory:)` answers: for paths a user gives (a source repository, a checks directory).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// Writes the whole buffer at `offset` (`pwrite`), retrying short writes and `EINTR`.
     public static func pwriteAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
         var done = 0

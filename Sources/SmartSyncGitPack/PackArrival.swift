@@ -1,4 +1,4 @@
-import Foundation
+import SmartSyncCore
 
 /// How much of a pack has reached its spool file so far, for an import that runs while the pack downloads.
 ///
@@ -6,7 +6,7 @@ import Foundation
 /// is there, waits (``wait(beyond:)``) instead of taking the end of the file for the end of the pack. So inflating,
 /// delta resolution and hashing overlap the download, as `git index-pack` does while `git clone` receives.
 public final class PackArrival: @unchecked Sendable {  // state guarded by `condition`
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var bytes = 0
     private var finished = false
 

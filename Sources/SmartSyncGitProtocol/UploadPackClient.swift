@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncTransfer
 import Synchronization
@@ -188,7 +188,7 @@ public final class UploadPackClient: Sendable {
     }
 
     private func announceRetry(_ delay: Double, _ reason: String) {
-        notice(String(format: "retrying in %.1f s: ", delay) + reason)
+        notice("retrying in \(delay.fixed(1)) s: " + reason)
     }
 
     private func count(_ response: TransferResponse, sent: Int) {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// An allowed-signers file (ssh-keygen(1), "ALLOWED SIGNERS"; git's `gpg.ssh.allowedSignersFile`): which keys may
@@ -43,10 +43,10 @@ public struct AllowedSigners: Sendable {
     public init(contentsOf path: String) throws {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = Data(try readWholeFile(path))
         } catch {
             throw SmartSyncError(
-                .invalidArgument, "cannot read the allowed-signers file \(path): \(error.localizedDescription)",
+                .invalidArgument, "cannot read the allowed-signers file \(path): \(error.reason)",
                 hint: "give a readable file in ssh-keygen's allowed-signers format")
         }
         guard let text = String(data: data, encoding: .utf8) else {

@@ -1,5 +1,5 @@
 import CLibCrypto
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// An SSH public key of a type smart-sync verifies signatures with: Ed25519, ECDSA on NIST P-256/384/521, or RSA.

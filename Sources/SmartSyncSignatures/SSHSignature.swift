@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// An SSH signature in OpenSSH's SSHSIG format (`ssh-keygen -Y sign`, and git's `gpg.format=ssh` commit

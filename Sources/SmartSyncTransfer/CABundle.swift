@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// The PEM trust store handed to libcurl when the user adds a CA with `--cacert FILE`.
@@ -49,12 +49,12 @@ struct CABundle: Sendable {
     static func check(extraCAFile: String) throws -> Data {
         let extra: Data
         do {
-            extra = try Data(contentsOf: URL(fileURLWithPath: extraCAFile))
+            extra = Data(try readWholeFile(extraCAFile))
         } catch {
             throw SmartSyncError(
                 .invalidArgument,
                 "cannot read the CA certificate file '\(extraCAFile)' given with --cacert: "
-                    + "\((error as NSError).localizedDescription)",
+                    + error.reason,
                 hint: "pass a readable PEM file")
         }
         guard let text = String(data: extra, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else {

@@ -1,5 +1,6 @@
 import CCurl
-import Foundation
+import FoundationEssentials
+import Glibc
 import SmartSyncCore
 
 /// The bridge between async callers and the one thread that owns the `CURLM*`.
@@ -28,7 +29,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// and the easy handles' settings.
     typealias Setup = @Sendable () throws -> (multi: UnsafeMutableRawPointer, settings: EasySettings)
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private let setUp: Setup
     private let maxConcurrent: Int
     let pacing: Pacing
@@ -72,9 +73,7 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     /// Starts the engine thread. It keeps `self` alive until it exits.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "smart-sync.curl"
-        thread.start()
+        DedicatedThread.start(name: "smart-sync.curl") { [self] in run() }
     }
 
     // MARK: - Called from any thread

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 
 /// Seconds on a monotonic clock (never jumps with the wall clock).
 func monotonicSeconds() -> Double {

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// An absolute `http`/`https` URL as libcurl's URL parser understands it: the same parser the transfer uses, so
@@ -82,7 +82,7 @@ public struct RequestURL: Sendable, Equatable {
 
     /// `url` with any `user:password@` removed, for messages.
     static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
+        guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
         let authority = rest[..<authorityEnd]

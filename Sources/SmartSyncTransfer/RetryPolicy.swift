@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import SmartSyncCore
 
@@ -70,17 +71,9 @@ public struct RetryPolicy: Sendable {
     /// must read, RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime), relative to `now`; within
     /// `0 ... longestDelay` (see ``clampedDelay(_:)``).
     public static func retryAfter(_ value: String?, now: Date = Date()) -> Double? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard let value = value?.trimmed(newlines: false), !value.isEmpty else { return nil }
         if let seconds = Double(value) { return clampedDelay(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        // asctime pads a one-digit day with a space: "Sun Nov  6 08:49:37 1994".
-        let text = value.replacingOccurrences(of: "  ", with: " ")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return clampedDelay(date.timeIntervalSince(now)) }
-        }
+        if let date = HTTPDate.parse(value, now: now) { return clampedDelay(date.timeIntervalSince(now)) }
         return nil
     }
 }
@@ -132,7 +125,7 @@ extension TransferEngine {
                 reason = error.message
             }
             configuration.logger.debug(
-                "retry \(attempt.number + 1) of \(policy.retries) in \(String(format: "%.1f", delay)) s: \(reason)",
+                "retry \(attempt.number + 1) of \(policy.retries) in \(delay.fixed(1)) s: \(reason)",
                 metadata: ["kind": request.hostKind.map { "\($0)" } ?? "-", "delayMs": Logger.milliseconds(delay)],
                 source: "SmartSyncTransfer")
             onRetry(delay, reason)

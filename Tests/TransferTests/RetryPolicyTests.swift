@@ -38,6 +38,12 @@ struct RetryPolicyTests {
         #expect(RetryPolicy.retryAfter("Wed Oct 21 07:28:45 2015", now: now) == 45)
         let early = try #require(ISO8601DateFormatter().date(from: "2015-10-01T07:28:00Z"))
         #expect(RetryPolicy.retryAfter("Thu Oct  1 07:28:10 2015", now: early) == 10)
+        // Read with the C library since found8, as DateFormatter read them: no date that is none, no other shape.
+        #expect(RetryPolicy.retryAfter("Sat, 31 Feb 2015 07:28:30 GMT", now: now) == nil)
+        #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 24:28:30 GMT", now: now) == nil)
+        #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:28:30", now: now) == nil)
+        #expect(RetryPolicy.retryAfter("Wed, 21 Okt 2015 07:28:30 GMT", now: now) == nil)
+        #expect(RetryPolicy.retryAfter("Thursday, 22-Oct-15 07:28:00 GMT", now: now) == 86_400)
     }
 
     @Test func classification() {

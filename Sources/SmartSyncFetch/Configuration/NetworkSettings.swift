@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncTransfer
 
 /// Network behaviour chosen on the command line, shared by every remote source.

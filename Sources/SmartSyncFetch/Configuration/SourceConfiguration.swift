@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import SmartSyncCore
 import SmartSyncObjectStore
@@ -118,7 +118,7 @@ public enum SourceConfiguration: Sendable {
             }
             let clone = ShallowCloneSource(
                 gitURL: gitURL, owner: location.owner, repository: location.repository, token: token,
-                temporaryDirectory: temporaryDirectory ?? (NSTemporaryDirectory() + "smart-sync"),
+                temporaryDirectory: temporaryDirectory ?? (FileManager.default.temporaryDirectory.path + "/smart-sync"),
                 stallTimeout: network.stallTimeout, extraCAFile: network.extraCAFile)
             let cloneFallback = FailoverPolicy.apiOutage(clone: clone.remoteURL)
             Self.logTransport(network, location: location, gitURL: gitURL, store: store, logger: logger)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncTransfer
 
@@ -35,6 +35,14 @@ enum GitHubJSON {
         var message: String?
     }
 
+    /// Why `JSONDecoder` refused a body, in the words Foundation's `localizedDescription` gave it.
+    static func reason(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound, .valueNotFound: return "The data couldn’t be read because it is missing."
+        default: return "The data couldn’t be read because it isn’t in the correct format."
+        }
+    }
+
     /// Decodes a JSON body, naming the endpoint when it does not parse.
     static func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], endpoint: String) throws -> T {
         do {
@@ -42,7 +50,7 @@ enum GitHubJSON {
         } catch {
             throw SmartSyncError(
                 .malformedResponse,
-                "the response from \(endpoint) is not the JSON GitHub sends (\(error.localizedDescription))",
+                "the response from \(endpoint) is not the JSON GitHub sends (\(Self.reason(error)))",
                 hint: "check --api-url points at a GitHub API",
                 cause: SendableDescription("\(error)"))
         }
@@ -117,7 +125,7 @@ extension GitHubJSON {
             hints.append("the reset time is unknown (no x-ratelimit-reset header): wait for it")
         } else if let maxWait {
             let needed = Int(state.secondsToReset().rounded(.up)) + 1
-            let now = String(format: "%.0f", maxWait)  // any finite --max-wait, 1e30 too: no Int conversion
+            let now = maxWait.fixed(0)  // any finite --max-wait, 1e30 too: no Int conversion
             hints.append("raise --max-wait (now \(now) s) to \(needed) or more to wait for the reset")
         } else {
             hints.append("wait for the reset")

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncTransfer
 import Synchronization
 
@@ -57,7 +58,7 @@ extension GitHubSource {
                 state: state, endpoint: endpoint, status: status, said: "", authenticated: token != nil,
                 maxWait: maxWait)
         }
-        notice(String(format: "GitHub's API rate limit is exhausted; waiting %.0f s for it to reset", delay))
+        notice("GitHub's API rate limit is exhausted; waiting \(delay.fixed(0)) s for it to reset")
         try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncTransfer
@@ -118,7 +118,7 @@ extension GitHubSource {
             subject: "ref '\(name.text)' of repository '\(location.slug)'",
             onNotFound: { try await self.explainMissing(name.text, abbreviated: name.mayAbbreviateACommit) },
             immutable: immutable)
-        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: body, as: UTF8.self).trimmed()
         guard let commit = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .malformedResponse,

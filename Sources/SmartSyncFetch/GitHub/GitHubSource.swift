@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import SmartSyncCore
 import SmartSyncObjectStore
@@ -129,7 +129,7 @@ public final class GitHubSource: SyncSource {
     /// Counts a retry and announces it; for `perform(retrying:onRetry:)`.
     func announceRetry(_ delay: Double, _ reason: String) {
         stats.withLock { $0.retries += 1 }
-        notice(String(format: "retrying in %.1f s: ", delay) + reason)
+        notice("retrying in \(delay.fixed(1)) s: " + reason)
     }
 
     // MARK: - Requests

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncTransfer
 
@@ -9,7 +9,7 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
     private let value: String
 
     public init(_ value: String, origin: String) {
-        self.value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        self.value = value.trimmed()
         self.origin = origin
     }
 
@@ -40,7 +40,7 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
                 .notFound, "the token file \(file) cannot be read",
                 hint: "check token_file in the config file: it must name a file this user can read")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmed()
         guard !text.isEmpty else {
             throw SmartSyncError(.invalidArgument, "the token file \(file) is empty", hint: "write the token into it")
         }
@@ -64,7 +64,7 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let file = directory + "/" + credentialName
             if let data = FileManager.default.contents(atPath: file) {
-                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let text = String(decoding: data, as: UTF8.self).trimmed()
                 if !text.isEmpty { return GitHubToken(text, origin: "$CREDENTIALS_DIRECTORY/\(credentialName)") }
             }
         }
@@ -72,14 +72,15 @@ public struct GitHubToken: Sendable, CustomStringConvertible, CustomDebugStringC
         let variables =
             (enterprise ? ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] : []) + ["GH_TOKEN", "GITHUB_TOKEN"]
         for name in variables {
-            if let v = environment[name], !v.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if let v = environment[name], !v.trimmed().isEmpty {
                 return GitHubToken(v, origin: name)
             }
         }
-        let configHome = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+        let configHome = environment["XDG_CONFIG_HOME"] ?? (home + "/.config")
         let file = configHome + "/github/token"
         if let data = FileManager.default.contents(atPath: file) {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: data, as: UTF8.self).trimmed()
             if !text.isEmpty { return GitHubToken(text, origin: file) }
         }
         if askGH, let token = ghAuthToken(host: host, environment: environment) { return token }

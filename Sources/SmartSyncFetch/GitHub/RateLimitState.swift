@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncTransfer
 
 /// GitHub's rate-limit headers of one API response: `x-ratelimit-limit`, `-remaining`, `-used`, `-reset`
@@ -66,8 +67,7 @@ public struct RateLimitState: Sendable, Equatable {
     /// "at 14:03:07 (in 42 s)", for messages; local time.
     public func describeReset(now: Date = Date()) -> String {
         guard let reset else { return "at an unknown time" }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return "at \(formatter.string(from: reset)) (in \(Int(secondsToReset(from: now).rounded(.up))) s)"
+        let time = LocalTime.string(secondsSince1970: reset.timeIntervalSince1970)
+        return "at \(time) (in \(Int(secondsToReset(from: now).rounded(.up))) s)"
     }
 }

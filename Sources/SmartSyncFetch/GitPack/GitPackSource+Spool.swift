@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Logging
 import SmartSyncCore
@@ -193,16 +193,9 @@ extension GitPackSource {
         holding: ObjectBatch? = nil
     ) -> Task<PackImportReport, any Error> {
         Task {
-            try await withCheckedThrowingContinuation { continuation in
-                let thread = Thread {
-                    continuation.resume(
-                        with: Result {
-                            try PackImporter(store: store).importPack(
-                                atPath: path, arrival: arrival, limits: limits, budget: budget, holding: holding)
-                        })
-                }
-                thread.name = "smart-sync pack import"
-                thread.start()
+            try await DedicatedThread.run {
+                try PackImporter(store: store).importPack(
+                    atPath: path, arrival: arrival, limits: limits, budget: budget, holding: holding)
             }
         }
     }

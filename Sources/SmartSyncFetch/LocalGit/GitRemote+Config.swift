@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import SmartSyncCore
 import SmartSyncFileSystem
@@ -54,7 +54,7 @@ extension GitRemote {
 
         /// `text` as a git config string: in double quotes, `"` and `\` escaped (no newline can reach here).
         static func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            "\"" + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
         }
 
         /// A new file (`O_EXCL | O_NOFOLLOW`, 0600) holding `bytes`.

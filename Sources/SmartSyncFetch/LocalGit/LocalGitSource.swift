@@ -1,6 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import Synchronization
@@ -20,8 +21,7 @@ public final class LocalGitSource: SyncSource {
     public init(path: String) async throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         repository = URL(fileURLWithPath: absolute).standardizedFileURL.path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: repository, isDirectory: &isDir), isDir.boolValue else {
+        guard FileSystem.isDirectory(repository) else {
             throw SmartSyncError(
                 .sourceUnavailable,
                 "the source '\(path)' does not exist or is not a directory",
@@ -77,7 +77,7 @@ public final class LocalGitSource: SyncSource {
         var resolved = try await commit(of: spec, shownAs: name.text)
         if ref == nil {
             let head = try await git(["symbolic-ref", "--short", "-q", "HEAD"])
-            let branch = String(decoding: head.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let branch = String(decoding: head.stdout, as: UTF8.self).trimmed()
             if head.status == 0 && !branch.isEmpty { resolved.name = branch }
         }
         return resolved
@@ -93,7 +93,7 @@ public final class LocalGitSource: SyncSource {
     /// The full id of the one commit `prefix` abbreviates.
     private func expand(_ prefix: String) async throws -> String {
         let r = try await git(["rev-parse", "--verify", "--end-of-options", prefix.lowercased() + "^{commit}"])
-        let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: r.stdout, as: UTF8.self).trimmed()
         if r.status == 0, ObjectID(hex: text) != nil { return text }
         let ambiguous = r.errorOutput.contains("ambiguous")
         throw SmartSyncError(
@@ -105,7 +105,7 @@ public final class LocalGitSource: SyncSource {
 
     private func revParse(_ spec: String, ref: String) async throws -> ObjectID {
         let r = try await git(["rev-parse", "--verify", "--quiet", "--end-of-options", spec])
-        let text = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: r.stdout, as: UTF8.self).trimmed()
         guard r.status == 0, let id = ObjectID(hex: text) else {
             throw SmartSyncError(
                 .notFound,

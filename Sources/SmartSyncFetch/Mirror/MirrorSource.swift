@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import SmartSyncCore
 import SmartSyncGitObjects
@@ -91,7 +91,7 @@ public final class MirrorSource: SyncSource {
     /// Counts a retry and announces it.
     func announceRetry(_ delay: Double, _ reason: String) {
         state.withLock { $0.stats.retries += 1 }
-        notice(String(format: "retrying in %.1f s: ", delay) + reason)
+        notice("retrying in \(delay.fixed(1)) s: " + reason)
     }
 
     /// GETs a small file of the mirror (a commit, a listing, `refs`) into memory, with retries. A 404 is `.notFound`

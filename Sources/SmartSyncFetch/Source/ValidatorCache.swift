@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -58,7 +58,7 @@ public final class ValidatorCache: Sendable {
     // MARK: - The text of smart-sync 0.1.0
 
     /// The key as smart-sync 0.1.0 wrote it on its first line (newlines as spaces).
-    static func legacyKey(_ key: String) -> String { key.replacingOccurrences(of: "\n", with: " ") }
+    static func legacyKey(_ key: String) -> String { key.replacing("\n", with: " ") }
 
     /// Parses an entry of smart-sync 0.1.0: the key line, the `ETag` line, then the body.
     static func legacyEntry(_ bytes: [UInt8]) -> (record: Record, payload: ArraySlice<UInt8>)? {

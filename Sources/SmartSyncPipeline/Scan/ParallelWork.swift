@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Blocking file system work shared out over a few threads: libdispatch's (`DispatchQueue.concurrentPerform`, the

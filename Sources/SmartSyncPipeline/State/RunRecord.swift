@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncFetch
 
 /// What one run of `sync`, `update` or `rollback` did to a target: a line of its ``RunHistory`` and what its

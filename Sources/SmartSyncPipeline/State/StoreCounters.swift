@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncFileSystem
 
 /// What the metrics file counts for a store, kept across runs in `<state>/aux/store-counters` (Codable JSON with a

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncFetch
 
@@ -103,7 +103,7 @@ public struct FlakeCheck: Check {
         let r = try ProcessRunner(tool, ["--parse", file], environment: ChildEnvironment.inheritedWithoutTokens)
             .runAndWait(output: .discard, error: .captured)
         let text = r.stderrString.split(separator: "\n").prefix(3)
-            .joined(separator: " ").trimmingCharacters(in: .whitespaces)
+            .joined(separator: " ").trimmed(newlines: false)
         return (r.status, text.isEmpty ? "exit status \(r.status)" : text)
     }
 }
@@ -146,7 +146,7 @@ enum FlakeLock {
 
     /// A summary ("version 7, 2 nodes") or why the lock is invalid.
     static func validate(_ data: Data) -> Result<String, Reason> {
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+        guard (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue != nil else {
             return .failure(Reason("is not a JSON object; restore it or run `nix flake lock`"))
         }
         let lock: Lock

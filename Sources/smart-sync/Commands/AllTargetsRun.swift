@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncWorkflow
 
@@ -75,7 +75,7 @@ enum AllTargetsRun {
             var line = "\(command) --all: \(codes.count) target\(codes.count == 1 ? "" : "s")"
             let names = failed.map { "\($0.name) (exit \($0.code))" }.joined(separator: ", ")
             line += failed.isEmpty ? ", all succeeded" : "; failed: " + names
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            StandardStream.error.write(line + "\n")
         }
         if worst != ExitCodes.success { throw ExitCode(worst) }
     }

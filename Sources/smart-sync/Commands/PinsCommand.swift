@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -34,8 +34,7 @@ struct PinsCommand: AsyncParsableCommand {
             let index = try await pins.index()
             for pin in try pins.list() {
                 let files = pin.listing.entries.filter(\.mode.isBlob).count
-                let when = ISO8601DateFormatter().string(
-                    from: Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9))
+                let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9).formatted(.iso8601)
                 // What the offline commit checks can use (see `warm --pin`).
                 let object = index.commitObject(pin.commit) != nil
                 let answers = index.pinned(pin.commit)?.ancestry.count ?? 0

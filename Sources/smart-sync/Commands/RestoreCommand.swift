@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -75,7 +76,7 @@ struct RestoreCommand: AsyncParsableCommand {
                     of: path, target: target, state: state, store: objects, events: { reporter.handle($0) })
                 for v in versions { reporter.printVersion(v) }
                 if versions.isEmpty && !output.json {
-                    FileHandle.standardError.write(Data("restore: no kept versions of \(path)\n".utf8))
+                    StandardStream.error.write("restore: no kept versions of \(path)\n")
                 }
                 return
             }
@@ -96,11 +97,11 @@ extension Reporter {
         case .kept(let k):
             let when = Date(timeIntervalSince1970: Double(k.timeNs) / 1e9)
             object["source"] = "kept"
-            object["time"] = ISO8601DateFormatter().string(from: when)
+            object["time"] = when.formatted(.iso8601)
             if let c = k.replacedBy { object["replacedBy"] = c.hex }
             if let generation = k.rollbackTo { object["rollbackTo"] = generation }
             let by = k.replacement
-            text = "kept\t\(ISO8601DateFormatter().string(from: when))\t\(v.mode)\t\(v.id.abbreviated())\t\(by)"
+            text = "kept\t\(when.formatted(.iso8601))\t\(v.mode)\t\(v.id.abbreviated())\t\(by)"
         case .generation(let sequence, let commit):
             object["source"] = "generation"
             object["generation"] = sequence
@@ -141,7 +142,7 @@ extension Reporter {
                 ? "already holds \(from) (\(outcome.restored.id.abbreviated()))"
                 : "← \(from) (\(outcome.restored.id.abbreviated()))"
             if let saved = outcome.saved { line += "; the version it replaced (\(saved.id.abbreviated())) was kept" }
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            StandardStream.error.write(line + "\n")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -142,16 +143,14 @@ struct RollbackCommand: AsyncParsableCommand {
             if let failed { object["failedAfterSwitch"] = failed.step.rawValue }
             reporter.writeJSONLine(object)
         } else if !output.quiet {
-            FileHandle.standardError.write(
-                Data("rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n".utf8)
-            )
+            StandardStream.error.write(
+                "rollback: \(target) \(from) → \(to); \(outcome.carried) operator file(s) carried over\n")
             if !outcome.repaired.isEmpty {
                 let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-                let line =
+                StandardStream.error.write(
                     "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it "
-                    + "was kept and were replaced from the store (what they held was kept: smart-sync restore): "
-                    + "\(list)\n"
-                FileHandle.standardError.write(Data(line.utf8))
+                        + "was kept and were replaced from the store (what they held was kept: smart-sync restore): "
+                        + "\(list)\n")
             }
         }
         if let failed {

@@ -1,5 +1,8 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncObjectStore
 import SmartSyncPipeline
 import SmartSyncValidation
@@ -64,8 +67,8 @@ struct ValidateCommand: AsyncParsableCommand {
             let stateRoot = common.stateDirectory(syncSettings)
             var context = ValidationContext(
                 target: target ?? probe.hostPath(settings.target), root: rootPath,
-                store: Self.isDirectory(storeDir) ? try ObjectStore(root: storeDir) : nil,
-                state: Self.isDirectory(stateRoot) ? try StateStore(root: stateRoot) : nil,
+                store: FileSystem.isDirectory(storeDir) ? try ObjectStore(root: storeDir) : nil,
+                state: FileSystem.isDirectory(stateRoot) ? try StateStore(root: stateRoot) : nil,
                 quick: quick, defaults: settings.defaults)
             if fix, let mode = syncSettings.linkMode { context.linkMode = mode }
             let reports = Validator(checks: settings.checks).run(context, fix: fix) { reporter.check($0) }
@@ -76,10 +79,6 @@ struct ValidateCommand: AsyncParsableCommand {
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
-    }
 }
 
 extension Reporter {
@@ -111,7 +110,7 @@ extension Reporter {
             for action in report.fix?.actions ?? [] { lines.append("    fixed: \(action)") }
             if let failure = report.fix?.failure { lines.append("    fix failed: \(failure)") }
             lines.append(Self.line(report.result.status, report.kind, report.result.message))
-            FileHandle.standardOutput.write(Data(lines.map { $0 + "\n" }.joined().utf8))
+            StandardStream.output.write(lines.map { $0 + "\n" }.joined())
         }
     }
 
@@ -133,7 +132,7 @@ extension Reporter {
             text += "\(summary.warned == 1 ? "" : "s"), \(summary.failed) failed"
             if summary.skipped > 0 { text += ", \(summary.skipped) skipped" }
             if summary.fixed > 0 { text += "; \(summary.fixed) fixed" }
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            StandardStream.output.write(text + "\n")
         }
     }
 
@@ -153,6 +152,6 @@ extension Reporter {
         }
         let head = "\(mark) \(status.rawValue)"
         let painted = fancy ? "\u{1B}[\(color)m\(head)\u{1B}[0m" : head
-        return "\(painted)  \(kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(message)"
+        return "\(painted)  \(kind.rawValue.padded(to: 14)) \(message)"
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -95,7 +96,7 @@ extension Reporter {
             break
         case .tty, .plain:
             var lines = report.findings.map {
-                "  \($0.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.path)"
+                "  \($0.kind.rawValue.padded(to: 12)) \($0.path)"
             }
             lines += report.corruptObjects.map { "  corrupt-object \($0.hex) (edited through a hardlink)" }
             var summary = "verify: \(report.checked) paths checked; "
@@ -107,7 +108,7 @@ extension Reporter {
                     + "object\(report.corruptObjects.count == 1 ? "" : "s") damaged"
                 summary += repaired ? "; repaired" : "; run with --repair to restore them"
             }
-            FileHandle.standardError.write(Data((lines + [summary]).map { $0 + "\n" }.joined().utf8))
+            StandardStream.error.write((lines + [summary]).map { $0 + "\n" }.joined())
         }
     }
 }

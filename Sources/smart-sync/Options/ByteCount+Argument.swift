@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// `--limit-rate`, `--min-speed`, `--pack-blob-limit`, `--max-size`: parsed once, by ``ByteCount/init(parsing:)``.
@@ -17,7 +17,7 @@ struct DownloadLimit: ExpressibleByArgument, Sendable {
     init(_ count: ByteCount?) { bytes = count?.bytes }
 
     init?(argument: String) {
-        if argument.trimmingCharacters(in: .whitespaces).lowercased() == "none" {
+        if argument.trimmed(newlines: false).lowercased() == "none" {
             bytes = nil
         } else if let count = ByteCount(parsing: argument) {
             bytes = count.bytes

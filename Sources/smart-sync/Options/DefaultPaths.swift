@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where smart-sync keeps its store and state when no flag says otherwise: system directories as root,
 /// XDG directories for everyone else.
@@ -19,5 +20,7 @@ enum DefaultPaths {
         return (env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/smart-sync"
     }
 
-    private static var home: String { ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory() }
+    private static var home: String {
+        ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+    }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncPipeline
@@ -147,7 +147,7 @@ struct FileSettings {
 
     /// `90d`, `12h`, `30m`, `45s` or plain seconds.
     static func parseDuration(_ text: String) -> Int64? {
-        var digits = text.trimmingCharacters(in: .whitespaces)
+        var digits = text.trimmed(newlines: false)
         var unit: Int64 = 1
         if let last = digits.last, let u = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400][last] {
             unit = Int64(u)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 import SmartSyncPipeline
@@ -20,8 +21,7 @@ extension Reporter {
             done = text
         case .leftover(let l):
             object.merge(["kind": l.kind.rawValue, "path": l.path, "bytes": l.bytes]) { $1 }
-            let kind = l.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
-            text = "\(kind) \(l.path)  \(Self.bytes(l.bytes))"
+            text = "\(l.kind.rawValue.padded(to: 11)) \(l.path)  \(Self.bytes(l.bytes))"
             done = "removed \(l.kind.rawValue) \(l.path) (\(Self.bytes(l.bytes)))"
         case .target(let key, let target, let reason):
             object.merge(["kind": "target-state", "key": key, "reason": reason]) { $1 }
@@ -43,7 +43,7 @@ extension Reporter {
         case .quiet: break
         case .tty, .plain:
             if dryRun {
-                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                StandardStream.output.write(text + "\n")
             } else {
                 note("gc: " + done)
             }
@@ -86,8 +86,8 @@ extension Reporter {
             }
             line += "; \(r.dryRun ? "would free" : "freed") \(Self.bytes(r.freedBytes))"
             line += "; the store holds \(Self.bytes(r.usage)) of its own"
-            line += String(format: "; %.2f s", seconds)
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            line += "; \(seconds.fixed(2)) s"
+            StandardStream.error.write(line + "\n")
         }
     }
 }
@@ -138,7 +138,7 @@ extension Reporter {
         case .tty, .plain:
             var lines = missing.map { "missing: \($0.0.hex): \($0.1)" }
             var line = "fsck: \(report.checked) objects (\(Self.bytes(report.bytes))) hashed"
-            line += String(format: " in %.2f s", seconds)
+            line += " in \(seconds.fixed(2)) s"
             line += report.findings.isEmpty ? "; all intact" : "; \(report.findings.count) damaged"
             if !needs.isEmpty { line += "; \(needs.count) needed by a root" }
             if let outcome, !needs.isEmpty {
@@ -159,7 +159,7 @@ extension Reporter {
                         + "them (--repair replaces them)"
                 )
             }
-            FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
+            StandardStream.error.write(lines.map { $0 + "\n" }.joined())
         }
     }
 }

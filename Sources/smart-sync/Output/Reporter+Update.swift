@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -32,10 +32,7 @@ extension Reporter {
         case .output(_, let line):
             note("  | " + line)
         case .finished(let record):
-            note(
-                String(
-                    format: "%@: %@: %@ (%.2f s)", record.step.rawValue, record.status.rawValue, record.message,
-                    record.seconds))
+            note("\(record.step.rawValue): \(record.status.rawValue): \(record.message) (\(record.seconds.fixed(2)) s)")
         }
     }
 
@@ -114,13 +111,14 @@ extension Reporter {
                 let rebuild = report.record(.rebuild)
                 if rebuild?.status == .ok { line += "; rebuilt" }
             }
-            note(line + String(format: "; %.2f s", seconds))
+            note(line + "; \(seconds.fixed(2)) s")
         }
     }
 
     private static func encoded(_ value: some Encodable) -> Any {
-        guard let data = try? JSONEncoder().encode(value), let object = try? JSONSerialization.jsonObject(with: data)
-        else { return NSNull() }
-        return object
+        guard let data = try? JSONEncoder().encode(value),
+            let object = try? JSONDecoder().decode(JSONValue.self, from: data)
+        else { return JSONValue.null }
+        return object.anyValue
     }
 }

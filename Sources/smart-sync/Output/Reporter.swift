@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncGitObjects
@@ -91,7 +92,7 @@ final class Reporter: Sendable {
             if let signer = summary.commitChecks?.signer {
                 line += "; signed by \(signer.principal) (\(signer.fingerprint))"
             }
-            line += String(format: "; %.2f s", summary.seconds)
+            line += "; \(summary.seconds.fixed(2)) s"
             if !summary.kept.isEmpty {
                 let n = summary.kept.count
                 let names = summary.kept.prefix(10).map(\.path).joined(separator: ", ") + (n > 10 ? ", …" : "")
@@ -99,7 +100,7 @@ final class Reporter: Sendable {
                     "\nkept \(n) local version\(n == 1 ? "" : "s"): \(names) — restore with `smart-sync restore PATH "
                     + "--target \(summary.target ?? "DIR")`"
             }
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            StandardStream.error.write(line + "\n")
         }
     }
 
@@ -112,7 +113,7 @@ final class Reporter: Sendable {
             writeJSON(object)
         }
         clearLine()
-        FileHandle.standardError.write(Data("smart-sync: error: \(error.text)\n".utf8))
+        StandardStream.error.write("smart-sync: error: \(error.text)\n")
     }
 
     // MARK: - Human output
@@ -172,13 +173,13 @@ final class Reporter: Sendable {
                 guard finished || now.timeIntervalSince(s.lastDraw) >= 0.1 else { return }
                 s.lastDraw = now
                 s.lineShown = true
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+                StandardStream.error.write("\r\u{1B}[K" + text)
             } else {
                 // Plain output: a line at each 25 % step, never a carriage-return animation.
                 let percent = total == 0 ? 100 : done * 100 / total
                 guard percent / 25 > s.lastPlainPercent / 25 || (finished && s.lastPlainPercent < 100) else { return }
                 s.lastPlainPercent = percent
-                FileHandle.standardError.write(Data((text + "\n").utf8))
+                StandardStream.error.write(text + "\n")
             }
         }
     }
@@ -196,13 +197,13 @@ final class Reporter: Sendable {
 
     private func line(_ text: String) {
         clearLine()
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        StandardStream.error.write(text + "\n")
     }
 
     private func clearLine() {
         state.withLock { s in
             if s.lineShown {
-                FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+                StandardStream.error.write("\r\u{1B}[K")
                 s.lineShown = false
             }
         }
@@ -226,7 +227,7 @@ final class Reporter: Sendable {
             value /= 1000
             unit += 1
         }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+        return unit == 0 ? "\(n) B" : "\(value.fixed(1)) \(units[unit])"
     }
 
     // MARK: - JSON output
@@ -259,7 +260,7 @@ final class Reporter: Sendable {
 
     private static func jsonObject(_ value: some Encodable) -> [String: Any] {
         guard let data = try? JSONEncoder().encode(value),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let object = (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue
         else { return [:] }
         return object
     }
@@ -272,13 +273,10 @@ final class Reporter: Sendable {
     private func writeJSON(_ object: [String: Any]) {
         var object = object
         if let targetName, object["name"] == nil { object["name"] = targetName }
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
+        guard let text = JSONValue(any: object)?.serialized() else { return }
         state.withLock { s in
             if object["event"] as? String == "summary" { s.summaryWritten = true }
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            StandardStream.output.write(text + "\n")
         }
     }
 }
@@ -297,8 +295,8 @@ extension Reporter {
             case .quiet:
                 break
             case .tty, .plain:
-                let text = "  \(c.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(c.path)\n"
-                FileHandle.standardOutput.write(Data(text.utf8))
+                let text = "  \(c.kind.rawValue.padded(to: 11)) \(c.path)\n"
+                StandardStream.output.write(text)
             }
         }
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 import SmartSyncFetch
 import SmartSyncFileSystem

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncPipeline
 
@@ -30,7 +31,7 @@ struct StatusView {
         let c = s.counters
         if let attempt = c.lastAttempt {
             var line = "\(c.lastCommand ?? "run") \(relative(attempt)): \(c.lastResult?.rawValue ?? "?")"
-            line += String(format: ", %.2f s", c.lastDurationSeconds)
+            line += ", \(c.lastDurationSeconds.fixed(2)) s"
             if c.consecutiveFailures > 1 { line += "; \(c.consecutiveFailures) failed runs in a row" }
             rows.append(("last run", line))
             if let f = c.lastFailure {
@@ -60,7 +61,7 @@ struct StatusView {
         print(s.target)
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
-            print("  " + label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+            print("  " + label.padded(to: width) + "  " + value)
         }
     }
 
@@ -74,15 +75,15 @@ struct StatusView {
         var table = [["TIME", "COMMAND", "RESULT", "FROM", "TO", "BYTES", "DURATION", "ERROR"]]
         for r in runs {
             table.append([
-                Self.timestamp.string(from: r.time), r.command, r.result.rawValue,
+                Self.timestamp(r.time), r.command, r.result.rawValue,
                 r.from.map { String($0.prefix(12)) } ?? "-",
-                r.to.map { String($0.prefix(12)) } ?? "-", Reporter.bytes(r.bytes), String(format: "%.2f s", r.seconds),
+                r.to.map { String($0.prefix(12)) } ?? "-", Reporter.bytes(r.bytes), "\(r.seconds.fixed(2)) s",
                 r.failure.map { "\($0.code): \($0.message)" } ?? "",
             ])
         }
         let widths = (0..<8).map { col in table.map { $0[col].count }.max() ?? 0 }
         for row in table {
-            let cells = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            let cells = row.enumerated().map { $1.padded(to: widths[$0]) }
             var line = "  " + cells.joined(separator: "  ")
             while line.hasSuffix(" ") { line.removeLast() }
             print(line)
@@ -92,7 +93,7 @@ struct StatusView {
     // MARK: - Times
 
     /// "3 min ago (2026-12-06 19:05:40 UTC)".
-    func when(_ date: Date) -> String { "\(relative(date)) (\(Self.timestamp.string(from: date)))" }
+    func when(_ date: Date) -> String { "\(relative(date)) (\(Self.timestamp(date)))" }
 
     /// "just now", "42 s ago", "3 min ago", "5 h ago", "2 days ago", "in the future".
     func relative(_ date: Date) -> String {
@@ -108,14 +109,10 @@ struct StatusView {
     }
 
     /// Local time, as an operator's clock shows it.
-    static var timestamp: DateFormatter {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return f
-    }
+    static func timestamp(_ date: Date) -> String { LocalTime.string(secondsSince1970: date.timeIntervalSince1970) }
 
-    static var iso: ISO8601DateFormatter { ISO8601DateFormatter() }
+    /// ISO 8601 in UTC to the second, as the records write dates.
+    static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
 
     // MARK: - JSON
 
@@ -135,11 +132,11 @@ struct StatusView {
         if let st = s.state {
             o["commit"] = st.commit.hex
             o["ref"] = st.ref
-            o["appliedAt"] = Self.iso.string(from: Date(timeIntervalSince1970: Double(st.appliedAtNs) / 1e9))
+            o["appliedAt"] = Self.iso(Date(timeIntervalSince1970: Double(st.appliedAtNs) / 1e9))
         }
         let c = s.counters
-        if let d = c.lastAttempt { o["lastAttempt"] = Self.iso.string(from: d) }
-        if let d = c.lastSuccess { o["lastSuccess"] = Self.iso.string(from: d) }
+        if let d = c.lastAttempt { o["lastAttempt"] = Self.iso(d) }
+        if let d = c.lastSuccess { o["lastSuccess"] = Self.iso(d) }
         if let v = c.lastCommand { o["lastCommand"] = v }
         if let v = c.lastResult { o["lastResult"] = v.rawValue }
         if let f = c.lastFailure { o["lastError"] = failure(f) }
@@ -150,7 +147,7 @@ struct StatusView {
 
     func object(_ r: RunRecord, target: String) -> [String: Any] {
         var o: [String: Any] = [
-            "event": "run", "target": target, "time": Self.iso.string(from: r.time), "command": r.command,
+            "event": "run", "target": target, "time": Self.iso(r.time), "command": r.command,
             "result": r.result.rawValue, "bytes": r.bytes, "seconds": r.seconds, "objects": r.objects,
         ]
         if let v = r.ref { o["ref"] = v }

@@ -1,5 +1,7 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
+import SmartSyncCore
 
 /// Writes `-v` log lines to stderr through the ``Reporter``, which clears its live progress line first, so logs and
 /// progress never share a line; stdout (`--json`) never sees a log line.
@@ -44,7 +46,7 @@ struct StderrLogHandler: LogHandler {
     /// A value with a space, quote or `=` in quotes (so `key=value` pairs split), as is otherwise.
     static func quoted(_ value: String) -> String {
         guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\"" + value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
             + "\""
     }
 
@@ -55,8 +57,8 @@ struct StderrLogHandler: LogHandler {
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+        return CFormat.string(
+            "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_nsec / 1_000_000))
     }
 }

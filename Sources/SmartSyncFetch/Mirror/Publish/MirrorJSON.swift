@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SmartSyncCore
 
 /// The small JSON needs of the mirror files.
@@ -12,7 +12,7 @@ enum MirrorJSON {
 
     /// The JSON object in `bytes`, checked to carry `format` and `version`.
     static func object(_ bytes: [UInt8], format: String, version: Int, source: String) throws -> [String: Any] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.objectValue else {
             throw SmartSyncError(
                 .malformedResponse, "\(source) is not a JSON object",
                 hint: "it is no smart-sync mirror file (docs/MIRROR.md); remove it, or publish into a new directory")
@@ -35,9 +35,8 @@ enum MirrorJSON {
 
     /// An integral JSON number.
     static func integer(_ value: Any?) -> Int64? {
-        guard let number = value as? NSNumber else { return nil }
-        let double = number.doubleValue
-        guard double == double.rounded(), abs(double) < 9e15 else { return nil }
-        return number.int64Value
+        if let int = value as? Int { return abs(int) < 9_000_000_000_000_000 ? Int64(int) : nil }
+        guard let double = value as? Double, double == double.rounded(), abs(double) < 9e15 else { return nil }
+        return Int64(double)
     }
 }

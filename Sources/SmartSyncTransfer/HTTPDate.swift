@@ -1,0 +1,61 @@
+import FoundationEssentials
+import Glibc
+
+/// An HTTP-date in the three forms a recipient must read (RFC 9110 §5.6.7), in UTC: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
+/// (`Sun Nov  6 08:49:37 1994`). Read with the C library (`timegm`), not Foundation's `DateFormatter` and ICU.
+/// The weekday is not checked against the date; an RFC 850 two-digit year is the one within 80 years before and
+/// 20 after `now`, as `DateFormatter`'s `yy` reads it.
+enum HTTPDate {
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// The date `text` names; nil for anything else.
+    static func parse(_ text: String, now: Date = Date()) -> Date? {
+        let fields = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        var day = 0, month = 0, year = 0, clock = ""
+        if fields.count == 6, fields[0].hasSuffix(","), fields[5] == "GMT" {  // IMF-fixdate
+            guard let d = Int(fields[1]), let m = months.firstIndex(of: fields[2]), let y = Int(fields[3]) else {
+                return nil
+            }
+            (day, month, year, clock) = (d, m + 1, y, fields[4])
+        } else if fields.count == 4, fields[0].hasSuffix(","), fields[3] == "GMT" {  // RFC 850
+            let parts = fields[1].split(separator: "-").map(String.init)
+            guard parts.count == 3, let d = Int(parts[0]), let m = months.firstIndex(of: parts[1]),
+                let yy = Int(parts[2]), parts[2].count == 2
+            else { return nil }
+            (day, month, year, clock) = (d, m + 1, twoDigitYear(yy, now: now), fields[2])
+        } else if fields.count == 5 {  // asctime
+            guard let m = months.firstIndex(of: fields[1]), let d = Int(fields[2]), let y = Int(fields[4]) else {
+                return nil
+            }
+            (day, month, year, clock) = (d, m + 1, y, fields[3])
+        } else {
+            return nil
+        }
+        let hms = clock.split(separator: ":").map { Int($0) }
+        guard hms.count == 3, let hour = hms[0], let minute = hms[1], let second = hms[2],
+            (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let seconds = timegm(&parts)
+        guard parts.tm_mday == Int32(day) else { return nil }  // 31 Feb and the like roll over: refused
+        return Date(timeIntervalSince1970: Double(seconds))
+    }
+
+    /// The year of `yy` within 80 years before and 20 after `now`'s year.
+    private static func twoDigitYear(_ yy: Int, now: Date) -> Int {
+        var t = time_t(now.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let current = Int(parts.tm_year) + 1900
+        var year = current - current % 100 + yy
+        if year > current + 20 { year -= 100 } else if year <= current - 80 { year += 100 }
+        return year
+    }
+}
