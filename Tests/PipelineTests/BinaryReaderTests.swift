@@ -7,10 +7,11 @@ import Testing
 
 @testable import SmartSyncPipeline
 
-/// A state or stat-cache file decoded as it is read (``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``),
-/// through a buffer refilled as the decoder goes and a checksum taken as the bytes pass, reads as the same file read
-/// whole: across every refill boundary (buffers smaller than a record, a path longer than the buffer), and a file cut,
-/// lengthened or with a byte changed reads as none, however far the decoder got before its end.
+/// A state or stat-cache file decoded as it is read
+/// (``BinaryReader/decodeFile(_:magic:versions:regularOnly:bufferSize:_:)``), through a buffer refilled as the
+/// decoder goes and a checksum taken as the bytes pass, reads as the same file read whole: across every refill
+/// boundary (buffers smaller than a record, a path longer than the buffer), and a file cut, lengthened or with a byte
+/// changed reads as none, however far the decoder got before its end.
 @Suite struct BinaryReaderTests {
     /// Buffer sizes: the smallest (64 bytes: every record straddles a refill), odd sizes that cut records at every
     /// offset across a file, one larger than the files.
