@@ -261,6 +261,22 @@ import Testing
         #expect(throws: SmartSyncError.self) { try FileSystem.readFileIfPresent(dir["state"]) }
     }
 
+    /// With `regularOnly` (the gc's reads of generation states) a symlink to a state is not followed and a FIFO does
+    /// not block: both read as none; without it the symlink is followed.
+    @Test func regularOnlyReadsNoSymlinkAndNoFIFO() throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        let small = Self.smallState()
+        try StateFileReadTests.save(dir["state"], small.encoded())
+        try #require(symlink(dir["state"], dir["link"]) == 0)
+        try #require(mkfifo(dir["fifo"], 0o600) == 0)
+        #expect(try TargetState.read(from: dir["state"], regularOnly: true) == small)
+        #expect(try TargetState.read(from: dir["link"], regularOnly: true) == nil)
+        #expect(try TargetState.read(from: dir["link"]) == small)
+        #expect(try TargetState.read(from: dir["fifo"], regularOnly: true) == nil)
+        #expect(try TargetState.read(from: dir["none"], regularOnly: true) == nil)
+    }
+
     /// A read that fails after the decoder has taken all it wanted, while the reader reads on to prove the checksum
     /// (the file's descriptor made a directory's: `EISDIR`), throws: an error, not a damaged file read as none.
     @Test func aReadErrorAfterTheDecoderStoppedThrows() throws {
