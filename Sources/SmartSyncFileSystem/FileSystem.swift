@@ -60,10 +60,14 @@ public enum FileSystem {
     }
 
     /// Calls `body` with a descriptor open for reading on `path`, at its start (closed when `body` returns), and its
-    /// `fstat`; nil when nothing is at `path`. Opened as ``readFileIfPresent(_:)`` opens it, for a reader that decodes
-    /// the bytes as it reads them instead of taking them as one array (the state files' reader).
-    public static func withFileIfPresent<R>(_ path: String, _ body: (Int32, stat) throws -> R) throws -> R? {
-        try withOpenFileIfPresent(path, body)
+    /// `fstat`; nil when nothing is at `path`. Opened as ``readFileIfPresent(_:)`` opens it, or with `regularOnly` as
+    /// ``readRegularFileIfPresent(_:)`` does (a symlink, a FIFO or any other file that is not regular is none: not
+    /// followed, not blocked on), for a reader that decodes the bytes as it reads them instead of taking them as one
+    /// array (the state files' reader).
+    public static func withFileIfPresent<R>(
+        _ path: String, regularOnly: Bool = false, _ body: (Int32, stat) throws -> R
+    ) throws -> R? {
+        try withOpenFileIfPresent(path, regularOnly: regularOnly, body)
     }
 
     /// Reads a whole regular file, or nil when there is none at `path`: absent, or a symlink (not followed), a

@@ -7,10 +7,11 @@ import Testing
 
 @testable import SmartSyncPipeline
 
-/// A state or stat-cache file decoded as it is read (``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``),
-/// through a buffer refilled as the decoder goes and a checksum taken as the bytes pass, reads as the same file read
-/// whole: across every refill boundary (buffers smaller than a record, a path longer than the buffer), and a file cut,
-/// lengthened or with a byte changed reads as none, however far the decoder got before its end.
+/// A state or stat-cache file decoded as it is read
+/// (``BinaryReader/decodeFile(_:magic:versions:regularOnly:bufferSize:_:)``), through a buffer refilled as the
+/// decoder goes and a checksum taken as the bytes pass, reads as the same file read whole: across every refill
+/// boundary (buffers smaller than a record, a path longer than the buffer), and a file cut, lengthened or with a byte
+/// changed reads as none, however far the decoder got before its end.
 @Suite struct BinaryReaderTests {
     /// Buffer sizes: the smallest (64 bytes: every record straddles a refill), odd sizes that cut records at every
     /// offset across a file, one larger than the files.
@@ -34,6 +35,16 @@ import Testing
         return state
     }
 
+    /// A state of two entries and no kept versions: a file shorter than three of the smallest buffers.
+    static func smallState() -> TargetState {
+        var small = state()
+        small.manifest = Manifest(entries: [
+            "a": .init(mode: .regular, id: Self.id), "b/c": .init(mode: .symlink, id: Self.id),
+        ])
+        small.keptLocal = Manifest()
+        return small
+    }
+
     static func cache() -> StatCache {
         StatCache(
             entries: PathTable(keysInOrder: paths, values: paths.indices.map {
@@ -43,16 +54,12 @@ import Testing
             }))
     }
 
-    private func save(_ path: String, _ bytes: [UInt8]) throws {
-        try StateFileReadTests.save(path, bytes)
-    }
-
     @Test(arguments: buffers)
     func aStateReadsAsItWasWrittenAcrossRefills(buffer: Int) throws {
         let dir = try TemporaryDirectory(prefix: "binary-reader")
         defer { dir.remove() }
         let state = Self.state()
-        try save(dir["state"], state.encoded())
+        try StateFileReadTests.save(dir["state"], state.encoded())
         let read = try #require(try TargetState.read(from: dir["state"], bufferSize: buffer))
         #expect(read == state)
         #expect(read.manifest.entries.keys == Self.paths)
@@ -87,7 +94,7 @@ import Testing
         ]
         for (names, inOrder) in cases {
             let paths = names.map { TreePath(long + $0) }
-            try save(dir["m"], ReadOrderTests.manifestBytes(paths))
+            try StateFileReadTests.save(dir["m"], ReadOrderTests.manifestBytes(paths))
             let read = try BinaryReader.decodeFile(dir["m"], magic: "TEST", versions: 1...1, bufferSize: buffer) {
                 r, _ -> (Manifest, Bool)? in
                 guard let manifest = Manifest(reading: &r), r.isAtEnd else { return nil }
@@ -105,13 +112,9 @@ import Testing
     func aDamagedFileReadsAsNone(buffer: Int) throws {
         let dir = try TemporaryDirectory(prefix: "binary-reader")
         defer { dir.remove() }
-        var small = Self.state()
-        small.manifest = Manifest(entries: [
-            "a": .init(mode: .regular, id: Self.id), "b/c": .init(mode: .symlink, id: Self.id),
-        ])
-        small.keptLocal = Manifest()
+        let small = Self.smallState()
         let bytes = small.encoded()
-        try save(dir["state"], bytes)
+        try StateFileReadTests.save(dir["state"], bytes)
         #expect(try TargetState.read(from: dir["state"], bufferSize: buffer) == small)
         var damaged: [[UInt8]] = (0..<bytes.count).map { Array(bytes.prefix($0)) } + [bytes + [0]]
         for k in bytes.indices {
@@ -120,7 +123,7 @@ import Testing
             damaged.append(flipped)
         }
         for (k, file) in damaged.enumerated() {
-            try save(dir["state"], file)
+            try StateFileReadTests.save(dir["state"], file)
             #expect(try TargetState.read(from: dir["state"], bufferSize: buffer) == nil, "damage \(k)")
         }
 
@@ -132,9 +135,31 @@ import Testing
             b[b.count - 1] ^= 0x80
             return b
         }()] {
-            try save(dir["cache"], file)
+            try StateFileReadTests.save(dir["cache"], file)
             let read = try StatCache.load(from: dir["cache"], trustCtime: true, sharing: [], bufferSize: buffer)
             #expect(read.entries.isEmpty)
+        }
+    }
+
+    /// Every buffer size from the smallest to past the small state's length (each cuts its records at another
+    /// offset, the checksum among them): the state reads as written, and with one byte changed as none (the byte
+    /// before the buffer's end, and one that moves across the file as the buffer grows).
+    @Test func aSmallStateReadsAtEveryBufferSize() throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        let small = Self.smallState()
+        let bytes = small.encoded()
+        try #require(bytes.count < 154)
+        for buffer in 64...154 {
+            try StateFileReadTests.save(dir["state"], bytes)
+            #expect(try TargetState.read(from: dir["state"], bufferSize: buffer) == small, "buffer \(buffer)")
+            for k in [min(buffer, bytes.count) - 1, (buffer - 64) * bytes.count / 91] {
+                var flipped = bytes
+                flipped[k] ^= 0x01
+                try StateFileReadTests.save(dir["state"], flipped)
+                let read = try TargetState.read(from: dir["state"], bufferSize: buffer)
+                #expect(read == nil, "buffer \(buffer), byte \(k)")
+            }
         }
     }
 
@@ -144,7 +169,7 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "binary-reader")
         defer { dir.remove() }
         let bytes = Self.state().encoded()
-        try save(dir["state"], bytes)
+        try StateFileReadTests.save(dir["state"], bytes)
         var decodedAll = false
         let read = try BinaryReader.decodeFile(
             dir["state"], magic: TargetState.magic, versions: 1...1, bufferSize: 256
@@ -170,7 +195,7 @@ import Testing
         try cache.save(to: dir["cache"])
         var bytes = try FileSystem.readFile(dir["cache"])
         for k in 8..<12 { bytes[k] = 0xFF }  // the entry count, after magic and version
-        try save(dir["cache"], bytes)
+        try StateFileReadTests.save(dir["cache"], bytes)
         #expect(try StatCache.load(from: dir["cache"]).entries.isEmpty)
         var reserved = -1
         let read = try BinaryReader.decodeFile(dir["cache"], magic: "SSSC", versions: 1...2) { r, _ -> UInt32? in
@@ -182,6 +207,27 @@ import Testing
         #expect(reserved >= 0 && reserved <= bytes.count / 68)
     }
 
+    /// A path length damaged to the largest there is (read before the checksum can be proven) reads on to the end of
+    /// the file, no further: the cache reads as empty, without asking for 4 GiB.
+    @Test(arguments: [64, 4_096])
+    func aDamagedPathLengthReadsAsEmpty(buffer: Int) throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        var cache = Self.cache()
+        try cache.save(to: dir["cache"])
+        var bytes = try FileSystem.readFile(dir["cache"])
+        for k in 12..<16 { bytes[k] = 0xFF }  // the first path's length, after magic, version and count
+        try StateFileReadTests.save(dir["cache"], bytes)
+        let read = try StatCache.load(from: dir["cache"], trustCtime: true, sharing: [], bufferSize: buffer)
+        #expect(read.entries.isEmpty)
+        let path = try BinaryReader.decodeFile(dir["cache"], magic: "SSSC", versions: 1...2, bufferSize: buffer) {
+            r, _ -> TreePath? in
+            guard r.readUInt32() != nil else { return nil }
+            return r.readPath()
+        }
+        #expect(path == nil)
+    }
+
     /// The files earlier releases wrote (a hash-ordered state, hash-ordered and version 1 caches) read from their
     /// files as they read from memory.
     @Test(arguments: [64, 4_096])
@@ -189,13 +235,13 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "binary-reader")
         defer { dir.remove() }
         let state = try RecordFixtures.bytes("state-hash-order")
-        try save(dir["state"], state)
+        try StateFileReadTests.save(dir["state"], state)
         let fromFile = try #require(try TargetState.read(from: dir["state"], bufferSize: buffer))
         #expect(fromFile == TargetState(encoded: state))
         #expect(PathTable<Manifest.Entry>.isStrictlyIncreasing(fromFile.manifest.entries.keys))
         for name in ["stat-cache-hash-order", "stat-cache-v1"] {
             let bytes = try RecordFixtures.bytes(name)
-            try save(dir["cache"], bytes)
+            try StateFileReadTests.save(dir["cache"], bytes)
             let read = try StatCache.load(from: dir["cache"], trustCtime: true, sharing: [], bufferSize: buffer)
             let expected = try #require(StatCache(encoded: bytes, timestampNs: .max))
             #expect(!read.entries.isEmpty)
@@ -213,5 +259,51 @@ import Testing
         #expect(throws: SmartSyncError.self) { try TargetState.read(from: dir["state"]) }
         #expect(throws: SmartSyncError.self) { try StatCache.load(from: dir["state"]) }
         #expect(throws: SmartSyncError.self) { try FileSystem.readFileIfPresent(dir["state"]) }
+    }
+
+    /// With `regularOnly` (the gc's reads of generation states) a symlink to a state is not followed and a FIFO does
+    /// not block: both read as none; without it the symlink is followed.
+    @Test func regularOnlyReadsNoSymlinkAndNoFIFO() throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        let small = Self.smallState()
+        try StateFileReadTests.save(dir["state"], small.encoded())
+        try #require(symlink(dir["state"], dir["link"]) == 0)
+        try #require(mkfifo(dir["fifo"], 0o600) == 0)
+        #expect(try TargetState.read(from: dir["state"], regularOnly: true) == small)
+        #expect(try TargetState.read(from: dir["link"], regularOnly: true) == nil)
+        #expect(try TargetState.read(from: dir["link"]) == small)
+        #expect(try TargetState.read(from: dir["fifo"], regularOnly: true) == nil)
+        #expect(try TargetState.read(from: dir["none"], regularOnly: true) == nil)
+    }
+
+    /// A read that fails after the decoder has taken all it wanted, while the reader reads on to prove the checksum
+    /// (the file's descriptor made a directory's: `EISDIR`), throws: an error, not a damaged file read as none.
+    @Test func aReadErrorAfterTheDecoderStoppedThrows() throws {
+        let dir = try TemporaryDirectory(prefix: "binary-reader")
+        defer { dir.remove() }
+        try FileSystem.makeDirectories(dir["d"])
+        try StateFileReadTests.save(dir["m"], ReadOrderTests.manifestBytes((0..<20).map { TreePath("p\($0)") }))
+        var st = stat()
+        try #require(stat(dir["m"], &st) == 0)
+        let directory = open(dir["d"], O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(directory >= 0)
+        defer { close(directory) }
+        let next = open("/dev/null", O_RDONLY | O_CLOEXEC)  // the descriptor the file will be opened on
+        try #require(next >= 0)
+        close(next)
+        var decoded = false
+        #expect(throws: SmartSyncError.self) {
+            try BinaryReader.decodeFile(dir["m"], magic: "TEST", versions: 1...1, bufferSize: 64) { r, _ -> Manifest? in
+                let manifest = Manifest(reading: &r)
+                var open = stat()
+                guard fstat(next, &open) == 0, open.st_ino == st.st_ino, dup2(directory, next) == next else {
+                    return nil
+                }
+                decoded = manifest != nil
+                return manifest
+            }
+        }
+        #expect(decoded)
     }
 }

@@ -116,9 +116,7 @@ extension SyncRunner {
         var commits: [ObjectID] = []
         for root in roots.sorted() {
             for key in (try? FileSystem.names(in: root + "/targets")) ?? [] where ObjectID(hex: key) != nil {
-                guard let (bytes, _) = try? FileSystem.readFileIfPresent(root + "/targets/" + key + "/state"),
-                    let state = TargetState(encoded: bytes)
-                else { continue }
+                guard let state = try? TargetState.read(from: root + "/targets/" + key + "/state") else { continue }
                 commits.append(state.commit)
             }
         }

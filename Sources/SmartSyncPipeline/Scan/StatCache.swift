@@ -147,8 +147,8 @@ public struct StatCache: Sendable, Hashable {
         var next = 0
         for _ in 0..<count {
             guard let path = r.readPath(sharing: sharing, from: &next), let dev = r.readUInt64(),
-                let ino = r.readUInt64(), let size = r.readInt64(), let mtime = r.readInt64(), let ctime = r.readInt64(),
-                let mode = r.readUInt32(), let id = r.readID()
+                let ino = r.readUInt64(), let size = r.readInt64(), let mtime = r.readInt64(),
+                let ctime = r.readInt64(), let mode = r.readUInt32(), let id = r.readID()
             else { return nil }
             let st = StatData(device: dev, inode: ino, size: size, mtimeNs: mtime, ctimeNs: ctime, mode: mode)
             paths.append(path)
@@ -163,9 +163,9 @@ public struct StatCache: Sendable, Hashable {
     }
 
     /// Loads the cache at `path`, decoded as it is read (no array of the whole file:
-    /// ``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``); its timestamp is the file's mtime. A missing or
-    /// damaged file gives an empty cache (it is only a cache). Paths equal to one of `sharing` (sorted) share its
-    /// storage.
+    /// ``BinaryReader/decodeFile(_:magic:versions:regularOnly:bufferSize:_:)``); its timestamp is the file's mtime. A
+    /// missing or damaged file gives an empty cache (it is only a cache). Paths equal to one of `sharing` (sorted)
+    /// share its storage.
     public static func load(from path: String, trustCtime: Bool = true, sharing: [TreePath] = []) throws -> StatCache {
         try load(from: path, trustCtime: trustCtime, sharing: sharing, bufferSize: BinaryReader.bufferSize)
     }

@@ -10,12 +10,12 @@ import SmartSyncGitObjects
 /// - bytes in memory (``init(_:magic:versions:)``): bytes it does not own (an array's storage), valid only while its
 ///   maker's scope lasts, so a reader is made, used and dropped inside it; the checksum is checked before the first
 ///   read.
-/// - a file, decoded as it is read (``decodeFile(_:magic:versions:bufferSize:_:)``): through one small buffer the
-///   reader owns, refilled as the decoder consumes it (a record longer than the buffer grows it), the SHA-1 taken
-///   over the bytes as they pass, the last 20 bytes read held back as the possible checksum. A file's body is proven
-///   only at its end: ``isAtEnd`` is true only there and only when the checksum matched, every decoder ends on it,
-///   and ``decodeFile(_:magic:versions:bufferSize:_:)`` asks it again, so nothing a damaged file gave is kept. No
-///   whole-file array: the state and the stat cache of 20,000 files are 3 MB, ~730 page faults of a no-op before its
+/// - a file, decoded as it is read (``decodeFile(_:magic:versions:regularOnly:bufferSize:_:)``): through one small
+///   buffer the reader owns, refilled as the decoder consumes it (a record longer than the buffer grows it), the
+///   SHA-1 taken over the bytes as they pass, the last 20 bytes read held back as the possible checksum. A file's
+///   body is proven only at its end: ``isAtEnd`` is true only there and only when the checksum matched, every decoder
+///   ends on it, and ``decodeFile(_:magic:versions:regularOnly:bufferSize:_:)`` asks it again, so nothing a damaged file
+///   gave is kept. No whole-file array: the state and the stat cache of 20,000 files are 3 MB, ~730 page faults of a no-op before its
 ///   walk; not mapped either (ARCHITECTURE, "Read, not mapped").
 ///
 /// What it returns owns its storage.
@@ -66,28 +66,31 @@ struct BinaryReader {
     }
 
     /// Decodes the file at `path` with `decode` (given the reader past the header, and the file's mtime in ns since
-    /// the epoch) as it reads it. Nil when there is no file there (opened as ``FileSystem/readFileIfPresent(_:)``
-    /// opens it), and when the file is damaged: cut, longer, a byte changed (its checksum fails), or `decode` found
-    /// it wrong. The buffer starts at `bufferSize` bytes.
+    /// the epoch) as it reads it. Nil when there is no file there (opened as
+    /// ``FileSystem/withFileIfPresent(_:regularOnly:_:)`` opens it: with `regularOnly`, a symlink, a FIFO or another
+    /// file that is not regular is none), and when the file is damaged: cut, longer, a byte changed (its checksum
+    /// fails), or `decode` found it wrong. The buffer starts at `bufferSize` bytes.
     ///
-    /// - Throws: `SmartSyncError` (`.io`) naming `path` when it cannot be opened or read, as that call throws.
+    /// - Throws: `SmartSyncError` (`.io`) naming `path` when it cannot be opened or read, as that call throws; a read
+    ///   that fails once `decode` has stopped (proving the checksum reads on to the end) throws too.
     static func decodeFile<T>(
-        _ path: String, magic: StaticString, versions: ClosedRange<UInt32>, bufferSize: Int = BinaryReader.bufferSize,
-        _ decode: (inout BinaryReader, _ mtimeNs: Int64) -> T?
+        _ path: String, magic: StaticString, versions: ClosedRange<UInt32>, regularOnly: Bool = false,
+        bufferSize: Int = BinaryReader.bufferSize, _ decode: (inout BinaryReader, _ mtimeNs: Int64) -> T?
     ) throws -> T? {
-        let decoded = try FileSystem.withFileIfPresent(path) { fd, st -> T? in
+        let decoded = try FileSystem.withFileIfPresent(path, regularOnly: regularOnly) { fd, st -> T? in
             let file = FileInput(fd: fd, path: path, size: Int(st.st_size), capacity: bufferSize)
             var r = BinaryReader(file: file)
             let value = r.readHeader(magic: magic, versions: versions) ? decode(&r, Timestamps.mtimeNs(st)) : nil
+            let atEnd = r.isAtEnd  // may read on: a failure there is an error, not a damaged file
             if let failure = file.failure { throw failure }
-            return r.isAtEnd ? value : nil
+            return atEnd ? value : nil
         }
         return decoded ?? nil
     }
 
     /// The size of the buffer a file is read through at first: 64 KiB, under `malloc`'s threshold for a mapping of
-    /// its own (128 KiB), so its pages come from the heap and serve the next file again rather than being faulted in
-    /// anew for each (16 pages, where the state and the stat cache of 20,000 files were ~730 as whole arrays).
+    /// its own (128 KiB), so its pages come from the heap: 16 pages a file, where the whole arrays of the state and
+    /// the stat cache of 20,000 files took ~730.
     static let bufferSize = 64 << 10
 
     /// Reads the magic and the version; false when either is wrong.

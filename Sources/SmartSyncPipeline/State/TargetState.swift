@@ -78,13 +78,17 @@ public struct TargetState: Sendable, Hashable {
     }
 
     /// The state file (or intent) at `path`, decoded as it is read (no array of the whole file:
-    /// ``BinaryReader/decodeFile(_:magic:versions:bufferSize:_:)``); nil when there is none or it is damaged.
+    /// ``BinaryReader/decodeFile(_:magic:versions:regularOnly:bufferSize:_:)``); nil when there is none or it is
+    /// damaged, and with `regularOnly` when what is there is no regular file (a symlink is not followed, a FIFO does
+    /// not block).
     ///
     /// - Throws: `SmartSyncError` (`.io`) naming `path` when it cannot be opened or read.
-    static func read(from path: String, bufferSize: Int = BinaryReader.bufferSize) throws -> TargetState? {
-        try BinaryReader.decodeFile(path, magic: magic, versions: version...version, bufferSize: bufferSize) { r, _ in
-            Self(reading: &r)
-        }
+    static func read(
+        from path: String, regularOnly: Bool = false, bufferSize: Int = BinaryReader.bufferSize
+    ) throws -> TargetState? {
+        try BinaryReader.decodeFile(
+            path, magic: magic, versions: version...version, regularOnly: regularOnly, bufferSize: bufferSize
+        ) { r, _ in Self(reading: &r) }
     }
 
     /// The state `r` holds past its header; nil unless it ends at the end of `r`'s body (``BinaryReader/isAtEnd``).

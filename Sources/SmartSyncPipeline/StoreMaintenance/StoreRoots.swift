@@ -107,8 +107,7 @@ public struct StoreRoots: Sendable {
         // Every generation with a state, complete or not (a killed switch's is finished or undone by the next run).
         // Regular files only: a symlink is not followed, a FIFO does not block.
         for name in (try? FileSystem.names(in: layout.generations)) ?? [] where Int(name) != nil {
-            guard let (bytes, _) = try FileSystem.readRegularFileIfPresent(layout.generations + "/" + name + "/state"),
-                let state = TargetState(encoded: bytes)
+            guard let state = try TargetState.read(from: layout.generations + "/" + name + "/state", regularOnly: true)
             else { continue }
             try visit(Self.root(.generation, state))
         }
