@@ -27,6 +27,18 @@ public enum DedicatedThread {
     /// Starts `body` on a new detached thread. Traps when the system cannot create a thread (as Foundation's
     /// `Thread.start()` does): there is no way to run the work at all then.
     public static func start(_ body: @escaping @Sendable () -> Void) {
+        let rc = create(body)
+        if rc != 0 { fatalError("pthread_create failed: \(String(cString: strerror(rc)))") }
+    }
+
+    /// Starts `body` on a new detached thread as ``start(_:)`` does; false, nothing run, when the system cannot create
+    /// a thread: for work the caller can as well do itself (or leave undone) rather than trap.
+    public static func startIfPossible(_ body: @escaping @Sendable () -> Void) -> Bool {
+        create(body) == 0
+    }
+
+    /// `pthread_create`'s code for a detached thread running `body` (0: started).
+    private static func create(_ body: @escaping @Sendable () -> Void) -> Int32 {
         let box = Unmanaged.passRetained(Work(body)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(
@@ -38,9 +50,10 @@ public enum DedicatedThread {
             }, box)
         guard rc == 0 else {
             Unmanaged<Work>.fromOpaque(box).release()
-            fatalError("pthread_create failed: \(String(cString: strerror(rc)))")
+            return rc
         }
         pthread_detach(thread)
+        return 0
     }
 
     private final class Work: Sendable {
