@@ -20,7 +20,7 @@ struct SmartSync: AsyncParsableCommand {
     /// the main actor (`main()`'s), whose queue libdispatch drains after `dispatch_main` on a worker thread of its
     /// own: one made for that hop alone, at every run's end (the `clone3` just before `exit_group`, strace of a
     /// no-op; BENCHMARKS "noop8c"). An error ends the process inside `main(_:)` already, as before.
-    nonisolated private static func runThenExit() async -> Never {
+    @concurrent private static func runThenExit() async -> Never {
         await main(nil)
         Foundation.exit(0)
     }
