@@ -29,6 +29,18 @@ public enum DedicatedThread {
     /// `Thread.start()` does): there is no way to run the work at all then. `name` (its first 15 bytes, the kernel's
     /// limit) names the thread for `top -H` and debuggers.
     public static func start(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
+        let rc = create(name: name, body)
+        if rc != 0 { fatalError("pthread_create failed: \(String(cString: strerror(rc)))") }
+    }
+
+    /// Starts `body` on a new detached thread as ``start(name:_:)`` does; false, nothing run, when the system cannot
+    /// create a thread: for work the caller can as well do itself (or leave undone) rather than trap.
+    public static func startIfPossible(_ body: @escaping @Sendable () -> Void) -> Bool {
+        create(name: nil, body) == 0
+    }
+
+    /// `pthread_create`'s code for a detached thread running `body` (0: started).
+    private static func create(name: String?, _ body: @escaping @Sendable () -> Void) -> Int32 {
         let box = Unmanaged.passRetained(Work(body, name: name)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(
@@ -41,9 +53,10 @@ public enum DedicatedThread {
             }, box)
         guard rc == 0 else {
             Unmanaged<Work>.fromOpaque(box).release()
-            fatalError("pthread_create failed: \(String(cString: strerror(rc)))")
+            return rc
         }
         pthread_detach(thread)
+        return 0
     }
 
     private final class Work: Sendable {

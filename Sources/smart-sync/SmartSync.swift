@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import Glibc
 import Logging
 import SmartSyncCore
 import SmartSyncFetch
@@ -20,9 +21,9 @@ struct SmartSync: AsyncParsableCommand {
     /// the main actor (`main()`'s), whose queue libdispatch drains after `dispatch_main` on a worker thread of its
     /// own: one made for that hop alone, at every run's end (the `clone3` just before `exit_group`, strace of a
     /// no-op; BENCHMARKS "noop8c"). An error ends the process inside `main(_:)` already, as before.
-    nonisolated private static func runThenExit() async -> Never {
+    @concurrent private static func runThenExit() async -> Never {
         await main(nil)
-        Foundation.exit(0)
+        Glibc.exit(0)
     }
 
     static let configuration = CommandConfiguration(

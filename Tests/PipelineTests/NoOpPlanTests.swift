@@ -95,6 +95,34 @@ import Testing
             #expect(a.kind("directory/never-ours-untracked.nix") == .untracked)
             #expect(a.count(.unchanged) == 3 && (a.kind("a.nix") == .unchanged) == listUnchanged)
         }
+        // The same plan in every mode: excludes, --keep-local, a scan that skipped directories, and a previous manifest
+        // holding more than the listing (the intent's pending deletes in the union a run plans against).
+        var pending = FixtureTree()
+        pending.files = [("directory/never-ours-untracked.nix", .regular, "u"), ("gone/long-ago.nix", .regular, "l")]
+        let union = previous.union(Manifest(listing: pending.listing))
+        var skipping = local
+        skipping.excluded = ["scripts", "elsewhere/skipped"]
+        let excluding = Planner(excludes: ExcludeSet(["directory/never*"]))
+        for planner in [Planner(), excluding, Planner(keepLocal: true)] {
+            for (scanned, before) in [(local, previous), (skipping, previous), (local, union), (skipping, union)] {
+                for listUnchanged in [true, false] {
+                    let plans = [shared, copied].map {
+                        planner.plan(listing: $0, previous: before, local: scanned, listUnchanged: listUnchanged)
+                    }
+                    let c = planner.plan(
+                        listing: manifest, previous: before, local: scanned, listUnchanged: listUnchanged)
+                    #expect(plans[0] == c && plans[1] == c)
+                }
+            }
+        }
+        // (Each mode plans something of its own here: the comparisons above see it at work.)
+        let untracked: TreePath = "directory/never-ours-untracked.nix"
+        #expect(Planner().plan(listing: manifest, previous: union, local: local).kind(untracked) == .delete)
+        #expect(excluding.plan(listing: manifest, previous: previous, local: local).kind(untracked) == .excluded)
+        let kept = Planner(keepLocal: true).plan(listing: manifest, previous: previous, local: local)
+        #expect(kept.kind("directory/edited-by-hand.nix") == .conflict)
+        let skipped = Planner().plan(listing: manifest, previous: previous, local: skipping)
+        #expect(skipped.kind("elsewhere/skipped") == .excluded)
     }
 
     /// A plain no-op plans against the target's manifest as it lies: no tree listing is made of it (one is made for the

@@ -43,7 +43,8 @@ import Testing
             "2026-12-07T10:04:26Z", "1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "9999-12-31T23:59:59Z",
             "2023-02-29T00:00:00Z", "2026-12-07T24:00:00Z", "2026-12-07T23:59:60Z", "2026-13-01T00:00:00Z",
             "2026-12-07T10:04:26+01:00", "2026-12-07T10:04:26.5Z", "1969-12-31T23:59:59Z", "2026-12-07 10:04:26Z",
-            "2026-12-07T10:04:26", "2026-1x-07T10:04:26Z", "", "not a date",
+            "2026-12-07T10:04:26", "2026-1x-07T10:04:26Z", "", "not a date", "2100-02-29T00:00:00Z",
+            "2400-02-29T00:00:00Z",
         ]
         for text in texts {
             let json = #"{"date":"\#(text)"}"#
@@ -51,5 +52,28 @@ import Testing
             #expect(ours == foundationDate(json), "\(text)")
         }
         #expect(RecordDate.date("2026-12-07T10:04:26Z") == Date(timeIntervalSince1970: 1_796_637_866))
+        // 2100 is no leap year (a century): not a date of the arithmetic's; Foundation reads it, leniently, as the
+        // day after 28 February, and so does `date` (through Foundation). 2400 is a leap year: read as it is.
+        #expect(RecordDate.civil(days: RecordDate.days(year: 2100, month: 2, day: 29)) == (2100, 3, 1))
+        #expect(RecordDate.date("2100-02-29T00:00:00Z") == RecordDate.date("2100-03-01T00:00:00Z"))
+        #expect(RecordDate.date("2400-02-29T00:00:00Z") == Date(timeIntervalSince1970: 13_574_563_200))
+    }
+
+    /// The calendar arithmetic undoes itself across every year it writes, at the days a leap rule decides: 28 and 29
+    /// February (a real date in leap years only) and 1 March, which follows either, one day after the last.
+    @Test func civilDaysRoundTripAtEveryLeapDayOf1970To9999() {
+        var mismatches: [String] = []
+        for year in 1970...9999 {
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            let march = RecordDate.days(year: year, month: 3, day: 1)
+            let lastOfFebruary = RecordDate.days(year: year, month: 2, day: leap ? 29 : 28)
+            if lastOfFebruary + 1 != march { mismatches.append("\(year): February ends the day before March") }
+            for (month, day) in [(2, 28), (3, 1)] + (leap ? [(2, 29)] : []) {
+                let d = RecordDate.civil(days: RecordDate.days(year: year, month: month, day: day))
+                if d != (year, month, day) { mismatches.append("\(year)-\(month)-\(day): \(d)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+        #expect(RecordDate.days(year: 1970, month: 1, day: 1) == 0 && RecordDate.civil(days: 0) == (1970, 1, 1))
     }
 }

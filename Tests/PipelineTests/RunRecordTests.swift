@@ -50,6 +50,18 @@ import Testing
         #expect(try history.load().map(\.time.timeIntervalSince1970) == (6..<20).map(Double.init))
     }
 
+    /// A log's trim keeps at most its limit, however many ``LineLog/trimmedTo`` asks for, and never fewer than none.
+    @Test func aLineLogsTrimIsClampedToItsLimit() throws {
+        let dir = try TemporaryDirectory(prefix: "line-log")
+        defer { dir.remove() }
+        for (asked, kept) in [(9, 4), (-3, 0), (2, 2)] {
+            var log = LineLog(path: dir.appending("log\(asked)"), limit: 4)
+            log.trimmedTo = asked
+            for i in 0..<5 { try log.append(["line \(i)"]) }
+            #expect(try log.lines().map(String.init) == (5 - kept..<5).map { "line \($0)" }, "\(asked)")
+        }
+    }
+
     @Test func countersAddRunsAndSurviveAReload() throws {
         let dir = try TemporaryDirectory(prefix: "counters")
         let state = try StateStore(root: dir.path)

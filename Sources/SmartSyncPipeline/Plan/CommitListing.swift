@@ -20,6 +20,7 @@ public struct CommitListing: Sendable, Hashable {
     public let commit: ObjectID
     /// The commit's root tree (the empty tree's id for a manifest whose root tree the run did not learn).
     public let rootTree: ObjectID
+    /// The commit's entries: the listing, or the manifest standing for it.
     public let entries: Entries
 
     /// A listing as it is.

@@ -188,8 +188,9 @@ public struct SyncRunner: Sendable {
             scan.tree, previous: previousManifest, plan: plan,
             listingIsPreviousManifest: listingIsPreviousManifest && interrupted == nil)
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
-        // the outgoing generation. Freed here, not when the run ends: held through the stage's making, the scan's
-        // table of every path was the largest part of an update's peak (17 MB at 100,000 files).
+        // the outgoing generation. Freed below (once its directories are taken for an apply), not when the run ends:
+        // held through the stage's making, the scan's table of every path was the largest part of an update's peak
+        // (17 MB at 100,000 files). A sync that applies nothing frees it with its other tables, off the run's path.
         // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
         // is kept or changed (``recheck(_:target:)``).
         let hasWork = plan.hasWork
@@ -206,8 +207,7 @@ public struct SyncRunner: Sendable {
         // Its directories, for the carrier to pass over those unchanged since (a few thousand at 100,000 files).
         let applies = apply && (hasWork || previous?.commit != resolved.commit)
         let directories = applies ? ScannedDirectories(scan.tree, startedAtNs: scan.startedAtNs, plan: plan) : nil
-        // (A run that applies nothing frees it with the other tables, below.)
-        if applies { scan.tree = LocalTree() }
+        if applies || !apply { scan.tree = LocalTree() }
         let missing = try plan.missingBlobs(
             in: store, repair: false, damaged: Set(damaged.filter { !$0.twin }.map(\.id)))
         let edits = planner.localEdits(in: plan, previous: previousManifest)
@@ -396,7 +396,7 @@ public struct SyncRunner: Sendable {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
         } else {
-            // (A listing that is the manifest was applied with this run's excludes: nothing to record.)
+            // (A listing that is the manifest is of a state applied with no exclude this run lacks: nothing to record.)
             if case .listed(let listed) = listing.entries {
                 recordExcludesOfNoOp(previous, listing: listed, excludes: excludes)
             }
@@ -409,9 +409,10 @@ public struct SyncRunner: Sendable {
             // Nothing reads the run's tables of every path now (the manifest, the listing, the scan's table and stat
             // cache): they are freed on a thread of their own, not on the way to the run's end (~1.4 ms of
             // `swift_arrayDestroy` at 20,000 files, BENCHMARKS "noop7"). A process that exits next does not wait for
-            // that; one that goes on (`sync --all`, a library caller) has them freed all the same.
+            // that; one that goes on (`sync --all`, a library caller) has them freed all the same. (No thread to be
+            // had: they are freed as the run returns, as before; a run that succeeded does not trap for memory.)
             let tables = (previous, previousManifest, listing, scan)
-            DedicatedThread.start { withExtendedLifetime(tables) {} }
+            _ = DedicatedThread.startIfPossible { withExtendedLifetime(tables) {} }
         }
         return outcome
     }

@@ -13,9 +13,9 @@ public struct LineLog: Sendable {
     public let path: String
     /// Lines kept at most.
     public var limit: Int
-    /// Lines a trim keeps (at most ``limit``; nil: ``limit``). Fewer than the limit spare the appends after a trim a
-    /// rewrite each: a log trimmed to exactly its limit is rewritten whole by every later append (the run history,
-    /// after its first 1,000 runs: ~300 KB and an fsync every run).
+    /// Lines a trim keeps (clamped to 0…``limit``; nil: ``limit``). Fewer than the limit spare the appends after a
+    /// trim a rewrite each: a log trimmed to exactly its limit is rewritten whole by every later append (the run
+    /// history, after its first 1,000 runs: ~300 KB and an fsync every run).
     public var trimmedTo: Int?
     /// Each append fsynced (the kept-version log: what `restore` needs). Not for the run history, a report of runs: a
     /// power cut may lose its last lines, as git's own reflogs and index are not fsynced either. The rewrite that trims
@@ -46,7 +46,7 @@ public struct LineLog: Sendable {
         let lineCount = existing.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
         if lineCount + newLines.count > limit {
             let all = try keep(lines()) + newLines
-            let text = all.suffix(min(trimmedTo ?? limit, limit)).map { $0 + "\n" }.joined()
+            let text = all.suffix(max(0, min(trimmedTo ?? limit, limit))).map { $0 + "\n" }.joined()
             try FileSystem.writeFileAtomically(path, Array(text.utf8), mode: 0o600)  // durable: see ``durable``
             return
         }

@@ -93,7 +93,7 @@ public struct RunHistory: Sendable {
     public init(path: String, limit: Int = 1_000) {
         var log = LineLog(path: path, limit: limit)
         log.durable = false  // a report of runs, not state: no fsync (see LineLog.durable)
-        log.trimmedTo = limit - limit / 8  // full, it is rewritten once in `limit / 8` runs, not on every run
+        log.trimmedTo = limit - limit / 8  // full, it is rewritten once in `limit / 8 + 1` runs, not on every run
         self.log = log
     }
 
