@@ -227,22 +227,28 @@ import Testing
         try expectSplits(cache: loaded, inPlace: false, "an overflow past all the room left")
 
         // A failure after the outgrown part in path order, met while joining by copy: thrown as by one thread (the
-        // parts not yet joined let go with the table).
+        // parts not yet joined let go with the table). In the part right after it (`d06`), with the part after that
+        // (`d07`) written in its slot: its overflow reaches past the failed part's room into `d07`'s slot, so the
+        // parts are copied too (in place, the join wrote the overflow over `d07`'s entries, then let them go twice).
         mkdir(dir["elsewhere"], 0o755)
         let elsewhere = dir["elsewhere"]
-        func failure(_ threads: TargetScanner.Threads) -> String? {
+        func failure(_ threads: TargetScanner.Threads, at path: TreePath) -> String? {
             do {
                 _ = try Self.scan(
-                    Self.scanner(threads), target: target, cache: loaded, aside: dir["aside"], paths: ["d07/s0"],
+                    Self.scanner(threads), target: target, cache: loaded, aside: dir["aside"], paths: [path],
                     replacement: { path in symlink(elsewhere, path) })
                 return nil
             } catch {
                 return "\(error)"
             }
         }
-        let oneFailure = failure(.one)
-        #expect(oneFailure?.contains("'\(target)/d07/s0'") == true, "\(oneFailure ?? "no failure")")
-        for split in Self.splits + [rootLevel] { #expect(failure(.split(split)) == oneFailure, "\(split)") }
+        for path: TreePath in ["d07/s0", "d06/s0"] {
+            let oneFailure = failure(.one, at: path)
+            #expect(oneFailure?.contains("'\(target)/\(path)'") == true, "\(oneFailure ?? "no failure")")
+            for split in Self.splits + [rootLevel] {
+                #expect(failure(.split(split), at: path) == oneFailure, "\(split) \(path)")
+            }
+        }
     }
 
     /// Directories gone between their parent's listing and their opening, at levels 1 to 4: each listed, nothing below

@@ -125,6 +125,7 @@ extension ScanWalker {
             }
             do {
                 try emit(0, listed: &listed, parts: &parts)
+                precondition(!parts.contains(where: Self.unjoined), "a split walk's part not joined")
             } catch {
                 // The parts not yet joined (their entries still in their slots) go with the table.
                 for case .success(let part) in parts {
@@ -134,17 +135,22 @@ extension ScanWalker {
             }
         }
         splitInPlace = inPlace
-        if inPlace { entries = table }
+        if inPlace {
+            // Every entry is in the table (``fits(_:slots:own:capacity:)``: ``put`` never spilled past its end).
+            precondition(entries.isEmpty, "a split walk's entries past its table")
+            entries = table
+        }
     }
 
     /// Whether the join can put `parts` in place: before each part it has written at most `own` entries and the
     /// parts before it, overflow included (a part's overflow is moved in after its slot's entries), and that must not
     /// reach the part's slot, nor the table's end after the last. Room another part left unused absorbs an overflow.
-    /// Parts after a failed one are never joined (the join throws there).
+    /// The join throws at a failed part, so the parts after it are never joined, but it must not have reached the
+    /// failed part's slot either: past it lie the next parts' entries, let go with the table when the join throws.
     private static func fits(_ parts: [Result<Part, any Error>], slots: [Slot], own: Int, capacity: Int) -> Bool {
         var reach = own
         for (part, slot) in zip(parts, slots) {
-            guard case .success(let part) = part else { return true }
+            guard case .success(let part) = part else { return reach <= slot.start }
             if reach > slot.start { return false }
             reach += part.region.count + part.entries.count
         }
@@ -152,8 +158,13 @@ extension ScanWalker {
     }
 
     /// A range of the split walk's table (`table[start..<start + capacity]`), written in place by one walker: its
-    /// first `count` entries are initialized. Each part's is its own, written by one worker, and read by the join only
-    /// after every worker is done (``ParallelWork/map(count:workers:order:_:)``).
+    /// first `count` entries are initialized.
+    ///
+    /// Its safety contract (why the unchecked `Sendable` holds): the parts' slots are disjoint and each is written
+    /// by one worker only, and read by the join only after every worker is done
+    /// (``ParallelWork/map(count:workers:order:_:)``); the join takes the parts in strictly increasing slot order and
+    /// writes below ``end`` of the part it has just taken (``ScanWalker/fits(_:slots:own:capacity:)``, checked in
+    /// ``ScanWalker/append(_:)``), so it never writes over a part not yet joined.
     struct Slot: @unchecked Sendable {
         let table: UnsafeMutablePointer<LocalEntry>
         let start: Int
@@ -162,6 +173,8 @@ extension ScanWalker {
 
         /// Where its entries lie in the table.
         var region: Range<Int> { start..<(start + count) }
+        /// Where the next slot starts (the table's end after the last).
+        var end: Int { start + capacity }
     }
 
     /// A directory the split listed, its descriptor open until the walk is done.
@@ -225,6 +238,8 @@ extension ScanWalker {
         var region: Range<Int>
         /// Its (other) entries, after those of ``region``.
         var entries: [LocalEntry]
+        /// Its slot's ``Slot/end``: joined in place, it and its overflow end there at the latest.
+        var end: Int
         /// Indices into its entries (``region``'s, then ``entries``), increasing.
         var pending: [Int]
         var excluded: Set<TreePath>
@@ -239,7 +254,7 @@ extension ScanWalker {
     /// What this walker found, as a part of a split walk.
     private var part: Part {
         Part(
-            region: slot?.region ?? 0..<0, entries: entries, pending: pending, excluded: excluded, stats: stats,
+            region: slot?.region ?? 0..<0, entries: entries, end: slot?.end ?? 0, pending: pending, excluded: excluded, stats: stats,
             cacheEnd: cached.position, previous: previous, inOrder: inOrder)
     }
 
@@ -324,6 +339,8 @@ extension ScanWalker {
             switch directory.descent(of: step.index) {
             case .listed(let next)?: try emit(next, listed: &listed, parts: &parts)
             case .subtree(let k)?:
+                // In strictly increasing order (``Slot``'s contract): none before `k` left.
+                assert(!parts[..<k].contains(where: Self.unjoined), "a split walk's parts joined out of order")
                 let part = try parts[k].get()
                 parts[k] = .failure(Self.lost)  // taken
                 append(part)
@@ -331,6 +348,12 @@ extension ScanWalker {
             case .gone?, nil: continue
             }
         }
+    }
+
+    /// Whether `part` is still to be joined (taken, it is replaced by a failure).
+    private static func unjoined(_ part: Result<Part, any Error>) -> Bool {
+        if case .success = part { return true }
+        return false
     }
 
     /// A part recorded fewer entries than its directory has, with no failure to say why (never: ``record`` appends
@@ -351,6 +374,7 @@ extension ScanWalker {
         if slot!.capacity > 0 {
             // Never past the part's own slot (``fits(_:slots:own:capacity:)``): moved down, its overflow after it.
             precondition(base <= part.region.lowerBound, "a split walk's part out of place")
+            precondition(base + part.region.count + part.entries.count <= part.end, "a split walk's part past its slot")
             if base < part.region.lowerBound {
                 (table + base).moveInitialize(from: table + part.region.lowerBound, count: part.region.count)
             }
