@@ -111,7 +111,8 @@ extension ScanWalker {
                 start += room
             }
             var parts = walkWhole(found, ranges: ranges, slots: slots, workers: split.workers)
-            inPlace = Self.fits(parts, slots: slots, own: own, capacity: capacity)
+            let sizes = parts.map { part in (try? part.get()).map { $0.region.count + $0.entries.count } }
+            inPlace = Self.fits(sizes, starts: slots.map(\.start), own: own, capacity: capacity)
             // In place: this walk's slot is the whole table. Else none (capacity 0): all is copied to `entries`.
             slot = Slot(table: buffer.baseAddress!, start: 0, capacity: inPlace ? capacity : 0)
             defer {
@@ -136,23 +137,24 @@ extension ScanWalker {
         }
         splitInPlace = inPlace
         if inPlace {
-            // Every entry is in the table (``fits(_:slots:own:capacity:)``: ``put`` never spilled past its end).
+            // Every entry is in the table (``fits(_:starts:own:capacity:)``: ``put`` never spilled past its end).
             precondition(entries.isEmpty, "a split walk's entries past its table")
             entries = table
         }
     }
 
-    /// Whether the join can put `parts` in place: before each part it has written at most `own` entries and the
-    /// parts before it, overflow included (a part's overflow is moved in after its slot's entries), and that must not
-    /// reach the part's slot, nor the table's end after the last. Room another part left unused absorbs an overflow.
-    /// The join throws at a failed part, so the parts after it are never joined, but it must not have reached the
-    /// failed part's slot either: past it lie the next parts' entries, let go with the table when the join throws.
-    private static func fits(_ parts: [Result<Part, any Error>], slots: [Slot], own: Int, capacity: Int) -> Bool {
+    /// Whether the join can put the parts in place, each `sizes[k]` entries (overflow included; nil: failed) in a
+    /// slot starting at `starts[k]`: before each part it has written at most `own` entries and the parts before it (a
+    /// part's overflow is moved in after its slot's entries), and that must not reach the part's slot, nor the
+    /// table's end (`capacity`) after the last. Room another part left unused absorbs an overflow. The join throws
+    /// at a failed part, so the parts after it are never joined, but it must not have reached the failed part's slot
+    /// either: past it lie the next parts' entries, let go with the table when the join throws.
+    static func fits(_ sizes: [Int?], starts: [Int], own: Int, capacity: Int) -> Bool {
         var reach = own
-        for (part, slot) in zip(parts, slots) {
-            guard case .success(let part) = part else { return reach <= slot.start }
-            if reach > slot.start { return false }
-            reach += part.region.count + part.entries.count
+        for (size, start) in zip(sizes, starts) {
+            guard let size else { return reach <= start }
+            if reach > start { return false }
+            reach += size
         }
         return reach <= capacity
     }
@@ -163,7 +165,7 @@ extension ScanWalker {
     /// Its safety contract (why the unchecked `Sendable` holds): the parts' slots are disjoint and each is written
     /// by one worker only, and read by the join only after every worker is done
     /// (``ParallelWork/map(count:workers:order:_:)``); the join takes the parts in strictly increasing slot order and
-    /// writes below ``end`` of the part it has just taken (``ScanWalker/fits(_:slots:own:capacity:)``, checked in
+    /// writes below ``end`` of the part it has just taken (``ScanWalker/fits(_:starts:own:capacity:)``, checked in
     /// ``ScanWalker/append(_:)``), so it never writes over a part not yet joined.
     struct Slot: @unchecked Sendable {
         let table: UnsafeMutablePointer<LocalEntry>
@@ -374,7 +376,7 @@ extension ScanWalker {
         }
         let base = recordedCount
         if slot!.capacity > 0 {
-            // Never past the part's own slot (``fits(_:slots:own:capacity:)``): moved down, its overflow after it.
+            // Never past the part's own slot (``fits(_:starts:own:capacity:)``): moved down, its overflow after it.
             precondition(base <= part.region.lowerBound, "a split walk's part out of place")
             precondition(base + part.region.count + part.entries.count <= part.end, "a split walk's part past its slot")
             if base < part.region.lowerBound {
