@@ -111,7 +111,8 @@ extension ScanWalker {
                 start += room
             }
             var parts = walkWhole(found, ranges: ranges, slots: slots, workers: split.workers)
-            inPlace = Self.fits(parts, slots: slots, own: own, capacity: capacity)
+            let sizes = parts.map { part in (try? part.get()).map { $0.region.count + $0.entries.count } }
+            inPlace = Self.fits(sizes, starts: slots.map(\.start), own: own, capacity: capacity)
             // In place: this walk's slot is the whole table. Else none (capacity 0): all is copied to `entries`.
             slot = Slot(table: buffer.baseAddress!, start: 0, capacity: inPlace ? capacity : 0)
             defer {
@@ -125,6 +126,7 @@ extension ScanWalker {
             }
             do {
                 try emit(0, listed: &listed, parts: &parts)
+                precondition(!parts.contains(where: Self.unjoined), "a split walk's part not joined")
             } catch {
                 // The parts not yet joined (their entries still in their slots) go with the table.
                 for case .success(let part) in parts {
@@ -134,26 +136,37 @@ extension ScanWalker {
             }
         }
         splitInPlace = inPlace
-        if inPlace { entries = table }
+        if inPlace {
+            // Every entry is in the table (``fits(_:starts:own:capacity:)``: ``put`` never spilled past its end).
+            precondition(entries.isEmpty, "a split walk's entries past its table")
+            entries = table
+        }
     }
 
-    /// Whether the join can put `parts` in place: before each part it has written at most `own` entries and the
-    /// parts before it, overflow included (a part's overflow is moved in after its slot's entries), and that must not
-    /// reach the part's slot, nor the table's end after the last. Room another part left unused absorbs an overflow.
-    /// Parts after a failed one are never joined (the join throws there).
-    private static func fits(_ parts: [Result<Part, any Error>], slots: [Slot], own: Int, capacity: Int) -> Bool {
+    /// Whether the join can put the parts in place, each `sizes[k]` entries (overflow included; nil: failed) in a
+    /// slot starting at `starts[k]`: before each part it has written at most `own` entries and the parts before it (a
+    /// part's overflow is moved in after its slot's entries), and that must not reach the part's slot, nor the
+    /// table's end (`capacity`) after the last. Room another part left unused absorbs an overflow. The join throws
+    /// at a failed part, so the parts after it are never joined, but it must not have reached the failed part's slot
+    /// either: past it lie the next parts' entries, let go with the table when the join throws.
+    static func fits(_ sizes: [Int?], starts: [Int], own: Int, capacity: Int) -> Bool {
         var reach = own
-        for (part, slot) in zip(parts, slots) {
-            guard case .success(let part) = part else { return true }
-            if reach > slot.start { return false }
-            reach += part.region.count + part.entries.count
+        for (size, start) in zip(sizes, starts) {
+            guard let size else { return reach <= start }
+            if reach > start { return false }
+            reach += size
         }
         return reach <= capacity
     }
 
     /// A range of the split walk's table (`table[start..<start + capacity]`), written in place by one walker: its
-    /// first `count` entries are initialized. Each part's is its own, written by one worker, and read by the join only
-    /// after every worker is done (``ParallelWork/map(count:workers:order:_:)``).
+    /// first `count` entries are initialized.
+    ///
+    /// Its safety contract (why the unchecked `Sendable` holds): the parts' slots are disjoint and each is written
+    /// by one worker only, and read by the join only after every worker is done
+    /// (``ParallelWork/map(count:workers:order:_:)``); the join takes the parts in strictly increasing slot order and
+    /// writes below ``end`` of the part it has just taken (``ScanWalker/fits(_:starts:own:capacity:)``, checked in
+    /// ``ScanWalker/append(_:)``), so it never writes over a part not yet joined.
     struct Slot: @unchecked Sendable {
         let table: UnsafeMutablePointer<LocalEntry>
         let start: Int
@@ -162,6 +175,8 @@ extension ScanWalker {
 
         /// Where its entries lie in the table.
         var region: Range<Int> { start..<(start + count) }
+        /// Where the next slot starts (the table's end after the last).
+        var end: Int { start + capacity }
     }
 
     /// A directory the split listed, its descriptor open until the walk is done.
@@ -225,6 +240,8 @@ extension ScanWalker {
         var region: Range<Int>
         /// Its (other) entries, after those of ``region``.
         var entries: [LocalEntry]
+        /// Its slot's ``Slot/end``: joined in place, it and its overflow end there at the latest.
+        var end: Int
         /// Indices into its entries (``region``'s, then ``entries``), increasing.
         var pending: [Int]
         var excluded: Set<TreePath>
@@ -239,7 +256,7 @@ extension ScanWalker {
     /// What this walker found, as a part of a split walk.
     private var part: Part {
         Part(
-            region: slot?.region ?? 0..<0, entries: entries, pending: pending, excluded: excluded, stats: stats,
+            region: slot?.region ?? 0..<0, entries: entries, end: slot?.end ?? 0, pending: pending, excluded: excluded, stats: stats,
             cacheEnd: cached.position, previous: previous, inOrder: inOrder)
     }
 
@@ -294,8 +311,10 @@ extension ScanWalker {
     }
 
     /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places. Each
-    /// part is let go once it is in place (its entries and the recorded ones of a listed directory): the joined
-    /// entries and every part held at once were twice the scan's table (11 MB more at 100,000 files).
+    /// part is let go once it is in place (its overflow array and the recorded entries of a listed directory). In
+    /// place, the table is the only copy. Copied (a part outgrew its room): the table's pages its parts touched stay
+    /// held, moved out of or not, until the join is done, beside the exact-sized copy: a peak of about twice the
+    /// table, as every join by copy had (11 MB more at 100,000 files).
     private mutating func emit(_ index: Int, listed: inout [Listed], parts: inout [Result<Part, any Error>]) throws {
         let directory = listed[index]
         listed[index].recorded = nil
@@ -324,6 +343,8 @@ extension ScanWalker {
             switch directory.descent(of: step.index) {
             case .listed(let next)?: try emit(next, listed: &listed, parts: &parts)
             case .subtree(let k)?:
+                // In strictly increasing order (``Slot``'s contract): none before `k` left.
+                assert(!parts[..<k].contains(where: Self.unjoined), "a split walk's parts joined out of order")
                 let part = try parts[k].get()
                 parts[k] = .failure(Self.lost)  // taken
                 append(part)
@@ -331,6 +352,12 @@ extension ScanWalker {
             case .gone?, nil: continue
             }
         }
+    }
+
+    /// Whether `part` is still to be joined (taken, it is replaced by a failure).
+    private static func unjoined(_ part: Result<Part, any Error>) -> Bool {
+        if case .success = part { return true }
+        return false
     }
 
     /// A part recorded fewer entries than its directory has, with no failure to say why (never: ``record`` appends
@@ -349,8 +376,9 @@ extension ScanWalker {
         }
         let base = recordedCount
         if slot!.capacity > 0 {
-            // Never past the part's own slot (``fits(_:slots:own:capacity:)``): moved down, its overflow after it.
+            // Never past the part's own slot (``fits(_:starts:own:capacity:)``): moved down, its overflow after it.
             precondition(base <= part.region.lowerBound, "a split walk's part out of place")
+            precondition(base + part.region.count + part.entries.count <= part.end, "a split walk's part past its slot")
             if base < part.region.lowerBound {
                 (table + base).moveInitialize(from: table + part.region.lowerBound, count: part.region.count)
             }
