@@ -146,7 +146,9 @@ struct RollbackCommand: AsyncParsableCommand {
             if !outcome.repaired.isEmpty {
                 let list = outcome.repaired.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
                 StandardStream.error.write(
-                    "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it was kept and were replaced from the store (what they held was kept: smart-sync restore): \(list)\n")
+                    "rollback: \(outcome.repaired.count) file(s) of the generation had been written in place since it "
+                        + "was kept and were replaced from the store (what they held was kept: smart-sync restore): "
+                        + "\(list)\n")
             }
         }
         if let failed {
