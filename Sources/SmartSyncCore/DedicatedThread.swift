@@ -4,10 +4,12 @@ import Glibc
 /// Runs blocking work (a child process, a pipe read, a store-wide fsck) on a thread of its own, so it never holds
 /// one of the few threads of Swift's cooperative pool. The one place smart-sync does this.
 public enum DedicatedThread {
-    /// Runs `body` on a new thread and resumes with its result.
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on a new thread (named `name`, as ``start(name:_:)`` names it) and resumes with its result.
+    public static func run<T: Sendable>(
+        name: String? = nil, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            start { continuation.resume(with: Result { try body() }) }
+            start(name: name) { continuation.resume(with: Result { try body() }) }
         }
     }
 

@@ -1,7 +1,8 @@
 /// Any JSON value, for the JSON whose shape is not one Codable type: the `--json` events the CLI assembles as
 /// `[String: Any]` dictionaries, and files read before their version is known. Decoded with `JSONDecoder`
 /// (FoundationEssentials) and written by ``serialized()``, where Foundation's `JSONSerialization` (which needs all
-/// of Foundation) was used: the same bytes as its `[.sortedKeys, .withoutEscapingSlashes]`.
+/// of Foundation) was used: its `[.sortedKeys, .withoutEscapingSlashes]` bytes except the key order, which is by
+/// UTF-8 bytes (as `JSONEncoder`'s `.sortedKeys`) where Linux Foundation's followed the host locale's ICU collation.
 public enum JSONValue: Codable, Sendable, Equatable {
     case null
     case bool(Bool)
@@ -98,9 +99,10 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 
     /// The value as `JSONSerialization.data(withJSONObject:options: [.sortedKeys, .withoutEscapingSlashes])` wrote
-    /// it: keys in Foundation's order (case-insensitive, digit runs by value: `_a`, `a9`, `a10`, `B`), strings with
-    /// `"`, `\\` and control characters escaped, numbers as Swift prints them without a trailing `.0`. Nil for a
-    /// number that is not finite (`JSONSerialization` threw).
+    /// it, except that keys are sorted by their UTF-8 bytes (`B`, `_a`, `a10`, `a9`: deterministic and independent
+    /// of the locale, where Foundation's ICU collation was not), strings with `"`, `\\` and control characters
+    /// escaped, numbers as Swift prints them without a trailing `.0`. Nil for a number that is not finite
+    /// (`JSONSerialization` threw).
     public func serialized() -> String? {
         var out = ""
         return write(to: &out) ? out : nil
@@ -126,7 +128,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
             out += "]"
         case .object(let v):
             out += "{"
-            for (i, key) in v.keys.sorted(by: Self.foundationOrder).enumerated() {
+            for (i, key) in v.keys.sorted(by: Self.byteOrder).enumerated() {
                 if i > 0 { out += "," }
                 Self.quote(key, to: &out)
                 out += ":"
@@ -157,32 +159,8 @@ public enum JSONValue: Codable, Sendable, Equatable {
         out += "\""
     }
 
-    /// `a` before `b` as Foundation's `compare(_:options: [.numeric, .caseInsensitive, .forcedOrdering])` orders
-    /// keys: letters folded to lower case, runs of digits compared by value, then the exact bytes.
-    /// Public for its test against Foundation.
-    public static func foundationOrder(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.lowercased().utf8), y = Array(b.lowercased().utf8)
-        var i = 0, j = 0
-        var shorterRunFirst: Bool?  // equal numbers written with more or fewer zeros: fewer first (`a9`, `a09`)
-        let isDigit = { (c: UInt8) in c >= 0x30 && c <= 0x39 }
-        while i < x.count && j < y.count {
-            if isDigit(x[i]) && isDigit(y[j]) {
-                var ei = i, ej = j
-                while ei < x.count && isDigit(x[ei]) { ei += 1 }
-                while ej < y.count && isDigit(y[ej]) { ej += 1 }
-                let p = x[i..<ei].drop { $0 == 0x30 }, q = y[j..<ej].drop { $0 == 0x30 }
-                if p.count != q.count { return p.count < q.count }
-                if !p.elementsEqual(q) { return p.lexicographicallyPrecedes(q) }
-                if shorterRunFirst == nil && ei - i != ej - j { shorterRunFirst = ei - i < ej - j }
-                (i, j) = (ei, ej)
-            } else {
-                if x[i] != y[j] { return x[i] < y[j] }
-                i += 1
-                j += 1
-            }
-        }
-        if x.count - i != y.count - j { return x.count - i < y.count - j }
-        if let shorterRunFirst { return shorterRunFirst }
-        return Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8))
+    /// `a` before `b` in the output: by their UTF-8 bytes, as `JSONEncoder`'s `.sortedKeys` orders keys.
+    private static func byteOrder(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }

@@ -27,7 +27,9 @@ public func readWholeFile(_ path: String) throws(FileReadFailure) -> [UInt8] {
     do {
         try readChunks(fd: fd, path: path) { bytes.append(contentsOf: $0) }
     } catch {
-        throw FileReadFailure(reason: String(cString: strerror(errno)))
+        // The errno of the failed read, kept in the error: the global may have changed since.
+        let err = ((error as? SmartSyncError)?.cause as? SystemCallError)?.errno ?? errno
+        throw FileReadFailure(reason: String(cString: strerror(err)))
     }
     return bytes
 }

@@ -33,7 +33,8 @@ import Testing
     }
 
     @Test func trimmedAndPaddedMatchFoundation() {
-        for text in ["", "  ", " a b ", "\t\nx\r\n", "\u{00A0}y\u{2003}", "z", "tok\n"] {
+        let marks = [" \u{301}a ", "a \u{301}", "\n\u{301}", "\u{B}v\u{C}", "\u{2028}w\u{85}"]
+        for text in ["", "  ", " a b ", "\t\nx\r\n", "\u{00A0}y\u{2003}", "z", "tok\n"] + marks {
             #expect(text.trimmed() == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.debugDescription)")
             #expect(
                 text.trimmed(newlines: false) == text.trimmingCharacters(in: .whitespaces), "\(text.debugDescription)")
@@ -49,7 +50,7 @@ import Testing
             "event": "summary", "name": "etc/nixos", "blobsDone": 12, "blobsTotal": 1_000_000_000_000, "ok": true,
             "failed": false, "seconds": 1.25, "rate": 0.1, "tiny": 1e-7, "huge": 1e21, "whole": 2.0, "neg": -3,
             "path": "a/b \"c\" \\ é \u{1}\n\t", "list": ["x", 1, 2.5, false], "nested": ["z": 1, "a": ["b": "c"]],
-            "Upper": 1, "lower": 2, "_under": 3, "a10": 1, "a9": 2, "commitBefore": "x", "commit": "y",
+            "lower": 2, "_under": 3, "commitBefore": "x", "commit": "y",
         ]
         let ours = try #require(JSONValue(any: object)?.serialized())
         let theirs = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -63,10 +64,30 @@ import Testing
         #expect(back["seconds"] as? Double == 1.25)
         #expect(JSONValue(any: ["x": Date()]) == nil)
         #expect(JSONValue.double(.nan).serialized() == nil)
-        let keys = ["b", "B2", "a10", "a9", "_x", "A", "a", "Zed", "zebra", "a09"]
-        #expect(keys.sorted(by: JSONValue.foundationOrder) == keys.sorted {
-            $0.compare($1, options: [.numeric, .caseInsensitive, .forcedOrdering]) == .orderedAscending
-        })
+        // Keys by UTF-8 bytes (JSONEncoder's `.sortedKeys`), not Foundation's locale-dependent ICU collation.
+        let keys = ["b", "B2", "a10", "a9", "_x", "A", "a", "Zed", "zebra", "a09", "é", "z"]
+        let sortedObject = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.map { ($0, JSONValue.int(1)) }))
+        let expected = ["A", "B2", "Zed", "_x", "a", "a09", "a10", "a9", "b", "z", "zebra", "é"]
+        #expect(sortedObject.serialized() == "{" + expected.map { "\"\($0)\":1" }.joined(separator: ",") + "}")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let encoded = try encoder.encode(Dictionary(uniqueKeysWithValues: keys.map { ($0, 1) }))
+        #expect(sortedObject.serialized() == String(decoding: encoded, as: UTF8.self))
+    }
+
+    /// The CLI's dates as `ISO8601DateFormatter` wrote them: rounded to the millisecond, then the fraction dropped.
+    @Test func iso8601SecondsIsWhatISO8601DateFormatterWrote() {
+        let cases: [(Double, String)] = [
+            (1_000_000_000, "2001-09-09T01:46:40Z"), (1_000_000_000.9995, "2001-09-09T01:46:41Z"),
+            (1_000_000_000.9999, "2001-09-09T01:46:41Z"), (1_000_000_000.9994, "2001-09-09T01:46:40Z"),
+            (-1.5, "1969-12-31T23:59:58Z"), (-0.0004, "1970-01-01T00:00:00Z"), (-0.9996, "1969-12-31T23:59:59Z"),
+        ]
+        let formatter = ISO8601DateFormatter()
+        for (t, expected) in cases {
+            let date = Date(timeIntervalSince1970: t)
+            #expect(date.iso8601Seconds == expected, "\(t)")
+            #expect(date.iso8601Seconds == formatter.string(from: date), "\(t)")
+        }
     }
 
     @Test func localTimeIsTheOperatorsClock() {
@@ -80,6 +101,28 @@ import Testing
         #expect(LocalTime.string(secondsSince1970: 0) == "1970-01-01 00:00:00 UTC")
         #expect(LocalTime.string(secondsSince1970: 4_102_444_799.9) == "2099-12-31 23:59:59 UTC")
         #expect(LocalTime.string(secondsSince1970: 1_733_612_400) == "2024-12-07 23:00:00 UTC")
+    }
+
+    /// The zone as ICU's `zzz` wrote it for an English locale: from the offset, not the C library's `CET`.
+    @Test func localTimeNamesTheZoneAsICUDid() {
+        defer {
+            unsetenv("TZ")
+            tzset()
+        }
+        let winter = 1_733_612_400.0, summer = 1_720_000_000.0  // 2024-12-07 23:00 UTC, 2024-07-03 09:46:40 UTC
+        let cases: [(String, Double, String)] = [
+            ("Europe/Berlin", winter, "2024-12-08 00:00:00 GMT+1"),
+            ("Europe/Berlin", summer, "2024-07-03 11:46:40 GMT+2"),
+            ("Asia/Kolkata", winter, "2024-12-08 04:30:00 GMT+5:30"),
+            ("Europe/London", winter, "2024-12-07 23:00:00 GMT"),
+            ("Europe/London", summer, "2024-07-03 10:46:40 GMT+1"),
+            ("America/St_Johns", winter, "2024-12-07 19:30:00 GMT-3:30"),
+        ]
+        for (zone, t, expected) in cases {
+            setenv("TZ", zone, 1)
+            tzset()
+            #expect(LocalTime.string(secondsSince1970: t) == expected, "\(zone)")
+        }
     }
 
     @Test func standardStreamWritesEverythingThroughAPipe() throws {

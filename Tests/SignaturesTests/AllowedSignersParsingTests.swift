@@ -59,6 +59,12 @@ import Testing
         let error = #expect(throws: SmartSyncError.self) { try AllowedSigners(contentsOf: directory["missing"]) }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains(directory["missing"]) == true)
+        // The reason is strerror's words: of open for a missing file, of the failed read for a directory.
+        #expect(error?.message.hasSuffix(": No such file or directory") == true, "\(String(describing: error))")
+        try TestFiles.makeDirectories(directory["dir"])
+        let unreadable = #expect(throws: SmartSyncError.self) { try AllowedSigners(contentsOf: directory["dir"]) }
+        #expect(unreadable?.message.contains(directory["dir"]) == true)
+        #expect(unreadable?.message.hasSuffix(": Is a directory") == true, "\(String(describing: unreadable))")
     }
 
     @Test func keysThisModuleCannotVerifyAreKeptButNeverMatch() throws {

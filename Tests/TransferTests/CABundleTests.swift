@@ -45,4 +45,17 @@ struct CABundleTests {
                 && (error as? SmartSyncError)?.message.contains(junk) == true
         }
     }
+
+    /// An unreadable `--cacert` is named with strerror's reason: of open for a missing file, of read for a directory.
+    @Test func unreadableFileIsNamedWithTheReason() throws {
+        let missing = scratch["missing.pem"]
+        let gone = #expect(throws: SmartSyncError.self) { try CABundle.check(extraCAFile: missing) }
+        #expect(gone?.code == .invalidArgument)
+        #expect(gone?.message.contains("'\(missing)'") == true)
+        #expect(gone?.message.hasSuffix(": No such file or directory") == true, "\(String(describing: gone))")
+        try TestFiles.makeDirectories(scratch["dir.pem"])
+        let directory = #expect(throws: SmartSyncError.self) { try CABundle.check(extraCAFile: scratch["dir.pem"]) }
+        #expect(directory?.message.contains(scratch["dir.pem"]) == true)
+        #expect(directory?.message.hasSuffix(": Is a directory") == true, "\(String(describing: directory))")
+    }
 }

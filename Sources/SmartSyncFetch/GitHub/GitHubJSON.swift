@@ -35,11 +35,11 @@ enum GitHubJSON {
         var message: String?
     }
 
-    /// Why `JSONDecoder` refused a body, in the words Foundation's `localizedDescription` gave it.
+    /// Why `JSONDecoder` refused a body, in the words Foundation's `localizedDescription` gave it on Linux.
     static func reason(_ error: any Error) -> String {
         switch error as? DecodingError {
-        case .keyNotFound, .valueNotFound: return "The data couldn’t be read because it is missing."
-        default: return "The data couldn’t be read because it isn’t in the correct format."
+        case .keyNotFound, .valueNotFound: return "The operation could not be completed. The data is missing."
+        default: return "The operation could not be completed. The data isn’t in the correct format."
         }
     }
 

@@ -57,8 +57,11 @@ public final class ValidatorCache: Sendable {
 
     // MARK: - The text of smart-sync 0.1.0
 
-    /// The key as smart-sync 0.1.0 wrote it on its first line (newlines as spaces).
-    static func legacyKey(_ key: String) -> String { key.replacing("\n", with: " ") }
+    /// The key as smart-sync 0.1.0 wrote it on its first line (each line feed as a space, also the one of a CRLF,
+    /// which is one Character: replaced per Unicode scalar as Foundation's `replacingOccurrences` did).
+    static func legacyKey(_ key: String) -> String {
+        String(String.UnicodeScalarView(key.unicodeScalars.map { $0 == "\n" ? " " : $0 }))
+    }
 
     /// Parses an entry of smart-sync 0.1.0: the key line, the `ETag` line, then the body.
     static func legacyEntry(_ bytes: [UInt8]) -> (record: Record, payload: ArraySlice<UInt8>)? {

@@ -34,7 +34,7 @@ struct PinsCommand: AsyncParsableCommand {
             let index = try await pins.index()
             for pin in try pins.list() {
                 let files = pin.listing.entries.filter(\.mode.isBlob).count
-                let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9).formatted(.iso8601)
+                let when = Date(timeIntervalSince1970: Double(pin.pinnedAtNs) / 1e9).iso8601Seconds
                 // What the offline commit checks can use (see `warm --pin`).
                 let object = index.commitObject(pin.commit) != nil
                 let answers = index.pinned(pin.commit)?.ancestry.count ?? 0

@@ -97,11 +97,11 @@ extension Reporter {
         case .kept(let k):
             let when = Date(timeIntervalSince1970: Double(k.timeNs) / 1e9)
             object["source"] = "kept"
-            object["time"] = when.formatted(.iso8601)
+            object["time"] = when.iso8601Seconds
             if let c = k.replacedBy { object["replacedBy"] = c.hex }
             if let generation = k.rollbackTo { object["rollbackTo"] = generation }
             let by = k.replacement
-            text = "kept\t\(when.formatted(.iso8601))\t\(v.mode)\t\(v.id.abbreviated())\t\(by)"
+            text = "kept\t\(when.iso8601Seconds)\t\(v.mode)\t\(v.id.abbreviated())\t\(by)"
         case .generation(let sequence, let commit):
             object["source"] = "generation"
             object["generation"] = sequence

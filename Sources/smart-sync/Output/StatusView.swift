@@ -112,7 +112,7 @@ struct StatusView {
     static func timestamp(_ date: Date) -> String { LocalTime.string(secondsSince1970: date.timeIntervalSince1970) }
 
     /// ISO 8601 in UTC to the second, as the records write dates.
-    static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
+    static func iso(_ date: Date) -> String { date.iso8601Seconds }
 
     // MARK: - JSON
 

@@ -35,7 +35,7 @@ enum MirrorJSON {
 
     /// An integral JSON number.
     static func integer(_ value: Any?) -> Int64? {
-        if let int = value as? Int { return abs(int) < 9_000_000_000_000_000 ? Int64(int) : nil }
+        if let int = value as? Int { return int.magnitude < 9_000_000_000_000_000 ? Int64(int) : nil }
         guard let double = value as? Double, double == double.rounded(), abs(double) < 9e15 else { return nil }
         return Int64(double)
     }
