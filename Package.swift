@@ -135,8 +135,8 @@ let package = Package(
             // SwiftPM's `--static-swift-stdlib` does, which has no package setting): a process starts without resolving
             // ~17,000 symbols against the Swift libraries in the dynamic loader. OpenSSL and zlib stay shared;
             // libcurl is not linked (loaded on demand, Sources/CCurl). Debug builds (the tests) stay dynamic.
-            // No module of the product imports full Foundation (nor CoreFoundation or ICU): "Static Swift runtime"
-            // in docs/ARCHITECTURE.md.
+            // No module of the product imports full Foundation (nor CoreFoundation or ICU): "The shipped binary links
+            // the Swift runtime and FoundationEssentials statically" in docs/ARCHITECTURE.md.
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
                 // FoundationEssentials' static archive names its own dependencies only in its autolink entries, which
                 // the driver reads from object files, not archives (SwiftPM's flag compiles against swift_static

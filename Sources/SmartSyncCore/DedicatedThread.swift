@@ -13,7 +13,7 @@ public enum DedicatedThread {
         }
     }
 
-    /// Runs `body` on a new thread as ``run(_:)`` does, handing it a flag that is set when the calling task is
+    /// Runs `body` on a new thread as ``run(name:_:)`` does, handing it a flag that is set when the calling task is
     /// cancelled: `body` checks it where it can stop and throws `CancellationError` there. Without it, cancelling the
     /// caller (an `async let` whose scope is left by an error) still waits for all of `body`.
     public static func run<T: Sendable>(

@@ -1,7 +1,8 @@
 import Glibc
 
 /// The process's standard output or standard error, written with `write(2)` on its descriptor: the whole text,
-/// retrying short writes and `EINTR`. Every line smart-sync prints goes through here (no Foundation `FileHandle`).
+/// retrying short writes and `EINTR`: smart-sync's messages, progress and `--json` lines (no Foundation `FileHandle`;
+/// the status, pins, rollback and restore listings still `print`, through the C library's buffer, flushed at exit).
 /// A write that fails otherwise (a closed pipe, a full disk) drops the rest of the text: output is best effort.
 public enum StandardStream: Sendable {
     case output

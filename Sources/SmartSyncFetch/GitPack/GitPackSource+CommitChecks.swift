@@ -121,6 +121,8 @@ extension GitPackSource {
         var cut = false
         while let id = queue.popLast() {
             if id == wanted { return true }
+            // Any failure reads as a cut history ("cannot tell"), store damage included: the walk only answers
+            // whether it can tell; the commit's own read (`commitObject`) reports the damage with its fsck hint.
             guard let body = try? heldCommit(id, in: held), let commit = CommitObject.parse(body) else {
                 cut = true
                 continue

@@ -5,7 +5,7 @@ import SmartSyncGitObjects
 extension SyncRunner {
     /// With `--keep-generations 0`, has `applier` keep, just before its prune removes the outgoing tree
     /// (``StagedSwitchApplier/keepOutgoing``), the operator's edits of tracked files `plan` leaves unchanged made since
-    /// the scan (``keepWindowEdits(_:tree:target:cache:owner:)``). Returns where the records are left for the outcome,
+    /// the scan (``keepWindowEdits(_:tree:target:cache:owner:kept:)``). Returns where the records are left for the outcome,
     /// with the stat cache `cache` read (for the save after the switch, not to decode it twice); nil when generations
     /// are kept (the outgoing tree keeps such an edit: `rollback` brings it back).
     func keepWindowEdits(
@@ -17,8 +17,9 @@ extension SyncRunner {
         applier.keepOutgoing = { [self] tree in
             let read = cache()
             result.withLock { $0.cache = read }
-            let records = try keepWindowEdits(plan, tree: tree, target: target, cache: read, owner: owner)
-            result.withLock { $0.kept = records }
+            var records: [KeptVersion] = []
+            defer { result.withLock { $0.kept = records } }  // also what was recorded before a failure
+            try keepWindowEdits(plan, tree: tree, target: target, cache: read, owner: owner, kept: &records)
         }
         return result
     }
@@ -30,10 +31,11 @@ extension SyncRunner {
     /// file of the tree on every update; docs/BENCHMARKS.md). Run only when that tree is about to be removed
     /// (`--keep-generations 0`, whose prune removes every one of its files anyway): one `fstatat` a path, by directory
     /// descriptor; a file is read only when neither `cache` (the scan's) nor its seal vouches for it
-    /// (``LocalEditScan``'s rules, as a rollback keeps). Returns the records.
-    func keepWindowEdits(_ plan: Plan, tree: String, target: String, cache: StatCache, owner: UInt32) throws
-        -> [KeptVersion]
-    {
+    /// (``LocalEditScan``'s rules, as a rollback keeps). `kept` gets the records, also those recorded before a
+    /// failure.
+    func keepWindowEdits(
+        _ plan: Plan, tree: String, target: String, cache: StatCache, owner: UInt32, kept: inout [KeptVersion]
+    ) throws {
         precondition(plan.listsUnchanged, "the look at the outgoing tree needs a plan listing its unchanged paths")
         var keeper = LocalVersionKeeper(
             store: store, log: KeptVersionLog(state: state, target: target), replacedBy: plan.commit, owner: owner,
@@ -58,11 +60,14 @@ extension SyncRunner {
             }
         } catch {
             // What was saved before the failure is recorded and announced still (the generation stays as well).
-            if (try? keeper.record()) != nil { for warning in warnings { events(.warning(warning)) } }
+            if (try? keeper.record()) != nil {
+                kept = keeper.kept
+                for warning in warnings { events(.warning(warning)) }
+            }
             throw error
         }
         try keeper.record()
+        kept = keeper.kept
         for warning in warnings { events(.warning(warning)) }
-        return keeper.kept
     }
 }

@@ -190,7 +190,8 @@ public struct SyncRunner: Sendable {
         // What the scan found is in the plan now; its cache (the stat data) is what is kept, for the stat cache and
         // the outgoing generation. Freed below (once its directories are taken for an apply), not when the run ends:
         // held through the stage's making, the scan's table of every path was the largest part of an update's peak
-        // (17 MB at 100,000 files). A sync that applies nothing frees it with its other tables, off the run's path.
+        // (17 MB at 100,000 files). A sync that applies nothing frees it with its other tables, off the run's path; a
+        // dry run (`plan`) frees it right here.
         // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
         // is kept or changed (``recheck(_:target:)``).
         let hasWork = plan.hasWork

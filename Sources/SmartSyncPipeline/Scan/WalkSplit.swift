@@ -256,8 +256,8 @@ extension ScanWalker {
     /// What this walker found, as a part of a split walk.
     private var part: Part {
         Part(
-            region: slot?.region ?? 0..<0, entries: entries, end: slot?.end ?? 0, pending: pending, excluded: excluded, stats: stats,
-            cacheEnd: cached.position, previous: previous, inOrder: inOrder)
+            region: slot?.region ?? 0..<0, entries: entries, end: slot?.end ?? 0, pending: pending, excluded: excluded,
+            stats: stats, cacheEnd: cached.position, previous: previous, inOrder: inOrder)
     }
 
     /// Lists each directory of `level` and records its own entries, on the workers; nil for one gone.

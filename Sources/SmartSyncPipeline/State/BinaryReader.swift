@@ -14,9 +14,9 @@ import SmartSyncGitObjects
 ///   buffer the reader owns, refilled as the decoder consumes it (a record longer than the buffer grows it), the
 ///   SHA-1 taken over the bytes as they pass, the last 20 bytes read held back as the possible checksum. A file's
 ///   body is proven only at its end: ``isAtEnd`` is true only there and only when the checksum matched, every decoder
-///   ends on it, and ``decodeFile(_:magic:versions:regularOnly:bufferSize:_:)`` asks it again, so nothing a damaged file
-///   gave is kept. No whole-file array: the state and the stat cache of 20,000 files are 3 MB, ~730 page faults of a no-op before its
-///   walk; not mapped either (ARCHITECTURE, "Read, not mapped").
+///   ends on it, and ``decodeFile(_:magic:versions:regularOnly:bufferSize:_:)`` asks it again, so nothing a damaged
+///   file gave is kept. No whole-file array: the state and the stat cache of 20,000 files are 3 MB, ~730 page faults
+///   of a no-op before its walk; not mapped either (ARCHITECTURE, "Read, not mapped").
 ///
 /// What it returns owns its storage.
 struct BinaryReader {

@@ -43,7 +43,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Called with the outgoing tree's directory when the prune is about to remove it (``keepGenerations`` 0), before
     /// the prune: keeps what the operator changed there since the scan that nothing else kept (an edit of a tracked
     /// file the plan leaves unchanged, made while the stage was validated: ``SyncRunner/keepWindowEdits(_:tree:target:
-    /// cache:owner:)``). A throw leaves the generation in place (nothing lost) and fails at
+    /// cache:owner:kept:)``). A throw leaves the generation in place (nothing lost) and fails at
     /// ``AfterSwitchStep/keepEdits``.
     var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
