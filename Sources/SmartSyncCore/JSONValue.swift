@@ -13,7 +13,8 @@ public enum JSONValue: Codable, Sendable, Equatable {
     case object([String: JSONValue])
 
     /// The value of a dictionary or array of Swift values as `JSONSerialization` took them: `String`, `Bool`, any
-    /// integer type, `Double`, `[Any]`, `[String: Any]`, `JSONValue` itself, and nil; nil for anything else.
+    /// integer type whose value an `Int64` holds, `Double` and `Float`, `[Any]`, `[String: Any]`, `JSONValue` itself,
+    /// and nil; nil for anything else (an integer over `Int64.max` among them).
     public init?(any value: Any?) {
         switch value {
         case nil: self = .null
@@ -21,12 +22,11 @@ public enum JSONValue: Codable, Sendable, Equatable {
         case let v as String: self = .string(v)
         case let v as Substring: self = .string(String(v))
         case let v as Bool: self = .bool(v)
-        case let v as Int: self = .int(Int64(v))
-        case let v as Int64: self = .int(v)
-        case let v as Int32: self = .int(Int64(v))
-        case let v as UInt32: self = .int(Int64(v))
-        case let v as UInt64 where v <= UInt64(Int64.max): self = .int(Int64(v))
+        case let v as any BinaryInteger:
+            guard let exact = Int64(exactly: v) else { return nil }
+            self = .int(exact)
         case let v as Double: self = .double(v)
+        case let v as Float: self = .double(Double(v))
         case let v as [Any]:
             var items: [JSONValue] = []
             for item in v {

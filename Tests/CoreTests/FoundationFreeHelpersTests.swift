@@ -63,6 +63,15 @@ import Testing
         #expect(back["ok"] as? Bool == true)
         #expect(back["seconds"] as? Double == 1.25)
         #expect(JSONValue(any: ["x": Date()]) == nil)
+        // Every integer type JSONSerialization took, and Float: a value no Int64 holds is refused, not rounded.
+        let numbers: [String: Any] = [
+            "u": UInt(7), "u8": UInt8(255), "u16": UInt16(65_535), "i8": Int8(-128), "i16": Int16(-2), "f": Float(0.5),
+            "top": UInt64(Int64.max),
+        ]
+        #expect(
+            JSONValue(any: numbers)?.serialized()
+                == #"{"f":0.5,"i16":-2,"i8":-128,"top":9223372036854775807,"u":7,"u16":65535,"u8":255}"#)
+        #expect(JSONValue(any: ["over": UInt64(Int64.max) + 1]) == nil)
         #expect(JSONValue.double(.nan).serialized() == nil)
         // Keys by UTF-8 bytes (JSONEncoder's `.sortedKeys`), not Foundation's locale-dependent ICU collation.
         let keys = ["b", "B2", "a10", "a9", "_x", "A", "a", "Zed", "zebra", "a09", "é", "z"]

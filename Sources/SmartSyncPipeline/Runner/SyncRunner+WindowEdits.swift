@@ -36,7 +36,10 @@ extension SyncRunner {
     func keepWindowEdits(
         _ plan: Plan, tree: String, target: String, cache: StatCache, owner: UInt32, kept: inout [KeptVersion]
     ) throws {
-        precondition(plan.listsUnchanged, "the look at the outgoing tree needs a plan listing its unchanged paths")
+        // After the exchange: a throw leaves the generation (AfterSwitchStep.keepEdits), where a trap would not say why.
+        guard plan.listsUnchanged else {
+            throw SmartSyncError(.internal, "the look at the outgoing tree needs a plan listing its unchanged paths")
+        }
         var keeper = LocalVersionKeeper(
             store: store, log: KeptVersionLog(state: state, target: target), replacedBy: plan.commit, owner: owner,
             timeNs: Self.nowNs())

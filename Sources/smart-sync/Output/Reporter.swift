@@ -273,7 +273,11 @@ final class Reporter: Sendable {
     private func writeJSON(_ object: [String: Any]) {
         var object = object
         if let targetName, object["name"] == nil { object["name"] = targetName }
-        guard let text = JSONValue(any: object)?.serialized() else { return }
+        guard let text = JSONValue(any: object)?.serialized() else {
+            // A value JSON cannot hold (an integer over Int64.max, a type of no JSON form): a bug of the caller's.
+            assertionFailure("a --json event holds a value JSON cannot hold: \(object)")
+            return
+        }
         state.withLock { s in
             if object["event"] as? String == "summary" { s.summaryWritten = true }
             StandardStream.output.write(text + "\n")

@@ -111,9 +111,6 @@ struct StatusView {
     /// Local time, as an operator's clock shows it.
     static func timestamp(_ date: Date) -> String { LocalTime.string(secondsSince1970: date.timeIntervalSince1970) }
 
-    /// ISO 8601 in UTC to the second, as the records write dates.
-    static func iso(_ date: Date) -> String { date.iso8601Seconds }
-
     // MARK: - JSON
 
     func object(_ s: TargetStatus) -> [String: Any] {
@@ -132,11 +129,11 @@ struct StatusView {
         if let st = s.state {
             o["commit"] = st.commit.hex
             o["ref"] = st.ref
-            o["appliedAt"] = Self.iso(Date(timeIntervalSince1970: Double(st.appliedAtNs) / 1e9))
+            o["appliedAt"] = Date(timeIntervalSince1970: Double(st.appliedAtNs) / 1e9).iso8601Seconds
         }
         let c = s.counters
-        if let d = c.lastAttempt { o["lastAttempt"] = Self.iso(d) }
-        if let d = c.lastSuccess { o["lastSuccess"] = Self.iso(d) }
+        if let d = c.lastAttempt { o["lastAttempt"] = d.iso8601Seconds }
+        if let d = c.lastSuccess { o["lastSuccess"] = d.iso8601Seconds }
         if let v = c.lastCommand { o["lastCommand"] = v }
         if let v = c.lastResult { o["lastResult"] = v.rawValue }
         if let f = c.lastFailure { o["lastError"] = failure(f) }
@@ -147,7 +144,7 @@ struct StatusView {
 
     func object(_ r: RunRecord, target: String) -> [String: Any] {
         var o: [String: Any] = [
-            "event": "run", "target": target, "time": Self.iso(r.time), "command": r.command,
+            "event": "run", "target": target, "time": r.time.iso8601Seconds, "command": r.command,
             "result": r.result.rawValue, "bytes": r.bytes, "seconds": r.seconds, "objects": r.objects,
         ]
         if let v = r.ref { o["ref"] = v }
