@@ -46,7 +46,7 @@ extension UntrackedCarrier {
             holdingCarried = holding
         }
 
-        private func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
+        func shown(_ path: TreePath) -> String { path.isEmpty ? display : display + "/" + path.description }
 
         /// A walk of the deferred directory `path`: its own cursor from the first rule below it (``settled`` shared).
         func part(below path: TreePath) -> Walk {
@@ -337,36 +337,6 @@ extension UntrackedCarrier {
                 count += try copyTree(from, to, child, path.appending(child), cst, exists: childExists)
             }
             return count
-        }
-
-        /// ``dropGone``: removes from the destination directory open on `dst` (left open), at `prefix`, each entry that
-        /// the carry before put there and the source directory, whose names are `present`, no longer has; in a
-        /// directory of the new tree the source lost whole, what was carried inside it. A file with another link
-        /// (unless ``outgoingKept``), and a directory, are held for after the walk (``Drops``).
-        private func dropGone(_ drops: Drops, _ dst: Int32, _ prefix: TreePath, present: some Sequence<TreePath>)
-            throws
-        {
-            let names = Set(present)
-            for name in try directoryNames(dst, display: shown(prefix)) where !names.contains(name) {
-                let path = prefix.appending(name)
-                var st = stat()
-                guard name.withCString({ fstatat(dst, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
-                let carried = UntrackedCarrier.carriedBefore(path, carrier.rules)
-                guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                    guard carried else { continue }  // a file of the new tree
-                    if st.st_nlink == 1 || carrier.outgoingKept {
-                        try TreeOps.removeEntry(name, in: dst, display: shown(path))
-                    } else {
-                        drops.hold(file: path, st)
-                    }
-                    continue
-                }
-                let sub = name.withCString { openat(dst, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                guard sub >= 0 else { continue }
-                defer { close(sub) }
-                try dropGone(drops, sub, path, present: [])
-                if carried { drops.hold(directory: path) }
-            }
         }
 
         /// Notes that the destination's directory `path` has the source's metadata now.

@@ -3,6 +3,21 @@ import SmartSyncCore
 import SmartSyncGitObjects
 
 extension SyncRunner {
+    /// What the scan saw at each path `changes` writes or deletes (nil: nothing), looked at again before anything is
+    /// kept or changed (``recheck(_:target:)``): one pass, a lookup in the scan per path.
+    static func watched(_ changes: [Change], in tree: LocalTree) throws -> PathTable<StatData?> {
+        var seen: (paths: [TreePath], stats: [StatData?]) = ([], [])
+        for c in changes where c.writes || c.kind == .delete {
+            // A listing from the target's own manifest (the same commit), a generation's or an earlier release's pin
+            // was not checked by this release: a path of the temporary shape there is refused as a fetched listing
+            // would be (the scan passes over such a file, so the recheck would see it change every run).
+            if c.writes { try RepoPath.refuseTemporaryName(c.path) }
+            seen.paths.append(c.path)
+            seen.stats.append(tree[c.path]?.stat)
+        }
+        return PathTable(sortedKeys: seen.paths, values: seen.stats) ?? PathTable()
+    }
+
     /// Looks again, just before anything is kept or changed, at every path the plan writes or deletes: the scan ran
     /// while the ref was resolved, checked and listed, and blobs may have been fetched since (a pack over a slow link
     /// takes minutes), so a file edited there since (vim, `cp`: a new inode) or created where the tree adds one must

@@ -192,19 +192,8 @@ public struct SyncRunner: Sendable {
         // held through the stage's making, the scan's table of every path was the largest part of an update's peak
         // (17 MB at 100,000 files). A sync that applies nothing frees it with its other tables, off the run's path; a
         // dry run (`plan`) frees it right here.
-        // What the scan saw at each path the plan writes or deletes (nil: nothing), looked at again before anything
-        // is kept or changed (``recheck(_:target:)``).
         let hasWork = plan.hasWork
-        var seen: (paths: [TreePath], stats: [StatData?]) = ([], [])  // one pass: a lookup in the scan per path
-        for c in hasWork ? plan.changes : [] where c.writes || c.kind == .delete {
-            // A listing from the target's own manifest (the same commit), a generation's or an earlier release's pin
-            // was not checked by this release: a path of the temporary shape there is refused as a fetched listing
-            // would be (the scan passes over such a file, so the recheck would see it change every run).
-            if c.writes { try RepoPath.refuseTemporaryName(c.path) }
-            seen.paths.append(c.path)
-            seen.stats.append(scan.tree[c.path]?.stat)
-        }
-        let watched = PathTable(sortedKeys: seen.paths, values: seen.stats) ?? PathTable()
+        let watched = try Self.watched(hasWork ? plan.changes : [], in: scan.tree)
         // Its directories, for the carrier to pass over those unchanged since (a few thousand at 100,000 files).
         let applies = apply && (hasWork || previous?.commit != resolved.commit)
         let directories = applies ? ScannedDirectories(scan.tree, startedAtNs: scan.startedAtNs, plan: plan) : nil
@@ -397,23 +386,9 @@ public struct SyncRunner: Sendable {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
         } else {
-            // (A listing that is the manifest is of a state applied with no exclude this run lacks: nothing to record.)
-            if case .listed(let listed) = listing.entries {
-                recordExcludesOfNoOp(previous, listing: listed, excludes: excludes)
-            }
-            // Nothing to write; still remember what the scan hashed so the next run does not hash it again (a scan
-            // that hashed nothing and found every cached file again leaves the cache as it was: no write, no fsync).
-            if scan.statistics.filesHashed > 0 || scan.cache.entries.count != scan.statistics.cacheHits {
-                var cache = scan.cache
-                try state.saveStatCache(&cache, target: target)
-            }
-            // Nothing reads the run's tables of every path now (the manifest, the listing, the scan's table and stat
-            // cache): they are freed on a thread of their own, not on the way to the run's end (~1.4 ms of
-            // `swift_arrayDestroy` at 20,000 files, BENCHMARKS "noop7"). A process that exits next does not wait for
-            // that; one that goes on (`sync --all`, a library caller) has them freed all the same. (No thread to be
-            // had: they are freed as the run returns, as before; a run that succeeded does not trap for memory.)
-            let tables = (previous, previousManifest, listing, scan)
-            _ = DedicatedThread.startIfPossible { withExtendedLifetime(tables) {} }
+            try finishNoOp(
+                previous, previousManifest: previousManifest, listing: listing, scan: scan, excludes: excludes,
+                target: target)
         }
         return outcome
     }
