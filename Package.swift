@@ -222,6 +222,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The executable's own module: its command-line dispatch against swift-argument-parser's root parse.
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: [
+                "smart-sync", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SmartSyncGitObjects", "TestSupport"],

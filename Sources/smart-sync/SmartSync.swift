@@ -20,9 +20,9 @@ struct SmartSync: AsyncParsableCommand {
     /// Runs the command, then ends the process on the thread the command ended on. Returning would first hop back to
     /// the main actor (`main()`'s), whose queue libdispatch drains after `dispatch_main` on a worker thread of its
     /// own: one made for that hop alone, at every run's end (the `clone3` just before `exit_group`, strace of a
-    /// no-op; BENCHMARKS "noop8c"). An error ends the process inside `main(_:)` already, as before.
+    /// no-op; BENCHMARKS "noop8c"). An error ends the process inside ``dispatch(_:)`` already, as before.
     @concurrent private static func runThenExit() async -> Never {
-        await main(nil)
+        await dispatch(Array(CommandLine.arguments.dropFirst()))
         Glibc.exit(0)
     }
 
