@@ -46,6 +46,7 @@ struct DispatchTests {
         ["sync", "--jobs", "0"], ["sync", "--jobs", "x"], ["sync", "--limit-rate", "fast"], ["sync", "a/b", "c/d"],
         ["sync", "--all", "owner/repo"], ["sync", "--ref"], ["plan", "--help"], ["gc", "--wait", "-1"],
         ["unpin"], ["status", "a", "--target", "/x"], ["publish", "owner/repo"], ["restore", "--list"],
+        ["sync", "---completion", "--", "--source", "0", "0"], ["---completion", "sync", "--", "--source", "0", "0"],
     ]
 
     @Test(arguments: parsedAlone)
