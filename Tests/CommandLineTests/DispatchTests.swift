@@ -49,6 +49,23 @@ struct DispatchTests {
         ["sync", "---completion", "--", "--source", "0", "0"], ["---completion", "sync", "--", "--source", "0", "0"],
     ]
 
+    /// One command line of each kind left to the root, which the binary itself is run on (the in-process check
+    /// above takes the whole table; each start of the debug binary costs ~0.25 s).
+    static let runByTheBinary: [[String]] = [
+        [], ["--help"], ["sync", "--help"], ["help", "sync"], ["--version"], ["sync", "--version"],
+        ["--experimental-dump-help"], ["sync", "--generate-completion-script", "zsh"],
+        ["sync", "---completion", "--", "--source", "0", "0"], ["sync", "--frobnicate"], ["sync", "--jobs", "0"],
+    ]
+
+    /// `parsedAlone` covers every subcommand of the root, each by its name.
+    @Test func theTableNamesEverySubcommand() throws {
+        let names = try SmartSync.configuration.subcommands.map {
+            try #require($0.configuration.commandName, "\($0) has no command name")
+        }
+        #expect(Set(Self.parsedAlone.map { $0[0] }) == Set(names))
+        #expect(Set(names).count == names.count)
+    }
+
     @Test(arguments: parsedAlone)
     func aSubcommandParsedAloneEqualsTheRootsParse(arguments: [String]) async throws {
         let alone = try #require(await SmartSync.parsedSubcommand(arguments), "\(arguments) was left to the root")
@@ -71,8 +88,9 @@ struct DispatchTests {
     }
 
     /// The binary prints what the root's parse has it print, on the same stream, and exits with the same code.
-    @Test(arguments: leftToTheRoot)
+    @Test(arguments: runByTheBinary)
     func theBinaryAnswersAsTheRootsParse(arguments: [String]) async throws {
+        #expect(Self.leftToTheRoot.contains(arguments))
         let expected = await Self.rootsAnswer(arguments)
         let r = try SmartSyncBinary.run(arguments, environment: ["COLUMNS": "100"], check: false)
         #expect(r.status == expected.status, "\(arguments): \(r.stderrString)")
