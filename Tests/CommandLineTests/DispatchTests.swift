@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TestSupport
 import Testing
 
@@ -66,6 +66,38 @@ struct DispatchTests {
         #expect(Set(names).count == names.count)
     }
 
+    /// The conditions ``SmartSync/dispatch(_:)`` relies on, read from the library's `--experimental-dump-help`:
+    /// the root has no argument but the library's `--version` and `--help`, no default subcommand, and no
+    /// subcommand's argument takes input past the subcommand's own. A `validate()` of the root is not in the dump:
+    /// the root has none (see the doc of `dispatch`).
+    @Test func theRootAddsNothingToASubcommandsParse() throws {
+        let dumped: String
+        do {
+            _ = try SmartSync.parseAsRoot(["--experimental-dump-help"])
+            Issue.record("--experimental-dump-help did not throw its answer")
+            return
+        } catch {
+            dumped = SmartSync.fullMessage(for: error)
+        }
+        let root = try JSONDecoder().decode(DumpedTool.self, from: Data(dumped.utf8)).command
+        #expect(root.arguments?.map(\.valueName) == ["version", "help"])
+        #expect(root.defaultSubcommand == nil)
+        let subcommands = try #require(root.subcommands)
+        #expect(subcommands.count == SmartSync.configuration.subcommands.count + 1)  // and the library's help
+        // The strategies that leave the lenient pass and the subcommand's own matching alike; the library's others
+        // (allRemainingInput, postTerminator, allUnrecognized: passthrough; unconditional) are not.
+        let plain: Set<String> = ["default", "scanningForValue", "upToNextOption"]
+        #expect(subcommands.contains { !($0.arguments ?? []).isEmpty }, "the dump lists no subcommand's arguments")
+        for command in subcommands {
+            for argument in command.arguments ?? [] {
+                #expect(
+                    plain.contains(argument.parsingStrategy),
+                    "\(command.commandName) \(argument.valueName ?? "?"): \(argument.parsingStrategy)"
+                )
+            }
+        }
+    }
+
     @Test(arguments: parsedAlone)
     func aSubcommandParsedAloneEqualsTheRootsParse(arguments: [String]) async throws {
         let alone = try #require(await SmartSync.parsedSubcommand(arguments), "\(arguments) was left to the root")
@@ -96,6 +128,21 @@ struct DispatchTests {
         #expect(r.status == expected.status, "\(arguments): \(r.stderrString)")
         #expect(r.stdoutString == expected.stdout, "\(arguments)")
         #expect(r.stderrString == expected.stderr, "\(arguments)")
+    }
+
+    /// The parts of the `--experimental-dump-help` JSON (swift-argument-parser's `ToolInfoV0`) the checks read.
+    private struct DumpedTool: Decodable {
+        struct Command: Decodable {
+            var commandName: String
+            var defaultSubcommand: String?
+            var arguments: [Argument]?
+            var subcommands: [Command]?
+        }
+        struct Argument: Decodable {
+            var valueName: String?
+            var parsingStrategy: String
+        }
+        var command: Command
     }
 
     /// Every value of a parsed command, its option groups' included.
