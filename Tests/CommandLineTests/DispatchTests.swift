@@ -49,8 +49,8 @@ struct DispatchTests {
         ["sync", "---completion", "--", "--source", "0", "0"], ["---completion", "sync", "--", "--source", "0", "0"],
     ]
 
-    /// One command line of each kind left to the root, which the binary itself is run on (the in-process check
-    /// above takes the whole table; each start of the debug binary costs ~0.25 s).
+    /// One command line of each kind left to the root, which the binary itself is run on
+    /// (`everythingElseIsLeftToTheRoot` takes the whole table in process; each start of the debug binary costs ~0.25 s).
     static let runByTheBinary: [[String]] = [
         [], ["--help"], ["sync", "--help"], ["help", "sync"], ["--version"], ["sync", "--version"],
         ["--experimental-dump-help"], ["sync", "--generate-completion-script", "zsh"],
