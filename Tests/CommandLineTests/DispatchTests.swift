@@ -50,7 +50,7 @@ struct DispatchTests {
     ]
 
     /// One command line of each kind left to the root, which the binary itself is run on
-    /// (`everythingElseIsLeftToTheRoot` takes the whole table in process; each start of the debug binary costs ~0.25 s).
+    /// (`everythingElseIsLeftToTheRoot` takes the whole table in process; a start of the debug binary costs ~0.25 s).
     static let runByTheBinary: [[String]] = [
         [], ["--help"], ["sync", "--help"], ["help", "sync"], ["--version"], ["sync", "--version"],
         ["--experimental-dump-help"], ["sync", "--generate-completion-script", "zsh"],
