@@ -41,6 +41,17 @@ public enum DedicatedThread {
         create(name: nil, body) == 0
     }
 
+    /// Hands `value` to a new thread that lets go of it: the release of what only it holds (the tables of every path
+    /// of a run) leaves the caller's path. The caller keeps no reference to it: it goes into a box the thread empties,
+    /// so whichever of the two lets go of the box last, `value` itself is released on that thread, however soon the
+    /// thread runs. False, `value` released here as the call returns, when no thread can be had (a caller that
+    /// succeeded does not trap for want of one).
+    @discardableResult
+    public static func release<T>(_ value: consuming sending T) -> Bool {
+        let box = Locked<T?>(Optional(consume value))
+        return startIfPossible { _ = box.withLock { $0.take() } }
+    }
+
     /// `pthread_create`'s code for a detached thread running `body` (0: started).
     private static func create(name: String?, _ body: @escaping @Sendable () -> Void) -> Int32 {
         let box = Unmanaged.passRetained(Work(body, name: name)).toOpaque()
