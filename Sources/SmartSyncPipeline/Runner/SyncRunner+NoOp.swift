@@ -32,6 +32,7 @@ extension SyncRunner {
         // that exits next does not wait for that; one that goes on (`sync --all`, a library caller) has them freed
         // all the same. (No thread to be had: they are freed as the run returns, as before.)
         DedicatedThread.release(
-            (consume previous, consume previousManifest, consume listing, consume tree, consume cache))
+            (consume previous, consume previousManifest, consume listing, consume tree, consume cache),
+            name: "ss-free-tables")
     }
 }
