@@ -29,7 +29,8 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     public init(stringLiteral value: String) { self.init(value) }
 
-    /// The path of `bytes`, exactly.
+    /// The path of `bytes`, exactly. Inlinable, so a caller in another module gets it specialized for its collection.
+    @inlinable
     public init<C: Collection>(bytes: C) where C.Element == UInt8 {
         if let path = bytes.withContiguousStorageIfAvailable({ TreePath(bytes: $0) }) {
             self = path
