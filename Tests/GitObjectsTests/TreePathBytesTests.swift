@@ -1,3 +1,4 @@
+import Glibc
 import SmartSyncGitObjects
 import Testing
 
@@ -50,5 +51,26 @@ struct TreePathBytesTests {
             #expect((path.string != nil) == valid, "\(bytes)", sourceLocation: sourceLocation)
             #expect(path == made[0], "\(bytes)", sourceLocation: sourceLocation)
         }
+        // Against the path of the string the bytes decode to (repaired when invalid): the same path, hashed alike,
+        // exactly when the bytes are valid; otherwise another path, ordered as memcmp orders the two byte strings.
+        let repaired = Array(String(decoding: bytes, as: UTF8.self).utf8)
+        let ofString = TreePath(String(decoding: bytes, as: UTF8.self))
+        if valid {
+            #expect(made[0] == ofString, "\(bytes)", sourceLocation: sourceLocation)
+            #expect(made[0].hashValue == ofString.hashValue, "\(bytes)", sourceLocation: sourceLocation)
+        } else {
+            #expect(made[0] != ofString, "\(bytes)", sourceLocation: sourceLocation)
+            let before = Self.memcmpPrecedes(bytes, repaired)
+            let after = Self.memcmpPrecedes(repaired, bytes)
+            #expect((made[0] < ofString) == before, "\(bytes)", sourceLocation: sourceLocation)
+            #expect((ofString < made[0]) == after, "\(bytes)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// `a` before `b` by `memcmp` of their common length, then the shorter first.
+    private static func memcmpPrecedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        let common = min(a.count, b.count)
+        let order = common == 0 ? 0 : memcmp(a, b, common)
+        return order != 0 ? order < 0 : a.count < b.count
     }
 }
