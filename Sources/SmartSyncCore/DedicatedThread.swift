@@ -36,9 +36,31 @@ public enum DedicatedThread {
     }
 
     /// Starts `body` on a new detached thread as ``start(name:_:)`` does; false, nothing run, when the system cannot
-    /// create a thread: for work the caller can as well do itself (or leave undone) rather than trap.
+    /// create a thread: for work the caller can as well do itself (or leave undone) rather than trap. Public for such
+    /// callers though none in this package uses it now (``release(_:name:)`` names its thread through the same
+    /// `pthread_create` call).
     public static func startIfPossible(_ body: @escaping @Sendable () -> Void) -> Bool {
         create(name: nil, body) == 0
+    }
+
+    /// Hands `value` to a new thread named `name` (`ss-<what>`, as ``start(name:_:)`` names it) that lets go of it:
+    /// the release of what only it holds (the tables of every path of a run) leaves the caller's path. The caller
+    /// keeps no reference to it: it goes into a box the thread empties, so whichever of the two lets go of the box
+    /// last, `value` itself is released on that thread, however soon the thread runs. False, `value` released here
+    /// as the call returns, when no thread can be had (a caller that succeeded does not trap for want of one).
+    @discardableResult
+    public static func release<T>(_ value: consuming sending T, name: String) -> Bool {
+        release(consume value, name: name, beforeReturn: {})
+    }
+
+    /// ``release(_:name:)``, running `beforeReturn` on the caller after the thread is started and before the call
+    /// returns: a test's seam, where it can wait for `value`'s release on the other thread (which a caller still
+    /// holding `value`, or a copy of it, until its return would never see).
+    static func release<T>(_ value: consuming sending T, name: String, beforeReturn: () -> Void) -> Bool {
+        let box = Locked<T?>(Optional(consume value))
+        let started = create(name: name) { _ = box.withLock { $0.take() } } == 0
+        beforeReturn()
+        return started
     }
 
     /// `pthread_create`'s code for a detached thread running `body` (0: started).

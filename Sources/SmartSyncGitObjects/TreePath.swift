@@ -29,9 +29,30 @@ public struct TreePath: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     public init(stringLiteral value: String) { self.init(value) }
 
-    /// The path of `bytes`, exactly.
+    /// The path of `bytes`, exactly. Inlinable, so a caller in another module gets it specialized for its collection.
+    @inlinable
     public init<C: Collection>(bytes: C) where C.Element == UInt8 {
-        if let text = String(validating: bytes, as: UTF8.self) {
+        if let path = bytes.withContiguousStorageIfAvailable({ TreePath(bytes: $0) }) {
+            self = path
+        } else {
+            self = Array(bytes).withUnsafeBufferPointer { TreePath(bytes: $0) }
+        }
+    }
+
+    /// The path of the bytes `bytes` points to, exactly (copied).
+    ///
+    /// Not `String(validating:as:)`: it runs the standard library's unspecialized `_validate`, which instantiates
+    /// generic metadata on every call (~1,000 instructions a path, 60 % of the decode of a state of 20,000 paths:
+    /// BENCHMARKS "noop9load"). `String(decoding:as:)` of a buffer of UTF-8 is specialized; it repairs invalid
+    /// bytes, so a result whose bytes differ from the input's (a repair always changes them: the result is valid,
+    /// the input was not) means the input was not UTF-8.
+    public init(bytes: UnsafeBufferPointer<UInt8>) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let same = text.utf8.withContiguousStorageIfAvailable { decoded in
+            decoded.count == bytes.count
+                && (bytes.isEmpty || memcmp(decoded.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        }
+        if same ?? text.utf8.elementsEqual(bytes) {
             storage = .text(text)
         } else {
             storage = .bytes(Array(bytes))

@@ -386,9 +386,10 @@ public struct SyncRunner: Sendable {
                 try finishSwitch(outcome, failed: failed, record: record, cache: &cache, target: target)
             }
         } else {
+            // Handed over, not copied: the no-op's end frees them off the run's path (``finishNoOp``).
             try finishNoOp(
-                previous, previousManifest: previousManifest, listing: listing, scan: scan, excludes: excludes,
-                target: target)
+                consume previous, previousManifest: consume previousManifest, listing: consume listing,
+                scan: &scan, excludes: excludes, target: target)
         }
         return outcome
     }

@@ -148,7 +148,7 @@ struct BinaryReader {
     mutating func readPath() -> TreePath? {
         guard let n = readUInt32().map(Int.init), has(n) else { return nil }
         notePath(offset..<(offset + n))
-        let path = TreePath(bytes: bytes[offset..<(offset + n)])
+        let path = TreePath(bytes: UnsafeBufferPointer(rebasing: bytes[offset..<(offset + n)]))
         offset += n
         return path
     }
