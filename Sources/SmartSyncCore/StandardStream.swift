@@ -1,8 +1,10 @@
 import Glibc
 
 /// The process's standard output or standard error, written with `write(2)` on its descriptor: the whole text,
-/// retrying short writes and `EINTR`: smart-sync's messages, progress and `--json` lines (no Foundation `FileHandle`;
-/// the status, pins, rollback and restore listings still `print`, through the C library's buffer, flushed at exit).
+/// retrying short writes and `EINTR`. Everything smart-sync writes goes through it (messages, progress, `--json`
+/// lines, the listings of `status`, `pins`, `rollback --list` and `restore --list`), not `print` or Foundation's
+/// `FileHandle`: nothing waits in a buffer, so what reaches one descriptor shared by stdout and stderr (`2>&1`) is in
+/// the order it was written, and nothing is lost to an exit that skips the C library's flush.
 /// A write that fails otherwise (a closed pipe, a full disk) drops the rest of the text: output is best effort.
 public enum StandardStream: Sendable {
     case output
