@@ -13,7 +13,9 @@ import SmartSyncObjectStore
 public struct SyncRunner: Sendable {
     public let source: any SyncSource
     public let store: ObjectStore
-    public internal(set) var state: StateStore
+    /// The state directory, set only in this file: by `init`, and by ``checkpoint``'s `didSet` handing the test seam
+    /// to this copy (a value). Not a `let`: the seam would then be passed to every `save`/`saveIntent`.
+    public private(set) var state: StateStore
     public let events: @Sendable (SyncEvent) -> Void
     /// How a plan is applied.
     public var applyMode: ApplyMode = .stagedSwitch
