@@ -165,7 +165,7 @@ private final class PipeReader: @unchecked Sendable {
     private var bytes: [UInt8]?
 
     init(fd: Int32) {
-        DedicatedThread.start {
+        DedicatedThread.start(name: "ss-test-pipe") {
             var out: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {

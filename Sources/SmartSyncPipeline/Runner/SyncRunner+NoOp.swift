@@ -23,6 +23,6 @@ extension SyncRunner {
         // that; one that goes on (`sync --all`, a library caller) has them freed all the same. (No thread to be
         // had: they are freed as the run returns, as before; a run that succeeded does not trap for memory.)
         let tables = (previous, previousManifest, listing, scan)
-        _ = DedicatedThread.startIfPossible { withExtendedLifetime(tables) {} }
+        _ = DedicatedThread.startIfPossible(name: "ss-free-tables") { withExtendedLifetime(tables) {} }
     }
 }

@@ -109,7 +109,7 @@ public struct SyncRunner: Sendable {
         // The result is handed over in a box emptied when it is taken: an `async let` keeps its value until the scope
         // ends, and the scan's table of every path (and the old stat cache it reuses) were held so through the stage's
         // making, the peak of an update's memory (over 20 MB at 100,000 files).
-        async let scanned = DedicatedThread.run { [state, logger, beforeScanOpening] cancellation in
+        async let scanned = DedicatedThread.run(name: "ss-scan") { [state, logger, beforeScanOpening] cancellation in
             try logger.timed("scan") {
                 var scanner = TargetScanner(ignoredNames: [], excludes: excludes)
                 scanner.cancellation = cancellation
