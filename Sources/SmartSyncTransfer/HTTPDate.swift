@@ -4,8 +4,8 @@ import Glibc
 /// An HTTP-date in the three forms a recipient must read (RFC 9110 §5.6.7), in UTC: IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
 /// (`Sun Nov  6 08:49:37 1994`). Read with the C library (`timegm`), not Foundation's `DateFormatter` and ICU.
-/// The weekday is not checked against the date; an RFC 850 two-digit year is the one within 80 years before and
-/// 20 after `now`, as `DateFormatter`'s `yy` reads it.
+/// The weekday is not checked against the date. An RFC 850 two-digit year is read as RFC 9110 §5.6.7 says: a date
+/// that would be more than 50 years after `now` in `now`'s century is the most recent past one with those digits.
 enum HTTPDate {
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -23,7 +23,7 @@ enum HTTPDate {
             guard parts.count == 3, let d = Int(parts[0]), let m = months.firstIndex(of: parts[1]),
                 let yy = Int(parts[2]), parts[2].count == 2
             else { return nil }
-            (day, month, year, clock) = (d, m + 1, twoDigitYear(yy, now: now), fields[2])
+            (day, month, year, clock) = (d, m + 1, yy, fields[2])
         } else if fields.count == 5 {  // asctime
             guard let m = months.firstIndex(of: fields[1]), let d = Int(fields[2]), let y = Int(fields[4]) else {
                 return nil
@@ -36,6 +36,7 @@ enum HTTPDate {
         guard hms.count == 3, let hour = hms[0], let minute = hms[1], let second = hms[2],
             (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
+        if fields.count == 4 { year = century(of: year, month, day, hour, minute, second, now: now) }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)
@@ -48,14 +49,20 @@ enum HTTPDate {
         return Date(timeIntervalSince1970: Double(seconds))
     }
 
-    /// The year of `yy` within 80 years before and 20 after `now`'s year.
-    private static func twoDigitYear(_ yy: Int, now: Date) -> Int {
+    /// The year ending in `yy` whose date (the rest given) is the latest that is not more than 50 years after `now`
+    /// (RFC 9110 §5.6.7: a date that would be more than 50 years ahead is the most recent past year with those digits).
+    private static func century(
+        of yy: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int, now: Date
+    ) -> Int {
         var t = time_t(now.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        let current = Int(parts.tm_year) + 1900
-        var year = current - current % 100 + yy
-        if year > current + 20 { year -= 100 } else if year <= current - 80 { year += 100 }
+        var n = tm()
+        gmtime_r(&t, &n)
+        let limit = Int(n.tm_year) + 1900 + 50  // now's year, 50 years on
+        var year = limit - limit % 100 + yy
+        let rest = [month, day, hour, minute, second]
+        let nowRest = [Int(n.tm_mon) + 1, Int(n.tm_mday), Int(n.tm_hour), Int(n.tm_min), Int(n.tm_sec)]
+        // More than 50 years ahead: a year after `limit`, or `limit` itself later in the year than now.
+        if year > limit || (year == limit && nowRest.lexicographicallyPrecedes(rest)) { year -= 100 }
         return year
     }
 }
