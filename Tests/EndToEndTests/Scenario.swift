@@ -66,9 +66,9 @@ final class Scenario: @unchecked Sendable {
         return args + extra
     }
 
-    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without waiting; its
-    /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
-    /// when killed holds no pipe open). `environment` is added to the usual one.
+    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without
+    /// waiting; its stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves
+    /// behind when killed holds no pipe open). `environment` is added to the usual one.
     func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])
         throws -> ChildProcess
     {

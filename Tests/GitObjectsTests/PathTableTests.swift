@@ -81,7 +81,8 @@ struct PathTableTests {
 
     @Test func mergeJoinVisitsEveryPathOnceInOrder() {
         let left = PathTable(sorting: [("a", 1), ("a/b", 2), ("c", 3)] as [(TreePath, Int)])
-        let right = PathTable(sorting: [("a-b", "x"), ("a/b", "y"), (TreePath(bytes: [0xE9]), "z")] as [(TreePath, String)])
+        let right = PathTable(
+            sorting: [("a-b", "x"), ("a/b", "y"), (TreePath(bytes: [0xE9]), "z")] as [(TreePath, String)])
         #expect(Array(mergeJoin(left, right)) == [.left(0), .right(0), .both(1, 1), .left(2), .right(2)])
         let merged = left.merging(PathTable(sorting: [("a/b", 20), ("b", 4)] as [(TreePath, Int)])) { $1 }
         #expect(merged.keys == ["a", "a/b", "b", "c"])

@@ -97,7 +97,8 @@ extension RollbackLocalVersionsTests {
         #expect(versions.isEmpty)
         #expect(TestFiles.lstat(state.directory(for: dir["typo"])) == nil)
         #expect(try FileSystem.names(in: dir["state"]).sorted() == before)
-        #expect(TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
+        #expect(
+            TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
     }
 
     /// The recovery's warning of a pending version whose object is gone reaches `restore`'s events (both forms): it
@@ -146,7 +147,8 @@ extension RollbackLocalVersionsTests {
     /// A switch journal gc cannot read stops gc, naming it, and nothing is swept: what it protects is unknown.
     @Test func aDamagedJournalStopsGC() async throws {
         let (t, id) = try await killedAfterExchange()
-        try TestFiles.write(SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        try TestFiles.write(
+            SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
         let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
         #expect(error?.message.contains("switch journal") == true, "\(String(describing: error))")
         #expect(t.runner.store.contains(id), "gc swept a version the damaged journal may protect")

@@ -93,7 +93,9 @@ public struct SyncRunner: Sendable {
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
-            try logger.timed("recover") { try state.recoverSwitch(target: target, store: store) { events(.warning($0)) } }
+            try logger.timed("recover") {
+                try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+            }
         }
         var previous = try state.load(target: target)
         // The scan reads the target only: it runs on a thread of its own while the ref is resolved, checked and listed
@@ -292,7 +294,7 @@ public struct SyncRunner: Sendable {
                 applied.pendingDeletes = interrupted.unclaimed(
                     by: [applied.manifest, applied.keptLocal, previous?.manifest])
             }
-            // The staged switch makes it durable with its stage's sync (before any change to the target): no fsync here.
+            // The staged switch makes it durable with its stage's sync (before the target changes): no fsync here.
             let intentUnsynced = try state.saveIntent(applied, durable: applyMode != .stagedSwitch)
             // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
             // (the peak of an update's memory; at 100,000 files they were 26 MB of it): the outgoing generation's
