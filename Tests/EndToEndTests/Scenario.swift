@@ -78,6 +78,20 @@ final class Scenario: @unchecked Sendable {
             .start(output: .file(dirs.appending("\(name).out")), error: .file(dirs.appending("\(name).err")))
     }
 
+    /// Runs `smart-sync <arguments>` (whole, not through ``arguments(_:_:rawURL:target:)``) with its stdout a pipe
+    /// whose reader is gone before the run writes (`… | true`, `true` already exited) and its stderr in
+    /// `<name>.err`; how it ended.
+    func runIntoClosedPipe(_ arguments: [String], name: String) throws -> Termination {
+        let env = ChildEnvironment.applying(environment(), to: ChildEnvironment.current)
+        let child = try ProcessRunner(try SmartSyncBinary.path(), arguments, environment: env)
+            .start(output: .pipe, error: .file(dirs.appending("\(name).err")))
+        // Our read end becomes /dev/null: the pipe's only reader closes (the handle closes /dev/null later).
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        dup2(null, try #require(child.standardOutput))
+        close(null)
+        return child.wait()
+    }
+
     /// `sync` that must succeed; returns the JSON summary.
     @discardableResult
     func sync(_ extra: [String] = [], rawURL: String? = nil, token: String? = nil) throws -> [String: Any] {

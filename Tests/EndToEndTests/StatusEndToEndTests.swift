@@ -24,6 +24,18 @@ struct StatusEndToEndTests {
         return try #require(try objects(r).first)
     }
 
+    /// `smart-sync status | true`: the listing's reader is gone; the text is dropped and status exits as it would
+    /// (it was killed by SIGPIPE: 141).
+    @Test func statusIntoAPipeWhoseReaderIsGone() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        for extra in [[String](), ["--json"]] {
+            let arguments = ["status", "--state-dir", s.stateDir, "--store", s.store, "--target", s.target] + extra
+            #expect(try s.runIntoClosedPipe(arguments, name: "status") == .exited(0), "\(extra)")
+        }
+    }
+
     @Test func statusAfterASyncAFailureAndARollback() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
