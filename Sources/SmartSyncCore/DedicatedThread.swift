@@ -46,10 +46,13 @@ public enum DedicatedThread {
         create(name: name, body) == 0
     }
 
-    /// Whether `name` follows the convention (see the type's documentation).
+    /// Whether `name` follows the convention (see the type's documentation): `ss` and at least one more word, each
+    /// word non-empty (no `ss-`, `ss--x`, `ss-x-`).
     static func isConventional(_ name: String) -> Bool {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-".utf8)
-        return name.hasPrefix("ss-") && name.utf8.count <= 15 && name.utf8.allSatisfy(allowed.contains)
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        let words = name.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        return name.hasPrefix("ss-") && name.utf8.count <= 15 && words.count >= 2
+            && words.allSatisfy { !$0.isEmpty && $0.allSatisfy(allowed.contains) }
     }
 
     /// `pthread_create`'s code for a detached thread running `body` (0: started).

@@ -35,7 +35,10 @@ struct DedicatedThreadTests {
         for name in ["ss-curl", "ss-pack-import", "ss-scan", "ss-free-tables", "ss-publish-copy", "ss-cat-file-in"] {
             #expect(DedicatedThread.isConventional(name), "\(name)")
         }
-        for name in ["ss pack import", "smart-sync.curl", "ss-publish-copies", "ss-Scan", "curl", "ss-é"] {
+        for name in [
+            "ss pack import", "smart-sync.curl", "ss-publish-copies", "ss-Scan", "curl", "ss-é", "ss-", "ss--x",
+            "ss-x-", "ss", "-ss-x",
+        ] {
             #expect(!DedicatedThread.isConventional(name), "\(name)")
         }
     }
