@@ -3,10 +3,15 @@ import Glibc
 
 /// Runs blocking work (a child process, a pipe read, a store-wide fsck) on a thread of its own, so it never holds
 /// one of the few threads of Swift's cooperative pool. The one place smart-sync does this.
+///
+/// Every thread it starts is named, by one convention: `ss-` and what the thread does, lowercase words joined by
+/// hyphens, 15 bytes at most (the kernel's limit: `ss-pack-import`, `ss-curl`, `ss-scan`). `top -H`, `ps -L -o comm`
+/// and `/proc/PID/task/*/comm` then tell smart-sync's threads apart and from the main thread (`smart-sync`); an
+/// unnamed thread would carry the name of the thread that made it. Debug builds assert the convention.
 public enum DedicatedThread {
-    /// Runs `body` on a new thread (named `name`, as ``start(name:_:)`` names it) and resumes with its result.
+    /// Runs `body` on a new thread named `name` and resumes with its result.
     public static func run<T: Sendable>(
-        name: String? = nil, _ body: @escaping @Sendable () throws -> T
+        name: String, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             start(name: name) { continuation.resume(with: Result { try body() }) }
@@ -17,30 +22,38 @@ public enum DedicatedThread {
     /// cancelled: `body` checks it where it can stop and throws `CancellationError` there. Without it, cancelling the
     /// caller (an `async let` whose scope is left by an error) still waits for all of `body`.
     public static func run<T: Sendable>(
-        cancellable body: @escaping @Sendable (CancellationFlag) throws -> T
+        name: String, cancellable body: @escaping @Sendable (CancellationFlag) throws -> T
     ) async throws -> T {
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
-            try await run { try body(flag) }
+            try await run(name: name) { try body(flag) }
         } onCancel: {
             flag.cancel()
         }
     }
 
-    /// Starts `body` on a new detached thread. Traps when the system cannot create a thread (as Foundation's
-    /// `Thread.start()` does): there is no way to run the work at all then. `name` (its first 15 bytes, the kernel's
-    /// limit) names the thread for `top -H` and debuggers.
-    public static func start(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new detached thread named `name`. Traps when the system cannot create a thread (as
+    /// Foundation's `Thread.start()` does): there is no way to run the work at all then.
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         let rc = create(name: name, body)
         if rc != 0 { fatalError("pthread_create failed: \(String(cString: strerror(rc)))") }
     }
 
-    /// Starts `body` on a new detached thread as ``start(name:_:)`` does; false, nothing run, when the system cannot
-    /// create a thread: for work the caller can as well do itself (or leave undone) rather than trap. Public for such
-    /// callers though none in this package uses it now (``release(_:name:)`` names its thread through the same
-    /// `pthread_create` call).
-    public static func startIfPossible(_ body: @escaping @Sendable () -> Void) -> Bool {
-        create(name: nil, body) == 0
+    /// Starts `body` on a new detached thread named `name` as ``start(name:_:)`` does; false, nothing run (and
+    /// `body` released on the calling thread), when the system cannot create a thread: for work the caller can as
+    /// well do itself (or leave undone) rather than trap. Public for such callers, though none in this package uses
+    /// it now (``release(_:name:)`` names its thread through the same `pthread_create` call).
+    public static func startIfPossible(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+        create(name: name, body) == 0
+    }
+
+    /// Whether `name` follows the convention (see the type's documentation): `ss` and at least one more word, each
+    /// word non-empty (no `ss-`, `ss--x`, `ss-x-`).
+    static func isConventional(_ name: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        let words = name.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        return name.hasPrefix("ss-") && name.utf8.count <= 15 && words.count >= 2
+            && words.allSatisfy { !$0.isEmpty && $0.allSatisfy(allowed.contains) }
     }
 
     /// Hands `value` to a new thread named `name` (`ss-<what>`, as ``start(name:_:)`` names it) that lets go of it:
@@ -64,14 +77,15 @@ public enum DedicatedThread {
     }
 
     /// `pthread_create`'s code for a detached thread running `body` (0: started).
-    private static func create(name: String?, _ body: @escaping @Sendable () -> Void) -> Int32 {
+    private static func create(name: String, _ body: @escaping @Sendable () -> Void) -> Int32 {
+        assert(isConventional(name), "thread name '\(name)' is not `ss-` and lowercase words, 15 bytes at most")
         let box = Unmanaged.passRetained(Work(body, name: name)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(
             &thread, nil,
             { raw in
                 let work = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
-                if let name = work.name { ss_set_thread_name(name) }
+                ss_set_thread_name(work.name)
                 work.body()
                 return nil
             }, box)
@@ -85,8 +99,8 @@ public enum DedicatedThread {
 
     private final class Work: Sendable {
         let body: @Sendable () -> Void
-        let name: String?
-        init(_ body: @escaping @Sendable () -> Void, name: String?) {
+        let name: String
+        init(_ body: @escaping @Sendable () -> Void, name: String) {
             self.body = body
             self.name = name
         }

@@ -109,7 +109,7 @@ public struct ProcessRunner: Sendable {
         input: Input = .none, output: Output = .captured, error: Output = .captured, timeout: Duration? = nil
     ) async throws -> ProcessResult {
         let runner = self
-        return try await DedicatedThread.run {
+        return try await DedicatedThread.run(name: "ss-child") {
             try runner.runAndWait(input: input, output: output, error: error, timeout: timeout)
         }
     }

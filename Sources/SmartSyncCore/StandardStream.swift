@@ -1,9 +1,18 @@
 import Glibc
 
 /// The process's standard output or standard error, written with `write(2)` on its descriptor: the whole text,
-/// retrying short writes and `EINTR`: smart-sync's messages, progress and `--json` lines (no Foundation `FileHandle`;
-/// the status, pins, rollback and restore listings still `print`, through the C library's buffer, flushed at exit).
-/// A write that fails otherwise (a closed pipe, a full disk) drops the rest of the text: output is best effort.
+/// retrying short writes and `EINTR`. Everything smart-sync's own code writes goes through it (messages, progress,
+/// `--json` lines, the listings of `status`, `pins`, `rollback --list` and `restore --list`; not ArgumentParser's help,
+/// usage and `--version`), not `print` or Foundation's `FileHandle`: nothing waits in a buffer, so what reaches one
+/// descriptor shared by stdout and stderr (`2>&1`) is in the order it was written, and nothing is lost to an exit that
+/// skips the C library's flush.
+///
+/// A reader that is gone costs the text, never the run: the write is made with SIGPIPE blocked on the writing thread
+/// (`PipeWriter.withoutSIGPIPE`), so a closed pipe (`smart-sync sync --json | head -1`) answers `EPIPE`, the rest of
+/// the text is dropped, and a root run mid-apply goes on. The process's SIGPIPE disposition stays the default, so
+/// children get it as it is. A full non-blocking descriptor (`EAGAIN`: `O_NONBLOCK` set by whoever shares the pipe) is
+/// waited on with `poll` until it takes more, as a blocking one would block. Any other failure (a full disk) drops the
+/// rest of the text: output is best effort.
 public enum StandardStream: Sendable {
     case output
     case error
@@ -24,14 +33,21 @@ public enum StandardStream: Sendable {
 
     /// Writes all of `buffer`.
     public func write(_ buffer: UnsafeRawBufferPointer) {
-        var offset = 0
-        while offset < buffer.count {
-            let n = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
+        PipeWriter.withoutSIGPIPE {
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&entry, 1, -1)
+                        continue
+                    }
+                    return
+                }
+                offset += n
             }
-            offset += n
         }
     }
 }

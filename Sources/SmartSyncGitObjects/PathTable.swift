@@ -79,31 +79,6 @@ public struct PathTable<Value>: RandomAccessCollection {
         self._values = values
     }
 
-    /// True when `a` holds the very paths of `b`, in the same order, found without reading a long path's bytes: each
-    /// pair is one storage (a table whose paths share a manifest's, as the listing made from it does), or short enough
-    /// to be held inline and equal. False when they differ, or when a pair is equal only byte for byte: the caller
-    /// then compares as it would have (``init(sortedKeys:values:)``). `a` is then in `b`'s order: strictly increasing
-    /// when `b` is a table's keys.
-    @inlinable public static func sharesKeys(_ a: [TreePath], with b: [TreePath]) -> Bool {
-        guard a.count == b.count else { return false }
-        return a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                for k in a.indices {
-                    let same = a[k].withBytes { x in
-                        b[k].withBytes { y in
-                            guard x.count == y.count else { return false }
-                            if x.baseAddress == y.baseAddress { return true }
-                            guard x.count <= 15 else { return false }
-                            return x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0
-                        }
-                    }
-                    if !same { return false }
-                }
-                return true
-            }
-        }
-    }
-
     /// Whether `keys` is strictly increasing by bytes (what a table holds).
     @inlinable public static func isStrictlyIncreasing(_ keys: [TreePath]) -> Bool {
         keys.withUnsafeBufferPointer { b in isStrictlyIncreasing(count: b.count) { b[$0 - 1].compare(b[$0]) } }

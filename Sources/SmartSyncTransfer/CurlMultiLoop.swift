@@ -73,7 +73,7 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     /// Starts the engine thread. It keeps `self` alive until it exits.
     func start() {
-        DedicatedThread.start(name: "smart-sync.curl") { [self] in run() }
+        DedicatedThread.start(name: "ss-curl") { [self] in run() }
     }
 
     // MARK: - Called from any thread

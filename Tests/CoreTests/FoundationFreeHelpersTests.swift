@@ -134,20 +134,6 @@ import Testing
         }
     }
 
-    @Test func standardStreamWritesEverythingThroughAPipe() throws {
-        var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
-        let saved = dup(STDOUT_FILENO)
-        dup2(fds[1], STDOUT_FILENO)
-        close(fds[1])
-        let text = String(repeating: "0123456789abcdé\n", count: 1000)  // 17 KB: more than one write of a pipe
-        let reader = PipeReader(fd: fds[0])
-        StandardStream.output.write(text)
-        dup2(saved, STDOUT_FILENO)
-        close(saved)
-        #expect(String(decoding: reader.wait(), as: UTF8.self) == text)
-    }
-
     @Test func readWholeFileGivesTheBytesOrTheSystemsReason() throws {
         #expect(try readWholeFile("/proc/self/comm").last == UInt8(ascii: "\n"))
         #expect(throws: FileReadFailure.self) { try readWholeFile("/nonexistent/file") }
@@ -156,35 +142,5 @@ import Testing
         } catch {
             #expect(error.reason == "No such file or directory")
         }
-    }
-}
-
-/// Reads a descriptor to its end on a thread of its own (a pipe's writer would block on a full pipe otherwise).
-private final class PipeReader: @unchecked Sendable {
-    private let done = Condition()
-    private var bytes: [UInt8]?
-
-    init(fd: Int32) {
-        DedicatedThread.start {
-            var out: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = read(fd, &buffer, buffer.count)
-                if n <= 0 { break }
-                out.append(contentsOf: buffer[0..<n])
-            }
-            close(fd)
-            self.done.lock()
-            self.bytes = out
-            self.done.broadcast()
-            self.done.unlock()
-        }
-    }
-
-    func wait() -> [UInt8] {
-        done.lock()
-        defer { done.unlock() }
-        while bytes == nil { done.wait() }
-        return bytes!
     }
 }

@@ -87,7 +87,9 @@ struct AfterSwitchEndToEndTests {
         let r = try s.run("sync", ["--json"])
         #expect(r.status == 0 || r.status == 8, "\(r.stderrString)")
         #expect(!r.stderrString.contains("recording the new state failed"), "\(r.stderrString)")
-        if r.status == 8 { #expect(r.stderrString.contains("The target and its state are at \(b)"), "\(r.stderrString)") }
+        if r.status == 8 {
+            #expect(r.stderrString.contains("The target and its state are at \(b)"), "\(r.stderrString)")
+        }
         try s.expectTargetEqualsArchive(b)
 
         // With room again, the next run finds B applied: it does not switch again.

@@ -14,7 +14,9 @@ struct AntiRollbackEndToEndTests {
         _ r: ProcessResult, from: String, to: String, sourceLocation: SourceLocation = #_sourceLocation
     ) {
         #expect(r.status == 6, "\(r.stderrString)", sourceLocation: sourceLocation)
-        #expect(r.stderrString.contains(from) && r.stderrString.contains(to), "\(r.stderrString)", sourceLocation: sourceLocation)
+        #expect(
+            r.stderrString.contains(from) && r.stderrString.contains(to), "\(r.stderrString)",
+            sourceLocation: sourceLocation)
         #expect(r.stderrString.contains("--allow-downgrade"), "\(r.stderrString)", sourceLocation: sourceLocation)
     }
 
@@ -46,7 +48,10 @@ struct AntiRollbackEndToEndTests {
         #expect(checks?["ancestry"] as? String == "allowed")
         // rollback goes back to B's tree without leave; then a descendant of B (the state's commit) syncs again.
         let back = try SmartSyncBinary.run(
-            ["rollback", "--target", target, "--store", dirs.appending("store"), "--state-dir", dirs.appending("state")],
+            [
+                "rollback", "--target", target, "--store", dirs.appending("store"), "--state-dir",
+                dirs.appending("state"),
+            ],
             environment: ["HOME": dirs.path], check: false)
         #expect(back.status == 0, "\(back.stderrString)")
         #expect(try DirectorySnapshot(of: target) == atB)
@@ -54,7 +59,8 @@ struct AntiRollbackEndToEndTests {
         let d = try repo.commit("D")
         let forward = try run("sync", ["--ref", d, "--json"])
         #expect(forward.status == 0, "\(forward.stderrString)")
-        #expect((try Scenario.summary(forward)["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
+        #expect(
+            (try Scenario.summary(forward)["commitChecks"] as? [String: Any])?["ancestry"] as? String == "descendant")
     }
 
     @Test(arguments: ["raw", "auto"])

@@ -128,7 +128,8 @@ struct BadInputTests {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 200, "body": "{not json"}}]"#
+            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "action": {"status": 200, "#
+                + #""body": "{not json"}}]"#
         )
         let r = try s.run("sync")
         #expect(r.status == 1)
@@ -140,7 +141,8 @@ struct BadInputTests {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "action": {"corrupt_byte_at": 3}}]"#
+            #"[{"match": {"listener": "raw", "path_regex": "flake.nix"}, "times": 1, "#
+                + #""action": {"corrupt_byte_at": 3}}]"#
         )
         try s.sync()
         try s.expectTargetEqualsArchive(a)
@@ -170,7 +172,8 @@ struct BadInputTests {
         _ = try Fixtures.commitA(s.repo)
         // Every attempt breaks off (retries resume, but never get far), and the fallback clone is refused too.
         try s.server.setFaults(
-            #"[{"match": {"listener": "raw", "path_regex": "blob.bin"}, "action": {"truncate_after_bytes": 1000}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+            #"[{"match": {"listener": "raw", "path_regex": "blob.bin"}, "action": {"truncate_after_bytes": 1000}}, "#
+                + #"{"match": {"listener": "git"}, "action": {"status": 500}}]"#
         )
         let r = try s.run("sync", ["--retries", "1"])
         #expect(r.status != 0)

@@ -33,7 +33,8 @@ struct ConfigTargetsEndToEndTests {
     func run(_ s: Scenario, _ args: [String], environment: [String: String?] = [:], token: String? = nil) throws
         -> ProcessResult
     {
-        try SmartSyncBinary.run(args, environment: s.environment(token: token).merging(environment) { $1 }, check: false)
+        try SmartSyncBinary.run(
+            args, environment: s.environment(token: token).merging(environment) { $1 }, check: false)
     }
 
     func expect(_ s: Scenario, _ dir: String, equals commit: String, sourceLocation: SourceLocation = #_sourceLocation)
@@ -41,7 +42,8 @@ struct ConfigTargetsEndToEndTests {
     {
         let got = try DirectorySnapshot(of: s.root + "/" + dir)
         let want = try s.archiveSnapshot(commit)
-        #expect(got == want, "\(dir) differs from \(commit): \(got.difference(from: want))", sourceLocation: sourceLocation)
+        #expect(
+            got == want, "\(dir) differs from \(commit): \(got.difference(from: want))", sourceLocation: sourceLocation)
     }
 
     static func events(_ r: ProcessResult, _ kind: String) -> [[String: Any]] {
@@ -74,7 +76,8 @@ struct ConfigTargetsEndToEndTests {
         #expect(try Scenario.summary(moved)["commit"] as? String == b)
         // An unknown name lists the configured ones; owner/repo stays a repository.
         let unknown = try run(s, ["sync", "gamma", "--config", config])
-        #expect(unknown.status == 64 && unknown.stderrString.contains("configured: alpha, beta"), "\(unknown.stderrString)")
+        #expect(
+            unknown.status == 64 && unknown.stderrString.contains("configured: alpha, beta"), "\(unknown.stderrString)")
         // rollback NAME takes the target's path and the [store] directories: back to A.
         let back = try run(s, ["rollback", "alpha", "--config", config])
         #expect(back.status == 0, "\(back.stderrString)")
@@ -91,7 +94,10 @@ struct ConfigTargetsEndToEndTests {
             s,
             [
                 ("alpha", "one", "repo = \"\(s.slug)\"\nrebuild = \"\(rebuild)\"\nchecks = \"none\""),
-                ("beta", "two", "repo = \"\(s.slug)\"\nrebuild = \"\(rebuild)\"\nchecks = \"none\"\nskip_rebuild = true"),
+                (
+                    "beta", "two",
+                    "repo = \"\(s.slug)\"\nrebuild = \"\(rebuild)\"\nchecks = \"none\"\nskip_rebuild = true"
+                ),
             ])
         let r = try run(s, ["update", "alpha", "--config", config, "--rebuild-action", "test", "--json"])
         #expect(r.status == 0, "\(r.stderrString)\n\(r.stdoutString)")
@@ -109,7 +115,9 @@ struct ConfigTargetsEndToEndTests {
         // checks = "config" with no [[check]] in the file is refused, naming the target's line.
         let noChecks = try writeConfig(s, [("alpha", "one", "repo = \"\(s.slug)\"\nchecks = \"config\"")])
         let refused = try run(s, ["update", "alpha", "--config", noChecks])
-        #expect(refused.status == 64 && refused.stderrString.contains("config.toml:5: [target.alpha] checks = \"config\""), "\(refused.stderrString)")
+        #expect(
+            refused.status == 64 && refused.stderrString.contains("config.toml:5: [target.alpha] checks = \"config\""),
+            "\(refused.stderrString)")
     }
 
     /// A target's `metrics_file` is written by `sync NAME` and `status NAME` reads that target, as the flags would.
@@ -157,12 +165,24 @@ struct ConfigTargetsEndToEndTests {
         let s = try Scenario()
         let config = s.dirs.appending("config.toml")
         let cases: [(String, String)] = [
-            ("[target.a]\nrepo = \"o/r\"\npath = \"/x\"\nrefs = \"main\"\n", "config.toml:4: [target.a] unknown key 'refs'"),
+            (
+                "[target.a]\nrepo = \"o/r\"\npath = \"/x\"\nrefs = \"main\"\n",
+                "config.toml:4: [target.a] unknown key 'refs'"
+            ),
             ("verbose = true\n", "config.toml:1: unknown key 'verbose'"),
             ("[target.a]\nrepo = \"o/r\"\npath = \"x\"\n", "config.toml:3: [target.a] 'path' must be an absolute path"),
-            ("[target.a]\nrepo = \"o/r\"\nsource = \"/srv/r\"\npath = \"/x\"\n", "config.toml:3: [target.a] has both 'repo' and 'source'"),
-            ("[target.a]\nrepo = \"o/r\"\npath = \"/x\"\ntransport = \"ftp\"\n", "config.toml:4: [target.a] 'transport' must be one of"),
-            ("[target.a]\nrepo = \"o/r\"\npath = \"/x\"\nkeep_generations = -1\n", "config.toml:4: [target.a] 'keep_generations'"),
+            (
+                "[target.a]\nrepo = \"o/r\"\nsource = \"/srv/r\"\npath = \"/x\"\n",
+                "config.toml:3: [target.a] has both 'repo' and 'source'"
+            ),
+            (
+                "[target.a]\nrepo = \"o/r\"\npath = \"/x\"\ntransport = \"ftp\"\n",
+                "config.toml:4: [target.a] 'transport' must be one of"
+            ),
+            (
+                "[target.a]\nrepo = \"o/r\"\npath = \"/x\"\nkeep_generations = -1\n",
+                "config.toml:4: [target.a] 'keep_generations'"
+            ),
             ("[store]\npath = \"relative\"\n", "config.toml:2: 'path' must be an absolute path"),
         ]
         for (text, message) in cases {
@@ -182,7 +202,8 @@ struct ConfigTargetsEndToEndTests {
         #expect(try run(s, ["sync", "alpha"] + common).status == 0)
         let commands: [[String]] = [
             ["plan", "alpha"], ["warm", "alpha"], ["verify", "alpha"], ["rollback", "alpha", "--list"],
-            ["rollback", "--target", s.root + "/one", "--list"], ["restore", "README.md", "--target", s.root + "/one", "--list"],
+            ["rollback", "--target", s.root + "/one", "--list"],
+            ["restore", "README.md", "--target", s.root + "/one", "--list"],
             ["validate", "--target", s.root + "/one", "--quick"], ["gc", "--dry-run"], ["fsck"], ["pins"],
             ["update", "alpha", "--check-only"],
         ]
@@ -214,7 +235,11 @@ struct ConfigTargetsEndToEndTests {
         // token_file comes first: a wrong credential is not used.
         try Data("wrong-credential\n".utf8).write(to: URL(fileURLWithPath: credentials + "/gh-token"))
         let config = try writeConfig(
-            s, [("alpha", "one", "repo = \"\(s.slug)\""), ("beta", "two", "repo = \"\(s.slug)\"\ntoken_file = \"\(tokenFile)\"")])
+            s,
+            [
+                ("alpha", "one", "repo = \"\(s.slug)\""),
+                ("beta", "two", "repo = \"\(s.slug)\"\ntoken_file = \"\(tokenFile)\""),
+            ])
         let fromFile = try run(
             s, ["sync", "beta", "--config", config, "--json"], environment: ["CREDENTIALS_DIRECTORY": credentials])
         #expect(fromFile.status == 0, "\(fromFile.stderrString)")

@@ -23,7 +23,8 @@ enum DeploymentTools {
 
     /// `systemd-analyze verify` of `units` (paths; an instance such as `dir/smart-sync@x.service` is loaded from the
     /// template and drop-ins in `dir`). Unknown keys, bad values and missing executables are only warnings to systemd:
-    /// `--recursive-errors=no` turns every warning about the given units into a failure, and `--man=no` skips man pages.
+    /// `--recursive-errors=no` turns every warning about the given units into a failure, and `--man=no` skips man
+    /// pages.
     static func verify(_ units: [String]) throws -> ProcessResult {
         try ProcessRunner.run(
             systemdAnalyze, ["verify", "--man=no", "--recursive-errors=no"] + units,
@@ -43,7 +44,8 @@ enum DeploymentTools {
     static func packageDirectory(in scratch: TemporaryDirectory) throws -> String {
         let package = scratch.appending("package")
         try FileManager.default.createDirectory(atPath: package + "/bin", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: package + "/bin/smart-sync", withDestinationPath: try SmartSyncBinary.path())
+        try FileManager.default.createSymbolicLink(
+            atPath: package + "/bin/smart-sync", withDestinationPath: try SmartSyncBinary.path())
         return package
     }
 

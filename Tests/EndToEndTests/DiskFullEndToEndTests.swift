@@ -14,7 +14,8 @@ final class TmpfsMount {
         let r = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], check: false)
         guard r.status == 0 else {
             throw ScenarioError(
-                "cannot mount a tmpfs at \(path) (\(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines))); the disk-full tests need root or CAP_SYS_ADMIN"
+                "cannot mount a tmpfs at \(path) (\(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines))); "
+                    + "the disk-full tests need root or CAP_SYS_ADMIN"
             )
         }
         mounted = true

@@ -96,7 +96,10 @@ struct FidelityEndToEndTests {
         ] {
             _ = try run(tool, args)
         }
-        let directories = [t, t + "/modules", t + "/modules/net", t + "/docs", t + "/scripts", t + "/data", t + "/ops", t + "/ops/private"]
+        let directories = [
+            t, t + "/modules", t + "/modules/net", t + "/docs", t + "/scripts", t + "/data", t + "/ops",
+            t + "/ops/private",
+        ]
         let before = try directories.map(metadata)
 
         let b = try Fixtures.commitB(s.repo)
@@ -189,7 +192,9 @@ struct FidelityEndToEndTests {
         }
         let spare = (t as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare"
         #expect(FileManager.default.fileExists(atPath: spare) == recycled, "\(spare)")
-        for (path, content) in [("docs/old/x", "back"), ("docs/new/deeper/y", "y"), ("docs/file2", "2"), ("docs/sub/z", "z")] {
+        for (path, content) in [
+            ("docs/old/x", "back"), ("docs/new/deeper/y", "y"), ("docs/file2", "2"), ("docs/sub/z", "z"),
+        ] {
             try repo.write(path, content + "\n")
         }
         _ = try repo.commit("5")
@@ -218,11 +223,14 @@ struct FidelityEndToEndTests {
     @Test func aDirectoryOnlyTheGenerationHasComesBackAsANewOne() throws {
         let s = try Scenario()
         let (repo, t) = (s.repo, s.target)
-        for (path, content) in [("docs/readme", "r"), ("docs/old/deeper/x", "o")] { try repo.write(path, content + "\n") }
+        for (path, content) in [("docs/readme", "r"), ("docs/old/deeper/x", "o")] {
+            try repo.write(path, content + "\n")
+        }
         let a = try repo.commit("A")
         try s.sync()
         for (tool, args) in [
-            ("/bin/chmod", ["700", t + "/docs/old"]), ("/usr/bin/setfattr", ["-n", "user.then", "-v", "1", t + "/docs/old"]),
+            ("/bin/chmod", ["700", t + "/docs/old"]),
+            ("/usr/bin/setfattr", ["-n", "user.then", "-v", "1", t + "/docs/old"]),
             ("/usr/bin/setfacl", ["-m", "u:65534:rwx", t + "/docs/old/deeper"]),
         ] {
             _ = try run(tool, args)
@@ -270,7 +278,10 @@ struct FidelityEndToEndTests {
         _ = try repo.commit("B")
         try s.sync()
         let r = try SmartSyncBinary.run(
-            ["restore", "docs/readme", "--generation", "1", "--target", t, "--store", s.store, "--state-dir", s.stateDir],
+            [
+                "restore", "docs/readme", "--generation", "1", "--target", t, "--store", s.store, "--state-dir",
+                s.stateDir,
+            ],
             environment: s.environment(), check: false)
         try #require(r.status == 0, "restore: \(r.stderrString)")
         #expect(read(t + "/docs", Array("readme".utf8)) == "A\n")

@@ -62,7 +62,10 @@ struct FleetEndToEndTests {
         }
         for run in updated {
             let received = try #require(run.bytesReceived, "no bytesReceived in host \(run.host)'s summary")
-            #expect(received <= addedBytes + 8192, "host \(run.host) received \(received) B for a change of \(addedBytes) B (the new pack: \(packBytes) B)")
+            #expect(
+                received <= addedBytes + 8192,
+                "host \(run.host) received \(received) B for a change of \(addedBytes) B (the new pack: \(packBytes) B)"
+            )
         }
 
         // 4. A mirror listed first serves one corrupted object: the hosts fail over, nothing corrupt lands.
@@ -84,7 +87,9 @@ struct FleetEndToEndTests {
         defer { badServer.stop() }
         let failedOver = try fleet.runAll("sync", mirrors: [badServer.baseURL, fleet.cacheURL], ["--ref", "main"])
         let wantC = try fleet.repo.archiveSnapshot(commit: c)
-        let id = try #require(ObjectID(hex: corrupted.replacingOccurrences(of: "objects/", with: "").replacingOccurrences(of: "/", with: "")))
+        let id = try #require(
+            ObjectID(
+                hex: corrupted.replacingOccurrences(of: "objects/", with: "").replacingOccurrences(of: "/", with: "")))
         try requireAll(failedOver, "failover")
         for run in failedOver {
             try expectTarget(fleet, host: run.host, equals: wantC, c)
@@ -114,7 +119,8 @@ struct FleetEndToEndTests {
         var served: [String: Int] = [:]
         for r in requests where r.isImmutable && r.status == 200 { served[r.uri, default: 0] += 1 }
         let twice = served.filter { $0.value > 1 }
-        #expect(twice.isEmpty, "\(phase): the origin served these more than once: \(twice)", sourceLocation: sourceLocation)
+        #expect(
+            twice.isEmpty, "\(phase): the origin served these more than once: \(twice)", sourceLocation: sourceLocation)
     }
 
     private func expectTarget(_ fleet: Fleet, host: Int, equals want: DirectorySnapshot, _ commit: String,

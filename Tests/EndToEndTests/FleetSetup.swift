@@ -102,13 +102,16 @@ final class Fleet: @unchecked Sendable {
         [
             "GH_TOKEN": nil, "GITHUB_TOKEN": nil, "GH_ENTERPRISE_TOKEN": nil, "GITHUB_ENTERPRISE_TOKEN": nil,
             "HOME": dirs.path, "XDG_CONFIG_HOME": dirs.appending("config"), "NO_COLOR": "1",
-            "PATH": "/usr/local/bin:/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
         ]
     }
 
     /// The arguments of host `n`'s `smart-sync <command> acme/hyper …` against `mirrors` (in order).
     func arguments(_ command: String, host n: Int, mirrors: [String], _ extra: [String]) -> [String] {
-        var args = [command, slug, "--api-url", Self.closedURL, "--raw-url", Self.closedURL, "--git-url", Self.closedURL]
+        var args = [
+            command, slug, "--api-url", Self.closedURL, "--raw-url", Self.closedURL, "--git-url", Self.closedURL,
+        ]
         args += mirrors.flatMap { ["--mirror", $0] } + ["--trusted-key", allowedSigners]
         args += ["--store", host(n) + "/store", "--state-dir", host(n) + "/state", "--json"]
         if command != "warm" { args += ["--target", host(n) + "/target"] }
@@ -122,13 +125,17 @@ final class Fleet: @unchecked Sendable {
         var started: [(Int, ChildProcess)] = []
         for n in 0..<hosts {
             try FileManager.default.createDirectory(atPath: host(n), withIntermediateDirectories: true)
-            let process = try ProcessRunner(binary, arguments(command, host: n, mirrors: mirrors, extra), environment: env)
-                .start(output: .file(host(n) + "/\(command).out"), error: .file(host(n) + "/\(command).err"))
+            let process = try ProcessRunner(
+                binary, arguments(command, host: n, mirrors: mirrors, extra), environment: env
+            )
+            .start(output: .file(host(n) + "/\(command).out"), error: .file(host(n) + "/\(command).err"))
             started.append((n, process))
         }
         return started.map { n, process in
             let termination = process.wait(timeout: .seconds(120)) ?? process.terminate()
-            let read = { (name: String) in (try? String(contentsOfFile: self.host(n) + "/" + name, encoding: .utf8)) ?? "" }
+            let read = { (name: String) in
+                (try? String(contentsOfFile: self.host(n) + "/" + name, encoding: .utf8)) ?? ""
+            }
             return HostRun(
                 host: n, termination: termination, stdout: read("\(command).out"), stderr: read("\(command).err"))
         }
@@ -156,7 +163,9 @@ struct HostRun: CustomStringConvertible {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 object["event"] as? String == "summary"
             else { continue }
-            if let requests = object["requests"] as? [String: Any], let n = requests["bytesReceived"] as? Int { return n }
+            if let requests = object["requests"] as? [String: Any], let n = requests["bytesReceived"] as? Int {
+                return n
+            }
             return object["bytesReceived"] as? Int
         }
         return nil

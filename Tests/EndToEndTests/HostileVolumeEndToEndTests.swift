@@ -51,7 +51,8 @@ struct HostileVolumeEndToEndTests {
 
     /// Ids in the store that `commit` does not reach (its closure: the commit, its trees and blobs).
     func unreachableObjects(_ s: Scenario, _ commit: String) throws -> [String] {
-        let closure = Set(try s.repo.git("rev-list", "--objects", commit).split(separator: "\n").map { String($0.prefix(40)) })
+        let closure = Set(
+            try s.repo.git("rev-list", "--objects", commit).split(separator: "\n").map { String($0.prefix(40)) })
         let objects = s.store + "/objects"
         guard FileManager.default.fileExists(atPath: objects) else { return [] }
         var strays: [String] = []

@@ -9,7 +9,8 @@ struct KillResumeEndToEndTests {
     static let stallAt = 32 << 20
 
     /// With `oldMetadata`, the kept partial's metadata is turned into the text smart-sync 0.1.0 wrote (as in
-    /// `Tests/Fixtures/Records/partial-*.meta`) before the rerun: a partial a killed run of that release left is resumed.
+    /// `Tests/Fixtures/Records/partial-*.meta`) before the rerun: a partial a killed run of that release left is
+    /// resumed.
     @Test(arguments: [false, true]) func killedMidBlobResumesFromTheKeptOffset(oldMetadata: Bool) throws {
         let repo = try GitFixture()
         var random = [UInt8](repeating: 0, count: Self.size)
@@ -30,7 +31,8 @@ struct KillResumeEndToEndTests {
 
         // The first run sits mid-blob: half the body, then a long pause.
         try s.server.setFaults(
-            #"[{"match": {"listener": "raw", "path_regex": "disk\\.img$"}, "times": 1, "action": {"stall_after_bytes": \#(Self.stallAt), "stall_ms": 8000}}]"#
+            #"[{"match": {"listener": "raw", "path_regex": "disk\\.img$"}, "times": 1, "#
+                + #""action": {"stall_after_bytes": \#(Self.stallAt), "stall_ms": 8000}}]"#
         )
         let process = try ProcessRunner(
             try SmartSyncBinary.path(),

@@ -117,6 +117,7 @@ struct LinkModeEndToEndTests {
         try "[sync]\nlink_mode = \"symlink\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         let bad = try s.run("sync", ["--config", config])
         #expect(bad.status != 0)
-        #expect(bad.stderrString.contains(config + ":2") && bad.stderrString.contains("link_mode"), "\(bad.stderrString)")
+        #expect(
+            bad.stderrString.contains(config + ":2") && bad.stderrString.contains("link_mode"), "\(bad.stderrString)")
     }
 }

@@ -103,7 +103,8 @@ import Testing
         try setup.publish("m2", refs: ["main": a], packs: false)
         let readme = try setup.repo.git("rev-parse", "\(a):README.md")
         // m1 serves README.md altered and a listing with one id changed; m2 lacks README.md.
-        try TestFiles.write(MirrorLayout.path(setup.directory("m1"), "objects", readme), "# evil!\n")  // the same size: only the hash tells
+        // (The same size: only the hash tells.)
+        try TestFiles.write(MirrorLayout.path(setup.directory("m1"), "objects", readme), "# evil!\n")
         let tree = try setup.repo.revParse(a + "^{tree}")
         let listing = MirrorLayout.path(setup.directory("m1"), "listings", tree)
         var bytes = try #require(TestFiles.readBytes(listing))

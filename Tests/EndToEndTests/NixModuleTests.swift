@@ -12,7 +12,9 @@ struct NixModuleTests {
         var units: [String: String]
     }
 
-    private static var nixMissing: String? { DeploymentTools.missing(DeploymentTools.nixInstantiate, package: "nix-bin") }
+    private static var nixMissing: String? {
+        DeploymentTools.missing(DeploymentTools.nixInstantiate, package: "nix-bin")
+    }
 
     private func evaluate(_ testCase: String, package: String = "/nix/store/0000-smart-sync") throws -> Evaluation {
         let result = try DeploymentTools.nix([
@@ -86,7 +88,8 @@ struct NixModuleTests {
         #expect(hypervisor["allowed_signers"] as? String == "/etc/smart-sync/commit_signers")
         #expect(hypervisor["exclude"] as? [String] == ["secrets/**"] && hypervisor["keep_generations"] as? Int == 3)
         #expect((hypervisor["rebuild"] as? String)?.hasPrefix("systemd-run --wait --pipe") == true)
-        #expect((hypervisor["rebuild"] as? String)?.hasSuffix("nixos-rebuild {action} --flake {target}#{hostname}") == true)
+        #expect(
+            (hypervisor["rebuild"] as? String)?.hasSuffix("nixos-rebuild {action} --flake {target}#{hostname}") == true)
         #expect(hypervisor["skip_rebuild"] as? Bool == false && hypervisor["checks"] as? String == "builtin")
         let site = targets["site"] ?? [:]
         #expect(site["source"] as? String == "/srv/git/site" && site["repo"] == nil)
@@ -123,7 +126,10 @@ struct NixModuleTests {
                 "smart-sync@site.service.d/overrides.conf", "smart-sync@site.timer",
             ])
         let template = DeploymentTools.settings(units["smart-sync@.service"] ?? "", section: "Service")
-        #expect(template.contains { $0 == ("ExecStart", "/nix/store/0000-smart-sync/bin/smart-sync ${SMART_SYNC_COMMAND} %i") })
+        #expect(
+            template.contains {
+                $0 == ("ExecStart", "/nix/store/0000-smart-sync/bin/smart-sync ${SMART_SYNC_COMMAND} %i")
+            })
         #expect(!template.contains { $0.key == "LoadCredential" })
         let unit = DeploymentTools.settings(units["smart-sync@.service"] ?? "", section: "Unit")
         #expect(unit.contains { $0 == ("X-RestartIfChanged", "false") }, "a switch must not restart a running update")
@@ -132,7 +138,8 @@ struct NixModuleTests {
             units["smart-sync@hypervisor.service.d/overrides.conf"] ?? "", section: "Service")
         #expect(
             hypervisor.filter { $0.key == "ReadWritePaths" }.map(\.value) == [
-                "-/etc", "-/var/lib/smart-sync/store", "-/var/lib/smart-sync/state", "-/var/lib/prometheus/node-exporter",
+                "-/etc", "-/var/lib/smart-sync/store", "-/var/lib/smart-sync/state",
+                "-/var/lib/prometheus/node-exporter",
             ])
         #expect(hypervisor.filter { $0.key == "LoadCredential" }.map(\.value) == ["gh-token:/run/keys/gh"])
         #expect(hypervisor.contains { $0 == ("Environment", "\"SMART_SYNC_COMMAND=update\"") })
@@ -146,9 +153,15 @@ struct NixModuleTests {
         #expect(site.contains { $0 == ("Environment", "\"SMART_SYNC_COMMAND=sync\"") })
 
         let calendar = DeploymentTools.settings(units["smart-sync@hypervisor.timer"] ?? "", section: "Timer")
-        #expect(calendar.map { "\($0.key)=\($0.value)" } == ["OnCalendar=*:0/15", "Persistent=true", "RandomizedDelaySec=5min"])
+        #expect(
+            calendar.map { "\($0.key)=\($0.value)" } == [
+                "OnCalendar=*:0/15", "Persistent=true", "RandomizedDelaySec=5min",
+            ])
         let timespan = DeploymentTools.settings(units["smart-sync@site.timer"] ?? "", section: "Timer")
-        #expect(timespan.map { "\($0.key)=\($0.value)" } == ["OnBootSec=10min", "OnUnitActiveSec=10min", "RandomizedDelaySec=1min"])
+        #expect(
+            timespan.map { "\($0.key)=\($0.value)" } == [
+                "OnBootSec=10min", "OnUnitActiveSec=10min", "RandomizedDelaySec=1min",
+            ])
     }
 
     @Test func generatedUnitsVerify() throws {

@@ -43,13 +43,15 @@ struct OfflineWarmedSyncTests {
         let warmed = try s.run("warm", ["--ref", "v1", "--ref", "main", "--pin"])
         #expect(warmed.status == 0, "\(warmed.stderrString)")
         let listed = try SmartSyncBinary.run(
-            ["pins", "--store", s.store, "--state-dir", s.stateDir, "--json"], environment: s.environment(), check: false)
+            ["pins", "--store", s.store, "--state-dir", s.stateDir, "--json"], environment: s.environment(),
+            check: false)
         let pins = listed.stdoutString.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         let main = try #require(pins.first { $0["name"] as? String == "main" }, "\(listed.stdoutString)")
         #expect(main["commitObject"] as? Bool == true && main["ancestryAnswers"] as? Int == 1, "\(main)")
-        #expect(try s.apiRequests().contains { $0.path.contains("/compare/\(p1)...\(p2)") }, "warm asked the compare API")
+        #expect(
+            try s.apiRequests().contains { $0.path.contains("/compare/\(p1)...\(p2)") }, "warm asked the compare API")
         try s.sync(["--ref", p1] + signed)
         s.server.stop()
 
@@ -88,7 +90,9 @@ struct OfflineWarmedSyncTests {
         let source = dirs.appending("source")
         try ProcessRunner.run("/bin/cp", ["-a", repo.path, source])
         func run(_ command: String, _ args: [String]) throws -> ProcessResult {
-            var all = [command, "--source", source, "--store", dirs.appending("store"), "--state-dir", dirs.appending("state")]
+            var all = [
+                command, "--source", source, "--store", dirs.appending("store"), "--state-dir", dirs.appending("state"),
+            ]
             if command != "warm" { all += ["--target", dirs.appending("target")] }
             return try SmartSyncBinary.run(all + args, environment: ["HOME": dirs.path, "NO_COLOR": "1"], check: false)
         }
@@ -124,7 +128,8 @@ struct OfflineWarmedSyncTests {
         // Hosts refuse another pointer of the second they accepted one from as a replay: publish in a later one.
         while Int(Date().timeIntervalSince1970) <= publishedA { usleep(50_000) }
         try fleet.publish()
-        let warmed = try #require(try fleet.runAll("warm", mirrors: [fleet.cacheURL], ["--ref", "main", "--pin", "-v"]).first)
+        let warmed = try #require(
+            try fleet.runAll("warm", mirrors: [fleet.cacheURL], ["--ref", "main", "--pin", "-v"]).first)
         try #require(warmed.termination.succeeded, "\(warmed)")
         #expect(warmed.stderr.contains("1 ancestry answers"), "\(warmed.stderr.suffix(2000))")
         fleet.stopServers()

@@ -70,7 +70,10 @@ struct PublishEndToEndTests {
         #expect(bad.stderrString.contains("'nope'"), "\(bad.stderrString)")
 
         let ok = try SmartSyncBinary.run(
-            ["publish", "--source", repo.path, "--ref", "main", "--to", mirror, "--name", "acme/one", "--expires-in", "1h"],
+            [
+                "publish", "--source", repo.path, "--ref", "main", "--to", mirror, "--name", "acme/one", "--expires-in",
+                "1h",
+            ],
             environment: env, check: false)
         #expect(ok.status == 0, "\(ok.stderrString)")
         let refs = TestFiles.read(mirror + "/refs") ?? ""
@@ -82,7 +85,8 @@ struct PublishEndToEndTests {
         #expect(other.status == 6)
         #expect(other.stderrString.contains("acme/one"), "\(other.stderrString)")
 
-        let usage = try SmartSyncBinary.run(["publish", "--source", repo.path, "--to", mirror], environment: env, check: false)
+        let usage = try SmartSyncBinary.run(
+            ["publish", "--source", repo.path, "--to", mirror], environment: env, check: false)
         #expect(usage.status == 64)
     }
 }

@@ -10,8 +10,10 @@ struct RateLimitEndToEndTests {
         let commit = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
             #"""
-            [{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"status": 429, "retry_after": 1}},
-             {"match": {"listener": "raw", "path_regex": "README"}, "times": 1, "action": {"status": 429, "retry_after": 1}},
+            [{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1,
+              "action": {"status": 429, "retry_after": 1}},
+             {"match": {"listener": "raw", "path_regex": "README"}, "times": 1,
+              "action": {"status": 429, "retry_after": 1}},
              {"match": {"listener": "raw", "path_regex": "run\\.sh"}, "times": 1, "action": {"status": 503}}]
             """#)
         try s.sync()
@@ -30,7 +32,8 @@ struct RateLimitEndToEndTests {
         let s = try Scenario()
         let commit = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "times": 1, "action": {"rate_limit_exhausted": true, "reset_in": 2}}]"#
+            #"[{"match": {"listener": "api", "path_regex": "/git/trees/"}, "times": 1, "#
+                + #""action": {"rate_limit_exhausted": true, "reset_in": 2}}]"#
         )
         try s.sync(["--max-wait", "10"])
         try s.expectTargetEqualsArchive(commit)
@@ -49,7 +52,8 @@ struct RateLimitEndToEndTests {
         _ = try s.repo.commit("B")
         // The fallback clone is refused too, so the run must fail and say when the quota resets.
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": {"rate_limit_exhausted": true, "reset_in": 3600}}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+            #"[{"match": {"listener": "api"}, "action": {"rate_limit_exhausted": true, "reset_in": 3600}}, "#
+                + #"{"match": {"listener": "git"}, "action": {"status": 500}}]"#
         )
         let started = Date()
         let r = try s.run("sync", ["--max-wait", "5"])
@@ -118,7 +122,8 @@ struct RateLimitEndToEndTests {
         let s = try Scenario()
         _ = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": \#(action)}, {"match": {"listener": "git"}, "action": {"status": 500}}]"#
+            #"[{"match": {"listener": "api"}, "action": \#(action)}, {"match": {"listener": "git"}, "#
+                + #""action": {"status": 500}}]"#
         )
         let child = try s.start("sync", ["--max-wait", maxWait, "--retries", "1"], name: "huge-wait")
         guard let done = child.wait(timeout: .seconds(60)) else {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SmartSyncGitObjects
 import TestSupport
 import Testing
@@ -155,5 +156,46 @@ struct RestoreEndToEndTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect(attributes[.posixPermissions] as? Int == 0o600)
         #expect(attributes[.ownerAccountID] as? Int == 65534 && attributes[.groupOwnerAccountID] as? Int == 65534)
+    }
+
+    /// `restore --list` while another run holds the target's lock (an `update` holds it for minutes): a read-only
+    /// listing does not wait for it and does not fail (exit 0, the versions on stdout); a warning names the holder's
+    /// process and says that what that run keeps shows once it ends, in both output forms. `restore PATH` still
+    /// needs the lock: exit 7, naming the holder.
+    @Test func listingWhileAnotherRunHoldsTheLockNamesTheHolder() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        try edit(s.target + "/" + edited, mine)
+        _ = try Fixtures.commitB(s.repo)
+        try s.sync()
+        // What another run does: an exclusive flock on the target's lock file, its PID written in it.
+        let keys = try FileManager.default.contentsOfDirectory(atPath: s.stateDir + "/targets")
+        let lockFile = s.stateDir + "/targets/" + (try #require(keys.first)) + "/lock"
+        let fd = open(lockFile, O_RDWR | O_CLOEXEC)
+        try #require(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        defer { close(fd) }
+        let pid = Array("\(getpid())\n".utf8)
+        try #require(ftruncate(fd, 0) == 0 && pwrite(fd, pid, pid.count, 0) == pid.count)
+        let holder = "in use by another smart-sync run (held by process \(getpid()))"
+
+        let list = try restore(s, [edited, "--list"])
+        #expect(list.status == 0, "\(list.stderrString)")
+        #expect(list.stdoutString.split(separator: "\n").first?.hasPrefix("kept") == true, "\(list.stdoutString)")
+        #expect(list.stdoutString.contains("generation 1"), "\(list.stdoutString)")
+        #expect(list.stderrString.contains(holder), "\(list.stderrString)")
+        #expect(list.stderrString.contains("listed as it stands, without waiting"), "\(list.stderrString)")
+        #expect(!list.stderrString.contains("killed run may have left"), "\(list.stderrString)")
+
+        let json = try restore(s, [edited, "--list", "--json"])
+        #expect(json.status == 0, "\(json.stderrString)")
+        let events = try json.stdoutString.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(events.contains { $0["event"] as? String == "version" })
+        #expect(events.contains { ($0["message"] as? String)?.contains(holder) == true }, "\(json.stdoutString)")
+
+        let refused = try restore(s, [edited])
+        #expect(refused.status == 7 && refused.stderrString.contains(holder), "\(refused.stderrString)")
     }
 }

@@ -87,7 +87,8 @@ struct ResumeEndToEndTests {
         let s = try Scenario()
         let commit = try ResumeFixture.commit(s.repo)
         try s.server.setFaults(
-            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 500000}"#)), \(ResumeFixture.rule(#"{"ignore_range": true}"#))]"
+            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 500000}"#)), "
+                + "\(ResumeFixture.rule(#"{"ignore_range": true}"#))]"
         )
         try s.sync()
         try s.expectTargetEqualsArchive(commit)
@@ -121,7 +122,9 @@ struct ResumeEndToEndTests {
         _ = try s.repo.commit("new big")
         // The fallback clone is refused too, so the run fails and keeps what arrived.
         try s.server.setFaults(
-            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), \(ResumeFixture.rule(#"{"status": 503}"#, times: 100)), {\"match\": {\"listener\": \"git\"}, \"action\": {\"status\": 500}}]"
+            "[\(ResumeFixture.rule(#"{"reset_after_bytes": 300000}"#, times: 1)), "
+                + "\(ResumeFixture.rule(#"{"status": 503}"#, times: 100)), "
+                + #"{"match": {"listener": "git"}, "action": {"status": 500}}]"#
         )
         let r = try s.run("sync", ["--retries", "1"])
         #expect(r.status == 5, "\(r.stderrString)")

@@ -27,7 +27,8 @@ struct RetryEveryHostEndToEndTests {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"status": 503}}, {"match": {"listener": "raw"}, "times": 1, "action": {"status": 503}}]"#
+            #"[{"match": {"listener": "api", "path_regex": "/commits/"}, "times": 1, "action": {"status": 503}}, "#
+                + #"{"match": {"listener": "raw"}, "times": 1, "action": {"status": 503}}]"#
         )
         let r = try s.run("sync", ["-v", "--transport", "raw"])
         #expect(r.status == 0, "\(r.stderrString)")
@@ -41,7 +42,9 @@ struct RetryEveryHostEndToEndTests {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
         try s.server.setFaults(
-            #"[{"match": {"listener": "git", "method": "GET"}, "times": 1, "action": {"status": 503}}, {"match": {"listener": "git", "method": "POST", "body_contains": "command=fetch"}, "times": 1, "action": {"status": 503}}]"#
+            #"[{"match": {"listener": "git", "method": "GET"}, "times": 1, "action": {"status": 503}}, "#
+                + #"{"match": {"listener": "git", "method": "POST", "body_contains": "command=fetch"}, "times": 1, "#
+                + #""action": {"status": 503}}]"#
         )
         let r = try s.run("sync", ["-v", "--transport", "pack"])
         #expect(r.status == 0, "\(r.stderrString)")

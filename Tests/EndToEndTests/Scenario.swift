@@ -66,9 +66,9 @@ final class Scenario: @unchecked Sendable {
         return args + extra
     }
 
-    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without waiting; its
-    /// stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves behind
-    /// when killed holds no pipe open). `environment` is added to the usual one.
+    /// Starts `smart-sync <command> …` as ``run(_:_:rawURL:token:target:environment:)`` would and returns without
+    /// waiting; its stdout and stderr go to `<name>.out` and `<name>.err` in ``dirs`` (files, so that a child it leaves
+    /// behind when killed holds no pipe open). `environment` is added to the usual one.
     func start(_ command: String, _ extra: [String], name: String, environment extra2: [String: String?] = [:])
         throws -> ChildProcess
     {
@@ -76,6 +76,20 @@ final class Scenario: @unchecked Sendable {
             environment().merging(extra2, uniquingKeysWith: { $1 }), to: ChildEnvironment.current)
         return try ProcessRunner(try SmartSyncBinary.path(), arguments(command, extra), environment: env)
             .start(output: .file(dirs.appending("\(name).out")), error: .file(dirs.appending("\(name).err")))
+    }
+
+    /// Runs `smart-sync <arguments>` (whole, not through ``arguments(_:_:rawURL:target:)``) with its stdout a pipe
+    /// whose reader is gone before the run writes (`… | true`, `true` already exited) and its stderr in
+    /// `<name>.err`; how it ended.
+    func runIntoClosedPipe(_ arguments: [String], name: String) throws -> Termination {
+        let env = ChildEnvironment.applying(environment(), to: ChildEnvironment.current)
+        let child = try ProcessRunner(try SmartSyncBinary.path(), arguments, environment: env)
+            .start(output: .pipe, error: .file(dirs.appending("\(name).err")))
+        // Our read end becomes /dev/null: the pipe's only reader closes (the handle closes /dev/null later).
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        dup2(null, try #require(child.standardOutput))
+        close(null)
+        return child.wait()
     }
 
     /// `sync` that must succeed; returns the JSON summary.

@@ -36,9 +36,13 @@ struct SignedCommitsEndToEndTests {
         return try repo.git("rev-parse", "HEAD")
     }
 
-    private func expectRefused(_ r: ProcessResult, _ commit: String, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectRefused(
+        _ r: ProcessResult, _ commit: String, _ words: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(r.status == 6, "\(r.stderrString)", sourceLocation: sourceLocation)
-        #expect(r.stderrString.contains(commit) && r.stderrString.contains(words), "\(r.stderrString)", sourceLocation: sourceLocation)
+        #expect(
+            r.stderrString.contains(commit) && r.stderrString.contains(words), "\(r.stderrString)",
+            sourceLocation: sourceLocation)
     }
 
     @Test func localSourceSignedKnownPassesUnsignedAndUnknownAreRefused() throws {
@@ -47,8 +51,10 @@ struct SignedCommitsEndToEndTests {
         try repo.write("a.txt", "signed\n")
         let signed = try Self.commit(repo, "signed", signedWith: keys.known)
         // git itself agrees with the verdicts below.
-        #expect(try repo.gitResult(
-            ["-c", "gpg.ssh.allowedSignersFile=\(keys.allowedSigners)", "verify-commit", signed], check: false).succeeded)
+        #expect(
+            try repo.gitResult(
+                ["-c", "gpg.ssh.allowedSignersFile=\(keys.allowedSigners)", "verify-commit", signed], check: false
+            ).succeeded)
         try repo.write("b.txt", "unsigned\n")
         let unsigned = try Self.commit(repo, "unsigned", signedWith: nil)
         try repo.write("c.txt", "stranger\n")
@@ -98,7 +104,8 @@ struct SignedCommitsEndToEndTests {
         try s.expectTargetEqualsArchive(signed)
         try s.repo.write("b.txt", "unsigned\n")
         let unsigned = try Self.commit(s.repo, "unsigned", signedWith: nil)
-        expectRefused(try s.run("sync", flags + ["--ref", unsigned]), unsigned, transport == "raw" ? "unsigned" : "not signed")
+        expectRefused(
+            try s.run("sync", flags + ["--ref", unsigned]), unsigned, transport == "raw" ? "unsigned" : "not signed")
         try s.repo.write("c.txt", "stranger\n")
         let stranger = try Self.commit(s.repo, "stranger", signedWith: keys.stranger)
         expectRefused(try s.run("sync", flags + ["--ref", stranger]), stranger, "no line of")

@@ -24,6 +24,18 @@ struct StatusEndToEndTests {
         return try #require(try objects(r).first)
     }
 
+    /// `smart-sync status | true`: the listing's reader is gone; the text is dropped and status exits as it would
+    /// (it was killed by SIGPIPE: 141).
+    @Test func statusIntoAPipeWhoseReaderIsGone() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        for extra in [[String](), ["--json"]] {
+            let arguments = ["status", "--state-dir", s.stateDir, "--store", s.store, "--target", s.target] + extra
+            #expect(try s.runIntoClosedPipe(arguments, name: "status") == .exited(0), "\(extra)")
+        }
+    }
+
     @Test func statusAfterASyncAFailureAndARollback() throws {
         let s = try Scenario()
         let a = try Fixtures.commitA(s.repo)
@@ -147,5 +159,31 @@ struct StatusEndToEndTests {
         #expect(paths.contains("modules/net/bridge.nix"), "\(o)")
         #expect(!paths.isEmpty && paths.allSatisfy { $0.hasPrefix("modules/net/") }, "\(paths)")
         #expect(o["pendingEdits"] as? Int == paths.count)
+    }
+
+    /// The listing goes out as it is written, not held in a buffer until exit: with stdout and stderr on one
+    /// descriptor (`2>&1`, a journal), the first target's block comes before the error the second one stops on. It
+    /// used to `print`, and the block landed after the error.
+    @Test func aBlockWrittenBeforeAnErrorComesBeforeIt() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let second = s.root + "/target2"  // sorted after the first
+        #expect(try s.run("sync", ["--quiet"], target: second).status == 0)
+        // A kept generation of the second whose state cannot be read (a directory where the file goes): its status
+        // fails, after the first target's.
+        for part in ["tree", "state"] {
+            try FileManager.default.createDirectory(
+                atPath: s.root + "/.target2.smart-sync/generations/1/" + part, withIntermediateDirectories: true)
+        }
+        let env = ChildEnvironment.applying(s.environment(), to: ChildEnvironment.current)
+        let r = try ProcessRunner(
+            try SmartSyncBinary.path(), ["status", "--state-dir", s.stateDir, "--store", s.store], environment: env
+        ).runAndWait(output: .captured, error: .sameAsOutput)
+        #expect(r.status != 0)
+        let text = r.stdoutString
+        let block = try #require(text.range(of: s.target + "\n"), "\(text)")
+        let error = try #require(text.range(of: "smart-sync: error:"), "\(text)")
+        #expect(block.lowerBound < error.lowerBound, "\(text)")
     }
 }

@@ -18,7 +18,8 @@ struct StoreMaintenanceEndToEndTests {
     private func fsck(_ s: Scenario, _ extra: [String] = [], json: Bool = true) throws -> ProcessResult {
         try SmartSyncBinary.run(
             [
-                "fsck", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url", s.server.gitURL,
+                "fsck", s.slug, "--api-url", s.server.apiURL, "--raw-url", s.server.rawURL, "--git-url",
+                s.server.gitURL,
                 "--transport", "raw", "--store", s.store, "--state-dir", s.stateDir,
             ] + (json ? ["--json"] : []) + extra, environment: s.environment(), check: false)
     }
@@ -113,7 +114,8 @@ struct StoreMaintenanceEndToEndTests {
         try s.repo.tag("tb", at: b)
         // Slow answers keep each sync inside the store lock for a while (a tag is resolved with a request each time).
         try s.server.setFaults(
-            #"[{"match": {"listener": "api"}, "action": {"delay_ms": 300}}, {"match": {"listener": "raw"}, "action": {"delay_ms": 100}}]"#
+            #"[{"match": {"listener": "api"}, "action": {"delay_ms": 300}}, {"match": {"listener": "raw"}, "#
+                + #""action": {"delay_ms": 100}}]"#
         )
         let binary = try SmartSyncBinary.path()
         func start(_ args: [String]) throws -> ChildProcess {
@@ -243,7 +245,8 @@ struct StoreMaintenanceEndToEndTests {
     }
 
     /// A damaged switch journal beside a target: fsck (with a damaged object, so that it compares the quarantine with
-    /// the roots) warns naming it and completes (its summary, exit 3); it used to stop at the roots with gc's error. gc still refuses, and its hint says how to tell whether the exchange happened.
+    /// the roots) warns naming it and completes (its summary, exit 3); it used to stop at the roots with gc's error. gc
+    /// still refuses, and its hint says how to tell whether the exchange happened.
     @Test func fsckWarnsAboutADamagedJournalAndCompletes() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)
@@ -340,7 +343,9 @@ struct StoreMaintenanceEndToEndTests {
         try Data("[[check]]\nkind = \"directory\"\npath = \"modules\"\n[store]\nmax_sise = \"1G\"\n".utf8)
             .write(to: URL(fileURLWithPath: config))
         let bad = try local(s, ["gc", "--config", config])
-        #expect(bad.status == 64 && bad.stderrString.contains("config.toml:5: unknown key 'max_sise'"), "\(bad.stderrString)")
+        #expect(
+            bad.status == 64 && bad.stderrString.contains("config.toml:5: unknown key 'max_sise'"),
+            "\(bad.stderrString)")
         // A sync refuses it too, whether or not --link-mode makes the file's [sync] table moot (with the flag, the
         // file went unread and the typo passed).
         for extra in [[], ["--link-mode", "hardlink"]] {

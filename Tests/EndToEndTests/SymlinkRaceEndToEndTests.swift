@@ -10,7 +10,11 @@ struct SymlinkRaceEndToEndTests {
     /// `stat` of every entry below `dir` (mode, owner, size, mtime) plus each file's content: what must not change.
     private func fingerprint(_ dir: String) throws -> String {
         let r = try ProcessRunner.run(
-            "/bin/sh", ["-c", "cd \"$0\" && find . -printf '%p %m %u:%g %s %T@ %y\\n' | sort && cat $(find . -type f | sort)", dir])
+            "/bin/sh",
+            [
+                "-c", "cd \"$0\" && find . -printf '%p %m %u:%g %s %T@ %y\\n' | sort && cat $(find . -type f | sort)",
+                dir,
+            ])
         try #require(r.status == 0, "\(r.stderrString)")
         return r.stdoutString
     }
@@ -89,12 +93,18 @@ struct SymlinkRaceEndToEndTests {
                 "sync", ["--ref", ref, "--keep-generations", "1", "--exclude", ".ops-real", "--allow-downgrade"])
             outcomes["sync \(sync.status)", default: 0] += 1
             let fix = try SmartSyncBinary.run(
-                ["validate", "--fix", "--config", config, "--target", s.target, "--store", s.store, "--state-dir", s.stateDir],
+                [
+                    "validate", "--fix", "--config", config, "--target", s.target, "--store", s.store, "--state-dir",
+                    s.stateDir,
+                ],
                 environment: s.environment(), check: false)
             outcomes["validate \(fix.status)", default: 0] += 1
             if i % 6 == 5 {
                 let back = try SmartSyncBinary.run(
-                    ["rollback", "--target", s.target, "--state-dir", s.stateDir, "--store", s.store, "--keep-generations", "1"],
+                    [
+                        "rollback", "--target", s.target, "--state-dir", s.stateDir, "--store", s.store,
+                        "--keep-generations", "1",
+                    ],
                     environment: s.environment(), check: false)
                 outcomes["rollback \(back.status)", default: 0] += 1
             }

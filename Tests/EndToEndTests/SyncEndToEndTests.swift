@@ -22,6 +22,17 @@ struct SyncEndToEndTests {
         #expect((st[.referenceCount] as? Int ?? 0) >= 2)
     }
 
+    /// A reader that leaves early (`smart-sync sync --json | head -1`) costs the output, never the run: the writes
+    /// of the JSON lines answer EPIPE instead of SIGPIPE ending smart-sync mid-apply (it did: exit 141).
+    @Test func aSyncWhoseStdoutReaderIsGoneCompletes() throws {
+        let s = try Scenario()
+        let a = try Fixtures.commitA(s.repo)
+        let ended = try s.runIntoClosedPipe(s.arguments("sync", ["--ref", "main", "--json"]), name: "sync")
+        let err = (try? String(contentsOfFile: s.dirs.appending("sync.err"), encoding: .utf8)) ?? ""
+        #expect(ended == .exited(0), "\(err)")
+        try s.expectTargetEqualsArchive(a)
+    }
+
     @Test func updateFetchesExactlyTheChangedBlobs() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -18,7 +18,9 @@ struct SystemCallCountEndToEndTests {
         // Lines are `PID call(arguments) = result`; a child that runs another program is left out from its `execve`.
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
         let others = Set(
-            lines.filter { $0.contains(" execve(") && !$0.contains("execve(\"\(binary)\"") }.map { $0.prefix { $0 != " " } })
+            lines.filter { $0.contains(" execve(") && !$0.contains("execve(\"\(binary)\"") }.map {
+                $0.prefix { $0 != " " }
+            })
         return lines.filter { $0.contains(" \(call)(") && !others.contains($0.prefix { $0 != " " }) }.count
     }
 

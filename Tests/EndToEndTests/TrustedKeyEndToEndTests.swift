@@ -66,7 +66,8 @@ import Testing
         try setup.publish("m2", refs: ["main": a], packs: false)
         try MirrorLayout.sign(setup.directory("m2"), key: keys.key)
         let refs = setup.directory("m2") + "/refs"
-        try TestFiles.write(refs, try #require(TestFiles.read(refs)).replacingOccurrences(of: "\"main\"", with: "\"main\" "))
+        try TestFiles.write(
+            refs, try #require(TestFiles.read(refs)).replacingOccurrences(of: "\"main\"", with: "\"main\" "))
         let altered = try run(setup, keys, mirrors: ["m2"])
         #expect(altered.status == 6, "\(altered.stderrString)")
         #expect(altered.stderrString.contains("does not verify"))
@@ -95,7 +96,8 @@ import Testing
         let (setup, keys) = (try MirrorSetup(), try Keys())
         let a = try Fixtures.commitA(setup.repo)
         let now = Int(Date().timeIntervalSince1970)
-        try setup.publish("m1", refs: ["main": a], published: now - 10 * 86_400, expires: now - 3 * 86_400, packs: false)
+        try setup.publish(
+            "m1", refs: ["main": a], published: now - 10 * 86_400, expires: now - 3 * 86_400, packs: false)
         try MirrorLayout.sign(setup.directory("m1"), key: keys.key)
         let r = try run(setup, keys, mirrors: ["m1"])
         #expect(r.status == 6, "\(r.stderrString)")

@@ -45,7 +45,8 @@ struct VerboseLogEndToEndTests {
         #expect(coldLog.contains { $0.contains("[pipeline] plan: ") && $0.contains(" toFetch=") })
         #expect(coldLog.contains { $0.contains("[pipeline] fetch: ") && $0.contains("no fallback") })
         #expect(coldLog.contains { $0.contains("a new target, its tree built from the store") })
-        #expect(coldLog.contains { $0.contains("a spare tree of ") && $0.contains(" hard links") }, "\(cold.stderrString)")
+        #expect(
+            coldLog.contains { $0.contains("a spare tree of ") && $0.contains(" hard links") }, "\(cold.stderrString)")
         let coldStages = stages(coldLog)
         #expect(
             coldStages.isSuperset(of: [

@@ -2,11 +2,11 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Names made durable before what trusts them: what `warm` reports or pins as warm (a pack's objects are named
-/// without a sync of their own, ``ObjectBatch``, and no stage's sync follows a warm, so a power loss after the pin could
-/// keep the pin and lose the names of what it pins: an offline sync of it then has nothing to place from), a kept
-/// local version's record, and a stage's executable twins. Checked in the order of the system calls, as `strace -f`
-/// records them (no crash needed: the order is the guarantee).
+/// Names made durable before what trusts them: what `warm` reports or pins as warm (a pack's objects are named without
+/// a sync of their own, ``ObjectBatch``, and no stage's sync follows a warm, so a power loss after the pin could keep
+/// the pin and lose the names of what it pins: an offline sync of it then has nothing to place from), a kept local
+/// version's record, and a stage's executable twins. Checked in the order of the system calls, as `strace -f` records
+/// them (no crash needed: the order is the guarantee).
 @Suite("names durable before what trusts them", .serialized)
 struct WarmDurabilityEndToEndTests {
     /// The system calls of `smart-sync <command> …` that name an object, sync a file system, write a pin or open a

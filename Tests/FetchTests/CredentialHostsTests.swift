@@ -26,7 +26,8 @@ struct CredentialHostsTests {
             hosts("https://ghe.corp/api/v3", raw: "https://raw.githubusercontent.com")
                 == ["ghe.corp", "raw.githubusercontent.com"])
         // A mirror named with --raw-url replaces GitHub's raw host; non-default ports are part of the host.
-        #expect(hosts("https://api.github.com", raw: "https://mirror.corp:8443/") == ["api.github.com", "mirror.corp:8443"])
+        #expect(
+            hosts("https://api.github.com", raw: "https://mirror.corp:8443/") == ["api.github.com", "mirror.corp:8443"])
         #expect(hosts("https://api.github.com:443", raw: "http://m:80") == ["api.github.com", "m"])
     }
 
@@ -47,7 +48,8 @@ struct CredentialHostsTests {
             for status in [301, 302, 307, 308] {
                 let response = try await engine.perform(
                     TransferRequest(
-                        url: server.baseURL(allowed) + "/redirect?status=\(status)&to=\(encoded)", authorization: token))
+                        url: server.baseURL(allowed) + "/redirect?status=\(status)&to=\(encoded)", authorization: token)
+                )
                 #expect(response.status == 200)
                 #expect(response.effectiveURL == other)
             }

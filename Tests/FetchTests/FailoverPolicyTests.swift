@@ -24,14 +24,16 @@ struct FailoverPolicyTests {
         let cacert = TransferEngine.localSetupFailure(unreadable)
         #expect(SourceFailure(classifying: cacert).reason == .local)
         #expect(cacert.message == unreadable.message && cacert.code == unreadable.code)
-        let multi = TransferEngine.localSetupFailure(SmartSyncError(.internal, "libcurl could not create a multi handle"))
+        let multi = TransferEngine.localSetupFailure(
+            SmartSyncError(.internal, "libcurl could not create a multi handle"))
         #expect(SourceFailure(classifying: multi).reason == .local)
         struct Odd: Error {}
         let odd = TransferEngine.localSetupFailure(Odd())
         #expect(SourceFailure(classifying: odd).reason == .local && odd.code == .internal)
         // The step's own cause is kept inside the mark, not replaced by it.
         struct Inner: Error {}
-        let caused = TransferEngine.localSetupFailure(SmartSyncError(.io, "cannot read the trust store", cause: Inner()))
+        let caused = TransferEngine.localSetupFailure(
+            SmartSyncError(.io, "cannot read the trust store", cause: Inner()))
         #expect((caused.cause as? CurlLibrary.Unusable)?.underlying is Inner, "\(String(describing: caused.cause))")
     }
 

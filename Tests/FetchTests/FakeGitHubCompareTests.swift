@@ -40,7 +40,8 @@ struct FakeGitHubCompareTests {
         try demo.repo.write("signed.txt", "signed\n")
         try demo.repo.git("add", "-A")
         try demo.repo.git(
-            "-c", "gpg.format=ssh", "-c", "user.signingkey=\(keys.appending("k"))", "commit", "-q", "-S", "-m", "signed")
+            "-c", "gpg.format=ssh", "-c", "user.signingkey=\(keys.appending("k"))", "commit", "-q", "-S", "-m", "signed"
+        )
         let signed = try demo.repo.git("rev-parse", "HEAD")
         let server = try FakeGitHub(repos: ["o/r": demo.repo.path])
         let reply = try curl(server.api("o/r", "/git/commits/\(signed)"))

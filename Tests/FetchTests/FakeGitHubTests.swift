@@ -233,7 +233,8 @@ struct FakeGitHubTests {
         let url = gh.rawURL("octo/demo", "main", "data/big.bin")
 
         try gh.setFaults(
-            #"[{"match": {"listener": "raw", "path_regex": "big\\.bin$"}, "times": 1, "action": {"status": 500, "body": "boom"}}]"#
+            #"[{"match": {"listener": "raw", "path_regex": "big\\.bin$"}, "times": 1, "action": {"status": 500, "#
+                + #""body": "boom"}}]"#
         )
         let failed = try curl(url)
         #expect(failed.status == 500 && failed.text == "boom")

@@ -24,7 +24,9 @@ struct GitEnvironmentTests {
             ["status"], in: "/srv/repo", environmentChanges: ["GIT_CONFIG_COUNT": "1", "HOME": nil])
         #expect(git.executable.hasSuffix("/git"))
         #expect(
-            git.arguments == ["-C", "/srv/repo", "-c", "safe.directory=/srv/repo", "-c", "core.quotepath=off", "status"])
+            git.arguments == [
+                "-C", "/srv/repo", "-c", "safe.directory=/srv/repo", "-c", "core.quotepath=off", "status",
+            ])
         #expect(git.environment["GIT_CONFIG_COUNT"] == "1")
         #expect(git.environment["HOME"] == nil)
         #expect(ChildEnvironment.tokenVariables.allSatisfy { git.environment[$0] == nil })

@@ -51,10 +51,13 @@ struct GitHubTokenTests {
         #expect(token?.origin == "gh auth token --hostname ghe.corp")
         #expect(token?.authorizationHeader == "Bearer token-for-ghe.corp")
         #expect(home.discover("https://api.github.com") == "gh auth token --hostname github.com")
-        #expect(try String(contentsOfFile: home.log, encoding: .utf8).split(separator: "\n") == [
-            "auth token --hostname ghe.corp", "auth token --hostname github.com",
-        ])
-        #expect(GitHubToken.discover(apiURL: "https://ghe.corp/api/v3", environment: home.environment(), askGH: false) == nil)
+        #expect(
+            try String(contentsOfFile: home.log, encoding: .utf8).split(separator: "\n") == [
+                "auth token --hostname ghe.corp", "auth token --hostname github.com",
+            ])
+        #expect(
+            GitHubToken.discover(apiURL: "https://ghe.corp/api/v3", environment: home.environment(), askGH: false)
+                == nil)
     }
 
     @Test func variablesComeFirstAndEnterpriseOnesOnlyForEnterpriseHosts() throws {
@@ -64,15 +67,23 @@ struct GitHubTokenTests {
         ]
         #expect(home.discover("https://api.github.com", all) == "GH_TOKEN")
         #expect(home.discover("https://ghe.corp/api/v3", all) == "GH_ENTERPRISE_TOKEN")
-        #expect(home.discover("https://ghe.corp/api/v3", ["GITHUB_ENTERPRISE_TOKEN": "d", "GH_TOKEN": "a"]) == "GITHUB_ENTERPRISE_TOKEN")
+        #expect(
+            home.discover("https://ghe.corp/api/v3", ["GITHUB_ENTERPRISE_TOKEN": "d", "GH_TOKEN": "a"])
+                == "GITHUB_ENTERPRISE_TOKEN")
         #expect(home.discover("https://ghe.corp/api/v3", ["GITHUB_TOKEN": "b"]) == "GITHUB_TOKEN")
         // github.com (and GitHub's *.ghe.com tenancies) never take an Enterprise Server token.
-        #expect(home.discover("https://api.github.com", ["GH_ENTERPRISE_TOKEN": "c"]) == "gh auth token --hostname github.com")
-        #expect(home.discover("https://api.acme.ghe.com", ["GITHUB_ENTERPRISE_TOKEN": "d"]) == "gh auth token --hostname acme.ghe.com")
+        #expect(
+            home.discover("https://api.github.com", ["GH_ENTERPRISE_TOKEN": "c"])
+                == "gh auth token --hostname github.com")
+        #expect(
+            home.discover("https://api.acme.ghe.com", ["GITHUB_ENTERPRISE_TOKEN": "d"])
+                == "gh auth token --hostname acme.ghe.com")
         // Blank variables are no token; the token file comes before gh.
-        try FileManager.default.createDirectory(atPath: home.dir.appending(".config/github"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: home.dir.appending(".config/github"), withIntermediateDirectories: true)
         try Data("from-file\n".utf8).write(to: URL(fileURLWithPath: home.dir.appending(".config/github/token")))
-        #expect(home.discover("https://api.github.com", ["GH_TOKEN": "  "]) == home.dir.appending(".config/github/token"))
+        #expect(
+            home.discover("https://api.github.com", ["GH_TOKEN": "  "]) == home.dir.appending(".config/github/token"))
     }
 
     @Test func systemdCredentialsComeBeforeTheVariables() throws {

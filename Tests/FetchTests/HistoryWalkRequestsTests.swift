@@ -55,7 +55,8 @@ struct HistoryWalkRequestsTests {
         let head = try #require(ObjectID(hex: try repo.revParse("HEAD")))
         let github = try FakeGitHub(repos: ["acme/walk": repo.path])
         try github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "command=fetch"}, "action": {"reset_after_bytes": 70000}}]"#)
+            #"[{"match": {"listener": "git", "method": "POST", "body_contains": "command=fetch"}, "#
+                + #""action": {"reset_after_bytes": 70000}}]"#)
         let dirs = try TemporaryDirectory(prefix: "history-walk")
         let engine = try UploadPackFixture.engine()
         defer { engine.shutdown() }

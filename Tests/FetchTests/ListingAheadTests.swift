@@ -323,7 +323,8 @@ struct ListingAheadTests {
         let tmp = s.store.temporaryDirectory
         // The history's transfer pauses after its first byte: its spool's name and limits are copied then.
         try s.github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 1, "stall_ms": 2000}}]"#
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"stall_after_bytes": 1, "#
+                + #""stall_ms": 2000}}]"#
         )
         let asking = Task { try await s.source.isAncestor(a.commit, of: b.commit) }
         var found: (name: String, limits: Data)?

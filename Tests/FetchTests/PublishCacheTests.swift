@@ -52,7 +52,8 @@ struct PublishCacheTests {
         #expect(again.pointer.refs.first?.commit.hex == third)
         #expect(again.commitsWritten == 1 && again.objectsWritten == 1 && again.packsWritten == 1)
         // What came is what is new: a smaller pack than the first (the cache says `have` for what it holds).
-        let secondPack = try s.server.requests().filter { $0.path.hasSuffix("/git-upload-pack") }.map(\.bytes).max() ?? 0
+        let secondPack =
+            try s.server.requests().filter { $0.path.hasSuffix("/git-upload-pack") }.map(\.bytes).max() ?? 0
         #expect(secondPack > 0 && secondPack < firstPack, "\(secondPack) ≥ \(firstPack)")
     }
 

@@ -21,7 +21,9 @@ struct PublishTests {
         }
 
         @discardableResult
-        func publish(_ refs: [String], name: String? = nil, configure: (inout MirrorPublisher.Options) -> Void = { _ in })
+        func publish(
+            _ refs: [String], name: String? = nil, configure: (inout MirrorPublisher.Options) -> Void = { _ in }
+        )
             async throws -> MirrorPublisher.Report
         {
             var options = MirrorPublisher.Options(refs: refs)
@@ -44,7 +46,9 @@ struct PublishTests {
             Dictionary(
                 uniqueKeysWithValues: files().map { path in
                     let st = TestFiles.lstat(mirror + "/" + path)!
-                    return (path, [Int64(st.st_ino), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)])
+                    return (
+                        path, [Int64(st.st_ino), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)]
+                    )
                 })
         }
 
@@ -125,7 +129,8 @@ struct PublishTests {
         try GitFixture.run(["init", "-q", "--bare", scratch])
         try FileManager.default.copyItem(atPath: pack, toPath: scratch + "/objects/pack/test.pack")
         try GitFixture.run(["-C", scratch, "index-pack", "objects/pack/test.pack"])
-        let listed = try GitFixture.run(["-C", scratch, "show-index"], input: TestFiles.readBytes(scratch + "/objects/pack/test.idx"))
+        let listed = try GitFixture.run(
+            ["-C", scratch, "show-index"], input: TestFiles.readBytes(scratch + "/objects/pack/test.idx"))
         return Set(listed.stdoutString.split(separator: "\n").map { String($0.split(separator: " ")[1]) })
     }
 
@@ -217,7 +222,9 @@ struct PublishTests {
         // A key ssh-keygen cannot use: a clear error, and the pointer as it was.
         let refs = s.read("refs")
         try TestFiles.write(s.dir.appending("bad"), "not a key\n", mode: 0o600)
-        await #expect(throws: SmartSyncError.self) { try await s.publish(["main"]) { $0.signingKey = s.dir.appending("bad") } }
+        await #expect(throws: SmartSyncError.self) {
+            try await s.publish(["main"]) { $0.signingKey = s.dir.appending("bad") }
+        }
         #expect(s.read("refs") == refs)
     }
 

@@ -44,7 +44,9 @@ import Testing
             #expect(RecordFixtures.fileIsJSONRecord(path, format: ValidatorCache.Record.format))
             #expect(cache.entry(for: key) == entry, "the same entry from the JSON record")
             // The body follows the record's line byte for byte.
-            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))).suffix(entry.body.count) == ArraySlice(entry.body))
+            #expect(
+                Array(try Data(contentsOf: URL(fileURLWithPath: path))).suffix(entry.body.count)
+                    == ArraySlice(entry.body))
         }
         #expect(
             cache.entry(for: "GET https://api.github.com/repos/o/r/commits/HEAD application/vnd.github.sha token")

@@ -39,10 +39,13 @@ struct RefNameTests {
         #expect(try name.match(in: ["refs/heads/x", "refs/remotes/x"], source: "r") == .ref("refs/heads/x"))
         #expect(try name.match(in: ["refs/remotes/x/HEAD", "refs/remotes/x"], source: "r") == .ref("refs/remotes/x"))
         #expect(try name.match(in: ["refs/remotes/x/HEAD"], source: "r") == .ref("refs/remotes/x/HEAD"))
-        #expect(try RefName("heads/x").match(in: ["refs/heads/x", "refs/tags/heads/x"], source: "r") == .ref("refs/heads/x"))
+        #expect(
+            try RefName("heads/x").match(in: ["refs/heads/x", "refs/tags/heads/x"], source: "r") == .ref("refs/heads/x")
+        )
         #expect(try RefName(nil).match(in: ["HEAD", "refs/heads/main"], source: "r") == .ref("HEAD"))
         // A full name is that ref alone.
-        #expect(try RefName("refs/tags/x").match(in: ["refs/tags/x", "refs/heads/x"], source: "r") == .ref("refs/tags/x"))
+        #expect(
+            try RefName("refs/tags/x").match(in: ["refs/tags/x", "refs/heads/x"], source: "r") == .ref("refs/tags/x"))
     }
 
     @Test func aTagAndABranchOfOneNameAreRefusedNamingBoth() throws {

@@ -83,7 +83,8 @@ struct UploadPackFaultTests {
 
     @Test func aPackCutShortKeepsItsBytesAndIsNotRetried() async throws {
         try github.setFaults(
-            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "action": {"truncate_after_bytes": 100000}}]"#
+            #"[{"match": {"listener": "git", "method": "POST"}, "times": 1, "#
+                + #""action": {"truncate_after_bytes": 100000}}]"#
         )
         let engine = try UploadPackFixture.engine()
         defer { engine.shutdown() }

@@ -91,7 +91,8 @@ struct UploadPackFixture {
         let arguments = ["-C", target, "index-pack", "--stdin"] + (fixThin ? ["--fix-thin"] : [])
         let line = try GitFixture.run(arguments, input: pack).output
         let hash = line.split(separator: "\t").last.map(String.init) ?? line
-        let verify = try GitFixture.run(["-C", target, "verify-pack", "-v", "objects/pack/pack-\(hash).idx"]).stdoutString
+        let verify = try GitFixture.run(["-C", target, "verify-pack", "-v", "objects/pack/pack-\(hash).idx"])
+            .stdoutString
         let ids = verify.split(separator: "\n").compactMap { row -> String? in
             let id: String = String(row.prefix(40))
             return id.count == 40 && id.allSatisfy(\.isHexDigit) ? id : nil

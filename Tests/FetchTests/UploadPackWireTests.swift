@@ -80,7 +80,8 @@ struct UploadPackWireTests {
         // Without the token, and with a wrong one: refused, and no message carries a credential.
         let wrong = GitHubToken("wrong-token-value", origin: "test")
         for candidate in [nil, wrong] {
-            let refused = UploadPackClient(repositoryURL: url, engine: engine, authorization: candidate?.basicAuthorizationForGit)
+            let refused = UploadPackClient(
+                repositoryURL: url, engine: engine, authorization: candidate?.basicAuthorizationForGit)
             let error = await #expect(throws: SmartSyncError.self) { try await refused.lsRefs(prefixes: []) }
             #expect(error?.code == .unauthorized)
             let text = "\(error.map { String(describing: $0) } ?? "")"
@@ -93,7 +94,9 @@ struct UploadPackWireTests {
         defer { elsewhere.shutdown() }
         let before = server.requests(atLeast: 5).count  // 3 with the token, 2 refused
         #expect(before == 5)
-        _ = try? await UploadPackClient(repositoryURL: url, engine: elsewhere, authorization: token.basicAuthorizationForGit).capabilities()
+        _ = try? await UploadPackClient(
+            repositoryURL: url, engine: elsewhere, authorization: token.basicAuthorizationForGit
+        ).capabilities()
         let unauthenticated = server.requests(atLeast: before + 1).dropFirst(before)
         #expect(unauthenticated.count == 1)
         #expect(unauthenticated.allSatisfy { !$0.hadAuthorization })

@@ -8,8 +8,10 @@ struct ObjectIDTests {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
             let bytes = (0..<20).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
-                .joined()
+            let hex = bytes.map {
+                String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+            }
+            .joined()
             let fromBytes = ObjectID(bytes: bytes)
             #expect(fromBytes?.hex == hex)
             #expect(fromBytes?.bytes == bytes)

@@ -60,23 +60,12 @@ struct PathTableTests {
         #expect(PathTable(sortedKeys: ["a.b", "a/b"], values: [1, 2]) != nil)
     }
 
-    /// `sharesKeys` says "the same paths" only when it need not read long paths' bytes: each pair one storage, or
-    /// short (held inline) and equal; a long path equal byte for byte in storage of its own is left to the caller.
-    @Test func sharedKeysAreFoundByTheirStorage() {
+    /// A path compared with its own storage is equal without its bytes read; equal bytes elsewhere still compare
+    /// equal.
+    @Test func aPathComparesEqualToItsOwnStorageAndToACopy() {
         let long = (0..<3).map { TreePath("directory/subdirectory/file-\($0).nix") }
         let shared = long.map { $0 }  // the same storage
         let copied = long.map { TreePath(bytes: $0.bytes) }  // equal bytes, storage of their own
-        #expect(PathTable<Int>.sharesKeys(shared, with: long))
-        #expect(PathTable<Int>.sharesKeys([], with: []))
-        #expect(!PathTable<Int>.sharesKeys(copied, with: long))
-        #expect(!PathTable<Int>.sharesKeys(Array(shared.dropLast()), with: long))
-        #expect(!PathTable<Int>.sharesKeys([shared[0], shared[2], shared[1]], with: long))
-        let short: [TreePath] = ["a", "a/b", "b.nix", ""]
-        #expect(PathTable<Int>.sharesKeys(short.map { TreePath(bytes: $0.bytes) }, with: short))
-        #expect(!PathTable<Int>.sharesKeys(["a", "a/c", "b.nix", ""], with: short))
-        let invalid = [TreePath(bytes: [0x61, 0xFF])]
-        #expect(PathTable<Int>.sharesKeys(invalid, with: [TreePath(bytes: [0x61, 0xFF])]))
-        #expect(!PathTable<Int>.sharesKeys(invalid, with: [TreePath(bytes: [0x61, 0xFE])]))
         // One storage compares equal without its bytes read; equal bytes elsewhere still compare equal.
         #expect(long[0].compare(shared[0]) == 0 && long[0].compare(copied[0]) == 0 && long[0].compare(long[1]) < 0)
     }
@@ -92,7 +81,8 @@ struct PathTableTests {
 
     @Test func mergeJoinVisitsEveryPathOnceInOrder() {
         let left = PathTable(sorting: [("a", 1), ("a/b", 2), ("c", 3)] as [(TreePath, Int)])
-        let right = PathTable(sorting: [("a-b", "x"), ("a/b", "y"), (TreePath(bytes: [0xE9]), "z")] as [(TreePath, String)])
+        let right = PathTable(
+            sorting: [("a-b", "x"), ("a/b", "y"), (TreePath(bytes: [0xE9]), "z")] as [(TreePath, String)])
         #expect(Array(mergeJoin(left, right)) == [.left(0), .right(0), .both(1, 1), .left(2), .right(2)])
         let merged = left.merging(PathTable(sorting: [("a/b", 20), ("b", 4)] as [(TreePath, Int)])) { $1 }
         #expect(merged.keys == ["a", "a/b", "b", "c"])

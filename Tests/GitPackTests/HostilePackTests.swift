@@ -139,7 +139,9 @@ import Testing
             let source = contents[i - 1]
             let added = Array("line \(i)\n".utf8)
             let copy: [UInt8] = [0x80 | 0x10 | 0x20, UInt8(source.count & 0xFF), UInt8(source.count >> 8)]
-            let delta = PackBuilder.varint(source.count) + PackBuilder.varint(contents[i].count) + copy + [UInt8(added.count)] + added
+            let delta =
+                PackBuilder.varint(source.count) + PackBuilder.varint(contents[i].count) + copy + [UInt8(added.count)]
+                + added
             entries.append(PackBuilder.entry(type: 7, delta, base: ObjectID.blob(source)))
         }
         entries.append(PackBuilder.entry(type: 3, contents[0]))

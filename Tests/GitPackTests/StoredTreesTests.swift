@@ -19,7 +19,9 @@ import Testing
         let listing = try StoredTrees.listing(commit: commit, in: store)
         #expect(listing.rootTree == ObjectID(hex: try fixture.repo.revParse(head + "^{tree}")))
         #expect(try StoredTrees.rootTree(ofCommit: commit, in: store) == listing.rootTree)
-        #expect(listing.entries == (try gitListing(fixture, head)).map { TreeEntry(path: $0.path, mode: $0.mode, id: $0.id) })
+        #expect(
+            listing.entries
+                == (try gitListing(fixture, head)).map { TreeEntry(path: $0.path, mode: $0.mode, id: $0.id) })
         #expect(listing.entries.allSatisfy { $0.size == nil })
         #expect(listing.submodules.map(\.path) == ["sub"])
         try listing.verify()

@@ -18,7 +18,10 @@ struct LinkOrCopyTests {
         let path = dir.appending("source")
         try Data("saved\n".utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, 0o640)
-        var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789), timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789)]
+        var times = [
+            timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789),
+            timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789),
+        ]
         #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
         return path
     }

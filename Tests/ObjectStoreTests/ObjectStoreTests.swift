@@ -197,7 +197,8 @@ struct ObjectStoreTemporariesTests {
         let batch = TwinBatch(store: store)
         let copy = try batch.linkablePath(for: id)
         let writer = try store.makeWriter(expecting: id, size: 1)
-        let partial = try #require(try store.openPartial(expecting: id, size: 1, url: "https://example.invalid/", keep: false))
+        let partial = try #require(
+            try store.openPartial(expecting: id, size: 1, url: "https://example.invalid/", keep: false))
         let made = try FileSystem.names(in: store.temporaryDirectory).filter { !earlier.contains($0) }.sorted()
         #expect(made.count == 3, "\(made)")
         #expect(copy.hasSuffix("/" + (made.first { $0.hasPrefix("x-") } ?? "none")))

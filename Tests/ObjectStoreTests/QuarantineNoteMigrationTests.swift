@@ -22,7 +22,8 @@ struct QuarantineNoteMigrationTests {
         #expect(object.time == 1_796_591_874)
         #expect(object.reason == "content hashes to 0123456789abcdef0123456789abcdef01234567 (fsck)")
         let twin = try #require(listed.first { $0.id == Self.twin })
-        #expect(twin.reason == "its seal was broken: mode 0755 (apply)", "the old twin marker is not part of the reason")
+        #expect(
+            twin.reason == "its seal was broken: mode 0755 (apply)", "the old twin marker is not part of the reason")
         let note = try #require(
             QuarantineNote.load(store.quarantineDirectory + "/" + Self.twin.hex + ".568bb06ee4767fab.why"))
         #expect(note.twinOnly && note.id == Self.twin.hex)

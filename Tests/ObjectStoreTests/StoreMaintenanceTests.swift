@@ -121,7 +121,9 @@ struct StoreMaintenanceTests {
         #expect(!FileManager.default.fileExists(atPath: twin))
         #expect(FileManager.default.fileExists(atPath: moved + ".x"))
         // The target's link still holds the inode.
-        #expect(try String(contentsOfFile: dir.appending("target-file"), encoding: .utf8) == "#!/bin/sh\necho quarantined\n")
+        #expect(
+            try String(contentsOfFile: dir.appending("target-file"), encoding: .utf8) == "#!/bin/sh\necho quarantined\n"
+        )
         let listed = store.quarantinedObjects()
         #expect(listed.map(\.id) == [id] && listed.first?.reason == "fsck: mode 644" && listed.first?.path == moved)
         #expect(try store.quarantine(id, reason: "again") == nil)

@@ -201,7 +201,9 @@ import Testing
         #expect(unlink(stateFile) == 0)
         try TestFiles.makeDirectories(stateFile)
         try TestFiles.write(stateFile + "/obstacle", "x\n")
-        #expect(throws: SmartSyncError.self) { try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store) }
+        #expect(throws: SmartSyncError.self) {
+            try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)
+        }
         #expect(TestFiles.lstat(t.layout.journal) != nil, "the journal went before the state was recorded")
         TemporaryDirectory.removeTree(stateFile)
         try t.runner.state.recoverSwitch(target: t.target, store: t.runner.store)

@@ -16,35 +16,25 @@ extension ChangedDuringSyncTests {
     @Test func operatorsThingsMadeAfterTheScanAreCarried() async throws {
         let repo = try GitFixture()
         for d in ["p", "q", "r", "s", "t/u"] { try repo.write(d + "/f.nix", d + "\n") }
-        try repo.write("z.nix", "a\n")
-        let a = try repo.commit("A")
-        try repo.write("z.nix", "b\n")
-        let b = try repo.commit("B")
-        try repo.write("z.nix", "c\n")
-        let c = try repo.commit("C")
-        try repo.write("z.nix", "d\n")
-        let d = try repo.commit("D")
-        let dirs = try TemporaryDirectory(prefix: "changed-during-carry")
-        let target = dirs.appending("target")
-        let store = try ObjectStore(root: dirs.appending("store"))
-        let state = try StateStore(root: dirs.appending("state"))
-        let local = try await LocalGitSource(path: repo.path)
-        var first = SyncRunner(source: local, store: store, state: state)
-        (first.applyMode, first.keepGenerations) = (.stagedSwitch, 1)
-        _ = try await first.sync(.init(ref: a, target: target))
-        _ = try await first.sync(.init(ref: b, target: target))
-        _ = try await first.sync(.init(ref: c, target: target))  // a spare to recycle
+        let a = try repo.commit("A", writing: ["z.nix": "a\n"])
+        let b = try repo.commit("B", writing: ["z.nix": "b\n"])
+        let c = try repo.commit("C", writing: ["z.nix": "c\n"])
+        let d = try repo.commit("D", writing: ["z.nix": "d\n"])
+        // C's sync leaves a spare to recycle.
+        let s = try await Synced(repo, to: [a, b, c], mode: (.stagedSwitch, 1), prefix: "changed-during-carry")
+        let (dirs, target) = (s.dirs, s.target)
         try Data("elsewhere\n".utf8).write(to: URL(fileURLWithPath: dirs.appending("outside")))
         sleep(2)  // every directory well before the next scan's tick
-        let during: @Sendable () throws -> Void = {
+        let runner = s.runner {
             try Data("new\n".utf8).write(to: URL(fileURLWithPath: target + "/p/new"))
-            guard link(dirs.appending("outside"), target + "/q/linked") == 0 else { throw SmartSyncError.io("link", path: "q") }
-            guard rename(target + "/r/f.nix", target + "/s/moved") == 0 else { throw SmartSyncError.io("rename", path: "s") }
-            guard mkdir(target + "/t/u/empty", 0o755) == 0 else { throw SmartSyncError.io("mkdir", path: "t/u") }
-            guard chmod(target + "/t", 0o750) == 0 else { throw SmartSyncError.io("chmod", path: "t") }
+            func check(_ rc: Int32, _ call: String, _ path: String) throws {
+                if rc != 0 { throw SmartSyncError.io(call, path: path) }
+            }
+            try check(link(dirs.appending("outside"), target + "/q/linked"), "link", "q")
+            try check(rename(target + "/r/f.nix", target + "/s/moved"), "rename", "s")
+            try check(mkdir(target + "/t/u/empty", 0o755), "mkdir", "t/u")
+            try check(chmod(target + "/t", 0o750), "chmod", "t")
         }
-        var runner = SyncRunner(source: EditingSource(base: local, during: during), store: store, state: state)
-        (runner.applyMode, runner.keepGenerations) = (.stagedSwitch, 1)
         let outcome = try await runner.sync(.init(ref: d, target: target))
         #expect(outcome.applied?.recycled == true)
         #expect(TestFiles.read(target + "/z.nix") == "d\n")

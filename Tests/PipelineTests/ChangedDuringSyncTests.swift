@@ -36,31 +36,52 @@ struct ChangedDuringSyncTests {
 
     static let modes: [(SyncRunner.ApplyMode, Int)] = [(.stagedSwitch, 3), (.stagedSwitch, 0), (.inPlace, 3)]
 
+    /// A target in a temporary directory synced from `repo` to each of `commits` in turn, by a runner applying as
+    /// `mode` says (apply mode, generations kept); ``runner(during:)`` makes the run whose source edits the target.
+    struct Synced {
+        let dirs: TemporaryDirectory
+        let target: String
+        /// The runner that made the syncs: the next run after the edit, with a plain source.
+        let first: SyncRunner
+        let local: LocalGitSource
+
+        init(_ repo: GitFixture, to commits: [String], mode: (SyncRunner.ApplyMode, Int), prefix: String)
+            async throws
+        {
+            dirs = try TemporaryDirectory(prefix: prefix)
+            target = dirs.appending("target")
+            local = try await LocalGitSource(path: repo.path)
+            var first = SyncRunner(
+                source: local, store: try ObjectStore(root: dirs.appending("store")),
+                state: try StateStore(root: dirs.appending("state")))
+            (first.applyMode, first.keepGenerations) = mode
+            for commit in commits { _ = try await first.sync(.init(ref: commit, target: target)) }
+            self.first = first
+        }
+
+        /// A runner as ``first`` whose source runs `during` when it is asked for blobs (after the scan).
+        func runner(during: @escaping @Sendable () throws -> Void) -> SyncRunner {
+            var runner = SyncRunner(
+                source: EditingSource(base: local, during: during), store: first.store, state: first.state)
+            (runner.applyMode, runner.keepGenerations) = (first.applyMode, first.keepGenerations)
+            return runner
+        }
+    }
+
     @Test(arguments: 0..<3)
     func anEditMadeAfterTheScanIsKeptNotReplaced(mode: Int) async throws {
         let repo = try GitFixture()
-        try repo.write("conf/edited.nix", "a\n")
-        try repo.write("conf/other.nix", "other\n")
-        let a = try repo.commit("A")
-        try repo.write("conf/edited.nix", "b\n")
-        try repo.write("conf/added.nix", "added\n")
-        let b = try repo.commit("B")
-        let dirs = try TemporaryDirectory(prefix: "changed-during")
-        let target = dirs.appending("target")
-        let store = try ObjectStore(root: dirs.appending("store"))
-        let state = try StateStore(root: dirs.appending("state"))
-        let local = try await LocalGitSource(path: repo.path)
-        var first = SyncRunner(source: local, store: store, state: state)
-        (first.applyMode, first.keepGenerations) = Self.modes[mode]
-        _ = try await first.sync(.init(ref: a, target: target))
+        let a = try repo.commit("A", writing: ["conf/edited.nix": "a\n", "conf/other.nix": "other\n"])
+        let b = try repo.commit("B", writing: ["conf/edited.nix": "b\n", "conf/added.nix": "added\n"])
+        let s = try await Synced(repo, to: [a], mode: Self.modes[mode], prefix: "changed-during")
+        let (target, first, state) = (s.target, s.first, s.first.state)
 
         // After the scan: vim's save (a new file renamed over the old one) and a file created where B adds one.
-        let edit: @Sendable () throws -> Void = {
-            try Data("the operator's\n".utf8).write(to: URL(fileURLWithPath: target + "/conf/edited.nix"), options: .atomic)
+        let runner = s.runner {
+            try Data("the operator's\n".utf8).write(
+                to: URL(fileURLWithPath: target + "/conf/edited.nix"), options: .atomic)
             try Data("mine\n".utf8).write(to: URL(fileURLWithPath: target + "/conf/added.nix"))
         }
-        var runner = SyncRunner(source: EditingSource(base: local, during: edit), store: store, state: state)
-        (runner.applyMode, runner.keepGenerations) = Self.modes[mode]
         let error = await #expect(throws: SmartSyncError.self) { try await runner.sync(.init(ref: b, target: target)) }
         #expect(error?.code == .conflict, "\(String(describing: error))")
         #expect(error?.message.contains("conf/edited.nix") == true, "\(error?.message ?? "")")

@@ -14,12 +14,8 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let repo = try GitFixture()
-        try repo.write("foo", "v1\n")
-        try repo.write("bar", "b\n")
-        let c1 = try repo.commit("C1")
-        try repo.write("foo", "v2\n")
-        try repo.write("added", "new\n")
-        let c2 = try repo.commit("C2")
+        let c1 = try repo.commit("C1", writing: ["foo": "v1\n", "bar": "b\n"])
+        let c2 = try repo.commit("C2", writing: ["foo": "v2\n", "added": "new\n"])
         let runner = try await SyncRunner.local(repo, in: dir, mode: mode)
         let target = dir["target"]
 
@@ -88,12 +84,9 @@ extension ExcludedListingTests {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let repo = try GitFixture()
-        try repo.write("foo", "v0\n")
-        let c0 = try repo.commit("C0")
-        try repo.write("foo", "v1\n")
-        let c1 = try repo.commit("C1")
-        try repo.write("bar", "b\n")
-        let c2 = try repo.commit("C2")
+        let c0 = try repo.commit("C0", writing: ["foo": "v0\n"])
+        let c1 = try repo.commit("C1", writing: ["foo": "v1\n"])
+        let c2 = try repo.commit("C2", writing: ["bar": "b\n"])
         var runner = try await SyncRunner.local(repo, in: dir, mode: .stagedSwitch)
         let target = dir["target"]
         _ = try await runner.sync(.init(ref: c0, target: target))

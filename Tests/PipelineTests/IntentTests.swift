@@ -143,9 +143,9 @@ struct IntentTests {
     static let previousRelease = Array(
         Data(
             base64Encoded:
-                "U1NTVAEAAAARAAAAL3RtcC9tN29sZC90YXJnZXQ+PJTTcrbhni93hex/r4LfE9FeFwYAAABtYXN0ZXK0wZxpeQ3vGAIAAAAHAAAAZC94"
-                + "Lm5peKSBAABYe+a0w/k/k8SJwBEbulWWFHomywgAAABrZWVwLnR4dKSBAAAvqZLAuLXGrNK91Pox3inSl5m91fDKxwiABdoZevHFZCSG"
-                + "Ta/HZ6Y1")!)
+                "U1NTVAEAAAARAAAAL3RtcC9tN29sZC90YXJnZXQ+PJTTcrbhni93hex/r4LfE9FeFwYAAABtYXN0ZXK0wZxpeQ3vGAIA"
+                + "AAAHAAAAZC94Lm5peKSBAABYe+a0w/k/k8SJwBEbulWWFHomywgAAABrZWVwLnR4dKSBAAAvqZLAuLXGrNK91Pox3inS"
+                + "l5m91fDKxwiABdoZevHFZCSGTa/HZ6Y1")!)
 
     @Test func aStateAndAnIntentOfThePreviousReleaseReadAsBefore() throws {
         let dirs = try TemporaryDirectory(prefix: "intent-format")

@@ -10,7 +10,8 @@ import Testing
 
 /// The kept-versions log, `--keep-local` planning and `Restore` on a local target (no source).
 @Suite struct LocalVersionsTests {
-    private func record(_ path: TreePath, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion {
+    private func record(_ path: TreePath, _ content: String, time: Int64 = 1, mode: FileMode = .regular) -> KeptVersion
+    {
         KeptVersion(timeNs: time, mode: mode, id: blob(content), replacedBy: blob("commit"), path: path)
     }
 

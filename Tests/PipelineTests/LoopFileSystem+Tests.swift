@@ -9,7 +9,11 @@ extension LoopFileSystem {
         switch try make(kind, megabytes: megabytes, options: options) {
         case .success(let made): return made
         case .failure(let why):
-            if geteuid() == 0 { Issue.record("no \(kind) here: \(why)") } else { print("skipped on this machine: \(why)") }
+            if geteuid() == 0 {
+                Issue.record("no \(kind) here: \(why)")
+            } else {
+                print("skipped on this machine: \(why)")
+            }
             return nil
         }
     }

@@ -54,9 +54,9 @@ import Testing
         #expect(again.plan.changes.isEmpty && again.plan.count(.unchanged) == 3 && again.summary.upToDate)
     }
 
-    /// A listing holding the previous manifest's own paths (a run at the commit the target has) is taken in the
-    /// manifest's order, its paths not compared again: the same plan as from that listing in storage of its own.
-    @Test func aListingSharingTheManifestsPathsPlansAsACopyDoes() throws {
+    /// The manifest planned where it lies (a run at the commit the target has) plans as the tree listing made of it
+    /// does, whether that listing shares the manifest's paths or holds copies of its own.
+    @Test func theManifestPlansAsTheTreeListingMadeOfItDoes() throws {
         let dir = try TemporaryDirectory(prefix: "sync-tests")
         defer { dir.remove() }
         let t = dir.path
@@ -80,8 +80,6 @@ import Testing
         let copied = TreeListing(
             commit: shared.commit, rootTree: .emptyTree,
             entries: shared.entries.map { TreeEntry(path: TreePath(bytes: $0.path.bytes), mode: $0.mode, id: $0.id) })
-        #expect(PathTable<Int>.sharesKeys(shared.entries.map(\.path), with: files.keys))
-        #expect(!PathTable<Int>.sharesKeys(copied.entries.map(\.path), with: files.keys))
         // And the manifest itself as the listing (a run at the target's commit: no `TreeEntry` made per path).
         let manifest = CommitListing(commit: shared.commit, rootTree: .emptyTree, manifest: previous)
         #expect(manifest.treeListing == shared && manifest.fileCount == 5)

@@ -27,7 +27,8 @@ import Testing
             commit = try repo.commit("one")
             store = try ObjectStore(root: dir["store"])
             runner = SyncRunner(
-                source: try await LocalGitSource(path: repo.path), store: store, state: try StateStore(root: dir["state"]))
+                source: try await LocalGitSource(path: repo.path), store: store,
+                state: try StateStore(root: dir["state"]))
         }
     }
 
@@ -47,7 +48,8 @@ import Testing
                 TreeEntry(path: TreePath("tree-\(n)/file-\($0).nix"), mode: .regular, id: blob("\(n)/\($0)"), size: 12)
             }
             try await PinStore(store: s.store).pin(
-                "release-\(n)", listing: TreeListing(commit: blob("commit \(n)"), rootTree: blob("tree \(n)"), entries: entries))
+                "release-\(n)",
+                listing: TreeListing(commit: blob("commit \(n)"), rootTree: blob("tree \(n)"), entries: entries))
         }
         let pinBytes = try FileSystem.names(in: s.store.root + "/pins").reduce(0) {
             $0 + ((try? FileSystem.readFile(s.store.root + "/pins/" + $1).count) ?? 0)

@@ -95,7 +95,8 @@ import Testing
         await #expect(throws: SmartSyncError.self) { try await pins.pin("v1", listing: v1, commitObject: other) }
         let (c3, body3) = commitObject(tree: blob("root 3"))
         await #expect(throws: SmartSyncError.self) {
-            try await pins.pin("v3", listing: TreeListing(commit: c3, rootTree: blob("root 1"), entries: []), commitObject: body3)
+            try await pins.pin(
+                "v3", listing: TreeListing(commit: c3, rootTree: blob("root 1"), entries: []), commitObject: body3)
         }
     }
 
@@ -166,7 +167,8 @@ import Testing
         }
         try FileSystem.makeDirectories(dir["nothing"])
         var runner = SyncRunner(
-            source: try await LocalGitSource(path: dir["nothing"]), store: store, state: try StateStore(root: dir["state"]))
+            source: try await LocalGitSource(path: dir["nothing"]), store: store,
+            state: try StateStore(root: dir["state"]))
         let target = dir["target"]
         #expect(try await runner.sync(.init(ref: v1.hex, target: target)).switched)
         #expect(TestFiles.read(target + "/modules/a.nix") == "{ a = 1; }\n")

@@ -32,12 +32,15 @@ import Testing
         try TestFiles.write(t + "/sub/inside", "i", mode: 0o444)
         let local = try TargetScanner().scan(target: t).tree
         var previous = Manifest()
-        for (p, c) in [("sealed", "a"), ("tox", "b"), ("chmodded", "d"), ("chowned", "e"), ("edited", "orig"), ("d/x", "x")] {
+        for (p, c) in [
+            ("sealed", "a"), ("tox", "b"), ("chmodded", "d"), ("chowned", "e"), ("edited", "orig"), ("d/x", "x"),
+        ] {
             previous[TreePath(p)] = Manifest.Entry(mode: .regular, id: blob(c))
         }
         var tree = FixtureTree()
         tree.files = [
-            ("sealed", .regular, "a"), ("sealedx", .executable, "x"), ("tox", .executable, "b"), ("fromx", .regular, "c"),
+            ("sealed", .regular, "a"), ("sealedx", .executable, "x"), ("tox", .executable, "b"),
+            ("fromx", .regular, "c"),
             ("chmodded", .regular, "d"), ("chowned", .regular, "e"), ("edited", .regular, "orig"),
             ("lnsame", .symlink, "same"), ("lnold", .symlink, "new"), ("ln2file", .regular, "a"),
             ("file2ln", .symlink, "same"), ("d", .regular, "x"), ("a.b", .regular, "ab"), ("a/c", .regular, "ac"),

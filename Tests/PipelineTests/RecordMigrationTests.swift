@@ -138,7 +138,8 @@ import Testing
         let layout = SwitchLayout(target: dir["pending"])
         try TestFiles.makeDirectories(layout.stage)
         let version = KeptVersion(
-            timeNs: 1, mode: .regular, id: try #require(ObjectID(hex: String(repeating: "ab", count: 20))), replacedBy: nil, path: "f.nix")
+            timeNs: 1, mode: .regular, id: try #require(ObjectID(hex: String(repeating: "ab", count: 20))),
+            replacedBy: nil, path: "f.nix")
         let prepared = try TreeSwitch(layout: layout).prepare(
             incoming: layout.stage, sequence: 1, outgoingState: nil, consumed: nil, pending: [version], durable: false)
         #expect(prepared.journalDurable)

@@ -60,23 +60,53 @@ extension RollbackLocalVersionsTests {
         #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) == nil)
     }
 
+    /// `restore --list` of `d0/f0.nix` in `t` (a lock held): it lists the generations holding it, with one warning.
+    private func listWithOneWarning(
+        _ t: StageRecyclerTests.Setup, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [String] {
+        let warnings = Locked<[String]>([])
+        let versions = try Restore.versions(
+            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store,
+            events: { if case .warning(let text) = $0 { warnings.withLock { $0.append(text) } } })
+        #expect(!versions.isEmpty, "the generations holding it are listed", sourceLocation: sourceLocation)
+        let said = warnings.withLock { $0 }
+        #expect(said.count == 1, "\(said)", sourceLocation: sourceLocation)
+        return said
+    }
+
     /// `restore --list` while another run holds the target lock (an `update` holds it for minutes) lists without the
-    /// recovery, as before it recovered, warning that a killed rollback's versions show once its switch is finished.
-    /// It used to fail (exit 7) for as long as the lock was held.
+    /// recovery, as before it recovered, warning that the target is in use (naming the holder, as the lock's error
+    /// does) and that what that run keeps shows once it ends. It used to fail (exit 7) for as long as the lock was
+    /// held, then to warn of "a switch a killed run may have left", whether or not one had.
     @Test func restoreListWhileTheTargetLockIsHeldListsWithANote() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         try await killedRollback(t, at: "after-exchange")
         let lock = try t.runner.state.lock(target: t.target)
         defer { lock.release() }
-        let warnings = Locked<[String]>([])
-        let versions = try Restore.versions(
-            of: "d0/f0.nix", target: t.target, state: t.runner.state, store: t.runner.store,
-            events: { if case .warning(let text) = $0 { warnings.withLock { $0.append(text) } } })
-        #expect(!versions.isEmpty, "the generations holding it are listed")
+        let said = try listWithOneWarning(t)
         #expect(
-            warnings.withLock { $0 }.contains { $0.contains("show once it is finished") && $0.contains("in use by another smart-sync run") },
-            "\(warnings.withLock { $0 })")
+            said.contains {
+                $0.contains("in use by another smart-sync run (held by process \(getpid()))")
+                    && $0.contains("listed as it stands") && !$0.contains("killed run may have left")
+            }, "\(said)")
         // Nothing was recovered: the switch is left to the lock's holder (or the next run).
+        #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) != nil)
+    }
+
+    /// `restore --list` while a gc holds the store's lock (the recovery takes it, shared, before the target's): the
+    /// listing goes on with the recovery's own warning, naming the store. The warning for a live run on the target
+    /// ("listed as it stands", "what that run keeps") is for the target's lock alone: it used to catch the store's too.
+    @Test func restoreListWhileAGCHoldsTheStoreLockSaysSo() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await killedRollback(t, at: "after-exchange")
+        let storeLock = try t.runner.store.lock(shared: false)
+        defer { storeLock.release() }
+        let said = try listWithOneWarning(t)
+        #expect(
+            said.contains {
+                $0.contains("listed without finishing a switch") && $0.contains("the store at")
+                    && !$0.contains("listed as it stands") && !$0.contains("what that run keeps")
+            }, "\(said)")
         #expect(TestFiles.lstat(SwitchLayout(target: t.target).journal) != nil)
     }
 
@@ -92,7 +122,8 @@ extension RollbackLocalVersionsTests {
         #expect(versions.isEmpty)
         #expect(TestFiles.lstat(state.directory(for: dir["typo"])) == nil)
         #expect(try FileSystem.names(in: dir["state"]).sorted() == before)
-        #expect(TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
+        #expect(
+            TestFiles.lstat(dir["typo"]) == nil && TestFiles.lstat(SwitchLayout(target: dir["typo"]).sidecar) == nil)
     }
 
     /// The recovery's warning of a pending version whose object is gone reaches `restore`'s events (both forms): it
@@ -141,7 +172,8 @@ extension RollbackLocalVersionsTests {
     /// A switch journal gc cannot read stops gc, naming it, and nothing is swept: what it protects is unknown.
     @Test func aDamagedJournalStopsGC() async throws {
         let (t, id) = try await killedAfterExchange()
-        try TestFiles.write(SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
+        try TestFiles.write(
+            SwitchLayout(target: t.target).journal, "{\"format\":\"smart-sync-switch-journal\",\"version\":1}\n")
         let error = await #expect(throws: SmartSyncError.self) { try await gc(t) }
         #expect(error?.message.contains("switch journal") == true, "\(String(describing: error))")
         #expect(t.runner.store.contains(id), "gc swept a version the damaged journal may protect")

@@ -71,7 +71,8 @@ struct RollbackTreeTests {
         let generation = try #require(try Rollback.generations(target: t.target).first)
         // `gone/` is A's and not B's: the carrier resets it, its probe made in the tree's root.
         let probes = [
-            generation.tree + "/" + Materializer.temporaryName(), generation.tree + "/d0/" + Materializer.temporaryName(),
+            generation.tree + "/" + Materializer.temporaryName(),
+            generation.tree + "/d0/" + Materializer.temporaryName(),
         ]
         for probe in probes { #expect(mkdir(probe, 0o755) == 0) }
         let file = generation.tree + "/d1/" + Materializer.temporaryName()

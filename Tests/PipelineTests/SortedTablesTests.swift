@@ -77,13 +77,16 @@ import Testing
         try write(target, "e\u{301}", "mine", mode: 0o644)
         let local = try TargetScanner().scan(target: target).tree
         var previous = Manifest()
-        for (path, content) in [("a/b", "same"), ("a-b", "before"), ("a.b", "gone"), (Self.latin1, "old")] as [(TreePath, String)] {
+        for (path, content) in [("a/b", "same"), ("a-b", "before"), ("a.b", "gone"), (Self.latin1, "old")]
+            as [(TreePath, String)]
+        {
             previous[path] = Manifest.Entry(mode: .regular, id: ObjectID.blob(Array(content.utf8)))
         }
         // The tree: "a/b" unchanged, "a-b" back to "before" (an edit of ours), "a.b" deleted, Latin-1 modified, two new
         // names that sort on either side of "a/b".
         let entries: [TreeEntry] = [
-            ("a0", "new"), ("a/b", "same"), (Self.latin1, "new"), ("a-b", "before"), ("\u{E9}", "new"), ("a/b.c/d", "deep"),
+            ("a0", "new"), ("a/b", "same"), (Self.latin1, "new"), ("a-b", "before"), ("\u{E9}", "new"),
+            ("a/b.c/d", "deep"),
         ].map { (path: TreePath, content: String) in
             TreeEntry(path: path, mode: .regular, id: ObjectID.blob(Array(content.utf8)), size: content.utf8.count)
         }
@@ -123,7 +126,9 @@ import Testing
             TreePath(bytes: Array("modules/networking/caf".utf8) + [0xE9]),
         ]
         var cache = StatCache()
-        for (i, path) in long.enumerated() where i != 1 { cache.entries[path] = .init(stat: st, id: ObjectID.blob([UInt8(i)])) }
+        for (i, path) in long.enumerated() where i != 1 {
+            cache.entries[path] = .init(stat: st, id: ObjectID.blob([UInt8(i)]))
+        }
         try cache.save(to: dir["cache"])
         // The manifest lacks one cached path and has one the cache lacks.
         let manifest = [long[0], long[1], long[3]].map { TreePath(bytes: $0.bytes) }
@@ -184,7 +189,9 @@ import Testing
             ("z/\u{2603}", .regular, blob("snow\n")),
         ]
         #expect(state.manifest.entries.keys == expected.map(\.0))
-        for (path, mode, id) in expected { #expect(state.manifest[path] == Manifest.Entry(mode: mode, id: id), "\(path)") }
+        for (path, mode, id) in expected {
+            #expect(state.manifest[path] == Manifest.Entry(mode: mode, id: id), "\(path)")
+        }
         // The fixture really is in another order: the sort on reading is what put it right.
         let written = state.encoded()
         #expect(written != bytes)
@@ -266,8 +273,11 @@ import Testing
     @Test func eachTableOfAFileIsInOrderOnItsOwn() throws {
         var state = TargetState(
             target: "/t", commit: ObjectID.blob([1]), ref: "main", appliedAtNs: 1,
-            manifest: Manifest(entries: ["x", "y"].reduce(into: PathTable()) { $0.append($1, .init(mode: .regular, id: .emptyBlob)) }))
-        state.keptLocal = Manifest(entries: ["a": .init(mode: .regular, id: .emptyBlob), "b": .init(mode: .regular, id: .emptyBlob)])
+            manifest: Manifest(
+                entries: ["x", "y"].reduce(into: PathTable()) { $0.append($1, .init(mode: .regular, id: .emptyBlob)) }))
+        state.keptLocal = Manifest(entries: [
+            "a": .init(mode: .regular, id: .emptyBlob), "b": .init(mode: .regular, id: .emptyBlob),
+        ])
         let read = try #require(TargetState(encoded: state.encoded()))
         #expect(read == state)
         #expect(read.keptLocal.entries.keys == ["a", "b"])

@@ -49,7 +49,8 @@ extension StageRecyclerTests {
         }
         do {
             try await t.sync(1)
-            #expect(try String(contentsOfFile: file, encoding: .utf8) == "{ a = 3; }\n", "the edit was kept as B's file")
+            #expect(
+                try String(contentsOfFile: file, encoding: .utf8) == "{ a = 3; }\n", "the edit was kept as B's file")
         } catch {
             #expect(try String(contentsOfFile: t.target + "/d2/f2.nix", encoding: .utf8) == "{ a = 2; }\n", "\(error)")
         }

@@ -76,7 +76,8 @@ extension StageRecyclerTests {
         guard let fs = try LoopFileSystem.forTest(.ext4, megabytes: 64) else { return }
         let t = try await Setup(mode: .hardlink, under: fs.mountPoint)
         t.runner.keepGenerations = 3
-        let object = t.runner.store.path(for: try #require(ObjectID(hex: try t.repo.revParse("\(t.commits[0]):d2/f2.nix"))))
+        let object = t.runner.store.path(
+            for: try #require(ObjectID(hex: try t.repo.revParse("\(t.commits[0]):d2/f2.nix"))))
         let extra = fs.appending("links")
         // Once the stage stands (its file linked to the object): links up to two short of the limit, so the spare and
         // the first reserve get theirs and the second reserve meets EMLINK.

@@ -15,7 +15,9 @@ extension StageRecyclerTests {
     /// scan's word. The run either stops with nothing switched or lands the commit's file; it never reports the commit
     /// applied with the edit in it.
     @Test(arguments: ["write", "chmod"], [nil] + StageRecyclerTests.splits)
-    func anEditBetweenTheScanAndTheStageIsNotKeptOnTheScansWord(_ edit: String, _ split: StageRecycler.Split?) async throws {
+    func anEditBetweenTheScanAndTheStageIsNotKeptOnTheScansWord(_ edit: String, _ split: StageRecycler.Split?)
+        async throws
+    {
         let t = try await Setup(mode: .hardlink)
         if let split { t.runner.recycleSplit = split }  // the check made by a worker
         // The file two levels down, so both splits hand its directory to a worker (`d2`, or `d2/deep`).
@@ -44,7 +46,8 @@ extension StageRecyclerTests {
             try t.expectTarget(3)
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "{ a = 2; }\n")
             var st = stat()
-            #expect(lstat(file, &st) == 0 && st.st_mode & 0o7777 == 0o444, "mode \(String(st.st_mode & 0o7777, radix: 8))")
+            #expect(
+                lstat(file, &st) == 0 && st.st_mode & 0o7777 == 0o444, "mode \(String(st.st_mode & 0o7777, radix: 8))")
         } catch {
             // Stopped before the switch: the target is still F's tree (C's d0/f4.nix), the edit the operator's.
             #expect(try String(contentsOfFile: t.target + "/d0/f4.nix", encoding: .utf8) == "{ a = 9; }\n", "\(error)")

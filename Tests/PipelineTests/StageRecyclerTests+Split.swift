@@ -36,7 +36,8 @@ extension StageRecyclerTests {
             // and mode as one thread saw them, and the inode, size, mode and mtime the target's path has now.
             let kept = try #require(two.applied?.unchangedStats)
             #expect(
-                one.applied?.unchangedStats.values.map { [$0.size, Int64($0.mode)] } == kept.values.map { [$0.size, Int64($0.mode)] },
+                one.applied?.unchangedStats.values.map { [$0.size, Int64($0.mode)] }
+                    == kept.values.map { [$0.size, Int64($0.mode)] },
                 "commit \(i)")
             for (path, seen) in zip(kept.keys, kept.values) {
                 var st = stat()
@@ -143,7 +144,8 @@ extension StageRecyclerTests {
         let mine = ["mine.txt", "d1/mine.txt", "deep/a/mine.txt", "deep/b/own/mine.txt", "ops/a/b/mine.txt"]
         for path in mine {
             try FileManager.default.createDirectory(
-                atPath: (t.target + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: (t.target + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true
+            )
             try Data("operator \(path)\n".utf8).write(to: URL(fileURLWithPath: t.target + "/" + path))
         }
         #expect(chmod(t.target + "/deep/b", 0o750) == 0)
@@ -157,7 +159,8 @@ extension StageRecyclerTests {
             }
             var st = stat()
             #expect(lstat(t.target + "/d2", &st) == 0)
-            let xattr = try ProcessRunner.run("/usr/bin/getfattr", ["-n", "user.operator", "--only-values", t.target + "/d2"])
+            let xattr = try ProcessRunner.run(
+                "/usr/bin/getfattr", ["-n", "user.operator", "--only-values", t.target + "/d2"])
             #expect(xattr.stdoutString == "kept", "after commit \(i)")
             #expect(lstat(t.target + "/deep/b", &st) == 0 && st.st_mode & 0o7777 == 0o750, "after commit \(i)")
         }

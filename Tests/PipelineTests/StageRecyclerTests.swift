@@ -56,7 +56,9 @@ struct StageRecyclerTests {
             try await runner.sync(.init(ref: commits[i], target: target, excludes: excludes, keepLocal: keepLocal))
         }
 
-        var spare: String { (target as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare/tree" }
+        var spare: String {
+            (target as NSString).deletingLastPathComponent + "/.target.smart-sync/generations/spare/tree"
+        }
 
         func expectTarget(_ i: Int, ignoring: Set<String> = [], _ location: SourceLocation = #_sourceLocation) throws {
             var got = try DirectorySnapshot(of: target)

@@ -11,7 +11,8 @@ import Testing
 /// A staged switch links executables to their store twins (`….x`), made unsynced for the stage and published under
 /// their names after its sync (``TwinBatch``): one sync for all of them, not an `fsync` each.
 @Suite struct StagedTwinTests {
-    private func apply(_ tree: FixtureTree, target: String, store: ObjectStore, previous: Manifest = Manifest()) throws {
+    private func apply(_ tree: FixtureTree, target: String, store: ObjectStore, previous: Manifest = Manifest()) throws
+    {
         try tree.fill(store)
         let local = try TargetScanner().scan(target: target).tree
         let plan = Planner().plan(listing: tree.listing, previous: previous, local: local)

@@ -81,7 +81,9 @@ import Testing
         defer { dir.remove() }
         let id = ObjectID.blob(Array("x\n".utf8))
         let stat = StatData(device: 1, inode: 2, size: 2, mtimeNs: 1_000, ctimeNs: 1_000, mode: 0o100444)
-        var cache = StatCache(entries: PathTable(sortedKeys: ["a", "b"], values: [.init(stat: stat, id: id), .init(stat: stat, id: id)]) ?? PathTable())
+        var cache = StatCache(
+            entries: PathTable(sortedKeys: ["a", "b"], values: [.init(stat: stat, id: id), .init(stat: stat, id: id)])
+                ?? PathTable())
         try cache.save(to: dir["cache"])
         var bytes = try #require(try FileSystem.readFileIfPresent(dir["cache"])).bytes
         #expect(try StatCache.load(from: dir["cache"]).entries.count == 2)

@@ -12,7 +12,8 @@ import Testing
         #expect(try states.load(target: "/srv/cfg") == nil)
         var manifest = Manifest()
         for i in 0..<1000 {
-            manifest[TreePath("dir/file\(i)")] = Manifest.Entry(mode: i % 3 == 0 ? .executable : .regular, id: blob("\(i)"))
+            manifest[TreePath("dir/file\(i)")] = Manifest.Entry(
+                mode: i % 3 == 0 ? .executable : .regular, id: blob("\(i)"))
         }
         manifest["link"] = Manifest.Entry(mode: .symlink, id: blob("dir"))
         let state = TargetState(

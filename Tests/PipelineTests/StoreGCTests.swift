@@ -108,9 +108,13 @@ import Testing
 
         // A dry run lists E's content, the stray and the expired version, and removes nothing.
         let (dry, listed) = try await w.gc(dryRun: true)
-        let wouldGo = Set(listed.compactMap { r -> ObjectID? in if case .object(let o) = r, !o.isTwin { return o.id } else { return nil } })
+        let wouldGo = Set(
+            listed.compactMap { r -> ObjectID? in
+                if case .object(let o) = r, !o.isTwin { return o.id } else { return nil }
+            })
         let garbage = Set(w.own("E") + [stray, expired] + eMeta.filter { !bMeta.contains($0) })
-        #expect(wouldGo == garbage, "unexpected: \(wouldGo.subtracting(garbage)); kept: \(garbage.subtracting(wouldGo))")
+        #expect(
+            wouldGo == garbage, "unexpected: \(wouldGo.subtracting(garbage)); kept: \(garbage.subtracting(wouldGo))")
         #expect(garbage.allSatisfy(w.has))
 
         let (report, _) = try await w.gc()
@@ -136,7 +140,8 @@ import Testing
         #expect(try TargetVerifier().verify(target: w.dir["t2"], manifest: t2State.manifest, store: w.store).isIntact)
         for name in ["B", "D", "C", "A"] {
             let outcome = try await runner.sync(.init(ref: w.commits[name], target: t1))
-            #expect(outcome.fetch.blobsFetched == 0, "the sync to \(name) downloaded \(outcome.fetch.blobsFetched) blobs")
+            #expect(
+                outcome.fetch.blobsFetched == 0, "the sync to \(name) downloaded \(outcome.fetch.blobsFetched) blobs")
             #expect(TestFiles.read(t1 + "/only-\(name).nix") == "only in \(name)\n")
         }
     }
@@ -224,7 +229,9 @@ import Testing
                 "partials/\(resumable.hex)", "partials/\(resumable.hex).meta", quarantined, quarantined + ".x",
                 quarantined + ".why",
             ])
-        #expect(FileSystem.exists(store.root + "/" + stillLinked) && FileSystem.exists(store.root + "/" + stillLinked + ".why"))
+        #expect(
+            FileSystem.exists(store.root + "/" + stillLinked)
+                && FileSystem.exists(store.root + "/" + stillLinked + ".why"))
         // Whatever its age, the spool a process holds stays.
         #expect(FileSystem.exists(tmp + "/pack-held.pack"))
     }

@@ -40,8 +40,11 @@ extension UntrackedCarrierTests {
     /// taken to have started at `startedAtNs` (given the scan's own start and the source: by default ten seconds
     /// after it, as if the tree had been made well before) for `plan`. Returns the directory; the caller removes it.
     func carryWithScan(
-        lateAfterScan: Bool = false, startedAtNs: (_ scanStart: Int64, _ source: String) -> Int64 = { start, _ in start + 10_000_000_000 }, plan: Plan = Self.plan
-    ) throws -> (dir: TemporaryDirectory, source: String, destination: String, rules: PathTable<UntrackedCarrier.Rule>) {
+        lateAfterScan: Bool = false,
+        startedAtNs: (_ scanStart: Int64, _ source: String) -> Int64 = { start, _ in start + 10_000_000_000 },
+        plan: Plan = Self.plan
+    ) throws -> (dir: TemporaryDirectory, source: String, destination: String, rules: PathTable<UntrackedCarrier.Rule>)
+    {
         let dir = try TemporaryDirectory(prefix: "carrier-scanned")
         let (source, destination) = (dir["source"], dir["destination"])
         let rules = try makeTrees(source, destination)

@@ -15,9 +15,9 @@ extension UntrackedCarrierTests {
     static let carrySplits: [StageRecycler.Split?] = [nil] + StageRecyclerTests.splits
 
     /// `deep/a` and `deep/b` (both trees have them) hold an operator's file each; once the calling thread has read
-    /// `deep`, the operator renames it away (`gone`) or also puts a symlink in its place (`symlink`). One thread goes on
-    /// with the directory it holds open and carries both files; the workers walking `deep/a` and `deep/b` must too (they
-    /// reopened `deep` by its path: the carry failed with ENOENT or ELOOP, found by review).
+    /// `deep`, the operator renames it away (`gone`) or also puts a symlink in its place (`symlink`). One thread goes
+    /// on with the directory it holds open and carries both files; the workers walking `deep/a` and `deep/b` must too
+    /// (they reopened `deep` by its path: the carry failed with ENOENT or ELOOP, found by review).
     @Test(arguments: ["gone", "symlink"], carrySplits)
     func aDirectorySwappedAfterTheCallingThreadReadItIsCarriedAsOneThreadWould(
         _ swap: String, _ split: StageRecycler.Split?
@@ -27,7 +27,9 @@ extension UntrackedCarrierTests {
         let (source, destination) = (dir["source"], dir["destination"])
         for root in [source, destination] {
             for d in ["", "/deep", "/deep/a", "/deep/b", "/z"] { mkdir(root + d, 0o755) }
-            for f in ["/deep/a/t", "/deep/b/t", "/z/t"] { try Data("tree\n".utf8).write(to: URL(fileURLWithPath: root + f)) }
+            for f in ["/deep/a/t", "/deep/b/t", "/z/t"] {
+                try Data("tree\n".utf8).write(to: URL(fileURLWithPath: root + f))
+            }
         }
         for f in ["/deep/a/mine", "/deep/b/mine", "/z/mine"] {
             try Data("operator\n".utf8).write(to: URL(fileURLWithPath: source + f))

@@ -190,7 +190,8 @@ import Testing
         }
         let carrier = UntrackedCarrier(rules: [:], unsettled: ["shared/old", "shared"])
         try carrier.carry(from: source, into: destination)
-        #expect(try StageRecyclerTests.metadata(destination + "/shared") == StageRecyclerTests.metadata(source + "/shared"))
+        #expect(
+            try StageRecyclerTests.metadata(destination + "/shared") == StageRecyclerTests.metadata(source + "/shared"))
         let fresh = try StageRecyclerTests.metadata(destination + "/shared/old")
         #expect(fresh == "2755 \(geteuid()) 65534\nuser::rwx\ngroup::r-x\nother::r-x\n\n", "\(fresh)")
     }

@@ -99,7 +99,8 @@ public final class FakeGitHub: @unchecked Sendable {
         let process = try ProcessRunner("python3", args, environment: ChildEnvironment.current)
             .start(output: .pipe, error: .file(stderrPath))
 
-        // The ready line: {"api": "...", "raw": "...", "git": "..."}. EOF first means the server died: report its stderr.
+        // The ready line: {"api": "...", "raw": "...", "git": "..."}. EOF first means the server died: report its
+        // stderr.
         var line = [UInt8]()
         while true {
             let chunk = try process.read(process.standardOutput!, upTo: 1)

@@ -138,6 +138,14 @@ public final class GitFixture: Sendable {
         return try git("rev-parse", "HEAD")
     }
 
+    /// Writes `files` (path, contents; in order) and commits everything as ``commit(_:)`` does: one step of a
+    /// fixture's history in one call. Returns the commit SHA.
+    @discardableResult
+    public func commit(_ message: String, writing files: KeyValuePairs<String, String>) throws -> String {
+        for (path, contents) in files { try write(path, contents) }
+        return try commit(message)
+    }
+
     /// Creates (or moves) a tag at `commit` (default `HEAD`). Annotated tags get `message` and the fixed tagger.
     /// Returns the SHA the tag ref points at (the tag object for annotated tags).
     @discardableResult

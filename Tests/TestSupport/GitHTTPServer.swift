@@ -186,7 +186,8 @@ public final class GitHTTPServer: Sendable {
         // git http-backend reads HTTP_GIT_PROTOCOL itself too (nginx passes every header as HTTP_*): blank it for v0.
         params.append(protocolV2 ? ("GIT_PROTOCOL", "$http_git_protocol") : ("HTTP_GIT_PROTOCOL", ""))
         let auth = requiredAuthorization.map {
-            #"if ($http_authorization != "\#($0)") { add_header WWW-Authenticate 'Basic realm="git"' always; return 401; }"#
+            #"if ($http_authorization != "\#($0)") { "#
+                + #"add_header WWW-Authenticate 'Basic realm="git"' always; return 401; }"#
         }
         return """
             client_max_body_size 0;

@@ -38,7 +38,9 @@ public final class LoopFileSystem: Sendable {
         } else {
             let tool = "/sbin/mkfs.\(kind.rawValue)"
             guard FileManager.default.isExecutableFile(atPath: tool) else {
-                return .failure(Unavailable("\(tool) is not installed (Debian: \(kind == .ext4 ? "e2fsprogs" : "\(kind.rawValue)-progs"))"))
+                return .failure(
+                    Unavailable(
+                        "\(tool) is not installed (Debian: \(kind == .ext4 ? "e2fsprogs" : "\(kind.rawValue)-progs"))"))
             }
             let image = directory.appending("image")
             try ProcessRunner.run("/usr/bin/truncate", ["-s", "\(megabytes)M", image])

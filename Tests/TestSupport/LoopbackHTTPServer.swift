@@ -12,7 +12,8 @@ import Foundation
 /// Every request is recorded (port, path, `Authorization` header or null, arrival time, the port's requests in
 /// progress counting it), and the peak number of requests in progress at once, overall and per port, is tracked.
 /// ``snapshot()`` reads it back.
-public final class LoopbackHTTPServer: @unchecked Sendable {  // immutable after init except the process, kept in a `BackgroundProcess`
+// Immutable after init except the process, kept in a `BackgroundProcess`.
+public final class LoopbackHTTPServer: @unchecked Sendable {
     /// One recorded request.
     public struct Request: Decodable, Sendable {
         public var port: Int

@@ -12,7 +12,8 @@ public struct LoopbackServerError: Error, CustomStringConvertible {
 ///
 /// The access log records `$request $status $body_bytes_sent $connection $connection_requests $server_protocol`,
 /// one line per request, so tests can check which requests shared a connection.
-public final class NginxServer: @unchecked Sendable {  // immutable after init except `process`, kept in a `BackgroundProcess`
+// Immutable after init except `process`, kept in a `BackgroundProcess`.
+public final class NginxServer: @unchecked Sendable {
     /// Where Debian's nginx-light puts the binary (CI installs it).
     public static let executable = "/usr/sbin/nginx"
     /// Whether nginx is installed.

@@ -12,8 +12,12 @@ struct TrustStoreTests {
     init() throws { scratch = try TemporaryDirectory(prefix: "smart-sync-trust") }
 
     @Test func hashNamesAreEightHexDigitsADotAndANumber() {
-        for name in ["1234abcd.0", "ffffffff.12", "00000000.9"] { #expect(TrustStore.isHashName(Array(name.utf8)), "\(name)") }
-        for name in ["1234ABCD.0", "1234abc.0", "1234abcd.", "1234abcd.x", "1234abcd0", "ca-certificates.crt", "1234abcdz.0"] {
+        for name in ["1234abcd.0", "ffffffff.12", "00000000.9"] {
+            #expect(TrustStore.isHashName(Array(name.utf8)), "\(name)")
+        }
+        for name in [
+            "1234ABCD.0", "1234abc.0", "1234abcd.", "1234abcd.x", "1234abcd0", "ca-certificates.crt", "1234abcdz.0",
+        ] {
             #expect(!TrustStore.isHashName(Array(name.utf8)), "\(name)")
         }
     }

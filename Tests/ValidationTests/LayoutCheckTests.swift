@@ -82,7 +82,9 @@ struct LayoutCheckTests {
         try f.write("/outside/top.sh", "#!/bin/sh\n", mode: 0o644)
         try FileManager.default.createSymbolicLink(atPath: f.target + "/scripts", withDestinationPath: outside)
         for glob in ["scripts/sub/*.sh", "scripts/*.sh", "scripts/sub/evil.sh"] {
-            let error = #expect(throws: SmartSyncError.self, "\(glob)") { try ExecutableCheck(glob: glob).run(f.context()) }
+            let error = #expect(throws: SmartSyncError.self, "\(glob)") {
+                try ExecutableCheck(glob: glob).run(f.context())
+            }
             #expect(error?.code == .unsafePath, "\(glob): \(String(describing: error))")
             #expect(error?.message.contains("scripts") == true, "\(glob): \(String(describing: error))")
         }
@@ -94,7 +96,8 @@ struct LayoutCheckTests {
         }
         // A base that simply does not exist still passes on nothing.
         try FileManager.default.removeItem(atPath: f.target + "/scripts")
-        #expect(try ExecutableCheck(glob: "scripts/sub/*.sh").run(f.context()) == .pass("no files match scripts/sub/*.sh"))
+        #expect(
+            try ExecutableCheck(glob: "scripts/sub/*.sh").run(f.context()) == .pass("no files match scripts/sub/*.sh"))
         #expect(try ExecutableCheck(glob: "scripts/*.sh").run(f.context()) == .pass("no files match scripts/*.sh"))
         #expect(try f.mode(outside + "/sub/evil.sh") == 0o644 && f.mode(outside + "/top.sh") == 0o644)
     }

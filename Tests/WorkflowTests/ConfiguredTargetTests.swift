@@ -55,7 +55,8 @@ struct ConfiguredTargetTests {
         #expect(t.transport == .pack && t.linkMode == .copy && t.excludes == ["secrets/**", "local"])
         #expect(t.keepGenerations == 5 && t.tokenFile == "/run/keys/gh" && t.apiURL == "https://ghe.corp/api/v3")
         #expect(t.rawURL == "https://raw.ghe.corp" && t.gitURL == "https://ghe.corp" && t.skipRebuild == true)
-        #expect(t.rebuild == "nixos-rebuild switch --flake {target}#{hostname}" && t.checks == ConfiguredTarget.Checks.none)
+        #expect(
+            t.rebuild == "nixos-rebuild switch --flake {target}#{hostname}" && t.checks == ConfiguredTarget.Checks.none)
         #expect(t.metricsFile == "/var/lib/prometheus/node-exporter/smart-sync-hypervisor.prom")
         #expect(t.mirrors == ["https://mirror.example/hv"] && t.file == "config.toml" && t.line == 5)
         #expect(t.trustedKey == "/etc/smart-sync/allowed_signers")
@@ -75,21 +76,28 @@ struct ConfiguredTargetTests {
 
     @Test func errorsNameFileLineAndKey() {
         let head = "[target.a]\nrepo = \"o/r\"\npath = \"/x\"\n"
-        #expect(error(head + "refs = \"main\"\n").contains("config.toml:4: [target.a] unknown key 'refs'; known: repo,"))
-        #expect(error("[target.a]\npath = \"/x\"\n").contains("config.toml:1: [target.a] has neither 'repo' nor 'source'"))
-        #expect(error("[target.a]\nrepo = \"o/r\"\n").contains("config.toml:1: [target.a] has no 'path'"))
-        #expect(error("[target.a]\nrepo = \"o\"\npath = \"/x\"\n").contains("config.toml:2: [target.a] 'repo' must be"))
-        #expect(error("[target.a]\nsource = \"git/r\"\npath = \"/x\"\n").contains("config.toml:2: [target.a] 'source' must be an absolute path"))
-        #expect(error(head + "link_mode = \"symlink\"\n").contains("config.toml:4: [target.a] 'link_mode' must be one of \"auto\""))
-        #expect(error(head + "keep_generations = 101\n").contains("config.toml:4:"))
-        #expect(error(head + "exclude = \"secrets\"\n").contains("config.toml:4: [target.a] 'exclude' must be an array"))
-        #expect(error(head + "skip_rebuild = \"yes\"\n").contains("config.toml:4: [target.a] 'skip_rebuild' must be true or false"))
-        #expect(error(head + "checks = \"all\"\n").contains("config.toml:4: [target.a] 'checks' must be one of \"builtin\""))
-        #expect(error(head + "mirrors = [\"ftp://m\"]\n").contains("config.toml:4: [target.a] 'mirrors' must hold"))
-        #expect(error(head + "api_url = \"ghe.corp\"\n").contains("config.toml:4: [target.a] 'api_url' must be an http"))
-        #expect(error(head + "token_file = \"keys/gh\"\n").contains("config.toml:4: [target.a] 'token_file' must be an absolute"))
-        #expect(error("[target.\"-x\"]\nrepo = \"o/r\"\npath = \"/x\"\n").contains("config.toml:1: the target name '-x'"))
-        #expect(error("[target]\na = 1\n").contains("config.toml:2: 'target.a' must be a table"))
+        let cases: KeyValuePairs<String, String> = [
+            head + "refs = \"main\"\n": "config.toml:4: [target.a] unknown key 'refs'; known: repo,",
+            "[target.a]\npath = \"/x\"\n": "config.toml:1: [target.a] has neither 'repo' nor 'source'",
+            "[target.a]\nrepo = \"o/r\"\n": "config.toml:1: [target.a] has no 'path'",
+            "[target.a]\nrepo = \"o\"\npath = \"/x\"\n": "config.toml:2: [target.a] 'repo' must be",
+            "[target.a]\nsource = \"git/r\"\npath = \"/x\"\n":
+                "config.toml:2: [target.a] 'source' must be an absolute path",
+            head + "link_mode = \"symlink\"\n": "config.toml:4: [target.a] 'link_mode' must be one of \"auto\"",
+            head + "keep_generations = 101\n": "config.toml:4:",
+            head + "exclude = \"secrets\"\n": "config.toml:4: [target.a] 'exclude' must be an array",
+            head + "skip_rebuild = \"yes\"\n": "config.toml:4: [target.a] 'skip_rebuild' must be true or false",
+            head + "checks = \"all\"\n": "config.toml:4: [target.a] 'checks' must be one of \"builtin\"",
+            head + "mirrors = [\"ftp://m\"]\n": "config.toml:4: [target.a] 'mirrors' must hold",
+            head + "api_url = \"ghe.corp\"\n": "config.toml:4: [target.a] 'api_url' must be an http",
+            head + "token_file = \"keys/gh\"\n": "config.toml:4: [target.a] 'token_file' must be an absolute",
+            "[target.\"-x\"]\nrepo = \"o/r\"\npath = \"/x\"\n": "config.toml:1: the target name '-x'",
+            "[target]\na = 1\n": "config.toml:2: 'target.a' must be a table",
+        ]
+        for (text, message) in cases {
+            let said = error(text)
+            #expect(said.contains(message), "\(text): \(said)")
+        }
     }
 
     @Test func namesNeverLookLikeRepositories() {

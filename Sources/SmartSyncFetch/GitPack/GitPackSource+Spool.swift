@@ -193,7 +193,7 @@ extension GitPackSource {
         holding: ObjectBatch? = nil
     ) -> Task<PackImportReport, any Error> {
         Task {
-            try await DedicatedThread.run(name: "ss pack import") {
+            try await DedicatedThread.run(name: "ss-pack-import") {
                 try PackImporter(store: store).importPack(
                     atPath: path, arrival: arrival, limits: limits, budget: budget, holding: holding)
             }

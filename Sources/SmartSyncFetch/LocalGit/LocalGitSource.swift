@@ -153,7 +153,7 @@ public final class LocalGitSource: SyncSource {
         let wanted = blobs.filter { seen.insert($0.id).inserted && !store.contains($0.id) }
         guard !wanted.isEmpty else { return FetchReport() }
         let repository = self.repository
-        let report = try await DedicatedThread.run {
+        let report = try await DedicatedThread.run(name: "ss-local-blobs") {
             try Self.catFile(repository: repository, wanted: wanted, store: store, progress: progress)
         }
         stats.withLock {

@@ -16,7 +16,7 @@ extension ProcessRunner {
             git.wait()
         }
         let request = Array(ids.map { $0.hex + "\n" }.joined().utf8)
-        DedicatedThread.start {
+        DedicatedThread.start(name: "ss-cat-file-in") {
             try? git.write(request)
             git.closeStandardInput()
         }

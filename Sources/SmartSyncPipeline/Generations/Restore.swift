@@ -49,11 +49,15 @@ public enum Restore {
     /// A switch a killed run left is recovered first when the listing can take the target lock without waiting (under
     /// the store's shared lock), as ``run(path:target:generation:store:state:events:)`` recovers it: a killed
     /// rollback's pending kept versions are listed now, not only after the next run. When another run holds the lock
-    /// (an `update` holds it for minutes), or the recovery cannot finish the switch (a damaged journal, an unsafe
-    /// sidecar: the run that needs it stops on it), the listing goes on without it, as it did before it recovered,
-    /// with a warning that such pending versions show once the switch is finished. A target never synced (no state
-    /// directory) is listed without a lock: nothing is created for a listing. What the recovery warns of (a pending
-    /// version whose object is gone) goes to `events`.
+    /// (an `update` holds it for minutes) the listing does not wait: it goes on as things stand, with a warning naming
+    /// the holder's process and saying that what that run keeps shows once it ends. That is safe without the lock:
+    /// kept versions are appended one `write` a batch under `O_APPEND` (a torn last line reads as damaged and is
+    /// skipped), and a generation is listed only once its `tree` is in place. When the recovery cannot start (a gc
+    /// holds the store's lock) or cannot finish the switch (a damaged journal, an unsafe sidecar: the run that needs it
+    /// stops on it), the listing goes on without it, with a warning that such pending versions show once the switch is
+    /// finished. A target never synced (no
+    /// state directory) is listed without a lock: nothing is created for a listing. What the recovery warns of (a
+    /// pending version whose object is gone) goes to `events`.
     public static func versions(
         of path: String, target: String, state: StateStore, store: ObjectStore,
         events: (SyncEvent) -> Void = { _ in }
@@ -62,7 +66,19 @@ public enum Restore {
         let relative = try relativePath(path, target: target)
         if TreeOps.isDirectory(state.directory(for: target)) {
             do {
-                try recovered(target: target, state: state, store: store, events: events) {}
+                let storeLock = try store.lock(shared: true)
+                defer { storeLock.release() }
+                do {
+                    try recoveredHoldingStoreLock(target: target, state: state, store: store, events: events) {}
+                } catch let error as SmartSyncError where error.code == .locked {
+                    // The target's lock (the store's is held): a live run. The listing does not wait for it (an
+                    // `update` holds it for minutes) and reads nothing it could see half written (below). The
+                    // message names the holder, not a killed run. A gc holding the store's lock is the catch below.
+                    events(
+                        .warning(
+                            "\(error.message): listed as it stands, without waiting; what that run keeps (or a killed "
+                                + "run's switch it finishes) shows once it ends"))
+                }
             } catch let error as SmartSyncError {
                 events(
                     .warning(
@@ -102,6 +118,14 @@ public enum Restore {
     ) throws -> R {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
+        return try recoveredHoldingStoreLock(target: target, state: state, store: store, events: events, body)
+    }
+
+    /// ``recovered(target:state:store:events:_:)`` with the store's shared lock already held by the caller: only the
+    /// target's lock can answer `.locked` here.
+    private static func recoveredHoldingStoreLock<R>(
+        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
+    ) throws -> R {
         let lock = try state.lock(target: target)
         defer { lock.release() }
         try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }

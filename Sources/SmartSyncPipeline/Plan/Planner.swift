@@ -57,12 +57,8 @@ public struct Planner: Sendable {
             paths.append(entries[i].path)
             indices.append(i)
         }
-        // A listing made from the previous manifest holds the manifest's own paths: their order is the manifest's,
-        // proven when it was read, and they are not compared again.
-        let desired =
-            PathTable<Int>.sharesKeys(paths, with: previous.entries.keys)
-            ? PathTable(keysInOrder: paths, values: indices)
-            : PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
+        // (A run at the target's commit plans the manifest where it lies, below: a listing is checked here.)
+        let desired = PathTable(sortedKeys: paths, values: indices) ?? PathTable(sorting: zip(paths, indices))
         return plan(
             ListedEntries(entries: entries, table: desired), commit: listing.commit, previous: previous, local: local,
             listUnchanged: listUnchanged)

@@ -13,7 +13,9 @@ import SmartSyncObjectStore
 public struct SyncRunner: Sendable {
     public let source: any SyncSource
     public let store: ObjectStore
-    public internal(set) var state: StateStore
+    /// The state directory, set only in this file: by `init`, and by ``checkpoint``'s `didSet` handing the test seam
+    /// to this copy (a value). Not a `let`: the seam would then be passed to every `save`/`saveIntent`.
+    public private(set) var state: StateStore
     public let events: @Sendable (SyncEvent) -> Void
     /// How a plan is applied.
     public var applyMode: ApplyMode = .stagedSwitch
@@ -91,7 +93,9 @@ public struct SyncRunner: Sendable {
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
-            try logger.timed("recover") { try state.recoverSwitch(target: target, store: store) { events(.warning($0)) } }
+            try logger.timed("recover") {
+                try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+            }
         }
         var previous = try state.load(target: target)
         // The scan reads the target only: it runs on a thread of its own while the ref is resolved, checked and listed
@@ -107,7 +111,7 @@ public struct SyncRunner: Sendable {
         // The result is handed over in a box emptied when it is taken: an `async let` keeps its value until the scope
         // ends, and the scan's table of every path (and the old stat cache it reuses) were held so through the stage's
         // making, the peak of an update's memory (over 20 MB at 100,000 files).
-        async let scanned = DedicatedThread.run { [state, logger, beforeScanOpening] cancellation in
+        async let scanned = DedicatedThread.run(name: "ss-scan") { [state, logger, beforeScanOpening] cancellation in
             try logger.timed("scan") {
                 var scanner = TargetScanner(ignoredNames: [], excludes: excludes)
                 scanner.cancellation = cancellation
@@ -290,7 +294,7 @@ public struct SyncRunner: Sendable {
                 applied.pendingDeletes = interrupted.unclaimed(
                     by: [applied.manifest, applied.keptLocal, previous?.manifest])
             }
-            // The staged switch makes it durable with its stage's sync (before any change to the target): no fsync here.
+            // The staged switch makes it durable with its stage's sync (before the target changes): no fsync here.
             let intentUnsynced = try state.saveIntent(applied, durable: applyMode != .stagedSwitch)
             // Nothing below needs the previous manifest, the new one or the scan's stat cache while the stage is made
             // (the peak of an update's memory; at 100,000 files they were 26 MB of it): the outgoing generation's

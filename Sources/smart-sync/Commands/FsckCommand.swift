@@ -89,7 +89,7 @@ struct FsckCommand: AsyncParsableCommand {
             let threads = self.threads
             let logger = context?.runner.logger ?? output.logger(reporter)
             let report = try await logger.timed("hash") {
-                try await DedicatedThread.run { store.fsck(threads: threads) }
+                try await DedicatedThread.run(name: "ss-fsck") { store.fsck(threads: threads) }
             }
             for finding in report.findings {
                 let action = try store.mend(finding)

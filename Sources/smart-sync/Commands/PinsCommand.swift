@@ -45,7 +45,7 @@ struct PinsCommand: AsyncParsableCommand {
                     ])
                 } else {
                     let checks = "\(object ? "commit object kept" : "no commit object"), \(answers) ancestry answers"
-                    print("\(pin.name)\t\(pin.commit.hex)\t\(files) files\t\(when)\t\(checks)")
+                    StandardStream.output.write("\(pin.name)\t\(pin.commit.hex)\t\(files) files\t\(when)\t\(checks)\n")
                 }
             }
         }

@@ -112,7 +112,7 @@ extension Reporter {
         if mode == .json {
             writeJSONLine(object)
         } else {
-            print(text)
+            StandardStream.output.write(text + "\n")
         }
     }
 

@@ -95,7 +95,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 }
                 reporter.writeJSONLine(object)
             } else {
-                print("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")")
+                StandardStream.output.write("\(g.sequence)\t\(commit)\t\(g.state?.ref ?? "")\n")
             }
         }
     }

@@ -3,7 +3,8 @@ import SmartSyncCore
 import SmartSyncGitObjects
 import SmartSyncPipeline
 
-/// Prints `status`: aligned fields per target for a human (on stdout), or one JSON object per target and per run.
+/// Prints `status`: aligned fields per target for a human (on stdout, each block in one write through
+/// ``StandardStream``), or one JSON object per target and per run.
 struct StatusView {
     let reporter: Reporter
     let json: Bool
@@ -14,12 +15,12 @@ struct StatusView {
     /// Says that the state directory knows no target.
     func none(_ stateRoot: String) {
         if json { return }
-        print("no targets recorded in \(stateRoot) (give status the --state-dir that sync uses)")
+        StandardStream.output.write(
+            "no targets recorded in \(stateRoot) (give status the --state-dir that sync uses)\n")
     }
 
     func show(_ s: TargetStatus, first: Bool) {
         if json { return reporter.writeJSONLine(object(s)) }
-        if !first { print("") }
         var rows: [(String, String)] = []
         if let state = s.state {
             let at = Date(timeIntervalSince1970: Double(state.appliedAtNs) / 1e9)
@@ -58,11 +59,13 @@ struct StatusView {
             rows.append(("", "the next sync keeps them in the store and replaces them (--keep-local leaves them)"))
         }
         rows.append(("store", s.storeBytes.map { "\(Reporter.bytes($0)) in \(store)" } ?? "\(store) does not exist"))
-        print(s.target)
+        var text = first ? "" : "\n"
+        text += s.target + "\n"
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
-            print("  " + label.padded(to: width) + "  " + value)
+            text += "  " + label.padded(to: width) + "  " + value + "\n"
         }
+        StandardStream.output.write(text)
     }
 
     func history(_ runs: ArraySlice<RunRecord>, target: String) {
@@ -70,8 +73,7 @@ struct StatusView {
             for r in runs { reporter.writeJSONLine(object(r, target: target)) }
             return
         }
-        print("")
-        guard !runs.isEmpty else { return print("  no runs recorded") }
+        guard !runs.isEmpty else { return StandardStream.output.write("\n  no runs recorded\n") }
         var table = [["TIME", "COMMAND", "RESULT", "FROM", "TO", "BYTES", "DURATION", "ERROR"]]
         for r in runs {
             table.append([
@@ -82,12 +84,14 @@ struct StatusView {
             ])
         }
         let widths = (0..<8).map { col in table.map { $0[col].count }.max() ?? 0 }
+        var text = "\n"
         for row in table {
             let cells = row.enumerated().map { $1.padded(to: widths[$0]) }
             var line = "  " + cells.joined(separator: "  ")
             while line.hasSuffix(" ") { line.removeLast() }
-            print(line)
+            text += line + "\n"
         }
+        StandardStream.output.write(text)
     }
 
     // MARK: - Times

@@ -10,7 +10,9 @@ extension PublishGit {
     func copy(_ files: [ObjectFile], into out: PublishDirectory) async throws -> Int {
         guard !files.isEmpty else { return 0 }
         let repository = self.repository
-        return try await DedicatedThread.run { try Self.catFile(files, repository: repository, into: out) }
+        return try await DedicatedThread.run(name: "ss-publish-copy") {
+            try Self.catFile(files, repository: repository, into: out)
+        }
     }
 
     private static func catFile(_ files: [ObjectFile], repository: String, into out: PublishDirectory) throws -> Int {
