@@ -140,12 +140,12 @@ struct ScanWalker {
     /// ``RepoPath/isTemporaryName(_:)``): not the operator's, and not carried by a switch (``UntrackedCarrier``), so
     /// not scanned either, by any walk (one thread's, or the split's levels and root): the plan must not count as kept
     /// what the switch drops. A directory of that shape is the operator's (carried, so scanned); a tracked path of that
-    /// shape is refused with its listing (``RepoPath/check(_:)``). The first byte ('.'), read in place, rules out nearly
-    /// every name at once (the full check of every name, through the prefix's string, cost a no-op of 20,000 files
-    /// several milliseconds).
-    static func isLeftoverTemporary(_ index: Int, of listing: SortedDirectory) -> Bool {
-        listing.firstByte(index) == 0x2E && !listing.children[index].isDirectory
-            && listing.withName(index, { RepoPath.isTemporaryName($0) })
+    /// shape is refused with its listing (``RepoPath/check(_:)``). The name's first byte ('.', the top of the step's
+    /// ``SortedDirectory/Step/head``) rules out nearly every name at once (the full check of every name, through the
+    /// prefix's string, cost a no-op of 20,000 files several milliseconds).
+    static func isLeftoverTemporary(_ step: SortedDirectory.Step, of listing: SortedDirectory) -> Bool {
+        step.head >> 56 == 0x2E && !listing.children[step.index].isDirectory
+            && listing.withName(step.index, { RepoPath.isTemporaryName($0) })
     }
 
     /// Walks the directory open on `fd` (taking ownership of it), whose path is `prefix` (``TreePath/root`` for the
@@ -154,7 +154,7 @@ struct ScanWalker {
         let listing = try list(fd, prefix: prefix)
         defer { close(fd) }
         for step in listing.steps {
-            if Self.isLeftoverTemporary(step.index, of: listing) { continue }
+            if Self.isLeftoverTemporary(step, of: listing) { continue }
             guard step.descends else {
                 try record(step.index, of: listing, in: fd, prefix: prefix)
                 continue

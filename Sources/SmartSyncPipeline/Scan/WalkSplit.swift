@@ -181,7 +181,7 @@ extension ScanWalker {
                 var failure: (any Error)?
                 do {
                     for step in listing.steps
-                    where !step.descends && !ScanWalker.isLeftoverTemporary(step.index, of: listing) {
+                    where !step.descends && !ScanWalker.isLeftoverTemporary(step, of: listing) {
                         try walker.record(step.index, of: listing, in: fd, prefix: subtree.path)
                     }
                 } catch {
@@ -230,7 +230,7 @@ extension ScanWalker {
         if let recorded = directory.recorded { absorb(recorded) }
         for step in directory.listing.steps {
             // Passed over as one thread's walk does (and as the workers recorded this directory's own entries).
-            if Self.isLeftoverTemporary(step.index, of: directory.listing) { continue }
+            if Self.isLeftoverTemporary(step, of: directory.listing) { continue }
             guard step.descends else {
                 guard let recorded = directory.recorded else {
                     try record(step.index, of: directory.listing, in: fd, prefix: directory.prefix)

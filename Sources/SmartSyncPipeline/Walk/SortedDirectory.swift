@@ -35,10 +35,28 @@ struct SortedDirectory {
         var metadata: FileMetadata { FileMetadata(permissions: UInt16(stat.mode & 0o7777), owner: owner, group: group) }
     }
 
-    /// One step of the walk: ``children``[`index`]'s own entry, or (`descends`) its contents.
+    /// One step of the walk: ``children``[`index`]'s own entry, or (`descends`) its contents; with its key's first
+    /// bytes, which order most steps of a directory with one integer comparison (``sort(_:names:span:)``).
     struct Step {
-        let index: Int
-        let descends: Bool
+        /// The first 8 bytes of the step's key (`name`, or `name/` for a descent) as a big-endian integer, zeros past
+        /// the key's end. The zeros sort first, as a key's end does, so a key sorting before another never has a
+        /// greater head: heads that differ order their steps, equal ones leave it to the bytes.
+        let head: UInt64
+        /// `index << 1`, and 1 for a descent: the step stays 16 bytes, as it was before it held its head.
+        private let packed: Int
+
+        var index: Int { packed >> 1 }
+        var descends: Bool { packed & 1 != 0 }
+
+        /// The step of entry `index`, whose name is `name`.
+        init(index: Int, descends: Bool, name: UnsafeBufferPointer<UInt8>) {
+            packed = index << 1 | (descends ? 1 : 0)
+            var head: UInt64 = 0
+            let count = min(name.count, 8)
+            for i in 0..<count { head |= UInt64(name[i]) << (56 - 8 * i) }
+            if descends && count < 8 { head |= 0x2F << (56 - 8 * count) }
+            self.head = head
+        }
     }
 
     /// The children's names side by side, each followed by a NUL: no ``TreePath`` (a string, a heap block for a name
@@ -102,11 +120,16 @@ struct SortedDirectory {
         self.children = children
         var steps: [Step] = []
         steps.reserveCapacity(children.count * 2)
-        for i in children.indices {
-            steps.append(Step(index: i, descends: false))
-            if children[i].isDirectory { steps.append(Step(index: i, descends: true)) }
+        names.withUnsafeBufferPointer { all in
+            children.withUnsafeBufferPointer { children in
+                for i in children.indices {
+                    let name = UnsafeBufferPointer(rebasing: all[children[i].name])
+                    steps.append(Step(index: i, descends: false, name: name))
+                    if children[i].isDirectory { steps.append(Step(index: i, descends: true, name: name)) }
+                }
+                Self.sort(&steps, names: all) { children[$0].name }
+            }
         }
-        Self.sort(&steps, names: names, spans: { children[$0].name })
         self.steps = steps
     }
 
@@ -147,9 +170,6 @@ struct SortedDirectory {
     /// The name of `children[i]`.
     func name(_ i: Int) -> TreePath { Self.path(names, children[i].name) }
 
-    /// The first byte of `children[i]`'s name (never empty).
-    func firstByte(_ i: Int) -> UInt8 { names[children[i].name.lowerBound] }
-
     /// Calls `body` with the bytes of `children[i]`'s name.
     func withName<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try names.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[children[i].name])) }
@@ -178,23 +198,47 @@ struct SortedDirectory {
         steps.reserveCapacity(count * 2)
         for i in 0..<count {
             let start = bytes.count
-            name(i).withBytes { bytes.append(contentsOf: $0) }
+            name(i).withBytes { name in
+                bytes.append(contentsOf: name)
+                steps.append(Step(index: i, descends: false, name: name))
+                if descends(i) { steps.append(Step(index: i, descends: true, name: name)) }
+            }
             spans.append(start..<bytes.count)
-            steps.append(Step(index: i, descends: false))
-            if descends(i) { steps.append(Step(index: i, descends: true)) }
         }
-        sort(&steps, names: bytes, spans: { spans[$0] })
+        bytes.withUnsafeBufferPointer { all in
+            spans.withUnsafeBufferPointer { spans in sort(&steps, names: all) { spans[$0] } }
+        }
         return steps
     }
 
-    /// Sorts `steps` by the byte order of `name` and `name/`, the name of entry `i` being `names[spans(i)]`. Every
-    /// key is distinct (the names are, and an entry's descent is its name followed by `/`): no stability needed.
-    private static func sort(_ steps: inout [Step], names: [UInt8], spans: (Int) -> Range<Int>) {
-        names.withUnsafeBufferPointer { all in
-            steps.sort { a, b in
-                Self.precedes(
-                    UnsafeBufferPointer(rebasing: all[spans(a.index)]), slash: a.descends,
-                    UnsafeBufferPointer(rebasing: all[spans(b.index)]), slash: b.descends)
+    /// Below this many steps a directory is sorted by insertion (most directories of a tree: no merge buffer, no
+    /// run detection); above it by the standard library's sort, with the same comparison.
+    static let insertionSortLimit = 24
+
+    /// Sorts `steps` by the byte order of `name` and `name/`, the name of entry `i` being `names[span(i)]`: by their
+    /// heads (``Step/head``), and by their bytes (``precedes(_:slash:_:slash:)``) only when the heads are equal (two
+    /// keys sharing their first 8 bytes). Every key is distinct (the names are, and an entry's descent is its name
+    /// followed by `/`): no stability needed.
+    @inline(__always)
+    static func sort(_ steps: inout [Step], names: UnsafeBufferPointer<UInt8>, span: (Int) -> Range<Int>) {
+        @inline(__always) func less(_ a: Step, _ b: Step) -> Bool {
+            if a.head != b.head { return a.head < b.head }
+            return precedes(
+                UnsafeBufferPointer(rebasing: names[span(a.index)]), slash: a.descends,
+                UnsafeBufferPointer(rebasing: names[span(b.index)]), slash: b.descends)
+        }
+        steps.withUnsafeMutableBufferPointer { steps in
+            guard steps.count <= insertionSortLimit else { return steps.sort(by: less) }
+            var i = 1
+            while i < steps.count {
+                let step = steps[i]
+                var j = i
+                while j > 0 && less(step, steps[j - 1]) {
+                    steps[j] = steps[j - 1]
+                    j -= 1
+                }
+                steps[j] = step
+                i += 1
             }
         }
     }
