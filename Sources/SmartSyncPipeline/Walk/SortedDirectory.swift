@@ -59,10 +59,11 @@ struct SortedDirectory {
         }
     }
 
-    /// The children's names side by side, each followed by a NUL: no ``TreePath`` (a string, a heap block for a name
-    /// over 15 bytes, and its UTF-8 validation) per entry of the walk. The sort compares them in place, the system
-    /// calls take them as C strings, and the scan puts a path together from them as bytes, making a ``TreePath`` only
-    /// for a path its stat cache does not already hold.
+    /// The directory's `getdents64` records as the kernel filled them, one buffer after another: each child's name
+    /// lies in them (``Child/name``) where the kernel put it, a NUL after it. One copy a `getdents64` call, not one a
+    /// name; and no ``TreePath`` (a string, a heap block for a name over 15 bytes, and its UTF-8 validation) per entry
+    /// of the walk. The sort compares the names in place, the system calls take them as C strings, and the scan puts
+    /// a path together from them as bytes, making a ``TreePath`` only for a path its stat cache does not already hold.
     let names: [UInt8]
     /// The entries, in the order the directory gave them.
     let children: [Child]
@@ -98,6 +99,11 @@ struct SortedDirectory {
                 throw SmartSyncError.io("getdents64", path: display(), errno: err)
             }
             if filled == 0 { break }
+            // Where these records go in `names`; room for as many children as they can hold (a record is 24 bytes at
+            // the least: its 19-byte header, a name byte and its NUL, padded to 8), so the array grows once a call.
+            let offset = names.count
+            names.append(contentsOf: UnsafeBufferPointer(start: base, count: filled))
+            children.reserveCapacity(children.count + filled / 24)
             try Self.forEachName(in: UnsafeBufferPointer(start: base, count: filled), display: display()) { name in
                 guard try including(name) else { return }
                 let found = name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
@@ -109,9 +115,7 @@ struct SortedDirectory {
                     throw SmartSyncError.io(
                         "fstatat", path: display() + "/" + TreePath(bytes: name).description, errno: err)
                 }
-                let start = names.count
-                names.append(contentsOf: name)
-                names.append(0)
+                let start = offset + (name.baseAddress! - UnsafePointer(base))
                 children.append(
                     Child(name: start..<(start + name.count), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
             }
