@@ -225,24 +225,28 @@ extension ScanWalker {
         let directory = listed[index]
         listed[index].recorded = nil
         let fd = directory.fd
-        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded.
+        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded. Its arrays
+        // are read from here: the part bound afresh at each entry was a copy of it (its arrays retained and released),
+        // and of the entry, every time.
+        let recorded = directory.recorded
+        let (ownEntries, ownPending) = (recorded?.entries ?? [], recorded?.pending ?? [])
         var own = (next: 0, pending: 0)
-        if let recorded = directory.recorded { absorb(recorded) }
+        if let recorded { absorb(recorded) }
         for step in directory.listing.steps {
             // Passed over as one thread's walk does (and as the workers recorded this directory's own entries).
             if Self.isLeftoverTemporary(step, of: directory.listing) { continue }
             guard step.descends else {
-                guard let recorded = directory.recorded else {
+                guard recorded != nil else {
                     try record(step.index, of: directory.listing, in: fd, prefix: directory.prefix)
                     continue
                 }
-                guard own.next < recorded.entries.count else { throw directory.recordFailure ?? Self.lost }
-                if own.pending < recorded.pending.count && recorded.pending[own.pending] == own.next {
+                guard own.next < ownEntries.count else { throw directory.recordFailure ?? Self.lost }
+                if own.pending < ownPending.count && ownPending[own.pending] == own.next {
                     pending.append(recordedCount)
                     own.pending += 1
                 }
-                follow(recorded.entries[own.next].path)
-                put(recorded.entries[own.next])
+                follow(ownEntries[own.next].path)
+                put(ownEntries[own.next])
                 own.next += 1
                 continue
             }
