@@ -27,7 +27,8 @@ import Testing
                 if random.below(4) == 0 && name.count > 1 { name.removeLast(1 + random.below(name.count - 1)) }
                 for _ in 0..<(1 + random.below(3)) { name.append(alphabet[random.below(alphabet.count)]) }
             }
-            guard seen.insert(name).inserted else { continue }
+            // `.` and `..` are no directory's entries (a listing leaves them out).
+            guard name != [0x2E] && name != [0x2E, 0x2E], seen.insert(name).inserted else { continue }
             out.append((name, random.below(2) == 0))
         }
         return out
