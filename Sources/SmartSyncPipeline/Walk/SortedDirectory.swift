@@ -99,11 +99,12 @@ struct SortedDirectory {
                 throw SmartSyncError.io("getdents64", path: display(), errno: err)
             }
             if filled == 0 { break }
-            // Where these records go in `names`; room for as many children as they can hold (a record is 24 bytes at
-            // the least: its 19-byte header, a name byte and its NUL, padded to 8), so the array grows once a call.
+            // Where these records go in `names`, and room for as many children as they can hold (a record is 24 bytes
+            // at the least: its 19-byte header, a name byte and its NUL, padded to 8), reserved geometrically: an
+            // exact reserve at every call would copy all the children so far each time (quadratic in a large one).
             let offset = names.count
             names.append(contentsOf: UnsafeBufferPointer(start: base, count: filled))
-            children.reserveCapacity(children.count + filled / 24)
+            children.reserve(room: filled / 24)
             try Self.forEachName(in: UnsafeBufferPointer(start: base, count: filled), display: display()) { name in
                 guard try including(name) else { return }
                 let found = name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
@@ -273,6 +274,16 @@ struct SortedDirectory {
         let p = x.count > common ? Int(x[common]) : xSlash ? 0x2F : -1
         let q = y.count > common ? Int(y[common]) : ySlash ? 0x2F : -1
         return p < q
+    }
+}
+
+extension Array {
+    /// Makes room for `room` more elements, growing the capacity at least twofold when it must grow: a loop reserving
+    /// as it goes stays linear (`reserveCapacity` allocates exactly what it is asked for, so asking for a little
+    /// more at every step would copy the whole array each time).
+    mutating func reserve(room: Int) {
+        let needed = count + room
+        if capacity < needed { reserveCapacity(Swift.max(needed, 2 * capacity)) }
     }
 }
 
