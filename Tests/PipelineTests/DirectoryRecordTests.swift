@@ -8,7 +8,7 @@ import Testing
 /// The `getdents64` record parser of the scan's listing (``SortedDirectory/forEachName(in:display:_:)``): the names
 /// of well-formed records, `.` and `..` left out; any malformed record (what a damaged or hostile file system could
 /// return) refused with EIO before a name of it reaches a system call. And the listing of a directory whose records
-/// fill many `getdents64` buffers: whole, its children reserved geometrically.
+/// fill many `getdents64` buffers: whole, and holding little for the entries its exclusions refuse.
 @Suite struct DirectoryRecordTests {
     /// A `struct linux_dirent64`: inode, offset, `reclen` (the record's length, padded to 8 as the kernel does unless
     /// given), type, the name's bytes, a NUL (unless `nul` is false) and padding.
@@ -110,6 +110,21 @@ import Testing
         #expect(listing.names.count >= 5_000 * 224)
         #expect(listing.names.count > 20 * SortedDirectory.listingBuffer)
         Self.check(listing, against: names)
+    }
+
+    /// A listing whose exclusions refuse most entries keeps the kept names only, not the refused entries' records.
+    @Test func aListingRefusingMostEntriesHoldsOnlyTheKeptNames() throws {
+        let names = Self.longNames()
+        let dir = try TemporaryDirectory(prefix: "listing-refused")
+        defer { dir.remove() }
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try SortedStepsTests.make(names, in: fd)
+        let kept = names.filter { $0.name.last == 0x35 }  // the indices ending in 5: 500
+        let listing = try SortedDirectory(listing: fd, display: dir.path) { $0.last == 0x35 }
+        #expect(listing.names.count == kept.count * 201)
+        Self.check(listing, against: kept)
     }
 
     /// Reserving as a loop goes grows the capacity geometrically: a few allocations, not one a round.

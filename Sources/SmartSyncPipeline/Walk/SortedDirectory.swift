@@ -62,8 +62,12 @@ struct SortedDirectory {
     /// The directory's `getdents64` records as the kernel filled them, one buffer after another: each child's name
     /// lies in them (``Child/name``) where the kernel put it, a NUL after it. One copy a `getdents64` call, not one a
     /// name; and no ``TreePath`` (a string, a heap block for a name over 15 bytes, and its UTF-8 validation) per entry
-    /// of the walk. The sort compares the names in place, the system calls take them as C strings, and the scan puts
-    /// a path together from them as bytes, making a ``TreePath`` only for a path its stat cache does not already hold.
+    /// of the walk. The records' headers and padding come along, and those of `.`, `..` and the entries left out: an
+    /// entry costs `ALIGN8(19 + n + 1)` bytes here, not `n + 1` for an `n`-byte name (32, not 11, for a 10-byte
+    /// name); a buffer most of whose entries were left out (excluded, or vanished) keeps only its kept names instead,
+    /// so exclusions refusing most of a large directory do not keep its records. The sort compares the names in
+    /// place, the system calls take them as C strings, and the scan puts a path together from them as bytes, making a
+    /// ``TreePath`` only for a path its stat cache does not already hold.
     let names: [UInt8]
     /// The entries, in the order the directory gave them.
     let children: [Child]
@@ -103,22 +107,44 @@ struct SortedDirectory {
             // at the least: its 19-byte header, a name byte and its NUL, padded to 8), reserved geometrically: an
             // exact reserve at every call would copy all the children so far each time (quadratic in a large one).
             let offset = names.count
-            names.append(contentsOf: UnsafeBufferPointer(start: base, count: filled))
+            let first = children.count
             children.reserve(room: filled / 24)
+            var dropped = 0  // refused or vanished
             try Self.forEachName(in: UnsafeBufferPointer(start: base, count: filled), display: display()) { name in
-                guard try including(name) else { return }
+                guard try including(name) else {
+                    dropped += 1
+                    return
+                }
                 let found = name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
                     fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW)
                 }
                 if found != 0 {
                     let err = errno
-                    if err == ENOENT { return }  // vanished while we looked
+                    if err == ENOENT {  // vanished while we looked
+                        dropped += 1
+                        return
+                    }
                     throw SmartSyncError.io(
                         "fstatat", path: display() + "/" + TreePath(bytes: name).description, errno: err)
                 }
                 let start = offset + (name.baseAddress! - UnsafePointer(base))
                 children.append(
                     Child(name: start..<(start + name.count), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
+            }
+            if dropped <= children.count - first {
+                names.append(contentsOf: UnsafeBufferPointer(start: base, count: filled))
+            } else {
+                // Most of these records left out (excluded or vanished): only the kept names, each with its NUL, so
+                // a directory whose exclusions refuse most entries does not hold their records.
+                for i in first..<children.count {
+                    let child = children[i]
+                    let start = names.count
+                    let found = base + (child.name.lowerBound - offset)
+                    names.append(contentsOf: UnsafeBufferPointer(start: found, count: child.name.count + 1))
+                    children[i] = Child(
+                        name: start..<(start + child.name.count), stat: child.stat, owner: child.owner,
+                        group: child.group)
+                }
             }
         }
         self.names = names
