@@ -216,11 +216,12 @@ extension ScanWalker {
         }
     }
 
-    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places. Each
-    /// part is let go once it is in place (its overflow array and the recorded entries of a listed directory). In
-    /// place, the table is the only copy. Copied (a part outgrew its room): the table's pages its parts touched stay
-    /// held, moved out of or not, until the join is done, beside the exact-sized copy: a peak of about twice the
-    /// table, as every join by copy had (11 MB more at 100,000 files).
+    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places. A
+    /// subtree's part is let go once it is in place (its overflow array); a listed directory's recorded entries are
+    /// read until its last step, so they are held, as its listing is, until this call returns (the joins of the
+    /// directories below it included). In place, the table is the only copy. Copied (a part outgrew its room): the
+    /// table's pages its parts touched stay held, moved out of or not, until the join is done, beside the exact-sized
+    /// copy: a peak of about twice the table, as every join by copy had (11 MB more at 100,000 files).
     private mutating func emit(_ index: Int, listed: inout [Listed], parts: inout [Result<Part, any Error>]) throws {
         let directory = listed[index]
         listed[index].recorded = nil
