@@ -13,12 +13,16 @@ import Testing
     /// Bytes that decide order around a `/` (0x2F) and at the ends of the byte range.
     static let alphabet: [UInt8] = [0x01, 0x2B, 0x2D, 0x2E, 0x30, 0x31, 0x61, 0x62, 0x7F, 0x80, 0xC3, 0xFE, 0xFF]
 
-    /// `count` distinct names, each a new one or an earlier one with bytes added or cut (so many share a prefix of
-    /// 8 bytes or more), and whether each is a directory.
-    static func names(_ count: Int, _ random: inout SplitMix64) -> [(name: [UInt8], directory: Bool)] {
-        var seen: Set<[UInt8]> = []
+    /// Distinct names making `steps` steps in all (one for each name, one more for each directory), each a new one or
+    /// an earlier one with bytes added or cut (so many share a prefix of 8 bytes or more), and whether each is a
+    /// directory; none in `taken`.
+    static func names(
+        steps: Int, _ random: inout SplitMix64, taken: Set<[UInt8]> = []
+    ) -> [(name: [UInt8], directory: Bool)] {
+        var seen = taken
         var out: [(name: [UInt8], directory: Bool)] = []
-        while out.count < count {
+        var made = 0
+        while made < steps {
             var name: [UInt8]
             if out.isEmpty || random.below(3) == 0 {
                 name = (0..<(1 + random.below(12))).map { _ in alphabet[random.below(alphabet.count)] }
@@ -29,9 +33,32 @@ import Testing
             }
             // `.` and `..` are no directory's entries (a listing leaves them out).
             guard name != [0x2E] && name != [0x2E, 0x2E], seen.insert(name).inserted else { continue }
-            out.append((name, random.below(2) == 0))
+            let directory = made + 2 <= steps && random.below(2) == 0
+            out.append((name, directory))
+            made += directory ? 2 : 1
         }
         return out
+    }
+
+    /// Makes each of `names` in the directory open on `fd`: an empty directory or an empty file.
+    static func make(_ names: [(name: [UInt8], directory: Bool)], in fd: Int32) throws {
+        for (name, directory) in names {
+            let made = (name + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { c in
+                    directory ? mkdirat(fd, c.baseAddress!, 0o755) : mknodat(fd, c.baseAddress!, S_IFREG | 0o644, 0)
+                }
+            }
+            try #require(made == 0, "\(name)")
+        }
+    }
+
+    /// Whether a sort of `steps` steps is the insertion sort, as the size under test means it to be.
+    static func checkSortUsed(_ steps: Int, insertion: Bool) {
+        if insertion {
+            #expect(steps <= SortedDirectory.insertionSortLimit)
+        } else {
+            #expect(steps > SortedDirectory.insertionSortLimit)
+        }
     }
 
     /// The steps' keys (`name`, `name/` for a descent) in the order the reference sort gives them.
@@ -49,33 +76,45 @@ import Testing
         steps.map { name($0.index) + ($0.descends ? [0x2F] : []) }
     }
 
+    /// Sizes in steps: 24 is the last sorted by insertion, 25 the first by the standard library's sort.
     @Test(arguments: [0, 1, 2, 7, 23, 24, 25, 60, 400, 3_000])
-    func stepsAreInTheKeysByteOrder(count: Int) {
-        var random = SplitMix64(seed: 0x50A7_ED00 &+ UInt64(count))
-        for _ in 0..<(count < 100 ? 40 : 3) {
-            let names = Self.names(count, &random)
+    func stepsAreInTheKeysByteOrder(stepCount: Int) {
+        var random = SplitMix64(seed: 0x50A7_ED00 &+ UInt64(stepCount))
+        for _ in 0..<(stepCount < 100 ? 40 : 3) {
+            let names = Self.names(steps: stepCount, &random)
             let steps = SortedDirectory.steps(
                 count: names.count, name: { TreePath(bytes: names[$0].name) }, descends: { names[$0].directory })
+            #expect(steps.count == stepCount)
+            if stepCount == 24 || stepCount == 25 { Self.checkSortUsed(steps.count, insertion: stepCount == 24) }
             #expect(Self.keys(steps, name: { names[$0].name }) == Self.referenceOrder(names))
         }
     }
 
-    /// Names that differ only past their 8th byte, and directories whose `/` falls at the 8th byte, where the heads
-    /// tie or the `/` decides.
-    @Test func tiesOnTheFirstEightBytesAreOrderedByTheRest() {
-        let names: [(name: [UInt8], directory: Bool)] = [
+    /// Names that differ only past their 8th byte, and directories whose `/` falls at the 8th byte (`abcdefg/`) or
+    /// right after it (`abcdefgh/`, against `abcdefgh` followed by bytes below and above `/`), where the heads tie
+    /// or the `/` decides; alone (20 steps: the insertion sort) and among random names (the standard library's).
+    @Test(arguments: [false, true])
+    func tiesOnTheFirstEightBytesAreOrderedByTheRest(amongOthers: Bool) {
+        let directories: Set<String> = ["nix-1601", "nix-16010", "abcdefg", "abcdefgh"]
+        let ties: [(name: [UInt8], directory: Bool)] = [
             "nix-16010.nix", "nix-16019.nix", "nix-1601", "nix-1601+", "nix-1601-", "nix-1601.", "nix-16010",
             "abcdefg", "abcdefg+", "abcdefg0", "abcdefgh", "abcdefgh+", "abcdefgh.", "abcdefgh0", "abcdefg\u{7F}",
-        ].enumerated().map { (Array($1.utf8), $0 % 3 != 1) }
+            "abcdefgh\u{1}",
+        ].map { (Array($0.utf8), directories.contains($0)) }
+        var random = SplitMix64(seed: 0x71E5)
+        let others = amongOthers ? Self.names(steps: 40, &random, taken: Set(ties.map(\.name))) : []
+        let names = ties + others
         let steps = SortedDirectory.steps(
             count: names.count, name: { TreePath(bytes: names[$0].name) }, descends: { names[$0].directory })
+        #expect(ties.filter(\.directory).count == directories.count)
+        Self.checkSortUsed(steps.count, insertion: !amongOthers)
         #expect(Self.keys(steps, name: { names[$0].name }) == Self.referenceOrder(names))
     }
 
     /// A key sorting before another never has a greater head (what lets heads that differ decide).
     @Test func headsFollowTheKeysOrder() {
         var random = SplitMix64(seed: 0x4EAD)
-        let names = Self.names(2_000, &random)
+        let names = Self.names(steps: 3_000, &random)
         let steps = names.enumerated().flatMap { i, n in
             n.name.withUnsafeBufferPointer { name in
                 [false, true].map { SortedDirectory.Step(index: i, descends: $0, name: name) }
@@ -89,25 +128,19 @@ import Testing
         }
     }
 
-    /// A listed directory (files and directories of the generated names, both sizes of sort) gives the same order.
-    @Test(arguments: [20, 300])
-    func aListedDirectoryIsInTheKeysByteOrder(count: Int) throws {
-        var random = SplitMix64(seed: 0xD1_0000 &+ UInt64(count))
-        let names = Self.names(count, &random)
+    /// A listed directory (files and directories of the generated names, both sorts) gives the same order.
+    @Test(arguments: [20, 450])
+    func aListedDirectoryIsInTheKeysByteOrder(stepCount: Int) throws {
+        var random = SplitMix64(seed: 0xD1_0000 &+ UInt64(stepCount))
+        let names = Self.names(steps: stepCount, &random)
         let dir = try TemporaryDirectory(prefix: "sorted-steps")
         defer { dir.remove() }
         let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         try #require(fd >= 0)
         defer { close(fd) }
-        for (name, directory) in names {
-            let made = (name + [0]).withUnsafeBufferPointer { p in
-                p.withMemoryRebound(to: CChar.self) { c in
-                    directory ? mkdirat(fd, c.baseAddress!, 0o755) : mknodat(fd, c.baseAddress!, S_IFREG | 0o644, 0)
-                }
-            }
-            try #require(made == 0, "\(name)")
-        }
+        try Self.make(names, in: fd)
         let listing = try SortedDirectory(listing: fd, display: dir.path)
+        Self.checkSortUsed(listing.steps.count, insertion: stepCount == 20)
         let listed = Self.keys(listing.steps, name: { listing.name($0).bytes })
         #expect(listed == Self.referenceOrder(names))
     }
