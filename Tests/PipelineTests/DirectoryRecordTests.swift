@@ -1,12 +1,14 @@
 import Glibc
 import SmartSyncCore
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
 
 /// The `getdents64` record parser of the scan's listing (``SortedDirectory/forEachName(in:display:_:)``): the names
 /// of well-formed records, `.` and `..` left out; any malformed record (what a damaged or hostile file system could
-/// return) refused with EIO before a name of it reaches a system call.
+/// return) refused with EIO before a name of it reaches a system call. And the listing of a directory whose records
+/// fill many `getdents64` buffers: whole, and holding little for the entries its exclusions refuse.
 @Suite struct DirectoryRecordTests {
     /// A `struct linux_dirent64`: inode, offset, `reclen` (the record's length, padded to 8 as the kernel does unless
     /// given), type, the name's bytes, a NUL (unless `nul` is false) and padding.
@@ -69,5 +71,73 @@ import Testing
                 #expect(failure?.message.contains("getdents64 failed for '/dir'") == true, "\(what): \(error)")
             }
         }
+    }
+
+    /// 5,000 entries of 200-byte names (224-byte records: ~34 `getdents64` calls), every 7th a directory.
+    static func longNames() -> [(name: [UInt8], directory: Bool)] {
+        (0..<5_000).map { i in
+            let digits = Array(String(i).utf8)
+            let fill = [UInt8](repeating: i % 2 == 0 ? 0x6E : 0xC3, count: 200 - digits.count - 1)
+            return ([UInt8(0x61 + i % 26)] + fill + digits, i % 7 == 0)
+        }
+    }
+
+    /// A directory listed as `names` says, each child's name followed by its NUL in ``SortedDirectory/names`` and of
+    /// the type made, its steps in the keys' byte order.
+    static func check(_ listing: SortedDirectory, against names: [(name: [UInt8], directory: Bool)]) {
+        let made = Dictionary(uniqueKeysWithValues: names.map { ($0.name, $0.directory) })
+        #expect(listing.children.count == names.count)
+        for i in listing.children.indices {
+            let name = listing.withName(i) { Array($0) }
+            #expect(made[name] == listing.children[i].isDirectory, "\(name)")
+            #expect(listing.names[listing.children[i].name.upperBound] == 0)
+        }
+        #expect(Set(listing.children.indices.map { listing.withName($0) { Array($0) } }) == Set(made.keys))
+        let keys = SortedStepsTests.keys(listing.steps, name: { listing.withName($0) { Array($0) } })
+        #expect(keys == SortedStepsTests.referenceOrder(names))
+    }
+
+    @Test func aListingOfManyBuffersIsWhole() throws {
+        let names = Self.longNames()
+        let dir = try TemporaryDirectory(prefix: "listing-buffers")
+        defer { dir.remove() }
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try SortedStepsTests.make(names, in: fd)
+        let listing = try SortedDirectory(listing: fd, display: dir.path)
+        // The records are kept whole: this many bytes took many buffers.
+        #expect(listing.names.count >= 5_000 * 224)
+        #expect(listing.names.count > 20 * SortedDirectory.listingBuffer)
+        Self.check(listing, against: names)
+    }
+
+    /// A listing whose exclusions refuse most entries keeps the kept names only, not the refused entries' records.
+    @Test func aListingRefusingMostEntriesHoldsOnlyTheKeptNames() throws {
+        let names = Self.longNames()
+        let dir = try TemporaryDirectory(prefix: "listing-refused")
+        defer { dir.remove() }
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try SortedStepsTests.make(names, in: fd)
+        let kept = names.filter { $0.name.last == 0x35 }  // the indices ending in 5: 500
+        let listing = try SortedDirectory(listing: fd, display: dir.path) { $0.last == 0x35 }
+        #expect(listing.names.count == kept.count * 201)
+        Self.check(listing, against: kept)
+    }
+
+    /// Reserving as a loop goes grows the capacity geometrically: a few allocations, not one a round.
+    @Test func reservingRoomAsItGoesGrowsGeometrically() {
+        var array: [Int] = []
+        var allocations = 0
+        for _ in 0..<1_000 {
+            let capacity = array.capacity
+            array.reserve(room: 100)
+            if array.capacity != capacity { allocations += 1 }
+            #expect(array.capacity >= array.count + 100)
+            array.append(contentsOf: repeatElement(0, count: 100))
+        }
+        #expect(allocations <= 12)
     }
 }

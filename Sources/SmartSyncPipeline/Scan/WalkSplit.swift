@@ -181,7 +181,7 @@ extension ScanWalker {
                 var failure: (any Error)?
                 do {
                     for step in listing.steps
-                    where !step.descends && !ScanWalker.isLeftoverTemporary(step.index, of: listing) {
+                    where !step.descends && !ScanWalker.isLeftoverTemporary(step, of: listing) {
                         try walker.record(step.index, of: listing, in: fd, prefix: subtree.path)
                     }
                 } catch {
@@ -216,33 +216,38 @@ extension ScanWalker {
         }
     }
 
-    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places. Each
-    /// part is let go once it is in place (its overflow array and the recorded entries of a listed directory). In
-    /// place, the table is the only copy. Copied (a part outgrew its room): the table's pages its parts touched stay
-    /// held, moved out of or not, until the join is done, beside the exact-sized copy: a peak of about twice the
-    /// table, as every join by copy had (11 MB more at 100,000 files).
+    /// Puts `listed[index]`'s entries in path order, with what became of its subdirectories in their places. A
+    /// subtree's part is let go once it is in place (its overflow array); a listed directory's recorded entries are
+    /// read until its last step, so they are held, as its listing is, until this call returns (the joins of the
+    /// directories below it included). In place, the table is the only copy. Copied (a part outgrew its room): the
+    /// table's pages its parts touched stay held, moved out of or not, until the join is done, beside the exact-sized
+    /// copy: a peak of about twice the table, as every join by copy had (11 MB more at 100,000 files).
     private mutating func emit(_ index: Int, listed: inout [Listed], parts: inout [Result<Part, any Error>]) throws {
         let directory = listed[index]
         listed[index].recorded = nil
         let fd = directory.fd
-        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded.
+        // Its own entries: recorded now (the root), or taken one by one from the part a worker recorded. Its arrays
+        // are read from here: the part bound afresh at each entry was a copy of it (its arrays retained and released),
+        // and of the entry, every time.
+        let recorded = directory.recorded
+        let (ownEntries, ownPending) = (recorded?.entries ?? [], recorded?.pending ?? [])
         var own = (next: 0, pending: 0)
-        if let recorded = directory.recorded { absorb(recorded) }
+        if let recorded { absorb(recorded) }
         for step in directory.listing.steps {
             // Passed over as one thread's walk does (and as the workers recorded this directory's own entries).
-            if Self.isLeftoverTemporary(step.index, of: directory.listing) { continue }
+            if Self.isLeftoverTemporary(step, of: directory.listing) { continue }
             guard step.descends else {
-                guard let recorded = directory.recorded else {
+                guard recorded != nil else {
                     try record(step.index, of: directory.listing, in: fd, prefix: directory.prefix)
                     continue
                 }
-                guard own.next < recorded.entries.count else { throw directory.recordFailure ?? Self.lost }
-                if own.pending < recorded.pending.count && recorded.pending[own.pending] == own.next {
+                guard own.next < ownEntries.count else { throw directory.recordFailure ?? Self.lost }
+                if own.pending < ownPending.count && ownPending[own.pending] == own.next {
                     pending.append(recordedCount)
                     own.pending += 1
                 }
-                follow(recorded.entries[own.next].path)
-                put(recorded.entries[own.next])
+                follow(ownEntries[own.next].path)
+                put(ownEntries[own.next])
                 own.next += 1
                 continue
             }
