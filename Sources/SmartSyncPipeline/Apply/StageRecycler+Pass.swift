@@ -95,9 +95,8 @@ extension StageRecycler {
                         // scan's word): a copy of each costs reference counting, 100,000 times an update.
                         guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                             if errno == ENOENT { continue }  // gone
-                            let err = errno
-                            throw SmartSyncError.io(
-                                "fstatat", path: display + "/" + desired.table.keys[j].description, errno: err)
+                            // `io` reads `errno` before it builds the (lazy) path.
+                            throw SmartSyncError.io("fstatat", path: display + "/" + desired.table.keys[j].description)
                         }
                         if type == DT_REG, let seen = scanned.vouched(j, inode: inode), StatData(st) == seen {
                             // The inode the scan vouched for, unchanged since (device, inode, size, mtime, ctime and
