@@ -14,24 +14,27 @@ extension StageRecycler {
         var sizes: [ObjectID: Int]?
         let entries = listing.entries
         var next = 0  // the listing's next entry to look at while it is in path order
-        var last: TreePath?  // the last file passed there
+        var last: Int?  // the index of the last file passed there
         var desired = PathTable<TreeEntry>()  // the plan is in path order: appended
-        desired.reserveCapacity(plan.changes.count)
-        for c in plan.changes where StagedSwitchApplier.writesTreeFile(c.kind) {
-            guard let mode = c.mode, let id = c.id, mode.isBlob else { continue }
+        let changes = plan.changes
+        desired.reserveCapacity(changes.count)
+        // Fields read in place (`changes[i].kind`): a copy of each `Change` retains and releases its strings. That
+        // saves little here (3 %): the cost is the table's appends and the path compares, not the element reads.
+        for i in changes.indices where StagedSwitchApplier.writesTreeFile(changes[i].kind) {
+            guard let mode = changes[i].mode, let id = changes[i].id, mode.isBlob else { continue }
+            let path = changes[i].path
             var size: Int??  // nil: not found in order
             while sizes == nil, size == nil, next < entries.count {
-                let e = entries[next]
-                guard e.mode.isBlob else {
+                guard entries[next].mode.isBlob else {
                     next += 1
                     continue
                 }
-                if let last, !(last < e.path) { break }  // out of order
-                if !(e.path < c.path) {
-                    if e.path == c.path && e.id == id { size = .some(e.size) }
+                if let last, !(entries[last].path < entries[next].path) { break }  // out of order
+                if !(entries[next].path < path) {
+                    if entries[next].path == path && entries[next].id == id { size = .some(entries[next].size) }
                     break
                 }
-                last = e.path
+                last = next
                 next += 1
             }
             if size == nil && sizes == nil {
@@ -39,7 +42,7 @@ extension StageRecycler {
                 for e in entries where e.mode.isBlob { table[e.id] = e.size }
                 sizes = table
             }
-            desired.append(c.path, TreeEntry(path: c.path, mode: mode, id: id, size: size ?? sizes?[id]))
+            desired.append(path, TreeEntry(path: path, mode: mode, id: id, size: size ?? sizes?[id]))
         }
         return desired
     }

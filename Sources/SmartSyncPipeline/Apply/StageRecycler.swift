@@ -194,15 +194,18 @@ struct StageRecycler {
             var entries = PathTable.Cursor(cache.entries)
             var wanted = PathTable.Cursor(desired)
             known.reserveCapacity(desired.count)
-            for c in plan.changes where c.kind == .unchanged {
-                guard let j = c.path.withBytes({ wanted.seekIndex(bytes: $0) }) else { continue }
-                let want = desired.values[j]
+            // Fields read in place, not each `Change` and `TreeEntry` copied (their strings retained and released).
+            let changes = plan.changes
+            for i in changes.indices where changes[i].kind == .unchanged {
+                let path = changes[i].path
+                guard let j = path.withBytes({ wanted.seekIndex(bytes: $0) }) else { continue }
+                let (mode, size) = (desired.values[j].mode, desired.values[j].size)
                 while known.count < j { known.append(none) }
-                guard want.mode != .symlink, let e = entries.seek(c.path),
-                    cache.trustedID(of: e, stat: e.stat) == want.id,
+                guard mode != .symlink, let e = entries.seek(path),
+                    cache.trustedID(of: e, stat: e.stat) == desired.values[j].id,
                     e.stat.device == device,
-                    e.stat.mode == UInt32(S_IFREG) | UInt32(Seal.permissions(executable: want.mode == .executable)),
-                    e.stat.mtimeNs == sealedNs, want.size.map({ Int64($0) == e.stat.size }) ?? true,
+                    e.stat.mode == UInt32(S_IFREG) | UInt32(Seal.permissions(executable: mode == .executable)),
+                    e.stat.mtimeNs == sealedNs, size.map({ Int64($0) == e.stat.size }) ?? true,
                     !quarantined.contains(FileIdentity(device: e.stat.device, inode: e.stat.inode))
                 else { continue }
                 known.append(e.stat)
