@@ -41,8 +41,7 @@ public enum DedicatedThread {
 
     /// Starts `body` on a new detached thread named `name` as ``start(name:_:)`` does; false, nothing run (and
     /// `body` released on the calling thread), when the system cannot create a thread: for work the caller can as
-    /// well do itself (or leave undone) rather than trap. Public for such callers, though none in this package uses
-    /// it now (``release(_:name:)`` names its thread through the same `pthread_create` call).
+    /// well do itself (or leave undone) rather than trap, as ``release(_:name:)`` does.
     public static func startIfPossible(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
         create(name: name, body) == 0
     }
@@ -71,7 +70,7 @@ public enum DedicatedThread {
     /// holding `value`, or a copy of it, until its return would never see).
     static func release<T>(_ value: consuming sending T, name: String, beforeReturn: () -> Void) -> Bool {
         let box = Locked<T?>(Optional(consume value))
-        let started = create(name: name) { _ = box.withLock { $0.take() } } == 0
+        let started = startIfPossible(name: name) { _ = box.withLock { $0.take() } }
         beforeReturn()
         return started
     }

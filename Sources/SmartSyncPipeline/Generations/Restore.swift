@@ -55,9 +55,8 @@ public enum Restore {
     /// skipped), and a generation is listed only once its `tree` is in place. When the recovery cannot start (a gc
     /// holds the store's lock) or cannot finish the switch (a damaged journal, an unsafe sidecar: the run that needs it
     /// stops on it), the listing goes on without it, with a warning that such pending versions show once the switch is
-    /// finished. A target never synced (no
-    /// state directory) is listed without a lock: nothing is created for a listing. What the recovery warns of (a
-    /// pending version whose object is gone) goes to `events`.
+    /// finished. A target never synced (no state directory) is listed without a lock: nothing is created for a
+    /// listing. What the recovery warns of (a pending version whose object is gone) goes to `events`.
     public static func versions(
         of path: String, target: String, state: StateStore, store: ObjectStore,
         events: (SyncEvent) -> Void = { _ in }

@@ -301,8 +301,7 @@ struct ScanWalker {
     /// Notes `path` as the next one in the walk's order, joined from elsewhere (a part's first path, a listed
     /// directory's own entry recorded on a worker): ``inOrder`` stays true only when it comes after ``previous``.
     mutating func follow(_ path: TreePath) {
-        scratch.removeAll(keepingCapacity: true)
-        path.withBytes { scratch.append(contentsOf: $0) }
+        scratch.setPath(.root, path)
         if inOrder && !Self.precedes(previous, scratch) { inOrder = false }
         swap(&previous, &scratch)
     }
