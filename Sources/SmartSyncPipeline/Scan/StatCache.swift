@@ -100,25 +100,15 @@ public struct StatCache: Sendable, Hashable {
 
     /// The binary form of the cache (without the timestamp, which is the file's mtime).
     public func encoded() -> [UInt8] {
-        // Sized exactly (a path's bytes and length, then 64 bytes of fixed fields), an entry stored in one step.
-        let keys = entries.keys, values = entries.values
-        let size = 4 + BinaryWriter.size(ofPaths: keys) + 64 * keys.count
-        var w = BinaryWriter(magic: Self.magic, version: Self.version, reserve: size)
-        w.append(UInt32(keys.count))
-        for i in keys.indices {
-            let e = values[i]
-            keys[i].withBytes { path in
-                w.append(size: 4 + path.count + 64) {
-                    $0.putCounted(path)
-                    $0.put(e.stat.device)
-                    $0.put(e.stat.inode)
-                    $0.put(e.stat.size)
-                    $0.put(e.stat.mtimeNs)
-                    $0.put(e.stat.ctimeNs)
-                    $0.put(e.stat.mode)
-                    $0.put(e.id)
-                }
-            }
+        var w = BinaryWriter(magic: Self.magic, version: Self.version)
+        w.append(entries, fixedSize: 64) {
+            $0.put($1.stat.device)
+            $0.put($1.stat.inode)
+            $0.put($1.stat.size)
+            $0.put($1.stat.mtimeNs)
+            $0.put($1.stat.ctimeNs)
+            $0.put($1.stat.mode)
+            $0.put($1.id)
         }
         return w.finish()
     }

@@ -25,9 +25,8 @@ struct BinaryWriter {
     /// The bytes written so far (a copy).
     var bytes: [UInt8] { Array(storage[..<count]) }
 
-    /// The bytes ``append(_:)-(TreePath)`` writes for each of `paths`, in all: a body's size without a pass of its
-    /// own over the bytes.
-    static func size(ofPaths paths: [TreePath]) -> Int {
+    /// The bytes ``append(_:)-(TreePath)`` writes for each of `paths`, in all.
+    private static func size(ofPaths paths: [TreePath]) -> Int {
         var total = 4 * paths.count
         for path in paths { total += path.count }
         return total
@@ -68,6 +67,24 @@ struct BinaryWriter {
     /// A path as its bytes (the same encoding as a `String`'s UTF-8, so earlier files read the same).
     mutating func append(_ path: TreePath) {
         path.withBytes { raw in append(size: 4 + raw.count) { $0.putCounted(raw) } }
+    }
+
+    /// A table: its count (u32), then an entry a path: the path (its length, its bytes) and `fixedSize` bytes of
+    /// fields that `put` stores for its value. Room for it all is made once, and an entry is stored in one step.
+    @inline(__always)
+    mutating func append<Value>(_ table: PathTable<Value>, fixedSize: Int, _ put: (inout Cursor, Value) -> Void) {
+        let keys = table.keys, values = table.values
+        reserve(4 + Self.size(ofPaths: keys) + fixedSize * keys.count)
+        append(UInt32(keys.count))
+        for i in keys.indices {
+            let value = values[i]
+            keys[i].withBytes { path in
+                append(size: 4 + path.count + fixedSize) {
+                    $0.putCounted(path)
+                    put(&$0, value)
+                }
+            }
+        }
     }
 
     /// Appends the trailing checksum and returns the finished file.

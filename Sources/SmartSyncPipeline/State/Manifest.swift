@@ -75,19 +75,9 @@ public struct Manifest: Sendable, Hashable {
     }
 
     func write(to w: inout BinaryWriter) {
-        // Room made once (a path's bytes and length, a mode, an id), an entry stored in one step.
-        let keys = entries.keys, values = entries.values
-        w.reserve(4 + BinaryWriter.size(ofPaths: keys) + 24 * keys.count)
-        w.append(UInt32(keys.count))
-        for i in keys.indices {
-            let e = values[i]
-            keys[i].withBytes { path in
-                w.append(size: 4 + path.count + 24) {
-                    $0.putCounted(path)
-                    $0.put(e.mode.rawValue)
-                    $0.put(e.id)
-                }
-            }
+        w.append(entries, fixedSize: 24) {
+            $0.put($1.mode.rawValue)
+            $0.put($1.id)
         }
     }
 
