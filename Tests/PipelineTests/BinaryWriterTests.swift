@@ -71,7 +71,8 @@ import Testing
                     device: .random(in: 0...UInt64.max, using: &g), inode: .random(in: 0...UInt64.max, using: &g),
                     size: .random(in: Int64.min...Int64.max, using: &g),
                     mtimeNs: .random(in: Int64.min...Int64.max, using: &g),
-                    ctimeNs: .random(in: Int64.min...Int64.max, using: &g), mode: .random(in: 0...UInt32.max, using: &g)),
+                    ctimeNs: .random(in: Int64.min...Int64.max, using: &g),
+                    mode: .random(in: 0...UInt32.max, using: &g)),
                 id: Self.id(&g))
         }
         let cache = StatCache(entries: PathTable(keysInOrder: paths, values: values), timestampNs: 1)
