@@ -143,6 +143,19 @@ import Testing
         #expect(w.bytes == r.bytes)
         #expect(w.finish() == r.finished())
     }
+
+    /// An entry putting more than it declared traps at the store that would pass its room (not after writing past
+    /// it, over the next entry's room or the allocation's end): the message is the store's, not the final size check's.
+    @Test func anEntryWritingPastItsSizeTrapsBeforeTheStore() async throws {
+        let result = try await #require(
+            processExitsWith: .failure, observing: [\.standardErrorContent]
+        ) {
+            var w = BinaryWriter(magic: "TEST", version: 1)
+            w.append(size: 4) { $0.put(UInt64(0x0102_0304_0506_0708)) }
+        }
+        let stderr = String(decoding: result.standardErrorContent, as: UTF8.self)
+        #expect(stderr.contains("entry writes past its declared size"), "\(stderr)")
+    }
 }
 
 extension Array where Element == UInt8 {

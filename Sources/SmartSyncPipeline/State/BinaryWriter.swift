@@ -44,7 +44,7 @@ struct BinaryWriter {
         if storage.count - count < size { grow(toFit: size) }
         let start = count
         storage.withUnsafeMutableBytes { raw in
-            var cursor = Cursor(raw.baseAddress! + start)
+            var cursor = Cursor(raw.baseAddress! + start, size: size)
             body(&cursor)
             precondition(cursor.next == raw.baseAddress! + start + size, "BinaryWriter: entry size mismatch")
         }
@@ -113,21 +113,35 @@ struct BinaryWriter {
         }
     }
 
-    /// Where an entry's fields go, one after another (little-endian, unaligned), with no room check of their own:
-    /// ``append(size:_:)`` made room for them all.
+    /// Where an entry's fields go, one after another (little-endian, unaligned): ``append(size:_:)`` made room for
+    /// them all, and each store checks it stays inside the entry's declared size (an entry putting more traps before
+    /// writing past it, never over the next entry or past the allocation).
     struct Cursor {
         fileprivate private(set) var next: UnsafeMutableRawPointer
+        /// The end of the entry's declared room.
+        private let end: UnsafeMutableRawPointer
 
-        fileprivate init(_ start: UnsafeMutableRawPointer) { next = start }
+        fileprivate init(_ start: UnsafeMutableRawPointer, size: Int) {
+            next = start
+            end = start + size
+        }
+
+        /// Traps unless `n` more bytes fit in the entry's declared room.
+        @inline(__always)
+        private func check(_ n: Int) {
+            precondition(end - next >= n, "BinaryWriter: entry writes past its declared size")
+        }
 
         @inline(__always)
         mutating func put(_ v: UInt32) {
+            check(4)
             next.storeBytes(of: v.littleEndian, as: UInt32.self)
             next += 4
         }
 
         @inline(__always)
         mutating func put(_ v: UInt64) {
+            check(8)
             next.storeBytes(of: v.littleEndian, as: UInt64.self)
             next += 8
         }
@@ -138,6 +152,7 @@ struct BinaryWriter {
         /// The id's 20 raw bytes.
         @inline(__always)
         mutating func put(_ id: ObjectID) {
+            check(20)
             id.store(to: next)
             next += 20
         }
@@ -145,6 +160,7 @@ struct BinaryWriter {
         /// `bytes` as they are (no length).
         @inline(__always)
         mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+            check(bytes.count)
             if let base = bytes.baseAddress, !bytes.isEmpty { next.copyMemory(from: base, byteCount: bytes.count) }
             next += bytes.count
         }
