@@ -115,8 +115,9 @@ struct BinaryWriter {
 
     /// Where an entry's fields go, one after another (little-endian, unaligned): ``append(size:_:)`` made room for
     /// them all, and each store checks it stays inside the entry's declared size (an entry putting more traps before
-    /// writing past it, never over the next entry or past the allocation).
-    struct Cursor {
+    /// writing past it, never over the next entry or past the allocation). Not copyable, so `body` cannot keep a copy
+    /// of it (or its pointer) past the append.
+    struct Cursor: ~Copyable {
         fileprivate private(set) var next: UnsafeMutableRawPointer
         /// The end of the entry's declared room.
         private let end: UnsafeMutableRawPointer
