@@ -144,6 +144,15 @@ import Testing
         #expect(w.finish() == r.finished())
     }
 
+    /// A body written in the room reserved for it leaves room for the trailer: ``BinaryWriter/finish()`` does not
+    /// grow the buffer again (room already there for the body, but not for the trailer too, was not grown).
+    @Test func reserveCountsTheTrailer() {
+        var w = BinaryWriter(magic: "TEST", version: 1, reserve: 50)
+        w.reserve(60)
+        for k in 0..<15 { w.append(UInt32(k)) }
+        #expect(w.room >= 20)
+    }
+
     /// An entry putting more than it declared traps at the store that would pass its room (not after writing past
     /// it, over the next entry's room or the allocation's end): the message is the store's, not the final size check's.
     @Test func anEntryWritingPastItsSizeTrapsBeforeTheStore() async throws {

@@ -32,10 +32,14 @@ struct BinaryWriter {
         return total
     }
 
-    /// Makes room for `size` more bytes, so that many are written with no reallocation.
+    /// Makes room for `size` more bytes and the trailer, so that many are written and ``finish()`` done with no
+    /// reallocation.
     mutating func reserve(_ size: Int) {
-        if storage.count - count < size { grow(toFit: size) }
+        if room < size + 20 { grow(toFit: size) }
     }
+
+    /// The bytes that can be written with no reallocation.
+    var room: Int { storage.count - count }
 
     /// Appends `size` bytes, stored by `body` through the cursor it is given, which must put exactly that many: one
     /// room check for them all.
