@@ -1,4 +1,5 @@
 import SmartSyncGitObjects
+import TestSupport
 import Testing
 
 @testable import SmartSyncPipeline
@@ -6,7 +7,8 @@ import Testing
 /// The writer's one-pass encoders (a room check an entry, fields stored through a raw pointer) write byte for byte
 /// what the formats define: each file is built here again from the definition (field order, little-endian, a path's
 /// u32 length then its bytes, the SHA-1 of all before it last), for random tables (paths of 0 to 300 bytes, some not
-/// UTF-8, an empty table), and reads back as what was written.
+/// UTF-8, an empty table; seeded, so a failing case is reproduced by its arguments), and reads back as what was
+/// written.
 @Suite struct BinaryWriterTests {
     /// A reference encoder, byte by byte from the format's definition (nothing of ``BinaryWriter``).
     struct Reference {
@@ -59,11 +61,12 @@ import Testing
         ObjectID(bytes: (0..<20).map { _ in UInt8.random(in: 0...255, using: &g) })!
     }
 
-    static let sizes = [0, 1, 2, 17, 500]
+    /// (entries, seed) pairs.
+    static let cases: [(Int, UInt64)] = [(0, 1), (1, 2), (2, 3), (17, 4), (500, 5)]
 
-    @Test(arguments: sizes)
-    func statCacheIsTheFormatByteForByte(count: Int) throws {
-        var g = SystemRandomNumberGenerator()
+    @Test(arguments: cases)
+    func statCacheIsTheFormatByteForByte(count: Int, seed: UInt64) throws {
+        var g = SplitMix64(seed: seed)
         let paths = Self.paths(count, &g)
         let values = paths.map { _ in
             StatCache.Entry(
@@ -95,9 +98,9 @@ import Testing
         #expect(back.entries.values == values)
     }
 
-    @Test(arguments: sizes)
-    func stateIsTheFormatByteForByte(count: Int) throws {
-        var g = SystemRandomNumberGenerator()
+    @Test(arguments: cases)
+    func stateIsTheFormatByteForByte(count: Int, seed: UInt64) throws {
+        var g = SplitMix64(seed: seed)
         func manifest(_ n: Int) -> Manifest {
             let paths = Self.paths(n, &g)
             let modes: [FileMode] = [.regular, .executable, .symlink]
@@ -127,8 +130,9 @@ import Testing
 
     /// Appends past the first room (a writer made with none) grow it and keep every byte: the same file as one sized
     /// exactly.
-    @Test func growingKeepsEveryByte() {
-        var g = SystemRandomNumberGenerator()
+    @Test(arguments: [UInt64(6)])
+    func growingKeepsEveryByte(seed: UInt64) {
+        var g = SplitMix64(seed: seed)
         let paths = Self.paths(300, &g)
         var w = BinaryWriter(magic: "TEST", version: 3)
         var r = Reference(magic: "TEST", version: 3)

@@ -1,5 +1,6 @@
 import SmartSyncCore
 import SmartSyncTransfer
+import TestSupport
 import Testing
 
 /// The strict URL parser the configuration uses instead of curl's: it must name the host curl connects to whenever
@@ -108,20 +109,4 @@ struct URLAuthorityTests {
         // Enough accepted URLs that the comparison means something.
         #expect(accepted > 150, "only \(accepted) generated URLs accepted")
     }
-}
-
-/// A small deterministic generator (SplitMix64) for the generated tests.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
