@@ -128,6 +128,53 @@ import Testing
         #expect(TargetState(encoded: encoded) == state)
     }
 
+    @Test(arguments: cases)
+    func pinIsTheFormatByteForByte(count: Int, seed: UInt64) throws {
+        var g = SplitMix64(seed: seed)
+        let modes: [FileMode] = [.regular, .executable, .symlink]
+        // Sizes known and unknown (nil, written as -1).
+        let entries = Self.paths(count, &g).map { path in
+            TreeEntry(
+                path: path, mode: modes.randomElement(using: &g)!, id: Self.id(&g),
+                size: Bool.random(using: &g) ? nil : .random(in: 0...TreeEntry.sizeLimit, using: &g))
+        }
+        let pin = Pin(
+            name: count == 0 ? "" : "rélease-\(count)", pinnedAtNs: .random(in: Int64.min...Int64.max, using: &g),
+            listing: TreeListing(commit: Self.id(&g), rootTree: Self.id(&g), entries: entries))
+        var r = Reference(magic: "SSPN", version: 1)
+        r.counted(Array(pin.name.utf8))
+        r.i64(pin.pinnedAtNs)
+        r.id(pin.listing.commit)
+        r.id(pin.listing.rootTree)
+        r.u32(UInt32(count))
+        for e in entries {
+            r.counted(e.path.bytes)
+            r.u32(e.mode.rawValue)
+            r.id(e.id)
+            r.i64(Int64(e.size ?? -1))
+        }
+        let encoded = pin.encoded()
+        #expect(encoded == r.finished())
+        #expect(Pin(encoded: encoded) == pin)
+    }
+
+    /// Excludes known (none, one, several with a non-ASCII glob) and unknown (nil).
+    @Test(arguments: [nil, [], ["*.log"], ["a/**", "tmp/*", "ünï/*.bak"]] as [[String]?])
+    func excludesAreTheFormatByteForByte(excludes: [String]?) {
+        var g = SplitMix64(seed: 7)
+        var state = TargetState(
+            target: "/srv/t", commit: Self.id(&g), ref: "main",
+            appliedAtNs: .random(in: Int64.min...Int64.max, using: &g), manifest: Manifest())
+        state.excludes = excludes
+        var r = Reference(magic: "SSEX", version: 1)
+        r.id(state.commit)
+        r.i64(state.appliedAtNs)
+        r.u32(excludes == nil ? 0 : 1)
+        r.u32(UInt32(excludes?.count ?? 0))
+        for glob in excludes ?? [] { r.counted(Array(glob.utf8)) }
+        #expect(StateStore.encodedExcludes(of: state) == r.finished())
+    }
+
     /// Appends past the first room (a writer made with none) grow it and keep every byte: the same file as one sized
     /// exactly.
     @Test(arguments: [UInt64(6)])
