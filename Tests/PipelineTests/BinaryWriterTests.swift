@@ -219,8 +219,8 @@ import Testing
 }
 
 extension Array where Element == UInt8 {
-    /// The bytes of 40 hex digits (an id's raw bytes, as the format stores them).
-    fileprivate init(hexBytes hex: String) {
+    /// The bytes of lowercase hex digits (an id's raw bytes, a pinned file).
+    init(hexBytes hex: String) {
         let digits = Array(hex.utf8).map { $0 <= 0x39 ? $0 - 0x30 : $0 - 0x61 + 10 }
         self = stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
     }
