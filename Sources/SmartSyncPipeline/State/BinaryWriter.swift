@@ -1,14 +1,15 @@
 import SmartSyncGitObjects
 
-/// A little-endian writer for the compact state formats (stat cache, manifest, target state).
+/// A little-endian writer for the compact state formats: the stat cache, the target state (and its manifests), the
+/// pin files (`pins/<SHA-1 of the name>`) and a target's excludes file.
 ///
 /// Every file is `magic (4 bytes) | version (u32) | body | SHA-1 of everything before it (20 bytes)`,
 /// so a torn or corrupted file is detected and treated as absent rather than trusted.
 ///
 /// Writes through a raw pointer into a buffer it grows itself: ``append(size:_:)`` checks the room once for a whole
-/// entry (a path and its fixed fields) and the entry's fields are stored with no check of their own, so a table of
-/// 100,000 entries is written in one pass (a check, a store or `memcpy` a field), not a capacity and uniqueness check
-/// and a copy a field. The SHA-1 trailer is taken over the buffer in one go.
+/// entry (a path and its fixed fields) and each field's store only against the entry's declared end, so a table of
+/// 100,000 entries is written in one pass (a compare and a store or `memcpy` a field), not a capacity and uniqueness
+/// check and a copy a field. The SHA-1 trailer is taken over the buffer in one go.
 struct BinaryWriter {
     /// The file so far is `storage[..<count]`; past it, room (zeros) for what comes next.
     private var storage: [UInt8]
