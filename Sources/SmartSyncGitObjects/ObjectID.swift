@@ -83,6 +83,16 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible,
         Self.appendWord(w4, to: &out)
     }
 
+    /// Stores the 20 raw bytes at `out` (no alignment needed): state files write one per entry through a raw pointer.
+    @inlinable
+    public func store(to out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: w0.bigEndian, as: UInt32.self)
+        out.storeBytes(of: w1.bigEndian, toByteOffset: 4, as: UInt32.self)
+        out.storeBytes(of: w2.bigEndian, toByteOffset: 8, as: UInt32.self)
+        out.storeBytes(of: w3.bigEndian, toByteOffset: 12, as: UInt32.self)
+        out.storeBytes(of: w4.bigEndian, toByteOffset: 16, as: UInt32.self)
+    }
+
     @inlinable
     static func appendWord(_ w: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: w >> 24))

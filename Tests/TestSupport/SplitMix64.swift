@@ -1,6 +1,6 @@
 /// A small deterministic generator (SplitMix64) for the generated tests: seeded, so a failure names an input that
 /// fails again.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
 
     public init(seed: UInt64) { state = seed }

@@ -100,17 +100,15 @@ public struct StatCache: Sendable, Hashable {
 
     /// The binary form of the cache (without the timestamp, which is the file's mtime).
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter(magic: Self.magic, version: Self.version, reserve: entries.count * 96)
-        w.append(UInt32(entries.count))
-        for (path, e) in entries {
-            w.append(path)
-            w.append(e.stat.device)
-            w.append(e.stat.inode)
-            w.append(e.stat.size)
-            w.append(e.stat.mtimeNs)
-            w.append(e.stat.ctimeNs)
-            w.append(e.stat.mode)
-            w.append(e.id)
+        var w = BinaryWriter(magic: Self.magic, version: Self.version)
+        w.append(entries, fixedSize: 64) {
+            $0.put($1.stat.device)
+            $0.put($1.stat.inode)
+            $0.put($1.stat.size)
+            $0.put($1.stat.mtimeNs)
+            $0.put($1.stat.ctimeNs)
+            $0.put($1.stat.mode)
+            $0.put($1.id)
         }
         return w.finish()
     }

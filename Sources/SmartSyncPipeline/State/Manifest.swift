@@ -75,11 +75,9 @@ public struct Manifest: Sendable, Hashable {
     }
 
     func write(to w: inout BinaryWriter) {
-        w.append(UInt32(entries.count))
-        for (path, e) in entries {
-            w.append(path)
-            w.append(e.mode.rawValue)
-            w.append(e.id)
+        w.append(entries, fixedSize: 24) {
+            $0.put($1.mode.rawValue)
+            $0.put($1.id)
         }
     }
 

@@ -28,15 +28,21 @@ extension StateStore {
         var st = stat()
         let exists = lstat(path, &st) == 0
         if state.excludes == [] && !exists { return }
-        var w = BinaryWriter(magic: Self.excludesMagic, version: 1)
+        try FileSystem.writeFileAtomically(path, Self.encodedExcludes(of: state), durable: durable || !exists)
+        try checkpoint("excludes-saved")
+    }
+
+    /// The file's bytes for `state`'s excludes: its commit and `appliedAtNs` (the tag), whether they are known (u32 1
+    /// or 0), their count (u32) and each glob (its length, its UTF-8).
+    static func encodedExcludes(of state: TargetState) -> [UInt8] {
+        var w = BinaryWriter(magic: excludesMagic, version: 1)
         w.append(state.commit)
         w.append(state.appliedAtNs)
         w.append(UInt32(state.excludes == nil ? 0 : 1))
         let globs = state.excludes ?? []
         w.append(UInt32(globs.count))
         for glob in globs { w.append(glob) }
-        try FileSystem.writeFileAtomically(path, w.finish(), durable: durable || !exists)
-        try checkpoint("excludes-saved")
+        return w.finish()
     }
 
     /// The excludes recorded for `state` (read from its target's directory): none without a file, nil (unknown) when

@@ -53,7 +53,7 @@ public struct TargetState: Sendable, Hashable {
     static let version: UInt32 = 1
 
     func encoded() -> [UInt8] {
-        var w = BinaryWriter(magic: Self.magic, version: Self.version, reserve: manifest.count * 64)
+        var w = BinaryWriter(magic: Self.magic, version: Self.version)  // the manifest makes its own room
         w.append(target)
         w.append(commit)
         w.append(ref)
