@@ -1,3 +1,4 @@
+import Glibc
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -21,6 +22,9 @@ struct LocalVersionKeeper {
     let timeNs: Int64
     /// The records made so far, for ``record()``.
     private(set) var kept: [KeptVersion] = []
+    /// Records the log holds already, their times zeroed (``timeless(_:)``): a version that would repeat one is saved
+    /// but not recorded again, nor announced (a look done again after one that failed: ``PendingLook``).
+    var recorded: Set<KeptVersion> = []
 
     init(
         store: ObjectStore, log: KeptVersionLog, replacedBy: ObjectID?, rollbackTo: Int? = nil, owner: UInt32,
@@ -56,15 +60,48 @@ struct LocalVersionKeeper {
         // an installed file's (a rollback's generation file is installed): then the record keeps them.
         let sameInPlace = previous == entry || replacement == entry
         if installed && sameInPlace { return nil }
-        kept.append(
-            KeptVersion(
-                timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata,
-                rollbackTo: rollbackTo))
+        let version = KeptVersion(
+            timeNs: timeNs, mode: mode, id: saved, replacedBy: replacedBy, path: path, metadata: metadata,
+            rollbackTo: rollbackTo)
+        if !recorded.isEmpty, recorded.contains(Self.timeless(version)) { return nil }
+        kept.append(version)
         let what =
             sameInPlace
             ? "permissions \(String(metadata?.permissions ?? 0, radix: 8)) and owner \(metadata?.owner ?? 0)"
             : "local content \(saved.abbreviated())"
         return "'\(path)' had \(what); kept before replacing it (smart-sync restore '\(path)' brings it back)"
+    }
+
+    /// `version` with its time zeroed: what ``recorded`` holds, to tell a record made again from a new one.
+    static func timeless(_ version: KeptVersion) -> KeptVersion {
+        var version = version
+        version.timeNs = 0
+        return version
+    }
+
+    /// Keeps every file and symlink inside `directory` of `tree` (and inside its subdirectories), none of them what a
+    /// sync put there: a directory standing where a tree has a file, which goes with a tree about to be taken out of
+    /// the target. Walked by directory descriptor (``TreeReader``: `O_NOFOLLOW` all the way), so a symlink inside is
+    /// kept as the link it is and never entered; a FIFO, socket or device is never read (nothing to keep). `skip`:
+    /// paths the caller looks at itself. Returns a warning for each version recorded.
+    mutating func keepInside(
+        _ directory: TreePath, in tree: TreeReader, skip: (TreePath) -> Bool = { _ in false }
+    ) throws -> [String] {
+        var warnings: [String] = []
+        for name in try tree.names(inDirectory: directory) ?? [] {
+            let path = directory.appending(name)
+            guard !skip(path), let st = try tree.status(path) else { continue }
+            if let mode = FileMode(blobOf: st) {
+                if let warning = try keep(
+                    path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil)
+                {
+                    warnings.append(warning)
+                }
+            } else if st.st_mode & S_IFMT == S_IFDIR {
+                warnings += try keepInside(path, in: tree, skip: skip)
+            }
+        }
+        return warnings
     }
 
     /// Takes `versions` (a rollback's repair of its generation, saved into the store) as records of its own, first,

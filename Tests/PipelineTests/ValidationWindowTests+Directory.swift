@@ -1,0 +1,55 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// A tracked file the plan leaves unchanged that the operator replaces by a directory while the stage is validated:
+/// the carry passes over it (the new tree has a file there), so the directory stays in the outgoing tree.
+extension ValidationWindowTests {
+    /// With `--keep-generations 0`, whose prune removes that tree as soon as the switch stands, every file and symlink
+    /// inside the directory is kept as a local version first (named in a warning, recorded with the new commit), walked
+    /// by directory descriptor: a symlink inside is kept as the link it is, and what it points at (a directory outside,
+    /// with a file) is not entered. The target holds B. (It went with the outgoing tree: no record, no warning.)
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func aTrackedFileReplacedByADirectoryWhileTheStageIsValidatedIsKept(_ mode: LinkMode) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: mode)
+        let target = t.target
+        let outside = t.dirs.path + "/outside"
+        try TestFiles.write(outside + "/secret.txt", "not the operator's to keep\n")
+        t.runner.keepGenerations = 0
+        let (outcome, warnings) = try await syncThrough(t) {
+            try FileManager.default.removeItem(atPath: target + "/d2/f2.nix")
+            try TestFiles.write(target + "/d2/f2.nix/a.txt", "mine a\n")
+            try TestFiles.write(target + "/d2/f2.nix/sub/b.txt", "mine b\n", mode: 0o600)
+            try FileManager.default.createSymbolicLink(
+                atPath: target + "/d2/f2.nix/sub/out", withDestinationPath: outside)
+        }
+        #expect(outcome.switched)
+        #expect(try Rollback.generations(target: t.target).isEmpty)
+        try t.expectTarget(1)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        let a = try #require(try log.versions(of: TreePath("d2/f2.nix/a.txt")).first)
+        #expect(String(decoding: try t.runner.store.read(a.id), as: UTF8.self) == "mine a\n")
+        #expect(a.replacedBy?.hex == t.commits[1])
+        let b = try #require(try log.versions(of: TreePath("d2/f2.nix/sub/b.txt")).first)
+        #expect(String(decoding: try t.runner.store.read(b.id), as: UTF8.self) == "mine b\n")
+        #expect(b.metadata?.permissions == 0o600)
+        let link = try #require(try log.versions(of: TreePath("d2/f2.nix/sub/out")).first)
+        #expect(link.mode == .symlink)
+        #expect(String(decoding: try t.runner.store.read(link.id), as: UTF8.self) == outside)
+        #expect(try log.versions(of: TreePath("d2/f2.nix/sub/out/secret.txt")).isEmpty, "the symlink was followed")
+        let all = try log.load().map(\.path.description)
+        #expect(all.count == 3, "\(all)")
+        for path in ["d2/f2.nix/a.txt", "d2/f2.nix/sub/b.txt", "d2/f2.nix/sub/out"] {
+            #expect(warnings.contains { $0.contains("'\(path)'") }, "\(warnings)")
+        }
+        let kept = outcome.kept.map(\.path.description).sorted()
+        #expect(kept == ["d2/f2.nix/a.txt", "d2/f2.nix/sub/b.txt", "d2/f2.nix/sub/out"])
+        #expect(TestFiles.read(outside + "/secret.txt") == "not the operator's to keep\n")
+    }
+}
