@@ -43,7 +43,8 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Called with the outgoing tree's directory when the prune is about to remove it (``keepGenerations`` 0), before
     /// the prune: keeps what the operator changed there since the scan that nothing else kept (an edit of a tracked
     /// file the plan leaves unchanged, made while the stage was validated: ``SyncRunner/keepWindowEdits(_:tree:target:
-    /// cache:owner:kept:)``). A throw leaves the generation in place (nothing lost) and fails at
+    /// cache:owner:kept:)``). A throw leaves the generation in place (nothing lost), marked for the next run to look
+    /// (``PendingLook``, written before the exchange and removed once this succeeded), and fails at
     /// ``AfterSwitchStep/keepEdits``.
     var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
@@ -190,6 +191,11 @@ public struct StagedSwitchApplier: ApplyStrategy {
             prepared = try switcher.prepare(
                 incoming: layout.stage, sequence: sequence, outgoingState: outgoing, outgoingStateFile: previousFile,
                 consumed: nil, durable: false)
+            // The prune will remove the outgoing tree: the look at it is marked as due, durable with the journal, so
+            // a run that fails to keep or is killed before the look leaves it to the next run (``PendingLook``).
+            if keepGenerations == 0, keepOutgoing != nil {
+                try PendingLook(replacedBy: plan.commit).write(to: PendingLook.path(layout, sequence), durable: false)
+            }
             try checkpoint("prepared")
         }
         try logger.timed("sync") {
@@ -293,6 +299,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 step = .keepEdits
                 try checkpoint("keep-edits")
                 try logger.timed("keep-outgoing") { try keepOutgoing(layout.generation(sequence) + "/tree") }
+                try PendingLook.clear(layout, sequence)
                 step = .prune
             }
             try logger.timed("prune") { try generations.prune(keep: keepGenerations) }

@@ -159,6 +159,8 @@ extension StateStore {
     /// target's log, those it has already left out (the killed run may have appended them); a switch undone drops them.
     /// A pending record whose object `store` no longer holds (swept by a gc of a release that did not read journals,
     /// or removed by hand) is not recorded, since `restore` could not use it: `warn` names it.
+    /// Then the looks at outgoing trees that killed or failed runs left to do are done
+    /// (``keepPendingLooks(target:store:warn:)``).
     /// Call under the target lock, before anything reads the target's state.
     ///
     /// The state is recorded (and the intent cleared) before the journal is removed, as a switch records it before
@@ -187,5 +189,6 @@ extension StateStore {
             }
             try clearIntent(target: target)
         }
+        try keepPendingLooks(target: target, store: store, warn: warn)
     }
 }

@@ -1,0 +1,97 @@
+import Glibc
+import SmartSyncCore
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+
+/// The mark of a generation whose tree still needs its look (``WindowLook``): `generations/<seq>/look`, a
+/// ``JSONRecord`` (format `smart-sync-pending-look`, version 1).
+///
+/// A switch whose prune removes the outgoing tree (`--keep-generations 0`) writes it with that generation, before the
+/// exchange (unsynced: the stage's sync makes it durable with the journal), and removes it once the look kept what the
+/// operator changed there during the validation. A run whose keep failed (a full store: ``AfterSwitchStep/keepEdits``),
+/// or that was killed between the exchange and the look, leaves it: the next run's recovery does the look
+/// (``StateStore/keepPendingLooks(target:store:warn:)``), and until one succeeds no prune removes that generation or
+/// makes it a spare (``GenerationStore/prune(keep:)``). A generation without it (every one an earlier release filed)
+/// is pruned as before; an earlier release ignores it (and prunes the generation unlooked, as it always did).
+struct PendingLook: JSONRecord, Equatable {
+    static let format = "smart-sync-pending-look"
+    static let version = 1
+
+    /// The commit whose tree replaced the outgoing one: what the kept versions are recorded as replaced by.
+    var replacedBy: ObjectID
+
+    /// Where generation `sequence`'s mark is.
+    static func path(_ layout: SwitchLayout, _ sequence: Int) -> String { layout.generation(sequence) + "/look" }
+
+    /// Removes generation `sequence`'s mark (none is fine).
+    static func clear(_ layout: SwitchLayout, _ sequence: Int) throws {
+        let path = path(layout, sequence)
+        if unlink(path) != 0 && errno != ENOENT { throw SmartSyncError.io("unlink", path: path) }
+    }
+}
+
+extension GenerationStore {
+    /// Whether generation `seq` waits for its look (``PendingLook``): one `lstat`.
+    func awaitsLook(_ seq: Int) -> Bool {
+        var st = stat()
+        return lstat(PendingLook.path(layout, seq), &st) == 0
+    }
+}
+
+extension StateStore {
+    /// Does the looks that earlier runs left to do (``PendingLook``): for each complete generation of `target` with a
+    /// mark, what the operator changed in its tree while the stage that replaced it was validated is kept as local
+    /// versions (a warning for each; one already recorded, by a look that failed half done, is not recorded again),
+    /// and the mark removed. A look that fails (the store still full) is named in a warning and its mark stays: the
+    /// generation with it, which no prune removes, and the next run looks again. Called by
+    /// ``recoverSwitch(target:store:warn:)``, after a switch a killed run left is finished.
+    ///
+    /// The paths looked at are the window look's (``WindowLook``), found again without the plan: those the recorded
+    /// state (the mark's commit, as the recovery recorded it) has as the scan found them in the target, by the stat
+    /// cache filed with the generation (the same blob), or, where none was filed (a kill before it), as the outgoing
+    /// tree's state has them (the same entry). A path the plan wrote was looked at before the exchange (its edit
+    /// kept before the stage was made; one since failed the run).
+    func keepPendingLooks(target: String, store: ObjectStore, warn: (String) -> Void) throws {
+        let layout = SwitchLayout(target: target)
+        let generations = GenerationStore(layout: layout)
+        for seq in try generations.completeSequences() where generations.awaitsLook(seq) {
+            do {
+                try keepPendingLook(seq, layout: layout, store: store, warn: warn)
+            } catch {
+                let cause = FailedAfterSwitch<ApplyReport>.smartSyncError(error)
+                warn(
+                    "the edits made in generation \(seq)'s tree while the stage that replaced it was validated could "
+                        + "not be kept as local versions: \(cause.text); generation \(seq) stays, with them "
+                        + "(`smart-sync restore PATH --generation \(seq)` brings one back), and the next run looks "
+                        + "again")
+            }
+        }
+    }
+
+    /// The look at generation `seq` (``keepPendingLooks(target:store:warn:)``), its mark removed once it succeeded.
+    private func keepPendingLook(_ seq: Int, layout: SwitchLayout, store: ObjectStore, warn: (String) -> Void) throws {
+        guard let look = try PendingLook.read(at: PendingLook.path(layout, seq))?.record else { return }
+        let generation = Generation(
+            sequence: seq, state: try TargetState.read(from: layout.generation(seq) + "/state"),
+            tree: layout.generation(seq) + "/tree")
+        let current = try load(target: layout.target)
+        let outgoing = generation.state?.manifest
+        let manifest = (current?.commit == look.replacedBy ? current?.manifest : nil) ?? outgoing ?? Manifest()
+        let cache = generation.statCache()
+        let paths = manifest.entries.lazy.compactMap { (path, entry) -> (path: TreePath, entry: Manifest.Entry)? in
+            guard entry.mode.isBlob else { return nil }
+            let unchanged = cache.entries[path].map { $0.id == entry.id } ?? (outgoing?[path] == entry)
+            return unchanged ? (path, entry) : nil
+        }
+        let log = KeptVersionLog(state: self, target: layout.target)
+        var keeper = LocalVersionKeeper(
+            store: store, log: log, replacedBy: look.replacedBy, owner: Seal.owner, timeNs: SyncRunner.nowNs())
+        keeper.recorded = Set(
+            try log.load().filter { $0.replacedBy == look.replacedBy && $0.rollbackTo == nil }.map {
+                LocalVersionKeeper.timeless($0)
+            })
+        var kept: [KeptVersion] = []
+        try WindowLook.keep(paths, in: generation.tree, cache: cache, keeper: keeper, warn: warn, kept: &kept)
+        try PendingLook.clear(layout, seq)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+import SmartSyncCore
+import SmartSyncFileSystem
+import SmartSyncGitObjects
+import SmartSyncObjectStore
+import TestSupport
+import Testing
+
+@testable import SmartSyncPipeline
+
+/// The look at the outgoing tree under `--keep-generations 0` left undone, by a keep that failed (a full store) or a
+/// run killed between the exchange and the look: the generation is marked before the exchange (``PendingLook``), the
+/// next run's recovery does the look, and no prune removes the generation before one succeeded.
+extension ValidationWindowTests {
+    private struct Stop: Error {}
+
+    /// A sync from A to B with `--keep-generations 0` whose validator edits `d2/f2.nix` and replaces `d3/f3.nix` by a
+    /// directory (both paths B leaves as A had them), stopped by a throw at the checkpoint `point` (from the
+    /// validation on); the generation left, with the edits. Then the runner records its warnings.
+    private func stoppedSync(_ t: StageRecyclerTests.Setup, at point: String, edit: String = "{ mine = 2; }\n")
+        async throws -> Generation
+    {
+        let target = t.target
+        t.runner.keepGenerations = 0
+        let armed = Locked(false)
+        t.runner.checkpoint = { if $0 == point && armed.withLock({ $0 }) { throw Stop() } }
+        await #expect(throws: (any Error).self) {
+            try await syncThrough(t) {
+                try TestFiles.write(target + "/d2/f2.nix", edit)
+                try FileManager.default.removeItem(atPath: target + "/d3/f3.nix")
+                try TestFiles.write(target + "/d3/f3.nix/mine.txt", "mine 3\n")
+                armed.withLock { $0 = true }
+            }
+        }
+        t.runner.checkpoint = { _ in }
+        let layout = SwitchLayout(target: t.target)
+        // The tree is filed as the generation by the run, or (killed before it was) by the next run's recovery.
+        let sequence = try #require(try FileSystem.names(in: layout.generations).compactMap(Int.init).max())
+        #expect(TestFiles.lstat(PendingLook.path(layout, sequence)) != nil, "the look is not marked as due")
+        return Generation(sequence: sequence, state: nil, tree: layout.generation(sequence) + "/tree")
+    }
+
+    /// The content of `version`, read from the store.
+    private func text(_ t: StageRecyclerTests.Setup, _ version: KeptVersion?) throws -> String? {
+        try version.map { String(decoding: try t.runner.store.read($0.id), as: UTF8.self) }
+    }
+
+    /// The edits `stoppedSync` made (`edit` in `d2/f2.nix`), kept once each as local versions replaced by B, named in
+    /// `warnings`.
+    private func expectKept(_ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n")
+        throws
+    {
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        let edited = try log.versions(of: TreePath("d2/f2.nix"))
+        #expect(edited.count == 1, "\(edited)")
+        #expect(try text(t, edited.first) == edit)
+        #expect(edited.first?.replacedBy?.hex == t.commits[1])
+        let inside = try log.versions(of: TreePath("d3/f3.nix/mine.txt"))
+        #expect(inside.count == 1, "\(inside)")
+        #expect(try text(t, inside.first) == "mine 3\n")
+        #expect(try log.load().count == 2)
+        for path in ["d2/f2.nix", "d3/f3.nix/mine.txt"] {
+            #expect(warnings.contains { $0.contains("'\(path)'") && $0.contains("smart-sync restore") }, "\(warnings)")
+        }
+    }
+
+    /// A keep that fails (a checkpoint standing for a full store) leaves the generation marked; the next run (a no-op
+    /// at B) keeps the edits in its recovery and removes the mark, and the switch after it prunes the generation, the
+    /// kept versions recorded once. (The next switch used to prune it unlooked, the edits lost.)
+    @Test func aFailedKeepIsDoneByTheNextRun() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let generation = try await stoppedSync(t, at: "keep-edits")
+        #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
+        let warnings = recordWarnings(t)
+        #expect(try await !t.sync(1).switched)
+        try expectKept(t, warnings: warnings.withLock { $0 })
+        let layout = SwitchLayout(target: t.target)
+        #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) == nil, "the mark stayed")
+        #expect(try await t.sync(2).switched)
+        #expect(try Rollback.generations(target: t.target).isEmpty)
+        try t.expectTarget(2)
+        try expectKept(t, warnings: warnings.withLock { $0 })
+    }
+
+    /// A run killed after the exchange, before the look: before the record (the next run's recovery finishes the
+    /// switch and records B first), before the outgoing tree was filed (no stat cache filed with it: the look goes by
+    /// B's and A's manifests), and once it was filed. The next run keeps the edits; the target is B.
+    @Test(arguments: ["after-exchange", "recorded", "filed"])
+    func aRunKilledBetweenTheExchangeAndTheLookLeavesItToTheNextRun(at point: String) async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        _ = try await stoppedSync(t, at: point)
+        let warnings = recordWarnings(t)
+        try await t.sync(1)
+        try t.expectTarget(1)
+        try expectKept(t, warnings: warnings.withLock { $0 })
+        #expect(try await t.sync(2).switched)
+        #expect(try Rollback.generations(target: t.target).isEmpty)
+    }
+
+    /// A keep that fails half done (the second path's save, here a checkpoint after the first path's) records what
+    /// it saved before the failure: the record is in the log and the outcome, and its warning is given; the other
+    /// edit is in the generation left. The next run keeps that one and does not record the first again.
+    @Test func aKeepFailingHalfDoneRecordsWhatItSaved() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let target = t.target
+        t.runner.keepGenerations = 0
+        let armed = Locked(false)
+        t.runner.checkpoint = { if $0 == "window-edit-kept" && armed.withLock({ $0 }) { throw Stop() } }
+        try await t.sync(0)
+        let warnings = recordWarnings(t)
+        t.runner.stageValidator = { _ in
+            try TestFiles.write(target + "/d2/f2.nix", "{ mine = 2; }\n")
+            try TestFiles.write(target + "/d3/f3.nix", "{ mine = 3; }\n")
+            armed.withLock { $0 = true }
+        }
+        let failed = await #expect(throws: FailedAfterSwitch<SyncRunner.Outcome>.self) { try await t.sync(1) }
+        t.runner.stageValidator = nil
+        t.runner.checkpoint = { _ in }
+        #expect(failed?.step == .keepEdits)
+        #expect(failed?.outcome.kept.map(\.path) == [TreePath("d2/f2.nix")])
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.load().map(\.path) == [TreePath("d2/f2.nix")])
+        let first = warnings.withLock { $0 }
+        #expect(first.contains { $0.contains("'d2/f2.nix'") }, "\(first)")
+        #expect(!first.contains { $0.contains("'d3/f3.nix'") }, "\(first)")
+        let generation = try #require(try Rollback.generations(target: t.target).first)
+        #expect(TestFiles.read(generation.tree + "/d3/f3.nix") == "{ mine = 3; }\n")
+        warnings.withLock { $0 = [] }
+        try await t.sync(1)
+        #expect(try log.versions(of: TreePath("d2/f2.nix")).count == 1, "recorded again")
+        let second = try #require(try log.versions(of: TreePath("d3/f3.nix")).first)
+        #expect(String(decoding: try t.runner.store.read(second.id), as: UTF8.self) == "{ mine = 3; }\n")
+        #expect(second.replacedBy?.hex == t.commits[1])
+        let next = warnings.withLock { $0 }
+        #expect(next.contains { $0.contains("'d3/f3.nix'") }, "\(next)")
+        #expect(!next.contains { $0.contains("'d2/f2.nix'") }, "\(next)")
+    }
+
+    /// A look the next run cannot do either (the store still cannot take the edit: a file stands where its fan-out
+    /// directory goes, one no blob of the commits uses) is named in a warning, and the switch that run makes prunes
+    /// every generation but that one, edit and mark in it. Once the store takes it, the run after keeps the edit and
+    /// the next switch prunes the generation.
+    @Test func aGenerationWhoseLookFailsAgainIsNotPruned() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let edit = "{ edited = 2; }\n"
+        let generation = try await stoppedSync(t, at: "keep-edits", edit: edit)
+        let fanOut = (t.runner.store.path(for: ObjectID.hash(.blob, Array(edit.utf8))) as NSString)
+            .deletingLastPathComponent
+        #expect(TestFiles.lstat(fanOut) == nil, "a blob of A or B uses it")
+        try TestFiles.write(fanOut, "in the way\n")
+        let warnings = recordWarnings(t)
+        #expect(try await t.sync(2).switched)
+        try t.expectTarget(2)
+        let failed = warnings.withLock { $0 }
+        #expect(
+            failed.contains { $0.contains("generation \(generation.sequence)") && $0.contains("next run looks again") },
+            "\(failed)")
+        #expect(try Rollback.generations(target: t.target).map(\.sequence) == [generation.sequence])
+        #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == edit)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.versions(of: TreePath("d2/f2.nix")).isEmpty)
+        #expect(unlink(fanOut) == 0)
+        try await t.sync(2)
+        try expectKept(t, warnings: warnings.withLock { $0 }, edit: edit)
+        #expect(try await t.sync(1).switched)
+        #expect(try Rollback.generations(target: t.target).isEmpty)
+    }
+}
+
+extension ValidationWindowTests {
+    /// The prune leaves a generation marked for its look (``PendingLook``) whatever it keeps, and does not make it the
+    /// spare; the others go as before.
+    @Test func thePruneLeavesAGenerationAwaitingItsLook() throws {
+        let dir = try TemporaryDirectory(prefix: "pending-look")
+        defer { dir.remove() }
+        let layout = SwitchLayout(target: dir["target"])
+        let generations = GenerationStore(layout: layout)
+        for seq in 1...3 { try TestFiles.write(layout.generation(seq) + "/tree/f", "\(seq)\n") }
+        let commit = try #require(ObjectID(hex: String(repeating: "1", count: 40)))
+        try PendingLook(replacedBy: commit).write(to: PendingLook.path(layout, 1))
+        try generations.prune(keep: 2)
+        #expect(try generations.completeSequences() == [3, 2, 1])
+        #expect(generations.takeSpare() == nil, "a generation awaiting its look was made the spare")
+        try generations.prune(keep: 0)
+        #expect(try generations.completeSequences() == [1])
+        #expect(generations.awaitsLook(1))
+        try PendingLook.clear(layout, 1)
+        try generations.prune(keep: 0)
+        #expect(try generations.completeSequences().isEmpty)
+    }
+}
