@@ -41,11 +41,6 @@ extension ValidationWindowTests {
         return Generation(sequence: sequence, state: nil, tree: layout.generation(sequence) + "/tree")
     }
 
-    /// The content of `version`, read from the store.
-    private func text(_ t: StageRecyclerTests.Setup, _ version: KeptVersion?) throws -> String? {
-        try version.map { String(decoding: try t.runner.store.read($0.id), as: UTF8.self) }
-    }
-
     /// The edits `stoppedSync` made (`edit` in `d2/f2.nix`), kept once each as local versions replaced by B, named in
     /// `warnings`.
     private func expectKept(_ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n")
@@ -54,11 +49,11 @@ extension ValidationWindowTests {
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         let edited = try log.versions(of: TreePath("d2/f2.nix"))
         #expect(edited.count == 1, "\(edited)")
-        #expect(try text(t, edited.first) == edit)
+        #expect(try storedText(t, edited.first) == edit)
         #expect(edited.first?.replacedBy?.hex == t.commits[1])
         let inside = try log.versions(of: TreePath("d3/f3.nix/mine.txt"))
         #expect(inside.count == 1, "\(inside)")
-        #expect(try text(t, inside.first) == "mine 3\n")
+        #expect(try storedText(t, inside.first) == "mine 3\n")
         #expect(try log.load().count == 2)
         for path in ["d2/f2.nix", "d3/f3.nix/mine.txt"] {
             #expect(warnings.contains { $0.contains("'\(path)'") && $0.contains("smart-sync restore") }, "\(warnings)")

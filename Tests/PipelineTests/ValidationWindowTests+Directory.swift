@@ -33,15 +33,12 @@ extension ValidationWindowTests {
         #expect(try Rollback.generations(target: t.target).isEmpty)
         try t.expectTarget(1)
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
-        let a = try #require(try log.versions(of: TreePath("d2/f2.nix/a.txt")).first)
-        #expect(String(decoding: try t.runner.store.read(a.id), as: UTF8.self) == "mine a\n")
-        #expect(a.replacedBy?.hex == t.commits[1])
-        let b = try #require(try log.versions(of: TreePath("d2/f2.nix/sub/b.txt")).first)
-        #expect(String(decoding: try t.runner.store.read(b.id), as: UTF8.self) == "mine b\n")
-        #expect(b.metadata?.permissions == 0o600)
-        let link = try #require(try log.versions(of: TreePath("d2/f2.nix/sub/out")).first)
-        #expect(link.mode == .symlink)
-        #expect(String(decoding: try t.runner.store.read(link.id), as: UTF8.self) == outside)
+        let a = try log.versions(of: TreePath("d2/f2.nix/a.txt")).first
+        #expect(try storedText(t, a) == "mine a\n" && a?.replacedBy?.hex == t.commits[1])
+        let b = try log.versions(of: TreePath("d2/f2.nix/sub/b.txt")).first
+        #expect(try storedText(t, b) == "mine b\n" && b?.metadata?.permissions == 0o600)
+        let link = try log.versions(of: TreePath("d2/f2.nix/sub/out")).first
+        #expect(try storedText(t, link) == outside && link?.mode == .symlink)
         #expect(try log.versions(of: TreePath("d2/f2.nix/sub/out/secret.txt")).isEmpty, "the symlink was followed")
         let all = try log.load().map(\.path.description)
         #expect(all.count == 3, "\(all)")

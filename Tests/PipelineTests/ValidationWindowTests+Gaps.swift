@@ -24,6 +24,11 @@ extension ValidationWindowTests {
         return (outcome, warnings.withLock { $0 })
     }
 
+    /// The content of `version` (nil: none), read from `t`'s store.
+    func storedText(_ t: StageRecyclerTests.Setup, _ version: KeptVersion?) throws -> String? {
+        try version.map { String(decoding: try t.runner.store.read($0.id), as: UTF8.self) }
+    }
+
     /// Gives `t` a runner like its own that records the warnings of its runs, in what this returns.
     func recordWarnings(_ t: StageRecyclerTests.Setup) -> Locked<[String]> {
         let warnings = Locked<[String]>([])
