@@ -161,6 +161,35 @@ extension ValidationWindowTests {
         #expect(try await t.sync(1).switched)
         #expect(try Rollback.generations(target: t.target).isEmpty)
     }
+
+    /// A directory nested deeper than the keeper walks (``LocalVersionKeeper/maxDepth``) in the marked generation's
+    /// tree: the next run's look stops with a clear error (a warning naming the limit, the path shortened), and the
+    /// mark and the generation stay; what was looked at before it is kept, and the run after does the same (it used
+    /// to recurse once per level: tens of thousands of levels overflowed the stack, every run). Once the deep part
+    /// is gone, the next run finishes the look.
+    @Test func aDirectoryTooDeepToKeepIsAClearErrorAndTheMarkStays() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let generation = try await stoppedSync(t, at: "keep-edits")
+        let levels = Array(repeating: "x", count: LocalVersionKeeper.maxDepth + 44)
+        try TestFiles.write(generation.tree + "/d3/f3.nix/" + levels.joined(separator: "/") + "/deep.txt", "deep\n")
+        let warnings = recordWarnings(t)
+        let layout = SwitchLayout(target: t.target)
+        for _ in 0..<2 {
+            let before = warnings.withLock { $0.count }
+            try await t.sync(1)
+            let seen = warnings.withLock { $0.dropFirst(before) }
+            let limit = "more than \(LocalVersionKeeper.maxDepth) directory levels below 'd3/f3.nix'"
+            #expect(seen.contains { $0.contains(limit) && $0.contains("…") && $0.count < 1_000 }, "\(seen)")
+            #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) != nil, "the mark went")
+            #expect(try Rollback.generations(target: t.target).map(\.sequence) == [generation.sequence])
+        }
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.versions(of: TreePath("d2/f2.nix")).count == 1)
+        try FileManager.default.removeItem(atPath: generation.tree + "/d3/f3.nix/x")
+        try await t.sync(1)
+        try expectKept(t, warnings: warnings.withLock { $0 })
+        #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) == nil, "the mark stayed")
+    }
 }
 
 extension ValidationWindowTests {

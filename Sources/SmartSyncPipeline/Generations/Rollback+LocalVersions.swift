@@ -40,7 +40,8 @@ extension Rollback {
         // (its rule is the generation's file): every file or symlink of the operator's inside it is kept. Those of
         // the current sync's and --keep-local's (`now`, `keptLocal`) are looked at by the loop below.
         func keepInside(_ directory: TreePath) throws {
-            warnings += try keeper.keepInside(directory, in: tree) { now[$0] != nil || keptLocal[$0] != nil }
+            try keeper.keepInside(
+                directory, in: tree, skip: { now[$0] != nil || keptLocal[$0] != nil }, warnings: &warnings)
         }
         for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             let previous = now[path]

@@ -1,4 +1,5 @@
 import Glibc
+import SmartSyncCore
 import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
@@ -79,29 +80,62 @@ struct LocalVersionKeeper {
         return version
     }
 
+    /// How many directory levels below the directory it keeps ``keepInside(_:in:skip:warnings:)`` walks: deeper is
+    /// refused (`.limitExceeded`). The walk holds one descriptor per level (``DirectoryCursor``), so the cap bounds them too.
+    static let maxDepth = 256
+
     /// Keeps every file and symlink inside `directory` of `tree` (and inside its subdirectories), none of them what a
     /// sync put there: a directory standing where a tree has a file, which goes with a tree about to be taken out of
     /// the target. Walked by directory descriptor (``TreeReader``: `O_NOFOLLOW` all the way), so a symlink inside is
     /// kept as the link it is and never entered; a FIFO, socket or device is never read (nothing to keep). `skip`:
-    /// paths the caller looks at itself. Returns a warning for each version recorded.
+    /// paths the caller looks at itself. A warning for each version recorded is appended to `warnings` (those of a
+    /// walk that throws as well: the caller records what was saved before the failure).
+    ///
+    /// Walked with a stack of its own (no recursion: a directory nested tens of thousands of levels deep overflowed
+    /// the thread's stack), at most ``maxDepth`` levels below `directory`: a directory deeper throws `.limitExceeded`
+    /// (what was kept before it stays saved; the caller records it), so the descriptors open stay bounded as well.
     mutating func keepInside(
-        _ directory: TreePath, in tree: TreeReader, skip: (TreePath) -> Bool = { _ in false }
-    ) throws -> [String] {
-        var warnings: [String] = []
-        for name in try tree.names(inDirectory: directory) ?? [] {
-            let path = directory.appending(name)
-            guard !skip(path), let st = try tree.status(path) else { continue }
-            if let mode = FileMode(blobOf: st) {
-                if let warning = try keep(
-                    path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil)
-                {
-                    warnings.append(warning)
+        _ directory: TreePath, in tree: TreeReader, skip: (TreePath) -> Bool = { _ in false },
+        warnings: inout [String]
+    ) throws {
+        let base = directory.components.count
+        var pending = [directory]
+        while let current = pending.popLast() {
+            var below: [TreePath] = []
+            for name in try tree.names(inDirectory: current) ?? [] {
+                let path = current.appending(name)
+                guard !skip(path), let st = try tree.status(path) else { continue }
+                if let mode = FileMode(blobOf: st) {
+                    if let warning = try keep(
+                        path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil)
+                    {
+                        warnings.append(warning)
+                    }
+                } else if st.st_mode & S_IFMT == S_IFDIR {
+                    guard path.components.count - base <= Self.maxDepth else {
+                        throw Self.tooDeep(path, below: directory, in: tree)
+                    }
+                    below.append(path)
                 }
-            } else if st.st_mode & S_IFMT == S_IFDIR {
-                warnings += try keepInside(path, in: tree, skip: skip)
             }
+            pending += below.reversed()  // in name order, depth first
         }
-        return warnings
+    }
+
+    /// The error for a directory past ``maxDepth`` levels below `directory` (the path shortened in the message).
+    static func tooDeep(_ path: TreePath, below directory: TreePath, in tree: TreeReader) -> SmartSyncError {
+        SmartSyncError(
+            .limitExceeded,
+            "'\(shortened(tree.display(path)))' lies more than \(maxDepth) directory levels below '\(directory)', "
+                + "which stands where the tree has a file; smart-sync keeps no files that deep",
+            hint: "copy what you need from '\(shortened(tree.display(directory)))' and remove that directory "
+                + "(or move its deep part up), then run again")
+    }
+
+    /// `text` cut in the middle to at most about `limit` characters, for a path in a message.
+    static func shortened(_ text: String, limit: Int = 160) -> String {
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit / 2)) + "…" + String(text.suffix(limit / 2))
     }
 
     /// Takes `versions` (a rollback's repair of its generation, saved into the store) as records of its own, first,

@@ -12,7 +12,7 @@ enum WindowLook {
     /// Keeps with `keeper`, from `tree`, at each of `paths` (with what the new tree has there, which the scan found in
     /// the target: the same entry before and after), a file or symlink that is not that entry (``LocalEditScan``'s
     /// rules: one `fstatat` by descriptor; read only when neither `cache`, the scan's, nor the seal vouches for it),
-    /// and every file and symlink inside a directory standing there (``LocalVersionKeeper/keepInside(_:in:skip:)``).
+    /// and every file and symlink inside a directory standing there (``LocalVersionKeeper/keepInside(_:in:skip:warnings:)``).
     /// The records are appended to the log, each announced through `warn`, and left in `kept`; on a failure, those
     /// saved before it as well, and the error is rethrown. `checkpoint` runs after each path that got a record
     /// (tests stop a look half done there).
@@ -42,7 +42,7 @@ enum WindowLook {
                 } else if st.st_mode & S_IFMT == S_IFDIR {
                     // A directory the operator put where the tree has a file: the carry passes over it (the new
                     // tree's file wins), so all of it is in this tree.
-                    warnings += try keeper.keepInside(path, in: reader)
+                    try keeper.keepInside(path, in: reader, warnings: &warnings)
                 }  // a FIFO, socket or device holds nothing to keep
                 if warnings.count > before { try checkpoint() }
             }
