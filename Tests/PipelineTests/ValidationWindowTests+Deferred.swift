@@ -190,6 +190,26 @@ extension ValidationWindowTests {
         try expectKept(t, warnings: warnings.withLock { $0 })
         #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) == nil, "the mark stayed")
     }
+
+    /// `plan` and `restore --list` write nothing for a marked generation (no store object, no record, no warning): the
+    /// look is left to a run that changes the target (`sync`, `update`, `rollback`, `restore PATH`). The sync after
+    /// them does it.
+    @Test func planAndListingsLeaveThePendingLook() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let generation = try await stoppedSync(t, at: "keep-edits")
+        let warnings = recordWarnings(t)
+        _ = try await t.runner.plan(.init(ref: t.commits[1], target: t.target))
+        _ = try Restore.versions(
+            of: t.target + "/d2/f2.nix", target: t.target, state: t.runner.state, store: t.runner.store
+        ) { if case .warning(let text) = $0 { warnings.withLock { $0.append(text) } } }
+        let layout = SwitchLayout(target: t.target)
+        #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) != nil, "the mark went")
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.load().isEmpty)
+        #expect(warnings.withLock { $0 }.isEmpty, "\(warnings.withLock { $0 })")
+        try await t.sync(1)
+        try expectKept(t, warnings: warnings.withLock { $0 })
+    }
 }
 
 extension ValidationWindowTests {

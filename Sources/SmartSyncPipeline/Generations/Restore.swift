@@ -62,7 +62,7 @@ public enum Restore {
         let relative = try relativePath(path, target: target)
         if TreeOps.isDirectory(state.directory(for: target)) {
             do {
-                try recovered(target: target, state: state, store: store, events: events) {}
+                try recovered(target: target, state: state, store: store, looks: false, events: events) {}
             } catch let error as SmartSyncError {
                 events(
                     .warning(
@@ -96,15 +96,17 @@ public enum Restore {
 
     /// Runs `body` under the store's shared lock and the target lock, after recovering a switch a killed run left. As
     /// every run under the lock: a switch finished here is recorded from its intent (or its journal), which finishing
-    /// it without recording would lose (the state then naming the tree it replaced).
+    /// it without recording would lose (the state then naming the tree it replaced). `looks`: whether the looks marked
+    /// are done too (``PendingLook``: `restore PATH` does them, a listing writes nothing of its own).
     private static func recovered<R>(
-        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
+        target: String, state: StateStore, store: ObjectStore, looks: Bool = true, events: (SyncEvent) -> Void,
+        _ body: () throws -> R
     ) throws -> R {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
         let lock = try state.lock(target: target)
         defer { lock.release() }
-        try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+        try state.recoverSwitch(target: target, store: store, looks: looks) { events(.warning($0)) }
         return try body()
     }
 

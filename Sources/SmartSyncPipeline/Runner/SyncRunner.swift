@@ -91,7 +91,10 @@ public struct SyncRunner: Sendable {
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
-            try logger.timed("recover") { try state.recoverSwitch(target: target, store: store) { events(.warning($0)) } }
+            // A plan leaves the looks marked (``PendingLook``) to a run that applies: it writes nothing of its own.
+            try logger.timed("recover") {
+                try state.recoverSwitch(target: target, store: store, looks: apply) { events(.warning($0)) }
+            }
         }
         var previous = try state.load(target: target)
         // The scan reads the target only: it runs on a thread of its own while the ref is resolved, checked and listed

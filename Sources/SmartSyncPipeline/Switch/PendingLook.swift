@@ -44,7 +44,7 @@ extension StateStore {
     /// versions (a warning for each; one already recorded, by a look that failed half done, is not recorded again),
     /// and the mark removed. A look that fails (the store still full) is named in a warning and its mark stays: the
     /// generation with it, which no prune removes, and the next run looks again. Called by
-    /// ``recoverSwitch(target:store:warn:)``, after a switch a killed run left is finished.
+    /// ``recoverSwitch(target:store:looks:warn:)``, after a switch a killed run left is finished.
     ///
     /// The paths looked at are the window look's (``WindowLook``), found again without the plan: those the recorded
     /// state (the mark's commit, as the recovery recorded it) has as the scan found them in the target, by the stat

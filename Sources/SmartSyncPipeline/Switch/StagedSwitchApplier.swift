@@ -10,7 +10,7 @@ import SmartSyncObjectStore
 /// `renameat2(RENAME_EXCHANGE)`: any reader sees the old tree or the new one, never a mix.
 ///
 /// 1. Recover: finish or undo a switch a killed run left, and record it
-///    (``StateStore/recoverSwitch(target:store:warn:)``): the caller's, under the target lock before it scans the
+///    (``StateStore/recoverSwitch(target:store:looks:warn:)``): the caller's, under the target lock before it scans the
 ///    target; an apply that finds a journal refuses.
 /// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
 ///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
