@@ -184,6 +184,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Until the exchange the journal names an inode the target does not have: a kill leaves what the next run's
         // recovery removes, as it removes the stage (ARCHITECTURE, "One sync before the exchange").
         var prepared: TreeSwitch.Prepared?
+        var lookMark: String?
         if exists {
             let sequence = try generations.nextSequence()
             // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
@@ -194,7 +195,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // The prune will remove the outgoing tree: the look at it is marked as due, durable with the journal, so
             // a run that fails to keep or is killed before the look leaves it to the next run (``PendingLook``).
             if keepGenerations == 0, keepOutgoing != nil {
-                try PendingLook(replacedBy: plan.commit).write(to: PendingLook.path(layout, sequence), durable: false)
+                let mark = PendingLook.path(layout, sequence)
+                try PendingLook(replacedBy: plan.commit).write(to: mark, durable: false)
+                lookMark = mark
             }
             try checkpoint("prepared")
         }
@@ -209,6 +212,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 try syncIntent(coveredBy: layout.stage)
                 // `confirmJournal` leaves the undo to its caller: this catch is the one undo of the prepare.
                 if let prepared { try switcher.confirmJournal(prepared) }
+                // The look's mark likewise: a write-back error the `syncfs` missed would lose it, and with it the
+                // next run's look and the prune's respect of the generation.
+                if let lookMark { try FileSystem.syncFile(lookMark) }
             } catch {
                 if let prepared { switcher.abandon(prepared) }
                 throw error
