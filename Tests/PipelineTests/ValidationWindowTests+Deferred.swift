@@ -152,12 +152,20 @@ extension ValidationWindowTests {
             failed.contains { $0.contains("generation \(generation.sequence)") && $0.contains("next run looks again") },
             "\(failed)")
         #expect(try Rollback.generations(target: t.target).map(\.sequence) == [generation.sequence])
+        let mark = PendingLook.path(SwitchLayout(target: t.target), generation.sequence)
+        #expect(failed.contains { $0.contains("remove '\(mark)'") }, "the way out is not named: \(failed)")
+        // `status` shows the look pending, since when, and the mark.
+        let status = try TargetStatus.gather(target: t.target, state: t.runner.state, storeBytes: nil)
+        let info = try #require(status.generations.first)
+        #expect(info.lookMark == mark && info.lookPendingSinceNs != nil)
         #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == edit)
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         #expect(try log.versions(of: TreePath("d2/f2.nix")).isEmpty)
         #expect(unlink(fanOut) == 0)
         try await t.sync(2)
         try expectKept(t, warnings: warnings.withLock { $0 }, edit: edit)
+        let after = try TargetStatus.gather(target: t.target, state: t.runner.state, storeBytes: nil)
+        #expect(after.generations.first?.lookPendingSinceNs == nil)
         #expect(try await t.sync(1).switched)
         #expect(try Rollback.generations(target: t.target).isEmpty)
     }

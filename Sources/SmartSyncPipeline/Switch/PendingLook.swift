@@ -32,9 +32,13 @@ struct PendingLook: JSONRecord, Equatable {
 
 extension GenerationStore {
     /// Whether generation `seq` waits for its look (``PendingLook``): one `lstat`.
-    func awaitsLook(_ seq: Int) -> Bool {
+    func awaitsLook(_ seq: Int) -> Bool { lookMarkedNs(seq) != nil }
+
+    /// When generation `seq` was marked for its look (the mark's mtime, ns since the epoch); nil: not marked.
+    func lookMarkedNs(_ seq: Int) -> Int64? {
         var st = stat()
-        return lstat(PendingLook.path(layout, seq), &st) == 0
+        guard lstat(PendingLook.path(layout, seq), &st) == 0 else { return nil }
+        return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }
 
@@ -61,9 +65,10 @@ extension StateStore {
                 let cause = FailedAfterSwitch<ApplyReport>.smartSyncError(error)
                 warn(
                     "the edits made in generation \(seq)'s tree while the stage that replaced it was validated could "
-                        + "not be kept as local versions: \(cause.text); generation \(seq) stays, with them "
-                        + "(`smart-sync restore PATH --generation \(seq)` brings one back), and the next run looks "
-                        + "again")
+                        + "not be kept as local versions: \(cause.text); generation \(seq) stays, with them, and the "
+                        + "next run looks again (`smart-sync status` shows since when); to give up the look, copy what "
+                        + "you need from '\(layout.generation(seq))/tree' and remove '\(PendingLook.path(layout, seq))' "
+                        + "(or the generation)")
             }
         }
     }
