@@ -81,15 +81,18 @@ struct LocalVersionKeeper {
     }
 
     /// How many directory levels below the directory it keeps ``keepInside(_:in:skip:warnings:)`` walks: deeper is
-    /// refused (`.limitExceeded`). The walk holds one descriptor per level (``DirectoryCursor``), so the cap bounds them too.
+    /// refused (`.limitExceeded`). The walk holds one descriptor per level (``DirectoryCursor``), so the cap bounds
+    /// them too.
     static let maxDepth = 256
 
     /// Keeps every file and symlink inside `directory` of `tree` (and inside its subdirectories), none of them what a
     /// sync put there: a directory standing where a tree has a file, which goes with a tree about to be taken out of
     /// the target. Walked by directory descriptor (``TreeReader``: `O_NOFOLLOW` all the way), so a symlink inside is
     /// kept as the link it is and never entered; a FIFO, socket or device is never read (nothing to keep). `skip`:
-    /// paths the caller looks at itself. A warning for each version recorded is appended to `warnings` (those of a
-    /// walk that throws as well: the caller records what was saved before the failure).
+    /// paths the caller looks at itself. One warning for the directory is appended to `warnings` when versions were
+    /// recorded (a walk that throws as well: the caller records what was saved before the failure), naming it, how
+    /// many, the first few, and how to restore them: a file stands at the directory's path once the tree is replaced,
+    /// so `restore` of a path inside needs it moved away first (``keptInside(_:paths:)``).
     ///
     /// Walked with a stack of its own (no recursion: a directory nested tens of thousands of levels deep overflowed
     /// the thread's stack), at most ``maxDepth`` levels below `directory`: a directory deeper throws `.limitExceeded`
@@ -99,6 +102,8 @@ struct LocalVersionKeeper {
         warnings: inout [String]
     ) throws {
         let base = directory.components.count
+        var recorded: [TreePath] = []
+        defer { if !recorded.isEmpty { warnings.append(Self.keptInside(directory, paths: recorded)) } }
         var pending = [directory]
         while let current = pending.popLast() {
             var below: [TreePath] = []
@@ -106,10 +111,8 @@ struct LocalVersionKeeper {
                 let path = current.appending(name)
                 guard !skip(path), let st = try tree.status(path) else { continue }
                 if let mode = FileMode(blobOf: st) {
-                    if let warning = try keep(
-                        path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil)
-                    {
-                        warnings.append(warning)
+                    if try keep(path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil) != nil {
+                        recorded.append(path)
                     }
                 } else if st.st_mode & S_IFMT == S_IFDIR {
                     guard path.components.count - base <= Self.maxDepth else {
@@ -120,6 +123,17 @@ struct LocalVersionKeeper {
             }
             pending += below.reversed()  // in name order, depth first
         }
+    }
+
+    /// The warning for the versions `paths` kept from inside `directory` (``keepInside(_:in:skip:warnings:)``).
+    static func keptInside(_ directory: TreePath, paths: [TreePath]) -> String {
+        let count = paths.count == 1 ? "1 file" : "\(paths.count) files"
+        let some = paths.prefix(3).map { "'\(shortened($0.description))'" }.joined(separator: ", ")
+        let more = paths.count > 3 ? ", …" : ""
+        let name = shortened(directory.description)
+        return "'\(name)' was a directory where the tree has a file: \(count) in it kept before replacing it "
+            + "(\(some)\(more)); to bring them back, move the file '\(name)' away first, then "
+            + "`smart-sync restore PATH` each (`smart-sync restore --list PATH` shows a path's versions)"
     }
 
     /// The error for a directory past ``maxDepth`` levels below `directory` (the path shortened in the message).
