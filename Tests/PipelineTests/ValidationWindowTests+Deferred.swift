@@ -93,6 +93,26 @@ extension ValidationWindowTests {
         #expect(try Rollback.generations(target: t.target).isEmpty)
     }
 
+    /// The next run's look tells a record it made again (a look that failed half done) from an older one that is the
+    /// same but for its time (the same edit, kept by an earlier run): only records made since the run that marked the
+    /// generation started count as made already. The old record used to hide the new one (never recorded).
+    @Test func anOldIdenticalRecordDoesNotHideTheLooksRecord() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let edit = "{ mine = 2; }\n"
+        let generation = try await stoppedSync(t, at: "keep-edits")
+        let st = try #require(TestFiles.lstat(generation.tree + "/d2/f2.nix"))
+        let old = KeptVersion(
+            timeNs: 1_000_000_000, mode: try #require(FileMode(blobOf: st)), id: ObjectID.hash(.blob, Array(edit.utf8)),
+            replacedBy: try #require(ObjectID(hex: t.commits[1])), path: TreePath("d2/f2.nix"),
+            metadata: FileMetadata(st), rollbackTo: nil)
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        try log.append([old])
+        try await t.sync(1)
+        let versions = try log.versions(of: TreePath("d2/f2.nix"))
+        #expect(versions.count == 2, "\(versions)")
+        #expect(versions.filter { $0.timeNs > old.timeNs }.count == 1)
+    }
+
     /// A keep that fails half done (the second path's save, here a checkpoint after the first path's) records what
     /// it saved before the failure: the record is in the log and the outcome, and its warning is given; the other
     /// edit is in the generation left. The next run keeps that one and does not record the first again.

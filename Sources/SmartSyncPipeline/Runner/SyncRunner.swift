@@ -275,6 +275,7 @@ public struct SyncRunner: Sendable {
             }
             logFetch(outcome.fetch)
             try logger.timed("recheck") { try Self.recheck(watched, target: target) }
+            let keptSinceNs = Self.nowNs()  // before the first keep: the look's mark (``PendingLook/sinceNs``)
             outcome.kept = try logger.timed("keep-local") {
                 try keepLocalVersions(plan, target: target, previous: previousManifest, owner: planner.installedOwner)
             }
@@ -342,6 +343,7 @@ public struct SyncRunner: Sendable {
                     if hadPrevious { applier.previousFile = state.statePath(for: target) }
                     if intentUnsynced { applier.unsyncedIntent = state.intentPath(for: target) }
                     applier.validateStage = stageValidator
+                    applier.startedNs = keptSinceNs
                     applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache

@@ -19,6 +19,10 @@ struct PendingLook: JSONRecord, Equatable {
 
     /// The commit whose tree replaced the outgoing one: what the kept versions are recorded as replaced by.
     var replacedBy: ObjectID
+    /// When the run that marked it started (ns since the epoch), before it kept anything: a kept-version record older
+    /// than that is not one of this look's (an earlier run's keep of the same edit), and does not stop the look from
+    /// recording its own. Nil (a mark without it): every record counts.
+    var sinceNs: Int64?
 
     /// Where generation `sequence`'s mark is.
     static func path(_ layout: SwitchLayout, _ sequence: Int) -> String { layout.generation(sequence) + "/look" }
@@ -91,10 +95,10 @@ extension StateStore {
         let log = KeptVersionLog(state: self, target: layout.target)
         var keeper = LocalVersionKeeper(
             store: store, log: log, replacedBy: look.replacedBy, owner: Seal.owner, timeNs: SyncRunner.nowNs())
+        let since = look.sinceNs ?? .min
         keeper.recorded = Set(
-            try log.load().filter { $0.replacedBy == look.replacedBy && $0.rollbackTo == nil }.map {
-                LocalVersionKeeper.timeless($0)
-            })
+            try log.load().filter { $0.replacedBy == look.replacedBy && $0.rollbackTo == nil && $0.timeNs >= since }
+                .map { LocalVersionKeeper.timeless($0) })
         var kept: [KeptVersion] = []
         try WindowLook.keep(paths, in: generation.tree, cache: cache, keeper: keeper, warn: warn, kept: &kept)
         try PendingLook.clear(layout, seq)

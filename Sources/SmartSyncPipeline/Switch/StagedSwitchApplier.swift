@@ -47,6 +47,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// (``PendingLook``, written before the exchange and removed once this succeeded), and fails at
     /// ``AfterSwitchStep/keepEdits``.
     var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
+    /// When the run started, before it kept anything (ns since the epoch): written in the look's mark
+    /// (``PendingLook/sinceNs``).
+    var startedNs: Int64?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
     /// (`stat-cache`): so that when the tree is recycled or rolled back to, files still as the scan saw them need no
     /// reading (``GenerationTrust``). Nil (or nil read): the generation is filed without one.
@@ -196,7 +199,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
             // a run that fails to keep or is killed before the look leaves it to the next run (``PendingLook``).
             if keepGenerations == 0, keepOutgoing != nil {
                 let mark = PendingLook.path(layout, sequence)
-                try PendingLook(replacedBy: plan.commit).write(to: mark, durable: false)
+                try PendingLook(replacedBy: plan.commit, sinceNs: startedNs).write(to: mark, durable: false)
                 lookMark = mark
             }
             try checkpoint("prepared")
