@@ -113,6 +113,24 @@ extension ValidationWindowTests {
         #expect(versions.filter { $0.timeNs > old.timeNs }.count == 1)
     }
 
+    /// When no recorded state can say which paths to look at (the target's state is of another commit than the
+    /// mark's, and the generation has no state), the look is not done and its mark stays, with a warning: it used to
+    /// look at nothing and remove the mark, silently.
+    @Test func aLookWithoutATrustedManifestKeepsItsMark() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        let generation = try await stoppedSync(t, at: "keep-edits")
+        let layout = SwitchLayout(target: t.target)
+        let mark = PendingLook.path(layout, generation.sequence)
+        try PendingLook(replacedBy: try #require(ObjectID(hex: t.commits[2]))).write(to: mark)
+        #expect(unlink(layout.generation(generation.sequence) + "/state") == 0)
+        let warnings = recordWarnings(t)
+        try await t.sync(1)
+        let said = warnings.withLock { $0 }
+        #expect(said.contains { $0.contains("no recorded state") && $0.contains("remove '\(mark)'") }, "\(said)")
+        #expect(TestFiles.lstat(mark) != nil, "the mark went")
+        #expect(try KeptVersionLog(state: t.runner.state, target: t.target).load().isEmpty)
+    }
+
     /// A keep that fails half done (the second path's save, here a checkpoint after the first path's) records what
     /// it saved before the failure: the record is in the log and the outcome, and its warning is given; the other
     /// edit is in the generation left. The next run keeps that one and does not record the first again.

@@ -58,7 +58,11 @@ extension StateStore {
     /// state (the mark's commit, as the recovery recorded it) has as the scan found them in the target, by the stat
     /// cache filed with the generation (the same blob), or, where none was filed (a kill before it), as the outgoing
     /// tree's state has them (the same entry). A path the plan wrote was looked at before the exchange (its edit
-    /// kept before the stage was made; one since failed the run).
+    /// kept before the stage was made; one since failed the run); a path `--keep-local` left (the current state's or
+    /// the generation's `keptLocal`) is not the plan's either. When neither state can be trusted (the target's state
+    /// of another commit than the mark's, the generation without one) nothing is looked at: the look fails, its mark
+    /// stays, with the warning. (Rejected: the plan's unchanged paths written into the mark, a list as long as the
+    /// tree for every keep-0 switch.)
     func keepPendingLooks(target: String, store: ObjectStore, warn: (String) -> Void) throws {
         let layout = SwitchLayout(target: target)
         let generations = GenerationStore(layout: layout)
@@ -71,8 +75,8 @@ extension StateStore {
                     "the edits made in generation \(seq)'s tree while the stage that replaced it was validated could "
                         + "not be kept as local versions: \(cause.text); generation \(seq) stays, with them, and the "
                         + "next run looks again (`smart-sync status` shows since when); to give up the look, copy what "
-                        + "you need from '\(layout.generation(seq))/tree' and remove '\(PendingLook.path(layout, seq))' "
-                        + "(or the generation)")
+                        + "you need from '\(layout.generation(seq))/tree' and remove "
+                        + "'\(PendingLook.path(layout, seq))' (or the generation)")
             }
         }
     }
@@ -85,10 +89,18 @@ extension StateStore {
             tree: layout.generation(seq) + "/tree")
         let current = try load(target: layout.target)
         let outgoing = generation.state?.manifest
-        let manifest = (current?.commit == look.replacedBy ? current?.manifest : nil) ?? outgoing ?? Manifest()
+        guard let manifest = (current?.commit == look.replacedBy ? current?.manifest : nil) ?? outgoing else {
+            throw SmartSyncError(
+                .notFound,
+                "no recorded state names the paths to look at: the target's state is of "
+                    + "\(current?.commit.abbreviated() ?? "no commit"), not the mark's "
+                    + "\(look.replacedBy.abbreviated()), and generation \(seq) has no state")
+        }
         let cache = generation.statCache()
+        // The paths --keep-local left (the current state's, the generation's) are not the plan's unchanged ones.
+        let keptLocal = [current?.keptLocal, generation.state?.keptLocal].compactMap { $0 }.filter { !$0.isEmpty }
         let paths = manifest.entries.lazy.compactMap { (path, entry) -> (path: TreePath, entry: Manifest.Entry)? in
-            guard entry.mode.isBlob else { return nil }
+            guard entry.mode.isBlob, !keptLocal.contains(where: { $0[path] != nil }) else { return nil }
             let unchanged = cache.entries[path].map { $0.id == entry.id } ?? (outgoing?[path] == entry)
             return unchanged ? (path, entry) : nil
         }
