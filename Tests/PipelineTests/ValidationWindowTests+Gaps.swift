@@ -115,7 +115,9 @@ extension ValidationWindowTests {
             #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
             let message = failed.error.message
             #expect(message.contains("generation \(generation.sequence)"), "\(message)")
-            #expect(message.contains("restore PATH --generation \(generation.sequence)"), "\(message)")
+            // Not `restore PATH --generation N`: it refuses a file that is neither the generation's nor a kept record.
+            #expect(message.contains("'\(generation.tree)'"), "\(message)")
+            #expect(!message.contains("--generation"), "\(message)")
         }
     }
 

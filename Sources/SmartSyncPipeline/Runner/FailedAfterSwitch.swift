@@ -73,8 +73,9 @@ public struct FailedAfterSwitch<Outcome: Sendable>: Error, Sendable, CustomStrin
         case .keepEdits:
             let n = generation.map(String.init) ?? "N"
             text += "The target and its state are at \(to); the replaced tree stays as generation \(n), with the edits "
-            text += "made in it since the scan (`smart-sync restore PATH --generation \(n)` brings one back); "
-            text += "the next run keeps them as local versions before anything removes it"
+            let tree = generation.map { SwitchLayout(target: target).generation($0) } ?? "generations/N"
+            text += "made in it since the scan (in '\(tree)/tree'); the next run "
+            text += "keeps them as local versions before anything removes it"
         case .prune:
             text += "The target and its state are at \(to); once that is fixed, the next switch removes them"
         case .statCache, .clearIntent:
