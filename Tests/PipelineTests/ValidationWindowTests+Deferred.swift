@@ -18,7 +18,7 @@ extension ValidationWindowTests {
     /// A sync from A to B with `--keep-generations 0` whose validator edits `d2/f2.nix` and replaces `d3/f3.nix` by a
     /// directory (both paths B leaves as A had them), stopped by a throw at the checkpoint `point` (from the
     /// validation on); the generation left, with the edits. Then the runner records its warnings.
-    private func stoppedSync(_ t: StageRecyclerTests.Setup, at point: String, edit: String = "{ mine = 2; }\n")
+    func stoppedSync(_ t: StageRecyclerTests.Setup, at point: String, edit: String = "{ mine = 2; }\n")
         async throws -> Generation
     {
         let target = t.target
@@ -43,7 +43,7 @@ extension ValidationWindowTests {
 
     /// The edits `stoppedSync` made (`edit` in `d2/f2.nix`), kept once each as local versions replaced by B, named in
     /// `warnings`.
-    private func expectKept(_ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n")
+    func expectKept(_ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n")
         throws
     {
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
