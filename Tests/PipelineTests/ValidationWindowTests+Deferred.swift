@@ -185,6 +185,13 @@ extension ValidationWindowTests {
         let warnings = recordWarnings(t)
         #expect(try await t.sync(2).switched)
         try t.expectTarget(2)
+        // The premise: no blob of C either uses the blocked fan-out directory (else the sync, not the look, failed).
+        let c = try #require(try t.runner.state.load(target: t.target))
+        let store = t.runner.store
+        let users = c.manifest.entries.filter {
+            (store.path(for: $0.1.id) as NSString).deletingLastPathComponent == fanOut
+        }
+        #expect(users.isEmpty, "a blob of C uses it")
         let failed = warnings.withLock { $0 }
         #expect(
             failed.contains { $0.contains("generation \(generation.sequence)") && $0.contains("next run looks again") },
