@@ -12,7 +12,8 @@ enum WindowLook {
     /// Keeps with `keeper`, from `tree`, at each of `paths` (with what the new tree has there, which the scan found in
     /// the target: the same entry before and after), a file or symlink that is not that entry (``LocalEditScan``'s
     /// rules: one `fstatat` by descriptor; read only when neither `cache`, the scan's, nor the seal vouches for it),
-    /// and every file and symlink inside a directory standing there (``LocalVersionKeeper/keepInside(_:in:skip:warnings:)``).
+    /// and every file and symlink inside a directory standing there
+    /// (``LocalVersionKeeper/keepInside(_:in:skip:warnings:)``).
     /// The records are appended to the log, each announced through `warn`, and left in `kept`; on a failure, those
     /// saved before it as well, and the error is rethrown. `checkpoint` runs after each path that got a record
     /// (tests stop a look half done there).
