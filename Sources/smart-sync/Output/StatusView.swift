@@ -97,10 +97,10 @@ struct StatusView {
 
     // MARK: - Times
 
-    /// "3 min ago (2026-12-06 19:05:40 UTC)".
     /// The date `ns` nanoseconds after the epoch.
     static func date(ns: Int64) -> Date { Date(timeIntervalSince1970: Double(ns) / 1e9) }
 
+    /// "3 min ago (2026-12-06 19:05:40 UTC)".
     func when(_ date: Date) -> String { "\(relative(date)) (\(Self.timestamp(date)))" }
 
     /// "just now", "42 s ago", "3 min ago", "5 h ago", "2 days ago", "in the future".
