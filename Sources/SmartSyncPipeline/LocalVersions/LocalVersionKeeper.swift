@@ -102,8 +102,8 @@ struct LocalVersionKeeper {
         warnings: inout [String]
     ) throws {
         let base = directory.components.count
-        var recorded: [TreePath] = []
-        defer { if !recorded.isEmpty { warnings.append(Self.keptInside(directory, paths: recorded)) } }
+        var keptPaths: [TreePath] = []
+        defer { if !keptPaths.isEmpty { warnings.append(Self.keptInside(directory, paths: keptPaths)) } }
         var pending = [directory]
         while let current = pending.popLast() {
             var below: [TreePath] = []
@@ -112,7 +112,7 @@ struct LocalVersionKeeper {
                 guard !skip(path), let st = try tree.status(path) else { continue }
                 if let mode = FileMode(blobOf: st) {
                     if try keep(path, in: tree, mode: mode, id: nil, metadata: FileMetadata(st), previous: nil) != nil {
-                        recorded.append(path)
+                        keptPaths.append(path)
                     }
                 } else if st.st_mode & S_IFMT == S_IFDIR {
                     guard path.components.count - base <= Self.maxDepth else {
