@@ -36,10 +36,19 @@ struct PendingLook: JSONRecord, Equatable {
 
 extension GenerationStore {
     /// Whether generation `seq` waits for its look (``PendingLook``): one `lstat`.
-    func awaitsLook(_ seq: Int) -> Bool { lookMarkedNs(seq) != nil }
+    func awaitsLook(_ seq: Int) -> Bool { lookMarkModifiedNs(seq) != nil }
 
-    /// When generation `seq` was marked for its look (the mark's mtime, ns since the epoch); nil: not marked.
+    /// Since when generation `seq` waits for its look (ns since the epoch): the mark's ``PendingLook/sinceNs``, when
+    /// the run that marked it started; the mark's mtime when it has none or cannot be read (it is there all the
+    /// same: no prune removes the generation). Nil: not marked.
     func lookMarkedNs(_ seq: Int) -> Int64? {
+        guard let modified = lookMarkModifiedNs(seq) else { return nil }
+        let mark = try? PendingLook.read(at: PendingLook.path(layout, seq))
+        return mark?.record.sinceNs ?? modified
+    }
+
+    /// The mtime of generation `seq`'s mark (ns since the epoch), by `lstat`; nil: not marked.
+    private func lookMarkModifiedNs(_ seq: Int) -> Int64? {
         var st = stat()
         guard lstat(PendingLook.path(layout, seq), &st) == 0 else { return nil }
         return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
