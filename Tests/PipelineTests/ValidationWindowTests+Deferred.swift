@@ -43,9 +43,9 @@ extension ValidationWindowTests {
 
     /// The edits `stoppedSync` made (`edit` in `d2/f2.nix`), kept once each as local versions replaced by B, named in
     /// `warnings`.
-    func expectKept(_ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n")
-        throws
-    {
+    func expectKept(
+        _ t: StageRecyclerTests.Setup, warnings: [String], edit: String = "{ mine = 2; }\n", others: Int = 0
+    ) throws {
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         let edited = try log.versions(of: TreePath("d2/f2.nix"))
         #expect(edited.count == 1, "\(edited)")
@@ -54,7 +54,7 @@ extension ValidationWindowTests {
         let inside = try log.versions(of: TreePath("d3/f3.nix/mine.txt"))
         #expect(inside.count == 1, "\(inside)")
         #expect(try storedText(t, inside.first) == "mine 3\n")
-        #expect(try log.load().count == 2)
+        #expect(try log.load().count == 2 + others)
         for path in ["d2/f2.nix", "d3/f3.nix/mine.txt"] {
             #expect(warnings.contains { $0.contains("'\(path)'") && $0.contains("smart-sync restore") }, "\(warnings)")
         }
@@ -218,21 +218,31 @@ extension ValidationWindowTests {
     /// A directory nested deeper than the keeper walks (``LocalVersionKeeper/maxDepth``) in the marked generation's
     /// tree: the next run's look stops with a clear error (a warning naming the limit, the path shortened), and the
     /// mark and the generation stay; what was looked at before it is kept, and the run after does the same (it used
-    /// to recurse once per level: tens of thousands of levels overflowed the stack, every run). Once the deep part
-    /// is gone, the next run finishes the look.
+    /// to recurse once per level: tens of thousands of levels overflowed the stack, every run). The files kept from
+    /// the directory before the failure are announced in the failing run. Once the deep part is gone, the next run
+    /// finishes the look.
     @Test func aDirectoryTooDeepToKeepIsAClearErrorAndTheMarkStays() async throws {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         let generation = try await stoppedSync(t, at: "keep-edits")
         let levels = Array(repeating: "x", count: LocalVersionKeeper.maxDepth + 44)
         try TestFiles.write(generation.tree + "/d3/f3.nix/" + levels.joined(separator: "/") + "/deep.txt", "deep\n")
+        try TestFiles.write(generation.tree + "/d3/f3.nix/a.txt", "a\n")
         let warnings = recordWarnings(t)
         let layout = SwitchLayout(target: t.target)
-        for _ in 0..<2 {
+        for run in 0..<2 {
             let before = warnings.withLock { $0.count }
             try await t.sync(1)
             let seen = warnings.withLock { $0.dropFirst(before) }
             let limit = "more than \(LocalVersionKeeper.maxDepth) directory levels below 'd3/f3.nix'"
             #expect(seen.contains { $0.contains(limit) && $0.contains("…") && $0.count < 1_000 }, "\(seen)")
+            // The first failing run kept what it walked before the limit, and says so; the second records nothing new.
+            let inside = seen.filter { $0.contains("'d3/f3.nix' was a directory") }
+            if run == 0 {
+                #expect(inside.count == 1 && inside.allSatisfy { $0.contains("2 files") }, "\(seen)")
+                #expect(inside.allSatisfy { $0.contains("'d3/f3.nix/a.txt'") && $0.contains("'d3/f3.nix/mine.txt'") })
+            } else {
+                #expect(inside.isEmpty, "\(seen)")
+            }
             #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) != nil, "the mark went")
             #expect(try Rollback.generations(target: t.target).map(\.sequence) == [generation.sequence])
         }
@@ -240,7 +250,8 @@ extension ValidationWindowTests {
         #expect(try log.versions(of: TreePath("d2/f2.nix")).count == 1)
         try FileManager.default.removeItem(atPath: generation.tree + "/d3/f3.nix/x")
         try await t.sync(1)
-        try expectKept(t, warnings: warnings.withLock { $0 })
+        try expectKept(t, warnings: warnings.withLock { $0 }, others: 1)
+        #expect(try log.versions(of: TreePath("d3/f3.nix/a.txt")).count == 1)
         #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) == nil, "the mark stayed")
     }
 
@@ -251,6 +262,7 @@ extension ValidationWindowTests {
         let t = try await StageRecyclerTests.Setup(mode: .hardlink)
         let generation = try await stoppedSync(t, at: "keep-edits")
         let warnings = recordWarnings(t)
+        let objects = try storeObjects(t)
         _ = try await t.runner.plan(.init(ref: t.commits[1], target: t.target))
         _ = try Restore.versions(
             of: t.target + "/d2/f2.nix", target: t.target, state: t.runner.state, store: t.runner.store
@@ -259,9 +271,21 @@ extension ValidationWindowTests {
         #expect(TestFiles.lstat(PendingLook.path(layout, generation.sequence)) != nil, "the mark went")
         let log = KeptVersionLog(state: t.runner.state, target: t.target)
         #expect(try log.load().isEmpty)
+        #expect(try storeObjects(t) == objects, "plan or restore --list added a store object")
+        for edit in ["{ mine = 2; }\n", "mine 3\n"] {
+            #expect(!t.runner.store.contains(ObjectID.blob(Array(edit.utf8))), "an edit was saved: \(edit)")
+        }
         #expect(warnings.withLock { $0 }.isEmpty, "\(warnings.withLock { $0 })")
         try await t.sync(1)
         try expectKept(t, warnings: warnings.withLock { $0 })
+    }
+
+    /// The names of the objects in `t`'s store (fan-out directory and file).
+    private func storeObjects(_ t: StageRecyclerTests.Setup) throws -> Set<String> {
+        let objects = t.runner.store.objectsDirectory
+        return Set(try FileSystem.names(in: objects).flatMap { dir in
+            ((try? FileSystem.names(in: objects + "/" + dir)) ?? [""]).map { dir + "/" + $0 }
+        })
     }
 }
 
