@@ -280,6 +280,41 @@ extension ValidationWindowTests {
         try expectKept(t, warnings: warnings.withLock { $0 })
     }
 
+    /// A path `--keep-local` left (the state's `keptLocal`: the operator's file, which the target still holds) is no
+    /// edit made while the stage was validated: the next run's look skips it (no local version "replaced by B", no
+    /// warning), and the mark goes. (Here the state's manifest, which leaves `keptLocal` out, already keeps it from
+    /// the look; the look's own skip of `keptLocal` paths is a second guard this does not reach.)
+    @Test func theNextRunsLookSkipsKeptLocalPaths() async throws {
+        let t = try await StageRecyclerTests.Setup(mode: .hardlink)
+        try await t.sync(0)
+        let local = "{ local = true; }\n"
+        #expect(unlink(t.target + "/d2/f2.nix") == 0)
+        try TestFiles.write(t.target + "/d2/f2.nix", local)
+        t.runner.keepGenerations = 0
+        t.runner.checkpoint = { if $0 == "keep-edits" { throw Stop() } }
+        await #expect(throws: (any Error).self) { try await t.sync(1, keepLocal: true) }
+        t.runner.checkpoint = { _ in }
+        let layout = SwitchLayout(target: t.target)
+        let sequence = try #require(try FileSystem.names(in: layout.generations).compactMap(Int.init).max())
+        // The premises: the look is due, the generation's tree has the operator's file, the state keeps it local.
+        #expect(TestFiles.lstat(PendingLook.path(layout, sequence)) != nil, "the look is not marked as due")
+        #expect(TestFiles.read(layout.generation(sequence) + "/tree/d2/f2.nix") == local)
+        let state = try #require(try t.runner.state.load(target: t.target))
+        #expect(state.commit.hex == t.commits[1] && state.keptLocal[TreePath("d2/f2.nix")] != nil)
+        #expect(state.manifest[TreePath("d2/f2.nix")] == nil, "a kept-local path is in the state's manifest")
+        let warnings = recordWarnings(t)
+        try await t.sync(1, keepLocal: true)
+        #expect(TestFiles.lstat(PendingLook.path(layout, sequence)) == nil, "the mark stayed")
+        let log = KeptVersionLog(state: t.runner.state, target: t.target)
+        #expect(try log.versions(of: TreePath("d2/f2.nix")).isEmpty)
+        // (The plan's own warning, that it left the file, is not a kept version's.)
+        let announced = warnings.withLock { $0 }.filter {
+            $0.contains("'d2/f2.nix'") && $0.contains("smart-sync restore")
+        }
+        #expect(announced.isEmpty, "\(announced)")
+        #expect(TestFiles.read(t.target + "/d2/f2.nix") == local)
+    }
+
     /// The names of the objects in `t`'s store (fan-out directory and file).
     private func storeObjects(_ t: StageRecyclerTests.Setup) throws -> Set<String> {
         let objects = t.runner.store.objectsDirectory
