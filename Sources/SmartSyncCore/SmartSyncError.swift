@@ -112,7 +112,8 @@ public struct SmartSyncError: Error, Sendable, CustomStringConvertible {
         /// Health checks (`validate`'s) failed where a run requires them to pass.
         public static let checksFailed = Code(kind: .checksFailed)
         /// A download went past a limit the operator set (`--max-download`, `--request-timeout`); it was stopped and
-        /// nothing from it reached the target. Not retried: the same request would meet the same limit.
+        /// nothing from it reached the target. Not retried: the same request would meet the same limit. Also a
+        /// directory nested past the depth smart-sync walks to keep its files (256 levels).
         public static let limitExceeded = Code(kind: .limitExceeded)
         /// A commit check refused the commit a run would move a target to (not a descendant of the target's commit
         /// without `--allow-downgrade`, or not signed by an allowed signer); the target was not changed.

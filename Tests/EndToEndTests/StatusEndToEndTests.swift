@@ -96,6 +96,43 @@ struct StatusEndToEndTests {
         #expect(table.contains("TIME") && table.contains("rollback  ok") && table.contains("not-found: "))
     }
 
+    /// A generation whose look is pending (its mark, ``PendingLook``) has both `pendingLook` (the mark's path) and
+    /// `pendingLookSince` in JSON, one without neither. The time is the mark's `sinceNs` (when the run that marked it
+    /// started), not the mark's mtime; the mtime only for a mark that cannot be read.
+    @Test func aPendingLookIsShownWithBothKeysOrNeither() throws {
+        let s = try Scenario()
+        _ = try Fixtures.commitA(s.repo)
+        try s.sync()
+        let b = try Fixtures.commitB(s.repo)
+        try s.sync()
+        func generation() throws -> [String: Any] {
+            try #require((try statusJSON(s)["generations"] as? [[String: Any]])?.first)
+        }
+        let unmarked = try generation()
+        #expect(unmarked["pendingLook"] == nil && unmarked["pendingLookSince"] == nil, "\(unmarked)")
+        let slash = try #require(s.target.lastIndex(of: "/"))
+        let sidecar = s.target[..<slash] + "/." + s.target[s.target.index(after: slash)...] + ".smart-sync"
+        let sequence = try #require(unmarked["sequence"] as? Int)
+        let mark = "\(sidecar)/generations/\(sequence)/look"
+        let mtime = Date(timeIntervalSince1970: 1_500_000_000)
+        let sinceNs = 1_600_000_000 * 1_000_000_000 as Int64
+        try Data(
+            #"{"format":"smart-sync-pending-look","version":1,"replacedBy":"\#(b)","sinceNs":\#(sinceNs)}"#.utf8
+        ).write(to: URL(fileURLWithPath: mark))
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: mark)
+        var marked = try generation()
+        #expect(marked["pendingLook"] as? String == mark, "\(marked)")
+        #expect(marked["pendingLookSince"] as? String == "2020-09-13T12:26:40Z", "\(marked)")
+        let text = try status(s, ["--target", s.target]).stdoutString
+        #expect(text.contains("#\(sequence): the look at its tree is pending since ") && text.contains(mark), "\(text)")
+        // A mark that cannot be read: since its mtime.
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: mark))
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: mark)
+        marked = try generation()
+        #expect(marked["pendingLook"] as? String == mark, "\(marked)")
+        #expect(marked["pendingLookSince"] as? String == "2017-07-14T02:40:00Z", "\(marked)")
+    }
+
     @Test func aTornHistoryLineIsSkippedAndTheNextRunStillAppends() throws {
         let s = try Scenario()
         _ = try Fixtures.commitA(s.repo)

@@ -138,7 +138,8 @@ struct RollbackLocalVersionsTests {
         #expect(try kept(t, "conf/local.conf") == "mine = 1\n", "the operator's file is lost")
         #expect(try kept(t, "conf/deep/more.conf") == "mine = 2\n", "the operator's file is lost")
         #expect(Set(outcome.kept.map(\.path.description)) == ["conf/local.conf", "conf/deep/more.conf"])
-        #expect(warnings.withLock { $0 }.count == 2)
+        let said = warnings.withLock { $0 }
+        #expect(said.count == 1 && said[0].contains("'conf' was a directory") && said[0].contains("2 files"), "\(said)")
     }
 
     /// A rollback that fails before the exchange leaves no record of versions replaced by a switch that never happened

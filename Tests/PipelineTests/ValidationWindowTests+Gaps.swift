@@ -13,10 +13,24 @@ import Testing
 /// stage is validated.
 extension ValidationWindowTests {
     /// A sync from A to B whose stage validator runs `during` in the target, recording the run's warnings.
-    private func syncThrough(
+    func syncThrough(
         _ t: StageRecyclerTests.Setup, excludes: [String] = [], during: @escaping @Sendable () throws -> Void
     ) async throws -> (outcome: SyncRunner.Outcome, warnings: [String]) {
         try await t.sync(0, excludes: excludes)
+        let warnings = recordWarnings(t)
+        t.runner.stageValidator = { _ in try during() }
+        let outcome = try await t.sync(1, excludes: excludes)
+        t.runner.stageValidator = nil
+        return (outcome, warnings.withLock { $0 })
+    }
+
+    /// The content of `version` (nil: none), read from `t`'s store.
+    func storedText(_ t: StageRecyclerTests.Setup, _ version: KeptVersion?) throws -> String? {
+        try version.map { String(decoding: try t.runner.store.read($0.id), as: UTF8.self) }
+    }
+
+    /// Gives `t` a runner like its own that records the warnings of its runs, in what this returns.
+    func recordWarnings(_ t: StageRecyclerTests.Setup) -> Locked<[String]> {
         let warnings = Locked<[String]>([])
         var runner = SyncRunner(source: t.runner.source, store: t.runner.store, state: t.runner.state) { event in
             if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
@@ -27,10 +41,7 @@ extension ValidationWindowTests {
         runner.logger = t.runner.logger
         runner.checkpoint = t.runner.checkpoint
         t.runner = runner
-        t.runner.stageValidator = { _ in try during() }
-        let outcome = try await t.sync(1, excludes: excludes)
-        t.runner.stageValidator = nil
-        return (outcome, warnings.withLock { $0 })
+        return warnings
     }
 
     /// An edit (a new inode, as an editor saves; a symlink pointed elsewhere) of tracked paths B leaves as A had them,
@@ -104,7 +115,9 @@ extension ValidationWindowTests {
             #expect(TestFiles.read(generation.tree + "/d2/f2.nix") == "{ mine = 2; }\n")
             let message = failed.error.message
             #expect(message.contains("generation \(generation.sequence)"), "\(message)")
-            #expect(message.contains("restore PATH --generation \(generation.sequence)"), "\(message)")
+            // Not `restore PATH --generation N`: it refuses a file that is neither the generation's nor a kept record.
+            #expect(message.contains("'\(generation.tree)'"), "\(message)")
+            #expect(!message.contains("--generation"), "\(message)")
         }
     }
 

@@ -116,13 +116,18 @@ public struct GenerationStore: Sendable {
     /// reserve (``reserve(_:)``) does; reserves past `keep` less the generations listed go. With `keep` 0 the spare
     /// and the reserves go too: nothing beyond the target is kept.
     ///
+    /// A generation whose tree waits for its look (``PendingLook``: a run that failed to keep, or was killed before
+    /// it kept, what the operator changed there while the stage was validated) stays, whatever `keep`, and is not made
+    /// the spare (a recycled spare's files are rewritten): the recovery's look removes the mark first.
+    ///
     /// Each goes in one rename first (to `.removing-<seq>-<random>`, which ``list()`` ignores), so one that cannot be
     /// removed wholly is never listed half removed (say, without its `state`, as the tree found before the first sync).
     /// Every removal is tried; the first failure is thrown.
     func prune(keep: Int) throws {
         guard TreeOps.isDirectory(layout.generations) else { return }
         let listed = try completeSequences()
-        let complete = Set(listed.prefix(max(0, keep)))
+        let awaiting = listed.filter(awaitsLook)
+        let complete = Set(listed.prefix(max(0, keep))).union(awaiting)
         var failure: (any Error)?
         if TreeOps.isDirectory(spare), keep == 0 || !TreeOps.isDirectory(spare + "/tree") {
             let trash = FileSystem.temporaryName(Self.removing + "spare-")
@@ -134,7 +139,7 @@ public struct GenerationStore: Sendable {
         if keep > 0, listed.count > keep, !TreeOps.isDirectory(spare) {
             // The newest beyond `keep`: the closest to the trees to come, so recycling it changes the least.
             let next = listed[keep]
-            if rename(layout.generation(next), spare) != 0 {
+            if !awaiting.contains(next), rename(layout.generation(next), spare) != 0 {
                 let err = errno
                 failure = SmartSyncError.io("rename", path: spare, errno: err)
             }

@@ -68,7 +68,8 @@ public enum Restore {
                 let storeLock = try store.lock(shared: true)
                 defer { storeLock.release() }
                 do {
-                    try recoveredHoldingStoreLock(target: target, state: state, store: store, events: events) {}
+                    try recoveredHoldingStoreLock(
+                        target: target, state: state, store: store, looks: false, events: events) {}
                 } catch let error as SmartSyncError where error.code == .locked {
                     // The target's lock (the store's is held): a live run. The listing does not wait for it (an
                     // `update` holds it for minutes) and reads nothing it could see half written (below). The
@@ -111,23 +112,27 @@ public enum Restore {
 
     /// Runs `body` under the store's shared lock and the target lock, after recovering a switch a killed run left. As
     /// every run under the lock: a switch finished here is recorded from its intent (or its journal), which finishing
-    /// it without recording would lose (the state then naming the tree it replaced).
+    /// it without recording would lose (the state then naming the tree it replaced). `looks`: whether the looks marked
+    /// are done too (``PendingLook``: `restore PATH` does them, a listing writes nothing of its own).
     private static func recovered<R>(
-        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
+        target: String, state: StateStore, store: ObjectStore, looks: Bool = true, events: (SyncEvent) -> Void,
+        _ body: () throws -> R
     ) throws -> R {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
-        return try recoveredHoldingStoreLock(target: target, state: state, store: store, events: events, body)
+        return try recoveredHoldingStoreLock(
+            target: target, state: state, store: store, looks: looks, events: events, body)
     }
 
-    /// ``recovered(target:state:store:events:_:)`` with the store's shared lock already held by the caller: only the
-    /// target's lock can answer `.locked` here.
+    /// ``recovered(target:state:store:looks:events:_:)`` with the store's shared lock already held by the caller: only
+    /// the target's lock can answer `.locked` here.
     private static func recoveredHoldingStoreLock<R>(
-        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
+        target: String, state: StateStore, store: ObjectStore, looks: Bool, events: (SyncEvent) -> Void,
+        _ body: () throws -> R
     ) throws -> R {
         let lock = try state.lock(target: target)
         defer { lock.release() }
-        try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+        try state.recoverSwitch(target: target, store: store, looks: looks) { events(.warning($0)) }
         return try body()
     }
 

@@ -40,15 +40,8 @@ extension Rollback {
         // (its rule is the generation's file): every file or symlink of the operator's inside it is kept. Those of
         // the current sync's and --keep-local's (`now`, `keptLocal`) are looked at by the loop below.
         func keepInside(_ directory: TreePath) throws {
-            for name in try tree.names(inDirectory: directory) ?? [] {
-                let path = directory.appending(name)
-                guard now[path] == nil, keptLocal[path] == nil, let st = try tree.status(path) else { continue }
-                if let mode = FileMode(blobOf: st) {
-                    try keep(path, st, mode: mode, previous: nil)
-                } else if st.st_mode & S_IFMT == S_IFDIR {
-                    try keepInside(path)
-                }
-            }
+            try keeper.keepInside(
+                directory, in: tree, skip: { now[$0] != nil || keptLocal[$0] != nil }, warnings: &warnings)
         }
         for path in paths.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             let previous = now[path]

@@ -9,7 +9,8 @@ public enum AfterSwitchStep: String, Sendable, Codable {
     /// Moving the outgoing tree into its generation and removing the switch journal.
     case fileOutgoing = "keeping the previous tree as a generation"
     /// With `--keep-generations 0`, keeping as local versions the edits the outgoing tree holds before the prune
-    /// removes it (``StagedSwitchApplier/keepOutgoing``); the generation stays.
+    /// removes it (``StagedSwitchApplier/keepOutgoing``); the generation stays, for the next run to look at
+    /// (``PendingLook``).
     case keepEdits = "keeping the edits of the replaced tree"
     /// Removing generations beyond `--keep-generations`.
     case prune = "removing old generations"
@@ -72,8 +73,9 @@ public struct FailedAfterSwitch<Outcome: Sendable>: Error, Sendable, CustomStrin
         case .keepEdits:
             let n = generation.map(String.init) ?? "N"
             text += "The target and its state are at \(to); the replaced tree stays as generation \(n), with the edits "
-            text += "made in it since the scan (`smart-sync restore PATH --generation \(n)` brings one back); "
-            text += "the next switch removes it"
+            let tree = generation.map { SwitchLayout(target: target).generation($0) } ?? "generations/N"
+            text += "made in it since the scan (in '\(tree)/tree'); the next run "
+            text += "keeps them as local versions before anything removes it"
         case .prune:
             text += "The target and its state are at \(to); once that is fixed, the next switch removes them"
         case .statCache, .clearIntent:

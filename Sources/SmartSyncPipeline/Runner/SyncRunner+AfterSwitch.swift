@@ -63,7 +63,7 @@ extension SyncRunner {
     /// ``FailedAfterSwitch`` whose message says that the switch happened and what to do.
     ///
     /// After a failure to record the state the intent stays: the next run records the tree from it
-    /// (``StateStore/recoverSwitch(target:store:warn:)``, or a plan against it after an in-place apply).
+    /// (``StateStore/recoverSwitch(target:store:looks:warn:)``, or a plan against it after an in-place apply).
     func finishSwitch(
         _ outcome: Outcome, failed: FailedAfterSwitch<ApplyReport>?, record: SwitchRecord, cache: inout StatCache,
         target: String

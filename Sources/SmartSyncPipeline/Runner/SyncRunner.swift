@@ -93,8 +93,9 @@ public struct SyncRunner: Sendable {
         if applyMode == .stagedSwitch {
             // A switch a killed run left half done is finished (or undone) before the target is looked at; one that
             // happened but was not recorded is recorded from its intent.
+            // A plan leaves the looks marked (``PendingLook``) to a run that applies: it writes nothing of its own.
             try logger.timed("recover") {
-                try state.recoverSwitch(target: target, store: store) { events(.warning($0)) }
+                try state.recoverSwitch(target: target, store: store, looks: apply) { events(.warning($0)) }
             }
         }
         var previous = try state.load(target: target)
@@ -276,6 +277,7 @@ public struct SyncRunner: Sendable {
             }
             logFetch(outcome.fetch)
             try logger.timed("recheck") { try Self.recheck(watched, target: target) }
+            let keptSinceNs = Self.nowNs()  // before the first keep: the look's mark (``PendingLook/sinceNs``)
             outcome.kept = try logger.timed("keep-local") {
                 try keepLocalVersions(plan, target: target, previous: previousManifest, owner: planner.installedOwner)
             }
@@ -343,6 +345,7 @@ public struct SyncRunner: Sendable {
                     if hadPrevious { applier.previousFile = state.statePath(for: target) }
                     if intentUnsynced { applier.unsyncedIntent = state.intentPath(for: target) }
                     applier.validateStage = stageValidator
+                    applier.startedNs = keptSinceNs
                     applier.recheck = { try Self.recheck(watched, target: target) }
                     applier.linkMode = linkMode
                     applier.readOutgoingCache = readCache

@@ -12,6 +12,11 @@ public struct TargetStatus: Sendable {
         /// nil: the tree smart-sync found before its first switch.
         public var commit: String?
         public var ref: String?
+        /// When the generation was marked for a look at its tree that is still to be done (``PendingLook``: a keep
+        /// that failed, a run killed before it), ns since the epoch; nil: none pending.
+        public var lookPendingSinceNs: Int64?
+        /// The mark's path, when a look is pending: removing it gives the look up.
+        public var lookMark: String?
     }
 
     /// The target directory (absolute).
@@ -43,8 +48,13 @@ public struct TargetStatus: Sendable {
             let cache = try state.loadStatCache(target: target)
             edits = LocalEditScan(target: target).editedPaths(state: applied, cache: cache)
         }
-        let generations = try Rollback.generations(target: target).map {
-            GenerationInfo(sequence: $0.sequence, commit: $0.state?.commit.hex, ref: $0.state?.ref)
+        let layout = SwitchLayout(target: target)
+        let store = GenerationStore(layout: layout)
+        let generations = try store.list().map { g in
+            let since = store.lookMarkedNs(g.sequence)
+            return GenerationInfo(
+                sequence: g.sequence, commit: g.state?.commit.hex, ref: g.state?.ref, lookPendingSinceNs: since,
+                lookMark: since.map { _ in PendingLook.path(layout, g.sequence) })
         }
         return TargetStatus(
             target: target, key: StateStore.key(for: target), exists: TreeOps.isDirectory(target), state: applied,

@@ -10,7 +10,7 @@ import SmartSyncObjectStore
 /// `renameat2(RENAME_EXCHANGE)`: any reader sees the old tree or the new one, never a mix.
 ///
 /// 1. Recover: finish or undo a switch a killed run left, and record it
-///    (``StateStore/recoverSwitch(target:store:warn:)``): the caller's, under the target lock before it scans the
+///    (``StateStore/recoverSwitch(target:store:looks:warn:)``): the caller's, under the target lock before it scans the
 ///    target; an apply that finds a journal refuses.
 /// 2. Stage `P/.N.smart-sync/stage`: every tree file from the store (``InPlaceApplier`` into an empty
 ///    directory: hardlinks, executable twins, one inode per path), then the operator's files carried over with
@@ -43,9 +43,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
     /// Called with the outgoing tree's directory when the prune is about to remove it (``keepGenerations`` 0), before
     /// the prune: keeps what the operator changed there since the scan that nothing else kept (an edit of a tracked
     /// file the plan leaves unchanged, made while the stage was validated: ``SyncRunner/keepWindowEdits(_:tree:target:
-    /// cache:owner:kept:)``). A throw leaves the generation in place (nothing lost) and fails at
+    /// cache:owner:kept:)``). A throw leaves the generation in place (nothing lost), marked for the next run to look
+    /// (``PendingLook``, written before the exchange and removed once this succeeded), and fails at
     /// ``AfterSwitchStep/keepEdits``.
     var keepOutgoing: (@Sendable (_ tree: String) throws -> Void)?
+    /// When the run started, before it kept anything (ns since the epoch): written in the look's mark
+    /// (``PendingLook/sinceNs``).
+    var startedNs: Int64?
     /// Reads the target's stat cache as the scan left it, to keep with the outgoing generation when it is filed
     /// (`stat-cache`): so that when the tree is recycled or rolled back to, files still as the scan saw them need no
     /// reading (``GenerationTrust``). Nil (or nil read): the generation is filed without one.
@@ -183,6 +187,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
         // Until the exchange the journal names an inode the target does not have: a kill leaves what the next run's
         // recovery removes, as it removes the stage (ARCHITECTURE, "One sync before the exchange").
         var prepared: TreeSwitch.Prepared?
+        var lookMark: String?
         if exists {
             let sequence = try generations.nextSequence()
             // The outgoing generation's state: the target's state file as it is (linked, not read) when there is one.
@@ -190,6 +195,13 @@ public struct StagedSwitchApplier: ApplyStrategy {
             prepared = try switcher.prepare(
                 incoming: layout.stage, sequence: sequence, outgoingState: outgoing, outgoingStateFile: previousFile,
                 consumed: nil, durable: false)
+            // The prune will remove the outgoing tree: the look at it is marked as due, durable with the journal, so
+            // a run that fails to keep or is killed before the look leaves it to the next run (``PendingLook``).
+            if keepGenerations == 0, keepOutgoing != nil {
+                let mark = PendingLook.path(layout, sequence)
+                try PendingLook(replacedBy: plan.commit, sinceNs: startedNs).write(to: mark, durable: false)
+                lookMark = mark
+            }
             try checkpoint("prepared")
         }
         try logger.timed("sync") {
@@ -203,6 +215,9 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 try syncIntent(coveredBy: layout.stage)
                 // `confirmJournal` leaves the undo to its caller: this catch is the one undo of the prepare.
                 if let prepared { try switcher.confirmJournal(prepared) }
+                // The look's mark likewise: a write-back error the `syncfs` missed would lose it, and with it the
+                // next run's look and the prune's respect of the generation.
+                if let lookMark { try FileSystem.syncFile(lookMark) }
             } catch {
                 if let prepared { switcher.abandon(prepared) }
                 throw error
@@ -293,6 +308,7 @@ public struct StagedSwitchApplier: ApplyStrategy {
                 step = .keepEdits
                 try checkpoint("keep-edits")
                 try logger.timed("keep-outgoing") { try keepOutgoing(layout.generation(sequence) + "/tree") }
+                try PendingLook.clear(layout, sequence)
                 step = .prune
             }
             try logger.timed("prune") { try generations.prune(keep: keepGenerations) }

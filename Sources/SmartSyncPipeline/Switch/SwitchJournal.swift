@@ -159,12 +159,17 @@ extension StateStore {
     /// target's log, those it has already left out (the killed run may have appended them); a switch undone drops them.
     /// A pending record whose object `store` no longer holds (swept by a gc of a release that did not read journals,
     /// or removed by hand) is not recorded, since `restore` could not use it: `warn` names it.
+    /// Then, with `looks` (the runs that change the target: `sync`, `update`, `rollback`, `restore PATH`; not `plan`
+    /// nor a listing, which write nothing of their own), the looks at outgoing trees that killed or failed runs left
+    /// to do are done (``keepPendingLooks(target:store:warn:)``); the prune leaves their generations meanwhile.
     /// Call under the target lock, before anything reads the target's state.
     ///
     /// The state is recorded (and the intent cleared) before the journal is removed, as a switch records it before
     /// its own journal goes: a kill or a failure in between leaves the journal, and the next recovery records again
     /// (each step is safe to repeat: forgetting twice, or finding the intent gone and the state recorded).
-    func recoverSwitch(target: String, store: ObjectStore, warn: (String) -> Void = { _ in }) throws {
+    func recoverSwitch(
+        target: String, store: ObjectStore, looks: Bool = true, warn: (String) -> Void = { _ in }
+    ) throws {
         try TreeSwitch(layout: SwitchLayout(target: target)).recover { exchanged in
             if !exchanged.pending.isEmpty {
                 // Their versions were made durable in the store before the journal was written, and gc keeps them
@@ -187,5 +192,6 @@ extension StateStore {
             }
             try clearIntent(target: target)
         }
+        if looks { try keepPendingLooks(target: target, store: store, warn: warn) }
     }
 }

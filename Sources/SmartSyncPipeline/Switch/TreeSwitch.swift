@@ -46,7 +46,7 @@ struct TreeSwitch {
     ///
     /// `exchanged` runs as soon as the target holds the incoming tree, before the outgoing one is filed: the caller
     /// records the new state there. When it throws, the journal stays, so the next run's ``recover(record:)`` finishes
-    /// the switch (and ``StateStore/recoverSwitch(target:store:warn:)`` records the tree from the intent).
+    /// the switch (and ``StateStore/recoverSwitch(target:store:looks:warn:)`` records the tree from the intent).
     ///
     /// - Throws: ``ExchangeUnsupported`` (nothing changed) when the file system refuses the exchange;
     ///   ``AfterExchange`` when a step after it failed (the switch stands).
@@ -169,7 +169,7 @@ struct TreeSwitch {
     ///
     /// `record` runs when the exchange had happened, before the journal goes (as `exchanged` in `exchange(…)`): the
     /// caller records the target's state (and the journal's pending records) there
-    /// (``StateStore/recoverSwitch(target:store:warn:)``, which every run under the target lock calls). When it
+    /// (``StateStore/recoverSwitch(target:store:looks:warn:)``, which every run under the target lock calls). When it
     /// throws, the journal stays for the next recovery, so it must be safe to run twice.
     func recover(record: (SwitchJournal) throws -> Void = { _ in }) throws {
         try layout.checkSidecar()

@@ -48,6 +48,11 @@ struct StatusView {
         }
         rows.append(
             ("generations", s.generations.isEmpty ? "none kept" : "\(gens.count): " + gens.joined(separator: ", ")))
+        for g in s.generations {
+            guard let since = g.lookPendingSinceNs, let mark = g.lookMark else { continue }
+            rows.append(("", "#\(g.sequence): the look at its tree is pending since \(when(Self.date(ns: since)))"))
+            rows.append(("", "the next sync keeps its edits; to give up, copy what you need and remove '\(mark)'"))
+        }
         rows.append(
             ("local versions", s.keptVersions == 0 ? "none kept" : "\(s.keptVersions) kept (smart-sync restore)"))
         if s.pendingEdits.isEmpty {
@@ -96,6 +101,9 @@ struct StatusView {
 
     // MARK: - Times
 
+    /// The date `ns` nanoseconds after the epoch.
+    static func date(ns: Int64) -> Date { Date(timeIntervalSince1970: Double(ns) / 1e9) }
+
     /// "3 min ago (2026-12-06 19:05:40 UTC)".
     func when(_ date: Date) -> String { "\(relative(date)) (\(Self.timestamp(date)))" }
 
@@ -126,6 +134,10 @@ struct StatusView {
                 var o: [String: Any] = ["sequence": g.sequence]
                 if let c = g.commit { o["commit"] = c }
                 if let r = g.ref { o["ref"] = r }
+                if let since = g.lookPendingSinceNs, let mark = g.lookMark {
+                    o["pendingLook"] = mark
+                    o["pendingLookSince"] = Self.date(ns: since).iso8601Seconds
+                }
                 return o
             },
             "store": store,
