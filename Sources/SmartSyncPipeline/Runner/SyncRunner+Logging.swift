@@ -1,5 +1,6 @@
 import Logging
 import SmartSyncFetch
+import SmartSyncGitObjects
 
 /// What a run logs besides its stage times (``SyncRunner/logger``, at `.debug`).
 extension SyncRunner {
@@ -43,5 +44,32 @@ extension SyncRunner {
         logger.debug(
             "fetch: \(report.blobsFetched) blobs, \(report.bytesReceived) bytes over \(source.transport) (\(how))",
             metadata: metadata)
+    }
+}
+
+extension SyncRunner {
+    /// Warns of what the plan leaves undone (submodules, conflicts) and, for a plan that applies nothing, of the local
+    /// edits a sync would keep.
+    func warnOfPlan(_ plan: Plan, localEdits edits: [TreePath], apply: Bool) {
+        // Each pass over the changes only when the plan's counts say it finds something (a no-op makes none).
+        for c in plan.count(.submodule) == 0 ? [] : plan.changes where c.kind == .submodule {
+            events(
+                .warning(
+                    "'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
+        }
+        for c in plan.count(.conflict) == 0 ? [] : plan.changes where c.kind == .conflict {
+            events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
+        }
+        if !apply {
+            for path in edits.prefix(20) {
+                let note = plan.changes.first { $0.path == path }?.note
+                    ?? "'\(path)' was changed locally since the last sync"
+                let kept = "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"
+                events(.warning(note + kept))
+            }
+            if edits.count > 20 {
+                events(.warning("\(edits.count - 20) more paths were changed locally since the last sync"))
+            }
+        }
     }
 }

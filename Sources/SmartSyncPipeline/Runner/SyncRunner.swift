@@ -209,26 +209,7 @@ public struct SyncRunner: Sendable {
         let summary = Self.summarize(plan, missing: missing, localEdits: edits.map(\.description))
         logPlan(summary)
         events(.planned(summary))
-        // Each pass over the changes only when the plan's counts say it finds something (a no-op makes none).
-        for c in plan.count(.submodule) == 0 ? [] : plan.changes where c.kind == .submodule {
-            events(
-                .warning(
-                    "'\(c.path)' is a submodule (commit \(c.id?.abbreviated() ?? "?")); submodules are not fetched"))
-        }
-        for c in plan.count(.conflict) == 0 ? [] : plan.changes where c.kind == .conflict {
-            events(.warning(c.note ?? "'\(c.path)' was changed locally; kept"))
-        }
-        if !apply {
-            for path in edits.prefix(20) {
-                let note = plan.changes.first { $0.path == path }?.note
-                    ?? "'\(path)' was changed locally since the last sync"
-                let kept = "; a sync keeps that version (smart-sync restore brings it back) and puts the commit's back"
-                events(.warning(note + kept))
-            }
-            if edits.count > 20 {
-                events(.warning("\(edits.count - 20) more paths were changed locally since the last sync"))
-            }
-        }
+        warnOfPlan(plan, localEdits: edits, apply: apply)
 
         var outcome = Outcome(
             resolved: resolved, previousCommit: previous?.commit, plan: plan, summary: summary, fetch: FetchReport(),
