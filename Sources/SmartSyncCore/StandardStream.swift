@@ -7,10 +7,12 @@ import Glibc
 /// descriptor shared by stdout and stderr (`2>&1`) is in the order it was written, and nothing is lost to an exit that
 /// skips the C library's flush.
 ///
-/// A reader that is gone costs the text, never the run: the write is made with SIGPIPE blocked on the writing thread
-/// (`PipeWriter.withoutSIGPIPE`), so a closed pipe (`smart-sync sync --json | head -1`) answers `EPIPE`, the rest of
-/// the text is dropped, and a root run mid-apply goes on. The process's SIGPIPE disposition stays the default, so
-/// children get it as it is. A full non-blocking descriptor (`EAGAIN`: `O_NONBLOCK` set by whoever shares the pipe) is
+/// A reader that is gone costs the text, never the run, for what is written here: the write is made with SIGPIPE
+/// blocked on the writing thread (`PipeWriter.withoutSIGPIPE`), so a closed pipe (`smart-sync sync --json | head -1`)
+/// answers `EPIPE`, the rest of the text is dropped, and a root run mid-apply goes on. The process's SIGPIPE
+/// disposition stays the default, so children get it as it is: a child writing to the same descriptor itself
+/// (`update`'s rebuild command without `--json` or `-q`, `RebuildRun.Output.inheritToStderr`) dies of a gone reader,
+/// and the update rolls back. A full non-blocking descriptor (`EAGAIN`: `O_NONBLOCK` set by whoever shares the pipe) is
 /// waited on with `poll` until it takes more, as a blocking one would block. Any other failure (a full disk) drops the
 /// rest of the text: output is best effort.
 public enum StandardStream: Sendable {

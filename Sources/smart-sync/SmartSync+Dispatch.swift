@@ -9,11 +9,11 @@ extension SmartSync {
     ///
     /// The root's parse builds the matched subcommand's whole argument set by reflection twice more (its lenient pass
     /// asks twice whether the subcommand captures all remaining input) and reads every subcommand's configuration:
-    /// 6.3 M instructions of a `sync`'s parse; ~3.5 % of a local no-op's instructions (7.4 M apart from malloc's
-    /// frees before the exit, which vary run to run; 7.7-11.3 M of the totals); ~0.7 ms CPU of the parse; the
-    /// no-op's CPU change is within noise (BENCHMARKS "noop9parse"). The cost: a command line the shortcut leaves to
-    /// the root (help, usage and validation errors, `sync --version`) is parsed twice, 6.2-6.6 M instructions more
-    /// than before (`sync --help` 48.9 → 55.5 M, `sync --jobs 0` 38.1 → 44.4 M).
+    /// 6.3 M instructions of a `sync`'s parse; ~3.5 % of base e43c266's no-op's instructions (7.4 M of 208.3 M apart
+    /// from malloc's frees before the exit, which vary run to run; 9.1 M between the totals' medians); ~0.7 ms CPU of
+    /// the parse; the no-op's CPU change is within noise (BENCHMARKS "noop9parse"). The cost: a command line the
+    /// shortcut leaves to the root (help, usage and validation errors, `sync --version`) is parsed twice, 6.2-6.6 M
+    /// instructions more than before (`sync --help` 48.9 → 55.5 M, `sync --jobs 0` 38.1 → 44.4 M).
     ///
     /// The shortcut gives the root's answer only while the root adds nothing to a subcommand's parse, that is while
     /// (`DispatchTests` checks all but `validate()` against the library's `--experimental-dump-help`; check these

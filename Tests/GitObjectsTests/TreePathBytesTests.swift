@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncGitObjects
+import TestSupport
 import Testing
 
 /// A path made of bytes keeps them exactly, and is held as text exactly when they are valid UTF-8: the same answer
@@ -24,17 +25,13 @@ struct TreePathBytesTests {
     /// Random byte strings, biased to ASCII, UTF-8 lead and continuation bytes so that valid multi-byte sequences
     /// occur (a fixed seed: the same inputs every run).
     @Test func randomBytesAgreeWithTheStandardLibrary() {
-        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next() -> UInt64 {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return seed >> 33
-        }
+        var random = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
         let alphabet: [UInt8] = [
             0x2F, 0x61, 0x7A, 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xFF,
         ]
         for _ in 0..<3_000 {
-            let count = Int(next() % 40)
-            check((0..<count).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })
+            let count = random.below(40)
+            check((0..<count).map { _ in alphabet[random.below(alphabet.count)] })
         }
     }
 

@@ -110,6 +110,10 @@ import Testing
         #expect(listing.names.count >= 5_000 * 224)
         #expect(listing.names.count > 20 * SortedDirectory.listingBuffer)
         Self.check(listing, against: names)
+        // Room for the children is reserved geometrically: a few buffers for the ~34 `getdents64` calls, not one
+        // a call as an exact reserve made (copying every child so far each time: quadratic in a large directory).
+        #expect(listing.childrenAllocations >= 1)
+        #expect(listing.childrenAllocations <= 12)
     }
 
     /// A listing whose exclusions refuse most entries keeps the kept names only, not the refused entries' records.

@@ -52,8 +52,9 @@ import Testing
         }
     }
 
-    /// Whether a sort of `steps` steps is the insertion sort, as the size under test means it to be.
-    static func checkSortUsed(_ steps: Int, insertion: Bool) {
+    /// That `steps` lies on the side of ``SortedDirectory/insertionSortLimit`` the test means it to (the insertion
+    /// sort's side when `insertion`): the size only; which sort ran is not seen from here.
+    static func expectSizeOnSideOfLimit(_ steps: Int, insertion: Bool) {
         if insertion {
             #expect(steps <= SortedDirectory.insertionSortLimit)
         } else {
@@ -85,7 +86,9 @@ import Testing
             let steps = SortedDirectory.steps(
                 count: names.count, name: { TreePath(bytes: names[$0].name) }, descends: { names[$0].directory })
             #expect(steps.count == stepCount)
-            if stepCount == 24 || stepCount == 25 { Self.checkSortUsed(steps.count, insertion: stepCount == 24) }
+            if stepCount == 24 || stepCount == 25 {
+                Self.expectSizeOnSideOfLimit(steps.count, insertion: stepCount == 24)
+            }
             #expect(Self.keys(steps, name: { names[$0].name }) == Self.referenceOrder(names))
         }
     }
@@ -107,7 +110,7 @@ import Testing
         let steps = SortedDirectory.steps(
             count: names.count, name: { TreePath(bytes: names[$0].name) }, descends: { names[$0].directory })
         #expect(ties.filter(\.directory).count == directories.count)
-        Self.checkSortUsed(steps.count, insertion: !amongOthers)
+        Self.expectSizeOnSideOfLimit(steps.count, insertion: !amongOthers)
         #expect(Self.keys(steps, name: { names[$0].name }) == Self.referenceOrder(names))
     }
 
@@ -140,7 +143,7 @@ import Testing
         defer { close(fd) }
         try Self.make(names, in: fd)
         let listing = try SortedDirectory(listing: fd, display: dir.path)
-        Self.checkSortUsed(listing.steps.count, insertion: stepCount == 20)
+        Self.expectSizeOnSideOfLimit(listing.steps.count, insertion: stepCount == 20)
         let listed = Self.keys(listing.steps, name: { listing.name($0).bytes })
         #expect(listed == Self.referenceOrder(names))
     }

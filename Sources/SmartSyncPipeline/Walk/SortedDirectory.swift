@@ -73,6 +73,9 @@ struct SortedDirectory {
     let children: [Child]
     /// Every child's visit and every directory's descent, in byte order of `name` and `name/`.
     let steps: [Step]
+    /// How many times the listing gave ``children`` a new buffer: a few for any size, since room is reserved
+    /// geometrically (the tests hold it to that; an exact reserve per `getdents64` call made it one a call).
+    let childrenAllocations: Int
 
     /// How many bytes of entries one `getdents64` returns at most (glibc's `readdir` reads 32 KiB too).
     static let listingBuffer = 32 * 1024
@@ -91,6 +94,7 @@ struct SortedDirectory {
     ) throws {
         var names: [UInt8] = []
         var children: [Child] = []
+        var childrenAllocations = 0
         var st = stat()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.listingBuffer, alignment: 8)
         defer { buffer.deallocate() }
@@ -108,6 +112,7 @@ struct SortedDirectory {
             // exact reserve at every call would copy all the children so far each time (quadratic in a large one).
             let offset = names.count
             let first = children.count
+            let capacity = children.capacity
             children.reserve(room: filled / 24)
             var dropped = 0  // refused or vanished
             try Self.forEachName(in: UnsafeBufferPointer(start: base, count: filled), display: display()) { name in
@@ -131,6 +136,7 @@ struct SortedDirectory {
                 children.append(
                     Child(name: start..<(start + name.count), stat: StatData(st), owner: st.st_uid, group: st.st_gid))
             }
+            if children.capacity != capacity { childrenAllocations += 1 }  // by the reserve (the appends fit in it)
             if dropped <= children.count - first {
                 names.append(contentsOf: UnsafeBufferPointer(start: base, count: filled))
             } else {
@@ -149,6 +155,7 @@ struct SortedDirectory {
         }
         self.names = names
         self.children = children
+        self.childrenAllocations = childrenAllocations
         var steps: [Step] = []
         steps.reserveCapacity(children.count * 2)
         names.withUnsafeBufferPointer { all in
