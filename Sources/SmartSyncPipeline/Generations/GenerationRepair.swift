@@ -1,5 +1,6 @@
 import Glibc
 import SmartSyncCore
+import SmartSyncFileSystem
 import SmartSyncGitObjects
 import SmartSyncObjectStore
 
@@ -11,7 +12,8 @@ import SmartSyncObjectStore
 /// through the target (or a `chmod`) reached them too. A file that no longer holds its blob with the tree's mode is
 /// replaced by
 /// a fresh one from the store (after its content is saved as a kept local version, so nothing is lost); when the
-/// store has no intact copy either, the rollback is refused before anything changes.
+/// store has no intact copy either, or a directory stands where the tree has a file, the rollback is refused before
+/// anything changes.
 struct GenerationRepair {
     let store: ObjectStore
     let linkMode: LinkMode
@@ -23,6 +25,12 @@ struct GenerationRepair {
     /// record (what those paths held instead, saved into the store): the caller records them once its exchange stands
     /// (a rollback journals them with its own, ``SwitchJournal/pending``), so a rollback that fails or is killed before
     /// it leaves no record of a switch that never happened, and a retry records them once.
+    ///
+    /// Two passes. The first looks at every path and writes nothing: a refusal (no intact copy in the store, a
+    /// directory where the tree has a file) leaves the generation as it was, so no path is mended whose kept version
+    /// would then go unrecorded. The second saves every version, then installs. When an install fails after that
+    /// (an I/O error), the versions saved are recorded in the log before the error is thrown: the paths mended before
+    /// it hold the tree's blob now, and a retry would find nothing to keep.
     func repair(_ generation: Generation) throws -> (repaired: [TreePath], kept: [KeptVersion]) {
         guard let manifest = generation.state?.manifest else { return ([], []) }
         var trust = try GenerationTrust(store: store, cache: generation.statCache())
@@ -30,9 +38,9 @@ struct GenerationRepair {
         // A blob at more than one path: each gets an inode of its own when placed, even with hard links.
         var uses: [Manifest.Entry: Int] = [:]
         for entry in manifest.entries.values { uses[entry, default: 0] += 1 }
-        var repaired: [TreePath] = []
-        var kept: [KeptVersion] = []
         lazy var recorded = Set((try? log.load())?.map { KeptKey($0) } ?? [])
+        // Pass 1: what each damaged path holds, what is kept of it, whether the store can mend it.
+        var mends: [Mend] = []
         for (path, entry) in manifest.entries.sorted(by: { $0.key < $1.key }) {
             let st = try tree.status(path)
             let found: ObjectID?
@@ -48,31 +56,61 @@ struct GenerationRepair {
                 {
                     continue  // read, and it holds its blob with its mode after all
                 }
+            case S_IFDIR?:
+                throw directoryRefusal(generation, path)
             default:
                 found = nil
             }
+            var version: KeptVersion?
             if let found, let st, let mode = FileMode(blobOf: st) {
                 // What the generation held instead (content, kind or metadata): kept, as any local version a sync
                 // replaces, unless the sync that healed the target kept it already.
-                let version = KeptVersion(
+                let v = KeptVersion(
                     timeNs: SyncRunner.nowNs(), mode: mode, id: found, replacedBy: generation.state?.commit,
                     path: path, metadata: FileMetadata(st), rollbackTo: generation.sequence)
-                if !recorded.contains(KeptKey(version)) {
-                    try LocalVersionSaver(store: store).save(path, in: tree, mode: mode, id: found)
-                    kept.append(version)
-                }
+                if !recorded.contains(KeptKey(v)) { version = v }
             }
-            if try !store.holds(entry.id, size: nil, repair: true) {
-                guard found == entry.id else {
-                    throw refusal(generation, path, "the store has no intact copy of blob \(entry.id.abbreviated())")
-                }
-                try tree.insert(path, mode: entry.mode, into: store, expecting: entry.id)
+            let intact = try store.holds(entry.id, size: nil, repair: true)
+            guard intact || found == entry.id else {
+                throw refusal(generation, path, "the store has no intact copy of blob \(entry.id.abbreviated())")
             }
-            try PathInstaller(store: store, linkMode: linkMode).install(
-                entry, at: path, under: generation.tree, shareable: uses[entry, default: 0] < 2)
-            repaired.append(path)
+            mends.append(Mend(path: path, entry: entry, version: version, fromTree: !intact))
+        }
+        // Pass 2: every version saved, then the installs.
+        let saver = LocalVersionSaver(store: store)
+        for mend in mends {
+            if let v = mend.version { _ = try saver.save(mend.path, in: tree, mode: v.mode, id: v.id) }
+            if mend.fromTree {
+                try tree.insert(mend.path, mode: mend.entry.mode, into: store, expecting: mend.entry.id)
+            }
+        }
+        let kept = mends.compactMap(\.version)
+        var repaired: [TreePath] = []
+        do {
+            for mend in mends {
+                try PathInstaller(store: store, linkMode: linkMode).install(
+                    mend.entry, at: mend.path, under: generation.tree, shareable: uses[mend.entry, default: 0] < 2)
+                repaired.append(mend.path)
+            }
+        } catch {
+            // Those mended hold the tree's blob now: their versions are recorded here (the store synced first, as a
+            // record trusts it), or a retry loses them.
+            if !repaired.isEmpty, !kept.isEmpty {
+                try FileSystem.syncFileSystem(containing: store.root)
+                try log.append(kept)
+            }
+            throw error
         }
         return (repaired, kept)
+    }
+
+    /// A path the second pass mends: the version it keeps first (nil when there is none to keep, or the log holds
+    /// it), and whether its blob comes from the tree itself (the store's copy is not intact, the tree's file is).
+    private struct Mend {
+        var path: TreePath
+        var entry: Manifest.Entry
+        var version: KeptVersion?
+        var fromTree: Bool
     }
 
     /// A kept version without its time: what makes two records the same version.
@@ -85,6 +123,17 @@ struct GenerationRepair {
             id = v.id
             metadata = v.metadata
         }
+    }
+
+    /// A directory where the tree has a file (the operator's, kept with the generation): refused before anything
+    /// changes, so none of its files is lost.
+    private func directoryRefusal(_ generation: Generation, _ path: TreePath) -> SmartSyncError {
+        let shown = generation.tree + "/" + path.description
+        return SmartSyncError(
+            .conflict,
+            "generation \(generation.sequence)'s tree has a directory at '\(shown)', where the generation has a file; "
+                + "nothing was rolled back",
+            hint: "move '\(shown)' away (or copy the files in it that you need), then roll back again")
     }
 
     private func refusal(_ generation: Generation, _ path: TreePath, _ why: String) -> SmartSyncError {
