@@ -26,11 +26,14 @@ struct GenerationRepair {
     /// (a rollback journals them with its own, ``SwitchJournal/pending``), so a rollback that fails or is killed before
     /// it leaves no record of a switch that never happened, and a retry records them once.
     ///
-    /// Two passes. The first looks at every path and writes nothing: a refusal (no intact copy in the store, a
-    /// directory where the tree has a file) leaves the generation as it was, so no path is mended whose kept version
-    /// would then go unrecorded. The second saves every version, then installs. When an install fails after that
-    /// (an I/O error), the versions saved are recorded in the log before the error is thrown: the paths mended before
-    /// it hold the tree's blob now, and a retry would find nothing to keep.
+    /// Two passes. The first looks at every path and changes nothing in the generation's tree (the store's own checks
+    /// may reseal or quarantine an object of its own): a refusal (no intact copy in the store, a directory where the
+    /// tree has a file) leaves the generation as it was, so no path is mended whose kept version would then go
+    /// unrecorded. The second saves every version and syncs the store (a version is durable before the file it holds
+    /// is replaced), then installs. When an install fails after that (an I/O error), the versions saved are recorded
+    /// in the log before the error is thrown: the paths mended before it hold the tree's blob now, and a retry would
+    /// find nothing to keep. (What fails after the repair and before the exchange is not covered: ARCHITECTURE,
+    /// "Generations are checked before a rollback".)
     func repair(_ generation: Generation) throws -> (repaired: [TreePath], kept: [KeptVersion]) {
         guard let manifest = generation.state?.manifest else { return ([], []) }
         var trust = try GenerationTrust(store: store, cache: generation.statCache())
@@ -85,6 +88,9 @@ struct GenerationRepair {
             }
         }
         let kept = mends.compactMap(\.version)
+        if mends.contains(where: { $0.version != nil || $0.fromTree }) {
+            try FileSystem.syncFileSystem(containing: store.root)
+        }
         var repaired: [TreePath] = []
         do {
             for mend in mends {
@@ -93,12 +99,9 @@ struct GenerationRepair {
                 repaired.append(mend.path)
             }
         } catch {
-            // Those mended hold the tree's blob now: their versions are recorded here (the store synced first, as a
+            // Those mended hold the tree's blob now: their versions are recorded here (the store synced above, as a
             // record trusts it), or a retry loses them.
-            if !repaired.isEmpty, !kept.isEmpty {
-                try FileSystem.syncFileSystem(containing: store.root)
-                try log.append(kept)
-            }
+            if !repaired.isEmpty, !kept.isEmpty { try log.append(kept) }
             throw error
         }
         return (repaired, kept)
@@ -131,9 +134,9 @@ struct GenerationRepair {
         let shown = generation.tree + "/" + path.description
         return SmartSyncError(
             .conflict,
-            "generation \(generation.sequence)'s tree has a directory at '\(shown)', where the generation has a file; "
-                + "nothing was rolled back",
-            hint: "move '\(shown)' away (or copy the files in it that you need), then roll back again")
+            "generation \(generation.sequence)'s tree has a directory at '\(shown)', where the generation has a file "
+                + "or symlink; nothing was rolled back",
+            hint: "move '\(shown)' away (or copy out the files you need and remove it), then roll back again")
     }
 
     private func refusal(_ generation: Generation, _ path: TreePath, _ why: String) -> SmartSyncError {

@@ -37,7 +37,8 @@ public enum Rollback {
     /// operator's files over. Needs no source: everything is on disk.
     ///
     /// The generation is checked first (``GenerationRepair``): a file written in place since it was kept is replaced
-    /// from the store, or the rollback is refused before anything changes when the store has no intact copy.
+    /// from the store, or the rollback is refused before anything changes when the store has no intact copy or a
+    /// directory stands where the generation has a file.
     ///
     /// The operator's versions it takes out of the target (an edit of a synced file, a file made since at a path of the
     /// generation's tree) are kept first, as a sync keeps those it replaces
