@@ -87,7 +87,7 @@ final class Scenario: @unchecked Sendable {
             .start(output: .pipe, error: .file(dirs.appending("\(name).err")))
         // Our read end becomes /dev/null: the pipe's only reader closes (the handle closes /dev/null later).
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        dup2(null, try #require(child.standardOutput))
+        try #require(dup2(null, try #require(child.standardOutput)) >= 0)
         close(null)
         return child.wait()
     }

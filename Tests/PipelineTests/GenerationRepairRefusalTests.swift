@@ -19,21 +19,14 @@ struct GenerationRepairRefusalTests {
             linkMode: t.runner.linkMode)
     }
 
-    private func write(_ path: String, _ text: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        unlink(path)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    }
-
     /// Generation 1 (A's tree) with an edit at `d2/f2.nix` and a directory of the operator's at `d3/f3.nix`.
     private func damagedGeneration(_ t: StageRecyclerTests.Setup) async throws -> Generation {
         try await t.sync(0)
         try await t.sync(1)
         let generation = try #require(try Rollback.generations(target: t.target).first)
-        try write(generation.tree + "/d2/f2.nix", "{ edited = true; }\n")
+        try TestFiles.write(generation.tree + "/d2/f2.nix", "{ edited = true; }\n")
         unlink(generation.tree + "/d3/f3.nix")
-        try write(generation.tree + "/d3/f3.nix/mine.txt", "the operator's\n")
+        try TestFiles.write(generation.tree + "/d3/f3.nix/mine.txt", "the operator's\n")
         return generation
     }
 

@@ -112,16 +112,15 @@ public enum Restore {
 
     /// Runs `body` under the store's shared lock and the target lock, after recovering a switch a killed run left. As
     /// every run under the lock: a switch finished here is recorded from its intent (or its journal), which finishing
-    /// it without recording would lose (the state then naming the tree it replaced). `looks`: whether the looks marked
-    /// are done too (``PendingLook``: `restore PATH` does them, a listing writes nothing of its own).
+    /// it without recording would lose (the state then naming the tree it replaced). The looks marked are done too
+    /// (``PendingLook``: `restore PATH` does them; the listing, which writes nothing of its own, recovers without).
     private static func recovered<R>(
-        target: String, state: StateStore, store: ObjectStore, looks: Bool = true, events: (SyncEvent) -> Void,
-        _ body: () throws -> R
+        target: String, state: StateStore, store: ObjectStore, events: (SyncEvent) -> Void, _ body: () throws -> R
     ) throws -> R {
         let storeLock = try store.lock(shared: true)
         defer { storeLock.release() }
         return try recoveredHoldingStoreLock(
-            target: target, state: state, store: store, looks: looks, events: events, body)
+            target: target, state: state, store: store, looks: true, events: events, body)
     }
 
     /// ``recovered(target:state:store:looks:events:_:)`` with the store's shared lock already held by the caller: only

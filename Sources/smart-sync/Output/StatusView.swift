@@ -23,7 +23,7 @@ struct StatusView {
         if json { return reporter.writeJSONLine(object(s)) }
         var rows: [(String, String)] = []
         if let state = s.state {
-            let at = Date(timeIntervalSince1970: Double(state.appliedAtNs) / 1e9)
+            let at = Self.date(ns: state.appliedAtNs)
             rows.append(("deployed", "\(state.commit.abbreviated()) (\(state.ref)), applied \(when(at))"))
         } else {
             rows.append(("deployed", "nothing synced yet"))
@@ -145,7 +145,7 @@ struct StatusView {
         if let st = s.state {
             o["commit"] = st.commit.hex
             o["ref"] = st.ref
-            o["appliedAt"] = Date(timeIntervalSince1970: Double(st.appliedAtNs) / 1e9).iso8601Seconds
+            o["appliedAt"] = Self.date(ns: st.appliedAtNs).iso8601Seconds
         }
         let c = s.counters
         if let d = c.lastAttempt { o["lastAttempt"] = d.iso8601Seconds }
